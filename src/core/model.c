@@ -1,0 +1,47 @@
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+Model *model_new(void)
+{
+    Model *m = xcalloc(1, sizeof *m);
+    graph_init(&m->graph);
+    return m;
+}
+
+void model_free(Model *m)
+{
+    if (!m)
+        return;
+    graph_release(&m->graph);
+    free(m->arena);
+    for (int i = 0; i < m->n_meta; i++) {
+        free(m->meta[i].key);
+        free(m->meta[i].value);
+    }
+    free(m->meta);
+    free(m);
+}
+
+const char *model_meta_get(const Model *m, const char *key)
+{
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta[i].key, key) == 0)
+            return m->meta[i].value;
+    return NULL;
+}
+
+void model_meta_set(Model *m, const char *key, const char *value)
+{
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta[i].key, key) == 0) {
+            free(m->meta[i].value);
+            m->meta[i].value = xstrdup(value);
+            return;
+        }
+    m->meta = xrealloc(m->meta, (size_t)(m->n_meta + 1) * sizeof *m->meta);
+    m->meta[m->n_meta].key = xstrdup(key);
+    m->meta[m->n_meta].value = xstrdup(value);
+    m->n_meta++;
+}

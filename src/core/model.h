@@ -1,0 +1,33 @@
+/* A loaded model: its graph, the one arena that holds every weight, and string metadata
+ * (task, labels, provenance). The float model is never changed by quantization. */
+#ifndef QS_MODEL_H
+#define QS_MODEL_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "graph.h"
+
+typedef struct ModelMeta {
+    char *key;    /* owned */
+    char *value;  /* owned */
+} ModelMeta;
+
+typedef struct Model {
+    Graph graph;
+    void *arena;          /* weights; graph constants are views into it; owned */
+    size_t arena_bytes;
+    int n_meta;
+    ModelMeta *meta;      /* e.g. "task" -> "classify", "labels" -> "0,1,2", "source" */
+} Model;
+
+/* Returns a new empty model. Caller frees with model_free. */
+Model *model_new(void);
+void model_free(Model *m);
+
+/* Metadata; model_meta_get returns NULL when absent. model_meta_set copies both strings
+ * and replaces an existing key. */
+const char *model_meta_get(const Model *m, const char *key);
+void model_meta_set(Model *m, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,2 @@
+/* PLACEHOLDER so the ui library has a source until the ui lands. */
+int ui_placeholder;
