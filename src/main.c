@@ -1,1 +1,87 @@
-int main(void) { return 0; }
+/* qscope: picks the front end from the arguments (see usage below). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "commands.h"
+#include "frontend.h"
+
+static const char usage[] =
+    "usage: qscope [--json] [--plain] [--init FILE.qs] [-c 'CMD; CMD'] [--batch FILE.qs] [MODEL]\n"
+    "\n"
+    "  MODEL            a model to load first (.qsm)\n"
+    "  -c CMDS          run the commands, then exit (status 1 at the first error)\n"
+    "  --batch FILE.qs  run a script, then exit (status 1 and FILE:LINE at the first error)\n"
+    "  --init FILE.qs   run a script first, then stay interactive\n"
+    "  --plain          the line-by-line REPL, even on a terminal\n"
+    "  --json           print every result as one JSON object per line\n"
+    "  --commands-md    print the command reference (docs/commands.md)\n"
+    "  --version, --help\n"
+    "\n"
+    "Type 'help' at the prompt for the commands.\n";
+
+int main(int argc, char **argv)
+{
+    const char *cmds = NULL, *batch = NULL, *model = NULL, *init = NULL;
+    int json = 0, plain = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 && i + 1 < argc) {
+            cmds = argv[++i];
+        } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
+            batch = argv[++i];
+        } else if (strcmp(a, "--init") == 0 && i + 1 < argc) {
+            init = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--plain") == 0) {
+            plain = 1;
+        } else if (strcmp(a, "--commands-md") == 0) {
+            char *md = cmd_reference_markdown();
+            fputs(md, stdout);
+            free(md);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            puts("qscope 0.1.0");
+            return 0;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "qscope: unknown or incomplete option '%s'\n\n%s", a, usage);
+            return 2;
+        } else if (!model) {
+            model = a;
+        } else {
+            fprintf(stderr, "qscope: more than one model given ('%s', '%s')\n", model, a);
+            return 2;
+        }
+    }
+    App app;
+    app_init(&app);
+    app.mode = json ? RENDER_JSON : RENDER_TEXT;
+    frontend_setup(&app);
+    int status = 0;
+    if (model) {
+        char line[4096];
+        /* quoted so that paths with spaces survive the command lexer */
+        snprintf(line, sizeof line, "load \"%s\"", model);
+        status = frontend_command_string(&app, line);
+    }
+    if (!status && cmds)
+        status = frontend_command_string(&app, cmds);
+    else if (!status && batch)
+        status = frontend_batch_file(&app, batch);
+    else if (!status && !cmds && !batch) {
+        if (init) /* an error here is shown, and the session still opens */
+            frontend_batch_file(&app, init);
+        if (isatty(STDIN_FILENO) && !plain)
+            fputs("qscope: the ncurses workbench is not built yet; using the plain REPL.\n",
+                  stderr);
+        status = frontend_repl(&app);
+    }
+    app_release(&app);
+    return status;
+}

@@ -49,7 +49,8 @@ typedef enum {
 typedef struct RunCtx {
     void *scratch;          /* workspace of at least OpDef.scratch() bytes, 64-byte aligned */
     size_t scratch_bytes;
-    bool training;          /* batch statistics in BatchNorm, active Dropout */
+    bool training;          /* batch statistics in BatchNorm (which then also updates its
+                               running mean/var inputs in place), active Dropout */
 } RunCtx;
 
 typedef struct OpDef {
@@ -62,6 +63,14 @@ typedef struct OpDef {
     /* Float forward; in[i] NULL for omitted inputs; out is allocated with the inferred
      * shape. Must not fail: everything that can fail is checked by infer. */
     void (*forward)(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc);
+    /* Backward: given the forward's inputs `in` and output `out` (kept by the run) and
+     * dout = dL/d(out) (out's shape), ACCUMULATES (+=) dL/d(in[i]) into din[i] for every
+     * non-NULL din[i] (NULL: that gradient is not needed). With rc->training the forward
+     * was run in training mode (BatchNorm batch statistics). Scratch: OpDef.scratch must
+     * cover the backward's needs too. NULL: the op has no gradient (training through it
+     * fails with a clear message). */
+    void (*backward)(const Node *n, const Tensor *const *in, const Tensor *out,
+                     const Tensor *dout, Tensor *const *din, const RunCtx *rc);
 } OpDef;
 
 /* Rows are pointers so that each op family keeps its definitions in its own file. */

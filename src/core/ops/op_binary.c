@@ -1,16 +1,189 @@
-/* PLACEHOLDER: replaced by the real implementation. */
+/* Add and Mul with numpy (multidirectional) broadcasting. References: ONNX Add, Mul and
+ * https://onnx.ai/onnx/repo-docs/Broadcasting.html
+ *
+ * Three paths, all giving bit-identical results (each output element is one IEEE add
+ * or multiply of the same two operands):
+ *   - same shape: one flat loop;
+ *   - one operand varies along a single axis only, the other has the output shape (the
+ *     per-channel case: (N, C, H, W) with a (C, 1, 1) constant, or (N, C) with (C,)):
+ *     an (outer, C, inner) loop;
+ *   - everything else: a strided walk over the output with zero strides on broadcast
+ *     axes, after dropping size-1 axes and merging neighbours that broadcast alike. */
+#include <string.h>
+
 #include "op.h"
 
-static QsStatus stub_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+typedef enum { BIN_ADD, BIN_MUL } BinKind;
+
+static QsStatus binary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
-    (void)in; (void)out;
-    return qs_fail(err, QS_EUNSUPPORTED, "op of node '%s' not implemented yet", n->name);
+    for (int k = 0; k < 2; k++)
+        if (!in[k])
+            return qs_fail(err, QS_ESHAPE, "%s '%s': input %d is missing",
+                           op_table[n->op]->name, n->name, k);
+    return op_broadcast(n, in[0], in[1], out, err);
 }
 
-static void stub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+/* c[i] = a[i * sa] op b[i * sb] for i < len, with sa, sb in {0, 1}. */
+#define BIN_RUN(OP)                                                                       \
+    do {                                                                                  \
+        if (sa && sb) {                                                                   \
+            for (int64_t i = 0; i < len; i++)                                             \
+                c[i] = a[i] OP b[i];                                                      \
+        } else if (sa) {                                                                  \
+            float bv = b[0];                                                              \
+            for (int64_t i = 0; i < len; i++)                                             \
+                c[i] = a[i] OP bv;                                                        \
+        } else if (sb) {                                                                  \
+            float av = a[0];                                                              \
+            for (int64_t i = 0; i < len; i++)                                             \
+                c[i] = av OP b[i];                                                        \
+        } else {                                                                          \
+            float v = a[0] OP b[0];                                                       \
+            for (int64_t i = 0; i < len; i++)                                             \
+                c[i] = v;                                                                 \
+        }                                                                                 \
+    } while (0)
+
+static void binary_run(BinKind k, float *c, const float *a, int sa, const float *b, int sb,
+                       int64_t len)
 {
-    (void)n; (void)in; (void)out; (void)rc;
+    if (k == BIN_ADD)
+        BIN_RUN(+);
+    else
+        BIN_RUN(*);
 }
 
-const OpDef op_add_def = { .name = "Add", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_mul_def = { .name = "Mul", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
+/* Operand shape right-aligned to the output rank (numpy: missing leading dims are 1). */
+static void binary_align(const Shape *s, int rank, int64_t *d)
+{
+    for (int i = 0; i < rank; i++) {
+        int j = s->ndim - rank + i;
+        d[i] = j >= 0 ? s->dim[j] : 1;
+    }
+}
+
+/* True when `d` (aligned to `o`) is 1 everywhere except at most one axis where it equals
+ * the output dim; sets that axis (or -1 when d is all ones). */
+static bool binary_single_axis(const int64_t *d, const Shape *o, int *axis)
+{
+    *axis = -1;
+    for (int i = 0; i < o->ndim; i++) {
+        if (d[i] == 1)
+            continue;
+        if (*axis >= 0 || d[i] != o->dim[i])
+            return false;
+        *axis = i;
+    }
+    return true;
+}
+
+/* The general case. */
+static void binary_strided(BinKind k, const int64_t *da, const int64_t *db, const Shape *o,
+                           float *c, const float *a, const float *b)
+{
+    /* Merged axes: size D, strides SA/SB in elements (0 where that operand broadcasts). */
+    int64_t D[QS_MAX_DIMS], SA[QS_MAX_DIMS], SB[QS_MAX_DIMS];
+    bool BA[QS_MAX_DIMS], BB[QS_MAX_DIMS];
+    int m = 0;
+    for (int i = 0; i < o->ndim; i++) {
+        if (o->dim[i] == 1)
+            continue;
+        bool ba = da[i] == 1, bb = db[i] == 1;
+        if (m > 0 && BA[m - 1] == ba && BB[m - 1] == bb) {
+            D[m - 1] *= o->dim[i];
+        } else {
+            D[m] = o->dim[i];
+            BA[m] = ba;
+            BB[m] = bb;
+            m++;
+        }
+    }
+    if (m == 0) {
+        D[0] = 1;
+        BA[0] = BB[0] = false;
+        m = 1;
+    }
+    /* An operand's own layout is contiguous over the axes it does not broadcast. */
+    int64_t ra = 1, rb = 1;
+    for (int i = m - 1; i >= 0; i--) {
+        SA[i] = BA[i] ? 0 : ra;
+        SB[i] = BB[i] ? 0 : rb;
+        if (!BA[i])
+            ra *= D[i];
+        if (!BB[i])
+            rb *= D[i];
+    }
+    int64_t len = D[m - 1], outer = shape_numel(o) / len;
+    int64_t idx[QS_MAX_DIMS] = { 0 }, oa = 0, ob = 0;
+    for (int64_t t = 0; t < outer; t++, c += len) {
+        binary_run(k, c, a + oa, SA[m - 1] != 0, b + ob, SB[m - 1] != 0, len);
+        for (int j = m - 2; j >= 0; j--) {
+            oa += SA[j];
+            ob += SB[j];
+            if (++idx[j] < D[j])
+                break;
+            oa -= SA[j] * D[j];
+            ob -= SB[j] * D[j];
+            idx[j] = 0;
+        }
+    }
+}
+
+static void binary_forward(BinKind k, const Tensor *const *in, Tensor *out)
+{
+    const Shape *o = &out->shape;
+    float *c = tensor_f32(out); /* broadcast shape */
+    int64_t numel = shape_numel(o);
+    if (numel == 0)
+        return;
+    const Tensor *ta = in[0], *tb = in[1];
+    /* Both ops commute exactly in IEEE arithmetic, so the operand that has the output
+     * shape is put first; this halves the fast-path cases. */
+    if (!shape_equal(&ta->shape, o) && shape_equal(&tb->shape, o)) {
+        const Tensor *t = ta;
+        ta = tb;
+        tb = t;
+    }
+    const float *a = tensor_f32(ta), *b = tensor_f32(tb);
+    int64_t da[QS_MAX_DIMS], db[QS_MAX_DIMS];
+    binary_align(&ta->shape, o->ndim, da);
+    binary_align(&tb->shape, o->ndim, db);
+    if (shape_equal(&ta->shape, o)) {
+        int axis;
+        if (shape_numel(&tb->shape) == numel) { /* same shape up to leading ones */
+            binary_run(k, c, a, 1, b, 1, numel);
+            return;
+        }
+        if (binary_single_axis(db, o, &axis)) {
+            if (axis < 0) { /* scalar */
+                binary_run(k, c, a, 1, b, 0, numel);
+                return;
+            }
+            int64_t ch = o->dim[axis], inner = shape_span(o, axis + 1, o->ndim);
+            int64_t outer = shape_span(o, 0, axis);
+            for (int64_t t = 0; t < outer; t++)
+                for (int64_t j = 0; j < ch; j++, a += inner, c += inner)
+                    binary_run(k, c, a, 1, b + j, 0, inner);
+            return;
+        }
+    }
+    binary_strided(k, da, db, o, c, a, b);
+}
+
+static void add_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    binary_forward(BIN_ADD, in, out);
+}
+
+static void mul_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    binary_forward(BIN_MUL, in, out);
+}
+
+const OpDef op_add_def = {
+    .name = "Add", .min_in = 2, .max_in = 2, .infer = binary_infer, .forward = add_forward
+};
+const OpDef op_mul_def = {
+    .name = "Mul", .min_in = 2, .max_in = 2, .infer = binary_infer, .forward = mul_forward
+};

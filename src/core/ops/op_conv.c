@@ -1,15 +1,328 @@
-/* PLACEHOLDER: replaced by the real implementation. */
+/* ONNX Conv (https://onnx.ai/onnx/operators/onnx__Conv.html), 1-D and 2-D, explicit pads
+ * only (auto_pad must be NOTSET). A 1-D conv runs as a 2-D conv with H = 1.
+ *
+ * Three kernels, picked per node from its shapes:
+ *   - depthwise (group == C, one input channel per group): a direct loop, since a per-group
+ *     gemm would have K = KH*KW and be all overhead;
+ *   - pointwise (1x1, stride 1, no pads): a per-group sgemm straight on the input;
+ *   - everything else: im2col into RunCtx.scratch, then a per-group sgemm.
+ * The im2col column matrix is (C/group * KH * KW, OH * OW) for one sample and one group. */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
 #include "op.h"
 
-static QsStatus stub_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+/* Attribute values beyond this are rejected, so geometry arithmetic cannot overflow. */
+#define CONV_ATTR_MAX INT32_MAX
+
+typedef struct ConvGeom {
+    int sp;                      /* spatial rank: 1 or 2 */
+    int64_t n, c, h, w;          /* input (N, C, H, W); H = 1 for 1-D */
+    int64_t oc, oh, ow;          /* output channels and spatial size */
+    int64_t kh, kw, sh, sw, dh, dw;
+    int64_t pt, pl, pb, pr;      /* pads: top, left, bottom, right */
+    int64_t group, cg, ocg;      /* groups, input and output channels per group */
+} ConvGeom;
+
+typedef enum { CONV_DEPTHWISE, CONV_POINTWISE, CONV_IM2COL } ConvKind;
+
+/* Reads an ints attribute of exactly `count` values (default `def` for each when absent)
+ * and checks every value is in [lo, CONV_ATTR_MAX]. */
+static QsStatus conv_ints(const Node *n, const char *name, int count, int64_t def, int64_t lo,
+                          int64_t *out, QsError *err)
 {
-    (void)in; (void)out;
-    return qs_fail(err, QS_EUNSUPPORTED, "op of node '%s' not implemented yet", n->name);
+    int got = node_attr_ints(n, name, out, count);
+    if (got < 0 && node_attr(n, name))
+        return qs_fail(err, QS_EFORMAT, "Conv '%s': attribute %s must be a list of ints",
+                       n->name, name);
+    if (got < 0) {
+        for (int i = 0; i < count; i++)
+            out[i] = def;
+        return QS_OK;
+    }
+    if (got != count)
+        return qs_fail(err, QS_EFORMAT, "Conv '%s': %s has %d values, expected %d", n->name, name,
+                       got, count);
+    for (int i = 0; i < count; i++)
+        if (out[i] < lo || out[i] > CONV_ATTR_MAX)
+            return qs_fail(err, QS_EINVAL, "Conv '%s': %s[%d] = %lld, must be in [%lld, %d]",
+                           n->name, name, i, (long long)out[i], (long long)lo, CONV_ATTR_MAX);
+    return QS_OK;
 }
 
-static void stub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+static QsStatus conv_dims(const Node *n, const Shape *s, const char *what, QsError *err)
 {
-    (void)n; (void)in; (void)out; (void)rc;
+    char buf[96];
+    for (int i = 0; i < s->ndim; i++)
+        if (s->dim[i] < 1 || s->dim[i] > INT_MAX)
+            return qs_fail(err, QS_ESHAPE, "Conv '%s': %s has shape %s, dimension %d out of range",
+                           n->name, what, shape_format(s, buf, sizeof buf), i);
+    return QS_OK;
 }
 
-const OpDef op_conv_def = { .name = "Conv", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
+/* Validates the node against input x and weight w and fills g. err may be NULL (forward
+ * and scratch re-derive the geometry that infer already accepted). */
+static QsStatus conv_geom(const Node *n, const Shape *x, const Shape *w, ConvGeom *g,
+                          QsError *err)
+{
+    char sx[96], sw[96];
+    memset(g, 0, sizeof *g);
+    if (op_expect_rank(n, x, 3, 4, "input", err) || conv_dims(n, x, "input", err) ||
+        conv_dims(n, w, "weight", err))
+        return err ? err->code : QS_ESHAPE;
+    if (w->ndim != x->ndim)
+        return qs_fail(err, QS_ESHAPE, "Conv '%s': weight has shape %s, expected rank %d for input %s",
+                       n->name, shape_format(w, sw, sizeof sw), x->ndim,
+                       shape_format(x, sx, sizeof sx));
+    const char *auto_pad = node_attr_str(n, "auto_pad", "NOTSET");
+    if (strcmp(auto_pad, "NOTSET") != 0)
+        return qs_fail(err, QS_EUNSUPPORTED,
+                       "Conv '%s': auto_pad=%s is not supported; give explicit pads", n->name,
+                       auto_pad);
+    int sp = g->sp = x->ndim - 2;
+    g->n = x->dim[0];
+    g->c = x->dim[1];
+    g->h = sp == 2 ? x->dim[2] : 1;
+    g->w = x->dim[x->ndim - 1];
+    g->oc = w->dim[0];
+    g->kh = sp == 2 ? w->dim[2] : 1;
+    g->kw = w->dim[w->ndim - 1];
+    g->group = node_attr_int(n, "group", 1);
+    if (g->group < 1 || g->group > g->c || g->c % g->group != 0)
+        return qs_fail(err, QS_EINVAL, "Conv '%s': group %lld does not divide the %lld input channels",
+                       n->name, (long long)g->group, (long long)g->c);
+    if (g->oc % g->group != 0)
+        return qs_fail(err, QS_ESHAPE,
+                       "Conv '%s': weight has %lld output channels, not divisible by group %lld",
+                       n->name, (long long)g->oc, (long long)g->group);
+    g->cg = g->c / g->group;
+    g->ocg = g->oc / g->group;
+    if (w->dim[1] != g->cg) {
+        if (g->group == 1)
+            return qs_fail(err, QS_ESHAPE,
+                           "Conv '%s': weight has %lld input channels per group, input has %lld",
+                           n->name, (long long)w->dim[1], (long long)g->c);
+        return qs_fail(err, QS_ESHAPE,
+                       "Conv '%s': weight has %lld input channels per group, input has %lld "
+                       "(%lld channels in %lld groups)",
+                       n->name, (long long)w->dim[1], (long long)g->cg, (long long)g->c,
+                       (long long)g->group);
+    }
+    int64_t ks[2], st[2], dl[2], pd[4];
+    if (conv_ints(n, "strides", sp, 1, 1, st, err) || conv_ints(n, "dilations", sp, 1, 1, dl, err) ||
+        conv_ints(n, "pads", 2 * sp, 0, 0, pd, err))
+        return err ? err->code : QS_EINVAL;
+    int nk = node_attr_ints(n, "kernel_shape", ks, 2);
+    if (nk >= 0) {
+        bool ok = nk == sp;
+        for (int i = 0; ok && i < sp; i++)
+            ok = ks[i] == w->dim[2 + i];
+        if (!ok)
+            return qs_fail(err, QS_ESHAPE, "Conv '%s': kernel_shape does not match weight %s",
+                           n->name, shape_format(w, sw, sizeof sw));
+    }
+    if (sp == 2) {
+        g->sh = st[0], g->sw = st[1], g->dh = dl[0], g->dw = dl[1];
+        g->pt = pd[0], g->pl = pd[1], g->pb = pd[2], g->pr = pd[3];
+    } else {
+        g->sh = 1, g->sw = st[0], g->dh = 1, g->dw = dl[0];
+        g->pt = 0, g->pl = pd[0], g->pb = 0, g->pr = pd[1];
+    }
+    /* Per axis: the dilated kernel must fit in the padded input. */
+    const int64_t in_[2] = { g->h, g->w }, k_[2] = { g->kh, g->kw }, s_[2] = { g->sh, g->sw };
+    const int64_t d_[2] = { g->dh, g->dw }, p0[2] = { g->pt, g->pl }, p1[2] = { g->pb, g->pr };
+    int64_t o_[2];
+    for (int i = 2 - sp; i < 2; i++) {
+        int64_t ext = (k_[i] - 1) * d_[i] + 1, padded = in_[i] + p0[i] + p1[i];
+        if (ext > padded)
+            return qs_fail(err, QS_ESHAPE,
+                           "Conv '%s': kernel extent %lld (kernel %lld, dilation %lld) exceeds "
+                           "the padded input %lld along axis %d of %s",
+                           n->name, (long long)ext, (long long)k_[i], (long long)d_[i],
+                           (long long)padded, i + x->ndim - 2, shape_format(x, sx, sizeof sx));
+        o_[i] = (padded - ext) / s_[i] + 1;
+    }
+    g->oh = sp == 2 ? o_[0] : 1;
+    g->ow = o_[1];
+    /* cblas takes ints: M = OC/group, N = OH*OW, K = C/group*KH*KW. */
+    int64_t kk, ohw, col;
+    if (__builtin_mul_overflow(g->cg, g->kh * g->kw, &kk) || kk > INT_MAX ||
+        __builtin_mul_overflow(g->oh, g->ow, &ohw) || ohw > INT_MAX ||
+        __builtin_mul_overflow(kk, ohw, &col) || col > INT64_MAX / (int64_t)sizeof(float))
+        return qs_fail(err, QS_ESHAPE, "Conv '%s': input %s with weight %s is too large",
+                       n->name, shape_format(x, sx, sizeof sx), shape_format(w, sw, sizeof sw));
+    return QS_OK;
+}
+
+static ConvKind conv_kind(const ConvGeom *g)
+{
+    if (g->group > 1 && g->cg == 1)
+        return CONV_DEPTHWISE;
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+        g->pb == 0 && g->pr == 0)
+        return CONV_POINTWISE;
+    return CONV_IM2COL;
+}
+
+static QsStatus conv_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    const Shape *x = in[0], *w = n->n_in > 1 ? in[1] : NULL, *b = n->n_in > 2 ? in[2] : NULL;
+    ConvGeom g;
+    if (!w)
+        return qs_fail(err, QS_EFORMAT, "Conv '%s': input W is required", n->name);
+    if (conv_geom(n, x, w, &g, err))
+        return err->code;
+    if (b && (b->ndim != 1 || b->dim[0] != g.oc)) {
+        char sb[96];
+        return qs_fail(err, QS_ESHAPE, "Conv '%s': bias has shape %s, expected (%lld)", n->name,
+                       shape_format(b, sb, sizeof sb), (long long)g.oc);
+    }
+    *out = *x;
+    out->dim[1] = g.oc;
+    if (g.sp == 2)
+        out->dim[2] = g.oh;
+    out->dim[x->ndim - 1] = g.ow;
+    return QS_OK;
+}
+
+static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
+{
+    ConvGeom g;
+    (void)out;
+    if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL))
+        return 0;
+    if (conv_kind(&g) != CONV_IM2COL)
+        return 0;
+    return (size_t)(g.cg * g.kh * g.kw) * (size_t)(g.oh * g.ow) * sizeof(float);
+}
+
+/* Output positions o in [0, out) whose input index o*s + off lies in [0, in): [*lo, *hi). */
+static void conv_valid(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
+    if (h > out)
+        h = out;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* One sample, one group: col (CG*KH*KW, OH*OW) from x (CG, H, W); padding reads as 0. */
+static void conv_im2col(const ConvGeom *g, const float *x, float *col)
+{
+    int64_t ohw = g->oh * g->ow;
+    for (int64_t ci = 0; ci < g->cg; ci++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = col + ((ci * g->kh + ki) * g->kw + kj) * ohw;
+                int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+                int64_t oh0, oh1, ow0, ow1;
+                conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
+                conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                memset(row, 0, (size_t)(oh0 * g->ow) * sizeof *row);
+                for (int64_t oh = oh0; oh < oh1; oh++) {
+                    float *r = row + oh * g->ow;
+                    const float *xr = x + (ci * g->h + oh * g->sh + offh) * g->w;
+                    memset(r, 0, (size_t)ow0 * sizeof *r);
+                    if (g->sw == 1)
+                        memcpy(r + ow0, xr + ow0 + offw, (size_t)(ow1 - ow0) * sizeof *r);
+                    else
+                        for (int64_t ow = ow0; ow < ow1; ow++)
+                            r[ow] = xr[ow * g->sw + offw];
+                    memset(r + ow1, 0, (size_t)(g->ow - ow1) * sizeof *r);
+                }
+                memset(row + oh1 * g->ow, 0, (size_t)((g->oh - oh1) * g->ow) * sizeof *row);
+            }
+}
+
+/* y[i] += a * x[i * s] for i < n. The unit-stride case runs in fixed blocks of 8 so that
+ * -O2's cheap vectorizer (no epilogues) takes it; the result is the same either way. */
+static void conv_axpy(float *restrict y, const float *restrict x, float a, int64_t n, int64_t s)
+{
+    int64_t i = 0;
+    if (s == 1) {
+        for (; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; j++)
+                y[i + j] += a * x[i + j];
+        for (; i < n; i++)
+            y[i] += a * x[i];
+        return;
+    }
+    for (; i < n; i++)
+        y[i] += a * x[i * s];
+}
+
+/* Depthwise: each output channel oc reads only input channel oc / ocg. Accumulates one
+ * kernel tap at a time over the valid output rectangle, so the inner loop has no bounds
+ * checks. y must already hold the bias (or zeros). */
+static void conv_depthwise(const ConvGeom *g, const float *x, const float *w, float *y)
+{
+    for (int64_t b = 0; b < g->n; b++)
+        for (int64_t oc = 0; oc < g->oc; oc++) {
+            const float *xp = x + (b * g->c + oc / g->ocg) * g->h * g->w; /* (H, W) */
+            const float *wk = w + oc * g->kh * g->kw;                      /* (KH, KW) */
+            float *yp = y + (b * g->oc + oc) * g->oh * g->ow;             /* (OH, OW) */
+            for (int64_t ki = 0; ki < g->kh; ki++)
+                for (int64_t kj = 0; kj < g->kw; kj++) {
+                    float wv = wk[ki * g->kw + kj];
+                    int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+                    int64_t oh0, oh1, ow0, ow1;
+                    conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
+                    conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                    for (int64_t oh = oh0; oh < oh1; oh++)
+                        conv_axpy(yp + oh * g->ow + ow0,
+                                  xp + (oh * g->sh + offh) * g->w + ow0 * g->sw + offw, wv,
+                                  ow1 - ow0, g->sw);
+                }
+        }
+}
+
+static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    const Tensor *xt = in[0], *wt = in[1], *bt = n->n_in > 2 ? in[2] : NULL;
+    ConvGeom g;
+    QS_ASSERT(conv_geom(n, &xt->shape, &wt->shape, &g, NULL) == QS_OK);
+    const float *x = tensor_f32(xt); /* (N, C, H, W) */
+    const float *w = tensor_f32(wt); /* (OC, C/group, KH, KW) */
+    float *y = tensor_f32(out);      /* (N, OC, OH, OW) */
+    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.kh * g.kw;
+    for (int64_t b = 0; b < g.n; b++)
+        for (int64_t oc = 0; oc < g.oc; oc++) {
+            float v = bt ? tensor_f32(bt)[oc] : 0.0f;
+            float *yp = y + (b * g.oc + oc) * ohw;
+            for (int64_t i = 0; i < ohw; i++)
+                yp[i] = v;
+        }
+    ConvKind kind = conv_kind(&g);
+    if (kind == CONV_DEPTHWISE) {
+        conv_depthwise(&g, x, w, y);
+        return;
+    }
+    float *col = rc->scratch; /* (C/group * KH * KW, OH * OW) */
+    if (kind == CONV_IM2COL)
+        QS_ASSERT(rc->scratch_bytes >= (size_t)(kk * ohw) * sizeof(float));
+    for (int64_t b = 0; b < g.n; b++)
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = x + (b * g.c + gi * g.cg) * hw;
+            const float *src = xg;
+            if (kind == CONV_IM2COL) {
+                conv_im2col(&g, xg, col);
+                src = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.ocg, (int)ohw, (int)kk,
+                        1.0f, w + gi * g.ocg * kk, (int)kk, src, (int)ohw, 1.0f,
+                        y + (b * g.oc + gi * g.ocg) * ohw, (int)ohw);
+        }
+}
+
+const OpDef op_conv_def = {
+    .name = "Conv",
+    .min_in = 2,
+    .max_in = 3,
+    .infer = conv_infer,
+    .scratch = conv_scratch,
+    .forward = conv_forward,
+};

@@ -1,17 +1,270 @@
-/* PLACEHOLDER: replaced by the real implementation. */
+/* Matrix products, all through cblas_sgemm (row-major):
+ *   Gemm   https://onnx.ai/onnx/operators/onnx__Gemm.html
+ *   Dense  https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
+ *   MatMul https://onnx.ai/onnx/operators/onnx__MatMul.html (numpy.matmul rules)
+ * infer checks every dimension handed to cblas fits in an int, so forward can cast. */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
 #include "op.h"
 
-static QsStatus stub_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+/* An optional input: in[] only holds n->n_in entries. */
+static const Shape *dense_opt_shape(const Node *n, const Shape *const *in, int i)
 {
-    (void)in; (void)out;
-    return qs_fail(err, QS_EUNSUPPORTED, "op of node '%s' not implemented yet", n->name);
+    return i < n->n_in ? in[i] : NULL;
 }
 
-static void stub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+static const Tensor *dense_opt_tensor(const Node *n, const Tensor *const *in, int i)
 {
-    (void)n; (void)in; (void)out; (void)rc;
+    return i < n->n_in ? in[i] : NULL;
 }
 
-const OpDef op_gemm_def = { .name = "Gemm", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_dense_def = { .name = "Dense", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_matmul_def = { .name = "MatMul", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
+static QsStatus dense_required(const Node *n, const Shape *s, const char *what, QsError *err)
+{
+    if (!s)
+        return qs_fail(err, QS_EFORMAT, "%s '%s': input %s is required", op_table[n->op]->name,
+                       n->name, what);
+    return QS_OK;
+}
+
+/* Every dimension at least 1 (an empty operand has no useful product) and small enough
+ * for cblas's int arguments. */
+static QsStatus dense_check_dims(const Node *n, const Shape *s, const char *what, QsError *err)
+{
+    char buf[96];
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->dim[i] < 1)
+            return qs_fail(err, QS_ESHAPE, "%s '%s': %s has shape %s with an empty dimension",
+                           op_table[n->op]->name, n->name, what, shape_format(s, buf, sizeof buf));
+        if (s->dim[i] > INT_MAX)
+            return qs_fail(err, QS_ESHAPE, "%s '%s': %s has shape %s, dimension %d too large",
+                           op_table[n->op]->name, n->name, what, shape_format(s, buf, sizeof buf),
+                           i);
+    }
+    return QS_OK;
+}
+
+static QsStatus dense_check_rows(const Node *n, int64_t rows, QsError *err)
+{
+    if (rows > INT_MAX)
+        return qs_fail(err, QS_ESHAPE, "%s '%s': %lld rows exceed the BLAS limit",
+                       op_table[n->op]->name, n->name, (long long)rows);
+    return QS_OK;
+}
+
+/* ---- Gemm: Y (M, N) = alpha A' B' + beta C ------------------------------------------- */
+
+static QsStatus gemm_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    const Shape *a = in[0], *b = dense_opt_shape(n, in, 1), *c = dense_opt_shape(n, in, 2);
+    if (dense_required(n, b, "B", err) || op_expect_rank(n, a, 2, 2, "A", err) ||
+        op_expect_rank(n, b, 2, 2, "B", err) || dense_check_dims(n, a, "A", err) ||
+        dense_check_dims(n, b, "B", err))
+        return err->code;
+    bool ta = node_attr_int(n, "transA", 0) != 0, tb = node_attr_int(n, "transB", 0) != 0;
+    int64_t m = a->dim[ta ? 1 : 0], k = a->dim[ta ? 0 : 1];
+    int64_t kb = b->dim[tb ? 1 : 0], nn = b->dim[tb ? 0 : 1];
+    if (k != kb) {
+        char sa[96], sb[96];
+        return qs_fail(err, QS_ESHAPE,
+                       "Gemm '%s': A %s (transA=%d) has K=%lld but B %s (transB=%d) has K=%lld",
+                       n->name, shape_format(a, sa, sizeof sa), ta, (long long)k,
+                       shape_format(b, sb, sizeof sb), tb, (long long)kb);
+    }
+    if (c) {
+        /* Unidirectional: C stretches to (M, N), never the other way. */
+        char sc[96];
+        bool ok = c->ndim <= 2;
+        for (int i = 0; ok && i < c->ndim; i++) {
+            int64_t want = c->ndim - i == 1 ? nn : m;
+            ok = c->dim[i] == 1 || c->dim[i] == want;
+        }
+        if (!ok)
+            return qs_fail(err, QS_ESHAPE, "Gemm '%s': C has shape %s, which does not broadcast to (%lld, %lld)",
+                           n->name, shape_format(c, sc, sizeof sc), (long long)m, (long long)nn);
+    }
+    *out = shape_of(2, m, nn);
+    return QS_OK;
+}
+
+static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    const Tensor *a = in[0], *b = in[1], *c = dense_opt_tensor(n, in, 2);
+    bool ta = node_attr_int(n, "transA", 0) != 0, tb = node_attr_int(n, "transB", 0) != 0;
+    float alpha = node_attr_float(n, "alpha", 1.0f), beta = node_attr_float(n, "beta", 1.0f);
+    int m = (int)out->shape.dim[0], nn = (int)out->shape.dim[1];
+    int k = (int)a->shape.dim[ta ? 0 : 1];
+    float *y = tensor_f32(out); /* (M, N) */
+    float blas_beta = 0.0f;
+    /* beta == 0 ignores C altogether (as BLAS does), so an inf in C cannot leak in. */
+    if (c && beta != 0.0f) {
+        const float *cv = tensor_f32(c); /* () (N) (1, N) (M, 1) (M, N) ... */
+        int64_t cr = c->shape.ndim == 2 ? c->shape.dim[0] : 1;
+        int64_t cc = c->shape.ndim >= 1 ? c->shape.dim[c->shape.ndim - 1] : 1;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < nn; j++)
+                y[i * nn + j] = beta * cv[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
+        blas_beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                nn, k, alpha, tensor_f32(a), (int)a->shape.dim[1], tensor_f32(b),
+                (int)b->shape.dim[1], blas_beta, y, nn);
+    (void)rc;
+}
+
+/* ---- Dense: Y (..., OUT) = X (..., IN) W^T + b ------------------------------------------ */
+
+static QsStatus dense_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    const Shape *x = in[0], *w = dense_opt_shape(n, in, 1), *b = dense_opt_shape(n, in, 2);
+    char sx[96], sw[96], sb[96];
+    if (dense_required(n, w, "W", err) || op_expect_rank(n, x, 2, QS_MAX_DIMS, "input", err) ||
+        op_expect_rank(n, w, 2, 2, "weight", err) || dense_check_dims(n, x, "input", err) ||
+        dense_check_dims(n, w, "weight", err))
+        return err->code;
+    int64_t inf = x->dim[x->ndim - 1], outf = w->dim[0];
+    if (w->dim[1] != inf)
+        return qs_fail(err, QS_ESHAPE,
+                       "Dense '%s': weight (OUT, IN) = %s expects %lld input features, input %s has %lld",
+                       n->name, shape_format(w, sw, sizeof sw), (long long)w->dim[1],
+                       shape_format(x, sx, sizeof sx), (long long)inf);
+    if (b && (b->ndim != 1 || b->dim[0] != outf))
+        return qs_fail(err, QS_ESHAPE, "Dense '%s': bias has shape %s, expected (%lld)", n->name,
+                       shape_format(b, sb, sizeof sb), (long long)outf);
+    if (dense_check_rows(n, shape_span(x, 0, x->ndim - 1), err))
+        return err->code;
+    *out = *x;
+    out->dim[x->ndim - 1] = outf;
+    return QS_OK;
+}
+
+static void dense_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    const Tensor *x = in[0], *w = in[1], *b = dense_opt_tensor(n, in, 2);
+    int inf = (int)w->shape.dim[1], outf = (int)w->shape.dim[0];
+    int rows = (int)shape_span(&x->shape, 0, x->shape.ndim - 1);
+    float *y = tensor_f32(out); /* (rows, OUT) */
+    if (b) {
+        const float *bv = tensor_f32(b); /* (OUT) */
+        for (int r = 0; r < rows; r++)
+            memcpy(y + (size_t)r * (size_t)outf, bv, (size_t)outf * sizeof *y);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, outf, inf, 1.0f, tensor_f32(x),
+                inf, tensor_f32(w), inf, b ? 1.0f : 0.0f, y, outf);
+    (void)rc;
+}
+
+/* ---- MatMul: numpy.matmul -------------------------------------------------------------- */
+
+/* The operands as stacks of matrices after numpy's 1-D promotion: A (batch_a..., M, K),
+ * B (batch_b..., K, N), both batch parts right-aligned to `rank` dims. */
+typedef struct MatMulGeom {
+    int64_t m, k, n;
+    int rank;                    /* batch rank of the output */
+    int64_t bo[QS_MAX_DIMS];     /* output batch dims */
+    int64_t ba[QS_MAX_DIMS];     /* A batch dims, padded with 1 on the left */
+    int64_t bb[QS_MAX_DIMS];     /* B batch dims, padded with 1 on the left */
+} MatMulGeom;
+
+static QsStatus matmul_geom(const Node *n, const Shape *a, const Shape *b, MatMulGeom *g,
+                            Shape *out, QsError *err)
+{
+    char sa[96], sb[96];
+    int ra = a->ndim, rb = b->ndim;
+    g->m = ra >= 2 ? a->dim[ra - 2] : 1;
+    g->k = a->dim[ra - 1];
+    int64_t kb = rb >= 2 ? b->dim[rb - 2] : b->dim[0];
+    g->n = rb >= 2 ? b->dim[rb - 1] : 1;
+    if (g->k != kb)
+        return qs_fail(err, QS_ESHAPE, "MatMul '%s': A %s has K=%lld but B %s has K=%lld",
+                       n->name, shape_format(a, sa, sizeof sa), (long long)g->k,
+                       shape_format(b, sb, sizeof sb), (long long)kb);
+    int na = ra > 2 ? ra - 2 : 0, nb = rb > 2 ? rb - 2 : 0;
+    g->rank = na > nb ? na : nb;
+    for (int i = 0; i < g->rank; i++) {
+        int ia = na - g->rank + i, ib = nb - g->rank + i;
+        g->ba[i] = ia >= 0 ? a->dim[ia] : 1;
+        g->bb[i] = ib >= 0 ? b->dim[ib] : 1;
+        if (g->ba[i] != g->bb[i] && g->ba[i] != 1 && g->bb[i] != 1)
+            return qs_fail(err, QS_ESHAPE,
+                           "MatMul '%s': batch dimensions of A %s and B %s do not broadcast",
+                           n->name, shape_format(a, sa, sizeof sa), shape_format(b, sb, sizeof sb));
+        g->bo[i] = g->ba[i] == 1 ? g->bb[i] : g->ba[i];
+    }
+    if (out) {
+        out->ndim = 0;
+        for (int i = 0; i < g->rank; i++)
+            out->dim[out->ndim++] = g->bo[i];
+        if (ra >= 2)
+            out->dim[out->ndim++] = g->m;
+        if (rb >= 2)
+            out->dim[out->ndim++] = g->n;
+    }
+    return QS_OK;
+}
+
+static QsStatus matmul_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    const Shape *a = in[0], *b = dense_opt_shape(n, in, 1);
+    MatMulGeom g;
+    if (dense_required(n, b, "B", err) || op_expect_rank(n, a, 1, QS_MAX_DIMS, "A", err) ||
+        op_expect_rank(n, b, 1, QS_MAX_DIMS, "B", err) || dense_check_dims(n, a, "A", err) ||
+        dense_check_dims(n, b, "B", err) || matmul_geom(n, a, b, &g, out, err))
+        return err->code;
+    /* The shared-B path stacks all of A's rows into one product. */
+    return dense_check_rows(n, shape_numel(a) / g.k, err);
+}
+
+static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    const Tensor *a = in[0], *b = in[1];
+    MatMulGeom g;
+    QS_ASSERT(matmul_geom(n, &a->shape, &b->shape, &g, NULL, NULL) == QS_OK);
+    const float *av = tensor_f32(a), *bv = tensor_f32(b);
+    float *y = tensor_f32(out);
+    int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
+    int64_t batch_b = 1;
+    for (int i = 0; i < g.rank; i++)
+        batch_b *= g.bb[i];
+    if (batch_b == 1) {
+        /* One B for every batch entry: the output batch is A's, so A's rows stack. */
+        int rows = (int)(shape_numel(&a->shape) / g.k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nn, k, 1.0f, av, k, bv, nn,
+                    0.0f, y, nn);
+        (void)rc;
+        return;
+    }
+    int64_t total = 1;
+    for (int i = 0; i < g.rank; i++)
+        total *= g.bo[i];
+    for (int64_t t = 0; t < total; t++) {
+        /* Walk the output batch index from the last dim, mapping it into A and B with
+         * stride 0 on broadcast dims. */
+        int64_t rem = t, oa = 0, ob = 0, sa = 1, sb = 1;
+        for (int i = g.rank - 1; i >= 0; i--) {
+            int64_t idx = rem % g.bo[i];
+            rem /= g.bo[i];
+            if (g.ba[i] != 1)
+                oa += idx * sa;
+            if (g.bb[i] != 1)
+                ob += idx * sb;
+            sa *= g.ba[i];
+            sb *= g.bb[i];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, k, 1.0f,
+                    av + oa * g.m * g.k, k, bv + ob * g.k * g.n, nn, 0.0f,
+                    y + t * g.m * g.n, nn);
+    }
+    (void)rc;
+}
+
+const OpDef op_gemm_def = {
+    .name = "Gemm", .min_in = 2, .max_in = 3, .infer = gemm_infer, .forward = gemm_forward,
+};
+const OpDef op_dense_def = {
+    .name = "Dense", .min_in = 2, .max_in = 3, .infer = dense_infer, .forward = dense_forward,
+};
+const OpDef op_matmul_def = {
+    .name = "MatMul", .min_in = 2, .max_in = 2, .infer = matmul_infer, .forward = matmul_forward,
+};

@@ -1,17 +1,266 @@
-/* PLACEHOLDER: replaced by the real implementation. */
+/* ONNX pooling, 1-D (N, C, L) and 2-D (N, C, H, W), explicit pads only:
+ *   MaxPool           https://onnx.ai/onnx/operators/onnx__MaxPool.html
+ *   AveragePool       https://onnx.ai/onnx/operators/onnx__AveragePool.html
+ *   GlobalAveragePool https://onnx.ai/onnx/operators/onnx__GlobalAveragePool.html
+ * ceil_mode follows PyTorch (and ONNX Runtime): a last window that would start in the
+ * end padding is dropped. AveragePool's count_include_pad counts padded taps but never
+ * taps past the padded input (the ceil_mode overhang), as PyTorch does. A 1-D pool runs
+ * as a 2-D pool with H = 1. */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
 #include "op.h"
 
-static QsStatus stub_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+#define POOL_ATTR_MAX INT32_MAX
+
+typedef struct PoolGeom {
+    int sp;                       /* spatial rank: 1 or 2 */
+    int64_t planes;               /* N * C */
+    int64_t h, w, oh, ow;
+    int64_t kh, kw, sh, sw, dh, dw;
+    int64_t pt, pl, pb, pr;       /* pads: top, left, bottom, right */
+    bool include_pad;             /* AveragePool count_include_pad */
+} PoolGeom;
+
+static QsStatus pool_ints(const Node *n, const char *name, int count, int64_t def, int64_t lo,
+                          int64_t *out, QsError *err)
 {
-    (void)in; (void)out;
-    return qs_fail(err, QS_EUNSUPPORTED, "op of node '%s' not implemented yet", n->name);
+    const char *op = op_table[n->op]->name;
+    int got = node_attr_ints(n, name, out, count);
+    if (got < 0 && node_attr(n, name))
+        return qs_fail(err, QS_EFORMAT, "%s '%s': attribute %s must be a list of ints", op,
+                       n->name, name);
+    if (got < 0) {
+        for (int i = 0; i < count; i++)
+            out[i] = def;
+        return QS_OK;
+    }
+    if (got != count)
+        return qs_fail(err, QS_EFORMAT, "%s '%s': %s has %d values, expected %d", op, n->name,
+                       name, got, count);
+    for (int i = 0; i < count; i++)
+        if (out[i] < lo || out[i] > POOL_ATTR_MAX)
+            return qs_fail(err, QS_EINVAL, "%s '%s': %s[%d] = %lld, must be in [%lld, %d]", op,
+                           n->name, name, i, (long long)out[i], (long long)lo, POOL_ATTR_MAX);
+    return QS_OK;
 }
 
-static void stub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+static QsStatus pool_dims(const Node *n, const Shape *s, QsError *err)
 {
-    (void)n; (void)in; (void)out; (void)rc;
+    char buf[96];
+    for (int i = 0; i < s->ndim; i++)
+        if (s->dim[i] < 1 || s->dim[i] > INT_MAX)
+            return qs_fail(err, QS_ESHAPE, "%s '%s': input has shape %s, dimension %d out of range",
+                           op_table[n->op]->name, n->name, shape_format(s, buf, sizeof buf), i);
+    return QS_OK;
 }
 
-const OpDef op_maxpool_def = { .name = "MaxPool", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_avgpool_def = { .name = "AveragePool", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_globalavgpool_def = { .name = "GlobalAveragePool", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
+/* Kernel taps k in [0, K) whose input index start + k*d lies in [0, in): [*k0, *k1). */
+static void pool_taps(int64_t start, int64_t in, int64_t k, int64_t d, int64_t *k0, int64_t *k1)
+{
+    int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    int64_t hi = in - 1 - start < 0 ? 0 : (in - 1 - start) / d + 1;
+    if (hi > k)
+        hi = k;
+    if (lo > hi)
+        lo = hi;
+    *k0 = lo;
+    *k1 = hi;
+}
+
+/* Output length along one axis (PyTorch's pooling_output_shape with asymmetric pads). */
+static int64_t pool_out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1,
+                            bool ceil_mode)
+{
+    int64_t span = in + p0 + p1 - ((k - 1) * d + 1);
+    int64_t out = (ceil_mode ? span + s - 1 : span) / s + 1;
+    if (ceil_mode && (out - 1) * s >= in + p0)
+        out--;
+    return out;
+}
+
+/* Validates the node against input x and fills g; err may be NULL (forward re-derives
+ * the geometry that infer accepted). */
+static QsStatus pool_geom(const Node *n, const Shape *x, PoolGeom *g, QsError *err)
+{
+    const char *op = op_table[n->op]->name;
+    bool is_avg = n->op == OP_AVGPOOL;
+    char sx[96];
+    memset(g, 0, sizeof *g);
+    if (op_expect_rank(n, x, 3, 4, "input", err) || pool_dims(n, x, err))
+        return err ? err->code : QS_ESHAPE;
+    const char *auto_pad = node_attr_str(n, "auto_pad", "NOTSET");
+    if (strcmp(auto_pad, "NOTSET") != 0)
+        return qs_fail(err, QS_EUNSUPPORTED, "%s '%s': auto_pad=%s is not supported; give explicit pads",
+                       op, n->name, auto_pad);
+    int sp = g->sp = x->ndim - 2;
+    int64_t ks[2], st[2], dl[2], pd[4];
+    if (!node_attr(n, "kernel_shape"))
+        return qs_fail(err, QS_EFORMAT, "%s '%s': attribute kernel_shape is required", op,
+                       n->name);
+    if (pool_ints(n, "kernel_shape", sp, 1, 1, ks, err) || pool_ints(n, "strides", sp, 1, 1, st, err) ||
+        pool_ints(n, "dilations", sp, 1, 1, dl, err) || pool_ints(n, "pads", 2 * sp, 0, 0, pd, err))
+        return err ? err->code : QS_EINVAL;
+    for (int i = 0; is_avg && i < sp; i++)
+        if (dl[i] != 1)
+            return qs_fail(err, QS_EUNSUPPORTED, "%s '%s': dilations other than 1 are not supported",
+                           op, n->name);
+    int64_t ceil_mode = node_attr_int(n, "ceil_mode", 0);
+    int64_t include_pad = is_avg ? node_attr_int(n, "count_include_pad", 0) : 0;
+    if (ceil_mode != 0 && ceil_mode != 1)
+        return qs_fail(err, QS_EINVAL, "%s '%s': ceil_mode = %lld, must be 0 or 1", op, n->name,
+                       (long long)ceil_mode);
+    if (include_pad != 0 && include_pad != 1)
+        return qs_fail(err, QS_EINVAL, "%s '%s': count_include_pad = %lld, must be 0 or 1", op,
+                       n->name, (long long)include_pad);
+    g->include_pad = include_pad;
+    g->planes = x->dim[0] * x->dim[1];
+    g->h = sp == 2 ? x->dim[2] : 1;
+    g->w = x->dim[x->ndim - 1];
+    if (sp == 2) {
+        g->kh = ks[0], g->kw = ks[1], g->sh = st[0], g->sw = st[1], g->dh = dl[0], g->dw = dl[1];
+        g->pt = pd[0], g->pl = pd[1], g->pb = pd[2], g->pr = pd[3];
+    } else {
+        g->kh = 1, g->kw = ks[0], g->sh = 1, g->sw = st[0], g->dh = 1, g->dw = dl[0];
+        g->pt = 0, g->pl = pd[0], g->pb = 0, g->pr = pd[1];
+    }
+    const int64_t in_[2] = { g->h, g->w }, k_[2] = { g->kh, g->kw }, s_[2] = { g->sh, g->sw };
+    const int64_t d_[2] = { g->dh, g->dw }, p0[2] = { g->pt, g->pl }, p1[2] = { g->pb, g->pr };
+    int64_t o_[2] = { 1, 1 };
+    for (int i = 2 - sp; i < 2; i++) {
+        int axis = i + x->ndim - 2;
+        int64_t ext = (k_[i] - 1) * d_[i] + 1, padded = in_[i] + p0[i] + p1[i];
+        if (ext > padded)
+            return qs_fail(err, QS_ESHAPE,
+                           "%s '%s': kernel extent %lld exceeds the padded input %lld along axis %d of %s",
+                           op, n->name, (long long)ext, (long long)padded, axis,
+                           shape_format(x, sx, sizeof sx));
+        o_[i] = pool_out_len(in_[i], k_[i], s_[i], d_[i], p0[i], p1[i], ceil_mode);
+        /* A window with no input tap has no max and an average over nothing. PyTorch
+         * prevents it by requiring pad <= kernel / 2; ONNX leaves it undefined. */
+        for (int64_t o = 0; o < o_[i]; o++) {
+            int64_t k0, k1;
+            pool_taps(o * s_[i] - p0[i], in_[i], k_[i], d_[i], &k0, &k1);
+            if (k0 == k1)
+                return qs_fail(err, QS_ESHAPE,
+                               "%s '%s': output window %lld along axis %d of %s lies entirely in padding",
+                               op, n->name, (long long)o, axis, shape_format(x, sx, sizeof sx));
+        }
+    }
+    g->oh = o_[0];
+    g->ow = o_[1];
+    return QS_OK;
+}
+
+static QsStatus pool_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    PoolGeom g;
+    if (pool_geom(n, in[0], &g, err))
+        return err->code;
+    *out = *in[0];
+    if (g.sp == 2)
+        out->dim[2] = g.oh;
+    out->dim[out->ndim - 1] = g.ow;
+    return QS_OK;
+}
+
+static void maxpool_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    PoolGeom g;
+    QS_ASSERT(pool_geom(n, &in[0]->shape, &g, NULL) == QS_OK);
+    const float *x = tensor_f32(in[0]); /* (N*C, H, W) */
+    float *y = tensor_f32(out);         /* (N*C, OH, OW) */
+    for (int64_t p = 0; p < g.planes; p++) {
+        const float *xp = x + p * g.h * g.w;
+        float *yp = y + p * g.oh * g.ow;
+        for (int64_t oh = 0; oh < g.oh; oh++) {
+            int64_t hs = oh * g.sh - g.pt, a0, a1;
+            pool_taps(hs, g.h, g.kh, g.dh, &a0, &a1);
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                int64_t ws = ow * g.sw - g.pl, b0, b1;
+                pool_taps(ws, g.w, g.kw, g.dw, &b0, &b1);
+                float m = -INFINITY;
+                for (int64_t a = a0; a < a1; a++) {
+                    const float *xr = xp + (hs + a * g.dh) * g.w;
+                    for (int64_t b = b0; b < b1; b++) {
+                        float v = xr[ws + b * g.dw];
+                        /* NaN propagates, as in PyTorch. */
+                        if (v > m || isnan(v))
+                            m = v;
+                    }
+                }
+                yp[oh * g.ow + ow] = m;
+            }
+        }
+    }
+    (void)rc;
+}
+
+static void avgpool_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    PoolGeom g;
+    QS_ASSERT(pool_geom(n, &in[0]->shape, &g, NULL) == QS_OK);
+    const float *x = tensor_f32(in[0]); /* (N*C, H, W) */
+    float *y = tensor_f32(out);         /* (N*C, OH, OW) */
+    for (int64_t p = 0; p < g.planes; p++) {
+        const float *xp = x + p * g.h * g.w;
+        float *yp = y + p * g.oh * g.ow;
+        for (int64_t oh = 0; oh < g.oh; oh++) {
+            int64_t hs = oh * g.sh - g.pt, a0, a1;
+            pool_taps(hs, g.h, g.kh, 1, &a0, &a1);
+            /* Taps inside the padded input (dilation is 1 here). */
+            int64_t ph = (hs + g.kh < g.h + g.pb ? hs + g.kh : g.h + g.pb) - hs;
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                int64_t ws = ow * g.sw - g.pl, b0, b1;
+                pool_taps(ws, g.w, g.kw, 1, &b0, &b1);
+                int64_t pw = (ws + g.kw < g.w + g.pr ? ws + g.kw : g.w + g.pr) - ws;
+                double sum = 0.0;
+                for (int64_t a = a0; a < a1; a++) {
+                    const float *xr = xp + (hs + a) * g.w + ws;
+                    for (int64_t b = b0; b < b1; b++)
+                        sum += xr[b];
+                }
+                double cnt = g.include_pad ? (double)(ph * pw) : (double)((a1 - a0) * (b1 - b0));
+                yp[oh * g.ow + ow] = (float)(sum / cnt);
+            }
+        }
+    }
+    (void)rc;
+}
+
+static QsStatus gap_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    if (op_expect_rank(n, in[0], 3, QS_MAX_DIMS, "input", err) || pool_dims(n, in[0], err))
+        return err->code;
+    *out = *in[0];
+    for (int i = 2; i < out->ndim; i++)
+        out->dim[i] = 1;
+    return QS_OK;
+}
+
+static void gap_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    const Shape *s = &in[0]->shape;
+    int64_t planes = s->dim[0] * s->dim[1], len = shape_span(s, 2, s->ndim);
+    const float *x = tensor_f32(in[0]); /* (N*C, spatial) */
+    float *y = tensor_f32(out);         /* (N*C) */
+    for (int64_t p = 0; p < planes; p++) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < len; i++)
+            sum += x[p * len + i];
+        y[p] = (float)(sum / (double)len);
+    }
+    (void)n;
+    (void)rc;
+}
+
+const OpDef op_maxpool_def = {
+    .name = "MaxPool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = maxpool_forward,
+};
+const OpDef op_avgpool_def = {
+    .name = "AveragePool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = avgpool_forward,
+};
+const OpDef op_globalavgpool_def = {
+    .name = "GlobalAveragePool", .min_in = 1, .max_in = 1, .infer = gap_infer, .forward = gap_forward,
+};

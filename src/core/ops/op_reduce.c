@@ -1,17 +1,211 @@
-/* PLACEHOLDER: replaced by the real implementation. */
+/* ReduceMean, ReduceSum, ReduceMax over the axes in attribute "axes" (ONNX >= 18 passes
+ * them as an input; importers turn that into the attribute), with "keepdims" (default 1)
+ * and "noop_with_empty_axes" (default 0). References: https://onnx.ai/onnx/operators/
+ * (ReduceMean, ReduceSum, ReduceMax).
+ *
+ * Deep Sets pooling is the typical use: (N, P, H) -> (N, H) with axes=[1], keepdims=0.
+ *
+ * The batch axis 0 may not be reduced: qscope runs are batched, and a sample's result
+ * must not depend on what else is in its batch. So an absent or empty "axes" (reduce
+ * everything, in ONNX) is rejected unless noop_with_empty_axes=1 makes the op an identity.
+ *
+ * Sums are accumulated in double, one accumulator per output element, and rounded once;
+ * ReduceMean divides the double sum by the count. ReduceMax propagates NaN (as torch). */
+#include <math.h>
+#include <string.h>
+
 #include "op.h"
 
-static QsStatus stub_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+typedef enum { RED_SUM, RED_MEAN, RED_MAX } RedKind;
+
+typedef struct RedPlan {
+    bool noop;                  /* identity: noop_with_empty_axes=1 and no axes */
+    bool reduced[QS_MAX_DIMS];  /* per input axis */
+    bool keepdims;
+} RedPlan;
+
+static RedKind reduce_kind(const Node *n)
 {
-    (void)in; (void)out;
-    return qs_fail(err, QS_EUNSUPPORTED, "op of node '%s' not implemented yet", n->name);
+    return n->op == OP_REDUCEMAX ? RED_MAX : n->op == OP_REDUCEMEAN ? RED_MEAN : RED_SUM;
 }
 
-static void stub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+/* Reads and validates the attributes against the input shape. Forward calls it again on
+ * shapes infer accepted, so there it cannot fail. */
+static QsStatus reduce_plan(const Node *n, const Shape *s, RedPlan *p, QsError *err)
 {
-    (void)n; (void)in; (void)out; (void)rc;
+    const char *op = op_table[n->op]->name;
+    memset(p, 0, sizeof *p);
+    int64_t keep = node_attr_int(n, "keepdims", 1);
+    int64_t noop = node_attr_int(n, "noop_with_empty_axes", 0);
+    if ((keep != 0 && keep != 1) || (noop != 0 && noop != 1))
+        return qs_fail(err, QS_EINVAL, "%s '%s': keepdims and noop_with_empty_axes must be 0 "
+                       "or 1 (got %lld and %lld)", op, n->name, (long long)keep,
+                       (long long)noop);
+    p->keepdims = keep;
+    int64_t axes[QS_MAX_DIMS];
+    int cnt = node_attr_ints(n, "axes", axes, QS_MAX_DIMS);
+    if (cnt > QS_MAX_DIMS)
+        return qs_fail(err, QS_ESHAPE, "%s '%s': %d axes for rank %d", op, n->name, cnt,
+                       s->ndim);
+    if (cnt <= 0) {
+        if (noop) {
+            p->noop = true;
+            return QS_OK;
+        }
+        return qs_fail(err, QS_ESHAPE,
+                       "%s '%s': no axes given, which reduces every axis including the batch "
+                       "axis 0; results must not depend on the batch, so give axes (e.g. "
+                       "axes=[1]) or noop_with_empty_axes=1", op, n->name);
+    }
+    for (int i = 0; i < cnt; i++) {
+        int a;
+        if (op_axis(n, axes[i], s->ndim, &a, err))
+            return err->code;
+        if (a == 0)
+            return qs_fail(err, QS_ESHAPE,
+                           "%s '%s': cannot reduce the batch axis 0 (axes entry %lld); qscope "
+                           "runs are batched and results must not depend on the batch",
+                           op, n->name, (long long)axes[i]);
+        if (p->reduced[a])
+            return qs_fail(err, QS_ESHAPE, "%s '%s': axis %d is given twice", op, n->name, a);
+        p->reduced[a] = true;
+        if (s->dim[a] == 0 && reduce_kind(n) != RED_SUM)
+            return qs_fail(err, QS_ESHAPE, "%s '%s': axis %d has size 0, and an empty %s has "
+                           "no value", op, n->name, a, reduce_kind(n) == RED_MAX ? "max" : "mean");
+    }
+    return QS_OK;
 }
 
-const OpDef op_reducemean_def = { .name = "ReduceMean", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_reducesum_def = { .name = "ReduceSum", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_reducemax_def = { .name = "ReduceMax", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
+static QsStatus reduce_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    RedPlan p;
+    if (!in[0])
+        return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
+                       n->name);
+    if (reduce_plan(n, in[0], &p, err))
+        return err->code;
+    if (p.noop) {
+        *out = *in[0];
+        return QS_OK;
+    }
+    out->ndim = 0;
+    for (int i = 0; i < in[0]->ndim; i++) {
+        if (!p.reduced[i])
+            out->dim[out->ndim++] = in[0]->dim[i];
+        else if (p.keepdims)
+            out->dim[out->ndim++] = 1;
+    }
+    return QS_OK;
+}
+
+/* One double accumulator per output element. */
+static size_t reduce_scratch(const Node *n, const Shape *const *in, const Shape *out)
+{
+    return (size_t)shape_numel(out) * sizeof(double);
+}
+
+/* Walks the input once in memory order. Size-1 axes are dropped and neighbouring axes
+ * that are both reduced or both kept are merged, so (N, P, H) over axis 1 is a walk over
+ * N x P with rows of H added into H accumulators, and (N, C, H, W) over [2, 3] adds
+ * whole rows of H*W into one accumulator. */
+static void reduce_forward(const Node *n, const Tensor *const *in, Tensor *out,
+                           const RunCtx *rc)
+{
+    const Shape *s = &in[0]->shape;
+    const float *x = tensor_f32(in[0]); /* (d0, .., d(r-1)) */
+    float *y = tensor_f32(out);         /* kept axes of x (size 1 where keepdims) */
+    RedPlan p;
+    QsStatus st = reduce_plan(n, s, &p, NULL);
+    QS_ASSERT(st == QS_OK);
+    int64_t onum = shape_numel(&out->shape), inum = shape_numel(s);
+    if (p.noop) {
+        if (out->data != in[0]->data)
+            memcpy(y, x, (size_t)inum * sizeof *y);
+        return;
+    }
+    RedKind kind = reduce_kind(n);
+    QS_ASSERT(rc->scratch_bytes >= (size_t)onum * sizeof(double));
+    double *acc = rc->scratch; /* (onum) */
+    for (int64_t i = 0; i < onum; i++)
+        acc[i] = kind == RED_MAX ? -INFINITY : 0.0;
+    int64_t count = 1; /* elements per output, for the mean */
+    int64_t D[QS_MAX_DIMS], SO[QS_MAX_DIMS];
+    bool R[QS_MAX_DIMS];
+    int m = 0;
+    for (int i = 0; i < s->ndim; i++) {
+        if (p.reduced[i])
+            count *= s->dim[i];
+        if (s->dim[i] == 1)
+            continue;
+        if (m > 0 && R[m - 1] == p.reduced[i]) {
+            D[m - 1] *= s->dim[i];
+        } else {
+            D[m] = s->dim[i];
+            R[m] = p.reduced[i];
+            m++;
+        }
+    }
+    if (m == 0) {
+        D[0] = 1;
+        R[0] = false;
+        m = 1;
+    }
+    /* Output strides: the output is contiguous over the kept axes. */
+    int64_t ro = 1;
+    for (int i = m - 1; i >= 0; i--) {
+        SO[i] = R[i] ? 0 : ro;
+        if (!R[i])
+            ro *= D[i];
+    }
+    if (inum > 0) {
+        int64_t len = D[m - 1], outer = inum / len;
+        int64_t idx[QS_MAX_DIMS] = { 0 }, oo = 0;
+        bool inner_reduced = R[m - 1];
+        for (int64_t t = 0; t < outer; t++, x += len) {
+            double *a = acc + oo;
+            if (kind == RED_MAX) {
+                if (inner_reduced) {
+                    double v = a[0];
+                    for (int64_t i = 0; i < len; i++)
+                        if (!isnan(v) && (x[i] > v || isnan(x[i])))
+                            v = x[i];
+                    a[0] = v;
+                } else {
+                    for (int64_t i = 0; i < len; i++)
+                        if (!isnan(a[i]) && (x[i] > a[i] || isnan(x[i])))
+                            a[i] = x[i];
+                }
+            } else if (inner_reduced) {
+                double v = 0.0;
+                for (int64_t i = 0; i < len; i++)
+                    v += x[i];
+                a[0] += v;
+            } else {
+                for (int64_t i = 0; i < len; i++)
+                    a[i] += x[i];
+            }
+            for (int j = m - 2; j >= 0; j--) {
+                oo += SO[j];
+                if (++idx[j] < D[j])
+                    break;
+                oo -= SO[j] * D[j];
+                idx[j] = 0;
+            }
+        }
+    }
+    for (int64_t i = 0; i < onum; i++)
+        y[i] = (float)(kind == RED_MEAN ? acc[i] / (double)count : acc[i]);
+}
+
+const OpDef op_reducemean_def = {
+    .name = "ReduceMean", .min_in = 1, .max_in = 1, .infer = reduce_infer,
+    .scratch = reduce_scratch, .forward = reduce_forward
+};
+const OpDef op_reducesum_def = {
+    .name = "ReduceSum", .min_in = 1, .max_in = 1, .infer = reduce_infer,
+    .scratch = reduce_scratch, .forward = reduce_forward
+};
+const OpDef op_reducemax_def = {
+    .name = "ReduceMax", .min_in = 1, .max_in = 1, .infer = reduce_infer,
+    .scratch = reduce_scratch, .forward = reduce_forward
+};

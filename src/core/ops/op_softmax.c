@@ -1,16 +1,102 @@
-/* PLACEHOLDER: replaced by the real implementation. */
+/* Softmax and LogSoftmax along one axis (ONNX opset 13 semantics, not the opset < 13
+ * "flatten to 2-D at axis" form). References: https://onnx.ai/onnx/operators/onnx__Softmax.html,
+ * https://onnx.ai/onnx/operators/onnx__LogSoftmax.html
+ *
+ * Both subtract the maximum along the axis before exponentiating, so logits of any size
+ * give finite results. The normaliser sum(exp(x - max)) and the final subtraction and
+ * division are done in double and rounded once to float: the result is then within an
+ * ulp or two of the exact value whatever the axis length. */
+#include <math.h>
+
 #include "op.h"
 
-static QsStatus stub_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+static QsStatus softmax_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
-    (void)in; (void)out;
-    return qs_fail(err, QS_EUNSUPPORTED, "op of node '%s' not implemented yet", n->name);
+    int axis;
+    if (!in[0])
+        return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
+                       n->name);
+    if (op_axis(n, node_attr_int(n, "axis", -1), in[0]->ndim, &axis, err))
+        return err->code;
+    /* qscope runs are batched: normalising across axis 0 would mix samples, and a
+     * sample's result would depend on what else is in its batch. */
+    if (axis == 0)
+        return qs_fail(err, QS_ESHAPE,
+                       "%s '%s': axis 0 is the batch axis of %dD input; softmax across the "
+                       "batch would make results depend on the batch",
+                       op_table[n->op]->name, n->name, in[0]->ndim);
+    *out = *in[0];
+    return QS_OK;
 }
 
-static void stub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+/* Splits the shape around the axis: (outer, len, inner). */
+static void softmax_split(const Node *n, const Shape *s, int64_t *outer, int64_t *len,
+                          int64_t *inner)
 {
-    (void)n; (void)in; (void)out; (void)rc;
+    int64_t a = node_attr_int(n, "axis", -1);
+    int axis = (int)(a < 0 ? a + s->ndim : a); /* validated by infer */
+    *outer = shape_span(s, 0, axis);
+    *len = s->dim[axis];
+    *inner = shape_span(s, axis + 1, s->ndim);
 }
 
-const OpDef op_softmax_def = { .name = "Softmax", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
-const OpDef op_logsoftmax_def = { .name = "LogSoftmax", .min_in = 1, .max_in = 64, .infer = stub_infer, .forward = stub_forward };
+/* Maximum of len values at stride `step`, NaN if any value is NaN (as torch). */
+static float softmax_max(const float *x, int64_t len, int64_t step)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < len; j++) {
+        float v = x[j * step];
+        if (v > m || isnan(v))
+            m = v;
+        if (isnan(m))
+            break;
+    }
+    return m;
+}
+
+static void softmax_common(const Node *n, const Tensor *const *in, Tensor *out, bool log_form)
+{
+    const float *x = tensor_f32(in[0]); /* (..., len, ...) */
+    float *y = tensor_f32(out);         /* same shape */
+    int64_t outer, len, inner;
+    softmax_split(n, &out->shape, &outer, &len, &inner);
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t i = 0; i < inner; i++) {
+            const float *xs = x + o * len * inner + i;
+            float *ys = y + o * len * inner + i;
+            double m = softmax_max(xs, len, inner), sum = 0.0;
+            for (int64_t j = 0; j < len; j++)
+                sum += exp((double)xs[j * inner] - m);
+            if (log_form) {
+                /* x - max - log(sum): never log(softmax), which underflows to -inf. */
+                double ls = log(sum);
+                for (int64_t j = 0; j < len; j++)
+                    ys[j * inner] = (float)(((double)xs[j * inner] - m) - ls);
+            } else {
+                for (int64_t j = 0; j < len; j++)
+                    ys[j * inner] = (float)(exp((double)xs[j * inner] - m) / sum);
+            }
+        }
+    }
+}
+
+static void softmax_forward(const Node *n, const Tensor *const *in, Tensor *out,
+                            const RunCtx *rc)
+{
+    softmax_common(n, in, out, false);
+}
+
+static void logsoftmax_forward(const Node *n, const Tensor *const *in, Tensor *out,
+                               const RunCtx *rc)
+{
+    softmax_common(n, in, out, true);
+}
+
+const OpDef op_softmax_def = {
+    .name = "Softmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
+    .forward = softmax_forward
+};
+const OpDef op_logsoftmax_def = {
+    .name = "LogSoftmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
+    .forward = logsoftmax_forward
+};

@@ -1,0 +1,29 @@
+/* Running a model over a data set in batches, and scoring it against labels. */
+#ifndef QS_EVAL_H
+#define QS_EVAL_H
+
+#include <stdint.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "graph.h"
+#include "job.h"
+#include "metrics.h"
+
+/* Receives the first graph output for samples [first, first + n); `out` is a view valid
+ * only during the call, shape (n, ...). */
+typedef QsStatus (*EvalBatchFn)(void *user, int64_t first, int64_t n, const Tensor *out,
+                                QsError *err);
+
+/* Runs g on the first n samples of x (N, ...) f32 in batches of `batch`; calls fn per
+ * batch. Progress and cancellation through job. */
+QsStatus eval_batches(const Graph *g, const Tensor *x, int64_t n, int batch, const JobCtx *job,
+                      EvalBatchFn fn, void *user, QsError *err);
+
+/* Scores the first n samples of d (n <= 0: all) into *out (initialised here; caller
+ * releases with label_metrics_release). Fails when d has no labels or they do not fit the
+ * output width. */
+QsStatus eval_labels(const Graph *g, const Dataset *d, int64_t n, TaskKind task, int batch,
+                     const JobCtx *job, LabelMetrics *out, QsError *err);
+
+#endif

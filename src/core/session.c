@@ -1,0 +1,116 @@
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void session_init(Session *s)
+{
+    memset(s, 0, sizeof *s);
+    s->opt.batch = 256;
+    s->opt.threads = 1;
+    s->opt.task = -1;
+    s->opt.seed = 1;
+}
+
+void session_release(Session *s)
+{
+    model_free(s->model);
+    free(s->model_path);
+    for (int i = 0; i < SPLIT_COUNT; i++)
+        dataset_release(&s->splits[i]);
+    memset(s, 0, sizeof *s);
+}
+
+QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err)
+{
+    if (!s->model || !d->x)
+        return QS_OK;
+    const Graph *g = &s->model->graph;
+    const Shape *want = &g->values[g->inputs[0]].shape; /* dim[0] is the batch placeholder */
+    Shape *got = &d->x->shape;
+    Shape want_sample = shape_make(want->ndim - 1, want->dim + 1);
+    Shape got_sample = got->ndim > 0 ? shape_make(got->ndim - 1, got->dim + 1) : *got;
+    if (got->ndim < 1 || shape_numel(&want_sample) != shape_numel(&got_sample)) {
+        char a[96], b[96];
+        return qs_fail(err, QS_ESHAPE, "split '%s': samples have shape %s, model input '%s' "
+                       "expects %s", name, shape_format(&got_sample, a, sizeof a),
+                       g->values[g->inputs[0]].name, shape_format(&want_sample, b, sizeof b));
+    }
+    if (!shape_equal(&want_sample, &got_sample)) {
+        int64_t n = got->dim[0];
+        *got = *want;
+        got->dim[0] = n;
+    }
+    return QS_OK;
+}
+
+void session_set_model(Session *s, Model *m, const char *path, char *dropped, size_t cap)
+{
+    model_free(s->model);
+    free(s->model_path);
+    s->model = m;
+    s->model_path = path ? xstrdup(path) : NULL;
+    if (dropped && cap)
+        dropped[0] = '\0';
+    for (int i = 0; i < SPLIT_COUNT; i++) {
+        if (!s->splits[i].x)
+            continue;
+        if (session_check_split(s, &s->splits[i], split_name((SplitId)i), NULL) != QS_OK) {
+            dataset_release(&s->splits[i]);
+            if (dropped && cap) {
+                size_t used = strlen(dropped);
+                snprintf(dropped + used, cap - used, "%s%s", used ? ", " : "",
+                         split_name((SplitId)i));
+            }
+        }
+    }
+}
+
+QsStatus session_set_split(Session *s, SplitId id, Tensor *x, Tensor *y, const char *x_path,
+                           const char *y_path, QsError *err)
+{
+    Dataset d = { .x = x, .y = y };
+    QS_ASSERT(x && x->dtype == DT_F32);
+    if (x->shape.ndim < 1) {
+        dataset_release(&d);
+        return qs_fail(err, QS_ESHAPE, "split '%s': samples need a leading sample dimension",
+                       split_name(id));
+    }
+    if (y && (y->shape.ndim < 1 || y->shape.dim[0] != x->shape.dim[0])) {
+        int64_t ny = y->shape.ndim ? y->shape.dim[0] : 0;
+        dataset_release(&d);
+        return qs_fail(err, QS_ESHAPE, "split '%s': %lld samples but %lld labels",
+                       split_name(id), (long long)x->shape.dim[0], (long long)ny);
+    }
+    if (session_check_split(s, &d, split_name(id), err)) {
+        dataset_release(&d);
+        return err->code;
+    }
+    d.x_path = x_path ? xstrdup(x_path) : NULL;
+    d.y_path = y_path ? xstrdup(y_path) : NULL;
+    dataset_release(&s->splits[id]);
+    s->splits[id] = d;
+    return QS_OK;
+}
+
+static bool all_binary(const Tensor *y)
+{
+    const float *v = tensor_f32(y);
+    for (int64_t i = 0; i < tensor_numel(y); i++)
+        if (v[i] != 0.0f && v[i] != 1.0f)
+            return false;
+    return true;
+}
+
+TaskKind session_task(const Session *s, const Dataset *d)
+{
+    if (s->opt.task >= 0)
+        return (TaskKind)s->opt.task;
+    const char *t = s->model ? model_meta_get(s->model, "task") : NULL;
+    if (t && task_find(t) >= 0)
+        return (TaskKind)task_find(t);
+    if (!d->y || d->y->dtype == DT_I64)
+        return TASK_CLASSIFY;
+    return all_binary(d->y) ? TASK_MULTILABEL : TASK_REGRESS;
+}

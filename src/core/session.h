@@ -1,0 +1,49 @@
+/* The state a front end works on: the model, the registered data splits and options.
+ * Commands (src/ui) read and change it; nothing here knows about front ends. */
+#ifndef QS_SESSION_H
+#define QS_SESSION_H
+
+#include <stdbool.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "metrics.h"
+#include "model.h"
+
+typedef struct SessionOptions {
+    int batch;          /* samples per forward pass in eval/run */
+    int threads;        /* BLAS threads */
+    int task;           /* TaskKind, or -1 for automatic (model metadata, then labels) */
+    long seed;
+} SessionOptions;
+
+typedef struct Session {
+    Model *model;               /* owned; NULL before `load` */
+    char *model_path;           /* owned */
+    Dataset splits[SPLIT_COUNT];
+    SessionOptions opt;
+} Session;
+
+void session_init(Session *s);
+void session_release(Session *s);
+
+/* Replaces the model (taking ownership). Registered splits whose sample shape no longer
+ * fits are dropped, and their names are written to `dropped` (may be NULL). */
+void session_set_model(Session *s, Model *m, const char *path, char *dropped, size_t cap);
+
+/* Registers a split, taking ownership of x and y (y may be NULL). x must already be f32;
+ * when a model is loaded its per-sample shape must match the model's first input, where a
+ * sample with the same element count but another shape is reshaped (MNIST (28, 28) for a
+ * (1, 28, 28) input). On failure x and y are freed and the old split is kept. */
+QsStatus session_set_split(Session *s, SplitId id, Tensor *x, Tensor *y, const char *x_path,
+                           const char *y_path, QsError *err);
+
+/* Checks that a split's sample shape fits the model input; reshapes when only the shape
+ * differs. */
+QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err);
+
+/* The task for evaluating `d`: the option, else model metadata "task", else inferred from
+ * the labels (integer -> classify; float 0/1 -> multilabel; else regress). */
+TaskKind session_task(const Session *s, const Dataset *d);
+
+#endif

@@ -1,0 +1,13 @@
+/* Opens and writes models by file suffix through a format table (.qsm today; ONNX joins
+ * the table when its reader lands). */
+#ifndef QS_MODELFILE_H
+#define QS_MODELFILE_H
+
+#include "error.h"
+#include "model.h"
+
+/* Caller frees with model_free. Unknown suffixes fail listing the supported ones. */
+Model *modelfile_load(const char *path, QsError *err);
+QsStatus modelfile_save(const char *path, const Model *m, QsError *err);
+
+#endif

@@ -1,0 +1,16 @@
+#include "app.h"
+
+#include <string.h>
+
+void app_init(App *app)
+{
+    memset(app, 0, sizeof *app);
+    session_init(&app->session);
+    atomic_init(&app->cancel, 0);
+    app->job.cancel = &app->cancel;
+}
+
+void app_release(App *app)
+{
+    session_release(&app->session);
+}

@@ -1,0 +1,26 @@
+/* Command handlers, grouped by topic in cmd_*.c; rows of the table in commands.c. */
+#ifndef QS_CMD_HANDLERS_H
+#define QS_CMD_HANDLERS_H
+
+#include "commands.h"
+
+#define CMD_HANDLER(name) QsStatus name(App *app, const CmdArgs *a, Result *r, QsError *err)
+
+/* cmd_model.c */
+CMD_HANDLER(cmd_load);
+CMD_HANDLER(cmd_save);
+CMD_HANDLER(cmd_info);
+CMD_HANDLER(cmd_layers);
+/* cmd_data.c */
+CMD_HANDLER(cmd_data);
+CMD_HANDLER(cmd_eval);
+CMD_HANDLER(cmd_run);
+/* cmd_shell.c */
+CMD_HANDLER(cmd_help);
+CMD_HANDLER(cmd_source);
+CMD_HANDLER(cmd_echo);
+CMD_HANDLER(cmd_set);
+CMD_HANDLER(cmd_get);
+CMD_HANDLER(cmd_quit);
+
+#endif

@@ -1,0 +1,136 @@
+/* help, source, echo, set, get, quit. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd_handlers.h"
+#include "options.h"
+#include "script.h"
+#include "strbuf.h"
+#include "threads.h"
+
+CMD_HANDLER(cmd_help)
+{
+    if (a->n_pos == 0) {
+        static const char *const cols[] = { "command", "summary", NULL };
+        RTable *t = result_table(r, "commands", cols);
+        for (int i = 0; i < cmd_count; i++) {
+            int row = rtable_add_row(t);
+            rtable_str(t, row, 0, cmd_table[i].name);
+            rtable_str(t, row, 1, cmd_table[i].summary);
+        }
+        result_textf(r, "'help COMMAND' shows its options and an example.");
+        return QS_OK;
+    }
+    const CmdDef *d = cmd_find(a->pos[0]);
+    if (!d)
+        return qs_fail(err, QS_ENOTFOUND, "help: unknown command '%s'", a->pos[0]);
+    result_str(r, "command", d->name);
+    result_str(r, "usage", d->usage);
+    result_str(r, "summary", d->summary);
+    result_str(r, "example", d->example);
+    static const char *const cols[] = { "option", "meaning", NULL };
+    if (d->flags & CMD_SETTINGS) {
+        RTable *t = result_table(r, "options", cols);
+        for (int k = 0; k < option_count; k++) {
+            int row = rtable_add_row(t);
+            rtable_str(t, row, 0, option_table[k].name);
+            rtable_str(t, row, 1, option_table[k].help);
+        }
+    } else if (d->opts[0].name) {
+        RTable *t = result_table(r, "options", cols);
+        for (const CmdOpt *o = d->opts; o->name; o++) {
+            int row = rtable_add_row(t);
+            rtable_str(t, row, 0, o->name);
+            rtable_str(t, row, 1, o->help);
+        }
+    }
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_source)
+{
+    QsStatus st = script_run_file(app, a->pos[0], err);
+    if (!st)
+        result_str(r, "sourced", a->pos[0]);
+    return st;
+}
+
+CMD_HANDLER(cmd_echo)
+{
+    StrBuf b = { 0 };
+    for (int i = 0; i < a->n_pos; i++)
+        strbuf_printf(&b, "%s%s", i ? " " : "", a->pos[i]);
+    result_textf(r, "%s", b.s ? b.s : "");
+    strbuf_release(&b);
+    return QS_OK;
+}
+
+static void options_table(const App *app, Result *r, const char *only)
+{
+    static const char *const cols[] = { "option", "value", "meaning", NULL };
+    RTable *t = result_table(r, "options", cols);
+    char buf[64];
+    for (int k = 0; k < option_count; k++) {
+        if (only && strcmp(only, option_table[k].name) != 0)
+            continue;
+        option_table[k].show(app, buf, sizeof buf);
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, option_table[k].name);
+        rtable_str(t, row, 1, buf);
+        rtable_str(t, row, 2, option_table[k].help);
+    }
+}
+
+CMD_HANDLER(cmd_set)
+{
+    if (a->n_kv == 0) {
+        options_table(app, r, NULL);
+        return QS_OK;
+    }
+    /* Check every name before changing anything, so a typo changes nothing. */
+    for (int i = 0; i < a->n_kv; i++)
+        if (!option_find(a->keys[i])) {
+            StrBuf list = { 0 };
+            for (int k = 0; k < option_count; k++)
+                strbuf_printf(&list, "%s%s", k ? ", " : "", option_table[k].name);
+            qs_fail(err, QS_EINVAL, "set: unknown option '%s' (valid: %s)", a->keys[i], list.s);
+            strbuf_release(&list);
+            return QS_EINVAL;
+        }
+    /* A bad value restores every option, so a failed `set` changes nothing. */
+    SessionOptions saved = app->session.opt;
+    RenderMode saved_mode = app->mode;
+    for (int i = 0; i < a->n_kv; i++) {
+        if (option_find(a->keys[i])->set(app, a->keys[i], a->vals[i], err)) {
+            app->session.opt = saved;
+            app->mode = saved_mode;
+            threads_set(saved.threads);
+            return err->code;
+        }
+        char buf[64];
+        option_find(a->keys[i])->show(app, buf, sizeof buf);
+        result_str(r, a->keys[i], buf);
+    }
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_get)
+{
+    if (a->n_pos == 1) {
+        const OptionDef *o = option_find(a->pos[0]);
+        if (!o)
+            return qs_fail(err, QS_ENOTFOUND, "get: unknown option '%s'", a->pos[0]);
+        char buf[64];
+        o->show(app, buf, sizeof buf);
+        result_str(r, o->name, buf);
+        return QS_OK;
+    }
+    options_table(app, r, NULL);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_quit)
+{
+    app->quit = true;
+    return QS_OK;
+}

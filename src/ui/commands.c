@@ -1,0 +1,205 @@
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_handlers.h"
+#include "options.h"
+#include "strbuf.h"
+
+static const CmdOpt no_opts[] = { { NULL, NULL } };
+
+static const CmdOpt data_opts[] = {
+    { "n", "keep only the first N samples" },
+    { "scale", "multiply every input value by this first (e.g. 0.00392157 for bytes)" },
+    { "mean", "then subtract this" },
+    { "std", "then divide by this" },
+    { "labels", "'none' to ignore a CSV label column or the npz member y" },
+    { NULL, NULL },
+};
+
+static const CmdOpt eval_opts[] = {
+    { "split", "calib, eval or train (default eval)" },
+    { "n", "evaluate only the first N samples" },
+    { "task", "classify, multilabel or regress (default: model metadata, then labels)" },
+    { "batch", "samples per forward pass (default: option batch)" },
+    { NULL, NULL },
+};
+
+static const CmdOpt run_opts[] = {
+    { "i", "the sample to print (default 0)" },
+    { "out", "write every sample's outputs to this .npy instead of printing one" },
+    { "n", "run only the first N samples" },
+    { "scale", "input preprocessing, as for data" },
+    { "mean", "input preprocessing, as for data" },
+    { "std", "input preprocessing, as for data" },
+    { NULL, NULL },
+};
+
+const CmdDef cmd_table[] = {
+    { .name = "load", .usage = "load PATH.qsm",
+      .summary = "Load a model (its float weights stay the reference for every comparison).",
+      .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = no_opts,
+      .run = cmd_load },
+    { .name = "save", .usage = "save PATH.qsm",
+      .summary = "Save the model (written to PATH.tmp, then renamed).",
+      .example = "save /tmp/copy.qsm", .min_pos = 1, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
+      .opts = no_opts, .run = cmd_save },
+    { .name = "info", .usage = "info",
+      .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
+      .example = "info", .flags = CMD_NEEDS_MODEL, .opts = no_opts, .run = cmd_info },
+    { .name = "layers", .usage = "layers",
+      .summary = "One row per layer: index, name, op, output shape, parameters.",
+      .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = no_opts, .run = cmd_layers },
+    { .name = "data", .usage = "data [calib|eval|train X [Y]] [n=N] [scale=S] [mean=M] [std=D]",
+      .summary = "Register a data split from .npy, .npz[:member], IDX (.gz) or CSV files; "
+                 "without arguments, list the splits.",
+      .example = "data eval models/data/mnist_test.npz scale=0.00392157", .min_pos = 0,
+      .max_pos = 3, .opts = data_opts, .run = cmd_data },
+    { .name = "eval", .usage = "eval [split=eval] [n=N] [task=..] [batch=B]",
+      .summary = "Evaluate the model on a split: accuracy, per-class precision and recall, "
+                 "confusion matrix (or bit accuracy, or MSE/MAE).",
+      .example = "eval split=eval n=1000", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+      .opts = eval_opts, .run = cmd_eval },
+    { .name = "run", .usage = "run X.npy [i=K] [out=Y.npy] [n=N]",
+      .summary = "Run the model on inputs from a file; print sample K's outputs, or write "
+                 "every sample's outputs to a .npy.",
+      .example = "run models/data/mnist_test.npz i=3", .min_pos = 1, .max_pos = 1,
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = run_opts, .run = cmd_run },
+    { .name = "help", .usage = "help [COMMAND]",
+      .summary = "List the commands, or show one command's usage, options and example.",
+      .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_help },
+    { .name = "source", .usage = "source FILE.qs",
+      .summary = "Run the commands of a script; stops at its first error (FILE:LINE).",
+      .example = "source scripts/examples/mnist_eval.qs", .min_pos = 1, .max_pos = 1,
+      .opts = no_opts, .run = cmd_source },
+    { .name = "echo", .usage = "echo TEXT...",
+      .summary = "Print the text (section titles in scripts and reports).",
+      .example = "echo \"== float baseline ==\"", .min_pos = 0, .max_pos = 1000,
+      .opts = no_opts, .run = cmd_echo },
+    { .name = "set", .usage = "set [NAME=VALUE ...]",
+      .summary = "Set options; without arguments, list them with their values.",
+      .example = "set batch=128 threads=2", .flags = CMD_SETTINGS, .opts = no_opts,
+      .run = cmd_set },
+    { .name = "get", .usage = "get [NAME]", .summary = "Show one option, or all of them.",
+      .example = "get batch", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_get },
+    { .name = "quit", .usage = "quit", .summary = "Leave qscope (also: Ctrl-D).",
+      .example = "quit", .opts = no_opts, .run = cmd_quit },
+};
+const int cmd_count = sizeof cmd_table / sizeof cmd_table[0];
+
+const CmdDef *cmd_find(const char *name)
+{
+    for (int i = 0; i < cmd_count; i++)
+        if (strcmp(cmd_table[i].name, name) == 0)
+            return &cmd_table[i];
+    return NULL;
+}
+
+static QsStatus check_options(const CmdDef *def, const CmdArgs *a, QsError *err)
+{
+    if (def->flags & CMD_SETTINGS)
+        return QS_OK; /* `set` checks names against the option table itself */
+    for (int k = 0; k < a->n_kv; k++) {
+        bool known = false;
+        for (const CmdOpt *o = def->opts; o->name; o++)
+            known |= strcmp(o->name, a->keys[k]) == 0;
+        if (known)
+            continue;
+        StrBuf list = { 0 };
+        for (const CmdOpt *o = def->opts; o->name; o++)
+            strbuf_printf(&list, "%s%s", o == def->opts ? "" : ", ", o->name);
+        if (list.len)
+            qs_fail(err, QS_EINVAL, "%s: unknown option '%s' (valid: %s)", def->name, a->keys[k],
+                    list.s);
+        else
+            qs_fail(err, QS_EINVAL, "%s: unknown option '%s' (it takes none)", def->name,
+                    a->keys[k]);
+        strbuf_release(&list);
+        return QS_EINVAL;
+    }
+    return QS_OK;
+}
+
+QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
+{
+    CmdArgs a;
+    if (args_parse(text, &a, err))
+        return err->code;
+    result_reset(r, a.name);
+    QsStatus st = QS_OK;
+    const CmdDef *def = cmd_find(a.name);
+    if (!def) {
+        st = qs_fail(err, QS_ENOTFOUND, "unknown command '%s' (try 'help')", a.name);
+        goto cleanup;
+    }
+    if (a.n_pos < def->min_pos || a.n_pos > def->max_pos) {
+        st = qs_fail(err, QS_EINVAL, "%s: %d argument%s given; usage: %s", def->name, a.n_pos,
+                     a.n_pos == 1 ? "" : "s", def->usage);
+        goto cleanup;
+    }
+    if ((st = check_options(def, &a, err)))
+        goto cleanup;
+    if ((def->flags & CMD_NEEDS_MODEL) && !app->session.model) {
+        st = qs_fail(err, QS_EINVAL, "%s: no model loaded (use 'load PATH.qsm')", def->name);
+        goto cleanup;
+    }
+    atomic_store(&app->cancel, 0);
+    st = def->run(app, &a, r, err);
+cleanup:
+    args_release(&a);
+    return st;
+}
+
+QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
+{
+    char **cmds;
+    int n;
+    if (args_split_line(line, &cmds, &n, err))
+        return err->code;
+    QsStatus st = QS_OK;
+    Result r;
+    result_init(&r, "");
+    for (int i = 0; i < n && !st && !app->quit; i++) {
+        st = cmd_exec(app, cmds[i], &r, err);
+        if (!st && app->emit)
+            app->emit(app, &r);
+    }
+    result_release(&r);
+    args_free_split(cmds, n);
+    return st;
+}
+
+char *cmd_reference_markdown(void)
+{
+    StrBuf b = { 0 };
+    strbuf_printf(&b, "# qscope commands\n\n"
+                      "<!-- Generated by `qscope --commands-md` from the command table in "
+                      "src/ui/commands.c; a test keeps the two equal. -->\n\n"
+                      "A command is `name arg key=value ...`; `#` starts a comment and `;` "
+                      "separates commands on one line. Values with spaces are quoted with "
+                      "\"...\" or '...'. With `--json` (or `set output=json`) every result is "
+                      "one JSON object per line: `{\"cmd\": ..., \"ok\": true, ...}`; the field "
+                      "names are listed in docs/json.md.\n\n");
+    strbuf_printf(&b, "| command | summary |\n|---|---|\n");
+    for (int i = 0; i < cmd_count; i++)
+        strbuf_printf(&b, "| [`%s`](#%s) | %s |\n", cmd_table[i].name, cmd_table[i].name,
+                      cmd_table[i].summary);
+    for (int i = 0; i < cmd_count; i++) {
+        const CmdDef *d = &cmd_table[i];
+        strbuf_printf(&b, "\n## %s\n\n`%s`\n\n%s\n", d->name, d->usage, d->summary);
+        if (d->flags & CMD_SETTINGS) {
+            strbuf_printf(&b, "\n| option | meaning |\n|---|---|\n");
+            for (int k = 0; k < option_count; k++)
+                strbuf_printf(&b, "| `%s` | %s |\n", option_table[k].name, option_table[k].help);
+        }
+        if (d->opts[0].name) {
+            strbuf_printf(&b, "\n| option | meaning |\n|---|---|\n");
+            for (const CmdOpt *o = d->opts; o->name; o++)
+                strbuf_printf(&b, "| `%s` | %s |\n", o->name, o->help);
+        }
+        strbuf_printf(&b, "\nExample:\n\n```\n%s\n```\n", d->example);
+    }
+    return strbuf_take(&b);
+}

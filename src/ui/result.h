@@ -1,0 +1,76 @@
+/* What a command returns: named scalar fields, tables and preformatted text lines.
+ * Handlers fill a Result and never print; renderers (text, JSON, panes) show it, so the
+ * same script gives the same figures in every front end. */
+#ifndef QS_RESULT_H
+#define QS_RESULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { RV_NULL = 0, RV_INT, RV_FLOAT, RV_STR, RV_BOOL } RvType;
+
+/* How the text renderer shows a float; JSON always gets the raw number. */
+typedef enum {
+    RS_PLAIN = 0,  /* %.6g */
+    RS_PCT,        /* fraction shown as "98.12 %" */
+    RS_DB,         /* "31.4 dB" */
+    RS_BYTES,      /* "1.2 MB" next to the exact count */
+    RS_MS,         /* milliseconds, "0.42 ms" */
+    RS_FIXED4      /* %.4f */
+} RvStyle;
+
+typedef struct RValue {
+    RvType type;
+    RvStyle style;
+    int64_t i;     /* RV_INT, RV_BOOL */
+    double f;      /* RV_FLOAT */
+    char *s;       /* RV_STR, owned */
+} RValue;
+
+typedef struct RField {
+    char *key;     /* stable, documented name (docs/commands.md) */
+    RValue v;
+} RField;
+
+typedef struct RTable {
+    char *name;    /* JSON key of the array of row objects */
+    int n_cols;
+    char **cols;   /* column names, also the JSON keys */
+    int n_rows, cap_rows;
+    RValue *cells; /* n_rows * n_cols, row-major */
+} RTable;
+
+typedef struct Result {
+    char *cmd;
+    int n_fields;
+    RField *fields;
+    int n_tables;
+    RTable *tables;
+    int n_text;
+    char **text;   /* preformatted lines (help, histograms); JSON "text" array */
+} Result;
+
+void result_init(Result *r, const char *cmd);
+void result_release(Result *r);
+/* Empties r for the next command, keeping nothing. */
+void result_reset(Result *r, const char *cmd);
+
+void result_int(Result *r, const char *key, int64_t v);
+void result_float(Result *r, const char *key, double v, RvStyle style);
+void result_str(Result *r, const char *key, const char *v);
+void result_bool(Result *r, const char *key, bool v);
+void result_textf(Result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Adds a table with the given column names (NULL-terminated list). */
+RTable *result_table(Result *r, const char *name, const char *const *cols);
+/* Appends a row; cells are then set with the cell_* helpers by column index. */
+int rtable_add_row(RTable *t);
+void rtable_int(RTable *t, int row, int col, int64_t v);
+void rtable_float(RTable *t, int row, int col, double v, RvStyle style);
+void rtable_str(RTable *t, int row, int col, const char *v);
+void rtable_bool(RTable *t, int row, int col, bool v);
+
+/* Lookups used by tests and the workbench; NULL when absent. */
+const RValue *result_get(const Result *r, const char *key);
+
+#endif

@@ -1,2 +1,0 @@
-/* PLACEHOLDER so the ui library has a source until the ui lands. */
-int ui_placeholder;
