@@ -45,3 +45,31 @@ void model_meta_set(Model *m, const char *key, const char *value)
     m->meta[m->n_meta].value = xstrdup(value);
     m->n_meta++;
 }
+
+QsStatus model_pack(Model *m, QsError *err)
+{
+    Graph *g = &m->graph;
+    size_t total = 0;
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind == VAL_CONST)
+            total += (tensor_bytes(g->values[i].data) + 63) & ~(size_t)63;
+    void *arena = NULL;
+    if (posix_memalign(&arena, 64, total ? total : 64))
+        return qs_fail(err, QS_ENOMEM, "cannot allocate %zu bytes for the weights", total);
+    size_t off = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        Tensor *t = g->values[i].data;
+        if (g->values[i].kind != VAL_CONST)
+            continue;
+        size_t bytes = tensor_bytes(t);
+        memcpy((char *)arena + off, t->data, bytes);
+        tensor_release(t);
+        t->data = (char *)arena + off;
+        t->owns_data = false;
+        off += (bytes + 63) & ~(size_t)63;
+    }
+    free(m->arena);
+    m->arena = arena;
+    m->arena_bytes = total;
+    return QS_OK;
+}

@@ -30,4 +30,9 @@ void model_free(Model *m);
 const char *model_meta_get(const Model *m, const char *key);
 void model_meta_set(Model *m, const char *key, const char *value);
 
+/* Moves every constant into one 64-byte aligned arena owned by the model (constants that
+ * owned their data are copied and freed; views keep pointing at their data, which is also
+ * copied). After it, parameters lie in one block in graph order. QS_ENOMEM names the size. */
+QsStatus model_pack(Model *m, QsError *err);
+
 #endif

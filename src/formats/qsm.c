@@ -647,11 +647,14 @@ static QsStatus parse_node(const cJSON *jn, int idx, NodeSpec *ns, QsError *e)
         return qs_fail(e, QS_EFORMAT, "node '%s': \"attrs\" is missing or not an object",
                        ns->name);
     int n_in = cJSON_GetArraySize(ins);
-    if (n_in < def->min_in || n_in > def->max_in || n_in > QSM_MAX_NODE_INPUTS)
+    int max_in = def->max_in < QSM_MAX_NODE_INPUTS ? def->max_in : QSM_MAX_NODE_INPUTS;
+    if (n_in < def->min_in || n_in > max_in) {
+        if (def->min_in == max_in)
+            return qs_fail(e, QS_EFORMAT, "node '%s': %s takes %d input%s, got %d", ns->name,
+                           def->name, max_in, max_in == 1 ? "" : "s", n_in);
         return qs_fail(e, QS_EFORMAT, "node '%s': %s takes %d to %d inputs, got %d", ns->name,
-                       def->name, def->min_in,
-                       def->max_in < QSM_MAX_NODE_INPUTS ? def->max_in : QSM_MAX_NODE_INPUTS,
-                       n_in);
+                       def->name, def->min_in, max_in, n_in);
+    }
     ns->in = xmalloc((size_t)(n_in ? n_in : 1) * sizeof *ns->in);
     ns->producer = xmalloc((size_t)(n_in ? n_in : 1) * sizeof *ns->producer);
     cJSON_ArrayForEach(it, ins)
@@ -912,7 +915,7 @@ static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
 {
-    /* Loaded tensors are laid out in file order, each at its natural alignment. For files
+    /* Loaded tensors are laid out in data-offset order, each at its natural alignment. For files
      * qscope writes this reproduces the data section byte for byte; other writers' files
      * and files with variants still get aligned views. */
     TensorEntry **by_off = xmalloc((size_t)(ps->n_tensors + 1) * sizeof *by_off);

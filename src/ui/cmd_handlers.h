@@ -8,6 +8,7 @@
 
 /* cmd_model.c */
 CMD_HANDLER(cmd_load);
+CMD_HANDLER(cmd_init);
 CMD_HANDLER(cmd_save);
 CMD_HANDLER(cmd_info);
 CMD_HANDLER(cmd_layers);

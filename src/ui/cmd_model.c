@@ -5,6 +5,7 @@
 #include "cmd_handlers.h"
 #include "modelfile.h"
 #include "op.h"
+#include "spec.h"
 
 static void sample_shape(const Shape *s, char *buf, size_t cap)
 {
@@ -34,6 +35,24 @@ CMD_HANDLER(cmd_load)
     char dropped[128];
     session_set_model(&app->session, m, a->pos[0], dropped, sizeof dropped);
     result_str(r, "model", a->pos[0]);
+    model_summary(m, r);
+    if (dropped[0])
+        result_str(r, "dropped_splits", dropped);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_init)
+{
+    long seed;
+    if (arg_int_range(a, "seed", -1, -1, 1L << 53, &seed, err))
+        return err->code;
+    Model *m = spec_load(a->pos[0], seed, err);
+    if (!m)
+        return err->code;
+    char dropped[128];
+    session_set_model(&app->session, m, NULL, dropped, sizeof dropped);
+    result_str(r, "spec", a->pos[0]);
+    result_str(r, "seed", model_meta_get(m, "init_seed"));
     model_summary(m, r);
     if (dropped[0])
         result_str(r, "dropped_splits", dropped);

@@ -10,6 +10,11 @@
 
 static const CmdOpt no_opts[] = { { NULL, NULL } };
 
+static const CmdOpt init_opts[] = {
+    { "seed", "initialisation seed (default: the spec's \"seed\", else 1)" },
+    { NULL, NULL },
+};
+
 static const CmdOpt data_opts[] = {
     { "n", "keep only the first N samples" },
     { "scale", "multiply every input value by this first (e.g. 0.00392157 for bytes)" },
@@ -42,6 +47,11 @@ const CmdDef cmd_table[] = {
       .summary = "Load a model (its float weights stay the reference for every comparison).",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = no_opts,
       .run = cmd_load },
+    { .name = "init", .usage = "init SPEC.json [seed=S]",
+      .summary = "Build a new model from a layer list with seeded initialisation "
+                 "(docs/specs.md).",
+      .example = "init models/specs/mnist_cnn.json seed=1", .min_pos = 1, .max_pos = 1,
+      .opts = init_opts, .run = cmd_init },
     { .name = "save", .usage = "save PATH.qsm",
       .summary = "Save the model (written to PATH.tmp, then renamed).",
       .example = "save /tmp/copy.qsm", .min_pos = 1, .max_pos = 1, .flags = CMD_NEEDS_MODEL,

@@ -1,5 +1,6 @@
 /* Element-wise activations and the pass-through ops Identity and Dropout: one input, an
- * output of the same shape, float forward.
+ * output of the same shape, float forward and backward. Where PyTorch picks a value for the
+ * gradient at a kink, the backward picks the same (see each backward).
  * References: ONNX Relu, Clip, LeakyRelu, Sigmoid, Tanh, Gelu, HardSwish, Identity,
  * Dropout (https://onnx.ai/onnx/operators/); SiLU follows torch.nn.SiLU. */
 #include <math.h>
@@ -25,6 +26,22 @@ static void relu_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++)
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+/* PyTorch's threshold_backward: 0 where x <= 0 (x == 0 included), dout elsewhere; that
+ * includes NaN inputs, which pass the gradient through as in PyTorch. */
+static void relu_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *x = tensor_f32(in[0]);  /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        if (!(x[i] <= 0.0f))
+            dx[i] += dy[i];
 }
 
 /* Clip with attributes (ONNX opset 6 style; opset >= 11 takes min/max as inputs, which
@@ -55,6 +72,24 @@ static void clip_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     }
 }
 
+/* torch.clamp's rule (clamp_backward): the gradient passes where min <= x <= max, bounds
+ * included, and is 0 outside and for NaN. (torch.nn.ReLU6/Hardtanh block it AT the bounds
+ * instead; Clip is ONNX's clamp, so clamp's rule is the one to match.) */
+static void clip_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *x = tensor_f32(in[0]);  /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    float lo = node_attr_float(n, "min", -INFINITY), hi = node_attr_float(n, "max", INFINITY);
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        if (x[i] >= lo && x[i] <= hi)
+            dx[i] += dy[i];
+}
+
 static QsStatus leakyrelu_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     float alpha = node_attr_float(n, "alpha", 0.01f);
@@ -73,6 +108,21 @@ static void leakyrelu_forward(const Node *n, const Tensor *const *in, Tensor *ou
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++)
         y[i] = x[i] < 0.0f ? alpha * x[i] : x[i];
+}
+
+/* PyTorch's leaky_relu_backward: 1 for x > 0, alpha for x <= 0 (x == 0 included). */
+static void leakyrelu_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                               const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *x = tensor_f32(in[0]);  /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    float alpha = node_attr_float(n, "alpha", 0.01f);
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i];
 }
 
 /* Logistic function without overflow: expf is only ever called on a non-positive
@@ -95,6 +145,20 @@ static void sigmoid_forward(const Node *n, const Tensor *const *in, Tensor *out,
         y[i] = act_sigmoid(x[i]);
 }
 
+/* From the output: d/dx = y (1 - y). */
+static void sigmoid_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                             const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *y = tensor_f32(out);    /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        dx[i] += dy[i] * (y[i] * (1.0f - y[i]));
+}
+
 static void tanh_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
@@ -102,6 +166,20 @@ static void tanh_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++)
         y[i] = tanhf(x[i]);
+}
+
+/* From the output: d/dx = 1 - y^2. */
+static void tanh_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *y = tensor_f32(out);    /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
 static bool gelu_is_tanh(const Node *n)
@@ -141,6 +219,40 @@ static void gelu_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     }
 }
 
+/* Derivatives of the two forward forms, again without 1 + erf / 1 + tanh cancellation:
+ *   exact: 0.5 erfc(-x / sqrt 2) + x phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+ *   tanh:  s + 2 x s (1 - s) u'(x),  s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+ *          (since 1 + tanh u = 2s and 1 - tanh^2 u = 4 s (1 - s)). */
+static void gelu_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *x = tensor_f32(in[0]);  /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    if (gelu_is_tanh(n)) {
+        const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+        for (int64_t i = 0; i < count; i++) {
+            float v = x[i];
+            float u = k * (v + 0.044715f * v * v * v);
+            float du = k * (1.0f + 0.134145f * v * v);
+            float s = act_sigmoid(2.0f * u), t = s * (1.0f - s);
+            /* t == 0 once sigmoid saturates, while v * du may be inf: the term's limit
+             * is 0, so skip it rather than compute 0 * inf = NaN. */
+            dx[i] += dy[i] * (t == 0.0f ? s : s + 2.0f * v * t * du);
+        }
+    } else {
+        const float r = 0.7071067811865476f;  /* 1 / sqrt(2) */
+        const float c = 0.3989422804014327f;  /* 1 / sqrt(2 pi) */
+        for (int64_t i = 0; i < count; i++) {
+            float v = x[i];
+            dx[i] += dy[i] * (0.5f * erfcf(-v * r) + v * c * expf(-0.5f * v * v));
+        }
+    }
+}
+
 /* x * relu6(x + 3) / 6; dividing (not multiplying by 1/6) keeps hardswish(3) == 3 exact. */
 static void hardswish_forward(const Node *n, const Tensor *const *in, Tensor *out,
                               const RunCtx *rc)
@@ -155,6 +267,24 @@ static void hardswish_forward(const Node *n, const Tensor *const *in, Tensor *ou
     }
 }
 
+/* PyTorch's hardswish_backward: 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 for x > 3;
+ * at the kinks it takes the middle piece (-1/2 at x = -3, 3/2 at x = 3). */
+static void hardswish_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                               const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *x = tensor_f32(in[0]);  /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++) {
+        float v = x[i];
+        if (!(v < -3.0f)) /* NaN falls through to 1, as in PyTorch */
+            dx[i] += v <= 3.0f ? dy[i] * (v / 3.0f + 0.5f) : dy[i];
+    }
+}
+
 static void silu_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
@@ -164,10 +294,41 @@ static void silu_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         y[i] = x[i] * act_sigmoid(x[i]);
 }
 
+/* s (1 + x (1 - s)) with s = sigmoid(x), recomputed: y = x s does not give s back
+ * (not at x = 0, and poorly near it). */
+static void silu_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *x = tensor_f32(in[0]);  /* (N, ...) */
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++) {
+        float s = act_sigmoid(x[i]);
+        dx[i] += dy[i] * (s * (1.0f + x[i] * (1.0f - s)));
+    }
+}
+
 static void copy_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     if (out->data != in[0]->data)
         memcpy(out->data, in[0]->data, (size_t)tensor_numel(out) * sizeof(float));
+}
+
+/* Identity, and Dropout while its forward is the identity (see dropout_forward): once
+ * training applies a mask, Dropout needs its own backward that reuses that mask. */
+static void copy_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *dy = tensor_f32(dout);  /* (N, ...) */
+    float *dx = tensor_f32(din[0]);      /* (N, ...) */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        dx[i] += dy[i];
 }
 
 /* ONNX Dropout (opset 12+) has optional inputs ratio and training_mode; they are
@@ -191,35 +352,42 @@ static void dropout_forward(const Node *n, const Tensor *const *in, Tensor *out,
 }
 
 const OpDef op_relu_def = {
-    .name = "Relu", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = relu_forward
+    .name = "Relu", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = relu_forward,
+    .backward = relu_backward
 };
 const OpDef op_clip_def = {
-    .name = "Clip", .min_in = 1, .max_in = 1, .infer = clip_infer, .forward = clip_forward
+    .name = "Clip", .min_in = 1, .max_in = 1, .infer = clip_infer, .forward = clip_forward,
+    .backward = clip_backward
 };
 const OpDef op_leakyrelu_def = {
     .name = "LeakyRelu", .min_in = 1, .max_in = 1, .infer = leakyrelu_infer,
-    .forward = leakyrelu_forward
+    .forward = leakyrelu_forward, .backward = leakyrelu_backward
 };
 const OpDef op_sigmoid_def = {
-    .name = "Sigmoid", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = sigmoid_forward
+    .name = "Sigmoid", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = sigmoid_forward,
+    .backward = sigmoid_backward
 };
 const OpDef op_tanh_def = {
-    .name = "Tanh", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = tanh_forward
+    .name = "Tanh", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = tanh_forward,
+    .backward = tanh_backward
 };
 const OpDef op_gelu_def = {
-    .name = "Gelu", .min_in = 1, .max_in = 1, .infer = gelu_infer, .forward = gelu_forward
+    .name = "Gelu", .min_in = 1, .max_in = 1, .infer = gelu_infer, .forward = gelu_forward,
+    .backward = gelu_backward
 };
 const OpDef op_hardswish_def = {
     .name = "HardSwish", .min_in = 1, .max_in = 1, .infer = unary_infer,
-    .forward = hardswish_forward
+    .forward = hardswish_forward, .backward = hardswish_backward
 };
 const OpDef op_silu_def = {
-    .name = "SiLU", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = silu_forward
+    .name = "SiLU", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = silu_forward,
+    .backward = silu_backward
 };
 const OpDef op_identity_def = {
-    .name = "Identity", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = copy_forward
+    .name = "Identity", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = copy_forward,
+    .backward = copy_backward
 };
 const OpDef op_dropout_def = {
     .name = "Dropout", .min_in = 1, .max_in = 3, .infer = dropout_infer,
-    .forward = dropout_forward
+    .forward = dropout_forward, .backward = copy_backward
 };

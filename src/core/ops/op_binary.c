@@ -8,7 +8,9 @@
  *     per-channel case: (N, C, H, W) with a (C, 1, 1) constant, or (N, C) with (C,)):
  *     an (outer, C, inner) loop;
  *   - everything else: a strided walk over the output with zero strides on broadcast
- *     axes, after dropping size-1 axes and merging neighbours that broadcast alike. */
+ *     axes, after dropping size-1 axes and merging neighbours that broadcast alike.
+ * Backward uses the strided walk only, summing the gradient of a broadcast operand over
+ * its broadcast axes (see binary_backward). */
 #include <string.h>
 
 #include "op.h"
@@ -78,12 +80,13 @@ static bool binary_single_axis(const int64_t *d, const Shape *o, int *axis)
     return true;
 }
 
-/* The general case. */
-static void binary_strided(BinKind k, const int64_t *da, const int64_t *db, const Shape *o,
-                           float *c, const float *a, const float *b)
+/* The strided walk over the output: output axes of size 1 are dropped and neighbours
+ * that broadcast alike in both operands are merged into D; SA/SB are each operand's
+ * strides in elements on those axes (0 where it broadcasts). Returns the number of merged
+ * axes, at least 1. */
+static int binary_layout(const int64_t *da, const int64_t *db, const Shape *o, int64_t *D,
+                         int64_t *SA, int64_t *SB)
 {
-    /* Merged axes: size D, strides SA/SB in elements (0 where that operand broadcasts). */
-    int64_t D[QS_MAX_DIMS], SA[QS_MAX_DIMS], SB[QS_MAX_DIMS];
     bool BA[QS_MAX_DIMS], BB[QS_MAX_DIMS];
     int m = 0;
     for (int i = 0; i < o->ndim; i++) {
@@ -114,19 +117,36 @@ static void binary_strided(BinKind k, const int64_t *da, const int64_t *db, cons
         if (!BB[i])
             rb *= D[i];
     }
+    return m;
+}
+
+/* Advances both operand offsets of a binary_layout walk by one output row (the innermost
+ * merged axis is the row). */
+static void binary_step(int m, const int64_t *D, const int64_t *SA, const int64_t *SB,
+                        int64_t *idx, int64_t *oa, int64_t *ob)
+{
+    for (int j = m - 2; j >= 0; j--) {
+        *oa += SA[j];
+        *ob += SB[j];
+        if (++idx[j] < D[j])
+            break;
+        *oa -= SA[j] * D[j];
+        *ob -= SB[j] * D[j];
+        idx[j] = 0;
+    }
+}
+
+/* The general case. */
+static void binary_strided(BinKind k, const int64_t *da, const int64_t *db, const Shape *o,
+                           float *c, const float *a, const float *b)
+{
+    int64_t D[QS_MAX_DIMS], SA[QS_MAX_DIMS], SB[QS_MAX_DIMS];
+    int m = binary_layout(da, db, o, D, SA, SB);
     int64_t len = D[m - 1], outer = shape_numel(o) / len;
     int64_t idx[QS_MAX_DIMS] = { 0 }, oa = 0, ob = 0;
     for (int64_t t = 0; t < outer; t++, c += len) {
         binary_run(k, c, a + oa, SA[m - 1] != 0, b + ob, SB[m - 1] != 0, len);
-        for (int j = m - 2; j >= 0; j--) {
-            oa += SA[j];
-            ob += SB[j];
-            if (++idx[j] < D[j])
-                break;
-            oa -= SA[j] * D[j];
-            ob -= SB[j] * D[j];
-            idx[j] = 0;
-        }
+        binary_step(m, D, SA, SB, idx, &oa, &ob);
     }
 }
 
@@ -171,9 +191,93 @@ static void binary_forward(BinKind k, const Tensor *const *in, Tensor *out)
     binary_strided(k, da, db, o, c, a, b);
 }
 
+/* Backward scratch: one double accumulator per element of each operand that broadcasts
+ * (fewer elements than the output), where several dout elements are summed into one
+ * gradient element. An operand with the output's element count needs none. */
+static size_t binary_scratch(const Node *n, const Shape *const *in, const Shape *out)
+{
+    int64_t no = shape_numel(out);
+    size_t bytes = 0;
+    for (int k = 0; k < 2; k++)
+        if (shape_numel(in[k]) != no)
+            bytes += (size_t)shape_numel(in[k]) * sizeof(double);
+    return bytes;
+}
+
+/* dL/da = reduce(dout) (Add) or reduce(dout * b) (Mul) over the axes where a broadcasts,
+ * and the same for b. Walks the output once with the forward's strided layout. For an
+ * operand that broadcasts, the terms are summed in double (exact products dout * other)
+ * and added to din once, so the result is within an ulp or so of exact whatever the
+ * number of broadcast elements; an operand with the output's element count gets each
+ * term added directly, with one rounding. */
+static void binary_backward(BinKind k, const Tensor *const *in, const Tensor *dout,
+                            Tensor *const *din, const RunCtx *rc)
+{
+    const Shape *o = &dout->shape;
+    int64_t numel = shape_numel(o);
+    if (numel == 0 || (!din[0] && !din[1]))
+        return;
+    const float *dy = tensor_f32(dout);                           /* broadcast shape */
+    const float *a = tensor_f32(in[0]), *b = tensor_f32(in[1]); /* each its own shape */
+    float *direct[2] = { NULL, NULL }; /* din data of an operand with numel elements */
+    double *acc[2] = { NULL, NULL };   /* accumulators of a broadcast operand */
+    size_t used = 0; /* doubles of scratch taken */
+    for (int j = 0; j < 2; j++) {
+        if (!din[j])
+            continue;
+        int64_t nj = shape_numel(&in[j]->shape);
+        if (nj == numel) {
+            direct[j] = tensor_f32(din[j]);
+        } else {
+            QS_ASSERT((used + (size_t)nj) * sizeof(double) <= rc->scratch_bytes);
+            acc[j] = (double *)rc->scratch + used;
+            used += (size_t)nj;
+            for (int64_t i = 0; i < nj; i++)
+                acc[j][i] = 0.0;
+        }
+    }
+    int64_t da[QS_MAX_DIMS], db[QS_MAX_DIMS];
+    binary_align(&in[0]->shape, o->ndim, da);
+    binary_align(&in[1]->shape, o->ndim, db);
+    int64_t D[QS_MAX_DIMS], SA[QS_MAX_DIMS], SB[QS_MAX_DIMS];
+    int m = binary_layout(da, db, o, D, SA, SB);
+    int64_t len = D[m - 1], outer = numel / len, sa = SA[m - 1], sb = SB[m - 1];
+    int64_t idx[QS_MAX_DIMS] = { 0 }, oa = 0, ob = 0;
+    for (int64_t t = 0; t < outer; t++, dy += len) {
+        /* An operand with numel elements never broadcasts, so its offset is the output's. */
+        for (int64_t i = 0; i < len; i++) {
+            int64_t ia = oa + i * sa, ib = ob + i * sb;
+            double g = dy[i];
+            double ga = k == BIN_ADD ? g : g * b[ib], gb = k == BIN_ADD ? g : g * a[ia];
+            if (direct[0])
+                direct[0][ia] = (float)(direct[0][ia] + ga);
+            else if (acc[0])
+                acc[0][ia] += ga;
+            if (direct[1])
+                direct[1][ib] = (float)(direct[1][ib] + gb);
+            else if (acc[1])
+                acc[1][ib] += gb;
+        }
+        binary_step(m, D, SA, SB, idx, &oa, &ob);
+    }
+    for (int j = 0; j < 2; j++) {
+        if (!acc[j])
+            continue;
+        float *dx = tensor_f32(din[j]); /* in[j]'s shape */
+        for (int64_t i = 0; i < shape_numel(&in[j]->shape); i++)
+            dx[i] = (float)(dx[i] + acc[j][i]);
+    }
+}
+
 static void add_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     binary_forward(BIN_ADD, in, out);
+}
+
+static void add_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                         const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    binary_backward(BIN_ADD, in, dout, din, rc);
 }
 
 static void mul_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
@@ -181,9 +285,17 @@ static void mul_forward(const Node *n, const Tensor *const *in, Tensor *out, con
     binary_forward(BIN_MUL, in, out);
 }
 
+static void mul_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                         const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    binary_backward(BIN_MUL, in, dout, din, rc);
+}
+
 const OpDef op_add_def = {
-    .name = "Add", .min_in = 2, .max_in = 2, .infer = binary_infer, .forward = add_forward
+    .name = "Add", .min_in = 2, .max_in = 2, .infer = binary_infer, .scratch = binary_scratch,
+    .forward = add_forward, .backward = add_backward
 };
 const OpDef op_mul_def = {
-    .name = "Mul", .min_in = 2, .max_in = 2, .infer = binary_infer, .forward = mul_forward
+    .name = "Mul", .min_in = 2, .max_in = 2, .infer = binary_infer, .scratch = binary_scratch,
+    .forward = mul_forward, .backward = mul_backward
 };

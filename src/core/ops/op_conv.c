@@ -6,7 +6,15 @@
  *     gemm would have K = KH*KW and be all overhead;
  *   - pointwise (1x1, stride 1, no pads): a per-group sgemm straight on the input;
  *   - everything else: im2col into RunCtx.scratch, then a per-group sgemm.
- * The im2col column matrix is (C/group * KH * KW, OH * OW) for one sample and one group. */
+ * The im2col column matrix is (C/group * KH * KW, OH * OW) for one sample and one group.
+ *
+ * Backward follows the same three kernels. dB sums dY per channel in double. Depthwise
+ * has direct loops (dX scatters one kernel tap at a time, dW is a dot product per tap in
+ * double). The gemm kernels get dW (OC/group, C/group*KH*KW) += dY col^T, with col the
+ * input itself for pointwise or its im2col otherwise, and dX through col' = W^T dY, which
+ * is the input gradient itself for pointwise and otherwise is scattered back with col2im.
+ * col and col' share the forward's scratch buffer one after the other, so the backward
+ * needs no more scratch than the forward. */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
@@ -186,6 +194,7 @@ static QsStatus conv_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     return QS_OK;
 }
 
+/* The im2col column buffer; the backward reuses it for col and then col' (see the top). */
 static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
     ConvGeom g;
@@ -280,6 +289,70 @@ static void conv_depthwise(const ConvGeom *g, const float *x, const float *w, fl
         }
 }
 
+/* One sample, one group: the adjoint of conv_im2col, dx (CG, H, W) += col (CG*KH*KW,
+ * OH*OW) scattered back; padding taps are dropped. */
+static void conv_col2im(const ConvGeom *g, const float *col, float *dx)
+{
+    int64_t ohw = g->oh * g->ow;
+    for (int64_t ci = 0; ci < g->cg; ci++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *row = col + ((ci * g->kh + ki) * g->kw + kj) * ohw;
+                int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+                int64_t oh0, oh1, ow0, ow1;
+                conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
+                conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                for (int64_t oh = oh0; oh < oh1; oh++) {
+                    const float *r = row + oh * g->ow;
+                    float *xr = dx + (ci * g->h + oh * g->sh + offh) * g->w + offw;
+                    for (int64_t ow = ow0; ow < ow1; ow++)
+                        xr[ow * g->sw] += r[ow];
+                }
+            }
+}
+
+/* Depthwise backward, the transpose of conv_depthwise tap by tap: dX (N, C, H, W) +=
+ * w * dY shifted, and dW[oc, tap] += sum over samples and positions of dY * x, in double.
+ * Either pointer may be NULL. */
+static void conv_depthwise_backward(const ConvGeom *g, const float *x, const float *w,
+                                    const float *dy, float *dx, float *dw)
+{
+    for (int64_t oc = 0; oc < g->oc; oc++) {
+        int64_t ic = oc / g->ocg;
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float wv = w[(oc * g->kh + ki) * g->kw + kj];
+                int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+                int64_t oh0, oh1, ow0, ow1;
+                conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
+                conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                double acc = 0.0;
+                for (int64_t b = 0; b < g->n; b++) {
+                    const float *dyp = dy + (b * g->oc + oc) * g->oh * g->ow; /* (OH, OW) */
+                    int64_t xo = (b * g->c + ic) * g->h * g->w;               /* (H, W) */
+                    for (int64_t oh = oh0; oh < oh1; oh++) {
+                        const float *dr = dyp + oh * g->ow;
+                        int64_t xrow = xo + (oh * g->sh + offh) * g->w + offw;
+                        if (dx) {
+                            float *xr = dx + xrow;
+                            for (int64_t ow = ow0; ow < ow1; ow++)
+                                xr[ow * g->sw] += wv * dr[ow];
+                        }
+                        if (dw) {
+                            const float *xr = x + xrow;
+                            for (int64_t ow = ow0; ow < ow1; ow++)
+                                acc += (double)dr[ow] * xr[ow * g->sw];
+                        }
+                    }
+                }
+                if (dw) {
+                    float *d = dw + (oc * g->kh + ki) * g->kw + kj;
+                    *d = (float)(*d + acc);
+                }
+            }
+    }
+}
+
 static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const Tensor *xt = in[0], *wt = in[1], *bt = n->n_in > 2 ? in[2] : NULL;
@@ -318,6 +391,69 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         }
 }
 
+static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    const Tensor *xt = in[0], *wt = in[1], *bt = n->n_in > 2 ? in[2] : NULL;
+    Tensor *dxt = din[0], *dwt = din[1], *dbt = n->n_in > 2 && bt ? din[2] : NULL;
+    ConvGeom g;
+    QS_ASSERT(conv_geom(n, &xt->shape, &wt->shape, &g, NULL) == QS_OK);
+    const float *x = tensor_f32(xt);     /* (N, C, H, W) */
+    const float *w = tensor_f32(wt);     /* (OC, C/group, KH, KW) */
+    const float *dy = tensor_f32(dout);  /* (N, OC, OH, OW) */
+    float *dx = dxt ? tensor_f32(dxt) : NULL; /* (N, C, H, W) */
+    float *dw = dwt ? tensor_f32(dwt) : NULL; /* (OC, C/group, KH, KW) */
+    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.kh * g.kw;
+    if (dbt) {
+        float *db = tensor_f32(dbt); /* (OC) */
+        for (int64_t oc = 0; oc < g.oc; oc++) {
+            double acc = 0.0;
+            for (int64_t b = 0; b < g.n; b++) {
+                const float *dyp = dy + (b * g.oc + oc) * ohw;
+                for (int64_t i = 0; i < ohw; i++)
+                    acc += dyp[i];
+            }
+            db[oc] = (float)(db[oc] + acc);
+        }
+    }
+    if (!dx && !dw)
+        return;
+    ConvKind kind = conv_kind(&g);
+    if (kind == CONV_DEPTHWISE) {
+        conv_depthwise_backward(&g, x, w, dy, dx, dw);
+        return;
+    }
+    float *col = rc->scratch; /* (C/group * KH * KW, OH * OW): col, then col' */
+    if (kind == CONV_IM2COL)
+        QS_ASSERT(rc->scratch_bytes >= (size_t)(kk * ohw) * sizeof(float));
+    for (int64_t b = 0; b < g.n; b++)
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            int64_t xoff = (b * g.c + gi * g.cg) * hw;
+            const float *dyg = dy + (b * g.oc + gi * g.ocg) * ohw; /* (OC/group, OH*OW) */
+            const float *wg = w + gi * g.ocg * kk;                  /* (OC/group, kk) */
+            if (dw) {
+                const float *src = x + xoff;
+                if (kind == CONV_IM2COL) {
+                    conv_im2col(&g, x + xoff, col);
+                    src = col;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.ocg, (int)kk,
+                            (int)ohw, 1.0f, dyg, (int)ohw, src, (int)ohw, 1.0f,
+                            dw + gi * g.ocg * kk, (int)kk);
+            }
+            if (dx) {
+                /* Pointwise: col' is (C/group, H*W), the input gradient itself. */
+                bool direct = kind == CONV_POINTWISE;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ohw,
+                            (int)g.ocg, 1.0f, wg, (int)kk, dyg, (int)ohw, direct ? 1.0f : 0.0f,
+                            direct ? dx + xoff : col, (int)ohw);
+                if (!direct)
+                    conv_col2im(&g, col, dx + xoff);
+            }
+        }
+    (void)out;
+}
+
 const OpDef op_conv_def = {
     .name = "Conv",
     .min_in = 2,
@@ -325,4 +461,5 @@ const OpDef op_conv_def = {
     .infer = conv_infer,
     .scratch = conv_scratch,
     .forward = conv_forward,
+    .backward = conv_backward,
 };

@@ -2,7 +2,12 @@
  *   Gemm   https://onnx.ai/onnx/operators/onnx__Gemm.html
  *   Dense  https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
  *   MatMul https://onnx.ai/onnx/operators/onnx__MatMul.html (numpy.matmul rules)
- * infer checks every dimension handed to cblas fits in an int, so forward can cast. */
+ * infer checks every dimension handed to cblas fits in an int, so forward and backward can
+ * cast.
+ *
+ * Backward: the matrix gradients are sgemms that accumulate straight into din (beta = 1),
+ * which also sums over rows and broadcast batch entries. Bias and C gradients are sums
+ * over rows, accumulated in double and rounded once. */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
@@ -51,6 +56,28 @@ static QsStatus dense_check_rows(const Node *n, int64_t rows, QsError *err)
         return qs_fail(err, QS_ESHAPE, "%s '%s': %lld rows exceed the BLAS limit",
                        op_table[n->op]->name, n->name, (long long)rows);
     return QS_OK;
+}
+
+/* Column blocks of dense_sum_rows: the double accumulators live on the stack. */
+#define DENSE_SUM_BLOCK 64
+
+/* db[j] += scale * sum_r dy[r * cols + j], each sum in double and rounded once. Walks the
+ * rows in blocks of columns, so memory is read in order whatever the shape. */
+static void dense_sum_rows(const float *dy, int64_t rows, int64_t cols, double scale, float *db)
+{
+    double acc[DENSE_SUM_BLOCK];
+    for (int64_t j0 = 0; j0 < cols; j0 += DENSE_SUM_BLOCK) {
+        int64_t nj = cols - j0 < DENSE_SUM_BLOCK ? cols - j0 : DENSE_SUM_BLOCK;
+        for (int64_t j = 0; j < nj; j++)
+            acc[j] = 0.0;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = dy + r * cols + j0;
+            for (int64_t j = 0; j < nj; j++)
+                acc[j] += row[j];
+        }
+        for (int64_t j = 0; j < nj; j++)
+            db[j0 + j] = (float)(db[j0 + j] + scale * acc[j]);
+    }
 }
 
 /* ---- Gemm: Y (M, N) = alpha A' B' + beta C ------------------------------------------- */
@@ -113,6 +140,65 @@ static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     (void)rc;
 }
 
+/* With A' = op(A) (M, K), B' = op(B) (K, N):
+ *   dA' = alpha dY B'^T, so dA = alpha dY B'^T (transA = 0) or alpha B' dY^T (transA = 1);
+ *   dB' = alpha A'^T dY, so dB = alpha A'^T dY (transB = 0) or alpha dY^T A' (transB = 1);
+ *   dC  = beta dY summed over the dims C is broadcast along (nothing when beta == 0, as
+ *         the forward then ignores C). */
+static void gemm_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    const Tensor *a = in[0], *b = in[1], *c = dense_opt_tensor(n, in, 2);
+    Tensor *da = din[0], *db = din[1], *dc = n->n_in > 2 ? din[2] : NULL;
+    bool ta = node_attr_int(n, "transA", 0) != 0, tb = node_attr_int(n, "transB", 0) != 0;
+    float alpha = node_attr_float(n, "alpha", 1.0f), beta = node_attr_float(n, "beta", 1.0f);
+    int m = (int)out->shape.dim[0], nn = (int)out->shape.dim[1];
+    int k = (int)a->shape.dim[ta ? 0 : 1];
+    int lda = (int)a->shape.dim[1], ldb = (int)b->shape.dim[1];
+    const float *dy = tensor_f32(dout); /* (M, N) */
+    if (da) {
+        if (!ta) /* dA (M, K) = alpha dY (M, N) B'^T (N, K) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, nn,
+                        alpha, dy, nn, tensor_f32(b), ldb, 1.0f, tensor_f32(da), k);
+        else     /* dA (K, M) = alpha B' (K, N) dY^T (N, M) */
+            cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, k, m, nn,
+                        alpha, tensor_f32(b), ldb, dy, nn, 1.0f, tensor_f32(da), m);
+    }
+    if (db) {
+        if (!tb) /* dB (K, N) = alpha A'^T (K, M) dY (M, N) */
+            cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, k, nn, m,
+                        alpha, tensor_f32(a), lda, dy, nn, 1.0f, tensor_f32(db), nn);
+        else     /* dB (N, K) = alpha dY^T (N, M) A' (M, K) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, nn, k, m,
+                        alpha, dy, nn, tensor_f32(a), lda, 1.0f, tensor_f32(db), k);
+    }
+    if (dc && c && beta != 0.0f) {
+        float *g = tensor_f32(dc); /* () (N) (1, N) (M, 1) (M, N) ... */
+        int64_t cr = c->shape.ndim == 2 ? c->shape.dim[0] : 1;
+        int64_t cc = c->shape.ndim >= 1 ? c->shape.dim[c->shape.ndim - 1] : 1;
+        if (cr == m && cc == nn) {
+            for (int64_t i = 0; i < (int64_t)m * nn; i++)
+                g[i] += beta * dy[i];
+        } else if (cc == nn) { /* one row, broadcast down M */
+            dense_sum_rows(dy, m, nn, beta, g);
+        } else {               /* one column: each row summed, then over M when cr == 1 */
+            double total = 0.0;
+            for (int64_t i = 0; i < m; i++) {
+                double s = 0.0;
+                for (int64_t j = 0; j < nn; j++)
+                    s += dy[i * nn + j];
+                if (cr == 1)
+                    total += s;
+                else
+                    g[i] = (float)(g[i] + (double)beta * s);
+            }
+            if (cr == 1)
+                g[0] = (float)(g[0] + (double)beta * total);
+        }
+    }
+    (void)rc;
+}
+
 /* ---- Dense: Y (..., OUT) = X (..., IN) W^T + b ------------------------------------------ */
 
 static QsStatus dense_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
@@ -152,6 +238,28 @@ static void dense_forward(const Node *n, const Tensor *const *in, Tensor *out, c
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, outf, inf, 1.0f, tensor_f32(x),
                 inf, tensor_f32(w), inf, b ? 1.0f : 0.0f, y, outf);
+    (void)rc;
+}
+
+/* dX (rows, IN) += dY (rows, OUT) W (OUT, IN); dW (OUT, IN) += dY^T X; db += dY summed
+ * over rows. */
+static void dense_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                           const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    const Tensor *x = in[0], *w = in[1], *b = dense_opt_tensor(n, in, 2);
+    Tensor *dx = din[0], *dw = din[1], *db = n->n_in > 2 ? din[2] : NULL;
+    int inf = (int)w->shape.dim[1], outf = (int)w->shape.dim[0];
+    int rows = (int)shape_span(&x->shape, 0, x->shape.ndim - 1);
+    const float *dy = tensor_f32(dout); /* (rows, OUT) */
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, inf, outf, 1.0f, dy, outf,
+                    tensor_f32(w), inf, 1.0f, tensor_f32(dx), inf);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, outf, inf, rows, 1.0f, dy, outf,
+                    tensor_f32(x), inf, 1.0f, tensor_f32(dw), inf);
+    if (db && b)
+        dense_sum_rows(dy, rows, outf, 1.0, tensor_f32(db));
+    (void)out;
     (void)rc;
 }
 
@@ -259,12 +367,74 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
     (void)rc;
 }
 
+/* Per output batch entry t (mapped to A entry ia and B entry ib as in the forward):
+ *   dA[ia] += dY[t] B[ib]^T and dB[ib] += A[ia]^T dY[t].
+ * Several t share an ia (or ib) along A's (or B's) broadcast dims; the accumulating sgemm
+ * sums them, which is the reduction over broadcast dims. numpy's 1-D promotion needs no
+ * care: a (K) operand is the same memory as (1, K) or (K, 1). */
+static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                            const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    const Tensor *a = in[0], *b = in[1];
+    Tensor *da = din[0], *db = din[1];
+    MatMulGeom g;
+    QS_ASSERT(matmul_geom(n, &a->shape, &b->shape, &g, NULL, NULL) == QS_OK);
+    const float *av = tensor_f32(a), *bv = tensor_f32(b), *dy = tensor_f32(dout);
+    int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
+    int64_t batch_b = 1;
+    for (int i = 0; i < g.rank; i++)
+        batch_b *= g.bb[i];
+    if (batch_b == 1) {
+        /* The forward's stacked product: dA (rows, K) = dY (rows, N) B^T,
+         * dB (K, N) = A^T (K, rows) dY (rows, N). */
+        int rows = (int)(shape_numel(&a->shape) / g.k);
+        if (da)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, nn, 1.0f, dy, nn, bv,
+                        nn, 1.0f, tensor_f32(da), k);
+        if (db)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, nn, rows, 1.0f, av, k, dy,
+                        nn, 1.0f, tensor_f32(db), nn);
+        (void)out;
+        (void)rc;
+        return;
+    }
+    int64_t total = 1;
+    for (int i = 0; i < g.rank; i++)
+        total *= g.bo[i];
+    for (int64_t t = 0; t < total; t++) {
+        int64_t rem = t, oa = 0, ob = 0, sa = 1, sb = 1;
+        for (int i = g.rank - 1; i >= 0; i--) {
+            int64_t idx = rem % g.bo[i];
+            rem /= g.bo[i];
+            if (g.ba[i] != 1)
+                oa += idx * sa;
+            if (g.bb[i] != 1)
+                ob += idx * sb;
+            sa *= g.ba[i];
+            sb *= g.bb[i];
+        }
+        const float *dyt = dy + t * g.m * g.n; /* (M, N) */
+        if (da)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, nn, 1.0f, dyt, nn,
+                        bv + ob * g.k * g.n, nn, 1.0f, tensor_f32(da) + oa * g.m * g.k, k);
+        if (db)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, nn, m, 1.0f,
+                        av + oa * g.m * g.k, k, dyt, nn, 1.0f, tensor_f32(db) + ob * g.k * g.n,
+                        nn);
+    }
+    (void)out;
+    (void)rc;
+}
+
 const OpDef op_gemm_def = {
     .name = "Gemm", .min_in = 2, .max_in = 3, .infer = gemm_infer, .forward = gemm_forward,
+    .backward = gemm_backward,
 };
 const OpDef op_dense_def = {
     .name = "Dense", .min_in = 2, .max_in = 3, .infer = dense_infer, .forward = dense_forward,
+    .backward = dense_backward,
 };
 const OpDef op_matmul_def = {
     .name = "MatMul", .min_in = 2, .max_in = 2, .infer = matmul_infer, .forward = matmul_forward,
+    .backward = matmul_backward,
 };

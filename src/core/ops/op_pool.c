@@ -5,7 +5,13 @@
  * ceil_mode follows PyTorch (and ONNX Runtime): a last window that would start in the
  * end padding is dropped. AveragePool's count_include_pad counts padded taps but never
  * taps past the padded input (the ceil_mode overhang), as PyTorch does. A 1-D pool runs
- * as a 2-D pool with H = 1. */
+ * as a 2-D pool with H = 1.
+ *
+ * Backward recomputes what it needs from the input (no state is kept from the forward):
+ * MaxPool sends each window's gradient to its argmax, found by the forward's own scan
+ * (rows, then columns; a later tap wins only when strictly greater, or NaN), so ties go
+ * to the first maximum in scan order, as in PyTorch's CPU kernel. AveragePool spreads
+ * dY / count over the window's input taps with the forward's count. */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -165,6 +171,27 @@ static QsStatus pool_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     return QS_OK;
 }
 
+/* The index into the plane (H, W) of the window's maximum: a later tap wins only when
+ * strictly greater, or NaN (so NaN propagates, as in PyTorch). Starts at the first input
+ * tap (PyTorch's choice), so a window of -inf still has one. */
+static int64_t maxpool_argmax(const PoolGeom *g, const float *xp, int64_t hs, int64_t a0,
+                              int64_t a1, int64_t ws, int64_t b0, int64_t b1)
+{
+    int64_t at = (hs + a0 * g->dh) * g->w + ws + b0 * g->dw;
+    float m = -INFINITY;
+    for (int64_t a = a0; a < a1; a++) {
+        int64_t row = (hs + a * g->dh) * g->w;
+        for (int64_t b = b0; b < b1; b++) {
+            float v = xp[row + ws + b * g->dw];
+            if (v > m || isnan(v)) {
+                m = v;
+                at = row + ws + b * g->dw;
+            }
+        }
+    }
+    return at;
+}
+
 static void maxpool_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     PoolGeom g;
@@ -180,20 +207,39 @@ static void maxpool_forward(const Node *n, const Tensor *const *in, Tensor *out,
             for (int64_t ow = 0; ow < g.ow; ow++) {
                 int64_t ws = ow * g.sw - g.pl, b0, b1;
                 pool_taps(ws, g.w, g.kw, g.dw, &b0, &b1);
-                float m = -INFINITY;
-                for (int64_t a = a0; a < a1; a++) {
-                    const float *xr = xp + (hs + a * g.dh) * g.w;
-                    for (int64_t b = b0; b < b1; b++) {
-                        float v = xr[ws + b * g.dw];
-                        /* NaN propagates, as in PyTorch. */
-                        if (v > m || isnan(v))
-                            m = v;
-                    }
-                }
-                yp[oh * g.ow + ow] = m;
+                /* Forward and backward share the scan, so the gradient goes to the very
+                 * element the forward returned. */
+                yp[oh * g.ow + ow] = xp[maxpool_argmax(&g, xp, hs, a0, a1, ws, b0, b1)];
             }
         }
     }
+    (void)rc;
+}
+
+static void maxpool_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                             const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    PoolGeom g;
+    QS_ASSERT(pool_geom(n, &in[0]->shape, &g, NULL) == QS_OK);
+    const float *x = tensor_f32(in[0]);  /* (N*C, H, W) */
+    const float *dy = tensor_f32(dout);  /* (N*C, OH, OW) */
+    float *dx = tensor_f32(din[0]);      /* (N*C, H, W) */
+    for (int64_t p = 0; p < g.planes; p++) {
+        const float *xp = x + p * g.h * g.w, *dyp = dy + p * g.oh * g.ow;
+        float *dxp = dx + p * g.h * g.w;
+        for (int64_t oh = 0; oh < g.oh; oh++) {
+            int64_t hs = oh * g.sh - g.pt, a0, a1;
+            pool_taps(hs, g.h, g.kh, g.dh, &a0, &a1);
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                int64_t ws = ow * g.sw - g.pl, b0, b1;
+                pool_taps(ws, g.w, g.kw, g.dw, &b0, &b1);
+                dxp[maxpool_argmax(&g, xp, hs, a0, a1, ws, b0, b1)] += dyp[oh * g.ow + ow];
+            }
+        }
+    }
+    (void)out;
     (void)rc;
 }
 
@@ -229,6 +275,41 @@ static void avgpool_forward(const Node *n, const Tensor *const *in, Tensor *out,
     (void)rc;
 }
 
+/* dX[tap] += dY / count for every input tap of the window, count as in the forward. */
+static void avgpool_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                             const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    PoolGeom g;
+    QS_ASSERT(pool_geom(n, &in[0]->shape, &g, NULL) == QS_OK);
+    const float *dy = tensor_f32(dout);  /* (N*C, OH, OW) */
+    float *dx = tensor_f32(din[0]);      /* (N*C, H, W) */
+    for (int64_t p = 0; p < g.planes; p++) {
+        const float *dyp = dy + p * g.oh * g.ow;
+        float *dxp = dx + p * g.h * g.w;
+        for (int64_t oh = 0; oh < g.oh; oh++) {
+            int64_t hs = oh * g.sh - g.pt, a0, a1;
+            pool_taps(hs, g.h, g.kh, 1, &a0, &a1);
+            int64_t ph = (hs + g.kh < g.h + g.pb ? hs + g.kh : g.h + g.pb) - hs;
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                int64_t ws = ow * g.sw - g.pl, b0, b1;
+                pool_taps(ws, g.w, g.kw, 1, &b0, &b1);
+                int64_t pw = (ws + g.kw < g.w + g.pr ? ws + g.kw : g.w + g.pr) - ws;
+                double cnt = g.include_pad ? (double)(ph * pw) : (double)((a1 - a0) * (b1 - b0));
+                float gv = (float)(dyp[oh * g.ow + ow] / cnt);
+                for (int64_t a = a0; a < a1; a++) {
+                    float *xr = dxp + (hs + a) * g.w + ws;
+                    for (int64_t b = b0; b < b1; b++)
+                        xr[b] += gv;
+                }
+            }
+        }
+    }
+    (void)out;
+    (void)rc;
+}
+
 static QsStatus gap_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     if (op_expect_rank(n, in[0], 3, QS_MAX_DIMS, "input", err) || pool_dims(n, in[0], err))
@@ -255,12 +336,35 @@ static void gap_forward(const Node *n, const Tensor *const *in, Tensor *out, con
     (void)rc;
 }
 
+/* dX[p, i] += dY[p] / len. */
+static void gap_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                         const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const Shape *s = &in[0]->shape;
+    int64_t planes = s->dim[0] * s->dim[1], len = shape_span(s, 2, s->ndim);
+    const float *dy = tensor_f32(dout); /* (N*C) */
+    float *dx = tensor_f32(din[0]);     /* (N*C, spatial) */
+    for (int64_t p = 0; p < planes; p++) {
+        float gv = (float)((double)dy[p] / (double)len);
+        for (int64_t i = 0; i < len; i++)
+            dx[p * len + i] += gv;
+    }
+    (void)n;
+    (void)out;
+    (void)rc;
+}
+
 const OpDef op_maxpool_def = {
     .name = "MaxPool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = maxpool_forward,
+    .backward = maxpool_backward,
 };
 const OpDef op_avgpool_def = {
     .name = "AveragePool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = avgpool_forward,
+    .backward = avgpool_backward,
 };
 const OpDef op_globalavgpool_def = {
     .name = "GlobalAveragePool", .min_in = 1, .max_in = 1, .infer = gap_infer, .forward = gap_forward,
+    .backward = gap_backward,
 };

@@ -7,7 +7,10 @@
  * Transpose that moves axis 0 and a Concat along axis 0 are rejected by infer. The rules
  * look at attributes and per-sample dims only, so graph_finalize (batch 1) already catches
  * what would break at batch 2. (A layout op applied to constants only has no batch axis;
- * importers fold those into new constants.) */
+ * importers fold those into new constants.)
+ *
+ * Backward sends every dout element back to the one input element it was copied from, so
+ * each input gradient element gets exactly one float addition. */
 #include <string.h>
 
 #include "op.h"
@@ -25,6 +28,19 @@ static void shape_copy_forward(const Node *n, const Tensor *const *in, Tensor *o
 {
     if (out->data != in[0]->data)
         memcpy(out->data, in[0]->data, (size_t)tensor_numel(out) * sizeof(float));
+}
+
+/* Flatten and Reshape keep the element order, so the gradient is dout, reshaped back. */
+static void shape_copy_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                                const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *dy = tensor_f32(dout); /* out's shape */
+    float *dx = tensor_f32(din[0]);     /* in's shape, same element count */
+    int64_t count = tensor_numel(dout);
+    for (int64_t i = 0; i < count; i++)
+        dx[i] += dy[i];
 }
 
 /* ---- Flatten: (d0 .. d(a-1), da .. d(r-1)) -> (d0 * .. * d(a-1), da * .. * d(r-1)) ---- */
@@ -171,27 +187,21 @@ static QsStatus transpose_infer(const Node *n, const Shape *const *in, Shape *ou
     return QS_OK;
 }
 
-/* Walks the output in order. Output axes of size 1 are dropped and neighbours that are
- * also neighbours in the input are merged, so e.g. (N, C, H, W) -> (N, H, W, C) becomes
- * a 3-D walk and a perm that keeps the trailing axes copies whole rows with memcpy. */
-static void transpose_forward(const Node *n, const Tensor *const *in, Tensor *out,
-                              const RunCtx *rc)
+/* The walk over the output in order, as merged axes: output-order sizes D and the input
+ * strides S of each. Output axes of size 1 are dropped and neighbours that are also
+ * neighbours in the input are merged, so e.g. (N, C, H, W) -> (N, H, W, C) becomes a 3-D
+ * walk and a perm that keeps the trailing axes moves whole rows. Returns the number of
+ * merged axes (0 when every axis has size 1). */
+static int transpose_plan(const Node *n, const Shape *s, int64_t *D, int64_t *S)
 {
-    const Shape *s = &in[0]->shape;
-    const float *x = tensor_f32(in[0]); /* (d0, .., d(r-1)) */
-    float *y = tensor_f32(out);         /* (d(perm 0), .., d(perm r-1)) */
     int r = s->ndim;
     int64_t perm[QS_MAX_DIMS], istride[QS_MAX_DIMS];
     transpose_perm(n, r, perm);
-    int64_t numel = shape_numel(s);
-    if (numel == 0)
-        return;
     int64_t acc = 1;
     for (int k = r - 1; k >= 0; k--) {
         istride[k] = acc;
         acc *= s->dim[k];
     }
-    int64_t D[QS_MAX_DIMS], S[QS_MAX_DIMS];
     int m = 0;
     for (int k = 0; k < r; k++) {
         int64_t d = s->dim[perm[k]], st = istride[perm[k]];
@@ -206,6 +216,33 @@ static void transpose_forward(const Node *n, const Tensor *const *in, Tensor *ou
             m++;
         }
     }
+    return m;
+}
+
+/* Advances the input offset of a transpose_plan walk by one output row (the innermost
+ * merged axis is the row). */
+static void transpose_step(int m, const int64_t *D, const int64_t *S, int64_t *idx,
+                           int64_t *off)
+{
+    for (int k = m - 2; k >= 0; k--) {
+        *off += S[k];
+        if (++idx[k] < D[k])
+            break;
+        *off -= S[k] * D[k];
+        idx[k] = 0;
+    }
+}
+
+static void transpose_forward(const Node *n, const Tensor *const *in, Tensor *out,
+                              const RunCtx *rc)
+{
+    const float *x = tensor_f32(in[0]); /* (d0, .., d(r-1)) */
+    float *y = tensor_f32(out);         /* (d(perm 0), .., d(perm r-1)) */
+    int64_t numel = shape_numel(&in[0]->shape);
+    if (numel == 0)
+        return;
+    int64_t D[QS_MAX_DIMS], S[QS_MAX_DIMS];
+    int m = transpose_plan(n, &in[0]->shape, D, S);
     if (m == 0) {
         y[0] = x[0];
         return;
@@ -220,13 +257,35 @@ static void transpose_forward(const Node *n, const Tensor *const *in, Tensor *ou
             for (int64_t i = 0; i < inner; i++)
                 y[i] = xs[i * sin];
         }
-        for (int k = m - 2; k >= 0; k--) {
-            off += S[k];
-            if (++idx[k] < D[k])
-                break;
-            off -= S[k] * D[k];
-            idx[k] = 0;
-        }
+        transpose_step(m, D, S, idx, &off);
+    }
+}
+
+/* The forward's walk with the roles swapped: every dout element is added to the input
+ * element it was copied from. */
+static void transpose_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                               const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (!din[0])
+        return;
+    const float *dy = tensor_f32(dout); /* (d(perm 0), .., d(perm r-1)) */
+    float *dx = tensor_f32(din[0]);     /* (d0, .., d(r-1)) */
+    int64_t numel = shape_numel(&in[0]->shape);
+    if (numel == 0)
+        return;
+    int64_t D[QS_MAX_DIMS], S[QS_MAX_DIMS];
+    int m = transpose_plan(n, &in[0]->shape, D, S);
+    if (m == 0) {
+        dx[0] += dy[0];
+        return;
+    }
+    int64_t inner = D[m - 1], sin = S[m - 1], outer = numel / inner;
+    int64_t idx[QS_MAX_DIMS] = { 0 }, off = 0;
+    for (int64_t t = 0; t < outer; t++, dy += inner) {
+        float *dxs = dx + off;
+        for (int64_t i = 0; i < inner; i++)
+            dxs[i * sin] += dy[i];
+        transpose_step(m, D, S, idx, &off);
     }
 }
 
@@ -283,20 +342,42 @@ static void concat_forward(const Node *n, const Tensor *const *in, Tensor *out,
     }
 }
 
+/* Each input gets its slices of dout back. */
+static void concat_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                            const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    const Shape *so = &out->shape;
+    int64_t a = node_attr_int(n, "axis", 1);
+    int axis = (int)(a < 0 ? a + so->ndim : a); /* validated by infer */
+    int64_t outer = shape_span(so, 0, axis), inner = shape_span(so, axis + 1, so->ndim);
+    const float *dy = tensor_f32(dout); /* (outer, sum of d_k, inner) */
+    for (int64_t o = 0; o < outer; o++) {
+        for (int k = 0; k < n->n_in; k++) {
+            int64_t chunk = in[k]->shape.dim[axis] * inner;
+            if (din[k]) {
+                float *dx = tensor_f32(din[k]) + o * chunk; /* (outer, d_k, inner) */
+                for (int64_t i = 0; i < chunk; i++)
+                    dx[i] += dy[i];
+            }
+            dy += chunk;
+        }
+    }
+}
+
 const OpDef op_flatten_def = {
     .name = "Flatten", .min_in = 1, .max_in = 1, .infer = flatten_infer,
-    .forward = shape_copy_forward
+    .forward = shape_copy_forward, .backward = shape_copy_backward
 };
 const OpDef op_reshape_def = {
     .name = "Reshape", .min_in = 1, .max_in = 1, .infer = reshape_infer,
-    .forward = shape_copy_forward
+    .forward = shape_copy_forward, .backward = shape_copy_backward
 };
 const OpDef op_transpose_def = {
     .name = "Transpose", .min_in = 1, .max_in = 1, .infer = transpose_infer,
-    .forward = transpose_forward
+    .forward = transpose_forward, .backward = transpose_backward
 };
 /* 64 is the most inputs graph_infer_shapes and run_forward pass to a node. */
 const OpDef op_concat_def = {
     .name = "Concat", .min_in = 1, .max_in = 64, .infer = concat_infer,
-    .forward = concat_forward
+    .forward = concat_forward, .backward = concat_backward
 };

@@ -92,11 +92,64 @@ static void logsoftmax_forward(const Node *n, const Tensor *const *in, Tensor *o
     softmax_common(n, in, out, true);
 }
 
+/* Backward along the same lines as the forward, from the output y:
+ *   Softmax:    dx_j = y_j (dy_j - sum_k dy_k y_k)
+ *   LogSoftmax: dx_j = dy_j - exp(y_j) sum_k dy_k
+ * The sum is accumulated in double, and each dx_j is computed in double and added to din
+ * with one rounding. */
+static void softmax_backward_common(const Node *n, const Tensor *out, const Tensor *dout,
+                                    Tensor *din, bool log_form)
+{
+    const float *y = tensor_f32(out);   /* (..., len, ...) */
+    const float *dy = tensor_f32(dout); /* same shape */
+    float *dx = tensor_f32(din);        /* same shape */
+    int64_t outer, len, inner;
+    softmax_split(n, &out->shape, &outer, &len, &inner);
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = o * len * inner + i;
+            const float *ys = y + base, *dys = dy + base;
+            float *dxs = dx + base;
+            double sum = 0.0;
+            if (log_form) {
+                for (int64_t j = 0; j < len; j++)
+                    sum += dys[j * inner];
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t q = j * inner;
+                    dxs[q] = (float)((double)dxs[q] + ((double)dys[q] -
+                                                       exp((double)ys[q]) * sum));
+                }
+            } else {
+                for (int64_t j = 0; j < len; j++)
+                    sum += (double)dys[j * inner] * ys[j * inner];
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t q = j * inner;
+                    dxs[q] = (float)((double)dxs[q] + (double)ys[q] * ((double)dys[q] - sum));
+                }
+            }
+        }
+    }
+}
+
+static void softmax_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                             const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (din[0])
+        softmax_backward_common(n, out, dout, din[0], false);
+}
+
+static void logsoftmax_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                                const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    if (din[0])
+        softmax_backward_common(n, out, dout, din[0], true);
+}
+
 const OpDef op_softmax_def = {
     .name = "Softmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
-    .forward = softmax_forward
+    .forward = softmax_forward, .backward = softmax_backward
 };
 const OpDef op_logsoftmax_def = {
     .name = "LogSoftmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
-    .forward = logsoftmax_forward
+    .forward = logsoftmax_forward, .backward = logsoftmax_backward
 };
