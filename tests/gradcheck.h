@@ -35,4 +35,14 @@ bool gradcheck_node(const char *label, const Node *n, Tensor *const *in, int n_i
 Node gradcheck_make_node(int op, const char *name, int n_in, const Attr *attrs, int n_attrs);
 void gradcheck_node_release(Node *n);
 
+/* Checks back-propagation through a whole finalized graph (run.h): with r fixed
+ * pseudo-random weights, L = sum_k out0[k] * r[k] over graph output 0, accumulated in
+ * double; run_backward with dout = r gives the analytic gradients, which are compared with
+ * central differences for every element of every parameter in the run's ParamList and,
+ * when check_inputs, of every graph input inputs[g->n_inputs] (moved in place and
+ * restored). opts->training runs forward and backward in training mode. Counts one test
+ * check per parameter and per input; returns true when all match. */
+bool gradcheck_graph(const char *label, const Graph *g, Tensor *const *inputs,
+                     bool check_inputs, const GradCheckOpts *opts);
+
 #endif

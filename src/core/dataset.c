@@ -251,3 +251,24 @@ void dataset_truncate(Dataset *d, int64_t n)
     if (d->y && d->y->shape.ndim > 0 && d->y->shape.dim[0] > n)
         d->y->shape.dim[0] = n;
 }
+
+/* Moves rows [start, end) of t to the front and shrinks its leading dimension. */
+static void drop_leading_rows(Tensor *t, int64_t start)
+{
+    if (!t || t->shape.ndim == 0)
+        return;
+    int64_t len = t->shape.dim[0];
+    if (start > len)
+        start = len;
+    size_t row = (size_t)shape_span(&t->shape, 1, t->shape.ndim) * dtype_size(t->dtype);
+    memmove(t->data, (char *)t->data + (size_t)start * row, (size_t)(len - start) * row);
+    t->shape.dim[0] = len - start;
+}
+
+void dataset_skip(Dataset *d, int64_t start)
+{
+    if (start <= 0)
+        return;
+    drop_leading_rows(d->x, start);
+    drop_leading_rows(d->y, start);
+}

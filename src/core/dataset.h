@@ -33,5 +33,7 @@ QsStatus dataset_prepare_x(Tensor **x, float scale, float mean, float std, QsErr
 QsStatus dataset_prepare_y(Tensor **y, int64_t n, QsError *err);
 /* Keeps only the first n samples (n <= len). */
 void dataset_truncate(Dataset *d, int64_t n);
+/* Drops the first `start` samples of x and y (all of them when start >= len). */
+void dataset_skip(Dataset *d, int64_t start);
 
 #endif

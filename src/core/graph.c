@@ -387,3 +387,89 @@ size_t graph_param_bytes(const Graph *g)
             n += tensor_bytes(g->values[i].data);
     return n;
 }
+
+/* Drops value v (which nothing may reference any more) and renumbers the rest. */
+static void drop_value(Graph *g, int v)
+{
+    free(g->values[v].name);
+    tensor_free(g->values[v].data);
+    memmove(&g->values[v], &g->values[v + 1], (size_t)(g->n_values - v - 1) * sizeof *g->values);
+    g->n_values--;
+    for (int i = 0; i < g->n_nodes; i++) {
+        Node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] > v)
+                n->in[k]--;
+        if (n->out > v)
+            n->out--;
+    }
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] > v)
+            g->inputs[i]--;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] > v)
+            g->outputs[i]--;
+}
+
+static bool value_used(const Graph *g, int v)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] == v)
+                return true;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == v)
+            return true;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] == v)
+            return true;
+    return false;
+}
+
+QsStatus graph_bypass_node(Graph *g, int node, QsError *err)
+{
+    QS_ASSERT(node >= 0 && node < g->n_nodes);
+    Node *n = &g->nodes[node];
+    int src = n->in[0], out = n->out;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == out && g->values[src].kind != VAL_NODE)
+            return qs_fail(err, QS_EINVAL, "node '%s' cannot be removed: the graph output would "
+                           "become an input or constant", n->name);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] == out)
+                g->nodes[i].in[k] = src;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == out)
+            g->outputs[i] = src;
+    /* the node's other inputs: constants only it used go too */
+    int n_in = n->n_in;
+    int *ins = xmalloc((size_t)n_in * sizeof *ins);
+    memcpy(ins, n->in, (size_t)n_in * sizeof *ins);
+    free(n->name);
+    free(n->in);
+    for (int k = 0; k < n->n_attrs; k++)
+        attr_release(&n->attrs[k]);
+    free(n->attrs);
+    memmove(&g->nodes[node], &g->nodes[node + 1], (size_t)(g->n_nodes - node - 1) * sizeof *g->nodes);
+    g->n_nodes--;
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].producer > node)
+            g->values[i].producer--;
+    drop_value(g, out);
+    for (int k = 0; k < n_in; k++)
+        if (ins[k] > out)
+            ins[k]--;
+    for (int k = n_in - 1; k >= 1; k--) {
+        int v = ins[k];
+        if (v < 0 || g->values[v].kind != VAL_CONST || value_used(g, v))
+            continue;
+        drop_value(g, v);
+        for (int j = 0; j < k; j++)
+            if (ins[j] > v)
+                ins[j]--;
+    }
+    free(ins);
+    g->finalized = false;
+    return graph_finalize(g, err);
+}

@@ -87,6 +87,12 @@ QsStatus graph_add_output(Graph *g, const char *name, QsError *err);
  * and infers every shape for batch 1. */
 QsStatus graph_finalize(Graph *g, QsError *err);
 
+/* Removes a node whose output equals its first input in function (an identity, or a
+ * transform already folded elsewhere): its consumers read its first input instead, its
+ * output value and the constants only it used are dropped, and the graph is finalized
+ * again. Value and node indices change. */
+QsStatus graph_bypass_node(Graph *g, int node, QsError *err);
+
 /* Infers the shape of every value for batch size `batch` into shapes[n_values]. */
 QsStatus graph_infer_shapes(const Graph *g, int64_t batch, Shape *shapes, QsError *err);
 

@@ -9,62 +9,17 @@
 #include <time.h>
 
 #include "eval.h"
+#include "rng.h"
 #include "run.h"
 
-/* ---- seeded generator ------------------------------------------------------------------
- * xoshiro256** 1.0 (Blackman & Vigna), state filled by splitmix64 from the seed: plain
- * 64-bit integer arithmetic, so the stream is the same on every machine. */
-
-static uint64_t train_splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void train_rng_seed(TrainRng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = train_splitmix64(&x);
-}
-
-static uint64_t train_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t train_rng_next(TrainRng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = train_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = train_rotl(s[3], 45);
-    return result;
-}
-
-uint64_t train_rng_below(TrainRng *r, uint64_t n)
-{
-    QS_ASSERT(n >= 1);
-    /* Values below 2^64 mod n would make the low residues more likely: redraw them. */
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-        uint64_t x = train_rng_next(r);
-        if (x >= threshold)
-            return x % n;
-    }
-}
-
-double train_rng_uniform(TrainRng *r) { return (double)(train_rng_next(r) >> 11) * 0x1.0p-53; }
-
-void train_rng_permutation(TrainRng *r, int64_t *perm, int64_t n)
+/* Fisher-Yates: perm = identity, then for i = n-1 down to 1 swap perm[i] with
+ * perm[rng_below(i + 1)]; rng.h's stream is the same on every machine, so is the order. */
+static void train_shuffle(Rng *r, int64_t *perm, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)train_rng_below(r, (uint64_t)i + 1);
+        int64_t j = (int64_t)rng_below(r, (uint64_t)i + 1);
         int64_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
@@ -306,13 +261,14 @@ static void train_sub_progress(void *user, double frac, const char *phase)
 /* Appends "; kept the weights of epoch K (metric V)" (or the initial weights) to err. */
 static void train_note_kept(QsError *err, const TrainSummary *s)
 {
-    char msg[sizeof err->msg];
+    char msg[sizeof err->msg], kept[128];
     snprintf(msg, sizeof msg, "%s", err->msg);
     if (s->best_epoch > 0)
-        snprintf(err->msg, sizeof err->msg, "%s; kept the weights of epoch %d (%s %.6g)", msg,
-                 s->best_epoch, s->metric, s->best_metric);
+        snprintf(kept, sizeof kept, "kept the weights of epoch %d (%s %.6g)", s->best_epoch,
+                 s->metric, s->best_metric);
     else
-        snprintf(err->msg, sizeof err->msg, "%s; kept the initial weights", msg);
+        snprintf(kept, sizeof kept, "kept the initial weights");
+    qs_fail(err, err->code, "%.370s; %s", msg, kept);
 }
 
 static void *train_alloc(int64_t count, size_t elem, const char *what, QsError *err)
@@ -443,8 +399,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
         goto cleanup;
     }
     dout = xcalloc((size_t)g->n_outputs, sizeof *dout);
-    TrainRng rng;
-    train_rng_seed(&rng, cfg->seed);
+    Rng rng;
+    rng_seed(&rng, cfg->seed);
     for (int64_t i = 0; i < N; i++)
         perm[i] = i;
     SchedConfig sc = { .base_lr = cfg->opt.lr, .epochs = cfg->epochs,
@@ -461,7 +417,7 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
         double t0 = train_now();
         double lr = optim_sched_lr(cfg->sched, &sc, epoch - 1);
         if (cfg->shuffle)
-            train_rng_permutation(&rng, perm, N);
+            train_shuffle(&rng, perm, N);
         double loss_sum = 0.0;
         for (int64_t first = 0; first < N; first += B) {
             if ((st = job_check(job, "training", err)))

@@ -30,7 +30,7 @@ typedef struct TrainConfig {
     double gamma;               /* step schedule: decay factor */
     double clip_norm;           /* > 0: clip the global gradient L2 norm to it; 0: off */
     int patience;               /* stop after this many epochs without improvement; 0: never */
-    uint64_t seed;              /* shuffling */
+    uint64_t seed;              /* shuffling (rng.h, so the same on every machine) */
     bool shuffle;               /* false: samples in data-set order every epoch */
     const float *class_weights; /* (C) explicit class weights or NULL; not owned */
     bool auto_class_weights;    /* class_weights=auto: train_auto_class_weights */
@@ -95,21 +95,5 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
  * only enters label smoothing). QS_EINVAL for a label outside [0, C). */
 QsStatus train_auto_class_weights(const Tensor *labels, int n_classes, float *w /* (C) */,
                                   QsError *err);
-
-/* The seeded generator used for shuffling, exposed for weight initialisation: xoshiro256**
- * seeded through splitmix64, identical on every machine. */
-typedef struct TrainRng {
-    uint64_t s[4];
-} TrainRng;
-
-void train_rng_seed(TrainRng *r, uint64_t seed);
-uint64_t train_rng_next(TrainRng *r);
-/* Uniform in [0, n), n >= 1, without modulo bias (rejection sampling). */
-uint64_t train_rng_below(TrainRng *r, uint64_t n);
-/* Uniform double in [0, 1) with 53 random bits. */
-double train_rng_uniform(TrainRng *r);
-/* Fisher-Yates: perm[i] = i, then for i = n-1 down to 1 swap perm[i] and
- * perm[train_rng_below(i + 1)]. */
-void train_rng_permutation(TrainRng *r, int64_t *perm, int64_t n);
 
 #endif

@@ -8,9 +8,11 @@ void app_init(App *app)
     session_init(&app->session);
     atomic_init(&app->cancel, 0);
     app->job.cancel = &app->cancel;
+    result_init(&app->last, "");
 }
 
 void app_release(App *app)
 {
     session_release(&app->session);
+    result_release(&app->last);
 }

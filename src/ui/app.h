@@ -26,6 +26,8 @@ struct App {
     /* Progress and cancellation for long commands; the front end owns the callback. */
     JobCtx job;
     atomic_int cancel;
+    /* The last result of a command that is not CMD_TRANSPARENT, for `check`. */
+    Result last;
 };
 
 void app_init(App *app);

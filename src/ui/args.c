@@ -145,7 +145,8 @@ QsStatus args_parse(const char *text, CmdArgs *a, QsError *err)
         char *t = strbuf_take(&tok);
         if (!a->name) {
             a->name = t;
-        } else if (eq != (size_t)-1 && is_key(t, eq)) {
+        } else if (eq != (size_t)-1 && is_key(t, eq) && t[eq + 1] != '=') {
+            /* "a==b" is a comparison (for `check`), not the option a with value "=b" */
             a->keys = xrealloc(a->keys, (size_t)(a->n_kv + 1) * sizeof *a->keys);
             a->vals = xrealloc(a->vals, (size_t)(a->n_kv + 1) * sizeof *a->vals);
             t[eq] = '\0';
@@ -153,10 +154,6 @@ QsStatus args_parse(const char *text, CmdArgs *a, QsError *err)
             a->vals[a->n_kv] = xstrdup(t + eq + 1);
             a->n_kv++;
             free(t);
-        } else if (eq == 0) {
-            free(t);
-            args_release(a);
-            return qs_fail(err, QS_EINVAL, "an option needs a name before '='");
         } else {
             a->pos = xrealloc(a->pos, (size_t)(a->n_pos + 1) * sizeof *a->pos);
             a->pos[a->n_pos++] = t;

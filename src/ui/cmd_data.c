@@ -105,13 +105,21 @@ CMD_HANDLER(cmd_data)
         return QS_OK;
     }
     float scale, mean, std;
-    long n;
-    if (read_prep(a, &scale, &mean, &std, err) || arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+    long n, skip;
+    if (read_prep(a, &scale, &mean, &std, err) || arg_int_range(a, "n", 0, 0, 1L << 40, &n, err) ||
+        arg_int_range(a, "skip", 0, 0, 1L << 40, &skip, err))
         return err->code;
     Tensor *x, *y;
     if (load_xy(a, a->pos[1], a->n_pos > 2 ? a->pos[2] : NULL, &x, &y, err))
         return err->code;
     Dataset tmp = { .x = x, .y = y };
+    int64_t len = dataset_len(&tmp);
+    if (skip >= len) {
+        dataset_release(&tmp);
+        return qs_fail(err, QS_EINVAL, "skip=%ld: the file holds %lld samples", skip,
+                       (long long)len);
+    }
+    dataset_skip(&tmp, skip);
     if (n > 0 && n < dataset_len(&tmp))
         dataset_truncate(&tmp, n);
     QsStatus st = dataset_prepare_x(&tmp.x, scale, mean, std, err);

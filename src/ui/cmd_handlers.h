@@ -12,14 +12,18 @@ CMD_HANDLER(cmd_init);
 CMD_HANDLER(cmd_save);
 CMD_HANDLER(cmd_info);
 CMD_HANDLER(cmd_layers);
+CMD_HANDLER(cmd_fold);
 /* cmd_data.c */
 CMD_HANDLER(cmd_data);
 CMD_HANDLER(cmd_eval);
 CMD_HANDLER(cmd_run);
+/* cmd_train.c */
+CMD_HANDLER(cmd_train);
 /* cmd_shell.c */
 CMD_HANDLER(cmd_help);
 CMD_HANDLER(cmd_source);
 CMD_HANDLER(cmd_echo);
+CMD_HANDLER(cmd_check);
 CMD_HANDLER(cmd_set);
 CMD_HANDLER(cmd_get);
 CMD_HANDLER(cmd_quit);

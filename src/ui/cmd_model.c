@@ -6,6 +6,7 @@
 #include "modelfile.h"
 #include "op.h"
 #include "spec.h"
+#include "transform.h"
 
 static void sample_shape(const Shape *s, char *buf, size_t cap)
 {
@@ -120,5 +121,18 @@ CMD_HANDLER(cmd_layers)
         rtable_str(t, row, 3, buf);
         rtable_int(t, row, 4, params);
     }
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_fold)
+{
+    if (strcmp(a->pos[0], "scales") != 0)
+        return qs_fail(err, QS_EINVAL, "fold: unknown target '%s' (scales)", a->pos[0]);
+    int folded, left;
+    if (transform_absorb_scales(app->session.model, &folded, &left, err))
+        return err->code;
+    result_int(r, "folded", folded);
+    result_int(r, "left", left);
+    model_summary(app->session.model, r);
     return QS_OK;
 }

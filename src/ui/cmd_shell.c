@@ -65,6 +65,60 @@ CMD_HANDLER(cmd_echo)
     return QS_OK;
 }
 
+/* Splits "accuracy>=0.9" (one token) or "accuracy >= 0.9" (three) into its parts. */
+static QsStatus check_parts(const CmdArgs *a, char *field, size_t fcap, char *op, char *value,
+                            size_t vcap, QsError *err)
+{
+    static const char *const ops[] = { "<=", ">=", "==", "!=", "<", ">", NULL };
+    if (a->n_pos == 3) {
+        snprintf(field, fcap, "%s", a->pos[0]);
+        snprintf(op, 3, "%s", a->pos[1]);
+        snprintf(value, vcap, "%s", a->pos[2]);
+    } else if (a->n_pos == 1) {
+        const char *s = a->pos[0];
+        size_t i = strcspn(s, "<>=!");
+        size_t oplen = (s[i] && (s[i + 1] == '=')) ? 2 : 1;
+        if (!s[i] || i == 0)
+            return qs_fail(err, QS_EINVAL, "check: expected FIELD OP VALUE, got '%s'", s);
+        snprintf(field, fcap, "%.*s", (int)i, s);
+        snprintf(op, 3, "%.*s", (int)oplen, s + i);
+        snprintf(value, vcap, "%s", s + i + oplen);
+    } else {
+        return qs_fail(err, QS_EINVAL, "check: expected FIELD OP VALUE");
+    }
+    for (int k = 0; ops[k]; k++)
+        if (strcmp(op, ops[k]) == 0)
+            return QS_OK;
+    return qs_fail(err, QS_EINVAL, "check: unknown comparison '%s' (< <= > >= == !=)", op);
+}
+
+CMD_HANDLER(cmd_check)
+{
+    char field[64], op[3], want_s[64];
+    double want;
+    if (check_parts(a, field, sizeof field, op, want_s, sizeof want_s, err) ||
+        parse_double(field, want_s, &want, err))
+        return err->code;
+    const RValue *v = result_get(&app->last, field);
+    if (!v)
+        return qs_fail(err, QS_ENOTFOUND, "check: the previous result (%s) has no figure '%s'",
+                       app->last.cmd && app->last.cmd[0] ? app->last.cmd : "none", field);
+    if (v->type != RV_INT && v->type != RV_FLOAT && v->type != RV_BOOL)
+        return qs_fail(err, QS_EINVAL, "check: '%s' is not a number", field);
+    double got = v->type == RV_FLOAT ? v->f : (double)v->i;
+    bool ok = strcmp(op, "<") == 0    ? got < want
+              : strcmp(op, "<=") == 0 ? got <= want
+              : strcmp(op, ">") == 0  ? got > want
+              : strcmp(op, ">=") == 0 ? got >= want
+              : strcmp(op, "==") == 0 ? got == want
+                                      : got != want;
+    if (!ok)
+        return qs_fail(err, QS_EINVAL, "check failed: %s = %.6g, expected %s %s", field, got, op,
+                       want_s);
+    result_textf(r, "ok: %s = %.6g %s %s", field, got, op, want_s);
+    return QS_OK;
+}
+
 static void options_table(const App *app, Result *r, const char *only)
 {
     static const char *const cols[] = { "option", "value", "meaning", NULL };

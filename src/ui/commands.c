@@ -16,7 +16,8 @@ static const CmdOpt init_opts[] = {
 };
 
 static const CmdOpt data_opts[] = {
-    { "n", "keep only the first N samples" },
+    { "n", "keep only the first N samples (after skip)" },
+    { "skip", "drop the first K samples (carve a validation split: skip=7000)" },
     { "scale", "multiply every input value by this first (e.g. 0.00392157 for bytes)" },
     { "mean", "then subtract this" },
     { "std", "then divide by this" },
@@ -29,6 +30,26 @@ static const CmdOpt eval_opts[] = {
     { "n", "evaluate only the first N samples" },
     { "task", "classify, multilabel or regress (default: model metadata, then labels)" },
     { "batch", "samples per forward pass (default: option batch)" },
+    { NULL, NULL },
+};
+
+static const CmdOpt train_opts[] = {
+    { "epochs", "passes over the train split (default 10)" },
+    { "lr", "learning rate (default: sgd 0.01, adam/adamw 0.001)" },
+    { "batch", "samples per step (default 32)" },
+    { "opt", "sgd, adam or adamw (default adam)" },
+    { "momentum", "sgd momentum (default 0.9)" },
+    { "wd", "weight decay (default: 0; adamw 0.01, decoupled)" },
+    { "loss", "ce, bce or mse (default: from the task)" },
+    { "class_weights", "auto (inverse class frequency, mean 1) or w0,w1,... (cross-entropy)" },
+    { "label_smoothing", "cross-entropy label smoothing in [0, 1] (default 0)" },
+    { "schedule", "constant, step or cosine (default constant)" },
+    { "step_size", "step schedule: epochs per decay (default 10)" },
+    { "gamma", "step schedule: decay factor (default 0.1)" },
+    { "clip", "clip the global gradient norm to this (default 0: off)" },
+    { "val", "split that picks the best epoch: calib, eval, train or none (default eval)" },
+    { "patience", "stop after K epochs without improvement (default 0: never)" },
+    { "seed", "shuffling seed (default: option seed)" },
     { NULL, NULL },
 };
 
@@ -62,7 +83,12 @@ const CmdDef cmd_table[] = {
     { .name = "layers", .usage = "layers",
       .summary = "One row per layer: index, name, op, output shape, parameters.",
       .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = no_opts, .run = cmd_layers },
-    { .name = "data", .usage = "data [calib|eval|train X [Y]] [n=N] [scale=S] [mean=M] [std=D]",
+    { .name = "fold", .usage = "fold scales",
+      .summary = "Fold fixed per-channel scale layers into the BatchNorm before them or the "
+                 "conv/dense weights after them (float-exact) and remove them.",
+      .example = "fold scales", .min_pos = 1, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
+      .opts = no_opts, .run = cmd_fold },
+    { .name = "data", .usage = "data [calib|eval|train X [Y]] [n=N] [skip=K] [scale=S] [mean=M] [std=D]",
       .summary = "Register a data split from .npy, .npz[:member], IDX (.gz) or CSV files; "
                  "without arguments, list the splits.",
       .example = "data eval models/data/mnist_test.npz scale=0.00392157", .min_pos = 0,
@@ -77,6 +103,14 @@ const CmdDef cmd_table[] = {
                  "every sample's outputs to a .npy.",
       .example = "run models/data/mnist_test.npz i=3", .min_pos = 1, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = run_opts, .run = cmd_run },
+    { .name = "train",
+      .usage = "train epochs=N lr=.. batch=.. opt=adam|sgd|adamw loss=ce|bce|mse "
+               "[class_weights=auto|w0,w1,..] [val=eval] [patience=K] [seed=S]",
+      .summary = "Train the float model on the train split; keeps the best epoch's weights by "
+                 "the validation metric, stops early after `patience` epochs without "
+                 "improvement; Ctrl-C keeps the best so far.",
+      .example = "train epochs=3 lr=0.001 batch=64 opt=adam val=eval patience=2 seed=1",
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = train_opts, .run = cmd_train },
     { .name = "help", .usage = "help [COMMAND]",
       .summary = "List the commands, or show one command's usage, options and example.",
       .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_help },
@@ -87,7 +121,12 @@ const CmdDef cmd_table[] = {
     { .name = "echo", .usage = "echo TEXT...",
       .summary = "Print the text (section titles in scripts and reports).",
       .example = "echo \"== float baseline ==\"", .min_pos = 0, .max_pos = 1000,
-      .opts = no_opts, .run = cmd_echo },
+      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_echo },
+    { .name = "check", .usage = "check FIELD OP VALUE",
+      .summary = "Fail (in a script: stop with FILE:LINE, exit 1) unless a figure of the "
+                 "previous command's result compares as given; OP is < <= > >= == !=.",
+      .example = "eval; check accuracy >= 0.95", .min_pos = 1, .max_pos = 3,
+      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_check },
     { .name = "set", .usage = "set [NAME=VALUE ...]",
       .summary = "Set options; without arguments, list them with their values.",
       .example = "set batch=128 threads=2", .flags = CMD_SETTINGS, .opts = no_opts,
@@ -173,8 +212,16 @@ QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
     result_init(&r, "");
     for (int i = 0; i < n && !st && !app->quit; i++) {
         st = cmd_exec(app, cmds[i], &r, err);
-        if (!st && app->emit)
+        if (st)
+            break;
+        if (app->emit)
             app->emit(app, &r);
+        const CmdDef *def = cmd_find(r.cmd);
+        if (def && !(def->flags & CMD_TRANSPARENT)) { /* keep it for `check` */
+            result_release(&app->last);
+            app->last = r;
+            result_init(&r, "");
+        }
     }
     result_release(&r);
     args_free_split(cmds, n);

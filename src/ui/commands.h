@@ -11,6 +11,7 @@ enum {
     CMD_NEEDS_MODEL = 1u << 0, /* fails cleanly before `load` */
     CMD_JOB = 1u << 1,         /* long work: progress and cancel through app->job */
     CMD_SETTINGS = 1u << 2,    /* key=value names come from the option table (set) */
+    CMD_TRANSPARENT = 1u << 3, /* leaves app->last alone, so `check` sees the result before */
 };
 
 typedef struct CmdOpt {

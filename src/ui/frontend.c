@@ -52,9 +52,24 @@ static void print_error(App *app, const QsError *err)
     fprintf(stderr, "%s\n", err->msg);
 }
 
+/* A one-line progress indicator on a terminal's stderr; scripts and pipes stay clean. */
+static void print_progress(void *user, double frac, const char *phase)
+{
+    static int last_pct = -1;
+    (void)user;
+    int pct = (int)(frac * 100.0);
+    if (pct == last_pct)
+        return;
+    last_pct = pct;
+    fprintf(stderr, "\r%-6s %3d%%%s", phase ? phase : "", pct, pct >= 100 ? "\r           \r" : "");
+    fflush(stderr);
+}
+
 void frontend_setup(App *app)
 {
     app->emit = print_result;
+    if (isatty(STDERR_FILENO))
+        app->job.progress = print_progress;
     signal_app = app;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -5,3 +5,6 @@ eval
 eval n=100 batch=7
 data calib models/data/mnist_train.npz n=300 scale=0.00392156886
 data
+eval
+check accuracy == 0.9615
+check n == 2000
