@@ -56,6 +56,7 @@ QsStatus model_pack(Model *m, QsError *err)
     void *arena = NULL;
     if (posix_memalign(&arena, 64, total ? total : 64))
         return qs_fail(err, QS_ENOMEM, "cannot allocate %zu bytes for the weights", total);
+    memset(arena, 0, total ? total : 64); /* alignment padding too: arenas compare equal */
     size_t off = 0;
     for (int i = 0; i < g->n_values; i++) {
         Tensor *t = g->values[i].data;

@@ -89,7 +89,9 @@ const Tensor *run_grad(const Run *r, int v);
 /* Gradient of the k-th graph input (NULL unless input_grads and the input reaches an
  * output through nodes with a backward). */
 const Tensor *run_input_grad(const Run *r, int k);
-/* The parameter list (empty before run_enable_grads). Owned by the run. */
+/* The parameter list (empty before run_enable_grads). Owned by the run; its param views
+ * point at the graph constants' data, so they stay valid while those are not replaced
+ * (re-plan with run_enable_grads after e.g. model_pack). */
 const ParamList *run_params(const Run *r);
 
 #endif

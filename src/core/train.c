@@ -351,6 +351,11 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     if (val && (st = train_check_split(g, val, "validation", task, C, loss, err)))
         goto cleanup;
     int64_t N = dataset_len(train);
+    if (cfg->class_weights && cfg->n_class_weights != C) {
+        st = qs_fail(err, QS_EINVAL, "%d class weights given; the model has %d classes",
+                     cfg->n_class_weights, C);
+        goto cleanup;
+    }
     if (cfg->class_weights || cfg->auto_class_weights) {
         weights = xmalloc((size_t)C * sizeof *weights);
         if (cfg->auto_class_weights)
@@ -385,16 +390,17 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
 
     int64_t B = cfg->batch < N ? cfg->batch : N;
     int64_t sx = shape_span(&train->x->shape, 1, train->x->shape.ndim);
-    int64_t bsx;
-    if (__builtin_mul_overflow(B, sx, &bsx) || !(xb = train_alloc(bsx, sizeof *xb, "a batch", err)) ||
-        !(dl = train_alloc(B * C, sizeof *dl, "the loss gradient", err)) ||
+    int64_t bsx, bc;
+    if (__builtin_mul_overflow(B, sx, &bsx) || __builtin_mul_overflow(B, (int64_t)C, &bc) ||
+        !(xb = train_alloc(bsx, sizeof *xb, "a batch", err)) ||
+        !(dl = train_alloc(bc, sizeof *dl, "the loss gradient", err)) ||
         !(perm = train_alloc(N, sizeof *perm, "the sample order", err))) {
         st = qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
         goto cleanup;
     }
     if (loss->class_labels)
         lb = xmalloc((size_t)B * sizeof *lb);
-    else if (!(tb = train_alloc(B * C, sizeof *tb, "batch targets", err))) {
+    else if (!(tb = train_alloc(bc, sizeof *tb, "batch targets", err))) {
         st = err->code;
         goto cleanup;
     }

@@ -24,7 +24,8 @@ typedef struct TrainConfig {
     int loss;                   /* LossKind, or -1 for the task's: classify ->
                                    cross_entropy, multilabel -> bce_logits, regress -> mse */
     OptimKind optim;
-    OptimConfig opt;            /* lr is the schedule's base */
+    OptimConfig opt;            /* lr is the schedule's base; start from
+                                   optim_config_default(optim) when changing optim */
     SchedKind sched;
     int step_size;              /* step schedule: epochs per decay */
     double gamma;               /* step schedule: decay factor */
@@ -32,7 +33,9 @@ typedef struct TrainConfig {
     int patience;               /* stop after this many epochs without improvement; 0: never */
     uint64_t seed;              /* shuffling (rng.h, so the same on every machine) */
     bool shuffle;               /* false: samples in data-set order every epoch */
-    const float *class_weights; /* (C) explicit class weights or NULL; not owned */
+    const float *class_weights; /* (n_class_weights) explicit class weights or NULL; not
+                                   owned. n_class_weights must equal the output width C */
+    int n_class_weights;
     bool auto_class_weights;    /* class_weights=auto: train_auto_class_weights */
     float label_smoothing;      /* cross_entropy only, [0, 1] */
 } TrainConfig;

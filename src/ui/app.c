@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "threads.h"
+
 void app_init(App *app)
 {
     memset(app, 0, sizeof *app);
@@ -9,6 +11,8 @@ void app_init(App *app)
     atomic_init(&app->cancel, 0);
     app->job.cancel = &app->cancel;
     result_init(&app->last, "");
+    /* BLAS would otherwise start one spinning thread per core behind our back */
+    threads_set(app->session.opt.threads);
 }
 
 void app_release(App *app)

@@ -19,6 +19,8 @@ CMD_HANDLER(cmd_eval);
 CMD_HANDLER(cmd_run);
 /* cmd_train.c */
 CMD_HANDLER(cmd_train);
+/* cmd_bench.c */
+CMD_HANDLER(cmd_bench);
 /* cmd_shell.c */
 CMD_HANDLER(cmd_help);
 CMD_HANDLER(cmd_source);

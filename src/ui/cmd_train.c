@@ -103,6 +103,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
         if (parse_weights(cw, C, weights, err))
             return err->code;
         cfg->class_weights = weights;
+        cfg->n_class_weights = C;
     }
     int def_val = s->splits[SPLIT_EVAL].x ? SPLIT_EVAL : 3;
     if (arg_choice(a, "val", split_or_none, def_val, val_split, err))

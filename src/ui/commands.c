@@ -53,6 +53,15 @@ static const CmdOpt train_opts[] = {
     { NULL, NULL },
 };
 
+static const CmdOpt bench_opts[] = {
+    { "split", "calib, eval or train (default eval)" },
+    { "n", "samples per timed pass (default: the whole split)" },
+    { "batch", "samples per forward pass (default: option batch)" },
+    { "repeat", "timed passes (default 5); the median is reported with min and max" },
+    { "warmup", "untimed passes first (default 1)" },
+    { NULL, NULL },
+};
+
 static const CmdOpt run_opts[] = {
     { "i", "the sample to print (default 0)" },
     { "out", "write every sample's outputs to this .npy instead of printing one" },
@@ -111,6 +120,11 @@ const CmdDef cmd_table[] = {
                  "improvement; Ctrl-C keeps the best so far.",
       .example = "train epochs=3 lr=0.001 batch=64 opt=adam val=eval patience=2 seed=1",
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = train_opts, .run = cmd_train },
+    { .name = "bench", .usage = "bench [split=eval] [n=N] [batch=B] [repeat=R] [warmup=W]",
+      .summary = "Time the model's forward pass over a split on this machine: median "
+                 "milliseconds per sample with min and max, and samples per second.",
+      .example = "bench n=1000 batch=256 repeat=5", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+      .opts = bench_opts, .run = cmd_bench },
     { .name = "help", .usage = "help [COMMAND]",
       .summary = "List the commands, or show one command's usage, options and example.",
       .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_help },

@@ -522,6 +522,10 @@ static void test_errors(void)
     tensor_free(x3);
     float neg[3] = { 1, -1, 1 };
     c.class_weights = neg;
+    c.n_class_weights = 2;
+    expect_error("weight count", train_run(m, &tr, &va, TASK_CLASSIFY, &c, NULL, NULL, NULL, NULL, &err),
+                 &err, QS_EINVAL, "2 class weights given; the model has 3 classes");
+    c.n_class_weights = 3;
     expect_error("weights", train_run(m, &tr, &va, TASK_CLASSIFY, &c, NULL, NULL, NULL, NULL, &err),
                  &err, QS_EINVAL, "class weight 1 is -1");
     CHECK(weights_match(m, initial)); /* nothing trained */
