@@ -16,7 +16,6 @@ QsStatus args_split_line(const char *line, char ***cmds, int *n, QsError *err)
     char quote = 0;
     for (const char *p = line;; p++) {
         char c = *p;
-        bool end = c == '\0' || c == '\n' || (!quote && (c == '#'));
         if (quote) {
             if (c == '\0' || c == '\n') {
                 strbuf_release(&cur);
@@ -35,7 +34,13 @@ QsStatus args_split_line(const char *line, char ***cmds, int *n, QsError *err)
             strbuf_append(&cur, p, 1);
             continue;
         }
-        if (end || c == ';') {
+        if (c == '#') { /* a comment runs to the end of its line */
+            while (p[1] && p[1] != '\n')
+                p++;
+            continue;
+        }
+        /* ';' and newlines both end a command, so -c strings may span lines */
+        if (c == '\0' || c == '\n' || c == ';') {
             char *text = strbuf_take(&cur);
             const char *s = text;
             while (isspace((unsigned char)*s))
@@ -45,7 +50,7 @@ QsStatus args_split_line(const char *line, char ***cmds, int *n, QsError *err)
                 (*cmds)[(*n)++] = xstrdup(s);
             }
             free(text);
-            if (end)
+            if (c == '\0')
                 break;
             continue;
         }

@@ -17,8 +17,8 @@ typedef struct CmdArgs {
     char **vals;
 } CmdArgs;
 
-/* Splits a line into command texts at ';' outside quotes and drops the '#' comment.
- * Empty commands are skipped. Caller frees with args_free_split. */
+/* Splits text into command texts at ';' and newlines outside quotes, dropping '#'
+ * comments (to the end of their line). Empty commands are skipped. Caller frees with args_free_split. */
 QsStatus args_split_line(const char *line, char ***cmds, int *n, QsError *err);
 void args_free_split(char **cmds, int n);
 

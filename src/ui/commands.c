@@ -131,7 +131,7 @@ const CmdDef cmd_table[] = {
     { .name = "source", .usage = "source FILE.qs",
       .summary = "Run the commands of a script; stops at its first error (FILE:LINE).",
       .example = "source scripts/examples/mnist_eval.qs", .min_pos = 1, .max_pos = 1,
-      .opts = no_opts, .run = cmd_source },
+      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_source },
     { .name = "echo", .usage = "echo TEXT...",
       .summary = "Print the text (section titles in scripts and reports).",
       .example = "echo \"== float baseline ==\"", .min_pos = 0, .max_pos = 1000,

@@ -24,6 +24,9 @@ static void test_split_line(void)
         CHECK(strcmp(c[1], "b x=\"p;q\" ") == 0);
     }
     args_free_split(c, n);
+    CHECK_OK(args_split_line("a # x; y\nb; c # z\n\n d", &c, &n, &err), &err);
+    CHECK(n == 4 && strcmp(c[1], "b") == 0 && strcmp(c[3], "d") == 0);
+    args_free_split(c, n);
     CHECK_OK(args_split_line("   # only a comment", &c, &n, &err), &err);
     CHECK(n == 0);
     args_free_split(c, n);
