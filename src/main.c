@@ -7,6 +7,7 @@
 #include "app.h"
 #include "commands.h"
 #include "frontend.h"
+#include "tui_main.h"
 
 static const char usage[] =
     "usage: qscope [--json] [--plain] [--init FILE.qs] [-c 'CMD; CMD'] [--batch FILE.qs] [MODEL]\n"
@@ -62,8 +63,17 @@ int main(int argc, char **argv)
     App app;
     app_init(&app);
     app.mode = json ? RENDER_JSON : RENDER_TEXT;
-    frontend_setup(&app);
     int status = 0;
+    /* The workbench wants a terminal on both ends; --json and --plain keep the REPL. */
+    if (!cmds && !batch && !plain && !json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        status = tui_main(&app, model, init);
+        if (status >= 0) {
+            app_release(&app);
+            return status;
+        }
+        status = 0; /* the terminal could not host it: the plain REPL below */
+    }
+    frontend_setup(&app);
     if (model) {
         char line[4096];
         /* quoted so that paths with spaces survive the command lexer */
@@ -77,9 +87,6 @@ int main(int argc, char **argv)
     else if (!status && !cmds && !batch) {
         if (init) /* an error here is shown, and the session still opens */
             frontend_batch_file(&app, init);
-        if (isatty(STDIN_FILENO) && !plain)
-            fputs("qscope: the ncurses workbench is not built yet; using the plain REPL.\n",
-                  stderr);
         status = frontend_repl(&app);
     }
     app_release(&app);

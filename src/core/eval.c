@@ -1,17 +1,19 @@
 #include "eval.h"
 
+#include <stdlib.h>
+
 #include "run.h"
 
-QsStatus eval_batches(const Graph *g, const Tensor *x, int64_t n, int batch, const JobCtx *job,
-                      EvalBatchFn fn, void *user, QsError *err)
+QsStatus eval_batches_with(const Executor *ex, const Tensor *x, int64_t n, int batch,
+                           const JobCtx *job, EvalBatchFn fn, void *user, QsError *err)
 {
+    const Graph *g = ex->graph;
     if (batch < 1)
         return qs_fail(err, QS_EINVAL, "batch=%d: must be at least 1", batch);
     if (g->n_inputs != 1)
         return qs_fail(err, QS_EUNSUPPORTED, "the model has %d inputs; data splits feed one",
                        g->n_inputs);
-    Run run;
-    run_init(&run, g);
+    const Tensor **outs = xmalloc((size_t)g->n_outputs * sizeof *outs);
     QsStatus st = QS_OK;
     int64_t per_sample = shape_span(&x->shape, 1, x->shape.ndim);
     for (int64_t first = 0; first < n; first += batch) {
@@ -22,13 +24,23 @@ QsStatus eval_batches(const Graph *g, const Tensor *x, int64_t n, int batch, con
         s.dim[0] = b;
         Tensor in = tensor_view(DT_F32, s, tensor_f32(x) + first * per_sample);
         const Tensor *inputs[1] = { &in };
-        if ((st = run_forward(&run, inputs, NULL, NULL, err)))
+        if ((st = ex->forward(ex->self, inputs, outs, NULL, NULL, err)))
             break;
-        if ((st = fn(user, first, b, run_output(&run, 0), err)))
+        if ((st = fn(user, first, b, outs[0], err)))
             break;
         job_progress(job, (double)(first + b) / (double)n, "eval");
     }
-    run_release(&run);
+    free(outs);
+    return st;
+}
+
+QsStatus eval_batches(const Graph *g, const Tensor *x, int64_t n, int batch, const JobCtx *job,
+                      EvalBatchFn fn, void *user, QsError *err)
+{
+    FloatExec *f;
+    Executor ex = exec_float_new(g, &f);
+    QsStatus st = eval_batches_with(&ex, x, n, batch, job, fn, user, err);
+    exec_float_free(f);
     return st;
 }
 
@@ -56,6 +68,17 @@ static QsStatus score_batch(void *user, int64_t first, int64_t n, const Tensor *
 QsStatus eval_labels(const Graph *g, const Dataset *d, int64_t n, TaskKind task, int batch,
                      const JobCtx *job, LabelMetrics *out, QsError *err)
 {
+    FloatExec *f;
+    Executor ex = exec_float_new(g, &f);
+    QsStatus st = eval_labels_with(&ex, d, n, task, batch, job, out, err);
+    exec_float_free(f);
+    return st;
+}
+
+QsStatus eval_labels_with(const Executor *ex, const Dataset *d, int64_t n, TaskKind task,
+                          int batch, const JobCtx *job, LabelMetrics *out, QsError *err)
+{
+    const Graph *g = ex->graph;
     if (!d->x)
         return qs_fail(err, QS_EINVAL, "the split holds no data");
     if (!d->y)
@@ -75,7 +98,7 @@ QsStatus eval_labels(const Graph *g, const Dataset *d, int64_t n, TaskKind task,
     }
     label_metrics_init(out, task, (int)width);
     ScoreCtx c = { .m = out, .d = d };
-    QsStatus st = eval_batches(g, d->x, n, batch, job, score_batch, &c, err);
+    QsStatus st = eval_batches_with(ex, d->x, n, batch, job, score_batch, &c, err);
     if (st)
         label_metrics_release(out);
     return st;

@@ -6,6 +6,7 @@
 
 #include "dataset.h"
 #include "error.h"
+#include "exec.h"
 #include "graph.h"
 #include "job.h"
 #include "metrics.h"
@@ -15,14 +16,20 @@
 typedef QsStatus (*EvalBatchFn)(void *user, int64_t first, int64_t n, const Tensor *out,
                                 QsError *err);
 
-/* Runs g on the first n samples of x (N, ...) f32 in batches of `batch`; calls fn per
- * batch. Progress and cancellation through job. */
+/* Runs the executor on the first n samples of x (N, ...) f32 in batches of `batch`; calls
+ * fn per batch. Progress and cancellation through job. */
+QsStatus eval_batches_with(const Executor *ex, const Tensor *x, int64_t n, int batch,
+                           const JobCtx *job, EvalBatchFn fn, void *user, QsError *err);
+/* The same with the float model g. */
 QsStatus eval_batches(const Graph *g, const Tensor *x, int64_t n, int batch, const JobCtx *job,
                       EvalBatchFn fn, void *user, QsError *err);
 
 /* Scores the first n samples of d (n <= 0: all) into *out (initialised here; caller
  * releases with label_metrics_release). Fails when d has no labels or they do not fit the
  * output width. */
+QsStatus eval_labels_with(const Executor *ex, const Dataset *d, int64_t n, TaskKind task,
+                          int batch, const JobCtx *job, LabelMetrics *out, QsError *err);
+/* The same with the float model g. */
 QsStatus eval_labels(const Graph *g, const Dataset *d, int64_t n, TaskKind task, int batch,
                      const JobCtx *job, LabelMetrics *out, QsError *err);
 

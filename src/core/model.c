@@ -46,6 +46,18 @@ void model_meta_set(Model *m, const char *key, const char *value)
     m->n_meta++;
 }
 
+void model_meta_remove(Model *m, const char *key)
+{
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta[i].key, key) == 0) {
+            free(m->meta[i].key);
+            free(m->meta[i].value);
+            memmove(&m->meta[i], &m->meta[i + 1], (size_t)(m->n_meta - i - 1) * sizeof *m->meta);
+            m->n_meta--;
+            return;
+        }
+}
+
 QsStatus model_pack(Model *m, QsError *err)
 {
     Graph *g = &m->graph;

@@ -29,6 +29,8 @@ void model_free(Model *m);
  * and replaces an existing key. */
 const char *model_meta_get(const Model *m, const char *key);
 void model_meta_set(Model *m, const char *key, const char *value);
+/* Removes key when present. */
+void model_meta_remove(Model *m, const char *key);
 
 /* Moves every constant into one 64-byte aligned arena owned by the model (constants that
  * owned their data are copied and freed; views keep pointing at their data, which is also

@@ -11,6 +11,7 @@ void session_init(Session *s)
     s->opt.threads = 1;
     s->opt.task = -1;
     s->opt.seed = 1;
+    qstate_init(&s->q, 0);
 }
 
 void session_release(Session *s)
@@ -19,6 +20,7 @@ void session_release(Session *s)
     free(s->model_path);
     for (int i = 0; i < SPLIT_COUNT; i++)
         dataset_release(&s->splits[i]);
+    qstate_release(&s->q);
     memset(s, 0, sizeof *s);
 }
 
@@ -47,10 +49,13 @@ QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsE
 
 void session_set_model(Session *s, Model *m, const char *path, char *dropped, size_t cap)
 {
+    /* what was derived from the old model goes before the model itself */
+    qstate_model_changed(&s->q, -1); /* drops variants too */
     model_free(s->model);
     free(s->model_path);
     s->model = m;
     s->model_path = path ? xstrdup(path) : NULL;
+    session_model_changed(s);
     if (dropped && cap)
         dropped[0] = '\0';
     for (int i = 0; i < SPLIT_COUNT; i++) {
@@ -65,6 +70,11 @@ void session_set_model(Session *s, Model *m, const char *path, char *dropped, si
             }
         }
     }
+}
+
+void session_model_changed(Session *s)
+{
+    qstate_model_changed(&s->q, s->model ? s->model->graph.n_nodes : 0);
 }
 
 QsStatus session_set_split(Session *s, SplitId id, Tensor *x, Tensor *y, const char *x_path,

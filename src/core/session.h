@@ -9,6 +9,7 @@
 #include "error.h"
 #include "metrics.h"
 #include "model.h"
+#include "qstate.h"
 
 typedef struct SessionOptions {
     int batch;          /* samples per forward pass in eval/run */
@@ -22,6 +23,7 @@ typedef struct Session {
     char *model_path;           /* owned */
     Dataset splits[SPLIT_COUNT];
     SessionOptions opt;
+    QuantState q;               /* plan, calibration, variants, lowered-plan cache */
 } Session;
 
 void session_init(Session *s);
@@ -30,6 +32,10 @@ void session_release(Session *s);
 /* Replaces the model (taking ownership). Registered splits whose sample shape no longer
  * fits are dropped, and their names are written to `dropped` (may be NULL). */
 void session_set_model(Session *s, Model *m, const char *path, char *dropped, size_t cap);
+
+/* The model's weights or graph changed in place (train, fold): drops what was derived
+ * from the old weights (calibration, cached quantized models). */
+void session_model_changed(Session *s);
 
 /* Registers a split, taking ownership of x and y (y may be NULL). x must already be f32;
  * when a model is loaded its per-sample shape must match the model's first input, where a

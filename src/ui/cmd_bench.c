@@ -41,15 +41,21 @@ CMD_HANDLER(cmd_bench)
     int64_t len = dataset_len(d);
     if (n <= 0 || n > len)
         n = len;
+    Executor ex;
+    FloatExec *owner;
+    if (qstate_executor(&s->q, s->model, &s->q.plan, NULL, &ex, &owner, err))
+        return err->code;
     double *t = xmalloc((size_t)repeat * sizeof *t);
     QsStatus st = QS_OK;
     for (long i = 0; i < warmup + repeat && !st; i++) {
         double t0 = now_seconds();
-        st = eval_batches(&s->model->graph, d->x, n, (int)batch, &app->job, discard, NULL, err);
+        st = eval_batches_with(&ex, d->x, n, (int)batch, &app->job, discard, NULL, err);
         if (i >= warmup)
             t[i - warmup] = now_seconds() - t0;
     }
+    exec_float_free(owner);
     if (!st) {
+        result_str(r, "precision", plan_label(&s->q.plan));
         qsort(t, (size_t)repeat, sizeof *t, cmp_double);
         double median = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
         result_int(r, "samples", n);

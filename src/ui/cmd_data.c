@@ -198,9 +198,16 @@ CMD_HANDLER(cmd_eval)
         arg_choice(a, "task", tasks, (int)session_task(s, d), &task, err))
         return err->code;
     LabelMetrics m;
-    if (eval_labels(&s->model->graph, d, n, (TaskKind)task, (int)batch, &app->job, &m, err))
+    Executor ex;
+    FloatExec *owner;
+    if (qstate_executor(&s->q, s->model, &s->q.plan, NULL, &ex, &owner, err))
         return err->code;
+    QsStatus st = eval_labels_with(&ex, d, n, (TaskKind)task, (int)batch, &app->job, &m, err);
+    exec_float_free(owner);
+    if (st)
+        return st;
     result_str(r, "split", split_name((SplitId)split));
+    result_str(r, "precision", plan_label(&s->q.plan));
     result_str(r, "task", task_name((TaskKind)task));
     result_int(r, "n", m.n);
     if (task == TASK_CLASSIFY || task == TASK_MULTILABEL)
@@ -250,6 +257,10 @@ CMD_HANDLER(cmd_run)
         goto cleanup;
     int64_t len = dataset_len(&d);
     const char *out_path = arg_str(a, "out", NULL);
+    Executor ex;
+    FloatExec *owner = NULL;
+    if ((st = qstate_executor(&s->q, s->model, &s->q.plan, NULL, &ex, &owner, err)))
+        goto cleanup;
     const Shape *os = &g->values[g->outputs[0]].shape;
     if (out_path) {
         Shape all = *os;
@@ -259,7 +270,7 @@ CMD_HANDLER(cmd_run)
             st = err->code;
             goto cleanup;
         }
-        st = eval_batches(g, d.x, len, s->opt.batch, &app->job, collect_batch, &c, err);
+        st = eval_batches_with(&ex, d.x, len, s->opt.batch, &app->job, collect_batch, &c, err);
         if (!st)
             st = npy_save(out_path, c.all, err);
         tensor_free(c.all);
@@ -284,7 +295,7 @@ CMD_HANDLER(cmd_run)
     int64_t per_in = shape_span(&xs, 1, xs.ndim);
     xs.dim[0] = 1;
     Tensor sample = tensor_view(DT_F32, xs, tensor_f32(d.x) + i * per_in);
-    st = eval_batches(g, &sample, 1, 1, NULL, collect_batch, &c, err);
+    st = eval_batches_with(&ex, &sample, 1, 1, NULL, collect_batch, &c, err);
     if (!st) {
         const float *v = tensor_f32(c.all);
         int64_t w = tensor_numel(c.all), best = 0;
@@ -303,6 +314,7 @@ CMD_HANDLER(cmd_run)
     }
     tensor_free(c.all);
 cleanup:
+    exec_float_free(owner);
     dataset_release(&d);
     return st;
 }

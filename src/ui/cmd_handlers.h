@@ -19,6 +19,20 @@ CMD_HANDLER(cmd_eval);
 CMD_HANDLER(cmd_run);
 /* cmd_train.c */
 CMD_HANDLER(cmd_train);
+/* cmd_quant.c */
+CMD_HANDLER(cmd_mode);
+CMD_HANDLER(cmd_prec);
+CMD_HANDLER(cmd_quant);
+CMD_HANDLER(cmd_calibrate);
+CMD_HANDLER(cmd_variant);
+CMD_HANDLER(cmd_compare);
+/* cmd_inspect.c */
+CMD_HANDLER(cmd_error);
+CMD_HANDLER(cmd_hist);
+/* cmd_analyze.c */
+CMD_HANDLER(cmd_sensitivity);
+CMD_HANDLER(cmd_fallback);
+CMD_HANDLER(cmd_diagnose);
 /* cmd_bench.c */
 CMD_HANDLER(cmd_bench);
 /* cmd_shell.c */
@@ -29,5 +43,7 @@ CMD_HANDLER(cmd_check);
 CMD_HANDLER(cmd_set);
 CMD_HANDLER(cmd_get);
 CMD_HANDLER(cmd_quit);
+/* cmd_play.c */
+CMD_HANDLER(cmd_play);
 
 #endif

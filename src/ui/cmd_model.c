@@ -1,12 +1,16 @@
 /* load, save, info, layers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_handlers.h"
 #include "modelfile.h"
 #include "op.h"
+#include "qexec.h"
+#include "qview.h"
 #include "spec.h"
 #include "transform.h"
+#include "variants.h"
 
 static void sample_shape(const Shape *s, char *buf, size_t cap)
 {
@@ -33,8 +37,27 @@ CMD_HANDLER(cmd_load)
     Model *m = modelfile_load(a->pos[0], err);
     if (!m)
         return err->code;
+    /* Variants are checked against the model before the session changes. */
+    QuantState vq;
+    qstate_init(&vq, m->graph.n_nodes);
+    const char *vj = model_meta_get(m, "variants");
+    if (vj && variants_from_json(vj, m, &vq, err)) {
+        qstate_release(&vq);
+        model_free(m);
+        qs_error_prefix(err, "%s", a->pos[0]);
+        return err->code;
+    }
     char dropped[128];
     session_set_model(&app->session, m, a->pos[0], dropped, sizeof dropped);
+    QuantState *qs = &app->session.q;
+    for (int i = 0; i < vq.n_variants; i++) { /* move them in */
+        qs->variants = xrealloc(qs->variants, (size_t)(qs->n_variants + 1) * sizeof *qs->variants);
+        qs->variants[qs->n_variants++] = vq.variants[i];
+    }
+    vq.n_variants = 0;
+    qstate_release(&vq);
+    if (qs->n_variants)
+        result_int(r, "variants", qs->n_variants);
     result_str(r, "model", a->pos[0]);
     model_summary(m, r);
     if (dropped[0])
@@ -62,9 +85,17 @@ CMD_HANDLER(cmd_init)
 
 CMD_HANDLER(cmd_save)
 {
-    if (modelfile_save(a->pos[0], app->session.model, err))
+    Session *s = &app->session;
+    char *vj = variants_to_json(s->model, &s->q, err);
+    if (vj)
+        model_meta_set(s->model, "variants", vj);
+    else
+        model_meta_remove(s->model, "variants");
+    free(vj);
+    if (modelfile_save(a->pos[0], s->model, err))
         return err->code;
     result_str(r, "saved", a->pos[0]);
+    result_int(r, "variants", s->q.n_variants);
     return QS_OK;
 }
 
@@ -101,18 +132,31 @@ CMD_HANDLER(cmd_info)
     return QS_OK;
 }
 
+static void range_str(char *buf, size_t cap, double lo, double hi)
+{
+    snprintf(buf, cap, "[%.3g, %.3g]", lo, hi);
+}
+
 CMD_HANDLER(cmd_layers)
 {
-    const Graph *g = &app->session.model->graph;
-    static const char *const cols[] = { "index", "name", "op", "shape", "params", NULL };
+    Session *s = &app->session;
+    const Graph *g = &s->model->graph;
+    char note[512];
+    QModel *q = qview_current(s, note, sizeof note);
+    if (note[0])
+        result_str(r, "note", note);
+    static const char *const cols[] = { "index", "name", "op", "shape", "params", "prec",
+                                        "kernel", "w_range", "w_spread", "act_range", "clip",
+                                        "scale", "zp", "clipped", NULL };
     RTable *t = result_table(r, "layers", cols);
     char buf[128];
     for (int k = 0; k < g->n_nodes; k++) {
-        const Node *n = &g->nodes[g->order[k]];
+        int i = g->order[k];
+        const Node *n = &g->nodes[i];
         int64_t params = 0;
-        for (int i = 0; i < n->n_in; i++)
-            if (n->in[i] >= 0 && g->values[n->in[i]].kind == VAL_CONST)
-                params += shape_numel(&g->values[n->in[i]].shape);
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0 && g->values[n->in[j]].kind == VAL_CONST)
+                params += shape_numel(&g->values[n->in[j]].shape);
         int row = rtable_add_row(t);
         rtable_int(t, row, 0, k);
         rtable_str(t, row, 1, n->name);
@@ -120,6 +164,28 @@ CMD_HANDLER(cmd_layers)
         sample_shape(&g->values[n->out].shape, buf, sizeof buf);
         rtable_str(t, row, 3, buf);
         rtable_int(t, row, 4, params);
+        rtable_str(t, row, 5, precision_table[plan_node_prec(&s->q.plan, i)].name);
+        if (!q)
+            continue;
+        const QLayerInfo *L = qmodel_layer(q, i);
+        const char *kernel = L->absorbed ? "fused" : L->fallback ? "float-fallback"
+                             : L->integer                        ? "int8"
+                                                                 : "float";
+        rtable_str(t, row, 6, kernel);
+        if (L->n_wscales) {
+            range_str(buf, sizeof buf, L->w_min, L->w_max);
+            rtable_str(t, row, 7, buf);
+            rtable_float(t, row, 8, L->w_channel_spread, RS_PLAIN);
+        }
+        if (L->has_act) {
+            range_str(buf, sizeof buf, L->act_min, L->act_max);
+            rtable_str(t, row, 9, buf);
+            range_str(buf, sizeof buf, L->clip_lo, L->clip_hi);
+            rtable_str(t, row, 10, buf);
+            rtable_float(t, row, 11, L->act.scale, RS_PLAIN);
+            rtable_int(t, row, 12, L->act.zero_point);
+            rtable_float(t, row, 13, L->clipped, RS_PCT);
+        }
     }
     return QS_OK;
 }
@@ -129,8 +195,10 @@ CMD_HANDLER(cmd_fold)
     if (strcmp(a->pos[0], "scales") != 0)
         return qs_fail(err, QS_EINVAL, "fold: unknown target '%s' (scales)", a->pos[0]);
     int folded, left;
-    if (transform_absorb_scales(app->session.model, &folded, &left, err))
-        return err->code;
+    QsStatus st = transform_absorb_scales(app->session.model, &folded, &left, err);
+    session_model_changed(&app->session); /* even a failed fold may have changed weights */
+    if (st)
+        return st;
     result_int(r, "folded", folded);
     result_int(r, "left", left);
     model_summary(app->session.model, r);

@@ -96,13 +96,24 @@ CMD_HANDLER(cmd_check)
 {
     char field[64], op[3], want_s[64];
     double want;
-    if (check_parts(a, field, sizeof field, op, want_s, sizeof want_s, err) ||
-        parse_double(field, want_s, &want, err))
+    if (check_parts(a, field, sizeof field, op, want_s, sizeof want_s, err))
         return err->code;
     const RValue *v = result_get(&app->last, field);
     if (!v)
         return qs_fail(err, QS_ENOTFOUND, "check: the previous result (%s) has no figure '%s'",
                        app->last.cmd && app->last.cmd[0] ? app->last.cmd : "none", field);
+    if (v->type == RV_STR) { /* names compare as text: check worst == dw1 */
+        bool eq = strcmp(v->s, want_s) == 0;
+        if (strcmp(op, "==") && strcmp(op, "!="))
+            return qs_fail(err, QS_EINVAL, "check: '%s' is text; only == and != apply", field);
+        if (eq != (strcmp(op, "==") == 0))
+            return qs_fail(err, QS_EINVAL, "check failed: %s = %s, expected %s %s", field, v->s,
+                           op, want_s);
+        result_textf(r, "ok: %s = %s %s %s", field, v->s, op, want_s);
+        return QS_OK;
+    }
+    if (parse_double(field, want_s, &want, err))
+        return err->code;
     if (v->type != RV_INT && v->type != RV_FLOAT && v->type != RV_BOOL)
         return qs_fail(err, QS_EINVAL, "check: '%s' is not a number", field);
     double got = v->type == RV_FLOAT ? v->f : (double)v->i;

@@ -139,6 +139,7 @@ CMD_HANDLER(cmd_train)
     st = train_run(s->model, train, val < SPLIT_COUNT ? &s->splits[val] : NULL, task, &cfg,
                    &app->job, on_epoch, &rows, &sum, err);
     free(weights);
+    session_model_changed(s);
     /* Cancelled or failed runs still leave the best weights in the model; the summary says
      * which, and the message travels up as the error. */
     if (st)

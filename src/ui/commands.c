@@ -62,6 +62,64 @@ static const CmdOpt bench_opts[] = {
     { NULL, NULL },
 };
 
+static const CmdOpt quant_opts[] = {
+    { "wgran", "weight scales per output channel (channel, default) or one per tensor" },
+    { "observer", "activation range: minmax, ma-minmax, percentile, entropy or mse" },
+    { "pct", "percentile observer: share of values kept, e.g. 99.99 (default)" },
+    { "bits", "2 to 8 (default 8), weights and activations" },
+    { "asym", "1 (default): asymmetric activations; 0: symmetric" },
+    { NULL, NULL },
+};
+
+static const CmdOpt calibrate_opts[] = {
+    { "split", "the split to calibrate on (default calib)" },
+    { "n", "use only the first N samples" },
+    { "batch", "samples per forward pass (default: option batch)" },
+    { "observer", "also switch the observer (no second pass needed later either)" },
+    { "wgran", "as for quant" },
+    { "pct", "as for quant" },
+    { "bits", "as for quant" },
+    { "asym", "as for quant" },
+    { NULL, NULL },
+};
+
+static const CmdOpt compare_opts[] = {
+    { "split", "the labelled split to compare on (default eval)" },
+    { "n", "use only the first N samples" },
+    { NULL, NULL },
+};
+
+static const CmdOpt error_opts[] = {
+    { "n", "samples to measure on (default 256)" },
+    { "split", "the split (default eval, else calib)" },
+    { NULL, NULL },
+};
+
+static const CmdOpt hist_opts[] = {
+    { "width", "columns (default 64)" },
+    { "height", "rows (default 10)" },
+    { NULL, NULL },
+};
+
+static const CmdOpt sens_opts[] = {
+    { "split", "the labelled split to measure on (default eval)" },
+    { "n", "use only the first N samples" },
+    { NULL, NULL },
+};
+
+static const CmdOpt fallback_opts[] = {
+    { "drop", "the largest acceptable drop against FP32 (same as drop<=X)" },
+    { "to", "fp16 (default) or fp32: the precision the layers fall back to" },
+    { "split", "the labelled split to measure on (default eval)" },
+    { "n", "use only the first N samples" },
+    { NULL, NULL },
+};
+
+static const CmdOpt diagnose_opts[] = {
+    { "n", "samples for the error checks (default 256)" },
+    { NULL, NULL },
+};
+
 static const CmdOpt run_opts[] = {
     { "i", "the sample to print (default 0)" },
     { "out", "write every sample's outputs to this .npy instead of printing one" },
@@ -125,6 +183,67 @@ const CmdDef cmd_table[] = {
                  "milliseconds per sample with min and max, and samples per second.",
       .example = "bench n=1000 batch=256 repeat=5", .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = bench_opts, .run = cmd_bench },
+    { .name = "mode", .usage = "mode [fp32|fp16|int8-dyn|int8-static]",
+      .summary = "Switch the whole model's precision (cached: switching back is instant); "
+                 "without an argument, show the plan.",
+      .example = "mode int8-static", .min_pos = 0, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
+      .opts = no_opts, .run = cmd_mode },
+    { .name = "prec", .usage = "prec LAYER fp32|fp16|int8-dyn|int8-static|auto",
+      .summary = "Pin one layer to a precision (a fallback), or back to the model's mode "
+                 "with auto.",
+      .example = "prec conv1 fp32", .min_pos = 2, .max_pos = 2, .flags = CMD_NEEDS_MODEL,
+      .opts = no_opts, .run = cmd_prec },
+    { .name = "quant",
+      .usage = "quant [wgran=channel|tensor] [observer=..] [pct=P] [bits=B] [asym=0|1]",
+      .summary = "Set the quantization options of the plan; without options, show them.",
+      .example = "quant wgran=tensor observer=percentile pct=99.9", .flags = CMD_NEEDS_MODEL,
+      .opts = quant_opts, .run = cmd_quant },
+    { .name = "calibrate", .usage = "calibrate [n=N] [observer=..] [split=calib]",
+      .summary = "Run the calib split through the float model and keep every layer's "
+                 "activation statistics (ranges and histograms); Ctrl-C keeps the previous "
+                 "calibration.",
+      .example = "calibrate n=500 observer=minmax", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+      .opts = calibrate_opts, .run = cmd_calibrate },
+    { .name = "variant", .usage = "variant save|use|drop NAME | variant list",
+      .summary = "Keep the current plan under a name, switch to a kept one, forget one, or "
+                 "list them.",
+      .example = "variant save ptq", .min_pos = 1, .max_pos = 2, .flags = CMD_NEEDS_MODEL,
+      .opts = no_opts, .run = cmd_variant },
+    { .name = "compare", .usage = "compare [split=eval] [n=N]",
+      .summary = "FP32, FP16, INT8 dynamic, INT8 static and every variant side by side: "
+                 "metric, drop against FP32, top-1 agreement, output SQNR, deployed bytes, "
+                 "latency per sample measured here.",
+      .example = "compare", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = compare_opts,
+      .run = cmd_compare },
+    { .name = "error", .usage = "error [accum|local] [n=N] [split=..]",
+      .summary = "Per-layer error of the current plan against FP32: accumulated (the "
+                 "quantized model run whole) or local (each layer alone, fed the float "
+                 "input): MSE, SQNR, cosine, max abs error, RMSE in quantization steps.",
+      .example = "error local n=256", .min_pos = 0, .max_pos = 1,
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = error_opts, .run = cmd_error },
+    { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H]",
+      .summary = "A text histogram of a layer's calibrated output (log scale) with the "
+                 "clipping range [ ], zero and the quantization grid ' marked.",
+      .example = "hist conv1 act width=64", .min_pos = 1, .max_pos = 2,
+      .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .run = cmd_hist },
+    { .name = "sensitivity", .usage = "sensitivity [split=eval] [n=N]",
+      .summary = "Rank the quantized layers two ways: the metric with only that layer "
+                 "quantized, and with every layer but that one.",
+      .example = "sensitivity n=1000", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = sens_opts,
+      .run = cmd_sensitivity },
+    { .name = "fallback", .usage = "fallback drop<=X [to=fp16|fp32] [split=eval] [n=N]",
+      .summary = "Pin the most harmful layers to FP16 or FP32, greedily, until the drop "
+                 "against FP32 is at most X (a fraction); reports the cost in size and "
+                 "latency. The result becomes the current plan.",
+      .example = "fallback drop<=0.005 to=fp16", .min_pos = 0, .max_pos = 1,
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = fallback_opts, .run = cmd_fallback },
+    { .name = "diagnose", .usage = "diagnose [n=N]",
+      .summary = "List, worst first, what would trouble the plan: per-tensor weight scales "
+                 "set by one channel, activation ranges far wider than the next clip, large "
+                 "clipped fractions, layers where the accumulated error jumps, FP16 "
+                 "overflow; each with evidence and a fix.",
+      .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
+      .run = cmd_diagnose },
     { .name = "help", .usage = "help [COMMAND]",
       .summary = "List the commands, or show one command's usage, options and example.",
       .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_help },
@@ -132,6 +251,13 @@ const CmdDef cmd_table[] = {
       .summary = "Run the commands of a script; stops at its first error (FILE:LINE).",
       .example = "source scripts/examples/mnist_eval.qs", .min_pos = 1, .max_pos = 1,
       .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_source },
+    { .name = "play", .usage = "play FILE.qs",
+      .summary = "Run a demo script step by step: each step is a command line, captioned by "
+                 "the comments above it. The plain front ends print each caption and run the "
+                 "step; the workbench waits for Space (Backspace goes back one step by "
+                 "replaying from the start).",
+      .example = "play scripts/demos/fp16_vs_int8.qs", .min_pos = 1, .max_pos = 1,
+      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_play },
     { .name = "echo", .usage = "echo TEXT...",
       .summary = "Print the text (section titles in scripts and reports).",
       .example = "echo \"== float baseline ==\"", .min_pos = 0, .max_pos = 1000,

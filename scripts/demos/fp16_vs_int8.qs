@@ -1,0 +1,13 @@
+# FP16 against INT8: half the bytes with nothing lost, or a quarter with a little lost.
+load models/mnist_cnn.qsm
+source scripts/train/mnist_data.qs
+# FP16: weights stored as IEEE half, every layer's output rounded to half.
+mode fp16
+eval
+# INT8 static needs activation ranges: calibrate on the calib split.
+calibrate
+mode int8-static
+eval
+# Everything side by side: metric, drop, agreement with FP32, output SQNR, deployed
+# bytes and latency measured on this machine.
+compare

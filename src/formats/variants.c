@@ -1,0 +1,162 @@
+#include "variants.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "observer.h"
+
+char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
+{
+    if (qs->n_variants == 0)
+        return NULL;
+    const Graph *g = &m->graph;
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < qs->n_variants; i++) {
+        const Variant *v = &qs->variants[i];
+        const Plan *p = &v->plan;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", v->name);
+        cJSON_AddStringToObject(o, "mode", precision_table[p->mode].name);
+        cJSON_AddStringToObject(o, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
+        cJSON_AddStringToObject(o, "observer_was", observer_table[p->q.observer].name);
+        cJSON_AddNumberToObject(o, "pct", p->q.pct);
+        cJSON_AddNumberToObject(o, "bits", p->q.bits);
+        cJSON_AddBoolToObject(o, "asym", !p->q.act_symmetric);
+        cJSON *pins = cJSON_AddObjectToObject(o, "pins");
+        for (int k = 0; k < p->n_nodes; k++)
+            if (p->pin[k] >= 0)
+                cJSON_AddStringToObject(pins, g->nodes[k].name, precision_table[p->pin[k]].name);
+        if (v->calibrated) {
+            cJSON *ranges = cJSON_AddObjectToObject(o, "ranges");
+            ObserverOpts oo = { .pct = p->q.pct, .bits = p->q.bits, .symmetric = p->q.act_symmetric };
+            for (int k = 0; k < v->calib.n_values && k < g->n_values; k++) {
+                const ActStats *st = &v->calib.stats[k];
+                float lo, hi;
+                if (st->count == 0 || observer_table[p->q.observer].range(st, &oo, &lo, &hi, NULL))
+                    continue;
+                /* floats as exact decimal text: %.9g round-trips a float32 */
+                char buf[2][32];
+                snprintf(buf[0], sizeof buf[0], "%.9g", lo);
+                snprintf(buf[1], sizeof buf[1], "%.9g", hi);
+                cJSON *pair = cJSON_CreateArray();
+                cJSON_AddItemToArray(pair, cJSON_CreateRaw(buf[0]));
+                cJSON_AddItemToArray(pair, cJSON_CreateRaw(buf[1]));
+                cJSON_AddItemToObject(ranges, g->values[k].name, pair);
+            }
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *s = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    if (!s)
+        qs_fail(err, QS_ENOMEM, "cannot serialise the variants");
+    char *out = s ? xstrdup(s) : NULL;
+    cJSON_free(s);
+    return out;
+}
+
+static QsStatus bad(QsError *err, int i, const char *what)
+{
+    return qs_fail(err, QS_EFORMAT, "variants[%d]: %s", i, what);
+}
+
+static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState *qs,
+                              QsError *err)
+{
+    const Graph *g = &m->graph;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
+    const cJSON *wgran = cJSON_GetObjectItemCaseSensitive(o, "wgran");
+    const cJSON *pct = cJSON_GetObjectItemCaseSensitive(o, "pct");
+    const cJSON *bits = cJSON_GetObjectItemCaseSensitive(o, "bits");
+    const cJSON *asym = cJSON_GetObjectItemCaseSensitive(o, "asym");
+    const cJSON *pins = cJSON_GetObjectItemCaseSensitive(o, "pins");
+    const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(o, "ranges");
+    if (!cJSON_IsString(name) || !name->valuestring[0])
+        return bad(err, i, "'name' must be a non-empty string");
+    if (!cJSON_IsString(mode) || precision_find(mode->valuestring) < 0)
+        return bad(err, i, "'mode' must name a precision");
+    if (!cJSON_IsString(wgran) ||
+        (strcmp(wgran->valuestring, "channel") && strcmp(wgran->valuestring, "tensor")))
+        return bad(err, i, "'wgran' must be channel or tensor");
+    if (!cJSON_IsNumber(pct) || !(pct->valuedouble > 50 && pct->valuedouble <= 100))
+        return bad(err, i, "'pct' must be in (50, 100]");
+    if (!cJSON_IsNumber(bits) || bits->valuedouble < 2 || bits->valuedouble > 8 ||
+        bits->valuedouble != floor(bits->valuedouble))
+        return bad(err, i, "'bits' must be an integer from 2 to 8");
+    if (!cJSON_IsBool(asym) || (pins && !cJSON_IsObject(pins)) ||
+        (ranges && !cJSON_IsObject(ranges)))
+        return bad(err, i, "'asym' must be a boolean, 'pins' and 'ranges' objects");
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    p.mode = (PrecKind)precision_find(mode->valuestring);
+    p.q.wgran_tensor = strcmp(wgran->valuestring, "tensor") == 0;
+    p.q.observer = OBS_MINMAX;
+    p.q.pct = pct->valuedouble;
+    p.q.bits = (int)bits->valuedouble;
+    p.q.act_symmetric = !cJSON_IsTrue(asym);
+    QsStatus st = QS_OK;
+    for (const cJSON *it = pins ? pins->child : NULL; it && !st; it = it->next) {
+        int node = graph_find_node(g, it->string);
+        int prec = cJSON_IsString(it) ? precision_find(it->valuestring) : -1;
+        if (node < 0 || prec < 0)
+            st = qs_fail(err, QS_EFORMAT, "variants[%d]: pin '%s' names no layer or precision", i,
+                         it->string);
+        else
+            p.pin[node] = (int8_t)prec;
+    }
+    Calibration cal = { 0 };
+    bool calibrated = ranges != NULL;
+    if (!st && calibrated) {
+        cal.n_values = g->n_values;
+        cal.stats = xmalloc((size_t)g->n_values * sizeof *cal.stats);
+        for (int k = 0; k < g->n_values; k++)
+            act_stats_init(&cal.stats[k]);
+        for (const cJSON *it = ranges->child; it && !st; it = it->next) {
+            int v = graph_find_value(g, it->string);
+            const cJSON *lo = cJSON_GetArrayItem(it, 0), *hi = cJSON_GetArrayItem(it, 1);
+            if (v < 0 || cJSON_GetArraySize(it) != 2 || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
+                !(lo->valuedouble <= hi->valuedouble) || !isfinite(lo->valuedouble) ||
+                !isfinite(hi->valuedouble)) {
+                st = qs_fail(err, QS_EFORMAT, "variants[%d]: range of '%s' is not [lo, hi] of a "
+                             "known value", i, it->string);
+                break;
+            }
+            /* Min-max over a two-value "sample" gives back exactly these bounds. */
+            float two[2] = { (float)lo->valuedouble, (float)hi->valuedouble };
+            act_stats_observe(&cal.stats[v], two, 2, 0.01);
+        }
+    }
+    if (!st) {
+        /* save through the current-calibration slot: swap ours in, save, swap back */
+        Calibration keep = qs->calib;
+        bool keep_cal = qs->calibrated;
+        qs->calib = cal;
+        qs->calibrated = calibrated;
+        qstate_variant_save(qs, name->valuestring, &p);
+        qs->calib = keep;
+        qs->calibrated = keep_cal;
+    }
+    if (calibrated)
+        calib_release(&cal);
+    plan_release(&p);
+    return st;
+}
+
+QsStatus variants_from_json(const char *json, const Model *m, QuantState *qs, QsError *err)
+{
+    cJSON *arr = cJSON_Parse(json);
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return qs_fail(err, QS_EFORMAT, "variants: expected a JSON array");
+    }
+    QsStatus st = QS_OK;
+    int i = 0;
+    for (const cJSON *o = arr->child; o && !st; o = o->next, i++)
+        st = cJSON_IsObject(o) ? parse_variant(o, i, m, qs, err) : bad(err, i, "not an object");
+    cJSON_Delete(arr);
+    return st;
+}

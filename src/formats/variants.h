@@ -1,0 +1,21 @@
+/* Named variants in a .qsm file: each variant's plan and the activation clipping ranges
+ * its calibration chose, stored as the JSON model metadata "variants" (docs/formats.md).
+ * A loaded variant reproduces the saved variant's quantized outputs bit for bit. */
+#ifndef QS_VARIANTS_H
+#define QS_VARIANTS_H
+
+#include "error.h"
+#include "model.h"
+#include "qstate.h"
+
+/* Serialises qs's variants for model m; returns a new string (caller frees) or NULL when
+ * there are none. */
+char *variants_to_json(const Model *m, const QuantState *qs, QsError *err);
+
+/* Adds the variants described by json to qs (whose plans must be sized for m). Layer
+ * names must exist in m. A loaded variant uses the min-max observer over the saved ranges,
+ * which gives back exactly the saved ranges; the file records the observer that chose them
+ * as "observer_was". */
+QsStatus variants_from_json(const char *json, const Model *m, QuantState *qs, QsError *err);
+
+#endif

@@ -1,0 +1,272 @@
+/* mode, prec, quant, calibrate, variant, compare: choosing and comparing precision plans. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib.h"
+#include "cmd_handlers.h"
+#include "observer.h"
+#include "score.h"
+
+static const char *const gran_names[] = { "channel", "tensor", NULL };
+
+static void plan_fields(const Plan *p, Result *r)
+{
+    result_str(r, "mode", precision_table[p->mode].name);
+    result_str(r, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
+    result_str(r, "observer", observer_table[p->q.observer].name);
+    result_float(r, "pct", p->q.pct, RS_PLAIN);
+    result_int(r, "bits", p->q.bits);
+    result_bool(r, "asym", !p->q.act_symmetric);
+    int pins = 0;
+    for (int i = 0; i < p->n_nodes; i++)
+        pins += p->pin[i] >= 0;
+    result_int(r, "pinned", pins);
+}
+
+static QsStatus parse_prec(const char *s, int *out, QsError *err)
+{
+    static const char *const names[] = { "fp32", "fp16", "int8-dyn", "int8-static", NULL };
+    return parse_choice("precision", s, names, out, err);
+}
+
+CMD_HANDLER(cmd_mode)
+{
+    Plan *p = &app->session.q.plan;
+    if (a->n_pos == 1) {
+        int k;
+        if (parse_prec(a->pos[0], &k, err))
+            return err->code;
+        p->mode = (PrecKind)k;
+    }
+    plan_fields(p, r);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_prec)
+{
+    Session *s = &app->session;
+    Plan *p = &s->q.plan;
+    int node = graph_find_node(&s->model->graph, a->pos[0]);
+    if (node < 0)
+        return qs_fail(err, QS_ENOTFOUND, "prec: no layer named '%s' (see 'layers')", a->pos[0]);
+    if (strcmp(a->pos[1], "auto") == 0) {
+        p->pin[node] = -1;
+    } else {
+        int k;
+        if (parse_prec(a->pos[1], &k, err))
+            return err->code;
+        p->pin[node] = (int8_t)k;
+    }
+    result_str(r, "layer", a->pos[0]);
+    result_str(r, "pin", p->pin[node] < 0 ? "auto" : precision_table[p->pin[node]].name);
+    result_str(r, "runs_at", precision_table[plan_node_prec(p, node)].name);
+    return QS_OK;
+}
+
+/* Reads quant options (shared by quant and calibrate) into q. */
+static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
+{
+    int gran = q->wgran_tensor, obs = q->observer;
+    long bits;
+    double pct;
+    bool asym;
+    const char *obs_name = arg_str(a, "observer", NULL);
+    if (obs_name) {
+        obs = observer_find(obs_name);
+        if (obs < 0) {
+            char list[128] = "";
+            for (int k = 0; k < OBS_COUNT; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? "|" : "",
+                         observer_table[k].name);
+            return qs_fail(err, QS_EINVAL, "observer=%s: expected one of %s", obs_name, list);
+        }
+    }
+    if (arg_choice(a, "wgran", gran_names, gran, &gran, err) ||
+        arg_int_range(a, "bits", q->bits, 2, 8, &bits, err) ||
+        arg_float(a, "pct", q->pct, &pct, err) || arg_bool(a, "asym", !q->act_symmetric, &asym, err))
+        return err->code;
+    if (!(pct > 50.0 && pct <= 100.0))
+        return qs_fail(err, QS_EINVAL, "pct=%g: expected a percentile in (50, 100]", pct);
+    q->wgran_tensor = gran == 1;
+    q->observer = obs;
+    q->bits = (int)bits;
+    q->pct = pct;
+    q->act_symmetric = !asym;
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_quant)
+{
+    Plan *p = &app->session.q.plan;
+    QuantOpts q = p->q;
+    if (read_quant_opts(a, &q, err))
+        return err->code;
+    p->q = q;
+    plan_fields(p, r);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_calibrate)
+{
+    Session *s = &app->session;
+    int split = split_find(arg_str(a, "split", "calib"));
+    if (split < 0 || !s->splits[split].x)
+        return qs_fail(err, QS_EINVAL, "calibrate: split '%s' is empty or unknown (use 'data "
+                       "calib X')", arg_str(a, "split", "calib"));
+    long n, batch;
+    QuantOpts q = s->q.plan.q;
+    if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err) ||
+        arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &batch, err) ||
+        read_quant_opts(a, &q, err))
+        return err->code;
+    Calibration c;
+    if (calib_run(&s->model->graph, &s->splits[split], n, (int)batch, 0.01, &app->job, &c, err))
+        return err->code; /* the previous calibration stays */
+    int64_t samples = c.samples;
+    qstate_set_calibration(&s->q, &c, split_name((SplitId)split));
+    s->q.plan.q = q;
+    result_str(r, "split", split_name((SplitId)split));
+    result_int(r, "samples", samples);
+    result_str(r, "observer", observer_table[q.observer].name);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_variant)
+{
+    QuantState *qs = &app->session.q;
+    const char *verb = a->pos[0];
+    if (strcmp(verb, "save") == 0 || strcmp(verb, "use") == 0 || strcmp(verb, "drop") == 0) {
+        if (a->n_pos != 2)
+            return qs_fail(err, QS_EINVAL, "variant %s: a NAME is needed", verb);
+        const char *name = a->pos[1];
+        if (strcmp(verb, "save") == 0) {
+            if (precision_find(name) >= 0)
+                return qs_fail(err, QS_EINVAL, "variant save: '%s' names a precision; pick "
+                               "another name", name);
+            qstate_variant_save(qs, name, &qs->plan);
+        } else if (strcmp(verb, "use") == 0) {
+            if (!qstate_variant_use(qs, name))
+                return qs_fail(err, QS_ENOTFOUND, "variant use: no variant '%s'", name);
+        } else if (!qstate_variant_drop(qs, name)) {
+            return qs_fail(err, QS_ENOTFOUND, "variant drop: no variant '%s'", name);
+        }
+        result_str(r, "variant", name);
+        result_str(r, "action", verb);
+    } else if (strcmp(verb, "list") != 0) {
+        return qs_fail(err, QS_EINVAL, "variant: unknown action '%s' (save, use, drop, list)",
+                       verb);
+    }
+    static const char *const cols[] = { "variant", "mode", "wgran", "observer", "bits",
+                                        "pinned", NULL };
+    RTable *t = result_table(r, "variants", cols);
+    for (int i = 0; i < qs->n_variants; i++) {
+        const Plan *p = &qs->variants[i].plan;
+        int pins = 0;
+        for (int k = 0; k < p->n_nodes; k++)
+            pins += p->pin[k] >= 0;
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, qs->variants[i].name);
+        rtable_str(t, row, 1, precision_table[p->mode].name);
+        rtable_str(t, row, 2, p->q.wgran_tensor ? "tensor" : "channel");
+        rtable_str(t, row, 3, observer_table[p->q.observer].name);
+        rtable_int(t, row, 4, p->q.bits);
+        rtable_int(t, row, 5, pins);
+    }
+    return QS_OK;
+}
+
+/* One row of `compare`: plan p scored against the float reference outputs. */
+static QsStatus compare_row(App *app, RTable *t, const char *name, const Plan *p,
+                            const Calibration *cal, const Dataset *d, int64_t n, TaskKind task,
+                            const Tensor *ref, double ref_metric, bool current, QsError *err)
+{
+    Session *s = &app->session;
+    int row = rtable_add_row(t);
+    rtable_str(t, row, 0, name);
+    rtable_str(t, row, 1, precision_table[p->mode].name);
+    rtable_bool(t, row, 8, current);
+    bool needs_cal = false;
+    for (int i = 0; i < p->n_nodes; i++)
+        needs_cal |= plan_node_prec(p, i) == PREC_INT8_STATIC;
+    if (needs_cal && !(cal || s->q.calibrated)) {
+        rtable_str(t, row, 9, "needs calibrate");
+        return QS_OK;
+    }
+    Executor ex;
+    FloatExec *owner;
+    QModel *q = NULL;
+    if (qstate_executor(&s->q, s->model, p, cal, &ex, &owner, err))
+        return err->code;
+    if (!owner && qstate_qmodel(&s->q, s->model, p, cal, &q, err))
+        return err->code;
+    Score sc;
+    QsStatus st = score_run(&ex, d, n, task, s->opt.batch, ref, NULL, &app->job, &sc, err);
+    exec_float_free(owner);
+    if (st)
+        return st;
+    double metric = score_metric(&sc);
+    rtable_float(t, row, 2, metric, task == TASK_REGRESS ? RS_PLAIN : RS_PCT);
+    rtable_float(t, row, 3, ref_metric - metric, task == TASK_REGRESS ? RS_PLAIN : RS_PCT);
+    rtable_float(t, row, 4, compare_metrics_agreement(&sc.vs_ref), RS_PCT);
+    rtable_float(t, row, 5, compare_metrics_sqnr_db(&sc.vs_ref), RS_DB);
+    rtable_int(t, row, 6, q ? qmodel_deployed_bytes(q)
+                            : (int64_t)graph_param_bytes(&s->model->graph));
+    t->cells[row * t->n_cols + 6].style = RS_BYTES;
+    rtable_float(t, row, 7, 1e3 * sc.seconds / (double)sc.n, RS_MS);
+    score_release(&sc);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_compare)
+{
+    Session *s = &app->session;
+    int split = split_find(arg_str(a, "split", "eval"));
+    if (split < 0 || !s->splits[split].x || !s->splits[split].y)
+        return qs_fail(err, QS_EINVAL, "compare: split '%s' is empty or unlabelled",
+                       arg_str(a, "split", "eval"));
+    const Dataset *d = &s->splits[split];
+    long n;
+    if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+        return err->code;
+    TaskKind task = session_task(s, d);
+    /* The float run first: its outputs are the reference for agreement and SQNR. */
+    FloatExec *f;
+    Executor fx = exec_float_new(&s->model->graph, &f);
+    Score ref_score;
+    Tensor *ref = NULL;
+    QsStatus st = score_run(&fx, d, n, task, s->opt.batch, NULL, &ref, &app->job, &ref_score,
+                            err);
+    exec_float_free(f);
+    if (st)
+        return st;
+    double ref_metric = score_metric(&ref_score);
+    score_release(&ref_score);
+    static const char *const cols[] = { "variant", "mode", "metric", "drop", "agreement",
+                                        "sqnr", "bytes", "latency", "current", "note", NULL };
+    RTable *t = result_table(r, "variants", cols);
+    Plan p;
+    plan_copy(&p, &s->q.plan);
+    memset(p.pin, -1, (size_t)p.n_nodes);
+    for (int k = 0; k < PREC_COUNT && !st; k++) {
+        p.mode = (PrecKind)k;
+        bool current = plan_equal(&p, &s->q.plan);
+        st = compare_row(app, t, precision_table[k].name, &p, NULL, d, n, task, ref, ref_metric,
+                         current, err);
+    }
+    plan_release(&p);
+    for (int i = 0; i < s->q.n_variants && !st; i++) {
+        const Variant *v = &s->q.variants[i];
+        st = compare_row(app, t, v->name, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task,
+                         ref, ref_metric, false, err);
+    }
+    tensor_free(ref);
+    if (st)
+        return st;
+    result_str(r, "split", split_name((SplitId)split));
+    result_str(r, "metric", score_metric_name(task));
+    result_int(r, "n", n > 0 && n < dataset_len(d) ? n : dataset_len(d));
+    result_int(r, "batch", s->opt.batch);
+    return QS_OK;
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The ncurses workbench end to end, in a detached tmux session (tmux makes its own pty, so
+# this needs no terminal of its own and runs under CI=true). For 80x24 and 200x60:
+# layer names appear, pressing 2 changes the precision label, calibrating then selecting a
+# layer shows its histogram, a long calibrate shows a progress bar (Esc cancels it), a bad
+# command typed at ':' shows an error, and quitting leaves the terminal as it was (the
+# alternate screen left, the stty modes unchanged, the shell prompt back). The 80x24 run
+# also kills the workbench with SIGSEGV and checks the terminal is restored all the same.
+#
+# usage: tests/tui/run_tmux_test.sh [path/to/qscope]    (exit 77: skipped, no tmux)
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+qscope=$(cd "$(dirname "${1:-build/qscope}")" && pwd)/$(basename "${1:-build/qscope}")
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "SKIP: tmux is not installed (scripts/setup.sh installs it)"
+    exit 77
+fi
+[ -x "$qscope" ] || { echo "FAIL: no qscope at $qscope"; exit 1; }
+
+unset TMUX TMUX_PANE
+tmp=$(mktemp -d)
+sock="qscope-tui-$$"
+T() { tmux -L "$sock" -f /dev/null "$@"; }
+cleanup() { T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+term=screen
+infocmp tmux-256color >/dev/null 2>&1 && term=tmux-256color
+lang=C
+locale -a 2>/dev/null | grep -qix 'c.utf-\?8' && lang=C.UTF-8
+started=$(date +%s)
+S=""
+
+now_ms() { date +%s%3N; }
+screen() { T capture-pane -p -t "$S" 2>/dev/null; }
+fail() {
+    echo "FAIL ($S): $*"
+    echo "---- screen ----"
+    screen
+    exit 1
+}
+# wait_for PATTERN SECONDS WHAT: polls the screen (grep -E) until PATTERN shows.
+wait_for() {
+    local end=$(( $(now_ms) + $2 * 1000 ))
+    while [ "$(now_ms)" -lt "$end" ]; do
+        screen | grep -Eq -- "$1" && return 0
+        sleep 0.05
+    done
+    fail "timed out after $2 s waiting for $3 (/$1/)"
+}
+# the status line (first row)
+status_has() { screen | head -n 1 | grep -Eq -- "$1"; }
+wait_status() {
+    local end=$(( $(now_ms) + $2 * 1000 ))
+    while [ "$(now_ms)" -lt "$end" ]; do
+        status_has "$1" && return 0
+        sleep 0.05
+    done
+    fail "timed out after $2 s waiting for the status line to show $3 (/$1/)"
+}
+keys() { T send-keys -t "$S" "$@"; }
+typed() { T send-keys -t "$S" -l "$1"; }
+
+run_size() {
+    local w=$1 h=$2
+    S="qs${w}x${h}"
+    # A shell in the pane: the prompt must come back after qscope quits. The terminal
+    # state is saved before and after, by the same command line, to compare.
+    T start-server \; set-option -g default-terminal "$term" \; \
+        new-session -d -s "$S" -x "$w" -y "$h" \
+        "env -u TMUX HOME=$tmp TERM=$term LANG=$lang LC_ALL=$lang PS1='qs-test\$ ' bash --norc --noprofile -i" \
+        || fail "tmux could not start"
+    T set-option -t "$S" status off >/dev/null
+    wait_for 'qs-test\$' 10 "the shell prompt"
+    typed "clear; stty -g > $tmp/stty.before; $qscope models/mnist_cnn.qsm --init scripts/train/mnist_data.qs; rc=\$?; stty -g > $tmp/stty.after; echo \"qscope exited \$rc\""
+    keys Enter
+
+    # layer names, then the data registered by --init
+    wait_for ' conv1 ' 20 "the layer list"
+    screen | grep -q ' fc2 ' || fail "fc2 missing from the layer list"
+    screen | grep -q ' relu3 ' || fail "relu3 missing from the layer list"
+    wait_status 'eval 2000|fp32 .*accuracy' 20 "the splits or the metric"
+    [ "$(T display -p -t "$S" '#{alternate_on}')" = 1 ] || fail "curses is not on the alternate screen"
+
+    # 2: the whole model at FP16, label first
+    status_has 'fp32' || fail "status line without fp32 before pressing 2"
+    keys 2
+    wait_status 'fp16' 10 "fp16 after pressing 2"
+    status_has 'fp32' && fail "status line still says fp32 after 2"
+    wait_for ' conv1 .*fp16' 10 "fp16 on the layer rows"
+
+    # calibrate, select relu1: the histogram with its clipping range
+    keys c
+    keys j j
+    wait_for 'Detail: relu1' 10 "the detail pane on relu1"
+    wait_for '(└|\+)\[' 30 "the histogram axis with the clipping range"
+    screen | grep -Eq '│.*█|\|.*#' || fail "no histogram bars"
+
+    # a long calibrate: the progress bar, then Esc cancels it
+    keys :
+    typed "calibrate split=train n=7000"
+    keys Enter
+    wait_status 'calibrate.*[0-9]+%' 30 "calibrate's progress bar"
+    keys Escape
+    wait_for 'cancelled' 30 "the cancel message"
+
+    # a bad command at ':'
+    keys :
+    typed "frobnicate now"
+    keys Enter
+    wait_for "unknown command 'frobnicate'" 10 "the error message"
+
+    # quit: the shell prompt comes back, the terminal as it was
+    keys Escape
+    sleep 0.1
+    keys q
+    wait_for 'qscope exited 0' 15 "qscope to exit"
+    wait_for 'qs-test\$ *$' 5 "the shell prompt after quitting"
+    [ "$(T display -p -t "$S" '#{alternate_on}')" = 0 ] || fail "the alternate screen was not left"
+    screen | grep -q 'Layers' && fail "curses residue on the screen after quitting"
+    cmp -s "$tmp/stty.before" "$tmp/stty.after" || fail "stty modes changed: $(cat "$tmp/stty.before") -> $(cat "$tmp/stty.after")"
+    echo "ok: ${w}x${h}"
+}
+
+crash_test() {
+    S="qs80x24"
+    keys "clear" Enter
+    typed "stty -g > $tmp/stty.before; sh -c 'echo \$\$ > $tmp/pid; exec $qscope models/mnist_cnn.qsm'; rc=\$?; stty -g > $tmp/stty.after; echo \"crashed with \$rc\""
+    keys Enter
+    wait_for ' conv1 ' 20 "the layer list (crash run)"
+    kill -SEGV "$(cat "$tmp/pid")" || fail "could not signal qscope"
+    wait_for 'crashed with 139' 15 "the crashed qscope to end"
+    [ "$(T display -p -t "$S" '#{alternate_on}')" = 0 ] || fail "alternate screen kept after SIGSEGV"
+    cmp -s "$tmp/stty.before" "$tmp/stty.after" || fail "stty modes changed by the crash"
+    echo "ok: terminal restored after SIGSEGV"
+}
+
+run_size 80 24
+crash_test
+run_size 200 60
+echo "tmux test passed in $(( $(date +%s) - started )) s"
