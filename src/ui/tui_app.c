@@ -337,6 +337,8 @@ static void action(Tui *t, const char *text)
         st->have_layers = st->have_compare = false;
     } else if (!strcmp(verb, "auto")) {
         st->auto_figures = !strcmp(arg, "on") ? true : !strcmp(arg, "off") ? false : !st->auto_figures;
+        if (!st->auto_figures && tui_exec_running(&t->ex) && (t->ex.cur.flags & TUI_TASK_AUTO))
+            tui_exec_cancel(&t->ex);
         msg(t, TS_DIM, st->auto_figures ? "automatic figures on (error bars, compare)"
                                         : "automatic figures off: e, m and E compute them");
     } else {
@@ -751,8 +753,11 @@ void tui_key(Tui *t, int key)
         t->quit = true;
     if (f & TUI_HANDLED)
         return;
+    /* automatic figures are not "a job" for the keys: Esc keeps its other meanings, and
+     * any command pre-empts them anyway */
+    bool user_job = tui_exec_running(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO);
     unsigned where = (1u << t->st.focus) | (t->st.playing ? TUI_IN_PLAY : 0) |
-                     (tui_exec_running(&t->ex) ? TUI_IN_JOB : TUI_IN_IDLE);
+                     (user_job ? TUI_IN_JOB : TUI_IN_IDLE);
     const TuiBinding *b = tui_keys_lookup(key, where);
     if (b)
         tui_run(t, b->cmd);

@@ -39,8 +39,8 @@ enum {
     TUI_IN_PANES = TUI_IN_LAYERS | TUI_IN_DETAIL | TUI_IN_METRICS,
     TUI_IN_ALL = TUI_IN_PANES | TUI_IN_CONSOLE,
     TUI_IN_PLAY = 1u << 4,     /* condition: a demo is being played */
-    TUI_IN_JOB = 1u << 5,      /* condition: a job is running */
-    TUI_IN_IDLE = 1u << 6,     /* condition: no job is running */
+    TUI_IN_JOB = 1u << 5,      /* condition: a job the user started is running */
+    TUI_IN_IDLE = 1u << 6,     /* condition: none is (automatic figures may be computed) */
 };
 
 typedef struct TuiBinding {

@@ -125,7 +125,8 @@ void tui_draw_status(TuiScreen *s, TuiRect r, const TuiState *st)
         x += bar + 1;
         x = put_seg(s, x, y, xmax, pct, TS_STATUS_HI);
         x = put_seg(s, x, y, xmax, left, TS_STATUS);
-        x = put_seg(s, x, y, xmax, "  Esc", TS_STATUS_HI);
+        if (!st->job.automatic)
+            x = put_seg(s, x, y, xmax, "  Esc", TS_STATUS_HI);
         if (st->job.queued)
             x = put_seg(s, x, y, xmax, "+q", TS_STATUS);
         (void)x;
@@ -221,7 +222,7 @@ void tui_draw_hints(TuiScreen *s, TuiRect r, const TuiState *st)
     tui_screen_fill(s, r, ' ', TS_STATUS);
     if (st->focus == TUI_PANE_CONSOLE)
         draw_hint_list(s, r, console, sizeof console / sizeof console[0]);
-    else if (st->job.running)
+    else if (st->job.running && !st->job.automatic)
         draw_hint_list(s, r, job, sizeof job / sizeof job[0]);
     else if (st->playing)
         draw_hint_list(s, r, play, sizeof play / sizeof play[0]);

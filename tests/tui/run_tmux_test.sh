@@ -22,7 +22,7 @@ unset TMUX TMUX_PANE
 tmp=$(mktemp -d)
 sock="qscope-tui-$$"
 T() { tmux -L "$sock" -f /dev/null "$@"; }
-cleanup() { T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
+cleanup() { T kill-server >/dev/null 2>&1; sleep 0.1; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 term=screen
@@ -69,7 +69,7 @@ run_size() {
     # state is saved before and after, by the same command line, to compare.
     T start-server \; set-option -g default-terminal "$term" \; \
         new-session -d -s "$S" -x "$w" -y "$h" \
-        "env -u TMUX HOME=$tmp TERM=$term LANG=$lang LC_ALL=$lang PS1='qs-test\$ ' bash --norc --noprofile -i" \
+        "env -u TMUX HISTFILE=/dev/null HOME=$tmp TERM=$term LANG=$lang LC_ALL=$lang PS1='qs-test\$ ' bash --norc --noprofile -i" \
         || fail "tmux could not start"
     T set-option -t "$S" status off >/dev/null
     wait_for 'qs-test\$' 10 "the shell prompt"
