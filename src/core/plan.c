@@ -29,7 +29,7 @@ int precision_find(const char *name)
     return -1;
 }
 
-QuantOpts quant_opts_default(void)
+QuantOpts plan_default_opts(void)
 {
     return (QuantOpts){ .wgran_tensor = false, .observer = OBS_MINMAX, .pct = 99.99, .bits = 8,
                         .act_symmetric = false };
@@ -41,7 +41,7 @@ void plan_init(Plan *p, int n_nodes)
     p->n_nodes = n_nodes;
     p->pin = xmalloc((size_t)(n_nodes ? n_nodes : 1));
     memset(p->pin, -1, (size_t)(n_nodes ? n_nodes : 1));
-    p->q = quant_opts_default();
+    p->q = plan_default_opts();
 }
 
 void plan_release(Plan *p)

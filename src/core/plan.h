@@ -31,7 +31,7 @@ typedef struct QuantOpts {
     bool act_symmetric;  /* false (default): asymmetric activations */
 } QuantOpts;
 
-QuantOpts quant_opts_default(void);
+QuantOpts plan_default_opts(void);
 
 typedef struct Plan {
     PrecKind mode;       /* the whole model's precision */

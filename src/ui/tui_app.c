@@ -207,7 +207,7 @@ static void play_back(Tui *t)
                 quote_arg(sn->layer[i], q, sizeof q);
                 strbuf_printf(&b, "prec %s auto\n", q);
             }
-        QuantOpts d = quant_opts_default();
+        QuantOpts d = plan_default_opts();
         strbuf_printf(&b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d\n",
                       d.wgran_tensor ? "tensor" : "channel", observer_table[d.observer].name,
                       d.pct, d.bits, !d.act_symmetric);

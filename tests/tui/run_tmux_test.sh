@@ -101,7 +101,8 @@ run_size() {
     keys :
     typed "calibrate split=train n=7000"
     keys Enter
-    wait_status 'calibrate.*[0-9]+%' 30 "calibrate's progress bar"
+    # the job's own label ("calibrate s..."), not "(calibrated)" from the data part
+    wait_status 'calibrate s.*(█|#).* [0-9]+%' 30 "calibrate's progress bar"
     keys Escape
     wait_for 'cancelled' 30 "the cancel message"
 
