@@ -3,6 +3,7 @@
 #include "loss.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static QsStatus loss_check_weights(const LossArgs *a, const char *what, QsError *err)
@@ -139,6 +140,57 @@ static QsStatus loss_mse(const LossArgs *a, double *loss, float *dlogits, QsErro
     return QS_OK;
 }
 
+/* ---- knowledge distillation ---------------------------------------------------------------
+ * Hinton et al. 2015. With teacher logits t, temperature T, lt = log_softmax(t / T) and
+ * ls = log_softmax(z / T) (max-subtracted), pt = exp(lt), ps = exp(ls):
+ *   L = T^2 / N sum_i sum_c pt[i, c] (lt[i, c] - ls[i, c])
+ *   dL/dz[i, c] = T / N (ps[i, c] - pt[i, c])
+ * The T^2 keeps the gradient's size independent of T. A class whose pt underflows to 0
+ * adds 0 (torch's xlogy convention). */
+static void loss_log_softmax(const float *z, int C, double T, double *out)
+{
+    double m = (double)z[0] / T;
+    for (int c = 1; c < C; c++)
+        m = fmax(m, (double)z[c] / T);
+    double se = 0.0;
+    for (int c = 0; c < C; c++)
+        se += exp((double)z[c] / T - m);
+    double lse = m + log(se);
+    for (int c = 0; c < C; c++)
+        out[c] = (double)z[c] / T - lse;
+}
+
+static QsStatus loss_kl_distill(const LossArgs *a, double *loss, float *dlogits, QsError *err)
+{
+    int C = a->c;
+    double T = a->temperature == 0.0 ? 1.0 : a->temperature;
+    if (!(T > 0.0) || isinf(T))
+        return qs_fail(err, QS_EINVAL, "kl_distill: temperature %g must be finite and > 0", T);
+    double *lt = xmalloc(2 * (size_t)C * sizeof *lt), *ls = lt + C;
+    double total = 0.0, n = (double)a->n;
+    for (int64_t i = 0; i < a->n; i++) {
+        const float *t = a->targets + i * C, *z = a->logits + i * C;
+        for (int c = 0; c < C; c++)
+            if (!isfinite(t[c])) {
+                free(lt);
+                return qs_fail(err, QS_EINVAL, "kl_distill: sample %lld teacher logit %d is %g",
+                               (long long)i, c, (double)t[c]);
+            }
+        loss_log_softmax(t, C, T, lt);
+        loss_log_softmax(z, C, T, ls);
+        for (int c = 0; c < C; c++) {
+            double pt = exp(lt[c]);
+            if (pt > 0.0)
+                total += pt * (lt[c] - ls[c]);
+            if (dlogits)
+                dlogits[i * C + c] = (float)(T / n * (exp(ls[c]) - pt));
+        }
+    }
+    free(lt);
+    *loss = T * T * total / n;
+    return QS_OK;
+}
+
 const LossDef loss_table[LOSS_COUNT] = {
     [LOSS_CROSS_ENTROPY] = { .name = "cross_entropy", .class_labels = true,
                              .uses_class_weights = true, .uses_label_smoothing = true,
@@ -146,6 +198,7 @@ const LossDef loss_table[LOSS_COUNT] = {
     [LOSS_BCE_LOGITS] = { .name = "bce_logits", .uses_class_weights = true,
                           .compute = loss_bce_logits },
     [LOSS_MSE] = { .name = "mse", .compute = loss_mse },
+    [LOSS_KL_DISTILL] = { .name = "kl_distill", .compute = loss_kl_distill },
 };
 
 int loss_find(const char *name)

@@ -32,6 +32,12 @@ void model_meta_set(Model *m, const char *key, const char *value);
 /* Removes key when present. */
 void model_meta_remove(Model *m, const char *key);
 
+/* A deep copy: the same values and nodes at the same indices (so plans, calibrations and
+ * layer numbers of m fit the copy), the same attributes and metadata, and its own packed
+ * weight arena. Returns NULL with QS_ENOMEM in err when the weights cannot be copied. Caller
+ * frees with model_free. */
+Model *model_clone(const Model *m, QsError *err);
+
 /* Moves every constant into one 64-byte aligned arena owned by the model (constants that
  * owned their data are copied and freed; views keep pointing at their data, which is also
  * copied). After it, parameters lie in one block in graph order. QS_ENOMEM names the size. */

@@ -12,6 +12,7 @@ extern const OpDef op_maxpool_def, op_avgpool_def, op_globalavgpool_def;
 extern const OpDef op_flatten_def, op_reshape_def, op_transpose_def, op_concat_def;
 extern const OpDef op_add_def, op_mul_def;
 extern const OpDef op_reducemean_def, op_reducesum_def, op_reducemax_def;
+extern const OpDef op_fakequant_def;
 
 const OpDef *const op_table[OP_COUNT] = {
     [OP_GEMM] = &op_gemm_def,
@@ -43,6 +44,7 @@ const OpDef *const op_table[OP_COUNT] = {
     [OP_REDUCEMAX] = &op_reducemax_def,
     [OP_IDENTITY] = &op_identity_def,
     [OP_DROPOUT] = &op_dropout_def,
+    [OP_FAKEQUANT] = &op_fakequant_def,
 };
 
 int op_find(const char *name)

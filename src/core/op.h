@@ -43,6 +43,7 @@ typedef enum {
     OP_REDUCEMAX,
     OP_IDENTITY,
     OP_DROPOUT,    /* identity at inference */
+    OP_FAKEQUANT,  /* qscope's quantize-dequantize with an STE gradient (QAT graphs) */
     OP_COUNT
 } OpType;
 

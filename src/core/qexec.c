@@ -302,6 +302,12 @@ static QsStatus qexec_forward(void *self, const Tensor *const *inputs, const Ten
 QsStatus qmodel_build(const Model *m, const Plan *p, const Calibration *cal, QModel **out,
                       QsError *err)
 {
+    return qmodel_build_ex(m, p, cal, NULL, out, err);
+}
+
+QsStatus qmodel_build_ex(const Model *m, const Plan *p, const Calibration *cal,
+                         const float *const *bias_corr, QModel **out, QsError *err)
+{
     *out = NULL;
     if (!m->graph.finalized)
         return qs_fail(err, QS_EINVAL, "the model's graph is not finalized");
@@ -313,7 +319,7 @@ QsStatus qmodel_build(const Model *m, const Plan *p, const Calibration *cal, QMo
     qexec_state_init(&q->st_int, q, false, false);
     qexec_state_init(&q->st_fake, q, true, false);
     qexec_state_init(&q->st_local, q, false, true);
-    if (qexec_lower(q, cal, err)) {
+    if (qexec_lower(q, cal, bias_corr, err)) {
         qmodel_free(q);
         return err->code;
     }
@@ -399,6 +405,42 @@ QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs,
         if (v >= 0 && g->values[v].kind != VAL_CONST)
             st->f[v] = saved[i];
     }
+    return QS_OK;
+}
+
+QsStatus qmodel_unit_preact(QModel *q, int head, const Tensor *x, Tensor *out, QsError *err)
+{
+    const Graph *g = q->g;
+    if (head < 0 || head >= g->n_nodes)
+        return qs_fail(err, QS_ENOTFOUND, "layer %d does not exist (the model has %d)", head,
+                       g->n_nodes);
+    const Node *hn = &g->nodes[head];
+    const Step *s = &q->steps[q->step_of[head]];
+    if (s->head != head || !s->lin || (s->kind != STEP_LIN_Q && s->kind != STEP_LIN_DYN))
+        return qs_fail(err, QS_EINVAL, "layer '%s' does not head an int8 linear unit",
+                       hn->name);
+    if (!x || x->dtype != DT_F32 || x->shape.ndim < 1 || x->shape.dim[0] < 1)
+        return qs_fail(err, QS_ESHAPE, "layer '%s': expected an f32 batch as input", hn->name);
+    Shape *shapes = xmalloc((size_t)g->n_values * sizeof *shapes);
+    QsStatus st = graph_infer_shapes(g, x->shape.dim[0], shapes, err);
+    int vin = hn->in[0];
+    char a[96], b[96];
+    if (!st && !shape_equal(&x->shape, &shapes[vin]))
+        st = qs_fail(err, QS_ESHAPE, "layer '%s': input is %s, expected %s", hn->name,
+                     shape_format(&x->shape, a, sizeof a), shape_format(&shapes[vin], b, sizeof b));
+    if (!st && (out->dtype != DT_F32 || !shape_equal(&out->shape, &shapes[hn->out])))
+        st = qs_fail(err, QS_ESHAPE, "layer '%s': output is %s %s, expected f32 %s", hn->name,
+                     dtype_name(out->dtype), shape_format(&out->shape, a, sizeof a),
+                     shape_format(&shapes[hn->out], b, sizeof b));
+    free(shapes);
+    if (st)
+        return st;
+    size_t bytes = qkernels_preact_scratch(s, &x->shape, &out->shape);
+    void *scratch = qexec_alloc(bytes, "pre-activation scratch", err);
+    if (!scratch)
+        return err->code;
+    qkernels_preact(s, x, out, scratch, bytes, q->plan.q.bits);
+    free(scratch);
     return QS_OK;
 }
 

@@ -61,6 +61,14 @@ typedef struct QModel QModel;
  * qmodel_free. */
 QsStatus qmodel_build(const Model *m, const Plan *p, const Calibration *cal, QModel **out,
                       QsError *err);
+/* qmodel_build with per-unit bias corrections (biascorr.h): bias_corr[n_nodes] (NULL: none)
+ * holds, for a unit head, NULL or OC floats added to the unit's folded float bias b' before
+ * anything is derived from it when the unit runs at int8 (int8-static: b' + corr is then
+ * quantized to int32; int8-dyn: added in float); units at fp32 or fp16 ignore it. Each
+ * vector must have the head's OC entries (output channels, or features of a Dense/Gemm/
+ * MatMul). Only read here; the float model is not changed. */
+QsStatus qmodel_build_ex(const Model *m, const Plan *p, const Calibration *cal,
+                         const float *const *bias_corr, QModel **out, QsError *err);
 /* Does not read m, so it may be called after m was freed. */
 void qmodel_free(QModel *q);
 
@@ -79,6 +87,16 @@ Executor qmodel_fake_executor(QModel *q);
  * `out` receives the unit's last value, i.e. the float model's output of its last node. */
 QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs, Tensor *out,
                                QsError *err);
+
+/* The pre-activation of the int8 linear unit headed by `head`, as its kernel computes it
+ * before the fused activation and the output rounding: x (the head's data input, float,
+ * as the quantized model feeds it) quantized as the unit quantizes it (int8-static: with
+ * the input's calibrated parameters; int8-dyn: per sample from its own range), times the
+ * int8 weights (dequantized), plus the unit's bias (int8-static: the int32 bias
+ * dequantized), in float32 (the fake-quant twin's arithmetic, docs/quantization.md).
+ * out (f32, the head output's shape) is allocated by the caller. QS_EINVAL when `head` does
+ * not head an int8 linear unit; QS_ESHAPE on a shape mismatch. For bias correction. */
+QsStatus qmodel_unit_preact(QModel *q, int head, const Tensor *x, Tensor *out, QsError *err);
 
 const QLayerInfo *qmodel_layer(const QModel *q, int node);
 /* The last node (in run order) of the unit headed by `head`: where its output lives. */

@@ -177,8 +177,17 @@ extern const StepDef qkernels_step_table[STEP_COUNT];
 void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, int64_t oc,
                        const float *b, float *y);
 
-/* Lowers q->plan onto q->m (q->m, q->g, q->plan set; everything else zero). */
-QsStatus qexec_lower(QModel *q, const Calibration *cal, QsError *err);
+/* The pre-activation of linear unit s (STEP_LIN_Q or STEP_LIN_DYN) on float input x into
+ * y, with the fake-quant twin's arithmetic and no activation or output rounding
+ * (qmodel_unit_preact). Scratch: qkernels_preact_scratch bytes. */
+size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y);
+void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
+                     size_t scratch_bytes, int bits);
+
+/* Lowers q->plan onto q->m (q->m, q->g, q->plan set; everything else zero). corr: per-node
+ * bias corrections or NULL (qmodel_build_ex). */
+QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr,
+                     QsError *err);
 /* Frees what qexec_lower made. */
 void qexec_lower_release(QModel *q);
 

@@ -32,6 +32,7 @@ typedef struct Lower {
     QModel *q;
     const Graph *g;
     const Calibration *cal;
+    const float *const *corr; /* [n_nodes] bias corrections of int8 heads, or NULL */
     int *readers;          /* [n_values] node inputs reading the value */
     int *reader;           /* [n_values] the last node reading it */
     bool *is_output;       /* [n_values] */
@@ -413,6 +414,14 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
     }
     if (s->prec != PREC_INT8_DYN && s->prec != PREC_INT8_STATIC)
         return QS_OK;
+    if (L->corr && L->corr[s->head]) {
+        /* bias correction (biascorr.h): part of the quantized unit, never of the float
+         * model; added before the int32 bias is derived from b' */
+        const float *c = L->corr[s->head];
+        for (int64_t i = 0; i < u->oc; i++)
+            u->bf[i] += c[i];
+        u->has_bias = true;
+    }
     if (lower_lin_alloc((void **)&u->wq, nw, n, err) ||
         lower_lin_alloc((void **)&u->wfq, nw * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->ws, nc * sizeof(float), n, err) ||
@@ -856,7 +865,8 @@ static int64_t lower_deployed(Lower *L)
 
 /* ---- entry points --------------------------------------------------------------------------- */
 
-QsStatus qexec_lower(QModel *q, const Calibration *cal, QsError *err)
+QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr,
+                     QsError *err)
 {
     const Graph *g = q->g;
     const QuantOpts *o = &q->plan.q;
@@ -883,7 +893,7 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, QsError *err)
     q->vi = xcalloc((size_t)(nv ? nv : 1), sizeof *q->vi);
     q->hconst = xcalloc((size_t)(nv ? nv : 1), sizeof *q->hconst);
 
-    Lower L = { .q = q, .g = g, .cal = cal };
+    Lower L = { .q = q, .g = g, .cal = cal, .corr = corr };
     L.readers = xcalloc((size_t)nv, sizeof *L.readers);
     L.reader = xcalloc((size_t)nv, sizeof *L.reader);
     L.is_output = xcalloc((size_t)nv, sizeof *L.is_output);

@@ -505,6 +505,50 @@ static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
     return qk_align((size_t)(ohw * u->k)) + qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
 }
 
+/* ---- pre-activations of int8 linear units (bias correction) ----------------------------- */
+
+size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y)
+{
+    const LinUnit *u = s->lin;
+    size_t bytes = qk_align((size_t)shape_numel(x) * sizeof(float));
+    return u->kind == LIN_GEMM ? bytes : bytes + qk_conv_f32_scratch(u, x, y);
+}
+
+void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
+                     size_t scratch_bytes, int bits)
+{
+    const LinUnit *u = s->lin;
+    int64_t total = tensor_numel(x), nb = x->shape.dim[0], per_in = total / nb;
+    const float *xs = tensor_f32(x);
+    char *cur = scratch;
+    float *xf = qk_take(&cur, (size_t)total * sizeof(float));
+    /* the input as the unit sees it: its int8 codes, dequantized */
+    if (s->kind == STEP_LIN_Q) {
+        for (int64_t i = 0; i < total; i++)
+            xf[i] = quant_fake(xs[i], &u->in_qp);
+    } else {
+        for (int64_t b = 0; b < nb; b++) {
+            float lo, hi;
+            qk_minmax(xs + b * per_in, per_in, &lo, &hi);
+            QParams qp = quant_params(lo, hi, bits, false);
+            for (int64_t i = 0; i < per_in; i++)
+                xf[b * per_in + i] = quant_fake(xs[b * per_in + i], &qp);
+        }
+    }
+    const float *bias = s->kind == STEP_LIN_Q ? u->bfq : u->bf;
+    float *yv = tensor_f32(y);
+    if (u->kind == LIN_GEMM) {
+        qkernels_gemm_f32(xf, tensor_numel(y) / u->oc, u->k, u->wfq, u->oc, bias, yv);
+        return;
+    }
+    Tensor xt = tensor_view(DT_F32, x->shape, xf);
+    StepIO io;
+    memset(&io, 0, sizeof io);
+    io.scratch = cur;
+    io.scratch_bytes = scratch_bytes - (size_t)(cur - (char *)scratch);
+    qk_conv_f32(u, &xt, u->wfq, bias, y, &io);
+}
+
 /* ---- STEP_Q_ADD ------------------------------------------------------------------------ */
 
 /* out = clamp(z + rshift_even(M_a (a - z_a) + M_b (b - z_b), S)) with M_i = round(s_i / s_out

@@ -14,7 +14,7 @@
 
 /* Fisher-Yates: perm = identity, then for i = n-1 down to 1 swap perm[i] with
  * perm[rng_below(i + 1)]; rng.h's stream is the same on every machine, so is the order. */
-static void train_shuffle(Rng *r, int64_t *perm, int64_t n)
+void train_shuffle(Rng *r, int64_t *perm, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
@@ -105,8 +105,8 @@ static QsStatus train_check_config(const TrainConfig *c, QsError *err)
 
 /* The split fits the model and the loss: sample shape, label kind and count, label range
  * (class indices) or target values (bce_logits: [0, 1]; others: finite). */
-static QsStatus train_check_split(const Graph *g, const Dataset *d, const char *name,
-                                  TaskKind task, int C, const LossDef *loss, QsError *err)
+QsStatus train_check_split(const Graph *g, const Dataset *d, const char *name, TaskKind task,
+                           int C, const LossDef *loss, QsError *err)
 {
     char a[96], b[96];
     int64_t n = dataset_len(d);
@@ -238,7 +238,7 @@ static void train_state_release(TrainState *s)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-static double train_now(void)
+double train_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -246,16 +246,59 @@ static double train_now(void)
 }
 
 /* Maps the validation pass's own progress [0, 1] into the job's overall fraction. */
-typedef struct {
-    const JobCtx *outer;
-    double base, span;
-} TrainSubJob;
-
 static void train_sub_progress(void *user, double frac, const char *phase)
 {
     TrainSubJob *s = user;
     (void)phase;
     job_progress(s->outer, s->base + s->span * frac, "val");
+}
+
+JobCtx train_sub_job(TrainSubJob *sub, const JobCtx *outer, double base, double span)
+{
+    sub->outer = outer;
+    sub->base = base;
+    sub->span = span;
+    return (JobCtx){ .progress = train_sub_progress, .user = sub,
+                     .cancel = outer ? outer->cancel : NULL };
+}
+
+LossKind train_task_loss(TaskKind task)
+{
+    return task == TASK_CLASSIFY ? LOSS_CROSS_ENTROPY
+         : task == TASK_MULTILABEL ? LOSS_BCE_LOGITS : LOSS_MSE;
+}
+
+QsStatus train_class_weights(const float *given, int n_given, bool autow, const Dataset *train,
+                             int C, float *w, QsError *err)
+{
+    if (given && n_given != C)
+        return qs_fail(err, QS_EINVAL, "%d class weights given; the model has %d classes",
+                       n_given, C);
+    if (autow) {
+        if (train_auto_class_weights(train->y, C, w, err))
+            return err->code;
+    } else {
+        memcpy(w, given, (size_t)C * sizeof *w);
+    }
+    for (int c = 0; c < C; c++)
+        if (!(w[c] >= 0.0f) || isinf(w[c]))
+            return qs_fail(err, QS_EINVAL, "class weight %d is %g; weights must be finite and >= 0",
+                           c, (double)w[c]);
+    return QS_OK;
+}
+
+void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int64_t sx,
+                  int C, float *xb, int64_t *lb, float *tb)
+{
+    const float *xall = tensor_f32(d->x);
+    for (int64_t j = 0; j < b; j++) {
+        int64_t s = perm[first + j];
+        memcpy(xb + j * sx, xall + s * sx, (size_t)sx * sizeof *xb);
+        if (lb)
+            lb[j] = ((const int64_t *)d->y->data)[s];
+        else if (tb)
+            memcpy(tb + j * C, tensor_f32(d->y) + s * C, (size_t)C * sizeof *tb);
+    }
 }
 
 /* Appends "; kept the weights of epoch K (metric V)" (or the initial weights) to err. */
@@ -325,9 +368,7 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
         goto cleanup;
     }
     int C = (int)width;
-    LossKind lk = cfg->loss >= 0 ? (LossKind)cfg->loss
-                  : task == TASK_CLASSIFY ? LOSS_CROSS_ENTROPY
-                  : task == TASK_MULTILABEL ? LOSS_BCE_LOGITS : LOSS_MSE;
+    LossKind lk = cfg->loss >= 0 ? (LossKind)cfg->loss : train_task_loss(task);
     const LossDef *loss = &loss_table[lk];
     if (loss->class_labels != (task == TASK_CLASSIFY)) {
         st = qs_fail(err, QS_EINVAL, "loss %s does not fit task %s (%s)", loss->name, task_name(task),
@@ -351,22 +392,10 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     if (val && (st = train_check_split(g, val, "validation", task, C, loss, err)))
         goto cleanup;
     int64_t N = dataset_len(train);
-    if (cfg->class_weights && cfg->n_class_weights != C) {
-        st = qs_fail(err, QS_EINVAL, "%d class weights given; the model has %d classes",
-                     cfg->n_class_weights, C);
-        goto cleanup;
-    }
     if (cfg->class_weights || cfg->auto_class_weights) {
         weights = xmalloc((size_t)C * sizeof *weights);
-        if (cfg->auto_class_weights)
-            st = train_auto_class_weights(train->y, C, weights, err);
-        else
-            memcpy(weights, cfg->class_weights, (size_t)C * sizeof *weights);
-        for (int c = 0; !st && c < C; c++)
-            if (!(weights[c] >= 0.0f) || isinf(weights[c]))
-                st = qs_fail(err, QS_EINVAL, "class weight %d is %g; weights must be finite and >= 0",
-                             c, (double)weights[c]);
-        if (st)
+        if ((st = train_class_weights(cfg->class_weights, cfg->n_class_weights,
+                                      cfg->auto_class_weights, train, C, weights, err)))
             goto cleanup;
     }
 
@@ -415,9 +444,6 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     int since_best = 0;
     int64_t nval = val ? dataset_len(val) : 0;
     double train_share = (double)N / (double)(N + nval);
-    const float *xall = tensor_f32(train->x);
-    const int64_t *yall = loss->class_labels ? train->y->data : NULL;
-    const float *tall = loss->class_labels ? NULL : tensor_f32(train->y);
 
     for (epoch = 1; epoch <= cfg->epochs; epoch++) {
         double t0 = train_now();
@@ -429,14 +455,7 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
             if ((st = job_check(job, "training", err)))
                 goto cleanup;
             int64_t b = N - first < B ? N - first : B;
-            for (int64_t j = 0; j < b; j++) {
-                int64_t s = perm[first + j];
-                memcpy(xb + j * sx, xall + s * sx, (size_t)sx * sizeof *xb);
-                if (lb)
-                    lb[j] = yall[s];
-                else
-                    memcpy(tb + j * C, tall + s * C, (size_t)C * sizeof *tb);
-            }
+            train_gather(train, perm, first, b, sx, C, xb, lb, tb);
             Shape xs = train->x->shape;
             xs.dim[0] = b;
             Tensor xt = tensor_view(DT_F32, xs, xb);
@@ -469,11 +488,9 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
         }
         double train_loss = loss_sum / (double)N, metric = train_loss;
         if (val) {
-            TrainSubJob sub = { .outer = job,
-                                .base = ((epoch - 1) + train_share) / cfg->epochs,
-                                .span = (1.0 - train_share) / cfg->epochs };
-            JobCtx vjob = { .progress = train_sub_progress, .user = &sub,
-                            .cancel = job ? job->cancel : NULL };
+            TrainSubJob sub;
+            JobCtx vjob = train_sub_job(&sub, job, ((epoch - 1) + train_share) / cfg->epochs,
+                                        (1.0 - train_share) / cfg->epochs);
             LabelMetrics lm;
             if ((st = eval_labels(g, val, 0, task, cfg->eval_batch ? cfg->eval_batch : cfg->batch,
                                   &vjob, &lm, err)))

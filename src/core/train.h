@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "optim.h"
+#include "rng.h"
 
 typedef struct TrainConfig {
     int epochs;                 /* >= 1 */
@@ -98,5 +99,42 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
  * only enters label smoothing). QS_EINVAL for a label outside [0, C). */
 QsStatus train_auto_class_weights(const Tensor *labels, int n_classes, float *w /* (C) */,
                                   QsError *err);
+
+/* ---- pieces shared with the QAT loop (qat.c) ---------------------------------------------
+ * The loop above is built from these; qat_run uses the same ones, so both loops shuffle,
+ * batch, weigh classes and check data identically. */
+
+/* The loss a task trains with: classify cross_entropy, multilabel bce_logits, regress mse. */
+LossKind train_task_loss(TaskKind task);
+
+/* The split d fits graph g (one input) and loss `loss` with C outputs per sample: sample
+ * shape, label kind and count, class labels in [0, C), bce targets in [0, 1], finite
+ * regression targets. `name` names the split in messages. */
+QsStatus train_check_split(const Graph *g, const Dataset *d, const char *name, TaskKind task,
+                           int C, const LossDef *loss, QsError *err);
+
+/* Class weights into w (C): a copy of `given` (n_given must be C) or, with autow,
+ * train_auto_class_weights over train's labels; every weight finite and >= 0. */
+QsStatus train_class_weights(const float *given, int n_given, bool autow, const Dataset *train,
+                             int C, float *w, QsError *err);
+
+/* A fresh Fisher-Yates permutation of [0, n) from r (docs/training.md, "Shuffling"). */
+void train_shuffle(Rng *r, int64_t *perm, int64_t n);
+
+/* Copies samples perm[first .. first + b) of d into xb (b, sx) and their labels into lb (b)
+ * (when non-NULL: class labels) or targets into tb (b, C). */
+void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int64_t sx,
+                  int C, float *xb, int64_t *lb, float *tb);
+
+/* A monotonic clock in seconds. */
+double train_now(void);
+
+/* A job context for a validation pass whose own progress [0, 1] maps onto [base, base +
+ * span] of `outer` with phase "val" (cancellation is outer's). sub must outlive the pass. */
+typedef struct TrainSubJob {
+    const JobCtx *outer;
+    double base, span;
+} TrainSubJob;
+JobCtx train_sub_job(TrainSubJob *sub, const JobCtx *outer, double base, double span);
 
 #endif

@@ -33,6 +33,13 @@ CMD_HANDLER(cmd_hist);
 CMD_HANDLER(cmd_sensitivity);
 CMD_HANDLER(cmd_fallback);
 CMD_HANDLER(cmd_diagnose);
+/* cmd_fix.c */
+CMD_HANDLER(cmd_biascorr);
+CMD_HANDLER(cmd_cle);
+/* cmd_pick.c */
+CMD_HANDLER(cmd_pick);
+/* cmd_report.c */
+CMD_HANDLER(cmd_report);
 /* cmd_bench.c */
 CMD_HANDLER(cmd_bench);
 /* cmd_shell.c */

@@ -8,6 +8,7 @@
 #include "cmd_handlers.h"
 #include "observer.h"
 #include "score.h"
+#include "variant_rows.h"
 
 static const char *const gran_names[] = { "channel", "tensor", NULL };
 
@@ -177,96 +178,40 @@ CMD_HANDLER(cmd_variant)
     return QS_OK;
 }
 
-/* One row of `compare`: plan p scored against the float reference outputs. */
-static QsStatus compare_row(App *app, RTable *t, const char *name, const Plan *p,
-                            const Calibration *cal, const Dataset *d, int64_t n, TaskKind task,
-                            const Tensor *ref, double ref_metric, bool current, QsError *err)
-{
-    Session *s = &app->session;
-    int row = rtable_add_row(t);
-    rtable_str(t, row, 0, name);
-    rtable_str(t, row, 1, precision_table[p->mode].name);
-    rtable_bool(t, row, 8, current);
-    bool needs_cal = false;
-    for (int i = 0; i < p->n_nodes; i++)
-        needs_cal |= plan_node_prec(p, i) == PREC_INT8_STATIC;
-    if (needs_cal && !(cal || s->q.calibrated)) {
-        rtable_str(t, row, 9, "needs calibrate");
-        return QS_OK;
-    }
-    Executor ex;
-    FloatExec *owner;
-    QModel *q = NULL;
-    if (qstate_executor(&s->q, s->model, p, cal, &ex, &owner, err))
-        return err->code;
-    if (!owner && qstate_qmodel(&s->q, s->model, p, cal, &q, err))
-        return err->code;
-    Score sc;
-    QsStatus st = score_run(&ex, d, n, task, s->opt.batch, ref, NULL, &app->job, &sc, err);
-    exec_float_free(owner);
-    if (st)
-        return st;
-    double metric = score_metric(&sc);
-    rtable_float(t, row, 2, metric, task == TASK_REGRESS ? RS_PLAIN : RS_PCT);
-    rtable_float(t, row, 3, ref_metric - metric, task == TASK_REGRESS ? RS_PLAIN : RS_PCT);
-    rtable_float(t, row, 4, compare_metrics_agreement(&sc.vs_ref), RS_PCT);
-    rtable_float(t, row, 5, compare_metrics_sqnr_db(&sc.vs_ref), RS_DB);
-    rtable_int(t, row, 6, q ? qmodel_deployed_bytes(q)
-                            : (int64_t)graph_param_bytes(&s->model->graph));
-    t->cells[row * t->n_cols + 6].style = RS_BYTES;
-    rtable_float(t, row, 7, 1e3 * sc.seconds / (double)sc.n, RS_MS);
-    score_release(&sc);
-    return QS_OK;
-}
-
 CMD_HANDLER(cmd_compare)
 {
-    Session *s = &app->session;
-    int split = split_find(arg_str(a, "split", "eval"));
-    if (split < 0 || !s->splits[split].x || !s->splits[split].y)
-        return qs_fail(err, QS_EINVAL, "compare: split '%s' is empty or unlabelled",
-                       arg_str(a, "split", "eval"));
-    const Dataset *d = &s->splits[split];
     long n;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
         return err->code;
-    TaskKind task = session_task(s, d);
-    /* The float run first: its outputs are the reference for agreement and SQNR. */
-    FloatExec *f;
-    Executor fx = exec_float_new(&s->model->graph, &f);
-    Score ref_score;
-    Tensor *ref = NULL;
-    QsStatus st = score_run(&fx, d, n, task, s->opt.batch, NULL, &ref, &app->job, &ref_score,
-                            err);
-    exec_float_free(f);
-    if (st)
-        return st;
-    double ref_metric = score_metric(&ref_score);
-    score_release(&ref_score);
+    VariantRows v;
+    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+        return err->code;
+    RvStyle style = v.task == TASK_REGRESS ? RS_PLAIN : RS_PCT;
     static const char *const cols[] = { "variant", "mode", "metric", "drop", "agreement",
                                         "sqnr", "bytes", "latency", "current", "note", NULL };
     RTable *t = result_table(r, "variants", cols);
-    Plan p;
-    plan_copy(&p, &s->q.plan);
-    memset(p.pin, -1, (size_t)p.n_nodes);
-    for (int k = 0; k < PREC_COUNT && !st; k++) {
-        p.mode = (PrecKind)k;
-        bool current = plan_equal(&p, &s->q.plan);
-        st = compare_row(app, t, precision_table[k].name, &p, NULL, d, n, task, ref, ref_metric,
-                         current, err);
+    for (int i = 0; i < v.n; i++) {
+        const VariantRow *w = &v.rows[i];
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, w->name);
+        rtable_str(t, row, 1, precision_table[w->mode].name);
+        rtable_bool(t, row, 8, w->current);
+        if (!w->evaluated) {
+            rtable_str(t, row, 9, w->note);
+            continue;
+        }
+        rtable_float(t, row, 2, w->metric, style);
+        rtable_float(t, row, 3, w->drop, style);
+        rtable_float(t, row, 4, w->agreement, RS_PCT);
+        rtable_float(t, row, 5, w->sqnr_db, RS_DB);
+        rtable_int(t, row, 6, w->bytes);
+        t->cells[row * t->n_cols + 6].style = RS_BYTES;
+        rtable_float(t, row, 7, w->ms, RS_MS);
     }
-    plan_release(&p);
-    for (int i = 0; i < s->q.n_variants && !st; i++) {
-        const Variant *v = &s->q.variants[i];
-        st = compare_row(app, t, v->name, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task,
-                         ref, ref_metric, false, err);
-    }
-    tensor_free(ref);
-    if (st)
-        return st;
-    result_str(r, "split", split_name((SplitId)split));
-    result_str(r, "metric", score_metric_name(task));
-    result_int(r, "n", n > 0 && n < dataset_len(d) ? n : dataset_len(d));
-    result_int(r, "batch", s->opt.batch);
+    result_str(r, "split", v.split);
+    result_str(r, "metric", score_metric_name(v.task));
+    result_int(r, "n", v.samples);
+    result_int(r, "batch", app->session.opt.batch);
+    variant_rows_release(&v);
     return QS_OK;
 }

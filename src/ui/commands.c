@@ -120,6 +120,32 @@ static const CmdOpt diagnose_opts[] = {
     { NULL, NULL },
 };
 
+static const CmdOpt biascorr_opts[] = {
+    { "split", "the split to measure on (default calib)" },
+    { "n", "use only the first N samples (default: all)" },
+    { "batch", "samples per forward pass (default: option batch)" },
+    { NULL, NULL },
+};
+
+static const CmdOpt cle_opts[] = {
+    { "iters", "sweeps over the pairs at most (default 100; stops when nothing moves)" },
+    { "headroom", "Clip/ReLU6 channels: keep pre-activations up to H times the split's "
+                  "maximum unclipped (default 1)" },
+    { "split", "the split whose pre-activation maxima bound Clip/ReLU6 channels and on which "
+               "the float outputs are verified (default calib)" },
+    { "n", "use only the first N samples (default: all)" },
+    { "batch", "samples per forward pass (default: option batch)" },
+    { NULL, NULL },
+};
+
+static const CmdOpt pick_opts[] = {
+    { "by", "what ranks the variants: metric (the split's accuracy, or MSE; default)" },
+    { "export", "save the winner to this .qsm (the model plus the winning variant)" },
+    { "split", "the labelled split (default eval)" },
+    { "n", "use only the first N samples" },
+    { NULL, NULL },
+};
+
 static const CmdOpt run_opts[] = {
     { "i", "the sample to print (default 0)" },
     { "out", "write every sample's outputs to this .npy instead of printing one" },
@@ -244,6 +270,37 @@ const CmdDef cmd_table[] = {
                  "overflow; each with evidence and a fix.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
+    { .name = "biascorr", .usage = "biascorr [n=N] [split=calib] [batch=B] | biascorr off",
+      .summary = "Empirical bias correction of the current plan: per output channel of every "
+                 "int8 conv/dense layer, the mean of (float - quantized) pre-activation over "
+                 "the split, measured layer by layer on the quantized model's own inputs, is "
+                 "added to its bias in the quantized model (the float model is not changed). "
+                 "It applies to this plan only; calibrate, a model change or 'biascorr off' "
+                 "drops it.",
+      .example = "biascorr n=500", .min_pos = 0, .max_pos = 1,
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = biascorr_opts, .run = cmd_biascorr },
+    { .name = "cle", .usage = "cle [iters=K] [split=calib] [n=N] [batch=B]",
+      .summary = "Cross-layer equalization: rescale conv/dense pairs joined by a ReLU or "
+                 "ReLU6 (BatchNorm folded) so each channel's weight range is equal on both "
+                 "sides; ReLU6 channels only as far as the split's pre-activations stay "
+                 "unclipped. Changes the float weights (outputs verified unchanged) and drops "
+                 "the calibration: run calibrate again.",
+      .example = "cle iters=20", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = cle_opts,
+      .run = cmd_cle },
+    { .name = "pick", .usage = "pick [size<=KB] [latency<=MS] [drop<=PCT] [by=metric] "
+                               "[export=PATH.qsm]",
+      .summary = "Apply a decision rule: every variant with each constraint met or not, the "
+                 "winner (best metric among those meeting all) and why each other lost; "
+                 "fails when none qualifies.",
+      .example = "pick size<=100KB latency<=50ms drop<=10% export=/tmp/winner.qsm",
+      .min_pos = 0, .max_pos = 3, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = pick_opts,
+      .run = cmd_pick },
+    { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=PCT]",
+      .summary = "Write the session as JSON: model, data, plan, calibration, per-layer "
+                 "statistics and errors, every variant's metrics and the pick under the given "
+                 "constraints (written to PATH.tmp, then renamed).",
+      .example = "report /tmp/run.json drop<=1%", .min_pos = 1, .max_pos = 4,
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = no_opts, .run = cmd_report },
     { .name = "help", .usage = "help [COMMAND]",
       .summary = "List the commands, or show one command's usage, options and example.",
       .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_help },

@@ -10,6 +10,11 @@ typedef enum { RENDER_TEXT = 0, RENDER_JSON } RenderMode;
 char *render_text(const Result *r);
 /* One line, newline-terminated: {"cmd": "...", "ok": true, <fields>, <tables>, "text": [..]} */
 char *render_json(const Result *r);
+/* The same object as a cJSON tree, for documents that hold several results (`report`).
+ * Caller frees with cJSON_Delete. Declared with an incomplete type so that this header
+ * does not pull cJSON into every user. */
+struct cJSON;
+struct cJSON *render_json_object(const Result *r);
 /* An error as one JSON line: {"cmd": .., "ok": false, "error": msg, "code": name}. */
 char *render_json_error(const char *cmd, const char *code, const char *msg);
 /* A value as the text renderer shows it. */

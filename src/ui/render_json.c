@@ -43,7 +43,7 @@ static char *print_line(cJSON *o)
     return line;
 }
 
-char *render_json(const Result *r)
+cJSON *render_json_object(const Result *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "cmd", r->cmd);
@@ -67,8 +67,10 @@ char *render_json(const Result *r)
             cJSON_AddItemToArray(arr, cJSON_CreateString(r->text[i]));
         cJSON_AddItemToObject(o, "text", arr);
     }
-    return print_line(o);
+    return o;
 }
+
+char *render_json(const Result *r) { return print_line(render_json_object(r)); }
 
 char *render_json_error(const char *cmd, const char *code, const char *msg)
 {

@@ -274,6 +274,8 @@ static void action_focus(Tui *t, const char *arg)
         for (int i = 0; i < TUI_PANE_COUNT; i++)
             if (!strcmp(arg, names[i]))
                 f = i;
+    if (f == TUI_PANE_CONSOLE && t->st.focus != TUI_PANE_CONSOLE)
+        t->return_focus = t->st.focus;
     t->st.focus = f;
 }
 
@@ -455,6 +457,7 @@ static void run_line(Tui *t, const char *line, unsigned flags, bool echo)
 
 void tui_run(Tui *t, const char *cmd)
 {
+    t->auto_streak = 0;
     char line[2048];
     if (!expand(t, cmd, line, sizeof line))
         return;
@@ -575,14 +578,10 @@ static void take_done(Tui *t, TuiItem *it)
                 snprintf(m, sizeof m, "%s", it->err.msg);
             event(t, TUI_EV_ERROR, NULL, m, false);
         }
-        if (is_auto && cancelled) { /* not a failure: try again when idle */
-            if (!strcmp(w, "error"))
-                set_tried(t, "error", st->pending_error, false);
-            else if (!strcmp(w, "compare"))
-                set_tried(t, "compare", st->pending_compare, false);
-            else if (!strcmp(w, "eval"))
-                set_tried(t, "eval", st->pending_eval, false);
-        }
+        /* a figure that cannot be had is not asked for again under the same key; a
+         * cancelled one (given way to a command) is, once the workbench is idle */
+        if (is_auto && !cancelled && t->auto_what[0])
+            set_tried(t, t->auto_what, t->auto_key, true);
         if (t->hist_line[0] && !strcmp(it->line, t->hist_line)) {
             Result f;
             result_init(&f, "hist");
@@ -593,6 +592,8 @@ static void take_done(Tui *t, TuiItem *it)
     }
     if (t->hist_line[0] && !strcmp(it->line, t->hist_line))
         t->hist_line[0] = '\0';
+    if (is_auto)
+        t->auto_what[0] = '\0';
     if (!strcmp(w, "error"))
         st->pending_error[0] = '\0';
     else if (!strcmp(w, "eval"))
@@ -600,6 +601,25 @@ static void take_done(Tui *t, TuiItem *it)
     else if (!strcmp(w, "compare"))
         st->pending_compare[0] = '\0';
     t->dirty = true;
+}
+
+/* Submits an automatic figure: quiet, giving way to any command. Failures are remembered
+ * by (what, key) in take_done so they are not retried; a runaway (figures that never
+ * settle) stops after AUTO_MAX submissions without a key press in between. */
+#define AUTO_MAX 200
+
+static bool submit_auto(Tui *t, const char *what, const char *key, const char *line)
+{
+    if (tried(t, what, key) || t->auto_streak >= AUTO_MAX)
+        return false;
+    if (++t->auto_streak == AUTO_MAX) {
+        t->st.auto_figures = false;
+        msg(t, TS_WARN, "automatic figures stopped: they kept being recomputed (A restarts them)");
+    }
+    snprintf(t->auto_what, sizeof t->auto_what, "%s", what);
+    snprintf(t->auto_key, sizeof t->auto_key, "%s", key);
+    tui_exec_submit(&t->ex, line, TUI_TASK_QUIET | TUI_TASK_AUTO);
+    return true;
 }
 
 /* Starts what the view needs and the session can give; true when it submitted a task. */
@@ -613,11 +633,9 @@ static bool refresh(Tui *t)
         st->sel = sn->n_layers - 1;
     if (st->sel < 0 && sn->n_layers > 0)
         st->sel = 0;
-    if ((!st->have_layers || strcmp(st->layers_key, sn->key) != 0) && !tried(t, "layers", sn->key)) {
-        set_tried(t, "layers", sn->key, true);
-        tui_exec_submit(&t->ex, "layers", TUI_TASK_QUIET | TUI_TASK_AUTO);
+    if ((!st->have_layers || strcmp(st->layers_key, sn->key) != 0) &&
+        submit_auto(t, "layers", sn->key, "layers"))
         return true;
-    }
     if (st->sel >= 0 && st->hist_w >= 16 && st->hist_h >= 3 &&
         (st->view == TUI_VIEW_WEIGHTS || sn->calibrated)) {
         char key[sizeof t->hist_key];
@@ -628,9 +646,9 @@ static bool refresh(Tui *t)
             snprintf(t->hist_line, sizeof t->hist_line, "hist %s %s width=%d height=%d", q,
                      st->view == TUI_VIEW_WEIGHTS ? "weights" : "act", st->hist_w, st->hist_h);
             snprintf(t->hist_key, sizeof t->hist_key, "%s", key);
-            set_tried(t, "hist", key, true);
-            tui_exec_submit(&t->ex, t->hist_line, TUI_TASK_QUIET | TUI_TASK_AUTO);
-            return true;
+            if (submit_auto(t, "hist", key, t->hist_line))
+                return true;
+            t->hist_line[0] = '\0';
         }
     }
     if (!st->auto_figures)
@@ -640,12 +658,11 @@ static bool refresh(Tui *t)
     bool pinned = tui_snap_pinned(sn), needs_cal = sn->mode == PREC_INT8_STATIC;
     for (int i = 0; i < sn->n_layers; i++)
         needs_cal |= sn->pin[i] == PREC_INT8_STATIC;
+    bool ready = !needs_cal || sn->calibrated;
     bool float_plan = sn->mode == PREC_FP32 && !pinned;
-    if (!float_plan && has_data && (!needs_cal || sn->calibrated) &&
-        !tui_cache_peek(&st->errors, sn->key) && !tried(t, "error", sn->key)) {
-        set_tried(t, "error", sn->key, true);
+    if (!float_plan && has_data && ready && !tui_cache_peek(&st->errors, sn->key) &&
+        submit_auto(t, "error", sn->key, "error")) {
         snprintf(st->pending_error, TUI_KEY_LEN, "%s", sn->key);
-        tui_exec_submit(&t->ex, "error", TUI_TASK_QUIET | TUI_TASK_AUTO);
         return true;
     }
     /* Metrics: one compare for a new model or data set (every precision, and the FP32
@@ -654,17 +671,13 @@ static bool refresh(Tui *t)
     RvStyle ms;
     const char *mn;
     if (has_eval && !tui_state_metric(st, sn->fp32_key, &m, &ms, &mn) &&
-        !tried(t, "compare", sn->base_key)) {
-        set_tried(t, "compare", sn->base_key, true);
+        submit_auto(t, "compare", sn->base_key, "compare")) {
         snprintf(st->pending_compare, TUI_KEY_LEN, "%s", sn->base_key);
-        tui_exec_submit(&t->ex, "compare", TUI_TASK_QUIET | TUI_TASK_AUTO);
         return true;
     }
-    if (has_eval && (!needs_cal || sn->calibrated) && !tui_state_metric(st, sn->key, &m, &ms, &mn) &&
-        !tried(t, "eval", sn->key)) {
-        set_tried(t, "eval", sn->key, true);
+    if (has_eval && ready && !tui_state_metric(st, sn->key, &m, &ms, &mn) &&
+        submit_auto(t, "eval", sn->key, "eval")) {
         snprintf(st->pending_eval, TUI_KEY_LEN, "%s", sn->key);
-        tui_exec_submit(&t->ex, "eval", TUI_TASK_QUIET | TUI_TASK_AUTO);
         return true;
     }
     return false;
@@ -716,6 +729,7 @@ static int pane_at(const Tui *t, int x, int y)
 void tui_key(Tui *t, int key)
 {
     t->dirty = true;
+    t->auto_streak = 0;
     if (key == TUI_KEY_RESIZE || key == TUI_KEY_NONE)
         return;
     if (t->confirm_quit) {
@@ -747,6 +761,8 @@ void tui_key(Tui *t, int key)
     Pane *p = t->panes[t->st.focus];
     char cmd[2048] = "";
     unsigned f = p->cls->on_key(p, &t->st, key, cmd, sizeof cmd);
+    if ((f & TUI_RUN_CMD) && t->st.focus == TUI_PANE_CONSOLE)
+        t->st.focus = t->return_focus; /* as in vi: ':' types one command, Enter goes back */
     if (f & TUI_RUN_CMD)
         tui_run(t, cmd);
     if (f & TUI_QUIT)
@@ -810,7 +826,7 @@ Tui *tui_new(App *app, const char *history_path)
     t->panes[TUI_PANE_DETAIL] = tui_pane_detail_new();
     t->panes[TUI_PANE_METRICS] = tui_pane_metrics_new();
     t->panes[TUI_PANE_CONSOLE] = tui_pane_console_new(&t->hist);
-    t->st.focus = TUI_PANE_LAYERS;
+    t->st.focus = t->return_focus = TUI_PANE_LAYERS;
     relayout(t, 80, 24);
     tui_exec_snapshot(&t->ex);
     tui_exec_take_snap(&t->ex, &t->st.snap);

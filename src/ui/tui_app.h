@@ -26,12 +26,17 @@ typedef struct Tui {
     bool confirm_quit;       /* "a job is running: quit?" */
     bool quit;
     bool dirty;              /* something changed since the last draw */
+    int return_focus;        /* where Enter on the command line goes back to */
     /* a demo being played */
     PlayScript play;
     int play_next;           /* steps run so far */
     /* automatic figures already tried for a key, so a failure is not retried forever */
     char *tried[64];
     int n_tried;
+    /* the automatic figure in flight, and how many were asked for since the last key */
+    char auto_what[16];
+    char auto_key[TUI_KEY_LEN + 160];
+    int auto_streak;
     /* the histogram request in flight */
     char hist_line[1024];
     char hist_key[TUI_KEY_LEN + 160];

@@ -61,8 +61,13 @@ void tui_screen_putc(TuiScreen *s, int x, int y, uint32_t ch, TuiStyle st)
         return;
     if (ch < 0x20 || ch == 0x7f)
         ch = ' ';
-    else if (!s->utf8 && ch > 0x7e)
-        ch = '?';
+    else if (!s->utf8 && ch > 0x7e) { /* a glyph written as text gets its ASCII stand-in */
+        uint32_t a = '?';
+        for (int g = 0; g < TG_COUNT; g++)
+            if (glyph_utf8[g] == ch)
+                a = glyph_ascii[g];
+        ch = a;
+    }
     s->cells[y * s->w + x] = (TuiCell){ ch, (uint8_t)st };
 }
 

@@ -45,13 +45,20 @@ static void restore_stderr(void)
     saved_stderr = -1;
 }
 
-static void crash_handler(int sig)
+/* The way out when the process is dying: the terminal and stderr back, nothing freed
+ * (another thread may still be drawing). */
+static void emergency_restore(void)
 {
     if (term_active) {
         term_active = 0;
         endwin(); /* not async-signal-safe, but the terminal matters more at this point */
         restore_stderr();
     }
+}
+
+static void crash_handler(int sig)
+{
+    emergency_restore();
     raise(sig); /* SA_RESETHAND: the default action now, core dump and all */
 }
 
@@ -122,8 +129,9 @@ static void setup_styles(void)
 {
     const char *no_color = getenv("NO_COLOR"); /* no-color.org: set and not empty */
     color_mode = 0;
+    bool defaults = false; /* the terminal's own colours as -1 */
     if (!(no_color && no_color[0]) && has_colors() && start_color() == OK) {
-        use_default_colors();
+        defaults = use_default_colors() == OK;
         color_mode = COLORS >= 256 && COLOR_PAIRS > TS_COUNT ? 256
                      : COLORS >= 8 && COLOR_PAIRS > TS_COUNT ? 8
                                                              : 0;
@@ -136,6 +144,10 @@ static void setup_styles(void)
             continue;
         }
         short fg = color_mode == 256 ? d->fg256 : d->fg8, bg = color_mode == 256 ? d->bg256 : d->bg8;
+        if (!defaults) { /* no "default colour": white on black stands in for it */
+            fg = fg == -1 ? COLOR_WHITE : fg;
+            bg = bg == -1 ? COLOR_BLACK : bg;
+        }
         style_attr[i] = d->attr;
         if (fg != -1 || bg != -1) {
             init_pair((short)(i + 1), fg, bg);
@@ -146,7 +158,7 @@ static void setup_styles(void)
 
 static void abort_hook(void)
 {
-    tui_term_end();
+    emergency_restore(); /* QS_ASSERT prints its message next, then aborts */
 }
 
 bool tui_term_begin(TuiTermInfo *info, char *why, size_t cap)

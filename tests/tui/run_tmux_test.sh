@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The ncurses workbench end to end, in a detached tmux session (tmux makes its own pty, so
-# this needs no terminal of its own and runs under CI=true). For 80x24 and 200x60:
-# layer names appear, pressing 2 changes the precision label, calibrating then selecting a
-# layer shows its histogram, a long calibrate shows a progress bar (Esc cancels it), a bad
-# command typed at ':' shows an error, and quitting leaves the terminal as it was (the
-# alternate screen left, the stty modes unchanged, the shell prompt back). The 80x24 run
-# also kills the workbench with SIGSEGV and checks the terminal is restored all the same.
+# this needs no terminal of its own and runs under CI=true). For 80x24 and 200x60: layer
+# names appear, pressing 2 changes the precision label, calibrating then selecting a layer
+# shows its histogram, a long calibrate shows a progress bar (Esc cancels it), a bad
+# command typed at ':' shows an error, a mouse click selects a layer, and quitting (q at
+# 80x24, Ctrl-C at 200x60) leaves the terminal as it was: the alternate screen left, the
+# stty modes unchanged, the shell prompt back. The 80x24 run also kills the workbench
+# with SIGSEGV and checks the terminal is restored all the same.
 #
 # usage: tests/tui/run_tmux_test.sh [path/to/qscope]    (exit 77: skipped, no tmux)
 set -u
@@ -60,10 +61,16 @@ wait_status() {
     fail "timed out after $2 s waiting for the status line to show $3 (/$1/)"
 }
 keys() { T send-keys -t "$S" "$@"; }
+# click X Y (0-based): a button-1 press as an xterm reports it, ESC [ M b x y
+click() {
+    local seq
+    seq=$(printf '\033[M %b%b' "\\$(printf %o $(($1 + 33)))" "\\$(printf %o $(($2 + 33)))")
+    T send-keys -t "$S" -l "$seq"
+}
 typed() { T send-keys -t "$S" -l "$1"; }
 
 run_size() {
-    local w=$1 h=$2
+    local w=$1 h=$2 quit_key=$3
     S="qs${w}x${h}"
     # A shell in the pane: the prompt must come back after qscope quits. The terminal
     # state is saved before and after, by the same command line, to compare.
@@ -112,11 +119,18 @@ run_size() {
     keys Enter
     wait_for "unknown command 'frobnicate'" 10 "the error message"
 
+    # a mouse click (X10 encoding, as the terminfo's kmous says) on pool1's row selects it
+    local row
+    row=$(screen | grep -n ' pool1 ' | head -n 1 | cut -d: -f1)
+    [ -n "$row" ] || fail "no pool1 row to click"
+    click 5 $((row - 1))
+    wait_for 'Detail: pool1 ' 10 "the clicked layer in the detail pane"
+
     # quit: the shell prompt comes back, the terminal as it was
     keys Escape
     sleep 0.1
-    keys q
-    wait_for 'qscope exited 0' 15 "qscope to exit"
+    keys "$quit_key"
+    wait_for 'qscope exited 0' 15 "qscope to exit ($quit_key)"
     wait_for 'qs-test\$ *$' 5 "the shell prompt after quitting"
     [ "$(T display -p -t "$S" '#{alternate_on}')" = 0 ] || fail "the alternate screen was not left"
     screen | grep -q 'Layers' && fail "curses residue on the screen after quitting"
@@ -137,7 +151,7 @@ crash_test() {
     echo "ok: terminal restored after SIGSEGV"
 }
 
-run_size 80 24
+run_size 80 24 q
 crash_test
-run_size 200 60
+run_size 200 60 C-c
 echo "tmux test passed in $(( $(date +%s) - started )) s"

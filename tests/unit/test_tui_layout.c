@@ -248,7 +248,9 @@ static void test_console(void)
     settle();
     draw();
     CHECK(console_has("unknown command 'frobnicate'"));
-    /* Tab completes a layer name for hist */
+    /* Enter went back to the panes (as in vi); Tab completes a layer name for hist */
+    SEE(!scr.cur_on, "back in the panes after Enter");
+    press(':');
     const char *part = "hist rel";
     for (const char *c = part; *c; c++)
         press(*c);
@@ -262,6 +264,10 @@ static void test_console(void)
     settle();
     draw();
     SEE(tui_screen_find(&scr, "Detail: relu2", NULL) == 1, "hist typed selects its layer");
+    draw();
+    SEE(!scr.cur_on, "Enter leaves the command line");
+    press(':');
+    press('x');
     press(TUI_KEY_ESC);
     draw();
     SEE(!scr.cur_on, "Esc leaves the command line");

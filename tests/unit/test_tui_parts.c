@@ -9,6 +9,7 @@
 
 #include "cmd_play.h"
 #include "commands.h"
+#include "fileio.h"
 #include "test_util.h"
 #include "tui_complete.h"
 #include "tui_history.h"
@@ -54,9 +55,9 @@ static void test_screen(void)
     tui_screen_init(&s, 10, 1, false);
     CHECK(tui_screen_glyph(&s, TG_FULL) == '#');
     CHECK(tui_screen_glyph(&s, TG_HLINE) == '-');
-    tui_screen_put(&s, 0, 0, 10, "\xc2\xb5s", TS_NORMAL);
+    tui_screen_put(&s, 0, 0, 10, "\xc2\xb5s \xe2\x80\xa6\xe2\x96\x88", TS_NORMAL);
     tui_screen_row(&s, 0, row, sizeof row);
-    CHECK(strcmp(row, "?s") == 0);
+    CHECK(strcmp(row, "?s ~#") == 0); /* glyphs in text get their stand-ins too */
     tui_screen_release(&s);
 
     /* invalid UTF-8 becomes U+FFFD and decoding moves on */
@@ -233,6 +234,18 @@ static void test_keys(void)
         CHECK(b->help && b->help[0]);
         CHECK((b->scope & TUI_IN_ALL) != 0);
     }
+    /* docs/workbench.md lists every binding's command */
+    void *buf = NULL;
+    size_t len = 0;
+    QsError err = { 0 };
+    CHECK_OK(fileio_read("docs/workbench.md", &buf, &len, &err), &err);
+    const char *doc = buf;
+    for (int i = 0; doc && i < tui_binding_count; i++)
+        if (!strstr(doc, tui_bindings[i].cmd)) {
+            fprintf(stderr, "docs/workbench.md does not mention '%s'\n", tui_bindings[i].cmd);
+            CHECK(false);
+        }
+    free(buf);
     const TuiBinding *b;
     CHECK((b = tui_keys_lookup('2', TUI_IN_LAYERS | TUI_IN_IDLE)) && !strcmp(b->cmd, "mode fp16"));
     CHECK((b = tui_keys_lookup('4', TUI_IN_DETAIL | TUI_IN_JOB)) &&

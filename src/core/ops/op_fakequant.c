@@ -1,0 +1,147 @@
+/* FakeQuant: quantize then dequantize, with the straight-through estimator as its gradient.
+ * Not an ONNX op (ONNX writes QuantizeLinear followed by DequantizeLinear, which has no
+ * gradient); it is what the QAT training graph (qat_graph.c) inserts at every point where
+ * the integer executor quantizes. Rules: docs/qat.md.
+ *
+ * Inputs: x (any shape); scale, one value (per tensor) or C values (per channel along
+ * `axis`, C = x.dim[axis]); zero_point, as many f32 values as scale, each an integer.
+ * Attributes: axis (1, as ONNX QuantizeLinear), qmin (-128), qmax (127), lsq_qmax (0).
+ *
+ * Forward, per element with its channel's (s, z): y = quant_fake(x, s, z, qmin, qmax),
+ * exactly quant.h's arithmetic (x / s in float32, round half to even, clamp, s (q - z)).
+ *
+ * Backward, with v = x / s and r = round_half_even(v) (the forward's own rounding):
+ *   inside  = qmin <= r + z <= qmax          (NaN x is never inside)
+ *   dx     += inside ? dy : 0                (STE; zero where the forward clamps)
+ *   dscale += g sum dy * (inside ? r - v : q_clamped - z)     (LSQ, Esser et al. 2020)
+ * where g = 1 / sqrt(numel(x) * lsq_qmax) when lsq_qmax > 0 (LSQ's gradient scale; the QAT
+ * graph passes the number of positive levels) and g = 1 otherwise. A tie (v = k + 1/2)
+ * counts as inside or outside according to where the forward rounds it. The zero point
+ * gets no gradient: it is a constant of the op (its din slot, if any, is left alone). */
+#include <math.h>
+#include <stdint.h>
+
+#include "op.h"
+#include "quant.h"
+
+static QsStatus fq_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    const Shape *x = in[0], *s = in[1], *z = in[2];
+    char a[96], b[96];
+    if (!x || !s || !z)
+        return qs_fail(err, QS_ESHAPE, "FakeQuant '%s': x, scale and zero_point are required",
+                       n->name);
+    int64_t qmin = node_attr_int(n, "qmin", -128), qmax = node_attr_int(n, "qmax", 127);
+    if (qmin >= qmax || qmin < INT32_MIN || qmax > INT32_MAX)
+        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': qmin %lld must be below qmax %lld",
+                       n->name, (long long)qmin, (long long)qmax);
+    if (!(node_attr_float(n, "lsq_qmax", 0.0f) >= 0.0f))
+        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': lsq_qmax must be >= 0", n->name);
+    int64_t ns = shape_numel(s);
+    if (s->ndim > 1 || ns < 1 || shape_numel(z) != ns || z->ndim > 1)
+        return qs_fail(err, QS_ESHAPE, "FakeQuant '%s': scale %s and zero_point %s must be "
+                       "one value or one per channel", n->name, shape_format(s, a, sizeof a),
+                       shape_format(z, b, sizeof b));
+    if (ns > 1) {
+        int axis;
+        if (op_axis(n, node_attr_int(n, "axis", 1), x->ndim, &axis, err))
+            return err->code;
+        if (x->dim[axis] != ns)
+            return qs_fail(err, QS_ESHAPE, "FakeQuant '%s': %lld scales for axis %d of %s",
+                           n->name, (long long)ns, axis, shape_format(x, a, sizeof a));
+    }
+    *out = *x;
+    return QS_OK;
+}
+
+/* x viewed as (outer, C, inner) with C the channel count (1 per tensor). */
+typedef struct FqLayout {
+    int64_t outer, c, inner;
+    int32_t qmin, qmax;
+} FqLayout;
+
+static FqLayout fq_layout(const Node *n, const Tensor *x, const Tensor *s)
+{
+    FqLayout l;
+    l.qmin = (int32_t)node_attr_int(n, "qmin", -128);
+    l.qmax = (int32_t)node_attr_int(n, "qmax", 127);
+    l.c = tensor_numel(s);
+    if (l.c == 1) {
+        l.outer = 1;
+        l.inner = tensor_numel(x);
+        return l;
+    }
+    int64_t a = node_attr_int(n, "axis", 1);
+    int axis = (int)(a < 0 ? a + x->shape.ndim : a); /* validated by infer */
+    l.outer = shape_span(&x->shape, 0, axis);
+    l.inner = shape_span(&x->shape, axis + 1, x->shape.ndim);
+    return l;
+}
+
+static QParams fq_params(const FqLayout *l, const float *s, const float *z, int64_t c)
+{
+    QParams p = { .scale = s[c], .zero_point = (int32_t)z[c], .qmin = l->qmin, .qmax = l->qmax };
+    return p;
+}
+
+static void fq_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    const float *x = tensor_f32(in[0]);    /* (outer, C, inner) */
+    const float *s = tensor_f32(in[1]);    /* (C) */
+    const float *z = tensor_f32(in[2]);    /* (C) */
+    float *y = tensor_f32(out);            /* as x */
+    FqLayout l = fq_layout(n, in[0], in[1]);
+    for (int64_t o = 0; o < l.outer; o++)
+        for (int64_t c = 0; c < l.c; c++) {
+            QParams p = fq_params(&l, s, z, c);
+            const float *xp = x + (o * l.c + c) * l.inner;
+            float *yp = y + (o * l.c + c) * l.inner;
+            for (int64_t i = 0; i < l.inner; i++)
+                yp[i] = quant_fake(xp[i], &p);
+        }
+    (void)rc;
+}
+
+static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                        const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    const float *x = tensor_f32(in[0]);                 /* (outer, C, inner) */
+    const float *s = tensor_f32(in[1]);                 /* (C) */
+    const float *z = tensor_f32(in[2]);                 /* (C) */
+    const float *dy = tensor_f32(dout);                 /* as x */
+    float *dx = din[0] ? tensor_f32(din[0]) : NULL;     /* as x */
+    float *ds = din[1] ? tensor_f32(din[1]) : NULL;     /* (C) */
+    FqLayout l = fq_layout(n, in[0], in[1]);
+    double lsq = node_attr_float(n, "lsq_qmax", 0.0f);
+    double g = lsq > 0.0 ? 1.0 / sqrt((double)tensor_numel(in[0]) * lsq) : 1.0;
+    for (int64_t c = 0; c < l.c; c++) {
+        float sc = s[c];
+        float lo = (float)l.qmin - z[c], hi = (float)l.qmax - z[c]; /* r's range */
+        double acc = 0.0;
+        for (int64_t o = 0; o < l.outer; o++) {
+            const float *xp = x + (o * l.c + c) * l.inner, *dyp = dy + (o * l.c + c) * l.inner;
+            float *dxp = dx ? dx + (o * l.c + c) * l.inner : NULL;
+            for (int64_t i = 0; i < l.inner; i++) {
+                float v = xp[i] / sc, r = nearbyintf(v);
+                if (r >= lo && r <= hi) {
+                    if (dxp)
+                        dxp[i] += dyp[i];
+                    acc += (double)dyp[i] * ((double)r - (double)v);
+                } else if (r < lo) {
+                    acc += (double)dyp[i] * lo;
+                } else if (r > hi) {
+                    acc += (double)dyp[i] * hi;
+                } /* NaN: no gradient at all */
+            }
+        }
+        if (ds)
+            ds[c] = (float)(ds[c] + g * acc);
+    }
+    (void)out;
+    (void)rc;
+}
+
+const OpDef op_fakequant_def = {
+    .name = "FakeQuant", .min_in = 3, .max_in = 3, .infer = fq_infer, .forward = fq_forward,
+    .backward = fq_backward,
+};

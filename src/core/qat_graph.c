@@ -1,0 +1,849 @@
+/* The QAT training graph and its export (qat_graph.h, docs/qat.md).
+ *
+ * Where the FakeQuant nodes go is read off the integer executor's own lowering of the plan
+ * (qmodel_build, then qmodel_layer per node: its unit, whether it is absorbed, whether it
+ * runs an integer kernel), so the training graph quantizes exactly where the executor does:
+ *   - every int8 linear unit: its folded weights (per channel or per tensor, symmetric) and
+ *     its output (after the fused Relu/Clip, which the executor applies as a clamp on the
+ *     output grid: the same thing, by monotonicity);
+ *   - int8 Add, Concat, AveragePool, GlobalAveragePool: their output, with its own range;
+ *   - int8 MaxPool, Relu, layout ops: nothing (they keep their input's grid exactly); a
+ *     standalone Clip re-quantizes on its input's grid (its bounds may fall between codes);
+ *   - a value made in float (a graph input, a float fallback, a layer pinned to fp32/fp16)
+ *     and read by an int8 layer: a FakeQuant that only the int8 readers see.
+ * Each FakeQuant's grid starts from the calibration through the plan's observer, as the
+ * executor's lowering does. Biases stay float (the executor rounds them to int32 at
+ * s_in s_w, far below the output step); fp16 and int8-dyn layers run in float. */
+#include "qat_graph.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "observer.h"
+#include "op.h"
+#include "qexec.h"
+#include "qstate.h"
+#include "quant.h"
+
+const char *const qat_scales_names[QAT_SCALES_COUNT] = { "ema", "learn" };
+
+/* Node kinds, from the executor's lowering. */
+enum { K_FLOAT = 0, K_LIN, K_ABSORBED, K_QOWN, K_QPASS, K_QCLIP };
+
+typedef struct Build {
+    QatGraph *qg;
+    const Graph *mg;
+    const Calibration *cal;
+    int *kind;           /* [model nodes] */
+    int *bn_of, *act_of; /* [model nodes] of unit heads: absorbed BatchNorm / activation */
+    bool *int8_read;     /* [model values] read as int8 by some layer */
+    int *slot_of;        /* [model values] the act whose grid an int8 value is on, -1 */
+    int *qv;             /* [model values] the training value int8 readers see, -1 */
+} Build;
+
+static bool qg_is_lin_op(int op)
+{
+    return op == OP_CONV || op == OP_DENSE || op == OP_GEMM || op == OP_MATMUL;
+}
+
+static bool qg_is_const(const Graph *g, int v) { return v >= 0 && g->values[v].kind == VAL_CONST; }
+
+static float *qg_data(const QatGraph *qg, int v) { return tensor_f32(qg->g.values[v].data); }
+
+/* ---- graph building helpers --------------------------------------------------------- */
+
+/* A new owned f32 constant, zero-filled or copied from data. */
+static QsStatus qg_const(QatGraph *qg, const char *name, Shape shape, const float *data,
+                         bool param, int *idx, QsError *err)
+{
+    Tensor *t = tensor_new(DT_F32, shape, err);
+    if (!t)
+        return err->code;
+    if (data)
+        memcpy(t->data, data, tensor_bytes(t));
+    if (graph_add_const(&qg->g, name, t, param, err))
+        return err->code;
+    *idx = qg->g.n_values - 1;
+    return QS_OK;
+}
+
+/* The training graph's copy of model constant mv (made on first use). */
+static QsStatus qg_copy_const(Build *b, int mv, int *idx, QsError *err)
+{
+    QatGraph *qg = b->qg;
+    if (qg->const_of[mv] >= 0) {
+        *idx = qg->const_of[mv];
+        return QS_OK;
+    }
+    const Value *v = &b->mg->values[mv];
+    Tensor *t = tensor_clone(v->data, err);
+    if (!t || graph_add_const(&qg->g, v->name, t, v->is_param, err))
+        return err->code;
+    *idx = qg->const_of[mv] = qg->g.n_values - 1;
+    return QS_OK;
+}
+
+/* Adds a node reading training values in[] (-1: omitted); *out_val is its output. */
+static QsStatus qg_node(QatGraph *qg, int op, const char *name, const int *in, int n_in,
+                        const char *out, const Attr *attrs, int n_attrs, int *out_val,
+                        QsError *err)
+{
+    const char *names[64];
+    for (int i = 0; i < n_in; i++)
+        names[i] = in[i] >= 0 ? qg->g.values[in[i]].name : "";
+    if (graph_add_node(&qg->g, op, name, names, n_in, out, attrs, n_attrs, err))
+        return err->code;
+    *out_val = qg->g.n_values - 1;
+    return QS_OK;
+}
+
+/* The activation grid's FakeQuant attributes. */
+static int qg_fq_attrs(const QatGraph *qg, Attr *a)
+{
+    int32_t qmin, qmax;
+    quant_range(qg->bits, qg->act_sym, &qmin, &qmax);
+    int n = 0;
+    a[n++] = attr_int("qmin", qmin);
+    a[n++] = attr_int("qmax", qmax);
+    if (qg->scales == QAT_SCALES_LEARN) /* LSQ's Q_P: the positive levels of the grid */
+        a[n++] = attr_float("lsq_qmax", (float)(qg->act_sym ? qmax : qmax - qmin));
+    return n;
+}
+
+static void qg_release_attrs(Attr *a, int n)
+{
+    for (int i = 0; i < n; i++)
+        attr_release(&a[i]);
+}
+
+/* A FakeQuant on training value `in` with act k's grid; *out_val is its output. */
+static QsStatus qg_fq(QatGraph *qg, int k, int in, int *out_val, QsError *err)
+{
+    char nm[256], out[256];
+    const char *vn = qg->g.values[in].name;
+    snprintf(nm, sizeof nm, "qat:fq:%s", vn);
+    snprintf(out, sizeof out, "qat:q:%s", vn);
+    Attr a[3];
+    int na = qg_fq_attrs(qg, a);
+    int ins[3] = { in, qg->act[k].scale, qg->act[k].zero };
+    QsStatus st = qg_node(qg, OP_FAKEQUANT, nm, ins, 3, out, a, na, out_val, err);
+    qg_release_attrs(a, na);
+    return st;
+}
+
+/* A new quantization point for model value mv, observing training value `in` made by
+ * training node in_node (-1: a graph input); its grid comes from the calibration. */
+static QsStatus qg_new_act(Build *b, int mv, int in, int in_node, int *out_val, QsError *err)
+{
+    QatGraph *qg = b->qg;
+    const QuantOpts *o = &qg->plan.q;
+    ObserverOpts oo = { .pct = o->pct, .bits = o->bits, .symmetric = o->act_symmetric };
+    float lo, hi;
+    if (observer_table[o->observer].range(&b->cal->stats[mv], &oo, &lo, &hi, err)) {
+        qs_error_prefix(err, "value '%s' (%s observer)", b->mg->values[mv].name,
+                        observer_table[o->observer].name);
+        return err->code;
+    }
+    QParams p = quant_params(lo, hi, qg->bits, qg->act_sym);
+    qg->act = xrealloc(qg->act, (size_t)(qg->n_act + 1) * sizeof *qg->act);
+    int k = qg->n_act++;
+    QatAct *a = &qg->act[k];
+    memset(a, 0, sizeof *a);
+    a->value = mv;
+    a->obs = in;
+    a->obs_node = in_node;
+    a->lo = lo;
+    a->hi = hi;
+    char nm[256];
+    float s = p.scale, z = (float)p.zero_point;
+    snprintf(nm, sizeof nm, "qat:s:%s", b->mg->values[mv].name);
+    if (qg_const(qg, nm, shape_of(1, (int64_t)1), &s, qg->scales == QAT_SCALES_LEARN,
+                 &qg->act[k].scale, err))
+        return err->code;
+    snprintf(nm, sizeof nm, "qat:z:%s", b->mg->values[mv].name);
+    if (qg_const(qg, nm, shape_of(1, (int64_t)1), &z, false, &qg->act[k].zero, err))
+        return err->code;
+    b->slot_of[mv] = k;
+    return qg_fq(qg, k, in, out_val, err);
+}
+
+/* ---- classification --------------------------------------------------------------------- */
+
+static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *err)
+{
+    const Graph *g = b->mg;
+    QModel *q;
+    if (qmodel_build(m, p, b->cal, &q, err))
+        return err->code;
+    bool any = false;
+    for (int n = 0; n < g->n_nodes; n++) {
+        const QLayerInfo *li = qmodel_layer(q, n);
+        const Node *nd = &g->nodes[n];
+        b->bn_of[n] = b->act_of[n] = -1;
+        if (li->prec != PREC_INT8_STATIC || !li->integer) {
+            b->kind[n] = K_FLOAT;
+            continue;
+        }
+        any = true;
+        if (li->unit != n)
+            b->kind[n] = K_ABSORBED;
+        else if (qg_is_lin_op(nd->op))
+            b->kind[n] = K_LIN;
+        else if (nd->op == OP_ADD || nd->op == OP_CONCAT || nd->op == OP_AVGPOOL ||
+                 nd->op == OP_GLOBALAVGPOOL)
+            b->kind[n] = K_QOWN;
+        else if (nd->op == OP_CLIP)
+            b->kind[n] = K_QCLIP;
+        else
+            b->kind[n] = K_QPASS;
+    }
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (b->kind[n] != K_ABSORBED)
+            continue;
+        int head = qmodel_layer(q, n)->unit;
+        if (g->nodes[n].op == OP_BATCHNORM)
+            b->bn_of[head] = n;
+        else
+            b->act_of[head] = n;
+    }
+    qmodel_free(q);
+    if (!any)
+        return qs_fail(err, QS_EINVAL, "the plan runs no layer at int8-static: QAT simulates "
+                       "int8-static (use 'mode int8-static')");
+    for (int n = 0; n < g->n_nodes; n++) {
+        const Node *nd = &g->nodes[n];
+        if (b->kind[n] == K_LIN)
+            b->int8_read[nd->in[0]] = true;
+        else if (b->kind[n] >= K_QOWN)
+            for (int i = 0; i < nd->n_in; i++)
+                if (nd->in[i] >= 0 && !qg_is_const(g, nd->in[i]))
+                    b->int8_read[nd->in[i]] = true;
+    }
+    return QS_OK;
+}
+
+/* ---- linear units ------------------------------------------------------------------------ */
+
+static int64_t qg_lin_oc(const Graph *g, const Node *n)
+{
+    const Shape *ws = &g->values[n->in[1]].data->shape;
+    switch (n->op) {
+    case OP_GEMM:
+        return node_attr_int(n, "transB", 0) ? ws->dim[0] : ws->dim[1];
+    case OP_MATMUL:
+        return ws->dim[1];
+    default:
+        return ws->dim[0];
+    }
+}
+
+static int64_t qg_lin_k(const Graph *g, const Node *n)
+{
+    const Shape *ws = &g->values[n->in[1]].data->shape;
+    switch (n->op) {
+    case OP_CONV:
+        return shape_span(ws, 1, ws->ndim);
+    case OP_GEMM:
+        return node_attr_int(n, "transB", 0) ? ws->dim[1] : ws->dim[0];
+    case OP_MATMUL:
+        return ws->dim[0];
+    default:
+        return ws->dim[1];
+    }
+}
+
+/* W (OC, K) and b (OC) with Gemm's alpha/beta and the BatchNorm folded: the same arithmetic
+ * as the executor's lowering (qexec_lower.c), so QAT starts from the PTQ weights bit for
+ * bit. Returns whether there is a bias. */
+static bool qg_fold(const Graph *g, const Node *n, int bn, int64_t oc, int64_t k, float *wf,
+                    float *bf)
+{
+    const float *w = tensor_f32(g->values[n->in[1]].data);
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    bool has_bias = false;
+    memset(bf, 0, (size_t)oc * sizeof *bf);
+    if (n->op == OP_GEMM || n->op == OP_MATMUL) {
+        bool trans = n->op == OP_GEMM && node_attr_int(n, "transB", 0) != 0;
+        double alpha = n->op == OP_GEMM ? node_attr_float(n, "alpha", 1.0f) : 1.0;
+        for (int64_t c = 0; c < oc; c++)
+            for (int64_t i = 0; i < k; i++)
+                wf[c * k + i] = (float)(alpha * (trans ? w[c * k + i] : w[i * oc + c]));
+        float beta = node_attr_float(n, "beta", 1.0f);
+        if (n->op == OP_GEMM && bias >= 0 && beta != 0.0f) {
+            const Tensor *ct = g->values[bias].data;
+            int64_t cn = tensor_numel(ct);
+            for (int64_t c = 0; c < oc; c++)
+                bf[c] = (float)((double)beta * tensor_f32(ct)[cn == 1 ? 0 : c]);
+            has_bias = true;
+        }
+    } else {
+        memcpy(wf, w, (size_t)(oc * k) * sizeof(float));
+        if (bias >= 0) {
+            memcpy(bf, tensor_f32(g->values[bias].data), (size_t)oc * sizeof(float));
+            has_bias = true;
+        }
+    }
+    if (bn < 0)
+        return has_bias;
+    const Node *b = &g->nodes[bn];
+    const float *gamma = tensor_f32(g->values[b->in[1]].data);
+    const float *beta = tensor_f32(g->values[b->in[2]].data);
+    const float *mean = tensor_f32(g->values[b->in[3]].data);
+    const float *var = tensor_f32(g->values[b->in[4]].data);
+    double eps = node_attr_float(b, "epsilon", 1e-5f);
+    for (int64_t c = 0; c < oc; c++) {
+        double a = gamma[c] / sqrt((double)var[c] + eps);
+        for (int64_t i = 0; i < k; i++)
+            wf[c * k + i] = (float)(wf[c * k + i] * a);
+        bf[c] = (float)(((double)bf[c] - mean[c]) * a + beta[c]);
+    }
+    return true;
+}
+
+/* Whether the unit's trained per-channel bias can be written back into the model: into its
+ * BatchNorm's B, or the head's own per-channel bias. */
+static bool qg_bias_writable(const Graph *g, const Node *n, int bn, int64_t oc)
+{
+    if (bn >= 0)
+        return true;
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    if (bias < 0)
+        return false;
+    if (n->op == OP_CONV || n->op == OP_DENSE)
+        return true;
+    return n->op == OP_GEMM && node_attr_float(n, "beta", 1.0f) != 0.0f &&
+           tensor_numel(g->values[bias].data) == oc;
+}
+
+/* The batch-statistics BatchNorm after a folded unit (docs/qat.md, "BatchNorm"): in the
+ * folded output's units, scale |gamma|, B beta, running mean beta and running variance
+ * a^2 var with a = gamma / sqrt(var + eps), the folded output's own statistics. */
+static QsStatus qg_corr_bn(Build *b, QatUnit *u, int raw, const char *out, int *out_val,
+                           QsError *err)
+{
+    QatGraph *qg = b->qg;
+    const Graph *g = b->mg;
+    const Node *bn = &g->nodes[u->bn];
+    const float *gamma = tensor_f32(g->values[bn->in[1]].data);
+    const float *beta = tensor_f32(g->values[bn->in[2]].data);
+    const float *var = tensor_f32(g->values[bn->in[4]].data);
+    double eps = node_attr_float(bn, "epsilon", 1e-5f);
+    int64_t oc = u->oc;
+    float *p = xmalloc(4 * (size_t)oc * sizeof *p);
+    for (int64_t c = 0; c < oc; c++) {
+        double a = gamma[c] / sqrt((double)var[c] + eps);
+        p[c] = fabsf(gamma[c]);
+        p[oc + c] = beta[c];
+        p[2 * oc + c] = beta[c];
+        p[3 * oc + c] = (float)(a * a * var[c]);
+    }
+    static const char *const tag[4] = { "cg", "cb", "cm", "cv" };
+    int in[5] = { raw };
+    QsStatus st = QS_OK;
+    for (int i = 0; i < 4 && !st; i++) {
+        char nm[256];
+        snprintf(nm, sizeof nm, "qat:%s:%s", tag[i], bn->name);
+        st = qg_const(qg, nm, shape_of(1, oc), p + i * oc, false, &in[i + 1], err);
+    }
+    free(p);
+    if (st)
+        return st;
+    Attr a[2] = { attr_float("epsilon", node_attr_float(bn, "epsilon", 1e-5f)),
+                  attr_float("momentum", node_attr_float(bn, "momentum", 0.9f)) };
+    st = qg_node(qg, OP_BATCHNORM, bn->name, in, 5, out, a, 2, out_val, err);
+    qg_release_attrs(a, 2);
+    u->corr = qg->g.n_nodes - 1;
+    return st;
+}
+
+static QsStatus qg_unit(Build *b, int head, QsError *err)
+{
+    QatGraph *qg = b->qg;
+    const Graph *g = b->mg;
+    const Node *n = &g->nodes[head];
+    int bn = b->bn_of[head], act = b->act_of[head];
+    qg->units = xrealloc(qg->units, (size_t)(qg->n_units + 1) * sizeof *qg->units);
+    QatUnit *u = &qg->units[qg->n_units++];
+    memset(u, 0, sizeof *u);
+    u->head = head;
+    u->bn = bn;
+    u->act = act;
+    u->b = u->corr = -1;
+    u->oc = qg_lin_oc(g, n);
+    u->k = qg_lin_k(g, n);
+    int64_t oc = u->oc, k = u->k;
+    float *wf = malloc((size_t)(oc * k + oc) * sizeof *wf);
+    if (!wf)
+        return qs_fail(err, QS_ENOMEM, "cannot allocate %lld weights for '%s'",
+                       (long long)(oc * k), n->name);
+    float *bf = wf + oc * k;
+    bool has_bias = qg_fold(g, n, bn, oc, k, wf, bf);
+    u->b_trainable = qg_bias_writable(g, n, bn, oc);
+    char nm[256];
+    Shape wshape = n->op == OP_CONV ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
+    QsStatus st;
+    snprintf(nm, sizeof nm, "qat:w:%s", n->name);
+    st = qg_const(qg, nm, wshape, wf, true, &u->w, err);
+    if (!st && (has_bias || u->b_trainable)) {
+        snprintf(nm, sizeof nm, "qat:b:%s", n->name);
+        st = qg_const(qg, nm, shape_of(1, oc), bf, u->b_trainable, &u->b, err);
+    }
+    free(wf);
+    int64_t ns = qg->plan.q.wgran_tensor ? 1 : oc;
+    if (!st) {
+        snprintf(nm, sizeof nm, "qat:ws:%s", n->name);
+        st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wscale, err);
+    }
+    if (!st) {
+        snprintf(nm, sizeof nm, "qat:wz:%s", n->name);
+        st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wzero, err);
+    }
+    if (st)
+        return st;
+    /* the weights' FakeQuant: symmetric, restricted range, per output channel (axis 0) */
+    int32_t qmin, qmax;
+    quant_range(qg->bits, true, &qmin, &qmax);
+    Attr wa[3] = { attr_int("axis", 0), attr_int("qmin", qmin), attr_int("qmax", qmax) };
+    int wq = -1;
+    char out[256];
+    snprintf(nm, sizeof nm, "qat:wfq:%s", n->name);
+    snprintf(out, sizeof out, "qat:wq:%s", n->name);
+    int win[3] = { u->w, u->wscale, u->wzero };
+    st = qg_node(qg, OP_FAKEQUANT, nm, win, 3, out, wa, 3, &wq, err);
+    qg_release_attrs(wa, 3);
+    if (st)
+        return st;
+    /* the head: Conv keeps its attributes; the products become Dense on (OC, K) weights */
+    int pre_mv = bn >= 0 ? g->nodes[bn].out : n->out; /* the pre-activation model value */
+    bool corr = bn >= 0 && qg->bn_train;
+    char raw_name[256];
+    snprintf(raw_name, sizeof raw_name, "qat:raw:%s", n->name);
+    int hin[3] = { b->qv[n->in[0]], wq, u->b };
+    int pre = -1;
+    st = qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, u->b >= 0 ? 3 : 2,
+                 corr ? raw_name : g->values[pre_mv].name, n->op == OP_CONV ? n->attrs : NULL,
+                 n->op == OP_CONV ? n->n_attrs : 0, &pre, err);
+    if (!st && corr)
+        st = qg_corr_bn(b, u, pre, g->values[pre_mv].name, &pre, err);
+    if (st)
+        return st;
+    qg->val_of[pre_mv] = pre;
+    int last = pre, last_mv = pre_mv;
+    if (act >= 0) {
+        const Node *an = &g->nodes[act];
+        int ain[1] = { pre };
+        if (qg_node(qg, an->op, an->name, ain, 1, g->values[an->out].name, an->attrs,
+                    an->n_attrs, &last, err))
+            return err->code;
+        last_mv = an->out;
+    }
+    int q;
+    if (qg_new_act(b, last_mv, last, qg->g.n_nodes - 1, &q, err))
+        return err->code;
+    qg->val_of[last_mv] = b->qv[last_mv] = q;
+    return QS_OK;
+}
+
+/* ---- the graph ------------------------------------------------------------------------- */
+
+/* A node other than a unit, reading the fake-quantized inputs when int8. */
+static QsStatus qg_other(Build *b, int node, QsError *err)
+{
+    QatGraph *qg = b->qg;
+    const Graph *g = b->mg;
+    const Node *n = &g->nodes[node];
+    int kind = b->kind[node];
+    int in[64];
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        if (v < 0)
+            in[i] = -1;
+        else if (qg_is_const(g, v)) {
+            if (qg_copy_const(b, v, &in[i], err))
+                return err->code;
+        } else {
+            in[i] = kind == K_FLOAT ? qg->val_of[v] : b->qv[v];
+            QS_ASSERT(in[i] >= 0);
+        }
+    }
+    int out = -1;
+    if (qg_node(qg, n->op, n->name, in, n->n_in, g->values[n->out].name, n->attrs, n->n_attrs,
+                &out, err))
+        return err->code;
+    int tnode = qg->g.n_nodes - 1, mv = n->out;
+    qg->val_of[mv] = b->qv[mv] = out;
+    switch (kind) {
+    case K_QOWN:
+        if (qg_new_act(b, mv, out, tnode, &out, err))
+            return err->code;
+        qg->val_of[mv] = b->qv[mv] = out;
+        break;
+    case K_QPASS:
+        b->slot_of[mv] = b->slot_of[n->in[0]];
+        break;
+    case K_QCLIP:
+        /* on the input's grid: the clamp bounds snap to codes, as the integer clamp does */
+        b->slot_of[mv] = b->slot_of[n->in[0]];
+        if (qg_fq(qg, b->slot_of[mv], out, &out, err))
+            return err->code;
+        qg->val_of[mv] = b->qv[mv] = out;
+        break;
+    default:
+        if (b->int8_read[mv]) {
+            if (qg_new_act(b, mv, out, tnode, &b->qv[mv], err))
+                return err->code;
+        }
+        break;
+    }
+    return QS_OK;
+}
+
+static QsStatus qg_build(Build *b, const QatGraphOpts *o, QsError *err)
+{
+    QatGraph *qg = b->qg;
+    const Graph *g = b->mg;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        const Shape *s = &g->values[v].shape;
+        Shape sample = shape_make(s->ndim - 1, s->dim + 1);
+        if (graph_add_input(&qg->g, g->values[v].name, &sample, err))
+            return err->code;
+        int tv = qg->g.n_values - 1;
+        qg->val_of[v] = b->qv[v] = tv;
+        if (b->int8_read[v] && qg_new_act(b, v, tv, -1, &b->qv[v], err))
+            return err->code;
+    }
+    for (int k = 0; k < g->n_nodes; k++) {
+        int node = g->order[k];
+        QsStatus st = b->kind[node] == K_ABSORBED ? QS_OK
+                    : b->kind[node] == K_LIN ? qg_unit(b, node, err) : qg_other(b, node, err);
+        if (st)
+            return st;
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int tv = qg->val_of[g->outputs[k]];
+        QS_ASSERT(tv >= 0);
+        if (graph_add_output(&qg->g, qg->g.values[tv].name, err))
+            return err->code;
+    }
+    qg->feature_output0 = qg->g.n_outputs;
+    qg->n_features = o->n_features;
+    qg->feature_value = xmalloc((size_t)(o->n_features ? o->n_features : 1) *
+                                sizeof *qg->feature_value);
+    for (int i = 0; i < o->n_features; i++) {
+        int node = o->features[i];
+        if (node < 0 || node >= g->n_nodes)
+            return qs_fail(err, QS_ENOTFOUND, "feature layer %d does not exist", node);
+        int mv = g->nodes[node].out, tv = qg->val_of[mv];
+        if (tv < 0) {
+            int bn = b->bn_of[node];
+            return qs_fail(err, QS_EINVAL, "feature=%s: during QAT that layer's output is "
+                           "folded with its BatchNorm '%s'; name '%s' instead",
+                           g->nodes[node].name, bn >= 0 ? g->nodes[bn].name : "?",
+                           bn >= 0 ? g->nodes[bn].name : "?");
+        }
+        qg->feature_value[i] = mv;
+        if (graph_add_output(&qg->g, qg->g.values[tv].name, err))
+            return err->code;
+    }
+    if (graph_finalize(&qg->g, err))
+        return err->code;
+    qg->act_of_node = xmalloc((size_t)(qg->g.n_nodes ? qg->g.n_nodes : 1) *
+                              sizeof *qg->act_of_node);
+    for (int i = 0; i < qg->g.n_nodes; i++)
+        qg->act_of_node[i] = -1;
+    for (int k = 0; k < qg->n_act; k++)
+        if (qg->act[k].obs_node >= 0)
+            qg->act_of_node[qg->act[k].obs_node] = k;
+    return QS_OK;
+}
+
+QsStatus qat_graph_build(QatGraph *qg, const Model *m, const Plan *p, const Calibration *cal,
+                         const QatGraphOpts *o, QsError *err)
+{
+    memset(qg, 0, sizeof *qg);
+    graph_init(&qg->g);
+    plan_init(&qg->plan, 0);
+    const Graph *g = &m->graph;
+    if (!g->finalized)
+        return qs_fail(err, QS_EINVAL, "the model's graph is not finalized");
+    if (!cal)
+        return qs_fail(err, QS_EINVAL, "QAT starts from activation ranges: run 'calibrate' first");
+    if (cal->n_values != g->n_values)
+        return qs_fail(err, QS_EINVAL, "the calibration has %d values, the model %d: run "
+                       "'calibrate' again", cal->n_values, g->n_values);
+    if ((unsigned)o->scales >= QAT_SCALES_COUNT)
+        return qs_fail(err, QS_EINVAL, "scales mode %d is not known", (int)o->scales);
+    qg->m = m;
+    plan_release(&qg->plan);
+    plan_copy(&qg->plan, p);
+    qg->bits = p->q.bits;
+    qg->act_sym = p->q.act_symmetric;
+    qg->scales = o->scales;
+    qg->bn_train = o->bn_train;
+    int nv = g->n_values, nn = g->n_nodes;
+    qg->val_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *qg->val_of);
+    qg->const_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *qg->const_of);
+    Build b = { .qg = qg, .mg = g, .cal = cal };
+    b.kind = xcalloc((size_t)(nn ? nn : 1), sizeof *b.kind);
+    b.bn_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *b.bn_of);
+    b.act_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *b.act_of);
+    b.int8_read = xcalloc((size_t)(nv ? nv : 1), sizeof *b.int8_read);
+    b.slot_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *b.slot_of);
+    b.qv = xmalloc((size_t)(nv ? nv : 1) * sizeof *b.qv);
+    for (int v = 0; v < nv; v++)
+        qg->val_of[v] = qg->const_of[v] = b.slot_of[v] = b.qv[v] = -1;
+    QsStatus st = qg_classify(&b, m, p, err);
+    if (!st)
+        st = qg_build(&b, o, err);
+    free(b.kind);
+    free(b.bn_of);
+    free(b.act_of);
+    free(b.int8_read);
+    free(b.slot_of);
+    free(b.qv);
+    if (st) {
+        qat_graph_release(qg);
+        return st;
+    }
+    qat_graph_refresh_weights(qg);
+    return QS_OK;
+}
+
+void qat_graph_release(QatGraph *qg)
+{
+    graph_release(&qg->g);
+    plan_release(&qg->plan);
+    free(qg->act);
+    free(qg->act_of_node);
+    free(qg->units);
+    free(qg->val_of);
+    free(qg->const_of);
+    free(qg->feature_value);
+    memset(qg, 0, sizeof *qg);
+}
+
+/* ---- ranges and weights ------------------------------------------------------------------ */
+
+void qat_graph_refresh_weights(QatGraph *qg)
+{
+    for (int i = 0; i < qg->n_units; i++) {
+        const QatUnit *u = &qg->units[i];
+        const float *w = qg_data(qg, u->w); /* (OC, K) */
+        float *s = qg_data(qg, u->wscale), *z = qg_data(qg, u->wzero);
+        bool per_tensor = qg->plan.q.wgran_tensor;
+        /* the executor's rule (qexec_lower.c): each range starts at [0, 0] */
+        float tlo = 0.0f, thi = 0.0f;
+        for (int64_t c = 0; c < u->oc; c++) {
+            float lo = 0.0f, hi = 0.0f;
+            for (int64_t j = 0; j < u->k; j++) {
+                float v = w[c * u->k + j];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            if (per_tensor) {
+                tlo = lo < tlo ? lo : tlo;
+                thi = hi > thi ? hi : thi;
+            } else {
+                s[c] = quant_params(lo, hi, qg->bits, true).scale;
+                z[c] = 0.0f;
+            }
+        }
+        if (per_tensor) {
+            s[0] = quant_params(tlo, thi, qg->bits, true).scale;
+            z[0] = 0.0f;
+        }
+    }
+}
+
+void qat_graph_set_range(QatGraph *qg, int k, float lo, float hi)
+{
+    QatAct *a = &qg->act[k];
+    a->lo = lo;
+    a->hi = hi;
+    QParams p = quant_params(lo, hi, qg->bits, qg->act_sym);
+    qg_data(qg, a->scale)[0] = p.scale;
+    qg_data(qg, a->zero)[0] = (float)p.zero_point;
+}
+
+void qat_graph_range(const QatGraph *qg, int k, float *lo, float *hi)
+{
+    const QatAct *a = &qg->act[k];
+    if (qg->scales == QAT_SCALES_EMA) {
+        *lo = a->lo;
+        *hi = a->hi;
+        return;
+    }
+    int32_t qmin, qmax;
+    quant_range(qg->bits, qg->act_sym, &qmin, &qmax);
+    float s = qg_data(qg, a->scale)[0], z = qg_data(qg, a->zero)[0];
+    *lo = s * ((float)qmin - z);
+    *hi = s * ((float)qmax - z);
+}
+
+void qat_graph_clamp_scales(QatGraph *qg)
+{
+    if (qg->scales != QAT_SCALES_LEARN)
+        return;
+    for (int k = 0; k < qg->n_act; k++) {
+        float *s = qg_data(qg, qg->act[k].scale);
+        if (!(s[0] >= 0x1p-23f)) /* NaN too */
+            s[0] = 0x1p-23f;
+    }
+}
+
+/* The inference transform of unit u's batch-statistics BatchNorm: y' = y f[c] + d[c]. */
+static void qg_corr_affine(const QatGraph *qg, const QatUnit *u, double *f, double *d)
+{
+    const Node *n = &qg->g.nodes[u->corr];
+    const float *gamma = qg_data(qg, n->in[1]), *beta = qg_data(qg, n->in[2]);
+    const float *mean = qg_data(qg, n->in[3]), *var = qg_data(qg, n->in[4]);
+    double eps = node_attr_float(n, "epsilon", 1e-5f);
+    for (int64_t c = 0; c < u->oc; c++) {
+        f[c] = gamma[c] / sqrt((double)var[c] + eps);
+        d[c] = beta[c] - mean[c] * f[c];
+    }
+}
+
+/* var such that var + eps is 1 to within half a float ulp: gamma / sqrt(var + eps) then
+ * rounds every float weight to itself (docs/qat.md, "Export"). */
+static float qg_identity_var(float eps) { return (float)(1.0 - (double)eps); }
+
+void qat_graph_freeze_bn(QatGraph *qg)
+{
+    if (!qg->bn_train)
+        return;
+    for (int i = 0; i < qg->n_units; i++) {
+        QatUnit *u = &qg->units[i];
+        if (u->corr < 0)
+            continue;
+        double *f = xmalloc(2 * (size_t)u->oc * sizeof *f), *d = f + u->oc;
+        qg_corr_affine(qg, u, f, d);
+        float *w = qg_data(qg, u->w), *b = qg_data(qg, u->b);
+        for (int64_t c = 0; c < u->oc; c++) {
+            for (int64_t j = 0; j < u->k; j++)
+                w[c * u->k + j] = (float)(w[c * u->k + j] * f[c]);
+            b[c] = (float)(b[c] * f[c] + d[c]);
+        }
+        free(f);
+        const Node *n = &qg->g.nodes[u->corr];
+        float eps = node_attr_float(n, "epsilon", 1e-5f);
+        for (int64_t c = 0; c < u->oc; c++) {
+            qg_data(qg, n->in[1])[c] = 1.0f;
+            qg_data(qg, n->in[2])[c] = 0.0f;
+            qg_data(qg, n->in[3])[c] = 0.0f;
+            qg_data(qg, n->in[4])[c] = qg_identity_var(eps);
+        }
+    }
+    qg->bn_train = false;
+    qat_graph_refresh_weights(qg);
+}
+
+/* ---- export --------------------------------------------------------------------------------- */
+
+static void qg_set_attr_float(Node *n, const char *name, float v)
+{
+    for (int i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) {
+            n->attrs[i].type = ATTR_FLOAT;
+            n->attrs[i].f = v;
+            return;
+        }
+    /* absent: the default is what we want (alpha and beta default to 1) */
+}
+
+static void qg_export_unit(const QatGraph *qg, const QatUnit *u, Model *out)
+{
+    Graph *g = &out->graph;
+    Node *n = &g->nodes[u->head];
+    int64_t oc = u->oc, k = u->k;
+    const float *wt = qg_data(qg, u->w), *bt = u->b >= 0 ? qg_data(qg, u->b) : NULL;
+    float *w = xmalloc((size_t)(oc * k + oc) * sizeof *w), *b = w + oc * k;
+    memcpy(w, wt, (size_t)(oc * k) * sizeof *w);
+    if (bt)
+        memcpy(b, bt, (size_t)oc * sizeof *b);
+    if (qg->bn_train && u->corr >= 0) {
+        /* the batch-statistics BatchNorm's inference transform goes into the weights */
+        double *f = xmalloc(2 * (size_t)oc * sizeof *f), *d = f + oc;
+        qg_corr_affine(qg, u, f, d);
+        for (int64_t c = 0; c < oc; c++) {
+            for (int64_t j = 0; j < k; j++)
+                w[c * k + j] = (float)(w[c * k + j] * f[c]);
+            b[c] = (float)(b[c] * f[c] + d[c]);
+        }
+        free(f);
+    }
+    float *mw = tensor_f32(g->values[n->in[1]].data);
+    switch (n->op) {
+    case OP_GEMM:
+        qg_set_attr_float(n, "alpha", 1.0f);
+        for (int64_t c = 0; c < oc; c++)
+            for (int64_t j = 0; j < k; j++) {
+                if (node_attr_int(n, "transB", 0))
+                    mw[c * k + j] = w[c * k + j];
+                else
+                    mw[j * oc + c] = w[c * k + j];
+            }
+        break;
+    case OP_MATMUL:
+        for (int64_t c = 0; c < oc; c++)
+            for (int64_t j = 0; j < k; j++)
+                mw[j * oc + c] = w[c * k + j];
+        break;
+    default:
+        memcpy(mw, w, (size_t)(oc * k) * sizeof *w);
+        break;
+    }
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    if (u->bn >= 0) {
+        /* the head's own bias becomes 0 and the BatchNorm an identity carrying the bias */
+        if (bias >= 0)
+            memset(g->values[bias].data->data, 0, tensor_bytes(g->values[bias].data));
+        const Node *bn = &g->nodes[u->bn];
+        float eps = node_attr_float(bn, "epsilon", 1e-5f);
+        for (int64_t c = 0; c < oc; c++) {
+            tensor_f32(g->values[bn->in[1]].data)[c] = 1.0f;
+            tensor_f32(g->values[bn->in[2]].data)[c] = b[c];
+            tensor_f32(g->values[bn->in[3]].data)[c] = 0.0f;
+            tensor_f32(g->values[bn->in[4]].data)[c] = qg_identity_var(eps);
+        }
+    } else if (u->b_trainable) {
+        memcpy(g->values[bias].data->data, b, (size_t)oc * sizeof *b);
+        if (n->op == OP_GEMM)
+            qg_set_attr_float(n, "beta", 1.0f);
+    }
+    free(w);
+}
+
+QsStatus qat_graph_export(const QatGraph *qg, const Calibration *cal0, Model **model,
+                          Calibration *cal, Plan *plan, QsError *err)
+{
+    *model = NULL;
+    memset(cal, 0, sizeof *cal);
+    Model *out = model_clone(qg->m, err);
+    if (!out)
+        return err->code;
+    Graph *g = &out->graph;
+    for (int v = 0; v < g->n_values; v++) {
+        int tv = qg->const_of[v];
+        if (tv >= 0)
+            memcpy(g->values[v].data->data, qg->g.values[tv].data->data,
+                   tensor_bytes(g->values[v].data));
+    }
+    for (int i = 0; i < qg->n_units; i++)
+        qg_export_unit(qg, &qg->units[i], out);
+    calib_copy(cal, cal0);
+    for (int k = 0; k < qg->n_act; k++) {
+        float r[2];
+        qat_graph_range(qg, k, &r[0], &r[1]);
+        ActStats *s = &cal->stats[qg->act[k].value];
+        act_stats_init(s);
+        act_stats_observe(s, r, 2, cal->ma_momentum > 0 ? cal->ma_momentum : 0.01);
+    }
+    plan_copy(plan, &qg->plan);
+    plan->q.observer = OBS_MINMAX;
+    *model = out;
+    return QS_OK;
+}

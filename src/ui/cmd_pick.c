@@ -1,0 +1,194 @@
+/* pick: the decision rule over every variant, and export of the winner. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_handlers.h"
+#include "modelfile.h"
+#include "variant_rows.h"
+#include "variants.h"
+
+typedef struct Constraints {
+    double size_kb, latency_ms, drop_pct; /* NAN: not constrained */
+} Constraints;
+
+/* Reads "size<=100KB", "latency<=50ms", "drop<=10%" (units optional) from positional
+ * arguments or the same names as options (size=100). */
+static QsStatus read_constraints(const CmdArgs *a, Constraints *c, QsError *err)
+{
+    static const struct {
+        const char *name, *unit;
+        size_t off;
+    } keys[] = {
+        { "size", "KB", offsetof(Constraints, size_kb) },
+        { "latency", "ms", offsetof(Constraints, latency_ms) },
+        { "drop", "%", offsetof(Constraints, drop_pct) },
+    };
+    *c = (Constraints){ NAN, NAN, NAN };
+    for (int i = 0; i < a->n_pos; i++) {
+        const char *t = a->pos[i];
+        int k = 0;
+        while (k < 3 && strncmp(t, keys[k].name, strlen(keys[k].name)) != 0)
+            k++;
+        const char *rest = k < 3 ? t + strlen(keys[k].name) : NULL;
+        if (!rest || strncmp(rest, "<=", 2) != 0)
+            return qs_fail(err, QS_EINVAL, "pick: '%s' is not a constraint (size<=KB, "
+                           "latency<=MS, drop<=PCT)", t);
+        char num[64];
+        snprintf(num, sizeof num, "%s", rest + 2);
+        size_t len = strlen(num), ul = strlen(keys[k].unit);
+        if (len > ul && strcasecmp(num + len - ul, keys[k].unit) == 0)
+            num[len - ul] = '\0';
+        double v;
+        if (parse_double(keys[k].name, num, &v, err))
+            return err->code;
+        if (v < 0)
+            return qs_fail(err, QS_EINVAL, "pick: %s must not be negative", keys[k].name);
+        *(double *)((char *)c + keys[k].off) = v;
+    }
+    return QS_OK;
+}
+
+/* Why a row fails the constraints, or "" when it meets them all. */
+static void failures(const VariantRow *w, const Constraints *c, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    if (!w->evaluated) {
+        snprintf(buf, cap, "not evaluated (%s)", w->note);
+        return;
+    }
+    if (!isnan(c->size_kb) && w->bytes / 1000.0 > c->size_kb)
+        used += (size_t)snprintf(buf + used, cap - used, "size %.1f KB > %g KB; ",
+                                 w->bytes / 1000.0, c->size_kb);
+    if (!isnan(c->latency_ms) && w->ms > c->latency_ms && used < cap)
+        used += (size_t)snprintf(buf + used, cap - used, "latency %.3f ms > %g ms; ", w->ms,
+                                 c->latency_ms);
+    if (!isnan(c->drop_pct) && 100.0 * w->drop > c->drop_pct + 1e-9 && used < cap)
+        used += (size_t)snprintf(buf + used, cap - used, "drop %.2f %% > %g %%; ",
+                                 100.0 * w->drop, c->drop_pct);
+    if (used >= 2 && used < cap)
+        buf[used - 2] = '\0';
+}
+
+/* Better = higher metric (lower for MSE); a tie goes to the smaller model, and a tie in
+ * size to the row listed first (not to the faster one: measured latency is noisy, and the
+ * same script must pick the same winner every time). */
+static bool better(const VariantRow *a, const VariantRow *b, TaskKind task)
+{
+    double ma = task == TASK_REGRESS ? -a->metric : a->metric;
+    double mb = task == TASK_REGRESS ? -b->metric : b->metric;
+    if (ma != mb)
+        return ma > mb;
+    return a->bytes < b->bytes;
+}
+
+/* Saves the session model with the winner as its only variant. */
+static QsStatus export_winner(App *app, const VariantRow *w, const char *path, QsError *err)
+{
+    Session *s = &app->session;
+    QuantState one;
+    qstate_init(&one, s->model->graph.n_nodes);
+    const Variant *v = qstate_variant_find(&s->q, w->name);
+    Plan p;
+    if (v) {
+        plan_copy(&p, &v->plan);
+    } else { /* a base precision row: the current options, no pins */
+        plan_copy(&p, &s->q.plan);
+        memset(p.pin, -1, (size_t)p.n_nodes);
+        p.mode = w->mode;
+    }
+    const Calibration *cal = v ? (v->calibrated ? &v->calib : NULL)
+                               : (s->q.calibrated ? &s->q.calib : NULL);
+    if (cal) {
+        calib_copy(&one.calib, cal);
+        one.calibrated = true;
+    }
+    qstate_variant_save(&one, w->name, &p);
+    plan_release(&p);
+    char *json = variants_to_json(s->model, &one, err);
+    qstate_release(&one);
+    char *keep = model_meta_get(s->model, "variants") ? xstrdup(model_meta_get(s->model, "variants"))
+                                                      : NULL;
+    if (json)
+        model_meta_set(s->model, "variants", json);
+    model_meta_set(s->model, "picked", w->name);
+    QsStatus st = modelfile_save(path, s->model, err);
+    /* the session's model keeps its own metadata */
+    model_meta_remove(s->model, "picked");
+    if (keep)
+        model_meta_set(s->model, "variants", keep);
+    else
+        model_meta_remove(s->model, "variants");
+    free(keep);
+    free(json);
+    return st;
+}
+
+CMD_HANDLER(cmd_pick)
+{
+    Constraints c;
+    long n;
+    if (read_constraints(a, &c, err) || arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+        return err->code;
+    const char *by = arg_str(a, "by", "metric");
+    if (strcmp(by, "metric") != 0)
+        return qs_fail(err, QS_EINVAL, "by=%s: only 'metric' (the split's accuracy or MSE) is "
+                       "supported", by);
+    VariantRows v;
+    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+        return err->code;
+    int win = -1;
+    char why[256];
+    for (int i = 0; i < v.n; i++) {
+        failures(&v.rows[i], &c, why, sizeof why);
+        if (!why[0] && (win < 0 || better(&v.rows[i], &v.rows[win], v.task)))
+            win = i;
+    }
+    RvStyle style = v.task == TASK_REGRESS ? RS_PLAIN : RS_PCT;
+    static const char *const cols[] = { "variant", "metric", "drop", "bytes", "latency",
+                                        "size_ok", "latency_ok", "drop_ok", "verdict", NULL };
+    RTable *t = result_table(r, "variants", cols);
+    for (int i = 0; i < v.n; i++) {
+        const VariantRow *w = &v.rows[i];
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, w->name);
+        failures(w, &c, why, sizeof why);
+        if (w->evaluated) {
+            rtable_float(t, row, 1, w->metric, style);
+            rtable_float(t, row, 2, w->drop, style);
+            rtable_int(t, row, 3, w->bytes);
+            t->cells[row * t->n_cols + 3].style = RS_BYTES;
+            rtable_float(t, row, 4, w->ms, RS_MS);
+            rtable_bool(t, row, 5, isnan(c.size_kb) || w->bytes / 1000.0 <= c.size_kb);
+            rtable_bool(t, row, 6, isnan(c.latency_ms) || w->ms <= c.latency_ms);
+            rtable_bool(t, row, 7, isnan(c.drop_pct) || 100.0 * w->drop <= c.drop_pct + 1e-9);
+        }
+        char verdict[300];
+        if (i == win)
+            snprintf(verdict, sizeof verdict, "winner");
+        else if (why[0])
+            snprintf(verdict, sizeof verdict, "fails: %s", why);
+        else
+            snprintf(verdict, sizeof verdict, "meets all, but %s", win >= 0 &&
+                     v.rows[win].metric == w->metric ? "the winner ties and is smaller or listed first"
+                                                     : "the winner scores higher");
+        rtable_str(t, row, 8, verdict);
+    }
+    QsStatus st = QS_OK;
+    if (win < 0) {
+        /* the table still reaches the user: it is the explanation of the failure */
+        if (app->emit)
+            app->emit(app, r);
+        st = qs_fail(err, QS_ENOTFOUND, "pick: no variant meets every constraint");
+    } else {
+        result_str(r, "winner", v.rows[win].name);
+        result_float(r, "winner_metric", v.rows[win].metric, style);
+        const char *path = arg_str(a, "export", NULL);
+        if (path && !(st = export_winner(app, &v.rows[win], path, err)))
+            result_str(r, "exported", path);
+    }
+    variant_rows_release(&v);
+    return st;
+}
