@@ -15,11 +15,19 @@
 #include "graph.h"
 #include "tensor.h"
 
+/* A float forward standing in for the op's own in the numeric differences (gradcheck_node):
+ * for ops whose backward is a surrogate gradient by design, such as FakeQuant's
+ * straight-through estimator, whose forward is a staircase. Writes out (the op's output
+ * shape) from in[0..n_in). */
+typedef void (*GradCheckForward)(void *user, Tensor *const *in, int n_in, Tensor *out);
+
 typedef struct GradCheckOpts {
     double eps;        /* perturbation, default 1e-3 */
     double atol, rtol; /* |num - ana| <= atol + rtol * max(|num|, |ana|) */
     bool training;     /* run forward/backward in training mode */
     unsigned seed;     /* for the weights r */
+    GradCheckForward surrogate; /* NULL: the op's forward */
+    void *surrogate_user;
 } GradCheckOpts;
 
 /* Runs node n (its op from op_table, attributes from n) on the f32 tensors in[0..n_in)

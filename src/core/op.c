@@ -13,6 +13,10 @@ extern const OpDef op_flatten_def, op_reshape_def, op_transpose_def, op_concat_d
 extern const OpDef op_add_def, op_mul_def;
 extern const OpDef op_reducemean_def, op_reducesum_def, op_reducemax_def;
 extern const OpDef op_fakequant_def;
+extern const OpDef op_sub_def, op_div_def, op_pow_def, op_sqrt_def, op_erf_def,
+    op_hardsigmoid_def;
+extern const OpDef op_pad_def, op_resize_def, op_convtranspose_def, op_layernorm_def,
+    op_slice_def;
 
 const OpDef *const op_table[OP_COUNT] = {
     [OP_GEMM] = &op_gemm_def,
@@ -45,6 +49,17 @@ const OpDef *const op_table[OP_COUNT] = {
     [OP_IDENTITY] = &op_identity_def,
     [OP_DROPOUT] = &op_dropout_def,
     [OP_FAKEQUANT] = &op_fakequant_def,
+    [OP_SUB] = &op_sub_def,
+    [OP_DIV] = &op_div_def,
+    [OP_POW] = &op_pow_def,
+    [OP_SQRT] = &op_sqrt_def,
+    [OP_ERF] = &op_erf_def,
+    [OP_PAD] = &op_pad_def,
+    [OP_RESIZE] = &op_resize_def,
+    [OP_CONVTRANSPOSE] = &op_convtranspose_def,
+    [OP_LAYERNORM] = &op_layernorm_def,
+    [OP_SLICE] = &op_slice_def,
+    [OP_HARDSIGMOID] = &op_hardsigmoid_def,
 };
 
 int op_find(const char *name)

@@ -44,6 +44,17 @@ typedef enum {
     OP_IDENTITY,
     OP_DROPOUT,    /* identity at inference */
     OP_FAKEQUANT,  /* qscope's quantize-dequantize with an STE gradient (QAT graphs) */
+    OP_SUB,        /* ONNX Sub, Div, Pow with numpy broadcasting (op_arith.c) */
+    OP_DIV,
+    OP_POW,
+    OP_SQRT,
+    OP_ERF,
+    OP_PAD,        /* attrs pads, mode, value (ONNX >= 11 takes them as inputs) */
+    OP_RESIZE,     /* nearest only; attrs scales or sizes (ONNX takes them as inputs) */
+    OP_CONVTRANSPOSE,
+    OP_LAYERNORM,  /* ONNX LayerNormalization (opset 17) */
+    OP_SLICE,      /* attrs starts, ends, axes, steps (ONNX takes them as inputs) */
+    OP_HARDSIGMOID,
     OP_COUNT
 } OpType;
 

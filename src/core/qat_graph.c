@@ -12,8 +12,9 @@
  *   - a value made in float (a graph input, a float fallback, a layer pinned to fp32/fp16)
  *     and read by an int8 layer: a FakeQuant that only the int8 readers see.
  * Each FakeQuant's grid starts from the calibration through the plan's observer, as the
- * executor's lowering does. Biases stay float (the executor rounds them to int32 at
- * s_in s_w, far below the output step); fp16 and int8-dyn layers run in float. */
+ * executor's lowering does. A unit's bias is rounded to the int32 grid s_in s_w[c] as the
+ * executor rounds it (that step is not always small: a per-tensor weight scale set by one
+ * large channel makes it coarse); fp16 and int8-dyn layers run in float. */
 #include "qat_graph.h"
 
 #include <math.h>
@@ -415,14 +416,37 @@ static QsStatus qg_unit(Build *b, int head, QsError *err)
     qg_release_attrs(wa, 3);
     if (st)
         return st;
+    /* the bias on the executor's int32 grid s_in s_w[c] (no gradient to those scales) */
+    int bq = -1;
+    if (u->b >= 0) {
+        int sin = qg->act[b->slot_of[n->in[0]]].scale, bs = -1, bz = -1;
+        char o2[256];
+        snprintf(nm, sizeof nm, "qat:bz:%s", n->name);
+        if ((st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &bz, err)))
+            return st;
+        snprintf(nm, sizeof nm, "qat:bsm:%s", n->name);
+        snprintf(o2, sizeof o2, "qat:bs:%s", n->name);
+        int min[2] = { sin, u->wscale };
+        if ((st = qg_node(qg, OP_MUL, nm, min, 2, o2, NULL, 0, &bs, err)))
+            return st;
+        Attr ba[4] = { attr_int("axis", 0), attr_int("qmin", -2147483647),
+                       attr_int("qmax", 2147483647), attr_int("scale_grad", 0) };
+        int bin[3] = { u->b, bs, bz };
+        snprintf(nm, sizeof nm, "qat:bfq:%s", n->name);
+        snprintf(o2, sizeof o2, "qat:bq:%s", n->name);
+        st = qg_node(qg, OP_FAKEQUANT, nm, bin, 3, o2, ba, 4, &bq, err);
+        qg_release_attrs(ba, 4);
+        if (st)
+            return st;
+    }
     /* the head: Conv keeps its attributes; the products become Dense on (OC, K) weights */
     int pre_mv = bn >= 0 ? g->nodes[bn].out : n->out; /* the pre-activation model value */
     bool corr = bn >= 0 && qg->bn_train;
     char raw_name[256];
     snprintf(raw_name, sizeof raw_name, "qat:raw:%s", n->name);
-    int hin[3] = { b->qv[n->in[0]], wq, u->b };
+    int hin[3] = { b->qv[n->in[0]], wq, bq };
     int pre = -1;
-    st = qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, u->b >= 0 ? 3 : 2,
+    st = qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, bq >= 0 ? 3 : 2,
                  corr ? raw_name : g->values[pre_mv].name, n->op == OP_CONV ? n->attrs : NULL,
                  n->op == OP_CONV ? n->n_attrs : 0, &pre, err);
     if (!st && corr)

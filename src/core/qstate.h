@@ -71,8 +71,8 @@ const BiasCorr *qstate_bias_corr_for(const QuantState *qs, const Plan *p);
  * current by `variant use`) when there is one, else m, the session's model. */
 const Model *qstate_model(const QuantState *qs, const Model *m);
 
-/* Drops cached lowerings (after the plan's options changed in a way the cache key does
- * not see, e.g. a bias correction changed the float weights). */
+/* Drops cached lowerings (after something changed that the cache key -- plan, calibration,
+ * bias correction gen, model -- does not see, e.g. weights rewritten in place). */
 void qstate_clear_cache(QuantState *qs);
 
 /* True when p runs every node in fp32: the float model itself. */

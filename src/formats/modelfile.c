@@ -3,6 +3,8 @@
 #include <stdio.h>
 
 #include "fileio.h"
+#include "onnx_export.h"
+#include "onnx_import.h"
 #include "qsm.h"
 
 typedef struct ModelFormat {
@@ -13,6 +15,7 @@ typedef struct ModelFormat {
 
 static const ModelFormat formats[] = {
     { ".qsm", qsm_load, qsm_save },
+    { ".onnx", onnx_load, onnx_save },
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 

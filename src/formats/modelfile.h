@@ -1,5 +1,5 @@
-/* Opens and writes models by file suffix through a format table (.qsm today; ONNX joins
- * the table when its reader lands). */
+/* Opens and writes models by file suffix through a format table: .qsm, and .onnx (import,
+ * and the float graph on save; quantized ONNX layouts are the `export` command's). */
 #ifndef QS_MODELFILE_H
 #define QS_MODELFILE_H
 

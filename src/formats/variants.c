@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "observer.h"
+#include "op.h"
 
 char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
 {
@@ -16,6 +17,8 @@ char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < qs->n_variants; i++) {
         const Variant *v = &qs->variants[i];
+        if (v->model)
+            continue; /* its own weights (QAT) are not the file's: export it with pick */
         const Plan *p = &v->plan;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", v->name);
@@ -47,6 +50,21 @@ char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
                 cJSON_AddItemToObject(ranges, g->values[k].name, pair);
             }
         }
+        if (biascorr_active(&v->corr)) {
+            /* per layer, the correction added to each output channel's bias */
+            cJSON *bc = cJSON_AddObjectToObject(o, "bias_corr");
+            for (int k = 0; k < v->corr.n_nodes && k < g->n_nodes; k++) {
+                if (!v->corr.v[k])
+                    continue;
+                cJSON *vals = cJSON_CreateArray();
+                for (int64_t c = 0; c < v->corr.len[k]; c++) {
+                    char buf[32];
+                    snprintf(buf, sizeof buf, "%.9g", v->corr.v[k][c]);
+                    cJSON_AddItemToArray(vals, cJSON_CreateRaw(buf));
+                }
+                cJSON_AddItemToObject(bc, g->nodes[k].name, vals);
+            }
+        }
         cJSON_AddItemToArray(arr, o);
     }
     char *s = cJSON_PrintUnformatted(arr);
@@ -63,6 +81,50 @@ static QsStatus bad(QsError *err, int i, const char *what)
     return qs_fail(err, QS_EFORMAT, "variants[%d]: %s", i, what);
 }
 
+/* The bias correction of plan p from the object {"layer": [c0, c1, ...]}: each layer must
+ * head a unit with one value per output channel (its output's channel axis: 1 for Conv,
+ * the last otherwise). */
+static QsStatus parse_bias_corr(const cJSON *bc, int i, const Graph *g, const Plan *p,
+                                BiasCorr *out, QsError *err)
+{
+    BiasCorr c = biascorr_none();
+    c.n_nodes = g->n_nodes;
+    c.v = xcalloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *c.v);
+    c.len = xcalloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *c.len);
+    plan_copy(&c.plan, p);
+    c.gen = biascorr_next_gen();
+    snprintf(c.split, sizeof c.split, "file");
+    QsStatus st = QS_OK;
+    for (const cJSON *it = bc->child; it && !st; it = it->next) {
+        int node = graph_find_node(g, it->string);
+        const Shape *s = node >= 0 ? &g->values[g->nodes[node].out].shape : NULL;
+        int64_t oc = !s ? 0 : g->nodes[node].op == OP_CONV && s->ndim > 1 ? s->dim[1]
+                                                                          : s->dim[s->ndim - 1];
+        if (node < 0 || !cJSON_IsArray(it) || cJSON_GetArraySize(it) != oc || c.v[node]) {
+            st = qs_fail(err, QS_EFORMAT, "variants[%d]: bias_corr of '%s' is not one value "
+                         "per output channel of a layer", i, it->string);
+            break;
+        }
+        c.v[node] = xmalloc((size_t)(oc ? oc : 1) * sizeof(float));
+        c.len[node] = oc;
+        int64_t k = 0;
+        for (const cJSON *e = it->child; e; e = e->next, k++) {
+            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
+                st = qs_fail(err, QS_EFORMAT, "variants[%d]: bias_corr of '%s'[%lld] is not a "
+                             "finite number", i, it->string, (long long)k);
+                break;
+            }
+            c.v[node][k] = (float)e->valuedouble;
+        }
+    }
+    if (st) {
+        biascorr_release(&c);
+        return st;
+    }
+    *out = c;
+    return QS_OK;
+}
+
 static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState *qs,
                               QsError *err)
 {
@@ -75,6 +137,7 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     const cJSON *asym = cJSON_GetObjectItemCaseSensitive(o, "asym");
     const cJSON *pins = cJSON_GetObjectItemCaseSensitive(o, "pins");
     const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(o, "ranges");
+    const cJSON *bias_corr = cJSON_GetObjectItemCaseSensitive(o, "bias_corr");
     if (!cJSON_IsString(name) || !name->valuestring[0])
         return bad(err, i, "'name' must be a non-empty string");
     if (!cJSON_IsString(mode) || precision_find(mode->valuestring) < 0)
@@ -88,8 +151,8 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
         bits->valuedouble != floor(bits->valuedouble))
         return bad(err, i, "'bits' must be an integer from 2 to 8");
     if (!cJSON_IsBool(asym) || (pins && !cJSON_IsObject(pins)) ||
-        (ranges && !cJSON_IsObject(ranges)))
-        return bad(err, i, "'asym' must be a boolean, 'pins' and 'ranges' objects");
+        (ranges && !cJSON_IsObject(ranges)) || (bias_corr && !cJSON_IsObject(bias_corr)))
+        return bad(err, i, "'asym' must be a boolean, 'pins', 'ranges' and 'bias_corr' objects");
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = (PrecKind)precision_find(mode->valuestring);
@@ -130,16 +193,24 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
             act_stats_observe(&cal.stats[v], two, 2, 0.01);
         }
     }
+    BiasCorr corr = biascorr_none();
+    if (!st && bias_corr)
+        st = parse_bias_corr(bias_corr, i, g, &p, &corr, err);
     if (!st) {
-        /* save through the current-calibration slot: swap ours in, save, swap back */
+        /* save through the current-calibration (and -correction) slots: swap ours in, save,
+         * swap back */
         Calibration keep = qs->calib;
         bool keep_cal = qs->calibrated;
+        BiasCorr keep_corr = qs->corr;
         qs->calib = cal;
         qs->calibrated = calibrated;
+        qs->corr = corr;
         qstate_variant_save(qs, name->valuestring, &p);
         qs->calib = keep;
         qs->calibrated = keep_cal;
+        qs->corr = keep_corr;
     }
+    biascorr_release(&corr);
     if (calibrated)
         calib_release(&cal);
     plan_release(&p);

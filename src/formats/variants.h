@@ -9,7 +9,8 @@
 #include "qstate.h"
 
 /* Serialises qs's variants for model m; returns a new string (caller frees) or NULL when
- * there are none. */
+ * there are none. Variants holding their own weights (QAT) are left out: their ranges do
+ * not belong to m (pick's export writes such a variant with its weights). */
 char *variants_to_json(const Model *m, const QuantState *qs, QsError *err);
 
 /* Adds the variants described by json to qs (whose plans must be sized for m). Layer

@@ -18,7 +18,7 @@ static QsStatus sens_context(App *app, const CmdArgs *a, SensContext *c, QsError
     long n;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
         return err->code;
-    *c = (SensContext){ .qs = &s->q, .m = s->model, .d = &s->splits[split], .n = n,
+    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = &s->splits[split], .n = n,
                         .task = session_task(s, &s->splits[split]), .batch = s->opt.batch,
                         .job = &app->job };
     return QS_OK;
@@ -166,7 +166,7 @@ CMD_HANDLER(cmd_diagnose)
     const Tensor *x = s->splits[split].x;
     Finding *f;
     int nf;
-    if (diagnose_run(&s->q, s->model, &s->q.plan, x, n, s->opt.batch, &app->job, &f, &nf, err))
+    if (diagnose_run(&s->q, qstate_model(&s->q, s->model), &s->q.plan, x, n, s->opt.batch, &app->job, &f, &nf, err))
         return err->code;
     result_int(r, "findings", nf);
     static const char *const cols[] = { "rank", "layer", "kind", "evidence", "fix", NULL };

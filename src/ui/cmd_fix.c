@@ -50,8 +50,9 @@ CMD_HANDLER(cmd_biascorr)
         return err->code;
     BiasCorr c;
     BiasCorrReport rep;
-    if (biascorr_run(s->model, &qs->plan, qs->calibrated ? &qs->calib : NULL, d->x, n,
-                     (int)batch, &app->job, &c, &rep, err))
+    /* measured on the model the plan runs on (a QAT variant's weights when one is active) */
+    if (biascorr_run(qstate_model(qs, s->model), &qs->plan, qs->calibrated ? &qs->calib : NULL,
+                     d->x, n, (int)batch, &app->job, &c, &rep, err))
         return err->code; /* the previous correction stays */
     snprintf(c.split, sizeof c.split, "%s", split);
     qstate_set_bias_corr(qs, &c);

@@ -19,6 +19,11 @@ CMD_HANDLER(cmd_eval);
 CMD_HANDLER(cmd_run);
 /* cmd_train.c */
 CMD_HANDLER(cmd_train);
+/* class_weights=w0,w1,...: exactly C finite, non-negative numbers into w (C); also used by
+ * qat. */
+QsStatus cmd_train_parse_weights(const char *s, int C, float *w, QsError *err);
+/* cmd_qat.c */
+CMD_HANDLER(cmd_qat);
 /* cmd_quant.c */
 CMD_HANDLER(cmd_mode);
 CMD_HANDLER(cmd_prec);
@@ -38,6 +43,8 @@ CMD_HANDLER(cmd_biascorr);
 CMD_HANDLER(cmd_cle);
 /* cmd_pick.c */
 CMD_HANDLER(cmd_pick);
+/* cmd_export.c */
+CMD_HANDLER(cmd_export);
 /* cmd_report.c */
 CMD_HANDLER(cmd_report);
 /* cmd_bench.c */

@@ -42,7 +42,7 @@ CMD_HANDLER(cmd_error)
         return err->code;
     const Graph *g = &s->model->graph;
     LayerError *le = xcalloc((size_t)g->n_nodes, sizeof *le);
-    QsStatus st = qerror_run(s->model, q, d->x, n, s->opt.batch, strcmp(mode, "local") == 0,
+    QsStatus st = qerror_run(qstate_model(&s->q, s->model), q, d->x, n, s->opt.batch, strcmp(mode, "local") == 0,
                              &app->job, le, err);
     if (!st) {
         result_str(r, "kind", mode);

@@ -84,13 +84,15 @@ static bool better(const VariantRow *a, const VariantRow *b, TaskKind task)
     return a->bytes < b->bytes;
 }
 
-/* Saves the session model with the winner as its only variant. */
+/* Saves the session model with the winner as its only variant; a winner holding its own
+ * weights (QAT) is saved with those. */
 static QsStatus export_winner(App *app, const VariantRow *w, const char *path, QsError *err)
 {
     Session *s = &app->session;
     QuantState one;
     qstate_init(&one, s->model->graph.n_nodes);
     const Variant *v = qstate_variant_find(&s->q, w->name);
+    Model *out = v && v->model ? v->model : s->model;
     Plan p;
     if (v) {
         plan_copy(&p, &v->plan);
@@ -107,20 +109,20 @@ static QsStatus export_winner(App *app, const VariantRow *w, const char *path, Q
     }
     qstate_variant_save(&one, w->name, &p);
     plan_release(&p);
-    char *json = variants_to_json(s->model, &one, err);
+    char *json = variants_to_json(out, &one, err);
     qstate_release(&one);
-    char *keep = model_meta_get(s->model, "variants") ? xstrdup(model_meta_get(s->model, "variants"))
-                                                      : NULL;
+    char *keep = model_meta_get(out, "variants") ? xstrdup(model_meta_get(out, "variants"))
+                                                 : NULL;
     if (json)
-        model_meta_set(s->model, "variants", json);
-    model_meta_set(s->model, "picked", w->name);
-    QsStatus st = modelfile_save(path, s->model, err);
-    /* the session's model keeps its own metadata */
-    model_meta_remove(s->model, "picked");
+        model_meta_set(out, "variants", json);
+    model_meta_set(out, "picked", w->name);
+    QsStatus st = modelfile_save(path, out, err);
+    /* the model keeps its own metadata */
+    model_meta_remove(out, "picked");
     if (keep)
-        model_meta_set(s->model, "variants", keep);
+        model_meta_set(out, "variants", keep);
     else
-        model_meta_remove(s->model, "variants");
+        model_meta_remove(out, "variants");
     free(keep);
     free(json);
     return st;

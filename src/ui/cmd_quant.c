@@ -123,7 +123,9 @@ CMD_HANDLER(cmd_calibrate)
         read_quant_opts(a, &q, err))
         return err->code;
     Calibration c;
-    if (calib_run(&s->model->graph, &s->splits[split], n, (int)batch, 0.01, &app->job, &c, err))
+    /* the model the plan runs on: a QAT variant's weights when one is current */
+    if (calib_run(&qstate_model(&s->q, s->model)->graph, &s->splits[split], n, (int)batch, 0.01,
+                  &app->job, &c, err))
         return err->code; /* the previous calibration stays */
     int64_t samples = c.samples;
     qstate_set_calibration(&s->q, &c, split_name((SplitId)split));
@@ -160,7 +162,7 @@ CMD_HANDLER(cmd_variant)
                        verb);
     }
     static const char *const cols[] = { "variant", "mode", "wgran", "observer", "bits",
-                                        "pinned", NULL };
+                                        "pinned", "weights", NULL };
     RTable *t = result_table(r, "variants", cols);
     for (int i = 0; i < qs->n_variants; i++) {
         const Plan *p = &qs->variants[i].plan;
@@ -174,6 +176,8 @@ CMD_HANDLER(cmd_variant)
         rtable_str(t, row, 3, observer_table[p->q.observer].name);
         rtable_int(t, row, 4, p->q.bits);
         rtable_int(t, row, 5, pins);
+        /* a QAT variant runs on its own fine-tuned weights, the others on the session's */
+        rtable_str(t, row, 6, qs->variants[i].model ? "own" : "session");
     }
     return QS_OK;
 }

@@ -11,8 +11,7 @@
 static const char *const loss_names[] = { "ce", "bce", "mse", NULL };
 static const char *const split_or_none[] = { "calib", "eval", "train", "none", NULL };
 
-/* class_weights=w0,w1,...: exactly C finite, non-negative numbers. */
-static QsStatus parse_weights(const char *s, int C, float *w, QsError *err)
+QsStatus cmd_train_parse_weights(const char *s, int C, float *w, QsError *err)
 {
     int n = 0;
     const char *p = s;
@@ -100,7 +99,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
     if (cw && strcmp(cw, "auto") == 0) {
         cfg->auto_class_weights = true;
     } else if (cw) {
-        if (parse_weights(cw, C, weights, err))
+        if (cmd_train_parse_weights(cw, C, weights, err))
             return err->code;
         cfg->class_weights = weights;
         cfg->n_class_weights = C;

@@ -138,11 +138,39 @@ static const CmdOpt cle_opts[] = {
     { NULL, NULL },
 };
 
+static const CmdOpt qat_opts[] = {
+    { "epochs", "passes over the train split (default 3)" },
+    { "lr", "learning rate (default: ten times below train's: adam/adamw 1e-4, sgd 1e-3)" },
+    { "batch", "samples per step (default 32)" },
+    { "opt", "sgd, adam or adamw (default adam)" },
+    { "momentum", "sgd momentum (default 0.9)" },
+    { "wd", "weight decay (default: 0; adamw 0.01, decoupled)" },
+    { "distill", "kl (default for classification), mse (logits; default otherwise) or none" },
+    { "T", "distillation temperature (default 4)" },
+    { "alpha", "weight of the task loss; 1 - alpha weighs the distillation (default 0.5)" },
+    { "feature", "LAYER,..: also match these layers' outputs to the teacher's (MSE)" },
+    { "scales", "activation ranges: ema (moving average, default) or learn (LSQ)" },
+    { "freeze_bn_after", "epochs in which BatchNorms use batch statistics (default 0: frozen)" },
+    { "observer_freeze_after", "epochs in which activation ranges move (default 0: always)" },
+    { "patience", "stop after K epochs without an INT8 improvement (default 0: never)" },
+    { "class_weights", "auto or w0,w1,... for the task loss (cross-entropy)" },
+    { "val", "the labelled split that picks the epoch: calib, eval or train (default eval, "
+             "else calib)" },
+    { "seed", "shuffling seed (default: option seed)" },
+    { "as", "the variant's name (default qat)" },
+    { NULL, NULL },
+};
+
 static const CmdOpt pick_opts[] = {
     { "by", "what ranks the variants: metric (the split's accuracy, or MSE; default)" },
     { "export", "save the winner to this .qsm (the model plus the winning variant)" },
     { "split", "the labelled split (default eval)" },
     { "n", "use only the first N samples" },
+    { NULL, NULL },
+};
+
+static const CmdOpt export_opts[] = {
+    { "variant", "export this saved variant's plan (default: the current plan)" },
     { NULL, NULL },
 };
 
@@ -271,22 +299,32 @@ const CmdDef cmd_table[] = {
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
     { .name = "biascorr", .usage = "biascorr [n=N] [split=calib] [batch=B] | biascorr off",
-      .summary = "Empirical bias correction of the current plan: per output channel of every "
-                 "int8 conv/dense layer, the mean of (float - quantized) pre-activation over "
-                 "the split, measured layer by layer on the quantized model's own inputs, is "
-                 "added to its bias in the quantized model (the float model is not changed). "
-                 "It applies to this plan only; calibrate, a model change or 'biascorr off' "
-                 "drops it.",
+      .summary = "Empirical bias correction: add to each int8 conv/dense layer's bias the "
+                 "per-channel mean of (float - quantized) pre-activation over the split, "
+                 "measured layer by layer on the quantized model's own inputs; kept with "
+                 "this plan ('biascorr off' drops it).",
       .example = "biascorr n=500", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = biascorr_opts, .run = cmd_biascorr },
-    { .name = "cle", .usage = "cle [iters=K] [split=calib] [n=N] [batch=B]",
+    { .name = "cle", .usage = "cle [iters=K] [headroom=H] [split=calib] [n=N] [batch=B]",
       .summary = "Cross-layer equalization: rescale conv/dense pairs joined by a ReLU or "
-                 "ReLU6 (BatchNorm folded) so each channel's weight range is equal on both "
-                 "sides; ReLU6 channels only as far as the split's pre-activations stay "
-                 "unclipped. Changes the float weights (outputs verified unchanged) and drops "
-                 "the calibration: run calibrate again.",
-      .example = "cle iters=20", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = cle_opts,
+                 "ReLU6 so each channel's folded weight range is equal on both sides (ReLU6 "
+                 "channels only while unclipped on the split). Changes the float weights, "
+                 "verified; run calibrate again.",
+      .example = "cle headroom=1.25", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = cle_opts,
       .run = cmd_cle },
+    { .name = "qat",
+      .usage = "qat epochs=N lr=.. [batch=..] [opt=adam|sgd] [distill=kl|mse|none] [T=..] "
+               "[alpha=..] [feature=LAYER,..] [scales=ema|learn] [freeze_bn_after=K] "
+               "[observer_freeze_after=K] [patience=K] [class_weights=..] [val=eval] [seed=S] "
+               "[as=NAME]",
+      .summary = "Quantization-aware fine-tuning of the current int8-static plan, starting "
+                 "from its calibration: fake-quantized weights (BatchNorm folded) and "
+                 "activations, straight-through gradients, distillation from the FP32 model; "
+                 "each epoch scored fake-quantized and as real INT8; the best INT8 epoch "
+                 "becomes a variant holding its own weights (the FP32 model is not changed); "
+                 "Ctrl-C keeps the best so far.",
+      .example = "qat epochs=2 lr=0.0001 batch=64 distill=kl T=4 alpha=0.5 seed=1",
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = qat_opts, .run = cmd_qat },
     { .name = "pick", .usage = "pick [size<=KB] [latency<=MS] [drop<=PCT] [by=metric] "
                                "[export=PATH.qsm]",
       .summary = "Apply a decision rule: every variant with each constraint met or not, the "
@@ -295,6 +333,13 @@ const CmdDef cmd_table[] = {
       .example = "pick size<=100KB latency<=50ms drop<=10% export=/tmp/winner.qsm",
       .min_pos = 0, .max_pos = 3, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = pick_opts,
       .run = cmd_pick },
+    { .name = "export", .usage = "export PATH.onnx [variant=NAME]",
+      .summary = "Write ONNX (opset 17): the float graph for an fp32 plan, QDQ (int8 weights "
+                 "per channel, int32 biases, QuantizeLinear/DequantizeLinear with the "
+                 "calibrated activation scales) for int8-static, half weights with Cast for "
+                 "fp16; pinned layers keep their precision (docs/onnx.md).",
+      .example = "export /tmp/mnist_int8.onnx variant=ptq", .min_pos = 1, .max_pos = 1,
+      .flags = CMD_NEEDS_MODEL, .opts = export_opts, .run = cmd_export },
     { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=PCT]",
       .summary = "Write the session as JSON: model, data, plan, calibration, per-layer "
                  "statistics and errors, every variant's metrics and the pick under the given "

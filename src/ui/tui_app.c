@@ -15,7 +15,7 @@
 
 static void msg(Tui *t, TuiStyle style, const char *text)
 {
-    tui_console_message(t->panes[TUI_PANE_CONSOLE], style, "%s", text);
+    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], style, "%s", text);
     t->dirty = true;
 }
 
@@ -157,7 +157,7 @@ static void play_start(Tui *t, const char *path)
     t->play_next = 0;
     t->st.focus = TUI_PANE_LAYERS;
     play_sync(t);
-    tui_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
+    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
                         "playing %s: %d steps. Space runs the next step, Backspace goes back "
                         "one (replaying from the start), Esc stops.",
                         path, ps.n);
@@ -171,11 +171,15 @@ static void play_step(Tui *t)
         msg(t, TS_DIM, "end of the demo: Esc closes it");
         return;
     }
+    if (tui_exec_busy(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO)) {
+        msg(t, TS_WARN, "the step is still running (Esc cancels it)");
+        return;
+    }
     const PlayStep *s = &t->play.steps[t->play_next++];
     const char *p = s->caption;
     while (*p) {
         size_t n = strcspn(p, "\n");
-        tui_console_message(t->panes[TUI_PANE_CONSOLE], TS_WARN, "# %.*s", (int)n, p);
+        tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_WARN, "# %.*s", (int)n, p);
         p += n + (p[n] == '\n');
     }
     play_sync(t);
@@ -214,7 +218,7 @@ static void play_back(Tui *t)
     }
     for (int i = 0; i < target; i++)
         strbuf_printf(&b, "%s\n", t->play.steps[i].line);
-    tui_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
+    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
                         "back to step %d: replaying steps 1-%d from the start", target + 1,
                         target);
     run_line(t, b.s, TUI_TASK_QUIET, false);
@@ -299,7 +303,7 @@ static void action(Tui *t, const char *text)
         if (!page)
             n = atoi(arg);
         if (st->focus == TUI_PANE_CONSOLE)
-            tui_console_scroll(t->panes[TUI_PANE_CONSOLE], n, page);
+            tui_pane_console_scroll(t->panes[TUI_PANE_CONSOLE], n, page);
         else if (st->focus == TUI_PANE_METRICS)
             t->panes[TUI_PANE_METRICS]->scroll += n;
         else
@@ -313,7 +317,8 @@ static void action(Tui *t, const char *text)
             int dropped = tui_exec_cancel(&t->ex);
             msg(t, TS_WARN, m);
             if (dropped) {
-                snprintf(m, sizeof m, "dropped %d queued command%s", dropped, dropped > 1 ? "s" : "");
+                snprintf(m, sizeof m, "dropped %d queued command%s", dropped,
+                         dropped > 1 ? "s" : "");
                 msg(t, TS_WARN, m);
             }
         }
@@ -333,12 +338,14 @@ static void action(Tui *t, const char *text)
             play_stop(t);
     } else if (!strcmp(verb, "refresh")) {
         clear_tried(t);
-        tui_cache_clear(&st->errors);
-        tui_cache_clear(&st->evals);
-        tui_cache_clear(&st->hists);
+        tui_state_cache_clear(&st->errors);
+        tui_state_cache_clear(&st->evals);
+        tui_state_cache_clear(&st->hists);
         st->have_layers = st->have_compare = false;
     } else if (!strcmp(verb, "auto")) {
-        st->auto_figures = !strcmp(arg, "on") ? true : !strcmp(arg, "off") ? false : !st->auto_figures;
+        st->auto_figures = !strcmp(arg, "on")    ? true
+                           : !strcmp(arg, "off") ? false
+                                                 : !st->auto_figures;
         if (!st->auto_figures && tui_exec_running(&t->ex) && (t->ex.cur.flags & TUI_TASK_AUTO))
             tui_exec_cancel(&t->ex);
         msg(t, TS_DIM, st->auto_figures ? "automatic figures on (error bars, compare)"
@@ -452,10 +459,10 @@ static void run_line(Tui *t, const char *line, unsigned flags, bool echo)
                  t->ex.cur.line ? t->ex.cur.line : "the running job");
         msg(t, TS_DIM, m);
     }
-    tui_pump(t);
+    tui_app_pump(t);
 }
 
-void tui_run(Tui *t, const char *cmd)
+void tui_app_run(Tui *t, const char *cmd)
 {
     t->auto_streak = 0;
     char line[2048];
@@ -487,23 +494,23 @@ static void compare_metrics(Tui *t, const TuiItem *it)
         st->compare_mode_key[k][0] = '\0';
     if (strcmp(it->base_key, st->snap.base_key) != 0)
         return;
-    const RTable *tb = tui_result_table(&it->r, "variants");
+    const RTable *tb = tui_state_table(&it->r, "variants");
     const RValue *mname = result_get(&it->r, "metric");
     const char *name = mname && mname->type == RV_STR && !strcmp(mname->s, "mse") ? "mse"
                                                                                   : "accuracy";
-    int cv = tui_table_col(tb, "variant"), cm = tui_table_col(tb, "metric");
+    int cv = tui_state_col(tb, "variant"), cm = tui_state_col(tb, "metric");
     for (int row = 0; tb && row < tb->n_rows; row++) {
-        const RValue *v = tui_table_cell(tb, row, cv), *m = tui_table_cell(tb, row, cm);
+        const RValue *v = tui_state_cell(tb, row, cv), *m = tui_state_cell(tb, row, cm);
         int mode = v && v->type == RV_STR ? precision_find(v->s) : -1;
         if (mode < 0 || !m || m->type != RV_FLOAT)
             continue;
         char key[TUI_KEY_LEN];
-        tui_snap_mode_key(&st->snap, mode, key, sizeof key);
+        tui_state_mode_key(&st->snap, mode, key, sizeof key);
         snprintf(st->compare_mode_key[mode], TUI_KEY_LEN, "%s", key);
         Result e;
         result_init(&e, "eval");
         result_float(&e, name, m->f, m->style);
-        tui_cache_put(&st->evals, key, &e);
+        tui_state_cache_put(&st->evals, key, &e);
         result_release(&e);
     }
 }
@@ -533,25 +540,25 @@ static void take_result(Tui *t, TuiItem *it)
     const char *cmd = r->cmd;
     if (!strcmp(cmd, "layers")) {
         result_release(&st->layers);
-        tui_result_copy(&st->layers, r);
+        tui_state_result_copy(&st->layers, r);
         snprintf(st->layers_key, sizeof st->layers_key, "%s", it->key);
         st->have_layers = true;
     } else if (!strcmp(cmd, "error")) {
-        tui_cache_put(&st->errors, it->key, r);
+        tui_state_cache_put(&st->errors, it->key, r);
     } else if (!strcmp(cmd, "eval")) {
         if (split_whole_eval(st, r))
-            tui_cache_put(&st->evals, it->key, r);
+            tui_state_cache_put(&st->evals, it->key, r);
     } else if (!strcmp(cmd, "compare")) {
         if (split_whole_eval(st, r)) {
             result_release(&st->compare);
-            tui_result_copy(&st->compare, r);
+            tui_state_result_copy(&st->compare, r);
             snprintf(st->compare_key, sizeof st->compare_key, "%s", it->base_key);
             st->have_compare = true;
             compare_metrics(t, it);
         }
     } else if (!strcmp(cmd, "hist")) {
         if (t->hist_line[0] && !strcmp(it->line, t->hist_line))
-            tui_cache_put(&st->hists, t->hist_key, r);
+            tui_state_cache_put(&st->hists, t->hist_key, r);
     } else if (!strcmp(cmd, "load") || !strcmp(cmd, "init")) {
         st->sel = 0;
         clear_tried(t);
@@ -586,7 +593,7 @@ static void take_done(Tui *t, TuiItem *it)
             Result f;
             result_init(&f, "hist");
             result_str(&f, "error", it->err.msg);
-            tui_cache_put(&st->hists, t->hist_key, &f);
+            tui_state_cache_put(&st->hists, t->hist_key, &f);
             result_release(&f);
         }
     }
@@ -640,7 +647,7 @@ static bool refresh(Tui *t)
         (st->view == TUI_VIEW_WEIGHTS || sn->calibrated)) {
         char key[sizeof t->hist_key];
         tui_state_hist_key(st, sn->layer[st->sel], st->view, key, sizeof key);
-        if (!tui_cache_peek(&st->hists, key) && !tried(t, "hist", key)) {
+        if (!tui_state_cache_peek(&st->hists, key) && !tried(t, "hist", key)) {
             char q[512];
             quote_arg(sn->layer[st->sel], q, sizeof q);
             snprintf(t->hist_line, sizeof t->hist_line, "hist %s %s width=%d height=%d", q,
@@ -655,12 +662,12 @@ static bool refresh(Tui *t)
         return false;
     bool has_eval = sn->split_n[1] > 0 && sn->split_labelled[1];
     bool has_data = sn->split_n[0] > 0 || sn->split_n[1] > 0;
-    bool pinned = tui_snap_pinned(sn), needs_cal = sn->mode == PREC_INT8_STATIC;
+    bool pinned = tui_state_pinned(sn), needs_cal = sn->mode == PREC_INT8_STATIC;
     for (int i = 0; i < sn->n_layers; i++)
         needs_cal |= sn->pin[i] == PREC_INT8_STATIC;
     bool ready = !needs_cal || sn->calibrated;
     bool float_plan = sn->mode == PREC_FP32 && !pinned;
-    if (!float_plan && has_data && ready && !tui_cache_peek(&st->errors, sn->key) &&
+    if (!float_plan && has_data && ready && !tui_state_cache_peek(&st->errors, sn->key) &&
         submit_auto(t, "error", sn->key, "error")) {
         snprintf(st->pending_error, TUI_KEY_LEN, "%s", sn->key);
         return true;
@@ -683,7 +690,7 @@ static bool refresh(Tui *t)
     return false;
 }
 
-void tui_pump(Tui *t)
+void tui_app_pump(Tui *t)
 {
     for (int round = 0; round < 16; round++) {
         tui_exec_poll(&t->ex);
@@ -698,10 +705,10 @@ void tui_pump(Tui *t)
                 take_result(t, &items[i]);
             else
                 take_done(t, &items[i]);
-            tui_item_release(&items[i]);
+            tui_exec_item_release(&items[i]);
         }
         free(items);
-        if (t->app->quit) {
+        if (!tui_exec_running(&t->ex) && t->app->quit) { /* `quit` ran (the worker's is joined) */
             t->quit = true;
             break;
         }
@@ -726,7 +733,7 @@ static int pane_at(const Tui *t, int x, int y)
     return -1;
 }
 
-void tui_key(Tui *t, int key)
+void tui_app_key(Tui *t, int key)
 {
     t->dirty = true;
     t->auto_streak = 0;
@@ -764,7 +771,7 @@ void tui_key(Tui *t, int key)
     if ((f & TUI_RUN_CMD) && t->st.focus == TUI_PANE_CONSOLE)
         t->st.focus = t->return_focus; /* as in vi: ':' types one command, Enter goes back */
     if (f & TUI_RUN_CMD)
-        tui_run(t, cmd);
+        tui_app_run(t, cmd);
     if (f & TUI_QUIT)
         t->quit = true;
     if (f & TUI_HANDLED)
@@ -776,12 +783,12 @@ void tui_key(Tui *t, int key)
                      (user_job ? TUI_IN_JOB : TUI_IN_IDLE);
     const TuiBinding *b = tui_keys_lookup(key, where);
     if (b)
-        tui_run(t, b->cmd);
+        tui_app_run(t, b->cmd);
 }
 
 /* ---- drawing ---- */
 
-void tui_draw(Tui *t, TuiScreen *s)
+void tui_app_draw(Tui *t, TuiScreen *s)
 {
     if (s->w != t->lay.w || s->h != t->lay.h ||
         (t->lay.caption.h > 0) != t->st.playing)
@@ -789,33 +796,33 @@ void tui_draw(Tui *t, TuiScreen *s)
     tui_screen_clear(s);
     t->dirty = false;
     if (t->lay.too_small) {
-        tui_draw_too_small(s);
+        tui_layout_too_small(s);
         return;
     }
-    tui_draw_status(s, t->lay.status, &t->st);
+    tui_layout_status(s, t->lay.status, &t->st);
     for (int i = 0; i < TUI_PANE_COUNT; i++)
         t->panes[i]->cls->draw(t->panes[i], &t->st, s, t->lay.pane[i], t->st.focus == i);
     for (int y = t->lay.sep.y; y < t->lay.sep.y + t->lay.sep.h; y++)
         tui_screen_putc(s, t->lay.sep.x, y, tui_screen_glyph(s, TG_VLINE), TS_DIM);
     if (t->st.playing)
-        tui_draw_caption(s, t->lay.caption, &t->st);
-    tui_draw_hints(s, t->lay.hints, &t->st);
+        tui_layout_caption(s, t->lay.caption, &t->st);
+    tui_layout_hints(s, t->lay.hints, &t->st);
     if (t->help) {
         s->cur_on = false;
-        tui_draw_help(s);
+        tui_layout_help(s);
     }
     if (t->confirm_quit) {
         s->cur_on = false;
         char q[200];
         snprintf(q, sizeof q, "'%s' is running. Quit anyway (it is cancelled)? y/n",
                  t->ex.cur.line ? t->ex.cur.line : "a job");
-        tui_draw_question(s, q);
+        tui_layout_question(s, q);
     }
 }
 
 /* ---- life cycle ---- */
 
-Tui *tui_new(App *app, const char *history_path)
+Tui *tui_app_new(App *app, const char *history_path)
 {
     Tui *t = xcalloc(1, sizeof *t);
     t->app = app;
@@ -834,7 +841,7 @@ Tui *tui_new(App *app, const char *history_path)
     return t;
 }
 
-void tui_free(Tui *t)
+void tui_app_free(Tui *t)
 {
     if (!t)
         return;
@@ -848,7 +855,7 @@ void tui_free(Tui *t)
     free(t);
 }
 
-void tui_start(Tui *t, const char *model, const char *init)
+void tui_app_start(Tui *t, const char *model, const char *init)
 {
     char q[2048], line[2100];
     if (t->hist.save_failed)
@@ -867,17 +874,17 @@ void tui_start(Tui *t, const char *model, const char *init)
         msg(t, TS_DIM, "qscope workbench: ':load PATH.qsm' loads a model; '?' lists the keys");
 }
 
-bool tui_idle(const Tui *t)
+bool tui_app_idle(const Tui *t)
 {
     return !tui_exec_busy(&t->ex);
 }
 
-bool tui_settle(Tui *t, double timeout_s)
+bool tui_app_settle(Tui *t, double timeout_s)
 {
     double end = tui_exec_now() + timeout_s;
     for (;;) {
-        tui_pump(t);
-        if (tui_idle(t))
+        tui_app_pump(t);
+        if (tui_app_idle(t))
             return true;
         if (tui_exec_now() > end)
             return false;
@@ -886,12 +893,12 @@ bool tui_settle(Tui *t, double timeout_s)
     }
 }
 
-bool tui_quitting(const Tui *t)
+bool tui_app_quitting(const Tui *t)
 {
     return t->quit;
 }
 
-bool tui_needs_redraw(const Tui *t)
+bool tui_app_needs_redraw(const Tui *t)
 {
     return t->dirty || tui_exec_running(&t->ex);
 }

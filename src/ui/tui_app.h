@@ -43,31 +43,31 @@ typedef struct Tui {
 } Tui;
 
 /* A workbench on app (which it takes over: app->emit and the job callbacks). history_path
- * may be NULL (no history file). Touches no terminal. Free with tui_free. */
-Tui *tui_new(App *app, const char *history_path);
-void tui_free(Tui *t);
+ * may be NULL (no history file). Touches no terminal. Free with tui_app_free. */
+Tui *tui_app_new(App *app, const char *history_path);
+void tui_app_free(Tui *t);
 
 /* Loads the model and runs the init script (either may be NULL), showing their output in
  * the console. */
-void tui_start(Tui *t, const char *model, const char *init);
+void tui_app_start(Tui *t, const char *model, const char *init);
 
 /* Takes finished results and progress, updates panes and state, and starts whatever
  * figures the current view needs. Call before every draw. */
-void tui_pump(Tui *t);
+void tui_app_pump(Tui *t);
 /* One key press (TUI_KEY_* or a code point). TUI_KEY_MOUSE reads st.mouse_x/y. */
-void tui_key(Tui *t, int key);
+void tui_app_key(Tui *t, int key);
 /* Runs a command string as a key binding would: an @action or a qscope command. */
-void tui_run(Tui *t, const char *cmd);
+void tui_app_run(Tui *t, const char *cmd);
 /* Draws everything into s (its size is the terminal's). */
-void tui_draw(Tui *t, TuiScreen *s);
+void tui_app_draw(Tui *t, TuiScreen *s);
 
 /* Nothing running or queued. */
-bool tui_idle(const Tui *t);
+bool tui_app_idle(const Tui *t);
 /* Pumps until the workbench is idle and every automatic figure is in, or timeout_s
  * passes; returns true when idle. For tests and scripted runs. */
-bool tui_settle(Tui *t, double timeout_s);
-bool tui_quitting(const Tui *t);
+bool tui_app_settle(Tui *t, double timeout_s);
+bool tui_app_quitting(const Tui *t);
 /* Whether the screen must be redrawn although no key came (a job reports progress). */
-bool tui_needs_redraw(const Tui *t);
+bool tui_app_needs_redraw(const Tui *t);
 
 #endif

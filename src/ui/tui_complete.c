@@ -229,7 +229,7 @@ void tui_complete(const char *line, size_t cur, const char *const *layers, int n
                     add(out, word, item, &cap);
                     free(item);
                 }
-                tui_completion_release(&vals);
+                tui_complete_release(&vals);
             }
         } else if (def) {
             char opt[80];
@@ -255,7 +255,7 @@ void tui_complete(const char *line, size_t cur, const char *const *layers, int n
         qsort(out->items, (size_t)out->n, sizeof *out->items, cmp_str);
 }
 
-void tui_completion_release(TuiCompletion *c)
+void tui_complete_release(TuiCompletion *c)
 {
     for (int i = 0; i < c->n; i++)
         free(c->items[i]);
@@ -263,7 +263,7 @@ void tui_completion_release(TuiCompletion *c)
     memset(c, 0, sizeof *c);
 }
 
-char *tui_completion_common(const TuiCompletion *c)
+char *tui_complete_common(const TuiCompletion *c)
 {
     if (c->n == 0)
         return xstrdup("");

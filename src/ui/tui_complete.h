@@ -13,12 +13,12 @@ typedef struct TuiCompletion {
 
 /* Candidates for the word that ends at byte `cur` of `line`. Layer names come from
  * layers[0..n_layers) (may be NULL). Directories end in '/', option names in '='.
- * Release with tui_completion_release. */
+ * Release with tui_complete_release. */
 void tui_complete(const char *line, size_t cur, const char *const *layers, int n_layers,
                   TuiCompletion *out);
-void tui_completion_release(TuiCompletion *c);
+void tui_complete_release(TuiCompletion *c);
 
 /* The longest prefix every candidate shares (n > 0). Caller frees with free. */
-char *tui_completion_common(const TuiCompletion *c);
+char *tui_complete_common(const TuiCompletion *c);
 
 #endif

@@ -16,7 +16,7 @@ double tui_exec_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void tui_item_release(TuiItem *it)
+void tui_exec_item_release(TuiItem *it)
 {
     free(it->line);
     if (it->kind == TUI_ITEM_RESULT)
@@ -39,9 +39,9 @@ static void push_item(TuiExec *ex, TuiItem *it)
 static void publish_snap(TuiExec *ex)
 {
     TuiSnap s = { 0 };
-    tui_snap_take(&s, ex->app, ex->model_gen, ex->data_gen, ex->calib_gen);
+    tui_state_snap_take(&s, ex->app, ex->model_gen, ex->data_gen, ex->calib_gen);
     pthread_mutex_lock(&ex->mu);
-    tui_snap_release(&ex->snap);
+    tui_state_snap_release(&ex->snap);
     ex->snap = s; /* moved */
     ex->snap_fresh = true;
     pthread_mutex_unlock(&ex->mu);
@@ -71,7 +71,7 @@ static void exec_emit(App *app, const Result *r)
     bump_gens(ex, r->cmd, r);
     TuiItem it = { .kind = TUI_ITEM_RESULT, .flags = ex->cur.flags };
     it.line = xstrdup(ex->cur.line ? ex->cur.line : "");
-    tui_result_copy(&it.r, r);
+    tui_state_result_copy(&it.r, r);
     publish_snap(ex);
     pthread_mutex_lock(&ex->mu);
     snprintf(it.key, sizeof it.key, "%s", ex->snap.key);
@@ -286,7 +286,7 @@ bool tui_exec_take_snap(TuiExec *ex, TuiSnap *dst)
     pthread_mutex_lock(&ex->mu);
     bool fresh = ex->snap_fresh;
     if (fresh)
-        tui_snap_copy(dst, &ex->snap);
+        tui_state_snap_copy(dst, &ex->snap);
     ex->snap_fresh = false;
     pthread_mutex_unlock(&ex->mu);
     return fresh;
@@ -343,9 +343,9 @@ void tui_exec_release(TuiExec *ex)
         join_worker(ex);
     free(ex->queue);
     for (int i = 0; i < ex->n_items; i++)
-        tui_item_release(&ex->items[i]);
+        tui_exec_item_release(&ex->items[i]);
     free(ex->items);
-    tui_snap_release(&ex->snap);
+    tui_state_snap_release(&ex->snap);
     pthread_mutex_destroy(&ex->mu);
     if (ex->app->emit_user == ex) {
         ex->app->emit = NULL;

@@ -6,6 +6,7 @@
 #define QS_TUI_EXEC_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "app.h"
@@ -34,7 +35,7 @@ typedef struct TuiItem {
     bool ran_on_worker;          /* DONE */
 } TuiItem;
 
-void tui_item_release(TuiItem *it);
+void tui_exec_item_release(TuiItem *it);
 
 typedef struct TuiTask {
     char *line;     /* owned */

@@ -6,11 +6,11 @@
 
 /* First match wins, so the narrower rows (a job running, a demo playing, the metrics pane)
  * come before the general ones for the same key. */
-const TuiBinding tui_bindings[] = {
+const TuiBinding tui_keys_table[] = {
     { TUI_KEY_ESC, TUI_IN_ALL | TUI_IN_JOB, "@cancel", "cancel the running job" },
     { TUI_KEY_CTRL_C, TUI_IN_ALL | TUI_IN_JOB, "@cancel", "cancel the running job" },
     { TUI_KEY_CTRL_C, TUI_IN_ALL | TUI_IN_IDLE, "@quit now", "quit" },
-    { 'q', TUI_IN_PANES, "@quit", "quit (asks first while a job runs)" },
+    { 'q', TUI_IN_PANES, "@quit", "quit (asks while a job runs)" },
     { '?', TUI_IN_PANES, "@help", "this help" },
     { TUI_KEY_F1, TUI_IN_ALL, "@help", "this help" },
     { '1', TUI_IN_PANES, "mode fp32", "whole model at FP32" },
@@ -54,12 +54,12 @@ const TuiBinding tui_bindings[] = {
     { TUI_KEY_PGDN, TUI_IN_CONSOLE, "@scroll +page", "console: scroll forward" },
     { TUI_KEY_ESC, TUI_IN_CONSOLE, "@focus layers", "leave the command line" },
 };
-const int tui_binding_count = sizeof tui_bindings / sizeof tui_bindings[0];
+const int tui_keys_count = sizeof tui_keys_table / sizeof tui_keys_table[0];
 
 const TuiBinding *tui_keys_lookup(int key, unsigned where)
 {
-    for (int i = 0; i < tui_binding_count; i++) {
-        const TuiBinding *b = &tui_bindings[i];
+    for (int i = 0; i < tui_keys_count; i++) {
+        const TuiBinding *b = &tui_keys_table[i];
         unsigned conds = b->scope & ~(unsigned)TUI_IN_ALL;
         if (b->key == key && (b->scope & where & TUI_IN_ALL) && (conds & where) == conds)
             return b;
@@ -89,7 +89,7 @@ const char *tui_keys_name(int key, char *buf, size_t cap)
         snprintf(buf, cap, "Ctrl-%c", '@' + key);
     else if (key > 0 && key < 0x110000) {
         char enc[5];
-        tui_utf8_encode((unsigned)key, enc);
+        tui_screen_utf8_encode((unsigned)key, enc);
         snprintf(buf, cap, "%s", enc);
     } else
         snprintf(buf, cap, "?");

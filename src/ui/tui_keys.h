@@ -50,8 +50,8 @@ typedef struct TuiBinding {
     const char *help;   /* shown by the ? overlay */
 } TuiBinding;
 
-extern const TuiBinding tui_bindings[];
-extern const int tui_binding_count;
+extern const TuiBinding tui_keys_table[];
+extern const int tui_keys_count;
 
 /* The first binding of `key` that applies where `where` (pane bit | condition bits) says,
  * or NULL. */

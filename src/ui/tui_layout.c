@@ -55,7 +55,7 @@ void tui_layout_hist_size(const TuiLayout *l, int *hw, int *hh)
     *hh = clampi(d->h - 6, 0, 100);
 }
 
-void tui_fmt_duration(double sec, char *buf, int cap)
+void tui_layout_duration(double sec, char *buf, int cap)
 {
     if (!(sec >= 0))
         sec = 0;
@@ -89,7 +89,7 @@ static int put_sep(TuiScreen *s, int x, int y, int xmax)
     return x + 3;
 }
 
-void tui_draw_status(TuiScreen *s, TuiRect r, const TuiState *st)
+void tui_layout_status(TuiScreen *s, TuiRect r, const TuiState *st)
 {
     const TuiSnap *sn = &st->snap;
     int y = r.y;
@@ -105,7 +105,8 @@ void tui_draw_status(TuiScreen *s, TuiRect r, const TuiState *st)
             snprintf(pct, sizeof pct, "%3d%%", (int)floor(100.0 * st->job.frac + 1e-9));
             if (st->job.frac > 0.01 && st->job.elapsed > 0.3) {
                 char d[16];
-                tui_fmt_duration(st->job.elapsed * (1 - st->job.frac) / st->job.frac, d, sizeof d);
+                double rest = st->job.elapsed * (1 - st->job.frac) / st->job.frac;
+                tui_layout_duration(rest, d, sizeof d);
                 snprintf(left, sizeof left, " %s left", d);
             }
         } else {
@@ -119,9 +120,10 @@ void tui_draw_status(TuiScreen *s, TuiRect r, const TuiState *st)
         }
         if (bar < 4)
             bar = 4;
-        int used = tui_screen_put(s, x, y, name_w, what, st->job.automatic ? TS_STATUS : TS_STATUS_HI);
+        int used = tui_screen_put(s, x, y, name_w, what,
+                                  st->job.automatic ? TS_STATUS : TS_STATUS_HI);
         x += used + 1;
-        tui_draw_bar(s, x, y, bar, st->job.frac, TS_PROGRESS, TS_STATUS);
+        tui_pane_bar(s, x, y, bar, st->job.frac, TS_PROGRESS, TS_STATUS);
         x += bar + 1;
         x = put_seg(s, x, y, xmax, pct, TS_STATUS_HI);
         x = put_seg(s, x, y, xmax, left, TS_STATUS);
@@ -151,13 +153,13 @@ void tui_draw_status(TuiScreen *s, TuiRect r, const TuiState *st)
     if (tui_state_metric(st, sn->key, &m, &ms, &name)) {
         RValue v = { .type = RV_FLOAT, .f = m, .style = ms };
         char val[32];
-        tui_fmt_value(&v, val, sizeof val);
+        tui_pane_fmt_value(&v, val, sizeof val);
         snprintf(buf, sizeof buf, "%s %s", name, val);
         x = put_seg(s, x, y, xmax, buf, TS_STATUS_HI);
         if (tui_state_metric(st, sn->fp32_key, &ref, &rs, &rname) &&
             strcmp(sn->key, sn->fp32_key) != 0) {
             RValue d = { .type = RV_FLOAT, .f = ref - m, .style = ms };
-            tui_fmt_value(&d, val, sizeof val);
+            tui_pane_fmt_value(&d, val, sizeof val);
             snprintf(buf, sizeof buf, "  drop %s", val);
             x = put_seg(s, x, y, xmax, buf, TS_STATUS);
         }
@@ -200,7 +202,7 @@ static void draw_hint_list(TuiScreen *s, TuiRect r, const Hint *h, int n)
     }
 }
 
-void tui_draw_hints(TuiScreen *s, TuiRect r, const TuiState *st)
+void tui_layout_hints(TuiScreen *s, TuiRect r, const TuiState *st)
 {
     static const Hint normal[] = {
         { "?", "help" },  { "1-4", "precision" }, { "j/k", "layer" }, { "Tab", "pane" },
@@ -230,7 +232,7 @@ void tui_draw_hints(TuiScreen *s, TuiRect r, const TuiState *st)
         draw_hint_list(s, r, normal, sizeof normal / sizeof normal[0]);
 }
 
-void tui_draw_caption(TuiScreen *s, TuiRect r, const TuiState *st)
+void tui_layout_caption(TuiScreen *s, TuiRect r, const TuiState *st)
 {
     if (r.h <= 0)
         return;
@@ -262,12 +264,12 @@ typedef struct HelpRow {
     const char *cmd, *help;
 } HelpRow;
 
-void tui_draw_help(TuiScreen *s)
+void tui_layout_help(TuiScreen *s)
 {
     HelpRow rows[64];
     int n = 0;
-    for (int i = 0; i < tui_binding_count && n < 64; i++) {
-        const TuiBinding *b = &tui_bindings[i];
+    for (int i = 0; i < tui_keys_count && n < 64; i++) {
+        const TuiBinding *b = &tui_keys_table[i];
         char name[16];
         tui_keys_name(b->key, name, sizeof name);
         int k;
@@ -285,7 +287,9 @@ void tui_draw_help(TuiScreen *s)
         rows[n].help = b->help;
         n++;
     }
-    int bw = s->w - 4 < 150 ? s->w - 4 : 150;
+    int bw = s->w < 150 ? s->w : 150, kw = 4;
+    for (int i = 0; i < n; i++)
+        kw = tui_screen_text_width(rows[i].keys) > kw ? tui_screen_text_width(rows[i].keys) : kw;
     int inner_h = s->h - 4;
     int cols = n > inner_h - 2 ? 2 : 1;
     int per_col = (n + cols - 1) / cols;
@@ -293,7 +297,7 @@ void tui_draw_help(TuiScreen *s)
     int bx = (s->w - bw) / 2, by = (s->h - bh) / 2;
     TuiRect box = { bx, by, bw, bh };
     tui_screen_fill(s, box, ' ', TS_NORMAL);
-    tui_draw_title(s, (TuiRect){ bx, by, bw, 1 }, "Keys: each runs the command shown",
+    tui_pane_title(s, (TuiRect){ bx, by, bw, 1 }, "Keys: each runs the command shown",
                    "any key closes", true);
     int col_w = (bw - 2) / cols;
     bool show_cmd = col_w >= 64;
@@ -302,12 +306,12 @@ void tui_draw_help(TuiScreen *s)
         int x = bx + 1 + c * col_w, y = by + 2 + row;
         if (y >= by + bh - 1)
             continue;
-        tui_screen_put(s, x, y, 12, rows[i].keys, TS_KEY);
+        tui_screen_put(s, x, y, kw, rows[i].keys, TS_KEY);
         if (show_cmd) {
-            tui_screen_put(s, x + 13, y, 24, rows[i].cmd, TS_ACCENT);
-            tui_screen_put(s, x + 38, y, col_w - 39, rows[i].help, TS_NORMAL);
+            tui_screen_put(s, x + kw + 1, y, 24, rows[i].cmd, TS_ACCENT);
+            tui_screen_put(s, x + kw + 26, y, col_w - kw - 27, rows[i].help, TS_NORMAL);
         } else {
-            tui_screen_put(s, x + 13, y, col_w - 14, rows[i].help, TS_NORMAL);
+            tui_screen_put(s, x + kw + 1, y, col_w - kw - 2, rows[i].help, TS_NORMAL);
         }
     }
     tui_screen_put(s, bx + 1, by + bh - 1, bw - 2,
@@ -315,7 +319,7 @@ void tui_draw_help(TuiScreen *s)
                    TS_DIM);
 }
 
-void tui_draw_question(TuiScreen *s, const char *text)
+void tui_layout_question(TuiScreen *s, const char *text)
 {
     int w = tui_screen_text_width(text) + 4;
     if (w > s->w)
@@ -325,7 +329,7 @@ void tui_draw_question(TuiScreen *s, const char *text)
     tui_screen_put(s, x + 2, y + 1, w - 4, text, TS_TITLE_FOCUS);
 }
 
-void tui_draw_too_small(TuiScreen *s)
+void tui_layout_too_small(TuiScreen *s)
 {
     tui_screen_clear(s);
     tui_screen_putf(s, 0, 0, s->w, TS_BAD, "qscope needs at least 50x14 (80x24 is best);");

@@ -23,19 +23,19 @@ void tui_layout_compute(TuiLayout *l, int w, int h, bool caption);
 void tui_layout_hist_size(const TuiLayout *l, int *hw, int *hh);
 
 /* The status line: model, data splits, precision, metric and drop, job progress. */
-void tui_draw_status(TuiScreen *s, TuiRect r, const TuiState *st);
+void tui_layout_status(TuiScreen *s, TuiRect r, const TuiState *st);
 /* The key hints across the bottom row. */
-void tui_draw_hints(TuiScreen *s, TuiRect r, const TuiState *st);
+void tui_layout_hints(TuiScreen *s, TuiRect r, const TuiState *st);
 /* The caption of the next demo step. */
-void tui_draw_caption(TuiScreen *s, TuiRect r, const TuiState *st);
+void tui_layout_caption(TuiScreen *s, TuiRect r, const TuiState *st);
 /* The ? overlay: every binding of the key table with its command. */
-void tui_draw_help(TuiScreen *s);
+void tui_layout_help(TuiScreen *s);
 /* A centred one-line question box. */
-void tui_draw_question(TuiScreen *s, const char *text);
+void tui_layout_question(TuiScreen *s, const char *text);
 /* The whole screen when it is too small for the panes. */
-void tui_draw_too_small(TuiScreen *s);
+void tui_layout_too_small(TuiScreen *s);
 
 /* "12s", "3m05s", "1h02m". */
-void tui_fmt_duration(double seconds, char *buf, int cap);
+void tui_layout_duration(double seconds, char *buf, int cap);
 
 #endif

@@ -155,7 +155,7 @@ TuiLineAction tui_line_key(TuiLine *l, int key, const TuiHistory *h)
     }
     if (key >= 0x20 && key < 0x110000 && key != 0x7f) {
         char enc[5];
-        tui_utf8_encode((uint32_t)key, enc);
+        tui_screen_utf8_encode((uint32_t)key, enc);
         tui_line_insert(l, enc);
         return TUI_LINE_CHANGED;
     }

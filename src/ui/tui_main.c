@@ -21,22 +21,22 @@ int tui_main(App *app, const char *model, const char *init)
         return -1;
     }
     char *hist = tui_history_default_path();
-    Tui *t = tui_new(app, hist);
+    Tui *t = tui_app_new(app, hist);
     free(hist);
     int w, h;
     tui_term_size(&w, &h);
     TuiScreen s;
     tui_screen_init(&s, w, h, info.utf8);
     /* the first frame goes out before the model loads, so the terminal never sits blank */
-    tui_draw(t, &s);
+    tui_app_draw(t, &s);
     tui_term_blit(&s);
-    tui_start(t, model, init);
-    while (!tui_quitting(t)) {
-        tui_pump(t);
-        if (tui_quitting(t))
+    tui_app_start(t, model, init);
+    while (!tui_app_quitting(t)) {
+        tui_app_pump(t);
+        if (tui_app_quitting(t))
             break;
-        if (tui_needs_redraw(t)) {
-            tui_draw(t, &s);
+        if (tui_app_needs_redraw(t)) {
+            tui_app_draw(t, &s);
             tui_term_blit(&s);
         }
         int mx = 0, my = 0;
@@ -45,7 +45,7 @@ int tui_main(App *app, const char *model, const char *init)
         if (sig == SIGINT)
             key = TUI_KEY_CTRL_C; /* kill -INT: as the key (cancel a job, or quit) */
         else if (sig) {
-            tui_run(t, "@quit now");
+            tui_app_run(t, "@quit now");
             break;
         }
         if (key == TUI_KEY_RESIZE) {
@@ -57,9 +57,9 @@ int tui_main(App *app, const char *model, const char *init)
             t->st.mouse_y = my;
         }
         if (key != TUI_KEY_NONE)
-            tui_key(t, key);
+            tui_app_key(t, key);
     }
-    tui_free(t); /* cancels and joins a running job first */
+    tui_app_free(t); /* cancels and joins a running job first */
     tui_term_end();
     tui_screen_release(&s);
     return 0;

@@ -12,7 +12,7 @@ void tui_pane_free(Pane *p)
         p->cls->destroy(p);
 }
 
-void tui_draw_title(TuiScreen *s, TuiRect r, const char *title, const char *right, bool focused)
+void tui_pane_title(TuiScreen *s, TuiRect r, const char *title, const char *right, bool focused)
 {
     TuiStyle st = focused ? TS_TITLE_FOCUS : TS_TITLE;
     tui_screen_fill(s, (TuiRect){ r.x, r.y, r.w, 1 }, ' ', st);
@@ -28,7 +28,7 @@ void tui_draw_title(TuiScreen *s, TuiRect r, const char *title, const char *righ
     }
 }
 
-void tui_fmt_value(const RValue *v, char *buf, size_t cap)
+void tui_pane_fmt_value(const RValue *v, char *buf, size_t cap)
 {
     if (!v) {
         snprintf(buf, cap, "-");
@@ -37,7 +37,7 @@ void tui_fmt_value(const RValue *v, char *buf, size_t cap)
     render_value(v, buf, cap);
 }
 
-void tui_draw_bar(TuiScreen *s, int x, int y, int width, double frac, TuiStyle fill,
+void tui_pane_bar(TuiScreen *s, int x, int y, int width, double frac, TuiStyle fill,
                   TuiStyle empty)
 {
     if (width <= 0)

@@ -68,18 +68,18 @@ Pane *tui_pane_console_new(TuiHistory *history);
 void tui_pane_free(Pane *p);
 
 /* Console helpers used by the workbench. */
-void tui_console_message(Pane *console, TuiStyle style, const char *fmt, ...)
+void tui_pane_console_message(Pane *console, TuiStyle style, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Scrolls the scrollback by n lines (negative: back), or by pages when page is set. */
-void tui_console_scroll(Pane *console, int n, bool page);
+void tui_pane_console_scroll(Pane *console, int n, bool page);
 
 /* Shared drawing helpers. */
 /* The pane's title bar across the first row of r. */
-void tui_draw_title(TuiScreen *s, TuiRect r, const char *title, const char *right, bool focused);
+void tui_pane_title(TuiScreen *s, TuiRect r, const char *title, const char *right, bool focused);
 /* A value as the text renderer shows it, into buf. */
-void tui_fmt_value(const RValue *v, char *buf, size_t cap);
+void tui_pane_fmt_value(const RValue *v, char *buf, size_t cap);
 /* A bar of `width` cells, `frac` of it filled. */
-void tui_draw_bar(TuiScreen *s, int x, int y, int width, double frac, TuiStyle fill,
+void tui_pane_bar(TuiScreen *s, int x, int y, int width, double frac, TuiStyle fill,
                   TuiStyle empty);
 
 /* The layer pane's row for a click at screen row y, or -1. */

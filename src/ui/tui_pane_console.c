@@ -61,7 +61,7 @@ static void push_text(ConsolePane *c, const char *text, TuiStyle style)
     }
 }
 
-void tui_console_message(Pane *console, TuiStyle style, const char *fmt, ...)
+void tui_pane_console_message(Pane *console, TuiStyle style, const char *fmt, ...)
 {
     char buf[2048];
     va_list ap;
@@ -71,7 +71,7 @@ void tui_console_message(Pane *console, TuiStyle style, const char *fmt, ...)
     push_text((ConsolePane *)console, buf, style);
 }
 
-void tui_console_scroll(Pane *console, int n, bool page)
+void tui_pane_console_scroll(Pane *console, int n, bool page)
 {
     ConsolePane *c = (ConsolePane *)console;
     int step = page ? (c->page > 1 ? c->page - 1 : 1) * n : n;
@@ -92,7 +92,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         snprintf(right, sizeof right, "%d lines back  PgDn", p->scroll);
     else if (focused)
         snprintf(right, sizeof right, "Tab completes  Up/Down history  Esc leaves");
-    tui_draw_title(s, r, "Console", right, focused);
+    tui_pane_title(s, r, "Console", right, focused);
     int rows = r.h - 2;
     c->page = rows > 0 ? rows : 1;
     for (int i = 0; i < rows; i++) {
@@ -123,7 +123,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         skip = col - room + 1;
     const char *text = c->edit.buf;
     for (int k = 0; k < skip && *text; k++)
-        tui_utf8_next(&text);
+        tui_screen_utf8_next(&text);
     tui_screen_put(s, r.x + 1 + pw, y, room + 1, text, TS_NORMAL);
     if (focused) {
         s->cur_on = true;
@@ -139,11 +139,11 @@ static void complete(ConsolePane *c, const TuiState *st)
     tui_complete(c->edit.buf, c->edit.cur, (const char *const *)st->snap.layer,
                  st->snap.n_layers, &comp);
     if (comp.n == 0) {
-        tui_completion_release(&comp);
+        tui_complete_release(&comp);
         c->tab_again = false;
         return;
     }
-    char *common = tui_completion_common(&comp);
+    char *common = tui_complete_common(&comp);
     size_t word_len = c->edit.cur - comp.start;
     if (comp.n == 1) {
         size_t n = strlen(common);
@@ -174,7 +174,7 @@ static void complete(ConsolePane *c, const TuiState *st)
         c->base.scroll = 0;
     }
     free(common);
-    tui_completion_release(&comp);
+    tui_complete_release(&comp);
 }
 
 static unsigned on_key(Pane *p, TuiState *st, int key, char *cmd, size_t cap)

@@ -17,11 +17,11 @@ static const RValue *layer_cell(const TuiState *st, const char *col)
 {
     if (!st->have_layers || st->sel < 0 || st->sel >= st->snap.n_layers)
         return NULL;
-    const RTable *t = tui_result_table(&st->layers, "layers");
-    const RValue *name = tui_table_cell(t, st->sel, tui_table_col(t, "name"));
+    const RTable *t = tui_state_table(&st->layers, "layers");
+    const RValue *name = tui_state_cell(t, st->sel, tui_state_col(t, "name"));
     if (!name || name->type != RV_STR || strcmp(name->s, st->snap.layer[st->sel]) != 0)
         return NULL;
-    const RValue *v = tui_table_cell(t, st->sel, tui_table_col(t, col));
+    const RValue *v = tui_state_cell(t, st->sel, tui_state_col(t, col));
     return v && v->type != RV_NULL ? v : NULL;
 }
 
@@ -31,7 +31,7 @@ static int pair(TuiScreen *s, int x, int y, int xmax, const char *label, const R
     if (!v || x >= xmax)
         return x;
     char buf[64];
-    tui_fmt_value(v, buf, sizeof buf);
+    tui_pane_fmt_value(v, buf, sizeof buf);
     int need = tui_screen_text_width(label) + 1 + tui_screen_text_width(buf) + 2;
     if (x + need > xmax && x > 0)
         return x; /* does not fit: leave it out rather than cut a number */
@@ -110,7 +110,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     bool have = sn->model && st->sel >= 0 && st->sel < sn->n_layers;
     char title[160];
     snprintf(title, sizeof title, "Detail%s%s", have ? ": " : "", have ? sn->layer[st->sel] : "");
-    tui_draw_title(s, r, title, weights ? "weights  a:act" : "act  w:weights", focused);
+    tui_pane_title(s, r, title, weights ? "weights  a:act" : "act  w:weights", focused);
     if (!have) {
         tui_screen_put(s, r.x + 1, r.y + 2, r.w - 2, sn->model ? "select a layer (j/k)" : "",
                        TS_DIM);
@@ -134,7 +134,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     /* the numbers */
     char hkey[TUI_KEY_LEN + 160];
     tui_state_hist_key(st, sn->layer[st->sel], st->view, hkey, sizeof hkey);
-    const Result *h = tui_cache_peek(&st->hists, hkey);
+    const Result *h = tui_state_cache_peek(&st->hists, hkey);
     const RValue *herr = h ? result_get(h, "error") : NULL;
     if (herr)
         h = NULL;
@@ -155,12 +155,12 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     } else {
         if (h) {
             char range[96];
-            snprintf(range, sizeof range, "[%.3g,%.3g]", tui_value_num(result_get(h, "min")),
-                     tui_value_num(result_get(h, "max")));
+            snprintf(range, sizeof range, "[%.3g,%.3g]", tui_state_num(result_get(h, "min")),
+                     tui_state_num(result_get(h, "max")));
             RValue rv = { .type = RV_STR, .s = range };
             x = pair(s, x, y, xmax, "range", &rv);
-            snprintf(range, sizeof range, "[%.3g,%.3g]", tui_value_num(result_get(h, "clip_lo")),
-                     tui_value_num(result_get(h, "clip_hi")));
+            snprintf(range, sizeof range, "[%.3g,%.3g]", tui_state_num(result_get(h, "clip_lo")),
+                     tui_state_num(result_get(h, "clip_hi")));
             x = pair(s, x, y, xmax, "clip", &rv);
             x = pair(s, x, y, xmax, "observer", result_get(h, "observer"));
             y++;

@@ -21,7 +21,7 @@ typedef struct Col {
 } Col;
 
 static const Col all_cols[] = {
-    { "variant", "variant", 13 }, { "metric", "metric", 8 },  { "drop", "drop", 8 },
+    { "variant", "variant", 18 }, { "metric", "metric", 8 },  { "drop", "drop", 8 },
     { "SQNR", "sqnr", 9 },        { "size", "bytes", 9 },      { "agree", "agreement", 8 },
     { "latency", "latency", 9 },  { "note", "note", 16 },
 };
@@ -36,16 +36,16 @@ static int compare_row(const TuiState *st, const char *name, int mode)
         return -1;
     if (mode >= 0) {
         char key[TUI_KEY_LEN];
-        tui_snap_mode_key(&st->snap, mode, key, sizeof key);
+        tui_state_mode_key(&st->snap, mode, key, sizeof key);
         if (mode >= 4 || strcmp(st->compare_mode_key[mode], key) != 0)
             return -1;
     } else if (strcmp(st->compare_mode_key[0], st->snap.fp32_key) != 0) {
         return -1;
     }
-    const RTable *t = tui_result_table(&st->compare, "variants");
-    int cv = tui_table_col(t, "variant");
+    const RTable *t = tui_state_table(&st->compare, "variants");
+    int cv = tui_state_col(t, "variant");
     for (int row = 0; t && row < t->n_rows; row++) {
-        const RValue *v = tui_table_cell(t, row, cv);
+        const RValue *v = tui_state_cell(t, row, cv);
         if (v && v->type == RV_STR && strcmp(v->s, name) == 0)
             return row;
     }
@@ -65,7 +65,7 @@ typedef struct Row {
 static int build_rows(const TuiState *st, Row *rows, int cap)
 {
     const TuiSnap *sn = &st->snap;
-    bool pinned = tui_snap_pinned(sn);
+    bool pinned = tui_state_pinned(sn);
     bool cmp_pending = st->pending_compare[0] && strcmp(st->pending_compare, sn->base_key) == 0;
     int n = 0;
     for (int k = 0; k < PREC_COUNT && n < cap; k++) {
@@ -75,7 +75,7 @@ static int build_rows(const TuiState *st, Row *rows, int cap)
         r->mode = k;
         r->crow = compare_row(st, r->name, k);
         char key[TUI_KEY_LEN];
-        tui_snap_mode_key(sn, k, key, sizeof key);
+        tui_state_mode_key(sn, k, key, sizeof key);
         const char *mname;
         r->have_metric = tui_state_metric(st, key, &r->metric, &r->style, &mname);
         r->pending = !r->have_metric &&
@@ -83,10 +83,10 @@ static int build_rows(const TuiState *st, Row *rows, int cap)
         r->current = !pinned && k == sn->mode;
     }
     if (st->have_compare && !strcmp(st->compare_mode_key[0], sn->fp32_key)) {
-        const RTable *t = tui_result_table(&st->compare, "variants");
-        int cv = tui_table_col(t, "variant"), cm = tui_table_col(t, "metric");
+        const RTable *t = tui_state_table(&st->compare, "variants");
+        int cv = tui_state_col(t, "variant"), cm = tui_state_col(t, "metric");
         for (int row = 0; t && row < t->n_rows && n < cap; row++) {
-            const RValue *v = tui_table_cell(t, row, cv);
+            const RValue *v = tui_state_cell(t, row, cv);
             if (!v || v->type != RV_STR || precision_find(v->s) >= 0)
                 continue;
             Row *r = &rows[n++];
@@ -94,7 +94,7 @@ static int build_rows(const TuiState *st, Row *rows, int cap)
             snprintf(r->name, sizeof r->name, "%s", v->s);
             r->mode = -1;
             r->crow = row;
-            const RValue *m = tui_table_cell(t, row, cm);
+            const RValue *m = tui_state_cell(t, row, cm);
             r->have_metric = m && m->type == RV_FLOAT;
             r->metric = r->have_metric ? m->f : 0;
             r->style = r->have_metric ? m->style : RS_PLAIN;
@@ -128,7 +128,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     } else if (sn->model) {
         snprintf(right, sizeof right, "m: compare");
     }
-    tui_draw_title(s, r, "Metrics", right, focused);
+    tui_pane_title(s, r, "Metrics", right, focused);
     if (r.h < 3 || !sn->model)
         return;
     /* columns that fit, in order of importance */
@@ -148,7 +148,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     Row rows[64];
     int n = build_rows(st, rows, 64);
     char fp32_key[TUI_KEY_LEN];
-    tui_snap_mode_key(sn, PREC_FP32, fp32_key, sizeof fp32_key);
+    tui_state_mode_key(sn, PREC_FP32, fp32_key, sizeof fp32_key);
     double ref;
     RvStyle ref_style;
     const char *mname;
@@ -168,7 +168,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         p->scroll = n - visible;
     if (p->scroll < 0)
         p->scroll = 0;
-    const RTable *t = tui_result_table(&st->compare, "variants");
+    const RTable *t = tui_state_table(&st->compare, "variants");
     for (int i = 0; i < visible && p->scroll + i < n; i++) {
         const Row *row = &rows[p->scroll + i];
         y = r.y + 2 + i;
@@ -190,10 +190,11 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
                     if (c == 2 && !have_ref)
                         snprintf(buf, sizeof buf, "-");
                     else
-                        tui_fmt_value(&v, buf, sizeof buf);
+                        tui_pane_fmt_value(&v, buf, sizeof buf);
                     if (c == 2 && have_ref && !row->current) {
                         /* mse: lower is better, so the sign of a drop flips */
-                        double d = strcmp(mname, "mse") == 0 ? row->metric - ref : ref - row->metric;
+                        double d = strcmp(mname, "mse") == 0 ? row->metric - ref
+                                                             : ref - row->metric;
                         st_cell = d > 0.01 ? TS_BAD : d > 0.002 ? TS_WARN : TS_GOOD;
                     }
                 } else if (row->pending) {
@@ -204,9 +205,9 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
                     st_cell = row->current ? base : TS_DIM;
                 }
             } else if (row->crow >= 0) {
-                const RValue *v = tui_table_cell(t, row->crow, tui_table_col(t, all_cols[c].name));
+                const RValue *v = tui_state_cell(t, row->crow, tui_state_col(t, all_cols[c].name));
                 if (v && v->type != RV_NULL)
-                    tui_fmt_value(v, buf, sizeof buf);
+                    tui_pane_fmt_value(v, buf, sizeof buf);
             }
             tui_screen_put(s, x, y, widths[c], buf, st_cell);
             x += widths[c] + 1;

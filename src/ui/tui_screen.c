@@ -86,11 +86,15 @@ void tui_screen_restyle(TuiScreen *s, int x, int y, int w, TuiStyle st)
         s->cells[y * s->w + i].style = (uint8_t)st;
 }
 
-uint32_t tui_utf8_next(const char **p)
+uint32_t tui_screen_utf8_next(const char **p)
 {
     const unsigned char *u = (const unsigned char *)*p;
     uint32_t c = u[0];
-    int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+    int n = c < 0x80             ? 0
+            : (c & 0xe0) == 0xc0 ? 1
+            : (c & 0xf0) == 0xe0 ? 2
+            : (c & 0xf8) == 0xf0 ? 3
+                                 : -1; /* continuation byte or 0xf8..0xff */
     if (n < 0) {
         (*p)++;
         return 0xfffd;
@@ -111,7 +115,7 @@ uint32_t tui_utf8_next(const char **p)
     return c;
 }
 
-int tui_utf8_encode(uint32_t c, char *buf)
+int tui_screen_utf8_encode(uint32_t c, char *buf)
 {
     int n;
     if (c < 0x80) {
@@ -141,7 +145,7 @@ int tui_screen_text_width(const char *text)
 {
     int n = 0;
     while (*text) {
-        tui_utf8_next(&text);
+        tui_screen_utf8_next(&text);
         n++;
     }
     return n;
@@ -162,7 +166,7 @@ int tui_screen_put(TuiScreen *s, int x, int y, int maxw, const char *text, TuiSt
     int room = cut ? maxw - 1 : maxw;
     const char *p = text;
     while (*p && col < room)
-        tui_screen_putc(s, x + col++, y, tui_utf8_next(&p), st);
+        tui_screen_putc(s, x + col++, y, tui_screen_utf8_next(&p), st);
     if (cut)
         tui_screen_putc(s, x + col++, y, tui_screen_glyph(s, TG_ELLIPSIS), st);
     return col;
@@ -188,7 +192,7 @@ void tui_screen_row(const TuiScreen *s, int y, char *buf, size_t cap)
         return;
     for (int x = 0; x < s->w; x++) {
         char enc[5];
-        int n = tui_utf8_encode(s->cells[y * s->w + x].ch, enc);
+        int n = tui_screen_utf8_encode(s->cells[y * s->w + x].ch, enc);
         if (used + (size_t)n + 1 > cap)
             break;
         memcpy(buf + used, enc, (size_t)n);
@@ -213,7 +217,7 @@ int tui_screen_find(const TuiScreen *s, const char *needle, int *x)
         if (x) { /* columns, not bytes */
             int col = 0;
             for (const char *p = row; p < hit; col++)
-                tui_utf8_next(&p);
+                tui_screen_utf8_next(&p);
             *x = col;
         }
     }

@@ -99,8 +99,8 @@ int tui_screen_find(const TuiScreen *s, const char *needle, int *x);
 TuiStyle tui_screen_style_at(const TuiScreen *s, int x, int y);
 
 /* Decodes one UTF-8 code point from *p and advances it; invalid bytes give U+FFFD. */
-uint32_t tui_utf8_next(const char **p);
+uint32_t tui_screen_utf8_next(const char **p);
 /* Encodes c into buf (at least 5 bytes) with a terminating NUL; returns its length. */
-int tui_utf8_encode(uint32_t c, char *buf);
+int tui_screen_utf8_encode(uint32_t c, char *buf);
 
 #endif

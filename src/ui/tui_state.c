@@ -17,9 +17,9 @@ static void snap_keys(TuiSnap *s)
 {
     snprintf(s->base_key, sizeof s->base_key, "M%u.D%u.C%u|%s", s->model_gen, s->data_gen,
              s->calib_gen, s->quant);
-    tui_snap_mode_key(s, PREC_FP32, s->fp32_key, sizeof s->fp32_key);
-    if (!tui_snap_pinned(s)) {
-        tui_snap_mode_key(s, s->mode, s->key, sizeof s->key);
+    tui_state_mode_key(s, PREC_FP32, s->fp32_key, sizeof s->fp32_key);
+    if (!tui_state_pinned(s)) {
+        tui_state_mode_key(s, s->mode, s->key, sizeof s->key);
         return;
     }
     /* Pins enter the key as a hash: keys stay short for graphs of any size. */
@@ -35,7 +35,7 @@ static void snap_keys(TuiSnap *s)
 /* A whole-model mode's figures depend on less than the plan: FP32 and FP16 only on the
  * model and data, INT8 dynamic also on the quantization options, INT8 static on the
  * calibration too. Keys say exactly that, so a new calibration keeps the FP16 figures. */
-void tui_snap_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap)
+void tui_state_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap)
 {
     if (mode == PREC_FP32 || mode == PREC_FP16)
         snprintf(buf, cap, "M%u.D%u|%s", s->model_gen, s->data_gen, precision_table[mode].name);
@@ -46,7 +46,7 @@ void tui_snap_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap)
                  mode >= 0 && mode < PREC_COUNT ? precision_table[mode].name : "?");
 }
 
-bool tui_snap_pinned(const TuiSnap *s)
+bool tui_state_pinned(const TuiSnap *s)
 {
     for (int i = 0; i < s->n_layers; i++)
         if (s->pin[i] >= 0)
@@ -54,10 +54,10 @@ bool tui_snap_pinned(const TuiSnap *s)
     return false;
 }
 
-void tui_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigned data_gen,
+void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigned data_gen,
                    unsigned calib_gen)
 {
-    tui_snap_release(s);
+    tui_state_snap_release(s);
     const Session *se = &app->session;
     s->model_gen = model_gen;
     s->data_gen = data_gen;
@@ -94,9 +94,9 @@ void tui_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigned data
     snap_keys(s);
 }
 
-void tui_snap_copy(TuiSnap *dst, const TuiSnap *src)
+void tui_state_snap_copy(TuiSnap *dst, const TuiSnap *src)
 {
-    tui_snap_release(dst);
+    tui_state_snap_release(dst);
     *dst = *src;
     dst->layer = NULL;
     dst->pin = NULL;
@@ -109,7 +109,7 @@ void tui_snap_copy(TuiSnap *dst, const TuiSnap *src)
     }
 }
 
-void tui_snap_release(TuiSnap *s)
+void tui_state_snap_release(TuiSnap *s)
 {
     if (s->layer)
         for (int i = 0; i < s->n_layers; i++)
@@ -129,7 +129,7 @@ static void copy_value(RValue *dst, const RValue *src)
         dst->s = xstrdup(src->s ? src->s : "");
 }
 
-void tui_result_copy(Result *dst, const Result *src)
+void tui_state_result_copy(Result *dst, const Result *src)
 {
     result_init(dst, src->cmd);
     for (int i = 0; i < src->n_fields; i++) {
@@ -154,7 +154,7 @@ void tui_result_copy(Result *dst, const Result *src)
         result_textf(dst, "%s", src->text[i]);
 }
 
-const RTable *tui_result_table(const Result *r, const char *name)
+const RTable *tui_state_table(const Result *r, const char *name)
 {
     for (int t = 0; t < r->n_tables; t++)
         if (strcmp(r->tables[t].name, name) == 0)
@@ -162,7 +162,7 @@ const RTable *tui_result_table(const Result *r, const char *name)
     return NULL;
 }
 
-int tui_table_col(const RTable *t, const char *col)
+int tui_state_col(const RTable *t, const char *col)
 {
     if (!t)
         return -1;
@@ -172,14 +172,14 @@ int tui_table_col(const RTable *t, const char *col)
     return -1;
 }
 
-const RValue *tui_table_cell(const RTable *t, int row, int col)
+const RValue *tui_state_cell(const RTable *t, int row, int col)
 {
     if (!t || col < 0 || col >= t->n_cols || row < 0 || row >= t->n_rows)
         return NULL;
     return &t->cells[row * t->n_cols + col];
 }
 
-double tui_value_num(const RValue *v)
+double tui_state_num(const RValue *v)
 {
     if (!v)
         return NAN;
@@ -196,7 +196,7 @@ double tui_value_num(const RValue *v)
 
 /* ---- cache ---- */
 
-void tui_cache_init(TuiCache *c, int cap)
+void tui_state_cache_init(TuiCache *c, int cap)
 {
     memset(c, 0, sizeof *c);
     c->cap = cap < 1 ? 1 : cap;
@@ -204,7 +204,7 @@ void tui_cache_init(TuiCache *c, int cap)
     c->vals = xcalloc((size_t)c->cap, sizeof *c->vals);
 }
 
-void tui_cache_clear(TuiCache *c)
+void tui_state_cache_clear(TuiCache *c)
 {
     for (int i = 0; i < c->n; i++) {
         free(c->keys[i]);
@@ -213,9 +213,9 @@ void tui_cache_clear(TuiCache *c)
     c->n = 0;
 }
 
-void tui_cache_release(TuiCache *c)
+void tui_state_cache_release(TuiCache *c)
 {
-    tui_cache_clear(c);
+    tui_state_cache_clear(c);
     free(c->keys);
     free(c->vals);
     memset(c, 0, sizeof *c);
@@ -240,7 +240,7 @@ static void to_front(TuiCache *c, int i)
     c->vals[0] = v;
 }
 
-const Result *tui_cache_get(TuiCache *c, const char *key)
+const Result *tui_state_cache_get(TuiCache *c, const char *key)
 {
     int i = cache_find(c, key);
     if (i < 0)
@@ -249,13 +249,13 @@ const Result *tui_cache_get(TuiCache *c, const char *key)
     return &c->vals[0];
 }
 
-const Result *tui_cache_peek(const TuiCache *c, const char *key)
+const Result *tui_state_cache_peek(const TuiCache *c, const char *key)
 {
     int i = cache_find(c, key);
     return i < 0 ? NULL : &c->vals[i];
 }
 
-void tui_cache_put(TuiCache *c, const char *key, const Result *r)
+void tui_state_cache_put(TuiCache *c, const char *key, const Result *r)
 {
     int i = cache_find(c, key);
     if (i < 0) {
@@ -269,7 +269,7 @@ void tui_cache_put(TuiCache *c, const char *key, const Result *r)
         result_init(&c->vals[i], "");
     }
     result_release(&c->vals[i]);
-    tui_result_copy(&c->vals[i], r);
+    tui_state_result_copy(&c->vals[i], r);
     to_front(c, i);
 }
 
@@ -281,9 +281,9 @@ void tui_state_init(TuiState *st)
     st->snap.mode = PREC_FP32;
     result_init(&st->layers, "");
     result_init(&st->compare, "");
-    tui_cache_init(&st->errors, 16);
-    tui_cache_init(&st->evals, 32);
-    tui_cache_init(&st->hists, 64);
+    tui_state_cache_init(&st->errors, 16);
+    tui_state_cache_init(&st->evals, 32);
+    tui_state_cache_init(&st->hists, 64);
     st->sel = -1;
     st->auto_figures = true;
     st->job.frac = -1;
@@ -291,18 +291,18 @@ void tui_state_init(TuiState *st)
 
 void tui_state_release(TuiState *st)
 {
-    tui_snap_release(&st->snap);
+    tui_state_snap_release(&st->snap);
     result_release(&st->layers);
     result_release(&st->compare);
-    tui_cache_release(&st->errors);
-    tui_cache_release(&st->evals);
-    tui_cache_release(&st->hists);
+    tui_state_cache_release(&st->errors);
+    tui_state_cache_release(&st->evals);
+    tui_state_cache_release(&st->hists);
 }
 
 bool tui_state_metric(const TuiState *st, const char *key, double *value, RvStyle *style,
                       const char **name)
 {
-    const Result *e = tui_cache_peek(&st->evals, key);
+    const Result *e = tui_state_cache_peek(&st->evals, key);
     if (!e)
         return false;
     static const char *const names[] = { "accuracy", "mse", NULL };

@@ -34,24 +34,24 @@ typedef struct TuiSnap {
 
 /* Copies what the panes need from the session. Only the thread that owns the session at
  * the moment may call it (the worker during a job, the UI thread otherwise). */
-void tui_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigned data_gen,
+void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigned data_gen,
                    unsigned calib_gen);
-void tui_snap_copy(TuiSnap *dst, const TuiSnap *src);
-void tui_snap_release(TuiSnap *s);
+void tui_state_snap_copy(TuiSnap *dst, const TuiSnap *src);
+void tui_state_snap_release(TuiSnap *s);
 /* The plan key for `mode` with no pins, under the snapshot's model/data/calibration. */
-void tui_snap_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap);
+void tui_state_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap);
 /* The snapshot's plan has pinned layers. */
-bool tui_snap_pinned(const TuiSnap *s);
+bool tui_state_pinned(const TuiSnap *s);
 
 /* A deep copy of src into dst (initialised here). */
-void tui_result_copy(Result *dst, const Result *src);
+void tui_state_result_copy(Result *dst, const Result *src);
 /* The table named `name`, the column index of `col` in it, or NULL / -1. */
-const RTable *tui_result_table(const Result *r, const char *name);
-int tui_table_col(const RTable *t, const char *col);
+const RTable *tui_state_table(const Result *r, const char *name);
+int tui_state_col(const RTable *t, const char *col);
 /* Cell (row, col) or NULL when col < 0 or out of range. */
-const RValue *tui_table_cell(const RTable *t, int row, int col);
+const RValue *tui_state_cell(const RTable *t, int row, int col);
 /* A value as a double (NaN when absent or not a number). */
-double tui_value_num(const RValue *v);
+double tui_state_num(const RValue *v);
 
 /* A small most-recently-used map from keys to result copies. */
 typedef struct TuiCache {
@@ -60,15 +60,15 @@ typedef struct TuiCache {
     Result *vals;
 } TuiCache;
 
-void tui_cache_init(TuiCache *c, int cap);
-void tui_cache_release(TuiCache *c);
-void tui_cache_clear(TuiCache *c);
+void tui_state_cache_init(TuiCache *c, int cap);
+void tui_state_cache_release(TuiCache *c);
+void tui_state_cache_clear(TuiCache *c);
 /* The result stored under key (moved to the front), or NULL. */
-const Result *tui_cache_get(TuiCache *c, const char *key);
+const Result *tui_state_cache_get(TuiCache *c, const char *key);
 /* The same without touching the order (for drawing). */
-const Result *tui_cache_peek(const TuiCache *c, const char *key);
+const Result *tui_state_cache_peek(const TuiCache *c, const char *key);
 /* Stores a copy of r under key, evicting the least recently used entry when full. */
-void tui_cache_put(TuiCache *c, const char *key, const Result *r);
+void tui_state_cache_put(TuiCache *c, const char *key, const Result *r);
 
 typedef enum { TUI_VIEW_ACT = 0, TUI_VIEW_WEIGHTS } TuiView;
 

@@ -143,7 +143,8 @@ static void setup_styles(void)
             style_attr[i] = d->mono;
             continue;
         }
-        short fg = color_mode == 256 ? d->fg256 : d->fg8, bg = color_mode == 256 ? d->bg256 : d->bg8;
+        short fg = color_mode == 256 ? d->fg256 : d->fg8;
+        short bg = color_mode == 256 ? d->bg256 : d->bg8;
         if (!defaults) { /* no "default colour": white on black stands in for it */
             fg = fg == -1 ? COLOR_WHITE : fg;
             bg = bg == -1 ? COLOR_BLACK : bg;

@@ -43,9 +43,14 @@ fail() {
 }
 # wait_for PATTERN SECONDS WHAT: polls the screen (grep -E) until PATTERN shows.
 wait_for() {
-    local end=$(( $(now_ms) + $2 * 1000 ))
+    local t0 end
+    t0=$(now_ms)
+    end=$(( t0 + $2 * 1000 ))
     while [ "$(now_ms)" -lt "$end" ]; do
-        screen | grep -Eq -- "$1" && return 0
+        if screen | grep -Eq -- "$1"; then
+            [ -n "${VERBOSE:-}" ] && echo "  $3: $(( $(now_ms) - t0 )) ms"
+            return 0
+        fi
         sleep 0.05
     done
     fail "timed out after $2 s waiting for $3 (/$1/)"
@@ -53,9 +58,14 @@ wait_for() {
 # the status line (first row)
 status_has() { screen | head -n 1 | grep -Eq -- "$1"; }
 wait_status() {
-    local end=$(( $(now_ms) + $2 * 1000 ))
+    local t0 end
+    t0=$(now_ms)
+    end=$(( t0 + $2 * 1000 ))
     while [ "$(now_ms)" -lt "$end" ]; do
-        status_has "$1" && return 0
+        if status_has "$1"; then
+            [ -n "${VERBOSE:-}" ] && echo "  $3: $(( $(now_ms) - t0 )) ms"
+            return 0
+        fi
         sleep 0.05
     done
     fail "timed out after $2 s waiting for the status line to show $3 (/$1/)"
@@ -87,7 +97,7 @@ run_size() {
     wait_for ' conv1 ' 20 "the layer list"
     screen | grep -q ' fc2 ' || fail "fc2 missing from the layer list"
     screen | grep -q ' relu3 ' || fail "relu3 missing from the layer list"
-    wait_status 'eval 2000|fp32 .*accuracy' 20 "the splits or the metric"
+    wait_for 'sourced: scripts/train/mnist_data.qs' 30 "the --init script to finish"
     [ "$(T display -p -t "$S" '#{alternate_on}')" = 1 ] || fail "curses is not on the alternate screen"
 
     # 2: the whole model at FP16, label first

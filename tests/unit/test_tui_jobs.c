@@ -42,7 +42,7 @@ static TuiItem *drain(TuiExec *ex, int *n)
 static void free_items(TuiItem *items, int n)
 {
     for (int i = 0; i < n; i++)
-        tui_item_release(&items[i]);
+        tui_exec_item_release(&items[i]);
     free(items);
 }
 
@@ -50,8 +50,8 @@ static int count(const TuiItem *items, int n, TuiItemKind kind, const char *cmd)
 {
     int c = 0;
     for (int i = 0; i < n; i++)
-        if (items[i].kind == kind && (!cmd || (kind == TUI_ITEM_RESULT ? !strcmp(items[i].r.cmd, cmd)
-                                                                     : !strcmp(items[i].line, cmd))))
+        if (items[i].kind == kind &&
+            (!cmd || !strcmp(kind == TUI_ITEM_RESULT ? items[i].r.cmd : items[i].line, cmd)))
             c++;
     return c;
 }
@@ -83,7 +83,7 @@ int main(void)
     TuiSnap snap = { 0 };
     CHECK(tui_exec_take_snap(&ex, &snap) && snap.model && snap.n_layers == 12);
     CHECK(snap.mode == PREC_FP16 && !strcmp(snap.layer[0], "conv1"));
-    tui_snap_release(&snap);
+    tui_state_snap_release(&snap);
 
     /* a failing command: DONE with its error, nothing else */
     tui_exec_submit(&ex, "mode fp99", 0);

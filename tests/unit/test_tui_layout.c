@@ -25,7 +25,7 @@ static void dump(const char *why)
 
 static void draw(void)
 {
-    tui_draw(t, &scr);
+    tui_app_draw(t, &scr);
 }
 
 /* A check about the screen: on failure the screen is printed. */
@@ -83,7 +83,7 @@ static bool console_has(const char *needle)
 {
     TuiScreen big;
     tui_screen_init(&big, 200, 60, scr.utf8);
-    tui_draw(t, &big);
+    tui_app_draw(t, &big);
     TuiRect r = t->lay.pane[TUI_PANE_CONSOLE];
     int y = tui_screen_find(&big, needle, NULL);
     bool ok = y >= r.y && y < r.y + r.h;
@@ -94,7 +94,7 @@ static bool console_has(const char *needle)
         scr = keep;
     }
     tui_screen_release(&big);
-    tui_draw(t, &scr);
+    tui_app_draw(t, &scr);
     return ok;
 }
 
@@ -108,13 +108,13 @@ static bool all_ascii(void)
 
 static void settle(void)
 {
-    bool idle = tui_settle(t, 300);
+    bool idle = tui_app_settle(t, 300);
     CHECK(idle);
 }
 
 static void press(int key)
 {
-    tui_key(t, key);
+    tui_app_key(t, key);
 }
 
 static void test_empty(void)
@@ -126,10 +126,10 @@ static void test_empty(void)
 
 static void test_load(void)
 {
-    tui_start(t, "models/mnist_cnn.qsm", NULL);
+    tui_app_start(t, "models/mnist_cnn.qsm", NULL);
     /* small splits keep the automatic figures quick (under the sanitizers too) */
-    tui_run(t, "data calib models/data/mnist_train.npz skip=7000 n=300 scale=0.00392156886");
-    tui_run(t, "data eval models/data/mnist_test.npz n=300 scale=0.00392156886");
+    tui_app_run(t, "data calib models/data/mnist_train.npz skip=7000 n=300 scale=0.00392156886");
+    tui_app_run(t, "data eval models/data/mnist_test.npz n=300 scale=0.00392156886");
     settle();
     draw();
     static const char *const names[] = { "conv1", "bn1", "relu1", "pool1", "conv2", "fc1", "fc2" };
@@ -146,7 +146,8 @@ static void test_load(void)
     int yc = layer_row("conv1");
     SEE(yc >= 2 && row_has(yc, "fp32"), "conv1 runs at fp32");
     SEE(tui_screen_style_at(&scr, 5, yc) == TS_SELECTED, "first layer selected");
-    SEE(tui_screen_find(&scr, "not calibrated yet: press c", NULL) > 0, "detail asks for calibration");
+    SEE(tui_screen_find(&scr, "not calibrated yet: press c", NULL) > 0,
+        "detail asks for calibration");
 }
 
 static void test_switch(void)
@@ -169,7 +170,7 @@ static void test_switch(void)
 
 static void test_calibrated(void)
 {
-    tui_run(t, "calibrate");
+    tui_app_run(t, "calibrate");
     settle();
     press('4');
     draw();
@@ -182,7 +183,7 @@ static void test_calibrated(void)
     SEE(rows_with(0x2588, 0, left) >= 3, "error bars in the layer list");
     SEE(tui_screen_find(&scr, "error (SQNR)", NULL) == 2, "error column header");
     /* a layer with its histogram */
-    tui_run(t, "@select relu1");
+    tui_app_run(t, "@select relu1");
     settle();
     draw();
     SEE(tui_screen_find(&scr, "Detail: relu1", NULL) == 1, "detail follows the selection");
@@ -283,7 +284,7 @@ static void test_console(void)
     draw();
     y = layer_row("relu2");
     SEE(y >= 2 && row_has(y, "*fp16"), "f cycles the pin");
-    tui_run(t, "prec relu2 auto");
+    tui_app_run(t, "prec relu2 auto");
     settle();
 }
 
@@ -308,7 +309,7 @@ static void test_help(void)
 
 static void test_play(void)
 {
-    tui_run(t, "play tests/tui/play_small.qs");
+    tui_app_run(t, "play tests/tui/play_small.qs");
     draw();
     SEE(tui_screen_find(&scr, "Step one loads the model.", NULL) > 0, "first caption");
     SEE(tui_screen_find(&scr, "step 1/3", NULL) > 0, "step counter");
@@ -342,20 +343,20 @@ static void test_play(void)
 static void test_cancel_and_quit(void)
 {
     /* a long job: the progress bar, then Esc cancels and the session stays as it was */
-    tui_run(t, "data train models/data/mnist_train.npz n=7000 scale=0.00392156886");
+    tui_app_run(t, "data train models/data/mnist_train.npz n=7000 scale=0.00392156886");
     settle();
     bool was_calibrated = t->app->session.q.calibrated;
     char was_split[16];
     snprintf(was_split, sizeof was_split, "%s", t->app->session.q.calib_split);
-    tui_run(t, "calibrate split=train");
-    tui_pump(t);
+    tui_app_run(t, "calibrate split=train");
+    tui_app_pump(t);
     draw();
     SEE(row_has(0, "calibrate") && row_has(0, "Esc"), "job on the status line");
     press('q'); /* a job runs: asks first */
     draw();
     SEE(tui_screen_find(&scr, "Quit anyway", NULL) >= 0, "quit asks while a job runs");
     press('n');
-    CHECK(!tui_quitting(t));
+    CHECK(!tui_app_quitting(t));
     press(TUI_KEY_ESC);
     settle();
     draw();
@@ -363,14 +364,14 @@ static void test_cancel_and_quit(void)
     CHECK(t->app->session.q.calibrated == was_calibrated);
     CHECK(strcmp(t->app->session.q.calib_split, was_split) == 0); /* not the train split */
     press('q');
-    CHECK(tui_quitting(t));
+    CHECK(tui_app_quitting(t));
 }
 
 int main(void)
 {
     App app;
     app_init(&app);
-    t = tui_new(&app, NULL);
+    t = tui_app_new(&app, NULL);
     tui_screen_init(&scr, 80, 24, true);
     test_empty();
     test_load();
@@ -381,7 +382,7 @@ int main(void)
     test_help();
     test_play();
     test_cancel_and_quit();
-    tui_free(t);
+    tui_app_free(t);
     tui_screen_release(&scr);
     app_release(&app);
     return test_summary("tui_layout");

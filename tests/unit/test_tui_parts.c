@@ -62,7 +62,7 @@ static void test_screen(void)
 
     /* invalid UTF-8 becomes U+FFFD and decoding moves on */
     const char *p = "\xff" "a";
-    CHECK(tui_utf8_next(&p) == 0xfffd && *p == 'a');
+    CHECK(tui_screen_utf8_next(&p) == 0xfffd && *p == 'a');
 }
 
 static void test_line(void)
@@ -176,7 +176,7 @@ static const char *complete(const char *line)
     out[0] = '\0';
     for (int i = 0; i < c.n; i++)
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? "|" : "", c.items[i]);
-    tui_completion_release(&c);
+    tui_complete_release(&c);
     return out;
 }
 
@@ -201,13 +201,13 @@ static void test_complete(void)
     TuiCompletion c;
     tui_complete("hist re", 7, NULL, 0, &c); /* no layers known: nothing to offer */
     CHECK(c.n == 0);
-    tui_completion_release(&c);
+    tui_complete_release(&c);
     static const char *const two[] = { "relu1", "relu2" };
     tui_complete("hist re", 7, two, 2, &c);
-    char *common = tui_completion_common(&c);
+    char *common = tui_complete_common(&c);
     CHECK(strcmp(common, "relu") == 0 && c.start == 5);
     free(common);
-    tui_completion_release(&c);
+    tui_complete_release(&c);
 }
 
 static bool known_action(const char *cmd)
@@ -223,8 +223,8 @@ static bool known_action(const char *cmd)
 static void test_keys(void)
 {
     /* every row: a known command or @action, help text, a scope with a pane */
-    for (int i = 0; i < tui_binding_count; i++) {
-        const TuiBinding *b = &tui_bindings[i];
+    for (int i = 0; i < tui_keys_count; i++) {
+        const TuiBinding *b = &tui_keys_table[i];
         char word[32];
         sscanf(b->cmd, "%31s", word);
         bool ok = b->cmd[0] == '@' ? known_action(b->cmd) : cmd_find(word) != NULL;
@@ -240,9 +240,9 @@ static void test_keys(void)
     QsError err = { 0 };
     CHECK_OK(fileio_read("docs/workbench.md", &buf, &len, &err), &err);
     const char *doc = buf;
-    for (int i = 0; doc && i < tui_binding_count; i++)
-        if (!strstr(doc, tui_bindings[i].cmd)) {
-            fprintf(stderr, "docs/workbench.md does not mention '%s'\n", tui_bindings[i].cmd);
+    for (int i = 0; doc && i < tui_keys_count; i++)
+        if (!strstr(doc, tui_keys_table[i].cmd)) {
+            fprintf(stderr, "docs/workbench.md does not mention '%s'\n", tui_keys_table[i].cmd);
             CHECK(false);
         }
     free(buf);
@@ -260,7 +260,8 @@ static void test_keys(void)
           !strcmp(b->cmd, "@focus layers"));
     CHECK((b = tui_keys_lookup(TUI_KEY_CTRL_C, TUI_IN_CONSOLE | TUI_IN_JOB)) &&
           !strcmp(b->cmd, "@cancel"));
-    CHECK((b = tui_keys_lookup('j', TUI_IN_METRICS | TUI_IN_IDLE)) && !strcmp(b->cmd, "@scroll +1"));
+    CHECK((b = tui_keys_lookup('j', TUI_IN_METRICS | TUI_IN_IDLE)) &&
+          !strcmp(b->cmd, "@scroll +1"));
     CHECK((b = tui_keys_lookup('j', TUI_IN_LAYERS | TUI_IN_IDLE)) && !strcmp(b->cmd, "@select +1"));
     CHECK((b = tui_keys_lookup(' ', TUI_IN_LAYERS | TUI_IN_IDLE | TUI_IN_PLAY)) &&
           !strcmp(b->cmd, "@play next"));
@@ -318,16 +319,16 @@ static void test_layout(void)
     tui_layout_compute(&l, 40, 10, false);
     CHECK(l.too_small);
     char d[16];
-    tui_fmt_duration(5.4, d, sizeof d);
+    tui_layout_duration(5.4, d, sizeof d);
     CHECK(strcmp(d, "5s") == 0);
-    tui_fmt_duration(125, d, sizeof d);
+    tui_layout_duration(125, d, sizeof d);
     CHECK(strcmp(d, "2m05s") == 0);
 }
 
 static void test_cache(void)
 {
     TuiCache c;
-    tui_cache_init(&c, 2);
+    tui_state_cache_init(&c, 2);
     Result r;
     result_init(&r, "eval");
     result_float(&r, "accuracy", 0.5, RS_PCT);
@@ -337,20 +338,21 @@ static void test_cache(void)
     rtable_str(t, row, 0, "conv1");
     rtable_float(t, row, 1, 31.5, RS_DB);
     result_textf(&r, "a line");
-    tui_cache_put(&c, "a", &r);
+    tui_state_cache_put(&c, "a", &r);
     result_float(&r, "accuracy", 0.75, RS_PCT);
-    tui_cache_put(&c, "b", &r);
-    const Result *got = tui_cache_get(&c, "a"); /* a becomes the most recent */
-    CHECK(got && tui_value_num(result_get(got, "accuracy")) == 0.5);
+    tui_state_cache_put(&c, "b", &r);
+    const Result *got = tui_state_cache_get(&c, "a"); /* a becomes the most recent */
+    CHECK(got && tui_state_num(result_get(got, "accuracy")) == 0.5);
     CHECK(got && result_get(got, "accuracy")->style == RS_PCT);
-    const RTable *gt = got ? tui_result_table(got, "layers") : NULL;
-    CHECK(gt && gt->n_rows == 1 && !strcmp(tui_table_cell(gt, 0, 0)->s, "conv1"));
-    CHECK(gt && tui_value_num(tui_table_cell(gt, 0, tui_table_col(gt, "sqnr"))) == 31.5);
+    const RTable *gt = got ? tui_state_table(got, "layers") : NULL;
+    CHECK(gt && gt->n_rows == 1 && !strcmp(tui_state_cell(gt, 0, 0)->s, "conv1"));
+    CHECK(gt && tui_state_num(tui_state_cell(gt, 0, tui_state_col(gt, "sqnr"))) == 31.5);
     CHECK(got && got->n_text == 1 && !strcmp(got->text[0], "a line"));
-    tui_cache_put(&c, "c", &r); /* evicts b, the least recently used */
-    CHECK(tui_cache_peek(&c, "b") == NULL && tui_cache_peek(&c, "a") && tui_cache_peek(&c, "c"));
+    tui_state_cache_put(&c, "c", &r); /* evicts b, the least recently used */
+    CHECK(tui_state_cache_peek(&c, "b") == NULL);
+    CHECK(tui_state_cache_peek(&c, "a") && tui_state_cache_peek(&c, "c"));
     result_release(&r);
-    tui_cache_release(&c);
+    tui_state_cache_release(&c);
 }
 
 static int n_emitted;

@@ -5,7 +5,8 @@
  *
  * Inputs: x (any shape); scale, one value (per tensor) or C values (per channel along
  * `axis`, C = x.dim[axis]); zero_point, as many f32 values as scale, each an integer.
- * Attributes: axis (1, as ONNX QuantizeLinear), qmin (-128), qmax (127), lsq_qmax (0).
+ * Attributes: axis (1, as ONNX QuantizeLinear), qmin (-128), qmax (127), lsq_qmax (0),
+ * scale_grad (1; 0: the scale gets no gradient, e.g. a bias grid made from other scales).
  *
  * Forward, per element with its channel's (s, z): y = quant_fake(x, s, z, qmin, qmax),
  * exactly quant.h's arithmetic (x / s in float32, round half to even, clamp, s (q - z)).
@@ -110,7 +111,7 @@ static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     const float *z = tensor_f32(in[2]);                 /* (C) */
     const float *dy = tensor_f32(dout);                 /* as x */
     float *dx = din[0] ? tensor_f32(din[0]) : NULL;     /* as x */
-    float *ds = din[1] ? tensor_f32(din[1]) : NULL;     /* (C) */
+    float *ds = din[1] && node_attr_int(n, "scale_grad", 1) ? tensor_f32(din[1]) : NULL; /* (C) */
     FqLayout l = fq_layout(n, in[0], in[1]);
     double lsq = node_attr_float(n, "lsq_qmax", 0.0f);
     double g = lsq > 0.0 ? 1.0 / sqrt((double)tensor_numel(in[0]) * lsq) : 1.0;

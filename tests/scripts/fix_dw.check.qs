@@ -1,0 +1,44 @@
+# Fixing without training on mnist_dw (float 96.00 %), INT8 static with per-tensor weight
+# scales, where the doctored depthwise channel of dw1 sets the scale (docs/plans.md,
+# "Fixing without training"). Bias correction and cross-layer equalization each reduce
+# the error; together they recover most of the loss.
+load models/mnist_dw.qsm
+source scripts/train/mnist_data.qs
+calibrate n=500
+mode int8-static
+quant wgran=tensor
+eval
+check accuracy <= 0.70
+# 1. Bias correction: 69.15 % -> 89.85 %; output SQNR on the calib digits 5.45 -> 10.22 dB.
+biascorr n=500
+check units == 6
+check sqnr_before <= 5.6
+check sqnr_after >= 10
+eval
+check accuracy >= 0.895
+# It is quantized state: switching it off gives back the plain model exactly.
+biascorr off
+check dropped == 1
+eval
+check accuracy <= 0.70
+# 2. Cross-layer equalization: rewrites the float weights (function verified on the calib
+# split), leaves ReLU6 channels that clip (the doctored one among them) alone, drops the
+# calibration.
+cle
+check pairs == 4
+check left >= 1
+check max_rel_diff <= 0.0001
+mode fp32
+eval
+check accuracy >= 0.96
+mode int8-static
+calibrate n=500
+eval
+check accuracy >= 0.71
+# the uncorrected output SQNR (biascorr's "before") rose from 5.45 dB to 6.39 dB ...
+biascorr n=500
+check sqnr_before >= 6.2
+# ... and both together: 94.90 %, 16.47 dB
+check sqnr_after >= 16
+eval
+check accuracy >= 0.945

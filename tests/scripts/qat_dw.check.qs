@@ -1,0 +1,30 @@
+# QAT wins back what per-tensor weight scales cost mnist_dw (docs/qat.md). The float model
+# scores 96.00 %; PTQ with one weight scale per tensor falls to about 69 % (the doctored
+# depthwise channel of dw1 sets the scale). One epoch of QAT on the 7000 training digits,
+# distilled from the float model, must win back at least half of that loss, and the
+# variant's real INT8 accuracy must be its fake-quantized accuracy within 0.2 points.
+load models/mnist_dw.qsm
+source scripts/train/mnist_data.qs
+calibrate n=500
+mode int8-static
+quant wgran=tensor
+eval
+check accuracy <= 0.75
+variant save ptq
+qat epochs=1 seed=1
+check ptq_metric <= 0.75
+# half the loss back: (96.00 % + 69.15 %) / 2 = 82.6 %
+check int8_metric >= 0.826
+check fake_int8_gap <= 0.002
+check best_epoch == 1
+variant list
+# the variant runs on its own weights
+variant use qat
+eval
+check accuracy >= 0.826
+# the session's float model is untouched: back on it, FP32 is what it was
+variant use ptq
+mode fp32
+eval
+check accuracy == 0.96
+compare

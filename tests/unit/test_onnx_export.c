@@ -1,0 +1,413 @@
+/* ONNX export (src/formats/onnx_export.c):
+ *   - round trips: every bundled .qsm -> ONNX -> qscope model -> .qsm gives float outputs
+ *     bit-identical to the original's (memcmp, on 64 test digits), and every PyTorch ONNX
+ *     fixture imported -> exported -> imported again gives bit-identical outputs;
+ *   - the QDQ layout of a calibrated int8-static plan of mnist_cnn: one
+ *     QuantizeLinear/DequantizeLinear pair per value the integer executor holds as int8,
+ *     with exactly its scale and zero point; int8 weights with a per-channel (axis 0)
+ *     DequantizeLinear whose scales are the executor's; int32 biases whose scale is
+ *     s_in * s_w; BatchNormalization folded away; Relu kept;
+ *   - fp16 layout: FLOAT16 weight initializers behind Cast, a Cast pair after each unit;
+ *   - refusals: int8-dyn plans, 4-bit plans, and a path without .onnx (command level). */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib.h"
+#include "datafile.h"
+#include "dataset.h"
+#include "fileio.h"
+#include "model.h"
+#include "onnx_export.h"
+#include "onnx_import.h"
+#include "plan.h"
+#include "protobuf.h"
+#include "qexec.h"
+#include "qsm.h"
+#include "run.h"
+#include "test_util.h"
+
+static Tensor *run_model(const Model *m, const Tensor *x)
+{
+    Run r;
+    QsError err = { 0 };
+    run_init(&r, &m->graph);
+    Tensor *y = NULL;
+    const Tensor *in[1] = { x };
+    if (CHECK_OK(run_set_batch(&r, x->shape.dim[0], &err), &err) &&
+        CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err))
+        y = tensor_clone(run_output(&r, 0), &err);
+    run_release(&r);
+    return y;
+}
+
+static bool same_bits(const char *label, const Tensor *a, const Tensor *b)
+{
+    bool ok = a && b && shape_equal(&a->shape, &b->shape) &&
+              memcmp(a->data, b->data, tensor_bytes(a)) == 0;
+    if (!CHECK(ok))
+        fprintf(stderr, "%s: outputs are not bit-identical\n", label);
+    return ok;
+}
+
+static Model *reimport(const Model *m, const char *label)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    QsError err = { 0 };
+    if (!CHECK_OK(onnx_serialize(m, &buf, &len, &err), &err))
+        return NULL;
+    Model *r = onnx_parse(buf, len, NULL, label, &err);
+    if (!CHECK(r != NULL))
+        fprintf(stderr, "%s: %s\n", label, err.msg);
+    free(buf);
+    return r;
+}
+
+static Tensor *mnist_x(int64_t n)
+{
+    QsError err = { 0 };
+    Tensor *x = NULL;
+    if (!CHECK_OK(datafile_load("models/data/mnist_test.npz", "x", &x, NULL, &err), &err) ||
+        !CHECK_OK(dataset_prepare_x(&x, 0.00392156886f, 0.0f, 1.0f, &err), &err))
+        return NULL;
+    x->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28); /* the first n */
+    return x;
+}
+
+static void test_qsm_round_trip(void)
+{
+    static const char *const models[] = { "models/mnist_cnn.qsm", "models/mnist_dw.qsm",
+                                          "models/mnist_mlp.qsm" };
+    Tensor *x = mnist_x(64);
+    if (!x)
+        return;
+    for (int i = 0; i < 3; i++) {
+        QsError err = { 0 };
+        Model *m = qsm_load(models[i], &err);
+        if (!CHECK(m != NULL))
+            continue;
+        Tensor xs = *x;
+        if (m->graph.values[m->graph.inputs[0]].shape.ndim == 2) /* the MLP takes (N, 784) */
+            xs.shape = shape_of(2, (int64_t)64, (int64_t)784);
+        Model *o = reimport(m, models[i]);
+        void *qbuf = NULL;
+        size_t qlen = 0;
+        Model *back = NULL;
+        if (o && CHECK_OK(qsm_serialize(o, &qbuf, &qlen, &err), &err))
+            back = qsm_parse(qbuf, qlen, "round trip", &err);
+        free(qbuf);
+        Tensor *y0 = run_model(m, &xs), *y1 = o ? run_model(o, &xs) : NULL;
+        Tensor *y2 = back ? run_model(back, &xs) : NULL;
+        char label[128];
+        snprintf(label, sizeof label, "%s -> onnx", models[i]);
+        same_bits(label, y0, y1);
+        snprintf(label, sizeof label, "%s -> onnx -> qsm", models[i]);
+        same_bits(label, y0, y2);
+        /* Same layer names, same node count. */
+        if (CHECK(back != NULL) && CHECK(back->graph.n_nodes == m->graph.n_nodes))
+            for (int k = 0; k < m->graph.n_nodes; k++)
+                CHECK(strcmp(back->graph.nodes[k].name, m->graph.nodes[k].name) == 0);
+        tensor_free(y0);
+        tensor_free(y1);
+        tensor_free(y2);
+        model_free(back);
+        model_free(o);
+        model_free(m);
+    }
+    tensor_free(x);
+}
+
+static void test_fixture_round_trip(void)
+{
+    void *buf;
+    size_t len;
+    QsError err = { 0 };
+    if (!CHECK_OK(fileio_read("tests/fixtures/onnx/manifest.json", &buf, &len, &err), &err))
+        return;
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases"))
+    {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        char path[256], xr[128];
+        snprintf(path, sizeof path, "tests/fixtures/onnx/%s.onnx", name);
+        snprintf(xr, sizeof xr, "onnx/%s_x.npy", name);
+        Model *m = onnx_load(path, &err);
+        if (!CHECK(m != NULL)) {
+            fprintf(stderr, "%s: %s\n", name, err.msg);
+            continue;
+        }
+        Model *o = reimport(m, name);
+        Tensor *x = test_load_npy(xr);
+        Tensor *y0 = run_model(m, x), *y1 = o ? run_model(o, x) : NULL;
+        char label[128];
+        snprintf(label, sizeof label, "%s import -> export -> import", name);
+        same_bits(label, y0, y1);
+        tensor_free(x);
+        tensor_free(y0);
+        tensor_free(y1);
+        model_free(o);
+        model_free(m);
+        n++;
+    }
+    CHECK(n >= 15);
+    cJSON_Delete(root);
+}
+
+/* ---- the QDQ layout, read back with the protobuf reader */
+
+typedef struct Init {
+    char name[128];
+    int64_t type, dims[6];
+    int nd;
+    const uint8_t *raw;
+    size_t raw_len;
+} Init;
+
+typedef struct Nd {
+    char op[32], name[128], in[3][128], out[128];
+    int n_in;
+    int64_t axis;
+} Nd;
+
+static void copy_str(char *dst, size_t cap, const PbField *f)
+{
+    size_t n = f->len < cap - 1 ? f->len : cap - 1;
+    memcpy(dst, f->data, n);
+    dst[n] = '\0';
+}
+
+/* Reads every node and initializer of a model image (nodes and inits are caller-sized). */
+static void read_model(const void *buf, size_t len, Nd *nodes, int *nn, Init *inits, int *ni)
+{
+    PbReader r, g, s;
+    PbField f, h, k;
+    QsError err = { 0 };
+    *nn = *ni = 0;
+    pb_reader_init(&r, buf, len, "ModelProto");
+    while (pb_next(&r, &f, &err) == 1) {
+        if (f.num != 7 || pb_sub(&r, &f, "GraphProto", &g, &err))
+            continue;
+        while (pb_next(&g, &h, &err) == 1) {
+            if (h.num == 1 && *nn < 512) {
+                Nd *d = &nodes[(*nn)++];
+                memset(d, 0, sizeof *d);
+                d->axis = -99;
+                pb_sub(&g, &h, "NodeProto", &s, &err);
+                while (pb_next(&s, &k, &err) == 1) {
+                    if (k.num == 1 && d->n_in < 3)
+                        copy_str(d->in[d->n_in++], 128, &k);
+                    if (k.num == 2)
+                        copy_str(d->out, 128, &k);
+                    if (k.num == 3)
+                        copy_str(d->name, 128, &k);
+                    if (k.num == 4)
+                        copy_str(d->op, 32, &k);
+                    if (k.num == 5) { /* an attribute: look for axis (int) */
+                        PbReader ar;
+                        PbField af;
+                        char an[32] = "";
+                        int64_t iv = 0;
+                        pb_sub(&s, &k, "AttributeProto", &ar, &err);
+                        while (pb_next(&ar, &af, &err) == 1) {
+                            if (af.num == 1)
+                                copy_str(an, sizeof an, &af);
+                            if (af.num == 3)
+                                iv = (int64_t)af.v;
+                        }
+                        if (strcmp(an, "axis") == 0)
+                            d->axis = iv;
+                    }
+                }
+            } else if (h.num == 5 && *ni < 512) {
+                Init *t = &inits[(*ni)++];
+                memset(t, 0, sizeof *t);
+                pb_sub(&g, &h, "TensorProto", &s, &err);
+                while (pb_next(&s, &k, &err) == 1) {
+                    if (k.num == 1 && k.wire == PB_LEN) {
+                        uint64_t v[6];
+                        int64_t n = pb_read_packed(&s, &k, PB_VARINT, v, 6, &err);
+                        for (int64_t q = 0; q < n && q < 6; q++)
+                            t->dims[t->nd++] = (int64_t)v[q];
+                    }
+                    if (k.num == 2)
+                        t->type = (int64_t)k.v;
+                    if (k.num == 8)
+                        copy_str(t->name, 128, &k);
+                    if (k.num == 9)
+                        t->raw = k.data, t->raw_len = k.len;
+                }
+            }
+        }
+    }
+}
+
+/* Element i of raw float data (initializer bytes are not aligned). */
+static float rd_f32(const uint8_t *raw, int i)
+{
+    float f;
+    memcpy(&f, raw + 4 * i, 4);
+    return f;
+}
+
+static const Init *find_init(const Init *inits, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(inits[i].name, name) == 0)
+            return &inits[i];
+    return NULL;
+}
+
+static int count_op(const Nd *nodes, int n, const char *op)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += strcmp(nodes[i].op, op) == 0;
+    return c;
+}
+
+static void test_qdq_layout(void)
+{
+    QsError err = { 0 };
+    Model *m = qsm_load("models/mnist_cnn.qsm", &err);
+    Tensor *x = mnist_x(200);
+    if (!CHECK(m != NULL) || !x) {
+        model_free(m);
+        tensor_free(x);
+        return;
+    }
+    Dataset d = { .x = x };
+    Calibration cal;
+    if (!CHECK_OK(calib_run(&m->graph, &d, 200, 100, 0.01, NULL, &cal, &err), &err)) {
+        model_free(m);
+        tensor_free(x);
+        return;
+    }
+    Plan p;
+    plan_init(&p, m->graph.n_nodes);
+    p.mode = PREC_INT8_STATIC;
+    QModel *q = NULL;
+    static Nd nodes[512];
+    static Init inits[512];
+    int nn = 0, ni = 0;
+    void *buf = NULL;
+    size_t len = 0;
+    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err) &&
+        CHECK_OK(onnx_serialize_plan(q, &buf, &len, &err), &err)) {
+        read_model(buf, len, nodes, &nn, inits, &ni);
+        CHECK(count_op(nodes, nn, "BatchNormalization") == 0);
+        CHECK(count_op(nodes, nn, "Relu") == 3);
+        CHECK(count_op(nodes, nn, "Conv") == 2 && count_op(nodes, nn, "Gemm") == 2);
+        /* weights: 4 int8 DQs (axis 0), 4 int32 bias DQs */
+        int wdq = 0, bdq = 0;
+        for (int i = 0; i < nn; i++) {
+            if (strcmp(nodes[i].op, "DequantizeLinear") != 0)
+                continue;
+            const Init *t = find_init(inits, ni, nodes[i].in[0]);
+            if (t && t->type == 3 && t->nd >= 2)
+                wdq += CHECK(nodes[i].axis == 0);
+            if (t && t->type == 6)
+                bdq += CHECK(nodes[i].axis == 0);
+        }
+        CHECK(wdq == 4 && bdq == 4);
+        /* Per layer: weight scales and the output's scale/zero point are the executor's. */
+        const Graph *g = &m->graph;
+        int heads = 0;
+        for (int k = 0; k < g->n_nodes; k++) {
+            const QLayerInfo *li = qmodel_layer(q, k);
+            const char *nm = g->nodes[k].name;
+            if (li->n_wscales > 0 && !li->absorbed) {
+                char key[160];
+                snprintf(key, sizeof key, "%s::weight_scale", nm);
+                const Init *ws = find_init(inits, ni, key);
+                if (CHECK(ws != NULL) && CHECK(ws->raw_len == (size_t)li->n_wscales * 4))
+                    CHECK(memcmp(ws->raw, li->wscales, ws->raw_len) == 0);
+                snprintf(key, sizeof key, "%s::weight_int8", nm);
+                const Init *wq = find_init(inits, ni, key);
+                CHECK(wq != NULL && wq->type == 3);
+                snprintf(key, sizeof key, "%s::bias_scale", nm);
+                const Init *bs = find_init(inits, ni, key);
+                heads++;
+                if (CHECK(bs != NULL)) {
+                    /* s_in * s_w: the input's activation scale times each weight scale */
+                    int in_v = g->nodes[k].in[0];
+                    char sk[160];
+                    snprintf(sk, sizeof sk, "%s::scale", g->values[in_v].name);
+                    const Init *si = find_init(inits, ni, sk);
+                    if (CHECK(si != NULL))
+                        CHECK(rd_f32(bs->raw, 0) == rd_f32(si->raw, 0) * li->wscales[0]);
+                }
+            }
+            if (li->has_act && !li->absorbed) {
+                int v = g->nodes[qmodel_unit_tail(q, k)].out;
+                char key[160];
+                snprintf(key, sizeof key, "%s::scale", g->values[v].name);
+                const Init *s = find_init(inits, ni, key);
+                snprintf(key, sizeof key, "%s::zp", g->values[v].name);
+                const Init *z = find_init(inits, ni, key);
+                if (CHECK(s && z)) {
+                    CHECK(rd_f32(s->raw, 0) == li->act.scale);
+                    CHECK(*(const int8_t *)z->raw == li->act.zero_point);
+                }
+            }
+        }
+        CHECK(heads == 4);
+        CHECK(count_op(nodes, nn, "QuantizeLinear") >= 8);
+        /* The graph output is dequantized under its own name. */
+        const char *out = g->values[g->outputs[0]].name;
+        bool found = false;
+        for (int i = 0; i < nn; i++)
+            found |= strcmp(nodes[i].op, "DequantizeLinear") == 0 && strcmp(nodes[i].out, out) == 0;
+        CHECK(found);
+    }
+    free(buf);
+    buf = NULL;
+    qmodel_free(q);
+    q = NULL;
+    /* fp16: half weights behind Cast */
+    p.mode = PREC_FP16;
+    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err) &&
+        CHECK_OK(onnx_serialize_plan(q, &buf, &len, &err), &err)) {
+        read_model(buf, len, nodes, &nn, inits, &ni);
+        int f16 = 0;
+        for (int i = 0; i < ni; i++)
+            f16 += inits[i].type == 10;
+        CHECK(f16 == 8); /* 4 weights, 4 biases */
+        CHECK(count_op(nodes, nn, "Cast") >= 8 + 2 * 4);
+        CHECK(count_op(nodes, nn, "BatchNormalization") == 0);
+    }
+    free(buf);
+    buf = NULL;
+    qmodel_free(q);
+    q = NULL;
+    /* refusals */
+    p.mode = PREC_INT8_DYN;
+    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err))
+        expect_error("int8-dyn", onnx_serialize_plan(q, &buf, &len, &err), &err, QS_EUNSUPPORTED,
+                     "int8-dyn");
+    qmodel_free(q);
+    q = NULL;
+    p.mode = PREC_INT8_STATIC;
+    p.q.bits = 4;
+    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err))
+        expect_error("4 bits", onnx_serialize_plan(q, &buf, &len, &err), &err, QS_EUNSUPPORTED,
+                     "4-bit");
+    qmodel_free(q);
+    plan_release(&p);
+    calib_release(&cal);
+    tensor_free(x);
+    model_free(m);
+}
+
+int main(void)
+{
+    test_qsm_round_trip();
+    test_fixture_round_trip();
+    test_qdq_layout();
+    return test_summary("onnx_export");
+}

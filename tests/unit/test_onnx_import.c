@@ -1,0 +1,778 @@
+/* ONNX import (src/formats/onnx_import.c, protobuf.c):
+ *   - every PyTorch-exported fixture (scripts/fixtures/gen_onnx_fixtures.py, opsets 13 and
+ *     17) loads and qscope's float output matches torch's; the tolerance and its reason are
+ *     in the manifest: |got - want| <= 1e-4 max|want| + 1e-4 |want| (summation order and
+ *     libm differences are a few ulp per layer; a semantic error moves outputs by percents);
+ *   - batch handling: a dynamic batch runs at batch sizes other than the export's; a fixed
+ *     batch of 1 is accepted, other fixed batches are refused;
+ *   - hand-built models (written with the project's protobuf writer): typed tensor fields
+ *     (float_data, int32_data, int64_data, double_data), external data inside the model's
+ *     folder and the refusal of absolute paths, "..", and ranges past the file's end; one
+ *     error listing every unsupported node; constant folding of shape arithmetic;
+ *   - a corpus of damaged files: the fixture truncated at every offset, bytes overwritten,
+ *     wrong wire types, lengths past the end, overlong varints, groups, nesting deeper than
+ *     the limit, huge dimensions: each gives an error with a message, never a crash (run
+ *     under ASan+UBSan in the sanitizer build). */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "model.h"
+#include "npy.h"
+#include "onnx_import.h"
+#include "protobuf.h"
+#include "run.h"
+#include "test_util.h"
+
+#define DIR "tests/fixtures/onnx/"
+
+/* Runs m on x; returns output 0 (caller frees) or NULL. */
+static Tensor *run_model(const Model *m, const Tensor *x)
+{
+    Run r;
+    QsError err = { 0 };
+    run_init(&r, &m->graph);
+    Tensor *y = NULL;
+    const Tensor *in[1] = { x };
+    if (CHECK_OK(run_set_batch(&r, x->shape.dim[0], &err), &err) &&
+        CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err))
+        y = tensor_clone(run_output(&r, 0), &err);
+    run_release(&r);
+    return y;
+}
+
+static bool close_to(const char *label, const Tensor *got, const Tensor *want, double rtol,
+                     double atol_rel)
+{
+    if (!CHECK(shape_equal(&got->shape, &want->shape))) {
+        char a[96], b[96];
+        fprintf(stderr, "%s: shape %s, want %s\n", label, shape_format(&got->shape, a, sizeof a),
+                shape_format(&want->shape, b, sizeof b));
+        return false;
+    }
+    double mx = 0;
+    for (int64_t i = 0; i < tensor_numel(want); i++)
+        mx = fmax(mx, fabs(tensor_f32(want)[i]));
+    return expect_close(label, tensor_f32(got), tensor_f32(want), (size_t)tensor_numel(want),
+                        atol_rel * mx, rtol);
+}
+
+static void test_fixtures(void)
+{
+    void *buf;
+    size_t len;
+    QsError err = { 0 };
+    if (!CHECK_OK(fileio_read(DIR "manifest.json", &buf, &len, &err), &err))
+        return;
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    const cJSON *cases = cJSON_GetObjectItem(root, "cases"), *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, cases)
+    {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        double rtol = cJSON_GetObjectItem(c, "rtol")->valuedouble;
+        double arel = cJSON_GetObjectItem(c, "atol_rel_to_max")->valuedouble;
+        char path[256], xr[128], yr[128];
+        snprintf(path, sizeof path, DIR "%s.onnx", name);
+        snprintf(xr, sizeof xr, "onnx/%s_x.npy", name);
+        snprintf(yr, sizeof yr, "onnx/%s_y.npy", name);
+        Model *m = onnx_load(path, &err);
+        if (!CHECK(m != NULL)) {
+            fprintf(stderr, "%s: %s\n", name, err.msg);
+            continue;
+        }
+        Tensor *x = test_load_npy(xr), *want = test_load_npy(yr);
+        Tensor *got = run_model(m, x);
+        if (got)
+            close_to(name, got, want, rtol, arel);
+        /* Each sample alone gives the same result as in the batch (the batch is dynamic,
+         * or 1): run the first sample by itself. */
+        if (got && x->shape.dim[0] > 1) {
+            Shape s1 = x->shape, o1 = want->shape;
+            s1.dim[0] = o1.dim[0] = 1;
+            Tensor x1 = tensor_view(DT_F32, s1, x->data);
+            Tensor *g1 = run_model(m, &x1);
+            Tensor w1 = tensor_view(DT_F32, o1, got->data);
+            if (g1) {
+                char label[160];
+                snprintf(label, sizeof label, "%s batch 1 vs batch", name);
+                close_to(label, g1, &w1, 1e-6, 1e-6);
+            }
+            tensor_free(g1);
+        }
+        CHECK(strcmp(model_meta_get(m, "source"), "onnx") == 0);
+        tensor_free(got);
+        tensor_free(x);
+        tensor_free(want);
+        model_free(m);
+        n++;
+    }
+    CHECK(n >= 15);
+    cJSON_Delete(root);
+}
+
+/* ---- hand-built models */
+
+static void put_dims(PbWriter *w, uint32_t num, const int64_t *d, int nd)
+{
+    pb_put_packed_int64(w, num, d, nd);
+}
+
+/* A TensorProto; data given as float (FLOAT raw), or via the callback-free variants. */
+static void tensor_f32_raw(PbWriter *w, const char *name, const int64_t *d, int nd,
+                           const float *v, int64_t n)
+{
+    put_dims(w, 1, d, nd);
+    pb_put_varint(w, 2, 1);
+    pb_put_string(w, 8, name);
+    pb_put_bytes(w, 9, v, (size_t)n * 4);
+}
+
+static void value_info(PbWriter *w, const char *name, const int64_t *d, const bool *sym, int nd)
+{
+    PbWriter shape, tt, tp;
+    pb_writer_init(&shape);
+    for (int i = 0; i < nd; i++) {
+        PbWriter dim;
+        pb_writer_init(&dim);
+        if (sym && sym[i])
+            pb_put_string(&dim, 2, "N");
+        else
+            pb_put_int64(&dim, 1, d[i]);
+        pb_put_message(&shape, 1, &dim);
+        pb_writer_release(&dim);
+    }
+    pb_writer_init(&tt);
+    pb_put_varint(&tt, 1, 1);
+    pb_put_message(&tt, 2, &shape);
+    pb_writer_init(&tp);
+    pb_put_message(&tp, 1, &tt);
+    pb_put_string(w, 1, name);
+    pb_put_message(w, 2, &tp);
+    pb_writer_release(&shape);
+    pb_writer_release(&tt);
+    pb_writer_release(&tp);
+}
+
+static void node(PbWriter *g, const char *op, const char *name, const char *const *in, int nin,
+                 const char *out, const PbWriter *attrs)
+{
+    PbWriter n;
+    pb_writer_init(&n);
+    for (int i = 0; i < nin; i++)
+        pb_put_string(&n, 1, in[i]);
+    pb_put_string(&n, 2, out);
+    pb_put_string(&n, 3, name);
+    pb_put_string(&n, 4, op);
+    if (attrs)
+        pb_put_bytes(&n, 5, attrs->buf, attrs->len);
+    pb_put_message(g, 1, &n);
+    pb_writer_release(&n);
+}
+
+/* Wraps graph g into a ModelProto at `opset`; returns the bytes in *out (caller releases). */
+static void model_wrap(PbWriter *out, const PbWriter *g, int opset)
+{
+    PbWriter os;
+    pb_writer_init(out);
+    pb_put_varint(out, 1, 8);
+    pb_put_string(out, 2, "qscope-test");
+    pb_put_message(out, 7, g);
+    pb_writer_init(&os);
+    pb_put_string(&os, 1, "");
+    pb_put_varint(&os, 2, (uint64_t)opset);
+    pb_put_message(out, 8, &os);
+    pb_writer_release(&os);
+}
+
+/* x (N, 4) -> MatMul W (4, 3) -> Add b -> y, with W and b given by the caller's writer. */
+static void linear_graph(PbWriter *g, void (*inits)(PbWriter *g))
+{
+    const int64_t xd[2] = { 1, 4 }, yd[2] = { 1, 3 };
+    const bool sym[2] = { true, false };
+    pb_writer_init(g);
+    node(g, "MatMul", "mm", (const char *[]){ "x", "W" }, 2, "h", NULL);
+    node(g, "Add", "add", (const char *[]){ "h", "b" }, 2, "y", NULL);
+    inits(g);
+    PbWriter vi;
+    pb_writer_init(&vi);
+    value_info(&vi, "x", xd, sym, 2);
+    pb_put_message(g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, "y", yd, sym, 2);
+    pb_put_message(g, 12, &vi);
+    pb_writer_release(&vi);
+}
+
+static const float W12[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, B3[3] = { 0.5f, -1, 2 };
+
+static void inits_raw(PbWriter *g)
+{
+    PbWriter t;
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "W", (const int64_t[]){ 4, 3 }, 2, W12, 12);
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "b", (const int64_t[]){ 3 }, 1, B3, 3);
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+}
+
+/* W as float_data (packed fixed32), b as double_data. */
+static void inits_typed(PbWriter *g)
+{
+    PbWriter t;
+    pb_writer_init(&t);
+    put_dims(&t, 1, (const int64_t[]){ 4, 3 }, 2);
+    pb_put_varint(&t, 2, 1);
+    pb_put_packed_float(&t, 4, W12, 12);
+    pb_put_string(&t, 8, "W");
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+    pb_writer_init(&t);
+    put_dims(&t, 1, (const int64_t[]){ 3 }, 1);
+    pb_put_varint(&t, 2, 11);
+    double d[3] = { 0.5, -1, 2 };
+    pb_put_bytes(&t, 10, d, sizeof d);
+    pb_put_string(&t, 8, "b");
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+}
+
+static const char *g_ext_location = "weights.bin";
+static uint64_t g_ext_offset = 16;
+
+/* W from an external file, b as unpacked float_data fields one per element. */
+static void inits_external(PbWriter *g)
+{
+    PbWriter t, e;
+    char num[32];
+    pb_writer_init(&t);
+    put_dims(&t, 1, (const int64_t[]){ 4, 3 }, 2);
+    pb_put_varint(&t, 2, 1);
+    pb_put_string(&t, 8, "W");
+    pb_writer_init(&e);
+    pb_put_string(&e, 1, "location");
+    pb_put_string(&e, 2, g_ext_location);
+    pb_put_message(&t, 13, &e);
+    pb_writer_release(&e);
+    pb_writer_init(&e);
+    pb_put_string(&e, 1, "offset");
+    snprintf(num, sizeof num, "%llu", (unsigned long long)g_ext_offset);
+    pb_put_string(&e, 2, num);
+    pb_put_message(&t, 13, &e);
+    pb_writer_release(&e);
+    pb_writer_init(&e);
+    pb_put_string(&e, 1, "length");
+    pb_put_string(&e, 2, "48");
+    pb_put_message(&t, 13, &e);
+    pb_writer_release(&e);
+    pb_put_varint(&t, 14, 1);
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+    pb_writer_init(&t);
+    put_dims(&t, 1, (const int64_t[]){ 3 }, 1);
+    pb_put_varint(&t, 2, 1);
+    for (int i = 0; i < 3; i++)
+        pb_put_float(&t, 4, B3[i]);
+    pb_put_string(&t, 8, "b");
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+}
+
+static void check_linear(const char *label, Model *m)
+{
+    if (!CHECK(m != NULL))
+        return;
+    const float x[8] = { 1, 0, -1, 2, 0.5f, 0.25f, 0, -2 };
+    Tensor xt = tensor_view(DT_F32, shape_of(2, 2LL, 4LL), (void *)x);
+    Tensor *y = run_model(m, &xt);
+    float want[6];
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 3; j++) {
+            float s = 0;
+            for (int k = 0; k < 4; k++)
+                s += x[r * 4 + k] * W12[k * 3 + j];
+            want[r * 3 + j] = s + B3[j];
+        }
+    if (CHECK(y != NULL))
+        expect_close(label, tensor_f32(y), want, 6, 1e-6, 1e-6);
+    tensor_free(y);
+}
+
+static Model *parse_graph(const PbWriter *g, int opset, const char *dir, QsError *err)
+{
+    PbWriter m;
+    model_wrap(&m, g, opset);
+    Model *r = onnx_parse(m.buf, m.len, dir, "test.onnx", err);
+    pb_writer_release(&m);
+    return r;
+}
+
+static void test_hand_models(void)
+{
+    QsError err = { 0 };
+    PbWriter g;
+    linear_graph(&g, inits_raw);
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    check_linear("raw_data", m);
+    model_free(m);
+    /* opsets out of range */
+    m = parse_graph(&g, 9, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("opset 9", err.code, &err, QS_EUNSUPPORTED, "opset 9 is not supported (11 to 18)");
+    pb_writer_release(&g);
+
+    linear_graph(&g, inits_typed);
+    m = parse_graph(&g, 17, NULL, &err);
+    check_linear("float_data/double_data", m);
+    model_free(m);
+    pb_writer_release(&g);
+
+    /* External data: in a temporary folder beside the model. */
+    char dir[] = "/tmp/qs_onnx_XXXXXX";
+    if (!CHECK(mkdtemp(dir) != NULL))
+        return;
+    char path[256];
+    snprintf(path, sizeof path, "%s/weights.bin", dir);
+    unsigned char bin[16 + 48];
+    memset(bin, 0xee, 16);
+    memcpy(bin + 16, W12, 48);
+    CHECK_OK(fileio_write_atomic(path, bin, sizeof bin, &err), &err);
+    linear_graph(&g, inits_external);
+    m = parse_graph(&g, 13, dir, &err);
+    check_linear("external data", m);
+    model_free(m);
+    m = parse_graph(&g, 13, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("external without folder", err.code, &err, QS_EUNSUPPORTED, "needs the model's folder");
+    pb_writer_release(&g);
+    /* The same through onnx_load from a file in that folder. */
+    PbWriter mw;
+    linear_graph(&g, inits_external);
+    model_wrap(&mw, &g, 13);
+    snprintf(path, sizeof path, "%s/m.onnx", dir);
+    CHECK_OK(fileio_write_atomic(path, mw.buf, mw.len, &err), &err);
+    m = onnx_load(path, &err);
+    check_linear("external data via onnx_load", m);
+    model_free(m);
+    pb_writer_release(&mw);
+    pb_writer_release(&g);
+    const char *bad_locs[] = { "/etc/passwd", "../weights.bin", "sub/../../x", "" };
+    for (int i = 0; i < 4; i++) {
+        g_ext_location = bad_locs[i];
+        linear_graph(&g, inits_external);
+        m = parse_graph(&g, 13, dir, &err);
+        CHECK(m == NULL);
+        expect_error(bad_locs[i], err.code, &err, QS_EFORMAT, "not a relative path inside");
+        pb_writer_release(&g);
+    }
+    /* A symlink inside the folder that points outside it. */
+    snprintf(path, sizeof path, "%s/link.bin", dir);
+    CHECK(symlink("/etc/hostname", path) == 0);
+    g_ext_location = "link.bin";
+    linear_graph(&g, inits_external);
+    m = parse_graph(&g, 13, dir, &err);
+    CHECK(m == NULL);
+    expect_error("symlink outside", err.code, &err, QS_EFORMAT, "resolves outside");
+    pb_writer_release(&g);
+    unlink(path);
+    g_ext_location = "weights.bin";
+    g_ext_offset = 40; /* 40 + 48 > 64 bytes */
+    linear_graph(&g, inits_external);
+    m = parse_graph(&g, 13, dir, &err);
+    CHECK(m == NULL);
+    expect_error("external past end", err.code, &err, QS_EFORMAT, "past the end of 'weights.bin'");
+    pb_writer_release(&g);
+    g_ext_offset = 16;
+    g_ext_location = "missing.bin";
+    linear_graph(&g, inits_external);
+    m = parse_graph(&g, 13, dir, &err);
+    CHECK(m == NULL);
+    expect_error("external missing", err.code, &err, QS_EIO, "not found");
+    pb_writer_release(&g);
+    g_ext_location = "weights.bin";
+    snprintf(path, sizeof path, "%s/weights.bin", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/m.onnx", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Unsupported ops are listed together; the batch rules; shape arithmetic is folded. */
+static void test_graph_rules(void)
+{
+    QsError err = { 0 };
+    const int64_t xd[2] = { 1, 4 };
+    const bool sym[2] = { true, false };
+    PbWriter g, vi;
+    pb_writer_init(&g);
+    node(&g, "Relu", "r", (const char *[]){ "x" }, 1, "a", NULL);
+    node(&g, "TopK", "top", (const char *[]){ "a" }, 1, "b", NULL);
+    node(&g, "Einsum", "ein", (const char *[]){ "b" }, 1, "c", NULL);
+    PbWriter n;
+    pb_writer_init(&n);
+    pb_put_string(&n, 1, "c");
+    pb_put_string(&n, 2, "y");
+    pb_put_string(&n, 3, "ms");
+    pb_put_string(&n, 4, "FusedGemm");
+    pb_put_string(&n, 7, "com.microsoft");
+    pb_put_message(&g, 1, &n);
+    pb_writer_release(&n);
+    pb_writer_init(&vi);
+    value_info(&vi, "x", xd, sym, 2);
+    pb_put_message(&g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, "y", xd, sym, 2);
+    pb_put_message(&g, 12, &vi);
+    pb_writer_release(&vi);
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("unsupported list", err.code, &err, QS_EUNSUPPORTED,
+                 "3 unsupported nodes: TopK (top), Einsum (ein), com.microsoft::FusedGemm (ms)");
+    pb_writer_release(&g);
+
+    /* Fixed batch 8 is refused; symbolic inner dims are refused. */
+    const int64_t b8[2] = { 8, 4 };
+    pb_writer_init(&g);
+    node(&g, "Relu", "r", (const char *[]){ "x" }, 1, "y", NULL);
+    pb_writer_init(&vi);
+    value_info(&vi, "x", b8, NULL, 2);
+    pb_put_message(&g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, "y", b8, NULL, 2);
+    pb_put_message(&g, 12, &vi);
+    pb_writer_release(&vi);
+    m = parse_graph(&g, 13, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("fixed batch 8", err.code, &err, QS_EUNSUPPORTED, "batch dim is fixed at 8");
+    pb_writer_release(&g);
+    const bool allsym[2] = { true, true };
+    pb_writer_init(&g);
+    node(&g, "Relu", "r", (const char *[]){ "x" }, 1, "y", NULL);
+    pb_writer_init(&vi);
+    value_info(&vi, "x", xd, allsym, 2);
+    pb_put_message(&g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, "y", xd, allsym, 2);
+    pb_put_message(&g, 12, &vi);
+    pb_writer_release(&vi);
+    m = parse_graph(&g, 13, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("symbolic inner dim", err.code, &err, QS_EUNSUPPORTED, "dim 1 is symbolic");
+    pb_writer_release(&g);
+
+    /* Shape -> Gather -> Unsqueeze -> Concat -> Reshape, and Clip's min/max as constant
+     * inputs: folded into a Reshape attribute [0, 2, 2] and Clip attributes. */
+    pb_writer_init(&g);
+    node(&g, "Shape", "shape", (const char *[]){ "x" }, 1, "s", NULL);
+    PbWriter at, t;
+    pb_writer_init(&at);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "", NULL, 0, (const float[]){ 0 }, 0);
+    pb_writer_release(&t);
+    /* Constant index 0 (int64 via int64_data) */
+    pb_writer_init(&t);
+    pb_put_varint(&t, 2, 7);
+    pb_put_packed_int64(&t, 7, (const int64_t[]){ 0 }, 1);
+    pb_put_string(&at, 1, "value");
+    pb_put_varint(&at, 20, 4);
+    pb_put_message(&at, 5, &t);
+    pb_writer_release(&t);
+    node(&g, "Constant", "c0", NULL, 0, "i0", &at);
+    pb_writer_release(&at);
+    node(&g, "Gather", "gather", (const char *[]){ "s", "i0" }, 2, "n", NULL);
+    pb_writer_init(&at);
+    pb_put_string(&at, 1, "axes");
+    pb_put_varint(&at, 20, 7);
+    pb_put_packed_int64(&at, 8, (const int64_t[]){ 0 }, 1);
+    node(&g, "Unsqueeze", "unsq", (const char *[]){ "n" }, 1, "n1", &at); /* opset 11: attr */
+    pb_writer_release(&at);
+    pb_writer_init(&at);
+    pb_writer_init(&t);
+    pb_put_packed_int64(&t, 1, (const int64_t[]){ 2 }, 1);
+    pb_put_varint(&t, 2, 6); /* INT32 through int32_data */
+    pb_put_packed_int64(&t, 5, (const int64_t[]){ 2, 2 }, 2);
+    pb_put_string(&at, 1, "value");
+    pb_put_varint(&at, 20, 4);
+    pb_put_message(&at, 5, &t);
+    pb_writer_release(&t);
+    node(&g, "Constant", "c22", NULL, 0, "two2", &at);
+    pb_writer_release(&at);
+    pb_writer_init(&at);
+    pb_put_string(&at, 1, "axis");
+    pb_put_varint(&at, 20, 2);
+    pb_put_varint(&at, 3, 0);
+    node(&g, "Concat", "cat", (const char *[]){ "n1", "two2" }, 2, "shp", &at);
+    pb_writer_release(&at);
+    node(&g, "Reshape", "reshape", (const char *[]){ "x", "shp" }, 2, "r", NULL);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "lo", NULL, 0, (const float[]){ -0.5f }, 1);
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "hi", NULL, 0, (const float[]){ 1.5f }, 1);
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    node(&g, "Clip", "clip", (const char *[]){ "r", "lo", "hi" }, 3, "y", NULL);
+    const int64_t yd[3] = { 1, 2, 2 };
+    const bool ysym[3] = { true, false, false };
+    pb_writer_init(&vi);
+    value_info(&vi, "x", xd, sym, 2);
+    pb_put_message(&g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, "y", yd, ysym, 3);
+    pb_put_message(&g, 12, &vi);
+    pb_writer_release(&vi);
+    m = parse_graph(&g, 11, NULL, &err);
+    if (CHECK(m != NULL)) {
+        const Graph *gr = &m->graph;
+        CHECK(gr->n_nodes == 2); /* Reshape and Clip; the shape arithmetic is gone */
+        int r = graph_find_node(gr, "reshape"), cl = graph_find_node(gr, "clip");
+        int64_t s[4];
+        if (CHECK(r >= 0 && cl >= 0)) {
+            CHECK(node_attr_ints(&gr->nodes[r], "shape", s, 4) == 3 && s[0] == 0 && s[1] == 2 &&
+                  s[2] == 2);
+            CHECK(node_attr_float(&gr->nodes[cl], "min", 0) == -0.5f &&
+                  node_attr_float(&gr->nodes[cl], "max", 0) == 1.5f);
+        }
+        const float x[8] = { -1, 0.25f, 2, 1, 0, -0.25f, 3, -3 };
+        const float want[8] = { -0.5f, 0.25f, 1.5f, 1, 0, -0.25f, 1.5f, -0.5f };
+        Tensor xt = tensor_view(DT_F32, shape_of(2, 2LL, 4LL), (void *)x);
+        Tensor *y = run_model(m, &xt);
+        if (CHECK(y != NULL) && CHECK(y->shape.ndim == 3 && y->shape.dim[0] == 2))
+            expect_close("folded reshape + clip", tensor_f32(y), want, 8, 0, 0);
+        tensor_free(y);
+    } else {
+        fprintf(stderr, "fold: %s\n", err.msg);
+    }
+    model_free(m);
+    pb_writer_release(&g);
+}
+
+/* ---- damaged files */
+
+static int n_damaged;
+
+/* The file must be refused with a message, or (for damage that happens to leave a valid
+ * model) load; either way without a crash. */
+static void parse_damaged(const void *buf, size_t len, bool must_fail, const char *label)
+{
+    QsError err = { 0 };
+    Model *m = onnx_parse(buf, len, NULL, label, &err);
+    n_damaged++;
+    if (m) {
+        if (must_fail && !CHECK(m == NULL))
+            fprintf(stderr, "%s: loaded\n", label);
+        model_free(m);
+        return;
+    }
+    if (!CHECK(err.code != QS_OK && strlen(err.msg) > 10))
+        fprintf(stderr, "%s: empty error\n", label);
+}
+
+static void expect_damaged(const void *buf, size_t len, QsStatus code, const char *needle,
+                           const char *label)
+{
+    QsError err = { 0 };
+    Model *m = onnx_parse(buf, len, NULL, "bad.onnx", &err);
+    CHECK(m == NULL);
+    model_free(m);
+    expect_error(label, err.code, &err, code, needle);
+}
+
+static void test_damaged(void)
+{
+    void *buf;
+    size_t len;
+    QsError err = { 0 };
+    if (!CHECK_OK(fileio_read(DIR "cnn_op13.onnx", &buf, &len, &err), &err))
+        return;
+    unsigned char *b = buf, *copy = malloc(len);
+    /* Truncated at every offset: a prefix is never a whole model (the opset list follows
+     * the graph in torch's files, and every message is length-prefixed). */
+    for (size_t cut = 0; cut < len; cut++) {
+        char label[64];
+        snprintf(label, sizeof label, "truncated at %zu", cut);
+        parse_damaged(b, cut, true, label);
+    }
+    /* Bytes overwritten (wrong tags, wire types, lengths, values) at many offsets. */
+    const unsigned char junk[] = { 0xff, 0x00, 0x80, 0x07, 0x0b, 0x7f };
+    for (size_t at = 0; at < len; at += 3)
+        for (size_t j = 0; j < sizeof junk; j++) {
+            memcpy(copy, b, len);
+            copy[at] = junk[j];
+            char label[64];
+            snprintf(label, sizeof label, "byte %zu = 0x%02x", at, junk[j]);
+            parse_damaged(copy, len, false, label);
+        }
+    free(copy);
+    free(buf);
+    fprintf(stderr, "damaged corpus: %d files\n", n_damaged);
+
+    /* Specific damage with its message. */
+    const unsigned char past_end[] = { 0x08, 0x08, 0x3a, 0xe8, 0x07, 0x0a, 0x00 };
+    expect_damaged(past_end, sizeof past_end, QS_EFORMAT, "ModelProto at byte 2: field 7 length 1000 "
+                   "runs past the end", "length past end");
+    const unsigned char wire[] = { 0x08, 0x08, 0x38, 0x05 };
+    expect_damaged(wire, sizeof wire, QS_EFORMAT, "field 7 has wire type 0, expected 2", "graph as varint");
+    const unsigned char overlong[] = { 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0x01 };
+    expect_damaged(overlong, sizeof overlong, QS_EFORMAT, "truncated or overlong varint", "overlong");
+    const unsigned char group[] = { 0x0b, 0x0c };
+    expect_damaged(group, sizeof group, QS_EFORMAT, "groups", "group");
+    const unsigned char wt7[] = { 0x0f };
+    expect_damaged(wt7, sizeof wt7, QS_EFORMAT, "invalid wire type", "wire type 7");
+    expect_damaged("", 0, QS_EFORMAT, "no graph", "empty file");
+    const char text[] = "not a model at all, just some text\n";
+    parse_damaged(text, sizeof text - 1, true, "text");
+
+    /* Deep recursion: graph -> node -> attribute(g) -> graph -> ... 200 levels. */
+    PbWriter inner;
+    pb_writer_init(&inner);
+    for (int level = 0; level < 200; level++) {
+        PbWriter attr, nd, gr;
+        pb_writer_init(&attr);
+        pb_put_string(&attr, 1, "then_branch");
+        pb_put_varint(&attr, 20, 5);
+        pb_put_message(&attr, 6, &inner);
+        pb_writer_init(&nd);
+        pb_put_string(&nd, 4, "If");
+        pb_put_message(&nd, 5, &attr);
+        pb_writer_init(&gr);
+        pb_put_message(&gr, 1, &nd);
+        pb_writer_release(&inner);
+        inner = gr;
+        pb_writer_release(&attr);
+        pb_writer_release(&nd);
+    }
+    PbWriter deep;
+    model_wrap(&deep, &inner, 13);
+    expect_damaged(deep.buf, deep.len, QS_EFORMAT, "nested deeper than 64", "deep recursion");
+    pb_writer_release(&deep);
+    pb_writer_release(&inner);
+
+    /* Huge dimensions: 2^40 x 2^40 floats with 4 bytes of data. */
+    PbWriter g, t;
+    pb_writer_init(&g);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "W", (const int64_t[]){ 1LL << 40, 1LL << 40 }, 2, (const float[]){ 1 }, 1);
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    model_wrap(&deep, &g, 13);
+    expect_damaged(deep.buf, deep.len, QS_ESHAPE, "W", "huge dims");
+    pb_writer_release(&deep);
+    pb_writer_release(&g);
+    /* Large but addressable dims whose data is short. */
+    pb_writer_init(&g);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "W", (const int64_t[]){ 1LL << 20, 1LL << 10 }, 2, (const float[]){ 1 }, 1);
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    model_wrap(&deep, &g, 13);
+    expect_damaged(deep.buf, deep.len, QS_EFORMAT, "tensor 'W': FLOAT has 4 bytes of data, expected "
+                   "1073741824 elements", "short data");
+    pb_writer_release(&deep);
+    pb_writer_release(&g);
+    /* Seven dimensions, negative dims. */
+    pb_writer_init(&g);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "W", (const int64_t[]){ 1, 1, 1, 1, 1, 1, 1 }, 7, (const float[]){ 1 }, 1);
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    model_wrap(&deep, &g, 13);
+    expect_damaged(deep.buf, deep.len, QS_EUNSUPPORTED, "more than 6 dimensions", "rank 7");
+    pb_writer_release(&deep);
+    pb_writer_release(&g);
+    pb_writer_init(&g);
+    pb_writer_init(&t);
+    tensor_f32_raw(&t, "W", (const int64_t[]){ -4 }, 1, NULL, 0);
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    model_wrap(&deep, &g, 13);
+    expect_damaged(deep.buf, deep.len, QS_EFORMAT, "dimension 0 is negative", "negative dim");
+    pb_writer_release(&deep);
+    pb_writer_release(&g);
+}
+
+static void test_protobuf(void)
+{
+    /* Varints: 300 = ac 02; 10-byte maximum; an 11th byte or a 10th byte > 1 fails. */
+    const uint8_t v300[] = { 0xac, 0x02 };
+    size_t pos = 0;
+    uint64_t v;
+    CHECK(pb_varint(v300, 2, &pos, &v) && v == 300 && pos == 2);
+    const uint8_t vmax[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+    pos = 0;
+    CHECK(pb_varint(vmax, 10, &pos, &v) && v == UINT64_MAX);
+    const uint8_t vbad[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02 };
+    pos = 0;
+    CHECK(!pb_varint(vbad, 10, &pos, &v));
+    pos = 0;
+    CHECK(!pb_varint(vmax, 5, &pos, &v));
+    /* Writer -> reader round trip of every wire type, packed and unpacked. */
+    PbWriter w;
+    pb_writer_init(&w);
+    pb_put_int64(&w, 1, -5);
+    pb_put_float(&w, 2, 1.5f);
+    pb_put_string(&w, 3, "abc");
+    const int64_t ints[3] = { 1, -1, 1LL << 40 };
+    pb_put_packed_int64(&w, 4, ints, 3);
+    pb_put_varint(&w, 4, 7);
+    CHECK_OK(pb_writer_status(&w, NULL), NULL);
+    PbReader r;
+    PbField f;
+    QsError err = { 0 };
+    pb_reader_init(&r, w.buf, w.len, "Test");
+    int k = 0;
+    uint64_t got[8];
+    int64_t n_ints = 0;
+    while (pb_next(&r, &f, &err) == 1) {
+        if (k == 0)
+            CHECK(f.num == 1 && f.wire == PB_VARINT && (int64_t)f.v == -5);
+        if (k == 1) {
+            float fl;
+            uint32_t u = (uint32_t)f.v;
+            memcpy(&fl, &u, 4);
+            CHECK(f.num == 2 && f.wire == PB_I32 && fl == 1.5f);
+        }
+        if (k == 2)
+            CHECK(f.num == 3 && f.len == 3 && memcmp(f.data, "abc", 3) == 0);
+        if (f.num == 4) {
+            CHECK(pb_count_packed(&r, &f, PB_VARINT, &err) == (f.wire == PB_LEN ? 3 : 1));
+            n_ints += pb_read_packed(&r, &f, PB_VARINT, got + n_ints, 8 - n_ints, &err);
+        }
+        k++;
+    }
+    CHECK(k == 5 && n_ints == 4 && (int64_t)got[1] == -1 && (int64_t)got[2] == (1LL << 40) &&
+          got[3] == 7);
+    /* A packed fixed32 field whose length is not a multiple of 4. */
+    const uint8_t odd[] = { 0x22, 0x03, 1, 2, 3 };
+    pb_reader_init(&r, odd, sizeof odd, "Test");
+    CHECK(pb_next(&r, &f, &err) == 1);
+    CHECK(pb_count_packed(&r, &f, PB_I32, &err) == -1);
+    expect_error("packed odd", err.code, &err, QS_EFORMAT, "not a multiple of 4");
+    pb_writer_release(&w);
+}
+
+int main(void)
+{
+    test_protobuf();
+    test_fixtures();
+    test_hand_models();
+    test_graph_rules();
+    test_damaged();
+    return test_summary("onnx_import");
+}
