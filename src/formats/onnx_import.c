@@ -1288,6 +1288,9 @@ static QsStatus emit(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *
     if (n_in < op_table[op]->min_in || n_in > op_table[op]->max_in)
         return ox_nfail(c, QS_EFORMAT, "%d inputs, expected %d to %d", n_in,
                         op_table[op]->min_in, op_table[op]->max_in);
+    for (int i = 0; i < op_table[op]->min_in; i++)
+        if (!ins[i])
+            return ox_nfail(c, QS_EFORMAT, "required input %d is missing", i);
     if (op_table[op]->infer(&tmp, shapes, &os, c->err))
         return c->err->code;
     if (all_const) {
@@ -2165,7 +2168,7 @@ static QsStatus k_concat(OxCtx *c)
     int n = c->n->n_in;
     if (n < 1)
         return ox_nfail(c, QS_EFORMAT, "no inputs");
-    const Shape *s0 = &c->in[0]->k->shape;
+    const Shape *s0 = &c->in[0]->k->shape; /* in[0] is checked by ox_const_eval */
     int r = s0->ndim;
     int64_t a = ox_attr_int(c->n, "axis", 0);
     if (r < 1 || a < -r || a >= r)
@@ -2175,6 +2178,8 @@ static QsStatus k_concat(OxCtx *c)
     Shape o = *s0;
     o.dim[axis] = 0;
     for (int k = 0; k < n; k++) {
+        if (!c->in[k])
+            return ox_nfail(c, QS_EFORMAT, "input %d is empty", k);
         const Shape *s = &c->in[k]->k->shape;
         if (s->ndim != r)
             return ox_nfail(c, QS_ESHAPE, "inputs of different ranks");
@@ -2545,6 +2550,8 @@ static const OxOp *ox_op(const OxNode *n)
 static QsStatus ox_const_eval(OxCtx *c)
 {
     const char *op = c->n->op;
+    if (strcmp(op, "Constant") != 0 && !in_k(c, 0))
+        return ox_nfail(c, QS_EFORMAT, "the first input is missing");
     if (strcmp(op, "Constant") == 0) return k_constant(c);
     if (strcmp(op, "Shape") == 0) return k_shape(c);
     if (strcmp(op, "Cast") == 0) return k_cast(c);

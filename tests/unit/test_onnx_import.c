@@ -441,6 +441,28 @@ static void test_graph_rules(void)
                  "3 unsupported nodes: TopK (top), Einsum (ein), com.microsoft::FusedGemm (ms)");
     pb_writer_release(&g);
 
+    /* Nodes missing required inputs: an error naming the node, never a crash. */
+    static const char *const bad_ops[][2] = { { "Flatten", "the first input is missing" },
+                                              { "MatMul", "1 inputs, expected 2" },
+                                              { "Conv", "inputs X and W are required" },
+                                              { "Gemm", "1 inputs, expected 2" } };
+    for (int k = 0; k < 4; k++) {
+        pb_writer_init(&g);
+        node(&g, bad_ops[k][0], "bad", (const char *[]){ "x" }, k == 0 ? 0 : 1, "y", NULL);
+        pb_writer_init(&vi);
+        value_info(&vi, "x", xd, sym, 2);
+        pb_put_message(&g, 11, &vi);
+        pb_writer_release(&vi);
+        pb_writer_init(&vi);
+        value_info(&vi, "y", xd, sym, 2);
+        pb_put_message(&g, 12, &vi);
+        pb_writer_release(&vi);
+        m = parse_graph(&g, 13, NULL, &err);
+        CHECK(m == NULL);
+        expect_error(bad_ops[k][0], err.code, &err, QS_EFORMAT, bad_ops[k][1]);
+        pb_writer_release(&g);
+    }
+
     /* Fixed batch 8 is refused; symbolic inner dims are refused. */
     const int64_t b8[2] = { 8, 4 };
     pb_writer_init(&g);
