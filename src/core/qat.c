@@ -137,7 +137,40 @@ typedef struct QatLoop {
     QatGraph qg;
     double mom;          /* moving-average weight of a batch */
     bool ranges_live;    /* activation ranges still move */
+    /* made for the current graph (qat_attach), made again when the graph is rebuilt */
+    bool attached;
+    Run run;             /* the training run */
+    Optim opt;
+    FloatExec *fowner;   /* the fake-quantized evaluation */
+    Executor fake;
 } QatLoop;
+
+static void qat_detach(QatLoop *L)
+{
+    if (!L->attached)
+        return;
+    run_release(&L->run);
+    optim_release(&L->opt);
+    exec_float_free(L->fowner);
+    L->fowner = NULL;
+    L->attached = false;
+}
+
+/* The training run with gradients, the optimizer (fresh state) and the fake executor. */
+static QsStatus qat_attach(QatLoop *L, const QatConfig *cfg, QsError *err)
+{
+    run_init(&L->run, &L->qg.g);
+    memset(&L->opt, 0, sizeof L->opt);
+    L->attached = true;
+    L->run.training = L->qg.bn_train;
+    L->fake = exec_float_new(&L->qg.g, &L->fowner);
+    if (run_enable_grads(&L->run, false, err))
+        return err->code;
+    const ParamList *pl = run_params(&L->run);
+    if (pl->numel == 0)
+        return qs_fail(err, QS_EINVAL, "the model has no trainable parameters");
+    return optim_init(&L->opt, cfg->optim, &cfg->opt, pl->numel, err);
+}
 
 /* One batch's min/max of x moves act k's range (QAT_SCALES_EMA). */
 static void qat_observe(QatLoop *L, int k, const float *x, int64_t n)
@@ -186,18 +219,17 @@ static QsStatus qat_score(const Executor *ex, const Dataset *val, TaskKind task,
 }
 
 /* Scores the training graph (fake) and its export (int8) on val; *cand receives the export. */
-static QsStatus qat_evaluate(QatLoop *L, const Executor *fake, const Calibration *cal0,
-                             const Dataset *val, TaskKind task, int batch, const JobCtx *job,
-                             double base, double span, QatResult *cand, double *fake_metric,
-                             double *int8_metric, QsError *err)
+static QsStatus qat_evaluate(QatLoop *L, const Dataset *val, TaskKind task, int batch,
+                             const JobCtx *job, double base, double span, QatResult *cand,
+                             double *fake_metric, double *int8_metric, QsError *err)
 {
     qat_graph_refresh_weights(&L->qg);
     TrainSubJob sub;
     JobCtx vjob = train_sub_job(&sub, job, base, span / 2);
-    if (qat_score(fake, val, task, batch, &vjob, fake_metric, err))
+    if (qat_score(&L->fake, val, task, batch, &vjob, fake_metric, err))
         return err->code;
     memset(cand, 0, sizeof *cand);
-    if (qat_graph_export(&L->qg, cal0, &cand->model, &cand->cal, &cand->plan, err))
+    if (qat_graph_export(&L->qg, L->qg.cal, &cand->model, &cand->cal, &cand->plan, err))
         return err->code;
     QModel *q;
     QsStatus st = qmodel_build(cand->model, &cand->plan, &cand->cal, &q, err);
@@ -249,11 +281,8 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     QsStatus st = QS_OK;
     QatLoop L;
     memset(&L, 0, sizeof L);
-    bool graph_live = false, srun_live = false, trun_live = false, scored = false;
-    Run srun, trun;
-    Optim opt;
-    memset(&opt, 0, sizeof opt);
-    FloatExec *fowner = NULL;
+    bool graph_live = false, trun_live = false, scored = false;
+    Run trun;
     float *weights = NULL, *xb = NULL, *tb = NULL, *dl = NULL, *saved_scales = NULL;
     int64_t *lb = NULL, *perm = NULL;
     float **fgrad = NULL;
@@ -316,25 +345,14 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     L.ranges_live = true;
     sum.n_act = qg->n_act;
     sum.n_units = qg->n_units;
-    run_init(&srun, &qg->g);
-    srun_live = true;
-    srun.training = qg->bn_train;
-    if ((st = run_enable_grads(&srun, false, err)))
+    if ((st = qat_attach(&L, cfg, err)))
         goto cleanup;
-    const ParamList *pl = run_params(&srun);
-    sum.n_params = pl->numel;
-    if (pl->numel == 0) {
-        st = qs_fail(err, QS_EINVAL, "the model has no trainable parameters");
-        goto cleanup;
-    }
-    if ((st = optim_init(&opt, cfg->optim, &cfg->opt, pl->numel, err)))
-        goto cleanup;
+    sum.n_params = run_params(&L.run)->numel;
     bool use_teacher = distill != QAT_DISTILL_NONE || cfg->n_features > 0;
     if (use_teacher) {
         run_init(&trun, &teacher->graph);
         trun_live = true;
     }
-    Executor fake = exec_float_new(&qg->g, &fowner);
     int eval_batch = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
 
     /* buffers */
@@ -373,7 +391,7 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     /* epoch 0: the starting point */
     QatResult best, cand;
     memset(&best, 0, sizeof best);
-    if ((st = qat_evaluate(&L, &fake, cal, val, task, eval_batch, job, 0.0, 0.0, &best,
+    if ((st = qat_evaluate(&L, val, task, eval_batch, job, 0.0, 0.0, &best,
                            &sum.ptq_fake_metric, &sum.ptq_metric, err)))
         goto cleanup;
     scored = true;
@@ -404,17 +422,17 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
                 for (int k = 0; k < qg->n_act; k++)
                     if (qg->act[k].obs_node < 0)
                         qat_observe(&L, k, xb, b * sx);
-            if ((st = run_forward(&srun, inputs, ema ? qat_tap : NULL, &L, err)) ||
+            if ((st = run_forward(&L.run, inputs, ema ? qat_tap : NULL, &L, err)) ||
                 (use_teacher && (st = run_forward(&trun, inputs, NULL, NULL, err))))
                 goto cleanup;
-            const Tensor *o = run_output(&srun, 0);
+            const Tensor *o = run_output(&L.run, 0);
             QatLossParts lp;
             if ((st = qat_loss(&lc, tensor_f32(o), use_teacher ? tensor_f32(run_output(&trun, 0)) : NULL,
                                lb, tb, b, C, dl, &lp, err)))
                 goto cleanup;
             double total = lp.total, fl = 0.0;
             for (int i = 0; i < cfg->n_features; i++) {
-                const Tensor *so = run_output(&srun, qg->feature_output0 + i);
+                const Tensor *so = run_output(&L.run, qg->feature_output0 + i);
                 const Tensor *to = &trun.vals[qg->feature_value[i]];
                 int64_t per = shape_span(&so->shape, 1, so->shape.ndim);
                 LossArgs fa = { .logits = tensor_f32(so), .n = b, .c = (int)per,
@@ -434,13 +452,13 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
             }
             Tensor dt = tensor_view(DT_F32, o->shape, dl);
             dout[0] = &dt;
-            if ((st = run_backward(&srun, dout, err)))
+            if ((st = run_backward(&L.run, dout, err)))
                 goto cleanup;
             bool keep_scales = cfg->scales == QAT_SCALES_LEARN && !L.ranges_live;
             if (keep_scales)
                 for (int k = 0; k < qg->n_act; k++)
                     saved_scales[k] = tensor_f32(qg->g.values[qg->act[k].scale].data)[0];
-            optim_step(&opt, pl, cfg->opt.lr);
+            optim_step(&L.opt, run_params(&L.run), cfg->opt.lr);
             if (keep_scales)
                 for (int k = 0; k < qg->n_act; k++)
                     tensor_f32(qg->g.values[qg->act[k].scale].data)[0] = saved_scales[k];
@@ -455,13 +473,15 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
         }
         /* the phases end with their epoch, before the epoch is scored */
         if (qg->bn_train && epoch >= cfg->freeze_bn_after) {
-            qat_graph_freeze_bn(qg);
-            srun.training = false;
+            /* the graph is rebuilt in its frozen form: new run, new optimizer state */
+            qat_detach(&L);
+            if ((st = qat_graph_freeze_bn(qg, err)) || (st = qat_attach(&L, cfg, err)))
+                goto cleanup;
         }
         if (cfg->observer_freeze_after > 0 && epoch >= cfg->observer_freeze_after)
             L.ranges_live = false;
         double fake_m, int8_m;
-        if ((st = qat_evaluate(&L, &fake, cal, val, task, eval_batch, job,
+        if ((st = qat_evaluate(&L, val, task, eval_batch, job,
                                ((epoch - 1) + share) / cfg->epochs, (1.0 - share) / cfg->epochs,
                                &cand, &fake_m, &int8_m, err)))
             goto cleanup;
@@ -521,12 +541,9 @@ cleanup:
         for (int i = 0; i < cfg->n_features; i++)
             free(fgrad[i]);
     free(fgrad);
-    exec_float_free(fowner);
-    optim_release(&opt);
+    qat_detach(&L);
     if (trun_live)
         run_release(&trun);
-    if (srun_live)
-        run_release(&srun);
     if (graph_live)
         qat_graph_release(&L.qg);
     return st;

@@ -318,45 +318,173 @@ static bool qg_bias_writable(const Graph *g, const Node *n, int bn, int64_t oc)
            tensor_numel(g->values[bias].data) == oc;
 }
 
-/* The batch-statistics BatchNorm after a folded unit (docs/qat.md, "BatchNorm"): in the
- * folded output's units, scale |gamma|, B beta, running mean beta and running variance
- * a^2 var with a = gamma / sqrt(var + eps), the folded output's own statistics. */
-static QsStatus qg_corr_bn(Build *b, QatUnit *u, int raw, const char *out, int *out_val,
-                           QsError *err)
+/* A per-channel constant that broadcasts (from the right) over a value of rank `rank`
+ * whose axis 1 holds the channels: (C, 1, ...) with rank - 1 dims. */
+static Shape qg_chan_shape(int64_t oc, int rank)
+{
+    Shape s = shape_of(1, oc);
+    for (int i = 2; i < rank; i++)
+        s.dim[s.ndim++] = 1;
+    return s;
+}
+
+/* The unit's weight FakeQuant (symmetric, restricted range, axis 0) on training value w. */
+static QsStatus qg_weight_fq(QatGraph *qg, QatUnit *u, const Node *n, int w, int *wq,
+                             QsError *err)
+{
+    char nm[256], out[256];
+    int64_t ns = qg->plan.q.wgran_tensor ? 1 : u->oc;
+    snprintf(nm, sizeof nm, "qat:ws:%s", n->name);
+    if (qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wscale, err))
+        return err->code;
+    snprintf(nm, sizeof nm, "qat:wz:%s", n->name);
+    if (qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wzero, err))
+        return err->code;
+    int32_t qmin, qmax;
+    quant_range(qg->bits, true, &qmin, &qmax);
+    Attr wa[3] = { attr_int("axis", 0), attr_int("qmin", qmin), attr_int("qmax", qmax) };
+    snprintf(nm, sizeof nm, "qat:wfq:%s", n->name);
+    snprintf(out, sizeof out, "qat:wq:%s", n->name);
+    int win[3] = { w, u->wscale, u->wzero };
+    QsStatus st = qg_node(qg, OP_FAKEQUANT, nm, win, 3, out, wa, 3, wq, err);
+    qg_release_attrs(wa, 3);
+    return st;
+}
+
+/* Frozen form: W' and b' folded and trained; the bias on the executor's int32 grid
+ * s_in s_w[c] (no gradient into those scales). *pre is the pre-activation. */
+static QsStatus qg_unit_frozen(Build *b, QatUnit *u, const Node *n, const char *pre_name,
+                               int *pre, QsError *err)
+{
+    QatGraph *qg = b->qg;
+    const Graph *g = b->mg;
+    int64_t oc = u->oc, k = u->k;
+    float *wf = malloc((size_t)(oc * k + oc) * sizeof *wf);
+    if (!wf)
+        return qs_fail(err, QS_ENOMEM, "cannot allocate %lld weights for '%s'",
+                       (long long)(oc * k), n->name);
+    float *bf = wf + oc * k;
+    bool has_bias = qg_fold(g, n, u->bn, oc, k, wf, bf);
+    u->b_trainable = qg_bias_writable(g, n, u->bn, oc);
+    char nm[256], o2[256];
+    Shape wshape = n->op == OP_CONV ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
+    snprintf(nm, sizeof nm, "qat:w:%s", n->name);
+    QsStatus st = qg_const(qg, nm, wshape, wf, true, &u->w, err);
+    if (!st && (has_bias || u->b_trainable)) {
+        snprintf(nm, sizeof nm, "qat:b:%s", n->name);
+        st = qg_const(qg, nm, shape_of(1, oc), bf, u->b_trainable, &u->b, err);
+    }
+    free(wf);
+    int wq = -1, bq = -1;
+    if (st || (st = qg_weight_fq(qg, u, n, u->w, &wq, err)))
+        return st;
+    if (u->b >= 0) {
+        int64_t ns = qg->plan.q.wgran_tensor ? 1 : oc;
+        int bs = -1, bz = -1;
+        snprintf(nm, sizeof nm, "qat:bz:%s", n->name);
+        if ((st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &bz, err)))
+            return st;
+        snprintf(nm, sizeof nm, "qat:bsm:%s", n->name);
+        snprintf(o2, sizeof o2, "qat:bs:%s", n->name);
+        int min[2] = { u->sin, u->wscale };
+        if ((st = qg_node(qg, OP_MUL, nm, min, 2, o2, NULL, 0, &bs, err)))
+            return st;
+        Attr ba[4] = { attr_int("axis", 0), attr_int("qmin", -2147483647),
+                       attr_int("qmax", 2147483647), attr_int("scale_grad", 0) };
+        int bin[3] = { u->b, bs, bz };
+        snprintf(nm, sizeof nm, "qat:bfq:%s", n->name);
+        snprintf(o2, sizeof o2, "qat:bq:%s", n->name);
+        st = qg_node(qg, OP_FAKEQUANT, nm, bin, 3, o2, ba, 4, &bq, err);
+        qg_release_attrs(ba, 4);
+        if (st)
+            return st;
+    }
+    /* Conv keeps its attributes; the products become Dense on (OC, K) weights */
+    int hin[3] = { b->qv[n->in[0]], wq, bq };
+    return qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, bq >= 0 ? 3 : 2,
+                   pre_name, n->op == OP_CONV ? n->attrs : NULL,
+                   n->op == OP_CONV ? n->n_attrs : 0, pre, err);
+}
+
+/* BatchNorm with batch statistics (freeze_bn_after > 0; docs/qat.md, "BatchNorm"), PyTorch's
+ * ConvBn recipe: with F = gamma / sqrt(running var + eps) refreshed before every forward,
+ *   c = conv(x, FakeQuant(W F)),  u = c / F + b,  z = BatchNorm(u) + R,
+ * W, b, gamma, beta trained; the BatchNorm normalises by the batch's statistics and updates
+ * its running ones in training mode and uses the running ones otherwise, where z is then the
+ * folded unit's output; R puts the folded bias on the executor's int32 grid (a constant,
+ * refreshed with F). */
+static QsStatus qg_unit_live(Build *b, QatUnit *u, const Node *n, const char *pre_name,
+                             int *pre, QsError *err)
 {
     QatGraph *qg = b->qg;
     const Graph *g = b->mg;
     const Node *bn = &g->nodes[u->bn];
-    const float *gamma = tensor_f32(g->values[bn->in[1]].data);
-    const float *beta = tensor_f32(g->values[bn->in[2]].data);
-    const float *var = tensor_f32(g->values[bn->in[4]].data);
-    double eps = node_attr_float(bn, "epsilon", 1e-5f);
-    int64_t oc = u->oc;
-    float *p = xmalloc(4 * (size_t)oc * sizeof *p);
-    for (int64_t c = 0; c < oc; c++) {
-        double a = gamma[c] / sqrt((double)var[c] + eps);
-        p[c] = fabsf(gamma[c]);
-        p[oc + c] = beta[c];
-        p[2 * oc + c] = beta[c];
-        p[3 * oc + c] = (float)(a * a * var[c]);
+    int64_t oc = u->oc, k = u->k;
+    float *wf = malloc((size_t)(oc * k + oc) * sizeof *wf);
+    if (!wf)
+        return qs_fail(err, QS_ENOMEM, "cannot allocate %lld weights for '%s'",
+                       (long long)(oc * k), n->name);
+    float *bf = wf + oc * k;
+    bool has_bias = qg_fold(g, n, -1, oc, k, wf, bf); /* unfolded, in the (OC, K) layout */
+    u->live = true;
+    u->b_trainable = true; /* it goes into the BatchNorm's B */
+    int out_rank = g->values[n->out].shape.ndim;
+    Shape wshape = n->op == OP_CONV ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
+    /* the weights' channel axis is 0: (OC, 1, ...) of their own rank */
+    Shape cw = qg_chan_shape(oc, wshape.ndim + 1), co = qg_chan_shape(oc, out_rank);
+    char nm[256], o2[256];
+    snprintf(nm, sizeof nm, "qat:w:%s", n->name);
+    QsStatus st = qg_const(qg, nm, wshape, wf, true, &u->w, err);
+    if (!st && has_bias) {
+        snprintf(nm, sizeof nm, "qat:b:%s", n->name);
+        st = qg_const(qg, nm, co, bf, true, &u->b, err);
     }
-    static const char *const tag[4] = { "cg", "cb", "cm", "cv" };
-    int in[5] = { raw };
-    QsStatus st = QS_OK;
-    for (int i = 0; i < 4 && !st; i++) {
-        char nm[256];
-        snprintf(nm, sizeof nm, "qat:%s:%s", tag[i], bn->name);
-        st = qg_const(qg, nm, shape_of(1, oc), p + i * oc, false, &in[i + 1], err);
+    free(wf);
+    int bnin[5];
+    for (int i = 1; i < 5 && !st; i++)
+        st = qg_copy_const(b, bn->in[i], &bnin[i], err);
+    static const char *const tag[3] = { "fw", "fr", "br" };
+    int *dst[3] = { &u->fw, &u->fr, &u->res };
+    for (int i = 0; i < 3 && !st; i++) {
+        snprintf(nm, sizeof nm, "qat:%s:%s", tag[i], n->name);
+        st = qg_const(qg, nm, i == 0 ? cw : co, NULL, false, dst[i], err);
     }
-    free(p);
     if (st)
         return st;
-    Attr a[2] = { attr_float("epsilon", node_attr_float(bn, "epsilon", 1e-5f)),
-                  attr_float("momentum", node_attr_float(bn, "momentum", 0.9f)) };
-    st = qg_node(qg, OP_BATCHNORM, bn->name, in, 5, out, a, 2, out_val, err);
-    qg_release_attrs(a, 2);
-    u->corr = qg->g.n_nodes - 1;
-    return st;
+    int wm = -1, wq = -1, c = -1, v = -1;
+    snprintf(nm, sizeof nm, "qat:wmul:%s", n->name);
+    snprintf(o2, sizeof o2, "qat:wm:%s", n->name);
+    int mi[2] = { u->w, u->fw };
+    if ((st = qg_node(qg, OP_MUL, nm, mi, 2, o2, NULL, 0, &wm, err)) ||
+        (st = qg_weight_fq(qg, u, n, wm, &wq, err)))
+        return st;
+    snprintf(o2, sizeof o2, "qat:c:%s", n->name);
+    int hin[2] = { b->qv[n->in[0]], wq };
+    if ((st = qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, 2, o2,
+                      n->op == OP_CONV ? n->attrs : NULL, n->op == OP_CONV ? n->n_attrs : 0, &c,
+                      err)))
+        return st;
+    snprintf(nm, sizeof nm, "qat:cmul:%s", n->name);
+    snprintf(o2, sizeof o2, "qat:cu:%s", n->name);
+    int ci[2] = { c, u->fr };
+    if ((st = qg_node(qg, OP_MUL, nm, ci, 2, o2, NULL, 0, &v, err)))
+        return st;
+    if (u->b >= 0) {
+        snprintf(nm, sizeof nm, "qat:badd:%s", n->name);
+        snprintf(o2, sizeof o2, "qat:u:%s", n->name);
+        int ai[2] = { v, u->b };
+        if ((st = qg_node(qg, OP_ADD, nm, ai, 2, o2, NULL, 0, &v, err)))
+            return st;
+    }
+    snprintf(o2, sizeof o2, "qat:bn:%s", n->name);
+    bnin[0] = v;
+    if ((st = qg_node(qg, OP_BATCHNORM, bn->name, bnin, 5, o2, bn->attrs, bn->n_attrs, &v,
+                      err)))
+        return st;
+    u->bn_node = qg->g.n_nodes - 1;
+    snprintf(nm, sizeof nm, "qat:bres:%s", n->name);
+    int ri[2] = { v, u->res };
+    return qg_node(qg, OP_ADD, nm, ri, 2, pre_name, NULL, 0, pre, err);
 }
 
 static QsStatus qg_unit(Build *b, int head, QsError *err)
@@ -371,86 +499,15 @@ static QsStatus qg_unit(Build *b, int head, QsError *err)
     u->head = head;
     u->bn = bn;
     u->act = act;
-    u->b = u->corr = -1;
+    u->b = u->bn_node = u->fw = u->fr = u->res = -1;
     u->oc = qg_lin_oc(g, n);
     u->k = qg_lin_k(g, n);
-    int64_t oc = u->oc, k = u->k;
-    float *wf = malloc((size_t)(oc * k + oc) * sizeof *wf);
-    if (!wf)
-        return qs_fail(err, QS_ENOMEM, "cannot allocate %lld weights for '%s'",
-                       (long long)(oc * k), n->name);
-    float *bf = wf + oc * k;
-    bool has_bias = qg_fold(g, n, bn, oc, k, wf, bf);
-    u->b_trainable = qg_bias_writable(g, n, bn, oc);
-    char nm[256];
-    Shape wshape = n->op == OP_CONV ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
-    QsStatus st;
-    snprintf(nm, sizeof nm, "qat:w:%s", n->name);
-    st = qg_const(qg, nm, wshape, wf, true, &u->w, err);
-    if (!st && (has_bias || u->b_trainable)) {
-        snprintf(nm, sizeof nm, "qat:b:%s", n->name);
-        st = qg_const(qg, nm, shape_of(1, oc), bf, u->b_trainable, &u->b, err);
-    }
-    free(wf);
-    int64_t ns = qg->plan.q.wgran_tensor ? 1 : oc;
-    if (!st) {
-        snprintf(nm, sizeof nm, "qat:ws:%s", n->name);
-        st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wscale, err);
-    }
-    if (!st) {
-        snprintf(nm, sizeof nm, "qat:wz:%s", n->name);
-        st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wzero, err);
-    }
-    if (st)
-        return st;
-    /* the weights' FakeQuant: symmetric, restricted range, per output channel (axis 0) */
-    int32_t qmin, qmax;
-    quant_range(qg->bits, true, &qmin, &qmax);
-    Attr wa[3] = { attr_int("axis", 0), attr_int("qmin", qmin), attr_int("qmax", qmax) };
-    int wq = -1;
-    char out[256];
-    snprintf(nm, sizeof nm, "qat:wfq:%s", n->name);
-    snprintf(out, sizeof out, "qat:wq:%s", n->name);
-    int win[3] = { u->w, u->wscale, u->wzero };
-    st = qg_node(qg, OP_FAKEQUANT, nm, win, 3, out, wa, 3, &wq, err);
-    qg_release_attrs(wa, 3);
-    if (st)
-        return st;
-    /* the bias on the executor's int32 grid s_in s_w[c] (no gradient to those scales) */
-    int bq = -1;
-    if (u->b >= 0) {
-        int sin = qg->act[b->slot_of[n->in[0]]].scale, bs = -1, bz = -1;
-        char o2[256];
-        snprintf(nm, sizeof nm, "qat:bz:%s", n->name);
-        if ((st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &bz, err)))
-            return st;
-        snprintf(nm, sizeof nm, "qat:bsm:%s", n->name);
-        snprintf(o2, sizeof o2, "qat:bs:%s", n->name);
-        int min[2] = { sin, u->wscale };
-        if ((st = qg_node(qg, OP_MUL, nm, min, 2, o2, NULL, 0, &bs, err)))
-            return st;
-        Attr ba[4] = { attr_int("axis", 0), attr_int("qmin", -2147483647),
-                       attr_int("qmax", 2147483647), attr_int("scale_grad", 0) };
-        int bin[3] = { u->b, bs, bz };
-        snprintf(nm, sizeof nm, "qat:bfq:%s", n->name);
-        snprintf(o2, sizeof o2, "qat:bq:%s", n->name);
-        st = qg_node(qg, OP_FAKEQUANT, nm, bin, 3, o2, ba, 4, &bq, err);
-        qg_release_attrs(ba, 4);
-        if (st)
-            return st;
-    }
-    /* the head: Conv keeps its attributes; the products become Dense on (OC, K) weights */
+    u->sin = qg->act[b->slot_of[n->in[0]]].scale;
     int pre_mv = bn >= 0 ? g->nodes[bn].out : n->out; /* the pre-activation model value */
-    bool corr = bn >= 0 && qg->bn_train;
-    char raw_name[256];
-    snprintf(raw_name, sizeof raw_name, "qat:raw:%s", n->name);
-    int hin[3] = { b->qv[n->in[0]], wq, bq };
     int pre = -1;
-    st = qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, bq >= 0 ? 3 : 2,
-                 corr ? raw_name : g->values[pre_mv].name, n->op == OP_CONV ? n->attrs : NULL,
-                 n->op == OP_CONV ? n->n_attrs : 0, &pre, err);
-    if (!st && corr)
-        st = qg_corr_bn(b, u, pre, g->values[pre_mv].name, &pre, err);
+    QsStatus st = bn >= 0 && qg->bn_train
+                ? qg_unit_live(b, u, n, g->values[pre_mv].name, &pre, err)
+                : qg_unit_frozen(b, u, n, g->values[pre_mv].name, &pre, err);
     if (st)
         return st;
     qg->val_of[pre_mv] = pre;
@@ -607,6 +664,8 @@ QsStatus qat_graph_build(QatGraph *qg, const Model *m, const Plan *p, const Cali
     qg->act_sym = p->q.act_symmetric;
     qg->scales = o->scales;
     qg->bn_train = o->bn_train;
+    qg->opts = *o;
+    qg->cal = cal;
     int nv = g->n_values, nn = g->n_nodes;
     qg->val_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *qg->val_of);
     qg->const_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *qg->const_of);
@@ -646,24 +705,65 @@ void qat_graph_release(QatGraph *qg)
     free(qg->val_of);
     free(qg->const_of);
     free(qg->feature_value);
+    model_free(qg->own_model);
+    calib_release(&qg->own_cal);
     memset(qg, 0, sizeof *qg);
 }
 
 /* ---- ranges and weights ------------------------------------------------------------------ */
 
+/* A live unit's fold factor F = gamma / sqrt(var + eps), in float (what the graph
+ * multiplies by), and the folded weights and bias it stands for:
+ *   W' = W * F (float, as the Mul node computes it),
+ *   b' = (b - mean) F + beta (double, rounded once). */
+static float qg_live_f(const QatGraph *qg, const QatUnit *u, int64_t c)
+{
+    const Node *n = &qg->g.nodes[u->bn_node];
+    double eps = node_attr_float(n, "epsilon", 1e-5f);
+    return (float)(qg_data(qg, n->in[1])[c] / sqrt((double)qg_data(qg, n->in[4])[c] + eps));
+}
+
+/* The unit's folded weights (OC, K) and bias (OC; zeros when it has none) as the integer
+ * model will hold them. */
+static void qg_unit_folded(const QatGraph *qg, const QatUnit *u, float *w, float *b)
+{
+    const float *wt = qg_data(qg, u->w), *bt = u->b >= 0 ? qg_data(qg, u->b) : NULL;
+    if (!u->live) {
+        memcpy(w, wt, (size_t)(u->oc * u->k) * sizeof *w);
+        for (int64_t c = 0; c < u->oc; c++)
+            b[c] = bt ? bt[c] : 0.0f;
+        return;
+    }
+    const Node *n = &qg->g.nodes[u->bn_node];
+    const float *beta = qg_data(qg, n->in[2]), *mean = qg_data(qg, n->in[3]);
+    for (int64_t c = 0; c < u->oc; c++) {
+        float f = qg_live_f(qg, u, c);
+        for (int64_t j = 0; j < u->k; j++)
+            w[c * u->k + j] = wt[c * u->k + j] * f;
+        b[c] = (float)(((bt ? (double)bt[c] : 0.0) - mean[c]) * f + beta[c]);
+    }
+}
+
 void qat_graph_refresh_weights(QatGraph *qg)
 {
+    bool per_tensor = qg->plan.q.wgran_tensor;
     for (int i = 0; i < qg->n_units; i++) {
         const QatUnit *u = &qg->units[i];
-        const float *w = qg_data(qg, u->w); /* (OC, K) */
         float *s = qg_data(qg, u->wscale), *z = qg_data(qg, u->wzero);
-        bool per_tensor = qg->plan.q.wgran_tensor;
-        /* the executor's rule (qexec_lower.c): each range starts at [0, 0] */
+        const float *w = qg_data(qg, u->w); /* (OC, K) */
+        if (u->live)
+            for (int64_t c = 0; c < u->oc; c++) {
+                float f = qg_live_f(qg, u, c);
+                qg_data(qg, u->fw)[c] = f;
+                qg_data(qg, u->fr)[c] = f != 0.0f ? (float)(1.0 / f) : 0.0f;
+            }
+        /* the executor's rule (qexec_lower.c) on the weights the FakeQuant sees: each
+         * range starts at [0, 0] */
         float tlo = 0.0f, thi = 0.0f;
         for (int64_t c = 0; c < u->oc; c++) {
-            float lo = 0.0f, hi = 0.0f;
+            float lo = 0.0f, hi = 0.0f, f = u->live ? qg_data(qg, u->fw)[c] : 1.0f;
             for (int64_t j = 0; j < u->k; j++) {
-                float v = w[c * u->k + j];
+                float v = u->live ? w[c * u->k + j] * f : w[c * u->k + j];
                 lo = v < lo ? v : lo;
                 hi = v > hi ? v : hi;
             }
@@ -679,6 +779,20 @@ void qat_graph_refresh_weights(QatGraph *qg)
             s[0] = quant_params(tlo, thi, qg->bits, true).scale;
             z[0] = 0.0f;
         }
+        if (!u->live)
+            continue;
+        /* R: the folded bias's distance to its int32 grid s_in s_w[c], as the executor
+         * rounds it (qexec_lower.c) */
+        float *wf = xmalloc((size_t)(u->oc * u->k + u->oc) * sizeof *wf), *bf = wf + u->oc * u->k;
+        qg_unit_folded(qg, u, wf, bf);
+        double sin = qg_data(qg, u->sin)[0];
+        for (int64_t c = 0; c < u->oc; c++) {
+            double bs = sin * (double)s[per_tensor ? 0 : c];
+            double q = nearbyint((double)bf[c] / bs);
+            q = q > 2147483647.0 ? 2147483647.0 : q < -2147483647.0 ? -2147483647.0 : q;
+            qg_data(qg, u->res)[c] = (float)(q * bs) - bf[c];
+        }
+        free(wf);
     }
 }
 
@@ -718,51 +832,42 @@ void qat_graph_clamp_scales(QatGraph *qg)
     }
 }
 
-/* The inference transform of unit u's batch-statistics BatchNorm: y' = y f[c] + d[c]. */
-static void qg_corr_affine(const QatGraph *qg, const QatUnit *u, double *f, double *d)
-{
-    const Node *n = &qg->g.nodes[u->corr];
-    const float *gamma = qg_data(qg, n->in[1]), *beta = qg_data(qg, n->in[2]);
-    const float *mean = qg_data(qg, n->in[3]), *var = qg_data(qg, n->in[4]);
-    double eps = node_attr_float(n, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < u->oc; c++) {
-        f[c] = gamma[c] / sqrt((double)var[c] + eps);
-        d[c] = beta[c] - mean[c] * f[c];
-    }
-}
-
 /* var such that var + eps is 1 to within half a float ulp: gamma / sqrt(var + eps) then
  * rounds every float weight to itself (docs/qat.md, "Export"). */
 static float qg_identity_var(float eps) { return (float)(1.0 - (double)eps); }
 
-void qat_graph_freeze_bn(QatGraph *qg)
+QsStatus qat_graph_freeze_bn(QatGraph *qg, QsError *err)
 {
     if (!qg->bn_train)
-        return;
-    for (int i = 0; i < qg->n_units; i++) {
-        QatUnit *u = &qg->units[i];
-        if (u->corr < 0)
-            continue;
-        double *f = xmalloc(2 * (size_t)u->oc * sizeof *f), *d = f + u->oc;
-        qg_corr_affine(qg, u, f, d);
-        float *w = qg_data(qg, u->w), *b = qg_data(qg, u->b);
-        for (int64_t c = 0; c < u->oc; c++) {
-            for (int64_t j = 0; j < u->k; j++)
-                w[c * u->k + j] = (float)(w[c * u->k + j] * f[c]);
-            b[c] = (float)(b[c] * f[c] + d[c]);
-        }
-        free(f);
-        const Node *n = &qg->g.nodes[u->corr];
-        float eps = node_attr_float(n, "epsilon", 1e-5f);
-        for (int64_t c = 0; c < u->oc; c++) {
-            qg_data(qg, n->in[1])[c] = 1.0f;
-            qg_data(qg, n->in[2])[c] = 0.0f;
-            qg_data(qg, n->in[3])[c] = 0.0f;
-            qg_data(qg, n->in[4])[c] = qg_identity_var(eps);
-        }
-    }
-    qg->bn_train = false;
+        return QS_OK;
+    /* the frozen form of the same weights: the export, built again */
     qat_graph_refresh_weights(qg);
+    QatGraph ng;
+    Model *m;
+    Calibration cal;
+    Plan p;
+    if (qat_graph_export(qg, qg->cal, &m, &cal, &p, err))
+        return err->code;
+    QatGraphOpts o = qg->opts;
+    o.bn_train = false;
+    QsStatus st = qat_graph_build(&ng, m, &p, &cal, &o, err);
+    if (!st && qg->scales == QAT_SCALES_EMA)
+        for (int k = 0; k < ng.n_act; k++) /* exactly the ranges, not what min-max makes */
+            for (int j = 0; j < qg->n_act; j++)
+                if (qg->act[j].value == ng.act[k].value)
+                    qat_graph_set_range(&ng, k, qg->act[j].lo, qg->act[j].hi);
+    plan_release(&p);
+    if (st) {
+        model_free(m);
+        calib_release(&cal);
+        return st;
+    }
+    qat_graph_release(qg);
+    *qg = ng;
+    qg->own_model = m;
+    qg->own_cal = cal;
+    qg->cal = &qg->own_cal;
+    return QS_OK;
 }
 
 /* ---- export --------------------------------------------------------------------------------- */
@@ -783,22 +888,8 @@ static void qg_export_unit(const QatGraph *qg, const QatUnit *u, Model *out)
     Graph *g = &out->graph;
     Node *n = &g->nodes[u->head];
     int64_t oc = u->oc, k = u->k;
-    const float *wt = qg_data(qg, u->w), *bt = u->b >= 0 ? qg_data(qg, u->b) : NULL;
     float *w = xmalloc((size_t)(oc * k + oc) * sizeof *w), *b = w + oc * k;
-    memcpy(w, wt, (size_t)(oc * k) * sizeof *w);
-    if (bt)
-        memcpy(b, bt, (size_t)oc * sizeof *b);
-    if (qg->bn_train && u->corr >= 0) {
-        /* the batch-statistics BatchNorm's inference transform goes into the weights */
-        double *f = xmalloc(2 * (size_t)oc * sizeof *f), *d = f + oc;
-        qg_corr_affine(qg, u, f, d);
-        for (int64_t c = 0; c < oc; c++) {
-            for (int64_t j = 0; j < k; j++)
-                w[c * k + j] = (float)(w[c * k + j] * f[c]);
-            b[c] = (float)(b[c] * f[c] + d[c]);
-        }
-        free(f);
-    }
+    qg_unit_folded(qg, u, w, b);
     float *mw = tensor_f32(g->values[n->in[1]].data);
     switch (n->op) {
     case OP_GEMM:

@@ -30,8 +30,9 @@ extern const char *const qat_scales_names[QAT_SCALES_COUNT]; /* "ema", "learn" *
 
 typedef struct QatGraphOpts {
     QatScales scales;
-    bool bn_train;            /* insert batch-statistics BatchNorms after folded units
-                                 (freeze_bn_after > 0); qat_graph_freeze_bn removes them */
+    bool bn_train;            /* units with a BatchNorm keep it, with batch statistics in
+                                 training mode (freeze_bn_after > 0), until
+                                 qat_graph_freeze_bn */
     const int *features;      /* model nodes whose outputs become extra graph outputs */
     int n_features;
 } QatGraphOpts;
@@ -46,16 +47,22 @@ typedef struct QatAct {
     float lo, hi;             /* QAT_SCALES_EMA: the moving range the grid is made from */
 } QatAct;
 
-/* One int8 linear unit with its trainable folded weights. */
+/* One int8 linear unit with its trainable weights. */
 typedef struct QatUnit {
     int head, bn, act;        /* model nodes: head, folded BatchNorm (-1), fused Relu/Clip (-1) */
-    int w;                    /* training-graph parameter: folded weights, conv (OC, C/g, KH[, KW]),
-                                 otherwise (OC, K) */
-    int b;                    /* folded bias (OC): a parameter when it can be written back, -1
-                                 when the unit has none */
+    bool live;                /* its BatchNorm runs with batch statistics (built with
+                                 bn_train): w and b are the unfolded weights and bias, and
+                                 the BatchNorm's scale and B are trained too */
+    int w;                    /* training-graph parameter: the folded weights (live: the
+                                 unfolded ones), conv (OC, C/g, KH[, KW]), otherwise (OC, K) */
+    int b;                    /* the folded bias (OC) (live: the unfolded one, (OC, 1, ...)):
+                                 a parameter when it can be written back; -1: none */
     bool b_trainable;
     int wscale, wzero;        /* the weights' FakeQuant constants, (OC) or (1) */
-    int corr;                 /* training-graph node of its batch-statistics BatchNorm, -1 */
+    int sin;                  /* training-graph scale of its input's grid */
+    int bn_node;              /* live: the training-graph BatchNorm node */
+    int fw, fr, res;          /* live: F (OC, 1..) for the weights, 1/F and the bias-grid
+                                 residual (OC, 1..) for the output; refreshed */
     int64_t oc, k;
 } QatUnit;
 
@@ -78,12 +85,16 @@ typedef struct QatGraph {
     int n_features;
     int *feature_value;       /* [n_features] model values, for the teacher */
     int feature_output0;      /* graph output index of the first feature */
-    bool bn_train;            /* batch-statistics BatchNorms are in (not yet frozen) */
+    bool bn_train;            /* live units are in (BatchNorm not frozen yet) */
+    QatGraphOpts opts;        /* as built (features not owned) */
+    const Calibration *cal;   /* the calibration it was built from (not owned, unless own_cal) */
+    Model *own_model;         /* after qat_graph_freeze_bn: the model it was rebuilt from */
+    Calibration own_cal;
 } QatGraph;
 
 /* Builds the training graph of model m under plan p (which must run some layer at
  * int8-static) from calibration cal (the PTQ ranges QAT starts from; observer and options
- * from p). Fails with QS_EINVAL when p has no int8-static layer, when a feature layer's
+ * from p). m and cal must outlive qg (it reads them again to export). Fails with QS_EINVAL when p has no int8-static layer, when a feature layer's
  * output is folded away, and with qmodel_build's errors. Release with qat_graph_release. */
 QsStatus qat_graph_build(QatGraph *qg, const Model *m, const Plan *p, const Calibration *cal,
                          const QatGraphOpts *o, QsError *err);
@@ -102,10 +113,12 @@ void qat_graph_range(const QatGraph *qg, int k, float *lo, float *hi);
 /* Keeps learned scales at least 2^-23 (they could step through 0). */
 void qat_graph_clamp_scales(QatGraph *qg);
 
-/* Ends the batch-statistics phase: folds each inserted BatchNorm's inference transform
- * (running statistics) into its unit's weights and bias and makes it an exact identity.
- * Nothing to do when it was built without them. */
-void qat_graph_freeze_bn(QatGraph *qg);
+/* Ends the batch-statistics phase: the graph is rebuilt in the frozen form from its own
+ * export (each live unit's BatchNorm folded with its running statistics into the weights
+ * and bias, which stay the trained parameters), keeping every range. Graph values,
+ * nodes and parameters change: runs and optimizers made for it must be made again. Nothing
+ * to do when no unit is live. On failure qg is unchanged. */
+QsStatus qat_graph_freeze_bn(QatGraph *qg, QsError *err);
 
 /* The model the training graph stands for: a copy of the source model with the original
  * structure in which each unit's head holds the folded weights and the bias (in its bias

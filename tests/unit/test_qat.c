@@ -481,6 +481,8 @@ static void test_options(void)
     if (CHECK_OK(qat_run(s.m, s.m, &s.plan, &s.cal, &tr, &val, TASK_CLASSIFY, &cfg, NULL,
                          log_epoch, &log, &res, &sum, &err), &err)) {
         CHECK(log.epochs == 2 && log.worst_gap <= 0.002 + 1e-12);
+        /* the batch-statistics form starts where PTQ is, and converts as exactly */
+        CHECK(fabs(sum.ptq_fake_metric - sum.ptq_metric) <= 0.002 && sum.ptq_metric > 0.95);
         CHECK(log.feature_loss > 0 && isfinite(log.feature_loss));
     }
     qat_result_release(&res);
