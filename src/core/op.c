@@ -86,6 +86,15 @@ QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const cha
     return QS_OK;
 }
 
+QsStatus op_unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    if (!in[0])
+        return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
+                       n->name);
+    *out = *in[0];
+    return QS_OK;
+}
+
 QsStatus op_broadcast(const Node *n, const Shape *a, const Shape *b, Shape *out, QsError *err)
 {
     int r = a->ndim > b->ndim ? a->ndim : b->ndim;

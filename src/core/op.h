@@ -94,6 +94,8 @@ int op_find(const char *name);
 /* Shared shape helpers for infer functions. */
 QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,
                         QsError *err);
+/* Same-shape infer for elementwise unary ops: out = in[0]'s shape. */
+QsStatus op_unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err);
 /* Numpy-style broadcast of a and b into out. */
 QsStatus op_broadcast(const Node *n, const Shape *a, const Shape *b, Shape *out, QsError *err);
 /* Normalises a possibly negative axis against rank; fails when out of range. */

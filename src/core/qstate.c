@@ -248,16 +248,12 @@ QsStatus qstate_executor_corr(QuantState *qs, const Model *m, const Plan *p,
     return QS_OK;
 }
 
-void qstate_variant_save(QuantState *qs, const char *name, const Plan *p)
+/* Takes v in: it replaces the variant of the same name (whose cached lowerings go), or is
+ * appended. */
+static void store_variant(QuantState *qs, Variant v)
 {
-    Variant v = { .name = xstrdup(name), .calibrated = qs->calibrated };
-    plan_copy(&v.plan, p);
-    if (qs->calibrated)
-        calib_copy(&v.calib, &qs->calib);
-    biascorr_copy(&v.corr, corr_for(&qs->corr, p)); /* same gen: same lowering */
-    v.model = qs->model ? qstate_clone_model(qs->model) : NULL;
     for (int i = 0; i < qs->n_variants; i++)
-        if (strcmp(qs->variants[i].name, name) == 0) {
+        if (strcmp(qs->variants[i].name, v.name) == 0) {
             qstate_clear_cache(qs);
             variant_release(&qs->variants[i]);
             qs->variants[i] = v;
@@ -267,6 +263,17 @@ void qstate_variant_save(QuantState *qs, const char *name, const Plan *p)
     qs->variants[qs->n_variants++] = v;
 }
 
+void qstate_variant_save(QuantState *qs, const char *name, const Plan *p)
+{
+    Variant v = { .name = xstrdup(name), .calibrated = qs->calibrated };
+    plan_copy(&v.plan, p);
+    if (qs->calibrated)
+        calib_copy(&v.calib, &qs->calib);
+    biascorr_copy(&v.corr, corr_for(&qs->corr, p)); /* same gen: same lowering */
+    v.model = qs->model ? qstate_clone_model(qs->model) : NULL;
+    store_variant(qs, v);
+}
+
 void qstate_variant_save_model(QuantState *qs, const char *name, const Plan *p,
                                Calibration *cal, Model *model)
 {
@@ -274,15 +281,7 @@ void qstate_variant_save_model(QuantState *qs, const char *name, const Plan *p,
                   .corr = biascorr_none(), .model = model };
     memset(cal, 0, sizeof *cal);
     plan_copy(&v.plan, p);
-    for (int i = 0; i < qs->n_variants; i++)
-        if (strcmp(qs->variants[i].name, name) == 0) {
-            qstate_clear_cache(qs);
-            variant_release(&qs->variants[i]);
-            qs->variants[i] = v;
-            return;
-        }
-    qs->variants = xrealloc(qs->variants, (size_t)(qs->n_variants + 1) * sizeof *qs->variants);
-    qs->variants[qs->n_variants++] = v;
+    store_variant(qs, v);
 }
 
 bool qstate_variant_use(QuantState *qs, const char *name)

@@ -8,16 +8,6 @@
 
 #include "op.h"
 
-/* The shape is the input's; the batch dim passes through untouched. */
-static QsStatus unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
-{
-    if (!in[0])
-        return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
-                       n->name);
-    *out = *in[0];
-    return QS_OK;
-}
-
 /* Relu. `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that NaN propagates as in torch. */
 static void relu_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
@@ -56,7 +46,7 @@ static QsStatus clip_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     if (lo > hi)
         return qs_fail(err, QS_EINVAL, "Clip '%s': min %g is greater than max %g", n->name,
                        (double)lo, (double)hi);
-    return unary_infer(n, in, out, err);
+    return op_unary_infer(n, in, out, err);
 }
 
 static void clip_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
@@ -96,7 +86,7 @@ static QsStatus leakyrelu_infer(const Node *n, const Shape *const *in, Shape *ou
     if (!isfinite(alpha))
         return qs_fail(err, QS_EINVAL, "LeakyRelu '%s': alpha %g is not finite", n->name,
                        (double)alpha);
-    return unary_infer(n, in, out, err);
+    return op_unary_infer(n, in, out, err);
 }
 
 static void leakyrelu_forward(const Node *n, const Tensor *const *in, Tensor *out,
@@ -193,7 +183,7 @@ static QsStatus gelu_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     if (strcmp(mode, "none") != 0 && strcmp(mode, "tanh") != 0)
         return qs_fail(err, QS_EINVAL, "Gelu '%s': approximate=\"%s\", expected \"none\" or \"tanh\"",
                        n->name, mode);
-    return unary_infer(n, in, out, err);
+    return op_unary_infer(n, in, out, err);
 }
 
 /* Both forms are rewritten to avoid the cancellation in 1 + erf(.) and 1 + tanh(.) for
@@ -339,7 +329,7 @@ static QsStatus dropout_infer(const Node *n, const Shape *const *in, Shape *out,
     if (!(ratio >= 0.0f && ratio < 1.0f))
         return qs_fail(err, QS_EINVAL, "Dropout '%s': ratio %g is outside [0, 1)", n->name,
                        (double)ratio);
-    return unary_infer(n, in, out, err);
+    return op_unary_infer(n, in, out, err);
 }
 
 /* Identity at inference. It is ALSO identity when rc->training is set: the random mask
@@ -352,7 +342,7 @@ static void dropout_forward(const Node *n, const Tensor *const *in, Tensor *out,
 }
 
 const OpDef op_relu_def = {
-    .name = "Relu", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = relu_forward,
+    .name = "Relu", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = relu_forward,
     .backward = relu_backward
 };
 const OpDef op_clip_def = {
@@ -364,11 +354,11 @@ const OpDef op_leakyrelu_def = {
     .forward = leakyrelu_forward, .backward = leakyrelu_backward
 };
 const OpDef op_sigmoid_def = {
-    .name = "Sigmoid", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = sigmoid_forward,
+    .name = "Sigmoid", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = sigmoid_forward,
     .backward = sigmoid_backward
 };
 const OpDef op_tanh_def = {
-    .name = "Tanh", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = tanh_forward,
+    .name = "Tanh", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = tanh_forward,
     .backward = tanh_backward
 };
 const OpDef op_gelu_def = {
@@ -376,15 +366,15 @@ const OpDef op_gelu_def = {
     .backward = gelu_backward
 };
 const OpDef op_hardswish_def = {
-    .name = "HardSwish", .min_in = 1, .max_in = 1, .infer = unary_infer,
+    .name = "HardSwish", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
     .forward = hardswish_forward, .backward = hardswish_backward
 };
 const OpDef op_silu_def = {
-    .name = "SiLU", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = silu_forward,
+    .name = "SiLU", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = silu_forward,
     .backward = silu_backward
 };
 const OpDef op_identity_def = {
-    .name = "Identity", .min_in = 1, .max_in = 1, .infer = unary_infer, .forward = copy_forward,
+    .name = "Identity", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = copy_forward,
     .backward = copy_backward
 };
 const OpDef op_dropout_def = {

@@ -164,16 +164,6 @@ static void pow_backward(const Node *n, const Tensor *const *in, const Tensor *o
     arith_backward(AR_POW, in, dout, din, rc);
 }
 
-static QsStatus unary_math_infer(const Node *n, const Shape *const *in, Shape *out,
-                                 QsError *err)
-{
-    if (!in[0])
-        return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
-                       n->name);
-    *out = *in[0];
-    return QS_OK;
-}
-
 static void sqrt_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
@@ -231,7 +221,7 @@ static QsStatus hardsigmoid_infer(const Node *n, const Shape *const *in, Shape *
     if (!isfinite(a) || !isfinite(b))
         return qs_fail(err, QS_EINVAL, "HardSigmoid '%s': alpha and beta must be finite",
                        n->name);
-    return unary_math_infer(n, in, out, err);
+    return op_unary_infer(n, in, out, err);
 }
 
 static void hardsigmoid_forward(const Node *n, const Tensor *const *in, Tensor *out,
@@ -279,11 +269,11 @@ const OpDef op_pow_def = {
     .forward = pow_forward, .backward = pow_backward
 };
 const OpDef op_sqrt_def = {
-    .name = "Sqrt", .min_in = 1, .max_in = 1, .infer = unary_math_infer,
+    .name = "Sqrt", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
     .forward = sqrt_forward, .backward = sqrt_backward
 };
 const OpDef op_erf_def = {
-    .name = "Erf", .min_in = 1, .max_in = 1, .infer = unary_math_infer,
+    .name = "Erf", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
     .forward = erf_forward, .backward = erf_backward
 };
 const OpDef op_hardsigmoid_def = {
