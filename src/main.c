@@ -10,12 +10,14 @@
 #include "tui_main.h"
 
 static const char usage[] =
-    "usage: qscope [--json] [--plain] [--init FILE.qs] [-c 'CMD; CMD'] [--batch FILE.qs] [MODEL]\n"
+    "usage: qscope [--json] [--plain] [-D NAME=VALUE ..] [--init FILE.qs] [-c 'CMD; CMD']\n"
+    "              [--batch FILE.qs] [MODEL]\n"
     "\n"
     "  MODEL            a model to load first (.qsm)\n"
     "  -c CMDS          run the commands, then exit (status 1 at the first error)\n"
     "  --batch FILE.qs  run a script, then exit (status 1 and FILE:LINE at the first error)\n"
     "  --init FILE.qs   run a script first, then stay interactive\n"
+    "  -D NAME=VALUE    define the script variable ${NAME} (overrides 'let NAME?=...')\n"
     "  --plain          the line-by-line REPL, even on a terminal\n"
     "  --json           print every result as one JSON object per line\n"
     "  --commands-md    print the command reference (docs/commands.md)\n"
@@ -27,9 +29,18 @@ int main(int argc, char **argv)
 {
     const char *cmds = NULL, *batch = NULL, *model = NULL, *init = NULL;
     int json = 0, plain = 0;
+    App app;
+    app_init(&app);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 && i + 1 < argc) {
+        QsError err = { 0 };
+        if (strcmp(a, "-D") == 0 && i + 1 < argc) {
+            if (vars_define(&app.vars, argv[++i], &err)) {
+                fprintf(stderr, "qscope: %s\n", err.msg);
+                app_release(&app);
+                return 2;
+            }
+        } else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
             cmds = argv[++i];
         } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
             batch = argv[++i];
@@ -43,25 +54,28 @@ int main(int argc, char **argv)
             char *md = cmd_reference_markdown();
             fputs(md, stdout);
             free(md);
+            app_release(&app);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             puts("qscope 0.1.0");
+            app_release(&app);
             return 0;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
+            app_release(&app);
             return 0;
         } else if (a[0] == '-') {
             fprintf(stderr, "qscope: unknown or incomplete option '%s'\n\n%s", a, usage);
+            app_release(&app);
             return 2;
         } else if (!model) {
             model = a;
         } else {
             fprintf(stderr, "qscope: more than one model given ('%s', '%s')\n", model, a);
+            app_release(&app);
             return 2;
         }
     }
-    App app;
-    app_init(&app);
     app.mode = json ? RENDER_JSON : RENDER_TEXT;
     int status = 0;
     /* The workbench wants a terminal on both ends; --json and --plain keep the REPL. */

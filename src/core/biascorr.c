@@ -6,6 +6,7 @@
  * variant (float inputs) would see only E[(W - W_q) x] of each unit alone. The cost is one
  * pass over the samples per unit. */
 #include "biascorr.h"
+#include "eval.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -156,7 +157,7 @@ static void bc_accumulate(const BcUnit *u, const Tensor *ref, const Tensor *q, d
     }
 }
 
-QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, const Tensor *x,
+QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, const Dataset *d,
                       int64_t n, int batch, const JobCtx *job, BiasCorr *out,
                       BiasCorrReport *rep, QsError *err)
 {
@@ -164,13 +165,12 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
     *out = biascorr_none();
     if (rep)
         memset(rep, 0, sizeof *rep);
-    if (g->n_inputs != 1)
-        return qs_fail(err, QS_EUNSUPPORTED, "biascorr: the model has %d inputs; data splits "
-                       "feed one", g->n_inputs);
+    if (eval_check_inputs(g, d, err))
+        return qs_error_prefix(err, "biascorr"), err->code;
     if (batch < 1)
         return qs_fail(err, QS_EINVAL, "biascorr: batch %d must be at least 1", batch);
-    if (n <= 0 || n > x->shape.dim[0])
-        n = x->shape.dim[0];
+    if (n <= 0 || n > dataset_len(d))
+        n = dataset_len(d);
     if (n < 1)
         return qs_fail(err, QS_EINVAL, "biascorr: the split is empty");
     QModel *q;
@@ -199,7 +199,6 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
     const Tensor **outs = xmalloc((size_t)(g->n_outputs ? g->n_outputs : 1) * sizeof *outs);
     Run ref;
     run_init(&ref, g);
-    int64_t per = shape_span(&x->shape, 1, x->shape.ndim);
     double sig0 = 0, noise0 = 0, sig1 = 0, noise1 = 0;
     QsStatus st = QS_OK;
     /* pass k measures unit k; pass nu only measures the corrected model's outputs */
@@ -218,10 +217,9 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
             if ((st = job_check(job, "bias correction", err)))
                 break;
             int64_t b = n - first < batch ? n - first : batch;
-            Shape s = x->shape;
-            s.dim[0] = b;
-            Tensor in = tensor_view(DT_F32, s, tensor_f32(x) + first * per);
-            const Tensor *inputs[1] = { &in };
+            Tensor views[DATA_MAX_INPUTS];
+            const Tensor *inputs[DATA_MAX_INPUTS];
+            dataset_batch(d, first, b, views, inputs);
             if ((st = run_forward(&ref, inputs, NULL, NULL, err)))
                 break;
             Tensor xin, zq;
@@ -229,27 +227,30 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
             memset(&zq, 0, sizeof zq);
             BcTap tap = { .g = g, .v = -1 };
             const Node *hn = u ? &g->nodes[u->head] : NULL;
-            bool from_input = u && g->values[hn->in[0]].kind == VAL_INPUT;
-            if (u && !from_input) {
+            int from_input = -1; /* the graph input the unit reads directly, if any */
+            for (int i = 0; u && i < g->n_inputs; i++)
+                if (g->inputs[i] == hn->in[0])
+                    from_input = i;
+            if (u && from_input < 0) {
                 if ((st = tensor_init(&xin, DT_F32, ref.vals[hn->in[0]].shape, err)))
                     break;
                 tap.v = hn->in[0];
                 tap.dst = &xin;
             }
-            st = qx.forward(qx.self, inputs, outs, u && !from_input ? bc_tap : NULL, &tap,
+            st = qx.forward(qx.self, inputs, outs, u && from_input < 0 ? bc_tap : NULL, &tap,
                             err);
             if (!st && k == 0)
                 bc_sqnr_add(&ref, outs, g->n_outputs, &sig0, &noise0);
             if (!st && k == nu)
                 bc_sqnr_add(&ref, outs, g->n_outputs, &sig1, &noise1);
-            if (!st && u && !from_input && !tap.got)
+            if (!st && u && from_input < 0 && !tap.got)
                 st = qs_fail(err, QS_EINVAL, "biascorr: the quantized run did not produce the "
                              "input of '%s'", hn->name);
             const Tensor *zf = u ? &ref.vals[u->pre] : NULL;
             if (!st && u)
                 st = tensor_init(&zq, DT_F32, ref.vals[hn->out].shape, err);
             if (!st && u)
-                st = qmodel_unit_preact(q, u->head, from_input ? &in : &xin, &zq, err);
+                st = qmodel_unit_preact(q, u->head, from_input >= 0 ? &views[from_input] : &xin, &zq, err);
             if (!st && u) {
                 bc_accumulate(u, zf, &zq, sum, cnt, &sq);
                 vals += tensor_numel(zf);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "calib.h"
+#include "dataset.h"
 #include "error.h"
 #include "job.h"
 #include "model.h"
@@ -59,7 +60,7 @@ typedef struct BiasCorrReport {
 } BiasCorrReport;
 
 /* Measures the correction of every int8 linear unit (Conv, Dense, Gemm, MatMul heads at
- * int8-static or int8-dyn under plan p) on the first n samples of x (n <= 0: all), in
+ * int8-static or int8-dyn under plan p) on the first n samples of d (n <= 0: all), in
  * batches of `batch`, SEQUENTIALLY: unit k is measured on the inputs the quantized model
  * gives it with units 1..k-1 already corrected (AIMET's empirical bias correction), as
  *     corr_k[c] = mean over samples and positions of (z_float[c] - z_quant[c])
@@ -70,7 +71,7 @@ typedef struct BiasCorrReport {
  * plan a copy of p, split empty); rep may be NULL. QS_EINVAL when the plan has no int8
  * linear unit or the model has more than one input; QS_ECANCELLED through job. On failure
  * *out is left empty. */
-QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, const Tensor *x,
+QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, const Dataset *d,
                       int64_t n, int batch, const JobCtx *job, BiasCorr *out,
                       BiasCorrReport *rep, QsError *err);
 

@@ -1,6 +1,7 @@
 #include "builder.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,21 @@ LayerSpec layer_spec_default(const char *kind)
     ls.bias = 1;
     ls.alpha = 0.01f;
     ls.axis = -1;
+    ls.scale = 2;
     return ls;
+}
+
+/* The shape at batch 1 of the value named `name`; false when there is none. */
+static bool value_shape(const Builder *b, const char *name, Shape *out)
+{
+    const Graph *g = &b->m->graph;
+    int v = graph_find_value(g, name);
+    if (v < 0)
+        return false;
+    *out = g->values[v].shape;
+    if (g->values[v].kind == VAL_INPUT)
+        out->dim[0] = 1; /* stored as the batch placeholder 0 */
+    return true;
 }
 
 /* Adds a node reading `inputs` and writing a value named after the node, and makes it the
@@ -34,11 +49,12 @@ static QsStatus add_node(Builder *b, int op, const char *name, const char *const
     if (graph_add_node(g, op, name, inputs, n_in, name, attrs, n_attrs, err))
         return err->code;
     const Node *n = &g->nodes[g->n_nodes - 1];
-    const Shape *in[64];
+    Shape shapes[BUILDER_MAX_FROM + 4];
+    const Shape *in[BUILDER_MAX_FROM + 4];
+    QS_ASSERT(n->n_in <= BUILDER_MAX_FROM + 4);
     for (int i = 0; i < n->n_in; i++) {
         int v = n->in[i];
-        in[i] = v < 0 ? NULL : v == graph_find_value(g, b->cur) ? &b->cur_shape
-                                                                 : &g->values[v].shape;
+        in[i] = v >= 0 && value_shape(b, g->values[v].name, &shapes[i]) ? &shapes[i] : NULL;
     }
     Shape out;
     if (op_table[op]->infer(n, in, &out, err))
@@ -214,6 +230,50 @@ static QsStatus build_simple(Builder *b, const LayerSpec *ls, const char *name, 
     return add_node(b, op, name, in, 1, attrs, n, err);
 }
 
+/* Concatenation of the `from` values along `axis` (default -1, the features). */
+static QsStatus build_concat(Builder *b, const LayerSpec *ls, const char *name, QsError *err)
+{
+    if (ls->n_from < 2)
+        return qs_fail(err, QS_EINVAL, "layer '%s': concat needs at least 2 values in 'from'",
+                       name);
+    Attr attrs[1] = { attr_int("axis", ls->axis) };
+    return add_node(b, OP_CONCAT, name, ls->from, ls->n_from, attrs, 1, err);
+}
+
+/* ReduceMean over `axes` (Deep Sets pooling: (N, n, F) -> (N, F) with axes [1]). */
+static QsStatus build_mean(Builder *b, const LayerSpec *ls, const char *name, QsError *err)
+{
+    if (ls->n_axes < 1)
+        return qs_fail(err, QS_EINVAL, "layer '%s': mean needs 'axes' (e.g. [1])", name);
+    Attr attrs[2] = { attr_ints("axes", ls->axes, ls->n_axes),
+                      attr_int("keepdims", ls->keepdims ? 1 : 0) };
+    const char *in[1] = { b->cur };
+    QsStatus st = add_node(b, OP_REDUCEMEAN, name, in, 1, attrs, 2, err);
+    attr_release(&attrs[0]);
+    return st;
+}
+
+/* Nearest-neighbour upsampling by an integer factor on every spatial dim, as PyTorch's
+ * nn.Upsample(scale_factor=s, mode="nearest"): output index i reads input floor(i / s),
+ * which is Resize's asymmetric transform with floor rounding (how torch exports it). */
+static QsStatus build_upsample(Builder *b, const LayerSpec *ls, const char *name, QsError *err)
+{
+    if (need_rank(b, name, 3, 4, err))
+        return err->code;
+    int r = b->cur_shape.ndim;
+    float scales[4] = { 1.0f, 1.0f, 1.0f, 1.0f };
+    for (int i = 2; i < r; i++)
+        scales[i] = (float)(ls->scale ? ls->scale : 2);
+    Attr attrs[4] = { attr_floats("scales", scales, r), attr_str("mode", "nearest"),
+                      attr_str("coordinate_transformation_mode", "asymmetric"),
+                      attr_str("nearest_mode", "floor") };
+    const char *in[1] = { b->cur };
+    QsStatus st = add_node(b, OP_RESIZE, name, in, 1, attrs, 4, err);
+    for (int i = 0; i < 4; i++)
+        attr_release(&attrs[i]);
+    return st;
+}
+
 static const LayerKind layer_kinds[] = {
     { "conv", build_conv, -1 },
     { "dense", build_dense, -1 },
@@ -233,6 +293,9 @@ static const LayerKind layer_kinds[] = {
     { "flatten", NULL, OP_FLATTEN },
     { "dropout", NULL, OP_DROPOUT },
     { "softmax", NULL, OP_SOFTMAX },
+    { "concat", build_concat, -1 },
+    { "mean", build_mean, -1 },
+    { "upsample", build_upsample, -1 },
 };
 enum { N_KINDS = sizeof layer_kinds / sizeof layer_kinds[0] };
 
@@ -240,19 +303,48 @@ int builder_kind_count(void) { return N_KINDS; }
 
 const char *builder_kind_name(int i) { return i >= 0 && i < N_KINDS ? layer_kinds[i].name : NULL; }
 
-QsStatus builder_begin(Builder *b, Model *m, const char *input, const Shape *sample,
-                       uint64_t seed, QsError *err)
+QsStatus builder_begin_inputs(Builder *b, Model *m, int n, const char *const *names,
+                              const Shape *samples, uint64_t seed, QsError *err)
 {
     memset(b, 0, sizeof *b);
     b->m = m;
     rng_seed(&b->rng, seed);
-    if (graph_add_input(&m->graph, input, sample, err))
-        return err->code;
-    snprintf(b->cur, sizeof b->cur, "%s", input);
-    b->cur_shape.ndim = sample->ndim + 1;
-    b->cur_shape.dim[0] = 1;
-    for (int i = 0; i < sample->ndim; i++)
-        b->cur_shape.dim[i + 1] = sample->dim[i];
+    if (n < 1)
+        return qs_fail(err, QS_EINVAL, "a model needs at least one input");
+    for (int i = 0; i < n; i++)
+        if (graph_add_input(&m->graph, names[i], &samples[i], err))
+            return err->code;
+    snprintf(b->cur, sizeof b->cur, "%s", names[0]);
+    value_shape(b, names[0], &b->cur_shape);
+    return QS_OK;
+}
+
+QsStatus builder_begin(Builder *b, Model *m, const char *input, const Shape *sample,
+                       uint64_t seed, QsError *err)
+{
+    return builder_begin_inputs(b, m, 1, &input, sample, seed, err);
+}
+
+/* Makes ls->from[0] the current value after checking every `from` name. */
+static QsStatus take_from(Builder *b, const LayerSpec *ls, const char *name, QsError *err)
+{
+    if (ls->n_from < 0 || ls->n_from > BUILDER_MAX_FROM)
+        return qs_fail(err, QS_EINVAL, "layer '%s': 'from' lists %d values (at most %d)", name,
+                       ls->n_from, BUILDER_MAX_FROM);
+    const Graph *g = &b->m->graph;
+    for (int i = 0; i < ls->n_from; i++) {
+        int v = graph_find_value(g, ls->from[i]);
+        if (v < 0 || g->values[v].kind == VAL_CONST)
+            return qs_fail(err, QS_EINVAL, "layer '%s': 'from' names '%s', which is neither a "
+                           "graph input nor an earlier layer", name, ls->from[i]);
+    }
+    if (ls->n_from > 1 && strcmp(ls->kind, "concat") != 0)
+        return qs_fail(err, QS_EINVAL, "layer '%s': %s reads one value, 'from' lists %d", name,
+                       ls->kind, ls->n_from);
+    if (ls->n_from >= 1) {
+        snprintf(b->cur, sizeof b->cur, "%s", ls->from[0]);
+        value_shape(b, ls->from[0], &b->cur_shape);
+    }
     return QS_OK;
 }
 
@@ -270,16 +362,34 @@ QsStatus builder_add(Builder *b, const LayerSpec *ls, QsError *err)
         snprintf(name, sizeof name, "%s", ls->name);
     else
         snprintf(name, sizeof name, "%s%d", ls->kind, b->counter);
-    QsStatus st = k->build ? k->build(b, ls, name, err) : build_simple(b, ls, name, k->op, err);
+    QsStatus st = take_from(b, ls, name, err);
+    if (!st)
+        st = k->build ? k->build(b, ls, name, err) : build_simple(b, ls, name, k->op, err);
     if (st)
         qs_error_prefix(err, "layer %d (%s)", b->counter, ls->kind);
     return st;
 }
 
-QsStatus builder_finish(Builder *b, QsError *err)
+QsStatus builder_finish_outputs(Builder *b, int n, const char *const *names, QsError *err)
 {
     Graph *g = &b->m->graph;
-    if (graph_add_output(g, b->cur, err) || graph_finalize(g, err))
+    if (n < 1)
+        return qs_fail(err, QS_EINVAL, "a model needs at least one output");
+    for (int i = 0; i < n; i++) {
+        int v = graph_find_value(g, names[i]);
+        if (v < 0 || g->values[v].kind == VAL_CONST)
+            return qs_fail(err, QS_EINVAL, "output '%s' is neither a graph input nor a layer",
+                           names[i]);
+        if (graph_add_output(g, names[i], err))
+            return err->code;
+    }
+    if (graph_finalize(g, err))
         return err->code;
     return model_pack(b->m, err);
+}
+
+QsStatus builder_finish(Builder *b, QsError *err)
+{
+    const char *cur = b->cur;
+    return builder_finish_outputs(b, 1, &cur, err);
 }

@@ -2,6 +2,8 @@
  * tap. The graph is only read. */
 #include "calib.h"
 
+#include "eval.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,14 +43,8 @@ QsStatus calib_run(const Graph *g, const Dataset *d, int64_t n, int batch, doubl
         return qs_fail(err, QS_EINVAL, "the graph is not finalized");
     if (batch < 1)
         return qs_fail(err, QS_EINVAL, "batch=%d: must be at least 1", batch);
-    if (g->n_inputs != 1)
-        return qs_fail(err, QS_EUNSUPPORTED, "the model has %d inputs; data splits feed one",
-                       g->n_inputs);
-    if (!d->x)
-        return qs_fail(err, QS_EINVAL, "the split holds no data");
-    if (d->x->dtype != DT_F32)
-        return qs_fail(err, QS_EINVAL, "the split's samples are %s, expected f32",
-                       dtype_name(d->x->dtype));
+    if (eval_check_inputs(g, d, err))
+        return err->code;
     int64_t len = dataset_len(d);
     if (len < 1)
         return qs_fail(err, QS_EINVAL, "the split holds no samples");
@@ -76,18 +72,17 @@ QsStatus calib_run(const Graph *g, const Dataset *d, int64_t n, int batch, doubl
     run_init(&r, g);
     CalibTap ct = { .g = g, .c = out };
     QsStatus st = QS_OK;
-    int64_t per_sample = shape_span(&d->x->shape, 1, d->x->shape.ndim);
     for (int64_t first = 0; first < n; first += batch) {
         if ((st = job_check(job, "calibration", err)))
             break;
         int64_t b = n - first < batch ? n - first : batch;
-        Shape s = d->x->shape;
-        s.dim[0] = b;
-        Tensor in = tensor_view(DT_F32, s, tensor_f32(d->x) + first * per_sample);
-        const Tensor *inputs[1] = { &in };
-        /* The input is observed before the run; a failing run discards the whole
+        Tensor views[DATA_MAX_INPUTS];
+        const Tensor *inputs[DATA_MAX_INPUTS];
+        dataset_batch(d, first, b, views, inputs);
+        /* The inputs are observed before the run; a failing run discards the whole
          * calibration, so no half-counted batch survives. */
-        calib_observe(out, g->inputs[0], &in);
+        for (int k = 0; k < g->n_inputs; k++)
+            calib_observe(out, g->inputs[k], &views[k]);
         if ((st = run_forward(&r, inputs, calib_tap, &ct, err)))
             break;
         out->samples += b;

@@ -3,6 +3,7 @@
  * weights are rescaled in sweeps, and a second float pass verifies the function; any
  * failure restores every tensor that was touched. */
 #include "cle.h"
+#include "eval.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -357,25 +358,23 @@ static void cle_tap(void *user, int node, const Tensor *t)
     }
 }
 
-/* Runs the float model over x[0, n) and copies the outputs into out (or compares them with
+/* Runs the float model over samples [0, n) of d and copies the outputs into out (or compares them with
  * out: *diff = max |y - out|). */
-static QsStatus cle_pass(const Graph *g, const Tensor *x, int64_t n, int batch, CleTap *tap,
+static QsStatus cle_pass(const Graph *g, const Dataset *d, int64_t n, int batch, CleTap *tap,
                          float *out, double *diff, const JobCtx *job, double frac0,
                          QsError *err)
 {
     Run r;
     run_init(&r, g);
-    int64_t per = shape_span(&x->shape, 1, x->shape.ndim);
     float *cur = out;
     QsStatus st = QS_OK;
     for (int64_t first = 0; first < n && !st; first += batch) {
         if ((st = job_check(job, "cross-layer equalization", err)))
             break;
         int64_t b = n - first < batch ? n - first : batch;
-        Shape s = x->shape;
-        s.dim[0] = b;
-        Tensor in = tensor_view(DT_F32, s, tensor_f32(x) + first * per);
-        const Tensor *inputs[1] = { &in };
+        Tensor views[DATA_MAX_INPUTS];
+        const Tensor *inputs[DATA_MAX_INPUTS];
+        dataset_batch(d, first, b, views, inputs);
         if ((st = run_forward(&r, inputs, tap ? cle_tap : NULL, tap, err)))
             break;
         for (int k = 0; k < g->n_outputs; k++) {
@@ -388,8 +387,8 @@ static QsStatus cle_pass(const Graph *g, const Tensor *x, int64_t n, int batch, 
                 for (int64_t i = 0; i < m && !isnan(*diff); i++) {
                     if (isnan(y[i]) && isnan(cur[i]))
                         continue;
-                    double d = fabs((double)y[i] - cur[i]);
-                    *diff = !(d <= *diff) ? d : *diff; /* NaN against a number: NaN sticks */
+                    double dv = fabs((double)y[i] - cur[i]);
+                    *diff = !(dv <= *diff) ? dv : *diff; /* NaN against a number: NaN sticks */
                 }
             }
             cur += m;
@@ -400,23 +399,22 @@ static QsStatus cle_pass(const Graph *g, const Tensor *x, int64_t n, int batch, 
     return st;
 }
 
-QsStatus cle_run(Model *m, const Tensor *x, int64_t n, int batch, int iters, double headroom,
+QsStatus cle_run(Model *m, const Dataset *d, int64_t n, int batch, int iters, double headroom,
                  const JobCtx *job, CleReport *rep, QsError *err)
 {
     Graph *g = &m->graph;
     memset(rep, 0, sizeof *rep);
-    if (!x || x->shape.ndim < 1)
+    if (!d || d->n_x == 0)
         return qs_fail(err, QS_EINVAL, "cle: calibration samples are needed");
-    if (g->n_inputs != 1)
-        return qs_fail(err, QS_EUNSUPPORTED, "cle: the model has %d inputs; data splits feed "
-                       "one", g->n_inputs);
+    if (eval_check_inputs(g, d, err))
+        return qs_error_prefix(err, "cle"), err->code;
     if (batch < 1 || iters < 1)
         return qs_fail(err, QS_EINVAL, "cle: batch %d and iters %d must be at least 1", batch,
                        iters);
     if (!(headroom >= 1.0) || !isfinite(headroom))
         return qs_fail(err, QS_EINVAL, "cle: headroom %g must be at least 1", headroom);
-    if (n <= 0 || n > x->shape.dim[0])
-        n = x->shape.dim[0];
+    if (n <= 0 || n > dataset_len(d))
+        n = dataset_len(d);
     if (n < 1)
         return qs_fail(err, QS_EINVAL, "cle: the split is empty");
     int nn = g->n_nodes, np = 0;
@@ -457,7 +455,7 @@ QsStatus cle_run(Model *m, const Tensor *x, int64_t n, int batch, int iters, dou
                      total);
     CleTap tap = { .g = g, .pairs = pairs, .pair_of = pair_of };
     if (!st)
-        st = cle_pass(g, x, n, batch, &tap, ref, NULL, job, 0.0, err);
+        st = cle_pass(g, d, n, batch, &tap, ref, NULL, job, 0.0, err);
     /* keep a copy of everything the sweeps may write, to undo */
     for (int k = 0; k < np && !st; k++) {
         Pair *p = &pairs[k];
@@ -482,7 +480,7 @@ QsStatus cle_run(Model *m, const Tensor *x, int64_t n, int batch, int iters, dou
         const float *y = ref;
         for (size_t i = 0; i < per_out * (size_t)n; i++)
             scale = fabs(y[i]) > scale ? fabs(y[i]) : scale;
-        st = cle_pass(g, x, n, batch, NULL, ref, &diff, job, 0.5, err);
+        st = cle_pass(g, d, n, batch, NULL, ref, &diff, job, 0.5, err);
     }
     double rel = scale > 0 ? diff / scale : diff;
     if (!st && !(rel <= CLE_TOLERANCE))

@@ -28,6 +28,7 @@
 
 #include <stdint.h>
 
+#include "dataset.h"
 #include "error.h"
 #include "job.h"
 #include "model.h"
@@ -68,7 +69,7 @@ typedef struct CleReport {
  * QS_EINVAL is returned. A model without a pair is left as it was (n_pairs 0, QS_OK).
  * rep->pairs is allocated here. The caller drops whatever was derived from the old weights
  * (session_model_changed). */
-QsStatus cle_run(Model *m, const Tensor *x, int64_t n, int batch, int iters, double headroom,
+QsStatus cle_run(Model *m, const Dataset *d, int64_t n, int batch, int iters, double headroom,
                  const JobCtx *job, CleReport *rep, QsError *err);
 
 #endif

@@ -29,8 +29,10 @@ void dataset_release(Dataset *d)
 {
     if (!d)
         return;
-    tensor_free(d->x);
+    for (int k = 0; k < d->n_x; k++)
+        tensor_free(d->x[k]);
     tensor_free(d->y);
+    tensor_free(d->aux);
     free(d->x_path);
     free(d->y_path);
     memset(d, 0, sizeof *d);
@@ -38,7 +40,46 @@ void dataset_release(Dataset *d)
 
 int64_t dataset_len(const Dataset *d)
 {
-    return d && d->x && d->x->shape.ndim > 0 ? d->x->shape.dim[0] : 0;
+    return d && d->n_x > 0 && d->x[0]->shape.ndim > 0 ? d->x[0]->shape.dim[0] : 0;
+}
+
+void dataset_batch(const Dataset *d, int64_t first, int64_t n, Tensor views[DATA_MAX_INPUTS],
+                   const Tensor *ptrs[DATA_MAX_INPUTS])
+{
+    for (int k = 0; k < d->n_x; k++) {
+        const Tensor *x = d->x[k];
+        int64_t per_sample = shape_span(&x->shape, 1, x->shape.ndim);
+        Shape s = x->shape;
+        s.dim[0] = n;
+        views[k] = tensor_view(DT_F32, s, tensor_f32(x) + first * per_sample);
+        ptrs[k] = &views[k];
+    }
+}
+
+static int64_t dataset_rows(const Tensor *t)
+{
+    return t->shape.ndim > 0 ? t->shape.dim[0] : -1;
+}
+
+QsStatus dataset_check(const Dataset *d, QsError *err)
+{
+    if (d->n_x < 1 || d->n_x > DATA_MAX_INPUTS)
+        return qs_fail(err, QS_EINVAL, "a split needs 1 to %d inputs, got %d", DATA_MAX_INPUTS,
+                       d->n_x);
+    int64_t n = dataset_rows(d->x[0]);
+    if (n < 0)
+        return qs_fail(err, QS_ESHAPE, "samples need a leading sample dimension");
+    for (int k = 1; k < d->n_x; k++)
+        if (dataset_rows(d->x[k]) != n)
+            return qs_fail(err, QS_ESHAPE, "input %d holds %lld samples, input 0 holds %lld", k,
+                           (long long)dataset_rows(d->x[k]), (long long)n);
+    if (d->y && dataset_rows(d->y) != n)
+        return qs_fail(err, QS_ESHAPE, "%lld samples but %lld labels", (long long)n,
+                       (long long)dataset_rows(d->y));
+    if (d->aux && dataset_rows(d->aux) != n)
+        return qs_fail(err, QS_ESHAPE, "%lld samples but %lld rows of task extras (aux)",
+                       (long long)n, (long long)dataset_rows(d->aux));
+    return QS_OK;
 }
 
 /* IEEE half -> float, exact for every input (subnormals, infinities, NaN payloads). */
@@ -244,12 +285,15 @@ void dataset_truncate(Dataset *d, int64_t n)
         n = 0;
     if (n >= len)
         return;
-    /* The buffers keep their size; only the leading dimension shrinks. */
-    d->x->shape.dim[0] = n;
-    /* y is only ever shrunk: growing a shorter y past its buffer would read out of bounds,
-     * and dataset_prepare_y reports the count mismatch. */
-    if (d->y && d->y->shape.ndim > 0 && d->y->shape.dim[0] > n)
-        d->y->shape.dim[0] = n;
+    /* The buffers keep their size; only the leading dimension shrinks. A shorter tensor
+     * is never grown: that would read past its buffer, and dataset_check or
+     * dataset_prepare_y reports the count mismatch. */
+    Tensor *all[DATA_MAX_INPUTS + 2] = { d->y, d->aux };
+    for (int k = 0; k < d->n_x; k++)
+        all[2 + k] = d->x[k];
+    for (int k = 0; k < d->n_x + 2; k++)
+        if (all[k] && all[k]->shape.ndim > 0 && all[k]->shape.dim[0] > n)
+            all[k]->shape.dim[0] = n;
 }
 
 /* Moves rows [start, end) of t to the front and shrinks its leading dimension. */
@@ -269,6 +313,44 @@ void dataset_skip(Dataset *d, int64_t start)
 {
     if (start <= 0)
         return;
-    drop_leading_rows(d->x, start);
+    for (int k = 0; k < d->n_x; k++)
+        drop_leading_rows(d->x[k], start);
     drop_leading_rows(d->y, start);
+    drop_leading_rows(d->aux, start);
+}
+
+QsStatus data_batch_init(DataBatch *b, const Dataset *d, int64_t cap, QsError *err)
+{
+    memset(b, 0, sizeof *b);
+    for (int k = 0; k < d->n_x; k++) {
+        Shape s = d->x[k]->shape;
+        s.dim[0] = cap;
+        if (!(b->x[k] = tensor_new(DT_F32, s, err))) {
+            data_batch_release(b);
+            return err->code;
+        }
+        b->ptrs[k] = b->x[k];
+        b->n_x = k + 1;
+    }
+    return QS_OK;
+}
+
+void data_batch_gather(DataBatch *b, const Dataset *d, const int64_t *idx, int64_t n)
+{
+    for (int k = 0; k < b->n_x; k++) {
+        const Tensor *src = d->x[k];
+        size_t per = (size_t)shape_span(&src->shape, 1, src->shape.ndim);
+        float *dst = tensor_f32(b->x[k]);
+        for (int64_t j = 0; j < n; j++)
+            memcpy(dst + (size_t)j * per, tensor_f32(src) + (size_t)idx[j] * per,
+                   per * sizeof(float));
+        b->x[k]->shape.dim[0] = n;
+    }
+}
+
+void data_batch_release(DataBatch *b)
+{
+    for (int k = 0; k < b->n_x; k++)
+        tensor_free(b->x[k]);
+    memset(b, 0, sizeof *b);
 }

@@ -128,15 +128,15 @@ static void check_fp16(const Graph *g, const Calibration *cal, Findings *fs)
     }
 }
 
-static QsStatus check_error_jumps(const Model *m, QModel *q, const Tensor *x, int64_t n,
+static QsStatus check_error_jumps(const Model *m, QModel *q, const Dataset *d, int64_t n,
                                   int batch, const JobCtx *job, Findings *fs, QsError *err)
 {
     const Graph *g = &m->graph;
     LayerError *acc = xcalloc((size_t)g->n_nodes, sizeof *acc);
     LayerError *loc = xcalloc((size_t)g->n_nodes, sizeof *loc);
-    QsStatus st = qerror_run(m, q, x, n, batch, false, job, acc, err);
+    QsStatus st = qerror_run(m, q, d, n, batch, false, job, acc, err);
     if (!st)
-        st = qerror_run(m, q, x, n, batch, true, job, loc, err);
+        st = qerror_run(m, q, d, n, batch, true, job, loc, err);
     for (int i = 0; i < g->n_nodes && !st; i++) {
         const Node *nd = &g->nodes[i];
         if (!loc[i].valid || !acc[i].valid || nd->in[0] < 0)
@@ -165,7 +165,7 @@ static int worst_first(const void *a, const void *b)
     return (x->severity < y->severity) - (x->severity > y->severity);
 }
 
-QsStatus diagnose_run(QuantState *qs, const Model *m, const Plan *p, const Tensor *x, int64_t n,
+QsStatus diagnose_run(QuantState *qs, const Model *m, const Plan *p, const Dataset *d, int64_t n,
                       int batch, const JobCtx *job, Finding **out, int *n_out, QsError *err)
 {
     if (!qs->calibrated)
@@ -184,8 +184,8 @@ QsStatus diagnose_run(QuantState *qs, const Model *m, const Plan *p, const Tenso
         check_weights(q, g, pq.q.wgran_tensor, &fs);
         check_activations(q, g, &qs->calib, &fs);
         check_fp16(g, &qs->calib, &fs);
-        if (x)
-            st = check_error_jumps(m, q, x, n, batch, job, &fs, err);
+        if (d)
+            st = check_error_jumps(m, q, d, n, batch, job, &fs, err);
     }
     plan_release(&pq);
     if (st) {

@@ -3,6 +3,7 @@
 #ifndef QS_DIAGNOSE_H
 #define QS_DIAGNOSE_H
 
+#include "dataset.h"
 #include "error.h"
 #include "job.h"
 #include "model.h"
@@ -28,8 +29,8 @@ typedef struct Finding {
 extern const char *const diag_kind_names[DIAG_COUNT];
 
 /* Examines model m under plan p with the session's calibration and (for the error check)
- * the first n samples of x. *out is new memory (free), sorted worst first. */
-QsStatus diagnose_run(QuantState *qs, const Model *m, const Plan *p, const Tensor *x, int64_t n,
+ * the first n samples of d. *out is new memory (free), sorted worst first. */
+QsStatus diagnose_run(QuantState *qs, const Model *m, const Plan *p, const Dataset *d, int64_t n,
                       int batch, const JobCtx *job, Finding **out, int *n_out, QsError *err);
 
 #endif

@@ -5,23 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const task_names[TASK_COUNT] = {
-    [TASK_CLASSIFY] = "classify",
-    [TASK_MULTILABEL] = "multilabel",
-    [TASK_REGRESS] = "regress",
+const TaskDef task_table[TASK_COUNT] = {
+    [TASK_CLASSIFY] = { "classify", "accuracy", true, true, false },
+    [TASK_MULTILABEL] = { "multilabel", "accuracy", true, false, false },
+    [TASK_REGRESS] = { "regress", "mse", false, false, false },
+    [TASK_DETECT] = { "detect", "f1", true, false, true },
+    [TASK_POLICY] = { "policy", "success", true, true, true },
 };
 
 const char *task_name(TaskKind t)
 {
-    if ((unsigned)t < TASK_COUNT && task_names[t])
-        return task_names[t];
+    if ((unsigned)t < TASK_COUNT)
+        return task_table[t].name;
     return "unknown";
 }
 
 int task_find(const char *name)
 {
     for (int t = 0; t < TASK_COUNT; t++)
-        if (task_names[t] && strcmp(task_names[t], name) == 0)
+        if (strcmp(task_table[t].name, name) == 0)
             return t;
     return -1;
 }
@@ -44,7 +46,7 @@ void label_metrics_init(LabelMetrics *m, TaskKind task, int n_classes)
     memset(m, 0, sizeof *m);
     m->task = task;
     m->n_classes = n_classes;
-    if (task == TASK_CLASSIFY)
+    if (task_table[task].class_labels)
         m->confusion = xcalloc((size_t)n_classes * (size_t)n_classes, sizeof *m->confusion);
 }
 
@@ -62,9 +64,9 @@ QsStatus label_metrics_add(LabelMetrics *m, const float *out, int64_t n, const i
     const int C = m->n_classes;
     if (n < 0)
         return qs_fail(err, QS_EINVAL, "negative sample count %lld", (long long)n);
-    if (m->task == TASK_CLASSIFY) {
+    if (task_table[m->task].class_labels) {
         if (!labels)
-            return qs_fail(err, QS_EINVAL, "classify metrics need integer labels");
+            return qs_fail(err, QS_EINVAL, "%s metrics need integer labels", task_name(m->task));
         /* Checked before counting anything, so a bad batch leaves the totals as they were. */
         for (int64_t i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= C)
@@ -83,7 +85,7 @@ QsStatus label_metrics_add(LabelMetrics *m, const float *out, int64_t n, const i
         const float *o = out + i * C, *t = targets + i * C;
         for (int j = 0; j < C; j++) {
             double y = o[j];
-            if (m->task == TASK_MULTILABEL) {
+            if (m->task == TASK_MULTILABEL || m->task == TASK_DETECT) {
                 /* A target counts as set from 0.5 up, so soft labels still compare. */
                 bool want = t[j] >= 0.5f, got = o[j] > 0.0f;
                 m->bits_right += want == got;
@@ -100,9 +102,49 @@ QsStatus label_metrics_add(LabelMetrics *m, const float *out, int64_t n, const i
     return QS_OK;
 }
 
+void label_metrics_set_detect(LabelMetrics *m, const DetectCfg *cfg) { m->det_cfg = *cfg; }
+
+QsStatus label_metrics_add_aux(LabelMetrics *m, const float *out, int64_t n, const float *aux,
+                               int64_t aux_width, QsError *err)
+{
+    const int C = m->n_classes;
+    if (m->task == TASK_POLICY) {
+        if (aux_width != C)
+            return qs_fail(err, QS_ESHAPE, "policy: %lld unsafe flags per sample for %d actions",
+                           (long long)aux_width, C);
+        for (int64_t i = 0; i < n; i++)
+            m->unsafe += aux[i * C + row_argmax(out + i * C, C)] >= 0.5f;
+    } else if (m->task == TASK_DETECT) {
+        const DetectCfg *c = &m->det_cfg;
+        if (aux_width % 3 != 0 || (int64_t)c->out_h * c->out_w != C)
+            return qs_fail(err, QS_ESHAPE, "detect: objects need 3 values each (got %lld per "
+                           "sample) and a %dx%d heat map of %d cells", (long long)aux_width,
+                           c->out_h, c->out_w, C);
+        detect_counts_add(&m->det, c, out, n, aux, (int)(aux_width / 3));
+    }
+    return QS_OK;
+}
+
+double label_metrics_headline(const LabelMetrics *m)
+{
+    switch (m->task) {
+    case TASK_REGRESS:
+        return label_metrics_mse(m);
+    case TASK_DETECT:
+        return detect_f1(&m->det, -1);
+    default:
+        return label_metrics_accuracy(m);
+    }
+}
+
+double label_metrics_collision(const LabelMetrics *m)
+{
+    return m->task == TASK_POLICY && m->n ? (double)m->unsafe / (double)m->n : NAN;
+}
+
 double label_metrics_accuracy(const LabelMetrics *m)
 {
-    if (m->task == TASK_CLASSIFY) {
+    if (task_table[m->task].class_labels) {
         if (m->n == 0)
             return NAN;
         int64_t right = 0;
@@ -117,7 +159,7 @@ double label_metrics_accuracy(const LabelMetrics *m)
 
 double label_metrics_precision(const LabelMetrics *m, int cls)
 {
-    if (m->task != TASK_CLASSIFY || cls < 0 || cls >= m->n_classes)
+    if (!task_table[m->task].class_labels || cls < 0 || cls >= m->n_classes)
         return NAN;
     const int C = m->n_classes;
     int64_t predicted = 0;
@@ -128,7 +170,7 @@ double label_metrics_precision(const LabelMetrics *m, int cls)
 
 double label_metrics_recall(const LabelMetrics *m, int cls)
 {
-    if (m->task != TASK_CLASSIFY || cls < 0 || cls >= m->n_classes)
+    if (!task_table[m->task].class_labels || cls < 0 || cls >= m->n_classes)
         return NAN;
     const int C = m->n_classes;
     int64_t occurs = 0;

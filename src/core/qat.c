@@ -97,7 +97,7 @@ static QsStatus qat_check_config(const QatConfig *c, TaskKind task, QsError *err
         return qs_fail(err, QS_EINVAL, "T=%g: must be finite and > 0", c->temperature);
     if (c->distill < -1 || c->distill >= QAT_DISTILL_COUNT)
         return qs_fail(err, QS_EINVAL, "distill %d is not known", c->distill);
-    if (c->distill == QAT_DISTILL_KL && task != TASK_CLASSIFY)
+    if (c->distill == QAT_DISTILL_KL && !task_table[task].class_labels)
         return qs_fail(err, QS_EINVAL, "distill=kl compares class distributions: task %s "
                        "needs distill=mse or none", task_name(task));
     if ((unsigned)c->scales >= QAT_SCALES_COUNT)
@@ -110,8 +110,9 @@ static QsStatus qat_check_config(const QatConfig *c, TaskKind task, QsError *err
         return qs_fail(err, QS_EINVAL, "optimizer %d is not in the optimizer table", (int)c->optim);
     if (c->class_weights && c->auto_class_weights)
         return qs_fail(err, QS_EINVAL, "class weights are given and set to auto; pick one");
-    if (c->auto_class_weights && task != TASK_CLASSIFY)
-        return qs_fail(err, QS_EINVAL, "class_weights=auto needs class labels (task classify)");
+    if (c->auto_class_weights && !task_table[task].class_labels)
+        return qs_fail(err, QS_EINVAL, "class_weights=auto needs class labels (task %s has none)",
+                       task_name(task));
     if (c->class_weights && task == TASK_REGRESS)
         return qs_fail(err, QS_EINVAL, "loss mse does not take class weights");
     return optim_check_config(&c->opt, err);
@@ -204,7 +205,8 @@ static void qat_tap(void *user, int node, const Tensor *out)
 
 static double qat_metric(const LabelMetrics *m, TaskKind task)
 {
-    return task == TASK_REGRESS ? label_metrics_mse(m) : label_metrics_accuracy(m);
+    (void)task;
+    return label_metrics_headline(m);
 }
 
 static QsStatus qat_score(const Executor *ex, const Dataset *val, TaskKind task, int batch,
@@ -274,8 +276,8 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     QatSummary sum;
     memset(&sum, 0, sizeof sum);
     memset(res, 0, sizeof *res);
-    sum.metric = task == TASK_REGRESS ? "mse" : "accuracy";
-    sum.higher_is_better = task != TASK_REGRESS;
+    sum.metric = task_table[task].metric;
+    sum.higher_is_better = task_table[task].higher_is_better;
     sum.ptq_metric = sum.ptq_fake_metric = sum.best_metric = sum.best_fake_metric = NAN;
     double t_start = train_now();
     QsStatus st = QS_OK;
@@ -283,7 +285,8 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     memset(&L, 0, sizeof L);
     bool graph_live = false, trun_live = false, scored = false;
     Run trun;
-    float *weights = NULL, *xb = NULL, *tb = NULL, *dl = NULL, *saved_scales = NULL;
+    float *weights = NULL, *tb = NULL, *dl = NULL, *saved_scales = NULL;
+    DataBatch xb = { 0 };
     int64_t *lb = NULL, *perm = NULL;
     float **fgrad = NULL;
     const Tensor **dout = NULL;
@@ -321,7 +324,7 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     LossKind lk = train_task_loss(task);
     const LossDef *loss = &loss_table[lk];
     int distill = cfg->distill >= 0 ? cfg->distill
-                : task == TASK_CLASSIFY ? QAT_DISTILL_KL : QAT_DISTILL_MSE;
+                : task_table[task].class_labels ? QAT_DISTILL_KL : QAT_DISTILL_MSE;
     sum.distill = distill;
     if ((st = train_check_split(g, train, "train", task, C, loss, err)) ||
         (st = train_check_split(g, val, "validation", task, C, loss, err)))
@@ -357,9 +360,8 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
 
     /* buffers */
     int64_t B = cfg->batch < N ? cfg->batch : N;
-    int64_t sx = shape_span(&train->x->shape, 1, train->x->shape.ndim), bsx, bc;
-    if (__builtin_mul_overflow(B, sx, &bsx) || __builtin_mul_overflow(B, (int64_t)C, &bc) ||
-        !(xb = qat_alloc(bsx, sizeof *xb, "a batch", err)) ||
+    int64_t bc;
+    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&xb, train, B, err) ||
         !(dl = qat_alloc(bc, sizeof *dl, "the loss gradient", err)) ||
         !(perm = qat_alloc(N, sizeof *perm, "the sample order", err))) {
         st = qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
@@ -413,15 +415,13 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
             if ((st = job_check(job, "QAT", err)))
                 goto cleanup;
             int64_t b = N - first < B ? N - first : B;
-            train_gather(train, perm, first, b, sx, C, xb, lb, tb);
-            Shape xs = train->x->shape;
-            xs.dim[0] = b;
-            Tensor xt = tensor_view(DT_F32, xs, xb);
-            const Tensor *inputs[1] = { &xt };
+            train_gather(train, perm, first, b, C, &xb, lb, tb);
+            const Tensor *const *inputs = xb.ptrs;
             if (ema)
                 for (int k = 0; k < qg->n_act; k++)
-                    if (qg->act[k].obs_node < 0)
-                        qat_observe(&L, k, xb, b * sx);
+                    for (int i = 0; qg->act[k].obs_node < 0 && i < qg->g.n_inputs; i++)
+                        if (qg->g.inputs[i] == qg->act[k].obs)
+                            qat_observe(&L, k, tensor_f32(xb.x[i]), tensor_numel(xb.x[i]));
             if ((st = run_forward(&L.run, inputs, ema ? qat_tap : NULL, &L, err)) ||
                 (use_teacher && (st = run_forward(&trun, inputs, NULL, NULL, err))))
                 goto cleanup;
@@ -529,7 +529,7 @@ cleanup:
     if (sum_out)
         *sum_out = sum;
     free(weights);
-    free(xb);
+    data_batch_release(&xb);
     free(tb);
     free(dl);
     free(lb);

@@ -1,4 +1,5 @@
 #include "qerror.h"
+#include "eval.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -96,30 +97,27 @@ static QsStatus local_batch(QModel *q, const Run *ref, LayerError *out, QsError 
     return QS_OK;
 }
 
-QsStatus qerror_run(const Model *m, QModel *q, const Tensor *x, int64_t n, int batch,
+QsStatus qerror_run(const Model *m, QModel *q, const Dataset *d, int64_t n, int batch,
                     bool local, const JobCtx *job, LayerError *out, QsError *err)
 {
     const Graph *g = &m->graph;
     memset(out, 0, (size_t)g->n_nodes * sizeof *out);
-    if (g->n_inputs != 1)
-        return qs_fail(err, QS_EUNSUPPORTED, "error: the model has %d inputs; data splits feed "
-                       "one", g->n_inputs);
-    if (n <= 0 || n > x->shape.dim[0])
-        n = x->shape.dim[0];
+    if (eval_check_inputs(g, d, err))
+        return qs_error_prefix(err, "error"), err->code;
+    if (n <= 0 || n > dataset_len(d))
+        n = dataset_len(d);
     Run ref;
     run_init(&ref, g);
     Executor qx = qmodel_executor(q);
     const Tensor **outs = xmalloc((size_t)g->n_outputs * sizeof *outs);
-    int64_t per = shape_span(&x->shape, 1, x->shape.ndim);
     QsStatus st = QS_OK;
     for (int64_t first = 0; first < n && !st; first += batch) {
         if ((st = job_check(job, "error measurement", err)))
             break;
         int64_t b = n - first < batch ? n - first : batch;
-        Shape s = x->shape;
-        s.dim[0] = b;
-        Tensor in = tensor_view(DT_F32, s, tensor_f32(x) + first * per);
-        const Tensor *inputs[1] = { &in };
+        Tensor views[DATA_MAX_INPUTS];
+        const Tensor *inputs[DATA_MAX_INPUTS];
+        dataset_batch(d, first, b, views, inputs);
         if ((st = run_forward(&ref, inputs, NULL, NULL, err)))
             break;
         if (local) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dataset.h"
 #include "error.h"
 #include "job.h"
 #include "model.h"
@@ -28,9 +29,9 @@ double layer_error_sqnr_db(const LayerError *e);      /* +Inf when identical */
 double layer_error_cosine(const LayerError *e);
 double layer_error_rmse_steps(const LayerError *e);   /* RMSE / step; NaN without a step */
 
-/* Measures every node over the first n samples of x (N, ...) in batches. out has
+/* Measures every node over the first n samples of d in batches. out has
  * m->graph.n_nodes entries, indexed by node. */
-QsStatus qerror_run(const Model *m, QModel *q, const Tensor *x, int64_t n, int batch,
+QsStatus qerror_run(const Model *m, QModel *q, const Dataset *d, int64_t n, int batch,
                     bool local, const JobCtx *job, LayerError *out, QsError *err);
 
 #endif

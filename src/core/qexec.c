@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "half.h"
+#include "memtrack.h"
 #include "qexec_internal.h"
 
 void *qexec_alloc(size_t bytes, const char *what, QsError *err)
@@ -54,6 +55,7 @@ static void qexec_state_release(ExecState *st)
     free(st->h);
     free(st->ok);
     free(st->outs);
+    memtrack_free(st->arena_bytes + st->scratch_bytes); /* 0 when never laid out */
     free(st->arena);
     free(st->scratch);
     memset(st, 0, sizeof *st);
@@ -130,6 +132,8 @@ static QsStatus qexec_set_batch(ExecState *st, int64_t batch, QsError *err)
     /* keep the blocks when they are big enough (a smaller last batch, or alternating
      * batch sizes, then costs no allocation) */
     if (!st->arena || total > st->arena_bytes || !st->scratch || scratch > st->scratch_bytes) {
+        memtrack_free(st->arena_bytes + st->scratch_bytes);
+        st->arena_bytes = st->scratch_bytes = 0;
         free(st->arena);
         free(st->scratch);
         QsError tmp;
@@ -146,6 +150,7 @@ static QsStatus qexec_set_batch(ExecState *st, int64_t batch, QsError *err)
         }
         st->arena_bytes = total;
         st->scratch_bytes = scratch;
+        memtrack_alloc(total + scratch);
     }
     char *cur = st->arena;
     for (int v = 0; v < g->n_values; v++) {
@@ -439,7 +444,9 @@ QsStatus qmodel_unit_preact(QModel *q, int head, const Tensor *x, Tensor *out, Q
     void *scratch = qexec_alloc(bytes, "pre-activation scratch", err);
     if (!scratch)
         return err->code;
+    memtrack_alloc(bytes);
     qkernels_preact(s, x, out, scratch, bytes, q->plan.q.bits);
+    memtrack_free(bytes);
     free(scratch);
     return QS_OK;
 }

@@ -12,8 +12,8 @@
  *    ignored. fp32 units run their nodes one by one (the float model exactly).
  * 3. Steps: each unit becomes one step (fp32: one per node); each other node one step.
  * 4. int8-static: every value read or written as int8 gets QParams, from its calibrated
- *    range (observer, then quant_params), except the outputs of MaxPool, Relu/Clip and
- *    the layout ops, which keep their input's.
+ *    range (observer, then quant_params), except the outputs of MaxPool, Relu/Clip, the
+ *    layout ops and Resize (nearest), which keep their input's.
  * 5. Weights (folded) are derived per precision; QLayerInfo and the deployed size are
  *    filled last. */
 #include <math.h>
@@ -495,6 +495,12 @@ static StepKind lower_q_kind(const Graph *g, const Node *n)
     case OP_IDENTITY:
     case OP_DROPOUT:
         return STEP_Q_COPY;
+    case OP_RESIZE: {
+        /* nearest: a gather of codes, whose index map qkernels.c finds in float (exact
+         * while a sample has at most 2^24 elements) */
+        const Shape *xs = &g->values[n->in[0]].shape;
+        return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24) ? STEP_Q_COPY : STEP_FLOAT;
+    }
     default:
         return STEP_FLOAT;
     }

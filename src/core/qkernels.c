@@ -755,9 +755,94 @@ static void step_q_clamp_run(const Step *s, StepIO *io)
 
 /* ---- STEP_Q_COPY: layout ops keep the bytes and the parameters ------------------------- */
 
+/* Resize (nearest) copies input values, so its int8 output keeps the input's parameters
+ * and is a gather of the input's codes. Where each output element comes from is found by
+ * running the float op itself on float indices (exact: lowering allows at most 2^24
+ * elements per sample), so every coordinate and rounding mode the op supports is honoured
+ * without restating its formulas: once on one sample (every axis but the batch), once on
+ * a (N, 1, ..., 1) tensor for the batch axis, which is never resized but which
+ * tf_half_pixel_for_nn with round_prefer_ceil shifts by one, as ONNX says. Scratch: the
+ * indices in, both maps, then the op's own scratch. */
+typedef struct ResizeGeom {
+    Shape xs1, ys1;        /* one sample in and out */
+    Shape xb, yb;          /* (N, 1, ..., 1) and what the op makes of it */
+    size_t src_b, map_b, bmap_b, op_b;
+} ResizeGeom;
+
+static void qk_resize_geom(const Node *n, const StepIO *io, ResizeGeom *rg)
+{
+    const OpDef *op = op_table[OP_RESIZE];
+    rg->xs1 = io->in[0]->shape;
+    rg->ys1 = io->out.shape;
+    rg->xs1.dim[0] = rg->ys1.dim[0] = 1;
+    rg->xb = io->in[0]->shape;
+    for (int a = 1; a < rg->xb.ndim; a++)
+        rg->xb.dim[a] = 1;
+    const Shape *in1[1] = { &rg->xs1 }, *inb[1] = { &rg->xb };
+    QsStatus st = op->infer(n, inb, &rg->yb, NULL);
+    QS_ASSERT(st == QS_OK); /* the same node inferred its real shapes */
+    int64_t isz = shape_numel(&rg->xs1), nb = rg->xb.dim[0];
+    rg->src_b = qk_align((size_t)(isz > nb ? isz : nb) * sizeof(float));
+    rg->map_b = qk_align((size_t)shape_numel(&rg->ys1) * sizeof(float));
+    rg->bmap_b = qk_align((size_t)shape_numel(&rg->yb) * sizeof(float));
+    size_t s1 = op->scratch ? op->scratch(n, in1, &rg->ys1) : 0;
+    size_t sb = op->scratch ? op->scratch(n, inb, &rg->yb) : 0;
+    rg->op_b = s1 > sb ? s1 : sb;
+}
+
+/* The float op on indices 0 .. numel(xs) - 1 into out (shape ys). */
+static void qk_resize_probe(const Node *n, const Shape *xs, const Shape *ys, float *src,
+                            float *out, void *scratch, size_t scratch_bytes)
+{
+    for (int64_t i = 0; i < shape_numel(xs); i++)
+        src[i] = (float)i;
+    Tensor tin = tensor_view(DT_F32, *xs, src), tout = tensor_view(DT_F32, *ys, out);
+    const Tensor *ins[1] = { &tin };
+    RunCtx rc = { .scratch = scratch, .scratch_bytes = scratch_bytes };
+    op_table[OP_RESIZE]->forward(n, ins, &tout, &rc);
+}
+
+static void qk_resize_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        return;
+    }
+    const Node *n = &io->g->nodes[s->head];
+    ResizeGeom rg;
+    qk_resize_geom(n, io, &rg);
+    char *sp = io->scratch;
+    float *src = (float *)sp, *map = (float *)(sp + rg.src_b);
+    float *bmap = (float *)(sp + rg.src_b + rg.map_b);
+    void *op_scratch = sp + rg.src_b + rg.map_b + rg.bmap_b;
+    qk_resize_probe(n, &rg.xb, &rg.yb, src, bmap, op_scratch, rg.op_b);
+    qk_resize_probe(n, &rg.xs1, &rg.ys1, src, map, op_scratch, rg.op_b);
+    int64_t isz = shape_numel(&rg.xs1), osz = shape_numel(&rg.ys1);
+    int64_t bstride = shape_span(&rg.yb, 1, rg.yb.ndim);
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    for (int64_t b = 0; b < io->out.shape.dim[0]; b++) {
+        const int8_t *xb = x + (int64_t)bmap[b * bstride] * isz;
+        for (int64_t k = 0; k < osz; k++)
+            y[b * osz + k] = xb[(int64_t)map[k]];
+    }
+}
+
+static size_t qk_resize_scratch(const Step *s, const StepIO *io)
+{
+    if (io->fake)
+        return step_float_scratch(s, io);
+    ResizeGeom rg;
+    qk_resize_geom(&io->g->nodes[s->head], io, &rg);
+    return rg.src_b + rg.map_b + rg.bmap_b + rg.op_b;
+}
+
 static void step_q_copy_run(const Step *s, StepIO *io)
 {
-    (void)s;
+    if (io->g->nodes[s->head].op == OP_RESIZE) {
+        qk_resize_run(s, io);
+        return;
+    }
     memcpy(io->out.data, io->in[0]->data, tensor_bytes(&io->out));
 }
 
@@ -766,6 +851,13 @@ static size_t step_none_scratch(const Step *s, const StepIO *io)
     (void)s;
     (void)io;
     return 0;
+}
+
+static size_t step_q_copy_scratch(const Step *s, const StepIO *io)
+{
+    if (io->g->nodes[s->head].op == OP_RESIZE)
+        return qk_resize_scratch(s, io);
+    return step_none_scratch(s, io);
 }
 
 const StepDef qkernels_step_table[STEP_COUNT] = {
@@ -785,5 +877,6 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
                          .scratch = step_q_pool_scratch },
     [STEP_Q_CLAMP] = { .name = "int8 clamp", .run = step_q_clamp_run,
                        .scratch = step_none_scratch },
-    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run, .scratch = step_none_scratch },
+    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run,
+                      .scratch = step_q_copy_scratch },
 };

@@ -19,12 +19,7 @@ static QsStatus score_batch(void *user, int64_t first, int64_t n, const Tensor *
     int64_t C = shape_span(&out->shape, 1, out->shape.ndim);
     const float *o = tensor_f32(out);
     if (c->s->has_labels) {
-        const Tensor *y = c->d->y;
-        QsStatus st = y->dtype == DT_I64
-                          ? label_metrics_add(&c->s->labels, o, n, (const int64_t *)y->data + first,
-                                              NULL, first, err)
-                          : label_metrics_add(&c->s->labels, o, n, NULL, tensor_f32(y) + first * C,
-                                              first, err);
+        QsStatus st = eval_metrics_add(&c->s->labels, c->d, first, n, o, err);
         if (st)
             return st;
     }
@@ -55,26 +50,24 @@ QsStatus score_run(const Executor *ex, const Dataset *d, int64_t n, TaskKind tas
     int64_t C = shape_span(os, 1, os->ndim);
     if (ref && (ref->shape.dim[0] < n || shape_span(&ref->shape, 1, ref->shape.ndim) != C))
         return qs_fail(err, QS_ESHAPE, "reference outputs do not match the model output");
-    if (d->y && (task == TASK_CLASSIFY) != (d->y->dtype == DT_I64))
-        return qs_fail(err, QS_EINVAL, "task %s does not fit %s labels", task_name(task),
-                       dtype_name(d->y->dtype));
-    if (d->y && task != TASK_CLASSIFY && shape_span(&d->y->shape, 1, d->y->shape.ndim) != C)
-        return qs_fail(err, QS_ESHAPE, "task %s needs %lld target values per sample",
-                       task_name(task), (long long)C);
+    if (eval_check_inputs(g, d, err))
+        return err->code;
     ScoreCtx c = { .s = out, .d = d, .ref = ref };
     if (collect) {
         c.collect = tensor_new(DT_F32, shape_of(2, n, C), err);
         if (!c.collect)
             return err->code;
     }
+    if (d->y && eval_metrics_init(g, d, task, &out->labels, err)) {
+        tensor_free(c.collect);
+        return err->code;
+    }
     out->n = n;
     out->has_labels = d->y != NULL;
-    if (out->has_labels)
-        label_metrics_init(&out->labels, task, (int)C);
     out->has_ref = ref != NULL;
     compare_metrics_init(&out->vs_ref);
     double t0 = now();
-    QsStatus st = eval_batches_with(ex, d->x, n, batch, job, score_batch, &c, err);
+    QsStatus st = eval_batches_with(ex, d, n, batch, job, score_batch, &c, err);
     out->seconds = now() - t0;
     if (st) {
         tensor_free(c.collect);
@@ -97,8 +90,7 @@ double score_metric(const Score *s)
 {
     if (!s->has_labels)
         return 0.0 / 0.0;
-    return s->labels.task == TASK_REGRESS ? label_metrics_mse(&s->labels)
-                                          : label_metrics_accuracy(&s->labels);
+    return label_metrics_headline(&s->labels);
 }
 
-const char *score_metric_name(TaskKind task) { return task == TASK_REGRESS ? "mse" : "accuracy"; }
+const char *score_metric_name(TaskKind task) { return task_table[task].metric; }

@@ -24,26 +24,39 @@ void session_release(Session *s)
     memset(s, 0, sizeof *s);
 }
 
-QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err)
+/* One input of a split against the model input it feeds. */
+static QsStatus session_check_input(const Graph *g, int k, Tensor *x, const char *name,
+                                    QsError *err)
 {
-    if (!s->model || !d->x)
-        return QS_OK;
-    const Graph *g = &s->model->graph;
-    const Shape *want = &g->values[g->inputs[0]].shape; /* dim[0] is the batch placeholder */
-    Shape *got = &d->x->shape;
+    const Shape *want = &g->values[g->inputs[k]].shape; /* dim[0] is the batch placeholder */
+    Shape *got = &x->shape;
     Shape want_sample = shape_make(want->ndim - 1, want->dim + 1);
     Shape got_sample = got->ndim > 0 ? shape_make(got->ndim - 1, got->dim + 1) : *got;
     if (got->ndim < 1 || shape_numel(&want_sample) != shape_numel(&got_sample)) {
         char a[96], b[96];
         return qs_fail(err, QS_ESHAPE, "split '%s': samples have shape %s, model input '%s' "
                        "expects %s", name, shape_format(&got_sample, a, sizeof a),
-                       g->values[g->inputs[0]].name, shape_format(&want_sample, b, sizeof b));
+                       g->values[g->inputs[k]].name, shape_format(&want_sample, b, sizeof b));
     }
     if (!shape_equal(&want_sample, &got_sample)) {
         int64_t n = got->dim[0];
         *got = *want;
         got->dim[0] = n;
     }
+    return QS_OK;
+}
+
+QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err)
+{
+    if (!s->model || d->n_x == 0)
+        return QS_OK;
+    const Graph *g = &s->model->graph;
+    if (d->n_x != g->n_inputs)
+        return qs_fail(err, QS_ESHAPE, "split '%s' holds %d input%s, the model takes %d", name,
+                       d->n_x, d->n_x == 1 ? "" : "s", g->n_inputs);
+    for (int k = 0; k < d->n_x; k++)
+        if (session_check_input(g, k, d->x[k], name, err))
+            return err->code;
     return QS_OK;
 }
 
@@ -59,7 +72,7 @@ void session_set_model(Session *s, Model *m, const char *path, char *dropped, si
     if (dropped && cap)
         dropped[0] = '\0';
     for (int i = 0; i < SPLIT_COUNT; i++) {
-        if (!s->splits[i].x)
+        if (s->splits[i].n_x == 0)
             continue;
         if (session_check_split(s, &s->splits[i], split_name((SplitId)i), NULL) != QS_OK) {
             dataset_release(&s->splits[i]);
@@ -77,30 +90,22 @@ void session_model_changed(Session *s)
     qstate_model_changed(&s->q, s->model ? s->model->graph.n_nodes : 0);
 }
 
-QsStatus session_set_split(Session *s, SplitId id, Tensor *x, Tensor *y, const char *x_path,
-                           const char *y_path, QsError *err)
+QsStatus session_set_split(Session *s, SplitId id, Dataset *d, QsError *err)
 {
-    Dataset d = { .x = x, .y = y };
-    QS_ASSERT(x && x->dtype == DT_F32);
-    if (x->shape.ndim < 1) {
-        dataset_release(&d);
-        return qs_fail(err, QS_ESHAPE, "split '%s': samples need a leading sample dimension",
-                       split_name(id));
+    for (int k = 0; k < d->n_x; k++)
+        QS_ASSERT(d->x[k] && d->x[k]->dtype == DT_F32);
+    QsStatus st = dataset_check(d, err);
+    if (st)
+        qs_error_prefix(err, "split '%s'", split_name(id));
+    else
+        st = session_check_split(s, d, split_name(id), err);
+    if (st) {
+        dataset_release(d);
+        return st;
     }
-    if (y && (y->shape.ndim < 1 || y->shape.dim[0] != x->shape.dim[0])) {
-        int64_t ny = y->shape.ndim ? y->shape.dim[0] : 0;
-        dataset_release(&d);
-        return qs_fail(err, QS_ESHAPE, "split '%s': %lld samples but %lld labels",
-                       split_name(id), (long long)x->shape.dim[0], (long long)ny);
-    }
-    if (session_check_split(s, &d, split_name(id), err)) {
-        dataset_release(&d);
-        return err->code;
-    }
-    d.x_path = x_path ? xstrdup(x_path) : NULL;
-    d.y_path = y_path ? xstrdup(y_path) : NULL;
     dataset_release(&s->splits[id]);
-    s->splits[id] = d;
+    s->splits[id] = *d;
+    memset(d, 0, sizeof *d);
     return QS_OK;
 }
 
@@ -121,6 +126,6 @@ TaskKind session_task(const Session *s, const Dataset *d)
     if (t && task_find(t) >= 0)
         return (TaskKind)task_find(t);
     if (!d->y || d->y->dtype == DT_I64)
-        return TASK_CLASSIFY;
+        return d->aux ? TASK_POLICY : TASK_CLASSIFY;
     return all_binary(d->y) ? TASK_MULTILABEL : TASK_REGRESS;
 }

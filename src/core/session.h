@@ -37,19 +37,21 @@ void session_set_model(Session *s, Model *m, const char *path, char *dropped, si
  * from the old weights (calibration, cached quantized models). */
 void session_model_changed(Session *s);
 
-/* Registers a split, taking ownership of x and y (y may be NULL). x must already be f32;
- * when a model is loaded its per-sample shape must match the model's first input, where a
- * sample with the same element count but another shape is reshaped (MNIST (28, 28) for a
- * (1, 28, 28) input). On failure x and y are freed and the old split is kept. */
-QsStatus session_set_split(Session *s, SplitId id, Tensor *x, Tensor *y, const char *x_path,
-                           const char *y_path, QsError *err);
+/* Registers a split, taking ownership of everything *d holds (d is zeroed, also on
+ * failure, when it is released and the old split is kept). Inputs must already be f32,
+ * with as many as the loaded model has inputs, and sample counts that agree
+ * (dataset_check). When a model is loaded each input's per-sample shape must match its
+ * model input, where a sample with the same element count but another shape is reshaped
+ * (MNIST (28, 28) for a (1, 28, 28) input). */
+QsStatus session_set_split(Session *s, SplitId id, Dataset *d, QsError *err);
 
-/* Checks that a split's sample shape fits the model input; reshapes when only the shape
+/* Checks that a split's inputs fit the model inputs; reshapes when only the shape
  * differs. */
 QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err);
 
 /* The task for evaluating `d`: the option, else model metadata "task", else inferred from
- * the labels (integer -> classify; float 0/1 -> multilabel; else regress). */
+ * the labels (integer -> classify, or policy when the split has an unsafe mask; float
+ * 0/1 -> multilabel; else regress). */
 TaskKind session_task(const Session *s, const Dataset *d);
 
 #endif

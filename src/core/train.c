@@ -110,21 +110,23 @@ QsStatus train_check_split(const Graph *g, const Dataset *d, const char *name, T
 {
     char a[96], b[96];
     int64_t n = dataset_len(d);
-    if (!d->x || n < 1)
+    if (d->n_x == 0 || n < 1)
         return qs_fail(err, QS_EINVAL, "the %s split holds no data", name);
-    if (d->x->dtype != DT_F32)
-        return qs_fail(err, QS_EINVAL, "the %s split's samples are %s, expected f32", name,
-                       dtype_name(d->x->dtype));
-    const Shape *in = &g->values[g->inputs[0]].shape, *xs = &d->x->shape;
-    bool same = in->ndim == xs->ndim;
-    for (int i = 1; same && i < in->ndim; i++)
-        same = in->dim[i] == xs->dim[i];
-    if (!same) {
-        Shape sx = *xs, si = *in;
-        sx.dim[0] = si.dim[0] = 1;
-        return qs_fail(err, QS_ESHAPE, "the %s split's samples %s do not fit the model input '%s' %s (batch shown as 1)",
-                       name, shape_format(&sx, a, sizeof a), g->values[g->inputs[0]].name,
-                       shape_format(&si, b, sizeof b));
+    if (d->n_x != g->n_inputs)
+        return qs_fail(err, QS_EINVAL, "the model has %d inputs, the %s split holds %d",
+                       g->n_inputs, name, d->n_x);
+    for (int k = 0; k < d->n_x; k++) {
+        const Shape *in = &g->values[g->inputs[k]].shape, *xs = &d->x[k]->shape;
+        bool same = d->x[k]->dtype == DT_F32 && in->ndim == xs->ndim;
+        for (int i = 1; same && i < in->ndim; i++)
+            same = in->dim[i] == xs->dim[i];
+        if (!same) {
+            Shape sx = *xs, si = *in;
+            sx.dim[0] = si.dim[0] = 1;
+            return qs_fail(err, QS_ESHAPE, "the %s split's samples %s do not fit the model input '%s' %s (batch shown as 1)",
+                           name, shape_format(&sx, a, sizeof a),
+                           g->values[g->inputs[k]].name, shape_format(&si, b, sizeof b));
+        }
     }
     const Tensor *y = d->y;
     if (!y)
@@ -132,10 +134,10 @@ QsStatus train_check_split(const Graph *g, const Dataset *d, const char *name, T
     if (y->shape.ndim < 1 || y->shape.dim[0] != n)
         return qs_fail(err, QS_ESHAPE, "the %s split has %lld samples but labels %s", name,
                        (long long)n, shape_format(&y->shape, a, sizeof a));
-    if (task == TASK_CLASSIFY) {
+    if (task_table[task].class_labels) {
         if (y->dtype != DT_I64 || y->shape.ndim != 1)
-            return qs_fail(err, QS_EINVAL, "task classify needs (N,) integer class labels; the %s split has %s %s",
-                           name, dtype_name(y->dtype), shape_format(&y->shape, a, sizeof a));
+            return qs_fail(err, QS_EINVAL, "task %s needs (N,) integer class labels; the %s split has %s %s",
+                           task_name(task), name, dtype_name(y->dtype), shape_format(&y->shape, a, sizeof a));
         const int64_t *lab = y->data;
         for (int64_t i = 0; i < n; i++)
             if (lab[i] < 0 || lab[i] >= C)
@@ -264,8 +266,10 @@ JobCtx train_sub_job(TrainSubJob *sub, const JobCtx *outer, double base, double 
 
 LossKind train_task_loss(TaskKind task)
 {
-    return task == TASK_CLASSIFY ? LOSS_CROSS_ENTROPY
-         : task == TASK_MULTILABEL ? LOSS_BCE_LOGITS : LOSS_MSE;
+    /* Float targets in [0, 1] (multi-label bits, detection heat maps) train with BCE. */
+    return task_table[task].class_labels ? LOSS_CROSS_ENTROPY
+         : task == TASK_REGRESS          ? LOSS_MSE
+                                         : LOSS_BCE_LOGITS;
 }
 
 QsStatus train_class_weights(const float *given, int n_given, bool autow, const Dataset *train,
@@ -287,13 +291,12 @@ QsStatus train_class_weights(const float *given, int n_given, bool autow, const 
     return QS_OK;
 }
 
-void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int64_t sx,
-                  int C, float *xb, int64_t *lb, float *tb)
+void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int C,
+                  DataBatch *xb, int64_t *lb, float *tb)
 {
-    const float *xall = tensor_f32(d->x);
+    data_batch_gather(xb, d, perm + first, b);
     for (int64_t j = 0; j < b; j++) {
         int64_t s = perm[first + j];
-        memcpy(xb + j * sx, xall + s * sx, (size_t)sx * sizeof *xb);
         if (lb)
             lb[j] = ((const int64_t *)d->y->data)[s];
         else if (tb)
@@ -334,8 +337,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     memset(&sum, 0, sizeof sum);
     sum.best_metric = NAN;
     sum.last_train_loss = NAN;
-    sum.metric = val ? (task == TASK_REGRESS ? "mse" : "accuracy") : "train_loss";
-    sum.higher_is_better = val && task != TASK_REGRESS;
+    sum.metric = val ? task_table[task].metric : "train_loss";
+    sum.higher_is_better = val && task_table[task].higher_is_better;
     double t_start = train_now();
     QsStatus st = QS_OK;
     Run run;
@@ -344,7 +347,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     memset(&opt, 0, sizeof opt);
     TrainState state;
     memset(&state, 0, sizeof state);
-    float *weights = NULL, *xb = NULL, *tb = NULL, *dl = NULL;
+    float *weights = NULL, *tb = NULL, *dl = NULL;
+    DataBatch xb = { 0 };
     int64_t *lb = NULL, *perm = NULL;
     const Tensor **dout = NULL;
     int epoch = 0;
@@ -370,7 +374,7 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     int C = (int)width;
     LossKind lk = cfg->loss >= 0 ? (LossKind)cfg->loss : train_task_loss(task);
     const LossDef *loss = &loss_table[lk];
-    if (loss->class_labels != (task == TASK_CLASSIFY)) {
+    if (loss->class_labels != task_table[task].class_labels) {
         st = qs_fail(err, QS_EINVAL, "loss %s does not fit task %s (%s)", loss->name, task_name(task),
                      loss->class_labels ? "it needs class labels" : "it needs float targets");
         goto cleanup;
@@ -418,10 +422,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     started = true;
 
     int64_t B = cfg->batch < N ? cfg->batch : N;
-    int64_t sx = shape_span(&train->x->shape, 1, train->x->shape.ndim);
-    int64_t bsx, bc;
-    if (__builtin_mul_overflow(B, sx, &bsx) || __builtin_mul_overflow(B, (int64_t)C, &bc) ||
-        !(xb = train_alloc(bsx, sizeof *xb, "a batch", err)) ||
+    int64_t bc;
+    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&xb, train, B, err) ||
         !(dl = train_alloc(bc, sizeof *dl, "the loss gradient", err)) ||
         !(perm = train_alloc(N, sizeof *perm, "the sample order", err))) {
         st = qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
@@ -455,12 +457,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
             if ((st = job_check(job, "training", err)))
                 goto cleanup;
             int64_t b = N - first < B ? N - first : B;
-            train_gather(train, perm, first, b, sx, C, xb, lb, tb);
-            Shape xs = train->x->shape;
-            xs.dim[0] = b;
-            Tensor xt = tensor_view(DT_F32, xs, xb);
-            const Tensor *inputs[1] = { &xt };
-            if ((st = run_forward(&run, inputs, NULL, NULL, err)))
+            train_gather(train, perm, first, b, C, &xb, lb, tb);
+            if ((st = run_forward(&run, xb.ptrs, NULL, NULL, err)))
                 goto cleanup;
             const Tensor *o = run_output(&run, 0);
             LossArgs la = { .logits = tensor_f32(o), .n = b, .c = C, .labels = lb,
@@ -495,7 +493,7 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
             if ((st = eval_labels(g, val, 0, task, cfg->eval_batch ? cfg->eval_batch : cfg->batch,
                                   &vjob, &lm, err)))
                 goto cleanup;
-            metric = task == TASK_REGRESS ? label_metrics_mse(&lm) : label_metrics_accuracy(&lm);
+            metric = label_metrics_headline(&lm);
             label_metrics_release(&lm);
         }
         bool improved = sum.higher_is_better ? metric > best_cmp : metric < best_cmp;
@@ -535,7 +533,7 @@ cleanup:
         *out = sum;
     free(dout);
     free(weights);
-    free(xb);
+    data_batch_release(&xb);
     free(tb);
     free(dl);
     free(lb);

@@ -121,10 +121,10 @@ QsStatus train_class_weights(const float *given, int n_given, bool autow, const 
 /* A fresh Fisher-Yates permutation of [0, n) from r (docs/training.md, "Shuffling"). */
 void train_shuffle(Rng *r, int64_t *perm, int64_t n);
 
-/* Copies samples perm[first .. first + b) of d into xb (b, sx) and their labels into lb (b)
- * (when non-NULL: class labels) or targets into tb (b, C). */
-void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int64_t sx,
-                  int C, float *xb, int64_t *lb, float *tb);
+/* Copies samples perm[first .. first + b) of d into xb (every input) and their labels into
+ * lb (b) (when non-NULL: class labels) or targets into tb (b, C). */
+void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int C,
+                  DataBatch *xb, int64_t *lb, float *tb);
 
 /* A monotonic clock in seconds. */
 double train_now(void);

@@ -9,64 +9,60 @@
 #include "observer.h"
 #include "op.h"
 
-char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
+/* v as a JSON object, its ranges and bias correction named after m's values and layers. */
+static cJSON *variant_object(const Graph *g, const Variant *v)
 {
-    if (qs->n_variants == 0)
-        return NULL;
-    const Graph *g = &m->graph;
-    cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < qs->n_variants; i++) {
-        const Variant *v = &qs->variants[i];
-        if (v->model)
-            continue; /* its own weights (QAT) are not the file's: export it with pick */
-        const Plan *p = &v->plan;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", v->name);
-        cJSON_AddStringToObject(o, "mode", precision_table[p->mode].name);
-        cJSON_AddStringToObject(o, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
-        cJSON_AddStringToObject(o, "observer_was", observer_table[p->q.observer].name);
-        cJSON_AddNumberToObject(o, "pct", p->q.pct);
-        cJSON_AddNumberToObject(o, "bits", p->q.bits);
-        cJSON_AddBoolToObject(o, "asym", !p->q.act_symmetric);
-        cJSON *pins = cJSON_AddObjectToObject(o, "pins");
-        for (int k = 0; k < p->n_nodes; k++)
-            if (p->pin[k] >= 0)
-                cJSON_AddStringToObject(pins, g->nodes[k].name, precision_table[p->pin[k]].name);
-        if (v->calibrated) {
-            cJSON *ranges = cJSON_AddObjectToObject(o, "ranges");
-            ObserverOpts oo = { .pct = p->q.pct, .bits = p->q.bits, .symmetric = p->q.act_symmetric };
-            for (int k = 0; k < v->calib.n_values && k < g->n_values; k++) {
-                const ActStats *st = &v->calib.stats[k];
-                float lo, hi;
-                if (st->count == 0 || observer_table[p->q.observer].range(st, &oo, &lo, &hi, NULL))
-                    continue;
-                /* floats as exact decimal text: %.9g round-trips a float32 */
-                char buf[2][32];
-                snprintf(buf[0], sizeof buf[0], "%.9g", lo);
-                snprintf(buf[1], sizeof buf[1], "%.9g", hi);
-                cJSON *pair = cJSON_CreateArray();
-                cJSON_AddItemToArray(pair, cJSON_CreateRaw(buf[0]));
-                cJSON_AddItemToArray(pair, cJSON_CreateRaw(buf[1]));
-                cJSON_AddItemToObject(ranges, g->values[k].name, pair);
-            }
+    const Plan *p = &v->plan;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", v->name);
+    cJSON_AddStringToObject(o, "mode", precision_table[p->mode].name);
+    cJSON_AddStringToObject(o, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
+    cJSON_AddStringToObject(o, "observer_was", observer_table[p->q.observer].name);
+    cJSON_AddNumberToObject(o, "pct", p->q.pct);
+    cJSON_AddNumberToObject(o, "bits", p->q.bits);
+    cJSON_AddBoolToObject(o, "asym", !p->q.act_symmetric);
+    cJSON *pins = cJSON_AddObjectToObject(o, "pins");
+    for (int k = 0; k < p->n_nodes; k++)
+        if (p->pin[k] >= 0)
+            cJSON_AddStringToObject(pins, g->nodes[k].name, precision_table[p->pin[k]].name);
+    if (v->calibrated) {
+        cJSON *ranges = cJSON_AddObjectToObject(o, "ranges");
+        ObserverOpts oo = { .pct = p->q.pct, .bits = p->q.bits, .symmetric = p->q.act_symmetric };
+        for (int k = 0; k < v->calib.n_values && k < g->n_values; k++) {
+            const ActStats *st = &v->calib.stats[k];
+            float lo, hi;
+            if (st->count == 0 || observer_table[p->q.observer].range(st, &oo, &lo, &hi, NULL))
+                continue;
+            /* floats as exact decimal text: %.9g round-trips a float32 */
+            char buf[2][32];
+            snprintf(buf[0], sizeof buf[0], "%.9g", lo);
+            snprintf(buf[1], sizeof buf[1], "%.9g", hi);
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateRaw(buf[0]));
+            cJSON_AddItemToArray(pair, cJSON_CreateRaw(buf[1]));
+            cJSON_AddItemToObject(ranges, g->values[k].name, pair);
         }
-        if (biascorr_active(&v->corr)) {
-            /* per layer, the correction added to each output channel's bias */
-            cJSON *bc = cJSON_AddObjectToObject(o, "bias_corr");
-            for (int k = 0; k < v->corr.n_nodes && k < g->n_nodes; k++) {
-                if (!v->corr.v[k])
-                    continue;
-                cJSON *vals = cJSON_CreateArray();
-                for (int64_t c = 0; c < v->corr.len[k]; c++) {
-                    char buf[32];
-                    snprintf(buf, sizeof buf, "%.9g", v->corr.v[k][c]);
-                    cJSON_AddItemToArray(vals, cJSON_CreateRaw(buf));
-                }
-                cJSON_AddItemToObject(bc, g->nodes[k].name, vals);
-            }
-        }
-        cJSON_AddItemToArray(arr, o);
     }
+    if (biascorr_active(&v->corr)) {
+        /* per layer, the correction added to each output channel's bias */
+        cJSON *bc = cJSON_AddObjectToObject(o, "bias_corr");
+        for (int k = 0; k < v->corr.n_nodes && k < g->n_nodes; k++) {
+            if (!v->corr.v[k])
+                continue;
+            cJSON *vals = cJSON_CreateArray();
+            for (int64_t c = 0; c < v->corr.len[k]; c++) {
+                char buf[32];
+                snprintf(buf, sizeof buf, "%.9g", v->corr.v[k][c]);
+                cJSON_AddItemToArray(vals, cJSON_CreateRaw(buf));
+            }
+            cJSON_AddItemToObject(bc, g->nodes[k].name, vals);
+        }
+    }
+    return o;
+}
+
+static char *print_array(cJSON *arr, QsError *err)
+{
     char *s = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
     if (!s)
@@ -74,6 +70,24 @@ char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
     char *out = s ? xstrdup(s) : NULL;
     cJSON_free(s);
     return out;
+}
+
+char *variants_to_json(const Model *m, const QuantState *qs, QsError *err)
+{
+    if (qs->n_variants == 0)
+        return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < qs->n_variants; i++)
+        if (!qs->variants[i].model) /* its own weights (QAT) are not the file's */
+            cJSON_AddItemToArray(arr, variant_object(&m->graph, &qs->variants[i]));
+    return print_array(arr, err);
+}
+
+char *variants_one_to_json(const Model *m, const Variant *v, QsError *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, variant_object(&m->graph, v));
+    return print_array(arr, err);
 }
 
 static QsStatus bad(QsError *err, int i, const char *what)

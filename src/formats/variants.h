@@ -13,6 +13,12 @@
  * not belong to m (pick's export writes such a variant with its weights). */
 char *variants_to_json(const Model *m, const QuantState *qs, QsError *err);
 
+/* Serialises variant v alone (a "variants" array of one) for the file of model m, which
+ * must be the model v runs on: v->model for a variant holding its own weights (QAT), else
+ * the session's. Returns a new string (caller frees), NULL on failure (err set). Used by
+ * `save PATH variant=NAME` and pick's export. */
+char *variants_one_to_json(const Model *m, const Variant *v, QsError *err);
+
 /* Adds the variants described by json to qs (whose plans must be sized for m). Layer
  * names must exist in m. A loaded variant uses the min-max observer over the saved ranges,
  * which gives back exactly the saved ranges; the file records the observer that chose them

@@ -19,4 +19,5 @@ void app_release(App *app)
 {
     session_release(&app->session);
     result_release(&app->last);
+    vars_release(&app->vars);
 }

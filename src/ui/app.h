@@ -10,6 +10,7 @@
 #include "render.h"
 #include "result.h"
 #include "session.h"
+#include "vars.h"
 
 #define APP_MAX_SOURCE_DEPTH 16
 
@@ -26,8 +27,9 @@ struct App {
     /* Progress and cancellation for long commands; the front end owns the callback. */
     JobCtx job;
     atomic_int cancel;
-    /* The last result of a command that is not CMD_TRANSPARENT, for `check`. */
+    /* The last result of a command that is not CMD_TRANSPARENT, for `check` and `keep`. */
     Result last;
+    VarTable vars;            /* script variables (vars.h) */
 };
 
 void app_init(App *app);

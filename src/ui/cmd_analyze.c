@@ -12,7 +12,7 @@ static QsStatus sens_context(App *app, const CmdArgs *a, SensContext *c, QsError
 {
     Session *s = &app->session;
     int split = split_find(arg_str(a, "split", "eval"));
-    if (split < 0 || !s->splits[split].x || !s->splits[split].y)
+    if (split < 0 || !s->splits[split].n_x || !s->splits[split].y)
         return qs_fail(err, QS_EINVAL, "split '%s' is empty or unlabelled",
                        arg_str(a, "split", "eval"));
     long n;
@@ -162,11 +162,11 @@ CMD_HANDLER(cmd_diagnose)
     long n;
     if (arg_int_range(a, "n", 256, 1, 1L << 40, &n, err))
         return err->code;
-    int split = s->splits[SPLIT_EVAL].x ? SPLIT_EVAL : SPLIT_CALIB;
-    const Tensor *x = s->splits[split].x;
+    int split = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : SPLIT_CALIB;
+    const Dataset *d = s->splits[split].n_x ? &s->splits[split] : NULL;
     Finding *f;
     int nf;
-    if (diagnose_run(&s->q, qstate_model(&s->q, s->model), &s->q.plan, x, n, s->opt.batch, &app->job, &f, &nf, err))
+    if (diagnose_run(&s->q, qstate_model(&s->q, s->model), &s->q.plan, d, n, s->opt.batch, &app->job, &f, &nf, err))
         return err->code;
     result_int(r, "findings", nf);
     static const char *const cols[] = { "rank", "layer", "kind", "evidence", "fix", NULL };

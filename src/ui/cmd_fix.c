@@ -17,7 +17,7 @@ static const Dataset *fix_split(const Session *s, const CmdArgs *a, const char *
 {
     const char *want = arg_str(a, "split", "calib");
     int id = split_find(want);
-    if (id < 0 || !s->splits[id].x) {
+    if (id < 0 || !s->splits[id].n_x) {
         qs_fail(err, QS_EINVAL, "%s: split '%s' is empty or unknown (use 'data calib X')", cmd,
                 want);
         return NULL;
@@ -52,7 +52,7 @@ CMD_HANDLER(cmd_biascorr)
     BiasCorrReport rep;
     /* measured on the model the plan runs on (a QAT variant's weights when one is active) */
     if (biascorr_run(qstate_model(qs, s->model), &qs->plan, qs->calibrated ? &qs->calib : NULL,
-                     d->x, n, (int)batch, &app->job, &c, &rep, err))
+                     d, n, (int)batch, &app->job, &c, &rep, err))
         return err->code; /* the previous correction stays */
     snprintf(c.split, sizeof c.split, "%s", split);
     qstate_set_bias_corr(qs, &c);
@@ -99,7 +99,7 @@ CMD_HANDLER(cmd_cle)
         return err->code;
     CleReport rep;
     /* on failure or cancellation every weight is back as it was, bit for bit */
-    if (cle_run(s->model, d->x, n, (int)batch, (int)iters, headroom, &app->job, &rep, err))
+    if (cle_run(s->model, d, n, (int)batch, (int)iters, headroom, &app->job, &rep, err))
         return err->code;
     result_int(r, "pairs", rep.n_pairs);
     if (rep.n_pairs == 0) {

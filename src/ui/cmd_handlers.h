@@ -54,6 +54,8 @@ CMD_HANDLER(cmd_help);
 CMD_HANDLER(cmd_source);
 CMD_HANDLER(cmd_echo);
 CMD_HANDLER(cmd_check);
+CMD_HANDLER(cmd_let);
+CMD_HANDLER(cmd_keep);
 CMD_HANDLER(cmd_set);
 CMD_HANDLER(cmd_get);
 CMD_HANDLER(cmd_quit);

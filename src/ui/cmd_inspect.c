@@ -14,8 +14,8 @@ static const Dataset *inspect_split(const Session *s, const CmdArgs *a, const ch
                                     QsError *err)
 {
     const char *want = arg_str(a, "split", NULL);
-    int id = want ? split_find(want) : s->splits[SPLIT_EVAL].x ? SPLIT_EVAL : SPLIT_CALIB;
-    if (id < 0 || !s->splits[id].x) {
+    int id = want ? split_find(want) : s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : SPLIT_CALIB;
+    if (id < 0 || !s->splits[id].n_x) {
         qs_fail(err, QS_EINVAL, "no data to measure on: register a split with 'data eval X' "
                 "or 'data calib X'%s%s", want ? ", or check split=" : "", want ? want : "");
         return NULL;
@@ -42,7 +42,7 @@ CMD_HANDLER(cmd_error)
         return err->code;
     const Graph *g = &s->model->graph;
     LayerError *le = xcalloc((size_t)g->n_nodes, sizeof *le);
-    QsStatus st = qerror_run(qstate_model(&s->q, s->model), q, d->x, n, s->opt.batch, strcmp(mode, "local") == 0,
+    QsStatus st = qerror_run(qstate_model(&s->q, s->model), q, d, n, s->opt.batch, strcmp(mode, "local") == 0,
                              &app->job, le, err);
     if (!st) {
         result_str(r, "kind", mode);

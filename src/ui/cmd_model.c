@@ -58,6 +58,14 @@ CMD_HANDLER(cmd_load)
     qstate_release(&vq);
     if (qs->n_variants)
         result_int(r, "variants", qs->n_variants);
+    /* a file written by `save variant=NAME` comes back at that variant's plan */
+    const char *cur = model_meta_get(m, "current_variant");
+    if (cur && qstate_variant_use(qs, cur)) {
+        result_str(r, "current_variant", cur);
+        result_str(r, "plan", plan_label(&qs->plan));
+    } else if (cur) {
+        result_str(r, "note", "the file names a current variant it does not hold; ignored");
+    }
     result_str(r, "model", a->pos[0]);
     model_summary(m, r);
     if (dropped[0])
@@ -83,9 +91,75 @@ CMD_HANDLER(cmd_init)
     return QS_OK;
 }
 
+/* The value of meta key on m, copied (NULL when absent), to put back after a save. */
+static char *meta_copy(const Model *m, const char *key)
+{
+    const char *v = model_meta_get(m, key);
+    return v ? xstrdup(v) : NULL;
+}
+
+static void meta_restore(Model *m, const char *key, char *value)
+{
+    if (value)
+        model_meta_set(m, key, value);
+    else
+        model_meta_remove(m, key);
+    free(value);
+}
+
+/* `save PATH variant=NAME`: the model NAME runs on -- its own fine-tuned weights for a QAT
+ * variant, else the session's -- with NAME as its only variant, marked "current_variant"
+ * so that `load` makes it current again: loading the file and `eval` then give exactly
+ * the variant's figures. The model in memory keeps its own metadata. */
+static QsStatus save_variant(Session *s, const char *path, const char *name, Result *r,
+                             QsError *err)
+{
+    const QuantState *qs = &s->q;
+    const Variant *v = qstate_variant_find(qs, name);
+    if (!v) {
+        char names[256] = "";
+        size_t at = 0;
+        for (int i = 0; i < qs->n_variants && at < sizeof names; i++)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "",
+                                   qs->variants[i].name);
+        return qs_fail(err, QS_ENOTFOUND, "save: no variant '%s' (variants: %s)", name,
+                       qs->n_variants ? names : "none; save one with 'variant save NAME'");
+    }
+    bool needs_cal = false;
+    for (int i = 0; i < v->plan.n_nodes; i++)
+        needs_cal |= plan_node_prec(&v->plan, i) == PREC_INT8_STATIC;
+    if (needs_cal && !v->calibrated)
+        return qs_fail(err, QS_EINVAL, "save: variant '%s' runs int8-static but has no "
+                       "calibration", name);
+    Model *out = v->model ? v->model : s->model;
+    char *json = variants_one_to_json(out, v, err);
+    if (!json)
+        return err->code;
+    char *keep_v = meta_copy(out, "variants"), *keep_c = meta_copy(out, "current_variant");
+    model_meta_set(out, "variants", json);
+    model_meta_set(out, "current_variant", v->name);
+    free(json);
+    QsStatus st = modelfile_save(path, out, err);
+    meta_restore(out, "variants", keep_v);
+    meta_restore(out, "current_variant", keep_c);
+    if (st)
+        return st;
+    result_str(r, "saved", path);
+    result_str(r, "variant", v->name);
+    result_str(r, "plan", plan_label(&v->plan));
+    result_str(r, "weights", v->model ? "own" : "session");
+    model_summary(out, r);
+    return QS_OK;
+}
+
 CMD_HANDLER(cmd_save)
 {
     Session *s = &app->session;
+    const char *vn = arg_str(a, "variant", NULL);
+    if (vn)
+        return save_variant(s, a->pos[0], vn, r, err);
+    /* the whole session: no variant is made current on load */
+    model_meta_remove(s->model, "current_variant");
     char *vj = variants_to_json(s->model, &s->q, err);
     if (vj)
         model_meta_set(s->model, "variants", vj);

@@ -123,7 +123,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
     int def = s->splits[SPLIT_EVAL].y ? SPLIT_EVAL : s->splits[SPLIT_CALIB].y ? SPLIT_CALIB : -1;
     if (arg_choice(a, "val", splits, def, val, err))
         return err->code;
-    if (*val < 0 || !s->splits[*val].x || !s->splits[*val].y)
+    if (*val < 0 || !s->splits[*val].n_x || !s->splits[*val].y)
         return qs_fail(err, QS_EINVAL, "qat: the epoch is picked on a labelled validation split; "
                        "%s (use 'data eval X Y' or val=...)",
                        *val < 0 ? "none is loaded" : "that split is empty or unlabelled");
@@ -138,7 +138,7 @@ CMD_HANDLER(cmd_qat)
 {
     Session *s = &app->session;
     const Dataset *train = &s->splits[SPLIT_TRAIN];
-    if (!train->x || !train->y)
+    if (!train->n_x || !train->y)
         return qs_fail(err, QS_EINVAL, "qat: the train split is empty or unlabelled (use 'data "
                        "train X [Y]')");
     if (!s->q.calibrated)

@@ -113,7 +113,7 @@ CMD_HANDLER(cmd_calibrate)
 {
     Session *s = &app->session;
     int split = split_find(arg_str(a, "split", "calib"));
-    if (split < 0 || !s->splits[split].x)
+    if (split < 0 || !s->splits[split].n_x)
         return qs_fail(err, QS_EINVAL, "calibrate: split '%s' is empty or unknown (use 'data "
                        "calib X')", arg_str(a, "split", "calib"));
     long n, batch;

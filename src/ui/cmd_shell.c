@@ -1,5 +1,6 @@
 /* help, source, echo, set, get, quit. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_handlers.h"
@@ -92,41 +93,171 @@ static QsStatus check_parts(const CmdArgs *a, char *field, size_t fcap, char *op
     return qs_fail(err, QS_EINVAL, "check: unknown comparison '%s' (< <= > >= == !=)", op);
 }
 
+/* A figure by name: the previous result's field, else a variable (`keep`, `let`, -D).
+ * Exactly one of *text and the number is set. */
+static QsStatus check_lookup(const App *app, const char *name, double *num, const char **text,
+                             QsError *err)
+{
+    *text = NULL;
+    const RValue *v = result_get(&app->last, name);
+    if (v && v->type == RV_STR) {
+        *text = v->s;
+        return QS_OK;
+    }
+    if (v && (v->type == RV_INT || v->type == RV_FLOAT || v->type == RV_BOOL)) {
+        *num = v->type == RV_FLOAT ? v->f : (double)v->i;
+        return QS_OK;
+    }
+    if (v)
+        return qs_fail(err, QS_EINVAL, "check: '%s' is not a number", name);
+    const char *var = vars_get(&app->vars, name);
+    if (!var)
+        return qs_fail(err, QS_ENOTFOUND, "check: the previous result (%s) has no figure '%s' "
+                       "and no variable has that name",
+                       app->last.cmd && app->last.cmd[0] ? app->last.cmd : "none", name);
+    char *end;
+    *num = strtod(var, &end);
+    if (end == var || *end)
+        *text = var;
+    return QS_OK;
+}
+
+/* VALUE: a number, text, or a figure (check_lookup) with an optional +K or -K after it:
+ * `check f1 >= fp32.f1-0.005`. */
+static QsStatus check_value(const App *app, const char *s, double *num, const char **text,
+                            QsError *err)
+{
+    char *end;
+    *text = NULL;
+    *num = strtod(s, &end);
+    if (end != s && !*end)
+        return QS_OK;
+    size_t len = strcspn(s, "+-"), off_at = len;
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)len, s);
+    if (!result_get(&app->last, name) && !vars_get(&app->vars, name)) {
+        *text = s; /* names compare as text: check worst == dw1 */
+        return QS_OK;
+    }
+    if (check_lookup(app, name, num, text, err))
+        return err->code;
+    if (s[off_at]) {
+        double k;
+        if (*text || parse_double(name, s + off_at, &k, err))
+            return *text ? qs_fail(err, QS_EINVAL, "check: '%s' is text", name) : err->code;
+        *num += k;
+    }
+    return QS_OK;
+}
+
 CMD_HANDLER(cmd_check)
 {
-    char field[64], op[3], want_s[64];
-    double want;
+    char field[128], op[3], want_s[128];
     if (check_parts(a, field, sizeof field, op, want_s, sizeof want_s, err))
         return err->code;
-    const RValue *v = result_get(&app->last, field);
-    if (!v)
-        return qs_fail(err, QS_ENOTFOUND, "check: the previous result (%s) has no figure '%s'",
-                       app->last.cmd && app->last.cmd[0] ? app->last.cmd : "none", field);
-    if (v->type == RV_STR) { /* names compare as text: check worst == dw1 */
-        bool eq = strcmp(v->s, want_s) == 0;
+    double got, want;
+    const char *got_s, *want_txt;
+    if (check_lookup(app, field, &got, &got_s, err) ||
+        check_value(app, want_s, &want, &want_txt, err))
+        return err->code;
+    if (got_s || want_txt) {
+        if (!got_s || !want_txt)
+            return qs_fail(err, QS_EINVAL, "check: '%s' is %s but '%s' is %s", field,
+                           got_s ? "text" : "a number", want_s, want_txt ? "text" : "a number");
+        bool eq = strcmp(got_s, want_txt) == 0;
         if (strcmp(op, "==") && strcmp(op, "!="))
             return qs_fail(err, QS_EINVAL, "check: '%s' is text; only == and != apply", field);
         if (eq != (strcmp(op, "==") == 0))
-            return qs_fail(err, QS_EINVAL, "check failed: %s = %s, expected %s %s", field, v->s,
-                           op, want_s);
-        result_textf(r, "ok: %s = %s %s %s", field, v->s, op, want_s);
+            return qs_fail(err, QS_EINVAL, "check failed: %s = %s, expected %s %s", field, got_s,
+                           op, want_txt);
+        result_textf(r, "ok: %s = %s %s %s", field, got_s, op, want_txt);
         return QS_OK;
     }
-    if (parse_double(field, want_s, &want, err))
-        return err->code;
-    if (v->type != RV_INT && v->type != RV_FLOAT && v->type != RV_BOOL)
-        return qs_fail(err, QS_EINVAL, "check: '%s' is not a number", field);
-    double got = v->type == RV_FLOAT ? v->f : (double)v->i;
     bool ok = strcmp(op, "<") == 0    ? got < want
               : strcmp(op, "<=") == 0 ? got <= want
               : strcmp(op, ">") == 0  ? got > want
               : strcmp(op, ">=") == 0 ? got >= want
               : strcmp(op, "==") == 0 ? got == want
                                       : got != want;
+    char shown[160];
+    char *end;
+    double lit = strtod(want_s, &end);
+    (void)lit;
+    if (end != want_s && !*end)
+        snprintf(shown, sizeof shown, "%s", want_s);
+    else
+        snprintf(shown, sizeof shown, "%s (%.6g)", want_s, want);
     if (!ok)
         return qs_fail(err, QS_EINVAL, "check failed: %s = %.6g, expected %s %s", field, got, op,
-                       want_s);
-    result_textf(r, "ok: %s = %.6g %s %s", field, got, op, want_s);
+                       shown);
+    result_textf(r, "ok: %s = %.6g %s %s", field, got, op, shown);
+    return QS_OK;
+}
+
+/* let NAME=VALUE ... defines variables; a positional NAME?=VALUE defines NAME only when it
+ * is not yet defined (a script's default that -D can override). */
+CMD_HANDLER(cmd_let)
+{
+    (void)r;
+    for (int i = 0; i < a->n_pos; i++) {
+        const char *q = strstr(a->pos[i], "?=");
+        if (!q || q == a->pos[i])
+            return qs_fail(err, QS_EINVAL, "let: expected NAME=VALUE or NAME?=VALUE, got '%s'",
+                           a->pos[i]);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(q - a->pos[i]), a->pos[i]);
+        if (!vars_get(&app->vars, name) && vars_set(&app->vars, name, q + 2, err))
+            return err->code;
+    }
+    for (int k = 0; k < a->n_kv; k++)
+        if (vars_set(&app->vars, a->keys[k], a->vals[k], err))
+            return err->code;
+    if (a->n_pos == 0 && a->n_kv == 0) {
+        static const char *const cols[] = { "name", "value", NULL };
+        RTable *t = result_table(r, "variables", cols);
+        for (int i = 0; i < app->vars.n; i++) {
+            int row = rtable_add_row(t);
+            rtable_str(t, row, 0, app->vars.name[i]);
+            rtable_str(t, row, 1, app->vars.value[i]);
+        }
+    }
+    return QS_OK;
+}
+
+/* keep NAME: every figure of the previous result becomes the variable NAME.FIELD, with
+ * numbers at full precision, so later checks compare two results exactly. */
+CMD_HANDLER(cmd_keep)
+{
+    const Result *last = &app->last;
+    if (!last->cmd || !last->cmd[0])
+        return qs_fail(err, QS_EINVAL, "keep: there is no previous result");
+    int kept = 0;
+    for (int i = 0; i < last->n_fields; i++) {
+        const RField *f = &last->fields[i];
+        char name[192], val[64];
+        snprintf(name, sizeof name, "%s.%s", a->pos[0], f->key);
+        const char *text = val;
+        switch (f->v.type) {
+        case RV_INT:
+            snprintf(val, sizeof val, "%lld", (long long)f->v.i);
+            break;
+        case RV_BOOL:
+            snprintf(val, sizeof val, "%d", f->v.i ? 1 : 0);
+            break;
+        case RV_FLOAT:
+            snprintf(val, sizeof val, "%.17g", f->v.f);
+            break;
+        case RV_STR:
+            text = f->v.s;
+            break;
+        default:
+            continue;
+        }
+        if (vars_set(&app->vars, name, text, err))
+            return err->code;
+        kept++;
+    }
+    result_textf(r, "kept %d figures of '%s' as %s.*", kept, last->cmd, a->pos[0]);
     return QS_OK;
 }
 

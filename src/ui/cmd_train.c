@@ -104,10 +104,10 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
         cfg->class_weights = weights;
         cfg->n_class_weights = C;
     }
-    int def_val = s->splits[SPLIT_EVAL].x ? SPLIT_EVAL : 3;
+    int def_val = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : 3;
     if (arg_choice(a, "val", split_or_none, def_val, val_split, err))
         return err->code;
-    if (*val_split < SPLIT_COUNT && !s->splits[*val_split].x)
+    if (*val_split < SPLIT_COUNT && !s->splits[*val_split].n_x)
         return qs_fail(err, QS_EINVAL, "val=%s: that split is empty", split_or_none[*val_split]);
     return QS_OK;
 }
@@ -116,7 +116,7 @@ CMD_HANDLER(cmd_train)
 {
     Session *s = &app->session;
     const Dataset *train = &s->splits[SPLIT_TRAIN];
-    if (!train->x || !train->y)
+    if (!train->n_x || !train->y)
         return qs_fail(err, QS_EINVAL, "train: the train split is empty or unlabelled (use "
                        "'data train X [Y]')");
     const Graph *g = &s->model->graph;

@@ -22,6 +22,7 @@ static const CmdOpt data_opts[] = {
     { "mean", "then subtract this" },
     { "std", "then divide by this" },
     { "labels", "'none' to ignore a CSV label column or the npz member y" },
+    { "seed", "synth: the generator's seed (default: option seed)" },
     { NULL, NULL },
 };
 
@@ -58,7 +59,13 @@ static const CmdOpt bench_opts[] = {
     { "n", "samples per timed pass (default: the whole split)" },
     { "batch", "samples per forward pass (default: option batch)" },
     { "repeat", "timed passes (default 5); the median is reported with min and max" },
-    { "warmup", "untimed passes first (default 1)" },
+    { "warmup", "untimed passes first (default 1; with precisions= the first one scores)" },
+    { "precisions", "e.g. fp32,fp16,int8-dyn: one row each with file size, memory, latency "
+                    "and the metric (default: time the current plan only)" },
+    { "wgran", "with precisions=: int8 weight scales per channel or per tensor (default: "
+               "the plan's)" },
+    { "files", "with precisions=: keep each row's ONNX file as PREFIX_<precision>.onnx "
+               "(default: a temporary file, removed)" },
     { NULL, NULL },
 };
 
@@ -169,8 +176,19 @@ static const CmdOpt pick_opts[] = {
     { NULL, NULL },
 };
 
+static const CmdOpt save_opts[] = {
+    { "variant", "save this variant alone, on the weights it runs on (a QAT variant's own), "
+                 "made current again by load" },
+    { NULL, NULL },
+};
+
 static const CmdOpt export_opts[] = {
     { "variant", "export this saved variant's plan (default: the current plan)" },
+    { "part", "only this part of the model (its metadata 'parts', e.g. encoder)" },
+    { "inputs", "A,B: cut the model at these values (with outputs=)" },
+    { "outputs", "C,..: the values the cut computes" },
+    { "verify", "load a part back and compare it with the source on N eval samples (default "
+                "256; 0: off)" },
     { NULL, NULL },
 };
 
@@ -194,10 +212,11 @@ const CmdDef cmd_table[] = {
                  "(docs/specs.md).",
       .example = "init models/specs/mnist_cnn.json seed=1", .min_pos = 1, .max_pos = 1,
       .opts = init_opts, .run = cmd_init },
-    { .name = "save", .usage = "save PATH.qsm",
-      .summary = "Save the model (written to PATH.tmp, then renamed).",
-      .example = "save /tmp/copy.qsm", .min_pos = 1, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
-      .opts = no_opts, .run = cmd_save },
+    { .name = "save", .usage = "save PATH.qsm [variant=NAME]",
+      .summary = "Save the model and its variants (written to PATH.tmp, then renamed); with "
+                 "variant=NAME, that variant alone on its own weights, current on load.",
+      .example = "save /tmp/copy.qsm; save /tmp/qat.qsm variant=qat", .min_pos = 1,
+      .max_pos = 1, .flags = CMD_NEEDS_MODEL, .opts = save_opts, .run = cmd_save },
     { .name = "info", .usage = "info",
       .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
       .example = "info", .flags = CMD_NEEDS_MODEL, .opts = no_opts, .run = cmd_info },
@@ -209,11 +228,13 @@ const CmdDef cmd_table[] = {
                  "conv/dense weights after them (float-exact) and remove them.",
       .example = "fold scales", .min_pos = 1, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
       .opts = no_opts, .run = cmd_fold },
-    { .name = "data", .usage = "data [calib|eval|train X [Y]] [n=N] [skip=K] [scale=S] [mean=M] [std=D]",
-      .summary = "Register a data split from .npy, .npz[:member], IDX (.gz) or CSV files; "
-                 "without arguments, list the splits.",
-      .example = "data eval models/data/mnist_test.npz scale=0.00392157", .min_pos = 0,
-      .max_pos = 3, .opts = data_opts, .run = cmd_data },
+    { .name = "data", .usage = "data [calib|eval|train X [Y] | synth:NAME [seed=S] [knob=V..]] [n=N] [skip=K] [scale=S] [mean=M] [std=D]",
+      .summary = "Register a data split from .npy, .npz[:member], IDX (.gz) or CSV files, or "
+                 "from a seeded generator (synth:balls, synth:deepsets, synth:falls; "
+                 "docs/data.md); without arguments, list the splits.",
+      .example = "data eval models/data/mnist_test.npz scale=0.00392157; "
+                 "data calib synth:falls n=500 seed=2", .min_pos = 0,
+      .max_pos = 3, .flags = CMD_OWN_OPTS, .opts = data_opts, .run = cmd_data },
     { .name = "eval", .usage = "eval [split=eval] [n=N] [task=..] [batch=B]",
       .summary = "Evaluate the model on a split: accuracy, per-class precision and recall, "
                  "confusion matrix (or bit accuracy, or MSE/MAE).",
@@ -232,10 +253,14 @@ const CmdDef cmd_table[] = {
                  "improvement; Ctrl-C keeps the best so far.",
       .example = "train epochs=3 lr=0.001 batch=64 opt=adam val=eval patience=2 seed=1",
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = train_opts, .run = cmd_train },
-    { .name = "bench", .usage = "bench [split=eval] [n=N] [batch=B] [repeat=R] [warmup=W]",
+    { .name = "bench",
+      .usage = "bench [precisions=fp32,fp16,int8-dyn] [wgran=channel|tensor] [files=PREFIX] "
+               "[split=eval] [n=N] [batch=B] [repeat=R] [warmup=W]",
       .summary = "Time the model's forward pass over a split on this machine: median "
-                 "milliseconds per sample with min and max, and samples per second.",
-      .example = "bench n=1000 batch=256 repeat=5", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+                 "milliseconds per sample with min and max. With precisions=, one table "
+                 "with a row per precision: model file size, weights, measured activation "
+                 "memory and peak, latency and the metric.",
+      .example = "bench precisions=fp32,fp16,int8-dyn n=500 batch=1 repeat=5", .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = bench_opts, .run = cmd_bench },
     { .name = "mode", .usage = "mode [fp32|fp16|int8-dyn|int8-static]",
       .summary = "Switch the whole model's precision (cached: switching back is instant); "
@@ -333,12 +358,16 @@ const CmdDef cmd_table[] = {
       .example = "pick size<=100KB latency<=50ms drop<=10% export=/tmp/winner.qsm",
       .min_pos = 0, .max_pos = 3, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = pick_opts,
       .run = cmd_pick },
-    { .name = "export", .usage = "export PATH.onnx [variant=NAME]",
+    { .name = "export", .usage = "export PATH.onnx|PATH.qsm [variant=NAME] [part=NAME | "
+                                 "inputs=A,B outputs=C] [verify=N]",
       .summary = "Write ONNX (opset 17): the float graph for an fp32 plan, QDQ (int8 weights "
                  "per channel, int32 biases, QuantizeLinear/DequantizeLinear with the "
                  "calibrated activation scales) for int8-static, half weights with Cast for "
-                 "fp16; pinned layers keep their precision (docs/onnx.md).",
-      .example = "export /tmp/mnist_int8.onnx variant=ptq", .min_pos = 1, .max_pos = 1,
+                 "fp16; pinned layers keep their precision (docs/onnx.md). Or .qsm with the "
+                 "plan as a variant. part= or inputs=/outputs= write a sub-model with the plan "
+                 "carried over, loaded back and checked against the source.",
+      .example = "export /tmp/mnist_int8.onnx variant=ptq; export /tmp/enc.qsm part=encoder "
+                 "variant=qat", .min_pos = 1, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL, .opts = export_opts, .run = cmd_export },
     { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=PCT]",
       .summary = "Write the session as JSON: model, data, plan, calibration, per-layer "
@@ -364,10 +393,23 @@ const CmdDef cmd_table[] = {
       .summary = "Print the text (section titles in scripts and reports).",
       .example = "echo \"== float baseline ==\"", .min_pos = 0, .max_pos = 1000,
       .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_echo },
+    { .name = "let", .usage = "let [NAME=VALUE ..] [NAME?=VALUE ..]",
+      .summary = "Define script variables, used as ${NAME} in later commands; NAME?=VALUE "
+                 "only when NAME is not yet defined (defaults that -D NAME=VALUE on the "
+                 "command line overrides); without arguments, list them.",
+      .example = "let epochs?=3; train epochs=${epochs}", .max_pos = 64,
+      .flags = CMD_TRANSPARENT | CMD_OWN_OPTS, .opts = no_opts, .run = cmd_let },
+    { .name = "keep", .usage = "keep NAME",
+      .summary = "Keep every figure of the previous result as the variable NAME.FIELD, to "
+                 "compare results with check or use them as ${NAME.FIELD}.",
+      .example = "eval; keep fp32; mode int8-static; calibrate; eval; check accuracy >= fp32.accuracy-0.01",
+      .min_pos = 1, .max_pos = 1, .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_keep },
     { .name = "check", .usage = "check FIELD OP VALUE",
       .summary = "Fail (in a script: stop with FILE:LINE, exit 1) unless a figure of the "
-                 "previous command's result compares as given; OP is < <= > >= == !=.",
-      .example = "eval; check accuracy >= 0.95", .min_pos = 1, .max_pos = 3,
+                 "previous command's result (or a variable, e.g. one made by keep) compares "
+                 "as given; OP is < <= > >= == !=; VALUE is a number, text, or a figure with "
+                 "an optional +K or -K.",
+      .example = "eval; check accuracy >= 0.95; check recall_small > ptq.recall_small+0.02", .min_pos = 1, .max_pos = 3,
       .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_check },
     { .name = "set", .usage = "set [NAME=VALUE ...]",
       .summary = "Set options; without arguments, list them with their values.",
@@ -388,10 +430,8 @@ const CmdDef *cmd_find(const char *name)
     return NULL;
 }
 
-static QsStatus check_options(const CmdDef *def, const CmdArgs *a, QsError *err)
+QsStatus cmd_check_options(const CmdDef *def, const CmdArgs *a, QsError *err)
 {
-    if (def->flags & CMD_SETTINGS)
-        return QS_OK; /* `set` checks names against the option table itself */
     for (int k = 0; k < a->n_kv; k++) {
         bool known = false;
         for (const CmdOpt *o = def->opts; o->name; o++)
@@ -416,8 +456,13 @@ static QsStatus check_options(const CmdDef *def, const CmdArgs *a, QsError *err)
 QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
 {
     CmdArgs a;
-    if (args_parse(text, &a, err))
+    char *expanded;
+    if (vars_expand(&app->vars, text, &expanded, err))
         return err->code;
+    QsStatus pst = args_parse(expanded, &a, err);
+    free(expanded);
+    if (pst)
+        return pst;
     result_reset(r, a.name);
     QsStatus st = QS_OK;
     const CmdDef *def = cmd_find(a.name);
@@ -430,7 +475,8 @@ QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
                      a.n_pos == 1 ? "" : "s", def->usage);
         goto cleanup;
     }
-    if ((st = check_options(def, &a, err)))
+    /* `set` checks names against the option table, CMD_OWN_OPTS handlers themselves */
+    if (!(def->flags & (CMD_SETTINGS | CMD_OWN_OPTS)) && (st = cmd_check_options(def, &a, err)))
         goto cleanup;
     if ((def->flags & CMD_NEEDS_MODEL) && !app->session.model) {
         st = qs_fail(err, QS_EINVAL, "%s: no model loaded (use 'load PATH.qsm')", def->name);

@@ -12,6 +12,7 @@ enum {
     CMD_JOB = 1u << 1,         /* long work: progress and cancel through app->job */
     CMD_SETTINGS = 1u << 2,    /* key=value names come from the option table (set) */
     CMD_TRANSPARENT = 1u << 3, /* leaves app->last alone, so `check` sees the result before */
+    CMD_OWN_OPTS = 1u << 4,    /* the handler checks option names (cmd_check_options) */
 };
 
 typedef struct CmdOpt {
@@ -35,6 +36,8 @@ extern const int cmd_count;
 
 /* The row named exactly `name`, or NULL. */
 const CmdDef *cmd_find(const char *name);
+/* Fails with QS_EINVAL naming the first option of a that def does not list. */
+QsStatus cmd_check_options(const CmdDef *def, const CmdArgs *a, QsError *err);
 
 /* Parses one command text, finds the command, checks arity, option names (an unknown key
  * fails listing the valid ones) and CMD_NEEDS_MODEL, then runs it into r (reset here). */

@@ -63,7 +63,7 @@ void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigne
     s->data_gen = data_gen;
     s->calib_gen = calib_gen;
     for (int i = 0; i < SPLIT_COUNT && i < 3; i++) {
-        s->split_n[i] = se->splits[i].x ? dataset_len(&se->splits[i]) : 0;
+        s->split_n[i] = dataset_len(&se->splits[i]);
         s->split_labelled[i] = se->splits[i].y != NULL;
     }
     const Plan *p = &se->q.plan;

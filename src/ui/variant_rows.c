@@ -6,6 +6,38 @@
 
 #include "score.h"
 
+/* Each part's deployed bytes under plan p with calibration cal (NULL: the session's). */
+static QsStatus part_bytes(App *app, const VariantRows *v, const Extract *parts, VariantRow *row,
+                           const Plan *p, const Calibration *cal, QsError *err)
+{
+    const QuantState *qs = &app->session.q;
+    if (!cal && qs->calibrated)
+        cal = &qs->calib;
+    QsStatus st = QS_OK;
+    for (int k = 0; k < v->n_parts && !st; k++) {
+        const Extract *x = &parts[k];
+        Plan pp;
+        extract_plan(x, p, &pp);
+        if (qstate_plan_is_float(&pp)) {
+            row->part_bytes[k] = (int64_t)graph_param_bytes(&x->m->graph);
+        } else {
+            Calibration pc = { 0 };
+            if (cal)
+                extract_calib(x, cal, &pc);
+            QModel *q;
+            if (!(st = qmodel_build(x->m, &pp, cal ? &pc : NULL, &q, err))) {
+                row->part_bytes[k] = qmodel_deployed_bytes(q);
+                qmodel_free(q);
+            } else {
+                qs_error_prefix(err, "part '%s'", v->part[k]);
+            }
+            calib_release(&pc);
+        }
+        plan_release(&pp);
+    }
+    return st;
+}
+
 static QsStatus score_row(App *app, VariantRow *row, const Plan *p, const Calibration *cal,
                           const Dataset *d, int64_t n, TaskKind task, const Tensor *ref,
                           double ref_metric, QsError *err)
@@ -58,7 +90,7 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
     Session *s = &app->session;
     memset(out, 0, sizeof *out);
     int split = split_find(split_name_s);
-    if (split < 0 || !s->splits[split].x || !s->splits[split].y)
+    if (split < 0 || !s->splits[split].n_x || !s->splits[split].y)
         return qs_fail(err, QS_EINVAL, "split '%s' is empty or unlabelled", split_name_s);
     const Dataset *d = &s->splits[split];
     TaskKind task = session_task(s, d);
@@ -77,6 +109,24 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
     out->task = task;
     out->split = split_name((SplitId)split);
     score_release(&ref_score);
+    /* the parts are cut once; only their plans differ between rows */
+    ExtractPart pd[EXTRACT_MAX_PARTS];
+    Extract parts[EXTRACT_MAX_PARTS];
+    int np = extract_parts(s->model, pd, EXTRACT_MAX_PARTS, err);
+    if (np < 0) {
+        tensor_free(ref);
+        return err->code;
+    }
+    for (int k = 0; k < np; k++) {
+        if (extract_part(s->model, pd[k].name, &parts[k], err)) {
+            for (int j = 0; j < k; j++)
+                extract_release(&parts[j]);
+            tensor_free(ref);
+            return err->code;
+        }
+        snprintf(out->part[k], sizeof out->part[k], "%s", pd[k].name);
+    }
+    out->n_parts = np;
     Plan p;
     plan_copy(&p, &s->q.plan);
     memset(p.pin, -1, (size_t)p.n_nodes);
@@ -85,6 +135,8 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
         VariantRow *row = add_row(out, precision_table[k].name, p.mode,
                                   plan_equal(&p, &s->q.plan));
         st = score_row(app, row, &p, NULL, d, n, task, ref, out->fp32_metric, err);
+        if (!st && row->evaluated)
+            st = part_bytes(app, out, parts, row, &p, NULL, err);
     }
     plan_release(&p);
     for (int i = 0; i < s->q.n_variants && !st; i++) {
@@ -92,7 +144,12 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
         VariantRow *row = add_row(out, v->name, v->plan.mode, false);
         st = score_row(app, row, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task, ref,
                        out->fp32_metric, err);
+        if (!st && row->evaluated)
+            st = part_bytes(app, out, parts, row, &v->plan, v->calibrated ? &v->calib : NULL,
+                            err);
     }
+    for (int k = 0; k < np; k++)
+        extract_release(&parts[k]);
     tensor_free(ref);
     if (st)
         variant_rows_release(out);

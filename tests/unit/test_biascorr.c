@@ -89,7 +89,8 @@ static void test_hand(void)
     Tensor *x = tensor_new(DT_F32, shape_of(2, (int64_t)4, (int64_t)4), &err);
     memcpy(tensor_f32(x), xs, sizeof xs);
     Dataset d = { 0 };
-    d.x = x;
+    d.x[0] = x;
+    d.n_x = 1;
     Calibration cal;
     CHECK_OK(calib_run(&m->graph, &d, 0, 4, 0.01, NULL, &cal, &err), &err);
     Plan p;
@@ -98,7 +99,7 @@ static void test_hand(void)
     p.q.wgran_tensor = true;
     BiasCorr c;
     BiasCorrReport rep;
-    if (CHECK_OK(biascorr_run(m, &p, &cal, x, 0, 3, NULL, &c, &rep, &err), &err)) {
+    if (CHECK_OK(biascorr_run(m, &p, &cal, &d, 0, 3, NULL, &c, &rep, &err), &err)) {
         int fc = graph_find_node(&m->graph, "fc");
         CHECK(rep.n_units == 1 && rep.units[0].node == fc && rep.units[0].channels == 3);
         CHECK(c.n_nodes == m->graph.n_nodes && c.len[fc] == 3 && plan_equal(&c.plan, &p));
@@ -137,7 +138,7 @@ static void test_hand(void)
     }
     /* a plan without int8 layers has nothing to correct */
     p.mode = PREC_FP16;
-    expect_error("fp16 plan", biascorr_run(m, &p, &cal, x, 0, 3, NULL, &c, NULL, &err), &err,
+    expect_error("fp16 plan", biascorr_run(m, &p, &cal, &d, 0, 3, NULL, &c, NULL, &err), &err,
                  QS_EINVAL, "no int8");
     CHECK(!biascorr_active(&c));
     plan_release(&p);
@@ -170,7 +171,8 @@ static void test_sequential(PrecKind mode)
     param(m, "fc1.weight")[0] = 3.0f; /* one large weight: coarse per-tensor steps */
     Tensor *x = ramp(40, 6, 0.71);
     Dataset d = { 0 };
-    d.x = x;
+    d.x[0] = x;
+    d.n_x = 1;
     Calibration cal;
     CHECK_OK(calib_run(&m->graph, &d, 0, 16, 0.01, NULL, &cal, &err), &err);
     Plan p;
@@ -179,7 +181,7 @@ static void test_sequential(PrecKind mode)
     p.q.wgran_tensor = true;
     p.q.bits = 4;
     BiasCorr c;
-    if (CHECK_OK(biascorr_run(m, &p, &cal, x, 0, 16, NULL, &c, NULL, &err), &err)) {
+    if (CHECK_OK(biascorr_run(m, &p, &cal, &d, 0, 16, NULL, &c, NULL, &err), &err)) {
         int fc1 = graph_find_node(&m->graph, "fc1"), fc2 = graph_find_node(&m->graph, "fc2");
         CHECK(c.v[fc1] && c.v[fc2] && c.len[fc2] == 3);
         QModel *q;
@@ -232,7 +234,8 @@ static void test_state(void)
     param(m, "fc1.weight")[0] = 3.0f;
     Tensor *x = ramp(40, 6, 0.37);
     Dataset d = { 0 };
-    d.x = x;
+    d.x[0] = x;
+    d.n_x = 1;
     QuantState qs;
     qstate_init(&qs, m->graph.n_nodes);
     Calibration cal;
@@ -243,7 +246,7 @@ static void test_state(void)
     QModel *q0, *q1;
     CHECK_OK(qstate_qmodel(&qs, m, &qs.plan, NULL, &q0, &err), &err);
     BiasCorr c;
-    CHECK_OK(biascorr_run(m, &qs.plan, &qs.calib, x, 0, 16, NULL, &c, NULL, &err), &err);
+    CHECK_OK(biascorr_run(m, &qs.plan, &qs.calib, &d, 0, 16, NULL, &c, NULL, &err), &err);
     qstate_set_bias_corr(&qs, &c);
     CHECK(biascorr_active(&qs.corr) && !biascorr_active(&c));
     CHECK(qstate_bias_corr_for(&qs, &qs.plan) == &qs.corr);

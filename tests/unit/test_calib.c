@@ -38,9 +38,10 @@ static void make_data(Dataset *d, int64_t n, int64_t width, uint64_t seed)
     memset(d, 0, sizeof *d);
     Rng r;
     rng_seed(&r, seed);
-    d->x = tensor_new(DT_F32, shape_of(2, n, width), NULL);
+    d->x[0] = tensor_new(DT_F32, shape_of(2, n, width), NULL);
+    d->n_x = 1;
     for (int64_t i = 0; i < n * width; i++)
-        tensor_f32(d->x)[i] = (float)(1.5 * rng_normal(&r));
+        tensor_f32(d->x[0])[i] = (float)(1.5 * rng_normal(&r));
 }
 
 /* ---- direct statistics ------------------------------------------------------------------ */
@@ -141,10 +142,10 @@ static void direct_run(Direct *d, const Graph *g, const Dataset *ds, int64_t n, 
     d->nb = xcalloc((size_t)nv, sizeof *d->nb);
     Run r;
     run_init(&r, g);
-    int64_t width = ds->x->shape.dim[1];
+    int64_t width = ds->x[0]->shape.dim[1];
     for (int64_t first = 0; first < n; first += batch) {
         int64_t b = n - first < batch ? n - first : batch;
-        Tensor in = tensor_view(DT_F32, shape_of(2, b, width), tensor_f32(ds->x) + first * width);
+        Tensor in = tensor_view(DT_F32, shape_of(2, b, width), tensor_f32(ds->x[0]) + first * width);
         direct_add(d, g->inputs[0], &in);
         const Tensor *inputs[1] = { &in };
         CHECK_OK(run_forward(&r, inputs, direct_tap, d, &err), &err);

@@ -47,6 +47,15 @@ static Tensor *data(Shape s, double f)
     return x;
 }
 
+
+/* A one-input split viewing x (never released). */
+static const Dataset *data_of(const Tensor *x)
+{
+    static Dataset d;
+    d = (Dataset){ .x = { (Tensor *)x }, .n_x = 1 };
+    return &d;
+}
+
 /* BN folding factor of channel c (1 without a BN). */
 static double bn_factor(const Model *m, const char *bn, int64_t c)
 {
@@ -108,7 +117,7 @@ static void equalize_and_check(Model *m, const Tensor *x, const char *a, const c
     QsError err = { 0 };
     Tensor *before = forward(m, x);
     CleReport rep;
-    if (!CHECK_OK(cle_run(m, x, 0, 16, 100, 1.0, NULL, &rep, &err), &err)) {
+    if (!CHECK_OK(cle_run(m, data_of(x), 0, 16, 100, 1.0, NULL, &rep, &err), &err)) {
         tensor_free(before);
         return;
     }
@@ -233,7 +242,7 @@ static void test_dense_relu6_dense(void)
     }
     double r1_before = range_out(m, "d1", NULL, 1);
     CleReport rep;
-    if (CHECK_OK(cle_run(m, x, 0, 8, 100, 1.0, NULL, &rep, &err), &err)) {
+    if (CHECK_OK(cle_run(m, data_of(x), 0, 8, 100, 1.0, NULL, &rep, &err), &err)) {
         CHECK(rep.n_pairs == 1 && rep.pairs[0].left == 1 && rep.pairs[0].limited == 1);
         CHECK(rep.pairs[0].equalized == 2 && rep.pairs[0].clip == 6.0);
         /* the clipping channel: not touched */
@@ -277,7 +286,7 @@ static void test_headroom(void)
     Tensor *x = data(shape_of(2, (int64_t)32, (int64_t)4), 0.41);
     Tensor *before = forward(m, x);
     CleReport rep;
-    if (CHECK_OK(cle_run(m, x, 0, 8, 100, 2.0, NULL, &rep, &err), &err)) {
+    if (CHECK_OK(cle_run(m, data_of(x), 0, 8, 100, 2.0, NULL, &rep, &err), &err)) {
         CHECK(rep.n_pairs == 1 && rep.pairs[0].limited == 3);
         for (int c = 0; c < 3; c++) {
             double mx = -INFINITY;
@@ -296,7 +305,7 @@ static void test_headroom(void)
         tensor_free(after);
         free(rep.pairs);
     }
-    expect_error("headroom < 1", cle_run(m, x, 0, 8, 100, 0.5, NULL, &rep, &err), &err,
+    expect_error("headroom < 1", cle_run(m, data_of(x), 0, 8, 100, 0.5, NULL, &rep, &err), &err,
                  QS_EINVAL, "headroom");
     tensor_free(before);
     tensor_free(x);
@@ -317,7 +326,7 @@ static void test_no_pair(void)
     float w[12];
     memcpy(w, tensor_f32(param(m, "d1.weight")), sizeof w);
     CleReport rep;
-    CHECK_OK(cle_run(m, x, 0, 8, 100, 1.0, NULL, &rep, &err), &err);
+    CHECK_OK(cle_run(m, data_of(x), 0, 8, 100, 1.0, NULL, &rep, &err), &err);
     CHECK(rep.n_pairs == 0 && rep.pairs == NULL);
     CHECK(memcmp(w, tensor_f32(param(m, "d1.weight")), sizeof w) == 0);
     expect_error("no data", cle_run(m, NULL, 0, 8, 100, 1.0, NULL, &rep, &err), &err,

@@ -230,13 +230,14 @@ static void test_truncate_release(void)
     QsError err = { 0 };
     Dataset d = { 0 };
     CHECK(dataset_len(&d) == 0);
-    d.x = tensor_new(DT_F32, shape_of(2, (int64_t)10, (int64_t)3), &err);
+    d.x[0] = tensor_new(DT_F32, shape_of(2, (int64_t)10, (int64_t)3), &err);
+    d.n_x = 1;
     d.y = tensor_new(DT_I64, shape_of(1, (int64_t)10), &err);
     d.x_path = xstrdup("x.npy");
     d.y_path = xstrdup("y.npy");
     CHECK(dataset_len(&d) == 10);
     dataset_truncate(&d, 4);
-    CHECK(dataset_len(&d) == 4 && d.x->shape.dim[1] == 3 && d.y->shape.dim[0] == 4);
+    CHECK(dataset_len(&d) == 4 && d.x[0]->shape.dim[1] == 3 && d.y->shape.dim[0] == 4);
     dataset_truncate(&d, 100); /* n beyond len: unchanged */
     CHECK(dataset_len(&d) == 4);
     /* A shorter y is never grown past its buffer (prepare_y reports the mismatch). */
@@ -247,13 +248,81 @@ static void test_truncate_release(void)
     dataset_truncate(&d, 0);
     CHECK(dataset_len(&d) == 0 && d.y->shape.dim[0] == 0);
     dataset_release(&d);
-    CHECK(d.x == NULL && d.y == NULL && d.x_path == NULL && d.y_path == NULL);
+    CHECK(d.x[0] == NULL && d.y == NULL && d.x_path == NULL && d.y_path == NULL);
     dataset_release(&d); /* twice is harmless */
     dataset_release(NULL);
 }
 
+/* Two inputs, labels and task extras move together through check, skip, truncate, batch
+ * views and index gathers. */
+static void test_multi_input(void)
+{
+    QsError err = { 0 };
+    Dataset d = { 0 };
+    d.n_x = 2;
+    d.x[0] = tensor_new(DT_F32, shape_of(3, (int64_t)5, (int64_t)2, (int64_t)3), &err);
+    d.x[1] = tensor_new(DT_F32, shape_of(2, (int64_t)5, (int64_t)4), &err);
+    d.y = tensor_new(DT_I64, shape_of(1, (int64_t)5), &err);
+    d.aux = tensor_new(DT_F32, shape_of(2, (int64_t)5, (int64_t)5), &err);
+    /* sample i: input 0 holds 100 i + j, input 1 holds 1000 i + j, y = i, aux 10 i + j */
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < 6; j++)
+            tensor_f32(d.x[0])[i * 6 + j] = (float)(100 * i + j);
+        for (int j = 0; j < 4; j++)
+            tensor_f32(d.x[1])[i * 4 + j] = (float)(1000 * i + j);
+        for (int j = 0; j < 5; j++)
+            tensor_f32(d.aux)[i * 5 + j] = (float)(10 * i + j);
+        ((int64_t *)d.y->data)[i] = i;
+    }
+    CHECK_OK(dataset_check(&d, &err), &err);
+
+    Tensor views[DATA_MAX_INPUTS];
+    const Tensor *ptrs[DATA_MAX_INPUTS];
+    dataset_batch(&d, 3, 2, views, ptrs);
+    CHECK(ptrs[0] == &views[0] && ptrs[1] == &views[1]);
+    CHECK(views[0].shape.dim[0] == 2 && views[0].shape.dim[1] == 2 && views[0].shape.dim[2] == 3);
+    CHECK(tensor_f32(&views[0])[0] == 300.0f && tensor_f32(&views[1])[4] == 4000.0f);
+
+    DataBatch b;
+    CHECK_OK(data_batch_init(&b, &d, 3, &err), &err);
+    static const int64_t idx[3] = { 4, 0, 2 };
+    data_batch_gather(&b, &d, idx, 3);
+    CHECK(b.n_x == 2 && b.ptrs[1] == b.x[1] && b.x[0]->shape.dim[0] == 3);
+    CHECK(tensor_f32(b.x[0])[0] == 400.0f && tensor_f32(b.x[0])[6 + 5] == 5.0f &&
+          tensor_f32(b.x[1])[2 * 4 + 3] == 2003.0f);
+    data_batch_gather(&b, &d, idx + 1, 1);
+    CHECK(b.x[1]->shape.dim[0] == 1 && tensor_f32(b.x[1])[0] == 0.0f);
+    data_batch_release(&b);
+    CHECK(b.n_x == 0 && b.x[0] == NULL);
+
+    dataset_skip(&d, 1);
+    CHECK(dataset_len(&d) == 4 && d.x[1]->shape.dim[0] == 4 && d.aux->shape.dim[0] == 4);
+    CHECK(tensor_f32(d.x[1])[0] == 1000.0f && tensor_f32(d.aux)[0] == 10.0f &&
+          ((int64_t *)d.y->data)[0] == 1);
+    dataset_truncate(&d, 2);
+    CHECK(d.x[0]->shape.dim[0] == 2 && d.x[1]->shape.dim[0] == 2 && d.y->shape.dim[0] == 2 &&
+          d.aux->shape.dim[0] == 2);
+    CHECK_OK(dataset_check(&d, &err), &err);
+
+    /* counts that disagree are named */
+    d.x[1]->shape.dim[0] = 1;
+    expect_error("input counts", dataset_check(&d, &err), &err, QS_ESHAPE,
+                 "input 1 holds 1 samples, input 0 holds 2");
+    d.x[1]->shape.dim[0] = 2;
+    d.aux->shape.dim[0] = 1;
+    expect_error("aux count", dataset_check(&d, &err), &err, QS_ESHAPE,
+                 "2 samples but 1 rows of task extras");
+    d.aux->shape.dim[0] = 2;
+    d.y->shape.dim[0] = 3;
+    expect_error("label count", dataset_check(&d, &err), &err, QS_ESHAPE, "2 samples but 3 labels");
+    dataset_release(&d);
+    CHECK(d.n_x == 0 && d.x[1] == NULL && d.aux == NULL);
+    expect_error("empty", dataset_check(&d, &err), &err, QS_EINVAL, "needs 1 to 4 inputs");
+}
+
 int main(void)
 {
+    test_multi_input();
     test_splits();
     test_prepare_x();
     test_prepare_x_errors();

@@ -31,7 +31,8 @@ static Tensor *logits_at_batch(const Model *m, const Tensor *x, int batch)
 {
     QsError err = { 0 };
     Collect c = { .all = tensor_new(DT_F32, shape_of(2, x->shape.dim[0], (int64_t)10), &err) };
-    CHECK_OK(eval_batches(&m->graph, x, x->shape.dim[0], batch, NULL, collect, &c, &err), &err);
+    Dataset d = { .x = { (Tensor *)x }, .n_x = 1 };
+    CHECK_OK(eval_batches(&m->graph, &d, x->shape.dim[0], batch, NULL, collect, &c, &err), &err);
     return c.all;
 }
 
@@ -65,12 +66,13 @@ int main(void)
     CHECK_OK(dataset_prepare_y(&y, 2000, &err), &err);
     session_set_model(&s, m, "tiny_cnn.qsm", NULL, 0);
     /* (2000, 28, 28) samples are reshaped to the model's (1, 28, 28) input */
-    CHECK_OK(session_set_split(&s, SPLIT_EVAL, x, y, "mnist_test.npz", NULL, &err), &err);
+    Dataset in = { .x = { x }, .n_x = 1, .y = y };
+    CHECK_OK(session_set_split(&s, SPLIT_EVAL, &in, &err), &err);
     const Dataset *d = &s.splits[SPLIT_EVAL];
-    CHECK(d->x->shape.ndim == 4 && d->x->shape.dim[1] == 1);
+    CHECK(d->x[0]->shape.ndim == 4 && d->x[0]->shape.dim[1] == 1);
 
     Tensor *want = test_load_npy("models/tiny_cnn_logits.npy");
-    Tensor *got = logits_at_batch(m, d->x, 256);
+    Tensor *got = logits_at_batch(m, d->x[0], 256);
     /* Tolerance from the manifest: im2col + sgemm sums in another order than torch. */
     expect_close("logits vs torch", tensor_f32(got), tensor_f32(want), 2000 * 10, 1e-4, 0);
 
@@ -78,7 +80,7 @@ int main(void)
      * batch; sgemm may block differently per batch size, so allow a few ulps. */
     int batches[] = { 1, 7, 2000 };
     for (int i = 0; i < 3; i++) {
-        Tensor *other = logits_at_batch(m, d->x, batches[i]);
+        Tensor *other = logits_at_batch(m, d->x[0], batches[i]);
         expect_close("batch independence", tensor_f32(other), tensor_f32(got), 2000 * 10, 2e-6,
                      1e-6);
         tensor_free(other);

@@ -35,8 +35,59 @@ static void test_tasks(void)
     CHECK(task_find("classify") == TASK_CLASSIFY);
     CHECK(task_find("multilabel") == TASK_MULTILABEL);
     CHECK(task_find("regress") == TASK_REGRESS);
+    CHECK(task_find("detect") == TASK_DETECT && task_find("policy") == TASK_POLICY);
     CHECK(task_find("Classify") == -1);
     CHECK(task_find("") == -1);
+    CHECK(!task_table[TASK_REGRESS].higher_is_better && task_table[TASK_DETECT].higher_is_better);
+    CHECK(task_table[TASK_POLICY].class_labels && task_table[TASK_POLICY].needs_aux);
+    CHECK(!task_table[TASK_DETECT].class_labels && task_table[TASK_DETECT].needs_aux);
+    CHECK(strcmp(task_table[TASK_DETECT].metric, "f1") == 0 &&
+          strcmp(task_table[TASK_POLICY].metric, "success") == 0);
+}
+
+/* Policy: success is top-1 against the expert, collision the share of samples whose top-1
+ * action the expert marks unsafe (whether or not it is the expert's). */
+static void test_policy(void)
+{
+    QsError err = { 0 };
+    LabelMetrics m;
+    label_metrics_init(&m, TASK_POLICY, 3);
+    static const float out[4 * 3] = { 2, 0, 0,  0, 3, 0,  0, 0, 1,  1, 5, 0 };
+    static const int64_t labels[4] = { 0, 1, 0, 2 };
+    static const float unsafe[4 * 3] = { 0, 1, 0,  0, 1, 0,  1, 0, 1,  0, 0, 1 };
+    CHECK_OK(label_metrics_add(&m, out, 4, labels, NULL, 0, &err), &err);
+    CHECK_OK(label_metrics_add_aux(&m, out, 4, unsafe, 3, &err), &err);
+    /* right: samples 0, 1; unsafe chosen: sample 1 (action 1), sample 2 (action 2) */
+    CHECK(label_metrics_headline(&m) == 0.5 && label_metrics_collision(&m) == 0.5);
+    expect_error("aux width", label_metrics_add_aux(&m, out, 1, unsafe, 2, &err), &err, QS_ESHAPE,
+                 "2 unsafe flags per sample for 3 actions");
+    label_metrics_release(&m);
+    label_metrics_init(&m, TASK_CLASSIFY, 3);
+    CHECK(isnan(label_metrics_collision(&m)));
+    CHECK_OK(label_metrics_add_aux(&m, out, 4, unsafe, 3, &err), &err); /* no aux: no-op */
+    label_metrics_release(&m);
+}
+
+/* Detect: the heat map goes through detect_counts_add with the configured geometry. */
+static void test_detect_task(void)
+{
+    QsError err = { 0 };
+    LabelMetrics m;
+    label_metrics_init(&m, TASK_DETECT, 16);
+    DetectCfg cfg = detect_cfg_default(4, 4, 4);
+    label_metrics_set_detect(&m, &cfg);
+    float heat[16];
+    for (int i = 0; i < 16; i++)
+        heat[i] = -5.0f;
+    heat[1 * 4 + 2] = 3.0f; /* cell (1, 2): pixel centre (2.5, 1.5) */
+    /* one small object there, one large object far from any peak */
+    static const float objs[2 * 3] = { 2.5f, 1.5f, 4.0f, 0.5f, 3.5f, 16.0f };
+    CHECK_OK(label_metrics_add_aux(&m, heat, 1, objs, 6, &err), &err);
+    CHECK(m.det.tp[DET_SMALL] == 1 && m.det.fn[DET_LARGE] == 1 && m.det.fp[0] + m.det.fp[1] == 0);
+    CHECK(label_metrics_headline(&m) == detect_f1(&m.det, -1));
+    expect_error("aux width", label_metrics_add_aux(&m, heat, 1, objs, 5, &err), &err, QS_ESHAPE,
+                 "objects need 3 values each");
+    label_metrics_release(&m);
 }
 
 /* Writes one row of C logits whose argmax is `pred`. */
@@ -255,6 +306,8 @@ static void test_kl(void)
 
 int main(void)
 {
+    test_policy();
+    test_detect_task();
     test_tasks();
     test_confusion();
     test_nan_precision_recall();

@@ -281,7 +281,7 @@ static void test_qdq_layout(void)
         tensor_free(x);
         return;
     }
-    Dataset d = { .x = x };
+    Dataset d = { .x = { x }, .n_x = 1 };
     Calibration cal;
     if (!CHECK_OK(calib_run(&m->graph, &d, 200, 100, 0.01, NULL, &cal, &err), &err)) {
         model_free(m);

@@ -42,13 +42,14 @@ static bool load_split(const char *path, Dataset *d)
 {
     QsError err = { 0 };
     memset(d, 0, sizeof *d);
-    if (!CHECK_OK(datafile_load(path, "x", &d->x, NULL, &err), &err) ||
+    d->n_x = 1;
+    if (!CHECK_OK(datafile_load(path, "x", &d->x[0], NULL, &err), &err) ||
         !CHECK_OK(datafile_load(path, "y", &d->y, NULL, &err), &err) ||
-        !CHECK_OK(dataset_prepare_x(&d->x, SCALE, 0.0f, 1.0f, &err), &err) ||
-        !CHECK_OK(dataset_prepare_y(&d->y, d->x->shape.dim[0], &err), &err))
+        !CHECK_OK(dataset_prepare_x(&d->x[0], SCALE, 0.0f, 1.0f, &err), &err) ||
+        !CHECK_OK(dataset_prepare_y(&d->y, d->x[0]->shape.dim[0], &err), &err))
         return false;
-    int64_t n = d->x->shape.dim[0];
-    d->x->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28);
+    int64_t n = d->x[0]->shape.dim[0];
+    d->x[0]->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28);
     return true;
 }
 
@@ -56,11 +57,12 @@ static bool load_split(const char *path, Dataset *d)
 static Dataset slice(const Dataset *src, int64_t first, int64_t n)
 {
     Dataset d = { 0 };
-    Shape xs = src->x->shape;
+    Shape xs = src->x[0]->shape;
     xs.dim[0] = n;
-    d.x = tensor_new(DT_F32, xs, NULL);
+    d.x[0] = tensor_new(DT_F32, xs, NULL);
+    d.n_x = 1;
     d.y = tensor_new(DT_I64, shape_of(1, n), NULL);
-    memcpy(d.x->data, tensor_f32(src->x) + first * 784, (size_t)n * 784 * sizeof(float));
+    memcpy(d.x[0]->data, tensor_f32(src->x[0]) + first * 784, (size_t)n * 784 * sizeof(float));
     memcpy(d.y->data, (int64_t *)src->y->data + first, (size_t)n * sizeof(int64_t));
     return d;
 }
@@ -102,9 +104,9 @@ static float *outputs(const Executor *ex, const Dataset *d, int64_t n)
     QsError err = { 0 };
     for (int64_t first = 0; first < n; first += 100) {
         int64_t b = n - first < 100 ? n - first : 100;
-        Shape xs = d->x->shape;
+        Shape xs = d->x[0]->shape;
         xs.dim[0] = b;
-        Tensor x = tensor_view(DT_F32, xs, tensor_f32(d->x) + first * 784);
+        Tensor x = tensor_view(DT_F32, xs, tensor_f32(d->x[0]) + first * 784);
         const Tensor *in[1] = { &x }, *out[4];
         if (!CHECK_OK(ex->forward(ex->self, in, out, NULL, NULL, &err), &err))
             break;
@@ -547,7 +549,7 @@ static void test_learn_wiring(void)
     Run r;
     run_init(&r, &qg.g);
     Dataset d = slice(&all_train, 0, 16);
-    const Tensor *in[1] = { d.x };
+    const Tensor *in[1] = { d.x[0] };
     if (CHECK_OK(run_enable_grads(&r, false, &err), &err) &&
         CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err)) {
         const Tensor *out = run_output(&r, 0);

@@ -64,7 +64,7 @@ static void randomize_bn(Model *m, uint64_t seed)
 
 static QsStatus calibrate(const Model *m, Tensor *x, Calibration *cal, QsError *err)
 {
-    Dataset d = { .x = x };
+    Dataset d = { .x = { x }, .n_x = 1 };
     return calib_run(&m->graph, &d, 0, 16, 0.01, NULL, cal, err);
 }
 

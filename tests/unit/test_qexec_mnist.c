@@ -21,13 +21,14 @@ static bool load_split(const char *path, Dataset *d)
 {
     QsError err = { 0 };
     memset(d, 0, sizeof *d);
-    if (!CHECK_OK(datafile_load(path, "x", &d->x, NULL, &err), &err) ||
+    d->n_x = 1;
+    if (!CHECK_OK(datafile_load(path, "x", &d->x[0], NULL, &err), &err) ||
         !CHECK_OK(datafile_load(path, "y", &d->y, NULL, &err), &err) ||
-        !CHECK_OK(dataset_prepare_x(&d->x, SCALE, 0.0f, 1.0f, &err), &err) ||
-        !CHECK_OK(dataset_prepare_y(&d->y, d->x->shape.dim[0], &err), &err))
+        !CHECK_OK(dataset_prepare_x(&d->x[0], SCALE, 0.0f, 1.0f, &err), &err) ||
+        !CHECK_OK(dataset_prepare_y(&d->y, d->x[0]->shape.dim[0], &err), &err))
         return false;
-    int64_t n = d->x->shape.dim[0];
-    d->x->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28);
+    int64_t n = d->x[0]->shape.dim[0];
+    d->x[0]->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28);
     return true;
 }
 

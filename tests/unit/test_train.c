@@ -223,9 +223,10 @@ static void make_blobs(Dataset *d, int64_t n, uint64_t seed)
     memset(d, 0, sizeof *d);
     Rng r;
     rng_seed(&r, seed);
-    d->x = tensor_new(DT_F32, shape_of(2, n, (int64_t)2), NULL);
+    d->x[0] = tensor_new(DT_F32, shape_of(2, n, (int64_t)2), NULL);
+    d->n_x = 1;
     d->y = tensor_new(DT_I64, shape_of(1, n), NULL);
-    float *x = tensor_f32(d->x);
+    float *x = tensor_f32(d->x[0]);
     int64_t *y = d->y->data;
     for (int64_t i = 0; i < n; i++) {
         /* unbalanced: class 0 is half the data, so auto weights have work to do */
@@ -516,7 +517,8 @@ static void test_errors(void)
                  QS_ESHAPE, "task regress needs f32 targets");
     Dataset bad = tr;
     Tensor *x3 = tensor_new(DT_F32, shape_of(2, (int64_t)32, (int64_t)3), NULL);
-    bad.x = x3;
+    bad.x[0] = x3;
+    bad.n_x = 1;
     expect_error("sample shape", train_run(m, &bad, &va, TASK_CLASSIFY, &c, NULL, NULL, NULL, NULL, &err),
                  &err, QS_ESHAPE, "train split's samples (1, 3) do not fit the model input 'x' (1, 2)");
     tensor_free(x3);
@@ -558,7 +560,8 @@ static void test_other_tasks(void)
     Dataset *src[2] = { &tr, &va }, *dst[2] = { &mtr, &mva };
     for (int k = 0; k < 2; k++) {
         int64_t n = dataset_len(src[k]);
-        dst[k]->x = tensor_clone(src[k]->x, NULL);
+        dst[k]->x[0] = tensor_clone(src[k]->x[0], NULL);
+        dst[k]->n_x = 1;
         dst[k]->y = tensor_new(DT_F32, shape_of(2, n, (int64_t)3), NULL);
         for (int64_t i = 0; i < n; i++) {
             int64_t c = ((int64_t *)src[k]->y->data)[i];
