@@ -334,6 +334,9 @@ static QsStatus take_from(Builder *b, const LayerSpec *ls, const char *name, QsE
     const Graph *g = &b->m->graph;
     for (int i = 0; i < ls->n_from; i++) {
         int v = graph_find_value(g, ls->from[i]);
+        if (strlen(ls->from[i]) >= sizeof b->cur)
+            return qs_fail(err, QS_EINVAL, "layer '%s': 'from' name '%.40s...' is longer than "
+                           "%zu characters", name, ls->from[i], sizeof b->cur - 1);
         if (v < 0 || g->values[v].kind == VAL_CONST)
             return qs_fail(err, QS_EINVAL, "layer '%s': 'from' names '%s', which is neither a "
                            "graph input nor an earlier layer", name, ls->from[i]);

@@ -299,8 +299,8 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     }
     if ((st = qat_check_config(cfg, task, err)))
         goto cleanup;
-    if (!g->finalized || g->n_inputs != 1) {
-        st = qs_fail(err, QS_EUNSUPPORTED, "QAT needs a finalized model with one input (it has %d)",
+    if (!g->finalized || g->n_inputs < 1) {
+        st = qs_fail(err, QS_EUNSUPPORTED, "QAT needs a finalized model with inputs (it has %d)",
                      g->n_inputs);
         goto cleanup;
     }

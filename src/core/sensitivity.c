@@ -27,7 +27,7 @@ QsStatus sens_score(const SensContext *c, const Plan *p, double *metric, double 
 
 double sens_drop(TaskKind task, double ref, double metric)
 {
-    return task == TASK_REGRESS ? metric - ref : ref - metric;
+    return task_table[task].higher_is_better ? ref - metric : metric - ref;
 }
 
 QsStatus sens_layers(const SensContext *c, const Plan *p, int **out, int *n_out, QsError *err)

@@ -74,7 +74,8 @@ void session_set_model(Session *s, Model *m, const char *path, char *dropped, si
     for (int i = 0; i < SPLIT_COUNT; i++) {
         if (s->splits[i].n_x == 0)
             continue;
-        if (session_check_split(s, &s->splits[i], split_name((SplitId)i), NULL) != QS_OK) {
+        QsError ignore = { 0 }; /* a split that no longer fits is dropped and named below */
+        if (session_check_split(s, &s->splits[i], split_name((SplitId)i), &ignore) != QS_OK) {
             dataset_release(&s->splits[i]);
             if (dropped && cap) {
                 size_t used = strlen(dropped);

@@ -27,13 +27,15 @@
 
 #define BALLS_SIDE 64
 
-enum { K_MAX_BALLS = 0, K_NOISE, K_CLUTTER, K_SMALL_FRAC, K_CMIN, K_CMAX, K_STRIDE };
+enum { K_MAX_BALLS = 0, K_NOISE, K_CLUTTER, K_GLARE, K_SMALL_FRAC, K_CMIN, K_CMAX, K_STRIDE };
 
 const SynthKnob synth_balls_knobs[] = {
     [K_MAX_BALLS] = { "max_balls", 6, 1, 16, "most balls per image (1 to this many); aux rows" },
     [K_NOISE] = { "noise", 0.03, 0, 0.5, "standard deviation of the Gaussian pixel noise" },
     [K_CLUTTER] = { "clutter", 4, 0, 20, "clutter items per image (lines, boxes, ellipses, "
                                          "rings)" },
+    [K_GLARE] = { "glare", 0.25, 0, 1, "share of images with one glare streak or box "
+                                       "(contrast 1.5 to 4)" },
     [K_SMALL_FRAC] = { "small_frac", 0.5, 0, 1, "share of balls under 15 px" },
     [K_CMIN] = { "contrast_min", 0.15, 0.02, 1, "least ball brightness above background" },
     [K_CMAX] = { "contrast_max", 0.6, 0.02, 1, "most ball brightness above background" },
@@ -60,11 +62,13 @@ static void balls_box(double cx, double cy, double ext, int *x0, int *x1, int *y
     *y1 = d < 0 ? 0 : d > BALLS_SIDE ? BALLS_SIDE : (int)d;
 }
 
-/* One clutter item added onto img (64, 64): coverage in [0, 1] times contrast. */
-static void balls_clutter(Rng *r, float *img)
+/* One clutter item added onto img (64, 64): coverage in [0, 1] times contrast. Glare is
+ * a line or a box with contrast U(1.5, 4). */
+static void balls_clutter(Rng *r, float *img, bool glare)
 {
-    double c = rng_uniform(r) < 0.3 ? -balls_range(r, 0.15, 0.6) : balls_range(r, 0.15, 0.6);
-    int kind = (int)rng_below(r, 4);
+    double c = glare                 ? balls_range(r, 10.0, 30.0)
+             : rng_uniform(r) < 0.3 ? -balls_range(r, 0.15, 0.6) : balls_range(r, 0.15, 0.6);
+    int kind = (int)rng_below(r, glare ? 2 : 4);
     double cx = balls_range(r, 0, BALLS_SIDE), cy = balls_range(r, 0, BALLS_SIDE);
     double th = balls_range(r, 0, 3.141592653589793), ct = cos(th), st = sin(th);
     double a, b, ext;
@@ -222,7 +226,9 @@ QsStatus synth_balls_make(const SynthArgs *a, Dataset *out, QsError *err)
                 bg[i * BALLS_SIDE + j] = (float)(level + gx * (j - 31.5) + gy * (i - 31.5));
         memcpy(img, bg, sizeof bg);
         for (int k = 0; k < clutter; k++)
-            balls_clutter(&r, img);
+            balls_clutter(&r, img, false);
+        if (rng_uniform(&r) < kn[K_GLARE])
+            balls_clutter(&r, img, true);
         int nb = balls_place(&r, 1 + (int)rng_below(&r, (uint64_t)maxb), kn[K_SMALL_FRAC], bl);
         for (int k = 0; k < nb; k++)
             balls_draw(&r, &bl[k], kn[K_CMIN], kn[K_CMAX], bg, img);

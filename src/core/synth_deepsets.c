@@ -154,17 +154,17 @@ void synth_deepsets_features(const DeepsetsScene *s, float *peers, float *ego)
             memset(f, 0, DEEPSETS_PEER_FEATURES * sizeof *f);
             continue;
         }
-        f[0] = (float)(p->dx / 50.0);
-        f[1] = (float)p->dlane;
-        f[2] = (float)((p->vx - s->v) / 10.0);
-        f[3] = (float)(p->vy / 2.0);
-        f[4] = (float)(p->len / 10.0);
+        f[0] = (float)p->dx;
+        f[1] = (float)(DEEPSETS_LANE_WIDTH * (double)p->dlane);
+        f[2] = (float)(p->vx - s->v);
+        f[3] = (float)p->vy;
+        f[4] = (float)p->len;
         f[5] = 1.0f;
     }
-    ego[0] = (float)(s->v / 30.0);
+    ego[0] = (float)s->v;
     ego[1] = s->lanes > 1 ? (float)((double)s->lane / (double)(s->lanes - 1)) : 0.0f;
-    ego[2] = (float)((s->v_des - s->v) / 10.0);
-    ego[3] = (float)((double)s->lanes / 4.0);
+    ego[2] = (float)(s->v_des - s->v);
+    ego[3] = (float)s->lanes;
 }
 
 /* ---- the scenes ------------------------------------------------------------------------ */

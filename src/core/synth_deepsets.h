@@ -12,6 +12,7 @@
 #define DEEPSETS_PEER_FEATURES 6
 #define DEEPSETS_EGO_FEATURES 4
 #define DEEPSETS_MAX_PEERS 32
+#define DEEPSETS_LANE_WIDTH 3.5 /* m */
 
 typedef enum {
     DEEPSETS_KEEP = 0,  /* hold the speed and the lane */
@@ -43,10 +44,12 @@ typedef struct DeepsetsScene {
  * is not, so some action is always safe). Pure double arithmetic, no libm. */
 DeepsetsAction synth_deepsets_expert(const DeepsetsScene *s, float unsafe[DEEPSETS_ACTIONS]);
 
-/* The model's inputs for scene s: peers (n, 6) = dx / 50, dlane, (vx - v) / 10, vy / 2,
- * len / 10, present (empty slots all 0); ego (4) = v / 30, lane / (lanes - 1) (0 for a
- * one-lane road; so a lane exists to the left iff < 1 and to the right iff > 0),
- * (v_des - v) / 10, lanes / 4. */
+/* The model's inputs for scene s, in physical units as a sensor-fusion stage hands them
+ * over (so their ranges differ widely: what a per-tensor int8 input has to share):
+ * peers (n, 6) = dx (m), lateral offset dlane * DEEPSETS_LANE_WIDTH (m, + left),
+ * vx - v (m/s), vy (m/s), len (m), present (1; empty slots all 0);
+ * ego (4) = v (m/s), lane / (lanes - 1) (0 for a one-lane road; so a lane exists to the
+ * left iff < 1 and to the right iff > 0), v_des - v (m/s), lanes. */
 void synth_deepsets_features(const DeepsetsScene *s, float *peers, float *ego);
 
 #endif

@@ -14,19 +14,25 @@
  * breathing, the bump of standing up), s(t) impact spikes (landing of a fall, a jump, a
  * hard sit-down), b a per-window sensor bias and noise white Gaussian sensor noise.
  *
- * Classes (the label is drawn first, then the scenario within the class):
+ * Classes (the label is drawn first, then the scenario within the class; a share `hard`
+ * of each class's windows are its hard cases):
  *   0 fall        pre-fall walking or standing, a free fall of 0.25-0.5 s in which |a|
- *                 drops to 0.05-0.35 g while the trunk rotates, an impact of 2.5-6 g, then
- *                 lying still (tilt 70-110 degrees). Hard cases ("soft falls", onto a bed or
- *                 a sofa): a shorter, shallower dip and an impact of only 1.6-2.8 g.
- *   1 walk        steps at 1.5-2.2 Hz. Hard cases: a stumble (a short dip and a 1.5-2.2 g jolt)
- *                 without any change of posture.
- *   2 run/jump    strides at 2.4-3.2 Hz with flight phases near 0.2 g and 2.5-4.5 g foot
- *                 strikes. Hard cases: one or two jumps from standing: a real free fall
- *                 and a 2.5-5 g landing -- the signature of a fall, but upright afterwards.
+ *                 drops to 0.05-0.35 g while the trunk rotates, an impact of 2.5-8 g
+ *                 (sometimes a second, smaller bounce), then lying or slumped still (tilt
+ *                 40-110 degrees). The impact falls anywhere from 25 % to 90 % of the
+ *                 window, so some windows show little of the lying. Hard cases ("soft
+ *                 falls", onto a bed or a sofa, or a slow collapse): a 0.12-0.3 s dip to
+ *                 only 0.35-0.7 g and an impact of 1.4-2.6 g.
+ *   1 walk        steps at 1.5-2.2 Hz. Hard cases: a stumble (a short dip and a 1.5-2.2 g
+ *                 jolt) without any change of posture.
+ *   2 run/jump    strides at 2.4-3.2 Hz: foot strikes of 2.2-3.8 g, flight phases down to
+ *                 0.25-0.7 g. Hard cases: one or two jumps from standing: a real free fall
+ *                 and a 2.5-7 g landing -- the signature of a fall, but upright afterwards.
  *   3 transition  standing up or sitting down (15-45 degrees of tilt over 0.8-1.6 s). Hard
- *                 cases: sitting down hard (a dip to 0.4-0.7 g and a 1.6-3 g impact) and
- *                 lying down on purpose (a slow turn to 70-105 degrees without an impact).
+ *                 cases: sitting down hard (a dip to 0.35-0.7 g, a 1.6-3 g impact, ending
+ *                 reclined by up to 70 degrees: it overlaps the slumped falls) and lying
+ *                 down on purpose (a turn to 70-105 degrees over 0.6-2 s, half of them
+ *                 flopping onto the bed at the end: a 0.6-0.9 g dip and a 1.2-1.8 g bump).
  *   4 still       standing, sitting or lying still, breathing. Hard cases: lying and
  *                 turning over (a slow roll without an impact).
  * A fall is thus told apart from its look-alikes by the combination of free fall, impact
@@ -225,11 +231,11 @@ static void make_fall(Win *w, Rng *r, bool hard)
 {
     double T = dur(w);
     double ph = unif(r, 0, 2 * PI), th0 = unif(r, 0, 12) * DEG;
-    double th1 = (hard ? unif(r, 50, 110) : unif(r, 65, 110)) * DEG;
-    double t_imp = unif(r, 0.3, 0.8) * T;
+    double th1 = unif(r, 40, 110) * DEG;
+    double t_imp = unif(r, 0.25, 0.9) * T;
     double d_ff = hard ? unif(r, 0.12, 0.3) : unif(r, 0.25, 0.5);
     double fmin = hard ? unif(r, 0.35, 0.7) : unif(r, 0.05, 0.35);
-    double peak = hard ? unif(r, 1.4, 2.6) : unif(r, 2.5, 6.0);
+    double peak = hard ? unif(r, 1.4, 2.6) : unif(r, 2.5, 8.0);
     double t_ff = t_imp - d_ff;
     bool walking = rng_uniform(r) < 0.5;
     orient(w, t_ff, t_imp + 0.05, th0, th1, ph, ph + unif(r, -0.3, 0.3));
@@ -284,7 +290,7 @@ static void make_run(Win *w, Rng *r, bool hard)
         }
         double t_land = t + crouch + push + fly;
         add_free_fall(w, t + crouch + push, t_land, unif(r, 0.0, 0.2));
-        impact(w, r, t_land, unif(r, 2.5, 5.0), th, ph);
+        impact(w, r, t_land, unif(r, 2.5, 7.0), th, ph);
         t = t_land + unif(r, 0.4, 0.8);
     }
 }
@@ -296,8 +302,8 @@ static void make_trans(Win *w, Rng *r, bool hard)
     add_rest(w, r);
     if (hard && rng_uniform(r) < 0.5) { /* sitting down hard, maybe leaning far back */
         double t_imp = unif(r, 0.3, 0.75) * T, d = unif(r, 0.15, 0.3);
-        double end = unif(r, 15, 60) * DEG;
-        orient(w, t_imp - d - 0.3, t_imp + 0.05, stand, end, ph, ph);
+        double end = unif(r, 15, 70) * DEG;
+        orient(w, t_imp - d - unif(r, 0.0, 0.3), t_imp + 0.05, stand, end, ph, ph);
         add_free_fall(w, t_imp - d, t_imp, unif(r, 0.35, 0.7));
         impact(w, r, t_imp, unif(r, 1.6, 3.0), end, ph);
         return;

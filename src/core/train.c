@@ -359,8 +359,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
         st = qs_fail(err, QS_EINVAL, "task %d is not a task", (int)task);
         goto cleanup;
     }
-    if (!g->finalized || g->n_inputs != 1) {
-        st = qs_fail(err, QS_EUNSUPPORTED, "training needs a finalized model with one input (it has %d)",
+    if (!g->finalized || g->n_inputs < 1) {
+        st = qs_fail(err, QS_EUNSUPPORTED, "training needs a finalized model with inputs (it has %d)",
                      g->n_inputs);
         goto cleanup;
     }

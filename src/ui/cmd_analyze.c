@@ -51,16 +51,16 @@ CMD_HANDLER(cmd_sensitivity)
     int n;
     if ((st = sens_run(&c, &s->q.plan, &ls, &n, err)))
         return st;
-    if (c.task == TASK_REGRESS) /* for MSE, a larger metric is the larger drop */
+    if (!task_table[c.task].higher_is_better) /* for MSE, a larger metric is the larger drop */
         for (int i = 0; i < n; i++) {
             ls[i].only_metric = -ls[i].only_metric;
             ls[i].but_metric = -ls[i].but_metric;
         }
     qsort(ls, (size_t)n, sizeof *ls, by_only_drop);
-    RvStyle style = c.task == TASK_REGRESS ? RS_PLAIN : RS_PCT;
-    double sign = c.task == TASK_REGRESS ? -1.0 : 1.0;
+    RvStyle style = task_metric_style(c.task);
+    double sign = task_table[c.task].higher_is_better ? 1.0 : -1.0;
     result_str(r, "precision", plan_label(&s->q.plan));
-    result_str(r, "metric", c.task == TASK_REGRESS ? "mse" : "accuracy");
+    result_str(r, "metric", task_table[c.task].metric);
     result_float(r, "fp32", ref, style);
     result_float(r, "quantized", full, style);
     result_float(r, "drop", sens_drop(c.task, ref, full), style);
@@ -131,7 +131,7 @@ CMD_HANDLER(cmd_fallback)
         free(steps);
         return st;
     }
-    RvStyle style = c.task == TASK_REGRESS ? RS_PLAIN : RS_PCT;
+    RvStyle style = task_metric_style(c.task);
     result_bool(r, "reached", reached);
     result_float(r, "max_drop", max_drop, style);
     result_float(r, "fp32", ref, style);

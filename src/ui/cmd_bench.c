@@ -262,8 +262,6 @@ static void bench_report(const BenchRow *rows, int n_rows, const char *metric, d
         result_int(r, key, w->file_bytes);
         bench_field(key, sizeof key, "weights", w->prec);
         result_int(r, key, w->weight_bytes);
-        bench_field(key, sizeof key, "act_peak", w->prec);
-        result_int(r, key, w->act_peak);
         bench_field(key, sizeof key, "peak", w->prec);
         result_int(r, key, w->weight_bytes + w->act_peak);
         bench_field(key, sizeof key, "ms", w->prec);
@@ -272,6 +270,8 @@ static void bench_report(const BenchRow *rows, int n_rows, const char *metric, d
         result_float(r, key, w->metric, RS_PLAIN);
         bench_field(key, sizeof key, "drop", w->prec);
         result_float(r, key, drop, RS_PLAIN);
+        bench_field(key, sizeof key, "agreement", w->prec);
+        result_float(r, key, w->agreement, RS_PLAIN);
         if (fp32 && w->file_bytes > 0) {
             /* how many times smaller than fp32: 4 for int8 weights, 2 for halves */
             bench_field(key, sizeof key, "shrink", w->prec);
@@ -316,8 +316,11 @@ static QsStatus bench_table(App *app, const char *list, const BenchArgs *b, cons
     p.q.wgran_tensor = gran == 1;
     for (int i = 0; i < n_rows && !st; i++) {
         char path[512];
-        if (keep)
-            snprintf(path, sizeof path, "%s_%s.onnx", keep, precision_table[precs[i]].name);
+        if (keep && (size_t)snprintf(path, sizeof path, "%s_%s.onnx", keep,
+                                     precision_table[precs[i]].name) >= sizeof path) {
+            st = qs_fail(err, QS_EINVAL, "bench: files=%s is too long a prefix", keep);
+            break;
+        }
         p.mode = precs[i];
         rows[i].prec = precs[i];
         st = bench_row(app, &p, b, task, ref, keep ? path : NULL, &rows[i], err);

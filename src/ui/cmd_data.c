@@ -288,17 +288,36 @@ static void add_class_tables(const LabelMetrics *m, Result *r)
     }
 }
 
+/* When the model names its classes (metadata "labels": "fall,walk,..."), each class's
+ * recall and precision as figures too (recall_fall, precision_fall), so that scripts can
+ * check and keep them; unnamed models get none (their output stays as it was). */
+static void add_named_classes(const Model *model, const LabelMetrics *m, Result *r)
+{
+    const char *names = model ? model_meta_get(model, "labels") : NULL;
+    for (int c = 0; names && *names && c < m->n_classes; c++) {
+        size_t len = strcspn(names, ",");
+        char key[64];
+        snprintf(key, sizeof key, "recall_%.*s", (int)(len < 40 ? len : 40), names);
+        result_float(r, key, label_metrics_recall(m, c), RS_FIXED4);
+        snprintf(key, sizeof key, "precision_%.*s", (int)(len < 40 ? len : 40), names);
+        result_float(r, key, label_metrics_precision(m, c), RS_FIXED4);
+        names += len + (names[len] == ',');
+    }
+}
+
 /* The figures of each task; the headline (task_table[].metric) comes first. */
-static void add_task_figures(const LabelMetrics *m, Result *r)
+static void add_task_figures(const Model *model, const LabelMetrics *m, Result *r)
 {
     switch (m->task) {
     case TASK_CLASSIFY:
         result_float(r, "accuracy", label_metrics_accuracy(m), RS_PCT);
+        add_named_classes(model, m, r);
         add_class_tables(m, r);
         break;
     case TASK_POLICY:
         result_float(r, "success", label_metrics_accuracy(m), RS_PCT);
         result_float(r, "collision", label_metrics_collision(m), RS_PCT);
+        add_named_classes(model, m, r);
         add_class_tables(m, r);
         break;
     case TASK_DETECT: {
@@ -359,7 +378,7 @@ CMD_HANDLER(cmd_eval)
     result_str(r, "precision", plan_label(&s->q.plan));
     result_str(r, "task", task_name((TaskKind)task));
     result_int(r, "n", m.n);
-    add_task_figures(&m, r);
+    add_task_figures(qstate_model(&s->q, s->model), &m, r);
     label_metrics_release(&m);
     return QS_OK;
 }

@@ -283,27 +283,20 @@ done:
 
 /* ---- the command ----------------------------------------------------------------------- */
 
-CMD_HANDLER(cmd_export)
+/* The export of cmd_export once the plan is known: variant v, or the plan `base` (a
+ * precision row), or (both NULL) the current plan. */
+static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const char *vn,
+                           const Variant *v, const Plan *base, Result *r, QsError *err)
 {
     Session *s = &app->session;
     QuantState *qs = &s->q;
-    const char *path = a->pos[0], *vn = arg_str(a, "variant", NULL);
     const char *part = arg_str(a, "part", NULL), *ins_s = arg_str(a, "inputs", NULL),
                *outs_s = arg_str(a, "outputs", NULL);
     long verify_n;
     if (arg_int_range(a, "verify", 256, 0, 1L << 40, &verify_n, err))
         return err->code;
     bool qsm = fileio_has_suffix(path, ".qsm"), onnx = fileio_has_suffix(path, ".onnx");
-    if (!qsm && !onnx)
-        return qs_fail(err, QS_EINVAL, "%s: export writes PATH.onnx or PATH.qsm", path);
-    if (part && (ins_s || outs_s))
-        return qs_fail(err, QS_EINVAL, "give part=NAME or inputs=.. outputs=.., not both");
-    if (!part && (!ins_s) != (!outs_s))
-        return qs_fail(err, QS_EINVAL, "a cut needs both inputs=A,B and outputs=C");
-    const Variant *v;
-    if (export_variant_lookup(qs, vn, &v, err))
-        return err->code;
-    const Plan *p = v ? &v->plan : &qs->plan;
+    const Plan *p = v ? &v->plan : base ? base : &qs->plan;
     if (export_needs_calib(p) && !(v ? v->calibrated : qs->calibrated))
         return v ? qs_fail(err, QS_EINVAL, "variant '%s' has no calibration", vn)
                  : qs_fail(err, QS_EINVAL, "the plan runs int8-static: run 'calibrate' first");
@@ -413,5 +406,35 @@ CMD_HANDLER(cmd_export)
     calib_release(&pc);
     biascorr_release(&pcorr);
     extract_release(&x);
+    return st;
+}
+
+CMD_HANDLER(cmd_export)
+{
+    Session *s = &app->session;
+    QuantState *qs = &s->q;
+    const char *path = a->pos[0], *vn = arg_str(a, "variant", NULL);
+    const char *part = arg_str(a, "part", NULL), *ins_s = arg_str(a, "inputs", NULL),
+               *outs_s = arg_str(a, "outputs", NULL);
+    if (!fileio_has_suffix(path, ".qsm") && !fileio_has_suffix(path, ".onnx"))
+        return qs_fail(err, QS_EINVAL, "%s: export writes PATH.onnx or PATH.qsm", path);
+    if (part && (ins_s || outs_s))
+        return qs_fail(err, QS_EINVAL, "give part=NAME or inputs=.. outputs=.., not both");
+    if (!part && (!ins_s) != (!outs_s))
+        return qs_fail(err, QS_EINVAL, "a cut needs both inputs=A,B and outputs=C");
+    const Variant *v = NULL;
+    /* a precision name is the row of that name in compare and pick: the current options,
+     * no pins, the session's calibration (so pick's winner can always be exported) */
+    Plan base = { 0 };
+    bool is_base = vn && !qstate_variant_find(qs, vn) && precision_find(vn) >= 0;
+    if (is_base) {
+        plan_copy(&base, &qs->plan);
+        memset(base.pin, -1, (size_t)base.n_nodes);
+        base.mode = (PrecKind)precision_find(vn);
+    } else if (export_variant_lookup(qs, vn, &v, err)) {
+        return err->code;
+    }
+    QsStatus st = export_run(app, a, path, vn, v, is_base ? &base : NULL, r, err);
+    plan_release(&base);
     return st;
 }

@@ -3,6 +3,13 @@
 #define QS_CMD_HANDLERS_H
 
 #include "commands.h"
+#include "metrics.h"
+
+/* Fractions (accuracy, f1, success) show as percentages, error measures (MSE) plain. */
+static inline RvStyle task_metric_style(TaskKind t)
+{
+    return task_table[t].higher_is_better ? RS_PCT : RS_PLAIN;
+}
 
 #define CMD_HANDLER(name) QsStatus name(App *app, const CmdArgs *a, Result *r, QsError *err)
 

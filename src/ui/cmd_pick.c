@@ -50,8 +50,23 @@ static QsStatus read_constraints(const CmdArgs *a, Constraints *c, QsError *err)
     return QS_OK;
 }
 
+/* Whether the row's size meets the limit: the whole model's deployed bytes, or, when the
+ * model names parts that are deployed apart, each part's. */
+static bool size_ok(const VariantRows *v, const VariantRow *w, const Constraints *c)
+{
+    if (isnan(c->size_kb))
+        return true;
+    if (!v->n_parts)
+        return w->bytes / 1000.0 <= c->size_kb;
+    for (int k = 0; k < v->n_parts; k++)
+        if (w->part_bytes[k] / 1000.0 > c->size_kb)
+            return false;
+    return true;
+}
+
 /* Why a row fails the constraints, or "" when it meets them all. */
-static void failures(const VariantRow *w, const Constraints *c, char *buf, size_t cap)
+static void failures(const VariantRows *v, const VariantRow *w, const Constraints *c, char *buf,
+                     size_t cap)
 {
     buf[0] = '\0';
     size_t used = 0;
@@ -59,16 +74,24 @@ static void failures(const VariantRow *w, const Constraints *c, char *buf, size_
         snprintf(buf, cap, "not evaluated (%s)", w->note);
         return;
     }
-    if (!isnan(c->size_kb) && w->bytes / 1000.0 > c->size_kb)
-        used += (size_t)snprintf(buf + used, cap - used, "size %.1f KB > %g KB; ",
-                                 w->bytes / 1000.0, c->size_kb);
+    if (!size_ok(v, w, c)) {
+        if (!v->n_parts)
+            used += (size_t)snprintf(buf + used, cap - used, "size %.1f KB > %g KB; ",
+                                     w->bytes / 1000.0, c->size_kb);
+        for (int k = 0; k < v->n_parts && used < cap; k++)
+            if (w->part_bytes[k] / 1000.0 > c->size_kb)
+                used += (size_t)snprintf(buf + used, cap - used, "%s %.1f KB > %g KB; ",
+                                         v->part[k], w->part_bytes[k] / 1000.0, c->size_kb);
+    }
     if (!isnan(c->latency_ms) && w->ms > c->latency_ms && used < cap)
         used += (size_t)snprintf(buf + used, cap - used, "latency %.3f ms > %g ms; ", w->ms,
                                  c->latency_ms);
     if (!isnan(c->drop_pct) && 100.0 * w->drop > c->drop_pct + 1e-9 && used < cap)
         used += (size_t)snprintf(buf + used, cap - used, "drop %.2f %% > %g %%; ",
                                  100.0 * w->drop, c->drop_pct);
-    if (used >= 2 && used < cap)
+    if (used >= cap)
+        used = cap - 1;
+    if (used >= 2)
         buf[used - 2] = '\0';
 }
 
@@ -77,22 +100,25 @@ static void failures(const VariantRow *w, const Constraints *c, char *buf, size_
  * same script must pick the same winner every time). */
 static bool better(const VariantRow *a, const VariantRow *b, TaskKind task)
 {
-    double ma = task == TASK_REGRESS ? -a->metric : a->metric;
-    double mb = task == TASK_REGRESS ? -b->metric : b->metric;
+    double ma = task_table[task].higher_is_better ? a->metric : -a->metric;
+    double mb = task_table[task].higher_is_better ? b->metric : -b->metric;
     if (ma != mb)
         return ma > mb;
     return a->bytes < b->bytes;
 }
 
-/* Saves the session model with the winner as its only variant; a winner holding its own
- * weights (QAT) is saved with those. */
+/* Saves the model the winner was scored on with the winner as its only variant: a winner
+ * holding its own weights (QAT) with those, a base precision row with the active model.
+ * The metadata is swapped for the write and restored. */
 static QsStatus export_winner(App *app, const VariantRow *w, const char *path, QsError *err)
 {
     Session *s = &app->session;
     QuantState one;
     qstate_init(&one, s->model->graph.n_nodes);
     const Variant *v = qstate_variant_find(&s->q, w->name);
-    Model *out = v && v->model ? v->model : s->model;
+    /* a base precision row was scored on the active model (a QAT variant's weights after
+     * `variant use qat`), so that is what it exports */
+    Model *out = v && v->model ? v->model : (Model *)qstate_model(&s->q, s->model);
     Plan p;
     if (v) {
         plan_copy(&p, &v->plan);
@@ -144,28 +170,51 @@ CMD_HANDLER(cmd_pick)
     int win = -1;
     char why[256];
     for (int i = 0; i < v.n; i++) {
-        failures(&v.rows[i], &c, why, sizeof why);
+        failures(&v, &v.rows[i], &c, why, sizeof why);
         if (!why[0] && (win < 0 || better(&v.rows[i], &v.rows[win], v.task)))
             win = i;
     }
-    RvStyle style = v.task == TASK_REGRESS ? RS_PLAIN : RS_PCT;
-    static const char *const cols[] = { "variant", "metric", "drop", "bytes", "latency",
-                                        "size_ok", "latency_ok", "drop_ok", "verdict", NULL };
+    RvStyle style = task_metric_style(v.task);
+    /* with parts, one bytes column per part after the whole model's: size<= applies to
+     * each part (they are deployed apart), so size_ok reads those */
+    char part_cols[EXTRACT_MAX_PARTS][80];
+    const char *cols[12 + EXTRACT_MAX_PARTS];
+    int nc = 0;
+    cols[nc++] = "variant";
+    cols[nc++] = "metric";
+    cols[nc++] = "drop";
+    cols[nc++] = "bytes";
+    for (int k = 0; k < v.n_parts; k++) {
+        snprintf(part_cols[k], sizeof part_cols[k], "bytes_%s", v.part[k]);
+        cols[nc++] = part_cols[k];
+    }
+    int c_lat = nc;
+    cols[nc++] = "latency";
+    cols[nc++] = "size_ok";
+    cols[nc++] = "latency_ok";
+    cols[nc++] = "drop_ok";
+    cols[nc++] = "verdict";
+    cols[nc] = NULL;
     RTable *t = result_table(r, "variants", cols);
     for (int i = 0; i < v.n; i++) {
         const VariantRow *w = &v.rows[i];
         int row = rtable_add_row(t);
         rtable_str(t, row, 0, w->name);
-        failures(w, &c, why, sizeof why);
+        failures(&v, w, &c, why, sizeof why);
         if (w->evaluated) {
             rtable_float(t, row, 1, w->metric, style);
             rtable_float(t, row, 2, w->drop, style);
             rtable_int(t, row, 3, w->bytes);
             t->cells[row * t->n_cols + 3].style = RS_BYTES;
-            rtable_float(t, row, 4, w->ms, RS_MS);
-            rtable_bool(t, row, 5, isnan(c.size_kb) || w->bytes / 1000.0 <= c.size_kb);
-            rtable_bool(t, row, 6, isnan(c.latency_ms) || w->ms <= c.latency_ms);
-            rtable_bool(t, row, 7, isnan(c.drop_pct) || 100.0 * w->drop <= c.drop_pct + 1e-9);
+            for (int k = 0; k < v.n_parts; k++) {
+                rtable_int(t, row, 4 + k, w->part_bytes[k]);
+                t->cells[row * t->n_cols + 4 + k].style = RS_BYTES;
+            }
+            rtable_float(t, row, c_lat, w->ms, RS_MS);
+            rtable_bool(t, row, c_lat + 1, size_ok(&v, w, &c));
+            rtable_bool(t, row, c_lat + 2, isnan(c.latency_ms) || w->ms <= c.latency_ms);
+            rtable_bool(t, row, c_lat + 3,
+                        isnan(c.drop_pct) || 100.0 * w->drop <= c.drop_pct + 1e-9);
         }
         char verdict[300];
         if (i == win)
@@ -176,7 +225,7 @@ CMD_HANDLER(cmd_pick)
             snprintf(verdict, sizeof verdict, "meets all, but %s", win >= 0 &&
                      v.rows[win].metric == w->metric ? "the winner ties and is smaller or listed first"
                                                      : "the winner scores higher");
-        rtable_str(t, row, 8, verdict);
+        rtable_str(t, row, c_lat + 4, verdict);
     }
     QsStatus st = QS_OK;
     if (win < 0) {
@@ -186,6 +235,8 @@ CMD_HANDLER(cmd_pick)
         st = qs_fail(err, QS_ENOTFOUND, "pick: no variant meets every constraint");
     } else {
         result_str(r, "winner", v.rows[win].name);
+        if (v.n_parts)
+            result_str(r, "size_rule", "each part");
         result_float(r, "winner_metric", v.rows[win].metric, style);
         const char *path = arg_str(a, "export", NULL);
         if (path && !(st = export_winner(app, &v.rows[win], path, err)))

@@ -163,7 +163,7 @@ CMD_HANDLER(cmd_qat)
                                         "fake_metric", "int8_metric", "best", "bn_frozen",
                                         "ranges_frozen", "seconds", NULL };
     QatRows rows = { .t = result_table(r, "epochs", cols),
-                     .style = task == TASK_REGRESS ? RS_PLAIN : RS_PCT };
+                     .style = task_metric_style(task) };
     QatResult res;
     QatSummary sum;
     /* the student starts from the model the current plan runs on (a QAT variant's weights

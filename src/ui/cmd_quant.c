@@ -190,7 +190,7 @@ CMD_HANDLER(cmd_compare)
     VariantRows v;
     if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
         return err->code;
-    RvStyle style = v.task == TASK_REGRESS ? RS_PLAIN : RS_PCT;
+    RvStyle style = task_metric_style(v.task);
     static const char *const cols[] = { "variant", "mode", "metric", "drop", "agreement",
                                         "sqnr", "bytes", "latency", "current", "note", NULL };
     RTable *t = result_table(r, "variants", cols);

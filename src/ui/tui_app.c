@@ -496,8 +496,10 @@ static void compare_metrics(Tui *t, const TuiItem *it)
         return;
     const RTable *tb = tui_state_table(&it->r, "variants");
     const RValue *mname = result_get(&it->r, "metric");
-    const char *name = mname && mname->type == RV_STR && !strcmp(mname->s, "mse") ? "mse"
-                                                                                  : "accuracy";
+    const char *name = "accuracy";
+    for (int k = 0; k < TASK_COUNT && mname && mname->type == RV_STR; k++)
+        if (strcmp(mname->s, task_table[k].metric) == 0)
+            name = task_table[k].metric;
     int cv = tui_state_col(tb, "variant"), cm = tui_state_col(tb, "metric");
     for (int row = 0; tb && row < tb->n_rows; row++) {
         const RValue *v = tui_state_cell(tb, row, cv), *m = tui_state_cell(tb, row, cm);

@@ -305,13 +305,13 @@ bool tui_state_metric(const TuiState *st, const char *key, double *value, RvStyl
     const Result *e = tui_state_cache_peek(&st->evals, key);
     if (!e)
         return false;
-    static const char *const names[] = { "accuracy", "mse", NULL };
-    for (int k = 0; names[k]; k++) {
-        const RValue *v = result_get(e, names[k]);
+    /* the headline of whichever task the eval ran (f1 before the accuracy it lacks) */
+    for (int k = 0; k < TASK_COUNT; k++) {
+        const RValue *v = result_get(e, task_table[k].metric);
         if (v && v->type == RV_FLOAT) {
             *value = v->f;
             *style = v->style;
-            *name = names[k];
+            *name = task_table[k].metric;
             return true;
         }
     }

@@ -64,7 +64,7 @@ static QsStatus score_row(App *app, VariantRow *row, const Plan *p, const Calibr
         return st;
     row->evaluated = true;
     row->metric = score_metric(&sc);
-    row->drop = task == TASK_REGRESS ? row->metric - ref_metric : ref_metric - row->metric;
+    row->drop = task_table[task].higher_is_better ? ref_metric - row->metric : row->metric - ref_metric;
     row->agreement = compare_metrics_agreement(&sc.vs_ref);
     row->sqnr_db = compare_metrics_sqnr_db(&sc.vs_ref);
     row->bytes = q ? qmodel_deployed_bytes(q) : (int64_t)graph_param_bytes(&s->model->graph);
@@ -124,7 +124,7 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
             tensor_free(ref);
             return err->code;
         }
-        snprintf(out->part[k], sizeof out->part[k], "%s", pd[k].name);
+        memcpy(out->part[k], pd[k].name, sizeof out->part[k]); /* both 64, NUL-ended */
     }
     out->n_parts = np;
     Plan p;

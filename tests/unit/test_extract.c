@@ -95,6 +95,18 @@ static void check_recomposed(const Model *m, const Extract *enc, const Extract *
         CHECK(rec->shape.dim[0] == N && rec->shape.dim[1] == 5);
         expect_close(label, tensor_f32(rec), tensor_f32(full), (size_t)N * 5, 0, 0);
     }
+    if (mode == PREC_INT8_STATIC && full) {
+        /* the integer kernels on the per-peer Dense over (N, 5, 6), the float-fallback
+         * ReduceMean and the int8 Concat agree with the plan's fake-quant twin within one
+         * step of the logits (docs/quantization.md) */
+        Executor fk = qmodel_fake_executor(qf);
+        Tensor *fake = run_copy(&fk, in_full, &err);
+        const QLayerInfo *li = qmodel_layer(qf, graph_find_node(&m->graph, "logits"));
+        if (CHECK_OK(fake ? QS_OK : err.code, &err) && CHECK(li && li->has_act))
+            expect_close("int8 vs fake-quant", tensor_f32(full), tensor_f32(fake),
+                         (size_t)N * 5, li->act.scale * 1.0001, 0);
+        tensor_free(fake);
+    }
     /* the parts' deployed bytes add up to the model's: every weight is in exactly one */
     CHECK(qmodel_deployed_bytes(qe) + qmodel_deployed_bytes(qh) == qmodel_deployed_bytes(qf));
 done:

@@ -9,8 +9,9 @@
 
 static const SynthDef *def;
 
-static QsStatus make(Dataset *d, int64_t n, uint64_t seed, const char *k1, double v1,
-                     const char *k2, double v2, QsError *err)
+/* Makes n samples with up to three knobs set (NULL names end the list). */
+static QsStatus make3(Dataset *d, int64_t n, uint64_t seed, const char *k1, double v1,
+                      const char *k2, double v2, const char *k3, double v3, QsError *err)
 {
     SynthArgs a;
     memset(d, 0, sizeof *d);
@@ -19,7 +20,15 @@ static QsStatus make(Dataset *d, int64_t n, uint64_t seed, const char *k1, doubl
         return err->code;
     if (k2 && synth_args_set(def, &a, k2, v2, err))
         return err->code;
+    if (k3 && synth_args_set(def, &a, k3, v3, err))
+        return err->code;
     return def->make(&a, d, err);
+}
+
+static QsStatus make(Dataset *d, int64_t n, uint64_t seed, const char *k1, double v1,
+                     const char *k2, double v2, QsError *err)
+{
+    return make3(d, n, seed, k1, v1, k2, v2, NULL, 0, err);
 }
 
 static bool same_bytes(const Tensor *a, const Tensor *b)
@@ -144,14 +153,14 @@ static void test_labels(void)
     dataset_release(&d);
 }
 
-/* Without noise or clutter, the pixel holding a ball's centre stands out from the
+/* Without noise, clutter or glare, the pixel holding a ball's centre stands out from the
  * background a few pixels outside the ball (which moves by at most 0.1 x 64/64 per
  * pixel of the gradient's span over the distance). */
 static void test_images(void)
 {
     QsError err;
     Dataset d;
-    CHECK_OK(make(&d, 50, 5, "noise", 0, "clutter", 0, &err), &err);
+    CHECK_OK(make3(&d, 50, 5, "noise", 0, "clutter", 0, "glare", 0, &err), &err);
     int64_t n = 50, k = 6, bad = 0, checked = 0, out_of_range = 0;
     for (int64_t s = 0; s < n; s++) {
         const float *img = tensor_f32(d.x[0]) + s * 64 * 64;
@@ -189,14 +198,46 @@ static void test_images(void)
     CHECK(out_of_range == 0);
     /* noise changes the image but not the labels */
     Dataset e;
-    CHECK_OK(make(&e, 50, 5, "noise", 0.2, "clutter", 0, &err), &err);
+    CHECK_OK(make3(&e, 50, 5, "noise", 0.2, "clutter", 0, "glare", 0, &err), &err);
     CHECK(memcmp(d.x[0]->data, e.x[0]->data, tensor_bytes(e.x[0])) != 0);
     CHECK(same_bytes(d.aux, e.aux) && same_bytes(d.y, e.y));
     dataset_release(&e);
     /* clutter draws from the same stream before the balls, so it changes both */
-    CHECK_OK(make(&e, 50, 5, "noise", 0, "clutter", 3, &err), &err);
+    CHECK_OK(make3(&e, 50, 5, "noise", 0, "clutter", 3, "glare", 0, &err), &err);
     CHECK(memcmp(d.x[0]->data, e.x[0]->data, tensor_bytes(e.x[0])) != 0);
     dataset_release(&e);
+    dataset_release(&d);
+}
+
+/* Glare lifts pixels above the 1.0 that balls and background never exceed (test_images):
+ * every glare item covers at least part of a pixel with contrast >= 1.5 (its centre lies
+ * in the image), so with glare=1 nearly every image has a pixel above 1.05; with the
+ * default 0.25, about a quarter (sd 0.03 over 200). */
+static void test_glare(void)
+{
+    QsError err;
+    Dataset d;
+    int64_t bright = 0;
+    CHECK_OK(make3(&d, 200, 9, "noise", 0, "clutter", 0, "glare", 1, &err), &err);
+    for (int64_t s = 0; s < 200; s++) {
+        const float *img = tensor_f32(d.x[0]) + s * 64 * 64;
+        float mx = 0;
+        for (int i = 0; i < 64 * 64; i++)
+            mx = img[i] > mx ? img[i] : mx;
+        bright += mx > 1.05f;
+    }
+    CHECK(bright >= 190);
+    dataset_release(&d);
+    bright = 0;
+    CHECK_OK(make3(&d, 200, 9, "noise", 0, "clutter", 0, NULL, 0, &err), &err);
+    for (int64_t s = 0; s < 200; s++) {
+        const float *img = tensor_f32(d.x[0]) + s * 64 * 64;
+        float mx = 0;
+        for (int i = 0; i < 64 * 64; i++)
+            mx = img[i] > mx ? img[i] : mx;
+        bright += mx > 1.05f;
+    }
+    CHECK(bright > 30 && bright < 70);
     dataset_release(&d);
 }
 
@@ -214,7 +255,7 @@ static void test_knob_errors(void)
     expect_error("noise=NaN", synth_args_set(def, &a, "noise", NAN, &err), &err, QS_EINVAL,
                  "outside");
     expect_error("unknown knob", synth_args_set(def, &a, "balls", 3, &err), &err, QS_EINVAL,
-                 "knobs: max_balls, noise, clutter, small_frac, contrast_min");
+                 "knobs: max_balls, noise, clutter, glare, small_frac, contrast_min");
     expect_error("stride 3", make(&d, 4, 1, "stride", 3, NULL, 0, &err), &err, QS_EINVAL,
                  "stride=3 must be 1, 2 or 4");
     expect_error("fractional", make(&d, 4, 1, "max_balls", 2.5, NULL, 0, &err), &err,
@@ -234,6 +275,7 @@ int main(void)
     test_determinism();
     test_labels();
     test_images();
+    test_glare();
     test_knob_errors();
     return test_summary("synth_balls");
 }

@@ -200,14 +200,15 @@ static void test_features(void)
     float peers[8 * 6], ego[4];
     memset(peers, 0xff, sizeof peers);
     synth_deepsets_features(&s, peers, ego);
-    /* 25/50, -1, (29-24)/10, 1/2, 4.5/10, present: exact or one float rounding away */
-    const float want_p[6] = { 0.5f, -1.0f, 0.5f, 0.5f, 0.45f, 1.0f };
+    /* 25 m, one lane (3.5 m) to the right, 5 m/s faster, 1 m/s to the left, 4.5 m, present:
+     * all exact in float */
+    const float want_p[6] = { 25.0f, -3.5f, 5.0f, 1.0f, 4.5f, 1.0f };
     expect_close("peer features", peers, want_p, 6, 0, 0);
     int nonzero = 0;
     for (int i = 6; i < 48; i++)
         nonzero += peers[i] != 0.0f;
     CHECK(nonzero == 0);
-    const float want_e[4] = { 0.8f, 1.0f, 0.5f, 0.75f };
+    const float want_e[4] = { 24.0f, 1.0f, 5.0f, 3.0f };
     expect_close("ego features", ego, want_e, 4, 0, 0);
 }
 

@@ -155,10 +155,11 @@ static void test_signatures(void)
     QsError err = { 0 };
     Dataset d;
     const int L = 100;
-    /* Plain cases. Falls: free fall to 0.05-0.35 g (min < 0.4), impact of 2.5-6 g at its
-     * sample (measured >= 2.41 with the trunk still turning; max > 2.2), free fall before
-     * the impact by at most 0.5 s + 60 ms (<= 30 samples at 50 Hz), lying afterwards
-     * (turn of 58-110 degrees; >= 45). Still windows: no impact at all. */
+    /* Plain cases. Falls: free fall to 0.05-0.35 g (min < 0.4), impact of 2.5-8 g at its
+     * sample (measured >= 2.43 with the trunk still turning; max > 2.2), free fall before
+     * the impact by at most 0.5 s + 60 ms (<= 30 samples at 50 Hz), lying or slumped
+     * afterwards (tilt 40-110 degrees from an upright 0-12; the first and last 10 samples
+     * turn by >= 29.5 measured over 1200 falls, so >= 25). Still windows: no impact. */
     CHECK_OK(make(&d, 600, 7, (const char *const[]){ "noise", "0", "bias", "0", "hard", "0",
                                                       NULL }, &err), &err);
     const int64_t *y = d.y->data;
@@ -168,7 +169,7 @@ static void test_signatures(void)
         if (y[s] == 0) {
             falls++;
             bool ok = g.lo < 0.4 && g.hi > 2.2 && g.i_lo < g.i_hi && g.i_hi - g.i_lo <= 30 &&
-                      g.turn >= 45;
+                      g.turn >= 25;
             if (!ok)
                 printf("fall %lld: min %.3f @%d, max %.3f @%d, turn %.1f\n", (long long)s, g.lo,
                        g.i_lo, g.hi, g.i_hi, g.turn);
@@ -182,10 +183,10 @@ static void test_signatures(void)
     CHECK(still == 135 && still_ok == still);
     dataset_release(&d);
 
-    /* Hard cases. Soft falls keep the dip (to 0.3-0.6 g: < 0.65), a weaker impact
-     * (1.6-2.8 g: > 1.4) and lying afterwards. Jumps (class 2) have the free fall (0-0.2 g)
-     * and the impact (2.5-5 g) of a fall but end upright (turn < 10 degrees): the look-alike
-     * the model must tell apart. */
+    /* Hard cases. Soft falls keep the dip (to 0.35-0.7 g: < 0.75), a weaker impact
+     * (1.4-2.6 g, measured >= 1.39: > 1.3) and lying afterwards. Jumps (class 2) have the
+     * free fall (0-0.2 g) and the impact (2.5-7 g) of a fall but end upright (turn < 10
+     * degrees; measured <= 3.3): the look-alike the model must tell apart. */
     CHECK_OK(make(&d, 600, 8, (const char *const[]){ "noise", "0", "bias", "0", "hard", "1",
                                                       NULL }, &err), &err);
     y = d.y->data;
@@ -194,7 +195,7 @@ static void test_signatures(void)
         Sig g = signature(tensor_f32(d.x[0]) + (size_t)s * 3 * L, L);
         if (y[s] == 0) {
             soft++;
-            soft_ok += g.lo < 0.65 && g.hi > 1.4 && g.i_lo < g.i_hi && g.turn >= 45;
+            soft_ok += g.lo < 0.75 && g.hi > 1.3 && g.i_lo < g.i_hi && g.turn >= 25;
         } else if (y[s] == 2) {
             jumps++;
             jump_ok += g.lo < 0.25 && g.hi > 2.2 && g.i_lo < g.i_hi && g.turn < 10;
