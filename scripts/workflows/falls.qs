@@ -59,6 +59,7 @@ mode fp32
 eval
 check accuracy == fp32.accuracy
 check recall_fall == fp32.recall_fall
+check precision_fall == fp32.precision_fall
 check precision == fp32
 load ${falls_out}_ptq.qsm
 check current_variant == ptq

@@ -328,3 +328,18 @@ bool qstate_variant_drop(QuantState *qs, const char *name)
         }
     return false;
 }
+
+const Variant *qstate_variant_get(const QuantState *qs, const char *name, QsError *err)
+{
+    const Variant *v = qstate_variant_find(qs, name);
+    if (v)
+        return v;
+    char names[256] = "";
+    size_t at = 0;
+    for (int i = 0; i < qs->n_variants && at < sizeof names; i++)
+        at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "",
+                               qs->variants[i].name);
+    qs_fail(err, QS_ENOTFOUND, "no variant '%s' (variants: %s)", name,
+            qs->n_variants ? names : "none; save one with 'variant save NAME'");
+    return NULL;
+}

@@ -118,6 +118,8 @@ void qstate_variant_save_model(QuantState *qs, const char *name, const Plan *p,
                                Calibration *cal, Model *model);
 bool qstate_variant_use(QuantState *qs, const char *name);
 const Variant *qstate_variant_find(const QuantState *qs, const char *name);
+/* The same, failing with QS_ENOTFOUND listing the variants there are. */
+const Variant *qstate_variant_get(const QuantState *qs, const char *name, QsError *err);
 bool qstate_variant_drop(QuantState *qs, const char *name);
 
 #endif

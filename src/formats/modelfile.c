@@ -1,5 +1,7 @@
 #include "modelfile.h"
 
+#include <stdlib.h>
+
 #include <stdio.h>
 
 #include "fileio.h"
@@ -53,4 +55,28 @@ QsStatus modelfile_save(const char *path, const Model *m, QsError *err)
     if (!f || !f->save)
         return unknown(path, err);
     return f->save(path, m, err);
+}
+
+QsStatus modelfile_save_meta(const char *path, Model *m, int n, const char *const *keys,
+                             const char *const *vals, QsError *err)
+{
+    char **old = xcalloc((size_t)(n ? n : 1), sizeof *old);
+    for (int i = 0; i < n; i++) {
+        const char *o = model_meta_get(m, keys[i]);
+        old[i] = o ? xstrdup(o) : NULL;
+        if (vals[i])
+            model_meta_set(m, keys[i], vals[i]);
+        else
+            model_meta_remove(m, keys[i]);
+    }
+    QsStatus st = modelfile_save(path, m, err);
+    for (int i = 0; i < n; i++) {
+        if (old[i])
+            model_meta_set(m, keys[i], old[i]);
+        else
+            model_meta_remove(m, keys[i]);
+        free(old[i]);
+    }
+    free(old);
+    return st;
 }

@@ -212,7 +212,7 @@ CMD_HANDLER(cmd_data)
         split_row(result_table(r, "splits", cols), (SplitId)id, &s->splits[id]);
         return QS_OK;
     }
-    float scale, mean, std;
+    float scale = 1.0f, mean = 0.0f, std = 1.0f;
     long n, skip;
     if (read_prep(a, &scale, &mean, &std, err) || arg_int_range(a, "n", 0, 0, 1L << 40, &n, err) ||
         arg_int_range(a, "skip", 0, 0, 1L << 40, &skip, err))
@@ -321,7 +321,8 @@ static void add_task_figures(const Model *model, const LabelMetrics *m, Result *
         add_class_tables(m, r);
         break;
     case TASK_DETECT: {
-        static const char *const names[3] = { "", "_small", "_large" };
+        /* "_all", not bare: the result's "precision" is the plan already */
+        static const char *const names[3] = { "_all", "_small", "_large" };
         result_float(r, "f1", detect_f1(&m->det, -1), RS_PCT);
         for (int c = -1; c <= DET_LARGE; c++) {
             char key[32];
@@ -402,7 +403,7 @@ CMD_HANDLER(cmd_run)
 {
     Session *s = &app->session;
     const Graph *g = &s->model->graph;
-    float scale, mean, std;
+    float scale = 1.0f, mean = 0.0f, std = 1.0f;
     long i, n;
     if (read_prep(a, &scale, &mean, &std, err) || arg_int_range(a, "i", 0, 0, 1L << 40, &i, err) ||
         arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))

@@ -30,15 +30,9 @@ static QsStatus export_variant_lookup(QuantState *qs, const char *vn, const Vari
                                       QsError *err)
 {
     *v = NULL;
-    if (!vn || (*v = qstate_variant_find(qs, vn)))
+    if (!vn || (*v = qstate_variant_get(qs, vn, err)))
         return QS_OK;
-    char names[256] = "";
-    size_t at = 0;
-    for (int i = 0; i < qs->n_variants && at < sizeof names; i++)
-        at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "",
-                               qs->variants[i].name);
-    return qs_fail(err, QS_ENOTFOUND, "no variant '%s' (variants: %s)", vn,
-                   qs->n_variants ? names : "none; save one with 'variant save NAME'");
+    return err->code;
 }
 
 static bool export_needs_calib(const Plan *p)
@@ -84,18 +78,8 @@ static QsStatus export_qsm(const char *path, const ExportJob *j, QsError *err)
             return err->code ? err->code : qs_fail(err, QS_EINVAL, "variant '%s' could not be "
                                                    "serialised", j->vname);
     }
-    const char *old = model_meta_get(m, "variants");
-    char *keep = old ? xstrdup(old) : NULL;
-    if (json)
-        model_meta_set(m, "variants", json);
-    else
-        model_meta_remove(m, "variants");
-    QsStatus st = modelfile_save(path, m, err);
-    if (keep)
-        model_meta_set(m, "variants", keep);
-    else
-        model_meta_remove(m, "variants");
-    free(keep);
+    const char *key = "variants";
+    QsStatus st = modelfile_save_meta(path, m, 1, &key, (const char *const *)&json, err);
     free(json);
     return st;
 }

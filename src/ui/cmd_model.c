@@ -91,22 +91,6 @@ CMD_HANDLER(cmd_init)
     return QS_OK;
 }
 
-/* The value of meta key on m, copied (NULL when absent), to put back after a save. */
-static char *meta_copy(const Model *m, const char *key)
-{
-    const char *v = model_meta_get(m, key);
-    return v ? xstrdup(v) : NULL;
-}
-
-static void meta_restore(Model *m, const char *key, char *value)
-{
-    if (value)
-        model_meta_set(m, key, value);
-    else
-        model_meta_remove(m, key);
-    free(value);
-}
-
 /* `save PATH variant=NAME`: the model NAME runs on -- its own fine-tuned weights for a QAT
  * variant, else the session's -- with NAME as its only variant, marked "current_variant"
  * so that `load` makes it current again: loading the file and `eval` then give exactly
@@ -114,17 +98,9 @@ static void meta_restore(Model *m, const char *key, char *value)
 static QsStatus save_variant(Session *s, const char *path, const char *name, Result *r,
                              QsError *err)
 {
-    const QuantState *qs = &s->q;
-    const Variant *v = qstate_variant_find(qs, name);
-    if (!v) {
-        char names[256] = "";
-        size_t at = 0;
-        for (int i = 0; i < qs->n_variants && at < sizeof names; i++)
-            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "",
-                                   qs->variants[i].name);
-        return qs_fail(err, QS_ENOTFOUND, "save: no variant '%s' (variants: %s)", name,
-                       qs->n_variants ? names : "none; save one with 'variant save NAME'");
-    }
+    const Variant *v = qstate_variant_get(&s->q, name, err);
+    if (!v)
+        return qs_error_prefix(err, "save"), err->code;
     bool needs_cal = false;
     for (int i = 0; i < v->plan.n_nodes; i++)
         needs_cal |= plan_node_prec(&v->plan, i) == PREC_INT8_STATIC;
@@ -135,13 +111,10 @@ static QsStatus save_variant(Session *s, const char *path, const char *name, Res
     char *json = variants_one_to_json(out, v, err);
     if (!json)
         return err->code;
-    char *keep_v = meta_copy(out, "variants"), *keep_c = meta_copy(out, "current_variant");
-    model_meta_set(out, "variants", json);
-    model_meta_set(out, "current_variant", v->name);
+    static const char *const keys[2] = { "variants", "current_variant" };
+    const char *vals[2] = { json, v->name };
+    QsStatus st = modelfile_save_meta(path, out, 2, keys, vals, err);
     free(json);
-    QsStatus st = modelfile_save(path, out, err);
-    meta_restore(out, "variants", keep_v);
-    meta_restore(out, "current_variant", keep_c);
     if (st)
         return st;
     result_str(r, "saved", path);

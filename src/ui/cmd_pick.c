@@ -137,19 +137,11 @@ static QsStatus export_winner(App *app, const VariantRow *w, const char *path, Q
     plan_release(&p);
     char *json = variants_to_json(out, &one, err);
     qstate_release(&one);
-    char *keep = model_meta_get(out, "variants") ? xstrdup(model_meta_get(out, "variants"))
-                                                 : NULL;
-    if (json)
-        model_meta_set(out, "variants", json);
-    model_meta_set(out, "picked", w->name);
-    QsStatus st = modelfile_save(path, out, err);
-    /* the model keeps its own metadata */
-    model_meta_remove(out, "picked");
-    if (keep)
-        model_meta_set(out, "variants", keep);
-    else
-        model_meta_remove(out, "variants");
-    free(keep);
+    /* the file names the winner; the model keeps its own metadata */
+    static const char *const keys[2] = { "variants", "picked" };
+    const char *vals[2] = { json, w->name };
+    QsStatus st = modelfile_save_meta(path, out, json ? 2 : 1, json ? keys : keys + 1,
+                                      json ? vals : vals + 1, err);
     free(json);
     return st;
 }
