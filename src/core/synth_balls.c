@@ -1,18 +1,21 @@
 /* The balls generator: 64x64 single-channel images of filled, soft-edged balls of
  * diameter 2 to 20 px on a shaded background, among clutter that is deliberately not a
- * filled disc (lines, rotated rectangles, elongated ellipses, hollow rings), with Gaussian
- * pixel noise. Targets are CenterNet-style heat maps; aux lists the objects.
+ * filled disc (lines, rotated boxes, elongated ellipses, hollow rings), occasional glare
+ * and Gaussian pixel noise. Values are linear sensor units: background and balls lie in
+ * [0, 1], glare (a specular highlight) far above. Targets are CenterNet-style heat maps;
+ * aux lists the objects.
  *
  * Per sample (every draw from one Rng seeded from (seed, sample index), so the first n
  * samples of a larger set are the n-sample set):
- *   background  level U(0.1, 0.35) plus a linear gradient of at most +-0.1 across the image;
- *   clutter     `clutter` items, each U(-0.6,-0.15) (30 %) or U(0.15, 0.6) added to the
+ *   background  level U(0.1, 0.35) plus a linear gradient of at most +-0.05 at the edges;
+ *   clutter     `clutter` items, each adding U(-0.6,-0.15) (30 %) or U(0.15, 0.6) to the
  *               pixels it covers (1-pixel anti-aliased edges);
+ *   glare       with probability `glare`, one line or box adding U(glare_max/3, glare_max);
  *   balls       1 + U{0 .. max_balls-1}; diameter U(2, 15) with probability small_frac,
  *               else U(15, 20); centre so that the disc lies inside the image and at least
  *               max(8, r1 + r2 + 2) px from every other ball (50 tries, else the ball is
- *               dropped); brightness background + c (1 - 0.25 (r/R)^2), c U(contrast_min,
- *               contrast_max), soft edge width U(0.6, 1.4) px; a ball covers what is below;
+ *               dropped); brightness background + c (1 - 0.25 (r/R)^2), c U(contrast/4,
+ *               contrast), soft edge width U(0.6, 1.4) px; a ball covers what is below;
  *   noise       N(0, noise^2) added to every pixel; nothing is clipped.
  * y (N, 1, 64/stride, 64/stride): for each ball, the cell holding its centre is 1 and the
  * cells around it exp(-d^2 / (2 s^2)), d the distance in cells to that cell, s =
@@ -27,18 +30,20 @@
 
 #define BALLS_SIDE 64
 
-enum { K_MAX_BALLS = 0, K_NOISE, K_CLUTTER, K_GLARE, K_SMALL_FRAC, K_CMIN, K_CMAX, K_STRIDE };
+enum { K_MAX_BALLS = 0, K_NOISE, K_CLUTTER, K_GLARE, K_GLARE_MAX, K_SMALL_FRAC, K_CONTRAST,
+       K_STRIDE };
 
 const SynthKnob synth_balls_knobs[] = {
     [K_MAX_BALLS] = { "max_balls", 6, 1, 16, "most balls per image (1 to this many); aux rows" },
     [K_NOISE] = { "noise", 0.03, 0, 0.5, "standard deviation of the Gaussian pixel noise" },
     [K_CLUTTER] = { "clutter", 4, 0, 20, "clutter items per image (lines, boxes, ellipses, "
                                          "rings)" },
-    [K_GLARE] = { "glare", 0.25, 0, 1, "share of images with one glare streak or box "
-                                       "(contrast 1.5 to 4)" },
+    [K_GLARE] = { "glare", 0.25, 0, 1, "share of images with one glare streak or box" },
+    [K_GLARE_MAX] = { "glare_max", 12, 1, 100, "brightest glare (contrast U(glare_max/3, "
+                                              "glare_max))" },
     [K_SMALL_FRAC] = { "small_frac", 0.5, 0, 1, "share of balls under 15 px" },
-    [K_CMIN] = { "contrast_min", 0.15, 0.02, 1, "least ball brightness above background" },
-    [K_CMAX] = { "contrast_max", 0.6, 0.02, 1, "most ball brightness above background" },
+    [K_CONTRAST] = { "contrast", 0.6, 0.02, 1, "most ball brightness above background (the "
+                                                "least is a quarter of it)" },
     [K_STRIDE] = { "stride", 2, 1, 4, "input pixels per heat-map cell: 1, 2 or 4" },
     { NULL, 0, 0, 0, NULL },
 };
@@ -62,11 +67,12 @@ static void balls_box(double cx, double cy, double ext, int *x0, int *x1, int *y
     *y1 = d < 0 ? 0 : d > BALLS_SIDE ? BALLS_SIDE : (int)d;
 }
 
-/* One clutter item added onto img (64, 64): coverage in [0, 1] times contrast. Glare is
- * a line or a box with contrast U(1.5, 4). */
-static void balls_clutter(Rng *r, float *img, bool glare)
+/* One clutter item added onto img (64, 64): coverage in [0, 1] times contrast. Glare
+ * (glare_max > 0) is a line or a box with contrast U(glare_max / 3, glare_max). */
+static void balls_clutter(Rng *r, float *img, double glare_max)
 {
-    double c = glare                 ? balls_range(r, 10.0, 30.0)
+    bool glare = glare_max > 0;
+    double c = glare                 ? balls_range(r, glare_max / 3, glare_max)
              : rng_uniform(r) < 0.3 ? -balls_range(r, 0.15, 0.6) : balls_range(r, 0.15, 0.6);
     int kind = (int)rng_below(r, glare ? 2 : 4);
     double cx = balls_range(r, 0, BALLS_SIDE), cy = balls_range(r, 0, BALLS_SIDE);
@@ -144,11 +150,11 @@ static int balls_place(Rng *r, int nb, double small_frac, Ball *out)
     return placed;
 }
 
-static void balls_draw(Rng *r, const Ball *bl, double cmin, double cmax, const float *bg,
-                       float *img)
+static void balls_draw(Rng *r, const Ball *bl, double cmax, const float *bg, float *img)
 {
     double rad = bl->d / 2;
-    double c = balls_range(r, cmin, cmax), soft = balls_range(r, 0.6, 1.4);
+    double c = balls_range(r, cmax / 4, cmax);
+    double soft = balls_range(r, 0.6, 1.4);
     int x0, x1, y0, y1;
     balls_box(bl->cx, bl->cy, rad + soft, &x0, &x1, &y0, &y1);
     for (int i = y0; i < y1; i++)
@@ -193,14 +199,18 @@ QsStatus synth_balls_make(const SynthArgs *a, Dataset *out, QsError *err)
     int maxb = (int)kn[K_MAX_BALLS], clutter = (int)kn[K_CLUTTER], stride = (int)kn[K_STRIDE];
     if (a->n < 1)
         return qs_fail(err, QS_EINVAL, "balls: n=%lld must be at least 1", (long long)a->n);
+    /* synth_args_set checks ranges; args built by hand are checked here too */
+    for (int k = 0; synth_balls_knobs[k].name; k++)
+        if (!(kn[k] >= synth_balls_knobs[k].lo && kn[k] <= synth_balls_knobs[k].hi))
+            return qs_fail(err, QS_EINVAL, "balls: %s=%g is outside [%g, %g]",
+                           synth_balls_knobs[k].name, kn[k], synth_balls_knobs[k].lo,
+                           synth_balls_knobs[k].hi);
     if (maxb != kn[K_MAX_BALLS] || clutter != kn[K_CLUTTER])
         return qs_fail(err, QS_EINVAL, "balls: max_balls and clutter must be whole numbers");
     if (stride != kn[K_STRIDE] || (stride != 1 && stride != 2 && stride != 4))
         return qs_fail(err, QS_EINVAL, "balls: stride=%g must be 1, 2 or 4", kn[K_STRIDE]);
-    if (kn[K_CMIN] > kn[K_CMAX])
-        return qs_fail(err, QS_EINVAL, "balls: contrast_min=%g is above contrast_max=%g",
-                       kn[K_CMIN], kn[K_CMAX]);
     int side = BALLS_SIDE / stride;
+    /* x (N, 1, 64, 64), y (N, 1, side, side), aux (N, max_balls, 3) */
     Tensor *x = tensor_new(DT_F32, shape_of(4, a->n, (int64_t)1, (int64_t)BALLS_SIDE,
                                             (int64_t)BALLS_SIDE), err);
     Tensor *y = x ? tensor_new(DT_F32, shape_of(4, a->n, (int64_t)1, (int64_t)side,
@@ -212,12 +222,12 @@ QsStatus synth_balls_make(const SynthArgs *a, Dataset *out, QsError *err)
         tensor_free(y);
         return err->code;
     }
-    float bg[BALLS_SIDE * BALLS_SIDE];
-    Ball bl[16];
+    float bg[BALLS_SIDE * BALLS_SIDE]; /* (64, 64) background of the current image */
+    Ball bl[16];                       /* max_balls <= 16 */
     for (int64_t s = 0; s < a->n; s++) {
         Rng r;
         rng_seed(&r, a->seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(s + 1)));
-        float *img = tensor_f32(x) + s * BALLS_SIDE * BALLS_SIDE;
+        float *img = tensor_f32(x) + s * BALLS_SIDE * BALLS_SIDE; /* (64, 64) */
         double level = balls_range(&r, 0.1, 0.35);
         double gx = balls_range(&r, -0.1, 0.1) / BALLS_SIDE, gy = balls_range(&r, -0.1, 0.1) /
                                                                   BALLS_SIDE;
@@ -226,17 +236,17 @@ QsStatus synth_balls_make(const SynthArgs *a, Dataset *out, QsError *err)
                 bg[i * BALLS_SIDE + j] = (float)(level + gx * (j - 31.5) + gy * (i - 31.5));
         memcpy(img, bg, sizeof bg);
         for (int k = 0; k < clutter; k++)
-            balls_clutter(&r, img, false);
+            balls_clutter(&r, img, 0);
         if (rng_uniform(&r) < kn[K_GLARE])
-            balls_clutter(&r, img, true);
+            balls_clutter(&r, img, kn[K_GLARE_MAX]);
         int nb = balls_place(&r, 1 + (int)rng_below(&r, (uint64_t)maxb), kn[K_SMALL_FRAC], bl);
         for (int k = 0; k < nb; k++)
-            balls_draw(&r, &bl[k], kn[K_CMIN], kn[K_CMAX], bg, img);
+            balls_draw(&r, &bl[k], kn[K_CONTRAST], bg, img);
         if (kn[K_NOISE] > 0)
             for (int i = 0; i < BALLS_SIDE * BALLS_SIDE; i++)
                 img[i] += (float)(kn[K_NOISE] * rng_normal(&r));
         balls_heat(bl, nb, stride, tensor_f32(y) + s * side * side);
-        float *ob = tensor_f32(aux) + s * maxb * 3;
+        float *ob = tensor_f32(aux) + s * maxb * 3; /* (max_balls, 3) */
         for (int k = 0; k < nb; k++) {
             ob[3 * k] = (float)bl[k].cx;
             ob[3 * k + 1] = (float)bl[k].cy;

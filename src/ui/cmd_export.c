@@ -54,7 +54,8 @@ static QsStatus export_qmodel(const ExportJob *j, QModel **q, QsError *err)
 }
 
 /* Writes job j as PATH.qsm: the model with its plan as the only variant (none for a float
- * plan); the model's own "variants" metadata is put back afterwards. */
+ * plan), marked current so that `load` runs it as exported (as `save variant=` does); the
+ * model's own metadata is put back afterwards. */
 static QsStatus export_qsm(const char *path, const ExportJob *j, QsError *err)
 {
     Model *m = (Model *)j->m; /* metadata is swapped for the write and restored */
@@ -78,8 +79,9 @@ static QsStatus export_qsm(const char *path, const ExportJob *j, QsError *err)
             return err->code ? err->code : qs_fail(err, QS_EINVAL, "variant '%s' could not be "
                                                    "serialised", j->vname);
     }
-    const char *key = "variants";
-    QsStatus st = modelfile_save_meta(path, m, 1, &key, (const char *const *)&json, err);
+    static const char *const keys[2] = { "variants", "current_variant" };
+    const char *vals[2] = { json, json ? j->vname : NULL };
+    QsStatus st = modelfile_save_meta(path, m, 2, keys, vals, err);
     free(json);
     return st;
 }

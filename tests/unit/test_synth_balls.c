@@ -2,6 +2,7 @@
  * smaller n is a prefix), shapes, the consistency of heat maps, object lists and images,
  * the size mix, and knob errors. */
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "synth.h"
@@ -9,26 +10,29 @@
 
 static const SynthDef *def;
 
-/* Makes n samples with up to three knobs set (NULL names end the list). */
-static QsStatus make3(Dataset *d, int64_t n, uint64_t seed, const char *k1, double v1,
-                      const char *k2, double v2, const char *k3, double v3, QsError *err)
+/* Makes n samples with knobs set from (name, value) pairs ending with NULL. */
+static QsStatus makev(Dataset *d, int64_t n, uint64_t seed, QsError *err, ...)
 {
     SynthArgs a;
     memset(d, 0, sizeof *d);
     synth_args_init(def, &a, n, seed);
-    if (k1 && synth_args_set(def, &a, k1, v1, err))
-        return err->code;
-    if (k2 && synth_args_set(def, &a, k2, v2, err))
-        return err->code;
-    if (k3 && synth_args_set(def, &a, k3, v3, err))
-        return err->code;
+    va_list ap;
+    va_start(ap, err);
+    for (const char *k; (k = va_arg(ap, const char *));) {
+        double v = va_arg(ap, double);
+        if (synth_args_set(def, &a, k, v, err)) {
+            va_end(ap);
+            return err->code;
+        }
+    }
+    va_end(ap);
     return def->make(&a, d, err);
 }
 
 static QsStatus make(Dataset *d, int64_t n, uint64_t seed, const char *k1, double v1,
                      const char *k2, double v2, QsError *err)
 {
-    return make3(d, n, seed, k1, v1, k2, v2, NULL, 0, err);
+    return makev(d, n, seed, err, k1, v1, k2, v2, (const char *)NULL);
 }
 
 static bool same_bytes(const Tensor *a, const Tensor *b)
@@ -160,7 +164,7 @@ static void test_images(void)
 {
     QsError err;
     Dataset d;
-    CHECK_OK(make3(&d, 50, 5, "noise", 0, "clutter", 0, "glare", 0, &err), &err);
+    CHECK_OK(makev(&d, 50, 5, &err, "noise", 0.0, "clutter", 0.0, "glare", 0.0, (const char *)NULL), &err);
     int64_t n = 50, k = 6, bad = 0, checked = 0, out_of_range = 0;
     for (int64_t s = 0; s < n; s++) {
         const float *img = tensor_f32(d.x[0]) + s * 64 * 64;
@@ -187,9 +191,9 @@ static void test_images(void)
             if (!clear)
                 continue;
             checked++;
-            /* contrast >= 0.15, shading >= 0.75 at the rim (1 at the centre), coverage of
-             * the centre pixel >= 0.7 for the smallest ball (r 1, edge 1.4 px): >= 0.09
-             * minus the gradient (<= 0.2 / 64 per px, <= 24 px: 0.075) */
+            /* contrast >= 0.15, shading ~1 at the centre, coverage of the centre pixel
+             * >= 0.7 for the smallest ball (r 1, edge 1.4 px): >= 0.1, minus the gradient
+             * (<= 0.1/64 per px and axis, <= 12.5 px: 0.02) */
             bad += !(c - img[(int)cy * 64 + bx] > 0.01f);
         }
     }
@@ -198,27 +202,27 @@ static void test_images(void)
     CHECK(out_of_range == 0);
     /* noise changes the image but not the labels */
     Dataset e;
-    CHECK_OK(make3(&e, 50, 5, "noise", 0.2, "clutter", 0, "glare", 0, &err), &err);
+    CHECK_OK(makev(&e, 50, 5, &err, "noise", 0.2, "clutter", 0.0, "glare", 0.0, (const char *)NULL), &err);
     CHECK(memcmp(d.x[0]->data, e.x[0]->data, tensor_bytes(e.x[0])) != 0);
     CHECK(same_bytes(d.aux, e.aux) && same_bytes(d.y, e.y));
     dataset_release(&e);
     /* clutter draws from the same stream before the balls, so it changes both */
-    CHECK_OK(make3(&e, 50, 5, "noise", 0, "clutter", 3, "glare", 0, &err), &err);
+    CHECK_OK(makev(&e, 50, 5, &err, "noise", 0.0, "clutter", 3.0, "glare", 0.0, (const char *)NULL), &err);
     CHECK(memcmp(d.x[0]->data, e.x[0]->data, tensor_bytes(e.x[0])) != 0);
     dataset_release(&e);
     dataset_release(&d);
 }
 
 /* Glare lifts pixels above the 1.0 that balls and background never exceed (test_images):
- * every glare item covers at least part of a pixel with contrast >= 1.5 (its centre lies
- * in the image), so with glare=1 nearly every image has a pixel above 1.05; with the
- * default 0.25, about a quarter (sd 0.03 over 200). */
+ * every glare item covers at least part of a pixel with contrast >= glare_max / 3 = 4
+ * (its centre lies in the image), so with glare=1 nearly every image has a pixel above
+ * 1.05; with the default 0.25, about a quarter (sd 0.03 over 200). glare_max bounds it. */
 static void test_glare(void)
 {
     QsError err;
     Dataset d;
     int64_t bright = 0;
-    CHECK_OK(make3(&d, 200, 9, "noise", 0, "clutter", 0, "glare", 1, &err), &err);
+    CHECK_OK(makev(&d, 200, 9, &err, "noise", 0.0, "clutter", 0.0, "glare", 1.0, (const char *)NULL), &err);
     for (int64_t s = 0; s < 200; s++) {
         const float *img = tensor_f32(d.x[0]) + s * 64 * 64;
         float mx = 0;
@@ -229,7 +233,7 @@ static void test_glare(void)
     CHECK(bright >= 190);
     dataset_release(&d);
     bright = 0;
-    CHECK_OK(make3(&d, 200, 9, "noise", 0, "clutter", 0, NULL, 0, &err), &err);
+    CHECK_OK(makev(&d, 200, 9, &err, "noise", 0.0, "clutter", 0.0, (const char *)NULL), &err);
     for (int64_t s = 0; s < 200; s++) {
         const float *img = tensor_f32(d.x[0]) + s * 64 * 64;
         float mx = 0;
@@ -238,6 +242,14 @@ static void test_glare(void)
         bright += mx > 1.05f;
     }
     CHECK(bright > 30 && bright < 70);
+    dataset_release(&d);
+    /* glare_max=2: glare adds at most 2 to a scene that stays within [0, 1] */
+    float top = 0;
+    CHECK_OK(makev(&d, 100, 9, &err, "noise", 0.0, "clutter", 0.0, "glare", 1.0, "glare_max",
+                   2.0, (const char *)NULL), &err);
+    for (int64_t i = 0; i < tensor_numel(d.x[0]); i++)
+        top = tensor_f32(d.x[0])[i] > top ? tensor_f32(d.x[0])[i] : top;
+    CHECK(top > 1.3f && top <= 3.0f);
     dataset_release(&d);
 }
 
@@ -255,14 +267,17 @@ static void test_knob_errors(void)
     expect_error("noise=NaN", synth_args_set(def, &a, "noise", NAN, &err), &err, QS_EINVAL,
                  "outside");
     expect_error("unknown knob", synth_args_set(def, &a, "balls", 3, &err), &err, QS_EINVAL,
-                 "knobs: max_balls, noise, clutter, glare, small_frac, contrast_min");
+                 "knobs: max_balls, noise, clutter, glare, glare_max, small_frac, contrast, stride");
     expect_error("stride 3", make(&d, 4, 1, "stride", 3, NULL, 0, &err), &err, QS_EINVAL,
                  "stride=3 must be 1, 2 or 4");
     expect_error("fractional", make(&d, 4, 1, "max_balls", 2.5, NULL, 0, &err), &err,
                  QS_EINVAL, "whole numbers");
-    expect_error("contrast order", make(&d, 4, 1, "contrast_min", 0.5, "contrast_max", 0.3,
-                                        &err), &err, QS_EINVAL, "contrast_min=0.5 is above");
     expect_error("n=0", make(&d, 0, 1, NULL, 0, NULL, 0, &err), &err, QS_EINVAL, "n=0");
+    /* arguments filled by hand, past synth_args_set, are checked by the generator */
+    synth_args_init(def, &a, 4, 1);
+    a.knob[0] = 40;
+    expect_error("max_balls=40 by hand", def->make(&a, &d, &err), &err, QS_EINVAL,
+                 "max_balls=40 is outside [1, 16]");
     CHECK(d.n_x == 0 && !d.y && !d.aux);
 }
 

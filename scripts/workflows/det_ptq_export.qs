@@ -1,0 +1,129 @@
+# Workflow 3 (issue 8): detector PTQ with 300+ calibration samples and export variants
+# (models/README.md, "det_balls"). On the detector of workflow 1 (models/det_balls.qsm):
+#   1. calibrate on 500 images (at least 300) once, then read the ranges through three
+#      activation observers: min-max, percentile (99.99 %) and entropy (KL, TensorRT's).
+#      Min-max spans the rare glare, which coarsens every step; KL clips the rare largest
+#      activations, which here are the small balls' (workflow 1); the percentile clips
+#      only the extreme tail and loses least, so it makes the full-INT8 variant;
+#   2. keep FP16, INT8 dynamic and the full-INT8 plans as variants, and export them:
+#      FP32 and FP16 as ONNX (float / half weights), full INT8 as ONNX QDQ (int8 weights, int32 biases,
+#      the calibrated scales) and as .qsm carrying its plan and calibration, INT8 dynamic
+#      as .qsm carrying its plan (ONNX has no per-sample dynamic layout that matches
+#      qscope's int8-dyn; docs/onnx.md); print each file's size and each variant's
+#      metrics, and the bytes each deploys (weights at their precision, from compare);
+#   3. load every exported file back (a .qsm export holds its plan as a variant, made
+#      current with `variant use`) and check it reproduces its variant's figures exactly. (The QDQ ONNX file is not read back here: qscope imports float and FP16
+#      ONNX only; tests/onnx/ort_peer.sh runs such files in ONNX Runtime.)
+# Full form: qscope --batch scripts/workflows/det_ptq_export.qs. CI runs the short form
+# with the defines in det_ptq_export.ci (a smaller evaluation split).
+let det_eval?=1000
+let det_calib?=500
+let det_out?=/tmp/qscope_det
+
+load models/det_balls.qsm
+data eval synth:balls n=${det_eval} seed=2
+data calib synth:balls n=${det_calib} seed=3
+
+echo == FP32 ==
+mode fp32
+eval
+keep fp32
+
+echo == calibration: ${det_calib} images, three observers ==
+calibrate n=${det_calib} observer=minmax
+check samples >= 300
+mode int8-static
+quant wgran=channel observer=minmax
+eval
+keep minmax
+variant save int8_minmax
+# the same calibration pass, read through other observers (no second pass)
+quant observer=percentile pct=99.99
+eval
+keep pct
+variant save int8_pct
+quant observer=entropy
+eval
+keep entropy
+variant save int8_entropy
+check pct.f1 > minmax.f1
+check pct.f1 > entropy.f1
+check pct.recall_small > minmax.recall_small
+check pct.recall_small > entropy.recall_small
+check pct.f1 >= fp32.f1-0.01
+
+echo == FP16 and INT8 dynamic ==
+mode fp16
+eval
+keep fp16
+check f1 >= fp32.f1-0.003
+variant save half
+mode int8-dyn
+eval
+keep dyn
+check f1 >= fp32.f1-0.01
+variant save int8_dyn
+
+echo == export ==
+export ${det_out}_fp16.onnx variant=half
+keep fp16_file
+export ${det_out}_int8.onnx variant=int8_pct
+keep int8_onnx
+export ${det_out}_int8.qsm variant=int8_pct
+keep int8_file
+export ${det_out}_int8_dyn.qsm variant=int8_dyn
+keep dyn_file
+mode fp32
+export ${det_out}_fp32.onnx
+keep fp32_file
+# a QDQ file holds int8 weights: about a quarter of the float32 bytes, plus the graph
+check int8_onnx.bytes < fp16_file.bytes
+check fp16_file.bytes < fp32_file.bytes
+
+echo file | bytes | layout
+echo ${det_out}_fp32.onnx | ${fp32_file.bytes} | ${fp32_file.layout}
+echo ${det_out}_fp16.onnx | ${fp16_file.bytes} | ${fp16_file.layout}
+echo ${det_out}_int8.onnx | ${int8_onnx.bytes} | ${int8_onnx.layout}
+echo ${det_out}_int8.qsm | ${int8_file.bytes} | ${int8_file.layout}
+echo ${det_out}_int8_dyn.qsm | ${dyn_file.bytes} | ${dyn_file.layout}
+echo variant | precision | recall | recall_small | recall_large | f1
+echo fp32 | ${fp32.precision_all} | ${fp32.recall_all} | ${fp32.recall_small} | ${fp32.recall_large} | ${fp32.f1}
+echo fp16 | ${fp16.precision_all} | ${fp16.recall_all} | ${fp16.recall_small} | ${fp16.recall_large} | ${fp16.f1}
+echo int8_dyn | ${dyn.precision_all} | ${dyn.recall_all} | ${dyn.recall_small} | ${dyn.recall_large} | ${dyn.f1}
+echo int8_pct | ${pct.precision_all} | ${pct.recall_all} | ${pct.recall_small} | ${pct.recall_large} | ${pct.f1}
+echo int8_minmax | ${minmax.precision_all} | ${minmax.recall_all} | ${minmax.recall_small} | ${minmax.recall_large} | ${minmax.f1}
+echo int8_entropy | ${entropy.precision_all} | ${entropy.recall_all} | ${entropy.recall_small} | ${entropy.recall_large} | ${entropy.f1}
+# metric, drop, agreement and the bytes each plan deploys, side by side
+compare
+
+echo == the exported files load back with their figures ==
+# (an ONNX file carries no qscope task, so eval is told)
+load ${det_out}_fp32.onnx
+mode fp32
+eval task=detect
+check f1 == fp32.f1
+check recall_small == fp32.recall_small
+check precision_all == fp32.precision_all
+# The FP16 file holds half weights and Cast pairs that round activations to half; the
+# importer reads the Casts as Identity (docs/onnx.md), so the file runs at fp16 here.
+load ${det_out}_fp16.onnx
+mode fp16
+eval task=detect
+check f1 == fp16.f1
+check recall_small == fp16.recall_small
+check recall_large == fp16.recall_large
+check precision_all == fp16.precision_all
+load ${det_out}_int8.qsm
+variant use int8_pct
+eval
+check f1 == pct.f1
+check recall_small == pct.recall_small
+check recall_large == pct.recall_large
+check precision_all == pct.precision_all
+load ${det_out}_int8_dyn.qsm
+variant use int8_dyn
+eval
+check f1 == dyn.f1
+check recall_small == dyn.recall_small
+check recall_large == dyn.recall_large
+check precision_all == dyn.precision_all
