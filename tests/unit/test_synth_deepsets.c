@@ -8,20 +8,12 @@
 
 #include "synth.h"
 #include "synth_deepsets.h"
+#include "synth_test.h"
 #include "test_util.h"
 
 static QsStatus make(Dataset *d, int64_t n, uint64_t seed, const char *const *kv, QsError *err)
 {
-    const SynthDef *def = synth_find("deepsets");
-    SynthArgs a;
-    synth_args_init(def, &a, n, seed);
-    for (int i = 0; kv && kv[i]; i += 2) {
-        QsStatus st = synth_args_set(def, &a, kv[i], strtod(kv[i + 1], NULL), err);
-        if (st)
-            return st;
-    }
-    memset(d, 0, sizeof *d);
-    return def->make(&a, d, err);
+    return synth_test_make("deepsets", d, n, seed, kv, err);
 }
 
 static bool same_bytes(const Tensor *a, const Tensor *b, int64_t n_elems_a)

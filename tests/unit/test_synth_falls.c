@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "synth.h"
+#include "synth_test.h"
 #include "test_util.h"
 
 typedef struct {
@@ -43,16 +44,7 @@ static Sig signature(const float *o, int L)
 
 static QsStatus make(Dataset *d, int64_t n, uint64_t seed, const char *const *kv, QsError *err)
 {
-    const SynthDef *def = synth_find("falls");
-    SynthArgs a;
-    synth_args_init(def, &a, n, seed);
-    for (int i = 0; kv && kv[i]; i += 2) {
-        QsStatus st = synth_args_set(def, &a, kv[i], strtod(kv[i + 1], NULL), err);
-        if (st)
-            return st;
-    }
-    memset(d, 0, sizeof *d);
-    return def->make(&a, d, err);
+    return synth_test_make("falls", d, n, seed, kv, err);
 }
 
 static void test_table_and_shapes(void)
