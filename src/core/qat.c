@@ -254,17 +254,6 @@ static bool qat_better(double a, double b, bool higher)
     return higher ? a > b : a < b; /* NaN never improves */
 }
 
-static void *qat_alloc(int64_t count, size_t elem, const char *what, QsError *err)
-{
-    size_t bytes;
-    void *p = NULL;
-    if (count < 0 || __builtin_mul_overflow((size_t)count, elem, &bytes) ||
-        !(p = malloc(bytes ? bytes : 1)))
-        qs_fail(err, QS_ENOMEM, "cannot allocate %lld x %zu bytes for %s", (long long)count,
-                elem, what);
-    return p;
-}
-
 /* ---- the loop --------------------------------------------------------------------------- */
 
 QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
@@ -285,9 +274,8 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     memset(&L, 0, sizeof L);
     bool graph_live = false, trun_live = false, scored = false;
     Run trun;
-    float *weights = NULL, *tb = NULL, *dl = NULL, *saved_scales = NULL;
-    DataBatch xb = { 0 };
-    int64_t *lb = NULL, *perm = NULL;
+    float *weights = NULL, *saved_scales = NULL;
+    TrainBatch tb = { 0 };
     float **fgrad = NULL;
     const Tensor **dout = NULL;
     Tensor *fdout = NULL;
@@ -359,20 +347,9 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     int eval_batch = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
 
     /* buffers */
-    int64_t B = cfg->batch < N ? cfg->batch : N;
-    int64_t bc;
-    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&xb, train, B, err) ||
-        !(dl = qat_alloc(bc, sizeof *dl, "the loss gradient", err)) ||
-        !(perm = qat_alloc(N, sizeof *perm, "the sample order", err))) {
-        st = qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
+    if ((st = train_batch_init(&tb, train, cfg->batch, C, loss->class_labels, err)))
         goto cleanup;
-    }
-    if (loss->class_labels)
-        lb = xmalloc((size_t)B * sizeof *lb);
-    else if (!(tb = qat_alloc(bc, sizeof *tb, "batch targets", err))) {
-        st = err->code;
-        goto cleanup;
-    }
+    int64_t B = tb.cap;
     dout = xcalloc((size_t)qg->g.n_outputs, sizeof *dout);
     fdout = xcalloc((size_t)(cfg->n_features ? cfg->n_features : 1), sizeof *fdout);
     fgrad = xcalloc((size_t)(cfg->n_features ? cfg->n_features : 1), sizeof *fgrad);
@@ -380,7 +357,7 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
         const Shape *fs = &qg->g.values[qg->g.outputs[qg->feature_output0 + i]].shape;
         int64_t per = shape_span(fs, 1, fs->ndim), cnt;
         if (per > INT_MAX || __builtin_mul_overflow(B, per, &cnt) ||
-            !(fgrad[i] = qat_alloc(cnt, sizeof(float), "a feature gradient", err))) {
+            !(fgrad[i] = train_alloc(cnt, sizeof(float), "a feature gradient", err))) {
             st = qs_fail(err, QS_ENOMEM, "feature %d: %lld values per sample", i, (long long)per);
             goto cleanup;
         }
@@ -408,27 +385,27 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
                       .temperature = cfg->temperature, .alpha = cfg->alpha };
     for (epoch = 1; epoch <= cfg->epochs; epoch++) {
         double t0 = train_now();
-        train_shuffle(&rng, perm, N);
+        train_shuffle(&rng, tb.perm, N);
         double task_sum = 0.0, dist_sum = 0.0, feat_sum = 0.0;
         bool ema = cfg->scales == QAT_SCALES_EMA && L.ranges_live;
         for (int64_t first = 0; first < N; first += B) {
             if ((st = job_check(job, "QAT", err)))
                 goto cleanup;
             int64_t b = N - first < B ? N - first : B;
-            train_gather(train, perm, first, b, C, &xb, lb, tb);
-            const Tensor *const *inputs = xb.ptrs;
+            train_gather(train, first, b, &tb);
+            const Tensor *const *inputs = tb.x.ptrs;
             if (ema)
                 for (int k = 0; k < qg->n_act; k++)
                     for (int i = 0; qg->act[k].obs_node < 0 && i < qg->g.n_inputs; i++)
                         if (qg->g.inputs[i] == qg->act[k].obs)
-                            qat_observe(&L, k, tensor_f32(xb.x[i]), tensor_numel(xb.x[i]));
+                            qat_observe(&L, k, tensor_f32(tb.x.x[i]), tensor_numel(tb.x.x[i]));
             if ((st = run_forward(&L.run, inputs, ema ? qat_tap : NULL, &L, err)) ||
                 (use_teacher && (st = run_forward(&trun, inputs, NULL, NULL, err))))
                 goto cleanup;
             const Tensor *o = run_output(&L.run, 0);
             QatLossParts lp;
             if ((st = qat_loss(&lc, tensor_f32(o), use_teacher ? tensor_f32(run_output(&trun, 0)) : NULL,
-                               lb, tb, b, C, dl, &lp, err)))
+                               tb.labels, tb.targets, b, C, tb.dlogits, &lp, err)))
                 goto cleanup;
             double total = lp.total, fl = 0.0;
             for (int i = 0; i < cfg->n_features; i++) {
@@ -450,7 +427,7 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
                              total, epoch, (long long)first);
                 goto cleanup;
             }
-            Tensor dt = tensor_view(DT_F32, o->shape, dl);
+            Tensor dt = tensor_view(DT_F32, o->shape, tb.dlogits);
             dout[0] = &dt;
             if ((st = run_backward(&L.run, dout, err)))
                 goto cleanup;
@@ -529,11 +506,7 @@ cleanup:
     if (sum_out)
         *sum_out = sum;
     free(weights);
-    data_batch_release(&xb);
-    free(tb);
-    free(dl);
-    free(lb);
-    free(perm);
+    train_batch_release(&tb);
     free(saved_scales);
     free(dout);
     free(fdout);

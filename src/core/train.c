@@ -291,16 +291,57 @@ QsStatus train_class_weights(const float *given, int n_given, bool autow, const 
     return QS_OK;
 }
 
-void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int C,
-                  DataBatch *xb, int64_t *lb, float *tb)
+void *train_alloc(int64_t count, size_t elem, const char *what, QsError *err)
 {
-    data_batch_gather(xb, d, perm + first, b);
-    for (int64_t j = 0; j < b; j++) {
-        int64_t s = perm[first + j];
-        if (lb)
-            lb[j] = ((const int64_t *)d->y->data)[s];
-        else if (tb)
-            memcpy(tb + j * C, tensor_f32(d->y) + s * C, (size_t)C * sizeof *tb);
+    size_t bytes;
+    void *p = NULL;
+    if (count < 0 || __builtin_mul_overflow((size_t)count, elem, &bytes) ||
+        !(p = malloc(bytes ? bytes : 1)))
+        qs_fail(err, QS_ENOMEM, "cannot allocate %lld x %zu bytes for %s", (long long)count, elem,
+                what);
+    return p;
+}
+
+QsStatus train_batch_init(TrainBatch *b, const Dataset *d, int64_t batch, int C,
+                          bool class_labels, QsError *err)
+{
+    memset(b, 0, sizeof *b);
+    int64_t N = dataset_len(d), B = batch < N ? batch : N, bc;
+    b->cap = B;
+    b->C = C;
+    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&b->x, d, B, err) ||
+        !(b->dlogits = train_alloc(bc, sizeof *b->dlogits, "the loss gradient", err)) ||
+        !(b->perm = train_alloc(N, sizeof *b->perm, "the sample order", err)) ||
+        (class_labels ? !(b->labels = train_alloc(B, sizeof *b->labels, "batch labels", err))
+                      : !(b->targets = train_alloc(bc, sizeof *b->targets, "batch targets", err)))) {
+        train_batch_release(b);
+        return qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
+    }
+    for (int64_t i = 0; i < N; i++)
+        b->perm[i] = i;
+    return QS_OK;
+}
+
+void train_batch_release(TrainBatch *b)
+{
+    data_batch_release(&b->x);
+    free(b->labels);
+    free(b->targets);
+    free(b->dlogits);
+    free(b->perm);
+    memset(b, 0, sizeof *b);
+}
+
+void train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b)
+{
+    data_batch_gather(&b->x, d, b->perm + first, n);
+    for (int64_t j = 0; j < n; j++) {
+        int64_t s = b->perm[first + j];
+        if (b->labels)
+            b->labels[j] = ((const int64_t *)d->y->data)[s];
+        else
+            memcpy(b->targets + j * b->C, tensor_f32(d->y) + s * b->C,
+                   (size_t)b->C * sizeof *b->targets);
     }
 }
 
@@ -317,16 +358,6 @@ static void train_note_kept(QsError *err, const TrainSummary *s)
     qs_fail(err, err->code, "%.370s; %s", msg, kept);
 }
 
-static void *train_alloc(int64_t count, size_t elem, const char *what, QsError *err)
-{
-    size_t bytes;
-    void *p = NULL;
-    if (count < 0 || __builtin_mul_overflow((size_t)count, elem, &bytes) ||
-        !(p = malloc(bytes ? bytes : 1)))
-        qs_fail(err, QS_ENOMEM, "cannot allocate %lld x %zu bytes for %s", (long long)count, elem,
-                what);
-    return p;
-}
 
 QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind task,
                    const TrainConfig *cfg, const JobCtx *job, TrainEpochFn on_epoch,
@@ -347,9 +378,8 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     memset(&opt, 0, sizeof opt);
     TrainState state;
     memset(&state, 0, sizeof state);
-    float *weights = NULL, *tb = NULL, *dl = NULL;
-    DataBatch xb = { 0 };
-    int64_t *lb = NULL, *perm = NULL;
+    float *weights = NULL;
+    TrainBatch tb = { 0 };
     const Tensor **dout = NULL;
     int epoch = 0;
 
@@ -421,25 +451,12 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
     train_state_save(&state); /* the initial weights, kept when no epoch improves */
     started = true;
 
-    int64_t B = cfg->batch < N ? cfg->batch : N;
-    int64_t bc;
-    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&xb, train, B, err) ||
-        !(dl = train_alloc(bc, sizeof *dl, "the loss gradient", err)) ||
-        !(perm = train_alloc(N, sizeof *perm, "the sample order", err))) {
-        st = qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
+    if ((st = train_batch_init(&tb, train, cfg->batch, C, loss->class_labels, err)))
         goto cleanup;
-    }
-    if (loss->class_labels)
-        lb = xmalloc((size_t)B * sizeof *lb);
-    else if (!(tb = train_alloc(bc, sizeof *tb, "batch targets", err))) {
-        st = err->code;
-        goto cleanup;
-    }
+    int64_t B = tb.cap;
     dout = xcalloc((size_t)g->n_outputs, sizeof *dout);
     Rng rng;
     rng_seed(&rng, cfg->seed);
-    for (int64_t i = 0; i < N; i++)
-        perm[i] = i;
     SchedConfig sc = { .base_lr = cfg->opt.lr, .epochs = cfg->epochs,
                        .step_size = cfg->step_size, .gamma = cfg->gamma };
     double best_cmp = sum.higher_is_better ? -INFINITY : INFINITY;
@@ -451,28 +468,28 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
         double t0 = train_now();
         double lr = optim_sched_lr(cfg->sched, &sc, epoch - 1);
         if (cfg->shuffle)
-            train_shuffle(&rng, perm, N);
+            train_shuffle(&rng, tb.perm, N);
         double loss_sum = 0.0;
         for (int64_t first = 0; first < N; first += B) {
             if ((st = job_check(job, "training", err)))
                 goto cleanup;
             int64_t b = N - first < B ? N - first : B;
-            train_gather(train, perm, first, b, C, &xb, lb, tb);
-            if ((st = run_forward(&run, xb.ptrs, NULL, NULL, err)))
+            train_gather(train, first, b, &tb);
+            if ((st = run_forward(&run, tb.x.ptrs, NULL, NULL, err)))
                 goto cleanup;
             const Tensor *o = run_output(&run, 0);
-            LossArgs la = { .logits = tensor_f32(o), .n = b, .c = C, .labels = lb,
-                            .targets = tb, .class_weights = weights,
+            LossArgs la = { .logits = tensor_f32(o), .n = b, .c = C, .labels = tb.labels,
+                            .targets = tb.targets, .class_weights = weights,
                             .label_smoothing = cfg->label_smoothing };
             double L;
-            if ((st = loss_compute(lk, &la, &L, dl, err)))
+            if ((st = loss_compute(lk, &la, &L, tb.dlogits, err)))
                 goto cleanup;
             if (!isfinite(L)) {
                 st = qs_fail(err, QS_EINVAL, "training diverged: the %s loss is %g in epoch %d at sample %lld",
                              loss->name, L, epoch, (long long)first);
                 goto cleanup;
             }
-            Tensor dt = tensor_view(DT_F32, o->shape, dl);
+            Tensor dt = tensor_view(DT_F32, o->shape, tb.dlogits);
             dout[0] = &dt;
             if ((st = run_backward(&run, dout, err)))
                 goto cleanup;
@@ -533,11 +550,7 @@ cleanup:
         *out = sum;
     free(dout);
     free(weights);
-    data_batch_release(&xb);
-    free(tb);
-    free(dl);
-    free(lb);
-    free(perm);
+    train_batch_release(&tb);
     train_state_release(&state);
     optim_release(&opt);
     if (run_live)

@@ -121,10 +121,30 @@ QsStatus train_class_weights(const float *given, int n_given, bool autow, const 
 /* A fresh Fisher-Yates permutation of [0, n) from r (docs/training.md, "Shuffling"). */
 void train_shuffle(Rng *r, int64_t *perm, int64_t n);
 
-/* Copies samples perm[first .. first + b) of d into xb (every input) and their labels into
- * lb (b) (when non-NULL: class labels) or targets into tb (b, C). */
-void train_gather(const Dataset *d, const int64_t *perm, int64_t first, int64_t b, int C,
-                  DataBatch *xb, int64_t *lb, float *tb);
+/* The buffers of one training step, shared by `train` and `qat`: the inputs of up to B
+ * samples, their class labels or float targets (C per sample), dL/dlogits, and the
+ * sample order of the whole split. */
+typedef struct TrainBatch {
+    int64_t cap;        /* B */
+    int C;
+    DataBatch x;
+    int64_t *labels;    /* (B) when the loss takes class labels, else NULL */
+    float *targets;     /* (B, C) otherwise */
+    float *dlogits;     /* (B, C) */
+    int64_t *perm;      /* (N) */
+} TrainBatch;
+
+/* malloc of count x elem bytes sized from data, checked: NULL and QS_ENOMEM naming what
+ * it was for when it overflows or fails. */
+void *train_alloc(int64_t count, size_t elem, const char *what, QsError *err);
+
+/* Buffers for batches of min(batch, len(d)) samples of d; QS_ENOMEM names the size. */
+QsStatus train_batch_init(TrainBatch *b, const Dataset *d, int64_t batch, int C,
+                          bool class_labels, QsError *err);
+void train_batch_release(TrainBatch *b);
+/* Copies samples perm[first .. first + n) of d into b: every input, and their labels or
+ * targets. */
+void train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b);
 
 /* A monotonic clock in seconds. */
 double train_now(void);
