@@ -26,9 +26,10 @@ CMD_HANDLER(cmd_eval);
 CMD_HANDLER(cmd_run);
 /* cmd_train.c */
 CMD_HANDLER(cmd_train);
-/* class_weights=w0,w1,...: exactly C finite, non-negative numbers into w (C); also used by
- * qat. */
-QsStatus cmd_train_parse_weights(const char *s, int C, float *w, QsError *err);
+/* The class_weights option of train and qat: "auto" sets *autow; "w0,w1,..." (exactly C
+ * finite, non-negative numbers) fills buf (C) and points *given at it; absent: nothing. */
+QsStatus cmd_train_class_weights(const CmdArgs *a, int C, float *buf, bool *autow,
+                                 const float **given, int *n_given, QsError *err);
 /* cmd_qat.c */
 CMD_HANDLER(cmd_qat);
 /* cmd_quant.c */

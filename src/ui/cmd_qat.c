@@ -104,15 +104,9 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
     cfg->observer_freeze_after = (int)fobs;
     cfg->seed = (uint64_t)seed;
     cfg->scales = (QatScales)sc;
-    const char *cw = arg_str(a, "class_weights", NULL);
-    if (cw && strcmp(cw, "auto") == 0) {
-        cfg->auto_class_weights = true;
-    } else if (cw) {
-        if (cmd_train_parse_weights(cw, C, weights, err))
-            return err->code;
-        cfg->class_weights = weights;
-        cfg->n_class_weights = C;
-    }
+    if (cmd_train_class_weights(a, C, weights, &cfg->auto_class_weights, &cfg->class_weights,
+                                &cfg->n_class_weights, err))
+        return err->code;
     const char *fs = arg_str(a, "feature", NULL);
     if (fs) {
         if (parse_features(g, fs, features, g->n_nodes, &cfg->n_features, err))

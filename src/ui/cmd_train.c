@@ -11,7 +11,7 @@
 static const char *const loss_names[] = { "ce", "bce", "mse", NULL };
 static const char *const split_or_none[] = { "calib", "eval", "train", "none", NULL };
 
-QsStatus cmd_train_parse_weights(const char *s, int C, float *w, QsError *err)
+static QsStatus parse_weights(const char *s, int C, float *w, QsError *err)
 {
     int n = 0;
     const char *p = s;
@@ -30,6 +30,21 @@ QsStatus cmd_train_parse_weights(const char *s, int C, float *w, QsError *err)
     }
     if (n != C)
         return qs_fail(err, QS_EINVAL, "class_weights=%s: %d weights for %d classes", s, n, C);
+    return QS_OK;
+}
+
+QsStatus cmd_train_class_weights(const CmdArgs *a, int C, float *buf, bool *autow,
+                                 const float **given, int *n_given, QsError *err)
+{
+    const char *cw = arg_str(a, "class_weights", NULL);
+    if (cw && strcmp(cw, "auto") == 0) {
+        *autow = true;
+    } else if (cw) {
+        if (parse_weights(cw, C, buf, err))
+            return err->code;
+        *given = buf;
+        *n_given = C;
+    }
     return QS_OK;
 }
 
@@ -95,15 +110,9 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
     cfg->patience = (int)patience;
     cfg->seed = (uint64_t)seed;
     cfg->label_smoothing = (float)smoothing;
-    const char *cw = arg_str(a, "class_weights", NULL);
-    if (cw && strcmp(cw, "auto") == 0) {
-        cfg->auto_class_weights = true;
-    } else if (cw) {
-        if (cmd_train_parse_weights(cw, C, weights, err))
-            return err->code;
-        cfg->class_weights = weights;
-        cfg->n_class_weights = C;
-    }
+    if (cmd_train_class_weights(a, C, weights, &cfg->auto_class_weights, &cfg->class_weights,
+                                &cfg->n_class_weights, err))
+        return err->code;
     int def_val = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : 3;
     if (arg_choice(a, "val", split_or_none, def_val, val_split, err))
         return err->code;
