@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "commands.h"
-#include "frontend.h"
-#include "tui_main.h"
+#include "cmds/app.h"
+#include "cmds/commands.h"
+#include "shell/frontend.h"
+#include "tui/tui_main.h"
 
 static const char usage[] =
     "usage: qscope [--json] [--plain] [-D NAME=VALUE ..] [--init FILE.qs] [-c 'CMD; CMD']\n"

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
-#include "run.h"
+#include "ops/op.h"
+#include "run/run.h"
 #include "test_util.h"
 
 Node gradcheck_make_node(int op, const char *name, int n_in, const Attr *attrs, int n_attrs)

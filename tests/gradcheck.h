@@ -12,8 +12,8 @@
 
 #include <stdbool.h>
 
-#include "graph.h"
-#include "tensor.h"
+#include "graph/graph.h"
+#include "base/tensor.h"
 
 /* A float forward standing in for the op's own in the numeric differences (gradcheck_node):
  * for ops whose backward is a surrogate gradient by design, such as FakeQuant's

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synth.h"
+#include "data/synth.h"
 
 static inline QsStatus synth_test_make(const char *name, Dataset *d, int64_t n, uint64_t seed,
                                        const char *const *kv, QsError *err)

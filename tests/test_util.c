@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "npy.h"
+#include "arrays/npy.h"
 
 int test_failures, test_checks;
 

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "tensor.h"
+#include "base/error.h"
+#include "base/tensor.h"
 
 extern int test_failures, test_checks;
 

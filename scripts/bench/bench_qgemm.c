@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "qgemm.h"
+#include "qexec/qgemm.h"
 
 typedef struct {
     const char *what;

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "commands.h"
+#include "cmds/app.h"
+#include "cmds/commands.h"
 #include "test_util.h"
 
 static void quiet(App *app, const Result *r)

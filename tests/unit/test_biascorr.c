@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "biascorr.h"
-#include "qstate.h"
-#include "run.h"
-#include "spec.h"
+#include "ptq/biascorr.h"
+#include "ptq/qstate.h"
+#include "run/run.h"
+#include "native/spec.h"
 #include "test_util.h"
-#include "variants.h"
+#include "native/variants.h"
 
 static float *param(const Model *m, const char *name)
 {

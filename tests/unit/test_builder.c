@@ -3,9 +3,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "builder.h"
-#include "run.h"
-#include "spec.h"
+#include "graph/builder.h"
+#include "run/run.h"
+#include "native/spec.h"
 #include "test_util.h"
 
 static const Tensor *param(const Model *m, const char *name)

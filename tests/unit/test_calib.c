@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder.h"
-#include "calib.h"
-#include "rng.h"
-#include "run.h"
+#include "graph/builder.h"
+#include "quant/calib.h"
+#include "base/rng.h"
+#include "run/run.h"
 #include "test_util.h"
 
 #define HALF (HIST_BINS / 2)

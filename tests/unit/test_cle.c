@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cle.h"
-#include "run.h"
-#include "spec.h"
+#include "ptq/cle.h"
+#include "run/run.h"
+#include "native/spec.h"
 #include "test_util.h"
 
 static Tensor *param(const Model *m, const char *name)

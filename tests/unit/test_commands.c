@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "args.h"
-#include "commands.h"
-#include "fileio.h"
-#include "options.h"
-#include "render.h"
+#include "cmds/app.h"
+#include "text/args.h"
+#include "cmds/commands.h"
+#include "io/fileio.h"
+#include "cmds/options.h"
+#include "text/render.h"
 #include "test_util.h"
 
 static void test_split_line(void)

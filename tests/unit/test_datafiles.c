@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "csv.h"
-#include "datafile.h"
-#include "fileio.h"
-#include "idx.h"
-#include "npy.h"
-#include "npz.h"
+#include "arrays/csv.h"
+#include "arrays/datafile.h"
+#include "io/fileio.h"
+#include "arrays/idx.h"
+#include "arrays/npy.h"
+#include "arrays/npz.h"
 #include "test_util.h"
 
 #define FIX "tests/fixtures/data/"

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datafile.h"
-#include "eval.h"
-#include "fileio.h"
-#include "qsm.h"
-#include "session.h"
+#include "arrays/datafile.h"
+#include "eval/eval.h"
+#include "io/fileio.h"
+#include "native/qsm.h"
+#include "session/session.h"
 #include "test_util.h"
 
 #define SCALE 0.00392156886f

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calib.h"
-#include "exec.h"
-#include "extract.h"
-#include "qexec.h"
-#include "rng.h"
-#include "spec.h"
+#include "quant/calib.h"
+#include "run/exec.h"
+#include "session/extract.h"
+#include "qexec/qexec.h"
+#include "base/rng.h"
+#include "native/spec.h"
 #include "test_util.h"
 
 static const char *spec =

@@ -29,8 +29,8 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "graph.h"
-#include "op.h"
+#include "graph/graph.h"
+#include "ops/op.h"
 #include "test_util.h"
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))

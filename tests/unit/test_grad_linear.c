@@ -30,8 +30,8 @@
 
 #include "cJSON.h"
 #include "gradcheck.h"
-#include "graph.h"
-#include "op.h"
+#include "graph/graph.h"
+#include "ops/op.h"
 #include "test_util.h"
 
 #define SHP(...)                                                                             \

@@ -11,7 +11,7 @@
 #include <cpuid.h>
 #endif
 
-#include "half.h"
+#include "base/half.h"
 #include "test_util.h"
 
 static uint32_t bits_of(float x)

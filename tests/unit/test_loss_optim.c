@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss.h"
-#include "optim.h"
+#include "train/loss.h"
+#include "train/optim.h"
 #include "test_util.h"
 
 #define LN2 0.69314718055994530942

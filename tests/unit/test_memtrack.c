@@ -5,9 +5,9 @@
  * while it runs. The sizes below are worked out from the layouts in qexec.c/qkernels.c. */
 #include <string.h>
 
-#include "memtrack.h"
-#include "qexec.h"
-#include "spec.h"
+#include "base/memtrack.h"
+#include "qexec/qexec.h"
+#include "native/spec.h"
 #include "test_util.h"
 
 static void test_counter(void)

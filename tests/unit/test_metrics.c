@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "eval/metrics.h"
 #include "test_util.h"
 
 /* |got - want| <= rel |want|; NaN and infinities must match exactly. */

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "metrics_detect.h"
+#include "eval/metrics_detect.h"
 #include "test_util.h"
 
 #define H 5

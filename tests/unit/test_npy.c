@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "npy.h"
+#include "io/fileio.h"
+#include "arrays/npy.h"
 #include "test_util.h"
 
 #define FIX "tests/fixtures/data/"

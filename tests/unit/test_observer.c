@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "observer.h"
-#include "rng.h"
+#include "quant/observer.h"
+#include "base/rng.h"
 #include "test_util.h"
 
 #define HALF (HIST_BINS / 2)

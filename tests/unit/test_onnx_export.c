@@ -15,18 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calib.h"
-#include "datafile.h"
-#include "dataset.h"
-#include "fileio.h"
-#include "model.h"
-#include "onnx_export.h"
-#include "onnx_import.h"
-#include "plan.h"
-#include "protobuf.h"
-#include "qexec.h"
-#include "qsm.h"
-#include "run.h"
+#include "quant/calib.h"
+#include "arrays/datafile.h"
+#include "data/dataset.h"
+#include "io/fileio.h"
+#include "graph/model.h"
+#include "onnx/onnx_export.h"
+#include "onnx/onnx_import.h"
+#include "quant/plan.h"
+#include "onnx/protobuf.h"
+#include "qexec/qexec.h"
+#include "native/qsm.h"
+#include "run/run.h"
 #include "test_util.h"
 
 static Tensor *run_model(const Model *m, const Tensor *x)

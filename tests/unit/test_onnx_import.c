@@ -21,12 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "model.h"
-#include "npy.h"
-#include "onnx_import.h"
-#include "protobuf.h"
-#include "run.h"
+#include "io/fileio.h"
+#include "graph/model.h"
+#include "arrays/npy.h"
+#include "onnx/onnx_import.h"
+#include "onnx/protobuf.h"
+#include "run/run.h"
 #include "test_util.h"
 
 #define DIR "tests/fixtures/onnx/"

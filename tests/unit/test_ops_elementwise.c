@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "cJSON.h"
-#include "fileio.h"
-#include "graph.h"
-#include "op.h"
-#include "run.h"
+#include "io/fileio.h"
+#include "graph/graph.h"
+#include "ops/op.h"
+#include "run/run.h"
 #include "test_util.h"
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))

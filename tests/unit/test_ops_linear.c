@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "cJSON.h"
-#include "graph.h"
-#include "op.h"
-#include "run.h"
+#include "graph/graph.h"
+#include "ops/op.h"
+#include "run/run.h"
 #include "test_util.h"
 
 #define SHP(...)                                                                             \

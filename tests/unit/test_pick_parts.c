@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "commands.h"
+#include "cmds/app.h"
+#include "cmds/commands.h"
 #include "test_util.h"
 
 static App app;

@@ -21,17 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calib.h"
-#include "datafile.h"
-#include "eval.h"
-#include "observer.h"
-#include "op.h"
-#include "qat.h"
-#include "qexec.h"
-#include "qsm.h"
-#include "qstate.h"
-#include "run.h"
-#include "quant.h"
+#include "quant/calib.h"
+#include "arrays/datafile.h"
+#include "eval/eval.h"
+#include "quant/observer.h"
+#include "ops/op.h"
+#include "qat/qat.h"
+#include "qexec/qexec.h"
+#include "native/qsm.h"
+#include "ptq/qstate.h"
+#include "run/run.h"
+#include "base/quant.h"
 #include "test_util.h"
 
 #define SCALE 0.00392156886f

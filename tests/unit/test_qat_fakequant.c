@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "op.h"
-#include "quant.h"
+#include "ops/op.h"
+#include "base/quant.h"
 #include "test_util.h"
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))

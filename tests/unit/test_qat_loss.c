@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss.h"
-#include "qat.h"
+#include "train/loss.h"
+#include "qat/qat.h"
 #include "test_util.h"
 
 /* KL(p || q) of two distributions over n classes, in double. */

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calib.h"
-#include "half.h"
-#include "op.h"
-#include "qexec.h"
-#include "rng.h"
-#include "run.h"
-#include "spec.h"
+#include "quant/calib.h"
+#include "base/half.h"
+#include "ops/op.h"
+#include "qexec/qexec.h"
+#include "base/rng.h"
+#include "run/run.h"
+#include "native/spec.h"
 #include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "calib.h"
-#include "datafile.h"
-#include "eval.h"
-#include "qexec.h"
-#include "qsm.h"
+#include "quant/calib.h"
+#include "arrays/datafile.h"
+#include "eval/eval.h"
+#include "qexec/qexec.h"
+#include "native/qsm.h"
 #include "test_util.h"
 
 #define SCALE 0.00392156886f

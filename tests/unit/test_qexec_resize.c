@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calib.h"
-#include "op.h"
-#include "qexec.h"
-#include "rng.h"
-#include "spec.h"
+#include "quant/calib.h"
+#include "ops/op.h"
+#include "qexec/qexec.h"
+#include "base/rng.h"
+#include "native/spec.h"
 #include "test_util.h"
 
 static const char *SPEC_2D =

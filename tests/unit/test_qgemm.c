@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qgemm.h"
+#include "qexec/qgemm.h"
 #include "test_util.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;

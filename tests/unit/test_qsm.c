@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "graph.h"
-#include "op.h"
-#include "qsm.h"
-#include "run.h"
+#include "io/fileio.h"
+#include "graph/graph.h"
+#include "ops/op.h"
+#include "native/qsm.h"
+#include "run/run.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "quant.h"
+#include "base/quant.h"
 #include "test_util.h"
 
 _Static_assert(LDBL_MANT_DIG >= 64, "the requant reference needs an exact 64-bit mantissa");

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "commands.h"
-#include "fileio.h"
+#include "cmds/app.h"
+#include "cmds/commands.h"
+#include "io/fileio.h"
 #include "test_util.h"
 
 int main(void)

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "op.h"
-#include "rng.h"
-#include "run.h"
+#include "ops/op.h"
+#include "base/rng.h"
+#include "run/run.h"
 #include "test_util.h"
 
 static Rng rng;

@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "synth.h"
+#include "data/synth.h"
 #include "test_util.h"
 
 static const SynthDef *def;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synth.h"
-#include "synth_deepsets.h"
+#include "data/synth.h"
+#include "data/synth_deepsets.h"
 #include "synth_test.h"
 #include "test_util.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synth.h"
+#include "data/synth.h"
 #include "synth_test.h"
 #include "test_util.h"
 

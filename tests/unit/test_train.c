@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder.h"
-#include "eval.h"
-#include "fileio.h"
-#include "loss.h"
-#include "optim.h"
-#include "rng.h"
-#include "run.h"
+#include "graph/builder.h"
+#include "eval/eval.h"
+#include "io/fileio.h"
+#include "train/loss.h"
+#include "train/optim.h"
+#include "base/rng.h"
+#include "run/run.h"
 #include "test_util.h"
-#include "train.h"
+#include "train/train.h"
 
 /* ---- fixture replay --------------------------------------------------------------------- */
 

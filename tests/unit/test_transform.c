@@ -3,10 +3,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "run.h"
-#include "spec.h"
+#include "run/run.h"
+#include "native/spec.h"
 #include "test_util.h"
-#include "transform.h"
+#include "graph/transform.h"
 
 static Tensor *forward(const Model *m, const Tensor *x)
 {

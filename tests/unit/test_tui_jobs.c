@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "test_util.h"
-#include "tui_exec.h"
+#include "tui/tui_exec.h"
 
 static void sleep_ms(int ms)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "test_util.h"
-#include "tui_app.h"
-#include "tui_keys.h"
+#include "tui/tui_app.h"
+#include "tui/tui_keys.h"
 
 static Tui *t;
 static TuiScreen scr;

@@ -7,17 +7,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd_play.h"
-#include "commands.h"
-#include "fileio.h"
+#include "cmds/cmd_play.h"
+#include "cmds/commands.h"
+#include "io/fileio.h"
 #include "test_util.h"
-#include "tui_complete.h"
-#include "tui_history.h"
-#include "tui_keys.h"
-#include "tui_layout.h"
-#include "tui_line.h"
-#include "tui_screen.h"
-#include "tui_state.h"
+#include "tui/tui_complete.h"
+#include "tui/tui_history.h"
+#include "tui/tui_keys.h"
+#include "tui/tui_layout.h"
+#include "tui/tui_line.h"
+#include "tui/tui_screen.h"
+#include "tui/tui_state.h"
 
 static void test_screen(void)
 {

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "commands.h"
-#include "qsm.h"
-#include "score.h"
+#include "cmds/app.h"
+#include "cmds/commands.h"
+#include "native/qsm.h"
+#include "eval/score.h"
 #include "test_util.h"
 
 static int emitted;

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 /* Relu. `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that NaN propagates as in torch. */
 static void relu_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)

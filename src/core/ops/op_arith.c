@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 typedef enum { AR_SUB, AR_DIV, AR_POW } ArithKind;
 

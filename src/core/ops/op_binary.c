@@ -13,7 +13,7 @@
  * its broadcast axes (see binary_backward). */
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 typedef enum { BIN_ADD, BIN_MUL } BinKind;
 

@@ -19,7 +19,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 /* Attribute values beyond this are rejected, so geometry arithmetic cannot overflow. */
 #define CONV_ATTR_MAX INT32_MAX

@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 #define CT_ATTR_MAX INT32_MAX
 

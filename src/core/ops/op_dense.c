@@ -12,7 +12,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 /* An optional input: in[] only holds n->n_in entries. */
 static const Shape *dense_opt_shape(const Node *n, const Shape *const *in, int i)

@@ -22,8 +22,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "op.h"
-#include "quant.h"
+#include "ops/op.h"
+#include "base/quant.h"
 
 static QsStatus fq_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 static QsStatus ln_axis(const Node *n, const Shape *x, int *axis, int64_t *d, QsError *err)
 {

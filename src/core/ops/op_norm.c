@@ -17,7 +17,7 @@
  * from the forward, so it depends on nothing but its arguments. */
 #include <math.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 static QsStatus bn_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {

@@ -8,7 +8,7 @@
  * element's gradient to the input element it was read from (several for reflect/edge). */
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 typedef enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE } PadMode;
 

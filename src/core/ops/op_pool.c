@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 #define POOL_ATTR_MAX INT32_MAX
 

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 typedef enum { RED_SUM, RED_MEAN, RED_MAX } RedKind;
 

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 static const char *const resize_ctm[] = { "half_pixel", "pytorch_half_pixel", "align_corners",
                                           "asymmetric", "tf_half_pixel_for_nn" };

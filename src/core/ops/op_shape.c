@@ -13,7 +13,7 @@
  * each input gradient element gets exactly one float addition. */
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 static QsStatus shape_need_input(const Node *n, const Shape *const *in, QsError *err)
 {

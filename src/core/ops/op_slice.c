@@ -7,7 +7,7 @@
  * elements. */
 #include <string.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 typedef struct SliceGeom {
     int64_t begin[QS_MAX_DIMS], step[QS_MAX_DIMS];

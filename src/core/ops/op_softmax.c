@@ -8,7 +8,7 @@
  * ulp or two of the exact value whatever the axis length. */
 #include <math.h>
 
-#include "op.h"
+#include "ops/op.h"
 
 static QsStatus softmax_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {

@@ -1,0 +1,123 @@
+#include "ops/op.h"
+
+#include <string.h>
+
+extern const OpDef op_gemm_def, op_dense_def, op_matmul_def;
+extern const OpDef op_conv_def;
+extern const OpDef op_batchnorm_def;
+extern const OpDef op_relu_def, op_clip_def, op_leakyrelu_def, op_sigmoid_def, op_tanh_def,
+    op_gelu_def, op_hardswish_def, op_silu_def, op_identity_def, op_dropout_def;
+extern const OpDef op_softmax_def, op_logsoftmax_def;
+extern const OpDef op_maxpool_def, op_avgpool_def, op_globalavgpool_def;
+extern const OpDef op_flatten_def, op_reshape_def, op_transpose_def, op_concat_def;
+extern const OpDef op_add_def, op_mul_def;
+extern const OpDef op_reducemean_def, op_reducesum_def, op_reducemax_def;
+extern const OpDef op_fakequant_def;
+extern const OpDef op_sub_def, op_div_def, op_pow_def, op_sqrt_def, op_erf_def,
+    op_hardsigmoid_def;
+extern const OpDef op_pad_def, op_resize_def, op_convtranspose_def, op_layernorm_def,
+    op_slice_def;
+
+const OpDef *const op_table[OP_COUNT] = {
+    [OP_GEMM] = &op_gemm_def,
+    [OP_DENSE] = &op_dense_def,
+    [OP_MATMUL] = &op_matmul_def,
+    [OP_CONV] = &op_conv_def,
+    [OP_BATCHNORM] = &op_batchnorm_def,
+    [OP_RELU] = &op_relu_def,
+    [OP_CLIP] = &op_clip_def,
+    [OP_LEAKYRELU] = &op_leakyrelu_def,
+    [OP_SIGMOID] = &op_sigmoid_def,
+    [OP_TANH] = &op_tanh_def,
+    [OP_GELU] = &op_gelu_def,
+    [OP_HARDSWISH] = &op_hardswish_def,
+    [OP_SILU] = &op_silu_def,
+    [OP_SOFTMAX] = &op_softmax_def,
+    [OP_LOGSOFTMAX] = &op_logsoftmax_def,
+    [OP_MAXPOOL] = &op_maxpool_def,
+    [OP_AVGPOOL] = &op_avgpool_def,
+    [OP_GLOBALAVGPOOL] = &op_globalavgpool_def,
+    [OP_FLATTEN] = &op_flatten_def,
+    [OP_RESHAPE] = &op_reshape_def,
+    [OP_TRANSPOSE] = &op_transpose_def,
+    [OP_ADD] = &op_add_def,
+    [OP_MUL] = &op_mul_def,
+    [OP_CONCAT] = &op_concat_def,
+    [OP_REDUCEMEAN] = &op_reducemean_def,
+    [OP_REDUCESUM] = &op_reducesum_def,
+    [OP_REDUCEMAX] = &op_reducemax_def,
+    [OP_IDENTITY] = &op_identity_def,
+    [OP_DROPOUT] = &op_dropout_def,
+    [OP_FAKEQUANT] = &op_fakequant_def,
+    [OP_SUB] = &op_sub_def,
+    [OP_DIV] = &op_div_def,
+    [OP_POW] = &op_pow_def,
+    [OP_SQRT] = &op_sqrt_def,
+    [OP_ERF] = &op_erf_def,
+    [OP_PAD] = &op_pad_def,
+    [OP_RESIZE] = &op_resize_def,
+    [OP_CONVTRANSPOSE] = &op_convtranspose_def,
+    [OP_LAYERNORM] = &op_layernorm_def,
+    [OP_SLICE] = &op_slice_def,
+    [OP_HARDSIGMOID] = &op_hardsigmoid_def,
+};
+
+int op_find(const char *name)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        if (op_table[i] && strcmp(op_table[i]->name, name) == 0)
+            return i;
+    return -1;
+}
+
+QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,
+                        QsError *err)
+{
+    if (s->ndim < lo || s->ndim > hi) {
+        char buf[96];
+        if (lo == hi)
+            return qs_fail(err, QS_ESHAPE, "%s '%s': %s has shape %s, expected rank %d",
+                           op_table[n->op]->name, n->name, what, shape_format(s, buf, sizeof buf),
+                           lo);
+        return qs_fail(err, QS_ESHAPE, "%s '%s': %s has shape %s, expected rank %d to %d",
+                       op_table[n->op]->name, n->name, what, shape_format(s, buf, sizeof buf), lo,
+                       hi);
+    }
+    return QS_OK;
+}
+
+QsStatus op_unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    if (!in[0])
+        return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
+                       n->name);
+    *out = *in[0];
+    return QS_OK;
+}
+
+QsStatus op_broadcast(const Node *n, const Shape *a, const Shape *b, Shape *out, QsError *err)
+{
+    int r = a->ndim > b->ndim ? a->ndim : b->ndim;
+    out->ndim = r;
+    for (int i = 0; i < r; i++) {
+        int ia = a->ndim - r + i, ib = b->ndim - r + i;
+        int64_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char sa[96], sb[96];
+            return qs_fail(err, QS_ESHAPE, "%s '%s': shapes %s and %s do not broadcast",
+                           op_table[n->op]->name, n->name, shape_format(a, sa, sizeof sa),
+                           shape_format(b, sb, sizeof sb));
+        }
+        out->dim[i] = da == 1 ? db : da;
+    }
+    return QS_OK;
+}
+
+QsStatus op_axis(const Node *n, int64_t axis, int rank, int *out, QsError *err)
+{
+    if (axis < -rank || axis >= rank)
+        return qs_fail(err, QS_ESHAPE, "%s '%s': axis %lld out of range for rank %d",
+                       op_table[n->op]->name, n->name, (long long)axis, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return QS_OK;
+}

@@ -1,0 +1,104 @@
+/* The op table: one row per op, holding its ONNX name, arity, shape inference, scratch
+ * size and float forward (backward and quantized forward are added by later work).
+ * Op semantics follow ONNX (https://onnx.ai/onnx/operators/) unless a row says otherwise;
+ * every value's shape includes the leading batch dimension. */
+#ifndef QS_OP_H
+#define QS_OP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+#include "ops/node.h"
+#include "base/tensor.h"
+
+typedef enum {
+    OP_GEMM = 0,   /* ONNX Gemm: Y = alpha A' B' + beta C, 2-D A */
+    OP_DENSE,      /* torch Linear: Y = X W^T + b over the last axis, any leading dims */
+    OP_MATMUL,     /* ONNX MatMul with numpy broadcasting */
+    OP_CONV,       /* ONNX Conv, 1-D (N,C,L) or 2-D (N,C,H,W) */
+    OP_BATCHNORM,  /* ONNX BatchNormalization, inference */
+    OP_RELU,
+    OP_CLIP,       /* attrs min/max (ReLU6 is Clip 0..6) */
+    OP_LEAKYRELU,
+    OP_SIGMOID,
+    OP_TANH,
+    OP_GELU,       /* exact (erf) unless attr approximate="tanh" */
+    OP_HARDSWISH,
+    OP_SILU,       /* x * sigmoid(x); not an ONNX op, exported as Mul(x, Sigmoid(x)) */
+    OP_SOFTMAX,
+    OP_LOGSOFTMAX,
+    OP_MAXPOOL,
+    OP_AVGPOOL,
+    OP_GLOBALAVGPOOL,
+    OP_FLATTEN,
+    OP_RESHAPE,    /* attr "shape" (ONNX takes it as a constant input) */
+    OP_TRANSPOSE,
+    OP_ADD,
+    OP_MUL,
+    OP_CONCAT,
+    OP_REDUCEMEAN, /* attr "axes" (ONNX >= 18 takes them as an input), "keepdims" */
+    OP_REDUCESUM,
+    OP_REDUCEMAX,
+    OP_IDENTITY,
+    OP_DROPOUT,    /* identity at inference */
+    OP_FAKEQUANT,  /* qscope's quantize-dequantize with an STE gradient (QAT graphs) */
+    OP_SUB,        /* ONNX Sub, Div, Pow with numpy broadcasting (op_arith.c) */
+    OP_DIV,
+    OP_POW,
+    OP_SQRT,
+    OP_ERF,
+    OP_PAD,        /* attrs pads, mode, value (ONNX >= 11 takes them as inputs) */
+    OP_RESIZE,     /* nearest only; attrs scales or sizes (ONNX takes them as inputs) */
+    OP_CONVTRANSPOSE,
+    OP_LAYERNORM,  /* ONNX LayerNormalization (opset 17) */
+    OP_SLICE,      /* attrs starts, ends, axes, steps (ONNX takes them as inputs) */
+    OP_HARDSIGMOID,
+    OP_COUNT
+} OpType;
+
+typedef struct RunCtx {
+    void *scratch;          /* workspace of at least OpDef.scratch() bytes, 64-byte aligned */
+    size_t scratch_bytes;
+    bool training;          /* batch statistics in BatchNorm (which then also updates its
+                               running mean/var inputs in place), active Dropout */
+} RunCtx;
+
+typedef struct OpDef {
+    const char *name;       /* ONNX op_type, e.g. "Conv" */
+    int min_in, max_in;     /* input arity, optional inputs included in max_in */
+    /* in[i] is NULL for an omitted optional input; all shapes include the batch dim. */
+    QsStatus (*infer)(const Node *n, const Shape *const *in, Shape *out, QsError *err);
+    /* Scratch bytes the forward needs; NULL means none. */
+    size_t (*scratch)(const Node *n, const Shape *const *in, const Shape *out);
+    /* Float forward; in[i] NULL for omitted inputs; out is allocated with the inferred
+     * shape. Must not fail: everything that can fail is checked by infer. */
+    void (*forward)(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc);
+    /* Backward: given the forward's inputs `in` and output `out` (kept by the run) and
+     * dout = dL/d(out) (out's shape), ACCUMULATES (+=) dL/d(in[i]) into din[i] for every
+     * non-NULL din[i] (NULL: that gradient is not needed). With rc->training the forward
+     * was run in training mode (BatchNorm batch statistics). Scratch: OpDef.scratch must
+     * cover the backward's needs too. NULL: the op has no gradient (training through it
+     * fails with a clear message). */
+    void (*backward)(const Node *n, const Tensor *const *in, const Tensor *out,
+                     const Tensor *dout, Tensor *const *din, const RunCtx *rc);
+} OpDef;
+
+/* Rows are pointers so that each op family keeps its definitions in its own file. */
+extern const OpDef *const op_table[OP_COUNT];
+
+/* Op index by ONNX name, or -1. */
+int op_find(const char *name);
+
+/* Shared shape helpers for infer functions. */
+QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,
+                        QsError *err);
+/* Same-shape infer for elementwise unary ops: out = in[0]'s shape. */
+QsStatus op_unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err);
+/* Numpy-style broadcast of a and b into out. */
+QsStatus op_broadcast(const Node *n, const Shape *a, const Shape *b, Shape *out, QsError *err);
+/* Normalises a possibly negative axis against rank; fails when out of range. */
+QsStatus op_axis(const Node *n, int64_t axis, int rank, int *out, QsError *err);
+
+#endif

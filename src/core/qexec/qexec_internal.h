@@ -1,0 +1,197 @@
+/* Internals of the quantized executor, shared by its three files:
+ *   qexec.c        the public API (qexec.h): build/free, the executors' run loop with its
+ *                  per-value representations, node-local runs, inspection;
+ *   qexec_lower.c  lowering a plan onto a model: units, BatchNorm folding, weight
+ *                  quantization, activation quantization parameters, QLayerInfo;
+ *   qkernels.c     the step table: integer kernels, their fake-quant twins, float steps.
+ * Nothing here is part of qexec.h's contract; docs/quantization.md states the rules. */
+#ifndef QS_QEXEC_INTERNAL_H
+#define QS_QEXEC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qexec/qexec.h"
+
+#define QX_MAX_IN 64
+#define QX_ALIGN 64
+
+typedef enum { QACT_NONE = 0, QACT_RELU, QACT_CLIP } QActKind;
+
+/* How a linear unit computes: rows against (OC, K) weights, im2row + qgemm per group, or
+ * a direct depthwise loop. */
+typedef enum { LIN_GEMM = 0, LIN_CONV, LIN_DW } LinKind;
+
+/* Conv and pool attributes (validated by the ops' infer; 1-D runs as 2-D with H = 1). */
+typedef struct ConvAttrs {
+    int sp;                            /* spatial rank: 1 or 2 */
+    int64_t kh, kw, sh, sw, dh, dw;
+    int64_t pt, pl, pb, pr;            /* pads: top, left, bottom, right */
+    int64_t group;
+    bool ceil_mode, include_pad;       /* pools only */
+} ConvAttrs;
+
+/* A Conv/Dense/Gemm/MatMul unit with its BatchNorm folded and its activation fused. */
+typedef struct LinUnit {
+    LinKind kind;
+    int64_t oc, k;           /* output channels (features) and products per output */
+    ConvAttrs ca;            /* LIN_CONV, LIN_DW */
+    Shape wshape;            /* conv: the weight's own shape (OC, C/group, KH[, KW]); gemm: (OC, K) */
+    Node fnode;              /* the head node with inputs (x, W, b): runs the float conv */
+    int fnode_in[3];
+    float *wf;               /* (OC, K) folded float weights */
+    float *bf;               /* (OC) folded float bias (zeros when the unit has none) */
+    bool has_bias;
+    QActKind act;
+    float act_lo, act_hi;    /* float clamp of the fused activation */
+    /* fp16 */
+    uint16_t *wh, *bh;       /* (OC, K), (OC) stored halves */
+    float *whf, *bhf;        /* the same converted to float once */
+    /* int8 (dynamic and static) */
+    int8_t *wq;              /* (OC, K) symmetric, restricted range */
+    float *ws;               /* (OC) weight scale of each output channel */
+    int n_wscales;           /* OC, or 1 per-tensor */
+    int32_t *sumw;           /* (OC) sum_k wq: the zero-point correction */
+    float *wfq;              /* (OC, K) ws * wq: the weights the fake-quant run uses */
+    /* int8-static */
+    QParams in_qp, out_qp;
+    int32_t *bq;             /* (OC) round_half_even(b / (s_in s_w)) */
+    float *bfq;              /* (OC) the int32 bias dequantized, for the fake-quant run */
+    Requant *rq;             /* (OC) s_in s_w / s_out */
+    int32_t lo, hi;          /* output clamp: [qmin, qmax] with the fused activation */
+} LinUnit;
+
+typedef enum {
+    STEP_FLOAT = 0,  /* one node, op forward on float (fp32, fallbacks, int8-dyn others) */
+    STEP_HALF,       /* one node at fp16: half inputs and constants, output rounded */
+    STEP_LIN_HALF,   /* linear unit at fp16 */
+    STEP_LIN_DYN,    /* linear unit, int8 dynamic */
+    STEP_LIN_Q,      /* linear unit, int8 static */
+    STEP_Q_ADD,
+    STEP_Q_CONCAT,
+    STEP_Q_MAXPOOL,
+    STEP_Q_AVGPOOL,  /* AveragePool and GlobalAveragePool */
+    STEP_Q_CLAMP,    /* standalone Relu / Clip */
+    STEP_Q_COPY,     /* Flatten, Reshape, Identity, Dropout */
+    STEP_COUNT
+} StepKind;
+
+/* Representations of a value at run time. */
+enum { REP_F = 1, REP_Q = 2, REP_H = 4 };
+
+typedef struct Step {
+    StepKind kind;
+    PrecKind prec;
+    int head, last;          /* node indices: the unit's first and last node */
+    int out;                 /* value written: the last node's output */
+    int in_rep;              /* how the head's non-constant inputs are read */
+    int out_rep;             /* how the output is produced */
+    LinUnit *lin;            /* STEP_LIN_* */
+    /* STEP_Q_ADD: out = z + rshift_even(sum_i mult[i] (q_i - z_i), shift) */
+    int64_t mult[2];
+    int shift;
+    /* STEP_Q_CONCAT: per input, identity or a requantization */
+    bool *same;
+    Requant *rq_in;
+    /* STEP_Q_AVGPOOL: rq_count[c - 1] = s_in / (c s_out) for window counts c */
+    Requant *rq_count;
+    int64_t n_count;
+    bool global;             /* GlobalAveragePool */
+    ConvAttrs pa;            /* pools */
+    /* STEP_Q_CLAMP */
+    int32_t lo, hi;
+    /* int8 steps */
+    QParams out_qp;
+    QParams *in_qps;         /* [head's n_in] parameters of int8 inputs (ADD, CONCAT, pools) */
+    /* STEP_HALF: the half-rounded copies of constant inputs (NULL: use the graph's) */
+    const Tensor **hconst;
+} Step;
+
+typedef struct VInfo {
+    bool has_qp;             /* flows as int8 somewhere in an int8-static step */
+    QParams qp;
+    int qp_src;              /* the value whose calibrated range gave qp */
+    float clip_lo, clip_hi;  /* that range */
+    bool half_exact;         /* produced by an fp16 step: already rounded to half */
+    int reps;                /* REP_* slots this value needs */
+} VInfo;
+
+/* Executor state: one per executor, sized per batch and reused. */
+typedef struct ExecState {
+    QModel *q;
+    bool fake;
+    bool local;              /* node-local runs: inputs come from the float model, so
+                                fp16 steps round them even where the full run need not */
+    int64_t batch;           /* 0: not sized yet */
+    Shape *shapes;           /* [n_values] */
+    float **f;               /* [n_values] float slot (graph inputs: the caller's data) */
+    void **qv;               /* [n_values] int8 slot (fake: float holding s (q - z)) */
+    float **h;               /* [n_values] half-rounded copy */
+    uint8_t *ok;             /* [n_values] REP_* valid in the current forward */
+    void *arena;
+    size_t arena_bytes;
+    void *scratch;
+    size_t scratch_bytes;
+    Tensor *outs;            /* [n_outputs] */
+} ExecState;
+
+struct QModel {
+    const Model *m;
+    const Graph *g;
+    int n_values;            /* g->n_values, so qmodel_free never reads the model */
+    Plan plan;
+    int n_steps;
+    Step *steps;
+    int *step_of;            /* [n_nodes] the step that runs each node */
+    QLayerInfo *info;        /* [n_nodes] */
+    VInfo *vi;               /* [n_values] */
+    Tensor **hconst;         /* [n_values] half-rounded constants, owned */
+    int64_t deployed_bytes;
+    ExecState st_int, st_fake, st_local;
+};
+
+/* What a step reads and writes in one run. */
+typedef struct StepIO {
+    const Graph *g;
+    const Shape *shapes;               /* [n_values] at this batch */
+    const Tensor *in[QX_MAX_IN];       /* the head's inputs as the step reads them */
+    Tensor out;                        /* the output slot (i8, or f32) */
+    void *scratch;
+    size_t scratch_bytes;
+    bool fake;
+    int bits;                          /* int8-dyn activation bits */
+} StepIO;
+
+typedef struct StepDef {
+    const char *name;
+    void (*run)(const Step *s, StepIO *io);
+    /* Scratch bytes for this batch (io's shapes and in[] shapes set, data not). */
+    size_t (*scratch)(const Step *s, const StepIO *io);
+} StepDef;
+
+extern const StepDef qkernels_step_table[STEP_COUNT];
+
+/* The float forward of a Dense-like product: y (rows, OC) = x (rows, K) w^T + b, exactly
+ * as the Dense op computes it (bias rows, then one sgemm with beta 1). */
+void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, int64_t oc,
+                       const float *b, float *y);
+
+/* The pre-activation of linear unit s (STEP_LIN_Q or STEP_LIN_DYN) on float input x into
+ * y, with the fake-quant twin's arithmetic and no activation or output rounding
+ * (qmodel_unit_preact). Scratch: qkernels_preact_scratch bytes. */
+size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y);
+void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
+                     size_t scratch_bytes, int bits);
+
+/* Lowers q->plan onto q->m (q->m, q->g, q->plan set; everything else zero). corr: per-node
+ * bias corrections or NULL (qmodel_build_ex). */
+QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr,
+                     QsError *err);
+/* Frees what qexec_lower made. */
+void qexec_lower_release(QModel *q);
+
+/* 64-byte aligned allocation of `bytes` (QS_ENOMEM naming `what` on failure). */
+void *qexec_alloc(size_t bytes, const char *what, QsError *err);
+
+#endif

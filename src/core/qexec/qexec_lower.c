@@ -1,0 +1,980 @@
+/* Lowering a precision plan onto a model (docs/quantization.md, "The quantized executor").
+ *
+ * 1. Units. In topological order, a Conv, Dense, Gemm (transA = 0, constant B, a per-column
+ *    or scalar C) or MatMul (constant 2-D B) whose weights are f32 constants heads a unit;
+ *    it absorbs a following BatchNormalization (constant f32 statistics over the unit's
+ *    output channels) and then a following Relu or Clip, each only when it is the sole
+ *    reader of the previous value and that value is not a graph output (the unit's LAST
+ *    value may be one). Grouping does not depend on the precision, so layer lists keep
+ *    their shape when the precision changes; only int8 refuses heads whose K >= 2^17
+ *    (qgemm's int32 bound), which then run as float fallbacks.
+ * 2. Precision: a unit runs at its head's plan precision; pins on absorbed nodes are
+ *    ignored. fp32 units run their nodes one by one (the float model exactly).
+ * 3. Steps: each unit becomes one step (fp32: one per node); each other node one step.
+ * 4. int8-static: every value read or written as int8 gets QParams, from its calibrated
+ *    range (observer, then quant_params), except the outputs of MaxPool, Relu/Clip, the
+ *    layout ops and Resize (nearest), which keep their input's.
+ * 5. Weights (folded) are derived per precision; QLayerInfo and the deployed size are
+ *    filled last. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/half.h"
+#include "quant/observer.h"
+#include "ops/op.h"
+#include "qexec/qexec_internal.h"
+
+/* qgemm's int32 accumulator cannot overflow below this K (|a b| <= 2^14). */
+#define LOWER_MAX_K ((int64_t)1 << 17)
+
+typedef struct Lower {
+    QModel *q;
+    const Graph *g;
+    const Calibration *cal;
+    const float *const *corr; /* [n_nodes] bias corrections of int8 heads, or NULL */
+    int *readers;          /* [n_values] node inputs reading the value */
+    int *reader;           /* [n_values] the last node reading it */
+    bool *is_output;       /* [n_values] */
+    int *head_of;          /* [n_nodes] unit head, -1 before grouping */
+    int *bn_of, *act_of;   /* [n_nodes] for heads: the absorbed BatchNorm / activation, -1 */
+    bool *counted;         /* [n_values] constants already counted in the deployed size */
+} Lower;
+
+void *qexec_alloc(size_t bytes, const char *what, QsError *err);
+
+static bool lower_is_const(const Graph *g, int v)
+{
+    return v >= 0 && g->values[v].kind == VAL_CONST;
+}
+
+static bool lower_is_const_f32(const Graph *g, int v)
+{
+    return lower_is_const(g, v) && g->values[v].data->dtype == DT_F32;
+}
+
+static const Tensor *lower_const(const Graph *g, int v) { return g->values[v].data; }
+
+/* An optional input: -1 when absent. */
+static int lower_opt_in(const Node *n, int i) { return i < n->n_in ? n->in[i] : -1; }
+
+/* Whether node n can head a linear unit at precision p; sets its kind and K. */
+static bool lower_lin_ok(const Graph *g, const Node *n, PrecKind p, LinKind *kind, int64_t *k)
+{
+    if (n->n_in < 2 || n->in[0] < 0 || lower_is_const(g, n->in[0]) ||
+        !lower_is_const_f32(g, n->in[1]))
+        return false;
+    const Shape *ws = &lower_const(g, n->in[1])->shape;
+    int bias = lower_opt_in(n, 2);
+    switch (n->op) {
+    case OP_CONV: {
+        if (ws->ndim < 3 || ws->ndim > 4 || (bias >= 0 && !lower_is_const_f32(g, bias)))
+            return false;
+        int64_t group = node_attr_int(n, "group", 1);
+        *kind = group > 1 && ws->dim[1] == 1 ? LIN_DW : LIN_CONV;
+        *k = shape_span(ws, 1, ws->ndim);
+        break;
+    }
+    case OP_DENSE:
+        if (ws->ndim != 2 || (bias >= 0 && !lower_is_const_f32(g, bias)))
+            return false;
+        *kind = LIN_GEMM;
+        *k = ws->dim[1];
+        break;
+    case OP_GEMM: {
+        if (ws->ndim != 2 || node_attr_int(n, "transA", 0) != 0)
+            return false;
+        if (bias >= 0 && node_attr_float(n, "beta", 1.0f) != 0.0f) {
+            if (!lower_is_const_f32(g, bias))
+                return false;
+            /* C must be one value per output column (or a scalar), not per row */
+            const Shape *cs = &lower_const(g, bias)->shape;
+            if (cs->ndim > 2 || (cs->ndim == 2 && cs->dim[0] != 1))
+                return false;
+        }
+        *kind = LIN_GEMM;
+        *k = node_attr_int(n, "transB", 0) ? ws->dim[1] : ws->dim[0];
+        break;
+    }
+    case OP_MATMUL:
+        if (ws->ndim != 2 || g->values[n->in[0]].shape.ndim < 2 || n->n_in != 2)
+            return false;
+        *kind = LIN_GEMM;
+        *k = ws->dim[0];
+        break;
+    default:
+        return false;
+    }
+    if ((p == PREC_INT8_DYN || p == PREC_INT8_STATIC) && *k >= LOWER_MAX_K)
+        return false;
+    return true;
+}
+
+/* Output channels of a linear head. */
+static int64_t lower_lin_oc(const Graph *g, const Node *n)
+{
+    const Shape *ws = &lower_const(g, n->in[1])->shape;
+    switch (n->op) {
+    case OP_GEMM:
+        return node_attr_int(n, "transB", 0) ? ws->dim[0] : ws->dim[1];
+    case OP_MATMUL:
+        return ws->dim[1];
+    default:
+        return ws->dim[0];
+    }
+}
+
+/* The node that alone reads value v, when v is not a graph output; -1 otherwise. */
+static int lower_sole_reader(const Lower *L, int v)
+{
+    return L->readers[v] == 1 && !L->is_output[v] ? L->reader[v] : -1;
+}
+
+static bool lower_bn_ok(const Lower *L, int head, int v, int bn)
+{
+    const Graph *g = L->g;
+    const Node *b = &g->nodes[bn], *h = &g->nodes[head];
+    if (b->op != OP_BATCHNORM || b->n_in != 5 || b->in[0] != v)
+        return false;
+    int64_t oc = lower_lin_oc(g, h);
+    for (int i = 1; i < 5; i++) {
+        if (!lower_is_const_f32(g, b->in[i]))
+            return false;
+        const Shape *s = &lower_const(g, b->in[i])->shape;
+        if (s->ndim != 1 || s->dim[0] != oc)
+            return false;
+    }
+    /* BatchNorm normalises axis 1: the output channels of a conv, or of a 2-D product */
+    return h->op == OP_CONV || g->values[v].shape.ndim == 2;
+}
+
+static bool lower_act_ok(const Graph *g, int node, int v)
+{
+    const Node *n = &g->nodes[node];
+    return (n->op == OP_RELU || n->op == OP_CLIP) && n->n_in == 1 && n->in[0] == v;
+}
+
+/* Groups the nodes into units (see the top). */
+static void lower_group(Lower *L)
+{
+    const Graph *g = L->g;
+    for (int k = 0; k < g->n_nodes; k++) {
+        int node = g->order[k];
+        if (L->head_of[node] >= 0)
+            continue;
+        L->head_of[node] = node;
+        LinKind kind;
+        int64_t kk;
+        PrecKind p = plan_node_prec(&L->q->plan, node);
+        if (!lower_lin_ok(g, &g->nodes[node], p, &kind, &kk))
+            continue;
+        int v = g->nodes[node].out, r = lower_sole_reader(L, v);
+        if (r >= 0 && L->head_of[r] < 0 && lower_bn_ok(L, node, v, r)) {
+            L->bn_of[node] = r;
+            L->head_of[r] = node;
+            v = g->nodes[r].out;
+            r = lower_sole_reader(L, v);
+        }
+        if (r >= 0 && L->head_of[r] < 0 && lower_act_ok(g, r, v)) {
+            L->act_of[node] = r;
+            L->head_of[r] = node;
+        }
+    }
+}
+
+/* ---- attributes ------------------------------------------------------------------------ */
+
+static void lower_ints(const Node *n, const char *name, int count, int64_t def, int64_t *out)
+{
+    if (node_attr_ints(n, name, out, count) != count)
+        for (int i = 0; i < count; i++)
+            out[i] = def;
+}
+
+/* Conv or pool attributes for spatial rank sp; kernel sizes from kernel (sp values). */
+static ConvAttrs lower_attrs(const Node *n, int sp, const int64_t *kernel)
+{
+    ConvAttrs a;
+    memset(&a, 0, sizeof a);
+    int64_t st[2], dl[2], pd[4];
+    lower_ints(n, "strides", sp, 1, st);
+    lower_ints(n, "dilations", sp, 1, dl);
+    lower_ints(n, "pads", 2 * sp, 0, pd);
+    a.sp = sp;
+    if (sp == 2) {
+        a.kh = kernel[0], a.kw = kernel[1], a.sh = st[0], a.sw = st[1], a.dh = dl[0], a.dw = dl[1];
+        a.pt = pd[0], a.pl = pd[1], a.pb = pd[2], a.pr = pd[3];
+    } else {
+        a.kh = 1, a.kw = kernel[0], a.sh = 1, a.sw = st[0], a.dh = 1, a.dw = dl[0];
+        a.pt = 0, a.pl = pd[0], a.pb = 0, a.pr = pd[1];
+    }
+    a.group = node_attr_int(n, "group", 1);
+    a.ceil_mode = node_attr_int(n, "ceil_mode", 0) != 0;
+    a.include_pad = node_attr_int(n, "count_include_pad", 0) != 0;
+    return a;
+}
+
+/* ---- activation quantization parameters -------------------------------------------- */
+
+/* Sets v's QParams from its calibrated range. */
+static QsStatus lower_qp_cal(Lower *L, int v, QsError *err)
+{
+    const QuantOpts *o = &L->q->plan.q;
+    VInfo *vi = &L->q->vi[v];
+    const ActStats *st = &L->cal->stats[v];
+    ObserverOpts oo = { .pct = o->pct, .bits = o->bits, .symmetric = o->act_symmetric };
+    float lo, hi;
+    if (observer_table[o->observer].range(st, &oo, &lo, &hi, err)) {
+        qs_error_prefix(err, "value '%s' (%s observer)", L->g->values[v].name,
+                        observer_table[o->observer].name);
+        return err->code;
+    }
+    vi->has_qp = true;
+    vi->qp = quant_params(lo, hi, o->bits, o->act_symmetric);
+    vi->qp_src = v;
+    vi->clip_lo = lo;
+    vi->clip_hi = hi;
+    return QS_OK;
+}
+
+/* An int8 input: keeps the parameters its producer gave it, or takes its calibrated ones. */
+static QsStatus lower_qp_in(Lower *L, int v, QsError *err)
+{
+    return L->q->vi[v].has_qp ? QS_OK : lower_qp_cal(L, v, err);
+}
+
+static void lower_qp_pass(Lower *L, int out, int in)
+{
+    L->q->vi[out] = L->q->vi[in];
+    L->q->vi[out].reps = 0;
+    L->q->vi[out].half_exact = false;
+}
+
+/* A requantization multiplier; rejects what the Q31 form cannot hold. */
+static QsStatus lower_requant(double m, Requant *r, const Node *n, QsError *err)
+{
+    if (!(m > 0.0) || !(m < 2147483648.0))
+        return qs_fail(err, QS_EINVAL, "%s '%s': requantization multiplier %g is out of range",
+                       op_table[n->op]->name, n->name, m);
+    *r = quant_requant_make(m);
+    return QS_OK;
+}
+
+/* The integer clamp of a fused or standalone Relu/Clip node (-1: none) under p. */
+static void lower_clamp(const Graph *g, int act, const QParams *p, int32_t *lo, int32_t *hi)
+{
+    *lo = p->qmin;
+    *hi = p->qmax;
+    if (act < 0)
+        return;
+    const Node *n = &g->nodes[act];
+    float fl = n->op == OP_RELU ? 0.0f : node_attr_float(n, "min", -INFINITY);
+    float fh = n->op == OP_RELU ? INFINITY : node_attr_float(n, "max", INFINITY);
+    int32_t ql = quant_q(fl, p), qh = quant_q(fh, p);
+    *lo = ql > *lo ? ql : *lo;
+    *hi = qh < *hi ? qh : *hi;
+}
+
+/* ---- linear units ------------------------------------------------------------------------ */
+
+static QsStatus lower_lin_alloc(void **p, size_t bytes, const Node *n, QsError *err)
+{
+    *p = qexec_alloc(bytes ? bytes : 1, n->name, err);
+    if (!*p)
+        return err->code;
+    memset(*p, 0, bytes ? bytes : 1);
+    return QS_OK;
+}
+
+/* W (OC, K) and b (OC) in float from the head, with Gemm's alpha/beta, BatchNorm folded. */
+static void lower_lin_weights(const Graph *g, const Node *n, int bn, LinUnit *u)
+{
+    const Tensor *wt = lower_const(g, n->in[1]);
+    const float *w = tensor_f32(wt);
+    int64_t oc = u->oc, k = u->k;
+    int bias = lower_opt_in(n, 2);
+    if (n->op == OP_GEMM || n->op == OP_MATMUL) {
+        bool trans = n->op == OP_GEMM && node_attr_int(n, "transB", 0) != 0;
+        double alpha = n->op == OP_GEMM ? node_attr_float(n, "alpha", 1.0f) : 1.0;
+        for (int64_t c = 0; c < oc; c++)
+            for (int64_t i = 0; i < k; i++)
+                u->wf[c * k + i] = (float)(alpha * (trans ? w[c * k + i] : w[i * oc + c]));
+        float beta = node_attr_float(n, "beta", 1.0f);
+        if (n->op == OP_GEMM && bias >= 0 && beta != 0.0f) {
+            const Tensor *ct = lower_const(g, bias);
+            int64_t cn = tensor_numel(ct);
+            for (int64_t c = 0; c < oc; c++)
+                u->bf[c] = (float)((double)beta * tensor_f32(ct)[cn == 1 ? 0 : c]);
+            u->has_bias = true;
+        }
+    } else {
+        memcpy(u->wf, w, (size_t)(oc * k) * sizeof(float));
+        if (bias >= 0) {
+            memcpy(u->bf, tensor_f32(lower_const(g, bias)), (size_t)oc * sizeof(float));
+            u->has_bias = true;
+        }
+    }
+    if (bn < 0)
+        return;
+    /* a = gamma / sqrt(var + eps); W' = W a; b' = (b - mean) a + beta, in double */
+    const Node *b = &g->nodes[bn];
+    const float *gamma = tensor_f32(lower_const(g, b->in[1]));
+    const float *beta = tensor_f32(lower_const(g, b->in[2]));
+    const float *mean = tensor_f32(lower_const(g, b->in[3]));
+    const float *var = tensor_f32(lower_const(g, b->in[4]));
+    double eps = node_attr_float(b, "epsilon", 1e-5f);
+    for (int64_t c = 0; c < oc; c++) {
+        double a = gamma[c] / sqrt((double)var[c] + eps);
+        for (int64_t i = 0; i < k; i++)
+            u->wf[c * k + i] = (float)(u->wf[c * k + i] * a);
+        u->bf[c] = (float)(((double)u->bf[c] - mean[c]) * a + beta[c]);
+    }
+    u->has_bias = true;
+}
+
+/* Symmetric int8 weights per output channel (or one scale for the tensor). */
+static void lower_lin_quant_weights(LinUnit *u, int bits, bool per_tensor)
+{
+    int64_t oc = u->oc, k = u->k;
+    float tlo = 0.0f, thi = 0.0f;
+    for (int64_t i = 0; i < oc * k; i++) {
+        tlo = u->wf[i] < tlo ? u->wf[i] : tlo;
+        thi = u->wf[i] > thi ? u->wf[i] : thi;
+    }
+    u->n_wscales = per_tensor ? 1 : (int)oc;
+    for (int64_t c = 0; c < oc; c++) {
+        float lo = tlo, hi = thi;
+        if (!per_tensor) {
+            lo = hi = 0.0f;
+            for (int64_t i = 0; i < k; i++) {
+                float v = u->wf[c * k + i];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+        }
+        QParams p = quant_params(lo, hi, bits, true);
+        u->ws[c] = p.scale;
+        int32_t sum = 0;
+        for (int64_t i = 0; i < k; i++) {
+            int32_t qv = quant_q(u->wf[c * k + i], &p);
+            u->wq[c * k + i] = (int8_t)qv;
+            u->wfq[c * k + i] = quant_dq(qv, &p);
+            sum += qv;
+        }
+        u->sumw[c] = sum;
+    }
+}
+
+static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
+{
+    const Graph *g = L->g;
+    const Node *n = &g->nodes[s->head];
+    int bn = L->bn_of[s->head], act = L->act_of[s->head];
+    LinUnit *u = xcalloc(1, sizeof *u);
+    s->lin = u;
+    bool ok = lower_lin_ok(g, n, s->prec, &u->kind, &u->k);
+    QS_ASSERT(ok);
+    u->oc = lower_lin_oc(g, n);
+    size_t nw = (size_t)(u->oc * u->k), nc = (size_t)u->oc;
+    if (lower_lin_alloc((void **)&u->wf, nw * sizeof(float), n, err) ||
+        lower_lin_alloc((void **)&u->bf, nc * sizeof(float), n, err))
+        return err->code;
+    lower_lin_weights(g, n, bn, u);
+    if (act >= 0) {
+        const Node *a = &g->nodes[act];
+        u->act = a->op == OP_RELU ? QACT_RELU : QACT_CLIP;
+        u->act_lo = a->op == OP_RELU ? 0.0f : node_attr_float(a, "min", -INFINITY);
+        u->act_hi = a->op == OP_RELU ? INFINITY : node_attr_float(a, "max", INFINITY);
+    }
+    const Shape *ws = &lower_const(g, n->in[1])->shape;
+    if (n->op == OP_CONV) {
+        int sp = ws->ndim - 2;
+        u->ca = lower_attrs(n, sp, ws->dim + 2);
+        u->wshape = *ws;
+    } else {
+        u->wshape = shape_of(2, u->oc, u->k);
+    }
+    u->fnode = *n;
+    u->fnode.n_in = 3;
+    u->fnode_in[0] = n->in[0];
+    u->fnode_in[1] = u->fnode_in[2] = n->in[1];
+    u->fnode.in = u->fnode_in;
+
+    const QuantOpts *o = &L->q->plan.q;
+    if (s->prec == PREC_FP16) {
+        if (lower_lin_alloc((void **)&u->wh, nw * sizeof(uint16_t), n, err) ||
+            lower_lin_alloc((void **)&u->bh, nc * sizeof(uint16_t), n, err) ||
+            lower_lin_alloc((void **)&u->whf, nw * sizeof(float), n, err) ||
+            lower_lin_alloc((void **)&u->bhf, nc * sizeof(float), n, err))
+            return err->code;
+        half_from_float_array(u->wf, (int64_t)nw, u->wh);
+        half_from_float_array(u->bf, (int64_t)nc, u->bh);
+        half_to_float_array(u->wh, (int64_t)nw, u->whf);
+        half_to_float_array(u->bh, (int64_t)nc, u->bhf);
+    }
+    if (s->prec != PREC_INT8_DYN && s->prec != PREC_INT8_STATIC)
+        return QS_OK;
+    if (L->corr && L->corr[s->head]) {
+        /* bias correction (biascorr.h): part of the quantized unit, never of the float
+         * model; added before the int32 bias is derived from b' */
+        const float *c = L->corr[s->head];
+        for (int64_t i = 0; i < u->oc; i++)
+            u->bf[i] += c[i];
+        u->has_bias = true;
+    }
+    if (lower_lin_alloc((void **)&u->wq, nw, n, err) ||
+        lower_lin_alloc((void **)&u->wfq, nw * sizeof(float), n, err) ||
+        lower_lin_alloc((void **)&u->ws, nc * sizeof(float), n, err) ||
+        lower_lin_alloc((void **)&u->sumw, nc * sizeof(int32_t), n, err))
+        return err->code;
+    lower_lin_quant_weights(u, o->bits, o->wgran_tensor);
+    if (s->prec != PREC_INT8_STATIC)
+        return QS_OK;
+
+    int vin = n->in[0];
+    if (lower_qp_in(L, vin, err) || lower_qp_cal(L, s->out, err))
+        return err->code;
+    u->in_qp = L->q->vi[vin].qp;
+    u->out_qp = L->q->vi[s->out].qp;
+    s->out_qp = u->out_qp;
+    if (lower_lin_alloc((void **)&u->bq, nc * sizeof(int32_t), n, err) ||
+        lower_lin_alloc((void **)&u->bfq, nc * sizeof(float), n, err) ||
+        lower_lin_alloc((void **)&u->rq, nc * sizeof(Requant), n, err))
+        return err->code;
+    for (int64_t c = 0; c < u->oc; c++) {
+        double bs = (double)u->in_qp.scale * (double)u->ws[c];
+        double bq = nearbyint((double)u->bf[c] / bs);
+        bq = bq > 2147483647.0 ? 2147483647.0 : bq < -2147483647.0 ? -2147483647.0 : bq;
+        u->bq[c] = (int32_t)bq;
+        u->bfq[c] = (float)(bq * bs);
+        if (lower_requant(bs / (double)u->out_qp.scale, &u->rq[c], n, err))
+            return err->code;
+    }
+    lower_clamp(g, act, &u->out_qp, &u->lo, &u->hi);
+    return QS_OK;
+}
+
+/* ---- int8-static single-node steps --------------------------------------------------- */
+
+static bool lower_same_sample_shape(const Shape *a, const Shape *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 1; i < a->ndim; i++)
+        if (a->dim[i] != b->dim[i])
+            return false;
+    return true;
+}
+
+/* The integer kernel for node n at int8-static, or STEP_FLOAT (a fallback). */
+static StepKind lower_q_kind(const Graph *g, const Node *n)
+{
+    if (n->n_in < 1 || n->in[0] < 0 || lower_is_const(g, n->in[0]))
+        return STEP_FLOAT;
+    switch (n->op) {
+    case OP_ADD:
+        if (lower_is_const(g, n->in[1]) ||
+            !lower_same_sample_shape(&g->values[n->in[0]].shape, &g->values[n->in[1]].shape))
+            return STEP_FLOAT;
+        return STEP_Q_ADD;
+    case OP_CONCAT:
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] < 0 || lower_is_const(g, n->in[i]))
+                return STEP_FLOAT;
+        return STEP_Q_CONCAT;
+    case OP_MAXPOOL:
+        return STEP_Q_MAXPOOL;
+    case OP_AVGPOOL:
+    case OP_GLOBALAVGPOOL:
+        return STEP_Q_AVGPOOL;
+    case OP_RELU:
+    case OP_CLIP:
+        return STEP_Q_CLAMP;
+    case OP_FLATTEN:
+    case OP_RESHAPE:
+    case OP_IDENTITY:
+    case OP_DROPOUT:
+        return STEP_Q_COPY;
+    case OP_RESIZE: {
+        /* nearest: a gather of codes, whose index map qkernels.c finds in float (exact
+         * while a sample has at most 2^24 elements) */
+        const Shape *xs = &g->values[n->in[0]].shape;
+        return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24) ? STEP_Q_COPY : STEP_FLOAT;
+    }
+    default:
+        return STEP_FLOAT;
+    }
+}
+
+static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
+{
+    const Graph *g = L->g;
+    const Node *n = &g->nodes[s->head];
+    VInfo *vi = L->q->vi;
+    int in0 = n->in[0];
+    s->in_qps = xcalloc((size_t)n->n_in, sizeof *s->in_qps);
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        if (v < 0 || lower_is_const(g, v))
+            continue;
+        if (lower_qp_in(L, v, err))
+            return err->code;
+        s->in_qps[i] = vi[v].qp;
+    }
+    switch (s->kind) {
+    case STEP_Q_MAXPOOL:
+    case STEP_Q_CLAMP:
+    case STEP_Q_COPY:
+        /* the output keeps the input's parameters (its own calibration is not used) */
+        lower_qp_pass(L, s->out, in0);
+        s->out_qp = vi[s->out].qp;
+        if (s->kind == STEP_Q_CLAMP)
+            lower_clamp(g, s->head, &s->out_qp, &s->lo, &s->hi);
+        if (s->kind == STEP_Q_MAXPOOL) {
+            int64_t ks[2];
+            int sp = g->values[in0].shape.ndim - 2;
+            lower_ints(n, "kernel_shape", sp, 1, ks);
+            s->pa = lower_attrs(n, sp, ks);
+        }
+        return QS_OK;
+    default:
+        break;
+    }
+    if (lower_qp_cal(L, s->out, err))
+        return err->code;
+    s->out_qp = vi[s->out].qp;
+    double so = s->out_qp.scale;
+    if (s->kind == STEP_Q_ADD) {
+        double r0 = s->in_qps[0].scale / so, r1 = s->in_qps[1].scale / so;
+        double rmax = r0 > r1 ? r0 : r1;
+        int e;
+        frexp(rmax, &e); /* rmax < 2^e */
+        int shift = 30 - e;
+        shift = shift < 0 ? 0 : shift > 62 ? 62 : shift;
+        if (rmax >= 0x1p40)
+            return qs_fail(err, QS_EINVAL, "Add '%s': input/output scale ratio %g is out of range",
+                           n->name, rmax);
+        s->shift = shift;
+        s->mult[0] = (int64_t)nearbyint(ldexp(r0, shift));
+        s->mult[1] = (int64_t)nearbyint(ldexp(r1, shift));
+    } else if (s->kind == STEP_Q_CONCAT) {
+        s->same = xcalloc((size_t)n->n_in, sizeof *s->same);
+        s->rq_in = xcalloc((size_t)n->n_in, sizeof *s->rq_in);
+        for (int i = 0; i < n->n_in; i++) {
+            const QParams *p = &s->in_qps[i];
+            s->same[i] = p->scale == s->out_qp.scale && p->zero_point == s->out_qp.zero_point &&
+                         p->qmin == s->out_qp.qmin && p->qmax == s->out_qp.qmax;
+            if (!s->same[i] && lower_requant((double)p->scale / so, &s->rq_in[i], n, err))
+                return err->code;
+        }
+    } else if (s->kind == STEP_Q_AVGPOOL) {
+        const Shape *xs = &g->values[in0].shape;
+        double si = s->in_qps[0].scale;
+        s->global = n->op == OP_GLOBALAVGPOOL;
+        if (s->global) {
+            int64_t hw = shape_span(xs, 2, xs->ndim);
+            if (hw * 255 > INT32_MAX)
+                return qs_fail(err, QS_EINVAL, "GlobalAveragePool '%s': %lld values per plane "
+                               "overflow the int32 sum", n->name, (long long)hw);
+            s->n_count = hw;
+            s->rq_count = xcalloc(1, sizeof *s->rq_count);
+            if (lower_requant(si / ((double)hw * so), &s->rq_count[0], n, err))
+                return err->code;
+        } else {
+            int64_t ks[2];
+            int sp = xs->ndim - 2;
+            lower_ints(n, "kernel_shape", sp, 1, ks);
+            s->pa = lower_attrs(n, sp, ks);
+            s->n_count = s->pa.kh * s->pa.kw;
+            if (s->n_count * 255 > INT32_MAX)
+                return qs_fail(err, QS_EINVAL, "AveragePool '%s': window of %lld values "
+                               "overflows the int32 sum", n->name, (long long)s->n_count);
+            s->rq_count = xcalloc((size_t)s->n_count, sizeof *s->rq_count);
+            for (int64_t c = 1; c <= s->n_count; c++)
+                if (lower_requant(si / ((double)c * so), &s->rq_count[c - 1], n, err))
+                    return err->code;
+        }
+    }
+    return QS_OK;
+}
+
+/* ---- fp16 constants ---------------------------------------------------------------------- */
+
+static QsStatus lower_half_consts(Lower *L, Step *s, QsError *err)
+{
+    const Graph *g = L->g;
+    const Node *n = &g->nodes[s->head];
+    s->hconst = xcalloc((size_t)n->n_in, sizeof *s->hconst);
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        if (!lower_is_const_f32(g, v))
+            continue;
+        if (!L->q->hconst[v]) {
+            Tensor *t = tensor_clone(lower_const(g, v), err);
+            if (!t)
+                return err->code;
+            half_round_array(tensor_f32(t), tensor_numel(t));
+            L->q->hconst[v] = t;
+        }
+        s->hconst[i] = L->q->hconst[v];
+    }
+    return QS_OK;
+}
+
+/* ---- steps ------------------------------------------------------------------------------ */
+
+static Step *lower_new_step(QModel *q, int head, int last, StepKind kind, PrecKind prec)
+{
+    Step *s = &q->steps[q->n_steps++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->prec = prec;
+    s->head = head;
+    s->last = last;
+    s->out = q->g->nodes[last].out;
+    switch (kind) {
+    case STEP_HALF:
+    case STEP_LIN_HALF:
+        s->in_rep = REP_H, s->out_rep = REP_F;
+        break;
+    case STEP_FLOAT:
+    case STEP_LIN_DYN:
+        s->in_rep = REP_F, s->out_rep = REP_F;
+        break;
+    default:
+        s->in_rep = REP_Q, s->out_rep = REP_Q;
+        break;
+    }
+    return s;
+}
+
+static QsStatus lower_steps(Lower *L, QsError *err)
+{
+    QModel *q = L->q;
+    const Graph *g = L->g;
+    for (int k = 0; k < g->n_nodes; k++) {
+        int node = g->order[k];
+        if (L->head_of[node] != node)
+            continue; /* absorbed: its head's step runs it */
+        PrecKind p = plan_node_prec(&q->plan, node);
+        int bn = L->bn_of[node], act = L->act_of[node];
+        int last = act >= 0 ? act : bn >= 0 ? bn : node;
+        LinKind kind;
+        int64_t kk;
+        bool lin = lower_lin_ok(g, &g->nodes[node], p, &kind, &kk);
+        if (lin && p != PREC_FP32) {
+            StepKind sk = p == PREC_FP16 ? STEP_LIN_HALF
+                        : p == PREC_INT8_DYN ? STEP_LIN_DYN : STEP_LIN_Q;
+            Step *s = lower_new_step(q, node, last, sk, p);
+            int si = (int)(s - q->steps);
+            q->step_of[node] = si;
+            if (bn >= 0)
+                q->step_of[bn] = si;
+            if (act >= 0)
+                q->step_of[act] = si;
+            if (lower_lin(L, s, err))
+                return err->code;
+            continue;
+        }
+        /* fp32 units (and every other node) run node by node */
+        int members[3] = { node, bn, act };
+        for (int i = 0; i < 3; i++) {
+            int m = members[i];
+            if (m < 0)
+                continue;
+            StepKind sk = p == PREC_FP16 ? STEP_HALF
+                        : p == PREC_INT8_STATIC ? lower_q_kind(g, &g->nodes[m]) : STEP_FLOAT;
+            Step *s = lower_new_step(q, m, m, sk, p);
+            q->step_of[m] = (int)(s - q->steps);
+            if (sk == STEP_HALF && lower_half_consts(L, s, err))
+                return err->code;
+            if (sk != STEP_FLOAT && sk != STEP_HALF && lower_q_node(L, s, err))
+                return err->code;
+        }
+        if (lin) {
+            /* an fp32 unit: derive its folded weights for inspection only */
+            Step tmp;
+            memset(&tmp, 0, sizeof tmp);
+            tmp.head = node;
+            tmp.prec = PREC_FP32;
+            tmp.out = g->nodes[last].out;
+            QsStatus st = lower_lin(L, &tmp, err);
+            q->steps[q->step_of[node]].lin = tmp.lin;
+            if (st)
+                return st;
+        }
+    }
+    return QS_OK;
+}
+
+/* ---- representations ----------------------------------------------------------------- */
+
+static void lower_reps(QModel *q)
+{
+    const Graph *g = q->g;
+    for (int i = 0; i < q->n_steps; i++) {
+        const Step *s = &q->steps[i];
+        const Node *n = &g->nodes[s->head];
+        for (int j = 0; j < n->n_in; j++) {
+            int v = n->in[j];
+            if (v < 0 || lower_is_const(g, v))
+                continue;
+            /* an fp16 step reading an fp16 step's output reads its F slot (already half);
+             * REP_H is still recorded for node-local runs, whose inputs are not */
+            q->vi[v].reps |= s->in_rep | (s->in_rep == REP_H && q->vi[v].half_exact ? REP_F : 0);
+        }
+        q->vi[s->out].reps |= s->out_rep | REP_F;
+        q->vi[s->out].half_exact = s->kind == STEP_HALF || s->kind == STEP_LIN_HALF;
+    }
+}
+
+/* ---- inspection --------------------------------------------------------------------------- */
+
+static int lower_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void lower_weight_info(const LinUnit *u, bool int8, QLayerInfo *li)
+{
+    int64_t oc = u->oc, k = u->k;
+    double *range = xmalloc((size_t)oc * sizeof *range);
+    float wmin = INFINITY, wmax = -INFINITY;
+    int64_t nonzero = 0, lost = 0;
+    for (int64_t c = 0; c < oc; c++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = 0; i < k; i++) {
+            float v = u->wf[c * k + i];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            if (v != 0.0f && int8) {
+                nonzero++;
+                lost += u->wq[c * k + i] == 0;
+            }
+        }
+        range[c] = (double)hi - lo;
+        wmin = lo < wmin ? lo : wmin;
+        wmax = hi > wmax ? hi : wmax;
+    }
+    qsort(range, (size_t)oc, sizeof *range, lower_cmp_double);
+    double med = oc % 2 ? range[oc / 2] : 0.5 * (range[oc / 2 - 1] + range[oc / 2]);
+    double top = range[oc - 1];
+    li->w_min = wmin;
+    li->w_max = wmax;
+    li->w_channel_spread = med > 0 ? top / med : top > 0 ? INFINITY : 1.0;
+    free(range);
+    if (int8) {
+        li->w_zero_fraction = nonzero ? (double)lost / (double)nonzero : 0.0;
+        li->n_wscales = u->n_wscales;
+        li->wscales = u->ws;
+    }
+}
+
+/* Activation inspection for node `node` whose int8 output value is v. */
+static void lower_act_info(const Lower *L, int v, QLayerInfo *li)
+{
+    const VInfo *vi = &L->q->vi[v];
+    if (!vi->has_qp)
+        return;
+    const ActStats *st = &L->cal->stats[v];
+    li->has_act = true;
+    li->act_min = (float)st->min;
+    li->act_max = (float)st->max;
+    li->clip_lo = vi->clip_lo;
+    li->clip_hi = vi->clip_hi;
+    li->act = vi->qp;
+    li->clipped = act_stats_clipped_fraction(st, vi->clip_lo, vi->clip_hi);
+}
+
+static bool lower_is_lin_op(int op)
+{
+    return op == OP_CONV || op == OP_DENSE || op == OP_GEMM || op == OP_MATMUL;
+}
+
+static void lower_info(Lower *L)
+{
+    QModel *q = L->q;
+    const Graph *g = L->g;
+    for (int node = 0; node < g->n_nodes; node++) {
+        QLayerInfo *li = &q->info[node];
+        const Step *s = &q->steps[q->step_of[node]];
+        int head = L->head_of[node];
+        li->prec = s->prec;
+        li->unit = head;
+        li->absorbed = head != node;
+        li->integer = s->kind != STEP_FLOAT && s->kind != STEP_HALF && s->kind != STEP_LIN_HALF;
+        li->fallback = (s->prec == PREC_INT8_STATIC && s->kind == STEP_FLOAT) ||
+                       (s->prec == PREC_INT8_DYN && s->kind == STEP_FLOAT &&
+                        lower_is_lin_op(g->nodes[node].op) && head == node && !s->lin);
+        if (head == node && s->lin)
+            lower_weight_info(s->lin, s->prec == PREC_INT8_DYN || s->prec == PREC_INT8_STATIC,
+                              li);
+        if (s->prec != PREC_INT8_STATIC)
+            continue;
+        /* a fused unit's head and last node show the unit's output; interior nodes have
+         * no quantized value */
+        int last = L->act_of[head] >= 0 ? L->act_of[head]
+                 : L->bn_of[head] >= 0 ? L->bn_of[head] : head;
+        if (s->kind == STEP_LIN_Q && node != head && node != last)
+            continue;
+        lower_act_info(L, s->kind == STEP_LIN_Q ? s->out : g->nodes[node].out, li);
+    }
+}
+
+/* ---- deployed size ------------------------------------------------------------------------ */
+
+static int64_t lower_const_bytes(Lower *L, const Node *n, int half)
+{
+    int64_t bytes = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        if (!lower_is_const(L->g, v) || L->counted[v])
+            continue;
+        L->counted[v] = true;
+        const Tensor *t = lower_const(L->g, v);
+        bytes += t->dtype == DT_F32 && half ? 2 * tensor_numel(t) : (int64_t)tensor_bytes(t);
+    }
+    return bytes;
+}
+
+static int64_t lower_deployed(Lower *L)
+{
+    QModel *q = L->q;
+    int64_t total = 0;
+    for (int i = 0; i < q->n_steps; i++) {
+        const Step *s = &q->steps[i];
+        const LinUnit *u = s->lin;
+        int64_t nw = u ? u->oc * u->k : 0;
+        switch (s->kind) {
+        case STEP_LIN_HALF:
+            total += 2 * nw + (u->has_bias ? 2 * u->oc : 0);
+            break;
+        case STEP_LIN_DYN:
+        case STEP_LIN_Q:
+            /* packed at `bits` per weight, one float scale per channel (or tensor); the
+             * bias is int32 (static) or float32 (dynamic), 4 bytes either way */
+            total += (nw * q->plan.q.bits + 7) / 8 + 4 * (int64_t)u->n_wscales +
+                     (u->has_bias ? 4 * u->oc : 0);
+            break;
+        default:
+            total += lower_const_bytes(L, &q->g->nodes[s->head], s->kind == STEP_HALF);
+            break;
+        }
+    }
+    /* int8-static activations: a float32 scale and an int8 zero point per quantized value */
+    for (int v = 0; v < q->g->n_values; v++)
+        if (q->vi[v].has_qp && q->vi[v].qp_src == v)
+            total += 5;
+    return total;
+}
+
+/* ---- entry points --------------------------------------------------------------------------- */
+
+QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr,
+                     QsError *err)
+{
+    const Graph *g = q->g;
+    const QuantOpts *o = &q->plan.q;
+    if (q->plan.n_nodes != g->n_nodes)
+        return qs_fail(err, QS_EINVAL, "the plan is for %d layers, the model has %d",
+                       q->plan.n_nodes, g->n_nodes);
+    if (o->bits < 2 || o->bits > 8)
+        return qs_fail(err, QS_EINVAL, "bits=%d: must be 2 to 8", o->bits);
+    if (o->observer < 0 || o->observer >= OBS_COUNT)
+        return qs_fail(err, QS_EINVAL, "observer %d is not in the observer table", o->observer);
+    bool needs_cal = false;
+    for (int i = 0; i < g->n_nodes; i++)
+        needs_cal |= plan_node_prec(&q->plan, i) == PREC_INT8_STATIC;
+    if (needs_cal && !cal)
+        return qs_fail(err, QS_EINVAL, "int8-static needs activation ranges: run 'calibrate' first");
+    if (needs_cal && cal->n_values != g->n_values)
+        return qs_fail(err, QS_EINVAL, "the calibration has %d values, the model %d: "
+                       "run 'calibrate' again", cal->n_values, g->n_values);
+
+    int nv = g->n_values, nn = g->n_nodes;
+    q->steps = xcalloc((size_t)(nn ? nn : 1), sizeof *q->steps);
+    q->step_of = xcalloc((size_t)(nn ? nn : 1), sizeof *q->step_of);
+    q->info = xcalloc((size_t)(nn ? nn : 1), sizeof *q->info);
+    q->vi = xcalloc((size_t)(nv ? nv : 1), sizeof *q->vi);
+    q->hconst = xcalloc((size_t)(nv ? nv : 1), sizeof *q->hconst);
+
+    Lower L = { .q = q, .g = g, .cal = cal, .corr = corr };
+    L.readers = xcalloc((size_t)nv, sizeof *L.readers);
+    L.reader = xcalloc((size_t)nv, sizeof *L.reader);
+    L.is_output = xcalloc((size_t)nv, sizeof *L.is_output);
+    L.counted = xcalloc((size_t)nv, sizeof *L.counted);
+    L.head_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.head_of);
+    L.bn_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.bn_of);
+    L.act_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.act_of);
+    for (int i = 0; i < nn; i++) {
+        L.head_of[i] = L.bn_of[i] = L.act_of[i] = -1;
+        const Node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) {
+                L.readers[n->in[j]]++;
+                L.reader[n->in[j]] = i;
+            }
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        L.is_output[g->outputs[k]] = true;
+
+    lower_group(&L);
+    QsStatus st = lower_steps(&L, err);
+    if (!st) {
+        lower_reps(q);
+        lower_info(&L);
+        q->deployed_bytes = lower_deployed(&L);
+    }
+    free(L.readers);
+    free(L.reader);
+    free(L.is_output);
+    free(L.counted);
+    free(L.head_of);
+    free(L.bn_of);
+    free(L.act_of);
+    return st;
+}
+
+static void lower_free_lin(LinUnit *u)
+{
+    if (!u)
+        return;
+    free(u->wf);
+    free(u->bf);
+    free(u->wh);
+    free(u->bh);
+    free(u->whf);
+    free(u->bhf);
+    free(u->wq);
+    free(u->ws);
+    free(u->sumw);
+    free(u->wfq);
+    free(u->bq);
+    free(u->bfq);
+    free(u->rq);
+    free(u);
+}
+
+void qexec_lower_release(QModel *q)
+{
+    for (int i = 0; i < q->n_steps; i++) {
+        Step *s = &q->steps[i];
+        lower_free_lin(s->lin);
+        free(s->same);
+        free(s->rq_in);
+        free(s->rq_count);
+        free(s->in_qps);
+        free(s->hconst);
+    }
+    if (q->hconst)
+        for (int v = 0; v < q->n_values; v++)
+            tensor_free(q->hconst[v]);
+    free(q->steps);
+    free(q->step_of);
+    free(q->info);
+    free(q->vi);
+    free(q->hconst);
+    q->steps = NULL;
+    q->n_steps = 0;
+}

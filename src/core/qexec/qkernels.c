@@ -1,0 +1,882 @@
+/* The step table of the quantized executor: one row per step kind, each with its integer
+ * kernel and, behind io->fake, the fake-quantization twin that docs/quantization.md
+ * compares it with. Integer arithmetic is exact: int8 x int8 products summed in int32
+ * (qgemm, or a direct loop for depthwise), int32 bias, fixed-point requantization with
+ * round half to even. The fake-quant twins run the float ops on dequantized values and
+ * quantize-dequantize where the integer kernel rounds.
+ *
+ * Layouts: conv values are (N, C, H, W) (1-D as H = 1); linear units see their input as
+ * (rows, K) with K the last axis, and write (rows, OC). */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/half.h"
+#include "ops/op.h"
+#include "qexec/qexec_internal.h"
+#include "qexec/qgemm.h"
+
+/* ---- shared helpers ---------------------------------------------------------------- */
+
+typedef struct CDims {
+    int64_t n, c, h, w;      /* input */
+    int64_t oc, oh, ow;      /* output */
+    int64_t cg, ocg;         /* channels per group, in and out */
+} CDims;
+
+static CDims qk_dims(const ConvAttrs *a, const Shape *x, const Shape *y)
+{
+    CDims d;
+    d.n = x->dim[0];
+    d.c = x->dim[1];
+    d.h = a->sp == 2 ? x->dim[2] : 1;
+    d.w = x->dim[x->ndim - 1];
+    d.oc = y->dim[1];
+    d.oh = a->sp == 2 ? y->dim[2] : 1;
+    d.ow = y->dim[y->ndim - 1];
+    d.cg = d.c / a->group;
+    d.ocg = d.oc / a->group;
+    return d;
+}
+
+static size_t qk_align(size_t n) { return (n + QX_ALIGN - 1) & ~(size_t)(QX_ALIGN - 1); }
+
+/* Carves `bytes` off the scratch cursor. */
+static void *qk_take(char **cur, size_t bytes)
+{
+    void *p = *cur;
+    *cur += qk_align(bytes);
+    return p;
+}
+
+static inline int32_t qk_sat32(int64_t v)
+{
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+static inline int32_t qk_clamp(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The output of a fake-quant step, in place: q = clamp(quant_q(y), lo, hi), y = dq(q);
+ * NaN stays NaN. */
+static void qk_fake_out(float *y, int64_t n, const QParams *p, int32_t lo, int32_t hi)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i];
+        if (v != v)
+            continue;
+        y[i] = quant_dq(qk_clamp(quant_q(v, p), lo, hi), p);
+    }
+}
+
+static void qk_act_f32(const LinUnit *u, float *y, int64_t n)
+{
+    if (u->act == QACT_NONE)
+        return;
+    float lo = u->act_lo, hi = u->act_hi;
+    /* comparisons, so NaN propagates as in the Relu and Clip ops */
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i];
+        y[i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+}
+
+void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, int64_t oc,
+                       const float *b, float *y)
+{
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(y + r * oc, b, (size_t)oc * sizeof *y);
+    /* the Dense op's call, so an fp16 Dense unit matches Dense on half weights bit for bit */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)oc, (int)k, 1.0f, x,
+                (int)k, w, (int)k, 1.0f, y, (int)oc);
+}
+
+/* The float conv of a unit with weights w and bias b (the op's own kernel). */
+static void qk_conv_f32(const LinUnit *u, const Tensor *x, const float *w, const float *b,
+                        Tensor *y, const StepIO *io)
+{
+    Tensor wt = tensor_view(DT_F32, u->wshape, (void *)w);
+    Tensor bt = tensor_view(DT_F32, shape_of(1, u->oc), (void *)b);
+    const Tensor *in[3] = { x, &wt, &bt };
+    RunCtx rc = { .scratch = io->scratch, .scratch_bytes = io->scratch_bytes };
+    op_table[OP_CONV]->forward(&u->fnode, in, y, &rc);
+}
+
+static size_t qk_conv_f32_scratch(const LinUnit *u, const Shape *x, const Shape *y)
+{
+    Shape bs = shape_of(1, u->oc);
+    const Shape *in[3] = { x, &u->wshape, &bs };
+    return op_table[OP_CONV]->scratch ? op_table[OP_CONV]->scratch(&u->fnode, in, y) : 0;
+}
+
+/* rows (OH*OW, CG*KH*KW) of one sample and group from x (CG, H, W); taps outside the input
+ * read the zero point zp, the quantized 0, so padding adds nothing once the zero-point
+ * correction is applied. */
+static void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
+                      int8_t *col)
+{
+    int64_t kk = d->cg * a->kh * a->kw;
+    for (int64_t oh = 0; oh < d->oh; oh++)
+        for (int64_t ow = 0; ow < d->ow; ow++) {
+            int8_t *r = col + (oh * d->ow + ow) * kk;
+            int64_t h0 = oh * a->sh - a->pt, w0 = ow * a->sw - a->pl;
+            for (int64_t c = 0; c < d->cg; c++) {
+                const int8_t *xc = x + c * d->h * d->w;
+                for (int64_t i = 0; i < a->kh; i++) {
+                    int64_t ih = h0 + i * a->dh;
+                    if (ih < 0 || ih >= d->h) {
+                        memset(r, zp, (size_t)a->kw);
+                        r += a->kw;
+                        continue;
+                    }
+                    const int8_t *xr = xc + ih * d->w;
+                    if (w0 >= 0 && w0 + (a->kw - 1) * a->dw < d->w) {
+                        /* the whole kernel row is inside: no checks */
+                        for (int64_t j = 0; j < a->kw; j++)
+                            r[j] = xr[w0 + j * a->dw];
+                        r += a->kw;
+                        continue;
+                    }
+                    for (int64_t j = 0; j < a->kw; j++) {
+                        int64_t iw = w0 + j * a->dw;
+                        *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
+                    }
+                }
+            }
+        }
+}
+
+/* Output positions o in [0, out) whose input index o s + off lies in [0, in): [*lo, *hi)
+ * (the conv op's rule). */
+static void qk_valid(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
+    if (h > out)
+        h = out;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
+ * (x - zp) w, which equals padding with zp. One kernel tap at a time over its valid output
+ * rectangle, so the inner loop has no bounds checks. */
+static void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
+                        int32_t zp, int32_t *acc)
+{
+    memset(acc, 0, (size_t)(d->oh * d->ow) * sizeof *acc);
+    for (int64_t i = 0; i < a->kh; i++)
+        for (int64_t j = 0; j < a->kw; j++) {
+            int32_t wv = wk[i * a->kw + j];
+            if (wv == 0)
+                continue;
+            int64_t offh = i * a->dh - a->pt, offw = j * a->dw - a->pl;
+            int64_t oh0, oh1, ow0, ow1;
+            qk_valid(d->oh, d->h, a->sh, offh, &oh0, &oh1);
+            qk_valid(d->ow, d->w, a->sw, offw, &ow0, &ow1);
+            for (int64_t oh = oh0; oh < oh1; oh++) {
+                const int8_t *xr = xp + (oh * a->sh + offh) * d->w + offw;
+                int32_t *ar = acc + oh * d->ow;
+                if (a->sw == 1)
+                    for (int64_t ow = ow0; ow < ow1; ow++)
+                        ar[ow] += ((int32_t)xr[ow] - zp) * wv;
+                else
+                    for (int64_t ow = ow0; ow < ow1; ow++)
+                        ar[ow] += ((int32_t)xr[ow * a->sw] - zp) * wv;
+            }
+        }
+}
+
+/* y[i] = clamp(z + round_half_even(sat32(acc[i] + corr) m0 / 2^(31 + shift)), lo, hi): the
+ * arithmetic of quant_requant (quant.h), inlined for a row with the common case 31 + shift
+ * in [1, 62]; any other shift goes through quant_requant itself. Both are exact integer
+ * arithmetic, so they agree on every input. */
+static void qk_requant_row(const int32_t *acc, int64_t n, int64_t corr, Requant r, int32_t z,
+                           int32_t lo, int32_t hi, int8_t *y)
+{
+    int sh = 31 + r.shift;
+    if (sh < 1 || sh > 62) {
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (int8_t)quant_requant(qk_sat32(acc[i] + corr), r, z, lo, hi);
+        return;
+    }
+    /* Branch-free rounding: with p = k 2^sh + r (0 <= r < 2^sh, >> a floor shift),
+     * (p + 2^(sh-1) - 1 + (k & 1)) >> sh is k for r below half, k + 1 above, and the even
+     * one of the two at r == half. |p| <= 2^62, so the sum cannot overflow. */
+    const int64_t m0 = r.m0, bias = ((int64_t)1 << (sh - 1)) - 1;
+    const int64_t lo64 = (int64_t)lo - z, hi64 = (int64_t)hi - z;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t a = (int64_t)acc[i] + corr;
+        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
+        int64_t p = a * m0;
+        int64_t q = (p + bias + ((p >> sh) & 1)) >> sh;
+        q = q < lo64 ? lo64 : q > hi64 ? hi64 : q;
+        y[i] = (int8_t)(q + z);
+    }
+}
+
+/* ---- STEP_FLOAT / STEP_HALF: one node, the op's float forward -------------------------- */
+
+static void step_float_run(const Step *s, StepIO *io)
+{
+    const Node *n = &io->g->nodes[s->head];
+    RunCtx rc = { .scratch = io->scratch, .scratch_bytes = io->scratch_bytes };
+    op_table[n->op]->forward(n, io->in, &io->out, &rc);
+    if (s->kind == STEP_HALF)
+        half_round_array(tensor_f32(&io->out), tensor_numel(&io->out));
+}
+
+static size_t step_float_scratch(const Step *s, const StepIO *io)
+{
+    const Node *n = &io->g->nodes[s->head];
+    if (!op_table[n->op]->scratch)
+        return 0;
+    const Shape *in[QX_MAX_IN];
+    for (int i = 0; i < n->n_in; i++)
+        in[i] = io->in[i] ? &io->in[i]->shape : NULL;
+    return op_table[n->op]->scratch(n, in, &io->out.shape);
+}
+
+/* ---- STEP_LIN_HALF: float32 arithmetic on half weights, output rounded to half ------- */
+
+static void step_lin_half_run(const Step *s, StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    float *y = tensor_f32(&io->out);
+    int64_t n = tensor_numel(&io->out);
+    if (u->kind == LIN_GEMM)
+        qkernels_gemm_f32(tensor_f32(io->in[0]), n / u->oc, u->k, u->whf, u->oc, u->bhf, y);
+    else
+        qk_conv_f32(u, io->in[0], u->whf, u->bhf, &io->out, io);
+    qk_act_f32(u, y, n);
+    half_round_array(y, n);
+}
+
+static size_t step_lin_float_scratch(const Step *s, const StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    return u->kind == LIN_GEMM ? 0 : qk_conv_f32_scratch(u, &io->in[0]->shape, &io->out.shape);
+}
+
+/* ---- STEP_LIN_DYN: per-sample input quantization, int32 accumulation, float output -- */
+
+/* min/max of the finite values of x[n]; 0, 0 when there are none. */
+static void qk_minmax(const float *x, int64_t n, float *lo, float *hi)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (isfinite(v)) {
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+        }
+    }
+    if (mn > mx)
+        mn = mx = 0.0f;
+    *lo = mn;
+    *hi = mx;
+}
+
+/* y = (s_x s_w[c]) (acc - z_x sumw[c]) + b[c], the float output of a dynamic unit. */
+static inline float qk_dyn_out(const LinUnit *u, int64_t c, float sx, int32_t zx, int64_t acc)
+{
+    int64_t corr = acc - (int64_t)zx * u->sumw[c];
+    return (sx * u->ws[c]) * (float)corr + u->bf[c];
+}
+
+static void step_lin_dyn_int(const Step *s, StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    const float *x = tensor_f32(io->in[0]);
+    float *y = tensor_f32(&io->out);
+    int64_t nb = io->in[0]->shape.dim[0];
+    int64_t per_in = tensor_numel(io->in[0]) / nb, per_out = tensor_numel(&io->out) / nb;
+    char *cur = io->scratch;
+    int8_t *xq = qk_take(&cur, (size_t)per_in);
+    /* the rest of the scratch: int32 accumulators (gemm), or rows then accumulators (conv) */
+    char *rest = cur;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *xs = x + b * per_in;
+        float *ys = y + b * per_out;
+        float lo, hi;
+        qk_minmax(xs, per_in, &lo, &hi);
+        QParams qp = quant_params(lo, hi, io->bits, false);
+        quant_array_i8(xs, per_in, &qp, xq);
+        if (u->kind == LIN_GEMM) {
+            int64_t rows = per_in / u->k;
+            int32_t *acc = (int32_t *)rest;
+            qgemm(rows, u->oc, u->k, xq, u->k, u->wq, u->k, acc, u->oc);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < u->oc; c++)
+                    ys[r * u->oc + c] = qk_dyn_out(u, c, qp.scale, qp.zero_point,
+                                                   acc[r * u->oc + c]);
+        } else {
+            Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
+            xs1.dim[0] = ys1.dim[0] = 1;
+            CDims d = qk_dims(&u->ca, &xs1, &ys1);
+            int64_t ohw = d.oh * d.ow;
+            if (u->kind == LIN_DW) {
+                int64_t kk = u->ca.kh * u->ca.kw;
+                int32_t *acc = (int32_t *)rest;
+                for (int64_t c = 0; c < d.oc; c++) {
+                    qk_dw_plane(&u->ca, &d, xq + (c / d.ocg) * d.h * d.w, u->wq + c * kk,
+                                qp.zero_point, acc);
+                    /* the zero point is already subtracted per tap */
+                    float sc = qp.scale * u->ws[c];
+                    for (int64_t r = 0; r < ohw; r++)
+                        ys[c * ohw + r] = sc * (float)acc[r] + u->bf[c];
+                }
+            } else {
+                char *c2 = rest;
+                int8_t *col = qk_take(&c2, (size_t)(ohw * u->k));
+                int32_t *acc = qk_take(&c2, (size_t)(d.ocg * ohw) * sizeof(int32_t));
+                for (int64_t g = 0; g < u->ca.group; g++) {
+                    qk_im2row(&u->ca, &d, xq + g * d.cg * d.h * d.w, (int8_t)qp.zero_point, col);
+                    qgemm(d.ocg, ohw, u->k, u->wq + g * d.ocg * u->k, u->k, col, u->k, acc, ohw);
+                    for (int64_t oc = 0; oc < d.ocg; oc++) {
+                        int64_t c = g * d.ocg + oc;
+                        for (int64_t r = 0; r < ohw; r++)
+                            ys[c * ohw + r] =
+                                qk_dyn_out(u, c, qp.scale, qp.zero_point, acc[oc * ohw + r]);
+                    }
+                }
+            }
+        }
+    }
+    qk_act_f32(u, y, tensor_numel(&io->out));
+}
+
+/* The fake-quant twin: each sample fake-quantized with its own range, then the float op
+ * with dequantized weights and the float bias. */
+static void step_lin_dyn_fake(const Step *s, StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    const float *x = tensor_f32(io->in[0]);
+    int64_t nb = io->in[0]->shape.dim[0];
+    int64_t total = tensor_numel(io->in[0]), per_in = total / nb;
+    char *cur = io->scratch;
+    float *xf = qk_take(&cur, (size_t)total * sizeof(float));
+    for (int64_t b = 0; b < nb; b++) {
+        float lo, hi;
+        qk_minmax(x + b * per_in, per_in, &lo, &hi);
+        QParams qp = quant_params(lo, hi, io->bits, false);
+        for (int64_t i = 0; i < per_in; i++)
+            xf[b * per_in + i] = quant_fake(x[b * per_in + i], &qp);
+    }
+    Tensor xt = tensor_view(DT_F32, io->in[0]->shape, xf);
+    StepIO sub = *io;
+    sub.scratch = cur;
+    sub.scratch_bytes = io->scratch_bytes - (size_t)(cur - (char *)io->scratch);
+    float *y = tensor_f32(&io->out);
+    int64_t n = tensor_numel(&io->out);
+    if (u->kind == LIN_GEMM)
+        qkernels_gemm_f32(xf, n / u->oc, u->k, u->wfq, u->oc, u->bf, y);
+    else
+        qk_conv_f32(u, &xt, u->wfq, u->bf, &io->out, &sub);
+    qk_act_f32(u, y, n);
+}
+
+static void step_lin_dyn_run(const Step *s, StepIO *io)
+{
+    if (io->fake)
+        step_lin_dyn_fake(s, io);
+    else
+        step_lin_dyn_int(s, io);
+}
+
+static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    int64_t nb = io->in[0]->shape.dim[0];
+    int64_t per_in = shape_numel(&io->in[0]->shape) / nb;
+    if (io->fake)
+        return qk_align((size_t)(per_in * nb) * sizeof(float)) +
+               step_lin_float_scratch(s, io);
+    size_t bytes = qk_align((size_t)per_in);
+    if (u->kind == LIN_GEMM)
+        return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
+    Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
+    xs1.dim[0] = ys1.dim[0] = 1;
+    CDims d = qk_dims(&u->ca, &xs1, &ys1);
+    int64_t ohw = d.oh * d.ow;
+    if (u->kind == LIN_DW)
+        return bytes + qk_align((size_t)ohw * sizeof(int32_t));
+    return bytes + qk_align((size_t)(ohw * u->k)) +
+           qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
+}
+
+/* ---- STEP_LIN_Q: int8 in, int8 out --------------------------------------------------- */
+
+/* The constant added to channel c's accumulator: bias minus the zero-point correction,
+ * q_x = (q_x - z_in) + z_in, so sum (q_x - z_in) w = sum q_x w - z_in sumw[c]. */
+static inline int64_t qk_lin_corr(const LinUnit *u, int64_t c)
+{
+    return (int64_t)u->bq[c] - (int64_t)u->in_qp.zero_point * u->sumw[c];
+}
+
+static void step_lin_q_int(const Step *s, StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int32_t zo = u->out_qp.zero_point;
+    if (u->kind == LIN_GEMM) {
+        int64_t rows = tensor_numel(&io->out) / u->oc;
+        /* computed transposed, (OC, rows) = W X^T, so each channel is one requantized
+         * row with its multiplier and correction in registers */
+        int32_t *accT = io->scratch;
+        int8_t *yT = (int8_t *)(accT + rows * u->oc);
+        qgemm(u->oc, rows, u->k, u->wq, u->k, x, u->k, accT, rows);
+        for (int64_t c = 0; c < u->oc; c++)
+            qk_requant_row(accT + c * rows, rows, qk_lin_corr(u, c), u->rq[c], zo, u->lo, u->hi,
+                           yT + c * rows);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < u->oc; c++)
+                y[r * u->oc + c] = yT[c * rows + r];
+        return;
+    }
+    CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
+    int64_t ohw = d.oh * d.ow, per_in = d.c * d.h * d.w;
+    if (u->kind == LIN_DW) {
+        int64_t kk = u->ca.kh * u->ca.kw;
+        int32_t *acc = io->scratch;
+        for (int64_t b = 0; b < d.n; b++)
+            for (int64_t c = 0; c < d.oc; c++) {
+                qk_dw_plane(&u->ca, &d, x + b * per_in + (c / d.ocg) * d.h * d.w,
+                            u->wq + c * kk, u->in_qp.zero_point, acc);
+                /* the zero point is subtracted per tap: only the bias is added */
+                qk_requant_row(acc, ohw, u->bq[c], u->rq[c], zo, u->lo, u->hi,
+                               y + (b * d.oc + c) * ohw);
+            }
+        return;
+    }
+    char *cur = io->scratch;
+    int8_t *col = qk_take(&cur, (size_t)(ohw * u->k));
+    int32_t *acc = qk_take(&cur, (size_t)(d.ocg * ohw) * sizeof(int32_t));
+    for (int64_t b = 0; b < d.n; b++)
+        for (int64_t g = 0; g < u->ca.group; g++) {
+            qk_im2row(&u->ca, &d, x + b * per_in + g * d.cg * d.h * d.w,
+                      (int8_t)u->in_qp.zero_point, col);
+            qgemm(d.ocg, ohw, u->k, u->wq + g * d.ocg * u->k, u->k, col, u->k, acc, ohw);
+            for (int64_t oc = 0; oc < d.ocg; oc++) {
+                int64_t c = g * d.ocg + oc;
+                qk_requant_row(acc + oc * ohw, ohw, qk_lin_corr(u, c), u->rq[c], zo, u->lo,
+                               u->hi, y + (b * d.oc + c) * ohw);
+            }
+        }
+}
+
+static void step_lin_q_fake(const Step *s, StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    float *y = tensor_f32(&io->out);
+    int64_t n = tensor_numel(&io->out);
+    if (u->kind == LIN_GEMM)
+        qkernels_gemm_f32(tensor_f32(io->in[0]), n / u->oc, u->k, u->wfq, u->oc, u->bfq, y);
+    else
+        qk_conv_f32(u, io->in[0], u->wfq, u->bfq, &io->out, io);
+    qk_fake_out(y, n, &u->out_qp, u->lo, u->hi);
+}
+
+static void step_lin_q_run(const Step *s, StepIO *io)
+{
+    if (io->fake)
+        step_lin_q_fake(s, io);
+    else
+        step_lin_q_int(s, io);
+}
+
+static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
+{
+    const LinUnit *u = s->lin;
+    if (io->fake)
+        return step_lin_float_scratch(s, io);
+    size_t n = (size_t)shape_numel(&io->out.shape);
+    if (u->kind == LIN_GEMM) /* transposed accumulators and output */
+        return n * sizeof(int32_t) + n;
+    CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
+    int64_t ohw = d.oh * d.ow;
+    if (u->kind == LIN_DW)
+        return (size_t)ohw * sizeof(int32_t);
+    return qk_align((size_t)(ohw * u->k)) + qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
+}
+
+/* ---- pre-activations of int8 linear units (bias correction) ----------------------------- */
+
+size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y)
+{
+    const LinUnit *u = s->lin;
+    size_t bytes = qk_align((size_t)shape_numel(x) * sizeof(float));
+    return u->kind == LIN_GEMM ? bytes : bytes + qk_conv_f32_scratch(u, x, y);
+}
+
+void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
+                     size_t scratch_bytes, int bits)
+{
+    const LinUnit *u = s->lin;
+    int64_t total = tensor_numel(x), nb = x->shape.dim[0], per_in = total / nb;
+    const float *xs = tensor_f32(x);
+    char *cur = scratch;
+    float *xf = qk_take(&cur, (size_t)total * sizeof(float));
+    /* the input as the unit sees it: its int8 codes, dequantized */
+    if (s->kind == STEP_LIN_Q) {
+        for (int64_t i = 0; i < total; i++)
+            xf[i] = quant_fake(xs[i], &u->in_qp);
+    } else {
+        for (int64_t b = 0; b < nb; b++) {
+            float lo, hi;
+            qk_minmax(xs + b * per_in, per_in, &lo, &hi);
+            QParams qp = quant_params(lo, hi, bits, false);
+            for (int64_t i = 0; i < per_in; i++)
+                xf[b * per_in + i] = quant_fake(xs[b * per_in + i], &qp);
+        }
+    }
+    const float *bias = s->kind == STEP_LIN_Q ? u->bfq : u->bf;
+    float *yv = tensor_f32(y);
+    if (u->kind == LIN_GEMM) {
+        qkernels_gemm_f32(xf, tensor_numel(y) / u->oc, u->k, u->wfq, u->oc, bias, yv);
+        return;
+    }
+    Tensor xt = tensor_view(DT_F32, x->shape, xf);
+    StepIO io;
+    memset(&io, 0, sizeof io);
+    io.scratch = cur;
+    io.scratch_bytes = scratch_bytes - (size_t)(cur - (char *)scratch);
+    qk_conv_f32(u, &xt, u->wfq, bias, y, &io);
+}
+
+/* ---- STEP_Q_ADD ------------------------------------------------------------------------ */
+
+/* out = clamp(z + rshift_even(M_a (a - z_a) + M_b (b - z_b), S)) with M_i = round(s_i / s_out
+ * 2^S) (qexec_lower picks S so the larger M has 31 significant bits): one rounding, at the
+ * end, exact in int64. The fake twin adds the two dequantized floats and fake-quantizes. */
+static void step_q_add_run(const Step *s, StepIO *io)
+{
+    int64_t n = tensor_numel(&io->out);
+    const QParams *p = &s->out_qp;
+    if (io->fake) {
+        const float *a = tensor_f32(io->in[0]), *b = tensor_f32(io->in[1]);
+        float *y = tensor_f32(&io->out);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant_fake(a[i] + b[i], p);
+        return;
+    }
+    const int8_t *a = io->in[0]->data, *b = io->in[1]->data;
+    int8_t *y = io->out.data;
+    int64_t za = s->in_qps[0].zero_point, zb = s->in_qps[1].zero_point;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t acc = s->mult[0] * ((int64_t)a[i] - za) + s->mult[1] * ((int64_t)b[i] - zb);
+        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, s->shift);
+        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
+    }
+}
+
+/* ---- STEP_Q_CONCAT: each input requantized into the output's parameters (a copy when
+ * they are the same) ------------------------------------------------------------------- */
+
+static void step_q_concat_run(const Step *s, StepIO *io)
+{
+    const Node *n = &io->g->nodes[s->head];
+    const Shape *so = &io->out.shape;
+    int64_t a = node_attr_int(n, "axis", 1);
+    int axis = (int)(a < 0 ? a + so->ndim : a); /* validated by infer */
+    int64_t outer = shape_span(so, 0, axis), inner = shape_span(so, axis + 1, so->ndim);
+    const QParams *p = &s->out_qp;
+    size_t es = io->fake ? sizeof(float) : 1;
+    char *y = io->out.data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int k = 0; k < n->n_in; k++) {
+            int64_t chunk = io->in[k]->shape.dim[axis] * inner;
+            const char *x = (const char *)io->in[k]->data + (size_t)(o * chunk) * es;
+            if (s->same[k]) {
+                memcpy(y, x, (size_t)chunk * es);
+            } else if (io->fake) {
+                const float *xf = (const float *)x;
+                float *yf = (float *)y;
+                for (int64_t i = 0; i < chunk; i++)
+                    yf[i] = quant_fake(xf[i], p);
+            } else {
+                const int8_t *xq = (const int8_t *)x;
+                int8_t *yq = (int8_t *)y;
+                int32_t zin = s->in_qps[k].zero_point;
+                for (int64_t i = 0; i < chunk; i++)
+                    yq[i] = (int8_t)quant_requant((int32_t)xq[i] - zin, s->rq_in[k],
+                                                  p->zero_point, p->qmin, p->qmax);
+            }
+            y += (size_t)chunk * es;
+        }
+}
+
+/* ---- pools ------------------------------------------------------------------------------ */
+
+/* Kernel taps k in [0, K) whose input index start + k d lies in [0, in): [*k0, *k1)
+ * (the pool ops' own rule). */
+static void qk_taps(int64_t start, int64_t in, int64_t k, int64_t d, int64_t *k0, int64_t *k1)
+{
+    int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    int64_t hi = in - 1 - start < 0 ? 0 : (in - 1 - start) / d + 1;
+    if (hi > k)
+        hi = k;
+    if (lo > hi)
+        lo = hi;
+    *k0 = lo;
+    *k1 = hi;
+}
+
+/* Max of the int8 values in each window; padding never wins (as the float op). The
+ * output keeps the input's parameters, and dequantization is monotonic, so the float
+ * maxpool of the dequantized input (the fake twin) gives exactly the same values. */
+static void step_q_maxpool_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        return;
+    }
+    const ConvAttrs *a = &s->pa;
+    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
+    int64_t planes = xs->dim[0] * xs->dim[1];
+    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
+    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int64_t *cb = io->scratch; /* (OW, 2): each output column's tap range, shared by rows */
+    for (int64_t ow = 0; ow < ow_n; ow++)
+        qk_taps(ow * a->sw - a->pl, w, a->kw, a->dw, &cb[2 * ow], &cb[2 * ow + 1]);
+    for (int64_t p = 0; p < planes; p++) {
+        const int8_t *xp = x + p * h * w;
+        int8_t *yp = y + p * oh_n * ow_n;
+        for (int64_t oh = 0; oh < oh_n; oh++) {
+            int64_t hs = oh * a->sh - a->pt, a0, a1;
+            qk_taps(hs, h, a->kh, a->dh, &a0, &a1);
+            for (int64_t ow = 0; ow < ow_n; ow++) {
+                int64_t ws = ow * a->sw - a->pl, b0 = cb[2 * ow], b1 = cb[2 * ow + 1];
+                int32_t m = INT32_MIN;
+                for (int64_t i = a0; i < a1; i++) {
+                    const int8_t *xr = xp + (hs + i * a->dh) * w + ws;
+                    for (int64_t j = b0; j < b1; j++)
+                        m = xr[j * a->dw] > m ? xr[j * a->dw] : m;
+                }
+                yp[oh * ow_n + ow] = (int8_t)m;
+            }
+        }
+    }
+}
+
+/* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
+ * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
+ * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
+ * twin is the float op on dequantized values, then fake quantization. */
+static void step_q_avgpool_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        qk_fake_out(tensor_f32(&io->out), tensor_numel(&io->out), &s->out_qp, s->out_qp.qmin,
+                    s->out_qp.qmax);
+        return;
+    }
+    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int32_t zin = s->in_qps[0].zero_point, zout = s->out_qp.zero_point;
+    int32_t qmin = s->out_qp.qmin, qmax = s->out_qp.qmax;
+    int64_t planes = xs->dim[0] * xs->dim[1];
+    if (s->global) {
+        int64_t hw = shape_span(xs, 2, xs->ndim);
+        for (int64_t p = 0; p < planes; p++) {
+            const int8_t *xp = x + p * hw;
+            int32_t sum = 0;
+            for (int64_t i = 0; i < hw; i++)
+                sum += (int32_t)xp[i] - zin;
+            y[p] = (int8_t)quant_requant(sum, s->rq_count[0], zout, qmin, qmax);
+        }
+        return;
+    }
+    const ConvAttrs *a = &s->pa;
+    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
+    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
+    int64_t *cb = io->scratch; /* (OW, 3): each output column's tap range and padded width */
+    for (int64_t ow = 0; ow < ow_n; ow++) {
+        int64_t ws = ow * a->sw - a->pl;
+        qk_taps(ws, w, a->kw, 1, &cb[3 * ow], &cb[3 * ow + 1]);
+        cb[3 * ow + 2] = (ws + a->kw < w + a->pr ? ws + a->kw : w + a->pr) - ws;
+    }
+    for (int64_t p = 0; p < planes; p++) {
+        const int8_t *xp = x + p * h * w;
+        int8_t *yp = y + p * oh_n * ow_n;
+        for (int64_t oh = 0; oh < oh_n; oh++) {
+            int64_t hs = oh * a->sh - a->pt, a0, a1;
+            qk_taps(hs, h, a->kh, 1, &a0, &a1);
+            int64_t ph = (hs + a->kh < h + a->pb ? hs + a->kh : h + a->pb) - hs;
+            for (int64_t ow = 0; ow < ow_n; ow++) {
+                int64_t ws = ow * a->sw - a->pl, b0 = cb[3 * ow], b1 = cb[3 * ow + 1];
+                int64_t pw = cb[3 * ow + 2];
+                int32_t sum = 0;
+                for (int64_t i = a0; i < a1; i++) {
+                    const int8_t *xr = xp + (hs + i) * w + ws;
+                    for (int64_t j = b0; j < b1; j++)
+                        sum += (int32_t)xr[j] - zin;
+                }
+                int64_t cnt = a->include_pad ? ph * pw : (a1 - a0) * (b1 - b0);
+                yp[oh * ow_n + ow] =
+                    (int8_t)quant_requant(sum, s->rq_count[cnt - 1], zout, qmin, qmax);
+            }
+        }
+    }
+}
+
+static size_t step_q_pool_scratch(const Step *s, const StepIO *io)
+{
+    if (io->fake)
+        return step_float_scratch(s, io);
+    return (size_t)(3 * io->out.shape.dim[io->out.shape.ndim - 1]) * sizeof(int64_t);
+}
+
+/* ---- STEP_Q_CLAMP: Relu / Clip on int8 with the input's parameters ------------------- */
+
+static void step_q_clamp_run(const Step *s, StepIO *io)
+{
+    int64_t n = tensor_numel(&io->out);
+    if (io->fake) {
+        const float *x = tensor_f32(io->in[0]);
+        float *y = tensor_f32(&io->out);
+        memcpy(y, x, (size_t)n * sizeof *y);
+        qk_fake_out(y, n, &s->out_qp, s->lo, s->hi);
+        return;
+    }
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (int8_t)qk_clamp(x[i], s->lo, s->hi);
+}
+
+/* ---- STEP_Q_COPY: layout ops keep the bytes and the parameters ------------------------- */
+
+/* Resize (nearest) copies input values, so its int8 output keeps the input's parameters
+ * and is a gather of the input's codes. Where each output element comes from is found by
+ * running the float op itself on float indices (exact: lowering allows at most 2^24
+ * elements per sample), so every coordinate and rounding mode the op supports is honoured
+ * without restating its formulas: once on one sample (every axis but the batch), once on
+ * a (N, 1, ..., 1) tensor for the batch axis, which is never resized but which
+ * tf_half_pixel_for_nn with round_prefer_ceil shifts by one, as ONNX says. Scratch: the
+ * indices in, both maps, then the op's own scratch. */
+typedef struct ResizeGeom {
+    Shape xs1, ys1;        /* one sample in and out */
+    Shape xb, yb;          /* (N, 1, ..., 1) and what the op makes of it */
+    size_t src_b, map_b, bmap_b, op_b;
+} ResizeGeom;
+
+static void qk_resize_geom(const Node *n, const StepIO *io, ResizeGeom *rg)
+{
+    const OpDef *op = op_table[OP_RESIZE];
+    rg->xs1 = io->in[0]->shape;
+    rg->ys1 = io->out.shape;
+    rg->xs1.dim[0] = rg->ys1.dim[0] = 1;
+    rg->xb = io->in[0]->shape;
+    for (int a = 1; a < rg->xb.ndim; a++)
+        rg->xb.dim[a] = 1;
+    const Shape *in1[1] = { &rg->xs1 }, *inb[1] = { &rg->xb };
+    QsStatus st = op->infer(n, inb, &rg->yb, NULL);
+    QS_ASSERT(st == QS_OK); /* the same node inferred its real shapes */
+    int64_t isz = shape_numel(&rg->xs1), nb = rg->xb.dim[0];
+    rg->src_b = qk_align((size_t)(isz > nb ? isz : nb) * sizeof(float));
+    rg->map_b = qk_align((size_t)shape_numel(&rg->ys1) * sizeof(float));
+    rg->bmap_b = qk_align((size_t)shape_numel(&rg->yb) * sizeof(float));
+    size_t s1 = op->scratch ? op->scratch(n, in1, &rg->ys1) : 0;
+    size_t sb = op->scratch ? op->scratch(n, inb, &rg->yb) : 0;
+    rg->op_b = s1 > sb ? s1 : sb;
+}
+
+/* The float op on indices 0 .. numel(xs) - 1 into out (shape ys). */
+static void qk_resize_probe(const Node *n, const Shape *xs, const Shape *ys, float *src,
+                            float *out, void *scratch, size_t scratch_bytes)
+{
+    for (int64_t i = 0; i < shape_numel(xs); i++)
+        src[i] = (float)i;
+    Tensor tin = tensor_view(DT_F32, *xs, src), tout = tensor_view(DT_F32, *ys, out);
+    const Tensor *ins[1] = { &tin };
+    RunCtx rc = { .scratch = scratch, .scratch_bytes = scratch_bytes };
+    op_table[OP_RESIZE]->forward(n, ins, &tout, &rc);
+}
+
+static void qk_resize_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        return;
+    }
+    const Node *n = &io->g->nodes[s->head];
+    ResizeGeom rg;
+    qk_resize_geom(n, io, &rg);
+    char *sp = io->scratch;
+    float *src = (float *)sp, *map = (float *)(sp + rg.src_b);
+    float *bmap = (float *)(sp + rg.src_b + rg.map_b);
+    void *op_scratch = sp + rg.src_b + rg.map_b + rg.bmap_b;
+    qk_resize_probe(n, &rg.xb, &rg.yb, src, bmap, op_scratch, rg.op_b);
+    qk_resize_probe(n, &rg.xs1, &rg.ys1, src, map, op_scratch, rg.op_b);
+    int64_t isz = shape_numel(&rg.xs1), osz = shape_numel(&rg.ys1);
+    int64_t bstride = shape_span(&rg.yb, 1, rg.yb.ndim);
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    for (int64_t b = 0; b < io->out.shape.dim[0]; b++) {
+        const int8_t *xb = x + (int64_t)bmap[b * bstride] * isz;
+        for (int64_t k = 0; k < osz; k++)
+            y[b * osz + k] = xb[(int64_t)map[k]];
+    }
+}
+
+static size_t qk_resize_scratch(const Step *s, const StepIO *io)
+{
+    if (io->fake)
+        return step_float_scratch(s, io);
+    ResizeGeom rg;
+    qk_resize_geom(&io->g->nodes[s->head], io, &rg);
+    return rg.src_b + rg.map_b + rg.bmap_b + rg.op_b;
+}
+
+static void step_q_copy_run(const Step *s, StepIO *io)
+{
+    if (io->g->nodes[s->head].op == OP_RESIZE) {
+        qk_resize_run(s, io);
+        return;
+    }
+    memcpy(io->out.data, io->in[0]->data, tensor_bytes(&io->out));
+}
+
+static size_t step_none_scratch(const Step *s, const StepIO *io)
+{
+    (void)s;
+    (void)io;
+    return 0;
+}
+
+static size_t step_q_copy_scratch(const Step *s, const StepIO *io)
+{
+    if (io->g->nodes[s->head].op == OP_RESIZE)
+        return qk_resize_scratch(s, io);
+    return step_none_scratch(s, io);
+}
+
+const StepDef qkernels_step_table[STEP_COUNT] = {
+    [STEP_FLOAT] = { .name = "float", .run = step_float_run, .scratch = step_float_scratch },
+    [STEP_HALF] = { .name = "fp16", .run = step_float_run, .scratch = step_float_scratch },
+    [STEP_LIN_HALF] = { .name = "fp16 linear", .run = step_lin_half_run,
+                        .scratch = step_lin_float_scratch },
+    [STEP_LIN_DYN] = { .name = "int8-dyn linear", .run = step_lin_dyn_run,
+                       .scratch = step_lin_dyn_scratch },
+    [STEP_LIN_Q] = { .name = "int8 linear", .run = step_lin_q_run, .scratch = step_lin_q_scratch },
+    [STEP_Q_ADD] = { .name = "int8 add", .run = step_q_add_run, .scratch = step_none_scratch },
+    [STEP_Q_CONCAT] = { .name = "int8 concat", .run = step_q_concat_run,
+                        .scratch = step_none_scratch },
+    [STEP_Q_MAXPOOL] = { .name = "int8 maxpool", .run = step_q_maxpool_run,
+                         .scratch = step_q_pool_scratch },
+    [STEP_Q_AVGPOOL] = { .name = "int8 avgpool", .run = step_q_avgpool_run,
+                         .scratch = step_q_pool_scratch },
+    [STEP_Q_CLAMP] = { .name = "int8 clamp", .run = step_q_clamp_run,
+                       .scratch = step_none_scratch },
+    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run,
+                      .scratch = step_q_copy_scratch },
+};

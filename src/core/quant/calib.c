@@ -1,0 +1,95 @@
+/* Calibration: one pass of the float model over a split, every value's ActStats fed by a
+ * tap. The graph is only read. */
+#include "quant/calib.h"
+
+#include "eval/eval.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/run.h"
+
+typedef struct {
+    const Graph *g;
+    Calibration *c;
+} CalibTap;
+
+static void calib_observe(Calibration *c, int v, const Tensor *t)
+{
+    if (t->dtype != DT_F32)
+        return; /* every op output is f32 today; a non-float value has no range to observe */
+    act_stats_observe(&c->stats[v], tensor_f32(t), tensor_numel(t), c->ma_momentum);
+}
+
+static void calib_tap(void *user, int node, const Tensor *out)
+{
+    CalibTap *ct = user;
+    calib_observe(ct->c, ct->g->nodes[node].out, out);
+}
+
+void calib_release(Calibration *c)
+{
+    if (!c)
+        return;
+    free(c->stats);
+    memset(c, 0, sizeof *c);
+}
+
+QsStatus calib_run(const Graph *g, const Dataset *d, int64_t n, int batch, double ma_momentum,
+                   const JobCtx *job, Calibration *out, QsError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!g->finalized)
+        return qs_fail(err, QS_EINVAL, "the graph is not finalized");
+    if (batch < 1)
+        return qs_fail(err, QS_EINVAL, "batch=%d: must be at least 1", batch);
+    if (eval_check_inputs(g, d, err))
+        return err->code;
+    int64_t len = dataset_len(d);
+    if (len < 1)
+        return qs_fail(err, QS_EINVAL, "the split holds no samples");
+    if (n <= 0 || n > len)
+        n = len;
+    if (!(ma_momentum > 0.0 && ma_momentum <= 1.0))
+        ma_momentum = 0.01;
+
+    /* One ActStats per value; about 33 KB each, so the whole table is sized from the model
+     * and checked rather than xmalloc'ed. */
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)g->n_values, sizeof(ActStats), &bytes))
+        return qs_fail(err, QS_ENOMEM, "calibration statistics for %d values overflow",
+                       g->n_values);
+    out->stats = malloc(bytes ? bytes : 1);
+    if (!out->stats)
+        return qs_fail(err, QS_ENOMEM, "cannot allocate %zu bytes of calibration statistics",
+                       bytes);
+    out->n_values = g->n_values;
+    out->ma_momentum = ma_momentum;
+    for (int v = 0; v < g->n_values; v++)
+        act_stats_init(&out->stats[v]);
+
+    Run r;
+    run_init(&r, g);
+    CalibTap ct = { .g = g, .c = out };
+    QsStatus st = QS_OK;
+    for (int64_t first = 0; first < n; first += batch) {
+        if ((st = job_check(job, "calibration", err)))
+            break;
+        int64_t b = n - first < batch ? n - first : batch;
+        Tensor views[DATA_MAX_INPUTS];
+        const Tensor *inputs[DATA_MAX_INPUTS];
+        dataset_batch(d, first, b, views, inputs);
+        /* The inputs are observed before the run; a failing run discards the whole
+         * calibration, so no half-counted batch survives. */
+        for (int k = 0; k < g->n_inputs; k++)
+            calib_observe(out, g->inputs[k], &views[k]);
+        if ((st = run_forward(&r, inputs, calib_tap, &ct, err)))
+            break;
+        out->samples += b;
+        job_progress(job, (double)(first + b) / (double)n, "calibrate");
+    }
+    run_release(&r);
+    if (st)
+        calib_release(out);
+    return st;
+}

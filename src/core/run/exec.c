@@ -1,0 +1,36 @@
+#include "run/exec.h"
+
+#include <stdlib.h>
+
+#include "run/run.h"
+
+struct FloatExec {
+    Run run;
+};
+
+static QsStatus float_forward(void *self, const Tensor *const *inputs, const Tensor **outputs,
+                              RunTapFn tap, void *tap_user, QsError *err)
+{
+    FloatExec *f = self;
+    if (run_forward(&f->run, inputs, tap, tap_user, err))
+        return err->code;
+    for (int k = 0; k < f->run.g->n_outputs; k++)
+        outputs[k] = run_output(&f->run, k);
+    return QS_OK;
+}
+
+Executor exec_float_new(const Graph *g, FloatExec **owner)
+{
+    FloatExec *f = xcalloc(1, sizeof *f);
+    run_init(&f->run, g);
+    *owner = f;
+    return (Executor){ .self = f, .graph = g, .forward = float_forward };
+}
+
+void exec_float_free(FloatExec *f)
+{
+    if (!f)
+        return;
+    run_release(&f->run);
+    free(f);
+}

@@ -1,0 +1,559 @@
+/* The float training loop; rules and formulas in docs/training.md. */
+#include "train/train.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eval/eval.h"
+#include "base/rng.h"
+#include "run/run.h"
+
+/* Fisher-Yates: perm = identity, then for i = n-1 down to 1 swap perm[i] with
+ * perm[rng_below(i + 1)]; rng.h's stream is the same on every machine, so is the order. */
+void train_shuffle(Rng *r, int64_t *perm, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)rng_below(r, (uint64_t)i + 1);
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* ---- configuration and data checks -------------------------------------------------------- */
+
+TrainConfig train_config_default(void)
+{
+    TrainConfig c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 10;
+    c.batch = 32;
+    c.loss = -1;
+    c.optim = OPTIM_ADAM;
+    c.opt = optim_config_default(OPTIM_ADAM);
+    c.sched = SCHED_CONSTANT;
+    c.step_size = 10;
+    c.gamma = 0.1;
+    c.shuffle = true;
+    return c;
+}
+
+QsStatus train_auto_class_weights(const Tensor *labels, int n_classes, float *w, QsError *err)
+{
+    if (labels->dtype != DT_I64)
+        return qs_fail(err, QS_EINVAL, "class_weights=auto needs integer class labels, got %s",
+                       dtype_name(labels->dtype));
+    int64_t *count = xcalloc((size_t)n_classes, sizeof *count);
+    const int64_t *y = labels->data;
+    int64_t n = tensor_numel(labels);
+    for (int64_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= n_classes) {
+            free(count);
+            return qs_fail(err, QS_EINVAL, "sample %lld: label %lld out of range [0, %d)",
+                           (long long)i, (long long)y[i], n_classes);
+        }
+        count[y[i]]++;
+    }
+    double inv_sum = 0.0;
+    int present = 0;
+    for (int c = 0; c < n_classes; c++)
+        if (count[c]) {
+            inv_sum += 1.0 / (double)count[c];
+            present++;
+        }
+    for (int c = 0; c < n_classes; c++)
+        w[c] = count[c] ? (float)((double)present / (double)count[c] / inv_sum) : 1.0f;
+    free(count);
+    return QS_OK;
+}
+
+static QsStatus train_check_config(const TrainConfig *c, QsError *err)
+{
+    if (c->epochs < 1)
+        return qs_fail(err, QS_EINVAL, "epochs=%d: must be at least 1", c->epochs);
+    if (c->batch < 1)
+        return qs_fail(err, QS_EINVAL, "batch=%d: must be at least 1", c->batch);
+    if (c->eval_batch < 0)
+        return qs_fail(err, QS_EINVAL, "eval_batch=%d: must be >= 0", c->eval_batch);
+    if (c->patience < 0)
+        return qs_fail(err, QS_EINVAL, "patience=%d: must be >= 0", c->patience);
+    if (!(c->clip_norm >= 0.0) || isinf(c->clip_norm))
+        return qs_fail(err, QS_EINVAL, "clip=%g: must be finite and >= 0 (0 = off)", c->clip_norm);
+    if (c->loss < -1 || c->loss >= LOSS_COUNT)
+        return qs_fail(err, QS_EINVAL, "loss %d is not in the loss table", c->loss);
+    if ((unsigned)c->optim >= OPTIM_COUNT)
+        return qs_fail(err, QS_EINVAL, "optimizer %d is not in the optimizer table", (int)c->optim);
+    if (optim_check_config(&c->opt, err))
+        return err->code;
+    SchedConfig sc = { .base_lr = c->opt.lr, .epochs = c->epochs, .step_size = c->step_size,
+                       .gamma = c->gamma };
+    if (optim_sched_check(c->sched, &sc, err))
+        return err->code;
+    if (!(c->label_smoothing >= 0.0f && c->label_smoothing <= 1.0f))
+        return qs_fail(err, QS_EINVAL, "label_smoothing=%g: must be in [0, 1]",
+                       (double)c->label_smoothing);
+    if (c->class_weights && c->auto_class_weights)
+        return qs_fail(err, QS_EINVAL, "class weights are given and set to auto; pick one");
+    return QS_OK;
+}
+
+/* The split fits the model and the loss: sample shape, label kind and count, label range
+ * (class indices) or target values (bce_logits: [0, 1]; others: finite). */
+QsStatus train_check_split(const Graph *g, const Dataset *d, const char *name, TaskKind task,
+                           int C, const LossDef *loss, QsError *err)
+{
+    char a[96], b[96];
+    int64_t n = dataset_len(d);
+    if (d->n_x == 0 || n < 1)
+        return qs_fail(err, QS_EINVAL, "the %s split holds no data", name);
+    if (d->n_x != g->n_inputs)
+        return qs_fail(err, QS_EINVAL, "the model has %d inputs, the %s split holds %d",
+                       g->n_inputs, name, d->n_x);
+    for (int k = 0; k < d->n_x; k++) {
+        const Shape *in = &g->values[g->inputs[k]].shape, *xs = &d->x[k]->shape;
+        bool same = d->x[k]->dtype == DT_F32 && in->ndim == xs->ndim;
+        for (int i = 1; same && i < in->ndim; i++)
+            same = in->dim[i] == xs->dim[i];
+        if (!same) {
+            Shape sx = *xs, si = *in;
+            sx.dim[0] = si.dim[0] = 1;
+            return qs_fail(err, QS_ESHAPE, "the %s split's samples %s do not fit the model input '%s' %s (batch shown as 1)",
+                           name, shape_format(&sx, a, sizeof a),
+                           g->values[g->inputs[k]].name, shape_format(&si, b, sizeof b));
+        }
+    }
+    const Tensor *y = d->y;
+    if (!y)
+        return qs_fail(err, QS_EINVAL, "the %s split has no labels", name);
+    if (y->shape.ndim < 1 || y->shape.dim[0] != n)
+        return qs_fail(err, QS_ESHAPE, "the %s split has %lld samples but labels %s", name,
+                       (long long)n, shape_format(&y->shape, a, sizeof a));
+    if (task_table[task].class_labels) {
+        if (y->dtype != DT_I64 || y->shape.ndim != 1)
+            return qs_fail(err, QS_EINVAL, "task %s needs (N,) integer class labels; the %s split has %s %s",
+                           task_name(task), name, dtype_name(y->dtype), shape_format(&y->shape, a, sizeof a));
+        const int64_t *lab = y->data;
+        for (int64_t i = 0; i < n; i++)
+            if (lab[i] < 0 || lab[i] >= C)
+                return qs_fail(err, QS_EINVAL, "the %s split: sample %lld has label %lld, outside [0, %d)",
+                               name, (long long)i, (long long)lab[i], C);
+        return QS_OK;
+    }
+    if (y->dtype != DT_F32 || shape_span(&y->shape, 1, y->shape.ndim) != C)
+        return qs_fail(err, QS_ESHAPE, "task %s needs f32 targets with %d values per sample; the %s split has %s %s",
+                       task_name(task), C, name, dtype_name(y->dtype),
+                       shape_format(&y->shape, a, sizeof a));
+    const float *t = y->data;
+    bool unit = loss == &loss_table[LOSS_BCE_LOGITS];
+    for (int64_t k = 0; k < n * C; k++)
+        if (unit ? !(t[k] >= 0.0f && t[k] <= 1.0f) : !isfinite(t[k]))
+            return qs_fail(err, QS_EINVAL, "the %s split: sample %lld target %lld is %g, %s", name,
+                           (long long)(k / C), (long long)(k % C), (double)t[k],
+                           unit ? "outside [0, 1]" : "not finite");
+    return QS_OK;
+}
+
+/* ---- weights snapshot -------------------------------------------------------------------
+ * Everything training changes: the parameters and the running statistics that BatchNorm
+ * updates in place in training mode (its non-parameter constant inputs mean and var). */
+
+typedef struct TrainState {
+    int n;
+    float **data;    /* [n] the model's tensors, not owned */
+    int64_t *len;    /* [n] elements */
+    int64_t total;
+    float *copy;     /* [total] the snapshot, owned */
+} TrainState;
+
+static bool train_is_bn_stat(const Graph *g, int v)
+{
+    for (int k = 0; k < g->n_nodes; k++) {
+        const Node *n = &g->nodes[k];
+        if (n->op == OP_BATCHNORM && ((n->n_in > 3 && n->in[3] == v) || (n->n_in > 4 && n->in[4] == v)))
+            return true;
+    }
+    return false;
+}
+
+static QsStatus train_state_init(TrainState *s, const Graph *g, const ParamList *p, QsError *err)
+{
+    memset(s, 0, sizeof *s);
+    bool *mark = xcalloc((size_t)g->n_values, sizeof *mark);
+    for (int i = 0; i < p->n; i++)
+        mark[p->value[i]] = true;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == VAL_CONST && g->values[v].data->dtype == DT_F32 &&
+            train_is_bn_stat(g, v))
+            mark[v] = true;
+    for (int v = 0; v < g->n_values; v++)
+        s->n += mark[v];
+    s->data = xmalloc((size_t)(s->n ? s->n : 1) * sizeof *s->data);
+    s->len = xmalloc((size_t)(s->n ? s->n : 1) * sizeof *s->len);
+    int i = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        if (!mark[v])
+            continue;
+        s->data[i] = tensor_f32(g->values[v].data);
+        s->len[i] = tensor_numel(g->values[v].data);
+        s->total += s->len[i];
+        i++;
+    }
+    free(mark);
+    s->copy = malloc((size_t)(s->total ? s->total : 1) * sizeof *s->copy);
+    if (!s->copy)
+        return qs_fail(err, QS_ENOMEM, "cannot allocate %lld floats for the best-weights copy",
+                       (long long)s->total);
+    return QS_OK;
+}
+
+static void train_state_save(TrainState *s)
+{
+    int64_t off = 0;
+    for (int i = 0; i < s->n; i++) {
+        memcpy(s->copy + off, s->data[i], (size_t)s->len[i] * sizeof(float));
+        off += s->len[i];
+    }
+}
+
+static void train_state_restore(const TrainState *s)
+{
+    int64_t off = 0;
+    for (int i = 0; i < s->n; i++) {
+        memcpy(s->data[i], s->copy + off, (size_t)s->len[i] * sizeof(float));
+        off += s->len[i];
+    }
+}
+
+static void train_state_release(TrainState *s)
+{
+    free(s->data);
+    free(s->len);
+    free(s->copy);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+double train_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Maps the validation pass's own progress [0, 1] into the job's overall fraction. */
+static void train_sub_progress(void *user, double frac, const char *phase)
+{
+    TrainSubJob *s = user;
+    (void)phase;
+    job_progress(s->outer, s->base + s->span * frac, "val");
+}
+
+JobCtx train_sub_job(TrainSubJob *sub, const JobCtx *outer, double base, double span)
+{
+    sub->outer = outer;
+    sub->base = base;
+    sub->span = span;
+    return (JobCtx){ .progress = train_sub_progress, .user = sub,
+                     .cancel = outer ? outer->cancel : NULL };
+}
+
+LossKind train_task_loss(TaskKind task)
+{
+    /* Float targets in [0, 1] (multi-label bits, detection heat maps) train with BCE. */
+    return task_table[task].class_labels ? LOSS_CROSS_ENTROPY
+         : task == TASK_REGRESS          ? LOSS_MSE
+                                         : LOSS_BCE_LOGITS;
+}
+
+QsStatus train_class_weights(const float *given, int n_given, bool autow, const Dataset *train,
+                             int C, float *w, QsError *err)
+{
+    if (given && n_given != C)
+        return qs_fail(err, QS_EINVAL, "%d class weights given; the model has %d classes",
+                       n_given, C);
+    if (autow) {
+        if (train_auto_class_weights(train->y, C, w, err))
+            return err->code;
+    } else {
+        memcpy(w, given, (size_t)C * sizeof *w);
+    }
+    for (int c = 0; c < C; c++)
+        if (!(w[c] >= 0.0f) || isinf(w[c]))
+            return qs_fail(err, QS_EINVAL, "class weight %d is %g; weights must be finite and >= 0",
+                           c, (double)w[c]);
+    return QS_OK;
+}
+
+void *train_alloc(int64_t count, size_t elem, const char *what, QsError *err)
+{
+    size_t bytes;
+    void *p = NULL;
+    if (count < 0 || __builtin_mul_overflow((size_t)count, elem, &bytes) ||
+        !(p = malloc(bytes ? bytes : 1)))
+        qs_fail(err, QS_ENOMEM, "cannot allocate %lld x %zu bytes for %s", (long long)count, elem,
+                what);
+    return p;
+}
+
+QsStatus train_batch_init(TrainBatch *b, const Dataset *d, int64_t batch, int C,
+                          bool class_labels, QsError *err)
+{
+    memset(b, 0, sizeof *b);
+    int64_t N = dataset_len(d), B = batch < N ? batch : N, bc;
+    b->cap = B;
+    b->C = C;
+    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&b->x, d, B, err) ||
+        !(b->dlogits = train_alloc(bc, sizeof *b->dlogits, "the loss gradient", err)) ||
+        !(b->perm = train_alloc(N, sizeof *b->perm, "the sample order", err)) ||
+        (class_labels ? !(b->labels = train_alloc(B, sizeof *b->labels, "batch labels", err))
+                      : !(b->targets = train_alloc(bc, sizeof *b->targets, "batch targets", err)))) {
+        train_batch_release(b);
+        return qs_fail(err, QS_ENOMEM, "cannot allocate a batch of %lld samples", (long long)B);
+    }
+    for (int64_t i = 0; i < N; i++)
+        b->perm[i] = i;
+    return QS_OK;
+}
+
+void train_batch_release(TrainBatch *b)
+{
+    data_batch_release(&b->x);
+    free(b->labels);
+    free(b->targets);
+    free(b->dlogits);
+    free(b->perm);
+    memset(b, 0, sizeof *b);
+}
+
+void train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b)
+{
+    data_batch_gather(&b->x, d, b->perm + first, n);
+    for (int64_t j = 0; j < n; j++) {
+        int64_t s = b->perm[first + j];
+        if (b->labels)
+            b->labels[j] = ((const int64_t *)d->y->data)[s];
+        else
+            memcpy(b->targets + j * b->C, tensor_f32(d->y) + s * b->C,
+                   (size_t)b->C * sizeof *b->targets);
+    }
+}
+
+/* Appends "; kept the weights of epoch K (metric V)" (or the initial weights) to err. */
+static void train_note_kept(QsError *err, const TrainSummary *s)
+{
+    char msg[sizeof err->msg], kept[128];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    if (s->best_epoch > 0)
+        snprintf(kept, sizeof kept, "kept the weights of epoch %d (%s %.6g)", s->best_epoch,
+                 s->metric, s->best_metric);
+    else
+        snprintf(kept, sizeof kept, "kept the initial weights");
+    qs_fail(err, err->code, "%.370s; %s", msg, kept);
+}
+
+
+QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind task,
+                   const TrainConfig *cfg, const JobCtx *job, TrainEpochFn on_epoch,
+                   void *user, TrainSummary *out, QsError *err)
+{
+    const Graph *g = &m->graph;
+    TrainSummary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.best_metric = NAN;
+    sum.last_train_loss = NAN;
+    sum.metric = val ? task_table[task].metric : "train_loss";
+    sum.higher_is_better = val && task_table[task].higher_is_better;
+    double t_start = train_now();
+    QsStatus st = QS_OK;
+    Run run;
+    bool run_live = false, started = false;
+    Optim opt;
+    memset(&opt, 0, sizeof opt);
+    TrainState state;
+    memset(&state, 0, sizeof state);
+    float *weights = NULL;
+    TrainBatch tb = { 0 };
+    const Tensor **dout = NULL;
+    int epoch = 0;
+
+    if ((st = train_check_config(cfg, err)))
+        goto cleanup;
+    if ((unsigned)task >= TASK_COUNT) {
+        st = qs_fail(err, QS_EINVAL, "task %d is not a task", (int)task);
+        goto cleanup;
+    }
+    if (!g->finalized || g->n_inputs < 1) {
+        st = qs_fail(err, QS_EUNSUPPORTED, "training needs a finalized model with inputs (it has %d)",
+                     g->n_inputs);
+        goto cleanup;
+    }
+    const Shape *os = &g->values[g->outputs[0]].shape;
+    int64_t width = shape_span(os, 1, os->ndim);
+    if (width < 1 || width > INT_MAX) {
+        st = qs_fail(err, QS_ESHAPE, "output '%s' has %lld values per sample",
+                     g->values[g->outputs[0]].name, (long long)width);
+        goto cleanup;
+    }
+    int C = (int)width;
+    LossKind lk = cfg->loss >= 0 ? (LossKind)cfg->loss : train_task_loss(task);
+    const LossDef *loss = &loss_table[lk];
+    if (loss->class_labels != task_table[task].class_labels) {
+        st = qs_fail(err, QS_EINVAL, "loss %s does not fit task %s (%s)", loss->name, task_name(task),
+                     loss->class_labels ? "it needs class labels" : "it needs float targets");
+        goto cleanup;
+    }
+    if ((cfg->class_weights || cfg->auto_class_weights) && !loss->uses_class_weights) {
+        st = qs_fail(err, QS_EINVAL, "loss %s does not take class weights", loss->name);
+        goto cleanup;
+    }
+    if (cfg->auto_class_weights && !loss->class_labels) {
+        st = qs_fail(err, QS_EINVAL, "class_weights=auto needs class labels (task classify)");
+        goto cleanup;
+    }
+    if (cfg->label_smoothing != 0.0f && !loss->uses_label_smoothing) {
+        st = qs_fail(err, QS_EINVAL, "loss %s does not take label smoothing", loss->name);
+        goto cleanup;
+    }
+    if ((st = train_check_split(g, train, "train", task, C, loss, err)))
+        goto cleanup;
+    if (val && (st = train_check_split(g, val, "validation", task, C, loss, err)))
+        goto cleanup;
+    int64_t N = dataset_len(train);
+    if (cfg->class_weights || cfg->auto_class_weights) {
+        weights = xmalloc((size_t)C * sizeof *weights);
+        if ((st = train_class_weights(cfg->class_weights, cfg->n_class_weights,
+                                      cfg->auto_class_weights, train, C, weights, err)))
+            goto cleanup;
+    }
+
+    run_init(&run, g);
+    run_live = true;
+    run.training = true;
+    if ((st = run_enable_grads(&run, false, err)))
+        goto cleanup;
+    const ParamList *pl = run_params(&run);
+    if (pl->numel == 0) {
+        st = qs_fail(err, QS_EINVAL, "the model has no trainable parameters that output '%s' depends on",
+                     g->values[g->outputs[0]].name);
+        goto cleanup;
+    }
+    sum.n_params = pl->numel;
+    if ((st = optim_init(&opt, cfg->optim, &cfg->opt, pl->numel, err)) ||
+        (st = train_state_init(&state, g, pl, err)))
+        goto cleanup;
+    train_state_save(&state); /* the initial weights, kept when no epoch improves */
+    started = true;
+
+    if ((st = train_batch_init(&tb, train, cfg->batch, C, loss->class_labels, err)))
+        goto cleanup;
+    int64_t B = tb.cap;
+    dout = xcalloc((size_t)g->n_outputs, sizeof *dout);
+    Rng rng;
+    rng_seed(&rng, cfg->seed);
+    SchedConfig sc = { .base_lr = cfg->opt.lr, .epochs = cfg->epochs,
+                       .step_size = cfg->step_size, .gamma = cfg->gamma };
+    double best_cmp = sum.higher_is_better ? -INFINITY : INFINITY;
+    int since_best = 0;
+    int64_t nval = val ? dataset_len(val) : 0;
+    double train_share = (double)N / (double)(N + nval);
+
+    for (epoch = 1; epoch <= cfg->epochs; epoch++) {
+        double t0 = train_now();
+        double lr = optim_sched_lr(cfg->sched, &sc, epoch - 1);
+        if (cfg->shuffle)
+            train_shuffle(&rng, tb.perm, N);
+        double loss_sum = 0.0;
+        for (int64_t first = 0; first < N; first += B) {
+            if ((st = job_check(job, "training", err)))
+                goto cleanup;
+            int64_t b = N - first < B ? N - first : B;
+            train_gather(train, first, b, &tb);
+            if ((st = run_forward(&run, tb.x.ptrs, NULL, NULL, err)))
+                goto cleanup;
+            const Tensor *o = run_output(&run, 0);
+            LossArgs la = { .logits = tensor_f32(o), .n = b, .c = C, .labels = tb.labels,
+                            .targets = tb.targets, .class_weights = weights,
+                            .label_smoothing = cfg->label_smoothing };
+            double L;
+            if ((st = loss_compute(lk, &la, &L, tb.dlogits, err)))
+                goto cleanup;
+            if (!isfinite(L)) {
+                st = qs_fail(err, QS_EINVAL, "training diverged: the %s loss is %g in epoch %d at sample %lld",
+                             loss->name, L, epoch, (long long)first);
+                goto cleanup;
+            }
+            Tensor dt = tensor_view(DT_F32, o->shape, tb.dlogits);
+            dout[0] = &dt;
+            if ((st = run_backward(&run, dout, err)))
+                goto cleanup;
+            if (cfg->clip_norm > 0.0)
+                optim_clip_grad_norm(pl, cfg->clip_norm);
+            optim_step(&opt, pl, lr);
+            sum.steps++;
+            loss_sum += L * (double)b;
+            job_progress(job, ((epoch - 1) + train_share * (double)(first + b) / (double)N) /
+                                  cfg->epochs, "train");
+        }
+        double train_loss = loss_sum / (double)N, metric = train_loss;
+        if (val) {
+            TrainSubJob sub;
+            JobCtx vjob = train_sub_job(&sub, job, ((epoch - 1) + train_share) / cfg->epochs,
+                                        (1.0 - train_share) / cfg->epochs);
+            LabelMetrics lm;
+            if ((st = eval_labels(g, val, 0, task, cfg->eval_batch ? cfg->eval_batch : cfg->batch,
+                                  &vjob, &lm, err)))
+                goto cleanup;
+            metric = label_metrics_headline(&lm);
+            label_metrics_release(&lm);
+        }
+        bool improved = sum.higher_is_better ? metric > best_cmp : metric < best_cmp;
+        if (improved) {
+            best_cmp = metric;
+            sum.best_epoch = epoch;
+            sum.best_metric = metric;
+            train_state_save(&state);
+            since_best = 0;
+        } else {
+            since_best++;
+        }
+        sum.epochs_run = epoch;
+        sum.last_train_loss = train_loss;
+        TrainEpoch e = { .epoch = epoch, .epochs = cfg->epochs, .train_loss = train_loss,
+                         .val_metric = metric, .lr = lr, .improved = improved,
+                         .seconds = train_now() - t0 };
+        if (on_epoch)
+            on_epoch(user, &e);
+        if (cfg->patience > 0 && since_best >= cfg->patience) {
+            sum.stopped_early = true;
+            break;
+        }
+    }
+    job_progress(job, 1.0, "train");
+
+cleanup:
+    if (started) {
+        train_state_restore(&state);
+        if (st == QS_ECANCELLED)
+            qs_fail(err, QS_ECANCELLED, "training cancelled in epoch %d of %d", epoch, cfg->epochs);
+        if (st)
+            train_note_kept(err, &sum);
+    }
+    sum.seconds = train_now() - t_start;
+    if (out)
+        *out = sum;
+    free(dout);
+    free(weights);
+    train_batch_release(&tb);
+    train_state_release(&state);
+    optim_release(&opt);
+    if (run_live)
+        run_release(&run);
+    return st;
+}

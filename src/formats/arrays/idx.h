@@ -1,0 +1,15 @@
+/* IDX files (the MNIST format), plain or gzip-compressed (detected by magic bytes).
+ * Reference: http://yann.lecun.com/exdb/mnist/ (magic 0x0000TTDD, big-endian dims). */
+#ifndef QS_IDX_H
+#define QS_IDX_H
+
+#include "base/error.h"
+#include "base/tensor.h"
+
+/* Types: 0x08 u8, 0x09 i8, 0x0B i16 (to i32), 0x0C i32, 0x0D f32, 0x0E f64 (to f32).
+ * Caller frees with tensor_free. */
+Tensor *idx_load(const char *path, QsError *err);
+/* Writes a u8, i8, i32 or f32 tensor as IDX, gzip-compressed when path ends in ".gz". */
+QsStatus idx_save(const char *path, const Tensor *t, QsError *err);
+
+#endif

@@ -1,0 +1,87 @@
+#include "io/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+QsStatus fileio_read(const char *path, void **buf, size_t *len, QsError *err)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return qs_fail(err, QS_EIO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    char *data = malloc(n + 1);
+    if (!data) {
+        fclose(f);
+        return qs_fail(err, QS_ENOMEM, "%s: cannot allocate %zu bytes to read it", path, n + 1);
+    }
+    size_t got = fread(data, 1, n, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || got != n) {
+        free(data);
+        return qs_fail(err, QS_EIO, "%s: read %zu of %zu bytes", path, got, n);
+    }
+    data[n] = '\0';
+    *buf = data;
+    *len = n;
+    return QS_OK;
+}
+
+QsStatus fileio_write_atomic(const char *path, const void *buf, size_t len, QsError *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 5);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    QsStatus st = QS_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        st = qs_fail(err, QS_EIO, "%s: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    const char *p = buf;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            st = qs_fail(err, QS_EIO, "%s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            goto cleanup;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        st = qs_fail(err, QS_EIO, "%s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto cleanup;
+    }
+    if (rename(tmp, path) != 0) {
+        st = qs_fail(err, QS_EIO, "renaming %s to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+    }
+cleanup:
+    free(tmp);
+    return st;
+}
+
+int fileio_has_suffix(const char *path, const char *suffix)
+{
+    size_t a = strlen(path), b = strlen(suffix);
+    return a >= b && strcmp(path + a - b, suffix) == 0;
+}

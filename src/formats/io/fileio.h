@@ -1,0 +1,21 @@
+/* Whole-file reads and crash-safe writes shared by every format. */
+#ifndef QS_FILEIO_H
+#define QS_FILEIO_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+/* Reads the whole file into a new buffer (NUL-terminated one byte past *len, so text
+ * parsers may use it as a string). Caller frees *buf with free. QS_EIO names the file and
+ * the system's reason; QS_ENOMEM names the size. */
+QsStatus fileio_read(const char *path, void **buf, size_t *len, QsError *err);
+
+/* Writes len bytes to "path.tmp", flushes it to disk, then renames it over path, so a
+ * crash never leaves a half-written file under the real name. */
+QsStatus fileio_write_atomic(const char *path, const void *buf, size_t len, QsError *err);
+
+/* True when path ends with suffix (case-sensitive). */
+int fileio_has_suffix(const char *path, const char *suffix);
+
+#endif

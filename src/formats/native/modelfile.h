@@ -1,0 +1,18 @@
+/* Opens and writes models by file suffix through a format table: .qsm, and .onnx (import,
+ * and the float graph on save; quantized ONNX layouts are the `export` command's). */
+#ifndef QS_MODELFILE_H
+#define QS_MODELFILE_H
+
+#include "base/error.h"
+#include "graph/model.h"
+
+/* Caller frees with model_free. Unknown suffixes fail listing the supported ones. */
+Model *modelfile_load(const char *path, QsError *err);
+QsStatus modelfile_save(const char *path, const Model *m, QsError *err);
+/* Writes m with n metadata keys set to vals (NULL: removed) in the file only: m's own
+ * metadata is as before afterwards (a variant's file carries "variants" and
+ * "current_variant" that the session's model must not). */
+QsStatus modelfile_save_meta(const char *path, Model *m, int n, const char *const *keys,
+                             const char *const *vals, QsError *err);
+
+#endif

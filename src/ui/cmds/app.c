@@ -1,0 +1,23 @@
+#include "cmds/app.h"
+
+#include <string.h>
+
+#include "base/threads.h"
+
+void app_init(App *app)
+{
+    memset(app, 0, sizeof *app);
+    session_init(&app->session);
+    atomic_init(&app->cancel, 0);
+    app->job.cancel = &app->cancel;
+    result_init(&app->last, "");
+    /* BLAS would otherwise start one spinning thread per core behind our back */
+    threads_set(app->session.opt.threads);
+}
+
+void app_release(App *app)
+{
+    session_release(&app->session);
+    result_release(&app->last);
+    vars_release(&app->vars);
+}

@@ -1,0 +1,190 @@
+/* sensitivity, fallback: which layers hurt, and pinning them back to float. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds/cmd_handlers.h"
+#include "ptq/diagnose.h"
+#include "ops/op.h"
+#include "ptq/sensitivity.h"
+
+/* The labelled split and sample count these commands measure on. */
+static QsStatus sens_context(App *app, const CmdArgs *a, SensContext *c, QsError *err)
+{
+    Session *s = &app->session;
+    int split = split_find(arg_str(a, "split", "eval"));
+    if (split < 0 || !s->splits[split].n_x || !s->splits[split].y)
+        return qs_fail(err, QS_EINVAL, "split '%s' is empty or unlabelled",
+                       arg_str(a, "split", "eval"));
+    long n;
+    if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+        return err->code;
+    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = &s->splits[split], .n = n,
+                        .task = session_task(s, &s->splits[split]), .batch = s->opt.batch,
+                        .job = &app->job };
+    return QS_OK;
+}
+
+static int by_only_drop(const void *a, const void *b)
+{
+    const LayerSens *x = a, *y = b;
+    /* larger drop first = smaller only_metric first (accuracy) */
+    return (x->only_metric > y->only_metric) - (x->only_metric < y->only_metric);
+}
+
+CMD_HANDLER(cmd_sensitivity)
+{
+    Session *s = &app->session;
+    SensContext c;
+    if (sens_context(app, a, &c, err))
+        return err->code;
+    if (qstate_plan_is_float(&s->q.plan))
+        return qs_fail(err, QS_EINVAL, "sensitivity: the plan is all fp32; choose a precision "
+                       "first (mode int8-static)");
+    Plan fp32;
+    plan_init(&fp32, s->q.plan.n_nodes);
+    double ref, full;
+    QsStatus st = sens_score(&c, &fp32, &ref, NULL, err);
+    plan_release(&fp32);
+    if (st || (st = sens_score(&c, &s->q.plan, &full, NULL, err)))
+        return st;
+    LayerSens *ls;
+    int n;
+    if ((st = sens_run(&c, &s->q.plan, &ls, &n, err)))
+        return st;
+    if (!task_table[c.task].higher_is_better) /* for MSE, a larger metric is the larger drop */
+        for (int i = 0; i < n; i++) {
+            ls[i].only_metric = -ls[i].only_metric;
+            ls[i].but_metric = -ls[i].but_metric;
+        }
+    qsort(ls, (size_t)n, sizeof *ls, by_only_drop);
+    RvStyle style = task_metric_style(c.task);
+    double sign = task_table[c.task].higher_is_better ? 1.0 : -1.0;
+    result_str(r, "precision", plan_label(&s->q.plan));
+    result_str(r, "metric", task_table[c.task].metric);
+    result_float(r, "fp32", ref, style);
+    result_float(r, "quantized", full, style);
+    result_float(r, "drop", sens_drop(c.task, ref, full), style);
+    static const char *const cols[] = { "rank", "layer", "op", "prec", "only_this", "only_drop",
+                                        "all_but_this", "recovered", NULL };
+    RTable *t = result_table(r, "layers", cols);
+    const Graph *g = &s->model->graph;
+    for (int i = 0; i < n; i++) {
+        double only = sign * ls[i].only_metric, but = sign * ls[i].but_metric;
+        int row = rtable_add_row(t);
+        rtable_int(t, row, 0, i + 1);
+        rtable_str(t, row, 1, g->nodes[ls[i].node].name);
+        rtable_str(t, row, 2, op_table[g->nodes[ls[i].node].op]->name);
+        rtable_str(t, row, 3, precision_table[ls[i].prec].name);
+        rtable_float(t, row, 4, only, style);
+        rtable_float(t, row, 5, sens_drop(c.task, ref, only), style);
+        rtable_float(t, row, 6, but, style);
+        rtable_float(t, row, 7, sens_drop(c.task, but, full), style);
+    }
+    if (n)
+        result_str(r, "worst", g->nodes[ls[0].node].name);
+    free(ls);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_fallback)
+{
+    Session *s = &app->session;
+    SensContext c;
+    if (sens_context(app, a, &c, err))
+        return err->code;
+    const char *drop_s = arg_str(a, "drop", NULL);
+    if (!drop_s && a->n_pos == 1 && strncmp(a->pos[0], "drop<=", 6) == 0)
+        drop_s = a->pos[0] + 6; /* the documented spelling: fallback drop<=0.01 */
+    if (!drop_s)
+        return qs_fail(err, QS_EINVAL, "fallback: give the largest acceptable drop, e.g. "
+                       "'fallback drop<=0.01' (a fraction: 0.01 = 1 point)");
+    double max_drop;
+    int target;
+    if (parse_double("drop", drop_s, &max_drop, err) ||
+        arg_choice(a, "to", (const char *const[]){ "fp32", "fp16", NULL }, 1, &target, err))
+        return err->code;
+    PrecKind to = target ? PREC_FP16 : PREC_FP32;
+    Plan fp32;
+    plan_init(&fp32, s->q.plan.n_nodes);
+    double ref, before, before_ms, after, after_ms;
+    QsStatus st = sens_score(&c, &fp32, &ref, NULL, err);
+    plan_release(&fp32);
+    if (st || (st = sens_score(&c, &s->q.plan, &before, &before_ms, err)))
+        return st;
+    QModel *q;
+    if ((st = qstate_qmodel(&s->q, s->model, &s->q.plan, NULL, &q, err)))
+        return st;
+    int64_t before_bytes = qmodel_deployed_bytes(q);
+    Plan p;
+    plan_copy(&p, &s->q.plan);
+    FallbackStep *steps;
+    int n;
+    bool reached;
+    if ((st = sens_fallback(&c, &p, to, max_drop, ref, &steps, &n, &reached, err))) {
+        plan_release(&p);
+        return st;
+    }
+    plan_release(&s->q.plan);
+    s->q.plan = p;
+    if ((st = sens_score(&c, &s->q.plan, &after, &after_ms, err)) ||
+        (st = qstate_qmodel(&s->q, s->model, &s->q.plan, NULL, &q, err))) {
+        free(steps);
+        return st;
+    }
+    RvStyle style = task_metric_style(c.task);
+    result_bool(r, "reached", reached);
+    result_float(r, "max_drop", max_drop, style);
+    result_float(r, "fp32", ref, style);
+    result_float(r, "before", before, style);
+    result_float(r, "after", after, style);
+    result_float(r, "drop", sens_drop(c.task, ref, after), style);
+    result_int(r, "bytes_before", before_bytes);
+    result_int(r, "bytes_after", qmodel_deployed_bytes(q));
+    result_float(r, "ms_before", before_ms, RS_MS);
+    result_float(r, "ms_after", after_ms, RS_MS);
+    result_str(r, "to", precision_table[to].name);
+    static const char *const cols[] = { "step", "pinned", "metric", "drop", NULL };
+    RTable *t = result_table(r, "steps", cols);
+    for (int i = 0; i < n; i++) {
+        int row = rtable_add_row(t);
+        rtable_int(t, row, 0, i + 1);
+        rtable_str(t, row, 1, s->model->graph.nodes[steps[i].node].name);
+        rtable_float(t, row, 2, steps[i].metric, style);
+        rtable_float(t, row, 3, sens_drop(c.task, ref, steps[i].metric), style);
+    }
+    free(steps);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_diagnose)
+{
+    Session *s = &app->session;
+    long n;
+    if (arg_int_range(a, "n", 256, 1, 1L << 40, &n, err))
+        return err->code;
+    int split = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : SPLIT_CALIB;
+    const Dataset *d = s->splits[split].n_x ? &s->splits[split] : NULL;
+    Finding *f;
+    int nf;
+    if (diagnose_run(&s->q, qstate_model(&s->q, s->model), &s->q.plan, d, n, s->opt.batch, &app->job, &f, &nf, err))
+        return err->code;
+    result_int(r, "findings", nf);
+    static const char *const cols[] = { "rank", "layer", "kind", "evidence", "fix", NULL };
+    RTable *t = result_table(r, "findings", cols);
+    for (int i = 0; i < nf; i++) {
+        int row = rtable_add_row(t);
+        rtable_int(t, row, 0, i + 1);
+        rtable_str(t, row, 1, s->model->graph.nodes[f[i].node].name);
+        rtable_str(t, row, 2, diag_kind_names[f[i].kind]);
+        rtable_str(t, row, 3, f[i].evidence);
+        rtable_str(t, row, 4, f[i].fix);
+    }
+    if (nf > 0) {
+        result_str(r, "worst", s->model->graph.nodes[f[0].node].name);
+        result_str(r, "worst_kind", diag_kind_names[f[0].kind]);
+    } else {
+        result_textf(r, "nothing stands out");
+    }
+    free(f);
+    return QS_OK;
+}

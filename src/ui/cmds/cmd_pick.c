@@ -1,0 +1,239 @@
+/* pick: the decision rule over every variant, and export of the winner. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds/cmd_handlers.h"
+#include "native/modelfile.h"
+#include "cmds/variant_rows.h"
+#include "native/variants.h"
+
+typedef struct Constraints {
+    double size_kb, latency_ms, drop_pct; /* NAN: not constrained */
+} Constraints;
+
+/* Reads "size<=100KB", "latency<=50ms", "drop<=10%" (units optional) from positional
+ * arguments or the same names as options (size=100). */
+static QsStatus read_constraints(const CmdArgs *a, Constraints *c, QsError *err)
+{
+    static const struct {
+        const char *name, *unit;
+        size_t off;
+    } keys[] = {
+        { "size", "KB", offsetof(Constraints, size_kb) },
+        { "latency", "ms", offsetof(Constraints, latency_ms) },
+        { "drop", "%", offsetof(Constraints, drop_pct) },
+    };
+    *c = (Constraints){ NAN, NAN, NAN };
+    for (int i = 0; i < a->n_pos; i++) {
+        const char *t = a->pos[i];
+        int k = 0;
+        while (k < 3 && strncmp(t, keys[k].name, strlen(keys[k].name)) != 0)
+            k++;
+        const char *rest = k < 3 ? t + strlen(keys[k].name) : NULL;
+        if (!rest || strncmp(rest, "<=", 2) != 0)
+            return qs_fail(err, QS_EINVAL, "pick: '%s' is not a constraint (size<=KB, "
+                           "latency<=MS, drop<=PCT)", t);
+        char num[64];
+        snprintf(num, sizeof num, "%s", rest + 2);
+        size_t len = strlen(num), ul = strlen(keys[k].unit);
+        if (len > ul && strcasecmp(num + len - ul, keys[k].unit) == 0)
+            num[len - ul] = '\0';
+        double v;
+        if (parse_double(keys[k].name, num, &v, err))
+            return err->code;
+        if (v < 0)
+            return qs_fail(err, QS_EINVAL, "pick: %s must not be negative", keys[k].name);
+        *(double *)((char *)c + keys[k].off) = v;
+    }
+    return QS_OK;
+}
+
+/* Whether the row's size meets the limit: the whole model's deployed bytes, or, when the
+ * model names parts that are deployed apart, each part's. */
+static bool size_ok(const VariantRows *v, const VariantRow *w, const Constraints *c)
+{
+    if (isnan(c->size_kb))
+        return true;
+    if (!v->n_parts)
+        return w->bytes / 1000.0 <= c->size_kb;
+    for (int k = 0; k < v->n_parts; k++)
+        if (w->part_bytes[k] / 1000.0 > c->size_kb)
+            return false;
+    return true;
+}
+
+/* Why a row fails the constraints, or "" when it meets them all. */
+static void failures(const VariantRows *v, const VariantRow *w, const Constraints *c, char *buf,
+                     size_t cap)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    if (!w->evaluated) {
+        snprintf(buf, cap, "not evaluated (%s)", w->note);
+        return;
+    }
+    if (!size_ok(v, w, c)) {
+        if (!v->n_parts)
+            used += (size_t)snprintf(buf + used, cap - used, "size %.1f KB > %g KB; ",
+                                     w->bytes / 1000.0, c->size_kb);
+        for (int k = 0; k < v->n_parts && used < cap; k++)
+            if (w->part_bytes[k] / 1000.0 > c->size_kb)
+                used += (size_t)snprintf(buf + used, cap - used, "%s %.1f KB > %g KB; ",
+                                         v->part[k], w->part_bytes[k] / 1000.0, c->size_kb);
+    }
+    if (!isnan(c->latency_ms) && w->ms > c->latency_ms && used < cap)
+        used += (size_t)snprintf(buf + used, cap - used, "latency %.3f ms > %g ms; ", w->ms,
+                                 c->latency_ms);
+    if (!isnan(c->drop_pct) && 100.0 * w->drop > c->drop_pct + 1e-9 && used < cap)
+        used += (size_t)snprintf(buf + used, cap - used, "drop %.2f %% > %g %%; ",
+                                 100.0 * w->drop, c->drop_pct);
+    if (used >= cap)
+        used = cap - 1;
+    if (used >= 2)
+        buf[used - 2] = '\0';
+}
+
+/* Better = higher metric (lower for MSE); a tie goes to the smaller model, and a tie in
+ * size to the row listed first (not to the faster one: measured latency is noisy, and the
+ * same script must pick the same winner every time). */
+static bool better(const VariantRow *a, const VariantRow *b, TaskKind task)
+{
+    double ma = task_table[task].higher_is_better ? a->metric : -a->metric;
+    double mb = task_table[task].higher_is_better ? b->metric : -b->metric;
+    if (ma != mb)
+        return ma > mb;
+    return a->bytes < b->bytes;
+}
+
+/* Saves the model the winner was scored on with the winner as its only variant: a winner
+ * holding its own weights (QAT) with those, a base precision row with the active model.
+ * The metadata is swapped for the write and restored. */
+static QsStatus export_winner(App *app, const VariantRow *w, const char *path, QsError *err)
+{
+    Session *s = &app->session;
+    QuantState one;
+    qstate_init(&one, s->model->graph.n_nodes);
+    const Variant *v = qstate_variant_find(&s->q, w->name);
+    /* a base precision row was scored on the active model (a QAT variant's weights after
+     * `variant use qat`), so that is what it exports */
+    Model *out = v && v->model ? v->model : (Model *)qstate_model(&s->q, s->model);
+    Plan p;
+    if (v) {
+        plan_copy(&p, &v->plan);
+    } else { /* a base precision row: the current options, no pins */
+        plan_copy(&p, &s->q.plan);
+        memset(p.pin, -1, (size_t)p.n_nodes);
+        p.mode = w->mode;
+    }
+    const Calibration *cal = v ? (v->calibrated ? &v->calib : NULL)
+                               : (s->q.calibrated ? &s->q.calib : NULL);
+    if (cal) {
+        calib_copy(&one.calib, cal);
+        one.calibrated = true;
+    }
+    qstate_variant_save(&one, w->name, &p);
+    plan_release(&p);
+    char *json = variants_to_json(out, &one, err);
+    qstate_release(&one);
+    /* the file names the winner; the model keeps its own metadata */
+    static const char *const keys[2] = { "variants", "picked" };
+    const char *vals[2] = { json, w->name };
+    QsStatus st = modelfile_save_meta(path, out, json ? 2 : 1, json ? keys : keys + 1,
+                                      json ? vals : vals + 1, err);
+    free(json);
+    return st;
+}
+
+CMD_HANDLER(cmd_pick)
+{
+    Constraints c;
+    long n;
+    if (read_constraints(a, &c, err) || arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+        return err->code;
+    const char *by = arg_str(a, "by", "metric");
+    if (strcmp(by, "metric") != 0)
+        return qs_fail(err, QS_EINVAL, "by=%s: only 'metric' (the split's accuracy or MSE) is "
+                       "supported", by);
+    VariantRows v;
+    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+        return err->code;
+    int win = -1;
+    char why[256];
+    for (int i = 0; i < v.n; i++) {
+        failures(&v, &v.rows[i], &c, why, sizeof why);
+        if (!why[0] && (win < 0 || better(&v.rows[i], &v.rows[win], v.task)))
+            win = i;
+    }
+    RvStyle style = task_metric_style(v.task);
+    /* with parts, one bytes column per part after the whole model's: size<= applies to
+     * each part (they are deployed apart), so size_ok reads those */
+    char part_cols[EXTRACT_MAX_PARTS][80];
+    const char *cols[12 + EXTRACT_MAX_PARTS];
+    int nc = 0;
+    cols[nc++] = "variant";
+    cols[nc++] = "metric";
+    cols[nc++] = "drop";
+    cols[nc++] = "bytes";
+    for (int k = 0; k < v.n_parts; k++) {
+        snprintf(part_cols[k], sizeof part_cols[k], "bytes_%s", v.part[k]);
+        cols[nc++] = part_cols[k];
+    }
+    int c_lat = nc;
+    cols[nc++] = "latency";
+    cols[nc++] = "size_ok";
+    cols[nc++] = "latency_ok";
+    cols[nc++] = "drop_ok";
+    cols[nc++] = "verdict";
+    cols[nc] = NULL;
+    RTable *t = result_table(r, "variants", cols);
+    for (int i = 0; i < v.n; i++) {
+        const VariantRow *w = &v.rows[i];
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, w->name);
+        failures(&v, w, &c, why, sizeof why);
+        if (w->evaluated) {
+            rtable_float(t, row, 1, w->metric, style);
+            rtable_float(t, row, 2, w->drop, style);
+            rtable_int(t, row, 3, w->bytes);
+            t->cells[row * t->n_cols + 3].style = RS_BYTES;
+            for (int k = 0; k < v.n_parts; k++) {
+                rtable_int(t, row, 4 + k, w->part_bytes[k]);
+                t->cells[row * t->n_cols + 4 + k].style = RS_BYTES;
+            }
+            rtable_float(t, row, c_lat, w->ms, RS_MS);
+            rtable_bool(t, row, c_lat + 1, size_ok(&v, w, &c));
+            rtable_bool(t, row, c_lat + 2, isnan(c.latency_ms) || w->ms <= c.latency_ms);
+            rtable_bool(t, row, c_lat + 3,
+                        isnan(c.drop_pct) || 100.0 * w->drop <= c.drop_pct + 1e-9);
+        }
+        char verdict[300];
+        if (i == win)
+            snprintf(verdict, sizeof verdict, "winner");
+        else if (why[0])
+            snprintf(verdict, sizeof verdict, "fails: %s", why);
+        else
+            snprintf(verdict, sizeof verdict, "meets all, but %s", win >= 0 &&
+                     v.rows[win].metric == w->metric ? "the winner ties and is smaller or listed first"
+                                                     : "the winner scores higher");
+        rtable_str(t, row, c_lat + 4, verdict);
+    }
+    QsStatus st = QS_OK;
+    if (win < 0) {
+        /* the table still reaches the user: it is the explanation of the failure */
+        if (app->emit)
+            app->emit(app, r);
+        st = qs_fail(err, QS_ENOTFOUND, "pick: no variant meets every constraint");
+    } else {
+        result_str(r, "winner", v.rows[win].name);
+        if (v.n_parts)
+            result_str(r, "size_rule", "each part");
+        result_float(r, "winner_metric", v.rows[win].metric, style);
+        const char *path = arg_str(a, "export", NULL);
+        if (path && !(st = export_winner(app, &v.rows[win], path, err)))
+            result_str(r, "exported", path);
+    }
+    variant_rows_release(&v);
+    return st;
+}

@@ -1,0 +1,221 @@
+/* mode, prec, quant, calibrate, variant, compare: choosing and comparing precision plans. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/calib.h"
+#include "cmds/cmd_handlers.h"
+#include "quant/observer.h"
+#include "eval/score.h"
+#include "cmds/variant_rows.h"
+
+static const char *const gran_names[] = { "channel", "tensor", NULL };
+
+static void plan_fields(const Plan *p, Result *r)
+{
+    result_str(r, "mode", precision_table[p->mode].name);
+    result_str(r, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
+    result_str(r, "observer", observer_table[p->q.observer].name);
+    result_float(r, "pct", p->q.pct, RS_PLAIN);
+    result_int(r, "bits", p->q.bits);
+    result_bool(r, "asym", !p->q.act_symmetric);
+    int pins = 0;
+    for (int i = 0; i < p->n_nodes; i++)
+        pins += p->pin[i] >= 0;
+    result_int(r, "pinned", pins);
+}
+
+static QsStatus parse_prec(const char *s, int *out, QsError *err)
+{
+    static const char *const names[] = { "fp32", "fp16", "int8-dyn", "int8-static", NULL };
+    return parse_choice("precision", s, names, out, err);
+}
+
+CMD_HANDLER(cmd_mode)
+{
+    Plan *p = &app->session.q.plan;
+    if (a->n_pos == 1) {
+        int k;
+        if (parse_prec(a->pos[0], &k, err))
+            return err->code;
+        p->mode = (PrecKind)k;
+    }
+    plan_fields(p, r);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_prec)
+{
+    Session *s = &app->session;
+    Plan *p = &s->q.plan;
+    int node = graph_find_node(&s->model->graph, a->pos[0]);
+    if (node < 0)
+        return qs_fail(err, QS_ENOTFOUND, "prec: no layer named '%s' (see 'layers')", a->pos[0]);
+    if (strcmp(a->pos[1], "auto") == 0) {
+        p->pin[node] = -1;
+    } else {
+        int k;
+        if (parse_prec(a->pos[1], &k, err))
+            return err->code;
+        p->pin[node] = (int8_t)k;
+    }
+    result_str(r, "layer", a->pos[0]);
+    result_str(r, "pin", p->pin[node] < 0 ? "auto" : precision_table[p->pin[node]].name);
+    result_str(r, "runs_at", precision_table[plan_node_prec(p, node)].name);
+    return QS_OK;
+}
+
+/* Reads quant options (shared by quant and calibrate) into q. */
+static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
+{
+    int gran = q->wgran_tensor, obs = q->observer;
+    long bits;
+    double pct;
+    bool asym;
+    const char *obs_name = arg_str(a, "observer", NULL);
+    if (obs_name) {
+        obs = observer_find(obs_name);
+        if (obs < 0) {
+            char list[128] = "";
+            for (int k = 0; k < OBS_COUNT; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? "|" : "",
+                         observer_table[k].name);
+            return qs_fail(err, QS_EINVAL, "observer=%s: expected one of %s", obs_name, list);
+        }
+    }
+    if (arg_choice(a, "wgran", gran_names, gran, &gran, err) ||
+        arg_int_range(a, "bits", q->bits, 2, 8, &bits, err) ||
+        arg_float(a, "pct", q->pct, &pct, err) || arg_bool(a, "asym", !q->act_symmetric, &asym, err))
+        return err->code;
+    if (!(pct > 50.0 && pct <= 100.0))
+        return qs_fail(err, QS_EINVAL, "pct=%g: expected a percentile in (50, 100]", pct);
+    q->wgran_tensor = gran == 1;
+    q->observer = obs;
+    q->bits = (int)bits;
+    q->pct = pct;
+    q->act_symmetric = !asym;
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_quant)
+{
+    Plan *p = &app->session.q.plan;
+    QuantOpts q = p->q;
+    if (read_quant_opts(a, &q, err))
+        return err->code;
+    p->q = q;
+    plan_fields(p, r);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_calibrate)
+{
+    Session *s = &app->session;
+    int split = split_find(arg_str(a, "split", "calib"));
+    if (split < 0 || !s->splits[split].n_x)
+        return qs_fail(err, QS_EINVAL, "calibrate: split '%s' is empty or unknown (use 'data "
+                       "calib X')", arg_str(a, "split", "calib"));
+    long n, batch;
+    QuantOpts q = s->q.plan.q;
+    if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err) ||
+        arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &batch, err) ||
+        read_quant_opts(a, &q, err))
+        return err->code;
+    Calibration c;
+    /* the model the plan runs on: a QAT variant's weights when one is current */
+    if (calib_run(&qstate_model(&s->q, s->model)->graph, &s->splits[split], n, (int)batch, 0.01,
+                  &app->job, &c, err))
+        return err->code; /* the previous calibration stays */
+    int64_t samples = c.samples;
+    qstate_set_calibration(&s->q, &c, split_name((SplitId)split));
+    s->q.plan.q = q;
+    result_str(r, "split", split_name((SplitId)split));
+    result_int(r, "samples", samples);
+    result_str(r, "observer", observer_table[q.observer].name);
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_variant)
+{
+    QuantState *qs = &app->session.q;
+    const char *verb = a->pos[0];
+    if (strcmp(verb, "save") == 0 || strcmp(verb, "use") == 0 || strcmp(verb, "drop") == 0) {
+        if (a->n_pos != 2)
+            return qs_fail(err, QS_EINVAL, "variant %s: a NAME is needed", verb);
+        const char *name = a->pos[1];
+        if (strcmp(verb, "save") == 0) {
+            if (precision_find(name) >= 0)
+                return qs_fail(err, QS_EINVAL, "variant save: '%s' names a precision; pick "
+                               "another name", name);
+            qstate_variant_save(qs, name, &qs->plan);
+        } else if (strcmp(verb, "use") == 0) {
+            if (!qstate_variant_use(qs, name))
+                return qs_fail(err, QS_ENOTFOUND, "variant use: no variant '%s'", name);
+        } else if (!qstate_variant_drop(qs, name)) {
+            return qs_fail(err, QS_ENOTFOUND, "variant drop: no variant '%s'", name);
+        }
+        result_str(r, "variant", name);
+        result_str(r, "action", verb);
+    } else if (strcmp(verb, "list") != 0) {
+        return qs_fail(err, QS_EINVAL, "variant: unknown action '%s' (save, use, drop, list)",
+                       verb);
+    }
+    static const char *const cols[] = { "variant", "mode", "wgran", "observer", "bits",
+                                        "pinned", "weights", NULL };
+    RTable *t = result_table(r, "variants", cols);
+    for (int i = 0; i < qs->n_variants; i++) {
+        const Plan *p = &qs->variants[i].plan;
+        int pins = 0;
+        for (int k = 0; k < p->n_nodes; k++)
+            pins += p->pin[k] >= 0;
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, qs->variants[i].name);
+        rtable_str(t, row, 1, precision_table[p->mode].name);
+        rtable_str(t, row, 2, p->q.wgran_tensor ? "tensor" : "channel");
+        rtable_str(t, row, 3, observer_table[p->q.observer].name);
+        rtable_int(t, row, 4, p->q.bits);
+        rtable_int(t, row, 5, pins);
+        /* a QAT variant runs on its own fine-tuned weights, the others on the session's */
+        rtable_str(t, row, 6, qs->variants[i].model ? "own" : "session");
+    }
+    return QS_OK;
+}
+
+CMD_HANDLER(cmd_compare)
+{
+    long n;
+    if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+        return err->code;
+    VariantRows v;
+    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+        return err->code;
+    RvStyle style = task_metric_style(v.task);
+    static const char *const cols[] = { "variant", "mode", "metric", "drop", "agreement",
+                                        "sqnr", "bytes", "latency", "current", "note", NULL };
+    RTable *t = result_table(r, "variants", cols);
+    for (int i = 0; i < v.n; i++) {
+        const VariantRow *w = &v.rows[i];
+        int row = rtable_add_row(t);
+        rtable_str(t, row, 0, w->name);
+        rtable_str(t, row, 1, precision_table[w->mode].name);
+        rtable_bool(t, row, 8, w->current);
+        if (!w->evaluated) {
+            rtable_str(t, row, 9, w->note);
+            continue;
+        }
+        rtable_float(t, row, 2, w->metric, style);
+        rtable_float(t, row, 3, w->drop, style);
+        rtable_float(t, row, 4, w->agreement, RS_PCT);
+        rtable_float(t, row, 5, w->sqnr_db, RS_DB);
+        rtable_int(t, row, 6, w->bytes);
+        t->cells[row * t->n_cols + 6].style = RS_BYTES;
+        rtable_float(t, row, 7, w->ms, RS_MS);
+    }
+    result_str(r, "split", v.split);
+    result_str(r, "metric", score_metric_name(v.task));
+    result_int(r, "n", v.samples);
+    result_int(r, "batch", app->session.opt.batch);
+    variant_rows_release(&v);
+    return QS_OK;
+}

@@ -1,0 +1,103 @@
+#include "cmds/options.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "text/args.h"
+#include "eval/metrics.h"
+#include "base/threads.h"
+
+static void show_batch(const App *app, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%d", app->session.opt.batch);
+}
+
+static QsStatus set_batch(App *app, const char *key, const char *v, QsError *err)
+{
+    long n;
+    if (parse_long(key, v, &n, err))
+        return err->code;
+    if (n < 1 || n > 65536)
+        return qs_fail(err, QS_EINVAL, "%s=%ld: expected 1 to 65536", key, n);
+    app->session.opt.batch = (int)n;
+    return QS_OK;
+}
+
+static void show_threads(const App *app, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%d", app->session.opt.threads);
+}
+
+static QsStatus set_threads(App *app, const char *key, const char *v, QsError *err)
+{
+    long n;
+    if (parse_long(key, v, &n, err))
+        return err->code;
+    if (n < 1 || n > 256)
+        return qs_fail(err, QS_EINVAL, "%s=%ld: expected 1 to 256", key, n);
+    app->session.opt.threads = (int)n;
+    threads_set((int)n);
+    return QS_OK;
+}
+
+static void show_task(const App *app, char *buf, size_t cap)
+{
+    int t = app->session.opt.task;
+    snprintf(buf, cap, "%s", t < 0 ? "auto" : task_name((TaskKind)t));
+}
+
+static QsStatus set_task(App *app, const char *key, const char *v, QsError *err)
+{
+    static const char *const names[] = { "auto", "classify", "multilabel", "regress", NULL };
+    int k;
+    if (parse_choice(key, v, names, &k, err))
+        return err->code;
+    app->session.opt.task = k - 1;
+    return QS_OK;
+}
+
+static void show_seed(const App *app, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%ld", app->session.opt.seed);
+}
+
+static QsStatus set_seed(App *app, const char *key, const char *v, QsError *err)
+{
+    long n;
+    if (parse_long(key, v, &n, err))
+        return err->code;
+    app->session.opt.seed = n;
+    return QS_OK;
+}
+
+static void show_output(const App *app, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", app->mode == RENDER_JSON ? "json" : "text");
+}
+
+static QsStatus set_output(App *app, const char *key, const char *v, QsError *err)
+{
+    static const char *const names[] = { "text", "json", NULL };
+    int k;
+    if (parse_choice(key, v, names, &k, err))
+        return err->code;
+    app->mode = k ? RENDER_JSON : RENDER_TEXT;
+    return QS_OK;
+}
+
+const OptionDef option_table[] = {
+    { "batch", "samples per forward pass in eval and run", show_batch, set_batch },
+    { "threads", "BLAS threads", show_threads, set_threads },
+    { "task", "auto, classify, multilabel or regress", show_task, set_task },
+    { "seed", "seed for anything random", show_seed, set_seed },
+    { "output", "text or json", show_output, set_output },
+};
+const int option_count = sizeof option_table / sizeof option_table[0];
+
+const OptionDef *option_find(const char *name)
+{
+    for (int i = 0; i < option_count; i++)
+        if (strcmp(option_table[i].name, name) == 0)
+            return &option_table[i];
+    return NULL;
+}

@@ -1,0 +1,39 @@
+#include "cmds/script.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds/commands.h"
+
+QsStatus script_run_stream(App *app, FILE *f, const char *name, QsError *err)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0;
+    QsStatus st = QS_OK;
+    while (!app->quit && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if ((st = cmd_exec_line(app, line, err))) {
+            qs_error_prefix(err, "%s:%d", name, lineno);
+            break;
+        }
+    }
+    free(line);
+    return st;
+}
+
+QsStatus script_run_file(App *app, const char *path, QsError *err)
+{
+    if (app->source_depth >= APP_MAX_SOURCE_DEPTH)
+        return qs_fail(err, QS_EINVAL, "%s: scripts nested more than %d deep", path,
+                       APP_MAX_SOURCE_DEPTH);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+    app->source_depth++;
+    QsStatus st = script_run_stream(app, f, path, err);
+    app->source_depth--;
+    fclose(f);
+    return st;
+}
