@@ -28,7 +28,9 @@ else()
   endif()
   file(READ ${dir}/${name}.out want)
   if(NOT out STREQUAL want)
-    file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}.got "${out}")
-    message(FATAL_ERROR "stdout differs from ${name}.out; got (also in ${name}.got):\n${out}")
+    # In script mode CMAKE_CURRENT_BINARY_DIR is the working directory (the source tree),
+    # so the caller names the build tree's folder for what the test got.
+    file(WRITE ${GOTDIR}/${name}.got "${out}")
+    message(FATAL_ERROR "stdout differs from ${name}.out; got (also in ${GOTDIR}/${name}.got):\n${out}")
   endif()
 endif()
