@@ -12,7 +12,10 @@ ui=(text cmds shell tui)
 rank() { # rank LAYER WING -> position, or nothing
     local -n order=$1
     local i
-    for i in "${!order[@]}"; do [ "${order[$i]}" = "$2" ] && { echo "$i"; return; }; done
+    for i in "${!order[@]}"; do
+        if [ "${order[$i]}" = "$2" ]; then echo "$i"; return 0; fi
+    done
+    return 0
 }
 bad=0
 for layer in core formats ui; do
