@@ -8,19 +8,19 @@
 const PrecisionDef precision_table[PREC_COUNT] = {
     [PREC_FP32] = { .name = "fp32", .field = "fp32", .short_name = "fp32",
                     .pinned_label = "fp32+pins", .weights = "float32", .activations = "float32",
-                    .weight_bytes = 4, .weight_prep = WPREP_FLOAT, .linear_run = PRUN_FLOAT,
+                    .weight_bits = 32, .weight_prep = WPREP_FLOAT, .linear_run = PRUN_FLOAT,
                     .other_run = PRUN_FLOAT, .onnx = PONNX_FLOAT },
     [PREC_FP16] = { .name = "fp16", .field = "fp16", .short_name = "fp16",
                     .pinned_label = "fp16+pins", .weights = "IEEE half",
                     .activations = "float32 arithmetic, every layer output rounded to half",
-                    .weight_bytes = 2, .weight_prep = WPREP_HALF, .linear_run = PRUN_HALF,
+                    .weight_bits = 16, .weight_prep = WPREP_HALF, .linear_run = PRUN_HALF,
                     .other_run = PRUN_HALF, .half_outputs = true, .onnx = PONNX_FP16 },
     [PREC_INT8_DYN] = { .name = "int8-dyn", .field = "int8_dyn", .short_name = "i8dyn",
                         .pinned_label = "int8-dyn+pins",
                         .weights = "int8 symmetric + float scales",
                         .activations = "quantized per sample at run time from their own "
                                        "range, int32 accumulation, float output",
-                        .weight_bytes = 1, .weight_prep = WPREP_INT8,
+                        .weight_prep = WPREP_INT8,
                         .linear_run = PRUN_INT8_DYN, .other_run = PRUN_FLOAT,
                         .onnx = PONNX_NONE,
                         .onnx_none = "int8-dyn layers have no ONNX layout here "
@@ -29,7 +29,7 @@ const PrecisionDef precision_table[PREC_COUNT] = {
                            .pinned_label = "int8-static+pins",
                            .weights = "int8 symmetric + float scales, int32 bias",
                            .activations = "int8 from calibrated ranges, integer kernels",
-                           .weight_bytes = 1, .weight_prep = WPREP_INT8,
+                           .weight_prep = WPREP_INT8,
                            .linear_run = PRUN_INT8_STATIC, .other_run = PRUN_INT8_STATIC,
                            .needs_calibration = true, .onnx = PONNX_QDQ },
 };
@@ -67,6 +67,11 @@ bool precision_half_outputs(PrecKind k)
 bool precision_needs_calibration(PrecKind k)
 {
     return precision_table[k].needs_calibration;
+}
+
+int precision_weight_bits(PrecKind k, const QuantOpts *q)
+{
+    return precision_table[k].weight_bits ? precision_table[k].weight_bits : q->bits;
 }
 
 const char *prec_onnx_name(PrecOnnx o)

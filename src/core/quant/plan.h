@@ -18,7 +18,7 @@ typedef enum { PREC_FP32 = 0, PREC_FP16, PREC_INT8_DYN, PREC_INT8_STATIC, PREC_C
 /* How a precision prepares a layer's weights (after BatchNorm folding). */
 typedef enum {
     WPREP_FLOAT = 0,  /* the float weights as they are */
-    WPREP_HALF,       /* rounded to IEEE half, computed with as float32 */
+    WPREP_HALF,       /* rounded to IEEE half, used as float32 */
     WPREP_INT8,       /* symmetric integers of QuantOpts.bits with float scales, one per
                          output channel or one per tensor as QuantOpts.wgran_tensor says */
 } WeightPrep;
@@ -45,7 +45,7 @@ typedef struct PrecisionDef {
     const char *pinned_label;  /* plan_label of a plan in this mode with pinned layers */
     const char *weights;       /* how weights are stored, for `help` and docs */
     const char *activations;   /* how activations are treated */
-    int weight_bytes;          /* bytes per stored weight at 8 bits (4, 2, 1, 1) */
+    int weight_bits;           /* bits per stored weight; 0: QuantOpts.bits */
     WeightPrep weight_prep;
     PrecRun linear_run;        /* Conv, Dense, Gemm and MatMul units */
     PrecRun other_run;         /* every other op */
@@ -58,8 +58,8 @@ typedef struct PrecisionDef {
 extern const PrecisionDef precision_table[PREC_COUNT];
 int precision_find(const char *name); /* -1 when unknown */
 
-/* The questions code asks of a precision, each answered by its table row. */
-/* Runs the float model unchanged: float weights, float steps, nothing rounded (fp32). */
+/* The questions code asks of a precision, each answered from its table row.
+ * Runs the float model unchanged: float weights, float steps, nothing rounded (fp32). */
 bool precision_is_float(PrecKind k);
 /* Stores integer weights and runs its linear layers on integer kernels (the int8 rows). */
 bool precision_is_integer(PrecKind k);
@@ -82,6 +82,9 @@ typedef struct QuantOpts {
 } QuantOpts;
 
 QuantOpts plan_default_opts(void);
+
+/* Bits per stored weight at precision k under options q (32, 16, or q->bits). */
+int precision_weight_bits(PrecKind k, const QuantOpts *q);
 
 typedef struct Plan {
     PrecKind mode;       /* the whole model's precision */
