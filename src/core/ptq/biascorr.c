@@ -124,7 +124,7 @@ static int bc_find_units(const Model *m, QModel *q, BcUnit *units)
         int node = g->order[k];
         const QLayerInfo *li = qmodel_layer(q, node);
         if (li->absorbed || li->unit != node || li->n_wscales == 0 ||
-            (li->prec != PREC_INT8_DYN && li->prec != PREC_INT8_STATIC))
+            !precision_is_integer(li->prec))
             continue;
         BcUnit *u = &units[n++];
         u->head = node;

@@ -176,7 +176,7 @@ QsStatus diagnose_run(QuantState *qs, const Model *m, const Plan *p, const Datas
      * int8-static when it is not already int8, with its weight granularity. */
     Plan pq;
     plan_copy(&pq, p);
-    if (pq.mode != PREC_INT8_STATIC && pq.mode != PREC_INT8_DYN)
+    if (!precision_is_integer(pq.mode))
         pq.mode = PREC_INT8_STATIC;
     QModel *q;
     QsStatus st = qstate_qmodel(qs, m, &pq, NULL, &q, err);

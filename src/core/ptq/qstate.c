@@ -148,7 +148,7 @@ const BiasCorr *qstate_bias_corr_for(const QuantState *qs, const Plan *p)
 bool qstate_plan_is_float(const Plan *p)
 {
     for (int i = 0; i < p->n_nodes; i++)
-        if (plan_node_prec(p, i) != PREC_FP32)
+        if (!precision_is_float(plan_node_prec(p, i)))
             return false;
     return true;
 }

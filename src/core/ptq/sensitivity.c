@@ -40,8 +40,8 @@ QsStatus sens_layers(const SensContext *c, const Plan *p, int **out, int *n_out,
     for (int k = 0; k < g->n_nodes; k++) {
         int i = g->order[k];
         const QLayerInfo *L = qmodel_layer(q, i);
-        if (L->unit == i && !L->absorbed && L->prec != PREC_FP32 &&
-            (L->integer || L->n_wscales > 0 || L->prec == PREC_FP16))
+        if (L->unit == i && !L->absorbed && !precision_is_float(L->prec) &&
+            (L->integer || L->n_wscales > 0 || precision_half_outputs(L->prec)))
             list[n++] = i;
     }
     *out = list;

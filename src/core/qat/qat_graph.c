@@ -183,7 +183,7 @@ static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *er
         const QLayerInfo *li = qmodel_layer(q, n);
         const Node *nd = &g->nodes[n];
         b->bn_of[n] = b->act_of[n] = -1;
-        if (li->prec != PREC_INT8_STATIC || !li->integer) {
+        if (!precision_static_activations(li->prec) || !li->integer) {
             b->kind[n] = K_FLOAT;
             continue;
         }

@@ -6,19 +6,32 @@
 #include "quant/observer.h"
 
 const PrecisionDef precision_table[PREC_COUNT] = {
-    [PREC_FP32] = { .name = "fp32", .weights = "float32", .activations = "float32",
-                    .weight_bytes = 4 },
-    [PREC_FP16] = { .name = "fp16", .weights = "IEEE half",
+    [PREC_FP32] = { .name = "fp32", .field = "fp32", .short_name = "fp32",
+                    .pinned_label = "fp32+pins", .weights = "float32", .activations = "float32",
+                    .weight_bits = 32, .weight_prep = WPREP_FLOAT, .linear_run = PRUN_FLOAT,
+                    .other_run = PRUN_FLOAT, .onnx = PONNX_FLOAT },
+    [PREC_FP16] = { .name = "fp16", .field = "fp16", .short_name = "fp16",
+                    .pinned_label = "fp16+pins", .weights = "IEEE half",
                     .activations = "float32 arithmetic, every layer output rounded to half",
-                    .weight_bytes = 2 },
-    [PREC_INT8_DYN] = { .name = "int8-dyn", .weights = "int8 symmetric + float scales",
+                    .weight_bits = 16, .weight_prep = WPREP_HALF, .linear_run = PRUN_HALF,
+                    .other_run = PRUN_HALF, .half_outputs = true, .onnx = PONNX_FP16 },
+    [PREC_INT8_DYN] = { .name = "int8-dyn", .field = "int8_dyn", .short_name = "i8dyn",
+                        .pinned_label = "int8-dyn+pins",
+                        .weights = "int8 symmetric + float scales",
                         .activations = "quantized per sample at run time from their own "
                                        "range, int32 accumulation, float output",
-                        .weight_bytes = 1 },
-    [PREC_INT8_STATIC] = { .name = "int8-static", .weights = "int8 symmetric + float scales, "
-                                                             "int32 bias",
+                        .weight_prep = WPREP_INT8,
+                        .linear_run = PRUN_INT8_DYN, .other_run = PRUN_FLOAT,
+                        .onnx = PONNX_NONE,
+                        .onnx_none = "int8-dyn layers have no ONNX layout here "
+                                     "(export fp32, fp16 or int8-static)" },
+    [PREC_INT8_STATIC] = { .name = "int8-static", .field = "int8_static", .short_name = "int8",
+                           .pinned_label = "int8-static+pins",
+                           .weights = "int8 symmetric + float scales, int32 bias",
                            .activations = "int8 from calibrated ranges, integer kernels",
-                           .weight_bytes = 1, .needs_calibration = true },
+                           .weight_prep = WPREP_INT8,
+                           .linear_run = PRUN_INT8_STATIC, .other_run = PRUN_INT8_STATIC,
+                           .needs_calibration = true, .onnx = PONNX_QDQ },
 };
 
 int precision_find(const char *name)
@@ -27,6 +40,47 @@ int precision_find(const char *name)
         if (strcmp(precision_table[i].name, name) == 0)
             return i;
     return -1;
+}
+
+bool precision_is_float(PrecKind k)
+{
+    const PrecisionDef *d = &precision_table[k];
+    return d->weight_prep == WPREP_FLOAT && d->linear_run == PRUN_FLOAT &&
+           d->other_run == PRUN_FLOAT && !d->half_outputs;
+}
+
+bool precision_is_integer(PrecKind k)
+{
+    return precision_table[k].weight_prep == WPREP_INT8;
+}
+
+bool precision_static_activations(PrecKind k)
+{
+    return precision_table[k].other_run == PRUN_INT8_STATIC;
+}
+
+bool precision_half_outputs(PrecKind k)
+{
+    return precision_table[k].half_outputs;
+}
+
+bool precision_needs_calibration(PrecKind k)
+{
+    return precision_table[k].needs_calibration;
+}
+
+int precision_weight_bits(PrecKind k, const QuantOpts *q)
+{
+    return precision_table[k].weight_bits ? precision_table[k].weight_bits : q->bits;
+}
+
+const char *prec_onnx_name(PrecOnnx o)
+{
+    static const char *const names[] = {
+        [PONNX_FLOAT] = "fp32", [PONNX_FP16] = "fp16", [PONNX_QDQ] = "qdq-int8",
+        [PONNX_NONE] = NULL,
+    };
+    return names[o];
 }
 
 QuantOpts plan_default_opts(void)
@@ -72,14 +126,32 @@ PrecKind plan_node_prec(const Plan *p, int node)
     return p->pin[node] >= 0 ? (PrecKind)p->pin[node] : p->mode;
 }
 
+bool plan_needs_calibration(const Plan *p)
+{
+    for (int i = 0; i < p->n_nodes; i++)
+        if (precision_needs_calibration(plan_node_prec(p, i)))
+            return true;
+    return false;
+}
+
+PrecOnnx plan_onnx_layout(const Plan *p, PrecKind *blocker)
+{
+    PrecOnnx layout = PONNX_FLOAT;
+    for (int i = 0; i < p->n_nodes; i++) {
+        PrecKind k = plan_node_prec(p, i);
+        if (precision_table[k].onnx > layout) {
+            layout = precision_table[k].onnx;
+            if (layout == PONNX_NONE && blocker)
+                *blocker = k;
+        }
+    }
+    return layout;
+}
+
 const char *plan_label(const Plan *p)
 {
-    static const char *const pinned[PREC_COUNT] = {
-        [PREC_FP32] = "fp32+pins", [PREC_FP16] = "fp16+pins",
-        [PREC_INT8_DYN] = "int8-dyn+pins", [PREC_INT8_STATIC] = "int8-static+pins",
-    };
     for (int i = 0; i < p->n_nodes; i++)
         if (p->pin[i] >= 0)
-            return pinned[p->mode];
+            return precision_table[p->mode].pinned_label;
     return precision_table[p->mode].name;
 }

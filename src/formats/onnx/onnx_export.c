@@ -708,21 +708,14 @@ QsStatus onnx_serialize_plan(QModel *q, void **out, size_t *out_len, QsError *er
     x.g = q->g;
     x.err = err;
     const Plan *p = &q->plan;
-    bool any[PREC_COUNT] = { false };
-    for (int i = 0; i < p->n_nodes; i++)
-        any[plan_node_prec(p, i)] = true;
-    if (any[PREC_INT8_DYN])
-        return qs_fail(err, QS_EUNSUPPORTED, "int8-dyn layers have no ONNX layout here "
-                       "(export fp32, fp16 or int8-static)");
-    if (any[PREC_INT8_STATIC] && p->q.bits != 8)
+    PrecKind blocker = PREC_FP32;
+    PrecOnnx layout = plan_onnx_layout(p, &blocker);
+    if (layout == PONNX_NONE)
+        return qs_fail(err, QS_EUNSUPPORTED, "%s", precision_table[blocker].onnx_none);
+    if (layout == PONNX_QDQ && p->q.bits != 8)
         return qs_fail(err, QS_EUNSUPPORTED, "%d-bit quantization has no ONNX QDQ layout "
                        "(ONNX int8 covers 8 bits only)", p->q.bits);
-    if (any[PREC_INT8_STATIC])
-        x.mode = EX_QDQ;
-    else if (any[PREC_FP16])
-        x.mode = EX_FP16;
-    else
-        x.mode = EX_FLOAT;
+    x.mode = layout == PONNX_QDQ ? EX_QDQ : layout == PONNX_FP16 ? EX_FP16 : EX_FLOAT;
     /* Mixed fp16 and int8 plans use both post-ops; mode only names the main one. */
     x.q = x.mode == EX_FLOAT ? NULL : q;
     QsStatus st = ex_run(&x, out, out_len);

@@ -218,13 +218,10 @@ static QsStatus bench_row(App *app, const Plan *p, const BenchArgs *b, TaskKind 
     return st;
 }
 
-/* "int8-dyn" -> "int8_dyn", so that field names stay one word for `check`. */
+/* "drop_int8_dyn": one word, for `check`. */
 static void bench_field(char *buf, size_t cap, const char *what, PrecKind k)
 {
-    snprintf(buf, cap, "%s_%s", what, precision_table[k].name);
-    for (char *c = buf; *c; c++)
-        if (*c == '-')
-            *c = '_';
+    snprintf(buf, cap, "%s_%s", what, precision_table[k].field);
 }
 
 static void bench_report(const BenchRow *rows, int n_rows, const char *metric, double ref_metric,
@@ -235,7 +232,7 @@ static void bench_report(const BenchRow *rows, int n_rows, const char *metric, d
     RTable *t = result_table(r, "precisions", cols);
     const BenchRow *fp32 = NULL;
     for (int i = 0; i < n_rows; i++)
-        if (rows[i].prec == PREC_FP32)
+        if (precision_is_float(rows[i].prec))
             fp32 = &rows[i];
     char key[64];
     for (int i = 0; i < n_rows; i++) {

@@ -35,14 +35,6 @@ static QsStatus export_variant_lookup(QuantState *qs, const char *vn, const Vari
     return err->code;
 }
 
-static bool export_needs_calib(const Plan *p)
-{
-    for (int i = 0; i < p->n_nodes; i++)
-        if (plan_node_prec(p, i) == PREC_INT8_STATIC)
-            return true;
-    return false;
-}
-
 /* The QModel of job j (caller frees with qmodel_free). */
 static QsStatus export_qmodel(const ExportJob *j, QModel **q, QsError *err)
 {
@@ -98,13 +90,7 @@ static QsStatus export_onnx(const char *path, const ExportJob *j, const char **l
         return err->code;
     QsStatus st = onnx_save_plan(path, q, err);
     qmodel_free(q);
-    bool any8 = false, any16 = false;
-    for (int i = 0; i < j->p->n_nodes; i++) {
-        PrecKind k = plan_node_prec(j->p, i);
-        any8 |= k == PREC_INT8_STATIC;
-        any16 |= k == PREC_FP16;
-    }
-    *layout = any8 ? "qdq-int8" : any16 ? "fp16" : "fp32";
+    *layout = prec_onnx_name(plan_onnx_layout(j->p, NULL));
     return st;
 }
 
@@ -283,14 +269,14 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
         return err->code;
     bool qsm = fileio_has_suffix(path, ".qsm"), onnx = fileio_has_suffix(path, ".onnx");
     const Plan *p = v ? &v->plan : base ? base : &qs->plan;
-    if (export_needs_calib(p) && !(v ? v->calibrated : qs->calibrated))
+    if (plan_needs_calibration(p) && !(v ? v->calibrated : qs->calibrated))
         return v ? qs_fail(err, QS_EINVAL, "variant '%s' has no calibration", vn)
                  : qs_fail(err, QS_EINVAL, "the plan runs int8-static: run 'calibrate' first");
     const Calibration *cal = v ? (v->calibrated ? &v->calib : NULL)
                                : (qs->calibrated ? &qs->calib : NULL);
     const BiasCorr *corr = v ? &v->corr : qstate_bias_corr_for(qs, p);
     const Model *src = v && v->model ? v->model : qstate_model(qs, s->model);
-    ExportJob job = { src, p, export_needs_calib(p) ? cal : NULL, corr, vn ? vn : "current" };
+    ExportJob job = { src, p, plan_needs_calibration(p) ? cal : NULL, corr, vn ? vn : "current" };
 
     bool cut = part || ins_s;
     Extract x = { 0 };

@@ -101,10 +101,7 @@ static QsStatus save_variant(Session *s, const char *path, const char *name, Res
     const Variant *v = qstate_variant_get(&s->q, name, err);
     if (!v)
         return qs_error_prefix(err, "save"), err->code;
-    bool needs_cal = false;
-    for (int i = 0; i < v->plan.n_nodes; i++)
-        needs_cal |= plan_node_prec(&v->plan, i) == PREC_INT8_STATIC;
-    if (needs_cal && !v->calibrated)
+    if (plan_needs_calibration(&v->plan) && !v->calibrated)
         return qs_fail(err, QS_EINVAL, "save: variant '%s' runs int8-static but has no "
                        "calibration", name);
     Model *out = v->model ? v->model : s->model;

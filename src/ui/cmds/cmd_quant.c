@@ -28,7 +28,9 @@ static void plan_fields(const Plan *p, Result *r)
 
 static QsStatus parse_prec(const char *s, int *out, QsError *err)
 {
-    static const char *const names[] = { "fp32", "fp16", "int8-dyn", "int8-static", NULL };
+    const char *names[PREC_COUNT + 1] = { NULL };
+    for (int k = 0; k < PREC_COUNT; k++)
+        names[k] = precision_table[k].name;
     return parse_choice("precision", s, names, out, err);
 }
 

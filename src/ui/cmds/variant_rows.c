@@ -43,10 +43,7 @@ static QsStatus score_row(App *app, VariantRow *row, const Plan *p, const Calibr
                           double ref_metric, QsError *err)
 {
     Session *s = &app->session;
-    bool needs_cal = false;
-    for (int i = 0; i < p->n_nodes; i++)
-        needs_cal |= plan_node_prec(p, i) == PREC_INT8_STATIC;
-    if (needs_cal && !(cal || s->q.calibrated)) {
+    if (plan_needs_calibration(p) && !(cal || s->q.calibrated)) {
         snprintf(row->note, sizeof row->note, "needs calibrate");
         return QS_OK;
     }

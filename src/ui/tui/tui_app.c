@@ -490,7 +490,7 @@ static bool split_whole_eval(const TuiState *st, const Result *r)
 static void compare_metrics(Tui *t, const TuiItem *it)
 {
     TuiState *st = &t->st;
-    for (int k = 0; k < PREC_COUNT && k < 4; k++)
+    for (int k = 0; k < PREC_COUNT; k++)
         st->compare_mode_key[k][0] = '\0';
     if (strcmp(it->base_key, st->snap.base_key) != 0)
         return;
@@ -664,11 +664,11 @@ static bool refresh(Tui *t)
         return false;
     bool has_eval = sn->split_n[1] > 0 && sn->split_labelled[1];
     bool has_data = sn->split_n[0] > 0 || sn->split_n[1] > 0;
-    bool pinned = tui_state_pinned(sn), needs_cal = sn->mode == PREC_INT8_STATIC;
+    bool pinned = tui_state_pinned(sn), needs_cal = precision_needs_calibration(sn->mode);
     for (int i = 0; i < sn->n_layers; i++)
-        needs_cal |= sn->pin[i] == PREC_INT8_STATIC;
+        needs_cal |= sn->pin[i] >= 0 && precision_needs_calibration((PrecKind)sn->pin[i]);
     bool ready = !needs_cal || sn->calibrated;
-    bool float_plan = sn->mode == PREC_FP32 && !pinned;
+    bool float_plan = precision_is_float(sn->mode) && !pinned;
     if (!float_plan && has_data && ready && !tui_state_cache_peek(&st->errors, sn->key) &&
         submit_auto(t, "error", sn->key, "error")) {
         snprintf(st->pending_error, TUI_KEY_LEN, "%s", sn->key);

@@ -17,8 +17,7 @@ typedef struct LayersPane {
 
 static const char *short_prec(int k)
 {
-    static const char *const names[] = { "fp32", "fp16", "i8dyn", "int8" };
-    return k >= 0 && k < 4 ? names[k] : "?";
+    return k >= 0 && k < PREC_COUNT ? precision_table[k].short_name : "?";
 }
 
 /* The `layers` row for layer k when the last result lists the same layers, else -1. */
@@ -102,7 +101,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     const TuiSnap *sn = &st->snap;
     const Result *err = sn->model ? tui_state_cache_peek(&st->errors, sn->key) : NULL;
     const RTable *et = err ? tui_state_table(err, "layers") : NULL;
-    bool float_plan = sn->mode == PREC_FP32 && !tui_state_pinned(sn);
+    bool float_plan = precision_is_float(sn->mode) && !tui_state_pinned(sn);
     bool pending = !err && st->pending_error[0] && strcmp(st->pending_error, sn->key) == 0;
     char right[96] = "";
     if (sn->model) {
@@ -208,13 +207,13 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
                     tui_screen_putf(s, x + c.bar + 1, y, c.db, sel ? base : sqnr_style(db),
                                     "%5.1f", db);
             }
-        } else if (et && prec != PREC_FP32) {
+        } else if (et && !precision_is_float(prec)) {
             /* no output of its own in the quantized run (folded into or fused with the
              * layer after it): its error shows there */
             tui_screen_put(s, x, y, c.bar, "fused", sel ? base : TS_DIM);
         } else if (pending) {
             tui_screen_putc(s, x, y, tui_screen_glyph(s, TG_ELLIPSIS), TS_PENDING);
-        } else if (float_plan || prec == PREC_FP32) {
+        } else if (float_plan || precision_is_float(prec)) {
             tui_screen_put(s, x, y, c.bar, "exact", sel ? base : TS_DIM);
         } else {
             tui_screen_put(s, x, y, c.bar, "-", TS_DIM);

@@ -37,9 +37,9 @@ static int compare_row(const TuiState *st, const char *name, int mode)
     if (mode >= 0) {
         char key[TUI_KEY_LEN];
         tui_state_mode_key(&st->snap, mode, key, sizeof key);
-        if (mode >= 4 || strcmp(st->compare_mode_key[mode], key) != 0)
+        if (mode >= PREC_COUNT || strcmp(st->compare_mode_key[mode], key) != 0)
             return -1;
-    } else if (strcmp(st->compare_mode_key[0], st->snap.fp32_key) != 0) {
+    } else if (strcmp(st->compare_mode_key[PREC_FP32], st->snap.fp32_key) != 0) {
         return -1;
     }
     const RTable *t = tui_state_table(&st->compare, "variants");
@@ -82,7 +82,7 @@ static int build_rows(const TuiState *st, Row *rows, int cap)
                      (cmp_pending || (st->pending_eval[0] && !strcmp(st->pending_eval, key)));
         r->current = !pinned && k == sn->mode;
     }
-    if (st->have_compare && !strcmp(st->compare_mode_key[0], sn->fp32_key)) {
+    if (st->have_compare && !strcmp(st->compare_mode_key[PREC_FP32], sn->fp32_key)) {
         const RTable *t = tui_state_table(&st->compare, "variants");
         int cv = tui_state_col(t, "variant"), cm = tui_state_col(t, "metric");
         for (int row = 0; t && row < t->n_rows && n < cap; row++) {
@@ -119,7 +119,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     p->rect = r;
     const TuiSnap *sn = &st->snap;
     char right[96] = "";
-    if (st->have_compare && !strcmp(st->compare_mode_key[0], sn->fp32_key)) {
+    if (st->have_compare && !strcmp(st->compare_mode_key[PREC_FP32], sn->fp32_key)) {
         const RValue *split = result_get(&st->compare, "split"), *n = result_get(&st->compare, "n");
         snprintf(right, sizeof right, "compare %s n=%lld",
                  split && split->type == RV_STR ? split->s : "", n ? (long long)n->i : 0LL);

@@ -37,10 +37,11 @@ static void snap_keys(TuiSnap *s)
  * calibration too. Keys say exactly that, so a new calibration keeps the FP16 figures. */
 void tui_state_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap)
 {
-    if (mode == PREC_FP32 || mode == PREC_FP16)
+    if (mode >= 0 && mode < PREC_COUNT && !precision_is_integer(mode))
         snprintf(buf, cap, "M%u.D%u|%s", s->model_gen, s->data_gen, precision_table[mode].name);
-    else if (mode == PREC_INT8_DYN)
-        snprintf(buf, cap, "M%u.D%u|%.128s|int8-dyn", s->model_gen, s->data_gen, s->quant);
+    else if (mode >= 0 && mode < PREC_COUNT && !precision_needs_calibration(mode))
+        snprintf(buf, cap, "M%u.D%u|%.128s|%s", s->model_gen, s->data_gen, s->quant,
+                 precision_table[mode].name);
     else
         snprintf(buf, cap, "%.200s|%.15s", s->base_key,
                  mode >= 0 && mode < PREC_COUNT ? precision_table[mode].name : "?");

@@ -95,7 +95,7 @@ typedef struct TuiState {
     Result compare;             /* the last `compare` over the whole eval split */
     bool have_compare;
     char compare_key[TUI_KEY_LEN]; /* base key it was measured under */
-    char compare_mode_key[4][TUI_KEY_LEN]; /* per precision row: its mode key then */
+    char compare_mode_key[PREC_COUNT][TUI_KEY_LEN]; /* per precision row: its mode key then */
     /* figures being computed for the workbench (plan keys; "" when none) */
     char pending_error[TUI_KEY_LEN], pending_eval[TUI_KEY_LEN], pending_compare[TUI_KEY_LEN];
     int sel;                    /* selected layer (row of the layer list); -1 when none */
