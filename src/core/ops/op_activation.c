@@ -38,9 +38,7 @@ static void relu_backward(const Node *n, const Tensor *const *in, const Tensor *
  * an importer turns into these attributes). Defaults are -inf/+inf. */
 static QsStatus clip_parse(const Node *n, OpParams *prm, QsError *err)
 {
-    OpParams tmp;
-    const ClipParams *p = &op_params(n, &tmp, NULL)->clip;
-    float lo = p->min, hi = p->max;
+    float lo = node_attr_float(n, "min", -INFINITY), hi = node_attr_float(n, "max", INFINITY);
     if (isnan(lo) || isnan(hi))
         return qs_fail(err, QS_EINVAL, "Clip '%s': min and max must not be NaN", n->name);
     /* ONNX gives max everywhere when min > max; that is almost surely a mistake in the
@@ -90,8 +88,7 @@ static void clip_backward(const Node *n, const Tensor *const *in, const Tensor *
 
 static QsStatus leakyrelu_parse(const Node *n, OpParams *prm, QsError *err)
 {
-    OpParams tmp;
-    float alpha = op_params(n, &tmp, NULL)->leakyrelu.alpha;
+    float alpha = node_attr_float(n, "alpha", 0.01f);
     if (!isfinite(alpha))
         return qs_fail(err, QS_EINVAL, "LeakyRelu '%s': alpha %g is not finite", n->name,
                        (double)alpha);

@@ -216,9 +216,7 @@ static void erf_backward(const Node *n, const Tensor *const *in, const Tensor *o
 
 static QsStatus hardsigmoid_parse(const Node *n, OpParams *prm, QsError *err)
 {
-    OpParams tmp;
-    const HardSigmoidParams *p = &op_params(n, &tmp, NULL)->hardsigmoid;
-    float a = p->alpha, b = p->beta;
+    float a = node_attr_float(n, "alpha", 0.2f), b = node_attr_float(n, "beta", 0.5f);
     if (!isfinite(a) || !isfinite(b))
         return qs_fail(err, QS_EINVAL, "HardSigmoid '%s': alpha and beta must be finite",
                        n->name);
