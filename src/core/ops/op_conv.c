@@ -135,8 +135,9 @@ static ConvKind conv_kind(const ConvGeom *g)
 {
     if (g->group > 1 && g->cg == 1)
         return CONV_DEPTHWISE;
-    if (g->win.kh == 1 && g->win.kw == 1 && g->win.sh == 1 && g->win.sw == 1 && g->win.pt == 0 && g->win.pl == 0 &&
-        g->win.pb == 0 && g->win.pr == 0)
+    const Window *k = &g->win;
+    if (k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+        k->pb == 0 && k->pr == 0)
         return CONV_POINTWISE;
     return CONV_IM2COL;
 }
@@ -227,7 +228,7 @@ static void conv_depthwise(const ConvGeom *g, const float *x, const float *w, fl
     for (int64_t b = 0; b < g->n; b++)
         for (int64_t oc = 0; oc < g->oc; oc++) {
             const float *xp = x + (b * g->c + oc / g->ocg) * g->h * g->w; /* (H, W) */
-            const float *wk = w + oc * g->win.kh * g->win.kw;                      /* (KH, KW) */
+            const float *wk = w + oc * g->win.kh * g->win.kw;             /* (KH, KW) */
             float *yp = y + (b * g->oc + oc) * g->oh * g->ow;             /* (OH, OW) */
             for (int64_t ki = 0; ki < g->win.kh; ki++)
                 for (int64_t kj = 0; kj < g->win.kw; kj++) {
@@ -238,8 +239,8 @@ static void conv_depthwise(const ConvGeom *g, const float *x, const float *w, fl
                     geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
                     for (int64_t oh = oh0; oh < oh1; oh++)
                         conv_axpy(yp + oh * g->ow + ow0,
-                                  xp + (oh * g->win.sh + offh) * g->w + ow0 * g->win.sw + offw, wv,
-                                  ow1 - ow0, g->win.sw);
+                                  xp + (oh * g->win.sh + offh) * g->w + ow0 * g->win.sw + offw,
+                                  wv, ow1 - ow0, g->win.sw);
                 }
         }
 }
