@@ -124,6 +124,29 @@ static void test_geometry(void)
           w.pb == 0 && w.pr == 0);
 }
 
+/* The window of a made node, as the integer executor reads it. */
+static void test_node_window(void)
+{
+    Graph g;
+    QsError err = { 0 };
+    graph_with_input(&g);
+    const char *in[1] = { "x" };
+    const int64_t ks[2] = { 3, 2 }, st[2] = { 2, 1 }, pd[4] = { 1, 0, 1, 0 };
+    Attr a[3] = { attr_ints("kernel_shape", ks, 2), attr_ints("strides", st, 2),
+                  attr_ints("pads", pd, 4) };
+    CHECK_OK(graph_add_node(&g, OP_MAXPOOL, "p", in, 1, "y", a, 3, &err), &err);
+    Window w;
+    geom_node_window(&g.nodes[0], 2, NULL, &w);
+    CHECK(w.kh == 3 && w.kw == 2 && w.sh == 2 && w.sw == 1 && w.dh == 1 && w.dw == 1 &&
+          w.pt == 1 && w.pl == 0 && w.pb == 1 && w.pr == 0);
+    const int64_t wk[2] = { 5, 5 };
+    geom_node_window(&g.nodes[0], 2, wk, &w);
+    CHECK(w.kh == 5 && w.kw == 5 && w.sh == 2);
+    for (int i = 0; i < 3; i++)
+        attr_release(&a[i]);
+    graph_release(&g);
+}
+
 int main(void)
 {
     test_parsed_at_creation();
@@ -131,5 +154,6 @@ int main(void)
     test_set_attr();
     test_bare_node();
     test_geometry();
+    test_node_window();
     return test_summary("op_params");
 }

@@ -67,6 +67,19 @@ void geom_window(int sp, const int64_t *k, const int64_t *s, const int64_t *d,
     }
 }
 
+void geom_node_window(const Node *n, int sp, const int64_t *kernel, Window *w)
+{
+    OpParams tmp;
+    const WindowParams *p = &op_params(n, &tmp, NULL)->win;
+    int64_t ks[2], st[2], dl[2], pd[4];
+    bool ok = !geom_ints(n, "strides", &p->strides, sp, 1, 1, st, NULL) &&
+              !geom_ints(n, "dilations", &p->dilations, sp, 1, 1, dl, NULL) &&
+              !geom_ints(n, "pads", &p->pads, 2 * sp, 0, 0, pd, NULL) &&
+              (kernel || !geom_ints(n, "kernel_shape", &p->kernel_shape, sp, 1, 1, ks, NULL));
+    QS_ASSERT(ok); /* infer accepted them */
+    geom_window(sp, kernel ? kernel : ks, st, dl, pd, w);
+}
+
 int64_t geom_extent(int64_t k, int64_t d) { return (k - 1) * d + 1; }
 
 int64_t geom_out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1,

@@ -38,6 +38,11 @@ QsStatus geom_ints(const Node *n, const char *name, const ParamInts *a, int coun
 void geom_window(int sp, const int64_t *k, const int64_t *s, const int64_t *d,
                  const int64_t *pads, Window *w);
 
+/* The window of a node that infer accepted (Conv, ConvTranspose or a pool) for spatial
+ * rank sp: kernel from `kernel` (sp values, the weight's) or, when NULL, from the node's
+ * kernel_shape. For code that runs a node after its graph was finalized. */
+void geom_node_window(const Node *n, int sp, const int64_t *kernel, Window *w);
+
 /* The extent of kernel k with dilation d: (k - 1) * d + 1. */
 int64_t geom_extent(int64_t k, int64_t d);
 

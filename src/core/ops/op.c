@@ -90,10 +90,9 @@ const OpParams *op_params(const Node *n, OpParams *tmp, QsError *err)
 
 QsStatus node_set_attr(Node *n, const Attr *a, QsError *err)
 {
-    int at = n->n_attrs;
-    for (int i = 0; i < n->n_attrs; i++)
-        if (strcmp(n->attrs[i].name, a->name) == 0)
-            at = i;
+    int at = 0; /* the first of that name, the one node_attr reads */
+    while (at < n->n_attrs && strcmp(n->attrs[at].name, a->name) != 0)
+        at++;
     /* Parse a probe with the new list first, so a failure leaves n as it was. */
     Attr *probe_attrs = xmalloc((size_t)(n->n_attrs + 1) * sizeof *probe_attrs);
     memcpy(probe_attrs, n->attrs, (size_t)n->n_attrs * sizeof *probe_attrs);

@@ -344,9 +344,9 @@ static QsStatus dropout_parse(const Node *n, OpParams *prm, QsError *err)
     return QS_OK;
 }
 
-/* Identity at inference. It is ALSO identity when rc->training is set: the random mask
- * (and its 1 / (1 - ratio) scaling) is added by a later issue together with the backward
- * pass and a seeded generator, so that training runs stay reproducible. */
+/* Identity at inference. It is ALSO identity when rc->training is set, and so is its
+ * backward: the random mask with its 1 / (1 - ratio) scaling waits for a seeded generator,
+ * which keeps training runs reproducible. */
 static void dropout_forward(const Node *n, const Tensor *const *in, Tensor *out,
                             const RunCtx *rc)
 {
