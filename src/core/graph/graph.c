@@ -134,7 +134,7 @@ QsStatus graph_add_node(Graph *g, int op, const char *name, const char *const *i
         free(in);
         return err->code;
     }
-    /* Parsed last, so that the node's other errors come first as they always did. */
+    /* Parsed last, so that errors in the name, inputs and output come first. */
     OpParams params;
     const Node probe = { .op = op, .name = (char *)name, .n_in = n_in, .in = in,
                          .n_attrs = n_attrs, .attrs = (Attr *)attrs };
