@@ -134,6 +134,15 @@ QsStatus graph_add_node(Graph *g, int op, const char *name, const char *const *i
         free(in);
         return err->code;
     }
+    /* Parsed last, so that errors in the name, inputs and output come first. */
+    OpParams params;
+    const Node probe = { .op = op, .name = (char *)name, .n_in = n_in, .in = in,
+                         .n_attrs = n_attrs, .attrs = (Attr *)attrs };
+    if (op_parse(&probe, &params, err)) {
+        free(in);
+        free(g->values[--g->n_values].name); /* the output value new_value just added */
+        return err->code;
+    }
     if (g->n_nodes == g->cap_nodes) {
         g->cap_nodes = g->cap_nodes ? 2 * g->cap_nodes : 16;
         g->nodes = xrealloc(g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
@@ -149,6 +158,8 @@ QsStatus graph_add_node(Graph *g, int op, const char *name, const char *const *i
     n->attrs = xcalloc((size_t)(n_attrs ? n_attrs : 1), sizeof *n->attrs);
     for (int i = 0; i < n_attrs; i++)
         n->attrs[i] = attr_copy(&attrs[i]);
+    n->params = params;
+    n->parsed = true;
     g->values[out].producer = g->n_nodes;
     g->n_nodes++;
     return QS_OK;

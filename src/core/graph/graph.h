@@ -53,7 +53,8 @@ QsStatus graph_add_input(Graph *g, const char *name, const Shape *sample, QsErro
  * unless t->owns_data). */
 QsStatus graph_add_const(Graph *g, const char *name, Tensor *t, bool is_param, QsError *err);
 /* Adds a node; input names may be "" for an omitted optional input. Attributes are
- * copied. The output value is created. */
+ * copied and parsed into Node.params (OpDef.parse), so an attribute the op rejects fails
+ * here. The output value is created. */
 QsStatus graph_add_node(Graph *g, int op, const char *name, const char *const *inputs,
                         int n_in, const char *output, const Attr *attrs, int n_attrs,
                         QsError *err);

@@ -59,7 +59,7 @@ static bool fold_into_readers(Graph *g, const Node *mul, const float *f, int64_t
         for (int k = 0; k < n->n_in; k++) {
             if (n->in[k] != mul->out)
                 continue;
-            bool ok = k == 0 && ((n->op == OP_CONV && node_attr_int(n, "group", 1) == 1) ||
+            bool ok = k == 0 && ((n->op == OP_CONV && n->params.win.group == 1) ||
                                  (n->op == OP_DENSE && x->ndim == 2));
             if (!ok || readers(g, n->in[1], NULL) != 1)
                 return false;

@@ -1,5 +1,7 @@
 #include "ops/op.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const OpDef op_gemm_def, op_dense_def, op_matmul_def;
@@ -70,6 +72,80 @@ int op_find(const char *name)
     return -1;
 }
 
+QsStatus op_parse(const Node *n, OpParams *p, QsError *err)
+{
+    memset(p, 0, sizeof *p);
+    const OpDef *def = op_table[n->op];
+    return def->parse ? def->parse(n, p, err) : QS_OK;
+}
+
+const OpParams *op_params(const Node *n, OpParams *tmp, QsError *err)
+{
+    if (n->parsed)
+        return &n->params;
+    QsStatus st = op_parse(n, tmp, err);
+    QS_ASSERT(err || st == QS_OK);
+    return st ? NULL : tmp;
+}
+
+QsStatus node_set_attr(Node *n, const Attr *a, QsError *err)
+{
+    int at = 0; /* the first of that name, the one node_attr reads */
+    while (at < n->n_attrs && strcmp(n->attrs[at].name, a->name) != 0)
+        at++;
+    /* Parse a probe with the new list first, so a failure leaves n as it was. */
+    Attr *probe_attrs = xmalloc((size_t)(n->n_attrs + 1) * sizeof *probe_attrs);
+    memcpy(probe_attrs, n->attrs, (size_t)n->n_attrs * sizeof *probe_attrs);
+    probe_attrs[at] = *a;
+    Node probe = *n;
+    probe.attrs = probe_attrs;
+    probe.n_attrs = at == n->n_attrs ? n->n_attrs + 1 : n->n_attrs;
+    OpParams p;
+    QsStatus st = op_parse(&probe, &p, err);
+    free(probe_attrs);
+    if (st)
+        return st;
+    if (at == n->n_attrs)
+        n->attrs = xrealloc(n->attrs, (size_t)(++n->n_attrs) * sizeof *n->attrs);
+    else
+        attr_release(&n->attrs[at]);
+    n->attrs[at] = attr_copy(a);
+    n->params = p;
+    n->parsed = true;
+    return QS_OK;
+}
+
+bool op_clamp_range(const Node *n, float *lo, float *hi)
+{
+    OpParams tmp;
+    if (n->op == OP_RELU) {
+        *lo = 0.0f;
+        *hi = INFINITY;
+        return true;
+    }
+    if (n->op != OP_CLIP)
+        return false;
+    const ClipParams *c = &op_params(n, &tmp, NULL)->clip;
+    *lo = c->min;
+    *hi = c->max;
+    return true;
+}
+
+void op_param_ints(const Node *n, const char *name, ParamInts *out)
+{
+    out->n = node_attr_ints(n, name, out->v, QS_PARAM_INTS);
+    out->given = node_attr(n, name) != NULL;
+}
+
+void op_param_floats(const Node *n, const char *name, ParamFloats *out)
+{
+    const Attr *a = node_attr(n, name);
+    out->given = a != NULL;
+    out->n = a && a->type == ATTR_FLOATS ? a->n : -1;
+    for (int i = 0; i < out->n && i < QS_MAX_DIMS; i++)
+        out->v[i] = a->floats[i];
+}
+
 QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,
                         QsError *err)
 {
@@ -88,6 +164,9 @@ QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const cha
 
 QsStatus op_unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
+    OpParams tmp;
+    if (!op_params(n, &tmp, err))
+        return err->code;
     if (!in[0])
         return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
                        n->name);

@@ -1,5 +1,6 @@
-/* The op table: one row per op, holding its ONNX name, arity, shape inference, scratch
- * size and float forward (backward and quantized forward are added by later work).
+/* The op table: one row per op, holding its ONNX name, arity, attribute parser, shape
+ * inference, scratch size, float forward and backward. (The integer executor's kernels
+ * live in qexec/, keyed by OpType.)
  * Op semantics follow ONNX (https://onnx.ai/onnx/operators/) unless a row says otherwise;
  * every value's shape includes the leading batch dimension. */
 #ifndef QS_OP_H
@@ -68,6 +69,9 @@ typedef struct RunCtx {
 typedef struct OpDef {
     const char *name;       /* ONNX op_type, e.g. "Conv" */
     int min_in, max_in;     /* input arity, optional inputs included in max_in */
+    /* Fills *p from n's attributes (node_attr_*), checking what the attributes alone
+     * decide; called once when the node is made (op_parse). NULL: the op has none. */
+    QsStatus (*parse)(const Node *n, OpParams *p, QsError *err);
     /* in[i] is NULL for an omitted optional input; all shapes include the batch dim. */
     QsStatus (*infer)(const Node *n, const Shape *const *in, Shape *out, QsError *err);
     /* Scratch bytes the forward needs; NULL means none. */
@@ -91,10 +95,29 @@ extern const OpDef *const op_table[OP_COUNT];
 /* Op index by ONNX name, or -1. */
 int op_find(const char *name);
 
+/* Parses n's attributes into *p with its op's OpDef.parse (zeroes *p when it has none). */
+QsStatus op_parse(const Node *n, OpParams *p, QsError *err);
+/* The parameters the op functions read: n->params once parsed (every node a graph holds
+ * is), else parsed now into *tmp (a Node filled in by hand: the ONNX importer's folding
+ * probe, op tests). NULL with err set when they do not parse; with err NULL the caller
+ * knows they do (infer accepted the node), so the result is never NULL. */
+const OpParams *op_params(const Node *n, OpParams *tmp, QsError *err);
+/* Sets attribute a on n (replacing one of the same name, else appending a copy) and
+ * parses again; on failure n is unchanged. For code that edits a made node's attributes. */
+QsStatus node_set_attr(Node *n, const Attr *a, QsError *err);
+/* The output range a Relu or Clip node clamps to ([0, +inf] and [min, max]); false for
+ * other ops. */
+bool op_clamp_range(const Node *n, float *lo, float *hi);
+
+/* Helpers for parse functions: the ints or floats attribute `name` as given. */
+void op_param_ints(const Node *n, const char *name, ParamInts *out);
+void op_param_floats(const Node *n, const char *name, ParamFloats *out);
+
 /* Shared shape helpers for infer functions. */
 QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,
                         QsError *err);
-/* Same-shape infer for elementwise unary ops: out = in[0]'s shape. */
+/* Same-shape infer for elementwise unary ops: out = in[0]'s shape (after parsing a
+ * hand-made node's attributes, as every infer does). */
 QsStatus op_unary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err);
 /* Numpy-style broadcast of a and b into out. */
 QsStatus op_broadcast(const Node *n, const Shape *a, const Shape *b, Shape *out, QsError *err);

@@ -36,7 +36,7 @@ static void relu_backward(const Node *n, const Tensor *const *in, const Tensor *
 
 /* Clip with attributes (ONNX opset 6 style; opset >= 11 takes min/max as inputs, which
  * an importer turns into these attributes). Defaults are -inf/+inf. */
-static QsStatus clip_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+static QsStatus clip_parse(const Node *n, OpParams *prm, QsError *err)
 {
     float lo = node_attr_float(n, "min", -INFINITY), hi = node_attr_float(n, "max", INFINITY);
     if (isnan(lo) || isnan(hi))
@@ -46,14 +46,18 @@ static QsStatus clip_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     if (lo > hi)
         return qs_fail(err, QS_EINVAL, "Clip '%s': min %g is greater than max %g", n->name,
                        (double)lo, (double)hi);
-    return op_unary_infer(n, in, out, err);
+    prm->clip.min = lo;
+    prm->clip.max = hi;
+    return QS_OK;
 }
 
 static void clip_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
     float *y = tensor_f32(out);         /* (N, ...) */
-    float lo = node_attr_float(n, "min", -INFINITY), hi = node_attr_float(n, "max", INFINITY);
+    OpParams tmp;
+    const ClipParams *p = &op_params(n, &tmp, NULL)->clip;
+    float lo = p->min, hi = p->max;
     int64_t count = tensor_numel(out);
     /* Comparisons (not fminf/fmaxf) so that NaN propagates, as torch.clamp does. */
     for (int64_t i = 0; i < count; i++) {
@@ -73,20 +77,23 @@ static void clip_backward(const Node *n, const Tensor *const *in, const Tensor *
     const float *x = tensor_f32(in[0]);  /* (N, ...) */
     const float *dy = tensor_f32(dout);  /* (N, ...) */
     float *dx = tensor_f32(din[0]);      /* (N, ...) */
-    float lo = node_attr_float(n, "min", -INFINITY), hi = node_attr_float(n, "max", INFINITY);
+    OpParams tmp;
+    const ClipParams *p = &op_params(n, &tmp, NULL)->clip;
+    float lo = p->min, hi = p->max;
     int64_t count = tensor_numel(dout);
     for (int64_t i = 0; i < count; i++)
         if (x[i] >= lo && x[i] <= hi)
             dx[i] += dy[i];
 }
 
-static QsStatus leakyrelu_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+static QsStatus leakyrelu_parse(const Node *n, OpParams *prm, QsError *err)
 {
     float alpha = node_attr_float(n, "alpha", 0.01f);
     if (!isfinite(alpha))
         return qs_fail(err, QS_EINVAL, "LeakyRelu '%s': alpha %g is not finite", n->name,
                        (double)alpha);
-    return op_unary_infer(n, in, out, err);
+    prm->leakyrelu.alpha = alpha;
+    return QS_OK;
 }
 
 static void leakyrelu_forward(const Node *n, const Tensor *const *in, Tensor *out,
@@ -94,7 +101,8 @@ static void leakyrelu_forward(const Node *n, const Tensor *const *in, Tensor *ou
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
     float *y = tensor_f32(out);         /* (N, ...) */
-    float alpha = node_attr_float(n, "alpha", 0.01f);
+    OpParams tmp;
+    float alpha = op_params(n, &tmp, NULL)->leakyrelu.alpha;
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++)
         y[i] = x[i] < 0.0f ? alpha * x[i] : x[i];
@@ -109,7 +117,8 @@ static void leakyrelu_backward(const Node *n, const Tensor *const *in, const Ten
     const float *x = tensor_f32(in[0]);  /* (N, ...) */
     const float *dy = tensor_f32(dout);  /* (N, ...) */
     float *dx = tensor_f32(din[0]);      /* (N, ...) */
-    float alpha = node_attr_float(n, "alpha", 0.01f);
+    OpParams tmp;
+    float alpha = op_params(n, &tmp, NULL)->leakyrelu.alpha;
     int64_t count = tensor_numel(dout);
     for (int64_t i = 0; i < count; i++)
         dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i];
@@ -172,18 +181,20 @@ static void tanh_backward(const Node *n, const Tensor *const *in, const Tensor *
         dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
-static bool gelu_is_tanh(const Node *n)
-{
-    return strcmp(node_attr_str(n, "approximate", "none"), "tanh") == 0;
-}
-
-static QsStatus gelu_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+static QsStatus gelu_parse(const Node *n, OpParams *prm, QsError *err)
 {
     const char *mode = node_attr_str(n, "approximate", "none");
     if (strcmp(mode, "none") != 0 && strcmp(mode, "tanh") != 0)
         return qs_fail(err, QS_EINVAL, "Gelu '%s': approximate=\"%s\", expected \"none\" or \"tanh\"",
                        n->name, mode);
-    return op_unary_infer(n, in, out, err);
+    prm->gelu.tanh = strcmp(mode, "tanh") == 0;
+    return QS_OK;
+}
+
+static bool gelu_is_tanh(const Node *n)
+{
+    OpParams tmp;
+    return op_params(n, &tmp, NULL)->gelu.tanh;
 }
 
 /* Both forms are rewritten to avoid the cancellation in 1 + erf(.) and 1 + tanh(.) for
@@ -323,18 +334,19 @@ static void copy_backward(const Node *n, const Tensor *const *in, const Tensor *
 
 /* ONNX Dropout (opset 12+) has optional inputs ratio and training_mode; they are
  * accepted and ignored. Older models carry a "ratio" attribute, checked for sanity. */
-static QsStatus dropout_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+static QsStatus dropout_parse(const Node *n, OpParams *prm, QsError *err)
 {
     float ratio = node_attr_float(n, "ratio", 0.5f);
     if (!(ratio >= 0.0f && ratio < 1.0f))
         return qs_fail(err, QS_EINVAL, "Dropout '%s': ratio %g is outside [0, 1)", n->name,
                        (double)ratio);
-    return op_unary_infer(n, in, out, err);
+    prm->dropout.ratio = ratio;
+    return QS_OK;
 }
 
-/* Identity at inference. It is ALSO identity when rc->training is set: the random mask
- * (and its 1 / (1 - ratio) scaling) is added by a later issue together with the backward
- * pass and a seeded generator, so that training runs stay reproducible. */
+/* Identity at inference. It is ALSO identity when rc->training is set, and so is its
+ * backward: the random mask with its 1 / (1 - ratio) scaling waits for a seeded generator,
+ * which keeps training runs reproducible. */
 static void dropout_forward(const Node *n, const Tensor *const *in, Tensor *out,
                             const RunCtx *rc)
 {
@@ -346,11 +358,13 @@ const OpDef op_relu_def = {
     .backward = relu_backward
 };
 const OpDef op_clip_def = {
-    .name = "Clip", .min_in = 1, .max_in = 1, .infer = clip_infer, .forward = clip_forward,
+    .name = "Clip", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = clip_forward,
+    .parse = clip_parse,
     .backward = clip_backward
 };
 const OpDef op_leakyrelu_def = {
-    .name = "LeakyRelu", .min_in = 1, .max_in = 1, .infer = leakyrelu_infer,
+    .name = "LeakyRelu", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .parse = leakyrelu_parse,
     .forward = leakyrelu_forward, .backward = leakyrelu_backward
 };
 const OpDef op_sigmoid_def = {
@@ -362,7 +376,8 @@ const OpDef op_tanh_def = {
     .backward = tanh_backward
 };
 const OpDef op_gelu_def = {
-    .name = "Gelu", .min_in = 1, .max_in = 1, .infer = gelu_infer, .forward = gelu_forward,
+    .name = "Gelu", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = gelu_forward,
+    .parse = gelu_parse,
     .backward = gelu_backward
 };
 const OpDef op_hardswish_def = {
@@ -378,6 +393,7 @@ const OpDef op_identity_def = {
     .backward = copy_backward
 };
 const OpDef op_dropout_def = {
-    .name = "Dropout", .min_in = 1, .max_in = 3, .infer = dropout_infer,
+    .name = "Dropout", .min_in = 1, .max_in = 3, .infer = op_unary_infer,
+    .parse = dropout_parse,
     .forward = dropout_forward, .backward = copy_backward
 };

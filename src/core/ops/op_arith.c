@@ -214,14 +214,15 @@ static void erf_backward(const Node *n, const Tensor *const *in, const Tensor *o
     }
 }
 
-static QsStatus hardsigmoid_infer(const Node *n, const Shape *const *in, Shape *out,
-                                  QsError *err)
+static QsStatus hardsigmoid_parse(const Node *n, OpParams *prm, QsError *err)
 {
     float a = node_attr_float(n, "alpha", 0.2f), b = node_attr_float(n, "beta", 0.5f);
     if (!isfinite(a) || !isfinite(b))
         return qs_fail(err, QS_EINVAL, "HardSigmoid '%s': alpha and beta must be finite",
                        n->name);
-    return op_unary_infer(n, in, out, err);
+    prm->hardsigmoid.alpha = a;
+    prm->hardsigmoid.beta = b;
+    return QS_OK;
 }
 
 static void hardsigmoid_forward(const Node *n, const Tensor *const *in, Tensor *out,
@@ -229,7 +230,9 @@ static void hardsigmoid_forward(const Node *n, const Tensor *const *in, Tensor *
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
     float *y = tensor_f32(out);         /* (N, ...) */
-    float a = node_attr_float(n, "alpha", 0.2f), b = node_attr_float(n, "beta", 0.5f);
+    OpParams tmp;
+    const HardSigmoidParams *p = &op_params(n, &tmp, NULL)->hardsigmoid;
+    float a = p->alpha, b = p->beta;
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++) {
         float v = a * x[i] + b;
@@ -247,7 +250,9 @@ static void hardsigmoid_backward(const Node *n, const Tensor *const *in, const T
     const float *x = tensor_f32(in[0]);  /* (N, ...) */
     const float *dy = tensor_f32(dout);  /* (N, ...) */
     float *dx = tensor_f32(din[0]);      /* (N, ...) */
-    float a = node_attr_float(n, "alpha", 0.2f), b = node_attr_float(n, "beta", 0.5f);
+    OpParams tmp;
+    const HardSigmoidParams *p = &op_params(n, &tmp, NULL)->hardsigmoid;
+    float a = p->alpha, b = p->beta;
     int64_t count = tensor_numel(dout);
     for (int64_t i = 0; i < count; i++) {
         float v = a * x[i] + b;
@@ -277,6 +282,7 @@ const OpDef op_erf_def = {
     .forward = erf_forward, .backward = erf_backward
 };
 const OpDef op_hardsigmoid_def = {
-    .name = "HardSigmoid", .min_in = 1, .max_in = 1, .infer = hardsigmoid_infer,
+    .name = "HardSigmoid", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .parse = hardsigmoid_parse,
     .forward = hardsigmoid_forward, .backward = hardsigmoid_backward
 };

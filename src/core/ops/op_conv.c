@@ -19,45 +19,18 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ops/geometry.h"
 #include "ops/op.h"
-
-/* Attribute values beyond this are rejected, so geometry arithmetic cannot overflow. */
-#define CONV_ATTR_MAX INT32_MAX
 
 typedef struct ConvGeom {
     int sp;                      /* spatial rank: 1 or 2 */
     int64_t n, c, h, w;          /* input (N, C, H, W); H = 1 for 1-D */
     int64_t oc, oh, ow;          /* output channels and spatial size */
-    int64_t kh, kw, sh, sw, dh, dw;
-    int64_t pt, pl, pb, pr;      /* pads: top, left, bottom, right */
+    Window win;
     int64_t group, cg, ocg;      /* groups, input and output channels per group */
 } ConvGeom;
 
 typedef enum { CONV_DEPTHWISE, CONV_POINTWISE, CONV_IM2COL } ConvKind;
-
-/* Reads an ints attribute of exactly `count` values (default `def` for each when absent)
- * and checks every value is in [lo, CONV_ATTR_MAX]. */
-static QsStatus conv_ints(const Node *n, const char *name, int count, int64_t def, int64_t lo,
-                          int64_t *out, QsError *err)
-{
-    int got = node_attr_ints(n, name, out, count);
-    if (got < 0 && node_attr(n, name))
-        return qs_fail(err, QS_EFORMAT, "Conv '%s': attribute %s must be a list of ints",
-                       n->name, name);
-    if (got < 0) {
-        for (int i = 0; i < count; i++)
-            out[i] = def;
-        return QS_OK;
-    }
-    if (got != count)
-        return qs_fail(err, QS_EFORMAT, "Conv '%s': %s has %d values, expected %d", n->name, name,
-                       got, count);
-    for (int i = 0; i < count; i++)
-        if (out[i] < lo || out[i] > CONV_ATTR_MAX)
-            return qs_fail(err, QS_EINVAL, "Conv '%s': %s[%d] = %lld, must be in [%lld, %d]",
-                           n->name, name, i, (long long)out[i], (long long)lo, CONV_ATTR_MAX);
-    return QS_OK;
-}
 
 static QsStatus conv_dims(const Node *n, const Shape *s, const char *what, QsError *err)
 {
@@ -83,20 +56,18 @@ static QsStatus conv_geom(const Node *n, const Shape *x, const Shape *w, ConvGeo
         return qs_fail(err, QS_ESHAPE, "Conv '%s': weight has shape %s, expected rank %d for input %s",
                        n->name, shape_format(w, sw, sizeof sw), x->ndim,
                        shape_format(x, sx, sizeof sx));
-    const char *auto_pad = node_attr_str(n, "auto_pad", "NOTSET");
-    if (strcmp(auto_pad, "NOTSET") != 0)
-        return qs_fail(err, QS_EUNSUPPORTED,
-                       "Conv '%s': auto_pad=%s is not supported; give explicit pads", n->name,
-                       auto_pad);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err ? err->code : QS_EINVAL;
+    const WindowParams *p = &prm->win;
     int sp = g->sp = x->ndim - 2;
     g->n = x->dim[0];
     g->c = x->dim[1];
     g->h = sp == 2 ? x->dim[2] : 1;
     g->w = x->dim[x->ndim - 1];
     g->oc = w->dim[0];
-    g->kh = sp == 2 ? w->dim[2] : 1;
-    g->kw = w->dim[w->ndim - 1];
-    g->group = node_attr_int(n, "group", 1);
+    g->group = p->group;
     if (g->group < 1 || g->group > g->c || g->c % g->group != 0)
         return qs_fail(err, QS_EINVAL, "Conv '%s': group %lld does not divide the %lld input channels",
                        n->name, (long long)g->group, (long long)g->c);
@@ -117,45 +88,42 @@ static QsStatus conv_geom(const Node *n, const Shape *x, const Shape *w, ConvGeo
                        n->name, (long long)w->dim[1], (long long)g->cg, (long long)g->c,
                        (long long)g->group);
     }
-    int64_t ks[2], st[2], dl[2], pd[4];
-    if (conv_ints(n, "strides", sp, 1, 1, st, err) || conv_ints(n, "dilations", sp, 1, 1, dl, err) ||
-        conv_ints(n, "pads", 2 * sp, 0, 0, pd, err))
+    int64_t st[2], dl[2], pd[4];
+    if (geom_ints(n, "strides", &p->strides, sp, 1, 1, st, err) ||
+        geom_ints(n, "dilations", &p->dilations, sp, 1, 1, dl, err) ||
+        geom_ints(n, "pads", &p->pads, 2 * sp, 0, 0, pd, err))
         return err ? err->code : QS_EINVAL;
-    int nk = node_attr_ints(n, "kernel_shape", ks, 2);
+    int nk = p->kernel_shape.n;
     if (nk >= 0) {
         bool ok = nk == sp;
         for (int i = 0; ok && i < sp; i++)
-            ok = ks[i] == w->dim[2 + i];
+            ok = p->kernel_shape.v[i] == w->dim[2 + i];
         if (!ok)
             return qs_fail(err, QS_ESHAPE, "Conv '%s': kernel_shape does not match weight %s",
                            n->name, shape_format(w, sw, sizeof sw));
     }
-    if (sp == 2) {
-        g->sh = st[0], g->sw = st[1], g->dh = dl[0], g->dw = dl[1];
-        g->pt = pd[0], g->pl = pd[1], g->pb = pd[2], g->pr = pd[3];
-    } else {
-        g->sh = 1, g->sw = st[0], g->dh = 1, g->dw = dl[0];
-        g->pt = 0, g->pl = pd[0], g->pb = 0, g->pr = pd[1];
-    }
+    const int64_t ks[2] = { w->dim[2], w->dim[w->ndim - 1] };
+    geom_window(sp, sp == 2 ? ks : ks + 1, st, dl, pd, &g->win);
+    const Window *k = &g->win;
     /* Per axis: the dilated kernel must fit in the padded input. */
-    const int64_t in_[2] = { g->h, g->w }, k_[2] = { g->kh, g->kw }, s_[2] = { g->sh, g->sw };
-    const int64_t d_[2] = { g->dh, g->dw }, p0[2] = { g->pt, g->pl }, p1[2] = { g->pb, g->pr };
+    const int64_t in_[2] = { g->h, g->w }, k_[2] = { k->kh, k->kw }, s_[2] = { k->sh, k->sw };
+    const int64_t d_[2] = { k->dh, k->dw }, p0[2] = { k->pt, k->pl }, p1[2] = { k->pb, k->pr };
     int64_t o_[2];
     for (int i = 2 - sp; i < 2; i++) {
-        int64_t ext = (k_[i] - 1) * d_[i] + 1, padded = in_[i] + p0[i] + p1[i];
+        int64_t ext = geom_extent(k_[i], d_[i]), padded = in_[i] + p0[i] + p1[i];
         if (ext > padded)
             return qs_fail(err, QS_ESHAPE,
                            "Conv '%s': kernel extent %lld (kernel %lld, dilation %lld) exceeds "
                            "the padded input %lld along axis %d of %s",
                            n->name, (long long)ext, (long long)k_[i], (long long)d_[i],
                            (long long)padded, i + x->ndim - 2, shape_format(x, sx, sizeof sx));
-        o_[i] = (padded - ext) / s_[i] + 1;
+        o_[i] = geom_out_len(in_[i], k_[i], s_[i], d_[i], p0[i], p1[i], false);
     }
     g->oh = sp == 2 ? o_[0] : 1;
     g->ow = o_[1];
     /* cblas takes ints: M = OC/group, N = OH*OW, K = C/group*KH*KW. */
     int64_t kk, ohw, col;
-    if (__builtin_mul_overflow(g->cg, g->kh * g->kw, &kk) || kk > INT_MAX ||
+    if (__builtin_mul_overflow(g->cg, g->win.kh * g->win.kw, &kk) || kk > INT_MAX ||
         __builtin_mul_overflow(g->oh, g->ow, &ohw) || ohw > INT_MAX ||
         __builtin_mul_overflow(kk, ohw, &col) || col > INT64_MAX / (int64_t)sizeof(float))
         return qs_fail(err, QS_ESHAPE, "Conv '%s': input %s with weight %s is too large",
@@ -167,8 +135,9 @@ static ConvKind conv_kind(const ConvGeom *g)
 {
     if (g->group > 1 && g->cg == 1)
         return CONV_DEPTHWISE;
-    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
-        g->pb == 0 && g->pr == 0)
+    const Window *k = &g->win;
+    if (k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+        k->pb == 0 && k->pr == 0)
         return CONV_POINTWISE;
     return CONV_IM2COL;
 }
@@ -203,20 +172,7 @@ static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *o
         return 0;
     if (conv_kind(&g) != CONV_IM2COL)
         return 0;
-    return (size_t)(g.cg * g.kh * g.kw) * (size_t)(g.oh * g.ow) * sizeof(float);
-}
-
-/* Output positions o in [0, out) whose input index o*s + off lies in [0, in): [*lo, *hi). */
-static void conv_valid(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo, int64_t *hi)
-{
-    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
-    if (h > out)
-        h = out;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
+    return (size_t)(g.cg * g.win.kh * g.win.kw) * (size_t)(g.oh * g.ow) * sizeof(float);
 }
 
 /* One sample, one group: col (CG*KH*KW, OH*OW) from x (CG, H, W); padding reads as 0. */
@@ -224,23 +180,23 @@ static void conv_im2col(const ConvGeom *g, const float *x, float *col)
 {
     int64_t ohw = g->oh * g->ow;
     for (int64_t ci = 0; ci < g->cg; ci++)
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((ci * g->kh + ki) * g->kw + kj) * ohw;
-                int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+        for (int64_t ki = 0; ki < g->win.kh; ki++)
+            for (int64_t kj = 0; kj < g->win.kw; kj++) {
+                float *row = col + ((ci * g->win.kh + ki) * g->win.kw + kj) * ohw;
+                int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
                 int64_t oh0, oh1, ow0, ow1;
-                conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
-                conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
+                geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
                 memset(row, 0, (size_t)(oh0 * g->ow) * sizeof *row);
                 for (int64_t oh = oh0; oh < oh1; oh++) {
                     float *r = row + oh * g->ow;
-                    const float *xr = x + (ci * g->h + oh * g->sh + offh) * g->w;
+                    const float *xr = x + (ci * g->h + oh * g->win.sh + offh) * g->w;
                     memset(r, 0, (size_t)ow0 * sizeof *r);
-                    if (g->sw == 1)
+                    if (g->win.sw == 1)
                         memcpy(r + ow0, xr + ow0 + offw, (size_t)(ow1 - ow0) * sizeof *r);
                     else
                         for (int64_t ow = ow0; ow < ow1; ow++)
-                            r[ow] = xr[ow * g->sw + offw];
+                            r[ow] = xr[ow * g->win.sw + offw];
                     memset(r + ow1, 0, (size_t)(g->ow - ow1) * sizeof *r);
                 }
                 memset(row + oh1 * g->ow, 0, (size_t)((g->oh - oh1) * g->ow) * sizeof *row);
@@ -272,19 +228,19 @@ static void conv_depthwise(const ConvGeom *g, const float *x, const float *w, fl
     for (int64_t b = 0; b < g->n; b++)
         for (int64_t oc = 0; oc < g->oc; oc++) {
             const float *xp = x + (b * g->c + oc / g->ocg) * g->h * g->w; /* (H, W) */
-            const float *wk = w + oc * g->kh * g->kw;                      /* (KH, KW) */
+            const float *wk = w + oc * g->win.kh * g->win.kw;             /* (KH, KW) */
             float *yp = y + (b * g->oc + oc) * g->oh * g->ow;             /* (OH, OW) */
-            for (int64_t ki = 0; ki < g->kh; ki++)
-                for (int64_t kj = 0; kj < g->kw; kj++) {
-                    float wv = wk[ki * g->kw + kj];
-                    int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+            for (int64_t ki = 0; ki < g->win.kh; ki++)
+                for (int64_t kj = 0; kj < g->win.kw; kj++) {
+                    float wv = wk[ki * g->win.kw + kj];
+                    int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
                     int64_t oh0, oh1, ow0, ow1;
-                    conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
-                    conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                    geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
+                    geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
                     for (int64_t oh = oh0; oh < oh1; oh++)
                         conv_axpy(yp + oh * g->ow + ow0,
-                                  xp + (oh * g->sh + offh) * g->w + ow0 * g->sw + offw, wv,
-                                  ow1 - ow0, g->sw);
+                                  xp + (oh * g->win.sh + offh) * g->w + ow0 * g->win.sw + offw,
+                                  wv, ow1 - ow0, g->win.sw);
                 }
         }
 }
@@ -295,18 +251,18 @@ static void conv_col2im(const ConvGeom *g, const float *col, float *dx)
 {
     int64_t ohw = g->oh * g->ow;
     for (int64_t ci = 0; ci < g->cg; ci++)
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = col + ((ci * g->kh + ki) * g->kw + kj) * ohw;
-                int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+        for (int64_t ki = 0; ki < g->win.kh; ki++)
+            for (int64_t kj = 0; kj < g->win.kw; kj++) {
+                const float *row = col + ((ci * g->win.kh + ki) * g->win.kw + kj) * ohw;
+                int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
                 int64_t oh0, oh1, ow0, ow1;
-                conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
-                conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
+                geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
                 for (int64_t oh = oh0; oh < oh1; oh++) {
                     const float *r = row + oh * g->ow;
-                    float *xr = dx + (ci * g->h + oh * g->sh + offh) * g->w + offw;
+                    float *xr = dx + (ci * g->h + oh * g->win.sh + offh) * g->w + offw;
                     for (int64_t ow = ow0; ow < ow1; ow++)
-                        xr[ow * g->sw] += r[ow];
+                        xr[ow * g->win.sw] += r[ow];
                 }
             }
 }
@@ -319,34 +275,34 @@ static void conv_depthwise_backward(const ConvGeom *g, const float *x, const flo
 {
     for (int64_t oc = 0; oc < g->oc; oc++) {
         int64_t ic = oc / g->ocg;
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                float wv = w[(oc * g->kh + ki) * g->kw + kj];
-                int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
+        for (int64_t ki = 0; ki < g->win.kh; ki++)
+            for (int64_t kj = 0; kj < g->win.kw; kj++) {
+                float wv = w[(oc * g->win.kh + ki) * g->win.kw + kj];
+                int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
                 int64_t oh0, oh1, ow0, ow1;
-                conv_valid(g->oh, g->h, g->sh, offh, &oh0, &oh1);
-                conv_valid(g->ow, g->w, g->sw, offw, &ow0, &ow1);
+                geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
+                geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
                 double acc = 0.0;
                 for (int64_t b = 0; b < g->n; b++) {
                     const float *dyp = dy + (b * g->oc + oc) * g->oh * g->ow; /* (OH, OW) */
                     int64_t xo = (b * g->c + ic) * g->h * g->w;               /* (H, W) */
                     for (int64_t oh = oh0; oh < oh1; oh++) {
                         const float *dr = dyp + oh * g->ow;
-                        int64_t xrow = xo + (oh * g->sh + offh) * g->w + offw;
+                        int64_t xrow = xo + (oh * g->win.sh + offh) * g->w + offw;
                         if (dx) {
                             float *xr = dx + xrow;
                             for (int64_t ow = ow0; ow < ow1; ow++)
-                                xr[ow * g->sw] += wv * dr[ow];
+                                xr[ow * g->win.sw] += wv * dr[ow];
                         }
                         if (dw) {
                             const float *xr = x + xrow;
                             for (int64_t ow = ow0; ow < ow1; ow++)
-                                acc += (double)dr[ow] * xr[ow * g->sw];
+                                acc += (double)dr[ow] * xr[ow * g->win.sw];
                         }
                     }
                 }
                 if (dw) {
-                    float *d = dw + (oc * g->kh + ki) * g->kw + kj;
+                    float *d = dw + (oc * g->win.kh + ki) * g->win.kw + kj;
                     *d = (float)(*d + acc);
                 }
             }
@@ -361,7 +317,7 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     const float *x = tensor_f32(xt); /* (N, C, H, W) */
     const float *w = tensor_f32(wt); /* (OC, C/group, KH, KW) */
     float *y = tensor_f32(out);      /* (N, OC, OH, OW) */
-    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.kh * g.kw;
+    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.win.kh * g.win.kw;
     for (int64_t b = 0; b < g.n; b++)
         for (int64_t oc = 0; oc < g.oc; oc++) {
             float v = bt ? tensor_f32(bt)[oc] : 0.0f;
@@ -403,7 +359,7 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
     const float *dy = tensor_f32(dout);  /* (N, OC, OH, OW) */
     float *dx = dxt ? tensor_f32(dxt) : NULL; /* (N, C, H, W) */
     float *dw = dwt ? tensor_f32(dwt) : NULL; /* (OC, C/group, KH, KW) */
-    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.kh * g.kw;
+    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.win.kh * g.win.kw;
     if (dbt) {
         float *db = tensor_f32(dbt); /* (OC) */
         for (int64_t oc = 0; oc < g.oc; oc++) {
@@ -458,6 +414,7 @@ const OpDef op_conv_def = {
     .name = "Conv",
     .min_in = 2,
     .max_in = 3,
+    .parse = geom_parse,
     .infer = conv_infer,
     .scratch = conv_scratch,
     .forward = conv_forward,

@@ -13,40 +13,16 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ops/geometry.h"
 #include "ops/op.h"
-
-#define CT_ATTR_MAX INT32_MAX
 
 typedef struct CtGeom {
     int sp;
     int64_t n, c, h, w;          /* input (N, C, H, W); H = 1 for 1-D */
     int64_t oc, oh, ow;
-    int64_t kh, kw, sh, sw, dh, dw;
-    int64_t pt, pl;              /* begin pads (the end pads only shape the output) */
+    Window win;                  /* the end pads only shape the output */
     int64_t group, cg, ocg;
 } CtGeom;
-
-static QsStatus ct_ints(const Node *n, const char *name, int count, int64_t def, int64_t lo,
-                        int64_t *out, QsError *err)
-{
-    int got = node_attr_ints(n, name, out, count);
-    if (got < 0) {
-        if (node_attr(n, name))
-            return qs_fail(err, QS_EFORMAT, "ConvTranspose '%s': %s must be a list of ints",
-                           n->name, name);
-        for (int i = 0; i < count; i++)
-            out[i] = def;
-        return QS_OK;
-    }
-    if (got != count)
-        return qs_fail(err, QS_EFORMAT, "ConvTranspose '%s': %s has %d values, expected %d",
-                       n->name, name, got, count);
-    for (int i = 0; i < count; i++)
-        if (out[i] < lo || out[i] > CT_ATTR_MAX)
-            return qs_fail(err, QS_EINVAL, "ConvTranspose '%s': %s[%d] = %lld out of range",
-                           n->name, name, i, (long long)out[i]);
-    return QS_OK;
-}
 
 static QsStatus ct_geom(const Node *n, const Shape *x, const Shape *w, CtGeom *g, QsError *err)
 {
@@ -63,21 +39,17 @@ static QsStatus ct_geom(const Node *n, const Shape *x, const Shape *w, CtGeom *g
             return qs_fail(err, QS_ESHAPE, "ConvTranspose '%s': input %s or weight %s has a "
                            "dimension out of range", n->name, shape_format(x, sx, sizeof sx),
                            shape_format(w, sw, sizeof sw));
-    const char *auto_pad = node_attr_str(n, "auto_pad", "NOTSET");
-    if (strcmp(auto_pad, "NOTSET") != 0)
-        return qs_fail(err, QS_EUNSUPPORTED,
-                       "ConvTranspose '%s': auto_pad=%s is not supported; give explicit pads",
-                       n->name, auto_pad);
-    if (node_attr(n, "output_shape"))
-        return qs_fail(err, QS_EUNSUPPORTED,
-                       "ConvTranspose '%s': output_shape is not supported; give explicit pads",
-                       n->name);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err ? err->code : QS_EINVAL;
+    const WindowParams *p = &prm->win;
     int sp = g->sp = x->ndim - 2;
     g->n = x->dim[0];
     g->c = x->dim[1];
     g->h = sp == 2 ? x->dim[2] : 1;
     g->w = x->dim[x->ndim - 1];
-    g->group = node_attr_int(n, "group", 1);
+    g->group = p->group;
     if (g->group < 1 || g->group > g->c || g->c % g->group != 0)
         return qs_fail(err, QS_EINVAL,
                        "ConvTranspose '%s': group %lld does not divide the %lld input channels",
@@ -90,43 +62,44 @@ static QsStatus ct_geom(const Node *n, const Shape *x, const Shape *w, CtGeom *g
     g->cg = g->c / g->group;
     g->ocg = w->dim[1];
     g->oc = g->ocg * g->group;
-    g->kh = sp == 2 ? w->dim[2] : 1;
-    g->kw = w->dim[w->ndim - 1];
-    int64_t st[2], dl[2], pd[4], op[2], ks[2];
-    if (ct_ints(n, "strides", sp, 1, 1, st, err) || ct_ints(n, "dilations", sp, 1, 1, dl, err) ||
-        ct_ints(n, "pads", 2 * sp, 0, 0, pd, err) ||
-        ct_ints(n, "output_padding", sp, 0, 0, op, err))
+    int64_t st[2], dl[2], pd[4], opad[2];
+    if (geom_ints(n, "strides", &p->strides, sp, 1, 1, st, err) ||
+        geom_ints(n, "dilations", &p->dilations, sp, 1, 1, dl, err) ||
+        geom_ints(n, "pads", &p->pads, 2 * sp, 0, 0, pd, err) ||
+        geom_ints(n, "output_padding", &p->output_padding, sp, 0, 0, opad, err))
         return QS_EINVAL;
-    int nk = node_attr_ints(n, "kernel_shape", ks, 2);
+    int nk = p->kernel_shape.n;
     if (nk >= 0) {
         bool ok = nk == sp;
         for (int i = 0; ok && i < sp; i++)
-            ok = ks[i] == w->dim[2 + i];
+            ok = p->kernel_shape.v[i] == w->dim[2 + i];
         if (!ok)
             return qs_fail(err, QS_ESHAPE, "ConvTranspose '%s': kernel_shape does not match "
                            "weight %s", n->name, shape_format(w, sw, sizeof sw));
     }
-    int64_t in_[2] = { g->h, g->w }, k_[2] = { g->kh, g->kw }, o_[2] = { 1, 1 };
-    int64_t s_[2] = { 1, 1 }, d_[2] = { 1, 1 }, p0[2] = { 0, 0 }, p1[2] = { 0, 0 },
-            op_[2] = { 0, 0 };
+    const int64_t ks[2] = { w->dim[2], w->dim[w->ndim - 1] };
+    geom_window(sp, sp == 2 ? ks : ks + 1, st, dl, pd, &g->win);
+    const Window *k = &g->win;
+    const int64_t in_[2] = { g->h, g->w }, k_[2] = { k->kh, k->kw }, s_[2] = { k->sh, k->sw };
+    const int64_t d_[2] = { k->dh, k->dw }, p0[2] = { k->pt, k->pl }, p1[2] = { k->pb, k->pr };
+    int64_t o_[2] = { 1, 1 }, op_[2] = { 0, 0 };
     for (int i = 0; i < sp; i++) {
         int a = 2 - sp + i;
-        s_[a] = st[i], d_[a] = dl[i], p0[a] = pd[i], p1[a] = pd[sp + i], op_[a] = op[i];
+        op_[a] = opad[i];
         if (op_[a] >= s_[a] && op_[a] >= d_[a])
             return qs_fail(err, QS_EINVAL, "ConvTranspose '%s': output_padding %lld must be "
                            "below the stride or the dilation", n->name, (long long)op_[a]);
     }
     for (int a = 2 - sp; a < 2; a++) {
-        int64_t len = (in_[a] - 1) * s_[a] - p0[a] - p1[a] + (k_[a] - 1) * d_[a] + 1 + op_[a];
+        int64_t len = geom_transposed_len(in_[a], k_[a], s_[a], d_[a], p0[a], p1[a], op_[a]);
         if (len < 1 || len > INT_MAX)
             return qs_fail(err, QS_ESHAPE, "ConvTranspose '%s': output axis %d would have "
                            "%lld elements", n->name, a + x->ndim - 2, (long long)len);
         o_[a] = len;
     }
-    g->sh = s_[0], g->sw = s_[1], g->dh = d_[0], g->dw = d_[1], g->pt = p0[0], g->pl = p0[1];
     g->oh = o_[0], g->ow = o_[1];
     int64_t rows, hw, col;
-    if (__builtin_mul_overflow(g->ocg, g->kh * g->kw, &rows) || rows > INT_MAX ||
+    if (__builtin_mul_overflow(g->ocg, g->win.kh * g->win.kw, &rows) || rows > INT_MAX ||
         __builtin_mul_overflow(g->h, g->w, &hw) || hw > INT_MAX ||
         __builtin_mul_overflow(rows, hw, &col) || col > INT64_MAX / (int64_t)sizeof(float))
         return qs_fail(err, QS_ESHAPE, "ConvTranspose '%s': input %s with weight %s is too large",
@@ -161,7 +134,7 @@ static size_t ct_scratch(const Node *n, const Shape *const *in, const Shape *out
     CtGeom g;
     if (n->n_in < 2 || !in[1] || ct_geom(n, in[0], in[1], &g, NULL))
         return 0;
-    return (size_t)(g.ocg * g.kh * g.kw) * (size_t)(g.h * g.w) * sizeof(float);
+    return (size_t)(g.ocg * g.win.kh * g.win.kw) * (size_t)(g.h * g.w) * sizeof(float);
 }
 
 /* col2im (add col into y, one group's OCg channels) when `add`, else im2col (read y into
@@ -170,15 +143,15 @@ static void ct_cols(const CtGeom *g, float *col, float *y, bool add)
 {
     int64_t hw = g->h * g->w;
     for (int64_t oc = 0; oc < g->ocg; oc++)
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((oc * g->kh + ki) * g->kw + kj) * hw;
+        for (int64_t ki = 0; ki < g->win.kh; ki++)
+            for (int64_t kj = 0; kj < g->win.kw; kj++) {
+                float *row = col + ((oc * g->win.kh + ki) * g->win.kw + kj) * hw;
                 float *yc = y + oc * g->oh * g->ow;
                 for (int64_t i = 0; i < g->h; i++) {
-                    int64_t oh = i * g->sh - g->pt + ki * g->dh;
+                    int64_t oh = i * g->win.sh - g->win.pt + ki * g->win.dh;
                     bool hin = oh >= 0 && oh < g->oh;
                     for (int64_t j = 0; j < g->w; j++) {
-                        int64_t ow = j * g->sw - g->pl + kj * g->dw;
+                        int64_t ow = j * g->win.sw - g->win.pl + kj * g->win.dw;
                         bool in = hin && ow >= 0 && ow < g->ow;
                         if (add) {
                             if (in)
@@ -200,7 +173,7 @@ static void ct_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
     const float *b = n->n_in > 2 && in[2] ? tensor_f32(in[2]) : NULL; /* (OC) */
     float *y = tensor_f32(out);                                /* (N, OC, OH, OW) */
     float *col = rc->scratch;
-    int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.kh * g.kw;
+    int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.win.kh * g.win.kw;
     for (int64_t s = 0; s < g.n; s++)
         for (int64_t oc = 0; oc < g.oc; oc++) {
             float v = b ? b[oc] : 0.0f;
@@ -227,7 +200,7 @@ static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     const float *w = tensor_f32(in[1]);  /* (C, OC/group, KH, KW) */
     const float *dy = tensor_f32(dout);  /* (N, OC, OH, OW) */
     float *col = rc->scratch;
-    int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.kh * g.kw;
+    int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.win.kh * g.win.kw;
     if (n->n_in > 2 && din[2]) {
         float *db = tensor_f32(din[2]); /* (OC) */
         for (int64_t oc = 0; oc < g.oc; oc++) {
@@ -258,5 +231,6 @@ static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *ou
 
 const OpDef op_convtranspose_def = {
     .name = "ConvTranspose", .min_in = 2, .max_in = 3, .infer = ct_infer,
+    .parse = geom_parse,
     .scratch = ct_scratch, .forward = ct_forward, .backward = ct_backward
 };

@@ -82,6 +82,17 @@ static void dense_sum_rows(const float *dy, int64_t rows, int64_t cols, double s
 
 /* ---- Gemm: Y (M, N) = alpha A' B' + beta C ------------------------------------------- */
 
+static QsStatus gemm_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    GemmParams *p = &prm->gemm;
+    p->trans_a = node_attr_int(n, "transA", 0) != 0;
+    p->trans_b = node_attr_int(n, "transB", 0) != 0;
+    p->alpha = node_attr_float(n, "alpha", 1.0f);
+    p->beta = node_attr_float(n, "beta", 1.0f);
+    (void)err;
+    return QS_OK;
+}
+
 static QsStatus gemm_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     const Shape *a = in[0], *b = dense_opt_shape(n, in, 1), *c = dense_opt_shape(n, in, 2);
@@ -89,7 +100,11 @@ static QsStatus gemm_infer(const Node *n, const Shape *const *in, Shape *out, Qs
         op_expect_rank(n, b, 2, 2, "B", err) || dense_check_dims(n, a, "A", err) ||
         dense_check_dims(n, b, "B", err))
         return err->code;
-    bool ta = node_attr_int(n, "transA", 0) != 0, tb = node_attr_int(n, "transB", 0) != 0;
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err->code;
+    bool ta = prm->gemm.trans_a, tb = prm->gemm.trans_b;
     int64_t m = a->dim[ta ? 1 : 0], k = a->dim[ta ? 0 : 1];
     int64_t kb = b->dim[tb ? 1 : 0], nn = b->dim[tb ? 0 : 1];
     if (k != kb) {
@@ -118,8 +133,10 @@ static QsStatus gemm_infer(const Node *n, const Shape *const *in, Shape *out, Qs
 static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const Tensor *a = in[0], *b = in[1], *c = dense_opt_tensor(n, in, 2);
-    bool ta = node_attr_int(n, "transA", 0) != 0, tb = node_attr_int(n, "transB", 0) != 0;
-    float alpha = node_attr_float(n, "alpha", 1.0f), beta = node_attr_float(n, "beta", 1.0f);
+    OpParams tmp;
+    const GemmParams *p = &op_params(n, &tmp, NULL)->gemm;
+    bool ta = p->trans_a, tb = p->trans_b;
+    float alpha = p->alpha, beta = p->beta;
     int m = (int)out->shape.dim[0], nn = (int)out->shape.dim[1];
     int k = (int)a->shape.dim[ta ? 0 : 1];
     float *y = tensor_f32(out); /* (M, N) */
@@ -150,8 +167,10 @@ static void gemm_backward(const Node *n, const Tensor *const *in, const Tensor *
 {
     const Tensor *a = in[0], *b = in[1], *c = dense_opt_tensor(n, in, 2);
     Tensor *da = din[0], *db = din[1], *dc = n->n_in > 2 ? din[2] : NULL;
-    bool ta = node_attr_int(n, "transA", 0) != 0, tb = node_attr_int(n, "transB", 0) != 0;
-    float alpha = node_attr_float(n, "alpha", 1.0f), beta = node_attr_float(n, "beta", 1.0f);
+    OpParams tmp;
+    const GemmParams *p = &op_params(n, &tmp, NULL)->gemm;
+    bool ta = p->trans_a, tb = p->trans_b;
+    float alpha = p->alpha, beta = p->beta;
     int m = (int)out->shape.dim[0], nn = (int)out->shape.dim[1];
     int k = (int)a->shape.dim[ta ? 0 : 1];
     int lda = (int)a->shape.dim[1], ldb = (int)b->shape.dim[1];
@@ -428,6 +447,7 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
 
 const OpDef op_gemm_def = {
     .name = "Gemm", .min_in = 2, .max_in = 3, .infer = gemm_infer, .forward = gemm_forward,
+    .parse = gemm_parse,
     .backward = gemm_backward,
 };
 const OpDef op_dense_def = {

@@ -25,6 +25,23 @@
 #include "ops/op.h"
 #include "base/quant.h"
 
+static QsStatus fq_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    FakeQuantParams *p = &prm->fakequant;
+    int64_t qmin = node_attr_int(n, "qmin", -128), qmax = node_attr_int(n, "qmax", 127);
+    if (qmin >= qmax || qmin < INT32_MIN || qmax > INT32_MAX)
+        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': qmin %lld must be below qmax %lld",
+                       n->name, (long long)qmin, (long long)qmax);
+    p->lsq_qmax = node_attr_float(n, "lsq_qmax", 0.0f);
+    if (!(p->lsq_qmax >= 0.0f))
+        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': lsq_qmax must be >= 0", n->name);
+    p->qmin = (int32_t)qmin;
+    p->qmax = (int32_t)qmax;
+    p->axis = node_attr_int(n, "axis", 1);
+    p->scale_grad = node_attr_int(n, "scale_grad", 1) != 0;
+    return QS_OK;
+}
+
 static QsStatus fq_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     const Shape *x = in[0], *s = in[1], *z = in[2];
@@ -32,12 +49,10 @@ static QsStatus fq_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
     if (!x || !s || !z)
         return qs_fail(err, QS_ESHAPE, "FakeQuant '%s': x, scale and zero_point are required",
                        n->name);
-    int64_t qmin = node_attr_int(n, "qmin", -128), qmax = node_attr_int(n, "qmax", 127);
-    if (qmin >= qmax || qmin < INT32_MIN || qmax > INT32_MAX)
-        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': qmin %lld must be below qmax %lld",
-                       n->name, (long long)qmin, (long long)qmax);
-    if (!(node_attr_float(n, "lsq_qmax", 0.0f) >= 0.0f))
-        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': lsq_qmax must be >= 0", n->name);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err->code;
     int64_t ns = shape_numel(s);
     if (s->ndim > 1 || ns < 1 || shape_numel(z) != ns || z->ndim > 1)
         return qs_fail(err, QS_ESHAPE, "FakeQuant '%s': scale %s and zero_point %s must be "
@@ -45,7 +60,7 @@ static QsStatus fq_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
                        shape_format(z, b, sizeof b));
     if (ns > 1) {
         int axis;
-        if (op_axis(n, node_attr_int(n, "axis", 1), x->ndim, &axis, err))
+        if (op_axis(n, prm->fakequant.axis, x->ndim, &axis, err))
             return err->code;
         if (x->dim[axis] != ns)
             return qs_fail(err, QS_ESHAPE, "FakeQuant '%s': %lld scales for axis %d of %s",
@@ -61,18 +76,18 @@ typedef struct FqLayout {
     int32_t qmin, qmax;
 } FqLayout;
 
-static FqLayout fq_layout(const Node *n, const Tensor *x, const Tensor *s)
+static FqLayout fq_layout(const FakeQuantParams *p, const Tensor *x, const Tensor *s)
 {
     FqLayout l;
-    l.qmin = (int32_t)node_attr_int(n, "qmin", -128);
-    l.qmax = (int32_t)node_attr_int(n, "qmax", 127);
+    l.qmin = p->qmin;
+    l.qmax = p->qmax;
     l.c = tensor_numel(s);
     if (l.c == 1) {
         l.outer = 1;
         l.inner = tensor_numel(x);
         return l;
     }
-    int64_t a = node_attr_int(n, "axis", 1);
+    int64_t a = p->axis;
     int axis = (int)(a < 0 ? a + x->shape.ndim : a); /* validated by infer */
     l.outer = shape_span(&x->shape, 0, axis);
     l.inner = shape_span(&x->shape, axis + 1, x->shape.ndim);
@@ -91,7 +106,8 @@ static void fq_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
     const float *s = tensor_f32(in[1]);    /* (C) */
     const float *z = tensor_f32(in[2]);    /* (C) */
     float *y = tensor_f32(out);            /* as x */
-    FqLayout l = fq_layout(n, in[0], in[1]);
+    OpParams tmp;
+    FqLayout l = fq_layout(&op_params(n, &tmp, NULL)->fakequant, in[0], in[1]);
     for (int64_t o = 0; o < l.outer; o++)
         for (int64_t c = 0; c < l.c; c++) {
             QParams p = fq_params(&l, s, z, c);
@@ -111,9 +127,11 @@ static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     const float *z = tensor_f32(in[2]);                 /* (C) */
     const float *dy = tensor_f32(dout);                 /* as x */
     float *dx = din[0] ? tensor_f32(din[0]) : NULL;     /* as x */
-    float *ds = din[1] && node_attr_int(n, "scale_grad", 1) ? tensor_f32(din[1]) : NULL; /* (C) */
-    FqLayout l = fq_layout(n, in[0], in[1]);
-    double lsq = node_attr_float(n, "lsq_qmax", 0.0f);
+    OpParams tmp;
+    const FakeQuantParams *p = &op_params(n, &tmp, NULL)->fakequant;
+    float *ds = din[1] && p->scale_grad ? tensor_f32(din[1]) : NULL; /* (C) */
+    FqLayout l = fq_layout(p, in[0], in[1]);
+    double lsq = p->lsq_qmax;
     double g = lsq > 0.0 ? 1.0 / sqrt((double)tensor_numel(in[0]) * lsq) : 1.0;
     for (int64_t c = 0; c < l.c; c++) {
         float sc = s[c];
@@ -144,5 +162,6 @@ static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *ou
 
 const OpDef op_fakequant_def = {
     .name = "FakeQuant", .min_in = 3, .max_in = 3, .infer = fq_infer, .forward = fq_forward,
+    .parse = fq_parse,
     .backward = fq_backward,
 };

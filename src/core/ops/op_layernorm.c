@@ -13,9 +13,21 @@
 
 #include "ops/op.h"
 
-static QsStatus ln_axis(const Node *n, const Shape *x, int *axis, int64_t *d, QsError *err)
+static QsStatus ln_parse(const Node *n, OpParams *prm, QsError *err)
 {
-    if (op_axis(n, node_attr_int(n, "axis", -1), x->ndim, axis, err))
+    float eps = node_attr_float(n, "epsilon", 1e-5f);
+    if (!(eps >= 0.0f) || isinf(eps))
+        return qs_fail(err, QS_EINVAL, "LayerNormalization '%s': epsilon %g must be finite and "
+                       ">= 0", n->name, (double)eps);
+    prm->layernorm.epsilon = eps;
+    prm->layernorm.axis = node_attr_int(n, "axis", -1);
+    return QS_OK;
+}
+
+static QsStatus ln_axis(const LayerNormParams *p, const Node *n, const Shape *x, int *axis,
+                        int64_t *d, QsError *err)
+{
+    if (op_axis(n, p->axis, x->ndim, axis, err))
         return QS_ESHAPE;
     if (*axis == 0)
         return qs_fail(err, QS_EINVAL, "LayerNormalization '%s': axis 0 would normalise across "
@@ -29,14 +41,12 @@ static QsStatus ln_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
     if (!in[0] || !in[1])
         return qs_fail(err, QS_EFORMAT, "LayerNormalization '%s': inputs X and Scale are "
                        "required", n->name);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
     int axis;
     int64_t d;
-    if (ln_axis(n, in[0], &axis, &d, err))
+    if (!prm || ln_axis(&prm->layernorm, n, in[0], &axis, &d, err))
         return err->code;
-    float eps = node_attr_float(n, "epsilon", 1e-5f);
-    if (!(eps >= 0.0f) || isinf(eps))
-        return qs_fail(err, QS_EINVAL, "LayerNormalization '%s': epsilon %g must be finite and "
-                       ">= 0", n->name, (double)eps);
     for (int k = 1; k < 3; k++) {
         const Shape *p = n->n_in > k ? in[k] : NULL;
         if (!p)
@@ -62,9 +72,10 @@ static QsStatus ln_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
 
 static size_t ln_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
+    OpParams tmp;
     int axis;
     int64_t d;
-    if (ln_axis(n, in[0], &axis, &d, NULL))
+    if (ln_axis(&op_params(n, &tmp, NULL)->layernorm, n, in[0], &axis, &d, NULL))
         return 0;
     return (size_t)(2 * d) * sizeof(double);
 }
@@ -85,10 +96,12 @@ static void ln_stats(const float *x, int64_t d, float eps, double *mean, double 
 
 static void ln_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
+    OpParams tmp;
+    const LayerNormParams *p = &op_params(n, &tmp, NULL)->layernorm;
     int axis;
     int64_t d;
-    ln_axis(n, &in[0]->shape, &axis, &d, NULL);
-    float eps = node_attr_float(n, "epsilon", 1e-5f);
+    ln_axis(p, n, &in[0]->shape, &axis, &d, NULL);
+    float eps = p->epsilon;
     const float *x = tensor_f32(in[0]);                               /* (rows, D) */
     const float *sc = tensor_f32(in[1]);                              /* (D) */
     const float *b = n->n_in > 2 && in[2] ? tensor_f32(in[2]) : NULL; /* (D) */
@@ -105,10 +118,12 @@ static void ln_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
 static void ln_backward(const Node *n, const Tensor *const *in, const Tensor *out,
                         const Tensor *dout, Tensor *const *din, const RunCtx *rc)
 {
+    OpParams tmp;
+    const LayerNormParams *p = &op_params(n, &tmp, NULL)->layernorm;
     int axis;
     int64_t d;
-    ln_axis(n, &in[0]->shape, &axis, &d, NULL);
-    float eps = node_attr_float(n, "epsilon", 1e-5f);
+    ln_axis(p, n, &in[0]->shape, &axis, &d, NULL);
+    float eps = p->epsilon;
     const float *x = tensor_f32(in[0]);   /* (rows, D) */
     const float *sc = tensor_f32(in[1]);  /* (D) */
     const float *dy = tensor_f32(dout);   /* (rows, D) */
@@ -147,5 +162,6 @@ static void ln_backward(const Node *n, const Tensor *const *in, const Tensor *ou
 
 const OpDef op_layernorm_def = {
     .name = "LayerNormalization", .min_in = 2, .max_in = 3, .infer = ln_infer,
+    .parse = ln_parse,
     .scratch = ln_scratch, .forward = ln_forward, .backward = ln_backward
 };

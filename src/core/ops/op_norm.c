@@ -19,6 +19,21 @@
 
 #include "ops/op.h"
 
+static QsStatus bn_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    float eps = node_attr_float(n, "epsilon", 1e-5f);
+    if (!(eps >= 0.0f) || isinf(eps))
+        return qs_fail(err, QS_EINVAL, "BatchNormalization '%s': epsilon = %g, must be finite and >= 0",
+                       n->name, (double)eps);
+    float momentum = node_attr_float(n, "momentum", 0.9f);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return qs_fail(err, QS_EINVAL, "BatchNormalization '%s': momentum = %g, must be in [0, 1]",
+                       n->name, (double)momentum);
+    prm->batchnorm.epsilon = eps;
+    prm->batchnorm.momentum = momentum;
+    return QS_OK;
+}
+
 static QsStatus bn_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     static const char *const names[5] = { "input", "scale", "B", "mean", "var" };
@@ -42,14 +57,9 @@ static QsStatus bn_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
                            n->name, names[i], shape_format(p, buf, sizeof buf), (long long)c,
                            shape_format(x, sx, sizeof sx));
     }
-    float eps = node_attr_float(n, "epsilon", 1e-5f);
-    if (!(eps >= 0.0f) || isinf(eps))
-        return qs_fail(err, QS_EINVAL, "BatchNormalization '%s': epsilon = %g, must be finite and >= 0",
-                       n->name, (double)eps);
-    float momentum = node_attr_float(n, "momentum", 0.9f);
-    if (!(momentum >= 0.0f && momentum <= 1.0f))
-        return qs_fail(err, QS_EINVAL, "BatchNormalization '%s': momentum = %g, must be in [0, 1]",
-                       n->name, (double)momentum);
+    OpParams tmp;
+    if (!op_params(n, &tmp, err))
+        return err->code;
     *out = *x;
     return QS_OK;
 }
@@ -84,8 +94,10 @@ static void bn_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
     float *rmean = tensor_f32(in[3]);       /* (C), updated in training mode */
     float *rvar = tensor_f32(in[4]);        /* (C), updated in training mode */
     float *y = tensor_f32(out);             /* (N, C, S) */
-    double eps = node_attr_float(n, "epsilon", 1e-5f);
-    double mom = node_attr_float(n, "momentum", 0.9f);
+    OpParams tmp;
+    const BatchNormParams *p = &op_params(n, &tmp, NULL)->batchnorm;
+    double eps = p->epsilon;
+    double mom = p->momentum;
     int64_t cnt = nb * len;
     for (int64_t ch = 0; ch < c; ch++) {
         double mean = rmean[ch], var = rvar[ch];
@@ -132,7 +144,8 @@ static void bn_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     float *dbias = din[2] ? tensor_f32(din[2]) : NULL;  /* (C) */
     float *dmean = din[3] && !rc->training ? tensor_f32(din[3]) : NULL; /* (C) */
     float *dvar = din[4] && !rc->training ? tensor_f32(din[4]) : NULL;  /* (C) */
-    double eps = node_attr_float(n, "epsilon", 1e-5f);
+    OpParams tmp;
+    double eps = op_params(n, &tmp, NULL)->batchnorm.epsilon;
     double cnt = (double)(nb * len);
     for (int64_t ch = 0; ch < c; ch++) {
         double mean = rmean[ch], var = rvar[ch];
@@ -173,5 +186,6 @@ static void bn_backward(const Node *n, const Tensor *const *in, const Tensor *ou
 
 const OpDef op_batchnorm_def = {
     .name = "BatchNormalization", .min_in = 5, .max_in = 5, .infer = bn_infer, .forward = bn_forward,
+    .parse = bn_parse,
     .backward = bn_backward,
 };

@@ -10,35 +10,41 @@
 
 #include "ops/op.h"
 
-typedef enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE } PadMode;
-
-static int pad_mode(const Node *n)
+static QsStatus pad_parse(const Node *n, OpParams *prm, QsError *err)
 {
+    PadParams *p = &prm->pad;
     const char *m = node_attr_str(n, "mode", "constant");
     if (strcmp(m, "constant") == 0)
-        return PAD_CONSTANT;
-    if (strcmp(m, "reflect") == 0)
-        return PAD_REFLECT;
-    if (strcmp(m, "edge") == 0)
-        return PAD_EDGE;
-    return -1;
+        p->mode = PAD_CONSTANT;
+    else if (strcmp(m, "reflect") == 0)
+        p->mode = PAD_REFLECT;
+    else if (strcmp(m, "edge") == 0)
+        p->mode = PAD_EDGE;
+    else
+        return qs_fail(err, QS_EUNSUPPORTED, "Pad '%s': mode '%s' is not supported "
+                       "(constant, reflect, edge)", n->name, node_attr_str(n, "mode", ""));
+    op_param_ints(n, "pads", &p->pads);
+    p->value = node_attr_float(n, "value", 0.0f);
+    return QS_OK;
 }
 
 static QsStatus pad_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     if (!in[0])
         return qs_fail(err, QS_ESHAPE, "Pad '%s': input is missing", n->name);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err->code;
+    const PadParams *pp = &prm->pad;
     const Shape *x = in[0];
     int r = x->ndim;
-    int64_t p[2 * QS_MAX_DIMS];
-    int got = node_attr_ints(n, "pads", p, 2 * QS_MAX_DIMS);
+    const int64_t *p = pp->pads.v;
+    int got = pp->pads.n;
     if (got != 2 * r)
         return qs_fail(err, QS_EINVAL, "Pad '%s': pads has %d values, expected %d (rank %d)",
                        n->name, got < 0 ? 0 : got, 2 * r, r);
-    int mode = pad_mode(n);
-    if (mode < 0)
-        return qs_fail(err, QS_EUNSUPPORTED, "Pad '%s': mode '%s' is not supported "
-                       "(constant, reflect, edge)", n->name, node_attr_str(n, "mode", ""));
+    PadMode mode = pp->mode;
     if (r >= 1 && (p[0] != 0 || p[r] != 0))
         return qs_fail(err, QS_EINVAL, "Pad '%s': the batch axis 0 cannot be padded", n->name);
     *out = *x;
@@ -64,7 +70,7 @@ static QsStatus pad_infer(const Node *n, const Shape *const *in, Shape *out, QsE
 
 /* Index read for output position o on an axis of length len with begin pad b, or -1 for
  * the constant fill. */
-static int64_t pad_src(int mode, int64_t o, int64_t b, int64_t len)
+static int64_t pad_src(PadMode mode, int64_t o, int64_t b, int64_t len)
 {
     int64_t i = o - b;
     if (i >= 0 && i < len)
@@ -79,12 +85,13 @@ static int64_t pad_src(int mode, int64_t o, int64_t b, int64_t len)
 
 /* Walks the output once: with dst it writes each element (its input element, or fill);
  * otherwise it adds dy into dsrc at the input element each output element came from. */
-static void pad_walk(const Node *n, const Shape *x, const Shape *y, float *dst,
+static void pad_walk(const PadParams *pp, const Shape *x, const Shape *y, float *dst,
                      const float *src, float fill, float *dsrc, const float *dy)
 {
-    int r = y->ndim, mode = pad_mode(n);
-    int64_t p[2 * QS_MAX_DIMS], xs[QS_MAX_DIMS], idx[QS_MAX_DIMS] = { 0 };
-    node_attr_ints(n, "pads", p, 2 * QS_MAX_DIMS);
+    int r = y->ndim;
+    PadMode mode = pp->mode;
+    const int64_t *p = pp->pads.v;
+    int64_t xs[QS_MAX_DIMS], idx[QS_MAX_DIMS] = { 0 };
     int64_t run = 1;
     for (int i = r - 1; i >= 0; i--) {
         xs[i] = run;
@@ -111,8 +118,10 @@ static void pad_walk(const Node *n, const Shape *x, const Shape *y, float *dst,
 
 static void pad_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    pad_walk(n, &in[0]->shape, &out->shape, tensor_f32(out), tensor_f32(in[0]),
-             node_attr_float(n, "value", 0.0f), NULL, NULL);
+    OpParams tmp;
+    const PadParams *pp = &op_params(n, &tmp, NULL)->pad;
+    pad_walk(pp, &in[0]->shape, &out->shape, tensor_f32(out), tensor_f32(in[0]), pp->value,
+             NULL, NULL);
 }
 
 static void pad_backward(const Node *n, const Tensor *const *in, const Tensor *out,
@@ -120,11 +129,13 @@ static void pad_backward(const Node *n, const Tensor *const *in, const Tensor *o
 {
     if (!din[0])
         return;
-    pad_walk(n, &in[0]->shape, &dout->shape, NULL, NULL, 0.0f, tensor_f32(din[0]),
-             tensor_f32(dout));
+    OpParams tmp;
+    pad_walk(&op_params(n, &tmp, NULL)->pad, &in[0]->shape, &dout->shape, NULL, NULL, 0.0f,
+             tensor_f32(din[0]), tensor_f32(dout));
 }
 
 const OpDef op_pad_def = {
     .name = "Pad", .min_in = 1, .max_in = 1, .infer = pad_infer, .forward = pad_forward,
+    .parse = pad_parse,
     .backward = pad_backward
 };

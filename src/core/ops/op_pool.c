@@ -16,41 +16,16 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/geometry.h"
 #include "ops/op.h"
-
-#define POOL_ATTR_MAX INT32_MAX
 
 typedef struct PoolGeom {
     int sp;                       /* spatial rank: 1 or 2 */
     int64_t planes;               /* N * C */
     int64_t h, w, oh, ow;
-    int64_t kh, kw, sh, sw, dh, dw;
-    int64_t pt, pl, pb, pr;       /* pads: top, left, bottom, right */
+    Window win;
     bool include_pad;             /* AveragePool count_include_pad */
 } PoolGeom;
-
-static QsStatus pool_ints(const Node *n, const char *name, int count, int64_t def, int64_t lo,
-                          int64_t *out, QsError *err)
-{
-    const char *op = op_table[n->op]->name;
-    int got = node_attr_ints(n, name, out, count);
-    if (got < 0 && node_attr(n, name))
-        return qs_fail(err, QS_EFORMAT, "%s '%s': attribute %s must be a list of ints", op,
-                       n->name, name);
-    if (got < 0) {
-        for (int i = 0; i < count; i++)
-            out[i] = def;
-        return QS_OK;
-    }
-    if (got != count)
-        return qs_fail(err, QS_EFORMAT, "%s '%s': %s has %d values, expected %d", op, n->name,
-                       name, got, count);
-    for (int i = 0; i < count; i++)
-        if (out[i] < lo || out[i] > POOL_ATTR_MAX)
-            return qs_fail(err, QS_EINVAL, "%s '%s': %s[%d] = %lld, must be in [%lld, %d]", op,
-                           n->name, name, i, (long long)out[i], (long long)lo, POOL_ATTR_MAX);
-    return QS_OK;
-}
 
 static QsStatus pool_dims(const Node *n, const Shape *s, QsError *err)
 {
@@ -60,30 +35,6 @@ static QsStatus pool_dims(const Node *n, const Shape *s, QsError *err)
             return qs_fail(err, QS_ESHAPE, "%s '%s': input has shape %s, dimension %d out of range",
                            op_table[n->op]->name, n->name, shape_format(s, buf, sizeof buf), i);
     return QS_OK;
-}
-
-/* Kernel taps k in [0, K) whose input index start + k*d lies in [0, in): [*k0, *k1). */
-static void pool_taps(int64_t start, int64_t in, int64_t k, int64_t d, int64_t *k0, int64_t *k1)
-{
-    int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
-    int64_t hi = in - 1 - start < 0 ? 0 : (in - 1 - start) / d + 1;
-    if (hi > k)
-        hi = k;
-    if (lo > hi)
-        lo = hi;
-    *k0 = lo;
-    *k1 = hi;
-}
-
-/* Output length along one axis (PyTorch's pooling_output_shape with asymmetric pads). */
-static int64_t pool_out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1,
-                            bool ceil_mode)
-{
-    int64_t span = in + p0 + p1 - ((k - 1) * d + 1);
-    int64_t out = (ceil_mode ? span + s - 1 : span) / s + 1;
-    if (ceil_mode && (out - 1) * s >= in + p0)
-        out--;
-    return out;
 }
 
 /* Validates the node against input x and fills g; err may be NULL (forward re-derives
@@ -96,24 +47,23 @@ static QsStatus pool_geom(const Node *n, const Shape *x, PoolGeom *g, QsError *e
     memset(g, 0, sizeof *g);
     if (op_expect_rank(n, x, 3, 4, "input", err) || pool_dims(n, x, err))
         return err ? err->code : QS_ESHAPE;
-    const char *auto_pad = node_attr_str(n, "auto_pad", "NOTSET");
-    if (strcmp(auto_pad, "NOTSET") != 0)
-        return qs_fail(err, QS_EUNSUPPORTED, "%s '%s': auto_pad=%s is not supported; give explicit pads",
-                       op, n->name, auto_pad);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err ? err->code : QS_EINVAL;
+    const WindowParams *p = &prm->win;
     int sp = g->sp = x->ndim - 2;
     int64_t ks[2], st[2], dl[2], pd[4];
-    if (!node_attr(n, "kernel_shape"))
-        return qs_fail(err, QS_EFORMAT, "%s '%s': attribute kernel_shape is required", op,
-                       n->name);
-    if (pool_ints(n, "kernel_shape", sp, 1, 1, ks, err) || pool_ints(n, "strides", sp, 1, 1, st, err) ||
-        pool_ints(n, "dilations", sp, 1, 1, dl, err) || pool_ints(n, "pads", 2 * sp, 0, 0, pd, err))
+    if (geom_ints(n, "kernel_shape", &p->kernel_shape, sp, 1, 1, ks, err) ||
+        geom_ints(n, "strides", &p->strides, sp, 1, 1, st, err) ||
+        geom_ints(n, "dilations", &p->dilations, sp, 1, 1, dl, err) ||
+        geom_ints(n, "pads", &p->pads, 2 * sp, 0, 0, pd, err))
         return err ? err->code : QS_EINVAL;
     for (int i = 0; is_avg && i < sp; i++)
         if (dl[i] != 1)
             return qs_fail(err, QS_EUNSUPPORTED, "%s '%s': dilations other than 1 are not supported",
                            op, n->name);
-    int64_t ceil_mode = node_attr_int(n, "ceil_mode", 0);
-    int64_t include_pad = is_avg ? node_attr_int(n, "count_include_pad", 0) : 0;
+    int64_t ceil_mode = p->ceil_mode, include_pad = p->count_include_pad;
     if (ceil_mode != 0 && ceil_mode != 1)
         return qs_fail(err, QS_EINVAL, "%s '%s': ceil_mode = %lld, must be 0 or 1", op, n->name,
                        (long long)ceil_mode);
@@ -124,30 +74,25 @@ static QsStatus pool_geom(const Node *n, const Shape *x, PoolGeom *g, QsError *e
     g->planes = x->dim[0] * x->dim[1];
     g->h = sp == 2 ? x->dim[2] : 1;
     g->w = x->dim[x->ndim - 1];
-    if (sp == 2) {
-        g->kh = ks[0], g->kw = ks[1], g->sh = st[0], g->sw = st[1], g->dh = dl[0], g->dw = dl[1];
-        g->pt = pd[0], g->pl = pd[1], g->pb = pd[2], g->pr = pd[3];
-    } else {
-        g->kh = 1, g->kw = ks[0], g->sh = 1, g->sw = st[0], g->dh = 1, g->dw = dl[0];
-        g->pt = 0, g->pl = pd[0], g->pb = 0, g->pr = pd[1];
-    }
-    const int64_t in_[2] = { g->h, g->w }, k_[2] = { g->kh, g->kw }, s_[2] = { g->sh, g->sw };
-    const int64_t d_[2] = { g->dh, g->dw }, p0[2] = { g->pt, g->pl }, p1[2] = { g->pb, g->pr };
+    geom_window(sp, ks, st, dl, pd, &g->win);
+    const Window *k = &g->win;
+    const int64_t in_[2] = { g->h, g->w }, k_[2] = { k->kh, k->kw }, s_[2] = { k->sh, k->sw };
+    const int64_t d_[2] = { k->dh, k->dw }, p0[2] = { k->pt, k->pl }, p1[2] = { k->pb, k->pr };
     int64_t o_[2] = { 1, 1 };
     for (int i = 2 - sp; i < 2; i++) {
         int axis = i + x->ndim - 2;
-        int64_t ext = (k_[i] - 1) * d_[i] + 1, padded = in_[i] + p0[i] + p1[i];
+        int64_t ext = geom_extent(k_[i], d_[i]), padded = in_[i] + p0[i] + p1[i];
         if (ext > padded)
             return qs_fail(err, QS_ESHAPE,
                            "%s '%s': kernel extent %lld exceeds the padded input %lld along axis %d of %s",
                            op, n->name, (long long)ext, (long long)padded, axis,
                            shape_format(x, sx, sizeof sx));
-        o_[i] = pool_out_len(in_[i], k_[i], s_[i], d_[i], p0[i], p1[i], ceil_mode);
+        o_[i] = geom_out_len(in_[i], k_[i], s_[i], d_[i], p0[i], p1[i], ceil_mode);
         /* A window with no input tap has no max and an average over nothing. PyTorch
          * prevents it by requiring pad <= kernel / 2; ONNX leaves it undefined. */
         for (int64_t o = 0; o < o_[i]; o++) {
             int64_t k0, k1;
-            pool_taps(o * s_[i] - p0[i], in_[i], k_[i], d_[i], &k0, &k1);
+            geom_range(k_[i], in_[i], d_[i], o * s_[i] - p0[i], &k0, &k1);
             if (k0 == k1)
                 return qs_fail(err, QS_ESHAPE,
                                "%s '%s': output window %lld along axis %d of %s lies entirely in padding",
@@ -177,15 +122,15 @@ static QsStatus pool_infer(const Node *n, const Shape *const *in, Shape *out, Qs
 static int64_t maxpool_argmax(const PoolGeom *g, const float *xp, int64_t hs, int64_t a0,
                               int64_t a1, int64_t ws, int64_t b0, int64_t b1)
 {
-    int64_t at = (hs + a0 * g->dh) * g->w + ws + b0 * g->dw;
+    int64_t at = (hs + a0 * g->win.dh) * g->w + ws + b0 * g->win.dw;
     float m = -INFINITY;
     for (int64_t a = a0; a < a1; a++) {
-        int64_t row = (hs + a * g->dh) * g->w;
+        int64_t row = (hs + a * g->win.dh) * g->w;
         for (int64_t b = b0; b < b1; b++) {
-            float v = xp[row + ws + b * g->dw];
+            float v = xp[row + ws + b * g->win.dw];
             if (v > m || isnan(v)) {
                 m = v;
-                at = row + ws + b * g->dw;
+                at = row + ws + b * g->win.dw;
             }
         }
     }
@@ -202,11 +147,11 @@ static void maxpool_forward(const Node *n, const Tensor *const *in, Tensor *out,
         const float *xp = x + p * g.h * g.w;
         float *yp = y + p * g.oh * g.ow;
         for (int64_t oh = 0; oh < g.oh; oh++) {
-            int64_t hs = oh * g.sh - g.pt, a0, a1;
-            pool_taps(hs, g.h, g.kh, g.dh, &a0, &a1);
+            int64_t hs = oh * g.win.sh - g.win.pt, a0, a1;
+            geom_range(g.win.kh, g.h, g.win.dh, hs, &a0, &a1);
             for (int64_t ow = 0; ow < g.ow; ow++) {
-                int64_t ws = ow * g.sw - g.pl, b0, b1;
-                pool_taps(ws, g.w, g.kw, g.dw, &b0, &b1);
+                int64_t ws = ow * g.win.sw - g.win.pl, b0, b1;
+                geom_range(g.win.kw, g.w, g.win.dw, ws, &b0, &b1);
                 /* Forward and backward share the scan, so the gradient goes to the very
                  * element the forward returned. */
                 yp[oh * g.ow + ow] = xp[maxpool_argmax(&g, xp, hs, a0, a1, ws, b0, b1)];
@@ -230,11 +175,11 @@ static void maxpool_backward(const Node *n, const Tensor *const *in, const Tenso
         const float *xp = x + p * g.h * g.w, *dyp = dy + p * g.oh * g.ow;
         float *dxp = dx + p * g.h * g.w;
         for (int64_t oh = 0; oh < g.oh; oh++) {
-            int64_t hs = oh * g.sh - g.pt, a0, a1;
-            pool_taps(hs, g.h, g.kh, g.dh, &a0, &a1);
+            int64_t hs = oh * g.win.sh - g.win.pt, a0, a1;
+            geom_range(g.win.kh, g.h, g.win.dh, hs, &a0, &a1);
             for (int64_t ow = 0; ow < g.ow; ow++) {
-                int64_t ws = ow * g.sw - g.pl, b0, b1;
-                pool_taps(ws, g.w, g.kw, g.dw, &b0, &b1);
+                int64_t ws = ow * g.win.sw - g.win.pl, b0, b1;
+                geom_range(g.win.kw, g.w, g.win.dw, ws, &b0, &b1);
                 dxp[maxpool_argmax(&g, xp, hs, a0, a1, ws, b0, b1)] += dyp[oh * g.ow + ow];
             }
         }
@@ -253,14 +198,14 @@ static void avgpool_forward(const Node *n, const Tensor *const *in, Tensor *out,
         const float *xp = x + p * g.h * g.w;
         float *yp = y + p * g.oh * g.ow;
         for (int64_t oh = 0; oh < g.oh; oh++) {
-            int64_t hs = oh * g.sh - g.pt, a0, a1;
-            pool_taps(hs, g.h, g.kh, 1, &a0, &a1);
+            int64_t hs = oh * g.win.sh - g.win.pt, a0, a1;
+            geom_range(g.win.kh, g.h, 1, hs, &a0, &a1);
             /* Taps inside the padded input (dilation is 1 here). */
-            int64_t ph = (hs + g.kh < g.h + g.pb ? hs + g.kh : g.h + g.pb) - hs;
+            int64_t ph = (hs + g.win.kh < g.h + g.win.pb ? hs + g.win.kh : g.h + g.win.pb) - hs;
             for (int64_t ow = 0; ow < g.ow; ow++) {
-                int64_t ws = ow * g.sw - g.pl, b0, b1;
-                pool_taps(ws, g.w, g.kw, 1, &b0, &b1);
-                int64_t pw = (ws + g.kw < g.w + g.pr ? ws + g.kw : g.w + g.pr) - ws;
+                int64_t ws = ow * g.win.sw - g.win.pl, b0, b1;
+                geom_range(g.win.kw, g.w, 1, ws, &b0, &b1);
+                int64_t pw = (ws + g.win.kw < g.w + g.win.pr ? ws + g.win.kw : g.w + g.win.pr) - ws;
                 double sum = 0.0;
                 for (int64_t a = a0; a < a1; a++) {
                     const float *xr = xp + (hs + a) * g.w + ws;
@@ -289,13 +234,13 @@ static void avgpool_backward(const Node *n, const Tensor *const *in, const Tenso
         const float *dyp = dy + p * g.oh * g.ow;
         float *dxp = dx + p * g.h * g.w;
         for (int64_t oh = 0; oh < g.oh; oh++) {
-            int64_t hs = oh * g.sh - g.pt, a0, a1;
-            pool_taps(hs, g.h, g.kh, 1, &a0, &a1);
-            int64_t ph = (hs + g.kh < g.h + g.pb ? hs + g.kh : g.h + g.pb) - hs;
+            int64_t hs = oh * g.win.sh - g.win.pt, a0, a1;
+            geom_range(g.win.kh, g.h, 1, hs, &a0, &a1);
+            int64_t ph = (hs + g.win.kh < g.h + g.win.pb ? hs + g.win.kh : g.h + g.win.pb) - hs;
             for (int64_t ow = 0; ow < g.ow; ow++) {
-                int64_t ws = ow * g.sw - g.pl, b0, b1;
-                pool_taps(ws, g.w, g.kw, 1, &b0, &b1);
-                int64_t pw = (ws + g.kw < g.w + g.pr ? ws + g.kw : g.w + g.pr) - ws;
+                int64_t ws = ow * g.win.sw - g.win.pl, b0, b1;
+                geom_range(g.win.kw, g.w, 1, ws, &b0, &b1);
+                int64_t pw = (ws + g.win.kw < g.w + g.win.pr ? ws + g.win.kw : g.w + g.win.pr) - ws;
                 double cnt = g.include_pad ? (double)(ph * pw) : (double)((a1 - a0) * (b1 - b0));
                 float gv = (float)(dyp[oh * g.ow + ow] / cnt);
                 for (int64_t a = a0; a < a1; a++) {
@@ -358,10 +303,12 @@ static void gap_backward(const Node *n, const Tensor *const *in, const Tensor *o
 
 const OpDef op_maxpool_def = {
     .name = "MaxPool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = maxpool_forward,
+    .parse = geom_parse,
     .backward = maxpool_backward,
 };
 const OpDef op_avgpool_def = {
     .name = "AveragePool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = avgpool_forward,
+    .parse = geom_parse,
     .backward = avgpool_backward,
 };
 const OpDef op_globalavgpool_def = {

@@ -30,21 +30,35 @@ static RedKind reduce_kind(const Node *n)
     return n->op == OP_REDUCEMAX ? RED_MAX : n->op == OP_REDUCEMEAN ? RED_MEAN : RED_SUM;
 }
 
-/* Reads and validates the attributes against the input shape. Forward calls it again on
+static QsStatus reduce_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    int64_t keep = node_attr_int(n, "keepdims", 1);
+    int64_t noop = node_attr_int(n, "noop_with_empty_axes", 0);
+    if ((keep != 0 && keep != 1) || (noop != 0 && noop != 1))
+        return qs_fail(err, QS_EINVAL, "%s '%s': keepdims and noop_with_empty_axes must be 0 "
+                       "or 1 (got %lld and %lld)", op_table[n->op]->name, n->name,
+                       (long long)keep, (long long)noop);
+    prm->reduce.keepdims = keep;
+    prm->reduce.noop_with_empty_axes = noop;
+    op_param_ints(n, "axes", &prm->reduce.axes);
+    return QS_OK;
+}
+
+/* Validates the parsed attributes against the input shape. Forward calls it again on
  * shapes infer accepted, so there it cannot fail. */
 static QsStatus reduce_plan(const Node *n, const Shape *s, RedPlan *p, QsError *err)
 {
     const char *op = op_table[n->op]->name;
     memset(p, 0, sizeof *p);
-    int64_t keep = node_attr_int(n, "keepdims", 1);
-    int64_t noop = node_attr_int(n, "noop_with_empty_axes", 0);
-    if ((keep != 0 && keep != 1) || (noop != 0 && noop != 1))
-        return qs_fail(err, QS_EINVAL, "%s '%s': keepdims and noop_with_empty_axes must be 0 "
-                       "or 1 (got %lld and %lld)", op, n->name, (long long)keep,
-                       (long long)noop);
-    p->keepdims = keep;
-    int64_t axes[QS_MAX_DIMS];
-    int cnt = node_attr_ints(n, "axes", axes, QS_MAX_DIMS);
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err ? err->code : QS_EINVAL;
+    const ReduceParams *rp = &prm->reduce;
+    p->keepdims = rp->keepdims;
+    bool noop = rp->noop_with_empty_axes;
+    const int64_t *axes = rp->axes.v;
+    int cnt = rp->axes.n;
     if (cnt > QS_MAX_DIMS)
         return qs_fail(err, QS_ESHAPE, "%s '%s': %d axes for rank %d", op, n->name, cnt,
                        s->ndim);
@@ -281,13 +295,16 @@ static void reduce_backward(const Node *n, const Tensor *const *in, const Tensor
 
 const OpDef op_reducemean_def = {
     .name = "ReduceMean", .min_in = 1, .max_in = 1, .infer = reduce_infer,
+    .parse = reduce_parse,
     .scratch = reduce_scratch, .forward = reduce_forward, .backward = reduce_backward
 };
 const OpDef op_reducesum_def = {
     .name = "ReduceSum", .min_in = 1, .max_in = 1, .infer = reduce_infer,
+    .parse = reduce_parse,
     .scratch = reduce_scratch, .forward = reduce_forward, .backward = reduce_backward
 };
 const OpDef op_reducemax_def = {
     .name = "ReduceMax", .min_in = 1, .max_in = 1, .infer = reduce_infer,
+    .parse = reduce_parse,
     .scratch = reduce_scratch, .forward = reduce_forward, .backward = reduce_backward
 };

@@ -28,33 +28,53 @@ static int resize_pick(const char *v, const char *const *names, int count)
     return -1;
 }
 
+static QsStatus resize_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    ResizeParams *p = &prm->resize;
+    const char *mode = node_attr_str(n, "mode", "nearest");
+    if (strcmp(mode, "nearest") != 0)
+        return qs_fail(err, QS_EUNSUPPORTED, "Resize '%s': mode '%s' is not supported "
+                       "(nearest only)", n->name, mode);
+    int ctm = resize_pick(node_attr_str(n, "coordinate_transformation_mode", "half_pixel"),
+                          resize_ctm, 5);
+    if (ctm < 0)
+        return qs_fail(err, QS_EUNSUPPORTED,
+                       "Resize '%s': coordinate_transformation_mode '%s' is not supported",
+                       n->name, node_attr_str(n, "coordinate_transformation_mode", ""));
+    int nm = resize_pick(node_attr_str(n, "nearest_mode", "round_prefer_floor"), resize_nm, 4);
+    if (nm < 0)
+        return qs_fail(err, QS_EUNSUPPORTED, "Resize '%s': nearest_mode '%s' is not supported",
+                       n->name, node_attr_str(n, "nearest_mode", ""));
+    p->coord = (ResizeCoord)ctm;
+    p->nearest = (ResizeNearest)nm;
+    op_param_floats(n, "scales", &p->scales);
+    op_param_ints(n, "sizes", &p->sizes);
+    const Attr *sz = node_attr(n, "sizes");
+    if (sz && sz->type != ATTR_INTS)
+        p->sizes.n = -1; /* a single int is not a list here */
+    if (p->scales.given == p->sizes.given)
+        return qs_fail(err, QS_EINVAL, "Resize '%s': give exactly one of scales and sizes",
+                       n->name);
+    return QS_OK;
+}
+
 /* Output dims and per-axis scales. err may be NULL (forward re-derives). */
 static QsStatus resize_geom(const Node *n, const Shape *x, Shape *y, double *scale,
                             QsError *err)
 {
     int r = x->ndim;
-    const char *mode = node_attr_str(n, "mode", "nearest");
-    if (strcmp(mode, "nearest") != 0)
-        return qs_fail(err, QS_EUNSUPPORTED, "Resize '%s': mode '%s' is not supported "
-                       "(nearest only)", n->name, mode);
-    if (resize_pick(node_attr_str(n, "coordinate_transformation_mode", "half_pixel"),
-                    resize_ctm, 5) < 0)
-        return qs_fail(err, QS_EUNSUPPORTED,
-                       "Resize '%s': coordinate_transformation_mode '%s' is not supported",
-                       n->name, node_attr_str(n, "coordinate_transformation_mode", ""));
-    if (resize_pick(node_attr_str(n, "nearest_mode", "round_prefer_floor"), resize_nm, 4) < 0)
-        return qs_fail(err, QS_EUNSUPPORTED, "Resize '%s': nearest_mode '%s' is not supported",
-                       n->name, node_attr_str(n, "nearest_mode", ""));
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err ? err->code : QS_EINVAL;
+    const ParamFloats *sc = &prm->resize.scales;
+    const ParamInts *sz = &prm->resize.sizes;
     *y = *x;
-    const Attr *sc = node_attr(n, "scales"), *sz = node_attr(n, "sizes");
-    if ((sc != NULL) == (sz != NULL))
-        return qs_fail(err, QS_EINVAL, "Resize '%s': give exactly one of scales and sizes",
-                       n->name);
-    if (sc) {
-        if (sc->type != ATTR_FLOATS || sc->n != r)
+    if (sc->given) {
+        if (sc->n != r)
             return qs_fail(err, QS_EINVAL, "Resize '%s': scales must be %d floats", n->name, r);
         for (int i = 0; i < r; i++) {
-            double s = sc->floats[i];
+            double s = sc->v[i];
             if (!(s > 0.0 && s <= 1e6))
                 return qs_fail(err, QS_EINVAL, "Resize '%s': scales[%d] = %g is not in (0, 1e6]",
                                n->name, i, s);
@@ -69,10 +89,10 @@ static QsStatus resize_geom(const Node *n, const Shape *x, Shape *y, double *sca
             scale[i] = s;
         }
     } else {
-        if (sz->type != ATTR_INTS || sz->n != r)
+        if (sz->n != r)
             return qs_fail(err, QS_EINVAL, "Resize '%s': sizes must be %d ints", n->name, r);
         for (int i = 0; i < r; i++) {
-            int64_t d = sz->ints[i];
+            int64_t d = sz->v[i];
             if (i == 0) {
                 if (d != 0)
                     return qs_fail(err, QS_EINVAL, "Resize '%s': sizes[0] must be 0 (the batch "
@@ -110,25 +130,28 @@ static size_t resize_scratch(const Node *n, const Shape *const *in, const Shape 
 static void resize_maps(const Node *n, const Shape *x, const Shape *y, const double *scale,
                         int64_t *map)
 {
-    int ctm = resize_pick(node_attr_str(n, "coordinate_transformation_mode", "half_pixel"),
-                          resize_ctm, 5);
-    int nm = resize_pick(node_attr_str(n, "nearest_mode", "round_prefer_floor"), resize_nm, 4);
+    OpParams tmp;
+    const ResizeParams *p = &op_params(n, &tmp, NULL)->resize;
+    ResizeCoord ctm = p->coord;
+    ResizeNearest nm = p->nearest;
     for (int a = 0; a < y->ndim; a++) {
         int64_t in_len = x->dim[a], out_len = y->dim[a];
         for (int64_t o = 0; o < out_len; o++) {
             double s = scale[a], c;
             switch (ctm) {
-            case 0: c = (o + 0.5) / s - 0.5; break;
-            case 1: c = out_len > 1 ? (o + 0.5) / s - 0.5 : 0.0; break;
-            case 2: c = out_len == 1 ? 0.0 : (double)o * (in_len - 1) / (out_len - 1); break;
-            case 3: c = o / s; break;
-            default: c = (o + 0.5) / s; break;
+            case RESIZE_HALF_PIXEL: c = (o + 0.5) / s - 0.5; break;
+            case RESIZE_PYTORCH_HALF_PIXEL: c = out_len > 1 ? (o + 0.5) / s - 0.5 : 0.0; break;
+            case RESIZE_ALIGN_CORNERS:
+                c = out_len == 1 ? 0.0 : (double)o * (in_len - 1) / (out_len - 1);
+                break;
+            case RESIZE_ASYMMETRIC: c = o / s; break;
+            default: c = (o + 0.5) / s; break; /* tf_half_pixel_for_nn */
             }
             double f = floor(c), v;
             switch (nm) {
-            case 0: v = c - f == 0.5 ? f : floor(c + 0.5); break;
-            case 1: v = c - f == 0.5 ? f + 1.0 : floor(c + 0.5); break;
-            case 2: v = f; break;
+            case RESIZE_ROUND_PREFER_FLOOR: v = c - f == 0.5 ? f : floor(c + 0.5); break;
+            case RESIZE_ROUND_PREFER_CEIL: v = c - f == 0.5 ? f + 1.0 : floor(c + 0.5); break;
+            case RESIZE_FLOOR: v = f; break;
             default: v = ceil(c); break;
             }
             if (v < 0.0)
@@ -193,5 +216,6 @@ static void resize_backward(const Node *n, const Tensor *const *in, const Tensor
 
 const OpDef op_resize_def = {
     .name = "Resize", .min_in = 1, .max_in = 1, .infer = resize_infer, .scratch = resize_scratch,
+    .parse = resize_parse,
     .forward = resize_forward, .backward = resize_backward
 };

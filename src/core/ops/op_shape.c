@@ -45,12 +45,22 @@ static void shape_copy_backward(const Node *n, const Tensor *const *in, const Te
 
 /* ---- Flatten: (d0 .. d(a-1), da .. d(r-1)) -> (d0 * .. * d(a-1), da * .. * d(r-1)) ---- */
 
+/* Flatten and Concat: axis, default 1. */
+static QsStatus shape_axis_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    prm->axis.axis = node_attr_int(n, "axis", 1);
+    (void)err;
+    return QS_OK;
+}
+
 static QsStatus flatten_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
-    if (shape_need_input(n, in, err))
+    OpParams tmp;
+    const OpParams *prm;
+    if (shape_need_input(n, in, err) || !(prm = op_params(n, &tmp, err)))
         return err->code;
     const Shape *s = in[0];
-    int64_t axis = node_attr_int(n, "axis", 1);
+    int64_t axis = prm->axis.axis;
     /* ONNX allows axis == rank here (output (numel, 1)), so op_axis does not fit. */
     if (axis < -s->ndim || axis > s->ndim)
         return qs_fail(err, QS_ESHAPE, "Flatten '%s': axis %lld out of range for rank %d",
@@ -72,23 +82,32 @@ static QsStatus flatten_infer(const Node *n, const Shape *const *in, Shape *out,
 
 /* ---- Reshape with the target shape as attribute "shape" ---- */
 
-static QsStatus reshape_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+static QsStatus reshape_parse(const Node *n, OpParams *prm, QsError *err)
 {
-    if (shape_need_input(n, in, err))
-        return err->code;
-    const Shape *s = in[0];
-    int64_t req[QS_MAX_DIMS];
-    int cnt = node_attr_ints(n, "shape", req, QS_MAX_DIMS);
-    if (cnt < 0)
+    ParamInts *shape = &prm->reshape.shape;
+    op_param_ints(n, "shape", shape);
+    if (shape->n < 0)
         return qs_fail(err, QS_EINVAL, "Reshape '%s': attribute 'shape' (ints) is missing",
                        n->name);
-    if (cnt < 1 || cnt > QS_MAX_DIMS)
+    if (shape->n < 1 || shape->n > QS_MAX_DIMS)
         return qs_fail(err, QS_ESHAPE, "Reshape '%s': target shape has %d dims (1 to %d "
-                       "supported)", n->name, cnt, QS_MAX_DIMS);
+                       "supported)", n->name, shape->n, QS_MAX_DIMS);
     if (node_attr_int(n, "allowzero", 0) != 0)
         return qs_fail(err, QS_EUNSUPPORTED,
                        "Reshape '%s': allowzero=1 is not supported (0 always copies the "
                        "input dim)", n->name);
+    return QS_OK;
+}
+
+static QsStatus reshape_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    OpParams tmp;
+    const OpParams *prm;
+    if (shape_need_input(n, in, err) || !(prm = op_params(n, &tmp, err)))
+        return err->code;
+    const Shape *s = in[0];
+    const int64_t *req = prm->reshape.shape.v;
+    int cnt = prm->reshape.shape.n;
     Shape want = shape_make(cnt, req);
     char a[96], b[96];
     shape_format(s, a, sizeof a);
@@ -144,27 +163,38 @@ static QsStatus reshape_infer(const Node *n, const Shape *const *in, Shape *out,
 
 /* ---- Transpose ---- */
 
-/* The permutation from attribute "perm", or the reversed axes when absent (ONNX
- * default). Returns the count read (rank when absent), possibly > QS_MAX_DIMS. */
-static int transpose_perm(const Node *n, int rank, int64_t *perm)
+static QsStatus transpose_parse(const Node *n, OpParams *prm, QsError *err)
 {
-    int cnt = node_attr_ints(n, "perm", perm, QS_MAX_DIMS);
+    op_param_ints(n, "perm", &prm->transpose.perm);
+    (void)err;
+    return QS_OK;
+}
+
+/* The permutation from attribute "perm", or the reversed axes when absent (ONNX
+ * default). Returns the count given (rank when absent), possibly > QS_MAX_DIMS. */
+static int transpose_perm(const TransposeParams *p, int rank, int64_t *perm)
+{
+    int cnt = p->perm.n;
     if (cnt < 0) {
         for (int i = 0; i < rank; i++)
             perm[i] = rank - 1 - i;
-        cnt = rank;
+        return rank;
     }
+    for (int i = 0; i < cnt && i < QS_MAX_DIMS; i++)
+        perm[i] = p->perm.v[i];
     return cnt;
 }
 
 static QsStatus transpose_infer(const Node *n, const Shape *const *in, Shape *out,
                                 QsError *err)
 {
-    if (shape_need_input(n, in, err))
+    OpParams tmp;
+    const OpParams *prm;
+    if (shape_need_input(n, in, err) || !(prm = op_params(n, &tmp, err)))
         return err->code;
     const Shape *s = in[0];
     int64_t perm[QS_MAX_DIMS];
-    int cnt = transpose_perm(n, s->ndim, perm);
+    int cnt = transpose_perm(&prm->transpose, s->ndim, perm);
     char a[96];
     shape_format(s, a, sizeof a);
     if (cnt != s->ndim)
@@ -180,7 +210,7 @@ static QsStatus transpose_infer(const Node *n, const Shape *const *in, Shape *ou
     if (cnt > 0 && perm[0] != 0)
         return qs_fail(err, QS_ESHAPE, "Transpose '%s': perm moves the batch axis 0 of input "
                        "%s%s; give a perm starting with 0", n->name, a,
-                       node_attr(n, "perm") ? "" : " (the default perm reverses all axes)");
+                       prm->transpose.perm.given ? "" : " (the default perm reverses all axes)");
     out->ndim = cnt;
     for (int i = 0; i < cnt; i++)
         out->dim[i] = s->dim[perm[i]];
@@ -196,7 +226,8 @@ static int transpose_plan(const Node *n, const Shape *s, int64_t *D, int64_t *S)
 {
     int r = s->ndim;
     int64_t perm[QS_MAX_DIMS], istride[QS_MAX_DIMS];
-    transpose_perm(n, r, perm);
+    OpParams tmp;
+    transpose_perm(&op_params(n, &tmp, NULL)->transpose, r, perm);
     int64_t acc = 1;
     for (int k = r - 1; k >= 0; k--) {
         istride[k] = acc;
@@ -300,7 +331,9 @@ static QsStatus concat_infer(const Node *n, const Shape *const *in, Shape *out, 
             return qs_fail(err, QS_ESHAPE, "Concat '%s': input %d is missing", n->name, k);
     const Shape *s0 = in[0];
     int axis;
-    if (op_axis(n, node_attr_int(n, "axis", 1), s0->ndim, &axis, err))
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm || op_axis(n, prm->axis.axis, s0->ndim, &axis, err))
         return err->code;
     if (axis == 0)
         return qs_fail(err, QS_ESHAPE, "Concat '%s': axis 0 is the batch axis; concatenating "
@@ -328,7 +361,8 @@ static void concat_forward(const Node *n, const Tensor *const *in, Tensor *out,
                            const RunCtx *rc)
 {
     const Shape *so = &out->shape;
-    int64_t a = node_attr_int(n, "axis", 1);
+    OpParams tmp;
+    int64_t a = op_params(n, &tmp, NULL)->axis.axis;
     int axis = (int)(a < 0 ? a + so->ndim : a); /* validated by infer */
     int64_t outer = shape_span(so, 0, axis), inner = shape_span(so, axis + 1, so->ndim);
     float *y = tensor_f32(out); /* (outer, sum of d_k, inner) */
@@ -347,7 +381,8 @@ static void concat_backward(const Node *n, const Tensor *const *in, const Tensor
                             const Tensor *dout, Tensor *const *din, const RunCtx *rc)
 {
     const Shape *so = &out->shape;
-    int64_t a = node_attr_int(n, "axis", 1);
+    OpParams tmp;
+    int64_t a = op_params(n, &tmp, NULL)->axis.axis;
     int axis = (int)(a < 0 ? a + so->ndim : a); /* validated by infer */
     int64_t outer = shape_span(so, 0, axis), inner = shape_span(so, axis + 1, so->ndim);
     const float *dy = tensor_f32(dout); /* (outer, sum of d_k, inner) */
@@ -366,18 +401,22 @@ static void concat_backward(const Node *n, const Tensor *const *in, const Tensor
 
 const OpDef op_flatten_def = {
     .name = "Flatten", .min_in = 1, .max_in = 1, .infer = flatten_infer,
+    .parse = shape_axis_parse,
     .forward = shape_copy_forward, .backward = shape_copy_backward
 };
 const OpDef op_reshape_def = {
     .name = "Reshape", .min_in = 1, .max_in = 1, .infer = reshape_infer,
+    .parse = reshape_parse,
     .forward = shape_copy_forward, .backward = shape_copy_backward
 };
 const OpDef op_transpose_def = {
     .name = "Transpose", .min_in = 1, .max_in = 1, .infer = transpose_infer,
+    .parse = transpose_parse,
     .forward = transpose_forward, .backward = transpose_backward
 };
 /* 64 is the most inputs graph_infer_shapes and run_forward pass to a node. */
 const OpDef op_concat_def = {
     .name = "Concat", .min_in = 1, .max_in = 64, .infer = concat_infer,
+    .parse = shape_axis_parse,
     .forward = concat_forward, .backward = concat_backward
 };

@@ -13,23 +13,37 @@ typedef struct SliceGeom {
     int64_t begin[QS_MAX_DIMS], step[QS_MAX_DIMS];
 } SliceGeom;
 
+static QsStatus slice_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    SliceParams *p = &prm->slice;
+    op_param_ints(n, "starts", &p->starts);
+    op_param_ints(n, "ends", &p->ends);
+    op_param_ints(n, "axes", &p->axes);
+    op_param_ints(n, "steps", &p->steps);
+    if (p->starts.n < 0 || p->ends.n != p->starts.n)
+        return qs_fail(err, QS_EINVAL, "Slice '%s': starts and ends must be int lists of one "
+                       "length", n->name);
+    return QS_OK;
+}
+
 static QsStatus slice_geom(const Node *n, const Shape *x, Shape *y, SliceGeom *g, QsError *err)
 {
     int r = x->ndim;
-    int64_t st[QS_MAX_DIMS], en[QS_MAX_DIMS], ax[QS_MAX_DIMS], sp[QS_MAX_DIMS];
-    int ns = node_attr_ints(n, "starts", st, QS_MAX_DIMS);
-    int ne = node_attr_ints(n, "ends", en, QS_MAX_DIMS);
-    int na = node_attr_ints(n, "axes", ax, QS_MAX_DIMS);
-    int nsp = node_attr_ints(n, "steps", sp, QS_MAX_DIMS);
-    if (ns < 0 || ne != ns)
-        return qs_fail(err, QS_EINVAL, "Slice '%s': starts and ends must be int lists of one "
-                       "length", n->name);
-    if (na < 0)
-        for (na = 0; na < ns; na++)
-            ax[na] = na;
-    if (nsp < 0)
-        for (nsp = 0; nsp < ns; nsp++)
-            sp[nsp] = 1;
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm)
+        return err ? err->code : QS_EINVAL;
+    const SliceParams *p = &prm->slice;
+    const int64_t *st = p->starts.v, *en = p->ends.v;
+    int64_t ax[QS_PARAM_INTS], sp[QS_PARAM_INTS];
+    int ns = p->starts.n, na = p->axes.n, nsp = p->steps.n;
+    /* absent axes and steps: 0, 1, ... and all 1, as many as starts */
+    for (int i = 0; i < QS_PARAM_INTS; i++) {
+        ax[i] = na < 0 ? i : p->axes.v[i];
+        sp[i] = nsp < 0 ? 1 : p->steps.v[i];
+    }
+    na = na < 0 ? ns : na;
+    nsp = nsp < 0 ? ns : nsp;
     if (na != ns || nsp != ns || ns > r)
         return qs_fail(err, QS_EINVAL, "Slice '%s': starts, ends, axes and steps must have "
                        "one length, at most the rank %d", n->name, r);
@@ -121,5 +135,6 @@ static void slice_backward(const Node *n, const Tensor *const *in, const Tensor 
 
 const OpDef op_slice_def = {
     .name = "Slice", .min_in = 1, .max_in = 1, .infer = slice_infer, .forward = slice_forward,
+    .parse = slice_parse,
     .backward = slice_backward
 };

@@ -10,13 +10,22 @@
 
 #include "ops/op.h"
 
+static QsStatus softmax_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    prm->axis.axis = node_attr_int(n, "axis", -1);
+    (void)err;
+    return QS_OK;
+}
+
 static QsStatus softmax_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     int axis;
     if (!in[0])
         return qs_fail(err, QS_ESHAPE, "%s '%s': input is missing", op_table[n->op]->name,
                        n->name);
-    if (op_axis(n, node_attr_int(n, "axis", -1), in[0]->ndim, &axis, err))
+    OpParams tmp;
+    const OpParams *prm = op_params(n, &tmp, err);
+    if (!prm || op_axis(n, prm->axis.axis, in[0]->ndim, &axis, err))
         return err->code;
     /* qscope runs are batched: normalising across axis 0 would mix samples, and a
      * sample's result would depend on what else is in its batch. */
@@ -33,7 +42,8 @@ static QsStatus softmax_infer(const Node *n, const Shape *const *in, Shape *out,
 static void softmax_split(const Node *n, const Shape *s, int64_t *outer, int64_t *len,
                           int64_t *inner)
 {
-    int64_t a = node_attr_int(n, "axis", -1);
+    OpParams tmp;
+    int64_t a = op_params(n, &tmp, NULL)->axis.axis;
     int axis = (int)(a < 0 ? a + s->ndim : a); /* validated by infer */
     *outer = shape_span(s, 0, axis);
     *len = s->dim[axis];
@@ -147,9 +157,11 @@ static void logsoftmax_backward(const Node *n, const Tensor *const *in, const Te
 
 const OpDef op_softmax_def = {
     .name = "Softmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
+    .parse = softmax_parse,
     .forward = softmax_forward, .backward = softmax_backward
 };
 const OpDef op_logsoftmax_def = {
     .name = "LogSoftmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
+    .parse = softmax_parse,
     .forward = logsoftmax_forward, .backward = logsoftmax_backward
 };

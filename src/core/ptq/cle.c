@@ -109,7 +109,7 @@ static double cle_bn_factor(const Graph *g, int bn, int64_t c)
     if (bn < 0)
         return 1.0;
     const Node *b = &g->nodes[bn];
-    double eps = node_attr_float(b, "epsilon", 1e-5f);
+    double eps = b->params.batchnorm.epsilon;
     return cle_f32(g, b->in[1])[c] / sqrt((double)cle_f32(g, b->in[4])[c] + eps);
 }
 
@@ -122,9 +122,9 @@ static bool cle_act(const Graph *g, int node, int v, double *clip)
     *clip = INFINITY;
     if (n->op == OP_RELU || n->op == OP_LEAKYRELU)
         return true;
-    if (n->op != OP_CLIP || node_attr_float(n, "min", -INFINITY) != 0.0f)
+    if (n->op != OP_CLIP || n->params.clip.min != 0.0f)
         return false;
-    float hi = node_attr_float(n, "max", INFINITY);
+    float hi = n->params.clip.max;
     if (!(hi > 0.0f))
         return false;
     *clip = hi;
@@ -164,7 +164,7 @@ static bool cle_pair_at(const Graph *g, int a, Pair *p)
         return false;
     const Shape *wb = &g->values[g->nodes[bnode].in[1]].shape;
     if (na->op == OP_CONV) {
-        int64_t group = node_attr_int(&g->nodes[bnode], "group", 1);
+        int64_t group = g->nodes[bnode].params.win.group;
         if (group < 1 || wb->dim[1] * group != oc || ocb % group != 0)
             return false;
     } else if (wb->dim[1] != oc) {
@@ -207,7 +207,7 @@ static void cle_visit_in(const Graph *g, const Pair *p, int64_t i, CleVisit fn, 
             fn(&wv[o * in + i], o, user);
         return;
     }
-    int64_t group = node_attr_int(b, "group", 1), cg = w->shape.dim[1];
+    int64_t group = b->params.win.group, cg = w->shape.dim[1];
     int64_t ocg = ocb / group, inner = shape_span(&w->shape, 2, w->shape.ndim);
     int64_t gi = i / cg, j = i % cg;
     for (int64_t o = gi * ocg; o < (gi + 1) * ocg; o++)
