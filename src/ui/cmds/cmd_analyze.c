@@ -31,7 +31,7 @@ static int by_only_drop(const void *a, const void *b)
     return (x->only_metric > y->only_metric) - (x->only_metric < y->only_metric);
 }
 
-CMD_HANDLER(cmd_sensitivity)
+QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     SensContext c;
@@ -86,7 +86,7 @@ CMD_HANDLER(cmd_sensitivity)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_fallback)
+QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     SensContext c;
@@ -156,7 +156,7 @@ CMD_HANDLER(cmd_fallback)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_diagnose)
+QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     long n;

@@ -128,7 +128,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_qat)
+QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Dataset *train = &s->splits[SPLIT_TRAIN];

@@ -32,7 +32,7 @@ static QsStatus parse_prec(const char *s, int *out, QsError *err)
     return parse_choice("precision", s, names, out, err);
 }
 
-CMD_HANDLER(cmd_mode)
+QsStatus cmd_mode(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Plan *p = &app->session.q.plan;
     if (a->n_pos == 1) {
@@ -45,7 +45,7 @@ CMD_HANDLER(cmd_mode)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_prec)
+QsStatus cmd_prec(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     Plan *p = &s->q.plan;
@@ -98,7 +98,7 @@ static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_quant)
+QsStatus cmd_quant(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Plan *p = &app->session.q.plan;
     QuantOpts q = p->q;
@@ -109,7 +109,7 @@ CMD_HANDLER(cmd_quant)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_calibrate)
+QsStatus cmd_calibrate(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     int split = split_find(arg_str(a, "split", "calib"));
@@ -136,7 +136,7 @@ CMD_HANDLER(cmd_calibrate)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_variant)
+QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     QuantState *qs = &app->session.q;
     const char *verb = a->pos[0];
@@ -182,7 +182,7 @@ CMD_HANDLER(cmd_variant)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_compare)
+QsStatus cmd_compare(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     long n;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))

@@ -9,7 +9,7 @@
 #include "text/strbuf.h"
 #include "base/threads.h"
 
-CMD_HANDLER(cmd_help)
+QsStatus cmd_help(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_pos == 0) {
         static const char *const cols[] = { "command", "summary", NULL };
@@ -48,7 +48,7 @@ CMD_HANDLER(cmd_help)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_source)
+QsStatus cmd_source(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     QsStatus st = script_run_file(app, a->pos[0], err);
     if (!st)
@@ -56,7 +56,7 @@ CMD_HANDLER(cmd_source)
     return st;
 }
 
-CMD_HANDLER(cmd_echo)
+QsStatus cmd_echo(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     StrBuf b = { 0 };
     for (int i = 0; i < a->n_pos; i++)
@@ -150,7 +150,7 @@ static QsStatus check_value(const App *app, const char *s, double *num, const ch
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_check)
+QsStatus cmd_check(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     char field[128], op[3], want_s[128];
     if (check_parts(a, field, sizeof field, op, want_s, sizeof want_s, err))
@@ -196,7 +196,7 @@ CMD_HANDLER(cmd_check)
 
 /* let NAME=VALUE ... defines variables; a positional NAME?=VALUE defines NAME only when it
  * is not yet defined (a script's default that -D can override). */
-CMD_HANDLER(cmd_let)
+QsStatus cmd_let(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     (void)r;
     for (int i = 0; i < a->n_pos; i++) {
@@ -226,7 +226,7 @@ CMD_HANDLER(cmd_let)
 
 /* keep NAME: every figure of the previous result becomes the variable NAME.FIELD, with
  * numbers at full precision, so later checks compare two results exactly. */
-CMD_HANDLER(cmd_keep)
+QsStatus cmd_keep(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     const Result *last = &app->last;
     if (!last->cmd || !last->cmd[0])
@@ -277,7 +277,7 @@ static void options_table(const App *app, Result *r, const char *only)
     }
 }
 
-CMD_HANDLER(cmd_set)
+QsStatus cmd_set(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_kv == 0) {
         options_table(app, r, NULL);
@@ -310,7 +310,7 @@ CMD_HANDLER(cmd_set)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_get)
+QsStatus cmd_get(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_pos == 1) {
         const OptionDef *o = option_find(a->pos[0]);
@@ -325,7 +325,7 @@ CMD_HANDLER(cmd_get)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_quit)
+QsStatus cmd_quit(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     app->quit = true;
     return QS_OK;

@@ -121,7 +121,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_train)
+QsStatus cmd_train(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Dataset *train = &s->splits[SPLIT_TRAIN];
