@@ -29,6 +29,8 @@ int precision_find(const char *name)
     return -1;
 }
 
+const char *const quant_wgran_names[2] = { "channel", "tensor" };
+
 QuantOpts plan_default_opts(void)
 {
     return (QuantOpts){ .wgran_tensor = false, .observer = OBS_MINMAX, .pct = 99.99, .bits = 8,

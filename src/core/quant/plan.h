@@ -32,6 +32,8 @@ typedef struct QuantOpts {
 } QuantOpts;
 
 QuantOpts plan_default_opts(void);
+/* QuantOpts.wgran_tensor as a name: [0] "channel", [1] "tensor". */
+extern const char *const quant_wgran_names[2];
 
 typedef struct Plan {
     PrecKind mode;       /* the whole model's precision */

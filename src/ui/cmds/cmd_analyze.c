@@ -101,9 +101,9 @@ QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
     double max_drop;
     int target;
     if (parse_double("drop", drop_s, &max_drop, err) ||
-        arg_choice(a, "to", (const char *const[]){ "fp32", "fp16", NULL }, 1, &target, err))
+        arg_choice_of(a, "to", choice_float_precision, PREC_FP16, &target, err))
         return err->code;
-    PrecKind to = target ? PREC_FP16 : PREC_FP32;
+    PrecKind to = (PrecKind)target;
     Plan fp32;
     plan_init(&fp32, s->q.plan.n_nodes);
     double ref, before, before_ms, after, after_ms;

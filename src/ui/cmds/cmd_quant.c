@@ -10,12 +10,10 @@
 #include "eval/score.h"
 #include "cmds/variant_rows.h"
 
-static const char *const gran_names[] = { "channel", "tensor", NULL };
-
 static void plan_fields(const Plan *p, Result *r)
 {
     result_str(r, "mode", precision_table[p->mode].name);
-    result_str(r, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
+    result_str(r, "wgran", quant_wgran_names[p->q.wgran_tensor]);
     result_str(r, "observer", observer_table[p->q.observer].name);
     result_float(r, "pct", p->q.pct, RS_PLAIN);
     result_int(r, "bits", p->q.bits);
@@ -28,8 +26,7 @@ static void plan_fields(const Plan *p, Result *r)
 
 static QsStatus parse_prec(const char *s, int *out, QsError *err)
 {
-    static const char *const names[] = { "fp32", "fp16", "int8-dyn", "int8-static", NULL };
-    return parse_choice("precision", s, names, out, err);
+    return parse_choice_of("precision", s, choice_precision, out, err);
 }
 
 QsStatus cmd_mode(App *app, const CmdArgs *a, Result *r, QsError *err)
@@ -73,18 +70,8 @@ static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
     long bits;
     double pct;
     bool asym;
-    const char *obs_name = arg_str(a, "observer", NULL);
-    if (obs_name) {
-        obs = observer_find(obs_name);
-        if (obs < 0) {
-            char list[128] = "";
-            for (int k = 0; k < OBS_COUNT; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? "|" : "",
-                         observer_table[k].name);
-            return qs_fail(err, QS_EINVAL, "observer=%s: expected one of %s", obs_name, list);
-        }
-    }
-    if (arg_choice(a, "wgran", gran_names, gran, &gran, err) ||
+    if (arg_choice_of(a, "observer", choice_observer, obs, &obs, err) ||
+        arg_choice_of(a, "wgran", choice_wgran, gran, &gran, err) ||
         arg_int_range(a, "bits", q->bits, 2, 8, &bits, err) ||
         arg_float(a, "pct", q->pct, &pct, err) || arg_bool(a, "asym", !q->act_symmetric, &asym, err))
         return err->code;

@@ -9,6 +9,14 @@
 #include "text/strbuf.h"
 #include "base/threads.h"
 
+static void help_option_row(RTable *t, const char *name, const char *takes, const char *help)
+{
+    int row = rtable_add_row(t);
+    rtable_str(t, row, 0, name);
+    rtable_str(t, row, 1, takes);
+    rtable_str(t, row, 2, help);
+}
+
 QsStatus cmd_help(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_pos == 0) {
@@ -29,20 +37,30 @@ QsStatus cmd_help(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_str(r, "usage", d->usage);
     result_str(r, "summary", d->summary);
     result_str(r, "example", d->example);
-    static const char *const cols[] = { "option", "meaning", NULL };
+    static const char *const cols[] = { "option", "takes", "meaning", NULL };
+    char takes[512];
+    if (d->args && d->args[0].name) {
+        static const char *const acols[] = { "argument", "takes", NULL };
+        RTable *t = result_table(r, "arguments", acols);
+        for (const CmdOpt *o = d->args; o->name; o++) {
+            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            int row = rtable_add_row(t);
+            rtable_str(t, row, 0, o->name);
+            rtable_str(t, row, 1, takes);
+        }
+    }
     if (d->flags & CMD_SETTINGS) {
         RTable *t = result_table(r, "options", cols);
         for (int k = 0; k < option_count; k++) {
-            int row = rtable_add_row(t);
-            rtable_str(t, row, 0, option_table[k].name);
-            rtable_str(t, row, 1, option_table[k].help);
+            const OptionDef *o = &option_table[k];
+            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            help_option_row(t, o->name, takes, o->help);
         }
     } else if (d->opts[0].name) {
         RTable *t = result_table(r, "options", cols);
         for (const CmdOpt *o = d->opts; o->name; o++) {
-            int row = rtable_add_row(t);
-            rtable_str(t, row, 0, o->name);
-            rtable_str(t, row, 1, o->help);
+            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            help_option_row(t, o->name, takes, o->help);
         }
     }
     return QS_OK;
@@ -283,17 +301,8 @@ QsStatus cmd_set(App *app, const CmdArgs *a, Result *r, QsError *err)
         options_table(app, r, NULL);
         return QS_OK;
     }
-    /* Check every name before changing anything, so a typo changes nothing. */
-    for (int i = 0; i < a->n_kv; i++)
-        if (!option_find(a->keys[i])) {
-            StrBuf list = { 0 };
-            for (int k = 0; k < option_count; k++)
-                strbuf_printf(&list, "%s%s", k ? ", " : "", option_table[k].name);
-            qs_fail(err, QS_EINVAL, "set: unknown option '%s' (valid: %s)", a->keys[i], list.s);
-            strbuf_release(&list);
-            return QS_EINVAL;
-        }
-    /* A bad value restores every option, so a failed `set` changes nothing. */
+    /* cmd_exec checked every name and value's kind; a value out of range restores every
+     * option, so a failed `set` changes nothing. */
     SessionOptions saved = app->session.opt;
     RenderMode saved_mode = app->mode;
     for (int i = 0; i < a->n_kv; i++) {
