@@ -292,7 +292,8 @@ const CmdDef cmd_table[] = {
       .example = "info", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_info },
     { .name = "layers", .usage = "layers",
       .summary = "One row per layer: index, name, op, output shape, parameters.",
-      .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_layers },
+      .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none,
+      .wb = { CMD_FEEDS_LAYERS }, .run = cmd_layers },
     { .name = "fold", .usage = "fold scales",
       .summary = "Fold fixed per-channel scale layers into the BatchNorm before them or the "
                  "conv/dense weights after them (float-exact) and remove them.",
