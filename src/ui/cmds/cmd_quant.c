@@ -159,7 +159,7 @@ QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
         int row = rtable_add_row(t);
         rtable_str(t, row, 0, qs->variants[i].name);
         rtable_str(t, row, 1, precision_table[p->mode].name);
-        rtable_str(t, row, 2, p->q.wgran_tensor ? "tensor" : "channel");
+        rtable_str(t, row, 2, quant_wgran_names[p->q.wgran_tensor]);
         rtable_str(t, row, 3, observer_table[p->q.observer].name);
         rtable_int(t, row, 4, p->q.bits);
         rtable_int(t, row, 5, pins);

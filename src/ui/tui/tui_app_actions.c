@@ -49,7 +49,6 @@ static void action_select(Tui *t, const char *arg)
 
 static void action_focus(Tui *t, const char *arg)
 {
-    static const char *const names[] = { "layers", "detail", "metrics", "console" };
     int f = t->st.focus;
     if (!strcmp(arg, "next"))
         f = (f + 1) % TUI_PANE_COUNT;
@@ -57,7 +56,7 @@ static void action_focus(Tui *t, const char *arg)
         f = (f + TUI_PANE_COUNT - 1) % TUI_PANE_COUNT;
     else
         for (int i = 0; i < TUI_PANE_COUNT; i++)
-            if (!strcmp(arg, names[i]))
+            if (!strcmp(arg, t->panes[i]->cls->name))
                 f = i;
     if (f == TUI_PANE_CONSOLE && t->st.focus != TUI_PANE_CONSOLE)
         t->return_focus = t->st.focus;

@@ -107,7 +107,7 @@ void tui_app_play_back(Tui *t)
             }
         QuantOpts d = plan_default_opts();
         strbuf_printf(&b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d\n",
-                      d.wgran_tensor ? "tensor" : "channel", observer_table[d.observer].name,
+                      quant_wgran_names[d.wgran_tensor], observer_table[d.observer].name,
                       d.pct, d.bits, !d.act_symmetric);
     }
     for (int i = 0; i < target; i++)
