@@ -152,15 +152,6 @@ static const char *choice_bool(int i)
 /* At most this many names per choice: the tables are far smaller. */
 #define MAX_CHOICES 64
 
-int opt_choice_find(OptChoices choices, const char *s)
-{
-    const char *name;
-    for (int i = 0; i < MAX_CHOICES && (name = choices(i)); i++)
-        if (strcmp(name, s) == 0)
-            return i;
-    return -1;
-}
-
 QsStatus parse_choice_of(const char *key, const char *s, OptChoices choices, int *out,
                          QsError *err)
 {

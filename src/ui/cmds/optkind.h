@@ -54,8 +54,6 @@ OptChoices optkind_choices(OptKind kind, OptChoices choices);
 QsStatus optkind_check(const char *key, const char *value, OptKind kind, OptChoices choices,
                        QsError *err);
 
-/* The index of s among the names of choices, or -1. */
-int opt_choice_find(OptChoices choices, const char *s);
 /* parse_choice and arg_choice (args.h) over the names of choices. */
 QsStatus parse_choice_of(const char *key, const char *s, OptChoices choices, int *out,
                          QsError *err);
