@@ -41,6 +41,7 @@ enum {
                                           epoch so far) */
 };
 
+/* What the workbench does with the command; the plain front ends ignore it. */
 typedef struct CmdWorkbench {
     CmdFeeds feeds;
     unsigned outdates;       /* CMD_OUTDATES_* */
@@ -56,8 +57,8 @@ typedef struct CmdDef {
     const char *example;  /* a command line that works on a bundled model */
     int min_pos, max_pos; /* positional arity */
     unsigned flags;
-    const CmdOpt *args;   /* positional arguments in order, for completion; {NULL}
-                             terminated (those past the last row: none offered) */
+    const CmdOpt *args;   /* positional arguments in order, for `help` and completion;
+                             {NULL} terminated; NULL when none takes a known kind */
     const CmdOpt *opts;   /* accepted key=value options, {NULL} terminated */
     CmdWorkbench wb;
     QsStatus (*run)(App *app, const CmdArgs *a, Result *r, QsError *err);
