@@ -9,6 +9,7 @@
 #include "cmds/commands.h"
 #include "io/fileio.h"
 #include "cmds/options.h"
+#include "eval/metrics.h"
 #include "text/render.h"
 #include "test_util.h"
 
@@ -104,6 +105,17 @@ static void test_exec(void)
     CHECK(v && v->type == RV_STR && strcmp(v->s, "64") == 0);
     expect_error("range", cmd_exec(&app, "set batch=0", &r, &err), &err, QS_EINVAL,
                  "expected 1 to 65536");
+    /* the task setting takes every task of the core table */
+    CHECK_OK(cmd_exec(&app, "set task=detect", &r, &err), &err);
+    CHECK(app.session.opt.task == TASK_DETECT);
+    CHECK_OK(cmd_exec(&app, "set task=auto", &r, &err), &err);
+    /* values are checked by their option's kind before the handler runs */
+    expect_error("int kind", cmd_exec(&app, "eval n=abc", &r, &err), &err, QS_EINVAL,
+                 "n=abc: expected an integer");
+    expect_error("choice kind", cmd_exec(&app, "train opt=lion", &r, &err), &err, QS_EINVAL,
+                 "opt=lion: expected one of sgd|adam|adamw");
+    expect_error("split kind", cmd_exec(&app, "calibrate split=test", &r, &err), &err,
+                 QS_EINVAL, "split=test: expected one of calib|eval|train");
 
     /* a line runs each command and stops at the first failure */
     emitted = 0;

@@ -171,8 +171,10 @@ static const char *complete(const char *line)
 {
     static char out[1024];
     static const char *const layers[] = { "conv1", "relu1", "relu2", "fc1" };
+    static const char *const variants[] = { "ptq", "qat" };
+    TuiCompleteNames names = { layers, 4, variants, 2 };
     TuiCompletion c;
-    tui_complete(line, strlen(line), layers, 4, &c);
+    tui_complete(line, strlen(line), &names, &c);
     out[0] = '\0';
     for (int i = 0; i < c.n; i++)
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? "|" : "", c.items[i]);
@@ -198,12 +200,21 @@ static void test_complete(void)
     CHECK(strcmp(complete("load models/mnist_c"), "models/mnist_cnn.qsm") == 0);
     CHECK(strcmp(complete("source scripts/tr"), "scripts/train/") == 0);
     CHECK(strcmp(complete("play scripts/demos/fp16_"), "scripts/demos/fp16_vs_int8.qs") == 0);
+    /* values by the option's kind: a core table's names, the session's variants, lists */
+    CHECK(strcmp(complete("set task=de"), "task=detect") == 0);
+    CHECK(strcmp(complete("variant use q"), "qat") == 0);
+    CHECK(strcmp(complete("save /tmp/x.qsm variant=p"), "variant=ptq") == 0);
+    CHECK(strcmp(complete("bench precisions=fp32,int8-s"), "precisions=fp32,int8-static") == 0);
+    CHECK(strcmp(complete("qat feature=conv1,re"), "feature=conv1,relu1|feature=conv1,relu2") == 0);
+    CHECK(strcmp(complete("data calib synth:f"), "synth:falls") == 0);
+    CHECK(strcmp(complete("train val=n"), "val=none") == 0);
     TuiCompletion c;
-    tui_complete("hist re", 7, NULL, 0, &c); /* no layers known: nothing to offer */
+    tui_complete("hist re", 7, NULL, &c); /* no layers known: nothing to offer */
     CHECK(c.n == 0);
     tui_complete_release(&c);
     static const char *const two[] = { "relu1", "relu2" };
-    tui_complete("hist re", 7, two, 2, &c);
+    TuiCompleteNames two_names = { .layers = two, .n_layers = 2 };
+    tui_complete("hist re", 7, &two_names, &c);
     char *common = tui_complete_common(&c);
     CHECK(strcmp(common, "relu") == 0 && c.start == 5);
     free(common);

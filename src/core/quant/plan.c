@@ -83,6 +83,8 @@ const char *prec_onnx_name(PrecOnnx o)
     return names[o];
 }
 
+const char *const quant_wgran_names[2] = { "channel", "tensor" };
+
 QuantOpts plan_default_opts(void)
 {
     return (QuantOpts){ .wgran_tensor = false, .observer = OBS_MINMAX, .pct = 99.99, .bits = 8,

@@ -82,6 +82,8 @@ typedef struct QuantOpts {
 } QuantOpts;
 
 QuantOpts plan_default_opts(void);
+/* QuantOpts.wgran_tensor as a name: [0] "channel", [1] "tensor". */
+extern const char *const quant_wgran_names[2];
 
 /* Bits per stored weight at precision k under options q (32, 16, or q->bits). */
 int precision_weight_bits(PrecKind k, const QuantOpts *q);

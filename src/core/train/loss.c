@@ -192,12 +192,12 @@ static QsStatus loss_kl_distill(const LossArgs *a, double *loss, float *dlogits,
 }
 
 const LossDef loss_table[LOSS_COUNT] = {
-    [LOSS_CROSS_ENTROPY] = { .name = "cross_entropy", .class_labels = true,
+    [LOSS_CROSS_ENTROPY] = { .name = "cross_entropy", .short_name = "ce", .class_labels = true,
                              .uses_class_weights = true, .uses_label_smoothing = true,
                              .compute = loss_cross_entropy },
-    [LOSS_BCE_LOGITS] = { .name = "bce_logits", .uses_class_weights = true,
+    [LOSS_BCE_LOGITS] = { .name = "bce_logits", .short_name = "bce", .uses_class_weights = true,
                           .compute = loss_bce_logits },
-    [LOSS_MSE] = { .name = "mse", .compute = loss_mse },
+    [LOSS_MSE] = { .name = "mse", .short_name = "mse", .compute = loss_mse },
     [LOSS_KL_DISTILL] = { .name = "kl_distill", .compute = loss_kl_distill },
 };
 

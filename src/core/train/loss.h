@@ -43,6 +43,8 @@ typedef struct LossArgs {
 
 typedef struct LossDef {
     const char *name;            /* "cross_entropy", "bce_logits", "mse", "kl_distill" */
+    const char *short_name;      /* what train's loss= takes: "ce", "bce", "mse"; NULL for a
+                                    loss only used inside (kl_distill, the last row) */
     bool class_labels;           /* targets are class indices (labels), else targets (N, C) */
     bool uses_class_weights;
     bool uses_label_smoothing;

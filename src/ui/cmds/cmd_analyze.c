@@ -31,7 +31,7 @@ static int by_only_drop(const void *a, const void *b)
     return (x->only_metric > y->only_metric) - (x->only_metric < y->only_metric);
 }
 
-CMD_HANDLER(cmd_sensitivity)
+QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     SensContext c;
@@ -86,7 +86,7 @@ CMD_HANDLER(cmd_sensitivity)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_fallback)
+QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     SensContext c;
@@ -101,9 +101,9 @@ CMD_HANDLER(cmd_fallback)
     double max_drop;
     int target;
     if (parse_double("drop", drop_s, &max_drop, err) ||
-        arg_choice(a, "to", (const char *const[]){ "fp32", "fp16", NULL }, 1, &target, err))
+        arg_choice_of(a, "to", choice_float_precision, PREC_FP16, &target, err))
         return err->code;
-    PrecKind to = target ? PREC_FP16 : PREC_FP32;
+    PrecKind to = (PrecKind)target;
     Plan fp32;
     plan_init(&fp32, s->q.plan.n_nodes);
     double ref, before, before_ms, after, after_ms;
@@ -156,7 +156,7 @@ CMD_HANDLER(cmd_fallback)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_diagnose)
+QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     long n;

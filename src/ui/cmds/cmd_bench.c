@@ -342,7 +342,7 @@ static QsStatus bench_table(App *app, const char *list, const BenchArgs *b, cons
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_bench)
+QsStatus cmd_bench(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const char *split_s = arg_str(a, "split", "eval");

@@ -197,7 +197,7 @@ static QsStatus load_split(const Session *s, const CmdArgs *a, long n, Dataset *
     return load_files(s, a, d, err);
 }
 
-CMD_HANDLER(cmd_data)
+QsStatus cmd_data(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     if (a->n_pos == 0)
@@ -346,7 +346,7 @@ static void add_task_figures(const Model *model, const LabelMetrics *m, Result *
     }
 }
 
-CMD_HANDLER(cmd_eval)
+QsStatus cmd_eval(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     static const char *tasks[TASK_COUNT + 1];
@@ -399,7 +399,7 @@ static QsStatus collect_batch(void *user, int64_t first, int64_t n, const Tensor
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_run)
+QsStatus cmd_run(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Graph *g = &s->model->graph;

@@ -381,7 +381,7 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
     return st;
 }
 
-CMD_HANDLER(cmd_export)
+QsStatus cmd_export(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     QuantState *qs = &s->q;

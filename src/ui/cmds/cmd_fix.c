@@ -26,7 +26,7 @@ static const Dataset *fix_split(const Session *s, const CmdArgs *a, const char *
     return &s->splits[id];
 }
 
-CMD_HANDLER(cmd_biascorr)
+QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     QuantState *qs = &s->q;
@@ -83,7 +83,7 @@ CMD_HANDLER(cmd_biascorr)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_cle)
+QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     long iters, n, batch;

@@ -11,63 +11,61 @@ static inline RvStyle task_metric_style(TaskKind t)
     return task_table[t].higher_is_better ? RS_PCT : RS_PLAIN;
 }
 
-#define CMD_HANDLER(name) QsStatus name(App *app, const CmdArgs *a, Result *r, QsError *err)
-
 /* cmd_model.c */
-CMD_HANDLER(cmd_load);
-CMD_HANDLER(cmd_init);
-CMD_HANDLER(cmd_save);
-CMD_HANDLER(cmd_info);
-CMD_HANDLER(cmd_layers);
-CMD_HANDLER(cmd_fold);
+QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_save(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_info(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_fold(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_data.c */
-CMD_HANDLER(cmd_data);
-CMD_HANDLER(cmd_eval);
-CMD_HANDLER(cmd_run);
+QsStatus cmd_data(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_eval(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_run(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_train.c */
-CMD_HANDLER(cmd_train);
+QsStatus cmd_train(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* The class_weights option of train and qat: "auto" sets *autow; "w0,w1,..." (exactly C
  * finite, non-negative numbers) fills buf (C) and points *given at it; absent: nothing. */
 QsStatus cmd_train_class_weights(const CmdArgs *a, int C, float *buf, bool *autow,
                                  const float **given, int *n_given, QsError *err);
 /* cmd_qat.c */
-CMD_HANDLER(cmd_qat);
+QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_quant.c */
-CMD_HANDLER(cmd_mode);
-CMD_HANDLER(cmd_prec);
-CMD_HANDLER(cmd_quant);
-CMD_HANDLER(cmd_calibrate);
-CMD_HANDLER(cmd_variant);
-CMD_HANDLER(cmd_compare);
+QsStatus cmd_mode(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_prec(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_quant(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_calibrate(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_compare(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_inspect.c */
-CMD_HANDLER(cmd_error);
-CMD_HANDLER(cmd_hist);
+QsStatus cmd_error(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_analyze.c */
-CMD_HANDLER(cmd_sensitivity);
-CMD_HANDLER(cmd_fallback);
-CMD_HANDLER(cmd_diagnose);
+QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_fix.c */
-CMD_HANDLER(cmd_biascorr);
-CMD_HANDLER(cmd_cle);
+QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_pick.c */
-CMD_HANDLER(cmd_pick);
+QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_export.c */
-CMD_HANDLER(cmd_export);
+QsStatus cmd_export(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_report.c */
-CMD_HANDLER(cmd_report);
+QsStatus cmd_report(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_bench.c */
-CMD_HANDLER(cmd_bench);
+QsStatus cmd_bench(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_shell.c */
-CMD_HANDLER(cmd_help);
-CMD_HANDLER(cmd_source);
-CMD_HANDLER(cmd_echo);
-CMD_HANDLER(cmd_check);
-CMD_HANDLER(cmd_let);
-CMD_HANDLER(cmd_keep);
-CMD_HANDLER(cmd_set);
-CMD_HANDLER(cmd_get);
-CMD_HANDLER(cmd_quit);
+QsStatus cmd_help(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_source(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_echo(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_check(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_let(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_keep(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_set(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_get(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_quit(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_play.c */
-CMD_HANDLER(cmd_play);
+QsStatus cmd_play(App *app, const CmdArgs *a, Result *r, QsError *err);
 
 #endif

@@ -24,7 +24,7 @@ static const Dataset *inspect_split(const Session *s, const CmdArgs *a, const ch
     return &s->splits[id];
 }
 
-CMD_HANDLER(cmd_error)
+QsStatus cmd_error(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const char *mode = a->n_pos ? a->pos[0] : "accum";
@@ -137,7 +137,7 @@ static void draw_hist(Result *r, const Histogram *h, double xlo, double xhi, dou
     free(col);
 }
 
-CMD_HANDLER(cmd_hist)
+QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Graph *g = &s->model->graph;

@@ -32,7 +32,7 @@ static void model_summary(const Model *m, Result *r)
     result_int(r, "bytes", (int64_t)graph_param_bytes(g));
 }
 
-CMD_HANDLER(cmd_load)
+QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Model *m = modelfile_load(a->pos[0], err);
     if (!m)
@@ -73,7 +73,7 @@ CMD_HANDLER(cmd_load)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_init)
+QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     long seed;
     if (arg_int_range(a, "seed", -1, -1, 1L << 53, &seed, err))
@@ -122,7 +122,7 @@ static QsStatus save_variant(Session *s, const char *path, const char *name, Res
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_save)
+QsStatus cmd_save(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const char *vn = arg_str(a, "variant", NULL);
@@ -156,7 +156,7 @@ static void value_table(Result *r, const char *name, const Graph *g, const int *
     }
 }
 
-CMD_HANDLER(cmd_info)
+QsStatus cmd_info(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     const Model *m = app->session.model;
     const Graph *g = &m->graph;
@@ -181,7 +181,7 @@ static void range_str(char *buf, size_t cap, double lo, double hi)
     snprintf(buf, cap, "[%.3g, %.3g]", lo, hi);
 }
 
-CMD_HANDLER(cmd_layers)
+QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Graph *g = &s->model->graph;
@@ -234,7 +234,7 @@ CMD_HANDLER(cmd_layers)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_fold)
+QsStatus cmd_fold(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (strcmp(a->pos[0], "scales") != 0)
         return qs_fail(err, QS_EINVAL, "fold: unknown target '%s' (scales)", a->pos[0]);

@@ -146,7 +146,7 @@ static QsStatus export_winner(App *app, const VariantRow *w, const char *path, Q
     return st;
 }
 
-CMD_HANDLER(cmd_pick)
+QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Constraints c;
     long n;

@@ -96,7 +96,7 @@ static void emit_caption(App *app, const char *caption)
     result_release(&c);
 }
 
-CMD_HANDLER(cmd_play)
+QsStatus cmd_play(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     const char *path = a->pos[0];
     if (app->source_depth >= APP_MAX_SOURCE_DEPTH)

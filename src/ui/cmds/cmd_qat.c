@@ -58,10 +58,6 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
 {
     Session *s = &app->session;
     const Graph *g = &s->model->graph;
-    static const char *const opts[] = { "sgd", "adam", "adamw", NULL };
-    static const char *const distills[] = { "none", "kl", "mse", NULL };
-    static const char *const scales[] = { "ema", "learn", NULL };
-    static const char *const splits[] = { "calib", "eval", "train", NULL };
     long epochs, batch, patience, fbn, fobs, seed;
     double lr, momentum, wd, T, alpha;
     int opt, distill, sc;
@@ -72,9 +68,9 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
         arg_int_range(a, "freeze_bn_after", 0, 0, 100000, &fbn, err) ||
         arg_int_range(a, "observer_freeze_after", 0, 0, 100000, &fobs, err) ||
         arg_int(a, "seed", s->opt.seed, &seed, err) ||
-        arg_choice(a, "opt", opts, OPTIM_ADAM, &opt, err) ||
-        arg_choice(a, "distill", distills, -1, &distill, err) ||
-        arg_choice(a, "scales", scales, QAT_SCALES_EMA, &sc, err))
+        arg_choice_of(a, "opt", choice_optim, OPTIM_ADAM, &opt, err) ||
+        arg_choice_of(a, "distill", choice_distill, -1, &distill, err) ||
+        arg_choice_of(a, "scales", choice_qat_scales, QAT_SCALES_EMA, &sc, err))
         return err->code;
     cfg->optim = (OptimKind)opt;
     cfg->opt = optim_config_default(cfg->optim);
@@ -115,7 +111,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
     }
     /* the validation split picks the epoch: eval when it is labelled, else calib */
     int def = s->splits[SPLIT_EVAL].y ? SPLIT_EVAL : s->splits[SPLIT_CALIB].y ? SPLIT_CALIB : -1;
-    if (arg_choice(a, "val", splits, def, val, err))
+    if (arg_choice_of(a, "val", choice_split, def, val, err))
         return err->code;
     if (*val < 0 || !s->splits[*val].n_x || !s->splits[*val].y)
         return qs_fail(err, QS_EINVAL, "qat: the epoch is picked on a labelled validation split; "
@@ -128,7 +124,7 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_qat)
+QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Dataset *train = &s->splits[SPLIT_TRAIN];

@@ -10,12 +10,10 @@
 #include "eval/score.h"
 #include "cmds/variant_rows.h"
 
-static const char *const gran_names[] = { "channel", "tensor", NULL };
-
 static void plan_fields(const Plan *p, Result *r)
 {
     result_str(r, "mode", precision_table[p->mode].name);
-    result_str(r, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
+    result_str(r, "wgran", quant_wgran_names[p->q.wgran_tensor]);
     result_str(r, "observer", observer_table[p->q.observer].name);
     result_float(r, "pct", p->q.pct, RS_PLAIN);
     result_int(r, "bits", p->q.bits);
@@ -28,13 +26,10 @@ static void plan_fields(const Plan *p, Result *r)
 
 static QsStatus parse_prec(const char *s, int *out, QsError *err)
 {
-    const char *names[PREC_COUNT + 1] = { NULL };
-    for (int k = 0; k < PREC_COUNT; k++)
-        names[k] = precision_table[k].name;
-    return parse_choice("precision", s, names, out, err);
+    return parse_choice_of("precision", s, choice_precision, out, err);
 }
 
-CMD_HANDLER(cmd_mode)
+QsStatus cmd_mode(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Plan *p = &app->session.q.plan;
     if (a->n_pos == 1) {
@@ -47,7 +42,7 @@ CMD_HANDLER(cmd_mode)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_prec)
+QsStatus cmd_prec(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     Plan *p = &s->q.plan;
@@ -75,18 +70,8 @@ static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
     long bits;
     double pct;
     bool asym;
-    const char *obs_name = arg_str(a, "observer", NULL);
-    if (obs_name) {
-        obs = observer_find(obs_name);
-        if (obs < 0) {
-            char list[128] = "";
-            for (int k = 0; k < OBS_COUNT; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? "|" : "",
-                         observer_table[k].name);
-            return qs_fail(err, QS_EINVAL, "observer=%s: expected one of %s", obs_name, list);
-        }
-    }
-    if (arg_choice(a, "wgran", gran_names, gran, &gran, err) ||
+    if (arg_choice_of(a, "observer", choice_observer, obs, &obs, err) ||
+        arg_choice_of(a, "wgran", choice_wgran, gran, &gran, err) ||
         arg_int_range(a, "bits", q->bits, 2, 8, &bits, err) ||
         arg_float(a, "pct", q->pct, &pct, err) || arg_bool(a, "asym", !q->act_symmetric, &asym, err))
         return err->code;
@@ -100,7 +85,7 @@ static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_quant)
+QsStatus cmd_quant(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Plan *p = &app->session.q.plan;
     QuantOpts q = p->q;
@@ -111,7 +96,7 @@ CMD_HANDLER(cmd_quant)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_calibrate)
+QsStatus cmd_calibrate(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     int split = split_find(arg_str(a, "split", "calib"));
@@ -138,7 +123,7 @@ CMD_HANDLER(cmd_calibrate)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_variant)
+QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     QuantState *qs = &app->session.q;
     const char *verb = a->pos[0];
@@ -174,7 +159,7 @@ CMD_HANDLER(cmd_variant)
         int row = rtable_add_row(t);
         rtable_str(t, row, 0, qs->variants[i].name);
         rtable_str(t, row, 1, precision_table[p->mode].name);
-        rtable_str(t, row, 2, p->q.wgran_tensor ? "tensor" : "channel");
+        rtable_str(t, row, 2, quant_wgran_names[p->q.wgran_tensor]);
         rtable_str(t, row, 3, observer_table[p->q.observer].name);
         rtable_int(t, row, 4, p->q.bits);
         rtable_int(t, row, 5, pins);
@@ -184,7 +169,7 @@ CMD_HANDLER(cmd_variant)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_compare)
+QsStatus cmd_compare(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     long n;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))

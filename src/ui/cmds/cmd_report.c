@@ -30,7 +30,7 @@ static QsStatus add_section(App *app, cJSON *doc, const char *key, const char *c
     return st;
 }
 
-CMD_HANDLER(cmd_report)
+QsStatus cmd_report(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     const char *path = a->pos[0];
     if (!fileio_has_suffix(path, ".json"))

@@ -9,7 +9,15 @@
 #include "text/strbuf.h"
 #include "base/threads.h"
 
-CMD_HANDLER(cmd_help)
+static void help_option_row(RTable *t, const char *name, const char *takes, const char *help)
+{
+    int row = rtable_add_row(t);
+    rtable_str(t, row, 0, name);
+    rtable_str(t, row, 1, takes);
+    rtable_str(t, row, 2, help);
+}
+
+QsStatus cmd_help(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_pos == 0) {
         static const char *const cols[] = { "command", "summary", NULL };
@@ -29,26 +37,36 @@ CMD_HANDLER(cmd_help)
     result_str(r, "usage", d->usage);
     result_str(r, "summary", d->summary);
     result_str(r, "example", d->example);
-    static const char *const cols[] = { "option", "meaning", NULL };
+    static const char *const cols[] = { "option", "takes", "meaning", NULL };
+    char takes[512];
+    if (d->args && d->args[0].name) {
+        static const char *const acols[] = { "argument", "takes", NULL };
+        RTable *t = result_table(r, "arguments", acols);
+        for (const CmdOpt *o = d->args; o->name; o++) {
+            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            int row = rtable_add_row(t);
+            rtable_str(t, row, 0, o->name);
+            rtable_str(t, row, 1, takes);
+        }
+    }
     if (d->flags & CMD_SETTINGS) {
         RTable *t = result_table(r, "options", cols);
         for (int k = 0; k < option_count; k++) {
-            int row = rtable_add_row(t);
-            rtable_str(t, row, 0, option_table[k].name);
-            rtable_str(t, row, 1, option_table[k].help);
+            const OptionDef *o = &option_table[k];
+            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            help_option_row(t, o->name, takes, o->help);
         }
     } else if (d->opts[0].name) {
         RTable *t = result_table(r, "options", cols);
         for (const CmdOpt *o = d->opts; o->name; o++) {
-            int row = rtable_add_row(t);
-            rtable_str(t, row, 0, o->name);
-            rtable_str(t, row, 1, o->help);
+            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            help_option_row(t, o->name, takes, o->help);
         }
     }
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_source)
+QsStatus cmd_source(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     QsStatus st = script_run_file(app, a->pos[0], err);
     if (!st)
@@ -56,7 +74,7 @@ CMD_HANDLER(cmd_source)
     return st;
 }
 
-CMD_HANDLER(cmd_echo)
+QsStatus cmd_echo(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     StrBuf b = { 0 };
     for (int i = 0; i < a->n_pos; i++)
@@ -150,7 +168,7 @@ static QsStatus check_value(const App *app, const char *s, double *num, const ch
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_check)
+QsStatus cmd_check(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     char field[128], op[3], want_s[128];
     if (check_parts(a, field, sizeof field, op, want_s, sizeof want_s, err))
@@ -196,7 +214,7 @@ CMD_HANDLER(cmd_check)
 
 /* let NAME=VALUE ... defines variables; a positional NAME?=VALUE defines NAME only when it
  * is not yet defined (a script's default that -D can override). */
-CMD_HANDLER(cmd_let)
+QsStatus cmd_let(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     (void)r;
     for (int i = 0; i < a->n_pos; i++) {
@@ -226,7 +244,7 @@ CMD_HANDLER(cmd_let)
 
 /* keep NAME: every figure of the previous result becomes the variable NAME.FIELD, with
  * numbers at full precision, so later checks compare two results exactly. */
-CMD_HANDLER(cmd_keep)
+QsStatus cmd_keep(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     const Result *last = &app->last;
     if (!last->cmd || !last->cmd[0])
@@ -277,23 +295,14 @@ static void options_table(const App *app, Result *r, const char *only)
     }
 }
 
-CMD_HANDLER(cmd_set)
+QsStatus cmd_set(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_kv == 0) {
         options_table(app, r, NULL);
         return QS_OK;
     }
-    /* Check every name before changing anything, so a typo changes nothing. */
-    for (int i = 0; i < a->n_kv; i++)
-        if (!option_find(a->keys[i])) {
-            StrBuf list = { 0 };
-            for (int k = 0; k < option_count; k++)
-                strbuf_printf(&list, "%s%s", k ? ", " : "", option_table[k].name);
-            qs_fail(err, QS_EINVAL, "set: unknown option '%s' (valid: %s)", a->keys[i], list.s);
-            strbuf_release(&list);
-            return QS_EINVAL;
-        }
-    /* A bad value restores every option, so a failed `set` changes nothing. */
+    /* cmd_exec checked every name and value's kind; a value out of range restores every
+     * option, so a failed `set` changes nothing. */
     SessionOptions saved = app->session.opt;
     RenderMode saved_mode = app->mode;
     for (int i = 0; i < a->n_kv; i++) {
@@ -310,7 +319,7 @@ CMD_HANDLER(cmd_set)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_get)
+QsStatus cmd_get(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_pos == 1) {
         const OptionDef *o = option_find(a->pos[0]);
@@ -325,7 +334,7 @@ CMD_HANDLER(cmd_get)
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_quit)
+QsStatus cmd_quit(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     app->quit = true;
     return QS_OK;

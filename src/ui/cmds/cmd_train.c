@@ -8,8 +8,6 @@
 #include "train/train.h"
 
 /* The command's short loss names, in LossKind order. */
-static const char *const loss_names[] = { "ce", "bce", "mse", NULL };
-static const char *const split_or_none[] = { "calib", "eval", "train", "none", NULL };
 
 static QsStatus parse_weights(const char *s, int C, float *w, QsError *err)
 {
@@ -78,11 +76,9 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
         arg_int_range(a, "patience", 0, 0, 100000, &patience, err) ||
         arg_int_range(a, "step_size", 10, 1, 100000, &step_size, err) ||
         arg_int(a, "seed", s->opt.seed, &seed, err) ||
-        arg_choice(a, "opt", (const char *const[]){ "sgd", "adam", "adamw", NULL }, OPTIM_ADAM,
-                   &opt, err) ||
-        arg_choice(a, "loss", loss_names, -1, &loss, err) ||
-        arg_choice(a, "schedule", (const char *const[]){ "constant", "step", "cosine", NULL },
-                   SCHED_CONSTANT, &sched, err))
+        arg_choice_of(a, "opt", choice_optim, OPTIM_ADAM, &opt, err) ||
+        arg_choice_of(a, "loss", choice_loss, -1, &loss, err) ||
+        arg_choice_of(a, "schedule", choice_schedule, SCHED_CONSTANT, &sched, err))
         return err->code;
     cfg->optim = (OptimKind)opt;
     cfg->opt = optim_config_default(cfg->optim);
@@ -113,15 +109,16 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
     if (cmd_train_class_weights(a, C, weights, &cfg->auto_class_weights, &cfg->class_weights,
                                 &cfg->n_class_weights, err))
         return err->code;
-    int def_val = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : 3;
-    if (arg_choice(a, "val", split_or_none, def_val, val_split, err))
+    int def_val = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : SPLIT_COUNT; /* "none" */
+    if (arg_choice_of(a, "val", choice_split_or_none, def_val, val_split, err))
         return err->code;
     if (*val_split < SPLIT_COUNT && !s->splits[*val_split].n_x)
-        return qs_fail(err, QS_EINVAL, "val=%s: that split is empty", split_or_none[*val_split]);
+        return qs_fail(err, QS_EINVAL, "val=%s: that split is empty",
+                       choice_split_or_none(*val_split));
     return QS_OK;
 }
 
-CMD_HANDLER(cmd_train)
+QsStatus cmd_train(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     const Dataset *train = &s->splits[SPLIT_TRAIN];

@@ -8,272 +8,356 @@
 #include "cmds/options.h"
 #include "text/strbuf.h"
 
-static const CmdOpt no_opts[] = { { NULL, NULL } };
+static const CmdOpt none[] = { { 0 } };
+
+/* ---- positional arguments (completion) ---- */
+
+static const CmdOpt file_arg[] = { { .name = "PATH", .kind = OPT_FILE }, { 0 } };
+static const CmdOpt data_args[] = {
+    { .name = "SPLIT", .kind = OPT_SPLIT },
+    { .name = "X", .kind = OPT_FILE, .choices = choice_synth_source },
+    { .name = "Y", .kind = OPT_FILE },
+    { 0 },
+};
+static const CmdOpt mode_args[] = {
+    { .name = "PRECISION", .kind = OPT_CHOICE, .choices = choice_precision },
+    { 0 },
+};
+static const CmdOpt prec_args[] = {
+    { .name = "LAYER", .kind = OPT_LAYER },
+    { .name = "PRECISION", .kind = OPT_CHOICE, .choices = choice_precision_or_auto },
+    { 0 },
+};
+static const CmdOpt hist_args[] = {
+    { .name = "LAYER", .kind = OPT_LAYER },
+    { .name = "WHAT", .kind = OPT_CHOICE, .choices = choice_hist_what },
+    { 0 },
+};
+static const CmdOpt error_args[] = {
+    { .name = "KIND", .kind = OPT_CHOICE, .choices = choice_error_kind },
+    { 0 },
+};
+static const CmdOpt variant_args[] = {
+    { .name = "VERB", .kind = OPT_CHOICE, .choices = choice_variant_verb },
+    { .name = "NAME", .kind = OPT_VARIANT },
+    { 0 },
+};
+static const CmdOpt fold_args[] = {
+    { .name = "WHAT", .kind = OPT_CHOICE, .choices = choice_fold_what },
+    { 0 },
+};
+static const CmdOpt help_args[] = { { .name = "COMMAND", .kind = OPT_COMMAND }, { 0 } };
+static const CmdOpt get_args[] = { { .name = "NAME", .kind = OPT_SETTING }, { 0 } };
+
+/* ---- options ---- */
 
 static const CmdOpt init_opts[] = {
-    { "seed", "initialisation seed (default: the spec's \"seed\", else 1)" },
-    { NULL, NULL },
+    { "seed", OPT_INT, NULL, "initialisation seed (default: the spec's \"seed\", else 1)" },
+    { 0 },
 };
 
 static const CmdOpt data_opts[] = {
-    { "n", "keep only the first N samples (after skip)" },
-    { "skip", "drop the first K samples (carve a validation split: skip=7000)" },
-    { "scale", "multiply every input value by this first (e.g. 0.00392157 for bytes)" },
-    { "mean", "then subtract this" },
-    { "std", "then divide by this" },
-    { "labels", "'none' to ignore a CSV label column or the npz member y" },
-    { "seed", "synth: the generator's seed (default: option seed)" },
-    { NULL, NULL },
+    { "n", OPT_INT, NULL, "keep only the first N samples (after skip)" },
+    { "skip", OPT_INT, NULL, "drop the first K samples (carve a validation split: skip=7000)" },
+    { "scale", OPT_FLOAT, NULL,
+      "multiply every input value by this first (e.g. 0.00392157 for bytes)" },
+    { "mean", OPT_FLOAT, NULL, "then subtract this" },
+    { "std", OPT_FLOAT, NULL, "then divide by this" },
+    { "labels", OPT_TEXT, NULL, "'none' to ignore a CSV label column or the npz member y" },
+    { "seed", OPT_INT, NULL, "synth: the generator's seed (default: option seed)" },
+    { 0 },
 };
 
 static const CmdOpt eval_opts[] = {
-    { "split", "calib, eval or train (default eval)" },
-    { "n", "evaluate only the first N samples" },
-    { "task", "classify, multilabel or regress (default: model metadata, then labels)" },
-    { "batch", "samples per forward pass (default: option batch)" },
-    { NULL, NULL },
+    { "split", OPT_SPLIT, NULL, "the split to evaluate (default eval)" },
+    { "n", OPT_INT, NULL, "evaluate only the first N samples" },
+    { "task", OPT_CHOICE, choice_task, "what the labels are (default: model metadata, then "
+                                       "labels)" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { 0 },
 };
 
 static const CmdOpt train_opts[] = {
-    { "epochs", "passes over the train split (default 10)" },
-    { "lr", "learning rate (default: sgd 0.01, adam/adamw 0.001)" },
-    { "batch", "samples per step (default 32)" },
-    { "opt", "sgd, adam or adamw (default adam)" },
-    { "momentum", "sgd momentum (default 0.9)" },
-    { "wd", "weight decay (default: 0; adamw 0.01, decoupled)" },
-    { "loss", "ce, bce or mse (default: from the task)" },
-    { "class_weights", "auto (inverse class frequency, mean 1) or w0,w1,... (cross-entropy)" },
-    { "label_smoothing", "cross-entropy label smoothing in [0, 1] (default 0)" },
-    { "schedule", "constant, step or cosine (default constant)" },
-    { "step_size", "step schedule: epochs per decay (default 10)" },
-    { "gamma", "step schedule: decay factor (default 0.1)" },
-    { "clip", "clip the global gradient norm to this (default 0: off)" },
-    { "val", "split that picks the best epoch: calib, eval, train or none (default eval)" },
-    { "patience", "stop after K epochs without improvement (default 0: never)" },
-    { "seed", "shuffling seed (default: option seed)" },
-    { NULL, NULL },
+    { "epochs", OPT_INT, NULL, "passes over the train split (default 10)" },
+    { "lr", OPT_FLOAT, NULL, "learning rate (default: sgd 0.01, adam/adamw 0.001)" },
+    { "batch", OPT_INT, NULL, "samples per step (default 32)" },
+    { "opt", OPT_CHOICE, choice_optim, "the optimizer (default adam)" },
+    { "momentum", OPT_FLOAT, NULL, "sgd momentum (default 0.9)" },
+    { "wd", OPT_FLOAT, NULL, "weight decay (default: 0; adamw 0.01, decoupled)" },
+    { "loss", OPT_CHOICE, choice_loss, "the loss (default: from the task)" },
+    { "class_weights", OPT_TEXT, NULL,
+      "auto (inverse class frequency, mean 1) or w0,w1,... (cross-entropy)" },
+    { "label_smoothing", OPT_FLOAT, NULL, "cross-entropy label smoothing in [0, 1] (default 0)" },
+    { "schedule", OPT_CHOICE, choice_schedule, "the learning-rate schedule (default constant)" },
+    { "step_size", OPT_INT, NULL, "step schedule: epochs per decay (default 10)" },
+    { "gamma", OPT_FLOAT, NULL, "step schedule: decay factor (default 0.1)" },
+    { "clip", OPT_FLOAT, NULL, "clip the global gradient norm to this (default 0: off)" },
+    { "val", OPT_CHOICE, choice_split_or_none,
+      "the split that picks the best epoch (default eval)" },
+    { "patience", OPT_INT, NULL, "stop after K epochs without improvement (default 0: never)" },
+    { "seed", OPT_INT, NULL, "shuffling seed (default: option seed)" },
+    { 0 },
 };
 
 static const CmdOpt bench_opts[] = {
-    { "split", "calib, eval or train (default eval)" },
-    { "n", "samples per timed pass (default: the whole split)" },
-    { "batch", "samples per forward pass (default: option batch)" },
-    { "repeat", "timed passes (default 5); the median is reported with min and max" },
-    { "warmup", "untimed passes first (default 1; with precisions= the first one scores)" },
-    { "precisions", "e.g. fp32,fp16,int8-dyn: one row each with file size, memory, latency "
-                    "and the metric (default: time the current plan only)" },
-    { "wgran", "with precisions=: int8 weight scales per channel or per tensor (default: "
-               "the plan's)" },
-    { "files", "with precisions=: keep each row's ONNX file as PREFIX_<precision>.onnx "
-               "(default: a temporary file, removed)" },
-    { NULL, NULL },
+    { "split", OPT_SPLIT, NULL, "the split to time (default eval)" },
+    { "n", OPT_INT, NULL, "samples per timed pass (default: the whole split)" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { "repeat", OPT_INT, NULL,
+      "timed passes (default 5); the median is reported with min and max" },
+    { "warmup", OPT_INT, NULL,
+      "untimed passes first (default 1; with precisions= the first one scores)" },
+    { "precisions", OPT_LIST, choice_precision,
+      "one row each with file size, memory, latency and the metric (default: time the "
+      "current plan only)" },
+    { "wgran", OPT_CHOICE, choice_wgran,
+      "with precisions=: int8 weight scales per channel or per tensor (default: the plan's)" },
+    { "files", OPT_FILE, NULL, "with precisions=: keep each row's ONNX file as "
+                              "PREFIX_<precision>.onnx (default: a temporary file, removed)" },
+    { 0 },
 };
 
 static const CmdOpt quant_opts[] = {
-    { "wgran", "weight scales per output channel (channel, default) or one per tensor" },
-    { "observer", "activation range: minmax, ma-minmax, percentile, entropy or mse" },
-    { "pct", "percentile observer: share of values kept, e.g. 99.99 (default)" },
-    { "bits", "2 to 8 (default 8), weights and activations" },
-    { "asym", "1 (default): asymmetric activations; 0: symmetric" },
-    { NULL, NULL },
+    { "wgran", OPT_CHOICE, choice_wgran,
+      "weight scales per output channel (default) or one per tensor" },
+    { "observer", OPT_CHOICE, choice_observer, "how activation ranges are set" },
+    { "pct", OPT_FLOAT, NULL, "percentile observer: share of values kept, e.g. 99.99 (default)" },
+    { "bits", OPT_INT, NULL, "2 to 8 (default 8), weights and activations" },
+    { "asym", OPT_BOOL, NULL, "1 (default): asymmetric activations; 0: symmetric" },
+    { 0 },
 };
 
 static const CmdOpt calibrate_opts[] = {
-    { "split", "the split to calibrate on (default calib)" },
-    { "n", "use only the first N samples" },
-    { "batch", "samples per forward pass (default: option batch)" },
-    { "observer", "also switch the observer (no second pass needed later either)" },
-    { "wgran", "as for quant" },
-    { "pct", "as for quant" },
-    { "bits", "as for quant" },
-    { "asym", "as for quant" },
-    { NULL, NULL },
+    { "split", OPT_SPLIT, NULL, "the split to calibrate on (default calib)" },
+    { "n", OPT_INT, NULL, "use only the first N samples" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { "observer", OPT_CHOICE, choice_observer,
+      "also switch the observer (no second pass needed later either)" },
+    { "wgran", OPT_CHOICE, choice_wgran, "as for quant" },
+    { "pct", OPT_FLOAT, NULL, "as for quant" },
+    { "bits", OPT_INT, NULL, "as for quant" },
+    { "asym", OPT_BOOL, NULL, "as for quant" },
+    { 0 },
 };
 
 static const CmdOpt compare_opts[] = {
-    { "split", "the labelled split to compare on (default eval)" },
-    { "n", "use only the first N samples" },
-    { NULL, NULL },
+    { "split", OPT_SPLIT, NULL, "the labelled split to compare on (default eval)" },
+    { "n", OPT_INT, NULL, "use only the first N samples" },
+    { 0 },
 };
 
 static const CmdOpt error_opts[] = {
-    { "n", "samples to measure on (default 256)" },
-    { "split", "the split (default eval, else calib)" },
-    { NULL, NULL },
+    { "n", OPT_INT, NULL, "samples to measure on (default 256)" },
+    { "split", OPT_SPLIT, NULL, "the split (default eval, else calib)" },
+    { 0 },
 };
 
 static const CmdOpt hist_opts[] = {
-    { "width", "columns (default 64)" },
-    { "height", "rows (default 10)" },
-    { NULL, NULL },
+    { "width", OPT_INT, NULL, "columns (default 64)" },
+    { "height", OPT_INT, NULL, "rows (default 10)" },
+    { 0 },
 };
 
 static const CmdOpt sens_opts[] = {
-    { "split", "the labelled split to measure on (default eval)" },
-    { "n", "use only the first N samples" },
-    { NULL, NULL },
+    { "split", OPT_SPLIT, NULL, "the labelled split to measure on (default eval)" },
+    { "n", OPT_INT, NULL, "use only the first N samples" },
+    { 0 },
 };
 
 static const CmdOpt fallback_opts[] = {
-    { "drop", "the largest acceptable drop against FP32 (same as drop<=X)" },
-    { "to", "fp16 (default) or fp32: the precision the layers fall back to" },
-    { "split", "the labelled split to measure on (default eval)" },
-    { "n", "use only the first N samples" },
-    { NULL, NULL },
+    { "drop", OPT_FLOAT, NULL, "the largest acceptable drop against FP32 (same as drop<=X)" },
+    { "to", OPT_CHOICE, choice_float_precision,
+      "the precision the layers fall back to (default fp16)" },
+    { "split", OPT_SPLIT, NULL, "the labelled split to measure on (default eval)" },
+    { "n", OPT_INT, NULL, "use only the first N samples" },
+    { 0 },
 };
 
 static const CmdOpt diagnose_opts[] = {
-    { "n", "samples for the error checks (default 256)" },
-    { NULL, NULL },
+    { "n", OPT_INT, NULL, "samples for the error checks (default 256)" },
+    { 0 },
 };
 
 static const CmdOpt biascorr_opts[] = {
-    { "split", "the split to measure on (default calib)" },
-    { "n", "use only the first N samples (default: all)" },
-    { "batch", "samples per forward pass (default: option batch)" },
-    { NULL, NULL },
+    { "split", OPT_SPLIT, NULL, "the split to measure on (default calib)" },
+    { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { 0 },
 };
 
 static const CmdOpt cle_opts[] = {
-    { "iters", "sweeps over the pairs at most (default 100; stops when nothing moves)" },
-    { "headroom", "Clip/ReLU6 channels: keep pre-activations up to H times the split's "
-                  "maximum unclipped (default 1)" },
-    { "split", "the split whose pre-activation maxima bound Clip/ReLU6 channels and on which "
-               "the float outputs are verified (default calib)" },
-    { "n", "use only the first N samples (default: all)" },
-    { "batch", "samples per forward pass (default: option batch)" },
-    { NULL, NULL },
+    { "iters", OPT_INT, NULL,
+      "sweeps over the pairs at most (default 100; stops when nothing moves)" },
+    { "headroom", OPT_FLOAT, NULL, "Clip/ReLU6 channels: keep pre-activations up to H times "
+                                   "the split's maximum unclipped (default 1)" },
+    { "split", OPT_SPLIT, NULL, "the split whose pre-activation maxima bound Clip/ReLU6 "
+                                "channels and on which the float outputs are verified "
+                                "(default calib)" },
+    { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { 0 },
 };
 
 static const CmdOpt qat_opts[] = {
-    { "epochs", "passes over the train split (default 3)" },
-    { "lr", "learning rate (default: ten times below train's: adam/adamw 1e-4, sgd 1e-3)" },
-    { "batch", "samples per step (default 32)" },
-    { "opt", "sgd, adam or adamw (default adam)" },
-    { "momentum", "sgd momentum (default 0.9)" },
-    { "wd", "weight decay (default: 0; adamw 0.01, decoupled)" },
-    { "distill", "kl (default for classification), mse (logits; default otherwise) or none" },
-    { "T", "distillation temperature (default 4)" },
-    { "alpha", "weight of the task loss; 1 - alpha weighs the distillation (default 0.5)" },
-    { "feature", "LAYER,..: also match these layers' outputs to the teacher's (MSE)" },
-    { "scales", "activation ranges: ema (moving average, default) or learn (LSQ)" },
-    { "freeze_bn_after", "epochs in which BatchNorms use batch statistics (default 0: frozen)" },
-    { "observer_freeze_after", "epochs in which activation ranges move (default 0: always)" },
-    { "patience", "stop after K epochs without an INT8 improvement (default 0: never)" },
-    { "class_weights", "auto or w0,w1,... for the task loss (cross-entropy)" },
-    { "val", "the labelled split that picks the epoch: calib, eval or train (default eval, "
-             "else calib)" },
-    { "seed", "shuffling seed (default: option seed)" },
-    { "as", "the variant's name (default qat)" },
-    { NULL, NULL },
+    { "epochs", OPT_INT, NULL, "passes over the train split (default 3)" },
+    { "lr", OPT_FLOAT, NULL,
+      "learning rate (default: ten times below train's: adam/adamw 1e-4, sgd 1e-3)" },
+    { "batch", OPT_INT, NULL, "samples per step (default 32)" },
+    { "opt", OPT_CHOICE, choice_optim, "the optimizer (default adam)" },
+    { "momentum", OPT_FLOAT, NULL, "sgd momentum (default 0.9)" },
+    { "wd", OPT_FLOAT, NULL, "weight decay (default: 0; adamw 0.01, decoupled)" },
+    { "distill", OPT_CHOICE, choice_distill, "distillation from the FP32 model: kl (default "
+                                             "for classification), mse (logits; default "
+                                             "otherwise) or none" },
+    { "T", OPT_FLOAT, NULL, "distillation temperature (default 4)" },
+    { "alpha", OPT_FLOAT, NULL,
+      "weight of the task loss; 1 - alpha weighs the distillation (default 0.5)" },
+    { "feature", OPT_LAYER, NULL, "LAYER,..: also match these layers' outputs to the "
+                                  "teacher's (MSE)" },
+    { "scales", OPT_CHOICE, choice_qat_scales,
+      "activation ranges: ema (moving average, default) or learn (LSQ)" },
+    { "freeze_bn_after", OPT_INT, NULL,
+      "epochs in which BatchNorms use batch statistics (default 0: frozen)" },
+    { "observer_freeze_after", OPT_INT, NULL,
+      "epochs in which activation ranges move (default 0: always)" },
+    { "patience", OPT_INT, NULL,
+      "stop after K epochs without an INT8 improvement (default 0: never)" },
+    { "class_weights", OPT_TEXT, NULL, "auto or w0,w1,... for the task loss (cross-entropy)" },
+    { "val", OPT_SPLIT, NULL, "the labelled split that picks the epoch (default eval, else "
+                              "calib)" },
+    { "seed", OPT_INT, NULL, "shuffling seed (default: option seed)" },
+    { "as", OPT_TEXT, NULL, "the variant's name (default qat)" },
+    { 0 },
 };
 
 static const CmdOpt pick_opts[] = {
-    { "by", "what ranks the variants: metric (the split's accuracy, or MSE; default)" },
-    { "export", "save the winner to this .qsm (the model plus the winning variant)" },
-    { "split", "the labelled split (default eval)" },
-    { "n", "use only the first N samples" },
-    { NULL, NULL },
+    { "by", OPT_TEXT, NULL,
+      "what ranks the variants: metric (the split's accuracy, or MSE; default)" },
+    { "export", OPT_FILE, NULL,
+      "save the winner to this .qsm (the model plus the winning variant)" },
+    { "split", OPT_SPLIT, NULL, "the labelled split (default eval)" },
+    { "n", OPT_INT, NULL, "use only the first N samples" },
+    { 0 },
 };
 
 static const CmdOpt save_opts[] = {
-    { "variant", "save this variant alone, on the weights it runs on (a QAT variant's own), "
-                 "made current again by load" },
-    { NULL, NULL },
+    { "variant", OPT_VARIANT, NULL, "save this variant alone, on the weights it runs on (a "
+                                    "QAT variant's own), made current again by load" },
+    { 0 },
 };
 
 static const CmdOpt export_opts[] = {
-    { "variant", "export this saved variant's plan (default: the current plan)" },
-    { "part", "only this part of the model (its metadata 'parts', e.g. encoder)" },
-    { "inputs", "A,B: cut the model at these values (with outputs=)" },
-    { "outputs", "C,..: the values the cut computes" },
-    { "verify", "load a part back and compare it with the source on N eval samples (default "
-                "256; 0: off)" },
-    { NULL, NULL },
+    { "variant", OPT_VARIANT, NULL,
+      "export this saved variant's plan (default: the current plan)" },
+    { "part", OPT_TEXT, NULL, "only this part of the model (its metadata 'parts', e.g. "
+                              "encoder)" },
+    { "inputs", OPT_TEXT, NULL, "A,B: cut the model at these values (with outputs=)" },
+    { "outputs", OPT_TEXT, NULL, "C,..: the values the cut computes" },
+    { "verify", OPT_INT, NULL, "load a part back and compare it with the source on N eval "
+                               "samples (default 256; 0: off)" },
+    { 0 },
 };
 
 static const CmdOpt run_opts[] = {
-    { "i", "the sample to print (default 0)" },
-    { "out", "write every sample's outputs to this .npy instead of printing one" },
-    { "n", "run only the first N samples" },
-    { "scale", "input preprocessing, as for data" },
-    { "mean", "input preprocessing, as for data" },
-    { "std", "input preprocessing, as for data" },
-    { NULL, NULL },
+    { "i", OPT_INT, NULL, "the sample to print (default 0)" },
+    { "out", OPT_FILE, NULL, "write every sample's outputs to this .npy instead of printing "
+                             "one" },
+    { "n", OPT_INT, NULL, "run only the first N samples" },
+    { "scale", OPT_FLOAT, NULL, "input preprocessing, as for data" },
+    { "mean", OPT_FLOAT, NULL, "input preprocessing, as for data" },
+    { "std", OPT_FLOAT, NULL, "input preprocessing, as for data" },
+    { 0 },
 };
 
 const CmdDef cmd_table[] = {
     { .name = "load", .usage = "load PATH.qsm",
       .summary = "Load a model (its float weights stay the reference for every comparison).",
-      .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = no_opts,
+      .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
+      .args = file_arg, .wb = { CMD_FEEDS_NEW_MODEL, CMD_OUTDATES_MODEL },
       .run = cmd_load },
     { .name = "init", .usage = "init SPEC.json [seed=S]",
       .summary = "Build a new model from a layer list with seeded initialisation "
                  "(docs/specs.md).",
       .example = "init models/specs/mnist_cnn.json seed=1", .min_pos = 1, .max_pos = 1,
-      .opts = init_opts, .run = cmd_init },
+      .opts = init_opts, .args = file_arg, .wb = { CMD_FEEDS_NEW_MODEL, CMD_OUTDATES_MODEL },
+      .run = cmd_init },
     { .name = "save", .usage = "save PATH.qsm [variant=NAME]",
       .summary = "Save the model and its variants (written to PATH.tmp, then renamed); with "
                  "variant=NAME, that variant alone on its own weights, current on load.",
       .example = "save /tmp/copy.qsm; save /tmp/qat.qsm variant=qat", .min_pos = 1,
-      .max_pos = 1, .flags = CMD_NEEDS_MODEL, .opts = save_opts, .run = cmd_save },
+      .max_pos = 1, .flags = CMD_NEEDS_MODEL, .opts = save_opts, .args = file_arg,
+      .run = cmd_save },
     { .name = "info", .usage = "info",
       .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
-      .example = "info", .flags = CMD_NEEDS_MODEL, .opts = no_opts, .run = cmd_info },
+      .example = "info", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_info },
     { .name = "layers", .usage = "layers",
       .summary = "One row per layer: index, name, op, output shape, parameters.",
-      .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = no_opts, .run = cmd_layers },
+      .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none,
+      .wb = { CMD_FEEDS_LAYERS }, .run = cmd_layers },
     { .name = "fold", .usage = "fold scales",
       .summary = "Fold fixed per-channel scale layers into the BatchNorm before them or the "
                  "conv/dense weights after them (float-exact) and remove them.",
       .example = "fold scales", .min_pos = 1, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
-      .opts = no_opts, .run = cmd_fold },
-    { .name = "data", .usage = "data [calib|eval|train X [Y] | synth:NAME [seed=S] [knob=V..]] [n=N] [skip=K] [scale=S] [mean=M] [std=D]",
+      .opts = none, .args = fold_args,
+      .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_ON_FAILURE },
+      .run = cmd_fold },
+    { .name = "data",
+      .usage = "data [SPLIT X [Y] | SPLIT synth:NAME [seed=S] [knob=V..]] [n=N] [skip=K] "
+               "[scale=S] [mean=M] [std=D]",
       .summary = "Register a data split from .npy, .npz[:member], IDX (.gz) or CSV files, or "
-                 "from a seeded generator (synth:balls, synth:deepsets, synth:falls; "
-                 "docs/data.md); without arguments, list the splits.",
+                 "from a seeded generator (synth:NAME, docs/data.md); without arguments, list "
+                 "the splits.",
       .example = "data eval models/data/mnist_test.npz scale=0.00392157; "
                  "data calib synth:falls n=500 seed=2", .min_pos = 0,
-      .max_pos = 3, .flags = CMD_OWN_OPTS, .opts = data_opts, .run = cmd_data },
+      .max_pos = 3, .flags = CMD_OWN_OPTS, .opts = data_opts, .args = data_args,
+      .wb = { .outdates = CMD_OUTDATES_DATA },
+      .run = cmd_data },
     { .name = "eval", .usage = "eval [split=eval] [n=N] [task=..] [batch=B]",
       .summary = "Evaluate the model on a split: accuracy, per-class precision and recall, "
                  "confusion matrix (or bit accuracy, or MSE/MAE).",
       .example = "eval split=eval n=1000", .flags = CMD_NEEDS_MODEL | CMD_JOB,
-      .opts = eval_opts, .run = cmd_eval },
+      .opts = eval_opts, .wb = { CMD_FEEDS_METRIC },
+      .run = cmd_eval },
     { .name = "run", .usage = "run X.npy [i=K] [out=Y.npy] [n=N]",
       .summary = "Run the model on inputs from a file; print sample K's outputs, or write "
                  "every sample's outputs to a .npy.",
       .example = "run models/data/mnist_test.npz i=3", .min_pos = 1, .max_pos = 1,
-      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = run_opts, .run = cmd_run },
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = run_opts, .args = file_arg,
+      .run = cmd_run },
     { .name = "train",
-      .usage = "train epochs=N lr=.. batch=.. opt=adam|sgd|adamw loss=ce|bce|mse "
+      .usage = "train epochs=N lr=.. batch=.. opt=.. loss=.. "
                "[class_weights=auto|w0,w1,..] [val=eval] [patience=K] [seed=S]",
       .summary = "Train the float model on the train split; keeps the best epoch's weights by "
                  "the validation metric, stops early after `patience` epochs without "
                  "improvement; Ctrl-C keeps the best so far.",
       .example = "train epochs=3 lr=0.001 batch=64 opt=adam val=eval patience=2 seed=1",
-      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = train_opts, .run = cmd_train },
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = train_opts,
+      .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_ON_FAILURE },
+      .run = cmd_train },
     { .name = "bench",
-      .usage = "bench [precisions=fp32,fp16,int8-dyn] [wgran=channel|tensor] [files=PREFIX] "
+      .usage = "bench [precisions=P,..] [wgran=..] [files=PREFIX] "
                "[split=eval] [n=N] [batch=B] [repeat=R] [warmup=W]",
       .summary = "Time the model's forward pass over a split on this machine: median "
                  "milliseconds per sample with min and max. With precisions=, one table "
                  "with a row per precision: model file size, weights, measured activation "
                  "memory and peak, latency and the metric.",
-      .example = "bench precisions=fp32,fp16,int8-dyn n=500 batch=1 repeat=5", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+      .example = "bench precisions=fp32,fp16,int8-dyn n=500 batch=1 repeat=5",
+      .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = bench_opts, .run = cmd_bench },
-    { .name = "mode", .usage = "mode [fp32|fp16|int8-dyn|int8-static]",
+    { .name = "mode", .usage = "mode [PRECISION]",
       .summary = "Switch the whole model's precision (cached: switching back is instant); "
                  "without an argument, show the plan.",
       .example = "mode int8-static", .min_pos = 0, .max_pos = 1, .flags = CMD_NEEDS_MODEL,
-      .opts = no_opts, .run = cmd_mode },
-    { .name = "prec", .usage = "prec LAYER fp32|fp16|int8-dyn|int8-static|auto",
+      .opts = none, .args = mode_args,
+      .run = cmd_mode },
+    { .name = "prec", .usage = "prec LAYER PRECISION|auto",
       .summary = "Pin one layer to a precision (a fallback), or back to the model's mode "
                  "with auto.",
       .example = "prec conv1 fp32", .min_pos = 2, .max_pos = 2, .flags = CMD_NEEDS_MODEL,
-      .opts = no_opts, .run = cmd_prec },
+      .opts = none, .args = prec_args, .wb = { .follow = "layer" },
+      .run = cmd_prec },
     { .name = "quant",
-      .usage = "quant [wgran=channel|tensor] [observer=..] [pct=P] [bits=B] [asym=0|1]",
+      .usage = "quant [wgran=..] [observer=..] [pct=P] [bits=B] [asym=0|1]",
       .summary = "Set the quantization options of the plan; without options, show them.",
       .example = "quant wgran=tensor observer=percentile pct=99.9", .flags = CMD_NEEDS_MODEL,
       .opts = quant_opts, .run = cmd_quant },
@@ -282,35 +366,44 @@ const CmdDef cmd_table[] = {
                  "activation statistics (ranges and histograms); Ctrl-C keeps the previous "
                  "calibration.",
       .example = "calibrate n=500 observer=minmax", .flags = CMD_NEEDS_MODEL | CMD_JOB,
-      .opts = calibrate_opts, .run = cmd_calibrate },
+      .opts = calibrate_opts, .wb = { .outdates = CMD_OUTDATES_CALIB },
+      .run = cmd_calibrate },
     { .name = "variant", .usage = "variant save|use|drop NAME | variant list",
       .summary = "Keep the current plan under a name, switch to a kept one, forget one, or "
                  "list them.",
       .example = "variant save ptq", .min_pos = 1, .max_pos = 2, .flags = CMD_NEEDS_MODEL,
-      .opts = no_opts, .run = cmd_variant },
+      .opts = none, .args = variant_args,
+      .wb = { .outdates = CMD_OUTDATES_CALIB, .outdates_if = "action=use" }, /* brings its own */
+      .run = cmd_variant },
     { .name = "compare", .usage = "compare [split=eval] [n=N]",
       .summary = "FP32, FP16, INT8 dynamic, INT8 static and every variant side by side: "
                  "metric, drop against FP32, top-1 agreement, output SQNR, deployed bytes, "
                  "latency per sample measured here.",
       .example = "compare", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = compare_opts,
+      .wb = { CMD_FEEDS_COMPARE },
       .run = cmd_compare },
     { .name = "error", .usage = "error [accum|local] [n=N] [split=..]",
       .summary = "Per-layer error of the current plan against FP32: accumulated (the "
                  "quantized model run whole) or local (each layer alone, fed the float "
                  "input): MSE, SQNR, cosine, max abs error, RMSE in quantization steps.",
       .example = "error local n=256", .min_pos = 0, .max_pos = 1,
-      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = error_opts, .run = cmd_error },
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = error_opts, .args = error_args,
+      .wb = { CMD_FEEDS_ERRORS },
+      .run = cmd_error },
     { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H]",
       .summary = "A text histogram of a layer's calibrated output (log scale) with the "
                  "clipping range [ ], zero and the quantization grid ' marked.",
       .example = "hist conv1 act width=64", .min_pos = 1, .max_pos = 2,
-      .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .run = cmd_hist },
+      .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .args = hist_args,
+      .wb = { CMD_FEEDS_HIST, .follow = "layer", .follow_view = "what" },
+      .run = cmd_hist },
     { .name = "sensitivity", .usage = "sensitivity [split=eval] [n=N]",
       .summary = "Rank the quantized layers two ways: the metric with only that layer "
                  "quantized, and with every layer but that one.",
       .example = "sensitivity n=1000", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = sens_opts,
+      .wb = { .follow = "worst" },
       .run = cmd_sensitivity },
-    { .name = "fallback", .usage = "fallback drop<=X [to=fp16|fp32] [split=eval] [n=N]",
+    { .name = "fallback", .usage = "fallback drop<=X [to=..] [split=eval] [n=N]",
       .summary = "Pin the most harmful layers to FP16 or FP32, greedily, until the drop "
                  "against FP32 is at most X (a fraction); reports the cost in size and "
                  "latency. The result becomes the current plan.",
@@ -338,8 +431,8 @@ const CmdDef cmd_table[] = {
       .example = "cle headroom=1.25", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = cle_opts,
       .run = cmd_cle },
     { .name = "qat",
-      .usage = "qat epochs=N lr=.. [batch=..] [opt=adam|sgd] [distill=kl|mse|none] [T=..] "
-               "[alpha=..] [feature=LAYER,..] [scales=ema|learn] [freeze_bn_after=K] "
+      .usage = "qat epochs=N lr=.. [batch=..] [opt=..] [distill=..] [T=..] "
+               "[alpha=..] [feature=LAYER,..] [scales=..] [freeze_bn_after=K] "
                "[observer_freeze_after=K] [patience=K] [class_weights=..] [val=eval] [seed=S] "
                "[as=NAME]",
       .summary = "Quantization-aware fine-tuning of the current int8-static plan, starting "
@@ -368,57 +461,66 @@ const CmdDef cmd_table[] = {
                  "carried over, loaded back and checked against the source.",
       .example = "export /tmp/mnist_int8.onnx variant=ptq; export /tmp/enc.qsm part=encoder "
                  "variant=qat", .min_pos = 1, .max_pos = 1,
-      .flags = CMD_NEEDS_MODEL, .opts = export_opts, .run = cmd_export },
+      .flags = CMD_NEEDS_MODEL, .opts = export_opts, .args = file_arg,
+      .run = cmd_export },
     { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=PCT]",
       .summary = "Write the session as JSON: model, data, plan, calibration, per-layer "
                  "statistics and errors, every variant's metrics and the pick under the given "
                  "constraints (written to PATH.tmp, then renamed).",
       .example = "report /tmp/run.json drop<=1%", .min_pos = 1, .max_pos = 4,
-      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = no_opts, .run = cmd_report },
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = none, .args = file_arg,
+      .run = cmd_report },
     { .name = "help", .usage = "help [COMMAND]",
       .summary = "List the commands, or show one command's usage, options and example.",
-      .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_help },
+      .example = "help eval", .min_pos = 0, .max_pos = 1, .opts = none, .args = help_args,
+      .run = cmd_help },
     { .name = "source", .usage = "source FILE.qs",
       .summary = "Run the commands of a script; stops at its first error (FILE:LINE).",
       .example = "source scripts/examples/mnist_eval.qs", .min_pos = 1, .max_pos = 1,
-      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_source },
+      .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
+      .run = cmd_source },
     { .name = "play", .usage = "play FILE.qs",
       .summary = "Run a demo script step by step: each step is a command line, captioned by "
                  "the comments above it. The plain front ends print each caption and run the "
                  "step; the workbench waits for Space (Backspace goes back one step by "
                  "replaying from the start).",
       .example = "play scripts/demos/fp16_vs_int8.qs", .min_pos = 1, .max_pos = 1,
-      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_play },
+      .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
+      .wb = { CMD_FEEDS_PLAYER },
+      .run = cmd_play },
     { .name = "echo", .usage = "echo TEXT...",
       .summary = "Print the text (section titles in scripts and reports).",
       .example = "echo \"== float baseline ==\"", .min_pos = 0, .max_pos = 1000,
-      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_echo },
+      .flags = CMD_TRANSPARENT, .opts = none, .run = cmd_echo },
     { .name = "let", .usage = "let [NAME=VALUE ..] [NAME?=VALUE ..]",
       .summary = "Define script variables, used as ${NAME} in later commands; NAME?=VALUE "
                  "only when NAME is not yet defined (defaults that -D NAME=VALUE on the "
                  "command line overrides); without arguments, list them.",
       .example = "let epochs?=3; train epochs=${epochs}", .max_pos = 64,
-      .flags = CMD_TRANSPARENT | CMD_OWN_OPTS, .opts = no_opts, .run = cmd_let },
+      .flags = CMD_TRANSPARENT | CMD_OWN_OPTS, .opts = none, .run = cmd_let },
     { .name = "keep", .usage = "keep NAME",
       .summary = "Keep every figure of the previous result as the variable NAME.FIELD, to "
                  "compare results with check or use them as ${NAME.FIELD}.",
       .example = "eval; keep fp32; mode int8-static; calibrate; eval; check accuracy >= fp32.accuracy-0.01",
-      .min_pos = 1, .max_pos = 1, .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_keep },
+      .min_pos = 1, .max_pos = 1, .flags = CMD_TRANSPARENT, .opts = none, .run = cmd_keep },
     { .name = "check", .usage = "check FIELD OP VALUE",
       .summary = "Fail (in a script: stop with FILE:LINE, exit 1) unless a figure of the "
                  "previous command's result (or a variable, e.g. one made by keep) compares "
                  "as given; OP is < <= > >= == !=; VALUE is a number, text, or a figure with "
                  "an optional +K or -K.",
       .example = "eval; check accuracy >= 0.95; check recall_small > ptq.recall_small+0.02", .min_pos = 1, .max_pos = 3,
-      .flags = CMD_TRANSPARENT, .opts = no_opts, .run = cmd_check },
+      .flags = CMD_TRANSPARENT, .opts = none, .run = cmd_check },
     { .name = "set", .usage = "set [NAME=VALUE ...]",
       .summary = "Set options; without arguments, list them with their values.",
-      .example = "set batch=128 threads=2", .flags = CMD_SETTINGS, .opts = no_opts,
+      .example = "set batch=128 threads=2", .flags = CMD_SETTINGS, .opts = none,
+      .wb = { .outdates = CMD_OUTDATES_DATA },
       .run = cmd_set },
     { .name = "get", .usage = "get [NAME]", .summary = "Show one option, or all of them.",
-      .example = "get batch", .min_pos = 0, .max_pos = 1, .opts = no_opts, .run = cmd_get },
+      .example = "get batch", .min_pos = 0, .max_pos = 1, .opts = none, .args = get_args,
+      .run = cmd_get },
     { .name = "quit", .usage = "quit", .summary = "Leave qscope (also: Ctrl-D).",
-      .example = "quit", .opts = no_opts, .run = cmd_quit },
+      .example = "quit", .opts = none, .wb = { CMD_FEEDS_QUIT },
+      .run = cmd_quit },
 };
 const int cmd_count = sizeof cmd_table / sizeof cmd_table[0];
 
@@ -428,6 +530,23 @@ const CmdDef *cmd_find(const char *name)
         if (strcmp(cmd_table[i].name, name) == 0)
             return &cmd_table[i];
     return NULL;
+}
+
+const char *choice_command(int i)
+{
+    return i >= 0 && i < cmd_count ? cmd_table[i].name : NULL;
+}
+
+bool cmd_result_outdates(const CmdDef *def, const Result *r)
+{
+    const char *cond = def->wb.outdates_if;
+    if (!def->wb.outdates || !cond)
+        return def->wb.outdates != 0;
+    const char *eq = strchr(cond, '=');
+    char field[64];
+    snprintf(field, sizeof field, "%.*s", (int)(eq - cond), cond);
+    const RValue *v = r ? result_get(r, field) : NULL;
+    return v && v->type == RV_STR && strcmp(v->s, eq + 1) == 0;
 }
 
 QsStatus cmd_check_options(const CmdDef *def, const CmdArgs *a, QsError *err)
@@ -449,6 +568,42 @@ QsStatus cmd_check_options(const CmdDef *def, const CmdArgs *a, QsError *err)
                     a->keys[k]);
         strbuf_release(&list);
         return QS_EINVAL;
+    }
+    return QS_OK;
+}
+
+/* `set`: every name must be a setting (checked before anything changes). */
+static QsStatus check_setting_names(const CmdArgs *a, QsError *err)
+{
+    for (int i = 0; i < a->n_kv; i++) {
+        if (option_find(a->keys[i]))
+            continue;
+        StrBuf list = { 0 };
+        for (int k = 0; k < option_count; k++)
+            strbuf_printf(&list, "%s%s", k ? ", " : "", option_table[k].name);
+        qs_fail(err, QS_EINVAL, "set: unknown option '%s' (valid: %s)", a->keys[i], list.s);
+        strbuf_release(&list);
+        return QS_EINVAL;
+    }
+    return QS_OK;
+}
+
+/* Every value whose key the command (or, for `set`, the settings) lists, by its kind. Keys
+ * it does not list are a CMD_OWN_OPTS handler's (data's generator knobs). */
+static QsStatus check_values(const CmdDef *def, const CmdArgs *a, QsError *err)
+{
+    for (int k = 0; k < a->n_kv; k++) {
+        const char *key = a->keys[k];
+        if (def->flags & CMD_SETTINGS) {
+            const OptionDef *o = option_find(key);
+            if (o && optkind_check(key, a->vals[k], o->kind, o->choices, err))
+                return err->code;
+            continue;
+        }
+        for (const CmdOpt *o = def->opts; o->name; o++)
+            if (strcmp(o->name, key) == 0 &&
+                optkind_check(key, a->vals[k], o->kind, o->choices, err))
+                return err->code;
     }
     return QS_OK;
 }
@@ -475,8 +630,12 @@ QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
                      a.n_pos == 1 ? "" : "s", def->usage);
         goto cleanup;
     }
-    /* `set` checks names against the option table, CMD_OWN_OPTS handlers themselves */
+    /* names: `set`'s against the settings, CMD_OWN_OPTS handlers' by the handler */
+    if ((def->flags & CMD_SETTINGS) && (st = check_setting_names(&a, err)))
+        goto cleanup;
     if (!(def->flags & (CMD_SETTINGS | CMD_OWN_OPTS)) && (st = cmd_check_options(def, &a, err)))
+        goto cleanup;
+    if ((st = check_values(def, &a, err)))
         goto cleanup;
     if ((def->flags & CMD_NEEDS_MODEL) && !app->session.model) {
         st = qs_fail(err, QS_EINVAL, "%s: no model loaded (use 'load PATH.qsm')", def->name);
@@ -521,7 +680,7 @@ char *cmd_reference_markdown(void)
     StrBuf b = { 0 };
     strbuf_printf(&b, "# qscope commands\n\n"
                       "<!-- Generated by `qscope --commands-md` from the command table in "
-                      "src/ui/commands.c; a test keeps the two equal. -->\n\n"
+                      "src/ui/cmds/commands.c; a test keeps the two equal. -->\n\n"
                       "A command is `name arg key=value ...`; `#` starts a comment and `;` "
                       "separates commands on one line. Values with spaces are quoted with "
                       "\"...\" or '...'. With `--json` (or `set output=json`) every result is "
@@ -534,15 +693,28 @@ char *cmd_reference_markdown(void)
     for (int i = 0; i < cmd_count; i++) {
         const CmdDef *d = &cmd_table[i];
         strbuf_printf(&b, "\n## %s\n\n`%s`\n\n%s\n", d->name, d->usage, d->summary);
+        char takes[512];
+        if (d->args && d->args[0].name) {
+            strbuf_printf(&b, "\n| argument | takes |\n|---|---|\n");
+            for (const CmdOpt *o = d->args; o->name; o++) {
+                optkind_describe(o->kind, o->choices, takes, sizeof takes);
+                strbuf_printf(&b, "| `%s` | %s |\n", o->name, takes);
+            }
+        }
         if (d->flags & CMD_SETTINGS) {
-            strbuf_printf(&b, "\n| option | meaning |\n|---|---|\n");
-            for (int k = 0; k < option_count; k++)
-                strbuf_printf(&b, "| `%s` | %s |\n", option_table[k].name, option_table[k].help);
+            strbuf_printf(&b, "\n| option | takes | meaning |\n|---|---|---|\n");
+            for (int k = 0; k < option_count; k++) {
+                const OptionDef *o = &option_table[k];
+                optkind_describe(o->kind, o->choices, takes, sizeof takes);
+                strbuf_printf(&b, "| `%s` | %s | %s |\n", o->name, takes, o->help);
+            }
         }
         if (d->opts[0].name) {
-            strbuf_printf(&b, "\n| option | meaning |\n|---|---|\n");
-            for (const CmdOpt *o = d->opts; o->name; o++)
-                strbuf_printf(&b, "| `%s` | %s |\n", o->name, o->help);
+            strbuf_printf(&b, "\n| option | takes | meaning |\n|---|---|---|\n");
+            for (const CmdOpt *o = d->opts; o->name; o++) {
+                optkind_describe(o->kind, o->choices, takes, sizeof takes);
+                strbuf_printf(&b, "| `%s` | %s | %s |\n", o->name, takes, o->help);
+            }
         }
         strbuf_printf(&b, "\nExample:\n\n```\n%s\n```\n", d->example);
     }

@@ -48,11 +48,10 @@ static void show_task(const App *app, char *buf, size_t cap)
 
 static QsStatus set_task(App *app, const char *key, const char *v, QsError *err)
 {
-    static const char *const names[] = { "auto", "classify", "multilabel", "regress", NULL };
     int k;
-    if (parse_choice(key, v, names, &k, err))
+    if (parse_choice_of(key, v, choice_task_or_auto, &k, err))
         return err->code;
-    app->session.opt.task = k - 1;
+    app->session.opt.task = k - 1; /* "auto" is -1 */
     return QS_OK;
 }
 
@@ -72,27 +71,35 @@ static QsStatus set_seed(App *app, const char *key, const char *v, QsError *err)
 
 static void show_output(const App *app, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s", app->mode == RENDER_JSON ? "json" : "text");
+    snprintf(buf, cap, "%s", choice_output(app->mode));
 }
 
 static QsStatus set_output(App *app, const char *key, const char *v, QsError *err)
 {
-    static const char *const names[] = { "text", "json", NULL };
     int k;
-    if (parse_choice(key, v, names, &k, err))
+    if (parse_choice_of(key, v, choice_output, &k, err))
         return err->code;
-    app->mode = k ? RENDER_JSON : RENDER_TEXT;
+    app->mode = (RenderMode)k;
     return QS_OK;
 }
 
 const OptionDef option_table[] = {
-    { "batch", "samples per forward pass in eval and run", show_batch, set_batch },
-    { "threads", "BLAS threads", show_threads, set_threads },
-    { "task", "auto, classify, multilabel or regress", show_task, set_task },
-    { "seed", "seed for anything random", show_seed, set_seed },
-    { "output", "text or json", show_output, set_output },
+    { "batch", OPT_INT, NULL, "samples per forward pass in eval and run", show_batch,
+      set_batch },
+    { "threads", OPT_INT, NULL, "BLAS threads", show_threads, set_threads },
+    { "task", OPT_CHOICE, choice_task_or_auto,
+      "what the labels are; auto: from the model's metadata, then the labels", show_task,
+      set_task },
+    { "seed", OPT_INT, NULL, "seed for anything random", show_seed, set_seed },
+    { "output", OPT_CHOICE, choice_output, "how results are printed", show_output,
+      set_output },
 };
 const int option_count = sizeof option_table / sizeof option_table[0];
+
+const char *choice_setting(int i)
+{
+    return i >= 0 && i < option_count ? option_table[i].name : NULL;
+}
 
 const OptionDef *option_find(const char *name)
 {

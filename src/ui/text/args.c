@@ -249,20 +249,25 @@ QsStatus arg_float(const CmdArgs *a, const char *key, double def, double *out, Q
     return parse_double(key, s, out, err);
 }
 
-QsStatus arg_bool(const CmdArgs *a, const char *key, bool def, bool *out, QsError *err)
+QsStatus parse_bool(const char *key, const char *s, bool *out, QsError *err)
 {
     static const char *const words[] = { "0", "1", "no", "yes", "off", "on", "false", "true",
                                          NULL };
-    const char *s = arg_str(a, key, NULL);
-    if (!s) {
-        *out = def;
-        return QS_OK;
-    }
     int k;
     if (parse_choice(key, s, words, &k, err))
         return err->code;
     *out = k % 2 == 1;
     return QS_OK;
+}
+
+QsStatus arg_bool(const CmdArgs *a, const char *key, bool def, bool *out, QsError *err)
+{
+    const char *s = arg_str(a, key, NULL);
+    if (!s) {
+        *out = def;
+        return QS_OK;
+    }
+    return parse_bool(key, s, out, err);
 }
 
 QsStatus arg_choice(const CmdArgs *a, const char *key, const char *const *choices, int def,

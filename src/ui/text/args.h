@@ -43,6 +43,7 @@ QsStatus arg_choice(const CmdArgs *a, const char *key, const char *const *choice
 /* Parsers shared with `set`. */
 QsStatus parse_long(const char *key, const char *s, long *out, QsError *err);
 QsStatus parse_double(const char *key, const char *s, double *out, QsError *err);
+QsStatus parse_bool(const char *key, const char *s, bool *out, QsError *err);
 QsStatus parse_choice(const char *key, const char *s, const char *const *choices, int *out,
                       QsError *err);
 

@@ -1,6 +1,7 @@
 /* The workbench without the terminal: panes, state, the job runner, key dispatch through
- * the key table, @actions, demo playing, and drawing into a screen buffer. tui_main.c
- * wires it to curses; tests drive it directly (keys in, screen buffer out). */
+ * the key table, @actions, demo playing, and drawing into a screen buffer, one job per
+ * file of tui_app*.c (tui_app_internal.h lists them). tui_main.c wires it to curses;
+ * tests drive it directly (keys in, screen buffer out). */
 #ifndef QS_TUI_APP_H
 #define QS_TUI_APP_H
 

@@ -7,11 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmds/commands.h"
 #include "base/error.h"
-#include "quant/observer.h"
+#include "cmds/commands.h"
 #include "cmds/options.h"
-#include "quant/plan.h"
 
 static void add(TuiCompletion *c, const char *prefix, const char *item, int *cap)
 {
@@ -25,18 +23,6 @@ static void add(TuiCompletion *c, const char *prefix, const char *item, int *cap
         c->items = xrealloc(c->items, (size_t)*cap * sizeof *c->items);
     }
     c->items[c->n++] = xstrdup(item);
-}
-
-static void add_list(TuiCompletion *c, const char *prefix, const char *const *list, int *cap)
-{
-    for (; *list; list++)
-        add(c, prefix, *list, cap);
-}
-
-static void add_precisions(TuiCompletion *c, const char *prefix, int *cap)
-{
-    for (int k = 0; k < PREC_COUNT; k++)
-        add(c, prefix, precision_table[k].name, cap);
 }
 
 /* Files and directories matching the word; "dir/par" lists dir's entries starting "par". */
@@ -86,87 +72,105 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Values that a key=value option takes, for the options with a fixed set. */
-static void add_values(TuiCompletion *c, const char *key, const char *prefix, int *cap)
+static void add_names(TuiCompletion *c, const char *prefix, const char *const *names, int n,
+                      int *cap)
 {
-    static const char *const wgran[] = { "channel", "tensor", NULL };
-    static const char *const splits[] = { "calib", "eval", "train", NULL };
-    static const char *const to[] = { "fp16", "fp32", NULL };
-    static const char *const bools[] = { "0", "1", NULL };
-    static const char *const opt[] = { "adam", "adamw", "sgd", NULL };
-    static const char *const task[] = { "classify", "multilabel", "regress", NULL };
-    if (strcmp(key, "observer") == 0)
-        for (int k = 0; k < OBS_COUNT; k++)
-            add(c, prefix, observer_table[k].name, cap);
-    else if (strcmp(key, "wgran") == 0)
-        add_list(c, prefix, wgran, cap);
-    else if (strcmp(key, "split") == 0 || strcmp(key, "val") == 0)
-        add_list(c, prefix, splits, cap);
-    else if (strcmp(key, "to") == 0)
-        add_list(c, prefix, to, cap);
-    else if (strcmp(key, "asym") == 0)
-        add_list(c, prefix, bools, cap);
-    else if (strcmp(key, "opt") == 0)
-        add_list(c, prefix, opt, cap);
-    else if (strcmp(key, "task") == 0)
-        add_list(c, prefix, task, cap);
-    else if (strcmp(key, "out") == 0)
+    for (int i = 0; i < n; i++)
+        add(c, prefix, names[i], cap);
+}
+
+/* The values an argument or option of this kind takes. */
+static void add_values(TuiCompletion *c, const CmdOpt *o, const char *prefix,
+                       const TuiCompleteNames *nm, int *cap)
+{
+    OptChoices choices = optkind_choices(o->kind, o->choices);
+    const char *name;
+    for (int i = 0; choices && (name = choices(i)); i++)
+        add(c, prefix, name, cap);
+    if (o->kind == OPT_FILE)
         add_files(c, prefix, cap);
+    else if (o->kind == OPT_LAYER && nm)
+        add_names(c, prefix, nm->layers, nm->n_layers, cap);
+    else if (o->kind == OPT_VARIANT && nm)
+        add_names(c, prefix, nm->variants, nm->n_variants, cap);
 }
 
-/* Positional argument `pos` (1-based) of command `cmd`. */
-static void add_positional(TuiCompletion *c, const CmdDef *def, int pos, const char *word,
-                           const char *const *layers, int n_layers, int *cap)
+/* The row of option `key` of def (for `set`, the setting's, copied into *tmp), or NULL. */
+static const CmdOpt *find_opt(const CmdDef *def, const char *key, CmdOpt *tmp)
 {
-    static const char *const hist_what[] = { "act", "weights", NULL };
-    static const char *const error_kind[] = { "accum", "local", NULL };
-    static const char *const variant_verbs[] = { "save", "use", "drop", "list", NULL };
-    static const char *const splits[] = { "calib", "eval", "train", NULL };
-    static const char *const fold_what[] = { "scales", NULL };
-    static const char *const file_cmds[] = { "load", "save", "source", "play", "run", "init",
-                                             NULL };
-    const char *name = def->name;
-    for (const char *const *f = file_cmds; *f; f++)
-        if (strcmp(name, *f) == 0) {
-            add_files(c, word, cap);
-            return;
-        }
-    if (strcmp(name, "data") == 0) {
-        if (pos == 1)
-            add_list(c, word, splits, cap);
-        else
-            add_files(c, word, cap);
-    } else if (strcmp(name, "mode") == 0) {
-        add_precisions(c, word, cap);
-    } else if (strcmp(name, "prec") == 0 || strcmp(name, "hist") == 0) {
-        if (pos == 1) {
-            for (int i = 0; i < n_layers; i++)
-                add(c, word, layers[i], cap);
-        } else if (strcmp(name, "prec") == 0) {
-            add_precisions(c, word, cap);
-            add(c, word, "auto", cap);
-        } else {
-            add_list(c, word, hist_what, cap);
-        }
-    } else if (strcmp(name, "error") == 0) {
-        add_list(c, word, error_kind, cap);
-    } else if (strcmp(name, "variant") == 0 && pos == 1) {
-        add_list(c, word, variant_verbs, cap);
-    } else if (strcmp(name, "help") == 0) {
-        for (int i = 0; i < cmd_count; i++)
-            add(c, word, cmd_table[i].name, cap);
-    } else if (strcmp(name, "get") == 0) {
-        for (int k = 0; k < option_count; k++)
-            add(c, word, option_table[k].name, cap);
-    } else if (strcmp(name, "fold") == 0) {
-        add_list(c, word, fold_what, cap);
-    } else if (strcmp(name, "echo") != 0 && strcmp(name, "check") != 0) {
-        for (int i = 0; i < n_layers; i++)
-            add(c, word, layers[i], cap);
+    if (def->flags & CMD_SETTINGS) {
+        const OptionDef *o = option_find(key);
+        if (!o)
+            return NULL;
+        *tmp = (CmdOpt){ .name = o->name, .kind = o->kind, .choices = o->choices };
+        return tmp;
     }
+    for (const CmdOpt *o = def->opts; o->name; o++)
+        if (strcmp(o->name, key) == 0)
+            return o;
+    return NULL;
 }
 
-void tui_complete(const char *line, size_t cur, const char *const *layers, int n_layers,
+/* "key=value": the values of option key, each as the whole word. A list (LIST, LAYER)
+ * completes its last comma-separated item. */
+static void add_option_values(TuiCompletion *out, const CmdDef *def, const char *word,
+                              const TuiCompleteNames *nm, int *cap)
+{
+    const char *eq = strchr(word, '=');
+    char key[64];
+    size_t klen = (size_t)(eq - word);
+    if (klen >= sizeof key)
+        return;
+    memcpy(key, word, klen);
+    key[klen] = '\0';
+    CmdOpt tmp;
+    const CmdOpt *o = find_opt(def, key, &tmp);
+    if (!o)
+        return;
+    const char *item = eq + 1;
+    if (o->kind == OPT_LIST || o->kind == OPT_LAYER) {
+        const char *comma = strrchr(item, ',');
+        if (comma)
+            item = comma + 1;
+    }
+    size_t head = (size_t)(item - word); /* what stays of the word before each value */
+    TuiCompletion vals = { 0 };
+    int vcap = 0;
+    add_values(&vals, o, item, nm, &vcap);
+    for (int i = 0; i < vals.n; i++) {
+        char *full = xmalloc(head + strlen(vals.items[i]) + 1);
+        memcpy(full, word, head);
+        strcpy(full + head, vals.items[i]);
+        add(out, word, full, cap);
+        free(full);
+    }
+    tui_complete_release(&vals);
+}
+
+/* Option names ("key=") and positional argument `pos` (1-based) of def. */
+static void add_options_and_argument(TuiCompletion *out, const CmdDef *def, int pos,
+                                     const char *word, const TuiCompleteNames *nm, int *cap)
+{
+    char opt[80];
+    if (def->flags & CMD_SETTINGS) {
+        for (int k = 0; k < option_count; k++) {
+            snprintf(opt, sizeof opt, "%s=", option_table[k].name);
+            add(out, word, opt, cap);
+        }
+    } else {
+        for (const CmdOpt *o = def->opts; o->name; o++) {
+            snprintf(opt, sizeof opt, "%s=", o->name);
+            add(out, word, opt, cap);
+        }
+    }
+    int n_args = 0;
+    while (def->args && def->args[n_args].name)
+        n_args++;
+    if (pos <= def->max_pos && pos <= n_args)
+        add_values(out, &def->args[pos - 1], word, nm, cap);
+}
+
+void tui_complete(const char *line, size_t cur, const TuiCompleteNames *names,
                   TuiCompletion *out)
 {
     memset(out, 0, sizeof *out);
@@ -212,41 +216,10 @@ void tui_complete(const char *line, size_t cur, const char *const *layers, int n
         /* workbench actions are not completed: they are bound to keys */
     } else {
         const CmdDef *def = cmd_find(first);
-        const char *eq = strchr(word, '=');
-        if (def && eq) {
-            char key[64];
-            size_t klen = (size_t)(eq - word);
-            if (klen < sizeof key) {
-                memcpy(key, word, klen);
-                key[klen] = '\0';
-                TuiCompletion vals = { 0 };
-                int vcap = 0;
-                add_values(&vals, key, eq + 1, &vcap);
-                for (int i = 0; i < vals.n; i++) {
-                    char *item = xmalloc(klen + 1 + strlen(vals.items[i]) + 1);
-                    memcpy(item, word, klen + 1);
-                    strcpy(item + klen + 1, vals.items[i]);
-                    add(out, word, item, &cap);
-                    free(item);
-                }
-                tui_complete_release(&vals);
-            }
-        } else if (def) {
-            char opt[80];
-            if (def->flags & CMD_SETTINGS) {
-                for (int k = 0; k < option_count; k++) {
-                    snprintf(opt, sizeof opt, "%s=", option_table[k].name);
-                    add(out, word, opt, &cap);
-                }
-            } else {
-                for (const CmdOpt *o = def->opts; o->name; o++) {
-                    snprintf(opt, sizeof opt, "%s=", o->name);
-                    add(out, word, opt, &cap);
-                }
-            }
-            if (n_pos < def->max_pos)
-                add_positional(out, def, n_pos + 1, word, layers, n_layers, &cap);
-        }
+        if (def && strchr(word, '='))
+            add_option_values(out, def, word, names, &cap);
+        else if (def)
+            add_options_and_argument(out, def, n_pos + 1, word, names, &cap);
         if (strchr(word, '/') || word[0] == '.') /* anything that looks like a path */
             add_files(out, word, &cap);
     }

@@ -1,5 +1,6 @@
-/* Tab completion for the command line: command names, option names (from the command
- * table), option values, precision and observer names, layer names and file paths. */
+/* Tab completion for the command line: command names, then what the command's row in the
+ * command table says it takes: option names, and values by kind (optkind.h): a choice's
+ * names from its core table, layer and variant names from the session, file paths. */
 #ifndef QS_TUI_COMPLETE_H
 #define QS_TUI_COMPLETE_H
 
@@ -11,10 +12,18 @@ typedef struct TuiCompletion {
     char **items;   /* whole replacements for the word, sorted, unique; owned */
 } TuiCompletion;
 
-/* Candidates for the word that ends at byte `cur` of `line`. Layer names come from
- * layers[0..n_layers) (may be NULL). Directories end in '/', option names in '='.
- * Release with tui_complete_release. */
-void tui_complete(const char *line, size_t cur, const char *const *layers, int n_layers,
+/* The session's names that values of kind layer and variant complete from. */
+typedef struct TuiCompleteNames {
+    const char *const *layers;
+    int n_layers;
+    const char *const *variants;
+    int n_variants;
+} TuiCompleteNames;
+
+/* Candidates for the word that ends at byte `cur` of `line`; names may be NULL (no layers
+ * or variants known). Directories end in '/', option names in '='. Release with
+ * tui_complete_release. */
+void tui_complete(const char *line, size_t cur, const TuiCompleteNames *names,
                   TuiCompletion *out);
 void tui_complete_release(TuiCompletion *c);
 

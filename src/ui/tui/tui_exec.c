@@ -47,28 +47,25 @@ static void publish_snap(TuiExec *ex)
     pthread_mutex_unlock(&ex->mu);
 }
 
-/* What a command changed, as far as cached figures are concerned. */
-static void bump_gens(TuiExec *ex, const char *cmd, const Result *r)
+/* Outdates the cached figures that what the command changed (its row's wb.outdates)
+ * went into. */
+static void bump_gens(TuiExec *ex, unsigned outdates)
 {
-    if (!strcmp(cmd, "load") || !strcmp(cmd, "init") || !strcmp(cmd, "fold") ||
-        !strcmp(cmd, "train"))
+    if (outdates & CMD_OUTDATES_MODEL)
         ex->model_gen++;
-    else if (!strcmp(cmd, "data") || !strcmp(cmd, "set"))
+    if (outdates & CMD_OUTDATES_DATA)
         ex->data_gen++;
-    else if (!strcmp(cmd, "calibrate"))
+    if (outdates & CMD_OUTDATES_CALIB)
         ex->calib_gen++;
-    else if (!strcmp(cmd, "variant") && r) {
-        const RValue *v = result_get(r, "action");
-        if (v && v->type == RV_STR && !strcmp(v->s, "use")) /* brings its own calibration */
-            ex->calib_gen++;
-    }
 }
 
 /* Runs on whichever thread runs commands (app->emit_user is the TuiExec). */
 static void exec_emit(App *app, const Result *r)
 {
     TuiExec *ex = app->emit_user;
-    bump_gens(ex, r->cmd, r);
+    const CmdDef *def = cmd_find(r->cmd);
+    if (def && cmd_result_outdates(def, r))
+        bump_gens(ex, def->wb.outdates);
     TuiItem it = { .kind = TUI_ITEM_RESULT, .flags = ex->cur.flags };
     it.line = xstrdup(ex->cur.line ? ex->cur.line : "");
     tui_state_result_copy(&it.r, r);
@@ -127,7 +124,7 @@ bool tui_exec_is_long(const char *line)
     bool is_long = false;
     for (char **p = names; p && *p; p++) {
         const CmdDef *d = cmd_find(*p);
-        is_long |= (d && (d->flags & CMD_JOB)) || !strcmp(*p, "source") || !strcmp(*p, "play");
+        is_long |= d && (d->flags & (CMD_JOB | CMD_SCRIPT));
     }
     free_names(names);
     return is_long;
@@ -142,9 +139,11 @@ static void run_task(TuiExec *ex, bool on_worker)
         /* A failed or cancelled train or fold may still have changed the weights (train
          * keeps the best epoch so far); treat such lines as having changed them. */
         char **names = line_commands(ex->cur.line);
-        for (char **p = names; p && *p; p++)
-            if (!strcmp(*p, "train") || !strcmp(*p, "fold"))
-                ex->model_gen++;
+        for (char **p = names; p && *p; p++) {
+            const CmdDef *d = cmd_find(*p);
+            if (d && (d->wb.outdates & CMD_OUTDATES_ON_FAILURE))
+                bump_gens(ex, d->wb.outdates);
+        }
         free_names(names);
     }
     publish_snap(ex);

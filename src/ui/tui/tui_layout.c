@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "data/dataset.h"
 #include "quant/plan.h"
 #include "tui/tui_keys.h"
 
@@ -169,13 +170,12 @@ void tui_layout_status(TuiScreen *s, TuiRect r, const TuiState *st)
         x = put_seg(s, x, y, xmax, pending ? "metric …" : "metric -", TS_STATUS);
     }
     x = put_sep(s, x, y, xmax);
-    static const char *const split_names[] = { "calib", "eval", "train" };
     bool any = false;
     for (int i = 0; i < 3; i++) {
         if (!sn->split_n[i])
             continue;
         char sb[48];
-        snprintf(sb, sizeof sb, "%s%s %lld", any ? " " : "", split_names[i],
+        snprintf(sb, sizeof sb, "%s%s %lld", any ? " " : "", split_name((SplitId)i),
                  (long long)sn->split_n[i]);
         x = put_seg(s, x, y, xmax, sb, TS_STATUS);
         any = true;

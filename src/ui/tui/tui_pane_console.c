@@ -136,8 +136,11 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
 static void complete(ConsolePane *c, const TuiState *st)
 {
     TuiCompletion comp;
-    tui_complete(c->edit.buf, c->edit.cur, (const char *const *)st->snap.layer,
-                 st->snap.n_layers, &comp);
+    TuiCompleteNames names = { .layers = (const char *const *)st->snap.layer,
+                               .n_layers = st->snap.n_layers,
+                               .variants = (const char *const *)st->snap.variant,
+                               .n_variants = st->snap.n_variants };
+    tui_complete(c->edit.buf, c->edit.cur, &names, &comp);
     if (comp.n == 0) {
         tui_complete_release(&comp);
         c->tab_again = false;

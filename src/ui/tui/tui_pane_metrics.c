@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "cmds/commands.h"
 #include "quant/plan.h"
 #include "tui/tui_pane.h"
 
@@ -228,7 +229,8 @@ static unsigned on_key(Pane *p, TuiState *st, int key, char *cmd, size_t cap)
 static void on_result(Pane *p, TuiState *st, const TuiEvent *ev)
 {
     (void)st;
-    if (ev->kind == TUI_EV_RESULT && ev->r && strcmp(ev->r->cmd, "compare") == 0)
+    const CmdDef *def = ev->kind == TUI_EV_RESULT && ev->r ? cmd_find(ev->r->cmd) : NULL;
+    if (def && def->wb.feeds == CMD_FEEDS_COMPARE)
         p->scroll = 0;
 }
 

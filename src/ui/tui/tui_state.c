@@ -74,7 +74,7 @@ void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigne
     s->calibrated = se->q.calibrated;
     snprintf(s->calib_split, sizeof s->calib_split, "%s", se->q.calib_split);
     snprintf(s->quant, sizeof s->quant, "wgran=%s observer=%s pct=%g bits=%d asym=%d",
-             p->q.wgran_tensor ? "tensor" : "channel",
+             quant_wgran_names[p->q.wgran_tensor],
              p->q.observer >= 0 && p->q.observer < OBS_COUNT ? observer_table[p->q.observer].name
                                                               : "?",
              p->q.pct, p->q.bits, !p->q.act_symmetric);
@@ -92,6 +92,10 @@ void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigne
             s->pin[k] = p->pin && i < p->n_nodes ? p->pin[i] : -1;
         }
     }
+    s->n_variants = se->q.n_variants;
+    s->variant = xcalloc((size_t)(s->n_variants ? s->n_variants : 1), sizeof *s->variant);
+    for (int k = 0; k < s->n_variants; k++)
+        s->variant[k] = xstrdup(se->q.variants[k].name);
     snap_keys(s);
 }
 
@@ -101,6 +105,9 @@ void tui_state_snap_copy(TuiSnap *dst, const TuiSnap *src)
     *dst = *src;
     dst->layer = NULL;
     dst->pin = NULL;
+    dst->variant = xcalloc((size_t)(src->n_variants ? src->n_variants : 1), sizeof *dst->variant);
+    for (int i = 0; i < src->n_variants; i++)
+        dst->variant[i] = xstrdup(src->variant[i]);
     if (src->n_layers) {
         dst->layer = xcalloc((size_t)src->n_layers, sizeof *dst->layer);
         dst->pin = xmalloc((size_t)src->n_layers);
@@ -117,6 +124,9 @@ void tui_state_snap_release(TuiSnap *s)
             free(s->layer[i]);
     free(s->layer);
     free(s->pin);
+    for (int i = 0; i < s->n_variants; i++)
+        free(s->variant[i]);
+    free(s->variant);
     memset(s, 0, sizeof *s);
     s->mode = PREC_FP32;
 }

@@ -18,6 +18,8 @@ typedef struct TuiSnap {
     int n_layers;
     char **layer;               /* [n_layers] names in the order `layers` lists them; owned */
     int8_t *pin;                /* [n_layers] -1, or the PrecKind the layer is pinned to */
+    int n_variants;
+    char **variant;             /* [n_variants] the saved variants' names; owned */
     int mode;                   /* PrecKind of the whole model */
     char mode_name[16];
     char plan_label[32];

@@ -1,0 +1,38 @@
+/* Drawing the whole workbench into a screen buffer. */
+#include "tui/tui_app_internal.h"
+
+#include <stdio.h>
+
+
+
+void tui_app_draw(Tui *t, TuiScreen *s)
+{
+    if (s->w != t->lay.w || s->h != t->lay.h ||
+        (t->lay.caption.h > 0) != t->st.playing)
+        tui_app_relayout(t, s->w, s->h);
+    tui_screen_clear(s);
+    t->dirty = false;
+    if (t->lay.too_small) {
+        tui_layout_too_small(s);
+        return;
+    }
+    tui_layout_status(s, t->lay.status, &t->st);
+    for (int i = 0; i < TUI_PANE_COUNT; i++)
+        t->panes[i]->cls->draw(t->panes[i], &t->st, s, t->lay.pane[i], t->st.focus == i);
+    for (int y = t->lay.sep.y; y < t->lay.sep.y + t->lay.sep.h; y++)
+        tui_screen_putc(s, t->lay.sep.x, y, tui_screen_glyph(s, TG_VLINE), TS_DIM);
+    if (t->st.playing)
+        tui_layout_caption(s, t->lay.caption, &t->st);
+    tui_layout_hints(s, t->lay.hints, &t->st);
+    if (t->help) {
+        s->cur_on = false;
+        tui_layout_help(s);
+    }
+    if (t->confirm_quit) {
+        s->cur_on = false;
+        char q[200];
+        snprintf(q, sizeof q, "'%s' is running. Quit anyway (it is cancelled)? y/n",
+                 t->ex.cur.line ? t->ex.cur.line : "a job");
+        tui_layout_question(s, q);
+    }
+}
