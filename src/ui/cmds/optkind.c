@@ -24,10 +24,11 @@ const char *choice_precision(int i)
     return i >= 0 && i < PREC_COUNT ? precision_table[i].name : NULL;
 }
 
-/* Float precisions store weights in two bytes or more; they lead the table. */
+/* Float precisions (no integer weights) lead the table, so the list ends at the first
+ * integer row. */
 const char *choice_float_precision(int i)
 {
-    return i >= 0 && i < PREC_COUNT && precision_table[i].weight_bytes >= 2
+    return i >= 0 && i < PREC_COUNT && !precision_is_integer((PrecKind)i)
                ? precision_table[i].name
                : NULL;
 }
