@@ -17,8 +17,6 @@
 #define QX_MAX_IN 64
 #define QX_ALIGN 64
 
-typedef enum { QACT_NONE = 0, QACT_RELU, QACT_CLIP } QActKind;
-
 /* How a linear unit computes: rows against (OC, K) weights, im2row + qgemm per group, or
  * a direct depthwise loop. */
 typedef enum { LIN_GEMM = 0, LIN_CONV, LIN_DW } LinKind;
@@ -43,8 +41,8 @@ typedef struct LinUnit {
     float *wf;               /* (OC, K) folded float weights */
     float *bf;               /* (OC) folded float bias (zeros when the unit has none) */
     bool has_bias;
-    QActKind act;
-    float act_lo, act_hi;    /* float clamp of the fused activation */
+    bool has_act;
+    float act_lo, act_hi;    /* float clamp of the fused activation (has_act) */
     /* fp16 */
     uint16_t *wh, *bh;       /* (OC, K), (OC) stored halves */
     float *whf, *bhf;        /* the same converted to float once */
@@ -74,6 +72,7 @@ typedef enum {
     STEP_Q_AVGPOOL,  /* AveragePool and GlobalAveragePool */
     STEP_Q_CLAMP,    /* standalone Relu / Clip */
     STEP_Q_COPY,     /* Flatten, Reshape, Identity, Dropout */
+    STEP_Q_GATHER,   /* Resize (nearest) */
     STEP_COUNT
 } StepKind;
 

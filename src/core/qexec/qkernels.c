@@ -73,7 +73,7 @@ static void qk_fake_out(float *y, int64_t n, const QParams *p, int32_t lo, int32
 
 static void qk_act_f32(const LinUnit *u, float *y, int64_t n)
 {
-    if (u->act == QACT_NONE)
+    if (!u->has_act)
         return;
     float lo = u->act_lo, hi = u->act_hi;
     /* comparisons, so NaN propagates as in the Relu and Clip ops */
@@ -755,23 +755,31 @@ static void step_q_clamp_run(const Step *s, StepIO *io)
 
 /* ---- STEP_Q_COPY: layout ops keep the bytes and the parameters ------------------------- */
 
-/* Resize (nearest) copies input values, so its int8 output keeps the input's parameters
- * and is a gather of the input's codes. Where each output element comes from is found by
+static void step_q_copy_run(const Step *s, StepIO *io)
+{
+    (void)s;
+    memcpy(io->out.data, io->in[0]->data, tensor_bytes(&io->out));
+}
+
+/* ---- STEP_Q_GATHER: a gather of the input's codes (Resize, nearest) ------------------ */
+
+/* A gather op copies input values, so its int8 output keeps the input's parameters and is
+ * a gather of the input's codes. Where each output element comes from is found by
  * running the float op itself on float indices (exact: lowering allows at most 2^24
  * elements per sample), so every coordinate and rounding mode the op supports is honoured
  * without restating its formulas: once on one sample (every axis but the batch), once on
  * a (N, 1, ..., 1) tensor for the batch axis, which is never resized but which
  * tf_half_pixel_for_nn with round_prefer_ceil shifts by one, as ONNX says. Scratch: the
  * indices in, both maps, then the op's own scratch. */
-typedef struct ResizeGeom {
+typedef struct GatherGeom {
     Shape xs1, ys1;        /* one sample in and out */
     Shape xb, yb;          /* (N, 1, ..., 1) and what the op makes of it */
     size_t src_b, map_b, bmap_b, op_b;
-} ResizeGeom;
+} GatherGeom;
 
-static void qk_resize_geom(const Node *n, const StepIO *io, ResizeGeom *rg)
+static void qk_gather_geom(const Node *n, const StepIO *io, GatherGeom *rg)
 {
-    const OpDef *op = op_table[OP_RESIZE];
+    const OpDef *op = op_table[n->op];
     rg->xs1 = io->in[0]->shape;
     rg->ys1 = io->out.shape;
     rg->xs1.dim[0] = rg->ys1.dim[0] = 1;
@@ -791,7 +799,7 @@ static void qk_resize_geom(const Node *n, const StepIO *io, ResizeGeom *rg)
 }
 
 /* The float op on indices 0 .. numel(xs) - 1 into out (shape ys). */
-static void qk_resize_probe(const Node *n, const Shape *xs, const Shape *ys, float *src,
+static void qk_gather_probe(const Node *n, const Shape *xs, const Shape *ys, float *src,
                             float *out, void *scratch, size_t scratch_bytes)
 {
     for (int64_t i = 0; i < shape_numel(xs); i++)
@@ -799,24 +807,24 @@ static void qk_resize_probe(const Node *n, const Shape *xs, const Shape *ys, flo
     Tensor tin = tensor_view(DT_F32, *xs, src), tout = tensor_view(DT_F32, *ys, out);
     const Tensor *ins[1] = { &tin };
     RunCtx rc = { .scratch = scratch, .scratch_bytes = scratch_bytes };
-    op_table[OP_RESIZE]->forward(n, ins, &tout, &rc);
+    op_table[n->op]->forward(n, ins, &tout, &rc);
 }
 
-static void qk_resize_run(const Step *s, StepIO *io)
+static void step_q_gather_run(const Step *s, StepIO *io)
 {
     if (io->fake) {
         step_float_run(s, io);
         return;
     }
     const Node *n = &io->g->nodes[s->head];
-    ResizeGeom rg;
-    qk_resize_geom(n, io, &rg);
+    GatherGeom rg;
+    qk_gather_geom(n, io, &rg);
     char *sp = io->scratch;
     float *src = (float *)sp, *map = (float *)(sp + rg.src_b);
     float *bmap = (float *)(sp + rg.src_b + rg.map_b);
     void *op_scratch = sp + rg.src_b + rg.map_b + rg.bmap_b;
-    qk_resize_probe(n, &rg.xb, &rg.yb, src, bmap, op_scratch, rg.op_b);
-    qk_resize_probe(n, &rg.xs1, &rg.ys1, src, map, op_scratch, rg.op_b);
+    qk_gather_probe(n, &rg.xb, &rg.yb, src, bmap, op_scratch, rg.op_b);
+    qk_gather_probe(n, &rg.xs1, &rg.ys1, src, map, op_scratch, rg.op_b);
     int64_t isz = shape_numel(&rg.xs1), osz = shape_numel(&rg.ys1);
     int64_t bstride = shape_span(&rg.yb, 1, rg.yb.ndim);
     const int8_t *x = io->in[0]->data;
@@ -828,22 +836,13 @@ static void qk_resize_run(const Step *s, StepIO *io)
     }
 }
 
-static size_t qk_resize_scratch(const Step *s, const StepIO *io)
+static size_t step_q_gather_scratch(const Step *s, const StepIO *io)
 {
     if (io->fake)
         return step_float_scratch(s, io);
-    ResizeGeom rg;
-    qk_resize_geom(&io->g->nodes[s->head], io, &rg);
+    GatherGeom rg;
+    qk_gather_geom(&io->g->nodes[s->head], io, &rg);
     return rg.src_b + rg.map_b + rg.bmap_b + rg.op_b;
-}
-
-static void step_q_copy_run(const Step *s, StepIO *io)
-{
-    if (io->g->nodes[s->head].op == OP_RESIZE) {
-        qk_resize_run(s, io);
-        return;
-    }
-    memcpy(io->out.data, io->in[0]->data, tensor_bytes(&io->out));
 }
 
 static size_t step_none_scratch(const Step *s, const StepIO *io)
@@ -851,13 +850,6 @@ static size_t step_none_scratch(const Step *s, const StepIO *io)
     (void)s;
     (void)io;
     return 0;
-}
-
-static size_t step_q_copy_scratch(const Step *s, const StepIO *io)
-{
-    if (io->g->nodes[s->head].op == OP_RESIZE)
-        return qk_resize_scratch(s, io);
-    return step_none_scratch(s, io);
 }
 
 const StepDef qkernels_step_table[STEP_COUNT] = {
@@ -877,6 +869,7 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
                          .scratch = step_q_pool_scratch },
     [STEP_Q_CLAMP] = { .name = "int8 clamp", .run = step_q_clamp_run,
                        .scratch = step_none_scratch },
-    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run,
-                      .scratch = step_q_copy_scratch },
+    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run, .scratch = step_none_scratch },
+    [STEP_Q_GATHER] = { .name = "int8 gather", .run = step_q_gather_run,
+                        .scratch = step_q_gather_scratch },
 };
