@@ -200,14 +200,14 @@ static int check_model(const char *label, const Model *m, bool per_tensor, int *
     linear_group(g, NULL, NULL, units, head_of);
     for (int i = 0; i < qg.n_units; i++) {
         const QatUnit *qu = &qg.units[i];
-        const Step *s = &q->steps[q->step_of[qu->head]];
+        const Step *s = &q->steps[q->step_of[qu->lin.head]];
         const LinUnit *lu = s->lin;
-        const LinearUnit *u = &units[qu->head];
+        const LinearUnit *u = &units[qu->lin.head];
         char what[256];
-        snprintf(what, sizeof what, "%s unit '%s'", label, g->nodes[qu->head].name);
-        if (!CHECK(lu && s->kind == STEP_LIN_Q && u->head == qu->head) ||
-            !CHECK(lu->oc == qu->oc && lu->k == qu->k && u->oc == lu->oc && u->k == lu->k) ||
-            !CHECK(u->bn == qu->bn && u->act == qu->act)) {
+        snprintf(what, sizeof what, "%s unit '%s'", label, g->nodes[qu->lin.head].name);
+        if (!CHECK(lu && s->kind == STEP_LIN_Q && u->head == qu->lin.head) ||
+            !CHECK(lu->oc == qu->lin.oc && lu->k == qu->lin.k && u->oc == lu->oc && u->k == lu->k) ||
+            !CHECK(u->bn == qu->lin.bn && u->act == qu->lin.act)) {
             fprintf(stderr, "  %s: grouping differs\n", what);
             continue;
         }
