@@ -7,7 +7,8 @@
  * (mnist_cnn, mnist_dw and det_balls have BatchNorms) are lowered at int8-static and built
  * into a QAT training graph; each unit's folded W (OC, K) and b (OC) in the executor, in the
  * training graph and from linear_fold itself must be equal byte for byte, and the grouping
- * (BatchNorm folded, activation fused, clamp range) must be the one linear_group finds. */
+ * (BatchNorm folded, activation fused, clamp range) must be the one linear_group finds.
+ * The op table's int8 rows are checked for consistency. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,8 +304,31 @@ static void test_bundled(void)
     }
 }
 
+/* The op table's int8 rows say one thing once: unit rows name their linear kind, clamp
+ * rows have a clamp range, every integer step has an output rule and floats have none. */
+static void test_op_rows(void)
+{
+    for (int op = 0; op < OP_COUNT; op++) {
+        const OpInt8 *r = &op_table[op]->int8;
+        if (!CHECK((r->step == OPQ_UNIT) == (r->linear != OPLIN_NONE)) ||
+            !CHECK((r->step == OPQ_CLAMP) == (r->clamp != NULL)) ||
+            !CHECK((r->step == OPQ_FLOAT) == (r->qp == OPQ_QP_NONE)) ||
+            !CHECK(r->step < OPQ_STEP_COUNT))
+            fprintf(stderr, "  op %s: inconsistent int8 row\n", op_table[op]->name);
+    }
+    Node relu = { .op = OP_RELU }, sig = { .op = OP_SIGMOID };
+    Attr a[1] = { attr_float("max", 6.0f) };
+    Node clip = { .op = OP_CLIP, .n_attrs = 1, .attrs = a };
+    float lo = 7.0f, hi = 7.0f;
+    CHECK(!op_clamp_range(&sig, &lo, &hi) && lo == 7.0f && hi == 7.0f);
+    CHECK(op_clamp_range(&relu, &lo, &hi) && lo == 0.0f && hi == INFINITY);
+    CHECK(op_clamp_range(&clip, &lo, &hi) && lo == -INFINITY && hi == 6.0f);
+    attr_release(&a[0]);
+}
+
 int main(void)
 {
+    test_op_rows();
     test_hand_model();
     test_bundled();
     return test_summary("linear_unit");

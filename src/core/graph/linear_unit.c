@@ -95,10 +95,10 @@ bool linear_head(const Graph *g, int node, LinearUnit *u)
     return true;
 }
 
-/* Whether node bn, reading the head's output v, is a BatchNormalization that folds in. */
-static bool lu_bn_folds(const Graph *g, const LinearUnit *u, int v, int bn)
+bool linear_bn_folds(const Graph *g, const LinearUnit *u, int bn)
 {
     const Node *b = &g->nodes[bn];
+    int v = g->nodes[u->head].out;
     if (b->op != OP_BATCHNORM || b->n_in != 5 || b->in[0] != v)
         return false;
     for (int i = 1; i < 5; i++) {
@@ -149,7 +149,7 @@ void linear_group(const Graph *g, LinearAccept accept, void *ctx, LinearUnit *un
             continue;
         }
         int v = g->nodes[node].out, r = readers[v] == 1 ? reader[v] : -1;
-        if (r >= 0 && head_of[r] < 0 && lu_bn_folds(g, u, v, r)) {
+        if (r >= 0 && head_of[r] < 0 && linear_bn_folds(g, u, r)) {
             u->bn = r;
             head_of[r] = node;
             v = g->nodes[r].out;

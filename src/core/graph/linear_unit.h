@@ -43,6 +43,10 @@ typedef struct LinearUnit {
 /* Whether node can head a unit; fills u (bn = act = -1) when it can, else u->head = -1. */
 bool linear_head(const Graph *g, int node, LinearUnit *u);
 
+/* Whether node bn is a BatchNormalization that folds into unit u (reading the head's
+ * output; whether it alone reads it is the caller's question). */
+bool linear_bn_folds(const Graph *g, const LinearUnit *u, int bn);
+
 /* Decides whether a node that can head a unit does (e.g. the executor refuses int8 heads
  * whose K its accumulator cannot hold); ctx is the caller's. */
 typedef bool (*LinearAccept)(const LinearUnit *u, void *ctx);

@@ -2,7 +2,9 @@
  *
  * Where the FakeQuant nodes go is read off the integer executor's own lowering of the plan
  * (qmodel_build, then qmodel_layer per node: its unit, whether it is absorbed, whether it
- * runs an integer kernel), so the training graph quantizes exactly where the executor does:
+ * runs an integer kernel) and the op table's int8 rows, and the units are grouped and
+ * folded by the executor's own graph/linear_unit.h, so the training graph quantizes exactly
+ * where the executor does:
  *   - every int8 linear unit: its folded weights (per channel or per tensor, symmetric) and
  *     its output (after the fused Relu/Clip, which the executor applies as a clamp on the
  *     output grid: the same thing, by monotonicity);

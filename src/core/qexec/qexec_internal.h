@@ -1,7 +1,8 @@
 /* Internals of the quantized executor, shared by its three files:
  *   qexec.c        the public API (qexec.h): build/free, the executors' run loop with its
  *                  per-value representations, node-local runs, inspection;
- *   qexec_lower.c  lowering a plan onto a model: units, BatchNorm folding, weight
+ *   qexec_lower.c  lowering a plan onto a model: units and their folded weights (from
+ *                  graph/linear_unit.h), each node's step (from its op table row), weight
  *                  quantization, activation quantization parameters, QLayerInfo;
  *   qkernels.c     the step table: integer kernels, their fake-quant twins, float steps.
  * Nothing here is part of qexec.h's contract; docs/quantization.md states the rules. */
@@ -30,7 +31,8 @@ typedef struct ConvAttrs {
     bool ceil_mode, include_pad;       /* pools only */
 } ConvAttrs;
 
-/* A Conv/Dense/Gemm/MatMul unit with its BatchNorm folded and its activation fused. */
+/* A linear unit (graph/linear_unit.h) lowered: its BatchNorm folded, its activation fused,
+ * its weights at the step's precision. */
 typedef struct LinUnit {
     LinKind kind;
     int64_t oc, k;           /* output channels (features) and products per output */

@@ -1,19 +1,19 @@
 /* Lowering a precision plan onto a model (docs/quantization.md, "The quantized executor").
  *
- * 1. Units. In topological order, a Conv, Dense, Gemm (transA = 0, constant B, a per-column
- *    or scalar C) or MatMul (constant 2-D B) whose weights are f32 constants heads a unit;
- *    it absorbs a following BatchNormalization (constant f32 statistics over the unit's
- *    output channels) and then a following Relu or Clip, each only when it is the sole
- *    reader of the previous value and that value is not a graph output (the unit's LAST
- *    value may be one). Grouping does not depend on the precision, so layer lists keep
- *    their shape when the precision changes; only int8 refuses heads whose K >= 2^17
- *    (qgemm's int32 bound), which then run as float fallbacks.
+ * 1. Units: graph/linear_unit.h groups the nodes (a Conv, Dense, Gemm or MatMul head with
+ *    constant weights, the BatchNormalization folded into it, the Relu/Clip fused after
+ *    it) and folds the weights, for QAT exactly as here. Grouping does not depend on the
+ *    precision, so layer lists keep their shape when the precision changes; only int8
+ *    refuses heads whose K >= 2^17 (qgemm's int32 bound), which then run as float
+ *    fallbacks.
  * 2. Precision: a unit runs at its head's plan precision; pins on absorbed nodes are
  *    ignored. fp32 units run their nodes one by one (the float model exactly).
- * 3. Steps: each unit becomes one step (fp32: one per node); each other node one step.
+ * 3. Steps: each unit becomes one step (fp32: one per node); each other node one step, at
+ *    int8-static the kind its op table row names (OpInt8.step) when the node fits it,
+ *    else float.
  * 4. int8-static: every value read or written as int8 gets QParams, from its calibrated
- *    range (observer, then quant_params), except the outputs of MaxPool, Relu/Clip, the
- *    layout ops and Resize (nearest), which keep their input's.
+ *    range (observer, then quant_params), except where the row's OpInt8.qp says the
+ *    output keeps its input's (MaxPool, Relu/Clip, the layout ops, Resize).
  * 5. Weights (folded) are derived per precision; QLayerInfo and the deployed size are
  *    filled last. */
 #include <math.h>

@@ -172,10 +172,10 @@ CMD_HANDLER(cmd_hist)
         return err->code;
     QParams qp = quant_params(lo, hi, qo.bits, qo.act_symmetric);
     /* a fused ReLU/Clip narrows the range the same way the executor's clamp does */
-    const Node *tn = &g->nodes[shown];
-    if (shown != node && (tn->op == OP_RELU || tn->op == OP_CLIP)) {
-        lo = fmaxf(lo, tn->op == OP_RELU ? 0.0f : node_attr_float(tn, "min", lo));
-        hi = fminf(hi, tn->op == OP_RELU ? hi : node_attr_float(tn, "max", hi));
+    float al, ah;
+    if (shown != node && op_clamp_range(&g->nodes[shown], &al, &ah)) {
+        lo = fmaxf(lo, al);
+        hi = fminf(hi, ah);
     }
     double xlo = fmin(fmin(st->min, lo), 0.0), xhi = fmax(fmax(st->max, hi), 0.0);
     if (xhi <= xlo)
