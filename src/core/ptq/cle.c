@@ -66,19 +66,17 @@ static bool cle_own_const(const Graph *g, int v)
 
 static float *cle_f32(const Graph *g, int v) { return tensor_f32(g->values[v].data); }
 
-/* A Conv or Dense whose weights (and bias) only it reads; *oc its output channels. */
+/* A Conv or Dense unit head whose weights (and bias) only it reads; *oc its output
+ * channels. */
 static bool cle_linear(const Graph *g, int node, int64_t *oc)
 {
     const Node *n = &g->nodes[node];
-    if ((n->op != OP_CONV && n->op != OP_DENSE) || n->n_in < 2 || n->in[0] < 0 ||
-        g->values[n->in[0]].kind == VAL_CONST || !cle_own_const(g, n->in[1]))
+    LinearUnit u;
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    if (!linear_head(g, node, &u) || u.kind == LU_GEMM || u.kind == LU_MATMUL ||
+        !cle_own_const(g, n->in[1]) || (bias >= 0 && !cle_own_const(g, bias)))
         return false;
-    if (n->n_in > 2 && n->in[2] >= 0 && !cle_own_const(g, n->in[2]))
-        return false;
-    const Shape *ws = &g->values[n->in[1]].shape;
-    if (n->op == OP_CONV ? ws->ndim < 3 || ws->ndim > 4 : ws->ndim != 2)
-        return false;
-    *oc = ws->dim[0];
+    *oc = u.oc;
     return true;
 }
 
