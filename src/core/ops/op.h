@@ -73,7 +73,8 @@ typedef enum {
     OPQ_ADD,        /* two int8 inputs of one sample shape, rescaled onto the output grid */
     OPQ_CONCAT,     /* int8 inputs, each copied or requantized onto the output grid */
     OPQ_MAXPOOL,    /* the max of codes */
-    OPQ_AVGPOOL,    /* int32 window sums, requantized (AveragePool, GlobalAveragePool) */
+    OPQ_AVGPOOL,    /* int32 sums over each window, requantized per window count */
+    OPQ_GLOBALPOOL, /* int32 sums over each plane, requantized (GlobalAveragePool) */
     OPQ_CLAMP,      /* codes clamped to the op's clamp range (Relu, Clip) */
     OPQ_LAYOUT,     /* codes moved unchanged (Flatten, Reshape, Identity, Dropout) */
     OPQ_GATHER,     /* codes gathered through an index map (Resize, nearest) */

@@ -368,6 +368,6 @@ const OpDef op_avgpool_def = {
 };
 const OpDef op_globalavgpool_def = {
     .name = "GlobalAveragePool", .min_in = 1, .max_in = 1, .infer = gap_infer, .forward = gap_forward,
-    .int8 = { .step = OPQ_AVGPOOL, .qp = OPQ_QP_OWN },
+    .int8 = { .step = OPQ_GLOBALPOOL, .qp = OPQ_QP_OWN },
     .backward = gap_backward,
 };

@@ -337,6 +337,7 @@ static const struct {
     [OPQ_CONCAT] = { STEP_Q_CONCAT, lower_concat_fits },
     [OPQ_MAXPOOL] = { STEP_Q_MAXPOOL, NULL },
     [OPQ_AVGPOOL] = { STEP_Q_AVGPOOL, NULL },
+    [OPQ_GLOBALPOOL] = { STEP_Q_AVGPOOL, NULL },
     [OPQ_CLAMP] = { STEP_Q_CLAMP, NULL },
     [OPQ_LAYOUT] = { STEP_Q_COPY, NULL },
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
@@ -415,7 +416,7 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
     } else if (s->kind == STEP_Q_AVGPOOL) {
         const Shape *xs = &g->values[in0].shape;
         double si = s->in_qps[0].scale;
-        s->global = n->op == OP_GLOBALAVGPOOL;
+        s->global = op_table[n->op]->int8.step == OPQ_GLOBALPOOL;
         if (s->global) {
             int64_t hw = shape_span(xs, 2, xs->ndim);
             if (hw * 255 > INT32_MAX)
