@@ -210,7 +210,7 @@ static void test_export_exact(const char *path, bool tensor)
     for (int i = 0; i < qg.n_units; i++) {
         const QatUnit *u = &qg.units[i];
         float *w = tensor_f32(qg.g.values[u->w].data);
-        for (int64_t k = 0; k < u->oc * u->k; k++) {
+        for (int64_t k = 0; k < u->lin.oc * u->lin.k; k++) {
             st = st * 1103515245u + 12345u;
             w[k] *= 1.0f + 0.05f * ((float)((st >> 8) & 0xff) / 255.0f - 0.5f);
         }
@@ -229,21 +229,21 @@ static void test_export_exact(const char *path, bool tensor)
         int bad = 0;
         for (int i = 0; i < qg.n_units; i++) {
             const QatUnit *u = &qg.units[i];
-            const QLayerInfo *li = qmodel_layer(q, u->head);
+            const QLayerInfo *li = qmodel_layer(q, u->lin.head);
             const float *w = tensor_f32(qg.g.values[u->w].data);
             const float *ws = tensor_f32(qg.g.values[u->wscale].data);
             float lo = INFINITY, hi = -INFINITY;
-            for (int64_t k = 0; k < u->oc * u->k; k++) {
+            for (int64_t k = 0; k < u->lin.oc * u->lin.k; k++) {
                 lo = fminf(lo, w[k]);
                 hi = fmaxf(hi, w[k]);
             }
             /* the executor folded the identity BatchNorm: exactly the trained weights */
             bad += li->w_min != lo || li->w_max != hi;
-            bad += li->n_wscales != (tensor ? 1 : (int)u->oc);
+            bad += li->n_wscales != (tensor ? 1 : (int)u->lin.oc);
             for (int c = 0; c < li->n_wscales; c++)
                 bad += li->wscales[c] != ws[c];
             /* the unit's output grid is the trained range's */
-            int tail = qmodel_unit_tail(q, u->head);
+            int tail = qmodel_unit_tail(q, u->lin.head);
             const QLayerInfo *ti = qmodel_layer(q, tail);
             for (int k = 0; k < qg.n_act; k++)
                 if (qg.act[k].value == em->graph.nodes[tail].out) {

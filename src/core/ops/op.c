@@ -115,22 +115,6 @@ QsStatus node_set_attr(Node *n, const Attr *a, QsError *err)
     return QS_OK;
 }
 
-bool op_clamp_range(const Node *n, float *lo, float *hi)
-{
-    OpParams tmp;
-    if (n->op == OP_RELU) {
-        *lo = 0.0f;
-        *hi = INFINITY;
-        return true;
-    }
-    if (n->op != OP_CLIP)
-        return false;
-    const ClipParams *c = &op_params(n, &tmp, NULL)->clip;
-    *lo = c->min;
-    *hi = c->max;
-    return true;
-}
-
 void op_param_ints(const Node *n, const char *name, ParamInts *out)
 {
     out->n = node_attr_ints(n, name, out->v, QS_PARAM_INTS);

@@ -1,6 +1,6 @@
-/* The op table: one row per op, holding its ONNX name, arity, attribute parser, shape
- * inference, scratch size, float forward and backward. (The integer executor's kernels
- * live in qexec/, keyed by OpType.)
+/* The op table: one row per op, holding its ONNX name, its int8 lowering (the kind of
+ * integer step; the steps themselves live in qexec/), arity, attribute parser, shape
+ * inference, scratch size, float forward and backward.
  * Op semantics follow ONNX (https://onnx.ai/onnx/operators/) unless a row says otherwise;
  * every value's shape includes the leading batch dimension. */
 #ifndef QS_OP_H
@@ -66,8 +66,45 @@ typedef struct RunCtx {
                                running mean/var inputs in place), active Dropout */
 } RunCtx;
 
+/* How the int8-static executor lowers an op (qexec_lower.c, docs/quantization.md). The
+ * steps themselves live in the qexec wing; a row names the kind. Zero: runs in float. */
+typedef enum {
+    OPQ_FLOAT = 0,  /* no integer kernel: a float fallback between int8 neighbours */
+    OPQ_UNIT,       /* heads a linear unit (graph/linear_unit.h): integer gemm or conv */
+    OPQ_ADD,        /* two int8 inputs of one sample shape, rescaled onto the output grid */
+    OPQ_CONCAT,     /* int8 inputs, each copied or requantized onto the output grid */
+    OPQ_MAXPOOL,    /* the max of codes */
+    OPQ_AVGPOOL,    /* int32 sums over each window, requantized per window count */
+    OPQ_GLOBALPOOL, /* int32 sums over each plane, requantized (GlobalAveragePool) */
+    OPQ_CLAMP,      /* codes clamped to the op's clamp range (Relu, Clip) */
+    OPQ_LAYOUT,     /* codes moved unchanged (Flatten, Reshape, Identity, Dropout) */
+    OPQ_GATHER,     /* codes gathered through an index map (Resize, nearest) */
+    OPQ_STEP_COUNT
+} OpQStep;
+
+/* Where an op's int8 output takes its quantization parameters from. */
+typedef enum {
+    OPQ_QP_NONE = 0, /* it has no int8 output */
+    OPQ_QP_OWN,      /* its own calibrated range */
+    OPQ_QP_INPUT,    /* its first input's: every output code is one of the input's codes */
+    OPQ_QP_CLAMPED,  /* its first input's, clamped to bounds that may fall between codes */
+} OpQParams;
+
+/* Which linear unit an op can head (graph/linear_unit.h). */
+typedef enum { OPLIN_NONE = 0, OPLIN_CONV, OPLIN_DENSE, OPLIN_GEMM, OPLIN_MATMUL } OpLinear;
+
+typedef struct OpInt8 {
+    OpQStep step;
+    OpQParams qp;
+    /* The float range [lo, hi] the op clamps its input to; NULL: the op is not a clamp.
+     * A unit fuses an activation that has one (graph/linear_unit.h). */
+    void (*clamp)(const Node *n, float *lo, float *hi);
+    OpLinear linear;        /* OPQ_UNIT rows */
+} OpInt8;
+
 typedef struct OpDef {
     const char *name;       /* ONNX op_type, e.g. "Conv" */
+    OpInt8 int8;            /* its int8 lowering; zero for float-only ops */
     int min_in, max_in;     /* input arity, optional inputs included in max_in */
     /* Fills *p from n's attributes (node_attr_*), checking what the attributes alone
      * decide; called once when the node is made (op_parse). NULL: the op has none. */
@@ -105,13 +142,17 @@ const OpParams *op_params(const Node *n, OpParams *tmp, QsError *err);
 /* Sets attribute a on n (replacing one of the same name, else appending a copy) and
  * parses again; on failure n is unchanged. For code that edits a made node's attributes. */
 QsStatus node_set_attr(Node *n, const Attr *a, QsError *err);
-/* The output range a Relu or Clip node clamps to ([0, +inf] and [min, max]); false for
- * other ops. */
-bool op_clamp_range(const Node *n, float *lo, float *hi);
 
 /* Helpers for parse functions: the ints or floats attribute `name` as given. */
 void op_param_ints(const Node *n, const char *name, ParamInts *out);
 void op_param_floats(const Node *n, const char *name, ParamFloats *out);
+
+/* The clamp range of node n (OpInt8.clamp); false (lo, hi untouched) when its op is not a
+ * clamp. The one place Relu's and Clip's bounds are read (op_clamp.c). */
+bool op_clamp_range(const Node *n, float *lo, float *hi);
+/* The rows' clamp functions: Relu [0, inf), Clip [min, max] (absent bounds: infinite). */
+void op_relu_clamp(const Node *n, float *lo, float *hi);
+void op_clip_clamp(const Node *n, float *lo, float *hi);
 
 /* Shared shape helpers for infer functions. */
 QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,

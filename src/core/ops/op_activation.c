@@ -355,11 +355,13 @@ static void dropout_forward(const Node *n, const Tensor *const *in, Tensor *out,
 
 const OpDef op_relu_def = {
     .name = "Relu", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = relu_forward,
+    .int8 = { .step = OPQ_CLAMP, .qp = OPQ_QP_INPUT, .clamp = op_relu_clamp },
     .backward = relu_backward
 };
 const OpDef op_clip_def = {
     .name = "Clip", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = clip_forward,
     .parse = clip_parse,
+    .int8 = { .step = OPQ_CLAMP, .qp = OPQ_QP_CLAMPED, .clamp = op_clip_clamp },
     .backward = clip_backward
 };
 const OpDef op_leakyrelu_def = {
@@ -390,10 +392,12 @@ const OpDef op_silu_def = {
 };
 const OpDef op_identity_def = {
     .name = "Identity", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = copy_forward,
+    .int8 = { .step = OPQ_LAYOUT, .qp = OPQ_QP_INPUT },
     .backward = copy_backward
 };
 const OpDef op_dropout_def = {
     .name = "Dropout", .min_in = 1, .max_in = 3, .infer = op_unary_infer,
     .parse = dropout_parse,
+    .int8 = { .step = OPQ_LAYOUT, .qp = OPQ_QP_INPUT },
     .forward = dropout_forward, .backward = copy_backward
 };

@@ -293,6 +293,7 @@ static void mul_backward(const Node *n, const Tensor *const *in, const Tensor *o
 
 const OpDef op_add_def = {
     .name = "Add", .min_in = 2, .max_in = 2, .infer = binary_infer, .scratch = binary_scratch,
+    .int8 = { .step = OPQ_ADD, .qp = OPQ_QP_OWN },
     .forward = add_forward, .backward = add_backward
 };
 const OpDef op_mul_def = {

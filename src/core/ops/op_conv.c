@@ -412,6 +412,7 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
 
 const OpDef op_conv_def = {
     .name = "Conv",
+    .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_CONV },
     .min_in = 2,
     .max_in = 3,
     .parse = geom_parse,

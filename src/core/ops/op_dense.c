@@ -448,13 +448,16 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
 const OpDef op_gemm_def = {
     .name = "Gemm", .min_in = 2, .max_in = 3, .infer = gemm_infer, .forward = gemm_forward,
     .parse = gemm_parse,
+    .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_GEMM },
     .backward = gemm_backward,
 };
 const OpDef op_dense_def = {
     .name = "Dense", .min_in = 2, .max_in = 3, .infer = dense_infer, .forward = dense_forward,
+    .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_DENSE },
     .backward = dense_backward,
 };
 const OpDef op_matmul_def = {
     .name = "MatMul", .min_in = 2, .max_in = 2, .infer = matmul_infer, .forward = matmul_forward,
+    .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_MATMUL },
     .backward = matmul_backward,
 };

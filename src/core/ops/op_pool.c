@@ -304,14 +304,17 @@ static void gap_backward(const Node *n, const Tensor *const *in, const Tensor *o
 const OpDef op_maxpool_def = {
     .name = "MaxPool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = maxpool_forward,
     .parse = geom_parse,
+    .int8 = { .step = OPQ_MAXPOOL, .qp = OPQ_QP_INPUT },
     .backward = maxpool_backward,
 };
 const OpDef op_avgpool_def = {
     .name = "AveragePool", .min_in = 1, .max_in = 1, .infer = pool_infer, .forward = avgpool_forward,
     .parse = geom_parse,
+    .int8 = { .step = OPQ_AVGPOOL, .qp = OPQ_QP_OWN },
     .backward = avgpool_backward,
 };
 const OpDef op_globalavgpool_def = {
     .name = "GlobalAveragePool", .min_in = 1, .max_in = 1, .infer = gap_infer, .forward = gap_forward,
+    .int8 = { .step = OPQ_GLOBALPOOL, .qp = OPQ_QP_OWN },
     .backward = gap_backward,
 };

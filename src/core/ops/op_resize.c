@@ -217,5 +217,6 @@ static void resize_backward(const Node *n, const Tensor *const *in, const Tensor
 const OpDef op_resize_def = {
     .name = "Resize", .min_in = 1, .max_in = 1, .infer = resize_infer, .scratch = resize_scratch,
     .parse = resize_parse,
+    .int8 = { .step = OPQ_GATHER, .qp = OPQ_QP_INPUT },
     .forward = resize_forward, .backward = resize_backward
 };

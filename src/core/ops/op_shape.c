@@ -402,11 +402,13 @@ static void concat_backward(const Node *n, const Tensor *const *in, const Tensor
 const OpDef op_flatten_def = {
     .name = "Flatten", .min_in = 1, .max_in = 1, .infer = flatten_infer,
     .parse = shape_axis_parse,
+    .int8 = { .step = OPQ_LAYOUT, .qp = OPQ_QP_INPUT },
     .forward = shape_copy_forward, .backward = shape_copy_backward
 };
 const OpDef op_reshape_def = {
     .name = "Reshape", .min_in = 1, .max_in = 1, .infer = reshape_infer,
     .parse = reshape_parse,
+    .int8 = { .step = OPQ_LAYOUT, .qp = OPQ_QP_INPUT },
     .forward = shape_copy_forward, .backward = shape_copy_backward
 };
 const OpDef op_transpose_def = {
@@ -418,5 +420,6 @@ const OpDef op_transpose_def = {
 const OpDef op_concat_def = {
     .name = "Concat", .min_in = 1, .max_in = 64, .infer = concat_infer,
     .parse = shape_axis_parse,
+    .int8 = { .step = OPQ_CONCAT, .qp = OPQ_QP_OWN },
     .forward = concat_forward, .backward = concat_backward
 };

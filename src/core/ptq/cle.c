@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "run/run.h"
 
@@ -65,42 +66,26 @@ static bool cle_own_const(const Graph *g, int v)
 
 static float *cle_f32(const Graph *g, int v) { return tensor_f32(g->values[v].data); }
 
-/* A Conv or Dense whose weights (and bias) only it reads; *oc its output channels. */
+/* A Conv or Dense unit head whose weights (and bias) only it reads; *oc its output
+ * channels. */
 static bool cle_linear(const Graph *g, int node, int64_t *oc)
 {
     const Node *n = &g->nodes[node];
-    if ((n->op != OP_CONV && n->op != OP_DENSE) || n->n_in < 2 || n->in[0] < 0 ||
-        g->values[n->in[0]].kind == VAL_CONST || !cle_own_const(g, n->in[1]))
+    LinearUnit u;
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    if (!linear_head(g, node, &u) || u.kind == LU_GEMM || u.kind == LU_MATMUL ||
+        !cle_own_const(g, n->in[1]) || (bias >= 0 && !cle_own_const(g, bias)))
         return false;
-    if (n->n_in > 2 && n->in[2] >= 0 && !cle_own_const(g, n->in[2]))
-        return false;
-    const Shape *ws = &g->values[n->in[1]].shape;
-    if (n->op == OP_CONV ? ws->ndim < 3 || ws->ndim > 4 : ws->ndim != 2)
-        return false;
-    *oc = ws->dim[0];
+    *oc = u.oc;
     return true;
 }
 
-/* The BatchNormalization that alone reads node's output (channels oc), else -1. */
-static int cle_bn_after(const Graph *g, int node, int64_t oc)
+/* The BatchNormalization that alone reads linear node's output and folds into it, else -1. */
+static int cle_bn_after(const Graph *g, int node)
 {
-    int v = g->nodes[node].out, r = cle_sole_reader(g, v);
-    if (r < 0)
-        return -1;
-    const Node *b = &g->nodes[r];
-    if (b->op != OP_BATCHNORM || b->n_in != 5 || b->in[0] != v)
-        return -1;
-    for (int i = 1; i < 5; i++) {
-        if (!cle_const_f32(g, b->in[i]))
-            return -1;
-        const Shape *s = &g->values[b->in[i]].shape;
-        if (s->ndim != 1 || s->dim[0] != oc)
-            return -1;
-    }
-    /* BatchNorm normalises axis 1: a conv's channels, or a 2-D dense output's features */
-    if (g->nodes[node].op != OP_CONV && g->values[v].shape.ndim != 2)
-        return -1;
-    return r;
+    int r = cle_sole_reader(g, g->nodes[node].out);
+    LinearUnit u;
+    return r >= 0 && linear_head(g, node, &u) && linear_bn_folds(g, &u, r) ? r : -1;
 }
 
 /* The BatchNorm's folding factor of channel c: gamma / sqrt(var + eps). */
@@ -109,7 +94,7 @@ static double cle_bn_factor(const Graph *g, int bn, int64_t c)
     if (bn < 0)
         return 1.0;
     const Node *b = &g->nodes[bn];
-    double eps = b->params.batchnorm.epsilon;
+    double eps = linear_bn_epsilon(b);
     return cle_f32(g, b->in[1])[c] / sqrt((double)cle_f32(g, b->in[4])[c] + eps);
 }
 
@@ -120,14 +105,12 @@ static bool cle_act(const Graph *g, int node, int v, double *clip)
     if (n->n_in != 1 || n->in[0] != v)
         return false;
     *clip = INFINITY;
-    if (n->op == OP_RELU || n->op == OP_LEAKYRELU)
+    if (n->op == OP_LEAKYRELU)
         return true;
-    if (n->op != OP_CLIP || n->params.clip.min != 0.0f)
+    float lo, hi;
+    if (!op_clamp_range(n, &lo, &hi) || lo != 0.0f || !(hi > 0.0f))
         return false;
-    float hi = n->params.clip.max;
-    if (!(hi > 0.0f))
-        return false;
-    *clip = hi;
+    *clip = hi; /* Relu: Inf */
     return true;
 }
 
@@ -143,7 +126,7 @@ static bool cle_pair_at(const Graph *g, int a, Pair *p)
     p->r.channels = oc;
     p->wa = na->in[1];
     p->ba = na->n_in > 2 ? na->in[2] : -1;
-    p->r.bn = cle_bn_after(g, a, oc);
+    p->r.bn = cle_bn_after(g, a);
     p->pre = na->out;
     if (p->r.bn >= 0) {
         const Node *b = &g->nodes[p->r.bn];
@@ -172,7 +155,7 @@ static bool cle_pair_at(const Graph *g, int a, Pair *p)
     }
     p->r.second = bnode;
     p->wb = g->nodes[bnode].in[1];
-    p->bn_b = cle_bn_after(g, bnode, ocb);
+    p->bn_b = cle_bn_after(g, bnode);
     const Shape *ps = &g->values[p->pre].shape;
     p->axis = na->op == OP_CONV ? 1 : ps->ndim - 1;
     return true;

@@ -75,10 +75,9 @@ static void check_activations(const QModel *q, const Graph *g, const Calibration
                      "pct=99.999)");
         }
         /* a Relu/Clip that was not fused: its input was quantized over the full range */
-        if ((n->op == OP_RELU || n->op == OP_CLIP) && !L->absorbed && n->in[0] >= 0) {
+        float lo, hi;
+        if (op_clamp_range(n, &lo, &hi) && !L->absorbed && n->in[0] >= 0) {
             const ActStats *in = &cal->stats[n->in[0]];
-            float lo, hi;
-            op_clamp_range(n, &lo, &hi);
             double kept = fmin(in->max, hi) - fmax(in->min, lo);
             double width = in->max - in->min;
             if (in->count && kept > 0 && width / kept >= WIDE_LIMIT) {

@@ -2,7 +2,9 @@
  *
  * Where the FakeQuant nodes go is read off the integer executor's own lowering of the plan
  * (qmodel_build, then qmodel_layer per node: its unit, whether it is absorbed, whether it
- * runs an integer kernel), so the training graph quantizes exactly where the executor does:
+ * runs an integer kernel) and the op table's int8 rows, and the units are grouped and
+ * folded by the executor's own graph/linear_unit.h, so the training graph quantizes exactly
+ * where the executor does:
  *   - every int8 linear unit: its folded weights (per channel or per tensor, symmetric) and
  *     its output (after the fused Relu/Clip, which the executor applies as a clamp on the
  *     output grid: the same thing, by monotonicity);
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "quant/observer.h"
+#include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "qexec/qexec.h"
 #include "ptq/qstate.h"
@@ -38,16 +41,11 @@ typedef struct Build {
     const Graph *mg;
     const Calibration *cal;
     int *kind;           /* [model nodes] */
-    int *bn_of, *act_of; /* [model nodes] of unit heads: absorbed BatchNorm / activation */
+    LinearUnit *units;   /* [model nodes] the int8 unit each node heads (head -1: none) */
     bool *int8_read;     /* [model values] read as int8 by some layer */
     int *slot_of;        /* [model values] the act whose grid an int8 value is on, -1 */
     int *qv;             /* [model values] the training value int8 readers see, -1 */
 } Build;
-
-static bool qg_is_lin_op(int op)
-{
-    return op == OP_CONV || op == OP_DENSE || op == OP_GEMM || op == OP_MATMUL;
-}
 
 static bool qg_is_const(const Graph *g, int v) { return v >= 0 && g->values[v].kind == VAL_CONST; }
 
@@ -172,6 +170,14 @@ static QsStatus qg_new_act(Build *b, int mv, int in, int in_node, int *out_val, 
 
 /* ---- classification --------------------------------------------------------------------- */
 
+/* The units linear_group forms are the executor's int8 ones: the same rules, and the
+ * same heads. */
+static bool qg_accept(const LinearUnit *u, void *ctx)
+{
+    const Build *b = ctx;
+    return b->kind[u->head] == K_LIN;
+}
+
 static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *err)
 {
     const Graph *g = b->mg;
@@ -181,8 +187,7 @@ static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *er
     bool any = false;
     for (int n = 0; n < g->n_nodes; n++) {
         const QLayerInfo *li = qmodel_layer(q, n);
-        const Node *nd = &g->nodes[n];
-        b->bn_of[n] = b->act_of[n] = -1;
+        const OpInt8 *rule = &op_table[g->nodes[n].op]->int8;
         if (!precision_static_activations(li->prec) || !li->integer) {
             b->kind[n] = K_FLOAT;
             continue;
@@ -190,25 +195,20 @@ static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *er
         any = true;
         if (li->unit != n)
             b->kind[n] = K_ABSORBED;
-        else if (qg_is_lin_op(nd->op))
+        else if (rule->step == OPQ_UNIT)
             b->kind[n] = K_LIN;
-        else if (nd->op == OP_ADD || nd->op == OP_CONCAT || nd->op == OP_AVGPOOL ||
-                 nd->op == OP_GLOBALAVGPOOL)
+        else if (rule->qp == OPQ_QP_OWN)
             b->kind[n] = K_QOWN;
-        else if (nd->op == OP_CLIP)
+        else if (rule->qp == OPQ_QP_CLAMPED)
             b->kind[n] = K_QCLIP;
         else
             b->kind[n] = K_QPASS;
     }
-    for (int n = 0; n < g->n_nodes; n++) {
-        if (b->kind[n] != K_ABSORBED)
-            continue;
-        int head = qmodel_layer(q, n)->unit;
-        if (g->nodes[n].op == OP_BATCHNORM)
-            b->bn_of[head] = n;
-        else
-            b->act_of[head] = n;
-    }
+    int *head_of = xmalloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *head_of);
+    linear_group(g, qg_accept, b, b->units, head_of);
+    for (int n = 0; n < g->n_nodes; n++)
+        QS_ASSERT(b->kind[n] != K_ABSORBED || head_of[n] == qmodel_layer(q, n)->unit);
+    free(head_of);
     qmodel_free(q);
     if (!any)
         return qs_fail(err, QS_EINVAL, "the plan runs no layer at int8-static: QAT simulates "
@@ -227,95 +227,11 @@ static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *er
 
 /* ---- linear units ------------------------------------------------------------------------ */
 
-static int64_t qg_lin_oc(const Graph *g, const Node *n)
+/* Conv units keep their conv (and its attributes); the products become Dense on (OC, K)
+ * weights. */
+static bool qg_is_conv(const QatUnit *u)
 {
-    const Shape *ws = &g->values[n->in[1]].data->shape;
-    switch (n->op) {
-    case OP_GEMM:
-        return node_attr_int(n, "transB", 0) ? ws->dim[0] : ws->dim[1];
-    case OP_MATMUL:
-        return ws->dim[1];
-    default:
-        return ws->dim[0];
-    }
-}
-
-static int64_t qg_lin_k(const Graph *g, const Node *n)
-{
-    const Shape *ws = &g->values[n->in[1]].data->shape;
-    switch (n->op) {
-    case OP_CONV:
-        return shape_span(ws, 1, ws->ndim);
-    case OP_GEMM:
-        return node_attr_int(n, "transB", 0) ? ws->dim[1] : ws->dim[0];
-    case OP_MATMUL:
-        return ws->dim[0];
-    default:
-        return ws->dim[1];
-    }
-}
-
-/* W (OC, K) and b (OC) with Gemm's alpha/beta and the BatchNorm folded: the same arithmetic
- * as the executor's lowering (qexec_lower.c), so QAT starts from the PTQ weights bit for
- * bit. Returns whether there is a bias. */
-static bool qg_fold(const Graph *g, const Node *n, int bn, int64_t oc, int64_t k, float *wf,
-                    float *bf)
-{
-    const float *w = tensor_f32(g->values[n->in[1]].data);
-    int bias = n->n_in > 2 ? n->in[2] : -1;
-    bool has_bias = false;
-    memset(bf, 0, (size_t)oc * sizeof *bf);
-    if (n->op == OP_GEMM || n->op == OP_MATMUL) {
-        bool trans = n->op == OP_GEMM && node_attr_int(n, "transB", 0) != 0;
-        double alpha = n->op == OP_GEMM ? node_attr_float(n, "alpha", 1.0f) : 1.0;
-        for (int64_t c = 0; c < oc; c++)
-            for (int64_t i = 0; i < k; i++)
-                wf[c * k + i] = (float)(alpha * (trans ? w[c * k + i] : w[i * oc + c]));
-        float beta = node_attr_float(n, "beta", 1.0f);
-        if (n->op == OP_GEMM && bias >= 0 && beta != 0.0f) {
-            const Tensor *ct = g->values[bias].data;
-            int64_t cn = tensor_numel(ct);
-            for (int64_t c = 0; c < oc; c++)
-                bf[c] = (float)((double)beta * tensor_f32(ct)[cn == 1 ? 0 : c]);
-            has_bias = true;
-        }
-    } else {
-        memcpy(wf, w, (size_t)(oc * k) * sizeof(float));
-        if (bias >= 0) {
-            memcpy(bf, tensor_f32(g->values[bias].data), (size_t)oc * sizeof(float));
-            has_bias = true;
-        }
-    }
-    if (bn < 0)
-        return has_bias;
-    const Node *b = &g->nodes[bn];
-    const float *gamma = tensor_f32(g->values[b->in[1]].data);
-    const float *beta = tensor_f32(g->values[b->in[2]].data);
-    const float *mean = tensor_f32(g->values[b->in[3]].data);
-    const float *var = tensor_f32(g->values[b->in[4]].data);
-    double eps = node_attr_float(b, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < oc; c++) {
-        double a = gamma[c] / sqrt((double)var[c] + eps);
-        for (int64_t i = 0; i < k; i++)
-            wf[c * k + i] = (float)(wf[c * k + i] * a);
-        bf[c] = (float)(((double)bf[c] - mean[c]) * a + beta[c]);
-    }
-    return true;
-}
-
-/* Whether the unit's trained per-channel bias can be written back into the model: into its
- * BatchNorm's B, or the head's own per-channel bias. */
-static bool qg_bias_writable(const Graph *g, const Node *n, int bn, int64_t oc)
-{
-    if (bn >= 0)
-        return true;
-    int bias = n->n_in > 2 ? n->in[2] : -1;
-    if (bias < 0)
-        return false;
-    if (n->op == OP_CONV || n->op == OP_DENSE)
-        return true;
-    return n->op == OP_GEMM && node_attr_float(n, "beta", 1.0f) != 0.0f &&
-           tensor_numel(g->values[bias].data) == oc;
+    return u->lin.kind == LU_CONV || u->lin.kind == LU_DEPTHWISE;
 }
 
 /* A per-channel constant that broadcasts (from the right) over a value of rank `rank`
@@ -333,7 +249,7 @@ static QsStatus qg_weight_fq(QatGraph *qg, QatUnit *u, const Node *n, int w, int
                              QsError *err)
 {
     char nm[256], out[256];
-    int64_t ns = qg->plan.q.wgran_tensor ? 1 : u->oc;
+    int64_t ns = qg->plan.q.wgran_tensor ? 1 : u->lin.oc;
     snprintf(nm, sizeof nm, "qat:ws:%s", n->name);
     if (qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wscale, err))
         return err->code;
@@ -358,16 +274,17 @@ static QsStatus qg_unit_frozen(Build *b, QatUnit *u, const Node *n, const char *
 {
     QatGraph *qg = b->qg;
     const Graph *g = b->mg;
-    int64_t oc = u->oc, k = u->k;
+    int64_t oc = u->lin.oc, k = u->lin.k;
     float *wf = malloc((size_t)(oc * k + oc) * sizeof *wf);
     if (!wf)
         return qs_fail(err, QS_ENOMEM, "cannot allocate %lld weights for '%s'",
                        (long long)(oc * k), n->name);
     float *bf = wf + oc * k;
-    bool has_bias = qg_fold(g, n, u->bn, oc, k, wf, bf);
-    u->b_trainable = qg_bias_writable(g, n, u->bn, oc);
+    bool has_bias = linear_fold(g, &u->lin, wf, bf);
+    /* the trained bias goes into the BatchNorm's B, or the head's own per-channel bias */
+    u->b_trainable = u->lin.bn >= 0 || linear_bias_input(g, &u->lin) >= 0;
     char nm[256], o2[256];
-    Shape wshape = n->op == OP_CONV ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
+    Shape wshape = qg_is_conv(u) ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
     snprintf(nm, sizeof nm, "qat:w:%s", n->name);
     QsStatus st = qg_const(qg, nm, wshape, wf, true, &u->w, err);
     if (!st && (has_bias || u->b_trainable)) {
@@ -401,9 +318,9 @@ static QsStatus qg_unit_frozen(Build *b, QatUnit *u, const Node *n, const char *
     }
     /* Conv keeps its attributes; the products become Dense on (OC, K) weights */
     int hin[3] = { b->qv[n->in[0]], wq, bq };
-    return qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, bq >= 0 ? 3 : 2,
-                   pre_name, n->op == OP_CONV ? n->attrs : NULL,
-                   n->op == OP_CONV ? n->n_attrs : 0, pre, err);
+    bool conv = qg_is_conv(u);
+    return qg_node(qg, conv ? OP_CONV : OP_DENSE, n->name, hin, bq >= 0 ? 3 : 2, pre_name,
+                   conv ? n->attrs : NULL, conv ? n->n_attrs : 0, pre, err);
 }
 
 /* BatchNorm with batch statistics (freeze_bn_after > 0; docs/qat.md, "BatchNorm"), PyTorch's
@@ -418,18 +335,18 @@ static QsStatus qg_unit_live(Build *b, QatUnit *u, const Node *n, const char *pr
 {
     QatGraph *qg = b->qg;
     const Graph *g = b->mg;
-    const Node *bn = &g->nodes[u->bn];
-    int64_t oc = u->oc, k = u->k;
+    const Node *bn = &g->nodes[u->lin.bn];
+    int64_t oc = u->lin.oc, k = u->lin.k;
     float *wf = malloc((size_t)(oc * k + oc) * sizeof *wf);
     if (!wf)
         return qs_fail(err, QS_ENOMEM, "cannot allocate %lld weights for '%s'",
                        (long long)(oc * k), n->name);
     float *bf = wf + oc * k;
-    bool has_bias = qg_fold(g, n, -1, oc, k, wf, bf); /* unfolded, in the (OC, K) layout */
+    bool has_bias = linear_weights(g, &u->lin, wf, bf); /* unfolded, (OC, K) */
     u->live = true;
     u->b_trainable = true; /* it goes into the BatchNorm's B */
     int out_rank = g->values[n->out].shape.ndim;
-    Shape wshape = n->op == OP_CONV ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
+    Shape wshape = qg_is_conv(u) ? g->values[n->in[1]].data->shape : shape_of(2, oc, k);
     /* the weights' channel axis is 0: (OC, 1, ...) of their own rank */
     Shape cw = qg_chan_shape(oc, wshape.ndim + 1), co = qg_chan_shape(oc, out_rank);
     char nm[256], o2[256];
@@ -460,9 +377,9 @@ static QsStatus qg_unit_live(Build *b, QatUnit *u, const Node *n, const char *pr
         return st;
     snprintf(o2, sizeof o2, "qat:c:%s", n->name);
     int hin[2] = { b->qv[n->in[0]], wq };
-    if ((st = qg_node(qg, n->op == OP_CONV ? OP_CONV : OP_DENSE, n->name, hin, 2, o2,
-                      n->op == OP_CONV ? n->attrs : NULL, n->op == OP_CONV ? n->n_attrs : 0, &c,
-                      err)))
+    bool conv = qg_is_conv(u);
+    if ((st = qg_node(qg, conv ? OP_CONV : OP_DENSE, n->name, hin, 2, o2,
+                      conv ? n->attrs : NULL, conv ? n->n_attrs : 0, &c, err)))
         return st;
     snprintf(nm, sizeof nm, "qat:cmul:%s", n->name);
     snprintf(o2, sizeof o2, "qat:cu:%s", n->name);
@@ -492,16 +409,13 @@ static QsStatus qg_unit(Build *b, int head, QsError *err)
     QatGraph *qg = b->qg;
     const Graph *g = b->mg;
     const Node *n = &g->nodes[head];
-    int bn = b->bn_of[head], act = b->act_of[head];
+    int bn = b->units[head].bn, act = b->units[head].act;
     qg->units = xrealloc(qg->units, (size_t)(qg->n_units + 1) * sizeof *qg->units);
     QatUnit *u = &qg->units[qg->n_units++];
     memset(u, 0, sizeof *u);
-    u->head = head;
-    u->bn = bn;
-    u->act = act;
+    u->lin = b->units[head];
+    QS_ASSERT(u->lin.head == head);
     u->b = u->bn_node = u->fw = u->fr = u->res = -1;
-    u->oc = qg_lin_oc(g, n);
-    u->k = qg_lin_k(g, n);
     u->sin = qg->act[b->slot_of[n->in[0]]].scale;
     int pre_mv = bn >= 0 ? g->nodes[bn].out : n->out; /* the pre-activation model value */
     int pre = -1;
@@ -619,7 +533,7 @@ static QsStatus qg_build(Build *b, const QatGraphOpts *o, QsError *err)
             return qs_fail(err, QS_ENOTFOUND, "feature layer %d does not exist", node);
         int mv = g->nodes[node].out, tv = qg->val_of[mv];
         if (tv < 0) {
-            int bn = b->bn_of[node];
+            int bn = b->units[node].bn;
             return qs_fail(err, QS_EINVAL, "feature=%s: during QAT that layer's output is "
                            "folded with its BatchNorm '%s'; name '%s' instead",
                            g->nodes[node].name, bn >= 0 ? g->nodes[bn].name : "?",
@@ -671,8 +585,7 @@ QsStatus qat_graph_build(QatGraph *qg, const Model *m, const Plan *p, const Cali
     qg->const_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *qg->const_of);
     Build b = { .qg = qg, .mg = g, .cal = cal };
     b.kind = xcalloc((size_t)(nn ? nn : 1), sizeof *b.kind);
-    b.bn_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *b.bn_of);
-    b.act_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *b.act_of);
+    b.units = xcalloc((size_t)(nn ? nn : 1), sizeof *b.units);
     b.int8_read = xcalloc((size_t)(nv ? nv : 1), sizeof *b.int8_read);
     b.slot_of = xmalloc((size_t)(nv ? nv : 1) * sizeof *b.slot_of);
     b.qv = xmalloc((size_t)(nv ? nv : 1) * sizeof *b.qv);
@@ -682,8 +595,7 @@ QsStatus qat_graph_build(QatGraph *qg, const Model *m, const Plan *p, const Cali
     if (!st)
         st = qg_build(&b, o, err);
     free(b.kind);
-    free(b.bn_of);
-    free(b.act_of);
+    free(b.units);
     free(b.int8_read);
     free(b.slot_of);
     free(b.qv);
@@ -719,7 +631,7 @@ void qat_graph_release(QatGraph *qg)
 static float qg_live_f(const QatGraph *qg, const QatUnit *u, int64_t c)
 {
     const Node *n = &qg->g.nodes[u->bn_node];
-    double eps = node_attr_float(n, "epsilon", 1e-5f);
+    double eps = linear_bn_epsilon(n);
     return (float)(qg_data(qg, n->in[1])[c] / sqrt((double)qg_data(qg, n->in[4])[c] + eps));
 }
 
@@ -728,18 +640,19 @@ static float qg_live_f(const QatGraph *qg, const QatUnit *u, int64_t c)
 static void qg_unit_folded(const QatGraph *qg, const QatUnit *u, float *w, float *b)
 {
     const float *wt = qg_data(qg, u->w), *bt = u->b >= 0 ? qg_data(qg, u->b) : NULL;
+    int64_t oc = u->lin.oc, k = u->lin.k;
     if (!u->live) {
-        memcpy(w, wt, (size_t)(u->oc * u->k) * sizeof *w);
-        for (int64_t c = 0; c < u->oc; c++)
+        memcpy(w, wt, (size_t)(oc * k) * sizeof *w);
+        for (int64_t c = 0; c < oc; c++)
             b[c] = bt ? bt[c] : 0.0f;
         return;
     }
     const Node *n = &qg->g.nodes[u->bn_node];
     const float *beta = qg_data(qg, n->in[2]), *mean = qg_data(qg, n->in[3]);
-    for (int64_t c = 0; c < u->oc; c++) {
+    for (int64_t c = 0; c < oc; c++) {
         float f = qg_live_f(qg, u, c);
-        for (int64_t j = 0; j < u->k; j++)
-            w[c * u->k + j] = wt[c * u->k + j] * f;
+        for (int64_t j = 0; j < k; j++)
+            w[c * k + j] = wt[c * k + j] * f;
         b[c] = (float)(((bt ? (double)bt[c] : 0.0) - mean[c]) * f + beta[c]);
     }
 }
@@ -751,8 +664,9 @@ void qat_graph_refresh_weights(QatGraph *qg)
         const QatUnit *u = &qg->units[i];
         float *s = qg_data(qg, u->wscale), *z = qg_data(qg, u->wzero);
         const float *w = qg_data(qg, u->w); /* (OC, K) */
+        int64_t oc = u->lin.oc, k = u->lin.k;
         if (u->live)
-            for (int64_t c = 0; c < u->oc; c++) {
+            for (int64_t c = 0; c < oc; c++) {
                 float f = qg_live_f(qg, u, c);
                 qg_data(qg, u->fw)[c] = f;
                 qg_data(qg, u->fr)[c] = f != 0.0f ? (float)(1.0 / f) : 0.0f;
@@ -760,10 +674,10 @@ void qat_graph_refresh_weights(QatGraph *qg)
         /* the executor's rule (qexec_lower.c) on the weights the FakeQuant sees: each
          * range starts at [0, 0] */
         float tlo = 0.0f, thi = 0.0f;
-        for (int64_t c = 0; c < u->oc; c++) {
+        for (int64_t c = 0; c < oc; c++) {
             float lo = 0.0f, hi = 0.0f, f = u->live ? qg_data(qg, u->fw)[c] : 1.0f;
-            for (int64_t j = 0; j < u->k; j++) {
-                float v = u->live ? w[c * u->k + j] * f : w[c * u->k + j];
+            for (int64_t j = 0; j < k; j++) {
+                float v = u->live ? w[c * k + j] * f : w[c * k + j];
                 lo = v < lo ? v : lo;
                 hi = v > hi ? v : hi;
             }
@@ -783,10 +697,10 @@ void qat_graph_refresh_weights(QatGraph *qg)
             continue;
         /* R: the folded bias's distance to its int32 grid s_in s_w[c], as the executor
          * rounds it (qexec_lower.c) */
-        float *wf = xmalloc((size_t)(u->oc * u->k + u->oc) * sizeof *wf), *bf = wf + u->oc * u->k;
+        float *wf = xmalloc((size_t)(oc * k + oc) * sizeof *wf), *bf = wf + oc * k;
         qg_unit_folded(qg, u, wf, bf);
         double sin = qg_data(qg, u->sin)[0];
-        for (int64_t c = 0; c < u->oc; c++) {
+        for (int64_t c = 0; c < oc; c++) {
             double bs = sin * (double)s[per_tensor ? 0 : c];
             double q = nearbyint((double)bf[c] / bs);
             q = q > 2147483647.0 ? 2147483647.0 : q < -2147483647.0 ? -2147483647.0 : q;
@@ -872,52 +786,18 @@ QsStatus qat_graph_freeze_bn(QatGraph *qg, QsError *err)
 
 /* ---- export --------------------------------------------------------------------------------- */
 
-static void qg_set_attr_float(Node *n, const char *name, float v)
-{
-    for (int i = 0; i < n->n_attrs; i++)
-        if (strcmp(n->attrs[i].name, name) == 0) {
-            n->attrs[i].type = ATTR_FLOAT;
-            n->attrs[i].f = v;
-            return;
-        }
-    /* absent: the default is what we want (alpha and beta default to 1) */
-}
-
 static void qg_export_unit(const QatGraph *qg, const QatUnit *u, Model *out)
 {
     Graph *g = &out->graph;
-    Node *n = &g->nodes[u->head];
-    int64_t oc = u->oc, k = u->k;
+    int64_t oc = u->lin.oc, k = u->lin.k;
     float *w = xmalloc((size_t)(oc * k + oc) * sizeof *w), *b = w + oc * k;
     qg_unit_folded(qg, u, w, b);
-    float *mw = tensor_f32(g->values[n->in[1]].data);
-    switch (n->op) {
-    case OP_GEMM:
-        qg_set_attr_float(n, "alpha", 1.0f);
-        for (int64_t c = 0; c < oc; c++)
-            for (int64_t j = 0; j < k; j++) {
-                if (node_attr_int(n, "transB", 0))
-                    mw[c * k + j] = w[c * k + j];
-                else
-                    mw[j * oc + c] = w[c * k + j];
-            }
-        break;
-    case OP_MATMUL:
-        for (int64_t c = 0; c < oc; c++)
-            for (int64_t j = 0; j < k; j++)
-                mw[j * oc + c] = w[c * k + j];
-        break;
-    default:
-        memcpy(mw, w, (size_t)(oc * k) * sizeof *w);
-        break;
-    }
-    int bias = n->n_in > 2 ? n->in[2] : -1;
-    if (u->bn >= 0) {
+    linear_store_weights(g, &u->lin, w);
+    if (u->lin.bn >= 0) {
         /* the head's own bias becomes 0 and the BatchNorm an identity carrying the bias */
-        if (bias >= 0)
-            memset(g->values[bias].data->data, 0, tensor_bytes(g->values[bias].data));
-        const Node *bn = &g->nodes[u->bn];
-        float eps = node_attr_float(bn, "epsilon", 1e-5f);
+        linear_store_bias(g, &u->lin, NULL);
+        const Node *bn = &g->nodes[u->lin.bn];
+        float eps = linear_bn_epsilon(bn);
         for (int64_t c = 0; c < oc; c++) {
             tensor_f32(g->values[bn->in[1]].data)[c] = 1.0f;
             tensor_f32(g->values[bn->in[2]].data)[c] = b[c];
@@ -925,9 +805,7 @@ static void qg_export_unit(const QatGraph *qg, const QatUnit *u, Model *out)
             tensor_f32(g->values[bn->in[4]].data)[c] = qg_identity_var(eps);
         }
     } else if (u->b_trainable) {
-        memcpy(g->values[bias].data->data, b, (size_t)oc * sizeof *b);
-        if (n->op == OP_GEMM)
-            qg_set_attr_float(n, "beta", 1.0f);
+        linear_store_bias(g, &u->lin, b);
     }
     free(w);
 }

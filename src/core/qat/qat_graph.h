@@ -15,6 +15,7 @@
 #include "quant/calib.h"
 #include "base/error.h"
 #include "graph/graph.h"
+#include "graph/linear_unit.h"
 #include "graph/model.h"
 #include "quant/plan.h"
 
@@ -49,7 +50,7 @@ typedef struct QatAct {
 
 /* One int8 linear unit with its trainable weights. */
 typedef struct QatUnit {
-    int head, bn, act;        /* model nodes: head, folded BatchNorm (-1), fused Relu/Clip (-1) */
+    LinearUnit lin;           /* the model's unit: head, folded BatchNorm, fused clamp, OC, K */
     bool live;                /* its BatchNorm runs with batch statistics (built with
                                  bn_train): w and b are the unfolded weights and bias, and
                                  the BatchNorm's scale and B are trained too */
@@ -63,7 +64,6 @@ typedef struct QatUnit {
     int bn_node;              /* live: the training-graph BatchNorm node */
     int fw, fr, res;          /* live: F (OC, 1..) for the weights, 1/F and the bias-grid
                                  residual (OC, 1..) for the output; refreshed */
-    int64_t oc, k;
 } QatUnit;
 
 typedef struct QatGraph {

@@ -1,7 +1,8 @@
 /* Internals of the quantized executor, shared by its three files:
  *   qexec.c        the public API (qexec.h): build/free, the executors' run loop with its
  *                  per-value representations, node-local runs, inspection;
- *   qexec_lower.c  lowering a plan onto a model: units, BatchNorm folding, weight
+ *   qexec_lower.c  lowering a plan onto a model: units and their folded weights (from
+ *                  graph/linear_unit.h), each node's step (from its op table row), weight
  *                  quantization, activation quantization parameters, QLayerInfo;
  *   qkernels.c     the step table: integer kernels, their fake-quant twins, float steps.
  * Nothing here is part of qexec.h's contract; docs/quantization.md states the rules. */
@@ -12,27 +13,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/geometry.h"
 #include "qexec/qexec.h"
 
 #define QX_MAX_IN 64
 #define QX_ALIGN 64
 
-typedef enum { QACT_NONE = 0, QACT_RELU, QACT_CLIP } QActKind;
-
 /* How a linear unit computes: rows against (OC, K) weights, im2row + qgemm per group, or
  * a direct depthwise loop. */
 typedef enum { LIN_GEMM = 0, LIN_CONV, LIN_DW } LinKind;
 
-/* Conv and pool attributes (validated by the ops' infer; 1-D runs as 2-D with H = 1). */
+/* Conv and pool attributes (parsed with the node; 1-D runs as 2-D with H = 1). */
 typedef struct ConvAttrs {
     int sp;                            /* spatial rank: 1 or 2 */
-    int64_t kh, kw, sh, sw, dh, dw;
-    int64_t pt, pl, pb, pr;            /* pads: top, left, bottom, right */
+    Window w;
     int64_t group;
     bool ceil_mode, include_pad;       /* pools only */
 } ConvAttrs;
 
-/* A Conv/Dense/Gemm/MatMul unit with its BatchNorm folded and its activation fused. */
+/* A linear unit (graph/linear_unit.h) lowered: its BatchNorm folded, its activation fused,
+ * its weights at the step's precision. */
 typedef struct LinUnit {
     LinKind kind;
     int64_t oc, k;           /* output channels (features) and products per output */
@@ -43,8 +43,8 @@ typedef struct LinUnit {
     float *wf;               /* (OC, K) folded float weights */
     float *bf;               /* (OC) folded float bias (zeros when the unit has none) */
     bool has_bias;
-    QActKind act;
-    float act_lo, act_hi;    /* float clamp of the fused activation */
+    bool has_act;
+    float act_lo, act_hi;    /* float clamp of the fused activation (has_act) */
     /* fp16 */
     uint16_t *wh, *bh;       /* (OC, K), (OC) stored halves */
     float *whf, *bhf;        /* the same converted to float once */
@@ -74,6 +74,7 @@ typedef enum {
     STEP_Q_AVGPOOL,  /* AveragePool and GlobalAveragePool */
     STEP_Q_CLAMP,    /* standalone Relu / Clip */
     STEP_Q_COPY,     /* Flatten, Reshape, Identity, Dropout */
+    STEP_Q_GATHER,   /* Resize (nearest) */
     STEP_COUNT
 } StepKind;
 

@@ -1,19 +1,19 @@
 /* Lowering a precision plan onto a model (docs/quantization.md, "The quantized executor").
  *
- * 1. Units. In topological order, a Conv, Dense, Gemm (transA = 0, constant B, a per-column
- *    or scalar C) or MatMul (constant 2-D B) whose weights are f32 constants heads a unit;
- *    it absorbs a following BatchNormalization (constant f32 statistics over the unit's
- *    output channels) and then a following Relu or Clip, each only when it is the sole
- *    reader of the previous value and that value is not a graph output (the unit's LAST
- *    value may be one). Grouping does not depend on the precision, so layer lists keep
- *    their shape when the precision changes; only int8 refuses heads whose K >= 2^17
- *    (qgemm's int32 bound), which then run as float fallbacks.
+ * 1. Units: graph/linear_unit.h groups the nodes (a Conv, Dense, Gemm or MatMul head with
+ *    constant weights, the BatchNormalization folded into it, the Relu/Clip fused after
+ *    it) and folds the weights, for QAT exactly as here. Grouping does not depend on the
+ *    precision, so layer lists keep their shape when the precision changes; only int8
+ *    refuses heads whose K >= 2^17 (qgemm's int32 bound), which then run as float
+ *    fallbacks.
  * 2. Precision: a unit runs at its head's plan precision; pins on absorbed nodes are
  *    ignored. fp32 units run their nodes one by one (the float model exactly).
- * 3. Steps: each unit becomes one step (fp32: one per node); each other node one step.
+ * 3. Steps: each unit becomes one step (fp32: one per node); each other node one step, at
+ *    int8-static the kind its op table row names (OpInt8.step) when the node fits it,
+ *    else float.
  * 4. int8-static: every value read or written as int8 gets QParams, from its calibrated
- *    range (observer, then quant_params), except the outputs of MaxPool, Relu/Clip, the
- *    layout ops and Resize (nearest), which keep their input's.
+ *    range (observer, then quant_params), except where the row's OpInt8.qp says the
+ *    output keeps its input's (MaxPool, Relu/Clip, the layout ops, Resize).
  * 5. Weights (folded) are derived per precision; QLayerInfo and the deployed size are
  *    filled last. */
 #include <math.h>
@@ -22,6 +22,7 @@
 
 #include "base/half.h"
 #include "quant/observer.h"
+#include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
 
@@ -33,11 +34,8 @@ typedef struct Lower {
     const Graph *g;
     const Calibration *cal;
     const float *const *corr; /* [n_nodes] bias corrections of int8 heads, or NULL */
-    int *readers;          /* [n_values] node inputs reading the value */
-    int *reader;           /* [n_values] the last node reading it */
-    bool *is_output;       /* [n_values] */
-    int *head_of;          /* [n_nodes] unit head, -1 before grouping */
-    int *bn_of, *act_of;   /* [n_nodes] for heads: the absorbed BatchNorm / activation, -1 */
+    LinearUnit *units;     /* [n_nodes] the unit each node heads (head -1: none) */
+    int *head_of;          /* [n_nodes] the head of the unit running each node */
     bool *counted;         /* [n_values] constants already counted in the deployed size */
 } Lower;
 
@@ -55,162 +53,35 @@ static bool lower_is_const_f32(const Graph *g, int v)
 
 static const Tensor *lower_const(const Graph *g, int v) { return g->values[v].data; }
 
-/* An optional input: -1 when absent. */
-static int lower_opt_in(const Node *n, int i) { return i < n->n_in ? n->in[i] : -1; }
-
-/* Whether node n can head a linear unit at precision p; sets its kind and K. */
-static bool lower_lin_ok(const Graph *g, const Node *n, PrecKind p, LinKind *kind, int64_t *k)
+/* Whether a unit that can be formed is: int8 refuses heads whose K qgemm's int32
+ * accumulator cannot hold (they run as float fallbacks). */
+static bool lower_accept(const LinearUnit *u, void *ctx)
 {
-    if (n->n_in < 2 || n->in[0] < 0 || lower_is_const(g, n->in[0]) ||
-        !lower_is_const_f32(g, n->in[1]))
-        return false;
-    const Shape *ws = &lower_const(g, n->in[1])->shape;
-    int bias = lower_opt_in(n, 2);
-    switch (n->op) {
-    case OP_CONV: {
-        if (ws->ndim < 3 || ws->ndim > 4 || (bias >= 0 && !lower_is_const_f32(g, bias)))
-            return false;
-        int64_t group = node_attr_int(n, "group", 1);
-        *kind = group > 1 && ws->dim[1] == 1 ? LIN_DW : LIN_CONV;
-        *k = shape_span(ws, 1, ws->ndim);
-        break;
-    }
-    case OP_DENSE:
-        if (ws->ndim != 2 || (bias >= 0 && !lower_is_const_f32(g, bias)))
-            return false;
-        *kind = LIN_GEMM;
-        *k = ws->dim[1];
-        break;
-    case OP_GEMM: {
-        if (ws->ndim != 2 || node_attr_int(n, "transA", 0) != 0)
-            return false;
-        if (bias >= 0 && node_attr_float(n, "beta", 1.0f) != 0.0f) {
-            if (!lower_is_const_f32(g, bias))
-                return false;
-            /* C must be one value per output column (or a scalar), not per row */
-            const Shape *cs = &lower_const(g, bias)->shape;
-            if (cs->ndim > 2 || (cs->ndim == 2 && cs->dim[0] != 1))
-                return false;
-        }
-        *kind = LIN_GEMM;
-        *k = node_attr_int(n, "transB", 0) ? ws->dim[1] : ws->dim[0];
-        break;
-    }
-    case OP_MATMUL:
-        if (ws->ndim != 2 || g->values[n->in[0]].shape.ndim < 2 || n->n_in != 2)
-            return false;
-        *kind = LIN_GEMM;
-        *k = ws->dim[0];
-        break;
-    default:
-        return false;
-    }
-    if ((p == PREC_INT8_DYN || p == PREC_INT8_STATIC) && *k >= LOWER_MAX_K)
-        return false;
-    return true;
+    const Lower *L = ctx;
+    PrecKind p = plan_node_prec(&L->q->plan, u->head);
+    return !((p == PREC_INT8_DYN || p == PREC_INT8_STATIC) && u->k >= LOWER_MAX_K);
 }
 
-/* Output channels of a linear head. */
-static int64_t lower_lin_oc(const Graph *g, const Node *n)
+/* The last node of unit head's step (the head itself for a node that heads no unit). */
+static int lower_unit_last(const Lower *L, int head)
 {
-    const Shape *ws = &lower_const(g, n->in[1])->shape;
-    switch (n->op) {
-    case OP_GEMM:
-        return node_attr_int(n, "transB", 0) ? ws->dim[0] : ws->dim[1];
-    case OP_MATMUL:
-        return ws->dim[1];
-    default:
-        return ws->dim[0];
-    }
-}
-
-/* The node that alone reads value v, when v is not a graph output; -1 otherwise. */
-static int lower_sole_reader(const Lower *L, int v)
-{
-    return L->readers[v] == 1 && !L->is_output[v] ? L->reader[v] : -1;
-}
-
-static bool lower_bn_ok(const Lower *L, int head, int v, int bn)
-{
-    const Graph *g = L->g;
-    const Node *b = &g->nodes[bn], *h = &g->nodes[head];
-    if (b->op != OP_BATCHNORM || b->n_in != 5 || b->in[0] != v)
-        return false;
-    int64_t oc = lower_lin_oc(g, h);
-    for (int i = 1; i < 5; i++) {
-        if (!lower_is_const_f32(g, b->in[i]))
-            return false;
-        const Shape *s = &lower_const(g, b->in[i])->shape;
-        if (s->ndim != 1 || s->dim[0] != oc)
-            return false;
-    }
-    /* BatchNorm normalises axis 1: the output channels of a conv, or of a 2-D product */
-    return h->op == OP_CONV || g->values[v].shape.ndim == 2;
-}
-
-static bool lower_act_ok(const Graph *g, int node, int v)
-{
-    const Node *n = &g->nodes[node];
-    return (n->op == OP_RELU || n->op == OP_CLIP) && n->n_in == 1 && n->in[0] == v;
-}
-
-/* Groups the nodes into units (see the top). */
-static void lower_group(Lower *L)
-{
-    const Graph *g = L->g;
-    for (int k = 0; k < g->n_nodes; k++) {
-        int node = g->order[k];
-        if (L->head_of[node] >= 0)
-            continue;
-        L->head_of[node] = node;
-        LinKind kind;
-        int64_t kk;
-        PrecKind p = plan_node_prec(&L->q->plan, node);
-        if (!lower_lin_ok(g, &g->nodes[node], p, &kind, &kk))
-            continue;
-        int v = g->nodes[node].out, r = lower_sole_reader(L, v);
-        if (r >= 0 && L->head_of[r] < 0 && lower_bn_ok(L, node, v, r)) {
-            L->bn_of[node] = r;
-            L->head_of[r] = node;
-            v = g->nodes[r].out;
-            r = lower_sole_reader(L, v);
-        }
-        if (r >= 0 && L->head_of[r] < 0 && lower_act_ok(g, r, v)) {
-            L->act_of[node] = r;
-            L->head_of[r] = node;
-        }
-    }
+    const LinearUnit *u = &L->units[head];
+    return u->act >= 0 ? u->act : u->bn >= 0 ? u->bn : head;
 }
 
 /* ---- attributes ------------------------------------------------------------------------ */
 
-static void lower_ints(const Node *n, const char *name, int count, int64_t def, int64_t *out)
-{
-    if (node_attr_ints(n, name, out, count) != count)
-        for (int i = 0; i < count; i++)
-            out[i] = def;
-}
-
-/* Conv or pool attributes for spatial rank sp; kernel sizes from kernel (sp values). */
+/* Conv or pool attributes for spatial rank sp; kernel sizes from kernel (sp values), or
+ * from the node's kernel_shape when NULL (pools). */
 static ConvAttrs lower_attrs(const Node *n, int sp, const int64_t *kernel)
 {
     ConvAttrs a;
     memset(&a, 0, sizeof a);
-    int64_t st[2], dl[2], pd[4];
-    lower_ints(n, "strides", sp, 1, st);
-    lower_ints(n, "dilations", sp, 1, dl);
-    lower_ints(n, "pads", 2 * sp, 0, pd);
     a.sp = sp;
-    if (sp == 2) {
-        a.kh = kernel[0], a.kw = kernel[1], a.sh = st[0], a.sw = st[1], a.dh = dl[0], a.dw = dl[1];
-        a.pt = pd[0], a.pl = pd[1], a.pb = pd[2], a.pr = pd[3];
-    } else {
-        a.kh = 1, a.kw = kernel[0], a.sh = 1, a.sw = st[0], a.dh = 1, a.dw = dl[0];
-        a.pt = 0, a.pl = pd[0], a.pb = 0, a.pr = pd[1];
-    }
-    a.group = node_attr_int(n, "group", 1);
-    a.ceil_mode = node_attr_int(n, "ceil_mode", 0) != 0;
-    a.include_pad = node_attr_int(n, "count_include_pad", 0) != 0;
+    geom_node_window(n, sp, kernel, &a.w);
+    a.group = n->params.win.group;
+    a.ceil_mode = n->params.win.ceil_mode != 0;
+    a.include_pad = n->params.win.count_include_pad != 0;
     return a;
 }
 
@@ -260,19 +131,12 @@ static QsStatus lower_requant(double m, Requant *r, const Node *n, QsError *err)
     return QS_OK;
 }
 
-/* The integer clamp of a fused or standalone Relu/Clip node (-1: none) under p. */
-static void lower_clamp(const Graph *g, int act, const QParams *p, int32_t *lo, int32_t *hi)
+/* The integer clamp [lo, hi] of the float range [fl, fh] on grid p. */
+static void lower_clamp(const QParams *p, float fl, float fh, int32_t *lo, int32_t *hi)
 {
-    *lo = p->qmin;
-    *hi = p->qmax;
-    if (act < 0)
-        return;
-    const Node *n = &g->nodes[act];
-    float fl = n->op == OP_RELU ? 0.0f : node_attr_float(n, "min", -INFINITY);
-    float fh = n->op == OP_RELU ? INFINITY : node_attr_float(n, "max", INFINITY);
     int32_t ql = quant_q(fl, p), qh = quant_q(fh, p);
-    *lo = ql > *lo ? ql : *lo;
-    *hi = qh < *hi ? qh : *hi;
+    *lo = ql > p->qmin ? ql : p->qmin;
+    *hi = qh < p->qmax ? qh : p->qmax;
 }
 
 /* ---- linear units ------------------------------------------------------------------------ */
@@ -284,52 +148,6 @@ static QsStatus lower_lin_alloc(void **p, size_t bytes, const Node *n, QsError *
         return err->code;
     memset(*p, 0, bytes ? bytes : 1);
     return QS_OK;
-}
-
-/* W (OC, K) and b (OC) in float from the head, with Gemm's alpha/beta, BatchNorm folded. */
-static void lower_lin_weights(const Graph *g, const Node *n, int bn, LinUnit *u)
-{
-    const Tensor *wt = lower_const(g, n->in[1]);
-    const float *w = tensor_f32(wt);
-    int64_t oc = u->oc, k = u->k;
-    int bias = lower_opt_in(n, 2);
-    if (n->op == OP_GEMM || n->op == OP_MATMUL) {
-        bool trans = n->op == OP_GEMM && node_attr_int(n, "transB", 0) != 0;
-        double alpha = n->op == OP_GEMM ? node_attr_float(n, "alpha", 1.0f) : 1.0;
-        for (int64_t c = 0; c < oc; c++)
-            for (int64_t i = 0; i < k; i++)
-                u->wf[c * k + i] = (float)(alpha * (trans ? w[c * k + i] : w[i * oc + c]));
-        float beta = node_attr_float(n, "beta", 1.0f);
-        if (n->op == OP_GEMM && bias >= 0 && beta != 0.0f) {
-            const Tensor *ct = lower_const(g, bias);
-            int64_t cn = tensor_numel(ct);
-            for (int64_t c = 0; c < oc; c++)
-                u->bf[c] = (float)((double)beta * tensor_f32(ct)[cn == 1 ? 0 : c]);
-            u->has_bias = true;
-        }
-    } else {
-        memcpy(u->wf, w, (size_t)(oc * k) * sizeof(float));
-        if (bias >= 0) {
-            memcpy(u->bf, tensor_f32(lower_const(g, bias)), (size_t)oc * sizeof(float));
-            u->has_bias = true;
-        }
-    }
-    if (bn < 0)
-        return;
-    /* a = gamma / sqrt(var + eps); W' = W a; b' = (b - mean) a + beta, in double */
-    const Node *b = &g->nodes[bn];
-    const float *gamma = tensor_f32(lower_const(g, b->in[1]));
-    const float *beta = tensor_f32(lower_const(g, b->in[2]));
-    const float *mean = tensor_f32(lower_const(g, b->in[3]));
-    const float *var = tensor_f32(lower_const(g, b->in[4]));
-    double eps = node_attr_float(b, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < oc; c++) {
-        double a = gamma[c] / sqrt((double)var[c] + eps);
-        for (int64_t i = 0; i < k; i++)
-            u->wf[c * k + i] = (float)(u->wf[c * k + i] * a);
-        u->bf[c] = (float)(((double)u->bf[c] - mean[c]) * a + beta[c]);
-    }
-    u->has_bias = true;
 }
 
 /* Symmetric int8 weights per output channel (or one scale for the tensor). */
@@ -369,25 +187,24 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
 {
     const Graph *g = L->g;
     const Node *n = &g->nodes[s->head];
-    int bn = L->bn_of[s->head], act = L->act_of[s->head];
+    const LinearUnit *lu = &L->units[s->head];
+    QS_ASSERT(lu->head == s->head);
     LinUnit *u = xcalloc(1, sizeof *u);
     s->lin = u;
-    bool ok = lower_lin_ok(g, n, s->prec, &u->kind, &u->k);
-    QS_ASSERT(ok);
-    u->oc = lower_lin_oc(g, n);
+    bool conv = lu->kind == LU_CONV || lu->kind == LU_DEPTHWISE;
+    u->kind = lu->kind == LU_DEPTHWISE ? LIN_DW : conv ? LIN_CONV : LIN_GEMM;
+    u->oc = lu->oc;
+    u->k = lu->k;
     size_t nw = (size_t)(u->oc * u->k), nc = (size_t)u->oc;
     if (lower_lin_alloc((void **)&u->wf, nw * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->bf, nc * sizeof(float), n, err))
         return err->code;
-    lower_lin_weights(g, n, bn, u);
-    if (act >= 0) {
-        const Node *a = &g->nodes[act];
-        u->act = a->op == OP_RELU ? QACT_RELU : QACT_CLIP;
-        u->act_lo = a->op == OP_RELU ? 0.0f : node_attr_float(a, "min", -INFINITY);
-        u->act_hi = a->op == OP_RELU ? INFINITY : node_attr_float(a, "max", INFINITY);
-    }
+    u->has_bias = linear_fold(g, lu, u->wf, u->bf);
+    u->has_act = lu->act >= 0;
+    u->act_lo = lu->act_lo;
+    u->act_hi = lu->act_hi;
     const Shape *ws = &lower_const(g, n->in[1])->shape;
-    if (n->op == OP_CONV) {
+    if (conv) {
         int sp = ws->ndim - 2;
         u->ca = lower_attrs(n, sp, ws->dim + 2);
         u->wshape = *ws;
@@ -450,7 +267,10 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         if (lower_requant(bs / (double)u->out_qp.scale, &u->rq[c], n, err))
             return err->code;
     }
-    lower_clamp(g, act, &u->out_qp, &u->lo, &u->hi);
+    u->lo = u->out_qp.qmin;
+    u->hi = u->out_qp.qmax;
+    if (u->has_act)
+        lower_clamp(&u->out_qp, u->act_lo, u->act_hi, &u->lo, &u->hi);
     return QS_OK;
 }
 
@@ -466,44 +286,55 @@ static bool lower_same_sample_shape(const Shape *a, const Shape *b)
     return true;
 }
 
+static bool lower_add_fits(const Graph *g, const Node *n)
+{
+    return !lower_is_const(g, n->in[1]) &&
+           lower_same_sample_shape(&g->values[n->in[0]].shape, &g->values[n->in[1]].shape);
+}
+
+static bool lower_concat_fits(const Graph *g, const Node *n)
+{
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] < 0 || lower_is_const(g, n->in[i]))
+            return false;
+    return true;
+}
+
+/* qkernels.c finds a gather's index map in float: exact while a sample has at most 2^24
+ * elements */
+static bool lower_gather_fits(const Graph *g, const Node *n)
+{
+    const Shape *xs = &g->values[n->in[0]].shape;
+    return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24);
+}
+
+/* The step each int8 lowering of the op table (OpInt8.step) runs as, and what the node must
+ * satisfy for it (NULL: nothing more), else it falls back to float; a row left out runs
+ * in float. A linear head comes here only when it heads no unit: it runs in float. */
+static const struct {
+    StepKind kind;
+    bool (*fits)(const Graph *g, const Node *n);
+} lower_q_rules[OPQ_STEP_COUNT] = {
+    [OPQ_FLOAT] = { STEP_FLOAT, NULL },
+    [OPQ_UNIT] = { STEP_FLOAT, NULL },
+    [OPQ_ADD] = { STEP_Q_ADD, lower_add_fits },
+    [OPQ_CONCAT] = { STEP_Q_CONCAT, lower_concat_fits },
+    [OPQ_MAXPOOL] = { STEP_Q_MAXPOOL, NULL },
+    [OPQ_AVGPOOL] = { STEP_Q_AVGPOOL, NULL },
+    [OPQ_GLOBALPOOL] = { STEP_Q_AVGPOOL, NULL },
+    [OPQ_CLAMP] = { STEP_Q_CLAMP, NULL },
+    [OPQ_LAYOUT] = { STEP_Q_COPY, NULL },
+    [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
+};
+
 /* The integer kernel for node n at int8-static, or STEP_FLOAT (a fallback). */
 static StepKind lower_q_kind(const Graph *g, const Node *n)
 {
     if (n->n_in < 1 || n->in[0] < 0 || lower_is_const(g, n->in[0]))
         return STEP_FLOAT;
-    switch (n->op) {
-    case OP_ADD:
-        if (lower_is_const(g, n->in[1]) ||
-            !lower_same_sample_shape(&g->values[n->in[0]].shape, &g->values[n->in[1]].shape))
-            return STEP_FLOAT;
-        return STEP_Q_ADD;
-    case OP_CONCAT:
-        for (int i = 0; i < n->n_in; i++)
-            if (n->in[i] < 0 || lower_is_const(g, n->in[i]))
-                return STEP_FLOAT;
-        return STEP_Q_CONCAT;
-    case OP_MAXPOOL:
-        return STEP_Q_MAXPOOL;
-    case OP_AVGPOOL:
-    case OP_GLOBALAVGPOOL:
-        return STEP_Q_AVGPOOL;
-    case OP_RELU:
-    case OP_CLIP:
-        return STEP_Q_CLAMP;
-    case OP_FLATTEN:
-    case OP_RESHAPE:
-    case OP_IDENTITY:
-    case OP_DROPOUT:
-        return STEP_Q_COPY;
-    case OP_RESIZE: {
-        /* nearest: a gather of codes, whose index map qkernels.c finds in float (exact
-         * while a sample has at most 2^24 elements) */
-        const Shape *xs = &g->values[n->in[0]].shape;
-        return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24) ? STEP_Q_COPY : STEP_FLOAT;
-    }
-    default:
-        return STEP_FLOAT;
-    }
+    OpQStep k = op_table[n->op]->int8.step;
+    return !lower_q_rules[k].fits || lower_q_rules[k].fits(g, n) ? lower_q_rules[k].kind
+                                                                   : STEP_FLOAT;
 }
 
 static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
@@ -521,24 +352,21 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
             return err->code;
         s->in_qps[i] = vi[v].qp;
     }
-    switch (s->kind) {
-    case STEP_Q_MAXPOOL:
-    case STEP_Q_CLAMP:
-    case STEP_Q_COPY:
+    if (s->kind == STEP_Q_MAXPOOL) {
+        int sp = g->values[in0].shape.ndim - 2;
+        s->pa = lower_attrs(n, sp, NULL);
+    }
+    const OpInt8 *rule = &op_table[n->op]->int8;
+    if (rule->qp == OPQ_QP_INPUT || rule->qp == OPQ_QP_CLAMPED) {
         /* the output keeps the input's parameters (its own calibration is not used) */
         lower_qp_pass(L, s->out, in0);
         s->out_qp = vi[s->out].qp;
-        if (s->kind == STEP_Q_CLAMP)
-            lower_clamp(g, s->head, &s->out_qp, &s->lo, &s->hi);
-        if (s->kind == STEP_Q_MAXPOOL) {
-            int64_t ks[2];
-            int sp = g->values[in0].shape.ndim - 2;
-            lower_ints(n, "kernel_shape", sp, 1, ks);
-            s->pa = lower_attrs(n, sp, ks);
+        if (rule->clamp) {
+            float fl, fh;
+            rule->clamp(n, &fl, &fh);
+            lower_clamp(&s->out_qp, fl, fh, &s->lo, &s->hi);
         }
         return QS_OK;
-    default:
-        break;
     }
     if (lower_qp_cal(L, s->out, err))
         return err->code;
@@ -570,7 +398,7 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
     } else if (s->kind == STEP_Q_AVGPOOL) {
         const Shape *xs = &g->values[in0].shape;
         double si = s->in_qps[0].scale;
-        s->global = n->op == OP_GLOBALAVGPOOL;
+        s->global = op_table[n->op]->int8.step == OPQ_GLOBALPOOL;
         if (s->global) {
             int64_t hw = shape_span(xs, 2, xs->ndim);
             if (hw * 255 > INT32_MAX)
@@ -581,11 +409,8 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
             if (lower_requant(si / ((double)hw * so), &s->rq_count[0], n, err))
                 return err->code;
         } else {
-            int64_t ks[2];
-            int sp = xs->ndim - 2;
-            lower_ints(n, "kernel_shape", sp, 1, ks);
-            s->pa = lower_attrs(n, sp, ks);
-            s->n_count = s->pa.kh * s->pa.kw;
+            s->pa = lower_attrs(n, xs->ndim - 2, NULL);
+            s->n_count = s->pa.w.kh * s->pa.w.kw;
             if (s->n_count * 255 > INT32_MAX)
                 return qs_fail(err, QS_EINVAL, "AveragePool '%s': window of %lld values "
                                "overflows the int32 sum", n->name, (long long)s->n_count);
@@ -657,11 +482,8 @@ static QsStatus lower_steps(Lower *L, QsError *err)
         if (L->head_of[node] != node)
             continue; /* absorbed: its head's step runs it */
         PrecKind p = plan_node_prec(&q->plan, node);
-        int bn = L->bn_of[node], act = L->act_of[node];
-        int last = act >= 0 ? act : bn >= 0 ? bn : node;
-        LinKind kind;
-        int64_t kk;
-        bool lin = lower_lin_ok(g, &g->nodes[node], p, &kind, &kk);
+        int bn = L->units[node].bn, act = L->units[node].act, last = lower_unit_last(L, node);
+        bool lin = L->units[node].head == node;
         if (lin && p != PREC_FP32) {
             StepKind sk = p == PREC_FP16 ? STEP_LIN_HALF
                         : p == PREC_INT8_DYN ? STEP_LIN_DYN : STEP_LIN_Q;
@@ -787,11 +609,6 @@ static void lower_act_info(const Lower *L, int v, QLayerInfo *li)
     li->clipped = act_stats_clipped_fraction(st, vi->clip_lo, vi->clip_hi);
 }
 
-static bool lower_is_lin_op(int op)
-{
-    return op == OP_CONV || op == OP_DENSE || op == OP_GEMM || op == OP_MATMUL;
-}
-
 static void lower_info(Lower *L)
 {
     QModel *q = L->q;
@@ -806,7 +623,8 @@ static void lower_info(Lower *L)
         li->integer = s->kind != STEP_FLOAT && s->kind != STEP_HALF && s->kind != STEP_LIN_HALF;
         li->fallback = (s->prec == PREC_INT8_STATIC && s->kind == STEP_FLOAT) ||
                        (s->prec == PREC_INT8_DYN && s->kind == STEP_FLOAT &&
-                        lower_is_lin_op(g->nodes[node].op) && head == node && !s->lin);
+                        op_table[g->nodes[node].op]->int8.linear != OPLIN_NONE && head == node &&
+                        !s->lin);
         if (head == node && s->lin)
             lower_weight_info(s->lin, s->prec == PREC_INT8_DYN || s->prec == PREC_INT8_STATIC,
                               li);
@@ -814,8 +632,7 @@ static void lower_info(Lower *L)
             continue;
         /* a fused unit's head and last node show the unit's output; interior nodes have
          * no quantized value */
-        int last = L->act_of[head] >= 0 ? L->act_of[head]
-                 : L->bn_of[head] >= 0 ? L->bn_of[head] : head;
+        int last = lower_unit_last(L, head);
         if (s->kind == STEP_LIN_Q && node != head && node != last)
             continue;
         lower_act_info(L, s->kind == STEP_LIN_Q ? s->out : g->nodes[node].out, li);
@@ -900,39 +717,19 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
     q->hconst = xcalloc((size_t)(nv ? nv : 1), sizeof *q->hconst);
 
     Lower L = { .q = q, .g = g, .cal = cal, .corr = corr };
-    L.readers = xcalloc((size_t)nv, sizeof *L.readers);
-    L.reader = xcalloc((size_t)nv, sizeof *L.reader);
-    L.is_output = xcalloc((size_t)nv, sizeof *L.is_output);
-    L.counted = xcalloc((size_t)nv, sizeof *L.counted);
+    L.counted = xcalloc((size_t)(nv ? nv : 1), sizeof *L.counted);
+    L.units = xcalloc((size_t)(nn ? nn : 1), sizeof *L.units);
     L.head_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.head_of);
-    L.bn_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.bn_of);
-    L.act_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.act_of);
-    for (int i = 0; i < nn; i++) {
-        L.head_of[i] = L.bn_of[i] = L.act_of[i] = -1;
-        const Node *n = &g->nodes[i];
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] >= 0) {
-                L.readers[n->in[j]]++;
-                L.reader[n->in[j]] = i;
-            }
-    }
-    for (int k = 0; k < g->n_outputs; k++)
-        L.is_output[g->outputs[k]] = true;
-
-    lower_group(&L);
+    linear_group(g, lower_accept, &L, L.units, L.head_of);
     QsStatus st = lower_steps(&L, err);
     if (!st) {
         lower_reps(q);
         lower_info(&L);
         q->deployed_bytes = lower_deployed(&L);
     }
-    free(L.readers);
-    free(L.reader);
-    free(L.is_output);
     free(L.counted);
+    free(L.units);
     free(L.head_of);
-    free(L.bn_of);
-    free(L.act_of);
     return st;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/half.h"
+#include "ops/geometry.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
 #include "qexec/qgemm.h"
@@ -73,7 +74,7 @@ static void qk_fake_out(float *y, int64_t n, const QParams *p, int32_t lo, int32
 
 static void qk_act_f32(const LinUnit *u, float *y, int64_t n)
 {
-    if (u->act == QACT_NONE)
+    if (!u->has_act)
         return;
     float lo = u->act_lo, hi = u->act_hi;
     /* comparisons, so NaN propagates as in the Relu and Clip ops */
@@ -117,49 +118,35 @@ static size_t qk_conv_f32_scratch(const LinUnit *u, const Shape *x, const Shape 
 static void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
                       int8_t *col)
 {
-    int64_t kk = d->cg * a->kh * a->kw;
+    int64_t kk = d->cg * a->w.kh * a->w.kw;
     for (int64_t oh = 0; oh < d->oh; oh++)
         for (int64_t ow = 0; ow < d->ow; ow++) {
             int8_t *r = col + (oh * d->ow + ow) * kk;
-            int64_t h0 = oh * a->sh - a->pt, w0 = ow * a->sw - a->pl;
+            int64_t h0 = oh * a->w.sh - a->w.pt, w0 = ow * a->w.sw - a->w.pl;
             for (int64_t c = 0; c < d->cg; c++) {
                 const int8_t *xc = x + c * d->h * d->w;
-                for (int64_t i = 0; i < a->kh; i++) {
-                    int64_t ih = h0 + i * a->dh;
+                for (int64_t i = 0; i < a->w.kh; i++) {
+                    int64_t ih = h0 + i * a->w.dh;
                     if (ih < 0 || ih >= d->h) {
-                        memset(r, zp, (size_t)a->kw);
-                        r += a->kw;
+                        memset(r, zp, (size_t)a->w.kw);
+                        r += a->w.kw;
                         continue;
                     }
                     const int8_t *xr = xc + ih * d->w;
-                    if (w0 >= 0 && w0 + (a->kw - 1) * a->dw < d->w) {
+                    if (w0 >= 0 && w0 + (a->w.kw - 1) * a->w.dw < d->w) {
                         /* the whole kernel row is inside: no checks */
-                        for (int64_t j = 0; j < a->kw; j++)
-                            r[j] = xr[w0 + j * a->dw];
-                        r += a->kw;
+                        for (int64_t j = 0; j < a->w.kw; j++)
+                            r[j] = xr[w0 + j * a->w.dw];
+                        r += a->w.kw;
                         continue;
                     }
-                    for (int64_t j = 0; j < a->kw; j++) {
-                        int64_t iw = w0 + j * a->dw;
+                    for (int64_t j = 0; j < a->w.kw; j++) {
+                        int64_t iw = w0 + j * a->w.dw;
                         *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
                     }
                 }
             }
         }
-}
-
-/* Output positions o in [0, out) whose input index o s + off lies in [0, in): [*lo, *hi)
- * (the conv op's rule). */
-static void qk_valid(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo, int64_t *hi)
-{
-    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
-    if (h > out)
-        h = out;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
 }
 
 /* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
@@ -169,24 +156,24 @@ static void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, co
                         int32_t zp, int32_t *acc)
 {
     memset(acc, 0, (size_t)(d->oh * d->ow) * sizeof *acc);
-    for (int64_t i = 0; i < a->kh; i++)
-        for (int64_t j = 0; j < a->kw; j++) {
-            int32_t wv = wk[i * a->kw + j];
+    for (int64_t i = 0; i < a->w.kh; i++)
+        for (int64_t j = 0; j < a->w.kw; j++) {
+            int32_t wv = wk[i * a->w.kw + j];
             if (wv == 0)
                 continue;
-            int64_t offh = i * a->dh - a->pt, offw = j * a->dw - a->pl;
+            int64_t offh = i * a->w.dh - a->w.pt, offw = j * a->w.dw - a->w.pl;
             int64_t oh0, oh1, ow0, ow1;
-            qk_valid(d->oh, d->h, a->sh, offh, &oh0, &oh1);
-            qk_valid(d->ow, d->w, a->sw, offw, &ow0, &ow1);
+            geom_range(d->oh, d->h, a->w.sh, offh, &oh0, &oh1);
+            geom_range(d->ow, d->w, a->w.sw, offw, &ow0, &ow1);
             for (int64_t oh = oh0; oh < oh1; oh++) {
-                const int8_t *xr = xp + (oh * a->sh + offh) * d->w + offw;
+                const int8_t *xr = xp + (oh * a->w.sh + offh) * d->w + offw;
                 int32_t *ar = acc + oh * d->ow;
-                if (a->sw == 1)
+                if (a->w.sw == 1)
                     for (int64_t ow = ow0; ow < ow1; ow++)
                         ar[ow] += ((int32_t)xr[ow] - zp) * wv;
                 else
                     for (int64_t ow = ow0; ow < ow1; ow++)
-                        ar[ow] += ((int32_t)xr[ow * a->sw] - zp) * wv;
+                        ar[ow] += ((int32_t)xr[ow * a->w.sw] - zp) * wv;
             }
         }
 }
@@ -320,7 +307,7 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
             CDims d = qk_dims(&u->ca, &xs1, &ys1);
             int64_t ohw = d.oh * d.ow;
             if (u->kind == LIN_DW) {
-                int64_t kk = u->ca.kh * u->ca.kw;
+                int64_t kk = u->ca.w.kh * u->ca.w.kw;
                 int32_t *acc = (int32_t *)rest;
                 for (int64_t c = 0; c < d.oc; c++) {
                     qk_dw_plane(&u->ca, &d, xq + (c / d.ocg) * d.h * d.w, u->wq + c * kk,
@@ -442,7 +429,7 @@ static void step_lin_q_int(const Step *s, StepIO *io)
     CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
     int64_t ohw = d.oh * d.ow, per_in = d.c * d.h * d.w;
     if (u->kind == LIN_DW) {
-        int64_t kk = u->ca.kh * u->ca.kw;
+        int64_t kk = u->ca.w.kh * u->ca.w.kw;
         int32_t *acc = io->scratch;
         for (int64_t b = 0; b < d.n; b++)
             for (int64_t c = 0; c < d.oc; c++) {
@@ -582,7 +569,7 @@ static void step_q_concat_run(const Step *s, StepIO *io)
 {
     const Node *n = &io->g->nodes[s->head];
     const Shape *so = &io->out.shape;
-    int64_t a = node_attr_int(n, "axis", 1);
+    int64_t a = n->params.axis.axis;
     int axis = (int)(a < 0 ? a + so->ndim : a); /* validated by infer */
     int64_t outer = shape_span(so, 0, axis), inner = shape_span(so, axis + 1, so->ndim);
     const QParams *p = &s->out_qp;
@@ -613,20 +600,6 @@ static void step_q_concat_run(const Step *s, StepIO *io)
 
 /* ---- pools ------------------------------------------------------------------------------ */
 
-/* Kernel taps k in [0, K) whose input index start + k d lies in [0, in): [*k0, *k1)
- * (the pool ops' own rule). */
-static void qk_taps(int64_t start, int64_t in, int64_t k, int64_t d, int64_t *k0, int64_t *k1)
-{
-    int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
-    int64_t hi = in - 1 - start < 0 ? 0 : (in - 1 - start) / d + 1;
-    if (hi > k)
-        hi = k;
-    if (lo > hi)
-        lo = hi;
-    *k0 = lo;
-    *k1 = hi;
-}
-
 /* Max of the int8 values in each window; padding never wins (as the float op). The
  * output keeps the input's parameters, and dequantization is monotonic, so the float
  * maxpool of the dequantized input (the fake twin) gives exactly the same values. */
@@ -645,20 +618,20 @@ static void step_q_maxpool_run(const Step *s, StepIO *io)
     int8_t *y = io->out.data;
     int64_t *cb = io->scratch; /* (OW, 2): each output column's tap range, shared by rows */
     for (int64_t ow = 0; ow < ow_n; ow++)
-        qk_taps(ow * a->sw - a->pl, w, a->kw, a->dw, &cb[2 * ow], &cb[2 * ow + 1]);
+        geom_range(a->w.kw, w, a->w.dw, ow * a->w.sw - a->w.pl, &cb[2 * ow], &cb[2 * ow + 1]);
     for (int64_t p = 0; p < planes; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
-            int64_t hs = oh * a->sh - a->pt, a0, a1;
-            qk_taps(hs, h, a->kh, a->dh, &a0, &a1);
+            int64_t hs = oh * a->w.sh - a->w.pt, a0, a1;
+            geom_range(a->w.kh, h, a->w.dh, hs, &a0, &a1);
             for (int64_t ow = 0; ow < ow_n; ow++) {
-                int64_t ws = ow * a->sw - a->pl, b0 = cb[2 * ow], b1 = cb[2 * ow + 1];
+                int64_t ws = ow * a->w.sw - a->w.pl, b0 = cb[2 * ow], b1 = cb[2 * ow + 1];
                 int32_t m = INT32_MIN;
                 for (int64_t i = a0; i < a1; i++) {
-                    const int8_t *xr = xp + (hs + i * a->dh) * w + ws;
+                    const int8_t *xr = xp + (hs + i * a->w.dh) * w + ws;
                     for (int64_t j = b0; j < b1; j++)
-                        m = xr[j * a->dw] > m ? xr[j * a->dw] : m;
+                        m = xr[j * a->w.dw] > m ? xr[j * a->w.dw] : m;
                 }
                 yp[oh * ow_n + ow] = (int8_t)m;
             }
@@ -700,19 +673,19 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
     int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
     int64_t *cb = io->scratch; /* (OW, 3): each output column's tap range and padded width */
     for (int64_t ow = 0; ow < ow_n; ow++) {
-        int64_t ws = ow * a->sw - a->pl;
-        qk_taps(ws, w, a->kw, 1, &cb[3 * ow], &cb[3 * ow + 1]);
-        cb[3 * ow + 2] = (ws + a->kw < w + a->pr ? ws + a->kw : w + a->pr) - ws;
+        int64_t ws = ow * a->w.sw - a->w.pl;
+        geom_range(a->w.kw, w, 1, ws, &cb[3 * ow], &cb[3 * ow + 1]);
+        cb[3 * ow + 2] = (ws + a->w.kw < w + a->w.pr ? ws + a->w.kw : w + a->w.pr) - ws;
     }
     for (int64_t p = 0; p < planes; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
-            int64_t hs = oh * a->sh - a->pt, a0, a1;
-            qk_taps(hs, h, a->kh, 1, &a0, &a1);
-            int64_t ph = (hs + a->kh < h + a->pb ? hs + a->kh : h + a->pb) - hs;
+            int64_t hs = oh * a->w.sh - a->w.pt, a0, a1;
+            geom_range(a->w.kh, h, 1, hs, &a0, &a1);
+            int64_t ph = (hs + a->w.kh < h + a->w.pb ? hs + a->w.kh : h + a->w.pb) - hs;
             for (int64_t ow = 0; ow < ow_n; ow++) {
-                int64_t ws = ow * a->sw - a->pl, b0 = cb[3 * ow], b1 = cb[3 * ow + 1];
+                int64_t ws = ow * a->w.sw - a->w.pl, b0 = cb[3 * ow], b1 = cb[3 * ow + 1];
                 int64_t pw = cb[3 * ow + 2];
                 int32_t sum = 0;
                 for (int64_t i = a0; i < a1; i++) {
@@ -755,23 +728,31 @@ static void step_q_clamp_run(const Step *s, StepIO *io)
 
 /* ---- STEP_Q_COPY: layout ops keep the bytes and the parameters ------------------------- */
 
-/* Resize (nearest) copies input values, so its int8 output keeps the input's parameters
- * and is a gather of the input's codes. Where each output element comes from is found by
+static void step_q_copy_run(const Step *s, StepIO *io)
+{
+    (void)s;
+    memcpy(io->out.data, io->in[0]->data, tensor_bytes(&io->out));
+}
+
+/* ---- STEP_Q_GATHER: a gather of the input's codes (Resize, nearest) ------------------ */
+
+/* A gather op copies input values, so its int8 output keeps the input's parameters and is
+ * a gather of the input's codes. Where each output element comes from is found by
  * running the float op itself on float indices (exact: lowering allows at most 2^24
  * elements per sample), so every coordinate and rounding mode the op supports is honoured
  * without restating its formulas: once on one sample (every axis but the batch), once on
  * a (N, 1, ..., 1) tensor for the batch axis, which is never resized but which
  * tf_half_pixel_for_nn with round_prefer_ceil shifts by one, as ONNX says. Scratch: the
  * indices in, both maps, then the op's own scratch. */
-typedef struct ResizeGeom {
+typedef struct GatherGeom {
     Shape xs1, ys1;        /* one sample in and out */
     Shape xb, yb;          /* (N, 1, ..., 1) and what the op makes of it */
     size_t src_b, map_b, bmap_b, op_b;
-} ResizeGeom;
+} GatherGeom;
 
-static void qk_resize_geom(const Node *n, const StepIO *io, ResizeGeom *rg)
+static void qk_gather_geom(const Node *n, const StepIO *io, GatherGeom *rg)
 {
-    const OpDef *op = op_table[OP_RESIZE];
+    const OpDef *op = op_table[n->op];
     rg->xs1 = io->in[0]->shape;
     rg->ys1 = io->out.shape;
     rg->xs1.dim[0] = rg->ys1.dim[0] = 1;
@@ -791,7 +772,7 @@ static void qk_resize_geom(const Node *n, const StepIO *io, ResizeGeom *rg)
 }
 
 /* The float op on indices 0 .. numel(xs) - 1 into out (shape ys). */
-static void qk_resize_probe(const Node *n, const Shape *xs, const Shape *ys, float *src,
+static void qk_gather_probe(const Node *n, const Shape *xs, const Shape *ys, float *src,
                             float *out, void *scratch, size_t scratch_bytes)
 {
     for (int64_t i = 0; i < shape_numel(xs); i++)
@@ -799,24 +780,24 @@ static void qk_resize_probe(const Node *n, const Shape *xs, const Shape *ys, flo
     Tensor tin = tensor_view(DT_F32, *xs, src), tout = tensor_view(DT_F32, *ys, out);
     const Tensor *ins[1] = { &tin };
     RunCtx rc = { .scratch = scratch, .scratch_bytes = scratch_bytes };
-    op_table[OP_RESIZE]->forward(n, ins, &tout, &rc);
+    op_table[n->op]->forward(n, ins, &tout, &rc);
 }
 
-static void qk_resize_run(const Step *s, StepIO *io)
+static void step_q_gather_run(const Step *s, StepIO *io)
 {
     if (io->fake) {
         step_float_run(s, io);
         return;
     }
     const Node *n = &io->g->nodes[s->head];
-    ResizeGeom rg;
-    qk_resize_geom(n, io, &rg);
+    GatherGeom rg;
+    qk_gather_geom(n, io, &rg);
     char *sp = io->scratch;
     float *src = (float *)sp, *map = (float *)(sp + rg.src_b);
     float *bmap = (float *)(sp + rg.src_b + rg.map_b);
     void *op_scratch = sp + rg.src_b + rg.map_b + rg.bmap_b;
-    qk_resize_probe(n, &rg.xb, &rg.yb, src, bmap, op_scratch, rg.op_b);
-    qk_resize_probe(n, &rg.xs1, &rg.ys1, src, map, op_scratch, rg.op_b);
+    qk_gather_probe(n, &rg.xb, &rg.yb, src, bmap, op_scratch, rg.op_b);
+    qk_gather_probe(n, &rg.xs1, &rg.ys1, src, map, op_scratch, rg.op_b);
     int64_t isz = shape_numel(&rg.xs1), osz = shape_numel(&rg.ys1);
     int64_t bstride = shape_span(&rg.yb, 1, rg.yb.ndim);
     const int8_t *x = io->in[0]->data;
@@ -828,22 +809,13 @@ static void qk_resize_run(const Step *s, StepIO *io)
     }
 }
 
-static size_t qk_resize_scratch(const Step *s, const StepIO *io)
+static size_t step_q_gather_scratch(const Step *s, const StepIO *io)
 {
     if (io->fake)
         return step_float_scratch(s, io);
-    ResizeGeom rg;
-    qk_resize_geom(&io->g->nodes[s->head], io, &rg);
+    GatherGeom rg;
+    qk_gather_geom(&io->g->nodes[s->head], io, &rg);
     return rg.src_b + rg.map_b + rg.bmap_b + rg.op_b;
-}
-
-static void step_q_copy_run(const Step *s, StepIO *io)
-{
-    if (io->g->nodes[s->head].op == OP_RESIZE) {
-        qk_resize_run(s, io);
-        return;
-    }
-    memcpy(io->out.data, io->in[0]->data, tensor_bytes(&io->out));
 }
 
 static size_t step_none_scratch(const Step *s, const StepIO *io)
@@ -851,13 +823,6 @@ static size_t step_none_scratch(const Step *s, const StepIO *io)
     (void)s;
     (void)io;
     return 0;
-}
-
-static size_t step_q_copy_scratch(const Step *s, const StepIO *io)
-{
-    if (io->g->nodes[s->head].op == OP_RESIZE)
-        return qk_resize_scratch(s, io);
-    return step_none_scratch(s, io);
 }
 
 const StepDef qkernels_step_table[STEP_COUNT] = {
@@ -877,6 +842,7 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
                          .scratch = step_q_pool_scratch },
     [STEP_Q_CLAMP] = { .name = "int8 clamp", .run = step_q_clamp_run,
                        .scratch = step_none_scratch },
-    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run,
-                      .scratch = step_q_copy_scratch },
+    [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run, .scratch = step_none_scratch },
+    [STEP_Q_GATHER] = { .name = "int8 gather", .run = step_q_gather_run,
+                        .scratch = step_q_gather_scratch },
 };

@@ -172,11 +172,10 @@ QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err)
         return err->code;
     QParams qp = quant_params(lo, hi, qo.bits, qo.act_symmetric);
     /* a fused ReLU/Clip narrows the range the same way the executor's clamp does */
-    const Node *tn = &g->nodes[shown];
-    float clo, chi;
-    if (shown != node && op_clamp_range(tn, &clo, &chi)) {
-        lo = fmaxf(lo, clo);
-        hi = fminf(hi, chi);
+    float al, ah;
+    if (shown != node && op_clamp_range(&g->nodes[shown], &al, &ah)) {
+        lo = fmaxf(lo, al);
+        hi = fminf(hi, ah);
     }
     double xlo = fmin(fmin(st->min, lo), 0.0), xhi = fmax(fmax(st->max, hi), 0.0);
     if (xhi <= xlo)
