@@ -6,7 +6,7 @@
 
 #include "cmds/cmd_handlers.h"
 #include "native/modelfile.h"
-#include "cmds/variant_rows.h"
+#include "session/variant_rows.h"
 #include "native/variants.h"
 
 typedef struct Constraints {
@@ -157,7 +157,8 @@ CMD_HANDLER(cmd_pick)
         return qs_fail(err, QS_EINVAL, "by=%s: only 'metric' (the split's accuracy or MSE) is "
                        "supported", by);
     VariantRows v;
-    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+    if (variant_rows_collect(&app->session, arg_str(a, "split", "eval"), n, &app->job, &v,
+                             err))
         return err->code;
     int win = -1;
     char why[256];
