@@ -13,6 +13,7 @@
 #include "qexec/qexec.h"
 #include "base/rng.h"
 #include "run/run.h"
+#include "train/epochs.h"
 #include "train/train.h"
 
 const char *const qat_distill_names[QAT_DISTILL_COUNT] = { "none", "kl", "mse" };
@@ -249,12 +250,200 @@ static QsStatus qat_evaluate(QatLoop *L, const Dataset *val, TaskKind task, int 
     return st;
 }
 
-static bool qat_better(double a, double b, bool higher)
+/* ---- the loop --------------------------------------------------------------------------- */
+
+/* Everything qat_run's epoch-loop callbacks work on. */
+typedef struct QatRun {
+    const QatConfig *cfg;
+    QatLoop L;
+    bool graph_live;
+    Run trun;                   /* the teacher's run, when use_teacher */
+    bool use_teacher;
+    TrainBatch tb;
+    QatLossCfg lc;
+    int C;
+    float *weights;             /* class weights (C) or NULL */
+    const Tensor **dout;        /* [training graph outputs] */
+    Tensor *fdout;              /* [n_features] */
+    float **fgrad;              /* [n_features] (B, per-sample width) */
+    float *saved_scales;        /* learned scales kept over a step once ranges froze */
+    const Dataset *val;
+    TaskKind task;
+    int eval_batch;
+    const JobCtx *job;
+    int64_t N;
+    QatSummary *sum;
+    QatResult *res;             /* the best so far */
+    QatEpochFn on_epoch;
+    void *user;
+    /* the running epoch */
+    bool ema;
+    double task_sum, dist_sum, feat_sum;
+    QatResult cand;
+    double fake_m, int8_m;
+} QatRun;
+
+/* The step's buffers: output gradients, feature-loss gradients, saved scales. */
+static QsStatus qat_buffers(QatRun *R, QsError *err)
 {
-    return higher ? a > b : a < b; /* NaN never improves */
+    const QatConfig *cfg = R->cfg;
+    const QatGraph *qg = &R->L.qg;
+    int nf = cfg->n_features;
+    R->dout = xcalloc((size_t)qg->g.n_outputs, sizeof *R->dout);
+    R->fdout = xcalloc((size_t)(nf ? nf : 1), sizeof *R->fdout);
+    R->fgrad = xcalloc((size_t)(nf ? nf : 1), sizeof *R->fgrad);
+    for (int i = 0; i < nf; i++) {
+        const Shape *fs = &qg->g.values[qg->g.outputs[qg->feature_output0 + i]].shape;
+        int64_t per = shape_span(fs, 1, fs->ndim), cnt;
+        if (per > INT_MAX || __builtin_mul_overflow(R->tb.cap, per, &cnt) ||
+            !(R->fgrad[i] = train_alloc(cnt, sizeof(float), "a feature gradient", err)))
+            return qs_fail(err, QS_ENOMEM, "feature %d: %lld values per sample", i,
+                           (long long)per);
+    }
+    if (cfg->scales == QAT_SCALES_LEARN)
+        R->saved_scales = xmalloc((size_t)(qg->n_act ? qg->n_act : 1) * sizeof *R->saved_scales);
+    return QS_OK;
 }
 
-/* ---- the loop --------------------------------------------------------------------------- */
+static void qat_run_release(QatRun *R)
+{
+    free(R->weights);
+    train_batch_release(&R->tb);
+    free(R->saved_scales);
+    free(R->dout);
+    free(R->fdout);
+    if (R->fgrad)
+        for (int i = 0; i < R->cfg->n_features; i++)
+            free(R->fgrad[i]);
+    free(R->fgrad);
+    qat_detach(&R->L);
+    if (R->use_teacher)
+        run_release(&R->trun);
+    if (R->graph_live)
+        qat_graph_release(&R->L.qg);
+}
+
+static void qat_begin(void *user, int epoch)
+{
+    (void)epoch;
+    QatRun *R = user;
+    R->task_sum = R->dist_sum = R->feat_sum = 0.0;
+    R->ema = R->cfg->scales == QAT_SCALES_EMA && R->L.ranges_live;
+}
+
+/* The feature MSEs of the batch (n samples) into *fl, their gradients into R->dout. */
+static QsStatus qat_feature_loss(QatRun *R, int64_t n, double *fl, QsError *err)
+{
+    const QatGraph *qg = &R->L.qg;
+    *fl = 0.0;
+    for (int i = 0; i < R->cfg->n_features; i++) {
+        const Tensor *so = run_output(&R->L.run, qg->feature_output0 + i);
+        const Tensor *to = &R->trun.vals[qg->feature_value[i]];
+        int64_t per = shape_span(&so->shape, 1, so->shape.ndim);
+        LossArgs fa = { .logits = tensor_f32(so), .n = n, .c = (int)per,
+                        .targets = tensor_f32(to) };
+        double f;
+        if (loss_compute(LOSS_MSE, &fa, &f, R->fgrad[i], err))
+            return err->code;
+        *fl += f;
+        R->fdout[i] = tensor_view(DT_F32, so->shape, R->fgrad[i]);
+        R->dout[qg->feature_output0 + i] = &R->fdout[i];
+    }
+    return QS_OK;
+}
+
+/* One step: observe ranges, forward student and teacher, loss, backward, optimizer step
+ * (learned scales held while the ranges are frozen), clamp and refresh the weights. */
+static QsStatus qat_step(void *user, int epoch, int64_t first, int64_t b, QsError *err)
+{
+    QatRun *R = user;
+    const QatConfig *cfg = R->cfg;
+    QatLoop *L = &R->L;
+    QatGraph *qg = &L->qg;
+    TrainBatch *tb = &R->tb;
+    const Tensor *const *inputs = tb->x.ptrs;
+    if (R->ema)
+        for (int k = 0; k < qg->n_act; k++)
+            for (int i = 0; qg->act[k].obs_node < 0 && i < qg->g.n_inputs; i++)
+                if (qg->g.inputs[i] == qg->act[k].obs)
+                    qat_observe(L, k, tensor_f32(tb->x.x[i]), tensor_numel(tb->x.x[i]));
+    if (run_forward(&L->run, inputs, R->ema ? qat_tap : NULL, L, err) ||
+        (R->use_teacher && run_forward(&R->trun, inputs, NULL, NULL, err)))
+        return err->code;
+    const Tensor *o = run_output(&L->run, 0);
+    QatLossParts lp;
+    if (qat_loss(&R->lc, tensor_f32(o), R->use_teacher ? tensor_f32(run_output(&R->trun, 0)) : NULL,
+                 tb->labels, tb->targets, b, R->C, tb->dlogits, &lp, err))
+        return err->code;
+    double total = lp.total, fl;
+    if (qat_feature_loss(R, b, &fl, err))
+        return err->code;
+    total += fl;
+    if (!isfinite(total))
+        return qs_fail(err, QS_EINVAL, "QAT diverged: the loss is %g in epoch %d at sample %lld",
+                       total, epoch, (long long)first);
+    Tensor dt = tensor_view(DT_F32, o->shape, tb->dlogits);
+    R->dout[0] = &dt;
+    if (run_backward(&L->run, R->dout, err))
+        return err->code;
+    bool keep_scales = cfg->scales == QAT_SCALES_LEARN && !L->ranges_live;
+    if (keep_scales)
+        for (int k = 0; k < qg->n_act; k++)
+            R->saved_scales[k] = tensor_f32(qg->g.values[qg->act[k].scale].data)[0];
+    optim_step(&L->opt, run_params(&L->run), cfg->opt.lr);
+    if (keep_scales)
+        for (int k = 0; k < qg->n_act; k++)
+            tensor_f32(qg->g.values[qg->act[k].scale].data)[0] = R->saved_scales[k];
+    qat_graph_clamp_scales(qg);
+    qat_graph_refresh_weights(qg);
+    R->task_sum += lp.task * (double)b;
+    R->dist_sum += lp.distill * (double)b;
+    R->feat_sum += fl * (double)b;
+    return QS_OK;
+}
+
+/* Ends the epoch's phases, then scores it: the INT8 metric selects. */
+static QsStatus qat_score_epoch(void *user, int epoch, double base, double span,
+                                double *metric, QsError *err)
+{
+    QatRun *R = user;
+    const QatConfig *cfg = R->cfg;
+    QatLoop *L = &R->L;
+    /* the phases end with their epoch, before the epoch is scored */
+    if (L->qg.bn_train && epoch >= cfg->freeze_bn_after) {
+        /* the graph is rebuilt in its frozen form: new run, new optimizer state */
+        qat_detach(L);
+        if (qat_graph_freeze_bn(&L->qg, err) || qat_attach(L, cfg, err))
+            return err->code;
+    }
+    if (cfg->observer_freeze_after > 0 && epoch >= cfg->observer_freeze_after)
+        L->ranges_live = false;
+    if (qat_evaluate(L, R->val, R->task, R->eval_batch, R->job, base, span, &R->cand,
+                     &R->fake_m, &R->int8_m, err))
+        return err->code;
+    *metric = R->int8_m;
+    return QS_OK;
+}
+
+static void qat_end(void *user, int epoch, bool improved, double metric, double seconds)
+{
+    QatRun *R = user;
+    if (improved) {
+        qat_result_release(R->res);
+        *R->res = R->cand;
+        R->sum->best_fake_metric = R->fake_m;
+    } else {
+        qat_result_release(&R->cand);
+    }
+    double N = (double)R->N;
+    QatEpoch e = { .epoch = epoch, .epochs = R->cfg->epochs, .task_loss = R->task_sum / N,
+                   .distill_loss = R->dist_sum / N, .feature_loss = R->feat_sum / N,
+                   .fake_metric = R->fake_m, .int8_metric = metric, .lr = R->cfg->opt.lr,
+                   .improved = improved, .bn_frozen = !R->L.qg.bn_train,
+                   .ranges_frozen = !R->L.ranges_live, .seconds = seconds };
+    if (R->on_epoch)
+        R->on_epoch(R->user, &e);
+}
 
 QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
                  const Calibration *cal, const Dataset *train, const Dataset *val,
@@ -270,15 +459,10 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     sum.ptq_metric = sum.ptq_fake_metric = sum.best_metric = sum.best_fake_metric = NAN;
     double t_start = train_now();
     QsStatus st = QS_OK;
-    QatLoop L;
-    memset(&L, 0, sizeof L);
-    bool graph_live = false, trun_live = false, scored = false;
-    Run trun;
-    float *weights = NULL, *saved_scales = NULL;
-    TrainBatch tb = { 0 };
-    float **fgrad = NULL;
-    const Tensor **dout = NULL;
-    Tensor *fdout = NULL;
+    QatRun R;
+    memset(&R, 0, sizeof R);
+    R.cfg = cfg;
+    bool scored = false;
     int epoch = 0;
 
     if ((unsigned)task >= TASK_COUNT) {
@@ -318,9 +502,9 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
         (st = train_check_split(g, val, "validation", task, C, loss, err)))
         goto cleanup;
     if (cfg->class_weights || cfg->auto_class_weights) {
-        weights = xmalloc((size_t)C * sizeof *weights);
+        R.weights = xmalloc((size_t)C * sizeof *R.weights);
         if ((st = train_class_weights(cfg->class_weights, cfg->n_class_weights,
-                                      cfg->auto_class_weights, train, C, weights, err)))
+                                      cfg->auto_class_weights, train, C, R.weights, err)))
             goto cleanup;
     }
     int64_t N = dataset_len(train);
@@ -328,167 +512,57 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
     /* the training graph, its run, the teacher's run, the optimizer */
     QatGraphOpts go = { .scales = cfg->scales, .bn_train = cfg->freeze_bn_after > 0,
                         .features = cfg->features, .n_features = cfg->n_features };
-    if ((st = qat_graph_build(&L.qg, student, p, cal, &go, err)))
+    if ((st = qat_graph_build(&R.L.qg, student, p, cal, &go, err)))
         goto cleanup;
-    graph_live = true;
-    QatGraph *qg = &L.qg;
-    L.mom = cfg->ma_momentum;
-    L.ranges_live = true;
-    sum.n_act = qg->n_act;
-    sum.n_units = qg->n_units;
-    if ((st = qat_attach(&L, cfg, err)))
+    R.graph_live = true;
+    R.L.mom = cfg->ma_momentum;
+    R.L.ranges_live = true;
+    sum.n_act = R.L.qg.n_act;
+    sum.n_units = R.L.qg.n_units;
+    if ((st = qat_attach(&R.L, cfg, err)))
         goto cleanup;
-    sum.n_params = run_params(&L.run)->numel;
-    bool use_teacher = distill != QAT_DISTILL_NONE || cfg->n_features > 0;
-    if (use_teacher) {
-        run_init(&trun, &teacher->graph);
-        trun_live = true;
-    }
-    int eval_batch = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
-
-    /* buffers */
-    if ((st = train_batch_init(&tb, train, cfg->batch, C, loss->class_labels, err)))
+    sum.n_params = run_params(&R.L.run)->numel;
+    R.use_teacher = distill != QAT_DISTILL_NONE || cfg->n_features > 0;
+    if (R.use_teacher)
+        run_init(&R.trun, &teacher->graph);
+    R.eval_batch = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
+    if ((st = train_batch_init(&R.tb, train, cfg->batch, C, loss->class_labels, err)) ||
+        (st = qat_buffers(&R, err)))
         goto cleanup;
-    int64_t B = tb.cap;
-    dout = xcalloc((size_t)qg->g.n_outputs, sizeof *dout);
-    fdout = xcalloc((size_t)(cfg->n_features ? cfg->n_features : 1), sizeof *fdout);
-    fgrad = xcalloc((size_t)(cfg->n_features ? cfg->n_features : 1), sizeof *fgrad);
-    for (int i = 0; i < cfg->n_features; i++) {
-        const Shape *fs = &qg->g.values[qg->g.outputs[qg->feature_output0 + i]].shape;
-        int64_t per = shape_span(fs, 1, fs->ndim), cnt;
-        if (per > INT_MAX || __builtin_mul_overflow(B, per, &cnt) ||
-            !(fgrad[i] = train_alloc(cnt, sizeof(float), "a feature gradient", err))) {
-            st = qs_fail(err, QS_ENOMEM, "feature %d: %lld values per sample", i, (long long)per);
-            goto cleanup;
-        }
-    }
-    if (cfg->scales == QAT_SCALES_LEARN)
-        saved_scales = xmalloc((size_t)(qg->n_act ? qg->n_act : 1) * sizeof *saved_scales);
-    int64_t nval = dataset_len(val);
-    double share = (double)N / (double)(N + 2 * nval);
 
     /* epoch 0: the starting point */
-    QatResult best, cand;
-    memset(&best, 0, sizeof best);
-    if ((st = qat_evaluate(&L, val, task, eval_batch, job, 0.0, 0.0, &best,
+    if ((st = qat_evaluate(&R.L, val, task, R.eval_batch, job, 0.0, 0.0, res,
                            &sum.ptq_fake_metric, &sum.ptq_metric, err)))
         goto cleanup;
-    scored = true;
-    *res = best; /* res owns the best from here on */
+    scored = true; /* res owns the best from here on */
     sum.best_metric = sum.ptq_metric;
     sum.best_fake_metric = sum.ptq_fake_metric;
 
-    Rng rng;
-    rng_seed(&rng, cfg->seed);
-    int since_best = 0;
-    QatLossCfg lc = { .task = lk, .class_weights = weights, .distill = distill,
-                      .temperature = cfg->temperature, .alpha = cfg->alpha };
-    for (epoch = 1; epoch <= cfg->epochs; epoch++) {
-        double t0 = train_now();
-        train_shuffle(&rng, tb.perm, N);
-        double task_sum = 0.0, dist_sum = 0.0, feat_sum = 0.0;
-        bool ema = cfg->scales == QAT_SCALES_EMA && L.ranges_live;
-        for (int64_t first = 0; first < N; first += B) {
-            if ((st = job_check(job, "QAT", err)))
-                goto cleanup;
-            int64_t b = N - first < B ? N - first : B;
-            train_gather(train, first, b, &tb);
-            const Tensor *const *inputs = tb.x.ptrs;
-            if (ema)
-                for (int k = 0; k < qg->n_act; k++)
-                    for (int i = 0; qg->act[k].obs_node < 0 && i < qg->g.n_inputs; i++)
-                        if (qg->g.inputs[i] == qg->act[k].obs)
-                            qat_observe(&L, k, tensor_f32(tb.x.x[i]), tensor_numel(tb.x.x[i]));
-            if ((st = run_forward(&L.run, inputs, ema ? qat_tap : NULL, &L, err)) ||
-                (use_teacher && (st = run_forward(&trun, inputs, NULL, NULL, err))))
-                goto cleanup;
-            const Tensor *o = run_output(&L.run, 0);
-            QatLossParts lp;
-            if ((st = qat_loss(&lc, tensor_f32(o), use_teacher ? tensor_f32(run_output(&trun, 0)) : NULL,
-                               tb.labels, tb.targets, b, C, tb.dlogits, &lp, err)))
-                goto cleanup;
-            double total = lp.total, fl = 0.0;
-            for (int i = 0; i < cfg->n_features; i++) {
-                const Tensor *so = run_output(&L.run, qg->feature_output0 + i);
-                const Tensor *to = &trun.vals[qg->feature_value[i]];
-                int64_t per = shape_span(&so->shape, 1, so->shape.ndim);
-                LossArgs fa = { .logits = tensor_f32(so), .n = b, .c = (int)per,
-                                .targets = tensor_f32(to) };
-                double f;
-                if ((st = loss_compute(LOSS_MSE, &fa, &f, fgrad[i], err)))
-                    goto cleanup;
-                fl += f;
-                fdout[i] = tensor_view(DT_F32, so->shape, fgrad[i]);
-                dout[qg->feature_output0 + i] = &fdout[i];
-            }
-            total += fl;
-            if (!isfinite(total)) {
-                st = qs_fail(err, QS_EINVAL, "QAT diverged: the loss is %g in epoch %d at sample %lld",
-                             total, epoch, (long long)first);
-                goto cleanup;
-            }
-            Tensor dt = tensor_view(DT_F32, o->shape, tb.dlogits);
-            dout[0] = &dt;
-            if ((st = run_backward(&L.run, dout, err)))
-                goto cleanup;
-            bool keep_scales = cfg->scales == QAT_SCALES_LEARN && !L.ranges_live;
-            if (keep_scales)
-                for (int k = 0; k < qg->n_act; k++)
-                    saved_scales[k] = tensor_f32(qg->g.values[qg->act[k].scale].data)[0];
-            optim_step(&L.opt, run_params(&L.run), cfg->opt.lr);
-            if (keep_scales)
-                for (int k = 0; k < qg->n_act; k++)
-                    tensor_f32(qg->g.values[qg->act[k].scale].data)[0] = saved_scales[k];
-            qat_graph_clamp_scales(qg);
-            qat_graph_refresh_weights(qg);
-            sum.steps++;
-            task_sum += lp.task * (double)b;
-            dist_sum += lp.distill * (double)b;
-            feat_sum += fl * (double)b;
-            job_progress(job, ((epoch - 1) + share * (double)(first + b) / (double)N) /
-                                  cfg->epochs, "qat");
-        }
-        /* the phases end with their epoch, before the epoch is scored */
-        if (qg->bn_train && epoch >= cfg->freeze_bn_after) {
-            /* the graph is rebuilt in its frozen form: new run, new optimizer state */
-            qat_detach(&L);
-            if ((st = qat_graph_freeze_bn(qg, err)) || (st = qat_attach(&L, cfg, err)))
-                goto cleanup;
-        }
-        if (cfg->observer_freeze_after > 0 && epoch >= cfg->observer_freeze_after)
-            L.ranges_live = false;
-        double fake_m, int8_m;
-        if ((st = qat_evaluate(&L, val, task, eval_batch, job,
-                               ((epoch - 1) + share) / cfg->epochs, (1.0 - share) / cfg->epochs,
-                               &cand, &fake_m, &int8_m, err)))
-            goto cleanup;
-        bool improved = qat_better(int8_m, sum.best_metric, sum.higher_is_better) ||
-                        (isnan(sum.best_metric) && !isnan(int8_m));
-        if (improved) {
-            qat_result_release(res);
-            *res = cand;
-            sum.best_epoch = epoch;
-            sum.best_metric = int8_m;
-            sum.best_fake_metric = fake_m;
-            since_best = 0;
-        } else {
-            qat_result_release(&cand);
-            since_best++;
-        }
-        sum.epochs_run = epoch;
-        QatEpoch e = { .epoch = epoch, .epochs = cfg->epochs, .task_loss = task_sum / (double)N,
-                       .distill_loss = dist_sum / (double)N, .feature_loss = feat_sum / (double)N,
-                       .fake_metric = fake_m, .int8_metric = int8_m, .lr = cfg->opt.lr,
-                       .improved = improved, .bn_frozen = !qg->bn_train,
-                       .ranges_frozen = !L.ranges_live, .seconds = train_now() - t0 };
-        if (on_epoch)
-            on_epoch(user, &e);
-        if (cfg->patience > 0 && since_best >= cfg->patience) {
-            sum.stopped_early = true;
-            break;
-        }
-    }
-    job_progress(job, 1.0, "qat");
+    R.lc = (QatLossCfg){ .task = lk, .class_weights = R.weights, .distill = distill,
+                         .temperature = cfg->temperature, .alpha = cfg->alpha };
+    R.C = C;
+    R.val = val;
+    R.task = task;
+    R.job = job;
+    R.N = N;
+    R.sum = &sum;
+    R.res = res;
+    R.on_epoch = on_epoch;
+    R.user = user;
+    int64_t nval = dataset_len(val);
+    EpochLoop l = { .epochs = cfg->epochs, .patience = cfg->patience, .shuffle = true,
+                    .seed = cfg->seed, .higher_is_better = sum.higher_is_better,
+                    .train = train, .tb = &R.tb, .share = (double)N / (double)(N + 2 * nval),
+                    .what = "QAT", .phase = "qat", .user = &R, .begin = qat_begin,
+                    .step = qat_step, .score = qat_score_epoch, .end = qat_end,
+                    .best = sum.best_metric };
+    st = epoch_loop_run(&l, job, err);
+    epoch = l.epoch;
+    sum.steps = l.steps;
+    sum.epochs_run = l.epochs_run;
+    sum.best_epoch = l.best_epoch;
+    sum.best_metric = l.best;
+    sum.stopped_early = l.stopped_early;
 
 cleanup:
     if (st && scored) {
@@ -505,19 +579,6 @@ cleanup:
     sum.seconds = train_now() - t_start;
     if (sum_out)
         *sum_out = sum;
-    free(weights);
-    train_batch_release(&tb);
-    free(saved_scales);
-    free(dout);
-    free(fdout);
-    if (fgrad)
-        for (int i = 0; i < cfg->n_features; i++)
-            free(fgrad[i]);
-    free(fgrad);
-    qat_detach(&L);
-    if (trun_live)
-        run_release(&trun);
-    if (graph_live)
-        qat_graph_release(&L.qg);
+    qat_run_release(&R);
     return st;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "eval/eval.h"
+#include "train/epochs.h"
 #include "base/rng.h"
 #include "run/run.h"
 
@@ -359,6 +360,99 @@ static void train_note_kept(QsError *err, const TrainSummary *s)
 }
 
 
+/* What train's epoch-loop callbacks work on. */
+typedef struct TrainLoop {
+    const TrainConfig *cfg;
+    const Graph *g;
+    Run *run;
+    const ParamList *pl;
+    Optim *opt;
+    TrainState *state;
+    TrainBatch *tb;
+    LossKind lk;
+    const float *weights;       /* class weights (C) or NULL */
+    const Tensor **dout;
+    SchedConfig sc;
+    const Dataset *val;
+    TaskKind task;
+    const JobCtx *job;
+    int64_t N;
+    TrainSummary *sum;
+    TrainEpochFn on_epoch;
+    void *user;
+    double lr, loss_sum, train_loss; /* of the running epoch */
+} TrainLoop;
+
+static void train_begin(void *user, int epoch)
+{
+    TrainLoop *t = user;
+    t->lr = optim_sched_lr(t->cfg->sched, &t->sc, epoch - 1);
+    t->loss_sum = 0.0;
+}
+
+/* Forward in training mode, loss, backward, clipping, optimizer step. */
+static QsStatus train_step(void *user, int epoch, int64_t first, int64_t b, QsError *err)
+{
+    TrainLoop *t = user;
+    const TrainConfig *cfg = t->cfg;
+    TrainBatch *tb = t->tb;
+    if (run_forward(t->run, tb->x.ptrs, NULL, NULL, err))
+        return err->code;
+    const Tensor *o = run_output(t->run, 0);
+    LossArgs la = { .logits = tensor_f32(o), .n = b, .c = tb->C, .labels = tb->labels,
+                    .targets = tb->targets, .class_weights = t->weights,
+                    .label_smoothing = cfg->label_smoothing };
+    double L;
+    if (loss_compute(t->lk, &la, &L, tb->dlogits, err))
+        return err->code;
+    if (!isfinite(L))
+        return qs_fail(err, QS_EINVAL, "training diverged: the %s loss is %g in epoch %d at "
+                       "sample %lld", loss_table[t->lk].name, L, epoch, (long long)first);
+    Tensor dt = tensor_view(DT_F32, o->shape, tb->dlogits);
+    t->dout[0] = &dt;
+    if (run_backward(t->run, t->dout, err))
+        return err->code;
+    if (cfg->clip_norm > 0.0)
+        optim_clip_grad_norm(t->pl, cfg->clip_norm);
+    optim_step(t->opt, t->pl, t->lr);
+    t->loss_sum += L * (double)b;
+    return QS_OK;
+}
+
+/* The validation metric, or the epoch's train loss without a validation split. */
+static QsStatus train_score(void *user, int epoch, double base, double span, double *metric,
+                            QsError *err)
+{
+    (void)epoch;
+    TrainLoop *t = user;
+    t->train_loss = t->loss_sum / (double)t->N;
+    *metric = t->train_loss;
+    if (!t->val)
+        return QS_OK;
+    TrainSubJob sub;
+    JobCtx vjob = train_sub_job(&sub, t->job, base, span);
+    LabelMetrics lm;
+    if (eval_labels(t->g, t->val, 0, t->task,
+                    t->cfg->eval_batch ? t->cfg->eval_batch : t->cfg->batch, &vjob, &lm, err))
+        return err->code;
+    *metric = label_metrics_headline(&lm);
+    label_metrics_release(&lm);
+    return QS_OK;
+}
+
+static void train_end(void *user, int epoch, bool improved, double metric, double seconds)
+{
+    TrainLoop *t = user;
+    if (improved)
+        train_state_save(t->state);
+    t->sum->last_train_loss = t->train_loss;
+    TrainEpoch e = { .epoch = epoch, .epochs = t->cfg->epochs, .train_loss = t->train_loss,
+                     .val_metric = metric, .lr = t->lr, .improved = improved,
+                     .seconds = seconds };
+    if (t->on_epoch)
+        t->on_epoch(t->user, &e);
+}
+
 QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind task,
                    const TrainConfig *cfg, const JobCtx *job, TrainEpochFn on_epoch,
                    void *user, TrainSummary *out, QsError *err)
@@ -453,89 +547,28 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
 
     if ((st = train_batch_init(&tb, train, cfg->batch, C, loss->class_labels, err)))
         goto cleanup;
-    int64_t B = tb.cap;
     dout = xcalloc((size_t)g->n_outputs, sizeof *dout);
-    Rng rng;
-    rng_seed(&rng, cfg->seed);
-    SchedConfig sc = { .base_lr = cfg->opt.lr, .epochs = cfg->epochs,
-                       .step_size = cfg->step_size, .gamma = cfg->gamma };
-    double best_cmp = sum.higher_is_better ? -INFINITY : INFINITY;
-    int since_best = 0;
     int64_t nval = val ? dataset_len(val) : 0;
-    double train_share = (double)N / (double)(N + nval);
-
-    for (epoch = 1; epoch <= cfg->epochs; epoch++) {
-        double t0 = train_now();
-        double lr = optim_sched_lr(cfg->sched, &sc, epoch - 1);
-        if (cfg->shuffle)
-            train_shuffle(&rng, tb.perm, N);
-        double loss_sum = 0.0;
-        for (int64_t first = 0; first < N; first += B) {
-            if ((st = job_check(job, "training", err)))
-                goto cleanup;
-            int64_t b = N - first < B ? N - first : B;
-            train_gather(train, first, b, &tb);
-            if ((st = run_forward(&run, tb.x.ptrs, NULL, NULL, err)))
-                goto cleanup;
-            const Tensor *o = run_output(&run, 0);
-            LossArgs la = { .logits = tensor_f32(o), .n = b, .c = C, .labels = tb.labels,
-                            .targets = tb.targets, .class_weights = weights,
-                            .label_smoothing = cfg->label_smoothing };
-            double L;
-            if ((st = loss_compute(lk, &la, &L, tb.dlogits, err)))
-                goto cleanup;
-            if (!isfinite(L)) {
-                st = qs_fail(err, QS_EINVAL, "training diverged: the %s loss is %g in epoch %d at sample %lld",
-                             loss->name, L, epoch, (long long)first);
-                goto cleanup;
-            }
-            Tensor dt = tensor_view(DT_F32, o->shape, tb.dlogits);
-            dout[0] = &dt;
-            if ((st = run_backward(&run, dout, err)))
-                goto cleanup;
-            if (cfg->clip_norm > 0.0)
-                optim_clip_grad_norm(pl, cfg->clip_norm);
-            optim_step(&opt, pl, lr);
-            sum.steps++;
-            loss_sum += L * (double)b;
-            job_progress(job, ((epoch - 1) + train_share * (double)(first + b) / (double)N) /
-                                  cfg->epochs, "train");
-        }
-        double train_loss = loss_sum / (double)N, metric = train_loss;
-        if (val) {
-            TrainSubJob sub;
-            JobCtx vjob = train_sub_job(&sub, job, ((epoch - 1) + train_share) / cfg->epochs,
-                                        (1.0 - train_share) / cfg->epochs);
-            LabelMetrics lm;
-            if ((st = eval_labels(g, val, 0, task, cfg->eval_batch ? cfg->eval_batch : cfg->batch,
-                                  &vjob, &lm, err)))
-                goto cleanup;
-            metric = label_metrics_headline(&lm);
-            label_metrics_release(&lm);
-        }
-        bool improved = sum.higher_is_better ? metric > best_cmp : metric < best_cmp;
-        if (improved) {
-            best_cmp = metric;
-            sum.best_epoch = epoch;
-            sum.best_metric = metric;
-            train_state_save(&state);
-            since_best = 0;
-        } else {
-            since_best++;
-        }
-        sum.epochs_run = epoch;
-        sum.last_train_loss = train_loss;
-        TrainEpoch e = { .epoch = epoch, .epochs = cfg->epochs, .train_loss = train_loss,
-                         .val_metric = metric, .lr = lr, .improved = improved,
-                         .seconds = train_now() - t0 };
-        if (on_epoch)
-            on_epoch(user, &e);
-        if (cfg->patience > 0 && since_best >= cfg->patience) {
-            sum.stopped_early = true;
-            break;
-        }
-    }
-    job_progress(job, 1.0, "train");
+    TrainLoop t = { .cfg = cfg, .g = g, .run = &run, .pl = pl, .opt = &opt, .state = &state,
+                    .tb = &tb, .lk = lk, .weights = weights, .dout = dout,
+                    .sc = { .base_lr = cfg->opt.lr, .epochs = cfg->epochs,
+                            .step_size = cfg->step_size, .gamma = cfg->gamma },
+                    .val = val, .task = task, .job = job, .N = N, .sum = &sum,
+                    .on_epoch = on_epoch, .user = user };
+    EpochLoop l = { .epochs = cfg->epochs, .patience = cfg->patience, .shuffle = cfg->shuffle,
+                    .seed = cfg->seed, .higher_is_better = sum.higher_is_better,
+                    .train = train, .tb = &tb, .share = (double)N / (double)(N + nval),
+                    .what = "training", .phase = "train", .user = &t, .begin = train_begin,
+                    .step = train_step, .score = train_score, .end = train_end,
+                    .best = sum.higher_is_better ? -INFINITY : INFINITY };
+    st = epoch_loop_run(&l, job, err);
+    epoch = l.epoch;
+    sum.steps = l.steps;
+    sum.epochs_run = l.epochs_run;
+    sum.best_epoch = l.best_epoch;
+    if (l.best_epoch > 0)
+        sum.best_metric = l.best;
+    sum.stopped_early = l.stopped_early;
 
 cleanup:
     if (started) {
