@@ -159,12 +159,8 @@ static QsStatus export_verify(App *app, const char *path, const char *vname,
         goto done;
     }
     if (lv) {
-        const float *const *bc = biascorr_active(&lv->corr) && plan_equal(&lv->corr.plan,
-                                                                           &lv->plan)
-                                     ? (const float *const *)lv->corr.v
-                                     : NULL;
-        if ((st = qmodel_build_ex(lm, &lv->plan, lv->calibrated ? &lv->calib : NULL, bc, &q,
-                                  err)))
+        ExportJob lj = { lm, &lv->plan, lv->calibrated ? &lv->calib : NULL, &lv->corr, vname };
+        if ((st = export_qmodel(&lj, &q, err)))
             goto done;
         lx = qmodel_executor(q);
     } else {
