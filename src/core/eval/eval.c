@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "eval/walk.h"
 #include "run/run.h"
 
 QsStatus eval_check_inputs(const Graph *g, const Dataset *d, QsError *err)
@@ -14,31 +15,24 @@ QsStatus eval_check_inputs(const Graph *g, const Dataset *d, QsError *err)
     return QS_OK;
 }
 
+typedef struct {
+    EvalBatchFn fn;
+    void *user;
+} EvalAdapter;
+
+static QsStatus eval_walk_batch(void *user, WalkBatch *b, QsError *err)
+{
+    EvalAdapter *a = user;
+    return a->fn(a->user, b->first, b->n, b->out[0], err);
+}
+
 QsStatus eval_batches_with(const Executor *ex, const Dataset *d, int64_t n, int batch,
                            const JobCtx *job, EvalBatchFn fn, void *user, QsError *err)
 {
-    const Graph *g = ex->graph;
-    if (batch < 1)
-        return qs_fail(err, QS_EINVAL, "batch=%d: must be at least 1", batch);
-    if (eval_check_inputs(g, d, err))
-        return err->code;
-    const Tensor **outs = xmalloc((size_t)g->n_outputs * sizeof *outs);
-    QsStatus st = QS_OK;
-    for (int64_t first = 0; first < n; first += batch) {
-        if ((st = job_check(job, "evaluation", err)))
-            break;
-        int64_t b = n - first < batch ? n - first : batch;
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *inputs[DATA_MAX_INPUTS];
-        dataset_batch(d, first, b, views, inputs);
-        if ((st = ex->forward(ex->self, inputs, outs, NULL, NULL, err)))
-            break;
-        if ((st = fn(user, first, b, outs[0], err)))
-            break;
-        job_progress(job, (double)(first + b) / (double)n, "eval");
-    }
-    free(outs);
-    return st;
+    EvalAdapter a = { fn, user };
+    Walk w = { .ex = ex, .batch = eval_walk_batch, .user = &a, .job = job,
+               .what = "evaluation", .phase = "eval" };
+    return walk_split(&w, d, n, batch, err);
 }
 
 QsStatus eval_batches(const Graph *g, const Dataset *d, int64_t n, int batch, const JobCtx *job,

@@ -20,8 +20,9 @@ typedef QsStatus (*EvalBatchFn)(void *user, int64_t first, int64_t n, const Tens
  * registered, session.h). */
 QsStatus eval_check_inputs(const Graph *g, const Dataset *d, QsError *err);
 
-/* Runs the executor on the first n samples of d's inputs in batches of `batch`; calls fn
- * per batch. Progress and cancellation through job. */
+/* Runs the executor on the first n samples of d's inputs (n <= 0: all) in batches of
+ * `batch`; calls fn per batch with the first output. Progress and cancellation through job.
+ * A walk_split (walk.h) for callers that only need the first output. */
 QsStatus eval_batches_with(const Executor *ex, const Dataset *d, int64_t n, int batch,
                            const JobCtx *job, EvalBatchFn fn, void *user, QsError *err);
 /* The same with the float model g. */

@@ -86,6 +86,24 @@ void score_release(Score *s)
     s->has_labels = false;
 }
 
+QsStatus score_reference(const Graph *g, const Dataset *d, int64_t n, TaskKind task, int batch,
+                         const JobCtx *job, double *metric, int64_t *samples, Tensor **ref,
+                         QsError *err)
+{
+    FloatExec *f;
+    Executor fx = exec_float_new(g, &f);
+    Score sc;
+    QsStatus st = score_run(&fx, d, n, task, batch, NULL, ref, job, &sc, err);
+    exec_float_free(f);
+    if (st)
+        return st;
+    *metric = score_metric(&sc);
+    if (samples)
+        *samples = sc.n;
+    score_release(&sc);
+    return QS_OK;
+}
+
 double score_metric(const Score *s)
 {
     if (!s->has_labels)

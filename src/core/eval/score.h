@@ -29,6 +29,13 @@ QsStatus score_run(const Executor *ex, const Dataset *d, int64_t n, TaskKind tas
                    QsError *err);
 void score_release(Score *s);
 
+/* The float model g's run as the reference other executors are compared with: its metric
+ * (NaN without labels), the samples scored (samples may be NULL) and a new (n, C) tensor of its outputs in *ref
+ * (caller frees with tensor_free). */
+QsStatus score_reference(const Graph *g, const Dataset *d, int64_t n, TaskKind task, int batch,
+                         const JobCtx *job, double *metric, int64_t *samples, Tensor **ref,
+                         QsError *err);
+
 /* The headline metric: accuracy for classify and multilabel, MSE for regress. */
 double score_metric(const Score *s);
 /* "accuracy" or "mse". */

@@ -7,6 +7,7 @@
  * pass over the samples per unit. */
 #include "ptq/biascorr.h"
 #include "eval/eval.h"
+#include "eval/walk.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -157,6 +158,63 @@ static void bc_accumulate(const BcUnit *u, const Tensor *ref, const Tensor *q, d
     }
 }
 
+/* One pass over the samples: the float reference, then the quantized model with the units
+ * before u corrected; unit u (NULL in the last pass) has its pre-activation error summed. */
+typedef struct BcPass {
+    const Run *ref;       /* the float run of the batch */
+    QModel *q;
+    const BcUnit *u;
+    int from_input;       /* the graph input u reads directly, -1: a value tapped into xin */
+    BcTap tap;
+    Tensor xin;           /* u's input in the quantized run */
+    double *sig, *noise;  /* output SQNR sums, or NULL when the pass does not measure them */
+    double *sum, sq;      /* bc_accumulate's */
+    int64_t *cnt, vals;
+} BcPass;
+
+/* Sizes xin from the float run's value and aims the tap at it. */
+static QsStatus bc_between(void *user, WalkBatch *b, QsError *err)
+{
+    (void)b;
+    BcPass *c = user;
+    int v = c->ref->g->nodes[c->u->head].in[0];
+    tensor_release(&c->xin);
+    if (tensor_init(&c->xin, DT_F32, c->ref->vals[v].shape, err))
+        return err->code;
+    c->tap.v = v;
+    c->tap.dst = &c->xin;
+    c->tap.got = false;
+    return QS_OK;
+}
+
+static QsStatus bc_batch(void *user, WalkBatch *b, QsError *err)
+{
+    BcPass *c = user;
+    const Run *ref = c->ref;
+    const Graph *g = ref->g;
+    const BcUnit *u = c->u;
+    if (c->sig)
+        bc_sqnr_add(ref, b->out2, g->n_outputs, c->sig, c->noise);
+    if (!u)
+        return QS_OK;
+    const Node *hn = &g->nodes[u->head];
+    if (c->from_input < 0 && !c->tap.got)
+        return qs_fail(err, QS_EINVAL, "biascorr: the quantized run did not produce the "
+                       "input of '%s'", hn->name);
+    const Tensor *zf = &ref->vals[u->pre];
+    Tensor zq;
+    if (tensor_init(&zq, DT_F32, ref->vals[hn->out].shape, err))
+        return err->code;
+    QsStatus st = qmodel_unit_preact(c->q, u->head, c->from_input >= 0 ? &b->views[c->from_input]
+                                                                      : &c->xin, &zq, err);
+    if (!st) {
+        bc_accumulate(u, zf, &zq, c->sum, c->cnt, &c->sq);
+        c->vals += tensor_numel(zf);
+    }
+    tensor_release(&zq);
+    return st;
+}
+
 QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, const Dataset *d,
                       int64_t n, int batch, const JobCtx *job, BiasCorr *out,
                       BiasCorrReport *rep, QsError *err)
@@ -196,9 +254,8 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
     /* the corrections measured so far: units after the one measured run uncorrected */
     const float **use = xcalloc((size_t)nn, sizeof *use);
     BiasCorrUnit *ru = xcalloc((size_t)nu, sizeof *ru);
-    const Tensor **outs = xmalloc((size_t)(g->n_outputs ? g->n_outputs : 1) * sizeof *outs);
-    Run ref;
-    run_init(&ref, g);
+    FloatExec *fe;
+    Executor fx = exec_float_new(g, &fe);
     double sig0 = 0, noise0 = 0, sig1 = 0, noise1 = 0;
     QsStatus st = QS_OK;
     /* pass k measures unit k; pass nu only measures the corrected model's outputs */
@@ -207,59 +264,28 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
             break;
         Executor qx = qmodel_executor(q);
         const BcUnit *u = k < nu ? &units[k] : NULL;
-        double *sum = NULL, sq = 0;
-        int64_t *cnt = NULL, vals = 0;
+        BcPass bp = { .ref = exec_float_run(fe), .q = q, .u = u, .from_input = -1,
+                      .tap = { .g = g, .v = -1 } };
+        if (k == 0)
+            bp.sig = &sig0, bp.noise = &noise0;
+        if (k == nu)
+            bp.sig = &sig1, bp.noise = &noise1;
         if (u) {
-            sum = xcalloc((size_t)u->oc, sizeof *sum);
-            cnt = xcalloc((size_t)u->oc, sizeof *cnt);
+            bp.sum = xcalloc((size_t)u->oc, sizeof *bp.sum);
+            bp.cnt = xcalloc((size_t)u->oc, sizeof *bp.cnt);
+            for (int i = 0; i < g->n_inputs; i++)
+                if (g->inputs[i] == g->nodes[u->head].in[0])
+                    bp.from_input = i;
         }
-        for (int64_t first = 0; first < n && !st; first += batch) {
-            if ((st = job_check(job, "bias correction", err)))
-                break;
-            int64_t b = n - first < batch ? n - first : batch;
-            Tensor views[DATA_MAX_INPUTS];
-            const Tensor *inputs[DATA_MAX_INPUTS];
-            dataset_batch(d, first, b, views, inputs);
-            if ((st = run_forward(&ref, inputs, NULL, NULL, err)))
-                break;
-            Tensor xin, zq;
-            memset(&xin, 0, sizeof xin);
-            memset(&zq, 0, sizeof zq);
-            BcTap tap = { .g = g, .v = -1 };
-            const Node *hn = u ? &g->nodes[u->head] : NULL;
-            int from_input = -1; /* the graph input the unit reads directly, if any */
-            for (int i = 0; u && i < g->n_inputs; i++)
-                if (g->inputs[i] == hn->in[0])
-                    from_input = i;
-            if (u && from_input < 0) {
-                if ((st = tensor_init(&xin, DT_F32, ref.vals[hn->in[0]].shape, err)))
-                    break;
-                tap.v = hn->in[0];
-                tap.dst = &xin;
-            }
-            st = qx.forward(qx.self, inputs, outs, u && from_input < 0 ? bc_tap : NULL, &tap,
-                            err);
-            if (!st && k == 0)
-                bc_sqnr_add(&ref, outs, g->n_outputs, &sig0, &noise0);
-            if (!st && k == nu)
-                bc_sqnr_add(&ref, outs, g->n_outputs, &sig1, &noise1);
-            if (!st && u && from_input < 0 && !tap.got)
-                st = qs_fail(err, QS_EINVAL, "biascorr: the quantized run did not produce the "
-                             "input of '%s'", hn->name);
-            const Tensor *zf = u ? &ref.vals[u->pre] : NULL;
-            if (!st && u)
-                st = tensor_init(&zq, DT_F32, ref.vals[hn->out].shape, err);
-            if (!st && u)
-                st = qmodel_unit_preact(q, u->head, from_input >= 0 ? &views[from_input] : &xin, &zq, err);
-            if (!st && u) {
-                bc_accumulate(u, zf, &zq, sum, cnt, &sq);
-                vals += tensor_numel(zf);
-            }
-            tensor_release(&xin);
-            tensor_release(&zq);
-            job_progress(job, ((double)k + (double)(first + b) / (double)n) / (double)(nu + 1),
-                         "biascorr");
-        }
+        bool tapped = u && bp.from_input < 0;
+        Walk w = { .ex = &fx, .ex2 = &qx, .tap2 = tapped ? bc_tap : NULL, .tap2_user = &bp.tap,
+                   .between = tapped ? bc_between : NULL, .batch = bc_batch, .user = &bp,
+                   .job = job, .what = "bias correction", .phase = "biascorr",
+                   .frac0 = (double)k / (double)(nu + 1), .span = 1.0 / (double)(nu + 1) };
+        st = walk_split(&w, d, n, batch, err);
+        tensor_release(&bp.xin);
+        double *sum = bp.sum, sq = bp.sq;
+        int64_t *cnt = bp.cnt, vals = bp.vals;
         if (!st && u) {
             float *v = xmalloc((size_t)u->oc * sizeof *v);
             double ss = 0, mx = 0;
@@ -281,8 +307,7 @@ QsStatus biascorr_run(const Model *m, const Plan *p, const Calibration *cal, con
         qmodel_free(q);
         q = NULL;
     }
-    run_release(&ref);
-    free(outs);
+    exec_float_free(fe);
     free(use);
     free(units);
     if (st) {

@@ -4,6 +4,7 @@
  * failure restores every tensor that was touched. */
 #include "ptq/cle.h"
 #include "eval/eval.h"
+#include "eval/walk.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -341,44 +342,51 @@ static void cle_tap(void *user, int node, const Tensor *t)
     }
 }
 
+typedef struct ClePass {
+    int n_outputs;
+    float *cur;            /* where the next batch's outputs go (or are compared) */
+    double *diff;          /* NULL: copy the outputs */
+} ClePass;
+
+static QsStatus cle_pass_batch(void *user, WalkBatch *b, QsError *err)
+{
+    (void)err;
+    ClePass *c = user;
+    for (int k = 0; k < c->n_outputs; k++) {
+        const Tensor *o = b->out[k];
+        const float *y = tensor_f32(o);
+        float *cur = c->cur;
+        int64_t m = tensor_numel(o);
+        if (!c->diff) {
+            memcpy(cur, y, (size_t)m * sizeof *cur);
+        } else {
+            double *diff = c->diff;
+            for (int64_t i = 0; i < m && !isnan(*diff); i++) {
+                if (isnan(y[i]) && isnan(cur[i]))
+                    continue;
+                double dv = fabs((double)y[i] - cur[i]);
+                *diff = !(dv <= *diff) ? dv : *diff; /* NaN against a number: NaN sticks */
+            }
+        }
+        c->cur += m;
+    }
+    return QS_OK;
+}
+
 /* Runs the float model over samples [0, n) of d and copies the outputs into out (or compares them with
  * out: *diff = max |y - out|). */
 static QsStatus cle_pass(const Graph *g, const Dataset *d, int64_t n, int batch, CleTap *tap,
                          float *out, double *diff, const JobCtx *job, double frac0,
                          QsError *err)
 {
-    Run r;
-    run_init(&r, g);
-    float *cur = out;
-    QsStatus st = QS_OK;
-    for (int64_t first = 0; first < n && !st; first += batch) {
-        if ((st = job_check(job, "cross-layer equalization", err)))
-            break;
-        int64_t b = n - first < batch ? n - first : batch;
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *inputs[DATA_MAX_INPUTS];
-        dataset_batch(d, first, b, views, inputs);
-        if ((st = run_forward(&r, inputs, tap ? cle_tap : NULL, tap, err)))
-            break;
-        for (int k = 0; k < g->n_outputs; k++) {
-            const Tensor *o = run_output(&r, k);
-            const float *y = tensor_f32(o);
-            int64_t m = tensor_numel(o);
-            if (!diff) {
-                memcpy(cur, y, (size_t)m * sizeof *cur);
-            } else {
-                for (int64_t i = 0; i < m && !isnan(*diff); i++) {
-                    if (isnan(y[i]) && isnan(cur[i]))
-                        continue;
-                    double dv = fabs((double)y[i] - cur[i]);
-                    *diff = !(dv <= *diff) ? dv : *diff; /* NaN against a number: NaN sticks */
-                }
-            }
-            cur += m;
-        }
-        job_progress(job, frac0 + 0.5 * (double)(first + b) / (double)n, "cle");
-    }
-    run_release(&r);
+    FloatExec *f;
+    Executor ex = exec_float_new(g, &f);
+    ClePass c = { .n_outputs = g->n_outputs, .cur = out, .diff = diff };
+    Walk w = { .ex = &ex, .tap = tap ? cle_tap : NULL, .tap_user = tap, .batch = cle_pass_batch,
+               .user = &c, .job = job, .what = "cross-layer equalization", .phase = "cle",
+               .frac0 = frac0, .span = 0.5 };
+    QsStatus st = walk_split(&w, d, n, batch, err);
+    exec_float_free(f);
     return st;
 }
 

@@ -1,5 +1,6 @@
 #include "ptq/qerror.h"
 #include "eval/eval.h"
+#include "eval/walk.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -58,21 +59,27 @@ static void accumulate(LayerError *e, const float *ref, const float *q, int64_t 
 }
 
 typedef struct {
+    QModel *q;
     const Run *ref;          /* the float run of the same batch: every value is kept */
     LayerError *out;
-} AccumCtx;
+} QErrorWalk;
 
 static void accum_tap(void *user, int node, const Tensor *t)
 {
-    AccumCtx *c = user;
+    QErrorWalk *c = user;
     const Graph *g = c->ref->g;
     const Tensor *ref = &c->ref->vals[g->nodes[node].out];
     if (tensor_numel(ref) == tensor_numel(t))
         accumulate(&c->out[node], tensor_f32(ref), tensor_f32(t), tensor_numel(t));
 }
 
-static QsStatus local_batch(QModel *q, const Run *ref, LayerError *out, QsError *err)
+static QsStatus local_batch(void *user, WalkBatch *b, QsError *err)
 {
+    (void)b;
+    const QErrorWalk *c = user;
+    QModel *q = c->q;
+    const Run *ref = c->ref;
+    LayerError *out = c->out;
     const Graph *g = ref->g;
     for (int i = 0; i < g->n_nodes; i++) {
         const QLayerInfo *info = qmodel_layer(q, i);
@@ -104,36 +111,21 @@ QsStatus qerror_run(const Model *m, QModel *q, const Dataset *d, int64_t n, int 
     memset(out, 0, (size_t)g->n_nodes * sizeof *out);
     if (eval_check_inputs(g, d, err))
         return qs_error_prefix(err, "error"), err->code;
-    if (n <= 0 || n > dataset_len(d))
-        n = dataset_len(d);
-    Run ref;
-    run_init(&ref, g);
+    FloatExec *f;
+    Executor fx = exec_float_new(g, &f);
     Executor qx = qmodel_executor(q);
-    const Tensor **outs = xmalloc((size_t)g->n_outputs * sizeof *outs);
-    QsStatus st = QS_OK;
-    for (int64_t first = 0; first < n && !st; first += batch) {
-        if ((st = job_check(job, "error measurement", err)))
-            break;
-        int64_t b = n - first < batch ? n - first : batch;
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *inputs[DATA_MAX_INPUTS];
-        dataset_batch(d, first, b, views, inputs);
-        if ((st = run_forward(&ref, inputs, NULL, NULL, err)))
-            break;
-        if (local) {
-            st = local_batch(q, &ref, out, err);
-        } else {
-            AccumCtx c = { .ref = &ref, .out = out };
-            st = qx.forward(qx.self, inputs, outs, accum_tap, &c, err);
-        }
-        job_progress(job, (double)(first + b) / (double)n, "error");
-    }
+    QErrorWalk c = { .q = q, .ref = exec_float_run(f), .out = out };
+    /* local: the float run alone, each unit then run on its float inputs; else the
+     * quantized model after it, tapped layer by layer against the float values */
+    Walk w = { .ex = &fx, .ex2 = local ? NULL : &qx, .tap2 = accum_tap, .tap2_user = &c,
+               .batch = local ? local_batch : NULL, .user = &c, .job = job,
+               .what = "error measurement", .phase = "error" };
+    QsStatus st = walk_split(&w, d, n, batch, err);
     for (int i = 0; i < g->n_nodes; i++) {
         const QLayerInfo *info = qmodel_layer(q, i);
         if (info->has_act)
             out[i].step = info->act.scale;
     }
-    free(outs);
-    run_release(&ref);
+    exec_float_free(f);
     return st;
 }

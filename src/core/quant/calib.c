@@ -3,11 +3,12 @@
 #include "quant/calib.h"
 
 #include "eval/eval.h"
+#include "eval/walk.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/run.h"
+#include "run/exec.h"
 
 typedef struct {
     const Graph *g;
@@ -25,6 +26,18 @@ static void calib_tap(void *user, int node, const Tensor *out)
 {
     CalibTap *ct = user;
     calib_observe(ct->c, ct->g->nodes[node].out, out);
+}
+
+/* The inputs are observed after the run (no tap sees them); a failing run discards the
+ * whole calibration, so no half-counted batch survives. */
+static QsStatus calib_batch(void *user, WalkBatch *b, QsError *err)
+{
+    (void)err;
+    CalibTap *ct = user;
+    for (int k = 0; k < ct->g->n_inputs; k++)
+        calib_observe(ct->c, ct->g->inputs[k], &b->views[k]);
+    ct->c->samples += b->n;
+    return QS_OK;
 }
 
 void calib_release(Calibration *c)
@@ -68,27 +81,13 @@ QsStatus calib_run(const Graph *g, const Dataset *d, int64_t n, int batch, doubl
     for (int v = 0; v < g->n_values; v++)
         act_stats_init(&out->stats[v]);
 
-    Run r;
-    run_init(&r, g);
+    FloatExec *f;
+    Executor ex = exec_float_new(g, &f);
     CalibTap ct = { .g = g, .c = out };
-    QsStatus st = QS_OK;
-    for (int64_t first = 0; first < n; first += batch) {
-        if ((st = job_check(job, "calibration", err)))
-            break;
-        int64_t b = n - first < batch ? n - first : batch;
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *inputs[DATA_MAX_INPUTS];
-        dataset_batch(d, first, b, views, inputs);
-        /* The inputs are observed before the run; a failing run discards the whole
-         * calibration, so no half-counted batch survives. */
-        for (int k = 0; k < g->n_inputs; k++)
-            calib_observe(out, g->inputs[k], &views[k]);
-        if ((st = run_forward(&r, inputs, calib_tap, &ct, err)))
-            break;
-        out->samples += b;
-        job_progress(job, (double)(first + b) / (double)n, "calibrate");
-    }
-    run_release(&r);
+    Walk w = { .ex = &ex, .tap = calib_tap, .tap_user = &ct, .batch = calib_batch, .user = &ct,
+               .job = job, .what = "calibration", .phase = "calibrate" };
+    QsStatus st = walk_split(&w, d, n, batch, err);
+    exec_float_free(f);
     if (st)
         calib_release(out);
     return st;

@@ -34,3 +34,5 @@ void exec_float_free(FloatExec *f)
     run_release(&f->run);
     free(f);
 }
+
+const Run *exec_float_run(const FloatExec *f) { return &f->run; }

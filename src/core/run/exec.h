@@ -20,9 +20,12 @@ typedef struct Executor {
                         RunTapFn tap, void *tap_user, QsError *err);
 } Executor;
 
-/* The float executor over a Run; release with exec_float_release. */
+/* The float executor over a Run; release with exec_float_free. */
 typedef struct FloatExec FloatExec;
 Executor exec_float_new(const Graph *g, FloatExec **owner);
 void exec_float_free(FloatExec *f);
+/* Its Run: every value of the last batch stays readable there until the next forward
+ * (comparisons read the float reference's inner values). */
+const Run *exec_float_run(const FloatExec *f);
 
 #endif

@@ -100,9 +100,10 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
 QsStatus train_auto_class_weights(const Tensor *labels, int n_classes, float *w /* (C) */,
                                   QsError *err);
 
-/* ---- pieces shared with the QAT loop (qat.c) ---------------------------------------------
- * The loop above is built from these; qat_run uses the same ones, so both loops shuffle,
- * batch, weigh classes and check data identically. */
+/* ---- pieces shared with the QAT loop (qat_run.c) -----------------------------------------
+ * train_run (train_run.c) is built from these and from the epoch loop (epochs.h); qat_run
+ * uses the same ones, so both loops shuffle, batch, weigh classes, check data and choose
+ * their epoch identically. */
 
 /* The loss a task trains with: classify cross_entropy, multilabel bce_logits, regress mse. */
 LossKind train_task_loss(TaskKind task);

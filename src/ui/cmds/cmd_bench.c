@@ -9,86 +9,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmds/cmd_handlers.h"
-#include "eval/eval.h"
-#include "base/memtrack.h"
+#include "eval/bench.h"
 #include "onnx/onnx_export.h"
 #include "eval/score.h"
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static QsStatus discard(void *user, int64_t first, int64_t n, const Tensor *out, QsError *err)
-{
-    (void)user, (void)first, (void)n, (void)out, (void)err;
-    return QS_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of t[n] (sorted here). */
-static double median_sorted(double *t, long n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
-typedef struct BenchArgs {
-    const Dataset *d;
-    int64_t n;
-    long batch, repeat, warmup;
-} BenchArgs;
-
-/* Runs `warmup` untimed passes, then `repeat` timed ones over the first n samples; the
- * pass times in seconds go to t[repeat]. */
-static QsStatus bench_time(App *app, const Executor *ex, const BenchArgs *b, long warmup,
-                           double *t, QsError *err)
-{
-    for (long i = 0; i < warmup + b->repeat; i++) {
-        double t0 = now_seconds();
-        if (eval_batches_with(ex, b->d, b->n, (int)b->batch, &app->job, discard, NULL, err))
-            return err->code;
-        if (i >= warmup)
-            t[i - warmup] = now_seconds() - t0;
-    }
-    return QS_OK;
-}
-
 /* The old single-plan bench: the current plan, as every other command runs it. */
-static QsStatus bench_current(App *app, const BenchArgs *b, Result *r, QsError *err)
+static QsStatus bench_current(App *app, const BenchPasses *b, Result *r, QsError *err)
 {
     Session *s = &app->session;
     Executor ex;
     FloatExec *owner;
     if (qstate_executor(&s->q, s->model, &s->q.plan, NULL, &ex, &owner, err))
         return err->code;
-    double *t = xmalloc((size_t)b->repeat * sizeof *t);
-    QsStatus st = bench_time(app, &ex, b, b->warmup, t, err);
+    BenchTimes t;
+    QsStatus st = bench_time(&ex, b, b->warmup, &app->job, &t, err);
     exec_float_free(owner);
     if (!st) {
-        long repeat = b->repeat;
-        double median = median_sorted(t, repeat);
         result_str(r, "precision", plan_label(&s->q.plan));
         result_int(r, "samples", b->n);
         result_int(r, "batch", b->batch);
-        result_int(r, "repeat", repeat);
-        result_float(r, "ms_per_sample", 1e3 * median / (double)b->n, RS_PLAIN);
-        result_float(r, "ms_per_sample_min", 1e3 * t[0] / (double)b->n, RS_PLAIN);
-        result_float(r, "ms_per_sample_max", 1e3 * t[repeat - 1] / (double)b->n, RS_PLAIN);
-        result_float(r, "samples_per_s", (double)b->n / median, RS_PLAIN);
+        result_int(r, "repeat", b->repeat);
+        result_float(r, "ms_per_sample", 1e3 * t.median / (double)b->n, RS_PLAIN);
+        result_float(r, "ms_per_sample_min", 1e3 * t.min / (double)b->n, RS_PLAIN);
+        result_float(r, "ms_per_sample_max", 1e3 * t.max / (double)b->n, RS_PLAIN);
+        result_float(r, "samples_per_s", (double)b->n / t.median, RS_PLAIN);
     }
-    free(t);
     return st;
 }
 
@@ -178,8 +126,8 @@ static QsStatus bench_file(QModel *q, const char *keep, BenchRow *row, QsError *
 }
 
 /* One row: lowers the plan afresh (so that the executor's buffers are allocated inside the
- * measurement), writes its file, scores it against the float outputs ref, times it. */
-static QsStatus bench_row(App *app, const Plan *p, const BenchArgs *b, TaskKind task,
+ * measurement), writes its file, measures it against the float outputs ref. */
+static QsStatus bench_row(App *app, const Plan *p, const BenchPasses *b, TaskKind task,
                           const Tensor *ref, const char *keep, BenchRow *row, QsError *err)
 {
     Session *s = &app->session;
@@ -195,26 +143,17 @@ static QsStatus bench_row(App *app, const Plan *p, const BenchArgs *b, TaskKind 
     QsStatus st = bench_file(q, keep, row, err);
     row->weight_bytes = qmodel_deployed_bytes(q);
     Executor ex = qmodel_executor(q);
-    double *t = xmalloc((size_t)b->repeat * sizeof *t);
-    int64_t base = memtrack_reset_peak();
-    Score sc;
-    /* the scoring pass is the first warm-up pass */
-    if (!st && !(st = score_run(&ex, b->d, b->n, task, (int)b->batch, ref, NULL, &app->job, &sc,
-                                err))) {
-        row->metric = score_metric(&sc);
-        row->agreement = compare_metrics_agreement(&sc.vs_ref);
-        score_release(&sc);
-        st = bench_time(app, &ex, b, b->warmup > 1 ? b->warmup - 1 : 0, t, err);
-    }
-    row->act_peak = memtrack_peak() - base;
-    qmodel_free(q);
-    if (!st) {
+    BenchMeasure m;
+    if (!st && !(st = bench_measure(&ex, b, task, ref, &app->job, &m, err))) {
         double n = (double)b->n;
-        row->ms_med = 1e3 * median_sorted(t, b->repeat) / n;
-        row->ms_min = 1e3 * t[0] / n;
-        row->ms_max = 1e3 * t[b->repeat - 1] / n;
+        row->metric = m.metric;
+        row->agreement = m.agreement;
+        row->act_peak = m.act_peak;
+        row->ms_med = 1e3 * m.t.median / n;
+        row->ms_min = 1e3 * m.t.min / n;
+        row->ms_max = 1e3 * m.t.max / n;
     }
-    free(t);
+    qmodel_free(q);
     return st;
 }
 
@@ -277,7 +216,7 @@ static void bench_report(const BenchRow *rows, int n_rows, const char *metric, d
     }
 }
 
-static QsStatus bench_table(App *app, const char *list, const BenchArgs *b, const CmdArgs *a,
+static QsStatus bench_table(App *app, const char *list, const BenchPasses *b, const CmdArgs *a,
                             Result *r, QsError *err)
 {
     Session *s = &app->session;
@@ -293,17 +232,12 @@ static QsStatus bench_table(App *app, const char *list, const BenchArgs *b, cons
     TaskKind task = session_task(s, b->d);
     /* the float run first, as compare does: its outputs are the reference for agreement
      * and its metric the reference for drop */
-    FloatExec *f;
-    Executor fx = exec_float_new(&qstate_model(&s->q, s->model)->graph, &f);
-    Score ref_score;
+    double ref_metric;
     Tensor *ref = NULL;
-    QsStatus st = score_run(&fx, b->d, b->n, task, (int)b->batch, NULL, &ref, &app->job,
-                            &ref_score, err);
-    exec_float_free(f);
+    QsStatus st = score_reference(&qstate_model(&s->q, s->model)->graph, b->d, b->n, task,
+                                  b->batch, &app->job, &ref_metric, NULL, &ref, err);
     if (st)
         return st;
-    double ref_metric = score_metric(&ref_score);
-    score_release(&ref_score);
 
     BenchRow rows[PREC_COUNT];
     memset(rows, 0, sizeof rows);
@@ -349,13 +283,14 @@ QsStatus cmd_bench(App *app, const CmdArgs *a, Result *r, QsError *err)
     int split = split_find(split_s);
     if (split < 0 || s->splits[split].n_x == 0)
         return qs_fail(err, QS_EINVAL, "bench: split '%s' is empty or unknown", split_s);
-    BenchArgs b = { .d = &s->splits[split] };
-    long n;
+    BenchPasses b = { .d = &s->splits[split] };
+    long n, batch;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err) ||
-        arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &b.batch, err) ||
+        arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &batch, err) ||
         arg_int_range(a, "repeat", 5, 1, 1000, &b.repeat, err) ||
         arg_int_range(a, "warmup", 1, 0, 100, &b.warmup, err))
         return err->code;
+    b.batch = (int)batch;
     int64_t len = dataset_len(b.d);
     b.n = n <= 0 || n > len ? len : n;
     const char *list = arg_str(a, "precisions", NULL);

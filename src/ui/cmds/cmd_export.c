@@ -10,6 +10,7 @@
 
 #include "cmds/cmd_handlers.h"
 #include "session/extract.h"
+#include "session/extract_verify.h"
 #include "io/fileio.h"
 #include "native/modelfile.h"
 #include "onnx/onnx_export.h"
@@ -110,43 +111,15 @@ static int export_split(const char *s, char *buf, size_t cap, const char **names
 
 /* ---- verification ---------------------------------------------------------------------- */
 
-/* Captures node outputs of the source run at chosen source values. */
-typedef struct VerifyTap {
-    const Graph *g;
-    int n;
-    const int *value;     /* [n] source value indices */
-    Tensor **got;         /* [n] clones of the last batch's values (NULL: not seen) */
-} VerifyTap;
-
-static void verify_tap(void *user, int node, const Tensor *out)
-{
-    VerifyTap *t = user;
-    int v = t->g->nodes[node].out;
-    for (int i = 0; i < t->n; i++)
-        if (t->value[i] == v) {
-            QsError e = { 0 };
-            tensor_free(t->got[i]);
-            t->got[i] = tensor_clone(out, &e); /* NULL on failure: reported as not seen */
-        }
-}
-
-typedef struct VerifyResult {
-    int64_t samples;
-    double max_diff;
-    char note[160];       /* why nothing was verified; "" otherwise */
-} VerifyResult;
-
-/* Loads `path` back and runs it on the first n samples of split d next to the source
- * (executor src over graph sg, which x was cut from): the part's inputs are the split's
- * inputs or the source's values at the cut, and its outputs are compared with the source's
- * values there. The loaded variant `vname` runs (NULL: the float model; .onnx files are
- * loaded back for float plans only). */
+/* Loads `path` back and checks it against the source executor src on the first n samples
+ * of split d (extract_verify). The loaded variant `vname` runs (NULL: the float model;
+ * .onnx files are loaded back for float plans only). */
 static QsStatus export_verify(App *app, const char *path, const char *vname,
                               const Extract *x, Executor *src, const Dataset *d, int64_t n,
-                              VerifyResult *res, QsError *err)
+                              ExtractVerify *res, QsError *err)
 {
     Session *s = &app->session;
-    const Graph *sg = src->graph, *pg = &x->m->graph;
+    const Graph *pg = &x->m->graph;
     memset(res, 0, sizeof *res);
     Model *lm = modelfile_load(path, err);
     if (!lm)
@@ -172,79 +145,14 @@ static QsStatus export_verify(App *app, const char *path, const char *vname,
         goto done;
     }
     if (lv) {
-        const float *const *bc = biascorr_active(&lv->corr) && plan_equal(&lv->corr.plan,
-                                                                           &lv->plan)
-                                     ? (const float *const *)lv->corr.v
-                                     : NULL;
-        if ((st = qmodel_build_ex(lm, &lv->plan, lv->calibrated ? &lv->calib : NULL, bc, &q,
-                                  err)))
+        ExportJob lj = { lm, &lv->plan, lv->calibrated ? &lv->calib : NULL, &lv->corr, vname };
+        if ((st = export_qmodel(&lj, &q, err)))
             goto done;
         lx = qmodel_executor(q);
     } else {
         lx = exec_float_new(&lm->graph, &fe);
     }
-    /* where each part input and output comes from in the source */
-    int nv = pg->n_inputs + pg->n_outputs, val[2 * EXTRACT_MAX_IO], from_data[EXTRACT_MAX_IO];
-    for (int i = 0; i < pg->n_inputs; i++) {
-        val[i] = x->value_from[pg->inputs[i]];
-        from_data[i] = -1;
-        for (int k = 0; k < sg->n_inputs; k++)
-            if (sg->inputs[k] == val[i])
-                from_data[i] = k;
-    }
-    for (int i = 0; i < pg->n_outputs; i++)
-        val[pg->n_inputs + i] = x->value_from[pg->outputs[i]];
-    Tensor *got[2 * EXTRACT_MAX_IO] = { 0 };
-    VerifyTap tap = { sg, nv, val, got };
-    int64_t len = dataset_len(d);
-    if (n <= 0 || n > len)
-        n = len;
-    int batch = s->opt.batch > 0 ? s->opt.batch : 32;
-    for (int64_t first = 0; first < n && !st; first += batch) {
-        int64_t b = n - first < batch ? n - first : batch;
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *ins[DATA_MAX_INPUTS], *souts[EXTRACT_MAX_IO], *pouts[EXTRACT_MAX_IO];
-        dataset_batch(d, first, b, views, ins);
-        for (int i = 0; i < nv; i++) {
-            tensor_free(got[i]);
-            got[i] = NULL;
-        }
-        if ((st = src->forward(src->self, ins, souts, verify_tap, &tap, err)))
-            break;
-        const Tensor *pin[EXTRACT_MAX_IO];
-        for (int i = 0; i < nv && !res->note[0]; i++) {
-            bool needed = i >= pg->n_inputs || from_data[i] < 0;
-            if (needed && !got[i])
-                snprintf(res->note, sizeof res->note, "value '%s' is computed inside a fused "
-                         "unit under this plan, so the source cannot be tapped there",
-                         sg->values[val[i]].name);
-        }
-        if (res->note[0])
-            break;
-        for (int i = 0; i < pg->n_inputs; i++)
-            pin[i] = from_data[i] >= 0 ? ins[from_data[i]] : got[i];
-        if ((st = lx.forward(lx.self, pin, pouts, NULL, NULL, err)))
-            break;
-        for (int i = 0; i < pg->n_outputs; i++) {
-            const Tensor *want = got[pg->n_inputs + i], *have = pouts[i];
-            if (!shape_equal(&want->shape, &have->shape)) {
-                st = qs_fail(err, QS_ESHAPE, "output '%s' of the loaded part has another shape "
-                             "than the source's", pg->values[pg->outputs[i]].name);
-                break;
-            }
-            const float *a = tensor_f32(want), *c = tensor_f32(have);
-            for (int64_t k = 0; k < tensor_numel(want); k++) {
-                double dd = fabs((double)a[k] - (double)c[k]);
-                if (!(dd <= res->max_diff)) /* NaN counts as a difference */
-                    res->max_diff = isnan(dd) ? INFINITY : dd;
-            }
-        }
-        res->samples += b;
-    }
-    for (int i = 0; i < nv; i++)
-        tensor_free(got[i]);
-    if (res->note[0])
-        res->samples = 0;
+    st = extract_verify(x, src, &lx, d, n, s->opt.batch > 0 ? s->opt.batch : 32, res, err);
 done:
     qmodel_free(q);
     exec_float_free(fe);
@@ -313,7 +221,7 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
         st = export_qsm(path, &job, err);
     else
         st = export_onnx(path, &job, &layout, err);
-    VerifyResult vr = { 0 };
+    ExtractVerify vr = { 0 };
     const Dataset *d = &s->splits[SPLIT_EVAL];
     bool verified = false;
     if (!st && cut && verify_n > 0) {

@@ -7,7 +7,7 @@
 #include "cmds/cmd_handlers.h"
 #include "ops/op.h"
 #include "ptq/qerror.h"
-#include "cmds/qview.h"
+#include "session/qview.h"
 
 /* The split inspection commands read: eval when registered, else calib. */
 static const Dataset *inspect_split(const Session *s, const CmdArgs *a, const char **name,

@@ -7,7 +7,7 @@
 #include "native/modelfile.h"
 #include "ops/op.h"
 #include "qexec/qexec.h"
-#include "cmds/qview.h"
+#include "session/qview.h"
 #include "native/spec.h"
 #include "graph/transform.h"
 #include "native/variants.h"

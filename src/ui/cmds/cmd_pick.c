@@ -6,26 +6,22 @@
 
 #include "cmds/cmd_handlers.h"
 #include "native/modelfile.h"
-#include "cmds/variant_rows.h"
+#include "session/variant_pick.h"
 #include "native/variants.h"
-
-typedef struct Constraints {
-    double size_kb, latency_ms, drop_pct; /* NAN: not constrained */
-} Constraints;
 
 /* Reads "size<=100KB", "latency<=50ms", "drop<=10%" (units optional) from positional
  * arguments or the same names as options (size=100). */
-static QsStatus read_constraints(const CmdArgs *a, Constraints *c, QsError *err)
+static QsStatus read_constraints(const CmdArgs *a, PickLimits *c, QsError *err)
 {
     static const struct {
         const char *name, *unit;
         size_t off;
     } keys[] = {
-        { "size", "KB", offsetof(Constraints, size_kb) },
-        { "latency", "ms", offsetof(Constraints, latency_ms) },
-        { "drop", "%", offsetof(Constraints, drop_pct) },
+        { "size", "KB", offsetof(PickLimits, size_kb) },
+        { "latency", "ms", offsetof(PickLimits, latency_ms) },
+        { "drop", "%", offsetof(PickLimits, drop_pct) },
     };
-    *c = (Constraints){ NAN, NAN, NAN };
+    *c = (PickLimits){ NAN, NAN, NAN };
     for (int i = 0; i < a->n_pos; i++) {
         const char *t = a->pos[i];
         int k = 0;
@@ -48,63 +44,6 @@ static QsStatus read_constraints(const CmdArgs *a, Constraints *c, QsError *err)
         *(double *)((char *)c + keys[k].off) = v;
     }
     return QS_OK;
-}
-
-/* Whether the row's size meets the limit: the whole model's deployed bytes, or, when the
- * model names parts that are deployed apart, each part's. */
-static bool size_ok(const VariantRows *v, const VariantRow *w, const Constraints *c)
-{
-    if (isnan(c->size_kb))
-        return true;
-    if (!v->n_parts)
-        return w->bytes / 1000.0 <= c->size_kb;
-    for (int k = 0; k < v->n_parts; k++)
-        if (w->part_bytes[k] / 1000.0 > c->size_kb)
-            return false;
-    return true;
-}
-
-/* Why a row fails the constraints, or "" when it meets them all. */
-static void failures(const VariantRows *v, const VariantRow *w, const Constraints *c, char *buf,
-                     size_t cap)
-{
-    buf[0] = '\0';
-    size_t used = 0;
-    if (!w->evaluated) {
-        snprintf(buf, cap, "not evaluated (%s)", w->note);
-        return;
-    }
-    if (!size_ok(v, w, c)) {
-        if (!v->n_parts)
-            used += (size_t)snprintf(buf + used, cap - used, "size %.1f KB > %g KB; ",
-                                     w->bytes / 1000.0, c->size_kb);
-        for (int k = 0; k < v->n_parts && used < cap; k++)
-            if (w->part_bytes[k] / 1000.0 > c->size_kb)
-                used += (size_t)snprintf(buf + used, cap - used, "%s %.1f KB > %g KB; ",
-                                         v->part[k], w->part_bytes[k] / 1000.0, c->size_kb);
-    }
-    if (!isnan(c->latency_ms) && w->ms > c->latency_ms && used < cap)
-        used += (size_t)snprintf(buf + used, cap - used, "latency %.3f ms > %g ms; ", w->ms,
-                                 c->latency_ms);
-    if (!isnan(c->drop_pct) && 100.0 * w->drop > c->drop_pct + 1e-9 && used < cap)
-        used += (size_t)snprintf(buf + used, cap - used, "drop %.2f %% > %g %%; ",
-                                 100.0 * w->drop, c->drop_pct);
-    if (used >= cap)
-        used = cap - 1;
-    if (used >= 2)
-        buf[used - 2] = '\0';
-}
-
-/* Better = higher metric (lower for MSE); a tie goes to the smaller model, and a tie in
- * size to the row listed first (not to the faster one: measured latency is noisy, and the
- * same script must pick the same winner every time). */
-static bool better(const VariantRow *a, const VariantRow *b, TaskKind task)
-{
-    double ma = task_table[task].higher_is_better ? a->metric : -a->metric;
-    double mb = task_table[task].higher_is_better ? b->metric : -b->metric;
-    if (ma != mb)
-        return ma > mb;
-    return a->bytes < b->bytes;
 }
 
 /* Saves the model the winner was scored on with the winner as its only variant: a winner
@@ -148,7 +87,7 @@ static QsStatus export_winner(App *app, const VariantRow *w, const char *path, Q
 
 QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
-    Constraints c;
+    PickLimits c;
     long n;
     if (read_constraints(a, &c, err) || arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
         return err->code;
@@ -157,18 +96,14 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
         return qs_fail(err, QS_EINVAL, "by=%s: only 'metric' (the split's accuracy or MSE) is "
                        "supported", by);
     VariantRows v;
-    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+    if (variant_rows_collect(&app->session, arg_str(a, "split", "eval"), n, &app->job, &v,
+                             err))
         return err->code;
-    int win = -1;
+    int win = pick_winner(&v, &c);
     char why[256];
-    for (int i = 0; i < v.n; i++) {
-        failures(&v, &v.rows[i], &c, why, sizeof why);
-        if (!why[0] && (win < 0 || better(&v.rows[i], &v.rows[win], v.task)))
-            win = i;
-    }
     RvStyle style = task_metric_style(v.task);
     /* with parts, one bytes column per part after the whole model's: size<= applies to
-     * each part (they are deployed apart), so size_ok reads those */
+     * each part (they are deployed apart), so pick_size_ok reads those */
     char part_cols[EXTRACT_MAX_PARTS][80];
     const char *cols[12 + EXTRACT_MAX_PARTS];
     int nc = 0;
@@ -192,7 +127,7 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
         const VariantRow *w = &v.rows[i];
         int row = rtable_add_row(t);
         rtable_str(t, row, 0, w->name);
-        failures(&v, w, &c, why, sizeof why);
+        pick_failures(&v, w, &c, why, sizeof why);
         if (w->evaluated) {
             rtable_float(t, row, 1, w->metric, style);
             rtable_float(t, row, 2, w->drop, style);
@@ -203,10 +138,9 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
                 t->cells[row * t->n_cols + 4 + k].style = RS_BYTES;
             }
             rtable_float(t, row, c_lat, w->ms, RS_MS);
-            rtable_bool(t, row, c_lat + 1, size_ok(&v, w, &c));
-            rtable_bool(t, row, c_lat + 2, isnan(c.latency_ms) || w->ms <= c.latency_ms);
-            rtable_bool(t, row, c_lat + 3,
-                        isnan(c.drop_pct) || 100.0 * w->drop <= c.drop_pct + 1e-9);
+            rtable_bool(t, row, c_lat + 1, pick_size_ok(&v, w, &c));
+            rtable_bool(t, row, c_lat + 2, pick_latency_ok(w, &c));
+            rtable_bool(t, row, c_lat + 3, pick_drop_ok(w, &c));
         }
         char verdict[300];
         if (i == win)

@@ -8,7 +8,7 @@
 #include "cmds/cmd_handlers.h"
 #include "quant/observer.h"
 #include "eval/score.h"
-#include "cmds/variant_rows.h"
+#include "session/variant_rows.h"
 
 static void plan_fields(const Plan *p, Result *r)
 {
@@ -175,7 +175,8 @@ QsStatus cmd_compare(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
         return err->code;
     VariantRows v;
-    if (variant_rows_collect(app, arg_str(a, "split", "eval"), n, &v, err))
+    if (variant_rows_collect(&app->session, arg_str(a, "split", "eval"), n, &app->job, &v,
+                             err))
         return err->code;
     RvStyle style = task_metric_style(v.task);
     static const char *const cols[] = { "variant", "mode", "metric", "drop", "agreement",

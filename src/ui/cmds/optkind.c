@@ -35,7 +35,9 @@ const char *choice_float_precision(int i)
 
 const char *choice_precision_or_auto(int i)
 {
-    return i == PREC_COUNT ? "auto" : choice_precision(i);
+    /* "auto" is the entry right after the last precision */
+    const char *name = choice_precision(i);
+    return name ? name : i > 0 && choice_precision(i - 1) ? "auto" : NULL;
 }
 
 const char *choice_observer(int i)

@@ -1,4 +1,4 @@
-#include "cmds/qview.h"
+#include "session/qview.h"
 
 #include <stdio.h>
 

@@ -1,4 +1,4 @@
-#include "cmds/variant_rows.h"
+#include "session/variant_rows.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +7,10 @@
 #include "eval/score.h"
 
 /* Each part's deployed bytes under plan p with calibration cal (NULL: the session's). */
-static QsStatus part_bytes(App *app, const VariantRows *v, const Extract *parts, VariantRow *row,
-                           const Plan *p, const Calibration *cal, QsError *err)
+static QsStatus part_bytes(const Session *s, const VariantRows *v, const Extract *parts,
+                           VariantRow *row, const Plan *p, const Calibration *cal, QsError *err)
 {
-    const QuantState *qs = &app->session.q;
+    const QuantState *qs = &s->q;
     if (!cal && qs->calibrated)
         cal = &qs->calib;
     QsStatus st = QS_OK;
@@ -38,11 +38,10 @@ static QsStatus part_bytes(App *app, const VariantRows *v, const Extract *parts,
     return st;
 }
 
-static QsStatus score_row(App *app, VariantRow *row, const Plan *p, const Calibration *cal,
-                          const Dataset *d, int64_t n, TaskKind task, const Tensor *ref,
-                          double ref_metric, QsError *err)
+static QsStatus score_row(Session *s, const JobCtx *job, VariantRow *row, const Plan *p,
+                          const Calibration *cal, const Dataset *d, int64_t n, TaskKind task,
+                          const Tensor *ref, double ref_metric, QsError *err)
 {
-    Session *s = &app->session;
     if (plan_needs_calibration(p) && !(cal || s->q.calibrated)) {
         snprintf(row->note, sizeof row->note, "needs calibrate");
         return QS_OK;
@@ -55,7 +54,7 @@ static QsStatus score_row(App *app, VariantRow *row, const Plan *p, const Calibr
     if (!owner && qstate_qmodel(&s->q, s->model, p, cal, &q, err))
         return err->code;
     Score sc;
-    QsStatus st = score_run(&ex, d, n, task, s->opt.batch, ref, NULL, &app->job, &sc, err);
+    QsStatus st = score_run(&ex, d, n, task, s->opt.batch, ref, NULL, job, &sc, err);
     exec_float_free(owner);
     if (st)
         return st;
@@ -81,10 +80,9 @@ static VariantRow *add_row(VariantRows *v, const char *name, PrecKind mode, bool
     return r;
 }
 
-QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, VariantRows *out,
-                              QsError *err)
+QsStatus variant_rows_collect(Session *s, const char *split_name_s, int64_t n, const JobCtx *job,
+                              VariantRows *out, QsError *err)
 {
-    Session *s = &app->session;
     memset(out, 0, sizeof *out);
     int split = split_find(split_name_s);
     if (split < 0 || !s->splits[split].n_x || !s->splits[split].y)
@@ -92,20 +90,13 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
     const Dataset *d = &s->splits[split];
     TaskKind task = session_task(s, d);
     /* The float run first: its outputs are the reference for agreement and SQNR. */
-    FloatExec *f;
-    Executor fx = exec_float_new(&s->model->graph, &f);
-    Score ref_score;
     Tensor *ref = NULL;
-    QsStatus st = score_run(&fx, d, n, task, s->opt.batch, NULL, &ref, &app->job, &ref_score,
-                            err);
-    exec_float_free(f);
+    QsStatus st = score_reference(&s->model->graph, d, n, task, s->opt.batch, job,
+                                  &out->fp32_metric, &out->samples, &ref, err);
     if (st)
         return st;
-    out->fp32_metric = score_metric(&ref_score);
-    out->samples = ref_score.n;
     out->task = task;
     out->split = split_name((SplitId)split);
-    score_release(&ref_score);
     /* the parts are cut once; only their plans differ between rows */
     ExtractPart pd[EXTRACT_MAX_PARTS];
     Extract parts[EXTRACT_MAX_PARTS];
@@ -131,18 +122,18 @@ QsStatus variant_rows_collect(App *app, const char *split_name_s, int64_t n, Var
         p.mode = (PrecKind)k;
         VariantRow *row = add_row(out, precision_table[k].name, p.mode,
                                   plan_equal(&p, &s->q.plan));
-        st = score_row(app, row, &p, NULL, d, n, task, ref, out->fp32_metric, err);
+        st = score_row(s, job, row, &p, NULL, d, n, task, ref, out->fp32_metric, err);
         if (!st && row->evaluated)
-            st = part_bytes(app, out, parts, row, &p, NULL, err);
+            st = part_bytes(s, out, parts, row, &p, NULL, err);
     }
     plan_release(&p);
     for (int i = 0; i < s->q.n_variants && !st; i++) {
         const Variant *v = &s->q.variants[i];
         VariantRow *row = add_row(out, v->name, v->plan.mode, false);
-        st = score_row(app, row, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task, ref,
+        st = score_row(s, job, row, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task, ref,
                        out->fp32_metric, err);
         if (!st && row->evaluated)
-            st = part_bytes(app, out, parts, row, &v->plan, v->calibrated ? &v->calib : NULL,
+            st = part_bytes(s, out, parts, row, &v->plan, v->calibrated ? &v->calib : NULL,
                             err);
     }
     for (int k = 0; k < np; k++)

@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmds/app.h"
+#include "base/job.h"
+#include "eval/metrics.h"
 #include "session/extract.h"
+#include "session/session.h"
 
 typedef struct VariantRow {
     char name[64];
@@ -38,9 +40,10 @@ typedef struct VariantRows {
     char part[EXTRACT_MAX_PARTS][64]; /* their names */
 } VariantRows;
 
-/* Scores every row on split `split_name` (labelled), first n samples (n <= 0: all). */
-QsStatus variant_rows_collect(App *app, const char *split_name, int64_t n, VariantRows *out,
-                              QsError *err);
+/* Scores every row of session s on split `split_name` (labelled), first n samples (n <= 0:
+ * all), in batches of the session's batch option. Progress and cancellation through job. */
+QsStatus variant_rows_collect(Session *s, const char *split_name, int64_t n, const JobCtx *job,
+                              VariantRows *out, QsError *err);
 void variant_rows_release(VariantRows *v);
 
 #endif
