@@ -1,10 +1,13 @@
 /* ONNX export: the float graph, and a lowered plan as QDQ (int8-static) or half-weight
  * (fp16) ONNX. docs/onnx.md, "Export", states the layouts.
  *
- * The quantized layouts read the lowered plan's own numbers (qexec_internal.h: the steps,
- * each unit's int8 weights, per-channel scales, int32 biases, and every value's calibrated
- * QParams), so ONNX Runtime is handed exactly what qscope's integer executor uses; nothing
- * is re-derived here. Every value that needs a post-op (QuantizeLinear/DequantizeLinear,
+ * Float nodes are written by the export rows (ex_ops): one row per qscope op, naming the
+ * ONNX op it becomes and, when attributes turn into inputs or the op is decomposed, the
+ * function that writes it. The quantized layouts read the lowered plan's own numbers
+ * through the executor's read-only view (qexec_view.h: the steps, each unit's int8
+ * weights, per-channel scales, int32 biases, and every value's calibrated QParams), so
+ * ONNX Runtime is handed exactly what qscope's integer executor uses; nothing is
+ * re-derived here. Every value that needs a post-op (QuantizeLinear/DequantizeLinear,
  * or the Cast pair that rounds to half) keeps its own name for its readers when it is a
  * graph output (the producer then writes NAME::pre); otherwise readers read NAME::dq. */
 #include "onnx/onnx_export.h"
@@ -20,7 +23,7 @@
 #include "base/half.h"
 #include "ops/op.h"
 #include "onnx/protobuf.h"
-#include "qexec/qexec_internal.h"
+#include "qexec/qexec_view.h"
 
 #define EX_OPSET 17
 #define EX_IR 8
@@ -33,7 +36,7 @@ enum { T_FLOAT = 1, T_INT8 = 3, T_INT32 = 6, T_INT64 = 7, T_FLOAT16 = 10 };
 typedef struct Ex {
     const Model *m;
     const Graph *g;
-    QModel *q;              /* NULL: float export */
+    const QModel *q;        /* NULL: float export */
     int mode;
     PbWriter graph;
     bool *init_done;        /* [n_values] constant written as an initializer */
@@ -261,7 +264,7 @@ static const char *in_name(Ex *x, const Node *n, int i, bool half_consts)
     if (v < 0)
         return "";
     if (is_const(x, v)) {
-        const Tensor *h = half_consts && x->q && x->q->hconst ? x->q->hconst[v] : NULL;
+        const Tensor *h = half_consts && x->q ? qmodel_half_const(x->q, v) : NULL;
         return const_name(x, v, h);
     }
     return read_name(x, v);
@@ -273,9 +276,10 @@ static void ex_post(Ex *x, int v)
 {
     const char *pre = prod_name(x, v), *out = read_name(x, v);
     if (x->post[v] == POST_QDQ) {
-        const QParams *qp = &x->q->vi[v].qp;
-        const char *s = ex_scalar_f32(x, ex_str(x, "%s::scale", vname(x, v)), qp->scale);
-        int8_t z = (int8_t)qp->zero_point;
+        QParams qp;
+        qmodel_value_qparams(x->q, v, &qp);
+        const char *s = ex_scalar_f32(x, ex_str(x, "%s::scale", vname(x, v)), qp.scale);
+        int8_t z = (int8_t)qp.zero_point;
         const char *zn = ex_str(x, "%s::zp", vname(x, v));
         ex_init(x, zn, T_INT8, NULL, 0, &z, 1);
         const char *q = ex_str(x, "%s::int8", vname(x, v));
@@ -290,164 +294,255 @@ static void ex_post(Ex *x, int v)
     }
 }
 
-/* ---- float nodes */
+/* ---- float nodes: one export row per qscope op */
 
 static int value_rank(const Ex *x, int v) { return x->g->values[v].shape.ndim; }
+
+/* One float node being written: its inputs as the exported graph reads them, the name its
+ * output is written under, and its attribute list. */
+typedef struct ExArgs {
+    const Node *n;
+    const char *name, *out;
+    const char **in;         /* [n->n_in] */
+    int n_in;
+    bool half_consts;        /* constants read as their half-rounded copies (fp16 node) */
+    PbWriter *attrs;
+} ExArgs;
+
+typedef struct ExOpRow ExOpRow;
+
+struct ExOpRow {
+    const char *onnx;        /* the ONNX op written (for a decomposition, its last node) */
+    /* Writes the node; NULL: one node of op `onnx` with the inputs and attributes as
+     * they are. */
+    void (*write)(Ex *x, const ExOpRow *r, const ExArgs *a);
+    const char *not_exportable; /* why the op has no ONNX form (onnx is NULL then) */
+};
+
+/* Dense: Gemm with transB on 2-D inputs; otherwise MatMul by the transposed weight (an
+ * initializer), then Add of the bias. */
+static void ex_dense(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const Node *n = a->n;
+    if (value_rank(x, n->in[0]) == 2) {
+        at_int(a->attrs, "transB", 1);
+        ex_node(x, r->onnx, a->name, a->in, a->n_in, a->out, a->attrs);
+        return;
+    }
+    const Tensor *w = x->g->values[n->in[1]].data; /* (OUT, IN) */
+    const Tensor *wh = a->half_consts && x->q ? qmodel_half_const(x->q, n->in[1]) : NULL;
+    if (wh)
+        w = wh;
+    int64_t o = w->shape.dim[0], k = w->shape.dim[1];
+    float *wt = xmalloc((size_t)(o * k) * sizeof *wt);
+    for (int64_t row = 0; row < o; row++)
+        for (int64_t c = 0; c < k; c++)
+            wt[c * o + row] = tensor_f32(w)[row * k + c];
+    const int64_t d[2] = { k, o };
+    const char *wn = ex_const_f32(x, ex_str(x, "%s::weight_t", a->name), d, 2, wt, o * k);
+    free(wt);
+    const char *mm[2] = { a->in[0], wn };
+    if (a->n_in > 2 && a->in[2][0]) {
+        const char *h = ex_str(x, "%s::matmul", a->name), *ad[2] = { h, a->in[2] };
+        ex_node(x, "MatMul", ex_str(x, "%s::matmul", a->name), mm, 2, h, NULL);
+        ex_node(x, "Add", a->name, ad, 2, a->out, NULL);
+    } else {
+        ex_node(x, "MatMul", a->name, mm, 2, a->out, NULL);
+    }
+}
+
+/* Clip: min and max attributes into the optional scalar inputs. */
+static void ex_clip(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const Attr *lo = node_attr(a->n, "min"), *hi = node_attr(a->n, "max");
+    const char *ci[3] = { a->in[0], "", "" };
+    if (lo)
+        ci[1] = ex_scalar_f32(x, ex_str(x, "%s::min", a->name), lo->f);
+    if (hi)
+        ci[2] = ex_scalar_f32(x, ex_str(x, "%s::max", a->name), hi->f);
+    ex_node(x, r->onnx, a->name, ci, hi ? 3 : lo ? 2 : 1, a->out, NULL);
+}
+
+/* Reshape: the shape attribute into an int64 input. */
+static void ex_reshape(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    int64_t s[QS_MAX_DIMS];
+    int ns = node_attr_ints(a->n, "shape", s, QS_MAX_DIMS);
+    const char *ri[2] = { a->in[0], ex_const_i64(x, ex_str(x, "%s::shape", a->name), s, ns) };
+    if (node_attr_int(a->n, "allowzero", 0))
+        at_int(a->attrs, "allowzero", 1);
+    ex_node(x, r->onnx, a->name, ri, 2, a->out, a->attrs);
+}
+
+/* ReduceSum (opset 13): the axes attribute into an int64 input. */
+static void ex_reduce_axes_input(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    int64_t ax[QS_MAX_DIMS];
+    int na = node_attr_ints(a->n, "axes", ax, QS_MAX_DIMS);
+    const char *ri[2] = { a->in[0], na > 0 ? ex_const_i64(x, ex_str(x, "%s::axes", a->name),
+                                                          ax, na) : "" };
+    at_copy(a->attrs, a->n, (const char *const[]){ "axes", NULL });
+    ex_node(x, r->onnx, a->name, ri, na > 0 ? 2 : 1, a->out, a->attrs);
+}
+
+/* Pad: pads and value into inputs, mode stays an attribute. */
+static void ex_pad(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    int64_t p[2 * QS_MAX_DIMS];
+    int np = node_attr_ints(a->n, "pads", p, 2 * QS_MAX_DIMS);
+    const char *pi[3] = { a->in[0], ex_const_i64(x, ex_str(x, "%s::pads", a->name), p, np),
+                          ex_scalar_f32(x, ex_str(x, "%s::value", a->name),
+                                        node_attr_float(a->n, "value", 0.0f)) };
+    at_str(a->attrs, "mode", node_attr_str(a->n, "mode", "constant"));
+    ex_node(x, r->onnx, a->name, pi, 3, a->out, a->attrs);
+}
+
+/* Resize: scales (given, or from the inferred output shape when sizes were given) into
+ * the third input. */
+static void ex_resize(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const Node *n = a->n;
+    const Shape *xs = &x->g->values[n->in[0]].shape, *ys = &x->g->values[n->out].shape;
+    float sc[QS_MAX_DIMS];
+    const Attr *s = node_attr(n, "scales");
+    for (int i = 0; i < xs->ndim; i++)
+        sc[i] = s && s->type == ATTR_FLOATS && i < s->n ? s->floats[i]
+                : i == 0 ? 1.0f : (float)((double)ys->dim[i] / (double)xs->dim[i]);
+    const int64_t d = xs->ndim;
+    const char *ri[3] = { a->in[0], "",
+                          ex_const_f32(x, ex_str(x, "%s::scales", a->name), &d, 1, sc, d) };
+    at_copy(a->attrs, n, (const char *const[]){ "scales", "sizes", NULL });
+    ex_node(x, r->onnx, a->name, ri, 3, a->out, a->attrs);
+}
+
+/* Slice: starts, ends, axes and steps into int64 inputs. */
+static void ex_slice(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    static const char *const keys[4] = { "starts", "ends", "axes", "steps" };
+    const char *si[5] = { a->in[0], "", "", "", "" };
+    int last = 2;
+    for (int k = 0; k < 4; k++) {
+        int64_t v[QS_MAX_DIMS];
+        int nv = node_attr_ints(a->n, keys[k], v, QS_MAX_DIMS);
+        if (nv >= 0) {
+            si[k + 1] = ex_const_i64(x, ex_str(x, "%s::%s", a->name, keys[k]), v, nv);
+            last = k + 2;
+        }
+    }
+    ex_node(x, r->onnx, a->name, si, last, a->out, NULL);
+}
+
+/* SiLU: Mul(x, Sigmoid(x)). */
+static void ex_silu(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const char *s = ex_str(x, "%s::sigmoid", a->name), *mi[2] = { a->in[0], s };
+    ex_node(x, "Sigmoid", s, a->in, 1, s, NULL);
+    ex_node(x, r->onnx, a->name, mi, 2, a->out, NULL);
+}
+
+/* Gelu (exact) in torch's exported form: x * 0.5 * (1 + erf(x / sqrt 2)). */
+static void ex_gelu(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const char *name = a->name, *in0 = a->in[0];
+    if (strcmp(node_attr_str(a->n, "approximate", "none"), "none") != 0) {
+        ex_fail(x, QS_EUNSUPPORTED, "Gelu '%s': approximate=tanh has no export yet", name);
+        return;
+    }
+    const char *r2 = ex_scalar_f32(x, ex_str(x, "%s::sqrt2", name), 1.41421354f);
+    const char *one = ex_scalar_f32(x, ex_str(x, "%s::one", name), 1.0f);
+    const char *half = ex_scalar_f32(x, ex_str(x, "%s::half", name), 0.5f);
+    const char *d = ex_str(x, "%s::div", name), *e = ex_str(x, "%s::erf", name);
+    const char *p = ex_str(x, "%s::add", name), *m = ex_str(x, "%s::mul", name);
+    ex_node(x, "Div", d, (const char *[]){ in0, r2 }, 2, d, NULL);
+    ex_node(x, "Erf", e, &d, 1, e, NULL);
+    ex_node(x, "Add", p, (const char *[]){ e, one }, 2, p, NULL);
+    ex_node(x, "Mul", m, (const char *[]){ in0, p }, 2, m, NULL);
+    ex_node(x, r->onnx, name, (const char *[]){ m, half }, 2, a->out, NULL);
+}
+
+/* Dropout: the data input only, no attributes (inference). */
+static void ex_dropout(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    ex_node(x, r->onnx, a->name, a->in, 1, a->out, NULL);
+}
+
+/* Every qscope op, indexed by OpType (onnx_export_op reads it). */
+static const ExOpRow ex_ops[OP_COUNT] = {
+    [OP_GEMM] = { "Gemm", NULL, NULL },
+    [OP_DENSE] = { "Gemm", ex_dense, NULL },
+    [OP_MATMUL] = { "MatMul", NULL, NULL },
+    [OP_CONV] = { "Conv", NULL, NULL },
+    [OP_BATCHNORM] = { "BatchNormalization", NULL, NULL },
+    [OP_RELU] = { "Relu", NULL, NULL },
+    [OP_CLIP] = { "Clip", ex_clip, NULL },
+    [OP_LEAKYRELU] = { "LeakyRelu", NULL, NULL },
+    [OP_SIGMOID] = { "Sigmoid", NULL, NULL },
+    [OP_TANH] = { "Tanh", NULL, NULL },
+    [OP_GELU] = { "Mul", ex_gelu, NULL },
+    [OP_HARDSWISH] = { "HardSwish", NULL, NULL },
+    [OP_SILU] = { "Mul", ex_silu, NULL },
+    [OP_SOFTMAX] = { "Softmax", NULL, NULL },
+    [OP_LOGSOFTMAX] = { "LogSoftmax", NULL, NULL },
+    [OP_MAXPOOL] = { "MaxPool", NULL, NULL },
+    [OP_AVGPOOL] = { "AveragePool", NULL, NULL },
+    [OP_GLOBALAVGPOOL] = { "GlobalAveragePool", NULL, NULL },
+    [OP_FLATTEN] = { "Flatten", NULL, NULL },
+    [OP_RESHAPE] = { "Reshape", ex_reshape, NULL },
+    [OP_TRANSPOSE] = { "Transpose", NULL, NULL },
+    [OP_ADD] = { "Add", NULL, NULL },
+    [OP_MUL] = { "Mul", NULL, NULL },
+    [OP_CONCAT] = { "Concat", NULL, NULL },
+    [OP_REDUCEMEAN] = { "ReduceMean", NULL, NULL },
+    [OP_REDUCESUM] = { "ReduceSum", ex_reduce_axes_input, NULL },
+    [OP_REDUCEMAX] = { "ReduceMax", NULL, NULL },
+    [OP_IDENTITY] = { "Identity", NULL, NULL },
+    [OP_DROPOUT] = { "Dropout", ex_dropout, NULL },
+    [OP_FAKEQUANT] = { NULL, NULL, "a training-time op; export the QAT variant (its plan) "
+                                   "instead of the QAT graph" },
+    [OP_SUB] = { "Sub", NULL, NULL },
+    [OP_DIV] = { "Div", NULL, NULL },
+    [OP_POW] = { "Pow", NULL, NULL },
+    [OP_SQRT] = { "Sqrt", NULL, NULL },
+    [OP_ERF] = { "Erf", NULL, NULL },
+    [OP_PAD] = { "Pad", ex_pad, NULL },
+    [OP_RESIZE] = { "Resize", ex_resize, NULL },
+    [OP_CONVTRANSPOSE] = { "ConvTranspose", NULL, NULL },
+    [OP_LAYERNORM] = { "LayerNormalization", NULL, NULL },
+    [OP_SLICE] = { "Slice", ex_slice, NULL },
+    [OP_HARDSIGMOID] = { "HardSigmoid", NULL, NULL },
+};
+
+const char *onnx_export_op(int op, const char **why_not)
+{
+    const ExOpRow *r = op >= 0 && op < OP_COUNT ? &ex_ops[op] : NULL;
+    if (why_not)
+        *why_not = r ? r->not_exportable : "not a qscope op";
+    return r ? r->onnx : NULL;
+}
 
 static void ex_float_node(Ex *x, int ni, bool half_consts)
 {
     const Node *n = &x->g->nodes[ni];
-    const char *out = prod_name(x, n->out), *name = n->name;
-    const char *in[8];
-    int nin = n->n_in < 8 ? n->n_in : 8;
-    PbWriter a;
-    pb_writer_init(&a);
-    if (n->op == OP_CONCAT) {
-        const char **many = xmalloc((size_t)n->n_in * sizeof *many);
-        for (int i = 0; i < n->n_in; i++)
-            many[i] = in_name(x, n, i, half_consts);
-        at_copy(&a, n, NULL);
-        ex_node(x, "Concat", name, many, n->n_in, out, &a);
-        free(many);
-        pb_writer_release(&a);
-        return;
+    const ExOpRow *r = &ex_ops[n->op];
+    PbWriter attrs;
+    pb_writer_init(&attrs);
+    ExArgs a = { .n = n, .name = n->name, .out = prod_name(x, n->out), .n_in = n->n_in,
+                 .half_consts = half_consts, .attrs = &attrs };
+    a.in = xmalloc((size_t)(n->n_in ? n->n_in : 1) * sizeof *a.in);
+    for (int i = 0; i < n->n_in; i++)
+        a.in[i] = in_name(x, n, i, half_consts);
+    if (!r->onnx) {
+        ex_fail(x, QS_EUNSUPPORTED, "%s '%s' is %s", op_table[n->op]->name, n->name,
+                r->not_exportable);
+    } else if (r->write) {
+        r->write(x, r, &a);
+    } else {
+        at_copy(&attrs, n, NULL);
+        ex_node(x, r->onnx, a.name, a.in, a.n_in, a.out, &attrs);
     }
-    for (int i = 0; i < nin; i++)
-        in[i] = in_name(x, n, i, half_consts);
-    switch (n->op) {
-    case OP_DENSE:
-        if (value_rank(x, n->in[0]) == 2) {
-            at_int(&a, "transB", 1);
-            ex_node(x, "Gemm", name, in, nin, out, &a);
-        } else {
-            const Tensor *w = x->g->values[n->in[1]].data; /* (OUT, IN) */
-            if (half_consts && x->q && x->q->hconst && x->q->hconst[n->in[1]])
-                w = x->q->hconst[n->in[1]];
-            int64_t o = w->shape.dim[0], k = w->shape.dim[1];
-            float *wt = xmalloc((size_t)(o * k) * sizeof *wt);
-            for (int64_t r = 0; r < o; r++)
-                for (int64_t c = 0; c < k; c++)
-                    wt[c * o + r] = tensor_f32(w)[r * k + c];
-            const int64_t d[2] = { k, o };
-            const char *wn = ex_const_f32(x, ex_str(x, "%s::weight_t", name), d, 2, wt, o * k);
-            free(wt);
-            const char *mm[2] = { in[0], wn };
-            if (nin > 2 && in[2][0]) {
-                const char *h = ex_str(x, "%s::matmul", name), *ad[2] = { h, in[2] };
-                ex_node(x, "MatMul", ex_str(x, "%s::matmul", name), mm, 2, h, NULL);
-                ex_node(x, "Add", name, ad, 2, out, NULL);
-            } else {
-                ex_node(x, "MatMul", name, mm, 2, out, NULL);
-            }
-        }
-        break;
-    case OP_CLIP: {
-        const Attr *lo = node_attr(n, "min"), *hi = node_attr(n, "max");
-        const char *ci[3] = { in[0], "", "" };
-        if (lo)
-            ci[1] = ex_scalar_f32(x, ex_str(x, "%s::min", name), lo->f);
-        if (hi)
-            ci[2] = ex_scalar_f32(x, ex_str(x, "%s::max", name), hi->f);
-        ex_node(x, "Clip", name, ci, hi ? 3 : lo ? 2 : 1, out, NULL);
-        break;
-    }
-    case OP_RESHAPE: {
-        int64_t s[QS_MAX_DIMS];
-        int ns = node_attr_ints(n, "shape", s, QS_MAX_DIMS);
-        const char *ri[2] = { in[0], ex_const_i64(x, ex_str(x, "%s::shape", name), s, ns) };
-        if (node_attr_int(n, "allowzero", 0))
-            at_int(&a, "allowzero", 1);
-        ex_node(x, "Reshape", name, ri, 2, out, &a);
-        break;
-    }
-    case OP_REDUCESUM: {
-        int64_t ax[QS_MAX_DIMS];
-        int na = node_attr_ints(n, "axes", ax, QS_MAX_DIMS);
-        const char *ri[2] = { in[0], na > 0 ? ex_const_i64(x, ex_str(x, "%s::axes", name), ax, na)
-                                            : "" };
-        at_copy(&a, n, (const char *const[]){ "axes", NULL });
-        ex_node(x, "ReduceSum", name, ri, na > 0 ? 2 : 1, out, &a);
-        break;
-    }
-    case OP_PAD: {
-        int64_t p[2 * QS_MAX_DIMS];
-        int np = node_attr_ints(n, "pads", p, 2 * QS_MAX_DIMS);
-        const char *pi[3] = { in[0], ex_const_i64(x, ex_str(x, "%s::pads", name), p, np),
-                              ex_scalar_f32(x, ex_str(x, "%s::value", name),
-                                            node_attr_float(n, "value", 0.0f)) };
-        at_str(&a, "mode", node_attr_str(n, "mode", "constant"));
-        ex_node(x, "Pad", name, pi, 3, out, &a);
-        break;
-    }
-    case OP_RESIZE: {
-        const Shape *xs = &x->g->values[n->in[0]].shape, *ys = &x->g->values[n->out].shape;
-        float sc[QS_MAX_DIMS];
-        const Attr *s = node_attr(n, "scales");
-        for (int i = 0; i < xs->ndim; i++)
-            sc[i] = s && s->type == ATTR_FLOATS && i < s->n ? s->floats[i]
-                    : i == 0 ? 1.0f : (float)((double)ys->dim[i] / (double)xs->dim[i]);
-        const int64_t d = xs->ndim;
-        const char *ri[3] = { in[0], "",
-                              ex_const_f32(x, ex_str(x, "%s::scales", name), &d, 1, sc, d) };
-        at_copy(&a, n, (const char *const[]){ "scales", "sizes", NULL });
-        ex_node(x, "Resize", name, ri, 3, out, &a);
-        break;
-    }
-    case OP_SLICE: {
-        static const char *const keys[4] = { "starts", "ends", "axes", "steps" };
-        const char *si[5] = { in[0], "", "", "", "" };
-        int last = 2;
-        for (int k = 0; k < 4; k++) {
-            int64_t v[QS_MAX_DIMS];
-            int nv = node_attr_ints(n, keys[k], v, QS_MAX_DIMS);
-            if (nv >= 0) {
-                si[k + 1] = ex_const_i64(x, ex_str(x, "%s::%s", name, keys[k]), v, nv);
-                last = k + 2;
-            }
-        }
-        ex_node(x, "Slice", name, si, last, out, NULL);
-        break;
-    }
-    case OP_SILU: {
-        const char *s = ex_str(x, "%s::sigmoid", name), *mi[2] = { in[0], s };
-        ex_node(x, "Sigmoid", s, in, 1, s, NULL);
-        ex_node(x, "Mul", name, mi, 2, out, NULL);
-        break;
-    }
-    case OP_GELU: {
-        if (strcmp(node_attr_str(n, "approximate", "none"), "none") != 0) {
-            ex_fail(x, QS_EUNSUPPORTED, "Gelu '%s': approximate=tanh has no export yet", name);
-            break;
-        }
-        /* torch's exported form: x * 0.5 * (1 + erf(x / sqrt 2)) */
-        const char *r2 = ex_scalar_f32(x, ex_str(x, "%s::sqrt2", name), 1.41421354f);
-        const char *one = ex_scalar_f32(x, ex_str(x, "%s::one", name), 1.0f);
-        const char *half = ex_scalar_f32(x, ex_str(x, "%s::half", name), 0.5f);
-        const char *d = ex_str(x, "%s::div", name), *e = ex_str(x, "%s::erf", name);
-        const char *p = ex_str(x, "%s::add", name), *m = ex_str(x, "%s::mul", name);
-        ex_node(x, "Div", d, (const char *[]){ in[0], r2 }, 2, d, NULL);
-        ex_node(x, "Erf", e, &d, 1, e, NULL);
-        ex_node(x, "Add", p, (const char *[]){ e, one }, 2, p, NULL);
-        ex_node(x, "Mul", m, (const char *[]){ in[0], p }, 2, m, NULL);
-        ex_node(x, "Mul", name, (const char *[]){ m, half }, 2, out, NULL);
-        break;
-    }
-    case OP_DROPOUT:
-        ex_node(x, "Dropout", name, in, 1, out, NULL);
-        break;
-    case OP_FAKEQUANT:
-        ex_fail(x, QS_EUNSUPPORTED, "FakeQuant '%s' is a training-time op; export the "
-                "QAT variant (its plan) instead of the QAT graph", name);
-        break;
-    default:
-        at_copy(&a, n, NULL);
-        ex_node(x, op_table[n->op]->name, name, in, nin, out, &a);
-        break;
-    }
-    pb_writer_release(&a);
+    free(a.in);
+    pb_writer_release(&attrs);
 }
-
-/* ---- quantized and half units */
 
 /* The value a unit head's export writes: its absorbed BatchNormalization's output (the BN
  * is folded into the weights and not exported), or the head's own. */
@@ -455,7 +550,7 @@ static int unit_out(const Ex *x, int head)
 {
     int out = x->g->nodes[head].out;
     for (int k = 0; k < x->g->n_nodes; k++) {
-        const QLayerInfo *li = &x->q->info[k];
+        const QLayerInfo *li = qmodel_layer(x->q, k);
         if (li->unit == head && li->absorbed && x->g->nodes[k].op == OP_BATCHNORM)
             out = x->g->nodes[k].out;
     }
@@ -463,14 +558,14 @@ static int unit_out(const Ex *x, int head)
 }
 
 /* A linear unit head with its folded weights: int8 + per-channel DequantizeLinear and an
- * int32 bias (STEP_LIN_Q), or FLOAT16 + Cast (STEP_LIN_HALF). */
-static void ex_unit(Ex *x, const Step *s)
+ * int32 bias (QSTEP_LIN_INT8), or FLOAT16 + Cast (QSTEP_LIN_HALF). */
+static void ex_unit(Ex *x, const QStepView *s)
 {
-    const LinUnit *l = s->lin;
+    const QLinearView *l = &s->lin;
     const Node *n = &x->g->nodes[s->head];
     const char *name = n->name, *out = prod_name(x, unit_out(x, s->head));
     int64_t oc = l->oc, k = l->k;
-    bool conv = l->kind != LIN_GEMM, rank2 = value_rank(x, n->in[0]) == 2;
+    bool conv = l->conv, rank2 = value_rank(x, n->in[0]) == 2;
     bool transposed = !conv && !rank2; /* MatMul with W^T (K, OC), channels on axis 1 */
     int64_t wd[QS_MAX_DIMS];
     int wnd;
@@ -483,7 +578,7 @@ static void ex_unit(Ex *x, const Step *s)
         wnd = 2, wd[0] = oc, wd[1] = k;
     }
     const char *w, *b;
-    if (s->kind == STEP_LIN_Q) {
+    if (s->kind == QSTEP_LIN_INT8) {
         int8_t *wq = xmalloc((size_t)(oc * k));
         for (int64_t r = 0; r < oc; r++)
             for (int64_t c = 0; c < k; c++)
@@ -525,7 +620,7 @@ static void ex_unit(Ex *x, const Step *s)
         free(bs);
         free(z8);
         free(z32);
-    } else { /* STEP_LIN_HALF */
+    } else { /* QSTEP_LIN_HALF */
         uint16_t *wh = xmalloc((size_t)(oc * k) * sizeof *wh);
         for (int64_t r = 0; r < oc; r++)
             for (int64_t c = 0; c < k; c++)
@@ -599,14 +694,15 @@ static QsStatus ex_run(Ex *x, void **out, size_t *out_len)
     for (int i = 0; i < g->n_outputs; i++)
         x->is_output[g->outputs[i]] = true;
     if (x->q) {
+        QParams qp;
         for (int v = 0; v < nv; v++)
-            if (x->mode == EX_QDQ && x->q->vi[v].has_qp)
+            if (x->mode == EX_QDQ && qmodel_value_qparams(x->q, v, &qp))
                 x->post[v] = POST_QDQ;
-        for (int si = 0; si < x->q->n_steps; si++) {
-            const Step *s = &x->q->steps[si];
-            if (s->kind == STEP_HALF || s->kind == STEP_LIN_HALF) {
-                x->post[s->out] = POST_HALF;
-                const Node *h = &g->nodes[s->head];
+        for (int si = 0; si < qmodel_n_steps(x->q); si++) {
+            QStepView s = qmodel_step(x->q, si);
+            if (s.rounds_half) {
+                x->post[s.out] = POST_HALF;
+                const Node *h = &g->nodes[s.head];
                 for (int i = 0; i < h->n_in; i++)
                     if (h->in[i] >= 0 && g->values[h->in[i]].kind == VAL_INPUT)
                         x->post[h->in[i]] = POST_HALF;
@@ -627,19 +723,19 @@ static QsStatus ex_run(Ex *x, void **out, size_t *out_len)
             ex_float_node(x, ni, false);
             continue;
         }
-        const QLayerInfo *li = &x->q->info[ni];
-        const Step *s = &x->q->steps[x->q->step_of[ni]];
-        bool lin = s->kind == STEP_LIN_Q || s->kind == STEP_LIN_HALF;
+        const QLayerInfo *li = qmodel_layer(x->q, ni);
+        QStepView s = qmodel_step(x->q, qmodel_step_of(x->q, ni));
+        bool lin = s.kind == QSTEP_LIN_INT8 || s.kind == QSTEP_LIN_HALF;
         if (lin && li->absorbed && n->op == OP_BATCHNORM)
             continue; /* folded into the head's weights */
-        if (lin && s->head == ni) {
-            ex_unit(x, s);
+        if (lin && s.head == ni) {
+            ex_unit(x, &s);
             int uo = unit_out(x, ni);
             if (x->post[uo])
                 ex_post(x, uo);
             continue;
         }
-        ex_float_node(x, ni, s->kind == STEP_HALF);
+        ex_float_node(x, ni, s.kind == QSTEP_HALF);
         if (x->post[n->out])
             ex_post(x, n->out);
     }
@@ -700,14 +796,14 @@ QsStatus onnx_serialize(const Model *m, void **out, size_t *out_len, QsError *er
     return st;
 }
 
-QsStatus onnx_serialize_plan(QModel *q, void **out, size_t *out_len, QsError *err)
+QsStatus onnx_serialize_plan(const QModel *q, void **out, size_t *out_len, QsError *err)
 {
     Ex x;
     memset(&x, 0, sizeof x);
-    x.m = q->m;
-    x.g = q->g;
+    x.m = qmodel_model(q);
+    x.g = qmodel_graph(q);
     x.err = err;
-    const Plan *p = &q->plan;
+    const Plan *p = qmodel_plan(q);
     bool any[PREC_COUNT] = { false };
     for (int i = 0; i < p->n_nodes; i++)
         any[plan_node_prec(p, i)] = true;
@@ -746,7 +842,7 @@ QsStatus onnx_save(const char *path, const Model *m, QsError *err)
     return ex_write(path, st, buf, len, err);
 }
 
-QsStatus onnx_save_plan(const char *path, QModel *q, QsError *err)
+QsStatus onnx_save_plan(const char *path, const QModel *q, QsError *err)
 {
     void *buf = NULL;
     size_t len = 0;
