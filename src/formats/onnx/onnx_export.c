@@ -557,6 +557,82 @@ static int unit_out(const Ex *x, int head)
     return out;
 }
 
+/* (OC, K) row-major weights of es bytes each, copied as written: as they are, or
+ * transposed to (K, OC) for a MatMul. */
+static void *ex_weight_layout(const void *src, size_t es, int64_t oc, int64_t k,
+                              bool transposed)
+{
+    char *dst = xmalloc((size_t)(oc * k) * es);
+    for (int64_t r = 0; r < oc; r++)
+        for (int64_t c = 0; c < k; c++)
+            memcpy(dst + (size_t)(transposed ? c * oc + r : r * k + c) * es,
+                   (const char *)src + (size_t)(r * k + c) * es, es);
+    return dst;
+}
+
+/* The int8 weights behind a (per-channel) DequantizeLinear and the int32 bias behind one
+ * of scale s_in * s_w: *w and *b receive the float values' names. */
+static void ex_unit_int8(Ex *x, const char *name, const QLinearView *l, const int64_t *wd,
+                         int wnd, bool transposed, const char **w, const char **b)
+{
+    int64_t oc = l->oc, k = l->k;
+    int8_t *wq = ex_weight_layout(l->wq, 1, oc, k, transposed);
+    const char *wqn = ex_str(x, "%s::weight_int8", name);
+    ex_init(x, wqn, T_INT8, wd, wnd, wq, (size_t)(oc * k));
+    free(wq);
+    bool per_ch = l->n_wscales > 1;
+    int64_t nsc = per_ch ? oc : 1;
+    float *bs = xmalloc((size_t)oc * sizeof *bs);
+    int8_t *z8 = xcalloc((size_t)oc, 1);
+    int32_t *z32 = xcalloc((size_t)oc, sizeof *z32);
+    for (int64_t c = 0; c < oc; c++)
+        bs[c] = l->in_qp.scale * l->ws[per_ch ? c : 0];
+    const char *wsn = ex_str(x, "%s::weight_scale", name);
+    const char *wzn = ex_str(x, "%s::weight_zp", name);
+    ex_init(x, wsn, T_FLOAT, &nsc, per_ch ? 1 : 0, l->ws, (size_t)nsc * sizeof(float));
+    ex_init(x, wzn, T_INT8, &nsc, per_ch ? 1 : 0, z8, (size_t)nsc);
+    PbWriter ax;
+    pb_writer_init(&ax);
+    if (per_ch)
+        at_int(&ax, "axis", transposed ? 1 : 0);
+    *w = ex_str(x, "%s::weight", name);
+    ex_node(x, "DequantizeLinear", ex_str(x, "%s::weight_dequantize", name),
+            (const char *[]){ wqn, wsn, wzn }, 3, *w, &ax);
+    pb_writer_release(&ax);
+    const char *bqn = ex_str(x, "%s::bias_int32", name);
+    const char *bsn = ex_str(x, "%s::bias_scale", name);
+    const char *bzn = ex_str(x, "%s::bias_zp", name);
+    ex_init(x, bqn, T_INT32, &oc, 1, l->bq, (size_t)oc * sizeof(int32_t));
+    ex_init(x, bsn, T_FLOAT, &oc, 1, bs, (size_t)oc * sizeof(float));
+    ex_init(x, bzn, T_INT32, &oc, 1, z32, (size_t)oc * sizeof(int32_t));
+    pb_writer_init(&ax);
+    at_int(&ax, "axis", 0);
+    *b = ex_str(x, "%s::bias", name);
+    ex_node(x, "DequantizeLinear", ex_str(x, "%s::bias_dequantize", name),
+            (const char *[]){ bqn, bsn, bzn }, 3, *b, &ax);
+    pb_writer_release(&ax);
+    free(bs);
+    free(z8);
+    free(z32);
+}
+
+/* The half weights and bias behind a Cast to float: *w and *b receive the float names. */
+static void ex_unit_half(Ex *x, const char *name, const QLinearView *l, const int64_t *wd,
+                         int wnd, bool transposed, const char **w, const char **b)
+{
+    int64_t oc = l->oc, k = l->k;
+    uint16_t *wh = ex_weight_layout(l->wh, sizeof *wh, oc, k, transposed);
+    const char *whn = ex_str(x, "%s::weight_f16", name);
+    ex_init(x, whn, T_FLOAT16, wd, wnd, wh, (size_t)(oc * k) * 2);
+    free(wh);
+    const char *bhn = ex_str(x, "%s::bias_f16", name);
+    ex_init(x, bhn, T_FLOAT16, &oc, 1, l->bh, (size_t)oc * 2);
+    *w = ex_str(x, "%s::weight", name);
+    *b = ex_str(x, "%s::bias", name);
+    ex_cast(x, ex_str(x, "%s::weight_cast", name), whn, *w, T_FLOAT);
+    ex_cast(x, ex_str(x, "%s::bias_cast", name), bhn, *b, T_FLOAT);
+}
+
 /* A linear unit head with its folded weights: int8 + per-channel DequantizeLinear and an
  * int32 bias (QSTEP_LIN_INT8), or FLOAT16 + Cast (QSTEP_LIN_HALF). */
 static void ex_unit(Ex *x, const QStepView *s)
@@ -578,63 +654,10 @@ static void ex_unit(Ex *x, const QStepView *s)
         wnd = 2, wd[0] = oc, wd[1] = k;
     }
     const char *w, *b;
-    if (s->kind == QSTEP_LIN_INT8) {
-        int8_t *wq = xmalloc((size_t)(oc * k));
-        for (int64_t r = 0; r < oc; r++)
-            for (int64_t c = 0; c < k; c++)
-                wq[transposed ? c * oc + r : r * k + c] = l->wq[r * k + c];
-        const char *wqn = ex_str(x, "%s::weight_int8", name);
-        ex_init(x, wqn, T_INT8, wd, wnd, wq, (size_t)(oc * k));
-        free(wq);
-        bool per_ch = l->n_wscales > 1;
-        int64_t nsc = per_ch ? oc : 1;
-        float *bs = xmalloc((size_t)oc * sizeof *bs);
-        int8_t *z8 = xcalloc((size_t)oc, 1);
-        int32_t *z32 = xcalloc((size_t)oc, sizeof *z32);
-        for (int64_t c = 0; c < oc; c++)
-            bs[c] = l->in_qp.scale * l->ws[per_ch ? c : 0];
-        const char *wsn = ex_str(x, "%s::weight_scale", name);
-        const char *wzn = ex_str(x, "%s::weight_zp", name);
-        ex_init(x, wsn, T_FLOAT, &nsc, per_ch ? 1 : 0, l->ws, (size_t)nsc * sizeof(float));
-        ex_init(x, wzn, T_INT8, &nsc, per_ch ? 1 : 0, z8, (size_t)nsc);
-        PbWriter ax;
-        pb_writer_init(&ax);
-        if (per_ch)
-            at_int(&ax, "axis", transposed ? 1 : 0);
-        w = ex_str(x, "%s::weight", name);
-        ex_node(x, "DequantizeLinear", ex_str(x, "%s::weight_dequantize", name),
-                (const char *[]){ wqn, wsn, wzn }, 3, w, &ax);
-        pb_writer_release(&ax);
-        const char *bqn = ex_str(x, "%s::bias_int32", name);
-        const char *bsn = ex_str(x, "%s::bias_scale", name);
-        const char *bzn = ex_str(x, "%s::bias_zp", name);
-        ex_init(x, bqn, T_INT32, &oc, 1, l->bq, (size_t)oc * sizeof(int32_t));
-        ex_init(x, bsn, T_FLOAT, &oc, 1, bs, (size_t)oc * sizeof(float));
-        ex_init(x, bzn, T_INT32, &oc, 1, z32, (size_t)oc * sizeof(int32_t));
-        pb_writer_init(&ax);
-        at_int(&ax, "axis", 0);
-        b = ex_str(x, "%s::bias", name);
-        ex_node(x, "DequantizeLinear", ex_str(x, "%s::bias_dequantize", name),
-                (const char *[]){ bqn, bsn, bzn }, 3, b, &ax);
-        pb_writer_release(&ax);
-        free(bs);
-        free(z8);
-        free(z32);
-    } else { /* QSTEP_LIN_HALF */
-        uint16_t *wh = xmalloc((size_t)(oc * k) * sizeof *wh);
-        for (int64_t r = 0; r < oc; r++)
-            for (int64_t c = 0; c < k; c++)
-                wh[transposed ? c * oc + r : r * k + c] = l->wh[r * k + c];
-        const char *whn = ex_str(x, "%s::weight_f16", name);
-        ex_init(x, whn, T_FLOAT16, wd, wnd, wh, (size_t)(oc * k) * 2);
-        free(wh);
-        const char *bhn = ex_str(x, "%s::bias_f16", name);
-        ex_init(x, bhn, T_FLOAT16, &oc, 1, l->bh, (size_t)oc * 2);
-        w = ex_str(x, "%s::weight", name);
-        b = ex_str(x, "%s::bias", name);
-        ex_cast(x, ex_str(x, "%s::weight_cast", name), whn, w, T_FLOAT);
-        ex_cast(x, ex_str(x, "%s::bias_cast", name), bhn, b, T_FLOAT);
-    }
+    if (s->kind == QSTEP_LIN_INT8)
+        ex_unit_int8(x, name, l, wd, wnd, transposed, &w, &b);
+    else
+        ex_unit_half(x, name, l, wd, wnd, transposed, &w, &b);
     const char *xin = in_name(x, n, 0, false);
     PbWriter a;
     pb_writer_init(&a);
@@ -683,68 +706,52 @@ static void ex_value_info(PbWriter *list, uint32_t field, const char *name, cons
     pb_writer_release(&sh);
 }
 
-static QsStatus ex_run(Ex *x, void **out, size_t *out_len)
+/* Which values get a post-op: QDQ on every value the plan holds as int8 (int8-static), a
+ * half rounding on the outputs of fp16 steps and on graph inputs they read. */
+static void ex_mark_posts(Ex *x)
 {
     const Graph *g = x->g;
-    int nv = g->n_values;
-    x->init_done = xcalloc((size_t)nv, sizeof *x->init_done);
-    x->post = xcalloc((size_t)nv, sizeof *x->post);
-    x->is_output = xcalloc((size_t)nv, sizeof *x->is_output);
-    pb_writer_init(&x->graph);
-    for (int i = 0; i < g->n_outputs; i++)
-        x->is_output[g->outputs[i]] = true;
-    if (x->q) {
-        QParams qp;
-        for (int v = 0; v < nv; v++)
-            if (x->mode == EX_QDQ && qmodel_value_qparams(x->q, v, &qp))
-                x->post[v] = POST_QDQ;
-        for (int si = 0; si < qmodel_n_steps(x->q); si++) {
-            QStepView s = qmodel_step(x->q, si);
-            if (s.rounds_half) {
-                x->post[s.out] = POST_HALF;
-                const Node *h = &g->nodes[s.head];
-                for (int i = 0; i < h->n_in; i++)
-                    if (h->in[i] >= 0 && g->values[h->in[i]].kind == VAL_INPUT)
-                        x->post[h->in[i]] = POST_HALF;
-            }
-        }
-    }
-    pb_put_string(&x->graph, 2, "qscope");
-    for (int i = 0; i < g->n_inputs; i++) {
-        int v = g->inputs[i];
-        ex_value_info(&x->graph, 11, vname(x, v), &g->values[v].shape);
-        if (x->post[v])
-            ex_post(x, v);
-    }
-    for (int k = 0; k < g->n_nodes && !x->st; k++) {
-        int ni = g->order[k];
-        const Node *n = &g->nodes[ni];
-        if (!x->q) {
-            ex_float_node(x, ni, false);
+    QParams qp;
+    for (int v = 0; v < g->n_values; v++)
+        if (x->mode == EX_QDQ && qmodel_value_qparams(x->q, v, &qp))
+            x->post[v] = POST_QDQ;
+    for (int si = 0; si < qmodel_n_steps(x->q); si++) {
+        QStepView s = qmodel_step(x->q, si);
+        if (!s.rounds_half)
             continue;
-        }
-        const QLayerInfo *li = qmodel_layer(x->q, ni);
-        QStepView s = qmodel_step(x->q, qmodel_step_of(x->q, ni));
-        bool lin = s.kind == QSTEP_LIN_INT8 || s.kind == QSTEP_LIN_HALF;
-        if (lin && li->absorbed && n->op == OP_BATCHNORM)
-            continue; /* folded into the head's weights */
-        if (lin && s.head == ni) {
-            ex_unit(x, &s);
-            int uo = unit_out(x, ni);
-            if (x->post[uo])
-                ex_post(x, uo);
-            continue;
-        }
-        ex_float_node(x, ni, s.kind == QSTEP_HALF);
-        if (x->post[n->out])
-            ex_post(x, n->out);
+        x->post[s.out] = POST_HALF;
+        const Node *h = &g->nodes[s.head];
+        for (int i = 0; i < h->n_in; i++)
+            if (h->in[i] >= 0 && g->values[h->in[i]].kind == VAL_INPUT)
+                x->post[h->in[i]] = POST_HALF;
     }
-    for (int i = 0; i < g->n_outputs; i++) {
-        int v = g->outputs[i];
-        ex_value_info(&x->graph, 12, vname(x, v), &g->values[v].shape);
+}
+
+/* Node ni as its plan step runs it: part of a linear unit (written by its head), or one
+ * float node; then the post-op of what it wrote. */
+static void ex_plan_node(Ex *x, int ni)
+{
+    const Node *n = &x->g->nodes[ni];
+    const QLayerInfo *li = qmodel_layer(x->q, ni);
+    QStepView s = qmodel_step(x->q, qmodel_step_of(x->q, ni));
+    bool lin = s.kind == QSTEP_LIN_INT8 || s.kind == QSTEP_LIN_HALF;
+    if (lin && li->absorbed && n->op == OP_BATCHNORM)
+        return; /* folded into the head's weights */
+    if (lin && s.head == ni) {
+        ex_unit(x, &s);
+        int uo = unit_out(x, ni);
+        if (x->post[uo])
+            ex_post(x, uo);
+        return;
     }
-    if (x->st)
-        return x->st;
+    ex_float_node(x, ni, s.kind == QSTEP_HALF);
+    if (x->post[n->out])
+        ex_post(x, n->out);
+}
+
+/* The ModelProto around the finished graph. */
+static QsStatus ex_model(Ex *x, void **out, size_t *out_len)
+{
     PbWriter model, os;
     pb_writer_init(&model);
     pb_put_varint(&model, 1, EX_IR);
@@ -771,6 +778,40 @@ static QsStatus ex_run(Ex *x, void **out, size_t *out_len)
     *out = model.buf;
     *out_len = model.len;
     return QS_OK;
+}
+
+static QsStatus ex_run(Ex *x, void **out, size_t *out_len)
+{
+    const Graph *g = x->g;
+    int nv = g->n_values;
+    x->init_done = xcalloc((size_t)nv, sizeof *x->init_done);
+    x->post = xcalloc((size_t)nv, sizeof *x->post);
+    x->is_output = xcalloc((size_t)nv, sizeof *x->is_output);
+    pb_writer_init(&x->graph);
+    for (int i = 0; i < g->n_outputs; i++)
+        x->is_output[g->outputs[i]] = true;
+    if (x->q)
+        ex_mark_posts(x);
+    pb_put_string(&x->graph, 2, "qscope");
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        ex_value_info(&x->graph, 11, vname(x, v), &g->values[v].shape);
+        if (x->post[v])
+            ex_post(x, v);
+    }
+    for (int k = 0; k < g->n_nodes && !x->st; k++) {
+        if (x->q)
+            ex_plan_node(x, g->order[k]);
+        else
+            ex_float_node(x, g->order[k], false);
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        int v = g->outputs[i];
+        ex_value_info(&x->graph, 12, vname(x, v), &g->values[v].shape);
+    }
+    if (x->st)
+        return x->st;
+    return ex_model(x, out, out_len);
 }
 
 static void ex_release(Ex *x)

@@ -105,6 +105,107 @@ bool ox_is_float(int t)
 static QsStatus ox_graph(const OxFile *of, const PbReader *pr, const PbField *pf, OxGraph *g,
                          QsError *err);
 
+/* A subgraph (field f): parsed to validate it, then dropped. */
+static QsStatus attr_subgraph(const OxFile *of, const PbReader *r, const PbField *f,
+                              QsError *err)
+{
+    OxGraph sub;
+    memset(&sub, 0, sizeof sub);
+    QsStatus st = ox_graph(of, r, f, &sub, err);
+    ox_graph_free(&sub);
+    return st;
+}
+
+/* A floats field (packed or not) appended to a->floats, which holds *nf. */
+static QsStatus attr_floats(const PbReader *r, const PbField *f, OxAttr *a, int64_t *nf,
+                            QsError *err)
+{
+    int64_t n = pb_count_packed(r, f, PB_I32, err);
+    if (n < 0)
+        return QS_EFORMAT;
+    if (*nf + n > INT_MAX / 8)
+        return qs_fail(err, QS_EFORMAT, "AttributeProto at byte %zu: too many floats",
+                       f->offset);
+    a->floats = xrealloc(a->floats, (size_t)(*nf + n + 1) * sizeof *a->floats);
+    uint64_t *tmp = xmalloc((size_t)(n + 1) * sizeof *tmp);
+    pb_read_packed(r, f, PB_I32, tmp, n, err);
+    for (int64_t k = 0; k < n; k++) {
+        uint32_t u = (uint32_t)tmp[k];
+        memcpy(&a->floats[*nf + k], &u, 4);
+    }
+    free(tmp);
+    *nf += n;
+    a->seen_list = true;
+    return QS_OK;
+}
+
+/* An ints field (packed or not) appended to a->ints, which holds *ni. */
+static QsStatus attr_ints(const PbReader *r, const PbField *f, OxAttr *a, int64_t *ni,
+                          QsError *err)
+{
+    int64_t n = pb_count_packed(r, f, PB_VARINT, err);
+    if (n < 0)
+        return QS_EFORMAT;
+    if (*ni + n > INT_MAX / 8)
+        return qs_fail(err, QS_EFORMAT, "AttributeProto at byte %zu: too many ints",
+                       f->offset);
+    a->ints = xrealloc(a->ints, (size_t)(*ni + n + 1) * sizeof *a->ints);
+    pb_read_packed(r, f, PB_VARINT, (uint64_t *)(a->ints + *ni), n, err);
+    *ni += n;
+    a->seen_list = true;
+    return QS_OK;
+}
+
+/* Field f of an AttributeProto into a (nf, ni: the floats and ints read so far). */
+static QsStatus attr_field(const OxFile *of, const PbReader *r, const PbField *f, OxAttr *a,
+                           int64_t *nf, int64_t *ni, QsError *err)
+{
+    QsStatus st = QS_OK;
+    int64_t v = 0;
+    switch (f->num) {
+    case 1:
+        return ox_read_str(r, f, &a->name, err);
+    case 20:
+        if (!(st = ox_read_varint(r, f, &v, err)))
+            a->type = (int)v;
+        return st;
+    case 2:
+        if (f->wire != PB_I32)
+            return pb_wire_error(r, f, PB_I32, err);
+        uint32_t u = (uint32_t)f->v;
+        memcpy(&a->f, &u, 4);
+        a->seen_f = true;
+        return QS_OK;
+    case 3:
+        if (!(st = ox_read_varint(r, f, &a->i, err)))
+            a->seen_i = true;
+        return st;
+    case 4:
+        if (!(st = ox_read_str(r, f, &a->s, err)))
+            a->seen_s = true;
+        return st;
+    case 5:
+        tensor_free(a->t);
+        a->t = NULL;
+        if (!(st = ox_read_tensor(of, r, f, &a->t, NULL, err)))
+            a->seen_t = true;
+        return st;
+    case 6:
+        st = attr_subgraph(of, r, f, err);
+        a->seen_g = true;
+        return st;
+    case 7:
+        return attr_floats(r, f, a, nf, err);
+    case 8:
+        return attr_ints(r, f, a, ni, err);
+    case 9: case 10: case 11:
+        a->seen_list = true; /* strings, tensors, graphs: no qscope op takes them */
+        return f->num == 11 ? attr_subgraph(of, r, f, err) : QS_OK;
+    default:
+        return QS_OK;
+    }
+}
+
 static QsStatus ox_attr(const OxFile *of, const PbReader *pr, const PbField *pf, OxAttr *a,
                         QsError *err)
 {
@@ -116,111 +217,14 @@ static QsStatus ox_attr(const OxFile *of, const PbReader *pr, const PbField *pf,
     if (st)
         return st;
     int64_t nf = 0, ni = 0;
-    while ((rc = pb_next(&r, &f, err)) == 1) {
-        int64_t v = 0;
-        switch (f.num) {
-        case 1:
-            st = ox_read_str(&r, &f, &a->name, err);
-            break;
-        case 20:
-            if (!(st = ox_read_varint(&r, &f, &v, err)))
-                a->type = (int)v;
-            break;
-        case 2:
-            if (f.wire != PB_I32)
-                st = pb_wire_error(&r, &f, PB_I32, err);
-            else {
-                uint32_t u = (uint32_t)f.v;
-                memcpy(&a->f, &u, 4);
-                a->seen_f = true;
-            }
-            break;
-        case 3:
-            if (!(st = ox_read_varint(&r, &f, &a->i, err)))
-                a->seen_i = true;
-            break;
-        case 4:
-            if (!(st = ox_read_str(&r, &f, &a->s, err)))
-                a->seen_s = true;
-            break;
-        case 5:
-            tensor_free(a->t);
-            a->t = NULL;
-            if (!(st = ox_read_tensor(of, &r, &f, &a->t, NULL, err)))
-                a->seen_t = true;
-            break;
-        case 6: { /* a subgraph: parsed to validate it, then dropped */
-            OxGraph sub;
-            memset(&sub, 0, sizeof sub);
-            st = ox_graph(of, &r, &f, &sub, err);
-            ox_graph_free(&sub);
-            a->seen_g = true;
-            break;
-        }
-        case 7: { /* floats */
-            int64_t n = pb_count_packed(&r, &f, PB_I32, err);
-            if (n < 0) {
-                st = QS_EFORMAT;
-                break;
-            }
-            if (nf + n > INT_MAX / 8) {
-                st = qs_fail(err, QS_EFORMAT, "AttributeProto at byte %zu: too many floats",
-                             f.offset);
-                break;
-            }
-            a->floats = xrealloc(a->floats, (size_t)(nf + n + 1) * sizeof *a->floats);
-            uint64_t *tmp = xmalloc((size_t)(n + 1) * sizeof *tmp);
-            pb_read_packed(&r, &f, PB_I32, tmp, n, err);
-            for (int64_t k = 0; k < n; k++) {
-                uint32_t u = (uint32_t)tmp[k];
-                memcpy(&a->floats[nf + k], &u, 4);
-            }
-            free(tmp);
-            nf += n;
-            a->seen_list = true;
-            break;
-        }
-        case 8: { /* ints */
-            int64_t n = pb_count_packed(&r, &f, PB_VARINT, err);
-            if (n < 0) {
-                st = QS_EFORMAT;
-                break;
-            }
-            if (ni + n > INT_MAX / 8) {
-                st = qs_fail(err, QS_EFORMAT, "AttributeProto at byte %zu: too many ints",
-                             f.offset);
-                break;
-            }
-            a->ints = xrealloc(a->ints, (size_t)(ni + n + 1) * sizeof *a->ints);
-            pb_read_packed(&r, &f, PB_VARINT, (uint64_t *)(a->ints + ni), n, err);
-            ni += n;
-            a->seen_list = true;
-            break;
-        }
-        case 9: case 10: case 11:
-            a->seen_list = true; /* strings, tensors, graphs: no qscope op takes them */
-            if (f.num == 11) {
-                OxGraph sub;
-                memset(&sub, 0, sizeof sub);
-                st = ox_graph(of, &r, &f, &sub, err);
-                ox_graph_free(&sub);
-            }
-            break;
-        default:
-            break;
-        }
-        if (st)
+    while ((rc = pb_next(&r, &f, err)) == 1)
+        if ((st = attr_field(of, &r, &f, a, &nf, &ni, err)))
             return st;
-    }
     if (rc < 0)
         return QS_EFORMAT;
     if (!a->name || !a->name[0])
         return qs_fail(err, QS_EFORMAT, "AttributeProto at byte %zu: no name", pf->offset);
-    if (a->type == OA_FLOATS)
-        a->n = (int)nf;
-    else if (a->type == OA_INTS)
-        a->n = (int)ni;
-    else if (!a->type) /* IR < 2 files name no type: infer it from the field set */
+    if (!a->type) /* IR < 2 files name no type: infer it from the field set */
         a->type = a->seen_f ? OA_FLOAT : a->seen_i ? OA_INT : a->seen_s ? OA_STRING :
                   a->seen_t ? OA_TENSOR : a->seen_g ? OA_GRAPH : ni ? OA_INTS : nf ? OA_FLOATS : 0;
     if (a->type == OA_FLOATS)
