@@ -334,7 +334,7 @@ QsStatus ox_fold_concat(OxCtx *c, int arg)
     int n = c->n->n_in;
     if (n < 1)
         return ox_nfail(c, QS_EFORMAT, "no inputs");
-    const Shape *s0 = &c->in[0]->k->shape; /* in[0] is checked by ox_const_eval */
+    const Shape *s0 = &c->in[0]->k->shape; /* in[0] is checked by ox_op_import */
     int r = s0->ndim;
     int64_t a = ox_attr_int(c->n, "axis", 0);
     if (r < 1 || a < -r || a >= r)
