@@ -25,6 +25,8 @@ static void ox_release(Ox *x)
     ox_values_release(x);
 }
 
+/* Initializers become constant values; the other graph inputs become qscope graph inputs
+ * (FLOAT, every dim but the batch fixed). */
 static QsStatus ox_inputs(Ox *x, QsError *err)
 {
     const OxGraph *g = &x->f.g;

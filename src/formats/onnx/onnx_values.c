@@ -218,6 +218,9 @@ OxVal *ox_new_const(OxCtx *c, const char *suffix, Tensor *t)
     v->is_const = true;
     v->k = t;
     v->qname = owned; /* freed with the value; name aliases it */
+    /* Defining a value may move the table: point the node's inputs at their new place. */
+    for (int j = 0; j < c->n->n_in; j++)
+        c->in[j] = ox_val(c->x, c->n->in[j]);
     return v;
 }
 

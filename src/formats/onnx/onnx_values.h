@@ -92,7 +92,8 @@ QsStatus ox_const_float(const OxCtx *c, int k, const char *what, float *out);
 QsStatus ox_out_const(OxCtx *c, int k, Tensor *t);
 /* Fails when an output after the first is read by anyone (used: [n_out] per output). */
 QsStatus ox_only_first_output(OxCtx *c, const bool *used);
-/* A generated constant value (e.g. -1 for Neg), defined under a unique name. */
+/* A generated constant value (e.g. -1 for Neg), defined under a unique name; c->in[] are
+ * looked up again, as the value table may have moved. */
 OxVal *ox_new_const(OxCtx *c, const char *suffix, Tensor *t);
 /* Emits qscope op `op` with inputs ins (NULL for omitted) and attributes as the node's
  * first output. When every input is constant the op runs here instead (folding through
