@@ -1,4 +1,4 @@
-/* ONNX export (src/formats/onnx_export.c):
+/* ONNX export (src/formats/onnx/onnx_export.c):
  *   - round trips: every bundled .qsm -> ONNX -> qscope model -> .qsm gives float outputs
  *     bit-identical to the original's (memcmp, on 64 test digits), and every PyTorch ONNX
  *     fixture imported -> exported -> imported again gives bit-identical outputs;

@@ -1,4 +1,4 @@
-/* ONNX import (src/formats/onnx_import.c, protobuf.c):
+/* ONNX import (src/formats/onnx/: onnx_import.c and the files it drives, protobuf.c):
  *   - every PyTorch-exported fixture (scripts/fixtures/gen_onnx_fixtures.py, opsets 13 and
  *     17) loads and qscope's float output matches torch's; the tolerance and its reason are
  *     in the manifest: |got - want| <= 1e-4 max|want| + 1e-4 |want| (summation order and

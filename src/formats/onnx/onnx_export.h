@@ -28,7 +28,12 @@ QsStatus onnx_save(const char *path, const Model *m, QsError *err);
 /* The lowered plan q (its model, plan and calibration): fp32, fp16 or int8-static, by the
  * plan's mode (a mode of int8-dyn is refused: ONNX has no per-sample dynamic layout that
  * matches it). Caller frees *out with free. */
-QsStatus onnx_serialize_plan(QModel *q, void **out, size_t *out_len, QsError *err);
-QsStatus onnx_save_plan(const char *path, QModel *q, QsError *err);
+QsStatus onnx_serialize_plan(const QModel *q, void **out, size_t *out_len, QsError *err);
+QsStatus onnx_save_plan(const char *path, const QModel *q, QsError *err);
+
+/* The ONNX op qscope op `op` (an OpType) is exported as (the last node of a decomposition:
+ * SiLU and Gelu end in Mul), or NULL when it has no ONNX form; *why_not (when not NULL)
+ * then receives the reason, and NULL otherwise. */
+const char *onnx_export_op(int op, const char **why_not);
 
 #endif

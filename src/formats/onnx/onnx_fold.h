@@ -1,0 +1,35 @@
+/* ONNX import: the constant evaluator. Nodes whose inputs are all constant (and Shape of a
+ * run-time value, whose shape is known but for the batch) are computed here on f32/i64
+ * tensors in which the batch size is the symbol OX_BATCH: shape arithmetic, mostly, so
+ * that Reshape targets and the like become constants. Each function sets the node's
+ * output to a constant; `arg` is the op row's (onnx_ops.h). Every input but Constant's
+ * first is checked by the caller to be present. */
+#ifndef QS_ONNX_FOLD_H
+#define QS_ONNX_FOLD_H
+
+#include "onnx/onnx_values.h"
+
+/* ox_fold_binary's arg */
+typedef enum { KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_POW, KB_EQUAL } KBin;
+/* ox_fold_unary's arg */
+typedef enum { KU_IDENTITY, KU_NEG, KU_SQRT } KUnary;
+
+QsStatus ox_fold_constant(OxCtx *c, int arg);
+QsStatus ox_fold_shape(OxCtx *c, int arg);
+QsStatus ox_fold_cast(OxCtx *c, int arg);
+QsStatus ox_fold_gather(OxCtx *c, int arg);
+/* arg: 1 Unsqueeze, 0 Squeeze */
+QsStatus ox_fold_squeeze(OxCtx *c, int arg);
+QsStatus ox_fold_concat(OxCtx *c, int arg);
+QsStatus ox_fold_reshape(OxCtx *c, int arg);
+QsStatus ox_fold_flatten(OxCtx *c, int arg);
+QsStatus ox_fold_transpose(OxCtx *c, int arg);
+QsStatus ox_fold_slice(OxCtx *c, int arg);
+QsStatus ox_fold_binary(OxCtx *c, int arg);
+QsStatus ox_fold_where(OxCtx *c, int arg);
+QsStatus ox_fold_constant_of_shape(OxCtx *c, int arg);
+QsStatus ox_fold_range(OxCtx *c, int arg);
+QsStatus ox_fold_expand(OxCtx *c, int arg);
+QsStatus ox_fold_unary(OxCtx *c, int arg);
+
+#endif
