@@ -4,6 +4,7 @@
 #include "onnx/onnx_export_write.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -65,33 +66,33 @@ static void ex_dense(Ex *x, const ExOpRow *r, const ExArgs *a)
 /* Clip: min and max attributes into the optional scalar inputs. */
 static void ex_clip(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
-    const Attr *lo = node_attr(a->n, "min"), *hi = node_attr(a->n, "max");
+    /* an infinite bound is an absent one (ClipParams) */
+    const ClipParams *c = &a->n->params.clip;
+    bool lo = isfinite(c->min), hi = isfinite(c->max);
     const char *ci[3] = { a->in[0], "", "" };
     if (lo)
-        ci[1] = ex_scalar_f32(x, ex_str(x, "%s::min", a->name), lo->f);
+        ci[1] = ex_scalar_f32(x, ex_str(x, "%s::min", a->name), c->min);
     if (hi)
-        ci[2] = ex_scalar_f32(x, ex_str(x, "%s::max", a->name), hi->f);
+        ci[2] = ex_scalar_f32(x, ex_str(x, "%s::max", a->name), c->max);
     ex_node(x, r->onnx, a->name, ci, hi ? 3 : lo ? 2 : 1, a->out, NULL);
 }
 
 /* Reshape: the shape attribute into an int64 input. */
 static void ex_reshape(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
-    int64_t s[QS_MAX_DIMS];
-    int ns = node_attr_ints(a->n, "shape", s, QS_MAX_DIMS);
-    const char *ri[2] = { a->in[0], ex_const_i64(x, ex_str(x, "%s::shape", a->name), s, ns) };
-    if (node_attr_int(a->n, "allowzero", 0))
-        at_int(a->attrs, "allowzero", 1);
+    const ParamInts *s = &a->n->params.reshape.shape;
+    const char *ri[2] = { a->in[0],
+                          ex_const_i64(x, ex_str(x, "%s::shape", a->name), s->v, s->n) };
     ex_node(x, r->onnx, a->name, ri, 2, a->out, a->attrs);
 }
 
 /* ReduceSum (opset 13): the axes attribute into an int64 input. */
 static void ex_reduce_axes_input(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
-    int64_t ax[QS_MAX_DIMS];
-    int na = node_attr_ints(a->n, "axes", ax, QS_MAX_DIMS);
+    const ParamInts *ax = &a->n->params.reduce.axes;
+    int na = ax->n;
     const char *ri[2] = { a->in[0], na > 0 ? ex_const_i64(x, ex_str(x, "%s::axes", a->name),
-                                                          ax, na) : "" };
+                                                          ax->v, na) : "" };
     at_copy(a->attrs, a->n, (const char *const[]){ "axes", NULL });
     ex_node(x, r->onnx, a->name, ri, na > 0 ? 2 : 1, a->out, a->attrs);
 }
@@ -99,12 +100,13 @@ static void ex_reduce_axes_input(Ex *x, const ExOpRow *r, const ExArgs *a)
 /* Pad: pads and value into inputs, mode stays an attribute. */
 static void ex_pad(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
-    int64_t p[2 * QS_MAX_DIMS];
-    int np = node_attr_ints(a->n, "pads", p, 2 * QS_MAX_DIMS);
-    const char *pi[3] = { a->in[0], ex_const_i64(x, ex_str(x, "%s::pads", a->name), p, np),
-                          ex_scalar_f32(x, ex_str(x, "%s::value", a->name),
-                                        node_attr_float(a->n, "value", 0.0f)) };
-    at_str(a->attrs, "mode", node_attr_str(a->n, "mode", "constant"));
+    static const char *const modes[] = { [PAD_CONSTANT] = "constant", [PAD_REFLECT] = "reflect",
+                                         [PAD_EDGE] = "edge" };
+    const PadParams *pp = &a->n->params.pad;
+    const char *pi[3] = { a->in[0],
+                          ex_const_i64(x, ex_str(x, "%s::pads", a->name), pp->pads.v, pp->pads.n),
+                          ex_scalar_f32(x, ex_str(x, "%s::value", a->name), pp->value) };
+    at_str(a->attrs, "mode", modes[pp->mode]);
     ex_node(x, r->onnx, a->name, pi, 3, a->out, a->attrs);
 }
 
@@ -115,9 +117,9 @@ static void ex_resize(Ex *x, const ExOpRow *r, const ExArgs *a)
     const Node *n = a->n;
     const Shape *xs = &x->g->values[n->in[0]].shape, *ys = &x->g->values[n->out].shape;
     float sc[QS_MAX_DIMS];
-    const Attr *s = node_attr(n, "scales");
+    const ParamFloats *s = &n->params.resize.scales;
     for (int i = 0; i < xs->ndim; i++)
-        sc[i] = s && s->type == ATTR_FLOATS && i < s->n ? s->floats[i]
+        sc[i] = i < s->n ? s->v[i]
                 : i == 0 ? 1.0f : (float)((double)ys->dim[i] / (double)xs->dim[i]);
     const int64_t d = xs->ndim;
     const char *ri[3] = { a->in[0], "",
@@ -130,13 +132,14 @@ static void ex_resize(Ex *x, const ExOpRow *r, const ExArgs *a)
 static void ex_slice(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
     static const char *const keys[4] = { "starts", "ends", "axes", "steps" };
+    const SliceParams *sp = &a->n->params.slice;
+    const ParamInts *lists[4] = { &sp->starts, &sp->ends, &sp->axes, &sp->steps };
     const char *si[5] = { a->in[0], "", "", "", "" };
     int last = 2;
     for (int k = 0; k < 4; k++) {
-        int64_t v[QS_MAX_DIMS];
-        int nv = node_attr_ints(a->n, keys[k], v, QS_MAX_DIMS);
-        if (nv >= 0) {
-            si[k + 1] = ex_const_i64(x, ex_str(x, "%s::%s", a->name, keys[k]), v, nv);
+        if (lists[k]->n >= 0) {
+            si[k + 1] = ex_const_i64(x, ex_str(x, "%s::%s", a->name, keys[k]), lists[k]->v,
+                                     lists[k]->n);
             last = k + 2;
         }
     }
@@ -155,7 +158,7 @@ static void ex_silu(Ex *x, const ExOpRow *r, const ExArgs *a)
 static void ex_gelu(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
     const char *name = a->name, *in0 = a->in[0];
-    if (strcmp(node_attr_str(a->n, "approximate", "none"), "none") != 0) {
+    if (a->n->params.gelu.tanh) {
         ex_fail(x, QS_EUNSUPPORTED, "Gelu '%s': approximate=tanh has no export yet", name);
         return;
     }
