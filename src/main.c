@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/blasinfo.h"
 #include "cmds/app.h"
 #include "cmds/commands.h"
 #include "shell/frontend.h"
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
             app_release(&app);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
-            puts("qscope 0.1.0");
+            printf("qscope 0.1.0\nOpenBLAS core: %s (%s)\n", blas_core_name(), blas_config());
             app_release(&app);
             return 0;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
