@@ -24,6 +24,7 @@
 #include "io/fileio.h"
 #include "graph/model.h"
 #include "arrays/npy.h"
+#include "onnx/onnx_export.h"
 #include "onnx/onnx_import.h"
 #include "onnx/protobuf.h"
 #include "run/run.h"
@@ -408,6 +409,74 @@ static void test_hand_models(void)
 }
 
 /* Unsupported ops are listed together; the batch rules; shape arithmetic is folded. */
+/* x (N, 4) -> Mod(x, c) with attribute fmod (-1: absent) -> y. */
+static Model *mod_model(int fmod, QsError *err)
+{
+    const int64_t xd[2] = { 1, 4 }, cd[1] = { 4 };
+    const bool sym[2] = { true, false };
+    const float c[4] = { 3, 3, 2, -2 };
+    PbWriter g, vi, at, init;
+    pb_writer_init(&g);
+    pb_writer_init(&at);
+    if (fmod >= 0) {
+        pb_put_string(&at, 1, "fmod");
+        pb_put_varint(&at, 3, (uint64_t)fmod);
+        pb_put_varint(&at, 20, 2); /* INT */
+    }
+    node(&g, "Mod", "mod", (const char *[]){ "x", "c" }, 2, "y", fmod >= 0 ? &at : NULL);
+    pb_writer_init(&init);
+    tensor_f32_raw(&init, "c", cd, 1, c, 4);
+    pb_put_message(&g, 5, &init);
+    pb_writer_init(&vi);
+    value_info(&vi, "x", xd, sym, 2);
+    pb_put_message(&g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, "y", xd, sym, 2);
+    pb_put_message(&g, 12, &vi);
+    Model *m = parse_graph(&g, 13, NULL, err);
+    pb_writer_release(&vi);
+    pb_writer_release(&init);
+    pb_writer_release(&at);
+    pb_writer_release(&g);
+    return m;
+}
+
+/* Mod imports with its sign rule (ONNX: fmod=1 on floats), exports only as fmod=1, and a
+ * bad fmod is an error naming the node. */
+static void test_mod(void)
+{
+    QsError err = { 0 };
+    const float xv[4] = { 5, -5, 7.5f, -7.5f };
+    const float truncated[4] = { 2, -2, 1.5f, -1.5f }, floored[4] = { 2, 1, 1.5f, -1.5f };
+    Tensor *x = tensor_new(DT_F32, shape_of(2, 1LL, 4LL), &err);
+    memcpy(tensor_f32(x), xv, sizeof xv);
+    for (int fmod = 0; fmod <= 1; fmod++) {
+        Model *m = mod_model(fmod, &err);
+        if (!CHECK_OK(m ? QS_OK : err.code, &err))
+            continue;
+        Tensor *y = run_model(m, x);
+        if (CHECK(y != NULL))
+            for (int i = 0; i < 4; i++)
+                CHECK(tensor_f32(y)[i] == (fmod ? truncated : floored)[i]);
+        tensor_free(y);
+        void *buf = NULL;
+        size_t len = 0;
+        QsStatus st = onnx_serialize(m, &buf, &len, &err);
+        if (fmod) {
+            CHECK_OK(st, &err);
+        } else {
+            CHECK(st == QS_EUNSUPPORTED);
+            CHECK(strstr(err.msg, "Mod 'mod': fmod=0 on float values has no ONNX form") != NULL);
+        }
+        free(buf);
+        model_free(m);
+    }
+    CHECK(mod_model(2, &err) == NULL);
+    CHECK(strstr(err.msg, "fmod must be 0 or 1, not 2") != NULL);
+    tensor_free(x);
+}
+
 static void test_graph_rules(void)
 {
     QsError err = { 0 };
@@ -794,6 +863,7 @@ int main(void)
     test_protobuf();
     test_fixtures();
     test_hand_models();
+    test_mod();
     test_graph_rules();
     test_damaged();
     return test_summary("onnx_import");

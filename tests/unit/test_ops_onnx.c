@@ -423,13 +423,46 @@ static void test_slice_hardsigmoid(void)
     tensor_free(g);
 }
 
+/* Mod: exact remainders (fmodf is exact; the floored rule adds b once) in both sign rules,
+ * the fmod attribute's check, and gradients away from the jumps (a multiple of b). */
+static void test_mod(void)
+{
+    const float a[] = { 5, -5, 5, -5, 7.5f, -7.5f }, b[] = { 3, 3, -3, -3, 2, 2 };
+    const float floored[] = { 2, 1, -1, -2, 1.5f, 0.5f }, truncated[] = { 2, -2, 2, -2, 1.5f, -1.5f };
+    Tensor *in[2] = { from(shape_of(2, 1LL, 6LL), a), from(shape_of(2, 1LL, 6LL), b) };
+    expect_fwd("mod fmod=0", OP_MOD, NULL, 0, in, 2, shape_of(2, 1LL, 6LL), floored);
+    Attr f1 = attr_int("fmod", 1);
+    expect_fwd("mod fmod=1", OP_MOD, &f1, 1, in, 2, shape_of(2, 1LL, 6LL), truncated);
+    free_all(in, 2);
+
+    Attr f2 = attr_int("fmod", 2);
+    Node n = gradcheck_make_node(OP_MOD, "m", 2, &f2, 1);
+    OpParams p;
+    QsError err = { 0 };
+    CHECK(op_parse(&n, &p, &err) == QS_EINVAL);
+    CHECK(strstr(err.msg, "Mod 'm': fmod must be 0 or 1, not 2") != NULL);
+    gradcheck_node_release(&n);
+    attr_release(&f2);
+
+    /* a / b in (0.1, 0.85) and (-0.85, -0.1): floor and trunc are constant around every
+     * point, so the finite differences see the smooth pieces. */
+    Tensor *pos[2] = { make(shape_of(3, 2LL, 3LL, 4LL), 0.3f, 1.7f), make(shape_of(2, 3LL, 1LL), 2, 3) };
+    Tensor *neg[2] = { make(shape_of(3, 2LL, 3LL, 4LL), -1.7f, -0.3f), pos[1] };
+    gc("mod grad", OP_MOD, NULL, 0, pos, 2, &LINEAR_TOL);
+    gc("mod grad negative", OP_MOD, NULL, 0, neg, 2, &LINEAR_TOL);
+    gc("fmod grad negative", OP_MOD, &f1, 1, neg, 2, &LINEAR_TOL);
+    attr_release(&f1);
+    tensor_free(neg[0]);
+    free_all(pos, 2);
+}
+
 static void test_rows(void)
 {
     static const int mine[] = { OP_SUB, OP_DIV, OP_POW, OP_SQRT, OP_ERF, OP_PAD, OP_RESIZE,
-                                OP_CONVTRANSPOSE, OP_LAYERNORM, OP_SLICE, OP_HARDSIGMOID };
+                                OP_CONVTRANSPOSE, OP_LAYERNORM, OP_SLICE, OP_HARDSIGMOID, OP_MOD };
     static const char *const names[] = { "Sub", "Div", "Pow", "Sqrt", "Erf", "Pad", "Resize",
                                          "ConvTranspose", "LayerNormalization", "Slice",
-                                         "HardSigmoid" };
+                                         "HardSigmoid", "Mod" };
     for (int i = 0; i < NELEM(mine); i++) {
         CHECK(op_table[mine[i]] && op_table[mine[i]]->backward != NULL);
         CHECK(op_find(names[i]) == mine[i]);
@@ -440,6 +473,7 @@ int main(void)
 {
     test_rows();
     test_arith();
+    test_mod();
     test_pad();
     test_resize();
     test_convtranspose();

@@ -56,6 +56,7 @@ typedef enum {
     OP_LAYERNORM,  /* ONNX LayerNormalization (opset 17) */
     OP_SLICE,      /* attrs starts, ends, axes, steps (ONNX takes them as inputs) */
     OP_HARDSIGMOID,
+    OP_MOD,        /* ONNX Mod: fmod=0 floors (sign of the divisor), fmod=1 truncates */
     OP_COUNT
 } OpType;
 
@@ -153,6 +154,11 @@ bool op_clamp_range(const Node *n, float *lo, float *hi);
 /* The rows' clamp functions: Relu [0, inf), Clip [min, max] (absent bounds: infinite). */
 void op_relu_clamp(const Node *n, float *lo, float *hi);
 void op_clip_clamp(const Node *n, float *lo, float *hi);
+
+/* Mod with fmod=0 on floats: a mod b with the divisor's sign (floored division). fmodf is
+ * exact, and adding b to a remainder of the other sign is the one rounding step (as
+ * torch.remainder). Shared by the op and the ONNX importer's constant folding. */
+float op_mod_floor(float a, float b);
 
 /* Shared shape helpers for infer functions. */
 QsStatus op_expect_rank(const Node *n, const Shape *s, int lo, int hi, const char *what,

@@ -1,12 +1,18 @@
-/* Arithmetic that ONNX exporters emit around the layers: Sub, Div and Pow with numpy
+/* Arithmetic that ONNX exporters emit around the layers: Sub, Div, Pow and Mod with numpy
  * broadcasting, and the unary Sqrt and Erf (GELU exported as x * 0.5 * (1 + erf(x/sqrt 2)),
  * and LayerNormalization decomposed into ReduceMean, Sub, Pow, Sqrt and Div).
  * HardSigmoid (max(0, min(1, alpha x + beta))) is here too: MobileNetV3's gates and the
  * opset < 14 export of HardSwish use it.
- * References: ONNX Sub, Div, Pow, Sqrt, Erf, HardSigmoid (https://onnx.ai/onnx/operators/).
+ * Mod (window and padding arithmetic in Swin-style exports): fmod=1 is C's fmodf (the
+ * remainder takes the dividend's sign, as torch.fmod); fmod=0 takes the divisor's sign (as
+ * torch.remainder and Python's %). ONNX allows fmod=0 on integers only; qscope computes
+ * it on floats too, and the exporter refuses to write it.
+ * References: ONNX Sub, Div, Pow, Mod, Sqrt, Erf, HardSigmoid
+ * (https://onnx.ai/onnx/operators/).
  *
  * The forward is one IEEE operation per element (Pow: powf, except the exponents 1 and 2,
- * which are exact as x and x * x, as PyTorch's x.pow(2) is); Sqrt is sqrtf, Erf erff.
+ * which are exact as x and x * x, as PyTorch's x.pow(2) is; Mod: fmodf, plus b when the
+ * floored sign rule moves it); Sqrt is sqrtf, Erf erff.
  * Broadcasting walks the output with per-operand strides (0 on broadcast axes); these ops
  * sit off the hot path (normalisations and small heads), so there is one general loop.
  * Backward sums the gradient of each operand in double (scratch) and adds it once, so a
@@ -16,7 +22,7 @@
 
 #include "ops/op.h"
 
-typedef enum { AR_SUB, AR_DIV, AR_POW } ArithKind;
+typedef enum { AR_SUB, AR_DIV, AR_POW, AR_MOD_FLOOR, AR_MOD_TRUNC } ArithKind;
 
 static QsStatus arith_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
@@ -67,6 +73,14 @@ static inline float arith_pow(float a, float b)
     return powf(a, b);
 }
 
+float op_mod_floor(float a, float b)
+{
+    float r = fmodf(a, b);
+    if (r != 0.0f && (r < 0.0f) != (b < 0.0f))
+        r += b;
+    return r;
+}
+
 static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out)
 {
     const Shape *o = &out->shape;
@@ -79,6 +93,10 @@ static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out)
         ARITH_WALK(o, sa, sb, c[i] = a[ia] - b[ib]);
     else if (k == AR_DIV)
         ARITH_WALK(o, sa, sb, c[i] = a[ia] / b[ib]);
+    else if (k == AR_MOD_FLOOR)
+        ARITH_WALK(o, sa, sb, c[i] = op_mod_floor(a[ia], b[ib]));
+    else if (k == AR_MOD_TRUNC)
+        ARITH_WALK(o, sa, sb, c[i] = fmodf(a[ia], b[ib]));
     else
         ARITH_WALK(o, sa, sb, c[i] = arith_pow(a[ia], b[ib]));
 }
@@ -89,7 +107,10 @@ static size_t arith_scratch(const Node *n, const Shape *const *in, const Shape *
     return (size_t)(shape_numel(in[0]) + shape_numel(in[1])) * sizeof(double);
 }
 
-/* d(a - b) = (1, -1); d(a / b) = (1 / b, -a / b^2); d(a^b) = (b a^(b-1), a^b ln a).
+/* d(a - b) = (1, -1); d(a / b) = (1 / b, -a / b^2); d(a^b) = (b a^(b-1), a^b ln a);
+ * d(a mod b) = (1, -q) with q the quotient rounded as the remainder was (floor for fmod=0,
+ * trunc for fmod=1), as PyTorch's remainder and fmod backward; at the jumps (a multiple
+ * of b) the one-sided value is taken.
  * For Pow the exponent's gradient follows PyTorch: 0 where a == 0 and b >= 0 (the limit
  * a^b ln a -> 0), NaN for a < 0 (ln of a negative number). */
 static void arith_backward(ArithKind k, const Tensor *const *in, const Tensor *dout,
@@ -114,6 +135,12 @@ static void arith_backward(ArithKind k, const Tensor *const *in, const Tensor *d
             double av = a[ia], bv = b[ib], g = dy[i];
             ga[ia] += g / bv;
             gb[ib] -= g * av / (bv * bv);
+        });
+    } else if (k == AR_MOD_FLOOR || k == AR_MOD_TRUNC) {
+        ARITH_WALK(o, sa, sb, {
+            double q = (double)a[ia] / (double)b[ib];
+            ga[ia] += dy[i];
+            gb[ib] -= dy[i] * (k == AR_MOD_FLOOR ? floor(q) : trunc(q));
         });
     } else {
         ARITH_WALK(o, sa, sb, {
@@ -162,6 +189,30 @@ static void pow_backward(const Node *n, const Tensor *const *in, const Tensor *o
                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
 {
     arith_backward(AR_POW, in, dout, din, rc);
+}
+
+static QsStatus mod_parse(const Node *n, OpParams *prm, QsError *err)
+{
+    int64_t f = node_attr_int(n, "fmod", 0);
+    if (f != 0 && f != 1)
+        return qs_fail(err, QS_EINVAL, "Mod '%s': fmod must be 0 or 1, not %lld", n->name,
+                       (long long)f);
+    prm->mod.fmod = f == 1;
+    return QS_OK;
+}
+static ArithKind mod_kind(const Node *n)
+{
+    OpParams tmp;
+    return op_params(n, &tmp, NULL)->mod.fmod ? AR_MOD_TRUNC : AR_MOD_FLOOR;
+}
+static void mod_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
+{
+    arith_forward(mod_kind(n), in, out);
+}
+static void mod_backward(const Node *n, const Tensor *const *in, const Tensor *out,
+                         const Tensor *dout, Tensor *const *din, const RunCtx *rc)
+{
+    arith_backward(mod_kind(n), in, dout, din, rc);
 }
 
 static void sqrt_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
@@ -272,6 +323,11 @@ const OpDef op_div_def = {
 const OpDef op_pow_def = {
     .name = "Pow", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
     .forward = pow_forward, .backward = pow_backward
+};
+const OpDef op_mod_def = {
+    .name = "Mod", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .parse = mod_parse,
+    .forward = mod_forward, .backward = mod_backward
 };
 const OpDef op_sqrt_def = {
     .name = "Sqrt", .min_in = 1, .max_in = 1, .infer = op_unary_infer,

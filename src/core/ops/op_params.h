@@ -70,6 +70,10 @@ typedef struct HardSigmoidParams {
     float alpha, beta;            /* 0.2, 0.5 */
 } HardSigmoidParams;
 
+typedef struct ModParams {
+    bool fmod;                    /* fmod: 0 (the remainder takes the divisor's sign) */
+} ModParams;
+
 typedef struct GeluParams {
     bool tanh;                    /* approximate="tanh" (else "none") */
 } GeluParams;
@@ -148,6 +152,7 @@ typedef union OpParams {
     ClipParams clip;
     LeakyReluParams leakyrelu;
     HardSigmoidParams hardsigmoid;
+    ModParams mod;
     GeluParams gelu;
     DropoutParams dropout;
     AxisParams axis;

@@ -146,6 +146,18 @@ static void ex_slice(Ex *x, const ExOpRow *r, const ExArgs *a)
     ex_node(x, r->onnx, a->name, si, last, a->out, NULL);
 }
 
+/* Mod: ONNX takes fmod=0 on integers only, and qscope's values are floats. */
+static void ex_mod(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    if (!a->n->params.mod.fmod) {
+        ex_fail(x, QS_EUNSUPPORTED, "Mod '%s': fmod=0 on float values has no ONNX form "
+                "(ONNX allows it on integers only)", a->name);
+        return;
+    }
+    at_int(a->attrs, "fmod", 1);
+    ex_node(x, r->onnx, a->name, a->in, 2, a->out, a->attrs);
+}
+
 /* SiLU: Mul(x, Sigmoid(x)). */
 static void ex_silu(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
@@ -224,6 +236,7 @@ static const ExOpRow ex_ops[OP_COUNT] = {
     [OP_LAYERNORM] = { "LayerNormalization", NULL, NULL },
     [OP_SLICE] = { "Slice", ex_slice, NULL },
     [OP_HARDSIGMOID] = { "HardSigmoid", NULL, NULL },
+    [OP_MOD] = { "Mod", ex_mod, NULL },
 };
 
 const char *onnx_export_op(int op, const char **why_not)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/half.h"
+#include "ops/op.h"
 
 /* Strides of s aligned to o (0 on broadcast axes). */
 static void k_strides(const Shape *s, const Shape *o, int64_t *st)
@@ -87,6 +88,15 @@ static QsStatus k_int_bin(OxCtx *c, KBin op, int64_t a, int64_t b, int64_t *out)
             return ox_nfail(c, QS_EINVAL, "integer division by zero");
         *out = a / b;
         break;
+    case KB_MOD:
+    case KB_FMOD:
+        if (b == 0)
+            return ox_nfail(c, QS_EINVAL, "integer modulo by zero");
+        /* b == -1 always leaves 0; INT64_MIN % -1 would overflow */
+        *out = b == -1 ? 0 : a % b;
+        if (op == KB_MOD && *out != 0 && (*out < 0) != (b < 0))
+            *out += b;
+        break;
     case KB_POW: {
         int64_t r = 1;
         for (int64_t e = 0; e < b && e < 64; e++)
@@ -102,6 +112,12 @@ static QsStatus k_int_bin(OxCtx *c, KBin op, int64_t a, int64_t b, int64_t *out)
 QsStatus ox_fold_binary(OxCtx *c, int arg)
 {
     KBin op = (KBin)arg;
+    if (op == KB_MOD) {
+        int64_t f = ox_attr_int(c->n, "fmod", 0);
+        if (f != 0 && f != 1)
+            return ox_nfail(c, QS_EINVAL, "fmod must be 0 or 1, not %lld", (long long)f);
+        op = f ? KB_FMOD : KB_MOD;
+    }
     OxVal *a = ox_in(c, 0), *b = ox_in(c, 1);
     if (!a || !b)
         return ox_nfail(c, QS_EFORMAT, "two inputs are required");
@@ -137,7 +153,8 @@ QsStatus ox_fold_binary(OxCtx *c, int arg)
             K_WALK(&o, strides, 2, {
                 float x = pa[offs[0]], y = pb[offs[1]];
                 po[i] = op == KB_ADD ? x + y : op == KB_SUB ? x - y : op == KB_MUL ? x * y :
-                        op == KB_DIV ? x / y : (y == 2.0f ? x * x : powf(x, y));
+                        op == KB_DIV ? x / y : op == KB_MOD ? op_mod_floor(x, y) :
+                        op == KB_FMOD ? fmodf(x, y) : (y == 2.0f ? x * x : powf(x, y));
             });
         }
         tensor_free(fa);

@@ -10,7 +10,8 @@
 #include "onnx/onnx_values.h"
 
 /* ox_fold_binary's arg */
-typedef enum { KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_POW, KB_EQUAL } KBin;
+/* KB_MOD floors (ONNX Mod fmod=0: the divisor's sign), KB_FMOD truncates (fmod=1). */
+typedef enum { KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_POW, KB_EQUAL, KB_MOD, KB_FMOD } KBin;
 /* ox_fold_unary's arg */
 typedef enum { KU_IDENTITY, KU_NEG, KU_SQRT } KUnary;
 

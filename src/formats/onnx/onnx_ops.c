@@ -601,6 +601,7 @@ const OxOpRow ox_op_rows[] = {
     { "Mul", FOLD(PREFER, binary, KB_MUL), RUN(OP_MUL, 2) },
     { "Div", FOLD(PREFER, binary, KB_DIV), RUN(OP_DIV, 2) },
     { "Pow", FOLD(PREFER, binary, KB_POW), RUN(OP_POW, 2) },
+    { "Mod", FOLD(PREFER, binary, KB_MOD), RUN(OP_MOD, 2) },
     { "Sqrt", FOLD(PREFER, unary, KU_SQRT), RUN(OP_SQRT, 1) },
     { "Neg", FOLD(PREFER, unary, KU_NEG), TRANSLATE(OP_MUL, neg) },
     { "Identity", FOLD(PREFER, unary, KU_IDENTITY), RUN(OP_IDENTITY, 1) },
