@@ -59,7 +59,7 @@ static bool lower_accept(const LinearUnit *u, void *ctx)
 {
     const Lower *L = ctx;
     PrecKind p = plan_node_prec(&L->q->plan, u->head);
-    return !((p == PREC_INT8_DYN || p == PREC_INT8_STATIC) && u->k >= LOWER_MAX_K);
+    return !(precision_is_integer(p) && u->k >= LOWER_MAX_K);
 }
 
 /* The last node of unit head's step (the head itself for a node that heads no unit). */
@@ -218,7 +218,8 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
     u->fnode.in = u->fnode_in;
 
     const QuantOpts *o = &L->q->plan.q;
-    if (s->prec == PREC_FP16) {
+    WeightPrep prep = precision_table[s->prec].weight_prep;
+    if (prep == WPREP_HALF) {
         if (lower_lin_alloc((void **)&u->wh, nw * sizeof(uint16_t), n, err) ||
             lower_lin_alloc((void **)&u->bh, nc * sizeof(uint16_t), n, err) ||
             lower_lin_alloc((void **)&u->whf, nw * sizeof(float), n, err) ||
@@ -229,7 +230,7 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         half_to_float_array(u->wh, (int64_t)nw, u->whf);
         half_to_float_array(u->bh, (int64_t)nc, u->bhf);
     }
-    if (s->prec != PREC_INT8_DYN && s->prec != PREC_INT8_STATIC)
+    if (prep != WPREP_INT8)
         return QS_OK;
     if (L->corr && L->corr[s->head]) {
         /* bias correction (biascorr.h): part of the quantized unit, never of the float
@@ -245,7 +246,7 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         lower_lin_alloc((void **)&u->sumw, nc * sizeof(int32_t), n, err))
         return err->code;
     lower_lin_quant_weights(u, o->bits, o->wgran_tensor);
-    if (s->prec != PREC_INT8_STATIC)
+    if (precision_table[s->prec].linear_run != PRUN_INT8_STATIC)
         return QS_OK;
 
     int vin = n->in[0];
@@ -473,6 +474,24 @@ static Step *lower_new_step(QModel *q, int head, int last, StepKind kind, PrecKi
     return s;
 }
 
+/* The step kind of a linear unit, and of any other node, at each way of running
+ * (PrecisionDef.linear_run and other_run). */
+static const StepKind lower_lin_steps[] = {
+    [PRUN_FLOAT] = STEP_FLOAT, [PRUN_HALF] = STEP_LIN_HALF,
+    [PRUN_INT8_DYN] = STEP_LIN_DYN, [PRUN_INT8_STATIC] = STEP_LIN_Q,
+};
+
+static StepKind lower_other_step(PrecRun run, const Graph *g, const Node *n)
+{
+    switch (run) {
+    case PRUN_HALF: return STEP_HALF;
+    case PRUN_INT8_STATIC: return lower_q_kind(g, n);
+    case PRUN_FLOAT:
+    case PRUN_INT8_DYN: break; /* dynamic quantization exists for linear units only */
+    }
+    return STEP_FLOAT;
+}
+
 static QsStatus lower_steps(Lower *L, QsError *err)
 {
     QModel *q = L->q;
@@ -484,9 +503,9 @@ static QsStatus lower_steps(Lower *L, QsError *err)
         PrecKind p = plan_node_prec(&q->plan, node);
         int bn = L->units[node].bn, act = L->units[node].act, last = lower_unit_last(L, node);
         bool lin = L->units[node].head == node;
-        if (lin && p != PREC_FP32) {
-            StepKind sk = p == PREC_FP16 ? STEP_LIN_HALF
-                        : p == PREC_INT8_DYN ? STEP_LIN_DYN : STEP_LIN_Q;
+        StepKind lin_sk = lower_lin_steps[precision_table[p].linear_run];
+        if (lin && lin_sk != STEP_FLOAT) {
+            StepKind sk = lin_sk;
             Step *s = lower_new_step(q, node, last, sk, p);
             int si = (int)(s - q->steps);
             q->step_of[node] = si;
@@ -504,8 +523,7 @@ static QsStatus lower_steps(Lower *L, QsError *err)
             int m = members[i];
             if (m < 0)
                 continue;
-            StepKind sk = p == PREC_FP16 ? STEP_HALF
-                        : p == PREC_INT8_STATIC ? lower_q_kind(g, &g->nodes[m]) : STEP_FLOAT;
+            StepKind sk = lower_other_step(precision_table[p].other_run, g, &g->nodes[m]);
             Step *s = lower_new_step(q, m, m, sk, p);
             q->step_of[m] = (int)(s - q->steps);
             if (sk == STEP_HALF && lower_half_consts(L, s, err))
@@ -621,14 +639,16 @@ static void lower_info(Lower *L)
         li->unit = head;
         li->absorbed = head != node;
         li->integer = s->kind != STEP_FLOAT && s->kind != STEP_HALF && s->kind != STEP_LIN_HALF;
-        li->fallback = (s->prec == PREC_INT8_STATIC && s->kind == STEP_FLOAT) ||
-                       (s->prec == PREC_INT8_DYN && s->kind == STEP_FLOAT &&
-                        op_table[g->nodes[node].op]->int8.linear != OPLIN_NONE && head == node &&
-                        !s->lin);
+        /* a fallback: a node its precision would run on integers that runs in float */
+        const PrecisionDef *pd = &precision_table[s->prec];
+        li->fallback = s->kind == STEP_FLOAT &&
+                       (pd->other_run == PRUN_INT8_STATIC ||
+                        (pd->linear_run == PRUN_INT8_DYN &&
+                         op_table[g->nodes[node].op]->int8.linear != OPLIN_NONE &&
+                         head == node && !s->lin));
         if (head == node && s->lin)
-            lower_weight_info(s->lin, s->prec == PREC_INT8_DYN || s->prec == PREC_INT8_STATIC,
-                              li);
-        if (s->prec != PREC_INT8_STATIC)
+            lower_weight_info(s->lin, precision_is_integer(s->prec), li);
+        if (!precision_static_activations(s->prec))
             continue;
         /* a fused unit's head and last node show the unit's output; interior nodes have
          * no quantized value */
@@ -700,9 +720,7 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
         return qs_fail(err, QS_EINVAL, "bits=%d: must be 2 to 8", o->bits);
     if (o->observer < 0 || o->observer >= OBS_COUNT)
         return qs_fail(err, QS_EINVAL, "observer %d is not in the observer table", o->observer);
-    bool needs_cal = false;
-    for (int i = 0; i < g->n_nodes; i++)
-        needs_cal |= plan_node_prec(&q->plan, i) == PREC_INT8_STATIC;
+    bool needs_cal = plan_needs_calibration(&q->plan);
     if (needs_cal && !cal)
         return qs_fail(err, QS_EINVAL, "int8-static needs activation ranges: run 'calibrate' first");
     if (needs_cal && cal->n_values != g->n_values)
