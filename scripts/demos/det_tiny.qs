@@ -3,7 +3,7 @@
 # noise and occasional glare; a ball counts as found when a heat-map peak lies within
 # 3 px of its centre, and balls under 15 px are counted apart ("small").
 load models/det_balls.qsm
-# Seeded synthetic images (src/core/synth_balls.c): train for QAT, calib to calibrate
+# Seeded synthetic images (src/core/data/synth_balls.c): train for QAT, calib to calibrate
 # and to pick QAT's epoch, eval to report.
 data train synth:balls n=1000 seed=1; data calib synth:balls n=300 seed=3; data eval synth:balls n=500 seed=2
 # FP32: nearly every large ball, about four small ones in five.

@@ -3,7 +3,7 @@
 # 100 samples, in g); class 0 is a fall (10 % of windows), then walk, run/jump,
 # sit/stand/lie transitions and still postures (models/README.md, "falls").
 load models/falls.qsm
-# Seeded synthetic windows (src/core/synth_falls.c): train for QAT, calib to calibrate and
+# Seeded synthetic windows (src/core/data/synth_falls.c): train for QAT, calib to calibrate and
 # to pick QAT's epoch, eval to report. Falls and their look-alikes (jumps, hard sit-downs).
 data train synth:falls n=2000 seed=1; data calib synth:falls n=500 seed=2; data eval synth:falls n=2000 seed=3
 # FP32: the per-class table, fall first. Falls are mostly confused with transitions.

@@ -3,7 +3,7 @@
 # still postures (models/README.md, "falls"). Float pre-training with class weights (falls
 # are 10 % of the windows) and early stopping on the calib split, which also calibrates
 # later; the eval split only reports. The data comes from the seeded generator
-# synth:falls (src/core/synth_falls.c). scripts/workflows/falls.qs sources this file with
+# synth:falls (src/core/data/synth_falls.c). scripts/workflows/falls.qs sources this file with
 # smaller figures for CI; `qscope -c 'source scripts/train/falls.qs; save models/falls.qsm'`
 # makes the bundled model.
 let falls_train?=8000

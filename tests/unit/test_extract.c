@@ -1,4 +1,4 @@
-/* Sub-model extraction (src/core/extract.c): a Deep Sets model cut into its encoder
+/* Sub-model extraction (src/core/session/extract.c): a Deep Sets model cut into its encoder
  * (peers -> pool) and head (pool, ego -> logits). Recomposed, the two parts give exactly
  * the full model's outputs in fp32, fp16, int8-dyn and int8-static (with the plan and the
  * calibration carried over); their parameters partition the model's; bad cuts fail with a

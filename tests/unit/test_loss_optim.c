@@ -1,4 +1,4 @@
-/* Losses, optimizers, schedules and gradient clipping (src/core/loss.c, optim.c):
+/* Losses, optimizers, schedules and gradient clipping (src/core/train/loss.c, optim.c):
  * exact hand cases, finite-difference checks of every loss gradient, optimizer steps
  * against values torch gives for the same numbers, and every table row. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Back-propagation through whole graphs (run_enable_grads / run_backward, src/core/run.c):
+/* Back-propagation through whole graphs (run_enable_grads / run_backward, src/core/run/run.c):
  * central-difference checks of every parameter and input gradient on small graphs with
  * shared values, skip connections, Conv and BatchNorm in both modes; the ParamList layout;
  * which values get gradients; gradients zeroed per backward; batch-size changes; errors. */

@@ -1,4 +1,4 @@
-/* The deepsets generator and its expert (src/core/synth_deepsets.c): shapes, determinism,
+/* The deepsets generator and its expert (src/core/data/synth_deepsets.c): shapes, determinism,
  * the expert never choosing an action it marks unsafe, hand-built scenes with the action
  * worked out from the rules, exact features, a class balance that is not degenerate, and
  * knob checks. */

@@ -1,4 +1,4 @@
-/* The falls generator (src/core/synth_falls.c): determinism, shapes, exact class counts,
+/* The falls generator (src/core/data/synth_falls.c): determinism, shapes, exact class counts,
  * the fall signature (free fall, impact, lying afterwards) and its look-alikes, knob
  * checks. Signal checks run with noise=0 bias=0 so that the thresholds test the model of
  * the signals, not the noise; each threshold leaves a margin to the range the generator

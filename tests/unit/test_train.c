@@ -1,4 +1,4 @@
-/* Training against PyTorch and the training loop (src/core/train.c):
+/* Training against PyTorch and the training loop (src/core/train/train.c):
  *  - replays the steps of tests/fixtures/train (scripts/fixtures/gen_train_fixtures.py) with
  *    run_backward + loss + optimizer and compares every step's loss, the clipping norms,
  *    the final weights and BatchNorm running statistics with torch's float64 run;
