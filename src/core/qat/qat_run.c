@@ -422,14 +422,9 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
                      "validation split; none was given");
         goto cleanup;
     }
-    const Shape *os = &g->values[g->outputs[0]].shape;
-    int64_t width = shape_span(os, 1, os->ndim);
-    if (width < 1 || width > INT_MAX) {
-        st = qs_fail(err, QS_ESHAPE, "output '%s' has %lld values per sample",
-                     g->values[g->outputs[0]].name, (long long)width);
+    int C;
+    if ((st = train_output_width(g, &C, err)))
         goto cleanup;
-    }
-    int C = (int)width;
     LossKind lk = train_task_loss(task);
     const LossDef *loss = &loss_table[lk];
     int distill = cfg->distill >= 0 ? cfg->distill

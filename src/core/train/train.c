@@ -156,6 +156,17 @@ JobCtx train_sub_job(TrainSubJob *sub, const JobCtx *outer, double base, double 
                      .cancel = outer ? outer->cancel : NULL };
 }
 
+QsStatus train_output_width(const Graph *g, int *C, QsError *err)
+{
+    const Shape *os = &g->values[g->outputs[0]].shape;
+    int64_t width = shape_span(os, 1, os->ndim);
+    if (width < 1 || width > INT_MAX)
+        return qs_fail(err, QS_ESHAPE, "output '%s' has %lld values per sample",
+                       g->values[g->outputs[0]].name, (long long)width);
+    *C = (int)width;
+    return QS_OK;
+}
+
 LossKind train_task_loss(TaskKind task)
 {
     /* Float targets in [0, 1] (multi-label bits, detection heat maps) train with BCE. */

@@ -107,6 +107,8 @@ QsStatus train_auto_class_weights(const Tensor *labels, int n_classes, float *w 
 
 /* The loss a task trains with: classify cross_entropy, multilabel bce_logits, regress mse. */
 LossKind train_task_loss(TaskKind task);
+/* The loss's class count C: the per-sample width of the first graph output (1 to INT_MAX). */
+QsStatus train_output_width(const Graph *g, int *C, QsError *err);
 
 /* The split d fits graph g (one input) and loss `loss` with C outputs per sample: sample
  * shape, label kind and count, class labels in [0, C), bce targets in [0, 1], finite

@@ -265,14 +265,9 @@ QsStatus train_run(Model *m, const Dataset *train, const Dataset *val, TaskKind 
                      g->n_inputs);
         goto cleanup;
     }
-    const Shape *os = &g->values[g->outputs[0]].shape;
-    int64_t width = shape_span(os, 1, os->ndim);
-    if (width < 1 || width > INT_MAX) {
-        st = qs_fail(err, QS_ESHAPE, "output '%s' has %lld values per sample",
-                     g->values[g->outputs[0]].name, (long long)width);
+    int C;
+    if ((st = train_output_width(g, &C, err)))
         goto cleanup;
-    }
-    int C = (int)width;
     LossKind lk = cfg->loss >= 0 ? (LossKind)cfg->loss : train_task_loss(task);
     const LossDef *loss = &loss_table[lk];
     if (loss->class_labels != task_table[task].class_labels) {

@@ -30,7 +30,7 @@ static void add_files(TuiCompletion *c, const char *word, int *cap)
 {
     const char *slash = strrchr(word, '/');
     size_t dlen = slash ? (size_t)(slash - word) + 1 : 0;
-    char *dir = xmalloc(dlen + 2);
+    char *dir = xmalloc(dlen + 3); /* the word's folder, or "./" */
     if (dlen) {
         memcpy(dir, word, dlen);
         dir[dlen] = '\0';
