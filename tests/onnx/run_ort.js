@@ -12,6 +12,10 @@
 //   run_ort.js compare GOT.npy WANT.npy --step=S [--min-top1=P] [--min-within=P]
 //       Top-1 agreement (argmax per row) and the share of elements within one step S;
 //       prints them as JSON and exits 1 when below the minimums (percent).
+//   run_ort.js balls OUT.npy N SEED
+//       Writes N seeded (N, 1, 64, 64) float32 images in the manner of qscope's synth:balls
+//       (soft-edged balls on a shaded, noisy background with clutter; not the same draws):
+//       inputs for det_balls, whose data qscope only generates in memory.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -204,13 +208,70 @@ function cmdCompare(pos, opt) {
   process.exitCode = ok ? 0 : 1;
 }
 
+// ---- seeded ball images (a small PRNG: mulberry32, and Box-Muller for the noise)
+
+function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const range = (lo, hi) => lo + (hi - lo) * next();
+  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  return { next, range, normal };
+}
+
+function cmdBalls(pos) {
+  const [file, nstr, seedstr] = pos;
+  const n = Number(nstr), side = 64, r = rng(Number(seedstr));
+  const f = new Float32Array(n * side * side);
+  for (let s = 0; s < n; s++) {
+    const img = f.subarray(s * side * side, (s + 1) * side * side);
+    const level = r.range(0.1, 0.35), gx = r.range(-0.05, 0.05), gy = r.range(-0.05, 0.05);
+    for (let i = 0; i < side; i++)
+      for (let j = 0; j < side; j++)
+        img[i * side + j] = level + gx * (j / 31.5 - 1) + gy * (i / 31.5 - 1);
+    for (let c = 0; c < 4; c++) { // clutter: boxes that darken or brighten
+      const add = r.next() < 0.3 ? r.range(-0.6, -0.15) : r.range(0.15, 0.6);
+      const x0 = Math.floor(r.range(0, 56)), y0 = Math.floor(r.range(0, 56));
+      const w = Math.floor(r.range(2, 12)), h = Math.floor(r.range(1, 4));
+      for (let i = y0; i < Math.min(side, y0 + h); i++)
+        for (let j = x0; j < Math.min(side, x0 + w); j++) img[i * side + j] += add;
+    }
+    if (r.next() < 0.25) { // glare: a bright streak
+      const add = r.range(4, 12), row = Math.floor(r.range(0, 63));
+      for (let j = 0; j < side; j++) img[row * side + j] += add;
+    }
+    const balls = 1 + Math.floor(r.next() * 6);
+    for (let b = 0; b < balls; b++) {
+      const d = r.next() < 0.5 ? r.range(2, 15) : r.range(15, 20), rad = d / 2;
+      const cx = r.range(rad, side - rad), cy = r.range(rad, side - rad);
+      const c = r.range(0.15, 0.6), edge = r.range(0.6, 1.4);
+      for (let i = 0; i < side; i++)
+        for (let j = 0; j < side; j++) {
+          const dist = Math.hypot(j + 0.5 - cx, i + 0.5 - cy);
+          const cover = Math.min(1, Math.max(0, (rad - dist) / edge + 0.5));
+          if (cover > 0)
+            img[i * side + j] = (1 - cover) * img[i * side + j] +
+              cover * (level + c * (1 - 0.25 * (dist / rad) ** 2));
+        }
+    }
+    for (let i = 0; i < side * side; i++) img[i] += 0.03 * r.normal();
+  }
+  npyWrite(file, [n, 1, side, side], f);
+}
+
 async function main() {
   const { pos, opt } = parseArgs(process.argv.slice(2));
   const cmd = pos.shift();
   if (cmd === 'run') await cmdRun(pos, opt);
   else if (cmd === 'bench') await cmdBench(pos, opt);
   else if (cmd === 'compare') cmdCompare(pos, opt);
-  else throw new Error('usage: run_ort.js run|bench|compare ...');
+  else if (cmd === 'balls') cmdBalls(pos);
+  else throw new Error('usage: run_ort.js run|bench|compare|balls ...');
 }
 
 main().catch((e) => { console.error(`run_ort.js: ${e.message}`); process.exit(2); });

@@ -28,6 +28,11 @@ static QStepViewKind view_kind(StepKind k)
     }
 }
 
+static QRepView view_rep(int rep, bool half)
+{
+    return rep == REP_Q ? QREP_INT8 : rep == REP_H || half ? QREP_HALF : QREP_FLOAT;
+}
+
 static QLinearView view_linear(const LinUnit *l)
 {
     QLinearView v = {
@@ -48,7 +53,9 @@ QStepView qmodel_step(const QModel *q, int si)
     v.head = s->head;
     v.last = s->last;
     v.out = s->out;
-    v.rounds_half = s->kind == STEP_HALF || s->kind == STEP_LIN_HALF;
+    v.reads = view_rep(s->in_rep, false);
+    /* an fp16 step's output is float in its slot, rounded to half (VInfo.half_exact) */
+    v.writes = view_rep(s->out_rep, s->kind == STEP_HALF || s->kind == STEP_LIN_HALF);
     v.out_qp = s->out_qp;
     v.lo = s->lo;
     v.hi = s->hi;

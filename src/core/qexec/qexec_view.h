@@ -24,6 +24,17 @@ typedef enum {
     QSTEP_INT8,        /* another int8-static kernel (Add, Concat, pools, Relu/Clip, layout) */
 } QStepViewKind;
 
+/* How a step reads its inputs and writes its output, as the executor converts a value at
+ * the border between precisions (qexec.c, qexec_ensure). */
+typedef enum {
+    QREP_FLOAT = 0,    /* float, as its producer left it: an int8 value dequantized, an
+                          fp16 step's output as rounded */
+    QREP_INT8,         /* int8 with the value's qmodel_value_qparams: an int8 step's output
+                          as written, any other value quantized */
+    QREP_HALF,         /* float rounded to half: an fp16 step's output as written, any other
+                          value rounded (an int8 value after dequantizing) */
+} QRepView;
+
 /* A linear unit (Conv, Dense, Gemm, MatMul with its BatchNorm folded and its activation
  * fused): weights are (OC, K) row-major, one row per output channel. */
 typedef struct QLinearView {
@@ -46,7 +57,10 @@ typedef struct QStepView {
     PrecKind prec;           /* the precision the plan gives its nodes */
     int head, last;          /* node indices: the first and the last node it runs */
     int out;                 /* the value it writes (the last node's output) */
-    bool rounds_half;        /* its output is rounded to half (QSTEP_HALF, QSTEP_LIN_HALF) */
+    QRepView reads;          /* how the head's non-constant inputs are read (the unit's
+                                other nodes read the head's output as it is) */
+    QRepView writes;         /* how `out` is written: QREP_INT8 with out_qp, QREP_HALF
+                                (QSTEP_HALF, QSTEP_LIN_HALF), else QREP_FLOAT */
     QLinearView lin;         /* QSTEP_LIN_*; zero otherwise */
     QParams out_qp;          /* int8-static steps: the output's parameters */
     int32_t lo, hi;          /* int8-static steps that clamp: the output clamp */
@@ -64,7 +78,8 @@ QStepView qmodel_step(const QModel *q, int si);
 int qmodel_step_of(const QModel *q, int node);
 
 /* Whether value v flows as int8 in some int8-static step; *qp then receives its
- * calibrated scale and zero point. */
+ * calibrated scale and zero point: those its int8 producer writes it with, or with which
+ * every int8 reader quantizes it. */
 bool qmodel_value_qparams(const QModel *q, int v, QParams *qp);
 /* The half-rounded copy of graph constant v that fp16 steps read, or NULL. */
 const Tensor *qmodel_half_const(const QModel *q, int v);

@@ -19,28 +19,43 @@
 #define EX_OPSET 17
 #define EX_IR 8
 
-/* The post-op of value v: QuantizeLinear + DequantizeLinear with its calibrated
- * parameters, or a Cast pair that rounds it to half. */
-static void ex_post(Ex *x, int v)
+/* QuantizeLinear + DequantizeLinear of value v (read as `in`) with its QParams. */
+static void ex_qdq(Ex *x, int v, const char *in)
 {
-    const char *pre = prod_name(x, v), *out = read_name(x, v);
-    if (x->post[v] == POST_QDQ) {
-        QParams qp;
-        qmodel_value_qparams(x->q, v, &qp);
-        const char *s = ex_scalar_f32(x, ex_str(x, "%s::scale", vname(x, v)), qp.scale);
-        int8_t z = (int8_t)qp.zero_point;
-        const char *zn = ex_str(x, "%s::zp", vname(x, v));
-        ex_init(x, zn, T_INT8, NULL, 0, &z, 1);
-        const char *q = ex_str(x, "%s::int8", vname(x, v));
-        const char *qin[3] = { pre, s, zn }, *dqin[3] = { q, s, zn };
-        ex_node(x, "QuantizeLinear", ex_str(x, "%s::quantize", vname(x, v)), qin, 3, q, NULL);
-        ex_node(x, "DequantizeLinear", ex_str(x, "%s::dequantize", vname(x, v)), dqin, 3, out,
-                NULL);
-    } else if (x->post[v] == POST_HALF) {
-        const char *h = ex_str(x, "%s::f16", vname(x, v));
-        ex_cast(x, ex_str(x, "%s::to_f16", vname(x, v)), pre, h, T_FLOAT16);
-        ex_cast(x, ex_str(x, "%s::to_f32", vname(x, v)), h, out, T_FLOAT);
-    }
+    QParams qp;
+    bool has_qp = qmodel_value_qparams(x->q, v, &qp);
+    QS_ASSERT(has_qp); /* the lowering gives every int8 value its parameters */
+    const char *s = ex_scalar_f32(x, ex_str(x, "%s::scale", vname(x, v)), qp.scale);
+    int8_t z = (int8_t)qp.zero_point;
+    const char *zn = ex_str(x, "%s::zp", vname(x, v));
+    ex_init(x, zn, T_INT8, NULL, 0, &z, 1);
+    const char *q = ex_str(x, "%s::int8", vname(x, v));
+    const char *qin[3] = { in, s, zn }, *dqin[3] = { q, s, zn };
+    ex_node(x, "QuantizeLinear", ex_str(x, "%s::quantize", vname(x, v)), qin, 3, q, NULL);
+    ex_node(x, "DequantizeLinear", ex_str(x, "%s::dequantize", vname(x, v)), dqin, 3,
+            qdq_name(x, v), NULL);
+}
+
+/* A Cast to FLOAT16 and back: value v (read as `in`) rounded to half. */
+static void ex_half(Ex *x, int v, const char *in)
+{
+    const char *h = ex_str(x, "%s::f16", vname(x, v));
+    ex_cast(x, ex_str(x, "%s::to_f16", vname(x, v)), in, h, T_FLOAT16);
+    ex_cast(x, ex_str(x, "%s::to_f32", vname(x, v)), h, half_name(x, v), T_FLOAT);
+}
+
+/* Value v's forms, right after its producer: the pair that makes its base, then the forms
+ * readers of other precisions take from the base. */
+static void ex_forms(Ex *x, int v)
+{
+    if (x->base[v] == BASE_QDQ)
+        ex_qdq(x, v, prod_name(x, v));
+    else if (x->base[v] == BASE_HALF)
+        ex_half(x, v, prod_name(x, v));
+    if (x->forms[v] & FORM_QDQ)
+        ex_qdq(x, v, base_name(x, v));
+    if (x->forms[v] & FORM_HALF)
+        ex_half(x, v, base_name(x, v));
 }
 
 /* ---- quantized and half units */
@@ -159,7 +174,7 @@ static void ex_unit(Ex *x, const QStepView *s)
         ex_unit_int8(x, name, l, wd, wnd, transposed, &w, &b);
     else
         ex_unit_half(x, name, l, wd, wnd, transposed, &w, &b);
-    const char *xin = in_name(x, n, 0, false);
+    const char *xin = in_name(x, s->head, 0, false);
     PbWriter a;
     pb_writer_init(&a);
     if (conv) {
@@ -207,29 +222,36 @@ static void ex_value_info(PbWriter *list, uint32_t field, const char *name, cons
     pb_writer_release(&sh);
 }
 
-/* Which values get a post-op: QDQ on every value the plan holds as int8 (int8-static), a
- * half rounding on the outputs of fp16 steps and on graph inputs they read. */
-static void ex_mark_posts(Ex *x)
+/* The forms of every value, from the steps as the executor runs them: each step's output
+ * has the base its step writes; each step's head reads its non-constant inputs in the
+ * step's representation, which is the base or a form made from it. */
+static void ex_mark_forms(Ex *x)
 {
     const Graph *g = x->g;
-    QParams qp;
-    for (int v = 0; v < g->n_values; v++)
-        if (x->mode == EX_QDQ && qmodel_value_qparams(x->q, v, &qp))
-            x->post[v] = POST_QDQ;
-    for (int si = 0; si < qmodel_n_steps(x->q); si++) {
+    int ns = qmodel_n_steps(x->q);
+    for (int si = 0; si < ns; si++) {
         QStepView s = qmodel_step(x->q, si);
-        if (!s.rounds_half)
-            continue;
-        x->post[s.out] = POST_HALF;
+        x->base[s.out] = s.writes == QREP_INT8 ? BASE_QDQ
+                         : s.writes == QREP_HALF ? BASE_HALF : BASE_PLAIN;
+    }
+    for (int si = 0; si < ns; si++) {
+        QStepView s = qmodel_step(x->q, si);
         const Node *h = &g->nodes[s.head];
-        for (int i = 0; i < h->n_in; i++)
-            if (h->in[i] >= 0 && g->values[h->in[i]].kind == VAL_INPUT)
-                x->post[h->in[i]] = POST_HALF;
+        x->reads[s.head] = (uint8_t)s.reads;
+        for (int i = 0; i < h->n_in; i++) {
+            int v = h->in[i];
+            if (v < 0 || g->values[v].kind == VAL_CONST)
+                continue;
+            if (s.reads == QREP_INT8 && x->base[v] != BASE_QDQ)
+                x->forms[v] |= FORM_QDQ;
+            if (s.reads == QREP_HALF && x->base[v] != BASE_HALF)
+                x->forms[v] |= FORM_HALF;
+        }
     }
 }
 
 /* Node ni as its plan step runs it: part of a linear unit (written by its head), or one
- * float node; then the post-op of what it wrote. */
+ * float node; then the forms of what it wrote. */
 static void ex_plan_node(Ex *x, int ni)
 {
     const Node *n = &x->g->nodes[ni];
@@ -240,14 +262,11 @@ static void ex_plan_node(Ex *x, int ni)
         return; /* folded into the head's weights */
     if (lin && s.head == ni) {
         ex_unit(x, &s);
-        int uo = unit_out(x, ni);
-        if (x->post[uo])
-            ex_post(x, uo);
+        ex_forms(x, unit_out(x, ni));
         return;
     }
     ex_float_node(x, ni, s.kind == QSTEP_HALF);
-    if (x->post[n->out])
-        ex_post(x, n->out);
+    ex_forms(x, n->out);
 }
 
 /* The ModelProto around the finished graph. */
@@ -286,19 +305,21 @@ static QsStatus ex_run(Ex *x, void **out, size_t *out_len)
     const Graph *g = x->g;
     int nv = g->n_values;
     x->init_done = xcalloc((size_t)nv, sizeof *x->init_done);
-    x->post = xcalloc((size_t)nv, sizeof *x->post);
+    x->base = xcalloc((size_t)nv, sizeof *x->base);
+    x->forms = xcalloc((size_t)nv, sizeof *x->forms);
     x->is_output = xcalloc((size_t)nv, sizeof *x->is_output);
     pb_writer_init(&x->graph);
     for (int i = 0; i < g->n_outputs; i++)
         x->is_output[g->outputs[i]] = true;
-    if (x->q)
-        ex_mark_posts(x);
+    if (x->q) {
+        x->reads = xcalloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *x->reads);
+        ex_mark_forms(x);
+    }
     pb_put_string(&x->graph, 2, "qscope");
     for (int i = 0; i < g->n_inputs; i++) {
         int v = g->inputs[i];
         ex_value_info(&x->graph, 11, vname(x, v), &g->values[v].shape);
-        if (x->post[v])
-            ex_post(x, v);
+        ex_forms(x, v);
     }
     for (int k = 0; k < g->n_nodes && !x->st; k++) {
         if (x->q)
@@ -319,7 +340,9 @@ static void ex_release(Ex *x)
 {
     pb_writer_release(&x->graph);
     free(x->init_done);
-    free(x->post);
+    free(x->base);
+    free(x->forms);
+    free(x->reads);
     free(x->is_output);
     for (int i = 0; i < x->n_pool; i++)
         free(x->pool[i]);
@@ -353,9 +376,8 @@ QsStatus onnx_serialize_plan(const QModel *q, void **out, size_t *out_len, QsErr
     if (layout == PONNX_QDQ && p->q.bits != 8)
         return qs_fail(err, QS_EUNSUPPORTED, "%d-bit quantization has no ONNX QDQ layout "
                        "(ONNX int8 covers 8 bits only)", p->q.bits);
-    x.mode = layout == PONNX_QDQ ? EX_QDQ : layout == PONNX_FP16 ? EX_FP16 : EX_FLOAT;
-    /* Mixed fp16 and int8 plans use both post-ops; mode only names the main one. */
-    x.q = x.mode == EX_FLOAT ? NULL : q;
+    /* a plan that runs everything in fp32 is the float graph */
+    x.q = layout == PONNX_FLOAT ? NULL : q;
     QsStatus st = ex_run(&x, out, out_len);
     ex_release(&x);
     return st;

@@ -257,7 +257,7 @@ void ex_float_node(Ex *x, int ni, bool half_consts)
                  .half_consts = half_consts, .attrs = &attrs };
     a.in = xmalloc((size_t)(n->n_in ? n->n_in : 1) * sizeof *a.in);
     for (int i = 0; i < n->n_in; i++)
-        a.in[i] = in_name(x, n, i, half_consts);
+        a.in[i] = in_name(x, ni, i, half_consts);
     if (!r->onnx) {
         ex_fail(x, QS_EUNSUPPORTED, "%s '%s' is %s", op_table[n->op]->name, n->name,
                 r->not_exportable);

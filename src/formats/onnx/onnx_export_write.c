@@ -178,17 +178,32 @@ const char *vname(const Ex *x, int v) { return x->g->values[v].name; }
 /* The name a value's producer writes. */
 const char *prod_name(Ex *x, int v)
 {
-    if (x->post[v] != POST_NONE && x->is_output[v])
+    if (x->base[v] != BASE_PLAIN && x->is_output[v])
         return ex_str(x, "%s::pre", vname(x, v));
     return vname(x, v);
 }
 
-/* The name readers read (after the value's post-op). */
-const char *read_name(Ex *x, int v)
+const char *qdq_name(Ex *x, int v)
 {
-    if (x->post[v] == POST_NONE || x->is_output[v])
+    if (x->base[v] == BASE_QDQ && x->is_output[v])
         return vname(x, v);
     return ex_str(x, "%s::dq", vname(x, v));
+}
+
+const char *half_name(Ex *x, int v)
+{
+    if (x->base[v] == BASE_HALF && x->is_output[v])
+        return vname(x, v);
+    return ex_str(x, "%s::as_half", vname(x, v));
+}
+
+const char *base_name(Ex *x, int v)
+{
+    switch (x->base[v]) {
+    case BASE_QDQ: return qdq_name(x, v);
+    case BASE_HALF: return half_name(x, v);
+    default: return vname(x, v);
+    }
 }
 
 /* A graph constant as a float initializer (written once); `h` gives half-rounded data
@@ -210,15 +225,18 @@ static const char *const_name(Ex *x, int v, const Tensor *h)
     return name;
 }
 
-/* Input i of node n as the exported graph reads it. */
-const char *in_name(Ex *x, const Node *n, int i, bool half_consts)
+const char *in_name(Ex *x, int ni, int i, bool half_consts)
 {
-    int v = n->in[i];
+    int v = x->g->nodes[ni].in[i];
     if (v < 0)
         return "";
     if (x->g->values[v].kind == VAL_CONST) {
         const Tensor *h = half_consts && x->q ? qmodel_half_const(x->q, v) : NULL;
         return const_name(x, v, h);
     }
-    return read_name(x, v);
+    switch (x->reads ? x->reads[ni] : QREP_FLOAT) {
+    case QREP_INT8: return qdq_name(x, v);
+    case QREP_HALF: return half_name(x, v);
+    default: return base_name(x, v);
+    }
 }

@@ -3,9 +3,14 @@
  * which values are written and read. onnx_export_ops.c writes float nodes by one row per
  * qscope op; onnx_export.c walks the graph or the plan and wraps the ModelProto.
  *
- * Names: every value that needs a post-op (QuantizeLinear/DequantizeLinear, or the Cast
- * pair that rounds to half) keeps its own name for its readers when it is a graph output
- * (its producer then writes NAME::pre); otherwise readers read NAME::dq. */
+ * Forms of a value (plan exports): readers see a value as the executor hands it to their
+ * step (qexec_view.h, QRepView): as its producer left it (the base: an int8 step's output
+ * after its QuantizeLinear/DequantizeLinear pair, an fp16 step's after its Cast pair that
+ * rounds to half, anything else as computed), quantized (a QDQ pair on the base, when the
+ * producer is not int8), or rounded to half (a Cast pair on the base, when the producer is
+ * not fp16). A value has at most one QDQ pair and one Cast pair. Names: the QDQ pair writes
+ * NAME::dq and the Cast pair NAME::as_half, except that a graph output keeps its own name
+ * on the pair that makes its base (its producer then writes NAME::pre). */
 #ifndef QS_ONNX_EXPORT_WRITE_H
 #define QS_ONNX_EXPORT_WRITE_H
 
@@ -18,8 +23,10 @@
 #include "onnx/protobuf.h"
 #include "qexec/qexec.h"
 
-enum { EX_FLOAT = 0, EX_QDQ, EX_FP16 };
-enum { POST_NONE = 0, POST_QDQ, POST_HALF };
+/* How a value's producer leaves it: as computed, behind a QDQ pair, behind a Cast pair. */
+enum { BASE_PLAIN = 0, BASE_QDQ, BASE_HALF };
+/* The forms made from the base for readers of other precisions (bits of Ex.forms). */
+enum { FORM_QDQ = 1, FORM_HALF = 2 };
 /* ONNX TensorProto.DataType */
 enum { T_FLOAT = 1, T_INT8 = 3, T_INT32 = 6, T_INT64 = 7, T_FLOAT16 = 10 };
 
@@ -27,10 +34,11 @@ typedef struct Ex {
     const Model *m;
     const Graph *g;
     const QModel *q;        /* NULL: float export */
-    int mode;               /* EX_* */
     PbWriter graph;
     bool *init_done;        /* [n_values] constant written as an initializer */
-    int *post;              /* [n_values] POST_* */
+    uint8_t *base;          /* [n_values] BASE_* */
+    uint8_t *forms;         /* [n_values] FORM_* bits */
+    uint8_t *reads;         /* [n_nodes] QRepView: how the node reads non-constant inputs */
     bool *is_output;        /* [n_values] */
     char **pool;            /* generated strings, freed at the end */
     int n_pool, cap_pool;
@@ -66,13 +74,17 @@ const char *ex_const_i64(Ex *x, const char *name, const int64_t *v, int n);
 const char *ex_scalar_f32(Ex *x, const char *name, float v);
 void ex_cast(Ex *x, const char *name, const char *in, const char *out, int to);
 
-/* Value v's own name, the name its producer writes, and the name its readers read. */
+/* Value v's own name, the name its producer writes, the names its QDQ and Cast pairs
+ * write, and its base's (what readers that take it as it is read). */
 const char *vname(const Ex *x, int v);
 const char *prod_name(Ex *x, int v);
-const char *read_name(Ex *x, int v);
-/* Input i of node n as the exported graph reads it; a constant is written as a float
- * initializer on first use (half_consts: its half-rounded copy, for fp16 nodes). */
-const char *in_name(Ex *x, const Node *n, int i, bool half_consts);
+const char *qdq_name(Ex *x, int v);
+const char *half_name(Ex *x, int v);
+const char *base_name(Ex *x, int v);
+/* Input i of node ni as the exported graph reads it: the form the node's step reads
+ * (Ex.reads); a constant is written as a float initializer on first use (half_consts:
+ * its half-rounded copy, for fp16 nodes). */
+const char *in_name(Ex *x, int ni, int i, bool half_consts);
 static inline int value_rank(const Ex *x, int v) { return x->g->values[v].shape.ndim; }
 
 /* Float node ni by its export row (onnx_export_ops.c); half_consts as for in_name. */
