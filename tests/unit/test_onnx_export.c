@@ -8,6 +8,12 @@
  *     DequantizeLinear whose scales are the executor's; int32 biases whose scale is
  *     s_in * s_w; BatchNormalization folded away; Relu kept;
  *   - fp16 layout: FLOAT16 weight initializers behind Cast, a Cast pair after each unit;
+ *   - mixed fp16/int8/fp32 plans (mnist_cnn, det_balls, both directions, and a value read
+ *     by an fp16 and an int8 step at once): every step's head reads each non-constant
+ *     input in the exported graph exactly as the executor hands it over (qexec_view.h,
+ *     QStepView.reads): quantized with the value's own parameters, rounded to half by a
+ *     Cast pair, or as its producer left it; and each form is made from what the
+ *     producer wrote (QDQ after an int8 step, a Cast pair after an fp16 step);
  *   - refusals: int8-dyn plans, 4-bit plans, and a path without .onnx (command level). */
 #include <cJSON.h>
 #include <math.h>
@@ -18,6 +24,7 @@
 #include "quant/calib.h"
 #include "arrays/datafile.h"
 #include "data/dataset.h"
+#include "data/synth.h"
 #include "io/fileio.h"
 #include "graph/model.h"
 #include "onnx/onnx_export.h"
@@ -25,6 +32,7 @@
 #include "quant/plan.h"
 #include "onnx/protobuf.h"
 #include "qexec/qexec.h"
+#include "qexec/qexec_view.h"
 #include "native/qsm.h"
 #include "run/run.h"
 #include "test_util.h"
@@ -173,6 +181,7 @@ typedef struct Nd {
     char op[32], name[128], in[3][128], out[128];
     int n_in;
     int64_t axis;
+    int64_t to; /* Cast */
 } Nd;
 
 static void copy_str(char *dst, size_t cap, const PbField *f)
@@ -222,6 +231,8 @@ static void read_model(const void *buf, size_t len, Nd *nodes, int *nn, Init *in
                         }
                         if (strcmp(an, "axis") == 0)
                             d->axis = iv;
+                        if (strcmp(an, "to") == 0)
+                            d->to = iv;
                     }
                 }
             } else if (h.num == 5 && *ni < 512) {
@@ -404,10 +415,205 @@ static void test_qdq_layout(void)
     model_free(m);
 }
 
+/* ---- mixed plans: every border as the executor crosses it */
+
+typedef struct Borders {
+    const QModel *q;
+    const Nd *nodes;
+    int nn;
+    const Init *inits;
+    int ni;
+    int n_to_int8, n_to_half; /* reads that needed a form of another precision */
+} Borders;
+
+static const Nd *producer(const Borders *b, const char *name)
+{
+    for (int i = 0; i < b->nn; i++)
+        if (strcmp(b->nodes[i].out, name) == 0)
+            return &b->nodes[i];
+    return NULL;
+}
+
+/* How the step that produces v writes it (a graph input: as it is). */
+static QRepView writer(const QModel *q, int v)
+{
+    for (int si = 0; si < qmodel_n_steps(q); si++) {
+        QStepView s = qmodel_step(q, si);
+        if (s.out == v)
+            return s.writes;
+    }
+    return QREP_FLOAT;
+}
+
+/* `name` is written by DequantizeLinear(QuantizeLinear(*in)) with v's scale and zero point. */
+static bool is_qdq_of(const Borders *b, int v, const char *name, const char **in)
+{
+    const Nd *dq = producer(b, name);
+    if (!dq || strcmp(dq->op, "DequantizeLinear") != 0)
+        return false;
+    const Nd *qn = producer(b, dq->in[0]);
+    QParams qp;
+    if (!qn || strcmp(qn->op, "QuantizeLinear") != 0 || !qmodel_value_qparams(b->q, v, &qp))
+        return false;
+    const Init *s = find_init(b->inits, b->ni, qn->in[1]);
+    const Init *z = find_init(b->inits, b->ni, qn->in[2]);
+    *in = qn->in[0];
+    return s && z && rd_f32(s->raw, 0) == qp.scale && *(const int8_t *)z->raw == qp.zero_point;
+}
+
+/* `name` is Cast(to float) of Cast(to FLOAT16) of *in. */
+static bool is_half_of(const Borders *b, const char *name, const char **in)
+{
+    const Nd *c1 = producer(b, name);
+    if (!c1 || strcmp(c1->op, "Cast") != 0 || c1->to != 1)
+        return false;
+    const Nd *c2 = producer(b, c1->in[0]);
+    *in = c2 ? c2->in[0] : "";
+    return c2 && strcmp(c2->op, "Cast") == 0 && c2->to == 10;
+}
+
+/* `name` is what a node computed, before any quantization or half rounding. */
+static bool is_raw(const Borders *b, const char *name)
+{
+    const Nd *p = producer(b, name);
+    return !p || (strcmp(p->op, "DequantizeLinear") != 0 && strcmp(p->op, "QuantizeLinear") != 0 &&
+                  strcmp(p->op, "Cast") != 0);
+}
+
+/* `name` is v as its producer left it (written `w`). */
+static bool is_base(const Borders *b, int v, QRepView w, const char *name)
+{
+    const char *in = "";
+    const Graph *g = qmodel_graph(b->q);
+    switch (w) {
+    case QREP_INT8: return is_qdq_of(b, v, name, &in) && is_raw(b, in);
+    case QREP_HALF: return is_half_of(b, name, &in) && is_raw(b, in);
+    default: return strcmp(name, g->values[v].name) == 0;
+    }
+}
+
+/* The exported graph hands value v to a step that reads `reads` under `name`. */
+static bool reads_as_executor(Borders *b, int v, QRepView reads, const char *name)
+{
+    QRepView w = writer(b->q, v);
+    const char *in = "";
+    if (reads == QREP_INT8 && w != QREP_INT8) {
+        b->n_to_int8++;
+        return is_qdq_of(b, v, name, &in) && is_base(b, v, w, in);
+    }
+    if (reads == QREP_HALF && w != QREP_HALF) {
+        b->n_to_half++;
+        return is_half_of(b, name, &in) && is_base(b, v, w, in);
+    }
+    return is_base(b, v, w, name);
+}
+
+static int node_named(const Graph *g, const char *name)
+{
+    for (int k = 0; k < g->n_nodes; k++)
+        if (strcmp(g->nodes[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+/* Builds plan mode + pins (NULL-terminated "layer", "precision" pairs), exports it and
+ * checks every step head's non-constant inputs; at least min_q reads need a QDQ form and
+ * min_h a half form. */
+static void check_borders(const char *label, const Model *m, const Calibration *cal,
+                          PrecKind mode, const char *const *pins, int min_q, int min_h)
+{
+    static Nd nodes[1024];
+    static Init inits[1024];
+    const Graph *g = &m->graph;
+    QsError err = { 0 };
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    p.mode = mode;
+    for (int i = 0; pins[i]; i += 2) {
+        int k = node_named(g, pins[i]);
+        if (CHECK(k >= 0))
+            p.pin[k] = (int8_t)precision_find(pins[i + 1]);
+    }
+    QModel *q = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    if (CHECK_OK(qmodel_build(m, &p, cal, &q, &err), &err) &&
+        CHECK_OK(onnx_serialize_plan(q, &buf, &len, &err), &err)) {
+        Borders b = { .q = q, .nodes = nodes, .inits = inits };
+        read_model(buf, len, nodes, &b.nn, inits, &b.ni);
+        int bad = 0;
+        for (int si = 0; si < qmodel_n_steps(q); si++) {
+            QStepView s = qmodel_step(q, si);
+            const Node *h = &g->nodes[s.head];
+            const Nd *on = NULL;
+            for (int i = 0; i < b.nn && !on; i++)
+                on = strcmp(nodes[i].name, h->name) == 0 ? &nodes[i] : NULL;
+            if (!CHECK(on != NULL))
+                continue;
+            for (int i = 0; i < h->n_in && i < on->n_in; i++) {
+                int v = h->in[i];
+                if (v < 0 || g->values[v].kind == VAL_CONST)
+                    continue;
+                if (!reads_as_executor(&b, v, s.reads, on->in[i])) {
+                    fprintf(stderr, "%s: '%s' reads '%s' as '%s', not as the executor does\n",
+                            label, h->name, g->values[v].name, on->in[i]);
+                    bad++;
+                }
+            }
+        }
+        CHECK(bad == 0);
+        if (!CHECK(b.n_to_int8 >= min_q && b.n_to_half >= min_h))
+            fprintf(stderr, "%s: %d reads quantize, %d round to half\n", label, b.n_to_int8,
+                    b.n_to_half);
+    }
+    free(buf);
+    qmodel_free(q);
+    plan_release(&p);
+}
+
+static void test_mixed_borders(void)
+{
+    QsError err = { 0 };
+    Model *cnn = qsm_load("models/mnist_cnn.qsm", &err);
+    Model *det = qsm_load("models/det_balls.qsm", &err);
+    Tensor *x = mnist_x(100);
+    SynthArgs sa;
+    synth_args_init(synth_find("balls"), &sa, 32, 5);
+    Dataset balls = { 0 };
+    Calibration ccal = { 0 }, dcal = { 0 };
+    Dataset d = { .x = { x }, .n_x = 1 };
+    if (CHECK(cnn && det && x) &&
+        CHECK_OK(synth_balls_make(&sa, &balls, &err), &err) &&
+        CHECK_OK(calib_run(&cnn->graph, &d, 100, 50, 0.01, NULL, &ccal, &err), &err) &&
+        CHECK_OK(calib_run(&det->graph, &balls, 32, 16, 0.01, NULL, &dcal, &err), &err)) {
+        /* int8 -> fp16 -> int8 twice (pool2 quantizes conv2's half output, fc2 fc1's) */
+        check_borders("cnn int8, conv2 fc1 fp16", cnn, &ccal, PREC_INT8_STATIC,
+                      (const char *const[]){ "conv2", "fp16", "fc1", "fp16", NULL }, 2, 2);
+        /* fp16 -> int8 -> fp16 */
+        check_borders("cnn fp16, conv2 fc2 int8", cnn, &ccal, PREC_FP16,
+                      (const char *const[]){ "conv2", "int8-static", "fc2", "int8-static",
+                                             NULL }, 2, 1);
+        /* relu3 (fp32) is read by conv4 (fp16) and the int8 skip concat; up (fp16) by skip */
+        check_borders("det int8, conv3 fp32, conv4 up fp16", det, &dcal, PREC_INT8_STATIC,
+                      (const char *const[]){ "conv3", "fp32", "conv4", "fp16", "up", "fp16",
+                                             NULL }, 3, 2);
+        check_borders("det fp16, conv4 skip heat int8", det, &dcal, PREC_FP16,
+                      (const char *const[]){ "conv4", "int8-static", "skip", "int8-static",
+                                             "heat", "int8-static", NULL }, 3, 2);
+    }
+    calib_release(&ccal);
+    calib_release(&dcal);
+    dataset_release(&balls);
+    tensor_free(x);
+    model_free(cnn);
+    model_free(det);
+}
+
 int main(void)
 {
     test_qsm_round_trip();
     test_fixture_round_trip();
     test_qdq_layout();
+    test_mixed_borders();
     return test_summary("onnx_export");
 }
