@@ -4,8 +4,9 @@
  * Float nodes are written by their export rows (onnx_export_ops.c). The quantized layouts
  * read the lowered plan's own numbers through the executor's read-only view (qexec_view.h:
  * the steps, each unit's int8 weights, per-channel scales, int32 biases, and every
- * value's calibrated QParams), so ONNX Runtime is handed exactly what qscope's integer
- * executor uses; nothing is re-derived here. */
+ * value's calibrated QParams, and how each step reads and writes values), so ONNX Runtime
+ * is handed exactly what qscope's integer executor uses, border conversions included;
+ * nothing is re-derived here. */
 #include "onnx/onnx_export.h"
 
 #include <stdlib.h>

@@ -6,11 +6,14 @@
  *     QuantizeLinear/DequantizeLinear pairs on every value the integer executor holds as
  *     int8, with its calibrated scale and zero point; int8 weights behind a per-channel
  *     DequantizeLinear on axis 0 (BatchNormalization folded into them, as the executor
- *     folds it), int32 biases with scale s_in * s_w; layers pinned to another precision
- *     stay float;
- *   - fp16: weights as FLOAT16 initializers behind a Cast to float, and every fp16 unit's
+ *     folds it), int32 biases with scale s_in * s_w; layers pinned to fp32 stay float,
+ *     layers pinned to fp16 are written as below;
+ *   - fp16: weights as FLOAT16 initializers behind a Cast to float, and every fp16 step's
  *     output rounded to half by a Cast pair, so ONNX Runtime computes what qscope's fp16
- *     executor computes (float32 arithmetic, half storage). */
+ *     executor computes (float32 arithmetic, half storage);
+ *   - mixed plans: every layer reads each input as the executor hands it over at the
+ *     border between precisions (quantized with the value's parameters, rounded to half,
+ *     or as its producer left it; onnx_export_write.h, "Forms of a value"). */
 #ifndef QS_ONNX_EXPORT_H
 #define QS_ONNX_EXPORT_H
 
