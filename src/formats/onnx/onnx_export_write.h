@@ -38,7 +38,8 @@ typedef struct Ex {
     bool *init_done;        /* [n_values] constant written as an initializer */
     uint8_t *base;          /* [n_values] BASE_* */
     uint8_t *forms;         /* [n_values] FORM_* bits */
-    uint8_t *reads;         /* [n_nodes] QRepView: how the node reads non-constant inputs */
+    uint8_t *reads;         /* [n_nodes] QRepView: how a step head reads its non-constant
+                               inputs; a unit's other nodes read theirs as they are */
     bool *is_output;        /* [n_values] */
     char **pool;            /* generated strings, freed at the end */
     int n_pool, cap_pool;
