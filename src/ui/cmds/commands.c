@@ -291,7 +291,10 @@ const CmdDef cmd_table[] = {
       .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
       .example = "info", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_info },
     { .name = "layers", .usage = "layers",
-      .summary = "One row per layer: index, name, op, output shape, parameters.",
+      .summary = "One row per layer: index, name, op, output shape, parameters, precision and "
+                 "the kernel that runs under the current plan; with a calibration or a "
+                 "quantized plan, weight and activation ranges, scale, zero point, clipped "
+                 "share (under an fp32 plan a labelled preview of int8-static).",
       .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none,
       .wb = { CMD_FEEDS_LAYERS }, .run = cmd_layers },
     { .name = "fold", .usage = "fold scales",
