@@ -155,6 +155,8 @@ static const CmdOpt error_opts[] = {
 static const CmdOpt hist_opts[] = {
     { "width", OPT_INT, NULL, "columns (default 64)" },
     { "height", OPT_INT, NULL, "rows (default 10)" },
+    { "top", OPT_INT, NULL, "weights: list every channel up to N, else the N widest "
+      "(default 32)" },
     { 0 },
 };
 
