@@ -238,7 +238,7 @@ static QsStatus hist_weights(App *app, int node, const CmdArgs *a, Result *r, Qs
     result_str(r, "listed", all ? "all" : "widest");
     static const char *const cols[] = { "channel", "min", "max", "x_median", "scale",
                                         "levels", "zeroed", "zero_share", NULL };
-    RTable *t = result_table(r, "channels", cols);
+    RTable *t = result_table(r, "by_channel", cols);
     for (int64_t j = 0; j < (all ? ws.oc : top); j++)
         weights_channel_row(t, &ws, all ? (int)j : ws.by_range[j], med);
     wstats_release(&ws);

@@ -18,7 +18,7 @@ static double row_num(const RTable *t, int row, const char *col)
 
 int tui_wbars_draw(TuiScreen *s, TuiRect r, const Result *h)
 {
-    const RTable *t = tui_state_table(h, "channels");
+    const RTable *t = tui_state_table(h, "by_channel");
     if (!t || t->n_rows == 0 || r.w < 4 || r.h < 3)
         return 0;
     int width = r.w - 2, bars_h = r.h - 2;

@@ -1,5 +1,5 @@
 /* The detail pane's weight view: one vertical bar per output channel, its height the
- * channel's weight range against the widest channel's, drawn from the `channels` table of
+ * channel's weight range against the widest channel's, drawn from the `by_channel` table of
  * `hist LAYER weights` (ptq/wstats.h: after BatchNorm folding, as the executor quantizes).
  * A channel many times wider than the median stands out in height and colour. */
 #ifndef QS_TUI_WBARS_H
