@@ -395,10 +395,13 @@ const CmdDef cmd_table[] = {
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = error_opts, .args = error_args,
       .wb = { CMD_FEEDS_ERRORS },
       .run = cmd_error },
-    { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H]",
-      .summary = "A text histogram of a layer's calibrated output (log scale) with the "
-                 "clipping range [ ], zero and the quantization grid ' marked.",
-      .example = "hist conv1 act width=64", .min_pos = 1, .max_pos = 2,
+    { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H] [top=N]",
+      .summary = "act: a text histogram of a layer's calibrated output (log scale) with the "
+                 "clipping range [ ], zero and the quantization grid ' marked. weights: per "
+                 "output channel of its unit (BatchNorm folded, the plan's scale), min, max, "
+                 "range against the median, scale, integer levels used and the share of "
+                 "nonzero weights rounding to 0; the widest channels named.",
+      .example = "hist conv1 act width=64; hist dw1 weights top=8", .min_pos = 1, .max_pos = 2,
       .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .args = hist_args,
       .wb = { CMD_FEEDS_HIST, .follow = "layer", .follow_view = "what" },
       .run = cmd_hist },
