@@ -1,7 +1,13 @@
-/* `hist LAYER weights` on a hand-built Conv + BatchNorm whose folded weights and integer
+/* The inspection commands.
+ *
+ * `hist LAYER weights` on a hand-built Conv + BatchNorm whose folded weights and integer
  * codes are known by hand: per-channel min/max, levels used, zeroed weights and their
  * share, the median range and the widest channel, under both weight granularities, and
- * asked through the BatchNorm the unit absorbs. */
+ * asked through the BatchNorm the unit absorbs.
+ *
+ * `layers`' kernel column on the tiny_cnn fixture: what runs under the current plan (float
+ * throughout an fp32 plan, calibrated or not), the calibrated fp32 plan's quantization
+ * columns labelled as an int8-static preview. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,26 +96,31 @@ static const char *get_str(const Result *r, const char *key)
     return v && v->type == RV_STR ? v->s : "";
 }
 
-/* Cell (row, column name) of the by_channel table as a number. */
-static double cell(const Result *r, int row, const char *col)
+/* Cell (row, column name) of table `table`, or NULL. */
+static const RValue *tcell(const Result *r, const char *table, int row, const char *col)
 {
     for (int t = 0; t < r->n_tables; t++) {
         const RTable *tb = &r->tables[t];
-        if (strcmp(tb->name, "by_channel") != 0)
+        if (strcmp(tb->name, table) != 0)
             continue;
         for (int c = 0; c < tb->n_cols; c++)
-            if (strcmp(tb->cols[c], col) == 0 && row < tb->n_rows) {
-                const RValue *v = &tb->cells[row * tb->n_cols + c];
-                return v->type == RV_INT ? (double)v->i : v->f;
-            }
+            if (strcmp(tb->cols[c], col) == 0 && row < tb->n_rows)
+                return &tb->cells[row * tb->n_cols + c];
     }
-    return NAN;
+    return NULL;
 }
 
-static int channel_rows(const Result *r)
+/* A by_channel cell as a number. */
+static double cell(const Result *r, int row, const char *col)
+{
+    const RValue *v = tcell(r, "by_channel", row, col);
+    return !v ? NAN : v->type == RV_INT ? (double)v->i : v->type == RV_FLOAT ? v->f : NAN;
+}
+
+static int table_rows(const Result *r, const char *table)
 {
     for (int t = 0; t < r->n_tables; t++)
-        if (strcmp(r->tables[t].name, "by_channel") == 0)
+        if (strcmp(r->tables[t].name, table) == 0)
             return r->tables[t].n_rows;
     return -1;
 }
@@ -133,7 +144,7 @@ static void test_hist_weights(void)
         CHECK(strcmp(get_str(&r, "wgran"), "tensor") == 0);
         CHECK(get_int(&r, "channels") == 3 && get_int(&r, "per_channel") == 4);
         CHECK(get_int(&r, "bits") == 8 && get_int(&r, "grid_levels") == 255);
-        CHECK(channel_rows(&r) == 3);
+        CHECK(table_rows(&r, "by_channel") == 3);
         static const int levels[3] = { 3, 4, 4 }, zeroed[3] = { 1, 1, 0 };
         for (int c = 0; c < 3; c++) {
             CHECK(cell(&r, c, "channel") == c);
@@ -166,7 +177,7 @@ static void test_hist_weights(void)
         CHECK(strcmp(get_str(&r, "wgran"), "channel") == 0);
         CHECK(get_int(&r, "zeroed") == 1 && get_num(&r, "zero_share") == 1.0 / 11);
         CHECK(strcmp(get_str(&r, "listed"), "widest") == 0);
-        CHECK(channel_rows(&r) == 2);
+        CHECK(table_rows(&r, "by_channel") == 2);
         CHECK(cell(&r, 0, "channel") == 0 && cell(&r, 1, "channel") == 2);
         CHECK(cell(&r, 0, "levels") == 3 && cell(&r, 1, "levels") == 4);
         CHECK(fabs(cell(&r, 1, "scale") - 0.1 / 127) < 1e-9);
@@ -178,8 +189,67 @@ static void test_hist_weights(void)
     app_release(&app);
 }
 
+/* Every layer's kernel cell equals `want`, or, for want NULL, the expected[] entries. */
+static void check_kernels(const Result *r, const char *want, const char *const *expected)
+{
+    int n = table_rows(r, "layers");
+    CHECK(n == 10);
+    for (int i = 0; i < n; i++) {
+        const RValue *v = tcell(r, "layers", i, "kernel");
+        const char *e = want ? want : expected[i];
+        if (!CHECK(v && v->type == RV_STR && strcmp(v->s, e) == 0))
+            fprintf(stderr, "  layer %d: kernel %s, expected %s\n", i,
+                    v && v->type == RV_STR ? v->s : "(none)", e);
+    }
+}
+
+static void test_layers_kernel(void)
+{
+    App app;
+    app_init(&app);
+    Result r;
+    result_init(&r, "");
+    QsError err = { 0 };
+    CHECK_OK(cmd_exec(&app, "load tests/fixtures/models/tiny_cnn.qsm", &r, &err), &err);
+    /* fp32, no calibration: the float graph runs, nothing to preview */
+    if (CHECK_OK(cmd_exec(&app, "layers", &r, &err), &err)) {
+        check_kernels(&r, "float", NULL);
+        CHECK(!result_get(&r, "preview"));
+        CHECK(!tcell(&r, "layers", 0, "scale") || tcell(&r, "layers", 0, "scale")->type == RV_NULL);
+    }
+    CHECK_OK(cmd_exec(&app, "data calib models/data/mnist_train.npz n=64 "
+                            "scale=0.00392156886", &r, &err), &err);
+    CHECK_OK(cmd_exec(&app, "calibrate", &r, &err), &err);
+    /* fp32, calibrated: still float everywhere; the scales are int8-static's, labelled */
+    if (CHECK_OK(cmd_exec(&app, "layers", &r, &err), &err)) {
+        check_kernels(&r, "float", NULL);
+        const RValue *pv = result_get(&r, "preview"), *note = result_get(&r, "note");
+        CHECK(pv && pv->type == RV_STR && strcmp(pv->s, "int8-static") == 0);
+        CHECK(note && note->type == RV_STR && strstr(note->s, "preview int8-static"));
+        const RValue *sc = tcell(&r, "layers", 0, "scale");
+        CHECK(sc && sc->type == RV_FLOAT && sc->f > 0);
+    }
+    /* int8-static: integer kernels, BatchNorm and activations fused into their conv */
+    static const char *const int8[10] = { "int8", "fused", "fused", "int8", "int8",
+                                          "fused", "fused", "int8", "int8", "int8" };
+    CHECK_OK(cmd_exec(&app, "mode int8-static", &r, &err), &err);
+    if (CHECK_OK(cmd_exec(&app, "layers", &r, &err), &err)) {
+        check_kernels(&r, NULL, int8);
+        CHECK(!result_get(&r, "preview"));
+    }
+    /* back to fp32: float again, the preview again */
+    CHECK_OK(cmd_exec(&app, "mode fp32", &r, &err), &err);
+    if (CHECK_OK(cmd_exec(&app, "layers", &r, &err), &err)) {
+        check_kernels(&r, "float", NULL);
+        CHECK(result_get(&r, "preview") != NULL);
+    }
+    result_release(&r);
+    app_release(&app);
+}
+
 int main(void)
 {
     test_hist_weights();
-    return test_summary("hist_weights");
+    test_layers_kernel();
+    return test_summary("inspect");
 }
