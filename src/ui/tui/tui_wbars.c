@@ -16,6 +16,11 @@ static double row_num(const RTable *t, int row, const char *col)
     return tui_state_num(tui_state_cell(t, row, tui_state_col(t, col)));
 }
 
+static double row_range(const RTable *t, int row)
+{
+    return row_num(t, row, "max") - row_num(t, row, "min");
+}
+
 int tui_wbars_draw(TuiScreen *s, TuiRect r, const Result *h)
 {
     const RTable *t = tui_state_table(h, "by_channel");
@@ -25,13 +30,11 @@ int tui_wbars_draw(TuiScreen *s, TuiRect r, const Result *h)
     int n = t->n_rows < width ? t->n_rows : width;
     int cw = channel_width(n, width), bw = cw > 1 ? cw - 1 : 1;
     double top = 0;
-    for (int i = 0; i < n; i++) {
-        double range = row_num(t, i, "max") - row_num(t, i, "min");
-        top = range > top ? range : top;
-    }
+    for (int i = 0; i < n; i++)
+        top = row_range(t, i) > top ? row_range(t, i) : top;
     int widest_x = -1, widest_ch = -1;
     for (int i = 0; i < n; i++) {
-        double range = row_num(t, i, "max") - row_num(t, i, "min");
+        double range = row_range(t, i);
         double v = top > 0 ? range / top * bars_h : 0;
         /* a nonzero channel keeps at least half a cell, so every channel is seen */
         if (range > 0 && v < 0.5)
