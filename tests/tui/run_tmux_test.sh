@@ -114,6 +114,14 @@ run_size() {
     wait_for '(└|\+)\[' 30 "the histogram axis with the clipping range"
     screen | grep -Eq '│.*█|\|.*#' || fail "no histogram bars"
 
+    # the weight view of conv1: one bar per channel over an axis, the widest channels named
+    keys g w
+    wait_for 'Detail: conv1 .*weights' 10 "the weight view of conv1"
+    wait_for 'widest: ch [0-9]+ \([0-9.]+x the median range\)' 20 "the widest channels named"
+    screen | grep -Eq '(└|\+)(─|-)*[0-9]' || fail "no channel number on the bars' axis"
+    keys a
+    wait_for 'Detail: conv1 .*act' 10 "back to the activation view"
+
     # a long calibrate: the progress bar, then Esc cancels it
     keys :
     typed "calibrate split=train n=7000"

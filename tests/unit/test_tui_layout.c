@@ -340,6 +340,85 @@ static void test_play(void)
     SEE(tui_screen_find(&scr, "step 3/3", NULL) < 0, "Esc closes the demo");
 }
 
+/* The weight view's bars in the detail pane: the columns, above the bars' axis (the first
+ * corner followed by a line), holding a full block on at least 3 rows (tall) or a lower
+ * half block (short); the first tall column, and the digit on the axis under it. */
+typedef struct Bars {
+    int axis_y, tall, short_, tall_x, tall_rows;
+    uint32_t label; /* the axis cell under the first tall column */
+    TuiStyle tall_style;
+} Bars;
+
+static Bars weight_bars(void)
+{
+    Bars b = { .axis_y = -1, .tall_x = -1 };
+    TuiRect d = t->lay.pane[TUI_PANE_DETAIL];
+    int ax = -1;
+    for (int y = d.y + 1; y < d.y + d.h && b.axis_y < 0; y++)
+        for (int x = d.x; x + 1 < d.x + d.w; x++)
+            if (scr.cells[y * scr.w + x].ch == 0x2514 && scr.cells[y * scr.w + x + 1].ch == 0x2500) {
+                b.axis_y = y;
+                ax = x;
+                break;
+            }
+    if (b.axis_y < 0)
+        return b;
+    for (int x = ax + 1; x < d.x + d.w; x++) {
+        int full = 0, half = 0;
+        for (int y = d.y + 1; y < b.axis_y; y++) {
+            full += scr.cells[y * scr.w + x].ch == 0x2588;
+            half += scr.cells[y * scr.w + x].ch == 0x2584;
+        }
+        if (full >= 3) {
+            b.tall++;
+            if (b.tall_x < 0) {
+                b.tall_x = x;
+                b.tall_rows = full;
+                b.label = scr.cells[b.axis_y * scr.w + x].ch;
+                b.tall_style = tui_screen_style_at(&scr, x, b.axis_y - 1);
+            }
+        } else if (half && !full) {
+            b.short_++;
+        }
+    }
+    return b;
+}
+
+/* mnist_dw's dw1 (channel 5 doctored, about 92x the median range, models/README.md): one
+ * tall warning-coloured bar over channel 5, 23 short ones, at 80x24 and 200x60. */
+static void test_weights(void)
+{
+    tui_app_run(t, "load models/mnist_dw.qsm");
+    settle();
+    tui_app_run(t, "@select dw1");
+    press('w');
+    settle();
+    draw();
+    SEE(tui_screen_find(&scr, "Detail: dw1", NULL) == 1, "detail shows dw1");
+    SEE(tui_screen_find(&scr, "widest: ch 5 (91.9x", NULL) > 1, "the widest channel named");
+    Bars b = weight_bars();
+    SEE(b.axis_y > 0, "the bars' axis");
+    SEE(b.tall == 1 && b.label == '5', "one tall bar, over channel 5 (1 column at 80x24)");
+    SEE(b.short_ == 23, "23 short bars, one per other channel");
+    SEE(b.tall_rows == b.axis_y - 4, "the widest bar fills the height"); /* title, 2 lines */
+    SEE(b.tall_style == TS_WARN, "the wide channel in the warning colour");
+    SEE(tui_screen_find(&scr, "levels", NULL) > 1, "levels used");
+    tui_screen_resize(&scr, 200, 60);
+    draw();
+    settle(); /* asked again for the new width */
+    draw();
+    b = weight_bars();
+    SEE(b.tall == 3 && b.label == '5', "channel 5's bar, 3 columns wide at 200x60");
+    SEE(b.short_ == 23 * 3, "the other channels, 3 columns each");
+    SEE(b.tall_rows == b.axis_y - 4 && b.tall_rows >= 20, "a tall bar at 200x60");
+    SEE(tui_screen_find(&scr, "widest: ch 5 (91.9x the median range), ch 11", NULL) > 1,
+        "the widest channels named in full");
+    tui_screen_resize(&scr, 80, 24);
+    draw();
+    press('a');
+    settle();
+}
+
 static void test_cancel_and_quit(void)
 {
     /* a long job: the progress bar, then Esc cancels and the session stays as it was */
@@ -381,6 +460,7 @@ int main(void)
     test_console();
     test_help();
     test_play();
+    test_weights();
     test_cancel_and_quit();
     tui_app_free(t);
     tui_screen_release(&scr);

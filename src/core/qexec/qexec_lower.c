@@ -22,6 +22,7 @@
 
 #include "base/half.h"
 #include "quant/observer.h"
+#include "quant/wscale.h"
 #include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
@@ -154,33 +155,22 @@ static QsStatus lower_lin_alloc(void **p, size_t bytes, const Node *n, QsError *
 static void lower_lin_quant_weights(LinUnit *u, int bits, bool per_tensor)
 {
     int64_t oc = u->oc, k = u->k;
-    float tlo = 0.0f, thi = 0.0f;
-    for (int64_t i = 0; i < oc * k; i++) {
-        tlo = u->wf[i] < tlo ? u->wf[i] : tlo;
-        thi = u->wf[i] > thi ? u->wf[i] : thi;
-    }
+    QParams *qp = xmalloc((size_t)oc * sizeof *qp);
+    wscale_params(u->wf, oc, k, bits, per_tensor, qp);
     u->n_wscales = per_tensor ? 1 : (int)oc;
     for (int64_t c = 0; c < oc; c++) {
-        float lo = tlo, hi = thi;
-        if (!per_tensor) {
-            lo = hi = 0.0f;
-            for (int64_t i = 0; i < k; i++) {
-                float v = u->wf[c * k + i];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
-        }
-        QParams p = quant_params(lo, hi, bits, true);
-        u->ws[c] = p.scale;
+        const QParams *p = &qp[c];
+        u->ws[c] = p->scale;
         int32_t sum = 0;
         for (int64_t i = 0; i < k; i++) {
-            int32_t qv = quant_q(u->wf[c * k + i], &p);
+            int32_t qv = quant_q(u->wf[c * k + i], p);
             u->wq[c * k + i] = (int8_t)qv;
-            u->wfq[c * k + i] = quant_dq(qv, &p);
+            u->wfq[c * k + i] = quant_dq(qv, p);
             sum += qv;
         }
         u->sumw[c] = sum;
     }
+    free(qp);
 }
 
 static QsStatus lower_lin(Lower *L, Step *s, QsError *err)

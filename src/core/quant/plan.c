@@ -128,6 +128,12 @@ PrecKind plan_node_prec(const Plan *p, int node)
     return p->pin[node] >= 0 ? (PrecKind)p->pin[node] : p->mode;
 }
 
+bool plan_node_wgran_tensor(const Plan *p, int node)
+{
+    (void)node;
+    return p->q.wgran_tensor;
+}
+
 bool plan_needs_calibration(const Plan *p)
 {
     for (int i = 0; i < p->n_nodes; i++)

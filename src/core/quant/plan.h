@@ -105,6 +105,9 @@ const char *plan_label(const Plan *p);
 
 /* The precision node `node` runs at. */
 PrecKind plan_node_prec(const Plan *p, int node);
+/* Whether node `node`'s integer weights have one scale for the tensor (true) or one per
+ * output channel (false). */
+bool plan_node_wgran_tensor(const Plan *p, int node);
 
 /* Some layer runs at a precision that needs calibration. */
 bool plan_needs_calibration(const Plan *p);

@@ -1,4 +1,5 @@
-/* error, hist: looking inside a quantized plan, layer by layer. */
+/* error, hist: looking inside a quantized plan, layer by layer (`hist LAYER weights`: the
+ * per-channel figures of ptq/wstats.h, as the executor quantizes the weights). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include "cmds/cmd_handlers.h"
 #include "ops/op.h"
 #include "ptq/qerror.h"
+#include "ptq/wstats.h"
 #include "session/qview.h"
 
 /* The split inspection commands read: eval when registered, else calib. */
@@ -137,6 +139,112 @@ static void draw_hist(Result *r, const Histogram *h, double xlo, double xhi, dou
     free(col);
 }
 
+enum { HIST_WIDEST_NAMED = 3 }; /* channels the `widest` line names */
+
+static double channel_range(const WChannelStats *c)
+{
+    return (double)c->max - (double)c->min;
+}
+
+/* The median channel range (the mean of the middle two for an even count), as `layers`
+ * computes its spread; by_range is sorted widest first, so the middle is the median. */
+static double median_range(const WStats *ws)
+{
+    return 0.5 * (channel_range(&ws->ch[ws->by_range[(ws->oc - 1) / 2]]) +
+                  channel_range(&ws->ch[ws->by_range[ws->oc / 2]]));
+}
+
+/* How many times the median range channel c spans (inf when the median is 0). */
+static double range_times(const WChannelStats *c, double med)
+{
+    double r = channel_range(c);
+    return med > 0 ? r / med : r > 0 ? INFINITY : 1.0;
+}
+
+static void weights_channel_row(RTable *t, const WStats *ws, int c, double med)
+{
+    const WChannelStats *ch = &ws->ch[c];
+    int row = rtable_add_row(t);
+    rtable_int(t, row, 0, c);
+    rtable_float(t, row, 1, ch->min, RS_PLAIN);
+    rtable_float(t, row, 2, ch->max, RS_PLAIN);
+    rtable_float(t, row, 3, range_times(ch, med), RS_PLAIN);
+    rtable_float(t, row, 4, ch->scale, RS_PLAIN);
+    rtable_int(t, row, 5, ch->levels);
+    rtable_int(t, row, 6, ch->zeroed);
+    rtable_float(t, row, 7, wstats_zero_share(ch), RS_PCT);
+}
+
+/* `hist LAYER weights`: the unit's folded weights per output channel under the plan's
+ * scale; the table lists every channel when there are at most `top`, else the `top`
+ * widest, widest first. */
+static QsStatus hist_weights(App *app, int node, const CmdArgs *a, Result *r, QsError *err)
+{
+    Session *s = &app->session;
+    long top;
+    if (arg_int_range(a, "top", 32, 1, 1L << 30, &top, err))
+        return err->code;
+    const Graph *g = &qstate_model(&s->q, s->model)->graph;
+    WStats ws;
+    if (wstats_for_plan(g, &s->q.plan, node, &ws, err)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return qs_fail(err, err->code, "hist weights: %s", why);
+    }
+    const char *prec = precision_table[plan_node_prec(&s->q.plan, ws.node)].name;
+    double med = median_range(&ws);
+    float wmin = ws.ch[0].min, wmax = ws.ch[0].max;
+    int lmin = ws.ch[0].levels, lmax = ws.ch[0].levels;
+    for (int64_t c = 1; c < ws.oc; c++) {
+        wmin = fminf(wmin, ws.ch[c].min);
+        wmax = fmaxf(wmax, ws.ch[c].max);
+        lmin = ws.ch[c].levels < lmin ? ws.ch[c].levels : lmin;
+        lmax = ws.ch[c].levels > lmax ? ws.ch[c].levels : lmax;
+    }
+    char widest[256] = "";
+    size_t used = 0;
+    for (int j = 0; j < HIST_WIDEST_NAMED && j < ws.oc && used < sizeof widest; j++) {
+        int c = ws.by_range[j];
+        used += (size_t)snprintf(widest + used, sizeof widest - used, "%sch %d (%.1fx%s)",
+                                 j ? ", " : "", c, range_times(&ws.ch[c], med),
+                                 j ? "" : " the median range");
+    }
+    result_str(r, "layer", a->pos[0]);
+    result_str(r, "unit", g->nodes[ws.node].name);
+    result_str(r, "what", "weights");
+    result_str(r, "precision", prec);
+    result_bool(r, "quantized", ws.integer);
+    if (!ws.integer)
+        result_str(r, "note", "the plan runs this layer in float: the figures say what its "
+                   "integer weights would be at these bits and granularity");
+    result_int(r, "bits", ws.bits);
+    result_str(r, "wgran", ws.per_tensor ? "tensor" : "channel");
+    result_int(r, "channels", ws.oc);
+    result_int(r, "per_channel", ws.k);
+    result_float(r, "min", wmin, RS_PLAIN);
+    result_float(r, "max", wmax, RS_PLAIN);
+    result_float(r, "median_range", med, RS_PLAIN);
+    result_str(r, "widest", widest);
+    result_int(r, "widest_channel", ws.by_range[0]);
+    result_float(r, "widest_x", range_times(&ws.ch[ws.by_range[0]], med), RS_PLAIN);
+    result_int(r, "grid_levels", ws.max_levels);
+    result_int(r, "levels_min", lmin);
+    result_int(r, "levels_max", lmax);
+    result_int(r, "nonzero", ws.nonzero);
+    result_int(r, "zeroed", ws.zeroed);
+    result_float(r, "zero_share", ws.nonzero ? (double)ws.zeroed / (double)ws.nonzero : 0.0,
+                 RS_PCT);
+    bool all = ws.oc <= top;
+    result_str(r, "listed", all ? "all" : "widest");
+    static const char *const cols[] = { "channel", "min", "max", "x_median", "scale",
+                                        "levels", "zeroed", "zero_share", NULL };
+    RTable *t = result_table(r, "by_channel", cols);
+    for (int64_t j = 0; j < (all ? ws.oc : top); j++)
+        weights_channel_row(t, &ws, all ? (int)j : ws.by_range[j], med);
+    wstats_release(&ws);
+    return QS_OK;
+}
+
 QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
@@ -152,8 +260,7 @@ QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (strcmp(what, "act") != 0 && strcmp(what, "weights") != 0)
         return qs_fail(err, QS_EINVAL, "hist: expected act or weights, got '%s'", what);
     if (strcmp(what, "weights") == 0)
-        return qs_fail(err, QS_EUNSUPPORTED, "hist weights: not yet (use 'layers' for the "
-                       "weight ranges and spread)");
+        return hist_weights(app, node, a, r, err);
     if (!s->q.calibrated)
         return qs_fail(err, QS_EINVAL, "hist: no activation statistics yet (run 'calibrate')");
     /* A layer heading a unit is quantized at the unit's output (after its folded BN and

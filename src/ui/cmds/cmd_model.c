@@ -187,6 +187,13 @@ QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
     const Graph *g = &s->model->graph;
     char note[512];
     QModel *q = qview_current(s, note, sizeof note);
+    bool preview = q && qview_is_preview(s);
+    if (preview) {
+        const char *pv = precision_table[qview_preview_prec()].name;
+        snprintf(note, sizeof note, "the plan is fp32: every layer runs float; w_range to "
+                 "clipped preview %s from the calibration ('mode %s' runs it)", pv, pv);
+        result_str(r, "preview", pv);
+    }
     if (note[0])
         result_str(r, "note", note);
     static const char *const cols[] = { "index", "name", "op", "shape", "params", "prec",
@@ -209,13 +216,12 @@ QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
         rtable_str(t, row, 3, buf);
         rtable_int(t, row, 4, params);
         rtable_str(t, row, 5, precision_table[plan_node_prec(&s->q.plan, i)].name);
+        const char *kernel = qview_kernel(s, q, i);
+        if (kernel)
+            rtable_str(t, row, 6, kernel);
         if (!q)
             continue;
         const QLayerInfo *L = qmodel_layer(q, i);
-        const char *kernel = L->absorbed ? "fused" : L->fallback ? "float-fallback"
-                             : L->integer                        ? "int8"
-                                                                 : "float";
-        rtable_str(t, row, 6, kernel);
         if (L->n_wscales) {
             range_str(buf, sizeof buf, L->w_min, L->w_max);
             rtable_str(t, row, 7, buf);

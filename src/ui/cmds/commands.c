@@ -155,6 +155,8 @@ static const CmdOpt error_opts[] = {
 static const CmdOpt hist_opts[] = {
     { "width", OPT_INT, NULL, "columns (default 64)" },
     { "height", OPT_INT, NULL, "rows (default 10)" },
+    { "top", OPT_INT, NULL, "weights: list every channel up to N, else the N widest "
+      "(default 32)" },
     { 0 },
 };
 
@@ -291,7 +293,10 @@ const CmdDef cmd_table[] = {
       .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
       .example = "info", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_info },
     { .name = "layers", .usage = "layers",
-      .summary = "One row per layer: index, name, op, output shape, parameters.",
+      .summary = "One row per layer: index, name, op, output shape, parameters, precision and "
+                 "the kernel that runs under the current plan; with a calibration or a "
+                 "quantized plan, weight and activation ranges, scale, zero point, clipped "
+                 "share (under an fp32 plan a labelled preview of int8-static).",
       .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none,
       .wb = { CMD_FEEDS_LAYERS }, .run = cmd_layers },
     { .name = "fold", .usage = "fold scales",
@@ -390,10 +395,13 @@ const CmdDef cmd_table[] = {
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = error_opts, .args = error_args,
       .wb = { CMD_FEEDS_ERRORS },
       .run = cmd_error },
-    { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H]",
-      .summary = "A text histogram of a layer's calibrated output (log scale) with the "
-                 "clipping range [ ], zero and the quantization grid ' marked.",
-      .example = "hist conv1 act width=64", .min_pos = 1, .max_pos = 2,
+    { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H] [top=N]",
+      .summary = "act: a text histogram of a layer's calibrated output (log scale) with the "
+                 "clipping range [ ], zero and the quantization grid ' marked. weights: per "
+                 "output channel of its unit (BatchNorm folded, the plan's scale), min, max, "
+                 "range against the median, scale, integer levels used and the share of "
+                 "nonzero weights rounding to 0; the widest channels named.",
+      .example = "hist conv1 act width=64; hist dw1 weights top=8", .min_pos = 1, .max_pos = 2,
       .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .args = hist_args,
       .wb = { CMD_FEEDS_HIST, .follow = "layer", .follow_view = "what" },
       .run = cmd_hist },

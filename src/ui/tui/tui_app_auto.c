@@ -89,8 +89,13 @@ bool tui_app_auto_refresh(Tui *t)
         if (!tui_state_cache_peek(&st->hists, key) && !tui_app_auto_tried(t, "hist", key)) {
             char q[512];
             tui_app_quote_arg(sn->layer[st->sel], q, sizeof q);
-            snprintf(t->hist_line, sizeof t->hist_line, "hist %s %s width=%d height=%d", q,
-                     st->view == TUI_VIEW_WEIGHTS ? "weights" : "act", st->hist_w, st->hist_h);
+            /* the weight view draws a bar per channel: as many as the width holds */
+            if (st->view == TUI_VIEW_WEIGHTS)
+                snprintf(t->hist_line, sizeof t->hist_line, "hist %s weights top=%d", q,
+                         st->hist_w);
+            else
+                snprintf(t->hist_line, sizeof t->hist_line, "hist %s act width=%d height=%d",
+                         q, st->hist_w, st->hist_h);
             snprintf(t->hist_key, sizeof t->hist_key, "%s", key);
             if (submit_auto(t, "hist", key, t->hist_line))
                 return true;

@@ -1,6 +1,7 @@
 /* The selected layer in detail: weight and activation ranges, per-channel spread, scale
- * and zero point, clipped fraction, and the histogram of `hist LAYER act|weights` drawn
- * with block characters, the clipping range [ ] and the quantization grid marked. */
+ * and zero point, clipped fraction; in the activation view the histogram of `hist LAYER
+ * act` drawn with block characters, the clipping range [ ] and the quantization grid
+ * marked; in the weight view the per-channel bars of `hist LAYER weights` (tui_wbars.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "base/error.h"
 #include "quant/plan.h"
 #include "tui/tui_pane.h"
+#include "tui/tui_wbars.h"
 
 typedef struct DetailPane {
     Pane base;
@@ -143,8 +145,15 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         x = pair(s, x, y, xmax, "range", layer_cell(st, "w_range"));
         x = pair(s, x, y, xmax, "channel spread", layer_cell(st, "w_spread"));
         if (h) {
-            x = pair(s, x, y, xmax, "scale", result_get(h, "scale"));
-            x = pair(s, x, y, xmax, "clipped", result_get(h, "clipped"));
+            char lv[64];
+            snprintf(lv, sizeof lv, "%.0f-%.0f of %.0f",
+                     tui_state_num(result_get(h, "levels_min")),
+                     tui_state_num(result_get(h, "levels_max")),
+                     tui_state_num(result_get(h, "grid_levels")));
+            RValue rv = { .type = RV_STR, .s = lv };
+            x = pair(s, x, y, xmax, "levels", &rv);
+            x = pair(s, x, y, xmax, "to zero", result_get(h, "zero_share"));
+            x = pair(s, x, y, xmax, "per", result_get(h, "wgran"));
         }
         if (x == r.x + 1)
             tui_screen_put(s, x, y, xmax - x,
@@ -185,7 +194,10 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     }
     /* the histogram */
     TuiRect hr = { r.x + 1, y, r.w - 1, r.y + r.h - y };
-    if (h) {
+    if (h && weights) {
+        if (!tui_wbars_draw(s, hr, h))
+            tui_screen_put(s, hr.x, y, hr.w - 1, "no channels to draw", TS_DIM);
+    } else if (h) {
         draw_hist(s, hr, y, h);
     } else if (herr && herr->type == RV_STR) {
         tui_screen_put(s, hr.x, y, hr.w - 1, herr->s, TS_DIM);
