@@ -386,11 +386,12 @@ static double kl_candidate(const KlPrefix *kp, int n, int i, int levels)
     return sum_plogp / P - log(P) - cross / P;
 }
 
-/* The candidate i (threshold i * w) minimising the KL over i = `first` .. last nonzero
+/* The candidate i (threshold i * w) minimising the KL over i = `levels` .. last nonzero
  * bin + 1 (the last clips nothing); ties go to the larger threshold, as the toolkit's
- * last argmin. Returns -1 when the data occupies at most `first` bins: nothing to clip.
+ * last argmin. Returns -1 when the data occupies at most `levels` bins: every level then
+ * has its own bin and nothing is clipped.
  * h[0] is replaced by h[1] first (the zero-spike rule, docs), so h is a scratch copy. */
-static int kl_search(int64_t *h, int n, int first, int levels)
+static int kl_search(int64_t *h, int n, int levels)
 {
     int last = -1;
     for (int k = n - 1; k >= 0; k--)
@@ -398,14 +399,14 @@ static int kl_search(int64_t *h, int n, int first, int levels)
             last = k;
             break;
         }
-    if (last + 1 <= first)
+    if (last + 1 <= levels)
         return -1;
     h[0] = h[1];
     KlPrefix *kp = xmalloc(sizeof *kp);
     kl_prefix(kp, h, n);
     int best = last + 1;
     double best_kl = INFINITY;
-    for (int i = first; i <= last + 1; i++) {
+    for (int i = levels; i <= last + 1; i++) {
         double kl = kl_candidate(kp, n, i, levels);
         if (kl <= best_kl) {
             best_kl = kl;
@@ -428,11 +429,12 @@ static void hist_side(const Histogram *h, int which, int64_t *side)
 }
 
 /* KL threshold of one side whose largest |x| is `side_max`; `levels` integer codes cover
- * it. The search starts at 2^(bits-1) bins (TensorRT's 128 at 8 bits) whatever `levels`. */
-static double entropy_side(const ActStats *s, int64_t *side, int bits, int levels,
-                           double side_max)
+ * it. The search starts at `levels` bins (TensorRT's 128 for signed int8), so that every
+ * candidate models the rounding: below it Q equals P bin for bin and a candidate pays
+ * only for what it clips, which a spike in its last bin absorbs almost for free. */
+static double entropy_side(const ActStats *s, int64_t *side, int levels, double side_max)
 {
-    int i = kl_search(side, HALF, 1 << (bits - 1), levels);
+    int i = kl_search(side, HALF, levels);
     if (i < 0)
         return side_max;
     double t = i * hist_width(&s->hist);
@@ -445,30 +447,30 @@ static QsStatus obs_entropy(const ActStats *s, const ObserverOpts *o, float *lo,
     if (obs_need_data(s, err) || obs_need_bits(o, err))
         return err->code;
     int64_t side[HALF];
-    int b = o->bits, half_levels = 1 << (b - 1), all_levels = 1 << b;
+    int half_levels = 1 << (o->bits - 1), all_levels = 1 << o->bits;
     if (o->symmetric) {
         /* the restricted grid has 2^(bits-1) codes on each side of zero, one-sided data
          * included */
         hist_side(&s->hist, SIDE_ABS, side);
-        double t = entropy_side(s, side, b, half_levels, fmax(-s->min, s->max));
+        double t = entropy_side(s, side, half_levels, fmax(-s->min, s->max));
         *lo = (float)-t;
         *hi = (float)t;
     } else if (s->min >= 0.0) {
         /* all 2^bits codes of the asymmetric grid cover [0, T] */
         hist_side(&s->hist, SIDE_POS, side);
         *lo = (float)s->min;
-        *hi = (float)entropy_side(s, side, b, all_levels, s->max);
+        *hi = (float)entropy_side(s, side, all_levels, s->max);
     } else if (s->max <= 0.0) {
         hist_side(&s->hist, SIDE_NEG, side);
         side[0] += s->hist.bins[HALF]; /* exact zeros sit in the first positive bin */
-        *lo = (float)-entropy_side(s, side, b, all_levels, -s->min);
+        *lo = (float)-entropy_side(s, side, all_levels, -s->min);
         *hi = (float)s->max;
     } else {
         /* mixed signs: each side searched on its own with half of the codes */
         hist_side(&s->hist, SIDE_NEG, side);
-        *lo = (float)-entropy_side(s, side, b, half_levels, -s->min);
+        *lo = (float)-entropy_side(s, side, half_levels, -s->min);
         hist_side(&s->hist, SIDE_POS, side);
-        *hi = (float)entropy_side(s, side, b, half_levels, s->max);
+        *hi = (float)entropy_side(s, side, half_levels, s->max);
     }
     return QS_OK;
 }
