@@ -345,8 +345,8 @@ static void kl_prefix(KlPrefix *kp, const int64_t *h, int n)
 }
 
 /* First bin of bucket j when bins 0..i-1 are split evenly into `levels` buckets: bin k
- * belongs to bucket floor(k levels / i), so bucket j starts at ceil(j i / levels). With
- * i < levels some buckets are empty and every bin is a bucket of its own. */
+ * belongs to bucket floor(k levels / i), so bucket j starts at ceil(j i / levels). The
+ * search keeps i >= levels, so every bucket holds one bin or more. */
 static int kl_bucket_start(int j, int i, int levels)
 {
     return (int)(((int64_t)j * i + levels - 1) / levels);
