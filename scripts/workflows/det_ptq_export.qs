@@ -2,9 +2,12 @@
 # (models/README.md, "det_balls"). On the detector of workflow 1 (models/det_balls.qsm):
 #   1. calibrate on 500 images (at least 300) once, then read the ranges through three
 #      activation observers: min-max, percentile (99.99 %) and entropy (KL, TensorRT's).
-#      Min-max spans the rare glare, which coarsens every step; KL clips the rare largest
-#      activations, which here are the small balls' (workflow 1); the percentile clips
-#      only the extreme tail and loses least, so it makes the full-INT8 variant;
+#      Min-max spans the rare glare, which coarsens every step and loses small balls; the
+#      percentile and KL (TensorRT's rule, zero spike handled) both keep the bulk of each
+#      histogram and lose almost nothing. The percentile plan makes the full-INT8 variant
+#      (KL would do as well: within 0.1 point of it on F1 in the full form). (Before
+#      issue 13 KL clipped conv5 to a quarter of its range and lost 7.3 points of
+#      small-ball recall: a calibrator defect, not a property of KL.);
 #   2. keep FP16, INT8 dynamic and the full-INT8 plans as variants, and export them:
 #      FP32 and FP16 as ONNX (float / half weights), full INT8 as ONNX QDQ (int8 weights, int32 biases,
 #      the calibrated scales) and as .qsm carrying its plan and calibration, INT8 dynamic
@@ -47,10 +50,11 @@ eval
 keep entropy
 variant save int8_entropy
 check pct.f1 > minmax.f1
-check pct.f1 > entropy.f1
 check pct.recall_small > minmax.recall_small
-check pct.recall_small > entropy.recall_small
+check entropy.f1 > minmax.f1
+check entropy.recall_small > minmax.recall_small
 check pct.f1 >= fp32.f1-0.01
+check entropy.f1 >= fp32.f1-0.01
 
 echo == FP16 and INT8 dynamic ==
 mode fp16

@@ -4,14 +4,20 @@
 # (synth:balls); its heat-map peaks are matched to the ball centres within 3 px, and
 # recall and precision are counted for balls under 15 px ("small") and the rest.
 #   1. FP16 loses nothing measurable against FP32.
-#   2. INT8 PTQ the way TensorRT does it by default: per-channel weights and activation
-#      ranges from the entropy (KL) calibrator. KL keeps about a quarter of conv5's range
-#      (it clips 1.7 % of its values, around balls of every size and clutter), which
-#      lowers every heat-map peak by about half a logit. A large ball's peak sits near +2
-#      and stays above the threshold (0, i.e. p = 0.5); a small ball's sits between 0 and
-#      +0.6 and falls under it: small-ball recall drops, large balls barely move.
-#      (`sensitivity` names conv5 and the two layers that carry its grid, up and skip.)
-#   3. QAT from that plan (the ranges are learned (LSQ), the weights learn the grid,
+#   2. INT8 PTQ the way TensorRT does it by default (per-channel weights, activation
+#      ranges from the entropy (KL) calibrator) loses nothing measurable either: KL keeps
+#      the bulk of every post-ReLU histogram. (Before issue 13 the calibrator let the zero
+#      spike win and clipped conv5 to a quarter of its range: the 7.7 points of small-ball
+#      recall this workflow used to show were that defect.)
+#   3. Min-max ranges lose a little: the glare in a few calibration images sets the early
+#      layers' ranges (relu1 reaches 41.5), and the coarse steps erase some faint small
+#      balls.
+#   4. A pipeline that cuts such outliers hard, a percentile observer keeping 99.5 % of
+#      each layer's values (chosen to cut the glare that min-max spans), clips what the
+#      detector needs: every heat-map peak drops; a large ball's peak sits near +2 and
+#      stays above the threshold (0, i.e. p = 0.5), a small ball's sits just above 0 and
+#      falls under it: small-ball recall drops, large balls barely move.
+#   5. QAT from that plan (the ranges are learned (LSQ), the weights learn the grid,
 #      distillation from the FP32 logits keeps the operating point) wins most of it back.
 # Full form: qscope --batch scripts/workflows/det_qat.qs. CI runs the short form with the
 # defines in det_qat.ci (fewer samples, one QAT epoch).
@@ -49,6 +55,21 @@ calibrate
 mode int8-static
 quant wgran=channel observer=entropy
 eval
+keep entropy
+check recall_small >= fp32.recall_small-0.02
+check recall_large >= fp32.recall_large-0.01
+# the same calibration read through min-max ranges
+echo == INT8 PTQ (min-max ranges) ==
+quant observer=minmax
+eval
+keep minmax
+check recall_small < entropy.recall_small
+check recall_large >= fp32.recall_large-0.01
+
+# The glare-cutting pipeline: a percentile observer keeping 99.5 % of each layer's values.
+echo == INT8 PTQ (percentile 99.5 %) ==
+quant observer=percentile pct=99.5
+eval
 keep ptq
 check recall_small <= fp32.recall_small-0.03
 check recall_large >= fp32.recall_large-0.01
@@ -63,7 +84,7 @@ qat epochs=${det_qat_epochs} lr=0.0001 distill=mse scales=${det_qat_scales} val=
 variant use qat
 eval
 keep qat
-check recall_small >= ptq.recall_small+0.02
+check recall_small >= ptq.recall_small+0.05
 check recall_large >= fp32.recall_large-0.01
 check f1 > ptq.f1
 
@@ -71,5 +92,7 @@ echo == the table (fractions) ==
 echo variant | precision | recall | recall_small | recall_large | f1
 echo fp32 | ${fp32.precision_all} | ${fp32.recall_all} | ${fp32.recall_small} | ${fp32.recall_large} | ${fp32.f1}
 echo fp16 | ${fp16.precision_all} | ${fp16.recall_all} | ${fp16.recall_small} | ${fp16.recall_large} | ${fp16.f1}
+echo entropy | ${entropy.precision_all} | ${entropy.recall_all} | ${entropy.recall_small} | ${entropy.recall_large} | ${entropy.f1}
+echo minmax | ${minmax.precision_all} | ${minmax.recall_all} | ${minmax.recall_small} | ${minmax.recall_large} | ${minmax.f1}
 echo ptq | ${ptq.precision_all} | ${ptq.recall_all} | ${ptq.recall_small} | ${ptq.recall_large} | ${ptq.f1}
 echo qat | ${qat.precision_all} | ${qat.recall_all} | ${qat.recall_small} | ${qat.recall_large} | ${qat.f1}

@@ -320,6 +320,10 @@ static QsStatus obs_percentile(const ActStats *s, const ObserverOpts *o, float *
 
 /* ---- entropy (KL) ------------------------------------------------------------------------ */
 
+/* TensorRT's entropy calibration ("8-bit Inference with TensorRT", Migacz 2017, as NVIDIA's
+ * pytorch-quantization toolkit states it in _compute_amax_entropy); docs/quantization.md,
+ * "entropy", gives the rule and where qscope's arithmetic differs from the toolkit's. */
+
 /* Prefix sums over a one-sided histogram h[0..n) so that each KL candidate costs
  * O(levels) instead of O(n): cnt[k] = sum of h[0..k), nz[k] = nonzero bins among them,
  * plogp[k] = sum of h log h over them. */
@@ -340,15 +344,22 @@ static void kl_prefix(KlPrefix *kp, const int64_t *h, int n)
     }
 }
 
-/* KL(P || Q) for the candidate threshold of `i` bins of the one-sided histogram h[0..n),
- * TensorRT's calibration ("8-bit Inference with TensorRT", Migacz 2017; MXNet's
- * _get_optimal_threshold): P = h[0..i) with the outliers h[i..n) added to P[i-1]; Q = the
- * unclipped h[0..i) merged into `levels` buckets of i / levels bins (the last bucket also
- * takes the remainder), each bucket's count spread evenly over its bins where P is
- * nonzero; both normalised. +Inf when Q is 0 where P is not (no smoothing: the candidate
- * is never chosen; the last candidate clips nothing and is always finite).
+/* First bin of bucket j when bins 0..i-1 are split evenly into `levels` buckets: bin k
+ * belongs to bucket floor(k levels / i), so bucket j starts at ceil(j i / levels). The
+ * search keeps i >= levels, so every bucket holds one bin or more. */
+static int kl_bucket_start(int j, int i, int levels)
+{
+    return (int)(((int64_t)j * i + levels - 1) / levels);
+}
+
+/* KL(P || Q) for the candidate threshold of `i` bins of the one-sided histogram h[0..n):
+ * P = h[0..i) with the outliers h[i..n) added to P[i-1]; Q = the unclipped h[0..i) in
+ * `levels` even buckets (kl_bucket_start), each bucket's count spread evenly over its bins
+ * where h is nonzero (zero bins of h stay zero in Q); both normalised. +Inf when P[i-1]
+ * holds only outliers (Q is 0 there and no smoothing is applied: that candidate is never
+ * chosen; the candidate that clips nothing is always finite).
  *
- * Q is constant (q_j) over the nonzero P bins of bucket j, so with P = total mass,
+ * Q is constant (q_j) over the nonzero bins of bucket j, so with P = total mass,
  * Qt = mass of h[0..i) and S_j = P mass of bucket j:
  *   KL = (1/P) sum_k p_k log p_k - log P - sum_j (S_j / P) log(q_j / Qt),
  * the first sum taken from the prefix (with P[i-1]'s term replaced). Accumulated in
@@ -356,35 +367,31 @@ static void kl_prefix(KlPrefix *kp, const int64_t *h, int n)
 static double kl_candidate(const KlPrefix *kp, int n, int i, int levels)
 {
     double P = kp->cnt[n], Qt = kp->cnt[i], outliers = P - Qt;
-    if (Qt <= 0.0)
-        return INFINITY;
     double h_last = kp->cnt[i] - kp->cnt[i - 1], p_last = h_last + outliers;
+    if (Qt <= 0.0 || (h_last == 0.0 && outliers > 0.0))
+        return INFINITY;
     double sum_plogp = kp->plogp[i] - (h_last > 0.0 ? h_last * log(h_last) : 0.0) +
                        (p_last > 0.0 ? p_last * log(p_last) : 0.0);
-    int merged = i / levels;
     double cross = 0.0;
-    for (int j = 0; j < levels; j++) {
-        int start = j * merged, stop = j == levels - 1 ? i : start + merged;
-        double sum = kp->cnt[stop] - kp->cnt[start], mass = sum;
-        int nonzero = kp->nz[stop] - kp->nz[start];
-        if (j == levels - 1) { /* holds P[i-1], which carries the outliers */
-            mass += outliers;
-            nonzero += h_last == 0.0 && p_last > 0.0;
+    int start = 0;
+    for (int j = 0; j < levels && start < i; j++) {
+        int stop = kl_bucket_start(j + 1, i, levels);
+        double sum = kp->cnt[stop] - kp->cnt[start];
+        if (sum > 0.0) {
+            double mass = sum + (stop == i ? outliers : 0.0); /* the bucket of P[i-1] */
+            cross += mass * log((sum / (kp->nz[stop] - kp->nz[start])) / Qt);
         }
-        if (mass == 0.0)
-            continue;
-        if (sum == 0.0)
-            return INFINITY;
-        cross += mass * log((sum / nonzero) / Qt);
+        start = stop;
     }
     return sum_plogp / P - log(P) - cross / P;
 }
 
-/* The candidate i (threshold i * w) minimising the KL over i = levels .. last nonzero bin
- * + 1 (the last clips nothing); ties go to the smaller threshold. Returns -1 when the data
- * occupies at most `levels` bins: every level then has its own bin and nothing is
- * clipped. */
-static int kl_search(const int64_t *h, int n, int levels)
+/* The candidate i (threshold i * w) minimising the KL over i = `levels` .. last nonzero
+ * bin + 1 (the last clips nothing); ties go to the larger threshold, as the toolkit's
+ * last argmin. Returns -1 when the data occupies at most `levels` bins: every level then
+ * has its own bin and nothing is clipped.
+ * h[0] is replaced by h[1] first (the zero-spike rule, docs), so h is a scratch copy. */
+static int kl_search(int64_t *h, int n, int levels)
 {
     int last = -1;
     for (int k = n - 1; k >= 0; k--)
@@ -394,13 +401,14 @@ static int kl_search(const int64_t *h, int n, int levels)
         }
     if (last + 1 <= levels)
         return -1;
+    h[0] = h[1];
     KlPrefix *kp = xmalloc(sizeof *kp);
     kl_prefix(kp, h, n);
     int best = last + 1;
     double best_kl = INFINITY;
     for (int i = levels; i <= last + 1; i++) {
         double kl = kl_candidate(kp, n, i, levels);
-        if (kl < best_kl) {
+        if (kl <= best_kl) {
             best_kl = kl;
             best = i;
         }
@@ -420,8 +428,11 @@ static void hist_side(const Histogram *h, int which, int64_t *side)
     }
 }
 
-/* KL threshold of one side whose largest |x| is `side_max`. */
-static double entropy_side(const ActStats *s, const int64_t *side, int levels, double side_max)
+/* KL threshold of one side whose largest |x| is `side_max`; `levels` integer codes cover
+ * it. The search starts at `levels` bins (TensorRT's 128 for signed int8), so that every
+ * candidate models the rounding: below it Q equals P bin for bin and a candidate pays
+ * only for what it clips, which a spike in its last bin absorbs almost for free. */
+static double entropy_side(const ActStats *s, int64_t *side, int levels, double side_max)
 {
     int i = kl_search(side, HALF, levels);
     if (i < 0)
@@ -438,6 +449,8 @@ static QsStatus obs_entropy(const ActStats *s, const ObserverOpts *o, float *lo,
     int64_t side[HALF];
     int half_levels = 1 << (o->bits - 1), all_levels = 1 << o->bits;
     if (o->symmetric) {
+        /* the restricted grid has 2^(bits-1) codes on each side of zero, one-sided data
+         * included */
         hist_side(&s->hist, SIDE_ABS, side);
         double t = entropy_side(s, side, half_levels, fmax(-s->min, s->max));
         *lo = (float)-t;

@@ -44,7 +44,8 @@ typedef enum {
     OBS_MINMAX = 0,
     OBS_MA_MINMAX,
     OBS_PERCENTILE,
-    OBS_ENTROPY,     /* KL divergence over the histogram, as TensorRT / ONNX Runtime */
+    OBS_ENTROPY,     /* KL divergence over the histogram, TensorRT's rule (the zero bin
+                        weighs like its neighbour; docs/quantization.md) */
     OBS_MSE,         /* the clipping range minimising the expected quantization MSE */
     OBS_COUNT
 } ObserverKind;
