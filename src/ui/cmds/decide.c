@@ -61,7 +61,7 @@ bool parse_number_pct(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v))
+    if (end == s || errno == ERANGE)
         return false;
     if (*end == '%') {
         v /= 100.0;
@@ -76,7 +76,7 @@ bool parse_number_pct(const char *s, double *out)
 QsStatus parse_fraction(const char *key, const char *s, double *out, QsError *err)
 {
     double v;
-    if (!parse_number_pct(s, &v))
+    if (!parse_number_pct(s, &v) || !isfinite(v))
         return qs_fail(err, QS_EINVAL, "%s=%s: expected a fraction of the metric, e.g. 0.01 "
                        "or 1%%", key, s);
     if (v < 0)

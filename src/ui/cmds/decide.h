@@ -36,7 +36,8 @@ void decide_fields(const Decision *d, Result *r);
 /* The same for a split id, or none (< 0: "none"), with scored = decided. */
 void decide_fields_split(int split, Result *r);
 
-/* A number with an optional '%' after it (then divided by 100): "0.01", "1%". */
+/* A number as strtod reads it (inf included) with an optional '%' after it (then divided
+ * by 100): "0.01", "1%". */
 bool parse_number_pct(const char *s, double *out);
 /* A drop threshold (a fraction of the metric): "0.01" or "1%"; negative, malformed or
  * non-finite values fail with "KEY=S: ...". */
