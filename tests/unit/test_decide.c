@@ -218,6 +218,18 @@ static void test_qat(App *app, double fp32_calib, QsError *err)
     CHECK(accuracy_on(app, "eval", err) == scored);  /* eval after qat: the qat variant */
     CHECK(accuracy_on(app, "calib", err) == int8);
     CHECK(scored != ptq_eval);
+    /* an epoch that cannot improve (Adam moves every parameter by about lr = 1e-12, ranges
+     * learned, so nothing moves measurably) keeps epoch 0, and qat says it is the PTQ model */
+    CHECK_OK(run(app, "variant use pt", err), err);
+    CHECK_OK(run(app, "qat epochs=1 lr=0.000000000001 scales=learn seed=1 as=qat_still", err),
+             err);
+    CHECK(num("best_epoch") == 0 && strcmp(str("kept"), "ptq") == 0);
+    CHECK(num("int8_metric") == ptq_calib && num("scored_metric") == ptq_eval);
+    bool said = false;
+    for (int i = 0; i < res.n_text; i++)
+        said |= strstr(res.text[i], "holds the PTQ model (epoch 0)") != NULL;
+    CHECK(said);
+    CHECK(accuracy_on(app, "eval", err) == ptq_eval);
     CHECK_OK(run(app, "variant use pt", err), err);
     CHECK_OK(run(app, "qat epochs=1 lr=0.001 seed=1 val=eval as=qat_eval", err), err);
     CHECK(strcmp(str("decided_on"), "eval") == 0 && result_get(&res, "warning"));
