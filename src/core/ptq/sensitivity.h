@@ -26,7 +26,8 @@ typedef struct LayerSens {
 typedef struct SensContext {
     QuantState *qs;
     const Model *m;
-    const Dataset *d;
+    const Dataset *d;     /* the split that decides: a validation split, not the test split
+                             (the commands pick it: docs/plans.md, "Which split decides") */
     int64_t n;            /* samples (<= 0: all) */
     TaskKind task;
     int batch;

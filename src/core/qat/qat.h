@@ -128,8 +128,10 @@ void qat_result_release(QatResult *r);
 
 /* Fine-tunes `student` (not changed: the training graph holds copies) under plan p from
  * calibration cal, with `teacher` (same graph structure; not changed) as the frozen FP32
- * reference. train and val are labelled splits (val is required: it selects the epoch).
- * Epoch 0 (before any step) is scored first and is the result when no epoch beats it.
+ * reference. train and val are labelled splits (val is required: it selects the epoch and
+ * drives early stopping, so it should be a validation split, not the test split).
+ * Epoch 0 (before any step) is scored first and is the result when no epoch beats it:
+ * then the result is the PTQ model (sum->best_epoch == 0), which callers must say.
  *
  * *res (initialised here) receives the best epoch's model in every case where an epoch
  * was scored -- normal end, early stop, cancellation (QS_ECANCELLED with a message naming

@@ -502,7 +502,8 @@ cleanup:
         snprintf(msg, sizeof msg, "%s", err->msg);
         if (st == QS_ECANCELLED)
             snprintf(msg, sizeof msg, "qat cancelled in epoch %d of %d", epoch, cfg->epochs);
-        snprintf(kept, sizeof kept, "kept epoch %d (int8 %s %.6g)", sum.best_epoch, sum.metric,
+        snprintf(kept, sizeof kept, "kept epoch %d (%sint8 %s %.6g)", sum.best_epoch,
+                 sum.best_epoch == 0 ? "the PTQ starting point, " : "", sum.metric,
                  sum.best_metric);
         qs_fail(err, st, "%.370s; %s", msg, kept);
     } else if (st == QS_ECANCELLED) {

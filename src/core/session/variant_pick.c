@@ -20,10 +20,10 @@ bool pick_latency_ok(const VariantRow *w, const PickLimits *c)
     return isnan(c->latency_ms) || w->ms <= c->latency_ms;
 }
 
-/* drop is a fraction, the limit a percentage; the slack absorbs the conversion */
+/* both fractions; the slack absorbs the rounding of a limit written as a percentage */
 bool pick_drop_ok(const VariantRow *w, const PickLimits *c)
 {
-    return isnan(c->drop_pct) || 100.0 * w->drop <= c->drop_pct + 1e-9;
+    return isnan(c->drop) || w->drop <= c->drop + 1e-11;
 }
 
 void pick_failures(const VariantRows *v, const VariantRow *w, const PickLimits *c, char *buf,
@@ -47,9 +47,9 @@ void pick_failures(const VariantRows *v, const VariantRow *w, const PickLimits *
     if (!isnan(c->latency_ms) && w->ms > c->latency_ms && used < cap)
         used += (size_t)snprintf(buf + used, cap - used, "latency %.3f ms > %g ms; ", w->ms,
                                  c->latency_ms);
-    if (!isnan(c->drop_pct) && 100.0 * w->drop > c->drop_pct + 1e-9 && used < cap)
+    if (!pick_drop_ok(w, c) && used < cap)
         used += (size_t)snprintf(buf + used, cap - used, "drop %.2f %% > %g %%; ",
-                                 100.0 * w->drop, c->drop_pct);
+                                 100.0 * w->drop, 100.0 * c->drop);
     if (used >= cap)
         used = cap - 1;
     if (used >= 2)

@@ -11,7 +11,9 @@
 #include "session/variant_rows.h"
 
 typedef struct PickLimits {
-    double size_kb, latency_ms, drop_pct; /* NAN: not limited */
+    double size_kb, latency_ms; /* NAN: not limited */
+    double drop;                /* the largest drop against FP32 as a fraction of the metric
+                                   (0.01: one point of accuracy), as fallback's; NAN: none */
 } PickLimits;
 
 /* Whether row w meets each limit. Size is the whole model's deployed bytes or, when the

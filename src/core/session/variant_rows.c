@@ -80,8 +80,9 @@ static VariantRow *add_row(VariantRows *v, const char *name, PrecKind mode, bool
     return r;
 }
 
-QsStatus variant_rows_collect(Session *s, const char *split_name_s, int64_t n, const JobCtx *job,
-                              VariantRows *out, QsError *err)
+/* Every row, or only the one named `only` (not NULL). */
+static QsStatus rows_collect(Session *s, const char *split_name_s, int64_t n, const char *only,
+                             const JobCtx *job, VariantRows *out, QsError *err)
 {
     memset(out, 0, sizeof *out);
     int split = split_find(split_name_s);
@@ -119,6 +120,8 @@ QsStatus variant_rows_collect(Session *s, const char *split_name_s, int64_t n, c
     plan_copy(&p, &s->q.plan);
     memset(p.pin, -1, (size_t)p.n_nodes);
     for (int k = 0; k < PREC_COUNT && !st; k++) {
+        if (only && strcmp(only, precision_table[k].name) != 0)
+            continue;
         p.mode = (PrecKind)k;
         VariantRow *row = add_row(out, precision_table[k].name, p.mode,
                                   plan_equal(&p, &s->q.plan));
@@ -129,6 +132,8 @@ QsStatus variant_rows_collect(Session *s, const char *split_name_s, int64_t n, c
     plan_release(&p);
     for (int i = 0; i < s->q.n_variants && !st; i++) {
         const Variant *v = &s->q.variants[i];
+        if (only && strcmp(only, v->name) != 0)
+            continue;
         VariantRow *row = add_row(out, v->name, v->plan.mode, false);
         st = score_row(s, job, row, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task, ref,
                        out->fp32_metric, err);
@@ -142,6 +147,19 @@ QsStatus variant_rows_collect(Session *s, const char *split_name_s, int64_t n, c
     if (st)
         variant_rows_release(out);
     return st;
+}
+
+QsStatus variant_rows_collect(Session *s, const char *split_name_s, int64_t n, const JobCtx *job,
+                              VariantRows *out, QsError *err)
+{
+    return rows_collect(s, split_name_s, n, NULL, job, out, err);
+}
+
+QsStatus variant_rows_collect_one(Session *s, const char *split_name_s, int64_t n,
+                                  const char *name, const JobCtx *job, VariantRows *out,
+                                  QsError *err)
+{
+    return rows_collect(s, split_name_s, n, name, job, out, err);
 }
 
 void variant_rows_release(VariantRows *v)

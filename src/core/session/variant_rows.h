@@ -44,6 +44,11 @@ typedef struct VariantRows {
  * all), in batches of the session's batch option. Progress and cancellation through job. */
 QsStatus variant_rows_collect(Session *s, const char *split_name, int64_t n, const JobCtx *job,
                               VariantRows *out, QsError *err);
+/* The same for the one row called `name` (a precision's or a variant's; no row when none
+ * has that name), e.g. a winner scored again on another split. */
+QsStatus variant_rows_collect_one(Session *s, const char *split_name, int64_t n,
+                                  const char *name, const JobCtx *job, VariantRows *out,
+                                  QsError *err);
 void variant_rows_release(VariantRows *v);
 
 #endif

@@ -3,25 +3,32 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
 #include "ptq/diagnose.h"
 #include "ops/op.h"
 #include "ptq/sensitivity.h"
 
-/* The labelled split and sample count these commands measure on. */
-static QsStatus sens_context(App *app, const CmdArgs *a, SensContext *c, QsError *err)
+/* The measuring context on split `split` (labelled), first n samples (option n). */
+static QsStatus sens_context_on(App *app, const CmdArgs *a, int split, SensContext *c,
+                                QsError *err)
 {
     Session *s = &app->session;
-    int split = split_find(arg_str(a, "split", "eval"));
-    if (split < 0 || !s->splits[split].n_x || !s->splits[split].y)
-        return qs_fail(err, QS_EINVAL, "split '%s' is empty or unlabelled",
-                       arg_str(a, "split", "eval"));
     long n;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
         return err->code;
-    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = &s->splits[split], .n = n,
-                        .task = session_task(s, &s->splits[split]), .batch = s->opt.batch,
-                        .job = &app->job };
+    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = &s->splits[split],
+                        .n = n, .task = session_task(s, &s->splits[split]),
+                        .batch = s->opt.batch, .job = &app->job };
     return QS_OK;
+}
+
+/* The deciding split (option split, default calib: decide.h) and its context. */
+static QsStatus sens_context(App *app, const CmdArgs *a, const char *cmd, Decision *d,
+                             SensContext *c, QsError *err)
+{
+    if (decide_split(&app->session, a, "split", cmd, true, d, err))
+        return err->code;
+    return sens_context_on(app, a, d->split, c, err);
 }
 
 static int by_only_drop(const void *a, const void *b)
@@ -35,8 +42,10 @@ QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     SensContext c;
-    if (sens_context(app, a, &c, err))
+    Decision d;
+    if (sens_context(app, a, "sensitivity", &d, &c, err))
         return err->code;
+    d.scored = d.split; /* the ranking's figures are the deciding split's */
     if (qstate_plan_is_float(&s->q.plan))
         return qs_fail(err, QS_EINVAL, "sensitivity: the plan is all fp32; choose a precision "
                        "first (mode int8-static)");
@@ -64,6 +73,7 @@ QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_float(r, "fp32", ref, style);
     result_float(r, "quantized", full, style);
     result_float(r, "drop", sens_drop(c.task, ref, full), style);
+    decide_fields(&d, r);
     static const char *const cols[] = { "rank", "layer", "op", "prec", "only_this", "only_drop",
                                         "all_but_this", "recovered", NULL };
     RTable *t = result_table(r, "layers", cols);
@@ -86,22 +96,51 @@ QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err)
     return QS_OK;
 }
 
-QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
+/* The FP32 and current-plan figures of fallback's outcome on the split that scores
+ * (scored_fp32, scored_after, scored_drop); ref and after are the deciding split's, used
+ * when it is that split. */
+static QsStatus fallback_scored(App *app, const CmdArgs *a, const Decision *d, TaskKind task,
+                                double ref, double after, Result *r, QsError *err)
 {
     Session *s = &app->session;
     SensContext c;
-    if (sens_context(app, a, &c, err))
-        return err->code;
+    QsStatus st = QS_OK;
+    if (d->scored != d->split) {
+        if (sens_context_on(app, a, d->scored, &c, err))
+            return err->code;
+        task = c.task;
+        Plan fp32;
+        plan_init(&fp32, s->q.plan.n_nodes);
+        st = sens_score(&c, &fp32, &ref, NULL, err);
+        plan_release(&fp32);
+        if (st || (st = sens_score(&c, &s->q.plan, &after, NULL, err)))
+            return st;
+    }
+    RvStyle style = task_metric_style(task);
+    result_float(r, "scored_fp32", ref, style);
+    result_float(r, "scored_after", after, style);
+    result_float(r, "scored_drop", sens_drop(task, ref, after), style);
+    return QS_OK;
+}
+
+QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
+{
+    Session *s = &app->session;
     const char *drop_s = arg_str(a, "drop", NULL);
     if (!drop_s && a->n_pos == 1 && strncmp(a->pos[0], "drop<=", 6) == 0)
         drop_s = a->pos[0] + 6; /* the documented spelling: fallback drop<=0.01 */
     if (!drop_s)
         return qs_fail(err, QS_EINVAL, "fallback: give the largest acceptable drop, e.g. "
-                       "'fallback drop<=0.01' (a fraction: 0.01 = 1 point)");
+                       "'fallback drop<=0.01' or 'fallback drop<=1%%' (a fraction of the "
+                       "metric: one point of accuracy)");
     double max_drop;
     int target;
-    if (parse_double("drop", drop_s, &max_drop, err) ||
+    if (parse_fraction("drop", drop_s, &max_drop, err) ||
         arg_choice_of(a, "to", choice_float_precision, PREC_FP16, &target, err))
+        return err->code;
+    SensContext c;
+    Decision d;
+    if (sens_context(app, a, "fallback", &d, &c, err))
         return err->code;
     PrecKind to = (PrecKind)target;
     Plan fp32;
@@ -143,6 +182,11 @@ QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_float(r, "ms_before", before_ms, RS_MS);
     result_float(r, "ms_after", after_ms, RS_MS);
     result_str(r, "to", precision_table[to].name);
+    decide_fields(&d, r);
+    if ((st = fallback_scored(app, a, &d, c.task, ref, after, r, err))) {
+        free(steps);
+        return st;
+    }
     static const char *const cols[] = { "step", "pinned", "metric", "drop", NULL };
     RTable *t = result_table(r, "steps", cols);
     for (int i = 0; i < n; i++) {

@@ -9,6 +9,7 @@
 #include "ptq/biascorr.h"
 #include "ptq/cle.h"
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
 #include "ops/op.h"
 
 /* The split a fixing command measures on (default calib). */
@@ -60,6 +61,7 @@ QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_str(r, "bias_corr", "on");
     result_str(r, "plan", plan_label(&qs->plan));
     result_str(r, "split", split);
+    decide_fields_split(split_find(split), r); /* default calib; eval named: a warning */
     result_int(r, "samples", rep.samples);
     result_int(r, "units", rep.n_units);
     result_float(r, "sqnr_before", rep.sqnr_before, RS_DB);

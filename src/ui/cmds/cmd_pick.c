@@ -5,12 +5,13 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
 #include "native/modelfile.h"
 #include "session/variant_pick.h"
 #include "native/variants.h"
 
-/* Reads "size<=100KB", "latency<=50ms", "drop<=10%" (units optional) from positional
- * arguments or the same names as options (size=100). */
+/* Reads "size<=100KB", "latency<=50ms" (units optional) and "drop<=0.01" or "drop<=1%"
+ * (a fraction of the metric, as fallback's) from positional arguments. */
 static QsStatus read_constraints(const CmdArgs *a, PickLimits *c, QsError *err)
 {
     static const struct {
@@ -19,9 +20,9 @@ static QsStatus read_constraints(const CmdArgs *a, PickLimits *c, QsError *err)
     } keys[] = {
         { "size", "KB", offsetof(PickLimits, size_kb) },
         { "latency", "ms", offsetof(PickLimits, latency_ms) },
-        { "drop", "%", offsetof(PickLimits, drop_pct) },
+        { "drop", NULL, offsetof(PickLimits, drop) },
     };
-    *c = (PickLimits){ NAN, NAN, NAN };
+    *c = (PickLimits){ .size_kb = NAN, .latency_ms = NAN, .drop = NAN };
     for (int i = 0; i < a->n_pos; i++) {
         const char *t = a->pos[i];
         int k = 0;
@@ -30,17 +31,22 @@ static QsStatus read_constraints(const CmdArgs *a, PickLimits *c, QsError *err)
         const char *rest = k < 3 ? t + strlen(keys[k].name) : NULL;
         if (!rest || strncmp(rest, "<=", 2) != 0)
             return qs_fail(err, QS_EINVAL, "pick: '%s' is not a constraint (size<=KB, "
-                           "latency<=MS, drop<=PCT)", t);
-        char num[64];
-        snprintf(num, sizeof num, "%s", rest + 2);
-        size_t len = strlen(num), ul = strlen(keys[k].unit);
-        if (len > ul && strcasecmp(num + len - ul, keys[k].unit) == 0)
-            num[len - ul] = '\0';
+                           "latency<=MS, drop<=0.01 or drop<=1%%)", t);
         double v;
-        if (parse_double(keys[k].name, num, &v, err))
-            return err->code;
-        if (v < 0)
-            return qs_fail(err, QS_EINVAL, "pick: %s must not be negative", keys[k].name);
+        if (!keys[k].unit) {
+            if (parse_fraction(keys[k].name, rest + 2, &v, err))
+                return err->code;
+        } else {
+            char num[64];
+            snprintf(num, sizeof num, "%s", rest + 2);
+            size_t len = strlen(num), ul = strlen(keys[k].unit);
+            if (len > ul && strcasecmp(num + len - ul, keys[k].unit) == 0)
+                num[len - ul] = '\0';
+            if (parse_double(keys[k].name, num, &v, err))
+                return err->code;
+            if (v < 0)
+                return qs_fail(err, QS_EINVAL, "pick: %s must not be negative", keys[k].name);
+        }
         *(double *)((char *)c + keys[k].off) = v;
     }
     return QS_OK;
@@ -85,6 +91,26 @@ static QsStatus export_winner(App *app, const VariantRow *w, const char *path, Q
     return st;
 }
 
+/* The winner's metric and drop on the split that scores (scored_metric, scored_drop): the
+ * deciding split's own figures when it is that split. */
+static QsStatus score_winner(App *app, const Decision *d, long n, const VariantRow *w,
+                             RvStyle style, Result *r, QsError *err)
+{
+    double metric = w->metric, drop = w->drop;
+    if (d->scored != d->split) {
+        VariantRows one;
+        if (variant_rows_collect_one(&app->session, split_name((SplitId)d->scored), n,
+                                     w->name, &app->job, &one, err))
+            return err->code;
+        metric = one.n == 1 ? one.rows[0].metric : NAN;
+        drop = one.n == 1 ? one.rows[0].drop : NAN;
+        variant_rows_release(&one);
+    }
+    result_float(r, "scored_metric", metric, style);
+    result_float(r, "scored_drop", drop, style);
+    return QS_OK;
+}
+
 QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     PickLimits c;
@@ -95,8 +121,11 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (strcmp(by, "metric") != 0)
         return qs_fail(err, QS_EINVAL, "by=%s: only 'metric' (the split's accuracy or MSE) is "
                        "supported", by);
+    Decision d;
+    if (decide_split(&app->session, a, "split", "pick", true, &d, err))
+        return err->code;
     VariantRows v;
-    if (variant_rows_collect(&app->session, arg_str(a, "split", "eval"), n, &app->job, &v,
+    if (variant_rows_collect(&app->session, split_name((SplitId)d.split), n, &app->job, &v,
                              err))
         return err->code;
     int win = pick_winner(&v, &c);
@@ -154,6 +183,7 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
         rtable_str(t, row, c_lat + 4, verdict);
     }
     QsStatus st = QS_OK;
+    decide_fields(&d, r);
     if (win < 0) {
         /* the table still reaches the user: it is the explanation of the failure */
         if (app->emit)
@@ -164,8 +194,9 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
         if (v.n_parts)
             result_str(r, "size_rule", "each part");
         result_float(r, "winner_metric", v.rows[win].metric, style);
+        st = score_winner(app, &d, n, &v.rows[win], style, r, err);
         const char *path = arg_str(a, "export", NULL);
-        if (path && !(st = export_winner(app, &v.rows[win], path, err)))
+        if (!st && path && !(st = export_winner(app, &v.rows[win], path, err)))
             result_str(r, "exported", path);
     }
     variant_rows_release(&v);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
+#include "eval/eval.h"
 #include "qat/qat.h"
 
 typedef struct {
@@ -54,7 +56,7 @@ static QsStatus parse_features(const Graph *g, const char *s, int *nodes, int n_
 
 /* Reads the options into cfg. C sizes the class weights, features the feature list. */
 static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, float *weights,
-                            int *features, int *val, const char **name, QsError *err)
+                            int *features, Decision *val, const char **name, QsError *err)
 {
     Session *s = &app->session;
     const Graph *g = &s->model->graph;
@@ -109,19 +111,51 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, QatConfig *cfg, f
             return err->code;
         cfg->features = features;
     }
-    /* the validation split picks the epoch: eval when it is labelled, else calib */
-    int def = s->splits[SPLIT_EVAL].y ? SPLIT_EVAL : s->splits[SPLIT_CALIB].y ? SPLIT_CALIB : -1;
-    if (arg_choice_of(a, "val", choice_split, def, val, err))
+    /* the validation split picks the epoch (calib unless named: decide.h) */
+    if (decide_split(s, a, "val", "qat", true, val, err))
         return err->code;
-    if (*val < 0 || !s->splits[*val].n_x || !s->splits[*val].y)
-        return qs_fail(err, QS_EINVAL, "qat: the epoch is picked on a labelled validation split; "
-                       "%s (use 'data eval X Y' or val=...)",
-                       *val < 0 ? "none is loaded" : "that split is empty or unlabelled");
     *name = arg_str(a, "as", "qat");
     if (!**name || precision_find(*name) >= 0)
         return qs_fail(err, QS_EINVAL, "as=%s: name the variant something other than a precision",
                        *name);
     return QS_OK;
+}
+
+/* The headline metric of the current plan on split `split`, as `eval` measures it. */
+static QsStatus score_current(App *app, int split, TaskKind task, double *metric, QsError *err)
+{
+    Session *s = &app->session;
+    Executor ex;
+    FloatExec *owner;
+    if (qstate_executor(&s->q, s->model, &s->q.plan, NULL, &ex, &owner, err))
+        return err->code;
+    LabelMetrics m;
+    QsStatus st = eval_labels_with(&ex, &s->splits[split], 0, task, s->opt.batch, &app->job, &m,
+                                   err);
+    exec_float_free(owner);
+    if (st)
+        return st;
+    *metric = label_metrics_headline(&m);
+    label_metrics_release(&m);
+    return QS_OK;
+}
+
+/* What qat kept and where it was scored: the variant is current from here on (as
+ * fallback's plan is), and a kept epoch 0 is said to be the PTQ model. */
+static void kept_fields(const char *name, const Decision *val, const QatSummary *sum,
+                        double scored_ptq, double scored, RvStyle style, Result *r)
+{
+    result_str(r, "current", name);
+    result_str(r, "kept", sum->best_epoch == 0 ? "ptq" : "qat");
+    decide_fields(val, r);
+    result_float(r, "scored_ptq_metric", scored_ptq, style);
+    result_float(r, "scored_metric", scored, style);
+    if (sum->best_epoch == 0)
+        result_textf(r, "no QAT epoch beat the PTQ starting point on %s: variant '%s' holds "
+                     "the PTQ model (epoch 0), not fine-tuned weights",
+                     split_name((SplitId)val->split), name);
+    result_textf(r, "variant '%s' is now current: eval measures it ('variant use NAME' goes "
+                 "back to another)", name);
 }
 
 QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
@@ -140,15 +174,19 @@ QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
     float *weights = xmalloc((size_t)(C > 0 ? C : 1) * sizeof *weights);
     int *features = xmalloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *features);
     QatConfig cfg;
-    int val;
+    Decision val;
     const char *name = "qat";
     QsStatus st = read_config(app, a, C, &cfg, weights, features, &val, &name, err);
+    TaskKind task = session_task(s, train);
+    double scored_ptq = NAN;
+    /* the starting point on the split that scores, unless the deciding split is that one */
+    if (!st && val.scored != val.split)
+        st = score_current(app, val.scored, task, &scored_ptq, err);
     if (st) {
         free(weights);
         free(features);
         return st;
     }
-    TaskKind task = session_task(s, train);
     static const char *const cols[] = { "epoch", "task_loss", "distill_loss", "feature_loss",
                                         "fake_metric", "int8_metric", "best", "bn_frozen",
                                         "ranges_frozen", "seconds", NULL };
@@ -159,20 +197,28 @@ QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
     /* the student starts from the model the current plan runs on (a QAT variant's weights
      * when one is current); the teacher is always the session's FP32 model */
     st = qat_run(qstate_model(&s->q, s->model), s->model, &s->q.plan, &s->q.calib, train,
-                 &s->splits[val], task, &cfg, &app->job, on_epoch, &rows, &res, &sum, err);
+                 &s->splits[val.split], task, &cfg, &app->job, on_epoch, &rows, &res, &sum,
+                 err);
     free(weights);
     free(features);
     bool kept = res.model != NULL;
-    if (kept) /* cancelled or failed runs still keep the best epoch so far */
+    if (kept) { /* cancelled or failed runs still keep the best epoch so far, made current */
         qstate_variant_save_model(&s->q, name, &res.plan, &res.cal, res.model);
+        qstate_variant_use(&s->q, name);
+    }
     res.model = NULL;
     qat_result_release(&res);
     if (st)
         return st;
+    double scored = sum.best_metric;
+    if (val.scored != val.split && (st = score_current(app, val.scored, task, &scored, err)))
+        return st;
+    if (val.scored == val.split)
+        scored_ptq = sum.ptq_metric;
     result_str(r, "variant", name);
     result_str(r, "task", task_name(task));
     result_str(r, "metric", sum.metric);
-    result_str(r, "val", split_name((SplitId)val));
+    result_str(r, "val", split_name((SplitId)val.split));
     result_str(r, "distill", qat_distill_names[sum.distill]);
     result_str(r, "scales", qat_scales_names[cfg.scales]);
     result_float(r, "ptq_metric", sum.ptq_metric, rows.style);
@@ -188,5 +234,6 @@ QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_int(r, "quant_points", sum.n_act);
     result_int(r, "int8_units", sum.n_units);
     result_float(r, "seconds", sum.seconds, RS_FIXED4);
+    kept_fields(name, &val, &sum, scored_ptq, scored, rows.style, r);
     return QS_OK;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
 #include "io/fileio.h"
 #include "text/render.h"
 
@@ -36,6 +37,12 @@ QsStatus cmd_report(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (!fileio_has_suffix(path, ".json"))
         return qs_fail(err, QS_EINVAL, "report: the path must end in .json");
     char pick[256] = "pick";
+    double drop;
+    /* a bad threshold fails here, not as a skipped pick section in a written report */
+    for (int i = 1; i < a->n_pos; i++)
+        if (strncmp(a->pos[i], "drop<=", 6) == 0 && parse_fraction("drop", a->pos[i] + 6, &drop,
+                                                                  err))
+            return err->code;
     for (int i = 1; i < a->n_pos; i++) {
         strncat(pick, " ", sizeof pick - strlen(pick) - 1);
         strncat(pick, a->pos[i], sizeof pick - strlen(pick) - 1);

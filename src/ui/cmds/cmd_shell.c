@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
 #include "cmds/options.h"
 #include "cmds/script.h"
 #include "text/strbuf.h"
@@ -141,14 +142,13 @@ static QsStatus check_lookup(const App *app, const char *name, double *num, cons
 }
 
 /* VALUE: a number, text, or a figure (check_lookup) with an optional +K or -K after it:
- * `check f1 >= fp32.f1-0.005`. */
+ * `check f1 >= fp32.f1-0.005`. A number or K may end in % (a fraction: 1% = 0.01), as drop
+ * thresholds do (decide.h). */
 static QsStatus check_value(const App *app, const char *s, double *num, const char **text,
                             QsError *err)
 {
-    char *end;
     *text = NULL;
-    *num = strtod(s, &end);
-    if (end != s && !*end)
+    if (parse_number_pct(s, num))
         return QS_OK;
     size_t len = strcspn(s, "+-"), off_at = len;
     char name[128];
@@ -161,8 +161,11 @@ static QsStatus check_value(const App *app, const char *s, double *num, const ch
         return err->code;
     if (s[off_at]) {
         double k;
-        if (*text || parse_double(name, s + off_at, &k, err))
-            return *text ? qs_fail(err, QS_EINVAL, "check: '%s' is text", name) : err->code;
+        if (*text)
+            return qs_fail(err, QS_EINVAL, "check: '%s' is text", name);
+        if (!parse_number_pct(s + off_at, &k))
+            return qs_fail(err, QS_EINVAL, "check: '%s': expected a number (or N%%) after the "
+                           "figure", s + off_at);
         *num += k;
     }
     return QS_OK;
@@ -198,10 +201,8 @@ QsStatus cmd_check(App *app, const CmdArgs *a, Result *r, QsError *err)
               : strcmp(op, "==") == 0 ? got == want
                                       : got != want;
     char shown[160];
-    char *end;
-    double lit = strtod(want_s, &end);
-    (void)lit;
-    if (end != want_s && !*end)
+    double lit;
+    if (parse_number_pct(want_s, &lit) && !strchr(want_s, '%'))
         snprintf(shown, sizeof shown, "%s", want_s);
     else
         snprintf(shown, sizeof shown, "%s (%.6g)", want_s, want);

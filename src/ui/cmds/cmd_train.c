@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/decide.h"
 #include "train/train.h"
 
 /* The command's short loss names, in LossKind order. */
@@ -109,7 +110,10 @@ static QsStatus read_config(App *app, const CmdArgs *a, int C, TrainConfig *cfg,
     if (cmd_train_class_weights(a, C, weights, &cfg->auto_class_weights, &cfg->class_weights,
                                 &cfg->n_class_weights, err))
         return err->code;
-    int def_val = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : SPLIT_COUNT; /* "none" */
+    /* the best epoch is picked on a validation split: calib when it is labelled, else none
+     * (the train loss picks); eval only when named (decide.h) */
+    int def_val = s->splits[SPLIT_CALIB].n_x && s->splits[SPLIT_CALIB].y ? SPLIT_CALIB
+                                                                           : SPLIT_COUNT;
     if (arg_choice_of(a, "val", choice_split_or_none, def_val, val_split, err))
         return err->code;
     if (*val_split < SPLIT_COUNT && !s->splits[*val_split].n_x)
@@ -159,5 +163,6 @@ QsStatus cmd_train(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_int(r, "steps", sum.steps);
     result_int(r, "trainable_params", sum.n_params);
     result_float(r, "seconds", sum.seconds, RS_FIXED4);
+    decide_fields_split(val < SPLIT_COUNT ? val : -1, r);
     return QS_OK;
 }

@@ -93,7 +93,8 @@ static const CmdOpt train_opts[] = {
     { "gamma", OPT_FLOAT, NULL, "step schedule: decay factor (default 0.1)" },
     { "clip", OPT_FLOAT, NULL, "clip the global gradient norm to this (default 0: off)" },
     { "val", OPT_CHOICE, choice_split_or_none,
-      "the split that picks the best epoch (default eval)" },
+      "the split that picks the best epoch (default calib when labelled, else none: the "
+      "train loss; eval only when named, with a warning)" },
     { "patience", OPT_INT, NULL, "stop after K epochs without improvement (default 0: never)" },
     { "seed", OPT_INT, NULL, "shuffling seed (default: option seed)" },
     { 0 },
@@ -161,16 +162,20 @@ static const CmdOpt hist_opts[] = {
 };
 
 static const CmdOpt sens_opts[] = {
-    { "split", OPT_SPLIT, NULL, "the labelled split to measure on (default eval)" },
+    { "split", OPT_SPLIT, NULL, "the labelled split that ranks (default calib; eval only "
+                                "when named, with a warning)" },
     { "n", OPT_INT, NULL, "use only the first N samples" },
     { 0 },
 };
 
 static const CmdOpt fallback_opts[] = {
-    { "drop", OPT_FLOAT, NULL, "the largest acceptable drop against FP32 (same as drop<=X)" },
+    { "drop", OPT_TEXT, NULL, "the largest acceptable drop against FP32, a fraction of the "
+                              "metric: 0.01 or 1% (same as drop<=X)" },
     { "to", OPT_CHOICE, choice_float_precision,
       "the precision the layers fall back to (default fp16)" },
-    { "split", OPT_SPLIT, NULL, "the labelled split to measure on (default eval)" },
+    { "split", OPT_SPLIT, NULL, "the labelled split that decides (default calib; eval only "
+                                "when named, with a warning); the result is also scored on "
+                                "eval" },
     { "n", OPT_INT, NULL, "use only the first N samples" },
     { 0 },
 };
@@ -181,7 +186,7 @@ static const CmdOpt diagnose_opts[] = {
 };
 
 static const CmdOpt biascorr_opts[] = {
-    { "split", OPT_SPLIT, NULL, "the split to measure on (default calib)" },
+    { "split", OPT_SPLIT, NULL, "the split to measure on (default calib; eval: a warning)" },
     { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
     { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
     { 0 },
@@ -225,8 +230,8 @@ static const CmdOpt qat_opts[] = {
     { "patience", OPT_INT, NULL,
       "stop after K epochs without an INT8 improvement (default 0: never)" },
     { "class_weights", OPT_TEXT, NULL, "auto or w0,w1,... for the task loss (cross-entropy)" },
-    { "val", OPT_SPLIT, NULL, "the labelled split that picks the epoch (default eval, else "
-                              "calib)" },
+    { "val", OPT_SPLIT, NULL, "the labelled split that picks the epoch and stops early "
+                              "(default calib; eval only when named, with a warning)" },
     { "seed", OPT_INT, NULL, "shuffling seed (default: option seed)" },
     { "as", OPT_TEXT, NULL, "the variant's name (default qat)" },
     { 0 },
@@ -237,7 +242,9 @@ static const CmdOpt pick_opts[] = {
       "what ranks the variants: metric (the split's accuracy, or MSE; default)" },
     { "export", OPT_FILE, NULL,
       "save the winner to this .qsm (the model plus the winning variant)" },
-    { "split", OPT_SPLIT, NULL, "the labelled split (default eval)" },
+    { "split", OPT_SPLIT, NULL, "the labelled split that decides (default calib; eval only "
+                                "when named, with a warning); the winner is also scored on "
+                                "eval" },
     { "n", OPT_INT, NULL, "use only the first N samples" },
     { 0 },
 };
@@ -331,11 +338,11 @@ const CmdDef cmd_table[] = {
       .run = cmd_run },
     { .name = "train",
       .usage = "train epochs=N lr=.. batch=.. opt=.. loss=.. "
-               "[class_weights=auto|w0,w1,..] [val=eval] [patience=K] [seed=S]",
+               "[class_weights=auto|w0,w1,..] [val=calib] [patience=K] [seed=S]",
       .summary = "Train the float model on the train split; keeps the best epoch's weights by "
                  "the validation metric, stops early after `patience` epochs without "
                  "improvement; Ctrl-C keeps the best so far.",
-      .example = "train epochs=3 lr=0.001 batch=64 opt=adam val=eval patience=2 seed=1",
+      .example = "train epochs=3 lr=0.001 batch=64 opt=adam val=calib patience=2 seed=1",
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = train_opts,
       .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_ON_FAILURE },
       .run = cmd_train },
@@ -405,16 +412,17 @@ const CmdDef cmd_table[] = {
       .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .args = hist_args,
       .wb = { CMD_FEEDS_HIST, .follow = "layer", .follow_view = "what" },
       .run = cmd_hist },
-    { .name = "sensitivity", .usage = "sensitivity [split=eval] [n=N]",
+    { .name = "sensitivity", .usage = "sensitivity [split=calib] [n=N]",
       .summary = "Rank the quantized layers two ways: the metric with only that layer "
                  "quantized, and with every layer but that one.",
       .example = "sensitivity n=1000", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = sens_opts,
       .wb = { .follow = "worst" },
       .run = cmd_sensitivity },
-    { .name = "fallback", .usage = "fallback drop<=X [to=..] [split=eval] [n=N]",
+    { .name = "fallback", .usage = "fallback drop<=X [to=..] [split=calib] [n=N]",
       .summary = "Pin the most harmful layers to FP16 or FP32, greedily, until the drop "
-                 "against FP32 is at most X (a fraction); reports the cost in size and "
-                 "latency. The result becomes the current plan.",
+                 "against FP32 on the deciding split is at most X (a fraction of the metric: "
+                 "0.01 or 1%); reports the cost in size and latency and the outcome scored on "
+                 "eval. The result becomes the current plan.",
       .example = "fallback drop<=0.005 to=fp16", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = fallback_opts, .run = cmd_fallback },
     { .name = "diagnose", .usage = "diagnose [n=N]",
@@ -441,21 +449,26 @@ const CmdDef cmd_table[] = {
     { .name = "qat",
       .usage = "qat epochs=N lr=.. [batch=..] [opt=..] [distill=..] [T=..] "
                "[alpha=..] [feature=LAYER,..] [scales=..] [freeze_bn_after=K] "
-               "[observer_freeze_after=K] [patience=K] [class_weights=..] [val=eval] [seed=S] "
+               "[observer_freeze_after=K] [patience=K] [class_weights=..] [val=calib] [seed=S] "
                "[as=NAME]",
       .summary = "Quantization-aware fine-tuning of the current int8-static plan, starting "
                  "from its calibration: fake-quantized weights (BatchNorm folded) and "
                  "activations, straight-through gradients, distillation from the FP32 model; "
-                 "each epoch scored fake-quantized and as real INT8; the best INT8 epoch "
-                 "becomes a variant holding its own weights (the FP32 model is not changed); "
-                 "Ctrl-C keeps the best so far.",
+                 "each epoch scored fake-quantized and as real INT8 on the validation split "
+                 "(calib); the best INT8 epoch (epoch 0: the PTQ model, said so) becomes the "
+                 "current variant, holding its own weights and scored on eval (the FP32 "
+                 "model is not changed); Ctrl-C keeps the best so far.",
       .example = "qat epochs=2 lr=0.0001 batch=64 distill=kl T=4 alpha=0.5 seed=1",
-      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = qat_opts, .run = cmd_qat },
-    { .name = "pick", .usage = "pick [size<=KB] [latency<=MS] [drop<=PCT] [by=metric] "
-                               "[export=PATH.qsm]",
-      .summary = "Apply a decision rule: every variant with each constraint met or not, the "
-                 "winner (best metric among those meeting all) and why each other lost; "
-                 "fails when none qualifies.",
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = qat_opts,
+      /* its variant becomes current, bringing its own calibration (also when cancelled) */
+      .wb = { .outdates = CMD_OUTDATES_CALIB | CMD_OUTDATES_ON_FAILURE },
+      .run = cmd_qat },
+    { .name = "pick", .usage = "pick [size<=KB] [latency<=MS] [drop<=X] [by=metric] "
+                               "[split=calib] [export=PATH.qsm]",
+      .summary = "Apply a decision rule on the deciding split (calib): every variant with "
+                 "each constraint met or not (drop<=X a fraction of the metric: 0.01 or 1%), "
+                 "the winner (best metric among those meeting all), why each other lost, and "
+                 "the winner scored on eval; fails when none qualifies.",
       .example = "pick size<=100KB latency<=50ms drop<=10% export=/tmp/winner.qsm",
       .min_pos = 0, .max_pos = 3, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = pick_opts,
       .run = cmd_pick },
@@ -471,10 +484,11 @@ const CmdDef cmd_table[] = {
                  "variant=qat", .min_pos = 1, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL, .opts = export_opts, .args = file_arg,
       .run = cmd_export },
-    { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=PCT]",
+    { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=X]",
       .summary = "Write the session as JSON: model, data, plan, calibration, per-layer "
                  "statistics and errors, every variant's metrics and the pick under the given "
-                 "constraints (written to PATH.tmp, then renamed).",
+                 "constraints (drop<=X: 0.01 or 1%, as pick; written to PATH.tmp, then "
+                 "renamed).",
       .example = "report /tmp/run.json drop<=1%", .min_pos = 1, .max_pos = 4,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = none, .args = file_arg,
       .run = cmd_report },
@@ -515,7 +529,7 @@ const CmdDef cmd_table[] = {
       .summary = "Fail (in a script: stop with FILE:LINE, exit 1) unless a figure of the "
                  "previous command's result (or a variable, e.g. one made by keep) compares "
                  "as given; OP is < <= > >= == !=; VALUE is a number, text, or a figure with "
-                 "an optional +K or -K.",
+                 "an optional +K or -K; a number may end in % (1% = 0.01).",
       .example = "eval; check accuracy >= 0.95; check recall_small > ptq.recall_small+0.02", .min_pos = 1, .max_pos = 3,
       .flags = CMD_TRANSPARENT, .opts = none, .run = cmd_check },
     { .name = "set", .usage = "set [NAME=VALUE ...]",
