@@ -70,6 +70,7 @@ static void test_wstats(void)
             CHECK(ws.ch[c].scale == 1.08f / 127.0f);
         }
         CHECK(fabsf(ws.ch[2].absmax - 1.08f) < 1e-6f && ws.ch[0].max == 0.04f);
+        CHECK(ws.ch[0].max_code == 5 && ws.ch[2].max_code == 127);
         CHECK(ws.ch[1].min == -0.04f);
         wstats_release(&ws);
     }
