@@ -144,7 +144,7 @@ static void check_weights(const Graph *g, QModel *q, const Plan *pq, Findings *f
 }
 
 /* Layers whose own error (fed float inputs) is far above what rounding their output costs;
- * on a layer with a weight finding it becomes that finding's evidence. */
+ * on a layer with a weight or clipping finding it becomes that finding's evidence. */
 static void check_local_error(const Graph *g, QModel *q, const Plan *pq, const LayerError *loc,
                               Findings *fs)
 {
@@ -156,6 +156,7 @@ static void check_local_error(const Graph *g, QModel *q, const Plan *pq, const L
         if (!(ratio >= LOCAL_FACTOR))
             continue;
         Finding *w = find_kind(fs, DIAG_WEIGHT_LEVELS, i);
+        w = w ? w : find_kind(fs, DIAG_CLIPPED, i);
         if (w) {
             size_t len = strlen(w->evidence);
             snprintf(w->evidence + len, sizeof w->evidence - len, "; alone it errs by %.2f "
@@ -259,7 +260,9 @@ static void check_error_jumps(const Graph *g, const LayerError *acc, const Layer
         if (!loc[i].valid || !acc[i].valid || nd->in[0] < 0)
             continue;
         int p = g->values[nd->in[0]].producer;
-        double in_db = p >= 0 && acc[p].valid ? layer_error_sqnr_db(&acc[p]) : INFINITY;
+        if (p < 0 || !acc[p].valid)
+            continue; /* a graph input's own rounding is no earlier layer's error */
+        double in_db = layer_error_sqnr_db(&acc[p]);
         double out_db = layer_error_sqnr_db(&acc[i]), local_db = layer_error_sqnr_db(&loc[i]);
         if (local_db >= LOCAL_GOOD_DB && isfinite(out_db) && in_db - out_db >= JUMP_DB) {
             Finding *f = add(fs, DIAG_ERROR_JUMP, i, (in_db - out_db) / 40.0, FIX_ADVICE);
@@ -358,10 +361,7 @@ QsStatus diagnose_run(const SensContext *c, const Plan *p, DiagReport *out, QsEr
     const Graph *g = &c->m->graph;
     Findings fs = { 0 };
     plan_copy(&out->judged, p);
-    bool integer = false;
-    for (int i = 0; i < g->n_nodes; i++)
-        integer |= precision_is_integer(plan_node_prec(p, i));
-    if (!integer)
+    if (qstate_plan_is_float(p))
         out->judged.mode = PREC_INT8_STATIC;
     const Plan *pq = &out->judged;
     QModel *q;

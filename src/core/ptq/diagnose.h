@@ -50,8 +50,8 @@ extern const char *const diag_kind_names[DIAG_COUNT];
 typedef struct DiagReport {
     Finding *f;             /* n, in order */
     int n;
-    Plan judged;            /* the plan judged: p, or p at int8-static when p has no
-                               integer layers (weight findings are about int8 weights) */
+    Plan judged;            /* the plan judged: p, or p at int8-static when p runs all in
+                               fp32 (what there is to find is about quantizing it) */
     bool scored;            /* c->d is labelled: base_metric and fixes were measured */
     double base_metric;     /* the judged plan's metric on the split */
     double fp32_metric;     /* the float model's */
