@@ -181,8 +181,8 @@ static void check_clipped(const Graph *g, QModel *q, const Plan *pq, Findings *f
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const QLayerInfo *L = qmodel_layer(q, i);
-        if (!L->has_act || L->clipped < CLIPPED_LIMIT)
-            continue;
+        if (!L->has_act || L->absorbed || L->clipped < CLIPPED_LIMIT)
+            continue; /* an absorbed node's output is its unit's, reported at the head */
         bool minmax = pq->q.observer == OBS_MINMAX;
         Finding *f = add(fs, DIAG_CLIPPED, i, L->clipped * 10,
                          minmax ? FIX_ADVICE : FIX_OBSERVER_MINMAX);
@@ -331,10 +331,20 @@ static QsStatus measure(const SensContext *c, DiagReport *r, Findings *fs, QsErr
         Finding *f = &fs->f[i];
         if (fs->fix[i] == FIX_ADVICE)
             continue;
-        Plan fixed;
-        fix_plan(&r->judged, fs->fix[i], f->node, &fixed);
-        st = sens_score(c, &fixed, &f->metric, NULL, err);
-        plan_release(&fixed);
+        /* the same plan change was measured already (a global one: for any layer) */
+        int same = -1;
+        for (int j = 0; j < i && same < 0; j++)
+            if (fs->f[j].measured && fs->fix[j] == fs->fix[i] &&
+                (fs->fix[i] == FIX_OBSERVER_MINMAX || fs->f[j].node == f->node))
+                same = j;
+        if (same >= 0) {
+            f->metric = fs->f[same].metric;
+        } else {
+            Plan fixed;
+            fix_plan(&r->judged, fs->fix[i], f->node, &fixed);
+            st = sens_score(c, &fixed, &f->metric, NULL, err);
+            plan_release(&fixed);
+        }
         f->measured = !st;
         f->gain = -sens_drop(c->task, r->base_metric, f->metric);
     }
