@@ -9,7 +9,7 @@
  * measured and gains), a Dense fed one input feature 1000x wider than the others that it
  * barely uses (local-error: the input grid starves it), a percentile observer clipping
  * 10 % (clipped), weights beyond 65504 (fp16-overflow). The per-layer granularity goes
- * through a variant's JSON and back. */
+ * through a variant's JSON and back, and into QAT's weight FakeQuant. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #include "ops/op.h"
 #include "ptq/diagnose.h"
 #include "ptq/wstats.h"
+#include "qat/qat_graph.h"
 #include "test_util.h"
 
 static void add_node(Graph *g, int op, const char *name, const char *const *in, int n_in,
@@ -397,6 +398,41 @@ static void test_variant_wgran(void)
     model_free(m);
 }
 
+/* QAT's weight FakeQuant follows the layer's own granularity, with the executor's scales
+ * (the same rule, quant/wscale.h), bit for bit. */
+static void test_qat_wgran(void)
+{
+    QsError err = { 0 };
+    Model *m = dw_classifier(4);
+    Dataset d;
+    QuantState qs;
+    labelled_data(m, 20, 4, &d, &qs);
+    int dw = graph_find_node(&m->graph, "dw"), fc = graph_find_node(&m->graph, "fc");
+    qs.plan.q.wgran_tensor = true;
+    qs.plan.wgran[dw] = 0;
+    QatGraph qg;
+    QatGraphOpts o = { .scales = QAT_SCALES_EMA };
+    if (CHECK_OK(qat_graph_build(&qg, m, &qs.plan, &qs.calib, &o, &err), &err)) {
+        qat_graph_refresh_weights(&qg);
+        for (int i = 0; i < qg.n_units; i++) {
+            const QatUnit *u = &qg.units[i];
+            const Tensor *sc = qg.g.values[u->wscale].data;
+            WStats ws;
+            if (!CHECK_OK(wstats_for_plan(&m->graph, &qs.plan, u->lin.head, &ws, &err), &err))
+                continue;
+            CHECK(tensor_numel(sc) == (u->lin.head == dw ? 6 : 1));
+            CHECK(ws.per_tensor == (u->lin.head == fc));
+            for (int64_t c = 0; c < tensor_numel(sc); c++)
+                CHECK(tensor_f32(sc)[c] == ws.ch[c].scale);
+            wstats_release(&ws);
+        }
+        qat_graph_release(&qg);
+    }
+    qstate_release(&qs);
+    dataset_release(&d);
+    model_free(m);
+}
+
 int main(void)
 {
     test_wstats();
@@ -404,5 +440,6 @@ int main(void)
     test_local_error();
     test_clipped_and_fp16();
     test_variant_wgran();
+    test_qat_wgran();
     return test_summary("diagnose");
 }
