@@ -395,7 +395,8 @@ QsStatus diagnose_run(const SensContext *c, const Plan *p, DiagReport *out, QsEr
         diagnose_release(out);
         return st;
     }
-    qsort(out->f, (size_t)out->n, sizeof *out->f, worst_first);
+    if (out->n > 1)
+        qsort(out->f, (size_t)out->n, sizeof *out->f, worst_first);
     return QS_OK;
 }
 
