@@ -129,22 +129,26 @@ QsStatus cmd_quant(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Plan *p = &app->session.q.plan;
     const char *layers = arg_str(a, "layer", NULL);
+    if (!layers && strcmp(arg_str(a, "wgran", ""), "auto") == 0)
+        return qs_fail(err, QS_EINVAL, "quant: wgran=auto gives layers back to the plan's "
+                       "granularity; name them with layer=, or set the plan's: wgran=channel|"
+                       "tensor");
     /* with layer=, wgran= was the layers': the other options are the plan's */
     CmdArgs rest = *a;
-    char *keys[64], *vals[64];
-    if (layers) {
-        rest.keys = keys;
-        rest.vals = vals;
-        rest.n_kv = 0;
-        for (int i = 0; i < a->n_kv && rest.n_kv < 64; i++)
-            if (strcmp(a->keys[i], "wgran") != 0) {
-                keys[rest.n_kv] = a->keys[i];
-                vals[rest.n_kv++] = a->vals[i];
-            }
-    }
+    rest.keys = xmalloc((size_t)(a->n_kv + 1) * sizeof *rest.keys);
+    rest.vals = xmalloc((size_t)(a->n_kv + 1) * sizeof *rest.vals);
+    rest.n_kv = 0;
+    for (int i = 0; i < a->n_kv; i++)
+        if (!layers || strcmp(a->keys[i], "wgran") != 0) {
+            rest.keys[rest.n_kv] = a->keys[i];
+            rest.vals[rest.n_kv++] = a->vals[i];
+        }
     QuantOpts q = p->q;
-    if (read_quant_opts(&rest, &q, err))
-        return err->code;
+    QsStatus st = read_quant_opts(&rest, &q, err);
+    free(rest.keys);
+    free(rest.vals);
+    if (st)
+        return st;
     if (layers) {
         if (quant_layer_wgran(&app->session.model->graph, p, layers, arg_str(a, "wgran", NULL),
                               err))
