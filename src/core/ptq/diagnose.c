@@ -9,6 +9,7 @@
 #include "ops/op.h"
 #include "ptq/qerror.h"
 #include "ptq/wstats.h"
+#include "qexec/qexec_view.h"
 #include "quant/observer.h"
 
 const char *const diag_kind_names[DIAG_COUNT] = {
@@ -166,10 +167,17 @@ static void check_local_error(const Graph *g, QModel *q, const Plan *pq, const L
         bool per_tensor = L->n_wscales == 1;
         Finding *f = add(fs, DIAG_LOCAL_ERROR, i, ratio / (10.0 * LOCAL_FACTOR),
                          per_tensor ? FIX_WGRAN_CHANNEL : FIX_PIN_FP16);
-        snprintf(f->evidence, sizeof f->evidence,
-                 "alone (fed the float model's input) it errs by %.2f output steps RMS, %.1fx "
-                 "the floor 1/sqrt(12) = 0.29 of rounding its output: its weights or its "
-                 "input grid lose precision", steps, ratio);
+        int n = snprintf(f->evidence, sizeof f->evidence,
+                         "alone (fed the float model's input) it errs by %.2f output steps RMS, "
+                         "%.1fx the floor 1/sqrt(12) = 0.29 of rounding its output: its weights "
+                         "or its input grid lose precision", steps, ratio);
+        /* the input grid, so a coarse one (a wide range upstream) shows */
+        int v = g->nodes[i].in[0];
+        QParams in;
+        if (v >= 0 && qmodel_value_qparams(q, v, &in) && n > 0 && n < (int)sizeof f->evidence)
+            snprintf(f->evidence + n, sizeof f->evidence - (size_t)n, "; its input step is "
+                     "%.3g over [%.3g, %.3g]", in.scale, in.scale * (in.qmin - in.zero_point),
+                     in.scale * (in.qmax - in.zero_point));
         if (per_tensor)
             snprintf(f->fix, sizeof f->fix, "quant wgran=channel layer=%s", g->nodes[i].name);
         else
