@@ -146,8 +146,7 @@ static void check_weights(const Graph *g, QModel *q, const Plan *pq, Findings *f
 
 /* Layers whose own error (fed float inputs) is far above what rounding their output costs;
  * on a layer with a weight or clipping finding it becomes that finding's evidence. */
-static void check_local_error(const Graph *g, QModel *q, const Plan *pq, const LayerError *loc,
-                              Findings *fs)
+static void check_local_error(const Graph *g, QModel *q, const LayerError *loc, Findings *fs)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const QLayerInfo *L = qmodel_layer(q, i);
@@ -285,8 +284,7 @@ static void check_error_jumps(const Graph *g, const LayerError *acc, const Layer
 }
 
 /* The rules that need data: accumulated and local error over the split. */
-static QsStatus check_errors(const SensContext *c, QModel *q, const Plan *pq, Findings *fs,
-                             QsError *err)
+static QsStatus check_errors(const SensContext *c, QModel *q, Findings *fs, QsError *err)
 {
     const Graph *g = &c->m->graph;
     LayerError *acc = xcalloc((size_t)g->n_nodes, sizeof *acc);
@@ -296,7 +294,7 @@ static QsStatus check_errors(const SensContext *c, QModel *q, const Plan *pq, Fi
     if (!st)
         st = qerror_run(c->m, q, c->d, n, c->batch, true, c->job, loc, err);
     if (!st) {
-        check_local_error(g, q, pq, loc, fs);
+        check_local_error(g, q, loc, fs);
         check_error_jumps(g, acc, loc, fs);
     }
     free(acc);
@@ -390,7 +388,7 @@ QsStatus diagnose_run(const SensContext *c, const Plan *p, DiagReport *out, QsEr
         check_wide_ranges(g, q, &c->qs->calib, &fs);
         check_fp16(g, &c->qs->calib, &fs);
         if (c->d && dataset_len(c->d) > 0)
-            st = check_errors(c, q, pq, &fs, err);
+            st = check_errors(c, q, &fs, err);
     }
     /* q may be evicted from the cache by the scoring below: not used after this point */
     out->scored = c->d && c->d->y && dataset_len(c->d) > 0;
