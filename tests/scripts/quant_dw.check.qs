@@ -14,7 +14,9 @@ sensitivity
 check worst == dw1
 diagnose
 check worst == dw1
-check worst_kind == per-tensor-scale
+check worst_kind == weight-levels
+check worst_channel == 5
+check worst_recovered >= 0.8
 fallback drop<=0.01 to=fp16
 check reached == 1
 check drop <= 0.01

@@ -34,6 +34,7 @@ static void wstats_channel(const float *w, int64_t k, const QParams *p, WChannel
         c->absmax = a > c->absmax ? a : c->absmax;
         int32_t q = quant_q(v, p);
         used[q + 128] = true;
+        c->max_code = q > c->max_code ? q : -q > c->max_code ? -q : c->max_code;
         if (v != 0.0f) {
             c->nonzero++;
             c->zeroed += q == 0;

@@ -22,6 +22,8 @@ typedef struct WChannelStats {
     float absmax;            /* max |w| */
     float scale;             /* the scale its weights are quantized with */
     int levels;              /* distinct integer codes its weights quantize to (>= 1) */
+    int max_code;            /* the largest |code| among them: its range covers the
+                                2 max_code + 1 levels -max_code..max_code */
     int64_t nonzero;         /* weights != 0 */
     int64_t zeroed;          /* weights != 0 that quantize to code 0 */
 } WChannelStats;

@@ -249,7 +249,7 @@ static QsStatus qg_weight_fq(QatGraph *qg, QatUnit *u, const Node *n, int w, int
                              QsError *err)
 {
     char nm[256], out[256];
-    int64_t ns = qg->plan.q.wgran_tensor ? 1 : u->lin.oc;
+    int64_t ns = plan_node_wgran_tensor(&qg->plan, u->lin.head) ? 1 : u->lin.oc;
     snprintf(nm, sizeof nm, "qat:ws:%s", n->name);
     if (qg_const(qg, nm, shape_of(1, ns), NULL, false, &u->wscale, err))
         return err->code;
@@ -296,7 +296,7 @@ static QsStatus qg_unit_frozen(Build *b, QatUnit *u, const Node *n, const char *
     if (st || (st = qg_weight_fq(qg, u, n, u->w, &wq, err)))
         return st;
     if (u->b >= 0) {
-        int64_t ns = qg->plan.q.wgran_tensor ? 1 : oc;
+        int64_t ns = plan_node_wgran_tensor(&qg->plan, u->lin.head) ? 1 : oc;
         int bs = -1, bz = -1;
         snprintf(nm, sizeof nm, "qat:bz:%s", n->name);
         if ((st = qg_const(qg, nm, shape_of(1, ns), NULL, false, &bz, err)))
@@ -659,9 +659,9 @@ static void qg_unit_folded(const QatGraph *qg, const QatUnit *u, float *w, float
 
 void qat_graph_refresh_weights(QatGraph *qg)
 {
-    bool per_tensor = qg->plan.q.wgran_tensor;
     for (int i = 0; i < qg->n_units; i++) {
         const QatUnit *u = &qg->units[i];
+        bool per_tensor = plan_node_wgran_tensor(&qg->plan, u->lin.head);
         float *s = qg_data(qg, u->wscale), *z = qg_data(qg, u->wzero);
         const float *w = qg_data(qg, u->w); /* (OC, K) */
         int64_t oc = u->lin.oc, k = u->lin.k;

@@ -235,7 +235,7 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         lower_lin_alloc((void **)&u->ws, nc * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->sumw, nc * sizeof(int32_t), n, err))
         return err->code;
-    lower_lin_quant_weights(u, o->bits, o->wgran_tensor);
+    lower_lin_quant_weights(u, o->bits, plan_node_wgran_tensor(&L->q->plan, s->head));
     if (precision_table[s->prec].linear_run != PRUN_INT8_STATIC)
         return QS_OK;
 

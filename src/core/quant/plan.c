@@ -91,12 +91,21 @@ QuantOpts plan_default_opts(void)
                         .act_symmetric = false };
 }
 
+/* pin and wgran share one block of 2 * max(n_nodes, 1) bytes */
+static int8_t *plan_node_block(int n_nodes)
+{
+    size_t n = (size_t)(n_nodes ? n_nodes : 1);
+    return xmalloc(2 * n);
+}
+
 void plan_init(Plan *p, int n_nodes)
 {
     p->mode = PREC_FP32;
     p->n_nodes = n_nodes;
-    p->pin = xmalloc((size_t)(n_nodes ? n_nodes : 1));
-    memset(p->pin, -1, (size_t)(n_nodes ? n_nodes : 1));
+    size_t n = (size_t)(n_nodes ? n_nodes : 1);
+    p->pin = plan_node_block(n_nodes);
+    p->wgran = p->pin + n;
+    memset(p->pin, -1, 2 * n);
     p->q = plan_default_opts();
 }
 
@@ -104,20 +113,25 @@ void plan_release(Plan *p)
 {
     free(p->pin);
     p->pin = NULL;
+    p->wgran = NULL;
     p->n_nodes = 0;
 }
 
 void plan_copy(Plan *dst, const Plan *src)
 {
+    size_t n = (size_t)(src->n_nodes ? src->n_nodes : 1);
     *dst = *src;
-    dst->pin = xmalloc((size_t)(src->n_nodes ? src->n_nodes : 1));
-    memcpy(dst->pin, src->pin, (size_t)(src->n_nodes ? src->n_nodes : 1));
+    dst->pin = plan_node_block(src->n_nodes);
+    dst->wgran = dst->pin + n;
+    memcpy(dst->pin, src->pin, n);
+    memcpy(dst->wgran, src->wgran, n);
 }
 
 bool plan_equal(const Plan *a, const Plan *b)
 {
     return a->mode == b->mode && a->n_nodes == b->n_nodes &&
            memcmp(a->pin, b->pin, (size_t)a->n_nodes) == 0 &&
+           memcmp(a->wgran, b->wgran, (size_t)a->n_nodes) == 0 &&
            a->q.wgran_tensor == b->q.wgran_tensor && a->q.observer == b->q.observer &&
            a->q.pct == b->q.pct && a->q.bits == b->q.bits &&
            a->q.act_symmetric == b->q.act_symmetric;
@@ -130,8 +144,7 @@ PrecKind plan_node_prec(const Plan *p, int node)
 
 bool plan_node_wgran_tensor(const Plan *p, int node)
 {
-    (void)node;
-    return p->q.wgran_tensor;
+    return p->wgran[node] >= 0 ? p->wgran[node] == 1 : p->q.wgran_tensor;
 }
 
 bool plan_needs_calibration(const Plan *p)
@@ -159,7 +172,7 @@ PrecOnnx plan_onnx_layout(const Plan *p, PrecKind *blocker)
 const char *plan_label(const Plan *p)
 {
     for (int i = 0; i < p->n_nodes; i++)
-        if (p->pin[i] >= 0)
+        if (p->pin[i] >= 0 || plan_node_wgran_tensor(p, i) != p->q.wgran_tensor)
             return precision_table[p->mode].pinned_label;
     return precision_table[p->mode].name;
 }

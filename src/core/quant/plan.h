@@ -92,6 +92,8 @@ typedef struct Plan {
     PrecKind mode;       /* the whole model's precision */
     int n_nodes;
     int8_t *pin;         /* [n_nodes] -1: follows mode; else a PrecKind pinned to that node */
+    int8_t *wgran;       /* [n_nodes] -1: follows q.wgran_tensor; else the weight granularity
+                            pinned to that node (a unit head): 0 channel, 1 tensor */
     QuantOpts q;
 } Plan;
 
@@ -100,13 +102,14 @@ void plan_init(Plan *p, int n_nodes);
 void plan_release(Plan *p);
 void plan_copy(Plan *dst, const Plan *src); /* dst is initialised here */
 bool plan_equal(const Plan *a, const Plan *b);
-/* The mode's name, or "<mode>+pins" when layers are pinned; a static string. */
+/* The mode's name, or "<mode>+pins" when layers are pinned (a precision, or a weight
+ * granularity other than q.wgran_tensor); a static string. */
 const char *plan_label(const Plan *p);
 
 /* The precision node `node` runs at. */
 PrecKind plan_node_prec(const Plan *p, int node);
 /* Whether node `node`'s integer weights have one scale for the tensor (true) or one per
- * output channel (false). */
+ * output channel (false): its wgran pin, else q.wgran_tensor. */
 bool plan_node_wgran_tensor(const Plan *p, int node);
 
 /* Some layer runs at a precision that needs calibration. */

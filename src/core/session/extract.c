@@ -217,8 +217,11 @@ void extract_plan(const Extract *x, const Plan *src, Plan *dst)
     plan_init(dst, n);
     dst->mode = src->mode;
     dst->q = src->q;
-    for (int i = 0; i < n; i++)
-        dst->pin[i] = x->node_from[i] < src->n_nodes ? src->pin[x->node_from[i]] : -1;
+    for (int i = 0; i < n; i++) {
+        bool kept = x->node_from[i] < src->n_nodes;
+        dst->pin[i] = kept ? src->pin[x->node_from[i]] : -1;
+        dst->wgran[i] = kept ? src->wgran[x->node_from[i]] : -1;
+    }
 }
 
 void extract_calib(const Extract *x, const Calibration *src, Calibration *dst)

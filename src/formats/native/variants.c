@@ -25,6 +25,14 @@ static cJSON *variant_object(const Graph *g, const Variant *v)
     for (int k = 0; k < p->n_nodes; k++)
         if (p->pin[k] >= 0)
             cJSON_AddStringToObject(pins, g->nodes[k].name, precision_table[p->pin[k]].name);
+    /* per-layer weight granularities (absent in files written before they existed) */
+    cJSON *wpins = NULL;
+    for (int k = 0; k < p->n_nodes; k++)
+        if (p->wgran[k] >= 0) {
+            if (!wpins)
+                wpins = cJSON_AddObjectToObject(o, "wgran_pins");
+            cJSON_AddStringToObject(wpins, g->nodes[k].name, quant_wgran_names[p->wgran[k]]);
+        }
     if (v->calibrated) {
         cJSON *ranges = cJSON_AddObjectToObject(o, "ranges");
         ObserverOpts oo = { .pct = p->q.pct, .bits = p->q.bits, .symmetric = p->q.act_symmetric };
@@ -150,6 +158,7 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     const cJSON *bits = cJSON_GetObjectItemCaseSensitive(o, "bits");
     const cJSON *asym = cJSON_GetObjectItemCaseSensitive(o, "asym");
     const cJSON *pins = cJSON_GetObjectItemCaseSensitive(o, "pins");
+    const cJSON *wpins = cJSON_GetObjectItemCaseSensitive(o, "wgran_pins");
     const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(o, "ranges");
     const cJSON *bias_corr = cJSON_GetObjectItemCaseSensitive(o, "bias_corr");
     if (!cJSON_IsString(name) || !name->valuestring[0])
@@ -167,6 +176,8 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     if (!cJSON_IsBool(asym) || (pins && !cJSON_IsObject(pins)) ||
         (ranges && !cJSON_IsObject(ranges)) || (bias_corr && !cJSON_IsObject(bias_corr)))
         return bad(err, i, "'asym' must be a boolean, 'pins', 'ranges' and 'bias_corr' objects");
+    if (wpins && !cJSON_IsObject(wpins))
+        return bad(err, i, "'wgran_pins' must be an object");
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = (PrecKind)precision_find(mode->valuestring);
@@ -184,6 +195,16 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
                          it->string);
         else
             p.pin[node] = (int8_t)prec;
+    }
+    for (const cJSON *it = wpins ? wpins->child : NULL; it && !st; it = it->next) {
+        int node = graph_find_node(g, it->string);
+        const char *v = cJSON_IsString(it) ? it->valuestring : "";
+        int gran = !strcmp(v, "channel") ? 0 : !strcmp(v, "tensor") ? 1 : -1;
+        if (node < 0 || gran < 0)
+            st = qs_fail(err, QS_EFORMAT, "variants[%d]: wgran pin '%s' names no layer or "
+                         "granularity (channel, tensor)", i, it->string);
+        else
+            p.wgran[node] = (int8_t)gran;
     }
     Calibration cal = { 0 };
     bool calibrated = ranges != NULL;

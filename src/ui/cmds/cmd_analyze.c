@@ -1,4 +1,6 @@
 /* sensitivity, fallback: which layers hurt, and pinning them back to float. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,35 +202,88 @@ QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
     return QS_OK;
 }
 
+/* diagnose's validation split: calib unless split= names another; eval only when named,
+ * and then with a warning (a decision taken on the test split flatters it). */
+static QsStatus diagnose_context(App *app, const CmdArgs *a, Result *r, SensContext *c,
+                                 QsError *err)
+{
+    Session *s = &app->session;
+    const char *name = arg_str(a, "split", "calib");
+    int split = split_find(name);
+    if (split < 0)
+        return qs_fail(err, QS_EINVAL, "diagnose: no split '%s'", name);
+    if (!s->splits[split].n_x && arg_str(a, "split", NULL))
+        return qs_fail(err, QS_EINVAL, "diagnose: split '%s' is empty", name);
+    if (split == SPLIT_EVAL)
+        result_str(r, "warning", "fixes measured on the eval split: the test figures they "
+                   "are then compared with are no longer unseen");
+    long n;
+    if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
+        return err->code;
+    const Dataset *d = &s->splits[split];
+    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model),
+                        .d = d->n_x ? d : NULL, .n = n, .task = session_task(s, d),
+                        .batch = s->opt.batch, .job = &app->job };
+    result_str(r, "split", name);
+    return QS_OK;
+}
+
+static void diagnose_channels(const Finding *f, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    for (int k = 0, len = 0; k < f->n_channels && len < (int)cap; k++)
+        len += snprintf(buf + len, cap - (size_t)len, k ? ",%d" : "%d", f->channels[k]);
+}
+
 QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
-    long n;
-    if (arg_int_range(a, "n", 256, 1, 1L << 40, &n, err))
+    const Graph *g = &s->model->graph;
+    SensContext c;
+    DiagReport d;
+    if (diagnose_context(app, a, r, &c, err) || diagnose_run(&c, &s->q.plan, &d, err))
         return err->code;
-    int split = s->splits[SPLIT_EVAL].n_x ? SPLIT_EVAL : SPLIT_CALIB;
-    const Dataset *d = s->splits[split].n_x ? &s->splits[split] : NULL;
-    Finding *f;
-    int nf;
-    if (diagnose_run(&s->q, qstate_model(&s->q, s->model), &s->q.plan, d, n, s->opt.batch, &app->job, &f, &nf, err))
-        return err->code;
-    result_int(r, "findings", nf);
-    static const char *const cols[] = { "rank", "layer", "kind", "evidence", "fix", NULL };
+    RvStyle style = task_metric_style(c.task);
+    result_str(r, "judged", plan_label(&d.judged));
+    if (d.scored) {
+        result_float(r, "fp32", d.fp32_metric, style);
+        result_float(r, "base", d.base_metric, style);
+    }
+    result_int(r, "n_findings", d.n);
+    static const char *const cols[] = { "rank",   "layer",  "kind", "channels", "evidence",
+                                        "fix",    "metric", "gain", NULL };
     RTable *t = result_table(r, "findings", cols);
-    for (int i = 0; i < nf; i++) {
+    char buf[96];
+    for (int i = 0; i < d.n; i++) {
+        const Finding *f = &d.f[i];
         int row = rtable_add_row(t);
         rtable_int(t, row, 0, i + 1);
-        rtable_str(t, row, 1, s->model->graph.nodes[f[i].node].name);
-        rtable_str(t, row, 2, diag_kind_names[f[i].kind]);
-        rtable_str(t, row, 3, f[i].evidence);
-        rtable_str(t, row, 4, f[i].fix);
+        rtable_str(t, row, 1, g->nodes[f->node].name);
+        rtable_str(t, row, 2, diag_kind_names[f->kind]);
+        diagnose_channels(f, buf, sizeof buf);
+        rtable_str(t, row, 3, buf);
+        rtable_str(t, row, 4, f->evidence);
+        rtable_str(t, row, 5, f->fix);
+        if (f->measured) {
+            rtable_float(t, row, 6, f->metric, style);
+            rtable_float(t, row, 7, f->gain, style);
+        }
     }
-    if (nf > 0) {
-        result_str(r, "worst", s->model->graph.nodes[f[0].node].name);
-        result_str(r, "worst_kind", diag_kind_names[f[0].kind]);
+    if (d.n > 0) {
+        const Finding *f = &d.f[0];
+        result_str(r, "worst", g->nodes[f->node].name);
+        result_str(r, "worst_kind", diag_kind_names[f->kind]);
+        result_int(r, "worst_channel", f->n_channels ? f->channels[0] : -1);
+        result_str(r, "worst_fix", f->fix);
+        if (f->measured) {
+            double drop = sens_drop(c.task, d.fp32_metric, d.base_metric);
+            result_float(r, "worst_gain", f->gain, style);
+            /* the share of the plan's drop against fp32 that the fix wins back */
+            result_float(r, "worst_recovered", drop > 0 ? f->gain / drop : NAN, RS_PCT);
+        }
     } else {
         result_textf(r, "nothing stands out");
     }
-    free(f);
+    diagnose_release(&d);
     return QS_OK;
 }

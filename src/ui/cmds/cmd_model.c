@@ -215,7 +215,12 @@ QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
         sample_shape(&g->values[n->out].shape, buf, sizeof buf);
         rtable_str(t, row, 3, buf);
         rtable_int(t, row, 4, params);
-        rtable_str(t, row, 5, precision_table[plan_node_prec(&s->q.plan, i)].name);
+        /* a layer whose weight granularity is pinned away from the plan's says so */
+        const Plan *p = &s->q.plan;
+        bool own_gran = plan_node_wgran_tensor(p, i) != p->q.wgran_tensor;
+        snprintf(buf, sizeof buf, "%s%s%s", precision_table[plan_node_prec(p, i)].name,
+                 own_gran ? "/" : "", own_gran ? quant_wgran_names[!p->q.wgran_tensor] : "");
+        rtable_str(t, row, 5, buf);
         const char *kernel = qview_kernel(s, q, i);
         if (kernel)
             rtable_str(t, row, 6, kernel);

@@ -9,6 +9,8 @@
 #include "quant/observer.h"
 #include "eval/score.h"
 #include "session/variant_rows.h"
+#include "graph/linear_unit.h"
+#include "ops/op.h"
 
 static void plan_fields(const Plan *p, Result *r)
 {
@@ -18,10 +20,13 @@ static void plan_fields(const Plan *p, Result *r)
     result_float(r, "pct", p->q.pct, RS_PLAIN);
     result_int(r, "bits", p->q.bits);
     result_bool(r, "asym", !p->q.act_symmetric);
-    int pins = 0;
-    for (int i = 0; i < p->n_nodes; i++)
+    int pins = 0, wpins = 0;
+    for (int i = 0; i < p->n_nodes; i++) {
         pins += p->pin[i] >= 0;
+        wpins += p->wgran[i] >= 0;
+    }
     result_int(r, "pinned", pins);
+    result_int(r, "wgran_pinned", wpins);
 }
 
 static QsStatus parse_prec(const char *s, int *out, QsError *err)
@@ -85,12 +90,72 @@ static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
     return QS_OK;
 }
 
+/* quant wgran=G layer=L,..: pins (G auto: unpins) the weight granularity of each layer,
+ * all or none; each must head a linear unit (the granularity is its weights'). */
+static QsStatus quant_layer_wgran(const Graph *g, Plan *p, const char *list, const char *gran,
+                                  QsError *err)
+{
+    if (!gran)
+        return qs_fail(err, QS_EINVAL, "quant: layer= sets a layer's weight granularity; "
+                       "add wgran=channel|tensor|auto");
+    int k;
+    if (parse_choice_of("wgran", gran, choice_wgran_or_auto, &k, err))
+        return err->code;
+    int8_t *next = xmalloc((size_t)(g->n_nodes ? g->n_nodes : 1));
+    memcpy(next, p->wgran, (size_t)g->n_nodes);
+    QsStatus st = QS_OK;
+    for (const char *s = list; *s && !st; s += *s == ',') {
+        size_t len = strcspn(s, ",");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), s);
+        s += len;
+        int node = graph_find_node(g, name);
+        LinearUnit u;
+        if (node < 0)
+            st = qs_fail(err, QS_ENOTFOUND, "quant: no layer named '%s' (see 'layers')", name);
+        else if (!linear_head(g, node, &u))
+            st = qs_fail(err, QS_EINVAL, "quant: '%s' (%s) has no weights to quantize; name a "
+                         "Conv, Dense, Gemm or MatMul", name, op_table[g->nodes[node].op]->name);
+        else
+            next[node] = (int8_t)(k == 2 ? -1 : k);
+    }
+    if (!st)
+        memcpy(p->wgran, next, (size_t)g->n_nodes);
+    free(next);
+    return st;
+}
+
 QsStatus cmd_quant(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Plan *p = &app->session.q.plan;
+    const char *layers = arg_str(a, "layer", NULL);
+    if (!layers && strcmp(arg_str(a, "wgran", ""), "auto") == 0)
+        return qs_fail(err, QS_EINVAL, "quant: wgran=auto gives layers back to the plan's "
+                       "granularity; name them with layer=, or set the plan's: wgran=channel|"
+                       "tensor");
+    /* with layer=, wgran= was the layers': the other options are the plan's */
+    CmdArgs rest = *a;
+    rest.keys = xmalloc((size_t)(a->n_kv + 1) * sizeof *rest.keys);
+    rest.vals = xmalloc((size_t)(a->n_kv + 1) * sizeof *rest.vals);
+    rest.n_kv = 0;
+    for (int i = 0; i < a->n_kv; i++)
+        if (!layers || strcmp(a->keys[i], "wgran") != 0) {
+            rest.keys[rest.n_kv] = a->keys[i];
+            rest.vals[rest.n_kv++] = a->vals[i];
+        }
     QuantOpts q = p->q;
-    if (read_quant_opts(a, &q, err))
-        return err->code;
+    QsStatus st = read_quant_opts(&rest, &q, err);
+    free(rest.keys);
+    free(rest.vals);
+    if (st)
+        return st;
+    if (layers) {
+        if (quant_layer_wgran(&app->session.model->graph, p, layers, arg_str(a, "wgran", NULL),
+                              err))
+            return err->code;
+        result_str(r, "layer", layers);
+        result_str(r, "layer_wgran", arg_str(a, "wgran", ""));
+    }
     p->q = q;
     plan_fields(p, r);
     return QS_OK;

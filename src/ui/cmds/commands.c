@@ -119,8 +119,11 @@ static const CmdOpt bench_opts[] = {
 };
 
 static const CmdOpt quant_opts[] = {
-    { "wgran", OPT_CHOICE, choice_wgran,
-      "weight scales per output channel (default) or one per tensor" },
+    { "wgran", OPT_CHOICE, choice_wgran_or_auto,
+      "weight scales per output channel (default) or one per tensor; with layer=, auto "
+      "makes the layers follow the plan's again" },
+    { "layer", OPT_LAYER, NULL, "LAYER,..: set wgran for these layers only (a Conv, Dense, "
+      "Gemm or MatMul each)" },
     { "observer", OPT_CHOICE, choice_observer, "how activation ranges are set" },
     { "pct", OPT_FLOAT, NULL, "percentile observer: share of values kept, e.g. 99.99 (default)" },
     { "bits", OPT_INT, NULL, "2 to 8 (default 8), weights and activations" },
@@ -181,7 +184,9 @@ static const CmdOpt fallback_opts[] = {
 };
 
 static const CmdOpt diagnose_opts[] = {
-    { "n", OPT_INT, NULL, "samples for the error checks (default 256)" },
+    { "split", OPT_SPLIT, NULL, "the validation split the errors and fixes are measured on "
+      "(default calib; eval only with a warning)" },
+    { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
     { 0 },
 };
 
@@ -369,9 +374,10 @@ const CmdDef cmd_table[] = {
       .opts = none, .args = prec_args, .wb = { .follow = "layer" },
       .run = cmd_prec },
     { .name = "quant",
-      .usage = "quant [wgran=..] [observer=..] [pct=P] [bits=B] [asym=0|1]",
-      .summary = "Set the quantization options of the plan; without options, show them.",
-      .example = "quant wgran=tensor observer=percentile pct=99.9", .flags = CMD_NEEDS_MODEL,
+      .usage = "quant [wgran=..] [layer=L,..] [observer=..] [pct=P] [bits=B] [asym=0|1]",
+      .summary = "Set the quantization options of the plan; without options, show them. "
+                 "With layer=, wgran is set for those layers alone.",
+      .example = "quant wgran=channel layer=dw1", .flags = CMD_NEEDS_MODEL,
       .opts = quant_opts, .run = cmd_quant },
     { .name = "calibrate", .usage = "calibrate [n=N] [observer=..] [split=calib]",
       .summary = "Run the calib split through the float model and keep every layer's "
@@ -425,11 +431,13 @@ const CmdDef cmd_table[] = {
                  "eval. The result becomes the current plan.",
       .example = "fallback drop<=0.005 to=fp16", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = fallback_opts, .run = cmd_fallback },
-    { .name = "diagnose", .usage = "diagnose [n=N]",
-      .summary = "List, worst first, what would trouble the plan: per-tensor weight scales "
-                 "set by one channel, activation ranges far wider than the next clip, large "
-                 "clipped fractions, layers where the accumulated error jumps, FP16 "
-                 "overflow; each with evidence and a fix.",
+    { .name = "diagnose", .usage = "diagnose [split=calib] [n=N]",
+      .summary = "List what troubles the plan, each naming the layer (and channels): weight "
+                 "channels left few integer levels by a per-tensor scale, layers whose own "
+                 "error is far above the rounding floor, activation ranges far wider than "
+                 "the next clip, large clipped fractions, accumulated error jumps, FP16 "
+                 "overflow; each with its evidence and a fix, measured on the validation "
+                 "split when it is a plan change; best measured fix first.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
     { .name = "biascorr", .usage = "biascorr [n=N] [split=calib] [batch=B] | biascorr off",

@@ -50,6 +50,11 @@ const char *choice_wgran(int i)
     return i >= 0 && i < 2 ? quant_wgran_names[i] : NULL;
 }
 
+const char *choice_wgran_or_auto(int i)
+{
+    return i == 2 ? "auto" : choice_wgran(i);
+}
+
 const char *choice_task(int i)
 {
     return i >= 0 && i < TASK_COUNT ? task_table[i].name : NULL;

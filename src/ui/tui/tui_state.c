@@ -78,6 +78,18 @@ void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigne
              p->q.observer >= 0 && p->q.observer < OBS_COUNT ? observer_table[p->q.observer].name
                                                               : "?",
              p->q.pct, p->q.bits, !p->q.act_symmetric);
+    /* per-layer weight granularities change every INT8 figure: they enter the key hashed */
+    uint64_t wh = 1469598103934665603ull;
+    bool wpins = false;
+    for (int i = 0; i < p->n_nodes; i++) {
+        wpins |= p->wgran[i] >= 0;
+        wh = (wh ^ (uint8_t)(p->wgran[i] + 1)) * 1099511628211ull;
+    }
+    if (wpins) {
+        size_t len = strlen(s->quant);
+        snprintf(s->quant + len, sizeof s->quant - len, " wgran_pins=%016llx",
+                 (unsigned long long)wh);
+    }
     if (se->model) {
         const Graph *g = &se->model->graph;
         s->model = true;
