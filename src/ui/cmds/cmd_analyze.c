@@ -202,29 +202,29 @@ QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err)
     return QS_OK;
 }
 
-/* diagnose's validation split: calib unless split= names another; eval only when named,
- * and then with a warning (a decision taken on the test split flatters it). */
+/* diagnose's validation split (decide.h): calib unless split= names another, unlabelled
+ * allowed (errors need no labels; fp32 and base need them); eval only when named, with the
+ * warning. Without a usable calib and no split= it runs the rules that need no data. */
 static QsStatus diagnose_context(App *app, const CmdArgs *a, Result *r, SensContext *c,
                                  QsError *err)
 {
     Session *s = &app->session;
-    const char *name = arg_str(a, "split", "calib");
-    int split = split_find(name);
-    if (split < 0)
-        return qs_fail(err, QS_EINVAL, "diagnose: no split '%s'", name);
-    if (!s->splits[split].n_x && arg_str(a, "split", NULL))
-        return qs_fail(err, QS_EINVAL, "diagnose: split '%s' is empty", name);
-    if (split == SPLIT_EVAL)
-        result_str(r, "warning", "fixes measured on the eval split: the test figures they "
-                   "are then compared with are no longer unseen");
+    Decision dec = { .split = -1 };
+    if (arg_str(a, "split", NULL) || decide_split_usable(s, SPLIT_CALIB, false)) {
+        if (decide_split(s, a, "split", "diagnose", false, &dec, err))
+            return err->code;
+        dec.scored = dec.split; /* its figures are the measuring split's own */
+        decide_fields(&dec, r);
+    } else {
+        decide_fields_split(-1, r);
+    }
     long n;
     if (arg_int_range(a, "n", 0, 0, 1L << 40, &n, err))
         return err->code;
-    const Dataset *d = &s->splits[split];
-    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model),
-                        .d = d->n_x ? d : NULL, .n = n, .task = session_task(s, d),
+    const Dataset *d = dec.split >= 0 ? &s->splits[dec.split] : NULL;
+    *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = d, .n = n,
+                        .task = session_task(s, d ? d : &s->splits[SPLIT_CALIB]),
                         .batch = s->opt.batch, .job = &app->job };
-    result_str(r, "split", name);
     return QS_OK;
 }
 

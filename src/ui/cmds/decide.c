@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool split_usable(const Session *s, int id, bool labels)
+bool decide_split_usable(const Session *s, int id, bool labels)
 {
     return id >= 0 && id < SPLIT_COUNT && s->splits[id].n_x && (!labels || s->splits[id].y);
 }
@@ -21,7 +21,7 @@ QsStatus decide_split(const Session *s, const CmdArgs *a, const char *key, const
     if (id < 0)
         return qs_fail(err, QS_EINVAL, "%s: %s=%s is not a split (calib, eval, train)", cmd, key,
                        want);
-    if (!split_usable(s, id, labels)) {
+    if (!decide_split_usable(s, id, labels)) {
         if (!given)
             return qs_fail(err, QS_EINVAL, "%s: decides on a validation split, by default "
                            "calib, which is %s; register one ('data calib X%s') or name one "
@@ -32,7 +32,7 @@ QsStatus decide_split(const Session *s, const CmdArgs *a, const char *key, const
                        s->splits[id].n_x ? "unlabelled" : "empty");
     }
     d->split = id;
-    d->scored = id != SPLIT_EVAL && split_usable(s, SPLIT_EVAL, labels) ? SPLIT_EVAL : id;
+    d->scored = id != SPLIT_EVAL && decide_split_usable(s, SPLIT_EVAL, labels) ? SPLIT_EVAL : id;
     return QS_OK;
 }
 

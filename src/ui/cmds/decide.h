@@ -24,6 +24,9 @@ typedef struct Decision {
     int scored;     /* SplitId the outcome is scored on */
 } Decision;
 
+/* Split id holds samples (and labels when `labels`). */
+bool decide_split_usable(const Session *s, int id, bool labels);
+
 /* The deciding split of command `cmd` from option `key` (default calib). It must hold
  * samples, and labels when `labels` is set; the messages say how to register one.
  * d->scored is eval when eval is usable (labelled when `labels`) and not deciding, else
