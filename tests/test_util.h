@@ -34,4 +34,5 @@ Tensor *test_load_npy(const char *rel);
 /* Prints "N passed, N failed" and returns the exit status. */
 int test_summary(const char *suite);
 
+
 #endif

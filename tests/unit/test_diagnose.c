@@ -22,16 +22,8 @@
 #include "ptq/diagnose.h"
 #include "ptq/wstats.h"
 #include "qat/qat_graph.h"
+#include "test_graph.h"
 #include "test_util.h"
-
-static void add_node(Graph *g, int op, const char *name, const char *const *in, int n_in,
-                     Attr *attrs, int n_attrs)
-{
-    QsError err = { 0 };
-    CHECK_OK(graph_add_node(g, op, name, in, n_in, name, attrs, n_attrs, &err), &err);
-    for (int i = 0; i < n_attrs; i++)
-        attr_release(&attrs[i]);
-}
 
 /* x (4, 5, 5) -> depthwise Conv 3x3 "dw" (4 channels): channel c's weights are
  * (i - 4) * 0.01 for i = 0..8, channel `wide` times 27. */
@@ -53,7 +45,7 @@ static Model *dw_model(int wide)
     const char *in[2] = { "x", "dw.w" };
     Attr a[3] = { attr_ints("kernel_shape", k3, 2), attr_ints("pads", p1, 4),
                   attr_int("group", 4) };
-    add_node(g, OP_CONV, "dw", in, 2, a, 3);
+    tu_add_node(g, OP_CONV, "dw", in, 2, a, 3);
     CHECK_OK(graph_add_output(g, "dw", &err), &err);
     CHECK_OK(graph_finalize(g, &err), &err);
     CHECK_OK(model_pack(m, &err), &err);
@@ -111,16 +103,6 @@ static void test_wstats(void)
 
 /* ---- diagnose on hand-built classifiers ------------------------------------------------ */
 
-static void add_const(Graph *g, const char *name, Shape sh, Rng *r, double lo, double hi)
-{
-    QsError err = { 0 };
-    Tensor *t = tensor_new(DT_F32, sh, &err);
-    QS_ASSERT(t);
-    for (int64_t i = 0; i < tensor_numel(t); i++)
-        tensor_f32(t)[i] = (float)(lo + (hi - lo) * rng_uniform(r));
-    CHECK_OK(graph_add_const(g, name, t, true, &err), &err);
-}
-
 static float *param(Model *m, const char *name)
 {
     return tensor_f32(m->graph.values[graph_find_value(&m->graph, name)].data);
@@ -147,9 +129,9 @@ static Model *dw_classifier(int wide)
     rng_seed(&r, 7);
     Shape xs = shape_of(3, (int64_t)6, (int64_t)6, (int64_t)6);
     CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
-    add_const(g, "dw.w", shape_of(4, (int64_t)6, (int64_t)1, (int64_t)3, (int64_t)3), &r,
+    tu_add_const_uniform(g, "dw.w", shape_of(4, (int64_t)6, (int64_t)1, (int64_t)3, (int64_t)3), &r,
               -0.3, 0.3);
-    add_const(g, "fc.w", shape_of(2, (int64_t)3, (int64_t)6), &r, -1.0, 1.0);
+    tu_add_const_uniform(g, "fc.w", shape_of(2, (int64_t)3, (int64_t)6), &r, -1.0, 1.0);
     for (int i = 0; i < 9; i++)
         param(m, "dw.w")[wide * 9 + i] *= 27.0f;
     int64_t k3[2] = { 3, 3 }, p1[4] = { 1, 1, 1, 1 };
@@ -157,20 +139,20 @@ static Model *dw_classifier(int wide)
         const char *in[2] = { "x", "dw.w" };
         Attr a[3] = { attr_ints("kernel_shape", k3, 2), attr_ints("pads", p1, 4),
                       attr_int("group", 6) };
-        add_node(g, OP_CONV, "dw", in, 2, a, 3);
+        tu_add_node(g, OP_CONV, "dw", in, 2, a, 3);
     }
     {
         const char *in[1] = { "dw" };
-        add_node(g, OP_GLOBALAVGPOOL, "gap", in, 1, NULL, 0);
+        tu_add_node(g, OP_GLOBALAVGPOOL, "gap", in, 1, NULL, 0);
     }
     {
         const char *in[1] = { "gap" };
         Attr a[1] = { attr_int("axis", 1) };
-        add_node(g, OP_FLATTEN, "flat", in, 1, a, 1);
+        tu_add_node(g, OP_FLATTEN, "flat", in, 1, a, 1);
     }
     {
         const char *in[2] = { "flat", "fc.w" };
-        add_node(g, OP_DENSE, "fc", in, 2, NULL, 0);
+        tu_add_node(g, OP_DENSE, "fc", in, 2, NULL, 0);
     }
     finish(m, "fc");
     return m;
@@ -187,14 +169,14 @@ static Model *dense_classifier(float scale)
     rng_seed(&r, 9);
     Shape xs = shape_of(1, (int64_t)4);
     CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
-    add_const(g, "fc.w", shape_of(2, (int64_t)3, (int64_t)4), &r, -1.0, 1.0);
+    tu_add_const_uniform(g, "fc.w", shape_of(2, (int64_t)3, (int64_t)4), &r, -1.0, 1.0);
     for (int o = 0; o < 3; o++) {
         param(m, "fc.w")[o * 4] = 1e-4f;
         for (int i = 0; i < 4; i++)
             param(m, "fc.w")[o * 4 + i] *= scale;
     }
     const char *in[2] = { "x", "fc.w" };
-    add_node(g, OP_DENSE, "fc", in, 2, NULL, 0);
+    tu_add_node(g, OP_DENSE, "fc", in, 2, NULL, 0);
     finish(m, "fc");
     return m;
 }

@@ -17,6 +17,7 @@
 #include "cmds/commands.h"
 #include "graph/model.h"
 #include "ops/op.h"
+#include "test_graph.h"
 #include "test_util.h"
 
 /* Folded weights (BatchNorm scale 4 / sqrt(4 + 0) = 2 exactly) of 3 channels, 4 each:
@@ -28,24 +29,6 @@ static const float folded[3][4] = {
     { 0.03f, -0.02f, 0.003f, 0.006f },
     { 0.1f, -0.1f, 0.04f, 0.02f },
 };
-
-static void add_const(Graph *g, const char *name, Shape s, const float *v)
-{
-    QsError err = { 0 };
-    Tensor *t = tensor_new(DT_F32, s, &err);
-    QS_ASSERT(t);
-    memcpy(tensor_f32(t), v, (size_t)shape_numel(&s) * sizeof(float));
-    CHECK_OK(graph_add_const(g, name, t, true, &err), &err);
-}
-
-static void add_node(Graph *g, int op, const char *name, const char *const *in, int n_in,
-                     Attr *attrs, int n_attrs)
-{
-    QsError err = { 0 };
-    CHECK_OK(graph_add_node(g, op, name, in, n_in, name, attrs, n_attrs, &err), &err);
-    for (int i = 0; i < n_attrs; i++)
-        attr_release(&attrs[i]);
-}
 
 /* x (1, 3, 3) -> Conv 2x2 "conv" (3 channels, weights folded / 2) -> BatchNorm "bn". */
 static Model *conv_bn_model(void)
@@ -59,19 +42,19 @@ static Model *conv_bn_model(void)
     for (int c = 0; c < 3; c++)
         for (int i = 0; i < 4; i++)
             w[c * 4 + i] = folded[c][i] / 2; /* exact: a power of two */
-    add_const(g, "conv.w", shape_of(4, (int64_t)3, (int64_t)1, (int64_t)2, (int64_t)2), w);
+    tu_add_const_values(g, "conv.w", shape_of(4, (int64_t)3, (int64_t)1, (int64_t)2, (int64_t)2), w);
     const float gamma[3] = { 4, 4, 4 }, zero[3] = { 0, 0, 0 }, var[3] = { 4, 4, 4 };
-    add_const(g, "bn.scale", shape_of(1, (int64_t)3), gamma);
-    add_const(g, "bn.B", shape_of(1, (int64_t)3), zero);
-    add_const(g, "bn.mean", shape_of(1, (int64_t)3), zero);
-    add_const(g, "bn.var", shape_of(1, (int64_t)3), var);
+    tu_add_const_values(g, "bn.scale", shape_of(1, (int64_t)3), gamma);
+    tu_add_const_values(g, "bn.B", shape_of(1, (int64_t)3), zero);
+    tu_add_const_values(g, "bn.mean", shape_of(1, (int64_t)3), zero);
+    tu_add_const_values(g, "bn.var", shape_of(1, (int64_t)3), var);
     int64_t k2[2] = { 2, 2 };
     const char *cin[2] = { "x", "conv.w" };
     Attr ca[1] = { attr_ints("kernel_shape", k2, 2) };
-    add_node(g, OP_CONV, "conv", cin, 2, ca, 1);
+    tu_add_node(g, OP_CONV, "conv", cin, 2, ca, 1);
     const char *bin[5] = { "conv", "bn.scale", "bn.B", "bn.mean", "bn.var" };
     Attr ba[1] = { attr_float("epsilon", 0.0f) };
-    add_node(g, OP_BATCHNORM, "bn", bin, 5, ba, 1);
+    tu_add_node(g, OP_BATCHNORM, "bn", bin, 5, ba, 1);
     CHECK_OK(graph_add_output(g, "bn", &err), &err);
     CHECK_OK(graph_finalize(g, &err), &err);
     CHECK_OK(model_pack(m, &err), &err);

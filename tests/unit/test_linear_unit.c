@@ -21,28 +21,10 @@
 #include "qexec/qexec_internal.h"
 #include "quant/calib.h"
 #include "base/rng.h"
+#include "test_graph.h"
 #include "test_util.h"
 
 /* ---- the hand-built model ------------------------------------------------------------- */
-
-static void add_const(Graph *g, const char *name, Shape s, Rng *r, double lo, double hi)
-{
-    QsError err = { 0 };
-    Tensor *t = tensor_new(DT_F32, s, &err);
-    QS_ASSERT(t);
-    for (int64_t i = 0; i < tensor_numel(t); i++)
-        tensor_f32(t)[i] = (float)(lo + (hi - lo) * rng_uniform(r));
-    CHECK_OK(graph_add_const(g, name, t, true, &err), &err);
-}
-
-static void add_node(Graph *g, int op, const char *name, const char *const *in, int n_in,
-                     Attr *attrs, int n_attrs)
-{
-    QsError err = { 0 };
-    CHECK_OK(graph_add_node(g, op, name, in, n_in, name, attrs, n_attrs, &err), &err);
-    for (int i = 0; i < n_attrs; i++)
-        attr_release(&attrs[i]);
-}
 
 static void add_bn(Graph *g, Rng *r, const char *name, const char *in, int64_t c, float eps)
 {
@@ -52,11 +34,11 @@ static void add_bn(Graph *g, Rng *r, const char *name, const char *in, int64_t c
     const char *ins[5] = { in };
     for (int i = 0; i < 4; i++) {
         snprintf(nm[i], sizeof nm[i], "%s.%s", name, part[i]);
-        add_const(g, nm[i], shape_of(1, c), r, lo[i], hi[i]);
+        tu_add_const_uniform(g, nm[i], shape_of(1, c), r, lo[i], hi[i]);
         ins[i + 1] = nm[i];
     }
     Attr a[1] = { attr_float("epsilon", eps) };
-    add_node(g, OP_BATCHNORM, name, ins, 5, a, 1);
+    tu_add_node(g, OP_BATCHNORM, name, ins, 5, a, 1);
 }
 
 /* x (3, 8, 8) -> Conv 3x3 (6) + BN + Relu -> depthwise Conv 3x3 (6, group 6) + Clip ->
@@ -72,74 +54,74 @@ static Model *units_model(void)
     Shape xs = shape_of(3, (int64_t)3, (int64_t)8, (int64_t)8);
     CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
     int64_t six = 6, three = 3, one = 1;
-    add_const(g, "c1.w", shape_of(4, six, three, three, three), &r, -0.4, 0.4);
-    add_const(g, "c1.b", shape_of(1, (int64_t)6), &r, -0.2, 0.2);
-    add_const(g, "dw.w", shape_of(4, six, one, three, three), &r, -0.6, 0.6);
-    add_const(g, "g1.b", shape_of(2, (int64_t)9, (int64_t)6), &r, -0.5, 0.5);
-    add_const(g, "g1.c", shape_of(2, (int64_t)1, (int64_t)9), &r, -0.2, 0.2);
-    add_const(g, "g2.b", shape_of(2, (int64_t)9, (int64_t)8), &r, -0.5, 0.5);
-    add_const(g, "g2.c", shape_of(1, (int64_t)1), &r, -0.2, 0.2);
-    add_const(g, "mm.b", shape_of(2, (int64_t)8, (int64_t)7), &r, -0.5, 0.5);
-    add_const(g, "fc.w", shape_of(2, (int64_t)5, (int64_t)7), &r, -0.5, 0.5);
-    add_const(g, "fc.b", shape_of(1, (int64_t)5), &r, -0.2, 0.2);
+    tu_add_const_uniform(g, "c1.w", shape_of(4, six, three, three, three), &r, -0.4, 0.4);
+    tu_add_const_uniform(g, "c1.b", shape_of(1, (int64_t)6), &r, -0.2, 0.2);
+    tu_add_const_uniform(g, "dw.w", shape_of(4, six, one, three, three), &r, -0.6, 0.6);
+    tu_add_const_uniform(g, "g1.b", shape_of(2, (int64_t)9, (int64_t)6), &r, -0.5, 0.5);
+    tu_add_const_uniform(g, "g1.c", shape_of(2, (int64_t)1, (int64_t)9), &r, -0.2, 0.2);
+    tu_add_const_uniform(g, "g2.b", shape_of(2, (int64_t)9, (int64_t)8), &r, -0.5, 0.5);
+    tu_add_const_uniform(g, "g2.c", shape_of(1, (int64_t)1), &r, -0.2, 0.2);
+    tu_add_const_uniform(g, "mm.b", shape_of(2, (int64_t)8, (int64_t)7), &r, -0.5, 0.5);
+    tu_add_const_uniform(g, "fc.w", shape_of(2, (int64_t)5, (int64_t)7), &r, -0.5, 0.5);
+    tu_add_const_uniform(g, "fc.b", shape_of(1, (int64_t)5), &r, -0.2, 0.2);
     int64_t k3[2] = { 3, 3 }, p1[4] = { 1, 1, 1, 1 };
     {
         const char *in[3] = { "x", "c1.w", "c1.b" };
         Attr a[2] = { attr_ints("kernel_shape", k3, 2), attr_ints("pads", p1, 4) };
-        add_node(g, OP_CONV, "c1", in, 3, a, 2);
+        tu_add_node(g, OP_CONV, "c1", in, 3, a, 2);
     }
     add_bn(g, &r, "bn1", "c1", 6, 1e-5f);
     {
         const char *in[1] = { "bn1" };
-        add_node(g, OP_RELU, "relu1", in, 1, NULL, 0);
+        tu_add_node(g, OP_RELU, "relu1", in, 1, NULL, 0);
     }
     {
         const char *in[2] = { "relu1", "dw.w" };
         Attr a[3] = { attr_ints("kernel_shape", k3, 2), attr_ints("pads", p1, 4),
                       attr_int("group", 6) };
-        add_node(g, OP_CONV, "dw", in, 2, a, 3);
+        tu_add_node(g, OP_CONV, "dw", in, 2, a, 3);
     }
     {
         const char *in[1] = { "dw" };
         Attr a[2] = { attr_float("min", -0.5f), attr_float("max", 0.75f) };
-        add_node(g, OP_CLIP, "clip1", in, 1, a, 2);
+        tu_add_node(g, OP_CLIP, "clip1", in, 1, a, 2);
     }
     {
         const char *in[1] = { "clip1" };
-        add_node(g, OP_GLOBALAVGPOOL, "gap", in, 1, NULL, 0);
+        tu_add_node(g, OP_GLOBALAVGPOOL, "gap", in, 1, NULL, 0);
     }
     {
         const char *in[1] = { "gap" };
         Attr a[1] = { attr_int("axis", 1) };
-        add_node(g, OP_FLATTEN, "flat", in, 1, a, 1);
+        tu_add_node(g, OP_FLATTEN, "flat", in, 1, a, 1);
     }
     {
         const char *in[3] = { "flat", "g1.b", "g1.c" };
         Attr a[3] = { attr_float("alpha", 0.7f), attr_float("beta", 1.5f), attr_int("transB", 1) };
-        add_node(g, OP_GEMM, "g1", in, 3, a, 3);
+        tu_add_node(g, OP_GEMM, "g1", in, 3, a, 3);
     }
     {
         const char *in[1] = { "g1" };
-        add_node(g, OP_RELU, "relu2", in, 1, NULL, 0);
+        tu_add_node(g, OP_RELU, "relu2", in, 1, NULL, 0);
     }
     {
         const char *in[3] = { "relu2", "g2.b", "g2.c" };
         Attr a[2] = { attr_float("alpha", 1.3f), attr_float("beta", 0.6f) };
-        add_node(g, OP_GEMM, "g2", in, 3, a, 2);
+        tu_add_node(g, OP_GEMM, "g2", in, 3, a, 2);
     }
     {
         const char *in[2] = { "g2", "mm.b" };
-        add_node(g, OP_MATMUL, "mm", in, 2, NULL, 0);
+        tu_add_node(g, OP_MATMUL, "mm", in, 2, NULL, 0);
     }
     {
         const char *in[3] = { "mm", "fc.w", "fc.b" };
-        add_node(g, OP_DENSE, "fc", in, 3, NULL, 0);
+        tu_add_node(g, OP_DENSE, "fc", in, 3, NULL, 0);
     }
     add_bn(g, &r, "bn2", "fc", 5, 1e-3f);
     {
         const char *in[1] = { "bn2" };
         Attr a[2] = { attr_float("min", -1.0f), attr_float("max", 1.0f) };
-        add_node(g, OP_CLIP, "clip2", in, 1, a, 2);
+        tu_add_node(g, OP_CLIP, "clip2", in, 1, a, 2);
     }
     CHECK_OK(graph_add_output(g, "clip2", &err), &err);
     CHECK_OK(graph_finalize(g, &err), &err);
