@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
+
 static QsAbortHook abort_hook;
 
 QsStatus qs_fail(QsError *err, QsStatus code, const char *fmt, ...)
@@ -16,6 +18,8 @@ QsStatus qs_fail(QsError *err, QsStatus code, const char *fmt, ...)
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         err->code = code;
+        /* a message may quote bytes from a file: keep it one printable line */
+        utf8_make_safe(err->msg, true);
     }
     return code;
 }
@@ -42,6 +46,7 @@ void qs_error_prefix(QsError *err, const char *fmt, ...)
         b = cap - used;
     memcpy(err->msg + used, old, b);
     err->msg[used + b] = '\0';
+    utf8_make_safe(err->msg, true);
 }
 
 void qs_error_clear(QsError *err)

@@ -70,14 +70,16 @@ static QsStatus slice_geom(const Node *n, const Shape *x, Shape *y, SliceGeom *g
         } else {
             s = s < 0 ? -1 : s > d - 1 ? d - 1 : s;
             e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-            len = s > e ? (s - e - 1) / -k + 1 : 0;
+            /* -INT64_MIN does not exist; INT64_MAX takes the same single element */
+            len = s > e ? (s - e - 1) / (k == INT64_MIN ? INT64_MAX : -k) + 1 : 0;
         }
         if (a == 0 && !(s == 0 && k == 1 && len == d))
             return qs_fail(err, QS_EINVAL, "Slice '%s': the batch axis 0 can only be kept "
                            "whole", n->name);
         y->dim[a] = len;
         g->begin[a] = s;
-        g->step[a] = k;
+        /* one element or none: the step is never taken, and step * stride could overflow */
+        g->step[a] = len > 1 ? k : 1;
     }
     return QS_OK;
 }

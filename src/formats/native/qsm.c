@@ -19,6 +19,7 @@
 #include "graph/graph.h"
 #include "ops/op.h"
 #include "base/tensor.h"
+#include "base/utf8.h"
 
 /* Tensor bytes are stored little-endian and copied as they are. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -76,42 +77,6 @@ static bool json_u63(const cJSON *j, uint64_t *out)
         return false;
     *out = (uint64_t)d;
     return true;
-}
-
-/* Index of the first byte that is not valid UTF-8 (or is NUL), or len when all are. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c == 0)
-            return i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (len - i <= n)
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += n + 1;
-    }
-    return len;
 }
 
 /* Byte sizes of every safetensors dtype, so that tensors under "variant/" written by later
@@ -379,7 +344,7 @@ static QsStatus parse_header(ParseState *ps, const unsigned char *buf, size_t le
     const char *hdr = (const char *)buf + 8;
     if (n == 0 || hdr[0] != '{')
         return qs_fail(e, QS_EFORMAT, "the header at byte 8 does not start with '{'");
-    size_t bad = utf8_invalid_at((const unsigned char *)hdr, (size_t)n);
+    size_t bad = utf8_valid_prefix(hdr, (size_t)n);
     if (bad < n)
         return qs_fail(e, QS_EFORMAT, "the header has a NUL or invalid UTF-8 byte at byte %zu",
                        8 + bad);

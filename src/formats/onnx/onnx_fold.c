@@ -79,10 +79,12 @@ static QsStatus k_int_bin(OxCtx *c, KBin op, int64_t a, int64_t b, int64_t *out)
         *out = OX_BATCH;
         return QS_OK;
     }
+    static const char sym[] = { [KB_ADD] = '+', [KB_SUB] = '-', [KB_MUL] = '*', [KB_POW] = '^' };
+    bool over = false;
     switch (op) {
-    case KB_ADD: *out = (int64_t)((uint64_t)a + (uint64_t)b); break;
-    case KB_SUB: *out = (int64_t)((uint64_t)a - (uint64_t)b); break;
-    case KB_MUL: *out = (int64_t)((uint64_t)a * (uint64_t)b); break;
+    case KB_ADD: over = __builtin_add_overflow(a, b, out); break;
+    case KB_SUB: over = __builtin_sub_overflow(a, b, out); break;
+    case KB_MUL: over = __builtin_mul_overflow(a, b, out); break;
     case KB_DIV:
         if (b == 0 || (a == INT64_MIN && b == -1))
             return ox_nfail(c, QS_EINVAL, "integer division by zero");
@@ -98,14 +100,20 @@ static QsStatus k_int_bin(OxCtx *c, KBin op, int64_t a, int64_t b, int64_t *out)
             *out += b;
         break;
     case KB_POW: {
+        /* |a| >= 2 overflows by the 63rd factor; 0, 1 and -1 stay put: 64 rounds suffice */
         int64_t r = 1;
-        for (int64_t e = 0; e < b && e < 64; e++)
-            r = (int64_t)((uint64_t)r * (uint64_t)a);
+        for (int64_t e = 0; e < b && e < 64 && !over; e++)
+            over = __builtin_mul_overflow(r, a, &r);
+        if (!over && b > 64 && (a < -1 || a > 1))
+            over = true;
         *out = b < 0 ? 0 : r;
         break;
     }
     default: *out = a == b; break;
     }
+    if (over)
+        return ox_nfail(c, QS_EINVAL, "integer overflow: %lld %c %lld does not fit in int64",
+                        (long long)a, sym[op], (long long)b);
     return QS_OK;
 }
 
@@ -473,6 +481,22 @@ QsStatus ox_fold_transpose(OxCtx *c, int arg)
     return ox_out_const(c, 0, t);
 }
 
+/* Clamps the start *s and end *e (negative ones already made relative to the end) of an
+ * axis of size d as ONNX Slice does for step k != 0, and returns the element count. No
+ * step, however large (INT64_MAX, INT64_MIN), overflows: s - e - 1 < d. */
+static int64_t slice_extent(int64_t d, int64_t *s, int64_t *e, int64_t k)
+{
+    if (k > 0) {
+        *s = *s < 0 ? 0 : *s > d ? d : *s;
+        *e = *e < 0 ? 0 : *e > d ? d : *e;
+        return *e > *s ? (*e - *s - 1) / k + 1 : 0;
+    }
+    *s = *s < 0 ? -1 : *s > d - 1 ? d - 1 : *s;
+    *e = *e < -1 ? -1 : *e > d - 1 ? d - 1 : *e;
+    /* -INT64_MIN does not exist; INT64_MAX takes the same single element */
+    return *s > *e ? (*s - *e - 1) / (k == INT64_MIN ? INT64_MAX : -k) + 1 : 0;
+}
+
 QsStatus ox_fold_slice(OxCtx *c, int arg)
 {
     OxVal *x = ox_in(c, 0);
@@ -519,17 +543,11 @@ QsStatus ox_fold_slice(OxCtx *c, int arg)
             s += d;
         if (e < 0 && e > INT64_MIN / 2)
             e += d;
-        if (sp[i] > 0) {
-            s = s < 0 ? 0 : s > d ? d : s;
-            e = e < 0 ? 0 : e > d ? d : e;
-            o.dim[a] = e > s ? (e - s + sp[i] - 1) / sp[i] : 0;
-        } else {
-            s = s < 0 ? -1 : s > d - 1 ? d - 1 : s;
-            e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-            o.dim[a] = s > e ? (s - e + (-sp[i]) - 1) / (-sp[i]) : 0;
-        }
+        o.dim[a] = slice_extent(d, &s, &e, sp[i]);
         b[a] = s;
-        step[a] = sp[i];
+        /* one element or none: the step is never taken, and multiplying a huge one by the
+         * axis stride below could overflow */
+        step[a] = o.dim[a] > 1 ? sp[i] : 1;
     }
     Tensor *t = tensor_new(x->k->dtype, o, c->err);
     if (!t)
@@ -576,6 +594,18 @@ QsStatus ox_fold_constant_of_shape(OxCtx *c, int arg)
     return ox_out_const(c, 0, t);
 }
 
+/* ONNX Range's element count max(ceil((limit - start) / delta), 0) for int64 operands,
+ * delta != 0, exact where the double formula rounds (|limit - start| above 2^53). */
+static uint64_t range_count(int64_t start, int64_t limit, int64_t delta)
+{
+    if (delta > 0 ? limit <= start : limit >= start)
+        return 0;
+    uint64_t span = delta > 0 ? (uint64_t)limit - (uint64_t)start
+                              : (uint64_t)start - (uint64_t)limit;
+    uint64_t step = delta > 0 ? (uint64_t)delta : (uint64_t)-(delta + 1) + 1;
+    return (span - 1) / step + 1;
+}
+
 QsStatus ox_fold_range(OxCtx *c, int arg)
 {
     OxVal *a = ox_in(c, 0), *b = ox_in(c, 1), *d = ox_in(c, 2);
@@ -588,12 +618,17 @@ QsStatus ox_fold_range(OxCtx *c, int arg)
     if (ints && (k_i64(a->k)[0] == OX_BATCH || k_i64(b->k)[0] == OX_BATCH))
         return ox_nfail(c, QS_EUNSUPPORTED, "a range up to the batch size");
     double cnt = dd != 0.0 ? ceil((l - s) / dd) : -1.0;
+    if (ints && cnt > 0.0)
+        cnt = (double)range_count(k_i64(a->k)[0], k_i64(b->k)[0], k_i64(d->k)[0]);
     if (!(cnt >= 0.0) || cnt > 1e8)
         return ox_nfail(c, QS_EINVAL, "range of %g elements", cnt);
     Tensor *t = tensor_new(ints ? DT_I64 : DT_F32, shape_of(1, (int64_t)cnt), c->err);
     for (int64_t i = 0; t && i < (int64_t)cnt; i++) {
+        /* start + i * delta lies between start and limit, so the wrapping unsigned sum
+         * is the exact value */
         if (ints)
-            k_i64(t)[i] = k_i64(a->k)[0] + i * k_i64(d->k)[0];
+            k_i64(t)[i] = (int64_t)((uint64_t)k_i64(a->k)[0] +
+                                    (uint64_t)i * (uint64_t)k_i64(d->k)[0]);
         else
             tensor_f32(t)[i] = (float)(s + (double)i * dd);
     }

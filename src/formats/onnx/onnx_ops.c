@@ -92,6 +92,10 @@ static QsStatus resolve_auto_pad(OxCtx *c, Attr *a, int *na, const Shape *x,
             dl[i] = d->ints[i];
         if (st[i] < 1 || dl[i] < 1 || st[i] > INT32_MAX || dl[i] > INT32_MAX)
             return ox_nfail(c, QS_EINVAL, "strides and dilations must be >= 1");
+        /* bounded so that the padding arithmetic below cannot overflow */
+        if (kernel[i] < 1 || kernel[i] > INT32_MAX)
+            return ox_nfail(c, QS_EINVAL, "kernel size %lld out of range",
+                            (long long)kernel[i]);
     }
     if (strcmp(ap, "VALID") != 0) {
         bool upper = strcmp(ap, "SAME_UPPER") == 0;
@@ -155,8 +159,9 @@ static QsStatus tr_conv(OxCtx *c, const OxOpRow *r)
                 continue;
             }
             if (stv < 1 || dlv < 1 || stv > INT32_MAX || dlv > INT32_MAX || kk > INT32_MAX ||
-                want < 1 || want > INT32_MAX)
-                st = ox_nfail(c, QS_EINVAL, "strides, dilations or output_shape out of range");
+                want < 1 || want > INT32_MAX || opv < 0 || opv > INT32_MAX)
+                st = ox_nfail(c, QS_EINVAL, "strides, dilations, output_padding or output_shape "
+                              "out of range");
             if (st)
                 break;
             int64_t total = stv * (in - 1) + opv + ((kk - 1) * dlv + 1) - want;

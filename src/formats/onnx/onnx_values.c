@@ -203,13 +203,15 @@ static const char *ensure_const(OxCtx *c, OxVal *v, bool param)
 /* A generated constant value (e.g. -1 for Neg): defined under a unique name. */
 OxVal *ox_new_const(OxCtx *c, const char *suffix, Tensor *t)
 {
-    char name[256];
+    /* Sized from the layer name: a truncated name could end inside a UTF-8 sequence, and
+     * two long names cut to one prefix would never become unique. */
+    size_t cap = strlen(c->name) + strlen(suffix) + 16;
+    char *owned = xmalloc(cap);
     OxVal *v;
     do
-        snprintf(name, sizeof name, "%s.%s%d", c->name, suffix, c->x->uniq++);
-    while (ox_val(c->x, name) || graph_find_value(c->x->g, name) >= 0);
+        snprintf(owned, cap, "%s.%s%d", c->name, suffix, c->x->uniq++);
+    while (ox_val(c->x, owned) || graph_find_value(c->x->g, owned) >= 0);
     /* The name must outlive the call: keep it in the value as its qname too. */
-    char *owned = xstrdup(name);
     if (ox_define(c->x, owned, &v, c->err)) {
         free(owned);
         tensor_free(t);

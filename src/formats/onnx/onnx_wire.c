@@ -3,8 +3,11 @@
 #include "onnx/onnx_wire.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/utf8.h"
 
 static void attr_free(OxAttr *a)
 {
@@ -50,7 +53,34 @@ void ox_graph_free(OxGraph *g)
     memset(g, 0, sizeof *g);
 }
 
-/* A string field: length-delimited, at most OX_MAX_NAME bytes, no NUL inside. */
+/* What string field num of message `what` holds, for errors; name: whether it is a name
+ * (no control characters) rather than free text (attribute strings, external data). */
+static const char *str_field_label(const char *what, uint32_t num, bool *name)
+{
+    static const struct {
+        const char *msg;
+        uint32_t num;
+        const char *label;
+        bool name;
+    } labels[] = {
+        { "NodeProto", 1, "input name", true },      { "NodeProto", 2, "output name", true },
+        { "NodeProto", 3, "name", true },            { "NodeProto", 4, "op_type", true },
+        { "NodeProto", 7, "domain", true },          { "AttributeProto", 1, "name", true },
+        { "AttributeProto", 4, "string value", false },
+        { "ValueInfoProto", 1, "name", true },       { "TensorProto", 8, "name", true },
+        { "OperatorSetIdProto", 1, "domain", true },
+    };
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (labels[i].num == num && strcmp(labels[i].msg, what) == 0) {
+            *name = labels[i].name;
+            return labels[i].label;
+        }
+    *name = false;
+    return NULL;
+}
+
+/* A string field: length-delimited, at most OX_MAX_NAME bytes, valid UTF-8 (utf8.h; names
+ * without control characters), no NUL inside. */
 QsStatus ox_read_str(const PbReader *r, const PbField *f, char **out, QsError *err)
 {
     if (f->wire != PB_LEN)
@@ -61,10 +91,22 @@ QsStatus ox_read_str(const PbReader *r, const PbField *f, char **out, QsError *e
     if (memchr(f->data, 0, f->len))
         return qs_fail(err, QS_EFORMAT, "%s at byte %zu: string field %u contains a NUL byte",
                        r->what, f->offset, f->num);
+    bool name;
+    const char *label = str_field_label(r->what, f->num, &name);
+    char what[96];
+    if (label)
+        snprintf(what, sizeof what, "%s at byte %zu: %s", r->what, f->offset, label);
+    else
+        snprintf(what, sizeof what, "%s at byte %zu: string field %u", r->what, f->offset,
+                 f->num);
+    if (utf8_check_text((const char *)f->data, f->len, what, err))
+        return err->code;
     free(*out);
     *out = xmalloc(f->len + 1);
     memcpy(*out, f->data, f->len);
     (*out)[f->len] = '\0';
+    if (name && utf8_check_name(*out, what, err))
+        return err->code;
     return QS_OK;
 }
 

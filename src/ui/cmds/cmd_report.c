@@ -65,15 +65,9 @@ QsStatus cmd_report(App *app, const CmdArgs *a, Result *r, QsError *err)
     for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !st; i++)
         st = add_section(app, doc, sections[i].key, sections[i].cmd, err);
     if (!st) {
-        char *text = cJSON_Print(doc);
-        size_t len = strlen(text);
-        char *withnl = xmalloc(len + 2);
-        memcpy(withnl, text, len);
-        withnl[len] = '\n';
-        withnl[len + 1] = '\0';
-        cJSON_free(text);
-        st = fileio_write_atomic(path, withnl, len + 1, err);
-        free(withnl);
+        char *text = render_json_print(doc, true);
+        st = fileio_write_atomic(path, text, strlen(text), err);
+        free(text);
     }
     cJSON_Delete(doc);
     if (!st)

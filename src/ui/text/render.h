@@ -3,6 +3,8 @@
 #ifndef QS_RENDER_H
 #define QS_RENDER_H
 
+#include <stdbool.h>
+
 #include "text/result.h"
 
 typedef enum { RENDER_TEXT = 0, RENDER_JSON } RenderMode;
@@ -15,6 +17,11 @@ char *render_json(const Result *r);
  * does not pull cJSON into every user. */
 struct cJSON;
 struct cJSON *render_json_object(const Result *r);
+/* o as JSON text ending in a newline, indented when `formatted`, else on one line; new
+ * string, caller frees; o is not freed. The last line of defence for valid JSON: a byte
+ * that is not part of valid UTF-8 (a file path, say; names from files are checked when
+ * read, utf8.h) becomes '?'. Control characters are escaped by cJSON. */
+char *render_json_print(const struct cJSON *o, bool formatted);
 /* An error as one JSON line: {"cmd": .., "ok": false, "error": msg, "code": name}. */
 char *render_json_error(const char *cmd, const char *code, const char *msg);
 /* A value as the text renderer shows it. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "text/render.h"
 
 static cJSON *value_json(const RValue *v)
@@ -29,9 +30,9 @@ static cJSON *value_json(const RValue *v)
     }
 }
 
-static char *print_line(cJSON *o)
+char *render_json_print(const cJSON *o, bool formatted)
 {
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = formatted ? cJSON_Print(o) : cJSON_PrintUnformatted(o);
     QS_ASSERT(s);
     size_t n = strlen(s);
     char *line = xmalloc(n + 2);
@@ -39,6 +40,15 @@ static char *print_line(cJSON *o)
     line[n] = '\n';
     line[n + 1] = '\0';
     cJSON_free(s);
+    /* cJSON copies string bytes as they are: outside strings its output is ASCII, so
+     * replacing invalid bytes keeps the document's structure */
+    utf8_make_safe(line, false);
+    return line;
+}
+
+static char *print_line(cJSON *o)
+{
+    char *line = render_json_print(o, false);
     cJSON_Delete(o);
     return line;
 }
