@@ -27,6 +27,7 @@
 #include "onnx/onnx_export.h"
 #include "onnx/onnx_import.h"
 #include "onnx/protobuf.h"
+#include "native/qsm.h"
 #include "run/run.h"
 #include "test_util.h"
 
@@ -798,6 +799,287 @@ static void test_damaged(void)
     pb_writer_release(&g);
 }
 
+/* ---- hostile values: overflowing int64 arithmetic, names that are not UTF-8 */
+
+/* A 1-D INT64 initializer. */
+static void init_i64(PbWriter *g, const char *name, const int64_t *v, int n)
+{
+    PbWriter t;
+    pb_writer_init(&t);
+    put_dims(&t, 1, (const int64_t[]){ n }, 1);
+    pb_put_varint(&t, 2, 7);
+    pb_put_string(&t, 8, name);
+    pb_put_bytes(&t, 9, v, (size_t)n * sizeof *v);
+    pb_put_message(g, 5, &t);
+    pb_writer_release(&t);
+}
+
+/* x (N, 4) and y (N, 4 or 1) as graph input and output. */
+static void io_nx4(PbWriter *g, const char *x, const char *y, int64_t ycols)
+{
+    const bool sym[2] = { true, false };
+    PbWriter vi;
+    pb_writer_init(&vi);
+    value_info(&vi, x, (const int64_t[]){ 1, 4 }, sym, 2);
+    pb_put_message(g, 11, &vi);
+    pb_writer_release(&vi);
+    pb_writer_init(&vi);
+    value_info(&vi, y, (const int64_t[]){ 1, ycols }, sym, 2);
+    pb_put_message(g, 12, &vi);
+    pb_writer_release(&vi);
+}
+
+/* y = Slice(x or a folded constant, start, end, axis 1 / 0, step); returns y on a fixed
+ * x of 2 rows, or NULL with err set. fold: slice the constant [10..14] and add it to x. */
+static Tensor *slice_run(bool fold, int64_t start, int64_t end, int64_t step, QsError *err)
+{
+    PbWriter g;
+    pb_writer_init(&g);
+    init_i64(&g, "st", &start, 1);
+    init_i64(&g, "en", &end, 1);
+    init_i64(&g, "ax", (const int64_t[]){ fold ? 0 : 1 }, 1);
+    init_i64(&g, "sp", &step, 1);
+    if (fold) {
+        PbWriter t;
+        pb_writer_init(&t);
+        tensor_f32_raw(&t, "k", (const int64_t[]){ 5 }, 1, (const float[]){ 10, 11, 12, 13, 14 },
+                       5);
+        pb_put_message(&g, 5, &t);
+        pb_writer_release(&t);
+        node(&g, "Slice", "slice", (const char *[]){ "k", "st", "en", "ax", "sp" }, 5, "ks",
+             NULL);
+        node(&g, "Add", "add", (const char *[]){ "x", "ks" }, 2, "y", NULL);
+    } else {
+        node(&g, "Slice", "slice", (const char *[]){ "x", "st", "en", "ax", "sp" }, 5, "y", NULL);
+    }
+    io_nx4(&g, "x", "y", fold ? 4 : 1);
+    Model *m = parse_graph(&g, 13, NULL, err);
+    pb_writer_release(&g);
+    if (!m)
+        return NULL;
+    const float xv[8] = { 0, 1, 2, 3, 100, 101, 102, 103 };
+    Tensor xt = tensor_view(DT_F32, shape_of(2, 2LL, 4LL), (void *)xv);
+    Tensor *y = run_model(m, &xt);
+    model_free(m);
+    return y;
+}
+
+/* Slice steps at the int64 limits (issue 14, finding 4): one element, never an overflow,
+ * both folded on constants and at run time. */
+static void test_slice_extreme_steps(void)
+{
+    QsError err = { 0 };
+    /* folded: [10..14][1:5:INT64_MAX] = [11]; [10..14][INT64_MAX:-INT64_MAX:INT64_MIN] =
+     * [14] (start clamped to the last element); added to x (N, 4) by broadcasting */
+    const struct {
+        int64_t start, end, step;
+        float want;
+    } folds[] = { { 1, 5, INT64_MAX, 11 }, { INT64_MAX, -INT64_MAX, INT64_MIN, 14 },
+                  { -1, INT64_MIN + 1, INT64_MIN, 14 }, { 0, INT64_MAX, INT64_MAX, 10 } };
+    for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++) {
+        Tensor *y = slice_run(true, folds[i].start, folds[i].end, folds[i].step, &err);
+        if (!CHECK(y != NULL)) {
+            fprintf(stderr, "fold slice %zu: %s\n", i, err.msg);
+            continue;
+        }
+        CHECK(y->shape.ndim == 2 && y->shape.dim[0] == 2 && y->shape.dim[1] == 4);
+        CHECK(tensor_f32(y)[0] == folds[i].want && tensor_f32(y)[5] == 101 + folds[i].want);
+        tensor_free(y);
+    }
+    /* at run time, on axis 1 of x = [[0, 1, 2, 3], [100, 101, 102, 103]] */
+    const struct {
+        int64_t start, end, step;
+        float want0, want1;
+    } runs[] = { { 1, 4, INT64_MAX, 1, 101 }, { INT64_MAX, -INT64_MAX, -INT64_MAX, 3, 103 },
+                 { 2, 0, -INT64_MAX, 2, 102 } };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        Tensor *y = slice_run(false, runs[i].start, runs[i].end, runs[i].step, &err);
+        if (!CHECK(y != NULL)) {
+            fprintf(stderr, "run-time slice %zu: %s\n", i, err.msg);
+            continue;
+        }
+        CHECK(y->shape.ndim == 2 && y->shape.dim[0] == 2 && y->shape.dim[1] == 1);
+        CHECK(tensor_f32(y)[0] == runs[i].want0 && tensor_f32(y)[1] == runs[i].want1);
+        tensor_free(y);
+    }
+    /* INT64_MIN in a Slice parameter of a run-time value is the importer's batch symbol
+     * (docs/onnx.md): refused by name rather than mistaken */
+    CHECK(slice_run(false, 0, 4, INT64_MIN, &err) == NULL);
+    expect_error("step INT64_MIN", err.code, &err, QS_EUNSUPPORTED,
+                 "test.onnx: Slice 'slice': steps holds the batch size");
+}
+
+/* Folded int64 arithmetic that leaves int64 is an error naming the node. */
+static void test_fold_int_overflow(void)
+{
+    static const struct {
+        const char *op;
+        int64_t a, b;
+        const char *msg;
+    } cases[] = {
+        { "Add", INT64_MAX, 1, "Add 'calc': integer overflow: 9223372036854775807 + 1 does not "
+                               "fit in int64" },
+        { "Sub", INT64_MIN + 1, 2, "Sub 'calc': integer overflow: -9223372036854775807 - 2 does "
+                                   "not fit in int64" },
+        { "Mul", 1LL << 32, 1LL << 31, "Mul 'calc': integer overflow: 4294967296 * 2147483648 "
+                                       "does not fit in int64" },
+        { "Pow", 3, 40, "Pow 'calc': integer overflow: 3 ^ 40 does not fit in int64" },
+        { "Pow", 2, 1000, "Pow 'calc': integer overflow: 2 ^ 1000 does not fit in int64" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        PbWriter g;
+        pb_writer_init(&g);
+        init_i64(&g, "a", &cases[i].a, 1);
+        init_i64(&g, "b", &cases[i].b, 1);
+        node(&g, cases[i].op, "calc", (const char *[]){ "a", "b" }, 2, "s", NULL);
+        node(&g, "Reshape", "reshape", (const char *[]){ "x", "s" }, 2, "y", NULL);
+        io_nx4(&g, "x", "y", 4);
+        QsError err = { 0 };
+        Model *m = parse_graph(&g, 13, NULL, &err);
+        CHECK(m == NULL);
+        model_free(m);
+        expect_error(cases[i].op, err.code, &err, QS_EINVAL, cases[i].msg);
+        pb_writer_release(&g);
+    }
+    /* Range over the whole int64 line in 4 steps: exact values, no overflow */
+    PbWriter g;
+    pb_writer_init(&g);
+    const int64_t lo = INT64_MIN + 1, hi = INT64_MAX, d = 1LL << 62;
+    init_i64(&g, "lo", &lo, 1);
+    init_i64(&g, "hi", &hi, 1);
+    init_i64(&g, "d", &d, 1);
+    node(&g, "Range", "range", (const char *[]){ "lo", "hi", "d" }, 3, "r", NULL);
+    node(&g, "Shape", "shape", (const char *[]){ "r" }, 1, "n", NULL);
+    node(&g, "Reshape", "reshape", (const char *[]){ "x", "n" }, 2, "y", NULL);
+    io_nx4(&g, "x", "y", 4);
+    QsError err = { 0 };
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    /* 4 elements: x (N, 4) reshaped to (4) works at batch 1 only, so the import stops at
+     * the batch rule; the Range itself must have folded to 4 values */
+    CHECK(m == NULL);
+    CHECK(strstr(err.msg, "range") == NULL && strstr(err.msg, "overflow") == NULL);
+    model_free(m);
+    pb_writer_release(&g);
+}
+
+/* A one-node model Relu(x) -> y whose names the caller chooses. */
+static Model *relu_named(const char *node_name, const char *x, const char *y, QsError *err)
+{
+    PbWriter g;
+    pb_writer_init(&g);
+    node(&g, "Relu", node_name, (const char *[]){ x }, 1, y, NULL);
+    io_nx4(&g, x, y, 4);
+    Model *m = parse_graph(&g, 13, NULL, err);
+    pb_writer_release(&g);
+    return m;
+}
+
+/* Names that are not UTF-8 or hold control characters are refused where they are read
+ * (issue 14, finding 5); valid multi-byte names load and survive a .qsm round trip. */
+static void test_hostile_names(void)
+{
+    static const struct {
+        const char *node, *x, *y, *msg;
+    } cases[] = {
+        { "r\xffz", "x", "y", "name is not valid UTF-8 (byte 0xff at offset 1)" },
+        { "r", "x\xc0\xafx", "y", "input name is not valid UTF-8 (byte 0xc0 at offset 1)" },
+        { "r", "x", "y\xed\xa0\x80", "output name is not valid UTF-8 (byte 0xed at offset 1)" },
+        { "r", "x", "y\xf4\x90\x80\x80", "output name is not valid UTF-8 (byte 0xf4 at offset 1)" },
+        { "caf\xc3", "x", "y", "name is not valid UTF-8 (byte 0xc3 at offset 3)" },
+        { "r\n2", "x", "y", "name contains the control character 0x0a at offset 1" },
+        { "r", "x\x1b[31m", "y", "input name contains the control character 0x1b at offset 1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        QsError err = { 0 };
+        Model *m = relu_named(cases[i].node, cases[i].x, cases[i].y, &err);
+        CHECK(m == NULL);
+        model_free(m);
+        expect_error(cases[i].msg, err.code, &err, QS_EFORMAT, cases[i].msg);
+        CHECK(strncmp(err.msg, "test.onnx: NodeProto at byte ", 29) == 0);
+    }
+    /* graph input names are ValueInfoProtos; the NodeProto comes first in the file */
+    QsError err = { 0 };
+    PbWriter g, vi;
+    pb_writer_init(&g);
+    pb_writer_init(&vi);
+    value_info(&vi, "in\x7f", (const int64_t[]){ 1, 4 }, (const bool[]){ true, false }, 2);
+    pb_put_message(&g, 11, &vi);
+    pb_writer_release(&vi);
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("value_info", err.code, &err, QS_EFORMAT,
+                 "test.onnx: ValueInfoProto at byte 19: name contains the control character "
+                 "0x7f at offset 2");
+    pb_writer_release(&g);
+    /* an attribute's string value must be UTF-8 too */
+    PbWriter at;
+    pb_writer_init(&g);
+    pb_writer_init(&at);
+    pb_put_string(&at, 1, "auto_pad");
+    pb_put_string(&at, 4, "SAME\xe2\x82");
+    pb_put_varint(&at, 20, 3);
+    node(&g, "MaxPool", "pool", (const char *[]){ "x" }, 1, "y", &at);
+    io_nx4(&g, "x", "y", 4);
+    m = parse_graph(&g, 13, NULL, &err);
+    CHECK(m == NULL);
+    expect_error("attribute string", err.code, &err, QS_EFORMAT,
+                 "string value is not valid UTF-8 (byte 0xe2 at offset 4)");
+    pb_writer_release(&at);
+    pb_writer_release(&g);
+
+    /* Valid UTF-8 names (2-, 3- and 4-byte) load, save to .qsm and load back unchanged. */
+    const char *nn = "r\xc3\xa9lu", *xn = "\xe5\x85\xa5\xe5\x8a\x9b", *yn = "y\xf0\x9f\x98\x80";
+    m = relu_named(nn, xn, yn, &err);
+    if (!CHECK(m != NULL)) {
+        fprintf(stderr, "utf-8 names: %s\n", err.msg);
+        return;
+    }
+    void *buf = NULL;
+    size_t len = 0;
+    if (CHECK_OK(qsm_serialize(m, &buf, &len, &err), &err)) {
+        Model *back = qsm_parse(buf, len, "roundtrip.qsm", &err);
+        if (CHECK(back != NULL)) {
+            CHECK(graph_find_node(&back->graph, nn) >= 0);
+            CHECK(graph_find_value(&back->graph, xn) >= 0 && graph_find_value(&back->graph, yn) >= 0);
+        } else {
+            fprintf(stderr, "round trip: %s\n", err.msg);
+        }
+        model_free(back);
+    }
+    free(buf);
+    model_free(m);
+}
+
+/* Generated constants take the layer's whole name: two Negs whose names share their first
+ * 300 bytes used to be cut to one name and loop forever looking for a free one. */
+static void test_long_names(void)
+{
+    char a[400], b[400];
+    memset(a, 'n', 300);
+    memcpy(b, a, 300);
+    strcpy(a + 300, "_a");
+    strcpy(b + 300, "_b");
+    PbWriter g;
+    pb_writer_init(&g);
+    node(&g, "Neg", a, (const char *[]){ "x" }, 1, "h", NULL);
+    node(&g, "Neg", b, (const char *[]){ "h" }, 1, "y", NULL);
+    io_nx4(&g, "x", "y", 4);
+    QsError err = { 0 };
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    if (CHECK(m != NULL)) {
+        const float xv[4] = { 1, -2, 3, -4 };
+        Tensor xt = tensor_view(DT_F32, shape_of(2, 1LL, 4LL), (void *)xv);
+        Tensor *y = run_model(m, &xt);
+        if (CHECK(y != NULL))
+            expect_close("neg neg", tensor_f32(y), xv, 4, 0, 0);
+        tensor_free(y);
+    } else {
+        fprintf(stderr, "long names: %s\n", err.msg);
+    }
+    model_free(m);
+    pb_writer_release(&g);
+}
+
 static void test_protobuf(void)
 {
     /* Varints: 300 = ac 02; 10-byte maximum; an 11th byte or a 10th byte > 1 fails. */
@@ -866,5 +1148,9 @@ int main(void)
     test_mod();
     test_graph_rules();
     test_damaged();
+    test_slice_extreme_steps();
+    test_fold_int_overflow();
+    test_hostile_names();
+    test_long_names();
     return test_summary("onnx_import");
 }
