@@ -325,6 +325,61 @@ static QsStatus check_unique_keys(const cJSON *obj, const char *what, QsError *e
     return st;
 }
 
+/* Offset of the first "\u0000" escape in the JSON text s[0, n), or n. cJSON would end the
+ * string there, silently cutting a name short. A backslash only occurs inside strings,
+ * and "\\" is skipped whole, so every escape is seen once. */
+static size_t json_nul_escape_at(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (n - i >= 6 && memcmp(s + i, "\\u0000", 6) == 0)
+            return i;
+        i++;
+    }
+    return n;
+}
+
+/* Every key and string of the JSON tree j is a name (utf8.h: UTF-8, no control character)
+ * but for text, which may hold tabs and newlines: the string values of "__metadata__"
+ * (when j is the header, top) and string attributes ("s") in the graph. where: j's
+ * place, for errors. */
+static QsStatus check_json_names(const cJSON *j, const char *where, bool text_values, bool top,
+                                 QsError *e)
+{
+    char what[160];
+    for (const cJSON *it = j->child; it; it = it->next) {
+        if (it->string) {
+            snprintf(what, sizeof what, "a key in %s", where);
+            if (utf8_check_name(it->string, what, e))
+                return e->code;
+        }
+        /* keys are checked by now, so they may be quoted */
+        if (it->string)
+            snprintf(what, sizeof what, "the value of '%.60s' in %s", it->string, where);
+        else
+            snprintf(what, sizeof what, "an element in %s", where);
+        if (cJSON_IsString(it)) {
+            bool text = text_values || (!top && it->string && strcmp(it->string, "s") == 0);
+            QsStatus st = text ? utf8_check_text(it->valuestring, strlen(it->valuestring),
+                                                        what, e)
+                                      : utf8_check_name(it->valuestring, what, e);
+            if (st)
+                return st;
+        } else if (it->child) {
+            bool meta = top && strcmp(it->string, "__metadata__") == 0;
+            char inner[160];
+            if (it->string)
+                snprintf(inner, sizeof inner, "'%.60s'", it->string);
+            else
+                snprintf(inner, sizeof inner, "an element in %.100s", where);
+            if (check_json_names(it, inner, meta, false, e))
+                return e->code;
+        }
+    }
+    return QS_OK;
+}
+
 /* Reads the length, the header JSON and its metadata; checks every tensor entry. */
 static QsStatus parse_header(ParseState *ps, const unsigned char *buf, size_t len,
                              const char **graph_json, QsError *e)
@@ -348,6 +403,10 @@ static QsStatus parse_header(ParseState *ps, const unsigned char *buf, size_t le
     if (bad < n)
         return qs_fail(e, QS_EFORMAT, "the header has a NUL or invalid UTF-8 byte at byte %zu",
                        8 + bad);
+    bad = json_nul_escape_at(hdr, (size_t)n);
+    if (bad < n)
+        return qs_fail(e, QS_EFORMAT, "the header has an escaped NUL (\\u0000) at byte %zu",
+                       8 + bad);
     const char *end = NULL;
     ps->header = cJSON_ParseWithLengthOpts(hdr, (size_t)n, &end, 0);
     if (!ps->header) {
@@ -360,6 +419,8 @@ static QsStatus parse_header(ParseState *ps, const unsigned char *buf, size_t le
                            (size_t)(8 + (p - hdr)));
     if (!cJSON_IsObject(ps->header))
         return qs_fail(e, QS_EFORMAT, "the header is not a JSON object");
+    if (check_json_names(ps->header, "the header", false, true, e))
+        return e->code;
     uint64_t data_len = (uint64_t)(len - 8 - n);
 
     /* Metadata first: a file that is not ours fails with that, not with a tensor detail. */
@@ -819,7 +880,10 @@ static QsStatus check_references(ParseState *ps, QsError *e)
 static QsStatus parse_graph(ParseState *ps, const char *json, QsError *e)
 {
     const char *end = NULL;
-    size_t len = strlen(json);
+    size_t len = strlen(json), bad = json_nul_escape_at(json, len);
+    if (bad < len)
+        return qs_fail(e, QS_EFORMAT, "metadata \"qsm.graph\" has an escaped NUL (\\u0000) at "
+                       "character %zu", bad);
     ps->graph = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!ps->graph) {
         size_t at = end ? (size_t)(end - json) : 0;
@@ -834,6 +898,8 @@ static QsStatus parse_graph(ParseState *ps, const char *json, QsError *e)
     const cJSON *root = ps->graph, *arr, *it;
     if (!cJSON_IsObject(root))
         return qs_fail(e, QS_EFORMAT, "metadata \"qsm.graph\" is not a JSON object");
+    if (check_json_names(root, "\"qsm.graph\"", false, false, e))
+        return e->code;
     GraphSpec *gs = &ps->gs;
 
     if (want_array(root, "inputs", "graph", &arr, e))
@@ -1134,6 +1200,41 @@ static int cmp_const(const void *a, const void *b)
     return (x->value > y->value) - (x->value < y->value);
 }
 
+/* The names and metadata of m obey what qsm_parse asks of them (utf8.h), so that a file
+ * this writes always loads: refused here, rather than written and refused when read. */
+static QsStatus check_saved_names(const Model *m, QsError *e)
+{
+    const Graph *g = &m->graph;
+    char what[96];
+    for (int i = 0; i < g->n_values; i++) {
+        snprintf(what, sizeof what, "value %d: name", i);
+        if (utf8_check_name(g->values[i].name, what, e))
+            return e->code;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        snprintf(what, sizeof what, "node %d: name", i);
+        if (utf8_check_name(n->name, what, e))
+            return e->code;
+        for (int k = 0; k < n->n_attrs; k++) {
+            snprintf(what, sizeof what, "node '%.40s': attribute %d", n->name, k);
+            if (utf8_check_name(n->attrs[k].name, what, e) ||
+                (n->attrs[k].type == ATTR_STRING &&
+                 utf8_check_text(n->attrs[k].s, strlen(n->attrs[k].s), what, e)))
+                return e->code;
+        }
+    }
+    for (int i = 0; i < m->n_meta; i++) {
+        snprintf(what, sizeof what, "metadata %d: key", i);
+        if (utf8_check_name(m->meta[i].key, what, e))
+            return e->code;
+        snprintf(what, sizeof what, "metadata '%.40s'", m->meta[i].key);
+        if (utf8_check_text(m->meta[i].value, strlen(m->meta[i].value), what, e))
+            return e->code;
+    }
+    return QS_OK;
+}
+
 QsStatus qsm_serialize(const Model *m, void **out, size_t *out_len, QsError *err)
 {
     QsError e = { 0 };
@@ -1156,6 +1257,8 @@ QsStatus qsm_serialize(const Model *m, void **out, size_t *out_len, QsError *err
         else
             cs[n_cs++] = (ConstRef){ i, dtype_size(v->data->dtype) };
     }
+    if (!st)
+        st = check_saved_names(m, &e);
     if (st)
         goto cleanup;
     qsort(cs, (size_t)n_cs, sizeof *cs, cmp_const);

@@ -54,7 +54,7 @@ void ox_graph_free(OxGraph *g)
 }
 
 /* What string field num of message `what` holds, for errors; name: whether it is a name
- * (no control characters) rather than free text (attribute strings, external data). */
+ * (no control characters) rather than text (attribute strings, external data entries). */
 static const char *str_field_label(const char *what, uint32_t num, bool *name)
 {
     static const struct {
