@@ -17,6 +17,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/utf8.h"
 #include "io/fileio.h"
 #include "arrays/npy.h"
 
@@ -140,6 +141,13 @@ static QsStatus npz_read_dir(const char *path, const unsigned char *buf, size_t 
         if (memchr(z->name, '\0', nlen)) {
             npz_dir_release(d);
             return qs_fail(err, QS_EFORMAT, "%s: member %d has a NUL byte in its name", path, i);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "member %d: name", i);
+        if (utf8_check_name(z->name, what, err)) { /* base/utf8.h */
+            npz_dir_release(d);
+            qs_error_prefix(err, "%s", path);
+            return err->code;
         }
         pos += ZIP_CENTRAL_LEN + nlen + xlen + clen;
     }

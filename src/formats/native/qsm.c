@@ -20,6 +20,7 @@
 #include "ops/op.h"
 #include "base/tensor.h"
 #include "base/utf8.h"
+#include "native/jsontext.h"
 
 /* Tensor bytes are stored little-endian and copied as they are. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -325,61 +326,6 @@ static QsStatus check_unique_keys(const cJSON *obj, const char *what, QsError *e
     return st;
 }
 
-/* Offset of the first "\u0000" escape in the JSON text s[0, n), or n. cJSON would end the
- * string there, silently cutting a name short. A backslash only occurs inside strings,
- * and "\\" is skipped whole, so every escape is seen once. */
-static size_t json_nul_escape_at(const char *s, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '\\')
-            continue;
-        if (n - i >= 6 && memcmp(s + i, "\\u0000", 6) == 0)
-            return i;
-        i++;
-    }
-    return n;
-}
-
-/* Every key and string of the JSON tree j is a name (utf8.h: UTF-8, no control character)
- * but for text, which may hold tabs and newlines: the string values of "__metadata__"
- * (when j is the header, top) and string attributes ("s") in the graph. where: j's
- * place, for errors. */
-static QsStatus check_json_names(const cJSON *j, const char *where, bool text_values, bool top,
-                                 QsError *e)
-{
-    char what[160];
-    for (const cJSON *it = j->child; it; it = it->next) {
-        if (it->string) {
-            snprintf(what, sizeof what, "a key in %s", where);
-            if (utf8_check_name(it->string, what, e))
-                return e->code;
-        }
-        /* keys are checked by now, so they may be quoted */
-        if (it->string)
-            snprintf(what, sizeof what, "the value of '%.60s' in %s", it->string, where);
-        else
-            snprintf(what, sizeof what, "an element in %s", where);
-        if (cJSON_IsString(it)) {
-            bool text = text_values || (!top && it->string && strcmp(it->string, "s") == 0);
-            QsStatus st = text ? utf8_check_text(it->valuestring, strlen(it->valuestring),
-                                                        what, e)
-                                      : utf8_check_name(it->valuestring, what, e);
-            if (st)
-                return st;
-        } else if (it->child) {
-            bool meta = top && strcmp(it->string, "__metadata__") == 0;
-            char inner[160];
-            if (it->string)
-                snprintf(inner, sizeof inner, "'%.60s'", it->string);
-            else
-                snprintf(inner, sizeof inner, "an element in %.100s", where);
-            if (check_json_names(it, inner, meta, false, e))
-                return e->code;
-        }
-    }
-    return QS_OK;
-}
-
 /* Reads the length, the header JSON and its metadata; checks every tensor entry. */
 static QsStatus parse_header(ParseState *ps, const unsigned char *buf, size_t len,
                              const char **graph_json, QsError *e)
@@ -419,7 +365,7 @@ static QsStatus parse_header(ParseState *ps, const unsigned char *buf, size_t le
                            (size_t)(8 + (p - hdr)));
     if (!cJSON_IsObject(ps->header))
         return qs_fail(e, QS_EFORMAT, "the header is not a JSON object");
-    if (check_json_names(ps->header, "the header", false, true, e))
+    if (json_check_names(ps->header, "the header", "__metadata__", e))
         return e->code;
     uint64_t data_len = (uint64_t)(len - 8 - n);
 
@@ -898,7 +844,7 @@ static QsStatus parse_graph(ParseState *ps, const char *json, QsError *e)
     const cJSON *root = ps->graph, *arr, *it;
     if (!cJSON_IsObject(root))
         return qs_fail(e, QS_EFORMAT, "metadata \"qsm.graph\" is not a JSON object");
-    if (check_json_names(root, "\"qsm.graph\"", false, false, e))
+    if (json_check_names(root, "\"qsm.graph\"", NULL, e))
         return e->code;
     GraphSpec *gs = &ps->gs;
 

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "graph/builder.h"
 #include "io/fileio.h"
+#include "native/jsontext.h"
 
 #define SPEC_MAX_VALUES 4096
 
@@ -19,6 +21,7 @@ static const char *const layer_keys[] = { "kind", "name", "out", "kernel", "stri
                                           "scale", NULL };
 
 #define SPEC_MAX_INPUTS 8
+#define SPEC_MAX_NAME 63
 
 static QsStatus check_keys(const cJSON *obj, const char *const *allowed, const char *where,
                            QsError *err)
@@ -85,8 +88,11 @@ static QsStatus parse_layer(const cJSON *j, int index, LayerSpec *ls, float *val
         return qs_fail(err, QS_EFORMAT, "%s: 'kind' (a string) is required", where);
     *ls = layer_spec_default(kind->valuestring);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-    if (name && !cJSON_IsString(name))
-        return qs_fail(err, QS_EFORMAT, "%s: 'name' must be a string", where);
+    /* the builder keeps names in fixed buffers: a longer one would be cut, perhaps inside
+     * a UTF-8 sequence */
+    if (name && (!cJSON_IsString(name) || strlen(name->valuestring) > SPEC_MAX_NAME))
+        return qs_fail(err, QS_EFORMAT, "%s: 'name' must be a string of at most %d bytes", where,
+                       SPEC_MAX_NAME);
     ls->name = name ? name->valuestring : NULL;
     const int64_t big = 1 << 20;
     if (get_int(j, "out", 1, big, &ls->out, where, err) ||
@@ -250,6 +256,13 @@ static void copy_meta(Model *m, const cJSON *root, const char *key)
 
 Model *spec_parse(const char *json, const char *what, int64_t seed, QsError *err)
 {
+    /* text from a file: UTF-8 (utf8.h), no escaped NUL; names are checked on the tree */
+    size_t len = strlen(json), nul = json_nul_escape_at(json, len);
+    if (utf8_check_text(json, len, "the file", err) ||
+        (nul < len && qs_fail(err, QS_EFORMAT, "escaped NUL (\\u0000) at byte %zu", nul))) {
+        qs_error_prefix(err, "%s", what);
+        return NULL;
+    }
     cJSON *root = cJSON_Parse(json);
     Model *m = NULL;
     float *values = NULL;
@@ -264,7 +277,8 @@ Model *spec_parse(const char *json, const char *what, int64_t seed, QsError *err
         st = qs_fail(err, QS_EFORMAT, "spec: expected a JSON object");
         goto cleanup;
     }
-    if ((st = check_keys(root, top_keys, "spec", err)))
+    if ((st = check_keys(root, top_keys, "spec", err)) ||
+        (st = json_check_names(root, "spec", "meta", err)))
         goto cleanup;
     int64_t spec_seed = 1;
     if ((st = get_int(root, "seed", 0, INT64_C(1) << 53, &spec_seed, "spec", err)))

@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "text/strbuf.h"
 
 QsStatus args_split_line(const char *line, char ***cmds, int *n, QsError *err)
 {
     *cmds = NULL;
     *n = 0;
+    /* scripts, -c and typed lines alike: UTF-8 without escape sequences (base/utf8.h) */
+    if (utf8_check_text(line, strlen(line), "the line", err))
+        return err->code;
     StrBuf cur = { 0 };
     char quote = 0;
     for (const char *p = line;; p++) {

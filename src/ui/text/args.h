@@ -18,7 +18,9 @@ typedef struct CmdArgs {
 } CmdArgs;
 
 /* Splits text into command texts at ';' and newlines outside quotes, dropping '#'
- * comments (to the end of their line). Empty commands are skipped. Caller frees with args_free_split. */
+ * comments (to the end of their line). Empty commands are skipped. Fails when the line is
+ * not valid UTF-8 or holds a control character other than tab, CR and LF (base/utf8.h).
+ * Caller frees with args_free_split. */
 QsStatus args_split_line(const char *line, char ***cmds, int *n, QsError *err);
 void args_free_split(char **cmds, int n);
 
