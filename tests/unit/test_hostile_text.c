@@ -3,16 +3,21 @@
  *     NUL are refused with the element named; metadata values may hold newlines;
  *   - qsm_serialize refuses a model whose names would make an unloadable file, instead of
  *     writing it and reporting success;
- *   - the JSON renderer emits valid UTF-8 that cJSON parses, whatever bytes a result holds. */
+ *   - the JSON renderer emits valid UTF-8 that cJSON parses, whatever bytes a result holds;
+ *   - specs, .npz member names and command lines are checked by the same rule. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/utf8.h"
 #include "graph/graph.h"
 #include "graph/model.h"
 #include "native/qsm.h"
+#include "native/spec.h"
+#include "arrays/npz.h"
+#include "text/args.h"
 #include "ops/op.h"
 #include "text/render.h"
 #include "test_graph.h"
@@ -175,8 +180,66 @@ static void test_json_output(void)
     result_release(&r);
 }
 
+/* Specs, .npz member names and command lines go through the same rule. */
+static void test_other_readers(void)
+{
+    QsError err = { 0 };
+    const char *ok = "{\"input\": {\"shape\": [4]}, \"layers\": [{\"kind\": \"dense\", "
+                     "\"name\": \"d\xc3\xa9\", \"out\": 2}], \"meta\": {\"note\": \"a\\nb\"}}";
+    Model *m = spec_parse(ok, "s.json", -1, &err);
+    if (!CHECK(m != NULL))
+        fprintf(stderr, "spec: %s\n", err.msg);
+    model_free(m);
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        { "{\"input\": {\"shape\": [4]}, \"layers\": [{\"kind\": \"dense\", \"name\": "
+          "\"d\xff\", \"out\": 2}]}",
+          "s.json: the file is not valid UTF-8 (byte 0xff at offset 65)" },
+        { "{\"input\": {\"shape\": [4]}, \"layers\": [{\"kind\": \"dense\", \"name\": "
+          "\"d\\u001b\", \"out\": 2}]}",
+          "s.json: the value of 'name' in an element in 'layers' contains the control "
+          "character 0x1b at offset 1" },
+        { "{\"input\": {\"name\": \"x\\u0000y\", \"shape\": [4]}, \"layers\": []}",
+          "s.json: escaped NUL (\\u0000) at byte 21" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m = spec_parse(bad[i].json, "s.json", -1, &err);
+        CHECK(m == NULL);
+        expect_error(bad[i].msg, err.code, &err, QS_EFORMAT, bad[i].msg);
+        model_free(m);
+    }
+
+    char path[] = "/tmp/qs_hostile_XXXXXX.npz";
+    int fd = mkstemps(path, 4);
+    if (CHECK(fd >= 0)) {
+        close(fd);
+        Tensor *t = tensor_new(DT_F32, shape_of(1, 2LL), &err);
+        const char *names[1] = { "x\x1b[2J" };
+        if (CHECK_OK(npz_save(path, names, (const Tensor *const *)&t, 1, &err), &err)) {
+            char **list = NULL;
+            int n = 0;
+            CHECK(npz_list(path, &list, &n, &err) == QS_EFORMAT);
+            CHECK(strstr(err.msg, ": member 0: name contains the control character 0x1b at "
+                                  "offset 1") != NULL);
+        }
+        tensor_free(t);
+        unlink(path);
+    }
+
+    char **cmds = NULL;
+    int n = 0;
+    CHECK(args_split_line("let a=\xc3\xa9; echo ok", &cmds, &n, &err) == QS_OK && n == 2);
+    args_free_split(cmds, n);
+    CHECK(args_split_line("let a=\xff", &cmds, &n, &err) == QS_EFORMAT);
+    CHECK(strcmp(err.msg, "the line is not valid UTF-8 (byte 0xff at offset 6)") == 0);
+    CHECK(args_split_line("echo \"\x1b[2J\"", &cmds, &n, &err) == QS_EFORMAT);
+    CHECK(strcmp(err.msg, "the line contains the control character 0x1b at offset 6") == 0);
+}
+
 int main(void)
 {
+    test_other_readers();
     test_qsm_names();
     test_save_refuses();
     test_json_output();

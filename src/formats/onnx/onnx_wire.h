@@ -113,7 +113,9 @@ QsStatus ox_read_tensor(const OxFile *of, const PbReader *pr, const PbField *pf,
                         char **name_out, QsError *err);
 
 /* Field readers shared by onnx_wire.c and onnx_tensor.c. A string field: length-delimited,
- * at most OX_MAX_NAME bytes, no NUL inside (replaces *out). */
+ * at most OX_MAX_NAME bytes, no NUL inside, valid UTF-8, and for names (node, value,
+ * tensor and attribute names, op types, domains) no control character (base/utf8.h);
+ * errors name the message, its byte offset and the field (replaces *out). */
 QsStatus ox_read_str(const PbReader *r, const PbField *f, char **out, QsError *err);
 QsStatus ox_read_varint(const PbReader *r, const PbField *f, int64_t *out, QsError *err);
 
