@@ -112,6 +112,17 @@ Tensor *k_to_f32(const Tensor *t, QsError *err)
     return o;
 }
 
+Tensor *ox_alloc_const(const OxCtx *c, DType dtype, Shape shape)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s '%s'", c->n->op, ox_node_name(c->n));
+    size_t bytes;
+    if (shape_checked_bytes(&shape, dtype_size(dtype), &bytes, what, c->err) ||
+        budget_charge(&c->x->budget, (int64_t)bytes, 1, what, c->err))
+        return NULL;
+    return tensor_new(dtype, shape, c->err);
+}
+
 QsStatus ox_nfail(const OxCtx *c, QsStatus code, const char *fmt, ...)
 {
     char msg[400];
@@ -240,7 +251,7 @@ static QsStatus emit_folded(OxCtx *c, const Node *tmp, OxVal *const *ins,
             if (!cin[i])
                 st = c->err->code;
         }
-    Tensor *o = st ? NULL : tensor_new(DT_F32, *os, c->err);
+    Tensor *o = st ? NULL : ox_alloc_const(c, DT_F32, *os);
     size_t sb = op_table[tmp->op]->scratch ? op_table[tmp->op]->scratch(tmp, shapes, os) : 0;
     void *scratch = NULL;
     if (o && posix_memalign(&scratch, 64, sb ? sb : 64)) {
