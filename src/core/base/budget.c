@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 static _Atomic int64_t g_max = BUDGET_DEFAULT_MAX;
+static _Atomic bool g_max_set; /* set explicitly: then it is every file's budget */
 
 int64_t budget_max(void) { return atomic_load(&g_max); }
 
@@ -15,6 +16,7 @@ QsStatus budget_set_max(int64_t bytes, QsError *err)
         return qs_fail(err, QS_EINVAL, "max_memory=%lld: expected at least 1 MiB",
                        (long long)bytes);
     atomic_store(&g_max, bytes);
+    atomic_store(&g_max_set, true);
     return QS_OK;
 }
 
@@ -68,9 +70,17 @@ void budget_format_bytes(int64_t bytes, char *buf, size_t cap)
         snprintf(buf, cap, "%.1f %s", v, unit[u]);
 }
 
+void budget_reset_max(void)
+{
+    atomic_store(&g_max, BUDGET_DEFAULT_MAX);
+    atomic_store(&g_max_set, false);
+}
+
 Budget budget_for_file(int64_t file_bytes)
 {
     int64_t max = budget_max();
+    if (atomic_load(&g_max_set))
+        return (Budget){ .limit = max, .used = 0 };
     int64_t lim = file_bytes > 0 && file_bytes <= INT64_MAX / BUDGET_FILE_FACTOR
                       ? file_bytes * BUDGET_FILE_FACTOR
                       : file_bytes > 0 ? INT64_MAX : 0;

@@ -2,10 +2,11 @@
  * bytes (folded constants, weights built from a spec, arrays a header declares).
  *
  * The rule (docs/limits.md):
- *   - max_memory (`set max_memory=`, default 4 GiB) caps anything one file asks for;
- *   - a file of S bytes may ask for at most max(64 MiB, 16 x S), and never more than
- *     max_memory. A small file cannot make qscope allocate gigabytes; a large model keeps
- *     room for constants proportional to it.
+ *   - by default a file of S bytes may ask for at most max(64 MiB, 16 x S), and never more
+ *     than 4 GiB (max_memory's default): a small file cannot make qscope allocate
+ *     gigabytes, and a large model keeps room for constants in proportion to it;
+ *   - once the user sets max_memory (`set max_memory=`), every file may ask for up to
+ *     that much: the user has said how much to trust the files they open.
  * Bytes a reader copies out of the file itself need no budget (they are bounded by the
  * file's size); what it computes or allocates from a declared size is charged.
  *
@@ -25,8 +26,11 @@
 
 /* The process-wide cap (max_memory), in bytes. */
 int64_t budget_max(void);
-/* Sets max_memory; bytes must be at least 1 MiB (QS_EINVAL otherwise). */
+/* Sets max_memory, which from now on is every file's budget; bytes must be at least
+ * 1 MiB (QS_EINVAL otherwise). */
 QsStatus budget_set_max(int64_t bytes, QsError *err);
+/* Back to the default (4 GiB, and the size rule): for tests. */
+void budget_reset_max(void);
 
 /* Parses a byte count: digits with an optional K, M, G or T suffix (binary: K = 1024),
  * optionally followed by "B" or "iB" ("512M", "4GiB", "1073741824"). */
@@ -40,7 +44,7 @@ typedef struct {
     int64_t used;  /* bytes charged so far */
 } Budget;
 
-/* The budget of a file of `file_bytes` bytes under the current max_memory. */
+/* The budget of a file of `file_bytes` bytes (the rule above). */
 Budget budget_for_file(int64_t file_bytes);
 
 /* Charges n elements of elem_size bytes (checked for overflow) to b, for `what` (e.g.
