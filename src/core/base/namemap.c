@@ -6,13 +6,18 @@
 
 #include "base/error.h"
 
-/* FNV-1a: short names, and a table kept at most half full, so collisions stay rare. */
-static uint64_t name_hash(const char *s)
+/* FNV-1a, then a final mix (murmur3's fmix64): FNV's low bits alone cluster for names
+ * that differ only in a trailing counter ("v1", "v2", ...), and the table indexes by them. */
+uint64_t namemap_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
 }
 
 void namemap_init(NameMap *m) { memset(m, 0, sizeof *m); }
@@ -34,7 +39,7 @@ void namemap_clear(NameMap *m)
 static NameSlot *find_slot(const NameMap *m, const char *key)
 {
     size_t mask = m->cap - 1;
-    for (size_t i = (size_t)name_hash(key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)namemap_hash(key) & mask;; i = (i + 1) & mask) {
         NameSlot *s = &m->slots[i];
         if (!s->key || strcmp(s->key, key) == 0)
             return s;

@@ -5,6 +5,7 @@
 #define QS_NAMEMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     const char *key;
@@ -16,6 +17,9 @@ typedef struct {
     size_t n;
     NameSlot *slots;  /* key NULL = empty */
 } NameMap;
+
+/* The hash of a name (well mixed in every bit), for other tables keyed by names. */
+uint64_t namemap_hash(const char *s);
 
 void namemap_init(NameMap *m);
 void namemap_free(NameMap *m);

@@ -8,21 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/namemap.h"
 #include "ops/op.h"
-
-static uint64_t ox_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 int ox_find(const Ox *x, const char *name)
 {
     if (!x->table_size)
         return -1;
-    for (uint64_t i = ox_hash(name) & (uint64_t)(x->table_size - 1);;
+    for (uint64_t i = namemap_hash(name) & (uint64_t)(x->table_size - 1);;
          i = (i + 1) & (uint64_t)(x->table_size - 1)) {
         int k = x->table[i];
         if (k < 0)
@@ -40,7 +33,7 @@ static void ox_rehash(Ox *x, int size)
     for (int i = 0; i < size; i++)
         x->table[i] = -1;
     for (int k = 0; k < x->n_vals; k++) {
-        uint64_t i = ox_hash(x->vals[k].name) & (uint64_t)(size - 1);
+        uint64_t i = namemap_hash(x->vals[k].name) & (uint64_t)(size - 1);
         while (x->table[i] >= 0)
             i = (i + 1) & (uint64_t)(size - 1);
         x->table[i] = k;
@@ -61,7 +54,7 @@ QsStatus ox_define(Ox *x, const char *name, OxVal **out, QsError *err)
     if (2 * x->n_vals > x->table_size)
         ox_rehash(x, x->table_size ? 2 * x->table_size : 64);
     else {
-        uint64_t i = ox_hash(name) & (uint64_t)(x->table_size - 1);
+        uint64_t i = namemap_hash(name) & (uint64_t)(x->table_size - 1);
         while (x->table[i] >= 0)
             i = (i + 1) & (uint64_t)(x->table_size - 1);
         x->table[i] = x->n_vals - 1;
