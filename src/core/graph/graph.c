@@ -73,6 +73,8 @@ void graph_release(Graph *g)
     memset(g, 0, sizeof *g);
 }
 
+void graph_index_build(const Graph *g) { index_sync(g); }
+
 int graph_find_value(const Graph *g, const char *name)
 {
     return namemap_get(&index_sync(g)->values, name);

@@ -52,6 +52,9 @@ void graph_release(Graph *g);
 int graph_find_value(const Graph *g, const char *name);
 /* Index of the node named `name`, or -1 (as graph_find_value). */
 int graph_find_node(const Graph *g, const char *name);
+/* Brings the name index up to date now, so that later lookups only read (for a graph
+ * filled directly, before other threads look names up in it). */
+void graph_index_build(const Graph *g);
 /* Drops the name index (rebuilt by the next lookup): for code that removes, reorders or
  * renames values or nodes in place. */
 void graph_index_forget(Graph *g);
