@@ -70,6 +70,12 @@ static QsStatus add_node(Builder *b, int op, const char *name, const char *const
 static QsStatus add_param(Builder *b, const char *layer, const char *what, Shape s, double bound,
                           float fill, int trainable, char *name_out, size_t cap, QsError *err)
 {
+    char what_of[200];
+    size_t bytes;
+    snprintf(what_of, sizeof what_of, "'%s.%s'", layer, what);
+    if (shape_checked_bytes(&s, sizeof(float), &bytes, what_of, err) ||
+        budget_charge(&b->budget, (int64_t)bytes, 1, what_of, err))
+        return err->code;
     Tensor *t = tensor_new(DT_F32, s, err);
     if (!t)
         return err->code;
@@ -308,6 +314,7 @@ QsStatus builder_begin_inputs(Builder *b, Model *m, int n, const char *const *na
 {
     memset(b, 0, sizeof *b);
     b->m = m;
+    b->budget = (Budget){ .limit = budget_max() };
     rng_seed(&b->rng, seed);
     if (n < 1)
         return qs_fail(err, QS_EINVAL, "a model needs at least one input");

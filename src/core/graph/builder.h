@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "base/budget.h"
 #include "base/error.h"
 #include "graph/model.h"
 #include "base/rng.h"
@@ -44,6 +45,8 @@ typedef struct Builder {
     Shape cur_shape;      /* its shape at batch 1 */
     Rng rng;
     int counter;          /* layers added so far, for default names */
+    Budget budget;        /* what the parameters may take; builder_begin sets max_memory,
+                             a reader sets the budget of its file (base/budget.h) */
 } Builder;
 
 /* Starts a graph with one input of per-sample shape `sample` in the empty model m. */

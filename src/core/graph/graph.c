@@ -3,9 +3,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/namemap.h"
 #include "ops/op.h"
 
+/* The name index: values[0 .. n_values) and nodes[0 .. n_nodes) are in the maps. */
+struct GraphIndex {
+    NameMap values, nodes;
+    int n_values, n_nodes;
+};
+
 void graph_init(Graph *g) { memset(g, 0, sizeof *g); }
+
+void graph_index_forget(Graph *g)
+{
+    if (!g->index)
+        return;
+    namemap_clear(&g->index->values);
+    namemap_clear(&g->index->nodes);
+    g->index->n_values = g->index->n_nodes = 0;
+}
+
+/* Brings the index up to the graph: appended values and nodes are added; fewer entries
+ * than indexed means something was removed without graph_index_forget, so it starts over.
+ * The index is a cache, so filling it through a const Graph does not change the graph. */
+static struct GraphIndex *index_sync(const Graph *cg)
+{
+    Graph *g = (Graph *)cg;
+    if (!g->index) {
+        g->index = xcalloc(1, sizeof *g->index);
+        namemap_init(&g->index->values);
+        namemap_init(&g->index->nodes);
+    }
+    struct GraphIndex *ix = g->index;
+    if (ix->n_values > g->n_values || ix->n_nodes > g->n_nodes)
+        graph_index_forget(g);
+    for (; ix->n_values < g->n_values; ix->n_values++)
+        namemap_put(&ix->values, g->values[ix->n_values].name, ix->n_values);
+    for (; ix->n_nodes < g->n_nodes; ix->n_nodes++)
+        namemap_put(&ix->nodes, g->nodes[ix->n_nodes].name, ix->n_nodes);
+    return ix;
+}
 
 void graph_release(Graph *g)
 {
@@ -28,23 +65,24 @@ void graph_release(Graph *g)
     free(g->inputs);
     free(g->outputs);
     free(g->order);
+    if (g->index) {
+        namemap_free(&g->index->values);
+        namemap_free(&g->index->nodes);
+        free(g->index);
+    }
     memset(g, 0, sizeof *g);
 }
 
+void graph_index_build(const Graph *g) { index_sync(g); }
+
 int graph_find_value(const Graph *g, const char *name)
 {
-    for (int i = 0; i < g->n_values; i++)
-        if (strcmp(g->values[i].name, name) == 0)
-            return i;
-    return -1;
+    return namemap_get(&index_sync(g)->values, name);
 }
 
 int graph_find_node(const Graph *g, const char *name)
 {
-    for (int i = 0; i < g->n_nodes; i++)
-        if (strcmp(g->nodes[i].name, name) == 0)
-            return i;
-    return -1;
+    return namemap_get(&index_sync(g)->nodes, name);
 }
 
 static QsStatus new_value(Graph *g, const char *name, ValueKind kind, int *idx, QsError *err)
@@ -140,6 +178,7 @@ QsStatus graph_add_node(Graph *g, int op, const char *name, const char *const *i
                          .n_attrs = n_attrs, .attrs = (Attr *)attrs };
     if (op_parse(&probe, &params, err)) {
         free(in);
+        graph_index_forget(g); /* it may hold the name freed next */
         free(g->values[--g->n_values].name); /* the output value new_value just added */
         return err->code;
     }
@@ -178,27 +217,40 @@ QsStatus graph_add_output(Graph *g, const char *name, QsError *err)
     return QS_OK;
 }
 
-/* Depth-first topological sort; state 1 = on stack, 2 = done. Nodes that no output
- * depends on are still ordered (they are inspected as layers). */
-static QsStatus visit(const Graph *g, int node, char *state, int *order, int *n_order,
-                      QsError *err)
+/* Depth-first topological sort from `root`, with an explicit stack (a chain of a million
+ * nodes would overflow the C stack); state 1 = on the stack, 2 = done; next[k] is the next
+ * input of stack[k] to visit. Nodes that no output depends on are still ordered (they are
+ * inspected as layers). */
+static QsStatus visit(const Graph *g, int root, char *state, int *stack, int *next, int *order,
+                      int *n_order, QsError *err)
 {
-    if (state[node] == 2)
+    if (state[root] == 2)
         return QS_OK;
-    if (state[node] == 1)
-        return qs_fail(err, QS_EFORMAT, "the graph has a cycle through node '%s'",
-                       g->nodes[node].name);
-    state[node] = 1;
-    const Node *n = &g->nodes[node];
-    for (int i = 0; i < n->n_in; i++) {
-        if (n->in[i] < 0)
+    int depth = 0;
+    stack[depth] = root;
+    next[depth++] = 0;
+    state[root] = 1;
+    while (depth > 0) {
+        const Node *n = &g->nodes[stack[depth - 1]];
+        int p = -1;
+        while (p < 0 && next[depth - 1] < n->n_in) {
+            int v = n->in[next[depth - 1]++];
+            p = v >= 0 ? g->values[v].producer : -1;
+            if (p >= 0 && state[p] == 2)
+                p = -1;
+        }
+        if (p < 0) {
+            state[stack[depth - 1]] = 2;
+            order[(*n_order)++] = stack[--depth];
             continue;
-        int p = g->values[n->in[i]].producer;
-        if (p >= 0 && visit(g, p, state, order, n_order, err))
-            return err->code;
+        }
+        if (state[p] == 1)
+            return qs_fail(err, QS_EFORMAT, "the graph has a cycle through node '%s'",
+                           g->nodes[p].name);
+        state[p] = 1;
+        stack[depth] = p;
+        next[depth++] = 0;
     }
-    state[node] = 2;
-    order[(*n_order)++] = node;
     return QS_OK;
 }
 
@@ -210,14 +262,20 @@ QsStatus graph_finalize(Graph *g, QsError *err)
         return qs_fail(err, QS_EFORMAT, "the graph has no outputs");
     free(g->order);
     g->order = xmalloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *g->order);
-    char *state = xcalloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1);
+    size_t n = (size_t)(g->n_nodes ? g->n_nodes : 1);
+    char *state = xcalloc(n, 1);
+    int *stack = xmalloc(n * sizeof *stack), *next = xmalloc(n * sizeof *next);
     int n_order = 0;
     QsStatus st = QS_OK;
     /* Nodes are added only after their inputs exist, so the graph is acyclic by
      * construction; the sort still checks, because loaders may build it another way. */
     for (int i = 0; i < g->n_nodes && !st; i++)
-        st = visit(g, i, state, g->order, &n_order, err);
+        st = visit(g, i, state, stack, next, g->order, &n_order, err);
     free(state);
+    free(stack);
+    free(next);
+    if (!st)
+        index_sync(g); /* so that lookups on the finalized graph only read */
     if (st)
         return st;
     Shape *shapes = xmalloc((size_t)g->n_values * sizeof *shapes);
@@ -276,6 +334,7 @@ size_t graph_param_bytes(const Graph *g)
 /* Drops value v (which nothing may reference any more) and renumbers the rest. */
 static void drop_value(Graph *g, int v)
 {
+    graph_index_forget(g);
     free(g->values[v].name);
     tensor_free(g->values[v].data);
     memmove(&g->values[v], &g->values[v + 1], (size_t)(g->n_values - v - 1) * sizeof *g->values);
@@ -331,6 +390,7 @@ QsStatus graph_bypass_node(Graph *g, int node, QsError *err)
     int n_in = n->n_in;
     int *ins = xmalloc((size_t)n_in * sizeof *ins);
     memcpy(ins, n->in, (size_t)n_in * sizeof *ins);
+    graph_index_forget(g);
     free(n->name);
     free(n->in);
     for (int k = 0; k < n->n_attrs; k++)

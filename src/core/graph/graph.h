@@ -36,16 +36,28 @@ typedef struct Graph {
     int *outputs;            /* value indices */
     int *order;              /* topological order of node indices, set by graph_finalize */
     bool finalized;
+    struct GraphIndex *index; /* names to indices, a cache that graph_find_value and
+                                 graph_find_node fill on demand (NULL until then) */
 } Graph;
 
 void graph_init(Graph *g);
 /* Frees nodes, names, attributes and owned constant tensors. */
 void graph_release(Graph *g);
 
-/* Index of the value named `name`, or -1. */
+/* Index of the value named `name`, or -1. Expected O(1): a hash index that covers values
+ * and nodes appended in any way (also by filling the arrays directly, as model_clone does);
+ * removing or renaming a value or node outside this file must call graph_index_forget.
+ * A lookup on a graph changed since its last graph_finalize updates the index, so
+ * concurrent lookups are safe only on a finalized graph. */
 int graph_find_value(const Graph *g, const char *name);
-/* Index of the node named `name`, or -1. */
+/* Index of the node named `name`, or -1 (as graph_find_value). */
 int graph_find_node(const Graph *g, const char *name);
+/* Brings the name index up to date now, so that later lookups only read (for a graph
+ * filled directly, before other threads look names up in it). */
+void graph_index_build(const Graph *g);
+/* Drops the name index (rebuilt by the next lookup): for code that removes, reorders or
+ * renames values or nodes in place. */
+void graph_index_forget(Graph *g);
 
 /* Adds a graph input whose per-sample shape is `sample` (without the batch dim). */
 QsStatus graph_add_input(Graph *g, const char *name, const Shape *sample, QsError *err);

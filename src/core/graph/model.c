@@ -132,6 +132,7 @@ Model *model_clone(const Model *m, QsError *err)
         memcpy(h->order, g->order, (size_t)g->n_nodes * sizeof *h->order);
     }
     h->finalized = g->finalized;
+    graph_index_build(h); /* filled directly above: index it before anyone shares it */
     for (int i = 0; i < m->n_meta; i++)
         model_meta_set(c, m->meta[i].key, m->meta[i].value);
     if (model_pack(c, err)) {

@@ -4,6 +4,7 @@
  * checked against what the compressed stream could possibly hold, and never grown. */
 #include "arrays/idx.h"
 
+#include "base/budget.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,10 @@ static Tensor *idx_parse_gz(const char *path, const unsigned char *p, size_t len
                 bytes, len);
         goto cleanup;
     }
+    /* deflate allows 1032:1, so the data may still exceed what the user allows */
+    Budget budget = { .limit = budget_max() };
+    if (budget_charge(&budget, (int64_t)bytes, 1, path, err))
+        goto cleanup;
     raw = malloc(bytes ? bytes : 1);
     if (!raw) {
         qs_fail(err, QS_ENOMEM, "%s: cannot allocate %zu bytes for the data", path, bytes);

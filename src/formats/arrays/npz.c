@@ -11,6 +11,7 @@
  * tensors twice gives identical bytes. */
 #include "arrays/npz.h"
 
+#include "base/budget.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,11 @@ static QsStatus npz_extract(const char *path, const ZipDir *d, const ZipEntry *z
             return qs_fail(err, QS_EFORMAT, "%s: member '%s' claims %u bytes uncompressed from "
                            "%u compressed bytes, more than deflate can produce", path, nm,
                            z->usize, z->csize);
+        Budget budget = { .limit = budget_max() }; /* 1032:1 may still be too much */
+        if (budget_charge(&budget, (int64_t)z->usize, 1, nm, err)) {
+            qs_error_prefix(err, "%s", path);
+            return err->code;
+        }
         unsigned char *out = malloc(z->usize ? z->usize : 1);
         if (!out)
             return qs_fail(err, QS_ENOMEM, "%s: cannot allocate %u bytes for member '%s'",

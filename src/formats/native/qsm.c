@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/budget.h"
 #include "io/fileio.h"
 #include "graph/graph.h"
 #include "ops/op.h"
@@ -914,6 +915,11 @@ static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
         }
     }
     free(by_off);
+    /* Never more than the file holds, so only a max_memory set below the file's size
+     * refuses it: the total a file may make qscope allocate stays under max_memory. */
+    Budget budget = budget_for_file((int64_t)ps->data_len);
+    if (budget_charge(&budget, (int64_t)total, 1, "weights", e))
+        return e->code;
 
     Model *m = model_new();
     void *arena = NULL;

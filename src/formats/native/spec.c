@@ -331,6 +331,8 @@ Model *spec_parse(const char *json, const char *what, int64_t seed, QsError *err
     Builder b;
     if ((st = builder_begin_inputs(&b, m, n_inputs, inptr, samples, (uint64_t)spec_seed, err)))
         goto cleanup;
+    /* a spec asks for weights it does not hold: the budget of its own size */
+    b.budget = budget_for_file((int64_t)strlen(json));
     values = xmalloc(SPEC_MAX_VALUES * sizeof *values);
     int i = 0;
     for (const cJSON *l = layers->child; l; l = l->next, i++) {

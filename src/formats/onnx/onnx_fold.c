@@ -135,7 +135,7 @@ QsStatus ox_fold_binary(OxCtx *c, int arg)
     if (st)
         return st;
     bool ints = a->k->dtype == DT_I64 && b->k->dtype == DT_I64;
-    Tensor *t = tensor_new(ints || op == KB_EQUAL ? DT_I64 : DT_F32, o, c->err);
+    Tensor *t = ox_alloc_const(c, ints || op == KB_EQUAL ? DT_I64 : DT_F32, o);
     if (!t)
         return c->err->code;
     int64_t strides[2][QS_MAX_DIMS];
@@ -186,7 +186,7 @@ QsStatus ox_fold_where(OxCtx *c, int arg)
     if (st)
         return st;
     bool ints = a->k->dtype == DT_I64 && b->k->dtype == DT_I64;
-    Tensor *t = tensor_new(ints ? DT_I64 : DT_F32, o, c->err);
+    Tensor *t = ox_alloc_const(c, ints ? DT_I64 : DT_F32, o);
     Tensor *fa = ints ? NULL : k_to_f32(a->k, c->err), *fb = ints ? NULL : k_to_f32(b->k, c->err);
     if (!t || (!ints && (!fa || !fb))) {
         tensor_free(t);
@@ -234,7 +234,7 @@ QsStatus ox_fold_shape(OxCtx *c, int arg)
     start = start < 0 ? 0 : start > r ? r : start;
     end = end < 0 ? 0 : end > r ? r : end;
     int64_t n = end > start ? end - start : 0;
-    Tensor *t = tensor_new(DT_I64, shape_of(1, n), c->err);
+    Tensor *t = ox_alloc_const(c, DT_I64, shape_of(1, n));
     if (!t)
         return c->err->code;
     for (int64_t i = 0; i < n; i++)
@@ -254,7 +254,7 @@ QsStatus ox_fold_cast(OxCtx *c, int arg)
         if (t && to == OT_FLOAT16)
             half_round_array(tensor_f32(t), k_numel(t));
     } else {
-        t = tensor_new(DT_I64, x->k->shape, c->err);
+        t = ox_alloc_const(c, DT_I64, x->k->shape);
         for (int64_t i = 0; t && i < k_numel(t); i++) {
             if (x->k->dtype == DT_I64) {
                 k_i64(t)[i] = k_i64(x->k)[i];
@@ -292,7 +292,7 @@ QsStatus ox_fold_gather(OxCtx *c, int arg)
         o.dim[k++] = is->dim[i];
     for (int i = axis + 1; i < r; i++)
         o.dim[k++] = ds->dim[i];
-    Tensor *t = tensor_new(d->k->dtype, o, c->err);
+    Tensor *t = ox_alloc_const(c, d->k->dtype, o);
     if (!t)
         return c->err->code;
     int64_t outer = shape_span(ds, 0, axis), inner = shape_span(ds, axis + 1, r);
@@ -380,7 +380,7 @@ QsStatus ox_fold_concat(OxCtx *c, int arg)
         o.dim[axis] += s->dim[axis];
         ints &= c->in[k]->k->dtype == DT_I64;
     }
-    Tensor *t = tensor_new(ints ? DT_I64 : DT_F32, o, c->err);
+    Tensor *t = ox_alloc_const(c, ints ? DT_I64 : DT_F32, o);
     if (!t)
         return c->err->code;
     int64_t outer = shape_span(&o, 0, axis), at = 0, es = ints ? 8 : 4;
@@ -472,7 +472,7 @@ QsStatus ox_fold_transpose(OxCtx *c, int arg)
         o.dim[i] = xs->dim[perm[i]];
         ost[0][i] = xst[perm[i]];
     }
-    Tensor *t = tensor_new(x->k->dtype, o, c->err);
+    Tensor *t = ox_alloc_const(c, x->k->dtype, o);
     if (!t)
         return c->err->code;
     size_t es = dtype_size(x->k->dtype);
@@ -549,7 +549,7 @@ QsStatus ox_fold_slice(OxCtx *c, int arg)
          * axis stride below could overflow */
         step[a] = o.dim[a] > 1 ? sp[i] : 1;
     }
-    Tensor *t = tensor_new(x->k->dtype, o, c->err);
+    Tensor *t = ox_alloc_const(c, x->k->dtype, o);
     if (!t)
         return c->err->code;
     int64_t xst[QS_MAX_DIMS], run = 1, ost[1][QS_MAX_DIMS];
@@ -585,7 +585,7 @@ QsStatus ox_fold_constant_of_shape(OxCtx *c, int arg)
         return c->err->code;
     const OxAttr *v = ox_attr_get(c->n, "value");
     const Tensor *vt = v && v->type == OA_TENSOR ? v->t : NULL;
-    Tensor *t = tensor_new(vt ? vt->dtype : DT_F32, o, c->err);
+    Tensor *t = ox_alloc_const(c, vt ? vt->dtype : DT_F32, o);
     if (!t)
         return c->err->code;
     for (int64_t i = 0; vt && k_numel(vt) >= 1 && i < k_numel(t); i++)
@@ -622,7 +622,7 @@ QsStatus ox_fold_range(OxCtx *c, int arg)
         cnt = (double)range_count(k_i64(a->k)[0], k_i64(b->k)[0], k_i64(d->k)[0]);
     if (!(cnt >= 0.0) || cnt > 1e8)
         return ox_nfail(c, QS_EINVAL, "range of %g elements", cnt);
-    Tensor *t = tensor_new(ints ? DT_I64 : DT_F32, shape_of(1, (int64_t)cnt), c->err);
+    Tensor *t = ox_alloc_const(c, ints ? DT_I64 : DT_F32, shape_of(1, (int64_t)cnt));
     for (int64_t i = 0; t && i < (int64_t)cnt; i++) {
         /* start + i * delta lies between start and limit, so the wrapping unsigned sum
          * is the exact value */
@@ -656,7 +656,7 @@ QsStatus ox_fold_expand(OxCtx *c, int arg)
     size_t bytes;
     if (shape_checked_bytes(&o, 8, &bytes, c->name, c->err))
         return c->err->code;
-    Tensor *t = tensor_new(x->k->dtype, o, c->err);
+    Tensor *t = ox_alloc_const(c, x->k->dtype, o);
     if (!t)
         return c->err->code;
     int64_t str[1][QS_MAX_DIMS];
@@ -714,19 +714,19 @@ QsStatus ox_fold_constant(OxCtx *c, int arg)
     if (strcmp(a->name, "value") == 0 && a->type == OA_TENSOR) {
         t = tensor_clone(a->t, c->err);
     } else if (strcmp(a->name, "value_float") == 0 && a->type == OA_FLOAT) {
-        t = tensor_new(DT_F32, shape_make(0, NULL), c->err);
+        t = ox_alloc_const(c, DT_F32, shape_make(0, NULL));
         if (t)
             tensor_f32(t)[0] = a->f;
     } else if (strcmp(a->name, "value_int") == 0 && a->type == OA_INT) {
-        t = tensor_new(DT_I64, shape_make(0, NULL), c->err);
+        t = ox_alloc_const(c, DT_I64, shape_make(0, NULL));
         if (t)
             k_i64(t)[0] = a->i;
     } else if (strcmp(a->name, "value_floats") == 0 && a->type == OA_FLOATS) {
-        t = tensor_new(DT_F32, shape_of(1, (int64_t)a->n), c->err);
+        t = ox_alloc_const(c, DT_F32, shape_of(1, (int64_t)a->n));
         if (t && a->n)
             memcpy(t->data, a->floats, (size_t)a->n * sizeof(float));
     } else if (strcmp(a->name, "value_ints") == 0 && a->type == OA_INTS) {
-        t = tensor_new(DT_I64, shape_of(1, (int64_t)a->n), c->err);
+        t = ox_alloc_const(c, DT_I64, shape_of(1, (int64_t)a->n));
         if (t && a->n)
             memcpy(t->data, a->ints, (size_t)a->n * sizeof(int64_t));
     } else {

@@ -385,6 +385,16 @@ static QsStatus ox_build(Ox *x, QsError *err)
     return st ? st : ox_outputs(x, err);
 }
 
+/* The model's size for the budget: the file, or its initializers when they are larger
+ * (external data counts as part of the model). */
+static int64_t ox_file_bytes(const OxFile *f, size_t len)
+{
+    int64_t init = 0;
+    for (int i = 0; i < f->g.n_inits; i++)
+        init += (int64_t)tensor_bytes(f->g.inits[i].t);
+    return init > (int64_t)len ? init : (int64_t)len;
+}
+
 Model *onnx_parse(const void *buf, size_t len, const char *dir, const char *what,
                   QsError *err)
 {
@@ -395,6 +405,7 @@ Model *onnx_parse(const void *buf, size_t len, const char *dir, const char *what
     QsStatus st = ox_read_model(&x.f, buf, len, &e);
     if (!st) {
         x.opset = x.f.opset;
+        x.budget = budget_for_file(ox_file_bytes(&x.f, len));
         x.m = model_new();
         x.g = &x.m->graph;
         st = ox_build(&x, &e);

@@ -8,21 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/namemap.h"
 #include "ops/op.h"
-
-static uint64_t ox_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 int ox_find(const Ox *x, const char *name)
 {
     if (!x->table_size)
         return -1;
-    for (uint64_t i = ox_hash(name) & (uint64_t)(x->table_size - 1);;
+    for (uint64_t i = namemap_hash(name) & (uint64_t)(x->table_size - 1);;
          i = (i + 1) & (uint64_t)(x->table_size - 1)) {
         int k = x->table[i];
         if (k < 0)
@@ -40,7 +33,7 @@ static void ox_rehash(Ox *x, int size)
     for (int i = 0; i < size; i++)
         x->table[i] = -1;
     for (int k = 0; k < x->n_vals; k++) {
-        uint64_t i = ox_hash(x->vals[k].name) & (uint64_t)(size - 1);
+        uint64_t i = namemap_hash(x->vals[k].name) & (uint64_t)(size - 1);
         while (x->table[i] >= 0)
             i = (i + 1) & (uint64_t)(size - 1);
         x->table[i] = k;
@@ -61,7 +54,7 @@ QsStatus ox_define(Ox *x, const char *name, OxVal **out, QsError *err)
     if (2 * x->n_vals > x->table_size)
         ox_rehash(x, x->table_size ? 2 * x->table_size : 64);
     else {
-        uint64_t i = ox_hash(name) & (uint64_t)(x->table_size - 1);
+        uint64_t i = namemap_hash(name) & (uint64_t)(x->table_size - 1);
         while (x->table[i] >= 0)
             i = (i + 1) & (uint64_t)(x->table_size - 1);
         x->table[i] = x->n_vals - 1;
@@ -110,6 +103,17 @@ Tensor *k_to_f32(const Tensor *t, QsError *err)
     for (int64_t i = 0; i < k_numel(t); i++)
         tensor_f32(o)[i] = t->dtype == DT_F32 ? tensor_f32(t)[i] : (float)k_i64(t)[i];
     return o;
+}
+
+Tensor *ox_alloc_const(const OxCtx *c, DType dtype, Shape shape)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s '%s'", c->n->op, ox_node_name(c->n));
+    size_t bytes;
+    if (shape_checked_bytes(&shape, dtype_size(dtype), &bytes, what, c->err) ||
+        budget_charge(&c->x->budget, (int64_t)bytes, 1, what, c->err))
+        return NULL;
+    return tensor_new(dtype, shape, c->err);
 }
 
 QsStatus ox_nfail(const OxCtx *c, QsStatus code, const char *fmt, ...)
@@ -242,7 +246,7 @@ static QsStatus emit_folded(OxCtx *c, const Node *tmp, OxVal *const *ins,
             if (!cin[i])
                 st = c->err->code;
         }
-    Tensor *o = st ? NULL : tensor_new(DT_F32, *os, c->err);
+    Tensor *o = st ? NULL : ox_alloc_const(c, DT_F32, *os);
     size_t sb = op_table[tmp->op]->scratch ? op_table[tmp->op]->scratch(tmp, shapes, os) : 0;
     void *scratch = NULL;
     if (o && posix_memalign(&scratch, 64, sb ? sb : 64)) {

@@ -17,6 +17,7 @@
 #include "base/tensor.h"
 #include "graph/graph.h"
 #include "graph/model.h"
+#include "base/budget.h"
 #include "onnx/onnx_wire.h"
 
 /* The batch size inside constant shape tensors (Shape of a run-time value). */
@@ -44,6 +45,7 @@ typedef struct Ox {
     int opset;
     bool batch_fixed1;       /* some input declared its batch as the literal 1 */
     int uniq;                /* counter for generated names */
+    Budget budget;           /* what folded constants may allocate (base/budget.h) */
 } Ox;
 
 /* One node being imported. */
@@ -54,6 +56,11 @@ typedef struct OxCtx {
     OxVal *in[OX_MAX_NODE_IO];
     QsError *err;
 } OxCtx;
+
+/* A new constant tensor for node c (zero-filled), charged to the import's budget first:
+ * NULL and c->err set ("Expand '/e': 4 GiB asked, the budget allows 64 MiB ...") when
+ * it does not fit. Every fold allocates its result here. */
+Tensor *ox_alloc_const(const OxCtx *c, DType dtype, Shape shape);
 
 /* ---- the value table */
 

@@ -5,6 +5,7 @@
 
 #include "text/args.h"
 #include "eval/metrics.h"
+#include "base/budget.h"
 #include "base/threads.h"
 
 static void show_batch(const App *app, char *buf, size_t cap)
@@ -83,6 +84,23 @@ static QsStatus set_output(App *app, const char *key, const char *v, QsError *er
     return QS_OK;
 }
 
+static void show_max_memory(const App *app, char *buf, size_t cap)
+{
+    (void)app;
+    budget_format_bytes(budget_max(), buf, cap);
+}
+
+static QsStatus set_max_memory(App *app, const char *key, const char *v, QsError *err)
+{
+    (void)app;
+    int64_t n;
+    if (budget_parse_bytes(v, &n, err)) {
+        qs_error_prefix(err, "%s", key);
+        return err->code;
+    }
+    return budget_set_max(n, err);
+}
+
 const OptionDef option_table[] = {
     { "batch", OPT_INT, NULL, "samples per forward pass in eval and run", show_batch,
       set_batch },
@@ -93,6 +111,9 @@ const OptionDef option_table[] = {
     { "seed", OPT_INT, NULL, "seed for anything random", show_seed, set_seed },
     { "output", OPT_CHOICE, choice_output, "how results are printed", show_output,
       set_output },
+    { "max_memory", OPT_TEXT, NULL,
+      "the most a model or data file may make qscope allocate (512M, 4G; default 4G; "
+      "docs/limits.md)", show_max_memory, set_max_memory },
 };
 const int option_count = sizeof option_table / sizeof option_table[0];
 
