@@ -24,7 +24,7 @@ fi
 
 CC=clang cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_FUZZ=ON \
   -DBUILD_TESTING=OFF >/dev/null || exit 1
-cmake --build "$dir" -j"$(nproc)" --target fuzz_all 2>&1 | grep -E 'error' && exit 1
+cmake --build "$dir" -j"$(nproc)" --target fuzz_all 2>&1 | grep -E 'error:|Error' && exit 1
 
 if [ "${1:-}" = --ci ]; then
   ctest --test-dir "$dir" -R '^fuzz_' -j1 --output-on-failure
