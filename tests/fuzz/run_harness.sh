@@ -14,16 +14,17 @@ mkdir -p "$work/corpus/$name" "$work/findings/$name"
 args=(-seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -runs="$runs"
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
       -artifact_prefix="$work/findings/$name/")
+before=$(find "$work/findings/$name" -type f | wc -l)
 [ -f "$here/$name.dict" ] && args+=(-dict="$here/$name.dict")
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
   "$bin" "${args[@]}" "$work/corpus/$name" "$here/corpus/$name" >"$work/$name.log" 2>&1
 status=$?
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$name.log" | tail -n1)
 reports=$(grep -cE '^==[0-9]+==ERROR|runtime error:' "$work/$name.log" || true)
-findings=$(find "$work/findings/$name" -type f | wc -l)
+findings=$(( $(find "$work/findings/$name" -type f | wc -l) - before ))
 entries=$(find "$work/corpus/$name" -type f | wc -l)
 echo "fuzz $name: ${execs:-?} executions (limit ${seconds} s, ${runs} runs)," \
-     "$findings findings in $work/findings/$name, $reports sanitizer reports," \
+     "$findings new findings in $work/findings/$name, $reports sanitizer reports," \
      "$entries new corpus entries, exit $status (log $work/$name.log)"
 if [ $status -ne 0 ]; then
   grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$work/$name.log" | head -n 20
