@@ -14,4 +14,7 @@ for variant in build build-asan; do
   ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/$variant" --output-on-failure -j"$(nproc)" || status=1
 done
+# fuzz stage (tests/fuzz/README.md): each libFuzzer harness for about 20 s, fixed seed
+echo "== build-fuzz"
+"$root/scripts/fuzz.sh" --ci || status=1
 exit $status

@@ -89,10 +89,19 @@ static QsStatus pool_geom(const Node *n, const Shape *x, PoolGeom *g, QsError *e
                            shape_format(x, sx, sizeof sx));
         o_[i] = geom_out_len(in_[i], k_[i], s_[i], d_[i], p0[i], p1[i], ceil_mode);
         /* A window with no input tap has no max and an average over nothing. PyTorch
-         * prevents it by requiring pad <= kernel / 2; ONNX leaves it undefined. */
+         * prevents it by requiring pad <= kernel / 2; ONNX leaves it undefined. Only
+         * windows that start in the padding need a look: one that starts inside the input
+         * has its first tap there, so the loop jumps to the first window starting past
+         * the input (which fails), and a declared length of 2^40 costs no 2^40 steps. */
+        const int64_t first_past = (in_[i] + p0[i] + s_[i] - 1) / s_[i];
         for (int64_t o = 0; o < o_[i]; o++) {
+            const int64_t start = o * s_[i] - p0[i];
+            if (start >= 0 && start < in_[i]) {
+                o = first_past - 1;
+                continue;
+            }
             int64_t k0, k1;
-            geom_range(k_[i], in_[i], d_[i], o * s_[i] - p0[i], &k0, &k1);
+            geom_range(k_[i], in_[i], d_[i], start, &k0, &k1);
             if (k0 == k1)
                 return qs_fail(err, QS_ESHAPE,
                                "%s '%s': output window %lld along axis %d of %s lies entirely in padding",

@@ -1,0 +1,3 @@
+echo "a\"b\\c" ${undefined
+let a=${a}
+echo "unterminated
