@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmds/commands.h"
+#include "io/fileio.h"
 
 QsStatus script_run_stream(App *app, FILE *f, const char *name, QsError *err)
 {
@@ -28,9 +29,9 @@ QsStatus script_run_file(App *app, const char *path, QsError *err)
     if (app->source_depth >= APP_MAX_SOURCE_DEPTH)
         return qs_fail(err, QS_EINVAL, "%s: scripts nested more than %d deep", path,
                        APP_MAX_SOURCE_DEPTH);
-    FILE *f = fopen(path, "r");
+    FILE *f = fileio_open_read(path, err);
     if (!f)
-        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+        return QS_EIO;
     app->source_depth++;
     QsStatus st = script_run_stream(app, f, path, err);
     app->source_depth--;
