@@ -34,6 +34,9 @@ work="$work_root/$name"
 rm -rf "$work" && mkdir -p "$work" || fail "cannot make $work"
 cp -R "$case_dir/." "$work/" || fail "cannot copy the case into $work"
 if [ -f "$work/gen" ]; then
+    # gen may copy a bundled model or fixture from the repository: "$QS_SOURCE_DIR/models/..."
+    QS_SOURCE_DIR=$(cd "$case_dir/../../.." && pwd)
+    export QS_SOURCE_DIR
     (cd "$work" && sh ./gen) || fail "gen failed (status $?)"
 fi
 before=$(cd "$work" && ls -A | sort)

@@ -13,8 +13,14 @@ QsStatus script_run_stream(App *app, FILE *f, const char *name, QsError *err)
     size_t cap = 0;
     int lineno = 0;
     QsStatus st = QS_OK;
-    while (!app->quit && getline(&line, &cap, f) >= 0) {
+    ssize_t len;
+    while (!app->quit && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* A NUL would end the line early as a string and silently drop the rest. */
+        if (memchr(line, '\0', (size_t)len)) {
+            st = qs_fail(err, QS_EFORMAT, "%s:%d: NUL byte in the script", name, lineno);
+            break;
+        }
         if ((st = cmd_exec_line(app, line, err))) {
             qs_error_prefix(err, "%s:%d", name, lineno);
             break;
