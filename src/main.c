@@ -89,12 +89,8 @@ int main(int argc, char **argv)
         status = 0; /* the terminal could not host it: the plain REPL below */
     }
     frontend_setup(&app);
-    if (model) {
-        char line[4096];
-        /* quoted so that paths with spaces survive the command lexer */
-        snprintf(line, sizeof line, "load \"%s\"", model);
-        status = frontend_command_string(&app, line);
-    }
+    if (model)
+        status = frontend_load_model(&app, model);
     if (!status && cmds)
         status = frontend_command_string(&app, cmds);
     else if (!status && batch)

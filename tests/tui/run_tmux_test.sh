@@ -5,8 +5,9 @@
 # shows its histogram, a long calibrate shows a progress bar (Esc cancels it), a bad
 # command typed at ':' shows an error, a mouse click selects a layer, and quitting (q at
 # 80x24, Ctrl-C at 200x60) leaves the terminal as it was: the alternate screen left, the
-# stty modes unchanged, the shell prompt back. The 80x24 run also kills the workbench
-# with SIGSEGV and checks the terminal is restored all the same.
+# stty modes unchanged, the shell prompt back. After the 80x24 run the workbench is killed
+# by SIGSEGV, SIGQUIT, SIGUSR1, SIGALRM, SIGPIPE, SIGTERM and SIGHUP in turn: each must
+# restore the terminal and end with 128+N.
 #
 # usage: tests/tui/run_tmux_test.sh [path/to/qscope]    (exit 77: skipped, no tmux)
 set -u
@@ -156,20 +157,28 @@ run_size() {
     echo "ok: ${w}x${h}"
 }
 
-crash_test() {
+# signal_test SIG: qscope killed by SIG must leave the terminal as it was (alternate screen
+# left, stty modes unchanged) and end with 128+N as a shell sees it: the crash signals and
+# every other one whose default action terminates re-raise after restoring, SIGTERM and
+# SIGHUP close the workbench cleanly first (issue 14, finding 10).
+signal_test() {
+    local sig=$1 want
+    want=$((128 + $(kill -l "$sig")))
     S="qs80x24"
     keys "clear" Enter
-    typed "stty -g > $tmp/stty.before; sh -c 'echo \$\$ > $tmp/pid; exec $qscope models/mnist_cnn.qsm'; rc=\$?; stty -g > $tmp/stty.after; echo \"crashed with \$rc\""
+    typed "stty -g > $tmp/stty.before; sh -c 'echo \$\$ > $tmp/pid; exec $qscope models/mnist_cnn.qsm'; rc=\$?; stty -g > $tmp/stty.after; echo \"ended with \$rc\""
     keys Enter
-    wait_for ' conv1 ' 20 "the layer list (crash run)"
-    kill -SEGV "$(cat "$tmp/pid")" || fail "could not signal qscope"
-    wait_for 'crashed with 139' 15 "the crashed qscope to end"
-    [ "$(T display -p -t "$S" '#{alternate_on}')" = 0 ] || fail "alternate screen kept after SIGSEGV"
-    cmp -s "$tmp/stty.before" "$tmp/stty.after" || fail "stty modes changed by the crash"
-    echo "ok: terminal restored after SIGSEGV"
+    wait_for ' conv1 ' 20 "the layer list ($sig run)"
+    kill -"$sig" "$(cat "$tmp/pid")" || fail "could not signal qscope"
+    wait_for "ended with $want" 15 "qscope to end by $sig with status $want"
+    [ "$(T display -p -t "$S" '#{alternate_on}')" = 0 ] || fail "alternate screen kept after $sig"
+    cmp -s "$tmp/stty.before" "$tmp/stty.after" || fail "stty modes changed by $sig"
+    echo "ok: terminal restored and status $want after $sig"
 }
 
 run_size 80 24 q
-crash_test
+for sig in SEGV QUIT USR1 ALRM PIPE TERM HUP; do
+    signal_test "$sig"
+done
 run_size 200 60 C-c
 echo "tmux test passed in $(( $(date +%s) - started )) s"

@@ -401,6 +401,16 @@ static void test_hand_models(void)
     CHECK(m == NULL);
     expect_error("external missing", err.code, &err, QS_EIO, "not found");
     pb_writer_release(&g);
+    /* A FIFO as external data: refused at once, never opened blocking (issue 14, 8). */
+    snprintf(path, sizeof path, "%s/fifo.bin", dir);
+    CHECK(mkfifo(path, 0600) == 0);
+    g_ext_location = "fifo.bin";
+    linear_graph(&g, inits_external);
+    m = parse_graph(&g, 13, dir, &err);
+    CHECK(m == NULL);
+    expect_error("external FIFO", err.code, &err, QS_EIO, "is not a regular file (a FIFO)");
+    pb_writer_release(&g);
+    unlink(path);
     g_ext_location = "weights.bin";
     snprintf(path, sizeof path, "%s/weights.bin", dir);
     unlink(path);

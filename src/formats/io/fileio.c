@@ -8,17 +8,63 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What a non-regular file is, for the error that refuses it. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a file";
+}
+
+FILE *fileio_open_read(const char *path, QsError *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever,
+     * before fstat could refuse it. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        qs_fail(err, QS_EIO, "%s is not a regular file (%s)", path, file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ? NULL
+                                                                       : fdopen(fd, "rb");
+    if (!f) {
+        qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 QsStatus fileio_read(const char *path, void **buf, size_t *len, QsError *err)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fileio_open_read(path, err);
     if (!f)
-        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+        return QS_EIO;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
         fclose(f);
-        return qs_fail(err, QS_EIO, "%s: not a regular file", path);
+        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
     }
     size_t n = (size_t)st.st_size;
     char *data = malloc(n + 1);

@@ -3,11 +3,18 @@
 #define QS_FILEIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/error.h"
 
+/* Opens path for reading (binary), refusing anything but a regular file: a FIFO, device,
+ * socket or directory fails at once with "PATH is not a regular file (a FIFO)" instead of
+ * blocking or reading forever. Every reader of user-named files goes through it (directly
+ * or through fileio_read). NULL and QS_EIO with the system's reason on failure. */
+FILE *fileio_open_read(const char *path, QsError *err);
+
 /* Reads the whole file into a new buffer (NUL-terminated one byte past *len, so text
- * parsers may use it as a string). Caller frees *buf with free. QS_EIO names the file and
+ * parsers may use it as a string); only regular files (fileio_open_read). Caller frees *buf with free. QS_EIO names the file and
  * the system's reason; QS_ENOMEM names the size. */
 QsStatus fileio_read(const char *path, void **buf, size_t *len, QsError *err);
 

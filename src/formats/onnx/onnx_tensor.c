@@ -2,6 +2,7 @@
  * data in a file beside the model, which must stay inside the model's folder. */
 #include "onnx/onnx_wire.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "base/half.h"
+#include "io/fileio.h"
 
 /* The typed field that holds type t's values. */
 static uint32_t ox_typed_field(int t)
@@ -116,11 +118,11 @@ static QsStatus ox_read_external(const char *dir, const char *loc, uint64_t off,
                      "the model's folder", tname, loc);
         goto cleanup;
     }
-    fp = fopen(rfile, "rb");
+    fp = fileio_open_read(rfile, err);
     struct stat sb;
-    if (!fp || fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = qs_fail(err, QS_EIO, "tensor '%s': cannot read external data file '%s'", tname,
-                     loc);
+    if (!fp || fstat(fileno(fp), &sb) != 0) {
+        st = fp ? qs_fail(err, QS_EIO, "%s: %s", loc, strerror(errno)) : QS_EIO;
+        qs_error_prefix(err, "tensor '%s': external data file '%s'", tname, loc);
         goto cleanup;
     }
     uint64_t size = (uint64_t)sb.st_size;

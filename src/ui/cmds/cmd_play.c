@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "io/fileio.h"
 #include "text/strbuf.h"
 
 /* A line holding only a comment (or nothing) contributes to the caption, not a step. */
@@ -31,9 +32,9 @@ QsStatus cmd_play_load(const char *path, PlayScript *ps, QsError *err)
 {
     memset(ps, 0, sizeof *ps);
     ps->path = xstrdup(path);
-    FILE *f = fopen(path, "r");
+    FILE *f = fileio_open_read(path, err);
     if (!f)
-        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
+        return QS_EIO;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;

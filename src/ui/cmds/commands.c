@@ -648,6 +648,14 @@ QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
     free(expanded);
     if (pst)
         return pst;
+    QsStatus st = cmd_exec_args(app, &a, r, err);
+    args_release(&a);
+    return st;
+}
+
+QsStatus cmd_exec_args(App *app, const CmdArgs *args, Result *r, QsError *err)
+{
+    const CmdArgs a = *args; /* read only: the caller releases it */
     result_reset(r, a.name);
     QsStatus st = QS_OK;
     const CmdDef *def = cmd_find(a.name);
@@ -674,7 +682,31 @@ QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
     atomic_store(&app->cancel, 0);
     st = def->run(app, &a, r, err);
 cleanup:
-    args_release(&a);
+    return st;
+}
+
+/* Shows a command's result and keeps it as the previous one for `check`; r is left
+ * empty for the next command. */
+static void emit_and_keep(App *app, Result *r)
+{
+    if (app->emit)
+        app->emit(app, r);
+    const CmdDef *def = cmd_find(r->cmd);
+    if (def && !(def->flags & CMD_TRANSPARENT)) {
+        result_release(&app->last);
+        app->last = *r;
+        result_init(r, "");
+    }
+}
+
+QsStatus cmd_run_args(App *app, const CmdArgs *a, QsError *err)
+{
+    Result r;
+    result_init(&r, "");
+    QsStatus st = cmd_exec_args(app, a, &r, err);
+    if (!st)
+        emit_and_keep(app, &r);
+    result_release(&r);
     return st;
 }
 
@@ -691,14 +723,7 @@ QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
         st = cmd_exec(app, cmds[i], &r, err);
         if (st)
             break;
-        if (app->emit)
-            app->emit(app, &r);
-        const CmdDef *def = cmd_find(r.cmd);
-        if (def && !(def->flags & CMD_TRANSPARENT)) { /* keep it for `check` */
-            result_release(&app->last);
-            app->last = r;
-            result_init(&r, "");
-        }
+        emit_and_keep(app, &r);
     }
     result_release(&r);
     args_free_split(cmds, n);

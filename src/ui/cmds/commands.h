@@ -80,6 +80,11 @@ bool cmd_result_outdates(const CmdDef *def, const Result *r);
  * fails listing the valid ones), option values by their kind and CMD_NEEDS_MODEL, then
  * runs it into r (reset here). */
 QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err);
+/* The same from arguments already split (no ${...} expansion, no lexing): the command line's
+ * model path reaches `load` as written, quotes, backslashes, ';' and all. */
+QsStatus cmd_exec_args(App *app, const CmdArgs *a, Result *r, QsError *err);
+/* cmd_exec_args, then the result is emitted and kept for `check` as in cmd_exec_line. */
+QsStatus cmd_run_args(App *app, const CmdArgs *a, QsError *err);
 
 /* Runs every command of a line in order, emitting each result through app->emit; stops at
  * the first failure. */

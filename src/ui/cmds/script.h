@@ -8,7 +8,7 @@
 #include "cmds/app.h"
 
 /* Runs every line of the open stream; stops at the first failing line and prefixes the
- * error with "NAME:LINE: ". */
+ * error with "NAME:LINE: ". A line holding a NUL byte fails (QS_EFORMAT) before it runs. */
 QsStatus script_run_stream(App *app, FILE *f, const char *name, QsError *err);
 /* Opens path and runs it; the nesting depth is limited to APP_MAX_SOURCE_DEPTH. */
 QsStatus script_run_file(App *app, const char *path, QsError *err);

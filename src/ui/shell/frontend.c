@@ -88,6 +88,19 @@ int frontend_batch_file(App *app, const char *path)
     return 0;
 }
 
+int frontend_load_model(App *app, const char *path)
+{
+    char *pos[1] = { (char *)path }; /* CmdArgs is not const; cmd_run_args only reads it */
+    CmdArgs a = { .name = "load", .n_pos = 1, .pos = pos };
+    QsError err = { 0 };
+    if (cmd_run_args(app, &a, &err)) {
+        qs_error_prefix(&err, "qscope");
+        print_error(app, &err);
+        return 1;
+    }
+    return 0;
+}
+
 int frontend_command_string(App *app, const char *cmds)
 {
     QsError err = { 0 };

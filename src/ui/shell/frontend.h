@@ -12,6 +12,9 @@ void frontend_setup(App *app);
 /* Scripts: stop at the first error, print "NAME:LINE: message" on stderr, return 1. */
 int frontend_batch_file(App *app, const char *path);
 int frontend_command_string(App *app, const char *cmds);
+/* Loads the model named on the command line as written (no lexing, no ${...}); an error
+ * prints "qscope: PATH: reason" and returns 1. */
+int frontend_load_model(App *app, const char *path);
 
 /* The plain REPL on stdin: a prompt when stdin is a terminal; an error is printed and the
  * session goes on. Returns 1 when any command failed, else 0. */

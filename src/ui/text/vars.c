@@ -46,6 +46,15 @@ QsStatus vars_set(VarTable *v, const char *name, const char *value, QsError *err
         return qs_fail(err, QS_EINVAL, "'%s' is not a variable name (letters, digits, _ and ., "
                        "starting with a letter or _)", name);
     int i = vars_index(v, name, strlen(name));
+    size_t len = strlen(value), old = i >= 0 ? strlen(v->value[i]) : 0;
+    if (len > VARS_MAX_VALUE)
+        return qs_fail(err, QS_ENOMEM, "variable '%s': a value of %zu bytes is over the "
+                       "limit of %zu bytes per variable", name, len, VARS_MAX_VALUE);
+    if (v->total - old + len > VARS_MAX_TOTAL)
+        return qs_fail(err, QS_ENOMEM, "variable '%s': %zu more bytes would put all variables "
+                       "over their limit of %zu bytes together", name, len - old,
+                       VARS_MAX_TOTAL);
+    v->total = v->total - old + len;
     if (i >= 0) {
         free(v->value[i]);
         v->value[i] = xstrdup(value);
@@ -98,7 +107,13 @@ QsStatus vars_expand(const VarTable *v, const char *text, char **out, QsError *e
                            "or -D %.*s=...)", (int)(end - name), name, (int)(end - name), name,
                            (int)(end - name), name);
         }
-        strbuf_append(&b, v->value[i], strlen(v->value[i]));
+        size_t vlen = strlen(v->value[i]);
+        if (b.len + vlen > VARS_MAX_VALUE) {
+            strbuf_release(&b);
+            return qs_fail(err, QS_ENOMEM, "expanding ${%.*s}: the command would grow over "
+                           "the limit of %zu bytes", (int)(end - name), name, VARS_MAX_VALUE);
+        }
+        strbuf_append(&b, v->value[i], vlen);
         p = end + 1;
     }
     *out = b.s ? strbuf_take(&b) : xstrdup("");

@@ -31,6 +31,7 @@ int tui_main(App *app, const char *model, const char *init)
     tui_app_draw(t, &s);
     tui_term_blit(&s);
     tui_app_start(t, model, init);
+    int ended_by = 0; /* the termination signal that closed the workbench */
     while (!tui_app_quitting(t)) {
         tui_app_pump(t);
         if (tui_app_quitting(t))
@@ -46,6 +47,7 @@ int tui_main(App *app, const char *model, const char *init)
             key = TUI_KEY_CTRL_C; /* kill -INT: as the key (cancel a job, or quit) */
         else if (sig) {
             tui_app_run(t, "@quit now");
+            ended_by = sig;
             break;
         }
         if (key == TUI_KEY_RESIZE) {
@@ -60,7 +62,9 @@ int tui_main(App *app, const char *model, const char *init)
             tui_app_key(t, key);
     }
     tui_app_free(t); /* cancels and joins a running job first */
-    tui_term_end();
+    tui_term_end(); /* the signals' default actions are back */
     tui_screen_release(&s);
+    if (ended_by) /* SIGTERM, SIGHUP: closed cleanly, now die of it so the parent sees it */
+        raise(ended_by);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -17,6 +18,10 @@
 static SCREEN *term_screen;
 static volatile sig_atomic_t term_active;  /* curses is up */
 static volatile sig_atomic_t term_signal;  /* a pending SIGINT/SIGTERM/SIGHUP */
+static struct termios saved_tty;          /* the modes before curses, for emergencies */
+static volatile sig_atomic_t saved_tty_ok;
+static char reset_seq[256];               /* mouse off, keypad off, cursor on, screen back */
+static size_t reset_len;
 static int saved_stderr = -1;             /* the real stderr while it is redirected */
 static FILE *captured;                    /* where stderr goes meanwhile */
 static TuiCell *last_frame;               /* what the terminal shows */
@@ -45,21 +50,68 @@ static void restore_stderr(void)
     saved_stderr = -1;
 }
 
+/* Appends terminfo capability cap (when the terminal has it) to reset_seq. */
+static void add_reset_cap(const char *cap)
+{
+    const char *s = tigetstr(cap);
+    if (!s || s == (char *)-1)
+        return;
+    size_t n = strlen(s);
+    if (reset_len + n < sizeof reset_seq) {
+        memcpy(reset_seq + reset_len, s, n);
+        reset_len += n;
+    }
+}
+
+/* What endwin would send, computed while it is safe to ask terminfo, so that a signal
+ * handler can undo curses with write and tcsetattr alone (both async-signal-safe). */
+static void prepare_reset(void)
+{
+    static const char mouse_off[] = "\033[?1000l"; /* the X10/normal tracking mousemask set */
+    reset_len = 0;
+    memcpy(reset_seq, mouse_off, sizeof mouse_off - 1);
+    reset_len = sizeof mouse_off - 1;
+    add_reset_cap("sgr0");
+    add_reset_cap("rmkx");
+    add_reset_cap("cnorm");
+    add_reset_cap("rmcup");
+}
+
 /* The way out when the process is dying: the terminal and stderr back, nothing freed
- * (another thread may still be drawing). */
+ * (another thread may still be drawing), async-signal-safe calls only. */
 static void emergency_restore(void)
 {
     if (term_active) {
         term_active = 0;
-        endwin(); /* not async-signal-safe, but the terminal matters more at this point */
+        if (reset_len && write(STDOUT_FILENO, reset_seq, reset_len) < 0) {
+            /* nothing better to do: the modes below are restored all the same */
+        }
+        if (saved_tty_ok)
+            tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tty);
         restore_stderr();
     }
 }
 
+/* Every signal whose default action ends the process, except SIGINT, SIGTERM and SIGHUP
+ * (term_handler: the workbench closes cleanly, then tui_main re-raises them) and SIGKILL
+ * and SIGSTOP, which cannot be caught. */
+static const int fatal_signals[] = {
+    SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE,
+    SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGTRAP, SIGSYS,
+#ifdef SIGIO
+    SIGIO,
+#endif
+#ifdef SIGSTKFLT
+    SIGSTKFLT,
+#endif
+};
+
+/* Restores the terminal, then dies of the same signal with its default action (a core
+ * dump where that is the default), so the parent sees it: a shell reports 128+N. */
 static void crash_handler(int sig)
 {
     emergency_restore();
-    raise(sig); /* SA_RESETHAND: the default action now, core dump and all */
+    raise(sig); /* SA_RESETHAND: the default action now */
 }
 
 static void term_handler(int sig)
@@ -78,9 +130,8 @@ static void install_signals(void)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = crash_handler;
     sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-    static const int crash[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
-    for (size_t i = 0; i < sizeof crash / sizeof crash[0]; i++)
-        sigaction(crash[i], &sa, NULL);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        sigaction(fatal_signals[i], &sa, NULL);
 }
 
 static void restore_signals(void)
@@ -89,9 +140,10 @@ static void restore_signals(void)
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_DFL;
-    static const int sigs[] = { SIGTERM, SIGHUP, SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        sigaction(fatal_signals[i], &sa, NULL);
     /* SIGINT goes back to the front end's handler only if it sets one again; the default
      * is the right thing after the workbench has closed. */
     sigaction(SIGINT, &sa, NULL);
@@ -175,12 +227,14 @@ bool tui_term_begin(TuiTermInfo *info, char *why, size_t cap)
     }
     fflush(stdout);
     fflush(stderr);
+    saved_tty_ok = tcgetattr(STDIN_FILENO, &saved_tty) == 0;
     term_screen = newterm(NULL, stdout, stdin);
     if (!term_screen) {
         snprintf(why, cap, "curses cannot drive TERM=%s", term);
         return false;
     }
     set_term(term_screen);
+    prepare_reset();
     /* stderr to a file until the terminal is restored */
     captured = tmpfile();
     if (captured) {

@@ -30,7 +30,10 @@ int tui_term_key(int timeout_ms, int *mx, int *my);
 /* Copies the screen buffer to the terminal (only when it changed since the last copy). */
 void tui_term_blit(const TuiScreen *s);
 /* A termination signal that arrived (SIGINT, SIGTERM, SIGHUP), cleared when read; 0 if
- * none. */
+ * none. The caller closes the workbench, then re-raises SIGTERM and SIGHUP (their default
+ * action is back after tui_term_end), so the process ends with 128+N. Every other signal
+ * whose default action terminates restores the terminal in its handler and re-raises at
+ * once (docs/workbench.md, "Signals"). */
 int tui_term_signal(void);
 
 #endif
