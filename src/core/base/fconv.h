@@ -14,6 +14,7 @@
 #define QS_FCONV_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +24,17 @@ typedef enum FconvHow {
     FCONV_NAN,       /* NaN: no integer stands for it; 0, clamped into [lo, hi] */
 } FconvHow;
 
+/* Whether the double d is exactly the int64 i (d = (double)i; 2^63 is no int64). */
+static inline bool fconv_holds(double d, int64_t i)
+{
+    return d < 0x1p63 && (int64_t)d == i;
+}
+
 /* x rounded half to even (nearbyint under the default rounding mode: 0.5 -> 0, 1.5 -> 2,
  * -2.5 -> -2), then saturated to [lo, hi] (lo <= hi). NaN gives 0 clamped into [lo, hi].
  * *how (may be NULL) says which of the three happened. Defined for every x and every pair of
- * int64 bounds: a bound that double cannot hold exactly (beyond 2^53) saturates at itself. */
+ * int64 bounds (beyond 2^53, where double cannot hold every integer, a value that rounds to
+ * a bound's neighbourhood gives the bound). */
 static inline int64_t fconv_round(double x, int64_t lo, int64_t hi, FconvHow *how)
 {
     double r = nearbyint(x), dlo = (double)lo, dhi = (double)hi;
@@ -35,11 +43,11 @@ static inline int64_t fconv_round(double x, int64_t lo, int64_t hi, FconvHow *ho
     if (r != r) {
         h = FCONV_NAN;
         v = lo > 0 ? lo : hi < 0 ? hi : 0;
-    } else if (r <= dlo) { /* -Inf too; also the only path to lo itself (no conversion) */
-        h = r < dlo ? FCONV_SATURATED : FCONV_EXACT;
+    } else if (r <= dlo) { /* -Inf too */
+        h = r == dlo && fconv_holds(dlo, lo) ? FCONV_EXACT : FCONV_SATURATED;
         v = lo;
     } else if (r >= dhi) {
-        h = r > dhi ? FCONV_SATURATED : FCONV_EXACT;
+        h = r == dhi && fconv_holds(dhi, hi) ? FCONV_EXACT : FCONV_SATURATED;
         v = hi;
     } else {
         /* dlo < r < dhi with dlo, dhi in [-2^63, 2^63]: r is an integer that int64 holds */
