@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Builds and runs every test twice: a normal build, and one under AddressSanitizer and
-# UndefinedBehaviorSanitizer. Exits non-zero when anything fails.
+# Builds and runs every test twice: a normal build (gcc, build/), and one under
+# AddressSanitizer and UndefinedBehaviorSanitizer with float-cast-overflow (clang,
+# build-asan/; gcc's UBSan does not check float-to-int conversions). Exits non-zero when
+# anything fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --test
 status=0
 for variant in build build-asan; do
+  cc=gcc id=GNU
   extra=()
-  [ "$variant" = build-asan ] && extra=(-DQS_SANITIZE=ON)
-  echo "== $variant"
-  "$root/scripts/build.sh" "$root/$variant" "${extra[@]}"
+  [ "$variant" = build-asan ] && cc=clang id=Clang && extra=(-DQS_SANITIZE=ON)
+  # CMake keeps the first compiler of a build tree for good, so a tree configured with
+  # another one (an older build-asan made with gcc) is configured afresh.
+  got=$(sed -n 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' \
+        "$root/$variant"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null | head -n 1)
+  [ -n "$got" ] && [ "$got" != "$id" ] && rm -rf "${root:?}/$variant"
+  echo "== $variant ($cc)"
+  CC=$cc "$root/scripts/build.sh" "$root/$variant" "${extra[@]}"
   # halt_on_error keeps a sanitizer report from being lost among later output
   ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/$variant" --output-on-failure -j"$(nproc)" || status=1

@@ -12,7 +12,7 @@ cd "$root"
 q=${1:-build/qscope}
 presses=${2:-20}
 [ -x "$q" ] || scripts/build.sh build
-command -v tmux >/dev/null || { echo "tmux is needed (scripts/setup.sh installs it)"; exit 1; }
+command -v tmux >/dev/null || { echo "tmux is needed (scripts/setup.sh --test installs it)"; exit 1; }
 q=$(cd "$(dirname "$q")" && pwd)/$(basename "$q")
 unset TMUX TMUX_PANE
 sock="qscope-bench-$$"

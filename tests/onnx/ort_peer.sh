@@ -28,7 +28,7 @@ build=$(cd "$2" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node or npm not found (scripts/setup.sh installs nodejs and npm)"
+  echo "SKIP: node or npm not found (scripts/setup.sh --test installs nodejs and npm)"
   exit 77
 fi
 mods="$build/npm/node_modules"

@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 qscope=$(cd "$(dirname "${1:-build/qscope}")" && pwd)/$(basename "${1:-build/qscope}")
 if ! command -v tmux >/dev/null 2>&1; then
-    echo "SKIP: tmux is not installed (scripts/setup.sh installs it)"
+    echo "SKIP: tmux is not installed (scripts/setup.sh --test installs it)"
     exit 77
 fi
 [ -x "$qscope" ] || { echo "FAIL: no qscope at $qscope"; exit 1; }

@@ -62,26 +62,27 @@ QParams quant_params(float lo, float hi, int bits, bool symmetric)
     if (symmetric) {
         p.zero_point = 0;
     } else {
-        /* |lo / s| <= qmax - qmin up to rounding, so the conversion cannot overflow; the
-         * clamp still guards the rounding at the ends. */
+        /* lo / s is rounded on its own (in float, as PyTorch does) before qmin is added, so
+         * its ties do not depend on qmin; the clamp guards the rounding at the ends. */
         float r = __builtin_nearbyintf(lo / s);
-        float z = (float)p.qmin - r;
-        z = z < (float)p.qmin ? (float)p.qmin : z > (float)p.qmax ? (float)p.qmax : z;
-        p.zero_point = (int32_t)z;
+        p.zero_point = (int32_t)fconv_round((double)p.qmin - (double)r, p.qmin, p.qmax, NULL);
     }
     return p;
 }
 
 void quant_array_i8(const float *x, int64_t n, const QParams *p, int8_t *q)
 {
-    QS_ASSERT(p->qmin >= INT8_MIN && p->qmax <= INT8_MAX && p->qmin <= p->qmax);
+    QS_ASSERT(p->qmin >= INT8_MIN && p->qmax <= INT8_MAX && p->qmin <= p->qmax &&
+              p->zero_point >= p->qmin && p->zero_point <= p->qmax);
     const float s = p->scale;
     const float lo = (float)(p->qmin - p->zero_point), hi = (float)(p->qmax - p->zero_point);
     const int32_t z = p->zero_point;
     /* Same result as quant_q for every input (the test compares them), without a libm call
-     * per element: clamping before rounding is equivalent because lo and hi are integers,
-     * and once |v| <= 2^22, adding and subtracting 1.5 * 2^23 rounds v to an integer under
-     * the default rounding mode, ties to even. The loop vectorizes. */
+     * per element. It is fconv_round's rule written out so that it vectorizes: NaN becomes
+     * 0 and v is clamped to [lo, hi] before the conversion, which is therefore always
+     * defined. Clamping before rounding is equivalent because lo and hi are integers, and
+     * once |v| <= 255, adding and subtracting 1.5 * 2^23 rounds v to an integer under the
+     * default rounding mode, ties to even. */
     const float magic = 0x1.8p23f;
     int64_t i = 0;
     /* Blocks of 8 with the conversion and the byte stores in separate fixed-length loops:
@@ -139,12 +140,17 @@ Requant quant_requant_make(double m)
     double f = frexp(m, &e); /* m = f * 2^e, f in [0.5, 1) */
     /* f * 2^31 is exact in double; rounding it to nearest (ties to even) gives m0 within
      * half a unit, i.e. a relative error of at most 2^-31. */
-    int64_t m0 = (int64_t)nearbyint(ldexp(f, 31));
+    int64_t m0 = fconv_round(ldexp(f, 31), INT64_C(1) << 30, INT64_C(1) << 31, NULL);
     if (m0 == (INT64_C(1) << 31)) { /* f rounded up to 1.0 */
         m0 >>= 1;
         e += 1;
     }
     return (Requant){ (int32_t)m0, (int32_t)-e };
+}
+
+int32_t quant_bias_code(float b, double bs, FconvHow *how)
+{
+    return (int32_t)fconv_round((double)b / bs, -INT32_MAX, INT32_MAX, how);
 }
 
 int64_t quant_rshift_even(int64_t x, int n)

@@ -8,10 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/fconv.h"
+
 typedef struct QParams {
     float scale;          /* > 0 */
     int32_t zero_point;   /* in [qmin, qmax]; 0 when symmetric */
-    int32_t qmin, qmax;   /* e.g. -128..127 (asymmetric int8), -127..127 (symmetric int8) */
+    int32_t qmin, qmax;   /* e.g. -128..127 (asymmetric int8), -127..127 (symmetric int8);
+                             FakeQuant allows up to +-(2^31 - 1) (op_fakequant.c) */
 } QParams;
 
 /* Integer range for `bits` (2..8): symmetric [-(2^(b-1)-1), 2^(b-1)-1] (the restricted
@@ -24,20 +27,20 @@ void quant_range(int bits, bool symmetric, int32_t *qmin, int32_t *qmax);
  * A degenerate range (hi == lo == 0) gives s = 1 (any scale represents all-zero data). */
 QParams quant_params(float lo, float hi, int bits, bool symmetric);
 
-/* One value. nearbyintf under the default rounding mode rounds half to even. NaN has no
- * integer code: it quantizes to the zero point (the code of 0.0). */
+/* One value: the rounding and the clamp are fconv_round's, on x / s in float32 (so ties do
+ * not depend on z) against [qmin - z, qmax - z] in int64 (no bound can overflow), and then z
+ * is added. +-Inf saturate to qmax / qmin. NaN has no integer code: it quantizes to the zero
+ * point (the code of 0.0). */
 static inline int32_t quant_q(float x, const QParams *p)
 {
-    float r = __builtin_nearbyintf(x / p->scale);
-    /* clamp in float first: a huge x / s must not overflow the int conversion */
-    float lo = (float)(p->qmin - p->zero_point), hi = (float)(p->qmax - p->zero_point);
-    r = r != r ? 0.0f : r < lo ? lo : r > hi ? hi : r;
-    return (int32_t)r + p->zero_point;
+    int64_t z = p->zero_point;
+    return (int32_t)(fconv_round((double)(x / p->scale), p->qmin - z, p->qmax - z, NULL) + z);
 }
 
+/* s * (q - z); q - z in int64, so no pair of int32 codes overflows. */
 static inline float quant_dq(int32_t q, const QParams *p)
 {
-    return p->scale * (float)(q - p->zero_point);
+    return p->scale * (float)((int64_t)q - p->zero_point);
 }
 
 /* x' = dq(q(x)): the fake-quantization of one value (NaN stays NaN). */
@@ -59,6 +62,13 @@ typedef struct Requant {
 } Requant;
 
 Requant quant_requant_make(double m);
+
+/* The int32 code of a linear unit's bias b on its grid bs = s_x * s_w[c] (double, > 0):
+ * round_half_even(b / bs) in double, saturated to +-(2^31 - 1) (symmetric, so -b gives -q).
+ * *how (may be NULL) reports a saturation and NaN (b NaN, or an unusable bs: code 0); an
+ * infinite b saturates. The integer executor refuses a unit whose bias is not finite before
+ * it asks; QAT's bias residual uses the same rule. */
+int32_t quant_bias_code(float b, double bs, FconvHow *how);
 
 /* Integer requantization of an int32 accumulator:
  *   q = clamp(z_out + round_half_even(acc * m0 / 2^(31 + shift)), lo, hi)

@@ -4,9 +4,12 @@
  * the integer executor quantizes. Rules: docs/qat.md.
  *
  * Inputs: x (any shape); scale, one value (per tensor) or C values (per channel along
- * `axis`, C = x.dim[axis]); zero_point, as many f32 values as scale, each an integer.
- * Attributes: axis (1, as ONNX QuantizeLinear), qmin (-128), qmax (127), lsq_qmax (0),
- * scale_grad (1; 0: the scale gets no gradient, e.g. a bias grid made from other scales).
+ * `axis`, C = x.dim[axis]); zero_point, as many f32 values as scale, each an integer (one
+ * that is not is rounded half to even and saturated to [qmin, qmax]; a NaN or infinite one
+ * makes its channel's outputs NaN, like a NaN scale, and passes no gradient).
+ * Attributes: axis (1, as ONNX QuantizeLinear), qmin (-128), qmax (127), both within
+ * [-(2^31 - 1), 2^31 - 1], lsq_qmax (0), scale_grad (1; 0: the scale gets no gradient, e.g. a bias grid
+ * made from other scales).
  *
  * Forward, per element with its channel's (s, z): y = quant_fake(x, s, z, qmin, qmax),
  * exactly quant.h's arithmetic (x / s in float32, round half to even, clamp, s (q - z)).
@@ -25,13 +28,21 @@
 #include "ops/op.h"
 #include "base/quant.h"
 
+/* The widest code range: the int32 bias grid the QAT graph uses (symmetric, so -q exists
+ * for every q). quant.h's arithmetic is defined on it: codes and their differences are
+ * computed in int64. */
+#define FQ_QLIMIT INT32_MAX
+
 static QsStatus fq_parse(const Node *n, OpParams *prm, QsError *err)
 {
     FakeQuantParams *p = &prm->fakequant;
     int64_t qmin = node_attr_int(n, "qmin", -128), qmax = node_attr_int(n, "qmax", 127);
-    if (qmin >= qmax || qmin < INT32_MIN || qmax > INT32_MAX)
+    if (qmin >= qmax)
         return qs_fail(err, QS_EINVAL, "FakeQuant '%s': qmin %lld must be below qmax %lld",
                        n->name, (long long)qmin, (long long)qmax);
+    if (qmin < -FQ_QLIMIT || qmax > FQ_QLIMIT)
+        return qs_fail(err, QS_EINVAL, "FakeQuant '%s': qmin %lld and qmax %lld must lie in "
+                       "[-(2^31 - 1), 2^31 - 1]", n->name, (long long)qmin, (long long)qmax);
     p->lsq_qmax = node_attr_float(n, "lsq_qmax", 0.0f);
     if (!(p->lsq_qmax >= 0.0f))
         return qs_fail(err, QS_EINVAL, "FakeQuant '%s': lsq_qmax must be >= 0", n->name);
@@ -94,10 +105,16 @@ static FqLayout fq_layout(const FakeQuantParams *p, const Tensor *x, const Tenso
     return l;
 }
 
-static QParams fq_params(const FqLayout *l, const float *s, const float *z, int64_t c)
+/* Channel c's parameters. A finite zero point is rounded half to even and saturated to
+ * [qmin, qmax] (fconv_round). False when it is NaN or infinite: the channel has no grid, so
+ * its outputs are NaN (as a NaN scale makes them) and it passes no gradient. */
+static bool fq_params(const FqLayout *l, const float *s, const float *z, int64_t c, QParams *p)
 {
-    QParams p = { .scale = s[c], .zero_point = (int32_t)z[c], .qmin = l->qmin, .qmax = l->qmax };
-    return p;
+    *p = (QParams){ .scale = s[c], .qmin = l->qmin, .qmax = l->qmax };
+    if (!isfinite(z[c]))
+        return false;
+    p->zero_point = (int32_t)fconv_round(z[c], l->qmin, l->qmax, NULL);
+    return true;
 }
 
 static void fq_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
@@ -110,11 +127,12 @@ static void fq_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
     FqLayout l = fq_layout(&op_params(n, &tmp, NULL)->fakequant, in[0], in[1]);
     for (int64_t o = 0; o < l.outer; o++)
         for (int64_t c = 0; c < l.c; c++) {
-            QParams p = fq_params(&l, s, z, c);
+            QParams p;
+            bool grid = fq_params(&l, s, z, c, &p);
             const float *xp = x + (o * l.c + c) * l.inner;
             float *yp = y + (o * l.c + c) * l.inner;
             for (int64_t i = 0; i < l.inner; i++)
-                yp[i] = quant_fake(xp[i], &p);
+                yp[i] = grid ? quant_fake(xp[i], &p) : NAN;
         }
     (void)rc;
 }
@@ -134,8 +152,13 @@ static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     double lsq = p->lsq_qmax;
     double g = lsq > 0.0 ? 1.0 / sqrt((double)tensor_numel(in[0]) * lsq) : 1.0;
     for (int64_t c = 0; c < l.c; c++) {
-        float sc = s[c];
-        float lo = (float)l.qmin - z[c], hi = (float)l.qmax - z[c]; /* r's range */
+        QParams qp;
+        if (!fq_params(&l, s, z, c, &qp))
+            continue;
+        float sc = qp.scale;
+        /* r's range (int64 differences: no overflow) */
+        float lo = (float)((int64_t)qp.qmin - qp.zero_point);
+        float hi = (float)((int64_t)qp.qmax - qp.zero_point);
         double acc = 0.0;
         for (int64_t o = 0; o < l.outer; o++) {
             const float *xp = x + (o * l.c + c) * l.inner, *dyp = dy + (o * l.c + c) * l.inner;

@@ -702,8 +702,7 @@ void qat_graph_refresh_weights(QatGraph *qg)
         double sin = qg_data(qg, u->sin)[0];
         for (int64_t c = 0; c < oc; c++) {
             double bs = sin * (double)s[per_tensor ? 0 : c];
-            double q = nearbyint((double)bf[c] / bs);
-            q = q > 2147483647.0 ? 2147483647.0 : q < -2147483647.0 ? -2147483647.0 : q;
+            double q = quant_bias_code(bf[c], bs, NULL); /* a NaN bias: NaN residual */
             qg_data(qg, u->res)[c] = (float)(q * bs) - bf[c];
         }
         free(wf);

@@ -151,6 +151,25 @@ static QsStatus lower_lin_alloc(void **p, size_t bytes, const Node *n, QsError *
     return QS_OK;
 }
 
+/* Finite folded weights (and, when `bias`, biases) or an error naming the layer: a NaN or an
+ * infinity has no integer code (quant_q would put NaN on the zero point and let an infinity
+ * set the scale), so the integer precision would print numbers the float model does not
+ * compute. Such values come from the model file; the plan is refused. */
+static QsStatus lower_lin_finite(const LinUnit *u, PrecKind prec, bool bias, const Node *n,
+                                 QsError *err)
+{
+    const char *pname = precision_table[prec].name;
+    for (int64_t i = 0; i < u->oc * u->k; i++)
+        if (!isfinite(u->wf[i]))
+            return qs_fail(err, QS_EINVAL, "%s: layer '%s' has a NaN or infinite weight",
+                           pname, n->name);
+    for (int64_t c = 0; bias && c < u->oc; c++)
+        if (!isfinite(u->bf[c]))
+            return qs_fail(err, QS_EINVAL, "%s: layer '%s' has a NaN or infinite bias", pname,
+                           n->name);
+    return QS_OK;
+}
+
 /* Symmetric int8 weights per output channel (or one scale for the tensor). */
 static void lower_lin_quant_weights(LinUnit *u, int bits, bool per_tensor)
 {
@@ -230,13 +249,16 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
             u->bf[i] += c[i];
         u->has_bias = true;
     }
+    bool int8_static = precision_table[s->prec].linear_run == PRUN_INT8_STATIC;
+    if (lower_lin_finite(u, s->prec, int8_static, n, err))
+        return err->code;
     if (lower_lin_alloc((void **)&u->wq, nw, n, err) ||
         lower_lin_alloc((void **)&u->wfq, nw * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->ws, nc * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->sumw, nc * sizeof(int32_t), n, err))
         return err->code;
     lower_lin_quant_weights(u, o->bits, plan_node_wgran_tensor(&L->q->plan, s->head));
-    if (precision_table[s->prec].linear_run != PRUN_INT8_STATIC)
+    if (!int8_static)
         return QS_OK;
 
     int vin = n->in[0];
@@ -251,10 +273,8 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         return err->code;
     for (int64_t c = 0; c < u->oc; c++) {
         double bs = (double)u->in_qp.scale * (double)u->ws[c];
-        double bq = nearbyint((double)u->bf[c] / bs);
-        bq = bq > 2147483647.0 ? 2147483647.0 : bq < -2147483647.0 ? -2147483647.0 : bq;
-        u->bq[c] = (int32_t)bq;
-        u->bfq[c] = (float)(bq * bs);
+        u->bq[c] = quant_bias_code(u->bf[c], bs, NULL); /* finite: saturation is the rule */
+        u->bfq[c] = (float)((double)u->bq[c] * bs);
         if (lower_requant(bs / (double)u->out_qp.scale, &u->rq[c], n, err))
             return err->code;
     }
@@ -374,8 +394,9 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
             return qs_fail(err, QS_EINVAL, "Add '%s': input/output scale ratio %g is out of range",
                            n->name, rmax);
         s->shift = shift;
-        s->mult[0] = (int64_t)nearbyint(ldexp(r0, shift));
-        s->mult[1] = (int64_t)nearbyint(ldexp(r1, shift));
+        /* r * 2^shift < 2^40: below 2^30 once shifted, and rmax < 2^40 when shift is 0 */
+        s->mult[0] = fconv_round(ldexp(r0, shift), 0, INT64_C(1) << 40, NULL);
+        s->mult[1] = fconv_round(ldexp(r1, shift), 0, INT64_C(1) << 40, NULL);
     } else if (s->kind == STEP_Q_CONCAT) {
         s->same = xcalloc((size_t)n->n_in, sizeof *s->same);
         s->rq_in = xcalloc((size_t)n->n_in, sizeof *s->rq_in);

@@ -802,10 +802,11 @@ static void step_q_gather_run(const Step *s, StepIO *io)
     int64_t bstride = shape_span(&rg.yb, 1, rg.yb.ndim);
     const int8_t *x = io->in[0]->data;
     int8_t *y = io->out.data;
+    /* the maps hold exact indices (at most 2^24); fconv_round keeps them inside the input */
     for (int64_t b = 0; b < io->out.shape.dim[0]; b++) {
-        const int8_t *xb = x + (int64_t)bmap[b * bstride] * isz;
+        const int8_t *xb = x + fconv_round(bmap[b * bstride], 0, rg.xb.dim[0] - 1, NULL) * isz;
         for (int64_t k = 0; k < osz; k++)
-            y[b * osz + k] = xb[(int64_t)map[k]];
+            y[b * osz + k] = xb[fconv_round(map[k], 0, isz - 1, NULL)];
     }
 }
 

@@ -287,14 +287,14 @@ const CmdDef cmd_table[] = {
     { .name = "load", .usage = "load PATH.qsm",
       .summary = "Load a model (its float weights stay the reference for every comparison).",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
-      .args = file_arg, .wb = { CMD_FEEDS_NEW_MODEL, CMD_OUTDATES_MODEL },
-      .run = cmd_load },
+      .args = file_arg,
+      .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_load },
     { .name = "init", .usage = "init SPEC.json [seed=S]",
       .summary = "Build a new model from a layer list with seeded initialisation "
                  "(docs/specs.md).",
       .example = "init models/specs/mnist_cnn.json seed=1", .min_pos = 1, .max_pos = 1,
-      .opts = init_opts, .args = file_arg, .wb = { CMD_FEEDS_NEW_MODEL, CMD_OUTDATES_MODEL },
-      .run = cmd_init },
+      .opts = init_opts, .args = file_arg,
+      .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_init },
     { .name = "save", .usage = "save PATH.qsm [variant=NAME]",
       .summary = "Save the model and its variants (written to PATH.tmp, then renamed); with "
                  "variant=NAME, that variant alone on its own weights, current on load.",
@@ -310,7 +310,7 @@ const CmdDef cmd_table[] = {
                  "quantized plan, weight and activation ranges, scale, zero point, clipped "
                  "share (under an fp32 plan a labelled preview of int8-static).",
       .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none,
-      .wb = { CMD_FEEDS_LAYERS }, .run = cmd_layers },
+      .wb = { .feeds = CMD_FEEDS_LAYERS }, .run = cmd_layers },
     { .name = "fold", .usage = "fold scales",
       .summary = "Fold fixed per-channel scale layers into the BatchNorm before them or the "
                  "conv/dense weights after them (float-exact) and remove them.",
@@ -333,7 +333,7 @@ const CmdDef cmd_table[] = {
       .summary = "Evaluate the model on a split: accuracy, per-class precision and recall, "
                  "confusion matrix (or bit accuracy, or MSE/MAE).",
       .example = "eval split=eval n=1000", .flags = CMD_NEEDS_MODEL | CMD_JOB,
-      .opts = eval_opts, .wb = { CMD_FEEDS_METRIC },
+      .opts = eval_opts, .wb = { .feeds = CMD_FEEDS_METRIC },
       .run = cmd_eval },
     { .name = "run", .usage = "run X.npy [i=K] [out=Y.npy] [n=N]",
       .summary = "Run the model on inputs from a file; print sample K's outputs, or write "
@@ -398,7 +398,7 @@ const CmdDef cmd_table[] = {
                  "metric, drop against FP32, top-1 agreement, output SQNR, deployed bytes, "
                  "latency per sample measured here.",
       .example = "compare", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = compare_opts,
-      .wb = { CMD_FEEDS_COMPARE },
+      .wb = { .feeds = CMD_FEEDS_COMPARE },
       .run = cmd_compare },
     { .name = "error", .usage = "error [accum|local] [n=N] [split=..]",
       .summary = "Per-layer error of the current plan against FP32: accumulated (the "
@@ -406,7 +406,7 @@ const CmdDef cmd_table[] = {
                  "input): MSE, SQNR, cosine, max abs error, RMSE in quantization steps.",
       .example = "error local n=256", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = error_opts, .args = error_args,
-      .wb = { CMD_FEEDS_ERRORS },
+      .wb = { .feeds = CMD_FEEDS_ERRORS },
       .run = cmd_error },
     { .name = "hist", .usage = "hist LAYER [act|weights] [width=W] [height=H] [top=N]",
       .summary = "act: a text histogram of a layer's calibrated output (log scale) with the "
@@ -416,7 +416,7 @@ const CmdDef cmd_table[] = {
                  "nonzero weights rounding to 0; the widest channels named.",
       .example = "hist conv1 act width=64; hist dw1 weights top=8", .min_pos = 1, .max_pos = 2,
       .flags = CMD_NEEDS_MODEL, .opts = hist_opts, .args = hist_args,
-      .wb = { CMD_FEEDS_HIST, .follow = "layer", .follow_view = "what" },
+      .wb = { .feeds = CMD_FEEDS_HIST, .follow = "layer", .follow_view = "what" },
       .run = cmd_hist },
     { .name = "sensitivity", .usage = "sensitivity [split=calib] [n=N]",
       .summary = "Rank the quantized layers two ways: the metric with only that layer "
@@ -516,7 +516,7 @@ const CmdDef cmd_table[] = {
                  "replaying from the start).",
       .example = "play scripts/demos/fp16_vs_int8.qs", .min_pos = 1, .max_pos = 1,
       .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
-      .wb = { CMD_FEEDS_PLAYER },
+      .wb = { .feeds = CMD_FEEDS_PLAYER },
       .run = cmd_play },
     { .name = "echo", .usage = "echo TEXT...",
       .summary = "Print the text (section titles in scripts and reports).",
@@ -549,7 +549,7 @@ const CmdDef cmd_table[] = {
       .example = "get batch", .min_pos = 0, .max_pos = 1, .opts = none, .args = get_args,
       .run = cmd_get },
     { .name = "quit", .usage = "quit", .summary = "Leave qscope (also: Ctrl-D).",
-      .example = "quit", .opts = none, .wb = { CMD_FEEDS_QUIT },
+      .example = "quit", .opts = none, .wb = { .feeds = CMD_FEEDS_QUIT },
       .run = cmd_quit },
 };
 const int cmd_count = sizeof cmd_table / sizeof cmd_table[0];
