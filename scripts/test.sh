@@ -13,8 +13,10 @@ for variant in build build-asan; do
   [ "$variant" = build-asan ] && cc=clang id=Clang && extra=(-DQS_SANITIZE=ON)
   # CMake keeps the first compiler of a build tree for good, so a tree configured with
   # another one (an older build-asan made with gcc) is configured afresh.
-  got=$(sed -n 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' \
-        "$root/$variant"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null | head -n 1)
+  got=""
+  for f in "$root/$variant"/CMakeFiles/*/CMakeCCompiler.cmake; do
+    [ -f "$f" ] && got=$(sed -n 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' "$f")
+  done
   [ -n "$got" ] && [ "$got" != "$id" ] && rm -rf "${root:?}/$variant"
   echo "== $variant ($cc)"
   CC=$cc "$root/scripts/build.sh" "$root/$variant" "${extra[@]}"
