@@ -146,6 +146,16 @@ static void test_history_file(void)
     tui_history_add(&h, "eval");
     CHECK(h.n == 1);
     tui_history_release(&h);
+    /* a FIFO at the history path neither blocks nor receives lines: memory only */
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo_history", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    tui_history_init(&h, fifo, 5);
+    CHECK(h.save_failed && h.n == 0);
+    tui_history_add(&h, "eval");
+    CHECK(h.n == 1);
+    tui_history_release(&h);
+    unlink(fifo);
     /* HOME unset or empty: no file at all */
     const char *home = getenv("HOME");
     char *saved = home ? strdup(home) : NULL;

@@ -1,10 +1,28 @@
 #include "tui/tui_history.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/error.h"
+#include "io/fileio.h"
+
+/* The history file for appending, only when it is a regular file (or new): a FIFO or a
+ * device at that path must neither block the workbench nor receive its lines. */
+static FILE *history_append(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "a") : NULL;
+    if (!f)
+        close(fd);
+    return f;
+}
 
 static void push(TuiHistory *h, const char *line)
 {
@@ -48,7 +66,8 @@ void tui_history_init(TuiHistory *h, const char *path, int max)
     if (!path)
         return;
     h->path = xstrdup(path);
-    FILE *f = fopen(path, "r");
+    QsError err = { 0 };
+    FILE *f = fileio_open_read(path, &err); /* regular files only: a FIFO would block */
     if (!f) {
         probe(h);
         return;
@@ -75,7 +94,7 @@ void tui_history_init(TuiHistory *h, const char *path, int max)
 /* Whether the file can be appended to, asked once up front so the console can say so. */
 static void probe(TuiHistory *h)
 {
-    FILE *f = fopen(h->path, "a");
+    FILE *f = history_append(h->path);
     if (!f || fclose(f) != 0)
         h->save_failed = true;
 }
@@ -96,7 +115,7 @@ void tui_history_add(TuiHistory *h, const char *line)
     push(h, line);
     if (!h->path || h->save_failed)
         return;
-    FILE *f = fopen(h->path, "a");
+    FILE *f = history_append(h->path);
     if (!f || fprintf(f, "%s\n", line) < 0)
         h->save_failed = true;
     if (f && fclose(f) != 0)
