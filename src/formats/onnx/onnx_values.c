@@ -295,6 +295,11 @@ QsStatus ox_emit(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attr
     for (int i = 0; i < op_table[op]->min_in; i++)
         if (!ins[i])
             return ox_nfail(c, QS_EFORMAT, "required input %d is missing", i);
+    /* parsed once here, so that infer and a folding forward read tmp's params instead of
+     * parsing the attributes again on every call (op_params) */
+    if (op_parse(&tmp, &tmp.params, c->err))
+        return c->err->code;
+    tmp.parsed = true;
     if (op_table[op]->infer(&tmp, shapes, &os, c->err))
         return c->err->code;
     if (all_const)
