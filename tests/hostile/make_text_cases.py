@@ -43,7 +43,8 @@ def node(op, name, ins, out):
 
 
 def value_info(name, cols):
-    dims = field(1, 2, s(2, "N")) + field(1, 2, field(1, 0, cols))
+    cols = cols if isinstance(cols, list) else [cols]
+    dims = field(1, 2, s(2, "N")) + b"".join(field(1, 2, field(1, 0, c)) for c in cols)
     tensor_type = field(1, 0, 1) + field(2, 2, dims)
     return s(1, name) + field(2, 2, field(1, 2, tensor_type))
 
@@ -54,8 +55,13 @@ def init_i64(name, values):
     return field(5, 2, body)
 
 
-def model(graph, x="x", y="y", ycols=4):
-    graph += field(11, 2, value_info(x, 4)) + field(12, 2, value_info(y, ycols))
+def init_empty_i64(name, dims):
+    body = b"".join(field(1, 0, d) for d in dims) + field(2, 0, 7) + s(8, name)
+    return field(5, 2, body)
+
+
+def model(graph, x="x", y="y", ycols=4, xcols=4):
+    graph += field(11, 2, value_info(x, xcols)) + field(12, 2, value_info(y, ycols))
     opset = field(8, 2, s(1, "") + field(2, 0, 13))
     return field(1, 0, 8) + s(2, "hostile") + field(7, 2, graph) + opset
 
@@ -66,8 +72,8 @@ def write(case, name, data):
         f.write(data)
 
 
-def qsm(node_name):
-    graph = {"inputs": [{"name": "x", "shape": [4]}],
+def qsm(node_name, sample=(4,)):
+    graph = {"inputs": [{"name": "x", "shape": list(sample)}],
              "nodes": [{"name": "NODE", "op": "Relu", "inputs": ["x"], "output": "y",
                         "attrs": {}}],
              "outputs": ["y"], "params": []}
@@ -89,6 +95,17 @@ sl += init_i64("ax", [0]) + init_i64("sp", [INT64_MAX])
 sl += node("Slice", "slice", ["k", "st", "en", "ax", "sp"], "ks")
 sl += node("Add", "add", ["x", "ks"], "y")
 write("onnx_slice_step_max", "m.onnx", model(sl))
+# found by the CI's fuzz stage: a shape whose element count does not fit in int64
+rs = init_i64("s", [2887828657164, 469762050]) + node("Reshape", "reshape", ["x", "s"], "y")
+write("onnx_reshape_numel_overflow", "m.onnx", model(rs))
+# two empty constants whose broadcast has non-zero dims that do not fit
+em = init_empty_i64("a", [2887828657164, 1, 0]) + init_empty_i64("b", [1, 469762050, 0])
+em += node("Add", "add", ["a", "b"], "e") + node("Reshape", "reshape", ["x", "e"], "y")
+write("onnx_empty_broadcast_overflow", "m.onnx", model(em))
+# found by the CI's fuzz stage: every input dim below 2^31, their product beyond int64
+big = [2147483647, 2147483647, 2147483647]
+write("onnx_input_numel_overflow", "m.onnx", model(node("Relu", "relu", ["x"], "y"), xcols=big))
 # one backslash: the graph's JSON holds the escape, the header escapes that backslash
 write("qsm_name_escape", "m.qsm", qsm("r\\u001b[2J"))
 write("qsm_name_nul", "m.qsm", qsm("re\\u0000lu"))
+write("qsm_input_numel_overflow", "m.qsm", qsm("relu", big))

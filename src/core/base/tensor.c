@@ -26,20 +26,24 @@ Shape shape_of(int ndim, ...)
     return s;
 }
 
-int64_t shape_numel(const Shape *s)
-{
-    int64_t n = 1;
-    for (int i = 0; i < s->ndim; i++)
-        n *= s->dim[i];
-    return n;
-}
-
+/* Saturates at INT64_MAX: shapes come from files, and a product that does not fit must reach
+ * the size checks as "too large", never wrap (signed overflow is undefined). A zero dim makes
+ * the product 0 wherever it stands. */
 int64_t shape_span(const Shape *s, int from, int to)
 {
     int64_t n = 1;
-    for (int i = from; i < to; i++)
-        n *= s->dim[i];
-    return n;
+    bool overflow = false;
+    for (int i = from; i < to; i++) {
+        if (s->dim[i] == 0)
+            return 0;
+        overflow = overflow || __builtin_mul_overflow(n, s->dim[i], &n);
+    }
+    return overflow ? INT64_MAX : n;
+}
+
+int64_t shape_numel(const Shape *s)
+{
+    return shape_span(s, 0, s->ndim);
 }
 
 bool shape_equal(const Shape *a, const Shape *b)
@@ -73,15 +77,20 @@ QsStatus shape_checked_bytes(const Shape *s, size_t elem_size, size_t *bytes, co
     if (s->ndim < 0 || s->ndim > QS_MAX_DIMS)
         return qs_fail(err, QS_ESHAPE, "%s: %d dimensions (at most %d supported)", what, s->ndim,
                        QS_MAX_DIMS);
+    /* The non-zero dims must fit even when a zero one makes the tensor empty: loops over the
+     * outer dims of an empty tensor still count through them. */
     size_t n = elem_size;
+    bool empty = false;
     for (int i = 0; i < s->ndim; i++) {
         if (s->dim[i] < 0)
             return qs_fail(err, QS_ESHAPE, "%s: negative dimension %lld", what,
                            (long long)s->dim[i]);
-        if (__builtin_mul_overflow(n, (size_t)s->dim[i], &n))
+        if (s->dim[i] == 0)
+            empty = true;
+        else if (__builtin_mul_overflow(n, (size_t)s->dim[i], &n) || n > (size_t)INT64_MAX)
             return qs_fail(err, QS_ESHAPE, "%s: size overflows", what);
     }
-    *bytes = n;
+    *bytes = empty ? 0 : n;
     return QS_OK;
 }
 

@@ -27,11 +27,12 @@ typedef struct Tensor {
 /* Shape helpers. shape_make builds from a list; dims beyond ndim are zeroed. */
 Shape shape_make(int ndim, const int64_t *dims);
 Shape shape_of(int ndim, ...); /* shape_of(2, (int64_t)3, (int64_t)4) */
+/* Element count; INT64_MAX when the product does not fit. */
 int64_t shape_numel(const Shape *s);
 bool shape_equal(const Shape *a, const Shape *b);
 /* Writes "(2, 3, 4)" into buf; returns buf. */
 char *shape_format(const Shape *s, char *buf, size_t cap);
-/* Product of dims [from, to). */
+/* Product of dims [from, to); INT64_MAX when it does not fit. */
 int64_t shape_span(const Shape *s, int from, int to);
 
 /* Checks ndim and dims and that numel * elem_size fits in size_t; sets *bytes.

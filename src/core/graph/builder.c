@@ -57,7 +57,7 @@ static QsStatus add_node(Builder *b, int op, const char *name, const char *const
         in[i] = v >= 0 && value_shape(b, g->values[v].name, &shapes[i]) ? &shapes[i] : NULL;
     }
     Shape out;
-    if (op_table[op]->infer(n, in, &out, err))
+    if (op_infer(n, in, &out, err))
         return err->code;
     g->values[n->out].shape = out;
     snprintf(b->cur, sizeof b->cur, "%s", name);

@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,12 @@ QsStatus graph_add_input(Graph *g, const char *name, const Shape *sample, QsErro
     int idx;
     if (sample->ndim + 1 > QS_MAX_DIMS)
         return qs_fail(err, QS_ESHAPE, "input '%s': rank %d too large", name, sample->ndim + 1);
+    /* each dim may be sane while their product is not (a file's 2^31 x 2^31 x 2^31) */
+    char what[128];
+    size_t bytes;
+    snprintf(what, sizeof what, "input '%s'", name);
+    if (shape_checked_bytes(sample, sizeof(float), &bytes, what, err))
+        return err->code;
     if (new_value(g, name, VAL_INPUT, &idx, err))
         return err->code;
     Value *v = &g->values[idx];
@@ -306,7 +313,7 @@ QsStatus graph_infer_shapes(const Graph *g, int64_t batch, Shape *shapes, QsErro
         for (int i = 0; i < n->n_in; i++)
             in[i] = n->in[i] >= 0 ? &shapes[n->in[i]] : NULL;
         Shape out = { 0 };
-        if (op_table[n->op]->infer(n, in, &out, err))
+        if (op_infer(n, in, &out, err))
             return err->code;
         shapes[n->out] = out;
     }

@@ -1,6 +1,7 @@
 #include "ops/op.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,18 @@ QsStatus op_parse(const Node *n, OpParams *p, QsError *err)
     memset(p, 0, sizeof *p);
     const OpDef *def = op_table[n->op];
     return def->parse ? def->parse(n, p, err) : QS_OK;
+}
+
+QsStatus op_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
+{
+    QsStatus st = op_table[n->op]->infer(n, in, out, err);
+    if (st)
+        return st;
+    char what[160];
+    snprintf(what, sizeof what, "node '%s' (%s) output", n->name ? n->name : "?",
+             op_table[n->op]->name);
+    size_t bytes;
+    return shape_checked_bytes(out, sizeof(float), &bytes, what, err);
 }
 
 const OpParams *op_params(const Node *n, OpParams *tmp, QsError *err)

@@ -135,6 +135,10 @@ int op_find(const char *name);
 
 /* Parses n's attributes into *p with its op's OpDef.parse (zeroes *p when it has none). */
 QsStatus op_parse(const Node *n, OpParams *p, QsError *err);
+/* The op's output shape from its input shapes, refused (QS_ESHAPE naming the node) when a
+ * dimension is negative or the element count does not fit: shapes come from files, and every
+ * later size computation assumes they are sane. Use this, not the row's infer. */
+QsStatus op_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err);
 /* The parameters the op functions read: n->params once parsed (every node a graph holds
  * is), else parsed now into *tmp (a Node filled in by hand: the ONNX importer's folding
  * probe, op tests). NULL with err set when they do not parse; with err NULL the caller

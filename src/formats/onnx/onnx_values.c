@@ -300,7 +300,7 @@ QsStatus ox_emit(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attr
     if (op_parse(&tmp, &tmp.params, c->err))
         return c->err->code;
     tmp.parsed = true;
-    if (op_table[op]->infer(&tmp, shapes, &os, c->err))
+    if (op_infer(&tmp, shapes, &os, c->err))
         return c->err->code;
     if (all_const)
         return emit_folded(c, &tmp, ins, shapes, &os);
