@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the small model files of the hostile-text cases (issue 14, findings 4 and 5):
-ONNX files with names that are not UTF-8 or hold escape sequences, Slice steps and folded
-additions at the int64 limits, and .qsm files whose names carry control characters or an
-escaped NUL through JSON escapes. The protobuf bytes are written by hand (no onnx package),
+"""Writes the small model files of the hostile-text cases (issue 14, findings 4 and 5, and
+the CI fuzz stage's shape overflow): ONNX files with names that are not UTF-8 or hold escape
+sequences, Slice steps and folded additions at the int64 limits, shapes whose element count
+does not fit in int64 (an input, a Reshape target, a broadcast of empty constants), and .qsm
+files whose names carry control characters or an escaped NUL through JSON escapes, or whose
+input's element count does not fit. The protobuf bytes are written by hand (no onnx package),
 since the onnx package refuses to write such names. Run from this folder:
     python3 make_text_cases.py
 """

@@ -176,7 +176,24 @@ signal_test() {
     echo "ok: terminal restored and status $want after $sig"
 }
 
+# path_test: a model path with ${...}, a quote and a space reaches `load` as written, not
+# expanded as a script variable or split (issue 14, finding 11).
+path_test() {
+    S="qs80x24"
+    local odd="$tmp/m \${x}\"q.qsm"
+    cp models/mnist_cnn.qsm "$odd"
+    keys "clear" Enter
+    typed "$qscope '$odd'; echo \"path run exited \$?\""
+    keys Enter
+    wait_for ' conv1 ' 20 "the layer list of the model at an odd path"
+    screen | grep -q 'not defined' && fail "the path was expanded as a variable"
+    keys q
+    wait_for 'path run exited 0' 15 "qscope to exit after the odd-path run"
+    echo "ok: a model path with \${x}, a quote and a space"
+}
+
 run_size 80 24 q
+path_test
 for sig in SEGV QUIT USR1 ALRM PIPE TERM HUP; do
     signal_test "$sig"
 done

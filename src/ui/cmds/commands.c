@@ -638,19 +638,25 @@ static QsStatus check_values(const CmdDef *def, const CmdArgs *a, QsError *err)
     return QS_OK;
 }
 
-QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
+/* One command text, its ${...} expanded first unless `literal`. */
+static QsStatus exec_text(App *app, const char *text, bool literal, Result *r, QsError *err)
 {
     CmdArgs a;
-    char *expanded;
-    if (vars_expand(&app->vars, text, &expanded, err))
+    char *expanded = NULL;
+    if (!literal && vars_expand(&app->vars, text, &expanded, err))
         return err->code;
-    QsStatus pst = args_parse(expanded, &a, err);
+    QsStatus pst = args_parse(literal ? text : expanded, &a, err);
     free(expanded);
     if (pst)
         return pst;
     QsStatus st = cmd_exec_args(app, &a, r, err);
     args_release(&a);
     return st;
+}
+
+QsStatus cmd_exec(App *app, const char *text, Result *r, QsError *err)
+{
+    return exec_text(app, text, false, r, err);
 }
 
 QsStatus cmd_exec_args(App *app, const CmdArgs *args, Result *r, QsError *err)
@@ -710,7 +716,7 @@ QsStatus cmd_run_args(App *app, const CmdArgs *a, QsError *err)
     return st;
 }
 
-QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
+static QsStatus exec_line(App *app, const char *line, bool literal, QsError *err)
 {
     char **cmds;
     int n;
@@ -720,7 +726,7 @@ QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
     Result r;
     result_init(&r, "");
     for (int i = 0; i < n && !st && !app->quit; i++) {
-        st = cmd_exec(app, cmds[i], &r, err);
+        st = exec_text(app, cmds[i], literal, &r, err);
         if (st)
             break;
         emit_and_keep(app, &r);
@@ -728,6 +734,16 @@ QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
     result_release(&r);
     args_free_split(cmds, n);
     return st;
+}
+
+QsStatus cmd_exec_line(App *app, const char *line, QsError *err)
+{
+    return exec_line(app, line, false, err);
+}
+
+QsStatus cmd_exec_line_literal(App *app, const char *line, QsError *err)
+{
+    return exec_line(app, line, true, err);
 }
 
 char *cmd_reference_markdown(void)

@@ -89,6 +89,9 @@ QsStatus cmd_run_args(App *app, const CmdArgs *a, QsError *err);
 /* Runs every command of a line in order, emitting each result through app->emit; stops at
  * the first failure. */
 QsStatus cmd_exec_line(App *app, const char *line, QsError *err);
+/* The same with no ${...} expansion: a line qscope wrote itself around a path it was given
+ * (the workbench's start-up `load` and `source`), which must reach the command as written. */
+QsStatus cmd_exec_line_literal(App *app, const char *line, QsError *err);
 
 /* docs/commands.md, generated from the table (qscope --commands-md). Caller frees. */
 char *cmd_reference_markdown(void);

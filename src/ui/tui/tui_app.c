@@ -114,12 +114,12 @@ void tui_app_start(Tui *t, const char *model, const char *init)
     if (model) {
         tui_app_quote_arg(model, q, sizeof q);
         snprintf(line, sizeof line, "load %s", q);
-        tui_app_run_line(t, line, 0, true);
+        tui_app_run_line(t, line, TUI_TASK_LITERAL, true);
     }
     if (init) {
         tui_app_quote_arg(init, q, sizeof q);
         snprintf(line, sizeof line, "source %s", q);
-        tui_app_run_line(t, line, 0, true);
+        tui_app_run_line(t, line, TUI_TASK_LITERAL, true);
     }
     if (!model && !init)
         tui_app_msg(t, TS_DIM, "qscope workbench: ':load PATH.qsm' loads a model; '?' lists the keys");

@@ -134,7 +134,9 @@ bool tui_exec_is_long(const char *line)
 static void run_task(TuiExec *ex, bool on_worker)
 {
     QsError err = { 0 };
-    QsStatus st = cmd_exec_line(ex->app, ex->cur.line, &err);
+    QsStatus st = ex->cur.flags & TUI_TASK_LITERAL
+                      ? cmd_exec_line_literal(ex->app, ex->cur.line, &err)
+                      : cmd_exec_line(ex->app, ex->cur.line, &err);
     if (st) {
         /* A failed or cancelled train or fold may still have changed the weights (train
          * keeps the best epoch so far); treat such lines as having changed them. */
