@@ -79,6 +79,8 @@ typedef struct QuantOpts {
     double pct;          /* percentile observer: 99.99 by default */
     int bits;            /* 2..8 (default 8), for weights and activations */
     bool act_symmetric;  /* false (default): asymmetric activations */
+    int target;          /* QTargetKind (quant/target.h): whose integer arithmetic the
+                            executor computes; QTGT_QSCOPE (default) is qscope's own */
 } QuantOpts;
 
 QuantOpts plan_default_opts(void);
