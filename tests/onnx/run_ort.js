@@ -10,8 +10,10 @@
 //   run_ort.js bench MODEL.onnx INPUT [--threads=N] [--scale=S] [--shape=..] [--repeat=R] [--n=N]
 //       Prints {"median_ms":..,"min_ms":..,"max_ms":..} for one run over the whole input.
 //   run_ort.js compare GOT.npy WANT.npy --step=S [--min-top1=P] [--min-within=P]
-//       Top-1 agreement (argmax per row) and the share of elements within one step S;
-//       prints them as JSON and exits 1 when below the minimums (percent).
+//                      [--min-identical=P]
+//       Top-1 agreement (argmax per row), the share of elements within one step S and the
+//       share identical (within 1e-3 of a step: the same int8 code dequantized); prints
+//       them as JSON and exits 1 when below the minimums (percent).
 //   run_ort.js balls OUT.npy N SEED
 //       Writes N seeded (N, 1, 64, 64) float32 images in the manner of qscope's synth:balls
 //       (soft-edged balls on a shaded, noisy background with clutter; not the same draws):

@@ -148,6 +148,14 @@ bool plan_node_wgran_tensor(const Plan *p, int node)
     return p->wgran[node] >= 0 ? p->wgran[node] == 1 : p->q.wgran_tensor;
 }
 
+const char *plan_target_name(const Plan *p)
+{
+    for (int i = 0; i < p->n_nodes; i++)
+        if (precision_is_integer(plan_node_prec(p, i)))
+            return target_of(p->q.target)->name;
+    return NULL;
+}
+
 bool plan_needs_calibration(const Plan *p)
 {
     for (int i = 0; i < p->n_nodes; i++)

@@ -114,6 +114,11 @@ PrecKind plan_node_prec(const Plan *p, int node);
  * output channel (false): its wgran pin, else q.wgran_tensor. */
 bool plan_node_wgran_tensor(const Plan *p, int node);
 
+/* The name of the deployment target (quant/target.h) whose arithmetic the plan's integer
+ * layers compute, or NULL when no layer runs an integer kernel: what every INT8 figure is
+ * labelled with. */
+const char *plan_target_name(const Plan *p);
+
 /* Some layer runs at a precision that needs calibration. */
 bool plan_needs_calibration(const Plan *p);
 /* The ONNX layout the plan exports in: the highest of its layers' (PrecOnnx). On
