@@ -201,19 +201,29 @@ static void qk_requant_row_fp32(const int32_t *acc, int64_t n, int64_t corr, Req
     }
 }
 
-/* TFLite's double rounding (quant_mul_gemmlowp) written out for a row. */
+/* TFLite's double rounding (quant_mul_gemmlowp) written out branch-free for a row. m0 >= 0
+ * (quant_requant_make_gemmlowp), so the doubling high multiply never saturates here; its
+ * division by 2^31 truncates toward zero (a floor shift after adding 2^31 - 1 to a negative
+ * value). tests/unit/test_target.c compares it with quant_requant_rule. */
 static void qk_requant_row_gemmlowp(const int32_t *acc, int64_t n, int64_t corr, Requant r,
                                     int32_t z, int32_t lo, int32_t hi, int8_t *y)
 {
     int tshift = -r.shift;
     int left = tshift > 0 ? (tshift < 31 ? tshift : 31) : 0;
     int right = tshift < 0 ? (-tshift < 31 ? -tshift : 31) : 0;
+    const int64_t m0 = r.m0, pos = INT64_C(1) << 30, neg = 1 - (INT64_C(1) << 30);
+    const int64_t trunc = (INT64_C(1) << 31) - 1;
+    const int32_t mask = (int32_t)((INT64_C(1) << right) - 1), half = mask >> 1;
     for (int64_t i = 0; i < n; i++) {
         int64_t a = (int64_t)acc[i] + corr;
         a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
         int32_t xs = (int32_t)((uint32_t)(int32_t)a << left);
-        int64_t v = (int64_t)quant_rdivpot(quant_srdhm(xs, r.m0), right) + z;
-        y[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+        int64_t p = (int64_t)xs * m0;
+        p += p >= 0 ? pos : neg;
+        int32_t h = (int32_t)((p + ((p >> 63) & trunc)) >> 31);
+        int32_t v = (h >> right) + ((h & mask) > half + (h < 0));
+        int64_t q = (int64_t)v + z;
+        y[i] = (int8_t)(q < lo ? lo : q > hi ? hi : q);
     }
 }
 
