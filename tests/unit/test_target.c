@@ -497,6 +497,7 @@ static void test_ties(void)
         QModel *q = NULL;
         if (!CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err))
             continue;
+        CHECK(qmodel_target(q) == &target_table[t]);
         QParams a, b, y, z;
         CHECK(qmodel_value_qparams(q, va, &a) && qmodel_value_qparams(q, vb, &b) &&
               qmodel_value_qparams(q, vy, &y) && qmodel_value_qparams(q, vz, &z));
