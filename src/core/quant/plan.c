@@ -151,7 +151,7 @@ bool plan_node_wgran_tensor(const Plan *p, int node)
 const char *plan_target_name(const Plan *p)
 {
     for (int i = 0; i < p->n_nodes; i++)
-        if (precision_is_integer(plan_node_prec(p, i)))
+        if (precision_static_activations(plan_node_prec(p, i)))
             return target_of(p->q.target)->name;
     return NULL;
 }

@@ -115,8 +115,9 @@ PrecKind plan_node_prec(const Plan *p, int node);
 bool plan_node_wgran_tensor(const Plan *p, int node);
 
 /* The name of the deployment target (quant/target.h) whose arithmetic the plan's integer
- * layers compute, or NULL when no layer runs an integer kernel: what every INT8 figure is
- * labelled with. */
+ * kernels compute, or NULL when no layer runs at a static-activation precision (the
+ * targets' rules are those of int8-static; int8-dyn's float-output kernels compute the
+ * same on every target): what every INT8 figure is labelled with. */
 const char *plan_target_name(const Plan *p);
 
 /* Some layer runs at a precision that needs calibration. */
