@@ -524,6 +524,51 @@ static void test_ties(void)
     model_free(m);
 }
 
+/* x (6) -> Softmax -> Relu (an int8 step reading it): on tflm and xnnpack the softmax
+ * output has the spec's fixed 1/256, -128; on qscope its calibrated range's. */
+static void test_prob_out(void)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape xs = shape_of(1, (int64_t)6);
+    CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
+    const char *in1[1] = { "x" }, *in2[1] = { "p" };
+    CHECK_OK(graph_add_node(g, OP_SOFTMAX, "sm", in1, 1, "p", NULL, 0, &err), &err);
+    CHECK_OK(graph_add_node(g, OP_RELU, "relu", in2, 1, "y", NULL, 0, &err), &err);
+    CHECK_OK(graph_add_output(g, "y", &err), &err);
+    CHECK_OK(graph_finalize(g, &err), &err);
+    Rng r;
+    rng_seed(&r, 3);
+    Tensor *x = tensor_new(DT_F32, shape_of(2, (int64_t)16, (int64_t)6), &err);
+    for (int64_t i = 0; i < tensor_numel(x); i++)
+        tensor_f32(x)[i] = (float)(4.0 * rng_uniform(&r));
+    Dataset d = { .x = { x }, .n_x = 1 };
+    Calibration cal;
+    CHECK_OK(calib_run(g, &d, 0, 16, 0.01, NULL, &cal, &err), &err);
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    p.mode = PREC_INT8_STATIC;
+    int vp = graph_find_value(g, "p");
+    for (int t = 0; t < QTGT_COUNT; t++) {
+        p.q.target = t;
+        QModel *q = NULL;
+        if (!CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err))
+            continue;
+        QParams qp;
+        QParams fixed = { .scale = 1.0f / 256.0f, .zero_point = -128 };
+        CHECK(qmodel_value_qparams(q, vp, &qp));
+        QStepView sv = qmodel_step(q, qmodel_step_of(q, 0));
+        bool is_fixed = same_qp(&qp, &fixed) && same_qp(&sv.out_qp, &fixed);
+        CHECK(is_fixed == target_table[t].fixed_prob_out);
+        qmodel_free(q);
+    }
+    plan_release(&p);
+    calib_release(&cal);
+    tensor_free(x);
+    model_free(m);
+}
+
 static void test_table(void)
 {
     CHECK(target_find("qscope") == QTGT_QSCOPE && target_find("xnnpack") == QTGT_XNNPACK);
@@ -558,6 +603,7 @@ int main(void)
     test_avg_and_clamp();
     test_conv_targets();
     test_ties();
+    test_prob_out();
     test_table();
     return test_summary("target");
 }

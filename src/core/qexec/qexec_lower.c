@@ -91,11 +91,29 @@ static ConvAttrs lower_attrs(const Node *n, int sp, const int64_t *kernel)
 
 /* ---- activation quantization parameters -------------------------------------------- */
 
-/* Sets v's QParams from its calibrated range. */
+/* Whether v is the output of a Softmax or Sigmoid whose int8 parameters the target fixes. */
+static bool lower_prob_out(const Lower *L, int v)
+{
+    int p = L->g->values[v].producer;
+    return L->T->fixed_prob_out && p >= 0 &&
+           (L->g->nodes[p].op == OP_SOFTMAX || L->g->nodes[p].op == OP_SIGMOID);
+}
+
+/* Sets v's QParams from its calibrated range (or the target's fixed ones). */
 static QsStatus lower_qp_cal(Lower *L, int v, QsError *err)
 {
     const QuantOpts *o = &L->q->plan.q;
     VInfo *vi = &L->q->vi[v];
+    if (lower_prob_out(L, v)) {
+        int32_t qmin, qmax;
+        quant_range(o->bits, o->act_symmetric, &qmin, &qmax);
+        vi->has_qp = true;
+        vi->qp = target_prob_qparams(qmin, qmax);
+        vi->qp_src = v;
+        vi->clip_lo = 0.0f;
+        vi->clip_hi = vi->qp.scale * (float)(qmax - qmin);
+        return QS_OK;
+    }
     const ActStats *st = &L->cal->stats[v];
     ObserverOpts oo = { .pct = o->pct, .bits = o->bits, .symmetric = o->act_symmetric };
     float lo, hi;
@@ -558,6 +576,13 @@ static QsStatus lower_steps(Lower *L, QsError *err)
                 return err->code;
             if (sk != STEP_FLOAT && sk != STEP_HALF && lower_q_node(L, s, err))
                 return err->code;
+            /* a float fallback whose int8 output parameters the target fixes: the view
+             * shows them (an exporter writes the op as the int8 kernel it is there) */
+            if (sk == STEP_FLOAT && precision_static_activations(p) && lower_prob_out(L, s->out)) {
+                int32_t qmin, qmax;
+                quant_range(q->plan.q.bits, q->plan.q.act_symmetric, &qmin, &qmax);
+                s->out_qp = target_prob_qparams(qmin, qmax);
+            }
         }
         if (lin) {
             /* an fp32 unit: derive its folded weights for inspection only */

@@ -14,11 +14,12 @@ const QTargetDef target_table[QTGT_COUNT] = {
                        "XNNPACK delegate (phones, desktops, LiteRT.js)", .requant = QRQ_FP32,
                        .add = TADD_XNNPACK, .avgpool = TAVG_TFLITE, .mean = TMEAN_XNNPACK,
                        .concat = TCAT_REQUANT, .clamp = TCLAMP_XNNPACK, .tie_concat = true,
-                       .tie_avgpool = true },
+                       .tie_avgpool = true, .fixed_prob_out = true },
     [QTGT_TFLM] = { .name = "tflm", .runtime = "TensorFlow Lite Micro, the TFLite reference "
                     "kernels, esp-nn", .requant = QRQ_GEMMLOWP, .add = TADD_TFLITE,
                     .avgpool = TAVG_TFLITE, .mean = TMEAN_TFLITE, .concat = TCAT_REQUANT,
-                    .clamp = TCLAMP_TFLITE, .tie_concat = true, .tie_avgpool = true },
+                    .clamp = TCLAMP_TFLITE, .tie_concat = true, .tie_avgpool = true,
+                    .fixed_prob_out = true },
     [QTGT_ORT] = { .name = "ort", .runtime = "ONNX Runtime (CPU, QDQ fused into QLinear "
                    "kernels)", .requant = QRQ_FP32, .add = TADD_ORT, .avgpool = TAVG_ORT,
                    .mean = TMEAN_ORT, .concat = TCAT_DQ_Q },
@@ -63,6 +64,11 @@ void target_clamp(const QTargetDef *t, const QParams *p, float fl, float fh, int
     int64_t ql = target_clamp_code(t, fl, p), qh = target_clamp_code(t, fh, p);
     *lo = (int32_t)(ql > p->qmin ? ql : p->qmin);
     *hi = (int32_t)(qh < p->qmax ? qh : p->qmax);
+}
+
+QParams target_prob_qparams(int32_t qmin, int32_t qmax)
+{
+    return (QParams){ .scale = 1.0f / 256.0f, .zero_point = qmin, .qmin = qmin, .qmax = qmax };
 }
 
 static QsStatus target_range_fail(const char *what, double m, QsError *err)

@@ -74,7 +74,14 @@ typedef struct QTargetDef {
      * target. */
     bool tie_concat;
     bool tie_avgpool;
+    /* int8 Softmax and Sigmoid outputs have the spec's fixed parameters, scale 1/256 and
+     * zero point -128 (they run as float fallbacks here; their output quantizes so) */
+    bool fixed_prob_out;
 } QTargetDef;
+
+/* The spec's fixed parameters of an int8 probability output (Softmax, Sigmoid) on grid
+ * [qmin, qmax]: scale 1/256, zero point qmin (-128 at 8 bits). */
+QParams target_prob_qparams(int32_t qmin, int32_t qmax);
 
 extern const QTargetDef target_table[QTGT_COUNT];
 /* The row of a plan's QuantOpts.target (qscope's for an index outside the table). */
