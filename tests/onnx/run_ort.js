@@ -10,8 +10,10 @@
 //   run_ort.js bench MODEL.onnx INPUT [--threads=N] [--scale=S] [--shape=..] [--repeat=R] [--n=N]
 //       Prints {"median_ms":..,"min_ms":..,"max_ms":..} for one run over the whole input.
 //   run_ort.js compare GOT.npy WANT.npy --step=S [--min-top1=P] [--min-within=P]
-//       Top-1 agreement (argmax per row) and the share of elements within one step S;
-//       prints them as JSON and exits 1 when below the minimums (percent).
+//                      [--min-identical=P]
+//       Top-1 agreement (argmax per row), the share of elements within one step S and the
+//       share identical (within 1e-3 of a step: the same int8 code dequantized); prints
+//       them as JSON and exits 1 when below the minimums (percent).
 //   run_ort.js balls OUT.npy N SEED
 //       Writes N seeded (N, 1, 64, 64) float32 images in the manner of qscope's synth:balls
 //       (soft-edged balls on a shaded, noisy background with clutter; not the same draws):
@@ -186,7 +188,7 @@ function cmdCompare(pos, opt) {
     throw new Error(`shapes differ: ${got.dims} vs ${want.dims}`);
   const step = Number(opt.step);
   const rows = got.dims[0], cols = got.data.length / rows;
-  let agree = 0, within = 0, maxSteps = 0;
+  let agree = 0, within = 0, same = 0, maxSteps = 0;
   for (let r = 0; r < rows; r++) {
     let ag = 0, aw = 0;
     for (let c = 0; c < cols; c++) {
@@ -195,16 +197,19 @@ function cmdCompare(pos, opt) {
       if (w > want.data[r * cols + aw]) aw = c;
       const d = Math.abs(g - w) / step;
       if (d <= 1.0 + 1e-3) within++;
+      if (d <= 1e-3) same++;
       if (d > maxSteps) maxSteps = d;
     }
     if (ag === aw) agree++;
   }
   const res = { samples: rows, top1_agreement_pct: 100 * agree / rows,
                 within_one_step_pct: 100 * within / got.data.length,
+                identical_pct: 100 * same / got.data.length,
                 max_diff_steps: maxSteps, step };
   console.log(JSON.stringify(res));
   const ok = res.top1_agreement_pct >= Number(opt['min-top1'] || 0) &&
-             res.within_one_step_pct >= Number(opt['min-within'] || 0);
+             res.within_one_step_pct >= Number(opt['min-within'] || 0) &&
+             res.identical_pct >= Number(opt['min-identical'] || 0);
   process.exitCode = ok ? 0 : 1;
 }
 

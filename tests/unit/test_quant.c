@@ -352,15 +352,18 @@ static void test_requant(void)
     CHECK(quant_requant(INT32_MIN, big, 0, INT32_MIN, INT32_MAX) == INT32_MIN);
     CHECK(quant_requant(INT32_MIN, big, -128, -128, 127) == -128);
     CHECK(quant_requant(3, big, 5, INT32_MIN, INT32_MAX) == 3 * (1 << 20) + 5);
-    Requant wild = { INT32_MAX, -100 }; /* far outside the contract: still no overflow */
+    /* far outside the contract: still no overflow */
+    Requant wild = { .m0 = INT32_MAX, .shift = -100 };
     CHECK(quant_requant(INT32_MAX, wild, 0, -128, 127) == 127);
     CHECK(quant_requant(-1, wild, 0, -128, 127) == -128);
     CHECK(quant_requant(0, wild, 7, -128, 127) == 7);
-    Requant tiny = { 1 << 30, 100 }; /* shifted beyond 62 bits: everything rounds to 0 */
+    /* shifted beyond 62 bits: everything rounds to 0 */
+    Requant tiny = { .m0 = 1 << 30, .shift = 100 };
     CHECK(quant_requant(INT32_MIN, tiny, 3, -128, 127) == 3);
-    Requant neg_edge = { INT32_MIN, 31 }; /* |acc * m0| = 2^62 exactly, over 2^62 */
+    /* |acc * m0| = 2^62 exactly, over 2^62 */
+    Requant neg_edge = { .m0 = INT32_MIN, .shift = 31 };
     CHECK(quant_requant(INT32_MIN, neg_edge, 0, INT32_MIN, INT32_MAX) == 1);
-    Requant tie63 = { INT32_MIN, 32 }; /* 2^62 / 2^63 = 0.5: ties to 0 */
+    Requant tie63 = { .m0 = INT32_MIN, .shift = 32 }; /* 2^62 / 2^63 = 0.5: ties to 0 */
     CHECK(quant_requant(INT32_MIN, tie63, 0, INT32_MIN, INT32_MAX) == 0);
 
     /* against the long double reference */
@@ -395,7 +398,7 @@ static void test_requant(void)
             a >>= rng_next() % 31;
         if (t % 5 == 0 && r.shift >= 0 && r.shift <= 23) {
             /* acc * m0 = (k + 1/2) 2^(31 + shift): a tie; 127 << 23 still fits in int32 */
-            Requant p2 = { 1 << 30, r.shift };
+            Requant p2 = { .m0 = 1 << 30, .shift = r.shift };
             r = p2;
             a = (int32_t)((int64_t)(2 * (int64_t)(rng_next() % 64) + 1) << r.shift);
             if (t % 10 == 0)

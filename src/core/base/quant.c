@@ -133,7 +133,7 @@ Requant quant_requant_make(double m)
     /* Outside the contract (m <= 0 or NaN): a zero multiplier, so every accumulator maps
      * to z_out, rather than garbage. */
     if (!(m > 0.0))
-        return (Requant){ 0, 0 };
+        return (Requant){ 0, 0, 0.0f, QRQ_Q31_EVEN };
     if (m > DBL_MAX)
         m = DBL_MAX;
     int e;
@@ -145,7 +145,84 @@ Requant quant_requant_make(double m)
         m0 >>= 1;
         e += 1;
     }
-    return (Requant){ (int32_t)m0, (int32_t)-e };
+    return (Requant){ (int32_t)m0, (int32_t)-e, (float)m, QRQ_Q31_EVEN };
+}
+
+Requant quant_requant_make_gemmlowp(double m)
+{
+    if (!(m > 0.0))
+        return (Requant){ 0, 0, 0.0f, QRQ_GEMMLOWP };
+    if (m > DBL_MAX)
+        m = DBL_MAX;
+    int e;
+    double f = frexp(m, &e);
+    /* TfLiteRound is std::round: ties away from zero (f > 0, so upwards); f * 2^31 is exact */
+    int64_t m0 = (int64_t)floor(ldexp(f, 31) + 0.5);
+    if (m0 == (INT64_C(1) << 31)) {
+        m0 /= 2;
+        e += 1;
+    }
+    if (e < -31) { /* below 2^-31: TFLite flushes the multiplier to zero */
+        e = 0;
+        m0 = 0;
+    }
+    if (e > 31) /* outside the contract (m >= 2^31): the largest left shift */
+        e = 31;
+    return (Requant){ (int32_t)m0, (int32_t)-e, (float)m, QRQ_GEMMLOWP };
+}
+
+Requant quant_requant_make_fp32(float scale)
+{
+    return (Requant){ 0, 0, scale, QRQ_FP32 };
+}
+
+int32_t quant_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * b;
+    int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
+    return (int32_t)((ab + nudge) / (INT64_C(1) << 31)); /* C division truncates toward 0 */
+}
+
+int32_t quant_rdivpot(int32_t x, int e)
+{
+    QS_ASSERT(e >= 0 && e <= 31);
+    int32_t mask = (int32_t)((INT64_C(1) << e) - 1);
+    int32_t rem = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0);
+    return (x >> e) + (rem > threshold);
+}
+
+int32_t quant_mul_gemmlowp(int32_t x, int32_t m0, int tshift)
+{
+    int left = tshift > 0 ? tshift : 0, right = tshift > 0 ? 0 : -tshift;
+    /* x * 2^left in int32 wraps on the device (the product is unchecked there); unsigned
+     * arithmetic gives the same bits without undefined behaviour here */
+    int32_t xs = (int32_t)((uint32_t)x << (left < 31 ? left : 31));
+    return quant_rdivpot(quant_srdhm(xs, m0), right < 31 ? right : 31);
+}
+
+int32_t quant_round_fp32(float v, int32_t lo, int32_t hi)
+{
+    float l = (float)lo, h = (float)hi;
+    v = v > l ? v : l; /* NaN (never from a finite accumulator) ends at lo */
+    v = v < h ? v : h;
+    return (int32_t)nearbyintf(v);
+}
+
+int32_t quant_requant_rule(int32_t acc, const Requant *r, int32_t z_out, int32_t lo, int32_t hi)
+{
+    int64_t v;
+    switch (r->rule) {
+    case QRQ_GEMMLOWP:
+        v = (int64_t)quant_mul_gemmlowp(acc, r->m0, -r->shift) + z_out;
+        return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+    case QRQ_FP32:
+        return quant_round_fp32((float)acc * r->scale, lo - z_out, hi - z_out) + z_out;
+    default:
+        return quant_requant(acc, *r, z_out, lo, hi);
+    }
 }
 
 int32_t quant_bias_code(float b, double bs, FconvHow *how)

@@ -53,15 +53,55 @@ static inline float quant_fake(float x, const QParams *p)
 void quant_array_i8(const float *x, int64_t n, const QParams *p, int8_t *q);
 void dequant_array_i8(const int8_t *q, int64_t n, const QParams *p, float *x);
 
+/* How an int32 accumulator is rescaled onto the output grid; each deployment runtime has
+ * its own rule (quant/target.h picks one per target; docs/quantization.md, "Targets"). */
+typedef enum {
+    QRQ_Q31_EVEN = 0, /* qscope: Q31 m0 (ties to even), one rounding of acc * m0, ties to even */
+    QRQ_GEMMLOWP,     /* TFLite reference kernels and TFLite Micro: Q31 m0 (ties away from
+                         zero), SaturatingRoundingDoublingHighMul then RoundingDivideByPOT */
+    QRQ_FP32,         /* XNNPACK and ONNX Runtime: (float)acc * a float32 scale, rounded to
+                         nearest, ties to even */
+} QRequantRule;
+
 /* Requantization: the real multiplier m = s_in * s_w / s_out (0 < m < 2^31) as a Q31
  * fixed-point m0 in [2^30, 2^31) and a right shift, m ~= m0 * 2^-(31 + shift); shift may
- * be negative (m >= 1). */
+ * be negative (m >= 1). QRQ_FP32 uses `scale` instead. */
 typedef struct Requant {
     int32_t m0;
     int32_t shift;
+    float scale;       /* QRQ_FP32: the float32 multiplier; the others: (float)m */
+    int rule;          /* QRequantRule */
 } Requant;
 
+/* QRQ_Q31_EVEN: m0 = round_half_even(f 2^31) of m = f 2^e. */
 Requant quant_requant_make(double m);
+/* QRQ_GEMMLOWP, TFLite's QuantizeMultiplier: m0 = round_half_away(f 2^31) (f rounding up to
+ * 1 halves m0 and raises e), and a multiplier below 2^-31 (e < -31) or m <= 0 flushed to
+ * m0 = 0, shift = 0. shift = -e, so TFLite's own shift (left positive) is -shift. */
+Requant quant_requant_make_gemmlowp(double m);
+/* QRQ_FP32 with the float32 multiplier `scale`, computed by the caller in float32 as the
+ * runtime computes it. */
+Requant quant_requant_make_fp32(float scale);
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul: (a b + nudge) / 2^31 truncated toward zero,
+ * nudge = 2^30 for a b >= 0 and 1 - 2^30 below; INT32_MIN * INT32_MIN saturates to
+ * INT32_MAX (the only overflow). */
+int32_t quant_srdhm(int32_t a, int32_t b);
+/* gemmlowp's RoundingDivideByPOT (e in 0..31): x / 2^e rounded to nearest, ties away from
+ * zero. */
+int32_t quant_rdivpot(int32_t x, int e);
+/* TFLite's MultiplyByQuantizedMultiplier (double rounding) with its own shift convention
+ * (tshift > 0: a left shift of x first, which wraps in int32 as the device's multiply does;
+ * tshift < 0: RoundingDivideByPOT by -tshift, at most 31). */
+int32_t quant_mul_gemmlowp(int32_t x, int32_t m0, int tshift);
+/* Round a float to the nearest integer, ties to even (lrintf / cvtps2dq under the default
+ * rounding mode), after clamping it to [lo, hi] (integers, so the clamp commutes). */
+int32_t quant_round_fp32(float v, int32_t lo, int32_t hi);
+/* The requantization of acc by r under r.rule, plus z_out, clamped to [lo, hi]:
+ *   QRQ_Q31_EVEN  quant_requant
+ *   QRQ_GEMMLOWP  quant_mul_gemmlowp(acc, m0, -shift) + z_out
+ *   QRQ_FP32      round_half_even(clamp((float)acc * scale, lo - z_out, hi - z_out)) + z_out */
+int32_t quant_requant_rule(int32_t acc, const Requant *r, int32_t z_out, int32_t lo, int32_t hi);
 
 /* The int32 code of a linear unit's bias b on its grid bs = s_x * s_w[c] (double, > 0):
  * round_half_even(b / bs) in double, saturated to +-(2^31 - 1) (symmetric, so -b gives -q).

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ops/geometry.h"
+#include "quant/target.h"
 #include "qexec/qexec.h"
 
 #define QX_MAX_IN 64
@@ -58,7 +59,7 @@ typedef struct LinUnit {
     QParams in_qp, out_qp;
     int32_t *bq;             /* (OC) round_half_even(b / (s_in s_w)) */
     float *bfq;              /* (OC) the int32 bias dequantized, for the fake-quant run */
-    Requant *rq;             /* (OC) s_in s_w / s_out */
+    Requant *rq;             /* (OC) s_in s_w / s_out, in the target's form */
     int32_t lo, hi;          /* output clamp: [qmin, qmax] with the fused activation */
 } LinUnit;
 
@@ -89,16 +90,18 @@ typedef struct Step {
     int in_rep;              /* how the head's non-constant inputs are read */
     int out_rep;             /* how the output is produced */
     LinUnit *lin;            /* STEP_LIN_* */
-    /* STEP_Q_ADD: out = z + rshift_even(sum_i mult[i] (q_i - z_i), shift) */
-    int64_t mult[2];
-    int shift;
-    /* STEP_Q_CONCAT: per input, identity or a requantization */
+    const QTargetDef *target; /* the plan's target row (int8-static steps) */
+    /* STEP_Q_ADD: the target's Add parameters */
+    TargetAdd add;
+    /* STEP_Q_CONCAT: per input, identity or a requantization (TCAT_REQUANT) */
     bool *same;
     Requant *rq_in;
-    /* STEP_Q_AVGPOOL: rq_count[c - 1] = s_in / (c s_out) for window counts c */
+    /* STEP_Q_AVGPOOL (TAVG_REQUANT): rq_count[c - 1] = s_in / (c s_out) for window counts c */
     Requant *rq_count;
     int64_t n_count;
-    bool global;             /* GlobalAveragePool */
+    bool global;             /* GlobalAveragePool: `mean` holds its parameters */
+    TargetMean mean;
+    TargetAvgRule avg;       /* AveragePool's rule (the target's) */
     ConvAttrs pa;            /* pools */
     /* STEP_Q_CLAMP */
     int32_t lo, hi;
@@ -184,6 +187,24 @@ void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, 
 size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y);
 void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
                      size_t scratch_bytes, int bits);
+
+/* The integer step kind of node n at int8-static (its op row's OpInt8.step when the node
+ * fits it), or STEP_FLOAT (a fallback). */
+StepKind qexec_q_kind(const Graph *g, const Node *n);
+
+/* The parameter ties a target's converter makes (QTargetDef.tie_concat, tie_avgpool),
+ * qexec_ties.c: values in one group quantize with one range, the hull of the calibrated
+ * ranges of its members that set their own parameters (the concat output, the input of a
+ * pass-through chain). tied == NULL: the target ties nothing. */
+typedef struct QexecTies {
+    bool *tied;              /* [n_values] in a group joined by a tie */
+    float *lo, *hi;          /* [n_values] the group's range (tied values) */
+} QexecTies;
+
+/* head_of: the head of the unit running each node (linear_group). */
+QsStatus qexec_ties_build(const QModel *q, const Calibration *cal, const int *head_of,
+                          QexecTies *t, QsError *err);
+void qexec_ties_release(QexecTies *t);
 
 /* Lowers q->plan onto q->m (q->m, q->g, q->plan set; everything else zero). corr: per-node
  * bias corrections or NULL (qmodel_build_ex). */

@@ -17,6 +17,7 @@
  * 5. Weights (folded) are derived per precision; QLayerInfo and the deployed size are
  *    filled last. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ typedef struct Lower {
     LinearUnit *units;     /* [n_nodes] the unit each node heads (head -1: none) */
     int *head_of;          /* [n_nodes] the head of the unit running each node */
     bool *counted;         /* [n_values] constants already counted in the deployed size */
+    const QTargetDef *T;   /* the plan's target row */
+    QexecTies ties;        /* the target's parameter ties (qexec_ties.c) */
 } Lower;
 
 void *qexec_alloc(size_t bytes, const char *what, QsError *err);
@@ -88,15 +91,37 @@ static ConvAttrs lower_attrs(const Node *n, int sp, const int64_t *kernel)
 
 /* ---- activation quantization parameters -------------------------------------------- */
 
-/* Sets v's QParams from its calibrated range. */
+/* Whether v is the output of a Softmax or Sigmoid whose int8 parameters the target fixes. */
+static bool lower_prob_out(const Lower *L, int v)
+{
+    int p = L->g->values[v].producer;
+    return L->T->fixed_prob_out && p >= 0 &&
+           (L->g->nodes[p].op == OP_SOFTMAX || L->g->nodes[p].op == OP_SIGMOID);
+}
+
+/* Sets v's QParams from its calibrated range (or the target's fixed ones). */
 static QsStatus lower_qp_cal(Lower *L, int v, QsError *err)
 {
     const QuantOpts *o = &L->q->plan.q;
     VInfo *vi = &L->q->vi[v];
+    if (lower_prob_out(L, v)) {
+        int32_t qmin, qmax;
+        quant_range(o->bits, o->act_symmetric, &qmin, &qmax);
+        vi->has_qp = true;
+        vi->qp = target_prob_qparams(qmin, qmax);
+        vi->qp_src = v;
+        vi->clip_lo = 0.0f;
+        vi->clip_hi = vi->qp.scale * (float)(qmax - qmin);
+        return QS_OK;
+    }
     const ActStats *st = &L->cal->stats[v];
     ObserverOpts oo = { .pct = o->pct, .bits = o->bits, .symmetric = o->act_symmetric };
     float lo, hi;
-    if (observer_table[o->observer].range(st, &oo, &lo, &hi, err)) {
+    if (L->ties.tied && L->ties.tied[v]) {
+        /* a tied value: its group's range (qexec_ties.c) */
+        lo = L->ties.lo[v];
+        hi = L->ties.hi[v];
+    } else if (observer_table[o->observer].range(st, &oo, &lo, &hi, err)) {
         qs_error_prefix(err, "value '%s' (%s observer)", L->g->values[v].name,
                         observer_table[o->observer].name);
         return err->code;
@@ -132,12 +157,19 @@ static QsStatus lower_requant(double m, Requant *r, const Node *n, QsError *err)
     return QS_OK;
 }
 
-/* The integer clamp [lo, hi] of the float range [fl, fh] on grid p. */
-static void lower_clamp(const QParams *p, float fl, float fh, int32_t *lo, int32_t *hi)
+/* The integer clamp [lo, hi] of the float range [fl, fh] on grid p, as the target's runtime
+ * computes it (target_clamp). */
+static void lower_clamp(const Lower *L, const QParams *p, float fl, float fh, int32_t *lo,
+                        int32_t *hi)
 {
-    int32_t ql = quant_q(fl, p), qh = quant_q(fh, p);
-    *lo = ql > p->qmin ? ql : p->qmin;
-    *hi = qh < p->qmax ? qh : p->qmax;
+    target_clamp(L->T, p, fl, fh, lo, hi);
+}
+
+/* "Op 'name'" of node n, for the target's errors. */
+static const char *lower_what(const Node *n, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s '%s'", op_table[n->op]->name, n->name);
+    return buf;
 }
 
 /* ---- linear units ------------------------------------------------------------------------ */
@@ -271,17 +303,20 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         lower_lin_alloc((void **)&u->bfq, nc * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->rq, nc * sizeof(Requant), n, err))
         return err->code;
+    char what[300];
+    lower_what(n, what, sizeof what);
     for (int64_t c = 0; c < u->oc; c++) {
         double bs = (double)u->in_qp.scale * (double)u->ws[c];
         u->bq[c] = quant_bias_code(u->bf[c], bs, NULL); /* finite: saturation is the rule */
         u->bfq[c] = (float)((double)u->bq[c] * bs);
-        if (lower_requant(bs / (double)u->out_qp.scale, &u->rq[c], n, err))
+        if (target_requant_linear(L->T, u->in_qp.scale, u->ws[c], u->out_qp.scale, &u->rq[c],
+                                  what, err))
             return err->code;
     }
     u->lo = u->out_qp.qmin;
     u->hi = u->out_qp.qmax;
     if (u->has_act)
-        lower_clamp(&u->out_qp, u->act_lo, u->act_hi, &u->lo, &u->hi);
+        lower_clamp(L, &u->out_qp, u->act_lo, u->act_hi, &u->lo, &u->hi);
     return QS_OK;
 }
 
@@ -338,8 +373,7 @@ static const struct {
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
 };
 
-/* The integer kernel for node n at int8-static, or STEP_FLOAT (a fallback). */
-static StepKind lower_q_kind(const Graph *g, const Node *n)
+StepKind qexec_q_kind(const Graph *g, const Node *n)
 {
     if (n->n_in < 1 || n->in[0] < 0 || lower_is_const(g, n->in[0]))
         return STEP_FLOAT;
@@ -375,7 +409,7 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         if (rule->clamp) {
             float fl, fh;
             rule->clamp(n, &fl, &fh);
-            lower_clamp(&s->out_qp, fl, fh, &s->lo, &s->hi);
+            lower_clamp(L, &s->out_qp, fl, fh, &s->lo, &s->hi);
         }
         return QS_OK;
     }
@@ -383,55 +417,56 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         return err->code;
     s->out_qp = vi[s->out].qp;
     double so = s->out_qp.scale;
-    if (s->kind == STEP_Q_ADD) {
-        double r0 = s->in_qps[0].scale / so, r1 = s->in_qps[1].scale / so;
-        double rmax = r0 > r1 ? r0 : r1;
-        int e;
-        frexp(rmax, &e); /* rmax < 2^e */
-        int shift = 30 - e;
-        shift = shift < 0 ? 0 : shift > 62 ? 62 : shift;
-        if (rmax >= 0x1p40)
-            return qs_fail(err, QS_EINVAL, "Add '%s': input/output scale ratio %g is out of range",
-                           n->name, rmax);
-        s->shift = shift;
-        /* r * 2^shift < 2^40: below 2^30 once shifted, and rmax < 2^40 when shift is 0 */
-        s->mult[0] = fconv_round(ldexp(r0, shift), 0, INT64_C(1) << 40, NULL);
-        s->mult[1] = fconv_round(ldexp(r1, shift), 0, INT64_C(1) << 40, NULL);
-    } else if (s->kind == STEP_Q_CONCAT) {
+    char what[300];
+    lower_what(n, what, sizeof what);
+    s->target = L->T;
+    if (s->kind == STEP_Q_ADD)
+        return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
+                               err);
+    if (s->kind == STEP_Q_CONCAT) {
         s->same = xcalloc((size_t)n->n_in, sizeof *s->same);
         s->rq_in = xcalloc((size_t)n->n_in, sizeof *s->rq_in);
         for (int i = 0; i < n->n_in; i++) {
             const QParams *p = &s->in_qps[i];
             s->same[i] = p->scale == s->out_qp.scale && p->zero_point == s->out_qp.zero_point &&
                          p->qmin == s->out_qp.qmin && p->qmax == s->out_qp.qmax;
-            if (!s->same[i] && lower_requant((double)p->scale / so, &s->rq_in[i], n, err))
+            if (!s->same[i] && target_requant_ratio(L->T, (double)p->scale / so,
+                                                    p->scale / s->out_qp.scale, &s->rq_in[i],
+                                                    what, err))
                 return err->code;
         }
-    } else if (s->kind == STEP_Q_AVGPOOL) {
-        const Shape *xs = &g->values[in0].shape;
-        double si = s->in_qps[0].scale;
-        s->global = op_table[n->op]->int8.step == OPQ_GLOBALPOOL;
-        if (s->global) {
-            int64_t hw = shape_span(xs, 2, xs->ndim);
-            if (hw * 255 > INT32_MAX)
-                return qs_fail(err, QS_EINVAL, "GlobalAveragePool '%s': %lld values per plane "
-                               "overflow the int32 sum", n->name, (long long)hw);
-            s->n_count = hw;
-            s->rq_count = xcalloc(1, sizeof *s->rq_count);
-            if (lower_requant(si / ((double)hw * so), &s->rq_count[0], n, err))
-                return err->code;
-        } else {
-            s->pa = lower_attrs(n, xs->ndim - 2, NULL);
-            s->n_count = s->pa.w.kh * s->pa.w.kw;
-            if (s->n_count * 255 > INT32_MAX)
-                return qs_fail(err, QS_EINVAL, "AveragePool '%s': window of %lld values "
-                               "overflows the int32 sum", n->name, (long long)s->n_count);
-            s->rq_count = xcalloc((size_t)s->n_count, sizeof *s->rq_count);
-            for (int64_t c = 1; c <= s->n_count; c++)
-                if (lower_requant(si / ((double)c * so), &s->rq_count[c - 1], n, err))
-                    return err->code;
-        }
+        return QS_OK;
     }
+    if (s->kind != STEP_Q_AVGPOOL)
+        return QS_OK;
+    const Shape *xs = &g->values[in0].shape;
+    double si = s->in_qps[0].scale;
+    s->global = op_table[n->op]->int8.step == OPQ_GLOBALPOOL;
+    if (s->global) {
+        int64_t hw = shape_span(xs, 2, xs->ndim);
+        if (hw * 255 > INT32_MAX)
+            return qs_fail(err, QS_EINVAL, "GlobalAveragePool '%s': %lld values per plane "
+                           "overflow the int32 sum", n->name, (long long)hw);
+        s->n_count = hw;
+        return target_mean_make(L->T, &s->in_qps[0], &s->out_qp, hw, &s->mean, what, err);
+    }
+    s->pa = lower_attrs(n, xs->ndim - 2, NULL);
+    s->n_count = s->pa.w.kh * s->pa.w.kw;
+    if (s->n_count * 255 > INT32_MAX)
+        return qs_fail(err, QS_EINVAL, "AveragePool '%s': window of %lld values "
+                       "overflows the int32 sum", n->name, (long long)s->n_count);
+    s->avg = L->T->avgpool;
+    /* TFLite averages the raw codes, which needs the output on the input's grid: the tie
+     * (qexec_ties.c) guarantees it; were it ever not so, qscope's rule stays correct */
+    const QParams *pi = &s->in_qps[0], *po = &s->out_qp;
+    if (s->avg == TAVG_TFLITE && !(pi->scale == po->scale && pi->zero_point == po->zero_point))
+        s->avg = TAVG_REQUANT;
+    if (s->avg != TAVG_REQUANT)
+        return QS_OK;
+    s->rq_count = xcalloc((size_t)s->n_count, sizeof *s->rq_count);
+    for (int64_t c = 1; c <= s->n_count; c++)
+        if (lower_requant(si / ((double)c * so), &s->rq_count[c - 1], n, err))
+            return err->code;
     return QS_OK;
 }
 
@@ -496,7 +531,7 @@ static StepKind lower_other_step(PrecRun run, const Graph *g, const Node *n)
 {
     switch (run) {
     case PRUN_HALF: return STEP_HALF;
-    case PRUN_INT8_STATIC: return lower_q_kind(g, n);
+    case PRUN_INT8_STATIC: return qexec_q_kind(g, n);
     case PRUN_FLOAT:
     case PRUN_INT8_DYN: break; /* dynamic quantization exists for linear units only */
     }
@@ -541,6 +576,13 @@ static QsStatus lower_steps(Lower *L, QsError *err)
                 return err->code;
             if (sk != STEP_FLOAT && sk != STEP_HALF && lower_q_node(L, s, err))
                 return err->code;
+            /* a float fallback whose int8 output parameters the target fixes: the view
+             * shows them (an exporter writes the op as the int8 kernel it is there) */
+            if (sk == STEP_FLOAT && precision_static_activations(p) && lower_prob_out(L, s->out)) {
+                int32_t qmin, qmax;
+                quant_range(q->plan.q.bits, q->plan.q.act_symmetric, &qmin, &qmax);
+                s->out_qp = target_prob_qparams(qmin, qmax);
+            }
         }
         if (lin) {
             /* an fp32 unit: derive its folded weights for inspection only */
@@ -731,6 +773,8 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
         return qs_fail(err, QS_EINVAL, "bits=%d: must be 2 to 8", o->bits);
     if (o->observer < 0 || o->observer >= OBS_COUNT)
         return qs_fail(err, QS_EINVAL, "observer %d is not in the observer table", o->observer);
+    if (o->target < 0 || o->target >= QTGT_COUNT)
+        return qs_fail(err, QS_EINVAL, "target %d is not in the target table", o->target);
     bool needs_cal = plan_needs_calibration(&q->plan);
     if (needs_cal && !cal)
         return qs_fail(err, QS_EINVAL, "int8-static needs activation ranges: run 'calibrate' first");
@@ -745,17 +789,20 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
     q->vi = xcalloc((size_t)(nv ? nv : 1), sizeof *q->vi);
     q->hconst = xcalloc((size_t)(nv ? nv : 1), sizeof *q->hconst);
 
-    Lower L = { .q = q, .g = g, .cal = cal, .corr = corr };
+    Lower L = { .q = q, .g = g, .cal = cal, .corr = corr, .T = &target_table[o->target] };
     L.counted = xcalloc((size_t)(nv ? nv : 1), sizeof *L.counted);
     L.units = xcalloc((size_t)(nn ? nn : 1), sizeof *L.units);
     L.head_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.head_of);
     linear_group(g, lower_accept, &L, L.units, L.head_of);
-    QsStatus st = lower_steps(&L, err);
+    QsStatus st = needs_cal ? qexec_ties_build(q, cal, L.head_of, &L.ties, err) : QS_OK;
+    if (!st)
+        st = lower_steps(&L, err);
     if (!st) {
         lower_reps(q);
         lower_info(&L);
         q->deployed_bytes = lower_deployed(&L);
     }
+    qexec_ties_release(&L.ties);
     free(L.counted);
     free(L.units);
     free(L.head_of);

@@ -12,6 +12,11 @@ const Graph *qmodel_graph(const QModel *q) { return q->g; }
 
 const Plan *qmodel_plan(const QModel *q) { return &q->plan; }
 
+const QTargetDef *qmodel_target(const QModel *q)
+{
+    return target_of(q->plan.q.target);
+}
+
 int qmodel_n_steps(const QModel *q) { return q->n_steps; }
 
 int qmodel_step_of(const QModel *q, int node) { return q->step_of[node]; }

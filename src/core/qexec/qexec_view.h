@@ -13,6 +13,7 @@
 #include "base/quant.h"
 #include "graph/model.h"
 #include "quant/plan.h"
+#include "quant/target.h"
 #include "qexec/qexec.h"
 
 typedef enum {
@@ -70,6 +71,12 @@ typedef struct QStepView {
 const Model *qmodel_model(const QModel *q);
 const Graph *qmodel_graph(const QModel *q);
 const Plan *qmodel_plan(const QModel *q);
+/* The deployment target whose arithmetic q's integer steps compute (quant/target.h: the
+ * plan's QuantOpts.target row), for an export's metadata. Its ties are already in every
+ * value's parameters below (qmodel_value_qparams, out_qp, in_qp): with tflm and xnnpack
+ * a Concat's inputs and output, and an AveragePool's input and output, share one scale
+ * and zero point, as TFLite's quantization spec requires. */
+const QTargetDef *qmodel_target(const QModel *q);
 
 int qmodel_n_steps(const QModel *q);
 /* Step si (0 <= si < qmodel_n_steps), in run order. */

@@ -178,13 +178,66 @@ static void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, co
         }
 }
 
-/* y[i] = clamp(z + round_half_even(sat32(acc[i] + corr) m0 / 2^(31 + shift)), lo, hi): the
- * arithmetic of quant_requant (quant.h), inlined for a row with the common case 31 + shift
- * in [1, 62]; any other shift goes through quant_requant itself. Both are exact integer
+/* y[i] = the requantization of sat32(acc[i] + corr) under r.rule (quant_requant_rule); the
+ * qscope rule, clamp(z + round_half_even(sat32(acc[i] + corr) m0 / 2^(31 + shift)), lo, hi),
+ * is quant_requant's arithmetic inlined for a row with the common case 31 + shift in
+ * [1, 62]; any other shift goes through quant_requant itself. Both are exact integer
  * arithmetic, so they agree on every input. */
+/* The fp32 rule (XNNPACK, ONNX Runtime): (float)acc * scale clamped to [lo - z, hi - z] in
+ * float, rounded to nearest even (the 1.5 * 2^23 trick, exact for |v| <= 2^22, which the
+ * int8 clamp ensures), then z. */
+static void qk_requant_row_fp32(const int32_t *acc, int64_t n, int64_t corr, Requant r,
+                                int32_t z, int32_t lo, int32_t hi, int8_t *y)
+{
+    const float sc = r.scale, flo = (float)(lo - z), fhi = (float)(hi - z), magic = 0x1.8p23f;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t a = (int64_t)acc[i] + corr;
+        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
+        float v = (float)(int32_t)a * sc;
+        v = v > flo ? v : flo;
+        v = v < fhi ? v : fhi;
+        v = (v + magic) - magic;
+        y[i] = (int8_t)((int32_t)v + z);
+    }
+}
+
+/* TFLite's double rounding (quant_mul_gemmlowp) written out branch-free for a row. m0 >= 0
+ * (quant_requant_make_gemmlowp), so the doubling high multiply never saturates here; its
+ * division by 2^31 truncates toward zero (a floor shift after adding 2^31 - 1 to a negative
+ * value). tests/unit/test_target.c compares it with quant_requant_rule. */
+static void qk_requant_row_gemmlowp(const int32_t *acc, int64_t n, int64_t corr, Requant r,
+                                    int32_t z, int32_t lo, int32_t hi, int8_t *y)
+{
+    int tshift = -r.shift;
+    int left = tshift > 0 ? (tshift < 31 ? tshift : 31) : 0;
+    int right = tshift < 0 ? (-tshift < 31 ? -tshift : 31) : 0;
+    const int64_t m0 = r.m0, pos = INT64_C(1) << 30, neg = 1 - (INT64_C(1) << 30);
+    const int64_t trunc = (INT64_C(1) << 31) - 1;
+    const int32_t mask = (int32_t)((INT64_C(1) << right) - 1), half = mask >> 1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t a = (int64_t)acc[i] + corr;
+        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
+        int32_t xs = (int32_t)((uint32_t)(int32_t)a << left);
+        int64_t p = (int64_t)xs * m0;
+        p += p >= 0 ? pos : neg;
+        int32_t h = (int32_t)((p + ((p >> 63) & trunc)) >> 31);
+        int32_t v = (h >> right) + ((h & mask) > half + (h < 0));
+        int64_t q = (int64_t)v + z;
+        y[i] = (int8_t)(q < lo ? lo : q > hi ? hi : q);
+    }
+}
+
 static void qk_requant_row(const int32_t *acc, int64_t n, int64_t corr, Requant r, int32_t z,
                            int32_t lo, int32_t hi, int8_t *y)
 {
+    if (r.rule == QRQ_FP32) {
+        qk_requant_row_fp32(acc, n, corr, r, z, lo, hi, y);
+        return;
+    }
+    if (r.rule == QRQ_GEMMLOWP) {
+        qk_requant_row_gemmlowp(acc, n, corr, r, z, lo, hi, y);
+        return;
+    }
     int sh = 31 + r.shift;
     if (sh < 1 || sh > 62) {
         for (int64_t i = 0; i < n; i++)
@@ -538,9 +591,10 @@ void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
 
 /* ---- STEP_Q_ADD ------------------------------------------------------------------------ */
 
-/* out = clamp(z + rshift_even(M_a (a - z_a) + M_b (b - z_b), S)) with M_i = round(s_i / s_out
- * 2^S) (qexec_lower picks S so the larger M has 31 significant bits): one rounding, at the
- * end, exact in int64. The fake twin adds the two dequantized floats and fake-quantizes. */
+/* qscope: out = clamp(z + rshift_even(M_a (a - z_a) + M_b (b - z_b), S)) with M_i =
+ * round(s_i / s_out 2^S) (target_add_make picks S so the larger M has 31 significant bits):
+ * one rounding, at the end, exact in int64. Other targets: target_add_apply. The fake twin
+ * adds the two dequantized floats and fake-quantizes. */
 static void step_q_add_run(const Step *s, StepIO *io)
 {
     int64_t n = tensor_numel(&io->out);
@@ -554,16 +608,22 @@ static void step_q_add_run(const Step *s, StepIO *io)
     }
     const int8_t *a = io->in[0]->data, *b = io->in[1]->data;
     int8_t *y = io->out.data;
-    int64_t za = s->in_qps[0].zero_point, zb = s->in_qps[1].zero_point;
+    const TargetAdd *ad = &s->add;
+    if (ad->rule != TADD_EXACT) {
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
+        return;
+    }
+    int64_t za = ad->za, zb = ad->zb;
     for (int64_t i = 0; i < n; i++) {
-        int64_t acc = s->mult[0] * ((int64_t)a[i] - za) + s->mult[1] * ((int64_t)b[i] - zb);
-        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, s->shift);
+        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
+        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
         y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
     }
 }
 
 /* ---- STEP_Q_CONCAT: each input requantized into the output's parameters (a copy when
- * they are the same) ------------------------------------------------------------------- */
+ * they are the same, which the TFLite targets' ties make every input) ------------------- */
 
 static void step_q_concat_run(const Step *s, StepIO *io)
 {
@@ -589,10 +649,15 @@ static void step_q_concat_run(const Step *s, StepIO *io)
             } else {
                 const int8_t *xq = (const int8_t *)x;
                 int8_t *yq = (int8_t *)y;
-                int32_t zin = s->in_qps[k].zero_point;
-                for (int64_t i = 0; i < chunk; i++)
-                    yq[i] = (int8_t)quant_requant((int32_t)xq[i] - zin, s->rq_in[k],
-                                                  p->zero_point, p->qmin, p->qmax);
+                const QParams *pin = &s->in_qps[k];
+                if (s->target->concat == TCAT_DQ_Q) /* QLinearConcat's lookup table */
+                    for (int64_t i = 0; i < chunk; i++)
+                        yq[i] = (int8_t)quant_q(quant_dq(xq[i], pin), p);
+                else
+                    for (int64_t i = 0; i < chunk; i++)
+                        yq[i] = (int8_t)quant_requant_rule((int32_t)xq[i] - pin->zero_point,
+                                                           &s->rq_in[k], p->zero_point,
+                                                           p->qmin, p->qmax);
             }
             y += (size_t)chunk * es;
         }
@@ -639,6 +704,22 @@ static void step_q_maxpool_run(const Step *s, StepIO *io)
     }
 }
 
+/* ONNX Runtime's QLinearAveragePool for one window: the float sum, in row order, of the
+ * dequantized taps s_in (q - z_in), divided by the count in float, then
+ * nearbyint(avg / s_out + z_out) (target_avg_ort). */
+static int32_t qk_avg_ort(const Step *s, const int8_t *xp, int64_t w, int64_t hs, int64_t ws,
+                          int64_t a0, int64_t a1, int64_t b0, int64_t b1, int64_t cnt)
+{
+    const QParams *pi = &s->in_qps[0], *po = &s->out_qp;
+    float sum = 0.0f;
+    for (int64_t i = a0; i < a1; i++) {
+        const int8_t *xr = xp + (hs + i) * w + ws;
+        for (int64_t j = b0; j < b1; j++)
+            sum += pi->scale * (float)((int32_t)xr[j] - pi->zero_point);
+    }
+    return target_avg_ort(sum / (float)cnt, po->scale, po->zero_point, po->qmin, po->qmax);
+}
+
 /* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
  * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
  * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
@@ -658,13 +739,14 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
     int32_t qmin = s->out_qp.qmin, qmax = s->out_qp.qmax;
     int64_t planes = xs->dim[0] * xs->dim[1];
     if (s->global) {
+        /* the sum of the raw codes; target_mean_apply takes n z_in off where its rule does */
         int64_t hw = shape_span(xs, 2, xs->ndim);
         for (int64_t p = 0; p < planes; p++) {
             const int8_t *xp = x + p * hw;
             int32_t sum = 0;
             for (int64_t i = 0; i < hw; i++)
-                sum += (int32_t)xp[i] - zin;
-            y[p] = (int8_t)quant_requant(sum, s->rq_count[0], zout, qmin, qmax);
+                sum += xp[i];
+            y[p] = (int8_t)target_mean_apply(&s->mean, sum);
         }
         return;
     }
@@ -693,9 +775,17 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
                     for (int64_t j = b0; j < b1; j++)
                         sum += (int32_t)xr[j] - zin;
                 }
-                int64_t cnt = a->include_pad ? ph * pw : (a1 - a0) * (b1 - b0);
-                yp[oh * ow_n + ow] =
-                    (int8_t)quant_requant(sum, s->rq_count[cnt - 1], zout, qmin, qmax);
+                int64_t taps = (a1 - a0) * (b1 - b0);
+                int64_t cnt = a->include_pad ? ph * pw : taps;
+                int32_t q;
+                if (s->avg == TAVG_TFLITE) /* raw codes: the taps' sum plus their z_in */
+                    q = qk_clamp(target_avg_tflite(sum + zin * (int32_t)taps, (int32_t)cnt),
+                                 qmin, qmax);
+                else if (s->avg == TAVG_ORT)
+                    q = qk_avg_ort(s, xp, w, hs, ws, a0, a1, b0, b1, cnt);
+                else
+                    q = quant_requant(sum, s->rq_count[cnt - 1], zout, qmin, qmax);
+                yp[oh * ow_n + ow] = (int8_t)q;
             }
         }
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "quant/observer.h"
+#include "quant/target.h"
 
 const PrecisionDef precision_table[PREC_COUNT] = {
     [PREC_FP32] = { .name = "fp32", .field = "fp32", .short_name = "fp32",
@@ -88,7 +89,7 @@ const char *const quant_wgran_names[2] = { "channel", "tensor" };
 QuantOpts plan_default_opts(void)
 {
     return (QuantOpts){ .wgran_tensor = false, .observer = OBS_MINMAX, .pct = 99.99, .bits = 8,
-                        .act_symmetric = false };
+                        .act_symmetric = false, .target = QTGT_QSCOPE };
 }
 
 /* pin and wgran share one block of 2 * max(n_nodes, 1) bytes */
@@ -134,7 +135,7 @@ bool plan_equal(const Plan *a, const Plan *b)
            memcmp(a->wgran, b->wgran, (size_t)a->n_nodes) == 0 &&
            a->q.wgran_tensor == b->q.wgran_tensor && a->q.observer == b->q.observer &&
            a->q.pct == b->q.pct && a->q.bits == b->q.bits &&
-           a->q.act_symmetric == b->q.act_symmetric;
+           a->q.act_symmetric == b->q.act_symmetric && a->q.target == b->q.target;
 }
 
 PrecKind plan_node_prec(const Plan *p, int node)
@@ -145,6 +146,14 @@ PrecKind plan_node_prec(const Plan *p, int node)
 bool plan_node_wgran_tensor(const Plan *p, int node)
 {
     return p->wgran[node] >= 0 ? p->wgran[node] == 1 : p->q.wgran_tensor;
+}
+
+const char *plan_target_name(const Plan *p)
+{
+    for (int i = 0; i < p->n_nodes; i++)
+        if (precision_static_activations(plan_node_prec(p, i)))
+            return target_of(p->q.target)->name;
+    return NULL;
 }
 
 bool plan_needs_calibration(const Plan *p)

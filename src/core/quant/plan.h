@@ -79,6 +79,8 @@ typedef struct QuantOpts {
     double pct;          /* percentile observer: 99.99 by default */
     int bits;            /* 2..8 (default 8), for weights and activations */
     bool act_symmetric;  /* false (default): asymmetric activations */
+    int target;          /* QTargetKind (quant/target.h): whose integer arithmetic the
+                            executor computes; QTGT_QSCOPE (default) is qscope's own */
 } QuantOpts;
 
 QuantOpts plan_default_opts(void);
@@ -111,6 +113,12 @@ PrecKind plan_node_prec(const Plan *p, int node);
 /* Whether node `node`'s integer weights have one scale for the tensor (true) or one per
  * output channel (false): its wgran pin, else q.wgran_tensor. */
 bool plan_node_wgran_tensor(const Plan *p, int node);
+
+/* The name of the deployment target (quant/target.h) whose arithmetic the plan's integer
+ * kernels compute, or NULL when no layer runs at a static-activation precision (the
+ * targets' rules are those of int8-static; int8-dyn's float-output kernels compute the
+ * same on every target): what every INT8 figure is labelled with. */
+const char *plan_target_name(const Plan *p);
 
 /* Some layer runs at a precision that needs calibration. */
 bool plan_needs_calibration(const Plan *p);

@@ -125,6 +125,7 @@ static QsStatus rows_collect(Session *s, const char *split_name_s, int64_t n, co
         p.mode = (PrecKind)k;
         VariantRow *row = add_row(out, precision_table[k].name, p.mode,
                                   plan_equal(&p, &s->q.plan));
+        row->target = plan_target_name(&p);
         st = score_row(s, job, row, &p, NULL, d, n, task, ref, out->fp32_metric, err);
         if (!st && row->evaluated)
             st = part_bytes(s, out, parts, row, &p, NULL, err);
@@ -135,6 +136,7 @@ static QsStatus rows_collect(Session *s, const char *split_name_s, int64_t n, co
         if (only && strcmp(only, v->name) != 0)
             continue;
         VariantRow *row = add_row(out, v->name, v->plan.mode, false);
+        row->target = plan_target_name(&v->plan);
         st = score_row(s, job, row, &v->plan, v->calibrated ? &v->calib : NULL, d, n, task, ref,
                        out->fp32_metric, err);
         if (!st && row->evaluated)

@@ -16,6 +16,7 @@
 typedef struct VariantRow {
     char name[64];
     PrecKind mode;
+    const char *target;   /* plan_target_name: the runtime its INT8 figures follow, or NULL */
     bool current;         /* the session's current plan */
     bool evaluated;       /* false: see note */
     char note[64];        /* e.g. "needs calibrate" */

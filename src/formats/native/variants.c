@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "quant/observer.h"
+#include "quant/target.h"
 #include "ops/op.h"
 
 /* v as a JSON object, its ranges and bias correction named after m's values and layers. */
@@ -21,6 +22,9 @@ static cJSON *variant_object(const Graph *g, const Variant *v)
     cJSON_AddNumberToObject(o, "pct", p->q.pct);
     cJSON_AddNumberToObject(o, "bits", p->q.bits);
     cJSON_AddBoolToObject(o, "asym", !p->q.act_symmetric);
+    /* absent in files written before targets existed: qscope */
+    if (p->q.target != QTGT_QSCOPE)
+        cJSON_AddStringToObject(o, "target", target_table[p->q.target].name);
     cJSON *pins = cJSON_AddObjectToObject(o, "pins");
     for (int k = 0; k < p->n_nodes; k++)
         if (p->pin[k] >= 0)
@@ -161,6 +165,9 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     const cJSON *wpins = cJSON_GetObjectItemCaseSensitive(o, "wgran_pins");
     const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(o, "ranges");
     const cJSON *bias_corr = cJSON_GetObjectItemCaseSensitive(o, "bias_corr");
+    const cJSON *target = cJSON_GetObjectItemCaseSensitive(o, "target");
+    if (target && (!cJSON_IsString(target) || target_find(target->valuestring) < 0))
+        return bad(err, i, "'target' must name a target");
     if (!cJSON_IsString(name) || !name->valuestring[0])
         return bad(err, i, "'name' must be a non-empty string");
     if (!cJSON_IsString(mode) || precision_find(mode->valuestring) < 0)
@@ -186,6 +193,7 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     p.q.pct = pct->valuedouble;
     p.q.bits = (int)bits->valuedouble;
     p.q.act_symmetric = !cJSON_IsTrue(asym);
+    p.q.target = target ? target_find(target->valuestring) : QTGT_QSCOPE;
     QsStatus st = QS_OK;
     for (const cJSON *it = pins ? pins->child : NULL; it && !st; it = it->next) {
         int node = graph_find_node(g, it->string);

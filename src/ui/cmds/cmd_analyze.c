@@ -71,6 +71,7 @@ QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err)
     RvStyle style = task_metric_style(c.task);
     double sign = task_table[c.task].higher_is_better ? 1.0 : -1.0;
     result_str(r, "precision", plan_label(&s->q.plan));
+    result_plan_target(r, &s->q.plan);
     result_str(r, "metric", task_table[c.task].metric);
     result_float(r, "fp32", ref, style);
     result_float(r, "quantized", full, style);
@@ -245,6 +246,7 @@ QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
         return err->code;
     RvStyle style = task_metric_style(c.task);
     result_str(r, "judged", plan_label(&d.judged));
+    result_plan_target(r, &d.judged);
     if (d.scored) {
         result_float(r, "fp32", d.fp32_metric, style);
         result_float(r, "base", d.base_metric, style);

@@ -29,6 +29,7 @@ static QsStatus bench_current(App *app, const BenchPasses *b, Result *r, QsError
     exec_float_free(owner);
     if (!st) {
         result_str(r, "precision", plan_label(&s->q.plan));
+        result_plan_target(r, &s->q.plan);
         result_int(r, "samples", b->n);
         result_int(r, "batch", b->batch);
         result_int(r, "repeat", b->repeat);

@@ -377,6 +377,7 @@ QsStatus cmd_eval(App *app, const CmdArgs *a, Result *r, QsError *err)
         return st;
     result_str(r, "split", split_name((SplitId)split));
     result_str(r, "precision", plan_label(&s->q.plan));
+    result_plan_target(r, &s->q.plan);
     result_str(r, "task", task_name((TaskKind)task));
     result_int(r, "n", m.n);
     add_task_figures(qstate_model(&s->q, s->model), &m, r);
@@ -442,6 +443,7 @@ QsStatus cmd_run(App *app, const CmdArgs *a, Result *r, QsError *err)
         if (!st) {
             result_int(r, "samples", len);
             result_str(r, "out", out_path);
+            result_plan_target(r, &s->q.plan);
         }
         goto cleanup;
     }
@@ -466,6 +468,7 @@ QsStatus cmd_run(App *app, const CmdArgs *a, Result *r, QsError *err)
                 best = k;
         result_int(r, "sample", i);
         result_int(r, "argmax", best);
+        result_plan_target(r, &s->q.plan);
         static const char *const cols[] = { "index", "value", NULL };
         RTable *t = result_table(r, "outputs", cols);
         for (int64_t k = 0; k < w; k++) {

@@ -262,6 +262,7 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
         }
         result_str(r, "variant", vn ? vn : "(current plan)");
         result_str(r, "plan", plan_label(job.p));
+        result_plan_target(r, job.p);
         result_str(r, "layout", qsm ? (qstate_plan_is_float(job.p) ? "qsm" : "qsm+variant")
                                     : layout);
         result_int(r, "bytes", stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1);

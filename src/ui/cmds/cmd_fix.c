@@ -60,6 +60,7 @@ QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err)
     const Graph *g = &s->model->graph;
     result_str(r, "bias_corr", "on");
     result_str(r, "plan", plan_label(&qs->plan));
+    result_plan_target(r, &qs->plan);
     result_str(r, "split", split);
     decide_fields_split(split_find(split), r); /* default calib; eval named: a warning */
     result_int(r, "samples", rep.samples);

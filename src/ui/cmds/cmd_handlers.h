@@ -11,6 +11,15 @@ static inline RvStyle task_metric_style(TaskKind t)
     return task_table[t].higher_is_better ? RS_PCT : RS_PLAIN;
 }
 
+/* "target": the runtime whose integer arithmetic the plan's INT8 figures were computed
+ * with (plan_target_name); absent when no layer runs on integers. */
+static inline void result_plan_target(Result *r, const Plan *p)
+{
+    const char *t = plan_target_name(p);
+    if (t)
+        result_str(r, "target", t);
+}
+
 /* cmd_model.c */
 QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err);

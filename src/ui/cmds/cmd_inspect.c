@@ -49,6 +49,7 @@ QsStatus cmd_error(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (!st) {
         result_str(r, "kind", mode);
         result_str(r, "precision", plan_label(&s->q.plan));
+        result_plan_target(r, &s->q.plan);
         result_str(r, "split", split);
         result_int(r, "n", n < dataset_len(d) ? n : dataset_len(d));
         static const char *const cols[] = { "index", "name", "op", "prec", "mse", "sqnr",

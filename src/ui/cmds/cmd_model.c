@@ -63,6 +63,7 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (cur && qstate_variant_use(qs, cur)) {
         result_str(r, "current_variant", cur);
         result_str(r, "plan", plan_label(&qs->plan));
+        result_plan_target(r, &qs->plan);
     } else if (cur) {
         result_str(r, "note", "the file names a current variant it does not hold; ignored");
     }
@@ -117,6 +118,7 @@ static QsStatus save_variant(Session *s, const char *path, const char *name, Res
     result_str(r, "saved", path);
     result_str(r, "variant", v->name);
     result_str(r, "plan", plan_label(&v->plan));
+    result_plan_target(r, &v->plan);
     result_str(r, "weights", v->model ? "own" : "session");
     model_summary(out, r);
     return QS_OK;

@@ -7,6 +7,7 @@
 #include "quant/calib.h"
 #include "cmds/cmd_handlers.h"
 #include "quant/observer.h"
+#include "quant/target.h"
 #include "eval/score.h"
 #include "session/variant_rows.h"
 #include "graph/linear_unit.h"
@@ -20,6 +21,7 @@ static void plan_fields(const Plan *p, Result *r)
     result_float(r, "pct", p->q.pct, RS_PLAIN);
     result_int(r, "bits", p->q.bits);
     result_bool(r, "asym", !p->q.act_symmetric);
+    result_str(r, "target", target_of(p->q.target)->name);
     int pins = 0, wpins = 0;
     for (int i = 0; i < p->n_nodes; i++) {
         pins += p->pin[i] >= 0;
@@ -71,12 +73,13 @@ QsStatus cmd_prec(App *app, const CmdArgs *a, Result *r, QsError *err)
 /* Reads quant options (shared by quant and calibrate) into q. */
 static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
 {
-    int gran = q->wgran_tensor, obs = q->observer;
+    int gran = q->wgran_tensor, obs = q->observer, tgt = q->target;
     long bits;
     double pct;
     bool asym;
     if (arg_choice_of(a, "observer", choice_observer, obs, &obs, err) ||
         arg_choice_of(a, "wgran", choice_wgran, gran, &gran, err) ||
+        arg_choice_of(a, "target", choice_target, tgt, &tgt, err) ||
         arg_int_range(a, "bits", q->bits, 2, 8, &bits, err) ||
         arg_float(a, "pct", q->pct, &pct, err) || arg_bool(a, "asym", !q->act_symmetric, &asym, err))
         return err->code;
@@ -84,6 +87,7 @@ static QsStatus read_quant_opts(const CmdArgs *a, QuantOpts *q, QsError *err)
         return qs_fail(err, QS_EINVAL, "pct=%g: expected a percentile in (50, 100]", pct);
     q->wgran_tensor = gran == 1;
     q->observer = obs;
+    q->target = tgt;
     q->bits = (int)bits;
     q->pct = pct;
     q->act_symmetric = !asym;
@@ -214,7 +218,7 @@ QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
                        verb);
     }
     static const char *const cols[] = { "variant", "mode", "wgran", "observer", "bits",
-                                        "pinned", "weights", NULL };
+                                        "pinned", "weights", "target", NULL };
     RTable *t = result_table(r, "variants", cols);
     for (int i = 0; i < qs->n_variants; i++) {
         const Plan *p = &qs->variants[i].plan;
@@ -230,6 +234,7 @@ QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
         rtable_int(t, row, 5, pins);
         /* a QAT variant runs on its own fine-tuned weights, the others on the session's */
         rtable_str(t, row, 6, qs->variants[i].model ? "own" : "session");
+        rtable_str(t, row, 7, target_of(p->q.target)->name);
     }
     return QS_OK;
 }
@@ -245,7 +250,8 @@ QsStatus cmd_compare(App *app, const CmdArgs *a, Result *r, QsError *err)
         return err->code;
     RvStyle style = task_metric_style(v.task);
     static const char *const cols[] = { "variant", "mode", "metric", "drop", "agreement",
-                                        "sqnr", "bytes", "latency", "current", "note", NULL };
+                                        "sqnr", "bytes", "latency", "current", "note",
+                                        "target", NULL };
     RTable *t = result_table(r, "variants", cols);
     for (int i = 0; i < v.n; i++) {
         const VariantRow *w = &v.rows[i];
@@ -253,6 +259,8 @@ QsStatus cmd_compare(App *app, const CmdArgs *a, Result *r, QsError *err)
         rtable_str(t, row, 0, w->name);
         rtable_str(t, row, 1, precision_table[w->mode].name);
         rtable_bool(t, row, 8, w->current);
+        if (w->target)
+            rtable_str(t, row, 10, w->target);
         if (!w->evaluated) {
             rtable_str(t, row, 9, w->note);
             continue;

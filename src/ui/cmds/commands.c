@@ -128,6 +128,10 @@ static const CmdOpt quant_opts[] = {
     { "pct", OPT_FLOAT, NULL, "percentile observer: share of values kept, e.g. 99.99 (default)" },
     { "bits", OPT_INT, NULL, "2 to 8 (default 8), weights and activations" },
     { "asym", OPT_BOOL, NULL, "1 (default): asymmetric activations; 0: symmetric" },
+    { "target", OPT_CHOICE, choice_target,
+      "whose integer arithmetic int8 runs compute: qscope (default, one rounding, ties to "
+      "even), xnnpack (LiteRT's CPU delegate), tflm (TFLite Micro and the reference kernels), "
+      "ort (ONNX Runtime); docs/quantization.md, Targets" },
     { 0 },
 };
 
@@ -374,7 +378,8 @@ const CmdDef cmd_table[] = {
       .opts = none, .args = prec_args, .wb = { .follow = "layer" },
       .run = cmd_prec },
     { .name = "quant",
-      .usage = "quant [wgran=..] [layer=L,..] [observer=..] [pct=P] [bits=B] [asym=0|1]",
+      .usage = "quant [wgran=..] [layer=L,..] [observer=..] [pct=P] [bits=B] [asym=0|1] "
+               "[target=..]",
       .summary = "Set the quantization options of the plan; without options, show them. "
                  "With layer=, wgran is set for those layers alone.",
       .example = "quant wgran=channel layer=dw1", .flags = CMD_NEEDS_MODEL,

@@ -11,6 +11,7 @@
 #include "qat/qat.h"
 #include "qat/qat_graph.h"
 #include "quant/observer.h"
+#include "quant/target.h"
 #include "quant/plan.h"
 #include "text/render.h"
 #include "text/strbuf.h"
@@ -43,6 +44,11 @@ const char *choice_precision_or_auto(int i)
 const char *choice_observer(int i)
 {
     return i >= 0 && i < OBS_COUNT ? observer_table[i].name : NULL;
+}
+
+const char *choice_target(int i)
+{
+    return i >= 0 && i < QTGT_COUNT ? target_table[i].name : NULL;
 }
 
 const char *choice_wgran(int i)

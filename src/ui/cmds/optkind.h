@@ -65,6 +65,7 @@ const char *choice_precision(int i);         /* precision_table */
 const char *choice_float_precision(int i);   /* its float rows: fp32, fp16 */
 const char *choice_precision_or_auto(int i); /* precision_table, then "auto" */
 const char *choice_observer(int i);          /* observer_table */
+const char *choice_target(int i);            /* target_table: qscope, xnnpack, tflm, ort */
 const char *choice_wgran(int i);             /* quant_wgran_names: channel, tensor */
 const char *choice_wgran_or_auto(int i);     /* channel, tensor, then "auto" (index 2) */
 const char *choice_task(int i);              /* task_table */

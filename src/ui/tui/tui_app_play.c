@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "quant/observer.h"
+#include "quant/target.h"
 #include "quant/plan.h"
 #include "text/strbuf.h"
 
@@ -106,9 +107,10 @@ void tui_app_play_back(Tui *t)
                 strbuf_printf(&b, "prec %s auto\n", q);
             }
         QuantOpts d = plan_default_opts();
-        strbuf_printf(&b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d\n",
-                      quant_wgran_names[d.wgran_tensor], observer_table[d.observer].name,
-                      d.pct, d.bits, !d.act_symmetric);
+        strbuf_printf(&b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d "
+                      "target=%s\n", quant_wgran_names[d.wgran_tensor],
+                      observer_table[d.observer].name, d.pct, d.bits, !d.act_symmetric,
+                      target_of(d.target)->name);
     }
     for (int i = 0; i < target; i++)
         strbuf_printf(&b, "%s\n", t->play.steps[i].line);

@@ -8,6 +8,7 @@
 #include "data/dataset.h"
 #include "base/error.h"
 #include "quant/observer.h"
+#include "quant/target.h"
 #include "quant/plan.h"
 #include "session/session.h"
 
@@ -70,14 +71,17 @@ void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigne
     const Plan *p = &se->q.plan;
     s->mode = p->mode;
     snprintf(s->mode_name, sizeof s->mode_name, "%s", precision_table[p->mode].name);
-    snprintf(s->plan_label, sizeof s->plan_label, "%s", plan_label(p));
+    /* an integer plan's label names the target its INT8 figures follow: int8-static@tflm */
+    const char *tgt = plan_target_name(p);
+    snprintf(s->plan_label, sizeof s->plan_label, "%s%s%s", plan_label(p), tgt ? "@" : "",
+             tgt ? tgt : "");
     s->calibrated = se->q.calibrated;
     snprintf(s->calib_split, sizeof s->calib_split, "%s", se->q.calib_split);
-    snprintf(s->quant, sizeof s->quant, "wgran=%s observer=%s pct=%g bits=%d asym=%d",
+    snprintf(s->quant, sizeof s->quant, "wgran=%s observer=%s pct=%g bits=%d asym=%d target=%s",
              quant_wgran_names[p->q.wgran_tensor],
              p->q.observer >= 0 && p->q.observer < OBS_COUNT ? observer_table[p->q.observer].name
                                                               : "?",
-             p->q.pct, p->q.bits, !p->q.act_symmetric);
+             p->q.pct, p->q.bits, !p->q.act_symmetric, target_of(p->q.target)->name);
     /* per-layer weight granularities change every INT8 figure: they enter the key hashed */
     uint64_t wh = 1469598103934665603ull;
     bool wpins = false;

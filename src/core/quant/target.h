@@ -1,0 +1,148 @@
+/* Deployment targets: the integer arithmetic each runtime applies, one table row per target.
+ * `quant target=NAME` puts a row's index in QuantOpts.target; lowering (qexec_lower.c) asks
+ * the row how to turn real multipliers into the runtime's parameters, and the integer
+ * kernels (qkernels.c) apply the row's rules, so the integer executor computes what that
+ * runtime computes. docs/quantization.md ("Targets") states every rule and the source file
+ * of the runtime it follows. qscope (row 0, the default) is the project's own arithmetic:
+ * one rounding, ties to even, everywhere. */
+#ifndef QS_TARGET_H
+#define QS_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/quant.h"
+
+typedef enum { QTGT_QSCOPE = 0, QTGT_XNNPACK, QTGT_TFLM, QTGT_ORT, QTGT_COUNT } QTargetKind;
+
+/* Add of two int8 tensors (same shape) into a third. */
+typedef enum {
+    TADD_EXACT = 0,  /* qscope: M_i = round(s_i / s_out 2^S), one rounding of the int64 sum */
+    TADD_TFLITE,     /* TFLite/TFLM: inputs << 20, each scaled by a Q31 multiplier of
+                        s_i / (2 max s), summed, then the output multiplier (all gemmlowp) */
+    TADD_XNNPACK,    /* XNNPACK qs8-vadd: 21-bit multipliers, + rounding constant, >> shift */
+    TADD_ORT,        /* ONNX Runtime QLinearAdd (MLAS, AVX2): float ratios with FMA */
+} TargetAddRule;
+
+/* AveragePool with a window. */
+typedef enum {
+    TAVG_REQUANT = 0, /* qscope: sum (q - z_in) requantized by s_in / (count s_out) */
+    TAVG_TFLITE,      /* TFLite builtin: sum of the raw codes, (sum +- count/2) / count
+                         truncated (ties away from zero); the output keeps the input's
+                         parameters (tied) */
+    TAVG_ORT,         /* ONNX Runtime QLinearAveragePool: float average of the dequantized
+                         taps, then nearbyint(avg / s_out + z_out) */
+} TargetAvgRule;
+
+/* GlobalAveragePool (a MEAN over the spatial axes when exported to TFLite). */
+typedef enum {
+    TMEAN_REQUANT = 0, /* qscope: as TAVG_REQUANT with count = H W */
+    TMEAN_TFLITE,      /* TFLM MEAN: QuantizeMultiplier(s_in / s_out), folded with 1 / n by
+                          an integer division, then MultiplyByQuantizedMultiplier */
+    TMEAN_XNNPACK,     /* XNNPACK mean (qs8): float scale (s_in / s_out) (1 / n), float zero
+                          point z_out - n z_in scale, nearbyint */
+    TMEAN_ORT,         /* ONNX Runtime QLinearGlobalAveragePool: float scale
+                          s_in / (s_out n), the int32 sum - n z_in times it, round to even */
+} TargetMeanRule;
+
+/* Concat of inputs whose parameters differ from the output's (equal ones are copied). */
+typedef enum {
+    TCAT_REQUANT = 0, /* the row's requantization of (q - z_in) by s_in / s_out */
+    TCAT_DQ_Q,        /* ONNX Runtime QLinearConcat: quantize(dequantize(q)) in float */
+} TargetCatRule;
+
+/* The integer code of a fused activation's bound (ReLU's 0, ReLU6's 6, Clip's min/max). */
+typedef enum {
+    TCLAMP_EVEN = 0,  /* qscope, ONNX Runtime (a float Clip before QuantizeLinear): quant_q */
+    TCLAMP_XNNPACK,   /* xnn_qs8_quantize: lrintf(v / s + z), clamped to int8 */
+    TCLAMP_TFLITE,    /* CalculateActivationRangeQuantized: z + round_half_away(v / s) */
+} TargetClampRule;
+
+typedef struct QTargetDef {
+    const char *name;          /* in commands, results and files: "tflm" */
+    const char *runtime;       /* what it stands for, for help and docs */
+    int requant;               /* QRequantRule of linear units (per output channel) */
+    TargetAddRule add;
+    TargetAvgRule avgpool;
+    TargetMeanRule mean;
+    TargetCatRule concat;
+    TargetClampRule clamp;
+    /* Ties the runtime's converter makes (TFLite's quantization spec): concat inputs take
+     * the output's parameters, so the concat is a copy; an average pool's output keeps its
+     * input's. MaxPool, Relu/Clip, Resize and the layout ops keep their input's on every
+     * target. */
+    bool tie_concat;
+    bool tie_avgpool;
+    /* int8 Softmax and Sigmoid outputs have the spec's fixed parameters, scale 1/256 and
+     * zero point -128 (they run as float fallbacks here; their output quantizes so) */
+    bool fixed_prob_out;
+} QTargetDef;
+
+/* The spec's fixed parameters of an int8 probability output (Softmax, Sigmoid) on grid
+ * [qmin, qmax]: scale 1/256, zero point qmin (-128 at 8 bits). */
+QParams target_prob_qparams(int32_t qmin, int32_t qmax);
+
+extern const QTargetDef target_table[QTGT_COUNT];
+/* The row of a plan's QuantOpts.target (qscope's for an index outside the table). */
+const QTargetDef *target_of(int target);
+int target_find(const char *name); /* -1 when unknown */
+
+/* The requantization of a linear unit's channel: m = s_in s_w / s_out, computed as the
+ * runtime computes it (double for the fixed-point rules, float32 s_in * s_w / s_out for
+ * the float ones). QS_EINVAL naming `what` when the runtime cannot represent it. */
+QsStatus target_requant_linear(const QTargetDef *t, float s_in, float s_w, float s_out,
+                               Requant *r, const char *what, QsError *err);
+/* The requantization of a plain rescale s_in / s_out (concat inputs, qscope's pools). */
+QsStatus target_requant_ratio(const QTargetDef *t, double m, float fm, Requant *r,
+                              const char *what, QsError *err);
+
+/* The integer clamp [lo, hi] of the float range [fl, fh] on grid p under t's rule:
+ * [max(qmin, code(fl)), min(qmax, code(fh))]. */
+void target_clamp(const QTargetDef *t, const QParams *p, float fl, float fh, int32_t *lo,
+                  int32_t *hi);
+
+/* ---- Add --------------------------------------------------------------------------- */
+
+typedef struct TargetAdd {
+    TargetAddRule rule;
+    int32_t za, zb, zo, lo, hi;
+    int64_t mult[2];           /* TADD_EXACT */
+    int shift;                 /* TADD_EXACT, TADD_XNNPACK */
+    Requant in[2], out;        /* TADD_TFLITE (gemmlowp) */
+    int32_t xm[2], xbias;      /* TADD_XNNPACK */
+    float ratio[2], fixed;     /* TADD_ORT */
+} TargetAdd;
+
+/* The parameters of an Add a (sa, za) + b (sb, zb) -> (so, zo) clamped to [lo, hi] under
+ * t's rule. A ratio XNNPACK refuses (s_i / s_out outside [2^-10, 2^8)) makes LiteRT run
+ * TFLite's builtin ADD instead: the rule becomes TADD_TFLITE. QS_EINVAL when out of range. */
+QsStatus target_add_make(const QTargetDef *t, const QParams *a, const QParams *b,
+                         const QParams *o, TargetAdd *p, const char *what, QsError *err);
+/* One element. */
+int32_t target_add_apply(const TargetAdd *p, int32_t a, int32_t b);
+
+/* ---- GlobalAveragePool / mean ------------------------------------------------------- */
+
+typedef struct TargetMean {
+    TargetMeanRule rule;
+    int64_t n;                 /* values per output */
+    int32_t zi, zo, lo, hi;
+    Requant rq;                /* TMEAN_REQUANT: s_in / (n s_out); TMEAN_TFLITE: the folded
+                                  multiplier */
+    float scale, zfix;         /* TMEAN_XNNPACK, TMEAN_ORT */
+} TargetMean;
+
+QsStatus target_mean_make(const QTargetDef *t, const QParams *in, const QParams *out,
+                          int64_t n, TargetMean *p, const char *what, QsError *err);
+/* The output code from the sum of the n raw input codes. */
+int32_t target_mean_apply(const TargetMean *p, int32_t raw_sum);
+
+/* ---- AveragePool (windowed) ---------------------------------------------------------- */
+
+/* TAVG_TFLITE: the average of raw codes, (sum +- count/2) / count truncated toward zero. */
+int32_t target_avg_tflite(int32_t raw_sum, int32_t count);
+/* TAVG_ORT: nearbyint(avg / s_out + z_out) of a float average, clamped to [lo, hi]. */
+int32_t target_avg_ort(float avg, float s_out, int32_t z_out, int32_t lo, int32_t hi);
+
+#endif
