@@ -79,14 +79,15 @@ int tx_const_i32(Tx *x, const char *name, int nd, const int64_t *dims, const int
     return tfl_const(&x->t, name, TFL_INT32, nd, dims, v, (size_t)n * 4, NULL);
 }
 
-/* Versions as the TFLite converter numbers them for what qscope writes: int8 kernels came
- * in version 2 (per-channel convolutions in 3, int8 fully connected in 4), DEQUANTIZE of
- * float16 in 3. */
+/* Versions as the TFLite converter numbers them (its op_version rules) for what qscope
+ * writes: int8 kernels came in version 2 for most ops (per-channel convolutions in 3, int8
+ * fully connected in 4); RESHAPE has one version for every type. */
 int tx_version(int code, bool q)
 {
     if (!q)
         return 1;
     switch (code) {
+    case TFL_OP_RESHAPE: return 1;
     case TFL_OP_CONV_2D: case TFL_OP_DEPTHWISE_CONV_2D: return 3;
     case TFL_OP_FULLY_CONNECTED: return 4;
     default: return 2;
