@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "graph/model.h"
 #include "native/qsm.h"
+#include "ops/op.h"
 #include "qexec/qexec.h"
 #include "qexec/qexec_view.h"
 #include "quant/calib.h"
@@ -328,8 +329,41 @@ static void test_cnn_int8(void)
     model_free(m);
 }
 
+/* An op TFLite lacks: an error naming the layer and the op. */
+static void test_refusal(void)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape s = shape_of(1, (int64_t)4);
+    const char *in[1] = { "x" };
+    if (!CHECK_OK(graph_add_input(g, "x", &s, &err), &err) ||
+        !CHECK_OK(graph_add_node(g, OP_ERF, "erf1", in, 1, "y", NULL, 0, &err), &err) ||
+        !CHECK_OK(graph_add_output(g, "y", &err), &err) ||
+        !CHECK_OK(graph_finalize(g, &err), &err)) {
+        model_free(m);
+        return;
+    }
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    QModel *q = NULL;
+    if (CHECK_OK(qmodel_build(m, &p, NULL, &q, &err), &err)) {
+        void *buf = NULL;
+        size_t len = 0;
+        TfliteOpts o = { .batch = 1 };
+        QsStatus st = tflite_serialize_plan(q, &o, &buf, &len, NULL, &err);
+        expect_error("Erf", st, &err, QS_EUNSUPPORTED, "Erf 'erf1' has no TFLite form");
+        CHECK(buf == NULL);
+        free(buf);
+    }
+    qmodel_free(q);
+    plan_release(&p);
+    model_free(m);
+}
+
 int main(void)
 {
+    test_refusal();
     test_builder();
     test_fp32_all();
     test_mlp_variants();
