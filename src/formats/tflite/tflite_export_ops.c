@@ -280,9 +280,12 @@ static void op_pad(Tx *x, const TxNode *tn)
 
 /* Constant value c broadcast against a rank-r output in layout lay: right-aligned to rank
  * r, then permuted like the data. */
-static int op_broadcast_const(Tx *x, int c, int r, int lay, const char *name)
+static int op_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
+                              const char *name)
 {
-    const Tensor *t = x->g->values[c].data;
+    /* an fp16 step reads its constants rounded to half */
+    const Tensor *hc = tn->s.kind == QSTEP_HALF ? qmodel_half_const(x->q, c) : NULL;
+    const Tensor *t = hc ? hc : x->g->values[c].data;
     int cr = t->shape.ndim;
     if (cr > r || t->dtype != DT_F32) {
         tx_fail(x, QS_EUNSUPPORTED, "constant '%s' does not broadcast as TFLite reads it", name);
@@ -321,7 +324,7 @@ static void op_binary(Tx *x, const TxNode *tn)
     for (int i = 0; i < 2; i++) {
         int v = tn->n->in[i];
         if (x->g->values[v].kind == VAL_CONST)
-            in[i] = op_broadcast_const(x, v, r, lay, x->g->values[v].name);
+            in[i] = op_broadcast_const(x, tn, v, r, lay, x->g->values[v].name);
         else if (x->shapes[v].ndim != r && lay == TX_CLAST)
             tx_fail(x, QS_EUNSUPPORTED, "%s '%s': a lower-rank input broadcast against a "
                     "channels-last value", op_table[tn->n->op]->name, tn->n->name);
@@ -348,7 +351,8 @@ static void op_concat(Tx *x, const TxNode *tn)
                              "the output's"))
             return;
         in[i] = x->g->values[n->in[i]].kind == VAL_CONST
-                    ? op_broadcast_const(x, n->in[i], r, lay, x->g->values[n->in[i]].name)
+                    ? op_broadcast_const(x, tn, n->in[i], r, lay,
+                                         x->g->values[n->in[i]].name)
                     : op_in(x, tn, i);
     }
     if (x->st)
