@@ -15,6 +15,7 @@
 #include "arrays/datafile.h"
 #include "data/dataset.h"
 #include "graph/model.h"
+#include "io/fileio.h"
 #include "native/qsm.h"
 #include "ops/op.h"
 #include "qexec/qexec.h"
@@ -105,6 +106,16 @@ static void test_damaged(const uint8_t *good, size_t len)
     int32_t bad = (int32_t)root + 64;
     memcpy(b + root, &bad, 4);
     CHECK(tflite_verify(b, len, NULL, &err) == QS_EFORMAT);
+    /* a shape whose element count saturates (fuzz_tflite's finding: the message's byte count
+     * overflowed) */
+    void *rb = NULL;
+    size_t rlen = 0;
+    if (CHECK_OK(fileio_read("tests/fuzz/corpus/tflite/regress_numel_overflow.tflite", &rb,
+                             &rlen, &err), &err)) {
+        QsStatus st = tflite_verify(rb, rlen, NULL, &err);
+        expect_error("numel overflow", st, &err, QS_EFORMAT, "shape x type needs");
+    }
+    free(rb);
     /* truncated */
     CHECK(tflite_verify(good, len / 2, NULL, &err) == QS_EFORMAT);
     /* every single-word corruption either verifies or is refused, never crashes (ASan) */
