@@ -98,7 +98,23 @@ static void op_simple(Tx *x, const TxNode *tn, int code)
 {
     op_unary(x, tn, code, NULL, NULL, 0);
 }
-static void op_sigmoid(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_LOGISTIC); }
+
+/* int8 SOFTMAX and LOGISTIC have fixed output parameters in TFLite's spec. */
+static bool op_fixed_out(Tx *x, const TxNode *tn, const char *tfl)
+{
+    if (!tn->q || (tn->s.out_qp.scale == 1.0f / 256.0f && tn->s.out_qp.zero_point == -128))
+        return true;
+    tx_fail(x, QS_EUNSUPPORTED, "%s '%s': TFLite's int8 %s writes scale 1/256, zero point "
+            "-128; the plan's output has scale %g, zero point %d", op_table[tn->n->op]->name,
+            tn->n->name, tfl, (double)tn->s.out_qp.scale, (int)tn->s.out_qp.zero_point);
+    return false;
+}
+
+static void op_sigmoid(Tx *x, const TxNode *tn)
+{
+    if (op_fixed_out(x, tn, "LOGISTIC"))
+        op_simple(x, tn, TFL_OP_LOGISTIC);
+}
 static void op_tanh(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_TANH); }
 static void op_hardswish(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_HARD_SWISH); }
 
@@ -120,6 +136,8 @@ static void op_softmax(Tx *x, const TxNode *tn)
                 "layout (TFLite's SOFTMAX runs along the last axis)", tn->n->name, a);
         return;
     }
+    if (!op_fixed_out(x, tn, "SOFTMAX"))
+        return;
     TflOpts o = opts(TFL_OPT_SOFTMAX);
     o.beta = 1.0f;
     op_unary(x, tn, TFL_OP_SOFTMAX, &o, NULL, 0);
