@@ -157,8 +157,9 @@ static void op_pool(Tx *x, const TxNode *tn)
                 op_table[n->op]->name, n->name);
         return;
     }
-    if (avg && !op_same_qparams(x, tn, vin, "equal input and output parameters on "
-                                "AVERAGE_POOL_2D"))
+    if (!op_same_qparams(x, tn, vin, avg ? "equal input and output parameters on "
+                                           "AVERAGE_POOL_2D"
+                                         : "equal input and output parameters on MAX_POOL_2D"))
         return;
     /* MaxPool pads with -inf and AveragePool without count_include_pad leaves pads out:
      * only SAME expresses either; a PAD of zeros is exact for count_include_pad = 1 */
