@@ -148,6 +148,29 @@ static void tx_outputs(Tx *x, TfliteInfo *info)
     }
 }
 
+/* The one reader of each value (-1: none, several, or a graph output). */
+static void tx_readers(Tx *x)
+{
+    const Graph *g = x->g;
+    for (int v = 0; v < g->n_values; v++)
+        x->reader[v] = -1;
+    uint8_t *count = xcalloc((size_t)g->n_values, 1);
+    for (int ni = 0; ni < g->n_nodes; ni++)
+        for (int i = 0; i < g->nodes[ni].n_in; i++) {
+            int v = g->nodes[ni].in[i];
+            if (v >= 0 && count[v] < 2 && !(count[v] == 1 && x->reader[v] == ni)) {
+                count[v]++;
+                x->reader[v] = ni;
+            }
+        }
+    for (int v = 0; v < g->n_values; v++)
+        if (count[v] != 1)
+            x->reader[v] = -1;
+    for (int i = 0; i < g->n_outputs; i++)
+        x->reader[g->outputs[i]] = -1;
+    free(count);
+}
+
 /* Node ni as its plan step runs it. */
 static void tx_node(Tx *x, int ni)
 {
@@ -189,6 +212,8 @@ static void tx_release(Tx *x)
     free(x->units);
     free(x->head_of);
     free(x->clast);
+    free(x->reader);
+    free(x->fused);
     free(x->tens);
 }
 
@@ -220,6 +245,9 @@ QsStatus tflite_serialize_plan(const QModel *q, const TfliteOpts *o, void **out,
     x.units = xcalloc((size_t)nn, sizeof *x.units);
     x.head_of = xcalloc((size_t)nn, sizeof *x.head_of);
     x.clast = xcalloc((size_t)nv, 1);
+    x.reader = xmalloc((size_t)nv * sizeof *x.reader);
+    x.fused = xcalloc((size_t)nn, sizeof *x.fused);
+    tx_readers(&x);
     x.tens = xmalloc((size_t)nv * sizeof *x.tens);
     memset(x.tens, 0xff, (size_t)nv * sizeof *x.tens);
     QsStatus st = graph_infer_shapes(g, o->batch, x.shapes, err);
@@ -229,7 +257,7 @@ QsStatus tflite_serialize_plan(const QModel *q, const TfliteOpts *o, void **out,
         tx_inputs(&x);
         for (int k = 0; k < g->n_nodes && !x.st; k++) {
             int ni = g->order[k];
-            if (x.head_of[ni] == ni)
+            if (x.head_of[ni] == ni && !x.fused[ni])
                 tx_node(&x, ni);
         }
         if (!x.st)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op.h"
 #include "tflite/tflite_export_int.h"
 
 /* ---- layouts --------------------------------------------------------------------------- */
@@ -231,6 +232,22 @@ int tx_fused_act(float lo, float hi)
     if (lo == -1.0f && hi == 1.0f)
         return TFL_ACT_RELU_N1_TO_1;
     return -1;
+}
+
+int tx_fusable_clamp(const Tx *x, const TxNode *tn, int *act)
+{
+    int r = x->reader[tn->out];
+    float lo, hi;
+    if (r < 0 || !op_clamp_range(&x->g->nodes[r], &lo, &hi) || x->head_of[r] != r ||
+        (*act = tx_fused_act(lo, hi)) <= 0)
+        return -1;
+    QStepView s = qmodel_step(x->q, qmodel_step_of(x->q, r));
+    bool rq = s.kind == QSTEP_INT8;
+    if (rq != tn->q || (rq && !tx_act_matches_int8(*act, &tn->s.out_qp, s.lo, s.hi)))
+        return -1;
+    /* an int8 clamp keeps its input's parameters (OPQ_QP_CLAMPED), so the fused op writes
+     * the clamp's output on the same grid */
+    return r;
 }
 
 /* TFLite's quantized activation range (CalculateActivationRangeQuantized): the float

@@ -352,8 +352,19 @@ static void op_binary(Tx *x, const TxNode *tn)
     }
     if (x->st)
         return;
-    int out = tx_out(x, tn->out, tn->q ? TX_Q : TX_F);
-    tx_op(x, map[k].code, tn->q, in, 2, out, &(TflOpts){ .kind = map[k].opt });
+    /* a Relu, Relu6 or Clip(-1, 1) that alone reads the result becomes its fused
+     * activation, writing the clamp's value */
+    int act = TFL_ACT_NONE, clamp = tx_fusable_clamp(x, tn, &act);
+    int outv = tn->out;
+    if (clamp >= 0) {
+        x->fused[clamp] = true;
+        outv = x->g->nodes[clamp].out;
+        x->clast[outv] = x->clast[tn->out];
+    } else {
+        act = TFL_ACT_NONE;
+    }
+    int out = tx_out(x, outv, tn->q ? TX_Q : TX_F);
+    tx_op(x, map[k].code, tn->q, in, 2, out, &(TflOpts){ .kind = map[k].opt, .act = act });
 }
 
 static void op_concat(Tx *x, const TxNode *tn)
