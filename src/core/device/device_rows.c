@@ -1,5 +1,6 @@
 #include "device/device_rows.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void device_row_plan(const Session *s, const VariantRows *v, int i, Plan *plan,
@@ -36,6 +37,10 @@ QsStatus device_rows_apply(const Session *s, VariantRows *v, const DeviceTarget 
         DeviceProfile pr;
         if (!(st = device_profile(m, &p, t, io_int8, &pr, err))) {
             row->ms = pr.est_ms;
+            if (t->runtime == DEV_RUNTIME_TFLM && pr.n_unsupported) {
+                int n = snprintf(row->unfit, sizeof row->unfit, "%s lacks ", t->name);
+                device_unsupported_names(&pr, row->unfit + n, sizeof row->unfit - (size_t)n);
+            }
             device_profile_release(&pr);
         }
         const char *kind;

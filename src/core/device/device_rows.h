@@ -2,7 +2,8 @@
  * judged on a device. Each evaluated row's latency becomes the target's ESTIMATE for the
  * row's plan (profile.h) and, when a size function is given, its bytes the size that
  * function returns (the hook for the .tflite file's size; without it the rows keep their
- * deployed bytes). */
+ * deployed bytes). A row whose ops the target's runtime lacks (TFLM: hybrid kernels, float16
+ * DEQUANTIZE, missing builtins) is marked unfit, naming them. */
 #ifndef QS_DEVICE_ROWS_H
 #define QS_DEVICE_ROWS_H
 

@@ -175,3 +175,18 @@ void device_unsupported_list(const DeviceProfile *pr, const Model *m, char *buf,
             used += (size_t)snprintf(buf + used, cap - used, ")");
     }
 }
+
+void device_unsupported_names(const DeviceProfile *pr, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < pr->g.n_ops && used < cap; i++) {
+        const DevOp *op = &pr->g.ops[i];
+        if (pr->cost[i].supported || !first_of(pr, i, false))
+            continue;
+        const char *kind = op->type == DEV_HYBRID ? "hybrid " : op->half_weights ? "float16 "
+                                                                                  : "";
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s%s", used ? ", " : "", kind,
+                                 op->builtin);
+    }
+}

@@ -57,5 +57,8 @@ double device_op_cycles(const DevCost *c, const DevOp *op);
 /* The names of the unsupported ops, comma-separated with their layer ("GELU (gelu1)"), into
  * buf; "" when none. */
 void device_unsupported_list(const DeviceProfile *pr, const Model *m, char *buf, size_t cap);
+/* The same briefly: each builtin once, "hybrid " or "float16 " before it when that is why
+ * ("hybrid CONV_2D, float16 DEQUANTIZE"); truncated to cap. */
+void device_unsupported_names(const DeviceProfile *pr, char *buf, size_t cap);
 
 #endif
