@@ -1,0 +1,7 @@
+# device as JSON: an int8-static plan before calibration (the arena and the ops need none;
+# the size does: size_note), with int8 graph inputs and outputs, on a Cortex-M and an Edge TPU.
+set output=json
+load models/mnist_dw.qsm
+mode int8-static
+device target=cortex-m io=int8
+device target=edgetpu
