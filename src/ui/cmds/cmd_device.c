@@ -172,7 +172,7 @@ static void profile_fields(const DeviceProfile *pr, const Model *m, Result *r)
         int v = pr->g.tensors[pr->largest].value;
         result_str(r, "largest_tensor", v >= 0 ? m->graph.values[v].name : "(internal)");
     }
-    result_int(r, "ops", pr->g.n_ops);
+    result_int(r, "n_ops", pr->g.n_ops);
     result_int(r, "unsupported", pr->n_unsupported);
     device_unsupported_list(pr, m, list, sizeof list);
     result_str(r, "unsupported_ops", list[0] ? list : "none");
