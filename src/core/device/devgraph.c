@@ -1,5 +1,6 @@
 #include "device/devgraph.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ static const OpMap op_maps[OP_COUNT] = {
     [OP_CONV] = OPS("CONV_2D", DC_CONV),
     [OP_BATCHNORM] = { MAP_OPS, "MUL", "ADD", DC_BINARY, DC_BINARY, false },
     [OP_RELU] = OPS("RELU", DC_ACT),
-    [OP_CLIP] = { MAP_CLIP, NULL, NULL, DC_ACT, DC_ACT, false },
+    [OP_CLIP] = { .kind = MAP_CLIP, .cost = DC_ACT, .cost2 = DC_ACT },
     [OP_LEAKYRELU] = OPS("LEAKY_RELU", DC_ACT),
     [OP_SIGMOID] = OPS("LOGISTIC", DC_TRANSC),
     [OP_TANH] = OPS("TANH", DC_TRANSC),
@@ -50,26 +51,28 @@ static const OpMap op_maps[OP_COUNT] = {
     [OP_REDUCEMEAN] = OPS("MEAN", DC_POOL_AVG),
     [OP_REDUCESUM] = OPS("SUM", DC_POOL_AVG),
     [OP_REDUCEMAX] = OPS("REDUCE_MAX", DC_POOL_MAX),
-    [OP_IDENTITY] = { MAP_ALIAS },
-    [OP_DROPOUT] = { MAP_ALIAS },
-    [OP_FAKEQUANT] = { MAP_ALIAS },   /* a QAT graph's marker; the plan carries its effect */
+    [OP_IDENTITY] = { .kind = MAP_ALIAS },
+    [OP_DROPOUT] = { .kind = MAP_ALIAS },
+    [OP_FAKEQUANT] = { .kind = MAP_ALIAS }, /* a QAT graph marker; the plan carries it */
     [OP_SUB] = OPS("SUB", DC_BINARY),
     [OP_DIV] = OPS("DIV", DC_BINARY),
     [OP_POW] = OPS("POW", DC_TRANSC),
     [OP_SQRT] = OPS("SQRT", DC_TRANSC),
-    [OP_ERF] = { MAP_NONE },
+    [OP_ERF] = { .kind = MAP_NONE },
     [OP_PAD] = OPS("PAD", DC_MOVE),
     [OP_RESIZE] = OPS("RESIZE_NEAREST_NEIGHBOR", DC_MOVE),
     [OP_CONVTRANSPOSE] = OPS("TRANSPOSE_CONV", DC_CONV),
-    [OP_LAYERNORM] = { MAP_NONE },
+    [OP_LAYERNORM] = { .kind = MAP_NONE },
     [OP_SLICE] = OPS("STRIDED_SLICE", DC_MOVE),
-    [OP_HARDSIGMOID] = { MAP_NONE },
+    [OP_HARDSIGMOID] = { .kind = MAP_NONE },
     [OP_MOD] = OPS("FLOOR_MOD", DC_BINARY),
 };
 #undef OPS
 
 int64_t devgraph_type_bytes(DevType t, int64_t elems)
 {
+    if (t != DEV_INT8 && elems > INT64_MAX / 4)
+        return INT64_MAX; /* refused by devgraph_build */
     return t == DEV_INT8 ? elems : 4 * elems;
 }
 
@@ -272,8 +275,8 @@ static QsStatus emit_node(Builder *b, int node, QsError *err)
     }
     DevType ct = b->ctype[node];
     DevType io = ct == DEV_INT8 ? DEV_INT8 : DEV_FLOAT;
-    int in[16];
-    int n_in = node_inputs(b, n, io, in, 15);
+    int *in = xmalloc((size_t)(n->n_in + 1) * sizeof *in);
+    int n_in = node_inputs(b, n, io, in, n->n_in);
     const Shape *s = &b->shapes[n->out];
     int t = add_tensor(b, m.builtin2 ? -1 : n->out, io, s);
     DevOp *op = add_op(b, m.builtin, node, ct, m.cost, in, n_in, t);
@@ -284,6 +287,7 @@ static QsStatus emit_node(Builder *b, int node, QsError *err)
         add_op(b, m.builtin2, node, ct, m.cost2, in2, m.second_reads_input ? 2 : 1, t2);
         t = t2;
     }
+    free(in);
     b->native[n->out] = t;
     return QS_OK;
 }
@@ -353,6 +357,10 @@ QsStatus devgraph_build(const Model *m, const Plan *p, bool io_int8, DevGraph *o
         }
         if (!st)
             add_graph_outputs(&b, io_int8);
+        for (int t = 0; !st && t < out->n_tensors; t++)
+            if (out->tensors[t].bytes > DEVGRAPH_MAX_TENSOR)
+                st = qs_fail(err, QS_EINVAL, "a tensor of %" PRId64 " bytes at batch 1 is "
+                             "beyond any device", out->tensors[t].bytes);
     }
     free(b.shapes);
     free(b.units);

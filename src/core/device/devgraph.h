@@ -57,8 +57,12 @@ typedef struct DevGraph {
     int *ins;                /* owned */
 } DevGraph;
 
+/* The largest tensor a profile takes (1 TiB): the arena's sums stay far from overflow. */
+#define DEVGRAPH_MAX_TENSOR ((int64_t)1 << 40)
+
 /* Builds the deployed op list of plan p on model m; io_int8 as `io=int8`. QS_EUNSUPPORTED
- * names the layer when an op has no TFLite builtin (Erf, LayerNorm, HardSigmoid). */
+ * names the layer when an op has no TFLite builtin (Erf, LayerNorm, HardSigmoid); QS_EINVAL
+ * when a tensor exceeds DEVGRAPH_MAX_TENSOR. */
 QsStatus devgraph_build(const Model *m, const Plan *p, bool io_int8, DevGraph *out,
                         QsError *err);
 void devgraph_release(DevGraph *g);

@@ -3,10 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-void device_row_plan(const Session *s, const VariantRows *v, int i, Plan *plan,
-                     const Model **m, const Calibration **cal)
+void device_row_plan(const Session *s, int i, Plan *plan, const Model **m,
+                     const Calibration **cal)
 {
-    (void)v;
     const QuantState *qs = &s->q;
     if (i < PREC_COUNT) { /* a precision row: the current options, no pins */
         plan_copy(plan, &qs->plan);
@@ -25,6 +24,8 @@ void device_row_plan(const Session *s, const VariantRows *v, int i, Plan *plan,
 QsStatus device_rows_apply(const Session *s, VariantRows *v, const DeviceTarget *t,
                            bool io_int8, DeviceSizeFn size, void *size_ctx, QsError *err)
 {
+    if (v->n != PREC_COUNT + s->q.n_variants)
+        return qs_fail(err, QS_EINVAL, "device: the rows are not every precision and variant");
     QsStatus st = QS_OK;
     for (int i = 0; i < v->n && !st; i++) {
         VariantRow *row = &v->rows[i];
@@ -33,7 +34,7 @@ QsStatus device_rows_apply(const Session *s, VariantRows *v, const DeviceTarget 
         Plan p;
         const Model *m;
         const Calibration *cal;
-        device_row_plan(s, v, i, &p, &m, &cal);
+        device_row_plan(s, i, &p, &m, &cal);
         DeviceProfile pr;
         if (!(st = device_profile(m, &p, t, io_int8, &pr, err))) {
             row->ms = pr.est_ms;

@@ -20,11 +20,11 @@ typedef QsStatus (*DeviceSizeFn)(void *ctx, const Model *m, const Plan *p,
                                  const Calibration *cal, int64_t *bytes, const char **kind,
                                  QsError *err);
 
-/* The model and calibration row i of v (as variant_rows_collect made them: the precision
+/* The model and calibration row i of the rows variant_rows_collect made (the precision
  * rows first, in precision_table order, then the variants) runs on, and its plan (into
  * *plan, released by the caller). */
-void device_row_plan(const Session *s, const VariantRows *v, int i, Plan *plan,
-                     const Model **m, const Calibration **cal);
+void device_row_plan(const Session *s, int i, Plan *plan, const Model **m,
+                     const Calibration **cal);
 
 /* Sets each evaluated row's ms to the target's estimate and, with size, its bytes (part
  * bytes stay the deployed bytes). v must come from variant_rows_collect. */
