@@ -370,7 +370,7 @@ const CmdDef cmd_table[] = {
       .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_ON_FAILURE },
       .run = cmd_train },
     { .name = "bench",
-      .usage = "bench [precisions=P,..] [wgran=..] [files=PREFIX] "
+      .usage = "bench [precisions=P,..] [wgran=..] [files=PREFIX] [target=T] "
                "[split=eval] [n=N] [batch=B] [repeat=R] [warmup=W]",
       .summary = "Time the model's forward pass over a split on this machine: median "
                  "milliseconds per sample with min and max. With precisions=, one table "
@@ -381,12 +381,10 @@ const CmdDef cmd_table[] = {
       .opts = bench_opts, .run = cmd_bench },
     { .name = "device", .usage = "device [target=esp32s3|cortex-m|edgetpu] [io=float|int8] "
                                  "[variant=NAME]",
-      .summary = "What a team needs before flashing the plan onto a device: the deployment "
-                 "size, the tensor arena a TFLite Micro interpreter plans (tensor lifetimes, "
-                 "batch 1), the ops the target's runtime lacks (Edge TPU: full-integer and "
-                 "shape checks, the ops it maps), the arithmetic it implies and an ESTIMATED "
-                 "latency from per-op MAC and element counts (docs/devices.md); without "
-                 "target=, the targets.",
+      .summary = "Profile the plan for a device: deployment size, the tensor arena TFLite "
+                 "Micro plans (batch 1), ops its runtime lacks (Edge TPU: full-integer "
+                 "checks, ops mapped), implied arithmetic and an ESTIMATED latency "
+                 "(docs/devices.md); no target=: the targets.",
       .example = "device target=esp32s3", .flags = CMD_NEEDS_MODEL, .opts = device_opts,
       .run = cmd_device },
     { .name = "mode", .usage = "mode [PRECISION]",
