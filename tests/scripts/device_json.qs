@@ -5,3 +5,6 @@ load models/mnist_dw.qsm
 mode int8-static
 device target=cortex-m io=int8
 device target=edgetpu
+# one part of a model deployed as files of their own: the Deep Sets head
+load models/deepsets.qsm
+device target=esp32s3 part=head

@@ -6,6 +6,7 @@
 #include "cmds/cmd_device.h"
 #include "cmds/cmd_handlers.h"
 #include "qexec/qexec.h"
+#include "session/extract.h"
 
 const char *choice_device_target(int i)
 {
@@ -195,6 +196,53 @@ static void profile_fields(const DeviceProfile *pr, const Model *m, Result *r)
     result_str(r, "cost_source", t->cost_source);
 }
 
+/* The profile of plan p on m as the result: fields, the ops and the arena tables. */
+static QsStatus device_report(const Model *m, const Plan *p, const Calibration *cal,
+                              const DeviceTarget *t, bool io_int8, Result *r, QsError *err)
+{
+    DeviceProfile pr;
+    if (device_profile(m, p, t, io_int8, &pr, err))
+        return err->code;
+    result_str(r, "target", t->name);
+    result_str(r, "device", t->device);
+    result_str(r, "runtime", t->runtime_name);
+    result_str(r, "arithmetic", t->arithmetic);
+    result_str(r, "arithmetic_note", t->arithmetic_note);
+    result_str(r, "plan", plan_label(p));
+    result_str(r, "io", io_int8 ? "int8" : "float");
+    result_int(r, "batch", 1);
+    QsStatus st = size_fields(m, p, cal, "", r, err);
+    if (!st) {
+        profile_fields(&pr, m, r);
+        ops_table(&pr, m, r);
+        arena_table(&pr, m, r);
+    }
+    device_profile_release(&pr);
+    return st;
+}
+
+/* One part (the model's metadata "parts", deployed as a file of its own): the plan and the
+ * calibration carried over as export part= carries them (session/extract.h). */
+static QsStatus device_part(const Model *m, const Plan *p, const Calibration *cal,
+                            const char *name, const DeviceTarget *t, bool io_int8, Result *r,
+                            QsError *err)
+{
+    Extract x;
+    if (extract_part(m, name, &x, err))
+        return err->code;
+    Plan pp;
+    extract_plan(&x, p, &pp);
+    Calibration pc = { 0 };
+    if (cal)
+        extract_calib(&x, cal, &pc);
+    result_str(r, "part", name);
+    QsStatus st = device_report(x.m, &pp, cal ? &pc : NULL, t, io_int8, r, err);
+    calib_release(&pc);
+    plan_release(&pp);
+    extract_release(&x);
+    return st;
+}
+
 QsStatus cmd_device(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
@@ -203,8 +251,8 @@ QsStatus cmd_device(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (device_target_arg(a, &t, &io_int8, err))
         return err->code;
     if (!t) {
-        if (arg_has(a, "variant"))
-            return qs_fail(err, QS_EINVAL, "device: variant= goes with target=");
+        if (arg_has(a, "variant") || arg_has(a, "part"))
+            return qs_fail(err, QS_EINVAL, "device: variant= and part= go with target=");
         device_list(r);
         return QS_OK;
     }
@@ -220,26 +268,10 @@ QsStatus cmd_device(App *app, const CmdArgs *a, Result *r, QsError *err)
         p = &v->plan;
         m = v->model ? v->model : s->model;
         cal = v->calibrated ? &v->calib : NULL;
-    }
-    DeviceProfile pr;
-    if (device_profile(m, p, t, io_int8, &pr, err))
-        return err->code;
-    result_str(r, "target", t->name);
-    result_str(r, "device", t->device);
-    result_str(r, "runtime", t->runtime_name);
-    result_str(r, "arithmetic", t->arithmetic);
-    result_str(r, "arithmetic_note", t->arithmetic_note);
-    result_str(r, "plan", plan_label(p));
-    if (vn)
         result_str(r, "variant", vn);
-    result_str(r, "io", io_int8 ? "int8" : "float");
-    result_int(r, "batch", 1);
-    QsStatus st = size_fields(m, p, cal, "", r, err);
-    if (!st) {
-        profile_fields(&pr, m, r);
-        ops_table(&pr, m, r);
-        arena_table(&pr, m, r);
     }
-    device_profile_release(&pr);
-    return st;
+    const char *part = arg_str(a, "part", NULL);
+    if (part)
+        return device_part(m, p, cal, part, t, io_int8, r, err);
+    return device_report(m, p, cal, t, io_int8, r, err);
 }

@@ -129,6 +129,8 @@ static const CmdOpt device_opts[] = {
                               "int8: int8 graph inputs and outputs" },
     { "variant", OPT_VARIANT, NULL, "profile this saved variant's plan (default: the current "
                                     "plan)" },
+    { "part", OPT_TEXT, NULL, "only this part of the model (its metadata 'parts'), deployed as "
+                              "a file of its own" },
     { 0 },
 };
 
@@ -380,7 +382,7 @@ const CmdDef cmd_table[] = {
       .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = bench_opts, .run = cmd_bench },
     { .name = "device", .usage = "device [target=esp32s3|cortex-m|edgetpu] [io=float|int8] "
-                                 "[variant=NAME]",
+                                 "[variant=NAME] [part=NAME]",
       .summary = "Profile the plan for a device: deployment size, the tensor arena TFLite "
                  "Micro plans (batch 1), ops its runtime lacks (Edge TPU: full-integer "
                  "checks, ops mapped), implied arithmetic and an ESTIMATED latency "
