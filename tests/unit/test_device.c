@@ -272,6 +272,41 @@ static void test_support(void)
     model_free(m);
 }
 
+/* A chain long enough that a conversion is made while the tensor list grows: x -> 62 Relu
+ * (int8) -> Sigmoid (float: a DEQUANTIZE before it is the 65th tensor). The sanitizer build
+ * catches a conversion that reads its source tensor after the list moved. */
+static void test_long_chain(void)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape xs = shape_of(1, (int64_t)16);
+    CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
+    char prev[16] = "x", name[16];
+    for (int i = 0; i < 62; i++) {
+        snprintf(name, sizeof name, "r%d", i);
+        const char *in[1] = { prev };
+        tu_add_node(g, OP_RELU, name, in, 1, NULL, 0);
+        memcpy(prev, name, sizeof prev);
+    }
+    const char *in[1] = { prev };
+    tu_add_node(g, OP_SIGMOID, "sig", in, 1, NULL, 0);
+    CHECK_OK(graph_add_output(g, "sig", &err), &err);
+    CHECK_OK(graph_finalize(g, &err), &err);
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    p.mode = PREC_INT8_STATIC;
+    DeviceProfile pr;
+    CHECK_OK(device_profile(m, &p, device_target_find("cortex-m"), false, &pr, &err), &err);
+    CHECK(pr.g.n_tensors == 66 && pr.g.n_ops == 65);
+    CHECK(strcmp(pr.g.ops[63].builtin, "DEQUANTIZE") == 0);
+    CHECK(pr.g.tensors[64].shape.ndim == 2 && pr.g.tensors[64].elems == 16);
+    CHECK(strcmp(pr.g.ops[64].builtin, "LOGISTIC") == 0 && pr.g.ops[64].type == DEV_FLOAT);
+    device_profile_release(&pr);
+    plan_release(&p);
+    model_free(m);
+}
+
 int main(void)
 {
     test_align();
@@ -281,5 +316,6 @@ int main(void)
     test_fp32_arena();
     test_int8_arena();
     test_support();
+    test_long_chain();
     return test_summary("device");
 }

@@ -99,14 +99,16 @@ typedef struct Builder {
  * internal result). */
 static int add_tensor(Builder *b, int value, DevType type, const Shape *s)
 {
-    int64_t elems = shape_numel(s);
+    Shape shape = *s; /* s may point into the tensors about to move */
+    int64_t elems = shape_numel(&shape);
     DevGraph *d = b->out;
     if (d->n_tensors == b->cap_t) {
         b->cap_t = b->cap_t ? 2 * b->cap_t : 32;
         d->tensors = xrealloc(d->tensors, (size_t)b->cap_t * sizeof *d->tensors);
     }
-    d->tensors[d->n_tensors] = (DevTensor){ .value = value, .type = type, .shape = *s,
-                                            .elems = elems, .bytes = devgraph_type_bytes(type, elems) };
+    d->tensors[d->n_tensors] = (DevTensor){ .value = value, .type = type, .shape = shape,
+                                            .elems = elems,
+                                            .bytes = devgraph_type_bytes(type, elems) };
     return d->n_tensors++;
 }
 
