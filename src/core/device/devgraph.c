@@ -321,8 +321,10 @@ static void add_graph_outputs(Builder *b, bool io_int8)
         int v = b->g->outputs[i];
         int t = b->native[v];
         if (b->out->tensors[t].type == DEV_INT8 && !io_int8) {
-            t = tensor_as(b, v, DEV_FLOAT);
-            b->out->ops[b->out->n_ops - 1].edge = true;
+            t = tensor_as(b, v, DEV_FLOAT); /* made now, or before for a float reader */
+            for (int k = 0; k < b->out->n_ops; k++)
+                if (b->out->ops[k].out == t)
+                    b->out->ops[k].edge = true;
         }
         b->out->tensors[t].graph_output = true;
     }
