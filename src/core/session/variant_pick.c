@@ -35,7 +35,9 @@ void pick_failures(const VariantRows *v, const VariantRow *w, const PickLimits *
         snprintf(buf, cap, "not evaluated (%s)", w->note);
         return;
     }
-    if (!pick_size_ok(v, w, c)) {
+    if (w->unfit[0])
+        used += (size_t)snprintf(buf, cap, "%s; ", w->unfit);
+    if (!pick_size_ok(v, w, c) && used < cap) {
         if (!v->n_parts)
             used += (size_t)snprintf(buf + used, cap - used, "size %.1f KB > %g KB; ",
                                      w->bytes / 1000.0, c->size_kb);

@@ -23,7 +23,8 @@ bool pick_latency_ok(const VariantRow *w, const PickLimits *c);
 bool pick_drop_ok(const VariantRow *w, const PickLimits *c);
 
 /* Why row w fails the limits ("size 120.3 KB > 100 KB; latency ..."), or "" when it meets
- * them all; a row not evaluated fails with its note. */
+ * them all; a row not evaluated fails with its note, a row unfit for the device with its
+ * unfit text. */
 void pick_failures(const VariantRows *v, const VariantRow *w, const PickLimits *c, char *buf,
                    size_t cap);
 

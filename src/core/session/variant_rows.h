@@ -28,6 +28,8 @@ typedef struct VariantRow {
     double ms;            /* measured milliseconds per sample */
     int64_t part_bytes[EXTRACT_MAX_PARTS]; /* deployed bytes of each part (VariantRows
                                               .part), by the same rule as bytes */
+    char unfit[128];       /* not empty: why the row cannot run on the device it is judged
+                             for (device/device_rows.h); pick then fails it */
 } VariantRow;
 
 typedef struct VariantRows {

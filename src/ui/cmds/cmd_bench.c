@@ -11,13 +11,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmds/cmd_device.h"
 #include "cmds/cmd_handlers.h"
 #include "eval/bench.h"
 #include "onnx/onnx_export.h"
 #include "eval/score.h"
 
-/* The old single-plan bench: the current plan, as every other command runs it. */
-static QsStatus bench_current(App *app, const BenchPasses *b, Result *r, QsError *err)
+/* target= and io= (NULL target: none). */
+typedef struct BenchDevice {
+    const DeviceTarget *t;
+    bool io_int8;
+} BenchDevice;
+
+/* The old single-plan bench: the current plan, as every other command runs it; with a
+ * target, its device profile's estimate, arena and size too. */
+static QsStatus bench_current(App *app, const BenchPasses *b, const BenchDevice *dev, Result *r,
+                              QsError *err)
 {
     Session *s = &app->session;
     Executor ex;
@@ -38,6 +47,13 @@ static QsStatus bench_current(App *app, const BenchPasses *b, Result *r, QsError
         result_float(r, "ms_per_sample_max", 1e3 * t.max / (double)b->n, RS_PLAIN);
         result_float(r, "samples_per_s", (double)b->n / t.median, RS_PLAIN);
     }
+    if (!st && dev->t) {
+        double est;
+        int64_t arena;
+        st = device_bench_fields(qstate_model(&s->q, s->model), &s->q.plan,
+                                 s->q.calibrated ? &s->q.calib : NULL, dev->t, dev->io_int8,
+                                 NULL, r, &est, &arena, err);
+    }
     return st;
 }
 
@@ -52,6 +68,8 @@ typedef struct BenchRow {
     int64_t act_peak;      /* measured: memtrack peak over the passes above its start */
     double ms_med, ms_min, ms_max; /* per sample */
     double metric, agreement;
+    double est_ms;         /* with target=: the device estimate */
+    int64_t arena;         /* with target=: the planned tensor arena */
 } BenchRow;
 
 /* Parses "fp32,fp16,int8-dyn" into out[] (no repeats); returns the count or -1. */
@@ -129,7 +147,8 @@ static QsStatus bench_file(QModel *q, const char *keep, BenchRow *row, QsError *
 /* One row: lowers the plan afresh (so that the executor's buffers are allocated inside the
  * measurement), writes its file, measures it against the float outputs ref. */
 static QsStatus bench_row(App *app, const Plan *p, const BenchPasses *b, TaskKind task,
-                          const Tensor *ref, const char *keep, BenchRow *row, QsError *err)
+                          const Tensor *ref, const char *keep, const BenchDevice *dev,
+                          BenchRow *row, Result *r, QsError *err)
 {
     Session *s = &app->session;
     QuantState *qs = &s->q;
@@ -155,6 +174,13 @@ static QsStatus bench_row(App *app, const Plan *p, const BenchPasses *b, TaskKin
         row->ms_max = 1e3 * m.t.max / n;
     }
     qmodel_free(q);
+    if (!st && dev->t) {
+        char sfx[40];
+        snprintf(sfx, sizeof sfx, "_%s", precision_table[p->mode].field);
+        st = device_bench_fields(qstate_model(qs, s->model), p,
+                                 qs->calibrated ? &qs->calib : NULL, dev->t, dev->io_int8, sfx,
+                                 r, &row->est_ms, &row->arena, err);
+    }
     return st;
 }
 
@@ -165,10 +191,12 @@ static void bench_field(char *buf, size_t cap, const char *what, PrecKind k)
 }
 
 static void bench_report(const BenchRow *rows, int n_rows, const char *metric, double ref_metric,
-                         RvStyle mstyle, bool regress, Result *r)
+                         RvStyle mstyle, bool regress, bool device, Result *r)
 {
+    /* the device columns only with target= (a NULL ends the list before them) */
     const char *cols[] = { "precision", "file", "format", "weights", "act_peak", "peak",
-                           "ms_median", "ms_min", "ms_max", metric, "drop", "agreement", NULL };
+                           "ms_median", "ms_min", "ms_max", metric, "drop", "agreement",
+                           device ? "est_ms" : NULL, "arena", NULL };
     RTable *t = result_table(r, "precisions", cols);
     const BenchRow *fp32 = NULL;
     for (int i = 0; i < n_rows; i++)
@@ -194,6 +222,11 @@ static void bench_report(const BenchRow *rows, int n_rows, const char *metric, d
         rtable_float(t, row, 9, w->metric, mstyle);
         rtable_float(t, row, 10, drop, mstyle);
         rtable_float(t, row, 11, w->agreement, RS_PCT);
+        if (device) {
+            rtable_float(t, row, 12, w->est_ms, RS_MS);
+            rtable_int(t, row, 13, w->arena);
+            t->cells[row * t->n_cols + 13].style = RS_BYTES;
+        }
         /* the same figures as fields, for `check`: file_int8_dyn, drop_fp16, ... */
         bench_field(key, sizeof key, "file", w->prec);
         result_int(r, key, w->file_bytes);
@@ -217,8 +250,8 @@ static void bench_report(const BenchRow *rows, int n_rows, const char *metric, d
     }
 }
 
-static QsStatus bench_table(App *app, const char *list, const BenchPasses *b, const CmdArgs *a,
-                            Result *r, QsError *err)
+static QsStatus bench_table(App *app, const char *list, const BenchPasses *b,
+                            const BenchDevice *dev, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
     PrecKind precs[PREC_COUNT];
@@ -255,7 +288,7 @@ static QsStatus bench_table(App *app, const char *list, const BenchPasses *b, co
         }
         p.mode = precs[i];
         rows[i].prec = precs[i];
-        st = bench_row(app, &p, b, task, ref, keep ? path : NULL, &rows[i], err);
+        st = bench_row(app, &p, b, task, ref, keep ? path : NULL, dev, &rows[i], r, err);
         if (st)
             qs_error_prefix(err, "bench %s", precision_table[precs[i]].name);
     }
@@ -265,7 +298,9 @@ static QsStatus bench_table(App *app, const char *list, const BenchPasses *b, co
         return st;
     bool regress = task == TASK_REGRESS;
     bench_report(rows, n_rows, score_metric_name(task), ref_metric, regress ? RS_PLAIN : RS_PCT,
-                 regress, r);
+                 regress, dev->t != NULL, r);
+    if (dev->t)
+        result_str(r, "target", dev->t->name);
     result_str(r, "split", arg_str(a, "split", "eval"));
     result_int(r, "samples", b->n);
     result_int(r, "batch", b->batch);
@@ -294,11 +329,14 @@ QsStatus cmd_bench(App *app, const CmdArgs *a, Result *r, QsError *err)
     b.batch = (int)batch;
     int64_t len = dataset_len(b.d);
     b.n = n <= 0 || n > len ? len : n;
+    BenchDevice dev;
+    if (device_target_arg(a, &dev.t, &dev.io_int8, err))
+        return err->code;
     const char *list = arg_str(a, "precisions", NULL);
     if (!list) {
         if (arg_has(a, "wgran") || arg_has(a, "files"))
             return qs_fail(err, QS_EINVAL, "bench: wgran= and files= go with precisions=");
-        return bench_current(app, &b, r, err);
+        return bench_current(app, &b, &dev, r, err);
     }
-    return bench_table(app, list, &b, a, r, err);
+    return bench_table(app, list, &b, &dev, a, r, err);
 }

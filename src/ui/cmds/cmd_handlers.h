@@ -62,6 +62,8 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_export(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_report.c */
 QsStatus cmd_report(App *app, const CmdArgs *a, Result *r, QsError *err);
+/* cmd_device.c */
+QsStatus cmd_device(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_bench.c */
 QsStatus cmd_bench(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_shell.c */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmds/cmd_device.h"
 #include "cmds/cmd_handlers.h"
 #include "cmds/decide.h"
 #include "native/modelfile.h"
@@ -124,10 +125,20 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
     Decision d;
     if (decide_split(&app->session, a, "split", "pick", true, &d, err))
         return err->code;
+    const DeviceTarget *target;
+    bool io_int8;
+    if (device_target_arg(a, &target, &io_int8, err))
+        return err->code;
     VariantRows v;
     if (variant_rows_collect(&app->session, split_name((SplitId)d.split), n, &app->job, &v,
                              err))
         return err->code;
+    /* on a device: its estimated latency and its deployment size judge each row */
+    if (target && device_rows_apply(&app->session, &v, target, io_int8, device_file_bytes, app,
+                                    err)) {
+        variant_rows_release(&v);
+        return err->code;
+    }
     int win = pick_winner(&v, &c);
     char why[256];
     RvStyle style = task_metric_style(v.task);
@@ -184,6 +195,12 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
     }
     QsStatus st = QS_OK;
     decide_fields(&d, r);
+    if (target) {
+        result_str(r, "target", target->name);
+        result_str(r, "latency_from", "estimate (docs/devices.md)");
+    } else {
+        result_str(r, "latency_from", "measured here");
+    }
     if (win < 0) {
         /* the table still reaches the user: it is the explanation of the failure */
         if (app->emit)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmds/cmd_device.h"
 #include "cmds/cmd_handlers.h"
 #include "cmds/options.h"
 #include "text/strbuf.h"
@@ -115,6 +116,21 @@ static const CmdOpt bench_opts[] = {
       "with precisions=: int8 weight scales per channel or per tensor (default: the plan's)" },
     { "files", OPT_FILE, NULL, "with precisions=: keep each row's ONNX file as "
                               "PREFIX_<precision>.onnx (default: a temporary file, removed)" },
+    { "target", OPT_CHOICE, choice_device_target,
+      "also the device profile's estimated latency, arena and size per plan (see device)" },
+    { "io", OPT_CHOICE, choice_device_io, "with target=: float (default) or int8 graph inputs/outputs" },
+    { 0 },
+};
+
+static const CmdOpt device_opts[] = {
+    { "target", OPT_CHOICE, choice_device_target,
+      "the device (without it: the table of targets)" },
+    { "io", OPT_CHOICE, choice_device_io, "float (default): QUANTIZE/DEQUANTIZE at an int8 plan's edges; "
+                              "int8: int8 graph inputs and outputs" },
+    { "variant", OPT_VARIANT, NULL, "profile this saved variant's plan (default: the current "
+                                    "plan)" },
+    { "part", OPT_TEXT, NULL, "only this part of the model (its metadata 'parts'), deployed as "
+                              "a file of its own" },
     { 0 },
 };
 
@@ -255,6 +271,10 @@ static const CmdOpt pick_opts[] = {
                                 "when named, with a warning); the winner is also scored on "
                                 "eval" },
     { "n", OPT_INT, NULL, "use only the first N samples" },
+    { "target", OPT_CHOICE, choice_device_target,
+      "judge latency by the device profile's estimate for that target (and size by its "
+      "deployment size) instead of the latency measured here" },
+    { "io", OPT_CHOICE, choice_device_io, "with target=: float (default) or int8 graph inputs/outputs" },
     { 0 },
 };
 
@@ -361,7 +381,7 @@ const CmdDef cmd_table[] = {
       .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_ON_FAILURE },
       .run = cmd_train },
     { .name = "bench",
-      .usage = "bench [precisions=P,..] [wgran=..] [files=PREFIX] "
+      .usage = "bench [precisions=P,..] [wgran=..] [files=PREFIX] [target=T] "
                "[split=eval] [n=N] [batch=B] [repeat=R] [warmup=W]",
       .summary = "Time the model's forward pass over a split on this machine: median "
                  "milliseconds per sample with min and max. With precisions=, one table "
@@ -370,6 +390,14 @@ const CmdDef cmd_table[] = {
       .example = "bench precisions=fp32,fp16,int8-dyn n=500 batch=1 repeat=5",
       .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = bench_opts, .run = cmd_bench },
+    { .name = "device", .usage = "device [target=esp32s3|cortex-m|edgetpu] [io=float|int8] "
+                                 "[variant=NAME] [part=NAME]",
+      .summary = "Profile the plan for a device: deployment size, the tensor arena TFLite "
+                 "Micro plans (batch 1), ops its runtime lacks (Edge TPU: full-integer "
+                 "checks, ops mapped), implied arithmetic and an ESTIMATED latency "
+                 "(docs/devices.md); no target=: the targets.",
+      .example = "device target=esp32s3", .flags = CMD_NEEDS_MODEL, .opts = device_opts,
+      .run = cmd_device },
     { .name = "mode", .usage = "mode [PRECISION]",
       .summary = "Switch the whole model's precision (cached: switching back is instant); "
                  "without an argument, show the plan.",
@@ -482,11 +510,12 @@ const CmdDef cmd_table[] = {
       .wb = { .outdates = CMD_OUTDATES_CALIB | CMD_OUTDATES_ON_FAILURE },
       .run = cmd_qat },
     { .name = "pick", .usage = "pick [size<=KB] [latency<=MS] [drop<=X] [by=metric] "
-                               "[split=calib] [export=PATH.qsm]",
+                               "[split=calib] [target=T] [export=PATH.qsm]",
       .summary = "Apply a decision rule on the deciding split (calib): every variant with "
                  "each constraint met or not (drop<=X a fraction of the metric: 0.01 or 1%), "
                  "the winner (best metric among those meeting all), why each other lost, and "
-                 "the winner scored on eval; fails when none qualifies.",
+                 "the winner scored on eval; fails when none qualifies. With target=, latency is "
+                 "the device's estimate and size its deployment size.",
       .example = "pick size<=100KB latency<=50ms drop<=10% export=/tmp/winner.qsm",
       .min_pos = 0, .max_pos = 3, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = pick_opts,
       .run = cmd_pick },
