@@ -10,6 +10,8 @@
 
 #include "io/fileio.h"
 #include "ops/op.h"
+#include "qexec/qexec_view.h"
+#include "quant/target.h"
 #include "tflite/tflite_export_int.h"
 #include "tflite/tflite_verify.h"
 
@@ -265,9 +267,11 @@ QsStatus tflite_serialize_plan(const QModel *q, const TfliteOpts *o, void **out,
         st = x.st;
     }
     if (!st) {
+        /* an int8 file carries the arithmetic its integers were computed with */
+        const char *target = int8 ? qmodel_target(q)->name : NULL;
         char desc[256];
         snprintf(desc, sizeof desc, "qscope export: variant=%s%s%s", info->variant,
-                 o->target ? " target=" : "", o->target ? o->target : "");
+                 target ? " target=" : "", target ? target : "");
         x.t.description = xstrdup(desc);
         x.t.min_runtime = xstrdup(int8 ? "2.3.0" : "1.14.0");
         info->n_ops = x.t.n_ops;

@@ -14,7 +14,8 @@
  * Layout: qscope graphs are NCHW; the file is NHWC. Rank-4 values that convolutions,
  * pools or resizes read or write are channels-last in the file, graph inputs and outputs
  * included (rank-3 (N, C, W) ones as (N, W, C)); a reshape of such a value is preceded by
- * a TRANSPOSE back to qscope's order, so results are exact. */
+ * a TRANSPOSE back to qscope's order, so results are exact. The description names qscope,
+ * the variant and, in an int8 file, the arithmetic target of the plan (quant/target.h). */
 #ifndef QS_TFLITE_EXPORT_H
 #define QS_TFLITE_EXPORT_H
 
@@ -30,8 +31,6 @@ typedef struct TfliteOpts {
     TflIo io;                 /* graph inputs and outputs: float (QUANTIZE/DEQUANTIZE at the
                                  edges of int8 files), int8, or uint8 (int8 files only) */
     int64_t batch;            /* the static batch (>= 1) */
-    const char *target;       /* the plan's arithmetic target, named in the description
-                                 (NULL: none) */
     const float *const *bias_corr; /* [n_nodes] the bias corrections q was built with, or
                                       NULL: int8-dyn biases are written with them */
 } TfliteOpts;

@@ -300,7 +300,7 @@ static QsStatus bench_table(App *app, const char *list, const BenchPasses *b,
     bench_report(rows, n_rows, score_metric_name(task), ref_metric, regress ? RS_PLAIN : RS_PCT,
                  regress, dev->t != NULL, r);
     if (dev->t)
-        result_str(r, "target", dev->t->name);
+        result_str(r, "profile", dev->t->name);
     result_str(r, "split", arg_str(a, "split", "eval"));
     result_int(r, "samples", b->n);
     result_int(r, "batch", b->batch);

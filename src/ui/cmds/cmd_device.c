@@ -1,11 +1,14 @@
 /* device: a device profile of the current plan (core/device/profile.h); without target=,
  * the table of targets. docs/devices.md gives every rule and figure. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmds/cmd_device.h"
 #include "cmds/cmd_handlers.h"
 #include "qexec/qexec.h"
+#include "quant/target.h"
+#include "tflite/tflite_export.h"
 #include "session/extract.h"
 
 const char *choice_device_target(int i)
@@ -42,15 +45,23 @@ QsStatus device_file_bytes(void *ctx, const Model *m, const Plan *p, const Calib
                            int64_t *bytes, const char **kind, QsError *err)
 {
     (void)ctx;
-    *kind = "weights";
-    if (qstate_plan_is_float(p)) {
-        *bytes = (int64_t)graph_param_bytes(&m->graph);
-        return QS_OK;
-    }
     QModel *q;
     if (qmodel_build(m, p, cal, &q, err))
         return err->code;
-    *bytes = qmodel_deployed_bytes(q);
+    /* the file the device would get: the .tflite written in memory (float IO, batch 1;
+     * int8 IO differs by its two edge conversions' tensors) */
+    TfliteOpts o = { .io = TFLIO_FLOAT, .batch = 1 };
+    void *buf = NULL;
+    size_t len = 0;
+    QsError terr = { 0 };
+    if (!tflite_serialize_plan(q, &o, &buf, &len, NULL, &terr)) {
+        *bytes = (int64_t)len;
+        *kind = "tflite";
+    } else { /* a plan TFLite cannot hold (an op it lacks): its weights, said so */
+        *bytes = qmodel_deployed_bytes(q);
+        *kind = "weights (no .tflite: see export)";
+    }
+    free(buf);
     qmodel_free(q);
     return QS_OK;
 }
@@ -86,7 +97,7 @@ QsStatus device_bench_fields(const Model *m, const Plan *p, const Calibration *c
     char key[64];
     const char *sfx = suffix ? suffix : "";
     if (!suffix)
-        result_str(r, "target", t->name);
+        result_str(r, "profile", t->name);
     snprintf(key, sizeof key, "est_ms%s", sfx);
     result_float(r, key, pr.est_ms, RS_PLAIN);
     snprintf(key, sizeof key, "arena_bytes%s", sfx);
@@ -99,7 +110,7 @@ QsStatus device_bench_fields(const Model *m, const Plan *p, const Calibration *c
 
 static void device_list(Result *r)
 {
-    static const char *const cols[] = { "target", "device", "runtime", "arithmetic", "cpu",
+    static const char *const cols[] = { "profile", "device", "runtime", "arithmetic", "cpu",
                                         "clock_mhz", NULL };
     RTable *t = result_table(r, "targets", cols);
     for (int i = 0; i < DEVICE_TARGET_COUNT; i++) {
@@ -203,12 +214,21 @@ static QsStatus device_report(const Model *m, const Plan *p, const Calibration *
     DeviceProfile pr;
     if (device_profile(m, p, t, io_int8, &pr, err))
         return err->code;
-    result_str(r, "target", t->name);
+    result_str(r, "profile", t->name);
     result_str(r, "device", t->device);
     result_str(r, "runtime", t->runtime_name);
     result_str(r, "arithmetic", t->arithmetic);
     result_str(r, "arithmetic_note", t->arithmetic_note);
     result_str(r, "plan", plan_label(p));
+    /* integers computed here with another runtime's rounding would not be the device's */
+    const char *plan_target = target_of(p->q.target)->name;
+    if (plan_needs_calibration(p) && strcmp(t->arithmetic, "unknown") != 0 &&
+        strcmp(plan_target, t->arithmetic) != 0) {
+        char w[200];
+        snprintf(w, sizeof w, "the plan computes with %s's integer arithmetic; %s runs %s's "
+                 "(quant target=%s)", plan_target, t->name, t->arithmetic, t->arithmetic);
+        result_str(r, "warning", w);
+    }
     result_str(r, "io", io_int8 ? "int8" : "float");
     result_int(r, "batch", 1);
     QsStatus st = size_fields(m, p, cal, "", r, err);

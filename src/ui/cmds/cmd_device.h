@@ -16,9 +16,9 @@ const char *choice_device_io(int i);
 QsStatus device_target_arg(const CmdArgs *a, const DeviceTarget **t, bool *io_int8,
                            QsError *err);
 
-/* DeviceSizeFn: the bytes the deployment file of plan p holds. Today the plan's deployed
- * weight bytes (qmodel_deployed_bytes; parameter bytes for a float plan), kind "weights";
- * MERGE: the size of the .tflite file written in memory (formats/tflite), kind "tflite". */
+/* DeviceSizeFn: the bytes the deployment file of plan p holds: the .tflite written in
+ * memory (formats/tflite; float IO, batch 1), kind "tflite"; for a plan TFLite cannot hold,
+ * the plan's deployed weight bytes (qmodel_deployed_bytes), kind "weights (...)". */
 QsStatus device_file_bytes(void *ctx, const Model *m, const Plan *p, const Calibration *cal,
                            int64_t *bytes, const char **kind, QsError *err);
 

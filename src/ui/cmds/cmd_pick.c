@@ -161,6 +161,7 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
     cols[nc++] = "latency_ok";
     cols[nc++] = "drop_ok";
     cols[nc++] = "verdict";
+    cols[nc++] = "target"; /* the arithmetic of an int8-static row's figures */
     cols[nc] = NULL;
     RTable *t = result_table(r, "variants", cols);
     for (int i = 0; i < v.n; i++) {
@@ -192,11 +193,12 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
                      v.rows[win].metric == w->metric ? "the winner ties and is smaller or listed first"
                                                      : "the winner scores higher");
         rtable_str(t, row, c_lat + 4, verdict);
+        rtable_str(t, row, c_lat + 5, w->target ? w->target : "");
     }
     QsStatus st = QS_OK;
     decide_fields(&d, r);
     if (target) {
-        result_str(r, "target", target->name);
+        result_str(r, "profile", target->name);
         result_str(r, "latency_from", "estimate (docs/devices.md)");
     } else {
         result_str(r, "latency_from", "measured here");
