@@ -10,10 +10,11 @@
 //     multiplies in float32 first, the `data ... scale=` preprocessing); an int8, uint8 or
 //     int32 model input takes a .npy of exactly that dtype, unchanged (int8 IO files).
 //     The model's static batch B splits the N samples into N/B runs (N % B must be 0).
-//     --channels-last: an input of rank >= 3 arrives channels-first (N, C, ...) as qscope
-//     keeps it and is moved to channels-last (N, ..., C) as TFLite expects; an output of
-//     rank >= 3 is moved back, so the .npy files compare with qscope's own element by
-//     element. OUT_PREFIX0.npy, OUT_PREFIX1.npy, ...: the outputs in the model's order and
+//     --channels-last[=R,..]: an input of rank R (default 4) arrives channels-first
+//     (N, C, ...) as qscope keeps it and is moved to channels-last (N, ..., C) as TFLite
+//     expects; an output of rank R is moved back, so the .npy files compare with qscope's
+//     own element by element. Give 3,4 for a model whose rank-3 inputs feed 1-D convs;
+//     leave 3 out where a rank-3 input is a set of rows (deepsets' peers). OUT_PREFIX0.npy, OUT_PREFIX1.npy, ...: the outputs in the model's order and
 //     dtype (float32, int8, uint8, int32).
 //   Exit 77 with a reason when the package cannot be found (LITERT_NODE_MODULES, a
 //   node_modules folder, or the normal resolution from this folder); 2 on any error.
@@ -102,9 +103,12 @@ async function importPatchedCore(pkg) {
 
 const TYPED = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array };
 
-// Moves axis 1 to the end (toLast) or the last axis to 1, for C-order DATA of shape DIMS.
-function moveChannels(data, dims, toLast) {
-  if (dims.length < 3) return { data, dims };
+// Moves axis 1 to the end (toLast) or the last axis to 1, for C-order DATA of shape DIMS,
+// when opt['channels-last'] names DIMS' rank.
+function moveChannels(data, dims, toLast, opt) {
+  const flag = opt['channels-last'];
+  const ranks = flag === true ? [4] : flag ? String(flag).split(',').map(Number) : [];
+  if (!ranks.includes(dims.length)) return { data, dims };
   const n = dims[0], c = toLast ? dims[1] : dims[dims.length - 1];
   const inner = data.length / (n * c);
   const out = new data.constructor(data.length);
@@ -142,7 +146,7 @@ function prepareInput(spec, detail, opt) {
     dims = [Number(opt.n), ...dims.slice(1)];
     data = data.subarray(0, dims[0] * per);
   }
-  if (opt['channels-last']) ({ data, dims } = moveChannels(data, dims, true));
+  ({ data, dims } = moveChannels(data, dims, true, opt));
   const shape = Array.from(detail.shape), per = shape.slice(1).reduce((a, b) => a * b, 1);
   const batch = shape[0];
   if (batch < 1) throw new Error(`${detail.name}: dynamic batch ${batch} (write a static one)`);
@@ -202,7 +206,7 @@ async function main() {
   }
   outs.forEach((o, k) => {
     let dims = [o.shape[0] * runs, ...o.shape.slice(1)], data = o.data;
-    if (opt['channels-last']) ({ data, dims } = moveChannels(data, dims, false));
+    ({ data, dims } = moveChannels(data, dims, false, opt));
     npyWrite(`${prefix}${k}.npy`, dims, data);
   });
   compiled.delete();

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Compares a peer runtime's outputs with qscope's on the same samples and prints the
+// figures as one JSON line; exits 1 when a stated bound is not met.
+//
+//   litert_compare.mjs GOT.npy WANT.npy [--labels=FILE.npz:y] [--step=S]
+//                      [--max-rel=R] [--min-same=P] [--min-top1=P] [--max-acc-diff=P]
+//
+// Figures (each sample is one row of the (N, ...) outputs):
+//   rel_inf      max over samples of ||got - want||_inf / ||want||_inf (the row's largest
+//                difference over its largest magnitude: a per-sample relative error that
+//                a near-zero element cannot blow up);
+//   max_abs      the largest absolute difference;
+//   same_pct     with --step (an int8 output's scale): the share of elements on the same
+//                quantization level, |got - want| < step / 2 (both sides are dequantized
+//                int8, so equal levels differ by float rounding at most); else exact float
+//                equality;
+//   top1_pct     samples whose argmax agree (over the whole row: the class, or for a heat
+//                map the peak cell);
+//   acc_got, acc_want: top-1 accuracy against integer labels, when --labels is given.
+// Bounds: rel_inf <= --max-rel, same_pct >= --min-same, top1_pct >= --min-top1,
+// |acc_got - acc_want| <= --max-acc-diff (percentage points); each only when given.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { loadArray } = require('../peers/npy.cjs');
+
+function parseArgs(argv) {
+  const pos = [], opt = {};
+  for (const a of argv) {
+    const m = /^--([a-z0-9-]+)=(.*)$/.exec(a);
+    if (m) opt[m[1]] = m[2];
+    else pos.push(a);
+  }
+  return { pos, opt };
+}
+
+function argmax(a, from, n) {
+  let best = 0;
+  for (let c = 1; c < n; c++) if (a[from + c] > a[from + best]) best = c;
+  return best;
+}
+
+function compare(got, want, labels, step) {
+  const rows = want.dims[0], cols = want.data.length / rows;
+  let same = 0, agree = 0, rightGot = 0, rightWant = 0, maxAbs = 0, relInf = 0;
+  for (let r = 0; r < rows; r++) {
+    let diff = 0, mag = 0;
+    for (let c = 0; c < cols; c++) {
+      const g = got.data[r * cols + c], w = want.data[r * cols + c], d = Math.abs(g - w);
+      if (step ? d < step / 2 : d === 0) same++;
+      diff = Math.max(diff, d);
+      mag = Math.max(mag, Math.abs(w));
+    }
+    maxAbs = Math.max(maxAbs, diff);
+    relInf = Math.max(relInf, mag > 0 ? diff / mag : diff);
+    const ag = argmax(got.data, r * cols, cols), aw = argmax(want.data, r * cols, cols);
+    if (ag === aw) agree++;
+    if (labels) {
+      if (ag === Number(labels[r])) rightGot++;
+      if (aw === Number(labels[r])) rightWant++;
+    }
+  }
+  const pct = (k, n) => Number((100 * k / n).toFixed(4));
+  const res = { samples: rows, elements: rows * cols, same: same, same_pct: pct(same, rows * cols),
+                rel_inf: relInf, max_abs: maxAbs, top1_pct: pct(agree, rows) };
+  if (step) res.step = step;
+  if (labels) Object.assign(res, { acc_got: pct(rightGot, rows), acc_want: pct(rightWant, rows) });
+  return res;
+}
+
+function main() {
+  const { pos, opt } = parseArgs(process.argv.slice(2));
+  if (pos.length !== 2) {
+    console.error('usage: litert_compare.mjs GOT.npy WANT.npy [--labels=F.npz:y] [--step=S] ' +
+                  '[--max-rel=R] [--min-same=P] [--min-top1=P] [--max-acc-diff=P]');
+    process.exit(2);
+  }
+  const got = loadArray(pos[0]), want = loadArray(pos[1]);
+  if (got.dims.join() !== want.dims.join())
+    throw new Error(`shapes differ: [${got.dims}] vs [${want.dims}]`);
+  let labels = null;
+  if (opt.labels) {
+    labels = loadArray(opt.labels).data;
+    if (labels.length < want.dims[0]) throw new Error(`${opt.labels}: fewer labels than samples`);
+  }
+  const res = compare(got, want, labels, opt.step ? Number(opt.step) : 0);
+  const fails = [];
+  if (opt['max-rel'] !== undefined && !(res.rel_inf <= Number(opt['max-rel'])))
+    fails.push(`rel_inf ${res.rel_inf} > ${opt['max-rel']}`);
+  if (opt['min-same'] !== undefined && !(res.same_pct >= Number(opt['min-same'])))
+    fails.push(`same ${res.same_pct} % < ${opt['min-same']} %`);
+  if (opt['min-top1'] !== undefined && !(res.top1_pct >= Number(opt['min-top1'])))
+    fails.push(`top-1 agreement ${res.top1_pct} % < ${opt['min-top1']} %`);
+  if (labels && opt['max-acc-diff'] !== undefined &&
+      !(Math.abs(res.acc_got - res.acc_want) <= Number(opt['max-acc-diff'])))
+    fails.push(`accuracy ${res.acc_got} % vs ${res.acc_want} %`);
+  if (fails.length) res.failed = fails;
+  console.log(JSON.stringify(res));
+  process.exit(fails.length ? 1 : 0);
+}
+
+try {
+  main();
+} catch (e) {
+  console.error(`litert_compare.mjs: ${e.message}`);
+  process.exit(2);
+}
