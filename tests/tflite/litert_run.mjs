@@ -4,7 +4,7 @@
 // Node.js, without a browser, on .npy inputs, and writes each output as .npy.
 //
 //   litert_run.mjs MODEL.tflite INPUT [INPUT2 ...] OUT_PREFIX [--scale=S] [--n=N]
-//                  [--channels-last] [--threads=T]
+//                  [--channels-last[=R,..]] [--threads=T]
 //     INPUT is X.npy, ARCHIVE.npz:MEMBER or ARCHIVE.npz (member x): N samples, one per
 //     row. A float32 model input takes any numeric .npy, converted to float32 (--scale
 //     multiplies in float32 first, the `data ... scale=` preprocessing); an int8, uint8 or
@@ -42,7 +42,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 function usage() {
   console.error('usage: litert_run.mjs MODEL.tflite INPUT [INPUT2 ...] OUT_PREFIX ' +
-                '[--scale=S] [--n=N] [--channels-last] [--threads=T]');
+                '[--scale=S] [--n=N] [--channels-last[=R,..]] [--threads=T]');
   process.exit(2);
 }
 
