@@ -6,7 +6,7 @@ set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/../src" && pwd)}
 # Lowest first. A wing may include its own wing and every wing listed before it.
 core=(base ops graph run data eval train quant qexec ptq qat session)
-formats=(io arrays onnx native)
+formats=(io arrays onnx native tflite)
 ui=(text cmds shell tui)
 
 rank() { # rank LAYER WING -> position, or nothing

@@ -15,6 +15,7 @@
 #include "native/modelfile.h"
 #include "onnx/onnx_export.h"
 #include "native/variants.h"
+#include "tflite/tflite_export.h"
 
 /* What one export writes: a model (the session's, a variant's weights, or a part of
  * either), the plan, calibration and bias correction that go with it, and the variant name
@@ -92,6 +93,41 @@ static QsStatus export_onnx(const char *path, const ExportJob *j, const char **l
     QsStatus st = onnx_save_plan(path, q, err);
     qmodel_free(q);
     *layout = prec_onnx_name(plan_onnx_layout(j->p, NULL));
+    return st;
+}
+
+/* Writes job j as PATH.tflite (io=, batch=) and names the layout ("tflite-int8"); the
+ * io layout goes into the result. */
+static QsStatus export_tflite(const char *path, const ExportJob *j, const CmdArgs *a,
+                              const char **layout, Result *r, QsError *err)
+{
+    int io;
+    long batch;
+    if (arg_choice_of(a, "io", choice_tflite_io, TFLIO_FLOAT, &io, err) ||
+        arg_int_range(a, "batch", 1, 1, 1L << 20, &batch, err))
+        return err->code;
+    QModel *q;
+    if (export_qmodel(j, &q, err))
+        return err->code;
+    const float *const *bc = j->corr && biascorr_active(j->corr) &&
+                                     plan_equal(&j->corr->plan, j->p)
+                                 ? (const float *const *)j->corr->v
+                                 : NULL;
+    TfliteOpts o = { .io = (TflIo)io, .batch = batch, .bias_corr = bc };
+    TfliteInfo info;
+    QsStatus st = tflite_save_plan(path, q, &o, &info, err);
+    qmodel_free(q);
+    static const char *const names[] = { "tflite-fp32", "tflite-fp16", "tflite-dynamic",
+                                         "tflite-int8" };
+    *layout = names[strcmp(info.variant, "fp16") == 0      ? 1
+                    : strcmp(info.variant, "dynamic") == 0 ? 2
+                    : strcmp(info.variant, "int8") == 0    ? 3 : 0];
+    if (!st) {
+        result_str(r, "io", choice_tflite_io(io));
+        result_int(r, "batch", batch);
+        result_str(r, "io_layout", info.io_layout);
+        result_int(r, "tflite_ops", info.n_ops);
+    }
     return st;
 }
 
@@ -176,6 +212,7 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
     if (arg_int_range(a, "verify", 256, 0, 1L << 40, &verify_n, err))
         return err->code;
     bool qsm = fileio_has_suffix(path, ".qsm"), onnx = fileio_has_suffix(path, ".onnx");
+    bool tflite = fileio_has_suffix(path, ".tflite");
     const Plan *p = v ? &v->plan : base ? base : &qs->plan;
     if (plan_needs_calibration(p) && !(v ? v->calibrated : qs->calibrated))
         return v ? qs_fail(err, QS_EINVAL, "variant '%s' has no calibration", vn)
@@ -219,6 +256,8 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
     const char *layout = "qsm";
     if (qsm)
         st = export_qsm(path, &job, err);
+    else if (tflite)
+        st = export_tflite(path, &job, a, &layout, r, err);
     else
         st = export_onnx(path, &job, &layout, err);
     ExtractVerify vr = { 0 };
@@ -227,6 +266,9 @@ static QsStatus export_run(App *app, const CmdArgs *a, const char *path, const c
     if (!st && cut && verify_n > 0) {
         if (!d->n_x) {
             snprintf(vr.note, sizeof vr.note, "no eval split to run it on");
+        } else if (tflite) {
+            snprintf(vr.note, sizeof vr.note, ".tflite files are checked against LiteRT "
+                     "(tests/peers), not loaded back here");
         } else if (onnx && !qstate_plan_is_float(p)) {
             snprintf(vr.note, sizeof vr.note, "quantized ONNX files are checked against ONNX "
                      "Runtime (tests/onnx), not loaded back here");
@@ -296,8 +338,16 @@ QsStatus cmd_export(App *app, const CmdArgs *a, Result *r, QsError *err)
     const char *path = a->pos[0], *vn = arg_str(a, "variant", NULL);
     const char *part = arg_str(a, "part", NULL), *ins_s = arg_str(a, "inputs", NULL),
                *outs_s = arg_str(a, "outputs", NULL);
-    if (!fileio_has_suffix(path, ".qsm") && !fileio_has_suffix(path, ".onnx"))
-        return qs_fail(err, QS_EINVAL, "%s: export writes PATH.onnx or PATH.qsm", path);
+    bool tflite = fileio_has_suffix(path, ".tflite");
+    if (!fileio_has_suffix(path, ".qsm") && !fileio_has_suffix(path, ".onnx") && !tflite)
+        return qs_fail(err, QS_EINVAL, "%s: export writes PATH.onnx, PATH.qsm or PATH.tflite",
+                       path);
+    if (!tflite && (arg_str(a, "io", NULL) || arg_str(a, "batch", NULL)))
+        return qs_fail(err, QS_EINVAL, "io= and batch= are options of .tflite exports");
+    /* .tflite's variant names: dynamic is int8-dyn, int8 is int8-static */
+    if (tflite && vn && !qstate_variant_find(qs, vn))
+        vn = strcmp(vn, "dynamic") == 0 ? "int8-dyn" : strcmp(vn, "int8") == 0 ? "int8-static"
+                                                                                 : vn;
     if (part && (ins_s || outs_s))
         return qs_fail(err, QS_EINVAL, "give part=NAME or inputs=.. outputs=.., not both");
     if (!part && (!ins_s) != (!outs_s))

@@ -262,13 +262,18 @@ static const CmdOpt save_opts[] = {
 
 static const CmdOpt export_opts[] = {
     { "variant", OPT_VARIANT, NULL,
-      "export this saved variant's plan (default: the current plan)" },
+      "export this saved variant's plan (default: the current plan); a precision name "
+      "(fp32, fp16, int8-dyn, int8-static; for .tflite also dynamic, int8) is that row of "
+      "compare" },
     { "part", OPT_TEXT, NULL, "only this part of the model (its metadata 'parts', e.g. "
                               "encoder)" },
     { "inputs", OPT_TEXT, NULL, "A,B: cut the model at these values (with outputs=)" },
     { "outputs", OPT_TEXT, NULL, "C,..: the values the cut computes" },
     { "verify", OPT_INT, NULL, "load a part back and compare it with the source on N eval "
                                "samples (default 256; 0: off)" },
+    { "io", OPT_CHOICE, choice_tflite_io, ".tflite inputs and outputs (default float; int8 "
+                                          "and uint8 for the int8 variant)" },
+    { "batch", OPT_INT, NULL, ".tflite static batch size (default 1)" },
     { 0 },
 };
 
@@ -480,16 +485,20 @@ const CmdDef cmd_table[] = {
       .example = "pick size<=100KB latency<=50ms drop<=10% export=/tmp/winner.qsm",
       .min_pos = 0, .max_pos = 3, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = pick_opts,
       .run = cmd_pick },
-    { .name = "export", .usage = "export PATH.onnx|PATH.qsm [variant=NAME] [part=NAME | "
-                                 "inputs=A,B outputs=C] [verify=N]",
+    { .name = "export", .usage = "export PATH.onnx|PATH.qsm|PATH.tflite [variant=NAME] "
+                                 "[part=NAME | inputs=A,B outputs=C] [verify=N] "
+                                 "[io=float|int8|uint8] [batch=N]",
       .summary = "Write ONNX (opset 17): the float graph for an fp32 plan, QDQ (int8 weights "
                  "per channel, int32 biases, QuantizeLinear/DequantizeLinear with the "
                  "calibrated activation scales) for int8-static, half weights with Cast for "
-                 "fp16; pinned layers keep their precision (docs/onnx.md). Or .qsm with the "
-                 "plan as a variant. part= or inputs=/outputs= write a sub-model with the plan "
+                 "fp16; pinned layers keep their precision (docs/onnx.md). Or .tflite: fp32, "
+                 "fp16 (float16 weights + DEQUANTIZE), dynamic (int8-dyn: int8 weights, "
+                 "hybrid kernels) or int8 (int8-static, TFLite's quantization spec), NHWC, "
+                 "static batch, verified before it is renamed into place (docs/tflite.md). "
+                 "Or .qsm with the plan as a variant. part= or inputs=/outputs= write a sub-model with the plan "
                  "carried over, loaded back and checked against the source.",
       .example = "export /tmp/mnist_int8.onnx variant=ptq; export /tmp/enc.qsm part=encoder "
-                 "variant=qat", .min_pos = 1, .max_pos = 1,
+                 "variant=qat; export /tmp/m.tflite variant=int8 io=int8", .min_pos = 1, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL, .opts = export_opts, .args = file_arg,
       .run = cmd_export },
     { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=X]",

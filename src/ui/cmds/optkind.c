@@ -131,6 +131,12 @@ const char *choice_hist_what(int i)
     return word(w, 2, i);
 }
 
+const char *choice_tflite_io(int i)
+{
+    static const char *const w[] = { "float", "int8", "uint8" }; /* TflIo order */
+    return word(w, 3, i);
+}
+
 const char *choice_error_kind(int i)
 {
     static const char *const w[] = { "accum", "local" };

@@ -80,6 +80,7 @@ const char *choice_synth_source(int i);      /* synth:NAME per generator of synt
 /* Words of the command language itself (no core table holds them). */
 const char *choice_output(int i);            /* RenderMode: text, json */
 const char *choice_hist_what(int i);         /* act, weights */
+const char *choice_tflite_io(int i);         /* float, int8, uint8 (TflIo order) */
 const char *choice_error_kind(int i);        /* accum, local */
 const char *choice_variant_verb(int i);      /* save, use, drop, list */
 const char *choice_fold_what(int i);         /* scales */
