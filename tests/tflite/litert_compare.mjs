@@ -2,8 +2,9 @@
 // Compares a peer runtime's outputs with qscope's on the same samples and prints the
 // figures as one JSON line; exits 1 when a stated bound is not met.
 //
-//   litert_compare.mjs GOT.npy WANT.npy [--labels=FILE.npz:y] [--step=S]
-//                      [--max-rel=R] [--min-same=P] [--min-top1=P] [--max-acc-diff=P]
+//   litert_compare.mjs GOT.npy WANT.npy [--labels=FILE.npz:y] [--step=S] [--ref=REF.npy]
+//                      [--max-rel=R] [--max-err-ratio=K] [--min-same=P] [--min-top1=P]
+//                      [--max-acc-diff=P]
 //
 // Figures (each sample is one row of the (N, ...) outputs):
 //   rel_inf      max over samples of ||got - want||_inf / ||want||_inf (the row's largest
@@ -16,9 +17,12 @@
 //                equality;
 //   top1_pct     samples whose argmax agree (over the whole row: the class, or for a heat
 //                map the peak cell);
-//   acc_got, acc_want: top-1 accuracy against integer labels, when --labels is given.
-// Bounds: rel_inf <= --max-rel, same_pct >= --min-same, top1_pct >= --min-top1,
-// |acc_got - acc_want| <= --max-acc-diff (percentage points); each only when given.
+//   acc_got, acc_want: top-1 accuracy against integer labels, when --labels is given;
+//   err_want, err_got: with --ref (qscope's fp32 outputs), the rel_inf of WANT and of GOT
+//                from REF: the error each side's quantized variant makes.
+// Bounds: rel_inf <= --max-rel, err_got <= --max-err-ratio * err_want, same_pct >=
+// --min-same, top1_pct >= --min-top1, |acc_got - acc_want| <= --max-acc-diff (percentage
+// points); each only when given.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -72,7 +76,8 @@ function main() {
   const { pos, opt } = parseArgs(process.argv.slice(2));
   if (pos.length !== 2) {
     console.error('usage: litert_compare.mjs GOT.npy WANT.npy [--labels=F.npz:y] [--step=S] ' +
-                  '[--max-rel=R] [--min-same=P] [--min-top1=P] [--max-acc-diff=P]');
+                  '[--ref=REF.npy] [--max-rel=R] [--max-err-ratio=K] [--min-same=P] ' +
+                  '[--min-top1=P] [--max-acc-diff=P]');
     process.exit(2);
   }
   const got = loadArray(pos[0]), want = loadArray(pos[1]);
@@ -84,7 +89,15 @@ function main() {
     if (labels.length < want.dims[0]) throw new Error(`${opt.labels}: fewer labels than samples`);
   }
   const res = compare(got, want, labels, opt.step ? Number(opt.step) : 0);
+  if (opt.ref) {
+    const ref = loadArray(opt.ref);
+    res.err_want = compare(want, ref, null, 0).rel_inf;
+    res.err_got = compare(got, ref, null, 0).rel_inf;
+  }
   const fails = [];
+  const ratio = opt['max-err-ratio'];
+  if (ratio !== undefined && !(res.err_got <= Number(ratio) * res.err_want))
+    fails.push(`error from the reference ${res.err_got} > ${ratio} x ${res.err_want}`);
   if (opt['max-rel'] !== undefined && !(res.rel_inf <= Number(opt['max-rel'])))
     fails.push(`rel_inf ${res.rel_inf} > ${opt['max-rel']}`);
   if (opt['min-same'] !== undefined && !(res.same_pct >= Number(opt['min-same'])))

@@ -13,31 +13,41 @@
 # model's calib split (the MNIST calib digits; another seed of the generator).
 #
 # Bounds, per variant (rel = max over samples of ||litert - qscope||_inf / ||qscope||_inf,
-# a per-sample relative error in the max norm; top-1 = argmax agreement; accuracy = top-1
-# against the labels, for the models that have class labels):
+# a per-sample relative error in the max norm that a near-zero element cannot blow up;
+# top-1 = argmax agreement, over the whole output row (det_balls: its peak cell);
+# accuracy = top-1 against the labels, for the models that have class labels):
 #   fp32     rel <= 1e-5, top-1 100 %, equal accuracy. Both compute the same float32
-#            function; only the order of the sums differs (XNNPACK's tiled GEMM against
-#            qscope's BLAS), a few float32 ulps of the accumulated magnitudes.
+#            function; only the order of the sums differs (XNNPACK's tiled kernels against
+#            qscope's BLAS): a few float32 ulps (6e-8) of the accumulated magnitudes.
 #   fp16     rel <= FP16_MAX_REL, top-1 >= 99.5 %, accuracy within 0.5 points. The file
-#            holds float16 weights that LiteRT turns back into float32 (DEQUANTIZE), so its
-#            arithmetic is fp32 on half-rounded weights; qscope's fp16 mode rounds weights
-#            (and its activations) to half too: each rounding is 2^-11 relative, and a
-#            chain of L layers can move a logit by a few times L * 2^-11 of its row's
-#            largest value; 1e-2 bounds that for the bundled depths (at most 8 weight
-#            layers) with room, and still fails when weights are not half-rounded the same
-#            way (int8-sized errors are 10x larger).
-#   dynamic  rel <= DYN_MAX_REL, top-1 >= 98 %, accuracy within 1 point. Dynamic-range
-#            kernels quantize each activation row to int8 at run time with their own
-#            (asymmetric, per batch row) parameters and rounding, which qscope's int8-dyn
-#            mode does not reproduce bit for bit; the error is one activation step (the
-#            row's range / 255) times the weights' L1 norm, of the order of 1-5 % of the
-#            row's largest logit through a few layers.
+#            holds float16 weights that LiteRT turns back into float32 (DEQUANTIZE), so it
+#            computes in float32 on half-rounded weights; qscope's fp16 mode uses the same
+#            weights but also rounds every unit's output to half (2^-11 relative each):
+#            through L layers that moves a logit by up to about L * 2^-11 of its row's
+#            largest value, 4e-3 for the deepest bundled model (8 weight layers). The
+#            bound is the size of half rounding, so it catches anything larger (a weight
+#            or bias misplaced, a layer computed otherwise); that the file's weights are
+#            half is the exporter's own test (tests/unit/test_tflite.c).
+#   dynamic  err_litert <= DYN_MAX_ERR_RATIO x err_qscope, top-1 >= 98 %, accuracy within
+#            1 point, where err_X is X's int8-dyn error from qscope's fp32 outputs (rel in
+#            the same norm). Both sides use the same int8 weights but quantize activations
+#            at run time by their own schemes (qscope: asymmetric over the whole sample;
+#            LiteRT's hybrid kernels: per batch row, which for a dense layer over deepsets'
+#            (8, 6) peers is per peer, and symmetric for convolutions), so they cannot agree
+#            bit for bit (rel is reported, not bounded): measured, LiteRT's error is 0.34x
+#            (deepsets, finer rows) to 1.01x qscope's. A weight written with a wrong scale,
+#            or left float, would move the error far from qscope's in one direction or the
+#            other; the ratio bound catches the larger, top-1 and accuracy the rest.
+#            Top-1 flips only where a row's two best logits lie within the quantization
+#            error: qscope's own int8-dyn flips 1.6 % of deepsets' rows against fp32.
 #   int8     `quant target=xnnpack` (when this build has it): the share of output elements
-#            on the same int8 level as qscope's integer engine. The issue requires 100 %;
-#            INT8_REQUIRE_IDENTICAL=1 asserts it (set once the exporter and the xnnpack
-#            target arithmetic are both in the build); until then the figure is reported
-#            and only top-1 >= 99 % and >= INT8_MIN_SAME_PCT % (a rounding tie flips one
-#            step, not many) are required.
+#            on the same int8 level as qscope's integer engine (same_%). The issue requires
+#            100 %: INT8_REQUIRE_IDENTICAL=1 asserts it (with the exporter and the xnnpack
+#            target arithmetic both in the build); with 0 the figure is reported and only
+#            >= INT8_MIN_SAME_PCT % (a rounding tie moves one element by one step, not many),
+#            top-1 >= 99 % and accuracy within 0.5 points are required. Without the
+#            target, an int8 plan that TFLite's parameter ties (concatenation) refuse is
+#            reported as not run.
 # Usage: litert_peer.sh QSCOPE BUILD_DIR. Exit 77 (skipped) with the reason when node/npm,
 # the pinned @litertjs/core (installed into BUILD_DIR/npm-peers, never into the source tree)
 # or the .tflite exporter is missing.
@@ -51,8 +61,8 @@ cd "$root"
 N_MNIST=${N_MNIST:-1000}
 N_SYNTH=${N_SYNTH:-500}
 N_BALLS=${N_BALLS:-200}
-FP16_MAX_REL=1e-2
-DYN_MAX_REL=0.1
+FP16_MAX_REL=4e-3
+DYN_MAX_ERR_RATIO=1.25
 INT8_REQUIRE_IDENTICAL=${INT8_REQUIRE_IDENTICAL:-0}
 INT8_MIN_SAME_PCT=99
 
@@ -104,12 +114,12 @@ model_io() {
   qsin="$out/$m.npz"
 }
 
-# The qscope script for MODEL: each variant exported and run on the test inputs.
-qscope_script() {
+# The qscope scripts for MODEL: the float-activation variants, then int8 (kept apart: an
+# int8 plan TFLite cannot hold must not cost the others their figures).
+float_script() {
   local m=$1
   cat <<EOF
 load models/$m.qsm
-$calib
 mode fp32
 export $out/${m}_fp32.tflite
 run $qsin out=$out/${m}_fp32_qscope.npy
@@ -119,6 +129,13 @@ run $qsin out=$out/${m}_fp16_qscope.npy
 mode int8-dyn
 export $out/${m}_dynamic.tflite
 run $qsin out=$out/${m}_dynamic_qscope.npy
+EOF
+}
+int8_script() {
+  local m=$1
+  cat <<EOF
+load models/$m.qsm
+$calib
 mode int8-static
 $target_cmd
 calibrate n=500
@@ -126,6 +143,13 @@ export $out/${m}_int8.tflite
 run $qsin out=$out/${m}_int8_qscope.npy
 layers
 EOF
+}
+
+# qscope_run NAME: runs $out/NAME.qs into NAME.jsonl; on failure sets why and returns 1.
+qscope_run() {
+  "$qscope" --json --batch "$out/$1.qs" >"$out/$1.jsonl" 2>"$out/$1.err" && return 0
+  why=$(tail -1 "$out/$1.err")
+  return 1
 }
 
 # The output step of the last `layers` listing in a --json log (the int8 output's scale).
@@ -138,26 +162,39 @@ output_step() {
 }
 
 # A JSON field of the compare line, for the table.
-field() { node -e 'const o = JSON.parse(process.argv[1]); const v = o[process.argv[2]];
-  console.log(v === undefined ? "-" : typeof v === "number" && !Number.isInteger(v) ?
-    Number(v.toPrecision(3)) : v)' "$1" "$2"; }
+# Percentages keep two decimals (99.99 is not 100), other figures three digits.
+field() { node -e 'const o = JSON.parse(process.argv[1]), k = process.argv[2], v = o[k];
+  console.log(v === undefined ? "-" : k.endsWith("pct") || k.startsWith("acc") ? v.toFixed(2)
+    : Number.isInteger(v) ? v : Number(v.toPrecision(3)))' "$1" "$2"; }
 
 for qsm in models/*.qsm; do
   m=$(basename "$qsm" .qsm)
   model_io "$m"
-  qscope_script "$m" >"$out/$m.qs"
-  if ! "$qscope" --json --batch "$out/$m.qs" >"$out/$m.jsonl" 2>"$out/$m.err"; then
-    echo "FAILED: $m: qscope: $(tail -3 "$out/$m.err")"
-    status=1
-    continue
+  float_script "$m" >"$out/${m}_float.qs"
+  int8_script "$m" >"$out/${m}_int8.qs"
+  variants=(fp32 fp16 dynamic)
+  if ! qscope_run "${m}_float"; then
+    echo "FAILED: $m fp32/fp16/dynamic: qscope: $why"
+    status=1 variants=()
   fi
-  step=$(output_step "$out/$m.jsonl")
-  for v in fp32 fp16 dynamic int8; do
+  if qscope_run "${m}_int8"; then
+    variants+=(int8)
+    step=$(output_step "$out/${m}_int8.jsonl")
+  elif [ -z "$target_cmd" ] && [[ $why == *"tie them in the plan"* ]]; then
+    # TFLite's parameter ties (CONCATENATION and the like) come with the target arithmetic.
+    echo "not run: $m int8: $why"
+    table+=("$m int8 (not run: needs quant target=xnnpack)")
+  else
+    echo "FAILED: $m int8: qscope: $why"
+    status=1
+  fi
+  for v in "${variants[@]}"; do
     case $v in
       fp32) bounds=(--max-rel=1e-5 --min-top1=100 --max-acc-diff=0) ;;
       fp16) bounds=(--max-rel=$FP16_MAX_REL --min-top1=99.5 --max-acc-diff=0.5) ;;
-      dynamic) bounds=(--max-rel=$DYN_MAX_REL --min-top1=98 --max-acc-diff=1) ;;
-      int8) bounds=(--step="$step" --min-top1=99 --max-acc-diff=1)
+      dynamic) bounds=(--ref="$out/${m}_fp32_qscope.npy" --max-err-ratio=$DYN_MAX_ERR_RATIO
+                       --min-top1=98 --max-acc-diff=1) ;;
+      int8) bounds=(--step="$step" --min-top1=99 --max-acc-diff=0.5)
             if [ "$INT8_REQUIRE_IDENTICAL" = 1 ]; then bounds+=(--min-same=100)
             else bounds+=(--min-same=$INT8_MIN_SAME_PCT); fi ;;
     esac
@@ -167,7 +204,7 @@ for qsm in models/*.qsm; do
          2>"$got.err"; then
       echo "FAILED: $m $v: LiteRT: $(tail -3 "$got.err")"
       status=1
-      table+=("$m $v - - - - - - -")
+      table+=("$m $v (LiteRT failed)")
       continue
     fi
     set +e
@@ -177,7 +214,7 @@ for qsm in models/*.qsm; do
     echo "$m $v: $res"
     [ $rc = 0 ] || { echo "FAILED: $m $v"; status=1; }
     row="$m $v"
-    for k in samples same same_pct rel_inf max_abs top1_pct acc_got acc_want; do
+    for k in samples same same_pct rel_inf err_want err_got max_abs top1_pct acc_got acc_want; do
       row+=" $(field "$res" $k)"
     done
     table+=("$row")
@@ -186,8 +223,9 @@ done
 
 echo
 echo "LiteRT $(cat "$here/litert_version") against qscope (same = elements on the same int8 level for int8, bit-equal floats otherwise)"
-{ echo "model variant samples same same_% rel_inf max_abs top1_% acc_litert_% acc_qscope_%"
+{ echo "model variant samples same same_% rel err_qscope err_litert max_abs top1_% acc_litert_% acc_qscope_%"
   printf '%s\n' "${table[@]}"; } | awk '{ printf "%-10s %-8s", $1, $2
-    for (i = 3; i <= NF; i++) printf " %12s", $i; printf "\n" }'
+    if ($3 ~ /^\(/) { $1 = $2 = ""; printf " %s\n", substr($0, 3); next }
+    for (i = 3; i <= NF; i++) printf " %10s", $i; printf "\n" }'
 [ "$INT8_REQUIRE_IDENTICAL" = 1 ] || echo "int8: 100 % identical is not asserted yet (INT8_REQUIRE_IDENTICAL=0)"
 exit $status
