@@ -3,9 +3,12 @@
 // figures as one JSON line; exits 1 when a stated bound is not met.
 //
 //   litert_compare.mjs GOT.npy WANT.npy [--labels=FILE.npz:y] [--step=S] [--ref=REF.npy]
+//                      [--dequant=SCALE,ZERO_POINT]
 //                      [--max-rel=R] [--max-err-ratio=K] [--min-same=P] [--min-top1=P]
 //                      [--max-acc-diff=P]
 //
+// --dequant: GOT holds int8 or uint8 codes (a file exported with io=int8|uint8), read as
+// (q - ZERO_POINT) * SCALE in float32, as a DEQUANTIZE op computes them.
 // Figures (each sample is one row of the (N, ...) outputs):
 //   rel_inf      max over samples of ||got - want||_inf / ||want||_inf (the row's largest
 //                difference over its largest magnitude: a per-sample relative error that
@@ -76,11 +79,15 @@ function main() {
   const { pos, opt } = parseArgs(process.argv.slice(2));
   if (pos.length !== 2) {
     console.error('usage: litert_compare.mjs GOT.npy WANT.npy [--labels=F.npz:y] [--step=S] ' +
-                  '[--ref=REF.npy] [--max-rel=R] [--max-err-ratio=K] [--min-same=P] ' +
+                  '[--ref=REF.npy] [--dequant=S,Z] [--max-rel=R] [--max-err-ratio=K] [--min-same=P] ' +
                   '[--min-top1=P] [--max-acc-diff=P]');
     process.exit(2);
   }
   const got = loadArray(pos[0]), want = loadArray(pos[1]);
+  if (opt.dequant) {
+    const [scale, zp] = opt.dequant.split(',').map(Number);
+    got.data = Float32Array.from(got.data, (q) => Math.fround((q - zp) * Math.fround(scale)));
+  }
   if (got.dims.join() !== want.dims.join())
     throw new Error(`shapes differ: [${got.dims}] vs [${want.dims}]`);
   let labels = null;
