@@ -5,7 +5,10 @@
 //   litert_compare.mjs GOT.npy WANT.npy [--labels=FILE.npz:y] [--step=S] [--ref=REF.npy]
 //                      [--dequant=SCALE,ZERO_POINT]
 //                      [--max-rel=R] [--max-err-ratio=K] [--min-same=P] [--min-top1=P]
-//                      [--max-acc-diff=P]
+//                      [--max-acc-diff=P] [--label=TEXT]
+//   litert_compare.mjs --table=FILE.jsonl
+//     Prints the JSON lines of FILE (each one compare's, with its --label as `label`, or
+//     {"label":..,"note":..}) as a table.
 //
 // --dequant: GOT holds int8 or uint8 codes (a file exported with io=int8|uint8), read as
 // (q - ZERO_POINT) * SCALE in float32, as a DEQUANTIZE op computes them.
@@ -26,6 +29,7 @@
 // Bounds: rel_inf <= --max-rel, err_got <= --max-err-ratio * err_want, same_pct >=
 // --min-same, top1_pct >= --min-top1, |acc_got - acc_want| <= --max-acc-diff (percentage
 // points); each only when given.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -75,8 +79,30 @@ function compare(got, want, labels, step) {
   return res;
 }
 
+// Percentages keep two decimals (99.99 is not 100), other figures three digits.
+function cell(v, key) {
+  if (v === undefined) return '-';
+  if (key.endsWith('pct') || key.startsWith('acc')) return v.toFixed(2);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
+}
+
+function printTable(file) {
+  const cols = [['samples', 'samples'], ['same', 'same'], ['same_pct', 'same_%'],
+                ['rel_inf', 'rel'], ['err_want', 'err_qscope'], ['err_got', 'err_peer'],
+                ['max_abs', 'max_abs'], ['top1_pct', 'top1_%'], ['acc_got', 'acc_peer_%'],
+                ['acc_want', 'acc_qscope_%']];
+  const pad = (t, w) => t.padStart(w);
+  console.log('model / variant'.padEnd(24) + cols.map(([, h]) => pad(h, 13)).join(''));
+  for (const line of fs.readFileSync(file, 'utf8').trim().split('\n').filter((l) => l)) {
+    const o = JSON.parse(line);
+    console.log(o.label.padEnd(24) +
+                (o.note ? ' ' + o.note : cols.map(([k]) => pad(cell(o[k], k), 13)).join('')));
+  }
+}
+
 function main() {
   const { pos, opt } = parseArgs(process.argv.slice(2));
+  if (opt.table) return printTable(opt.table);
   if (pos.length !== 2) {
     console.error('usage: litert_compare.mjs GOT.npy WANT.npy [--labels=F.npz:y] [--step=S] ' +
                   '[--ref=REF.npy] [--dequant=S,Z] [--max-rel=R] [--max-err-ratio=K] [--min-same=P] ' +
@@ -115,6 +141,7 @@ function main() {
       !(Math.abs(res.acc_got - res.acc_want) <= Number(opt['max-acc-diff'])))
     fails.push(`accuracy ${res.acc_got} % vs ${res.acc_want} %`);
   if (fails.length) res.failed = fails;
+  if (opt.label) res.label = opt.label;
   console.log(JSON.stringify(res));
   process.exit(fails.length ? 1 : 0);
 }

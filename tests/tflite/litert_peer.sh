@@ -89,7 +89,8 @@ MNIST_SCALE=0.00392156886
 int8_min_same=$INT8_MIN_SAME_PCT
 [ "$INT8_REQUIRE_IDENTICAL" = 1 ] && int8_min_same=100
 status=0
-table=() io_rows=()
+table="$out/table.jsonl"
+: >"$table"
 
 # model_io MODEL: sets inputs (runner specs), qsin (run's input and options), labels,
 # calib (qscope commands that set the calib split), layout (the runner's channels option).
@@ -192,19 +193,14 @@ int8_io_check() {
     fi
     set +e
     res=$(node "$here/litert_compare.mjs" "$out/${m}_io${io}_litert0.npy" "$out/${m}_int8_qscope.npy" \
-          --dequant="$dq" --step="${qp%,*}" --min-same="$int8_min_same")
+          --dequant="$dq" --step="${qp%,*}" --min-same="$int8_min_same" --label="$m int8 io=$io")
     rc=$?
     set -e
-    echo "$m int8 io=$io: $res"
+    echo "$res"
+    echo "$res" >>"$table"
     [ $rc = 0 ] || { echo "FAILED: $m int8 io=$io"; status=1; }
-    io_rows+=("$m io=$io: $(field "$res" same) of $(field "$res" elements) output codes equal qscope's")
   done
 }
-
-# Percentages keep two decimals (99.99 is not 100), other figures three digits.
-field() { node -e 'const o = JSON.parse(process.argv[1]), k = process.argv[2], v = o[k];
-  console.log(v === undefined ? "-" : k.endsWith("pct") || k.startsWith("acc") ? v.toFixed(2)
-    : Number.isInteger(v) ? v : Number(v.toPrecision(3)))' "$1" "$2"; }
 
 for qsm in models/*.qsm; do
   m=$(basename "$qsm" .qsm)
@@ -227,7 +223,7 @@ export $out/${m}_int8_iouint8.tflite io=uint8"
   elif [ -z "$target_cmd" ] && [[ $why == *"tie them in the plan"* ]]; then
     # TFLite's parameter ties (CONCATENATION and the like) come with the target arithmetic.
     echo "not run: $m int8: $why"
-    table+=("$m int8 (not run: needs quant target=xnnpack)")
+    echo "{\"label\":\"$m int8\",\"note\":\"not run: needs quant target=xnnpack\"}" >>"$table"
   else
     echo "FAILED: $m int8: qscope: $why"
     status=1
@@ -246,30 +242,24 @@ export $out/${m}_int8_iouint8.tflite io=uint8"
          2>"$got.err"; then
       echo "FAILED: $m $v: LiteRT: $(tail -3 "$got.err")"
       status=1
-      table+=("$m $v (LiteRT failed)")
+      echo "{\"label\":\"$m $v\",\"note\":\"LiteRT failed\"}" >>"$table"
       continue
     fi
     set +e
-    res=$(node "$here/litert_compare.mjs" "${got}0.npy" "$out/${m}_${v}_qscope.npy" "${bounds[@]}")
+    res=$(node "$here/litert_compare.mjs" "${got}0.npy" "$out/${m}_${v}_qscope.npy" \
+          "${bounds[@]}" --label="$m $v")
     rc=$?
     set -e
-    echo "$m $v: $res"
+    echo "$res"
+    echo "$res" >>"$table"
     [ $rc = 0 ] || { echo "FAILED: $m $v"; status=1; }
-    row="$m $v"
-    for k in samples same same_pct rel_inf err_want err_got max_abs top1_pct acc_got acc_want; do
-      row+=" $(field "$res" $k)"
-    done
-    table+=("$row")
   done
 done
 
 echo
-echo "LiteRT $(cat "$here/litert_version") against qscope (same = elements on the same int8 level for int8, bit-equal floats otherwise)"
-{ echo "model variant samples same same_% rel err_qscope err_litert max_abs top1_% acc_litert_% acc_qscope_%"
-  printf '%s\n' "${table[@]}"; } | awk '{ printf "%-10s %-8s", $1, $2
-    if ($3 ~ /^\(/) { $1 = $2 = ""; printf " %s\n", substr($0, 3); next }
-    for (i = 3; i <= NF; i++) printf " %10s", $i; printf "\n" }'
-[ ${#io_rows[@]} = 0 ] || printf '%s\n' "${io_rows[@]}"
+echo "LiteRT $(cat "$here/litert_version") against qscope (same: int8 outputs on the same level, floats bit-equal;"
+echo "rel: max over samples of ||peer - qscope||_inf / ||qscope||_inf; err_*: that from qscope's fp32)"
+node "$here/litert_compare.mjs" --table="$table"
 if [ "$INT8_REQUIRE_IDENTICAL" = 1 ]; then echo "int8 (target=xnnpack): 100 % identical asserted"
 else echo "int8: 100 % identical not asserted (no target=xnnpack in this build)"; fi
 exit $status
