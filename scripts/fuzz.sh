@@ -11,7 +11,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${QS_FUZZ_BUILD:-$root/build-fuzz}
-all=(qsm onnx npy npz idx csv spec script)
+all=(qsm onnx npy npz idx csv spec script tflite)
 
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT

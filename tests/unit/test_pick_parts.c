@@ -172,7 +172,7 @@ static void test_export(void)
     expect_error("unknown part", cmd_exec(&app, "export /tmp/x.qsm part=tail", &res, &err),
                  &err, QS_ENOTFOUND, "no part 'tail' (parts: encoder, head)");
     expect_error("suffix", cmd_exec(&app, "export /tmp/x.bin", &res, &err), &err, QS_EINVAL,
-                 "PATH.onnx or PATH.qsm");
+                 "PATH.onnx, PATH.qsm or PATH.tflite");
     expect_error("both", cmd_exec(&app, "export /tmp/x.qsm part=a inputs=b", &res, &err), &err,
                  QS_EINVAL, "not both");
     expect_error("half a cut", cmd_exec(&app, "export /tmp/x.qsm inputs=pool", &res, &err),

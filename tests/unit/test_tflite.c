@@ -15,6 +15,7 @@
 #include "arrays/datafile.h"
 #include "data/dataset.h"
 #include "graph/model.h"
+#include "io/fileio.h"
 #include "native/qsm.h"
 #include "ops/op.h"
 #include "qexec/qexec.h"
@@ -105,6 +106,16 @@ static void test_damaged(const uint8_t *good, size_t len)
     int32_t bad = (int32_t)root + 64;
     memcpy(b + root, &bad, 4);
     CHECK(tflite_verify(b, len, NULL, &err) == QS_EFORMAT);
+    /* a shape whose element count saturates (fuzz_tflite's finding: the message's byte count
+     * overflowed) */
+    void *rb = NULL;
+    size_t rlen = 0;
+    if (CHECK_OK(fileio_read("tests/fuzz/corpus/tflite/regress_numel_overflow.tflite", &rb,
+                             &rlen, &err), &err)) {
+        QsStatus st = tflite_verify(rb, rlen, NULL, &err);
+        expect_error("numel overflow", st, &err, QS_EFORMAT, "shape x type needs");
+    }
+    free(rb);
     /* truncated */
     CHECK(tflite_verify(good, len / 2, NULL, &err) == QS_EFORMAT);
     /* every single-word corruption either verifies or is refused, never crashes (ASan) */
@@ -361,8 +372,45 @@ static void test_refusal(void)
     model_free(m);
 }
 
+/* Add then Relu: the Relu becomes ADD's fused activation. */
+static void test_add_relu(void)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape s = shape_of(3, (int64_t)2, (int64_t)3, (int64_t)3);
+    const char *ab[2] = { "a", "b" }, *sum[1] = { "sum" };
+    if (!CHECK_OK(graph_add_input(g, "a", &s, &err), &err) ||
+        !CHECK_OK(graph_add_input(g, "b", &s, &err), &err) ||
+        !CHECK_OK(graph_add_node(g, OP_ADD, "add1", ab, 2, "sum", NULL, 0, &err), &err) ||
+        !CHECK_OK(graph_add_node(g, OP_RELU, "relu1", sum, 1, "y", NULL, 0, &err), &err) ||
+        !CHECK_OK(graph_add_output(g, "y", &err), &err) ||
+        !CHECK_OK(graph_finalize(g, &err), &err)) {
+        model_free(m);
+        return;
+    }
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    QModel *q = NULL;
+    TflSummary sum_;
+    void *buf = NULL;
+    size_t len = 0;
+    if (CHECK_OK(qmodel_build(m, &p, NULL, &q, &err), &err) &&
+        export_sum(q, TFLIO_FLOAT, &sum_, &buf, &len)) {
+        CHECK(sum_.n_ops == 1 && sum_.ops[0].code == TFL_OP_ADD);
+        CHECK(sum_.ops[0].options_type == TFL_OPT_ADD);
+        CHECK(strcmp(sum_.tensors[sum_.outputs[0]].name, "y") == 0);
+        tflite_summary_release(&sum_);
+    }
+    free(buf);
+    qmodel_free(q);
+    plan_release(&p);
+    model_free(m);
+}
+
 int main(void)
 {
+    test_add_relu();
     test_refusal();
     test_builder();
     test_fp32_all();

@@ -39,6 +39,9 @@ typedef struct Tx {
     LinearUnit *units;        /* [n_nodes] (graph/linear_unit.h) */
     int *head_of;             /* [n_nodes] */
     uint8_t *clast;           /* [n_values] the base layout of each value */
+    int *reader;              /* [n_values] the one node reading it (-1: none or several,
+                                 or a graph output) */
+    bool *fused;              /* [n_nodes] written by its producer's op (a fused clamp) */
     int (*tens)[2][2];        /* [n_values][layout][repr] tensor index, -1: not made */
     QsError *err;
     QsStatus st;
@@ -94,6 +97,11 @@ void tx_op(Tx *x, int code, bool q, const int *in, int n_in, int out, const TflO
 bool tx_value_quant(const Tx *x, int v, TflQuant *tq);
 /* Refuses int8 parameters TFLite's int8 range cannot hold ([-128, 127] codes). */
 bool tx_check_int8_range(Tx *x, const QParams *p, const char *layer);
+
+/* The clamp node that alone reads node tn's output and can be fused into its op (a
+ * fused_activation_function equal to the plan's clamp, float or int8 alike), or -1;
+ * *act receives its TFL_ACT_*. */
+int tx_fusable_clamp(const Tx *x, const TxNode *tn, int *act);
 
 /* The fused activation of a float clamp [lo, hi] (TFL_ACT_*), or -1 when none fits. */
 int tx_fused_act(float lo, float hi);

@@ -98,7 +98,23 @@ static void op_simple(Tx *x, const TxNode *tn, int code)
 {
     op_unary(x, tn, code, NULL, NULL, 0);
 }
-static void op_sigmoid(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_LOGISTIC); }
+
+/* int8 SOFTMAX and LOGISTIC have fixed output parameters in TFLite's spec. */
+static bool op_fixed_out(Tx *x, const TxNode *tn, const char *tfl)
+{
+    if (!tn->q || (tn->s.out_qp.scale == 1.0f / 256.0f && tn->s.out_qp.zero_point == -128))
+        return true;
+    tx_fail(x, QS_EUNSUPPORTED, "%s '%s': TFLite's int8 %s writes scale 1/256, zero point "
+            "-128; the plan's output has scale %g, zero point %d", op_table[tn->n->op]->name,
+            tn->n->name, tfl, (double)tn->s.out_qp.scale, (int)tn->s.out_qp.zero_point);
+    return false;
+}
+
+static void op_sigmoid(Tx *x, const TxNode *tn)
+{
+    if (op_fixed_out(x, tn, "LOGISTIC"))
+        op_simple(x, tn, TFL_OP_LOGISTIC);
+}
 static void op_tanh(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_TANH); }
 static void op_hardswish(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_HARD_SWISH); }
 
@@ -120,6 +136,8 @@ static void op_softmax(Tx *x, const TxNode *tn)
                 "layout (TFLite's SOFTMAX runs along the last axis)", tn->n->name, a);
         return;
     }
+    if (!op_fixed_out(x, tn, "SOFTMAX"))
+        return;
     TflOpts o = opts(TFL_OPT_SOFTMAX);
     o.beta = 1.0f;
     op_unary(x, tn, TFL_OP_SOFTMAX, &o, NULL, 0);
@@ -139,8 +157,9 @@ static void op_pool(Tx *x, const TxNode *tn)
                 op_table[n->op]->name, n->name);
         return;
     }
-    if (avg && !op_same_qparams(x, tn, vin, "equal input and output parameters on "
-                                "AVERAGE_POOL_2D"))
+    if (!op_same_qparams(x, tn, vin, avg ? "equal input and output parameters on "
+                                           "AVERAGE_POOL_2D"
+                                         : "equal input and output parameters on MAX_POOL_2D"))
         return;
     /* MaxPool pads with -inf and AveragePool without count_include_pad leaves pads out:
      * only SAME expresses either; a PAD of zeros is exact for count_include_pad = 1 */
@@ -280,9 +299,12 @@ static void op_pad(Tx *x, const TxNode *tn)
 
 /* Constant value c broadcast against a rank-r output in layout lay: right-aligned to rank
  * r, then permuted like the data. */
-static int op_broadcast_const(Tx *x, int c, int r, int lay, const char *name)
+static int op_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
+                              const char *name)
 {
-    const Tensor *t = x->g->values[c].data;
+    /* an fp16 step reads its constants rounded to half */
+    const Tensor *hc = tn->s.kind == QSTEP_HALF ? qmodel_half_const(x->q, c) : NULL;
+    const Tensor *t = hc ? hc : x->g->values[c].data;
     int cr = t->shape.ndim;
     if (cr > r || t->dtype != DT_F32) {
         tx_fail(x, QS_EUNSUPPORTED, "constant '%s' does not broadcast as TFLite reads it", name);
@@ -321,7 +343,7 @@ static void op_binary(Tx *x, const TxNode *tn)
     for (int i = 0; i < 2; i++) {
         int v = tn->n->in[i];
         if (x->g->values[v].kind == VAL_CONST)
-            in[i] = op_broadcast_const(x, v, r, lay, x->g->values[v].name);
+            in[i] = op_broadcast_const(x, tn, v, r, lay, x->g->values[v].name);
         else if (x->shapes[v].ndim != r && lay == TX_CLAST)
             tx_fail(x, QS_EUNSUPPORTED, "%s '%s': a lower-rank input broadcast against a "
                     "channels-last value", op_table[tn->n->op]->name, tn->n->name);
@@ -330,8 +352,19 @@ static void op_binary(Tx *x, const TxNode *tn)
     }
     if (x->st)
         return;
-    int out = tx_out(x, tn->out, tn->q ? TX_Q : TX_F);
-    tx_op(x, map[k].code, tn->q, in, 2, out, &(TflOpts){ .kind = map[k].opt });
+    /* a Relu, Relu6 or Clip(-1, 1) that alone reads the result becomes its fused
+     * activation, writing the clamp's value */
+    int act = TFL_ACT_NONE, clamp = tx_fusable_clamp(x, tn, &act);
+    int outv = tn->out;
+    if (clamp >= 0) {
+        x->fused[clamp] = true;
+        outv = x->g->nodes[clamp].out;
+        x->clast[outv] = x->clast[tn->out];
+    } else {
+        act = TFL_ACT_NONE;
+    }
+    int out = tx_out(x, outv, tn->q ? TX_Q : TX_F);
+    tx_op(x, map[k].code, tn->q, in, 2, out, &(TflOpts){ .kind = map[k].opt, .act = act });
 }
 
 static void op_concat(Tx *x, const TxNode *tn)
@@ -348,7 +381,8 @@ static void op_concat(Tx *x, const TxNode *tn)
                              "the output's"))
             return;
         in[i] = x->g->values[n->in[i]].kind == VAL_CONST
-                    ? op_broadcast_const(x, n->in[i], r, lay, x->g->values[n->in[i]].name)
+                    ? op_broadcast_const(x, tn, n->in[i], r, lay,
+                                         x->g->values[n->in[i]].name)
                     : op_in(x, tn, i);
     }
     if (x->st)

@@ -256,8 +256,8 @@ static bool v_tensor(V *v, const Tab *t, const Bufs *bf, int ti, TflSumTensor *o
     o->data_len = bf->len[o->buffer];
     o->data = o->data_len ? v->b + bf->start[o->buffer] : NULL;
     if (o->data_len && ((uint64_t)numel > o->data_len || (uint64_t)numel * es != o->data_len))
-        return v_fail(v, "tensor %d: buffer %u holds %zu bytes, shape x type needs %lld", ti,
-                      o->buffer, o->data_len, (long long)(numel * (int64_t)es));
+        return v_fail(v, "tensor %d: buffer %u holds %zu bytes, shape x type needs %lld x %zu",
+                      ti, o->buffer, o->data_len, (long long)numel, es);
     if (!v_string(v, t, TENSOR_NAME, o->name, sizeof o->name, "tensor.name"))
         return false;
     size_t qp = v_ref(v, t, TENSOR_QUANTIZATION, "tensor");

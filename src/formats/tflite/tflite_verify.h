@@ -53,7 +53,7 @@ typedef struct TflSummary {
 } TflSummary;
 
 /* QS_EFORMAT naming the first fault ("tflite: tensor 3: buffer holds 12 bytes, shape x
- * type needs 16"). s may be NULL; otherwise release it with tflite_summary_release. */
+ * type needs 4 x 4"). s may be NULL; otherwise release it with tflite_summary_release. */
 QsStatus tflite_verify(const void *buf, size_t len, TflSummary *s, QsError *err);
 void tflite_summary_release(TflSummary *s);
 

@@ -37,14 +37,18 @@ static QsStatus export_variant_lookup(QuantState *qs, const char *vn, const Vari
     return err->code;
 }
 
+/* Job j's bias corrections when they were made for its plan, else NULL. */
+static const float *const *export_bias_corr(const ExportJob *j)
+{
+    return j->corr && biascorr_active(j->corr) && plan_equal(&j->corr->plan, j->p)
+               ? (const float *const *)j->corr->v
+               : NULL;
+}
+
 /* The QModel of job j (caller frees with qmodel_free). */
 static QsStatus export_qmodel(const ExportJob *j, QModel **q, QsError *err)
 {
-    const float *const *bc = j->corr && biascorr_active(j->corr) &&
-                                     plan_equal(&j->corr->plan, j->p)
-                                 ? (const float *const *)j->corr->v
-                                 : NULL;
-    return qmodel_build_ex(j->m, j->p, j->cal, bc, q, err);
+    return qmodel_build_ex(j->m, j->p, j->cal, export_bias_corr(j), q, err);
 }
 
 /* Writes job j as PATH.qsm: the model with its plan as the only variant (none for a float
@@ -109,11 +113,7 @@ static QsStatus export_tflite(const char *path, const ExportJob *j, const CmdArg
     QModel *q;
     if (export_qmodel(j, &q, err))
         return err->code;
-    const float *const *bc = j->corr && biascorr_active(j->corr) &&
-                                     plan_equal(&j->corr->plan, j->p)
-                                 ? (const float *const *)j->corr->v
-                                 : NULL;
-    TfliteOpts o = { .io = (TflIo)io, .batch = batch, .bias_corr = bc };
+    TfliteOpts o = { .io = (TflIo)io, .batch = batch, .bias_corr = export_bias_corr(j) };
     TfliteInfo info;
     QsStatus st = tflite_save_plan(path, q, &o, &info, err);
     qmodel_free(q);
