@@ -2,12 +2,13 @@
  *   - the flatbuffer builder: a hand-checked table (vtable, offsets, alignment, defaults
  *     omitted) read back byte by byte;
  *   - the verifier: every export passes; damaged copies (identifier, root offset, a vtable
- *     offset, a vector length, a tensor's buffer index, an opcode index, truncation) are
- *     refused;
- *   - exports of every bundled model at fp32, and of mnist_mlp and mnist_cnn at fp32, fp16,
- *     dynamic and int8: tensor types, shapes, opcodes and quantization parameters asserted
- *     against the plan (int8: weights per channel on axis 0, int32 bias at s_in * s_w with
- *     zero point 0, activations with the plan's scale and zero point). */
+ *     offset, truncation, a saturated element count) are refused, and every single-word
+ *     corruption of the first 4 KB is verified or refused without a memory error (ASan);
+ *   - exports of every bundled model at fp32, of mnist_mlp at fp32, fp16, dynamic and
+ *     int8, of mnist_cnn and mnist_dw at int8: tensor types, shapes, opcodes and quantization
+ *     parameters asserted against the plan (int8: weights per channel on axis 0, depthwise on
+ *     axis 3, int32 bias at s_in * s_w with zero point 0, activations with the plan's scale
+ *     and zero point); an op TFLite lacks (Erf) refused; Add then Relu fused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,10 +288,10 @@ static void test_mlp_variants(void)
     model_free(m);
 }
 
-static void test_cnn_int8(void)
+static void test_cnn_int8(const char *path, bool dw)
 {
     QsError err = { 0 };
-    Model *m = qsm_load("models/mnist_cnn.qsm", &err);
+    Model *m = qsm_load(path, &err);
     Tensor *x = mnist_x(200);
     if (!CHECK(m != NULL) || !x) {
         model_free(m);
@@ -303,12 +304,25 @@ static void test_cnn_int8(void)
     plan_init(&p, m->graph.n_nodes);
     p.mode = PREC_INT8_STATIC;
     QModel *q = NULL;
-    TflSummary s;
+    TflSummary s = { 0 };
     void *buf = NULL;
     size_t len = 0;
     if (CHECK_OK(calib_run(&m->graph, &d, 200, 100, 0.01, NULL, &cal, &err), &err) &&
         CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err) &&
-        export_sum(q, TFLIO_FLOAT, &s, &buf, &len)) {
+        export_sum(q, TFLIO_FLOAT, &s, &buf, &len) && dw) {
+        /* depthwise weights (1, KH, KW, C) per channel on axis 3, GlobalAveragePool as MEAN */
+        CHECK(count_ops(&s, TFL_OP_DEPTHWISE_CONV_2D) == 2);
+        CHECK(count_ops(&s, TFL_OP_MEAN) == 1);
+        for (int oi = 0; oi < s.n_ops; oi++) {
+            const TflSumOp *op = &s.ops[oi];
+            if (op->code != TFL_OP_DEPTHWISE_CONV_2D)
+                continue;
+            const TflSumTensor *w = &s.tensors[op->in[1]], *b = &s.tensors[op->in[2]];
+            CHECK(w->type == TFL_INT8 && w->nd == 4 && w->dim[0] == 1);
+            CHECK(w->n_q == w->dim[3] && w->qdim == 3);
+            CHECK(b->type == TFL_INT32 && b->n_q == w->dim[3] && b->qdim == 0);
+        }
+    } else if (!dw && s.n_ops) {
         /* conv1, conv2 (BN folded, Relu fused), two pools, the flatten's TRANSPOSE back to
          * NCHW and RESHAPE, fc1, fc2, QUANTIZE and DEQUANTIZE at the edges */
         CHECK(count_ops(&s, TFL_OP_CONV_2D) == 2);
@@ -415,6 +429,7 @@ int main(void)
     test_builder();
     test_fp32_all();
     test_mlp_variants();
-    test_cnn_int8();
+    test_cnn_int8("models/mnist_cnn.qsm", false);
+    test_cnn_int8("models/mnist_dw.qsm", true);
     return test_summary("tflite");
 }
