@@ -23,8 +23,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# Node.js and npm run the ONNX Runtime peer test (tests/onnx/ort_peer.sh). They are checked
-# as commands, not packages: a Node.js from another source (with its own npm) is fine.
+# Node.js and npm run the peer-runtime tests (tests/onnx/ort_peer.sh: ONNX Runtime;
+# tests/tflite/litert_peer.sh: LiteRT). Those install their npm packages themselves into the
+# build tree they test (LiteRT pinned, through tests/peers/npm_package.sh), so each build
+# tree has its own and the source tree none. Node.js and npm are checked as commands, not packages: a Node.js
+# from another source (with its own npm) is fine.
 if [ "$test_set" = 1 ] && { ! command -v node >/dev/null || ! command -v npm >/dev/null; }; then
   missing+=(nodejs npm)
 fi

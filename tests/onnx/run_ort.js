@@ -21,7 +21,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const zlib = require('zlib');
+const { npyParse, npyWrite, loadInput } = require('../peers/npy.cjs');
 
 function parseArgs(argv) {
   const pos = [], opt = {};
@@ -31,111 +31,6 @@ function parseArgs(argv) {
     else pos.push(a);
   }
   return { pos, opt };
-}
-
-// ---- .npy (versions 1-3, C order)
-
-const DTYPES = {
-  '<f4': [Float32Array, 4], '<f8': [Float64Array, 8], '|u1': [Uint8Array, 1],
-  '|i1': [Int8Array, 1], '<i4': [Int32Array, 4], '<i8': [BigInt64Array, 8],
-};
-
-function npyParse(buf, what) {
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY')
-    throw new Error(`${what}: not a .npy file`);
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const hstart = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', hstart, hstart + hlen);
-  const descr = /'descr':\s*'([^']+)'/.exec(header);
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !fortran || !shape) throw new Error(`${what}: bad header ${header}`);
-  if (fortran[1] === 'True') throw new Error(`${what}: Fortran order is not supported`);
-  const dt = DTYPES[descr[1]];
-  if (!dt) throw new Error(`${what}: dtype ${descr[1]} is not supported`);
-  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s).map(Number);
-  const n = dims.reduce((a, b) => a * b, 1);
-  const off = hstart + hlen;
-  if (buf.length < off + n * dt[1]) throw new Error(`${what}: data is short`);
-  const bytes = buf.subarray(off, off + n * dt[1]);
-  const copy = new Uint8Array(bytes); // aligned copy
-  return { dims, data: new dt[0](copy.buffer, 0, n) };
-}
-
-function npyWrite(file, dims, f32) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const h = Buffer.alloc(10);
-  h.write('\x93NUMPY', 0, 'latin1');
-  h[6] = 1;
-  h[7] = 0;
-  h.writeUInt16LE(header.length, 8);
-  const body = Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength);
-  fs.writeFileSync(file + '.tmp', Buffer.concat([h, Buffer.from(header, 'latin1'), body]));
-  fs.renameSync(file + '.tmp', file);
-}
-
-// ---- .npz members (zip: local file headers, stored or deflated)
-
-function npzMember(file, member) {
-  const buf = fs.readFileSync(file);
-  const want = member.endsWith('.npy') ? member : member + '.npy';
-  // The central directory gives reliable sizes (local headers may defer them).
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= 0 && i >= buf.length - 65558; i--)
-    if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
-  if (eocd < 0) throw new Error(`${file}: not a zip archive`);
-  let p = buf.readUInt32LE(eocd + 16);
-  const count = buf.readUInt16LE(eocd + 10);
-  for (let k = 0; k < count; k++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
-    const method = buf.readUInt16LE(p + 10), csize = buf.readUInt32LE(p + 20);
-    const nlen = buf.readUInt16LE(p + 28), xlen = buf.readUInt16LE(p + 30);
-    const clen = buf.readUInt16LE(p + 32), local = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nlen);
-    if (name === want) {
-      const ln = buf.readUInt16LE(local + 26), lx = buf.readUInt16LE(local + 28);
-      const data = buf.subarray(local + 30 + ln + lx, local + 30 + ln + lx + csize);
-      const raw = method === 0 ? data : method === 8 ? zlib.inflateRawSync(data) : null;
-      if (!raw) throw new Error(`${file}:${want}: compression method ${method}`);
-      return npyParse(raw, `${file}:${want}`);
-    }
-    p += 46 + nlen + xlen + clen;
-  }
-  throw new Error(`${file}: no member ${want}`);
-}
-
-function loadInput(spec, opt) {
-  const colon = spec.lastIndexOf(':');
-  const arr = spec.includes('.npz:') ? npzMember(spec.slice(0, colon), spec.slice(colon + 1))
-    : spec.endsWith('.npz') ? npzMember(spec, 'x') : npyParse(fs.readFileSync(spec), spec);
-  const n = arr.data.length;
-  const f = new Float32Array(n);
-  const scale = opt.scale !== undefined ? Math.fround(Number(opt.scale)) : null;
-  // u8 * float32 is exact in double, so fround gives the float32 product qscope computes.
-  for (let i = 0; i < n; i++) {
-    const v = Number(arr.data[i]);
-    f[i] = scale !== null ? Math.fround(v * scale) : Math.fround(v);
-  }
-  let dims = arr.dims;
-  if (opt.n) { // the first N samples
-    const per = n / dims[0], keep = Math.min(Number(opt.n), dims[0]);
-    dims = [keep, ...dims.slice(1)];
-    return finishShape({ dims, data: f.subarray(0, keep * per) }, opt);
-  }
-  return finishShape({ dims, data: f }, opt);
-}
-
-function finishShape(a, opt) {
-  let dims = a.dims;
-  const f = a.data, n = f.length;
-  if (opt.shape) {
-    const s = opt.shape.split(',').map(Number);
-    dims = [n / s.reduce((a, b) => a * b, 1), ...s];
-  }
-  return { dims, data: f };
 }
 
 function ort() {
