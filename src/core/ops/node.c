@@ -1,7 +1,10 @@
 #include "ops/node.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/fconv.h"
 
 void attr_release(Attr *a)
 {
@@ -42,8 +45,9 @@ int64_t node_attr_int(const Node *n, const char *name, int64_t def)
     const Attr *a = node_attr(n, name);
     if (!a)
         return def;
-    if (a->type == ATTR_FLOAT)
-        return (int64_t)a->f;
+    if (a->type == ATTR_FLOAT) /* a file's float where an int is due: truncated, saturated,
+                                  NaN as 0 (the op's parse then judges the value) */
+        return fconv_round(truncf(a->f), INT64_MIN, INT64_MAX, NULL);
     return a->i;
 }
 
