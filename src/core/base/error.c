@@ -10,18 +10,31 @@
 
 static QsAbortHook abort_hook;
 
-QsStatus qs_fail(QsError *err, QsStatus code, const char *fmt, ...)
+QsStatus qs_vfail(QsError *err, QsStatus code, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
         err->code = code;
         /* a message may quote bytes from a file: keep it one printable line */
         utf8_make_safe(err->msg, true);
     }
     return code;
+}
+
+QsStatus qs_fail(QsError *err, QsStatus code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    qs_vfail(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+QsStatus qs_vfail_first(QsStatus *st, QsError *err, QsStatus code, const char *fmt, va_list ap)
+{
+    if (!*st)
+        *st = qs_vfail(err, code, fmt, ap);
+    return *st;
 }
 
 void qs_error_prefix(QsError *err, const char *fmt, ...)

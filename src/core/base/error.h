@@ -3,6 +3,7 @@
 #ifndef QS_ERROR_H
 #define QS_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum {
@@ -25,6 +26,14 @@ typedef struct {
 /* Sets err (when non-NULL) to code and the formatted message; returns code. */
 QsStatus qs_fail(QsError *err, QsStatus code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The va_list form of qs_fail. */
+QsStatus qs_vfail(QsError *err, QsStatus code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+/* For walks that keep going after a failure and report the first one: when *st is already
+ * set, returns it and leaves err alone; else qs_vfail into err and *st. */
+QsStatus qs_vfail_first(QsStatus *st, QsError *err, QsStatus code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* Prepends "<formatted>: " to err->msg, keeping the code. Truncates if needed. */
 void qs_error_prefix(QsError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

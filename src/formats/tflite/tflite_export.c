@@ -17,15 +17,11 @@
 
 QsStatus tx_fail(Tx *x, QsStatus code, const char *fmt, ...)
 {
-    if (x->st)
-        return x->st;
-    char buf[480];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    QsStatus st = qs_vfail_first(&x->st, x->err, code, fmt, ap);
     va_end(ap);
-    x->st = qs_fail(x->err, code, "%s", buf);
-    return x->st;
+    return st;
 }
 
 /* ---- the walk ---------------------------------------------------------------------------- */

@@ -29,12 +29,11 @@ static bool v_fail(V *v, const char *fmt, ...)
 {
     if (v->st)
         return false;
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    qs_vfail_first(&v->st, v->err, QS_EFORMAT, fmt, ap);
     va_end(ap);
-    v->st = qs_fail(v->err, QS_EFORMAT, "tflite: %s", msg);
+    qs_error_prefix(v->err, "tflite");
     return false;
 }
 
