@@ -17,6 +17,16 @@
 #   3. load every exported file back (a .qsm export holds its plan as a variant, made
 #      current with `variant use`) and check it reproduces its variant's figures exactly. (The QDQ ONNX file is not read back here: qscope imports float and FP16
 #      ONNX only; tests/onnx/ort_peer.sh runs such files in ONNX Runtime.)
+#   4. export what the deployment plan ships as .tflite (docs/tflite.md): FP16 and
+#      dynamic-range INT8 for CPUs, full INT8 for the Coral Edge TPU and LiteRT on phones.
+#      The integer plans compute with `quant target=xnnpack`, set before calibrating: the
+#      int8 figures printed here are then the integers LiteRT's default CPU path (XNNPACK)
+#      computes from the file, and the target's ties (a concat's inputs share its output's
+#      scale and zero point, as TFLite's quantization spec demands) make the plan one that
+#      TFLite can hold. (With the default target=qscope the int8 export stops at the skip
+#      concat: "Concat 'skip': TFLite requires every CONCATENATION input's parameters to
+#      equal the output's".) The Edge TPU's own requantization is not published
+#      (docs/devices.md); `device target=edgetpu` checks the file is fully integer.
 # Full form: qscope --batch scripts/workflows/det_ptq_export.qs. CI runs the short form
 # with the defines in det_ptq_export.ci (a smaller evaluation split).
 let det_eval?=1000
@@ -33,6 +43,8 @@ eval
 keep fp32
 
 echo == calibration: ${det_calib} images, three observers ==
+# every int8 figure below is LiteRT's (XNNPACK) arithmetic on the .tflite file (step 4)
+quant target=xnnpack
 calibrate n=${det_calib} observer=minmax
 check samples >= 300
 mode int8-static
@@ -84,12 +96,42 @@ keep fp32_file
 check int8_onnx.bytes < fp16_file.bytes
 check fp16_file.bytes < fp32_file.bytes
 
+echo == .tflite: what the deployment plan ships ==
+# CPUs get FP16 (half weights, each behind a DEQUANTIZE) and dynamic-range INT8 (int8
+# weights; the hybrid kernels quantize each activation row on its own range); the Edge TPU
+# and LiteRT on phones get full INT8 (the percentile plan's activation scales, int32
+# biases, target xnnpack). A file's size follows the model's shapes, not its values, so
+# each is checked exactly.
+export ${det_out}_fp16.tflite variant=half
+keep fp16_tfl
+check layout == tflite-fp16
+check bytes == 55392
+export ${det_out}_dynamic.tflite variant=int8_dyn
+keep dyn_tfl
+check layout == tflite-dynamic
+check bytes == 30944
+export ${det_out}_int8.tflite variant=int8_pct
+keep int8_tfl
+check layout == tflite-int8
+check target == xnnpack
+check bytes == 33760
+# On the Edge TPU: every tensor int8, batch 1, and the compiler maps every op but the
+# DEQUANTIZE of the float output (the host runs it); the profile's size is the file's.
+device target=edgetpu variant=int8_pct
+check full_integer == 1
+check static_shapes == 1
+check cpu_ops == 1
+check size_bytes == int8_tfl.bytes
+
 echo file | bytes | layout
 echo ${det_out}_fp32.onnx | ${fp32_file.bytes} | ${fp32_file.layout}
 echo ${det_out}_fp16.onnx | ${fp16_file.bytes} | ${fp16_file.layout}
 echo ${det_out}_int8.onnx | ${int8_onnx.bytes} | ${int8_onnx.layout}
 echo ${det_out}_int8.qsm | ${int8_file.bytes} | ${int8_file.layout}
 echo ${det_out}_int8_dyn.qsm | ${dyn_file.bytes} | ${dyn_file.layout}
+echo ${det_out}_fp16.tflite | ${fp16_tfl.bytes} | ${fp16_tfl.layout}
+echo ${det_out}_dynamic.tflite | ${dyn_tfl.bytes} | ${dyn_tfl.layout}
+echo ${det_out}_int8.tflite | ${int8_tfl.bytes} | ${int8_tfl.layout}
 echo variant | precision | recall | recall_small | recall_large | f1
 echo fp32 | ${fp32.precision_all} | ${fp32.recall_all} | ${fp32.recall_small} | ${fp32.recall_large} | ${fp32.f1}
 echo fp16 | ${fp16.precision_all} | ${fp16.recall_all} | ${fp16.recall_small} | ${fp16.recall_large} | ${fp16.f1}

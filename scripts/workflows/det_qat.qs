@@ -19,6 +19,13 @@
 #      falls under it: small-ball recall drops, large balls barely move.
 #   5. QAT from that plan (the ranges are learned (LSQ), the weights learn the grid,
 #      distillation from the FP32 logits keeps the operating point) wins most of it back.
+#   6. What the plan ships, as .tflite (docs/tflite.md): FP16 and dynamic-range INT8 for
+#      CPUs, the QAT plan as full INT8 for the Coral Edge TPU and LiteRT on phones. The
+#      integer plans compute with `quant target=xnnpack`, set before calibrating, so every
+#      INT8 figure here is what LiteRT's default CPU path (XNNPACK) computes from the file;
+#      its ties (a concat's inputs share the output's scale and zero point, as TFLite's
+#      quantization spec demands) let TFLite hold the skip concat, which the default
+#      target=qscope requantizes and the export refuses.
 # Full form: qscope --batch scripts/workflows/det_qat.qs. CI runs the short form with the
 # defines in det_qat.ci (fewer samples, one QAT epoch).
 let det_eval?=1000
@@ -26,6 +33,7 @@ let det_calib?=300
 let det_qat_train?=2000
 let det_qat_epochs?=2
 let det_qat_scales?=learn
+let det_out?=/tmp/qscope_det_qat
 
 load models/det_balls.qsm
 data eval synth:balls n=${det_eval} seed=2
@@ -49,8 +57,10 @@ check f1 >= fp32.f1-0.003
 check recall_small >= fp32.recall_small-0.003
 check recall_large >= fp32.recall_large-0.003
 
-# PTQ: int8-static, per-channel weights, entropy-calibrated activation ranges.
+# PTQ: int8-static, per-channel weights, entropy-calibrated activation ranges, computed
+# as XNNPACK computes them (step 6).
 echo == INT8 PTQ (entropy calibration) ==
+quant target=xnnpack
 calibrate
 mode int8-static
 quant wgran=channel observer=entropy
@@ -96,3 +106,34 @@ echo entropy | ${entropy.precision_all} | ${entropy.recall_all} | ${entropy.reca
 echo minmax | ${minmax.precision_all} | ${minmax.recall_all} | ${minmax.recall_small} | ${minmax.recall_large} | ${minmax.f1}
 echo ptq | ${ptq.precision_all} | ${ptq.recall_all} | ${ptq.recall_small} | ${ptq.recall_large} | ${ptq.f1}
 echo qat | ${qat.precision_all} | ${qat.recall_all} | ${qat.recall_small} | ${qat.recall_large} | ${qat.f1}
+
+echo == .tflite: what the plan ships ==
+# FP16 and dynamic-range INT8 come from the trained weights (the PTQ plan's model), full
+# INT8 from the QAT variant's own weights and learned ranges. A file's size follows the
+# model's shapes, not its values, so each is checked exactly (the same sizes as Workflow 3's
+# files: the same detector).
+variant use ptq
+export ${det_out}_fp16.tflite variant=fp16
+keep fp16_tfl
+check layout == tflite-fp16
+check bytes == 55392
+export ${det_out}_dynamic.tflite variant=dynamic
+keep dyn_tfl
+check layout == tflite-dynamic
+check bytes == 30944
+export ${det_out}_qat.tflite variant=qat
+keep qat_tfl
+check layout == tflite-int8
+check target == xnnpack
+check bytes == 33760
+# On the Edge TPU: fully integer, batch 1, every op but the float output's DEQUANTIZE on
+# the TPU; the profile's size is the file's.
+device target=edgetpu variant=qat
+check full_integer == 1
+check static_shapes == 1
+check cpu_ops == 1
+check size_bytes == qat_tfl.bytes
+echo file | bytes | layout
+echo ${det_out}_fp16.tflite | ${fp16_tfl.bytes} | ${fp16_tfl.layout}
+echo ${det_out}_dynamic.tflite | ${dyn_tfl.bytes} | ${dyn_tfl.layout}
+echo ${det_out}_qat.tflite | ${qat_tfl.bytes} | ${qat_tfl.layout}

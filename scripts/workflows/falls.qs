@@ -7,7 +7,12 @@
 #      clipping (99.9), which clips the rare impact spike that is a fall's evidence;
 #   3. QAT fine-tuning of that plan at a tenth of the learning rate, with early stopping;
 #   4. per-class recall (fall first) for FP32, PTQ and QAT, and the FP32, PTQ INT8 and
-#      QAT INT8 models exported as .qsm files that load back with the same figures.
+#      QAT INT8 models exported as .qsm files that load back with the same figures, and as
+#      the .tflite files the wearable runs (docs/tflite.md). The sensor's microcontroller
+#      runs TensorFlow Lite Micro, so the integer plans compute with `quant target=tflm`,
+#      set before calibrating: every INT8 figure here is what TFLM's kernels compute from
+#      those files (gemmlowp double rounding; docs/quantization.md "Targets"; a phone
+#      would take target=xnnpack).
 # Full form: qscope --batch scripts/workflows/falls.qs. CI runs the short form with the
 # defines in falls.ci (fewer windows and epochs).
 let falls_out?=/tmp/qscope_falls
@@ -23,8 +28,16 @@ source scripts/train/falls.qs
 keep fp32
 check recall_fall >= 0.5
 save ${falls_out}_fp32.qsm
+# the float model as the device holds it (BatchNormalization folded, ReLU fused); a
+# file's size follows the model's shapes, not its values, so it is checked exactly
+export ${falls_out}_fp32.tflite
+keep fp32_tfl
+check layout == tflite-fp32
+check bytes == 36272
 
-# 2. PTQ, ranges from the calib split. Min-max first: INT8 loses nothing measurable here.
+# 2. PTQ, ranges from the calib split, in TFLM's arithmetic (step 4). Min-max first: INT8
+# loses nothing measurable here.
+quant target=tflm
 calibrate
 mode int8-static
 eval
@@ -53,6 +66,26 @@ variant use ptq
 compare
 save ${falls_out}_ptq.qsm variant=ptq
 save ${falls_out}_qat.qsm variant=qat
+# the INT8 files: int8 weights (per channel) and activations, int32 biases, float in and
+# out; the QAT file carries the fine-tuned weights and ranges
+export ${falls_out}_ptq.tflite variant=ptq
+keep ptq_tfl
+check layout == tflite-int8
+check target == tflm
+check bytes == 15424
+export ${falls_out}_qat.tflite variant=qat
+keep qat_tfl
+check layout == tflite-int8
+check target == tflm
+check bytes == 15424
+# TFLM has every op of it, and the profile's size is the file's
+device target=cortex-m variant=qat
+check unsupported == 0
+check size_bytes == qat_tfl.bytes
+echo file | bytes | layout
+echo ${falls_out}_fp32.tflite | ${fp32_tfl.bytes} | ${fp32_tfl.layout}
+echo ${falls_out}_ptq.tflite | ${ptq_tfl.bytes} | ${ptq_tfl.layout}
+echo ${falls_out}_qat.tflite | ${qat_tfl.bytes} | ${qat_tfl.layout}
 # a plain model file: the session's mode stays what it was, so back to FP32 first
 load ${falls_out}_fp32.qsm
 mode fp32
