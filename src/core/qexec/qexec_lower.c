@@ -799,6 +799,7 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
         st = lower_steps(&L, err);
     if (!st) {
         lower_reps(q);
+        qexec_ort_plan(q);
         lower_info(&L);
         q->deployed_bytes = lower_deployed(&L);
     }

@@ -464,6 +464,10 @@ static void step_lin_q_int(const Step *s, StepIO *io)
     const int8_t *x = io->in[0]->data;
     int8_t *y = io->out.data;
     int32_t zo = u->out_qp.zero_point;
+    if (u->ort != LORT_QLINEAR) { /* target ort: a group ONNX Runtime does not fuse */
+        qexec_ort_run(s, io->in[0], &io->out, io->scratch);
+        return;
+    }
     if (u->kind == LIN_GEMM) {
         int64_t rows = tensor_numel(&io->out) / u->oc;
         /* computed transposed, (OC, rows) = W X^T, so each channel is one requantized
@@ -535,6 +539,8 @@ static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
     const LinUnit *u = s->lin;
     if (io->fake)
         return step_lin_float_scratch(s, io);
+    if (u->ort != LORT_QLINEAR)
+        return qexec_ort_scratch(s, &io->in[0]->shape, &io->out.shape);
     size_t n = (size_t)shape_numel(&io->out.shape);
     if (u->kind == LIN_GEMM) /* transposed accumulators and output */
         return n * sizeof(int32_t) + n;

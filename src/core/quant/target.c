@@ -22,7 +22,7 @@ const QTargetDef target_table[QTGT_COUNT] = {
                     .fixed_prob_out = true },
     [QTGT_ORT] = { .name = "ort", .runtime = "ONNX Runtime (CPU, QDQ fused into QLinear "
                    "kernels)", .requant = QRQ_FP32, .add = TADD_ORT, .avgpool = TAVG_ORT,
-                   .mean = TMEAN_ORT, .concat = TCAT_DQ_Q },
+                   .mean = TMEAN_ORT, .concat = TCAT_DQ_Q, .ort_graph = true },
 };
 
 int target_find(const char *name)

@@ -77,6 +77,10 @@ typedef struct QTargetDef {
     /* int8 Softmax and Sigmoid outputs have the spec's fixed parameters, scale 1/256 and
      * zero point -128 (they run as float fallbacks here; their output quantizes so) */
     bool fixed_prob_out;
+    /* ONNX Runtime: a linear unit runs as the runtime's graph optimizer leaves the QDQ
+     * export's group (fused QLinear kernel, MatMulIntegerToFloat, or float Conv between
+     * DequantizeLinear and QuantizeLinear; qexec_ort.c) */
+    bool ort_graph;
 } QTargetDef;
 
 /* The spec's fixed parameters of an int8 probability output (Softmax, Sigmoid) on grid
