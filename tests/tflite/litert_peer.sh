@@ -135,6 +135,7 @@ mode fp16
 export $out/${m}_fp16.tflite
 run $qsin out=$out/${m}_fp16_qscope.npy
 mode int8-dyn
+$target_cmd
 export $out/${m}_dynamic.tflite
 run $qsin out=$out/${m}_dynamic_qscope.npy
 EOF

@@ -99,7 +99,7 @@ typedef struct Step {
     int in_rep;              /* how the head's non-constant inputs are read */
     int out_rep;             /* how the output is produced */
     LinUnit *lin;            /* STEP_LIN_* */
-    const QTargetDef *target; /* the plan's target row (int8-static steps) */
+    const QTargetDef *target; /* the plan's target row (int8 steps) */
     /* STEP_Q_ADD: the target's Add parameters */
     TargetAdd add;
     /* STEP_Q_CONCAT: per input, identity or a requantization (TCAT_REQUANT) */

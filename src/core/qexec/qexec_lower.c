@@ -553,6 +553,7 @@ static QsStatus lower_steps(Lower *L, QsError *err)
         if (lin && lin_sk != STEP_FLOAT) {
             StepKind sk = lin_sk;
             Step *s = lower_new_step(q, node, last, sk, p);
+            s->target = L->T;
             int si = (int)(s - q->steps);
             q->step_of[node] = si;
             if (bn >= 0)

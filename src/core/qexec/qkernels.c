@@ -302,30 +302,40 @@ static size_t step_lin_float_scratch(const Step *s, const StepIO *io)
     return u->kind == LIN_GEMM ? 0 : qk_conv_f32_scratch(u, &io->in[0]->shape, &io->out.shape);
 }
 
-/* ---- STEP_LIN_DYN: per-sample input quantization, int32 accumulation, float output -- */
+/* ---- STEP_LIN_DYN: run-time input quantization, int32 accumulation, float output ---- */
 
-/* min/max of the finite values of x[n]; 0, 0 when there are none. */
-static void qk_minmax(const float *x, int64_t n, float *lo, float *hi)
+/* The run-time quantization rule of a dynamic step (its target's hybrid kernels). */
+static TargetDynRule qk_dyn_rule(const Step *s)
 {
-    float mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (isfinite(v)) {
-            mn = v < mn ? v : mn;
-            mx = v > mx ? v : mx;
-        }
-    }
-    if (mn > mx)
-        mn = mx = 0.0f;
-    *lo = mn;
-    *hi = mx;
+    return s->target ? s->target->dyn : TDYN_SAMPLE;
 }
 
-/* y = (s_x s_w[c]) (acc - z_x sumw[c]) + b[c], the float output of a dynamic unit. */
-static inline float qk_dyn_out(const LinUnit *u, int64_t c, float sx, int32_t zx, int64_t acc)
+/* The values that share one range: a sample, or under TDYN_XNNPACK one row of a dense
+ * layer's (rows, K) input (a convolution's image stays one span). */
+static int64_t qk_dyn_span(const Step *s, int64_t per_in)
 {
-    int64_t corr = acc - (int64_t)zx * u->sumw[c];
-    return (sx * u->ws[c]) * (float)corr + u->bf[c];
+    return qk_dyn_rule(s) == TDYN_XNNPACK && s->lin->kind == LIN_GEMM ? s->lin->k : per_in;
+}
+
+/* xf = the input as the unit sees it: each span's codes, dequantized (s (q - z)). */
+static void qk_dyn_fake_input(const Step *s, const float *x, int64_t total, int64_t per_in,
+                              int bits, float *xf)
+{
+    int64_t span = qk_dyn_span(s, per_in);
+    for (int64_t o = 0; o < total; o += span) {
+        TargetDyn d;
+        target_dyn_params(qk_dyn_rule(s), x + o, span, bits, &d);
+        for (int64_t i = 0; i < span; i++) {
+            float v = x[o + i];
+            if (d.rule == TDYN_SAMPLE) {
+                xf[o + i] = quant_fake(v, &d.qp);
+            } else {
+                int8_t q;
+                target_dyn_quantize(&d, &v, 1, &q);
+                xf[o + i] = d.scale * (float)((int32_t)q - d.qp.zero_point);
+            }
+        }
+    }
 }
 
 static void step_lin_dyn_int(const Step *s, StepIO *io)
@@ -335,53 +345,60 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
     float *y = tensor_f32(&io->out);
     int64_t nb = io->in[0]->shape.dim[0];
     int64_t per_in = tensor_numel(io->in[0]) / nb, per_out = tensor_numel(&io->out) / nb;
+    int64_t span = qk_dyn_span(s, per_in), nspan = per_in / span;
     char *cur = io->scratch;
     int8_t *xq = qk_take(&cur, (size_t)per_in);
+    TargetDyn *dp = qk_take(&cur, (size_t)nspan * sizeof *dp);
     /* the rest of the scratch: int32 accumulators (gemm), or rows then accumulators (conv) */
     char *rest = cur;
     for (int64_t b = 0; b < nb; b++) {
         const float *xs = x + b * per_in;
         float *ys = y + b * per_out;
-        float lo, hi;
-        qk_minmax(xs, per_in, &lo, &hi);
-        QParams qp = quant_params(lo, hi, io->bits, false);
-        quant_array_i8(xs, per_in, &qp, xq);
+        for (int64_t j = 0; j < nspan; j++) {
+            target_dyn_params(qk_dyn_rule(s), xs + j * span, span, io->bits, &dp[j]);
+            target_dyn_quantize(&dp[j], xs + j * span, span, xq + j * span);
+        }
         if (u->kind == LIN_GEMM) {
             int64_t rows = per_in / u->k;
             int32_t *acc = (int32_t *)rest;
             qgemm(rows, u->oc, u->k, xq, u->k, u->wq, u->k, acc, u->oc);
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t c = 0; c < u->oc; c++)
-                    ys[r * u->oc + c] = qk_dyn_out(u, c, qp.scale, qp.zero_point,
-                                                   acc[r * u->oc + c]);
+            for (int64_t r = 0; r < rows; r++) {
+                const TargetDyn *d = &dp[r * u->k / span];
+                for (int64_t c = 0; c < u->oc; c++) {
+                    int64_t a = acc[r * u->oc + c] - (int64_t)d->qp.zero_point * u->sumw[c];
+                    ys[r * u->oc + c] = target_dyn_out(d, u->ws[c], a, u->bf[c]);
+                }
+            }
         } else {
+            const TargetDyn *d = &dp[0];
             Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
             xs1.dim[0] = ys1.dim[0] = 1;
-            CDims d = qk_dims(&u->ca, &xs1, &ys1);
-            int64_t ohw = d.oh * d.ow;
+            CDims dd = qk_dims(&u->ca, &xs1, &ys1);
+            int64_t ohw = dd.oh * dd.ow;
             if (u->kind == LIN_DW) {
                 int64_t kk = u->ca.w.kh * u->ca.w.kw;
                 int32_t *acc = (int32_t *)rest;
-                for (int64_t c = 0; c < d.oc; c++) {
-                    qk_dw_plane(&u->ca, &d, xq + (c / d.ocg) * d.h * d.w, u->wq + c * kk,
-                                qp.zero_point, acc);
+                for (int64_t c = 0; c < dd.oc; c++) {
+                    qk_dw_plane(&u->ca, &dd, xq + (c / dd.ocg) * dd.h * dd.w, u->wq + c * kk,
+                                d->qp.zero_point, acc);
                     /* the zero point is already subtracted per tap */
-                    float sc = qp.scale * u->ws[c];
                     for (int64_t r = 0; r < ohw; r++)
-                        ys[c * ohw + r] = sc * (float)acc[r] + u->bf[c];
+                        ys[c * ohw + r] = target_dyn_out(d, u->ws[c], acc[r], u->bf[c]);
                 }
             } else {
                 char *c2 = rest;
                 int8_t *col = qk_take(&c2, (size_t)(ohw * u->k));
-                int32_t *acc = qk_take(&c2, (size_t)(d.ocg * ohw) * sizeof(int32_t));
+                int32_t *acc = qk_take(&c2, (size_t)(dd.ocg * ohw) * sizeof(int32_t));
                 for (int64_t g = 0; g < u->ca.group; g++) {
-                    qk_im2row(&u->ca, &d, xq + g * d.cg * d.h * d.w, (int8_t)qp.zero_point, col);
-                    qgemm(d.ocg, ohw, u->k, u->wq + g * d.ocg * u->k, u->k, col, u->k, acc, ohw);
-                    for (int64_t oc = 0; oc < d.ocg; oc++) {
-                        int64_t c = g * d.ocg + oc;
-                        for (int64_t r = 0; r < ohw; r++)
-                            ys[c * ohw + r] =
-                                qk_dyn_out(u, c, qp.scale, qp.zero_point, acc[oc * ohw + r]);
+                    qk_im2row(&u->ca, &dd, xq + g * dd.cg * dd.h * dd.w, (int8_t)d->qp.zero_point,
+                              col);
+                    qgemm(dd.ocg, ohw, u->k, u->wq + g * dd.ocg * u->k, u->k, col, u->k, acc, ohw);
+                    for (int64_t oc = 0; oc < dd.ocg; oc++) {
+                        int64_t c = g * dd.ocg + oc;
+                        for (int64_t r = 0; r < ohw; r++) {
+                            int64_t a = acc[oc * ohw + r] - (int64_t)d->qp.zero_point * u->sumw[c];
+                            ys[c * ohw + r] = target_dyn_out(d, u->ws[c], a, u->bf[c]);
+                        }
                     }
                 }
             }
@@ -390,7 +407,7 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
     qk_act_f32(u, y, tensor_numel(&io->out));
 }
 
-/* The fake-quant twin: each sample fake-quantized with its own range, then the float op
+/* The fake-quant twin: each span fake-quantized with its own range, then the float op
  * with dequantized weights and the float bias. */
 static void step_lin_dyn_fake(const Step *s, StepIO *io)
 {
@@ -400,13 +417,7 @@ static void step_lin_dyn_fake(const Step *s, StepIO *io)
     int64_t total = tensor_numel(io->in[0]), per_in = total / nb;
     char *cur = io->scratch;
     float *xf = qk_take(&cur, (size_t)total * sizeof(float));
-    for (int64_t b = 0; b < nb; b++) {
-        float lo, hi;
-        qk_minmax(x + b * per_in, per_in, &lo, &hi);
-        QParams qp = quant_params(lo, hi, io->bits, false);
-        for (int64_t i = 0; i < per_in; i++)
-            xf[b * per_in + i] = quant_fake(x[b * per_in + i], &qp);
-    }
+    qk_dyn_fake_input(s, x, total, per_in, io->bits, xf);
     Tensor xt = tensor_view(DT_F32, io->in[0]->shape, xf);
     StepIO sub = *io;
     sub.scratch = cur;
@@ -436,7 +447,8 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     if (io->fake)
         return qk_align((size_t)(per_in * nb) * sizeof(float)) +
                step_lin_float_scratch(s, io);
-    size_t bytes = qk_align((size_t)per_in);
+    size_t bytes = qk_align((size_t)per_in) +
+                   qk_align((size_t)(per_in / qk_dyn_span(s, per_in)) * sizeof(TargetDyn));
     if (u->kind == LIN_GEMM)
         return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
     Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
@@ -573,13 +585,7 @@ void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
         for (int64_t i = 0; i < total; i++)
             xf[i] = quant_fake(xs[i], &u->in_qp);
     } else {
-        for (int64_t b = 0; b < nb; b++) {
-            float lo, hi;
-            qk_minmax(xs + b * per_in, per_in, &lo, &hi);
-            QParams qp = quant_params(lo, hi, bits, false);
-            for (int64_t i = 0; i < per_in; i++)
-                xf[b * per_in + i] = quant_fake(xs[b * per_in + i], &qp);
-        }
+        qk_dyn_fake_input(s, xs, total, per_in, bits, xf);
     }
     const float *bias = s->kind == STEP_LIN_Q ? u->bfq : u->bf;
     float *yv = tensor_f32(y);

@@ -14,7 +14,7 @@ const QTargetDef target_table[QTGT_COUNT] = {
                        "XNNPACK delegate (phones, desktops, LiteRT.js)", .requant = QRQ_FP32,
                        .add = TADD_XNNPACK, .avgpool = TAVG_TFLITE, .mean = TMEAN_XNNPACK,
                        .concat = TCAT_REQUANT, .clamp = TCLAMP_XNNPACK, .tie_concat = true,
-                       .tie_avgpool = true, .fixed_prob_out = true },
+                       .tie_avgpool = true, .fixed_prob_out = true, .dyn = TDYN_XNNPACK },
     [QTGT_TFLM] = { .name = "tflm", .runtime = "TensorFlow Lite Micro, the TFLite reference "
                     "kernels, esp-nn", .requant = QRQ_GEMMLOWP, .add = TADD_TFLITE,
                     .avgpool = TAVG_TFLITE, .mean = TMEAN_TFLITE, .concat = TCAT_REQUANT,
@@ -108,6 +108,69 @@ QsStatus target_requant_linear(const QTargetDef *t, float s_in, float s_w, float
         return qs_fail(err, QS_EINVAL, "%s: XNNPACK refuses a requantization scale of %g "
                        "(>= 256)", what, (double)fm);
     return target_requant_ratio(t, m, fm, r, what, err);
+}
+
+/* ---- int8-dyn activations ------------------------------------------------------------ */
+
+static void target_minmax(const float *x, int64_t n, float *lo, float *hi)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (isfinite(v)) {
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+        }
+    }
+    if (mn > mx)
+        mn = mx = 0.0f;
+    *lo = mn;
+    *hi = mx;
+}
+
+void target_dyn_params(TargetDynRule rule, const float *x, int64_t n, int bits, TargetDyn *d)
+{
+    float lo, hi;
+    target_minmax(x, n, &lo, &hi);
+    memset(d, 0, sizeof *d);
+    if (rule != TDYN_XNNPACK || bits != 8) {
+        d->rule = TDYN_SAMPLE;
+        d->qp = quant_params(lo, hi, bits, false);
+        d->scale = d->qp.scale;
+        return;
+    }
+    /* google/XNNPACK src/xnnpack/quantization.h xnn_qd8_asymmetric_quantization_params and
+     * src/operators: xnn_compute_f32_qd8_convert */
+    const float qmin = -128.0f, qmax = 127.0f;
+    float rmin = lo < 0.0f ? lo : 0.0f, rmax = hi > 0.0f ? hi : 0.0f;
+    float inv = rmin == rmax ? 1.0f : (qmax - qmin) / (rmax - rmin);
+    float dmin = rmin * inv, dmax = rmax * inv;
+    float zp = (qmin + dmin) + (qmax + dmax) > 0.0f ? qmin - dmin : qmax - dmax;
+    zp = zp > qmin ? zp : qmin;
+    zp = zp < qmax ? zp : qmax;
+    d->rule = TDYN_XNNPACK;
+    d->qp = (QParams){ .zero_point = (int32_t)lrintf(zp), .qmin = -128, .qmax = 127 };
+    d->scale = 1.0f / inv;    /* what the qd8 GEMM multiplies the sum by */
+    d->inv = inv;
+    d->qp.scale = d->scale;
+}
+
+void target_dyn_quantize(const TargetDyn *d, const float *x, int64_t n, int8_t *q)
+{
+    if (d->rule != TDYN_XNNPACK) {
+        quant_array_i8(x, n, &d->qp, q);
+        return;
+    }
+    /* f32-qs8-vcvt: x inv clamped to [qmin - z, qmax - z] in float, rounded to nearest even
+     * (the magic-bias add), then z */
+    const float lo = (float)(d->qp.qmin - d->qp.zero_point);
+    const float hi = (float)(d->qp.qmax - d->qp.zero_point);
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * d->inv;
+        v = v > lo ? v : lo; /* NaN takes lo */
+        v = v < hi ? v : hi;
+        q[i] = (int8_t)((int32_t)lrintf(v) + d->qp.zero_point);
+    }
 }
 
 /* ---- Add ------------------------------------------------------------------------------ */
