@@ -307,35 +307,94 @@ static size_t step_lin_float_scratch(const Step *s, const StepIO *io)
 /* The run-time quantization rule of a dynamic step (its target's hybrid kernels). */
 static TargetDynRule qk_dyn_rule(const Step *s)
 {
-    return s->target ? s->target->dyn : TDYN_SAMPLE;
+    return s->target ? target_dyn_rule(s->target, s->lin->kind == LIN_DW) : TDYN_SAMPLE;
 }
 
-/* The values that share one range: a sample, or under TDYN_XNNPACK one row of a dense
- * layer's (rows, K) input (a convolution's image stays one span). */
-static int64_t qk_dyn_span(const Step *s, int64_t per_in)
+/* The values that share one range, as spans of one sample: a sample is one span, except
+ * under a runtime's rule a dense layer's (rows, K) input (one span per row) and, under
+ * XNNPACK's, a pointwise convolution's (a 1x1 kernel, stride 1, no padding, one group),
+ * which XNNPACK runs as a dense layer over pixels (one span per pixel: its channels, HW
+ * apart in qscope's layout). Span j starts at j len (step 1) or at j (step HW). */
+typedef struct DynSpans {
+    int64_t n, len, step;
+} DynSpans;
+
+static DynSpans qk_dyn_spans(const Step *s, const Shape *in)
 {
-    return qk_dyn_rule(s) == TDYN_XNNPACK && s->lin->kind == LIN_GEMM ? s->lin->k : per_in;
+    const LinUnit *u = s->lin;
+    int64_t per_in = shape_numel(in) / in->dim[0];
+    TargetDynRule rule = qk_dyn_rule(s);
+    if (rule != TDYN_SAMPLE && u->kind == LIN_GEMM)
+        return (DynSpans){ per_in / u->k, u->k, 1 };
+    const Window *w = &u->ca.w;
+    if (rule == TDYN_XNNPACK && u->kind == LIN_CONV && u->ca.group == 1 && w->kh == 1 &&
+        w->kw == 1 && w->sh == 1 && w->sw == 1 && !w->pt && !w->pl && !w->pb && !w->pr) {
+        int64_t c = in->dim[1];
+        return (DynSpans){ per_in / c, c, per_in / c };
+    }
+    return (DynSpans){ 1, per_in, 1 };
+}
+
+static inline int64_t qk_span_start(const DynSpans *sp, int64_t j)
+{
+    return sp->step == 1 ? j * sp->len : j;
+}
+
+/* Span j of sample x: its parameters into *d, its codes into xq (at the span's places);
+ * buf: sp->len floats and sp->len bytes of scratch for a strided span. */
+static void qk_dyn_quant_span(const Step *s, const DynSpans *sp, int64_t j, const float *x,
+                              int bits, TargetDyn *d, int8_t *xq, float *buf)
+{
+    int64_t o = qk_span_start(sp, j);
+    if (sp->step == 1) {
+        target_dyn_params(qk_dyn_rule(s), x + o, sp->len, bits, d);
+        target_dyn_quantize(d, x + o, sp->len, xq + o);
+        return;
+    }
+    int8_t *qb = (int8_t *)(buf + sp->len);
+    for (int64_t i = 0; i < sp->len; i++)
+        buf[i] = x[o + i * sp->step];
+    target_dyn_params(qk_dyn_rule(s), buf, sp->len, bits, d);
+    target_dyn_quantize(d, buf, sp->len, qb);
+    for (int64_t i = 0; i < sp->len; i++)
+        xq[o + i * sp->step] = qb[i];
+}
+
+/* The span of sample position i (a row of a dense layer's input, or a pixel). */
+static inline int64_t qk_span_of(const DynSpans *sp, int64_t i)
+{
+    return sp->step == 1 ? i / sp->len : i % sp->step;
 }
 
 /* xf = the input as the unit sees it: each span's codes, dequantized (s (q - z)). */
-static void qk_dyn_fake_input(const Step *s, const float *x, int64_t total, int64_t per_in,
-                              int bits, float *xf)
+static void qk_dyn_fake_input(const Step *s, const Tensor *xt, int bits, float *xf, char *cur)
 {
-    int64_t span = qk_dyn_span(s, per_in);
-    for (int64_t o = 0; o < total; o += span) {
-        TargetDyn d;
-        target_dyn_params(qk_dyn_rule(s), x + o, span, bits, &d);
-        for (int64_t i = 0; i < span; i++) {
-            float v = x[o + i];
-            if (d.rule == TDYN_SAMPLE) {
-                xf[o + i] = quant_fake(v, &d.qp);
-            } else {
-                int8_t q;
-                target_dyn_quantize(&d, &v, 1, &q);
-                xf[o + i] = d.scale * (float)((int32_t)q - d.qp.zero_point);
+    const float *x = tensor_f32(xt);
+    int64_t nb = xt->shape.dim[0], per_in = tensor_numel(xt) / nb;
+    DynSpans sp = qk_dyn_spans(s, &xt->shape);
+    int8_t *xq = qk_take(&cur, (size_t)per_in);
+    float *buf = qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1));
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t j = 0; j < sp.n; j++) {
+            TargetDyn d;
+            qk_dyn_quant_span(s, &sp, j, x + b * per_in, bits, &d, xq, buf);
+            int64_t o = qk_span_start(&sp, j);
+            for (int64_t i = 0; i < sp.len; i++) {
+                int64_t k = o + i * sp.step;
+                float v = x[b * per_in + k];
+                xf[b * per_in + k] = d.rule == TDYN_SAMPLE
+                                         ? quant_fake(v, &d.qp)
+                                         : d.scale * (float)((int32_t)xq[k] - d.qp.zero_point);
             }
         }
-    }
+}
+
+/* Scratch of qk_dyn_fake_input. */
+static size_t qk_dyn_fake_scratch(const Step *s, const Shape *in)
+{
+    DynSpans sp = qk_dyn_spans(s, in);
+    return qk_align((size_t)(shape_numel(in) / in->dim[0])) +
+           qk_align((size_t)sp.len * (sizeof(float) + 1));
 }
 
 static void step_lin_dyn_int(const Step *s, StepIO *io)
@@ -345,32 +404,31 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
     float *y = tensor_f32(&io->out);
     int64_t nb = io->in[0]->shape.dim[0];
     int64_t per_in = tensor_numel(io->in[0]) / nb, per_out = tensor_numel(&io->out) / nb;
-    int64_t span = qk_dyn_span(s, per_in), nspan = per_in / span;
+    DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
     char *cur = io->scratch;
     int8_t *xq = qk_take(&cur, (size_t)per_in);
-    TargetDyn *dp = qk_take(&cur, (size_t)nspan * sizeof *dp);
+    TargetDyn *dp = qk_take(&cur, (size_t)sp.n * sizeof *dp);
+    float *buf = qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1));
     /* the rest of the scratch: int32 accumulators (gemm), or rows then accumulators (conv) */
     char *rest = cur;
     for (int64_t b = 0; b < nb; b++) {
         const float *xs = x + b * per_in;
         float *ys = y + b * per_out;
-        for (int64_t j = 0; j < nspan; j++) {
-            target_dyn_params(qk_dyn_rule(s), xs + j * span, span, io->bits, &dp[j]);
-            target_dyn_quantize(&dp[j], xs + j * span, span, xq + j * span);
-        }
+        for (int64_t j = 0; j < sp.n; j++)
+            qk_dyn_quant_span(s, &sp, j, xs, io->bits, &dp[j], xq, buf);
         if (u->kind == LIN_GEMM) {
             int64_t rows = per_in / u->k;
             int32_t *acc = (int32_t *)rest;
             qgemm(rows, u->oc, u->k, xq, u->k, u->wq, u->k, acc, u->oc);
             for (int64_t r = 0; r < rows; r++) {
-                const TargetDyn *d = &dp[r * u->k / span];
+                const TargetDyn *d = &dp[qk_span_of(&sp, r * u->k)];
                 for (int64_t c = 0; c < u->oc; c++) {
                     int64_t a = acc[r * u->oc + c] - (int64_t)d->qp.zero_point * u->sumw[c];
                     ys[r * u->oc + c] = target_dyn_out(d, u->ws[c], a, u->bf[c]);
                 }
             }
         } else {
-            const TargetDyn *d = &dp[0];
+            const TargetDyn *d = &dp[0]; /* one span per image, or a pointwise conv's pixel */
             Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
             xs1.dim[0] = ys1.dim[0] = 1;
             CDims dd = qk_dims(&u->ca, &xs1, &ys1);
@@ -390,14 +448,16 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
                 int8_t *col = qk_take(&c2, (size_t)(ohw * u->k));
                 int32_t *acc = qk_take(&c2, (size_t)(dd.ocg * ohw) * sizeof(int32_t));
                 for (int64_t g = 0; g < u->ca.group; g++) {
+                    /* padding reads the zero point: one image-wide span, or none (pointwise) */
                     qk_im2row(&u->ca, &dd, xq + g * dd.cg * dd.h * dd.w, (int8_t)d->qp.zero_point,
                               col);
                     qgemm(dd.ocg, ohw, u->k, u->wq + g * dd.ocg * u->k, u->k, col, u->k, acc, ohw);
                     for (int64_t oc = 0; oc < dd.ocg; oc++) {
                         int64_t c = g * dd.ocg + oc;
                         for (int64_t r = 0; r < ohw; r++) {
-                            int64_t a = acc[oc * ohw + r] - (int64_t)d->qp.zero_point * u->sumw[c];
-                            ys[c * ohw + r] = target_dyn_out(d, u->ws[c], a, u->bf[c]);
+                            const TargetDyn *dr = sp.n > 1 ? &dp[r] : d;
+                            int64_t a = acc[oc * ohw + r] - (int64_t)dr->qp.zero_point * u->sumw[c];
+                            ys[c * ohw + r] = target_dyn_out(dr, u->ws[c], a, u->bf[c]);
                         }
                     }
                 }
@@ -412,12 +472,10 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
 static void step_lin_dyn_fake(const Step *s, StepIO *io)
 {
     const LinUnit *u = s->lin;
-    const float *x = tensor_f32(io->in[0]);
-    int64_t nb = io->in[0]->shape.dim[0];
-    int64_t total = tensor_numel(io->in[0]), per_in = total / nb;
+    int64_t total = tensor_numel(io->in[0]);
     char *cur = io->scratch;
     float *xf = qk_take(&cur, (size_t)total * sizeof(float));
-    qk_dyn_fake_input(s, x, total, per_in, io->bits, xf);
+    qk_dyn_fake_input(s, io->in[0], io->bits, xf, cur);
     Tensor xt = tensor_view(DT_F32, io->in[0]->shape, xf);
     StepIO sub = *io;
     sub.scratch = cur;
@@ -444,11 +502,13 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     const LinUnit *u = s->lin;
     int64_t nb = io->in[0]->shape.dim[0];
     int64_t per_in = shape_numel(&io->in[0]->shape) / nb;
-    if (io->fake)
-        return qk_align((size_t)(per_in * nb) * sizeof(float)) +
-               step_lin_float_scratch(s, io);
-    size_t bytes = qk_align((size_t)per_in) +
-                   qk_align((size_t)(per_in / qk_dyn_span(s, per_in)) * sizeof(TargetDyn));
+    if (io->fake) {
+        size_t fs = step_lin_float_scratch(s, io), qs = qk_dyn_fake_scratch(s, &io->in[0]->shape);
+        return qk_align((size_t)(per_in * nb) * sizeof(float)) + (fs > qs ? fs : qs);
+    }
+    DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
+    size_t bytes = qk_align((size_t)per_in) + qk_align((size_t)sp.n * sizeof(TargetDyn)) +
+                   qk_align((size_t)sp.len * (sizeof(float) + 1));
     if (u->kind == LIN_GEMM)
         return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
     Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
@@ -569,14 +629,16 @@ size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y)
 {
     const LinUnit *u = s->lin;
     size_t bytes = qk_align((size_t)shape_numel(x) * sizeof(float));
-    return u->kind == LIN_GEMM ? bytes : bytes + qk_conv_f32_scratch(u, x, y);
+    size_t fs = u->kind == LIN_GEMM ? 0 : qk_conv_f32_scratch(u, x, y);
+    size_t qs = s->kind == STEP_LIN_DYN ? qk_dyn_fake_scratch(s, x) : 0;
+    return bytes + (fs > qs ? fs : qs);
 }
 
 void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
                      size_t scratch_bytes, int bits)
 {
     const LinUnit *u = s->lin;
-    int64_t total = tensor_numel(x), nb = x->shape.dim[0], per_in = total / nb;
+    int64_t total = tensor_numel(x);
     const float *xs = tensor_f32(x);
     char *cur = scratch;
     float *xf = qk_take(&cur, (size_t)total * sizeof(float));
@@ -585,7 +647,7 @@ void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
         for (int64_t i = 0; i < total; i++)
             xf[i] = quant_fake(xs[i], &u->in_qp);
     } else {
-        qk_dyn_fake_input(s, xs, total, per_in, bits, xf);
+        qk_dyn_fake_input(s, x, bits, xf, cur);
     }
     const float *bias = s->kind == STEP_LIN_Q ? u->bfq : u->bf;
     float *yv = tensor_f32(y);

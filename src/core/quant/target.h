@@ -67,6 +67,9 @@ typedef enum {
     TDYN_XNNPACK,     /* XNNPACK qd8 (LiteRT's dynamic-range FULLY_CONNECTED and CONV_2D):
                          one range per row of a dense layer's (rows, K) input, per image of
                          a convolution's; y = ((float)acc s_x) s_w[c] + b */
+    TDYN_TFLITE,      /* TFLite's builtin hybrid kernels (AsymmetricQuantizeFloats): the
+                         same spans, the range's parameters in double, round half away;
+                         y = (s_x s_w[c]) acc + b */
 } TargetDynRule;
 
 typedef struct QTargetDef {
@@ -91,7 +94,8 @@ typedef struct QTargetDef {
      * export's group (fused QLinear kernel, MatMulIntegerToFloat, or float Conv between
      * DequantizeLinear and QuantizeLinear; qexec_ort.c) */
     bool ort_graph;
-    TargetDynRule dyn;
+    TargetDynRule dyn;       /* dense layers and convolutions */
+    TargetDynRule dyn_dw;    /* depthwise convolutions */
 } QTargetDef;
 
 /* The spec's fixed parameters of an int8 probability output (Softmax, Sigmoid) on grid
@@ -125,17 +129,23 @@ void target_clamp(const QTargetDef *t, const QParams *p, float fl, float fh, int
 typedef struct TargetDyn {
     TargetDynRule rule;
     QParams qp;               /* zero point and grid; qp.scale == scale */
-    float inv;                /* TDYN_XNNPACK: the multiplier the codes are made with */
+    float inv;                /* TDYN_XNNPACK, TDYN_TFLITE: the multiplier of the codes */
     float scale;
 } TargetDyn;
 
-/* The parameters of span x[n] under rule at `bits` (TDYN_XNNPACK needs 8 bits: any other
- * width takes TDYN_SAMPLE's), from the finite values' min and max. */
+/* The parameters of span x[n] under rule at `bits` (TDYN_XNNPACK and TDYN_TFLITE are int8
+ * rules: any other width takes TDYN_SAMPLE's), from the finite values' min and max. */
 void target_dyn_params(TargetDynRule rule, const float *x, int64_t n, int bits, TargetDyn *d);
-/* The int8 codes of x[n] with d. */
+/* The int8 codes of x[n] with d: TDYN_XNNPACK clamp(round_even(x inv) + z), TDYN_TFLITE
+ * clamp(round_half_away((float)z + x inv)), TDYN_SAMPLE quant_q. */
 void target_dyn_quantize(const TargetDyn *d, const float *x, int64_t n, int8_t *q);
 /* The float value of one output from its int32 sum acc = sum (q - z) w (zero point taken
  * out), channel scale sw and float bias b. */
+/* The rule of a dense layer or convolution (depthwise or not) on target t. */
+static inline TargetDynRule target_dyn_rule(const struct QTargetDef *t, bool depthwise)
+{
+    return depthwise ? t->dyn_dw : t->dyn;
+}
 static inline float target_dyn_out(const TargetDyn *d, float sw, int64_t acc, float b)
 {
     if (d->rule == TDYN_XNNPACK)
