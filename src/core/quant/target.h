@@ -69,7 +69,8 @@ typedef enum {
                          a convolution's; y = ((float)acc s_x) s_w[c] + b */
     TDYN_TFLITE,      /* TFLite's builtin hybrid kernels (AsymmetricQuantizeFloats): the
                          same spans, the range's parameters in double, round half away;
-                         y = (s_x s_w[c]) acc + b */
+                         y = ((float)acc s_x) s_w[c] + b (the order closest to LiteRT's
+                         depthwise, which is not bit-exact: docs/quantization.md) */
 } TargetDynRule;
 
 typedef struct QTargetDef {
@@ -148,7 +149,7 @@ static inline TargetDynRule target_dyn_rule(const struct QTargetDef *t, bool dep
 }
 static inline float target_dyn_out(const TargetDyn *d, float sw, int64_t acc, float b)
 {
-    if (d->rule == TDYN_XNNPACK)
+    if (d->rule == TDYN_XNNPACK || d->rule == TDYN_TFLITE)
         return ((float)acc * d->scale) * sw + b;
     return (d->scale * sw) * (float)acc + b;
 }
