@@ -341,7 +341,7 @@ static inline int64_t qk_span_start(const DynSpans *sp, int64_t j)
 }
 
 /* Span j of sample x: its parameters into *d, its codes into xq (at the span's places);
- * buf: sp->len floats and sp->len bytes of scratch for a strided span. */
+ * buf: sp->len floats and sp->len bytes of scratch for a strided span (else unused). */
 static void qk_dyn_quant_span(const Step *s, const DynSpans *sp, int64_t j, const float *x,
                               int bits, TargetDyn *d, int8_t *xq, float *buf)
 {
@@ -366,14 +366,31 @@ static inline int64_t qk_span_of(const DynSpans *sp, int64_t i)
     return sp->step == 1 ? i / sp->len : i % sp->step;
 }
 
+/* Scratch bytes of a sample's spans beyond its int8 codes: their parameters when there are
+ * several, and a gather buffer (floats, then codes) for strided spans. */
+static size_t qk_dyn_span_scratch(const DynSpans *sp)
+{
+    return (sp->n > 1 ? qk_align((size_t)sp->n * sizeof(TargetDyn)) : 0) +
+           (sp->step != 1 ? qk_align((size_t)sp->len * (sizeof(float) + 1)) : 0);
+}
+
 /* xf = the input as the unit sees it: each span's codes, dequantized (s (q - z)). */
 static void qk_dyn_fake_input(const Step *s, const Tensor *xt, int bits, float *xf, char *cur)
 {
     const float *x = tensor_f32(xt);
     int64_t nb = xt->shape.dim[0], per_in = tensor_numel(xt) / nb;
     DynSpans sp = qk_dyn_spans(s, &xt->shape);
+    if (qk_dyn_rule(s) == TDYN_SAMPLE) { /* quant_fake of each sample's range */
+        for (int64_t b = 0; b < nb; b++) {
+            TargetDyn d;
+            target_dyn_params(TDYN_SAMPLE, x + b * per_in, per_in, bits, &d);
+            for (int64_t i = 0; i < per_in; i++)
+                xf[b * per_in + i] = quant_fake(x[b * per_in + i], &d.qp);
+        }
+        return;
+    }
     int8_t *xq = qk_take(&cur, (size_t)per_in);
-    float *buf = qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1));
+    float *buf = sp.step != 1 ? qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1)) : NULL;
     for (int64_t b = 0; b < nb; b++)
         for (int64_t j = 0; j < sp.n; j++) {
             TargetDyn d;
@@ -381,10 +398,7 @@ static void qk_dyn_fake_input(const Step *s, const Tensor *xt, int bits, float *
             int64_t o = qk_span_start(&sp, j);
             for (int64_t i = 0; i < sp.len; i++) {
                 int64_t k = o + i * sp.step;
-                float v = x[b * per_in + k];
-                xf[b * per_in + k] = d.rule == TDYN_SAMPLE
-                                         ? quant_fake(v, &d.qp)
-                                         : d.scale * (float)((int32_t)xq[k] - d.qp.zero_point);
+                xf[b * per_in + k] = d.scale * (float)((int32_t)xq[k] - d.qp.zero_point);
             }
         }
 }
@@ -392,9 +406,11 @@ static void qk_dyn_fake_input(const Step *s, const Tensor *xt, int bits, float *
 /* Scratch of qk_dyn_fake_input. */
 static size_t qk_dyn_fake_scratch(const Step *s, const Shape *in)
 {
+    if (qk_dyn_rule(s) == TDYN_SAMPLE)
+        return 0;
     DynSpans sp = qk_dyn_spans(s, in);
     return qk_align((size_t)(shape_numel(in) / in->dim[0])) +
-           qk_align((size_t)sp.len * (sizeof(float) + 1));
+           (sp.step != 1 ? qk_align((size_t)sp.len * (sizeof(float) + 1)) : 0);
 }
 
 static void step_lin_dyn_int(const Step *s, StepIO *io)
@@ -407,8 +423,8 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
     DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
     char *cur = io->scratch;
     int8_t *xq = qk_take(&cur, (size_t)per_in);
-    TargetDyn *dp = qk_take(&cur, (size_t)sp.n * sizeof *dp);
-    float *buf = qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1));
+    TargetDyn one, *dp = sp.n > 1 ? qk_take(&cur, (size_t)sp.n * sizeof *dp) : &one;
+    float *buf = sp.step != 1 ? qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1)) : NULL;
     /* the rest of the scratch: int32 accumulators (gemm), or rows then accumulators (conv) */
     char *rest = cur;
     for (int64_t b = 0; b < nb; b++) {
@@ -507,8 +523,7 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
         return qk_align((size_t)(per_in * nb) * sizeof(float)) + (fs > qs ? fs : qs);
     }
     DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
-    size_t bytes = qk_align((size_t)per_in) + qk_align((size_t)sp.n * sizeof(TargetDyn)) +
-                   qk_align((size_t)sp.len * (sizeof(float) + 1));
+    size_t bytes = qk_align((size_t)per_in) + qk_dyn_span_scratch(&sp);
     if (u->kind == LIN_GEMM)
         return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
     Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
