@@ -579,8 +579,13 @@ static void test_table(void)
     Plan p;
     plan_init(&p, 1);
     CHECK(p.q.target == QTGT_QSCOPE && plan_target_name(&p) == NULL);
-    p.mode = PREC_INT8_DYN; /* float-output kernels: the same on every target */
+    p.mode = PREC_INT8_DYN; /* qscope's per-sample rule, as on ort: no label */
     CHECK(plan_target_name(&p) == NULL);
+    p.q.target = QTGT_ORT;
+    CHECK(plan_target_name(&p) == NULL);
+    p.q.target = QTGT_XNNPACK; /* XNNPACK's own activation rule */
+    CHECK(strcmp(plan_target_name(&p), "xnnpack") == 0);
+    p.q.target = QTGT_QSCOPE;
     p.mode = PREC_INT8_STATIC;
     CHECK(strcmp(plan_target_name(&p), "qscope") == 0);
     Plan c;
@@ -589,6 +594,58 @@ static void test_table(void)
     CHECK(!plan_equal(&p, &c));
     plan_release(&c);
     plan_release(&p);
+}
+
+/* ---- int8-dyn activation rules ---------------------------------------------------------- */
+
+/* Hand-worked spans. x = {-1, 0, 0.5, 3}: range [-1, 3].
+ * XNNPACK: inv = 255 / 4 = 63.75; rmin inv = -63.75, rmax inv = 191.25; (-128 - 63.75) +
+ * (127 + 191.25) = 126.5 > 0, so zp = -128 + 63.75 = -64.25 -> lrintf -64; codes
+ * round_even(x inv) + zp: -63.75 -> -64 - 64 = -128; 0 -> -64; 31.875 -> 32 - 64 = -32;
+ * 191.25 -> 191 - 64 = 127. scale = 1 / 63.75.
+ * TFLite: scale = 4 / 255 (double); zmin = -128 + 63.75 = -64.25 with error 128 + 63.75;
+ * zmax = 127 - 191.25 = -64.25 with error 127 + 191.25: the first, round half away -> -64;
+ * codes round_half_away(-64 + x 63.75): -127.75 -> -128, -64, -32.125 -> -32, 127.25 -> 127.
+ * A tie: x = {0, 2}, inv = 127.5, zp from max (-128 - 0 + 127 + 255 > 0: from min, -128);
+ * x = 1 gives 127.5: XNNPACK round_even(127.5) = 128 - 128 = 0; TFLite
+ * round_half_away(-128 + 127.5) = round(-0.5) = -1. qscope's per-sample rule on [-1, 3]:
+ * s = 4 / 255, z = -128 - round_even(-63.75) = -64. */
+static void test_dyn_rules(void)
+{
+    const float x[4] = { -1.0f, 0.0f, 0.5f, 3.0f };
+    int8_t q[4];
+    TargetDyn d;
+    target_dyn_params(TDYN_XNNPACK, x, 4, 8, &d);
+    CHECK(d.rule == TDYN_XNNPACK && d.qp.zero_point == -64 && d.inv == 63.75f);
+    CHECK(d.scale == 1.0f / 63.75f);
+    target_dyn_quantize(&d, x, 4, q);
+    CHECK(q[0] == -128 && q[1] == -64 && q[2] == -32 && q[3] == 127);
+    target_dyn_params(TDYN_TFLITE, x, 4, 8, &d);
+    CHECK(d.rule == TDYN_TFLITE && d.qp.zero_point == -64 && d.scale == (float)(4.0 / 255.0));
+    target_dyn_quantize(&d, x, 4, q);
+    CHECK(q[0] == -128 && q[1] == -64 && q[2] == -32 && q[3] == 127);
+    target_dyn_params(TDYN_SAMPLE, x, 4, 8, &d);
+    CHECK(d.rule == TDYN_SAMPLE && d.qp.zero_point == -64);
+    const float t[3] = { 0.0f, 2.0f, 1.0f };
+    target_dyn_params(TDYN_XNNPACK, t, 2, 8, &d);
+    CHECK(d.qp.zero_point == -128 && d.inv == 127.5f);
+    target_dyn_quantize(&d, t + 2, 1, q);
+    CHECK(q[0] == 0); /* 127.5 to even: 128 */
+    target_dyn_params(TDYN_TFLITE, t, 2, 8, &d);
+    CHECK(d.qp.zero_point == -128);
+    target_dyn_quantize(&d, t + 2, 1, q);
+    CHECK(q[0] == -1); /* -0.5 away from zero */
+    /* an all-zero span: codes 0 (TFLite), the zero point (XNNPACK: inv 1, zp 0 -> 0) */
+    const float z[2] = { 0.0f, 0.0f };
+    target_dyn_params(TDYN_TFLITE, z, 2, 8, &d);
+    target_dyn_quantize(&d, z, 2, q);
+    CHECK(q[0] == 0 && q[1] == 0);
+    /* other widths keep the per-sample rule */
+    target_dyn_params(TDYN_XNNPACK, x, 4, 4, &d);
+    CHECK(d.rule == TDYN_SAMPLE);
+    /* the output: ((float)acc s_x) s_w + b on the runtimes, (s_x s_w) acc + b on qscope */
+    TargetDyn o = { .rule = TDYN_XNNPACK, .scale = 0.5f };
+    CHECK(target_dyn_out(&o, 0.25f, 6, 1.0f) == 1.75f);
 }
 
 int main(void)
@@ -605,5 +662,6 @@ int main(void)
     test_ties();
     test_prob_out();
     test_table();
+    test_dyn_rules();
     return test_summary("target");
 }

@@ -32,6 +32,14 @@ typedef struct ConvAttrs {
     bool ceil_mode, include_pad;       /* pools only */
 } ConvAttrs;
 
+/* How ONNX Runtime (CPU, x86-64) runs an int8-static linear unit of the QDQ export
+ * (target `ort`; qexec_ort.c decides it as ONNX Runtime's graph optimizer does). */
+typedef enum {
+    LORT_QLINEAR = 0,  /* fused into QLinearConv / QGemm: the target's requantization */
+    LORT_INT_TO_FLOAT, /* MatMul + Add: MatMulIntegerToFloat, float Add of the bias, Q */
+    LORT_FLOAT_CONV,   /* left unfused: DequantizeLinear, MLAS float Conv, QuantizeLinear */
+} LinOrt;
+
 /* A linear unit (graph/linear_unit.h) lowered: its BatchNorm folded, its activation fused,
  * its weights at the step's precision. */
 typedef struct LinUnit {
@@ -61,6 +69,7 @@ typedef struct LinUnit {
     float *bfq;              /* (OC) the int32 bias dequantized, for the fake-quant run */
     Requant *rq;             /* (OC) s_in s_w / s_out, in the target's form */
     int32_t lo, hi;          /* output clamp: [qmin, qmax] with the fused activation */
+    LinOrt ort;              /* target ort: how ONNX Runtime runs it (else LORT_QLINEAR) */
 } LinUnit;
 
 typedef enum {
@@ -90,7 +99,7 @@ typedef struct Step {
     int in_rep;              /* how the head's non-constant inputs are read */
     int out_rep;             /* how the output is produced */
     LinUnit *lin;            /* STEP_LIN_* */
-    const QTargetDef *target; /* the plan's target row (int8-static steps) */
+    const QTargetDef *target; /* the plan's target row (int8 steps) */
     /* STEP_Q_ADD: the target's Add parameters */
     TargetAdd add;
     /* STEP_Q_CONCAT: per input, identity or a requantization (TCAT_REQUANT) */
@@ -205,6 +214,15 @@ typedef struct QexecTies {
 QsStatus qexec_ties_build(const QModel *q, const Calibration *cal, const int *head_of,
                           QexecTies *t, QsError *err);
 void qexec_ties_release(QexecTies *t);
+
+/* Target ort (QTargetDef.ort_graph): sets each int8-static linear unit's LinOrt from the
+ * export's graph as ONNX Runtime's optimizer transforms it (qexec_ort.c). After the steps
+ * and their representations are lowered. */
+void qexec_ort_plan(QModel *q);
+/* The int8 output of a unit whose LinOrt is not LORT_QLINEAR, as ONNX Runtime computes
+ * it; scratch: qexec_ort_scratch bytes. */
+void qexec_ort_run(const Step *s, const Tensor *x, Tensor *y, void *scratch);
+size_t qexec_ort_scratch(const Step *s, const Shape *x, const Shape *y);
 
 /* Lowers q->plan onto q->m (q->m, q->g, q->plan set; everything else zero). corr: per-node
  * bias corrections or NULL (qmodel_build_ex). */

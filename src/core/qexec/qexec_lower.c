@@ -553,6 +553,7 @@ static QsStatus lower_steps(Lower *L, QsError *err)
         if (lin && lin_sk != STEP_FLOAT) {
             StepKind sk = lin_sk;
             Step *s = lower_new_step(q, node, last, sk, p);
+            s->target = L->T;
             int si = (int)(s - q->steps);
             q->step_of[node] = si;
             if (bn >= 0)
@@ -799,6 +800,7 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
         st = lower_steps(&L, err);
     if (!st) {
         lower_reps(q);
+        qexec_ort_plan(q);
         lower_info(&L);
         q->deployed_bytes = lower_deployed(&L);
     }

@@ -302,30 +302,115 @@ static size_t step_lin_float_scratch(const Step *s, const StepIO *io)
     return u->kind == LIN_GEMM ? 0 : qk_conv_f32_scratch(u, &io->in[0]->shape, &io->out.shape);
 }
 
-/* ---- STEP_LIN_DYN: per-sample input quantization, int32 accumulation, float output -- */
+/* ---- STEP_LIN_DYN: run-time input quantization, int32 accumulation, float output ---- */
 
-/* min/max of the finite values of x[n]; 0, 0 when there are none. */
-static void qk_minmax(const float *x, int64_t n, float *lo, float *hi)
+/* The run-time quantization rule of a dynamic step (its target's hybrid kernels). */
+static TargetDynRule qk_dyn_rule(const Step *s)
 {
-    float mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (isfinite(v)) {
-            mn = v < mn ? v : mn;
-            mx = v > mx ? v : mx;
-        }
-    }
-    if (mn > mx)
-        mn = mx = 0.0f;
-    *lo = mn;
-    *hi = mx;
+    return s->target ? target_dyn_rule(s->target, s->lin->kind == LIN_DW) : TDYN_SAMPLE;
 }
 
-/* y = (s_x s_w[c]) (acc - z_x sumw[c]) + b[c], the float output of a dynamic unit. */
-static inline float qk_dyn_out(const LinUnit *u, int64_t c, float sx, int32_t zx, int64_t acc)
+/* The values that share one range, as spans of one sample: a sample is one span, except
+ * under a runtime's rule a dense layer's (rows, K) input (one span per row) and, under
+ * XNNPACK's, a pointwise convolution's (a 1x1 kernel, stride 1, no padding, one group),
+ * which XNNPACK runs as a dense layer over pixels (one span per pixel: its channels, HW
+ * apart in qscope's layout). Span j starts at j len (step 1) or at j (step HW). */
+typedef struct DynSpans {
+    int64_t n, len, step;
+} DynSpans;
+
+static DynSpans qk_dyn_spans(const Step *s, const Shape *in)
 {
-    int64_t corr = acc - (int64_t)zx * u->sumw[c];
-    return (sx * u->ws[c]) * (float)corr + u->bf[c];
+    const LinUnit *u = s->lin;
+    int64_t per_in = shape_numel(in) / in->dim[0];
+    TargetDynRule rule = qk_dyn_rule(s);
+    if (rule != TDYN_SAMPLE && u->kind == LIN_GEMM)
+        return (DynSpans){ per_in / u->k, u->k, 1 };
+    const Window *w = &u->ca.w;
+    if (rule == TDYN_XNNPACK && u->kind == LIN_CONV && u->ca.group == 1 && w->kh == 1 &&
+        w->kw == 1 && w->sh == 1 && w->sw == 1 && !w->pt && !w->pl && !w->pb && !w->pr) {
+        int64_t c = in->dim[1];
+        return (DynSpans){ per_in / c, c, per_in / c };
+    }
+    return (DynSpans){ 1, per_in, 1 };
+}
+
+static inline int64_t qk_span_start(const DynSpans *sp, int64_t j)
+{
+    return sp->step == 1 ? j * sp->len : j;
+}
+
+/* Span j of sample x: its parameters into *d, its codes into xq (at the span's places);
+ * buf: sp->len floats and sp->len bytes of scratch for a strided span (else unused). */
+static void qk_dyn_quant_span(const Step *s, const DynSpans *sp, int64_t j, const float *x,
+                              int bits, TargetDyn *d, int8_t *xq, float *buf)
+{
+    int64_t o = qk_span_start(sp, j);
+    if (sp->step == 1) {
+        target_dyn_params(qk_dyn_rule(s), x + o, sp->len, bits, d);
+        target_dyn_quantize(d, x + o, sp->len, xq + o);
+        return;
+    }
+    int8_t *qb = (int8_t *)(buf + sp->len);
+    for (int64_t i = 0; i < sp->len; i++)
+        buf[i] = x[o + i * sp->step];
+    target_dyn_params(qk_dyn_rule(s), buf, sp->len, bits, d);
+    target_dyn_quantize(d, buf, sp->len, qb);
+    for (int64_t i = 0; i < sp->len; i++)
+        xq[o + i * sp->step] = qb[i];
+}
+
+/* The span of sample position i (a row of a dense layer's input, or a pixel). */
+static inline int64_t qk_span_of(const DynSpans *sp, int64_t i)
+{
+    return sp->step == 1 ? i / sp->len : i % sp->step;
+}
+
+/* Scratch bytes of a sample's spans beyond its int8 codes: their parameters when there are
+ * several, and a gather buffer (floats, then codes) for strided spans. */
+static size_t qk_dyn_span_scratch(const DynSpans *sp)
+{
+    return (sp->n > 1 ? qk_align((size_t)sp->n * sizeof(TargetDyn)) : 0) +
+           (sp->step != 1 ? qk_align((size_t)sp->len * (sizeof(float) + 1)) : 0);
+}
+
+/* xf = the input as the unit sees it: each span's codes, dequantized (s (q - z)). */
+static void qk_dyn_fake_input(const Step *s, const Tensor *xt, int bits, float *xf, char *cur)
+{
+    const float *x = tensor_f32(xt);
+    int64_t nb = xt->shape.dim[0], per_in = tensor_numel(xt) / nb;
+    DynSpans sp = qk_dyn_spans(s, &xt->shape);
+    if (qk_dyn_rule(s) == TDYN_SAMPLE) { /* quant_fake of each sample's range */
+        for (int64_t b = 0; b < nb; b++) {
+            TargetDyn d;
+            target_dyn_params(TDYN_SAMPLE, x + b * per_in, per_in, bits, &d);
+            for (int64_t i = 0; i < per_in; i++)
+                xf[b * per_in + i] = quant_fake(x[b * per_in + i], &d.qp);
+        }
+        return;
+    }
+    int8_t *xq = qk_take(&cur, (size_t)per_in);
+    float *buf = sp.step != 1 ? qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1)) : NULL;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t j = 0; j < sp.n; j++) {
+            TargetDyn d;
+            qk_dyn_quant_span(s, &sp, j, x + b * per_in, bits, &d, xq, buf);
+            int64_t o = qk_span_start(&sp, j);
+            for (int64_t i = 0; i < sp.len; i++) {
+                int64_t k = o + i * sp.step;
+                xf[b * per_in + k] = d.scale * (float)((int32_t)xq[k] - d.qp.zero_point);
+            }
+        }
+}
+
+/* Scratch of qk_dyn_fake_input. */
+static size_t qk_dyn_fake_scratch(const Step *s, const Shape *in)
+{
+    if (qk_dyn_rule(s) == TDYN_SAMPLE)
+        return 0;
+    DynSpans sp = qk_dyn_spans(s, in);
+    return qk_align((size_t)(shape_numel(in) / in->dim[0])) +
+           (sp.step != 1 ? qk_align((size_t)sp.len * (sizeof(float) + 1)) : 0);
 }
 
 static void step_lin_dyn_int(const Step *s, StepIO *io)
@@ -335,53 +420,61 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
     float *y = tensor_f32(&io->out);
     int64_t nb = io->in[0]->shape.dim[0];
     int64_t per_in = tensor_numel(io->in[0]) / nb, per_out = tensor_numel(&io->out) / nb;
+    DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
     char *cur = io->scratch;
     int8_t *xq = qk_take(&cur, (size_t)per_in);
+    TargetDyn one, *dp = sp.n > 1 ? qk_take(&cur, (size_t)sp.n * sizeof *dp) : &one;
+    float *buf = sp.step != 1 ? qk_take(&cur, (size_t)sp.len * (sizeof(float) + 1)) : NULL;
     /* the rest of the scratch: int32 accumulators (gemm), or rows then accumulators (conv) */
     char *rest = cur;
     for (int64_t b = 0; b < nb; b++) {
         const float *xs = x + b * per_in;
         float *ys = y + b * per_out;
-        float lo, hi;
-        qk_minmax(xs, per_in, &lo, &hi);
-        QParams qp = quant_params(lo, hi, io->bits, false);
-        quant_array_i8(xs, per_in, &qp, xq);
+        for (int64_t j = 0; j < sp.n; j++)
+            qk_dyn_quant_span(s, &sp, j, xs, io->bits, &dp[j], xq, buf);
         if (u->kind == LIN_GEMM) {
             int64_t rows = per_in / u->k;
             int32_t *acc = (int32_t *)rest;
             qgemm(rows, u->oc, u->k, xq, u->k, u->wq, u->k, acc, u->oc);
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t c = 0; c < u->oc; c++)
-                    ys[r * u->oc + c] = qk_dyn_out(u, c, qp.scale, qp.zero_point,
-                                                   acc[r * u->oc + c]);
+            for (int64_t r = 0; r < rows; r++) {
+                const TargetDyn *d = &dp[qk_span_of(&sp, r * u->k)];
+                for (int64_t c = 0; c < u->oc; c++) {
+                    int64_t a = acc[r * u->oc + c] - (int64_t)d->qp.zero_point * u->sumw[c];
+                    ys[r * u->oc + c] = target_dyn_out(d, u->ws[c], a, u->bf[c]);
+                }
+            }
         } else {
+            const TargetDyn *d = &dp[0]; /* one span per image, or a pointwise conv's pixel */
             Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
             xs1.dim[0] = ys1.dim[0] = 1;
-            CDims d = qk_dims(&u->ca, &xs1, &ys1);
-            int64_t ohw = d.oh * d.ow;
+            CDims dd = qk_dims(&u->ca, &xs1, &ys1);
+            int64_t ohw = dd.oh * dd.ow;
             if (u->kind == LIN_DW) {
                 int64_t kk = u->ca.w.kh * u->ca.w.kw;
                 int32_t *acc = (int32_t *)rest;
-                for (int64_t c = 0; c < d.oc; c++) {
-                    qk_dw_plane(&u->ca, &d, xq + (c / d.ocg) * d.h * d.w, u->wq + c * kk,
-                                qp.zero_point, acc);
+                for (int64_t c = 0; c < dd.oc; c++) {
+                    qk_dw_plane(&u->ca, &dd, xq + (c / dd.ocg) * dd.h * dd.w, u->wq + c * kk,
+                                d->qp.zero_point, acc);
                     /* the zero point is already subtracted per tap */
-                    float sc = qp.scale * u->ws[c];
                     for (int64_t r = 0; r < ohw; r++)
-                        ys[c * ohw + r] = sc * (float)acc[r] + u->bf[c];
+                        ys[c * ohw + r] = target_dyn_out(d, u->ws[c], acc[r], u->bf[c]);
                 }
             } else {
                 char *c2 = rest;
                 int8_t *col = qk_take(&c2, (size_t)(ohw * u->k));
-                int32_t *acc = qk_take(&c2, (size_t)(d.ocg * ohw) * sizeof(int32_t));
+                int32_t *acc = qk_take(&c2, (size_t)(dd.ocg * ohw) * sizeof(int32_t));
                 for (int64_t g = 0; g < u->ca.group; g++) {
-                    qk_im2row(&u->ca, &d, xq + g * d.cg * d.h * d.w, (int8_t)qp.zero_point, col);
-                    qgemm(d.ocg, ohw, u->k, u->wq + g * d.ocg * u->k, u->k, col, u->k, acc, ohw);
-                    for (int64_t oc = 0; oc < d.ocg; oc++) {
-                        int64_t c = g * d.ocg + oc;
-                        for (int64_t r = 0; r < ohw; r++)
-                            ys[c * ohw + r] =
-                                qk_dyn_out(u, c, qp.scale, qp.zero_point, acc[oc * ohw + r]);
+                    /* padding reads the zero point: one image-wide span, or none (pointwise) */
+                    qk_im2row(&u->ca, &dd, xq + g * dd.cg * dd.h * dd.w, (int8_t)d->qp.zero_point,
+                              col);
+                    qgemm(dd.ocg, ohw, u->k, u->wq + g * dd.ocg * u->k, u->k, col, u->k, acc, ohw);
+                    for (int64_t oc = 0; oc < dd.ocg; oc++) {
+                        int64_t c = g * dd.ocg + oc;
+                        for (int64_t r = 0; r < ohw; r++) {
+                            const TargetDyn *dr = sp.n > 1 ? &dp[r] : d;
+                            int64_t a = acc[oc * ohw + r] - (int64_t)dr->qp.zero_point * u->sumw[c];
+                            ys[c * ohw + r] = target_dyn_out(dr, u->ws[c], a, u->bf[c]);
+                        }
                     }
                 }
             }
@@ -390,23 +483,15 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
     qk_act_f32(u, y, tensor_numel(&io->out));
 }
 
-/* The fake-quant twin: each sample fake-quantized with its own range, then the float op
+/* The fake-quant twin: each span fake-quantized with its own range, then the float op
  * with dequantized weights and the float bias. */
 static void step_lin_dyn_fake(const Step *s, StepIO *io)
 {
     const LinUnit *u = s->lin;
-    const float *x = tensor_f32(io->in[0]);
-    int64_t nb = io->in[0]->shape.dim[0];
-    int64_t total = tensor_numel(io->in[0]), per_in = total / nb;
+    int64_t total = tensor_numel(io->in[0]);
     char *cur = io->scratch;
     float *xf = qk_take(&cur, (size_t)total * sizeof(float));
-    for (int64_t b = 0; b < nb; b++) {
-        float lo, hi;
-        qk_minmax(x + b * per_in, per_in, &lo, &hi);
-        QParams qp = quant_params(lo, hi, io->bits, false);
-        for (int64_t i = 0; i < per_in; i++)
-            xf[b * per_in + i] = quant_fake(x[b * per_in + i], &qp);
-    }
+    qk_dyn_fake_input(s, io->in[0], io->bits, xf, cur);
     Tensor xt = tensor_view(DT_F32, io->in[0]->shape, xf);
     StepIO sub = *io;
     sub.scratch = cur;
@@ -433,10 +518,12 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     const LinUnit *u = s->lin;
     int64_t nb = io->in[0]->shape.dim[0];
     int64_t per_in = shape_numel(&io->in[0]->shape) / nb;
-    if (io->fake)
-        return qk_align((size_t)(per_in * nb) * sizeof(float)) +
-               step_lin_float_scratch(s, io);
-    size_t bytes = qk_align((size_t)per_in);
+    if (io->fake) {
+        size_t fs = step_lin_float_scratch(s, io), qs = qk_dyn_fake_scratch(s, &io->in[0]->shape);
+        return qk_align((size_t)(per_in * nb) * sizeof(float)) + (fs > qs ? fs : qs);
+    }
+    DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
+    size_t bytes = qk_align((size_t)per_in) + qk_dyn_span_scratch(&sp);
     if (u->kind == LIN_GEMM)
         return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
     Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
@@ -464,6 +551,10 @@ static void step_lin_q_int(const Step *s, StepIO *io)
     const int8_t *x = io->in[0]->data;
     int8_t *y = io->out.data;
     int32_t zo = u->out_qp.zero_point;
+    if (u->ort != LORT_QLINEAR) { /* target ort: a group ONNX Runtime does not fuse */
+        qexec_ort_run(s, io->in[0], &io->out, io->scratch);
+        return;
+    }
     if (u->kind == LIN_GEMM) {
         int64_t rows = tensor_numel(&io->out) / u->oc;
         /* computed transposed, (OC, rows) = W X^T, so each channel is one requantized
@@ -535,6 +626,8 @@ static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
     const LinUnit *u = s->lin;
     if (io->fake)
         return step_lin_float_scratch(s, io);
+    if (u->ort != LORT_QLINEAR)
+        return qexec_ort_scratch(s, &io->in[0]->shape, &io->out.shape);
     size_t n = (size_t)shape_numel(&io->out.shape);
     if (u->kind == LIN_GEMM) /* transposed accumulators and output */
         return n * sizeof(int32_t) + n;
@@ -551,14 +644,16 @@ size_t qkernels_preact_scratch(const Step *s, const Shape *x, const Shape *y)
 {
     const LinUnit *u = s->lin;
     size_t bytes = qk_align((size_t)shape_numel(x) * sizeof(float));
-    return u->kind == LIN_GEMM ? bytes : bytes + qk_conv_f32_scratch(u, x, y);
+    size_t fs = u->kind == LIN_GEMM ? 0 : qk_conv_f32_scratch(u, x, y);
+    size_t qs = s->kind == STEP_LIN_DYN ? qk_dyn_fake_scratch(s, x) : 0;
+    return bytes + (fs > qs ? fs : qs);
 }
 
 void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
                      size_t scratch_bytes, int bits)
 {
     const LinUnit *u = s->lin;
-    int64_t total = tensor_numel(x), nb = x->shape.dim[0], per_in = total / nb;
+    int64_t total = tensor_numel(x);
     const float *xs = tensor_f32(x);
     char *cur = scratch;
     float *xf = qk_take(&cur, (size_t)total * sizeof(float));
@@ -567,13 +662,7 @@ void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
         for (int64_t i = 0; i < total; i++)
             xf[i] = quant_fake(xs[i], &u->in_qp);
     } else {
-        for (int64_t b = 0; b < nb; b++) {
-            float lo, hi;
-            qk_minmax(xs + b * per_in, per_in, &lo, &hi);
-            QParams qp = quant_params(lo, hi, bits, false);
-            for (int64_t i = 0; i < per_in; i++)
-                xf[b * per_in + i] = quant_fake(xs[b * per_in + i], &qp);
-        }
+        qk_dyn_fake_input(s, x, bits, xf, cur);
     }
     const float *bias = s->kind == STEP_LIN_Q ? u->bfq : u->bf;
     float *yv = tensor_f32(y);

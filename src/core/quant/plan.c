@@ -150,9 +150,15 @@ bool plan_node_wgran_tensor(const Plan *p, int node)
 
 const char *plan_target_name(const Plan *p)
 {
-    for (int i = 0; i < p->n_nodes; i++)
-        if (precision_static_activations(plan_node_prec(p, i)))
-            return target_of(p->q.target)->name;
+    const QTargetDef *t = target_of(p->q.target);
+    bool dyn_rule = t->dyn != TDYN_SAMPLE || t->dyn_dw != TDYN_SAMPLE;
+    for (int i = 0; i < p->n_nodes; i++) {
+        PrecKind k = plan_node_prec(p, i);
+        /* int8-dyn depends on the target only where it has its own activation rule */
+        if (precision_static_activations(k) ||
+            (dyn_rule && precision_table[k].linear_run == PRUN_INT8_DYN))
+            return t->name;
+    }
     return NULL;
 }
 

@@ -115,9 +115,9 @@ PrecKind plan_node_prec(const Plan *p, int node);
 bool plan_node_wgran_tensor(const Plan *p, int node);
 
 /* The name of the deployment target (quant/target.h) whose arithmetic the plan's integer
- * kernels compute, or NULL when no layer runs at a static-activation precision (the
- * targets' rules are those of int8-static; int8-dyn's float-output kernels compute the
- * same on every target): what every INT8 figure is labelled with. */
+ * kernels compute, or NULL when no layer runs at a static-activation precision, nor at
+ * int8-dyn on a target with its own run-time activation rule (xnnpack, tflm; on qscope
+ * and ort int8-dyn computes the same): what every INT8 figure is labelled with. */
 const char *plan_target_name(const Plan *p);
 
 /* Some layer runs at a precision that needs calibration. */

@@ -14,15 +14,16 @@ const QTargetDef target_table[QTGT_COUNT] = {
                        "XNNPACK delegate (phones, desktops, LiteRT.js)", .requant = QRQ_FP32,
                        .add = TADD_XNNPACK, .avgpool = TAVG_TFLITE, .mean = TMEAN_XNNPACK,
                        .concat = TCAT_REQUANT, .clamp = TCLAMP_XNNPACK, .tie_concat = true,
-                       .tie_avgpool = true, .fixed_prob_out = true },
+                       .tie_avgpool = true, .fixed_prob_out = true, .dyn = TDYN_XNNPACK,
+                       .dyn_dw = TDYN_TFLITE },
     [QTGT_TFLM] = { .name = "tflm", .runtime = "TensorFlow Lite Micro, the TFLite reference "
                     "kernels, esp-nn", .requant = QRQ_GEMMLOWP, .add = TADD_TFLITE,
                     .avgpool = TAVG_TFLITE, .mean = TMEAN_TFLITE, .concat = TCAT_REQUANT,
                     .clamp = TCLAMP_TFLITE, .tie_concat = true, .tie_avgpool = true,
-                    .fixed_prob_out = true },
+                    .fixed_prob_out = true, .dyn = TDYN_TFLITE, .dyn_dw = TDYN_TFLITE },
     [QTGT_ORT] = { .name = "ort", .runtime = "ONNX Runtime (CPU, QDQ fused into QLinear "
                    "kernels)", .requant = QRQ_FP32, .add = TADD_ORT, .avgpool = TAVG_ORT,
-                   .mean = TMEAN_ORT, .concat = TCAT_DQ_Q },
+                   .mean = TMEAN_ORT, .concat = TCAT_DQ_Q, .ort_graph = true },
 };
 
 int target_find(const char *name)
@@ -108,6 +109,107 @@ QsStatus target_requant_linear(const QTargetDef *t, float s_in, float s_w, float
         return qs_fail(err, QS_EINVAL, "%s: XNNPACK refuses a requantization scale of %g "
                        "(>= 256)", what, (double)fm);
     return target_requant_ratio(t, m, fm, r, what, err);
+}
+
+/* ---- int8-dyn activations ------------------------------------------------------------ */
+
+static void target_minmax(const float *x, int64_t n, float *lo, float *hi)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (isfinite(v)) {
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+        }
+    }
+    if (mn > mx)
+        mn = mx = 0.0f;
+    *lo = mn;
+    *hi = mx;
+}
+
+/* tensorflow/lite/kernels/internal/reference/portable_tensor_utils.cc
+ * PortableAsymmetricQuantizeFloats: the range with 0, its scale and nudged zero point in
+ * double (the zero point from the end with the smaller error, rounded half away) */
+static void target_dyn_tflite(float lo, float hi, TargetDyn *d)
+{
+    const double qmin = -128.0, qmax = 127.0;
+    double rmin = lo < 0.0f ? lo : 0.0, rmax = hi > 0.0f ? hi : 0.0;
+    d->rule = TDYN_TFLITE;
+    d->qp = (QParams){ .scale = 1.0f, .zero_point = 0, .qmin = -128, .qmax = 127 };
+    d->scale = 1.0f;
+    d->inv = 0.0f; /* an all-zero range quantizes to zeros */
+    if (rmin == rmax)
+        return;
+    double scale = (rmax - rmin) / (qmax - qmin);
+    double zmin = qmin - rmin / scale, zmax = qmax - rmax / scale;
+    double emin = fabs(qmin) + fabs(rmin / scale), emax = fabs(qmax) + fabs(rmax / scale);
+    double z = emin < emax ? zmin : zmax;
+    d->qp.zero_point = z <= qmin ? -128 : z >= qmax ? 127 : (int32_t)round(z);
+    d->scale = (float)scale;
+    d->qp.scale = d->scale;
+    d->inv = 1.0f / d->scale;
+}
+
+void target_dyn_params(TargetDynRule rule, const float *x, int64_t n, int bits, TargetDyn *d)
+{
+    float lo, hi;
+    target_minmax(x, n, &lo, &hi);
+    memset(d, 0, sizeof *d);
+    if (rule == TDYN_TFLITE && bits == 8) {
+        target_dyn_tflite(lo, hi, d);
+        return;
+    }
+    if (rule != TDYN_XNNPACK || bits != 8) {
+        d->rule = TDYN_SAMPLE;
+        d->qp = quant_params(lo, hi, bits, false);
+        d->scale = d->qp.scale;
+        return;
+    }
+    /* google/XNNPACK src/xnnpack/quantization.h xnn_qd8_asymmetric_quantization_params and
+     * src/operators: xnn_compute_f32_qd8_convert */
+    const float qmin = -128.0f, qmax = 127.0f;
+    float rmin = lo < 0.0f ? lo : 0.0f, rmax = hi > 0.0f ? hi : 0.0f;
+    float inv = rmin == rmax ? 1.0f : (qmax - qmin) / (rmax - rmin);
+    float dmin = rmin * inv, dmax = rmax * inv;
+    float zp = (qmin + dmin) + (qmax + dmax) > 0.0f ? qmin - dmin : qmax - dmax;
+    zp = zp > qmin ? zp : qmin;
+    zp = zp < qmax ? zp : qmax;
+    d->rule = TDYN_XNNPACK;
+    d->qp = (QParams){ .zero_point = (int32_t)lrintf(zp), .qmin = -128, .qmax = 127 };
+    d->scale = 1.0f / inv; /* what the qd8 GEMM multiplies the sum by */
+    /* The convert multiplies by inv itself (as in the LiteRT 2.5.3 build the peer test runs:
+     * 1 / scale, which some XNNPACK versions use instead, can differ from inv by an ulp and
+     * flipped a code in one of 1000 MNIST rows) */
+    d->inv = inv;
+    d->qp.scale = d->scale;
+}
+
+void target_dyn_quantize(const TargetDyn *d, const float *x, int64_t n, int8_t *q)
+{
+    if (d->rule == TDYN_TFLITE) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = roundf((float)d->qp.zero_point + x[i] * d->inv); /* TfLiteRound */
+            v = v > -128.0f ? v : -128.0f; /* NaN takes -128 */
+            q[i] = (int8_t)(v < 127.0f ? v : 127.0f);
+        }
+        return;
+    }
+    if (d->rule != TDYN_XNNPACK) {
+        quant_array_i8(x, n, &d->qp, q);
+        return;
+    }
+    /* f32-qs8-vcvt: x inv clamped to [qmin - z, qmax - z] in float, rounded to nearest even
+     * (the magic-bias add), then z */
+    const float lo = (float)(d->qp.qmin - d->qp.zero_point);
+    const float hi = (float)(d->qp.qmax - d->qp.zero_point);
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * d->inv;
+        v = v > lo ? v : lo; /* NaN takes lo */
+        v = v < hi ? v : hi;
+        q[i] = (int8_t)((int32_t)lrintf(v) + d->qp.zero_point);
+    }
 }
 
 /* ---- Add ------------------------------------------------------------------------------ */

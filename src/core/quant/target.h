@@ -59,6 +59,20 @@ typedef enum {
     TCLAMP_TFLITE,    /* CalculateActivationRangeQuantized: z + round_half_away(v / s) */
 } TargetClampRule;
 
+/* int8-dyn: how a linear unit's float input is quantized at run time (the runtime's hybrid
+ * kernels), and how the int32 sum becomes float. */
+typedef enum {
+    TDYN_SAMPLE = 0,  /* qscope: one asymmetric quant_params range per sample, half to even;
+                         y = (s_x s_w[c]) acc + b */
+    TDYN_XNNPACK,     /* XNNPACK qd8 (LiteRT's dynamic-range FULLY_CONNECTED and CONV_2D):
+                         one range per row of a dense layer's (rows, K) input, per image of
+                         a convolution's; y = ((float)acc s_x) s_w[c] + b */
+    TDYN_TFLITE,      /* TFLite's builtin hybrid kernels (AsymmetricQuantizeFloats): the
+                         same spans, the range's parameters in double, round half away;
+                         y = ((float)acc s_x) s_w[c] + b (the order closest to LiteRT's
+                         depthwise, which is not bit-exact: docs/quantization.md) */
+} TargetDynRule;
+
 typedef struct QTargetDef {
     const char *name;          /* in commands, results and files: "tflm" */
     const char *runtime;       /* what it stands for, for help and docs */
@@ -77,6 +91,12 @@ typedef struct QTargetDef {
     /* int8 Softmax and Sigmoid outputs have the spec's fixed parameters, scale 1/256 and
      * zero point -128 (they run as float fallbacks here; their output quantizes so) */
     bool fixed_prob_out;
+    /* ONNX Runtime: a linear unit runs as the runtime's graph optimizer leaves the QDQ
+     * export's group (fused QLinear kernel, MatMulIntegerToFloat, or float Conv between
+     * DequantizeLinear and QuantizeLinear; qexec_ort.c) */
+    bool ort_graph;
+    TargetDynRule dyn;       /* dense layers and convolutions */
+    TargetDynRule dyn_dw;    /* depthwise convolutions */
 } QTargetDef;
 
 /* The spec's fixed parameters of an int8 probability output (Softmax, Sigmoid) on grid
@@ -101,6 +121,38 @@ QsStatus target_requant_ratio(const QTargetDef *t, double m, float fm, Requant *
  * [max(qmin, code(fl)), min(qmax, code(fh))]. */
 void target_clamp(const QTargetDef *t, const QParams *p, float fl, float fh, int32_t *lo,
                   int32_t *hi);
+
+/* ---- int8-dyn activations ------------------------------------------------------------ */
+
+/* The parameters of one span of a dynamic unit's input (a row or a sample, by the rule):
+ * the codes are clamp(round_even(x inv) + zero_point) (TDYN_XNNPACK), or quant_q of x on
+ * qp (TDYN_SAMPLE); scale is s_x, the scale the int32 sum is multiplied by. */
+typedef struct TargetDyn {
+    TargetDynRule rule;
+    QParams qp;               /* zero point and grid; qp.scale == scale */
+    float inv;                /* TDYN_XNNPACK, TDYN_TFLITE: the multiplier of the codes */
+    float scale;
+} TargetDyn;
+
+/* The parameters of span x[n] under rule at `bits` (TDYN_XNNPACK and TDYN_TFLITE are int8
+ * rules: any other width takes TDYN_SAMPLE's), from the finite values' min and max. */
+void target_dyn_params(TargetDynRule rule, const float *x, int64_t n, int bits, TargetDyn *d);
+/* The int8 codes of x[n] with d: TDYN_XNNPACK clamp(round_even(x inv) + z), TDYN_TFLITE
+ * clamp(round_half_away((float)z + x inv)), TDYN_SAMPLE quant_q. */
+void target_dyn_quantize(const TargetDyn *d, const float *x, int64_t n, int8_t *q);
+/* The float value of one output from its int32 sum acc = sum (q - z) w (zero point taken
+ * out), channel scale sw and float bias b. */
+/* The rule of a dense layer or convolution (depthwise or not) on target t. */
+static inline TargetDynRule target_dyn_rule(const struct QTargetDef *t, bool depthwise)
+{
+    return depthwise ? t->dyn_dw : t->dyn;
+}
+static inline float target_dyn_out(const TargetDyn *d, float sw, int64_t acc, float b)
+{
+    if (d->rule == TDYN_XNNPACK || d->rule == TDYN_TFLITE)
+        return ((float)acc * d->scale) * sw + b;
+    return (d->scale * sw) * (float)acc + b;
+}
 
 /* ---- Add --------------------------------------------------------------------------- */
 
