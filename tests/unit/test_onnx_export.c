@@ -311,6 +311,13 @@ static void test_qdq_layout(void)
     if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err) &&
         CHECK_OK(onnx_serialize_plan(q, &buf, &len, &err), &err)) {
         read_model(buf, len, nodes, &nn, inits, &ni);
+        /* metadata_props {key: "qscope.target", value: "qscope"}: the plan's arithmetic, as
+         * the wire spells the StringStringEntryProto (field 1, 13 bytes; field 2, 6 bytes) */
+        static const char kv[] = "\x0a\x0dqscope.target\x12\x06qscope";
+        bool has_target = false;
+        for (size_t i = 0; i + sizeof kv - 1 <= len && !has_target; i++)
+            has_target = memcmp((const char *)buf + i, kv, sizeof kv - 1) == 0;
+        CHECK(has_target);
         CHECK(count_op(nodes, nn, "BatchNormalization") == 0);
         CHECK(count_op(nodes, nn, "Relu") == 3);
         CHECK(count_op(nodes, nn, "Conv") == 2 && count_op(nodes, nn, "Gemm") == 2);

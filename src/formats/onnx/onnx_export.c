@@ -16,6 +16,7 @@
 #include "onnx/onnx_export_write.h"
 #include "ops/op.h"
 #include "qexec/qexec_view.h"
+#include "quant/target.h"
 
 #define EX_OPSET 17
 #define EX_IR 8
@@ -270,6 +271,17 @@ static void ex_plan_node(Ex *x, int ni)
     ex_forms(x, n->out);
 }
 
+/* One metadata_props entry of the ModelProto. */
+static void ex_metadata(PbWriter *model, const char *key, const char *value)
+{
+    PbWriter kv;
+    pb_writer_init(&kv);
+    pb_put_string(&kv, 1, key);
+    pb_put_string(&kv, 2, value);
+    pb_put_message(model, 14, &kv);
+    pb_writer_release(&kv);
+}
+
 /* The ModelProto around the finished graph. */
 static QsStatus ex_model(Ex *x, void **out, size_t *out_len)
 {
@@ -284,14 +296,11 @@ static QsStatus ex_model(Ex *x, void **out, size_t *out_len)
     pb_put_varint(&os, 2, EX_OPSET);
     pb_put_message(&model, 8, &os);
     pb_writer_release(&os);
-    for (int i = 0; i < x->m->n_meta; i++) {
-        PbWriter kv;
-        pb_writer_init(&kv);
-        pb_put_string(&kv, 1, x->m->meta[i].key);
-        pb_put_string(&kv, 2, x->m->meta[i].value);
-        pb_put_message(&model, 14, &kv);
-        pb_writer_release(&kv);
-    }
+    for (int i = 0; i < x->m->n_meta; i++)
+        ex_metadata(&model, x->m->meta[i].key, x->m->meta[i].value);
+    /* the arithmetic the QDQ file's integers were computed with (docs/quantization.md) */
+    if (x->q && plan_needs_calibration(qmodel_plan(x->q)))
+        ex_metadata(&model, "qscope.target", qmodel_target(x->q)->name);
     if (pb_writer_status(&model, x->err)) {
         pb_writer_release(&model);
         return x->err->code;

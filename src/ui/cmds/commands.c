@@ -147,7 +147,8 @@ static const CmdOpt quant_opts[] = {
     { "target", OPT_CHOICE, choice_target,
       "whose integer arithmetic int8 runs compute: qscope (default, one rounding, ties to "
       "even), xnnpack (LiteRT's CPU delegate), tflm (TFLite Micro and the reference kernels), "
-      "ort (ONNX Runtime); docs/quantization.md, Targets" },
+      "ort (ONNX Runtime); it also sets how int8-dyn quantizes activations (per row, image "
+      "or pixel as that runtime's kernels do); docs/quantization.md, Targets" },
     { 0 },
 };
 
