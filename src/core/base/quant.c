@@ -262,3 +262,19 @@ int32_t quant_requant(int32_t acc, Requant r, int32_t z_out, int32_t lo, int32_t
     v += z_out;
     return (int32_t)(v < lo ? lo : v > hi ? hi : v);
 }
+
+bool quant_finite_range(const float *x, int64_t n, float *lo, float *hi)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (isfinite(v)) {
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+        }
+    }
+    bool any = mn <= mx;
+    *lo = any ? mn : 0.0f;
+    *hi = any ? mx : 0.0f;
+    return any;
+}

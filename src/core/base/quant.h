@@ -49,6 +49,10 @@ static inline float quant_fake(float x, const QParams *p)
     return x != x ? x : quant_dq(quant_q(x, p), p);
 }
 
+/* The smallest and largest finite values of x[0..n) into *lo, *hi; false (and 0, 0) when
+ * none is finite. NaN and +-Inf never set a quantization range. */
+bool quant_finite_range(const float *x, int64_t n, float *lo, float *hi);
+
 /* Bulk forms. n elements. */
 void quant_array_i8(const float *x, int64_t n, const QParams *p, int8_t *q);
 void dequant_array_i8(const int8_t *q, int64_t n, const QParams *p, float *x);

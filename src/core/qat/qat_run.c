@@ -114,15 +114,8 @@ static QsStatus qat_attach(QatLoop *L, const QatConfig *cfg, QsError *err)
 /* One batch's min/max of x moves act k's range (QAT_SCALES_EMA). */
 static void qat_observe(QatLoop *L, int k, const float *x, int64_t n)
 {
-    float mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (isfinite(v)) {
-            mn = v < mn ? v : mn;
-            mx = v > mx ? v : mx;
-        }
-    }
-    if (mn > mx)
+    float mn, mx;
+    if (!quant_finite_range(x, n, &mn, &mx))
         return; /* nothing finite: the range stays */
     const QatAct *a = &L->qg.act[k];
     float lo = (float)(a->lo + L->mom * ((double)mn - a->lo));

@@ -185,6 +185,14 @@ typedef struct StepDef {
 
 extern const StepDef qkernels_step_table[STEP_COUNT];
 
+/* A conv's sizes (1-D as 2-D with H = 1). */
+typedef struct CDims {
+    int64_t n, c, h, w;      /* input */
+    int64_t oc, oh, ow;      /* output */
+    int64_t cg, ocg;         /* channels per group, in and out */
+} CDims;
+CDims qk_dims(const ConvAttrs *a, const Shape *x, const Shape *y);
+
 /* The float forward of a Dense-like product: y (rows, OC) = x (rows, K) w^T + b, exactly
  * as the Dense op computes it (bias rows, then one sgemm with beta 1). */
 void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, int64_t oc,

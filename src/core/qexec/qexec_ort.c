@@ -157,31 +157,13 @@ static void ort_im2col(const ConvAttrs *a, int64_t cg, int64_t h, int64_t w, int
             }
 }
 
-typedef struct OrtConvDims {
-    int64_t n, c, h, w, oc, oh, ow, cg, ocg;
-} OrtConvDims;
-
-static OrtConvDims ort_dims(const ConvAttrs *a, const Shape *x, const Shape *y)
-{
-    OrtConvDims d;
-    d.n = x->dim[0];
-    d.c = x->dim[1];
-    d.h = a->sp == 2 ? x->dim[2] : 1;
-    d.w = x->dim[x->ndim - 1];
-    d.oc = y->dim[1];
-    d.oh = a->sp == 2 ? y->dim[2] : 1;
-    d.ow = y->dim[y->ndim - 1];
-    d.cg = d.c / a->group;
-    d.ocg = d.oc / a->group;
-    return d;
-}
 
 /* DequantizeLinear ((float)(q - z) s), conv.cc's MlasConv (im2col, then per K slice of
  * ort_stride_k a fresh FMA chain added to the output, the first stored), the bias added
  * (MlasActivation), QuantizeLinear (x / s rounded to even, + z, saturated). */
 static void ort_float_conv(const LinUnit *u, const Tensor *x, Tensor *y, char *cur)
 {
-    OrtConvDims d = ort_dims(&u->ca, &x->shape, &y->shape);
+    CDims d = qk_dims(&u->ca, &x->shape, &y->shape);
     int64_t ohw = d.oh * d.ow, per_in = d.c * d.h * d.w, sk = ort_stride_k(ohw, u->k);
     float *xf = (float *)cur;
     float *col = xf + per_in;
@@ -222,7 +204,7 @@ size_t qexec_ort_scratch(const Step *s, const Shape *x, const Shape *y)
     const LinUnit *u = s->lin;
     if (u->ort == LORT_INT_TO_FLOAT)
         return (size_t)shape_numel(y) * sizeof(int32_t);
-    OrtConvDims d = ort_dims(&u->ca, x, y);
+    CDims d = qk_dims(&u->ca, x, y);
     int64_t ohw = d.oh * d.ow;
     return (size_t)(d.c * d.h * d.w + u->k * ohw + 2 * ohw + u->k) * sizeof(float);
 }

@@ -19,13 +19,7 @@
 
 /* ---- shared helpers ---------------------------------------------------------------- */
 
-typedef struct CDims {
-    int64_t n, c, h, w;      /* input */
-    int64_t oc, oh, ow;      /* output */
-    int64_t cg, ocg;         /* channels per group, in and out */
-} CDims;
-
-static CDims qk_dims(const ConvAttrs *a, const Shape *x, const Shape *y)
+CDims qk_dims(const ConvAttrs *a, const Shape *x, const Shape *y)
 {
     CDims d;
     d.n = x->dim[0];

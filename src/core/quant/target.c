@@ -113,22 +113,6 @@ QsStatus target_requant_linear(const QTargetDef *t, float s_in, float s_w, float
 
 /* ---- int8-dyn activations ------------------------------------------------------------ */
 
-static void target_minmax(const float *x, int64_t n, float *lo, float *hi)
-{
-    float mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (isfinite(v)) {
-            mn = v < mn ? v : mn;
-            mx = v > mx ? v : mx;
-        }
-    }
-    if (mn > mx)
-        mn = mx = 0.0f;
-    *lo = mn;
-    *hi = mx;
-}
-
 /* tensorflow/lite/kernels/internal/reference/portable_tensor_utils.cc
  * PortableAsymmetricQuantizeFloats: the range with 0, its scale and nudged zero point in
  * double (the zero point from the end with the smaller error, rounded half away) */
@@ -155,7 +139,7 @@ static void target_dyn_tflite(float lo, float hi, TargetDyn *d)
 void target_dyn_params(TargetDynRule rule, const float *x, int64_t n, int bits, TargetDyn *d)
 {
     float lo, hi;
-    target_minmax(x, n, &lo, &hi);
+    quant_finite_range(x, n, &lo, &hi);
     memset(d, 0, sizeof *d);
     if (rule == TDYN_TFLITE && bits == 8) {
         target_dyn_tflite(lo, hi, d);
