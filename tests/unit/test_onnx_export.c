@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "quant/calib.h"
+#include "test_mnist.h"
 #include "arrays/datafile.h"
 #include "data/dataset.h"
 #include "data/synth.h"
@@ -74,22 +75,11 @@ static Model *reimport(const Model *m, const char *label)
     return r;
 }
 
-static Tensor *mnist_x(int64_t n)
-{
-    QsError err = { 0 };
-    Tensor *x = NULL;
-    if (!CHECK_OK(datafile_load("models/data/mnist_test.npz", "x", &x, NULL, &err), &err) ||
-        !CHECK_OK(dataset_prepare_x(&x, 0.00392156886f, 0.0f, 1.0f, &err), &err))
-        return NULL;
-    x->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28); /* the first n */
-    return x;
-}
-
 static void test_qsm_round_trip(void)
 {
     static const char *const models[] = { "models/mnist_cnn.qsm", "models/mnist_dw.qsm",
                                           "models/mnist_mlp.qsm" };
-    Tensor *x = mnist_x(64);
+    Tensor *x = test_mnist_x(64);
     if (!x)
         return;
     for (int i = 0; i < 3; i++) {
@@ -285,20 +275,10 @@ static int count_op(const Nd *nodes, int n, const char *op)
 static void test_qdq_layout(void)
 {
     QsError err = { 0 };
-    Model *m = qsm_load("models/mnist_cnn.qsm", &err);
-    Tensor *x = mnist_x(200);
-    if (!CHECK(m != NULL) || !x) {
-        model_free(m);
-        tensor_free(x);
-        return;
-    }
-    Dataset d = { .x = { x }, .n_x = 1 };
     Calibration cal;
-    if (!CHECK_OK(calib_run(&m->graph, &d, 200, 100, 0.01, NULL, &cal, &err), &err)) {
-        model_free(m);
-        tensor_free(x);
+    Model *m = test_mnist_calibrated("models/mnist_cnn.qsm", 200, &cal);
+    if (!m)
         return;
-    }
     Plan p;
     plan_init(&p, m->graph.n_nodes);
     p.mode = PREC_INT8_STATIC;
@@ -418,7 +398,6 @@ static void test_qdq_layout(void)
     qmodel_free(q);
     plan_release(&p);
     calib_release(&cal);
-    tensor_free(x);
     model_free(m);
 }
 
@@ -583,7 +562,7 @@ static void test_mixed_borders(void)
     QsError err = { 0 };
     Model *cnn = qsm_load("models/mnist_cnn.qsm", &err);
     Model *det = qsm_load("models/det_balls.qsm", &err);
-    Tensor *x = mnist_x(100);
+    Tensor *x = test_mnist_x(100);
     SynthArgs sa;
     synth_args_init(synth_find("balls"), &sa, 32, 5);
     Dataset balls = { 0 };

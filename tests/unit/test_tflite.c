@@ -23,6 +23,7 @@
 #include "qexec/qexec_view.h"
 #include "quant/calib.h"
 #include "quant/plan.h"
+#include "test_mnist.h"
 #include "test_util.h"
 #include "tflite/flatbuf.h"
 #include "tflite/tflite_export.h"
@@ -73,17 +74,6 @@ static void test_builder(void)
     CHECK(rd32(p, vs) == 3 && (vs + 4) % 16 == 0);
     CHECK(rd16(p, vs + 4) == 1 && rd16(p, vs + 8) == 3);
     free(out);
-}
-
-static Tensor *mnist_x(int64_t n)
-{
-    QsError err = { 0 };
-    Tensor *x = NULL;
-    if (!CHECK_OK(datafile_load("models/data/mnist_test.npz", "x", &x, NULL, &err), &err) ||
-        !CHECK_OK(dataset_prepare_x(&x, 0.00392156886f, 0.0f, 1.0f, &err), &err))
-        return NULL;
-    x->shape = shape_of(4, n, (int64_t)1, (int64_t)28, (int64_t)28);
-    return x;
 }
 
 /* The verifier refuses damaged copies of a good buffer. */
@@ -185,20 +175,10 @@ static void test_fp32_all(void)
 static void test_mlp_variants(void)
 {
     QsError err = { 0 };
-    Model *m = qsm_load("models/mnist_mlp.qsm", &err);
-    Tensor *x = mnist_x(200);
-    if (!CHECK(m != NULL) || !x) {
-        model_free(m);
-        tensor_free(x);
-        return;
-    }
-    Dataset d = { .x = { x }, .n_x = 1 };
     Calibration cal;
-    if (!CHECK_OK(calib_run(&m->graph, &d, 200, 100, 0.01, NULL, &cal, &err), &err)) {
-        model_free(m);
-        tensor_free(x);
+    Model *m = test_mnist_calibrated("models/mnist_mlp.qsm", 200, &cal);
+    if (!m)
         return;
-    }
     static const PrecKind modes[4] = { PREC_FP32, PREC_FP16, PREC_INT8_DYN, PREC_INT8_STATIC };
     for (int k = 0; k < 4; k++) {
         Plan p;
@@ -284,22 +264,16 @@ static void test_mlp_variants(void)
     qmodel_free(q);
     plan_release(&p);
     calib_release(&cal);
-    tensor_free(x);
     model_free(m);
 }
 
 static void test_cnn_int8(const char *path, bool dw)
 {
     QsError err = { 0 };
-    Model *m = qsm_load(path, &err);
-    Tensor *x = mnist_x(200);
-    if (!CHECK(m != NULL) || !x) {
-        model_free(m);
-        tensor_free(x);
-        return;
-    }
-    Dataset d = { .x = { x }, .n_x = 1 };
     Calibration cal;
+    Model *m = test_mnist_calibrated(path, 200, &cal);
+    if (!m)
+        return;
     Plan p;
     plan_init(&p, m->graph.n_nodes);
     p.mode = PREC_INT8_STATIC;
@@ -307,8 +281,7 @@ static void test_cnn_int8(const char *path, bool dw)
     TflSummary s = { 0 };
     void *buf = NULL;
     size_t len = 0;
-    if (CHECK_OK(calib_run(&m->graph, &d, 200, 100, 0.01, NULL, &cal, &err), &err) &&
-        CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err) &&
+    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err) &&
         export_sum(q, TFLIO_FLOAT, &s, &buf, &len) && dw) {
         /* depthwise weights (1, KH, KW, C) per channel on axis 3, GlobalAveragePool as MEAN */
         CHECK(count_ops(&s, TFL_OP_DEPTHWISE_CONV_2D) == 2);
@@ -350,7 +323,6 @@ static void test_cnn_int8(const char *path, bool dw)
     qmodel_free(q);
     plan_release(&p);
     calib_release(&cal);
-    tensor_free(x);
     model_free(m);
 }
 
