@@ -22,16 +22,7 @@
 const fs = require('fs');
 const path = require('path');
 const { npyParse, npyWrite, loadInput } = require('../peers/npy.cjs');
-
-function parseArgs(argv) {
-  const pos = [], opt = {};
-  for (const a of argv) {
-    const m = /^--([a-z0-9-]+)=(.*)$/.exec(a);
-    if (m) opt[m[1]] = m[2];
-    else pos.push(a);
-  }
-  return { pos, opt };
-}
+const { parseArgs } = require('../peers/args.cjs');
 
 function ort() {
   const base = process.env.ORT_NODE_MODULES;

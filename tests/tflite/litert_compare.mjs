@@ -34,16 +34,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { loadArray } = require('../peers/npy.cjs');
-
-function parseArgs(argv) {
-  const pos = [], opt = {};
-  for (const a of argv) {
-    const m = /^--([a-z0-9-]+)=(.*)$/.exec(a);
-    if (m) opt[m[1]] = m[2];
-    else pos.push(a);
-  }
-  return { pos, opt };
-}
+const { parseArgs } = require('../peers/args.cjs');
 
 function argmax(a, from, n) {
   let best = 0;

@@ -37,6 +37,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
+const { parseArgs } = require('../peers/args.cjs');
 const { npyWrite, loadArray } = require('../peers/npy.cjs');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -44,16 +45,6 @@ function usage() {
   console.error('usage: litert_run.mjs MODEL.tflite INPUT [INPUT2 ...] OUT_PREFIX ' +
                 '[--scale=S] [--n=N] [--channels-last[=R,..]] [--threads=T]');
   process.exit(2);
-}
-
-function parseArgs(argv) {
-  const pos = [], opt = {};
-  for (const a of argv) {
-    const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
-    if (m) opt[m[1]] = m[2] === undefined ? true : m[2];
-    else pos.push(a);
-  }
-  return { pos, opt };
 }
 
 // The @litertjs/core folder, or null.
