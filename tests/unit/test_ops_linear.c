@@ -488,6 +488,12 @@ static void test_pool_errors(void)
     Attr allpad[2] = { INTS("kernel_shape", 1, 1), INTS("pads", 1, 0, 0, 0) };
     check_fails("maxpool window in padding", OP_MAXPOOL, x, 1, allpad, 2, QS_ESHAPE,
                 "output window 0 along axis 2 of (1, 2, 4, 4) lies entirely in padding");
+    /* A dilation past the input length steps over it: along w (length 1, pad 3 before, 1
+     * after, taps 3 apart) window 0 reads w = -3 and 0, window 1 reads -2 and 1: none. */
+    Operand x1[1] = { { SHP(1, 1, 1, 1), Z } };
+    Attr skip[3] = { INTS("kernel_shape", 1, 2), INTS("dilations", 1, 3), INTS("pads", 0, 3, 0, 1) };
+    check_fails("maxpool dilation steps over the input", OP_MAXPOOL, x1, 1, skip, 3, QS_ESHAPE,
+                "output window 1 along axis 3 of (1, 1, 1, 1) lies entirely in padding");
     Attr dil[2] = { INTS("kernel_shape", 2, 2), INTS("dilations", 2, 2) };
     check_fails("avgpool dilation", OP_AVGPOOL, x, 1, dil, 2, QS_EUNSUPPORTED,
                 "AveragePool 'node': dilations other than 1 are not supported");
@@ -502,6 +508,7 @@ static void test_pool_errors(void)
     release_attrs(k1, 1);
     release_attrs(big, 1);
     release_attrs(allpad, 2);
+    release_attrs(skip, 3);
     release_attrs(dil, 2);
     release_attrs(cm, 2);
     release_attrs(s0, 2);

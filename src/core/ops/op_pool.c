@@ -39,6 +39,58 @@ static QsStatus pool_dims(const Node *n, const Shape *s, QsError *err)
 
 /* Validates the node against input x and fills g; err may be NULL (forward re-derives
  * the geometry that infer accepted). */
+/* The first output window along one axis with no input tap, -1 when there is none, or
+ * POOL_TOO_MANY_LOOKS. A window with no input tap has no max and an average over nothing:
+ * PyTorch prevents it by requiring pad <= kernel / 2; ONNX leaves it undefined, so it is
+ * refused. The work is bounded whatever the declared lengths (up to 2^31 each):
+ * - a window starting inside the input has its first tap there; the first one starting
+ *   past it is empty;
+ * - of the windows starting in the left pad, the leftmost has the fewest taps at or past
+ *   0; when the dilation is at most the input length, its first such tap lands inside
+ *   the input, so it alone decides;
+ * - a larger dilation can step over the input: the start's residue modulo the dilation
+ *   repeats every d / gcd(s, d) windows, so that many need a look; when more than
+ *   POOL_MAX_LOOKS would, and none of those is empty, the pool is refused rather than
+ *   checked for seconds. */
+enum { POOL_MAX_LOOKS = 1 << 20 };
+#define POOL_TOO_MANY_LOOKS (-2)
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int64_t pool_empty_window(int64_t k, int64_t in, int64_t s, int64_t d, int64_t p0,
+                                 int64_t n_out)
+{
+    int64_t n_left = p0 / s + (p0 % s != 0); /* windows with o * s < p0 */
+    if (n_left > n_out)
+        n_left = n_out;
+    int64_t looks = n_left;
+    if (d <= in && looks > 1)
+        looks = 1;
+    else if (d > in) {
+        const int64_t period = d / gcd64(s, d);
+        if (looks > period)
+            looks = period;
+    }
+    for (int64_t o = 0; o < looks && o < POOL_MAX_LOOKS; o++) {
+        int64_t k0, k1;
+        geom_range(k, in, d, o * s - p0, &k0, &k1);
+        if (k0 == k1)
+            return o;
+    }
+    if (looks > POOL_MAX_LOOKS)
+        return POOL_TOO_MANY_LOOKS;
+    const int64_t first_past = (in + p0 + s - 1) / s;
+    return first_past < n_out ? first_past : -1;
+}
+
 static QsStatus pool_geom(const Node *n, const Shape *x, PoolGeom *g, QsError *err)
 {
     const char *op = op_table[n->op]->name;
@@ -88,25 +140,17 @@ static QsStatus pool_geom(const Node *n, const Shape *x, PoolGeom *g, QsError *e
                            op, n->name, (long long)ext, (long long)padded, axis,
                            shape_format(x, sx, sizeof sx));
         o_[i] = geom_out_len(in_[i], k_[i], s_[i], d_[i], p0[i], p1[i], ceil_mode);
-        /* A window with no input tap has no max and an average over nothing. PyTorch
-         * prevents it by requiring pad <= kernel / 2; ONNX leaves it undefined. Only
-         * windows that start in the padding need a look: one that starts inside the input
-         * has its first tap there, so the loop jumps to the first window starting past
-         * the input (which fails), and a declared length of 2^40 costs no 2^40 steps. */
-        const int64_t first_past = (in_[i] + p0[i] + s_[i] - 1) / s_[i];
-        for (int64_t o = 0; o < o_[i]; o++) {
-            const int64_t start = o * s_[i] - p0[i];
-            if (start >= 0 && start < in_[i]) {
-                o = first_past - 1;
-                continue;
-            }
-            int64_t k0, k1;
-            geom_range(k_[i], in_[i], d_[i], start, &k0, &k1);
-            if (k0 == k1)
-                return qs_fail(err, QS_ESHAPE,
-                               "%s '%s': output window %lld along axis %d of %s lies entirely in padding",
-                               op, n->name, (long long)o, axis, shape_format(x, sx, sizeof sx));
-        }
+        const int64_t empty = pool_empty_window(k_[i], in_[i], s_[i], d_[i], p0[i], o_[i]);
+        if (empty == POOL_TOO_MANY_LOOKS)
+            return qs_fail(err, QS_EUNSUPPORTED,
+                           "%s '%s': dilation %lld exceeds the input length %lld along axis %d of %s "
+                           "and too many windows start in the padding to check",
+                           op, n->name, (long long)d_[i], (long long)in_[i], axis,
+                           shape_format(x, sx, sizeof sx));
+        if (empty >= 0)
+            return qs_fail(err, QS_ESHAPE,
+                           "%s '%s': output window %lld along axis %d of %s lies entirely in padding",
+                           op, n->name, (long long)empty, axis, shape_format(x, sx, sizeof sx));
     }
     g->oh = o_[0];
     g->ow = o_[1];
