@@ -6,13 +6,16 @@
 # executions and findings, and exits non-zero when the harness found anything.
 # FUZZ_SEED (default 1) fixes libFuzzer's seed; with "fresh" the work corpus starts empty,
 # so the CTest run is repeatable (it ends at RUNS inputs where the machine is fast enough).
+# FUZZ_TIMEOUT (default 10) is libFuzzer's per-input limit in seconds. It counts wall time,
+# so a long run beside other work at a low priority needs more (an input that takes 0.2 s
+# alone timed out at 11 s for a starved fuzzer).
 set -uo pipefail
 bin=$1 name=$2 work=$3 seconds=$4 runs=${5:--1} fresh=${6:-}
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$fresh" = fresh ] && rm -rf "${work:?}/corpus/$name" "$work/findings/$name"
 mkdir -p "$work/corpus/$name" "$work/findings/$name"
 args=(-seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -runs="$runs"
-      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+      -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -print_final_stats=1
       -artifact_prefix="$work/findings/$name/")
 before=$(find "$work/findings/$name" -type f | wc -l)
 [ -f "$here/$name.dict" ] && args+=(-dict="$here/$name.dict")
