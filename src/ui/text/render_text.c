@@ -37,6 +37,9 @@ void render_value(const RValue *v, char *buf, size_t cap)
         else
             snprintf(buf, cap, "%lld", (long long)v->i);
         return;
+    case RV_RANGE:
+        snprintf(buf, cap, "[%.3g, %.3g]", v->f, v->hi);
+        return;
     case RV_FLOAT:
         break;
     }

@@ -53,13 +53,37 @@ void result_reset(Result *r, const char *cmd)
     result_init(r, cmd);
 }
 
+/* The keys the JSON renderer writes itself, beside a result's fields and tables. */
+static const char *const renderer_keys[] = { "cmd", "ok", "text", NULL };
+
+static bool key_taken(const Result *r, const char *key)
+{
+    for (const char *const *k = renderer_keys; *k; k++)
+        if (strcmp(*k, key) == 0)
+            return true;
+    for (int i = 0; i < r->n_fields; i++)
+        if (strcmp(r->fields[i].key, key) == 0)
+            return true;
+    for (int t = 0; t < r->n_tables; t++)
+        if (strcmp(r->tables[t].name, key) == 0)
+            return true;
+    return false;
+}
+
+/* A duplicate key is a handler's bug: stop with a message naming it (JSON readers would
+ * silently keep one of the two values). */
+static void assert_new_key(const Result *r, const char *key)
+{
+    if (!key_taken(r, key))
+        return;
+    char what[160];
+    snprintf(what, sizeof what, "key '%.60s' is unique in the result of '%.60s'", key, r->cmd);
+    qs_assert_fail(what, __FILE__, __LINE__);
+}
+
 static RValue *new_field(Result *r, const char *key)
 {
-    for (int i = 0; i < r->n_fields; i++)
-        if (strcmp(r->fields[i].key, key) == 0) {
-            value_release(&r->fields[i].v);
-            return &r->fields[i].v;
-        }
+    assert_new_key(r, key);
     r->fields = xrealloc(r->fields, (size_t)(r->n_fields + 1) * sizeof *r->fields);
     RField *f = &r->fields[r->n_fields++];
     f->key = xstrdup(key);
@@ -105,6 +129,7 @@ void result_textf(Result *r, const char *fmt, ...)
 
 RTable *result_table(Result *r, const char *name, const char *const *cols)
 {
+    assert_new_key(r, name);
     r->tables = xrealloc(r->tables, (size_t)(r->n_tables + 1) * sizeof *r->tables);
     RTable *t = &r->tables[r->n_tables++];
     memset(t, 0, sizeof *t);
@@ -112,8 +137,11 @@ RTable *result_table(Result *r, const char *name, const char *const *cols)
     while (cols[t->n_cols])
         t->n_cols++;
     t->cols = xmalloc((size_t)t->n_cols * sizeof *t->cols);
-    for (int c = 0; c < t->n_cols; c++)
+    for (int c = 0; c < t->n_cols; c++) {
+        for (int d = 0; d < c; d++)
+            QS_ASSERT(strcmp(cols[d], cols[c]) != 0); /* a row object's keys are unique */
         t->cols[c] = xstrdup(cols[c]);
+    }
     return t;
 }
 
@@ -156,6 +184,11 @@ void rtable_str(RTable *t, int row, int col, const char *v)
 void rtable_bool(RTable *t, int row, int col, bool v)
 {
     *cell(t, row, col) = (RValue){ .type = RV_BOOL, .i = v };
+}
+
+void rtable_range(RTable *t, int row, int col, double lo, double hi)
+{
+    *cell(t, row, col) = (RValue){ .type = RV_RANGE, .f = lo, .hi = hi };
 }
 
 const RValue *result_get(const Result *r, const char *key)

@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { RV_NULL = 0, RV_INT, RV_FLOAT, RV_STR, RV_BOOL } RvType;
+/* RV_RANGE is a closed interval [f, hi] (a weight or activation range): JSON [lo, hi], text
+ * "[lo, hi]". */
+typedef enum { RV_NULL = 0, RV_INT, RV_FLOAT, RV_STR, RV_BOOL, RV_RANGE } RvType;
 
 /* How the text renderer shows a float; JSON always gets the raw number. */
 typedef enum {
@@ -23,12 +25,13 @@ typedef struct RValue {
     RvType type;
     RvStyle style;
     int64_t i;     /* RV_INT, RV_BOOL */
-    double f;      /* RV_FLOAT */
+    double f;      /* RV_FLOAT; RV_RANGE's low end */
+    double hi;     /* RV_RANGE's high end */
     char *s;       /* RV_STR, owned */
 } RValue;
 
 typedef struct RField {
-    char *key;     /* stable, documented name (docs/commands.md) */
+    char *key;     /* stable name, documented in docs/json.md */
     RValue v;
 } RField;
 
@@ -50,6 +53,10 @@ typedef struct Result {
     char **text;   /* preformatted lines (help, histograms); JSON "text" array */
 } Result;
 
+/* Every key of a result's JSON object is unique, and a duplicate is a programming error
+ * stopped by QS_ASSERT where it is added: a field set twice, a field or table named like
+ * another field or table of the result or like a key the renderer writes itself (`cmd`,
+ * `ok`, `text`), a column named twice in one table. */
 void result_init(Result *r, const char *cmd);
 void result_release(Result *r);
 /* Empties r for the next command, keeping nothing. */
@@ -69,6 +76,7 @@ void rtable_int(RTable *t, int row, int col, int64_t v);
 void rtable_float(RTable *t, int row, int col, double v, RvStyle style);
 void rtable_str(RTable *t, int row, int col, const char *v);
 void rtable_bool(RTable *t, int row, int col, bool v);
+void rtable_range(RTable *t, int row, int col, double lo, double hi);
 
 /* Lookups used by tests and the workbench; NULL when absent. */
 const RValue *result_get(const Result *r, const char *key);
