@@ -25,7 +25,7 @@ check accuracy <= 0.70
 # split), leaves ReLU6 channels that clip (the doctored one among them) alone, drops the
 # calibration.
 cle
-check pairs == 4
+check n_pairs == 4
 check left >= 1
 check max_rel_diff <= 0.0001
 mode fp32

@@ -104,7 +104,7 @@ QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err)
     /* on failure or cancellation every weight is back as it was, bit for bit */
     if (cle_run(s->model, d, n, (int)batch, (int)iters, headroom, &app->job, &rep, err))
         return err->code;
-    result_int(r, "pairs", rep.n_pairs);
+    result_int(r, "n_pairs", rep.n_pairs);
     if (rep.n_pairs == 0) {
         result_textf(r, "no conv/dense pair joined by a ReLU or Clip(0, c): nothing changed");
         return QS_OK;
