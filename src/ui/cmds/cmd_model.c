@@ -85,7 +85,9 @@ QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err)
     char dropped[128];
     session_set_model(&app->session, m, NULL, dropped, sizeof dropped);
     result_str(r, "spec", a->pos[0]);
-    result_str(r, "seed", model_meta_get(m, "init_seed"));
+    const char *init_seed = model_meta_get(m, "init_seed"); /* the spec's seed when none given */
+    if (init_seed)
+        result_int(r, "seed", strtoll(init_seed, NULL, 10));
     model_summary(m, r);
     if (dropped[0])
         result_str(r, "dropped_splits", dropped);
