@@ -34,7 +34,7 @@ FAILURES = [
     ("echo ${undefined_variable}", "echo", "invalid"),
     ("source /nonexistent/script.qs", "source", "io"),
     ("source tests/json/failing.qs", "source", "invalid"),
-    ("check accuracy >= 1", "check", "invalid"),
+    ("check accuracy >= 1", "check", "not found"),
 ]
 TYPES = {"int", "number", "text", "bool", "range", "table", "lines", "result"}
 COMMON = {"cmd", "ok", "text"}
@@ -51,10 +51,10 @@ def cell(text):
 
 
 def parse_docs(path):
-    """docs/json.md: `### \\`name\\`` sections (several names: one table for each) each
-    followed by a `| key | type | meaning |` table; `## Placeholders` maps <name> to a
-    regular expression; `## Every result`, `## Failures` and `## The report file` are the
-    objects every command shares, a failure and `report`'s file."""
+    """docs/json.md: `### \\`name\\`` sections, each followed by a `| key | type | meaning |`
+    table; the table of `## Keys that vary` maps a <placeholder> to what it matches;
+    `## Every result`, `## Failures` and `## The report file` are the keys every result
+    shares, a failure's and those of `report`'s file."""
     docs, placeholders, sections = {}, {}, {}
     current, kind = None, None
     for line in open(path, encoding="utf-8"):
@@ -78,8 +78,11 @@ def parse_docs(path):
             fail(f"docs: row without key, type and meaning: {line}")
             continue
         key = cols[0].strip("`")
-        if current == "Placeholders" and kind == "section":
-            placeholders[key] = cols[1].strip("`")
+        if current == "Keys that vary" and kind == "section":
+            # one item in backticks is a regular expression, several are the words it is
+            items = re.findall(r"`([^`]+)`", cols[1])
+            placeholders[key] = (items[0] if len(items) == 1 else
+                                 "|".join(re.escape(i) for i in items))
             continue
         typ = cols[1]
         if typ not in TYPES:
@@ -105,7 +108,7 @@ def key_matcher(placeholders):
             for p in parts:
                 if p.startswith("<") and p.endswith(">"):
                     if p not in placeholders:
-                        fail(f"docs: placeholder {p} in '{key}' is not in ## Placeholders")
+                        fail(f"docs: placeholder {p} in '{key}' is not in ## Keys that vary")
                         rx += ".+"
                     else:
                         rx += "(?:" + placeholders[p] + ")"
@@ -179,10 +182,10 @@ def check_result(o, docs, sections, lookup, where, seen):
     if not isinstance(cmd, str) or o.get("ok") is not True:
         fail(f"{where}: a result needs a text cmd and ok: true: {str(o)[:200]}")
         return
+    seen.add(cmd)
     if cmd not in docs:
         fail(f"{where}: command '{cmd}' has no section in docs/json.md")
         return
-    seen.add(cmd)
     doc = docs[cmd]
     for key, v in o.items():
         typ = sections["Every result"].get(key) or lookup(doc, key)

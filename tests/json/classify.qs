@@ -45,7 +45,9 @@ hist dw1 act
 hist dw1 weights top=4
 hist dw1 weights
 sensitivity n=100
+quant wgran=tensor
 diagnose n=100
+quant wgran=channel
 biascorr n=100
 biascorr off
 fallback drop<=0.005 to=fp16 n=100
