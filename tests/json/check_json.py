@@ -36,7 +36,7 @@ FAILURES = [
     ("source tests/json/failing.qs", "source", "invalid"),
     ("check accuracy >= 1", "check", "not found"),
 ]
-TYPES = {"int", "number", "text", "bool", "range", "table", "lines", "result"}
+TYPES = {"int", "number", "text", "bool", "range", "ints", "table", "lines", "result"}
 COMMON = {"cmd", "ok", "text"}
 
 errors = []
@@ -171,6 +171,9 @@ def type_ok(typ, v):
         return isinstance(v, str)
     if typ == "bool":
         return isinstance(v, bool)
+    if typ == "ints":
+        return isinstance(v, list) and all(
+            isinstance(x, int) and not isinstance(x, bool) for x in v)
     if typ == "range":
         return isinstance(v, list) and len(v) == 2 and all(
             is_number(x) or x in ("inf", "-inf") for x in v)

@@ -1,6 +1,6 @@
 /* A result's JSON keys (issue 16): a duplicate key stops the program where it is added
  * (QS_ASSERT: JSON readers would silently keep one of the two values), ranges are [lo, hi]
- * numbers, and a failure names its command. Each duplicate runs in a child process, which
+ * numbers, channel lists arrays of integers, and a failure names its command. Each duplicate runs in a child process, which
  * must abort with a message naming the key. */
 #include <cJSON.h>
 #include <signal.h>
@@ -117,6 +117,32 @@ static void test_range(void)
     result_release(&r);
 }
 
+/* A list of channels is an array of integers, "a,b" in text; a copy owns its own list. */
+static void test_ints_and_copy(void)
+{
+    Result r;
+    result_init(&r, "diagnose");
+    static const char *const cols[] = { "layer", "channels", NULL };
+    RTable *t = result_table(&r, "findings", cols);
+    int row = rtable_add_row(t);
+    rtable_str(t, row, 0, "dw1");
+    rtable_ints(t, row, 1, (const int[]){ 5, 11 }, 2);
+    row = rtable_add_row(t);
+    rtable_str(t, row, 0, "fc");
+    rtable_ints(t, row, 1, NULL, 0);
+    Result c;
+    result_copy(&c, &r);
+    result_release(&r);
+    char *line = render_json(&c);
+    CHECK(strcmp(line, "{\"cmd\":\"diagnose\",\"ok\":true,\"findings\":[{\"layer\":\"dw1\","
+                       "\"channels\":[5,11]},{\"layer\":\"fc\",\"channels\":[]}]}\n") == 0);
+    free(line);
+    char buf[64];
+    render_value(&c.tables[0].cells[1], buf, sizeof buf);
+    CHECK(strcmp(buf, "5,11") == 0);
+    result_release(&c);
+}
+
 static void test_failure_names_command(void)
 {
     char *line = render_json_error("load", "io", "m.qsm: No such file or directory");
@@ -129,6 +155,7 @@ int main(void)
 {
     test_duplicates_stop();
     test_range();
+    test_ints_and_copy();
     test_failure_names_command();
     return test_summary("result_keys");
 }

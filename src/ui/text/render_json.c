@@ -25,6 +25,12 @@ static cJSON *value_json(const RValue *v)
         return cJSON_CreateNumber((double)v->i);
     case RV_FLOAT:
         return number_json(v->f);
+    case RV_INTS: {
+        cJSON *a = cJSON_CreateArray();
+        for (int k = 0; k < v->n_ints; k++)
+            cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->ints[k]));
+        return a;
+    }
     case RV_RANGE: {
         cJSON *a = cJSON_CreateArray();
         cJSON_AddItemToArray(a, number_json(v->f));

@@ -17,6 +17,8 @@ static void value_release(RValue *v)
 {
     if (v->type == RV_STR)
         free(v->s);
+    if (v->type == RV_INTS)
+        free(v->ints);
     memset(v, 0, sizeof *v);
 }
 
@@ -189,6 +191,49 @@ void rtable_bool(RTable *t, int row, int col, bool v)
 void rtable_range(RTable *t, int row, int col, double lo, double hi)
 {
     *cell(t, row, col) = (RValue){ .type = RV_RANGE, .f = lo, .hi = hi };
+}
+
+void rtable_ints(RTable *t, int row, int col, const int *v, int n)
+{
+    RValue *c = cell(t, row, col);
+    *c = (RValue){ .type = RV_INTS, .ints = xmalloc((size_t)(n > 0 ? n : 0) * sizeof *c->ints),
+                   .n_ints = n > 0 ? n : 0 };
+    for (int k = 0; k < c->n_ints; k++)
+        c->ints[k] = v[k];
+}
+
+/* v's owned parts (text, lists) copied, so that the copy is released on its own. */
+static void value_copy(RValue *dst, const RValue *src)
+{
+    *dst = *src;
+    if (src->type == RV_STR)
+        dst->s = xstrdup(src->s ? src->s : "");
+    if (src->type == RV_INTS) {
+        dst->ints = xmalloc((size_t)src->n_ints * sizeof *dst->ints);
+        memcpy(dst->ints, src->ints, (size_t)src->n_ints * sizeof *dst->ints);
+    }
+}
+
+void result_copy(Result *dst, const Result *src)
+{
+    result_init(dst, src->cmd);
+    for (int i = 0; i < src->n_fields; i++)
+        value_copy(new_field(dst, src->fields[i].key), &src->fields[i].v);
+    for (int t = 0; t < src->n_tables; t++) {
+        const RTable *st = &src->tables[t];
+        const char **cols = xcalloc((size_t)st->n_cols + 1, sizeof *cols);
+        for (int c = 0; c < st->n_cols; c++)
+            cols[c] = st->cols[c];
+        RTable *dt = result_table(dst, st->name, cols);
+        free(cols);
+        for (int r = 0; r < st->n_rows; r++) {
+            int row = rtable_add_row(dt);
+            for (int c = 0; c < st->n_cols; c++)
+                value_copy(&dt->cells[row * dt->n_cols + c], &st->cells[r * st->n_cols + c]);
+        }
+    }
+    for (int i = 0; i < src->n_text; i++)
+        result_textf(dst, "%s", src->text[i]);
 }
 
 const RValue *result_get(const Result *r, const char *key)
