@@ -230,7 +230,7 @@ def run(qscope, args):
     return p.returncode, p.stdout.splitlines(), p.stderr
 
 
-def check_report(path, docs, sections, lookup, seen):
+def check_report(path, docs, sections, lookup):
     text = open(path, encoding="utf-8").read()
     doc = strict_object(text, path)  # indented, so one object over many lines
     if doc is None:
@@ -261,6 +261,9 @@ def main():
     if not table:
         fail(f"qscope --json -c help gave no command table: {err}")
 
+    report_file = os.path.join(work, "qs_json_r.json")
+    if os.path.exists(report_file):
+        os.remove(report_file)  # the one checked below is this run's
     seen = set()
     for name in SCENARIOS:
         script = os.path.join(HERE, name)
@@ -271,9 +274,8 @@ def main():
             o = strict_object(line, f"{name}: output line {i}")
             if o is not None:
                 check_result(o, docs, sections, lookup, f"{name}: output line {i}", seen)
-    report_file = os.path.join(work, "qs_json_r.json")
     if os.path.exists(report_file):
-        check_report(report_file, docs, sections, lookup, seen)
+        check_report(report_file, docs, sections, lookup)
     else:
         fail(f"classify.qs wrote no report at {report_file}")
 
