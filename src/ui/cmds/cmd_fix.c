@@ -124,20 +124,10 @@ QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_int(r, "samples", rep.samples);
     result_float(r, "max_rel_diff", rep.max_rel_diff, RS_PLAIN);
     const Graph *g = &s->model->graph;
-    static const char *const cols[] = { "first",
-                                        "second",
-                                        "act",
-                                        "clip",
-                                        "channels",
-                                        "equalized",
-                                        "limited",
-                                        "left",
-                                        "zero",
-                                        "spread_first_before",
-                                        "spread_first_after",
-                                        "spread_second_before",
-                                        "spread_second_after",
-                                        NULL };
+    static const char *const cols[] = { "first", "second", "act", "clip", "channels",
+                                        "equalized", "limited", "left", "zero",
+                                        "spread_first_before", "spread_first_after",
+                                        "spread_second_before", "spread_second_after", NULL };
     RTable *t = result_table(r, "pairs", cols);
     for (int k = 0; k < rep.n_pairs; k++) {
         const ClePair *p = &rep.pairs[k];
