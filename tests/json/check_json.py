@@ -35,6 +35,9 @@ FAILURES = [
     ("source /nonexistent/script.qs", "source", "io"),
     ("source tests/json/failing.qs", "source", "invalid"),
     ("check accuracy >= 1", "check", "not found"),
+    # two parts of one name would be two bytes_<part> columns of one name
+    ("init tests/json/dup_parts.json; data calib synth:deepsets n=20 seed=3; pick drop<=10%",
+     "pick", "format"),
 ]
 TYPES = {"int", "number", "text", "bool", "range", "ints", "table", "lines", "result"}
 COMMON = {"cmd", "ok", "text"}

@@ -1,6 +1,7 @@
 # Every command's JSON, the other tasks and commands (tests/json/check_json.py): a policy
 # with two inputs and named parts, a detector, a classifier whose metadata names its
-# classes, a model built from a spec and trained, QAT, fold and CLE, then quit.
+# classes (and one naming a class twice: one recall_<class> key), a model built from a spec
+# and trained, QAT, fold and CLE, then quit.
 let dir?=/tmp
 load models/deepsets.qsm
 data eval synth:deepsets n=200 seed=22; data calib synth:deepsets n=200 seed=21; data train synth:deepsets n=200 seed=11
@@ -26,6 +27,10 @@ calibrate
 mode int8-static
 quant wgran=tensor
 diagnose
+init tests/json/dup_labels.json
+mode fp32
+data eval synth:falls n=50 seed=3
+eval
 init models/specs/mnist_mlp.json seed=1
 mode fp32
 data train models/data/mnist_train.npz scale=0.00392156886 n=256
