@@ -40,17 +40,12 @@ FAILURES = [
      "pick", "format"),
 ]
 TYPES = {"int", "number", "text", "bool", "range", "ints", "table", "lines", "result"}
-COMMON = {"cmd", "ok", "text"}
 
 errors = []
 
 
 def fail(msg):
     errors.append(msg)
-
-
-def cell(text):
-    return text.strip()
 
 
 def parse_docs(path):
@@ -76,7 +71,7 @@ def parse_docs(path):
             continue
         if not line.startswith("| `"):
             continue
-        cols = [cell(c) for c in line.strip().strip("|").split("|")]
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cols) < 3:
             fail(f"docs: row without key, type and meaning: {line}")
             continue
@@ -219,6 +214,8 @@ def check_failure(o, sections, where, want_cmd, want_code):
             fail(f"{where}: failure key '{key}' is not in docs/json.md (## Failures)")
         elif not type_ok(typ, v) or v is None:
             fail(f"{where}: failure '{key}' should be {typ}, got {json.dumps(v)}")
+    if o.get("ok") is not False:
+        fail(f"{where}: a failure needs ok: false")
     if o.get("cmd") != want_cmd:
         fail(f"{where}: the failure names cmd {json.dumps(o.get('cmd'))}, not '{want_cmd}'")
     if o.get("code") != want_code:
