@@ -11,7 +11,7 @@ eval
 check accuracy <= 0.70
 # 1. Bias correction: 69.15 % -> 89.85 %; output SQNR on the calib digits 5.45 -> 10.22 dB.
 biascorr n=500
-check units == 6
+check n_units == 6
 check sqnr_before <= 5.6
 check sqnr_after >= 10
 eval
@@ -25,7 +25,7 @@ check accuracy <= 0.70
 # split), leaves ReLU6 channels that clip (the doctored one among them) alone, drops the
 # calibration.
 cle
-check pairs == 4
+check n_pairs == 4
 check left >= 1
 check max_rel_diff <= 0.0001
 mode fp32

@@ -102,7 +102,7 @@ static void test_exec(void)
                  "unknown option 'bach'");
     CHECK_OK(cmd_exec(&app, "get batch", &r, &err), &err);
     const RValue *v = result_get(&r, "batch");
-    CHECK(v && v->type == RV_STR && strcmp(v->s, "64") == 0);
+    CHECK(v && v->type == RV_INT && v->i == 64); /* an integer option is a number */
     expect_error("range", cmd_exec(&app, "set batch=0", &r, &err), &err, QS_EINVAL,
                  "expected 1 to 65536");
     /* the task setting takes every task of the core table */

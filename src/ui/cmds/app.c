@@ -1,5 +1,6 @@
 #include "cmds/app.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/threads.h"
@@ -20,4 +21,5 @@ void app_release(App *app)
     session_release(&app->session);
     result_release(&app->last);
     vars_release(&app->vars);
+    free(app->failed_cmd);
 }

@@ -30,6 +30,10 @@ struct App {
     /* The last result of a command that is not CMD_TRANSPARENT, for `check` and `keep`. */
     Result last;
     VarTable vars;            /* script variables (vars.h) */
+    /* The command whose failure the front end reports next, as written (an unknown name
+     * too; a line's first word when the line does not parse); NULL when the failure is in
+     * no command. Set by cmd_exec_line and cmd_run_args; the front end frees it. */
+    char *failed_cmd;
 };
 
 void app_init(App *app);

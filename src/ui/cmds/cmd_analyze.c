@@ -229,13 +229,6 @@ static QsStatus diagnose_context(App *app, const CmdArgs *a, Result *r, SensCont
     return QS_OK;
 }
 
-static void diagnose_channels(const Finding *f, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    for (int k = 0, len = 0; k < f->n_channels && len < (int)cap; k++)
-        len += snprintf(buf + len, cap - (size_t)len, k ? ",%d" : "%d", f->channels[k]);
-}
-
 QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
@@ -255,15 +248,13 @@ QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
     static const char *const cols[] = { "rank",   "layer",  "kind", "channels", "evidence",
                                         "fix",    "metric", "gain", NULL };
     RTable *t = result_table(r, "findings", cols);
-    char buf[96];
     for (int i = 0; i < d.n; i++) {
         const Finding *f = &d.f[i];
         int row = rtable_add_row(t);
         rtable_int(t, row, 0, i + 1);
         rtable_str(t, row, 1, g->nodes[f->node].name);
         rtable_str(t, row, 2, diag_kind_names[f->kind]);
-        diagnose_channels(f, buf, sizeof buf);
-        rtable_str(t, row, 3, buf);
+        rtable_ints(t, row, 3, f->channels, f->n_channels);
         rtable_str(t, row, 4, f->evidence);
         rtable_str(t, row, 5, f->fix);
         if (f->measured) {

@@ -295,13 +295,17 @@ static void add_named_classes(const Model *model, const LabelMetrics *m, Result 
 {
     const char *names = model ? model_meta_get(model, "labels") : NULL;
     for (int c = 0; names && *names && c < m->n_classes; c++) {
-        size_t len = strcspn(names, ",");
-        char key[64];
-        snprintf(key, sizeof key, "recall_%.*s", (int)(len < 40 ? len : 40), names);
-        result_float(r, key, label_metrics_recall(m, c), RS_FIXED4);
-        snprintf(key, sizeof key, "precision_%.*s", (int)(len < 40 ? len : 40), names);
-        result_float(r, key, label_metrics_precision(m, c), RS_FIXED4);
+        const char *name = names;
+        int len = (int)strcspn(names, ",");
         names += len + (names[len] == ',');
+        len = len < 40 ? len : 40;
+        char key[64];
+        snprintf(key, sizeof key, "recall_%.*s", len, name);
+        if (result_get(r, key))
+            continue; /* a name given twice (or alike in 40 bytes): per_class has both */
+        result_float(r, key, label_metrics_recall(m, c), RS_FIXED4);
+        snprintf(key, sizeof key, "precision_%.*s", len, name);
+        result_float(r, key, label_metrics_precision(m, c), RS_FIXED4);
     }
 }
 

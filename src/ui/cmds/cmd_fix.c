@@ -64,7 +64,7 @@ QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_str(r, "split", split);
     decide_fields_split(split_find(split), r); /* default calib; eval named: a warning */
     result_int(r, "samples", rep.samples);
-    result_int(r, "units", rep.n_units);
+    result_int(r, "n_units", rep.n_units);
     result_float(r, "sqnr_before", rep.sqnr_before, RS_DB);
     result_float(r, "sqnr_after", rep.sqnr_after, RS_DB);
     static const char *const cols[] = { "layer", "op", "prec", "channels", "corr_rms",
@@ -104,7 +104,7 @@ QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err)
     /* on failure or cancellation every weight is back as it was, bit for bit */
     if (cle_run(s->model, d, n, (int)batch, (int)iters, headroom, &app->job, &rep, err))
         return err->code;
-    result_int(r, "pairs", rep.n_pairs);
+    result_int(r, "n_pairs", rep.n_pairs);
     if (rep.n_pairs == 0) {
         result_textf(r, "no conv/dense pair joined by a ReLU or Clip(0, c): nothing changed");
         return QS_OK;
@@ -124,30 +124,28 @@ QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_int(r, "samples", rep.samples);
     result_float(r, "max_rel_diff", rep.max_rel_diff, RS_PLAIN);
     const Graph *g = &s->model->graph;
-    static const char *const cols[] = { "first", "second", "act", "channels", "equalized",
-                                        "limited", "left", "zero", "spread_first",
-                                        "spread_second", NULL };
+    static const char *const cols[] = { "first", "second", "act", "clip", "channels",
+                                        "equalized", "limited", "left", "zero",
+                                        "spread_first_before", "spread_first_after",
+                                        "spread_second_before", "spread_second_after", NULL };
     RTable *t = result_table(r, "pairs", cols);
-    char buf[64];
     for (int k = 0; k < rep.n_pairs; k++) {
         const ClePair *p = &rep.pairs[k];
         int row = rtable_add_row(t);
         rtable_str(t, row, 0, g->nodes[p->first].name);
         rtable_str(t, row, 1, g->nodes[p->second].name);
+        rtable_str(t, row, 2, op_table[g->nodes[p->act].op]->name);
         if (isfinite(p->clip))
-            snprintf(buf, sizeof buf, "clip 0..%g", p->clip);
-        else
-            snprintf(buf, sizeof buf, "%s", op_table[g->nodes[p->act].op]->name);
-        rtable_str(t, row, 2, buf);
-        rtable_int(t, row, 3, p->channels);
-        rtable_int(t, row, 4, p->equalized);
-        rtable_int(t, row, 5, p->limited);
-        rtable_int(t, row, 6, p->left);
-        rtable_int(t, row, 7, p->zero);
-        snprintf(buf, sizeof buf, "%.3g -> %.3g", p->spread_first[0], p->spread_first[1]);
-        rtable_str(t, row, 8, buf);
-        snprintf(buf, sizeof buf, "%.3g -> %.3g", p->spread_second[0], p->spread_second[1]);
-        rtable_str(t, row, 9, buf);
+            rtable_float(t, row, 3, p->clip, RS_PLAIN);
+        rtable_int(t, row, 4, p->channels);
+        rtable_int(t, row, 5, p->equalized);
+        rtable_int(t, row, 6, p->limited);
+        rtable_int(t, row, 7, p->left);
+        rtable_int(t, row, 8, p->zero);
+        rtable_float(t, row, 9, p->spread_first[0], RS_PLAIN);
+        rtable_float(t, row, 10, p->spread_first[1], RS_PLAIN);
+        rtable_float(t, row, 11, p->spread_second[0], RS_PLAIN);
+        rtable_float(t, row, 12, p->spread_second[1], RS_PLAIN);
     }
     free(rep.pairs);
     result_str(r, "calibration", "dropped: the float weights changed, run 'calibrate' again");

@@ -85,7 +85,9 @@ QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err)
     char dropped[128];
     session_set_model(&app->session, m, NULL, dropped, sizeof dropped);
     result_str(r, "spec", a->pos[0]);
-    result_str(r, "seed", model_meta_get(m, "init_seed"));
+    const char *init_seed = model_meta_get(m, "init_seed"); /* the spec's seed when none given */
+    if (init_seed)
+        result_int(r, "seed", strtoll(init_seed, NULL, 10));
     model_summary(m, r);
     if (dropped[0])
         result_str(r, "dropped_splits", dropped);
@@ -178,11 +180,6 @@ QsStatus cmd_info(App *app, const CmdArgs *a, Result *r, QsError *err)
     return QS_OK;
 }
 
-static void range_str(char *buf, size_t cap, double lo, double hi)
-{
-    snprintf(buf, cap, "[%.3g, %.3g]", lo, hi);
-}
-
 QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
@@ -230,15 +227,12 @@ QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
             continue;
         const QLayerInfo *L = qmodel_layer(q, i);
         if (L->n_wscales) {
-            range_str(buf, sizeof buf, L->w_min, L->w_max);
-            rtable_str(t, row, 7, buf);
+            rtable_range(t, row, 7, L->w_min, L->w_max);
             rtable_float(t, row, 8, L->w_channel_spread, RS_PLAIN);
         }
         if (L->has_act) {
-            range_str(buf, sizeof buf, L->act_min, L->act_max);
-            rtable_str(t, row, 9, buf);
-            range_str(buf, sizeof buf, L->clip_lo, L->clip_hi);
-            rtable_str(t, row, 10, buf);
+            rtable_range(t, row, 9, L->act_min, L->act_max);
+            rtable_range(t, row, 10, L->clip_lo, L->clip_hi);
             rtable_float(t, row, 11, L->act.scale, RS_PLAIN);
             rtable_int(t, row, 12, L->act.zero_point);
             rtable_float(t, row, 13, L->clipped, RS_PCT);

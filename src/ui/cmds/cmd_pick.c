@@ -133,6 +133,15 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (variant_rows_collect(&app->session, split_name((SplitId)d.split), n, &app->job, &v,
                              err))
         return err->code;
+    /* a part named twice would be two bytes_<part> columns of one name */
+    for (int k = 0; k < v.n_parts; k++)
+        for (int j = 0; j < k; j++)
+            if (strcmp(v.part[j], v.part[k]) == 0) {
+                qs_fail(err, QS_EFORMAT, "metadata 'parts': part '%s' is named twice",
+                        v.part[k]);
+                variant_rows_release(&v);
+                return QS_EFORMAT;
+            }
     /* on a device: its estimated latency and its deployment size judge each row */
     if (target && device_rows_apply(&app->session, &v, target, io_int8, device_file_bytes, app,
                                     err)) {

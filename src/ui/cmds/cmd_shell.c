@@ -296,6 +296,18 @@ static void options_table(const App *app, Result *r, const char *only)
     }
 }
 
+/* One option as a field named after it (its value as `set` shows it): a number for an
+ * integer option. */
+static void option_field(App *app, const OptionDef *o, Result *r)
+{
+    char buf[64];
+    o->show(app, buf, sizeof buf);
+    if (o->kind == OPT_INT)
+        result_int(r, o->name, strtoll(buf, NULL, 10));
+    else
+        result_str(r, o->name, buf);
+}
+
 QsStatus cmd_set(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     if (a->n_kv == 0) {
@@ -313,10 +325,11 @@ QsStatus cmd_set(App *app, const CmdArgs *a, Result *r, QsError *err)
             threads_set(saved.threads);
             return err->code;
         }
-        char buf[64];
-        option_find(a->keys[i])->show(app, buf, sizeof buf);
-        result_str(r, a->keys[i], buf);
     }
+    /* each option once, with the value it ended with (`set batch=8 batch=16`: 16) */
+    for (int i = 0; i < a->n_kv; i++)
+        if (!result_get(r, a->keys[i]))
+            option_field(app, option_find(a->keys[i]), r);
     return QS_OK;
 }
 
@@ -326,9 +339,7 @@ QsStatus cmd_get(App *app, const CmdArgs *a, Result *r, QsError *err)
         const OptionDef *o = option_find(a->pos[0]);
         if (!o)
             return qs_fail(err, QS_ENOTFOUND, "get: unknown option '%s'", a->pos[0]);
-        char buf[64];
-        o->show(app, buf, sizeof buf);
-        result_str(r, o->name, buf);
+        option_field(app, o, r);
         return QS_OK;
     }
     options_table(app, r, NULL);

@@ -749,12 +749,30 @@ static void emit_and_keep(App *app, Result *r)
     }
 }
 
+/* Remembers the first len bytes of name as the command that failed (App.failed_cmd). */
+static void note_failure(App *app, const char *name, size_t len)
+{
+    free(app->failed_cmd);
+    app->failed_cmd = xmalloc(len + 1);
+    memcpy(app->failed_cmd, name, len);
+    app->failed_cmd[len] = '\0';
+}
+
+/* The command a text names, as written: its first word. */
+static void note_failed_text(App *app, const char *text)
+{
+    text += strspn(text, " \t\r\n");
+    note_failure(app, text, strcspn(text, " \t\r\n;"));
+}
+
 QsStatus cmd_run_args(App *app, const CmdArgs *a, QsError *err)
 {
     Result r;
     result_init(&r, "");
     QsStatus st = cmd_exec_args(app, a, &r, err);
-    if (!st)
+    if (st)
+        note_failure(app, a->name, strlen(a->name));
+    else
         emit_and_keep(app, &r);
     result_release(&r);
     return st;
@@ -764,15 +782,23 @@ static QsStatus exec_line(App *app, const char *line, bool literal, QsError *err
 {
     char **cmds;
     int n;
-    if (args_split_line(line, &cmds, &n, err))
+    if (args_split_line(line, &cmds, &n, err)) {
+        note_failed_text(app, line);
         return err->code;
+    }
     QsStatus st = QS_OK;
     Result r;
     result_init(&r, "");
     for (int i = 0; i < n && !st && !app->quit; i++) {
+        result_reset(&r, ""); /* named by cmd_exec_args once the text parses */
         st = exec_text(app, cmds[i], literal, &r, err);
-        if (st)
+        if (st) {
+            if (r.cmd[0])
+                note_failure(app, r.cmd, strlen(r.cmd));
+            else
+                note_failed_text(app, cmds[i]);
             break;
+        }
         emit_and_keep(app, &r);
     }
     result_release(&r);

@@ -41,14 +41,17 @@ static void print_result(App *app, const Result *r)
     free(s);
 }
 
+/* The failure, in JSON naming the command that failed (app->failed_cmd, taken). */
 static void print_error(App *app, const QsError *err)
 {
     if (app->mode == RENDER_JSON) {
-        char *s = render_json_error("", qs_status_name(err->code), err->msg);
+        char *s = render_json_error(app->failed_cmd, qs_status_name(err->code), err->msg);
         fputs(s, stdout);
         fflush(stdout);
         free(s);
     }
+    free(app->failed_cmd);
+    app->failed_cmd = NULL;
     fprintf(stderr, "%s\n", err->msg);
 }
 

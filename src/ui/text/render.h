@@ -10,7 +10,8 @@
 typedef enum { RENDER_TEXT = 0, RENDER_JSON } RenderMode;
 
 char *render_text(const Result *r);
-/* One line, newline-terminated: {"cmd": "...", "ok": true, <fields>, <tables>, "text": [..]} */
+/* One line, newline-terminated: {"cmd": "...", "ok": true, <fields>, <tables>, "text": [..]};
+ * a range value is [lo, hi]. The keys are listed per command in docs/json.md. */
 char *render_json(const Result *r);
 /* The same object as a cJSON tree, for documents that hold several results (`report`).
  * Caller frees with cJSON_Delete. Declared with an incomplete type so that this header
@@ -22,7 +23,8 @@ struct cJSON *render_json_object(const Result *r);
  * that is not part of valid UTF-8 (a file path, say; names from files are checked when
  * read, utf8.h) becomes '?'. Control characters are escaped by cJSON. */
 char *render_json_print(const struct cJSON *o, bool formatted);
-/* An error as one JSON line: {"cmd": .., "ok": false, "error": msg, "code": name}. */
+/* An error as one JSON line: {"cmd": .., "ok": false, "error": msg, "code": name}; cmd is
+ * the command that failed, NULL (written "") for a failure in no command. */
 char *render_json_error(const char *cmd, const char *code, const char *msg);
 /* A value as the text renderer shows it. */
 void render_value(const RValue *v, char *buf, size_t cap);

@@ -7,19 +7,36 @@
 #include "base/utf8.h"
 #include "text/render.h"
 
+/* JSON has no NaN or Inf: a figure that does not exist is null, an infinite SQNR
+ * (identical outputs) is the string "inf" so it is not mistaken for missing. */
+static cJSON *number_json(double f)
+{
+    if (isnan(f))
+        return cJSON_CreateNull();
+    if (isinf(f))
+        return cJSON_CreateString(f > 0 ? "inf" : "-inf");
+    return cJSON_CreateNumber(f);
+}
+
 static cJSON *value_json(const RValue *v)
 {
     switch (v->type) {
     case RV_INT:
         return cJSON_CreateNumber((double)v->i);
     case RV_FLOAT:
-        /* JSON has no NaN or Inf: a figure that does not exist is null, an infinite SQNR
-         * (identical outputs) is the string "inf" so it is not mistaken for missing. */
-        if (isnan(v->f))
-            return cJSON_CreateNull();
-        if (isinf(v->f))
-            return cJSON_CreateString(v->f > 0 ? "inf" : "-inf");
-        return cJSON_CreateNumber(v->f);
+        return number_json(v->f);
+    case RV_INTS: {
+        cJSON *a = cJSON_CreateArray();
+        for (int k = 0; k < v->n_ints; k++)
+            cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->ints[k]));
+        return a;
+    }
+    case RV_RANGE: {
+        cJSON *a = cJSON_CreateArray();
+        cJSON_AddItemToArray(a, number_json(v->f));
+        cJSON_AddItemToArray(a, number_json(v->hi));
+        return a;
+    }
     case RV_STR:
         return cJSON_CreateString(v->s);
     case RV_BOOL:

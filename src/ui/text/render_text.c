@@ -37,6 +37,15 @@ void render_value(const RValue *v, char *buf, size_t cap)
         else
             snprintf(buf, cap, "%lld", (long long)v->i);
         return;
+    case RV_RANGE:
+        snprintf(buf, cap, "[%.3g, %.3g]", v->f, v->hi);
+        return;
+    case RV_INTS:
+        buf[0] = '\0';
+        for (size_t k = 0, len = 0; k < (size_t)v->n_ints && len < cap; k++)
+            len += (size_t)snprintf(buf + len, cap - len, k ? ",%lld" : "%lld",
+                                    (long long)v->ints[k]);
+        return;
     case RV_FLOAT:
         break;
     }

@@ -17,6 +17,8 @@ static void value_release(RValue *v)
 {
     if (v->type == RV_STR)
         free(v->s);
+    if (v->type == RV_INTS)
+        free(v->ints);
     memset(v, 0, sizeof *v);
 }
 
@@ -53,13 +55,37 @@ void result_reset(Result *r, const char *cmd)
     result_init(r, cmd);
 }
 
+/* The keys the JSON renderer writes itself, beside a result's fields and tables. */
+static const char *const renderer_keys[] = { "cmd", "ok", "text", NULL };
+
+static bool key_taken(const Result *r, const char *key)
+{
+    for (const char *const *k = renderer_keys; *k; k++)
+        if (strcmp(*k, key) == 0)
+            return true;
+    for (int i = 0; i < r->n_fields; i++)
+        if (strcmp(r->fields[i].key, key) == 0)
+            return true;
+    for (int t = 0; t < r->n_tables; t++)
+        if (strcmp(r->tables[t].name, key) == 0)
+            return true;
+    return false;
+}
+
+/* A duplicate key is a handler's bug: stop with a message naming it (JSON readers would
+ * silently keep one of the two values). */
+static void assert_new_key(const Result *r, const char *key)
+{
+    if (!key_taken(r, key))
+        return;
+    char what[160];
+    snprintf(what, sizeof what, "key '%.60s' is unique in the result of '%.60s'", key, r->cmd);
+    qs_assert_fail(what, __FILE__, __LINE__);
+}
+
 static RValue *new_field(Result *r, const char *key)
 {
-    for (int i = 0; i < r->n_fields; i++)
-        if (strcmp(r->fields[i].key, key) == 0) {
-            value_release(&r->fields[i].v);
-            return &r->fields[i].v;
-        }
+    assert_new_key(r, key);
     r->fields = xrealloc(r->fields, (size_t)(r->n_fields + 1) * sizeof *r->fields);
     RField *f = &r->fields[r->n_fields++];
     f->key = xstrdup(key);
@@ -105,6 +131,7 @@ void result_textf(Result *r, const char *fmt, ...)
 
 RTable *result_table(Result *r, const char *name, const char *const *cols)
 {
+    assert_new_key(r, name);
     r->tables = xrealloc(r->tables, (size_t)(r->n_tables + 1) * sizeof *r->tables);
     RTable *t = &r->tables[r->n_tables++];
     memset(t, 0, sizeof *t);
@@ -112,8 +139,11 @@ RTable *result_table(Result *r, const char *name, const char *const *cols)
     while (cols[t->n_cols])
         t->n_cols++;
     t->cols = xmalloc((size_t)t->n_cols * sizeof *t->cols);
-    for (int c = 0; c < t->n_cols; c++)
+    for (int c = 0; c < t->n_cols; c++) {
+        for (int d = 0; d < c; d++)
+            QS_ASSERT(strcmp(cols[d], cols[c]) != 0); /* a row object's keys are unique */
         t->cols[c] = xstrdup(cols[c]);
+    }
     return t;
 }
 
@@ -156,6 +186,54 @@ void rtable_str(RTable *t, int row, int col, const char *v)
 void rtable_bool(RTable *t, int row, int col, bool v)
 {
     *cell(t, row, col) = (RValue){ .type = RV_BOOL, .i = v };
+}
+
+void rtable_range(RTable *t, int row, int col, double lo, double hi)
+{
+    *cell(t, row, col) = (RValue){ .type = RV_RANGE, .f = lo, .hi = hi };
+}
+
+void rtable_ints(RTable *t, int row, int col, const int *v, int n)
+{
+    RValue *c = cell(t, row, col);
+    *c = (RValue){ .type = RV_INTS, .ints = xmalloc((size_t)(n > 0 ? n : 0) * sizeof *c->ints),
+                   .n_ints = n > 0 ? n : 0 };
+    for (int k = 0; k < c->n_ints; k++)
+        c->ints[k] = v[k];
+}
+
+/* v's owned parts (text, lists) copied, so that the copy is released on its own. */
+static void value_copy(RValue *dst, const RValue *src)
+{
+    *dst = *src;
+    if (src->type == RV_STR)
+        dst->s = xstrdup(src->s ? src->s : "");
+    if (src->type == RV_INTS) {
+        dst->ints = xmalloc((size_t)src->n_ints * sizeof *dst->ints);
+        memcpy(dst->ints, src->ints, (size_t)src->n_ints * sizeof *dst->ints);
+    }
+}
+
+void result_copy(Result *dst, const Result *src)
+{
+    result_init(dst, src->cmd);
+    for (int i = 0; i < src->n_fields; i++)
+        value_copy(new_field(dst, src->fields[i].key), &src->fields[i].v);
+    for (int t = 0; t < src->n_tables; t++) {
+        const RTable *st = &src->tables[t];
+        const char **cols = xcalloc((size_t)st->n_cols + 1, sizeof *cols);
+        for (int c = 0; c < st->n_cols; c++)
+            cols[c] = st->cols[c];
+        RTable *dt = result_table(dst, st->name, cols);
+        free(cols);
+        for (int r = 0; r < st->n_rows; r++) {
+            int row = rtable_add_row(dt);
+            for (int c = 0; c < st->n_cols; c++)
+                value_copy(&dt->cells[row * dt->n_cols + c], &st->cells[r * st->n_cols + c]);
+        }
+    }
+    for (int i = 0; i < src->n_text; i++)
+        result_textf(dst, "%s", src->text[i]);
 }
 
 const RValue *result_get(const Result *r, const char *key)

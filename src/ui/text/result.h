@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { RV_NULL = 0, RV_INT, RV_FLOAT, RV_STR, RV_BOOL } RvType;
+/* RV_RANGE is a closed interval [f, hi] (a weight or activation range): JSON [lo, hi], text
+ * "[lo, hi]". RV_INTS is a list of integers (channels): JSON [a, b], text "a,b". */
+typedef enum { RV_NULL = 0, RV_INT, RV_FLOAT, RV_STR, RV_BOOL, RV_RANGE, RV_INTS } RvType;
 
 /* How the text renderer shows a float; JSON always gets the raw number. */
 typedef enum {
@@ -23,12 +25,15 @@ typedef struct RValue {
     RvType type;
     RvStyle style;
     int64_t i;     /* RV_INT, RV_BOOL */
-    double f;      /* RV_FLOAT */
+    double f;      /* RV_FLOAT; RV_RANGE's low end */
+    double hi;     /* RV_RANGE's high end */
     char *s;       /* RV_STR, owned */
+    int64_t *ints; /* RV_INTS, owned */
+    int n_ints;
 } RValue;
 
 typedef struct RField {
-    char *key;     /* stable, documented name (docs/commands.md) */
+    char *key;     /* stable name, documented in docs/json.md */
     RValue v;
 } RField;
 
@@ -50,10 +55,16 @@ typedef struct Result {
     char **text;   /* preformatted lines (help, histograms); JSON "text" array */
 } Result;
 
+/* Every key of a result's JSON object is unique, and a duplicate is a programming error
+ * stopped by QS_ASSERT where it is added: a field set twice, a field or table named like
+ * another field or table of the result or like a key the renderer writes itself (`cmd`,
+ * `ok`, `text`), a column named twice in one table. */
 void result_init(Result *r, const char *cmd);
 void result_release(Result *r);
 /* Empties r for the next command, keeping nothing. */
 void result_reset(Result *r, const char *cmd);
+/* dst (uninitialised) becomes a copy of src that owns its own text and lists. */
+void result_copy(Result *dst, const Result *src);
 
 void result_int(Result *r, const char *key, int64_t v);
 void result_float(Result *r, const char *key, double v, RvStyle style);
@@ -69,6 +80,8 @@ void rtable_int(RTable *t, int row, int col, int64_t v);
 void rtable_float(RTable *t, int row, int col, double v, RvStyle style);
 void rtable_str(RTable *t, int row, int col, const char *v);
 void rtable_bool(RTable *t, int row, int col, bool v);
+void rtable_range(RTable *t, int row, int col, double lo, double hi);
+void rtable_ints(RTable *t, int row, int col, const int *v, int n);
 
 /* Lookups used by tests and the workbench; NULL when absent. */
 const RValue *result_get(const Result *r, const char *key);

@@ -149,37 +149,7 @@ void tui_state_snap_release(TuiSnap *s)
 
 /* ---- results ---- */
 
-static void copy_value(RValue *dst, const RValue *src)
-{
-    *dst = *src;
-    if (src->type == RV_STR)
-        dst->s = xstrdup(src->s ? src->s : "");
-}
-
-void tui_state_result_copy(Result *dst, const Result *src)
-{
-    result_init(dst, src->cmd);
-    for (int i = 0; i < src->n_fields; i++) {
-        const RField *f = &src->fields[i];
-        result_int(dst, f->key, 0); /* creates the field; its value is replaced below */
-        copy_value(&dst->fields[dst->n_fields - 1].v, &f->v);
-    }
-    for (int t = 0; t < src->n_tables; t++) {
-        const RTable *st = &src->tables[t];
-        const char **cols = xcalloc((size_t)st->n_cols + 1, sizeof *cols);
-        for (int c = 0; c < st->n_cols; c++)
-            cols[c] = st->cols[c];
-        RTable *dt = result_table(dst, st->name, cols);
-        free(cols);
-        for (int r = 0; r < st->n_rows; r++) {
-            int row = rtable_add_row(dt);
-            for (int c = 0; c < st->n_cols; c++)
-                copy_value(&dt->cells[row * dt->n_cols + c], &st->cells[r * st->n_cols + c]);
-        }
-    }
-    for (int i = 0; i < src->n_text; i++)
-        result_textf(dst, "%s", src->text[i]);
-}
+void tui_state_result_copy(Result *dst, const Result *src) { result_copy(dst, src); }
 
 const RTable *tui_state_table(const Result *r, const char *name)
 {

@@ -1,0 +1,2 @@
+# A demo that check_json.py plays: one captioned step.
+echo played

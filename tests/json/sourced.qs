@@ -1,0 +1,2 @@
+# A script that check_json.py runs through `source`.
+echo sourced
