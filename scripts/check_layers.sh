@@ -7,7 +7,7 @@ src=${1:-$(cd "$(dirname "$0")/../src" && pwd)}
 # Lowest first. A wing may include its own wing and every wing listed before it.
 core=(base ops graph run data eval train quant qexec ptq qat session device)
 formats=(io arrays onnx native tflite)
-ui=(text cmds shell tui)
+ui=(text html cmds shell tui)
 
 rank() { # rank LAYER WING -> position, or nothing
     local -n order=$1

@@ -284,3 +284,19 @@ QsStatus arg_choice(const CmdArgs *a, const char *key, const char *const *choice
     }
     return parse_choice(key, s, choices, out, err);
 }
+
+void args_quote(StrBuf *b, const char *s)
+{
+    bool plain = s[0] != '\0' && !strpbrk(s, " \"';#\\=\t");
+    if (plain) {
+        strbuf_append(b, s, strlen(s));
+        return;
+    }
+    strbuf_append(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_append(b, "\\", 1);
+        strbuf_append(b, p, 1);
+    }
+    strbuf_append(b, "\"", 1);
+}

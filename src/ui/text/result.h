@@ -70,7 +70,15 @@ void rtable_float(RTable *t, int row, int col, double v, RvStyle style);
 void rtable_str(RTable *t, int row, int col, const char *v);
 void rtable_bool(RTable *t, int row, int col, bool v);
 
-/* Lookups used by tests and the workbench; NULL when absent. */
+/* Lookups used by tests, the workbench and the HTML report; NULL (or -1) when absent. */
 const RValue *result_get(const Result *r, const char *key);
+const RTable *result_find_table(const Result *r, const char *name);
+int rtable_col(const RTable *t, const char *col);
+/* Cell (row, col); NULL when t is NULL or row or col is out of range. */
+const RValue *rtable_cell(const RTable *t, int row, int col);
+/* A value as a double: NaN when absent or not a number. */
+double rvalue_num(const RValue *v);
+/* The string of a string value, else NULL. */
+const char *rvalue_str(const RValue *v);
 
 #endif
