@@ -287,7 +287,10 @@ QsStatus arg_choice(const CmdArgs *a, const char *key, const char *const *choice
 
 void args_quote(StrBuf *b, const char *s)
 {
-    bool plain = s[0] != '\0' && !strpbrk(s, " \"';#\\=\t");
+    /* '=' after a key would make an option of it; "drop<=1%" stays as it is */
+    const char *eq = strchr(s, '=');
+    bool plain = s[0] != '\0' && !strpbrk(s, " \"';#\\\t\n\r\v\f") &&
+                 !(eq && is_key(s, (size_t)(eq - s)));
     if (plain) {
         strbuf_append(b, s, strlen(s));
         return;

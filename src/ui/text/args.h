@@ -31,7 +31,8 @@ QsStatus args_parse(const char *text, CmdArgs *a, QsError *err);
 void args_release(CmdArgs *a);
 
 /* Appends s as one argument the lexer reads back as s: as it is when it can be, else in
- * "..." with '"' and '\\' escaped (empty, blank, quote, ';', '#', '=' and tab need it). */
+ * "..." with '"' and backslash escaped (empty, white space, a quote, ';', '#', a
+ * backslash and a key=value form need it). */
 void args_quote(StrBuf *b, const char *s);
 
 /* Option accessors. The value of a missing key is the default. A present but malformed
