@@ -128,13 +128,13 @@ static void act_figure(StrBuf *b, Session *s, const char *name, const Result *r,
 typedef void (*FigureFn)(StrBuf *b, App *app, const char *name, const Result *r,
                          const char *cmd);
 
-static QsStatus hist_section(App *app, StrBuf *b, const Result *layers, const char *what,
-                             bool need_params, const char *dedupe, FigureFn figure,
-                             QsError *err)
+static QsStatus hist_section(App *app, StrBuf *b, const char *title, const Result *layers,
+                             const char *what, bool need_params, const char *dedupe,
+                             FigureFn figure, QsError *err)
 {
     LayerWalk w;
     if (!walk_init(&w, layers)) {
-        html_missing(b, "No figures", "`layers` could not run");
+        html_missing(b, title, "`layers` could not run");
         return QS_OK;
     }
     Seen seen = { 0 };
@@ -178,7 +178,7 @@ static QsStatus hist_section(App *app, StrBuf *b, const Result *layers, const ch
         free(cmd);
     }
     if (!st && !shown)
-        html_missing(b, "No figures", failed ? first_why : "no layer to show");
+        html_missing(b, title, failed ? first_why : "no layer to show");
     else if (!st && notes.len)
         strbuf_append(b, notes.s, notes.len);
     result_release(&r);
@@ -195,7 +195,8 @@ static void act_fig(StrBuf *b, App *app, const char *name, const Result *r, cons
 QsStatus report_act_section(App *app, StrBuf *b, const Result *layers, QsError *err)
 {
     html_section_begin(b, "activations", "Activation histograms and clipping ranges");
-    QsStatus st = hist_section(app, b, layers, "act", false, "value", act_fig, err);
+    QsStatus st = hist_section(app, b, "Activation histograms", layers, "act", false, "value",
+                               act_fig, err);
     html_section_end(b);
     return st;
 }
@@ -245,7 +246,8 @@ static void weight_fig(StrBuf *b, App *app, const char *name, const Result *r, c
 QsStatus report_weight_section(App *app, StrBuf *b, const Result *layers, QsError *err)
 {
     html_section_begin(b, "weights", "Per-channel weight ranges");
-    QsStatus st = hist_section(app, b, layers, "weights", true, "unit", weight_fig, err);
+    QsStatus st = hist_section(app, b, "Weight ranges", layers, "weights", true, "unit",
+                               weight_fig, err);
     html_section_end(b);
     return st;
 }

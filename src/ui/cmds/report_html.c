@@ -84,6 +84,16 @@ static void headline_metric(StrBuf *b, const Ran *cmp)
 
 enum { WORST_LISTED = 3 };
 
+/* <li>TEXT (from <code>CMD</code>)</li> */
+static void li_from(StrBuf *b, const char *text, const char *cmd)
+{
+    strbuf_printf(b, "<li>");
+    html_escape(b, text);
+    strbuf_printf(b, " (from <code>");
+    html_escape(b, cmd);
+    strbuf_printf(b, "</code>)</li>\n");
+}
+
 /* The layers to look at first: sensitivity's top ranks and the lowest local SQNR. */
 static void headline_worst(StrBuf *b, const Ran *sens, const Ran *local)
 {
@@ -98,8 +108,10 @@ static void headline_worst(StrBuf *b, const Ran *sens, const Ran *local)
             const char *name = rvalue_str(rtable_cell(t, r, cl));
             strbuf_printf(&s, "%s%s (drop %s)", r ? ", " : "", name ? name : "?", d);
         }
-        html_elemf(b, "li", NULL, "Most sensitive, quantized alone: %s (from `%s`)",
-                   s.s ? s.s : "none", sens->cmd);
+        StrBuf line = { 0 };
+        strbuf_printf(&line, "Most sensitive, each quantized alone: %s", s.s ? s.s : "none");
+        li_from(b, line.s, sens->cmd);
+        strbuf_release(&line);
         strbuf_release(&s);
     } else {
         strbuf_printf(b, "<li>");
@@ -117,18 +129,23 @@ static void headline_worst(StrBuf *b, const Ran *sens, const Ran *local)
                 bool taken = false;
                 for (int k = 0; k < n_low; k++)
                     taken |= low[k] == r;
-                if (!taken && (lo < 0 || rvalue_num(rtable_cell(e, r, cs)) <
-                                             rvalue_num(rtable_cell(e, lo, cs))))
+                double q = rvalue_num(rtable_cell(e, r, cs));
+                if (!taken && isfinite(q) && (lo < 0 || q < rvalue_num(rtable_cell(e, lo, cs))))
                     lo = r;
             }
+            if (lo < 0) /* the rest are exact: no error of their own */
+                break;
             low[n_low] = lo;
             char q[64];
             value_text(rtable_cell(e, lo, cs), q, sizeof q);
             const char *name = rvalue_str(rtable_cell(e, lo, cn));
             strbuf_printf(&s, "%s%s (%s)", n_low ? ", " : "", name ? name : "?", q);
         }
-        html_elemf(b, "li", NULL, "Lowest SQNR of their own (each fed the float input): %s "
-                   "(from `%s`)", s.s ? s.s : "none", local->cmd);
+        StrBuf line = { 0 };
+        strbuf_printf(&line, "Lowest SQNR of their own (each fed the float input): %s",
+                      s.s ? s.s : "none: every layer is exact");
+        li_from(b, line.s, local->cmd);
+        strbuf_release(&line);
         strbuf_release(&s);
     } else {
         strbuf_printf(b, "<li>");
@@ -150,6 +167,8 @@ static void show(StrBuf *b, const char *what, const Ran *ran, int mark, int fold
     html_fields(b, &ran->r);
     for (int t = 0; t < ran->r.n_tables; t++) {
         const RTable *tb = &ran->r.tables[t];
+        if (ran->r.n_tables > 1) /* several tables need their names, as in the console */
+            html_elem(b, "h3", NULL, tb->name);
         bool folded = fold && tb->n_rows > fold;
         if (folded) {
             char summary[128];

@@ -52,7 +52,7 @@ static const char style_sheet[] =
     "span.good{color:#17602b;font-weight:600}"
     "figure{margin:.5em 0 1em}figure.small{display:inline-block;vertical-align:top;"
     "margin-right:1em;width:22em}figcaption{font-size:.85em;color:#333}"
-    "svg{display:block;max-width:100%;height:auto}svg text{font-size:11px;fill:#1b1b1b}"
+    "svg{display:block;max-width:100%;height:auto}svg text{font-size:11px;fill:#1b1b1b}svg text.val{font-size:9px}"
     "svg .axis{stroke:#888;stroke-width:1}svg .grid{stroke:#e4e4e4;stroke-width:1}"
     "svg .local{fill:#4477aa}svg .accum{fill:#ee8866}svg .col{fill:#5a7fa8}"
     "svg .clip{fill:#f6d36b;fill-opacity:.35;stroke:#c79a00}"

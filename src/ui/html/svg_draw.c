@@ -6,6 +6,13 @@
 
 #include "html/html_page.h"
 
+/* A coordinate the SVG parser accepts: a non-finite one (which would be a console error
+ * and no shape) becomes 0. */
+static double fin(double v)
+{
+    return isfinite(v) ? v : 0.0;
+}
+
 void svg_begin(StrBuf *b, const char *id, const char *cls, int w, int h, const char *label)
 {
     strbuf_printf(b, "<svg");
@@ -25,7 +32,7 @@ void svg_rect(StrBuf *b, const char *cls, double x, double y, double w, double h
               const char *title)
 {
     strbuf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
-                  cls, x, y, w > 0 ? w : 0, h > 0 ? h : 0);
+                  cls, fin(x), fin(y), w > 0 ? fin(w) : 0, h > 0 ? fin(h) : 0);
     if (!title) {
         strbuf_printf(b, "/>\n");
         return;
@@ -38,12 +45,16 @@ void svg_rect(StrBuf *b, const char *cls, double x, double y, double w, double h
 void svg_line(StrBuf *b, const char *cls, double x1, double y1, double x2, double y2)
 {
     strbuf_printf(b, "<line class=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                  cls, x1, y1, x2, y2);
+                  cls, fin(x1), fin(y1), fin(x2), fin(y2));
 }
 
-void svg_text(StrBuf *b, double x, double y, const char *anchor, const char *text)
+void svg_text(StrBuf *b, const char *cls, double x, double y, const char *anchor,
+              const char *text)
 {
-    strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", x, y, anchor);
+    strbuf_printf(b, "<text");
+    if (cls)
+        strbuf_printf(b, " class=\"%s\"", cls);
+    strbuf_printf(b, " x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", fin(x), fin(y), anchor);
     html_escape(b, text);
     strbuf_printf(b, "</text>\n");
 }

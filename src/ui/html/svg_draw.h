@@ -15,8 +15,9 @@ void svg_end(StrBuf *b);
 void svg_rect(StrBuf *b, const char *cls, double x, double y, double w, double h,
               const char *title);
 void svg_line(StrBuf *b, const char *cls, double x1, double y1, double x2, double y2);
-/* Text at (x, y); anchor "start", "middle" or "end". */
-void svg_text(StrBuf *b, double x, double y, const char *anchor, const char *text);
+/* Text at (x, y); anchor "start", "middle" or "end"; cls may be NULL. */
+void svg_text(StrBuf *b, const char *cls, double x, double y, const char *anchor,
+              const char *text);
 
 /* A number for an axis label: %.4g, "-0" shown as "0". */
 void svg_num(char *buf, size_t cap, double v);

@@ -9,6 +9,7 @@ enum {
     SH_W = 340, SH_H = 150,        /* the figure */
     SH_L = 8, SH_R = 8, SH_T = 8,  /* margins */
     SH_B = 30,                     /* the axis labels */
+    CR_L = 46,                     /* the channel figure's left margin: its value labels */
 };
 
 static double x_of(double v, double xlo, double xhi)
@@ -25,7 +26,7 @@ static void axis_label(StrBuf *b, double x, double y, const char *anchor, double
 {
     char num[32];
     svg_num(num, sizeof num, v);
-    svg_text(b, x, y, anchor, num);
+    svg_text(b, NULL, x, y, anchor, num);
 }
 
 void svg_histogram(StrBuf *b, const char *label, const double *mass, int n, double xlo,
@@ -56,7 +57,7 @@ void svg_histogram(StrBuf *b, const char *label, const double *mass, int n, doub
     svg_line(b, "axis", SH_L, base, SH_W - SH_R, base);
     axis_label(b, SH_L, base + 13, "start", xlo);
     axis_label(b, SH_W - SH_R, base + 13, "end", xhi);
-    svg_text(b, SH_W / 2.0, base + 26, "middle", clip);
+    svg_text(b, NULL, SH_W / 2.0, base + 26, "middle", clip);
     svg_end(b);
 }
 
@@ -66,28 +67,35 @@ void svg_channel_ranges(StrBuf *b, const char *label, const double *lo, const do
     const double base = SH_H - SH_B;
     double ylo = 0, yhi = 0;
     for (int i = 0; i < n; i++) {
-        ylo = fmin(ylo, lo[i]);
-        yhi = fmax(yhi, hi[i]);
+        if (isfinite(lo[i]) && isfinite(hi[i])) {
+            ylo = fmin(ylo, lo[i]);
+            yhi = fmax(yhi, hi[i]);
+        }
     }
     if (!(yhi > ylo))
         yhi = ylo + 1;
-    double cw = (double)(SH_W - SH_L - SH_R) / (n > 0 ? n : 1);
+    double cw = (double)(SH_W - CR_L - SH_R) / (n > 0 ? n : 1);
     svg_begin(b, NULL, "channels", SH_W, SH_H, label);
     for (int i = 0; i < n; i++) {
+        if (!isfinite(lo[i]) || !isfinite(hi[i]))
+            continue;
         char title[96], a[32], c[32];
         svg_num(a, sizeof a, lo[i]);
         svg_num(c, sizeof c, hi[i]);
         snprintf(title, sizeof title, "channel %d: [%s, %s]", i, a, c);
         double y0 = y_of(hi[i], ylo, yhi), y1 = y_of(lo[i], ylo, yhi);
-        svg_rect(b, i == widest ? "range widest" : "range", SH_L + i * cw + cw * 0.15, y0,
+        svg_rect(b, i == widest ? "range widest" : "range", CR_L + i * cw + cw * 0.15, y0,
                  cw * 0.7, fmax(y1 - y0, 0.5), title);
     }
-    svg_line(b, "zero", SH_L, y_of(0, ylo, yhi), SH_W - SH_R, y_of(0, ylo, yhi));
-    axis_label(b, SH_L, SH_T + 10, "start", yhi);
-    axis_label(b, SH_L, base - 2, "start", ylo);
-    svg_line(b, "axis", SH_L, base, SH_W - SH_R, base);
+    svg_line(b, "zero", CR_L, y_of(0, ylo, yhi), SH_W - SH_R, y_of(0, ylo, yhi));
+    axis_label(b, CR_L - 4, SH_T + 8, "end", yhi);
+    axis_label(b, CR_L - 4, base, "end", ylo);
+    if (ylo < 0 && yhi > 0)
+        axis_label(b, CR_L - 4, y_of(0, ylo, yhi) + 4, "end", 0);
+    svg_line(b, "axis", CR_L, base, SH_W - SH_R, base);
+    svg_line(b, "axis", CR_L, SH_T, CR_L, base);
     char chans[64];
     snprintf(chans, sizeof chans, "channels 0 to %d", n - 1);
-    svg_text(b, SH_W / 2.0, base + 14, "middle", chans);
+    svg_text(b, NULL, (CR_L + SH_W - SH_R) / 2.0, base + 14, "middle", chans);
     svg_end(b);
 }

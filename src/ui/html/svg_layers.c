@@ -10,7 +10,7 @@ enum {
     LB_W = 720,       /* the figure's width */
     LB_NAME = 190,    /* the name column */
     LB_VALUE = 70,    /* the value text after the longest bar */
-    LB_BAR = 8,       /* one bar's height */
+    LB_BAR = 10,      /* one bar's height */
     LB_ROW = 2 * LB_BAR + 6,
     LB_TOP = 26,      /* the legend */
     LB_AXIS = 24,     /* the axis below the rows */
@@ -52,7 +52,7 @@ static void legend(StrBuf *b, const char *const cls[2], const char *const label[
         char c[64];
         snprintf(c, sizeof c, "key %s", cls[k]);
         svg_rect(b, c, x, 8, 14, 10, NULL);
-        svg_text(b, x + 20, 17, "start", label[k]);
+        svg_text(b, NULL, x + 20, 17, "start", label[k]);
     }
 }
 
@@ -74,7 +74,7 @@ static void layer_row(StrBuf *b, const SvgLayerRow *row, int i, double y, double
     svg_tail(name, sizeof name, row->name, LB_NAME_CHARS);
     if (worst)
         strbuf_printf(b, "<g font-weight=\"bold\">\n");
-    svg_text(b, LB_NAME - 6, y + LB_BAR + 4, "end", name);
+    svg_text(b, NULL, LB_NAME - 6, y + LB_BAR + 4, "end", name);
     for (int k = 0; k < 2; k++) {
         double v = row->v[k];
         double w = isnan(v) || v <= 0 ? 0 : isinf(v) ? top * scale : fmin(v, top) * scale;
@@ -82,7 +82,8 @@ static void layer_row(StrBuf *b, const SvgLayerRow *row, int i, double y, double
         snprintf(c, sizeof c, "bar %s%s", cls[k], isnan(v) ? " none" : "");
         double by = y + k * LB_BAR;
         svg_rect(b, c, LB_NAME, by, w, LB_BAR - 1, NULL);
-        svg_text(b, LB_NAME + w + 4, by + LB_BAR - 1, "start", k ? v1 : v0);
+        if (!isnan(v)) /* no label on an empty bar: the caption says what it means */
+            svg_text(b, "val", LB_NAME + w + 4, by + LB_BAR - 1, "start", k ? v1 : v0);
     }
     if (worst)
         strbuf_printf(b, "</g>\n");
@@ -108,7 +109,7 @@ void svg_layer_bars(StrBuf *b, const char *id, const char *const cls[2],
         char num[32];
         svg_num(num, sizeof num, t);
         svg_line(b, "grid", x, LB_TOP - 2, x, y_axis);
-        svg_text(b, x, y_axis + 14, "middle", num);
+        svg_text(b, NULL, x, y_axis + 14, "middle", num);
     }
     svg_line(b, "axis", LB_NAME, LB_TOP - 2, LB_NAME, y_axis);
     svg_line(b, "axis", LB_NAME, y_axis, LB_NAME + plot, y_axis);
