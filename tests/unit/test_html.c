@@ -103,7 +103,8 @@ static void test_table(void)
     html_fields(&b, &r);
     CHECK(strstr(b.s, "<dt>name</dt>\n<dd>a&lt;b</dd>") != NULL);
     html_rtable(&b, t, html_row_with(t, "variant", "int8 & co"));
-    CHECK(count(b.s, "<tr class=\"mark\"><td>int8 &amp; co</td><td class=\"num\">60.00 %</td>") == 1);
+    CHECK(count(b.s, "<tr class=\"mark\"><td>int8 &amp; co</td>"
+                     "<td class=\"num\">60.00 %</td>") == 1);
     CHECK(html_row_with(t, "variant", "none") == -1);
     strbuf_release(&b);
     result_release(&r);

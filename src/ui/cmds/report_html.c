@@ -99,9 +99,17 @@ static void headline_worst(StrBuf *b, const Ran *sens, const Ran *local)
 {
     strbuf_printf(b, "<ul class=\"worst\">\n");
     const RTable *t = ok_result(sens) ? result_find_table(&sens->r, "layers") : NULL;
-    if (t) {
+    int cd = rtable_col(t, "only_drop");
+    if (t && !(rvalue_num(rtable_cell(t, 0, cd)) > 0)) { /* ranked first, and harmless */
+        char split[64];
+        value_text(result_get(&sens->r, "decided_on"), split, sizeof split);
+        StrBuf line = { 0 };
+        strbuf_printf(&line, "Quantized alone, no layer lowers the metric on %s", split);
+        li_from(b, line.s, sens->cmd);
+        strbuf_release(&line);
+    } else if (t) {
         StrBuf s = { 0 };
-        int cl = rtable_col(t, "layer"), cd = rtable_col(t, "only_drop");
+        int cl = rtable_col(t, "layer");
         for (int r = 0; r < t->n_rows && r < WORST_LISTED; r++) {
             char d[64];
             value_text(rtable_cell(t, r, cd), d, sizeof d);
