@@ -94,73 +94,78 @@ static void li_from(StrBuf *b, const char *text, const char *cmd)
     strbuf_printf(b, "</code>)</li>\n");
 }
 
-/* The layers to look at first: sensitivity's top ranks and the lowest local SQNR. */
-static void headline_worst(StrBuf *b, const Ran *sens, const Ran *local)
+/* The first of the layers to look at: sensitivity's top ranks. */
+static void worst_by_sensitivity(StrBuf *b, const Ran *sens)
 {
-    strbuf_printf(b, "<ul class=\"worst\">\n");
     const RTable *t = ok_result(sens) ? result_find_table(&sens->r, "layers") : NULL;
-    int cd = rtable_col(t, "only_drop");
-    if (t && !(rvalue_num(rtable_cell(t, 0, cd)) > 0)) { /* ranked first, and harmless */
+    if (!t) {
+        strbuf_printf(b, "<li>");
+        missing(b, "Sensitivity", sens);
+        strbuf_printf(b, "</li>\n");
+        return;
+    }
+    int cd = rtable_col(t, "only_drop"), cl = rtable_col(t, "layer");
+    StrBuf line = { 0 };
+    if (!(rvalue_num(rtable_cell(t, 0, cd)) > 0)) { /* ranked first, and harmless */
         char split[64];
         value_text(result_get(&sens->r, "decided_on"), split, sizeof split);
-        StrBuf line = { 0 };
         strbuf_printf(&line, "Quantized alone, no layer lowers the metric on %s", split);
-        li_from(b, line.s, sens->cmd);
-        strbuf_release(&line);
-    } else if (t) {
-        StrBuf s = { 0 };
-        int cl = rtable_col(t, "layer");
+    } else {
+        strbuf_printf(&line, "Most sensitive, each quantized alone: ");
         for (int r = 0; r < t->n_rows && r < WORST_LISTED; r++) {
             char d[64];
             value_text(rtable_cell(t, r, cd), d, sizeof d);
             const char *name = rvalue_str(rtable_cell(t, r, cl));
-            strbuf_printf(&s, "%s%s (drop %s)", r ? ", " : "", name ? name : "?", d);
+            strbuf_printf(&line, "%s%s (drop %s)", r ? ", " : "", name ? name : "?", d);
         }
-        StrBuf line = { 0 };
-        strbuf_printf(&line, "Most sensitive, each quantized alone: %s", s.s ? s.s : "none");
-        li_from(b, line.s, sens->cmd);
-        strbuf_release(&line);
-        strbuf_release(&s);
-    } else {
-        strbuf_printf(b, "<li>");
-        missing(b, "Sensitivity", sens);
-        strbuf_printf(b, "</li>\n");
     }
+    li_from(b, line.s, sens->cmd);
+    strbuf_release(&line);
+}
+
+/* The row of the lowest finite SQNR among those not in taken[0, n_taken), or -1. */
+static int lowest_sqnr(const RTable *e, int cs, const int *taken, int n_taken)
+{
+    int lo = -1;
+    for (int r = 0; r < e->n_rows; r++) {
+        bool skip = false;
+        for (int k = 0; k < n_taken; k++)
+            skip |= taken[k] == r;
+        double q = rvalue_num(rtable_cell(e, r, cs));
+        if (!skip && isfinite(q) && (lo < 0 || q < rvalue_num(rtable_cell(e, lo, cs))))
+            lo = r;
+    }
+    return lo;
+}
+
+/* The second: the lowest SQNR of a layer's own (local error). */
+static void worst_by_local_error(StrBuf *b, const Ran *local)
+{
     const RTable *e = ok_result(local) ? result_find_table(&local->r, "layers") : NULL;
-    if (e) {
-        int cs = rtable_col(e, "sqnr"), cn = rtable_col(e, "name");
-        int low[WORST_LISTED], n_low = 0;
-        StrBuf s = { 0 };
-        for (; n_low < WORST_LISTED && n_low < e->n_rows; n_low++) {
-            int lo = -1;
-            for (int r = 0; r < e->n_rows; r++) {
-                bool taken = false;
-                for (int k = 0; k < n_low; k++)
-                    taken |= low[k] == r;
-                double q = rvalue_num(rtable_cell(e, r, cs));
-                if (!taken && isfinite(q) && (lo < 0 || q < rvalue_num(rtable_cell(e, lo, cs))))
-                    lo = r;
-            }
-            if (lo < 0) /* the rest are exact: no error of their own */
-                break;
-            low[n_low] = lo;
-            char q[64];
-            value_text(rtable_cell(e, lo, cs), q, sizeof q);
-            const char *name = rvalue_str(rtable_cell(e, lo, cn));
-            strbuf_printf(&s, "%s%s (%s)", n_low ? ", " : "", name ? name : "?", q);
-        }
-        StrBuf line = { 0 };
-        strbuf_printf(&line, "Lowest SQNR of their own (each fed the float input): %s",
-                      s.s ? s.s : "none: every layer is exact");
-        li_from(b, line.s, local->cmd);
-        strbuf_release(&line);
-        strbuf_release(&s);
-    } else {
+    if (!e) {
         strbuf_printf(b, "<li>");
         missing(b, "Local error", local);
         strbuf_printf(b, "</li>\n");
+        return;
     }
-    strbuf_printf(b, "</ul>\n");
+    int cs = rtable_col(e, "sqnr"), cn = rtable_col(e, "name");
+    int low[WORST_LISTED], n_low = 0;
+    StrBuf line = { 0 };
+    strbuf_printf(&line, "Lowest SQNR of their own (each fed the float input): ");
+    for (; n_low < WORST_LISTED; n_low++) {
+        int lo = lowest_sqnr(e, cs, low, n_low);
+        if (lo < 0) /* the rest are exact: no error of their own */
+            break;
+        low[n_low] = lo;
+        char q[64];
+        value_text(rtable_cell(e, lo, cs), q, sizeof q);
+        const char *name = rvalue_str(rtable_cell(e, lo, cn));
+        strbuf_printf(&line, "%s%s (%s)", n_low ? ", " : "", name ? name : "?", q);
+    }
+    if (!n_low)
+        strbuf_printf(&line, "none: every layer is exact");
+    li_from(b, line.s, local->cmd);
+    strbuf_release(&line);
 }
 
 /* A command's fields and tables (row `mark` of its first table highlighted) captioned with
@@ -206,7 +211,10 @@ static void write_page(StrBuf *b, App *app, const char *title_cmd, Ran *run)
 
     html_section_begin(b, "summary", "Summary");
     headline_metric(b, &run[RUN_COMPARE]);
-    headline_worst(b, &run[RUN_SENS], &run[RUN_LOCAL]);
+    strbuf_printf(b, "<ul class=\"worst\">\n");
+    worst_by_sensitivity(b, &run[RUN_SENS]);
+    worst_by_local_error(b, &run[RUN_LOCAL]);
+    strbuf_printf(b, "</ul>\n");
     html_section_end(b);
 
     html_section_begin(b, "model", "Model and data");
