@@ -90,9 +90,10 @@ static void field_text(const Result *r, const char *key, char *buf, size_t cap)
 
 /* One histogram figure: the columns from the session's calibration, the caption from the
  * `hist` result. */
-static void act_figure(StrBuf *b, Session *s, const char *name, const Result *r,
+static void act_figure(StrBuf *b, App *app, const char *name, const Result *r,
                        const char *cmd)
 {
+    Session *s = &app->session;
     QViewAct v;
     QsError e = { 0 };
     int node = graph_find_node(&s->model->graph, name);
@@ -122,19 +123,27 @@ static void act_figure(StrBuf *b, Session *s, const char *name, const Result *r,
     strbuf_release(&label);
 }
 
+/* What one section shows: the figures of `hist LAYER WHAT` for the walked layers. */
+typedef void (*FigureFn)(StrBuf *b, App *app, const char *name, const Result *r,
+                         const char *cmd);
+typedef struct HistKind {
+    const char *title; /* the section's subject, for its one line when nothing shows */
+    const char *what;  /* hist's second argument */
+    bool need_params;  /* only layers with parameters */
+    bool every_row;    /* rerun with top=N when the result lists only the widest rows */
+    const char *dedupe; /* the result field naming what is drawn: drawn once */
+    FigureFn figure;
+} HistKind;
+
 /* Runs the hist command of every walked layer and draws the ones that ran, once per
  * `dedupe` field value; a layer that could not be shown is one line, and a section where
  * none could is one line. */
-typedef void (*FigureFn)(StrBuf *b, App *app, const char *name, const Result *r,
-                         const char *cmd);
-
-static QsStatus hist_section(App *app, StrBuf *b, const char *title, const Result *layers,
-                             const char *what, bool need_params, const char *dedupe,
-                             FigureFn figure, QsError *err)
+static QsStatus hist_section(App *app, StrBuf *b, const HistKind *k, const Result *layers,
+                             QsError *err)
 {
     LayerWalk w;
     if (!walk_init(&w, layers)) {
-        html_missing(b, title, "`layers` could not run");
+        html_missing(b, k->title, "`layers` could not run");
         return QS_OK;
     }
     Seen seen = { 0 };
@@ -145,19 +154,19 @@ static QsStatus hist_section(App *app, StrBuf *b, const char *title, const Resul
     result_init(&r, "");
     char why[sizeof err->msg], first_why[sizeof err->msg + 64] = "";
     for (int row = 0; row < w.t->n_rows && !st; row++) {
-        const char *name = walk_layer(&w, row, need_params);
+        const char *name = walk_layer(&w, row, k->need_params);
         if (!name)
             continue;
-        char *cmd = hist_cmd(name, what, 0);
+        char *cmd = hist_cmd(name, k->what, 0);
         bool ran;
         st = report_run(app, cmd, &r, &ran, why, sizeof why, err);
-        if (!st && ran && strcmp(what, "weights") == 0) {
-            /* every channel in the figure: the default lists only the widest */
+        if (!st && ran && k->every_row) {
+            /* every channel in the figure: by default only the widest are listed */
             const char *listed = rvalue_str(result_get(&r, "listed"));
             double channels = rvalue_num(result_get(&r, "channels"));
             if (listed && strcmp(listed, "all") != 0 && channels > 0) {
                 free(cmd);
-                cmd = hist_cmd(name, what, (int64_t)channels);
+                cmd = hist_cmd(name, k->what, (int64_t)channels);
                 st = report_run(app, cmd, &r, &ran, why, sizeof why, err);
             }
         }
@@ -169,16 +178,16 @@ static QsStatus hist_section(App *app, StrBuf *b, const char *title, const Resul
             html_missing(&notes, line.s, why);
             strbuf_release(&line);
         } else if (!st) {
-            const char *key = rvalue_str(result_get(&r, dedupe));
+            const char *key = rvalue_str(result_get(&r, k->dedupe));
             if (seen_add(&seen, key ? key : name)) {
-                figure(b, app, name, &r, cmd);
+                k->figure(b, app, name, &r, cmd);
                 shown++;
             }
         }
         free(cmd);
     }
     if (!st && !shown)
-        html_missing(b, title, failed ? first_why : "no layer to show");
+        html_missing(b, k->title, failed ? first_why : "no layer to show");
     else if (!st && notes.len)
         strbuf_append(b, notes.s, notes.len);
     result_release(&r);
@@ -187,16 +196,12 @@ static QsStatus hist_section(App *app, StrBuf *b, const char *title, const Resul
     return st;
 }
 
-static void act_fig(StrBuf *b, App *app, const char *name, const Result *r, const char *cmd)
-{
-    act_figure(b, &app->session, name, r, cmd);
-}
-
 QsStatus report_act_section(App *app, StrBuf *b, const Result *layers, QsError *err)
 {
     html_section_begin(b, "activations", "Activation histograms and clipping ranges");
-    QsStatus st = hist_section(app, b, "Activation histograms", layers, "act", false, "value",
-                               act_fig, err);
+    static const HistKind act = { .title = "Activation histograms", .what = "act",
+                                  .dedupe = "value", .figure = act_figure };
+    QsStatus st = hist_section(app, b, &act, layers, err);
     html_section_end(b);
     return st;
 }
@@ -246,8 +251,10 @@ static void weight_fig(StrBuf *b, App *app, const char *name, const Result *r, c
 QsStatus report_weight_section(App *app, StrBuf *b, const Result *layers, QsError *err)
 {
     html_section_begin(b, "weights", "Per-channel weight ranges");
-    QsStatus st = hist_section(app, b, "Weight ranges", layers, "weights", true, "unit",
-                               weight_fig, err);
+    static const HistKind weights = { .title = "Weight ranges", .what = "weights",
+                                      .need_params = true, .every_row = true,
+                                      .dedupe = "unit", .figure = weight_fig };
+    QsStatus st = hist_section(app, b, &weights, layers, err);
     html_section_end(b);
     return st;
 }
