@@ -17,8 +17,8 @@ enum {
     LB_NAME_CHARS = 28,
 };
 
-/* The axis' top: the largest finite value rounded up to a tidy step (10 for dB-sized
- * numbers), at least one step. */
+/* The axis' step, 1, 2 or 5 times a power of ten (5 dB for SQNRs up to 50 dB), and its
+ * top: the largest finite value rounded up to a step, at least one step. */
 static void axis_scale(const SvgLayerRow *rows, int n, double *top, double *step)
 {
     double m = 0;
