@@ -164,7 +164,8 @@ static QsStatus hist_section(App *app, StrBuf *b, const HistKind *k, const Resul
             /* every channel in the figure: by default only the widest are listed */
             const char *listed = rvalue_str(result_get(&r, "listed"));
             double channels = rvalue_num(result_get(&r, "channels"));
-            if (listed && strcmp(listed, "all") != 0 && channels > 0) {
+            if (listed && strcmp(listed, "all") != 0 && channels > 0 &&
+                channels <= (double)(1L << 30) /* hist's largest top= */) {
                 free(cmd);
                 cmd = hist_cmd(name, k->what, (int64_t)channels);
                 st = report_run(app, cmd, &r, &ran, why, sizeof why, err);
