@@ -18,6 +18,8 @@ if [ "$test_set" = 1 ]; then
   # libclang-rt-dev holds clang's runtimes for those sanitizers (and libFuzzer's), which
   # the clang package alone does not install on Debian 12 (libclang-rt-14-dev there).
   pkgs+=(tmux clang libclang-rt-dev)
+  # chromium renders the HTML report headless (tests/report/report_chromium_test.sh)
+  pkgs+=(chromium)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

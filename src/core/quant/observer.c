@@ -195,6 +195,26 @@ double act_stats_clipped_fraction(const ActStats *s, float lo, float hi)
     return out < 1.0 ? out : 1.0; /* lo > hi would count some values twice */
 }
 
+double histogram_mass(const Histogram *h, double lo, double hi)
+{
+    if (h->range <= 0 || !(hi > lo))
+        return 0;
+    double w = 2.0 * h->range / HIST_BINS, mass = 0;
+    /* clamped as doubles: an edge far outside the histogram must not overflow an int */
+    double f0 = fmax(floor((lo + h->range) / w), 0.0);
+    double f1 = fmin(floor((hi + h->range) / w), HIST_BINS - 1.0);
+    if (!(f0 <= f1))
+        return 0;
+    int b0 = (int)f0, b1 = (int)f1;
+    for (int b = b0; b <= b1; b++) {
+        double blo = -h->range + b * w, bhi = blo + w;
+        double ov = fmin(bhi, hi) - fmax(blo, lo);
+        if (ov > 0)
+            mass += (double)h->bins[b] * ov / w;
+    }
+    return mass;
+}
+
 /* ---- observers --------------------------------------------------------------------------- */
 
 static QsStatus obs_need_data(const ActStats *s, QsError *err)

@@ -72,4 +72,9 @@ int observer_find(const char *name); /* -1 when unknown */
  * fraction `layers` reports. */
 double act_stats_clipped_fraction(const ActStats *s, float lo, float hi);
 
+/* The histogram's mass falling in [lo, hi), a bin straddling an edge counted in proportion
+ * to its overlap: the column heights of `hist LAYER act` and of the HTML report's
+ * histograms. */
+double histogram_mass(const Histogram *h, double lo, double hi);
+
 #endif

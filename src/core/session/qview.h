@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/quant.h"
 #include "graph/graph.h"
 #include "qexec/qexec.h"
 #include "session/session.h"
@@ -28,5 +29,20 @@ PrecKind qview_preview_prec(void);
  * head), "float-fallback" (int8 asked, no integer kernel), "int8" or "float"; NULL when q
  * is NULL (the plan did not lower). */
 const char *qview_kernel(const Session *s, const QModel *q, int node);
+
+/* What `hist LAYER act` shows for `node`: the value quantized at its output (a unit head's
+ * is its unit's tail, after the folded BatchNorm and the fused activation), its calibration
+ * statistics, and the clipping range the plan's observer gives, narrowed as the executor's
+ * clamp narrows it for a fused ReLU/Clip; qp is the quantization of the observer's range. */
+typedef struct QViewAct {
+    int shown;              /* the node whose output is shown */
+    const ActStats *st;     /* the session's calibration statistics of that output */
+    float lo, hi;           /* the clipping range */
+    QParams qp;
+    double xlo, xhi;        /* an axis holding the data, the clipping range and zero */
+} QViewAct;
+
+/* Fails (QS_EINVAL) without a calibration or when the value saw no finite number. */
+QsStatus qview_act(Session *s, int node, QViewAct *out, QsError *err);
 
 #endif

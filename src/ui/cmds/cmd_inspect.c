@@ -76,26 +76,6 @@ QsStatus cmd_error(App *app, const CmdArgs *a, Result *r, QsError *err)
     return st;
 }
 
-/* Sums the histogram's mass falling in [lo, hi) (bins split proportionally). */
-static double hist_mass(const Histogram *h, double lo, double hi)
-{
-    if (h->range <= 0 || hi <= lo)
-        return 0;
-    double w = 2.0 * h->range / HIST_BINS, mass = 0;
-    int b0 = (int)floor((lo + h->range) / w), b1 = (int)floor((hi + h->range) / w);
-    if (b0 < 0)
-        b0 = 0;
-    if (b1 > HIST_BINS - 1)
-        b1 = HIST_BINS - 1;
-    for (int b = b0; b <= b1; b++) {
-        double blo = -h->range + b * w, bhi = blo + w;
-        double ov = fmin(bhi, hi) - fmax(blo, lo);
-        if (ov > 0)
-            mass += (double)h->bins[b] * ov / w;
-    }
-    return mass;
-}
-
 /* Draws columns of '#' (log scale) over [xlo, xhi], then an axis line marking the clipping
  * range with [ ], zero with 0, and the quantization grid with ' when its points are farther
  * apart than a column. */
@@ -105,7 +85,7 @@ static void draw_hist(Result *r, const Histogram *h, double xlo, double xhi, dou
     double *col = xcalloc((size_t)width, sizeof *col), top = 0;
     double cw = (xhi - xlo) / width;
     for (int c = 0; c < width; c++) {
-        col[c] = log1p(hist_mass(h, xlo + c * cw, xlo + (c + 1) * cw));
+        col[c] = log1p(histogram_mass(h, xlo + c * cw, xlo + (c + 1) * cw));
         top = fmax(top, col[c]);
     }
     char *line = xmalloc((size_t)width + 1);
@@ -262,44 +242,26 @@ QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err)
         return qs_fail(err, QS_EINVAL, "hist: expected act or weights, got '%s'", what);
     if (strcmp(what, "weights") == 0)
         return hist_weights(app, node, a, r, err);
-    if (!s->q.calibrated)
-        return qs_fail(err, QS_EINVAL, "hist: no activation statistics yet (run 'calibrate')");
-    /* A layer heading a unit is quantized at the unit's output (after its folded BN and
-     * fused activation): that is the histogram that matters. */
-    int shown = node;
-    QModel *q = qview_current(s, NULL, 0);
-    if (q && qmodel_layer(q, node)->unit == node)
-        shown = qmodel_unit_tail(q, node);
-    const ActStats *st = &s->q.calib.stats[g->nodes[shown].out];
-    if (st->count == 0 || st->hist.range <= 0)
-        return qs_fail(err, QS_EINVAL, "hist: layer '%s' saw no finite values", a->pos[0]);
-    QuantOpts qo = s->q.plan.q;
-    ObserverOpts oo = { .pct = qo.pct, .bits = qo.bits, .symmetric = qo.act_symmetric };
-    float lo, hi;
-    if (observer_table[qo.observer].range(st, &oo, &lo, &hi, err))
-        return err->code;
-    QParams qp = quant_params(lo, hi, qo.bits, qo.act_symmetric);
-    /* a fused ReLU/Clip narrows the range the same way the executor's clamp does */
-    float al, ah;
-    if (shown != node && op_clamp_range(&g->nodes[shown], &al, &ah)) {
-        lo = fmaxf(lo, al);
-        hi = fminf(hi, ah);
+    QViewAct v;
+    if (qview_act(s, node, &v, err)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return qs_fail(err, err->code, "hist: %s", why);
     }
-    double xlo = fmin(fmin(st->min, lo), 0.0), xhi = fmax(fmax(st->max, hi), 0.0);
-    if (xhi <= xlo)
-        xhi = xlo + 1;
+    const ActStats *st = v.st;
+    float lo = v.lo, hi = v.hi;
     result_str(r, "layer", a->pos[0]);
-    result_str(r, "value", g->values[g->nodes[shown].out].name);
+    result_str(r, "value", g->values[g->nodes[v.shown].out].name);
     result_str(r, "what", "act");
-    result_str(r, "observer", observer_table[qo.observer].name);
+    result_str(r, "observer", observer_table[s->q.plan.q.observer].name);
     result_float(r, "min", st->min, RS_PLAIN);
     result_float(r, "max", st->max, RS_PLAIN);
     result_float(r, "clip_lo", lo, RS_PLAIN);
     result_float(r, "clip_hi", hi, RS_PLAIN);
-    result_float(r, "scale", qp.scale, RS_PLAIN);
-    result_int(r, "zero_point", qp.zero_point);
+    result_float(r, "scale", v.qp.scale, RS_PLAIN);
+    result_int(r, "zero_point", v.qp.zero_point);
     result_float(r, "clipped", act_stats_clipped_fraction(st, lo, hi), RS_PCT);
     result_int(r, "values", st->count);
-    draw_hist(r, &st->hist, xlo, xhi, lo, hi, &qp, (int)width, (int)height);
+    draw_hist(r, &st->hist, v.xlo, v.xhi, lo, hi, &v.qp, (int)width, (int)height);
     return QS_OK;
 }

@@ -536,13 +536,19 @@ const CmdDef cmd_table[] = {
                  "variant=qat; export /tmp/m.tflite variant=int8 io=int8", .min_pos = 1, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL, .opts = export_opts, .args = file_arg,
       .run = cmd_export },
-    { .name = "report", .usage = "report PATH.json [size<=KB] [latency<=MS] [drop<=X]",
-      .summary = "Write the session as JSON: model, data, plan, calibration, per-layer "
+    { .name = "report",
+      .usage = "report PATH.json|PATH.html [size<=KB] [latency<=MS] [drop<=X]",
+      .summary = "Write the session as JSON (model, data, plan, calibration, per-layer "
                  "statistics and errors, every variant's metrics and the pick under the given "
-                 "constraints (drop<=X: 0.01 or 1%, as pick; written to PATH.tmp, then "
-                 "renamed).",
-      .example = "report /tmp/run.json drop<=1%", .min_pos = 1, .max_pos = 4,
-      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = none, .args = file_arg,
+                 "constraints: drop<=X 0.01 or 1%, as pick) or as one self-contained HTML page "
+                 "to attach to a pull request or a CI run (no script, no network, inline SVG: "
+                 "FP32 against the plan and the drop, the worst layers, the plan, compare and "
+                 "pick, per-layer error local and accumulated, the sensitivity ranking, "
+                 "activation histograms with their clipping ranges, per-channel weight ranges, "
+                 "each captioned with the command that made it; docs/report.md). Written to "
+                 "PATH.tmp, then renamed.",
+      .example = "report /tmp/run.json drop<=1%; report /tmp/run.html drop<=1%", .min_pos = 1,
+      .max_pos = 4, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = none, .args = file_arg,
       .run = cmd_report },
     { .name = "help", .usage = "help [COMMAND]",
       .summary = "List the commands, or show one command's usage, options and example.",

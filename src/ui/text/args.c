@@ -284,3 +284,22 @@ QsStatus arg_choice(const CmdArgs *a, const char *key, const char *const *choice
     }
     return parse_choice(key, s, choices, out, err);
 }
+
+void args_quote(StrBuf *b, const char *s)
+{
+    /* '=' after a key would make an option of it; "drop<=1%" stays as it is */
+    const char *eq = strchr(s, '=');
+    bool plain = s[0] != '\0' && !strpbrk(s, " \"';#\\\t\n\r\v\f") &&
+                 !(eq && is_key(s, (size_t)(eq - s)));
+    if (plain) {
+        strbuf_append(b, s, strlen(s));
+        return;
+    }
+    strbuf_append(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_append(b, "\\", 1);
+        strbuf_append(b, p, 1);
+    }
+    strbuf_append(b, "\"", 1);
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "text/strbuf.h"
 
 typedef struct CmdArgs {
     char *name;       /* the command word */
@@ -28,6 +29,11 @@ void args_free_split(char **cmds, int n);
  * an option when it has '=' after a name made of letters, digits, '_' and '-'. */
 QsStatus args_parse(const char *text, CmdArgs *a, QsError *err);
 void args_release(CmdArgs *a);
+
+/* Appends s as one argument the lexer reads back as s: as it is when it can be, else in
+ * "..." with '"' and backslash escaped (empty, white space, a quote, ';', '#', a
+ * backslash and a key=value form need it). */
+void args_quote(StrBuf *b, const char *s);
 
 /* Option accessors. The value of a missing key is the default. A present but malformed
  * value fails with "key=value: expected ...". */

@@ -1,5 +1,6 @@
 #include "text/result.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,4 +243,49 @@ const RValue *result_get(const Result *r, const char *key)
         if (strcmp(r->fields[i].key, key) == 0)
             return &r->fields[i].v;
     return NULL;
+}
+
+const RTable *result_find_table(const Result *r, const char *name)
+{
+    for (int t = 0; t < r->n_tables; t++)
+        if (strcmp(r->tables[t].name, name) == 0)
+            return &r->tables[t];
+    return NULL;
+}
+
+int rtable_col(const RTable *t, const char *col)
+{
+    if (!t)
+        return -1;
+    for (int c = 0; c < t->n_cols; c++)
+        if (strcmp(t->cols[c], col) == 0)
+            return c;
+    return -1;
+}
+
+const RValue *rtable_cell(const RTable *t, int row, int col)
+{
+    if (!t || col < 0 || col >= t->n_cols || row < 0 || row >= t->n_rows)
+        return NULL;
+    return &t->cells[row * t->n_cols + col];
+}
+
+double rvalue_num(const RValue *v)
+{
+    if (!v)
+        return NAN;
+    switch (v->type) {
+    case RV_FLOAT:
+        return v->f;
+    case RV_INT:
+    case RV_BOOL:
+        return (double)v->i;
+    default:
+        return NAN;
+    }
+}
+
+const char *rvalue_str(const RValue *v)
+{
+    return v && v->type == RV_STR ? v->s : NULL;
 }

@@ -83,7 +83,15 @@ void rtable_bool(RTable *t, int row, int col, bool v);
 void rtable_range(RTable *t, int row, int col, double lo, double hi);
 void rtable_ints(RTable *t, int row, int col, const int *v, int n);
 
-/* Lookups used by tests and the workbench; NULL when absent. */
+/* Lookups used by tests, the workbench and the HTML report; NULL (or -1) when absent. */
 const RValue *result_get(const Result *r, const char *key);
+const RTable *result_find_table(const Result *r, const char *name);
+int rtable_col(const RTable *t, const char *col);
+/* Cell (row, col); NULL when t is NULL or row or col is out of range. */
+const RValue *rtable_cell(const RTable *t, int row, int col);
+/* A value as a double: NaN when absent or not a number. */
+double rvalue_num(const RValue *v);
+/* The string of a string value, else NULL. */
+const char *rvalue_str(const RValue *v);
 
 #endif

@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "text/args.h"
+#include "text/strbuf.h"
 #include "tui/tui_app_internal.h"
 
 /* ---- helpers the parts share (tui_app_internal.h) ---- */
@@ -19,29 +21,10 @@ void tui_app_msg(Tui *t, TuiStyle style, const char *text)
 /* An argument as the command lexer reads it back: quoted when it has to be. */
 void tui_app_quote_arg(const char *s, char *buf, size_t cap)
 {
-    bool plain = s[0] != '\0';
-    for (const char *p = s; *p; p++)
-        if (*p == ' ' || *p == '"' || *p == '\'' || *p == ';' || *p == '#' || *p == '\\' ||
-            *p == '=' || *p == '\t')
-            plain = false;
-    if (plain) {
-        snprintf(buf, cap, "%s", s);
-        return;
-    }
-    size_t n = 0;
-    if (cap < 3) {
-        if (cap)
-            buf[0] = '\0';
-        return;
-    }
-    buf[n++] = '"';
-    for (const char *p = s; *p && n + 3 < cap; p++) {
-        if (*p == '"' || *p == '\\')
-            buf[n++] = '\\';
-        buf[n++] = *p;
-    }
-    buf[n++] = '"';
-    buf[n] = '\0';
+    StrBuf b = { 0 };
+    args_quote(&b, s);
+    snprintf(buf, cap, "%s", b.s ? b.s : "");
+    strbuf_release(&b);
 }
 
 void tui_app_first_word(const char *line, char *buf, size_t cap)

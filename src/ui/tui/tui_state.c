@@ -153,42 +153,22 @@ void tui_state_result_copy(Result *dst, const Result *src) { result_copy(dst, sr
 
 const RTable *tui_state_table(const Result *r, const char *name)
 {
-    for (int t = 0; t < r->n_tables; t++)
-        if (strcmp(r->tables[t].name, name) == 0)
-            return &r->tables[t];
-    return NULL;
+    return result_find_table(r, name);
 }
 
 int tui_state_col(const RTable *t, const char *col)
 {
-    if (!t)
-        return -1;
-    for (int c = 0; c < t->n_cols; c++)
-        if (strcmp(t->cols[c], col) == 0)
-            return c;
-    return -1;
+    return rtable_col(t, col);
 }
 
 const RValue *tui_state_cell(const RTable *t, int row, int col)
 {
-    if (!t || col < 0 || col >= t->n_cols || row < 0 || row >= t->n_rows)
-        return NULL;
-    return &t->cells[row * t->n_cols + col];
+    return rtable_cell(t, row, col);
 }
 
 double tui_state_num(const RValue *v)
 {
-    if (!v)
-        return NAN;
-    switch (v->type) {
-    case RV_FLOAT:
-        return v->f;
-    case RV_INT:
-    case RV_BOOL:
-        return (double)v->i;
-    default:
-        return NAN;
-    }
+    return rvalue_num(v);
 }
 
 /* ---- cache ---- */
