@@ -32,6 +32,29 @@ static void model_summary(const Model *m, Result *r)
     result_int(r, "bytes", (int64_t)graph_param_bytes(g));
 }
 
+/* What a new model starts from, said in the result: a fresh plan, and which data splits
+ * it kept and dropped (a split stays only when its samples are the model's inputs). */
+static void fresh_state_note(const Session *s, const char *dropped, const char *variant,
+                             Result *r)
+{
+    char kept[64];
+    session_split_names(s, kept, sizeof kept);
+    result_str(r, "state", "fresh");
+    result_str(r, "kept_splits", kept);
+    result_str(r, "dropped_splits", dropped);
+    if (variant)
+        result_textf(r, "a fresh session at the file's current variant '%s'", variant);
+    else
+        result_textf(r, "a fresh plan: %s with default quant options, no pins, no "
+                     "calibration%s", precision_table[s->q.plan.mode].name,
+                     s->q.n_variants ? "; the file's variants" : "");
+    if (kept[0])
+        result_textf(r, "kept splits: %s (their samples are this model's inputs)", kept);
+    if (dropped[0])
+        result_textf(r, "dropped splits: %s (their samples are not this model's inputs; "
+                     "'data' loads new ones)", dropped);
+}
+
 QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Model *m = modelfile_load(a->pos[0], err);
@@ -60,7 +83,8 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
         result_int(r, "variants", qs->n_variants);
     /* a file written by `save variant=NAME` comes back at that variant's plan */
     const char *cur = model_meta_get(m, "current_variant");
-    if (cur && qstate_variant_use(qs, cur)) {
+    bool used = cur && qstate_variant_use(qs, cur);
+    if (used) {
         result_str(r, "current_variant", cur);
         result_str(r, "plan", plan_label(&qs->plan));
         result_plan_target(r, &qs->plan);
@@ -69,8 +93,8 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
     }
     result_str(r, "model", a->pos[0]);
     model_summary(m, r);
-    if (dropped[0])
-        result_str(r, "dropped_splits", dropped);
+    session_mark_saved(&app->session); /* what the file holds is not unsaved work */
+    fresh_state_note(&app->session, dropped, used ? cur : NULL, r);
     return QS_OK;
 }
 
@@ -87,8 +111,7 @@ QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_str(r, "spec", a->pos[0]);
     result_str(r, "seed", model_meta_get(m, "init_seed"));
     model_summary(m, r);
-    if (dropped[0])
-        result_str(r, "dropped_splits", dropped);
+    fresh_state_note(&app->session, dropped, NULL, r);
     return QS_OK;
 }
 

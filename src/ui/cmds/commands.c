@@ -43,6 +43,11 @@ static const CmdOpt variant_args[] = {
     { .name = "NAME", .kind = OPT_VARIANT },
     { 0 },
 };
+static const CmdOpt session_args[] = {
+    { .name = "VERB", .kind = OPT_CHOICE, .choices = choice_session_verb },
+    { .name = "FILE", .kind = OPT_FILE },
+    { 0 },
+};
 static const CmdOpt fold_args[] = {
     { .name = "WHAT", .kind = OPT_CHOICE, .choices = choice_fold_what },
     { 0 },
@@ -331,6 +336,22 @@ const CmdDef cmd_table[] = {
       .example = "save /tmp/copy.qsm; save /tmp/qat.qsm variant=qat", .min_pos = 1,
       .max_pos = 1, .flags = CMD_NEEDS_MODEL, .opts = save_opts, .args = file_arg,
       .run = cmd_save },
+    /* the session as a whole (cmd_session.c) */
+    { .name = "reset", .usage = "reset",
+      .summary = "Start the loaded model over: an fp32 plan with default quant options, no "
+                 "pins, no calibration, no variants; the weights and the data splits stay.",
+      .example = "reset", .flags = CMD_NEEDS_MODEL, .opts = none,
+      .wb = { .outdates = CMD_OUTDATES_CALIB }, .run = cmd_reset },
+    { .name = "session", .usage = "session new | session save|load FILE",
+      .summary = "Start afresh (no model, no data), or save the whole session (model, data "
+                 "splits, plan, calibration, variants, pins) to FILE and load it back "
+                 "(written to FILE.tmp, then renamed; qscope --resume FILE at start).",
+      .example = "session save /tmp/work.qsess; session load /tmp/work.qsess", .min_pos = 1,
+      .max_pos = 2, .opts = none, .args = session_args,
+      .wb = { .feeds = CMD_FEEDS_NEW_MODEL,
+              .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_DATA | CMD_OUTDATES_CALIB,
+              .outdates_if = "state=replaced" },
+      .run = cmd_session },
     { .name = "info", .usage = "info",
       .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
       .example = "info", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_info },
