@@ -32,16 +32,22 @@ static void model_summary(const Model *m, Result *r)
     result_int(r, "bytes", (int64_t)graph_param_bytes(g));
 }
 
-/* What a new model starts from, said in the result: a fresh plan, and which data splits
- * it kept and dropped (a split stays only when its samples are the model's inputs). */
-static void fresh_state_note(const Session *s, const char *dropped, const char *variant,
-                             Result *r)
+/* What a new model starts from, said in the result when it replaces one (`prev`: its
+ * path, "" for a model made by init; NULL: none was loaded): a fresh plan, and which data
+ * splits stayed and which went (a split stays only when its samples are exactly the new
+ * model's inputs). */
+static void fresh_state_note(const Session *s, const char *prev, const char *dropped,
+                             const char *variant, Result *r)
 {
     char kept[64];
     session_split_names(s, kept, sizeof kept);
-    result_str(r, "state", "fresh");
-    result_str(r, "kept_splits", kept);
-    result_str(r, "dropped_splits", dropped);
+    if (kept[0])
+        result_str(r, "kept_splits", kept);
+    if (dropped[0])
+        result_str(r, "dropped_splits", dropped);
+    if (!prev)
+        return;
+    result_str(r, "replaced", prev[0] ? prev : "(init)");
     if (variant)
         result_textf(r, "a fresh session at the file's current variant '%s'", variant);
     else
@@ -53,6 +59,15 @@ static void fresh_state_note(const Session *s, const char *dropped, const char *
     if (dropped[0])
         result_textf(r, "dropped splits: %s (their samples are not this model's inputs; "
                      "'data' loads new ones)", dropped);
+}
+
+/* The path of the model a load replaces (see fresh_state_note), copied into buf. */
+static const char *previous_model(const Session *s, char *buf, size_t cap)
+{
+    if (!s->model)
+        return NULL;
+    snprintf(buf, cap, "%s", s->model_path ? s->model_path : "");
+    return buf;
 }
 
 QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
@@ -70,7 +85,8 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
         qs_error_prefix(err, "%s", a->pos[0]);
         return err->code;
     }
-    char dropped[128];
+    char dropped[128], prev_buf[512];
+    const char *prev = previous_model(&app->session, prev_buf, sizeof prev_buf);
     session_set_model(&app->session, m, a->pos[0], dropped, sizeof dropped);
     QuantState *qs = &app->session.q;
     for (int i = 0; i < vq.n_variants; i++) { /* move them in */
@@ -94,7 +110,7 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_str(r, "model", a->pos[0]);
     model_summary(m, r);
     session_mark_saved(&app->session); /* what the file holds is not unsaved work */
-    fresh_state_note(&app->session, dropped, used ? cur : NULL, r);
+    fresh_state_note(&app->session, prev, dropped, used ? cur : NULL, r);
     return QS_OK;
 }
 
@@ -106,12 +122,13 @@ QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err)
     Model *m = spec_load(a->pos[0], seed, err);
     if (!m)
         return err->code;
-    char dropped[128];
+    char dropped[128], prev_buf[512];
+    const char *prev = previous_model(&app->session, prev_buf, sizeof prev_buf);
     session_set_model(&app->session, m, NULL, dropped, sizeof dropped);
     result_str(r, "spec", a->pos[0]);
     result_str(r, "seed", model_meta_get(m, "init_seed"));
     model_summary(m, r);
-    fresh_state_note(&app->session, dropped, NULL, r);
+    fresh_state_note(&app->session, prev, dropped, NULL, r);
     return QS_OK;
 }
 
