@@ -320,13 +320,15 @@ static const CmdOpt run_opts[] = {
 
 const CmdDef cmd_table[] = {
     { .name = "load", .usage = "load PATH.qsm",
-      .summary = "Load a model (its float weights stay the reference for every comparison).",
+      .summary = "Load a model (its float weights stay the reference for every comparison) "
+                 "with a fresh plan: fp32, default quant options, no pins, no calibration; "
+                 "data splits stay only when their samples are its inputs.",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
       .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_load },
     { .name = "init", .usage = "init SPEC.json [seed=S]",
       .summary = "Build a new model from a layer list with seeded initialisation "
-                 "(docs/specs.md).",
+                 "(docs/specs.md), with a fresh plan as load.",
       .example = "init models/specs/mnist_cnn.json seed=1", .min_pos = 1, .max_pos = 1,
       .opts = init_opts, .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_init },
@@ -575,10 +577,10 @@ const CmdDef cmd_table[] = {
       .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
       .run = cmd_source },
     { .name = "play", .usage = "play FILE.qs",
-      .summary = "Run a demo script step by step: each step is a command line, captioned by "
-                 "the comments above it. The plain front ends print each caption and run the "
-                 "step; the workbench waits for Space (Backspace goes back one step by "
-                 "replaying from the start).",
+      .summary = "Run a demo script step by step from a fresh session (session new): each "
+                 "step is a command line, captioned by the comments above it. The plain front "
+                 "ends print each caption and run the step; the workbench waits for Space "
+                 "(Backspace goes back one step by replaying from the start).",
       .example = "play scripts/demos/fp16_vs_int8.qs", .min_pos = 1, .max_pos = 1,
       .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_PLAYER },
@@ -613,7 +615,9 @@ const CmdDef cmd_table[] = {
     { .name = "get", .usage = "get [NAME]", .summary = "Show one option, or all of them.",
       .example = "get batch", .min_pos = 0, .max_pos = 1, .opts = none, .args = get_args,
       .run = cmd_get },
-    { .name = "quit", .usage = "quit", .summary = "Leave qscope (also: Ctrl-D).",
+    { .name = "quit", .usage = "quit",
+      .summary = "Leave qscope (also: Ctrl-D); the workbench first offers to save unsaved "
+                 "work (calibration, variants, pins, trained weights).",
       .example = "quit", .opts = none, .wb = { .feeds = CMD_FEEDS_QUIT },
       .run = cmd_quit },
 };

@@ -59,6 +59,10 @@ void tui_app_play_start(Tui *t, const char *path)
                         "Backspace goes back one (replaying from the start), Esc stops.",
                         path, ps.n);
     /* as `play` in a script: the demo shows the same whatever ran before it */
+    if (t->st.snap.unsaved)
+        tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_WARN,
+                                 "the demo starts from a fresh session: the unsaved work "
+                                 "before it is dropped ('session save FILE' first keeps it)");
     tui_app_run_line(t, "session new", TUI_TASK_QUIET, false);
 }
 
