@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `play` starts from a fresh session: a demo played after another demo, or played twice,
-# gives what it gives played alone (every JSON result line equal but the measured times,
-# latency and seconds). Before issue 16, fp16_vs_int8 after find_culprit ran with
+# gives what it gives played alone (every step's JSON result equal but the measured times,
+# latency and seconds; the play result says it dropped the unsaved work left before it). Before issue 16, fp16_vs_int8 after find_culprit ran with
 # per-tensor weights, and deepsets after fp16_vs_int8 failed at step 3 (int8-static
 # without ranges).
 # usage: tests/scripts/session_play.sh [path/to/qscope]
@@ -27,8 +27,13 @@ same() {
     last_play "play $(demo "$2")" > "$tmp/alone"
     last_play "play $(demo "$1"); play $(demo "$2")" > "$tmp/after"
     [ -s "$tmp/alone" ] || fail "$2 alone gave nothing"
-    cmp -s "$tmp/alone" "$tmp/after" ||
-        { diff "$tmp/alone" "$tmp/after" | head -c 2000; fail "$2 after $1 differs from $2 alone"; }
+    # the play result itself says when it dropped the unsaved work the first demo left
+    grep -q '^{"cmd":"play".*unsaved work before it was dropped' "$tmp/after" ||
+        fail "$2 after $1 does not say it dropped $1's unsaved work"
+    grep -v '^{"cmd":"play"' "$tmp/alone" > "$tmp/alone.steps"
+    grep -v '^{"cmd":"play"' "$tmp/after" > "$tmp/after.steps"
+    cmp -s "$tmp/alone.steps" "$tmp/after.steps" ||
+        { diff "$tmp/alone.steps" "$tmp/after.steps" | head -c 2000; fail "$2 after $1 differs from $2 alone"; }
     echo "ok: $2 after $1 is $2 alone"
 }
 

@@ -176,11 +176,17 @@ static void e_pin(cJSON *r)
 {
     cJSON_AddStringToObject(get(get(r, "plan"), "pins"), "nosuch", "fp16");
 }
-static void e_total(cJSON *r)
+static void e_total(cJSON *r) /* a bin more than the finite values seen */
 {
-    cJSON *t = get(first_stats(r), "hist_total");
-    cJSON_SetNumberValue(t, t->valuedouble + 1);
+    cJSON *c = get(first_stats(r), "hist_bins")->child->child->next;
+    cJSON_SetNumberValue(c, c->valuedouble + 1);
 }
+static void e_count(cJSON *r) /* a finite value the histogram does not hold */
+{
+    cJSON *c = get(first_stats(r), "count");
+    cJSON_SetNumberValue(c, c->valuedouble + 1);
+}
+static void e_range(cJSON *r) { cJSON_SetNumberValue(get(first_stats(r), "hist_range"), 3); }
 static void e_minmax(cJSON *r)
 {
     cJSON *s = first_stats(r);
@@ -221,7 +227,9 @@ static void test_hostile(App *app, const char *dir)
     refuse_json(&a, dir, "inputs", e_split, "calib_x1");
     refuse_json(&a, dir, "observer", e_observer, "'observer' must name an observer");
     refuse_json(&a, dir, "pin", e_pin, "pin 'nosuch' names no layer");
-    refuse_json(&a, dir, "hist_total", e_total, "do not add up");
+    refuse_json(&a, dir, "hist_bins", e_total, "do not add up");
+    refuse_json(&a, dir, "count", e_count, "inconsistent statistics");
+    refuse_json(&a, dir, "hist_range", e_range, "inconsistent statistics");
     refuse_json(&a, dir, "min>max", e_minmax, "inconsistent statistics");
     refuse_json(&a, dir, "bin", e_bin, "hist_bins holds [bin, count] pairs");
     refuse_json(&a, dir, "control", e_value, "control character");

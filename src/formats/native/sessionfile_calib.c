@@ -106,6 +106,24 @@ static bool get_count(const cJSON *o, const char *key, int64_t *v)
     return true;
 }
 
+/* What act_stats_observe guarantees and the observers rely on: the histogram holds every
+ * finite value over a power-of-two range (as hist_cover makes it), and min <= max and their
+ * moving averages are finite exactly when finite values were seen (the averages are not
+ * checked for order: rounding may put them an ulp apart either way). */
+static bool stats_consistent(const ActStats *s)
+{
+    if (s->nonfinite > s->count || s->hist.total != s->count - s->nonfinite ||
+        !(s->fp16_overflow >= 0 && s->fp16_overflow <= (double)s->count))
+        return false;
+    bool seen = s->hist.total > 0;
+    if (!seen)
+        return s->hist.range == 0 && isinf(s->min) && isinf(s->max) && isinf(s->ma_min) &&
+               isinf(s->ma_max);
+    int e;
+    return frexp(s->hist.range, &e) == 0.5 && e >= -200 && e <= 200 && isfinite(s->min) &&
+           isfinite(s->max) && isfinite(s->ma_min) && isfinite(s->ma_max) && s->min <= s->max;
+}
+
 static QsStatus stats_from_json(const cJSON *o, const char *where, ActStats *s, QsError *err)
 {
     act_stats_init(s);
@@ -119,12 +137,11 @@ static QsStatus stats_from_json(const cJSON *o, const char *where, ActStats *s, 
         !get_count(o, "hist_total", &s->hist.total) || !cJSON_IsArray(bins))
         return qs_fail(err, QS_EFORMAT, "%s: statistics need finite numbers and the counts "
                        "batches, count, nonfinite, hist_total and the array hist_bins", where);
-    /* what the observers rely on: an ordered range, a histogram whose total is its bins' */
-    if (s->min > s->max || s->ma_min > s->ma_max || s->nonfinite > s->count ||
-        s->hist.range < 0 || (s->hist.total > 0) != (s->hist.range > 0) ||
-        s->fp16_overflow < 0 || s->fp16_overflow > (double)s->count)
-        return qs_fail(err, QS_EFORMAT, "%s: inconsistent statistics (min above max, more "
-                       "non-finite values than values, or a histogram without a range)", where);
+    if (!stats_consistent(s))
+        return qs_fail(err, QS_EFORMAT, "%s: inconsistent statistics (min above max, bounds "
+                       "without finite values or finite values without bounds, or a histogram "
+                       "that does not hold every finite value over a power-of-two range)",
+                       where);
     int64_t sum = 0;
     int last = -1;
     for (const cJSON *p = bins->child; p; p = p->next) {

@@ -11,6 +11,7 @@
 
 #define SESSIONFILE_FORMAT "qscope-session"
 #define SESSIONFILE_VERSION 1
+#define SESSIONFILE_MAX_VARIANTS 1024 /* what a reader accepts, so what a writer writes */
 
 /* The member holding input k of a split ("eval_x0"), its labels ("eval_y") or extras
  * ("eval_aux"). */

@@ -14,8 +14,6 @@
 #include "native/variants.h"
 #include "quant/observer.h"
 
-#define SF_MAX_VARIANTS 1024
-
 typedef struct Reader {
     const char *path;
     Session *s;
@@ -153,10 +151,7 @@ static QsStatus read_split(Reader *r, SplitId id, const cJSON *o)
             st = r->err->code;
     }
     if (st) {
-        for (int k = 0; k < d.n_x; k++)
-            tensor_free(d.x[k]);
-        d.n_x = 0;
-        dataset_release(&d);
+        dataset_release(&d); /* the inputs not read yet are NULL */
         return st;
     }
     d.x_path = xstrdup(xp->valuestring);
@@ -257,7 +252,7 @@ static QsStatus read_state(Reader *r, const cJSON *root)
     const cJSON *active = cJSON_GetObjectItemCaseSensitive(root, "active_weights");
     const cJSON *variants = cJSON_GetObjectItemCaseSensitive(root, "variants");
     if (!cJSON_IsObject(splits) || !cJSON_IsArray(variants) ||
-        cJSON_GetArraySize(variants) > SF_MAX_VARIANTS ||
+        cJSON_GetArraySize(variants) > SESSIONFILE_MAX_VARIANTS ||
         (active && (!cJSON_IsString(active) || strcmp(active->valuestring, "active_model"))))
         return bad(r, "needs the object 'splits', the array 'variants' (at most 1024) and "
                       "'active_weights' only as \"active_model\"");

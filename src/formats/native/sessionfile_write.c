@@ -12,8 +12,6 @@
 #include "native/variants.h"
 #include "quant/observer.h"
 
-#define SF_MAX_MEMBERS (4 + 8 * SPLIT_COUNT + 2 * 1024)
-
 /* The members being written: names and tensors, both owned. */
 typedef struct Members {
     int n, cap;
@@ -187,6 +185,9 @@ QsStatus sessionfile_save(const char *path, const Session *s, QsError *err)
 {
     if (!s->model)
         return qs_fail(err, QS_EINVAL, "no model to save: 'load' one first");
+    if (s->q.n_variants > SESSIONFILE_MAX_VARIANTS)
+        return qs_fail(err, QS_EUNSUPPORTED, "%d variants: a session file holds at most %d",
+                       s->q.n_variants, SESSIONFILE_MAX_VARIANTS);
     Members m = { 0 };
     cJSON *root = cJSON_CreateObject();
     QsStatus st = build(root, &m, s, err);
@@ -197,8 +198,6 @@ QsStatus sessionfile_save(const char *path, const Session *s, QsError *err)
     if (!st)
         st = add_bytes(&m, "session", json, strlen(json), err);
     cJSON_free(json);
-    if (!st && m.n > SF_MAX_MEMBERS)
-        st = qs_fail(err, QS_EUNSUPPORTED, "%d members: at most %d", m.n, SF_MAX_MEMBERS);
     if (!st)
         st = npz_save(path, (const char *const *)m.names, (const Tensor *const *)m.tensors, m.n,
                       err);
