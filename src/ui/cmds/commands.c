@@ -321,8 +321,9 @@ static const CmdOpt run_opts[] = {
 const CmdDef cmd_table[] = {
     { .name = "load", .usage = "load PATH.qsm",
       .summary = "Load a model (its float weights stay the reference for every comparison) "
-                 "with a fresh plan: fp32, default quant options, no pins, no calibration; "
-                 "data splits stay only when their samples are its inputs.",
+                 "with a fresh plan, also when it is the same file again: fp32, default "
+                 "quant options, no pins, no calibration; data splits stay only when their "
+                 "samples are its inputs.",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
       .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_load },
@@ -350,8 +351,7 @@ const CmdDef cmd_table[] = {
                  "(written to FILE.tmp, then renamed; qscope --resume FILE at start).",
       .example = "session save /tmp/work.qsess; session load /tmp/work.qsess", .min_pos = 1,
       .max_pos = 2, .opts = none, .args = session_args,
-      .wb = { .feeds = CMD_FEEDS_NEW_MODEL,
-              .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_DATA | CMD_OUTDATES_CALIB,
+      .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_DATA | CMD_OUTDATES_CALIB,
               .outdates_if = "state=replaced" },
       .run = cmd_session },
     { .name = "info", .usage = "info",
