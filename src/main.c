@@ -6,18 +6,20 @@
 
 #include "base/blasinfo.h"
 #include "cmds/app.h"
+#include "cmds/cmd_session.h"
 #include "cmds/commands.h"
 #include "shell/frontend.h"
 #include "tui/tui_main.h"
 
 static const char usage[] =
     "usage: qscope [--json] [--plain] [-D NAME=VALUE ..] [--init FILE.qs] [-c 'CMD; CMD']\n"
-    "              [--batch FILE.qs] [MODEL]\n"
+    "              [--resume FILE] [--batch FILE.qs] [MODEL]\n"
     "\n"
     "  MODEL            a model to load first (.qsm)\n"
     "  -c CMDS          run the commands, then exit (status 1 at the first error)\n"
     "  --batch FILE.qs  run a script, then exit (status 1 and FILE:LINE at the first error)\n"
     "  --init FILE.qs   run a script first, then stay interactive\n"
+    "  --resume FILE    start from a session saved by 'session save FILE'\n"
     "  -D NAME=VALUE    define the script variable ${NAME} (overrides 'let NAME?=...')\n"
     "  --plain          the line-by-line REPL, even on a terminal\n"
     "  --json           print every result as one JSON object per line\n"
@@ -28,7 +30,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    const char *cmds = NULL, *batch = NULL, *model = NULL, *init = NULL;
+    const char *cmds = NULL, *batch = NULL, *model = NULL, *init = NULL, *resume = NULL;
     int json = 0, plain = 0;
     App app;
     app_init(&app);
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
             batch = argv[++i];
         } else if (strcmp(a, "--init") == 0 && i + 1 < argc) {
             init = argv[++i];
+        } else if (strcmp(a, "--resume") == 0 && i + 1 < argc) {
+            resume = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if (strcmp(a, "--plain") == 0) {
@@ -78,7 +82,11 @@ int main(int argc, char **argv)
         }
     }
     app.mode = json ? RENDER_JSON : RENDER_TEXT;
-    int status = 0;
+    int status = resume ? cmd_session_resume(&app, resume) : 0;
+    if (status) {
+        app_release(&app);
+        return status;
+    }
     /* The workbench wants a terminal on both ends; --json and --plain keep the REPL. */
     if (!cmds && !batch && !plain && !json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
         status = tui_main(&app, model, init);

@@ -1,7 +1,7 @@
 # Every command's JSON, the other tasks and commands (tests/json/check_json.py): a policy
 # with two inputs and named parts, a detector, a classifier whose metadata names its
 # classes (and one naming a class twice: one recall_<class> key), a model built from a spec
-# and trained, QAT, fold and CLE, then quit.
+# and trained, QAT, fold and CLE, a session saved, reset, emptied and loaded, then quit.
 let dir?=/tmp
 load models/deepsets.qsm
 data eval synth:deepsets n=200 seed=22; data calib synth:deepsets n=200 seed=21; data train synth:deepsets n=200 seed=11
@@ -42,5 +42,9 @@ mode fp32
 fold scales
 data calib models/data/mnist_test.npz scale=0.00392156886 n=128
 cle
+session save ${dir}/qs_json.qsess
+reset
+session new
+session load ${dir}/qs_json.qsess
 quit
 echo "not run: quit ends the script"

@@ -3,9 +3,11 @@
 # this needs no terminal of its own and runs under CI=true). For 80x24 and 200x60: layer
 # names appear, pressing 2 changes the precision label, calibrating then selecting a layer
 # shows its histogram, a long calibrate shows a progress bar (Esc cancels it), a bad
-# command typed at ':' shows an error, a mouse click selects a layer, and quitting (q at
-# 80x24, Ctrl-C at 200x60) leaves the terminal as it was: the alternate screen left, the
-# stty modes unchanged, the shell prompt back. After the 80x24 run the workbench is killed
+# command typed at ':' shows an error, a mouse click selects a layer, and quitting with the
+# calibration unsaved offers to save it (q, then s at 80x24: the file is written and
+# resumes with --resume; Ctrl-C, then Ctrl-C again at 200x60: nothing is written) and
+# leaves the terminal as it was: the alternate screen left, the stty modes unchanged, the
+# shell prompt back. A run with nothing to lose (the odd path) quits on q at once. After the 80x24 run the workbench is killed
 # by SIGSEGV, SIGQUIT, SIGUSR1, SIGALRM, SIGPIPE, SIGTERM and SIGHUP in turn: each must
 # restore the terminal and end with 128+N.
 #
@@ -24,7 +26,8 @@ unset TMUX TMUX_PANE
 tmp=$(mktemp -d)
 sock="qscope-tui-$$"
 T() { tmux -L "$sock" -f /dev/null "$@"; }
-cleanup() { T kill-server >/dev/null 2>&1; sleep 0.1; rm -rf "$tmp"; }
+saved="$root/qscope-session.qsess" # where the workbench saves on quit (its working directory)
+cleanup() { T kill-server >/dev/null 2>&1; sleep 0.1; rm -rf "$tmp"; rm -f "$saved"; }
 trap cleanup EXIT
 
 term=screen
@@ -81,7 +84,7 @@ click() {
 typed() { T send-keys -t "$S" -l "$1"; }
 
 run_size() {
-    local w=$1 h=$2 quit_key=$3
+    local w=$1 h=$2 quit_key=$3 answer=$4
     S="qs${w}x${h}"
     # A shell in the pane: the prompt must come back after qscope quits. The terminal
     # state is saved before and after, by the same command line, to compare.
@@ -145,11 +148,25 @@ run_size() {
     click 5 $((row - 1))
     wait_for 'Detail: pool1 ' 10 "the clicked layer in the detail pane"
 
-    # quit: the shell prompt comes back, the terminal as it was
+    # quit with unsaved work (the calibration): the workbench offers to save it; s saves
+    # it to ./qscope-session.qsess and quits, Ctrl-C again discards it
     keys Escape
     sleep 0.1
+    rm -f "$saved"
     keys "$quit_key"
-    wait_for 'qscope exited 0' 15 "qscope to exit ($quit_key)"
+    wait_for 'Unsaved work. s: save' 10 "the offer to save ($quit_key)"
+    keys "$answer"
+    wait_for 'qscope exited 0' 15 "qscope to exit ($quit_key, then $answer)"
+    if [ "$answer" = s ]; then
+        [ -f "$saved" ] || fail "s did not write $saved"
+        # the saved session resumes with its calibration: int8-static runs at once
+        "$qscope" --resume "$saved" -c "mode int8-static; eval n=20" > "$tmp/resumed.out" 2>&1 \
+            || fail "the saved session does not resume: $(cat "$tmp/resumed.out")"
+        grep -q 'accuracy' "$tmp/resumed.out" || fail "no eval after --resume: $(cat "$tmp/resumed.out")"
+    else
+        [ -f "$saved" ] && fail "$answer (discard) wrote $saved"
+    fi
+    rm -f "$saved"
     wait_for 'qs-test\$ *$' 5 "the shell prompt after quitting"
     [ "$(T display -p -t "$S" '#{alternate_on}')" = 0 ] || fail "the alternate screen was not left"
     screen | grep -q 'Layers' && fail "curses residue on the screen after quitting"
@@ -192,10 +209,10 @@ path_test() {
     echo "ok: a model path with \${x}, a quote and a space"
 }
 
-run_size 80 24 q
+run_size 80 24 q s
 path_test
 for sig in SEGV QUIT USR1 ALRM PIPE TERM HUP; do
     signal_test "$sig"
 done
-run_size 200 60 C-c
+run_size 200 60 C-c C-c
 echo "tmux test passed in $(( $(date +%s) - started )) s"

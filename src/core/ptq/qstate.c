@@ -68,6 +68,8 @@ static const Model *model_of_calib(const QuantState *qs, const Model *m, const C
 static void drop_variants(QuantState *qs)
 {
     qstate_clear_cache(qs); /* cached lowerings may point at the variants' calibrations */
+    if (qs->n_variants)
+        qs->variants_gen++;
     for (int i = 0; i < qs->n_variants; i++)
         variant_release(&qs->variants[i]);
     free(qs->variants);
@@ -85,6 +87,17 @@ void qstate_release(QuantState *qs)
     model_free(qs->model);
     plan_release(&qs->plan);
     memset(qs, 0, sizeof *qs);
+}
+
+void qstate_reset(QuantState *qs, int n_nodes)
+{
+    unsigned calib_gen = qs->calib_gen, variants_gen = qs->variants_gen;
+    qstate_release(qs);
+    qstate_init(qs, n_nodes);
+    /* the generations go on counting, so a state after the reset never looks like one
+     * before it (session_work) */
+    qs->calib_gen = calib_gen + 1;
+    qs->variants_gen = variants_gen + 1;
 }
 
 void qstate_model_changed(QuantState *qs, int n_nodes)
@@ -117,6 +130,7 @@ void qstate_set_calibration(QuantState *qs, Calibration *c, const char *split)
     qs->calib = *c;
     memset(c, 0, sizeof *c);
     qs->calibrated = true;
+    qs->calib_gen++;
     snprintf(qs->calib_split, sizeof qs->calib_split, "%s", split);
     biascorr_release(&qs->corr);
 }
@@ -252,6 +266,7 @@ QsStatus qstate_executor_corr(QuantState *qs, const Model *m, const Plan *p,
  * appended. */
 static void store_variant(QuantState *qs, Variant v)
 {
+    qs->variants_gen++;
     for (int i = 0; i < qs->n_variants; i++)
         if (strcmp(qs->variants[i].name, v.name) == 0) {
             qstate_clear_cache(qs);
@@ -282,6 +297,25 @@ void qstate_variant_save_model(QuantState *qs, const char *name, const Plan *p,
     memset(cal, 0, sizeof *cal);
     plan_copy(&v.plan, p);
     store_variant(qs, v);
+}
+
+void qstate_variant_add(QuantState *qs, const char *name, Plan *p, Calibration *cal,
+                        BiasCorr *corr, Model *model)
+{
+    Variant v = { .name = xstrdup(name), .plan = *p, .calibrated = cal != NULL,
+                  .corr = *corr, .model = model };
+    if (cal) {
+        v.calib = *cal;
+        memset(cal, 0, sizeof *cal);
+    }
+    memset(p, 0, sizeof *p);
+    *corr = biascorr_none();
+    store_variant(qs, v);
+}
+
+void qstate_set_active_model(QuantState *qs, Model *m)
+{
+    qstate_set_active(qs, m);
 }
 
 bool qstate_variant_use(QuantState *qs, const char *name)
@@ -319,6 +353,7 @@ bool qstate_variant_drop(QuantState *qs, const char *name)
 {
     for (int i = 0; i < qs->n_variants; i++)
         if (strcmp(qs->variants[i].name, name) == 0) {
+            qs->variants_gen++;
             qstate_clear_cache(qs);
             variant_release(&qs->variants[i]);
             memmove(&qs->variants[i], &qs->variants[i + 1],

@@ -46,12 +46,19 @@ typedef struct QuantState {
     } cache[QSTATE_CACHE];        /* most recently used first */
     int n_variants;
     Variant *variants;            /* owned */
+    unsigned calib_gen;           /* counts calibrations installed (qstate_set_calibration) */
+    unsigned variants_gen;        /* counts changes to the variants (save, replace, drop) */
 } QuantState;
 
 void qstate_init(QuantState *qs, int n_nodes);
 void qstate_release(QuantState *qs);
 
-/* The model's weights or graph changed (load, init, train, fold, cle): drops the
+/* Back to the state of a freshly loaded model of n_nodes nodes: an fp32 plan with default
+ * options and no pins, no calibration, no bias correction, no variants, the session's own
+ * weights active. The generations keep counting up. */
+void qstate_reset(QuantState *qs, int n_nodes);
+
+/* The model's weights or graph changed (train, fold, cle): drops the
  * calibration, the bias correction, the cache and -- when the node count changed -- the
  * pins and the variants. n_nodes < 0 means the model is going away: everything goes. */
 void qstate_model_changed(QuantState *qs, int n_nodes);
@@ -116,6 +123,14 @@ void qstate_variant_save(QuantState *qs, const char *name, const Plan *p);
  * model must have the session model's graph structure. */
 void qstate_variant_save_model(QuantState *qs, const char *name, const Plan *p,
                                Calibration *cal, Model *model);
+/* Adds a variant from its parts, all moved in (*p, *corr emptied; cal NULL: uncalibrated,
+ * else emptied; model NULL: the session's weights), replacing one of that name. What a
+ * session file restores (sessionfile.h). */
+void qstate_variant_add(QuantState *qs, const char *name, Plan *p, Calibration *cal,
+                        BiasCorr *corr, Model *model);
+/* Makes m (moved in; NULL: the session's model) the active model, as `variant use` of a
+ * variant with its own weights does. */
+void qstate_set_active_model(QuantState *qs, Model *m);
 bool qstate_variant_use(QuantState *qs, const char *name);
 const Variant *qstate_variant_find(const QuantState *qs, const char *name);
 /* The same, failing with QS_ENOTFOUND listing the variants there are. */

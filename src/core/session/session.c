@@ -12,6 +12,7 @@ void session_init(Session *s)
     s->opt.task = -1;
     s->opt.seed = 1;
     qstate_init(&s->q, 0);
+    session_mark_saved(s);
 }
 
 void session_release(Session *s)
@@ -24,15 +25,17 @@ void session_release(Session *s)
     memset(s, 0, sizeof *s);
 }
 
-/* One input of a split against the model input it feeds. */
+/* One input of a split against the model input it feeds; `exact`: the sample shape must
+ * be the input's, else only the element count (and the split is reshaped). */
 static QsStatus session_check_input(const Graph *g, int k, Tensor *x, const char *name,
-                                    QsError *err)
+                                    bool exact, QsError *err)
 {
     const Shape *want = &g->values[g->inputs[k]].shape; /* dim[0] is the batch placeholder */
     Shape *got = &x->shape;
     Shape want_sample = shape_make(want->ndim - 1, want->dim + 1);
     Shape got_sample = got->ndim > 0 ? shape_make(got->ndim - 1, got->dim + 1) : *got;
-    if (got->ndim < 1 || shape_numel(&want_sample) != shape_numel(&got_sample)) {
+    if (got->ndim < 1 || shape_numel(&want_sample) != shape_numel(&got_sample) ||
+        (exact && !shape_equal(&want_sample, &got_sample))) {
         char a[96], b[96];
         return qs_fail(err, QS_ESHAPE, "split '%s': samples have shape %s, model input '%s' "
                        "expects %s", name, shape_format(&got_sample, a, sizeof a),
@@ -46,7 +49,8 @@ static QsStatus session_check_input(const Graph *g, int k, Tensor *x, const char
     return QS_OK;
 }
 
-QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err)
+static QsStatus check_split(const Session *s, Dataset *d, const char *name, bool exact,
+                            QsError *err)
 {
     if (!s->model || d->n_x == 0)
         return QS_OK;
@@ -55,27 +59,36 @@ QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsE
         return qs_fail(err, QS_ESHAPE, "split '%s' holds %d input%s, the model takes %d", name,
                        d->n_x, d->n_x == 1 ? "" : "s", g->n_inputs);
     for (int k = 0; k < d->n_x; k++)
-        if (session_check_input(g, k, d->x[k], name, err))
+        if (session_check_input(g, k, d->x[k], name, exact, err))
             return err->code;
     return QS_OK;
 }
 
+QsStatus session_check_split(const Session *s, Dataset *d, const char *name, QsError *err)
+{
+    return check_split(s, d, name, false, err);
+}
+
 void session_set_model(Session *s, Model *m, const char *path, char *dropped, size_t cap)
 {
-    /* what was derived from the old model goes before the model itself */
-    qstate_model_changed(&s->q, -1); /* drops variants too */
+    /* what was derived from the old model goes before the model itself: a new model
+     * starts from a fresh plan, whatever the old one was */
+    qstate_reset(&s->q, m ? m->graph.n_nodes : 0);
     model_free(s->model);
     free(s->model_path);
     s->model = m;
     s->model_path = path ? xstrdup(path) : NULL;
-    session_model_changed(s);
+    s->model_edits++;
     if (dropped && cap)
         dropped[0] = '\0';
     for (int i = 0; i < SPLIT_COUNT; i++) {
         if (s->splits[i].n_x == 0)
             continue;
-        QsError ignore = { 0 }; /* a split that no longer fits is dropped and named below */
-        if (session_check_split(s, &s->splits[i], split_name((SplitId)i), &ignore) != QS_OK) {
+        /* a split was shaped for the model it was loaded with: it stays only when its
+         * samples are exactly the new inputs (no reshaping by element count, which would
+         * pass an (N, 28, 28, 1) layout to a (1, 28, 28) input) */
+        QsError ignore = { 0 }; /* a split that does not fit is dropped and named below */
+        if (check_split(s, &s->splits[i], split_name((SplitId)i), true, &ignore) != QS_OK) {
             dataset_release(&s->splits[i]);
             if (dropped && cap) {
                 size_t used = strlen(dropped);
@@ -84,11 +97,80 @@ void session_set_model(Session *s, Model *m, const char *path, char *dropped, si
             }
         }
     }
+    session_mark_saved(s);
 }
 
 void session_model_changed(Session *s)
 {
     qstate_model_changed(&s->q, s->model ? s->model->graph.n_nodes : 0);
+    s->model_edits++;
+}
+
+void session_reset(Session *s)
+{
+    qstate_reset(&s->q, s->model ? s->model->graph.n_nodes : 0);
+    session_mark_saved(s);
+}
+
+void session_clear(Session *s)
+{
+    SessionOptions keep = s->opt;
+    unsigned edits = s->model_edits;
+    session_release(s);
+    session_init(s);
+    s->opt = keep;
+    s->model_edits = edits + 1;
+    session_mark_saved(s);
+}
+
+void session_split_names(const Session *s, char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    buf[0] = '\0';
+    for (int i = 0; i < SPLIT_COUNT; i++)
+        if (s->splits[i].n_x) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", split_name((SplitId)i));
+        }
+}
+
+/* FNV-1a over a few words: enough to tell one state of the work from another. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t session_work(const Session *s)
+{
+    const QuantState *q = &s->q;
+    uint64_t h = 14695981039346656037ull;
+    const void *model = s->model;
+    h = fnv(h, &model, sizeof model);
+    h = fnv(h, &s->model_edits, sizeof s->model_edits);
+    h = fnv(h, &q->calib_gen, sizeof q->calib_gen);
+    h = fnv(h, &q->calibrated, sizeof q->calibrated);
+    h = fnv(h, &q->variants_gen, sizeof q->variants_gen);
+    h = fnv(h, &q->n_variants, sizeof q->n_variants);
+    h = fnv(h, &q->corr.gen, sizeof q->corr.gen);
+    if (q->plan.n_nodes > 0) {
+        h = fnv(h, q->plan.pin, (size_t)q->plan.n_nodes);
+        h = fnv(h, q->plan.wgran, (size_t)q->plan.n_nodes);
+    }
+    return h;
+}
+
+void session_mark_saved(Session *s)
+{
+    s->saved_work = session_work(s);
+}
+
+bool session_unsaved(const Session *s)
+{
+    return s->model && session_work(s) != s->saved_work;
 }
 
 QsStatus session_set_split(Session *s, SplitId id, Dataset *d, QsError *err)

@@ -4,6 +4,7 @@
 #define QS_SESSION_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "data/dataset.h"
 #include "base/error.h"
@@ -24,18 +25,42 @@ typedef struct Session {
     Dataset splits[SPLIT_COUNT];
     SessionOptions opt;
     QuantState q;               /* plan, calibration, variants, lowered-plan cache */
+    unsigned model_edits;       /* counts models set and weights changed in place */
+    uint64_t saved_work;        /* session_work when last loaded, reset or saved */
 } Session;
 
 void session_init(Session *s);
 void session_release(Session *s);
 
-/* Replaces the model (taking ownership). Registered splits whose sample shape no longer
- * fits are dropped, and their names are written to `dropped` (may be NULL). */
+/* Replaces the model (taking ownership) and starts a fresh quantization state for it
+ * (qstate_reset: fp32, default options, no pins, calibration or variants), also when it is
+ * the same file again. Registered splits stay only when each input's sample shape is
+ * exactly the new model input's; the others are dropped, and their names are written to
+ * `dropped` (may be NULL), ", "-separated. The options (SessionOptions) stay. */
 void session_set_model(Session *s, Model *m, const char *path, char *dropped, size_t cap);
 
 /* The model's weights or graph changed in place (train, fold): drops what was derived
  * from the old weights (calibration, cached quantized models). */
 void session_model_changed(Session *s);
+
+/* `reset`: a fresh quantization state for the loaded model (as session_set_model gives);
+ * the model as it is now (trained weights stay), the splits and the options stay. */
+void session_reset(Session *s);
+/* A fresh start (what `play` begins with): no model, no splits, a fresh quantization
+ * state; only the options (SessionOptions) stay. */
+void session_clear(Session *s);
+
+/* The names of the registered splits, ", "-separated ("" when none). */
+void session_split_names(const Session *s, char *buf, size_t cap);
+
+/* The work a session holds that a quit would lose: a digest of the model's identity and
+ * edits (train, fold), the calibration, the bias correction, the variants and the pinned
+ * layers (mode and quant options are one command each to redo and do not count). */
+uint64_t session_work(const Session *s);
+/* Records the current work as saved (after load, reset or `session save`). */
+void session_mark_saved(Session *s);
+/* A model is loaded and its work changed since it was loaded, reset or saved. */
+bool session_unsaved(const Session *s);
 
 /* Registers a split, taking ownership of everything *d holds (d is zeroed, also on
  * failure, when it is released and the old split is kept). Inputs must already be f32,

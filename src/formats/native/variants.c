@@ -10,15 +10,11 @@
 #include "quant/target.h"
 #include "ops/op.h"
 
-/* v as a JSON object, its ranges and bias correction named after m's values and layers. */
-static cJSON *variant_object(const Graph *g, const Variant *v)
+void plan_json_fill(cJSON *o, const Graph *g, const Plan *p, const char *observer_key)
 {
-    const Plan *p = &v->plan;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", v->name);
     cJSON_AddStringToObject(o, "mode", precision_table[p->mode].name);
     cJSON_AddStringToObject(o, "wgran", p->q.wgran_tensor ? "tensor" : "channel");
-    cJSON_AddStringToObject(o, "observer_was", observer_table[p->q.observer].name);
+    cJSON_AddStringToObject(o, observer_key, observer_table[p->q.observer].name);
     cJSON_AddNumberToObject(o, "pct", p->q.pct);
     cJSON_AddNumberToObject(o, "bits", p->q.bits);
     cJSON_AddBoolToObject(o, "asym", !p->q.act_symmetric);
@@ -37,6 +33,33 @@ static cJSON *variant_object(const Graph *g, const Variant *v)
                 wpins = cJSON_AddObjectToObject(o, "wgran_pins");
             cJSON_AddStringToObject(wpins, g->nodes[k].name, quant_wgran_names[p->wgran[k]]);
         }
+}
+
+cJSON *bias_corr_json(const Graph *g, const BiasCorr *c)
+{
+    /* per layer, the correction added to each output channel's bias */
+    cJSON *bc = cJSON_CreateObject();
+    for (int k = 0; k < c->n_nodes && k < g->n_nodes; k++) {
+        if (!c->v[k])
+            continue;
+        cJSON *vals = cJSON_CreateArray();
+        for (int64_t i = 0; i < c->len[k]; i++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.9g", c->v[k][i]);
+            cJSON_AddItemToArray(vals, cJSON_CreateRaw(buf));
+        }
+        cJSON_AddItemToObject(bc, g->nodes[k].name, vals);
+    }
+    return bc;
+}
+
+/* v as a JSON object, its ranges and bias correction named after m's values and layers. */
+static cJSON *variant_object(const Graph *g, const Variant *v)
+{
+    const Plan *p = &v->plan;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", v->name);
+    plan_json_fill(o, g, p, "observer_was");
     if (v->calibrated) {
         cJSON *ranges = cJSON_AddObjectToObject(o, "ranges");
         ObserverOpts oo = { .pct = p->q.pct, .bits = p->q.bits, .symmetric = p->q.act_symmetric };
@@ -55,21 +78,8 @@ static cJSON *variant_object(const Graph *g, const Variant *v)
             cJSON_AddItemToObject(ranges, g->values[k].name, pair);
         }
     }
-    if (biascorr_active(&v->corr)) {
-        /* per layer, the correction added to each output channel's bias */
-        cJSON *bc = cJSON_AddObjectToObject(o, "bias_corr");
-        for (int k = 0; k < v->corr.n_nodes && k < g->n_nodes; k++) {
-            if (!v->corr.v[k])
-                continue;
-            cJSON *vals = cJSON_CreateArray();
-            for (int64_t c = 0; c < v->corr.len[k]; c++) {
-                char buf[32];
-                snprintf(buf, sizeof buf, "%.9g", v->corr.v[k][c]);
-                cJSON_AddItemToArray(vals, cJSON_CreateRaw(buf));
-            }
-            cJSON_AddItemToObject(bc, g->nodes[k].name, vals);
-        }
-    }
+    if (biascorr_active(&v->corr))
+        cJSON_AddItemToObject(o, "bias_corr", bias_corr_json(g, &v->corr));
     return o;
 }
 
@@ -107,11 +117,8 @@ static QsStatus bad(QsError *err, int i, const char *what)
     return qs_fail(err, QS_EFORMAT, "variants[%d]: %s", i, what);
 }
 
-/* The bias correction of plan p from the object {"layer": [c0, c1, ...]}: each layer must
- * head a unit with one value per output channel (its output's channel axis: 1 for Conv,
- * the last otherwise). */
-static QsStatus parse_bias_corr(const cJSON *bc, int i, const Graph *g, const Plan *p,
-                                BiasCorr *out, QsError *err)
+QsStatus bias_corr_from_json(const cJSON *bc, const char *where, const Graph *g,
+                             const Plan *p, BiasCorr *out, QsError *err)
 {
     BiasCorr c = biascorr_none();
     c.n_nodes = g->n_nodes;
@@ -127,8 +134,8 @@ static QsStatus parse_bias_corr(const cJSON *bc, int i, const Graph *g, const Pl
         int64_t oc = !s ? 0 : g->nodes[node].op == OP_CONV && s->ndim > 1 ? s->dim[1]
                                                                           : s->dim[s->ndim - 1];
         if (node < 0 || !cJSON_IsArray(it) || cJSON_GetArraySize(it) != oc || c.v[node]) {
-            st = qs_fail(err, QS_EFORMAT, "variants[%d]: bias_corr of '%s' is not one value "
-                         "per output channel of a layer", i, it->string);
+            st = qs_fail(err, QS_EFORMAT, "%s: bias_corr of '%s' is not one value "
+                         "per output channel of a layer", where, it->string);
             break;
         }
         c.v[node] = xmalloc((size_t)(oc ? oc : 1) * sizeof(float));
@@ -136,8 +143,8 @@ static QsStatus parse_bias_corr(const cJSON *bc, int i, const Graph *g, const Pl
         int64_t k = 0;
         for (const cJSON *e = it->child; e; e = e->next, k++) {
             if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
-                st = qs_fail(err, QS_EFORMAT, "variants[%d]: bias_corr of '%s'[%lld] is not a "
-                             "finite number", i, it->string, (long long)k);
+                st = qs_fail(err, QS_EFORMAT, "%s: bias_corr of '%s'[%lld] is not a "
+                             "finite number", where, it->string, (long long)k);
                 break;
             }
             c.v[node][k] = (float)e->valuedouble;
@@ -151,11 +158,9 @@ static QsStatus parse_bias_corr(const cJSON *bc, int i, const Graph *g, const Pl
     return QS_OK;
 }
 
-static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState *qs,
-                              QsError *err)
+QsStatus plan_from_json(const cJSON *o, const char *where, const Graph *g, Plan *out,
+                        QsError *err)
 {
-    const Graph *g = &m->graph;
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
     const cJSON *wgran = cJSON_GetObjectItemCaseSensitive(o, "wgran");
     const cJSON *pct = cJSON_GetObjectItemCaseSensitive(o, "pct");
@@ -163,28 +168,26 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     const cJSON *asym = cJSON_GetObjectItemCaseSensitive(o, "asym");
     const cJSON *pins = cJSON_GetObjectItemCaseSensitive(o, "pins");
     const cJSON *wpins = cJSON_GetObjectItemCaseSensitive(o, "wgran_pins");
-    const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(o, "ranges");
-    const cJSON *bias_corr = cJSON_GetObjectItemCaseSensitive(o, "bias_corr");
     const cJSON *target = cJSON_GetObjectItemCaseSensitive(o, "target");
+    const char *why = NULL;
     if (target && (!cJSON_IsString(target) || target_find(target->valuestring) < 0))
-        return bad(err, i, "'target' must name a target");
-    if (!cJSON_IsString(name) || !name->valuestring[0])
-        return bad(err, i, "'name' must be a non-empty string");
-    if (!cJSON_IsString(mode) || precision_find(mode->valuestring) < 0)
-        return bad(err, i, "'mode' must name a precision");
-    if (!cJSON_IsString(wgran) ||
-        (strcmp(wgran->valuestring, "channel") && strcmp(wgran->valuestring, "tensor")))
-        return bad(err, i, "'wgran' must be channel or tensor");
-    if (!cJSON_IsNumber(pct) || !(pct->valuedouble > 50 && pct->valuedouble <= 100))
-        return bad(err, i, "'pct' must be in (50, 100]");
-    if (!cJSON_IsNumber(bits) || bits->valuedouble < 2 || bits->valuedouble > 8 ||
-        bits->valuedouble != floor(bits->valuedouble))
-        return bad(err, i, "'bits' must be an integer from 2 to 8");
-    if (!cJSON_IsBool(asym) || (pins && !cJSON_IsObject(pins)) ||
-        (ranges && !cJSON_IsObject(ranges)) || (bias_corr && !cJSON_IsObject(bias_corr)))
-        return bad(err, i, "'asym' must be a boolean, 'pins', 'ranges' and 'bias_corr' objects");
-    if (wpins && !cJSON_IsObject(wpins))
-        return bad(err, i, "'wgran_pins' must be an object");
+        why = "'target' must name a target";
+    else if (!cJSON_IsString(mode) || precision_find(mode->valuestring) < 0)
+        why = "'mode' must name a precision";
+    else if (!cJSON_IsString(wgran) ||
+             (strcmp(wgran->valuestring, "channel") && strcmp(wgran->valuestring, "tensor")))
+        why = "'wgran' must be channel or tensor";
+    else if (!cJSON_IsNumber(pct) || !(pct->valuedouble > 50 && pct->valuedouble <= 100))
+        why = "'pct' must be in (50, 100]";
+    else if (!cJSON_IsNumber(bits) || bits->valuedouble < 2 || bits->valuedouble > 8 ||
+             bits->valuedouble != floor(bits->valuedouble))
+        why = "'bits' must be an integer from 2 to 8";
+    else if (!cJSON_IsBool(asym))
+        why = "'asym' must be a boolean";
+    else if ((pins && !cJSON_IsObject(pins)) || (wpins && !cJSON_IsObject(wpins)))
+        why = "'pins' and 'wgran_pins' must be objects";
+    if (why)
+        return qs_fail(err, QS_EFORMAT, "%s: %s", where, why);
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = (PrecKind)precision_find(mode->valuestring);
@@ -199,7 +202,7 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
         int node = graph_find_node(g, it->string);
         int prec = cJSON_IsString(it) ? precision_find(it->valuestring) : -1;
         if (node < 0 || prec < 0)
-            st = qs_fail(err, QS_EFORMAT, "variants[%d]: pin '%s' names no layer or precision", i,
+            st = qs_fail(err, QS_EFORMAT, "%s: pin '%s' names no layer or precision", where,
                          it->string);
         else
             p.pin[node] = (int8_t)prec;
@@ -209,11 +212,35 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
         const char *v = cJSON_IsString(it) ? it->valuestring : "";
         int gran = !strcmp(v, "channel") ? 0 : !strcmp(v, "tensor") ? 1 : -1;
         if (node < 0 || gran < 0)
-            st = qs_fail(err, QS_EFORMAT, "variants[%d]: wgran pin '%s' names no layer or "
-                         "granularity (channel, tensor)", i, it->string);
+            st = qs_fail(err, QS_EFORMAT, "%s: wgran pin '%s' names no layer or "
+                         "granularity (channel, tensor)", where, it->string);
         else
             p.wgran[node] = (int8_t)gran;
     }
+    if (st)
+        plan_release(&p);
+    else
+        *out = p;
+    return st;
+}
+
+static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState *qs,
+                              QsError *err)
+{
+    const Graph *g = &m->graph;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(o, "ranges");
+    const cJSON *bias_corr = cJSON_GetObjectItemCaseSensitive(o, "bias_corr");
+    if (!cJSON_IsString(name) || !name->valuestring[0])
+        return bad(err, i, "'name' must be a non-empty string");
+    if ((ranges && !cJSON_IsObject(ranges)) || (bias_corr && !cJSON_IsObject(bias_corr)))
+        return bad(err, i, "'ranges' and 'bias_corr' must be objects");
+    char where[32];
+    snprintf(where, sizeof where, "variants[%d]", i);
+    Plan p;
+    QsStatus st = plan_from_json(o, where, g, &p, err);
+    if (st)
+        return st;
     Calibration cal = { 0 };
     bool calibrated = ranges != NULL;
     if (!st && calibrated) {
@@ -238,7 +265,7 @@ static QsStatus parse_variant(const cJSON *o, int i, const Model *m, QuantState 
     }
     BiasCorr corr = biascorr_none();
     if (!st && bias_corr)
-        st = parse_bias_corr(bias_corr, i, g, &p, &corr, err);
+        st = bias_corr_from_json(bias_corr, where, g, &p, &corr, err);
     if (!st) {
         /* save through the current-calibration (and -correction) slots: swap ours in, save,
          * swap back */

@@ -27,6 +27,9 @@ QsStatus cmd_save(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_info(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_fold(App *app, const CmdArgs *a, Result *r, QsError *err);
+/* cmd_session.c */
+QsStatus cmd_reset(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_session(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_data.c */
 QsStatus cmd_data(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_eval(App *app, const CmdArgs *a, Result *r, QsError *err);

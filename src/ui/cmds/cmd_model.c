@@ -32,6 +32,44 @@ static void model_summary(const Model *m, Result *r)
     result_int(r, "bytes", (int64_t)graph_param_bytes(g));
 }
 
+/* What a new model starts from, said in the result when it replaces one (`prev`: its
+ * path, "" for a model made by init; NULL: none was loaded): a fresh plan, and which data
+ * splits stayed and which went (a split stays only when its samples are exactly the new
+ * model's inputs). */
+static void fresh_state_note(const Session *s, const char *prev, const char *dropped,
+                             const char *variant, Result *r)
+{
+    char kept[64];
+    session_split_names(s, kept, sizeof kept);
+    if (kept[0])
+        result_str(r, "kept_splits", kept);
+    if (dropped[0])
+        result_str(r, "dropped_splits", dropped);
+    if (!prev)
+        return;
+    result_str(r, "replaced", prev[0] ? prev : "(init)");
+    if (variant)
+        result_textf(r, "a fresh session at the file's current variant '%s'", variant);
+    else
+        result_textf(r, "a fresh plan: %s with default quant options, no pins, no "
+                     "calibration%s", precision_table[s->q.plan.mode].name,
+                     s->q.n_variants ? "; the file's variants" : "");
+    if (kept[0])
+        result_textf(r, "kept splits: %s (their samples are this model's inputs)", kept);
+    if (dropped[0])
+        result_textf(r, "dropped splits: %s (their samples are not this model's inputs; "
+                     "'data' loads new ones)", dropped);
+}
+
+/* The path of the model a load replaces (see fresh_state_note), copied into buf. */
+static const char *previous_model(const Session *s, char *buf, size_t cap)
+{
+    if (!s->model)
+        return NULL;
+    snprintf(buf, cap, "%s", s->model_path ? s->model_path : "");
+    return buf;
+}
+
 QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Model *m = modelfile_load(a->pos[0], err);
@@ -47,7 +85,8 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
         qs_error_prefix(err, "%s", a->pos[0]);
         return err->code;
     }
-    char dropped[128];
+    char dropped[128], prev_buf[512];
+    const char *prev = previous_model(&app->session, prev_buf, sizeof prev_buf);
     session_set_model(&app->session, m, a->pos[0], dropped, sizeof dropped);
     QuantState *qs = &app->session.q;
     for (int i = 0; i < vq.n_variants; i++) { /* move them in */
@@ -60,7 +99,8 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
         result_int(r, "variants", qs->n_variants);
     /* a file written by `save variant=NAME` comes back at that variant's plan */
     const char *cur = model_meta_get(m, "current_variant");
-    if (cur && qstate_variant_use(qs, cur)) {
+    bool used = cur && qstate_variant_use(qs, cur);
+    if (used) {
         result_str(r, "current_variant", cur);
         result_str(r, "plan", plan_label(&qs->plan));
         result_plan_target(r, &qs->plan);
@@ -69,8 +109,8 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
     }
     result_str(r, "model", a->pos[0]);
     model_summary(m, r);
-    if (dropped[0])
-        result_str(r, "dropped_splits", dropped);
+    session_mark_saved(&app->session); /* what the file holds is not unsaved work */
+    fresh_state_note(&app->session, prev, dropped, used ? cur : NULL, r);
     return QS_OK;
 }
 
@@ -82,15 +122,15 @@ QsStatus cmd_init(App *app, const CmdArgs *a, Result *r, QsError *err)
     Model *m = spec_load(a->pos[0], seed, err);
     if (!m)
         return err->code;
-    char dropped[128];
+    char dropped[128], prev_buf[512];
+    const char *prev = previous_model(&app->session, prev_buf, sizeof prev_buf);
     session_set_model(&app->session, m, NULL, dropped, sizeof dropped);
     result_str(r, "spec", a->pos[0]);
     const char *init_seed = model_meta_get(m, "init_seed"); /* the spec's seed when none given */
     if (init_seed)
         result_int(r, "seed", strtoll(init_seed, NULL, 10));
     model_summary(m, r);
-    if (dropped[0])
-        result_str(r, "dropped_splits", dropped);
+    fresh_state_note(&app->session, prev, dropped, NULL, r);
     return QS_OK;
 }
 

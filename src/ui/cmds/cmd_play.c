@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/cmd_session.h"
 #include "io/fileio.h"
 #include "text/strbuf.h"
 
@@ -105,6 +106,9 @@ QsStatus cmd_play(App *app, const CmdArgs *a, Result *r, QsError *err)
                        APP_MAX_SOURCE_DEPTH);
     PlayScript ps;
     QsStatus st = cmd_play_load(path, &ps, err);
+    bool discarded = !st && session_unsaved(&app->session);
+    if (!st) /* a demo shows the same thing whatever ran before it, and on a replay */
+        cmd_session_fresh(app);
     app->source_depth++;
     for (int i = 0; !st && i < ps.n && !app->quit; i++) {
         emit_caption(app, ps.steps[i].caption);
@@ -116,6 +120,10 @@ QsStatus cmd_play(App *app, const CmdArgs *a, Result *r, QsError *err)
     app->source_depth--;
     if (!st) {
         result_str(r, "played", path);
+        result_str(r, "started", "fresh");
+        if (discarded)
+            result_textf(r, "the demo started from a fresh session: the unsaved work "
+                         "before it was dropped ('session save FILE' first keeps it)");
         result_int(r, "steps", ps.n);
     }
     cmd_play_release(&ps);

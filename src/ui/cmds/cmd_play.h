@@ -1,6 +1,8 @@
 /* `play FILE.qs`: a script as a sequence of steps, each one command line with the comment
- * lines before it as its caption. The plain front ends run it like `source`, printing
- * each caption first; the workbench steps through it (tui_app.c). */
+ * lines before it as its caption. A play starts from a fresh session (cmd_session_fresh:
+ * no model, no data, default plan), so a demo shows the same whatever ran before it. The
+ * plain front ends run it like `source`, printing each caption first; the workbench steps
+ * through it (tui_app_play.c). */
 #ifndef QS_CMD_PLAY_H
 #define QS_CMD_PLAY_H
 

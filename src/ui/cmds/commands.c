@@ -43,6 +43,11 @@ static const CmdOpt variant_args[] = {
     { .name = "NAME", .kind = OPT_VARIANT },
     { 0 },
 };
+static const CmdOpt session_args[] = {
+    { .name = "VERB", .kind = OPT_CHOICE, .choices = choice_session_verb },
+    { .name = "FILE", .kind = OPT_FILE },
+    { 0 },
+};
 static const CmdOpt fold_args[] = {
     { .name = "WHAT", .kind = OPT_CHOICE, .choices = choice_fold_what },
     { 0 },
@@ -315,13 +320,16 @@ static const CmdOpt run_opts[] = {
 
 const CmdDef cmd_table[] = {
     { .name = "load", .usage = "load PATH.qsm",
-      .summary = "Load a model (its float weights stay the reference for every comparison).",
+      .summary = "Load a model (its float weights stay the reference for every comparison) "
+                 "with a fresh plan, also when it is the same file again: fp32, default "
+                 "quant options, no pins, no calibration; data splits stay only when their "
+                 "samples are its inputs.",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
       .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_load },
     { .name = "init", .usage = "init SPEC.json [seed=S]",
       .summary = "Build a new model from a layer list with seeded initialisation "
-                 "(docs/specs.md).",
+                 "(docs/specs.md), with a fresh plan as load.",
       .example = "init models/specs/mnist_cnn.json seed=1", .min_pos = 1, .max_pos = 1,
       .opts = init_opts, .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_init },
@@ -331,6 +339,21 @@ const CmdDef cmd_table[] = {
       .example = "save /tmp/copy.qsm; save /tmp/qat.qsm variant=qat", .min_pos = 1,
       .max_pos = 1, .flags = CMD_NEEDS_MODEL, .opts = save_opts, .args = file_arg,
       .run = cmd_save },
+    /* the session as a whole (cmd_session.c) */
+    { .name = "reset", .usage = "reset",
+      .summary = "Start the loaded model over: an fp32 plan with default quant options, no "
+                 "pins, no calibration, no variants; the weights and the data splits stay.",
+      .example = "reset", .flags = CMD_NEEDS_MODEL, .opts = none,
+      .wb = { .outdates = CMD_OUTDATES_CALIB }, .run = cmd_reset },
+    { .name = "session", .usage = "session new | session save|load FILE",
+      .summary = "Start afresh (no model, no data), or save the whole session (model, data "
+                 "splits, plan, calibration, variants, pins) to FILE and load it back "
+                 "(written to FILE.tmp, then renamed; qscope --resume FILE at start).",
+      .example = "session save /tmp/work.qsess; session load /tmp/work.qsess", .min_pos = 1,
+      .max_pos = 2, .opts = none, .args = session_args,
+      .wb = { .outdates = CMD_OUTDATES_MODEL | CMD_OUTDATES_DATA | CMD_OUTDATES_CALIB,
+              .outdates_if = "state=replaced" },
+      .run = cmd_session },
     { .name = "info", .usage = "info",
       .summary = "Model inputs, outputs, parameter count, size in bytes and metadata.",
       .example = "info", .flags = CMD_NEEDS_MODEL, .opts = none, .run = cmd_info },
@@ -560,10 +583,10 @@ const CmdDef cmd_table[] = {
       .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
       .run = cmd_source },
     { .name = "play", .usage = "play FILE.qs",
-      .summary = "Run a demo script step by step: each step is a command line, captioned by "
-                 "the comments above it. The plain front ends print each caption and run the "
-                 "step; the workbench waits for Space (Backspace goes back one step by "
-                 "replaying from the start).",
+      .summary = "Run a demo script step by step from a fresh session (session new): each "
+                 "step is a command line, captioned by the comments above it. The plain front "
+                 "ends print each caption and run the step; the workbench waits for Space "
+                 "(Backspace goes back one step by replaying from the start).",
       .example = "play scripts/demos/fp16_vs_int8.qs", .min_pos = 1, .max_pos = 1,
       .flags = CMD_TRANSPARENT | CMD_SCRIPT, .opts = none, .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_PLAYER },
@@ -598,7 +621,9 @@ const CmdDef cmd_table[] = {
     { .name = "get", .usage = "get [NAME]", .summary = "Show one option, or all of them.",
       .example = "get batch", .min_pos = 0, .max_pos = 1, .opts = none, .args = get_args,
       .run = cmd_get },
-    { .name = "quit", .usage = "quit", .summary = "Leave qscope (also: Ctrl-D).",
+    { .name = "quit", .usage = "quit",
+      .summary = "Leave qscope (also: Ctrl-D); the workbench first offers to save unsaved "
+                 "work (calibration, variants, pins, trained weights).",
       .example = "quit", .opts = none, .wb = { .feeds = CMD_FEEDS_QUIT },
       .run = cmd_quit },
 };

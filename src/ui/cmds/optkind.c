@@ -155,6 +155,12 @@ const char *choice_variant_verb(int i)
     return word(w, 4, i);
 }
 
+const char *choice_session_verb(int i)
+{
+    static const char *const v[] = { "new", "save", "load" };
+    return i >= 0 && i < 3 ? v[i] : NULL;
+}
+
 const char *choice_fold_what(int i)
 {
     return i == 0 ? "scales" : NULL;

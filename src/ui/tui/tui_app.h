@@ -25,6 +25,7 @@ typedef struct Tui {
     TuiLayout lay;
     bool help;               /* the ? overlay is up */
     bool confirm_quit;       /* "a job is running: quit?" */
+    bool confirm_save;       /* "unsaved work: save, discard or stay?" */
     bool quit;
     bool dirty;              /* something changed since the last draw */
     int return_focus;        /* where Enter on the command line goes back to */

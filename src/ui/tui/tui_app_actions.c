@@ -108,10 +108,15 @@ static void action_cancel(Tui *t, const char *arg)
 
 static void action_quit(Tui *t, const char *arg)
 {
-    if (!strcmp(arg, "now") || !tui_exec_running(&t->ex) || (t->ex.cur.flags & TUI_TASK_AUTO))
+    bool idle = !tui_exec_running(&t->ex) || (t->ex.cur.flags & TUI_TASK_AUTO);
+    if (!strcmp(arg, "now"))
         t->quit = true;
-    else
+    else if (!idle)
         t->confirm_quit = true;
+    else if (t->st.snap.unsaved) /* never lose calibration, variants or pins silently */
+        t->confirm_save = true;
+    else
+        t->quit = true;
 }
 
 static void action_play(Tui *t, const char *arg)

@@ -2,6 +2,7 @@
  * (tui_keys.h) for the focus and for whether a job runs. */
 #include "tui/tui_app_internal.h"
 
+#include "cmds/cmd_session.h"
 #include "tui/tui_keys.h"
 
 static int pane_at(const Tui *t, int x, int y)
@@ -28,6 +29,16 @@ void tui_app_key(Tui *t, int key)
         } else {
             tui_app_msg(t, TS_DIM, "not quitting");
         }
+        return;
+    }
+    if (t->confirm_save) {
+        t->confirm_save = false;
+        if (key == 's' || key == 'S') /* `quit` runs only when the save succeeded */
+            tui_app_run_line(t, "session save " CMD_SESSION_DEFAULT_FILE "; quit", 0, true);
+        else if (key == 'd' || key == 'D' || key == TUI_KEY_CTRL_C)
+            t->quit = true;
+        else
+            tui_app_msg(t, TS_DIM, "not quitting");
         return;
     }
     if (t->help) {

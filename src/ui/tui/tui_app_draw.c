@@ -3,7 +3,19 @@
 
 #include <stdio.h>
 
+#include "cmds/cmd_session.h"
 
+
+
+/* The offer to save on quit (tui_app_dispatch.c answers it). */
+static void draw_save_question(const Tui *t, TuiScreen *s)
+{
+    if (!t->confirm_save)
+        return;
+    s->cur_on = false;
+    tui_layout_question(s, "Unsaved work. s: save (" CMD_SESSION_DEFAULT_FILE "), d: "
+                           "discard, Esc: stay");
+}
 
 void tui_app_draw(Tui *t, TuiScreen *s)
 {
@@ -14,6 +26,7 @@ void tui_app_draw(Tui *t, TuiScreen *s)
     t->dirty = false;
     if (t->lay.too_small) {
         tui_layout_too_small(s);
+        draw_save_question(t, s);
         return;
     }
     tui_layout_status(s, t->lay.status, &t->st);
@@ -35,4 +48,5 @@ void tui_app_draw(Tui *t, TuiScreen *s)
                  t->ex.cur.line ? t->ex.cur.line : "a job");
         tui_layout_question(s, q);
     }
+    draw_save_question(t, s);
 }

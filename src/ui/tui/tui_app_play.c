@@ -55,9 +55,15 @@ void tui_app_play_start(Tui *t, const char *path)
     t->st.focus = TUI_PANE_LAYERS;
     tui_app_play_sync(t);
     tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
-                        "playing %s: %d steps. Space runs the next step, Backspace goes back "
-                        "one (replaying from the start), Esc stops.",
+                        "playing %s: %d steps, from a fresh session. Space runs the next step, "
+                        "Backspace goes back one (replaying from the start), Esc stops.",
                         path, ps.n);
+    /* as `play` in a script: the demo shows the same whatever ran before it */
+    if (t->st.snap.unsaved)
+        tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_WARN,
+                                 "the demo starts from a fresh session: the unsaved work "
+                                 "before it is dropped ('session save FILE' first keeps it)");
+    tui_app_run_line(t, "session new", TUI_TASK_QUIET, false);
 }
 
 void tui_app_play_step(Tui *t)

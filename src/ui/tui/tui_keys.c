@@ -9,8 +9,8 @@
 const TuiBinding tui_keys_table[] = {
     { TUI_KEY_ESC, TUI_IN_ALL | TUI_IN_JOB, "@cancel", "cancel the running job" },
     { TUI_KEY_CTRL_C, TUI_IN_ALL | TUI_IN_JOB, "@cancel", "cancel the running job" },
-    { TUI_KEY_CTRL_C, TUI_IN_ALL | TUI_IN_IDLE, "@quit now", "quit" },
-    { 'q', TUI_IN_PANES, "@quit", "quit (asks while a job runs)" },
+    { TUI_KEY_CTRL_C, TUI_IN_ALL | TUI_IN_IDLE, "@quit", "quit (offers to save unsaved work)" },
+    { 'q', TUI_IN_PANES, "@quit", "quit (asks while a job runs, offers to save unsaved work)" },
     { '?', TUI_IN_PANES, "@help", "this help" },
     { TUI_KEY_F1, TUI_IN_ALL, "@help", "this help" },
     { '1', TUI_IN_PANES, "mode fp32", "whole model at FP32" },

@@ -76,6 +76,7 @@ void tui_state_snap_take(TuiSnap *s, const App *app, unsigned model_gen, unsigne
     snprintf(s->plan_label, sizeof s->plan_label, "%s%s%s", plan_label(p), tgt ? "@" : "",
              tgt ? tgt : "");
     s->calibrated = se->q.calibrated;
+    s->unsaved = session_unsaved(se);
     snprintf(s->calib_split, sizeof s->calib_split, "%s", se->q.calib_split);
     snprintf(s->quant, sizeof s->quant, "wgran=%s observer=%s pct=%g bits=%d asym=%d target=%s",
              quant_wgran_names[p->q.wgran_tensor],

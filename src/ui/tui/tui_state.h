@@ -24,6 +24,7 @@ typedef struct TuiSnap {
     char mode_name[16];
     char plan_label[32];
     bool calibrated;
+    bool unsaved;               /* work a quit would lose (session_unsaved) */
     char calib_split[16];
     int64_t split_n[3];         /* samples per split (SplitId order); 0 when empty */
     bool split_labelled[3];

@@ -1,0 +1,28 @@
+/* What the session file's writer and reader share (sessionfile.h): member names and the
+ * calibration's JSON form. Private to sessionfile_*.c. */
+#ifndef QS_SESSIONFILE_INTERNAL_H
+#define QS_SESSIONFILE_INTERNAL_H
+
+#include <cJSON.h>
+
+#include "base/error.h"
+#include "graph/graph.h"
+#include "quant/calib.h"
+
+#define SESSIONFILE_FORMAT "qscope-session"
+#define SESSIONFILE_VERSION 1
+#define SESSIONFILE_MAX_VARIANTS 1024 /* what a reader accepts, so what a writer writes */
+
+/* The member holding input k of a split ("eval_x0"), its labels ("eval_y") or extras
+ * ("eval_aux"). */
+void sessionfile_split_member(const char *split, const char *part, int k, char *buf,
+                              size_t cap);
+
+/* A calibration as {"samples", "ma_momentum", "values": {"name": {statistics}}}, every
+ * double as exact decimal text (%.17g); a statistic at its initial infinity is left out. */
+cJSON *sessionfile_calib_json(const Graph *g, const Calibration *c);
+/* Reads it back for graph g (*out initialised here); QS_EFORMAT "<where>: what". */
+QsStatus sessionfile_calib_from_json(const cJSON *o, const char *where, const Graph *g,
+                                     Calibration *out, QsError *err);
+
+#endif
