@@ -18,7 +18,8 @@ const ExitRow exit_table[] = {
     { QS_ECHECK, QS_EXIT_CHECK, "a `check` failed, or `pick` found no variant meeting its "
                                 "constraints: the figures are off, the script is fine" },
     { QS_EINVAL, QS_EXIT_USAGE, "a bad command line, option value, argument count or command "
-                                "order (e.g. int8-static before `calibrate`)" },
+                                "order (int8-static before `calibrate`), or a value a command "
+                                "refuses (a NaN weight to quantize)" },
     { QS_ENOTFOUND, QS_EXIT_USAGE, "an unknown command, layer, split, variant or npz member" },
     { QS_EIO, QS_EXIT_FILE, "a file could not be opened, read or written (missing, "
                             "unreadable, not a regular file, disk full)" },
@@ -29,7 +30,7 @@ const ExitRow exit_table[] = {
                                "its budget allows" },
     { QS_EUNSUPPORTED, QS_EXIT_FILE, "a file uses what qscope cannot read (an op, a dtype, a "
                                      "suffix), or a format cannot hold what was to be written" },
-    { QS_ECANCELLED, QS_EXIT_INTERRUPTED, "SIGINT (Ctrl-C) stopped a script or -c; a second "
+    { QS_ECANCELLED, QS_EXIT_INTERRUPTED, "SIGINT (Ctrl-C) stopped a script or `-c`; a second "
                                           "Ctrl-C ends qscope at once" },
 };
 const int exit_table_count = sizeof exit_table / sizeof exit_table[0];
