@@ -63,6 +63,15 @@ static int report_error(App *app, const QsError *err)
     return atomic_load(&app->interrupted) ? QS_EXIT_INTERRUPTED : exit_status_of(err->code);
 }
 
+/* The exit status of a run that ended with st: an interrupted run is 130 even when the
+ * command the signal came during finished (nothing cancels a `load`) and was the last. */
+static int run_status(App *app, QsStatus st, QsError *err)
+{
+    if (st)
+        return report_error(app, err);
+    return atomic_load(&app->interrupted) ? QS_EXIT_INTERRUPTED : QS_EXIT_OK;
+}
+
 void frontend_setup(App *app, const FrontendOpts *o)
 {
     app->emit = print_result;
@@ -83,9 +92,7 @@ void frontend_setup(App *app, const FrontendOpts *o)
 int frontend_batch_file(App *app, const char *path)
 {
     QsError err = { 0 };
-    if (script_run_file(app, path, &err))
-        return report_error(app, &err);
-    return QS_EXIT_OK;
+    return run_status(app, script_run_file(app, path, &err), &err);
 }
 
 int frontend_load_model(App *app, const char *path)
@@ -93,21 +100,19 @@ int frontend_load_model(App *app, const char *path)
     char *pos[1] = { (char *)path }; /* CmdArgs is not const; cmd_run_args only reads it */
     CmdArgs a = { .name = "load", .n_pos = 1, .pos = pos };
     QsError err = { 0 };
-    if (cmd_run_args(app, &a, &err)) {
+    QsStatus st = cmd_run_args(app, &a, &err);
+    if (st)
         qs_error_prefix(&err, "qscope");
-        return report_error(app, &err);
-    }
-    return QS_EXIT_OK;
+    return run_status(app, st, &err);
 }
 
 int frontend_command_string(App *app, const char *cmds)
 {
     QsError err = { 0 };
-    if (cmd_exec_line(app, cmds, &err)) {
+    QsStatus st = cmd_exec_line(app, cmds, &err);
+    if (st)
         qs_error_prefix(&err, "-c");
-        return report_error(app, &err);
-    }
-    return QS_EXIT_OK;
+    return run_status(app, st, &err);
 }
 
 int frontend_repl(App *app)
