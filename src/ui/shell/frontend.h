@@ -28,8 +28,8 @@ int frontend_command_string(App *app, const char *cmds);
 int frontend_load_model(App *app, const char *path);
 
 /* The plain REPL on stdin: a prompt when stdin is a terminal; an error is printed and the
- * session goes on. On a terminal the status is 0 (or 130 after an interrupted scripted
- * run); reading a pipe, it is the status of the first failed command. */
+ * session goes on. On a terminal the status is 0; reading a pipe (a scripted run), it is
+ * the status of the first failed command, or 130 when interrupted. */
 int frontend_repl(App *app);
 
 #endif
