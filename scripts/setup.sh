@@ -10,17 +10,26 @@ case "${1:-}" in
   --test) test_set=1 ;;
   *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
 esac
-pkgs=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev
-      libncurses-dev)
-if [ "$test_set" = 1 ]; then
-  # tmux drives the workbench test (tests/tui). clang builds the sanitizer tree (build-asan:
-  # -fsanitize=address,undefined,float-cast-overflow, which gcc's UBSan does not check);
-  # libclang-rt-dev holds clang's runtimes for those sanitizers (and libFuzzer's), which
-  # the clang package alone does not install on Debian 12 (libclang-rt-14-dev there).
-  pkgs+=(tmux clang libclang-rt-dev)
-  # chromium renders the HTML report headless (tests/report/report_chromium_test.sh)
-  pkgs+=(chromium)
-fi
+
+# Building and running: the compiler and CMake, and the libraries qscope links.
+run_pkgs=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev
+          libncurses-dev)
+
+# The tests only, one package a line with what needs it. Node.js and npm are below: they
+# are checked as commands.
+test_pkgs=(
+  tmux            # tests/tui: the workbench driven in a detached tmux session
+  clang           # the sanitizer tree (build-asan: -fsanitize=address,undefined,
+                  # float-cast-overflow, which gcc's UBSan does not check) and libFuzzer
+  libclang-rt-dev # clang's runtimes for those sanitizers and libFuzzer, which the clang
+                  # package alone does not install on Debian 12 (libclang-rt-14-dev there)
+  groff-base      # tests/cli/man_test.sh: renders the man page with groff -man -ww
+  chromium        # tests/report/report_chromium_test.sh: renders the HTML report headless
+  python3         # tests/json, tests/report: check JSON keys and the HTML's structure
+)
+
+pkgs=("${run_pkgs[@]}")
+[ "$test_set" = 1 ] && pkgs+=("${test_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,8 +37,8 @@ done
 # Node.js and npm run the peer-runtime tests (tests/onnx/ort_peer.sh: ONNX Runtime;
 # tests/tflite/litert_peer.sh: LiteRT). Those install their npm packages themselves into the
 # build tree they test (LiteRT pinned, through tests/peers/npm_package.sh), so each build
-# tree has its own and the source tree none. Node.js and npm are checked as commands, not packages: a Node.js
-# from another source (with its own npm) is fine.
+# tree has its own and the source tree none. They are checked as commands, not packages: a
+# Node.js from another source (with its own npm) is fine. Running qscope needs neither.
 if [ "$test_set" = 1 ] && { ! command -v node >/dev/null || ! command -v npm >/dev/null; }; then
   missing+=(nodejs npm)
 fi

@@ -1,4 +1,4 @@
-# A script stops at its first failing command with FILE:LINE on stderr and status 1.
+# A script stops at its first failing command with FILE:LINE on stderr.
 load tests/fixtures/models/tiny_cnn.qsm
 
 evaluate split=eval

@@ -1,4 +1,4 @@
-# No variant meets the constraints: a clear message and exit status 1.
+# No variant meets the constraints: a clear message.
 load models/mnist_dw.qsm
 source scripts/train/mnist_data.qs
 calibrate n=300

@@ -1,4 +1,4 @@
-# save variant=NAME of a variant that does not exist: a clear message and exit status 1.
+# save variant=NAME of a variant that does not exist: a clear message.
 load models/falls.qsm
 mode int8-dyn
 variant save dyn

@@ -187,7 +187,7 @@ static void test_check_pct(App *app, QsError *err)
     CHECK_OK(cmd_exec_line(app, "let d=0.01; check d == 1%; check d == 0.01; check d <= 1%", err),
              err);
     CHECK_OK(cmd_exec_line(app, "let a=0.5; check a == d+49%; check a > d-1%", err), err);
-    expect_error("check 1%", cmd_exec_line(app, "check d < 1%", err), err, QS_EINVAL,
+    expect_error("check 1%", cmd_exec_line(app, "check d < 1%", err), err, QS_ECHECK,
                  "check failed");
 }
 

@@ -110,7 +110,7 @@ static void test_pick(void)
     CHECK(ok32 && ok32->i == 1);
     /* under 10 KB no head qualifies, and pick says so per part */
     QsError err = { 0 };
-    expect_error("none", cmd_exec(&app, "pick size<=10KB", &res, &err), &err, QS_ENOTFOUND,
+    expect_error("none", cmd_exec(&app, "pick size<=10KB", &res, &err), &err, QS_ECHECK,
                  "no variant meets every constraint");
 }
 

@@ -76,7 +76,7 @@ const char *qs_status_name(QsStatus code)
         [QS_OK] = "ok",           [QS_EINVAL] = "invalid",     [QS_EIO] = "io",
         [QS_EFORMAT] = "format",  [QS_ESHAPE] = "shape",       [QS_ENOMEM] = "memory",
         [QS_ECANCELLED] = "cancelled", [QS_ENOTFOUND] = "not found",
-        [QS_EUNSUPPORTED] = "unsupported",
+        [QS_EUNSUPPORTED] = "unsupported", [QS_ECHECK] = "check",
     };
     if ((unsigned)code < sizeof names / sizeof names[0] && names[code])
         return names[code];

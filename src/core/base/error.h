@@ -15,7 +15,9 @@ typedef enum {
     QS_ENOMEM,     /* an allocation sized from input failed */
     QS_ECANCELLED, /* a job was cancelled; state is as before the job */
     QS_ENOTFOUND,  /* a named thing (layer, split, variant, command) does not exist */
-    QS_EUNSUPPORTED
+    QS_EUNSUPPORTED,
+    QS_ECHECK      /* a stated expectation did not hold (`check`, `pick`'s constraints):
+                      the figures are wrong, not the command */
 } QsStatus;
 
 typedef struct {

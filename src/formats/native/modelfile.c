@@ -21,6 +21,11 @@ static const ModelFormat formats[] = {
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 
+const char *modelfile_suffix(int i)
+{
+    return i >= 0 && i < N_FORMATS ? formats[i].suffix : NULL;
+}
+
 static const ModelFormat *find(const char *path)
 {
     for (int i = 0; i < N_FORMATS; i++)
@@ -46,7 +51,12 @@ Model *modelfile_load(const char *path, QsError *err)
         unknown(path, err);
         return NULL;
     }
-    return f->load(path, err);
+    Model *m = f->load(path, err);
+    /* The path is the only argument, so a value refused or a name missing is the file's
+     * content: malformed, whichever check found it (an op's attribute, a folded constant). */
+    if (!m && err && (err->code == QS_EINVAL || err->code == QS_ENOTFOUND))
+        err->code = QS_EFORMAT;
+    return m;
 }
 
 QsStatus modelfile_save(const char *path, const Model *m, QsError *err)

@@ -6,7 +6,12 @@
 #include "base/error.h"
 #include "graph/model.h"
 
-/* Caller frees with model_free. Unknown suffixes fail listing the supported ones. */
+/* The i-th suffix the table reads (".qsm", ".onnx"), NULL past the last: for help, the man
+ * page and completion. */
+const char *modelfile_suffix(int i);
+
+/* Caller frees with model_free. Unknown suffixes fail listing the supported ones
+ * (QS_EUNSUPPORTED); content that fails a check is QS_EFORMAT. */
 Model *modelfile_load(const char *path, QsError *err);
 QsStatus modelfile_save(const char *path, const Model *m, QsError *err);
 /* Writes m with n metadata keys set to vals (NULL: removed) in the file only: m's own

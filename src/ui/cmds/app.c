@@ -10,6 +10,7 @@ void app_init(App *app)
     memset(app, 0, sizeof *app);
     session_init(&app->session);
     atomic_init(&app->cancel, 0);
+    atomic_init(&app->interrupted, 0);
     app->job.cancel = &app->cancel;
     result_init(&app->last, "");
     /* BLAS would otherwise start one spinning thread per core behind our back */

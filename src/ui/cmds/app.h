@@ -27,6 +27,9 @@ struct App {
     /* Progress and cancellation for long commands; the front end owns the callback. */
     JobCtx job;
     atomic_int cancel;
+    /* Set by a script front end's SIGINT handler: the running job is cancelled and every
+     * later command fails with QS_ECANCELLED, so a script stops at once (exit status 130). */
+    atomic_int interrupted;
     /* The last result of a command that is not CMD_TRANSPARENT, for `check` and `keep`. */
     Result last;
     VarTable vars;            /* script variables (vars.h) */

@@ -216,7 +216,7 @@ QsStatus cmd_pick(App *app, const CmdArgs *a, Result *r, QsError *err)
         /* the table still reaches the user: it is the explanation of the failure */
         if (app->emit)
             app->emit(app, r);
-        st = qs_fail(err, QS_ENOTFOUND, "pick: no variant meets every constraint");
+        st = qs_fail(err, QS_ECHECK, "pick: no variant meets every constraint");
     } else {
         result_str(r, "winner", v.rows[win].name);
         if (v.n_parts)

@@ -84,12 +84,10 @@ QsStatus cmd_session(App *app, const CmdArgs *a, Result *r, QsError *err)
     return QS_OK;
 }
 
-int cmd_session_resume(App *app, const char *path)
+QsStatus cmd_session_resume(App *app, const char *path)
 {
     QsError err = { 0 };
-    if (session_load(app, path, &err)) {
+    if (session_load(app, path, &err))
         fprintf(stderr, "qscope: --resume: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    return err.code;
 }

@@ -9,8 +9,9 @@
 #define CMD_SESSION_DEFAULT_FILE "qscope-session.qsess"
 
 /* `qscope --resume FILE`: replaces app's session with the one in path before a front end
- * starts. 0, or 1 after printing "qscope: --resume: why" to stderr. */
-int cmd_session_resume(App *app, const char *path);
+ * starts. QS_OK, or the error's code after printing "qscope: --resume: why" to stderr
+ * (main maps it to an exit status). */
+QsStatus cmd_session_resume(App *app, const char *path);
 
 /* A fresh start: what `play` and `session new` begin with (session_clear); the `set`
  * options and the script variables stay. */

@@ -39,31 +39,28 @@ QsStatus cmd_help(App *app, const CmdArgs *a, Result *r, QsError *err)
     result_str(r, "summary", d->summary);
     result_str(r, "example", d->example);
     static const char *const cols[] = { "option", "takes", "meaning", NULL };
-    char takes[512];
+    StrBuf takes = { 0 };
     if (d->args && d->args[0].name) {
         static const char *const acols[] = { "argument", "takes", NULL };
         RTable *t = result_table(r, "arguments", acols);
         for (const CmdOpt *o = d->args; o->name; o++) {
-            optkind_describe(o->kind, o->choices, takes, sizeof takes);
+            strbuf_clear(&takes);
+            optkind_describe(&takes, o->kind, o->choices);
             int row = rtable_add_row(t);
             rtable_str(t, row, 0, o->name);
-            rtable_str(t, row, 1, takes);
+            rtable_str(t, row, 1, strbuf_str(&takes));
         }
     }
-    if (d->flags & CMD_SETTINGS) {
-        RTable *t = result_table(r, "options", cols);
-        for (int k = 0; k < option_count; k++) {
-            const OptionDef *o = &option_table[k];
-            optkind_describe(o->kind, o->choices, takes, sizeof takes);
-            help_option_row(t, o->name, takes, o->help);
-        }
-    } else if (d->opts[0].name) {
-        RTable *t = result_table(r, "options", cols);
-        for (const CmdOpt *o = d->opts; o->name; o++) {
-            optkind_describe(o->kind, o->choices, takes, sizeof takes);
-            help_option_row(t, o->name, takes, o->help);
-        }
+    RTable *t = NULL;
+    CmdOpt o;
+    for (int k = 0; cmd_option_at(d, k, &o); k++) {
+        if (!t)
+            t = result_table(r, "options", cols);
+        strbuf_clear(&takes);
+        optkind_describe(&takes, o.kind, o.choices);
+        help_option_row(t, o.name, strbuf_str(&takes), o.help);
     }
+    strbuf_release(&takes);
     return QS_OK;
 }
 
@@ -189,7 +186,7 @@ QsStatus cmd_check(App *app, const CmdArgs *a, Result *r, QsError *err)
         if (strcmp(op, "==") && strcmp(op, "!="))
             return qs_fail(err, QS_EINVAL, "check: '%s' is text; only == and != apply", field);
         if (eq != (strcmp(op, "==") == 0))
-            return qs_fail(err, QS_EINVAL, "check failed: %s = %s, expected %s %s", field, got_s,
+            return qs_fail(err, QS_ECHECK, "check failed: %s = %s, expected %s %s", field, got_s,
                            op, want_txt);
         result_textf(r, "ok: %s = %s %s %s", field, got_s, op, want_txt);
         return QS_OK;
@@ -207,7 +204,7 @@ QsStatus cmd_check(App *app, const CmdArgs *a, Result *r, QsError *err)
     else
         snprintf(shown, sizeof shown, "%s (%.6g)", want_s, want);
     if (!ok)
-        return qs_fail(err, QS_EINVAL, "check failed: %s = %.6g, expected %s %s", field, got, op,
+        return qs_fail(err, QS_ECHECK, "check failed: %s = %.6g, expected %s %s", field, got, op,
                        shown);
     result_textf(r, "ok: %s = %.6g %s %s", field, got, op, shown);
     return QS_OK;

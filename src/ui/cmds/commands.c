@@ -642,6 +642,24 @@ const char *choice_command(int i)
     return i >= 0 && i < cmd_count ? cmd_table[i].name : NULL;
 }
 
+bool cmd_option_at(const CmdDef *def, int i, CmdOpt *out)
+{
+    int n_settings = (def->flags & CMD_SETTINGS) ? option_count : 0;
+    if (i < 0)
+        return false;
+    if (i < n_settings) {
+        const OptionDef *o = &option_table[i];
+        *out = (CmdOpt){ o->name, o->kind, o->choices, o->help };
+        return true;
+    }
+    for (const CmdOpt *o = def->opts; o->name; o++)
+        if (i-- == n_settings) {
+            *out = *o;
+            return true;
+        }
+    return false;
+}
+
 bool cmd_result_outdates(const CmdDef *def, const Result *r)
 {
     const char *cond = def->wb.outdates_if;
@@ -740,6 +758,10 @@ QsStatus cmd_exec_args(App *app, const CmdArgs *args, Result *r, QsError *err)
     result_reset(r, a.name);
     QsStatus st = QS_OK;
     const CmdDef *def = cmd_find(a.name);
+    if (atomic_load(&app->interrupted)) {
+        st = qs_fail(err, QS_ECANCELLED, "%s: not run: interrupted", a.name);
+        goto cleanup;
+    }
     if (!def) {
         st = qs_fail(err, QS_ENOTFOUND, "unknown command '%s' (try 'help')", a.name);
         goto cleanup;
@@ -865,29 +887,24 @@ char *cmd_reference_markdown(void)
     for (int i = 0; i < cmd_count; i++) {
         const CmdDef *d = &cmd_table[i];
         strbuf_printf(&b, "\n## %s\n\n`%s`\n\n%s\n", d->name, d->usage, d->summary);
-        char takes[512];
+        StrBuf takes = { 0 };
         if (d->args && d->args[0].name) {
             strbuf_printf(&b, "\n| argument | takes |\n|---|---|\n");
             for (const CmdOpt *o = d->args; o->name; o++) {
-                optkind_describe(o->kind, o->choices, takes, sizeof takes);
-                strbuf_printf(&b, "| `%s` | %s |\n", o->name, takes);
+                strbuf_clear(&takes);
+                optkind_describe(&takes, o->kind, o->choices);
+                strbuf_printf(&b, "| `%s` | %s |\n", o->name, strbuf_str(&takes));
             }
         }
-        if (d->flags & CMD_SETTINGS) {
-            strbuf_printf(&b, "\n| option | takes | meaning |\n|---|---|---|\n");
-            for (int k = 0; k < option_count; k++) {
-                const OptionDef *o = &option_table[k];
-                optkind_describe(o->kind, o->choices, takes, sizeof takes);
-                strbuf_printf(&b, "| `%s` | %s | %s |\n", o->name, takes, o->help);
-            }
+        CmdOpt o;
+        for (int k = 0; cmd_option_at(d, k, &o); k++) {
+            if (k == 0)
+                strbuf_printf(&b, "\n| option | takes | meaning |\n|---|---|---|\n");
+            strbuf_clear(&takes);
+            optkind_describe(&takes, o.kind, o.choices);
+            strbuf_printf(&b, "| `%s` | %s | %s |\n", o.name, strbuf_str(&takes), o.help);
         }
-        if (d->opts[0].name) {
-            strbuf_printf(&b, "\n| option | takes | meaning |\n|---|---|---|\n");
-            for (const CmdOpt *o = d->opts; o->name; o++) {
-                optkind_describe(o->kind, o->choices, takes, sizeof takes);
-                strbuf_printf(&b, "| `%s` | %s | %s |\n", o->name, takes, o->help);
-            }
-        }
+        strbuf_release(&takes);
         strbuf_printf(&b, "\nExample:\n\n```\n%s\n```\n", d->example);
     }
     return strbuf_take(&b);

@@ -71,6 +71,9 @@ extern const int cmd_count;
 const CmdDef *cmd_find(const char *name);
 /* The i-th command's name, NULL past the last (OptChoices over the table). */
 const char *choice_command(int i);
+/* The i-th key=value option def takes (0-based): for `set` the settings (options.h), then
+ * the row's own opts; false past the last. For help, docs, the man page and completion. */
+bool cmd_option_at(const CmdDef *def, int i, CmdOpt *out);
 /* Fails with QS_EINVAL naming the first option of a that def does not list. */
 QsStatus cmd_check_options(const CmdDef *def, const CmdArgs *a, QsError *err);
 /* Whether result r of def outdates what def->wb.outdates says (its outdates_if holds). */

@@ -247,7 +247,7 @@ QsStatus optkind_check(const char *key, const char *value, OptKind kind, OptChoi
     }
 }
 
-void optkind_describe(OptKind kind, OptChoices choices, char *buf, size_t cap)
+void optkind_describe(StrBuf *out, OptKind kind, OptChoices choices)
 {
     static const char *const plain[] = {
         [OPT_TEXT] = "text",   [OPT_INT] = "integer",   [OPT_FLOAT] = "number",
@@ -256,14 +256,11 @@ void optkind_describe(OptKind kind, OptChoices choices, char *buf, size_t cap)
     };
     OptChoices names = kind == OPT_BOOL ? NULL : optkind_choices(kind, choices);
     if (!names || kind == OPT_COMMAND || kind == OPT_SETTING) {
-        snprintf(buf, cap, "%s", plain[kind] ? plain[kind] : "text");
+        strbuf_printf(out, "%s", plain[kind] ? plain[kind] : "text");
         return;
     }
-    StrBuf b = { 0 };
-    strbuf_printf(&b, "%s", kind == OPT_LIST ? "list of " : kind == OPT_FILE ? "file or " : "");
+    strbuf_printf(out, "%s", kind == OPT_LIST ? "list of " : kind == OPT_FILE ? "file or " : "");
     const char *name;
     for (int i = 0; i < MAX_CHOICES && (name = names(i)); i++)
-        strbuf_printf(&b, "%s%s", i ? ", " : "", name);
-    snprintf(buf, cap, "%s", b.s ? b.s : "");
-    strbuf_release(&b);
+        strbuf_printf(out, "%s%s", i ? ", " : "", name);
 }

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "text/args.h"
+#include "text/strbuf.h"
 
 typedef enum {
     OPT_TEXT = 0, /* anything; the handler reads it */
@@ -39,10 +40,10 @@ typedef struct CmdOpt {
     const char *help;
 } CmdOpt;
 
-/* What the kind takes, for `help` and docs: "integer", "number", "layer", or the names of
- * a choice joined by ", " ("list of " before them for OPT_LIST, "file or " for OPT_FILE
- * with choices). */
-void optkind_describe(OptKind kind, OptChoices choices, char *buf, size_t cap);
+/* Appends to out what the kind takes, for `help`, docs and the man page: "integer",
+ * "number", "layer", or the names of a choice joined by ", " ("list of " before them for
+ * OPT_LIST, "file or " for OPT_FILE with choices). Never truncated. */
+void optkind_describe(StrBuf *out, OptKind kind, OptChoices choices);
 /* The names a kind offers for completion: a choice's (a file's generators), the splits,
  * the commands, the settings; NULL for kinds whose values come from elsewhere (files,
  * layers, variants) or that have none. */

@@ -5,95 +5,107 @@
 #include "text/render.h"
 #include "text/strbuf.h"
 
-static void human_bytes(double b, char *buf, size_t cap)
+static void human_bytes(StrBuf *b, double x)
 {
     static const char *const units[] = { "B", "KB", "MB", "GB", "TB" };
     int u = 0;
-    while (b >= 1000.0 && u < 4) {
-        b /= 1000.0;
+    while (x >= 1000.0 && u < 4) {
+        x /= 1000.0;
         u++;
     }
     if (u == 0)
-        snprintf(buf, cap, "%.0f B", b);
+        strbuf_printf(b, "%.0f B", x);
     else
-        snprintf(buf, cap, "%.1f %s", b, units[u]);
+        strbuf_printf(b, "%.1f %s", x, units[u]);
 }
 
-void render_value(const RValue *v, char *buf, size_t cap)
+void render_value_append(StrBuf *b, const RValue *v)
 {
     switch (v->type) {
     case RV_NULL:
-        snprintf(buf, cap, "-");
+        strbuf_printf(b, "-");
         return;
     case RV_BOOL:
-        snprintf(buf, cap, "%s", v->i ? "yes" : "no");
+        strbuf_printf(b, "%s", v->i ? "yes" : "no");
         return;
     case RV_STR:
-        snprintf(buf, cap, "%s", v->s);
+        strbuf_printf(b, "%s", v->s);
         return;
     case RV_INT:
         if (v->style == RS_BYTES)
-            human_bytes((double)v->i, buf, cap);
+            human_bytes(b, (double)v->i);
         else
-            snprintf(buf, cap, "%lld", (long long)v->i);
+            strbuf_printf(b, "%lld", (long long)v->i);
         return;
     case RV_RANGE:
-        snprintf(buf, cap, "[%.3g, %.3g]", v->f, v->hi);
+        strbuf_printf(b, "[%.3g, %.3g]", v->f, v->hi);
         return;
     case RV_INTS:
-        buf[0] = '\0';
-        for (size_t k = 0, len = 0; k < (size_t)v->n_ints && len < cap; k++)
-            len += (size_t)snprintf(buf + len, cap - len, k ? ",%lld" : "%lld",
-                                    (long long)v->ints[k]);
+        for (int k = 0; k < v->n_ints; k++)
+            strbuf_printf(b, k ? ",%lld" : "%lld", (long long)v->ints[k]);
         return;
     case RV_FLOAT:
         break;
     }
     double f = v->f;
     if (isnan(f)) {
-        snprintf(buf, cap, "-");
+        strbuf_printf(b, "-");
         return;
     }
     switch (v->style) {
     case RS_PCT:
-        snprintf(buf, cap, "%.2f %%", 100.0 * f);
+        strbuf_printf(b, "%.2f %%", 100.0 * f);
         break;
     case RS_DB:
         if (isinf(f))
-            snprintf(buf, cap, "%sinf dB", f < 0 ? "-" : "");
+            strbuf_printf(b, "%sinf dB", f < 0 ? "-" : "");
         else
-            snprintf(buf, cap, "%.2f dB", f);
+            strbuf_printf(b, "%.2f dB", f);
         break;
     case RS_BYTES:
-        human_bytes(f, buf, cap);
+        human_bytes(b, f);
         break;
     case RS_MS:
-        snprintf(buf, cap, "%.3f ms", f);
+        strbuf_printf(b, "%.3f ms", f);
         break;
     case RS_FIXED4:
-        snprintf(buf, cap, "%.4f", f);
+        strbuf_printf(b, "%.4f", f);
         break;
     case RS_PLAIN:
     default:
-        snprintf(buf, cap, "%.6g", f);
+        strbuf_printf(b, "%.6g", f);
         break;
     }
 }
 
+void render_value(const RValue *v, char *buf, size_t cap)
+{
+    StrBuf b = { 0 };
+    render_value_append(&b, v);
+    snprintf(buf, cap, "%s", strbuf_str(&b));
+    strbuf_release(&b);
+}
+
 static int is_numeric(const RValue *v) { return v->type == RV_INT || v->type == RV_FLOAT; }
+
+/* The text of a table's cell, in cell (emptied first). */
+static const char *render_cell(StrBuf *cell, const RValue *v)
+{
+    strbuf_clear(cell);
+    render_value_append(cell, v);
+    return strbuf_str(cell);
+}
 
 static void render_table(StrBuf *b, const RTable *t)
 {
-    enum { CELL = 256 };
     int width[64] = { 0 };
     int nc = t->n_cols < 64 ? t->n_cols : 64;
-    char cellbuf[CELL];
+    StrBuf cell = { 0 };
     for (int c = 0; c < nc; c++)
         width[c] = (int)strlen(t->cols[c]);
     for (int r = 0; r < t->n_rows; r++)
         for (int c = 0; c < nc; c++) {
-            render_value(&t->cells[r * t->n_cols + c], cellbuf, sizeof cellbuf);
-            int w = (int)strlen(cellbuf);
+            int w = (int)strlen(render_cell(&cell, &t->cells[r * t->n_cols + c]));
             if (w > width[c])
                 width[c] = w;
         }
@@ -103,33 +115,34 @@ static void render_table(StrBuf *b, const RTable *t)
     for (int r = 0; r < t->n_rows; r++) {
         for (int c = 0; c < nc; c++) {
             const RValue *v = &t->cells[r * t->n_cols + c];
-            render_value(v, cellbuf, sizeof cellbuf);
+            const char *text = render_cell(&cell, v);
             int last = c == nc - 1;
             if (is_numeric(v))
-                strbuf_printf(b, "%s%*s", c ? "  " : "", width[c], cellbuf);
+                strbuf_printf(b, "%s%*s", c ? "  " : "", width[c], text);
             else
-                strbuf_printf(b, "%s%-*s", c ? "  " : "", last ? 0 : width[c], cellbuf);
+                strbuf_printf(b, "%s%-*s", c ? "  " : "", last ? 0 : width[c], text);
         }
         strbuf_printf(b, "\n");
     }
+    strbuf_release(&cell);
 }
 
 char *render_text(const Result *r)
 {
-    StrBuf b = { 0 };
+    StrBuf b = { 0 }, value = { 0 };
     int kw = 0;
-    char buf[256];
     for (int i = 0; i < r->n_fields; i++) {
         int w = (int)strlen(r->fields[i].key);
         if (w > kw)
             kw = w;
     }
     for (int i = 0; i < r->n_fields; i++) {
-        char key[128];
-        snprintf(key, sizeof key, "%s:", r->fields[i].key);
-        render_value(&r->fields[i].v, buf, sizeof buf);
-        strbuf_printf(&b, "%-*s %s\n", kw + 1, key, buf);
+        const char *key = r->fields[i].key;
+        strbuf_printf(&b, "%s:", key);
+        strbuf_pad(&b, ' ', kw + 1 - (int)strlen(key));
+        strbuf_printf(&b, "%s\n", render_cell(&value, &r->fields[i].v));
     }
+    strbuf_release(&value);
     for (int t = 0; t < r->n_tables; t++) {
         if (b.len)
             strbuf_printf(&b, "\n");

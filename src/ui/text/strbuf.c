@@ -51,6 +51,18 @@ void strbuf_pad(StrBuf *b, char c, int n)
     b->s[b->len] = '\0';
 }
 
+const char *strbuf_str(const StrBuf *b)
+{
+    return b->s ? b->s : "";
+}
+
+void strbuf_clear(StrBuf *b)
+{
+    b->len = 0;
+    if (b->s)
+        b->s[0] = '\0';
+}
+
 char *strbuf_take(StrBuf *b)
 {
     char *s = b->s ? b->s : xstrdup("");
