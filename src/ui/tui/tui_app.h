@@ -16,6 +16,13 @@
 #include "tui/tui_screen.h"
 #include "tui/tui_state.h"
 
+/* What the screen showed before a demo step ran, so that going back restores it. */
+typedef struct TuiPlayView {
+    TuiConsoleMark console;
+    int sel, focus, zoom, metrics_scroll;
+    TuiView view;
+} TuiPlayView;
+
 typedef struct Tui {
     App *app;
     TuiState st;
@@ -31,6 +38,8 @@ typedef struct Tui {
     /* a demo being played */
     PlayScript play;
     int play_next;           /* steps run so far */
+    TuiPlayView *play_views; /* [play.n + 1]: the view before each step ran */
+    int play_restore;        /* the step whose view the running replay restores, or -1 */
     /* automatic figures already tried for a key, so a failure is not retried forever */
     char *tried[64];
     int n_tried;

@@ -41,6 +41,8 @@ void tui_app_play_start(Tui *t, const char *path);
 void tui_app_play_step(Tui *t);
 void tui_app_play_back(Tui *t);
 void tui_app_play_stop(Tui *t);
+/* A replay (TUI_TASK_REPLAY) ended: the view goes back to what it was before that step. */
+void tui_app_play_replayed(Tui *t);
 /* Copies the player's position into the state (captions, layout). */
 void tui_app_play_sync(Tui *t);
 

@@ -1,10 +1,14 @@
-/* Playing a demo in the workbench: a step per Space, its caption above the console;
- * Backspace replays from the start up to the step before. */
+/* Playing a demo in the workbench: a step per Space, its caption above the console. A
+ * demo starts from a clean plan and an empty console view; Backspace replays from that
+ * start up to the step before and puts the view back as it was before that step, so the
+ * screen is the one the step left. */
 #include "tui/tui_app_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "quant/observer.h"
 #include "quant/target.h"
 #include "quant/plan.h"
@@ -36,8 +40,61 @@ void tui_app_play_sync(Tui *t)
 void tui_app_play_stop(Tui *t)
 {
     cmd_play_release(&t->play);
+    free(t->play_views);
+    t->play_views = NULL;
     t->play_next = 0;
+    t->play_restore = -1;
     tui_app_play_sync(t);
+}
+
+/* The commands that put the session where a demo starts from: `reset` where the command
+ * table has one, else the plan's defaults (fp32, no pins, default quantization options),
+ * since `load` of a model with the same layers keeps the plan. Nothing without a model
+ * (every demo starts by loading one). */
+static void clean_lines(const Tui *t, StrBuf *b)
+{
+    const TuiSnap *sn = &t->st.snap;
+    if (!sn->model)
+        return;
+    if (cmd_find("reset")) {
+        strbuf_printf(b, "reset\n");
+        return;
+    }
+    for (int i = 0; i < sn->n_layers; i++)
+        if (sn->pin[i] >= 0) {
+            char q[512];
+            tui_app_quote_arg(sn->layer[i], q, sizeof q);
+            strbuf_printf(b, "prec %s auto\n", q);
+        }
+    QuantOpts d = plan_default_opts();
+    strbuf_printf(b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d target=%s\n",
+                  quant_wgran_names[d.wgran_tensor], observer_table[d.observer].name, d.pct,
+                  d.bits, !d.act_symmetric, target_of(d.target)->name);
+}
+
+static TuiPlayView view_now(const Tui *t)
+{
+    return (TuiPlayView){ .console = tui_pane_console_mark(t->panes[TUI_PANE_CONSOLE]),
+                          .sel = t->st.sel,
+                          .focus = t->st.focus,
+                          .zoom = t->st.zoom,
+                          .metrics_scroll = t->panes[TUI_PANE_METRICS]->scroll,
+                          .view = t->st.view };
+}
+
+void tui_app_play_replayed(Tui *t)
+{
+    int k = t->play_restore;
+    t->play_restore = -1;
+    if (k < 0 || !t->play_views || k > t->play.n)
+        return;
+    const TuiPlayView *v = &t->play_views[k];
+    t->st.sel = v->sel < t->st.snap.n_layers ? v->sel : t->st.snap.n_layers - 1;
+    t->st.focus = v->focus;
+    t->st.zoom = v->zoom;
+    t->st.view = v->view;
+    t->panes[TUI_PANE_METRICS]->scroll = v->metrics_scroll;
+    t->dirty = true;
 }
 
 void tui_app_play_start(Tui *t, const char *path)
@@ -51,12 +108,20 @@ void tui_app_play_start(Tui *t, const char *path)
     }
     tui_app_play_stop(t);
     t->play = ps;
+    t->play_views = xcalloc((size_t)ps.n + 1, sizeof *t->play_views);
     t->play_next = 0;
     t->st.focus = TUI_PANE_LAYERS;
+    t->st.zoom = -1;
     tui_app_play_sync(t);
+    StrBuf b = { 0 };
+    clean_lines(t, &b);
+    if (b.len)
+        tui_app_run_line(t, b.s, TUI_TASK_QUIET, false);
+    strbuf_release(&b);
+    tui_pane_console_start_view(t->panes[TUI_PANE_CONSOLE]);
     tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
                         "playing %s: %d steps. Space runs the next step, Backspace goes back "
-                        "one (replaying from the start), Esc stops.",
+                        "one, z enlarges the console, Esc stops.",
                         path, ps.n);
 }
 
@@ -70,6 +135,7 @@ void tui_app_play_step(Tui *t)
         tui_app_msg(t, TS_WARN, "the step is still running (Esc cancels it)");
         return;
     }
+    t->play_views[t->play_next] = view_now(t);
     const PlayStep *s = &t->play.steps[t->play_next++];
     const char *p = s->caption;
     while (*p) {
@@ -91,32 +157,17 @@ void tui_app_play_back(Tui *t)
         return;
     int target = --t->play_next;
     tui_app_play_sync(t);
-    if (target == 0) {
-        tui_app_msg(t, TS_DIM, "back at step 1 (nothing to replay: the session is as step 1 left it)");
-        return;
-    }
+    /* the console as it was before that step at once; the rest of the view when the
+     * replay has brought the session there (a replayed `load` selects the first layer) */
+    tui_pane_console_restore(t->panes[TUI_PANE_CONSOLE], &t->play_views[target].console);
+    t->play_restore = target;
     StrBuf b = { 0 };
-    /* `load` of a model with the same layers keeps the plan (mode, pins, options), so the
-     * plan goes back to its defaults first: the replay then starts where the demo did */
-    const TuiSnap *sn = &t->st.snap;
-    if (sn->model) {
-        for (int i = 0; i < sn->n_layers; i++)
-            if (sn->pin[i] >= 0) {
-                char q[512];
-                tui_app_quote_arg(sn->layer[i], q, sizeof q);
-                strbuf_printf(&b, "prec %s auto\n", q);
-            }
-        QuantOpts d = plan_default_opts();
-        strbuf_printf(&b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d "
-                      "target=%s\n", quant_wgran_names[d.wgran_tensor],
-                      observer_table[d.observer].name, d.pct, d.bits, !d.act_symmetric,
-                      target_of(d.target)->name);
-    }
+    clean_lines(t, &b);
     for (int i = 0; i < target; i++)
         strbuf_printf(&b, "%s\n", t->play.steps[i].line);
-    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
-                        "back to step %d: replaying steps 1-%d from the start", target + 1,
-                        target);
-    tui_app_run_line(t, b.s, TUI_TASK_QUIET, false);
+    if (b.len)
+        tui_app_run_line(t, b.s, TUI_TASK_QUIET | TUI_TASK_REPLAY, false);
+    else
+        tui_app_play_replayed(t);
     strbuf_release(&b);
 }

@@ -150,6 +150,8 @@ void tui_app_take_done(Tui *t, TuiItem *it)
         t->hist_line[0] = '\0';
     if (is_auto)
         t->auto_what[0] = '\0';
+    if (it->flags & TUI_TASK_REPLAY)
+        tui_app_play_replayed(t);
     const CmdDef *def = cmd_find(w);
     char *pending = def ? tui_app_pending_slot(st, def->wb.feeds) : NULL;
     if (pending)
