@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "cmds/commands.h"
 #include "text/render.h"
 #include "text/strbuf.h"
 #include "tui/tui_complete.h"
@@ -286,6 +287,26 @@ static unsigned on_key(Pane *p, TuiState *st, int key, char *cmd, size_t cap)
     return TUI_HANDLED | TUI_REDRAW | TUI_RUN_CMD;
 }
 
+/* A long output's figures on one line above it, so a small console still shows them: the
+ * quality figures (percentages, decibels; not timings, which vary from run to run) and
+ * the layer the command is about (its row's wb.follow: sensitivity's worst layer).
+ * Empty when the result has none. */
+static void headline(const Result *r, StrBuf *b)
+{
+    const CmdDef *def = cmd_find(r->cmd);
+    const char *follow = def ? def->wb.follow : NULL;
+    for (int i = 0; i < r->n_fields; i++) {
+        const RField *f = &r->fields[i];
+        bool figure = f->v.type == RV_FLOAT && (f->v.style == RS_PCT || f->v.style == RS_DB);
+        bool about = follow && f->v.type == RV_STR && !strcmp(f->key, follow);
+        if (!figure && !about)
+            continue;
+        char val[64];
+        render_value(&f->v, val, sizeof val);
+        strbuf_printf(b, "%s%s %s", b->len ? "  " : "\xe2\x96\xb6 ", f->key, val);
+    }
+}
+
 static void on_result(Pane *p, TuiState *st, const TuiEvent *ev)
 {
     ConsolePane *c = (ConsolePane *)p;
@@ -295,7 +316,19 @@ static void on_result(Pane *p, TuiState *st, const TuiEvent *ev)
     switch (ev->kind) {
     case TUI_EV_RESULT: {
         char *text = render_text(ev->r);
-        push_output(c, text, TS_NORMAL);
+        StrBuf h = { 0 };
+        int lines = 0;
+        for (const char *q = text; *q; q++)
+            lines += *q == '\n';
+        if (lines > 4)
+            headline(ev->r, &h);
+        if (h.len) {
+            push_output(c, h.s, TS_ACCENT);
+            push_text(c, text, TS_NORMAL);
+        } else {
+            push_output(c, text, TS_NORMAL);
+        }
+        strbuf_release(&h);
         free(text);
         break;
     }
