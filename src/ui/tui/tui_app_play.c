@@ -47,14 +47,19 @@ void tui_app_play_stop(Tui *t)
     tui_app_play_sync(t);
 }
 
-/* The commands that put the session where a demo starts from: `reset` where the command
- * table has one, else the plan's defaults (fp32, no pins, default quantization options),
- * since `load` of a model with the same layers keeps the plan. Nothing without a model
- * (every demo starts by loading one). */
+/* The commands that put the session where a demo starts from: a fresh session
+ * (`session new`: no model, no data, a fresh plan) where the command table has it, else
+ * `reset` (a fresh plan), else the plan's defaults (fp32, no pins, default quantization
+ * options), since `load` of a model with the same layers keeps the plan. */
 static void clean_lines(const Tui *t, StrBuf *b)
 {
     const TuiSnap *sn = &t->st.snap;
-    if (!sn->model)
+    const CmdDef *session = cmd_find("session");
+    if (session && strstr(session->usage, "session new")) {
+        strbuf_printf(b, "session new\n");
+        return;
+    }
+    if (!sn->model) /* every demo starts by loading one */
         return;
     if (cmd_find("reset")) {
         strbuf_printf(b, "reset\n");
