@@ -288,7 +288,8 @@ static unsigned on_key(Pane *p, TuiState *st, int key, char *cmd, size_t cap)
 }
 
 /* A long output's figures on one line above it, so a small console still shows them: the
- * quality figures (percentages, decibels; not timings, which vary from run to run) and
+ * quality figures (percentages, decibels, four-decimal scores such as a class's recall;
+ * not timings, which vary from run to run) and
  * the layer the command is about (its row's wb.follow: sensitivity's worst layer).
  * Empty when the result has none. */
 static void headline(const Result *r, StrBuf *b)
@@ -297,7 +298,8 @@ static void headline(const Result *r, StrBuf *b)
     const char *follow = def ? def->wb.follow : NULL;
     for (int i = 0; i < r->n_fields; i++) {
         const RField *f = &r->fields[i];
-        bool figure = f->v.type == RV_FLOAT && (f->v.style == RS_PCT || f->v.style == RS_DB);
+        bool figure = f->v.type == RV_FLOAT &&
+                      (f->v.style == RS_PCT || f->v.style == RS_DB || f->v.style == RS_FIXED4);
         bool about = follow && f->v.type == RV_STR && !strcmp(f->key, follow);
         if (!figure && !about)
             continue;
