@@ -85,7 +85,7 @@ Tui *tui_app_new(App *app, const char *history_path)
     t->panes[TUI_PANE_METRICS] = tui_pane_metrics_new();
     t->panes[TUI_PANE_CONSOLE] = tui_pane_console_new(&t->hist);
     t->st.focus = t->return_focus = TUI_PANE_LAYERS;
-    t->play_restore = -1;
+    t->replay_to = -1;
     tui_app_relayout(t, 80, 24);
     tui_exec_snapshot(&t->ex);
     tui_exec_take_snap(&t->ex, &t->st.snap);
@@ -129,7 +129,7 @@ void tui_app_start(Tui *t, const char *model, const char *init)
 
 bool tui_app_idle(const Tui *t)
 {
-    return !tui_exec_busy(&t->ex);
+    return !tui_exec_busy(&t->ex) && t->replay_to < 0;
 }
 
 bool tui_app_settle(Tui *t, double timeout_s)

@@ -19,7 +19,7 @@
 /* What the screen showed before a demo step ran, so that going back restores it. */
 typedef struct TuiPlayView {
     TuiConsoleMark console;
-    int sel, focus, zoom, metrics_scroll;
+    int sel, focus, zoom, layers_scroll, metrics_scroll;
     TuiView view;
 } TuiPlayView;
 
@@ -39,7 +39,9 @@ typedef struct Tui {
     PlayScript play;
     int play_next;           /* steps run so far */
     TuiPlayView *play_views; /* [play.n + 1]: the view before each step ran */
-    int play_restore;        /* the step whose view the running replay restores, or -1 */
+    /* going back: steps [replay_at, replay_to) still to replay, one at a time with the
+     * automatic figures in between as when they were played; replay_to -1 when none */
+    int replay_at, replay_to;
     /* automatic figures already tried for a key, so a failure is not retried forever */
     char *tried[64];
     int n_tried;

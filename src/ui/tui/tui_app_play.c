@@ -1,7 +1,8 @@
 /* Playing a demo in the workbench: a step per Space, its caption above the console. A
- * demo starts from a clean plan and an empty console view; Backspace replays from that
- * start up to the step before and puts the view back as it was before that step, so the
- * screen is the one the step left. */
+ * demo starts from a clean session and an empty console view; Backspace replays from that
+ * start up to the step before (a step at a time, the automatic figures between them) and
+ * puts the console and the view back as they were before that step, so the screen is the
+ * one the step left. */
 #include "tui/tui_app_internal.h"
 
 #include <stdio.h>
@@ -43,7 +44,7 @@ void tui_app_play_stop(Tui *t)
     free(t->play_views);
     t->play_views = NULL;
     t->play_next = 0;
-    t->play_restore = -1;
+    t->replay_to = -1;
     tui_app_play_sync(t);
 }
 
@@ -83,23 +84,47 @@ static TuiPlayView view_now(const Tui *t)
                           .sel = t->st.sel,
                           .focus = t->st.focus,
                           .zoom = t->st.zoom,
+                          .layers_scroll = t->panes[TUI_PANE_LAYERS]->scroll,
                           .metrics_scroll = t->panes[TUI_PANE_METRICS]->scroll,
                           .view = t->st.view };
 }
 
-void tui_app_play_replayed(Tui *t)
+/* The view as it was before step k (the console was put back when going back began). */
+static void restore_view(Tui *t, int k)
 {
-    int k = t->play_restore;
-    t->play_restore = -1;
-    if (k < 0 || !t->play_views || k > t->play.n)
-        return;
     const TuiPlayView *v = &t->play_views[k];
     t->st.sel = v->sel < t->st.snap.n_layers ? v->sel : t->st.snap.n_layers - 1;
     t->st.focus = v->focus;
     t->st.zoom = v->zoom;
     t->st.view = v->view;
+    t->panes[TUI_PANE_LAYERS]->scroll = v->layers_scroll;
     t->panes[TUI_PANE_METRICS]->scroll = v->metrics_scroll;
     t->dirty = true;
+}
+
+void tui_app_play_replayed(Tui *t, QsStatus status)
+{
+    if (status == QS_ECANCELLED && t->replay_to >= 0) {
+        t->replay_to = -1;
+        tui_app_msg(t, TS_WARN, "going back was cancelled: the session is where the replay "
+                                "stopped (Esc ends the demo, Space goes on from there)");
+    }
+}
+
+void tui_app_play_drive(Tui *t)
+{
+    if (t->replay_to < 0 || tui_exec_busy(&t->ex) || tui_app_auto_refresh(t))
+        return;
+    if (t->replay_at >= t->replay_to) {
+        int k = t->replay_to;
+        t->replay_to = -1;
+        if (t->play_views && k <= t->play.n)
+            restore_view(t, k);
+        return;
+    }
+    t->auto_streak = 0; /* as a step played by hand */
+    tui_app_run_line(t, t->play.steps[t->replay_at++].line, TUI_TASK_QUIET | TUI_TASK_REPLAY,
+                     false);
 }
 
 void tui_app_play_start(Tui *t, const char *path)
@@ -136,7 +161,7 @@ void tui_app_play_step(Tui *t)
         tui_app_msg(t, TS_DIM, "end of the demo: Esc closes it");
         return;
     }
-    if (tui_exec_busy(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO)) {
+    if ((tui_exec_busy(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO)) || t->replay_to >= 0) {
         tui_app_msg(t, TS_WARN, "the step is still running (Esc cancels it)");
         return;
     }
@@ -152,9 +177,12 @@ void tui_app_play_step(Tui *t)
     tui_app_run_line(t, s->line, 0, true);
 }
 
+/* Back one step: the session from the demo's clean start through the steps before, one
+ * step at a time with the automatic figures between them as when they were played (the
+ * panes show what those figures left), then the view as it was. */
 void tui_app_play_back(Tui *t)
 {
-    if (tui_exec_busy(&t->ex)) {
+    if (tui_exec_busy(&t->ex) || t->replay_to >= 0) {
         tui_app_msg(t, TS_WARN, "a job is running: wait for it (or Esc) before going back");
         return;
     }
@@ -162,17 +190,14 @@ void tui_app_play_back(Tui *t)
         return;
     int target = --t->play_next;
     tui_app_play_sync(t);
-    /* the console as it was before that step at once; the rest of the view when the
-     * replay has brought the session there (a replayed `load` selects the first layer) */
+    /* the console as it was before that step at once */
     tui_pane_console_restore(t->panes[TUI_PANE_CONSOLE], &t->play_views[target].console);
-    t->play_restore = target;
+    t->replay_at = 0;
+    t->replay_to = target;
     StrBuf b = { 0 };
     clean_lines(t, &b);
-    for (int i = 0; i < target; i++)
-        strbuf_printf(&b, "%s\n", t->play.steps[i].line);
     if (b.len)
         tui_app_run_line(t, b.s, TUI_TASK_QUIET | TUI_TASK_REPLAY, false);
-    else
-        tui_app_play_replayed(t);
     strbuf_release(&b);
+    tui_app_play_drive(t);
 }
