@@ -109,6 +109,8 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         snprintf(right, sizeof right, "%d  %s%s%s", sn->n_layers, sn->plan_label,
                  err ? "  error " : pending ? "  error…" : "",
                  kind && kind->type == RV_STR ? kind->s : "");
+        if (err && tui_screen_text_width(right) > r.w - 11) /* cut, it would read "error…" */
+            snprintf(right, sizeof right, "%d  %s  error", sn->n_layers, sn->plan_label);
     }
     tui_pane_title(s, r, "Layers", right, focused);
     if (r.h < 3)
