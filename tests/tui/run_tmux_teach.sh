@@ -137,7 +137,7 @@ zoom_test() {
     screen | grep -q ' conv1 ' || fail "z: the first layer's row of the output is not shown"
     # read back, then new output brings the view back
     keys PPage
-    wait_for 'lines back|more line' 10 "the scrolled-back title"
+    wait_for 'Console .*more lines? +PgDn' 10 "the scrolled-back title"
     command_line "echo snapped back"
     wait_for '^ *snapped back' 10 "new output in the enlarged console"
     keys z

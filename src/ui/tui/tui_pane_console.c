@@ -158,11 +158,9 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     c->shown_top = top;
     long below = c->total - (top + c->page);
     char right[96] = "";
-    if (below > 0)
+    if (below > 0) /* a long output from its headline, or read back with PgUp */
         snprintf(right, sizeof right, "%ld more line%s  PgDn%s", below, below > 1 ? "s" : "",
                  st->zoom == TUI_PANE_CONSOLE ? "" : "  z enlarges");
-    else if (c->user && top > c->total - c->n && top < c->total - c->page)
-        snprintf(right, sizeof right, "%ld lines back  PgDn", c->total - c->page - top);
     else if (focused)
         snprintf(right, sizeof right, "Tab completes  Up/Down history  Esc leaves");
     else if (st->zoom == TUI_PANE_CONSOLE)
