@@ -13,8 +13,9 @@
 # usage: tests/tui/run_tmux_teach.sh [path/to/qscope] [DEMO.qs ...]
 #   without demos it plays scripts/demos/observers.qs and find_culprit.qs (the quick ones)
 #   at 80x24; `all` plays every scripts/demos/*.qs at 80x24 and 200x60 (ctest
-#   slow_tui_tmux_demos). KEEP_SCREENS=DIR keeps every step's screen there (for revising
-#   a demo: what does each caption point at?).
+#   slow_tui_tmux_demos). DEMO_SIZE=WxH plays them at that size only. KEEP_SCREENS=DIR
+#   keeps every step's screen there (for revising a demo: what does each caption point
+#   at?).
 # Exit 77: skipped (no tmux).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -256,6 +257,7 @@ done
 load_test
 demo_sizes=("80 24")
 [ "${1:-}" = all ] && demo_sizes=("80 24" "200 60")
+[ -n "${DEMO_SIZE:-}" ] && demo_sizes=("${DEMO_SIZE/x/ }") # e.g. DEMO_SIZE=200x60
 for size in "${demo_sizes[@]}"; do
     for demo in "${demos[@]}"; do
         # shellcheck disable=SC2086
