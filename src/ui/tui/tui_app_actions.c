@@ -88,8 +88,8 @@ static void action_scroll(Tui *t, const char *arg)
         action_select(t, arg);
 }
 
-/* `@zoom PANE|focus`: that pane to the whole screen, or back when it already is;
- * `@zoom off`: back to the layout. */
+/* `@zoom PANE|focus`: that pane to the whole screen, or back to the layout when a pane
+ * already has it (so z and Z both go back); `@zoom off`: back to the layout. */
 static void action_zoom(Tui *t, const char *arg)
 {
     int pane = -1;
@@ -106,7 +106,7 @@ static void action_zoom(Tui *t, const char *arg)
         tui_app_msg(t, TS_BAD, m);
         return;
     }
-    t->st.zoom = pane == t->st.zoom ? -1 : pane;
+    t->st.zoom = t->st.zoom >= 0 ? -1 : pane;
 }
 
 static void action_help(Tui *t, const char *arg)
