@@ -296,7 +296,8 @@ static void headline(const Result *r, StrBuf *b)
     const char *follow = def ? def->wb.follow : NULL;
     for (int i = 0; i < r->n_fields; i++) {
         const RField *f = &r->fields[i];
-        bool figure = f->v.type == RV_FLOAT &&
+        bool timing = strstr(f->key, "second") != NULL; /* train's `seconds` is FIXED4 */
+        bool figure = f->v.type == RV_FLOAT && !timing &&
                       (f->v.style == RS_PCT || f->v.style == RS_DB || f->v.style == RS_FIXED4);
         bool about = follow && f->v.type == RV_STR && !strcmp(f->key, follow);
         if (!figure && !about)
