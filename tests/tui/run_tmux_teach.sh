@@ -67,8 +67,12 @@ keys() { T send-keys -t "$S" "$@"; }
 typed() { T send-keys -t "$S" -l "$1"; }
 command_line() { keys :; typed "$1"; keys Enter; }
 
-# The screen with measured timings masked.
-masked() { screen | sed -E 's/[0-9][0-9.]*( ?)(ms|us|µs)/#\1\2/g'; }
+# The screen with measured timings masked: figures in ms or us, and bench's ms_* and
+# samples_per_s fields.
+masked() {
+    screen | sed -E -e 's/[0-9][0-9.]*( ?)(ms|us|µs)/#\1\2/g' \
+        -e 's/^( *(ms_|samples_per_s)[a-z0-9_-]*: *)[0-9][0-9.e+-]*/\1#/'
+}
 # settle SECONDS WHAT: waits until no job runs (the status line shows none: no "Esc", no
 # "auto:" for the figures the workbench computes itself, no pending metric) and three
 # captures 0.4 s apart agree; leaves the screen in $tmp/settled.
