@@ -11,10 +11,10 @@ source scripts/train/mnist_data.qs
 # three epochs on 7000).
 data train models/data/mnist_train.npz n=2000 scale=0.00392156886
 train epochs=1 lr=0.001 batch=64 opt=adam val=calib seed=1
-# One table: the ONNX file written at each precision (int8-dyn has no ONNX layout, so its
-# deployed bytes), run-time memory (weights plus measured activations), latency per digit
-# at batch 1 (median of 3 timed passes after a warm-up) and accuracy on 300 test digits.
+# One table (z shows it whole): the file written at each precision, run-time memory,
+# latency per digit at batch 1 (median of 3 timed passes after a warm-up) and accuracy on
+# 300 test digits.
 bench precisions=fp32,fp16,int8-dyn n=300 batch=1 repeat=3
 # Per-tensor weight scales instead, one per layer: on this model nothing measurable
-# changes (no channel is an outlier; scripts/demos/per_tensor_vs_channel.qs has one that is).
+# changes (no channel is an outlier; per_tensor_vs_channel.qs has a model where one is).
 bench precisions=fp32,int8-dyn wgran=tensor n=300 batch=1 repeat=3

@@ -288,6 +288,36 @@ static void test_console(void)
     settle();
 }
 
+/* z: the console takes the screen and gives it back; a long output is shown from its
+ * first line with the count of lines below; PgUp reads back until new output comes. */
+static void test_zoom(void)
+{
+    tui_app_run(t, "layers");
+    settle();
+    draw();
+    TuiRect r = t->lay.pane[TUI_PANE_CONSOLE];
+    SEE(row_has(r.y + 1, "index") && row_has(r.y + 1, "name"), "a long output from its first line");
+    SEE(row_has(r.y, "more lines"), "the console's title counts the lines below");
+    int small = r.h;
+    press('z');
+    draw();
+    r = t->lay.pane[TUI_PANE_CONSOLE];
+    SEE(r.y == 1 && r.h == scr.h - 2 && r.h > small, "z: the console fills the screen");
+    SEE(tui_screen_find(&scr, "Layers", NULL) < 0, "z: the panes make room");
+    SEE(tui_screen_find(&scr, " fc2 ", NULL) > 1, "z: the whole table is shown");
+    press(TUI_KEY_PGUP);
+    draw();
+    SEE(row_has(1, "more line"), "PgUp reads back: the lines below are counted");
+    tui_app_run(t, "echo new output");
+    settle();
+    draw();
+    SEE(tui_screen_find(&scr, "new output", NULL) > 1, "new output brings the view back");
+    press('z');
+    draw();
+    SEE(t->lay.pane[TUI_PANE_CONSOLE].h == small, "z again: the layout is back");
+    SEE(tui_screen_find(&scr, "Layers", NULL) == 1, "z again: the layer list is back");
+}
+
 static void test_help(void)
 {
     press('?');
@@ -328,6 +358,9 @@ static void test_play(void)
     settle();
     draw();
     SEE(row_has(0, "fp32"), "back one step restores the state before step 2");
+    SEE(tui_screen_find(&scr, "qscope> mode fp16", NULL) < 0, "back drops step 2's console lines");
+    SEE(tui_screen_find(&scr, "model:   models/mnist_cnn.qsm", NULL) > 0,
+        "back keeps step 1's console lines");
     SEE(tui_screen_find(&scr, "step 2/3", NULL) > 0, "step 2 is next again");
     press(' ');
     press(' ');
@@ -458,6 +491,7 @@ int main(void)
     test_calibrated();
     test_big();
     test_console();
+    test_zoom();
     test_help();
     test_play();
     test_weights();

@@ -65,6 +65,43 @@ static void test_screen(void)
     CHECK(tui_screen_utf8_next(&p) == 0xfffd && *p == 'a');
 }
 
+static void collect_line(void *ctx, const char *start, size_t bytes)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%.*s|", (int)bytes, start);
+}
+
+/* Layer names keep their tail; captions wrap at words and lose nothing. */
+static void test_names_and_wrap(void)
+{
+    TuiScreen s;
+    tui_screen_init(&s, 40, 3, true);
+    char row[160];
+    /* fits: as it is */
+    CHECK(tui_screen_put_name(&s, 0, 0, 20, "conv1", TS_NORMAL) == 5);
+    /* 25 columns into 18: the tail from a '/', after an ellipsis */
+    CHECK(tui_screen_put_name(&s, 0, 1, 18, "/features/features.3/Conv", TS_NORMAL) == 17);
+    tui_screen_row(&s, 1, row, sizeof row);
+    CHECK(strcmp(row, "\xe2\x80\xa6/features.3/Conv") == 0);
+    /* a '/' that would leave less than half the room is not used: the plain tail */
+    CHECK(tui_screen_put_name(&s, 0, 2, 12, "blocks.11.attention/q", TS_NORMAL) == 12);
+    tui_screen_row(&s, 2, row, sizeof row);
+    CHECK(strcmp(row, "\xe2\x80\xa6" "attention/q") == 0);
+    CHECK(tui_screen_put_name(&s, 20, 2, 8, "/features/features.3/Conv", TS_NORMAL) == 6);
+    tui_screen_row(&s, 2, row, sizeof row);
+    CHECK(strstr(row, "\xe2\x80\xa6/Conv") != NULL);
+    tui_screen_release(&s);
+
+    char out[256] = "";
+    CHECK(tui_screen_wrap("The top row is\nthe culprit, and ends here.", 12, collect_line, out) == 4);
+    CHECK(strcmp(out, "The top row|is\nthe|culprit, and|ends here.|") == 0);
+    out[0] = '\0';
+    CHECK(tui_screen_wrap("abcdefghij klm", 4, collect_line, out) == 4); /* a word split */
+    CHECK(strcmp(out, "abcd|efgh|ij|klm|") == 0);
+    CHECK(tui_screen_wrap("  \n ", 10, NULL, NULL) == 0);
+}
+
 static void test_line(void)
 {
     TuiLine l;
@@ -234,7 +271,8 @@ static void test_complete(void)
 static bool known_action(const char *cmd)
 {
     static const char *const verbs[] = { "select", "focus", "view", "scroll", "help", "cancel",
-                                         "quit", "play", "refresh", "auto", NULL };
+                                         "quit", "play", "refresh", "auto", "zoom",
+                                         NULL };
     for (int i = 0; verbs[i]; i++)
         if (!strncmp(cmd + 1, verbs[i], strlen(verbs[i])))
             return true;
@@ -313,7 +351,7 @@ static void test_layout(void)
         for (int cap = 0; cap < 2; cap++) {
             TuiLayout l;
             int w = sizes[k][0], h = sizes[k][1];
-            tui_layout_compute(&l, w, h, cap);
+            tui_layout_compute(&l, w, h, cap ? 3 : 0, -1); /* a caption of 2 lines */
             CHECK(!l.too_small);
             TuiRect screen = { 0, 0, w, h };
             TuiRect all[] = { l.status, l.hints, l.sep, l.caption, l.pane[0], l.pane[1],
@@ -336,8 +374,22 @@ static void test_layout(void)
             if (w >= 80 && h >= 24)
                 CHECK(hw >= 16 && hh >= 3); /* room for a histogram at 80x24 and up */
         }
+    /* a caption box of 10 rows at 80x24 is given whole; the console keeps 5 rows */
     TuiLayout l;
-    tui_layout_compute(&l, 40, 10, false);
+    tui_layout_compute(&l, 80, 24, 10, -1);
+    CHECK(l.caption.h == 10 && l.pane[TUI_PANE_CONSOLE].h == 5);
+    CHECK(l.pane[TUI_PANE_LAYERS].h == 24 - 2 - 10 - 5);
+    /* a zoomed pane takes everything between the status line (and the caption) and the
+     * hints; the others get nothing */
+    for (int z = 0; z < TUI_PANE_COUNT; z++) {
+        tui_layout_compute(&l, 80, 24, 4, z);
+        CHECK(l.caption.y == 1 && l.caption.h == 4);
+        CHECK(l.pane[z].y == 5 && l.pane[z].h == 24 - 2 - 4 && l.pane[z].w == 80);
+        for (int o = 0; o < TUI_PANE_COUNT; o++)
+            if (o != z)
+                CHECK(l.pane[o].w * l.pane[o].h == 0);
+    }
+    tui_layout_compute(&l, 40, 10, 0, -1);
     CHECK(l.too_small);
     char d[16];
     tui_layout_duration(5.4, d, sizeof d);
@@ -440,6 +492,7 @@ static void test_play(void)
 int main(void)
 {
     test_screen();
+    test_names_and_wrap();
     test_line();
     test_history_file();
     test_complete();

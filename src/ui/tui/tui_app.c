@@ -48,7 +48,7 @@ void tui_app_event(Tui *t, TuiEventKind kind, const Result *r, const char *text,
 
 void tui_app_relayout(Tui *t, int w, int h)
 {
-    tui_layout_compute(&t->lay, w, h, t->st.playing);
+    tui_layout_compute(&t->lay, w, h, tui_layout_caption_rows(&t->st, w), t->st.zoom);
     tui_layout_hist_size(&t->lay, &t->st.hist_w, &t->st.hist_h);
 }
 
@@ -68,6 +68,7 @@ Tui *tui_app_new(App *app, const char *history_path)
     t->panes[TUI_PANE_METRICS] = tui_pane_metrics_new();
     t->panes[TUI_PANE_CONSOLE] = tui_pane_console_new(&t->hist);
     t->st.focus = t->return_focus = TUI_PANE_LAYERS;
+    t->replay_to = -1;
     tui_app_relayout(t, 80, 24);
     tui_exec_snapshot(&t->ex);
     tui_exec_take_snap(&t->ex, &t->st.snap);
@@ -83,6 +84,7 @@ void tui_app_free(Tui *t)
     for (int i = 0; i < TUI_PANE_COUNT; i++)
         tui_pane_free(t->panes[i]);
     cmd_play_release(&t->play);
+    free(t->play_views);
     tui_app_auto_forget(t);
     tui_history_release(&t->hist);
     tui_state_release(&t->st);
@@ -110,7 +112,7 @@ void tui_app_start(Tui *t, const char *model, const char *init)
 
 bool tui_app_idle(const Tui *t)
 {
-    return !tui_exec_busy(&t->ex);
+    return !tui_exec_busy(&t->ex) && t->replay_to < 0;
 }
 
 bool tui_app_settle(Tui *t, double timeout_s)

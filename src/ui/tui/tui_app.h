@@ -16,6 +16,13 @@
 #include "tui/tui_screen.h"
 #include "tui/tui_state.h"
 
+/* What the screen showed before a demo step ran, so that going back restores it. */
+typedef struct TuiPlayView {
+    TuiConsoleMark console;
+    int sel, focus, zoom, layers_scroll, metrics_scroll;
+    TuiView view;
+} TuiPlayView;
+
 typedef struct Tui {
     App *app;
     TuiState st;
@@ -32,6 +39,10 @@ typedef struct Tui {
     /* a demo being played */
     PlayScript play;
     int play_next;           /* steps run so far */
+    TuiPlayView *play_views; /* [play.n + 1]: the view before each step ran */
+    /* going back: steps [replay_at, replay_to) still to replay, one at a time with the
+     * automatic figures in between as when they were played; replay_to -1 when none */
+    int replay_at, replay_to;
     /* automatic figures already tried for a key, so a failure is not retried forever */
     char *tried[64];
     int n_tried;

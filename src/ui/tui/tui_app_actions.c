@@ -71,18 +71,42 @@ static void action_view(Tui *t, const char *arg)
                                        : !st->view;
 }
 
+/* Scrolls the enlarged pane, else the focused one; the layer list and the detail pane
+ * scroll by selecting. */
 static void action_scroll(Tui *t, const char *arg)
 {
     bool page = strstr(arg, "page") != NULL;
     int n = arg[0] == '-' ? -1 : 1;
     if (!page)
         n = atoi(arg);
-    if (t->st.focus == TUI_PANE_CONSOLE)
+    int pane = t->st.zoom >= 0 ? t->st.zoom : t->st.focus;
+    if (pane == TUI_PANE_CONSOLE)
         tui_pane_console_scroll(t->panes[TUI_PANE_CONSOLE], n, page);
-    else if (t->st.focus == TUI_PANE_METRICS)
+    else if (pane == TUI_PANE_METRICS)
         t->panes[TUI_PANE_METRICS]->scroll += n;
     else
         action_select(t, arg);
+}
+
+/* `@zoom PANE|focus`: that pane to the whole screen, or back to the layout when a pane
+ * already has it (so z and Z both go back); `@zoom off`: back to the layout. */
+static void action_zoom(Tui *t, const char *arg)
+{
+    int pane = -1;
+    if (!strcmp(arg, "focus") || !arg[0])
+        pane = t->st.focus;
+    else
+        for (int i = 0; i < TUI_PANE_COUNT; i++)
+            if (!strcmp(arg, t->panes[i]->cls->name))
+                pane = i;
+    if (pane < 0 && strcmp(arg, "off") != 0) {
+        char m[300];
+        snprintf(m, sizeof m, "@zoom: no pane '%s' (layers, detail, metrics, console, focus, off)",
+                 arg);
+        tui_app_msg(t, TS_BAD, m);
+        return;
+    }
+    t->st.zoom = t->st.zoom >= 0 ? -1 : pane;
 }
 
 static void action_help(Tui *t, const char *arg)
@@ -161,7 +185,7 @@ static const struct {
     { "select", action_select }, { "focus", action_focus },     { "view", action_view },
     { "scroll", action_scroll }, { "help", action_help },       { "cancel", action_cancel },
     { "quit", action_quit },     { "play", action_play },       { "refresh", action_refresh },
-    { "auto", action_auto },
+    { "auto", action_auto },     { "zoom", action_zoom },
 };
 
 void tui_app_action(Tui *t, const char *text)

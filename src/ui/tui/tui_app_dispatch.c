@@ -72,7 +72,7 @@ void tui_app_key(Tui *t, int key)
      * any command pre-empts them anyway */
     bool user_job = tui_exec_running(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO);
     unsigned where = (1u << t->st.focus) | (t->st.playing ? TUI_IN_PLAY : 0) |
-                     (user_job ? TUI_IN_JOB : TUI_IN_IDLE);
+                     (user_job ? TUI_IN_JOB : TUI_IN_IDLE) | (t->st.zoom >= 0 ? TUI_IN_ZOOM : 0);
     const TuiBinding *b = tui_keys_lookup(key, where);
     if (b)
         tui_app_run(t, b->cmd);

@@ -19,9 +19,7 @@ static void draw_save_question(const Tui *t, TuiScreen *s)
 
 void tui_app_draw(Tui *t, TuiScreen *s)
 {
-    if (s->w != t->lay.w || s->h != t->lay.h ||
-        (t->lay.caption.h > 0) != t->st.playing)
-        tui_app_relayout(t, s->w, s->h);
+    tui_app_relayout(t, s->w, s->h); /* zoom, caption and size may have changed */
     tui_screen_clear(s);
     t->dirty = false;
     if (t->lay.too_small) {
@@ -31,7 +29,8 @@ void tui_app_draw(Tui *t, TuiScreen *s)
     }
     tui_layout_status(s, t->lay.status, &t->st);
     for (int i = 0; i < TUI_PANE_COUNT; i++)
-        t->panes[i]->cls->draw(t->panes[i], &t->st, s, t->lay.pane[i], t->st.focus == i);
+        if (t->lay.pane[i].h > 0) /* a zoomed pane leaves the others no room */
+            t->panes[i]->cls->draw(t->panes[i], &t->st, s, t->lay.pane[i], t->st.focus == i);
     for (int y = t->lay.sep.y; y < t->lay.sep.y + t->lay.sep.h; y++)
         tui_screen_putc(s, t->lay.sep.x, y, tui_screen_glyph(s, TG_VLINE), TS_DIM);
     if (t->st.playing)

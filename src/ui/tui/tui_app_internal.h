@@ -41,6 +41,11 @@ void tui_app_play_start(Tui *t, const char *path);
 void tui_app_play_step(Tui *t);
 void tui_app_play_back(Tui *t);
 void tui_app_play_stop(Tui *t);
+/* A replayed step (TUI_TASK_REPLAY) ended with status: a cancelled one ends the replay. */
+void tui_app_play_replayed(Tui *t, QsStatus status);
+/* Going back: when nothing runs and no figure is to be computed, replays the next step,
+ * or, after the last, puts the view back as it was before that step. From the pump. */
+void tui_app_play_drive(Tui *t);
 /* Copies the player's position into the state (captions, layout). */
 void tui_app_play_sync(Tui *t);
 

@@ -1,14 +1,15 @@
-/* Playing a demo in the workbench: a step per Space, its caption above the console;
- * Backspace replays from the start up to the step before. */
+/* Playing a demo in the workbench: a step per Space, its caption above the console. A
+ * demo starts from a clean session and an empty console view; Backspace replays from that
+ * start up to the step before (a step at a time, the automatic figures between them) and
+ * puts the console and the view back as they were before that step, so the screen is the
+ * one the step left. */
 #include "tui/tui_app_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "quant/observer.h"
-#include "quant/target.h"
-#include "quant/plan.h"
-#include "text/strbuf.h"
+#include "base/error.h"
 
 void tui_app_play_sync(Tui *t)
 {
@@ -36,8 +37,60 @@ void tui_app_play_sync(Tui *t)
 void tui_app_play_stop(Tui *t)
 {
     cmd_play_release(&t->play);
+    free(t->play_views);
+    t->play_views = NULL;
     t->play_next = 0;
+    t->replay_to = -1;
     tui_app_play_sync(t);
+}
+
+static TuiPlayView view_now(const Tui *t)
+{
+    return (TuiPlayView){ .console = tui_pane_console_mark(t->panes[TUI_PANE_CONSOLE]),
+                          .sel = t->st.sel,
+                          .focus = t->st.focus,
+                          .zoom = t->st.zoom,
+                          .layers_scroll = t->panes[TUI_PANE_LAYERS]->scroll,
+                          .metrics_scroll = t->panes[TUI_PANE_METRICS]->scroll,
+                          .view = t->st.view };
+}
+
+/* The view as it was before step k (the console was put back when going back began). */
+static void restore_view(Tui *t, int k)
+{
+    const TuiPlayView *v = &t->play_views[k];
+    t->st.sel = v->sel < t->st.snap.n_layers ? v->sel : t->st.snap.n_layers - 1;
+    t->st.focus = v->focus;
+    t->st.zoom = v->zoom;
+    t->st.view = v->view;
+    t->panes[TUI_PANE_LAYERS]->scroll = v->layers_scroll;
+    t->panes[TUI_PANE_METRICS]->scroll = v->metrics_scroll;
+    t->dirty = true;
+}
+
+void tui_app_play_replayed(Tui *t, QsStatus status)
+{
+    if (status == QS_ECANCELLED && t->replay_to >= 0) {
+        t->replay_to = -1;
+        tui_app_msg(t, TS_WARN, "going back was cancelled: the session is where the replay "
+                                "stopped (Esc ends the demo, Space goes on from there)");
+    }
+}
+
+void tui_app_play_drive(Tui *t)
+{
+    if (t->replay_to < 0 || tui_exec_busy(&t->ex) || tui_app_auto_refresh(t))
+        return;
+    if (t->replay_at >= t->replay_to) {
+        int k = t->replay_to;
+        t->replay_to = -1;
+        if (t->play_views && k <= t->play.n)
+            restore_view(t, k);
+        return;
+    }
+    t->auto_streak = 0; /* as a step played by hand */
+    tui_app_run_line(t, t->play.steps[t->replay_at++].line, TUI_TASK_QUIET | TUI_TASK_REPLAY,
+                     false);
 }
 
 void tui_app_play_start(Tui *t, const char *path)
@@ -51,19 +104,24 @@ void tui_app_play_start(Tui *t, const char *path)
     }
     tui_app_play_stop(t);
     t->play = ps;
+    t->play_views = xcalloc((size_t)ps.n + 1, sizeof *t->play_views);
     t->play_next = 0;
     t->st.focus = TUI_PANE_LAYERS;
+    t->st.zoom = -1;
     tui_app_play_sync(t);
-    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
-                        "playing %s: %d steps, from a fresh session. Space runs the next step, "
-                        "Backspace goes back one (replaying from the start), Esc stops.",
-                        path, ps.n);
-    /* as `play` in a script: the demo shows the same whatever ran before it */
+    /* As `play` in a script: the demo shows the same whatever ran before it. The warning
+     * that this drops unsaved work goes above the demo's view (PgUp shows it), so a second
+     * play's screens are the first play's. */
     if (t->st.snap.unsaved)
         tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_WARN,
                                  "the demo starts from a fresh session: the unsaved work "
                                  "before it is dropped ('session save FILE' first keeps it)");
     tui_app_run_line(t, "session new", TUI_TASK_QUIET, false);
+    tui_pane_console_start_view(t->panes[TUI_PANE_CONSOLE]);
+    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
+                        "playing %s: %d steps, from a fresh session. Space runs the next step, "
+                        "Backspace goes back one, z enlarges the console, Esc stops.",
+                        path, ps.n);
 }
 
 void tui_app_play_step(Tui *t)
@@ -72,10 +130,11 @@ void tui_app_play_step(Tui *t)
         tui_app_msg(t, TS_DIM, "end of the demo: Esc closes it");
         return;
     }
-    if (tui_exec_busy(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO)) {
+    if ((tui_exec_busy(&t->ex) && !(t->ex.cur.flags & TUI_TASK_AUTO)) || t->replay_to >= 0) {
         tui_app_msg(t, TS_WARN, "the step is still running (Esc cancels it)");
         return;
     }
+    t->play_views[t->play_next] = view_now(t);
     const PlayStep *s = &t->play.steps[t->play_next++];
     const char *p = s->caption;
     while (*p) {
@@ -87,9 +146,12 @@ void tui_app_play_step(Tui *t)
     tui_app_run_line(t, s->line, 0, true);
 }
 
+/* Back one step: the session from the demo's clean start through the steps before, one
+ * step at a time with the automatic figures between them as when they were played (the
+ * panes show what those figures left), then the view as it was. */
 void tui_app_play_back(Tui *t)
 {
-    if (tui_exec_busy(&t->ex)) {
+    if (tui_exec_busy(&t->ex) || t->replay_to >= 0) {
         tui_app_msg(t, TS_WARN, "a job is running: wait for it (or Esc) before going back");
         return;
     }
@@ -97,32 +159,11 @@ void tui_app_play_back(Tui *t)
         return;
     int target = --t->play_next;
     tui_app_play_sync(t);
-    if (target == 0) {
-        tui_app_msg(t, TS_DIM, "back at step 1 (nothing to replay: the session is as step 1 left it)");
-        return;
-    }
-    StrBuf b = { 0 };
-    /* `load` of a model with the same layers keeps the plan (mode, pins, options), so the
-     * plan goes back to its defaults first: the replay then starts where the demo did */
-    const TuiSnap *sn = &t->st.snap;
-    if (sn->model) {
-        for (int i = 0; i < sn->n_layers; i++)
-            if (sn->pin[i] >= 0) {
-                char q[512];
-                tui_app_quote_arg(sn->layer[i], q, sizeof q);
-                strbuf_printf(&b, "prec %s auto\n", q);
-            }
-        QuantOpts d = plan_default_opts();
-        strbuf_printf(&b, "mode fp32\nquant wgran=%s observer=%s pct=%g bits=%d asym=%d "
-                      "target=%s\n", quant_wgran_names[d.wgran_tensor],
-                      observer_table[d.observer].name, d.pct, d.bits, !d.act_symmetric,
-                      target_of(d.target)->name);
-    }
-    for (int i = 0; i < target; i++)
-        strbuf_printf(&b, "%s\n", t->play.steps[i].line);
-    tui_pane_console_message(t->panes[TUI_PANE_CONSOLE], TS_DIM,
-                        "back to step %d: replaying steps 1-%d from the start", target + 1,
-                        target);
-    tui_app_run_line(t, b.s, TUI_TASK_QUIET, false);
-    strbuf_release(&b);
+    /* the console as it was before that step at once */
+    tui_pane_console_restore(t->panes[TUI_PANE_CONSOLE], &t->play_views[target].console);
+    t->replay_at = 0;
+    t->replay_to = target;
+    /* replayed from the clean start, as the first play began */
+    tui_app_run_line(t, "session new", TUI_TASK_QUIET | TUI_TASK_REPLAY, false);
+    tui_app_play_drive(t);
 }

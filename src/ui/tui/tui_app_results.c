@@ -150,6 +150,8 @@ void tui_app_take_done(Tui *t, TuiItem *it)
         t->hist_line[0] = '\0';
     if (is_auto)
         t->auto_what[0] = '\0';
+    if (it->flags & TUI_TASK_REPLAY)
+        tui_app_play_replayed(t, it->status);
     const CmdDef *def = cmd_find(w);
     char *pending = def ? tui_app_pending_slot(st, def->wb.feeds) : NULL;
     if (pending)
@@ -182,6 +184,8 @@ void tui_app_pump(Tui *t)
         if (tui_exec_busy(&t->ex) || !tui_app_auto_refresh(t))
             break;
     }
+    if (!tui_exec_busy(&t->ex))
+        tui_app_play_drive(t);
     TuiJobView before = t->st.job;
     tui_exec_view(&t->ex, &t->st.job);
     if (before.running != t->st.job.running)

@@ -17,6 +17,7 @@ enum {
     TUI_TASK_QUIET = 1u << 0, /* results go to the panes, not the console */
     TUI_TASK_AUTO = 1u << 1,  /* started by the workbench: a user command cancels it */
     TUI_TASK_LITERAL = 1u << 2, /* no ${...} expansion (cmd_exec_line_literal) */
+    TUI_TASK_REPLAY = 1u << 3,  /* a step of a demo replayed by going back (tui_app_play.c) */
 };
 
 typedef enum {

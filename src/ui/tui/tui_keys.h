@@ -41,6 +41,7 @@ enum {
     TUI_IN_PLAY = 1u << 4,     /* condition: a demo is being played */
     TUI_IN_JOB = 1u << 5,      /* condition: a job the user started is running */
     TUI_IN_IDLE = 1u << 6,     /* condition: none is (automatic figures may be computed) */
+    TUI_IN_ZOOM = 1u << 7,     /* condition: a pane is enlarged to the whole screen */
 };
 
 typedef struct TuiBinding {

@@ -14,7 +14,7 @@ static int clampi(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-void tui_layout_compute(TuiLayout *l, int w, int h, bool caption)
+void tui_layout_compute(TuiLayout *l, int w, int h, int caption_rows, int zoom)
 {
     memset(l, 0, sizeof *l);
     l->w = w;
@@ -25,13 +25,21 @@ void tui_layout_compute(TuiLayout *l, int w, int h, bool caption)
     }
     l->status = (TuiRect){ 0, 0, w, 1 };
     l->hints = (TuiRect){ 0, h - 1, w, 1 };
+    int avail = h - 2;
+    /* the caption whole if the panes keep 3 rows; the console gives rows back (down to 5)
+     * before the panes above it go below 14 rows (12 layers) */
+    int caption_h = clampi(caption_rows, 0, avail - 5 - 3);
     int console_h = clampi(h / 4, 5, 14);
-    int caption_h = 0;
-    if (caption) {
-        caption_h = h >= 30 ? 4 : 3;
-        console_h = clampi(console_h - caption_h + 2, 4, 14);
+    int main_h = avail - caption_h - console_h;
+    if (main_h < 14) {
+        console_h = clampi(console_h - (14 - main_h), 5, 14);
+        main_h = avail - caption_h - console_h;
     }
-    int main_h = h - 2 - console_h - caption_h;
+    if (zoom >= 0 && zoom < TUI_PANE_COUNT) {
+        l->caption = (TuiRect){ 0, 1, w, caption_h };
+        l->pane[zoom] = (TuiRect){ 0, 1 + caption_h, w, avail - caption_h };
+        return;
+    }
     int left_w = clampi(w / 2, 30, 72);
     int right_w = w - left_w - 1;
     int metrics_h = clampi(main_h * 2 / 5, 4, 10);
@@ -205,13 +213,23 @@ static void draw_hint_list(TuiScreen *s, TuiRect r, const Hint *h, int n)
 void tui_layout_hints(TuiScreen *s, TuiRect r, const TuiState *st)
 {
     static const Hint normal[] = {
-        { "?", "help" },  { "1-4", "precision" }, { "j/k", "layer" }, { "Tab", "pane" },
-        { "f", "pin" },   { "w/a", "view" },      { ":", "command" }, { "c", "calibrate" },
-        { "e", "eval" },  { "s", "sensitivity" }, { "m", "compare" }, { "q", "quit" },
+        { "?", "help" },  { "1-4", "precision" }, { "j/k", "layer" },  { "Tab", "pane" },
+        { "z", "zoom" },  { "f", "pin" },         { "w/a", "view" },   { ":", "command" },
+        { "c", "calibrate" }, { "e", "eval" },    { "s", "sensitivity" }, { "m", "compare" },
+        { "q", "quit" },
     };
     static const Hint play[] = {
-        { "Space", "next step" }, { "Bksp", "back" }, { "Esc", "stop demo" }, { "?", "help" },
-        { "1-4", "precision" },   { "j/k", "layer" }, { ":", "command" },    { "q", "quit" },
+        { "Space", "next step" }, { "Bksp", "back" }, { "Esc", "stop demo" }, { "z", "zoom" },
+        { "?", "help" },          { "1-4", "precision" }, { "j/k", "layer" }, { ":", "command" },
+        { "q", "quit" },
+    };
+    static const Hint zoomed[] = {
+        { "z/Esc", "back" }, { "j/k PgUp/PgDn", "scroll" }, { ":", "command" }, { "?", "help" },
+        { "q", "quit" },
+    };
+    static const Hint zoomed_play[] = {
+        { "Space", "next step" }, { "Bksp", "back" }, { "z/Esc", "back from zoom" },
+        { "j/k PgUp/PgDn", "scroll" }, { "?", "help" },
     };
     static const Hint job[] = {
         { "Esc", "cancel job" }, { "?", "help" }, { "j/k", "layer" }, { "Tab", "pane" },
@@ -226,10 +244,80 @@ void tui_layout_hints(TuiScreen *s, TuiRect r, const TuiState *st)
         draw_hint_list(s, r, console, sizeof console / sizeof console[0]);
     else if (st->job.running && !st->job.automatic)
         draw_hint_list(s, r, job, sizeof job / sizeof job[0]);
+    else if (st->zoom >= 0 && st->playing)
+        draw_hint_list(s, r, zoomed_play, sizeof zoomed_play / sizeof zoomed_play[0]);
+    else if (st->zoom >= 0)
+        draw_hint_list(s, r, zoomed, sizeof zoomed / sizeof zoomed[0]);
     else if (st->playing)
         draw_hint_list(s, r, play, sizeof play / sizeof play[0]);
     else
         draw_hint_list(s, r, normal, sizeof normal / sizeof normal[0]);
+}
+
+/* The caption box: a title row (the demo, the step, and "Space runs: CMD" when it fits
+ * there), then the caption word-wrapped, then the command when the title row could not
+ * hold it. */
+typedef struct CaptionParts {
+    char head[192];
+    char next[1100];   /* "Space runs: CMD" or the end-of-demo note */
+    bool next_on_head;
+} CaptionParts;
+
+static void caption_parts(const TuiState *st, int w, CaptionParts *cp)
+{
+    bool end = st->play_step >= st->play_steps;
+    snprintf(cp->head, sizeof cp->head, " %s  step %d/%d ", st->play_name,
+             end ? st->play_steps : st->play_step + 1, st->play_steps);
+    if (!end && st->play_next)
+        snprintf(cp->next, sizeof cp->next, "Space runs: %s", st->play_next);
+    else
+        snprintf(cp->next, sizeof cp->next, "end of the demo  Esc closes");
+    /* arrow, head, a space, next, a margin */
+    cp->next_on_head = 2 + tui_screen_text_width(cp->head) + 1 +
+                       tui_screen_text_width(cp->next) + 1 <= w;
+}
+
+static int caption_width(int w)
+{
+    return w - 3; /* from column 2, a margin on the right */
+}
+
+int tui_layout_caption_rows(const TuiState *st, int w)
+{
+    if (!st->playing)
+        return 0;
+    CaptionParts cp;
+    caption_parts(st, w, &cp);
+    int rows = 1 + tui_screen_wrap(st->play_caption ? st->play_caption : "", caption_width(w),
+                                   NULL, NULL);
+    if (!cp.next_on_head)
+        rows += tui_screen_wrap(cp.next, caption_width(w), NULL, NULL);
+    return rows;
+}
+
+typedef struct CaptionDraw {
+    TuiScreen *s;
+    TuiRect r;
+    int y;
+    TuiStyle style;
+} CaptionDraw;
+
+/* One wrapped line, runs of blanks and newlines shown as one space. */
+static void caption_line(void *ctx, const char *start, size_t bytes)
+{
+    CaptionDraw *d = ctx;
+    if (d->y >= d->r.y + d->r.h)
+        return;
+    char line[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < bytes && n + 1 < sizeof line; i++) {
+        bool blank = start[i] == ' ' || start[i] == '\n' || start[i] == '\t';
+        if (blank && n > 0 && line[n - 1] == ' ')
+            continue;
+        line[n++] = blank ? ' ' : start[i];
+    }
+    line[n] = '\0';
+    tui_screen_put(d->s, d->r.x + 2, d->y++, caption_width(d->r.w), line, d->style);
 }
 
 void tui_layout_caption(TuiScreen *s, TuiRect r, const TuiState *st)
@@ -237,25 +325,19 @@ void tui_layout_caption(TuiScreen *s, TuiRect r, const TuiState *st)
     if (r.h <= 0)
         return;
     tui_screen_fill(s, r, ' ', TS_NORMAL);
-    char head[192];
-    bool end = st->play_step >= st->play_steps;
-    snprintf(head, sizeof head, " %s  step %d/%d ", st->play_name,
-             end ? st->play_steps : st->play_step + 1, st->play_steps);
+    CaptionParts cp;
+    caption_parts(st, r.w, &cp);
     tui_screen_fill(s, (TuiRect){ r.x, r.y, r.w, 1 }, ' ', TS_TITLE_FOCUS);
     tui_screen_putc(s, r.x + 1, r.y, tui_screen_glyph(s, TG_ARROW), TS_TITLE_FOCUS);
-    int x = r.x + 2 + tui_screen_put(s, r.x + 2, r.y, r.w - 3, head, TS_TITLE_FOCUS);
-    if (!end && st->play_next)
-        tui_screen_putf(s, x + 1, r.y, r.w - x - 2, TS_TITLE_FOCUS, "Space runs: %s",
-                        st->play_next);
-    else
-        tui_screen_put(s, x + 1, r.y, r.w - x - 2, "end of the demo  Esc closes", TS_TITLE_FOCUS);
-    const char *p = st->play_caption ? st->play_caption : "";
-    for (int y = r.y + 1; y < r.y + r.h && *p; y++) {
-        size_t n = strcspn(p, "\n");
-        char line[512];
-        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), p);
-        tui_screen_put(s, r.x + 2, y, r.w - 3, line, TS_ACCENT);
-        p += n + (p[n] == '\n');
+    int x = r.x + 2 + tui_screen_put(s, r.x + 2, r.y, r.w - 3, cp.head, TS_TITLE_FOCUS);
+    if (cp.next_on_head)
+        tui_screen_put(s, x + 1, r.y, r.w - x - 2, cp.next, TS_TITLE_FOCUS);
+    CaptionDraw d = { s, r, r.y + 1, TS_ACCENT };
+    tui_screen_wrap(st->play_caption ? st->play_caption : "", caption_width(r.w), caption_line,
+                    &d);
+    if (!cp.next_on_head) {
+        d.style = TS_DIM;
+        tui_screen_wrap(cp.next, caption_width(r.w), caption_line, &d);
     }
 }
 

@@ -70,8 +70,21 @@ void tui_pane_free(Pane *p);
 /* Console helpers used by the workbench. */
 void tui_pane_console_message(Pane *console, TuiStyle style, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Scrolls the scrollback by n lines (negative: back), or by pages when page is set. */
+/* Scrolls the scrollback by n lines (negative: back), or by pages when page is set, until
+ * new output comes (which brings the view back). Without scrolling the console shows the
+ * latest command's output from its first line (its headline figures) when the rest does
+ * not fit, and the newest lines otherwise. */
 void tui_pane_console_scroll(Pane *console, int n, bool page);
+/* Where the console is (its lines, the latest output's headline, where its view starts),
+ * to go back to: restoring drops every line pushed since the mark. The demo player marks
+ * before each step, so stepping back shows what the console showed then. */
+typedef struct TuiConsoleMark {
+    long total, anchor, floor;
+} TuiConsoleMark;
+TuiConsoleMark tui_pane_console_mark(const Pane *console);
+void tui_pane_console_restore(Pane *console, const TuiConsoleMark *m);
+/* The view starts empty from here (a demo's start); older lines stay in the scrollback. */
+void tui_pane_console_start_view(Pane *console);
 
 /* Shared drawing helpers. */
 /* The pane's title bar across the first row of r. */

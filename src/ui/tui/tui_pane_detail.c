@@ -110,9 +110,11 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     const TuiSnap *sn = &st->snap;
     bool weights = st->view == TUI_VIEW_WEIGHTS;
     bool have = sn->model && st->sel >= 0 && st->sel < sn->n_layers;
-    char title[160];
-    snprintf(title, sizeof title, "Detail%s%s", have ? ": " : "", have ? sn->layer[st->sel] : "");
-    tui_pane_title(s, r, title, weights ? "weights  a:act" : "act  w:weights", focused);
+    const char *right = weights ? "weights  a:act" : "act  w:weights";
+    tui_pane_title(s, r, have ? "Detail:" : "Detail", right, focused);
+    if (have) /* the name's tail where it is long (ONNX names share their head) */
+        tui_screen_put_name(s, r.x + 9, r.y, r.w - 9 - tui_screen_text_width(right) - 3,
+                            sn->layer[st->sel], focused ? TS_TITLE_FOCUS : TS_TITLE);
     if (!have) {
         tui_screen_put(s, r.x + 1, r.y + 2, r.w - 2, sn->model ? "select a layer (j/k)" : "",
                        TS_DIM);

@@ -109,6 +109,8 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         snprintf(right, sizeof right, "%d  %s%s%s", sn->n_layers, sn->plan_label,
                  err ? "  error " : pending ? "  error…" : "",
                  kind && kind->type == RV_STR ? kind->s : "");
+        if (err && tui_screen_text_width(right) > r.w - 11) /* cut, it would read "error…" */
+            snprintf(right, sizeof right, "%d  %s  error", sn->n_layers, sn->plan_label);
     }
     tui_pane_title(s, r, "Layers", right, focused);
     if (r.h < 3)
@@ -168,7 +170,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         x = x0;
         tui_screen_putf(s, x, y, c.idx, sel ? base : TS_DIM, "%3d", k);
         x += c.idx + 1;
-        tui_screen_put(s, x, y, c.name, sn->layer[k], sel ? base : TS_ACCENT);
+        tui_screen_put_name(s, x, y, c.name, sn->layer[k], sel ? base : TS_ACCENT);
         x += c.name + 1;
         if (c.op) {
             const RValue *v = lr >= 0 ? tui_state_cell(lt, lr, tui_state_col(lt, "op")) : NULL;

@@ -172,6 +172,67 @@ int tui_screen_put(TuiScreen *s, int x, int y, int maxw, const char *text, TuiSt
     return col;
 }
 
+int tui_screen_put_name(TuiScreen *s, int x, int y, int maxw, const char *name, TuiStyle st)
+{
+    int width = tui_screen_text_width(name);
+    if (width <= maxw || maxw < 2)
+        return tui_screen_put(s, x, y, maxw, name, st);
+    /* the shortest tail that fits in maxw - 1 columns, then a later '/' if it is not
+     * too short */
+    const char *tail = name;
+    for (int skip = width - (maxw - 1); skip > 0; skip--)
+        tui_screen_utf8_next(&tail);
+    const char *slash = strchr(tail, '/');
+    if (slash && tui_screen_text_width(slash) * 2 >= maxw - 1)
+        tail = slash;
+    tui_screen_putc(s, x, y, tui_screen_glyph(s, TG_ELLIPSIS), st);
+    return 1 + tui_screen_put(s, x + 1, y, maxw - 1, tail, st);
+}
+
+int tui_screen_wrap(const char *text, int width,
+                    void (*line)(void *ctx, const char *start, size_t bytes), void *ctx)
+{
+    if (width < 1)
+        width = 1;
+    int lines = 0;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t')
+            p++;
+        if (!*p)
+            return lines;
+        /* take words while they fit; end is the end of the last word taken */
+        const char *q = p, *end = NULL;
+        int col = 0;
+        while (*q) {
+            const char *w = q;
+            int ww = 0;
+            while (*w && *w != ' ' && *w != '\n' && *w != '\t') {
+                tui_screen_utf8_next(&w);
+                ww++;
+            }
+            if (col + (end ? 1 : 0) + ww > width)
+                break;
+            col += (end ? 1 : 0) + ww;
+            end = w;
+            q = w;
+            while (*q == ' ' || *q == '\n' || *q == '\t')
+                q++;
+        }
+        if (!end) { /* one word wider than the line: split it */
+            end = p;
+            for (int k = 0; k < width && *end; k++)
+                tui_screen_utf8_next(&end);
+        }
+        if (line) {
+            /* newlines inside the line become spaces when drawn (control characters) */
+            line(ctx, p, (size_t)(end - p));
+        }
+        lines++;
+        p = end;
+    }
+}
+
 int tui_screen_putf(TuiScreen *s, int x, int y, int maxw, TuiStyle st, const char *fmt, ...)
 {
     char buf[1024];

@@ -91,6 +91,20 @@ int tui_screen_putf(TuiScreen *s, int x, int y, int maxw, TuiStyle st, const cha
 /* The number of columns UTF-8 text takes (one per code point). */
 int tui_screen_text_width(const char *text);
 
+/* Writes a layer name from (x, y) in at most maxw columns. A name that does not fit keeps
+ * its tail, the part that tells layers apart (ONNX names share their head:
+ * "/features/features.3/Conv"), after an ellipsis, cut at a '/' when one leaves at least
+ * half the room ("…/features.3/Conv"). Every pane that shows a layer name uses it.
+ * Returns the number of columns written. */
+int tui_screen_put_name(TuiScreen *s, int x, int y, int maxw, const char *name, TuiStyle st);
+
+/* Word-wraps UTF-8 text to lines of at most `width` columns: newlines count as spaces
+ * (a caption is a paragraph), a word longer than a line is split. Calls line(ctx, start,
+ * bytes) for each line when line is not NULL; returns the number of lines (0 for blank
+ * text). */
+int tui_screen_wrap(const char *text, int width,
+                    void (*line)(void *ctx, const char *start, size_t bytes), void *ctx);
+
 /* Row y as UTF-8 with trailing blanks removed, for tests and screen dumps. */
 void tui_screen_row(const TuiScreen *s, int y, char *buf, size_t cap);
 /* The first row containing needle (UTF-8), or -1; *x gets its column when non-NULL. */

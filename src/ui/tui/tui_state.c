@@ -263,6 +263,7 @@ void tui_state_init(TuiState *st)
     tui_state_cache_init(&st->evals, 32);
     tui_state_cache_init(&st->hists, 64);
     st->sel = -1;
+    st->zoom = -1;
     st->auto_figures = true;
     st->job.frac = -1;
 }

@@ -104,6 +104,7 @@ typedef struct TuiState {
     int sel;                    /* selected layer (row of the layer list); -1 when none */
     TuiView view;
     int focus;                  /* TuiPaneId */
+    int zoom;                   /* TuiPaneId enlarged to the whole screen (@zoom); -1: none */
     int hist_w, hist_h;         /* the histogram size the detail pane has room for */
     int mouse_x, mouse_y;
     TuiJobView job;
