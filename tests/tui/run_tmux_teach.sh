@@ -27,44 +27,10 @@ shift || true
 demos=("$@")
 [ ${#demos[@]} -eq 0 ] && demos=(scripts/demos/observers.qs scripts/demos/find_culprit.qs)
 [ "${demos[0]}" = all ] && demos=(scripts/demos/*.qs)
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "SKIP: tmux is not installed (scripts/setup.sh --test installs it)"
-    exit 77
-fi
-[ -x "$qscope" ] || { echo "FAIL: no qscope at $qscope"; exit 1; }
-
-unset TMUX TMUX_PANE
-tmp=$(mktemp -d)
-sock="qscope-teach-$$"
-T() { tmux -L "$sock" -f /dev/null "$@"; }
-cleanup() { T kill-server >/dev/null 2>&1; sleep 0.1; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-term=screen
-infocmp tmux-256color >/dev/null 2>&1 && term=tmux-256color
-lang=C
-locale -a 2>/dev/null | grep -qix 'c.utf-\?8' && lang=C.UTF-8
-started=$(date +%s)
-S=""
+sock_name=teach
+. "$root/tests/tui/tmux_lib.sh"
 runs=0
 
-now_ms() { date +%s%3N; }
-screen() { T capture-pane -p -t "$S" 2>/dev/null; }
-fail() {
-    echo "FAIL ($S): $*"
-    echo "---- screen ----"
-    screen
-    exit 1
-}
-# wait_for PATTERN SECONDS WHAT: polls the screen (grep -E) until PATTERN shows.
-wait_for() {
-    local end=$(( $(now_ms) + $2 * 1000 ))
-    while [ "$(now_ms)" -lt "$end" ]; do
-        screen | grep -Eq -- "$1" && return 0
-        sleep 0.05
-    done
-    fail "timed out after $2 s waiting for $3 (/$1/)"
-}
 keys() { T send-keys -t "$S" "$@"; }
 typed() { T send-keys -t "$S" -l "$1"; }
 command_line() { keys :; typed "$1"; keys Enter; }

@@ -16,49 +16,11 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 qscope=$(cd "$(dirname "${1:-build/qscope}")" && pwd)/$(basename "${1:-build/qscope}")
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "SKIP: tmux is not installed (scripts/setup.sh --test installs it)"
-    exit 77
-fi
-[ -x "$qscope" ] || { echo "FAIL: no qscope at $qscope"; exit 1; }
-
-unset TMUX TMUX_PANE
-tmp=$(mktemp -d)
-sock="qscope-tui-$$"
-T() { tmux -L "$sock" -f /dev/null "$@"; }
+sock_name=tui
+. "$root/tests/tui/tmux_lib.sh"
 saved="$root/qscope-session.qsess" # where the workbench saves on quit (its working directory)
-cleanup() { T kill-server >/dev/null 2>&1; sleep 0.1; rm -rf "$tmp"; rm -f "$saved"; }
-trap cleanup EXIT
+cleanup_files+=("$saved")
 
-term=screen
-infocmp tmux-256color >/dev/null 2>&1 && term=tmux-256color
-lang=C
-locale -a 2>/dev/null | grep -qix 'c.utf-\?8' && lang=C.UTF-8
-started=$(date +%s)
-S=""
-
-now_ms() { date +%s%3N; }
-screen() { T capture-pane -p -t "$S" 2>/dev/null; }
-fail() {
-    echo "FAIL ($S): $*"
-    echo "---- screen ----"
-    screen
-    exit 1
-}
-# wait_for PATTERN SECONDS WHAT: polls the screen (grep -E) until PATTERN shows.
-wait_for() {
-    local t0 end
-    t0=$(now_ms)
-    end=$(( t0 + $2 * 1000 ))
-    while [ "$(now_ms)" -lt "$end" ]; do
-        if screen | grep -Eq -- "$1"; then
-            [ -n "${VERBOSE:-}" ] && echo "  $3: $(( $(now_ms) - t0 )) ms"
-            return 0
-        fi
-        sleep 0.05
-    done
-    fail "timed out after $2 s waiting for $3 (/$1/)"
-}
 # the status line (first row)
 status_has() { screen | head -n 1 | grep -Eq -- "$1"; }
 wait_status() {
