@@ -36,11 +36,12 @@ typed() { T send-keys -t "$S" -l "$1"; }
 command_line() { keys :; typed "$1"; keys Enter; }
 
 # The screen with measured timings masked: figures in ms or us, bench's ms_* and
-# samples_per_s fields, and the digits under a `seconds` column header (train's and qat's
+# samples_per_s fields, train's and qat's `seconds`, and the digits under a `seconds` column header (train's and qat's
 # epoch tables, wide enough to show at 200x60) in the lines below it.
 masked() {
     screen | sed -E -e 's/[0-9][0-9.]*( ?)(ms|us|µs)/#\1\2/g' \
-        -e 's/^( *(ms_|samples_per_s)[a-z0-9_-]*: *)[0-9][0-9.e+-]*/\1#/' |
+        -e 's/^( *(ms_|samples_per_s)[a-z0-9_-]*: *)[0-9][0-9.e+-]*/\1#/' \
+        -e 's/^( *seconds: *)[0-9][0-9.e+-]*/\1#/' |
         perl -CS -pe 'if (/^(.*?)\bseconds\b/) { $c = length($1) } elsif (defined $c) {
             my $from = $c > 4 ? $c - 4 : 0; if (length($_) > $from) {
             my $seg = substr($_, $from, 11); $seg =~ tr/0-9/#/; substr($_, $from, 11) = $seg } }'
