@@ -106,8 +106,13 @@ void tui_app_play_start(Tui *t, const char *path)
     t->play = ps;
     t->play_views = xcalloc((size_t)ps.n + 1, sizeof *t->play_views);
     t->play_next = 0;
+    /* the view a fresh workbench has, so a second play starts where the first did */
     t->st.focus = TUI_PANE_LAYERS;
     t->st.zoom = -1;
+    t->st.view = TUI_VIEW_ACT;
+    t->st.sel = 0;
+    t->panes[TUI_PANE_LAYERS]->scroll = 0;
+    t->panes[TUI_PANE_METRICS]->scroll = 0;
     tui_app_play_sync(t);
     /* As `play` in a script: the demo shows the same whatever ran before it. The warning
      * that this drops unsaved work goes above the demo's view (PgUp shows it), so a second
