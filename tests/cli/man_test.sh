@@ -21,13 +21,16 @@ for c in $("$qscope" --commands-md | sed -n 's/^## //p'); do
 done
 [ "$n" -ge 30 ] || fail "only $n commands in the reference"
 # every flag of --help, spelt as roff writes it (\- for each '-')
+nf=0
 for f in $("$qscope" --help | sed -n 's/^  \(-[-a-zA-Z]*\).*/\1/p'); do
     grep -qF "\\fB${f//-/\\-}\\fR" "$page" || fail "the flag $f is not in OPTIONS"
+    nf=$((nf + 1))
 done
+[ "$nf" -ge 10 ] || fail "only $nf flags read from --help (its layout changed?)"
 for st in 0 1 2 3 130; do
     grep -qx ".B $st" "$page" || fail "the exit status $st is not in EXIT STATUS"
 done
-echo "ok: sections, $n commands, the flags and exit statuses"
+echo "ok: sections, $n commands, $nf flags and the exit statuses"
 
 if command -v groff >/dev/null 2>&1; then
     warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)

@@ -19,6 +19,8 @@ qscope=$(cd "$(dirname "${1:-build/qscope}")" && pwd)/$(basename "${1:-build/qsc
 sock_name=tui
 . "$root/tests/tui/tmux_lib.sh"
 saved="$root/qscope-session.qsess" # where the workbench saves on quit (its working directory)
+# a session of the user's own there is not the test's to overwrite or remove
+[ -e "$saved" ] && { echo "FAIL: $saved exists: move it away (this test saves a session there)"; exit 1; }
 cleanup_files+=("$saved")
 
 # the status line (first row)

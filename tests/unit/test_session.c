@@ -81,6 +81,14 @@ static void test_unsaved(App *app, const char *dir)
     run(app, "reset");
     CHECK(!session_unsaved(s) && s->q.n_variants == 0 && !s->q.calibrated);
     CHECK(s->splits[SPLIT_CALIB].n_x == 1); /* reset keeps the data */
+    run(app, "fold scales"); /* weights changed in place */
+    CHECK(session_unsaved(s));
+    run(app, "reset"); /* keeps those weights, so they stay unsaved */
+    CHECK(session_unsaved(s) && s->q.n_variants == 0);
+    snprintf(line, sizeof line, "session save %s/u.qsess", dir);
+    run(app, line);
+    run(app, "reset");
+    CHECK(!session_unsaved(s));
     run(app, "session new");
     CHECK(!s->model && s->splits[SPLIT_CALIB].n_x == 0 && !session_unsaved(s));
 }

@@ -415,11 +415,11 @@ static void test_cache(void)
     r.fields[0].v.f = 0.75; /* another figure (setting a key twice stops: result.h) */
     tui_state_cache_put(&c, "b", &r);
     const Result *got = tui_state_cache_get(&c, "a"); /* a becomes the most recent */
-    CHECK(got && tui_state_num(result_get(got, "accuracy")) == 0.5);
+    CHECK(got && rvalue_num(result_get(got, "accuracy")) == 0.5);
     CHECK(got && result_get(got, "accuracy")->style == RS_PCT);
-    const RTable *gt = got ? tui_state_table(got, "layers") : NULL;
-    CHECK(gt && gt->n_rows == 1 && !strcmp(tui_state_cell(gt, 0, 0)->s, "conv1"));
-    CHECK(gt && tui_state_num(tui_state_cell(gt, 0, tui_state_col(gt, "sqnr"))) == 31.5);
+    const RTable *gt = got ? result_find_table(got, "layers") : NULL;
+    CHECK(gt && gt->n_rows == 1 && !strcmp(rtable_cell(gt, 0, 0)->s, "conv1"));
+    CHECK(gt && rvalue_num(rtable_cell(gt, 0, rtable_col(gt, "sqnr"))) == 31.5);
     CHECK(got && got->n_text == 1 && !strcmp(got->text[0], "a line"));
     tui_state_cache_put(&c, "c", &r); /* evicts b, the least recently used */
     CHECK(tui_state_cache_peek(&c, "b") == NULL);

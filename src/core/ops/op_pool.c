@@ -71,14 +71,8 @@ static int64_t pool_empty_window(int64_t k, int64_t in, int64_t s, int64_t d, in
     int64_t n_left = p0 / s + (p0 % s != 0); /* windows with o * s < p0 */
     if (n_left > n_out)
         n_left = n_out;
-    int64_t looks = n_left;
-    if (d <= in && looks > 1)
-        looks = 1;
-    else if (d > in) {
-        const int64_t period = d / gcd64(s, d);
-        if (looks > period)
-            looks = period;
-    }
+    const int64_t cap = d <= in ? 1 : d / gcd64(s, d);
+    const int64_t looks = n_left < cap ? n_left : cap;
     for (int64_t o = 0; o < looks && o < POOL_MAX_LOOKS; o++) {
         int64_t k0, k1;
         geom_range(k, in, d, o * s - p0, &k0, &k1);

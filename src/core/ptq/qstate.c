@@ -42,7 +42,7 @@ static Model *qstate_clone_model(const Model *m)
 }
 
 /* Makes `m` (owned, may be NULL) the active model; the cache may point at the old one. */
-static void qstate_set_active(QuantState *qs, Model *m)
+void qstate_set_active_model(QuantState *qs, Model *m)
 {
     qstate_clear_cache(qs);
     model_free(qs->model);
@@ -110,7 +110,7 @@ void qstate_model_changed(QuantState *qs, int n_nodes)
     qs->calibrated = false;
     qs->calib_split[0] = '\0';
     biascorr_release(&qs->corr);
-    qstate_set_active(qs, NULL); /* back to the session's model */
+    qstate_set_active_model(qs, NULL); /* back to the session's model */
     if (n_nodes != qs->plan.n_nodes) {
         QuantOpts keep = qs->plan.q;
         PrecKind mode = qs->plan.mode;
@@ -292,11 +292,10 @@ void qstate_variant_save(QuantState *qs, const char *name, const Plan *p)
 void qstate_variant_save_model(QuantState *qs, const char *name, const Plan *p,
                                Calibration *cal, Model *model)
 {
-    Variant v = { .name = xstrdup(name), .calibrated = true, .calib = *cal,
-                  .corr = biascorr_none(), .model = model };
-    memset(cal, 0, sizeof *cal);
-    plan_copy(&v.plan, p);
-    store_variant(qs, v);
+    Plan copy;
+    plan_copy(&copy, p);
+    BiasCorr none = biascorr_none();
+    qstate_variant_add(qs, name, &copy, cal, &none, model);
 }
 
 void qstate_variant_add(QuantState *qs, const char *name, Plan *p, Calibration *cal,
@@ -311,11 +310,6 @@ void qstate_variant_add(QuantState *qs, const char *name, Plan *p, Calibration *
     memset(p, 0, sizeof *p);
     *corr = biascorr_none();
     store_variant(qs, v);
-}
-
-void qstate_set_active_model(QuantState *qs, Model *m)
-{
-    qstate_set_active(qs, m);
 }
 
 bool qstate_variant_use(QuantState *qs, const char *name)
@@ -337,7 +331,7 @@ bool qstate_variant_use(QuantState *qs, const char *name)
         biascorr_copy(&qs->corr, &v->corr);
     }
     /* its own weights (QAT), or back to the session's */
-    qstate_set_active(qs, v->model ? qstate_clone_model(v->model) : NULL);
+    qstate_set_active_model(qs, v->model ? qstate_clone_model(v->model) : NULL);
     return true;
 }
 

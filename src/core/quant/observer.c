@@ -199,7 +199,7 @@ double histogram_mass(const Histogram *h, double lo, double hi)
 {
     if (h->range <= 0 || !(hi > lo))
         return 0;
-    double w = 2.0 * h->range / HIST_BINS, mass = 0;
+    double w = hist_width(h), mass = 0;
     /* clamped as doubles: an edge far outside the histogram must not overflow an int */
     double f0 = fmax(floor((lo + h->range) / w), 0.0);
     double f1 = fmin(floor((hi + h->range) / w), HIST_BINS - 1.0);

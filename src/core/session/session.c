@@ -108,8 +108,10 @@ void session_model_changed(Session *s)
 
 void session_reset(Session *s)
 {
+    const bool weights_unsaved = s->model_edits != s->saved_edits;
     qstate_reset(&s->q, s->model ? s->model->graph.n_nodes : 0);
-    session_mark_saved(s);
+    if (!weights_unsaved)
+        session_mark_saved(s);
 }
 
 void session_clear(Session *s)
@@ -166,6 +168,7 @@ uint64_t session_work(const Session *s)
 void session_mark_saved(Session *s)
 {
     s->saved_work = session_work(s);
+    s->saved_edits = s->model_edits;
 }
 
 bool session_unsaved(const Session *s)

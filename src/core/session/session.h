@@ -27,6 +27,7 @@ typedef struct Session {
     QuantState q;               /* plan, calibration, variants, lowered-plan cache */
     unsigned model_edits;       /* counts models set and weights changed in place */
     uint64_t saved_work;        /* session_work when last loaded, reset or saved */
+    unsigned saved_edits;       /* model_edits then: weights changed since are unsaved */
 } Session;
 
 void session_init(Session *s);
@@ -44,7 +45,8 @@ void session_set_model(Session *s, Model *m, const char *path, char *dropped, si
 void session_model_changed(Session *s);
 
 /* `reset`: a fresh quantization state for the loaded model (as session_set_model gives);
- * the model as it is now (trained weights stay), the splits and the options stay. */
+ * the model as it is now (trained weights stay), the splits and the options stay. Weights
+ * changed since the last save stay unsaved work. */
 void session_reset(Session *s);
 /* A fresh start (what `play` begins with): no model, no splits, a fresh quantization
  * state; only the options (SessionOptions) stay. */

@@ -168,9 +168,8 @@ static QsStatus hist_weights(App *app, int node, const CmdArgs *a, Result *r, Qs
     const Graph *g = &qstate_model(&s->q, s->model)->graph;
     WStats ws;
     if (wstats_for_plan(g, &s->q.plan, node, &ws, err)) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return qs_fail(err, err->code, "hist weights: %s", why);
+        qs_error_prefix(err, "hist weights");
+        return err->code;
     }
     const char *prec = precision_table[plan_node_prec(&s->q.plan, ws.node)].name;
     double med = median_range(&ws);
@@ -244,9 +243,8 @@ QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err)
         return hist_weights(app, node, a, r, err);
     QViewAct v;
     if (qview_act(s, node, &v, err)) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return qs_fail(err, err->code, "hist: %s", why);
+        qs_error_prefix(err, "hist");
+        return err->code;
     }
     const ActStats *st = v.st;
     float lo = v.lo, hi = v.hi;

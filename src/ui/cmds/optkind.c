@@ -157,8 +157,8 @@ const char *choice_variant_verb(int i)
 
 const char *choice_session_verb(int i)
 {
-    static const char *const v[] = { "new", "save", "load" };
-    return i >= 0 && i < 3 ? v[i] : NULL;
+    static const char *const w[] = { "new", "save", "load" };
+    return word(w, 3, i);
 }
 
 const char *choice_fold_what(int i)

@@ -12,8 +12,7 @@ void html_escape(StrBuf *b, const char *s)
 {
     /* the last line of defence for a well-formed page (and valid XML in the SVG): text from
      * files is checked when read, but a path or a message may hold anything */
-    char *safe = xmalloc(strlen(s) + 1);
-    memcpy(safe, s, strlen(s) + 1);
+    char *safe = xstrdup(s);
     utf8_make_safe(safe, true);
     const char *run = safe;
     for (const char *p = safe; *p; p++) {

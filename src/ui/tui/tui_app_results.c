@@ -26,15 +26,15 @@ static void compare_metrics(Tui *t, const TuiItem *it)
         st->compare_mode_key[k][0] = '\0';
     if (strcmp(it->base_key, st->snap.base_key) != 0)
         return;
-    const RTable *tb = tui_state_table(&it->r, "variants");
+    const RTable *tb = result_find_table(&it->r, "variants");
     const RValue *mname = result_get(&it->r, "metric");
     const char *name = "accuracy";
     for (int k = 0; k < TASK_COUNT && mname && mname->type == RV_STR; k++)
         if (strcmp(mname->s, task_table[k].metric) == 0)
             name = task_table[k].metric;
-    int cv = tui_state_col(tb, "variant"), cm = tui_state_col(tb, "metric");
+    int cv = rtable_col(tb, "variant"), cm = rtable_col(tb, "metric");
     for (int row = 0; tb && row < tb->n_rows; row++) {
-        const RValue *v = tui_state_cell(tb, row, cv), *m = tui_state_cell(tb, row, cm);
+        const RValue *v = rtable_cell(tb, row, cv), *m = rtable_cell(tb, row, cm);
         int mode = v && v->type == RV_STR ? precision_find(v->s) : -1;
         if (mode < 0 || !m || m->type != RV_FLOAT)
             continue;
@@ -73,7 +73,7 @@ static void feed(Tui *t, CmdFeeds feeds, const TuiItem *it)
     switch (feeds) {
     case CMD_FEEDS_LAYERS:
         result_release(&st->layers);
-        tui_state_result_copy(&st->layers, r);
+        result_copy(&st->layers, r);
         snprintf(st->layers_key, sizeof st->layers_key, "%s", it->key);
         st->have_layers = true;
         break;
@@ -87,7 +87,7 @@ static void feed(Tui *t, CmdFeeds feeds, const TuiItem *it)
     case CMD_FEEDS_COMPARE:
         if (split_whole_eval(st, r)) {
             result_release(&st->compare);
-            tui_state_result_copy(&st->compare, r);
+            result_copy(&st->compare, r);
             snprintf(st->compare_key, sizeof st->compare_key, "%s", it->base_key);
             st->have_compare = true;
             compare_metrics(t, it);

@@ -68,7 +68,7 @@ static void exec_emit(App *app, const Result *r)
         bump_gens(ex, def->wb.outdates);
     TuiItem it = { .kind = TUI_ITEM_RESULT, .flags = ex->cur.flags };
     it.line = xstrdup(ex->cur.line ? ex->cur.line : "");
-    tui_state_result_copy(&it.r, r);
+    result_copy(&it.r, r);
     publish_snap(ex);
     pthread_mutex_lock(&ex->mu);
     snprintf(it.key, sizeof it.key, "%s", ex->snap.key);

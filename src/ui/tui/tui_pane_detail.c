@@ -19,11 +19,11 @@ static const RValue *layer_cell(const TuiState *st, const char *col)
 {
     if (!st->have_layers || st->sel < 0 || st->sel >= st->snap.n_layers)
         return NULL;
-    const RTable *t = tui_state_table(&st->layers, "layers");
-    const RValue *name = tui_state_cell(t, st->sel, tui_state_col(t, "name"));
+    const RTable *t = result_find_table(&st->layers, "layers");
+    const RValue *name = rtable_cell(t, st->sel, rtable_col(t, "name"));
     if (!name || name->type != RV_STR || strcmp(name->s, st->snap.layer[st->sel]) != 0)
         return NULL;
-    const RValue *v = tui_state_cell(t, st->sel, tui_state_col(t, col));
+    const RValue *v = rtable_cell(t, st->sel, rtable_col(t, col));
     return v && v->type != RV_NULL ? v : NULL;
 }
 
@@ -149,9 +149,9 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         if (h) {
             char lv[64];
             snprintf(lv, sizeof lv, "%.0f-%.0f of %.0f",
-                     tui_state_num(result_get(h, "levels_min")),
-                     tui_state_num(result_get(h, "levels_max")),
-                     tui_state_num(result_get(h, "grid_levels")));
+                     rvalue_num(result_get(h, "levels_min")),
+                     rvalue_num(result_get(h, "levels_max")),
+                     rvalue_num(result_get(h, "grid_levels")));
             RValue rv = { .type = RV_STR, .s = lv };
             x = pair(s, x, y, xmax, "levels", &rv);
             x = pair(s, x, y, xmax, "to zero", result_get(h, "zero_share"));
@@ -166,12 +166,12 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     } else {
         if (h) {
             char range[96];
-            snprintf(range, sizeof range, "[%.3g,%.3g]", tui_state_num(result_get(h, "min")),
-                     tui_state_num(result_get(h, "max")));
+            snprintf(range, sizeof range, "[%.3g,%.3g]", rvalue_num(result_get(h, "min")),
+                     rvalue_num(result_get(h, "max")));
             RValue rv = { .type = RV_STR, .s = range };
             x = pair(s, x, y, xmax, "range", &rv);
-            snprintf(range, sizeof range, "[%.3g,%.3g]", tui_state_num(result_get(h, "clip_lo")),
-                     tui_state_num(result_get(h, "clip_hi")));
+            snprintf(range, sizeof range, "[%.3g,%.3g]", rvalue_num(result_get(h, "clip_lo")),
+                     rvalue_num(result_get(h, "clip_hi")));
             x = pair(s, x, y, xmax, "clip", &rv);
             x = pair(s, x, y, xmax, "observer", result_get(h, "observer"));
             y++;

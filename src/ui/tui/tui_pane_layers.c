@@ -23,10 +23,10 @@ static const char *short_prec(int k)
 /* The `layers` row for layer k when the last result lists the same layers, else -1. */
 static int layers_row(const TuiState *st, int k, const RTable **t)
 {
-    *t = st->have_layers ? tui_state_table(&st->layers, "layers") : NULL;
+    *t = st->have_layers ? result_find_table(&st->layers, "layers") : NULL;
     if (!*t || k >= (*t)->n_rows)
         return -1;
-    const RValue *name = tui_state_cell(*t, k, tui_state_col(*t, "name"));
+    const RValue *name = rtable_cell(*t, k, rtable_col(*t, "name"));
     return name && name->type == RV_STR && strcmp(name->s, st->snap.layer[k]) == 0 ? k : -1;
 }
 
@@ -35,13 +35,13 @@ static double layer_sqnr(const RTable *et, const char *name, int *hint)
 {
     if (!et)
         return NAN;
-    int cn = tui_state_col(et, "name"), cs = tui_state_col(et, "sqnr");
+    int cn = rtable_col(et, "name"), cs = rtable_col(et, "sqnr");
     for (int i = 0; i < et->n_rows; i++) {
         int row = (*hint + i) % et->n_rows; /* rows come in layer order: start near the last */
-        const RValue *v = tui_state_cell(et, row, cn);
+        const RValue *v = rtable_cell(et, row, cn);
         if (v && v->type == RV_STR && strcmp(v->s, name) == 0) {
             *hint = row + 1;
-            return tui_state_num(tui_state_cell(et, row, cs));
+            return rvalue_num(rtable_cell(et, row, cs));
         }
     }
     return NAN;
@@ -100,7 +100,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
     p->rect = r;
     const TuiSnap *sn = &st->snap;
     const Result *err = sn->model ? tui_state_cache_peek(&st->errors, sn->key) : NULL;
-    const RTable *et = err ? tui_state_table(err, "layers") : NULL;
+    const RTable *et = err ? result_find_table(err, "layers") : NULL;
     bool float_plan = precision_is_float(sn->mode) && !tui_state_pinned(sn);
     bool pending = !err && st->pending_error[0] && strcmp(st->pending_error, sn->key) == 0;
     char right[96] = "";
@@ -173,13 +173,13 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         tui_screen_put_name(s, x, y, c.name, sn->layer[k], sel ? base : TS_ACCENT);
         x += c.name + 1;
         if (c.op) {
-            const RValue *v = lr >= 0 ? tui_state_cell(lt, lr, tui_state_col(lt, "op")) : NULL;
+            const RValue *v = lr >= 0 ? rtable_cell(lt, lr, rtable_col(lt, "op")) : NULL;
             if (v && v->type == RV_STR)
                 tui_screen_put(s, x, y, c.op, v->s, base);
             x += c.op + 1;
         }
         if (c.shape) {
-            const RValue *v = lr >= 0 ? tui_state_cell(lt, lr, tui_state_col(lt, "shape")) : NULL;
+            const RValue *v = lr >= 0 ? rtable_cell(lt, lr, rtable_col(lt, "shape")) : NULL;
             if (v && v->type == RV_STR)
                 tui_screen_put(s, x, y, c.shape, v->s, sel ? base : TS_DIM);
             x += c.shape + 1;

@@ -43,10 +43,10 @@ static int compare_row(const TuiState *st, const char *name, int mode)
     } else if (strcmp(st->compare_mode_key[PREC_FP32], st->snap.fp32_key) != 0) {
         return -1;
     }
-    const RTable *t = tui_state_table(&st->compare, "variants");
-    int cv = tui_state_col(t, "variant");
+    const RTable *t = result_find_table(&st->compare, "variants");
+    int cv = rtable_col(t, "variant");
     for (int row = 0; t && row < t->n_rows; row++) {
-        const RValue *v = tui_state_cell(t, row, cv);
+        const RValue *v = rtable_cell(t, row, cv);
         if (v && v->type == RV_STR && strcmp(v->s, name) == 0)
             return row;
     }
@@ -84,10 +84,10 @@ static int build_rows(const TuiState *st, Row *rows, int cap)
         r->current = !pinned && k == sn->mode;
     }
     if (st->have_compare && !strcmp(st->compare_mode_key[PREC_FP32], sn->fp32_key)) {
-        const RTable *t = tui_state_table(&st->compare, "variants");
-        int cv = tui_state_col(t, "variant"), cm = tui_state_col(t, "metric");
+        const RTable *t = result_find_table(&st->compare, "variants");
+        int cv = rtable_col(t, "variant"), cm = rtable_col(t, "metric");
         for (int row = 0; t && row < t->n_rows && n < cap; row++) {
-            const RValue *v = tui_state_cell(t, row, cv);
+            const RValue *v = rtable_cell(t, row, cv);
             if (!v || v->type != RV_STR || precision_find(v->s) >= 0)
                 continue;
             Row *r = &rows[n++];
@@ -95,7 +95,7 @@ static int build_rows(const TuiState *st, Row *rows, int cap)
             snprintf(r->name, sizeof r->name, "%s", v->s);
             r->mode = -1;
             r->crow = row;
-            const RValue *m = tui_state_cell(t, row, cm);
+            const RValue *m = rtable_cell(t, row, cm);
             r->have_metric = m && m->type == RV_FLOAT;
             r->metric = r->have_metric ? m->f : 0;
             r->style = r->have_metric ? m->style : RS_PLAIN;
@@ -169,7 +169,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
         p->scroll = n - visible;
     if (p->scroll < 0)
         p->scroll = 0;
-    const RTable *t = tui_state_table(&st->compare, "variants");
+    const RTable *t = result_find_table(&st->compare, "variants");
     for (int i = 0; i < visible && p->scroll + i < n; i++) {
         const Row *row = &rows[p->scroll + i];
         y = r.y + 2 + i;
@@ -206,7 +206,7 @@ static void draw(Pane *p, const TuiState *st, TuiScreen *s, TuiRect r, bool focu
                     st_cell = row->current ? base : TS_DIM;
                 }
             } else if (row->crow >= 0) {
-                const RValue *v = tui_state_cell(t, row->crow, tui_state_col(t, all_cols[c].name));
+                const RValue *v = rtable_cell(t, row->crow, rtable_col(t, all_cols[c].name));
                 if (v && v->type != RV_NULL)
                     tui_pane_fmt_value(v, buf, sizeof buf);
             }

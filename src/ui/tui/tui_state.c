@@ -148,30 +148,6 @@ void tui_state_snap_release(TuiSnap *s)
     s->mode = PREC_FP32;
 }
 
-/* ---- results ---- */
-
-void tui_state_result_copy(Result *dst, const Result *src) { result_copy(dst, src); }
-
-const RTable *tui_state_table(const Result *r, const char *name)
-{
-    return result_find_table(r, name);
-}
-
-int tui_state_col(const RTable *t, const char *col)
-{
-    return rtable_col(t, col);
-}
-
-const RValue *tui_state_cell(const RTable *t, int row, int col)
-{
-    return rtable_cell(t, row, col);
-}
-
-double tui_state_num(const RValue *v)
-{
-    return rvalue_num(v);
-}
-
 /* ---- cache ---- */
 
 void tui_state_cache_init(TuiCache *c, int cap)
@@ -247,7 +223,7 @@ void tui_state_cache_put(TuiCache *c, const char *key, const Result *r)
         result_init(&c->vals[i], "");
     }
     result_release(&c->vals[i]);
-    tui_state_result_copy(&c->vals[i], r);
+    result_copy(&c->vals[i], r);
     to_front(c, i);
 }
 

@@ -46,16 +46,6 @@ void tui_state_mode_key(const TuiSnap *s, int mode, char *buf, size_t cap);
 /* The snapshot's plan has pinned layers. */
 bool tui_state_pinned(const TuiSnap *s);
 
-/* A deep copy of src into dst (initialised here). */
-void tui_state_result_copy(Result *dst, const Result *src);
-/* The table named `name`, the column index of `col` in it, or NULL / -1. */
-const RTable *tui_state_table(const Result *r, const char *name);
-int tui_state_col(const RTable *t, const char *col);
-/* Cell (row, col) or NULL when col < 0 or out of range. */
-const RValue *tui_state_cell(const RTable *t, int row, int col);
-/* A value as a double (NaN when absent or not a number). */
-double tui_state_num(const RValue *v);
-
 /* A small most-recently-used map from keys to result copies. */
 typedef struct TuiCache {
     int n, cap;

@@ -13,7 +13,7 @@ static int channel_width(int n, int w)
 
 static double row_num(const RTable *t, int row, const char *col)
 {
-    return tui_state_num(tui_state_cell(t, row, tui_state_col(t, col)));
+    return rvalue_num(rtable_cell(t, row, rtable_col(t, col)));
 }
 
 static double row_range(const RTable *t, int row)
@@ -23,7 +23,7 @@ static double row_range(const RTable *t, int row)
 
 int tui_wbars_draw(TuiScreen *s, TuiRect r, const Result *h)
 {
-    const RTable *t = tui_state_table(h, "by_channel");
+    const RTable *t = result_find_table(h, "by_channel");
     if (!t || t->n_rows == 0 || r.w < 4 || r.h < 3)
         return 0;
     int width = r.w - 2, bars_h = r.h - 2;
@@ -71,9 +71,9 @@ int tui_wbars_draw(TuiScreen *s, TuiRect r, const Result *h)
     char line[320];
     int k = snprintf(line, sizeof line, "widest: %s",
                      widest && widest->type == RV_STR ? widest->s : "?");
-    if (all && (int)tui_state_num(all) > n && k > 0 && (size_t)k < sizeof line)
+    if (all && (int)rvalue_num(all) > n && k > 0 && (size_t)k < sizeof line)
         snprintf(line + k, sizeof line - (size_t)k, "; the %d widest of %d channels", n,
-                 (int)tui_state_num(all));
+                 (int)rvalue_num(all));
     tui_screen_put(s, r.x, axis + 1, r.w, line, TS_DIM);
     return bars_h + 2;
 }
