@@ -79,15 +79,6 @@ static void seen_release(Seen *seen)
     free(seen->s);
 }
 
-static void field_text(const Result *r, const char *key, char *buf, size_t cap)
-{
-    const RValue *v = result_get(r, key);
-    if (v)
-        render_value(v, buf, cap);
-    else
-        snprintf(buf, cap, "-");
-}
-
 /* One histogram figure: the columns from the session's calibration, the caption from the
  * `hist` result. */
 static void act_figure(StrBuf *b, App *app, const char *name, const Result *r,
@@ -103,13 +94,13 @@ static void act_figure(StrBuf *b, App *app, const char *name, const Result *r,
     for (int i = 0; i < HIST_COLUMNS; i++)
         mass[i] = histogram_mass(&v.st->hist, v.xlo + i * cw, v.xlo + (i + 1) * cw);
     char lo[32], hi[32], min[32], max[32], scale[32], zp[32], clipped[32];
-    field_text(r, "clip_lo", lo, sizeof lo);
-    field_text(r, "clip_hi", hi, sizeof hi);
-    field_text(r, "min", min, sizeof min);
-    field_text(r, "max", max, sizeof max);
-    field_text(r, "scale", scale, sizeof scale);
-    field_text(r, "zero_point", zp, sizeof zp);
-    field_text(r, "clipped", clipped, sizeof clipped);
+    render_value(result_get(r, "clip_lo"), lo, sizeof lo);
+    render_value(result_get(r, "clip_hi"), hi, sizeof hi);
+    render_value(result_get(r, "min"), min, sizeof min);
+    render_value(result_get(r, "max"), max, sizeof max);
+    render_value(result_get(r, "scale"), scale, sizeof scale);
+    render_value(result_get(r, "zero_point"), zp, sizeof zp);
+    render_value(result_get(r, "clipped"), clipped, sizeof clipped);
     const char *value = rvalue_str(result_get(r, "value"));
     StrBuf label = { 0 };
     strbuf_printf(&label, "%s: histogram of %s", name, value ? value : name);
@@ -230,11 +221,11 @@ static void weight_fig(StrBuf *b, App *app, const char *name, const Result *r, c
     snprintf(unit, sizeof unit, "%s", u ? u : name);
     const char *ws = rvalue_str(result_get(r, "widest"));
     snprintf(widest_s, sizeof widest_s, "%s", ws ? ws : "-");
-    field_text(r, "levels_min", levels_lo, sizeof levels_lo);
-    field_text(r, "levels_max", levels_hi, sizeof levels_hi);
-    field_text(r, "grid_levels", grid, sizeof grid);
-    field_text(r, "zero_share", zero, sizeof zero);
-    field_text(r, "wgran", wgran, sizeof wgran);
+    render_value(result_get(r, "levels_min"), levels_lo, sizeof levels_lo);
+    render_value(result_get(r, "levels_max"), levels_hi, sizeof levels_hi);
+    render_value(result_get(r, "grid_levels"), grid, sizeof grid);
+    render_value(result_get(r, "zero_share"), zero, sizeof zero);
+    render_value(result_get(r, "wgran"), wgran, sizeof wgran);
     StrBuf label = { 0 };
     strbuf_printf(&label, "%s: weight range of each of %d output channels", name, n);
     strbuf_printf(b, "<figure class=\"small\">\n");

@@ -36,14 +36,6 @@ static void missing(StrBuf *b, const char *what, const Ran *ran)
     html_missing(b, what, why);
 }
 
-static void value_text(const RValue *v, char *buf, size_t cap)
-{
-    if (v)
-        render_value(v, buf, cap);
-    else
-        snprintf(buf, cap, "-");
-}
-
 /* The row of compare's table whose `current` column is true, or -1. */
 static int current_row(const RTable *t)
 {
@@ -66,18 +58,18 @@ static void headline_metric(StrBuf *b, const Ran *cmp)
         return;
     }
     char metric[64], split[64], n[32], f[64], q[64], d[64], name[256];
-    value_text(result_get(&cmp->r, "metric"), metric, sizeof metric);
-    value_text(result_get(&cmp->r, "split"), split, sizeof split);
-    value_text(result_get(&cmp->r, "n"), n, sizeof n);
-    value_text(rtable_cell(t, fp32, rtable_col(t, "metric")), f, sizeof f);
+    render_value(result_get(&cmp->r, "metric"), metric, sizeof metric);
+    render_value(result_get(&cmp->r, "split"), split, sizeof split);
+    render_value(result_get(&cmp->r, "n"), n, sizeof n);
+    render_value(rtable_cell(t, fp32, rtable_col(t, "metric")), f, sizeof f);
     if (cur < 0 || cur == fp32) {
         html_elemf(b, "p", "headline", "%s on %s (%s samples): FP32 %s. The plan is FP32: "
                    "nothing is quantized.", metric, split, n, f);
         return;
     }
-    value_text(rtable_cell(t, cur, rtable_col(t, "variant")), name, sizeof name);
-    value_text(rtable_cell(t, cur, rtable_col(t, "metric")), q, sizeof q);
-    value_text(rtable_cell(t, cur, rtable_col(t, "drop")), d, sizeof d);
+    render_value(rtable_cell(t, cur, rtable_col(t, "variant")), name, sizeof name);
+    render_value(rtable_cell(t, cur, rtable_col(t, "metric")), q, sizeof q);
+    render_value(rtable_cell(t, cur, rtable_col(t, "drop")), d, sizeof d);
     html_elemf(b, "p", "headline", "%s on %s (%s samples): FP32 %s, %s %s: a drop of %s.",
                metric, split, n, f, name, q, d);
 }
@@ -108,13 +100,13 @@ static void worst_by_sensitivity(StrBuf *b, const Ran *sens)
     StrBuf line = { 0 };
     if (!(rvalue_num(rtable_cell(t, 0, cd)) > 0)) { /* ranked first, and harmless */
         char split[64];
-        value_text(result_get(&sens->r, "decided_on"), split, sizeof split);
+        render_value(result_get(&sens->r, "decided_on"), split, sizeof split);
         strbuf_printf(&line, "Quantized alone, no layer lowers the metric on %s", split);
     } else {
         strbuf_printf(&line, "Most sensitive, each quantized alone: ");
         for (int r = 0; r < t->n_rows && r < WORST_LISTED; r++) {
             char d[64];
-            value_text(rtable_cell(t, r, cd), d, sizeof d);
+            render_value(rtable_cell(t, r, cd), d, sizeof d);
             const char *name = rvalue_str(rtable_cell(t, r, cl));
             strbuf_printf(&line, "%s%s (drop %s)", r ? ", " : "", name ? name : "?", d);
         }
@@ -158,7 +150,7 @@ static void worst_by_local_error(StrBuf *b, const Ran *local)
             break;
         low[n_low] = lo;
         char q[64];
-        value_text(rtable_cell(e, lo, cs), q, sizeof q);
+        render_value(rtable_cell(e, lo, cs), q, sizeof q);
         const char *name = rvalue_str(rtable_cell(e, lo, cn));
         strbuf_printf(&line, "%s%s (%s)", n_low ? ", " : "", name ? name : "?", q);
     }

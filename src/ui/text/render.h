@@ -26,7 +26,8 @@ char *render_json_print(const struct cJSON *o, bool formatted);
 /* An error as one JSON line: {"cmd": .., "ok": false, "error": msg, "code": name}; cmd is
  * the command that failed, NULL (written "") for a failure in no command. */
 char *render_json_error(const char *cmd, const char *code, const char *msg);
-/* A value as the text renderer shows it, appended to b (never truncated). */
+/* A value as the text renderer shows it, appended to b (never truncated); NULL (a key a
+ * result does not hold) reads "-", as a null value. */
 struct StrBuf;
 void render_value_append(struct StrBuf *b, const RValue *v);
 /* The same into buf, cut at cap (the workbench's cells, which are cut to a pane anyway). */

@@ -21,6 +21,10 @@ static void human_bytes(StrBuf *b, double x)
 
 void render_value_append(StrBuf *b, const RValue *v)
 {
+    if (!v) { /* a key a result does not hold reads as an absent value */
+        strbuf_printf(b, "-");
+        return;
+    }
     switch (v->type) {
     case RV_NULL:
         strbuf_printf(b, "-");
