@@ -7,7 +7,7 @@ src=${1:-$(cd "$(dirname "$0")/../src" && pwd)}
 # Lowest first. A wing may include its own wing and every wing listed before it (ui/html,
 # the HTML page and SVG writers of `report PATH.html`, draws text's Results and is drawn
 # on by cmds).
-core=(base ops graph run data eval train quant qexec ptq qat session device)
+core=(base kern ops graph run data eval train quant qexec ptq qat session device)
 formats=(io arrays onnx native tflite)
 ui=(text html cmds shell tui)
 

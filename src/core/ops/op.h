@@ -65,6 +65,11 @@ typedef struct RunCtx {
     size_t scratch_bytes;
     bool training;          /* batch statistics in BatchNorm (which then also updates its
                                running mean/var inputs in place), active Dropout */
+    /* A Relu or Clip the run fused into this node (inference only): an op whose row sets
+     * OpDef.fuses_clamp clamps its output, v < lo ? lo : v > hi ? hi : v, in its epilogue,
+     * the same values the separate node gives. */
+    bool clamp;
+    float clamp_lo, clamp_hi;
 } RunCtx;
 
 /* How the int8-static executor lowers an op (qexec_lower.c, docs/quantization.md). The
@@ -125,6 +130,8 @@ typedef struct OpDef {
      * fails with a clear message). */
     void (*backward)(const Node *n, const Tensor *const *in, const Tensor *out,
                      const Tensor *dout, Tensor *const *din, const RunCtx *rc);
+    /* The forward honours RunCtx.clamp (a following Relu or Clip may be fused into it). */
+    bool fuses_clamp;
 } OpDef;
 
 /* Rows are pointers so that each op family keeps its definitions in its own file. */

@@ -15,10 +15,10 @@
  * is the input gradient itself for pointwise and otherwise is scattered back with col2im.
  * col and col' share the forward's scratch buffer one after the other, so the backward
  * needs no more scratch than the forward. */
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
+#include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 
@@ -341,9 +341,8 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
                 conv_im2col(&g, xg, col);
                 src = col;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.ocg, (int)ohw, (int)kk,
-                        1.0f, w + gi * g.ocg * kk, (int)kk, src, (int)ohw, 1.0f,
-                        y + (b * g.oc + gi * g.ocg) * ohw, (int)ohw);
+            sgemm(false, false, (int)g.ocg, (int)ohw, (int)kk, 1.0f, w + gi * g.ocg * kk, (int)kk,
+                  src, (int)ohw, y + (b * g.oc + gi * g.ocg) * ohw, (int)ohw, &sgemm_accumulate);
         }
 }
 
@@ -393,16 +392,15 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
                     conv_im2col(&g, x + xoff, col);
                     src = col;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.ocg, (int)kk,
-                            (int)ohw, 1.0f, dyg, (int)ohw, src, (int)ohw, 1.0f,
-                            dw + gi * g.ocg * kk, (int)kk);
+                sgemm(false, true, (int)g.ocg, (int)kk, (int)ohw, 1.0f, dyg, (int)ohw, src,
+                      (int)ohw, dw + gi * g.ocg * kk, (int)kk, &sgemm_accumulate);
             }
             if (dx) {
                 /* Pointwise: col' is (C/group, H*W), the input gradient itself. */
                 bool direct = kind == CONV_POINTWISE;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ohw,
-                            (int)g.ocg, 1.0f, wg, (int)kk, dyg, (int)ohw, direct ? 1.0f : 0.0f,
-                            direct ? dx + xoff : col, (int)ohw);
+                sgemm(true, false, (int)kk, (int)ohw, (int)g.ocg, 1.0f, wg, (int)kk, dyg,
+                      (int)ohw, direct ? dx + xoff : col, (int)ohw,
+                      direct ? &sgemm_accumulate : NULL);
                 if (!direct)
                     conv_col2im(&g, col, dx + xoff);
             }

@@ -9,10 +9,10 @@
  * sgemm, then col2im scatters col into Y (the adjoint of Conv's im2col). Backward:
  * im2col of dY gives dcol (OCg*KH*KW, H*W); dX_g = Wg * dcol and dW_g += Xg * dcol^T, two
  * sgemms; dB sums dY per channel in double. col and dcol use the same scratch buffer. */
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
+#include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 
@@ -185,8 +185,8 @@ static void ct_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
         for (int64_t gr = 0; gr < g.group; gr++) {
             const float *xg = x + (s * g.c + gr * g.cg) * hw;
             const float *wg = w + gr * g.cg * rows;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)hw, (int)g.cg,
-                        1.0f, wg, (int)rows, xg, (int)hw, 0.0f, col, (int)hw);
+            sgemm(true, false, (int)rows, (int)hw, (int)g.cg, 1.0f, wg, (int)rows, xg, (int)hw,
+                  col, (int)hw, NULL);
             ct_cols(&g, col, y + (s * g.oc + gr * g.ocg) * ohw, true);
         }
 }
@@ -219,13 +219,13 @@ static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *ou
         for (int64_t gr = 0; gr < g.group; gr++) {
             ct_cols(&g, col, (float *)(dy + (s * g.oc + gr * g.ocg) * ohw), false);
             if (din[0])
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.cg, (int)hw,
-                            (int)rows, 1.0f, w + gr * g.cg * rows, (int)rows, col, (int)hw,
-                            1.0f, tensor_f32(din[0]) + (s * g.c + gr * g.cg) * hw, (int)hw);
+                sgemm(false, false, (int)g.cg, (int)hw, (int)rows, 1.0f, w + gr * g.cg * rows,
+                      (int)rows, col, (int)hw, tensor_f32(din[0]) + (s * g.c + gr * g.cg) * hw,
+                      (int)hw, &sgemm_accumulate);
             if (din[1])
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.cg, (int)rows,
-                            (int)hw, 1.0f, x + (s * g.c + gr * g.cg) * hw, (int)hw, col,
-                            (int)hw, 1.0f, tensor_f32(din[1]) + gr * g.cg * rows, (int)rows);
+                sgemm(false, true, (int)g.cg, (int)rows, (int)hw, 1.0f,
+                      x + (s * g.c + gr * g.cg) * hw, (int)hw, col, (int)hw,
+                      tensor_f32(din[1]) + gr * g.cg * rows, (int)rows, &sgemm_accumulate);
         }
 }
 

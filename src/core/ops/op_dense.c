@@ -8,10 +8,10 @@
  * Backward: the matrix gradients are sgemms that accumulate straight into din (beta = 1),
  * which also sums over rows and broadcast batch entries. Bias and C gradients are sums
  * over rows, accumulated in double and rounded once. */
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
+#include "kern/sgemm.h"
 #include "ops/op.h"
 
 /* An optional input: in[] only holds n->n_in entries. */
@@ -151,9 +151,8 @@ static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, co
                 y[i * nn + j] = beta * cv[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
         blas_beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-                nn, k, alpha, tensor_f32(a), (int)a->shape.dim[1], tensor_f32(b),
-                (int)b->shape.dim[1], blas_beta, y, nn);
+    sgemm(ta, tb, m, nn, k, alpha, tensor_f32(a), (int)a->shape.dim[1], tensor_f32(b),
+          (int)b->shape.dim[1], y, nn, blas_beta != 0.0f ? &sgemm_accumulate : NULL);
     (void)rc;
 }
 
@@ -177,19 +176,19 @@ static void gemm_backward(const Node *n, const Tensor *const *in, const Tensor *
     const float *dy = tensor_f32(dout); /* (M, N) */
     if (da) {
         if (!ta) /* dA (M, K) = alpha dY (M, N) B'^T (N, K) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, nn,
-                        alpha, dy, nn, tensor_f32(b), ldb, 1.0f, tensor_f32(da), k);
+            sgemm(false, !tb, m, k, nn, alpha, dy, nn, tensor_f32(b), ldb, tensor_f32(da), k,
+                  &sgemm_accumulate);
         else     /* dA (K, M) = alpha B' (K, N) dY^T (N, M) */
-            cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, k, m, nn,
-                        alpha, tensor_f32(b), ldb, dy, nn, 1.0f, tensor_f32(da), m);
+            sgemm(tb, true, k, m, nn, alpha, tensor_f32(b), ldb, dy, nn, tensor_f32(da), m,
+                  &sgemm_accumulate);
     }
     if (db) {
         if (!tb) /* dB (K, N) = alpha A'^T (K, M) dY (M, N) */
-            cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, k, nn, m,
-                        alpha, tensor_f32(a), lda, dy, nn, 1.0f, tensor_f32(db), nn);
+            sgemm(!ta, false, k, nn, m, alpha, tensor_f32(a), lda, dy, nn, tensor_f32(db), nn,
+                  &sgemm_accumulate);
         else     /* dB (N, K) = alpha dY^T (N, M) A' (M, K) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, nn, k, m,
-                        alpha, dy, nn, tensor_f32(a), lda, 1.0f, tensor_f32(db), k);
+            sgemm(true, ta, nn, k, m, alpha, dy, nn, tensor_f32(a), lda, tensor_f32(db), k,
+                  &sgemm_accumulate);
     }
     if (dc && c && beta != 0.0f) {
         float *g = tensor_f32(dc); /* () (N) (1, N) (M, 1) (M, N) ... */
@@ -255,8 +254,8 @@ static void dense_forward(const Node *n, const Tensor *const *in, Tensor *out, c
         for (int r = 0; r < rows; r++)
             memcpy(y + (size_t)r * (size_t)outf, bv, (size_t)outf * sizeof *y);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, outf, inf, 1.0f, tensor_f32(x),
-                inf, tensor_f32(w), inf, b ? 1.0f : 0.0f, y, outf);
+    sgemm(false, true, rows, outf, inf, 1.0f, tensor_f32(x), inf, tensor_f32(w), inf, y, outf,
+          b ? &sgemm_accumulate : NULL);
     (void)rc;
 }
 
@@ -271,11 +270,11 @@ static void dense_backward(const Node *n, const Tensor *const *in, const Tensor 
     int rows = (int)shape_span(&x->shape, 0, x->shape.ndim - 1);
     const float *dy = tensor_f32(dout); /* (rows, OUT) */
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, inf, outf, 1.0f, dy, outf,
-                    tensor_f32(w), inf, 1.0f, tensor_f32(dx), inf);
+        sgemm(false, false, rows, inf, outf, 1.0f, dy, outf, tensor_f32(w), inf, tensor_f32(dx),
+              inf, &sgemm_accumulate);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, outf, inf, rows, 1.0f, dy, outf,
-                    tensor_f32(x), inf, 1.0f, tensor_f32(dw), inf);
+        sgemm(true, false, outf, inf, rows, 1.0f, dy, outf, tensor_f32(x), inf, tensor_f32(dw),
+              inf, &sgemm_accumulate);
     if (db && b)
         dense_sum_rows(dy, rows, outf, 1.0, tensor_f32(db));
     (void)out;
@@ -357,8 +356,7 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
     if (batch_b == 1) {
         /* One B for every batch entry: the output batch is A's, so A's rows stack. */
         int rows = (int)(shape_numel(&a->shape) / g.k);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nn, k, 1.0f, av, k, bv, nn,
-                    0.0f, y, nn);
+        sgemm(false, false, rows, nn, k, 1.0f, av, k, bv, nn, y, nn, NULL);
         (void)rc;
         return;
     }
@@ -379,9 +377,8 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
             sa *= g.ba[i];
             sb *= g.bb[i];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, k, 1.0f,
-                    av + oa * g.m * g.k, k, bv + ob * g.k * g.n, nn, 0.0f,
-                    y + t * g.m * g.n, nn);
+        sgemm(false, false, m, nn, k, 1.0f, av + oa * g.m * g.k, k, bv + ob * g.k * g.n, nn,
+              y + t * g.m * g.n, nn, NULL);
     }
     (void)rc;
 }
@@ -408,11 +405,11 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
          * dB (K, N) = A^T (K, rows) dY (rows, N). */
         int rows = (int)(shape_numel(&a->shape) / g.k);
         if (da)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, nn, 1.0f, dy, nn, bv,
-                        nn, 1.0f, tensor_f32(da), k);
+            sgemm(false, true, rows, k, nn, 1.0f, dy, nn, bv, nn, tensor_f32(da), k,
+                  &sgemm_accumulate);
         if (db)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, nn, rows, 1.0f, av, k, dy,
-                        nn, 1.0f, tensor_f32(db), nn);
+            sgemm(true, false, k, nn, rows, 1.0f, av, k, dy, nn, tensor_f32(db), nn,
+                  &sgemm_accumulate);
         (void)out;
         (void)rc;
         return;
@@ -434,12 +431,11 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
         }
         const float *dyt = dy + t * g.m * g.n; /* (M, N) */
         if (da)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, nn, 1.0f, dyt, nn,
-                        bv + ob * g.k * g.n, nn, 1.0f, tensor_f32(da) + oa * g.m * g.k, k);
+            sgemm(false, true, m, k, nn, 1.0f, dyt, nn, bv + ob * g.k * g.n, nn,
+                  tensor_f32(da) + oa * g.m * g.k, k, &sgemm_accumulate);
         if (db)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, nn, m, 1.0f,
-                        av + oa * g.m * g.k, k, dyt, nn, 1.0f, tensor_f32(db) + ob * g.k * g.n,
-                        nn);
+            sgemm(true, false, k, nn, m, 1.0f, av + oa * g.m * g.k, k, dyt, nn,
+                  tensor_f32(db) + ob * g.k * g.n, nn, &sgemm_accumulate);
     }
     (void)out;
     (void)rc;

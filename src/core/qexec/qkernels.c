@@ -7,11 +7,11 @@
  *
  * Layouts: conv values are (N, C, H, W) (1-D as H = 1); linear units see their input as
  * (rows, K) with K the last axis, and write (rows, OC). */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "base/half.h"
+#include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
@@ -84,8 +84,8 @@ void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, 
     for (int64_t r = 0; r < rows; r++)
         memcpy(y + r * oc, b, (size_t)oc * sizeof *y);
     /* the Dense op's call, so an fp16 Dense unit matches Dense on half weights bit for bit */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)oc, (int)k, 1.0f, x,
-                (int)k, w, (int)k, 1.0f, y, (int)oc);
+    sgemm(false, true, (int)rows, (int)oc, (int)k, 1.0f, x, (int)k, w, (int)k, y, (int)oc,
+          &sgemm_accumulate);
 }
 
 /* The float conv of a unit with weights w and bias b (the op's own kernel). */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/threads.h"
+#include "kern/threads.h"
 
 void app_init(App *app)
 {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/threads.h"
+#include "kern/threads.h"
 #include "cmds/cmd_handlers.h"
 #include "native/sessionfile.h"
 

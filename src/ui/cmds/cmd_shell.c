@@ -8,7 +8,7 @@
 #include "cmds/options.h"
 #include "cmds/script.h"
 #include "text/strbuf.h"
-#include "base/threads.h"
+#include "kern/threads.h"
 
 static void help_option_row(RTable *t, const char *name, const char *takes, const char *help)
 {

@@ -6,7 +6,7 @@
 #include "text/args.h"
 #include "eval/metrics.h"
 #include "base/budget.h"
-#include "base/threads.h"
+#include "kern/threads.h"
 
 static void show_batch(const App *app, char *buf, size_t cap)
 {

@@ -1,0 +1,48 @@
+/* qscope's float matrix product, the one every float op, training step and float layer of a
+ * mixed plan multiplies with.
+ *
+ * The summation rule (docs/reproducibility.md), which makes the result the same bit for bit
+ * on every x86-64 machine, SIMD level, thread count and batch size: each element of C has
+ * one float accumulator, which starts at its initial value c0 (0, C's own value, a bias)
+ * and takes the K products in increasing k, each with one fused multiply-add:
+ *     acc = c0; for k = 0 .. K-1: acc = fmaf(alpha * op(A)[m][k], op(B)[k][n], acc)
+ * (alpha * a is one rounded product, exact when alpha is 1).
+ * SIMD versions vectorize across m or n, never along k; threads split m and n, never k.
+ * The epilogue then clamps (NaN stays NaN). So a sample's output never depends on which
+ * other samples share its batch.
+ *
+ * `set blas=openblas` sends the same calls to OpenBLAS instead: faster on some shapes,
+ * with sums whose order depends on the CPU's kernel (its figures differ by machine). */
+#ifndef QS_SGEMM_H
+#define QS_SGEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { SGEMM_QSCOPE = 0, SGEMM_OPENBLAS, SGEMM_BACKEND_COUNT } SgemmBackend;
+
+/* What C's elements start from and what happens after the sum. At most one of accumulate,
+ * bias_m and bias_n; none: c0 = 0. */
+typedef struct SgemmEpi {
+    bool accumulate;      /* c0 = C's value before the call */
+    const float *bias_m;  /* [M]: c0 = bias_m[m] */
+    const float *bias_n;  /* [N]: c0 = bias_n[n] */
+    bool clamp;           /* then C = v < lo ? lo : v > hi ? hi : v */
+    float lo, hi;
+} SgemmEpi;
+
+/* { .accumulate = true }: C += op(A) op(B), the backward passes' form. */
+extern const SgemmEpi sgemm_accumulate;
+
+/* C (M, N) from op(A) (M, K) and op(B) (K, N); op(X) = X, or X transposed when t is set
+ * (A stored (K, M), B stored (N, K)). Row-major, leading dimensions in elements. epi may be
+ * NULL (c0 = 0, no clamp). Threads: pool_for (kern/pool.h). */
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+           int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, const SgemmEpi *epi);
+
+/* The backend (`set blas=`); the default is SGEMM_QSCOPE. */
+void sgemm_set_backend(SgemmBackend b);
+SgemmBackend sgemm_backend(void);
+const char *sgemm_backend_name(SgemmBackend b);
+
+#endif
