@@ -1,6 +1,7 @@
 #include "kern/pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #define POOL_MAX 64
@@ -17,8 +18,12 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, idle = PTHREAD_COND_INITI
 /* one pool_for at a time: the workbench's worker thread and its UI may both compute */
 static pthread_mutex_t dispatch = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t workers[POOL_MAX];
-static int nworkers, wanted = 1, pending;
+static int nworkers, pending;
+static atomic_int wanted = 1; /* read without `dispatch` by pool_threads */
 static unsigned long generation;
+/* the generation a worker starts from: a worker started after jobs ran must not take the
+ * last one (long finished, its context gone) for a new one */
+static unsigned long start_generation[POOL_MAX];
 static bool quitting;
 static PoolJob job;
 static _Thread_local bool inside_chunk;
@@ -34,7 +39,7 @@ static void run_chunk(const PoolJob *j, int i)
 static void *worker_main(void *arg)
 {
     int id = (int)(intptr_t)arg; /* chunk index: the caller runs chunk 0 */
-    unsigned long seen = 0;
+    unsigned long seen = start_generation[id];
     pthread_mutex_lock(&mu);
     for (;;) {
         while (!quitting && generation == seen)
@@ -73,6 +78,7 @@ static void start_workers(void)
         return;
     join_workers();
     for (int i = 1; i < wanted; i++) {
+        start_generation[i] = generation; /* no job runs: `dispatch` is held */
         if (pthread_create(&workers[nworkers], NULL, worker_main, (void *)(intptr_t)i) != 0)
             break;
         nworkers++;

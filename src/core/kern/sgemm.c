@@ -2,14 +2,13 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
-#include "kern/pool.h"
+#include "kern/sgemm_internal.h"
 
-/* OpenBLAS until qscope's own kernels are fast (issue 17, in progress) */
 const SgemmEpi sgemm_accumulate = { .accumulate = true };
 
-/* OpenBLAS until qscope's own kernels are fast (issue 17, in progress) */
-static SgemmBackend backend = SGEMM_OPENBLAS;
+static SgemmBackend backend = SGEMM_QSCOPE;
 
 static const char *const backend_names[SGEMM_BACKEND_COUNT] = { "qscope", "openblas" };
 
@@ -20,61 +19,90 @@ const char *sgemm_backend_name(SgemmBackend b)
     return (int)b >= 0 && b < SGEMM_BACKEND_COUNT ? backend_names[b] : "?";
 }
 
-typedef struct SgemmCall {
-    bool ta, tb;
-    int64_t M, N, K, lda, ldb, ldc;
-    float alpha;
-    const float *A, *B;
-    float *C;
-    SgemmEpi epi;
-} SgemmCall;
-
-static inline float c_init(const SgemmCall *c, int64_t m, int64_t n)
+bool sgemm_backend_parse(const char *s, SgemmBackend *out)
 {
-    if (c->epi.accumulate)
-        return c->C[m * c->ldc + n];
-    if (c->epi.bias_m)
-        return c->epi.bias_m[m];
-    if (c->epi.bias_n)
-        return c->epi.bias_n[n];
+    for (int i = 0; i < SGEMM_BACKEND_COUNT; i++)
+        if (s && strcmp(s, backend_names[i]) == 0) {
+            *out = (SgemmBackend)i;
+            return true;
+        }
+    return false;
+}
+
+float sg_c0(const SgProblem *p, int64_t m, int64_t n)
+{
+    if (p->epi.accumulate)
+        return p->c[m * p->crs + n * p->ccs];
+    if (p->epi.bias_m)
+        return p->epi.bias_m[m];
+    if (p->epi.bias_n)
+        return p->epi.bias_n[n];
     return 0.0f;
 }
 
-static inline float c_clamp(const SgemmEpi *e, float v)
+float sg_clamp(const SgemmEpi *e, float v)
 {
-    return !e->clamp ? v : v < e->lo ? e->lo : v > e->hi ? e->hi : v;
+    return e->clamp ? sg_clampf(v, e->lo, e->hi) : v;
 }
 
-/* The scalar reference: the rule, written out. */
-static void rows_scalar(void *ctx, int64_t m0, int64_t m1)
+/* The problem of a row-major product; swapped: C^T = op(B)^T op(A)^T. */
+static SgProblem problem(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                         int64_t ldc, const SgemmEpi *epi, bool swap)
 {
-    const SgemmCall *c = ctx;
-    for (int64_t m = m0; m < m1; m++)
-        for (int64_t n = 0; n < c->N; n++) {
-            float acc = c_init(c, m, n);
-            for (int64_t k = 0; k < c->K; k++) {
-                float a = c->ta ? c->A[k * c->lda + m] : c->A[m * c->lda + k];
-                float b = c->tb ? c->B[n * c->ldb + k] : c->B[k * c->ldb + n];
-                acc = fmaf(c->alpha * a, b, acc);
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 };
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 };
+    SgemmEpi e = epi ? *epi : (SgemmEpi){ 0 };
+    if (!swap)
+        return (SgProblem){ M, N, K, a, b, C, ldc, 1, e };
+    const float *bm = e.bias_m;
+    e.bias_m = e.bias_n;
+    e.bias_n = bm;
+    return (SgProblem){ N, M, K, b, a, C, 1, ldc, e };
+}
+
+void sgemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                     int64_t ldc, const SgemmEpi *epi)
+{
+    SgProblem p = problem(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, epi, false);
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            float acc = sg_c0(&p, m, n);
+            for (int64_t k = 0; k < K; k++) {
+                float a = p.a.p[m * p.a.is + k * p.a.ks];
+                float b = p.b.p[n * p.b.is + k * p.b.ks];
+                acc = fmaf(alpha * a, b, acc);
             }
-            c->C[m * c->ldc + n] = c_clamp(&c->epi, acc);
+            C[m * ldc + n] = sg_clamp(&p.epi, acc);
         }
 }
 
-static void sgemm_openblas(const SgemmCall *c)
+void sg_openblas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                 const SgemmEpi *epi)
 {
-    bool init = c->epi.accumulate || c->epi.bias_m || c->epi.bias_n;
-    if (init && !c->epi.accumulate)
-        for (int64_t m = 0; m < c->M; m++)
-            for (int64_t n = 0; n < c->N; n++)
-                c->C[m * c->ldc + n] = c_init(c, m, n);
-    cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans,
-                c->tb ? CblasTrans : CblasNoTrans, (int)c->M, (int)c->N, (int)c->K, c->alpha, c->A,
-                (int)c->lda, c->B, (int)c->ldb, init ? 1.0f : 0.0f, c->C, (int)c->ldc);
-    if (c->epi.clamp)
-        for (int64_t m = 0; m < c->M; m++)
-            for (int64_t n = 0; n < c->N; n++)
-                c->C[m * c->ldc + n] = c_clamp(&c->epi, c->C[m * c->ldc + n]);
+    SgProblem p = problem(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, epi, false);
+    bool init = p.epi.accumulate || p.epi.bias_m || p.epi.bias_n;
+    if (init && !p.epi.accumulate)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                C[m * ldc + n] = sg_c0(&p, m, n);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, init ? 1.0f : 0.0f, C,
+                (int)ldc);
+    if (p.epi.clamp)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                C[m * ldc + n] = sg_clamp(&p.epi, C[m * ldc + n]);
+}
+
+/* Lanes are filled along N; when N leaves most of a tile's columns empty and M is larger,
+ * the transposed problem fills them (its C is written through a tile buffer). */
+static bool swap_pays(int64_t M, int64_t N)
+{
+    int nr = sg_kernel(simd_level()).nr;
+    return N < nr && M >= 2 * N;
 }
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -82,10 +110,11 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 {
     if (M <= 0 || N <= 0)
         return;
-    SgemmCall c = { ta, tb, M, N, K, lda, ldb, ldc, alpha, A, B, C, epi ? *epi : (SgemmEpi){ 0 } };
     if (backend == SGEMM_OPENBLAS) {
-        sgemm_openblas(&c);
+        sg_openblas(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, epi);
         return;
     }
-    pool_for(M, 1, rows_scalar, &c);
+    SgProblem p = problem(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, epi,
+                          swap_pays(M, N));
+    sg_drive(&p);
 }

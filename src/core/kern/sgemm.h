@@ -11,6 +11,11 @@
  * The epilogue then clamps (NaN stays NaN). So a sample's output never depends on which
  * other samples share its batch.
  *
+ * The kernels (kern/sgemm_*.c) pack op(A) and op(B) into slivers, multiply them in
+ * register tiles (AVX-512 12x32, AVX2+FMA 6x16, a scalar one; simd_level() picks) and block
+ * K so a tile continues from its stored partial sum, which changes no bit: a float stored
+ * and reloaded is the same float, and the terms still come one by one in increasing k.
+ *
  * `set blas=openblas` sends the same calls to OpenBLAS instead: faster on some shapes,
  * with sums whose order depends on the CPU's kernel (its figures differ by machine). */
 #ifndef QS_SGEMM_H
@@ -40,9 +45,40 @@ extern const SgemmEpi sgemm_accumulate;
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
            int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, const SgemmEpi *epi);
 
+/* The rule written out, one element at a time on the calling thread: the definition every
+ * kernel is tested against (bit for bit), whatever the backend. */
+void sgemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                     int64_t ldc, const SgemmEpi *epi);
+
+/* A constant operand packed once (a plan's weights) for many products: the same bits as
+ * sgemm() on the unpacked operand, without repacking it on every call. It holds
+ * alpha * op(A) (or op(B)) in the sliver layout of the SIMD level in use when packed; at
+ * another level (QSCOPE_SIMD changed since) it still gives the same bits, more slowly.
+ * With `set blas=openblas` the product unpacks it and calls OpenBLAS. NULL when out of
+ * memory; the caller frees it with sgemm_packed_free. */
+typedef struct SgemmPacked SgemmPacked;
+/* op(A) (M, K) with alpha applied. */
+SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const float *A,
+                          int64_t lda);
+/* op(B) (K, N). */
+SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb);
+/* C (M, N) = pa (M, K) op(B) (K, N), as sgemm(ta, tb, M, N, K, alpha, A, ...) with the
+ * ta, M, K, alpha, A, lda given to sgemm_pack_a. */
+void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, int64_t ldb,
+                    float *C, int64_t ldc, const SgemmEpi *epi);
+/* C (M, N) = alpha op(A) (M, K) pb (K, N). */
+void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda,
+                    const SgemmPacked *pb, float *C, int64_t ldc, const SgemmEpi *epi);
+void sgemm_packed_free(SgemmPacked *p);
+int64_t sgemm_packed_rows(const SgemmPacked *p); /* M of an A, N of a B */
+int64_t sgemm_packed_k(const SgemmPacked *p);
+
 /* The backend (`set blas=`); the default is SGEMM_QSCOPE. */
 void sgemm_set_backend(SgemmBackend b);
 SgemmBackend sgemm_backend(void);
 const char *sgemm_backend_name(SgemmBackend b);
+/* "qscope", "openblas" -> backend; false for anything else. */
+bool sgemm_backend_parse(const char *s, SgemmBackend *out);
 
 #endif

@@ -1,0 +1,214 @@
+/* The blocked product on qscope's kernels. Loops, outermost first: columns in blocks of
+ * NC, k in blocks of KC (B's block packed into this thread's buffer, L2-sized), rows in
+ * slivers of mr (A's sliver packed, L1-sized), then the nr-wide slivers of the B block, one
+ * microkernel call per tile. A tile's first k block starts from c0, later ones from the
+ * partial sum stored in C, the last one clamps: the same sequence of FMAs as the rule.
+ * Threads take disjoint ranges of row slivers or of column slivers, never of k. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "kern/pool.h"
+#include "kern/sgemm_internal.h"
+
+#define KC 256
+#define NC 512 /* a multiple of every kernel's nr */
+/* FMAs below which a chunk is not worth waking a thread for */
+#define CHUNK_WORK (1 << 20)
+
+typedef struct SgRun {
+    const SgProblem *p;
+    SgKernel k;
+    bool split_n;  /* threads split columns (else rows) */
+    bool direct_b; /* B's slivers read in place (contiguous along n, few rows to reuse them) */
+} SgRun;
+
+/* Each thread's packing buffer: grown once to the largest call, freed when it exits. */
+typedef struct Scratch {
+    float *p;
+    size_t cap;
+} Scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v)
+{
+    Scratch *s = v;
+    free(s->p);
+    free(s);
+}
+
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static float *scratch(size_t n)
+{
+    pthread_once(&scratch_once, scratch_init);
+    Scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap < n) {
+        free(s->p);
+        s->cap = 0;
+        s->p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+        if (!s->p)
+            return NULL;
+        s->cap = n;
+    }
+    return s->p;
+}
+
+/* One tile's k block. A full tile of row-major C is the kernel's to load and store; an
+ * edge tile or a transposed C goes through a tile buffer holding c0 or the partial sum. */
+static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, int64_t m,
+                 int64_t n, int mv, int nv, int64_t pc, int64_t kc)
+{
+    const SgProblem *p = r->p;
+    const SgemmEpi *e = &p->epi;
+    bool first = pc == 0, last = pc + kc == p->K;
+    int nr = r->k.nr;
+    SgTile t = { kc, a, b, ldb, NULL, 0, NULL, SG_C0_LOAD, false, 0, 0, r->k.mr, nr };
+    if (nv == nr && p->ccs == 1) {
+        t.c = p->c + m * p->crs + n;
+        t.ldc = p->crs;
+        if (first && !e->accumulate) {
+            t.c0 = e->bias_m ? SG_C0_BIAS_M : e->bias_n ? SG_C0_BIAS_N : SG_C0_ZERO;
+            t.bias = e->bias_m ? e->bias_m + m : e->bias_n ? e->bias_n + n : NULL;
+        }
+        t.clamp = last && e->clamp;
+        t.lo = e->lo;
+        t.hi = e->hi;
+        r->k.micro(&t, mv);
+        return;
+    }
+    float buf[SG_MR_MAX * SG_NR_MAX];
+    for (int i = 0; i < mv; i++)
+        for (int j = 0; j < nr; j++)
+            buf[i * nr + j] = j >= nv ? 0.0f
+                              : first ? sg_c0(p, m + i, n + j)
+                                      : p->c[(m + i) * p->crs + (n + j) * p->ccs];
+    t.c = buf;
+    t.ldc = nr;
+    r->k.micro(&t, mv);
+    for (int i = 0; i < mv; i++)
+        for (int j = 0; j < nv; j++)
+            p->c[(m + i) * p->crs + (n + j) * p->ccs] =
+                last ? sg_clamp(e, buf[i * nr + j]) : buf[i * nr + j];
+}
+
+/* The rule element by element (the packing buffer could not be allocated). */
+static void rect_plain(const SgProblem *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    for (int64_t m = m0; m < m1; m++)
+        for (int64_t n = n0; n < n1; n++) {
+            float acc = sg_c0(p, m, n);
+            for (int64_t k = 0; k < p->K; k++)
+                acc = fmaf(sg_elem(&p->a, p->K, m, k), sg_elem(&p->b, p->K, n, k), acc);
+            p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, acc);
+        }
+}
+
+/* B's slivers for columns jc .. jc+nc-1, k block pc: packed into buf unless read in place
+ * (then only a ragged last sliver is packed, so no load runs past B's columns). */
+static void pack_b_block(const SgRun *r, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+                         float *buf)
+{
+    const SgOperand *b = &r->p->b;
+    int nr = r->k.nr;
+    if (b->packed)
+        return;
+    for (int64_t s = 0; s * nr < nc; s++) {
+        int64_t nv = nc - s * nr < nr ? nc - s * nr : nr;
+        if (!r->direct_b || nv < nr)
+            sg_pack(b, jc + s * nr, nv, pc, kc, nr, buf + s * kc * nr);
+    }
+}
+
+static const float *b_sliver(const SgRun *r, int64_t n, int64_t nv, int64_t pc, int64_t kc,
+                             const float *buf, int64_t s, int64_t *ldb)
+{
+    const SgOperand *b = &r->p->b;
+    int nr = r->k.nr;
+    *ldb = nr;
+    if (b->packed)
+        return b->packed + n * r->p->K + pc * nr; /* n is a multiple of nr */
+    if (r->direct_b && nv == nr) {
+        *ldb = b->ks;
+        return b->p + n + pc * b->ks;
+    }
+    return buf + s * kc * nr;
+}
+
+static void rect(const SgRun *r, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const SgProblem *p = r->p;
+    int mr = r->k.mr, nr = r->k.nr;
+    int64_t kcmax = p->K < KC ? p->K : KC;
+    float *bbuf = scratch((size_t)kcmax * (NC + mr));
+    if (!bbuf) {
+        rect_plain(p, m0, m1, n0, n1);
+        return;
+    }
+    float *abuf = bbuf + kcmax * NC;
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+        for (int64_t pc = 0; pc < p->K; pc += KC) {
+            int64_t kc = p->K - pc < KC ? p->K - pc : KC;
+            pack_b_block(r, jc, nc, pc, kc, bbuf);
+            for (int64_t ir = m0; ir < m1; ir += mr) {
+                int mv = (int)(m1 - ir < mr ? m1 - ir : mr);
+                const float *a = abuf;
+                if (p->a.packed)
+                    a = p->a.packed + ir * p->K + pc * mr; /* ir is a multiple of mr */
+                else
+                    sg_pack(&p->a, ir, mv, pc, kc, mr, abuf);
+                for (int64_t s = 0; s * nr < nc; s++) {
+                    int64_t n = jc + s * nr, ldb;
+                    int nv = (int)(n1 - n < nr ? n1 - n : nr);
+                    const float *b = b_sliver(r, n, nv, pc, kc, bbuf, s, &ldb);
+                    tile(r, a, b, ldb, ir, n, mv, nv, pc, kc);
+                }
+            }
+        }
+    }
+}
+
+static void rect_task(void *ctx, int64_t begin, int64_t end)
+{
+    const SgRun *r = ctx;
+    const SgProblem *p = r->p;
+    if (r->split_n) {
+        int64_t n1 = end * r->k.nr;
+        rect(r, 0, p->M, begin * r->k.nr, n1 < p->N ? n1 : p->N);
+    } else {
+        int64_t m1 = end * r->k.mr;
+        rect(r, begin * r->k.mr, m1 < p->M ? m1 : p->M, 0, p->N);
+    }
+}
+
+void sg_drive(const SgProblem *p)
+{
+    if (p->K <= 0) {
+        for (int64_t m = 0; m < p->M; m++)
+            for (int64_t n = 0; n < p->N; n++)
+                p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, sg_c0(p, m, n));
+        return;
+    }
+    SgKernel k = sg_kernel(simd_level());
+    int mr = p->a.packed ? p->a.w : k.mr, nr = p->b.packed ? p->b.w : k.nr;
+    SgRun r = { p, k, false, false };
+    if (mr != k.mr || nr != k.nr)
+        r.k = (SgKernel){ mr, nr, sg_micro_generic };
+    r.direct_b = !p->b.packed && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 4 * mr;
+    int64_t mt = (p->M + mr - 1) / mr, nt = (p->N + nr - 1) / nr;
+    r.split_n = nt >= mt;
+    int64_t units = r.split_n ? nt : mt;
+    double unit_work = (double)(r.split_n ? nr * p->M : mr * p->N) * (double)p->K;
+    int64_t grain = unit_work >= CHUNK_WORK ? 1 : (int64_t)(CHUNK_WORK / unit_work) + 1;
+    pool_for(units, grain, rect_task, &r);
+}

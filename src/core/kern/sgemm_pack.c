@@ -1,0 +1,148 @@
+/* Packing operands into slivers (kern/sgemm_internal.h), and the packed-operand API of
+ * kern/sgemm.h: an operand packed once over all of K, reused by every product. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kern/sgemm_internal.h"
+
+struct SgemmPacked {
+    bool is_a;
+    int w;
+    int64_t rows, K;
+    float *data; /* ceil(rows / w) slivers of K * w */
+};
+
+void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc, int w,
+             float *out)
+{
+    const float s = x->alpha;
+    if (x->is == 1) { /* each k: iv contiguous values */
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = x->p + i0 + (k0 + k) * x->ks;
+            float *dst = out + k * w;
+            if (s == 1.0f)
+                memcpy(dst, src, (size_t)iv * sizeof *dst);
+            else
+                for (int64_t i = 0; i < iv; i++)
+                    dst[i] = s * src[i];
+            for (int64_t i = iv; i < w; i++)
+                dst[i] = 0.0f;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < iv; i++) { /* each row: kc values ks apart (1 when stored so) */
+        const float *src = x->p + (i0 + i) * x->is + k0 * x->ks;
+        if (s == 1.0f)
+            for (int64_t k = 0; k < kc; k++)
+                out[k * w + i] = src[k * x->ks];
+        else
+            for (int64_t k = 0; k < kc; k++)
+                out[k * w + i] = s * src[k * x->ks];
+    }
+    for (int64_t k = 0; k < kc; k++)
+        for (int64_t i = iv; i < w; i++)
+            out[k * w + i] = 0.0f;
+}
+
+float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k)
+{
+    if (x->packed)
+        return x->packed[i / x->w * x->w * K + k * x->w + i % x->w];
+    return x->alpha * x->p[i * x->is + k * x->ks];
+}
+
+static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, int64_t K)
+{
+    SimdLevel l = simd_level();
+    SgKernel k = sg_kernel(l);
+    int w = is_a ? k.mr : k.nr;
+    int64_t slivers = (rows + w - 1) / w;
+    SgemmPacked *p = calloc(1, sizeof *p);
+    size_t n = (size_t)(slivers * w * (K > 0 ? K : 1));
+    if (!p || !(p->data = malloc(n * sizeof(float)))) {
+        free(p);
+        return NULL;
+    }
+    *p = (SgemmPacked){ is_a, w, rows, K, p->data };
+    for (int64_t s = 0; s < slivers; s++) {
+        int64_t iv = rows - s * w < w ? rows - s * w : w;
+        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K);
+    }
+    return p;
+}
+
+SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const float *A,
+                          int64_t lda)
+{
+    if (M <= 0 || K < 0)
+        return NULL;
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 };
+    return pack_operand(true, &a, M, K);
+}
+
+SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb)
+{
+    if (N <= 0 || K < 0)
+        return NULL;
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 };
+    return pack_operand(false, &b, N, K);
+}
+
+void sgemm_packed_free(SgemmPacked *p)
+{
+    if (p)
+        free(p->data);
+    free(p);
+}
+
+int64_t sgemm_packed_rows(const SgemmPacked *p) { return p->rows; }
+int64_t sgemm_packed_k(const SgemmPacked *p) { return p->K; }
+
+static SgOperand packed_operand(const SgemmPacked *p)
+{
+    return (SgOperand){ NULL, 0, 0, 1.0f, p->data, p->w };
+}
+
+/* OpenBLAS on a packed operand: unpacked row-major (alpha already applied). */
+static float *unpack(const SgemmPacked *p)
+{
+    float *x = malloc((size_t)(p->rows * (p->K > 0 ? p->K : 1)) * sizeof *x);
+    SgOperand o = packed_operand(p);
+    for (int64_t i = 0; x && i < p->rows; i++)
+        for (int64_t k = 0; k < p->K; k++)
+            x[i * p->K + k] = sg_elem(&o, p->K, i, k);
+    return x;
+}
+
+void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, int64_t ldb,
+                    float *C, int64_t ldc, const SgemmEpi *epi)
+{
+    if (N <= 0)
+        return;
+    float *a;
+    if (sgemm_backend() == SGEMM_OPENBLAS && (a = unpack(pa))) {
+        sg_openblas(false, tb, pa->rows, N, pa->K, 1.0f, a, pa->K, B, ldb, C, ldc, epi);
+        free(a);
+        return;
+    }
+    SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
+                    { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 },
+                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+    sg_drive(&p);
+}
+
+void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda,
+                    const SgemmPacked *pb, float *C, int64_t ldc, const SgemmEpi *epi)
+{
+    if (M <= 0)
+        return;
+    float *b;
+    if (sgemm_backend() == SGEMM_OPENBLAS && (b = unpack(pb))) {
+        sg_openblas(ta, true, M, pb->rows, pb->K, alpha, A, lda, b, pb->K, C, ldc, epi);
+        free(b);
+        return;
+    }
+    SgProblem p = { M, pb->rows, pb->K, { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 },
+                    packed_operand(pb), C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+    sg_drive(&p);
+}
