@@ -80,3 +80,58 @@ static void (*const by_rows[MR + 1])(const SgTile *) = {
 static void micro(const SgTile *t, int m) { by_rows[m](t); }
 
 const SgKernel sg_kernel_avx2 = { MR, 16, micro };
+
+/* Rows i .. i+7, columns k .. k+7 of src (row stride is) to out[(k + j) * w + i ..], times
+ * s unless s is 1: an 8 x 8 transpose in registers. */
+INLINE TARGET void transpose8(const float *src, int64_t is, float *out, int w, bool scale,
+                              __m256 s)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + is),
+           r2 = _mm256_loadu_ps(src + 2 * is), r3 = _mm256_loadu_ps(src + 3 * is),
+           r4 = _mm256_loadu_ps(src + 4 * is), r5 = _mm256_loadu_ps(src + 5 * is),
+           r6 = _mm256_loadu_ps(src + 6 * is), r7 = _mm256_loadu_ps(src + 7 * is);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    __m256 v[8] = {
+        _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+        _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+        _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+        _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31),
+    };
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        _mm256_storeu_ps(out + j * w, scale ? _mm256_mul_ps(s, v[j]) : v[j]);
+}
+
+INLINE TARGET void pack_rows(const float *src, int64_t is, int64_t iv, int64_t kc, int w,
+                             float s, float *out, const bool scale)
+{
+    int64_t i = 0;
+    __m256 sv = _mm256_set1_ps(s);
+    for (; i + 8 <= iv; i += 8) {
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8)
+            transpose8(src + i * is + k, is, out + k * w + i, w, scale, sv);
+        for (; k < kc; k++)
+            for (int j = 0; j < 8; j++)
+                out[k * w + i + j] = scale ? s * src[(i + j) * is + k] : src[(i + j) * is + k];
+    }
+    for (; i < iv; i++)
+        for (int64_t k = 0; k < kc; k++)
+            out[k * w + i] = scale ? s * src[i * is + k] : src[i * is + k];
+}
+
+TARGET void sg_pack_rows_avx2(const float *src, int64_t is, int64_t iv, int64_t kc, int w,
+                              float s, float *out)
+{
+    if (s == 1.0f)
+        pack_rows(src, is, iv, kc, w, s, out, false);
+    else
+        pack_rows(src, is, iv, kc, w, s, out, true);
+}

@@ -19,6 +19,7 @@
 typedef struct SgRun {
     const SgProblem *p;
     SgKernel k;
+    SimdLevel level;
     bool split_n;  /* threads split columns (else rows) */
     bool direct_b; /* B's slivers read in place (contiguous along n, few rows to reuse them) */
 } SgRun;
@@ -125,7 +126,7 @@ static void pack_b_block(const SgRun *r, int64_t jc, int64_t nc, int64_t pc, int
     for (int64_t s = 0; s * nr < nc; s++) {
         int64_t nv = nc - s * nr < nr ? nc - s * nr : nr;
         if (!r->direct_b || nv < nr)
-            sg_pack(b, jc + s * nr, nv, pc, kc, nr, buf + s * kc * nr);
+            sg_pack(b, jc + s * nr, nv, pc, kc, nr, buf + s * kc * nr, r->level);
     }
 }
 
@@ -166,7 +167,7 @@ static void rect(const SgRun *r, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
                 if (p->a.packed)
                     a = p->a.packed + ir * p->K + pc * mr; /* ir is a multiple of mr */
                 else
-                    sg_pack(&p->a, ir, mv, pc, kc, mr, abuf);
+                    sg_pack(&p->a, ir, mv, pc, kc, mr, abuf, r->level);
                 for (int64_t s = 0; s * nr < nc; s++) {
                     int64_t n = jc + s * nr, ldb;
                     int nv = (int)(n1 - n < nr ? n1 - n : nr);
@@ -199,12 +200,13 @@ void sg_drive(const SgProblem *p)
                 p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, sg_c0(p, m, n));
         return;
     }
-    SgKernel k = sg_kernel(simd_level());
+    SimdLevel level = simd_level();
+    SgKernel k = sg_kernel(level);
     int mr = p->a.packed ? p->a.w : k.mr, nr = p->b.packed ? p->b.w : k.nr;
-    SgRun r = { p, k, false, false };
+    SgRun r = { p, k, level, false, false };
     if (mr != k.mr || nr != k.nr)
         r.k = (SgKernel){ mr, nr, sg_micro_generic };
-    r.direct_b = !p->b.packed && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 4 * mr;
+    r.direct_b = !p->b.packed && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 8 * mr;
     int64_t mt = (p->M + mr - 1) / mr, nt = (p->N + nr - 1) / nr;
     r.split_n = nt >= mt;
     int64_t units = r.split_n ? nt : mt;

@@ -70,9 +70,14 @@ typedef struct SgProblem {
     SgemmEpi epi;     /* bias_m along M, bias_n along N of this problem */
 } SgProblem;
 
-/* Rows i0 .. i0+iv-1 (iv <= w), k0 .. k0+kc-1 of x into one sliver w wide. */
+/* Rows i0 .. i0+iv-1 (iv <= w), k0 .. k0+kc-1 of x into one sliver w wide; l: the SIMD
+ * level that may transpose it (copies, so the same bits at any level). */
 void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc, int w,
-             float *out);
+             float *out, SimdLevel l);
+/* out[k * w + i] = s * src[i * is + k] for i < iv, k < kc (s == 1: a copy), 8 x 8 blocks
+ * transposed in registers. */
+void sg_pack_rows_avx2(const float *src, int64_t is, int64_t iv, int64_t kc, int w, float s,
+                       float *out);
 /* Runs the problem on qscope's kernels (threads split rows or columns of C). */
 void sg_drive(const SgProblem *p);
 /* C(m, n)'s starting value. */

@@ -13,7 +13,7 @@ struct SgemmPacked {
 };
 
 void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc, int w,
-             float *out)
+             float *out, SimdLevel l)
 {
     const float s = x->alpha;
     if (x->is == 1) { /* each k: iv contiguous values */
@@ -30,15 +30,14 @@ void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc,
         }
         return;
     }
-    for (int64_t i = 0; i < iv; i++) { /* each row: kc values ks apart (1 when stored so) */
-        const float *src = x->p + (i0 + i) * x->is + k0 * x->ks;
-        if (s == 1.0f)
+    if (x->ks == 1 && l >= SIMD_AVX2)
+        sg_pack_rows_avx2(x->p + i0 * x->is + k0, x->is, iv, kc, w, s, out);
+    else
+        for (int64_t i = 0; i < iv; i++) { /* each row: kc values ks apart */
+            const float *src = x->p + (i0 + i) * x->is + k0 * x->ks;
             for (int64_t k = 0; k < kc; k++)
-                out[k * w + i] = src[k * x->ks];
-        else
-            for (int64_t k = 0; k < kc; k++)
-                out[k * w + i] = s * src[k * x->ks];
-    }
+                out[k * w + i] = s == 1.0f ? src[k * x->ks] : s * src[k * x->ks];
+        }
     for (int64_t k = 0; k < kc; k++)
         for (int64_t i = iv; i < w; i++)
             out[k * w + i] = 0.0f;
@@ -66,7 +65,7 @@ static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, in
     *p = (SgemmPacked){ is_a, w, rows, K, p->data };
     for (int64_t s = 0; s < slivers; s++) {
         int64_t iv = rows - s * w < w ? rows - s * w : w;
-        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K);
+        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l);
     }
     return p;
 }
