@@ -6,6 +6,7 @@
 #include "text/args.h"
 #include "eval/metrics.h"
 #include "base/budget.h"
+#include "kern/sgemm.h"
 #include "kern/threads.h"
 
 static void show_batch(const App *app, char *buf, size_t cap)
@@ -38,6 +39,22 @@ static QsStatus set_threads(App *app, const char *key, const char *v, QsError *e
         return qs_fail(err, QS_EINVAL, "%s=%ld: expected 1 to 256", key, n);
     app->session.opt.threads = (int)n;
     threads_set((int)n);
+    return QS_OK;
+}
+
+static void show_blas(const App *app, char *buf, size_t cap)
+{
+    (void)app;
+    snprintf(buf, cap, "%s", sgemm_backend_name(sgemm_backend()));
+}
+
+static QsStatus set_blas(App *app, const char *key, const char *v, QsError *err)
+{
+    (void)app;
+    int k;
+    if (parse_choice_of(key, v, choice_blas, &k, err))
+        return err->code;
+    sgemm_set_backend((SgemmBackend)k);
     return QS_OK;
 }
 
@@ -114,6 +131,9 @@ const OptionDef option_table[] = {
     { "max_memory", OPT_TEXT, NULL,
       "the most a model or data file may make qscope allocate (512M, 4G; default 4G; "
       "docs/limits.md)", show_max_memory, set_max_memory },
+    { "blas", OPT_CHOICE, choice_blas,
+      "float matrix products: qscope (default; the same bits on every machine) or openblas "
+      "(its speed; its sums differ by CPU)", show_blas, set_blas },
 };
 const int option_count = sizeof option_table / sizeof option_table[0];
 

@@ -8,6 +8,7 @@
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "eval/metrics.h"
+#include "kern/sgemm.h"
 #include "qat/qat.h"
 #include "qat/qat_graph.h"
 #include "quant/observer.h"
@@ -116,6 +117,11 @@ const char *choice_synth_source(int i)
     static _Thread_local char buf[64];
     snprintf(buf, sizeof buf, "synth:%s", gen);
     return buf;
+}
+
+const char *choice_blas(int i)
+{
+    return i >= 0 && i < SGEMM_BACKEND_COUNT ? sgemm_backend_name((SgemmBackend)i) : NULL;
 }
 
 /* ---- words of the command language ---- */

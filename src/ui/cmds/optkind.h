@@ -79,6 +79,7 @@ const char *choice_qat_scales(int i);        /* qat_scales_names */
 const char *choice_split(int i);             /* split_name */
 const char *choice_split_or_none(int i);     /* the splits, then "none" */
 const char *choice_synth_source(int i);      /* synth:NAME per generator of synth_table */
+const char *choice_blas(int i);              /* SgemmBackend: qscope, openblas */
 /* Words of the command language itself (no core table holds them). */
 const char *choice_output(int i);            /* RenderMode: text, json */
 const char *choice_hist_what(int i);         /* act, weights */
