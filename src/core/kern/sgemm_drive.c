@@ -64,6 +64,32 @@ static float *scratch(size_t n)
     return s->p;
 }
 
+/* A tile buffer's starting values: c0 on the first k block, else the partial sums in C;
+ * columns past nv zero. */
+static void fill_buffer(const SgProblem *p, int64_t m, int64_t n, int mv, int nv, int nr,
+                        bool first, float *buf)
+{
+    const SgemmEpi *e = &p->epi;
+    const float *c = p->c + m * p->crs + n * p->ccs;
+    for (int i = 0; i < mv; i++) {
+        float *row = buf + i * nr;
+        if (!first || e->accumulate)
+            for (int j = 0; j < nv; j++)
+                row[j] = c[i * p->crs + j * p->ccs];
+        else if (e->bias_m)
+            for (int j = 0; j < nv; j++)
+                row[j] = e->bias_m[m + i];
+        else if (e->bias_n)
+            for (int j = 0; j < nv; j++)
+                row[j] = e->bias_n[n + j];
+        else
+            for (int j = 0; j < nv; j++)
+                row[j] = 0.0f;
+        for (int j = nv; j < nr; j++)
+            row[j] = 0.0f;
+    }
+}
+
 /* One tile's k block. A full tile of row-major C is the kernel's to load and store; an
  * edge tile or a transposed C goes through a tile buffer holding c0 or the partial sum. */
 static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, int64_t m,
@@ -88,18 +114,17 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
         return;
     }
     float buf[SG_MR_MAX * SG_NR_MAX];
-    for (int i = 0; i < mv; i++)
-        for (int j = 0; j < nr; j++)
-            buf[i * nr + j] = j >= nv ? 0.0f
-                              : first ? sg_c0(p, m + i, n + j)
-                                      : p->c[(m + i) * p->crs + (n + j) * p->ccs];
+    fill_buffer(p, m, n, mv, nv, nr, first, buf);
     t.c = buf;
     t.ldc = nr;
     r->k.micro(&t, mv);
+    float *c = p->c + m * p->crs + n * p->ccs;
+    bool clamp = last && e->clamp;
     for (int i = 0; i < mv; i++)
-        for (int j = 0; j < nv; j++)
-            p->c[(m + i) * p->crs + (n + j) * p->ccs] =
-                last ? sg_clamp(e, buf[i * nr + j]) : buf[i * nr + j];
+        for (int j = 0; j < nv; j++) {
+            float v = buf[i * nr + j];
+            c[i * p->crs + j * p->ccs] = clamp ? sg_clampf(v, e->lo, e->hi) : v;
+        }
 }
 
 /* The rule element by element (the packing buffer could not be allocated). */
@@ -126,7 +151,7 @@ static void pack_b_block(const SgRun *r, int64_t jc, int64_t nc, int64_t pc, int
     for (int64_t s = 0; s * nr < nc; s++) {
         int64_t nv = nc - s * nr < nr ? nc - s * nr : nr;
         if (!r->direct_b || nv < nr)
-            sg_pack(b, jc + s * nr, nv, pc, kc, nr, buf + s * kc * nr, r->level);
+            sg_pack(b, jc + s * nr, nv, pc, kc, nr, buf + s * kc * nr, r->level, true);
     }
 }
 
@@ -167,7 +192,7 @@ static void rect(const SgRun *r, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
                 if (p->a.packed)
                     a = p->a.packed + ir * p->K + pc * mr; /* ir is a multiple of mr */
                 else
-                    sg_pack(&p->a, ir, mv, pc, kc, mr, abuf, r->level);
+                    sg_pack(&p->a, ir, mv, pc, kc, mr, abuf, r->level, false);
                 for (int64_t s = 0; s * nr < nc; s++) {
                     int64_t n = jc + s * nr, ldb;
                     int nv = (int)(n1 - n < nr ? n1 - n : nr);

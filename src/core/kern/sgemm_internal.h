@@ -4,8 +4,8 @@
  * A product is a problem on two operands indexed (row, k): A's rows are C's rows, B's rows
  * are C's columns, so a transposed problem (C^T = op(B)^T op(A)^T, chosen when it fills the
  * SIMD lanes better) is the same problem with the operands swapped. Operands are packed into
- * slivers w rows wide, k-major: sliver[k * w + i] = alpha * X(i0 + i, k0 + k), zero past the
- * last row. A microkernel multiplies an A sliver (mr wide) by a B sliver (nr wide) into an
+ * slivers w rows wide, k-major: sliver[k * w + i] = alpha * X(i0 + i, k0 + k) (B's zero
+ * past the last row). A microkernel multiplies an A sliver (mr wide) by a B sliver (nr wide) into an
  * mr x nr tile of C, one accumulator per element taking the k terms in order with one FMA
  * each (kern/sgemm.h's rule), so the tile's shape never changes a bit of the result. */
 #ifndef QS_SGEMM_INTERNAL_H
@@ -71,9 +71,11 @@ typedef struct SgProblem {
 } SgProblem;
 
 /* Rows i0 .. i0+iv-1 (iv <= w), k0 .. k0+kc-1 of x into one sliver w wide; l: the SIMD
- * level that may transpose it (copies, so the same bits at any level). */
+ * level that may transpose it (copies, so the same bits at any level). pad: rows iv .. w-1
+ * zero (a B sliver, whose full width a kernel loads; an A sliver's extra rows are never
+ * read). */
 void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc, int w,
-             float *out, SimdLevel l);
+             float *out, SimdLevel l, bool pad);
 /* out[k * w + i] = s * src[i * is + k] for i < iv, k < kc (s == 1: a copy), 8 x 8 blocks
  * transposed in registers. */
 void sg_pack_rows_avx2(const float *src, int64_t is, int64_t iv, int64_t kc, int w, float s,

@@ -13,9 +13,11 @@ struct SgemmPacked {
 };
 
 void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc, int w,
-             float *out, SimdLevel l)
+             float *out, SimdLevel l, bool pad)
 {
     const float s = x->alpha;
+    if (pad && iv < w) /* one pass: per-k padding would be a memset call per k */
+        memset(out, 0, (size_t)(kc * w) * sizeof *out);
     if (x->is == 1) { /* each k: iv contiguous values */
         for (int64_t k = 0; k < kc; k++) {
             const float *src = x->p + i0 + (k0 + k) * x->ks;
@@ -25,8 +27,6 @@ void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc,
             else
                 for (int64_t i = 0; i < iv; i++)
                     dst[i] = s * src[i];
-            for (int64_t i = iv; i < w; i++)
-                dst[i] = 0.0f;
         }
         return;
     }
@@ -38,9 +38,6 @@ void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc,
             for (int64_t k = 0; k < kc; k++)
                 out[k * w + i] = s == 1.0f ? src[k * x->ks] : s * src[k * x->ks];
         }
-    for (int64_t k = 0; k < kc; k++)
-        for (int64_t i = iv; i < w; i++)
-            out[k * w + i] = 0.0f;
 }
 
 float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k)
@@ -65,7 +62,7 @@ static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, in
     *p = (SgemmPacked){ is_a, w, rows, K, p->data };
     for (int64_t s = 0; s < slivers; s++) {
         int64_t iv = rows - s * w < w ? rows - s * w : w;
-        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l);
+        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l, !is_a);
     }
     return p;
 }
