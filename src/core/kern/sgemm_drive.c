@@ -24,7 +24,8 @@ typedef struct SgRun {
     bool direct_b; /* B's slivers read in place (contiguous along n, few rows to reuse them) */
 } SgRun;
 
-/* Each thread's packing buffer: grown once to the largest call, freed when it exits. */
+/* Each thread's packing buffer (at most KC x (NC + mr) floats, 0.5 MiB): grown to the
+ * largest call once, then reused without allocating; freed when the thread exits. */
 typedef struct Scratch {
     float *p;
     size_t cap;

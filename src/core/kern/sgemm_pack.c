@@ -6,7 +6,6 @@
 #include "kern/sgemm_internal.h"
 
 struct SgemmPacked {
-    bool is_a;
     int w;
     int64_t rows, K;
     float *data; /* ceil(rows / w) slivers of K * w */
@@ -59,7 +58,7 @@ static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, in
         free(p);
         return NULL;
     }
-    *p = (SgemmPacked){ is_a, w, rows, K, p->data };
+    *p = (SgemmPacked){ w, rows, K, p->data };
     for (int64_t s = 0; s < slivers; s++) {
         int64_t iv = rows - s * w < w ? rows - s * w : w;
         sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l, !is_a);
