@@ -372,8 +372,14 @@ static void test_blocks_kept(void)
     CHECK_OK(run_forward(&r, (const Tensor *const *)x, NULL, NULL, &err), &err);
     CHECK(r.arena == arena && r.arena_cap == cap);
     same_outputs("blocks kept", &r, want);
-    /* Gradients switch to one slot per value. */
+    /* Gradients switch to one slot per value; the shared forward does not count. */
     CHECK_OK(run_enable_grads(&r, false, &err), &err);
+    Tensor *dout = tensor_new(DT_F32, run_output(&r, 0)->shape, NULL);
+    const Tensor *douts[1] = { dout };
+    memset(tensor_f32(dout), 0, (size_t)tensor_numel(dout) * sizeof(float));
+    expect_error("backward after a shared forward", run_backward(&r, douts, &err), &err,
+                 QS_EINVAL, "no forward pass");
+    tensor_free(dout);
     CHECK_OK(run_forward(&r, (const Tensor *const *)x, NULL, NULL, &err), &err);
     CHECK(!r.shared);
     same_outputs("with grads", &r, want);

@@ -337,6 +337,8 @@ QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err)
     }
     r->grads_on = true;
     r->input_grads = input_grads;
+    if (r->shared)
+        r->forward_done = false; /* its inner values are gone: backward needs a new forward */
     if (r->batch)
         return run_alloc_grads(r, err);
     return QS_OK;

@@ -94,7 +94,9 @@ void run_release(Run *r);
  * constant) -- or from a graph input when input_grads -- to a graph output, and builds
  * r->params with its gradient buffer. Fails with QS_EUNSUPPORTED "training through <Op>
  * '<node>' is not supported" when a node on such a path has no backward, and when a
- * parameter is not f32. Calling it again re-plans (e.g. to switch input_grads). */
+ * parameter is not f32. Calling it again re-plans (e.g. to switch input_grads). Gradients
+ * switch the run to one slot per value: a forward run before in the shared layout does not
+ * count for run_backward. */
 QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err);
 
 /* Back-propagates from the last run_forward (same batch, same inputs, parameters not
