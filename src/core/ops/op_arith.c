@@ -81,15 +81,20 @@ float op_mod_floor(float a, float b)
     return r;
 }
 
-static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out)
+/* A Relu or Clip fused into the node (RunCtx.clamp; only Sub's row takes one) is applied
+ * in the same loop. */
+static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
+    float lo = rc->clamp_lo, hi = rc->clamp_hi;
     const Shape *o = &out->shape;
     const float *a = tensor_f32(in[0]), *b = tensor_f32(in[1]); /* each its own shape */
     float *c = tensor_f32(out);                                 /* broadcast shape */
     int64_t sa[QS_MAX_DIMS], sb[QS_MAX_DIMS];
     arith_strides(&in[0]->shape, o, sa);
     arith_strides(&in[1]->shape, o, sb);
-    if (k == AR_SUB)
+    if (k == AR_SUB && rc->clamp)
+        ARITH_WALK(o, sa, sb, c[i] = op_clamp_value(a[ia] - b[ib], lo, hi));
+    else if (k == AR_SUB)
         ARITH_WALK(o, sa, sb, c[i] = a[ia] - b[ib]);
     else if (k == AR_DIV)
         ARITH_WALK(o, sa, sb, c[i] = a[ia] / b[ib]);
@@ -165,7 +170,7 @@ static void arith_backward(ArithKind k, const Tensor *const *in, const Tensor *d
 
 static void sub_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    arith_forward(AR_SUB, in, out);
+    arith_forward(AR_SUB, in, out, rc);
 }
 static void sub_backward(const Node *n, const Tensor *const *in, const Tensor *out,
                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
@@ -174,7 +179,7 @@ static void sub_backward(const Node *n, const Tensor *const *in, const Tensor *o
 }
 static void div_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    arith_forward(AR_DIV, in, out);
+    arith_forward(AR_DIV, in, out, rc);
 }
 static void div_backward(const Node *n, const Tensor *const *in, const Tensor *out,
                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
@@ -183,7 +188,7 @@ static void div_backward(const Node *n, const Tensor *const *in, const Tensor *o
 }
 static void pow_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    arith_forward(AR_POW, in, out);
+    arith_forward(AR_POW, in, out, rc);
 }
 static void pow_backward(const Node *n, const Tensor *const *in, const Tensor *out,
                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
@@ -207,7 +212,7 @@ static ArithKind mod_kind(const Node *n)
 }
 static void mod_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    arith_forward(mod_kind(n), in, out);
+    arith_forward(mod_kind(n), in, out, rc);
 }
 static void mod_backward(const Node *n, const Tensor *const *in, const Tensor *out,
                          const Tensor *dout, Tensor *const *din, const RunCtx *rc)
@@ -314,7 +319,7 @@ static void hardsigmoid_backward(const Node *n, const Tensor *const *in, const T
 
 const OpDef op_sub_def = {
     .name = "Sub", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
-    .forward = sub_forward, .backward = sub_backward
+    .forward = sub_forward, .backward = sub_backward, .fuses_clamp = true
 };
 const OpDef op_div_def = {
     .name = "Div", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,

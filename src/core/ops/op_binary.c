@@ -9,13 +9,19 @@
  *     an (outer, C, inner) loop;
  *   - everything else: a strided walk over the output with zero strides on broadcast
  *     axes, after dropping size-1 axes and merging neighbours that broadcast alike.
+ * A Relu or Clip the run fused into the node (RunCtx.clamp) is applied in the same loops.
  * Backward uses the strided walk only, summing the gradient of a broadcast operand over
  * its broadcast axes (see binary_backward). */
-#include <string.h>
-
 #include "ops/op.h"
 
 typedef enum { BIN_ADD, BIN_MUL } BinKind;
+
+/* What a forward computes per element: the kind, and the fused clamp if any. */
+typedef struct BinOp {
+    BinKind k;
+    bool clamp;
+    float lo, hi;
+} BinOp;
 
 static QsStatus binary_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
@@ -26,34 +32,47 @@ static QsStatus binary_infer(const Node *n, const Shape *const *in, Shape *out, 
     return op_broadcast(n, in[0], in[1], out, err);
 }
 
-/* c[i] = a[i * sa] op b[i * sb] for i < len, with sa, sb in {0, 1}. */
-#define BIN_RUN(OP)                                                                       \
+/* The element functions BIN_RUN applies (lo, hi: the fused clamp's bounds in scope). */
+#define BIN_ADD_F(x, y) ((x) + (y))
+#define BIN_MUL_F(x, y) ((x) * (y))
+#define BIN_ADD_CLAMP_F(x, y) op_clamp_value((x) + (y), lo, hi)
+#define BIN_MUL_CLAMP_F(x, y) op_clamp_value((x) * (y), lo, hi)
+
+/* c[i] = F(a[i * sa], b[i * sb]) for i < len, with sa, sb in {0, 1}. */
+#define BIN_RUN(F)                                                                        \
     do {                                                                                  \
         if (sa && sb) {                                                                   \
             for (int64_t i = 0; i < len; i++)                                             \
-                c[i] = a[i] OP b[i];                                                      \
+                c[i] = F(a[i], b[i]);                                                     \
         } else if (sa) {                                                                  \
             float bv = b[0];                                                              \
             for (int64_t i = 0; i < len; i++)                                             \
-                c[i] = a[i] OP bv;                                                        \
+                c[i] = F(a[i], bv);                                                       \
         } else if (sb) {                                                                  \
             float av = a[0];                                                              \
             for (int64_t i = 0; i < len; i++)                                             \
-                c[i] = av OP b[i];                                                        \
+                c[i] = F(av, b[i]);                                                       \
         } else {                                                                          \
-            float v = a[0] OP b[0];                                                       \
+            float v = F(a[0], b[0]);                                                      \
             for (int64_t i = 0; i < len; i++)                                             \
                 c[i] = v;                                                                 \
         }                                                                                 \
     } while (0)
 
-static void binary_run(BinKind k, float *c, const float *a, int sa, const float *b, int sb,
-                       int64_t len)
+static void binary_run(const BinOp *op, float *c, const float *a, int sa, const float *b,
+                       int sb, int64_t len)
 {
-    if (k == BIN_ADD)
-        BIN_RUN(+);
-    else
-        BIN_RUN(*);
+    float lo = op->lo, hi = op->hi;
+    if (op->clamp) {
+        if (op->k == BIN_ADD)
+            BIN_RUN(BIN_ADD_CLAMP_F);
+        else
+            BIN_RUN(BIN_MUL_CLAMP_F);
+    } else if (op->k == BIN_ADD) {
+        BIN_RUN(BIN_ADD_F);
+    } else {
+        BIN_RUN(BIN_MUL_F);
+    }
 }
 
 /* Operand shape right-aligned to the output rank (numpy: missing leading dims are 1). */
@@ -137,7 +156,7 @@ static void binary_step(int m, const int64_t *D, const int64_t *SA, const int64_
 }
 
 /* The general case. */
-static void binary_strided(BinKind k, const int64_t *da, const int64_t *db, const Shape *o,
+static void binary_strided(const BinOp *op, const int64_t *da, const int64_t *db, const Shape *o,
                            float *c, const float *a, const float *b)
 {
     int64_t D[QS_MAX_DIMS], SA[QS_MAX_DIMS], SB[QS_MAX_DIMS];
@@ -145,13 +164,14 @@ static void binary_strided(BinKind k, const int64_t *da, const int64_t *db, cons
     int64_t len = D[m - 1], outer = shape_numel(o) / len;
     int64_t idx[QS_MAX_DIMS] = { 0 }, oa = 0, ob = 0;
     for (int64_t t = 0; t < outer; t++, c += len) {
-        binary_run(k, c, a + oa, SA[m - 1] != 0, b + ob, SB[m - 1] != 0, len);
+        binary_run(op, c, a + oa, SA[m - 1] != 0, b + ob, SB[m - 1] != 0, len);
         binary_step(m, D, SA, SB, idx, &oa, &ob);
     }
 }
 
-static void binary_forward(BinKind k, const Tensor *const *in, Tensor *out)
+static void binary_forward(BinKind k, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
+    BinOp op = { .k = k, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
     const Shape *o = &out->shape;
     float *c = tensor_f32(out); /* broadcast shape */
     int64_t numel = shape_numel(o);
@@ -172,23 +192,23 @@ static void binary_forward(BinKind k, const Tensor *const *in, Tensor *out)
     if (shape_equal(&ta->shape, o)) {
         int axis;
         if (shape_numel(&tb->shape) == numel) { /* same shape up to leading ones */
-            binary_run(k, c, a, 1, b, 1, numel);
+            binary_run(&op, c, a, 1, b, 1, numel);
             return;
         }
         if (binary_single_axis(db, o, &axis)) {
             if (axis < 0) { /* scalar */
-                binary_run(k, c, a, 1, b, 0, numel);
+                binary_run(&op, c, a, 1, b, 0, numel);
                 return;
             }
             int64_t ch = o->dim[axis], inner = shape_span(o, axis + 1, o->ndim);
             int64_t outer = shape_span(o, 0, axis);
             for (int64_t t = 0; t < outer; t++)
                 for (int64_t j = 0; j < ch; j++, a += inner, c += inner)
-                    binary_run(k, c, a, 1, b + j, 0, inner);
+                    binary_run(&op, c, a, 1, b + j, 0, inner);
             return;
         }
     }
-    binary_strided(k, da, db, o, c, a, b);
+    binary_strided(&op, da, db, o, c, a, b);
 }
 
 /* Backward scratch: one double accumulator per element of each operand that broadcasts
@@ -271,7 +291,7 @@ static void binary_backward(BinKind k, const Tensor *const *in, const Tensor *do
 
 static void add_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    binary_forward(BIN_ADD, in, out);
+    binary_forward(BIN_ADD, in, out, rc);
 }
 
 static void add_backward(const Node *n, const Tensor *const *in, const Tensor *out,
@@ -282,7 +302,7 @@ static void add_backward(const Node *n, const Tensor *const *in, const Tensor *o
 
 static void mul_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    binary_forward(BIN_MUL, in, out);
+    binary_forward(BIN_MUL, in, out, rc);
 }
 
 static void mul_backward(const Node *n, const Tensor *const *in, const Tensor *out,
@@ -294,9 +314,9 @@ static void mul_backward(const Node *n, const Tensor *const *in, const Tensor *o
 const OpDef op_add_def = {
     .name = "Add", .min_in = 2, .max_in = 2, .infer = binary_infer, .scratch = binary_scratch,
     .int8 = { .step = OPQ_ADD, .qp = OPQ_QP_OWN },
-    .forward = add_forward, .backward = add_backward
+    .forward = add_forward, .backward = add_backward, .fuses_clamp = true
 };
 const OpDef op_mul_def = {
     .name = "Mul", .min_in = 2, .max_in = 2, .infer = binary_infer, .scratch = binary_scratch,
-    .forward = mul_forward, .backward = mul_backward
+    .forward = mul_forward, .backward = mul_backward, .fuses_clamp = true
 };

@@ -1,15 +1,14 @@
-/* Matrix products, all through cblas_sgemm (row-major):
+/* Matrix products, all through sgemm (kern/sgemm.h, row-major):
  *   Gemm   https://onnx.ai/onnx/operators/onnx__Gemm.html
  *   Dense  https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
  *   MatMul https://onnx.ai/onnx/operators/onnx__MatMul.html (numpy.matmul rules)
  * infer checks every dimension handed to cblas fits in an int, so forward and backward can
- * cast.
+ * cast. The forwards put a bias and a fused Relu/Clip (RunCtx.clamp) in sgemm's epilogue.
  *
  * Backward: the matrix gradients are sgemms that accumulate straight into din (beta = 1),
  * which also sums over rows and broadcast batch entries. Bias and C gradients are sums
  * over rows, accumulated in double and rounded once. */
 #include <limits.h>
-#include <string.h>
 
 #include "kern/sgemm.h"
 #include "ops/op.h"
@@ -80,6 +79,12 @@ static void dense_sum_rows(const float *dy, int64_t rows, int64_t cols, double s
     }
 }
 
+/* The epilogue of a forward: the clamp of an activation the run fused into this node. */
+static SgemmEpi dense_epi(const RunCtx *rc)
+{
+    return (SgemmEpi){ .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
+}
+
 /* ---- Gemm: Y (M, N) = alpha A' B' + beta C ------------------------------------------- */
 
 static QsStatus gemm_parse(const Node *n, OpParams *prm, QsError *err)
@@ -140,20 +145,23 @@ static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     int m = (int)out->shape.dim[0], nn = (int)out->shape.dim[1];
     int k = (int)a->shape.dim[ta ? 0 : 1];
     float *y = tensor_f32(out); /* (M, N) */
-    float blas_beta = 0.0f;
+    SgemmEpi epi = dense_epi(rc);
     /* beta == 0 ignores C altogether (as BLAS does), so an inf in C cannot leak in. */
     if (c && beta != 0.0f) {
         const float *cv = tensor_f32(c); /* () (N) (1, N) (M, 1) (M, N) ... */
         int64_t cr = c->shape.ndim == 2 ? c->shape.dim[0] : 1;
         int64_t cc = c->shape.ndim >= 1 ? c->shape.dim[c->shape.ndim - 1] : 1;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < nn; j++)
-                y[i * nn + j] = beta * cv[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
-        blas_beta = 1.0f;
+        if (beta == 1.0f && cr == 1 && cc == nn) {
+            epi.bias_n = cv; /* a Linear's bias: the sums start from it */
+        } else {
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < nn; j++)
+                    y[i * nn + j] = beta * cv[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
+            epi.accumulate = true;
+        }
     }
     sgemm(ta, tb, m, nn, k, alpha, tensor_f32(a), (int)a->shape.dim[1], tensor_f32(b),
-          (int)b->shape.dim[1], y, nn, blas_beta != 0.0f ? &sgemm_accumulate : NULL);
-    (void)rc;
+          (int)b->shape.dim[1], y, nn, &epi);
 }
 
 /* With A' = op(A) (M, K), B' = op(B) (K, N):
@@ -249,14 +257,10 @@ static void dense_forward(const Node *n, const Tensor *const *in, Tensor *out, c
     int inf = (int)w->shape.dim[1], outf = (int)w->shape.dim[0];
     int rows = (int)shape_span(&x->shape, 0, x->shape.ndim - 1);
     float *y = tensor_f32(out); /* (rows, OUT) */
-    if (b) {
-        const float *bv = tensor_f32(b); /* (OUT) */
-        for (int r = 0; r < rows; r++)
-            memcpy(y + (size_t)r * (size_t)outf, bv, (size_t)outf * sizeof *y);
-    }
+    SgemmEpi epi = dense_epi(rc);
+    epi.bias_n = b ? tensor_f32(b) : NULL; /* (OUT) */
     sgemm(false, true, rows, outf, inf, 1.0f, tensor_f32(x), inf, tensor_f32(w), inf, y, outf,
-          b ? &sgemm_accumulate : NULL);
-    (void)rc;
+          &epi);
 }
 
 /* dX (rows, IN) += dY (rows, OUT) W (OUT, IN); dW (OUT, IN) += dY^T X; db += dY summed
@@ -350,14 +354,14 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
     const float *av = tensor_f32(a), *bv = tensor_f32(b);
     float *y = tensor_f32(out);
     int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
+    SgemmEpi epi = dense_epi(rc);
     int64_t batch_b = 1;
     for (int i = 0; i < g.rank; i++)
         batch_b *= g.bb[i];
     if (batch_b == 1) {
         /* One B for every batch entry: the output batch is A's, so A's rows stack. */
         int rows = (int)(shape_numel(&a->shape) / g.k);
-        sgemm(false, false, rows, nn, k, 1.0f, av, k, bv, nn, y, nn, NULL);
-        (void)rc;
+        sgemm(false, false, rows, nn, k, 1.0f, av, k, bv, nn, y, nn, &epi);
         return;
     }
     int64_t total = 1;
@@ -378,9 +382,8 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
             sb *= g.bb[i];
         }
         sgemm(false, false, m, nn, k, 1.0f, av + oa * g.m * g.k, k, bv + ob * g.k * g.n, nn,
-              y + t * g.m * g.n, nn, NULL);
+              y + t * g.m * g.n, nn, &epi);
     }
-    (void)rc;
 }
 
 /* Per output batch entry t (mapped to A entry ia and B entry ib as in the forward):
@@ -445,15 +448,15 @@ const OpDef op_gemm_def = {
     .name = "Gemm", .min_in = 2, .max_in = 3, .infer = gemm_infer, .forward = gemm_forward,
     .parse = gemm_parse,
     .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_GEMM },
-    .backward = gemm_backward,
+    .backward = gemm_backward, .fuses_clamp = true,
 };
 const OpDef op_dense_def = {
     .name = "Dense", .min_in = 2, .max_in = 3, .infer = dense_infer, .forward = dense_forward,
     .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_DENSE },
-    .backward = dense_backward,
+    .backward = dense_backward, .fuses_clamp = true,
 };
 const OpDef op_matmul_def = {
     .name = "MatMul", .min_in = 2, .max_in = 2, .infer = matmul_infer, .forward = matmul_forward,
     .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_MATMUL },
-    .backward = matmul_backward,
+    .backward = matmul_backward, .fuses_clamp = true,
 };

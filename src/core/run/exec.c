@@ -23,6 +23,7 @@ Executor exec_float_new(const Graph *g, FloatExec **owner)
 {
     FloatExec *f = xcalloc(1, sizeof *f);
     run_init(&f->run, g);
+    f->run.outputs_only = true;
     *owner = f;
     return (Executor){ .self = f, .graph = g, .forward = float_forward };
 }
@@ -35,4 +36,8 @@ void exec_float_free(FloatExec *f)
     free(f);
 }
 
-const Run *exec_float_run(const FloatExec *f) { return &f->run; }
+const Run *exec_float_run(FloatExec *f)
+{
+    f->run.outputs_only = false;
+    return &f->run;
+}

@@ -20,12 +20,14 @@ typedef struct Executor {
                         RunTapFn tap, void *tap_user, QsError *err);
 } Executor;
 
-/* The float executor over a Run; release with exec_float_free. */
+/* The float executor over a Run; release with exec_float_free. The run starts in the
+ * inference layout (run.h: outputs_only, shared slots, fused Relu/Clip). */
 typedef struct FloatExec FloatExec;
 Executor exec_float_new(const Graph *g, FloatExec **owner);
 void exec_float_free(FloatExec *f);
-/* Its Run: every value of the last batch stays readable there until the next forward
- * (comparisons read the float reference's inner values). */
-const Run *exec_float_run(const FloatExec *f);
+/* Its Run, for reading inner values (comparisons read the float reference's): asking for
+ * it switches the run to one slot per value without fusion, so that every value of each
+ * later batch stays readable there until the next forward. */
+const Run *exec_float_run(FloatExec *f);
 
 #endif

@@ -34,6 +34,7 @@ static void run_free_grads(Run *r)
     r->grads = NULL;
     r->grad_arena = NULL;
     r->grad_arena_bytes = 0;
+    r->grad_arena_cap = 0;
     r->grad_batch = 0;
     r->grads_on = false;
     r->input_grads = false;
@@ -48,6 +49,7 @@ void run_release(Run *r)
     free(r->vals);
     free(r->arena);
     free(r->scratch);
+    run_plan_release(&r->plan);
     memset(r, 0, sizeof *r);
 }
 
@@ -59,6 +61,18 @@ static void *aligned_block(size_t bytes)
     if (posix_memalign(&p, RUN_ALIGN, bytes ? bytes : RUN_ALIGN))
         return NULL;
     return p;
+}
+
+/* Makes *block at least `bytes` (contents dropped when it grows); false when out of memory,
+ * with the block gone. */
+static bool grow_block(void **block, size_t *cap, size_t bytes)
+{
+    if (*block && bytes <= *cap)
+        return true;
+    free(*block);
+    *block = aligned_block(bytes);
+    *cap = *block ? bytes : 0;
+    return *block != NULL;
 }
 
 /* Lays out one gradient slot per graph input or node output that needs a gradient, for
@@ -78,11 +92,9 @@ static QsStatus run_alloc_grads(Run *r, QsError *err)
             return qs_fail(err, QS_ENOMEM, "gradients for batch %lld overflow",
                            (long long)r->batch);
     }
-    free(r->grad_arena);
     r->grad_batch = 0;
     r->grad_arena_bytes = 0;
-    r->grad_arena = aligned_block(total);
-    if (!r->grad_arena)
+    if (!grow_block(&r->grad_arena, &r->grad_arena_cap, total))
         return qs_fail(err, QS_ENOMEM, "cannot allocate %zu bytes of gradients for batch %lld",
                        total, (long long)r->batch);
     size_t off = 0;
@@ -97,24 +109,46 @@ static QsStatus run_alloc_grads(Run *r, QsError *err)
     return QS_OK;
 }
 
+/* The arena offset of every node output in r->plan.off: the shared layout, or one slot
+ * per node output in topological order. Returns the arena's bytes. */
+static size_t run_layout(Run *r, bool shared)
+{
+    const Graph *g = r->g;
+    if (shared)
+        return run_plan_layout(&r->plan, g, r->shapes);
+    size_t off = 0;
+    for (int k = 0; k < g->n_nodes; k++) {
+        int v = g->nodes[g->order[k]].out;
+        r->plan.off[v] = off;
+        off += run_slot_bytes(&r->shapes[v]);
+    }
+    return off;
+}
+
 QsStatus run_set_batch(Run *r, int64_t batch, QsError *err)
 {
     const Graph *g = r->g;
     QS_ASSERT(g->finalized);
     if (batch < 1)
         return qs_fail(err, QS_EINVAL, "batch size %lld must be at least 1", (long long)batch);
-    if (r->arena && r->batch == batch)
+    bool shared = r->outputs_only && !r->grads_on;
+    if (r->batch == batch && r->shared == shared)
         return r->grads_on && r->grad_batch != batch ? run_alloc_grads(r, err) : QS_OK;
     r->forward_done = false;
+    r->batch = 0; /* not laid out until this succeeds */
+    if (!r->planned) {
+        run_plan_init(&r->plan, g);
+        r->planned = true;
+    }
     if (graph_infer_shapes(g, batch, r->shapes, err))
         return err->code;
-    size_t total = 0, scratch = 0;
+    size_t sum = 0, scratch = 0;
     for (int k = 0; k < g->n_nodes; k++) {
         const Node *n = &g->nodes[g->order[k]];
         size_t bytes;
         if (shape_checked_bytes(&r->shapes[n->out], sizeof(float), &bytes, n->name, err))
             return err->code;
-        if (__builtin_add_overflow(total, align_up(bytes), &total))
+        if (__builtin_add_overflow(sum, align_up(bytes), &sum))
             return qs_fail(err, QS_ENOMEM, "activations for batch %lld overflow",
                            (long long)batch);
         const OpDef *def = op_table[n->op];
@@ -127,31 +161,25 @@ QsStatus run_set_batch(Run *r, int64_t batch, QsError *err)
                 scratch = s;
         }
     }
-    free(r->arena);
-    free(r->scratch);
-    r->arena = aligned_block(total);
-    r->scratch = aligned_block(scratch);
-    if (!r->arena || !r->scratch) {
-        free(r->arena);
-        free(r->scratch);
-        r->arena = r->scratch = NULL;
+    /* Every slot was checked above, and a layout is never larger than their sum. */
+    size_t total = run_layout(r, shared);
+    if (!grow_block(&r->arena, &r->arena_cap, total) ||
+        !grow_block(&r->scratch, &r->scratch_cap, scratch))
         return qs_fail(err, QS_ENOMEM, "cannot allocate %zu bytes of activations for batch %lld",
                        total + scratch, (long long)batch);
-    }
-    r->arena_bytes = total;
     r->scratch_bytes = scratch;
     r->batch = batch;
-    size_t off = 0;
+    r->shared = shared;
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = &g->values[i];
         if (v->kind == VAL_CONST)
             r->vals[i] = *v->data, r->vals[i].owns_data = false;
     }
     for (int k = 0; k < g->n_nodes; k++) {
-        const Node *n = &g->nodes[g->order[k]];
-        r->vals[n->out] = tensor_view(DT_F32, r->shapes[n->out], (char *)r->arena + off);
-        off += align_up((size_t)shape_numel(&r->shapes[n->out]) * sizeof(float));
+        int v = g->nodes[g->order[k]].out, slot = shared ? r->plan.slot_of[v] : v;
+        r->vals[v] = tensor_view(DT_F32, r->shapes[v], (char *)r->arena + r->plan.off[slot]);
     }
+    r->arena_bytes = total;
     if (r->grads_on)
         return run_alloc_grads(r, err);
     return QS_OK;
@@ -180,14 +208,22 @@ QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *ta
     }
     RunCtx rc = { .scratch = r->scratch, .scratch_bytes = r->scratch_bytes,
                   .training = r->training };
+    const RunPlan *p = &r->plan;
+    bool fuse = r->shared && !tap && !r->training && p->n_fused > 0;
     for (int k = 0; k < g->n_nodes; k++) {
-        const Node *n = &g->nodes[g->order[k]];
+        int id = g->order[k];
+        const Node *n = &g->nodes[id];
+        if (fuse && p->fused_away[id])
+            continue;
         const Tensor *in[64];
         for (int i = 0; i < n->n_in; i++)
             in[i] = n->in[i] >= 0 ? &r->vals[n->in[i]] : NULL;
+        rc.clamp = fuse && p->fused_act[id] >= 0;
+        rc.clamp_lo = p->clamp_lo[id];
+        rc.clamp_hi = p->clamp_hi[id];
         op_table[n->op]->forward(n, in, &r->vals[n->out], &rc);
         if (tap)
-            tap(tap_user, g->order[k], &r->vals[n->out]);
+            tap(tap_user, id, &r->vals[n->out]);
     }
     r->forward_done = true;
     return QS_OK;
@@ -301,7 +337,9 @@ QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err)
     }
     r->grads_on = true;
     r->input_grads = input_grads;
-    if (r->arena)
+    if (r->shared)
+        r->forward_done = false; /* its inner values are gone: backward needs a new forward */
+    if (r->batch)
         return run_alloc_grads(r, err);
     return QS_OK;
 }

@@ -1,8 +1,16 @@
 /* Executing a finalized graph on a batch, and back-propagating through it. A Run owns one
- * activation arena sized from shape inference for its batch size and reuses it across
- * batches of that size. With gradients enabled it also owns a gradient arena (one slot per
- * activation that needs a gradient, sized per batch) and one contiguous buffer holding the
- * gradient of every trainable parameter. */
+ * activation arena laid out from shape inference for its batch size. Two layouts:
+ *   - one slot per node output (the default, and always with gradients on): every value
+ *     of the last forward stays readable in r->vals, and backward finds them;
+ *   - with outputs_only set (inference: the float executor, exec.h), slots are shared by
+ *     values that are never live at the same time, and a Relu or Clip fuses into the node
+ *     before it (run_plan.h); only the graph outputs (run_output) stay readable after
+ *     run_forward, while taps see every node's own output during it.
+ * The arena, the scratch block and the gradient arena are kept while they are large
+ * enough, so a stream of batches, a smaller last one included, allocates nothing after the
+ * first. With gradients enabled the run also owns a gradient arena (one slot per
+ * activation that needs a gradient, laid out per batch) and one contiguous buffer holding
+ * the gradient of every trainable parameter. */
 #ifndef QS_RUN_H
 #define QS_RUN_H
 
@@ -12,6 +20,7 @@
 #include "base/error.h"
 #include "graph/graph.h"
 #include "ops/op.h"
+#include "run/run_plan.h"
 #include "base/tensor.h"
 
 /* Called after each node with its output; taps build summaries, they never keep `out`. */
@@ -38,11 +47,19 @@ typedef struct Run {
     int64_t batch;
     Shape *shapes;      /* [g->n_values] shapes for this batch */
     Tensor *vals;       /* [g->n_values] views: constants, caller inputs, arena slots */
-    void *arena;        /* activations, one 64-byte aligned slot per node output */
-    size_t arena_bytes;
+    void *arena;        /* activations, 64-byte aligned slots */
+    size_t arena_bytes; /* the current layout's size */
+    size_t arena_cap;   /* allocated */
     void *scratch;      /* largest op workspace (forward and backward) */
     size_t scratch_bytes;
+    size_t scratch_cap;
     bool training;      /* forward and backward get RunCtx.training (BatchNorm batch stats) */
+    /* Set by the caller before a forward: only the graph outputs are read after it, so the
+     * shared-slot layout with fusion may be used (while gradients are off). */
+    bool outputs_only;
+    bool shared;        /* the current layout shares slots (plan below) */
+    bool planned;       /* plan is made (once per run) */
+    RunPlan plan;
     /* Gradients (run_enable_grads); all zero/NULL until then. */
     bool grads_on;
     bool input_grads;   /* graph inputs get gradients too */
@@ -51,20 +68,25 @@ typedef struct Run {
     Tensor *grads;      /* [g->n_values] gradient views (data NULL when !needs_grad[v]) */
     void *grad_arena;   /* activation and input gradients for the current batch */
     size_t grad_arena_bytes;
+    size_t grad_arena_cap;
     int64_t grad_batch; /* batch size grad_arena is laid out for; 0 = none */
     ParamList params;
 } Run;
 
 void run_init(Run *r, const Graph *g);
-/* Sizes the arena for `batch` (no-op when already that size). QS_ENOMEM names the size.
- * With gradients enabled, the gradient arena is sized too. */
+/* Lays the arena out for `batch` (no-op when already laid out for that size and layout),
+ * growing it when too small. QS_ENOMEM names the size. With gradients enabled, the
+ * gradient arena is laid out too. */
 QsStatus run_set_batch(Run *r, int64_t batch, QsError *err);
 /* inputs[g->n_inputs], each (batch, ...sample shape) f32. Runs every node in order, with
- * RunCtx.training = r->training. For run_backward, the caller keeps the input data
- * unchanged until the backward is done (the run only views it). */
+ * RunCtx.training = r->training. With the shared layout and neither a tap nor training,
+ * a fused activation is computed by its producer (bit-identical values). For run_backward,
+ * the caller keeps the input data unchanged until the backward is done (the run only views
+ * it). */
 QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *tap_user,
                      QsError *err);
-/* The k-th graph output of the last forward (a view into the arena). */
+/* The k-th graph output of the last forward (a view into the arena, or a graph input or
+ * constant when the output is one). */
 const Tensor *run_output(const Run *r, int k);
 void run_release(Run *r);
 
@@ -72,7 +94,9 @@ void run_release(Run *r);
  * constant) -- or from a graph input when input_grads -- to a graph output, and builds
  * r->params with its gradient buffer. Fails with QS_EUNSUPPORTED "training through <Op>
  * '<node>' is not supported" when a node on such a path has no backward, and when a
- * parameter is not f32. Calling it again re-plans (e.g. to switch input_grads). */
+ * parameter is not f32. Calling it again re-plans (e.g. to switch input_grads). Gradients
+ * switch the run to one slot per value: a forward run before in the shared layout does not
+ * count for run_backward. */
 QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err);
 
 /* Back-propagates from the last run_forward (same batch, same inputs, parameters not
