@@ -39,7 +39,8 @@ q=$build/qscope
 [ -x "$q" ] || scripts/build.sh "$build"
 mods="$build/npm/node_modules"
 [ -d "$mods/onnxruntime-node" ] ||
-  npm install --prefix "$build/npm" --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null
+  npm install --prefix "$build/npm" --ignore-scripts --no-audit --no-fund onnxruntime-node \
+    >/dev/null
 export ORT_NODE_MODULES=$mods
 dir=$build/bench_models
 [ -f "$dir/manifest.json" ] || $py scripts/fixtures/gen_bench_models.py "$dir" 2>/dev/null
@@ -52,7 +53,10 @@ openblas=0
 # calibration samples: the MNIST nets' pass over 256 would last a few ms
 cal_n() { case $1 in lenet|dwnet) echo 2048 ;; *) echo 256 ;; esac; }
 data_of() { case $1 in lenet|dwnet) echo mnist ;; *) echo img64 ;; esac; }
-train_of() { case $1 in lenet|dwnet) echo "$dir/mnist_train.npz" ;; *) echo "$dir/$1_train.npz" ;; esac; }
+train_of() {
+  case $1 in lenet|dwnet) echo "$dir/mnist_train.npz" ;; *) echo "$dir/$1_train.npz" ;; esac
+}
+max_rss() { { /usr/bin/time -f '%M' "$@" >/dev/null; } 2>&1 | tail -n 1; } # KB
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 # per batch: passes and warm-up (batch 1 passes take well under a millisecond on MNIST nets)
 repeat_of() { [ "$1" = 1 ] && echo 21 || echo 5; }
@@ -68,7 +72,8 @@ q_rows() {
         const o = JSON.parse(l);
         if (o.cmd === "echo") [tag, thr] = o.text[0].split(" ");
         if (o.cmd === "bench")
-          console.log(`q_${tag} ${process.argv[1]} ${thr} ${o.batch} ${o.ms_per_sample * o.samples}`);
+          console.log(`q_${tag} ${process.argv[1]} ${thr} ${o.batch} ` +
+                      `${o.ms_per_sample * o.samples}`);
       } });' "$1"
 }
 
@@ -120,7 +125,8 @@ o_round() { # every ORT timing of one model
           node -e 'let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
             const j = JSON.parse(s), a = process.argv.slice(1);
             console.log(`o_${a[0]} ${a[1]} ${a[2]} ${a[3]} ${j.median_ms}`);
-            if (a[2] === "1" && a[3] === "64") console.log(`mem_o_${a[0]} ${a[1]} 1 64 ${j.max_rss_kb}`);
+            if (a[2] === "1" && a[3] === "64")
+              console.log(`mem_o_${a[0]} ${a[1]} 1 64 ${j.max_rss_kb}`);
           });' "$kind" "$m" "$t" "$b" >> "$res"
       done
     done
@@ -146,8 +152,8 @@ memory() { # max RSS of qscope at batch 64, FP32 and INT8 (the ORT side comes fr
   for kind in fp32 int8; do
     file=$dir/$m.onnx
     [ $kind = int8 ] && file=$dir/${m}_int8.qsm
-    kb=$( { /usr/bin/time -f '%M' "$q" -c "load $file; data eval $x; set threads=1
-      bench n=64 batch=64 repeat=5 warmup=1" >/dev/null; } 2>&1 | tail -n 1)
+    kb=$(max_rss "$q" -c "load $file; data eval $x; set threads=1
+      bench n=64 batch=64 repeat=5 warmup=1")
     echo "mem_q_$kind $m 1 64 $kb" >> "$res"
   done
 }
@@ -182,8 +188,8 @@ for m in $models; do
   memory "$m"
   qat "$m"
 done
-echo "mem_base_q - 1 0 $( { /usr/bin/time -f '%M' "$q" -c 'set' >/dev/null; } 2>&1 | tail -n 1)" >> "$res"
-echo "mem_base_o - 1 0 $( { /usr/bin/time -f '%M' node -e '' >/dev/null; } 2>&1 | tail -n 1)" >> "$res"
+echo "mem_base_q - 1 0 $(max_rss "$q" -c set)" >> "$res"
+echo "mem_base_o - 1 0 $(max_rss node -e '')" >> "$res"
 ort_version=$(node -e "console.log(require('$root/$mods/onnxruntime-node/package.json').version)")
 $py scripts/bench/engine_vs_ort_table.py "$res" "$dir" "$models" "$ort_version" "$rounds" \
   "$(($(date +%s) - t_start))"

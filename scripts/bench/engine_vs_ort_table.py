@@ -86,8 +86,8 @@ def main(path, d, models, ort_version, rounds, seconds):
                     print(f"{m:<12} {thr:>3} {batch:>5}  {what:<30} {a:>9.3f} {b:>9.3f} "
                           f"{r:>6.2f}x {target:>6.2f}x {ok:>4}")
     print()
-    print("calibration (2048 MNIST or 256 64x64 samples, batch 64, 1 thread; ms less the load) and one QAT "
-          "epoch (batch 64, 1 thread; ms)")
+    print("calibration (2048 MNIST or 256 64x64 samples, batch 64, 1 thread; ms less the "
+          "load) and one QAT epoch (batch 64, 1 thread; ms)")
     print(f"{'model':<12} {'ratio':<34} {'qscope':>9} {'other':>9} {'ratio':>7} "
           f"{'target':>7} {'met':>4}")
     for m in models:
