@@ -8,7 +8,12 @@
 //       every input element in float32 (the `data ... scale=` preprocessing); --shape sets
 //       the per-sample shape (e.g. 1,28,28). Writes OUT_PREFIX0.npy, OUT_PREFIX1.npy, ...
 //   run_ort.js bench MODEL.onnx INPUT [--threads=N] [--scale=S] [--shape=..] [--repeat=R] [--n=N]
-//       Prints {"median_ms":..,"min_ms":..,"max_ms":..} for one run over the whole input.
+//                    [--warmup=W]
+//       Prints {"median_ms":..,"min_ms":..,"max_ms":..,"samples":..,"max_rss_kb":..} for one
+//       run over the whole input (the first N samples: one batch), after W untimed runs
+//       (default 1); max_rss_kb is this process's peak resident memory (scripts/bench/).
+//   Every mode takes --opt=all|extended|basic|disabled, ONNX Runtime's graph optimization
+//   level (default all).
 //   run_ort.js compare GOT.npy WANT.npy --step=S [--min-top1=P] [--min-within=P]
 //                      [--min-identical=P]
 //       Top-1 agreement (argmax per row), the share of elements within one step S and the
@@ -33,7 +38,7 @@ async function session(model, opt) {
   const threads = Number(opt.threads || 1);
   return ort().InferenceSession.create(model, {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: opt.opt || 'all',
   });
 }
 
@@ -55,7 +60,8 @@ async function cmdBench(pos, opt) {
   const a = loadInput(input, opt);
   const feeds = { [s.inputNames[0]]: new (ort().Tensor)('float32', a.data, a.dims) };
   const repeat = Number(opt.repeat || 5);
-  await s.run(feeds); // warm-up
+  const warmup = opt.warmup !== undefined ? Number(opt.warmup) : 1;
+  for (let i = 0; i < warmup; i++) await s.run(feeds);
   const t = [];
   for (let i = 0; i < repeat; i++) {
     const t0 = process.hrtime.bigint();
@@ -64,7 +70,8 @@ async function cmdBench(pos, opt) {
   }
   t.sort((x, y) => x - y);
   console.log(JSON.stringify({ median_ms: t[Math.floor(t.length / 2)], min_ms: t[0],
-                               max_ms: t[t.length - 1], samples: a.dims[0] }));
+                               max_ms: t[t.length - 1], samples: a.dims[0],
+                               max_rss_kb: process.resourceUsage().maxRSS }));
 }
 
 function cmdCompare(pos, opt) {
