@@ -1,5 +1,6 @@
 /* Depthwise planes at AVX2: 8 output columns per vector, each lane summing its taps as
- * dwconv.h's rule says; a tap outside the input loads 0 through the mask. */
+ * dwconv.h's rule says; a tap outside the input loads 0 through the mask. Column blocks
+ * are the outer loop so each tap's mask is worked out once per block. */
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -44,9 +45,13 @@ AVX2 void dwconv_plane_avx2(const DwPlane *p)
     __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                      _mm256_set1_epi32((int)g->sw));
     __m256 zero = _mm256_setzero_ps(), vlo = _mm256_set1_ps(p->lo), vhi = _mm256_set1_ps(p->hi);
-    for (int64_t oy = 0; oy < g->oh; oy++)
-        for (int64_t x0 = 0; x0 < g->ow; x0 += 8) {
-            int64_t n = g->ow - x0 < 8 ? g->ow - x0 : 8;
+    __m256i m[DW_MAX_KW];
+    for (int64_t x0 = 0; x0 < g->ow; x0 += 8) {
+        int64_t n = g->ow - x0 < 8 ? g->ow - x0 : 8;
+        for (int64_t kj = 0; kj < g->kw; kj++)
+            m[kj] = lanes(x0, n, lo[kj], hi[kj]);
+        __m256i store = lanes(0, n, 0, n);
+        for (int64_t oy = 0; oy < g->oh; oy++) {
             __m256 acc = _mm256_set1_ps(p->bias);
             for (int64_t ki = 0; ki < g->kh; ki++) {
                 int64_t iy = oy * g->sh - g->pt + ki * g->dh;
@@ -58,12 +63,10 @@ AVX2 void dwconv_plane_avx2(const DwPlane *p)
                 }
                 const float *r = p->x + iy * g->w;
                 for (int64_t kj = 0; kj < g->kw; kj++) {
-                    int64_t a = lo[kj] - x0, b = hi[kj] - x0;
-                    bool full = a <= 0 && b >= n && n == 8;
+                    int mask = _mm256_movemask_ps(_mm256_castsi256_ps(m[kj]));
                     __m256 v = zero;
-                    if (a < n && b > 0 && a < b)
-                        v = load(r, x0, g->sw, kj * g->dw - g->pl, lanes(x0, n, lo[kj], hi[kj]),
-                                 idx, full);
+                    if (mask)
+                        v = load(r, x0, g->sw, kj * g->dw - g->pl, m[kj], idx, mask == 0xFF);
                     acc = _mm256_fmadd_ps(_mm256_set1_ps(wr[kj]), v, acc);
                 }
             }
@@ -74,6 +77,7 @@ AVX2 void dwconv_plane_avx2(const DwPlane *p)
             if (n == 8)
                 _mm256_storeu_ps(y, acc);
             else
-                _mm256_maskstore_ps(y, lanes(0, n, 0, n), acc);
+                _mm256_maskstore_ps(y, store, acc);
         }
+    }
 }
