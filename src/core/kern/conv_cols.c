@@ -76,24 +76,24 @@ static void tap_run(const ConvPlane *g, int64_t ki, int64_t kj, float *xc, float
     for (int64_t p = p0, end = p0 + np; p < end;) {
         int64_t oy = p / g->ow, a = p % g->ow;
         int64_t b = end - p < g->ow - a ? a + (end - p) : g->ow; /* this row's [a, b) */
-        float *d = dst + (p - p0) - a;                           /* d[ox] for ox in [a, b) */
+        float *d = dst + (p - p0);                               /* d[ox - a] */
         int64_t lo = a > x0 ? a : x0, hi = b < x1 ? b : x1;
         if (oy < y0 || oy >= y1 || lo >= hi) {
             if (!add)
-                memset(d + a, 0, (size_t)(b - a) * sizeof *d);
+                memset(d, 0, (size_t)(b - a) * sizeof *d);
         } else {
-            float *xr = xc + (oy * g->sh + offh) * g->w + offw;
+            int64_t xr = (oy * g->sh + offh) * g->w + offw; /* xc[xr + ox * sw] */
             if (add) {
                 for (int64_t ox = lo; ox < hi; ox++)
-                    xr[ox * g->sw] += d[ox];
+                    xc[xr + ox * g->sw] += d[ox - a];
             } else {
-                memset(d + a, 0, (size_t)(lo - a) * sizeof *d);
+                memset(d, 0, (size_t)(lo - a) * sizeof *d);
                 if (g->sw == 1)
-                    memcpy(d + lo, xr + lo, (size_t)(hi - lo) * sizeof *d);
+                    memcpy(d + (lo - a), xc + xr + lo, (size_t)(hi - lo) * sizeof *d);
                 else
                     for (int64_t ox = lo; ox < hi; ox++)
-                        d[ox] = xr[ox * g->sw];
-                memset(d + hi, 0, (size_t)(b - hi) * sizeof *d);
+                        d[ox - a] = xc[xr + ox * g->sw];
+                memset(d + (hi - a), 0, (size_t)(b - hi) * sizeof *d);
             }
         }
         p += b - a;

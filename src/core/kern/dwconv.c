@@ -107,10 +107,10 @@ static void dw_back_dx(void *ctx, int64_t i0, int64_t i1)
                     int64_t iy = oy * g->sh - g->pt + ki * g->dh;
                     if (iy < 0 || iy >= g->h)
                         continue;
-                    float *xr = dx + iy * g->w + offw;
+                    int64_t xr = iy * g->w + offw; /* dx[xr + ox * sw] */
                     const float *dr = dy + oy * g->ow;
                     for (int64_t ox = lo[0]; ox < hi[0]; ox++)
-                        xr[ox * g->sw] += wv * dr[ox];
+                        dx[xr + ox * g->sw] += wv * dr[ox];
                 }
             }
         }
@@ -138,10 +138,10 @@ static void dw_back_dw(void *ctx, int64_t o0, int64_t o1)
                     int64_t iy = oy * g->sh - g->pt + ki * g->dh;
                     if (iy < 0 || iy >= g->h)
                         continue;
-                    const float *xr = x + iy * g->w + offw;
+                    int64_t xr = iy * g->w + offw; /* x[xr + ox * sw] */
                     const float *dr = dy + oy * g->ow;
                     for (int64_t ox = lo[0]; ox < hi[0]; ox++)
-                        acc += (double)dr[ox] * xr[ox * g->sw];
+                        acc += (double)dr[ox] * x[xr + ox * g->sw];
                 }
             }
             float *d = j->dw + o * taps + t;
