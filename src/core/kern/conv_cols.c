@@ -48,10 +48,8 @@ ConvChunk conv_chunk_at(const ConvChunks *c, int64_t i)
     return k;
 }
 
-/* The i in [0, count) with off + i * step in [0, in), as [*lo, *hi) (ops/geometry.h's
- * geom_range, which this wing cannot include). */
-static void tap_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
-                      int64_t *hi)
+void conv_tap_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
+                    int64_t *hi)
 {
     int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
     int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / step + 1;
@@ -71,8 +69,8 @@ static void tap_run(const ConvPlane *g, int64_t ki, int64_t kj, float *xc, float
 {
     int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
     int64_t y0, y1, x0, x1;
-    tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
-    tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
+    conv_tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
+    conv_tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
     for (int64_t p = p0, end = p0 + np; p < end;) {
         int64_t oy = p / g->ow, a = p % g->ow;
         int64_t b = end - p < g->ow - a ? a + (end - p) : g->ow; /* this row's [a, b) */

@@ -43,6 +43,12 @@ typedef struct ConvChunk {
  * chunk stays while the GEMM reads it. */
 #define CONV_CHUNK_BYTES ((size_t)1 << 20)
 
+/* The i in [0, count) with off + i * step in [0, in), as [*lo, *hi): the output positions
+ * along one axis whose tap at offset off reads inside the input (ops/geometry.h's
+ * geom_range, which this wing cannot include). */
+void conv_tap_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
+                    int64_t *hi);
+
 /* Plans chunks for n samples of p positions with `rows` floats per column. */
 ConvChunks conv_chunks(int64_t n, int64_t p, int64_t rows);
 /* The widest chunk's column count (what scratch must hold per row). */

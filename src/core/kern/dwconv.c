@@ -8,14 +8,8 @@
 
 void dwconv_cols(const ConvPlane *g, int64_t *lo, int64_t *hi)
 {
-    for (int64_t kj = 0; kj < g->kw; kj++) {
-        int64_t off = kj * g->dw - g->pl;
-        int64_t l = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
-        int64_t h = g->w - 1 - off < 0 ? 0 : (g->w - 1 - off) / g->sw + 1;
-        h = h > g->ow ? g->ow : h;
-        lo[kj] = l > h ? h : l;
-        hi[kj] = h;
-    }
+    for (int64_t kj = 0; kj < g->kw; kj++)
+        conv_tap_range(g->ow, g->w, g->sw, kj * g->dw - g->pl, &lo[kj], &hi[kj]);
 }
 
 /* The reference: the rule of dwconv.h written out. */
@@ -90,7 +84,7 @@ static void dw_back_dx(void *ctx, int64_t i0, int64_t i1)
     const DwBackJob *j = ctx;
     const ConvPlane *g = j->g;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, taps = g->kh * g->kw;
-    int64_t lo[1], hi[1]; /* one tap column */
+    int64_t lo, hi; /* the output columns the tap reads inside the input */
     for (int64_t i = i0; i < i1; i++) {
         int64_t b = i / j->c, ic = i % j->c;
         float *dx = j->dx + i * hw;
@@ -100,16 +94,14 @@ static void dw_back_dx(void *ctx, int64_t i0, int64_t i1)
                 int64_t ki = t / g->kw, kj = t % g->kw;
                 float wv = j->w[o * taps + t];
                 int64_t offw = kj * g->dw - g->pl;
-                ConvPlane one = *g;
-                one.kw = 1, one.pl = -offw;
-                dwconv_cols(&one, lo, hi);
+                conv_tap_range(g->ow, g->w, g->sw, offw, &lo, &hi);
                 for (int64_t oy = 0; oy < g->oh; oy++) {
                     int64_t iy = oy * g->sh - g->pt + ki * g->dh;
                     if (iy < 0 || iy >= g->h)
                         continue;
                     int64_t xr = iy * g->w + offw; /* dx[xr + ox * sw] */
                     const float *dr = dy + oy * g->ow;
-                    for (int64_t ox = lo[0]; ox < hi[0]; ox++)
+                    for (int64_t ox = lo; ox < hi; ox++)
                         dx[xr + ox * g->sw] += wv * dr[ox];
                 }
             }
@@ -123,13 +115,11 @@ static void dw_back_dw(void *ctx, int64_t o0, int64_t o1)
     const DwBackJob *j = ctx;
     const ConvPlane *g = j->g;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, taps = g->kh * g->kw;
-    int64_t lo[1], hi[1]; /* one tap column */
+    int64_t lo, hi; /* the output columns the tap reads inside the input */
     for (int64_t o = o0; o < o1; o++)
         for (int64_t t = 0; t < taps; t++) {
             int64_t ki = t / g->kw, kj = t % g->kw, offw = kj * g->dw - g->pl;
-            ConvPlane one = *g;
-            one.kw = 1, one.pl = -offw;
-            dwconv_cols(&one, lo, hi);
+            conv_tap_range(g->ow, g->w, g->sw, offw, &lo, &hi);
             double acc = 0.0;
             for (int64_t b = 0; b < j->n; b++) {
                 const float *dy = j->dy + (b * j->c * j->mult + o) * ohw;
@@ -140,7 +130,7 @@ static void dw_back_dw(void *ctx, int64_t o0, int64_t o1)
                         continue;
                     int64_t xr = iy * g->w + offw; /* x[xr + ox * sw] */
                     const float *dr = dy + oy * g->ow;
-                    for (int64_t ox = lo[0]; ox < hi[0]; ox++)
+                    for (int64_t ox = lo; ox < hi; ox++)
                         acc += (double)dr[ox] * x[xr + ox * g->sw];
                 }
             }
