@@ -9,6 +9,7 @@
 #include "arrays/datafile.h"
 #include "eval/eval.h"
 #include "io/fileio.h"
+#include "kern/sgemm.h"
 #include "native/qsm.h"
 #include "session/session.h"
 #include "test_util.h"
@@ -77,12 +78,14 @@ int main(void)
     expect_close("logits vs torch", tensor_f32(got), tensor_f32(want), 2000 * 10, 1e-4, 0);
 
     /* The same samples in other batch sizes: a sample's result must not depend on the
-     * batch; sgemm may block differently per batch size, so allow a few ulps. */
+     * batch. qscope's sgemm gives the same bits; OpenBLAS blocks a conv's batch-wide
+     * product differently per batch size, and the differences grow through the layers. */
+    bool own = sgemm_backend() == SGEMM_QSCOPE;
     int batches[] = { 1, 7, 2000 };
     for (int i = 0; i < 3; i++) {
         Tensor *other = logits_at_batch(m, d->x[0], batches[i]);
-        expect_close("batch independence", tensor_f32(other), tensor_f32(got), 2000 * 10, 2e-6,
-                     1e-6);
+        expect_close("batch independence", tensor_f32(other), tensor_f32(got), 2000 * 10,
+                     own ? 0 : 2e-5, own ? 0 : 1e-5);
         tensor_free(other);
     }
 

@@ -309,7 +309,8 @@ static void test_conv_direct(void)
         Shape want_s = SHP(2, 2, 2, 4);
         CHECK(shape_equal(&out, &want_s));
         size_t bytes = op_table[OP_CONV]->scratch(&n, in_s, &out);
-        CHECK(bytes == 9 * 8 * sizeof(float)); /* (C/g KH KW, OH OW) = (9, 2 * 4) */
+        /* (C/g KH KW + OC/g, N OH OW) = (9 + 2, 2 * 2 * 4): the column and output panels */
+        CHECK(bytes == (9 + 2) * 16 * sizeof(float));
         RunCtx rc = { .scratch = malloc(bytes), .scratch_bytes = bytes };
         Tensor xt = tensor_view(DT_F32, xs, x), wt = tensor_view(DT_F32, ws, (void *)K3);
         Tensor bt = tensor_view(DT_F32, bs, b);

@@ -1,23 +1,28 @@
 /* ONNX Conv (https://onnx.ai/onnx/operators/onnx__Conv.html), 1-D and 2-D, explicit pads
  * only (auto_pad must be NOTSET). A 1-D conv runs as a 2-D conv with H = 1.
  *
- * Three kernels, picked per node from its shapes:
- *   - depthwise (group == C, one input channel per group): a direct loop, since a per-group
- *     gemm would have K = KH*KW and be all overhead;
- *   - pointwise (1x1, stride 1, no pads): a per-group sgemm straight on the input;
- *   - everything else: im2col into RunCtx.scratch, then a per-group sgemm.
- * The im2col column matrix is (C/group * KH * KW, OH * OW) for one sample and one group.
+ * Three kernels, picked per node from the geometry of one sample (never from the batch
+ * size, so a sample's output is the same alone or in any batch, docs/reproducibility.md):
+ *   - depthwise (group == C, one input channel per group): direct kernels (kern/dwconv.h);
+ *   - pointwise (1x1, stride 1, no pads) with at least CONV_DIRECT_POSITIONS positions per
+ *     sample: one sgemm per sample and group straight on the input and output;
+ *   - everything else: one sgemm per group whose columns span the whole batch,
+ *     C (OC/group, cols) = W (OC/group, K) x col (K, cols) with K = C/group * KH * KW,
+ *     the column panel built chunk by chunk (kern/conv_cols.h) so scratch stays bounded.
+ * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
+ * so no pass over the output follows.
  *
- * Backward follows the same three kernels. dB sums dY per channel in double. Depthwise
- * has direct loops (dX scatters one kernel tap at a time, dW is a dot product per tap in
- * double). The gemm kernels get dW (OC/group, C/group*KH*KW) += dY col^T, with col the
- * input itself for pointwise or its im2col otherwise, and dX through col' = W^T dY, which
- * is the input gradient itself for pointwise and otherwise is scattered back with col2im.
- * col and col' share the forward's scratch buffer one after the other, so the backward
- * needs no more scratch than the forward. */
+ * Backward follows the same kernels. dB sums dY per channel in double. The gemm kernels
+ * get dW (OC/group, K) += dY col^T chunk by chunk in increasing sample order (one float
+ * accumulator per element along the batch's columns, so chunking does not change it), and
+ * dX through col' = W^T dY, which is the input gradient itself for pointwise and is
+ * otherwise scattered back with col2im. col and then col' share the forward's column
+ * buffer, and dY's panel the forward's output panel: the backward needs no more scratch. */
 #include <limits.h>
 #include <string.h>
 
+#include "kern/conv_cols.h"
+#include "kern/dwconv.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
@@ -31,6 +36,10 @@ typedef struct ConvGeom {
 } ConvGeom;
 
 typedef enum { CONV_DEPTHWISE, CONV_POINTWISE, CONV_IM2COL } ConvKind;
+
+/* Pointwise convs with fewer positions per sample go through the batch's column panel:
+ * a per-sample sgemm that narrow would be all overhead. */
+#define CONV_DIRECT_POSITIONS 256
 
 static QsStatus conv_dims(const Node *n, const Shape *s, const char *what, QsError *err)
 {
@@ -121,7 +130,8 @@ static QsStatus conv_geom(const Node *n, const Shape *x, const Shape *w, ConvGeo
     }
     g->oh = sp == 2 ? o_[0] : 1;
     g->ow = o_[1];
-    /* cblas takes ints: M = OC/group, N = OH*OW, K = C/group*KH*KW. */
+    /* Per-sample sizes stay within int (M = OC/group, N = OH*OW, K = C/group*KH*KW), so
+     * no index product below overflows. */
     int64_t kk, ohw, col;
     if (__builtin_mul_overflow(g->cg, g->win.kh * g->win.kw, &kk) || kk > INT_MAX ||
         __builtin_mul_overflow(g->oh, g->ow, &ohw) || ohw > INT_MAX ||
@@ -137,7 +147,7 @@ static ConvKind conv_kind(const ConvGeom *g)
         return CONV_DEPTHWISE;
     const Window *k = &g->win;
     if (k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
-        k->pb == 0 && k->pr == 0)
+        k->pb == 0 && k->pr == 0 && g->oh * g->ow >= CONV_DIRECT_POSITIONS)
         return CONV_POINTWISE;
     return CONV_IM2COL;
 }
@@ -163,7 +173,22 @@ static QsStatus conv_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     return QS_OK;
 }
 
-/* The im2col column buffer; the backward reuses it for col and then col' (see the top). */
+/* One group of one sample as kern/conv_cols.h sees it. */
+static ConvPlane conv_plane(const ConvGeom *g)
+{
+    const Window *k = &g->win;
+    return (ConvPlane){ .c = g->cg, .h = g->h, .w = g->w, .oh = g->oh, .ow = g->ow,
+                        .kh = k->kh, .kw = k->kw, .sh = k->sh, .sw = k->sw, .dh = k->dh,
+                        .dw = k->dw, .pt = k->pt, .pl = k->pl };
+}
+
+/* The chunks of the batch's columns: each holds the column panel (K rows) and the output
+ * panel (OC/group rows). */
+static ConvChunks conv_col_chunks(const ConvGeom *g)
+{
+    return conv_chunks(g->n, g->oh * g->ow, g->cg * g->win.kh * g->win.kw + g->ocg);
+}
+
 static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
     ConvGeom g;
@@ -172,140 +197,49 @@ static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *o
         return 0;
     if (conv_kind(&g) != CONV_IM2COL)
         return 0;
-    return (size_t)(g.cg * g.win.kh * g.win.kw) * (size_t)(g.oh * g.ow) * sizeof(float);
+    ConvChunks ch = conv_col_chunks(&g);
+    return (size_t)(g.cg * g.win.kh * g.win.kw + g.ocg) * (size_t)conv_chunks_cols(&ch) *
+           sizeof(float);
 }
 
-/* One sample, one group: col (CG*KH*KW, OH*OW) from x (CG, H, W); padding reads as 0. */
-static void conv_im2col(const ConvGeom *g, const float *x, float *col)
+/* The column buffer (K, cols) and the output panel after it, from scratch. */
+static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx *rc,
+                          float **panel)
 {
-    int64_t ohw = g->oh * g->ow;
-    for (int64_t ci = 0; ci < g->cg; ci++)
-        for (int64_t ki = 0; ki < g->win.kh; ki++)
-            for (int64_t kj = 0; kj < g->win.kw; kj++) {
-                float *row = col + ((ci * g->win.kh + ki) * g->win.kw + kj) * ohw;
-                int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
-                int64_t oh0, oh1, ow0, ow1;
-                geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
-                geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
-                memset(row, 0, (size_t)(oh0 * g->ow) * sizeof *row);
-                for (int64_t oh = oh0; oh < oh1; oh++) {
-                    float *r = row + oh * g->ow;
-                    const float *xr = x + (ci * g->h + oh * g->win.sh + offh) * g->w;
-                    memset(r, 0, (size_t)ow0 * sizeof *r);
-                    if (g->win.sw == 1)
-                        memcpy(r + ow0, xr + ow0 + offw, (size_t)(ow1 - ow0) * sizeof *r);
-                    else
-                        for (int64_t ow = ow0; ow < ow1; ow++)
-                            r[ow] = xr[ow * g->win.sw + offw];
-                    memset(r + ow1, 0, (size_t)(g->ow - ow1) * sizeof *r);
-                }
-                memset(row + oh1 * g->ow, 0, (size_t)((g->oh - oh1) * g->ow) * sizeof *row);
+    int64_t kk = g->cg * g->win.kh * g->win.kw, cols = conv_chunks_cols(ch);
+    QS_ASSERT(rc->scratch_bytes >= (size_t)((kk + g->ocg) * cols) * sizeof(float));
+    float *col = rc->scratch;
+    *panel = col + kk * cols;
+    return col;
+}
+
+/* The batch's columns, chunk by chunk: per group col = im2col(x), then W col into the
+ * output (straight into y when the chunk is one sample, else through the panel). */
+static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
+                              const SgemmEpi *epi0, float *y, const RunCtx *rc)
+{
+    ConvPlane pl = conv_plane(g);
+    ConvChunks ch = conv_col_chunks(g);
+    float *out, *col = conv_panels(g, &ch, rc, &out);
+    int64_t ohw = g->oh * g->ow, hw = g->h * g->w, kk = g->cg * g->win.kh * g->win.kw;
+    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
+        ConvChunk k = conv_chunk_at(&ch, i);
+        int64_t cols = k.nb * k.np;
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            SgemmEpi epi = *epi0;
+            if (epi.bias_m)
+                epi.bias_m += gi * g->ocg;
+            conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
+            float *yg = y + gi * g->ocg * ohw;
+            if (k.nb == 1)
+                sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, col, cols,
+                      yg + k.b0 * g->oc * ohw + k.p0, ohw, &epi);
+            else {
+                sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, col, cols,
+                      out, cols, &epi);
+                conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
             }
-}
-
-/* y[i] += a * x[i * s] for i < n. The unit-stride case runs in fixed blocks of 8 so that
- * -O2's cheap vectorizer (no epilogues) takes it; the result is the same either way. */
-static void conv_axpy(float *restrict y, const float *restrict x, float a, int64_t n, int64_t s)
-{
-    int64_t i = 0;
-    if (s == 1) {
-        for (; i + 8 <= n; i += 8)
-            for (int j = 0; j < 8; j++)
-                y[i + j] += a * x[i + j];
-        for (; i < n; i++)
-            y[i] += a * x[i];
-        return;
-    }
-    for (; i < n; i++)
-        y[i] += a * x[i * s];
-}
-
-/* Depthwise: each output channel oc reads only input channel oc / ocg. Accumulates one
- * kernel tap at a time over the valid output rectangle, so the inner loop has no bounds
- * checks. y must already hold the bias (or zeros). */
-static void conv_depthwise(const ConvGeom *g, const float *x, const float *w, float *y)
-{
-    for (int64_t b = 0; b < g->n; b++)
-        for (int64_t oc = 0; oc < g->oc; oc++) {
-            const float *xp = x + (b * g->c + oc / g->ocg) * g->h * g->w; /* (H, W) */
-            const float *wk = w + oc * g->win.kh * g->win.kw;             /* (KH, KW) */
-            float *yp = y + (b * g->oc + oc) * g->oh * g->ow;             /* (OH, OW) */
-            for (int64_t ki = 0; ki < g->win.kh; ki++)
-                for (int64_t kj = 0; kj < g->win.kw; kj++) {
-                    float wv = wk[ki * g->win.kw + kj];
-                    int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
-                    int64_t oh0, oh1, ow0, ow1;
-                    geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
-                    geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
-                    for (int64_t oh = oh0; oh < oh1; oh++)
-                        conv_axpy(yp + oh * g->ow + ow0,
-                                  xp + (oh * g->win.sh + offh) * g->w + ow0 * g->win.sw + offw,
-                                  wv, ow1 - ow0, g->win.sw);
-                }
         }
-}
-
-/* One sample, one group: the adjoint of conv_im2col, dx (CG, H, W) += col (CG*KH*KW,
- * OH*OW) scattered back; padding taps are dropped. */
-static void conv_col2im(const ConvGeom *g, const float *col, float *dx)
-{
-    int64_t ohw = g->oh * g->ow;
-    for (int64_t ci = 0; ci < g->cg; ci++)
-        for (int64_t ki = 0; ki < g->win.kh; ki++)
-            for (int64_t kj = 0; kj < g->win.kw; kj++) {
-                const float *row = col + ((ci * g->win.kh + ki) * g->win.kw + kj) * ohw;
-                int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
-                int64_t oh0, oh1, ow0, ow1;
-                geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
-                geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
-                for (int64_t oh = oh0; oh < oh1; oh++) {
-                    const float *r = row + oh * g->ow;
-                    float *xr = dx + (ci * g->h + oh * g->win.sh + offh) * g->w + offw;
-                    for (int64_t ow = ow0; ow < ow1; ow++)
-                        xr[ow * g->win.sw] += r[ow];
-                }
-            }
-}
-
-/* Depthwise backward, the transpose of conv_depthwise tap by tap: dX (N, C, H, W) +=
- * w * dY shifted, and dW[oc, tap] += sum over samples and positions of dY * x, in double.
- * Either pointer may be NULL. */
-static void conv_depthwise_backward(const ConvGeom *g, const float *x, const float *w,
-                                    const float *dy, float *dx, float *dw)
-{
-    for (int64_t oc = 0; oc < g->oc; oc++) {
-        int64_t ic = oc / g->ocg;
-        for (int64_t ki = 0; ki < g->win.kh; ki++)
-            for (int64_t kj = 0; kj < g->win.kw; kj++) {
-                float wv = w[(oc * g->win.kh + ki) * g->win.kw + kj];
-                int64_t offh = ki * g->win.dh - g->win.pt, offw = kj * g->win.dw - g->win.pl;
-                int64_t oh0, oh1, ow0, ow1;
-                geom_range(g->oh, g->h, g->win.sh, offh, &oh0, &oh1);
-                geom_range(g->ow, g->w, g->win.sw, offw, &ow0, &ow1);
-                double acc = 0.0;
-                for (int64_t b = 0; b < g->n; b++) {
-                    const float *dyp = dy + (b * g->oc + oc) * g->oh * g->ow; /* (OH, OW) */
-                    int64_t xo = (b * g->c + ic) * g->h * g->w;               /* (H, W) */
-                    for (int64_t oh = oh0; oh < oh1; oh++) {
-                        const float *dr = dyp + oh * g->ow;
-                        int64_t xrow = xo + (oh * g->win.sh + offh) * g->w + offw;
-                        if (dx) {
-                            float *xr = dx + xrow;
-                            for (int64_t ow = ow0; ow < ow1; ow++)
-                                xr[ow * g->win.sw] += wv * dr[ow];
-                        }
-                        if (dw) {
-                            const float *xr = x + xrow;
-                            for (int64_t ow = ow0; ow < ow1; ow++)
-                                acc += (double)dr[ow] * xr[ow * g->win.sw];
-                        }
-                    }
-                }
-                if (dw) {
-                    float *d = dw + (oc * g->win.kh + ki) * g->win.kw + kj;
-                    *d = (float)(*d + acc);
-                }
-            }
     }
 }
 
@@ -316,34 +250,64 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     QS_ASSERT(conv_geom(n, &xt->shape, &wt->shape, &g, NULL) == QS_OK);
     const float *x = tensor_f32(xt); /* (N, C, H, W) */
     const float *w = tensor_f32(wt); /* (OC, C/group, KH, KW) */
+    const float *b = bt ? tensor_f32(bt) : NULL; /* (OC) */
     float *y = tensor_f32(out);      /* (N, OC, OH, OW) */
-    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.win.kh * g.win.kw;
-    for (int64_t b = 0; b < g.n; b++)
-        for (int64_t oc = 0; oc < g.oc; oc++) {
-            float v = bt ? tensor_f32(bt)[oc] : 0.0f;
-            float *yp = y + (b * g.oc + oc) * ohw;
-            for (int64_t i = 0; i < ohw; i++)
-                yp[i] = v;
-        }
+    int64_t ohw = g.oh * g.ow, hw = g.h * g.w;
     ConvKind kind = conv_kind(&g);
     if (kind == CONV_DEPTHWISE) {
-        conv_depthwise(&g, x, w, y);
+        ConvPlane pl = conv_plane(&g);
+        DwEpi epi = { b, rc->clamp, rc->clamp_lo, rc->clamp_hi };
+        dwconv_forward(&pl, g.n, g.c, g.ocg, x, w, &epi, y);
         return;
     }
-    float *col = rc->scratch; /* (C/group * KH * KW, OH * OW) */
-    if (kind == CONV_IM2COL)
-        QS_ASSERT(rc->scratch_bytes >= (size_t)(kk * ohw) * sizeof(float));
-    for (int64_t b = 0; b < g.n; b++)
+    SgemmEpi epi = { .bias_m = b, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
+    if (kind == CONV_IM2COL) {
+        conv_forward_cols(&g, x, w, &epi, y, rc);
+        return;
+    }
+    for (int64_t s = 0; s < g.n; s++)
         for (int64_t gi = 0; gi < g.group; gi++) {
-            const float *xg = x + (b * g.c + gi * g.cg) * hw;
-            const float *src = xg;
-            if (kind == CONV_IM2COL) {
-                conv_im2col(&g, xg, col);
-                src = col;
-            }
-            sgemm(false, false, (int)g.ocg, (int)ohw, (int)kk, 1.0f, w + gi * g.ocg * kk, (int)kk,
-                  src, (int)ohw, y + (b * g.oc + gi * g.ocg) * ohw, (int)ohw, &sgemm_accumulate);
+            SgemmEpi e = epi;
+            if (e.bias_m)
+                e.bias_m += gi * g.ocg;
+            sgemm(false, false, g.ocg, ohw, g.cg, 1.0f, w + gi * g.ocg * g.cg, g.cg,
+                  x + (s * g.c + gi * g.cg) * hw, hw, y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
         }
+}
+
+/* dW and dX of the column kernel, chunk by chunk in increasing sample order; dY's
+ * columns are read in place when the chunk is one sample, else packed into the panel. */
+static void conv_backward_cols(const ConvGeom *g, const float *x, const float *w,
+                               const float *dy, float *dx, float *dw, const RunCtx *rc)
+{
+    ConvPlane pl = conv_plane(g);
+    ConvChunks ch = conv_col_chunks(g);
+    float *panel, *col = conv_panels(g, &ch, rc, &panel);
+    int64_t ohw = g->oh * g->ow, hw = g->h * g->w, kk = g->cg * g->win.kh * g->win.kw;
+    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
+        ConvChunk k = conv_chunk_at(&ch, i);
+        int64_t cols = k.nb * k.np;
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *dyg = dy + gi * g->ocg * ohw, *dyc = panel;
+            int64_t ld = cols;
+            if (k.nb == 1) {
+                dyc = dyg + k.b0 * g->oc * ohw + k.p0;
+                ld = ohw;
+            } else {
+                conv_pack_rows(dyg, g->oc * ohw, g->ocg, ohw, k, panel, cols);
+            }
+            const float *wg = w + gi * g->ocg * kk; /* (OC/group, K) */
+            if (dw) {
+                conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
+                sgemm(false, true, g->ocg, kk, cols, 1.0f, dyc, ld, col, cols,
+                      dw + gi * g->ocg * kk, kk, &sgemm_accumulate);
+            }
+            if (dx) {
+                sgemm(true, false, kk, cols, g->ocg, 1.0f, wg, kk, dyc, ld, col, cols, NULL);
+                conv_col2im(&pl, col, cols, k, dx + gi * g->cg * hw, g->c * hw);
+            }
+        }
+    }
 }
 
 static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *out,
@@ -358,7 +322,7 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
     const float *dy = tensor_f32(dout);  /* (N, OC, OH, OW) */
     float *dx = dxt ? tensor_f32(dxt) : NULL; /* (N, C, H, W) */
     float *dw = dwt ? tensor_f32(dwt) : NULL; /* (OC, C/group, KH, KW) */
-    int64_t ohw = g.oh * g.ow, hw = g.h * g.w, kk = g.cg * g.win.kh * g.win.kw;
+    int64_t ohw = g.oh * g.ow, hw = g.h * g.w;
     if (dbt) {
         float *db = tensor_f32(dbt); /* (OC) */
         for (int64_t oc = 0; oc < g.oc; oc++) {
@@ -375,35 +339,26 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
         return;
     ConvKind kind = conv_kind(&g);
     if (kind == CONV_DEPTHWISE) {
-        conv_depthwise_backward(&g, x, w, dy, dx, dw);
+        ConvPlane pl = conv_plane(&g);
+        dwconv_backward(&pl, g.n, g.c, g.ocg, x, w, dy, dx, dw);
         return;
     }
-    float *col = rc->scratch; /* (C/group * KH * KW, OH * OW): col, then col' */
-    if (kind == CONV_IM2COL)
-        QS_ASSERT(rc->scratch_bytes >= (size_t)(kk * ohw) * sizeof(float));
+    if (kind == CONV_IM2COL) {
+        conv_backward_cols(&g, x, w, dy, dx, dw, rc);
+        return;
+    }
+    /* Pointwise: the input is its own column matrix (C/group, H*W) per sample. */
     for (int64_t b = 0; b < g.n; b++)
         for (int64_t gi = 0; gi < g.group; gi++) {
             int64_t xoff = (b * g.c + gi * g.cg) * hw;
             const float *dyg = dy + (b * g.oc + gi * g.ocg) * ohw; /* (OC/group, OH*OW) */
-            const float *wg = w + gi * g.ocg * kk;                  /* (OC/group, kk) */
-            if (dw) {
-                const float *src = x + xoff;
-                if (kind == CONV_IM2COL) {
-                    conv_im2col(&g, x + xoff, col);
-                    src = col;
-                }
-                sgemm(false, true, (int)g.ocg, (int)kk, (int)ohw, 1.0f, dyg, (int)ohw, src,
-                      (int)ohw, dw + gi * g.ocg * kk, (int)kk, &sgemm_accumulate);
-            }
-            if (dx) {
-                /* Pointwise: col' is (C/group, H*W), the input gradient itself. */
-                bool direct = kind == CONV_POINTWISE;
-                sgemm(true, false, (int)kk, (int)ohw, (int)g.ocg, 1.0f, wg, (int)kk, dyg,
-                      (int)ohw, direct ? dx + xoff : col, (int)ohw,
-                      direct ? &sgemm_accumulate : NULL);
-                if (!direct)
-                    conv_col2im(&g, col, dx + xoff);
-            }
+            const float *wg = w + gi * g.ocg * g.cg;                /* (OC/group, C/group) */
+            if (dw)
+                sgemm(false, true, g.ocg, g.cg, ohw, 1.0f, dyg, ohw, x + xoff, hw,
+                      dw + gi * g.ocg * g.cg, g.cg, &sgemm_accumulate);
+            if (dx)
+                sgemm(true, false, g.cg, ohw, g.ocg, 1.0f, wg, g.cg, dyg, ohw, dx + xoff, hw,
+                      &sgemm_accumulate);
         }
     (void)out;
 }
@@ -418,4 +373,5 @@ const OpDef op_conv_def = {
     .scratch = conv_scratch,
     .forward = conv_forward,
     .backward = conv_backward,
+    .fuses_clamp = true,
 };

@@ -5,13 +5,17 @@
  * group, kernel_shape (must match W). Output length per axis:
  *   (in - 1) * stride - pad_begin - pad_end + (k - 1) * dilation + 1 + output_padding.
  *
- * Per sample and group: col (OCg*KH*KW, H*W) = Wg^T (OCg*KH*KW, Cg) * Xg (Cg, H*W), one
- * sgemm, then col2im scatters col into Y (the adjoint of Conv's im2col). Backward:
- * im2col of dY gives dcol (OCg*KH*KW, H*W); dX_g = Wg * dcol and dW_g += Xg * dcol^T, two
- * sgemms; dB sums dY per channel in double. col and dcol use the same scratch buffer. */
+ * Per group, over the whole batch's columns in chunks (kern/conv_cols.h): col (OCg*KH*KW,
+ * cols) = Wg^T (OCg*KH*KW, Cg) * Xg (Cg, cols), one sgemm, then col2im scatters col into
+ * Y, which holds the bias (the adjoint of Conv's im2col, with the roles of input and output
+ * swapped). Backward: im2col of dY gives dcol; dW_g += Xg * dcol^T and then Xg's panel
+ * takes Wg * dcol, which is added into dX; dB sums dY per channel in double. A chunk
+ * holds whole samples or a fixed piece of one, so a sample's sums do not depend on the
+ * batch. Scratch: the column panel and X's panel (Cg rows). */
 #include <limits.h>
 #include <string.h>
 
+#include "kern/conv_cols.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
@@ -129,39 +133,40 @@ static QsStatus ct_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
     return QS_OK;
 }
 
+/* The geometry col2im and im2col see: a conv from Y's planes (OCg channels) to X's
+ * positions, whose taps are ConvTranspose's. */
+static ConvPlane ct_plane(const CtGeom *g)
+{
+    const Window *k = &g->win;
+    return (ConvPlane){ .c = g->ocg, .h = g->oh, .w = g->ow, .oh = g->h, .ow = g->w,
+                        .kh = k->kh, .kw = k->kw, .sh = k->sh, .sw = k->sw, .dh = k->dh,
+                        .dw = k->dw, .pt = k->pt, .pl = k->pl };
+}
+
+/* Chunks of the batch's columns: each holds the column panel and X's panel. */
+static ConvChunks ct_chunks(const CtGeom *g)
+{
+    return conv_chunks(g->n, g->h * g->w, g->ocg * g->win.kh * g->win.kw + g->cg);
+}
+
 static size_t ct_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
     CtGeom g;
     if (n->n_in < 2 || !in[1] || ct_geom(n, in[0], in[1], &g, NULL))
         return 0;
-    return (size_t)(g.ocg * g.win.kh * g.win.kw) * (size_t)(g.h * g.w) * sizeof(float);
+    ConvChunks ch = ct_chunks(&g);
+    return (size_t)(g.ocg * g.win.kh * g.win.kw + g.cg) * (size_t)conv_chunks_cols(&ch) *
+           sizeof(float);
 }
 
-/* col2im (add col into y, one group's OCg channels) when `add`, else im2col (read y into
- * col, 0 outside). col (OCg*KH*KW, H*W); y (OCg, OH, OW). */
-static void ct_cols(const CtGeom *g, float *col, float *y, bool add)
+/* The column panel (rows, cols) and X's panel (Cg, cols) after it, from scratch. */
+static float *ct_panels(const CtGeom *g, const ConvChunks *ch, const RunCtx *rc, float **xp)
 {
-    int64_t hw = g->h * g->w;
-    for (int64_t oc = 0; oc < g->ocg; oc++)
-        for (int64_t ki = 0; ki < g->win.kh; ki++)
-            for (int64_t kj = 0; kj < g->win.kw; kj++) {
-                float *row = col + ((oc * g->win.kh + ki) * g->win.kw + kj) * hw;
-                float *yc = y + oc * g->oh * g->ow;
-                for (int64_t i = 0; i < g->h; i++) {
-                    int64_t oh = i * g->win.sh - g->win.pt + ki * g->win.dh;
-                    bool hin = oh >= 0 && oh < g->oh;
-                    for (int64_t j = 0; j < g->w; j++) {
-                        int64_t ow = j * g->win.sw - g->win.pl + kj * g->win.dw;
-                        bool in = hin && ow >= 0 && ow < g->ow;
-                        if (add) {
-                            if (in)
-                                yc[oh * g->ow + ow] += row[i * g->w + j];
-                        } else {
-                            row[i * g->w + j] = in ? yc[oh * g->ow + ow] : 0.0f;
-                        }
-                    }
-                }
-            }
+    int64_t rows = g->ocg * g->win.kh * g->win.kw, cols = conv_chunks_cols(ch);
+    QS_ASSERT(rc->scratch_bytes >= (size_t)((rows + g->cg) * cols) * sizeof(float));
+    float *col = rc->scratch;
+    *xp = col + rows * cols;
+    return col;
 }
 
 static void ct_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
@@ -172,7 +177,6 @@ static void ct_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
     const float *w = tensor_f32(in[1]);                        /* (C, OC/group, KH, KW) */
     const float *b = n->n_in > 2 && in[2] ? tensor_f32(in[2]) : NULL; /* (OC) */
     float *y = tensor_f32(out);                                /* (N, OC, OH, OW) */
-    float *col = rc->scratch;
     int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.win.kh * g.win.kw;
     for (int64_t s = 0; s < g.n; s++)
         for (int64_t oc = 0; oc < g.oc; oc++) {
@@ -181,14 +185,19 @@ static void ct_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
             for (int64_t i = 0; i < ohw; i++)
                 yc[i] = v;
         }
-    for (int64_t s = 0; s < g.n; s++)
+    ConvPlane pl = ct_plane(&g);
+    ConvChunks ch = ct_chunks(&g);
+    float *xp, *col = ct_panels(&g, &ch, rc, &xp);
+    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
+        ConvChunk k = conv_chunk_at(&ch, i);
+        int64_t cols = k.nb * k.np;
         for (int64_t gr = 0; gr < g.group; gr++) {
-            const float *xg = x + (s * g.c + gr * g.cg) * hw;
-            const float *wg = w + gr * g.cg * rows;
-            sgemm(true, false, (int)rows, (int)hw, (int)g.cg, 1.0f, wg, (int)rows, xg, (int)hw,
-                  col, (int)hw, NULL);
-            ct_cols(&g, col, y + (s * g.oc + gr * g.ocg) * ohw, true);
+            conv_pack_rows(x + gr * g.cg * hw, g.c * hw, g.cg, hw, k, xp, cols);
+            sgemm(true, false, rows, cols, g.cg, 1.0f, w + gr * g.cg * rows, rows, xp, cols, col,
+                  cols, NULL);
+            conv_col2im(&pl, col, cols, k, y + gr * g.ocg * ohw, g.oc * ohw);
         }
+    }
 }
 
 static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *out,
@@ -199,7 +208,6 @@ static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     const float *x = tensor_f32(in[0]);  /* (N, C, H, W) */
     const float *w = tensor_f32(in[1]);  /* (C, OC/group, KH, KW) */
     const float *dy = tensor_f32(dout);  /* (N, OC, OH, OW) */
-    float *col = rc->scratch;
     int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.win.kh * g.win.kw;
     if (n->n_in > 2 && din[2]) {
         float *db = tensor_f32(din[2]); /* (OC) */
@@ -215,18 +223,28 @@ static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     }
     if (!din[0] && !din[1])
         return;
-    for (int64_t s = 0; s < g.n; s++)
+    ConvPlane pl = ct_plane(&g);
+    ConvChunks ch = ct_chunks(&g);
+    float *xp, *col = ct_panels(&g, &ch, rc, &xp);
+    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
+        ConvChunk k = conv_chunk_at(&ch, i);
+        int64_t cols = k.nb * k.np;
         for (int64_t gr = 0; gr < g.group; gr++) {
-            ct_cols(&g, col, (float *)(dy + (s * g.oc + gr * g.ocg) * ohw), false);
-            if (din[0])
-                sgemm(false, false, (int)g.cg, (int)hw, (int)rows, 1.0f, w + gr * g.cg * rows,
-                      (int)rows, col, (int)hw, tensor_f32(din[0]) + (s * g.c + gr * g.cg) * hw,
-                      (int)hw, &sgemm_accumulate);
-            if (din[1])
-                sgemm(false, true, (int)g.cg, (int)rows, (int)hw, 1.0f,
-                      x + (s * g.c + gr * g.cg) * hw, (int)hw, col, (int)hw,
-                      tensor_f32(din[1]) + gr * g.cg * rows, (int)rows, &sgemm_accumulate);
+            const float *wg = w + gr * g.cg * rows; /* (Cg, rows) */
+            conv_im2col(&pl, dy + gr * g.ocg * ohw, g.oc * ohw, k, col, cols);
+            if (din[1]) {
+                conv_pack_rows(x + gr * g.cg * hw, g.c * hw, g.cg, hw, k, xp, cols);
+                sgemm(false, true, g.cg, rows, cols, 1.0f, xp, cols, col, cols,
+                      tensor_f32(din[1]) + gr * g.cg * rows, rows, &sgemm_accumulate);
+            }
+            if (din[0]) {
+                sgemm(false, false, g.cg, cols, rows, 1.0f, wg, rows, col, cols, xp, cols, NULL);
+                conv_unpack_rows(xp, cols, g.cg, hw, k, tensor_f32(din[0]) + gr * g.cg * hw,
+                                 g.c * hw, true);
+            }
         }
+    }
+    (void)out;
 }
 
 const OpDef op_convtranspose_def = {

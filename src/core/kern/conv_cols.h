@@ -1,0 +1,77 @@
+/* Column panels for convolution as one matrix product over the whole batch.
+ *
+ * A conv's im2col matrix for one group has a row per (input channel, kernel tap) and a
+ * column per (sample, output position); the GEMM C (OC/group, cols) = W (OC/group, K) x
+ * col (K, cols) then covers every sample at once. The panel is built in chunks of columns
+ * (ConvChunks) so scratch stays bounded whatever the batch.
+ *
+ * Chunks never mix part of one sample with another: a chunk is either whole samples or a
+ * piece of one sample, whose cut points depend on the sample's geometry only. So every
+ * scatter-add (col2im) sums each sample's terms in the same order whatever the batch
+ * size or the sample's position in it (docs/reproducibility.md). All functions split
+ * their work on the thread pool by rows or channels, never within one output's sum. */
+#ifndef QS_CONV_COLS_H
+#define QS_CONV_COLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The geometry of one group of a 2-D conv on one sample (1-D: h = oh = kh = 1). The
+ * input is (c, h, w) and the output positions (oh, ow); tap (ki, kj) of output (y, x)
+ * reads input (y * sh - pt + ki * dh, x * sw - pl + kj * dw), zero outside. */
+typedef struct ConvPlane {
+    int64_t c, h, w;
+    int64_t oh, ow;
+    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
+} ConvPlane;
+
+/* Column chunks over n samples of p positions each: `samples` whole samples per chunk
+ * when one sample fits the budget, else pieces of `piece` positions of one sample. */
+typedef struct ConvChunks {
+    int64_t n, p;
+    int64_t samples;  /* >= 1 */
+    int64_t piece;    /* == p when samples > 1 */
+} ConvChunks;
+
+/* One chunk: samples [b0, b0 + nb), positions [p0, p0 + np) of each; cols = nb * np. */
+typedef struct ConvChunk {
+    int64_t b0, nb, p0, np;
+} ConvChunk;
+
+/* The bytes of panels a chunk may hold: about one core's L2, where the panel built for a
+ * chunk stays while the GEMM reads it. */
+#define CONV_CHUNK_BYTES ((size_t)1 << 20)
+
+/* The i in [0, count) with off + i * step in [0, in), as [*lo, *hi): the output positions
+ * along one axis whose tap at offset off reads inside the input (ops/geometry.h's
+ * geom_range, which this wing cannot include). */
+void conv_tap_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
+                    int64_t *hi);
+
+/* Plans chunks for n samples of p positions with `rows` floats per column. */
+ConvChunks conv_chunks(int64_t n, int64_t p, int64_t rows);
+/* The widest chunk's column count (what scratch must hold per row). */
+int64_t conv_chunks_cols(const ConvChunks *c);
+/* The number of chunks, and chunk i (0 <= i < count) in increasing sample and position. */
+int64_t conv_chunks_count(const ConvChunks *c);
+ConvChunk conv_chunk_at(const ConvChunks *c, int64_t i);
+
+/* col (c * kh * kw, cols) with leading dimension ld from chunk k of the batch x, whose
+ * sample s begins at x + s * x_stride (its first channel is g's channel 0). */
+void conv_im2col(const ConvPlane *g, const float *x, int64_t x_stride, ConvChunk k,
+                 float *col, int64_t ld);
+/* The adjoint: dx (as x above) += col, scattered back; padding taps are dropped. Each
+ * element takes its terms in increasing (row, column) order. */
+void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, float *dx,
+                 int64_t x_stride);
+
+/* Rows of a batch tensor to a panel and back: rows r < rows of sample s are
+ * t + s * t_stride + r * p (p positions each); the panel is (rows, cols) with ld.
+ * pack: panel = t; unpack: t = panel, or t += panel when add. */
+void conv_pack_rows(const float *t, int64_t t_stride, int64_t rows, int64_t p, ConvChunk k,
+                    float *panel, int64_t ld);
+void conv_unpack_rows(const float *panel, int64_t ld, int64_t rows, int64_t p, ConvChunk k,
+                      float *t, int64_t t_stride, bool add);
+
+#endif

@@ -1,0 +1,28 @@
+/* Internal to the depthwise kernels (dwconv.c and its SIMD files): one plane's job and the
+ * column ranges each tap keeps inside the input. */
+#ifndef QS_DWCONV_IMPL_H
+#define QS_DWCONV_IMPL_H
+
+#include "kern/dwconv.h"
+
+/* One output plane: x (h, w) of its input channel, taps w (kh, kw), y (oh, ow). */
+typedef struct DwPlane {
+    const ConvPlane *g;
+    const float *x, *w;
+    float bias;
+    bool clamp;
+    float lo, hi;
+    float *y;
+} DwPlane;
+
+/* The output columns [lo[kj], hi[kj]) whose tap kj reads inside the row; taps beyond
+ * DW_MAX_KW run on the scalar reference. */
+#define DW_MAX_KW 64
+
+void dwconv_cols(const ConvPlane *g, int64_t *lo, int64_t *hi);
+
+void dwconv_plane_scalar(const DwPlane *p);
+void dwconv_plane_avx2(const DwPlane *p);
+void dwconv_plane_avx512(const DwPlane *p);
+
+#endif
