@@ -48,18 +48,6 @@ ConvChunk conv_chunk_at(const ConvChunks *c, int64_t i)
     return k;
 }
 
-void conv_tap_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
-                    int64_t *hi)
-{
-    int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
-    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / step + 1;
-    if (h > count)
-        h = count;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
-}
 
 /* Positions [p0, p0 + np) of one sample for one tap (ki, kj) of input channel plane xc
  * (h, w): gathers them into dst (add false; zero where the tap falls outside), or adds

@@ -45,9 +45,19 @@ typedef struct ConvChunk {
 
 /* The i in [0, count) with off + i * step in [0, in), as [*lo, *hi): the output positions
  * along one axis whose tap at offset off reads inside the input (ops/geometry.h's
- * geom_range, which this wing cannot include). */
-void conv_tap_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
-                    int64_t *hi);
+ * geom_range is this function). Inline: conv and pool loops call it per tap. */
+static inline void conv_tap_range(int64_t count, int64_t in, int64_t step, int64_t off,
+                                  int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
+    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / step + 1;
+    if (h > count)
+        h = count;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
 
 /* Plans chunks for n samples of p positions with `rows` floats per column. */
 ConvChunks conv_chunks(int64_t n, int64_t p, int64_t rows);

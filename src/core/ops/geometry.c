@@ -98,15 +98,3 @@ int64_t geom_transposed_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t
     return (in - 1) * s - p0 - p1 + geom_extent(k, d) + out_pad;
 }
 
-void geom_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
-                int64_t *hi)
-{
-    int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
-    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / step + 1;
-    if (h > count)
-        h = count;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
-}

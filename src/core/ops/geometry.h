@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "kern/conv_cols.h"
 #include "ops/node.h"
 
 /* Window attribute values beyond this are rejected, so index arithmetic cannot overflow. */
@@ -61,7 +62,10 @@ int64_t geom_transposed_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t
  * Conv: the output positions one kernel tap reads inside the input (count = output
  * length, step = stride, off = the tap's offset); pools: the taps of one window inside
  * the input (count = kernel, step = dilation, off = the window's start). */
-void geom_range(int64_t count, int64_t in, int64_t step, int64_t off, int64_t *lo,
-                int64_t *hi);
+static inline void geom_range(int64_t count, int64_t in, int64_t step, int64_t off,
+                              int64_t *lo, int64_t *hi)
+{
+    conv_tap_range(count, in, step, off, lo, hi);
+}
 
 #endif
