@@ -138,6 +138,7 @@ static double ref_tanh(double x) { return tanh(x); }
 static double ref_erf(double x) { return erf(x); }
 static double ref_erfc(double x) { return erfc(x); }
 static long double ref_expl(long double x) { return expl(x); }
+static long double ref_exp2l(long double x) { return exp2l(x); }
 static long double ref_logl(long double x) { return logl(x); }
 static long double ref_log1pl(long double x) { return log1pl(x); }
 /* cos(pi x) with the argument reduced exactly first, so that near the zeros the reference
@@ -183,6 +184,7 @@ static void test_accuracy(void)
     check_f("erff", fm_erff, ref_erf, -6.0f, 6.0f, 0.51);
     check_f("erfcf", fm_erfcf, ref_erfc, -6.0f, 10.5f, 0.51);
     check_d("exp", fm_exp, ref_expl, -745.0, 709.7, 1.5);
+    check_d("exp2", fm_exp2, ref_exp2l, -1074.0, 1023.9, 1.5);
     check_d("log", fm_log, ref_logl, DBL_TRUE_MIN, DBL_MAX, 1.0);
     check_d("log1p", fm_log1p, ref_log1pl, -0.999, 1e6, 3.0);
     check_d("cospi", fm_cospi, ref_cospil, 0.0, 4.0, 2.0);
@@ -206,6 +208,8 @@ static void test_specials(void)
     CHECK(fm_exp(INFINITY) == INFINITY && fm_exp(-INFINITY) == 0.0 && fm_exp(0.0) == 1.0);
     CHECK(fm_exp(710.0) == INFINITY && fm_exp(-746.0) == 0.0);
     CHECK(fm_exp(-740.0) > 0.0 && fm_exp(-740.0) < DBL_MIN);
+    CHECK(fm_exp2(-3.0) == 0.125 && fm_exp2(1024.0) == INFINITY && fm_exp2(-1074.0) == DBL_TRUE_MIN);
+    CHECK(fm_exp2(-INFINITY) == 0.0 && fm_exp2(INFINITY) == INFINITY && fm_exp2(10.0) == 1024.0);
     /* log: 0, negatives, inf, 1 */
     CHECK(fm_logf(0.0f) == -inf && fm_logf(-0.0f) == -inf && isnan(fm_logf(-1.0f)));
     CHECK(fm_logf(inf) == inf && fm_logf(1.0f) == 0.0f && !signbit(fm_logf(1.0f)));

@@ -52,6 +52,19 @@ double fm_exp(double x)
     return ldexp(1.0 + r * exp_taylor(r, 1), (int)kd);
 }
 
+double fm_exp2(double x)
+{
+    if (x != x)
+        return x + x;
+    if (x > 1025.0)
+        return HUGE_VAL;
+    if (x < -1076.0)
+        return 0.0;
+    double kd = (x + ROUND_MAGIC) - ROUND_MAGIC, f = x - kd; /* exact, |f| <= 1/2 */
+    double r = f * LN2_HI + f * LN2_LO;
+    return ldexp(1.0 + r * exp_taylor(r, 1), (int)kd);
+}
+
 /* expm1 for y >= 0: its own series where exp(y) - 1 would cancel. */
 static double expm1_pos(double y)
 {

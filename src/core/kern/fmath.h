@@ -26,6 +26,7 @@ float fm_erfcf(float x);
 
 /* double: within a few ULPs (test_fmath states the bound). */
 double fm_exp(double x);
+double fm_exp2(double x);
 double fm_log(double x);
 /* log(1 + x), accurate for small x. */
 double fm_log1p(double x);
