@@ -175,6 +175,36 @@ static void check_powi(double x, int64_t nmax, int64_t step, double bound)
     test_check(max <= bound, __FILE__, __LINE__, label);
 }
 
+/* powf and pow on a grid of bases in (0, 16] and exponents in [-24, 24] where the float
+ * result is normal, and negative bases to integer powers. pow's error grows with the
+ * rounding of y log x: its bound is 2 + 3 |y log x| ulps (measured: the worst ratio). */
+static void check_pow(void)
+{
+    double maxf = 0.0, ratio = 0.0;
+    for (int i = 1; i <= 1600; i++) {
+        for (int j = -240; j <= 240; j++) {
+            float x = (float)i / 100.0f + (float)j * 1e-5f, y = (float)j / 10.0f + 0.0123f;
+            double want = pow((double)x, (double)y);
+            if (!(want >= FLT_MIN && want <= FLT_MAX))
+                continue;
+            double ef = ulps(fm_powf(x, y), want, 24, -126);
+            double ed = ulps(fm_pow(x, y), powl(x, y), 53, -1022);
+            double r = ed / (2.0 + 3.0 * fabs((double)y * log((double)x)));
+            maxf = ef > maxf ? ef : maxf;
+            ratio = r > ratio ? r : ratio;
+        }
+    }
+    for (int i = 1; i <= 200; i++)
+        for (int j = -20; j <= 20; j++) {
+            double ef = ulps(fm_powf(-(float)i / 16.0f, (float)j), pow(-i / 16.0, j), 24, -126);
+            maxf = ef > maxf ? ef : maxf;
+        }
+    printf("  powf       max error %.4f ulp\n  pow        max error / (2 + 3 |y log x|) = %.4f\n",
+           maxf, ratio);
+    CHECK(maxf <= 0.51);
+    CHECK(ratio <= 1.0);
+}
+
 static void test_accuracy(void)
 {
     /* Ranges: where the result is neither an overflow nor a constant. */
@@ -188,6 +218,7 @@ static void test_accuracy(void)
     check_d("log", fm_log, ref_logl, DBL_TRUE_MIN, DBL_MAX, 1.0);
     check_d("log1p", fm_log1p, ref_log1pl, -0.999, 1e6, 3.0);
     check_d("cospi", fm_cospi, ref_cospil, 0.0, 4.0, 2.0);
+    check_pow();
     check_powi(0.999, 100000, 7, 0.51);
     check_powi(0.9, 6000, 1, 0.51); /* results down to 2^-912 */
 }
@@ -228,6 +259,15 @@ static void test_specials(void)
     /* powi and cospi at exact points */
     CHECK(fm_powi(0.5, 3) == 0.125 && fm_powi(2.0, -2) == 0.25 && fm_powi(-2.0, 3) == -8.0);
     CHECK(fm_powi(0.0, 2) == 0.0 && fm_powi(NAN, 0) == 1.0);
+    /* pow: C99 Annex F's table */
+    CHECK(fm_powf(NAN, 0.0f) == 1.0f && fm_powf(1.0f, NAN) == 1.0f && isnan(fm_powf(2.0f, NAN)));
+    CHECK(isnan(fm_powf(-8.0f, 1.0f / 3.0f)) && fm_powf(-2.0f, 3.0f) == -8.0f);
+    CHECK(fm_powf(-1.0f, inf) == 1.0f && fm_powf(0.5f, inf) == 0.0f && fm_powf(0.5f, -inf) == inf);
+    CHECK(same_bits_f(fm_powf(-0.0f, 3.0f), -0.0f) && same_bits_f(fm_powf(-0.0f, 2.0f), 0.0f));
+    CHECK(fm_powf(-0.0f, -3.0f) == -inf && fm_powf(0.0f, -0.5f) == inf);
+    CHECK(same_bits_f(fm_powf(-inf, -3.0f), -0.0f) && fm_powf(-inf, 3.0f) == -inf);
+    CHECK(fm_powf(-inf, 0.5f) == inf && fm_powf(inf, -1.0f) == 0.0f && fm_powf(10.0f, 39.0f) == inf);
+    CHECK(fm_powf(2.0f, 10.0f) == 1024.0f && fm_powf(4.0f, 0.5f) == 2.0f && fm_powf(10.0f, -46.0f) == 0.0f);
     CHECK(fm_cospi(0.0) == 1.0 && fm_cospi(1.0) == -1.0 && fm_cospi(0.5) == 0.0);
     CHECK(fm_cospi(2.0) == 1.0 && fm_cospi(-1.0) == -1.0 && fm_cospi(1e300) == 1.0);
 }

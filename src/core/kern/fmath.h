@@ -23,6 +23,8 @@ float fm_logf(float x);
 float fm_tanhf(float x);
 float fm_erff(float x);
 float fm_erfcf(float x);
+/* C99 powf, special cases included (pow(x, 0) = 1, negative x only to integer powers). */
+float fm_powf(float x, float y);
 
 /* double: within a few ULPs (test_fmath states the bound). */
 double fm_exp(double x);
@@ -30,7 +32,11 @@ double fm_exp2(double x);
 double fm_log(double x);
 /* log(1 + x), accurate for small x. */
 double fm_log1p(double x);
-/* x^n for an integer n (Adam's bias corrections, step decay): exp(n log x) for x > 0. */
+/* C99 pow, as exp(y log x): the rounding of y log x costs up to 2 + 3 |y log x| ulps
+ * (test_fmath), so prefer fm_powi for integer powers. */
+double fm_pow(double x, double y);
+/* x^n for an integer n (Adam's bias corrections, step decay), by binary powering in
+ * double-double: exact powers stay exact, the others round correctly but for rare cases. */
 double fm_powi(double x, int64_t n);
 /* cos(pi x), the cosine schedule's curve; exact at multiples of 1/2. */
 double fm_cospi(double x);
