@@ -33,11 +33,11 @@ static const double inv_fact[14] = {
     1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
 };
 
-/* sum_{n=from}^{13} r^(n-from) / n!, by Horner. */
-static double exp_taylor(double r, int from)
+/* (exp(r) - 1) / r = sum_{n=1}^{13} r^(n-1) / n!, by Horner. */
+static double expm1_over_r(double r)
 {
     double q = inv_fact[13];
-    for (int n = 12; n >= from; n--)
+    for (int n = 12; n >= 1; n--)
         q = inv_fact[n] + r * q;
     return q;
 }
@@ -52,7 +52,7 @@ double fm_exp(double x)
         return 0.0;
     double kd = (x * LOG2E + ROUND_MAGIC) - ROUND_MAGIC;
     double r = (x - kd * LN2_HI) - kd * LN2_LO;
-    return ldexp(1.0 + r * exp_taylor(r, 1), (int)kd);
+    return ldexp(1.0 + r * expm1_over_r(r), (int)kd);
 }
 
 double fm_exp2(double x)
@@ -65,7 +65,7 @@ double fm_exp2(double x)
         return 0.0;
     double kd = (x + ROUND_MAGIC) - ROUND_MAGIC, f = x - kd; /* exact, |f| <= 1/2 */
     double r = f * LN2_HI + f * LN2_LO;
-    return ldexp(1.0 + r * exp_taylor(r, 1), (int)kd);
+    return ldexp(1.0 + r * expm1_over_r(r), (int)kd);
 }
 
 double fm_log(double x)
@@ -374,7 +374,7 @@ float fm_tanhf(float x)
     double y = 2.0 * fabs((double)x);
     if (y > 20.0)
         return copysignf(1.0f, x);
-    double em = y < 0.5 * LN2_HI ? y * exp_taylor(y, 1) : exp_core(y) - 1.0;
+    double em = y < 0.5 * LN2_HI ? y * expm1_over_r(y) : exp_core(y) - 1.0;
     return copysignf((float)(em / (em + 2.0)), x);
 }
 
