@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops/op.h"
+#include "kern/fmath.h"
 
 /* Relu. `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that NaN propagates as in torch. */
 static void relu_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
@@ -124,13 +125,13 @@ static void leakyrelu_backward(const Node *n, const Tensor *const *in, const Ten
         dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i];
 }
 
-/* Logistic function without overflow: expf is only ever called on a non-positive
+/* Logistic function without overflow: fm_expf is only ever called on a non-positive
  * argument, so a large |x| gives exactly 0 or 1 instead of inf/inf = NaN. */
 static inline float act_sigmoid(float x)
 {
     if (x >= 0.0f)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
+        return 1.0f / (1.0f + fm_expf(-x));
+    float e = fm_expf(x);
     return e / (1.0f + e);
 }
 
@@ -164,7 +165,7 @@ static void tanh_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     float *y = tensor_f32(out);         /* (N, ...) */
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++)
-        y[i] = tanhf(x[i]);
+        y[i] = fm_tanhf(x[i]);
 }
 
 /* From the output: d/dx = 1 - y^2. */
@@ -216,7 +217,7 @@ static void gelu_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     } else {
         const float r = 0.7071067811865476f; /* 1 / sqrt(2) */
         for (int64_t i = 0; i < count; i++)
-            y[i] = 0.5f * x[i] * erfcf(-x[i] * r);
+            y[i] = 0.5f * x[i] * fm_erfcf(-x[i] * r);
     }
 }
 
@@ -249,7 +250,7 @@ static void gelu_backward(const Node *n, const Tensor *const *in, const Tensor *
         const float c = 0.3989422804014327f;  /* 1 / sqrt(2 pi) */
         for (int64_t i = 0; i < count; i++) {
             float v = x[i];
-            dx[i] += dy[i] * (0.5f * erfcf(-v * r) + v * c * expf(-0.5f * v * v));
+            dx[i] += dy[i] * (0.5f * fm_erfcf(-v * r) + v * c * fm_expf(-0.5f * v * v));
         }
     }
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "ops/op.h"
+#include "kern/fmath.h"
 
 static QsStatus softmax_parse(const Node *n, OpParams *prm, QsError *err)
 {
@@ -76,15 +77,15 @@ static void softmax_common(const Node *n, const Tensor *const *in, Tensor *out, 
             float *ys = y + o * len * inner + i;
             double m = softmax_max(xs, len, inner), sum = 0.0;
             for (int64_t j = 0; j < len; j++)
-                sum += exp((double)xs[j * inner] - m);
+                sum += fm_exp((double)xs[j * inner] - m);
             if (log_form) {
                 /* x - max - log(sum): never log(softmax), which underflows to -inf. */
-                double ls = log(sum);
+                double ls = fm_log(sum);
                 for (int64_t j = 0; j < len; j++)
                     ys[j * inner] = (float)(((double)xs[j * inner] - m) - ls);
             } else {
                 for (int64_t j = 0; j < len; j++)
-                    ys[j * inner] = (float)(exp((double)xs[j * inner] - m) / sum);
+                    ys[j * inner] = (float)(fm_exp((double)xs[j * inner] - m) / sum);
             }
         }
     }
@@ -127,7 +128,7 @@ static void softmax_backward_common(const Node *n, const Tensor *out, const Tens
                 for (int64_t j = 0; j < len; j++) {
                     int64_t q = j * inner;
                     dxs[q] = (float)((double)dxs[q] + ((double)dys[q] -
-                                                       exp((double)ys[q]) * sum));
+                                                       fm_exp((double)ys[q]) * sum));
                 }
             } else {
                 for (int64_t j = 0; j < len; j++)

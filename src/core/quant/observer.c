@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/quant.h"
+#include "kern/fmath.h"
 
 #define HALF (HIST_BINS / 2)
 
@@ -359,7 +360,7 @@ static void kl_prefix(KlPrefix *kp, const int64_t *h, int n)
     for (int k = 0; k < n; k++) {
         double c = (double)h[k];
         kp->cnt[k + 1] = kp->cnt[k] + c;
-        kp->plogp[k + 1] = kp->plogp[k] + (c > 0.0 ? c * log(c) : 0.0);
+        kp->plogp[k + 1] = kp->plogp[k] + (c > 0.0 ? c * fm_log(c) : 0.0);
         kp->nz[k + 1] = kp->nz[k] + (c > 0.0);
     }
 }
@@ -390,8 +391,8 @@ static double kl_candidate(const KlPrefix *kp, int n, int i, int levels)
     double h_last = kp->cnt[i] - kp->cnt[i - 1], p_last = h_last + outliers;
     if (Qt <= 0.0 || (h_last == 0.0 && outliers > 0.0))
         return INFINITY;
-    double sum_plogp = kp->plogp[i] - (h_last > 0.0 ? h_last * log(h_last) : 0.0) +
-                       (p_last > 0.0 ? p_last * log(p_last) : 0.0);
+    double sum_plogp = kp->plogp[i] - (h_last > 0.0 ? h_last * fm_log(h_last) : 0.0) +
+                       (p_last > 0.0 ? p_last * fm_log(p_last) : 0.0);
     double cross = 0.0;
     int start = 0;
     for (int j = 0; j < levels && start < i; j++) {
@@ -399,11 +400,11 @@ static double kl_candidate(const KlPrefix *kp, int n, int i, int levels)
         double sum = kp->cnt[stop] - kp->cnt[start];
         if (sum > 0.0) {
             double mass = sum + (stop == i ? outliers : 0.0); /* the bucket of P[i-1] */
-            cross += mass * log((sum / (kp->nz[stop] - kp->nz[start])) / Qt);
+            cross += mass * fm_log((sum / (kp->nz[stop] - kp->nz[start])) / Qt);
         }
         start = stop;
     }
-    return sum_plogp / P - log(P) - cross / P;
+    return sum_plogp / P - fm_log(P) - cross / P;
 }
 
 /* The candidate i (threshold i * w) minimising the KL over i = `levels` .. last nonzero
@@ -577,7 +578,7 @@ static void mse_line(const MseProblem *pr, int which, double *flo, double *fhi, 
     double cur_best = INFINITY, best_a = 1.0;
     int best_k = 0;
     for (int k = 0; k <= MSE_COARSE; k++) {
-        double a = exp2(-k / 16.0);
+        double a = fm_exp2(-k / 16.0);
         double e = mse_eval(pr, which == MSE_HI ? *flo : a, which == MSE_LO ? *fhi : a);
         if (e < cur_best) {
             cur_best = e;
@@ -585,7 +586,7 @@ static void mse_line(const MseProblem *pr, int which, double *flo, double *fhi, 
             best_a = a;
         }
     }
-    double a0 = exp2(-(best_k + 1) / 16.0), a1 = best_k > 0 ? exp2(-(best_k - 1) / 16.0) : 1.0;
+    double a0 = fm_exp2(-(best_k + 1) / 16.0), a1 = best_k > 0 ? fm_exp2(-(best_k - 1) / 16.0) : 1.0;
     for (int j = MSE_FINE; j >= 0; j--) {
         double a = a0 + (a1 - a0) * j / MSE_FINE;
         double e = mse_eval(pr, which == MSE_HI ? *flo : a, which == MSE_LO ? *fhi : a);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
+
 static QsStatus loss_check_weights(const LossArgs *a, const char *what, QsError *err)
 {
     if (!a->class_weights)
@@ -68,8 +70,8 @@ static QsStatus loss_cross_entropy(const LossArgs *a, double *loss, float *dlogi
                 m = z[c];
         double se = 0.0;
         for (int c = 0; c < C; c++)
-            se += exp((double)z[c] - m);
-        double lse = m + log(se);
+            se += fm_exp((double)z[c] - m);
+        double lse = m + fm_log(se);
         double wy = loss_weight(a, y);
         nll += wy * (lse - (double)z[y]);
         if (eps != 0.0)
@@ -78,7 +80,7 @@ static QsStatus loss_cross_entropy(const LossArgs *a, double *loss, float *dlogi
         if (dlogits) {
             float *d = dlogits + i * C;
             for (int c = 0; c < C; c++) {
-                double p = exp((double)z[c] - lse);
+                double p = fm_exp((double)z[c] - lse);
                 double g = (1.0 - eps) * wy * (p - (c == y ? 1.0 : 0.0)) +
                            eps / C * (sum_w_all * p - loss_weight(a, c));
                 d[c] = (float)(g / wsum);
@@ -109,9 +111,9 @@ static QsStatus loss_bce_logits(const LossArgs *a, double *loss, float *dlogits,
                 return qs_fail(err, QS_EINVAL, "%s: sample %lld target %d is %g, outside [0, 1]",
                                what, (long long)i, c, t);
             double w = loss_weight(a, c);
-            total += w * (fmax(z, 0.0) - z * t + log1p(exp(-fabs(z))));
+            total += w * (fmax(z, 0.0) - z * t + fm_log1p(fm_exp(-fabs(z))));
             if (dlogits) {
-                double s = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+                double s = z >= 0 ? 1.0 / (1.0 + fm_exp(-z)) : fm_exp(z) / (1.0 + fm_exp(z));
                 dlogits[k] = (float)(w * (s - t) / count);
             }
         }
@@ -154,8 +156,8 @@ static void loss_log_softmax(const float *z, int C, double T, double *out)
         m = fmax(m, (double)z[c] / T);
     double se = 0.0;
     for (int c = 0; c < C; c++)
-        se += exp((double)z[c] / T - m);
-    double lse = m + log(se);
+        se += fm_exp((double)z[c] / T - m);
+    double lse = m + fm_log(se);
     for (int c = 0; c < C; c++)
         out[c] = (double)z[c] / T - lse;
 }
@@ -179,11 +181,11 @@ static QsStatus loss_kl_distill(const LossArgs *a, double *loss, float *dlogits,
         loss_log_softmax(t, C, T, lt);
         loss_log_softmax(z, C, T, ls);
         for (int c = 0; c < C; c++) {
-            double pt = exp(lt[c]);
+            double pt = fm_exp(lt[c]);
             if (pt > 0.0)
                 total += pt * (lt[c] - ls[c]);
             if (dlogits)
-                dlogits[i * C + c] = (float)(T / n * (exp(ls[c]) - pt));
+                dlogits[i * C + c] = (float)(T / n * (fm_exp(ls[c]) - pt));
         }
     }
     free(lt);

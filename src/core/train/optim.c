@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
+
 /* ---- SGD: torch.optim.SGD(momentum=mu, dampening=0, nesterov=False, weight_decay=wd)
  *   g = grad + wd * p
  *   b = g on the first step, else mu * b + g      (only when mu != 0)
@@ -40,9 +42,8 @@ static void optim_sgd_step(Optim *o, const ParamList *p, double lr)
 static void optim_adam_common(Optim *o, const ParamList *p, double lr, bool decoupled)
 {
     double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
-    double t = (double)o->t;
-    double step_size = lr / (1.0 - pow(b1, t));
-    double bc2_sqrt = sqrt(1.0 - pow(b2, t));
+    double step_size = lr / (1.0 - fm_powi(b1, o->t));
+    double bc2_sqrt = sqrt(1.0 - fm_powi(b2, o->t));
     for (int i = 0; i < p->n; i++) {
         float *w = tensor_f32(&p->param[i]);
         const float *gr = tensor_f32(&p->grad[i]);
@@ -197,14 +198,14 @@ static double optim_sched_constant(const SchedConfig *c, int epoch)
 /* torch.optim.lr_scheduler.StepLR: lr = base * gamma^floor(epoch / step_size). */
 static double optim_sched_step(const SchedConfig *c, int epoch)
 {
-    return c->base_lr * pow(c->gamma, (double)(epoch / c->step_size));
+    return c->base_lr * fm_powi(c->gamma, epoch / c->step_size);
 }
 
 /* torch.optim.lr_scheduler.CosineAnnealingLR(T_max=epochs, eta_min=0), closed form:
  * lr = base * (1 + cos(pi * epoch / epochs)) / 2. */
 static double optim_sched_cosine(const SchedConfig *c, int epoch)
 {
-    return c->base_lr * (1.0 + cos(M_PI * (double)epoch / (double)c->epochs)) / 2.0;
+    return c->base_lr * (1.0 + fm_cospi((double)epoch / (double)c->epochs)) / 2.0;
 }
 
 const SchedDef optim_sched_table[SCHED_COUNT] = {
