@@ -10,9 +10,9 @@
  * References: ONNX Sub, Div, Pow, Mod, Sqrt, Erf, HardSigmoid
  * (https://onnx.ai/onnx/operators/).
  *
- * The forward is one IEEE operation per element (Pow: powf, except the exponents 1 and 2,
+ * The forward is one IEEE operation per element (Pow: fm_powf, except the exponents 1 and 2,
  * which are exact as x and x * x, as PyTorch's x.pow(2) is; Mod: fmodf, plus b when the
- * floored sign rule moves it); Sqrt is sqrtf, Erf erff.
+ * floored sign rule moves it); Sqrt is sqrtf, Erf fm_erff (kern/fmath.h: the same bits on every machine).
  * Broadcasting walks the output with per-operand strides (0 on broadcast axes); these ops
  * sit off the hot path (normalisations and small heads), so there is one general loop.
  * Backward sums the gradient of each operand in double (scratch) and adds it once, so a
@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kern/fmath.h"
 #include "ops/op.h"
 
 typedef enum { AR_SUB, AR_DIV, AR_POW, AR_MOD_FLOOR, AR_MOD_TRUNC } ArithKind;
@@ -70,7 +71,7 @@ static inline float arith_pow(float a, float b)
         return a * a;
     if (b == 1.0f)
         return a;
-    return powf(a, b);
+    return fm_powf(a, b);
 }
 
 float op_mod_floor(float a, float b)
@@ -150,9 +151,9 @@ static void arith_backward(ArithKind k, const Tensor *const *in, const Tensor *d
     } else {
         ARITH_WALK(o, sa, sb, {
             double av = a[ia], bv = b[ib], g = dy[i];
-            ga[ia] += bv == 0.0 ? 0.0 : g * bv * pow(av, bv - 1.0);
+            ga[ia] += bv == 0.0 ? 0.0 : g * bv * fm_pow(av, bv - 1.0);
             if (av > 0.0)
-                gb[ib] += g * pow(av, bv) * log(av);
+                gb[ib] += g * fm_pow(av, bv) * fm_log(av);
             else if (av < 0.0 || bv < 0.0 || isnan(av))
                 gb[ib] += g * NAN;
         });
@@ -250,7 +251,7 @@ static void erf_forward(const Node *n, const Tensor *const *in, Tensor *out, con
     float *y = tensor_f32(out);         /* (N, ...) */
     int64_t count = tensor_numel(out);
     for (int64_t i = 0; i < count; i++)
-        y[i] = erff(x[i]);
+        y[i] = fm_erff(x[i]);
 }
 
 /* d erf(x) = 2/sqrt(pi) exp(-x^2), in double. */
@@ -266,7 +267,7 @@ static void erf_backward(const Node *n, const Tensor *const *in, const Tensor *o
     const double c = 1.1283791670955126; /* 2 / sqrt(pi) */
     for (int64_t i = 0; i < count; i++) {
         double v = x[i];
-        dx[i] = (float)(dx[i] + dy[i] * c * exp(-v * v));
+        dx[i] = (float)(dx[i] + dy[i] * c * fm_exp(-v * v));
     }
 }
 

@@ -115,8 +115,12 @@ static void bn_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
         for (int64_t b = 0; b < nb; b++) {
             const float *xp = x + (b * c + ch) * len;
             float *yp = y + (b * c + ch) * len;
-            for (int64_t i = 0; i < len; i++)
-                yp[i] = (xp[i] - m) * a + bt;
+            if (rc->clamp) /* a fused Relu or Clip (inference only) */
+                for (int64_t i = 0; i < len; i++)
+                    yp[i] = op_clamp_value((xp[i] - m) * a + bt, rc->clamp_lo, rc->clamp_hi);
+            else
+                for (int64_t i = 0; i < len; i++)
+                    yp[i] = (xp[i] - m) * a + bt;
         }
     }
 }
@@ -186,6 +190,7 @@ static void bn_backward(const Node *n, const Tensor *const *in, const Tensor *ou
 
 const OpDef op_batchnorm_def = {
     .name = "BatchNormalization", .min_in = 5, .max_in = 5, .infer = bn_infer, .forward = bn_forward,
+    .fuses_clamp = true,
     .parse = bn_parse,
     .backward = bn_backward,
 };
