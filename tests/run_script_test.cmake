@@ -2,20 +2,6 @@
 get_filename_component(dir ${SCRIPT} DIRECTORY)
 get_filename_component(name ${SCRIPT} NAME_WE)
 
-# A script whose figures come from float training says on which OpenBLAS kernel they were
-# made ("# blas-core: Prescott"): other kernels sum in another order, and retraining then
-# lands elsewhere (issue 17). On another kernel the test is skipped, saying why.
-file(STRINGS ${SCRIPT} wanted_core REGEX "^# blas-core: " LIMIT_COUNT 1)
-if(wanted_core)
-  string(REGEX REPLACE "^# blas-core: *" "" wanted_core "${wanted_core}")
-  execute_process(COMMAND ${QSCOPE} --version OUTPUT_VARIABLE version)
-  string(REGEX MATCH "OpenBLAS core: ([A-Za-z0-9_]+)" _ "${version}")
-  if(NOT CMAKE_MATCH_1 STREQUAL wanted_core)
-    message(STATUS "SKIPPED: the figures were made with OpenBLAS's ${wanted_core} kernels; "
-                   "this machine runs ${CMAKE_MATCH_1}, whose float sums differ")
-    return()
-  endif()
-endif()
 if(SCRIPT MATCHES "\\.fail\\.qs$")
   # NAME.fail.err: the first line is what stderr must contain, a line "exit status: N" the
   # status the script must end with (the table is in docs/scripts.md, "Exit status").

@@ -1,6 +1,6 @@
-# blas-core: Prescott
-# (retraining mnist_dw is sensitive to the order of float sums: with OpenBLAS's Haswell
-# kernels it lands at 93.75 %; qscope's own reproducible kernels are issue 17)
+# Retraining mnist_dw is sensitive to the order of float sums: with OpenBLAS's Haswell
+# kernels it landed at 93.75 %; on qscope's own kernels (docs/reproducibility.md) it lands
+# at 95.90 % on every x86-64 machine.
 # models/README.md: mnist_dw 96.00 %; retraining from its seed lands within 0.3 points,
 # folding the scales changes nothing, and the bundled file holds that model.
 source scripts/train/mnist_dw.qs
