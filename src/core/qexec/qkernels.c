@@ -16,6 +16,7 @@
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
 #include "qexec/qgemm.h"
+#include "qexec/qkernels.h"
 
 /* ---- shared helpers ---------------------------------------------------------------- */
 
@@ -32,21 +33,6 @@ CDims qk_dims(const ConvAttrs *a, const Shape *x, const Shape *y)
     d.cg = d.c / a->group;
     d.ocg = d.oc / a->group;
     return d;
-}
-
-static size_t qk_align(size_t n) { return (n + QX_ALIGN - 1) & ~(size_t)(QX_ALIGN - 1); }
-
-/* Carves `bytes` off the scratch cursor. */
-static void *qk_take(char **cur, size_t bytes)
-{
-    void *p = *cur;
-    *cur += qk_align(bytes);
-    return p;
-}
-
-static inline int32_t qk_sat32(int64_t v)
-{
-    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 }
 
 static inline int32_t qk_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -106,151 +92,44 @@ static size_t qk_conv_f32_scratch(const LinUnit *u, const Shape *x, const Shape 
     return op_table[OP_CONV]->scratch ? op_table[OP_CONV]->scratch(&u->fnode, in, y) : 0;
 }
 
-/* rows (OH*OW, CG*KH*KW) of one sample and group from x (CG, H, W); taps outside the input
- * read the zero point zp, the quantized 0, so padding adds nothing once the zero-point
- * correction is applied. */
-static void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
-                      int8_t *col)
+void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
+                   int64_t oh, int64_t ow, int8_t *r)
+{
+    int64_t h0 = oh * a->w.sh - a->w.pt, w0 = ow * a->w.sw - a->w.pl;
+    bool inside_w = w0 >= 0 && w0 + (a->w.kw - 1) * a->w.dw < d->w;
+    for (int64_t c = 0; c < d->cg; c++) {
+        const int8_t *xc = x + c * d->h * d->w;
+        for (int64_t i = 0; i < a->w.kh; i++) {
+            int64_t ih = h0 + i * a->w.dh;
+            if (ih < 0 || ih >= d->h) {
+                memset(r, zp, (size_t)a->w.kw);
+                r += a->w.kw;
+                continue;
+            }
+            const int8_t *xr = xc + ih * d->w;
+            if (inside_w) { /* the whole kernel row is inside: no checks */
+                if (a->w.dw == 1)
+                    memcpy(r, xr + w0, (size_t)a->w.kw);
+                else
+                    for (int64_t j = 0; j < a->w.kw; j++)
+                        r[j] = xr[w0 + j * a->w.dw];
+                r += a->w.kw;
+                continue;
+            }
+            for (int64_t j = 0; j < a->w.kw; j++) {
+                int64_t iw = w0 + j * a->w.dw;
+                *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
+            }
+        }
+    }
+}
+
+void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, int8_t *col)
 {
     int64_t kk = d->cg * a->w.kh * a->w.kw;
     for (int64_t oh = 0; oh < d->oh; oh++)
-        for (int64_t ow = 0; ow < d->ow; ow++) {
-            int8_t *r = col + (oh * d->ow + ow) * kk;
-            int64_t h0 = oh * a->w.sh - a->w.pt, w0 = ow * a->w.sw - a->w.pl;
-            for (int64_t c = 0; c < d->cg; c++) {
-                const int8_t *xc = x + c * d->h * d->w;
-                for (int64_t i = 0; i < a->w.kh; i++) {
-                    int64_t ih = h0 + i * a->w.dh;
-                    if (ih < 0 || ih >= d->h) {
-                        memset(r, zp, (size_t)a->w.kw);
-                        r += a->w.kw;
-                        continue;
-                    }
-                    const int8_t *xr = xc + ih * d->w;
-                    if (w0 >= 0 && w0 + (a->w.kw - 1) * a->w.dw < d->w) {
-                        /* the whole kernel row is inside: no checks */
-                        for (int64_t j = 0; j < a->w.kw; j++)
-                            r[j] = xr[w0 + j * a->w.dw];
-                        r += a->w.kw;
-                        continue;
-                    }
-                    for (int64_t j = 0; j < a->w.kw; j++) {
-                        int64_t iw = w0 + j * a->w.dw;
-                        *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
-                    }
-                }
-            }
-        }
-}
-
-/* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
- * (x - zp) w, which equals padding with zp. One kernel tap at a time over its valid output
- * rectangle, so the inner loop has no bounds checks. */
-static void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
-                        int32_t zp, int32_t *acc)
-{
-    memset(acc, 0, (size_t)(d->oh * d->ow) * sizeof *acc);
-    for (int64_t i = 0; i < a->w.kh; i++)
-        for (int64_t j = 0; j < a->w.kw; j++) {
-            int32_t wv = wk[i * a->w.kw + j];
-            if (wv == 0)
-                continue;
-            int64_t offh = i * a->w.dh - a->w.pt, offw = j * a->w.dw - a->w.pl;
-            int64_t oh0, oh1, ow0, ow1;
-            geom_range(d->oh, d->h, a->w.sh, offh, &oh0, &oh1);
-            geom_range(d->ow, d->w, a->w.sw, offw, &ow0, &ow1);
-            for (int64_t oh = oh0; oh < oh1; oh++) {
-                const int8_t *xr = xp + (oh * a->w.sh + offh) * d->w + offw;
-                int32_t *ar = acc + oh * d->ow;
-                if (a->w.sw == 1)
-                    for (int64_t ow = ow0; ow < ow1; ow++)
-                        ar[ow] += ((int32_t)xr[ow] - zp) * wv;
-                else
-                    for (int64_t ow = ow0; ow < ow1; ow++)
-                        ar[ow] += ((int32_t)xr[ow * a->w.sw] - zp) * wv;
-            }
-        }
-}
-
-/* y[i] = the requantization of sat32(acc[i] + corr) under r.rule (quant_requant_rule); the
- * qscope rule, clamp(z + round_half_even(sat32(acc[i] + corr) m0 / 2^(31 + shift)), lo, hi),
- * is quant_requant's arithmetic inlined for a row with the common case 31 + shift in
- * [1, 62]; any other shift goes through quant_requant itself. Both are exact integer
- * arithmetic, so they agree on every input. */
-/* The fp32 rule (XNNPACK, ONNX Runtime): (float)acc * scale clamped to [lo - z, hi - z] in
- * float, rounded to nearest even (the 1.5 * 2^23 trick, exact for |v| <= 2^22, which the
- * int8 clamp ensures), then z. */
-static void qk_requant_row_fp32(const int32_t *acc, int64_t n, int64_t corr, Requant r,
-                                int32_t z, int32_t lo, int32_t hi, int8_t *y)
-{
-    const float sc = r.scale, flo = (float)(lo - z), fhi = (float)(hi - z), magic = 0x1.8p23f;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = (int64_t)acc[i] + corr;
-        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
-        float v = (float)(int32_t)a * sc;
-        v = v > flo ? v : flo;
-        v = v < fhi ? v : fhi;
-        v = (v + magic) - magic;
-        y[i] = (int8_t)((int32_t)v + z);
-    }
-}
-
-/* TFLite's double rounding (quant_mul_gemmlowp) written out branch-free for a row. m0 >= 0
- * (quant_requant_make_gemmlowp), so the doubling high multiply never saturates here; its
- * division by 2^31 truncates toward zero (a floor shift after adding 2^31 - 1 to a negative
- * value). tests/unit/test_target.c compares it with quant_requant_rule. */
-static void qk_requant_row_gemmlowp(const int32_t *acc, int64_t n, int64_t corr, Requant r,
-                                    int32_t z, int32_t lo, int32_t hi, int8_t *y)
-{
-    int tshift = -r.shift;
-    int left = tshift > 0 ? (tshift < 31 ? tshift : 31) : 0;
-    int right = tshift < 0 ? (-tshift < 31 ? -tshift : 31) : 0;
-    const int64_t m0 = r.m0, pos = INT64_C(1) << 30, neg = 1 - (INT64_C(1) << 30);
-    const int64_t trunc = (INT64_C(1) << 31) - 1;
-    const int32_t mask = (int32_t)((INT64_C(1) << right) - 1), half = mask >> 1;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = (int64_t)acc[i] + corr;
-        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
-        int32_t xs = (int32_t)((uint32_t)(int32_t)a << left);
-        int64_t p = (int64_t)xs * m0;
-        p += p >= 0 ? pos : neg;
-        int32_t h = (int32_t)((p + ((p >> 63) & trunc)) >> 31);
-        int32_t v = (h >> right) + ((h & mask) > half + (h < 0));
-        int64_t q = (int64_t)v + z;
-        y[i] = (int8_t)(q < lo ? lo : q > hi ? hi : q);
-    }
-}
-
-static void qk_requant_row(const int32_t *acc, int64_t n, int64_t corr, Requant r, int32_t z,
-                           int32_t lo, int32_t hi, int8_t *y)
-{
-    if (r.rule == QRQ_FP32) {
-        qk_requant_row_fp32(acc, n, corr, r, z, lo, hi, y);
-        return;
-    }
-    if (r.rule == QRQ_GEMMLOWP) {
-        qk_requant_row_gemmlowp(acc, n, corr, r, z, lo, hi, y);
-        return;
-    }
-    int sh = 31 + r.shift;
-    if (sh < 1 || sh > 62) {
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (int8_t)quant_requant(qk_sat32(acc[i] + corr), r, z, lo, hi);
-        return;
-    }
-    /* Branch-free rounding: with p = k 2^sh + r (0 <= r < 2^sh, >> a floor shift),
-     * (p + 2^(sh-1) - 1 + (k & 1)) >> sh is k for r below half, k + 1 above, and the even
-     * one of the two at r == half. |p| <= 2^62, so the sum cannot overflow. */
-    const int64_t m0 = r.m0, bias = ((int64_t)1 << (sh - 1)) - 1;
-    const int64_t lo64 = (int64_t)lo - z, hi64 = (int64_t)hi - z;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = (int64_t)acc[i] + corr;
-        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
-        int64_t p = a * m0;
-        int64_t q = (p + bias + ((p >> sh) & 1)) >> sh;
-        q = q < lo64 ? lo64 : q > hi64 ? hi64 : q;
-        y[i] = (int8_t)(q + z);
-    }
+        for (int64_t ow = 0; ow < d->ow; ow++)
+            qk_im2row_row(a, d, x, zp, oh, ow, col + (oh * d->ow + ow) * kk);
 }
 
 /* ---- STEP_FLOAT / STEP_HALF: one node, the op's float forward -------------------------- */
@@ -448,7 +327,7 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
                 int32_t *acc = (int32_t *)rest;
                 for (int64_t c = 0; c < dd.oc; c++) {
                     qk_dw_plane(&u->ca, &dd, xq + (c / dd.ocg) * dd.h * dd.w, u->wq + c * kk,
-                                d->qp.zero_point, acc);
+                                d->qp.zero_point, acc, simd_level());
                     /* the zero point is already subtracted per tap */
                     for (int64_t r = 0; r < ohw; r++)
                         ys[c * ohw + r] = target_dyn_out(d, u->ws[c], acc[r], u->bf[c]);
@@ -532,69 +411,6 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
 
 /* ---- STEP_LIN_Q: int8 in, int8 out --------------------------------------------------- */
 
-/* The constant added to channel c's accumulator: bias minus the zero-point correction,
- * q_x = (q_x - z_in) + z_in, so sum (q_x - z_in) w = sum q_x w - z_in sumw[c]. */
-static inline int64_t qk_lin_corr(const LinUnit *u, int64_t c)
-{
-    return (int64_t)u->bq[c] - (int64_t)u->in_qp.zero_point * u->sumw[c];
-}
-
-static void step_lin_q_int(const Step *s, StepIO *io)
-{
-    const LinUnit *u = s->lin;
-    const int8_t *x = io->in[0]->data;
-    int8_t *y = io->out.data;
-    int32_t zo = u->out_qp.zero_point;
-    if (u->ort != LORT_QLINEAR) { /* target ort: a group ONNX Runtime does not fuse */
-        qexec_ort_run(s, io->in[0], &io->out, io->scratch);
-        return;
-    }
-    if (u->kind == LIN_GEMM) {
-        int64_t rows = tensor_numel(&io->out) / u->oc;
-        /* computed transposed, (OC, rows) = W X^T, so each channel is one requantized
-         * row with its multiplier and correction in registers */
-        int32_t *accT = io->scratch;
-        int8_t *yT = (int8_t *)(accT + rows * u->oc);
-        qgemm(u->oc, rows, u->k, u->wq, u->k, x, u->k, accT, rows);
-        for (int64_t c = 0; c < u->oc; c++)
-            qk_requant_row(accT + c * rows, rows, qk_lin_corr(u, c), u->rq[c], zo, u->lo, u->hi,
-                           yT + c * rows);
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = 0; c < u->oc; c++)
-                y[r * u->oc + c] = yT[c * rows + r];
-        return;
-    }
-    CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
-    int64_t ohw = d.oh * d.ow, per_in = d.c * d.h * d.w;
-    if (u->kind == LIN_DW) {
-        int64_t kk = u->ca.w.kh * u->ca.w.kw;
-        int32_t *acc = io->scratch;
-        for (int64_t b = 0; b < d.n; b++)
-            for (int64_t c = 0; c < d.oc; c++) {
-                qk_dw_plane(&u->ca, &d, x + b * per_in + (c / d.ocg) * d.h * d.w,
-                            u->wq + c * kk, u->in_qp.zero_point, acc);
-                /* the zero point is subtracted per tap: only the bias is added */
-                qk_requant_row(acc, ohw, u->bq[c], u->rq[c], zo, u->lo, u->hi,
-                               y + (b * d.oc + c) * ohw);
-            }
-        return;
-    }
-    char *cur = io->scratch;
-    int8_t *col = qk_take(&cur, (size_t)(ohw * u->k));
-    int32_t *acc = qk_take(&cur, (size_t)(d.ocg * ohw) * sizeof(int32_t));
-    for (int64_t b = 0; b < d.n; b++)
-        for (int64_t g = 0; g < u->ca.group; g++) {
-            qk_im2row(&u->ca, &d, x + b * per_in + g * d.cg * d.h * d.w,
-                      (int8_t)u->in_qp.zero_point, col);
-            qgemm(d.ocg, ohw, u->k, u->wq + g * d.ocg * u->k, u->k, col, u->k, acc, ohw);
-            for (int64_t oc = 0; oc < d.ocg; oc++) {
-                int64_t c = g * d.ocg + oc;
-                qk_requant_row(acc + oc * ohw, ohw, qk_lin_corr(u, c), u->rq[c], zo, u->lo,
-                               u->hi, y + (b * d.oc + c) * ohw);
-            }
-        }
-}
-
 static void step_lin_q_fake(const Step *s, StepIO *io)
 {
     const LinUnit *u = s->lin;
@@ -611,8 +427,10 @@ static void step_lin_q_run(const Step *s, StepIO *io)
 {
     if (io->fake)
         step_lin_q_fake(s, io);
+    else if (s->lin->ort != LORT_QLINEAR) /* target ort: a group ONNX Runtime does not fuse */
+        qexec_ort_run(s, io->in[0], &io->out, io->scratch);
     else
-        step_lin_q_int(s, io);
+        qk_lin_q_int(s, io);
 }
 
 static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
@@ -622,14 +440,7 @@ static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
         return step_lin_float_scratch(s, io);
     if (u->ort != LORT_QLINEAR)
         return qexec_ort_scratch(s, &io->in[0]->shape, &io->out.shape);
-    size_t n = (size_t)shape_numel(&io->out.shape);
-    if (u->kind == LIN_GEMM) /* transposed accumulators and output */
-        return n * sizeof(int32_t) + n;
-    CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
-    int64_t ohw = d.oh * d.ow;
-    if (u->kind == LIN_DW)
-        return (size_t)ohw * sizeof(int32_t);
-    return qk_align((size_t)(ohw * u->k)) + qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
+    return qk_lin_q_int_scratch(s, io);
 }
 
 /* ---- pre-activations of int8 linear units (bias correction) ----------------------------- */
