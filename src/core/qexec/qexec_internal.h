@@ -70,6 +70,7 @@ typedef struct LinUnit {
     float *bfq;              /* (OC) the int32 bias dequantized, for the fake-quant run */
     Requant *rq;             /* (OC) s_in s_w / s_out, in the target's form */
     int64_t *corr;           /* (OC) bq - z_in sumw: the constant added to each accumulator */
+    struct QkRqVec *rv;      /* rq as SIMD lanes (qkernels.h) */
     QPacked *wp;             /* [group] each group's (OCG, K) weights packed for qgemm at
                                 lowering (LIN_GEMM, LIN_CONV), NULL for LIN_DW */
     int n_wp;

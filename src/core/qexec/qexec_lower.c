@@ -27,6 +27,7 @@
 #include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
+#include "qexec/qkernels.h"
 
 /* qgemm's int32 accumulator cannot overflow below this K (|a b| <= 2^14). */
 #define LOWER_MAX_K ((int64_t)1 << 17)
@@ -234,6 +235,8 @@ static QsStatus lower_lin_pack(LinUnit *u, const Node *n, QsError *err)
         return err->code;
     for (int64_t c = 0; c < u->oc; c++)
         u->corr[c] = (int64_t)u->bq[c] - (int64_t)u->in_qp.zero_point * u->sumw[c];
+    u->rv = xcalloc(1, sizeof *u->rv);
+    qk_rqvec_make(u->rq, u->oc, u->rv);
     if (u->kind == LIN_DW)
         return QS_OK;
     int64_t groups = u->kind == LIN_CONV ? u->ca.group : 1, ocg = u->oc / groups;
@@ -851,6 +854,9 @@ static void lower_free_lin(LinUnit *u)
     free(u->bfq);
     free(u->rq);
     free(u->corr);
+    if (u->rv)
+        qk_rqvec_free(u->rv);
+    free(u->rv);
     for (int g = 0; g < u->n_wp; g++)
         qpacked_free(&u->wp[g]);
     free(u->wp);

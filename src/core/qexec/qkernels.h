@@ -27,6 +27,42 @@ static inline void *qk_take(char **cur, size_t bytes)
 void qk_requant_row(const int32_t *acc, int64_t sa, int64_t n, int64_t corr, Requant r,
                     int32_t z, int32_t lo, int32_t hi, int8_t *y, int64_t sy);
 
+/* A unit's per-channel requantization constants as lanes (structure of arrays), made at
+ * lowering so that a SIMD epilogue loads 8 channels' constants at once. rule: the rule
+ * every channel shares, or -1 when the lanes cannot express it (a Q31 shift outside
+ * [1, 62]): then only the scalar rows run.
+ *   QRQ_Q31_EVEN: m0, a = 31 + shift, b = 2^(a-1) - 1 (the rounding bias);
+ *   QRQ_GEMMLOWP: m0, a = left shift, b = right shift, c = 2^b - 1, d = c >> 1;
+ *   QRQ_FP32:     scale. */
+typedef struct QkRqVec {
+    int rule;
+    int64_t *m0, *a, *b, *c, *d;   /* (OC) each */
+    float *scale;                  /* (OC) */
+} QkRqVec;
+
+/* Fills v for n channels (v's arrays owned by it: qk_rqvec_free). */
+void qk_rqvec_make(const Requant *rq, int64_t n, QkRqVec *v);
+void qk_rqvec_free(QkRqVec *v);
+/* v's lanes from channel c0 on. */
+QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0);
+
+/* Across channels: y[c] = the requantization of sat32(acc[c] + corr[c]) under rq[c], for
+ * 0 <= c < n; the same integers as qk_requant_row per channel. level picks the version
+ * (the SIMD one needs v->rule >= 0). */
+void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
+                     const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                     SimdLevel level);
+/* The AVX-512 versions (qkernels_requant_avx512.c): channels, and a contiguous row of one
+ * channel whose constants are lane 0 of v. */
+void qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr,
+                            const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y);
+void qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
+                           int32_t z, int32_t lo, int32_t hi, int8_t *y);
+/* qk_requant_row on a contiguous row with the best version for level. */
+void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requant *r,
+                       const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                       SimdLevel level);
+
 /* Row r of the im2row matrix of one sample and group, r = oh OW + ow: (CG*KH*KW) taps from
  * x (CG, H, W); taps outside the input read the zero point zp, the quantized 0, so
  * padding adds nothing once the zero-point correction is applied. */

@@ -18,6 +18,8 @@ enum {
     QL_PARTS_MAX = 16,          /* scratch slices at most */
     QL_COL_BYTES = 32 * 1024,   /* im2row bytes per chunk of rows: stays in L1/L2 */
     QL_GEMM_ROWS = 24,          /* rows per unit of a plain product */
+    QL_TILE_ROWS = 16,          /* rows of a block handed to the epilogue, at least (qgemm
+                                   blocks have at most 12) */
 };
 
 /* How one run is cut. */
@@ -27,6 +29,7 @@ typedef struct QlCut {
     int64_t nchunks;    /* units per group */
     int64_t units;      /* every group */
     size_t col_bytes;   /* conv: the chunk's im2row rows */
+    size_t tile_bytes;  /* conv: a block's int8 results before their transposed store */
     size_t part_bytes;  /* scratch per part */
 } QlCut;
 
@@ -50,7 +53,8 @@ static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
             ch -= ch % 12; /* whole blocks of every qgemm row */
             c.chunk = ch < 12 ? 12 : ch;
             c.col_bytes = qk_align((size_t)(c.chunk * u->k));
-            c.part_bytes = c.col_bytes + qk_align(qgemm_work_bytes(d.ocg, u->k));
+            c.tile_bytes = qk_align((size_t)(QL_TILE_ROWS * d.ocg));
+            c.part_bytes = c.col_bytes + c.tile_bytes + qk_align(qgemm_work_bytes(d.ocg, u->k));
         }
     }
     c.nchunks = (c.rows + c.chunk - 1) / c.chunk;
@@ -90,36 +94,42 @@ typedef struct QlEpi {
     int64_t r0;             /* the product's first row in the whole batch */
     int64_t c0;             /* the group's first channel */
     const CDims *d;         /* conv: (N, OC, OH, OW) output; NULL: (rows, OC) */
+    int8_t *tile;           /* conv: QL_TILE_ROWS x OCG */
+    SimdLevel level;
 } QlEpi;
 
-/* Dense: rows (rows, OC), each column c one requantized run with its constants. */
+/* Dense: each row of the block is a row of the output (rows, OC), requantized across its
+ * channels. */
 static void ql_epi_gemm(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
 {
     const QlEpi *e = ctx;
     const LinUnit *u = e->u;
     int8_t *y = e->y + (e->r0 + m0) * u->oc;
-    for (int64_t c = 0; c < u->oc; c++)
-        qk_requant_row(acc + c, ld, mr, u->corr[c], u->rq[c], u->out_qp.zero_point, u->lo,
-                       u->hi, y + c, u->oc);
+    for (int64_t i = 0; i < mr; i++)
+        qk_requant_chan(acc + i * ld, u->oc, u->corr, u->rq, u->rv, u->out_qp.zero_point,
+                        u->lo, u->hi, y + i * u->oc, e->level);
 }
 
-/* Conv: row r is pixel r % (OH OW) of sample r / (OH OW); a column's rows are contiguous in
- * the output plane within a sample. */
+/* Conv: the block's rows requantized across the group's channels into the tile, then
+ * stored transposed: row r is pixel r % (OH OW) of sample r / (OH OW), and a channel's
+ * pixels are contiguous in its output plane. */
 static void ql_epi_conv(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
 {
     const QlEpi *e = ctx;
     const LinUnit *u = e->u;
-    const int64_t ohw = e->d->oh * e->d->ow;
-    for (int64_t j = 0; j < e->d->ocg; j++) {
-        int64_t c = e->c0 + j;
-        for (int64_t i = 0; i < mr;) {
-            int64_t r = e->r0 + m0 + i, b = r / ohw, p = r % ohw;
-            int64_t run = ohw - p < mr - i ? ohw - p : mr - i;
-            qk_requant_row(acc + i * ld + j, ld, run, u->corr[c], u->rq[c],
-                           u->out_qp.zero_point, u->lo, u->hi,
-                           e->y + (b * u->oc + c) * ohw + p, 1);
-            i += run;
-        }
+    const int64_t ohw = e->d->oh * e->d->ow, ocg = e->d->ocg;
+    QkRqVec rv = qk_rqvec_at(u->rv, e->c0);
+    for (int64_t i = 0; i < mr; i++)
+        qk_requant_chan(acc + i * ld, ocg, u->corr + e->c0, u->rq + e->c0, &rv,
+                        u->out_qp.zero_point, u->lo, u->hi, e->tile + i * ocg, e->level);
+    for (int64_t i = 0; i < mr;) {
+        int64_t r = e->r0 + m0 + i, b = r / ohw, p = r % ohw;
+        int64_t run = ohw - p < mr - i ? ohw - p : mr - i;
+        int8_t *yb = e->y + (b * u->oc + e->c0) * ohw + p;
+        for (int64_t j = 0; j < ocg; j++)
+            for (int64_t t = 0; t < run; t++)
+                yb[j * ohw + t] = e->tile[(i + t) * ocg + j];
+        i += run;
     }
 }
 
@@ -128,7 +138,7 @@ static void ql_unit_gemm(const QlRun *R, int64_t un, char *buf)
     const LinUnit *u = R->u;
     int64_t r0 = un * R->cut.chunk, r1 = r0 + R->cut.chunk;
     r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
-    QlEpi e = { .u = u, .y = R->y, .r0 = r0 };
+    QlEpi e = { .u = u, .y = R->y, .r0 = r0, .level = simd_level() };
     qgemm_packed(&u->wp[0], r1 - r0, R->x + r0 * u->k, u->k, buf, ql_epi_gemm, &e);
 }
 
@@ -147,8 +157,10 @@ static void ql_unit_conv(const QlRun *R, int64_t un, char *buf)
         qk_im2row_row(&u->ca, d, R->x + b * per_in + g * d->cg * d->h * d->w, zp, p / d->ow,
                       p % d->ow, col + (r - r0) * u->k);
     }
-    QlEpi e = { .u = u, .y = R->y, .r0 = r0, .c0 = g * d->ocg, .d = d };
-    qgemm_packed(&u->wp[g], r1 - r0, col, u->k, buf + R->cut.col_bytes, ql_epi_conv, &e);
+    QlEpi e = { .u = u, .y = R->y, .r0 = r0, .c0 = g * d->ocg, .d = d,
+                .tile = (int8_t *)(buf + R->cut.col_bytes), .level = simd_level() };
+    qgemm_packed(&u->wp[g], r1 - r0, col, u->k, buf + R->cut.col_bytes + R->cut.tile_bytes,
+                 ql_epi_conv, &e);
 }
 
 /* One (sample, channel) plane; the zero point is subtracted per tap, so only the bias is
@@ -162,8 +174,9 @@ static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
     int32_t *acc = (int32_t *)buf;
     qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
                 u->in_qp.zero_point, acc, simd_level());
-    qk_requant_row(acc, 1, ohw, u->bq[c], u->rq[c], u->out_qp.zero_point, u->lo, u->hi,
-                   R->y + (b * d->oc + c) * ohw, 1);
+    QkRqVec rv = qk_rqvec_at(u->rv, c);
+    qk_requant_row_at(acc, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point, u->lo, u->hi,
+                      R->y + (b * d->oc + c) * ohw, simd_level());
 }
 
 static void ql_part(void *ctx, int64_t begin, int64_t end)

@@ -1,6 +1,10 @@
 /* The requantization of int32 accumulators into int8 under each target's rule
  * (quant_requant_rule): a row of accumulators, with strides so that an epilogue can walk
  * a column of a GEMM block. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
 #include "qexec/qkernels.h"
 
 static inline int32_t qk_sat32(int64_t v)
@@ -91,3 +95,90 @@ void qk_requant_row(const int32_t *acc, int64_t sa, int64_t n, int64_t corr, Req
     }
 }
 
+
+void qk_rqvec_make(const Requant *rq, int64_t n, QkRqVec *v)
+{
+    memset(v, 0, sizeof *v);
+    size_t nn = (size_t)(n > 0 ? n : 1);
+    v->m0 = xcalloc(5 * nn, sizeof(int64_t));
+    v->a = v->m0 + nn;
+    v->b = v->a + nn;
+    v->c = v->b + nn;
+    v->d = v->c + nn;
+    v->scale = xcalloc(nn, sizeof(float));
+    v->rule = n > 0 ? rq[0].rule : -1;
+    for (int64_t i = 0; i < n; i++) {
+        const Requant *r = &rq[i];
+        if (r->rule != v->rule)
+            v->rule = -1;
+        v->m0[i] = r->m0;
+        v->scale[i] = r->scale;
+        if (r->rule == QRQ_GEMMLOWP) {
+            int tshift = -r->shift;
+            v->a[i] = tshift > 0 ? (tshift < 31 ? tshift : 31) : 0;
+            v->b[i] = tshift < 0 ? (-tshift < 31 ? -tshift : 31) : 0;
+            v->c[i] = (INT64_C(1) << v->b[i]) - 1;
+            v->d[i] = v->c[i] >> 1;
+        } else if (r->rule != QRQ_FP32) {
+            int sh = 31 + r->shift;
+            if (sh < 1 || sh > 62)
+                v->rule = -1;
+            else {
+                v->a[i] = sh;
+                v->b[i] = (INT64_C(1) << (sh - 1)) - 1;
+            }
+        }
+    }
+}
+
+void qk_rqvec_free(QkRqVec *v)
+{
+    free(v->m0);
+    free(v->scale);
+    memset(v, 0, sizeof *v);
+}
+
+QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0)
+{
+    QkRqVec w = *v;
+    w.m0 += c0;
+    w.a += c0;
+    w.b += c0;
+    w.c += c0;
+    w.d += c0;
+    w.scale += c0;
+    return w;
+}
+
+void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
+                     const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                     SimdLevel level)
+{
+#if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && v->rule >= 0) {
+        qk_requant_chan_avx512(acc, n, corr, v, z, lo, hi, y);
+        return;
+    }
+#else
+    (void)v;
+    (void)level;
+#endif
+    for (int64_t c = 0; c < n; c++)
+        qk_requant_row(acc + c, 1, 1, corr[c], rq[c], z, lo, hi, y + c, 1);
+}
+
+void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requant *r,
+                       const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                       SimdLevel level)
+{
+#if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && v->rule >= 0) {
+        qk_requant_row_avx512(acc, n, corr, v, z, lo, hi, y);
+        return;
+    }
+#else
+    (void)v;
+    (void)level;
+#endif
+    qk_requant_row(acc, 1, n, corr, *r, z, lo, hi, y, 1);
+}
