@@ -108,7 +108,11 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
             }
             const int8_t *xr = xc + ih * d->w;
             if (inside_w) { /* the whole kernel row is inside: no checks */
-                if (a->w.dw == 1)
+                if (a->w.dw == 1 && a->w.kw == 3) {
+                    r[0] = xr[w0];
+                    r[1] = xr[w0 + 1];
+                    r[2] = xr[w0 + 2];
+                } else if (a->w.dw == 1)
                     memcpy(r, xr + w0, (size_t)a->w.kw);
                 else
                     for (int64_t j = 0; j < a->w.kw; j++)
@@ -121,6 +125,32 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
                 *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
             }
         }
+    }
+}
+
+void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
+                    int64_t r0, int64_t r1, int8_t *col)
+{
+    const int64_t ohw = d->oh * d->ow, hw = d->h * d->w, per_in = d->c * hw;
+    const int64_t kk = d->cg * a->w.kh * a->w.kw;
+    const bool pointwise = a->w.kh == 1 && a->w.kw == 1 && a->w.sh == 1 && a->w.sw == 1 &&
+                           a->w.pt == 0 && a->w.pl == 0 && d->oh == d->h && d->ow == d->w;
+    for (int64_t r = r0; r < r1;) {
+        int64_t b = r / ohw, p = r % ohw;
+        int64_t run = ohw - p < r1 - r ? ohw - p : r1 - r;
+        const int8_t *xs = x + b * per_in + g * d->cg * hw;
+        int8_t *out = col + (r - r0) * kk;
+        if (pointwise) { /* a transpose: rows are pixels, columns channels */
+            for (int64_t c = 0; c < d->cg; c++) {
+                const int8_t *src = xs + c * hw + p;
+                for (int64_t t = 0; t < run; t++)
+                    out[t * kk + c] = src[t];
+            }
+        } else {
+            for (int64_t t = 0; t < run; t++)
+                qk_im2row_row(a, d, xs, zp, (p + t) / d->ow, (p + t) % d->ow, out + t * kk);
+        }
+        r += run;
     }
 }
 

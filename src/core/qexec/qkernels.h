@@ -68,6 +68,10 @@ void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requan
  * padding adds nothing once the zero-point correction is applied. */
 void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
                    int64_t oh, int64_t ow, int8_t *r);
+/* Rows r0 .. r1 - 1 of the im2row matrix of the whole batch x (N, C, H, W) for group g:
+ * row r is pixel r % (OH OW) of sample r / (OH OW). A pointwise conv is a transpose. */
+void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
+                    int64_t r0, int64_t r1, int8_t *col);
 /* Every row of one sample and group into col (OH*OW, CG*KH*KW). */
 void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, int8_t *col);
 

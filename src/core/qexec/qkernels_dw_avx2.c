@@ -1,13 +1,13 @@
 /* The depthwise row (qkernels.h: qk_dw_row_ref's contract) with AVX2: 8 int32 lanes of
  * (x - zp) w, exact (|x - zp| <= 255, |w| <= 128), added to the accumulators. Strides 1
  * and 2 are vectorized (the common ones); the loads never read past the last tap. */
-#include "qexec/qkernels.h"
+#include "qexec/qkernels_dw.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx2"))) void qk_dw_row_avx2(int32_t *acc, const int8_t *x, int64_t s,
-                                                    int64_t n, int32_t zp, int32_t w)
+static inline __attribute__((always_inline, target("avx2"))) void
+qk_dw_row_avx2_inl(int32_t *acc, const int8_t *x, int64_t s, int64_t n, int32_t zp, int32_t w)
 {
     const __m256i vz = _mm256_set1_epi32(zp), vw = _mm256_set1_epi32(w);
     int64_t i = 0;
@@ -31,6 +31,19 @@ __attribute__((target("avx2"))) void qk_dw_row_avx2(int32_t *acc, const int8_t *
     }
     for (; i < n; i++)
         acc[i] += ((int32_t)x[i * s] - zp) * w;
+}
+
+__attribute__((target("avx2"))) void qk_dw_row_avx2(int32_t *acc, const int8_t *x, int64_t s,
+                                                    int64_t n, int32_t zp, int32_t w)
+{
+    qk_dw_row_avx2_inl(acc, x, s, n, zp, w);
+}
+
+__attribute__((target("avx2"))) void qk_dw_plane_avx2(const ConvAttrs *a, const CDims *d,
+                                                      const int8_t *xp, const int8_t *wk,
+                                                      int32_t zp, int32_t *acc)
+{
+    QK_DW_PLANE_BODY(qk_dw_row_avx2_inl)
 }
 
 #else

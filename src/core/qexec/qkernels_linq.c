@@ -149,14 +149,8 @@ static void ql_unit_conv(const QlRun *R, int64_t un, char *buf)
     int64_t g = un / R->cut.nchunks, ch = un % R->cut.nchunks;
     int64_t r0 = ch * R->cut.chunk, r1 = r0 + R->cut.chunk;
     r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
-    const int64_t ohw = d->oh * d->ow, per_in = d->c * d->h * d->w;
     int8_t *col = (int8_t *)buf;
-    const int8_t zp = (int8_t)u->in_qp.zero_point;
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t b = r / ohw, p = r % ohw;
-        qk_im2row_row(&u->ca, d, R->x + b * per_in + g * d->cg * d->h * d->w, zp, p / d->ow,
-                      p % d->ow, col + (r - r0) * u->k);
-    }
+    qk_im2row_rows(&u->ca, d, R->x, g, (int8_t)u->in_qp.zero_point, r0, r1, col);
     QlEpi e = { .u = u, .y = R->y, .r0 = r0, .c0 = g * d->ocg, .d = d,
                 .tile = (int8_t *)(buf + R->cut.col_bytes), .level = simd_level() };
     qgemm_packed(&u->wp[g], r1 - r0, col, u->k, buf + R->cut.col_bytes + R->cut.tile_bytes,
