@@ -306,3 +306,10 @@ void qgemm_packed(const QPacked *p, int64_t M, const int8_t *A, int64_t lda, voi
     qgemm_packed_row(&tmp, M, A, lda, work, epi, ctx);
     qpacked_free(&tmp);
 }
+
+void qgemm_packed_store(const QPacked *p, int64_t M, const int8_t *A, int64_t lda,
+                        void *work, int32_t *C, int64_t ldc)
+{
+    QgemmStore st = { C, ldc, p->n };
+    qgemm_packed(p, M, A, lda, work, qgemm_store_epi, &st);
+}

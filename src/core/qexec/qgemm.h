@@ -85,6 +85,10 @@ size_t qgemm_work_bytes(int64_t N, int64_t K);
  * (allocates; a cap changed after packing). work: qgemm_work_bytes(p->n, p->k). */
 void qgemm_packed(const QPacked *p, int64_t M, const int8_t *A, int64_t lda, void *work,
                   QGemmEpi epi, void *ctx);
+/* qgemm_packed with the rows stored into C (M, N), row stride ldc: for callers whose
+ * epilogue needs whole rows of other blocks too. */
+void qgemm_packed_store(const QPacked *p, int64_t M, const int8_t *A, int64_t lda,
+                        void *work, int32_t *C, int64_t ldc);
 /* The same with row p->kid whatever the active row (tests). */
 void qgemm_packed_row(const QPacked *p, int64_t M, const int8_t *A, int64_t lda, void *work,
                       QGemmEpi epi, void *ctx);

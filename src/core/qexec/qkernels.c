@@ -337,8 +337,9 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
             qk_dyn_quant_span(s, &sp, j, xs, io->bits, &dp[j], xq, buf);
         if (u->kind == LIN_GEMM) {
             int64_t rows = per_in / u->k;
-            int32_t *acc = (int32_t *)rest;
-            qgemm(rows, u->oc, u->k, xq, u->k, u->wq, u->k, acc, u->oc);
+            char *c2 = rest;
+            int32_t *acc = qk_take(&c2, (size_t)(rows * u->oc) * sizeof(int32_t));
+            qgemm_packed_store(&u->wp[0], rows, xq, u->k, c2, acc, u->oc);
             for (int64_t r = 0; r < rows; r++) {
                 const TargetDyn *d = &dp[qk_span_of(&sp, r * u->k)];
                 for (int64_t c = 0; c < u->oc; c++) {
@@ -370,12 +371,12 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
                     /* padding reads the zero point: one image-wide span, or none (pointwise) */
                     qk_im2row(&u->ca, &dd, xq + g * dd.cg * dd.h * dd.w, (int8_t)d->qp.zero_point,
                               col);
-                    qgemm(dd.ocg, ohw, u->k, u->wq + g * dd.ocg * u->k, u->k, col, u->k, acc, ohw);
+                    qgemm_packed_store(&u->wp[g], ohw, col, u->k, c2, acc, dd.ocg);
                     for (int64_t oc = 0; oc < dd.ocg; oc++) {
                         int64_t c = g * dd.ocg + oc;
                         for (int64_t r = 0; r < ohw; r++) {
                             const TargetDyn *dr = sp.n > 1 ? &dp[r] : d;
-                            int64_t a = acc[oc * ohw + r] - (int64_t)dr->qp.zero_point * u->sumw[c];
+                            int64_t a = acc[r * dd.ocg + oc] - (int64_t)dr->qp.zero_point * u->sumw[c];
                             ys[c * ohw + r] = target_dyn_out(dr, u->ws[c], a, u->bf[c]);
                         }
                     }
@@ -428,7 +429,8 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
     size_t bytes = qk_align((size_t)per_in) + qk_dyn_span_scratch(&sp);
     if (u->kind == LIN_GEMM)
-        return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
+        return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t)) +
+               qgemm_work_bytes(u->oc, u->k);
     Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
     xs1.dim[0] = ys1.dim[0] = 1;
     CDims d = qk_dims(&u->ca, &xs1, &ys1);
@@ -436,7 +438,7 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     if (u->kind == LIN_DW)
         return bytes + qk_align((size_t)ohw * sizeof(int32_t));
     return bytes + qk_align((size_t)(ohw * u->k)) +
-           qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
+           qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t)) + qgemm_work_bytes(d.ocg, u->k);
 }
 
 /* ---- STEP_LIN_Q: int8 in, int8 out --------------------------------------------------- */
