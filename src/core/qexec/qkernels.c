@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/half.h"
+#include "kern/pool.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
@@ -515,6 +516,44 @@ void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
     qk_conv_f32(u, &xt, u->wfq, bias, y, &io);
 }
 
+/* Work of an elementwise or per-plane int8 step split by pool_for: each index is computed
+ * alone, so any split gives the same bytes. */
+typedef struct QkElem {
+    const Step *s;
+    const int8_t *a, *b;     /* inputs */
+    int8_t *y;
+    const int64_t *cb;       /* pools: per output column tap ranges */
+    int64_t h, w, oh_n, ow_n;
+} QkElem;
+
+enum { QK_ELEM_GRAIN = 16384 }; /* elements per chunk at least: below, one thread */
+
+/* Planes per chunk so that a chunk has about QK_ELEM_GRAIN outputs. */
+static int64_t qk_plane_grain(int64_t plane)
+{
+    return plane >= QK_ELEM_GRAIN ? 1 : QK_ELEM_GRAIN / (plane > 0 ? plane : 1);
+}
+
+static void qk_add_range(void *ctx, int64_t i0, int64_t i1)
+{
+    const QkElem *e = ctx;
+    const QParams *p = &e->s->out_qp;
+    const TargetAdd *ad = &e->s->add;
+    const int8_t *a = e->a, *b = e->b;
+    int8_t *y = e->y;
+    if (ad->rule != TADD_EXACT) {
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
+        return;
+    }
+    int64_t za = ad->za, zb = ad->zb;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
+        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
+        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
+    }
+}
+
 /* ---- STEP_Q_ADD ------------------------------------------------------------------------ */
 
 /* qscope: out = clamp(z + rshift_even(M_a (a - z_a) + M_b (b - z_b), S)) with M_i =
@@ -532,20 +571,8 @@ static void step_q_add_run(const Step *s, StepIO *io)
             y[i] = quant_fake(a[i] + b[i], p);
         return;
     }
-    const int8_t *a = io->in[0]->data, *b = io->in[1]->data;
-    int8_t *y = io->out.data;
-    const TargetAdd *ad = &s->add;
-    if (ad->rule != TADD_EXACT) {
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
-        return;
-    }
-    int64_t za = ad->za, zb = ad->zb;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
-        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
-        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
-    }
+    QkElem e = { .s = s, .a = io->in[0]->data, .b = io->in[1]->data, .y = io->out.data };
+    pool_for(n, QK_ELEM_GRAIN, qk_add_range, &e);
 }
 
 /* ---- STEP_Q_CONCAT: each input requantized into the output's parameters (a copy when
@@ -591,26 +618,14 @@ static void step_q_concat_run(const Step *s, StepIO *io)
 
 /* ---- pools ------------------------------------------------------------------------------ */
 
-/* Max of the int8 values in each window; padding never wins (as the float op). The
- * output keeps the input's parameters, and dequantization is monotonic, so the float
- * maxpool of the dequantized input (the fake twin) gives exactly the same values. */
-static void step_q_maxpool_run(const Step *s, StepIO *io)
+static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
-    if (io->fake) {
-        step_float_run(s, io);
-        return;
-    }
-    const ConvAttrs *a = &s->pa;
-    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
-    int64_t planes = xs->dim[0] * xs->dim[1];
-    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
-    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
-    const int8_t *x = io->in[0]->data;
-    int8_t *y = io->out.data;
-    int64_t *cb = io->scratch; /* (OW, 2): each output column's tap range, shared by rows */
-    for (int64_t ow = 0; ow < ow_n; ow++)
-        geom_range(a->w.kw, w, a->w.dw, ow * a->w.sw - a->w.pl, &cb[2 * ow], &cb[2 * ow + 1]);
-    for (int64_t p = 0; p < planes; p++) {
+    const QkElem *e = ctx;
+    const ConvAttrs *a = &e->s->pa;
+    const int8_t *x = e->a;
+    int8_t *y = e->y;
+    const int64_t *cb = e->cb, h = e->h, w = e->w, oh_n = e->oh_n, ow_n = e->ow_n;
+    for (int64_t p = p0; p < p1; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -630,6 +645,30 @@ static void step_q_maxpool_run(const Step *s, StepIO *io)
     }
 }
 
+
+/* Max of the int8 values in each window; padding never wins (as the float op). The
+ * output keeps the input's parameters, and dequantization is monotonic, so the float
+ * maxpool of the dequantized input (the fake twin) gives exactly the same values. */
+static void step_q_maxpool_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        return;
+    }
+    const ConvAttrs *a = &s->pa;
+    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
+    int64_t planes = xs->dim[0] * xs->dim[1];
+    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
+    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int64_t *cb = io->scratch; /* (OW, 2): each output column's tap range, shared by rows */
+    for (int64_t ow = 0; ow < ow_n; ow++)
+        geom_range(a->w.kw, w, a->w.dw, ow * a->w.sw - a->w.pl, &cb[2 * ow], &cb[2 * ow + 1]);
+    QkElem e = { .s = s, .a = x, .y = y, .cb = cb, .h = h, .w = w, .oh_n = oh_n, .ow_n = ow_n };
+    pool_for(planes, qk_plane_grain(oh_n * ow_n), qk_maxpool_planes, &e);
+}
+
 /* ONNX Runtime's QLinearAveragePool for one window: the float sum, in row order, of the
  * dequantized taps s_in (q - z_in), divided by the count in float, then
  * nearbyint(avg / s_out + z_out) (target_avg_ort). */
@@ -646,46 +685,18 @@ static int32_t qk_avg_ort(const Step *s, const int8_t *xp, int64_t w, int64_t hs
     return target_avg_ort(sum / (float)cnt, po->scale, po->zero_point, po->qmin, po->qmax);
 }
 
-/* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
- * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
- * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
- * twin is the float op on dequantized values, then fake quantization. */
-static void step_q_avgpool_run(const Step *s, StepIO *io)
+/* Windowed average pools over planes [p0, p1) (step_q_avgpool_run's rules). */
+static void qk_avgpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
-    if (io->fake) {
-        step_float_run(s, io);
-        qk_fake_out(tensor_f32(&io->out), tensor_numel(&io->out), &s->out_qp, s->out_qp.qmin,
-                    s->out_qp.qmax);
-        return;
-    }
-    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
-    const int8_t *x = io->in[0]->data;
-    int8_t *y = io->out.data;
+    const QkElem *e = ctx;
+    const Step *s = e->s;
+    const ConvAttrs *a = &s->pa;
+    const int8_t *x = e->a;
+    int8_t *y = e->y;
+    const int64_t *cb = e->cb, h = e->h, w = e->w, oh_n = e->oh_n, ow_n = e->ow_n;
     int32_t zin = s->in_qps[0].zero_point, zout = s->out_qp.zero_point;
     int32_t qmin = s->out_qp.qmin, qmax = s->out_qp.qmax;
-    int64_t planes = xs->dim[0] * xs->dim[1];
-    if (s->global) {
-        /* the sum of the raw codes; target_mean_apply takes n z_in off where its rule does */
-        int64_t hw = shape_span(xs, 2, xs->ndim);
-        for (int64_t p = 0; p < planes; p++) {
-            const int8_t *xp = x + p * hw;
-            int32_t sum = 0;
-            for (int64_t i = 0; i < hw; i++)
-                sum += xp[i];
-            y[p] = (int8_t)target_mean_apply(&s->mean, sum);
-        }
-        return;
-    }
-    const ConvAttrs *a = &s->pa;
-    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
-    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
-    int64_t *cb = io->scratch; /* (OW, 3): each output column's tap range and padded width */
-    for (int64_t ow = 0; ow < ow_n; ow++) {
-        int64_t ws = ow * a->w.sw - a->w.pl;
-        geom_range(a->w.kw, w, 1, ws, &cb[3 * ow], &cb[3 * ow + 1]);
-        cb[3 * ow + 2] = (ws + a->w.kw < w + a->w.pr ? ws + a->w.kw : w + a->w.pr) - ws;
-    }
-    for (int64_t p = 0; p < planes; p++) {
+    for (int64_t p = p0; p < p1; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -715,6 +726,48 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
             }
         }
     }
+}
+
+
+/* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
+ * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
+ * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
+ * twin is the float op on dequantized values, then fake quantization. */
+static void step_q_avgpool_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        qk_fake_out(tensor_f32(&io->out), tensor_numel(&io->out), &s->out_qp, s->out_qp.qmin,
+                    s->out_qp.qmax);
+        return;
+    }
+    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int64_t planes = xs->dim[0] * xs->dim[1];
+    if (s->global) {
+        /* the sum of the raw codes; target_mean_apply takes n z_in off where its rule does */
+        int64_t hw = shape_span(xs, 2, xs->ndim);
+        for (int64_t p = 0; p < planes; p++) {
+            const int8_t *xp = x + p * hw;
+            int32_t sum = 0;
+            for (int64_t i = 0; i < hw; i++)
+                sum += xp[i];
+            y[p] = (int8_t)target_mean_apply(&s->mean, sum);
+        }
+        return;
+    }
+    const ConvAttrs *a = &s->pa;
+    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
+    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
+    int64_t *cb = io->scratch; /* (OW, 3): each output column's tap range and padded width */
+    for (int64_t ow = 0; ow < ow_n; ow++) {
+        int64_t ws = ow * a->w.sw - a->w.pl;
+        geom_range(a->w.kw, w, 1, ws, &cb[3 * ow], &cb[3 * ow + 1]);
+        cb[3 * ow + 2] = (ws + a->w.kw < w + a->w.pr ? ws + a->w.kw : w + a->w.pr) - ws;
+    }
+    QkElem e = { .s = s, .a = x, .y = y, .cb = cb, .h = h, .w = w, .oh_n = oh_n, .ow_n = ow_n };
+    pool_for(planes, qk_plane_grain(oh_n * ow_n), qk_avgpool_planes, &e);
 }
 
 static size_t step_q_pool_scratch(const Step *s, const StepIO *io)
