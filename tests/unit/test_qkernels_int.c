@@ -298,8 +298,60 @@ static void test_dw(void)
     expect_equal_i32("dw anchor", acc, want, 9);
 }
 
+/* ---- im2row by chunks of batch rows against the row-by-row reference ---------------- */
+
+static void test_im2row(void)
+{
+    for (int t = 0; t < 200; t++) {
+        ConvAttrs a;
+        memset(&a, 0, sizeof a);
+        a.sp = 2;
+        a.group = rng_range(1, 3);
+        int64_t k = rng_range(1, 5), pad = t % 5 == 0 ? 0 : rng_range(0, 2);
+        a.w = (Window){ .kh = k, .kw = t % 3 ? k : rng_range(1, 5), .sh = rng_range(1, 3),
+                        .sw = rng_range(1, 3), .dh = t % 6 ? 1 : 2, .dw = t % 4 ? 1 : 2,
+                        .pt = pad, .pl = pad, .pb = pad, .pr = pad };
+        if (t % 7 == 0) /* pointwise: the transpose path */
+            a.w = (Window){ .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+        CDims d = { .n = rng_range(1, 3), .h = rng_range(1, 12), .w = rng_range(1, 12) };
+        d.cg = rng_range(1, 4);
+        d.c = d.cg * a.group;
+        d.ocg = 1;
+        d.oc = a.group;
+        d.oh = (d.h + 2 * pad - a.w.dh * (a.w.kh - 1) - 1) / a.w.sh + 1;
+        d.ow = (d.w + 2 * pad - a.w.dw * (a.w.kw - 1) - 1) / a.w.sw + 1;
+        if (d.oh < 1 || d.ow < 1)
+            continue;
+        int64_t kk = d.cg * a.w.kh * a.w.kw, ohw = d.oh * d.ow, rows = d.n * ohw;
+        int8_t *x = malloc((size_t)(d.n * d.c * d.h * d.w));
+        fill8(x, d.n * d.c * d.h * d.w, 0);
+        int8_t *want = malloc((size_t)(rows * kk)), *got = malloc((size_t)(rows * kk));
+        int8_t zp = (int8_t)(t % 2 ? -128 : 127);
+        int64_t g = rng_range(0, a.group - 1);
+        for (int64_t r = 0; r < rows; r++)
+            qk_im2row_row(&a, &d, x + (r / ohw) * d.c * d.h * d.w + g * d.cg * d.h * d.w, zp,
+                          (r % ohw) / d.ow, (r % ohw) % d.ow, want + r * kk);
+        /* in chunks of random sizes that cross samples and output rows */
+        for (int64_t r0 = 0; r0 < rows;) {
+            int64_t r1 = r0 + rng_range(1, 40);
+            r1 = r1 < rows ? r1 : rows;
+            qk_im2row_rows(&a, &d, x, g, zp, r0, r1, got + r0 * kk);
+            r0 = r1;
+        }
+        bool ok = CHECK(memcmp(got, want, (size_t)(rows * kk)) == 0);
+        free(x);
+        free(want);
+        free(got);
+        if (!ok) {
+            printf("  im2row case %d\n", t);
+            return;
+        }
+    }
+}
+
 int main(void)
 {
+    test_im2row();
     test_packed();
     test_cap();
     test_requant();

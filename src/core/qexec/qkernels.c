@@ -129,6 +129,35 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
     }
 }
 
+/* Rows of output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, tap by tap:
+ * each tap's valid pixels (geom_range) copy from one input row, the rest read zp. */
+static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
+                           int64_t oh, int64_t ow0, int64_t n, int8_t *out)
+{
+    const int64_t kk = d->cg * a->w.kh * a->w.kw, sw = a->w.sw;
+    for (int64_t c = 0; c < d->cg; c++)
+        for (int64_t i = 0; i < a->w.kh; i++) {
+            int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
+            bool row_in = ih >= 0 && ih < d->h;
+            const int8_t *xr = row_in ? x + (c * d->h + ih) * d->w : x;
+            for (int64_t j = 0; j < a->w.kw; j++) {
+                int8_t *dst = out + (c * a->w.kh + i) * a->w.kw + j;
+                int64_t offw = j * a->w.dw - a->w.pl, v0 = 0, v1 = 0;
+                if (row_in)
+                    geom_range(d->ow, d->w, sw, offw, &v0, &v1); /* pixels inside */
+                v0 = v0 < ow0 ? ow0 : v0 > ow0 + n ? ow0 + n : v0;
+                v1 = v1 < v0 ? v0 : v1 > ow0 + n ? ow0 + n : v1;
+                int64_t t = 0;
+                for (; t < v0 - ow0; t++)
+                    dst[t * kk] = zp;
+                for (; t < v1 - ow0; t++)
+                    dst[t * kk] = xr[(ow0 + t) * sw + offw];
+                for (; t < n; t++)
+                    dst[t * kk] = zp;
+            }
+        }
+}
+
 void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
                     int64_t r0, int64_t r1, int8_t *col)
 {
@@ -148,8 +177,12 @@ void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t
                     out[t * kk + c] = src[t];
             }
         } else {
-            for (int64_t t = 0; t < run; t++)
-                qk_im2row_row(a, d, xs, zp, (p + t) / d->ow, (p + t) % d->ow, out + t * kk);
+            for (int64_t t = 0; t < run;) { /* a stretch of one output row */
+                int64_t oh = (p + t) / d->ow, ow0 = (p + t) % d->ow;
+                int64_t n = d->ow - ow0 < run - t ? d->ow - ow0 : run - t;
+                qk_im2row_span(a, d, xs, zp, oh, ow0, n, out + t * kk);
+                t += n;
+            }
         }
         r += run;
     }
