@@ -658,6 +658,22 @@ static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
     const int8_t *x = e->a;
     int8_t *y = e->y;
     const int64_t *cb = e->cb, h = e->h, w = e->w, oh_n = e->oh_n, ow_n = e->ow_n;
+    /* 2x2, stride 2, every window inside: the common case without range checks */
+    const Window *wi = &a->w;
+    if (wi->kh == 2 && wi->kw == 2 && wi->sh == 2 && wi->sw == 2 && wi->dh == 1 &&
+        wi->dw == 1 && wi->pt == 0 && wi->pl == 0 && 2 * oh_n <= h && 2 * ow_n <= w) {
+        for (int64_t p = p0; p < p1; p++)
+            for (int64_t oh = 0; oh < oh_n; oh++) {
+                const int8_t *r0 = x + p * h * w + 2 * oh * w, *r1 = r0 + w;
+                int8_t *yr = y + (p * oh_n + oh) * ow_n;
+                for (int64_t ow = 0; ow < ow_n; ow++) {
+                    int8_t m0 = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
+                    int8_t m1 = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
+                    yr[ow] = m0 > m1 ? m0 : m1;
+                }
+            }
+        return;
+    }
     for (int64_t p = p0; p < p1; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
