@@ -1,6 +1,7 @@
 /* Internal to the qgemm kernels (qgemm.c, qgemm_avx2.c, qgemm_vnni.c): the rows of
- * qkernel_table. Everyone else calls through qgemm.h. Every function here has the QGemmFn
- * contract of qgemm.h and gives the same bits as qgemm_ref. */
+ * qkernel_table, each as packed_bytes / pack / run (qgemm.h's QPackFn and QRunFn
+ * contracts). Everyone else calls through qgemm.h. Every row gives the same bits as
+ * qgemm_ref. */
 #ifndef QS_QGEMM_IMPL_H
 #define QS_QGEMM_IMPL_H
 
