@@ -261,10 +261,12 @@ static bool dw_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t s, int
         wk[i] = wk[i] == -128 ? -127 : wk[i];
     int64_t no = d.oh * d.ow;
     int32_t *want = malloc((size_t)no * sizeof(int32_t)), *got = malloc((size_t)no * sizeof(int32_t));
-    qk_dw_plane(&a, &d, x, wk, zp, want, SIMD_SCALAR);
+    int8_t *pbuf = malloc(qk_dw_pad_bytes(&a, &d));
+    qk_dw_plane(&a, &d, x, wk, zp, want, pbuf, SIMD_SCALAR);
     bool ok = true;
     for (int l = SIMD_AVX2; l <= (int)simd_level() && ok; l++) {
-        qk_dw_plane(&a, &d, x, wk, zp, got, (SimdLevel)l);
+        memset(got, 0x5a, (size_t)no * sizeof(int32_t));
+        qk_dw_plane(&a, &d, x, wk, zp, got, pbuf, (SimdLevel)l);
         ok = expect_equal_i32(simd_name((SimdLevel)l), got, want, (size_t)no);
     }
     if (!ok)
@@ -272,6 +274,7 @@ static bool dw_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t s, int
                (long long)w, (long long)kh, (long long)kw, (long long)s, (long long)dil,
                (long long)pad, mode, zp);
     free(x);
+    free(pbuf);
     free(want);
     free(got);
     return ok;
@@ -293,7 +296,9 @@ static void test_dw(void)
     CDims d = { .n = 1, .c = 1, .h = 3, .w = 3, .oc = 1, .oh = 3, .ow = 3, .cg = 1, .ocg = 1 };
     int8_t x[9] = { 2, 2, 2, 2, 2, 2, 2, 2, 2 }, wk[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
     int32_t acc[9];
-    qk_dw_plane(&a, &d, x, wk, 1, acc, simd_level());
+    int8_t *pad = malloc(qk_dw_pad_bytes(&a, &d));
+    qk_dw_plane(&a, &d, x, wk, 1, acc, pad, simd_level());
+    free(pad);
     const int32_t want[9] = { 4, 6, 4, 6, 9, 6, 4, 6, 4 };
     expect_equal_i32("dw anchor", acc, want, 9);
 }

@@ -392,7 +392,9 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
                 int32_t *acc = (int32_t *)rest;
                 for (int64_t c = 0; c < dd.oc; c++) {
                     qk_dw_plane(&u->ca, &dd, xq + (c / dd.ocg) * dd.h * dd.w, u->wq + c * kk,
-                                d->qp.zero_point, acc, simd_level());
+                                d->qp.zero_point, acc,
+                                (int8_t *)rest + qk_align((size_t)ohw * sizeof(int32_t)),
+                                simd_level());
                     /* the zero point is already subtracted per tap */
                     for (int64_t r = 0; r < ohw; r++)
                         ys[c * ohw + r] = target_dyn_out(d, u->ws[c], acc[r], u->bf[c]);
@@ -469,8 +471,8 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     xs1.dim[0] = ys1.dim[0] = 1;
     CDims d = qk_dims(&u->ca, &xs1, &ys1);
     int64_t ohw = d.oh * d.ow;
-    if (u->kind == LIN_DW)
-        return bytes + qk_align((size_t)ohw * sizeof(int32_t));
+    if (u->kind == LIN_DW) /* the plane, then the padded input plane */
+        return bytes + qk_align((size_t)ohw * sizeof(int32_t)) + qk_dw_pad_bytes(&u->ca, &d);
     return bytes + qk_align((size_t)(ohw * u->k)) +
            qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t)) + qgemm_work_bytes(d.ocg, u->k);
 }

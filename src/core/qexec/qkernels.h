@@ -76,20 +76,13 @@ void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t
 void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, int8_t *col);
 
 /* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
- * (x - zp) w, which equals padding with zp. The row kernel is chosen by level (the
- * SIMD versions give the same integers). */
+ * (x - zp) w, which equals padding with zp. The scalar reference walks one kernel tap at a
+ * time over its valid output rectangle; the SIMD versions (level) copy the plane into pad
+ * with zp around it (qk_dw_pad_bytes bytes; NULL: the reference runs) and keep each
+ * output vector in a register across the taps. The same integers at every level. */
+size_t qk_dw_pad_bytes(const ConvAttrs *a, const CDims *d);
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
-                 int32_t zp, int32_t *acc, SimdLevel level);
-
-/* acc[i] += (x[i s] - zp) w for 0 <= i < n: the depthwise inner loop, one row of one tap.
- * Each level's version; all give the same integers. */
-typedef void (*QkDwRowFn)(int32_t *acc, const int8_t *x, int64_t s, int64_t n, int32_t zp,
-                          int32_t w);
-void qk_dw_row_ref(int32_t *acc, const int8_t *x, int64_t s, int64_t n, int32_t zp, int32_t w);
-void qk_dw_row_avx2(int32_t *acc, const int8_t *x, int64_t s, int64_t n, int32_t zp,
-                    int32_t w);
-void qk_dw_row_avx512(int32_t *acc, const int8_t *x, int64_t s, int64_t n, int32_t zp,
-                      int32_t w);
+                 int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level);
 
 /* STEP_LIN_Q's integer run (LORT_QLINEAR units; others go to qexec_ort_run) and its
  * scratch (qkernels_linq.c). */

@@ -28,7 +28,7 @@ typedef struct QlCut {
     int64_t chunk;      /* rows per unit */
     int64_t nchunks;    /* units per group */
     int64_t units;      /* every group */
-    size_t col_bytes;   /* conv: the chunk's im2row rows */
+    size_t col_bytes;   /* conv: the chunk's im2row rows; DW: the int32 plane */
     size_t tile_bytes;  /* conv: a block's int8 results before their transposed store */
     size_t part_bytes;  /* scratch per part */
 } QlCut;
@@ -46,7 +46,8 @@ static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
         if (u->kind == LIN_DW) {
             c.rows = d.n * d.oc;
             c.chunk = 1;
-            c.part_bytes = qk_align((size_t)(d.oh * d.ow) * sizeof(int32_t));
+            c.col_bytes = qk_align((size_t)(d.oh * d.ow) * sizeof(int32_t)); /* the plane */
+            c.part_bytes = c.col_bytes + qk_align(qk_dw_pad_bytes(&u->ca, &d));
         } else {
             c.rows = d.n * d.oh * d.ow;
             int64_t ch = QL_COL_BYTES / (u->k > 0 ? u->k : 1);
@@ -167,7 +168,7 @@ static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
     int64_t kk = u->ca.w.kh * u->ca.w.kw;
     int32_t *acc = (int32_t *)buf;
     qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
-                u->in_qp.zero_point, acc, simd_level());
+                u->in_qp.zero_point, acc, (int8_t *)buf + R->cut.col_bytes, simd_level());
     QkRqVec rv = qk_rqvec_at(u->rv, c);
     qk_requant_row_at(acc, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point, u->lo, u->hi,
                       R->y + (b * d->oc + c) * ohw, simd_level());
