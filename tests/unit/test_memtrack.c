@@ -7,6 +7,7 @@
 
 #include "base/memtrack.h"
 #include "qexec/qexec.h"
+#include "qexec/qgemm.h"
 #include "native/spec.h"
 #include "test_util.h"
 
@@ -110,9 +111,13 @@ int main(void)
      * (the input is the caller's): batch 2 -> 24 bytes -> one 64-byte slot; batch 20 ->
      * 240 -> 256 */
     test_executor(PREC_FP32, 64, 256);
-    /* int8-dyn: the same arena, plus scratch for one sample's int8 input (4 bytes -> 64)
-     * and its int32 accumulators (3 x 4 = 12 -> 64), whatever the batch (samples are
+    /* int8-dyn: the same arena, plus scratch for one sample's int8 input (4 bytes -> 64),
+     * its int32 accumulators (3 x 4 = 12 -> 64) and the packed qgemm's work area for 3
+     * columns of depth 4 (384 bytes on x86-64: 12 rows of 3 int32 -> 192, and the AVX2
+     * row's widened block of A, 6 x 16 int16 = 192), whatever the batch (samples are
      * quantized one at a time) */
-    test_executor(PREC_INT8_DYN, 64 + 128, 256 + 128);
+    int64_t work = (int64_t)qgemm_work_bytes(3, 4);
+    CHECK(work % 64 == 0);
+    test_executor(PREC_INT8_DYN, 64 + 128 + work, 256 + 128 + work);
     return test_summary("memtrack");
 }

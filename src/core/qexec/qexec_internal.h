@@ -16,6 +16,7 @@
 #include "ops/geometry.h"
 #include "quant/target.h"
 #include "qexec/qexec.h"
+#include "qexec/qgemm.h"
 
 #define QX_MAX_IN 64
 #define QX_ALIGN 64
@@ -68,6 +69,11 @@ typedef struct LinUnit {
     int32_t *bq;             /* (OC) round_half_even(b / (s_in s_w)) */
     float *bfq;              /* (OC) the int32 bias dequantized, for the fake-quant run */
     Requant *rq;             /* (OC) s_in s_w / s_out, in the target's form */
+    int64_t *corr;           /* (OC) bq - z_in sumw: the constant added to each accumulator */
+    struct QkRqVec *rv;      /* rq as SIMD lanes (qkernels.h) */
+    QPacked *wp;             /* [group] each group's (OCG, K) weights packed for qgemm at
+                                lowering (LIN_GEMM, LIN_CONV), NULL for LIN_DW */
+    int n_wp;
     int32_t lo, hi;          /* output clamp: [qmin, qmax] with the fused activation */
     LinOrt ort;              /* target ort: how ONNX Runtime runs it (else LORT_QLINEAR) */
 } LinUnit;

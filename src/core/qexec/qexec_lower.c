@@ -27,6 +27,7 @@
 #include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
+#include "qexec/qkernels.h"
 
 /* qgemm's int32 accumulator cannot overflow below this K (|a b| <= 2^14). */
 #define LOWER_MAX_K ((int64_t)1 << 17)
@@ -224,6 +225,36 @@ static void lower_lin_quant_weights(LinUnit *u, int bits, bool per_tensor)
     free(qp);
 }
 
+/* The int8 weights packed for the active qgemm row, one block per group, so the hot path
+ * never repacks (int8-dyn and int8-static; depthwise runs a direct loop instead). */
+static QsStatus lower_lin_pack(LinUnit *u, const Node *n, QsError *err)
+{
+    if (u->kind == LIN_DW)
+        return QS_OK;
+    int64_t groups = u->kind == LIN_CONV ? u->ca.group : 1, ocg = u->oc / groups;
+    u->wp = xcalloc((size_t)groups, sizeof *u->wp);
+    for (int64_t g = 0; g < groups; g++) {
+        if (!qgemm_pack(ocg, u->k, u->wq + g * ocg * u->k, u->k, &u->wp[g]))
+            return qs_fail(err, QS_ENOMEM, "cannot pack the weights of '%s'", n->name);
+        u->n_wp++;
+    }
+    return QS_OK;
+}
+
+/* The int8-static epilogue's constants: each accumulator's correction (bias minus the
+ * zero point times the weight sum: sum (q_x - z_in) w = sum q_x w - z_in sumw[c]) and the
+ * multipliers as SIMD lanes. */
+static QsStatus lower_lin_epilogue(LinUnit *u, const Node *n, QsError *err)
+{
+    if (lower_lin_alloc((void **)&u->corr, (size_t)u->oc * sizeof(int64_t), n, err))
+        return err->code;
+    for (int64_t c = 0; c < u->oc; c++)
+        u->corr[c] = (int64_t)u->bq[c] - (int64_t)u->in_qp.zero_point * u->sumw[c];
+    u->rv = xcalloc(1, sizeof *u->rv);
+    qk_rqvec_make(u->rq, u->oc, u->rv);
+    return QS_OK;
+}
+
 static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
 {
     const Graph *g = L->g;
@@ -290,6 +321,8 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         lower_lin_alloc((void **)&u->sumw, nc * sizeof(int32_t), n, err))
         return err->code;
     lower_lin_quant_weights(u, o->bits, plan_node_wgran_tensor(&L->q->plan, s->head));
+    if (lower_lin_pack(u, n, err))
+        return err->code;
     if (!int8_static)
         return QS_OK;
 
@@ -317,7 +350,7 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
     u->hi = u->out_qp.qmax;
     if (u->has_act)
         lower_clamp(L, &u->out_qp, u->act_lo, u->act_hi, &u->lo, &u->hi);
-    return QS_OK;
+    return lower_lin_epilogue(u, n, err);
 }
 
 /* ---- int8-static single-node steps --------------------------------------------------- */
@@ -828,6 +861,13 @@ static void lower_free_lin(LinUnit *u)
     free(u->bq);
     free(u->bfq);
     free(u->rq);
+    free(u->corr);
+    if (u->rv)
+        qk_rqvec_free(u->rv);
+    free(u->rv);
+    for (int g = 0; g < u->n_wp; g++)
+        qpacked_free(&u->wp[g]);
+    free(u->wp);
     free(u);
 }
 

@@ -79,13 +79,17 @@ void qexec_ort_plan(QModel *q)
 
 /* ---- MatMulIntegerToFloat + Add ------------------------------------------------------- */
 
+static size_t ort_align(size_t n) { return (n + QX_ALIGN - 1) & ~(size_t)(QX_ALIGN - 1); }
+
 /* matmul_integer_to_float.cc with MLAS's scale output processor: y = (float)acc * m[c]
  * with m[c] = s_x * s_w[c] in float; the Add of the DequantizeLinear'd int32 bias
  * ((float)bq * m[c], the export's bias scale) in float; then QuantizeLinear. */
 static void ort_int_to_float(const LinUnit *u, const int8_t *x, int64_t rows, int8_t *y,
                              int32_t *acc)
 {
-    qgemm(rows, u->oc, u->k, x, u->k, u->wq, u->k, acc, u->oc);
+    /* the work area after the accumulators (qexec_ort_scratch) */
+    void *work = (char *)acc + ort_align((size_t)(rows * u->oc) * sizeof(int32_t));
+    qgemm_packed_store(&u->wp[0], rows, x, u->k, work, acc, u->oc);
     int32_t zx = u->in_qp.zero_point;
     for (int64_t c = 0; c < u->oc; c++) {
         float m = u->in_qp.scale * u->ws[u->n_wscales > 1 ? c : 0];
@@ -203,7 +207,8 @@ size_t qexec_ort_scratch(const Step *s, const Shape *x, const Shape *y)
 {
     const LinUnit *u = s->lin;
     if (u->ort == LORT_INT_TO_FLOAT)
-        return (size_t)shape_numel(y) * sizeof(int32_t);
+        return ort_align((size_t)shape_numel(y) * sizeof(int32_t)) +
+               qgemm_work_bytes(u->oc, u->k);
     CDims d = qk_dims(&u->ca, x, y);
     int64_t ohw = d.oh * d.ow;
     return (size_t)(d.c * d.h * d.w + u->k * ohw + 2 * ohw + u->k) * sizeof(float);

@@ -4,7 +4,7 @@
  * target("avx2"), so the file builds with plain -O2 and runs only where qkernel_table
  * says AVX2 is available.
  *
- * Layout ("broadcast" form, no horizontal sums): B is packed once per call into panels of
+ * Layout ("broadcast" form, no horizontal sums): B is packed (once per plan for weights) into panels of
  * 16 columns of int16 pairs, panel[g][c][0..1] = B[n0 + c][2g .. 2g + 1], zero past N and
  * K; a block of up to 6 rows of A is widened into int16 rows once. The kernel broadcasts
  * one pair of a row of A to every lane and multiplies it into the two lane vectors of the
@@ -14,13 +14,11 @@
 
 #ifdef QGEMM_X86
 
-#include <stdlib.h>
 #include <string.h>
 
 enum {
     QA_P = 16,               /* columns per panel: two ymm of int32 */
     QA_MR = 6,               /* rows of A per block */
-    QA_B_CHUNK = 256 * 1024, /* bytes of packed B kept hot in L2 while A streams */
 };
 
 #define QA_INLINE static inline __attribute__((always_inline, target("avx2")))
@@ -32,18 +30,23 @@ static inline int32_t qgemm_avx2_ld32(const int16_t *p)
     return v;
 }
 
-/* Packs B (N, K) into ceil(N / 16) panels of kg2 * 16 pairs (layout above); NULL when
- * memory is short. A pair of int16 is a 32-bit word, so this is a word transpose: rows
- * of 16 bytes are widened and transposed 8 x 8 at a time, the pairs past the last full 16
- * bytes are done one at a time. */
-__attribute__((target("avx2"))) static int16_t *
-qgemm_avx2_pack_b(int64_t N, int64_t K, const int8_t *B, int64_t ldb, int64_t *panel_elems)
+size_t qgemm_avx2_packed_bytes(int64_t N, int64_t K)
 {
     const int64_t kg2 = (K + 1) / 2, np = (N + QA_P - 1) / QA_P;
+    return (size_t)(np * kg2 * QA_P * 2) * sizeof(int16_t);
+}
+
+/* Packs B (N, K) into ceil(N / 16) panels of kg2 * 16 pairs (layout above). A pair of
+ * int16 is a 32-bit word, so this is a word transpose: rows of 16 bytes are widened and
+ * transposed 8 x 8 at a time, the pairs past the last full 16 bytes are done one at a
+ * time. */
+__attribute__((target("avx2"))) void qgemm_avx2_pack(int64_t N, int64_t K, const int8_t *B,
+                                                     int64_t ldb, void *dst)
+{
+    const int64_t kg2 = (K + 1) / 2;
     const int64_t pe = kg2 * QA_P * 2;
-    int16_t *Bp = calloc((size_t)np, (size_t)pe * sizeof(int16_t)); /* zeros: the padding */
-    if (!Bp)
-        return NULL;
+    int16_t *Bp = dst;
+    memset(Bp, 0, qgemm_avx2_packed_bytes(N, K)); /* zeros: the padding */
     const int64_t nchunk = K / 16; /* full chunks of 8 pairs */
     for (int64_t c0 = 0; c0 < N; c0 += 8) {
         int16_t *half = Bp + (c0 / QA_P) * pe + (c0 % QA_P) * 2;
@@ -64,8 +67,6 @@ qgemm_avx2_pack_b(int64_t N, int64_t K, const int8_t *B, int64_t ldb, int64_t *p
         for (int64_t k = 16 * nchunk; k < K; k++)
             col[(k / 2) * QA_P * 2 + k % 2] = b[k];
     }
-    *panel_elems = pe;
-    return Bp;
 }
 
 /* Widens mr rows of A into int16 rows of stride lap (>= K rounded up to even), the odd
@@ -149,46 +150,37 @@ static const QgemmAvx2Block qgemm_avx2_blocks[QA_MR] = {
     qgemm_avx2_block_4, qgemm_avx2_block_5, qgemm_avx2_block_6,
 };
 
-__attribute__((target("avx2"))) void qgemm_avx2_gemm(int64_t M, int64_t N, int64_t K,
-                                                     const int8_t *A, int64_t lda,
-                                                     const int8_t *B, int64_t ldb, int32_t *C,
-                                                     int64_t ldc)
+size_t qgemm_avx2_a_bytes(int64_t K)
+{
+    return (size_t)(QA_MR * ((K + 15) & ~(int64_t)15)) * sizeof(int16_t);
+}
+
+/* Per block of up to 6 rows: widened once, multiplied into every panel, the int32 rows
+ * (stride N) handed to the epilogue. */
+__attribute__((target("avx2"))) void qgemm_avx2_run(int64_t M, int64_t N, int64_t K,
+                                                    const int8_t *A, int64_t lda,
+                                                    const void *Bp, void *work,
+                                                    QGemmEpi epi, void *ctx)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K == 0) {
-        for (int64_t m = 0; m < M; m++)
-            memset(C + m * ldc, 0, (size_t)N * sizeof(int32_t));
-        return;
-    }
-    int64_t pe;
-    int16_t *Bp = qgemm_avx2_pack_b(N, K, B, ldb, &pe);
+    int32_t *acc = work;
     /* the widened block of A: rows padded to a multiple of 16 elements (32 bytes) */
+    int16_t *Ap = (int16_t *)((char *)work + qgemm_work_acc_bytes(N));
     const int64_t kg2 = (K + 1) / 2, lap = (K + 15) & ~(int64_t)15;
-    int16_t *Ap = Bp ? malloc((size_t)(QA_MR * lap) * sizeof(int16_t)) : NULL;
-    if (!Ap) { /* same bits, only slower */
-        free(Bp);
-        qgemm_ref(M, N, K, A, lda, B, ldb, C, ldc);
-        return;
-    }
-    const int64_t np = (N + QA_P - 1) / QA_P;
-    int64_t chunk = QA_B_CHUNK / (pe * (int64_t)sizeof(int16_t));
-    chunk = chunk < 1 ? 1 : chunk;
-    for (int64_t p0 = 0; p0 < np; p0 += chunk) {
-        int64_t p1 = p0 + chunk < np ? p0 + chunk : np;
-        for (int64_t m = 0; m < M; m += QA_MR) {
-            int mr = M - m < QA_MR ? (int)(M - m) : QA_MR;
+    const int64_t pe = kg2 * QA_P * 2, np = (N + QA_P - 1) / QA_P;
+    const int16_t *B16 = Bp;
+    for (int64_t m = 0; m < M; m += QA_MR) {
+        int mr = M - m < QA_MR ? (int)(M - m) : QA_MR;
+        if (K > 0)
             qgemm_avx2_pack_a(mr, K, A + m * lda, lda, Ap, lap);
-            for (int64_t p = p0; p < p1; p++) {
-                int64_t n = p * QA_P;
-                int ncols = N - n < QA_P ? (int)(N - n) : QA_P;
-                qgemm_avx2_blocks[mr - 1](kg2, Ap, lap, Bp + p * pe, ncols, C + m * ldc + n,
-                                          ldc);
-            }
+        for (int64_t p = 0; p < np; p++) {
+            int64_t n = p * QA_P;
+            int ncols = N - n < QA_P ? (int)(N - n) : QA_P;
+            qgemm_avx2_blocks[mr - 1](kg2, Ap, lap, B16 + p * pe, ncols, acc + n, N);
         }
+        epi(ctx, m, mr, acc, N);
     }
-    free(Ap);
-    free(Bp);
 }
 
 #else

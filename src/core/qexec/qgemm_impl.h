@@ -1,10 +1,24 @@
 /* Internal to the qgemm kernels (qgemm.c, qgemm_avx2.c, qgemm_vnni.c): the rows of
- * qkernel_table. Everyone else calls through qgemm.h. Every function here has the QGemmFn
- * contract of qgemm.h and gives the same bits as qgemm_ref. */
+ * qkernel_table, each as packed_bytes / pack / run (qgemm.h's QPackFn and QRunFn
+ * contracts). Everyone else calls through qgemm.h. Every row gives the same bits as
+ * qgemm_ref. */
 #ifndef QS_QGEMM_IMPL_H
 #define QS_QGEMM_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "qexec/qgemm.h"
+
+/* Rows of A per block, the most any row uses: the epilogue's work rows. */
+enum { QG_MR_MAX = 12 };
+
+/* The work area of qgemm_packed: the int32 rows of one block (QG_MR_MAX x N), then room
+ * for the AVX2 row's widened block of A. */
+static inline size_t qgemm_work_acc_bytes(int64_t N)
+{
+    return ((size_t)(QG_MR_MAX * N) * sizeof(int32_t) + 63) & ~(size_t)63;
+}
 
 /* The SIMD files are compiled only where they can be: x86-64 with a compiler that knows
  * the instructions (AVX-VNNI needs GCC 11 or Clang 12). Elsewhere they are empty and their
@@ -19,6 +33,11 @@
 /* The obvious triple loop; always available. */
 void qgemm_ref(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
                const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc);
+/* The reference's packed form: B's rows copied contiguous, the same triple loop. */
+size_t qgemm_ref_packed_bytes(int64_t N, int64_t K);
+void qgemm_ref_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst);
+void qgemm_ref_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                   const void *Bp, void *work, QGemmEpi epi, void *ctx);
 
 #ifdef QGEMM_X86
 #include <immintrin.h>
@@ -46,16 +65,24 @@ qgemm_transpose8x32(__m256i r[8])
 }
 
 /* AVX2: int8 widened to int16, vpmaddwd. */
-void qgemm_avx2_gemm(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
-                     const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc);
+size_t qgemm_avx2_packed_bytes(int64_t N, int64_t K);
+void qgemm_avx2_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst);
+void qgemm_avx2_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                    const void *Bp, void *work, QGemmEpi epi, void *ctx);
+/* Bytes of the widened block of A the AVX2 run keeps after the int32 rows. */
+size_t qgemm_avx2_a_bytes(int64_t K);
 #endif
 #ifdef QGEMM_X86_VNNI
 /* AVX-VNNI (VEX, 256-bit vpdpbusd). */
-void qgemm_vnni_gemm_avx(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
-                         const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc);
+size_t qgemm_vnni256_packed_bytes(int64_t N, int64_t K);
+void qgemm_vnni256_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst);
+void qgemm_vnni256_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                       const void *Bp, void *work, QGemmEpi epi, void *ctx);
 /* AVX-512 VNNI (512-bit vpdpbusd, AVX512BW masked loads for the K tail). */
-void qgemm_vnni_gemm_avx512(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
-                            const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc);
+size_t qgemm_vnni512_packed_bytes(int64_t N, int64_t K);
+void qgemm_vnni512_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst);
+void qgemm_vnni512_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                       const void *Bp, void *work, QGemmEpi epi, void *ctx);
 #endif
 
 #endif

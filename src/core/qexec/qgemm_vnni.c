@@ -4,7 +4,7 @@
  *
  * vpdpbusd multiplies unsigned bytes by signed bytes and adds each group of four products
  * to an int32 lane. One operand has to be made unsigned by adding 128; we do it to B while
- * packing it (free, B is packed once per call) rather than to A (which would cost an
+ * packing it (free, B is packed once per plan for weights) rather than to A (which would cost an
  * instruction per broadcast in the inner loop), and take the excess back per row of A:
  *   sum_k (b + 128) a = sum_k a b + 128 sum_k a[m][k].
  * The row sums of A cost one vpdpbusd per vector of A, once per call. Each group of four
@@ -21,13 +21,10 @@
 
 #include <immintrin.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define QV_T256 "avx2,avxvnni"
 #define QV_T512 "avx2,avx512f,avx512bw,avx512vl,avx512vnni"
-
-enum { QV_B_CHUNK = 256 * 1024 }; /* bytes of packed B kept hot in L2 while A streams */
 
 /* GCC 12 does not tie the accumulator of its vpdpbusd builtins to the output, so every
  * call in a loop costs a register copy (or a spill); the asm ties it ("+") and leaves
@@ -57,13 +54,10 @@ static inline uint32_t qgemm_vnni_tail32(const int8_t *row, int64_t K)
     return u;
 }
 
-/* Zeroed room for B packed into ceil(N / P) panels of kg4 * P * 4 bytes (layout above);
- * NULL when memory is short. */
-static uint8_t *qgemm_vnni_alloc_b(int64_t N, int64_t K, int P, int64_t *panel_bytes)
+/* Bytes of B packed into ceil(N / P) panels of kg4 * P * 4 bytes (layout above). */
+static size_t qgemm_vnni_bytes(int64_t N, int64_t K, int P)
 {
-    const int64_t np = (N + P - 1) / P;
-    *panel_bytes = (K + 3) / 4 * P * 4;
-    return calloc((size_t)np, (size_t)*panel_bytes); /* zeros: the padding */
+    return (size_t)((N + P - 1) / P * ((K + 3) / 4) * P * 4);
 }
 
 /* Packs groups [g0, kg4) of rows [0, N) of B, a 32-bit word at a time: the part the
@@ -83,19 +77,6 @@ static void qgemm_vnni_pack_words(int64_t N, int64_t K, const int8_t *B, int64_t
             memcpy(col + g * P * 4, &w, 4);
         }
     }
-}
-
-static void qgemm_vnni_zero(int64_t M, int64_t N, int32_t *C, int64_t ldc)
-{
-    for (int64_t m = 0; m < M; m++)
-        memset(C + m * ldc, 0, (size_t)N * sizeof(int32_t));
-}
-
-/* Panels per L2-resident chunk of B (at least one). */
-static int64_t qgemm_vnni_chunk(int64_t panel_bytes)
-{
-    int64_t c = QV_B_CHUNK / panel_bytes;
-    return c < 1 ? 1 : c;
 }
 
 /* ---- 256-bit AVX-VNNI: panels of 16 columns (2 ymm), up to 6 rows per block: 12
@@ -227,46 +208,43 @@ qgemm_vnni_pack256(int64_t N, int64_t K, const int8_t *B, int64_t ldb, uint8_t *
     qgemm_vnni_pack_words(N, K, B, ldb, QV256_P, 8 * nchunk, Bp, pb);
 }
 
+size_t qgemm_vnni256_packed_bytes(int64_t N, int64_t K)
+{
+    return qgemm_vnni_bytes(N, K, QV256_P);
+}
+
+void qgemm_vnni256_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst)
+{
+    memset(dst, 0, qgemm_vnni_bytes(N, K, QV256_P)); /* zeros: the padding */
+    qgemm_vnni_pack256(N, K, B, ldb, dst, (K + 3) / 4 * QV256_P * 4);
+}
+
 __attribute__((target(QV_T256))) void
-qgemm_vnni_gemm_avx(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
-                    const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc)
+qgemm_vnni256_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                  const void *Bp, void *work, QGemmEpi epi, void *ctx)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K == 0) {
-        qgemm_vnni_zero(M, N, C, ldc);
-        return;
-    }
-    int64_t pb;
-    uint8_t *Bp = qgemm_vnni_alloc_b(N, K, QV256_P, &pb);
-    if (!Bp) { /* same bits, only slower */
-        qgemm_ref(M, N, K, A, lda, B, ldb, C, ldc);
-        return;
-    }
-    qgemm_vnni_pack256(N, K, B, ldb, Bp, pb);
+    int32_t *acc = work;
+    const uint8_t *B8 = Bp;
+    const int64_t pb = (K + 3) / 4 * QV256_P * 4, np = (N + QV256_P - 1) / QV256_P;
     /* 0xff on the last K % 32 bytes of a vector: the row-sum tail */
     int8_t maskbytes[32];
     for (int j = 0; j < 32; j++)
         maskbytes[j] = j >= 32 - (int)(K % 32) ? -1 : 0;
     const __m256i tailmask = _mm256_loadu_si256((const __m256i *)maskbytes);
-
-    const int64_t np = (N + QV256_P - 1) / QV256_P, chunk = qgemm_vnni_chunk(pb);
     int32_t corr[QV256_MR];
-    for (int64_t p0 = 0; p0 < np; p0 += chunk) {
-        int64_t p1 = p0 + chunk < np ? p0 + chunk : np;
-        for (int64_t m = 0; m < M; m += QV256_MR) {
-            int mr = M - m < QV256_MR ? (int)(M - m) : QV256_MR;
-            const int8_t *a = A + m * lda;
-            qgemm_vnni_rowsum256(mr, K, a, lda, tailmask, corr);
-            for (int64_t p = p0; p < p1; p++) {
-                int64_t n = p * QV256_P;
-                int ncols = N - n < QV256_P ? (int)(N - n) : QV256_P;
-                qgemm_vnni_blocks256[mr - 1](K, a, lda, Bp + p * pb, corr, ncols,
-                                             C + m * ldc + n, ldc);
-            }
+    for (int64_t m = 0; m < M; m += QV256_MR) {
+        int mr = M - m < QV256_MR ? (int)(M - m) : QV256_MR;
+        const int8_t *a = A + m * lda;
+        qgemm_vnni_rowsum256(mr, K, a, lda, tailmask, corr);
+        for (int64_t p = 0; p < np; p++) {
+            int64_t n = p * QV256_P;
+            int ncols = N - n < QV256_P ? (int)(N - n) : QV256_P;
+            qgemm_vnni_blocks256[mr - 1](K, a, lda, B8 + p * pb, corr, ncols, acc + n, N);
         }
+        epi(ctx, m, mr, acc, N);
     }
-    free(Bp);
 }
 
 /* ---- 512-bit AVX-512 VNNI: panels of 32 columns (2 zmm), up to 12 rows per block: 24
@@ -418,40 +396,38 @@ qgemm_vnni_pack512(int64_t N, int64_t K, const int8_t *B, int64_t ldb, uint8_t *
     }
 }
 
+size_t qgemm_vnni512_packed_bytes(int64_t N, int64_t K)
+{
+    return qgemm_vnni_bytes(N, K, QV512_P);
+}
+
+void qgemm_vnni512_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst)
+{
+    memset(dst, 0, qgemm_vnni_bytes(N, K, QV512_P)); /* zeros: the padding */
+    qgemm_vnni_pack512(N, K, B, ldb, dst, (K + 3) / 4 * QV512_P * 4);
+}
+
 __attribute__((target(QV_T512))) void
-qgemm_vnni_gemm_avx512(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
-                       const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc)
+qgemm_vnni512_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                  const void *Bp, void *work, QGemmEpi epi, void *ctx)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K == 0) {
-        qgemm_vnni_zero(M, N, C, ldc);
-        return;
-    }
-    int64_t pb;
-    uint8_t *Bp = qgemm_vnni_alloc_b(N, K, QV512_P, &pb);
-    if (!Bp) { /* same bits, only slower */
-        qgemm_ref(M, N, K, A, lda, B, ldb, C, ldc);
-        return;
-    }
-    qgemm_vnni_pack512(N, K, B, ldb, Bp, pb);
-    const int64_t np = (N + QV512_P - 1) / QV512_P, chunk = qgemm_vnni_chunk(pb);
+    int32_t *acc = work;
+    const uint8_t *B8 = Bp;
+    const int64_t pb = (K + 3) / 4 * QV512_P * 4, np = (N + QV512_P - 1) / QV512_P;
     int32_t corr[QV512_MR];
-    for (int64_t p0 = 0; p0 < np; p0 += chunk) {
-        int64_t p1 = p0 + chunk < np ? p0 + chunk : np;
-        for (int64_t m = 0; m < M; m += QV512_MR) {
-            int mr = M - m < QV512_MR ? (int)(M - m) : QV512_MR;
-            const int8_t *a = A + m * lda;
-            qgemm_vnni_rowsum512(mr, K, a, lda, corr);
-            for (int64_t p = p0; p < p1; p++) {
-                int64_t n = p * QV512_P;
-                int ncols = N - n < QV512_P ? (int)(N - n) : QV512_P;
-                qgemm_vnni_blocks512[mr - 1](K, a, lda, Bp + p * pb, corr, ncols,
-                                             C + m * ldc + n, ldc);
-            }
+    for (int64_t m = 0; m < M; m += QV512_MR) {
+        int mr = M - m < QV512_MR ? (int)(M - m) : QV512_MR;
+        const int8_t *a = A + m * lda;
+        qgemm_vnni_rowsum512(mr, K, a, lda, corr);
+        for (int64_t p = 0; p < np; p++) {
+            int64_t n = p * QV512_P;
+            int ncols = N - n < QV512_P ? (int)(N - n) : QV512_P;
+            qgemm_vnni_blocks512[mr - 1](K, a, lda, B8 + p * pb, corr, ncols, acc + n, N);
         }
+        epi(ctx, m, mr, acc, N);
     }
-    free(Bp);
 }
 
 #else

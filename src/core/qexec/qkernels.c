@@ -11,11 +11,13 @@
 #include <string.h>
 
 #include "base/half.h"
+#include "kern/pool.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 #include "qexec/qexec_internal.h"
 #include "qexec/qgemm.h"
+#include "qexec/qkernels.h"
 
 /* ---- shared helpers ---------------------------------------------------------------- */
 
@@ -32,21 +34,6 @@ CDims qk_dims(const ConvAttrs *a, const Shape *x, const Shape *y)
     d.cg = d.c / a->group;
     d.ocg = d.oc / a->group;
     return d;
-}
-
-static size_t qk_align(size_t n) { return (n + QX_ALIGN - 1) & ~(size_t)(QX_ALIGN - 1); }
-
-/* Carves `bytes` off the scratch cursor. */
-static void *qk_take(char **cur, size_t bytes)
-{
-    void *p = *cur;
-    *cur += qk_align(bytes);
-    return p;
-}
-
-static inline int32_t qk_sat32(int64_t v)
-{
-    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 }
 
 static inline int32_t qk_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -106,151 +93,107 @@ static size_t qk_conv_f32_scratch(const LinUnit *u, const Shape *x, const Shape 
     return op_table[OP_CONV]->scratch ? op_table[OP_CONV]->scratch(&u->fnode, in, y) : 0;
 }
 
-/* rows (OH*OW, CG*KH*KW) of one sample and group from x (CG, H, W); taps outside the input
- * read the zero point zp, the quantized 0, so padding adds nothing once the zero-point
- * correction is applied. */
-static void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
-                      int8_t *col)
+void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
+                   int64_t oh, int64_t ow, int8_t *r)
+{
+    int64_t h0 = oh * a->w.sh - a->w.pt, w0 = ow * a->w.sw - a->w.pl;
+    bool inside_w = w0 >= 0 && w0 + (a->w.kw - 1) * a->w.dw < d->w;
+    for (int64_t c = 0; c < d->cg; c++) {
+        const int8_t *xc = x + c * d->h * d->w;
+        for (int64_t i = 0; i < a->w.kh; i++) {
+            int64_t ih = h0 + i * a->w.dh;
+            if (ih < 0 || ih >= d->h) {
+                memset(r, zp, (size_t)a->w.kw);
+                r += a->w.kw;
+                continue;
+            }
+            const int8_t *xr = xc + ih * d->w;
+            if (inside_w) { /* the whole kernel row is inside: no checks */
+                if (a->w.dw == 1 && a->w.kw == 3) {
+                    r[0] = xr[w0];
+                    r[1] = xr[w0 + 1];
+                    r[2] = xr[w0 + 2];
+                } else if (a->w.dw == 1)
+                    memcpy(r, xr + w0, (size_t)a->w.kw);
+                else
+                    for (int64_t j = 0; j < a->w.kw; j++)
+                        r[j] = xr[w0 + j * a->w.dw];
+                r += a->w.kw;
+                continue;
+            }
+            for (int64_t j = 0; j < a->w.kw; j++) {
+                int64_t iw = w0 + j * a->w.dw;
+                *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
+            }
+        }
+    }
+}
+
+/* Rows of output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, tap by tap:
+ * each tap's valid pixels (geom_range) copy from one input row, the rest read zp. */
+static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
+                           int64_t oh, int64_t ow0, int64_t n, int8_t *out)
+{
+    const int64_t kk = d->cg * a->w.kh * a->w.kw, sw = a->w.sw;
+    for (int64_t c = 0; c < d->cg; c++)
+        for (int64_t i = 0; i < a->w.kh; i++) {
+            int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
+            bool row_in = ih >= 0 && ih < d->h;
+            const int8_t *xr = row_in ? x + (c * d->h + ih) * d->w : x;
+            for (int64_t j = 0; j < a->w.kw; j++) {
+                int8_t *dst = out + (c * a->w.kh + i) * a->w.kw + j;
+                int64_t offw = j * a->w.dw - a->w.pl, v0 = 0, v1 = 0;
+                if (row_in)
+                    geom_range(d->ow, d->w, sw, offw, &v0, &v1); /* pixels inside */
+                v0 = v0 < ow0 ? ow0 : v0 > ow0 + n ? ow0 + n : v0;
+                v1 = v1 < v0 ? v0 : v1 > ow0 + n ? ow0 + n : v1;
+                int64_t t = 0;
+                for (; t < v0 - ow0; t++)
+                    dst[t * kk] = zp;
+                for (; t < v1 - ow0; t++)
+                    dst[t * kk] = xr[(ow0 + t) * sw + offw];
+                for (; t < n; t++)
+                    dst[t * kk] = zp;
+            }
+        }
+}
+
+void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
+                    int64_t r0, int64_t r1, int8_t *col)
+{
+    const int64_t ohw = d->oh * d->ow, hw = d->h * d->w, per_in = d->c * hw;
+    const int64_t kk = d->cg * a->w.kh * a->w.kw;
+    const bool pointwise = a->w.kh == 1 && a->w.kw == 1 && a->w.sh == 1 && a->w.sw == 1 &&
+                           a->w.pt == 0 && a->w.pl == 0 && d->oh == d->h && d->ow == d->w;
+    for (int64_t r = r0; r < r1;) {
+        int64_t b = r / ohw, p = r % ohw;
+        int64_t run = ohw - p < r1 - r ? ohw - p : r1 - r;
+        const int8_t *xs = x + b * per_in + g * d->cg * hw;
+        int8_t *out = col + (r - r0) * kk;
+        if (pointwise) { /* a transpose: rows are pixels, columns channels */
+            for (int64_t c = 0; c < d->cg; c++) {
+                const int8_t *src = xs + c * hw + p;
+                for (int64_t t = 0; t < run; t++)
+                    out[t * kk + c] = src[t];
+            }
+        } else {
+            for (int64_t t = 0; t < run;) { /* a stretch of one output row */
+                int64_t oh = (p + t) / d->ow, ow0 = (p + t) % d->ow;
+                int64_t n = d->ow - ow0 < run - t ? d->ow - ow0 : run - t;
+                qk_im2row_span(a, d, xs, zp, oh, ow0, n, out + t * kk);
+                t += n;
+            }
+        }
+        r += run;
+    }
+}
+
+void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, int8_t *col)
 {
     int64_t kk = d->cg * a->w.kh * a->w.kw;
     for (int64_t oh = 0; oh < d->oh; oh++)
-        for (int64_t ow = 0; ow < d->ow; ow++) {
-            int8_t *r = col + (oh * d->ow + ow) * kk;
-            int64_t h0 = oh * a->w.sh - a->w.pt, w0 = ow * a->w.sw - a->w.pl;
-            for (int64_t c = 0; c < d->cg; c++) {
-                const int8_t *xc = x + c * d->h * d->w;
-                for (int64_t i = 0; i < a->w.kh; i++) {
-                    int64_t ih = h0 + i * a->w.dh;
-                    if (ih < 0 || ih >= d->h) {
-                        memset(r, zp, (size_t)a->w.kw);
-                        r += a->w.kw;
-                        continue;
-                    }
-                    const int8_t *xr = xc + ih * d->w;
-                    if (w0 >= 0 && w0 + (a->w.kw - 1) * a->w.dw < d->w) {
-                        /* the whole kernel row is inside: no checks */
-                        for (int64_t j = 0; j < a->w.kw; j++)
-                            r[j] = xr[w0 + j * a->w.dw];
-                        r += a->w.kw;
-                        continue;
-                    }
-                    for (int64_t j = 0; j < a->w.kw; j++) {
-                        int64_t iw = w0 + j * a->w.dw;
-                        *r++ = iw >= 0 && iw < d->w ? xr[iw] : zp;
-                    }
-                }
-            }
-        }
-}
-
-/* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
- * (x - zp) w, which equals padding with zp. One kernel tap at a time over its valid output
- * rectangle, so the inner loop has no bounds checks. */
-static void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
-                        int32_t zp, int32_t *acc)
-{
-    memset(acc, 0, (size_t)(d->oh * d->ow) * sizeof *acc);
-    for (int64_t i = 0; i < a->w.kh; i++)
-        for (int64_t j = 0; j < a->w.kw; j++) {
-            int32_t wv = wk[i * a->w.kw + j];
-            if (wv == 0)
-                continue;
-            int64_t offh = i * a->w.dh - a->w.pt, offw = j * a->w.dw - a->w.pl;
-            int64_t oh0, oh1, ow0, ow1;
-            geom_range(d->oh, d->h, a->w.sh, offh, &oh0, &oh1);
-            geom_range(d->ow, d->w, a->w.sw, offw, &ow0, &ow1);
-            for (int64_t oh = oh0; oh < oh1; oh++) {
-                const int8_t *xr = xp + (oh * a->w.sh + offh) * d->w + offw;
-                int32_t *ar = acc + oh * d->ow;
-                if (a->w.sw == 1)
-                    for (int64_t ow = ow0; ow < ow1; ow++)
-                        ar[ow] += ((int32_t)xr[ow] - zp) * wv;
-                else
-                    for (int64_t ow = ow0; ow < ow1; ow++)
-                        ar[ow] += ((int32_t)xr[ow * a->w.sw] - zp) * wv;
-            }
-        }
-}
-
-/* y[i] = the requantization of sat32(acc[i] + corr) under r.rule (quant_requant_rule); the
- * qscope rule, clamp(z + round_half_even(sat32(acc[i] + corr) m0 / 2^(31 + shift)), lo, hi),
- * is quant_requant's arithmetic inlined for a row with the common case 31 + shift in
- * [1, 62]; any other shift goes through quant_requant itself. Both are exact integer
- * arithmetic, so they agree on every input. */
-/* The fp32 rule (XNNPACK, ONNX Runtime): (float)acc * scale clamped to [lo - z, hi - z] in
- * float, rounded to nearest even (the 1.5 * 2^23 trick, exact for |v| <= 2^22, which the
- * int8 clamp ensures), then z. */
-static void qk_requant_row_fp32(const int32_t *acc, int64_t n, int64_t corr, Requant r,
-                                int32_t z, int32_t lo, int32_t hi, int8_t *y)
-{
-    const float sc = r.scale, flo = (float)(lo - z), fhi = (float)(hi - z), magic = 0x1.8p23f;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = (int64_t)acc[i] + corr;
-        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
-        float v = (float)(int32_t)a * sc;
-        v = v > flo ? v : flo;
-        v = v < fhi ? v : fhi;
-        v = (v + magic) - magic;
-        y[i] = (int8_t)((int32_t)v + z);
-    }
-}
-
-/* TFLite's double rounding (quant_mul_gemmlowp) written out branch-free for a row. m0 >= 0
- * (quant_requant_make_gemmlowp), so the doubling high multiply never saturates here; its
- * division by 2^31 truncates toward zero (a floor shift after adding 2^31 - 1 to a negative
- * value). tests/unit/test_target.c compares it with quant_requant_rule. */
-static void qk_requant_row_gemmlowp(const int32_t *acc, int64_t n, int64_t corr, Requant r,
-                                    int32_t z, int32_t lo, int32_t hi, int8_t *y)
-{
-    int tshift = -r.shift;
-    int left = tshift > 0 ? (tshift < 31 ? tshift : 31) : 0;
-    int right = tshift < 0 ? (-tshift < 31 ? -tshift : 31) : 0;
-    const int64_t m0 = r.m0, pos = INT64_C(1) << 30, neg = 1 - (INT64_C(1) << 30);
-    const int64_t trunc = (INT64_C(1) << 31) - 1;
-    const int32_t mask = (int32_t)((INT64_C(1) << right) - 1), half = mask >> 1;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = (int64_t)acc[i] + corr;
-        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
-        int32_t xs = (int32_t)((uint32_t)(int32_t)a << left);
-        int64_t p = (int64_t)xs * m0;
-        p += p >= 0 ? pos : neg;
-        int32_t h = (int32_t)((p + ((p >> 63) & trunc)) >> 31);
-        int32_t v = (h >> right) + ((h & mask) > half + (h < 0));
-        int64_t q = (int64_t)v + z;
-        y[i] = (int8_t)(q < lo ? lo : q > hi ? hi : q);
-    }
-}
-
-static void qk_requant_row(const int32_t *acc, int64_t n, int64_t corr, Requant r, int32_t z,
-                           int32_t lo, int32_t hi, int8_t *y)
-{
-    if (r.rule == QRQ_FP32) {
-        qk_requant_row_fp32(acc, n, corr, r, z, lo, hi, y);
-        return;
-    }
-    if (r.rule == QRQ_GEMMLOWP) {
-        qk_requant_row_gemmlowp(acc, n, corr, r, z, lo, hi, y);
-        return;
-    }
-    int sh = 31 + r.shift;
-    if (sh < 1 || sh > 62) {
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (int8_t)quant_requant(qk_sat32(acc[i] + corr), r, z, lo, hi);
-        return;
-    }
-    /* Branch-free rounding: with p = k 2^sh + r (0 <= r < 2^sh, >> a floor shift),
-     * (p + 2^(sh-1) - 1 + (k & 1)) >> sh is k for r below half, k + 1 above, and the even
-     * one of the two at r == half. |p| <= 2^62, so the sum cannot overflow. */
-    const int64_t m0 = r.m0, bias = ((int64_t)1 << (sh - 1)) - 1;
-    const int64_t lo64 = (int64_t)lo - z, hi64 = (int64_t)hi - z;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = (int64_t)acc[i] + corr;
-        a = a > INT32_MAX ? INT32_MAX : a < INT32_MIN ? INT32_MIN : a;
-        int64_t p = a * m0;
-        int64_t q = (p + bias + ((p >> sh) & 1)) >> sh;
-        q = q < lo64 ? lo64 : q > hi64 ? hi64 : q;
-        y[i] = (int8_t)(q + z);
-    }
+        for (int64_t ow = 0; ow < d->ow; ow++)
+            qk_im2row_row(a, d, x, zp, oh, ow, col + (oh * d->ow + ow) * kk);
 }
 
 /* ---- STEP_FLOAT / STEP_HALF: one node, the op's float forward -------------------------- */
@@ -428,8 +371,9 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
             qk_dyn_quant_span(s, &sp, j, xs, io->bits, &dp[j], xq, buf);
         if (u->kind == LIN_GEMM) {
             int64_t rows = per_in / u->k;
-            int32_t *acc = (int32_t *)rest;
-            qgemm(rows, u->oc, u->k, xq, u->k, u->wq, u->k, acc, u->oc);
+            char *c2 = rest;
+            int32_t *acc = qk_take(&c2, (size_t)(rows * u->oc) * sizeof(int32_t));
+            qgemm_packed_store(&u->wp[0], rows, xq, u->k, c2, acc, u->oc);
             for (int64_t r = 0; r < rows; r++) {
                 const TargetDyn *d = &dp[qk_span_of(&sp, r * u->k)];
                 for (int64_t c = 0; c < u->oc; c++) {
@@ -448,7 +392,9 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
                 int32_t *acc = (int32_t *)rest;
                 for (int64_t c = 0; c < dd.oc; c++) {
                     qk_dw_plane(&u->ca, &dd, xq + (c / dd.ocg) * dd.h * dd.w, u->wq + c * kk,
-                                d->qp.zero_point, acc);
+                                d->qp.zero_point, acc,
+                                (int8_t *)rest + qk_align((size_t)ohw * sizeof(int32_t)),
+                                simd_level());
                     /* the zero point is already subtracted per tap */
                     for (int64_t r = 0; r < ohw; r++)
                         ys[c * ohw + r] = target_dyn_out(d, u->ws[c], acc[r], u->bf[c]);
@@ -461,12 +407,12 @@ static void step_lin_dyn_int(const Step *s, StepIO *io)
                     /* padding reads the zero point: one image-wide span, or none (pointwise) */
                     qk_im2row(&u->ca, &dd, xq + g * dd.cg * dd.h * dd.w, (int8_t)d->qp.zero_point,
                               col);
-                    qgemm(dd.ocg, ohw, u->k, u->wq + g * dd.ocg * u->k, u->k, col, u->k, acc, ohw);
+                    qgemm_packed_store(&u->wp[g], ohw, col, u->k, c2, acc, dd.ocg);
                     for (int64_t oc = 0; oc < dd.ocg; oc++) {
                         int64_t c = g * dd.ocg + oc;
                         for (int64_t r = 0; r < ohw; r++) {
                             const TargetDyn *dr = sp.n > 1 ? &dp[r] : d;
-                            int64_t a = acc[oc * ohw + r] - (int64_t)dr->qp.zero_point * u->sumw[c];
+                            int64_t a = acc[r * dd.ocg + oc] - (int64_t)dr->qp.zero_point * u->sumw[c];
                             ys[c * ohw + r] = target_dyn_out(dr, u->ws[c], a, u->bf[c]);
                         }
                     }
@@ -519,81 +465,19 @@ static size_t step_lin_dyn_scratch(const Step *s, const StepIO *io)
     DynSpans sp = qk_dyn_spans(s, &io->in[0]->shape);
     size_t bytes = qk_align((size_t)per_in) + qk_dyn_span_scratch(&sp);
     if (u->kind == LIN_GEMM)
-        return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t));
+        return bytes + qk_align((size_t)(per_in / u->k * u->oc) * sizeof(int32_t)) +
+               qgemm_work_bytes(u->oc, u->k);
     Shape xs1 = io->in[0]->shape, ys1 = io->out.shape;
     xs1.dim[0] = ys1.dim[0] = 1;
     CDims d = qk_dims(&u->ca, &xs1, &ys1);
     int64_t ohw = d.oh * d.ow;
-    if (u->kind == LIN_DW)
-        return bytes + qk_align((size_t)ohw * sizeof(int32_t));
+    if (u->kind == LIN_DW) /* the plane, then the padded input plane */
+        return bytes + qk_align((size_t)ohw * sizeof(int32_t)) + qk_dw_pad_bytes(&u->ca, &d);
     return bytes + qk_align((size_t)(ohw * u->k)) +
-           qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
+           qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t)) + qgemm_work_bytes(d.ocg, u->k);
 }
 
 /* ---- STEP_LIN_Q: int8 in, int8 out --------------------------------------------------- */
-
-/* The constant added to channel c's accumulator: bias minus the zero-point correction,
- * q_x = (q_x - z_in) + z_in, so sum (q_x - z_in) w = sum q_x w - z_in sumw[c]. */
-static inline int64_t qk_lin_corr(const LinUnit *u, int64_t c)
-{
-    return (int64_t)u->bq[c] - (int64_t)u->in_qp.zero_point * u->sumw[c];
-}
-
-static void step_lin_q_int(const Step *s, StepIO *io)
-{
-    const LinUnit *u = s->lin;
-    const int8_t *x = io->in[0]->data;
-    int8_t *y = io->out.data;
-    int32_t zo = u->out_qp.zero_point;
-    if (u->ort != LORT_QLINEAR) { /* target ort: a group ONNX Runtime does not fuse */
-        qexec_ort_run(s, io->in[0], &io->out, io->scratch);
-        return;
-    }
-    if (u->kind == LIN_GEMM) {
-        int64_t rows = tensor_numel(&io->out) / u->oc;
-        /* computed transposed, (OC, rows) = W X^T, so each channel is one requantized
-         * row with its multiplier and correction in registers */
-        int32_t *accT = io->scratch;
-        int8_t *yT = (int8_t *)(accT + rows * u->oc);
-        qgemm(u->oc, rows, u->k, u->wq, u->k, x, u->k, accT, rows);
-        for (int64_t c = 0; c < u->oc; c++)
-            qk_requant_row(accT + c * rows, rows, qk_lin_corr(u, c), u->rq[c], zo, u->lo, u->hi,
-                           yT + c * rows);
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = 0; c < u->oc; c++)
-                y[r * u->oc + c] = yT[c * rows + r];
-        return;
-    }
-    CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
-    int64_t ohw = d.oh * d.ow, per_in = d.c * d.h * d.w;
-    if (u->kind == LIN_DW) {
-        int64_t kk = u->ca.w.kh * u->ca.w.kw;
-        int32_t *acc = io->scratch;
-        for (int64_t b = 0; b < d.n; b++)
-            for (int64_t c = 0; c < d.oc; c++) {
-                qk_dw_plane(&u->ca, &d, x + b * per_in + (c / d.ocg) * d.h * d.w,
-                            u->wq + c * kk, u->in_qp.zero_point, acc);
-                /* the zero point is subtracted per tap: only the bias is added */
-                qk_requant_row(acc, ohw, u->bq[c], u->rq[c], zo, u->lo, u->hi,
-                               y + (b * d.oc + c) * ohw);
-            }
-        return;
-    }
-    char *cur = io->scratch;
-    int8_t *col = qk_take(&cur, (size_t)(ohw * u->k));
-    int32_t *acc = qk_take(&cur, (size_t)(d.ocg * ohw) * sizeof(int32_t));
-    for (int64_t b = 0; b < d.n; b++)
-        for (int64_t g = 0; g < u->ca.group; g++) {
-            qk_im2row(&u->ca, &d, x + b * per_in + g * d.cg * d.h * d.w,
-                      (int8_t)u->in_qp.zero_point, col);
-            qgemm(d.ocg, ohw, u->k, u->wq + g * d.ocg * u->k, u->k, col, u->k, acc, ohw);
-            for (int64_t oc = 0; oc < d.ocg; oc++) {
-                int64_t c = g * d.ocg + oc;
-                qk_requant_row(acc + oc * ohw, ohw, qk_lin_corr(u, c), u->rq[c], zo, u->lo,
-                               u->hi, y + (b * d.oc + c) * ohw);
-            }
-        }
-}
 
 static void step_lin_q_fake(const Step *s, StepIO *io)
 {
@@ -611,8 +495,10 @@ static void step_lin_q_run(const Step *s, StepIO *io)
 {
     if (io->fake)
         step_lin_q_fake(s, io);
+    else if (s->lin->ort != LORT_QLINEAR) /* target ort: a group ONNX Runtime does not fuse */
+        qexec_ort_run(s, io->in[0], &io->out, io->scratch);
     else
-        step_lin_q_int(s, io);
+        qk_lin_q_int(s, io);
 }
 
 static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
@@ -622,14 +508,7 @@ static size_t step_lin_q_scratch(const Step *s, const StepIO *io)
         return step_lin_float_scratch(s, io);
     if (u->ort != LORT_QLINEAR)
         return qexec_ort_scratch(s, &io->in[0]->shape, &io->out.shape);
-    size_t n = (size_t)shape_numel(&io->out.shape);
-    if (u->kind == LIN_GEMM) /* transposed accumulators and output */
-        return n * sizeof(int32_t) + n;
-    CDims d = qk_dims(&u->ca, &io->in[0]->shape, &io->out.shape);
-    int64_t ohw = d.oh * d.ow;
-    if (u->kind == LIN_DW)
-        return (size_t)ohw * sizeof(int32_t);
-    return qk_align((size_t)(ohw * u->k)) + qk_align((size_t)(d.ocg * ohw) * sizeof(int32_t));
+    return qk_lin_q_int_scratch(s, io);
 }
 
 /* ---- pre-activations of int8 linear units (bias correction) ----------------------------- */
@@ -672,6 +551,44 @@ void qkernels_preact(const Step *s, const Tensor *x, Tensor *y, void *scratch,
     qk_conv_f32(u, &xt, u->wfq, bias, y, &io);
 }
 
+/* Work of an elementwise or per-plane int8 step split by pool_for: each index is computed
+ * alone, so any split gives the same bytes. */
+typedef struct QkElem {
+    const Step *s;
+    const int8_t *a, *b;     /* inputs */
+    int8_t *y;
+    const int64_t *cb;       /* pools: per output column tap ranges */
+    int64_t h, w, oh_n, ow_n;
+} QkElem;
+
+enum { QK_ELEM_GRAIN = 16384 }; /* elements per chunk at least: below, one thread */
+
+/* Planes per chunk so that a chunk has about QK_ELEM_GRAIN outputs. */
+static int64_t qk_plane_grain(int64_t plane)
+{
+    return plane >= QK_ELEM_GRAIN ? 1 : QK_ELEM_GRAIN / (plane > 0 ? plane : 1);
+}
+
+static void qk_add_range(void *ctx, int64_t i0, int64_t i1)
+{
+    const QkElem *e = ctx;
+    const QParams *p = &e->s->out_qp;
+    const TargetAdd *ad = &e->s->add;
+    const int8_t *a = e->a, *b = e->b;
+    int8_t *y = e->y;
+    if (ad->rule != TADD_EXACT) {
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
+        return;
+    }
+    int64_t za = ad->za, zb = ad->zb;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
+        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
+        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
+    }
+}
+
 /* ---- STEP_Q_ADD ------------------------------------------------------------------------ */
 
 /* qscope: out = clamp(z + rshift_even(M_a (a - z_a) + M_b (b - z_b), S)) with M_i =
@@ -689,20 +606,8 @@ static void step_q_add_run(const Step *s, StepIO *io)
             y[i] = quant_fake(a[i] + b[i], p);
         return;
     }
-    const int8_t *a = io->in[0]->data, *b = io->in[1]->data;
-    int8_t *y = io->out.data;
-    const TargetAdd *ad = &s->add;
-    if (ad->rule != TADD_EXACT) {
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
-        return;
-    }
-    int64_t za = ad->za, zb = ad->zb;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
-        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
-        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
-    }
+    QkElem e = { .s = s, .a = io->in[0]->data, .b = io->in[1]->data, .y = io->out.data };
+    pool_for(n, QK_ELEM_GRAIN, qk_add_range, &e);
 }
 
 /* ---- STEP_Q_CONCAT: each input requantized into the output's parameters (a copy when
@@ -748,26 +653,30 @@ static void step_q_concat_run(const Step *s, StepIO *io)
 
 /* ---- pools ------------------------------------------------------------------------------ */
 
-/* Max of the int8 values in each window; padding never wins (as the float op). The
- * output keeps the input's parameters, and dequantization is monotonic, so the float
- * maxpool of the dequantized input (the fake twin) gives exactly the same values. */
-static void step_q_maxpool_run(const Step *s, StepIO *io)
+static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
-    if (io->fake) {
-        step_float_run(s, io);
+    const QkElem *e = ctx;
+    const ConvAttrs *a = &e->s->pa;
+    const int8_t *x = e->a;
+    int8_t *y = e->y;
+    const int64_t *cb = e->cb, h = e->h, w = e->w, oh_n = e->oh_n, ow_n = e->ow_n;
+    /* 2x2, stride 2, every window inside: the common case without range checks */
+    const Window *wi = &a->w;
+    if (wi->kh == 2 && wi->kw == 2 && wi->sh == 2 && wi->sw == 2 && wi->dh == 1 &&
+        wi->dw == 1 && wi->pt == 0 && wi->pl == 0 && 2 * oh_n <= h && 2 * ow_n <= w) {
+        for (int64_t p = p0; p < p1; p++)
+            for (int64_t oh = 0; oh < oh_n; oh++) {
+                const int8_t *r0 = x + p * h * w + 2 * oh * w, *r1 = r0 + w;
+                int8_t *yr = y + (p * oh_n + oh) * ow_n;
+                for (int64_t ow = 0; ow < ow_n; ow++) {
+                    int8_t m0 = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
+                    int8_t m1 = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
+                    yr[ow] = m0 > m1 ? m0 : m1;
+                }
+            }
         return;
     }
-    const ConvAttrs *a = &s->pa;
-    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
-    int64_t planes = xs->dim[0] * xs->dim[1];
-    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
-    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
-    const int8_t *x = io->in[0]->data;
-    int8_t *y = io->out.data;
-    int64_t *cb = io->scratch; /* (OW, 2): each output column's tap range, shared by rows */
-    for (int64_t ow = 0; ow < ow_n; ow++)
-        geom_range(a->w.kw, w, a->w.dw, ow * a->w.sw - a->w.pl, &cb[2 * ow], &cb[2 * ow + 1]);
-    for (int64_t p = 0; p < planes; p++) {
+    for (int64_t p = p0; p < p1; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -787,6 +696,30 @@ static void step_q_maxpool_run(const Step *s, StepIO *io)
     }
 }
 
+
+/* Max of the int8 values in each window; padding never wins (as the float op). The
+ * output keeps the input's parameters, and dequantization is monotonic, so the float
+ * maxpool of the dequantized input (the fake twin) gives exactly the same values. */
+static void step_q_maxpool_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        return;
+    }
+    const ConvAttrs *a = &s->pa;
+    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
+    int64_t planes = xs->dim[0] * xs->dim[1];
+    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
+    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int64_t *cb = io->scratch; /* (OW, 2): each output column's tap range, shared by rows */
+    for (int64_t ow = 0; ow < ow_n; ow++)
+        geom_range(a->w.kw, w, a->w.dw, ow * a->w.sw - a->w.pl, &cb[2 * ow], &cb[2 * ow + 1]);
+    QkElem e = { .s = s, .a = x, .y = y, .cb = cb, .h = h, .w = w, .oh_n = oh_n, .ow_n = ow_n };
+    pool_for(planes, qk_plane_grain(oh_n * ow_n), qk_maxpool_planes, &e);
+}
+
 /* ONNX Runtime's QLinearAveragePool for one window: the float sum, in row order, of the
  * dequantized taps s_in (q - z_in), divided by the count in float, then
  * nearbyint(avg / s_out + z_out) (target_avg_ort). */
@@ -803,46 +736,18 @@ static int32_t qk_avg_ort(const Step *s, const int8_t *xp, int64_t w, int64_t hs
     return target_avg_ort(sum / (float)cnt, po->scale, po->zero_point, po->qmin, po->qmax);
 }
 
-/* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
- * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
- * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
- * twin is the float op on dequantized values, then fake quantization. */
-static void step_q_avgpool_run(const Step *s, StepIO *io)
+/* Windowed average pools over planes [p0, p1) (step_q_avgpool_run's rules). */
+static void qk_avgpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
-    if (io->fake) {
-        step_float_run(s, io);
-        qk_fake_out(tensor_f32(&io->out), tensor_numel(&io->out), &s->out_qp, s->out_qp.qmin,
-                    s->out_qp.qmax);
-        return;
-    }
-    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
-    const int8_t *x = io->in[0]->data;
-    int8_t *y = io->out.data;
+    const QkElem *e = ctx;
+    const Step *s = e->s;
+    const ConvAttrs *a = &s->pa;
+    const int8_t *x = e->a;
+    int8_t *y = e->y;
+    const int64_t *cb = e->cb, h = e->h, w = e->w, oh_n = e->oh_n, ow_n = e->ow_n;
     int32_t zin = s->in_qps[0].zero_point, zout = s->out_qp.zero_point;
     int32_t qmin = s->out_qp.qmin, qmax = s->out_qp.qmax;
-    int64_t planes = xs->dim[0] * xs->dim[1];
-    if (s->global) {
-        /* the sum of the raw codes; target_mean_apply takes n z_in off where its rule does */
-        int64_t hw = shape_span(xs, 2, xs->ndim);
-        for (int64_t p = 0; p < planes; p++) {
-            const int8_t *xp = x + p * hw;
-            int32_t sum = 0;
-            for (int64_t i = 0; i < hw; i++)
-                sum += xp[i];
-            y[p] = (int8_t)target_mean_apply(&s->mean, sum);
-        }
-        return;
-    }
-    const ConvAttrs *a = &s->pa;
-    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
-    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
-    int64_t *cb = io->scratch; /* (OW, 3): each output column's tap range and padded width */
-    for (int64_t ow = 0; ow < ow_n; ow++) {
-        int64_t ws = ow * a->w.sw - a->w.pl;
-        geom_range(a->w.kw, w, 1, ws, &cb[3 * ow], &cb[3 * ow + 1]);
-        cb[3 * ow + 2] = (ws + a->w.kw < w + a->w.pr ? ws + a->w.kw : w + a->w.pr) - ws;
-    }
-    for (int64_t p = 0; p < planes; p++) {
+    for (int64_t p = p0; p < p1; p++) {
         const int8_t *xp = x + p * h * w;
         int8_t *yp = y + p * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -872,6 +777,48 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
             }
         }
     }
+}
+
+
+/* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
+ * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
+ * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
+ * twin is the float op on dequantized values, then fake quantization. */
+static void step_q_avgpool_run(const Step *s, StepIO *io)
+{
+    if (io->fake) {
+        step_float_run(s, io);
+        qk_fake_out(tensor_f32(&io->out), tensor_numel(&io->out), &s->out_qp, s->out_qp.qmin,
+                    s->out_qp.qmax);
+        return;
+    }
+    const Shape *xs = &io->in[0]->shape, *ys = &io->out.shape;
+    const int8_t *x = io->in[0]->data;
+    int8_t *y = io->out.data;
+    int64_t planes = xs->dim[0] * xs->dim[1];
+    if (s->global) {
+        /* the sum of the raw codes; target_mean_apply takes n z_in off where its rule does */
+        int64_t hw = shape_span(xs, 2, xs->ndim);
+        for (int64_t p = 0; p < planes; p++) {
+            const int8_t *xp = x + p * hw;
+            int32_t sum = 0;
+            for (int64_t i = 0; i < hw; i++)
+                sum += xp[i];
+            y[p] = (int8_t)target_mean_apply(&s->mean, sum);
+        }
+        return;
+    }
+    const ConvAttrs *a = &s->pa;
+    int64_t h = a->sp == 2 ? xs->dim[2] : 1, w = xs->dim[xs->ndim - 1];
+    int64_t oh_n = a->sp == 2 ? ys->dim[2] : 1, ow_n = ys->dim[ys->ndim - 1];
+    int64_t *cb = io->scratch; /* (OW, 3): each output column's tap range and padded width */
+    for (int64_t ow = 0; ow < ow_n; ow++) {
+        int64_t ws = ow * a->w.sw - a->w.pl;
+        geom_range(a->w.kw, w, 1, ws, &cb[3 * ow], &cb[3 * ow + 1]);
+        cb[3 * ow + 2] = (ws + a->w.kw < w + a->w.pr ? ws + a->w.kw : w + a->w.pr) - ws;
+    }
+    QkElem e = { .s = s, .a = x, .y = y, .cb = cb, .h = h, .w = w, .oh_n = oh_n, .ow_n = ow_n };
+    pool_for(planes, qk_plane_grain(oh_n * ow_n), qk_avgpool_planes, &e);
 }
 
 static size_t step_q_pool_scratch(const Step *s, const StepIO *io)

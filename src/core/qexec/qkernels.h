@@ -1,0 +1,92 @@
+/* Pieces of the integer kernels shared by the step files of the executor (qkernels.c: the
+ * step table; qkernels_linq.c: int8-static linear units; qkernels_requant.c: the target's
+ * requantization; qkernels_dw*.c: int8 depthwise). Internal to qexec. */
+#ifndef QS_QKERNELS_H
+#define QS_QKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kern/simd.h"
+#include "qexec/qexec_internal.h"
+
+static inline size_t qk_align(size_t n) { return (n + QX_ALIGN - 1) & ~(size_t)(QX_ALIGN - 1); }
+
+/* Carves `bytes` off the scratch cursor (kept 64-byte aligned). */
+static inline void *qk_take(char **cur, size_t bytes)
+{
+    void *p = *cur;
+    *cur += qk_align(bytes);
+    return p;
+}
+
+/* y[i sy] = the requantization of sat32(acc[i sa] + corr) under r.rule
+ * (quant_requant_rule), clamped to [lo, hi], for 0 <= i < n. Exact integer arithmetic (the
+ * fp32 rule's float steps are exact too), so the result depends on nothing but the
+ * inputs. */
+void qk_requant_row(const int32_t *acc, int64_t sa, int64_t n, int64_t corr, Requant r,
+                    int32_t z, int32_t lo, int32_t hi, int8_t *y, int64_t sy);
+
+/* A unit's per-channel requantization constants as lanes (structure of arrays), made at
+ * lowering so that a SIMD epilogue loads 8 channels' constants at once. rule: the rule
+ * every channel shares, or -1 when the lanes cannot express it (a Q31 shift outside
+ * [1, 62]): then only the scalar rows run.
+ *   QRQ_Q31_EVEN: m0, a = 31 + shift, b = 2^(a-1) - 1 (the rounding bias);
+ *   QRQ_GEMMLOWP: m0, a = left shift, b = right shift, c = 2^b - 1, d = c >> 1;
+ *   QRQ_FP32:     scale. */
+typedef struct QkRqVec {
+    int rule;
+    int64_t *m0, *a, *b, *c, *d;   /* (OC) each */
+    float *scale;                  /* (OC) */
+} QkRqVec;
+
+/* Fills v for n channels (v's arrays owned by it: qk_rqvec_free). */
+void qk_rqvec_make(const Requant *rq, int64_t n, QkRqVec *v);
+void qk_rqvec_free(QkRqVec *v);
+/* v's lanes from channel c0 on. */
+QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0);
+
+/* Across channels: y[c] = the requantization of sat32(acc[c] + corr[c]) under rq[c], for
+ * 0 <= c < n; the same integers as qk_requant_row per channel. level picks the version
+ * (the SIMD one needs v->rule >= 0). */
+void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
+                     const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                     SimdLevel level);
+/* The AVX-512 versions (qkernels_requant_avx512.c): channels, and a contiguous row of one
+ * channel whose constants are lane 0 of v. */
+void qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr,
+                            const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y);
+void qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
+                           int32_t z, int32_t lo, int32_t hi, int8_t *y);
+/* qk_requant_row on a contiguous row with the best version for level. */
+void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requant *r,
+                       const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                       SimdLevel level);
+
+/* Row r of the im2row matrix of one sample and group, r = oh OW + ow: (CG*KH*KW) taps from
+ * x (CG, H, W); taps outside the input read the zero point zp, the quantized 0, so
+ * padding adds nothing once the zero-point correction is applied. */
+void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
+                   int64_t oh, int64_t ow, int8_t *r);
+/* Rows r0 .. r1 - 1 of the im2row matrix of the whole batch x (N, C, H, W) for group g:
+ * row r is pixel r % (OH OW) of sample r / (OH OW). A pointwise conv is a transpose. */
+void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
+                    int64_t r0, int64_t r1, int8_t *col);
+/* Every row of one sample and group into col (OH*OW, CG*KH*KW). */
+void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, int8_t *col);
+
+/* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
+ * (x - zp) w, which equals padding with zp. The scalar reference walks one kernel tap at a
+ * time over its valid output rectangle; the SIMD versions (level) copy the plane into pad
+ * with zp around it (qk_dw_pad_bytes bytes; NULL: the reference runs) and keep each
+ * output vector in a register across the taps. The same integers at every level. */
+size_t qk_dw_pad_bytes(const ConvAttrs *a, const CDims *d);
+void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
+                 int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level);
+
+/* STEP_LIN_Q's integer run (LORT_QLINEAR units; others go to qexec_ort_run) and its
+ * scratch (qkernels_linq.c). */
+void qk_lin_q_int(const Step *s, StepIO *io);
+size_t qk_lin_q_int_scratch(const Step *s, const StepIO *io);
+
+#endif

@@ -1,0 +1,214 @@
+/* The integer run of an int8-static linear unit (STEP_LIN_Q fused as QLinearConv / QGemm):
+ * int8 rows against the weights packed at lowering (LinUnit.wp), each block of int32 rows
+ * requantized by the epilogue while it is in cache (bias and zero-point correction,
+ * the target's multiplier and rounding, clamp, int8 store) instead of writing an int32
+ * matrix. A conv is one product per group over the rows of the whole batch, made by im2row
+ * in bounded chunks; a depthwise conv is a direct loop per (sample, channel) plane.
+ *
+ * Threads: the work is cut into units (chunks of rows of one group, or planes), spread
+ * over parts run by pool_for, each part with its own slice of the scratch. Every output
+ * element is computed by exact integer arithmetic from the same inputs whatever unit or
+ * part holds it, so the result is the same for any thread count. */
+#include <string.h>
+
+#include "kern/pool.h"
+#include "qexec/qkernels.h"
+
+enum {
+    QL_PARTS_MAX = 16,          /* scratch slices at most */
+    QL_COL_BYTES = 32 * 1024,   /* im2row bytes per chunk of rows: stays in L1/L2 */
+    QL_GEMM_ROWS = 24,          /* rows per unit of a plain product */
+    QL_TILE_ROWS = 16,          /* rows of a block handed to the epilogue, at least (qgemm
+                                   blocks have at most 12) */
+};
+
+/* How one run is cut. */
+typedef struct QlCut {
+    int64_t rows;       /* rows of the product per group (conv: N OH OW), or planes (DW) */
+    int64_t chunk;      /* rows per unit */
+    int64_t nchunks;    /* units per group */
+    int64_t units;      /* every group */
+    size_t col_bytes;   /* conv: the chunk's im2row rows; DW: the int32 plane */
+    size_t tile_bytes;  /* conv: a block's int8 results before their transposed store */
+    size_t part_bytes;  /* scratch per part */
+} QlCut;
+
+static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
+{
+    QlCut c;
+    memset(&c, 0, sizeof c);
+    if (u->kind == LIN_GEMM) {
+        c.rows = shape_numel(y) / u->oc;
+        c.chunk = QL_GEMM_ROWS;
+        c.part_bytes = qk_align(qgemm_work_bytes(u->oc, u->k));
+    } else {
+        CDims d = qk_dims(&u->ca, x, y);
+        if (u->kind == LIN_DW) {
+            c.rows = d.n * d.oc;
+            c.chunk = 1;
+            c.col_bytes = qk_align((size_t)(d.oh * d.ow) * sizeof(int32_t)); /* the plane */
+            c.part_bytes = c.col_bytes + qk_align(qk_dw_pad_bytes(&u->ca, &d));
+        } else {
+            c.rows = d.n * d.oh * d.ow;
+            int64_t ch = QL_COL_BYTES / (u->k > 0 ? u->k : 1);
+            ch -= ch % 12; /* whole blocks of every qgemm row */
+            c.chunk = ch < 12 ? 12 : ch;
+            c.col_bytes = qk_align((size_t)(c.chunk * u->k));
+            c.tile_bytes = qk_align((size_t)(QL_TILE_ROWS * d.ocg));
+            c.part_bytes = c.col_bytes + c.tile_bytes + qk_align(qgemm_work_bytes(d.ocg, u->k));
+        }
+    }
+    c.nchunks = (c.rows + c.chunk - 1) / c.chunk;
+    c.units = c.nchunks * (u->kind == LIN_CONV ? u->ca.group : 1);
+    return c;
+}
+
+/* Parts the scratch is sized for: the pool's threads (at least 2, so that `set threads=2`
+ * after the batch was laid out still splits), never more than there are units. */
+static int64_t ql_parts_sized(const QlCut *c)
+{
+    int64_t p = pool_threads() < 2 ? 2 : pool_threads();
+    p = p > QL_PARTS_MAX ? QL_PARTS_MAX : p;
+    return p > c->units ? (c->units > 0 ? c->units : 1) : p;
+}
+
+size_t qk_lin_q_int_scratch(const Step *s, const StepIO *io)
+{
+    QlCut c = ql_cut(s->lin, &io->in[0]->shape, &io->out.shape);
+    return (size_t)ql_parts_sized(&c) * c.part_bytes;
+}
+
+typedef struct QlRun {
+    const LinUnit *u;
+    QlCut cut;
+    CDims d;                /* conv, DW */
+    const int8_t *x;
+    int8_t *y;
+    char *scratch;
+    int64_t nparts;
+} QlRun;
+
+/* The epilogue of one product: the rows' destination and the group's first channel. */
+typedef struct QlEpi {
+    const LinUnit *u;
+    int8_t *y;
+    int64_t r0;             /* the product's first row in the whole batch */
+    int64_t c0;             /* the group's first channel */
+    const CDims *d;         /* conv: (N, OC, OH, OW) output; NULL: (rows, OC) */
+    int8_t *tile;           /* conv: QL_TILE_ROWS x OCG */
+    SimdLevel level;
+} QlEpi;
+
+/* Dense: each row of the block is a row of the output (rows, OC), requantized across its
+ * channels. */
+static void ql_epi_gemm(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
+{
+    const QlEpi *e = ctx;
+    const LinUnit *u = e->u;
+    int8_t *y = e->y + (e->r0 + m0) * u->oc;
+    for (int64_t i = 0; i < mr; i++)
+        qk_requant_chan(acc + i * ld, u->oc, u->corr, u->rq, u->rv, u->out_qp.zero_point,
+                        u->lo, u->hi, y + i * u->oc, e->level);
+}
+
+/* Conv: the block's rows requantized across the group's channels into the tile, then
+ * stored transposed: row r is pixel r % (OH OW) of sample r / (OH OW), and a channel's
+ * pixels are contiguous in its output plane. */
+static void ql_epi_conv(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
+{
+    const QlEpi *e = ctx;
+    const LinUnit *u = e->u;
+    const int64_t ohw = e->d->oh * e->d->ow, ocg = e->d->ocg;
+    QkRqVec rv = qk_rqvec_at(u->rv, e->c0);
+    for (int64_t i = 0; i < mr; i++)
+        qk_requant_chan(acc + i * ld, ocg, u->corr + e->c0, u->rq + e->c0, &rv,
+                        u->out_qp.zero_point, u->lo, u->hi, e->tile + i * ocg, e->level);
+    for (int64_t i = 0; i < mr;) {
+        int64_t r = e->r0 + m0 + i, b = r / ohw, p = r % ohw;
+        int64_t run = ohw - p < mr - i ? ohw - p : mr - i;
+        int8_t *yb = e->y + (b * u->oc + e->c0) * ohw + p;
+        for (int64_t j = 0; j < ocg; j++)
+            for (int64_t t = 0; t < run; t++)
+                yb[j * ohw + t] = e->tile[(i + t) * ocg + j];
+        i += run;
+    }
+}
+
+static void ql_unit_gemm(const QlRun *R, int64_t un, char *buf)
+{
+    const LinUnit *u = R->u;
+    int64_t r0 = un * R->cut.chunk, r1 = r0 + R->cut.chunk;
+    r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
+    QlEpi e = { .u = u, .y = R->y, .r0 = r0, .level = simd_level() };
+    qgemm_packed(&u->wp[0], r1 - r0, R->x + r0 * u->k, u->k, buf, ql_epi_gemm, &e);
+}
+
+static void ql_unit_conv(const QlRun *R, int64_t un, char *buf)
+{
+    const LinUnit *u = R->u;
+    const CDims *d = &R->d;
+    int64_t g = un / R->cut.nchunks, ch = un % R->cut.nchunks;
+    int64_t r0 = ch * R->cut.chunk, r1 = r0 + R->cut.chunk;
+    r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
+    int8_t *col = (int8_t *)buf;
+    qk_im2row_rows(&u->ca, d, R->x, g, (int8_t)u->in_qp.zero_point, r0, r1, col);
+    QlEpi e = { .u = u, .y = R->y, .r0 = r0, .c0 = g * d->ocg, .d = d,
+                .tile = (int8_t *)(buf + R->cut.col_bytes), .level = simd_level() };
+    qgemm_packed(&u->wp[g], r1 - r0, col, u->k, buf + R->cut.col_bytes + R->cut.tile_bytes,
+                 ql_epi_conv, &e);
+}
+
+/* One (sample, channel) plane; the zero point is subtracted per tap, so only the bias is
+ * added. */
+static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
+{
+    const LinUnit *u = R->u;
+    const CDims *d = &R->d;
+    int64_t b = un / d->oc, c = un % d->oc, ohw = d->oh * d->ow;
+    int64_t kk = u->ca.w.kh * u->ca.w.kw;
+    int32_t *acc = (int32_t *)buf;
+    qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
+                u->in_qp.zero_point, acc, (int8_t *)buf + R->cut.col_bytes, simd_level());
+    QkRqVec rv = qk_rqvec_at(u->rv, c);
+    qk_requant_row_at(acc, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point, u->lo, u->hi,
+                      R->y + (b * d->oc + c) * ohw, simd_level());
+}
+
+static void ql_part(void *ctx, int64_t begin, int64_t end)
+{
+    const QlRun *R = ctx;
+    for (int64_t p = begin; p < end; p++) {
+        char *buf = R->scratch + (size_t)p * R->cut.part_bytes;
+        int64_t u0 = R->cut.units * p / R->nparts, u1 = R->cut.units * (p + 1) / R->nparts;
+        for (int64_t un = u0; un < u1; un++) {
+            if (R->u->kind == LIN_GEMM)
+                ql_unit_gemm(R, un, buf);
+            else if (R->u->kind == LIN_CONV)
+                ql_unit_conv(R, un, buf);
+            else
+                ql_unit_dw(R, un, buf);
+        }
+    }
+}
+
+void qk_lin_q_int(const Step *s, StepIO *io)
+{
+    QlRun R;
+    memset(&R, 0, sizeof R);
+    R.u = s->lin;
+    R.cut = ql_cut(R.u, &io->in[0]->shape, &io->out.shape);
+    if (R.u->kind != LIN_GEMM)
+        R.d = qk_dims(&R.u->ca, &io->in[0]->shape, &io->out.shape);
+    R.x = io->in[0]->data;
+    R.y = io->out.data;
+    R.scratch = io->scratch;
+    /* as many parts as threads, within what the scratch was sized for */
+    int64_t fit = R.cut.part_bytes ? (int64_t)(io->scratch_bytes / R.cut.part_bytes) : 1;
+    int64_t parts = pool_threads();
+    parts = parts < fit ? parts : fit;
+    parts = parts < R.cut.units ? parts : R.cut.units;
+    if (parts < 1)
+        return; /* no rows */
+    R.nparts = parts;
+    pool_for(parts, 1, ql_part, &R);
+}
