@@ -3,12 +3,16 @@
 # Needs root (or sudo) when something must be installed.
 #   scripts/setup.sh          what building and running qscope needs (scripts/run.sh)
 #   scripts/setup.sh --test   that, and what the tests need as well (scripts/test.sh)
+#   scripts/setup.sh --bench  that, and what the benchmarks and fixture scripts need
+#                             (scripts/bench/README.md, scripts/fixtures/)
 set -euo pipefail
 test_set=0
+bench_set=0
 case "${1:-}" in
   "") ;;
   --test) test_set=1 ;;
-  *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
+  --bench) test_set=1; bench_set=1 ;;
+  *) echo "usage: scripts/setup.sh [--test | --bench]" >&2; exit 2 ;;
 esac
 
 # Building and running: the compiler and CMake, and the libraries qscope links.
@@ -28,8 +32,17 @@ test_pkgs=(
   python3         # tests/json, tests/report: check JSON keys and the HTML's structure
 )
 
+# The benchmarks and the fixture generators only (never the tests: fixtures are committed,
+# or made at test time without torch).
+bench_pkgs=(
+  python3-torch       # PyTorch 1.13 for /usr/bin/python3: fixtures, bench models, QAT peer
+  python3-torchvision # ResNet18 and MobileNetV2 of scripts/fixtures/gen_bench_models.py
+  time                # /usr/bin/time -v: peak memory of each side in engine_vs_ort.sh
+)
+
 pkgs=("${run_pkgs[@]}")
 [ "$test_set" = 1 ] && pkgs+=("${test_pkgs[@]}")
+[ "$bench_set" = 1 ] && pkgs+=("${bench_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -32,9 +32,9 @@ qat_img=${QAT_IMG:-256}
 py=/usr/bin/python3
 skip() { echo "engine_vs_ort: skipped: $*" >&2; exit 77; }
 [ -x $py ] && $py -c 'import torch, torchvision' 2>/dev/null ||
-  skip "$py with torch and torchvision is needed (Debian: python3-torch python3-torchvision)"
+  skip "$py with torch and torchvision is needed (scripts/setup.sh --bench installs them)"
 command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are needed"
-[ -x /usr/bin/time ] || skip "/usr/bin/time is needed (Debian: time) for peak memory"
+[ -x /usr/bin/time ] || skip "/usr/bin/time is needed for peak memory (scripts/setup.sh --bench installs it)"
 q=$build/qscope
 [ -x "$q" ] || scripts/build.sh "$build"
 mods="$build/npm/node_modules"

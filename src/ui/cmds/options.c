@@ -121,7 +121,7 @@ static QsStatus set_max_memory(App *app, const char *key, const char *v, QsError
 const OptionDef option_table[] = {
     { "batch", OPT_INT, NULL, "samples per forward pass in eval and run", show_batch,
       set_batch },
-    { "threads", OPT_INT, NULL, "BLAS threads", show_threads, set_threads },
+    { "threads", OPT_INT, NULL, "threads every kernel splits its work on", show_threads, set_threads },
     { "task", OPT_CHOICE, choice_task_or_auto,
       "what the labels are; auto: from the model's metadata, then the labels", show_task,
       set_task },
