@@ -59,30 +59,34 @@ static void tap_run(const ConvPlane *g, int64_t ki, int64_t kj, float *xc, float
     int64_t y0, y1, x0, x1;
     conv_tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
     conv_tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
-    for (int64_t p = p0, end = p0 + np; p < end;) {
-        int64_t oy = p / g->ow, a = p % g->ow;
-        int64_t b = end - p < g->ow - a ? a + (end - p) : g->ow; /* this row's [a, b) */
-        float *d = dst + (p - p0);                               /* d[ox - a] */
+    int64_t end = p0 + np, oy = p0 / g->ow, a = p0 % g->ow;
+    /* one output row's [a, b) per step; rows after the first start at column 0 */
+    for (int64_t p = p0; p < end; p += g->ow - a, a = 0, oy++) {
+        int64_t b = end - p < g->ow - a ? a + (end - p) : g->ow;
+        float *d = dst + (p - p0); /* d[ox - a] */
         int64_t lo = a > x0 ? a : x0, hi = b < x1 ? b : x1;
-        if (oy < y0 || oy >= y1 || lo >= hi) {
-            if (!add)
-                memset(d, 0, (size_t)(b - a) * sizeof *d);
-        } else {
-            int64_t xr = (oy * g->sh + offh) * g->w + offw; /* xc[xr + ox * sw] */
-            if (add) {
+        bool inside = oy >= y0 && oy < y1 && lo < hi;
+        const float *src = xc + (oy * g->sh + offh) * g->w + offw; /* src[ox * sw] */
+        if (add) {
+            if (inside)
                 for (int64_t ox = lo; ox < hi; ox++)
-                    xc[xr + ox * g->sw] += d[ox - a];
-            } else {
-                memset(d, 0, (size_t)(lo - a) * sizeof *d);
-                if (g->sw == 1)
-                    memcpy(d + (lo - a), xc + xr + lo, (size_t)(hi - lo) * sizeof *d);
-                else
-                    for (int64_t ox = lo; ox < hi; ox++)
-                        d[ox - a] = xc[xr + ox * g->sw];
-                memset(d + (hi - a), 0, (size_t)(b - hi) * sizeof *d);
-            }
+                    xc[(src - xc) + ox * g->sw] += d[ox - a];
+            continue;
         }
-        p += b - a;
+        if (!inside)
+            lo = hi = b;
+        else if (g->sw == 1)
+            memcpy(d + (lo - a), src + lo, (size_t)(hi - lo) * sizeof *d);
+        else if (g->sw == 2)
+            for (int64_t ox = lo; ox < hi; ox++)
+                d[ox - a] = src[2 * ox];
+        else
+            for (int64_t ox = lo; ox < hi; ox++)
+                d[ox - a] = src[ox * g->sw];
+        if (lo > a) /* the padding's zeros, on either side */
+            memset(d, 0, (size_t)(lo - a) * sizeof *d);
+        if (b > hi)
+            memset(d + (hi - a), 0, (size_t)(b - hi) * sizeof *d);
     }
 }
 
