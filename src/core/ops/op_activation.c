@@ -6,17 +6,18 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops/op.h"
+#include "kern/clamp.h"
 #include "kern/fmath.h"
+#include "ops/op.h"
 
 /* Relu. `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that NaN propagates as in torch. */
 static void relu_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const float *x = tensor_f32(in[0]); /* (N, ...) */
     float *y = tensor_f32(out);         /* (N, ...) */
-    int64_t count = tensor_numel(out);
-    for (int64_t i = 0; i < count; i++)
-        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    /* the clamp to [0, inf): x < 0 ? 0 : x, so -0 and NaN pass as they are */
+    clamp_f32(x, y, tensor_numel(out), 0.0f, INFINITY);
+    (void)rc;
 }
 
 /* PyTorch's threshold_backward: 0 where x <= 0 (x == 0 included), dout elsewhere; that
@@ -58,13 +59,9 @@ static void clip_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     float *y = tensor_f32(out);         /* (N, ...) */
     OpParams tmp;
     const ClipParams *p = &op_params(n, &tmp, NULL)->clip;
-    float lo = p->min, hi = p->max;
-    int64_t count = tensor_numel(out);
-    /* Comparisons (not fminf/fmaxf) so that NaN propagates, as torch.clamp does. */
-    for (int64_t i = 0; i < count; i++) {
-        float v = x[i];
-        y[i] = v < lo ? lo : (v > hi ? hi : v);
-    }
+    /* comparisons (not fminf/fmaxf), so NaN propagates as torch.clamp does */
+    clamp_f32(x, y, tensor_numel(out), p->min, p->max);
+    (void)rc;
 }
 
 /* torch.clamp's rule (clamp_backward): the gradient passes where min <= x <= max, bounds

@@ -67,12 +67,14 @@ static void hist_cover(Histogram *h, double maxabs, bool only_zeros)
         hist_double(h);
 }
 
-/* Bin of a finite x with |x| <= range. x / w and the floor are exact: w is a power of two
- * and |x / w| <= HALF. */
-static int hist_index(const Histogram *h, double x)
+/* Bin of a finite x with |x| <= range, given 1 / w. w is a power of two, so x * (1 / w) is
+ * x / w exactly, |x / w| <= HALF, and the floor is taken without a libm call. */
+static int hist_index(double inv_w, double x)
 {
-    double w = hist_width(h);
-    int64_t i = (int64_t)floor(x / w) + HALF;
+    double t = x * inv_w;
+    int64_t i = (int64_t)t;
+    i -= (double)i > t; /* truncation rounds negatives up */
+    i += HALF;
     return i < 0 ? 0 : i >= HIST_BINS ? HIST_BINS - 1 : (int)i; /* x == +range: last bin */
 }
 
@@ -172,10 +174,11 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
 
     double maxabs = fmax(-bmin, bmax);
     hist_cover(&s->hist, maxabs, only_zeros);
+    double inv_w = 1.0 / hist_width(&s->hist);
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
         if (isfinite(v))
-            s->hist.bins[hist_index(&s->hist, v)]++;
+            s->hist.bins[hist_index(inv_w, v)]++;
     }
     s->hist.total += finite;
 }

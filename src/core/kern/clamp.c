@@ -1,0 +1,70 @@
+/* One file for the three levels: the kernel is a compare and a blend, too small to split. */
+#include "kern/clamp.h"
+
+#include <immintrin.h>
+
+#include "kern/pool.h"
+#include "kern/simd.h"
+
+typedef struct ClampJob {
+    const float *x;
+    float *y;
+    float lo, hi;
+} ClampJob;
+
+static void clamp_scalar(const ClampJob *j, int64_t b, int64_t e)
+{
+    for (int64_t i = b; i < e; i++) {
+        float v = j->x[i];
+        j->y[i] = v < j->lo ? j->lo : v > j->hi ? j->hi : v;
+    }
+}
+
+/* min(hi, v) is v when v is NaN and when hi == v (so -0 stays), then v < lo takes lo. */
+__attribute__((target("avx2,fma"))) static void clamp_avx2(const ClampJob *j, int64_t b,
+                                                             int64_t e)
+{
+    __m256 lo = _mm256_set1_ps(j->lo), hi = _mm256_set1_ps(j->hi);
+    int64_t i = b;
+    for (; i + 8 <= e; i += 8) {
+        __m256 v = _mm256_loadu_ps(j->x + i);
+        __m256 m = _mm256_min_ps(hi, v);
+        _mm256_storeu_ps(j->y + i, _mm256_blendv_ps(m, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ)));
+    }
+    clamp_scalar(j, i, e);
+}
+
+__attribute__((target("avx512f"))) static void clamp_avx512(const ClampJob *j, int64_t b,
+                                                              int64_t e)
+{
+    __m512 lo = _mm512_set1_ps(j->lo), hi = _mm512_set1_ps(j->hi);
+    int64_t i = b;
+    for (; i + 16 <= e; i += 16) {
+        __m512 v = _mm512_loadu_ps(j->x + i);
+        __m512 m = _mm512_min_ps(hi, v);
+        _mm512_storeu_ps(j->y + i,
+                         _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), m, lo));
+    }
+    clamp_scalar(j, i, e);
+}
+
+static void clamp_range(void *ctx, int64_t b, int64_t e)
+{
+    const ClampJob *j = ctx;
+    switch (simd_level()) {
+    case SIMD_AVX512:
+        clamp_avx512(j, b, e);
+        break;
+    case SIMD_AVX2:
+        clamp_avx2(j, b, e);
+        break;
+    default:
+        clamp_scalar(j, b, e);
+    }
+}
+
+void clamp_f32(const float *x, float *y, int64_t n, float lo, float hi)
+{
+    ClampJob j = { x, y, lo, hi };
+    pool_for(n, 1 << 14, clamp_range, &j); /* 64 KB a part at least: no thread for less */
+}
