@@ -25,6 +25,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "kern/fakequant.h"
+#include "kern/pool.h"
 #include "ops/op.h"
 #include "base/quant.h"
 
@@ -117,23 +119,41 @@ static bool fq_params(const FqLayout *l, const float *s, const float *z, int64_t
     return true;
 }
 
+typedef struct FqRows {
+    const FqLayout *l;
+    const float *x, *s, *z;
+    float *y;
+} FqRows;
+
+/* Rows (o, c) of inner values each: a finite positive scale takes the vector kernel, which
+ * gives quant_fake's bits; any other scale the definition itself. */
+static void fq_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const FqRows *j = ctx;
+    const FqLayout *l = j->l;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t c = r % l->c;
+        QParams p;
+        bool grid = fq_params(l, j->s, j->z, c, &p);
+        const float *xp = j->x + r * l->inner;
+        float *yp = j->y + r * l->inner;
+        if (grid && isfinite(p.scale) && p.scale > 0.0f)
+            fakequant_f32(xp, yp, l->inner, p.scale, (float)((int64_t)p.qmin - p.zero_point),
+                          (float)((int64_t)p.qmax - p.zero_point));
+        else
+            for (int64_t i = 0; i < l->inner; i++)
+                yp[i] = grid ? quant_fake(xp[i], &p) : NAN;
+    }
+}
+
 static void fq_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
-    const float *x = tensor_f32(in[0]);    /* (outer, C, inner) */
-    const float *s = tensor_f32(in[1]);    /* (C) */
-    const float *z = tensor_f32(in[2]);    /* (C) */
-    float *y = tensor_f32(out);            /* as x */
     OpParams tmp;
     FqLayout l = fq_layout(&op_params(n, &tmp, NULL)->fakequant, in[0], in[1]);
-    for (int64_t o = 0; o < l.outer; o++)
-        for (int64_t c = 0; c < l.c; c++) {
-            QParams p;
-            bool grid = fq_params(&l, s, z, c, &p);
-            const float *xp = x + (o * l.c + c) * l.inner;
-            float *yp = y + (o * l.c + c) * l.inner;
-            for (int64_t i = 0; i < l.inner; i++)
-                yp[i] = grid ? quant_fake(xp[i], &p) : NAN;
-        }
+    /* x, y (outer, C, inner); scale and zero point (C) */
+    FqRows j = { &l, tensor_f32(in[0]), tensor_f32(in[1]), tensor_f32(in[2]), tensor_f32(out) };
+    int64_t rows = l.outer * l.c, grain = l.inner >= 16384 ? 1 : 16384 / (l.inner + 1) + 1;
+    pool_for(rows, grain, fq_rows, &j);
     (void)rc;
 }
 
