@@ -116,7 +116,7 @@ void conv_im2col(const ConvPlane *g, const float *x, int64_t x_stride, ConvChunk
                  float *col, int64_t ld)
 {
     ColsJob j = { g, (float *)x, x_stride, k, col, ld };
-    pool_for(g->c * g->kh * g->kw, 1, im2col_rows, &j);
+    pool_for(g->c * g->kh * g->kw, pool_grain(k.nb * k.np), im2col_rows, &j);
 }
 
 /* One channel per index: its taps only write its own plane, so channels run in parallel
@@ -138,7 +138,7 @@ void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, 
                  int64_t x_stride)
 {
     ColsJob j = { g, dx, x_stride, k, (float *)col, ld };
-    pool_for(g->c, 1, col2im_channels, &j);
+    pool_for(g->c, pool_grain(g->kh * g->kw * k.nb * k.np), col2im_channels, &j);
 }
 
 typedef struct RowsJob {
@@ -172,12 +172,12 @@ void conv_pack_rows(const float *t, int64_t t_stride, int64_t rows, int64_t p, C
                     float *panel, int64_t ld)
 {
     RowsJob j = { (float *)t, t_stride, p, k, panel, ld, false, false };
-    pool_for(rows, 1, rows_copy, &j);
+    pool_for(rows, pool_grain(k.nb * k.np), rows_copy, &j);
 }
 
 void conv_unpack_rows(const float *panel, int64_t ld, int64_t rows, int64_t p, ConvChunk k,
                       float *t, int64_t t_stride, bool add)
 {
     RowsJob j = { t, t_stride, p, k, (float *)panel, ld, true, add };
-    pool_for(rows, 1, rows_copy, &j);
+    pool_for(rows, pool_grain(k.nb * k.np), rows_copy, &j);
 }

@@ -67,7 +67,7 @@ void dwconv_forward(const ConvPlane *g, int64_t n, int64_t c, int64_t mult, cons
         j.plane = dwconv_plane_avx512;
     else if (g->kw <= DW_MAX_KW && l == SIMD_AVX2)
         j.plane = dwconv_plane_avx2;
-    pool_for(n * c * mult, 1, dw_planes, &j);
+    pool_for(n * c * mult, pool_grain(g->oh * g->ow * g->kh * g->kw), dw_planes, &j);
 }
 
 typedef struct DwBackJob {
@@ -144,7 +144,7 @@ void dwconv_backward(const ConvPlane *g, int64_t n, int64_t c, int64_t mult, con
 {
     DwBackJob j = { g, n, c, mult, x, w, dy, dx, dw };
     if (dx)
-        pool_for(n * c, 1, dw_back_dx, &j);
+        pool_for(n * c, pool_grain(mult * g->oh * g->ow * g->kh * g->kw), dw_back_dx, &j);
     if (dw)
-        pool_for(c * mult, 1, dw_back_dw, &j);
+        pool_for(c * mult, pool_grain(n * g->oh * g->ow * g->kh * g->kw), dw_back_dw, &j);
 }

@@ -18,6 +18,14 @@ int pool_threads(void);
 /* Runs fn over [0, n) in at most pool_threads() chunks of a multiple of `grain` indices
  * each (the last may be shorter); returns when every chunk is done. */
 void pool_for(int64_t n, int64_t grain, PoolTaskFn fn, void *ctx);
+/* The grain that gives each part at least POOL_MIN_WORK units of work when one index costs
+ * `per_index` units (multiply-adds or element copies): waking a worker costs microseconds,
+ * more than a small layer at batch 1 takes. */
+#define POOL_MIN_WORK ((int64_t)1 << 15)
+static inline int64_t pool_grain(int64_t per_index)
+{
+    return per_index >= POOL_MIN_WORK ? 1 : POOL_MIN_WORK / (per_index > 0 ? per_index : 1) + 1;
+}
 /* Joins the workers (at exit; tests use it to prove nothing leaks). */
 void pool_shutdown(void);
 

@@ -235,7 +235,7 @@ static void maxpool_forward(const Node *n, const Tensor *const *in, Tensor *out,
     PoolGeom g;
     QS_ASSERT(pool_geom(n, &in[0]->shape, &g, NULL) == QS_OK);
     MaxPoolJob j = { &g, tensor_f32(in[0]), tensor_f32(out) }; /* (N*C, H, W) -> (N*C, OH, OW) */
-    pool_for(g.planes, 1, maxpool_planes, &j);
+    pool_for(g.planes, pool_grain(g.oh * g.ow * g.win.kh * g.win.kw), maxpool_planes, &j);
     (void)rc;
 }
 

@@ -563,12 +563,6 @@ typedef struct QkElem {
 
 enum { QK_ELEM_GRAIN = 16384 }; /* elements per chunk at least: below, one thread */
 
-/* Planes per chunk so that a chunk has about QK_ELEM_GRAIN outputs. */
-static int64_t qk_plane_grain(int64_t plane)
-{
-    return plane >= QK_ELEM_GRAIN ? 1 : QK_ELEM_GRAIN / (plane > 0 ? plane : 1);
-}
-
 static void qk_add_range(void *ctx, int64_t i0, int64_t i1)
 {
     const QkElem *e = ctx;
@@ -717,7 +711,7 @@ static void step_q_maxpool_run(const Step *s, StepIO *io)
     for (int64_t ow = 0; ow < ow_n; ow++)
         geom_range(a->w.kw, w, a->w.dw, ow * a->w.sw - a->w.pl, &cb[2 * ow], &cb[2 * ow + 1]);
     QkElem e = { .s = s, .a = x, .y = y, .cb = cb, .h = h, .w = w, .oh_n = oh_n, .ow_n = ow_n };
-    pool_for(planes, qk_plane_grain(oh_n * ow_n), qk_maxpool_planes, &e);
+    pool_for(planes, pool_grain(oh_n * ow_n), qk_maxpool_planes, &e);
 }
 
 /* ONNX Runtime's QLinearAveragePool for one window: the float sum, in row order, of the
@@ -818,7 +812,7 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
         cb[3 * ow + 2] = (ws + a->w.kw < w + a->w.pr ? ws + a->w.kw : w + a->w.pr) - ws;
     }
     QkElem e = { .s = s, .a = x, .y = y, .cb = cb, .h = h, .w = w, .oh_n = oh_n, .ow_n = ow_n };
-    pool_for(planes, qk_plane_grain(oh_n * ow_n), qk_avgpool_planes, &e);
+    pool_for(planes, pool_grain(oh_n * ow_n), qk_avgpool_planes, &e);
 }
 
 static size_t step_q_pool_scratch(const Step *s, const StepIO *io)

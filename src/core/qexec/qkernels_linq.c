@@ -205,6 +205,10 @@ void qk_lin_q_int(const Step *s, StepIO *io)
     /* as many parts as threads, within what the scratch was sized for */
     int64_t fit = R.cut.part_bytes ? (int64_t)(io->scratch_bytes / R.cut.part_bytes) : 1;
     int64_t parts = pool_threads();
+    /* no more parts than the product's multiply-adds fill (pool_grain's measure) */
+    int64_t macs = shape_numel(&io->out.shape) * (shape_numel(&R.u->wshape) / R.u->oc);
+    int64_t worth = macs / POOL_MIN_WORK > 1 ? macs / POOL_MIN_WORK : 1;
+    parts = parts < worth ? parts : worth;
     parts = parts < fit ? parts : fit;
     parts = parts < R.cut.units ? parts : R.cut.units;
     if (parts < 1)
