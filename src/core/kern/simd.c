@@ -1,13 +1,16 @@
 #include "kern/simd.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const names[SIMD_COUNT] = { "scalar", "avx2", "avx512" };
 
-static int cap = -1; /* -1: not read from the environment yet */
+/* -1: not known yet. Atomic: any thread may be the first to ask; every one computes the
+ * same value. Kernels ask per call, so the CPU is probed once, not per call. */
+static atomic_int cap = -1, detected = -1;
 
-SimdLevel simd_detected(void)
+static SimdLevel probe(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
@@ -18,6 +21,16 @@ SimdLevel simd_detected(void)
         return SIMD_AVX2;
 #endif
     return SIMD_SCALAR;
+}
+
+SimdLevel simd_detected(void)
+{
+    int l = atomic_load_explicit(&detected, memory_order_relaxed);
+    if (l < 0) {
+        l = (int)probe();
+        atomic_store_explicit(&detected, l, memory_order_relaxed);
+    }
+    return (SimdLevel)l;
 }
 
 bool simd_parse(const char *s, SimdLevel *out)
@@ -32,14 +45,16 @@ bool simd_parse(const char *s, SimdLevel *out)
 
 SimdLevel simd_level(void)
 {
-    if (cap < 0) {
+    int c = atomic_load_explicit(&cap, memory_order_relaxed);
+    if (c < 0) {
         SimdLevel l;
-        cap = simd_parse(getenv("QSCOPE_SIMD"), &l) ? (int)l : SIMD_COUNT - 1;
+        c = simd_parse(getenv("QSCOPE_SIMD"), &l) ? (int)l : SIMD_COUNT - 1;
+        atomic_store_explicit(&cap, c, memory_order_relaxed);
     }
     SimdLevel have = simd_detected();
-    return (int)have < cap ? have : (SimdLevel)cap;
+    return (int)have < c ? have : (SimdLevel)c;
 }
 
-void simd_cap(SimdLevel l) { cap = (int)l; }
+void simd_cap(SimdLevel l) { atomic_store_explicit(&cap, (int)l, memory_order_relaxed); }
 
 const char *simd_name(SimdLevel l) { return (int)l >= 0 && l < SIMD_COUNT ? names[l] : "?"; }
