@@ -15,8 +15,7 @@ typedef struct ClampJob {
 static void clamp_scalar(const ClampJob *j, int64_t b, int64_t e)
 {
     for (int64_t i = b; i < e; i++) {
-        float v = j->x[i];
-        j->y[i] = v < j->lo ? j->lo : v > j->hi ? j->hi : v;
+        j->y[i] = clamp_value(j->x[i], j->lo, j->hi);
     }
 }
 

@@ -1,10 +1,16 @@
-/* The clamp every Relu and Clip runs: y = x < lo ? lo : x > hi ? hi : x, elementwise (NaN
- * stays NaN, -0 stays -0), the rule of op_clamp_value (ops/op.h) and of the kernels' fused
- * epilogues, at every SIMD level, split over the thread pool. */
+/* The clamp every Relu and Clip runs and every fused epilogue applies:
+ * x < lo ? lo : x > hi ? hi : x (NaN stays NaN, -0 stays -0). clamp_value is the rule for
+ * one value (scalar paths call it), clamp_f32 runs it over an array at every SIMD level,
+ * split over the thread pool. */
 #ifndef QS_CLAMP_H
 #define QS_CLAMP_H
 
 #include <stdint.h>
+
+static inline float clamp_value(float v, float lo, float hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* y may be x. */
 void clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);

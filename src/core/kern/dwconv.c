@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "kern/clamp.h"
 #include "kern/dwconv_impl.h"
 #include "kern/pool.h"
 #include "kern/simd.h"
@@ -29,7 +30,7 @@ void dwconv_plane_scalar(const DwPlane *p)
                 }
             }
             if (p->clamp)
-                acc = acc < p->lo ? p->lo : acc > p->hi ? p->hi : acc;
+                acc = clamp_value(acc, p->lo, p->hi);
             p->y[oy * g->ow + ox] = acc;
         }
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kern/clamp.h"
 #include "kern/sgemm_internal.h"
 
 const SgemmEpi sgemm_accumulate = { .accumulate = true };
@@ -42,7 +43,7 @@ float sg_c0(const SgProblem *p, int64_t m, int64_t n)
 
 float sg_clamp(const SgemmEpi *e, float v)
 {
-    return e->clamp ? sg_clampf(v, e->lo, e->hi) : v;
+    return e->clamp ? clamp_value(v, e->lo, e->hi) : v;
 }
 
 /* The problem of a row-major product; swapped: C^T = op(B)^T op(A)^T. */

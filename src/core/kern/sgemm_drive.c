@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "kern/clamp.h"
 #include "kern/pool.h"
 #include "kern/sgemm_internal.h"
 
@@ -124,7 +125,7 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
     for (int i = 0; i < mv; i++)
         for (int j = 0; j < nv; j++) {
             float v = buf[i * nr + j];
-            c[i * p->crs + j * p->ccs] = clamp ? sg_clampf(v, e->lo, e->hi) : v;
+            c[i * p->crs + j * p->ccs] = clamp ? clamp_value(v, e->lo, e->hi) : v;
         }
 }
 

@@ -85,10 +85,6 @@ void sg_drive(const SgProblem *p);
 /* C(m, n)'s starting value. */
 float sg_c0(const SgProblem *p, int64_t m, int64_t n);
 float sg_clamp(const SgemmEpi *e, float v);
-static inline float sg_clampf(float v, float lo, float hi)
-{
-    return v < lo ? lo : v > hi ? hi : v; /* NaN stays NaN */
-}
 /* Element (i, k) of an operand, alpha applied: what its sliver holds. */
 float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k);
 /* The OpenBLAS backend on a plain problem (operands unpacked, C row-major). */

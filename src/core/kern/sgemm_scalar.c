@@ -2,6 +2,7 @@
  * level and for packed operands whose sliver width no longer matches the level's kernel. */
 #include <math.h>
 
+#include "kern/clamp.h"
 #include "kern/sgemm_internal.h"
 
 void sg_micro_generic(const SgTile *t, int m)
@@ -15,7 +16,7 @@ void sg_micro_generic(const SgTile *t, int m)
                                                 : 0.0f;
             for (int64_t k = 0; k < t->kc; k++)
                 acc = fmaf(t->a[k * t->mr + i], t->b[k * t->ldb + j], acc);
-            *c = t->clamp ? sg_clampf(acc, t->lo, t->hi) : acc;
+            *c = t->clamp ? clamp_value(acc, t->lo, t->hi) : acc;
         }
 }
 

@@ -162,12 +162,6 @@ void op_param_floats(const Node *n, const char *name, ParamFloats *out);
 /* The clamp range of node n (OpInt8.clamp); false (lo, hi untouched) when its op is not a
  * clamp. The one place Relu's and Clip's bounds are read (op_clamp.c). */
 bool op_clamp_range(const Node *n, float *lo, float *hi);
-/* The clamp a fused Relu or Clip applies in its producer's loop (RunCtx.clamp): the
- * activations' own comparison, so the values are the same bit for bit and NaN passes. */
-static inline float op_clamp_value(float v, float lo, float hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
 /* The rows' clamp functions: Relu [0, inf), Clip [min, max] (absent bounds: infinite). */
 void op_relu_clamp(const Node *n, float *lo, float *hi);
 void op_clip_clamp(const Node *n, float *lo, float *hi);

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kern/clamp.h"
 #include "kern/fmath.h"
 #include "ops/op.h"
 
@@ -94,7 +95,7 @@ static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out, con
     arith_strides(&in[0]->shape, o, sa);
     arith_strides(&in[1]->shape, o, sb);
     if (k == AR_SUB && rc->clamp)
-        ARITH_WALK(o, sa, sb, c[i] = op_clamp_value(a[ia] - b[ib], lo, hi));
+        ARITH_WALK(o, sa, sb, c[i] = clamp_value(a[ia] - b[ib], lo, hi));
     else if (k == AR_SUB)
         ARITH_WALK(o, sa, sb, c[i] = a[ia] - b[ib]);
     else if (k == AR_DIV)

@@ -12,6 +12,7 @@
  * A Relu or Clip the run fused into the node (RunCtx.clamp) is applied in the same loops.
  * Backward uses the strided walk only, summing the gradient of a broadcast operand over
  * its broadcast axes (see binary_backward). */
+#include "kern/clamp.h"
 #include "ops/op.h"
 
 typedef enum { BIN_ADD, BIN_MUL } BinKind;
@@ -35,8 +36,8 @@ static QsStatus binary_infer(const Node *n, const Shape *const *in, Shape *out, 
 /* The element functions BIN_RUN applies (lo, hi: the fused clamp's bounds in scope). */
 #define BIN_ADD_F(x, y) ((x) + (y))
 #define BIN_MUL_F(x, y) ((x) * (y))
-#define BIN_ADD_CLAMP_F(x, y) op_clamp_value((x) + (y), lo, hi)
-#define BIN_MUL_CLAMP_F(x, y) op_clamp_value((x) * (y), lo, hi)
+#define BIN_ADD_CLAMP_F(x, y) clamp_value((x) + (y), lo, hi)
+#define BIN_MUL_CLAMP_F(x, y) clamp_value((x) * (y), lo, hi)
 
 /* c[i] = F(a[i * sa], b[i * sb]) for i < len, with sa, sb in {0, 1}. */
 #define BIN_RUN(F)                                                                        \

@@ -17,6 +17,7 @@
  * from the forward, so it depends on nothing but its arguments. */
 #include <math.h>
 
+#include "kern/clamp.h"
 #include "ops/op.h"
 
 static QsStatus bn_parse(const Node *n, OpParams *prm, QsError *err)
@@ -117,7 +118,7 @@ static void bn_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
             float *yp = y + (b * c + ch) * len;
             if (rc->clamp) /* a fused Relu or Clip (inference only) */
                 for (int64_t i = 0; i < len; i++)
-                    yp[i] = op_clamp_value((xp[i] - m) * a + bt, rc->clamp_lo, rc->clamp_hi);
+                    yp[i] = clamp_value((xp[i] - m) * a + bt, rc->clamp_lo, rc->clamp_hi);
             else
                 for (int64_t i = 0; i < len; i++)
                     yp[i] = (xp[i] - m) * a + bt;

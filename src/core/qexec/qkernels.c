@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/half.h"
+#include "kern/clamp.h"
 #include "kern/pool.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
@@ -57,22 +58,16 @@ static void qk_act_f32(const LinUnit *u, float *y, int64_t n)
 {
     if (!u->has_act)
         return;
-    float lo = u->act_lo, hi = u->act_hi;
-    /* comparisons, so NaN propagates as in the Relu and Clip ops */
-    for (int64_t i = 0; i < n; i++) {
-        float v = y[i];
-        y[i] = v < lo ? lo : (v > hi ? hi : v);
-    }
+    clamp_f32(y, y, n, u->act_lo, u->act_hi); /* the Relu and Clip ops' own clamp */
 }
 
 void qkernels_gemm_f32(const float *x, int64_t rows, int64_t k, const float *w, int64_t oc,
                        const float *b, float *y)
 {
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(y + r * oc, b, (size_t)oc * sizeof *y);
-    /* the Dense op's call, so an fp16 Dense unit matches Dense on half weights bit for bit */
-    sgemm(false, true, (int)rows, (int)oc, (int)k, 1.0f, x, (int)k, w, (int)k, y, (int)oc,
-          &sgemm_accumulate);
+    /* the Dense op's call (bias as each column's start), so an fp16 Dense unit matches
+     * Dense on half weights bit for bit */
+    SgemmEpi epi = { .bias_n = b };
+    sgemm(false, true, rows, oc, k, 1.0f, x, k, w, k, y, oc, &epi);
 }
 
 /* The float conv of a unit with weights w and bias b (the op's own kernel). */
