@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kern/backward.h"
 #include "kern/clamp.h"
 #include "kern/fmath.h"
 #include "ops/op.h"
@@ -30,10 +31,7 @@ static void relu_backward(const Node *n, const Tensor *const *in, const Tensor *
     const float *x = tensor_f32(in[0]);  /* (N, ...) */
     const float *dy = tensor_f32(dout);  /* (N, ...) */
     float *dx = tensor_f32(din[0]);      /* (N, ...) */
-    int64_t count = tensor_numel(dout);
-    for (int64_t i = 0; i < count; i++)
-        if (!(x[i] <= 0.0f))
-            dx[i] += dy[i];
+    backward_relu_f32(x, dy, dx, tensor_numel(dout));
 }
 
 /* Clip with attributes (ONNX opset 6 style; opset >= 11 takes min/max as inputs, which
@@ -77,11 +75,7 @@ static void clip_backward(const Node *n, const Tensor *const *in, const Tensor *
     float *dx = tensor_f32(din[0]);      /* (N, ...) */
     OpParams tmp;
     const ClipParams *p = &op_params(n, &tmp, NULL)->clip;
-    float lo = p->min, hi = p->max;
-    int64_t count = tensor_numel(dout);
-    for (int64_t i = 0; i < count; i++)
-        if (x[i] >= lo && x[i] <= hi)
-            dx[i] += dy[i];
+    backward_clip_f32(x, dy, dx, tensor_numel(dout), p->min, p->max);
 }
 
 static QsStatus leakyrelu_parse(const Node *n, OpParams *prm, QsError *err)

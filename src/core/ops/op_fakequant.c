@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "kern/backward.h"
 #include "kern/fakequant.h"
 #include "kern/pool.h"
 #include "ops/op.h"
@@ -168,6 +169,8 @@ static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     OpParams tmp;
     const FakeQuantParams *p = &op_params(n, &tmp, NULL)->fakequant;
     float *ds = din[1] && p->scale_grad ? tensor_f32(din[1]) : NULL; /* (C) */
+    if (!dx && !ds)
+        return;
     FqLayout l = fq_layout(p, in[0], in[1]);
     double lsq = p->lsq_qmax;
     double g = lsq > 0.0 ? 1.0 / sqrt((double)tensor_numel(in[0]) * lsq) : 1.0;
@@ -181,20 +184,9 @@ static void fq_backward(const Node *n, const Tensor *const *in, const Tensor *ou
         float hi = (float)((int64_t)qp.qmax - qp.zero_point);
         double acc = 0.0;
         for (int64_t o = 0; o < l.outer; o++) {
-            const float *xp = x + (o * l.c + c) * l.inner, *dyp = dy + (o * l.c + c) * l.inner;
-            float *dxp = dx ? dx + (o * l.c + c) * l.inner : NULL;
-            for (int64_t i = 0; i < l.inner; i++) {
-                float v = xp[i] / sc, r = nearbyintf(v);
-                if (r >= lo && r <= hi) {
-                    if (dxp)
-                        dxp[i] += dyp[i];
-                    acc += (double)dyp[i] * ((double)r - (double)v);
-                } else if (r < lo) {
-                    acc += (double)dyp[i] * lo;
-                } else if (r > hi) {
-                    acc += (double)dyp[i] * hi;
-                } /* NaN: no gradient at all */
-            }
+            int64_t off = (o * l.c + c) * l.inner;
+            backward_fakequant_f32(x + off, dy + off, dx ? dx + off : NULL, l.inner, sc, lo,
+                                   hi, ds ? &acc : NULL);
         }
         if (ds)
             ds[c] = (float)(ds[c] + g * acc);

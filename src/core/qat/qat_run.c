@@ -448,8 +448,13 @@ QsStatus qat_run(const Model *student, const Model *teacher, const Plan *p,
         goto cleanup;
     sum.n_params = run_params(&R.L.run)->numel;
     R.use_teacher = distill != QAT_DISTILL_NONE || cfg->n_features > 0;
-    if (R.use_teacher)
+    if (R.use_teacher) {
         run_init(&R.trun, &teacher->graph);
+        /* Without feature matching only the logits are read: the inference layout (shared
+         * slots, Relu/Clip fused into their producer: the same bits) saves a pass per
+         * activation and most of the teacher's arena. */
+        R.trun.outputs_only = cfg->n_features == 0;
+    }
     R.eval_batch = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
     if ((st = train_batch_init(&R.tb, train, cfg->batch, C, loss->class_labels, err)) ||
         (st = qat_buffers(&R, err)))
