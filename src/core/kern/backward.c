@@ -17,7 +17,11 @@ typedef struct PassJob {
     bool relu; /* !(x <= 0), else lo <= x <= hi */
 } PassJob;
 
-static void pass_scalar(const PassJob *j, int64_t b, int64_t e)
+/* Inlined into the vector kernels for their tails: a tail call from them into plain SSE
+ * code would skip their vzeroupper, and the dirty upper halves would slow every later
+ * SSE instruction of the process. */
+static inline __attribute__((always_inline)) void pass_scalar(const PassJob *j, int64_t b,
+                                                              int64_t e)
 {
     for (int64_t i = b; i < e; i++)
         if (j->relu ? !(j->x[i] <= 0.0f) : j->x[i] >= j->lo && j->x[i] <= j->hi)
@@ -91,8 +95,9 @@ void backward_clip_f32(const float *x, const float *dy, float *dx, int64_t n, fl
  * taken in double lanes, and the terms are added to the sum one at a time, in order,
  * skipping NaN codes (no term), as the definition does. */
 
-static double fqb_scalar(const float *x, const float *dy, float *dx, int64_t b, int64_t e,
-                         float s, float lo, float hi, bool want, double acc)
+static inline __attribute__((always_inline)) double
+fqb_scalar(const float *x, const float *dy, float *dx, int64_t b, int64_t e, float s, float lo,
+           float hi, bool want, double acc) /* inlined: as pass_scalar */
 {
     for (int64_t i = b; i < e; i++) {
         float v = x[i] / s, r = rintf(v);

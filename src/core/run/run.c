@@ -29,6 +29,7 @@ static void run_free_grads(Run *r)
     free(r->needs_grad);
     free(r->grads);
     free(r->grad_arena);
+    grad_layout_release(&r->grad_layout);
     run_free_params(&r->params);
     r->needs_grad = NULL;
     r->grads = NULL;
@@ -94,15 +95,15 @@ static QsStatus run_alloc_grads(Run *r, QsError *err)
     }
     r->grad_batch = 0;
     r->grad_arena_bytes = 0;
+    total = grad_layout_place(&r->grad_layout, g, r->shapes, RUN_ALIGN); /* <= the sum */
     if (!grow_block(&r->grad_arena, &r->grad_arena_cap, total))
         return qs_fail(err, QS_ENOMEM, "cannot allocate %zu bytes of gradients for batch %lld",
                        total, (long long)r->batch);
-    size_t off = 0;
     for (int v = 0; v < g->n_values; v++) {
         if (!r->needs_grad[v] || g->values[v].kind == VAL_CONST)
             continue;
-        r->grads[v] = tensor_view(DT_F32, r->shapes[v], (char *)r->grad_arena + off);
-        off += align_up((size_t)shape_numel(&r->shapes[v]) * sizeof(float));
+        r->grads[v] = tensor_view(DT_F32, r->shapes[v],
+                                  (char *)r->grad_arena + r->grad_layout.off[v]);
     }
     r->grad_arena_bytes = total;
     r->grad_batch = r->batch;
@@ -320,6 +321,7 @@ QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err)
     p->grad = xmalloc((size_t)(count ? count : 1) * sizeof *p->grad);
     p->offset = xmalloc((size_t)(count ? count : 1) * sizeof *p->offset);
     r->needs_grad = needs;
+    grad_layout_init(&r->grad_layout, g, needs);
     r->grads = xcalloc((size_t)g->n_values, sizeof *r->grads);
     int i = 0;
     int64_t off = 0;
@@ -344,6 +346,18 @@ QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err)
     return QS_OK;
 }
 
+/* Zeroes the gradient slots that become live at backward step `step`, from position
+ * `from` of the layout's first-step order; returns the position after them. */
+static int run_zero_grads(Run *r, int from, int step)
+{
+    const GradLayout *l = &r->grad_layout;
+    for (; from < l->n && l->first[l->by_first[from]] <= step; from++) {
+        Tensor *t = &r->grads[l->by_first[from]];
+        memset(t->data, 0, (size_t)tensor_numel(t) * sizeof(float));
+    }
+    return from;
+}
+
 QsStatus run_backward(Run *r, const Tensor *const *dout, QsError *err)
 {
     const Graph *g = r->g;
@@ -362,8 +376,8 @@ QsStatus run_backward(Run *r, const Tensor *const *dout, QsError *err)
                            shape_format(&r->shapes[v], b, sizeof b));
         }
     }
-    memset(r->grad_arena, 0, r->grad_arena_bytes);
     memset(r->params.buf, 0, (size_t)r->params.numel * sizeof(float));
+    int zeroed = run_zero_grads(r, 0, 0);
     for (int k = 0; k < g->n_outputs; k++) {
         int v = g->outputs[k];
         if (!dout[k] || !r->needs_grad[v])
@@ -377,6 +391,7 @@ QsStatus run_backward(Run *r, const Tensor *const *dout, QsError *err)
                   .training = r->training };
     for (int k = g->n_nodes - 1; k >= 0; k--) {
         const Node *n = &g->nodes[g->order[k]];
+        zeroed = run_zero_grads(r, zeroed, g->n_nodes - 1 - k);
         if (!r->needs_grad[n->out])
             continue;
         const Tensor *in[64];

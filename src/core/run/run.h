@@ -20,6 +20,7 @@
 #include "base/error.h"
 #include "graph/graph.h"
 #include "ops/op.h"
+#include "run/grad_layout.h"
 #include "run/run_plan.h"
 #include "base/tensor.h"
 
@@ -66,6 +67,7 @@ typedef struct Run {
     bool forward_done;  /* a forward ran at the current batch size; backward may follow */
     bool *needs_grad;   /* [g->n_values] value gets a gradient */
     Tensor *grads;      /* [g->n_values] gradient views (data NULL when !needs_grad[v]) */
+    GradLayout grad_layout; /* slots of grad_arena, shared by gradients never live together */
     void *grad_arena;   /* activation and input gradients for the current batch */
     size_t grad_arena_bytes;
     size_t grad_arena_cap;
@@ -101,14 +103,16 @@ QsStatus run_enable_grads(Run *r, bool input_grads, QsError *err);
 
 /* Back-propagates from the last run_forward (same batch, same inputs, parameters not
  * changed since). dout[g->n_outputs]: dL/d(output k) with output k's shape, or NULL when
- * output k does not enter the loss. All gradients are zeroed first, then each node whose
- * output needs a gradient runs its backward in reverse topological order, accumulating
- * into its inputs' gradients. Needs run_enable_grads; QS_ESHAPE when a dout does not
+ * output k does not enter the loss. Parameter gradients are zeroed first, every other
+ * slot when it becomes live (grad_layout.h); each node whose output needs a gradient runs
+ * its backward in reverse topological order, accumulating into its inputs' gradients. Needs run_enable_grads; QS_ESHAPE when a dout does not
  * match its output. */
 QsStatus run_backward(Run *r, const Tensor *const *dout, QsError *err);
 
 /* Gradient of graph value v after run_backward, a view owned by the run; NULL when v gets
- * no gradient. */
+ * no gradient. Parameters' and graph inputs' gradients are final; an inner value's slot is
+ * shared with others' during the backward (grad_layout.h), so it holds no defined value
+ * afterwards. */
 const Tensor *run_grad(const Run *r, int v);
 /* Gradient of the k-th graph input (NULL unless input_grads and the input reaches an
  * output through nodes with a backward). */
