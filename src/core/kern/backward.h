@@ -23,4 +23,9 @@ void backward_clip_f32(const float *x, const float *dy, float *dx, int64_t n, fl
 void backward_fakequant_f32(const float *x, const float *dy, float *dx, int64_t n, float s,
                             float lo, float hi, double *acc);
 
+/* A bias's gradient over (n, c, hw) data: db[ch] = (float)(db[ch] + S) with S the double
+ * sum of dy[(b c + ch) hw + i] over b, then i, in increasing order (one channel's sum is
+ * one chain of adds; several channels' chains run side by side). */
+void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, float *db);
+
 #endif

@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "kern/backward.h"
 #include "kern/conv_cols.h"
 #include "kern/dwconv.h"
 #include "kern/sgemm.h"
@@ -323,18 +324,8 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
     float *dx = dxt ? tensor_f32(dxt) : NULL; /* (N, C, H, W) */
     float *dw = dwt ? tensor_f32(dwt) : NULL; /* (OC, C/group, KH, KW) */
     int64_t ohw = g.oh * g.ow, hw = g.h * g.w;
-    if (dbt) {
-        float *db = tensor_f32(dbt); /* (OC) */
-        for (int64_t oc = 0; oc < g.oc; oc++) {
-            double acc = 0.0;
-            for (int64_t b = 0; b < g.n; b++) {
-                const float *dyp = dy + (b * g.oc + oc) * ohw;
-                for (int64_t i = 0; i < ohw; i++)
-                    acc += dyp[i];
-            }
-            db[oc] = (float)(db[oc] + acc);
-        }
-    }
+    if (dbt)
+        backward_channel_sums(dy, g.n, g.oc, ohw, tensor_f32(dbt)); /* (OC) */
     if (!dx && !dw)
         return;
     ConvKind kind = conv_kind(&g);

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "kern/backward.h"
 #include "kern/conv_cols.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
@@ -209,18 +210,8 @@ static void ct_backward(const Node *n, const Tensor *const *in, const Tensor *ou
     const float *w = tensor_f32(in[1]);  /* (C, OC/group, KH, KW) */
     const float *dy = tensor_f32(dout);  /* (N, OC, OH, OW) */
     int64_t hw = g.h * g.w, ohw = g.oh * g.ow, rows = g.ocg * g.win.kh * g.win.kw;
-    if (n->n_in > 2 && din[2]) {
-        float *db = tensor_f32(din[2]); /* (OC) */
-        for (int64_t oc = 0; oc < g.oc; oc++) {
-            double acc = 0.0;
-            for (int64_t s = 0; s < g.n; s++) {
-                const float *d = dy + (s * g.oc + oc) * ohw;
-                for (int64_t i = 0; i < ohw; i++)
-                    acc += d[i];
-            }
-            db[oc] = (float)(db[oc] + acc);
-        }
-    }
+    if (n->n_in > 2 && din[2])
+        backward_channel_sums(dy, g.n, g.oc, ohw, tensor_f32(din[2])); /* (OC) */
     if (!din[0] && !din[1])
         return;
     ConvPlane pl = ct_plane(&g);

@@ -1,13 +1,15 @@
 /* Optimizers (torch.optim.SGD, Adam, AdamW), schedules and gradient clipping. Each
  * per-element update is computed in double from float32 inputs and rounded once per stored
  * float32 value, in the order torch updates them, so results agree with torch's float32
- * arithmetic to a few ulps per step. */
+ * arithmetic to a few ulps per step. Adam's per-element update is kern/adam.h's (vector
+ * lanes, the same operations). */
 #include "train/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/adam.h"
 #include "kern/fmath.h"
 
 /* ---- SGD: torch.optim.SGD(momentum=mu, dampening=0, nesterov=False, weight_decay=wd)
@@ -41,26 +43,15 @@ static void optim_sgd_step(Optim *o, const ParamList *p, double lr)
  *   p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
 static void optim_adam_common(Optim *o, const ParamList *p, double lr, bool decoupled)
 {
-    double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
-    double step_size = lr / (1.0 - fm_powi(b1, o->t));
-    double bc2_sqrt = sqrt(1.0 - fm_powi(b2, o->t));
-    for (int i = 0; i < p->n; i++) {
-        float *w = tensor_f32(&p->param[i]);
-        const float *gr = tensor_f32(&p->grad[i]);
-        float *m = o->state[0] + p->offset[i], *v = o->state[1] + p->offset[i];
-        int64_t n = tensor_numel(&p->param[i]);
-        for (int64_t k = 0; k < n; k++) {
-            float g = gr[k];
-            if (decoupled)
-                w[k] = (float)((double)w[k] * (1.0 - lr * wd));
-            else if (wd != 0.0)
-                g = (float)((double)g + wd * (double)w[k]);
-            m[k] = (float)(b1 * (double)m[k] + (1.0 - b1) * (double)g);
-            v[k] = (float)(b2 * (double)v[k] + (1.0 - b2) * (double)g * (double)g);
-            double denom = sqrt((double)v[k]) / bc2_sqrt + eps;
-            w[k] = (float)((double)w[k] - step_size * (double)m[k] / denom);
-        }
-    }
+    double b1 = o->cfg.beta1, b2 = o->cfg.beta2, wd = o->cfg.weight_decay;
+    AdamCoef c = { .b1 = b1, .b2 = b2, .one_b1 = 1.0 - b1, .one_b2 = 1.0 - b2,
+                   .step_size = lr / (1.0 - fm_powi(b1, o->t)),
+                   .bc2_sqrt = sqrt(1.0 - fm_powi(b2, o->t)), .eps = o->cfg.eps, .wd = wd,
+                   .decay = 1.0 - lr * wd, .decoupled = decoupled };
+    for (int i = 0; i < p->n; i++)
+        adam_update_f32(tensor_f32(&p->param[i]), tensor_f32(&p->grad[i]),
+                        o->state[0] + p->offset[i], o->state[1] + p->offset[i],
+                        tensor_numel(&p->param[i]), &c);
 }
 
 static void optim_adam_step(Optim *o, const ParamList *p, double lr)
