@@ -240,6 +240,37 @@ static void test_bn_state(void)
     graph_release(&g);
 }
 
+/* The gradient arena shares slots by liveness (run/grad_layout.h): along a chain only the
+ * gradient being read and the one being written live at once, beside the input's, which
+ * lasts the whole backward; the gradients stay right (central differences, inputs too). */
+static void test_grad_layout(void)
+{
+    QsError err = { 0 };
+    Graph g;
+    graph_init(&g);
+    Shape sx = shape_of(1, (int64_t)5);
+    CHECK_OK(graph_add_input(&g, "x", &sx, &err), &err);
+    add_const(&g, "fc.weight", shape_of(2, (int64_t)4, (int64_t)5), 0.6, 0, true);
+    add_node(&g, OP_DENSE, "t0", (const char *[]){ "x", "fc.weight" }, 2, NULL, 0);
+    char names[7][4] = { "t0", "t1", "t2", "t3", "t4", "t5", "t6" };
+    for (int i = 1; i < 7; i++)
+        add_node(&g, OP_TANH, names[i], (const char *[]){ names[i - 1] }, 1, NULL, 0);
+    CHECK_OK(graph_add_output(&g, "t6", &err), &err);
+    CHECK_OK(graph_finalize(&g, &err), &err);
+    Tensor *x = rand_tensor(shape_of(2, (int64_t)2, (int64_t)5), 1.0, 0);
+    gradcheck_graph("tanh chain", &g, &x, true, &opts);
+    Run r;
+    run_init(&r, &g);
+    CHECK_OK(run_enable_grads(&r, true, &err), &err);
+    const Tensor *in[1] = { x };
+    CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err);
+    /* every slot is 2 x 4 or 2 x 5 floats, one 64-byte unit: 8 unshared, 3 shared */
+    CHECK(r.grad_arena_bytes == 3 * 64);
+    run_release(&r);
+    tensor_free(x);
+    graph_release(&g);
+}
+
 int main(void)
 {
     rng_seed(&rng, 4242);
@@ -247,5 +278,6 @@ int main(void)
     test_gradcheck_convbn();
     test_param_list();
     test_bn_state();
+    test_grad_layout();
     return test_summary("run_grad");
 }
