@@ -5,7 +5,8 @@
  *   - FakeQuant's straight-through gradient and its LSQ scale sum (kern/backward.h), the
  *     sum compared as a double, with and without dx, for odd scales (0, negative, inf);
  *   - the bias gradient's per-channel sums (channel counts that leave the 4-chain tail);
- *   - the Adam / AdamW update (kern/adam.h) with and without weight decay.
+ *   - the Adam / AdamW update (kern/adam.h) with and without weight decay;
+ *   - the finite range of QAT's moving-average observer (kern/minmax.h), signed zeros too.
  * The definitions are written out here, apart from the kernels. */
 #include <math.h>
 #include <stdbool.h>
@@ -15,6 +16,8 @@
 
 #include "kern/adam.h"
 #include "kern/backward.h"
+#include "kern/minmax.h"
+#include "base/quant.h"
 #include "kern/simd.h"
 #include "kern/threads.h"
 #include "test_util.h"
@@ -153,9 +156,9 @@ static void test_channel_sums(void)
     float dy[1000];
     for (int i = 0; i < 1000; i++)
         dy[i] = (float)((i * 7919) % 2001 - 1000) / 97.0f;
-    for (int64_t c = 1; c <= 9; c++) {
-        int64_t n = 3, hw = 37;
-        float db[9], want[9];
+    for (int64_t c = 1; c <= 19; c++) {
+        int64_t n = 2, hw = 26;
+        float db[19], want[19];
         for (int64_t ch = 0; ch < c; ch++) {
             double acc = 0.0;
             for (int64_t b = 0; b < n; b++)
@@ -227,6 +230,40 @@ static void test_adam(void)
     free(ww), free(wm), free(wv);
 }
 
+/* finite_range_f32 against quant_finite_range: signed zeros first in either order, NaN and
+ * infinities around them, nothing finite, nothing at all. */
+static void test_minmax(void)
+{
+    float x[300];
+    SimdLevel top = simd_detected();
+    for (int kind = 0; kind < 6; kind++)
+        for (int64_t n = 0; n <= 300; n += n < 40 ? 1 : 37) {
+            for (int64_t i = 0; i < n; i++) {
+                float u = (float)((i * 7919 + kind) % 2001) / 97.0f; /* >= 0 */
+                x[i] = kind == 0 ? u - 10.0f : kind == 1 ? u : kind == 2 ? -u : 0.0f;
+                if (kind == 5)
+                    x[i] = i % 2 ? NAN : INFINITY;
+                if (i % 9 == 4)
+                    x[i] = (i / 9) % 2 ? -0.0f : 0.0f;
+                if (kind == 4 && i % 9 == 4)
+                    x[i] = (i / 9) % 2 ? 0.0f : -0.0f;
+                if (i % 13 == 6)
+                    x[i] = i % 2 ? NAN : -INFINITY;
+            }
+            float wlo, whi, lo, hi;
+            bool want = quant_finite_range(x, n, &wlo, &whi);
+            for (int l = 0; l <= (int)top; l++) {
+                simd_cap((SimdLevel)l);
+                bool got = finite_range_f32(x, n, &lo, &hi);
+                if (!CHECK(got == want && memcmp(&lo, &wlo, sizeof lo) == 0 &&
+                           memcmp(&hi, &whi, sizeof hi) == 0))
+                    printf("  range kind %d n %lld at %s: [%g, %g], want [%g, %g]\n", kind,
+                           (long long)n, simd_name((SimdLevel)l), lo, hi, wlo, whi);
+            }
+            simd_cap(top);
+        }
+}
+
 int main(void)
 {
     float *x = fill(NMAX, 11, 8.0f), *dy = fill(NMAX, 12, 1.0f), *dx0 = fill(NMAX, 13, 1.0f);
@@ -243,6 +280,7 @@ int main(void)
     free(dyf);
     test_channel_sums();
     test_adam();
+    test_minmax();
     free(x);
     free(dy);
     free(dx0);

@@ -207,26 +207,21 @@ void backward_fakequant_f32(const float *x, const float *dy, float *dx, int64_t 
         *acc = a;
 }
 
-/* ---- Bias gradients: four channels' chains at once, each in its own order ----------- */
+/* ---- Bias gradients: eight channels' chains at once, each in its own order ---------- */
 
 void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, float *db)
 {
     int64_t ch = 0;
-    for (; ch + 4 <= c; ch += 4) {
-        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (; ch + 8 <= c; ch += 8) {
+        double a[8] = { 0.0 };
         for (int64_t b = 0; b < n; b++) {
             const float *p = dy + (b * c + ch) * hw;
-            for (int64_t i = 0; i < hw; i++) {
-                a0 += p[i];
-                a1 += p[hw + i];
-                a2 += p[2 * hw + i];
-                a3 += p[3 * hw + i];
-            }
+            for (int64_t i = 0; i < hw; i++)
+                for (int j = 0; j < 8; j++) /* unrolled: eight independent chains */
+                    a[j] += p[j * hw + i];
         }
-        db[ch] = (float)(db[ch] + a0);
-        db[ch + 1] = (float)(db[ch + 1] + a1);
-        db[ch + 2] = (float)(db[ch + 2] + a2);
-        db[ch + 3] = (float)(db[ch + 3] + a3);
+        for (int j = 0; j < 8; j++)
+            db[ch + j] = (float)(db[ch + j] + a[j]);
     }
     for (; ch < c; ch++) {
         double acc = 0.0;

@@ -174,12 +174,12 @@ static int64_t maxpool_argmax(const PoolGeom *g, const float *xp, int64_t hs, in
     float m = -INFINITY;
     for (int64_t a = a0; a < a1; a++) {
         int64_t row = (hs + a * g->win.dh) * g->w;
-        for (int64_t b = b0; b < b1; b++) {
-            float v = xp[row + ws + b * g->win.dw];
-            if (v > m || isnan(v)) {
-                m = v;
-                at = row + ws + b * g->win.dw;
-            }
+        for (int64_t b = b0; b < b1; b++) { /* selects, not a branch: see maxpool_max */
+            int64_t i = row + ws + b * g->win.dw;
+            float v = xp[i];
+            bool take = v > m || v != v;
+            m = take ? v : m;
+            at = take ? i : at;
         }
     }
     return at;

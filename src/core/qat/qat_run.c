@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "eval/eval.h"
+#include "kern/minmax.h"
 #include "run/exec.h"
 #include "qexec/qexec.h"
 #include "base/rng.h"
@@ -115,7 +116,7 @@ static QsStatus qat_attach(QatLoop *L, const QatConfig *cfg, QsError *err)
 static void qat_observe(QatLoop *L, int k, const float *x, int64_t n)
 {
     float mn, mx;
-    if (!quant_finite_range(x, n, &mn, &mx))
+    if (!finite_range_f32(x, n, &mn, &mx))
         return; /* nothing finite: the range stays */
     const QatAct *a = &L->qg.act[k];
     float lo = (float)(a->lo + L->mom * ((double)mn - a->lo));
