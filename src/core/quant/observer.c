@@ -10,13 +10,11 @@
 
 #include "base/quant.h"
 #include "kern/fmath.h"
+#include "quant/actscan.h"
 
 #define HALF (HIST_BINS / 2)
 
 _Static_assert(HIST_BINS % 4 == 0, "doubling merges bin pairs on each side of zero");
-
-/* Largest finite IEEE half; a float beyond it is what `fp16_overflow` counts. */
-#define FP16_MAX 65504.0
 
 /* The range used while every finite value seen is exactly 0: "smallest power of two >= 0"
  * has no answer, and any positive range holds zeros in bin HALF. Such a histogram is
@@ -65,17 +63,6 @@ static void hist_cover(Histogram *h, double maxabs, bool only_zeros)
      * final bin below the bin [R, R + w) it would get directly. */
     while (h->range < maxabs)
         hist_double(h);
-}
-
-/* Bin of a finite x with |x| <= range, given 1 / w. w is a power of two, so x * (1 / w) is
- * x / w exactly, |x / w| <= HALF, and the floor is taken without a libm call. */
-static int hist_index(double inv_w, double x)
-{
-    double t = x * inv_w;
-    int64_t i = (int64_t)t;
-    i -= (double)i > t; /* truncation rounds negatives up */
-    i += HALF;
-    return i < 0 ? 0 : i >= HIST_BINS ? HIST_BINS - 1 : (int)i; /* x == +range: last bin */
 }
 
 /* The interval bin i's values can occupy: the bin clipped to [min, max]. A bin's values are
@@ -135,22 +122,10 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
         return;
     if (!(ma_momentum > 0.0 && ma_momentum <= 1.0))
         ma_momentum = 0.01; /* PyTorch's default averaging_constant */
-    double bmin = INFINITY, bmax = -INFINITY;
-    int64_t finite = 0, nonfinite = 0, over = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (!isfinite(v)) {
-            nonfinite++;
-            continue;
-        }
-        finite++;
-        if (v < bmin)
-            bmin = v;
-        if (v > bmax)
-            bmax = v;
-        if (fabs(v) > FP16_MAX)
-            over++;
-    }
+    ActRange r;
+    act_scan_range(x, n, &r);
+    double bmin = r.min, bmax = r.max;
+    int64_t finite = r.finite, nonfinite = n - r.finite, over = r.over;
     s->batches++;
     s->count += n;
     s->nonfinite += nonfinite;
@@ -174,12 +149,7 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
 
     double maxabs = fmax(-bmin, bmax);
     hist_cover(&s->hist, maxabs, only_zeros);
-    double inv_w = 1.0 / hist_width(&s->hist);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (isfinite(v))
-            s->hist.bins[hist_index(inv_w, v)]++;
-    }
+    act_scan_bins(x, n, 1.0 / hist_width(&s->hist), s->hist.bins);
     s->hist.total += finite;
 }
 
