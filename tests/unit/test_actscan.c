@@ -3,8 +3,10 @@
  * equal count for count and the range bit for bit (the sign of a zero min or max
  * included), on NaN, +-Inf, +-0, subnormals, values at +-range and beyond the half range,
  * for ranges from 2^-140 (1 / w is no float: the rule's double path) to 2^128, and for
- * lengths that leave vector tails. Also act_stats_observe end to end: a batch observed at
- * each level gives the same ActStats bytes. */
+ * lengths that leave vector tails. And act_stats_observe end to end at each level against
+ * the rule it was first written as (one range pass, then one binning pass at the batch's
+ * final range): the same ActStats bytes, for batches scanned in many chunks whose range
+ * grows inside the batch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +84,10 @@ static void test_level(const float *x, int64_t n, double inv_w, SimdLevel l, con
     rule_bins(x, n, inv_w, wb);
     simd_cap(l);
     act_scan_range(x, n, &got);
-    act_scan_bins(x, n, inv_w, gb);
+    BinSink k;
+    bin_sink_init(&k, n, gb);
+    act_scan_bins(&k, x, n, inv_w);
+    bin_sink_release(&k);
     simd_cap(simd_detected());
     bool ok = memcmp(&got.min, &want.min, sizeof got.min) == 0 &&
               memcmp(&got.max, &want.max, sizeof got.max) == 0 &&
@@ -96,21 +101,91 @@ static void test_level(const float *x, int64_t n, double inv_w, SimdLevel l, con
         printf("  %s n %lld at %s: bins differ\n", what, (long long)n, simd_name(l));
 }
 
-/* act_stats_observe over three batches (the range doubles between them) at each level. */
-static void test_observe(const float *x)
+/* act_stats_observe as it was first written (one range pass, the histogram's range grown
+ * by doubling, then one binning pass at the final range), the rule the chunked scan must
+ * reproduce. */
+static double ref_pow2_ceil(double a)
+{
+    int e;
+    double m = frexp(a, &e);
+    return m == 0.5 ? ldexp(1.0, e - 1) : ldexp(1.0, e);
+}
+
+static void ref_observe(ActStats *s, const float *x, int64_t n, double mom)
+{
+    ActRange r;
+    rule_range(x, n, &r);
+    s->batches++;
+    s->count += n;
+    s->nonfinite += n - r.finite;
+    s->fp16_overflow += (double)r.over;
+    if (r.finite == 0)
+        return;
+    bool first = s->hist.total == 0, only_zeros = s->min == 0.0 && s->max == 0.0;
+    s->ma_min = first ? r.min : s->ma_min + mom * (r.min - s->ma_min);
+    s->ma_max = first ? r.max : s->ma_max + mom * (r.max - s->ma_max);
+    s->min = r.min < s->min ? r.min : s->min;
+    s->max = r.max > s->max ? r.max : s->max;
+    double maxabs = fmax(-(double)r.min, (double)r.max);
+    Histogram *h = &s->hist;
+    if (h->range == 0.0 || (only_zeros && maxabs > 0.0))
+        h->range = maxabs > 0.0 ? ref_pow2_ceil(maxabs) : 0x1p-20;
+    while (h->range < maxabs) {
+        int64_t nb[HIST_BINS] = { 0 };
+        for (int i = 0; i < HIST_BINS; i++)
+            nb[HIST_BINS / 4 + i / 2] += h->bins[i];
+        memcpy(h->bins, nb, sizeof nb);
+        h->range *= 2.0;
+    }
+    rule_bins(x, n, HIST_BINS / (2.0 * h->range), h->bins);
+    h->total += r.finite;
+}
+
+/* Batches of `len` values from x, observed by act_stats_observe at each level and by
+ * ref_observe: the same ActStats bytes. */
+static void test_observe(const float *x, int64_t n, int64_t len, const char *what)
 {
     static ActStats want, got;
+    act_stats_init(&want);
+    for (int64_t b = 0; b < n; b += len)
+        ref_observe(&want, x + b, n - b < len ? n - b : len, 0.1);
     for (int l = 0; l <= (int)simd_detected(); l++) {
-        ActStats *s = l == 0 ? &want : &got;
         simd_cap((SimdLevel)l);
-        act_stats_init(s);
-        act_stats_observe(s, x, 1000, 0.1);
-        act_stats_observe(s, x + 1000, 1001, 0.1);
-        act_stats_observe(s, x + 2001, 2002, 0.1);
+        act_stats_init(&got);
+        for (int64_t b = 0; b < n; b += len)
+            act_stats_observe(&got, x + b, n - b < len ? n - b : len, 0.1);
         simd_cap(simd_detected());
-        if (l > 0 && !CHECK(memcmp(&got, &want, sizeof got) == 0))
-            printf("  act_stats_observe at %s differs from scalar\n", simd_name((SimdLevel)l));
+        if (!CHECK(memcmp(&got, &want, sizeof got) == 0))
+            printf("  %s, batches of %lld at %s: act_stats_observe differs from the rule\n",
+                   what, (long long)len, simd_name((SimdLevel)l));
     }
+}
+
+/* Batches long enough to be scanned in several chunks, with the range growing inside a
+ * batch (the values of a later chunk larger), values exactly at each power of two that
+ * the range passes through (they sit in the last bin until the range doubles), batches of
+ * zeros alone before the first nonzero, and non-finite values. */
+static void test_observe_chunks(void)
+{
+    int64_t n = 200000;
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int shape = 0; shape < 4; shape++) {
+        fill(x, n, -3, 900u + (unsigned)shape, shape & 1);
+        for (int64_t i = 0; i < n; i++) {
+            float grow = ldexpf(1.0f, (int)(i / 9000) % 7); /* x2 every 9000 values */
+            x[i] = shape == 3 && i < 30000 ? 0.0f : x[i] * grow;
+            if (i % 997 == 5)
+                x[i] = ldexpf(1.0f, (int)(i / 9000) % 7 - 3); /* exactly at +range */
+            if (shape == 2 && i % 4 == 0)
+                x[i] = 1.5f; /* a long-running value */
+        }
+        char what[32];
+        snprintf(what, sizeof what, "chunked shape %d", shape);
+        static const int64_t lens[] = { 200000, 70001, 16384, 8191, 3 };
+        for (int li = 0; li < 5; li++)
+            test_observe(x, n, lens[li], what);
+    }
+    free(x);
 }
 
 int main(void)
@@ -148,7 +223,8 @@ int main(void)
     fill(x, NMAX, 0, 5u, 1);
     for (int64_t i = 2001; i < NMAX; i++)
         x[i] *= 4.0f; /* the third batch doubles the range twice */
-    test_observe(x);
+    test_observe(x, NMAX, 1000, "small batches");
+    test_observe_chunks();
     free(x);
     return test_summary("actscan");
 }

@@ -8,13 +8,15 @@
  *     power of two. In float the product is exact too while it is a normal float, so the
  *     float paths are used when inv_w itself is a float; a product that underflows has
  *     floor 0 for x > 0 and -1 for x < 0, which min(floor, -1) restores for negative x (the
- *     underflow may have made it -0 or a subnormal). Zeros all go to the middle bin, and are
- *     only counted there, so a ReLU output's many zeros do not queue on one counter. */
+ *     underflow may have made it -0 or a subnormal). Zeros all go to the middle bin and are
+ *     counted by popcount, so a ReLU output's many zeros do not queue on one counter. */
 #include "quant/actscan.h"
 
 #include <float.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kern/simd.h"
 #include "quant/observer.h"
@@ -96,6 +98,66 @@ static float float_inv_w(double inv_w)
     return (double)f == inv_w && f >= FLT_MIN && f <= FLT_MAX ? f : 0.0f;
 }
 
+/* ---- counting ---------------------------------------------------------------------------- */
+
+void bin_sink_init(BinSink *k, int64_t n, int64_t *bins)
+{
+    k->bins = bins;
+    k->pos = 0;
+    k->taken = 0;
+    k->sub = n >= BIN_SUB_MIN && simd_level() != SIMD_SCALAR
+                 ? calloc(HIST_BINS * 4, sizeof *k->sub)
+                 : NULL; /* without the copies (or their memory) it counts into bins */
+}
+
+static void sink_merge(BinSink *k)
+{
+    for (int b = 0; b < HIST_BINS; b++) {
+        const uint32_t *c = k->sub + 4 * b;
+        k->bins[b] += (int64_t)c[0] + c[1] + c[2] + c[3];
+    }
+    memset(k->sub, 0, HIST_BINS * 4 * sizeof *k->sub);
+    k->taken = 0;
+}
+
+static void sink_flush(BinSink *k)
+{
+    const int32_t *b = k->buf;
+    int n = k->pos, i = 0;
+    if (!k->sub) {
+        for (; i < n; i++)
+            k->bins[b[i]]++;
+    } else {
+        uint32_t *s = k->sub;
+        for (; i + 4 <= n; i += 4) {
+            s[4 * b[i]]++;
+            s[4 * b[i + 1] + 1]++;
+            s[4 * b[i + 2] + 2]++;
+            s[4 * b[i + 3] + 3]++;
+        }
+        for (; i < n; i++)
+            s[4 * b[i]]++;
+        k->taken += (uint32_t)n;
+        if (k->taken >= BIN_SUB_FLUSH)
+            sink_merge(k);
+    }
+    k->pos = 0;
+}
+
+void bin_sink_settle(BinSink *k)
+{
+    sink_flush(k);
+    if (k->sub && k->taken)
+        sink_merge(k);
+}
+
+void bin_sink_release(BinSink *k)
+{
+    bin_sink_settle(k);
+    free(k->sub);
+    k->sub = NULL;
+}
+
 /* ---- AVX2 -------------------------------------------------------------------------------- */
 
 AVX2 static float hmin8(__m256 v)
@@ -144,7 +206,7 @@ AVX2 static void range_avx2(const float *x, int64_t n, ActRange *r)
     range_fix_zeros(x, n, r);
 }
 
-AVX2 static void bins_avx2(const float *x, int64_t n, float fw, int64_t *bins)
+AVX2 static void bins_avx2(const float *x, int64_t n, float fw, BinSink *k)
 {
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
@@ -166,10 +228,12 @@ AVX2 static void bins_avx2(const float *x, int64_t n, float fw, int64_t *bins)
         f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
         _mm256_storeu_si256((__m256i *)idx, _mm256_add_epi32(_mm256_cvtps_epi32(f), half));
         for (; keep; keep &= keep - 1)
-            bins[idx[__builtin_ctz(keep)]]++;
+            k->buf[k->pos++] = idx[__builtin_ctz(keep)];
+        if (k->pos >= BIN_BUF)
+            sink_flush(k);
     }
-    bins[HALF] += zeros;
-    bins_scalar(x + i, n - i, (double)fw, bins);
+    k->bins[HALF] += zeros;
+    bins_scalar(x + i, n - i, (double)fw, k->bins);
 }
 
 /* ---- AVX-512 ----------------------------------------------------------------------------- */
@@ -224,18 +288,13 @@ AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
         r->max = first_zero_avx512(x, n);
 }
 
-/* Indices of the nonzero finite values go to a buffer and are counted from there; the
- * zeros are counted by popcount. */
-#define BIN_BUF 1024
-
-AVX512 static void bins_avx512(const float *x, int64_t n, float fw, int64_t *bins)
+/* Zeros are counted by popcount, the other finite values through the sink. */
+AVX512 static void bins_avx512(const float *x, int64_t n, float fw, BinSink *k)
 {
     const __m512 inf = _mm512_set1_ps(INFINITY), zero = _mm512_setzero_ps();
     const __m512 vw = _mm512_set1_ps(fw), m1 = _mm512_set1_ps(-1.0f);
     const __m512 lo = _mm512_set1_ps((float)-HALF), hi = _mm512_set1_ps((float)(HALF - 1));
     const __m512i half = _mm512_set1_epi32(HALF);
-    int32_t buf[BIN_BUF + 16];
-    int pos = 0;
     int64_t zeros = 0;
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 t = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
@@ -250,17 +309,12 @@ AVX512 static void bins_avx512(const float *x, int64_t n, float fw, int64_t *bin
         f = _mm512_mask_min_ps(f, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), f, m1);
         f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
         __m512i id = _mm512_add_epi32(_mm512_cvtps_epi32(f), half);
-        _mm512_storeu_si512(buf + pos, _mm512_maskz_compress_epi32(keep, id));
-        pos += __builtin_popcount(keep);
-        if (pos >= BIN_BUF) {
-            for (int k = 0; k < pos; k++)
-                bins[buf[k]]++;
-            pos = 0;
-        }
+        _mm512_storeu_si512(k->buf + k->pos, _mm512_maskz_compress_epi32(keep, id));
+        k->pos += __builtin_popcount(keep);
+        if (k->pos >= BIN_BUF)
+            sink_flush(k);
     }
-    for (int k = 0; k < pos; k++)
-        bins[buf[k]]++;
-    bins[HALF] += zeros;
+    k->bins[HALF] += zeros;
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
@@ -279,17 +333,17 @@ void act_scan_range(const float *x, int64_t n, ActRange *r)
     }
 }
 
-void act_scan_bins(const float *x, int64_t n, double inv_w, int64_t *bins)
+void act_scan_bins(BinSink *k, const float *x, int64_t n, double inv_w)
 {
     float fw = float_inv_w(inv_w);
     switch (n > 0 && fw > 0.0f ? simd_level() : SIMD_SCALAR) {
     case SIMD_AVX512:
-        bins_avx512(x, n, fw, bins);
+        bins_avx512(x, n, fw, k);
         break;
     case SIMD_AVX2:
-        bins_avx2(x, n, fw, bins);
+        bins_avx2(x, n, fw, k);
         break;
     default:
-        bins_scalar(x, n, inv_w, bins);
+        bins_scalar(x, n, inv_w, k->bins);
     }
 }
