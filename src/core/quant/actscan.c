@@ -288,32 +288,47 @@ AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
         r->max = first_zero_avx512(x, n);
 }
 
-/* Zeros are counted by popcount, the other finite values through the sink. */
-AVX512 static void bins_avx512(const float *x, int64_t n, float fw, BinSink *k)
+/* One vector of 16 values, the last `t` lanes masked off: zeros counted in *zeros, the
+ * bins of the other finite values appended at buf + *pos. */
+AVX512 static inline void bins16_avx512(const float *x, __mmask16 t, __m512 vw, int32_t *buf,
+                                        int *pos, int64_t *zeros)
 {
     const __m512 inf = _mm512_set1_ps(INFINITY), zero = _mm512_setzero_ps();
-    const __m512 vw = _mm512_set1_ps(fw), m1 = _mm512_set1_ps(-1.0f);
     const __m512 lo = _mm512_set1_ps((float)-HALF), hi = _mm512_set1_ps((float)(HALF - 1));
-    const __m512i half = _mm512_set1_epi32(HALF);
-    int64_t zeros = 0;
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 t = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(t, x + i), a = _mm512_abs_ps(v);
-        __mmask16 fin = _mm512_mask_cmp_ps_mask(t, a, inf, _CMP_LT_OQ);
-        __mmask16 keep = _mm512_mask_cmp_ps_mask(fin, a, zero, _CMP_GT_OQ);
-        zeros += __builtin_popcount(fin & ~keep & 0xffff);
-        if (!keep)
-            continue;
-        __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(v, vw),
-                                        _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        f = _mm512_mask_min_ps(f, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), f, m1);
-        f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-        __m512i id = _mm512_add_epi32(_mm512_cvtps_epi32(f), half);
-        _mm512_storeu_si512(k->buf + k->pos, _mm512_maskz_compress_epi32(keep, id));
-        k->pos += __builtin_popcount(keep);
-        if (k->pos >= BIN_BUF)
+    __m512 v = _mm512_maskz_loadu_ps(t, x), a = _mm512_abs_ps(v);
+    __mmask16 fin = _mm512_mask_cmp_ps_mask(t, a, inf, _CMP_LT_OQ);
+    __mmask16 keep = _mm512_mask_cmp_ps_mask(fin, a, zero, _CMP_GT_OQ);
+    *zeros += __builtin_popcount(fin & ~keep & 0xffff);
+    __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(v, vw), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    f = _mm512_mask_min_ps(f, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), f, _mm512_set1_ps(-1.0f));
+    f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+    __m512i id = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(HALF));
+    _mm512_storeu_si512(buf + *pos, _mm512_maskz_compress_epi32(keep, id));
+    *pos += __builtin_popcount(keep);
+}
+
+/* Zeros are counted by popcount, the other finite values through the sink; the buffer
+ * position lives in a register (through k it would be reloaded after every store). */
+AVX512 static void bins_avx512(const float *x, int64_t n, float fw, BinSink *k)
+{
+    const __m512 vw = _mm512_set1_ps(fw);
+    int32_t *buf = k->buf;
+    int pos = k->pos;
+    int64_t zeros = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        bins16_avx512(x + i, 0xffff, vw, buf, &pos, &zeros);
+        bins16_avx512(x + i + 16, 0xffff, vw, buf, &pos, &zeros);
+        if (pos >= BIN_BUF - 16) {
+            k->pos = pos;
             sink_flush(k);
+            pos = 0;
+        }
     }
+    for (; i < n; i += 16)
+        bins16_avx512(x + i, n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1),
+                      vw, buf, &pos, &zeros);
+    k->pos = pos;
+    sink_flush(k);
     k->bins[HALF] += zeros;
 }
 
