@@ -250,7 +250,8 @@ AVX512 static float first_zero_avx512(const float *x, int64_t n)
     return first_zero(x + i, n - i);
 }
 
-AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
+/* Every count kept, for a batch with non-finite values or values past FP16_MAX. */
+AVX512 static void range_full_avx512(const float *x, int64_t n, ActRange *r)
 {
     const __m512 inf = _mm512_set1_ps(INFINITY), big = _mm512_set1_ps(FP16_MAX);
     __m512 mn0 = inf, mn1 = inf, mx0 = _mm512_set1_ps(-INFINITY), mx1 = mx0;
@@ -282,6 +283,39 @@ AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
     r->max = _mm512_reduce_max_ps(_mm512_max_ps(mx0, mx1));
     r->finite = finite;
     r->over = over;
+}
+
+/* The common case first: min and max alone, while noting whether any value is not finite
+ * (min(v, m) is m when v is NaN, but an Inf would enter). Then finite = n, and over = 0
+ * when max |x| <= FP16_MAX; otherwise the counting scan runs. */
+AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
+{
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    __m512 mn0 = inf, mn1 = inf, mx0 = _mm512_set1_ps(-INFINITY), mx1 = mx0;
+    __mmask16 bad = 0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
+        bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(v0), inf, _CMP_NLT_UQ) |
+               _mm512_cmp_ps_mask(_mm512_abs_ps(v1), inf, _CMP_NLT_UQ);
+        mn0 = _mm512_min_ps(v0, mn0);
+        mn1 = _mm512_min_ps(v1, mn1);
+        mx0 = _mm512_max_ps(v0, mx0);
+        mx1 = _mm512_max_ps(v1, mx1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 t = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(t, x + i);
+        bad |= _mm512_mask_cmp_ps_mask(t, _mm512_abs_ps(v), inf, _CMP_NLT_UQ);
+        mn0 = _mm512_mask_min_ps(mn0, t, v, mn0);
+        mx0 = _mm512_mask_max_ps(mx0, t, v, mx0);
+    }
+    r->min = _mm512_reduce_min_ps(_mm512_min_ps(mn0, mn1));
+    r->max = _mm512_reduce_max_ps(_mm512_max_ps(mx0, mx1));
+    r->finite = n;
+    r->over = 0;
+    if (bad || -r->min > FP16_MAX || r->max > FP16_MAX)
+        range_full_avx512(x, n, r);
     if (r->min == 0.0f)
         r->min = first_zero_avx512(x, n);
     if (r->max == 0.0f)
