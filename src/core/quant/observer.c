@@ -10,13 +10,11 @@
 
 #include "base/quant.h"
 #include "kern/fmath.h"
+#include "quant/actscan.h"
 
 #define HALF (HIST_BINS / 2)
 
 _Static_assert(HIST_BINS % 4 == 0, "doubling merges bin pairs on each side of zero");
-
-/* Largest finite IEEE half; a float beyond it is what `fp16_overflow` counts. */
-#define FP16_MAX 65504.0
 
 /* The range used while every finite value seen is exactly 0: "smallest power of two >= 0"
  * has no answer, and any positive range holds zeros in bin HALF. Such a histogram is
@@ -67,17 +65,6 @@ static void hist_cover(Histogram *h, double maxabs, bool only_zeros)
         hist_double(h);
 }
 
-/* Bin of a finite x with |x| <= range, given 1 / w. w is a power of two, so x * (1 / w) is
- * x / w exactly, |x / w| <= HALF, and the floor is taken without a libm call. */
-static int hist_index(double inv_w, double x)
-{
-    double t = x * inv_w;
-    int64_t i = (int64_t)t;
-    i -= (double)i > t; /* truncation rounds negatives up */
-    i += HALF;
-    return i < 0 ? 0 : i >= HIST_BINS ? HIST_BINS - 1 : (int)i; /* x == +range: last bin */
-}
-
 /* The interval bin i's values can occupy: the bin clipped to [min, max]. A bin's values are
  * modelled as spread uniformly over it (a point mass when it is a single point), which
  * makes the clipped fraction of [min, max] exactly 0 and lets percentiles never leave
@@ -125,6 +112,65 @@ void act_stats_init(ActStats *s)
     s->max = s->ma_max = -INFINITY;
 }
 
+/* Values scanned twice (range, then bins) while they are in L1: a batch is read from
+ * memory once. */
+#define OBSERVE_CHUNK 8192
+
+/* Doubles h's range in the middle of a batch whose first `done` values are binned at the
+ * old range R. Doubling moves each of them to the bin that binning at 2R gives directly
+ * (hist_double), except a value exactly at +R: it is in the last bin (x == +range) and the
+ * merge puts it one below [R, R + 2w), so it is moved up. (The earlier batches' values at
+ * +R stay where the merge puts them: hist_cover's rule.) */
+static void hist_double_in_batch(Histogram *h, const float *x, int64_t done)
+{
+    float top = (float)h->range; /* < max |x| <= FLT_MAX, a power of two: exact */
+    int64_t at_top = 0;
+    for (int64_t i = 0; i < done; i++)
+        at_top += x[i] == top;
+    hist_double(h);
+    h->bins[3 * HIST_BINS / 4 - 1] -= at_top;
+    h->bins[3 * HIST_BINS / 4] += at_top;
+}
+
+/* Bins one batch into h and returns its range in *r, reading it once: chunk by chunk, the
+ * range of the chunk, h's range grown to cover it as hist_cover would for the whole batch,
+ * then the chunk binned. The bins come out as binning the whole batch at its final range:
+ * the range only doubles (or is set on a histogram of zeros, which any range holds in bin
+ * HALF), and hist_double_in_batch keeps the batch's binned values where binning at the
+ * doubled range puts them. h->range stays 0 while the batch has shown only zeros
+ * (hist_cover then picks the range). */
+static void hist_scan(Histogram *h, const float *x, int64_t n, bool only_zeros, ActRange *r)
+{
+    bool unset = h->range == 0.0 || only_zeros; /* the first nonzero value sets the range */
+    *r = (ActRange){ .min = INFINITY, .max = -INFINITY };
+    BinSink k;
+    bin_sink_init(&k, n, h->bins);
+    for (int64_t c = 0; c < n; c += OBSERVE_CHUNK) {
+        int64_t m = n - c < OBSERVE_CHUNK ? n - c : OBSERVE_CHUNK;
+        ActRange rc;
+        act_scan_range(x + c, m, &rc);
+        if (rc.finite == 0)
+            continue;
+        if (rc.min < r->min) /* strict: an earlier chunk's zero keeps its sign */
+            r->min = rc.min;
+        if (rc.max > r->max)
+            r->max = rc.max;
+        r->finite += rc.finite;
+        r->over += rc.over;
+        double maxabs = fmax(-(double)rc.min, (double)rc.max);
+        if (maxabs > 0.0 && unset) {
+            h->range = pow2_ceil(maxabs);
+            unset = false;
+        } else if (maxabs > h->range && !unset) {
+            bin_sink_settle(&k);
+            while (h->range < maxabs)
+                hist_double_in_batch(h, x, c);
+        }
+        act_scan_bins(&k, x + c, m, unset ? 1.0 : 1.0 / hist_width(h)); /* unset: zeros */
+    }
+    bin_sink_release(&k);
+}
+
 /* Beyond the header: `batches` counts every call with n > 0, `count` every value
  * (finite or not); a batch without a finite value leaves min/max, the averages and the
  * histogram alone, so the averages start at the first batch that has one. A momentum
@@ -135,31 +181,18 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
         return;
     if (!(ma_momentum > 0.0 && ma_momentum <= 1.0))
         ma_momentum = 0.01; /* PyTorch's default averaging_constant */
-    double bmin = INFINITY, bmax = -INFINITY;
-    int64_t finite = 0, nonfinite = 0, over = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (!isfinite(v)) {
-            nonfinite++;
-            continue;
-        }
-        finite++;
-        if (v < bmin)
-            bmin = v;
-        if (v > bmax)
-            bmax = v;
-        if (fabs(v) > FP16_MAX)
-            over++;
-    }
-    s->batches++;
-    s->count += n;
-    s->nonfinite += nonfinite;
-    s->fp16_overflow += (double)over;
-    if (finite == 0)
-        return;
-
     bool first = s->hist.total == 0;
     bool only_zeros = s->min == 0.0 && s->max == 0.0;
+    ActRange r;
+    hist_scan(&s->hist, x, n, only_zeros, &r);
+    double bmin = r.min, bmax = r.max;
+    s->batches++;
+    s->count += n;
+    s->nonfinite += n - r.finite;
+    s->fp16_overflow += (double)r.over;
+    if (r.finite == 0)
+        return;
+
     if (first) {
         s->ma_min = bmin;
         s->ma_max = bmax;
@@ -171,16 +204,9 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
         s->min = bmin;
     if (bmax > s->max)
         s->max = bmax;
-
-    double maxabs = fmax(-bmin, bmax);
-    hist_cover(&s->hist, maxabs, only_zeros);
-    double inv_w = 1.0 / hist_width(&s->hist);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (isfinite(v))
-            s->hist.bins[hist_index(inv_w, v)]++;
-    }
-    s->hist.total += finite;
+    /* the range hist_scan reached; it picks one here only for a batch of zeros alone */
+    hist_cover(&s->hist, fmax(-bmin, bmax), only_zeros);
+    s->hist.total += r.finite;
 }
 
 double act_stats_clipped_fraction(const ActStats *s, float lo, float hi)

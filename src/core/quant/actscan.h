@@ -1,0 +1,50 @@
+/* The two scans act_stats_observe (observer.h) makes over a batch of activations, at every
+ * SIMD level: the range (min, max and counts) and the histogram binning. Both are exact:
+ * the vector paths give the scalar rule's results bit for bit (the min and max included,
+ * down to the sign of a zero), so calibration statistics do not depend on the SIMD level
+ * (tests/unit/test_actscan.c). */
+#ifndef QS_ACTSCAN_H
+#define QS_ACTSCAN_H
+
+#include <stdint.h>
+
+/* One batch's range. min and max are what a scan in order keeping the FIRST of equal
+ * values finds (so +0 or -0 is whichever came first); +Inf / -Inf when no value is finite. */
+typedef struct ActRange {
+    float min, max;        /* over the finite values */
+    int64_t finite;        /* finite values */
+    int64_t over;          /* finite values with |x| > 65504 (the largest half) */
+} ActRange;
+
+void act_scan_range(const float *x, int64_t n, ActRange *r);
+
+/* Where act_scan_bins counts: a histogram's bins[HIST_BINS], reached through a buffer of
+ * bin indices and, for a large batch, four interleaved 32-bit copies of the histogram. A
+ * conv output over an image's flat background repeats one value for long runs, and
+ * back-to-back increments of one counter wait on each other; the copies (the four of a
+ * bin share a cache line) let four increments of one bin be under way at once. The bins
+ * hold every count only after bin_sink_settle. */
+#define BIN_BUF 1024
+#define BIN_SUB_MIN 16384                        /* values worth the copies' clearing */
+#define BIN_SUB_FLUSH ((1u << 31) - BIN_BUF - 16) /* a copy's bin then cannot overflow */
+
+typedef struct BinSink {
+    int64_t *bins;
+    uint32_t *sub;             /* [HIST_BINS * 4], or NULL: counts go to bins */
+    uint32_t taken;            /* values counted in sub since it was merged */
+    int pos;
+    int32_t buf[BIN_BUF + 16]; /* room for one more vector past BIN_BUF */
+} BinSink;
+
+/* n: about how many values will be counted (it chooses whether the copies pay). */
+void bin_sink_init(BinSink *k, int64_t n, int64_t *bins);
+void bin_sink_settle(BinSink *k);  /* every count so far into bins */
+void bin_sink_release(BinSink *k); /* settles, and frees the copies */
+
+/* Counts every finite x[i] into bin floor(x * inv_w) + HIST_BINS/2, computed exactly
+ * (x * inv_w in double), clamped to [0, HIST_BINS - 1] (so x == +range lands in the last
+ * bin). inv_w is 1 / (bin width), a power of two, and every finite x lies in
+ * [-range, range]; non-finite values are skipped. */
+void act_scan_bins(BinSink *k, const float *x, int64_t n, double inv_w);
+
+#endif
