@@ -1,7 +1,6 @@
 #include "kern/dwconv.h"
 
 #include <math.h>
-#include <stdlib.h>
 
 #include "kern/clamp.h"
 #include "kern/dwconv_impl.h"
@@ -65,14 +64,11 @@ static void dw_flat_units(void *ctx, int64_t u0, int64_t u1)
     dwconv_flat_avx512(ctx, u0, u1);
 }
 
-/* The flat path when it applies (AVX-512, one channel multiplier, a map that fits the
- * tables); true when it ran. */
-static bool dw_flat(const ConvPlane *g, int64_t n, int64_t c, int64_t mult, const float *x,
-                    const float *w, const DwEpi *epi, float *y)
+bool dwconv_flat_forward(const ConvPlane *g, int64_t n, int64_t c, const float *x,
+                         const float *w, const DwEpi *epi, float *y)
 {
     DwFlat f;
-    if (getenv("DWNOFLAT") || simd_level() != SIMD_AVX512 || mult != 1 || !dwflat_pays(g, n * c) ||
-        !dwflat_init(&f, g))
+    if (simd_level() != SIMD_AVX512 || !dwflat_init(&f, g))
         return false;
     DwFlatJob j = { &f, g, n, c, x, w, epi, y };
     int64_t blocks = (c + f.planes - 1) / f.planes;
@@ -83,7 +79,7 @@ static bool dw_flat(const ConvPlane *g, int64_t n, int64_t c, int64_t mult, cons
 void dwconv_forward(const ConvPlane *g, int64_t n, int64_t c, int64_t mult, const float *x,
                     const float *w, const DwEpi *epi, float *y)
 {
-    if (dw_flat(g, n, c, mult, x, w, epi, y))
+    if (mult == 1 && dwflat_pays(g, n * c) && dwconv_flat_forward(g, n, c, x, w, epi, y))
         return;
     DwJob j = { g, c, mult, x, w, epi, y, dwconv_plane_scalar };
     SimdLevel l = simd_level();

@@ -37,6 +37,11 @@ typedef struct DwFlatJob {
  * rule: the same sums, lane by lane). */
 void dwconv_flat_avx512(const DwFlatJob *j, int64_t u0, int64_t u1);
 
+/* dwconv_forward (one channel multiplier) on the flat path whatever dwflat_pays says
+ * (tests); false when it cannot run (below AVX-512, or the map does not fit). */
+bool dwconv_flat_forward(const ConvPlane *g, int64_t n, int64_t c, const float *x,
+                         const float *w, const DwEpi *epi, float *y);
+
 void dwconv_plane_scalar(const DwPlane *p);
 void dwconv_plane_avx2(const DwPlane *p);
 void dwconv_plane_avx512(const DwPlane *p);
