@@ -10,10 +10,30 @@ static int64_t gcd64(int64_t a, int64_t b)
     return a;
 }
 
-int64_t dwflat_planes(const ConvPlane *g)
+/* A block: one plane when its vectors stay inside it; else whole periods (lcm(OH OW, 16)
+ * outputs), as many as fit 16 planes and DWF_MAX_VECS vectors, so a block's weights are
+ * gathered once for more vectors. *vecs = 0 when not even one period fits. */
+static int64_t block_planes(const ConvPlane *g, int64_t *vecs)
 {
     int64_t ohw = g->oh * g->ow;
-    return ohw > 0 ? DWF_LANES / gcd64(ohw, DWF_LANES) : 1;
+    if (ohw <= 0) {
+        *vecs = 0;
+        return 1;
+    }
+    int64_t planes = DWF_LANES / gcd64(ohw, DWF_LANES), v = planes * ohw / DWF_LANES;
+    if (planes > 1)
+        while (planes * 2 <= DWF_LANES && v * 2 <= DWF_MAX_VECS) {
+            planes *= 2;
+            v *= 2;
+        }
+    *vecs = v <= DWF_MAX_VECS ? v : 0;
+    return planes;
+}
+
+int64_t dwflat_planes(const ConvPlane *g)
+{
+    int64_t vecs;
+    return block_planes(g, &vecs);
 }
 
 bool dwflat_pays(const ConvPlane *g, int64_t nplanes)
@@ -30,8 +50,8 @@ bool dwflat_init(DwFlat *f, const ConvPlane *g)
     int64_t ohw = g->oh * g->ow, hw = g->h * g->w, taps = g->kh * g->kw;
     if (ohw <= 0 || taps > DWF_MAX_TAPS || taps <= 0)
         return false;
-    int64_t vecs = ohw / gcd64(ohw, DWF_LANES), planes = vecs * DWF_LANES / ohw;
-    if (vecs > DWF_MAX_VECS)
+    int64_t vecs, planes = block_planes(g, &vecs);
+    if (vecs == 0)
         return false;
     /* every index and shift below is within +-(16 planes + one kernel's reach) */
     int64_t reach = (g->kh * g->dh + g->pt + 1) * g->w + g->kw * g->dw + g->pl + 1;

@@ -4,10 +4,10 @@
  * still sums its own output's taps in the reference's order; only which lane holds which
  * output changes, so the bits are the reference's.
  *
- * The pattern of (plane, position) over the lanes repeats every `planes` planes (the
- * period, lcm(OH OW, 16) outputs, `vecs` vectors); it is built once per call. A block of
- * that many consecutive planes of one sample is the kernels' unit (the last block of a
- * sample may be partial: lanes of missing planes are not live). Lane l of vector v holds
+ * The pattern of (plane, position) over the lanes repeats every lcm(OH OW, 16) outputs; a
+ * block of `planes` consecutive planes of one sample (one plane, or whole periods up to
+ * 16 planes), `vecs` vectors, is the kernels' unit, and its map is built once per call
+ * (the last block of a sample may be partial: lanes of missing planes are not live). Lane l of vector v holds
  * output position (v 16 + l) of the block: plane plane[v][l], and reads for tap t the
  * input at idx[v][l] + shift[t] (relative to the block's first input plane) when bit l of
  * mask[v][t] is set, 0 otherwise (the reference's zero). */
@@ -39,7 +39,7 @@ typedef struct DwFlat {
  * then the per-plane kernels run. */
 bool dwflat_init(DwFlat *f, const ConvPlane *g);
 
-/* Planes per period of geometry g's map: 16 / gcd(OH OW, 16). */
+/* Planes per block of geometry g's map. */
 int64_t dwflat_planes(const ConvPlane *g);
 
 /* Whether the flat path beats vectors along rows for nplanes output planes (measured with

@@ -45,7 +45,7 @@ typedef struct FlatCursor {
  * inlined, so the accumulators live in registers). One plane per block: each vector's
  * weights are its channel's, broadcast from w; else every vector is of one block, whose
  * per-lane weights wt and bias bv are permuted to the lanes' planes. */
-AVX512 static inline void flat_jobs(const DwFlatJob *j, int64_t taps, bool contig, bool one,
+AVX512 static inline __attribute__((always_inline)) void flat_jobs(const DwFlatJob *j, int64_t taps, bool contig, bool one,
                                     int jobs, FlatCursor *cur, const __m512 *wt, __m512 bv,
                                     __m512i vnp, bool clamp, __m512 vlo, __m512 vhi)
 {
@@ -106,7 +106,7 @@ AVX512 static inline void flat_jobs(const DwFlatJob *j, int64_t taps, bool conti
 
 /* Units [u0, u1): `count` vectors from u0's first, FLAT_JOBS at a time so their fma chains
  * overlap (each vector still sums its own taps in order), then one at a time. */
-AVX512 static inline void flat_run(const DwFlatJob *j, int64_t taps, bool contig, bool one,
+AVX512 static inline __attribute__((always_inline)) void flat_run(const DwFlatJob *j, int64_t taps, bool contig, bool one,
                                    int64_t u0, int64_t count, const __m512 *wt, __m512 bv,
                                    __m512i vnp, bool clamp, __m512 vlo, __m512 vhi)
 {
