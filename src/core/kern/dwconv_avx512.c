@@ -62,7 +62,8 @@ typedef struct RowCtx {
 
 /* Output rows oy0 .. oy0 + rows - 1 of column block c->x0 (rows is a constant where this is
  * inlined, so the accumulators live in registers). */
-AVX512 static inline void plane_rows(const RowCtx *c, int64_t oy0, int rows)
+AVX512 static inline __attribute__((always_inline)) void plane_rows(const RowCtx *c,
+                                                                   int64_t oy0, int rows)
 {
     const DwPlane *p = c->p;
     const ConvPlane *g = p->g;
