@@ -411,8 +411,8 @@ static void test_depthwise_flat(void)
                     flat += forced;
                     for (int v = 1; v < 4; v++)
                         if (!CHECK(memcmp(y[v], y[0], (size_t)ny * sizeof *y[0]) == 0))
-                            printf("  depthwise %lldx%lld k %lld s %lld d %lld p %lld c %lld n %lld: "
-                                   "%s differs from scalar\n",
+                            printf("  depthwise %lldx%lld k %lld s %lld d %lld p %lld c %lld "
+                                   "n %lld: %s differs from scalar\n",
                                    (long long)h, (long long)wd, (long long)k[0], (long long)k[1],
                                    (long long)k[2], (long long)k[3], (long long)c, (long long)n,
                                    v == 1 ? "flat" : v == 2 ? "flat, 2 threads" : "forward");

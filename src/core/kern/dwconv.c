@@ -13,6 +13,18 @@ void dwconv_cols(const ConvPlane *g, int64_t *lo, int64_t *hi)
         conv_tap_range(g->ow, g->w, g->sw, kj * g->dw - g->pl, &lo[kj], &hi[kj]);
 }
 
+void dwconv_prefetch_rows(const DwPlane *p, int64_t oy0, int64_t rows)
+{
+    const ConvPlane *g = p->g;
+    int64_t r0 = oy0 * g->sh - g->pt;
+    int64_t r1 = (oy0 + rows - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1;
+    r0 = r0 < 0 ? 0 : r0;
+    r1 = r1 > g->h ? g->h : r1;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t c = 0; c < g->w; c += 16) /* a 64-byte line per 16 floats */
+            __builtin_prefetch(p->x + r * g->w + c);
+}
+
 /* The reference: the rule of dwconv.h written out. */
 void dwconv_plane_scalar(const DwPlane *p)
 {

@@ -115,8 +115,10 @@ AVX2 void dwconv_plane_avx2(const DwPlane *p)
         c.n = n;
         c.store = lanes(0, n, 0, n);
         int64_t oy = 0;
-        for (; oy + DW_ROWS <= g->oh; oy += DW_ROWS)
+        for (; oy + DW_ROWS <= g->oh; oy += DW_ROWS) {
+            dwconv_prefetch_rows(p, oy + DW_ROWS, DW_ROWS);
             plane_rows(&c, oy, DW_ROWS);
+        }
         for (; oy < g->oh; oy++)
             plane_rows(&c, oy, 1);
     }

@@ -127,8 +127,10 @@ AVX512 void dwconv_plane_avx512(const DwPlane *p)
         c.x0 = x0;
         c.store = (__mmask16)((1u << n) - 1);
         int64_t oy = 0;
-        for (; oy + DW_ROWS <= g->oh; oy += DW_ROWS)
+        for (; oy + DW_ROWS <= g->oh; oy += DW_ROWS) {
+            dwconv_prefetch_rows(p, oy + DW_ROWS, DW_ROWS);
             plane_rows(&c, oy, DW_ROWS);
+        }
         for (; oy < g->oh; oy++)
             plane_rows(&c, oy, 1);
     }

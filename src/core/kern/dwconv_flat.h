@@ -7,10 +7,10 @@
  * The pattern of (plane, position) over the lanes repeats every lcm(OH OW, 16) outputs; a
  * block of `planes` consecutive planes of one sample (one plane, or whole periods up to
  * 16 planes), `vecs` vectors, is the kernels' unit, and its map is built once per call
- * (the last block of a sample may be partial: lanes of missing planes are not live). Lane l of vector v holds
- * output position (v 16 + l) of the block: plane plane[v][l], and reads for tap t the
- * input at idx[v][l] + shift[t] (relative to the block's first input plane) when bit l of
- * mask[v][t] is set, 0 otherwise (the reference's zero). */
+ * (the last block of a sample may be partial: lanes of missing planes are not live).
+ * Lane l of vector v holds output position (v 16 + l) of the block: plane plane[v][l];
+ * for tap t it reads the input at idx[v][l] + shift[t] (relative to the block's first
+ * input plane) when bit l of mask[v][t] is set, 0 otherwise (the reference's zero). */
 #ifndef QS_DWCONV_FLAT_H
 #define QS_DWCONV_FLAT_H
 

@@ -9,6 +9,7 @@
 #include "kern/dwconv_impl.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define INLINE inline __attribute__((always_inline)) /* constant jobs and taps unrolled */
 
 /* An address formed as an integer: a masked-off lane's may lie outside the tensor. */
 static inline const float *at(const float *r, int64_t i)
@@ -45,7 +46,7 @@ typedef struct FlatCursor {
  * inlined, so the accumulators live in registers). One plane per block: each vector's
  * weights are its channel's, broadcast from w; else every vector is of one block, whose
  * per-lane weights wt and bias bv are permuted to the lanes' planes. */
-AVX512 static inline __attribute__((always_inline)) void flat_jobs(const DwFlatJob *j, int64_t taps, bool contig, bool one,
+AVX512 static INLINE void flat_jobs(const DwFlatJob *j, int64_t taps, bool contig, bool one,
                                     int jobs, FlatCursor *cur, const __m512 *wt, __m512 bv,
                                     __m512i vnp, bool clamp, __m512 vlo, __m512 vhi)
 {
@@ -106,7 +107,7 @@ AVX512 static inline __attribute__((always_inline)) void flat_jobs(const DwFlatJ
 
 /* Units [u0, u1): `count` vectors from u0's first, FLAT_JOBS at a time so their fma chains
  * overlap (each vector still sums its own taps in order), then one at a time. */
-AVX512 static inline __attribute__((always_inline)) void flat_run(const DwFlatJob *j, int64_t taps, bool contig, bool one,
+AVX512 static INLINE void flat_run(const DwFlatJob *j, int64_t taps, bool contig, bool one,
                                    int64_t u0, int64_t count, const __m512 *wt, __m512 bv,
                                    __m512i vnp, bool clamp, __m512 vlo, __m512 vhi)
 {

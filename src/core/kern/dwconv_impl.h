@@ -42,6 +42,11 @@ void dwconv_flat_avx512(const DwFlatJob *j, int64_t u0, int64_t u1);
 bool dwconv_flat_forward(const ConvPlane *g, int64_t n, int64_t c, const float *x,
                          const float *w, const DwEpi *epi, float *y);
 
+/* Asks the cache for the input rows that output rows oy0 .. oy0 + rows - 1 read (the SIMD
+ * kernels call it a group of rows ahead: at batch 64 a plane is rarely in cache, and a
+ * stride-2 plane's loads waited on memory). A hint only: no value changes. */
+void dwconv_prefetch_rows(const DwPlane *p, int64_t oy0, int64_t rows);
+
 void dwconv_plane_scalar(const DwPlane *p);
 void dwconv_plane_avx2(const DwPlane *p);
 void dwconv_plane_avx512(const DwPlane *p);
