@@ -2,7 +2,9 @@
  *   - forward against a naive double-accumulated reference over many geometries (kernel
  *     1/3/5/7, strides, pads, dilations, groups 1/2/C, depthwise multipliers, 1-D, odd
  *     sizes, batches that fill several column chunks or split a sample into pieces);
- *   - the depthwise kernel at every SIMD level bit-identical to the scalar reference;
+ *   - the depthwise kernel at every SIMD level bit-identical to the scalar reference, and
+ *     its flat path (several planes per vector) on small maps 1x1..8x8 and 14x14, strides
+ *     1 and 2, odd channel counts, batch 1 and 3, 1 and 2 threads;
  *   - each sample's output bit-identical alone and inside a batch of 64, at 1 and 2
  *     threads and at every SIMD level, forward and input gradient;
  *   - the fused clamp bit-identical to the conv followed by a separate clamp;
@@ -17,6 +19,7 @@
 
 #include "gradcheck.h"
 #include "kern/dwconv.h"
+#include "kern/dwconv_impl.h"
 #include "kern/sgemm.h"
 #include "kern/simd.h"
 #include "kern/threads.h"
@@ -351,6 +354,77 @@ static void test_depthwise_levels(void)
     CHECK(top < SIMD_AVX2 || compared > 100);
 }
 
+/* The flat path (kern/dwconv_flat.h) forced on, and dwconv_forward's own choice at the
+ * top level and 2 threads, against the scalar reference bit for bit: small maps, whose
+ * vectors span planes, in every corner a lane can fall (borders, the last partial block
+ * of planes, a period crossing samples). */
+static void test_depthwise_flat(void)
+{
+    /* (k, stride, dilation, pad) per axis */
+    static const int64_t ks[][4] = { { 3, 1, 1, 1 }, { 3, 2, 1, 1 }, { 1, 1, 1, 0 },
+                                     { 5, 1, 1, 2 }, { 3, 1, 2, 2 }, { 3, 1, 1, 0 },
+                                     { 3, 2, 1, 0 }, { 2, 2, 1, 1 } };
+    static const int64_t maps[][2] = { { 1, 1 }, { 2, 2 }, { 3, 3 }, { 4, 4 }, { 5, 5 },
+                                       { 6, 6 }, { 7, 7 }, { 8, 8 }, { 14, 14 }, { 3, 5 },
+                                       { 7, 2 }, { 1, 9 } };
+    static const int64_t chans[] = { 3, 17, 33 }, batches[] = { 1, 3 };
+    SimdLevel top = simd_detected();
+    int flat = 0;
+    for (int ki = 0; ki < COUNT(ks); ki++)
+        for (int mi = 0; mi < COUNT(maps); mi++)
+            for (int ci = 0; ci < COUNT(chans); ci++)
+                for (int bi = 0; bi < COUNT(batches); bi++) {
+                    const int64_t *k = ks[ki];
+                    int64_t h = maps[mi][0], wd = maps[mi][1], c = chans[ci], n = batches[bi];
+                    int64_t ext = (k[0] - 1) * k[2] + 1;
+                    if (h + 2 * k[3] < ext || wd + 2 * k[3] < ext)
+                        continue;
+                    ConvPlane g = { .c = c, .h = h, .w = wd, .kh = k[0], .kw = k[0], .sh = k[1],
+                                    .sw = k[1], .dh = k[2], .dw = k[2], .pt = k[3], .pl = k[3] };
+                    g.oh = out_len(h, k[0], k[1], k[2], k[3], k[3]);
+                    g.ow = out_len(wd, k[0], k[1], k[2], k[3], k[3]);
+                    int64_t nx = n * c * h * wd, ny = n * c * g.oh * g.ow, nw = c * k[0] * k[0];
+                    float *x = malloc((size_t)nx * sizeof *x), *w = malloc((size_t)nw * sizeof *w);
+                    float *bias = malloc((size_t)c * sizeof *bias), *y[4];
+                    for (int64_t i = 0; i < nx; i++)
+                        x[i] = i % 7 == 3 ? -0.0f : urand() * 4;
+                    for (int64_t i = 0; i < nw; i++)
+                        w[i] = i % 11 == 5 ? -0.0f : urand();
+                    for (int64_t i = 0; i < c; i++)
+                        bias[i] = i % 3 == 1 ? -0.0f : urand();
+                    for (int v = 0; v < 4; v++)
+                        y[v] = malloc((size_t)ny * sizeof *y[v]);
+                    DwEpi epi = { (ki + mi) % 2 ? bias : NULL, (ci + bi) % 2 == 1, -0.5f, 0.75f };
+                    simd_cap(SIMD_SCALAR);
+                    dwconv_forward(&g, n, c, 1, x, w, &epi, y[0]);
+                    simd_cap(top);
+                    bool forced = false;
+                    for (int t = 1; t <= 2; t++) { /* forced at 1 and 2 threads */
+                        threads_set(t);
+                        memset(y[t], 0x5a, (size_t)ny * sizeof *y[t]);
+                        forced = dwconv_flat_forward(&g, n, c, x, w, &epi, y[t]);
+                        if (!forced)
+                            memcpy(y[t], y[0], (size_t)ny * sizeof *y[t]);
+                    }
+                    dwconv_forward(&g, n, c, 1, x, w, &epi, y[3]); /* its own choice */
+                    threads_set(1);
+                    flat += forced;
+                    for (int v = 1; v < 4; v++)
+                        if (!CHECK(memcmp(y[v], y[0], (size_t)ny * sizeof *y[0]) == 0))
+                            printf("  depthwise %lldx%lld k %lld s %lld d %lld p %lld c %lld "
+                                   "n %lld: %s differs from scalar\n",
+                                   (long long)h, (long long)wd, (long long)k[0], (long long)k[1],
+                                   (long long)k[2], (long long)k[3], (long long)c, (long long)n,
+                                   v == 1 ? "flat" : v == 2 ? "flat, 2 threads" : "forward");
+                    for (int v = 0; v < 4; v++)
+                        free(y[v]);
+                    free(x);
+                    free(w);
+                    free(bias);
+                }
+    CHECK(top < SIMD_AVX512 || flat > 300);
+}
+
 /* ---- Batch, threads and SIMD level do not change a sample ------------------------- */
 
 static const Geo BATCH_GEOS[] = {
@@ -550,6 +624,7 @@ int main(void)
     test_forward_reference();
     test_backward_reference();
     test_depthwise_levels();
+    test_depthwise_flat();
     test_batch_threads_levels();
     test_dw_threads();
     test_fused_clamp();

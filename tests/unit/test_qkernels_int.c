@@ -6,7 +6,9 @@
  *     rows, for every rule (qscope Q31, TFLite gemmlowp, fp32), accumulators at the int32
  *     limits, zero points and clamps at the int8 limits;
  *   - the depthwise planes of every SIMD level against the scalar plane on kernels,
- *     strides, dilations and pads, inputs and zero points at -128 and 127;
+ *     strides, dilations and pads, inputs and zero points at -128 and 127; the blocks of
+ *     planes across lanes (AVX-512, stride 1 and the same size) on maps 1x1..8x8 and
+ *     14x14, odd channel counts, batch 1 and 3;
  *   - the kernel choice under a SIMD cap. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +305,72 @@ static void test_dw(void)
     expect_equal_i32("dw anchor", acc, want, 9);
 }
 
+/* Blocks of planes on the flat map (qk_dw_block) against the scalar plane, plane by plane:
+ * every block of every sample, the last one partial when the channels do not fill it. */
+static bool dw_flat_case(int64_t h, int64_t w, int64_t k, int64_t dil, int64_t c, int64_t n,
+                         int mode, int32_t zp)
+{
+    int64_t pad = dil * (k - 1) / 2; /* the same size */
+    ConvAttrs a;
+    memset(&a, 0, sizeof a);
+    a.sp = 2;
+    a.group = c;
+    a.w = (Window){ .kh = k, .kw = k, .sh = 1, .sw = 1, .dh = dil, .dw = dil,
+                    .pt = pad, .pl = pad, .pb = pad, .pr = pad };
+    CDims d = { .n = n, .c = c, .h = h, .w = w, .oc = c, .oh = h, .ow = w, .cg = 1, .ocg = 1 };
+    ConvPlane g = { 1, h, w, h, w, k, k, 1, 1, dil, dil, pad, pad };
+    DwFlat f;
+    if (!dwflat_init(&f, &g))
+        return CHECK(false);
+    int64_t hw = h * w, kk = k * k;
+    int8_t *x = malloc((size_t)(n * c * hw)), *wk = malloc((size_t)(c * kk));
+    fill8(x, n * c * hw, mode);
+    fill8(wk, c * kk, mode == 0 ? 0 : 3);
+    for (int64_t i = 0; i < c * kk; i++) /* restricted range, as weights are */
+        wk[i] = wk[i] == -128 ? -127 : wk[i];
+    int32_t *want = malloc((size_t)(f.planes * hw) * sizeof(int32_t));
+    int32_t *got = malloc((size_t)(f.planes * hw) * sizeof(int32_t));
+    bool ok = true;
+    for (int64_t b = 0; b < n && ok; b++)
+        for (int64_t o0 = 0; o0 < c && ok; o0 += f.planes) {
+            int64_t np = c - o0 < f.planes ? c - o0 : f.planes;
+            const int8_t *xb = x + (b * c + o0) * hw;
+            for (int64_t p = 0; p < np; p++)
+                qk_dw_plane(&a, &d, xb + p * hw, wk + (o0 + p) * kk, zp, want + p * hw, NULL,
+                            SIMD_SCALAR);
+            memset(got, 0x5a, (size_t)(f.planes * hw) * sizeof(int32_t));
+            qk_dw_block(&f, xb, wk + o0 * kk, np, zp, got);
+            ok = expect_equal_i32("dw block", got, want, (size_t)(np * hw));
+        }
+    if (!ok)
+        printf("  dw block %lldx%lld k %lld d %lld c %lld n %lld mode %d zp %d\n", (long long)h,
+               (long long)w, (long long)k, (long long)dil, (long long)c, (long long)n, mode, zp);
+    free(x);
+    free(wk);
+    free(want);
+    free(got);
+    return ok;
+}
+
+static void test_dw_flat(void)
+{
+    if (simd_detected() < SIMD_AVX512)
+        return;
+    static const int64_t maps[][2] = { { 1, 1 }, { 2, 2 }, { 3, 3 }, { 4, 4 }, { 5, 5 },
+                                       { 6, 6 }, { 7, 7 }, { 8, 8 }, { 14, 14 }, { 3, 5 },
+                                       { 7, 2 }, { 1, 9 } };
+    static const int64_t ks[][2] = { { 3, 1 }, { 1, 1 }, { 5, 1 }, { 3, 2 } };
+    static const int32_t zps[] = { -128, 127, 0, 5 };
+    int t = 0;
+    for (int mi = 0; mi < 12; mi++)
+        for (int ki = 0; ki < 4; ki++)
+            for (int64_t c = 3; c <= 33; c += 15)
+                for (int64_t n = 1; n <= 3; n += 2, t++)
+                    if (!dw_flat_case(maps[mi][0], maps[mi][1], ks[ki][0], ks[ki][1], c, n, t % 4,
+                                      zps[t % 4]))
+                        return;
+}
+
 /* ---- im2row by chunks of batch rows against the row-by-row reference ---------------- */
 
 static void test_im2row(void)
@@ -361,5 +429,6 @@ int main(void)
     test_cap();
     test_requant();
     test_dw();
+    test_dw_flat();
     return test_summary("qkernels_int");
 }

@@ -13,6 +13,18 @@ void dwconv_cols(const ConvPlane *g, int64_t *lo, int64_t *hi)
         conv_tap_range(g->ow, g->w, g->sw, kj * g->dw - g->pl, &lo[kj], &hi[kj]);
 }
 
+void dwconv_prefetch_rows(const DwPlane *p, int64_t oy0, int64_t rows)
+{
+    const ConvPlane *g = p->g;
+    int64_t r0 = oy0 * g->sh - g->pt;
+    int64_t r1 = (oy0 + rows - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1;
+    r0 = r0 < 0 ? 0 : r0;
+    r1 = r1 > g->h ? g->h : r1;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t c = 0; c < g->w; c += 16) /* a 64-byte line per 16 floats */
+            __builtin_prefetch(p->x + r * g->w + c);
+}
+
 /* The reference: the rule of dwconv.h written out. */
 void dwconv_plane_scalar(const DwPlane *p)
 {
@@ -59,9 +71,28 @@ static void dw_planes(void *ctx, int64_t i0, int64_t i1)
     }
 }
 
+static void dw_flat_units(void *ctx, int64_t u0, int64_t u1)
+{
+    dwconv_flat_avx512(ctx, u0, u1);
+}
+
+bool dwconv_flat_forward(const ConvPlane *g, int64_t n, int64_t c, const float *x,
+                         const float *w, const DwEpi *epi, float *y)
+{
+    DwFlat f;
+    if (simd_level() != SIMD_AVX512 || !dwflat_init(&f, g))
+        return false;
+    DwFlatJob j = { &f, g, n, c, x, w, epi, y };
+    int64_t blocks = (c + f.planes - 1) / f.planes;
+    pool_for(blocks * n, pool_grain(f.planes * g->oh * g->ow * f.taps), dw_flat_units, &j);
+    return true;
+}
+
 void dwconv_forward(const ConvPlane *g, int64_t n, int64_t c, int64_t mult, const float *x,
                     const float *w, const DwEpi *epi, float *y)
 {
+    if (mult == 1 && dwflat_pays(g, n * c) && dwconv_flat_forward(g, n, c, x, w, epi, y))
+        return;
     DwJob j = { g, c, mult, x, w, epi, y, dwconv_plane_scalar };
     SimdLevel l = simd_level();
     if (g->kw <= DW_MAX_KW && l == SIMD_AVX512)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kern/dwconv_flat.h"
 #include "kern/simd.h"
 #include "qexec/qexec_internal.h"
 
@@ -83,6 +84,15 @@ void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, i
 size_t qk_dw_pad_bytes(const ConvAttrs *a, const CDims *d);
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level);
+/* Depthwise across planes (kern/dwconv_flat.h): the planes per block of the map (1 when
+ * there is none), whether the flat kernel runs this unit at level (one channel
+ * multiplier, stride 1, the same size, a map that pays: then *f is built), and one block
+ * of np consecutive planes of one sample (x its first input plane, wk its first channel's
+ * taps) into acc (np OH OW), the same integers as qk_dw_plane's. */
+int64_t qk_dw_block_planes(const ConvAttrs *a, const CDims *d);
+bool qk_dw_flat_map(const ConvAttrs *a, const CDims *d, SimdLevel level, DwFlat *f);
+void qk_dw_block(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np, int32_t zp,
+                 int32_t *acc);
 
 /* STEP_LIN_Q's integer run (LORT_QLINEAR units; others go to qexec_ort_run) and its
  * scratch (qkernels_linq.c). */

@@ -64,6 +64,44 @@ void qk_dw_pad(const ConvAttrs *a, const CDims *d, const int8_t *xp, int8_t zp, 
     memset(pad + hp * wp, 0, QK_DW_SLACK);
 }
 
+/* One channel's geometry as the float kernels describe it. */
+static ConvPlane qk_dw_geom(const ConvAttrs *a, const CDims *d)
+{
+    return (ConvPlane){ 1,       d->h,    d->w,    d->oh,   d->ow,   a->w.kh, a->w.kw,
+                        a->w.sh, a->w.sw, a->w.dh, a->w.dw, a->w.pt, a->w.pl };
+}
+
+int64_t qk_dw_block_planes(const ConvAttrs *a, const CDims *d)
+{
+    ConvPlane g = qk_dw_geom(a, d);
+    return dwflat_planes(&g);
+}
+
+bool qk_dw_flat_map(const ConvAttrs *a, const CDims *d, SimdLevel level, DwFlat *f)
+{
+    ConvPlane g = qk_dw_geom(a, d);
+    bool contig = g.sh == 1 && g.sw == 1 && g.oh == g.h && g.ow == g.w;
+#if defined(__x86_64__)
+    return level >= SIMD_AVX512 && contig && d->ocg == 1 && dwflat_pays(&g, d->n * d->oc) &&
+           dwflat_init(f, &g);
+#else
+    (void)level;
+    (void)contig;
+    (void)f;
+    return false;
+#endif
+}
+
+void qk_dw_block(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np, int32_t zp,
+                 int32_t *acc)
+{
+#if defined(__x86_64__)
+    qk_dw_flat_avx512(f, x, wk, np, zp, acc);
+#else
+    (void)f, (void)x, (void)wk, (void)np, (void)zp, (void)acc;
+#endif
+}
+
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level)
 {

@@ -2,6 +2,7 @@
 #ifndef QS_QKERNELS_DW_H
 #define QS_QKERNELS_DW_H
 
+#include "kern/dwconv_flat.h"
 #include "qexec/qkernels.h"
 
 /* The padded plane the SIMD versions read: every row and column a tap of an output
@@ -18,5 +19,11 @@ void qk_dw_padded_avx2(const ConvAttrs *a, const CDims *d, const int8_t *pad, co
                        int32_t zp, int32_t *acc);
 void qk_dw_padded_avx512(const ConvAttrs *a, const CDims *d, const int8_t *pad,
                          const int8_t *wk, int32_t zp, int32_t *acc);
+
+/* A block of np consecutive planes of one sample on the flat map f (contiguous: stride 1,
+ * the same size; one channel multiplier): x the block's first input plane, wk its first
+ * channel's taps, acc (np OH OW) the planes' sums, the same integers as qk_dw_plane. */
+void qk_dw_flat_avx512(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np,
+                       int32_t zp, int32_t *acc);
 
 #endif

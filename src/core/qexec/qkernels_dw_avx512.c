@@ -43,6 +43,46 @@ qk_dw_padded_avx512(const ConvAttrs *a, const CDims *d, const int8_t *pad, const
     }
 }
 
+/* The flat map (kern/dwconv_flat.h, stride 1 and the same size): 16 outputs of a block of
+ * planes per vector, a masked byte load per tap at the tap's shift (lanes outside the
+ * input load nothing and subtract nothing: (x - zp) is 0 there, as the reference skips
+ * them), each lane times its own channel's weight. */
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+qk_dw_flat_avx512(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np, int32_t zp,
+                  int32_t *acc)
+{
+    const int64_t taps = f->taps;
+    const bool one = f->planes == 1;
+    const __m512i vz = _mm512_set1_epi32(zp), vnp = _mm512_set1_epi32((int)np);
+    __m512i wt[DWF_MAX_TAPS];
+    if (one) {
+        for (int64_t t = 0; t < taps; t++)
+            wt[t] = _mm512_set1_epi32(wk[t]);
+    } else { /* lane k: channel k's tap t (every tap written before any vector is read) */
+        int32_t buf[DWF_MAX_TAPS][DWF_LANES];
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t k = 0; k < DWF_LANES; k++)
+                buf[t][k] = k < np ? wk[k * taps + t] : 0;
+        for (int64_t t = 0; t < taps; t++)
+            wt[t] = _mm512_loadu_si512(buf[t]);
+    }
+    for (int64_t v = 0; v < f->vecs; v++) {
+        __m512i pl = _mm512_loadu_si512(f->plane[v]);
+        __mmask16 live = _mm512_cmplt_epi32_mask(pl, vnp);
+        __m512i s = _mm512_setzero_si512();
+        for (int64_t t = 0; t < taps; t++) {
+            __mmask16 m = (__mmask16)(f->mask[v][t] & live);
+            const int8_t *p = (const int8_t *)((uintptr_t)x +
+                                               (uintptr_t)(v * DWF_LANES + f->shift[t]));
+            __m512i xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p));
+            xv = _mm512_maskz_sub_epi32(m, xv, vz);
+            __m512i wv = one ? wt[t] : _mm512_permutexvar_epi32(pl, wt[t]);
+            s = _mm512_add_epi32(s, _mm512_mullo_epi32(xv, wv));
+        }
+        _mm512_mask_storeu_epi32(acc + v * DWF_LANES, live, s);
+    }
+}
+
 #else
 typedef int qk_dw_avx512_empty; /* ISO C wants a declaration in every translation unit */
 #endif

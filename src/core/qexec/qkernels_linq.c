@@ -46,7 +46,9 @@ static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
         if (u->kind == LIN_DW) {
             c.rows = d.n * d.oc;
             c.chunk = 1;
-            c.col_bytes = qk_align((size_t)(d.oh * d.ow) * sizeof(int32_t)); /* the plane */
+            /* a plane, or a block of planes when the flat kernel runs */
+            c.col_bytes = qk_align((size_t)(qk_dw_block_planes(&u->ca, &d) * d.oh * d.ow) *
+                                   sizeof(int32_t));
             c.part_bytes = c.col_bytes + qk_align(qk_dw_pad_bytes(&u->ca, &d));
         } else {
             c.rows = d.n * d.oh * d.ow;
@@ -82,6 +84,7 @@ typedef struct QlRun {
     const LinUnit *u;
     QlCut cut;
     CDims d;                /* conv, DW */
+    const DwFlat *flat;     /* DW across planes: units are blocks x samples; else NULL */
     const int8_t *x;
     int8_t *y;
     char *scratch;
@@ -174,6 +177,25 @@ static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
                       R->y + (b * d->oc + c) * ohw, simd_level());
 }
 
+/* Block un / N of sample un % N (block-major, as the float path) across planes. */
+static void ql_unit_dw_flat(const QlRun *R, int64_t un, char *buf)
+{
+    const LinUnit *u = R->u;
+    const CDims *d = &R->d;
+    const DwFlat *f = R->flat;
+    int64_t b = un % d->n, o0 = un / d->n * f->planes, ohw = d->oh * d->ow;
+    int64_t np = d->oc - o0 < f->planes ? d->oc - o0 : f->planes;
+    int32_t *acc = (int32_t *)buf;
+    qk_dw_block(f, R->x + (b * d->c + o0) * d->h * d->w, u->wq + o0 * f->taps, np,
+                u->in_qp.zero_point, acc);
+    for (int64_t k = 0; k < np; k++) {
+        int64_t c = o0 + k;
+        QkRqVec rv = qk_rqvec_at(u->rv, c);
+        qk_requant_row_at(acc + k * ohw, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point,
+                          u->lo, u->hi, R->y + (b * d->oc + c) * ohw, simd_level());
+    }
+}
+
 static void ql_part(void *ctx, int64_t begin, int64_t end)
 {
     const QlRun *R = ctx;
@@ -185,6 +207,8 @@ static void ql_part(void *ctx, int64_t begin, int64_t end)
                 ql_unit_gemm(R, un, buf);
             else if (R->u->kind == LIN_CONV)
                 ql_unit_conv(R, un, buf);
+            else if (R->flat)
+                ql_unit_dw_flat(R, un, buf);
             else
                 ql_unit_dw(R, un, buf);
         }
@@ -199,6 +223,11 @@ void qk_lin_q_int(const Step *s, StepIO *io)
     R.cut = ql_cut(R.u, &io->in[0]->shape, &io->out.shape);
     if (R.u->kind != LIN_GEMM)
         R.d = qk_dims(&R.u->ca, &io->in[0]->shape, &io->out.shape);
+    DwFlat flat;
+    if (R.u->kind == LIN_DW && qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat)) {
+        R.flat = &flat;
+        R.cut.units = (R.d.oc + flat.planes - 1) / flat.planes * R.d.n;
+    }
     R.x = io->in[0]->data;
     R.y = io->out.data;
     R.scratch = io->scratch;
