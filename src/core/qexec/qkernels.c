@@ -124,33 +124,47 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
     }
 }
 
-/* Rows of output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, tap by tap:
- * each tap's valid pixels (geom_range) copy from one input row, the rest read zp. */
+/* Where rows end: the im2row chunk being written and the whole input batch. A short copy
+ * may move 8 bytes when both ends have room: the bytes past a kernel row belong to later
+ * taps or pixels of the chunk, which are written after it. */
+typedef struct QkBounds {
+    const int8_t *x_end;
+    const int8_t *out_end;
+} QkBounds;
+
+/* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, pixel by pixel: those
+ * whose kernel rows lie inside the input's width copy each row of kw <= 8 taps with one
+ * 8-byte move; the others (borders, dilated or wide kernels) go through qk_im2row_row. */
 static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
-                           int64_t oh, int64_t ow0, int64_t n, int8_t *out)
+                           int64_t oh, int64_t ow0, int64_t n, int8_t *out,
+                           const QkBounds *bd)
 {
-    const int64_t kk = d->cg * a->w.kh * a->w.kw, sw = a->w.sw;
-    for (int64_t c = 0; c < d->cg; c++)
-        for (int64_t i = 0; i < a->w.kh; i++) {
-            int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
-            bool row_in = ih >= 0 && ih < d->h;
-            const int8_t *xr = row_in ? x + (c * d->h + ih) * d->w : x;
-            for (int64_t j = 0; j < a->w.kw; j++) {
-                int8_t *dst = out + (c * a->w.kh + i) * a->w.kw + j;
-                int64_t offw = j * a->w.dw - a->w.pl, v0 = 0, v1 = 0;
-                if (row_in)
-                    geom_range(d->ow, d->w, sw, offw, &v0, &v1); /* pixels inside */
-                v0 = v0 < ow0 ? ow0 : v0 > ow0 + n ? ow0 + n : v0;
-                v1 = v1 < v0 ? v0 : v1 > ow0 + n ? ow0 + n : v1;
-                int64_t t = 0;
-                for (; t < v0 - ow0; t++)
-                    dst[t * kk] = zp;
-                for (; t < v1 - ow0; t++)
-                    dst[t * kk] = xr[(ow0 + t) * sw + offw];
-                for (; t < n; t++)
-                    dst[t * kk] = zp;
-            }
+    const int64_t kk = d->cg * a->w.kh * a->w.kw, kw = a->w.kw, hw = d->h * d->w;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t w0 = (ow0 + t) * a->w.sw - a->w.pl;
+        int8_t *r = out + t * kk;
+        if (a->w.dw != 1 || kw > 8 || w0 < 0 || w0 + kw > d->w) {
+            qk_im2row_row(a, d, x, zp, oh, ow0 + t, r);
+            continue;
         }
+        /* in address order, so that a move's extra bytes are always rewritten later */
+        for (int64_t c = 0; c < d->cg; c++)
+            for (int64_t i = 0; i < a->w.kh; i++, r += kw) {
+                int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
+                if (ih < 0 || ih >= d->h) {
+                    memset(r, zp, (size_t)kw);
+                    continue;
+                }
+                const int8_t *src = x + c * hw + ih * d->w + w0;
+                if (r + 8 <= bd->out_end && src + 8 <= bd->x_end) {
+                    uint64_t v;
+                    memcpy(&v, src, 8);
+                    memcpy(r, &v, 8);
+                } else {
+                    memcpy(r, src, (size_t)kw);
+                }
+            }
+    }
 }
 
 void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
@@ -160,22 +174,19 @@ void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t
     const int64_t kk = d->cg * a->w.kh * a->w.kw;
     const bool pointwise = a->w.kh == 1 && a->w.kw == 1 && a->w.sh == 1 && a->w.sw == 1 &&
                            a->w.pt == 0 && a->w.pl == 0 && d->oh == d->h && d->ow == d->w;
+    const QkBounds bd = { .x_end = x + d->n * per_in, .out_end = col + (r1 - r0) * kk };
     for (int64_t r = r0; r < r1;) {
         int64_t b = r / ohw, p = r % ohw;
         int64_t run = ohw - p < r1 - r ? ohw - p : r1 - r;
         const int8_t *xs = x + b * per_in + g * d->cg * hw;
         int8_t *out = col + (r - r0) * kk;
         if (pointwise) { /* a transpose: rows are pixels, columns channels */
-            for (int64_t c = 0; c < d->cg; c++) {
-                const int8_t *src = xs + c * hw + p;
-                for (int64_t t = 0; t < run; t++)
-                    out[t * kk + c] = src[t];
-            }
+            qk_transpose_i8(xs + p, hw, d->cg, run, out, kk);
         } else {
             for (int64_t t = 0; t < run;) { /* a stretch of one output row */
                 int64_t oh = (p + t) / d->ow, ow0 = (p + t) % d->ow;
                 int64_t n = d->ow - ow0 < run - t ? d->ow - ow0 : run - t;
-                qk_im2row_span(a, d, xs, zp, oh, ow0, n, out + t * kk);
+                qk_im2row_span(a, d, xs, zp, oh, ow0, n, out + t * kk, &bd);
                 t += n;
             }
         }
@@ -570,12 +581,7 @@ static void qk_add_range(void *ctx, int64_t i0, int64_t i1)
             y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
         return;
     }
-    int64_t za = ad->za, zb = ad->zb;
-    for (int64_t i = i0; i < i1; i++) {
-        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
-        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
-        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
-    }
+    qk_add_exact(ad, p, a + i0, b + i0, y + i0, i1 - i0, simd_level());
 }
 
 /* ---- STEP_Q_ADD ------------------------------------------------------------------------ */

@@ -52,8 +52,22 @@ QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0);
 void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
                      const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
                      SimdLevel level);
-/* The AVX-512 versions (qkernels_requant_avx512.c): channels, and a contiguous row of one
- * channel whose constants are lane 0 of v. */
+/* A block of GEMM results, rows x n channels (row stride ld): y[i ys + j] = the
+ * requantization of sat32(acc[i ld + j] + corr[j]) under rq[j], the same integers as
+ * qk_requant_row; the constants of each group of channels are read once for all the rows.
+ * level picks the version (the SIMD one needs v->rule >= 0). */
+void qk_requant_block(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                      const int64_t *corr, const Requant *rq, const QkRqVec *v, int32_t z,
+                      int32_t lo, int32_t hi, int8_t *y, int64_t ys, SimdLevel level);
+/* dst[j ld + i] = src[i ls + j] for i < rows, j < cols: a byte transpose, 16 x 16 tiles in
+ * SSE2 registers on x86-64 (qkernels_transpose.c). */
+void qk_transpose_i8(const int8_t *src, int64_t ls, int64_t rows, int64_t cols, int8_t *dst,
+                     int64_t ld);
+/* The AVX-512 versions (qkernels_requant_avx512.c): channels, a block, and a contiguous row
+ * of one channel whose constants are lane 0 of v. */
+void qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                             const int64_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                             int32_t hi, int8_t *y, int64_t ys);
 void qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr,
                             const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y);
 void qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
@@ -62,6 +76,14 @@ void qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const Qk
 void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requant *r,
                        const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
                        SimdLevel level);
+
+/* The int8 Add of n elements under the qscope rule (ad->rule == TADD_EXACT, out: the
+ * output's parameters; qkernels_add.c), target_add_apply's integers; level picks the
+ * version. */
+void qk_add_exact(const TargetAdd *ad, const QParams *out, const int8_t *a, const int8_t *b,
+                  int8_t *y, int64_t n, SimdLevel level);
+void qk_add_exact_avx512(const TargetAdd *ad, const QParams *out, const int8_t *a,
+                         const int8_t *b, int8_t *y, int64_t n);
 
 /* Row r of the im2row matrix of one sample and group, r = oh OW + ow: (CG*KH*KW) taps from
  * x (CG, H, W); taps outside the input read the zero point zp, the quantized 0, so
