@@ -124,47 +124,50 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
     }
 }
 
-/* Where rows end: the im2row chunk being written and the whole input batch. A short copy
- * may move 8 bytes when both ends have room: the bytes past a kernel row belong to later
- * taps or pixels of the chunk, which are written after it. */
-typedef struct QkBounds {
-    const int8_t *x_end;
-    const int8_t *out_end;
-} QkBounds;
+enum { QK_PAD_ROW = 4096 }; /* bytes of a padded input row on the stack, at most */
 
-/* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, pixel by pixel: those
- * whose kernel rows lie inside the input's width copy each row of kw <= 8 taps with one
- * 8-byte move; the others (borders, dilated or wide kernels) go through qk_im2row_row. */
+/* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, kernel row by kernel row:
+ * input row ih of channel c is first laid out padded with zp (pad[k] is input column
+ * k - pl), so every pixel's kw taps are a plain copy with no range checks; a row outside
+ * the input is all zp. With kw <= 8 and no dilation a pixel's taps move as 8 bytes: the
+ * extra bytes land on later taps of the same pixel, written after, except near the end of
+ * the pixel's row, where the copy is exact. Wider rows (beyond QK_PAD_ROW) go pixel by
+ * pixel through qk_im2row_row. */
 static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
-                           int64_t oh, int64_t ow0, int64_t n, int8_t *out,
-                           const QkBounds *bd)
+                           int64_t oh, int64_t ow0, int64_t n, int8_t *out)
 {
-    const int64_t kk = d->cg * a->w.kh * a->w.kw, kw = a->w.kw, hw = d->h * d->w;
-    for (int64_t t = 0; t < n; t++) {
-        int64_t w0 = (ow0 + t) * a->w.sw - a->w.pl;
-        int8_t *r = out + t * kk;
-        if (a->w.dw != 1 || kw > 8 || w0 < 0 || w0 + kw > d->w) {
-            qk_im2row_row(a, d, x, zp, oh, ow0 + t, r);
-            continue;
-        }
-        /* in address order, so that a move's extra bytes are always rewritten later */
-        for (int64_t c = 0; c < d->cg; c++)
-            for (int64_t i = 0; i < a->w.kh; i++, r += kw) {
-                int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
-                if (ih < 0 || ih >= d->h) {
-                    memset(r, zp, (size_t)kw);
-                    continue;
-                }
-                const int8_t *src = x + c * hw + ih * d->w + w0;
-                if (r + 8 <= bd->out_end && src + 8 <= bd->x_end) {
+    const int64_t kh = a->w.kh, kw = a->w.kw, kk = d->cg * kh * kw, sw = a->w.sw;
+    const int64_t pw = (ow0 + n - 1) * sw + (kw - 1) * a->w.dw + 1; /* columns read */
+    if (pw + 8 > QK_PAD_ROW) {
+        for (int64_t t = 0; t < n; t++)
+            qk_im2row_row(a, d, x, zp, oh, ow0 + t, out + t * kk);
+        return;
+    }
+    int8_t pad[QK_PAD_ROW];
+    const int64_t k0 = a->w.pl > 0 ? a->w.pl : 0;
+    const int64_t k1 = a->w.pl + d->w < pw ? a->w.pl + d->w : pw;
+    const bool move8 = kw <= 8 && a->w.dw == 1;
+    for (int64_t c = 0; c < d->cg; c++)
+        for (int64_t i = 0; i < kh; i++) {
+            int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
+            memset(pad, zp, (size_t)(pw + 8));
+            if (ih >= 0 && ih < d->h && k1 > k0)
+                memcpy(pad + k0, x + (c * d->h + ih) * d->w + k0 - a->w.pl, (size_t)(k1 - k0));
+            int64_t off = (c * kh + i) * kw;
+            const int8_t *src = pad + ow0 * sw;
+            int8_t *dst = out + off;
+            if (move8 && off + 8 <= kk) {
+                for (int64_t t = 0; t < n; t++, src += sw, dst += kk) {
                     uint64_t v;
                     memcpy(&v, src, 8);
-                    memcpy(r, &v, 8);
-                } else {
-                    memcpy(r, src, (size_t)kw);
+                    memcpy(dst, &v, 8);
                 }
+            } else {
+                for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                    for (int64_t j = 0; j < kw; j++)
+                        dst[j] = src[j * a->w.dw];
             }
-    }
+        }
 }
 
 void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
@@ -174,7 +177,6 @@ void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t
     const int64_t kk = d->cg * a->w.kh * a->w.kw;
     const bool pointwise = a->w.kh == 1 && a->w.kw == 1 && a->w.sh == 1 && a->w.sw == 1 &&
                            a->w.pt == 0 && a->w.pl == 0 && d->oh == d->h && d->ow == d->w;
-    const QkBounds bd = { .x_end = x + d->n * per_in, .out_end = col + (r1 - r0) * kk };
     for (int64_t r = r0; r < r1;) {
         int64_t b = r / ohw, p = r % ohw;
         int64_t run = ohw - p < r1 - r ? ohw - p : r1 - r;
@@ -186,7 +188,7 @@ void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t
             for (int64_t t = 0; t < run;) { /* a stretch of one output row */
                 int64_t oh = (p + t) / d->ow, ow0 = (p + t) % d->ow;
                 int64_t n = d->ow - ow0 < run - t ? d->ow - ow0 : run - t;
-                qk_im2row_span(a, d, xs, zp, oh, ow0, n, out + t * kk, &bd);
+                qk_im2row_span(a, d, xs, zp, oh, ow0, n, out + t * kk);
                 t += n;
             }
         }
