@@ -124,50 +124,59 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
     }
 }
 
-enum { QK_PAD_ROW = 4096 }; /* bytes of a padded input row on the stack, at most */
+enum { QK_PAD_BYTES = 16384 }; /* padded input rows on the stack, at most */
 
-/* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, kernel row by kernel row:
- * input row ih of channel c is first laid out padded with zp (pad[k] is input column
- * k - pl), so every pixel's kw taps are a plain copy with no range checks; a row outside
- * the input is all zp. With kw <= 8 and no dilation a pixel's taps move as 8 bytes: the
- * extra bytes land on later taps of the same pixel, written after, except near the end of
- * the pixel's row, where the copy is exact. Wider rows (beyond QK_PAD_ROW) go pixel by
- * pixel through qk_im2row_row. */
+/* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group. The kh input rows of a
+ * slice of channels are first laid out padded with zp (row[k] is input column k - pl; a
+ * row outside the input is all zp), so that every pixel's kw taps are then a plain copy
+ * with no range checks. With kw <= 8 and no dilation a pixel's taps move as 8 bytes: the
+ * extra bytes land on later taps of the same pixel, written after it, except near the end
+ * of the pixel's row, where the copy is exact. The two passes are apart so that the 8-byte
+ * loads never wait on the byte stores that made the row. Rows too wide for the buffer go
+ * pixel by pixel through qk_im2row_row. */
 static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
                            int64_t oh, int64_t ow0, int64_t n, int8_t *out)
 {
     const int64_t kh = a->w.kh, kw = a->w.kw, kk = d->cg * kh * kw, sw = a->w.sw;
-    const int64_t pw = (ow0 + n - 1) * sw + (kw - 1) * a->w.dw + 1; /* columns read */
-    if (pw + 8 > QK_PAD_ROW) {
+    const int64_t rw = (ow0 + n - 1) * sw + (kw - 1) * a->w.dw + 1 + 8; /* + 8: slack */
+    if (kh * rw > QK_PAD_BYTES) {
         for (int64_t t = 0; t < n; t++)
             qk_im2row_row(a, d, x, zp, oh, ow0 + t, out + t * kk);
         return;
     }
-    int8_t pad[QK_PAD_ROW];
+    int8_t pad[QK_PAD_BYTES];
     const int64_t k0 = a->w.pl > 0 ? a->w.pl : 0;
-    const int64_t k1 = a->w.pl + d->w < pw ? a->w.pl + d->w : pw;
+    const int64_t k1 = a->w.pl + d->w < rw - 8 ? a->w.pl + d->w : rw - 8;
     const bool move8 = kw <= 8 && a->w.dw == 1;
-    for (int64_t c = 0; c < d->cg; c++)
-        for (int64_t i = 0; i < kh; i++) {
-            int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
-            memset(pad, zp, (size_t)(pw + 8));
-            if (ih >= 0 && ih < d->h && k1 > k0)
-                memcpy(pad + k0, x + (c * d->h + ih) * d->w + k0 - a->w.pl, (size_t)(k1 - k0));
-            int64_t off = (c * kh + i) * kw;
-            const int8_t *src = pad + ow0 * sw;
-            int8_t *dst = out + off;
-            if (move8 && off + 8 <= kk) {
-                for (int64_t t = 0; t < n; t++, src += sw, dst += kk) {
-                    uint64_t v;
-                    memcpy(&v, src, 8);
-                    memcpy(dst, &v, 8);
-                }
-            } else {
-                for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
-                    for (int64_t j = 0; j < kw; j++)
-                        dst[j] = src[j * a->w.dw];
+    const int64_t cs = QK_PAD_BYTES / (kh * rw); /* channels per slice */
+    for (int64_t c0 = 0; c0 < d->cg; c0 += cs) {
+        int64_t c1 = c0 + cs < d->cg ? c0 + cs : d->cg;
+        memset(pad, zp, (size_t)((c1 - c0) * kh * rw));
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t i = 0; i < kh; i++) {
+                int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
+                if (ih >= 0 && ih < d->h && k1 > k0)
+                    memcpy(pad + ((c - c0) * kh + i) * rw + k0,
+                           x + (c * d->h + ih) * d->w + k0 - a->w.pl, (size_t)(k1 - k0));
             }
-        }
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t i = 0; i < kh; i++) {
+                int64_t off = (c * kh + i) * kw;
+                const int8_t *src = pad + ((c - c0) * kh + i) * rw + ow0 * sw;
+                int8_t *dst = out + off;
+                if (move8 && off + 8 <= kk) {
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk) {
+                        uint64_t v;
+                        memcpy(&v, src, 8);
+                        memcpy(dst, &v, 8);
+                    }
+                } else {
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                        for (int64_t j = 0; j < kw; j++)
+                            dst[j] = src[j * a->w.dw];
+                }
+            }
+    }
 }
 
 void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
