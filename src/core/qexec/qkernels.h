@@ -46,12 +46,6 @@ void qk_rqvec_free(QkRqVec *v);
 /* v's lanes from channel c0 on. */
 QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0);
 
-/* Across channels: y[c] = the requantization of sat32(acc[c] + corr[c]) under rq[c], for
- * 0 <= c < n; the same integers as qk_requant_row per channel. level picks the version
- * (the SIMD one needs v->rule >= 0). */
-void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
-                     const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
-                     SimdLevel level);
 /* A block of GEMM results, rows x n channels (row stride ld): y[i ys + j] = the
  * requantization of sat32(acc[i ld + j] + corr[j]) under rq[j], the same integers as
  * qk_requant_row; the constants of each group of channels are read once for all the rows.
@@ -63,13 +57,11 @@ void qk_requant_block(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
  * SSE2 registers on x86-64 (qkernels_transpose.c). */
 void qk_transpose_i8(const int8_t *src, int64_t ls, int64_t rows, int64_t cols, int8_t *dst,
                      int64_t ld);
-/* The AVX-512 versions (qkernels_requant_avx512.c): channels, a block, and a contiguous row
- * of one channel whose constants are lane 0 of v. */
+/* The AVX-512 versions (qkernels_requant_avx512.c): a block, and a contiguous row of one
+ * channel whose constants are lane 0 of v. */
 void qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
                              const int64_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
                              int32_t hi, int8_t *y, int64_t ys);
-void qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr,
-                            const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y);
 void qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
                            int32_t z, int32_t lo, int32_t hi, int8_t *y);
 /* qk_requant_row on a contiguous row with the best version for level. */

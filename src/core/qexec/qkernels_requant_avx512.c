@@ -71,20 +71,6 @@ QR_INLINE void qr_load_lanes(const QkRqVec *v, int64_t c, __mmask8 m, QrLanes *L
     L->scale = _mm256_maskz_loadu_ps(m, v->scale + c);
 }
 
-__attribute__((target(QR_TARGET))) void
-qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr, const QkRqVec *v,
-                       int32_t z, int32_t lo, int32_t hi, int8_t *y)
-{
-    for (int64_t c = 0; c < n; c += 8) {
-        __mmask8 m = n - c >= 8 ? 0xff : (__mmask8)((1u << (n - c)) - 1);
-        QrLanes L;
-        qr_load_lanes(v, c, m, &L);
-        __m512i a = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + c)),
-                                     _mm512_maskz_loadu_epi64(m, corr + c));
-        _mm512_mask_cvtepi64_storeu_epi8(y + c, m, qr_lanes(v->rule, a, &L, z, lo, hi));
-    }
-}
-
 /* The int8 results of channels j .. j + 15 (mask m) of one row of accumulators. */
 QR_INLINE __m128i qr_row16(int rule, const int32_t *acc, __mmask16 m, __m512i corr0,
                            __m512i corr1, const QrLanes *L0, const QrLanes *L1, int32_t z,
