@@ -659,6 +659,8 @@ static void step_q_concat_run(const Step *s, StepIO *io)
 
 /* ---- pools ------------------------------------------------------------------------------ */
 
+enum { QK_POOL_ROW = 4096 }; /* bytes of a row's column maxima on the stack, at most */
+
 static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
     const QkElem *e = ctx;
@@ -688,6 +690,25 @@ static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
         for (int64_t oh = 0; oh < oh_n; oh++) {
             int64_t hs = oh * a->w.sh - a->w.pt, a0, a1;
             geom_range(a->w.kh, h, a->w.dh, hs, &a0, &a1);
+            if (a1 > a0 && w <= QK_POOL_ROW) {
+                /* the max down the window's rows first, column by column, then along
+                 * each window's columns: the same taps, so the same max */
+                int8_t vm[QK_POOL_ROW];
+                memcpy(vm, xp + (hs + a0 * a->w.dh) * w, (size_t)w);
+                for (int64_t i = a0 + 1; i < a1; i++) {
+                    const int8_t *xr = xp + (hs + i * a->w.dh) * w;
+                    for (int64_t k = 0; k < w; k++)
+                        vm[k] = xr[k] > vm[k] ? xr[k] : vm[k];
+                }
+                for (int64_t ow = 0; ow < ow_n; ow++) {
+                    int64_t ws = ow * a->w.sw - a->w.pl;
+                    int32_t m = INT32_MIN;
+                    for (int64_t j = cb[2 * ow]; j < cb[2 * ow + 1]; j++)
+                        m = vm[ws + j * a->w.dw] > m ? vm[ws + j * a->w.dw] : m;
+                    yp[oh * ow_n + ow] = (int8_t)m;
+                }
+                continue;
+            }
             for (int64_t ow = 0; ow < ow_n; ow++) {
                 int64_t ws = ow * a->w.sw - a->w.pl, b0 = cb[2 * ow], b1 = cb[2 * ow + 1];
                 int32_t m = INT32_MIN;

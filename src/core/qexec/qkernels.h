@@ -1,6 +1,8 @@
 /* Pieces of the integer kernels shared by the step files of the executor (qkernels.c: the
  * step table; qkernels_linq.c: int8-static linear units; qkernels_requant.c: the target's
- * requantization; qkernels_dw*.c: int8 depthwise). Internal to qexec. */
+ * requantization; qkernels_transpose.c: the byte transpose of conv outputs and pointwise
+ * im2row; qkernels_add.c: the int8 Add; qkernels_dw*.c: int8 depthwise). Internal to
+ * qexec. */
 #ifndef QS_QKERNELS_H
 #define QS_QKERNELS_H
 
