@@ -73,7 +73,8 @@ void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requan
 
 /* The int8 Add of n elements under the qscope rule (ad->rule == TADD_EXACT, out: the
  * output's parameters; qkernels_add.c), target_add_apply's integers; level picks the
- * version. */
+ * version (the AVX-512 one lives with the requantization lanes, in
+ * qkernels_requant_avx512.c). */
 void qk_add_exact(const TargetAdd *ad, const QParams *out, const int8_t *a, const int8_t *b,
                   int8_t *y, int64_t n, SimdLevel level);
 void qk_add_exact_avx512(const TargetAdd *ad, const QParams *out, const int8_t *a,

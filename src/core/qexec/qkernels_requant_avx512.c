@@ -1,7 +1,8 @@
 /* The requantization with AVX-512, 8 accumulators at a time in 64-bit lanes: the same
  * integer steps as the scalar rows of qkernels_requant.c (their comments give the
- * arithmetic), so the same int8 results; tests/unit/test_qkernels_requant.c compares them.
- * Tails use masked loads and stores, so nothing past n is touched. */
+ * arithmetic), so the same int8 results; tests/unit/test_qkernels_int.c and
+ * test_qkernels_epi.c compare them. The int8 Add of the qscope rule uses the same lanes and
+ * rounding. Tails use masked loads and stores, so nothing past n is touched. */
 #include "qexec/qkernels.h"
 
 #if defined(__x86_64__)
