@@ -4,7 +4,7 @@
  *     against qk_requant_row element by element, for every rule, with accumulators at the
  *     int32 limits, and nothing written between the rows of the destination;
  *   - the byte transpose against the obvious double loop, on shapes around its 16 x 16
- *     tiles;
+ *     tiles, and the byte max and clamp on every int8 value and tail length;
  *   - the int8 Add under the qscope rule (qk_add_exact) against target_add_apply on every
  *     pair of int8 inputs, zero points and clamps at the int8 limits, scale ratios that
  *     give every shift;
@@ -144,6 +144,38 @@ static void test_transpose(void)
     }
 }
 
+/* ---- signed byte max and clamp: every value against every bound ------------------------ */
+
+static void test_max_clamp(void)
+{
+    enum { N = 256 * 256 + 7 };
+    int8_t *x = malloc(N), *m = malloc(N), *want = malloc(N), *got = malloc(N + 1);
+    for (int i = 0; i < N; i++) {
+        x[i] = (int8_t)i;
+        m[i] = (int8_t)(i >> 8);
+        want[i] = x[i] > m[i] ? x[i] : m[i];
+    }
+    qk_max_i8(m, x, N);
+    CHECK(memcmp(m, want, N) == 0);
+    static const int8_t bounds[][2] = { { -128, 127 }, { 0, 127 }, { 0, 6 }, { -128, -128 },
+                                        { 127, 127 }, { -5, 100 }, { -1, 0 } };
+    for (int b = 0; b < 7; b++) {
+        int8_t lo = bounds[b][0], hi = bounds[b][1];
+        for (int i = 0; i < N; i++)
+            want[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        for (int64_t len = N - 20; len <= N; len += 7) { /* tails of every length mod 16 */
+            memset(got, 0x66, N + 1);
+            qk_clamp_i8(x, got, len, lo, hi);
+            if (!CHECK(memcmp(got, want, (size_t)len) == 0) || !CHECK(got[len] == 0x66))
+                printf("  clamp [%d, %d] length %lld\n", lo, hi, (long long)len);
+        }
+    }
+    free(x);
+    free(m);
+    free(want);
+    free(got);
+}
+
 /* ---- int8 Add --------------------------------------------------------------------------- */
 
 static bool add_case(float sa, int32_t za, float sb, int32_t zb, float so, int32_t zo,
@@ -267,6 +299,7 @@ int main(void)
 {
     test_block();
     test_transpose();
+    test_max_clamp();
     test_add();
     test_im2row_wide();
     return test_summary("qkernels_epi");

@@ -695,11 +695,8 @@ static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
                  * each window's columns: the same taps, so the same max */
                 int8_t vm[QK_POOL_ROW];
                 memcpy(vm, xp + (hs + a0 * a->w.dh) * w, (size_t)w);
-                for (int64_t i = a0 + 1; i < a1; i++) {
-                    const int8_t *xr = xp + (hs + i * a->w.dh) * w;
-                    for (int64_t k = 0; k < w; k++)
-                        vm[k] = xr[k] > vm[k] ? xr[k] : vm[k];
-                }
+                for (int64_t i = a0 + 1; i < a1; i++)
+                    qk_max_i8(vm, xp + (hs + i * a->w.dh) * w, w);
                 for (int64_t ow = 0; ow < ow_n; ow++) {
                     int64_t ws = ow * a->w.sw - a->w.pl;
                     int32_t m = INT32_MIN;
@@ -869,7 +866,11 @@ static void step_q_clamp_run(const Step *s, StepIO *io)
     }
     const int8_t *x = io->in[0]->data;
     int8_t *y = io->out.data;
-    for (int64_t i = 0; i < n; i++)
+    if (s->lo >= INT8_MIN && s->lo <= s->hi && s->hi <= INT8_MAX) {
+        qk_clamp_i8(x, y, n, (int8_t)s->lo, (int8_t)s->hi);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) /* bounds outside int8: the general rule */
         y[i] = (int8_t)qk_clamp(x[i], s->lo, s->hi);
 }
 

@@ -1,7 +1,6 @@
 /* Pieces of the integer kernels shared by the step files of the executor (qkernels.c: the
  * step table; qkernels_linq.c: int8-static linear units; qkernels_requant.c: the target's
- * requantization; qkernels_transpose.c: the byte transpose of conv outputs and pointwise
- * im2row; qkernels_add.c: the int8 Add; qkernels_dw*.c: int8 depthwise). Internal to
+ * requantization; qkernels_bytes.c: byte transposes, max and clamp; qkernels_add.c: the int8 Add; qkernels_dw*.c: int8 depthwise). Internal to
  * qexec. */
 #ifndef QS_QKERNELS_H
 #define QS_QKERNELS_H
@@ -56,9 +55,13 @@ void qk_requant_block(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
                       const int64_t *corr, const Requant *rq, const QkRqVec *v, int32_t z,
                       int32_t lo, int32_t hi, int8_t *y, int64_t ys, SimdLevel level);
 /* dst[j ld + i] = src[i ls + j] for i < rows, j < cols: a byte transpose, 16 x 16 tiles in
- * SSE2 registers on x86-64 (qkernels_transpose.c). */
+ * SSE2 registers on x86-64 (qkernels_bytes.c). */
 void qk_transpose_i8(const int8_t *src, int64_t ls, int64_t rows, int64_t cols, int8_t *dst,
                      int64_t ld);
+/* m[i] = max(m[i], x[i]) for i < n (qkernels_bytes.c). */
+void qk_max_i8(int8_t *m, const int8_t *x, int64_t n);
+/* y[i] = clamp(x[i], lo, hi) for i < n, lo <= hi (qkernels_bytes.c). */
+void qk_clamp_i8(const int8_t *x, int8_t *y, int64_t n, int8_t lo, int8_t hi);
 /* The AVX-512 versions (qkernels_requant_avx512.c): a block, and a contiguous row of one
  * channel whose constants are lane 0 of v. */
 void qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,

@@ -1,6 +1,9 @@
-/* The byte transpose of the int8 engine: a conv's GEMM rows (pixels x channels) into its
- * channel-major output planes, and a pointwise conv's input planes into im2row rows. Pure
- * data movement, so every version stores the same bytes. */
+/* Byte kernels of the int8 engine in SSE2 registers (every x86-64 has them), pure data
+ * movement or comparisons, so every version stores the same bytes: the transpose of a
+ * conv's GEMM rows (pixels x channels) into its channel-major output planes and of a
+ * pointwise conv's input planes into im2row rows, and the signed max and clamp of MaxPool
+ * and Relu / Clip (SSE2 compares bytes unsigned only: x ^ 0x80 maps int8 onto uint8
+ * keeping the order). */
 #include <string.h>
 
 #include "qexec/qkernels.h"
@@ -99,4 +102,36 @@ void qk_transpose_i8(const int8_t *src, int64_t ls, int64_t rows, int64_t cols, 
     for (int64_t j = 0; j < cols; j++)
         for (int64_t i = 0; i < rows; i++)
             dst[j * ld + i] = src[i * ls + j];
+}
+
+void qk_max_i8(int8_t *m, const int8_t *x, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__x86_64__)
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(m + i)), flip);
+        __m128i b = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + i)), flip);
+        _mm_storeu_si128((__m128i *)(m + i), _mm_xor_si128(_mm_max_epu8(a, b), flip));
+    }
+#endif
+    for (; i < n; i++)
+        m[i] = x[i] > m[i] ? x[i] : m[i];
+}
+
+void qk_clamp_i8(const int8_t *x, int8_t *y, int64_t n, int8_t lo, int8_t hi)
+{
+    int64_t i = 0;
+#if defined(__x86_64__)
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    const __m128i vlo = _mm_xor_si128(_mm_set1_epi8(lo), flip);
+    const __m128i vhi = _mm_xor_si128(_mm_set1_epi8(hi), flip);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + i)), flip);
+        v = _mm_min_epu8(_mm_max_epu8(v, vlo), vhi);
+        _mm_storeu_si128((__m128i *)(y + i), _mm_xor_si128(v, flip));
+    }
+#endif
+    for (; i < n; i++)
+        y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
 }
