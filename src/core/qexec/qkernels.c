@@ -124,6 +124,36 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
     }
 }
 
+static inline void qk_move8(int8_t *dst, const int8_t *src)
+{
+    uint64_t v;
+    memcpy(&v, src, 8);
+    memcpy(dst, &v, 8);
+}
+
+/* n bytes by 8-byte moves, the last one ending at n (overlapping): rows of a few dozen
+ * bytes, where a memcpy call costs more than the copy. */
+static inline void qk_copy_short(int8_t *dst, const int8_t *src, int64_t n)
+{
+    if (n < 8) { /* pieces of constant size, which compile to plain moves */
+        int64_t k = 0;
+        if (n & 4) {
+            memcpy(dst, src, 4);
+            k = 4;
+        }
+        if (n & 2) {
+            memcpy(dst + k, src + k, 2);
+            k += 2;
+        }
+        if (n & 1)
+            dst[k] = src[k];
+        return;
+    }
+    for (int64_t k = 0; k + 8 < n; k += 8)
+        qk_move8(dst + k, src + k);
+    qk_move8(dst + n - 8, src + n - 8);
+}
+
 enum { QK_PAD_BYTES = 16384 }; /* padded input rows on the stack, at most */
 
 /* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group. The kh input rows of a
@@ -156,8 +186,8 @@ static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, 
             for (int64_t i = 0; i < kh; i++) {
                 int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
                 if (ih >= 0 && ih < d->h && k1 > k0)
-                    memcpy(pad + ((c - c0) * kh + i) * rw + k0,
-                           x + (c * d->h + ih) * d->w + k0 - a->w.pl, (size_t)(k1 - k0));
+                    qk_copy_short(pad + ((c - c0) * kh + i) * rw + k0,
+                                  x + (c * d->h + ih) * d->w + k0 - a->w.pl, k1 - k0);
             }
         for (int64_t c = c0; c < c1; c++)
             for (int64_t i = 0; i < kh; i++) {
@@ -165,11 +195,8 @@ static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, 
                 const int8_t *src = pad + ((c - c0) * kh + i) * rw + ow0 * sw;
                 int8_t *dst = out + off;
                 if (move8 && off + 8 <= kk) {
-                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk) {
-                        uint64_t v;
-                        memcpy(&v, src, 8);
-                        memcpy(dst, &v, 8);
-                    }
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                        qk_move8(dst, src);
                 } else {
                     for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
                         for (int64_t j = 0; j < kw; j++)
