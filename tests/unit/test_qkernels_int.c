@@ -2,7 +2,7 @@
  *   - every qgemm row's packed form (weights packed once, the product handed to an
  *     epilogue block by block) against the reference triple loop, on odd shapes and
  *     extreme values, and the packed run of the active row against the unpacked qgemm;
- *   - the requantization across channels and along a row (AVX-512) against the scalar
+ *   - the requantization of a row of channels and along a row (AVX-512) against the scalar
  *     rows, for every rule (qscope Q31, TFLite gemmlowp, fp32), accumulators at the int32
  *     limits, zero points and clamps at the int8 limits;
  *   - the depthwise planes of every SIMD level against the scalar plane on kernels,
@@ -219,13 +219,13 @@ static void test_requant(void)
                 lo = hi;
             int64_t n = 1 + t % NC;
             int8_t want[NC], got[NC];
-            qk_requant_chan(acc, n, corr, rq, &v, z, lo, hi, want, SIMD_SCALAR);
+            qk_requant_block(acc, n, 1, n, corr, rq, &v, z, lo, hi, want, n, SIMD_SCALAR);
             if (v.rule < 0) { /* a shift out of the lanes' range: scalar only */
                 qk_rqvec_free(&v);
                 continue;
             }
             memset(got, 0x11, sizeof got);
-            qk_requant_chan(acc, n, corr, rq, &v, z, lo, hi, got, SIMD_AVX512);
+            qk_requant_block(acc, n, 1, n, corr, rq, &v, z, lo, hi, got, n, SIMD_AVX512);
             bool ok = CHECK(memcmp(got, want, (size_t)n) == 0) && CHECK(got[n % NC] == 0x11 || n == NC);
             /* along a row with channel 0's constants */
             int8_t rw[NC], rg[NC];

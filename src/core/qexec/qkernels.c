@@ -124,33 +124,86 @@ void qk_im2row_row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t z
     }
 }
 
-/* Rows of output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group, tap by tap:
- * each tap's valid pixels (geom_range) copy from one input row, the rest read zp. */
+static inline void qk_move8(int8_t *dst, const int8_t *src)
+{
+    uint64_t v;
+    memcpy(&v, src, 8);
+    memcpy(dst, &v, 8);
+}
+
+/* n bytes by 8-byte moves, the last one ending at n (overlapping): rows of a few dozen
+ * bytes, where a memcpy call costs more than the copy. */
+static inline void qk_copy_short(int8_t *dst, const int8_t *src, int64_t n)
+{
+    if (n < 8) { /* pieces of constant size, which compile to plain moves */
+        int64_t k = 0;
+        if (n & 4) {
+            memcpy(dst, src, 4);
+            k = 4;
+        }
+        if (n & 2) {
+            memcpy(dst + k, src + k, 2);
+            k += 2;
+        }
+        if (n & 1)
+            dst[k] = src[k];
+        return;
+    }
+    for (int64_t k = 0; k + 8 < n; k += 8)
+        qk_move8(dst + k, src + k);
+    qk_move8(dst + n - 8, src + n - 8);
+}
+
+enum { QK_PAD_BYTES = 16384 }; /* padded input rows on the stack, at most */
+
+/* Output pixels (oh, ow0 .. ow0 + n - 1) of one sample and group. The kh input rows of a
+ * slice of channels are first laid out padded with zp (row[k] is input column k - pl; a
+ * row outside the input is all zp), so that every pixel's kw taps are then a plain copy
+ * with no range checks. With kw <= 8 and no dilation a pixel's taps move as 8 bytes: the
+ * extra bytes land on later taps of the same pixel, written after it, except near the end
+ * of the pixel's row, where the copy is exact. The two passes are apart so that the 8-byte
+ * loads never wait on the byte stores that made the row. Rows too wide for the buffer go
+ * pixel by pixel through qk_im2row_row. */
 static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
                            int64_t oh, int64_t ow0, int64_t n, int8_t *out)
 {
-    const int64_t kk = d->cg * a->w.kh * a->w.kw, sw = a->w.sw;
-    for (int64_t c = 0; c < d->cg; c++)
-        for (int64_t i = 0; i < a->w.kh; i++) {
-            int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
-            bool row_in = ih >= 0 && ih < d->h;
-            const int8_t *xr = row_in ? x + (c * d->h + ih) * d->w : x;
-            for (int64_t j = 0; j < a->w.kw; j++) {
-                int8_t *dst = out + (c * a->w.kh + i) * a->w.kw + j;
-                int64_t offw = j * a->w.dw - a->w.pl, v0 = 0, v1 = 0;
-                if (row_in)
-                    geom_range(d->ow, d->w, sw, offw, &v0, &v1); /* pixels inside */
-                v0 = v0 < ow0 ? ow0 : v0 > ow0 + n ? ow0 + n : v0;
-                v1 = v1 < v0 ? v0 : v1 > ow0 + n ? ow0 + n : v1;
-                int64_t t = 0;
-                for (; t < v0 - ow0; t++)
-                    dst[t * kk] = zp;
-                for (; t < v1 - ow0; t++)
-                    dst[t * kk] = xr[(ow0 + t) * sw + offw];
-                for (; t < n; t++)
-                    dst[t * kk] = zp;
+    const int64_t kh = a->w.kh, kw = a->w.kw, kk = d->cg * kh * kw, sw = a->w.sw;
+    const int64_t rw = (ow0 + n - 1) * sw + (kw - 1) * a->w.dw + 1 + 8; /* + 8: slack */
+    if (kh * rw > QK_PAD_BYTES) {
+        for (int64_t t = 0; t < n; t++)
+            qk_im2row_row(a, d, x, zp, oh, ow0 + t, out + t * kk);
+        return;
+    }
+    int8_t pad[QK_PAD_BYTES];
+    const int64_t k0 = a->w.pl > 0 ? a->w.pl : 0;
+    const int64_t k1 = a->w.pl + d->w < rw - 8 ? a->w.pl + d->w : rw - 8;
+    const bool move8 = kw <= 8 && a->w.dw == 1;
+    const int64_t cs = QK_PAD_BYTES / (kh * rw); /* channels per slice */
+    for (int64_t c0 = 0; c0 < d->cg; c0 += cs) {
+        int64_t c1 = c0 + cs < d->cg ? c0 + cs : d->cg;
+        memset(pad, zp, (size_t)((c1 - c0) * kh * rw));
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t i = 0; i < kh; i++) {
+                int64_t ih = oh * a->w.sh - a->w.pt + i * a->w.dh;
+                if (ih >= 0 && ih < d->h && k1 > k0)
+                    qk_copy_short(pad + ((c - c0) * kh + i) * rw + k0,
+                                  x + (c * d->h + ih) * d->w + k0 - a->w.pl, k1 - k0);
             }
-        }
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t i = 0; i < kh; i++) {
+                int64_t off = (c * kh + i) * kw;
+                const int8_t *src = pad + ((c - c0) * kh + i) * rw + ow0 * sw;
+                int8_t *dst = out + off;
+                if (move8 && off + 8 <= kk) {
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                        qk_move8(dst, src);
+                } else {
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                        for (int64_t j = 0; j < kw; j++)
+                            dst[j] = src[j * a->w.dw];
+                }
+            }
+    }
 }
 
 void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t g, int8_t zp,
@@ -166,11 +219,7 @@ void qk_im2row_rows(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t
         const int8_t *xs = x + b * per_in + g * d->cg * hw;
         int8_t *out = col + (r - r0) * kk;
         if (pointwise) { /* a transpose: rows are pixels, columns channels */
-            for (int64_t c = 0; c < d->cg; c++) {
-                const int8_t *src = xs + c * hw + p;
-                for (int64_t t = 0; t < run; t++)
-                    out[t * kk + c] = src[t];
-            }
+            qk_transpose_i8(xs + p, hw, d->cg, run, out, kk);
         } else {
             for (int64_t t = 0; t < run;) { /* a stretch of one output row */
                 int64_t oh = (p + t) / d->ow, ow0 = (p + t) % d->ow;
@@ -570,12 +619,7 @@ static void qk_add_range(void *ctx, int64_t i0, int64_t i1)
             y[i] = (int8_t)target_add_apply(ad, a[i], b[i]);
         return;
     }
-    int64_t za = ad->za, zb = ad->zb;
-    for (int64_t i = i0; i < i1; i++) {
-        int64_t acc = ad->mult[0] * ((int64_t)a[i] - za) + ad->mult[1] * ((int64_t)b[i] - zb);
-        int64_t q = (int64_t)p->zero_point + quant_rshift_even(acc, ad->shift);
-        y[i] = (int8_t)(q < p->qmin ? p->qmin : q > p->qmax ? p->qmax : q);
-    }
+    qk_add_exact(ad, p, a + i0, b + i0, y + i0, i1 - i0, simd_level());
 }
 
 /* ---- STEP_Q_ADD ------------------------------------------------------------------------ */
@@ -642,6 +686,8 @@ static void step_q_concat_run(const Step *s, StepIO *io)
 
 /* ---- pools ------------------------------------------------------------------------------ */
 
+enum { QK_POOL_ROW = 4096 }; /* bytes of a row's column maxima on the stack, at most */
+
 static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
     const QkElem *e = ctx;
@@ -671,6 +717,22 @@ static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
         for (int64_t oh = 0; oh < oh_n; oh++) {
             int64_t hs = oh * a->w.sh - a->w.pt, a0, a1;
             geom_range(a->w.kh, h, a->w.dh, hs, &a0, &a1);
+            if (a1 > a0 && w <= QK_POOL_ROW) {
+                /* the max down the window's rows first, column by column, then along
+                 * each window's columns: the same taps, so the same max */
+                int8_t vm[QK_POOL_ROW];
+                memcpy(vm, xp + (hs + a0 * a->w.dh) * w, (size_t)w);
+                for (int64_t i = a0 + 1; i < a1; i++)
+                    qk_max_i8(vm, xp + (hs + i * a->w.dh) * w, w);
+                for (int64_t ow = 0; ow < ow_n; ow++) {
+                    int64_t ws = ow * a->w.sw - a->w.pl;
+                    int32_t m = INT32_MIN;
+                    for (int64_t j = cb[2 * ow]; j < cb[2 * ow + 1]; j++)
+                        m = vm[ws + j * a->w.dw] > m ? vm[ws + j * a->w.dw] : m;
+                    yp[oh * ow_n + ow] = (int8_t)m;
+                }
+                continue;
+            }
             for (int64_t ow = 0; ow < ow_n; ow++) {
                 int64_t ws = ow * a->w.sw - a->w.pl, b0 = cb[2 * ow], b1 = cb[2 * ow + 1];
                 int32_t m = INT32_MIN;
@@ -831,7 +893,11 @@ static void step_q_clamp_run(const Step *s, StepIO *io)
     }
     const int8_t *x = io->in[0]->data;
     int8_t *y = io->out.data;
-    for (int64_t i = 0; i < n; i++)
+    if (s->lo >= INT8_MIN && s->lo <= s->hi && s->hi <= INT8_MAX) {
+        qk_clamp_i8(x, y, n, (int8_t)s->lo, (int8_t)s->hi);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) /* bounds outside int8: the general rule */
         y[i] = (int8_t)qk_clamp(x[i], s->lo, s->hi);
 }
 

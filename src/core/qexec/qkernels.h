@@ -1,6 +1,7 @@
 /* Pieces of the integer kernels shared by the step files of the executor (qkernels.c: the
  * step table; qkernels_linq.c: int8-static linear units; qkernels_requant.c: the target's
- * requantization; qkernels_dw*.c: int8 depthwise). Internal to qexec. */
+ * requantization; qkernels_bytes.c: byte transposes, max and clamp; qkernels_add.c: the int8 Add; qkernels_dw*.c: int8 depthwise). Internal to
+ * qexec. */
 #ifndef QS_QKERNELS_H
 #define QS_QKERNELS_H
 
@@ -47,22 +48,41 @@ void qk_rqvec_free(QkRqVec *v);
 /* v's lanes from channel c0 on. */
 QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0);
 
-/* Across channels: y[c] = the requantization of sat32(acc[c] + corr[c]) under rq[c], for
- * 0 <= c < n; the same integers as qk_requant_row per channel. level picks the version
- * (the SIMD one needs v->rule >= 0). */
-void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
-                     const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
-                     SimdLevel level);
-/* The AVX-512 versions (qkernels_requant_avx512.c): channels, and a contiguous row of one
+/* A block of GEMM results, rows x n channels (row stride ld): y[i ys + j] = the
+ * requantization of sat32(acc[i ld + j] + corr[j]) under rq[j], the same integers as
+ * qk_requant_row; the constants of each group of channels are read once for all the rows.
+ * level picks the version (the SIMD one needs v->rule >= 0). */
+void qk_requant_block(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                      const int64_t *corr, const Requant *rq, const QkRqVec *v, int32_t z,
+                      int32_t lo, int32_t hi, int8_t *y, int64_t ys, SimdLevel level);
+/* dst[j ld + i] = src[i ls + j] for i < rows, j < cols: a byte transpose, 16 x 16 tiles in
+ * SSE2 registers on x86-64 (qkernels_bytes.c). */
+void qk_transpose_i8(const int8_t *src, int64_t ls, int64_t rows, int64_t cols, int8_t *dst,
+                     int64_t ld);
+/* m[i] = max(m[i], x[i]) for i < n (qkernels_bytes.c). */
+void qk_max_i8(int8_t *m, const int8_t *x, int64_t n);
+/* y[i] = clamp(x[i], lo, hi) for i < n, lo <= hi (qkernels_bytes.c). */
+void qk_clamp_i8(const int8_t *x, int8_t *y, int64_t n, int8_t lo, int8_t hi);
+/* The AVX-512 versions (qkernels_requant_avx512.c): a block, and a contiguous row of one
  * channel whose constants are lane 0 of v. */
-void qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr,
-                            const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y);
+void qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                             const int64_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                             int32_t hi, int8_t *y, int64_t ys);
 void qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
                            int32_t z, int32_t lo, int32_t hi, int8_t *y);
 /* qk_requant_row on a contiguous row with the best version for level. */
 void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requant *r,
                        const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
                        SimdLevel level);
+
+/* The int8 Add of n elements under the qscope rule (ad->rule == TADD_EXACT, out: the
+ * output's parameters; qkernels_add.c), target_add_apply's integers; level picks the
+ * version (the AVX-512 one lives with the requantization lanes, in
+ * qkernels_requant_avx512.c). */
+void qk_add_exact(const TargetAdd *ad, const QParams *out, const int8_t *a, const int8_t *b,
+                  int8_t *y, int64_t n, SimdLevel level);
+void qk_add_exact_avx512(const TargetAdd *ad, const QParams *out, const int8_t *a,
+                         const int8_t *b, int8_t *y, int64_t n);
 
 /* Row r of the im2row matrix of one sample and group, r = oh OW + ow: (CG*KH*KW) taps from
  * x (CG, H, W); taps outside the input read the zero point zp, the quantized 0, so

@@ -18,8 +18,9 @@ enum {
     QL_PARTS_MAX = 16,          /* scratch slices at most */
     QL_COL_BYTES = 32 * 1024,   /* im2row bytes per chunk of rows: stays in L1/L2 */
     QL_GEMM_ROWS = 24,          /* rows per unit of a plain product */
-    QL_TILE_ROWS = 16,          /* rows of a block handed to the epilogue, at least (qgemm
-                                   blocks have at most 12) */
+    QL_TILE_BYTES = 32 * 1024,  /* conv: int8 results held before their transposed store */
+    QL_BLOCK_ROWS = 12,         /* the most rows qgemm hands an epilogue at once */
+    QL_TILE_ROWS_MAX = 96,
 };
 
 /* How one run is cut. */
@@ -29,7 +30,8 @@ typedef struct QlCut {
     int64_t nchunks;    /* units per group */
     int64_t units;      /* every group */
     size_t col_bytes;   /* conv: the chunk's im2row rows; DW: the int32 plane */
-    size_t tile_bytes;  /* conv: a block's int8 results before their transposed store */
+    int64_t tile_rows;  /* conv: rows of results the tile holds */
+    size_t tile_bytes;
     size_t part_bytes;  /* scratch per part */
 } QlCut;
 
@@ -56,7 +58,11 @@ static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
             ch -= ch % 12; /* whole blocks of every qgemm row */
             c.chunk = ch < 12 ? 12 : ch;
             c.col_bytes = qk_align((size_t)(c.chunk * u->k));
-            c.tile_bytes = qk_align((size_t)(QL_TILE_ROWS * d.ocg));
+            /* whole qgemm blocks, so that a block always fits after a flush */
+            int64_t tr = QL_TILE_BYTES / (d.ocg > 0 ? d.ocg : 1);
+            tr = tr > QL_TILE_ROWS_MAX ? QL_TILE_ROWS_MAX : tr;
+            c.tile_rows = tr < QL_BLOCK_ROWS ? QL_BLOCK_ROWS : tr - tr % QL_BLOCK_ROWS;
+            c.tile_bytes = qk_align((size_t)(c.tile_rows * d.ocg));
             c.part_bytes = c.col_bytes + c.tile_bytes + qk_align(qgemm_work_bytes(d.ocg, u->k));
         }
     }
@@ -98,7 +104,9 @@ typedef struct QlEpi {
     int64_t r0;             /* the product's first row in the whole batch */
     int64_t c0;             /* the group's first channel */
     const CDims *d;         /* conv: (N, OC, OH, OW) output; NULL: (rows, OC) */
-    int8_t *tile;           /* conv: QL_TILE_ROWS x OCG */
+    QkRqVec rv;             /* conv: the lanes from the group's first channel */
+    int8_t *tile;           /* conv: tile_rows x OCG results, rows t0 .. t0 + held - 1 */
+    int64_t tile_rows, t0, held;
     SimdLevel level;
 } QlEpi;
 
@@ -108,33 +116,42 @@ static void ql_epi_gemm(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, i
 {
     const QlEpi *e = ctx;
     const LinUnit *u = e->u;
-    int8_t *y = e->y + (e->r0 + m0) * u->oc;
-    for (int64_t i = 0; i < mr; i++)
-        qk_requant_chan(acc + i * ld, u->oc, u->corr, u->rq, u->rv, u->out_qp.zero_point,
-                        u->lo, u->hi, y + i * u->oc, e->level);
+    qk_requant_block(acc, ld, mr, u->oc, u->corr, u->rq, u->rv, u->out_qp.zero_point, u->lo,
+                     u->hi, e->y + (e->r0 + m0) * u->oc, u->oc, e->level);
 }
 
-/* Conv: the block's rows requantized across the group's channels into the tile, then
- * stored transposed: row r is pixel r % (OH OW) of sample r / (OH OW), and a channel's
- * pixels are contiguous in its output plane. */
-static void ql_epi_conv(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
+/* Conv: the tile's rows stored transposed: row r is pixel r % (OH OW) of sample
+ * r / (OH OW), and a channel's pixels are contiguous in its output plane, so each run of
+ * rows within one sample is one transpose. Several blocks per flush make the runs long
+ * enough to fill cache lines, instead of touching every channel's line per block. */
+static void ql_flush_conv(QlEpi *e)
 {
-    const QlEpi *e = ctx;
-    const LinUnit *u = e->u;
     const int64_t ohw = e->d->oh * e->d->ow, ocg = e->d->ocg;
-    QkRqVec rv = qk_rqvec_at(u->rv, e->c0);
-    for (int64_t i = 0; i < mr; i++)
-        qk_requant_chan(acc + i * ld, ocg, u->corr + e->c0, u->rq + e->c0, &rv,
-                        u->out_qp.zero_point, u->lo, u->hi, e->tile + i * ocg, e->level);
-    for (int64_t i = 0; i < mr;) {
-        int64_t r = e->r0 + m0 + i, b = r / ohw, p = r % ohw;
-        int64_t run = ohw - p < mr - i ? ohw - p : mr - i;
-        int8_t *yb = e->y + (b * u->oc + e->c0) * ohw + p;
-        for (int64_t j = 0; j < ocg; j++)
-            for (int64_t t = 0; t < run; t++)
-                yb[j * ohw + t] = e->tile[(i + t) * ocg + j];
+    for (int64_t i = 0; i < e->held;) {
+        int64_t r = e->r0 + e->t0 + i, b = r / ohw, p = r % ohw;
+        int64_t run = ohw - p < e->held - i ? ohw - p : e->held - i;
+        qk_transpose_i8(e->tile + i * ocg, ocg, run, ocg,
+                        e->y + (b * e->u->oc + e->c0) * ohw + p, ohw);
         i += run;
     }
+    e->held = 0;
+}
+
+/* Conv: the block's rows requantized across the group's channels into the tile (blocks
+ * come in row order, so the tile holds consecutive rows). */
+static void ql_epi_conv(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
+{
+    QlEpi *e = ctx;
+    const LinUnit *u = e->u;
+    const int64_t ocg = e->d->ocg;
+    if (e->held + mr > e->tile_rows)
+        ql_flush_conv(e);
+    if (e->held == 0)
+        e->t0 = m0;
+    qk_requant_block(acc, ld, mr, ocg, u->corr + e->c0, u->rq + e->c0, &e->rv,
+                     u->out_qp.zero_point, u->lo, u->hi, e->tile + e->held * ocg, ocg,
+                     e->level);
+    e->held += mr;
 }
 
 static void ql_unit_gemm(const QlRun *R, int64_t un, char *buf)
@@ -156,9 +173,12 @@ static void ql_unit_conv(const QlRun *R, int64_t un, char *buf)
     int8_t *col = (int8_t *)buf;
     qk_im2row_rows(&u->ca, d, R->x, g, (int8_t)u->in_qp.zero_point, r0, r1, col);
     QlEpi e = { .u = u, .y = R->y, .r0 = r0, .c0 = g * d->ocg, .d = d,
-                .tile = (int8_t *)(buf + R->cut.col_bytes), .level = simd_level() };
+                .rv = qk_rqvec_at(u->rv, g * d->ocg),
+                .tile = (int8_t *)(buf + R->cut.col_bytes), .tile_rows = R->cut.tile_rows,
+                .level = simd_level() };
     qgemm_packed(&u->wp[g], r1 - r0, col, u->k, buf + R->cut.col_bytes + R->cut.tile_bytes,
                  ql_epi_conv, &e);
+    ql_flush_conv(&e);
 }
 
 /* One (sample, channel) plane; the zero point is subtracted per tap, so only the bias is

@@ -150,21 +150,22 @@ QkRqVec qk_rqvec_at(const QkRqVec *v, int64_t c0)
     return w;
 }
 
-void qk_requant_chan(const int32_t *acc, int64_t n, const int64_t *corr, const Requant *rq,
-                     const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
-                     SimdLevel level)
+void qk_requant_block(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                      const int64_t *corr, const Requant *rq, const QkRqVec *v, int32_t z,
+                      int32_t lo, int32_t hi, int8_t *y, int64_t ys, SimdLevel level)
 {
 #if defined(__x86_64__)
     if (level >= SIMD_AVX512 && v->rule >= 0) {
-        qk_requant_chan_avx512(acc, n, corr, v, z, lo, hi, y);
+        qk_requant_block_avx512(acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
         return;
     }
 #else
     (void)v;
     (void)level;
 #endif
-    for (int64_t c = 0; c < n; c++)
-        qk_requant_row(acc + c, 1, 1, corr[c], rq[c], z, lo, hi, y + c, 1);
+    /* a column of the block per channel, its constants read once */
+    for (int64_t j = 0; j < n; j++)
+        qk_requant_row(acc + j, ld, rows, corr[j], rq[j], z, lo, hi, y + j, ys);
 }
 
 void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requant *r,

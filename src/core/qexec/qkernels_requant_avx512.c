@@ -1,7 +1,8 @@
 /* The requantization with AVX-512, 8 accumulators at a time in 64-bit lanes: the same
  * integer steps as the scalar rows of qkernels_requant.c (their comments give the
- * arithmetic), so the same int8 results; tests/unit/test_qkernels_requant.c compares them.
- * Tails use masked loads and stores, so nothing past n is touched. */
+ * arithmetic), so the same int8 results; tests/unit/test_qkernels_int.c and
+ * test_qkernels_epi.c compare them. The int8 Add of the qscope rule uses the same lanes and
+ * rounding. Tails use masked loads and stores, so nothing past n is touched. */
 #include "qexec/qkernels.h"
 
 #if defined(__x86_64__)
@@ -71,17 +72,59 @@ QR_INLINE void qr_load_lanes(const QkRqVec *v, int64_t c, __mmask8 m, QrLanes *L
     L->scale = _mm256_maskz_loadu_ps(m, v->scale + c);
 }
 
-__attribute__((target(QR_TARGET))) void
-qk_requant_chan_avx512(const int32_t *acc, int64_t n, const int64_t *corr, const QkRqVec *v,
-                       int32_t z, int32_t lo, int32_t hi, int8_t *y)
+/* The int8 results of channels j .. j + 15 (mask m) of one row of accumulators. */
+QR_INLINE __m128i qr_row16(int rule, const int32_t *acc, __mmask16 m, __m512i corr0,
+                           __m512i corr1, const QrLanes *L0, const QrLanes *L1, int32_t z,
+                           int32_t lo, int32_t hi)
 {
-    for (int64_t c = 0; c < n; c += 8) {
-        __mmask8 m = n - c >= 8 ? 0xff : (__mmask8)((1u << (n - c)) - 1);
-        QrLanes L;
-        qr_load_lanes(v, c, m, &L);
-        __m512i a = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + c)),
-                                     _mm512_maskz_loadu_epi64(m, corr + c));
-        _mm512_mask_cvtepi64_storeu_epi8(y + c, m, qr_lanes(v->rule, a, &L, z, lo, hi));
+    __m512i a0 = _mm512_add_epi64(
+        _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32((__mmask8)m, acc)), corr0);
+    __m128i q = _mm512_cvtepi64_epi8(qr_lanes(rule, a0, L0, z, lo, hi));
+    if (m >> 8) {
+        __m512i a1 = _mm512_add_epi64(
+            _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32((__mmask8)(m >> 8), acc + 8)),
+            corr1);
+        q = _mm_unpacklo_epi64(q, _mm512_cvtepi64_epi8(qr_lanes(rule, a1, L1, z, lo, hi)));
+    }
+    return q;
+}
+
+/* A block of rows x n accumulators into rows of y (row stride ys), 16 channels at a time
+ * with their constants loaded once for all the rows. */
+QR_INLINE void qr_block(int rule, const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                        const int64_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                        int32_t hi, int8_t *y, int64_t ys)
+{
+    for (int64_t j = 0; j < n; j += 16) {
+        int64_t nj = n - j < 16 ? n - j : 16;
+        __mmask16 m = (__mmask16)((1u << nj) - 1);
+        QrLanes L0, L1;
+        qr_load_lanes(v, j, (__mmask8)m, &L0);
+        qr_load_lanes(v, j + 8, (__mmask8)(m >> 8), &L1);
+        __m512i c0 = _mm512_maskz_loadu_epi64((__mmask8)m, corr + j);
+        __m512i c1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), corr + j + 8);
+        for (int64_t i = 0; i < rows; i++)
+            _mm_mask_storeu_epi8(y + i * ys + j, m,
+                                 qr_row16(rule, acc + i * ld + j, m, c0, c1, &L0, &L1, z, lo,
+                                          hi));
+    }
+}
+
+__attribute__((target(QR_TARGET))) void
+qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
+                        const int64_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                        int32_t hi, int8_t *y, int64_t ys)
+{
+    switch (v->rule) {
+    case QRQ_FP32:
+        qr_block(QRQ_FP32, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
+        break;
+    case QRQ_GEMMLOWP:
+        qr_block(QRQ_GEMMLOWP, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
+        break;
+    default:
+        qr_block(QRQ_Q31_EVEN, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
+        break;
     }
 }
 
@@ -117,6 +160,33 @@ qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec
     default:
         qr_row(QRQ_Q31_EVEN, acc, n, corr, v, z, lo, hi, y);
         break;
+    }
+}
+
+/* 8 elements at a time: the sum in int64 lanes (|M (q - z)| < 2^57 by qk_add_lanes_fit,
+ * so vpmullq's low 64 bits are the product), then the branch-free round half to even of
+ * qk_requant_row: (p + 2^(S-1) - 1 + ((p >> S) & 1)) >> S. */
+__attribute__((target(QR_TARGET))) void
+qk_add_exact_avx512(const TargetAdd *ad, const QParams *p, const int8_t *a, const int8_t *b,
+                    int8_t *y, int64_t n)
+{
+    const __m512i m0 = _mm512_set1_epi64(ad->mult[0]), m1 = _mm512_set1_epi64(ad->mult[1]);
+    const __m512i za = _mm512_set1_epi64(ad->za), zb = _mm512_set1_epi64(ad->zb);
+    const __m512i bias = _mm512_set1_epi64((INT64_C(1) << (ad->shift - 1)) - 1);
+    const __m512i one = _mm512_set1_epi64(1), zo = _mm512_set1_epi64(p->zero_point);
+    const __m512i lo = _mm512_set1_epi64(p->qmin), hi = _mm512_set1_epi64(p->qmax);
+    const __m128i sh = _mm_cvtsi32_si128(ad->shift);
+    for (int64_t i = 0; i < n; i += 8) {
+        __mmask16 m = n - i >= 8 ? 0xff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i va = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8(m, a + i));
+        __m512i vb = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8(m, b + i));
+        __m512i acc = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_sub_epi64(va, za), m0),
+                                       _mm512_mullo_epi64(_mm512_sub_epi64(vb, zb), m1));
+        __m512i odd = _mm512_and_si512(_mm512_sra_epi64(acc, sh), one);
+        __m512i q = _mm512_sra_epi64(_mm512_add_epi64(_mm512_add_epi64(acc, bias), odd), sh);
+        q = _mm512_add_epi64(q, zo);
+        q = _mm512_max_epi64(_mm512_min_epi64(q, hi), lo);
+        _mm512_mask_cvtepi64_storeu_epi8(y + i, (__mmask8)m, q);
     }
 }
 
