@@ -209,13 +209,13 @@ static void check_pow(void)
 }
 
 /* sin and cos next to their zeros, where the reduction by pi/2 cancels most: the doubles
- * nearest k pi/2 and a few ulps around them, k up to 2^20 (every 4099th) and the worst
- * (the sweep above steps too coarsely to land there). */
+ * nearest k pi/2 and a few ulps around them, k up to 1,043,000 (every 4099th: up to
+ * fmath's exact bound, 1.6e6), where the sweep above steps too coarsely to land. */
 static void check_trig_zeros(void)
 {
     const long double pio2 = 1.57079632679489661923132169163975144L;
     double max = 0.0, worst = 0.0;
-    for (int64_t k = 1; k <= (1 << 20); k += 4099) {
+    for (int64_t k = 1; k <= 1043000; k += 4099) { /* k pi/2 up to fmath's exact bound */
         double x0 = (double)(k * pio2);
         for (int d = -3; d <= 3; d++) {
             double x = u2d(d2u(x0) + (uint64_t)(int64_t)d);
@@ -306,6 +306,10 @@ static void test_specials(void)
     CHECK(signbit(fm_sin(-0.0)) && fm_sin(-0.0) == 0.0 && fm_sin(1e-300) == 1e-300);
     CHECK(fm_sin(DBL_TRUE_MIN) == DBL_TRUE_MIN && fm_cos(0.0) == 1.0 && fm_cos(-1e-20) == 1.0);
     CHECK(fm_sin(-2.0) == -fm_sin(2.0) && fm_cos(-2.0) == fm_cos(2.0));
+    /* beyond 2^20: reduced modulo 2 pi first, bounded and finite, never an overflow */
+    CHECK(fabs(fm_sin(1e300)) <= 1.0 && fabs(fm_cos(-1e300)) <= 1.0);
+    CHECK(fabs(fm_sin(DBL_MAX)) <= 1.0 && fabs(fm_cos(-DBL_MAX)) <= 1.0);
+    CHECK(fabs(fm_sin(3e6) - sin(3e6)) < 1e-9 && fabs(fm_cos(3e6) - cos(3e6)) < 1e-9);
     /* log10: exact at 1 and at the powers of ten a dB figure meets */
     CHECK(fm_log10(1.0) == 0.0 && fm_log10(0.0) == -INFINITY && isnan(fm_log10(-1.0)));
     CHECK(fm_log10(INFINITY) == INFINITY && isnan(fm_log10(NAN)));

@@ -296,13 +296,21 @@ static double cos_reduced(double hi, double lo)
     return w + (((1.0 - w) - hz) + (z * r - hi * lo));
 }
 
-/* sin (odd, 1) or cos (even, 0) of x by the quadrant of its reduction. */
+#define TRIG_EXACT_MAX 0x1.9p20 /* 1638400: below it k < 2^20 and reduce_pio2 is exact */
+#define TWO_PI_D 0x1.921fb54442d18p+2
+
+/* sin (odd, 1) or cos (even, 0) of x by the quadrant of its reduction. Beyond
+ * TRIG_EXACT_MAX, x is first replaced by its remainder modulo the double nearest 2 pi
+ * (fmod is exact): the same bits everywhere and a result in [-1, 1], but off by about
+ * |x| / 2pi times that double's error (2.4e-16), so not accurate there. */
 static double sin_cos(double x, int odd)
 {
     if (x != x || isinf(x))
         return x - x; /* NaN */
     if (odd && fabs(x) < 0x1p-26) /* x^3 / 6 is below half an ulp: sin x rounds to x */
         return x;
+    if (fabs(x) > TRIG_EXACT_MAX)
+        x = fmod(x, TWO_PI_D);
     double hi, lo;
     int q = (reduce_pio2(x, &hi, &lo) + (odd ? 0 : 1)) & 3;
     double v = q & 1 ? cos_reduced(hi, lo) : sin_reduced(hi, lo);

@@ -43,10 +43,11 @@ double fm_powi(double x, int64_t n);
 double fm_log10(double x);
 /* cos(pi x), the cosine schedule's curve; exact at multiples of 1/2. */
 double fm_cospi(double x);
-/* sin and cos in radians (the synthetic data's waves and rotations). Within about an ulp
- * for |x| <= 2^20 (test_fmath); the reduction by pi/2 is exact only up to there, so beyond
- * it the result keeps the same bits on every machine but loses accuracy as |x| grows
- * (arguments in qscope stay below a few hundred radians). sin keeps -0. */
+/* sin and cos in radians (the synthetic data's waves and rotations). Within an ulp for
+ * |x| <= 2^20 (test_fmath), where the reduction by pi/2 is exact; beyond, x is reduced
+ * modulo the double nearest 2 pi first, so the result keeps the same bits on every machine
+ * and stays in [-1, 1] but loses accuracy as |x| grows (arguments in qscope stay below a
+ * few hundred radians). sin keeps -0. */
 double fm_sin(double x);
 double fm_cos(double x);
 
