@@ -13,11 +13,11 @@ eval
 mode fp16
 eval
 # INT8 static as TensorRT calibrates by default: per-channel weights, ranges from the
-# entropy (KL) observer. f1 drops by a quarter of a point (the status line).
+# entropy (KL) observer. f1 drops by a fifth of a point (the status line).
 calibrate; mode int8-static; quant observer=entropy
 eval
 # Min-max ranges instead: the glare in a quarter of the images reaches 12 times the
-# brightest ball, so relu1 (conv1's output) ranges up to 41.5 in coarse steps...
+X
 quant observer=minmax
 hist relu1 act
 # ... and some faint small balls vanish. Watch recall_small.
@@ -27,7 +27,7 @@ eval
 quant observer=percentile pct=99.5
 hist relu5 act
 # ... and the small balls' peaks, just above the threshold, fall under it: recall_small
-# drops by about nine points (the console's first line).
+# drops by about fourteen points (the console's first line).
 eval
 variant save ptq
 # QAT from this plan: one epoch at a tenth of the training rate, ranges learned (LSQ),

@@ -1,9 +1,9 @@
 # QAT wins back what per-tensor weight scales cost mnist_dw (docs/qat.md). The float model
-# scores 96.00 %; PTQ with one weight scale per tensor falls to about 69 % (the doctored
+# scores 95.90 %; PTQ with one weight scale per tensor falls to about 60 % (the doctored
 # depthwise channel of dw1 sets the scale). One epoch of QAT on the 7000 training digits,
 # distilled from the float model, must win back at least half of that loss, and the
 # variant's real INT8 accuracy must be its fake-quantized accuracy within 0.2 points.
-# The epoch is picked on the calib digits (67.00 % at epoch 0, 90.40 % after one epoch).
+# The epoch is picked on the calib digits (58.20 % at epoch 0, 92.90 % after one epoch).
 load models/mnist_dw.qsm
 source scripts/train/mnist_data.qs
 calibrate n=500
@@ -14,8 +14,8 @@ check accuracy <= 0.75
 variant save ptq
 qat epochs=1 seed=1
 check ptq_metric <= 0.75
-# half the loss back: (96.00 % + 69.15 %) / 2 = 82.6 %
-check int8_metric >= 0.826
+# half the loss back: (95.90 % + 60.25 %) / 2 = 78.1 %
+check int8_metric >= 0.781
 check fake_int8_gap <= 0.002
 check best_epoch == 1
 # the epoch was picked on calib and the variant scored on eval; qat made it current, so
@@ -28,7 +28,7 @@ check scored_ptq_metric <= 0.75
 keep q
 eval
 check accuracy == q.scored_metric
-check accuracy >= 0.826
+check accuracy >= 0.781
 eval split=calib
 check accuracy == q.int8_metric
 variant list
@@ -40,5 +40,5 @@ check accuracy == q.scored_metric
 variant use ptq
 mode fp32
 eval
-check accuracy == 0.96
+check accuracy == 0.959
 compare

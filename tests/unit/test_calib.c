@@ -9,6 +9,7 @@
 #include "graph/builder.h"
 #include "quant/calib.h"
 #include "base/rng.h"
+#include "kern/normal.h"
 #include "run/run.h"
 #include "test_util.h"
 

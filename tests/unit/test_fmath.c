@@ -141,6 +141,9 @@ static long double ref_expl(long double x) { return expl(x); }
 static long double ref_exp2l(long double x) { return exp2l(x); }
 static long double ref_logl(long double x) { return logl(x); }
 static long double ref_log1pl(long double x) { return log1pl(x); }
+static long double ref_log10l(long double x) { return log10l(x); }
+static long double ref_sinl(long double x) { return sinl(x); }
+static long double ref_cosl(long double x) { return cosl(x); }
 /* cos(pi x) with the argument reduced exactly first, so that near the zeros the reference
  * keeps its relative accuracy (cosl(pi x) would not: pi x is rounded). */
 static long double ref_cospil(long double x)
@@ -205,6 +208,30 @@ static void check_pow(void)
     CHECK(ratio <= 1.0);
 }
 
+/* sin and cos next to their zeros, where the reduction by pi/2 cancels most: the doubles
+ * nearest k pi/2 and a few ulps around them, k up to 1,043,000 (every 4099th: up to
+ * fmath's exact bound, 1.6e6), where the sweep above steps too coarsely to land. */
+static void check_trig_zeros(void)
+{
+    const long double pio2 = 1.57079632679489661923132169163975144L;
+    double max = 0.0, worst = 0.0;
+    for (int64_t k = 1; k <= 1043000; k += 4099) { /* k pi/2 up to fmath's exact bound */
+        double x0 = (double)(k * pio2);
+        for (int d = -3; d <= 3; d++) {
+            double x = u2d(d2u(x0) + (uint64_t)(int64_t)d);
+            double e = ulps(fm_sin(x), sinl(x), 53, -1022);
+            double e2 = ulps(fm_cos(x), cosl(x), 53, -1022);
+            e = e2 > e ? e2 : e;
+            if (e > max) {
+                max = e;
+                worst = x;
+            }
+        }
+    }
+    printf("  sin, cos near k pi/2: max error %.4f ulp (at %.17g)\n", max, worst);
+    CHECK(max <= 1.0);
+}
+
 static void test_accuracy(void)
 {
     /* Ranges: where the result is neither an overflow nor a constant. */
@@ -218,6 +245,10 @@ static void test_accuracy(void)
     check_d("log", fm_log, ref_logl, DBL_TRUE_MIN, DBL_MAX, 1.0);
     check_d("log1p", fm_log1p, ref_log1pl, -0.999, 1e6, 3.0);
     check_d("cospi", fm_cospi, ref_cospil, 0.0, 4.0, 2.0);
+    check_d("log10", fm_log10, ref_log10l, DBL_TRUE_MIN, DBL_MAX, 2.0);
+    check_d("sin", fm_sin, ref_sinl, -0x1p20, 0x1p20, 1.0);
+    check_d("cos", fm_cos, ref_cosl, -0x1p20, 0x1p20, 1.0);
+    check_trig_zeros();
     check_pow();
     check_powi(0.999, 100000, 7, 0.51);
     check_powi(0.9, 6000, 1, 0.51); /* results down to 2^-912 */
@@ -270,6 +301,19 @@ static void test_specials(void)
     CHECK(fm_powf(2.0f, 10.0f) == 1024.0f && fm_powf(4.0f, 0.5f) == 2.0f && fm_powf(10.0f, -46.0f) == 0.0f);
     CHECK(fm_cospi(0.0) == 1.0 && fm_cospi(1.0) == -1.0 && fm_cospi(0.5) == 0.0);
     CHECK(fm_cospi(2.0) == 1.0 && fm_cospi(-1.0) == -1.0 && fm_cospi(1e300) == 1.0);
+    /* sin, cos: NaN for NaN and inf, sin keeps -0 and tiny x, cos 0 = 1 */
+    CHECK(isnan(fm_sin(NAN)) && isnan(fm_sin(INFINITY)) && isnan(fm_cos(-INFINITY)));
+    CHECK(signbit(fm_sin(-0.0)) && fm_sin(-0.0) == 0.0 && fm_sin(1e-300) == 1e-300);
+    CHECK(fm_sin(DBL_TRUE_MIN) == DBL_TRUE_MIN && fm_cos(0.0) == 1.0 && fm_cos(-1e-20) == 1.0);
+    CHECK(fm_sin(-2.0) == -fm_sin(2.0) && fm_cos(-2.0) == fm_cos(2.0));
+    /* beyond 2^20: reduced modulo 2 pi first, bounded and finite, never an overflow */
+    CHECK(fabs(fm_sin(1e300)) <= 1.0 && fabs(fm_cos(-1e300)) <= 1.0);
+    CHECK(fabs(fm_sin(DBL_MAX)) <= 1.0 && fabs(fm_cos(-DBL_MAX)) <= 1.0);
+    CHECK(fabs(fm_sin(3e6) - sin(3e6)) < 1e-9 && fabs(fm_cos(3e6) - cos(3e6)) < 1e-9);
+    /* log10: exact at 1 and at the powers of ten a dB figure meets */
+    CHECK(fm_log10(1.0) == 0.0 && fm_log10(0.0) == -INFINITY && isnan(fm_log10(-1.0)));
+    CHECK(fm_log10(INFINITY) == INFINITY && isnan(fm_log10(NAN)));
+    CHECK(fm_log10(10.0) == 1.0 && fm_log10(100.0) == 2.0 && fm_log10(1e-3) == -3.0);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 
 #include "quant/observer.h"
 #include "base/rng.h"
+#include "kern/normal.h"
 #include "test_util.h"
 
 #define HALF (HIST_BINS / 2)

@@ -17,6 +17,7 @@
 #include "train/loss.h"
 #include "train/optim.h"
 #include "base/rng.h"
+#include "kern/normal.h"
 #include "run/run.h"
 #include "test_util.h"
 #include "train/train.h"

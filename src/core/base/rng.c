@@ -1,7 +1,5 @@
 #include "base/rng.h"
 
-#include <math.h>
-
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -45,12 +43,4 @@ uint64_t rng_below(Rng *r, uint64_t n)
         v = rng_next(r);
     while (v >= limit);
     return v % n;
-}
-
-double rng_normal(Rng *r)
-{
-    double u1 = rng_uniform(r), u2 = rng_uniform(r);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }

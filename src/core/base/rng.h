@@ -15,7 +15,6 @@ uint64_t rng_next(Rng *r);
 double rng_uniform(Rng *r);
 /* Uniform integer in [0, n), without modulo bias. */
 uint64_t rng_below(Rng *r, uint64_t n);
-/* Standard normal (Box-Muller). */
-double rng_normal(Rng *r);
+/* Normal deviates: kern/normal.h (built on kern/fmath.h, which comes after base). */
 
 #endif

@@ -3,7 +3,8 @@
  * few named knobs; the same (generator, knobs, seed, n) always gives the same bytes, on
  * every machine, because every random draw comes from rng.h and all arithmetic that
  * decides a label is done in double with no library call whose result may differ between
- * libm versions on the decision path (sin/cos/exp are used only for signal shapes). */
+ * libm versions on the decision path; the signal shapes' sin, cos and exp are kern/fmath.h's,
+ * so the inputs are the same bytes everywhere too. */
 #ifndef QS_SYNTH_H
 #define QS_SYNTH_H
 

@@ -26,6 +26,8 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "kern/fmath.h"
+#include "kern/normal.h"
 #include "data/synth.h"
 
 #define BALLS_SIDE 64
@@ -76,7 +78,7 @@ static void balls_clutter(Rng *r, float *img, double glare_max)
              : rng_uniform(r) < 0.3 ? -balls_range(r, 0.15, 0.6) : balls_range(r, 0.15, 0.6);
     int kind = (int)rng_below(r, glare ? 2 : 4);
     double cx = balls_range(r, 0, BALLS_SIDE), cy = balls_range(r, 0, BALLS_SIDE);
-    double th = balls_range(r, 0, 3.141592653589793), ct = cos(th), st = sin(th);
+    double th = balls_range(r, 0, 3.141592653589793), ct = fm_cos(th), st = fm_sin(th);
     double a, b, ext;
     switch (kind) {
     case 0: /* line: half-length a, half-width b */
@@ -186,7 +188,7 @@ static void balls_heat(const Ball *bl, int nb, int stride, float *heat)
                 if (i < 0 || j < 0 || i >= side || j >= side)
                     continue;
                 double d2 = (double)(i - ci) * (i - ci) + (double)(j - cj) * (j - cj);
-                float v = d2 == 0 ? 1.0f : (float)exp(-d2 / (2 * s * s));
+                float v = d2 == 0 ? 1.0f : (float)fm_exp(-d2 / (2 * s * s));
                 if (v > heat[i * side + j])
                     heat[i * side + j] = v;
             }

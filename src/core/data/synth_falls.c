@@ -49,6 +49,8 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "kern/fmath.h"
+#include "kern/normal.h"
 
 enum { K_FALL_SHARE, K_LEN, K_HZ, K_NOISE, K_BIAS, K_HARD, K_MOUNT };
 
@@ -91,9 +93,9 @@ static double tt(const Win *w, int i) { return i / w->hz; }
 
 static void grav(double th, double ph, double g[3])
 {
-    g[0] = sin(th) * cos(ph);
-    g[1] = cos(th);
-    g[2] = sin(th) * sin(ph);
+    g[0] = fm_sin(th) * fm_cos(ph);
+    g[1] = fm_cos(th);
+    g[2] = fm_sin(th) * fm_sin(ph);
 }
 
 /* Tilt th0 before t0, th1 after t1, a smooth turn between (azimuth likewise). */
@@ -128,9 +130,9 @@ static void add_walk(Win *w, Rng *r, double t0, double t1)
         if (gw == 0)
             continue;
         double ph = 2 * PI * f * t + p;
-        w->d[1][i] += gw * av * (sin(ph) + h * sin(2 * ph + 0.5));
-        w->d[0][i] += gw * af * sin(ph + PI / 2);
-        w->d[2][i] += gw * al * sin(ph / 2);
+        w->d[1][i] += gw * av * (fm_sin(ph) + h * fm_sin(2 * ph + 0.5));
+        w->d[0][i] += gw * af * fm_sin(ph + PI / 2);
+        w->d[2][i] += gw * al * fm_sin(ph / 2);
     }
 }
 
@@ -144,11 +146,11 @@ static void add_run(Win *w, Rng *r)
     /* mean of max(0, sin)^3 over a period is 2 / (3 pi) */
     double mean3 = 2.0 / (3.0 * PI);
     for (int i = 0; i < w->L; i++) {
-        double ph = 2 * PI * f * tt(w, i) + p, sp = sin(ph);
+        double ph = 2 * PI * f * tt(w, i) + p, sp = fm_sin(ph);
         double s3 = sp > 0 ? sp * sp * sp : 0;
         w->d[1][i] += peak * (s3 - mean3);
-        w->d[0][i] += af * sin(ph - 0.6);
-        w->d[2][i] += al * sin(ph / 2);
+        w->d[0][i] += af * fm_sin(ph - 0.6);
+        w->d[2][i] += al * fm_sin(ph / 2);
     }
 }
 
@@ -159,8 +161,8 @@ static void add_rest(Win *w, Rng *r)
     double fs = unif(r, 0.5, 1.2), ps = unif(r, 0, 2 * PI), as = unif(r, 0.0, 0.02);
     for (int i = 0; i < w->L; i++) {
         double t = tt(w, i);
-        w->d[0][i] += a * sin(2 * PI * f * t + p) + as * sin(2 * PI * fs * t + ps);
-        w->d[2][i] += as * cos(2 * PI * fs * t + ps);
+        w->d[0][i] += a * fm_sin(2 * PI * f * t + p) + as * fm_sin(2 * PI * fs * t + ps);
+        w->d[2][i] += as * fm_cos(2 * PI * fs * t + ps);
     }
 }
 
@@ -195,9 +197,9 @@ static void add_spike(Win *w, Rng *r, int ci, double peak, const double dir[3])
         double tau = (i - ci) / w->hz;
         if (tau < -0.2 || tau > 0.6)
             continue;
-        double v = exp(-(tau / width) * (tau / width));
+        double v = fm_exp(-(tau / width) * (tau / width));
         if (tau > 0)
-            v += 0.35 * exp(-tau / dk) * sin(2 * PI * fr * tau);
+            v += 0.35 * fm_exp(-tau / dk) * fm_sin(2 * PI * fr * tau);
         for (int k = 0; k < 3; k++)
             w->s[k][i] += peak * v * dir[k];
     }
@@ -284,9 +286,9 @@ static void make_run(Win *w, Rng *r, bool hard)
         for (int i = 0; i < w->L; i++) {
             double u = tt(w, i) - t;
             if (u >= 0 && u < crouch)
-                w->d[1][i] -= depth * sin(PI * u / crouch);
+                w->d[1][i] -= depth * fm_sin(PI * u / crouch);
             else if (u >= crouch && u < crouch + push)
-                w->d[1][i] += force * sin(PI * (u - crouch) / push);
+                w->d[1][i] += force * fm_sin(PI * (u - crouch) / push);
         }
         double t_land = t + crouch + push + fly;
         add_free_fall(w, t + crouch + push, t_land, unif(r, 0.0, 0.2));
@@ -316,7 +318,7 @@ static void make_trans(Win *w, Rng *r, bool hard)
         for (int i = 0; i < w->L; i++) {
             double u = (tt(w, i) - t0) / d;
             if (u > 0 && u < 1)
-                w->d[1][i] -= a * sin(PI * u);
+                w->d[1][i] -= a * fm_sin(PI * u);
         }
         if (rng_uniform(r) < 0.5) {
             double t_imp = t0 + d;
@@ -332,7 +334,7 @@ static void make_trans(Win *w, Rng *r, bool hard)
     for (int i = 0; i < w->L; i++) {
         double u = (tt(w, i) - t0) / d;
         if (u > 0 && u < 1) /* push up then brake, or drop then brake */
-            w->d[1][i] += (up ? a : -a) * sin(2 * PI * u);
+            w->d[1][i] += (up ? a : -a) * fm_sin(2 * PI * u);
     }
 }
 
@@ -357,9 +359,9 @@ static void make_still(Win *w, Rng *r, bool hard)
 static void mount_matrix(Rng *r, double deg, double m[3][3])
 {
     double a = unif(r, -deg, deg) * DEG, b = unif(r, -deg, deg) * DEG, c = unif(r, -deg, deg) * DEG;
-    double rx[3][3] = { { 1, 0, 0 }, { 0, cos(a), -sin(a) }, { 0, sin(a), cos(a) } };
-    double ry[3][3] = { { cos(b), 0, sin(b) }, { 0, 1, 0 }, { -sin(b), 0, cos(b) } };
-    double rz[3][3] = { { cos(c), -sin(c), 0 }, { sin(c), cos(c), 0 }, { 0, 0, 1 } };
+    double rx[3][3] = { { 1, 0, 0 }, { 0, fm_cos(a), -fm_sin(a) }, { 0, fm_sin(a), fm_cos(a) } };
+    double ry[3][3] = { { fm_cos(b), 0, fm_sin(b) }, { 0, 1, 0 }, { -fm_sin(b), 0, fm_cos(b) } };
+    double rz[3][3] = { { fm_cos(c), -fm_sin(c), 0 }, { fm_sin(c), fm_cos(c), 0 }, { 0, 0, 1 } };
     double t[3][3];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
+
 const TaskDef task_table[TASK_COUNT] = {
     [TASK_CLASSIFY] = { "classify", "accuracy", true, true, false },
     [TASK_MULTILABEL] = { "multilabel", "accuracy", true, false, false },
@@ -90,7 +92,7 @@ QsStatus label_metrics_add(LabelMetrics *m, const float *out, int64_t n, const i
                 bool want = t[j] >= 0.5f, got = o[j] > 0.0f;
                 m->bits_right += want == got;
                 m->bits_total++;
-                y = 1.0 / (1.0 + exp(-(double)o[j]));
+                y = 1.0 / (1.0 + fm_exp(-(double)o[j]));
             }
             double d = y - (double)t[j];
             m->sum_sq += d * d;
@@ -205,8 +207,8 @@ static void log_softmax_row(const float *x /* (C,) */, int C, double *out /* (C,
             mx = x[j];
     double sum = 0;
     for (int j = 0; j < C; j++)
-        sum += exp((double)x[j] - mx);
-    double lse = mx + log(sum);
+        sum += fm_exp((double)x[j] - mx);
+    double lse = mx + fm_log(sum);
     for (int j = 0; j < C; j++)
         out[j] = (double)x[j] - lse;
 }
@@ -234,7 +236,7 @@ void compare_metrics_add(CompareMetrics *c, const float *a, const float *b, int6
         for (int j = 0; j < C; j++) {
             /* log q straight from the log-softmax unless floored, so identical rows give
              * exactly 0 rather than the rounding of log(exp(x)). */
-            double p = exp(lp[j]), log_q = exp(lq[j]) < KL_Q_FLOOR ? log(KL_Q_FLOOR) : lq[j];
+            double p = fm_exp(lp[j]), log_q = fm_exp(lq[j]) < KL_Q_FLOOR ? fm_log(KL_Q_FLOOR) : lq[j];
             /* p == 0 (underflow) contributes nothing, as the limit p log p -> 0 says. */
             if (p > 0)
                 kl += p * (lp[j] - log_q);
@@ -262,7 +264,7 @@ double compare_metrics_sqnr_db(const CompareMetrics *c)
         return NAN;
     if (c->sum_sq_diff == 0)
         return INFINITY;
-    return 10.0 * log10(c->sum_sq_ref / c->sum_sq_diff);
+    return 10.0 * fm_log10(c->sum_sq_ref / c->sum_sq_diff);
 }
 
 /* norm_a and norm_b hold sums of squares. Two all-zero outputs are identical (1); one

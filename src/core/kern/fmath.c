@@ -200,29 +200,42 @@ float fm_powf(float x, float y)
     return (float)fm_pow(x, y);
 }
 
-/* cos(a) and sin(a) for |a| <= pi/4 by their Taylor series to a^18 and a^19. */
+/* The Taylor coefficients of cos to a^18 and sin to a^19, (-1)^(n/2) / n! in Horner order,
+ * each the double that dividing 1 by 2, 3, ..., n in turn gives (how fm_cospi first
+ * computed them: the table keeps its bits). With |a| <= pi/4 the first term left out is
+ * below 2^-69 relative. */
+static const double cos_taylor[9] = {
+    -0x1.6827863b97d98p-53, 0x1.ae7f3e733b82p-45, -0x1.93974a8c07c9ep-37,
+    0x1.1eed8eff8d898p-29, -0x1.27e4fb7789f5dp-22, 0x1.a01a01a01a01ap-16,
+    -0x1.6c16c16c16c17p-10, 0x1.5555555555555p-5, -0x1p-1,
+};
+static const double sin_taylor[9] = {
+    -0x1.2f49b46814158p-57, 0x1.952c77030ad4bp-49, -0x1.ae7f3e733b82p-41,
+    0x1.6124613a86d0ap-33, -0x1.ae64567f544e4p-26, 0x1.71de3a556c734p-19,
+    -0x1.a01a01a01a01ap-13, 0x1.1111111111111p-7, -0x1.5555555555555p-3,
+};
+
+static double horner(const double *c, int n, double u)
+{
+    double s = c[0];
+    for (int i = 1; i < n; i++)
+        s = s * u + c[i];
+    return s;
+}
+
+#define HORNER(tab, u) horner(tab, (int)(sizeof tab / sizeof tab[0]), u)
+
+/* cos(a) and sin(a) for |a| <= pi/4 (a little more is harmless). */
 static double cos_small(double a)
 {
-    double z = a * a, q = 0.0;
-    for (int n = 18; n >= 2; n -= 2) {
-        double c = 1.0;
-        for (int k = 2; k <= n; k++)
-            c /= k;
-        q = (n % 4 == 0 ? c : -c) + z * q;
-    }
-    return 1.0 + z * q;
+    double z = a * a;
+    return 1.0 + z * HORNER(cos_taylor, z);
 }
 
 static double sin_small(double a)
 {
-    double z = a * a, q = 0.0;
-    for (int n = 19; n >= 3; n -= 2) {
-        double c = 1.0;
-        for (int k = 2; k <= n; k++)
-            c /= k;
-        q = (n % 4 == 1 ? c : -c) + z * q;
-    }
-    return a + a * (z * q);
+    double z = a * a;
+    return a + a * (z * HORNER(sin_taylor, z));
 }
 
 double fm_cospi(double x)
@@ -241,6 +254,77 @@ double fm_cospi(double x)
     if (t == 0.5)
         return 0.0;
     return sign * (t <= 0.25 ? cos_small(PI_D * t) : sin_small(PI_D * (0.5 - t)));
+}
+
+/* pi/2 in parts: the first three of 33 bits, so that k times each is exact for |k| <= 2^20,
+ * and the rest; x - k pi/2 to about 150 bits. */
+#define PIO2_1 0x1.921fb54400000p+0
+#define PIO2_2 0x1.0b4611a600000p-34
+#define PIO2_3 0x1.3198a2e000000p-69
+#define PIO2_3T 0x1.b839a252049c1p-104
+#define INV_PIO2 0x1.45f306dc9c883p-1
+
+/* x = k pi/2 + (hi + lo), |hi| <= pi/4 plus a hair, |lo| <= ulp(hi) / 2; returns k mod 4.
+ * x - k PIO2_1 is exact (both are multiples of the smaller one's ulp and the difference is
+ * smaller than either), the second part goes in by Knuth's two-sum (exact whatever the
+ * sizes, so no cancellation is lost), the tails by plain sums far below an ulp. */
+static int reduce_pio2(double x, double *hi, double *lo)
+{
+    double kd = (x * INV_PIO2 + ROUND_MAGIC) - ROUND_MAGIC;
+    double t = x - kd * PIO2_1, w = -(kd * PIO2_2);
+    double h = t + w, bv = h - t;
+    double err = (t - (h - bv)) + (w - bv);
+    double l = (err - kd * PIO2_3) - kd * PIO2_3T;
+    *hi = h + l;
+    *lo = l - (*hi - h);
+    return (int)((int64_t)kd & 3);
+}
+
+/* sin and cos of hi + lo (reduced), the tail to first order. The leading terms are
+ * summed the way fdlibm's kernels do, so that their rounding stays under an ulp: cos as
+ * w = 1 - z/2 plus what that subtraction lost, sin with its a^3 / 6 term added last. The
+ * first 8 coefficients of each table are the terms beyond those. */
+static double sin_reduced(double hi, double lo)
+{
+    double z = hi * hi, v = z * hi, r = horner(sin_taylor, 8, z);
+    return hi - ((z * (0.5 * lo - v * r) - lo) - v * sin_taylor[8]);
+}
+
+static double cos_reduced(double hi, double lo)
+{
+    double z = hi * hi, r = z * horner(cos_taylor, 8, z), hz = 0.5 * z, w = 1.0 - hz;
+    return w + (((1.0 - w) - hz) + (z * r - hi * lo));
+}
+
+#define TRIG_EXACT_MAX 0x1.9p20 /* 1638400: below it k < 2^20 and reduce_pio2 is exact */
+#define TWO_PI_D 0x1.921fb54442d18p+2
+
+/* sin (odd, 1) or cos (even, 0) of x by the quadrant of its reduction. Beyond
+ * TRIG_EXACT_MAX, x is first replaced by its remainder modulo the double nearest 2 pi
+ * (fmod is exact): the same bits everywhere and a result in [-1, 1], but off by about
+ * |x| / 2pi times that double's error (2.4e-16), so not accurate there. */
+static double sin_cos(double x, int odd)
+{
+    if (x != x || isinf(x))
+        return x - x; /* NaN */
+    if (odd && fabs(x) < 0x1p-26) /* x^3 / 6 is below half an ulp: sin x rounds to x */
+        return x;
+    if (fabs(x) > TRIG_EXACT_MAX)
+        x = fmod(x, TWO_PI_D);
+    double hi, lo;
+    int q = (reduce_pio2(x, &hi, &lo) + (odd ? 0 : 1)) & 3;
+    double v = q & 1 ? cos_reduced(hi, lo) : sin_reduced(hi, lo);
+    return q & 2 ? -v : v;
+}
+
+double fm_sin(double x) { return sin_cos(x, 1); }
+double fm_cos(double x) { return sin_cos(x, 0); }
+
+#define INV_LN10 0x1.bcb7b1526e50ep-2
+
+double fm_log10(double x)
+{
+    return fm_log(x) * INV_LN10;
 }
 
 /* ---- float functions ------------------------------------------------------------ */
@@ -306,16 +390,6 @@ static const double erfcx_4[16] = {
     -0x1.a80f2934edc5ap-14, 0x1.cea22f2be6664p-11, -0x1.f57cad15dbe32p-8,
     0x1.0e078051f4917p-4,
 };
-
-static double horner(const double *c, int n, double u)
-{
-    double s = c[0];
-    for (int i = 1; i < n; i++)
-        s = s * u + c[i];
-    return s;
-}
-
-#define HORNER(tab, u) horner(tab, (int)(sizeof tab / sizeof tab[0]), u)
 
 /* exp(x) to about 2^-48 relative, for -745 < x < 709 (the float functions use |x| <= 111). */
 static double exp_core(double x)

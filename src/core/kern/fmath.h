@@ -11,7 +11,8 @@
  * figures are in docs/reproducibility.md). Specials follow C99 Annex F: NaN in gives NaN,
  * +-inf and overflow/underflow give the limit (exp(+inf) = inf, exp(-inf) = 0, log(0) =
  * -inf, log(x < 0) = NaN, tanh(+-inf) = +-1, erf(+-inf) = +-1), and -0 stays -0 where the
- * function is odd. sqrt, fabs, floor and friends are exact in IEEE and stay libm's. */
+ * function is odd. sqrt, fabs, floor and friends are exact in IEEE and stay libm's; every
+ * other libm elementary function is kept out of src/ by tests/scripts/libm_calls.sh. */
 #ifndef QS_FMATH_H
 #define QS_FMATH_H
 
@@ -38,7 +39,16 @@ double fm_pow(double x, double y);
 /* x^n for an integer n (Adam's bias corrections, step decay), by binary powering in
  * double-double: exact powers stay exact, the others round correctly but for rare cases. */
 double fm_powi(double x, int64_t n);
+/* log base 10, as log(x) / ln 10 (SQNRs in dB). */
+double fm_log10(double x);
 /* cos(pi x), the cosine schedule's curve; exact at multiples of 1/2. */
 double fm_cospi(double x);
+/* sin and cos in radians (the synthetic data's waves and rotations). Within an ulp for
+ * |x| <= 2^20 (test_fmath), where the reduction by pi/2 is exact; beyond, x is reduced
+ * modulo the double nearest 2 pi first, so the result keeps the same bits on every machine
+ * and stays in [-1, 1] but loses accuracy as |x| grows (arguments in qscope stay below a
+ * few hundred radians). sin keeps -0. */
+double fm_sin(double x);
+double fm_cos(double x);
 
 #endif

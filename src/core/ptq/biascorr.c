@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
 #include "ops/op.h"
 #include "qexec/qexec.h"
 #include "run/run.h"
@@ -113,7 +114,7 @@ static void bc_sqnr_add(const Run *ref, const Tensor *const *outs, int n_out, do
 
 static double bc_db(double sig, double noise)
 {
-    return noise == 0 ? INFINITY : 10.0 * log10(sig / noise);
+    return noise == 0 ? INFINITY : 10.0 * fm_log10(sig / noise);
 }
 
 /* The int8 linear units of plan p in topological order (lowered once without correction). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
 #include "graph/linear_unit.h"
 #include "ops/op.h"
 #include "run/run.h"
@@ -292,7 +293,7 @@ static double cle_sweep_pair(Graph *g, Pair *p, double headroom)
             r->limited++;
         else
             r->equalized++;
-        if (fabs(log(s)) < CLE_MOVE_TOL)
+        if (fabs(fm_log(s)) < CLE_MOVE_TOL)
             continue;
         if (r->bn >= 0) {
             float *gamma = cle_f32(g, p->gamma), *beta = cle_f32(g, p->beta);
@@ -313,7 +314,7 @@ static double cle_sweep_pair(Graph *g, Pair *p, double headroom)
             /* a limited channel's maximum now sits at the clip; keep it exactly there so
              * float rounding cannot call it clipped in the next sweep */
             p->maxv[i] = limited ? r->clip / headroom : p->maxv[i] / s;
-        moved = fabs(log(s)) > moved ? fabs(log(s)) : moved;
+        moved = fabs(fm_log(s)) > moved ? fabs(fm_log(s)) : moved;
     }
     return moved;
 }

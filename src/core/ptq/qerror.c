@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
 #include "run/run.h"
 
 double layer_error_mse(const LayerError *e)
@@ -19,7 +20,7 @@ double layer_error_sqnr_db(const LayerError *e)
         return NAN;
     if (e->sum_sq_err == 0)
         return INFINITY;
-    return 10.0 * log10(e->sum_sq_ref / e->sum_sq_err);
+    return 10.0 * fm_log10(e->sum_sq_ref / e->sum_sq_err);
 }
 
 double layer_error_cosine(const LayerError *e)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
 #include "base/half.h"
 #include "ops/op.h"
 
@@ -162,7 +163,7 @@ QsStatus ox_fold_binary(OxCtx *c, int arg)
                 float x = pa[offs[0]], y = pb[offs[1]];
                 po[i] = op == KB_ADD ? x + y : op == KB_SUB ? x - y : op == KB_MUL ? x * y :
                         op == KB_DIV ? x / y : op == KB_MOD ? op_mod_floor(x, y) :
-                        op == KB_FMOD ? fmodf(x, y) : (y == 2.0f ? x * x : powf(x, y));
+                        op == KB_FMOD ? fmodf(x, y) : (y == 2.0f ? x * x : fm_powf(x, y));
             });
         }
         tensor_free(fa);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/fmath.h"
 #include "cmds/cmd_handlers.h"
 #include "ops/op.h"
 #include "ptq/qerror.h"
@@ -85,7 +86,7 @@ static void draw_hist(Result *r, const Histogram *h, double xlo, double xhi, dou
     double *col = xcalloc((size_t)width, sizeof *col), top = 0;
     double cw = (xhi - xlo) / width;
     for (int c = 0; c < width; c++) {
-        col[c] = log1p(histogram_mass(h, xlo + c * cw, xlo + (c + 1) * cw));
+        col[c] = fm_log1p(histogram_mass(h, xlo + c * cw, xlo + (c + 1) * cw));
         top = fmax(top, col[c]);
     }
     char *line = xmalloc((size_t)width + 1);

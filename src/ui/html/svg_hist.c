@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "kern/fmath.h"
 #include "html/svg_charts.h"
 #include "html/svg_draw.h"
 
@@ -42,12 +43,12 @@ void svg_histogram(StrBuf *b, const char *label, const double *mass, int n, doub
     svg_rect(b, "clip", cl, SH_T, ch - cl, plot_h, clip);
     double top = 0;
     for (int i = 0; i < n; i++)
-        top = fmax(top, log1p(mass[i]));
+        top = fmax(top, fm_log1p(mass[i]));
     double cw = (double)(SH_W - SH_L - SH_R) / n;
     for (int i = 0; i < n; i++) {
         if (!(mass[i] > 0) || !(top > 0))
             continue;
-        double h = log1p(mass[i]) / top * plot_h;
+        double h = fm_log1p(mass[i]) / top * plot_h;
         char title[48];
         snprintf(title, sizeof title, "%.0f values", mass[i]);
         svg_rect(b, "col", SH_L + i * cw, base - h, cw, h, title);

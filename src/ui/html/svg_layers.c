@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "kern/fmath.h"
 #include "html/html_page.h"
 #include "html/svg_charts.h"
 #include "html/svg_draw.h"
@@ -17,6 +18,18 @@ enum {
     LB_NAME_CHARS = 28,
 };
 
+/* The largest power of ten <= m (m > 0, finite), from fmath so the page's axis is the same
+ * everywhere: log10 may round to either side of an integer, so the exponent is checked. */
+static double decade_below(double m)
+{
+    int e = (int)floor(fm_log10(m));
+    if (fm_powi(10.0, e) > m)
+        e--;
+    else if (fm_powi(10.0, e + 1) <= m)
+        e++;
+    return fm_powi(10.0, e);
+}
+
 /* The axis' step, 1, 2 or 5 times a power of ten (5 dB for SQNRs up to 50 dB), and its
  * top: the largest finite value rounded up to a step, at least one step. */
 static void axis_scale(const SvgLayerRow *rows, int n, double *top, double *step)
@@ -26,7 +39,7 @@ static void axis_scale(const SvgLayerRow *rows, int n, double *top, double *step
         for (int k = 0; k < 2; k++)
             if (isfinite(rows[i].v[k]) && rows[i].v[k] > m)
                 m = rows[i].v[k];
-    double s = m > 0 ? pow(10.0, floor(log10(m))) : 1.0;
+    double s = m > 0 ? decade_below(m) : 1.0;
     if (m / s < 2)
         s /= 5;
     else if (m / s < 5)
