@@ -106,6 +106,11 @@ static bool swap_pays(int64_t M, int64_t N)
     return N < nr && M >= 2 * N;
 }
 
+bool sgemm_packed_a_pays(int64_t M, int64_t N)
+{
+    return backend == SGEMM_QSCOPE && !swap_pays(M, N);
+}
+
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
            int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, const SgemmEpi *epi)
 {

@@ -22,6 +22,7 @@
 #define QS_SGEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { SGEMM_QSCOPE = 0, SGEMM_OPENBLAS, SGEMM_BACKEND_COUNT } SgemmBackend;
@@ -61,6 +62,15 @@ typedef struct SgemmPacked SgemmPacked;
 /* op(A) (M, K) with alpha applied. */
 SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const float *A,
                           int64_t lda);
+/* The same packed op(A) in caller memory instead of the heap (a per-call workspace):
+ * sgemm_pack_a_bytes(M, K) bytes, 64-byte aligned, enough at every SIMD level. The result
+ * points into mem (nothing to free; never pass it to sgemm_packed_free); NULL when M <= 0. */
+size_t sgemm_pack_a_bytes(int64_t M, int64_t K);
+SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alpha,
+                             const float *A, int64_t lda);
+/* Whether sgemm_packed_a on (M, N) is as fast a route as sgemm: false with
+ * `set blas=openblas` (which unpacks) and for the narrow products sgemm transposes. */
+bool sgemm_packed_a_pays(int64_t M, int64_t N);
 /* op(B) (K, N). */
 SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb);
 /* C (M, N) = pa (M, K) op(B) (K, N), as sgemm(ta, tb, M, N, K, alpha, A, ...) with the

@@ -46,6 +46,20 @@ float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k)
     return x->alpha * x->p[i * x->is + k * x->ks];
 }
 
+/* Fills p (its data already pointing at room for every sliver) from x. */
+static void pack_into(SgemmPacked *p, bool is_a, const SgOperand *x, int64_t rows, int64_t K,
+                      SimdLevel l, int w)
+{
+    int64_t slivers = (rows + w - 1) / w;
+    p->w = w;
+    p->rows = rows;
+    p->K = K;
+    for (int64_t s = 0; s < slivers; s++) {
+        int64_t iv = rows - s * w < w ? rows - s * w : w;
+        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l, !is_a);
+    }
+}
+
 static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, int64_t K)
 {
     SimdLevel l = simd_level();
@@ -58,11 +72,28 @@ static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, in
         free(p);
         return NULL;
     }
-    *p = (SgemmPacked){ w, rows, K, p->data };
-    for (int64_t s = 0; s < slivers; s++) {
-        int64_t iv = rows - s * w < w ? rows - s * w : w;
-        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l, !is_a);
-    }
+    pack_into(p, is_a, x, rows, K, l, w);
+    return p;
+}
+
+/* The header's room in caller memory: a multiple of 64 bytes, so the slivers stay aligned. */
+#define HEADER_BYTES ((sizeof(SgemmPacked) + 63) / 64 * 64)
+
+size_t sgemm_pack_a_bytes(int64_t M, int64_t K)
+{
+    return HEADER_BYTES + (size_t)((M + SG_MR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
+}
+
+SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alpha,
+                             const float *A, int64_t lda)
+{
+    if (M <= 0 || K < 0)
+        return NULL;
+    SimdLevel l = simd_level();
+    SgemmPacked *p = mem;
+    p->data = (float *)((char *)mem + HEADER_BYTES);
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 };
+    pack_into(p, true, &a, M, K, l, sg_kernel(l).mr);
     return p;
 }
 

@@ -19,6 +19,7 @@
  * otherwise scattered back with col2im. col and then col' share the forward's column
  * buffer, and dY's panel the forward's output panel: the backward needs no more scratch. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kern/conv_cols.h"
@@ -189,39 +190,83 @@ static ConvChunks conv_col_chunks(const ConvGeom *g)
     return conv_chunks(g->n, g->oh * g->ow, g->cg * g->win.kh * g->win.kw + g->ocg);
 }
 
+/* Rows of the weight matrix (K = C/group * KH * KW). */
+static int64_t conv_k(const ConvGeom *g) { return g->cg * g->win.kh * g->win.kw; }
+
+/* Scratch: the column kernel's column buffer (K, cols) and output panel (OC/group, cols),
+ * then each group's weights packed for the GEMM (kern/sgemm.h's sgemm_pack_a_at), packed
+ * once per forward call instead of once per column block of every product. */
+static size_t conv_panel_bytes(const ConvGeom *g)
+{
+    if (conv_kind(g) != CONV_IM2COL)
+        return 0;
+    ConvChunks ch = conv_col_chunks(g);
+    size_t b = (size_t)(conv_k(g) + g->ocg) * (size_t)conv_chunks_cols(&ch) * sizeof(float);
+    return (b + 63) / 64 * 64;
+}
+
 static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
     ConvGeom g;
     (void)out;
     if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL))
         return 0;
-    if (conv_kind(&g) != CONV_IM2COL)
+    if (conv_kind(&g) == CONV_DEPTHWISE)
         return 0;
-    ConvChunks ch = conv_col_chunks(&g);
-    return (size_t)(g.cg * g.win.kh * g.win.kw + g.ocg) * (size_t)conv_chunks_cols(&ch) *
-           sizeof(float);
+    return conv_panel_bytes(&g) + (size_t)g.group * sgemm_pack_a_bytes(g.ocg, conv_k(&g));
 }
 
 /* The column buffer (K, cols) and the output panel after it, from scratch. */
 static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx *rc,
                           float **panel)
 {
-    int64_t kk = g->cg * g->win.kh * g->win.kw, cols = conv_chunks_cols(ch);
+    int64_t kk = conv_k(g), cols = conv_chunks_cols(ch);
     QS_ASSERT(rc->scratch_bytes >= (size_t)((kk + g->ocg) * cols) * sizeof(float));
     float *col = rc->scratch;
     *panel = col + kk * cols;
     return col;
 }
 
+/* Each group's weights packed into scratch, pw[gi]; all NULL when no product of widest
+ * `cols` columns would take the packed route. */
+static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, const RunCtx *rc,
+                              SgemmPacked **pw)
+{
+    int64_t kk = conv_k(g);
+    size_t each = sgemm_pack_a_bytes(g->ocg, kk), at = conv_panel_bytes(g);
+    bool pack = sgemm_packed_a_pays(g->ocg, cols);
+    QS_ASSERT(!pack || rc->scratch_bytes >= at + (size_t)g->group * each);
+    for (int64_t gi = 0; gi < g->group; gi++)
+        pw[gi] = pack ? sgemm_pack_a_at((char *)rc->scratch + at + (size_t)gi * each, false,
+                                        g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk)
+                      : NULL;
+}
+
+/* C (OC/group, cols) = W_g B for group gi: from its packed weights when that route pays
+ * for this width (the same bits either way, kern/sgemm.h). */
+static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw, int64_t gi,
+                      int64_t cols, const float *b, int64_t ldb, float *c, int64_t ldc,
+                      const SgemmEpi *epi)
+{
+    int64_t kk = conv_k(g);
+    if (pw[gi] && sgemm_packed_a_pays(g->ocg, cols))
+        sgemm_packed_a(pw[gi], false, cols, b, ldb, c, ldc, epi);
+    else
+        sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, b, ldb, c, ldc,
+              epi);
+}
+
 /* The batch's columns, chunk by chunk: per group col = im2col(x), then W col into the
  * output (straight into y when the chunk is one sample, else through the panel). */
 static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
-                              const SgemmEpi *epi0, float *y, const RunCtx *rc)
+                              const SgemmEpi *epi0, float *y, const RunCtx *rc,
+                              SgemmPacked **pw)
 {
     ConvPlane pl = conv_plane(g);
     ConvChunks ch = conv_col_chunks(g);
     float *out, *col = conv_panels(g, &ch, rc, &out);
-    int64_t ohw = g->oh * g->ow, hw = g->h * g->w, kk = g->cg * g->win.kh * g->win.kw;
+    int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
     for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
         ConvChunk k = conv_chunk_at(&ch, i);
         int64_t cols = k.nb * k.np;
@@ -232,11 +277,10 @@ static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
             conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
             float *yg = y + gi * g->ocg * ohw;
             if (k.nb == 1)
-                sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, col, cols,
-                      yg + k.b0 * g->oc * ohw + k.p0, ohw, &epi);
+                conv_gemm(g, w, pw, gi, cols, col, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
+                          &epi);
             else {
-                sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, col, cols,
-                      out, cols, &epi);
+                conv_gemm(g, w, pw, gi, cols, col, cols, out, cols, &epi);
                 conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
             }
         }
@@ -261,18 +305,22 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         return;
     }
     SgemmEpi epi = { .bias_m = b, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
-    if (kind == CONV_IM2COL) {
-        conv_forward_cols(&g, x, w, &epi, y, rc);
-        return;
+    SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
+    if (kind == CONV_IM2COL)
+        conv_forward_cols(&g, x, w, &epi, y, rc, pw);
+    else {
+        conv_pack_weights(&g, w, ohw, rc, pw);
+        for (int64_t s = 0; s < g.n; s++)
+            for (int64_t gi = 0; gi < g.group; gi++) {
+                SgemmEpi e = epi;
+                if (e.bias_m)
+                    e.bias_m += gi * g.ocg;
+                conv_gemm(&g, w, pw, gi, ohw, x + (s * g.c + gi * g.cg) * hw, hw,
+                          y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
+            }
     }
-    for (int64_t s = 0; s < g.n; s++)
-        for (int64_t gi = 0; gi < g.group; gi++) {
-            SgemmEpi e = epi;
-            if (e.bias_m)
-                e.bias_m += gi * g.ocg;
-            sgemm(false, false, g.ocg, ohw, g.cg, 1.0f, w + gi * g.ocg * g.cg, g.cg,
-                  x + (s * g.c + gi * g.cg) * hw, hw, y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
-        }
+    if (pw != pw_small)
+        free(pw);
 }
 
 /* dW and dX of the column kernel, chunk by chunk in increasing sample order; dY's
