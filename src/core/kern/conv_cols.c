@@ -141,6 +141,87 @@ void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, 
     pool_for(g->c, pool_grain(g->kh * g->kw * k.nb * k.np), col2im_channels, &j);
 }
 
+/* Where a run of columns starts: sample s of the chunk, output row oy, column ox, and q,
+ * the position's index within the chunk's positions of that sample. */
+typedef struct ColPos {
+    int64_t s, q, oy, ox;
+} ColPos;
+
+static ColPos col_pos(const ConvPlane *g, ConvChunk k, int64_t j)
+{
+    ColPos c = { j / k.np, j % k.np, 0, 0 };
+    int64_t p = k.p0 + c.q;
+    c.oy = p / g->ow;
+    c.ox = p % g->ow;
+    return c;
+}
+
+/* d[0 .. len) = input row `src` of one tap at output columns [ox, ox + len) of a row inside
+ * the tap's row range: zeros outside [x0, x1), as tap_run writes. */
+static void gather_run(const ConvPlane *g, const float *src, int64_t ox, int64_t len,
+                       int64_t x0, int64_t x1, float *d)
+{
+    int64_t lo = ox > x0 ? ox : x0, hi = ox + len < x1 ? ox + len : x1;
+    if (lo >= hi) {
+        lo = hi = ox + len;
+    } else if (g->sw == 1) {
+        for (int64_t x = lo; x < hi; x++)
+            d[x - ox] = src[x];
+    } else {
+        for (int64_t x = lo; x < hi; x++)
+            d[x - ox] = src[x * g->sw];
+    }
+    for (int64_t x = ox; x < lo; x++)
+        d[x - ox] = 0.0f;
+    for (int64_t x = hi; x < ox + len; x++)
+        d[x - ox] = 0.0f;
+}
+
+void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
+                      float *out)
+{
+    const ConvGather *cg = ctx;
+    const ConvPlane *g = cg->g;
+    int64_t taps = g->kh * g->kw, hw = g->h * g->w, tail = nc % w;
+    ColPos start = col_pos(g, cg->k, j0);
+    for (int64_t r = k0; r < k0 + kc; r++) {
+        int64_t ci = r / taps, t = r % taps, ki = t / g->kw, kj = t % g->kw;
+        int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl, y0, y1, x0, x1;
+        conv_tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
+        conv_tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
+        float *row = out + (r - k0) * w;
+        ColPos c = start;
+        /* runs end at a sliver's edge, an output row's end or the sample's last position */
+        for (int64_t j = 0; j < nc;) {
+            int64_t len = w - j % w;
+            if (len > g->ow - c.ox)
+                len = g->ow - c.ox;
+            if (len > cg->k.np - c.q)
+                len = cg->k.np - c.q;
+            if (len > nc - j)
+                len = nc - j;
+            float *d = row + (j / w) * kc * w + j % w;
+            if (c.oy >= y0 && c.oy < y1) {
+                const float *xc = cg->x + (cg->k.b0 + c.s) * cg->x_stride + ci * hw;
+                gather_run(g, xc + (c.oy * g->sh + offh) * g->w + offw, c.ox, len, x0, x1, d);
+            } else {
+                memset(d, 0, (size_t)len * sizeof *d);
+            }
+            j += len;
+            c.q += len;
+            c.ox += len;
+            if (c.q == cg->k.np) {
+                c = col_pos(g, cg->k, j0 + j);
+            } else if (c.ox == g->ow) {
+                c.ox = 0;
+                c.oy++;
+            }
+        }
+        if (tail)
+            memset(row + (nc / w) * kc * w + tail, 0, (size_t)(w - tail) * sizeof *row);
+    }
+}
+
 typedef struct RowsJob {
     float *t;
     int64_t t_stride, p;

@@ -51,8 +51,8 @@ static SgProblem problem(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
                          const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
                          int64_t ldc, const SgemmEpi *epi, bool swap)
 {
-    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 };
-    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 };
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0, NULL };
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL };
     SgemmEpi e = epi ? *epi : (SgemmEpi){ 0 };
     if (!swap)
         return (SgProblem){ M, N, K, a, b, C, ldc, 1, e };

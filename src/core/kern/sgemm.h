@@ -77,6 +77,23 @@ SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t
  * ta, M, K, alpha, A, lda given to sgemm_pack_a. */
 void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, int64_t ldb,
                     float *C, int64_t ldc, const SgemmEpi *epi);
+/* An operand B (K, N) that the caller writes straight into the product's packed layout,
+ * block by block as the product needs it, instead of materializing it (an implicit GEMM:
+ * a conv gathers its im2col columns here). fill writes rows [k0, k0 + kc) and columns
+ * [j0, j0 + nc) of B (j0 a multiple of w) as ceil(nc / w) slivers w wide:
+ *     out[(j / w) * kc * w + k * w + j % w] = B(k0 + k, j0 + j),
+ * zero for nc <= j < the last sliver's end. It is called from any pool thread and must
+ * only read shared data. The product sees the same values as from B in memory, so the
+ * same bits. */
+typedef struct SgemmGather {
+    void (*fill)(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
+                 float *out);
+    const void *ctx;
+} SgemmGather;
+/* C (M, N) = pa (M, K) B (K, N) with B from gb, as sgemm_packed_a on that B (with `set
+ * blas=openblas`, B is gathered whole first). */
+void sgemm_packed_a_gather(const SgemmPacked *pa, const SgemmGather *gb, int64_t N, float *C,
+                           int64_t ldc, const SgemmEpi *epi);
 /* C (M, N) = alpha op(A) (M, K) pb (K, N). */
 void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda,
                     const SgemmPacked *pb, float *C, int64_t ldc, const SgemmEpi *epi);

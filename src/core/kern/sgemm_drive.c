@@ -3,6 +3,7 @@
  * slivers of mr (A's sliver packed, L1-sized), then the nr-wide slivers of the B block, one
  * microkernel call per tile. A tile's first k block starts from c0, later ones from the
  * partial sum stored in C, the last one clamps: the same sequence of FMAs as the rule.
+ * A gathered B (SgemmGather) fills the B block's slivers in place of packing them.
  * Threads take disjoint ranges of row slivers or of column slivers, never of k. */
 #include <math.h>
 #include <pthread.h>
@@ -150,6 +151,10 @@ static void pack_b_block(const SgRun *r, int64_t jc, int64_t nc, int64_t pc, int
     int nr = r->k.nr;
     if (b->packed)
         return;
+    if (b->gather) {
+        b->gather->fill(b->gather->ctx, jc, nc, pc, kc, nr, buf);
+        return;
+    }
     for (int64_t s = 0; s * nr < nc; s++) {
         int64_t nv = nc - s * nr < nr ? nc - s * nr : nr;
         if (!r->direct_b || nv < nr)
@@ -233,7 +238,7 @@ void sg_drive(const SgProblem *p)
     SgRun r = { p, k, level, false, false };
     if (mr != k.mr || nr != k.nr)
         r.k = (SgKernel){ mr, nr, sg_micro_generic };
-    r.direct_b = !p->b.packed && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 8 * mr;
+    r.direct_b = !p->b.packed && !p->b.gather && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 8 * mr;
     int64_t mt = (p->M + mr - 1) / mr, nt = (p->N + nr - 1) / nr;
     r.split_n = nt >= mt;
     int64_t units = r.split_n ? nt : mt;

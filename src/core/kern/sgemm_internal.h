@@ -53,13 +53,15 @@ extern const SgKernel sg_kernel_avx2, sg_kernel_avx512;
 
 /* An operand: X(i, k) = p[i * is + k * ks], times alpha when packed. `packed` (from
  * sgemm_pack_*): the whole operand already in slivers w wide over all K:
- * packed[(i / w) * w * K + k * w + i % w]. */
+ * packed[(i / w) * w * K + k * w + i % w]. `gather` (a B operand only): X(i, k) = B(k, i)
+ * of kern/sgemm.h's SgemmGather, which packs its blocks itself. */
 typedef struct SgOperand {
     const float *p;
     int64_t is, ks;
     float alpha;
     const float *packed;
     int w;
+    const SgemmGather *gather;
 } SgOperand;
 
 typedef struct SgProblem {

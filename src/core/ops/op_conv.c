@@ -8,7 +8,10 @@
  *     sample: one sgemm per sample and group straight on the input and output;
  *   - everything else: one sgemm per group whose columns span the whole batch,
  *     C (OC/group, cols) = W (OC/group, K) x col (K, cols) with K = C/group * KH * KW,
- *     the column panel built chunk by chunk (kern/conv_cols.h) so scratch stays bounded.
+ *     chunk by chunk (kern/conv_cols.h) so scratch stays bounded. The forward gathers
+ *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
+ *     where that does not pay (narrow products, `set blas=openblas`) and in the backward
+ *     a column panel is built. The weights are packed once per forward call.
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
@@ -196,13 +199,21 @@ static int64_t conv_k(const ConvGeom *g) { return g->cg * g->win.kh * g->win.kw;
 /* Scratch: the column kernel's column buffer (K, cols) and output panel (OC/group, cols),
  * then each group's weights packed for the GEMM (kern/sgemm.h's sgemm_pack_a_at), packed
  * once per forward call instead of once per column block of every product. */
+/* The forward's chunks when the GEMM gathers its columns from the input itself
+ * (kern/conv_cols.h's conv_gather_fill): scratch holds the output panel only. */
+static ConvChunks conv_gather_chunks(const ConvGeom *g)
+{
+    return conv_chunks(g->n, g->oh * g->ow, g->ocg);
+}
+
 static size_t conv_panel_bytes(const ConvGeom *g)
 {
     if (conv_kind(g) != CONV_IM2COL)
         return 0;
-    ConvChunks ch = conv_col_chunks(g);
+    ConvChunks ch = conv_col_chunks(g), gch = conv_gather_chunks(g);
     size_t b = (size_t)(conv_k(g) + g->ocg) * (size_t)conv_chunks_cols(&ch) * sizeof(float);
-    return (b + 63) / 64 * 64;
+    size_t bg = (size_t)g->ocg * (size_t)conv_chunks_cols(&gch) * sizeof(float);
+    return ((b > bg ? b : bg) + 63) / 64 * 64;
 }
 
 static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
@@ -256,8 +267,45 @@ static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw,
               epi);
 }
 
-/* The batch's columns, chunk by chunk: per group col = im2col(x), then W col into the
- * output (straight into y when the chunk is one sample, else through the panel). */
+/* The batch's columns, chunk by chunk: per group the GEMM of the packed weights with the
+ * im2col columns gathered straight into its packed slivers (an implicit GEMM), into the
+ * output (straight into y when the chunk is one sample, else through the panel). False,
+ * doing nothing, when that route does not pay (conv_forward_cols then runs). */
+static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *w,
+                                const SgemmEpi *epi0, float *y, const RunCtx *rc,
+                                SgemmPacked **pw)
+{
+    ConvPlane pl = conv_plane(g);
+    ConvChunks ch = conv_gather_chunks(g);
+    if (!sgemm_packed_a_pays(g->ocg, conv_chunks_cols(&ch)))
+        return false;
+    conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
+    float *out = rc->scratch;
+    int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
+        ConvChunk k = conv_chunk_at(&ch, i);
+        int64_t cols = k.nb * k.np;
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            SgemmEpi epi = *epi0;
+            if (epi.bias_m)
+                epi.bias_m += gi * g->ocg;
+            ConvGather cg = { &pl, x + gi * g->cg * hw, g->c * hw, k };
+            SgemmGather gb = { conv_gather_fill, &cg };
+            float *yg = y + gi * g->ocg * ohw;
+            if (k.nb == 1)
+                sgemm_packed_a_gather(pw[gi], &gb, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
+                                      &epi);
+            else {
+                sgemm_packed_a_gather(pw[gi], &gb, cols, out, cols, &epi);
+                conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
+            }
+        }
+    }
+    return true;
+}
+
+/* The reference route: per chunk and group col = im2col(x), then W col into the output
+ * (straight into y when the chunk is one sample, else through the panel). */
 static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
                               const SgemmEpi *epi0, float *y, const RunCtx *rc,
                               SgemmPacked **pw)
@@ -306,8 +354,10 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     }
     SgemmEpi epi = { .bias_m = b, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
     SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
-    if (kind == CONV_IM2COL)
-        conv_forward_cols(&g, x, w, &epi, y, rc, pw);
+    if (kind == CONV_IM2COL) {
+        if (!conv_forward_gather(&g, x, w, &epi, y, rc, pw))
+            conv_forward_cols(&g, x, w, &epi, y, rc, pw);
+    }
     else {
         conv_pack_weights(&g, w, ohw, rc, pw);
         for (int64_t s = 0; s < g.n; s++)
