@@ -177,49 +177,88 @@ static void gather_run(const ConvPlane *g, const float *src, int64_t ox, int64_t
         d[x - ox] = 0.0f;
 }
 
-void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
-                      float *out)
+/* A run of columns that one input row serves for every tap: output row oy, columns
+ * [ox, ox + len) of one sample (x at xoff), written at out[dst + k * w] for row k. */
+typedef struct GatherSeg {
+    int64_t dst, xoff, oy, ox, len;
+} GatherSeg;
+
+/* Columns gathered per pass: the segments of a pass are found once for all its rows. */
+#define GATHER_COLS 512
+
+/* The segments of columns [j0, j0 + nc) (nc <= GATHER_COLS, j0 a multiple of w): runs end
+ * at a sliver's edge, an output row's end or the sample's last position. */
+static int64_t gather_segs(const ConvGather *cg, int64_t j0, int64_t nc, int64_t kc, int w,
+                           GatherSeg *seg)
 {
-    const ConvGather *cg = ctx;
     const ConvPlane *g = cg->g;
-    int64_t taps = g->kh * g->kw, hw = g->h * g->w, tail = nc % w;
-    ColPos start = col_pos(g, cg->k, j0);
+    ColPos c = col_pos(g, cg->k, j0);
+    int64_t n = 0, jw = 0; /* jw: the column's index within its sliver */
+    for (int64_t j = 0; j < nc; n++) {
+        int64_t len = w - jw;
+        if (len > g->ow - c.ox)
+            len = g->ow - c.ox;
+        if (len > cg->k.np - c.q)
+            len = cg->k.np - c.q;
+        if (len > nc - j)
+            len = nc - j;
+        seg[n] = (GatherSeg){ (j - jw) * kc + jw, (cg->k.b0 + c.s) * cg->x_stride, c.oy, c.ox,
+                              len };
+        j += len;
+        jw += len;
+        if (jw == w)
+            jw = 0;
+        c.q += len;
+        c.ox += len;
+        if (c.q == cg->k.np) {
+            c = col_pos(g, cg->k, j0 + j);
+        } else if (c.ox == g->ow) {
+            c.ox = 0;
+            c.oy++;
+        }
+    }
+    return n;
+}
+
+/* Rows [k0, k0 + kc) of the segments' columns into out. */
+static void gather_rows(const ConvGather *cg, const GatherSeg *seg, int64_t nseg, int64_t k0,
+                        int64_t kc, int w, float *out)
+{
+    const ConvPlane *g = cg->g;
+    int64_t taps = g->kh * g->kw, hw = g->h * g->w;
     for (int64_t r = k0; r < k0 + kc; r++) {
         int64_t ci = r / taps, t = r % taps, ki = t / g->kw, kj = t % g->kw;
         int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl, y0, y1, x0, x1;
         conv_tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
         conv_tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
         float *row = out + (r - k0) * w;
-        ColPos c = start;
-        /* runs end at a sliver's edge, an output row's end or the sample's last position */
-        for (int64_t j = 0; j < nc;) {
-            int64_t len = w - j % w;
-            if (len > g->ow - c.ox)
-                len = g->ow - c.ox;
-            if (len > cg->k.np - c.q)
-                len = cg->k.np - c.q;
-            if (len > nc - j)
-                len = nc - j;
-            float *d = row + (j / w) * kc * w + j % w;
-            if (c.oy >= y0 && c.oy < y1) {
-                const float *xc = cg->x + (cg->k.b0 + c.s) * cg->x_stride + ci * hw;
-                gather_run(g, xc + (c.oy * g->sh + offh) * g->w + offw, c.ox, len, x0, x1, d);
-            } else {
-                memset(d, 0, (size_t)len * sizeof *d);
-            }
-            j += len;
-            c.q += len;
-            c.ox += len;
-            if (c.q == cg->k.np) {
-                c = col_pos(g, cg->k, j0 + j);
-            } else if (c.ox == g->ow) {
-                c.ox = 0;
-                c.oy++;
-            }
+        const float *xc = cg->x + ci * hw + offw;
+        for (int64_t i = 0; i < nseg; i++) {
+            const GatherSeg *sg = &seg[i];
+            float *d = row + sg->dst;
+            if (sg->oy >= y0 && sg->oy < y1)
+                gather_run(g, xc + sg->xoff + (sg->oy * g->sh + offh) * g->w, sg->ox, sg->len,
+                           x0, x1, d);
+            else
+                memset(d, 0, (size_t)sg->len * sizeof *d);
         }
-        if (tail)
-            memset(row + (nc / w) * kc * w + tail, 0, (size_t)(w - tail) * sizeof *row);
     }
+}
+
+void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
+                      float *out)
+{
+    const ConvGather *cg = ctx;
+    GatherSeg seg[GATHER_COLS];
+    int64_t pass = GATHER_COLS / w * w, tail = nc % w;
+    for (int64_t j = 0; j < nc; j += pass) {
+        int64_t n = nc - j < pass ? nc - j : pass;
+        int64_t nseg = gather_segs(cg, j0 + j, n, kc, w, seg);
+        gather_rows(cg, seg, nseg, k0, kc, w, out + j * kc);
+    }
+    if (tail) /* the last sliver's columns past nc */
+        for (int64_t k = 0; k < kc; k++)
+            memset(out + (nc / w) * kc * w + k * w + tail, 0, (size_t)(w - tail) * sizeof *out);
 }
 
 typedef struct RowsJob {
