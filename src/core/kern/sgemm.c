@@ -41,8 +41,10 @@ float sg_c0(const SgProblem *p, int64_t m, int64_t n)
     return 0.0f;
 }
 
-float sg_clamp(const SgemmEpi *e, float v)
+float sg_finish(const SgemmEpi *e, int64_t m, float v)
 {
+    if (e->sub_m)
+        v = norm_affine(v, e->sub_m[m], e->mul_m[m], e->add_m[m]);
     return e->clamp ? clamp_value(v, e->lo, e->hi) : v;
 }
 
@@ -75,7 +77,7 @@ void sgemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                 float b = p.b.p[n * p.b.is + k * p.b.ks];
                 acc = fmaf(alpha * a, b, acc);
             }
-            C[m * ldc + n] = sg_clamp(&p.epi, acc);
+            C[m * ldc + n] = sg_finish(&p.epi, m, acc);
         }
 }
 
@@ -92,10 +94,10 @@ void sg_openblas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, init ? 1.0f : 0.0f, C,
                 (int)ldc);
-    if (p.epi.clamp)
+    if (p.epi.clamp || p.epi.sub_m)
         for (int64_t m = 0; m < M; m++)
             for (int64_t n = 0; n < N; n++)
-                C[m * ldc + n] = sg_clamp(&p.epi, C[m * ldc + n]);
+                C[m * ldc + n] = sg_finish(&p.epi, m, C[m * ldc + n]);
 }
 
 /* Lanes are filled along N; when N leaves most of a tile's columns empty and M is larger,
@@ -121,6 +123,6 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
         return;
     }
     SgProblem p = problem(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, epi,
-                          swap_pays(M, N));
+                          swap_pays(M, N) && !(epi && epi->sub_m));
     sg_drive(&p);
 }

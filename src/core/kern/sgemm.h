@@ -33,6 +33,10 @@ typedef struct SgemmEpi {
     bool accumulate;      /* c0 = C's value before the call */
     const float *bias_m;  /* [M]: c0 = bias_m[m] */
     const float *bias_n;  /* [N]: c0 = bias_n[n] */
+    /* then, when sub_m is set, per row m: v = norm_affine(v, sub_m[m], mul_m[m], add_m[m])
+     * (kern/clamp.h: a BatchNormalization fused into a conv); sgemm never transposes such
+     * a product */
+    const float *sub_m, *mul_m, *add_m;
     bool clamp;           /* then C = v < lo ? lo : v > hi ? hi : v */
     float lo, hi;
 } SgemmEpi;

@@ -110,10 +110,16 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
             t.c0 = e->bias_m ? SG_C0_BIAS_M : e->bias_n ? SG_C0_BIAS_N : SG_C0_ZERO;
             t.bias = e->bias_m ? e->bias_m + m : e->bias_n ? e->bias_n + n : NULL;
         }
-        t.clamp = last && e->clamp;
+        t.clamp = last && e->clamp && !e->sub_m;
         t.lo = e->lo;
         t.hi = e->hi;
         r->k.micro(&t, mv);
+        if (last && e->sub_m) /* the per-row affine, then the clamp, on the stored tile */
+            for (int i = 0; i < mv; i++) {
+                float *c = t.c + i * t.ldc;
+                for (int j = 0; j < nv; j++)
+                    c[j] = sg_finish(e, m + i, c[j]);
+            }
         return;
     }
     float buf[SG_MR_MAX * SG_NR_MAX];
@@ -122,11 +128,10 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
     t.ldc = nr;
     r->k.micro(&t, mv);
     float *c = p->c + m * p->crs + n * p->ccs;
-    bool clamp = last && e->clamp;
     for (int i = 0; i < mv; i++)
         for (int j = 0; j < nv; j++) {
             float v = buf[i * nr + j];
-            c[i * p->crs + j * p->ccs] = clamp ? clamp_value(v, e->lo, e->hi) : v;
+            c[i * p->crs + j * p->ccs] = last ? sg_finish(e, m + i, v) : v;
         }
 }
 
@@ -138,7 +143,7 @@ static void rect_plain(const SgProblem *p, int64_t m0, int64_t m1, int64_t n0, i
             float acc = sg_c0(p, m, n);
             for (int64_t k = 0; k < p->K; k++)
                 acc = fmaf(sg_elem(&p->a, p->K, m, k), sg_elem(&p->b, p->K, n, k), acc);
-            p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, acc);
+            p->c[m * p->crs + n * p->ccs] = sg_finish(&p->epi, m, acc);
         }
 }
 
@@ -229,7 +234,7 @@ void sg_drive(const SgProblem *p)
     if (p->K <= 0) {
         for (int64_t m = 0; m < p->M; m++)
             for (int64_t n = 0; n < p->N; n++)
-                p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, sg_c0(p, m, n));
+                p->c[m * p->crs + n * p->ccs] = sg_finish(&p->epi, m, sg_c0(p, m, n));
         return;
     }
     SimdLevel level = simd_level();

@@ -216,15 +216,38 @@ static size_t conv_panel_bytes(const ConvGeom *g)
     return ((b > bg ? b : bg) + 63) / 64 * 64;
 }
 
+/* A fused BatchNormalization's coefficients (RunCtx.bn), last in scratch: 3 x OC floats. */
+static size_t conv_bn_bytes(const ConvGeom *g) { return (size_t)(3 * g->oc) * sizeof(float); }
+
+/* The epilogue of output channels [off, off + OC/group): the per-channel arrays offset. */
+static SgemmEpi group_epi(const SgemmEpi *e, int64_t off)
+{
+    SgemmEpi r = *e;
+    if (r.bias_m)
+        r.bias_m += off;
+    if (r.sub_m) {
+        r.sub_m += off;
+        r.mul_m += off;
+        r.add_m += off;
+    }
+    return r;
+}
+
+/* Where the fused BatchNormalization's coefficients start in scratch. */
+static size_t conv_bn_at(const ConvGeom *g)
+{
+    if (conv_kind(g) == CONV_DEPTHWISE)
+        return 0;
+    return conv_panel_bytes(g) + (size_t)g->group * sgemm_pack_a_bytes(g->ocg, conv_k(g));
+}
+
 static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
     ConvGeom g;
     (void)out;
     if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL))
         return 0;
-    if (conv_kind(&g) == CONV_DEPTHWISE)
-        return 0;
-    return conv_panel_bytes(&g) + (size_t)g.group * sgemm_pack_a_bytes(g.ocg, conv_k(&g));
+    return conv_bn_at(&g) + conv_bn_bytes(&g);
 }
 
 /* The column buffer (K, cols) and the output panel after it, from scratch. */
@@ -286,9 +309,7 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
         ConvChunk k = conv_chunk_at(&ch, i);
         int64_t cols = k.nb * k.np;
         for (int64_t gi = 0; gi < g->group; gi++) {
-            SgemmEpi epi = *epi0;
-            if (epi.bias_m)
-                epi.bias_m += gi * g->ocg;
+            SgemmEpi epi = group_epi(epi0, gi * g->ocg);
             ConvGather cg = { &pl, x + gi * g->cg * hw, g->c * hw, k };
             SgemmGather gb = { conv_gather_fill, &cg };
             float *yg = y + gi * g->ocg * ohw;
@@ -319,9 +340,7 @@ static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
         ConvChunk k = conv_chunk_at(&ch, i);
         int64_t cols = k.nb * k.np;
         for (int64_t gi = 0; gi < g->group; gi++) {
-            SgemmEpi epi = *epi0;
-            if (epi.bias_m)
-                epi.bias_m += gi * g->ocg;
+            SgemmEpi epi = group_epi(epi0, gi * g->ocg);
             conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
             float *yg = y + gi * g->ocg * ohw;
             if (k.nb == 1)
@@ -346,13 +365,26 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     float *y = tensor_f32(out);      /* (N, OC, OH, OW) */
     int64_t ohw = g.oh * g.ow, hw = g.h * g.w;
     ConvKind kind = conv_kind(&g);
+    float *bn = NULL; /* a fused BatchNormalization's sub, mul, add per channel */
+    if (rc->bn) {
+        QS_ASSERT(rc->scratch_bytes >= conv_bn_at(&g) + conv_bn_bytes(&g));
+        bn = (float *)((char *)rc->scratch + conv_bn_at(&g));
+        op_bn_coefs(rc->bn, rc->bn_in, bn, bn + g.oc, bn + 2 * g.oc);
+    }
     if (kind == CONV_DEPTHWISE) {
         ConvPlane pl = conv_plane(&g);
-        DwEpi epi = { b, rc->clamp, rc->clamp_lo, rc->clamp_hi };
+        DwEpi epi = { b, rc->clamp && !bn, rc->clamp_lo, rc->clamp_hi };
         dwconv_forward(&pl, g.n, g.c, g.ocg, x, w, &epi, y);
+        if (bn) /* the normalization, then the clamp, as its own pass */
+            op_bn_apply(y, y, g.n, g.oc, ohw, bn, bn + g.oc, bn + 2 * g.oc, rc);
         return;
     }
     SgemmEpi epi = { .bias_m = b, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
+    if (bn) {
+        epi.sub_m = bn;
+        epi.mul_m = bn + g.oc;
+        epi.add_m = bn + 2 * g.oc;
+    }
     SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
     if (kind == CONV_IM2COL) {
         if (!conv_forward_gather(&g, x, w, &epi, y, rc, pw))
@@ -362,9 +394,7 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         conv_pack_weights(&g, w, ohw, rc, pw);
         for (int64_t s = 0; s < g.n; s++)
             for (int64_t gi = 0; gi < g.group; gi++) {
-                SgemmEpi e = epi;
-                if (e.bias_m)
-                    e.bias_m += gi * g.ocg;
+                SgemmEpi e = group_epi(&epi, gi * g.ocg);
                 conv_gemm(&g, w, pw, gi, ohw, x + (s * g.c + gi * g.cg) * hw, hw,
                           y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
             }
@@ -472,4 +502,5 @@ const OpDef op_conv_def = {
     .forward = conv_forward,
     .backward = conv_backward,
     .fuses_clamp = true,
+    .fuses_bn = true,
 };
