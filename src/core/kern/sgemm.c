@@ -113,6 +113,11 @@ bool sgemm_packed_a_pays(int64_t M, int64_t N)
     return backend == SGEMM_QSCOPE && !swap_pays(M, N);
 }
 
+bool sgemm_gather_pays(int64_t M, int64_t N)
+{
+    return sgemm_packed_a_pays(M, N) && M > SG_DIRECT_B_ROWS * sg_kernel(simd_level()).mr;
+}
+
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
            int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, const SgemmEpi *epi)
 {

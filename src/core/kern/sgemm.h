@@ -96,6 +96,10 @@ typedef struct SgemmGather {
 } SgemmGather;
 /* C (M, N) = pa (M, K) B (K, N) with B from gb, as sgemm_packed_a on that B (with `set
  * blas=openblas`, B is gathered whole first). */
+/* Whether gathering B pays against materializing it for sgemm_packed_a: false where
+ * sgemm_packed_a_pays is, and for products with few rows, which read a B in memory in
+ * place without packing it. */
+bool sgemm_gather_pays(int64_t M, int64_t N);
 void sgemm_packed_a_gather(const SgemmPacked *pa, const SgemmGather *gb, int64_t N, float *C,
                            int64_t ldc, const SgemmEpi *epi);
 /* C (M, N) = alpha op(A) (M, K) pb (K, N). */

@@ -243,7 +243,7 @@ void sg_drive(const SgProblem *p)
     SgRun r = { p, k, level, false, false };
     if (mr != k.mr || nr != k.nr)
         r.k = (SgKernel){ mr, nr, sg_micro_generic };
-    r.direct_b = !p->b.packed && !p->b.gather && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 8 * mr;
+    r.direct_b = !p->b.packed && !p->b.gather && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= SG_DIRECT_B_ROWS * mr;
     int64_t mt = (p->M + mr - 1) / mr, nt = (p->N + nr - 1) / nr;
     r.split_n = nt >= mt;
     int64_t units = r.split_n ? nt : mt;

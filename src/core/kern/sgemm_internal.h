@@ -18,6 +18,9 @@
 #include "kern/simd.h"
 
 #define SG_MR_MAX 16
+/* Up to this many row slivers of A, a B contiguous along n is read in place rather than
+ * packed (too few rows reuse a packed block to repay the copy). */
+#define SG_DIRECT_B_ROWS 8
 #define SG_NR_MAX 32
 
 /* Where a tile's accumulators start. */

@@ -300,7 +300,7 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
 {
     ConvPlane pl = conv_plane(g);
     ConvChunks ch = conv_gather_chunks(g);
-    if (!sgemm_packed_a_pays(g->ocg, conv_chunks_cols(&ch)))
+    if (!sgemm_gather_pays(g->ocg, conv_chunks_cols(&ch)))
         return false;
     conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
     float *out = rc->scratch;
