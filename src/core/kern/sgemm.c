@@ -41,13 +41,6 @@ float sg_c0(const SgProblem *p, int64_t m, int64_t n)
     return 0.0f;
 }
 
-float sg_finish(const SgemmEpi *e, int64_t m, float v)
-{
-    if (e->sub_m)
-        v = norm_affine(v, e->sub_m[m], e->mul_m[m], e->add_m[m]);
-    return e->clamp ? clamp_value(v, e->lo, e->hi) : v;
-}
-
 /* The problem of a row-major product; swapped: C^T = op(B)^T op(A)^T. */
 static SgProblem problem(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                          const float *A, int64_t lda, const float *B, int64_t ldb, float *C,

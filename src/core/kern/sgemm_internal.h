@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kern/clamp.h"
 #include "kern/sgemm.h"
 #include "kern/simd.h"
 
@@ -89,8 +90,14 @@ void sg_pack_rows_avx2(const float *src, int64_t is, int64_t iv, int64_t kc, int
 void sg_drive(const SgProblem *p);
 /* C(m, n)'s starting value. */
 float sg_c0(const SgProblem *p, int64_t m, int64_t n);
-/* The epilogue of C's row m on its sum v: the per-row affine, then the clamp. */
-float sg_finish(const SgemmEpi *e, int64_t m, float v);
+/* The epilogue of C's row m on its sum v: the per-row affine, then the clamp. Inline: the
+ * edge tiles' stores run it per element. */
+static inline float sg_finish(const SgemmEpi *e, int64_t m, float v)
+{
+    if (e->sub_m)
+        v = norm_affine(v, e->sub_m[m], e->mul_m[m], e->add_m[m]);
+    return e->clamp ? clamp_value(v, e->lo, e->hi) : v;
+}
 /* Element (i, k) of an operand, alpha applied: what its sliver holds. */
 float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k);
 /* The OpenBLAS backend on a plain problem (operands unpacked, C row-major). */
