@@ -10,8 +10,9 @@
  *     C (OC/group, cols) = W (OC/group, K) x col (K, cols) with K = C/group * KH * KW,
  *     chunk by chunk (kern/conv_cols.h) so scratch stays bounded. The forward gathers
  *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
- *     where that does not pay (narrow products, `set blas=openblas`) and in the backward
- *     a column panel is built. The weights are packed once per forward call.
+ *     where that does not pay (few output channels, whose GEMM reads a panel in place
+ *     without packing it; narrow products; `set blas=openblas`) and in the backward a
+ *     column panel is built. The weights are packed once per forward call.
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
