@@ -79,8 +79,8 @@ void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, 
 /* The im2col matrix of chunk k gathered straight into a GEMM's packed slivers (kern/sgemm.h's
  * SgemmGather.fill, ctx a ConvGather): rows [k0, k0 + kc) and columns [j0, j0 + nc) of
  * what conv_im2col would write, the same values (copies and zeros), as ceil(nc / w)
- * slivers w wide, out[(j / w) * kc * w + k * w + j % w], zero past nc. So the column
- * buffer and the GEMM's packing pass over it both disappear. */
+ * slivers w wide (w <= 512), out[(j / w) * kc * w + k * w + j % w], zero past nc. So the
+ * column buffer and the GEMM's packing pass over it both disappear. */
 typedef struct ConvGather {
     const ConvPlane *g;
     const float *x;
