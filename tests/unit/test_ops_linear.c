@@ -9,6 +9,7 @@
 
 #include "cJSON.h"
 #include "graph/graph.h"
+#include "kern/sgemm.h"
 #include "ops/op.h"
 #include "run/run.h"
 #include "test_util.h"
@@ -309,8 +310,11 @@ static void test_conv_direct(void)
         Shape want_s = SHP(2, 2, 2, 4);
         CHECK(shape_equal(&out, &want_s));
         size_t bytes = op_table[OP_CONV]->scratch(&n, in_s, &out);
-        /* (C/g KH KW + OC/g, N OH OW) = (9 + 2, 2 * 2 * 4): the column and output panels */
-        CHECK(bytes == (9 + 2) * 16 * sizeof(float));
+        /* (C/g KH KW + OC/g, N OH OW) = (9 + 2, 2 * 2 * 4): the column and output panels
+         * (rounded up to 64 bytes), then the weights packed for sgemm, then three
+         * coefficients per output channel for a fused BatchNormalization */
+        CHECK(bytes == (9 + 2) * 16 * sizeof(float) + sgemm_pack_a_bytes(2, 9) +
+                           3 * 2 * sizeof(float));
         RunCtx rc = { .scratch = malloc(bytes), .scratch_bytes = bytes };
         Tensor xt = tensor_view(DT_F32, xs, x), wt = tensor_view(DT_F32, ws, (void *)K3);
         Tensor bt = tensor_view(DT_F32, bs, b);

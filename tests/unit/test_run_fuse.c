@@ -5,7 +5,9 @@
  * (Dense, Gemm, MatMul, Conv, Add, Sub, Mul followed by Relu or Clip; activations that must
  * not fuse) and on every bundled model at batch 64:
  *   - fused (no tap) == unfused (a tap disables fusion) == one slot per value;
- *   - which activations fuse;
+ *   - which activations fuse, and Conv -> BatchNormalization (-> Relu/Clip) fused into the
+ *     conv's epilogue;
+ *   - a weight changed after a run is seen by the next run;
  *   - the plan's invariants: slots live at the same time do not overlap, 64-byte offsets;
  *   - a chain of equal values needs two slots, not one per value;
  *   - a smaller batch and the full one again reuse the same blocks. */
@@ -299,6 +301,103 @@ static void test_conv(void)
     graph_release(&g);
 }
 
+/* A BatchNormalization with uniform scale, bias and mean and a positive variance. */
+static void batchnorm(Graph *g, const char *name, const char *in, int64_t c)
+{
+    char k[4][64];
+    const char *suffix[4] = { "s", "b", "m", "v" };
+    for (int i = 0; i < 4; i++) {
+        snprintf(k[i], sizeof k[i], "%s.%s", name, suffix[i]);
+        tu_add_const_uniform(g, k[i], shape_of(1, c), &rng, i == 3 ? 0.1 : -1.0, 2.0);
+    }
+    tu_add_node(g, OP_BATCHNORM, name, (const char *[]){ in, k[0], k[1], k[2], k[3] }, 5,
+                NULL, 0);
+}
+
+/* Conv -> BatchNormalization (-> Relu or Clip) fused into the conv's epilogue, on the
+ * column kernel, a depthwise conv (the normalization as a pass after it) and a pointwise
+ * one, bit-identical to the separate nodes; a BatchNormalization whose input is also read
+ * elsewhere stays a node. */
+static void test_conv_bn(void)
+{
+    Graph g;
+    start(&g, shape_of(3, (int64_t)2, (int64_t)7, (int64_t)6));
+    int64_t pads[4] = { 1, 1, 1, 1 }, group = 3;
+    tu_add_const_uniform(&g, "w1", shape_of(4, (int64_t)3, (int64_t)2, (int64_t)3, (int64_t)3),
+                         &rng, -0.5, 0.5);
+    tu_add_const_uniform(&g, "b1", shape_of(1, (int64_t)3), &rng, -0.5, 0.5);
+    Attr a1[1] = { attr_ints("pads", pads, 4) };
+    tu_add_node(&g, OP_CONV, "c1", (const char *[]){ "x", "w1", "b1" }, 3, a1, 1);
+    batchnorm(&g, "n1", "c1", 3);
+    relu(&g, "r1", "n1");
+    tu_add_const_uniform(&g, "w2", shape_of(4, (int64_t)3, (int64_t)1, (int64_t)3, (int64_t)3),
+                         &rng, -0.5, 0.5);
+    Attr a2[2] = { attr_ints("pads", pads, 4), attr_int("group", group) };
+    tu_add_node(&g, OP_CONV, "c2", (const char *[]){ "r1", "w2" }, 2, a2, 2);
+    batchnorm(&g, "n2", "c2", 3);
+    clip(&g, "r2", "n2", 0.0f, 1.5f);
+    tu_add_const_uniform(&g, "w3", shape_of(4, (int64_t)5, (int64_t)3, (int64_t)1, (int64_t)1),
+                         &rng, -0.5, 0.5);
+    tu_add_node(&g, OP_CONV, "c3", (const char *[]){ "r2", "w3" }, 2, NULL, 0);
+    batchnorm(&g, "n3", "c3", 5);
+    tu_add_const_uniform(&g, "w4", shape_of(4, (int64_t)4, (int64_t)5, (int64_t)1, (int64_t)1),
+                         &rng, -0.5, 0.5);
+    tu_add_node(&g, OP_CONV, "c4", (const char *[]){ "n3", "w4" }, 2, NULL, 0);
+    batchnorm(&g, "n4", "c4", 4); /* c4 is read twice: no fusion */
+    tu_add_node(&g, OP_ADD, "s", (const char *[]){ "n4", "c4" }, 2, NULL, 0);
+    tu_add_node(&g, OP_GLOBALAVGPOOL, "out", (const char *[]){ "s" }, 1, NULL, 0);
+    finish(&g, (const char *[]){ "out" }, 1);
+    size_t full;
+    check_graph("conv bn", &g, 3, 5, &full); /* n1 r1 n2 r2 n3 */
+    int c2 = node_of(&g, "c2");
+    Run r;
+    run_init(&r, &g);
+    r.outputs_only = true;
+    QsError err = { 0 };
+    Tensor **x = make_inputs(&g, 2);
+    CHECK_OK(run_forward(&r, (const Tensor *const *)x, NULL, NULL, &err), &err);
+    CHECK(r.plan.fused_bn[c2] == node_of(&g, "n2") &&
+          r.plan.fused_act[c2] == node_of(&g, "r2"));
+    CHECK(r.plan.fused_bn[node_of(&g, "c4")] == -1);
+    run_release(&r);
+    free_inputs(&g, x);
+    graph_release(&g);
+}
+
+/* A weight changed in place after a run is seen by the next run of the same executor
+ * (conv weights are packed per forward call, never cached across calls). */
+static void test_weight_change(void)
+{
+    Graph g;
+    start(&g, shape_of(3, (int64_t)3, (int64_t)9, (int64_t)9));
+    tu_add_const_uniform(&g, "w", shape_of(4, (int64_t)8, (int64_t)3, (int64_t)3, (int64_t)3),
+                         &rng, -0.5, 0.5);
+    tu_add_node(&g, OP_CONV, "c", (const char *[]){ "x", "w" }, 2, NULL, 0);
+    tu_add_node(&g, OP_GLOBALAVGPOOL, "out", (const char *[]){ "c" }, 1, NULL, 0);
+    finish(&g, (const char *[]){ "out" }, 1);
+    QsError err = { 0 };
+    Tensor **x = make_inputs(&g, 4);
+    const Tensor *outs[1];
+    FloatExec *f, *f2;
+    Executor ex = exec_float_new(&g, &f);
+    CHECK_OK(ex.forward(ex.self, (const Tensor *const *)x, outs, NULL, NULL, &err), &err);
+    float before = tensor_f32(outs[0])[0];
+    float *w = tensor_f32(g.values[graph_find_value(&g, "w")].data);
+    for (int i = 0; i < 8 * 27; i++)
+        w[i] = -2.0f * w[i];
+    CHECK_OK(ex.forward(ex.self, (const Tensor *const *)x, outs, NULL, NULL, &err), &err);
+    Executor fresh = exec_float_new(&g, &f2);
+    const Tensor *want[1];
+    CHECK_OK(fresh.forward(fresh.self, (const Tensor *const *)x, want, NULL, NULL, &err), &err);
+    CHECK(memcmp(tensor_f32(outs[0]), tensor_f32(want[0]),
+                 (size_t)tensor_numel(want[0]) * sizeof(float)) == 0);
+    CHECK(tensor_f32(outs[0])[0] != before);
+    exec_float_free(f);
+    exec_float_free(f2);
+    free_inputs(&g, x);
+    graph_release(&g);
+}
+
 /* Activations that must not fuse: a Relu whose input is read elsewhere too, a Relu whose
  * input is a graph output, a Relu after an op that does not fuse (Tanh), a second
  * activation on the same value. */
@@ -458,6 +557,8 @@ int main(void)
     test_dense_chain();
     test_elementwise();
     test_conv();
+    test_conv_bn();
+    test_weight_change();
     test_no_fusion();
     test_chain_arena();
     test_blocks_kept();

@@ -12,6 +12,15 @@ static inline float clamp_value(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* A BatchNormalization's inference formula on one value, (v - sub) * mul + add, each step
+ * rounded in float (no contraction: -ffp-contract=off): ops/op_norm.c runs it, and a conv
+ * that a BatchNormalization fuses into runs the same in its GEMM epilogue, before the
+ * clamp, so the fused values are the same bits. */
+static inline float norm_affine(float v, float sub, float mul, float add)
+{
+    return (v - sub) * mul + add;
+}
+
 /* y may be x. */
 void clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
 

@@ -141,6 +141,126 @@ void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, 
     pool_for(g->c, pool_grain(g->kh * g->kw * k.nb * k.np), col2im_channels, &j);
 }
 
+/* Where a run of columns starts: sample s of the chunk, output row oy, column ox, and q,
+ * the position's index within the chunk's positions of that sample. */
+typedef struct ColPos {
+    int64_t s, q, oy, ox;
+} ColPos;
+
+static ColPos col_pos(const ConvPlane *g, ConvChunk k, int64_t j)
+{
+    ColPos c = { j / k.np, j % k.np, 0, 0 };
+    int64_t p = k.p0 + c.q;
+    c.oy = p / g->ow;
+    c.ox = p % g->ow;
+    return c;
+}
+
+/* d[0 .. len) = input row `src` of one tap at output columns [ox, ox + len) of a row inside
+ * the tap's row range: zeros outside [x0, x1), as tap_run writes. */
+static void gather_run(const ConvPlane *g, const float *src, int64_t ox, int64_t len,
+                       int64_t x0, int64_t x1, float *d)
+{
+    int64_t lo = ox > x0 ? ox : x0, hi = ox + len < x1 ? ox + len : x1;
+    if (lo >= hi) {
+        lo = hi = ox + len;
+    } else if (g->sw == 1) {
+        for (int64_t x = lo; x < hi; x++)
+            d[x - ox] = src[x];
+    } else {
+        for (int64_t x = lo; x < hi; x++)
+            d[x - ox] = src[x * g->sw];
+    }
+    for (int64_t x = ox; x < lo; x++)
+        d[x - ox] = 0.0f;
+    for (int64_t x = hi; x < ox + len; x++)
+        d[x - ox] = 0.0f;
+}
+
+/* A run of columns that one input row serves for every tap: output row oy, columns
+ * [ox, ox + len) of one sample (x at xoff), written at out[dst + k * w] for row k. */
+typedef struct GatherSeg {
+    int64_t dst, xoff, oy, ox, len;
+} GatherSeg;
+
+/* Columns gathered per pass: the segments of a pass are found once for all its rows. */
+#define GATHER_COLS 512
+
+/* The segments of columns [j0, j0 + nc) (nc <= GATHER_COLS, j0 a multiple of w): runs end
+ * at a sliver's edge, an output row's end or the sample's last position. */
+static int64_t gather_segs(const ConvGather *cg, int64_t j0, int64_t nc, int64_t kc, int w,
+                           GatherSeg *seg)
+{
+    const ConvPlane *g = cg->g;
+    ColPos c = col_pos(g, cg->k, j0);
+    int64_t n = 0, jw = 0; /* jw: the column's index within its sliver */
+    for (int64_t j = 0; j < nc; n++) {
+        int64_t len = w - jw;
+        if (len > g->ow - c.ox)
+            len = g->ow - c.ox;
+        if (len > cg->k.np - c.q)
+            len = cg->k.np - c.q;
+        if (len > nc - j)
+            len = nc - j;
+        seg[n] = (GatherSeg){ (j - jw) * kc + jw, (cg->k.b0 + c.s) * cg->x_stride, c.oy, c.ox,
+                              len };
+        j += len;
+        jw += len;
+        if (jw == w)
+            jw = 0;
+        c.q += len;
+        c.ox += len;
+        if (c.q == cg->k.np) {
+            c = col_pos(g, cg->k, j0 + j);
+        } else if (c.ox == g->ow) {
+            c.ox = 0;
+            c.oy++;
+        }
+    }
+    return n;
+}
+
+/* Rows [k0, k0 + kc) of the segments' columns into out. */
+static void gather_rows(const ConvGather *cg, const GatherSeg *seg, int64_t nseg, int64_t k0,
+                        int64_t kc, int w, float *out)
+{
+    const ConvPlane *g = cg->g;
+    int64_t taps = g->kh * g->kw, hw = g->h * g->w;
+    for (int64_t r = k0; r < k0 + kc; r++) {
+        int64_t ci = r / taps, t = r % taps, ki = t / g->kw, kj = t % g->kw;
+        int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl, y0, y1, x0, x1;
+        conv_tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
+        conv_tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
+        float *row = out + (r - k0) * w;
+        const float *xc = cg->x + ci * hw + offw;
+        for (int64_t i = 0; i < nseg; i++) {
+            const GatherSeg *sg = &seg[i];
+            float *d = row + sg->dst;
+            if (sg->oy >= y0 && sg->oy < y1)
+                gather_run(g, xc + sg->xoff + (sg->oy * g->sh + offh) * g->w, sg->ox, sg->len,
+                           x0, x1, d);
+            else
+                memset(d, 0, (size_t)sg->len * sizeof *d);
+        }
+    }
+}
+
+void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
+                      float *out)
+{
+    const ConvGather *cg = ctx;
+    GatherSeg seg[GATHER_COLS];
+    int64_t pass = GATHER_COLS / w * w, tail = nc % w;
+    for (int64_t j = 0; j < nc; j += pass) {
+        int64_t n = nc - j < pass ? nc - j : pass;
+        int64_t nseg = gather_segs(cg, j0 + j, n, kc, w, seg);
+        gather_rows(cg, seg, nseg, k0, kc, w, out + j * kc);
+    }
+    if (tail) /* the last sliver's columns past nc */
+        for (int64_t k = 0; k < kc; k++)
+            memset(out + (nc / w) * kc * w + k * w + tail, 0, (size_t)(w - tail) * sizeof *out);
+}
+
 typedef struct RowsJob {
     float *t;
     int64_t t_stride, p;

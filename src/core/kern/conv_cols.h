@@ -76,6 +76,20 @@ void conv_im2col(const ConvPlane *g, const float *x, int64_t x_stride, ConvChunk
 void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, float *dx,
                  int64_t x_stride);
 
+/* The im2col matrix of chunk k gathered straight into a GEMM's packed slivers (kern/sgemm.h's
+ * SgemmGather.fill, ctx a ConvGather): rows [k0, k0 + kc) and columns [j0, j0 + nc) of
+ * what conv_im2col would write, the same values (copies and zeros), as ceil(nc / w)
+ * slivers w wide (w <= 512), out[(j / w) * kc * w + k * w + j % w], zero past nc. So the
+ * column buffer and the GEMM's packing pass over it both disappear. */
+typedef struct ConvGather {
+    const ConvPlane *g;
+    const float *x;
+    int64_t x_stride;
+    ConvChunk k;
+} ConvGather;
+void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
+                      float *out);
+
 /* Rows of a batch tensor to a panel and back: rows r < rows of sample s are
  * t + s * t_stride + r * p (p positions each); the panel is (rows, cols) with ld.
  * pack: panel = t; unpack: t = panel, or t += panel when add. */

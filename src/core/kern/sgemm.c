@@ -41,18 +41,13 @@ float sg_c0(const SgProblem *p, int64_t m, int64_t n)
     return 0.0f;
 }
 
-float sg_clamp(const SgemmEpi *e, float v)
-{
-    return e->clamp ? clamp_value(v, e->lo, e->hi) : v;
-}
-
 /* The problem of a row-major product; swapped: C^T = op(B)^T op(A)^T. */
 static SgProblem problem(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                          const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
                          int64_t ldc, const SgemmEpi *epi, bool swap)
 {
-    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 };
-    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 };
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0, NULL };
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL };
     SgemmEpi e = epi ? *epi : (SgemmEpi){ 0 };
     if (!swap)
         return (SgProblem){ M, N, K, a, b, C, ldc, 1, e };
@@ -75,7 +70,7 @@ void sgemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                 float b = p.b.p[n * p.b.is + k * p.b.ks];
                 acc = fmaf(alpha * a, b, acc);
             }
-            C[m * ldc + n] = sg_clamp(&p.epi, acc);
+            C[m * ldc + n] = sg_finish(&p.epi, m, acc);
         }
 }
 
@@ -92,10 +87,10 @@ void sg_openblas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, init ? 1.0f : 0.0f, C,
                 (int)ldc);
-    if (p.epi.clamp)
+    if (p.epi.clamp || p.epi.sub_m)
         for (int64_t m = 0; m < M; m++)
             for (int64_t n = 0; n < N; n++)
-                C[m * ldc + n] = sg_clamp(&p.epi, C[m * ldc + n]);
+                C[m * ldc + n] = sg_finish(&p.epi, m, C[m * ldc + n]);
 }
 
 /* Lanes are filled along N; when N leaves most of a tile's columns empty and M is larger,
@@ -104,6 +99,16 @@ static bool swap_pays(int64_t M, int64_t N)
 {
     int nr = sg_kernel(simd_level()).nr;
     return N < nr && M >= 2 * N;
+}
+
+bool sgemm_packed_a_pays(int64_t M, int64_t N)
+{
+    return backend == SGEMM_QSCOPE && !swap_pays(M, N);
+}
+
+bool sgemm_gather_pays(int64_t M, int64_t N)
+{
+    return sgemm_packed_a_pays(M, N) && M > SG_DIRECT_B_ROWS * sg_kernel(simd_level()).mr;
 }
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -116,6 +121,6 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
         return;
     }
     SgProblem p = problem(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, epi,
-                          swap_pays(M, N));
+                          swap_pays(M, N) && !(epi && epi->sub_m));
     sg_drive(&p);
 }

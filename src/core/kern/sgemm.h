@@ -22,6 +22,7 @@
 #define QS_SGEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { SGEMM_QSCOPE = 0, SGEMM_OPENBLAS, SGEMM_BACKEND_COUNT } SgemmBackend;
@@ -32,6 +33,10 @@ typedef struct SgemmEpi {
     bool accumulate;      /* c0 = C's value before the call */
     const float *bias_m;  /* [M]: c0 = bias_m[m] */
     const float *bias_n;  /* [N]: c0 = bias_n[n] */
+    /* then, when sub_m is set, per row m: v = norm_affine(v, sub_m[m], mul_m[m], add_m[m])
+     * (kern/clamp.h: a BatchNormalization fused into a conv); sgemm never transposes such
+     * a product */
+    const float *sub_m, *mul_m, *add_m;
     bool clamp;           /* then C = v < lo ? lo : v > hi ? hi : v */
     float lo, hi;
 } SgemmEpi;
@@ -61,12 +66,42 @@ typedef struct SgemmPacked SgemmPacked;
 /* op(A) (M, K) with alpha applied. */
 SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const float *A,
                           int64_t lda);
+/* The same packed op(A) in caller memory instead of the heap (a per-call workspace):
+ * sgemm_pack_a_bytes(M, K) bytes, 64-byte aligned, enough at every SIMD level. The result
+ * points into mem (nothing to free; never pass it to sgemm_packed_free); NULL when M <= 0. */
+size_t sgemm_pack_a_bytes(int64_t M, int64_t K);
+SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alpha,
+                             const float *A, int64_t lda);
+/* Whether sgemm_packed_a on (M, N) is as fast a route as sgemm: false with
+ * `set blas=openblas` (which unpacks) and for the narrow products sgemm transposes. */
+bool sgemm_packed_a_pays(int64_t M, int64_t N);
 /* op(B) (K, N). */
 SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb);
 /* C (M, N) = pa (M, K) op(B) (K, N), as sgemm(ta, tb, M, N, K, alpha, A, ...) with the
  * ta, M, K, alpha, A, lda given to sgemm_pack_a. */
 void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, int64_t ldb,
                     float *C, int64_t ldc, const SgemmEpi *epi);
+/* An operand B (K, N) that the caller writes straight into the product's packed layout,
+ * block by block as the product needs it, instead of materializing it (an implicit GEMM:
+ * a conv gathers its im2col columns here). fill writes rows [k0, k0 + kc) and columns
+ * [j0, j0 + nc) of B (j0 a multiple of w) as ceil(nc / w) slivers w wide:
+ *     out[(j / w) * kc * w + k * w + j % w] = B(k0 + k, j0 + j),
+ * zero for nc <= j < the last sliver's end. It is called from any pool thread and must
+ * only read shared data. The product sees the same values as from B in memory, so the
+ * same bits. */
+typedef struct SgemmGather {
+    void (*fill)(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
+                 float *out);
+    const void *ctx;
+} SgemmGather;
+/* C (M, N) = pa (M, K) B (K, N) with B from gb, as sgemm_packed_a on that B (with `set
+ * blas=openblas`, B is gathered whole first). */
+/* Whether gathering B pays against materializing it for sgemm_packed_a: false where
+ * sgemm_packed_a_pays is, and for products with few rows, which read a B in memory in
+ * place without packing it. */
+bool sgemm_gather_pays(int64_t M, int64_t N);
+void sgemm_packed_a_gather(const SgemmPacked *pa, const SgemmGather *gb, int64_t N, float *C,
+                           int64_t ldc, const SgemmEpi *epi);
 /* C (M, N) = alpha op(A) (M, K) pb (K, N). */
 void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda,
                     const SgemmPacked *pb, float *C, int64_t ldc, const SgemmEpi *epi);

@@ -3,6 +3,7 @@
  * slivers of mr (A's sliver packed, L1-sized), then the nr-wide slivers of the B block, one
  * microkernel call per tile. A tile's first k block starts from c0, later ones from the
  * partial sum stored in C, the last one clamps: the same sequence of FMAs as the rule.
+ * A gathered B (SgemmGather) fills the B block's slivers in place of packing them.
  * Threads take disjoint ranges of row slivers or of column slivers, never of k. */
 #include <math.h>
 #include <pthread.h>
@@ -109,10 +110,16 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
             t.c0 = e->bias_m ? SG_C0_BIAS_M : e->bias_n ? SG_C0_BIAS_N : SG_C0_ZERO;
             t.bias = e->bias_m ? e->bias_m + m : e->bias_n ? e->bias_n + n : NULL;
         }
-        t.clamp = last && e->clamp;
+        t.clamp = last && e->clamp && !e->sub_m;
         t.lo = e->lo;
         t.hi = e->hi;
         r->k.micro(&t, mv);
+        if (last && e->sub_m) /* the per-row affine, then the clamp, on the stored tile */
+            for (int i = 0; i < mv; i++) {
+                float *c = t.c + i * t.ldc;
+                for (int j = 0; j < nv; j++)
+                    c[j] = sg_finish(e, m + i, c[j]);
+            }
         return;
     }
     float buf[SG_MR_MAX * SG_NR_MAX];
@@ -121,11 +128,10 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
     t.ldc = nr;
     r->k.micro(&t, mv);
     float *c = p->c + m * p->crs + n * p->ccs;
-    bool clamp = last && e->clamp;
     for (int i = 0; i < mv; i++)
         for (int j = 0; j < nv; j++) {
             float v = buf[i * nr + j];
-            c[i * p->crs + j * p->ccs] = clamp ? clamp_value(v, e->lo, e->hi) : v;
+            c[i * p->crs + j * p->ccs] = last ? sg_finish(e, m + i, v) : v;
         }
 }
 
@@ -137,7 +143,7 @@ static void rect_plain(const SgProblem *p, int64_t m0, int64_t m1, int64_t n0, i
             float acc = sg_c0(p, m, n);
             for (int64_t k = 0; k < p->K; k++)
                 acc = fmaf(sg_elem(&p->a, p->K, m, k), sg_elem(&p->b, p->K, n, k), acc);
-            p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, acc);
+            p->c[m * p->crs + n * p->ccs] = sg_finish(&p->epi, m, acc);
         }
 }
 
@@ -150,6 +156,10 @@ static void pack_b_block(const SgRun *r, int64_t jc, int64_t nc, int64_t pc, int
     int nr = r->k.nr;
     if (b->packed)
         return;
+    if (b->gather) {
+        b->gather->fill(b->gather->ctx, jc, nc, pc, kc, nr, buf);
+        return;
+    }
     for (int64_t s = 0; s * nr < nc; s++) {
         int64_t nv = nc - s * nr < nr ? nc - s * nr : nr;
         if (!r->direct_b || nv < nr)
@@ -224,7 +234,7 @@ void sg_drive(const SgProblem *p)
     if (p->K <= 0) {
         for (int64_t m = 0; m < p->M; m++)
             for (int64_t n = 0; n < p->N; n++)
-                p->c[m * p->crs + n * p->ccs] = sg_clamp(&p->epi, sg_c0(p, m, n));
+                p->c[m * p->crs + n * p->ccs] = sg_finish(&p->epi, m, sg_c0(p, m, n));
         return;
     }
     SimdLevel level = simd_level();
@@ -233,7 +243,7 @@ void sg_drive(const SgProblem *p)
     SgRun r = { p, k, level, false, false };
     if (mr != k.mr || nr != k.nr)
         r.k = (SgKernel){ mr, nr, sg_micro_generic };
-    r.direct_b = !p->b.packed && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= 8 * mr;
+    r.direct_b = !p->b.packed && !p->b.gather && p->b.is == 1 && p->b.alpha == 1.0f && p->M <= SG_DIRECT_B_ROWS * mr;
     int64_t mt = (p->M + mr - 1) / mr, nt = (p->N + nr - 1) / nr;
     r.split_n = nt >= mt;
     int64_t units = r.split_n ? nt : mt;

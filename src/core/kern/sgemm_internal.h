@@ -14,10 +14,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kern/clamp.h"
 #include "kern/sgemm.h"
 #include "kern/simd.h"
 
 #define SG_MR_MAX 16
+/* Up to this many row slivers of A, a B contiguous along n is read in place rather than
+ * packed (too few rows reuse a packed block to repay the copy). */
+#define SG_DIRECT_B_ROWS 8
 #define SG_NR_MAX 32
 
 /* Where a tile's accumulators start. */
@@ -53,13 +57,15 @@ extern const SgKernel sg_kernel_avx2, sg_kernel_avx512;
 
 /* An operand: X(i, k) = p[i * is + k * ks], times alpha when packed. `packed` (from
  * sgemm_pack_*): the whole operand already in slivers w wide over all K:
- * packed[(i / w) * w * K + k * w + i % w]. */
+ * packed[(i / w) * w * K + k * w + i % w]. `gather` (a B operand only): X(i, k) = B(k, i)
+ * of kern/sgemm.h's SgemmGather, which packs its blocks itself. */
 typedef struct SgOperand {
     const float *p;
     int64_t is, ks;
     float alpha;
     const float *packed;
     int w;
+    const SgemmGather *gather;
 } SgOperand;
 
 typedef struct SgProblem {
@@ -84,7 +90,14 @@ void sg_pack_rows_avx2(const float *src, int64_t is, int64_t iv, int64_t kc, int
 void sg_drive(const SgProblem *p);
 /* C(m, n)'s starting value. */
 float sg_c0(const SgProblem *p, int64_t m, int64_t n);
-float sg_clamp(const SgemmEpi *e, float v);
+/* The epilogue of C's row m on its sum v: the per-row affine, then the clamp. Inline: the
+ * edge tiles' stores run it per element. */
+static inline float sg_finish(const SgemmEpi *e, int64_t m, float v)
+{
+    if (e->sub_m)
+        v = norm_affine(v, e->sub_m[m], e->mul_m[m], e->add_m[m]);
+    return e->clamp ? clamp_value(v, e->lo, e->hi) : v;
+}
 /* Element (i, k) of an operand, alpha applied: what its sliver holds. */
 float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k);
 /* The OpenBLAS backend on a plain problem (operands unpacked, C row-major). */

@@ -41,9 +41,28 @@ void sg_pack(const SgOperand *x, int64_t i0, int64_t iv, int64_t k0, int64_t kc,
 
 float sg_elem(const SgOperand *x, int64_t K, int64_t i, int64_t k)
 {
+    if (x->gather) {
+        float v;
+        x->gather->fill(x->gather->ctx, i, 1, k, 1, 1, &v);
+        return v;
+    }
     if (x->packed)
         return x->packed[i / x->w * x->w * K + k * x->w + i % x->w];
     return x->alpha * x->p[i * x->is + k * x->ks];
+}
+
+/* Fills p (its data already pointing at room for every sliver) from x. */
+static void pack_into(SgemmPacked *p, bool is_a, const SgOperand *x, int64_t rows, int64_t K,
+                      SimdLevel l, int w)
+{
+    int64_t slivers = (rows + w - 1) / w;
+    p->w = w;
+    p->rows = rows;
+    p->K = K;
+    for (int64_t s = 0; s < slivers; s++) {
+        int64_t iv = rows - s * w < w ? rows - s * w : w;
+        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l, !is_a);
+    }
 }
 
 static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, int64_t K)
@@ -58,11 +77,28 @@ static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, in
         free(p);
         return NULL;
     }
-    *p = (SgemmPacked){ w, rows, K, p->data };
-    for (int64_t s = 0; s < slivers; s++) {
-        int64_t iv = rows - s * w < w ? rows - s * w : w;
-        sg_pack(x, s * w, iv, 0, K, w, p->data + s * w * K, l, !is_a);
-    }
+    pack_into(p, is_a, x, rows, K, l, w);
+    return p;
+}
+
+/* The header's room in caller memory: a multiple of 64 bytes, so the slivers stay aligned. */
+#define HEADER_BYTES ((sizeof(SgemmPacked) + 63) / 64 * 64)
+
+size_t sgemm_pack_a_bytes(int64_t M, int64_t K)
+{
+    return HEADER_BYTES + (size_t)((M + SG_MR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
+}
+
+SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alpha,
+                             const float *A, int64_t lda)
+{
+    if (M <= 0 || K < 0)
+        return NULL;
+    SimdLevel l = simd_level();
+    SgemmPacked *p = mem;
+    p->data = (float *)((char *)mem + HEADER_BYTES);
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0, NULL };
+    pack_into(p, true, &a, M, K, l, sg_kernel(l).mr);
     return p;
 }
 
@@ -71,7 +107,7 @@ SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const floa
 {
     if (M <= 0 || K < 0)
         return NULL;
-    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 };
+    SgOperand a = { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0, NULL };
     return pack_operand(true, &a, M, K);
 }
 
@@ -79,7 +115,7 @@ SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t
 {
     if (N <= 0 || K < 0)
         return NULL;
-    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 };
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL };
     return pack_operand(false, &b, N, K);
 }
 
@@ -95,7 +131,7 @@ int64_t sgemm_packed_k(const SgemmPacked *p) { return p->K; }
 
 static SgOperand packed_operand(const SgemmPacked *p)
 {
-    return (SgOperand){ NULL, 0, 0, 1.0f, p->data, p->w };
+    return (SgOperand){ NULL, 0, 0, 1.0f, p->data, p->w, NULL };
 }
 
 /* OpenBLAS on a packed operand: unpacked row-major (alpha already applied). */
@@ -121,7 +157,7 @@ void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, i
         return;
     }
     SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
-                    { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0 },
+                    { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL },
                     C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
     sg_drive(&p);
 }
@@ -137,7 +173,31 @@ void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda
         free(b);
         return;
     }
-    SgProblem p = { M, pb->rows, pb->K, { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0 },
+    SgProblem p = { M, pb->rows, pb->K, { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0, NULL },
                     packed_operand(pb), C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+    sg_drive(&p);
+}
+
+void sgemm_packed_a_gather(const SgemmPacked *pa, const SgemmGather *gb, int64_t N, float *C,
+                           int64_t ldc, const SgemmEpi *epi)
+{
+    if (N <= 0)
+        return;
+    float *a, *bt;
+    if (sgemm_backend() == SGEMM_OPENBLAS && (a = unpack(pa))) {
+        /* slivers one wide are B transposed, (N, K) row-major */
+        if ((bt = malloc((size_t)(N * (pa->K > 0 ? pa->K : 1)) * sizeof *bt))) {
+            gb->fill(gb->ctx, 0, N, 0, pa->K, 1, bt);
+            sg_openblas(false, true, pa->rows, N, pa->K, 1.0f, a, pa->K, bt, pa->K, C, ldc,
+                        epi);
+            free(bt);
+            free(a);
+            return;
+        }
+        free(a);
+    }
+    SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
+                    { NULL, 0, 0, 1.0f, NULL, 0, gb },
+                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
     sg_drive(&p);
 }

@@ -70,6 +70,12 @@ typedef struct RunCtx {
      * the same values the separate node gives. */
     bool clamp;
     float clamp_lo, clamp_hi;
+    /* A BatchNormalization the run fused into this node (inference only, an op whose row
+     * sets OpDef.fuses_bn): its node and its five inputs. The op passes its output
+     * through the normalization's formula (op_bn_coefs, kern/clamp.h's norm_affine) before
+     * the clamp above, the same values the separate node gives. NULL: none. */
+    const Node *bn;
+    const Tensor *const *bn_in;
 } RunCtx;
 
 /* How the int8-static executor lowers an op (qexec_lower.c, docs/quantization.md). The
@@ -132,6 +138,8 @@ typedef struct OpDef {
                      const Tensor *dout, Tensor *const *din, const RunCtx *rc);
     /* The forward honours RunCtx.clamp (a following Relu or Clip may be fused into it). */
     bool fuses_clamp;
+    /* The forward honours RunCtx.bn (a following BatchNormalization may be fused into it). */
+    bool fuses_bn;
 } OpDef;
 
 /* Rows are pointers so that each op family keeps its definitions in its own file. */
@@ -165,6 +173,13 @@ bool op_clamp_range(const Node *n, float *lo, float *hi);
 /* The rows' clamp functions: Relu [0, inf), Clip [min, max] (absent bounds: infinite). */
 void op_relu_clamp(const Node *n, float *lo, float *hi);
 void op_clip_clamp(const Node *n, float *lo, float *hi);
+/* BatchNormalization n's inference formula per channel (its inputs in): channel c's value
+ * v becomes norm_affine(v, sub[c], mul[c], add[c]) (kern/clamp.h). */
+void op_bn_coefs(const Node *n, const Tensor *const *in, float *sub, float *mul, float *add);
+/* That formula over (nb, c, len), then rc's clamp when set: what the op computes. y may be
+ * x. */
+void op_bn_apply(const float *x, float *y, int64_t nb, int64_t c, int64_t len,
+                 const float *sub, const float *mul, const float *add, const RunCtx *rc);
 
 /* Mod with fmod=0 on floats: a mod b with the divisor's sign (floored division). fmodf is
  * exact, and adding b to a remainder of the other sign is the one rounding step (as

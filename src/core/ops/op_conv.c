@@ -8,7 +8,11 @@
  *     sample: one sgemm per sample and group straight on the input and output;
  *   - everything else: one sgemm per group whose columns span the whole batch,
  *     C (OC/group, cols) = W (OC/group, K) x col (K, cols) with K = C/group * KH * KW,
- *     the column panel built chunk by chunk (kern/conv_cols.h) so scratch stays bounded.
+ *     chunk by chunk (kern/conv_cols.h) so scratch stays bounded. The forward gathers
+ *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
+ *     where that does not pay (few output channels, whose GEMM reads a panel in place
+ *     without packing it; narrow products; `set blas=openblas`) and in the backward a
+ *     column panel is built. The weights are packed once per forward call.
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
@@ -19,6 +23,7 @@
  * otherwise scattered back with col2im. col and then col' share the forward's column
  * buffer, and dY's panel the forward's output panel: the backward needs no more scratch. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kern/backward.h"
@@ -190,54 +195,161 @@ static ConvChunks conv_col_chunks(const ConvGeom *g)
     return conv_chunks(g->n, g->oh * g->ow, g->cg * g->win.kh * g->win.kw + g->ocg);
 }
 
+/* Rows of the weight matrix (K = C/group * KH * KW). */
+static int64_t conv_k(const ConvGeom *g) { return g->cg * g->win.kh * g->win.kw; }
+
+/* Scratch: the column kernel's column buffer (K, cols) and output panel (OC/group, cols),
+ * then each group's weights packed for the GEMM (kern/sgemm.h's sgemm_pack_a_at), packed
+ * once per forward call instead of once per column block of every product. */
+/* The forward's chunks when the GEMM gathers its columns from the input itself
+ * (kern/conv_cols.h's conv_gather_fill): scratch holds the output panel only. */
+static ConvChunks conv_gather_chunks(const ConvGeom *g)
+{
+    return conv_chunks(g->n, g->oh * g->ow, g->ocg);
+}
+
+static size_t conv_panel_bytes(const ConvGeom *g)
+{
+    if (conv_kind(g) != CONV_IM2COL)
+        return 0;
+    ConvChunks ch = conv_col_chunks(g), gch = conv_gather_chunks(g);
+    size_t b = (size_t)(conv_k(g) + g->ocg) * (size_t)conv_chunks_cols(&ch) * sizeof(float);
+    size_t bg = (size_t)g->ocg * (size_t)conv_chunks_cols(&gch) * sizeof(float);
+    return ((b > bg ? b : bg) + 63) / 64 * 64;
+}
+
+/* A fused BatchNormalization's coefficients (RunCtx.bn), last in scratch: 3 x OC floats. */
+static size_t conv_bn_bytes(const ConvGeom *g) { return (size_t)(3 * g->oc) * sizeof(float); }
+
+/* The epilogue of output channels [off, off + OC/group): the per-channel arrays offset. */
+static SgemmEpi group_epi(const SgemmEpi *e, int64_t off)
+{
+    SgemmEpi r = *e;
+    if (r.bias_m)
+        r.bias_m += off;
+    if (r.sub_m) {
+        r.sub_m += off;
+        r.mul_m += off;
+        r.add_m += off;
+    }
+    return r;
+}
+
+/* Where the fused BatchNormalization's coefficients start in scratch. */
+static size_t conv_bn_at(const ConvGeom *g)
+{
+    if (conv_kind(g) == CONV_DEPTHWISE)
+        return 0;
+    return conv_panel_bytes(g) + (size_t)g->group * sgemm_pack_a_bytes(g->ocg, conv_k(g));
+}
+
 static size_t conv_scratch(const Node *n, const Shape *const *in, const Shape *out)
 {
     ConvGeom g;
     (void)out;
     if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL))
         return 0;
-    if (conv_kind(&g) != CONV_IM2COL)
-        return 0;
-    ConvChunks ch = conv_col_chunks(&g);
-    return (size_t)(g.cg * g.win.kh * g.win.kw + g.ocg) * (size_t)conv_chunks_cols(&ch) *
-           sizeof(float);
+    return conv_bn_at(&g) + conv_bn_bytes(&g);
 }
 
 /* The column buffer (K, cols) and the output panel after it, from scratch. */
 static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx *rc,
                           float **panel)
 {
-    int64_t kk = g->cg * g->win.kh * g->win.kw, cols = conv_chunks_cols(ch);
+    int64_t kk = conv_k(g), cols = conv_chunks_cols(ch);
     QS_ASSERT(rc->scratch_bytes >= (size_t)((kk + g->ocg) * cols) * sizeof(float));
     float *col = rc->scratch;
     *panel = col + kk * cols;
     return col;
 }
 
-/* The batch's columns, chunk by chunk: per group col = im2col(x), then W col into the
- * output (straight into y when the chunk is one sample, else through the panel). */
-static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
-                              const SgemmEpi *epi0, float *y, const RunCtx *rc)
+/* Each group's weights packed into scratch, pw[gi]; all NULL when no product of widest
+ * `cols` columns would take the packed route. */
+static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, const RunCtx *rc,
+                              SgemmPacked **pw)
+{
+    int64_t kk = conv_k(g);
+    size_t each = sgemm_pack_a_bytes(g->ocg, kk), at = conv_panel_bytes(g);
+    bool pack = sgemm_packed_a_pays(g->ocg, cols);
+    QS_ASSERT(!pack || rc->scratch_bytes >= at + (size_t)g->group * each);
+    for (int64_t gi = 0; gi < g->group; gi++)
+        pw[gi] = pack ? sgemm_pack_a_at((char *)rc->scratch + at + (size_t)gi * each, false,
+                                        g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk)
+                      : NULL;
+}
+
+/* C (OC/group, cols) = W_g B for group gi: from its packed weights when that route pays
+ * for this width (the same bits either way, kern/sgemm.h). */
+static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw, int64_t gi,
+                      int64_t cols, const float *b, int64_t ldb, float *c, int64_t ldc,
+                      const SgemmEpi *epi)
+{
+    int64_t kk = conv_k(g);
+    if (pw[gi] && sgemm_packed_a_pays(g->ocg, cols))
+        sgemm_packed_a(pw[gi], false, cols, b, ldb, c, ldc, epi);
+    else
+        sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, b, ldb, c, ldc,
+              epi);
+}
+
+/* The batch's columns, chunk by chunk: per group the GEMM of the packed weights with the
+ * im2col columns gathered straight into its packed slivers (an implicit GEMM), into the
+ * output (straight into y when the chunk is one sample, else through the panel). False,
+ * doing nothing, when that route does not pay (conv_forward_cols then runs). */
+static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *w,
+                                const SgemmEpi *epi0, float *y, const RunCtx *rc,
+                                SgemmPacked **pw)
 {
     ConvPlane pl = conv_plane(g);
-    ConvChunks ch = conv_col_chunks(g);
-    float *out, *col = conv_panels(g, &ch, rc, &out);
-    int64_t ohw = g->oh * g->ow, hw = g->h * g->w, kk = g->cg * g->win.kh * g->win.kw;
+    ConvChunks ch = conv_gather_chunks(g);
+    if (!sgemm_gather_pays(g->ocg, conv_chunks_cols(&ch)))
+        return false;
+    conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
+    float *out = rc->scratch;
+    int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
     for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
         ConvChunk k = conv_chunk_at(&ch, i);
         int64_t cols = k.nb * k.np;
         for (int64_t gi = 0; gi < g->group; gi++) {
-            SgemmEpi epi = *epi0;
-            if (epi.bias_m)
-                epi.bias_m += gi * g->ocg;
+            SgemmEpi epi = group_epi(epi0, gi * g->ocg);
+            ConvGather cg = { &pl, x + gi * g->cg * hw, g->c * hw, k };
+            SgemmGather gb = { conv_gather_fill, &cg };
+            float *yg = y + gi * g->ocg * ohw;
+            if (k.nb == 1)
+                sgemm_packed_a_gather(pw[gi], &gb, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
+                                      &epi);
+            else {
+                sgemm_packed_a_gather(pw[gi], &gb, cols, out, cols, &epi);
+                conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
+            }
+        }
+    }
+    return true;
+}
+
+/* The reference route: per chunk and group col = im2col(x), then W col into the output
+ * (straight into y when the chunk is one sample, else through the panel). */
+static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
+                              const SgemmEpi *epi0, float *y, const RunCtx *rc,
+                              SgemmPacked **pw)
+{
+    ConvPlane pl = conv_plane(g);
+    ConvChunks ch = conv_col_chunks(g);
+    float *out, *col = conv_panels(g, &ch, rc, &out);
+    int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
+    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
+        ConvChunk k = conv_chunk_at(&ch, i);
+        int64_t cols = k.nb * k.np;
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            SgemmEpi epi = group_epi(epi0, gi * g->ocg);
             conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
             float *yg = y + gi * g->ocg * ohw;
             if (k.nb == 1)
-                sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, col, cols,
-                      yg + k.b0 * g->oc * ohw + k.p0, ohw, &epi);
+                conv_gemm(g, w, pw, gi, cols, col, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
+                          &epi);
             else {
-                sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, col, cols,
-                      out, cols, &epi);
+                conv_gemm(g, w, pw, gi, cols, col, cols, out, cols, &epi);
                 conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
             }
         }
@@ -255,25 +367,42 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
     float *y = tensor_f32(out);      /* (N, OC, OH, OW) */
     int64_t ohw = g.oh * g.ow, hw = g.h * g.w;
     ConvKind kind = conv_kind(&g);
+    float *bn = NULL; /* a fused BatchNormalization's sub, mul, add per channel */
+    if (rc->bn) {
+        QS_ASSERT(rc->scratch_bytes >= conv_bn_at(&g) + conv_bn_bytes(&g));
+        bn = (float *)((char *)rc->scratch + conv_bn_at(&g));
+        op_bn_coefs(rc->bn, rc->bn_in, bn, bn + g.oc, bn + 2 * g.oc);
+    }
     if (kind == CONV_DEPTHWISE) {
         ConvPlane pl = conv_plane(&g);
-        DwEpi epi = { b, rc->clamp, rc->clamp_lo, rc->clamp_hi };
+        DwEpi epi = { b, rc->clamp && !bn, rc->clamp_lo, rc->clamp_hi };
         dwconv_forward(&pl, g.n, g.c, g.ocg, x, w, &epi, y);
+        if (bn) /* the normalization, then the clamp, as its own pass */
+            op_bn_apply(y, y, g.n, g.oc, ohw, bn, bn + g.oc, bn + 2 * g.oc, rc);
         return;
     }
     SgemmEpi epi = { .bias_m = b, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
-    if (kind == CONV_IM2COL) {
-        conv_forward_cols(&g, x, w, &epi, y, rc);
-        return;
+    if (bn) {
+        epi.sub_m = bn;
+        epi.mul_m = bn + g.oc;
+        epi.add_m = bn + 2 * g.oc;
     }
-    for (int64_t s = 0; s < g.n; s++)
-        for (int64_t gi = 0; gi < g.group; gi++) {
-            SgemmEpi e = epi;
-            if (e.bias_m)
-                e.bias_m += gi * g.ocg;
-            sgemm(false, false, g.ocg, ohw, g.cg, 1.0f, w + gi * g.ocg * g.cg, g.cg,
-                  x + (s * g.c + gi * g.cg) * hw, hw, y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
-        }
+    SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
+    if (kind == CONV_IM2COL) {
+        if (!conv_forward_gather(&g, x, w, &epi, y, rc, pw))
+            conv_forward_cols(&g, x, w, &epi, y, rc, pw);
+    }
+    else {
+        conv_pack_weights(&g, w, ohw, rc, pw);
+        for (int64_t s = 0; s < g.n; s++)
+            for (int64_t gi = 0; gi < g.group; gi++) {
+                SgemmEpi e = group_epi(&epi, gi * g.ocg);
+                conv_gemm(&g, w, pw, gi, ohw, x + (s * g.c + gi * g.cg) * hw, hw,
+                          y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
+            }
+    }
+    if (pw != pw_small)
+        free(pw);
 }
 
 /* dW and dX of the column kernel, chunk by chunk in increasing sample order; dY's
@@ -365,4 +494,5 @@ const OpDef op_conv_def = {
     .forward = conv_forward,
     .backward = conv_backward,
     .fuses_clamp = true,
+    .fuses_bn = true,
 };

@@ -85,6 +85,51 @@ static void bn_batch_stats(const float *x, int64_t nb, int64_t c, int64_t len, i
     *var = sq / cnt;
 }
 
+/* Channel ch's formula from its statistics, each coefficient rounded once to float. */
+static void bn_coef(float scale, float bias, double mean, double var, double eps, float *sub,
+                    float *mul, float *add)
+{
+    /* Subtracting the mean before scaling: PyTorch folds it into x * a + (B - mean * a),
+     * which cancels when |mean| is large against the spread. */
+    *mul = (float)(scale / sqrt(var + eps));
+    *sub = (float)mean;
+    *add = bias;
+}
+
+/* Channel ch of (nb, c, len): y = norm_affine(x) (kern/clamp.h), then a fused Relu or Clip
+ * (inference only). y may be x. */
+static void bn_channel(const float *x, float *y, int64_t nb, int64_t c, int64_t len,
+                       int64_t ch, float m, float a, float bt, const RunCtx *rc)
+{
+    for (int64_t b = 0; b < nb; b++) {
+        const float *xp = x + (b * c + ch) * len;
+        float *yp = y + (b * c + ch) * len;
+        if (rc->clamp)
+            for (int64_t i = 0; i < len; i++)
+                yp[i] = clamp_value(norm_affine(xp[i], m, a, bt), rc->clamp_lo, rc->clamp_hi);
+        else
+            for (int64_t i = 0; i < len; i++)
+                yp[i] = norm_affine(xp[i], m, a, bt);
+    }
+}
+
+void op_bn_coefs(const Node *n, const Tensor *const *in, float *sub, float *mul, float *add)
+{
+    const float *scale = tensor_f32(in[1]), *bias = tensor_f32(in[2]);
+    const float *rmean = tensor_f32(in[3]), *rvar = tensor_f32(in[4]);
+    OpParams tmp;
+    double eps = op_params(n, &tmp, NULL)->batchnorm.epsilon;
+    for (int64_t ch = 0; ch < in[1]->shape.dim[0]; ch++)
+        bn_coef(scale[ch], bias[ch], rmean[ch], rvar[ch], eps, &sub[ch], &mul[ch], &add[ch]);
+}
+
+void op_bn_apply(const float *x, float *y, int64_t nb, int64_t c, int64_t len,
+                 const float *sub, const float *mul, const float *add, const RunCtx *rc)
+{
+    for (int64_t ch = 0; ch < c; ch++)
+        bn_channel(x, y, nb, c, len, ch, sub[ch], mul[ch], add[ch], rc);
+}
+
 static void bn_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const Shape *s = &in[0]->shape;
@@ -110,19 +155,9 @@ static void bn_forward(const Node *n, const Tensor *const *in, Tensor *out, cons
                 rvar[ch] = (float)(mom * rvar[ch] +
                                    (1.0 - mom) * var * (double)cnt / (double)(cnt - 1));
         }
-        /* Subtracting the mean before scaling: PyTorch folds it into x * a + (B - mean * a),
-         * which cancels when |mean| is large against the spread. */
-        float a = (float)(scale[ch] / sqrt(var + eps)), m = (float)mean, bt = bias[ch];
-        for (int64_t b = 0; b < nb; b++) {
-            const float *xp = x + (b * c + ch) * len;
-            float *yp = y + (b * c + ch) * len;
-            if (rc->clamp) /* a fused Relu or Clip (inference only) */
-                for (int64_t i = 0; i < len; i++)
-                    yp[i] = clamp_value((xp[i] - m) * a + bt, rc->clamp_lo, rc->clamp_hi);
-            else
-                for (int64_t i = 0; i < len; i++)
-                    yp[i] = (xp[i] - m) * a + bt;
-        }
+        float m, a, bt;
+        bn_coef(scale[ch], bias[ch], mean, var, eps, &m, &a, &bt);
+        bn_channel(x, y, nb, c, len, ch, m, a, bt, rc);
     }
 }
 

@@ -222,6 +222,14 @@ QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *ta
         rc.clamp = fuse && p->fused_act[id] >= 0;
         rc.clamp_lo = p->clamp_lo[id];
         rc.clamp_hi = p->clamp_hi[id];
+        const Tensor *bn_in[5];
+        rc.bn = NULL;
+        if (fuse && p->fused_bn[id] >= 0) {
+            rc.bn = &g->nodes[p->fused_bn[id]];
+            for (int i = 0; i < 5; i++)
+                bn_in[i] = &r->vals[rc.bn->in[i]];
+            rc.bn_in = bn_in;
+        }
         op_table[n->op]->forward(n, in, &r->vals[n->out], &rc);
         if (tap)
             tap(tap_user, id, &r->vals[n->out]);

@@ -26,12 +26,47 @@ static int *plan_reads(const Graph *g)
     return reads;
 }
 
+/* Marks every BatchNormalization that fuses into the conv before it, taking over the
+ * activation fused into it (run_plan.h). After the activations: Conv -> BN -> Relu has
+ * the Relu fused into the BN by then. */
+/* Its scale, bias, mean and variance are constants: the producer reads them before the
+ * BatchNormalization's own step, when a node's output might not be computed yet. */
+static bool bn_params_const(const Graph *g, const Node *bn)
+{
+    for (int i = 1; i < bn->n_in; i++)
+        if (bn->in[i] < 0 || g->values[bn->in[i]].kind != VAL_CONST)
+            return false;
+    return true;
+}
+
+static void plan_fuse_bn(RunPlan *p, const Graph *g, const int *reads)
+{
+    for (int b = 0; b < g->n_nodes; b++) {
+        const Node *bn = &g->nodes[b];
+        if (bn->op != OP_BATCHNORM || bn->in[0] < 0 || !bn_params_const(g, bn))
+            continue;
+        const Value *val = &g->values[bn->in[0]];
+        if (val->kind != VAL_NODE || reads[bn->in[0]] != 1)
+            continue;
+        int prod = val->producer;
+        if (!op_table[g->nodes[prod].op]->fuses_bn || p->fused_bn[prod] >= 0 ||
+            p->fused_act[prod] >= 0)
+            continue;
+        p->fused_bn[prod] = b;
+        p->fused_away[b] = true;
+        p->fused_act[prod] = p->fused_act[b];
+        p->clamp_lo[prod] = p->clamp_lo[b];
+        p->clamp_hi[prod] = p->clamp_hi[b];
+        p->n_fused++;
+    }
+}
+
 /* Marks every activation that fuses into its producer (run_plan.h). */
 static void plan_fusion(RunPlan *p, const Graph *g)
 {
     int *reads = plan_reads(g);
     for (int i = 0; i < g->n_nodes; i++)
-        p->fused_act[i] = -1;
+        p->fused_act[i] = p->fused_bn[i] = -1;
     for (int a = 0; a < g->n_nodes; a++) {
         const Node *act = &g->nodes[a];
         float lo, hi;
@@ -51,6 +86,7 @@ static void plan_fusion(RunPlan *p, const Graph *g)
         p->clamp_hi[prod] = hi;
         p->n_fused++;
     }
+    plan_fuse_bn(p, g, reads);
     free(reads);
 }
 
@@ -85,6 +121,7 @@ void run_plan_init(RunPlan *p, const Graph *g)
 {
     size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1), nv = (size_t)(g->n_values ? g->n_values : 1);
     p->fused_act = xmalloc(nn * sizeof *p->fused_act);
+    p->fused_bn = xmalloc(nn * sizeof *p->fused_bn);
     p->fused_away = xcalloc(nn, sizeof *p->fused_away);
     p->clamp_lo = xcalloc(nn, sizeof *p->clamp_lo);
     p->clamp_hi = xcalloc(nn, sizeof *p->clamp_hi);
@@ -103,6 +140,7 @@ void run_plan_init(RunPlan *p, const Graph *g)
 void run_plan_release(RunPlan *p)
 {
     free(p->fused_act);
+    free(p->fused_bn);
     free(p->fused_away);
     free(p->clamp_lo);
     free(p->clamp_hi);

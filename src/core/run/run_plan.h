@@ -10,6 +10,13 @@
  * output), the activation runs in place on that shared slot, which an elementwise
  * activation allows (each output element reads only its own input element).
  *
+ * A BatchNormalization fuses the same way into a node whose row sets fuses_bn (op.h: Conv)
+ * when it is the only reader of that node's output: the producer runs the normalization's
+ * formula per channel (RunCtx.bn) and then the clamp of an activation fused into the
+ * BatchNormalization (Conv -> BatchNormalization -> Relu/Clip becomes one step), the same
+ * operations in the same order as the separate nodes, so bit-identical. Unfused, it runs
+ * in place on the shared slot like an activation (each output element reads its own).
+ *
  * Lifetimes: a slot is live from the step (position in the topological order) that writes
  * it to the last step that reads it; graph outputs stay live after the run. Slots are
  * placed largest first at the lowest 64-byte aligned offset that no slot live at the same
@@ -29,7 +36,8 @@
 
 typedef struct RunPlan {
     int *fused_act;     /* [n_nodes] by node index: the activation fused into it, or -1 */
-    bool *fused_away;   /* [n_nodes] an activation its producer computes */
+    int *fused_bn;      /* [n_nodes] by node index: the BatchNormalization fused into it, or -1 */
+    bool *fused_away;   /* [n_nodes] an activation or BatchNormalization its producer computes */
     float *clamp_lo;    /* [n_nodes] a producer's fused clamp range */
     float *clamp_hi;
     int n_fused;
