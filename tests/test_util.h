@@ -31,6 +31,14 @@ bool expect_error(const char *label, QsStatus st, const QsError *err, QsStatus w
                   const char *needle);
 /* Loads tests/fixtures/<rel> (a .npy) as f32; aborts the test program if missing. */
 Tensor *test_load_npy(const char *rel);
+/* splitmix64 over a caller's state: seeded test data, identical on every run and machine. */
+static inline uint64_t test_splitmix(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
 /* Prints "N passed, N failed" and returns the exit status. */
 int test_summary(const char *suite);
 

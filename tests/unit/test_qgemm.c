@@ -12,14 +12,7 @@
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
-static uint64_t rng_next(void)
-{
-    /* splitmix64: seeded, identical on every run */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return test_splitmix(&rng_state); }
 
 enum { FILL_RANDOM, FILL_MIN, FILL_MAX, FILL_MINMAX };
 

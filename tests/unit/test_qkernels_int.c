@@ -23,13 +23,7 @@
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u); /* splitmix64: seeded */
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return test_splitmix(&rng_state); }
 
 static int64_t rng_range(int64_t lo, int64_t hi) /* [lo, hi] */
 {

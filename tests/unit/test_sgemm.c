@@ -16,13 +16,7 @@
 
 static uint64_t rng_state = 0x243f6a8885a308d3u;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u); /* splitmix64 */
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return test_splitmix(&rng_state); }
 
 /* uniform in [-1, 1) with a full mantissa, so any change in rounding shows */
 static float rnd(void) { return (float)((double)(rng_next() >> 11) / 4503599627370496.0 - 1.0); }

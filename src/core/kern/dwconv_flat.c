@@ -1,14 +1,6 @@
 #include "kern/dwconv_flat.h"
 
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
+#include "base/intmath.h"
 
 /* A block: one plane when its vectors stay inside it; else whole periods (lcm(OH OW, 16)
  * outputs), as many as fit 16 planes and DWF_MAX_VECS vectors, so a block's weights are
@@ -20,7 +12,7 @@ static int64_t block_planes(const ConvPlane *g, int64_t *vecs)
         *vecs = 0;
         return 1;
     }
-    int64_t planes = DWF_LANES / gcd64(ohw, DWF_LANES), v = planes * ohw / DWF_LANES;
+    int64_t planes = DWF_LANES / gcd_i64(ohw, DWF_LANES), v = planes * ohw / DWF_LANES;
     if (planes > 1)
         while (planes * 2 <= DWF_LANES && v * 2 <= DWF_MAX_VECS) {
             planes *= 2;

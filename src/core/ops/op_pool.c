@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/intmath.h"
 #include "kern/pool.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
@@ -56,23 +57,13 @@ static QsStatus pool_dims(const Node *n, const Shape *s, QsError *err)
 enum { POOL_MAX_LOOKS = 1 << 20 };
 #define POOL_TOO_MANY_LOOKS (-2)
 
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 static int64_t pool_empty_window(int64_t k, int64_t in, int64_t s, int64_t d, int64_t p0,
                                  int64_t n_out)
 {
     int64_t n_left = p0 / s + (p0 % s != 0); /* windows with o * s < p0 */
     if (n_left > n_out)
         n_left = n_out;
-    const int64_t cap = d <= in ? 1 : d / gcd64(s, d);
+    const int64_t cap = d <= in ? 1 : d / gcd_i64(s, d);
     const int64_t looks = n_left < cap ? n_left : cap;
     for (int64_t o = 0; o < looks && o < POOL_MAX_LOOKS; o++) {
         int64_t k0, k1;
