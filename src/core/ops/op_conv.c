@@ -12,7 +12,8 @@
  *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
  *     where that does not pay (few output channels, whose GEMM reads a panel in place
  *     without packing it; narrow products; `set blas=openblas`) and in the backward a
- *     column panel is built. The weights are packed once per forward call.
+ *     column panel is built. The weights are packed once per forward call, or once
+ *     per run when the run caches them (RunCtx.packed).
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
@@ -200,7 +201,8 @@ static int64_t conv_k(const ConvGeom *g) { return g->cg * g->win.kh * g->win.kw;
 
 /* Scratch: the column kernel's column buffer (K, cols) and output panel (OC/group, cols),
  * then each group's weights packed for the GEMM (kern/sgemm.h's sgemm_pack_a_at), packed
- * once per forward call instead of once per column block of every product. */
+ * once per forward call instead of once per column block of every product (or once per
+ * run, into RunCtx.packed). */
 /* The forward's chunks when the GEMM gathers its columns from the input itself
  * (kern/conv_cols.h's conv_gather_fill): scratch holds the output panel only. */
 static ConvChunks conv_gather_chunks(const ConvGeom *g)
@@ -263,19 +265,38 @@ static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx 
     return col;
 }
 
-/* Each group's weights packed into scratch, pw[gi]; all NULL when no product of widest
- * `cols` columns would take the packed route. */
+/* Each group's weights packed, pw[gi]; all NULL when no product of widest `cols` columns
+ * would take the packed route. They come from the run's cache when a forward already
+ * filled it (RunCtx.packed_ready), else are packed into the cache (always, so that the
+ * next forward finds them whatever its width) or, without one, into scratch. */
 static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, const RunCtx *rc,
                               SgemmPacked **pw)
 {
     int64_t kk = conv_k(g);
-    size_t each = sgemm_pack_a_bytes(g->ocg, kk), at = conv_panel_bytes(g);
+    size_t each = sgemm_pack_a_bytes(g->ocg, kk);
     bool pack = sgemm_packed_a_pays(g->ocg, cols);
-    QS_ASSERT(!pack || rc->scratch_bytes >= at + (size_t)g->group * each);
-    for (int64_t gi = 0; gi < g->group; gi++)
-        pw[gi] = pack ? sgemm_pack_a_at((char *)rc->scratch + at + (size_t)gi * each, false,
-                                        g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk)
-                      : NULL;
+    char *at = rc->packed;
+    if (!at) {
+        at = (char *)rc->scratch + conv_panel_bytes(g);
+        QS_ASSERT(!pack || rc->scratch_bytes >= conv_bn_at(g));
+    }
+    for (int64_t gi = 0; gi < g->group; gi++) {
+        char *mem = at + (size_t)gi * each;
+        if (rc->packed ? !rc->packed_ready : pack)
+            sgemm_pack_a_at(mem, false, g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk);
+        pw[gi] = pack ? (SgemmPacked *)mem : NULL;
+    }
+}
+
+/* The cache of packed weights (RunCtx.packed): each group's (OC/group, K) block, as
+ * conv_pack_weights lays them out; none for a depthwise conv, which packs nothing. */
+static size_t conv_packed_bytes(const Node *n, const Shape *const *in)
+{
+    ConvGeom g;
+    if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL) ||
+        conv_kind(&g) == CONV_DEPTHWISE)
+        return 0;
+    return (size_t)g.group * sgemm_pack_a_bytes(g.ocg, conv_k(&g));
 }
 
 /* C (OC/group, cols) = W_g B for group gi: from its packed weights when that route pays
@@ -491,6 +512,7 @@ const OpDef op_conv_def = {
     .parse = geom_parse,
     .infer = conv_infer,
     .scratch = conv_scratch,
+    .packed_bytes = conv_packed_bytes,
     .forward = conv_forward,
     .backward = conv_backward,
     .fuses_clamp = true,
