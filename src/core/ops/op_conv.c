@@ -265,15 +265,24 @@ static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx 
     return col;
 }
 
+/* One group's packed weights in the run's cache (RunCtx.packed): in both layouts, the one
+ * for products of many columns, then the one for the narrow products sgemm transposes. */
+static size_t conv_packed_each(const ConvGeom *g)
+{
+    int64_t kk = conv_k(g);
+    return sgemm_pack_a_bytes(g->ocg, kk) + sgemm_pack_a_narrow_bytes(g->ocg, kk);
+}
+
 /* Each group's weights packed, pw[gi]; all NULL when no product of widest `cols` columns
  * would take the packed route. They come from the run's cache when a forward already
- * filled it (RunCtx.packed_ready), else are packed into the cache (always, so that the
- * next forward finds them whatever its width) or, without one, into scratch. */
+ * filled it (RunCtx.packed_ready), else are packed into the cache (always, in both
+ * layouts, so that the next forward finds them whatever its width) or, without one, into
+ * scratch. pw[group + gi]: the narrow layout from the cache, NULL without one. */
 static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, const RunCtx *rc,
                               SgemmPacked **pw)
 {
     int64_t kk = conv_k(g);
-    size_t each = sgemm_pack_a_bytes(g->ocg, kk);
+    size_t each = rc->packed ? conv_packed_each(g) : sgemm_pack_a_bytes(g->ocg, kk);
     bool pack = sgemm_packed_a_pays(g->ocg, cols);
     char *at = rc->packed;
     if (!at) {
@@ -281,33 +290,41 @@ static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, c
         QS_ASSERT(!pack || rc->scratch_bytes >= conv_bn_at(g));
     }
     for (int64_t gi = 0; gi < g->group; gi++) {
-        char *mem = at + (size_t)gi * each;
+        char *mem = at + (size_t)gi * each, *nmem = mem + sgemm_pack_a_bytes(g->ocg, kk);
+        const float *wg = w + gi * g->ocg * kk;
         if (rc->packed ? !rc->packed_ready : pack)
-            sgemm_pack_a_at(mem, false, g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk);
+            sgemm_pack_a_at(mem, false, g->ocg, kk, 1.0f, wg, kk);
+        if (rc->packed && !rc->packed_ready)
+            sgemm_pack_a_narrow_at(nmem, g->ocg, kk, wg, kk);
         pw[gi] = pack ? (SgemmPacked *)mem : NULL;
+        pw[g->group + gi] = rc->packed ? (SgemmPacked *)nmem : NULL;
     }
 }
 
-/* The cache of packed weights (RunCtx.packed): each group's (OC/group, K) block, as
- * conv_pack_weights lays them out; none for a depthwise conv, which packs nothing. */
+/* The cache of packed weights (RunCtx.packed): conv_packed_each per group; none for a
+ * depthwise conv, which packs nothing. */
 static size_t conv_packed_bytes(const Node *n, const Shape *const *in)
 {
     ConvGeom g;
     if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL) ||
         conv_kind(&g) == CONV_DEPTHWISE)
         return 0;
-    return (size_t)g.group * sgemm_pack_a_bytes(g.ocg, conv_k(&g));
+    return (size_t)g.group * conv_packed_each(&g);
 }
 
 /* C (OC/group, cols) = W_g B for group gi: from its packed weights when that route pays
- * for this width (the same bits either way, kern/sgemm.h). */
+ * for this width, from the cached narrow layout for the products sgemm transposes (the
+ * same bits either way, kern/sgemm.h). */
 static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw, int64_t gi,
                       int64_t cols, const float *b, int64_t ldb, float *c, int64_t ldc,
                       const SgemmEpi *epi)
 {
     int64_t kk = conv_k(g);
+    const SgemmPacked *pn = pw[g->group + gi];
     if (pw[gi] && sgemm_packed_a_pays(g->ocg, cols))
         sgemm_packed_a(pw[gi], false, cols, b, ldb, c, ldc, epi);
+    else if (pn && sgemm_packed_a_narrow_pays(g->ocg, cols, epi))
+        sgemm_packed_a_narrow(pn, cols, b, ldb, c, ldc, epi);
     else
         sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, b, ldb, c, ldc,
               epi);
@@ -408,7 +425,9 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         epi.mul_m = bn + g.oc;
         epi.add_m = bn + 2 * g.oc;
     }
-    SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
+    /* pw[gi]: group gi's weights packed; pw[group + gi]: the narrow layout (conv_pack_weights) */
+    SgemmPacked *pw_small[16],
+        **pw = g.group <= 8 ? pw_small : xmalloc((size_t)(2 * g.group) * sizeof *pw);
     if (kind == CONV_IM2COL) {
         if (!conv_forward_gather(&g, x, w, &epi, y, rc, pw))
             conv_forward_cols(&g, x, w, &epi, y, rc, pw);
