@@ -102,22 +102,21 @@ SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alp
     return p;
 }
 
-size_t sgemm_pack_a_narrow_bytes(int64_t M, int64_t K)
+size_t sgemm_pack_b_bytes(int64_t K, int64_t N)
 {
-    return HEADER_BYTES + (size_t)((M + SG_NR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
+    return HEADER_BYTES + (size_t)((N + SG_NR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
 }
 
-SgemmPacked *sgemm_pack_a_narrow_at(void *mem, int64_t M, int64_t K, const float *A,
-                                    int64_t lda)
+SgemmPacked *sgemm_pack_b_at(void *mem, bool tb, int64_t K, int64_t N, const float *B,
+                             int64_t ldb)
 {
-    if (M <= 0 || K < 0)
+    if (N <= 0 || K < 0)
         return NULL;
     SimdLevel l = simd_level();
     SgemmPacked *p = mem;
     p->data = (float *)((char *)mem + HEADER_BYTES);
-    /* the second operand of sgemm's transposed problem, A^T (K, M), as sgemm packs it */
-    SgOperand a = { A, lda, 1, 1.0f, NULL, 0, NULL };
-    pack_into(p, false, &a, M, K, l, sg_kernel(l).nr);
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL };
+    pack_into(p, false, &b, N, K, l, sg_kernel(l).nr);
     return p;
 }
 

@@ -270,7 +270,7 @@ static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx 
 static size_t conv_packed_each(const ConvGeom *g)
 {
     int64_t kk = conv_k(g);
-    return sgemm_pack_a_bytes(g->ocg, kk) + sgemm_pack_a_narrow_bytes(g->ocg, kk);
+    return sgemm_pack_a_bytes(g->ocg, kk) + sgemm_pack_b_bytes(kk, g->ocg);
 }
 
 /* Each group's weights packed, pw[gi]; all NULL when no product of widest `cols` columns
@@ -295,7 +295,7 @@ static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, c
         if (rc->packed ? !rc->packed_ready : pack)
             sgemm_pack_a_at(mem, false, g->ocg, kk, 1.0f, wg, kk);
         if (rc->packed && !rc->packed_ready)
-            sgemm_pack_a_narrow_at(nmem, g->ocg, kk, wg, kk);
+            sgemm_pack_b_at(nmem, true, kk, g->ocg, wg, kk); /* as W^T (K, OC/group) */
         pw[gi] = pack ? (SgemmPacked *)mem : NULL;
         pw[g->group + gi] = rc->packed ? (SgemmPacked *)nmem : NULL;
     }
