@@ -138,19 +138,21 @@ static QsStatus gemm_infer(const Node *n, const Shape *const *in, Shape *out, Qs
 }
 
 /* sgemm(ta, tb, ...) with op(B) the node's weights: from the run's cache of them packed
- * (RunCtx.packed; packed into it on the first forward) where the product takes sgemm's own
- * route with a packed B, else sgemm itself: the same bits either way (kern/sgemm.h). */
+ * (RunCtx.packed; packed into it by the first forward that reads it) where the product
+ * takes sgemm's own route with a packed B, else sgemm itself: the same bits either way
+ * (kern/sgemm.h). */
 static void dense_sgemm(const RunCtx *rc, bool ta, bool tb, int m, int nn, int k, float alpha,
                         const float *a, int lda, const float *b, int ldb, float *y,
                         const SgemmEpi *epi)
 {
-    if (rc->packed) {
-        if (!rc->packed_ready)
-            sgemm_pack_b_at(rc->packed, tb, k, nn, b, ldb);
-        if (sgemm_packed_b_pays(m, nn, epi)) {
-            sgemm_packed_b(ta, m, alpha, a, lda, rc->packed, y, nn, epi);
-            return;
-        }
+    if (rc->packed && sgemm_packed_b_pays(m, nn, epi)) {
+        unsigned char *packed_yet = rc->packed;
+        void *pb = (char *)rc->packed + OP_PACKED_FLAGS;
+        if (!*packed_yet)
+            sgemm_pack_b_at(pb, tb, k, nn, b, ldb);
+        *packed_yet = 1;
+        sgemm_packed_b(ta, m, alpha, a, lda, pb, y, nn, epi);
+        return;
     }
     sgemm(ta, tb, m, nn, k, alpha, a, lda, b, ldb, y, nn, epi);
 }
@@ -163,7 +165,7 @@ static size_t gemm_packed_bytes(const Node *n, const Shape *const *in)
     if (!in[1] || in[1]->ndim != 2)
         return 0;
     int64_t k = in[1]->dim[p->trans_b ? 1 : 0], nn = in[1]->dim[p->trans_b ? 0 : 1];
-    return sgemm_pack_b_bytes(k, nn);
+    return OP_PACKED_FLAGS + sgemm_pack_b_bytes(k, nn);
 }
 
 static size_t dense_packed_bytes(const Node *n, const Shape *const *in)
@@ -171,7 +173,7 @@ static size_t dense_packed_bytes(const Node *n, const Shape *const *in)
     (void)n;
     if (!in[1] || in[1]->ndim != 2)
         return 0;
-    return sgemm_pack_b_bytes(in[1]->dim[1], in[1]->dim[0]); /* W^T (IN, OUT) */
+    return OP_PACKED_FLAGS + sgemm_pack_b_bytes(in[1]->dim[1], in[1]->dim[0]); /* W^T */
 }
 
 static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)

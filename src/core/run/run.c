@@ -235,10 +235,7 @@ QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *ta
             rc.bn_in = bn_in;
         }
         rc.packed = packs ? r->pack.buf[id] : NULL;
-        rc.packed_ready = rc.packed && r->pack.ready[id];
         op_table[n->op]->forward(n, in, &r->vals[n->out], &rc);
-        if (rc.packed)
-            r->pack.ready[id] = true;
         if (tap)
             tap(tap_user, id, &r->vals[n->out]);
     }

@@ -26,15 +26,15 @@ void run_pack_build(RunPack *pk, const Graph *g, const Shape *shapes)
     pk->built = true;
     pk->n = g->n_nodes;
     pk->buf = xcalloc((size_t)g->n_nodes, sizeof *pk->buf);
-    pk->ready = xcalloc((size_t)g->n_nodes, sizeof *pk->ready);
     for (int k = 0; k < g->n_nodes; k++) {
         int id = g->order[k];
         size_t b = node_packed_bytes(g, &g->nodes[id], shapes);
-        if (b == 0 || b > RUN_PACK_CAP - pk->bytes)
+        if (b <= OP_PACKED_FLAGS || b > RUN_PACK_CAP - pk->bytes)
             continue;
         void *p = NULL;
         if (posix_memalign(&p, 64, b))
             continue;
+        memset(p, 0, OP_PACKED_FLAGS); /* nothing packed yet (RunCtx.packed) */
         pk->buf[id] = p;
         pk->bytes += b;
     }
@@ -45,6 +45,5 @@ void run_pack_release(RunPack *pk)
     for (int i = 0; i < pk->n; i++)
         free(pk->buf[i]);
     free(pk->buf);
-    free(pk->ready);
     memset(pk, 0, sizeof *pk);
 }

@@ -3,7 +3,9 @@
  * repacked on every call. Only for runs whose caller keeps the graph's constants fixed
  * while the run lives (run.h's Run.pack_weights). Memory is bounded: nodes are taken in
  * graph order while the total stays within RUN_PACK_CAP bytes; a node past it packs per
- * call as before, so a model of several gigabytes does not double its weight memory. */
+ * call as before, so a model of several gigabytes does not double its weight memory. An
+ * op packs each part of its buffer when a forward first needs it (RunCtx.packed), so a
+ * layout no product of the run takes is never written (nor, in large blocks, resident). */
 #ifndef QS_RUN_PACK_H
 #define QS_RUN_PACK_H
 
@@ -19,7 +21,6 @@ typedef struct RunPack {
     bool built;     /* the table below is made (at the first forward) */
     int n;          /* entries: the graph's nodes */
     void **buf;     /* [g->n_nodes] a node's packed weights, 64-byte aligned; NULL: none */
-    bool *ready;    /* [g->n_nodes] a forward filled buf */
     size_t bytes;   /* total of buf */
 } RunPack;
 
