@@ -106,6 +106,16 @@ bool sgemm_packed_a_pays(int64_t M, int64_t N)
     return backend == SGEMM_QSCOPE && !swap_pays(M, N);
 }
 
+bool sgemm_packed_a_narrow_pays(int64_t M, int64_t N, const SgemmEpi *epi)
+{
+    return backend == SGEMM_QSCOPE && swap_pays(M, N) && !(epi && epi->sub_m);
+}
+
+bool sgemm_packed_b_pays(int64_t M, int64_t N, const SgemmEpi *epi)
+{
+    return backend == SGEMM_QSCOPE && !(swap_pays(M, N) && !(epi && epi->sub_m));
+}
+
 bool sgemm_gather_pays(int64_t M, int64_t N)
 {
     return sgemm_packed_a_pays(M, N) && M > SG_DIRECT_B_ROWS * sg_kernel(simd_level()).mr;

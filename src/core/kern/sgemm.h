@@ -75,8 +75,24 @@ SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alp
 /* Whether sgemm_packed_a on (M, N) is as fast a route as sgemm: false with
  * `set blas=openblas` (which unpacks) and for the narrow products sgemm transposes. */
 bool sgemm_packed_a_pays(int64_t M, int64_t N);
+/* The narrow products sgemm computes transposed (C^T = B^T A^T, when N is far below the
+ * kernel's lane count and no fused normalization is in the epilogue): A is then the second
+ * operand, so a caller that keeps A packed for them packs it as B (sgemm_pack_b_at(mem,
+ * true, K, M, A, lda)) and calls sgemm_packed_a_narrow, with the same bits as sgemm(false,
+ * false, M, N, K, 1, A, lda, B, ldb, C, ldc, epi). */
+bool sgemm_packed_a_narrow_pays(int64_t M, int64_t N, const SgemmEpi *epi);
+void sgemm_packed_a_narrow(const SgemmPacked *pn, int64_t N, const float *B, int64_t ldb,
+                           float *C, int64_t ldc, const SgemmEpi *epi);
 /* op(B) (K, N). */
 SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb);
+/* The same packed op(B) in caller memory, as sgemm_pack_a_at: sgemm_pack_b_bytes(K, N)
+ * bytes, 64-byte aligned; the result points into mem; NULL when N <= 0. */
+size_t sgemm_pack_b_bytes(int64_t K, int64_t N);
+SgemmPacked *sgemm_pack_b_at(void *mem, bool tb, int64_t K, int64_t N, const float *B,
+                             int64_t ldb);
+/* Whether sgemm_packed_b on (M, N) takes sgemm's own route: false with `set blas=openblas`
+ * and for the narrow products sgemm transposes (sgemm_packed_a_narrow_pays). */
+bool sgemm_packed_b_pays(int64_t M, int64_t N, const SgemmEpi *epi);
 /* C (M, N) = pa (M, K) op(B) (K, N), as sgemm(ta, tb, M, N, K, alpha, A, ...) with the
  * ta, M, K, alpha, A, lda given to sgemm_pack_a. */
 void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, int64_t ldb,

@@ -102,6 +102,24 @@ SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alp
     return p;
 }
 
+size_t sgemm_pack_b_bytes(int64_t K, int64_t N)
+{
+    return HEADER_BYTES + (size_t)((N + SG_NR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
+}
+
+SgemmPacked *sgemm_pack_b_at(void *mem, bool tb, int64_t K, int64_t N, const float *B,
+                             int64_t ldb)
+{
+    if (N <= 0 || K < 0)
+        return NULL;
+    SimdLevel l = simd_level();
+    SgemmPacked *p = mem;
+    p->data = (float *)((char *)mem + HEADER_BYTES);
+    SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL };
+    pack_into(p, false, &b, N, K, l, sg_kernel(l).nr);
+    return p;
+}
+
 SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const float *A,
                           int64_t lda)
 {
@@ -159,6 +177,21 @@ void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, i
     SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
                     { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL },
                     C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+    sg_drive(&p);
+}
+
+void sgemm_packed_a_narrow(const SgemmPacked *pn, int64_t N, const float *B, int64_t ldb,
+                           float *C, int64_t ldc, const SgemmEpi *epi)
+{
+    if (N <= 0)
+        return;
+    /* sgemm's transposed problem (sgemm.c's problem() with swap): C^T = B^T A^T */
+    SgemmEpi e = epi ? *epi : (SgemmEpi){ 0 };
+    const float *bm = e.bias_m;
+    e.bias_m = e.bias_n;
+    e.bias_n = bm;
+    SgProblem p = { N, pn->rows, pn->K, { B, 1, ldb, 1.0f, NULL, 0, NULL }, packed_operand(pn),
+                    C, 1, ldc, e };
     sg_drive(&p);
 }
 

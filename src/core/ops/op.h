@@ -76,6 +76,14 @@ typedef struct RunCtx {
      * the clamp above, the same values the separate node gives. NULL: none. */
     const Node *bn;
     const Tensor *const *bn_in;
+    /* The run's cache of this node's packed weights (run.h: inference runs whose graph
+     * constants stay fixed while they live): OpDef.packed_bytes() bytes, 64-byte aligned,
+     * of which the first OP_PACKED_FLAGS are zero when the run allocates it. The op keeps
+     * there flags of what it has packed, packs each part on the first forward that needs
+     * it (from in[1], which the run only caches when it is a graph constant) and reads it
+     * in every later one. NULL: none, the op packs into scratch per call. Never set in
+     * training or in a backward. */
+    void *packed;
 } RunCtx;
 
 /* How the int8-static executor lowers an op (qexec_lower.c, docs/quantization.md). The
@@ -140,7 +148,14 @@ typedef struct OpDef {
     bool fuses_clamp;
     /* The forward honours RunCtx.bn (a following BatchNormalization may be fused into it). */
     bool fuses_bn;
+    /* Bytes of the op's weights, in[1], packed for its forward, OP_PACKED_FLAGS included
+     * (RunCtx.packed), from the input shapes; the run caches them only when in[1] is a
+     * graph constant. NULL or 0: the op packs nothing worth caching. */
+    size_t (*packed_bytes)(const Node *n, const Shape *const *in);
 } OpDef;
+
+/* The flag bytes at the start of RunCtx.packed. */
+#define OP_PACKED_FLAGS 64
 
 /* Rows are pointers so that each op family keeps its definitions in its own file. */
 extern const OpDef *const op_table[OP_COUNT];

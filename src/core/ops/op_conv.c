@@ -12,7 +12,8 @@
  *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
  *     where that does not pay (few output channels, whose GEMM reads a panel in place
  *     without packing it; narrow products; `set blas=openblas`) and in the backward a
- *     column panel is built. The weights are packed once per forward call.
+ *     column panel is built. The weights are packed once per forward call, or once
+ *     per run when the run caches them (RunCtx.packed).
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
@@ -200,7 +201,8 @@ static int64_t conv_k(const ConvGeom *g) { return g->cg * g->win.kh * g->win.kw;
 
 /* Scratch: the column kernel's column buffer (K, cols) and output panel (OC/group, cols),
  * then each group's weights packed for the GEMM (kern/sgemm.h's sgemm_pack_a_at), packed
- * once per forward call instead of once per column block of every product. */
+ * once per forward call instead of once per column block of every product (or once per
+ * run, into RunCtx.packed). */
 /* The forward's chunks when the GEMM gathers its columns from the input itself
  * (kern/conv_cols.h's conv_gather_fill): scratch holds the output panel only. */
 static ConvChunks conv_gather_chunks(const ConvGeom *g)
@@ -263,30 +265,89 @@ static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx 
     return col;
 }
 
-/* Each group's weights packed into scratch, pw[gi]; all NULL when no product of widest
- * `cols` columns would take the packed route. */
+/* The run's cache of a conv's packed weights (RunCtx.packed): the flags (packed_yet[0]:
+ * the wide layout is packed, [1]: the narrow one), each group's weights in the layout for
+ * products of many columns, then each group's in the layout of the narrow products that
+ * sgemm transposes (kern/sgemm.h). Each layout is packed by the first product needing it,
+ * so a run that never takes one route never fills (nor touches) that part. */
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+static size_t conv_wide_each(const ConvGeom *g)
+{
+    return align64(sgemm_pack_a_bytes(g->ocg, conv_k(g)));
+}
+static size_t conv_narrow_each(const ConvGeom *g)
+{
+    return align64(sgemm_pack_b_bytes(conv_k(g), g->ocg));
+}
+static size_t conv_narrow_at(const ConvGeom *g)
+{
+    return OP_PACKED_FLAGS + (size_t)g->group * conv_wide_each(g);
+}
+
+static size_t conv_packed_bytes(const Node *n, const Shape *const *in)
+{
+    ConvGeom g;
+    if (n->n_in < 2 || !in[1] || conv_geom(n, in[0], in[1], &g, NULL) ||
+        conv_kind(&g) == CONV_DEPTHWISE)
+        return 0;
+    return conv_narrow_at(&g) + (size_t)g.group * conv_narrow_each(&g);
+}
+
+/* Each group's weights packed, pw[gi]; all NULL when no product of widest `cols` columns
+ * would take the packed route. From the run's cache (packed into it the first time), or
+ * without one packed into scratch. */
 static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, const RunCtx *rc,
                               SgemmPacked **pw)
 {
     int64_t kk = conv_k(g);
-    size_t each = sgemm_pack_a_bytes(g->ocg, kk), at = conv_panel_bytes(g);
     bool pack = sgemm_packed_a_pays(g->ocg, cols);
-    QS_ASSERT(!pack || rc->scratch_bytes >= at + (size_t)g->group * each);
-    for (int64_t gi = 0; gi < g->group; gi++)
-        pw[gi] = pack ? sgemm_pack_a_at((char *)rc->scratch + at + (size_t)gi * each, false,
-                                        g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk)
-                      : NULL;
+    unsigned char *packed_yet = rc->packed;
+    char *at = (char *)rc->packed + OP_PACKED_FLAGS;
+    size_t each = conv_wide_each(g);
+    if (!rc->packed) {
+        at = (char *)rc->scratch + conv_panel_bytes(g);
+        each = sgemm_pack_a_bytes(g->ocg, kk);
+        QS_ASSERT(!pack || rc->scratch_bytes >= conv_bn_at(g));
+    }
+    bool fill = pack && !(packed_yet && packed_yet[0]);
+    for (int64_t gi = 0; gi < g->group; gi++) {
+        char *mem = at + (size_t)gi * each;
+        if (fill)
+            sgemm_pack_a_at(mem, false, g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk);
+        pw[gi] = pack ? (SgemmPacked *)mem : NULL;
+    }
+    if (fill && packed_yet)
+        packed_yet[0] = 1;
+}
+
+/* Group gi's weights in the narrow layout from the run's cache, every group's packed there
+ * the first time (as W^T (K, OC/group), sgemm's second operand when it transposes). */
+static const SgemmPacked *conv_narrow(const ConvGeom *g, const float *w, const RunCtx *rc,
+                                      int64_t gi)
+{
+    int64_t kk = conv_k(g);
+    unsigned char *packed_yet = rc->packed;
+    char *at = (char *)rc->packed + conv_narrow_at(g);
+    size_t each = conv_narrow_each(g);
+    if (!packed_yet[1])
+        for (int64_t i = 0; i < g->group; i++)
+            sgemm_pack_b_at(at + (size_t)i * each, true, kk, g->ocg, w + i * g->ocg * kk, kk);
+    packed_yet[1] = 1;
+    return (const SgemmPacked *)(at + (size_t)gi * each);
 }
 
 /* C (OC/group, cols) = W_g B for group gi: from its packed weights when that route pays
- * for this width (the same bits either way, kern/sgemm.h). */
+ * for this width, from the cache's narrow layout for the products sgemm transposes, else
+ * sgemm itself (the same bits every way, kern/sgemm.h). */
 static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw, int64_t gi,
                       int64_t cols, const float *b, int64_t ldb, float *c, int64_t ldc,
-                      const SgemmEpi *epi)
+                      const SgemmEpi *epi, const RunCtx *rc)
 {
     int64_t kk = conv_k(g);
     if (pw[gi] && sgemm_packed_a_pays(g->ocg, cols))
         sgemm_packed_a(pw[gi], false, cols, b, ldb, c, ldc, epi);
+    else if (rc->packed && sgemm_packed_a_narrow_pays(g->ocg, cols, epi))
+        sgemm_packed_a_narrow(conv_narrow(g, w, rc, gi), cols, b, ldb, c, ldc, epi);
     else
         sgemm(false, false, g->ocg, cols, kk, 1.0f, w + gi * g->ocg * kk, kk, b, ldb, c, ldc,
               epi);
@@ -347,9 +408,9 @@ static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
             float *yg = y + gi * g->ocg * ohw;
             if (k.nb == 1)
                 conv_gemm(g, w, pw, gi, cols, col, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
-                          &epi);
+                          &epi, rc);
             else {
-                conv_gemm(g, w, pw, gi, cols, col, cols, out, cols, &epi);
+                conv_gemm(g, w, pw, gi, cols, col, cols, out, cols, &epi, rc);
                 conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
             }
         }
@@ -387,7 +448,7 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         epi.mul_m = bn + g.oc;
         epi.add_m = bn + 2 * g.oc;
     }
-    SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
+        SgemmPacked *pw_small[8], **pw = g.group <= 8 ? pw_small : xmalloc((size_t)g.group * sizeof *pw);
     if (kind == CONV_IM2COL) {
         if (!conv_forward_gather(&g, x, w, &epi, y, rc, pw))
             conv_forward_cols(&g, x, w, &epi, y, rc, pw);
@@ -398,7 +459,7 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
             for (int64_t gi = 0; gi < g.group; gi++) {
                 SgemmEpi e = group_epi(&epi, gi * g.ocg);
                 conv_gemm(&g, w, pw, gi, ohw, x + (s * g.c + gi * g.cg) * hw, hw,
-                          y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e);
+                          y + (s * g.oc + gi * g.ocg) * ohw, ohw, &e, rc);
             }
     }
     if (pw != pw_small)
@@ -491,6 +552,7 @@ const OpDef op_conv_def = {
     .parse = geom_parse,
     .infer = conv_infer,
     .scratch = conv_scratch,
+    .packed_bytes = conv_packed_bytes,
     .forward = conv_forward,
     .backward = conv_backward,
     .fuses_clamp = true,

@@ -3,7 +3,9 @@
  *   Dense  https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
  *   MatMul https://onnx.ai/onnx/operators/onnx__MatMul.html (numpy.matmul rules)
  * infer checks every dimension handed to cblas fits in an int, so forward and backward can
- * cast. The forwards put a bias and a fused Relu/Clip (RunCtx.clamp) in sgemm's epilogue.
+ * cast. The forwards put a bias and a fused Relu/Clip (RunCtx.clamp) in sgemm's epilogue;
+ * Gemm and Dense read their weights packed once per run when the run caches them
+ * (RunCtx.packed).
  *
  * Backward: the matrix gradients are sgemms that accumulate straight into din (beta = 1),
  * which also sums over rows and broadcast batch entries. Bias and C gradients are sums
@@ -135,6 +137,45 @@ static QsStatus gemm_infer(const Node *n, const Shape *const *in, Shape *out, Qs
     return QS_OK;
 }
 
+/* sgemm(ta, tb, ...) with op(B) the node's weights: from the run's cache of them packed
+ * (RunCtx.packed; packed into it by the first forward that reads it) where the product
+ * takes sgemm's own route with a packed B, else sgemm itself: the same bits either way
+ * (kern/sgemm.h). */
+static void dense_sgemm(const RunCtx *rc, bool ta, bool tb, int m, int nn, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float *y,
+                        const SgemmEpi *epi)
+{
+    if (rc->packed && sgemm_packed_b_pays(m, nn, epi)) {
+        unsigned char *packed_yet = rc->packed;
+        void *pb = (char *)rc->packed + OP_PACKED_FLAGS;
+        if (!*packed_yet)
+            sgemm_pack_b_at(pb, tb, k, nn, b, ldb);
+        *packed_yet = 1;
+        sgemm_packed_b(ta, m, alpha, a, lda, pb, y, nn, epi);
+        return;
+    }
+    sgemm(ta, tb, m, nn, k, alpha, a, lda, b, ldb, y, nn, epi);
+}
+
+/* The cache of packed weights (RunCtx.packed) of a product whose op(B) is (K, N). */
+static size_t gemm_packed_bytes(const Node *n, const Shape *const *in)
+{
+    OpParams tmp;
+    const GemmParams *p = &op_params(n, &tmp, NULL)->gemm;
+    if (!in[1] || in[1]->ndim != 2)
+        return 0;
+    int64_t k = in[1]->dim[p->trans_b ? 1 : 0], nn = in[1]->dim[p->trans_b ? 0 : 1];
+    return OP_PACKED_FLAGS + sgemm_pack_b_bytes(k, nn);
+}
+
+static size_t dense_packed_bytes(const Node *n, const Shape *const *in)
+{
+    (void)n;
+    if (!in[1] || in[1]->ndim != 2)
+        return 0;
+    return OP_PACKED_FLAGS + sgemm_pack_b_bytes(in[1]->dim[1], in[1]->dim[0]); /* W^T */
+}
+
 static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const Tensor *a = in[0], *b = in[1], *c = dense_opt_tensor(n, in, 2);
@@ -160,8 +201,8 @@ static void gemm_forward(const Node *n, const Tensor *const *in, Tensor *out, co
             epi.accumulate = true;
         }
     }
-    sgemm(ta, tb, m, nn, k, alpha, tensor_f32(a), (int)a->shape.dim[1], tensor_f32(b),
-          (int)b->shape.dim[1], y, nn, &epi);
+    dense_sgemm(rc, ta, tb, m, nn, k, alpha, tensor_f32(a), (int)a->shape.dim[1],
+                tensor_f32(b), (int)b->shape.dim[1], y, &epi);
 }
 
 /* With A' = op(A) (M, K), B' = op(B) (K, N):
@@ -259,8 +300,8 @@ static void dense_forward(const Node *n, const Tensor *const *in, Tensor *out, c
     float *y = tensor_f32(out); /* (rows, OUT) */
     SgemmEpi epi = dense_epi(rc);
     epi.bias_n = b ? tensor_f32(b) : NULL; /* (OUT) */
-    sgemm(false, true, rows, outf, inf, 1.0f, tensor_f32(x), inf, tensor_f32(w), inf, y, outf,
-          &epi);
+    dense_sgemm(rc, false, true, rows, outf, inf, 1.0f, tensor_f32(x), inf, tensor_f32(w), inf,
+                y, &epi);
 }
 
 /* dX (rows, IN) += dY (rows, OUT) W (OUT, IN); dW (OUT, IN) += dY^T X; db += dY summed
@@ -446,12 +487,14 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
 
 const OpDef op_gemm_def = {
     .name = "Gemm", .min_in = 2, .max_in = 3, .infer = gemm_infer, .forward = gemm_forward,
+    .packed_bytes = gemm_packed_bytes,
     .parse = gemm_parse,
     .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_GEMM },
     .backward = gemm_backward, .fuses_clamp = true,
 };
 const OpDef op_dense_def = {
     .name = "Dense", .min_in = 2, .max_in = 3, .infer = dense_infer, .forward = dense_forward,
+    .packed_bytes = dense_packed_bytes,
     .int8 = { .step = OPQ_UNIT, .qp = OPQ_QP_OWN, .linear = OPLIN_DENSE },
     .backward = dense_backward, .fuses_clamp = true,
 };

@@ -103,7 +103,7 @@ static QsStatus qat_attach(QatLoop *L, const QatConfig *cfg, QsError *err)
     memset(&L->opt, 0, sizeof L->opt);
     L->attached = true;
     L->run.training = L->qg.bn_train;
-    L->fake = exec_float_new(&L->qg.g, &L->fowner);
+    L->fake = exec_float_new_live(&L->qg.g, &L->fowner); /* trained: weights change */
     if (run_enable_grads(&L->run, false, err))
         return err->code;
     const ParamList *pl = run_params(&L->run);

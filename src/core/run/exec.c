@@ -24,8 +24,16 @@ Executor exec_float_new(const Graph *g, FloatExec **owner)
     FloatExec *f = xcalloc(1, sizeof *f);
     run_init(&f->run, g);
     f->run.outputs_only = true;
+    f->run.pack_weights = true;
     *owner = f;
     return (Executor){ .self = f, .graph = g, .forward = float_forward };
+}
+
+Executor exec_float_new_live(const Graph *g, FloatExec **owner)
+{
+    Executor e = exec_float_new(g, owner);
+    (*owner)->run.pack_weights = false;
+    return e;
 }
 
 void exec_float_free(FloatExec *f)

@@ -21,9 +21,13 @@ typedef struct Executor {
 } Executor;
 
 /* The float executor over a Run; release with exec_float_free. The run starts in the
- * inference layout (run.h: outputs_only, shared slots, fused Relu/Clip). */
+ * inference layout (run.h: outputs_only, shared slots, fused Relu/Clip) and packs its
+ * weights once (run.h: pack_weights), so the caller does not change g's constants while
+ * the executor lives; exec_float_new_live is for one whose constants do change between
+ * forwards (QAT's evaluation of the graph it trains): it packs them on every forward. */
 typedef struct FloatExec FloatExec;
 Executor exec_float_new(const Graph *g, FloatExec **owner);
+Executor exec_float_new_live(const Graph *g, FloatExec **owner);
 void exec_float_free(FloatExec *f);
 /* Its Run, for reading inner values (comparisons read the float reference's): asking for
  * it switches the run to one slot per value without fusion, so that every value of each

@@ -51,6 +51,7 @@ void run_release(Run *r)
     free(r->arena);
     free(r->scratch);
     run_plan_release(&r->plan);
+    run_pack_release(&r->pack);
     memset(r, 0, sizeof *r);
 }
 
@@ -211,6 +212,9 @@ QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *ta
                   .training = r->training };
     const RunPlan *p = &r->plan;
     bool fuse = r->shared && !tap && !r->training && p->n_fused > 0;
+    bool packs = r->pack_weights && !r->training && !r->grads_on;
+    if (packs)
+        run_pack_build(&r->pack, g, r->shapes);
     for (int k = 0; k < g->n_nodes; k++) {
         int id = g->order[k];
         const Node *n = &g->nodes[id];
@@ -230,6 +234,7 @@ QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *ta
                 bn_in[i] = &r->vals[rc.bn->in[i]];
             rc.bn_in = bn_in;
         }
+        rc.packed = packs ? r->pack.buf[id] : NULL;
         op_table[n->op]->forward(n, in, &r->vals[n->out], &rc);
         if (tap)
             tap(tap_user, id, &r->vals[n->out]);

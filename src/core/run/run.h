@@ -21,6 +21,7 @@
 #include "graph/graph.h"
 #include "ops/op.h"
 #include "run/grad_layout.h"
+#include "run/run_pack.h"
 #include "run/run_plan.h"
 #include "base/tensor.h"
 
@@ -61,6 +62,13 @@ typedef struct Run {
     bool shared;        /* the current layout shares slots (plan below) */
     bool planned;       /* plan is made (once per run) */
     RunPlan plan;
+    /* Set by the caller before the first forward (exec_float_new does): the caller does
+     * not change the graph's constants while the run lives, so the weights the GEMMs pack
+     * are packed at the first forward and kept (run_pack.h, bounded by RUN_PACK_CAP) for
+     * every later forward, tapped or not, in either layout; run_release drops them. Never
+     * used in training or with gradients on (the weights change there). */
+    bool pack_weights;
+    RunPack pack;
     /* Gradients (run_enable_grads); all zero/NULL until then. */
     bool grads_on;
     bool input_grads;   /* graph inputs get gradients too */
@@ -82,7 +90,9 @@ void run_init(Run *r, const Graph *g);
 QsStatus run_set_batch(Run *r, int64_t batch, QsError *err);
 /* inputs[g->n_inputs], each (batch, ...sample shape) f32. Runs every node in order, with
  * RunCtx.training = r->training. With the shared layout and neither a tap nor training,
- * a fused activation is computed by its producer (bit-identical values). For run_backward,
+ * a fused activation is computed by its producer (bit-identical values). With
+ * pack_weights (and neither training nor gradients) the ops read their packed weights from
+ * the run's cache, the same bytes they would pack (bit-identical values). For run_backward,
  * the caller keeps the input data unchanged until the backward is done (the run only views
  * it). */
 QsStatus run_forward(Run *r, const Tensor *const *inputs, RunTapFn tap, void *tap_user,
