@@ -26,13 +26,23 @@ typedef struct PoolJob {
 /* Hand-off between the dispatcher and the workers. A forward issues one pool_for per layer
  * step, often tens of microseconds apart: a worker that slept on a condition variable after
  * each one made every dispatch a futex wake plus a reschedule (about as long as a small
- * layer), so both sides first spin for POOL_SPIN_NS on the atomics below and only then
- * sleep. `sleepers` and `caller_sleeping` let the other side skip the futex call when
- * nobody sleeps; each is raised under `mu` before re-checking the counter it waits on, and
- * the waker changes that counter before reading the flag (both sequentially consistent),
- * so a wake-up is never lost. The hot counters sit on their own cache lines. */
-static alignas(64) atomic_ulong generation;
-static alignas(64) atomic_int pending;
+ * layer), so both sides first spin (spin_until) and only then sleep. `sleepers` and
+ * `caller_sleeping` let the other side skip the futex call when nobody sleeps; each is
+ * raised under `mu` before re-checking the word it waits on, and the waker changes that
+ * word before reading the flag (both sequentially consistent), so a wake-up is never lost.
+ *
+ * Chunks are claimed, not assigned: `claim` packs the job's generation, its chunk count
+ * and the next unclaimed chunk, and whoever is free takes the next chunk with a
+ * compare-and-swap that fails once the generation moved on. The caller runs chunk 0 and
+ * then claims too, so a worker the kernel has not scheduled (another process holds its
+ * core) delays nothing: the caller runs its chunk instead and waits only for chunks
+ * already started. Which thread runs a chunk never changes its result. The hot words sit
+ * on their own cache lines. */
+#define CLAIM_GEN_SHIFT 16
+#define CLAIM_CHUNKS(c) ((int)(((c) >> 8) & 0xff))
+#define CLAIM_NEXT(c) ((int)((c) & 0xff))
+static alignas(64) atomic_uint_fast64_t claim; /* generation << 16 | chunks << 8 | next */
+static alignas(64) atomic_int done;            /* chunks of the current job finished */
 static alignas(64) atomic_int sleepers;
 static atomic_bool caller_sleeping;
 static alignas(64) PoolJob job;
@@ -46,7 +56,7 @@ static int nworkers;
 static atomic_int wanted = 1; /* read without `dispatch` by pool_threads */
 /* the generation a worker starts from: a worker started after jobs ran must not take the
  * last one (long finished, its context gone) for a new one */
-static unsigned long start_generation[POOL_MAX];
+static uint64_t start_generation[POOL_MAX];
 static atomic_bool quitting;
 static _Thread_local bool inside_chunk;
 
@@ -66,12 +76,12 @@ static int64_t now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Spins until done(arg) or POOL_SPIN_NS pass; true when done. */
-static bool spin_until(bool (*done)(const void *), const void *arg)
+/* Spins until ready(arg) or POOL_SPIN_NS pass; true when done. */
+static bool spin_until(bool (*ready)(const void *), const void *arg)
 {
     int64_t start = 0, t = 0;
     for (unsigned i = 0;; i++) {
-        if (done(arg))
+        if (ready(arg))
             return true;
         if ((i & 63) == 0) { /* the clock costs tens of nanoseconds: read it now and then */
             t = now_ns();
@@ -87,15 +97,16 @@ static bool spin_until(bool (*done)(const void *), const void *arg)
     }
 }
 
+static uint64_t generation(void) { return atomic_load(&claim) >> CLAIM_GEN_SHIFT; }
+
 static bool new_generation(const void *seen)
 {
-    return atomic_load(&generation) != *(const unsigned long *)seen || atomic_load(&quitting);
+    return generation() != *(const uint64_t *)seen || atomic_load(&quitting);
 }
 
-static bool all_done(const void *unused)
+static bool all_done(const void *chunks)
 {
-    (void)unused;
-    return atomic_load(&pending) == 0;
+    return atomic_load(&done) == *(const int *)chunks;
 }
 
 static void run_chunk(const PoolJob *j, int i)
@@ -107,7 +118,7 @@ static void run_chunk(const PoolJob *j, int i)
 }
 
 /* Waits for a generation other than `seen`: spinning first, then on `wake`. */
-static void await_job(unsigned long seen)
+static void await_job(uint64_t seen)
 {
     if (spin_until(new_generation, &seen))
         return;
@@ -119,23 +130,34 @@ static void await_job(unsigned long seen)
     pthread_mutex_unlock(&mu);
 }
 
-static void *worker_main(void *arg)
+/* Runs unclaimed chunks of generation `gen` until none is left. A successful claim keeps
+ * `job` in place until that chunk is counted done. */
+static void run_claims(uint64_t gen)
 {
-    int id = (int)(intptr_t)arg; /* chunk index: the caller runs chunk 0 */
-    unsigned long seen = start_generation[id];
-    for (;;) {
-        await_job(seen);
-        if (atomic_load(&quitting))
-            break;
-        seen = atomic_load(&generation);
-        PoolJob j = job; /* published before `generation` was raised */
-        if (id < j.chunks)
-            run_chunk(&j, id);
-        if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeping)) {
+    uint_fast64_t c = atomic_load(&claim);
+    while (c >> CLAIM_GEN_SHIFT == gen && CLAIM_NEXT(c) < CLAIM_CHUNKS(c)) {
+        if (!atomic_compare_exchange_weak(&claim, &c, c + 1))
+            continue; /* c now holds the current word */
+        PoolJob j = job;
+        run_chunk(&j, CLAIM_NEXT(c));
+        if (atomic_fetch_add(&done, 1) + 1 == CLAIM_CHUNKS(c) && atomic_load(&caller_sleeping)) {
             pthread_mutex_lock(&mu);
             pthread_cond_signal(&idle);
             pthread_mutex_unlock(&mu);
         }
+        c = atomic_load(&claim);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    uint64_t seen = start_generation[(intptr_t)arg];
+    for (;;) {
+        await_job(seen);
+        if (atomic_load(&quitting))
+            break;
+        seen = generation();
+        run_claims(seen);
     }
     return NULL;
 }
@@ -167,7 +189,7 @@ static void start_workers(void)
         return;
     join_workers();
     for (int i = 1; i < wanted; i++) {
-        start_generation[i] = atomic_load(&generation); /* no job runs: `dispatch` is held */
+        start_generation[i] = generation(); /* no job runs: `dispatch` is held */
         if (pthread_create(&workers[nworkers], NULL, worker_main, (void *)(intptr_t)i) != 0)
             break;
         nworkers++;
@@ -198,14 +220,18 @@ void pool_for(int64_t n, int64_t grain, PoolTaskFn fn, void *ctx)
     int64_t threads = nworkers + 1;
     int64_t per = (blocks + threads - 1) / threads * grain;
     job = (PoolJob){ fn, ctx, n, per, (int)((n + per - 1) / per) };
-    atomic_store(&pending, nworkers);
-    atomic_fetch_add(&generation, 1); /* publishes `job` */
+    int chunks = job.chunks;
+    uint64_t gen = generation() + 1;
+    atomic_store(&done, 0);
+    atomic_store(&claim, gen << CLAIM_GEN_SHIFT | (uint_fast64_t)chunks << 8 | 1u); /* publishes `job` */
     wake_workers();
     run_chunk(&job, 0);
-    if (!spin_until(all_done, NULL)) {
+    atomic_fetch_add(&done, 1);
+    run_claims(gen);
+    if (!spin_until(all_done, &chunks)) {
         pthread_mutex_lock(&mu);
         atomic_store(&caller_sleeping, true);
-        while (!all_done(NULL))
+        while (!all_done(&chunks))
             pthread_cond_wait(&idle, &mu);
         atomic_store(&caller_sleeping, false);
         pthread_mutex_unlock(&mu);
