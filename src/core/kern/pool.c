@@ -223,7 +223,8 @@ void pool_for(int64_t n, int64_t grain, PoolTaskFn fn, void *ctx)
     int chunks = job.chunks;
     uint64_t gen = generation() + 1;
     atomic_store(&done, 0);
-    atomic_store(&claim, gen << CLAIM_GEN_SHIFT | (uint_fast64_t)chunks << 8 | 1u); /* publishes `job` */
+    /* publishes `job`; chunk 0 is the caller's */
+    atomic_store(&claim, gen << CLAIM_GEN_SHIFT | (uint_fast64_t)chunks << 8 | 1u);
     wake_workers();
     run_chunk(&job, 0);
     atomic_fetch_add(&done, 1);
