@@ -1,7 +1,9 @@
 /* The thread pool (kern/pool.h): every index of a range runs exactly once whatever the
  * range, grain and thread count; chunks are whole multiples of the grain; a pool_for inside
  * a chunk runs on the calling thread; two threads issuing pool_for at once both finish
- * correctly; the thread count can change between calls; pool_shutdown then reuse works. */
+ * correctly; the thread count can change between calls; pool_shutdown then reuse works;
+ * thousands of tiny jobs in a row (workers still spinning on, or late for, the previous
+ * one claim chunks of the right job only), also with more threads than cores. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -143,12 +145,27 @@ static void test_restart(void)
     CHECK(bad == 0);
 }
 
+/* Back-to-back jobs of a few indices: a worker late for one job must not run a chunk of it
+ * after it returned, nor a chunk of the next job as if it were the old one. */
+static void test_rapid_jobs(void)
+{
+    static const int counts[] = { 2, 3, 8 };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        pool_set_threads(counts[i]);
+        for (int rep = 0; rep < 5000; rep++)
+            bad += !once_each(2 + rep % 300, 1 + rep % 5);
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
     test_once_each();
     test_nested();
     test_concurrent_callers();
     test_restart();
+    test_rapid_jobs();
     pool_shutdown();
     return test_summary("pool");
 }

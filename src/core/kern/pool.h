@@ -2,8 +2,11 @@
  * range [0, n) cut into contiguous chunks, one per thread; a caller makes the result of each
  * index independent of which thread ran it and of how the range was cut, so results are the
  * same for any thread count (docs/reproducibility.md). The calling thread runs the first
- * chunk. A pool_for issued from inside a chunk, or while another thread's pool_for runs,
- * runs its whole range on the calling thread. */
+ * chunk, then any chunk no worker has claimed yet (a worker another process keeps off its
+ * core delays nothing). Between jobs a worker spins for a fraction of a millisecond before
+ * it sleeps, so the next layer's pool_for finds it awake. A pool_for issued from inside a
+ * chunk, or while another thread's pool_for runs, runs its whole range on the calling
+ * thread. */
 #ifndef QS_POOL_H
 #define QS_POOL_H
 

@@ -15,8 +15,10 @@
 
 #define KC 256
 #define NC 512 /* a multiple of every kernel's nr */
-/* FMAs below which a chunk is not worth waking a thread for */
-#define CHUNK_WORK (1 << 20)
+/* FMAs below which a chunk is not worth handing to another thread: the pool's workers spin
+ * between jobs (kern/pool.c), so a hand-off costs about a microsecond, a few percent of
+ * this; at 2^20 most of a batch-1 MobileNetV2's products ran on one thread */
+#define CHUNK_WORK (1 << 17)
 
 typedef struct SgRun {
     const SgProblem *p;
