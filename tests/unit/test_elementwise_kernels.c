@@ -2,6 +2,8 @@
  *   - the clamp of Relu and Clip (kern/clamp.h): every SIMD level gives the scalar rule's
  *     bits (x < lo ? lo : x > hi ? hi : x) on NaN, +-0, +-inf, the bounds themselves and
  *     lengths that leave vector tails; at 2 threads too; in place as well;
+ *   - a BatchNormalization's formula then the clamp (kern/clamp.h norm_clamp_f32, the fused
+ *     epilogue of a conv and the op itself): every level gives the scalar formula's bits;
  *   - fake quantization (kern/fakequant.h): every SIMD level gives base/quant.h's
  *     quant_fake bits, ties, saturation, overflow of x / s and signed zeros included. */
 #include <math.h>
@@ -50,6 +52,37 @@ static void test_fakequant(const float *x, int64_t n)
     free(want);
 }
 
+static void test_norm_clamp(const float *x, int64_t n)
+{
+    static const float coefs[][3] = { { 0.5f, 1.75f, -0.25f }, { -3.0f, 1e-20f, 2.0f },
+                                       { 1e30f, 1e10f, 0.0f },  { 0.0f, -1.0f, -0.0f } };
+    static const float bounds[][2] = { { 0.0f, INFINITY }, { 0.0f, 6.0f }, { -0.0f, 0.0f } };
+    SimdLevel top = simd_detected();
+    float *y = malloc((size_t)n * sizeof *y), *want = malloc((size_t)n * sizeof *want);
+    for (int ci = 0; ci < 4; ci++)
+        for (int bi = -1; bi < 3; bi++) { /* -1: no clamp */
+            const float *c = coefs[ci];
+            float lo = bi < 0 ? 0.0f : bounds[bi][0], hi = bi < 0 ? 0.0f : bounds[bi][1];
+            for (int64_t i = 0; i < n; i++) {
+                float v = (x[i] - c[0]) * c[1] + c[2];
+                want[i] = bi < 0 ? v : rule(v, lo, hi);
+            }
+            for (int64_t len = n - 20; len <= n; len++) /* every tail length */
+                for (int l = 0; l <= (int)top; l++) {
+                    simd_cap((SimdLevel)l);
+                    memcpy(y, x, (size_t)n * sizeof *y);
+                    norm_clamp_f32(y, y, len, c[0], c[1], c[2], bi >= 0, lo, hi);
+                    if (!CHECK(memcmp(y, want, (size_t)len * sizeof *y) == 0 &&
+                               memcmp(y + len, x + len, (size_t)(n - len) * sizeof *y) == 0))
+                        printf("  norm_clamp coefs %d bounds %d n %lld at %s differs\n", ci, bi,
+                               (long long)len, simd_name((SimdLevel)l));
+                }
+            simd_cap(top);
+        }
+    free(y);
+    free(want);
+}
+
 int main(void)
 {
     static const float specials[] = { NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY,
@@ -85,6 +118,7 @@ int main(void)
             }
     }
     test_fakequant(x, 1037);
+    test_norm_clamp(x, 97);
     free(x);
     free(y);
     free(want);

@@ -67,3 +67,59 @@ void clamp_f32(const float *x, float *y, int64_t n, float lo, float hi)
     ClampJob j = { x, y, lo, hi };
     pool_for(n, 1 << 14, clamp_range, &j); /* 64 KB a part at least: no thread for less */
 }
+
+static void norm_clamp_scalar(const float *x, float *y, int64_t b, int64_t e, float sub,
+                              float mul, float add, bool clamp, float lo, float hi)
+{
+    for (int64_t i = b; i < e; i++) {
+        float v = norm_affine(x[i], sub, mul, add);
+        y[i] = clamp ? clamp_value(v, lo, hi) : v;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+norm_clamp_avx2(const float *x, float *y, int64_t n, float sub, float mul, float add,
+                bool clamp, float lo, float hi)
+{
+    __m256 s = _mm256_set1_ps(sub), m = _mm256_set1_ps(mul), a = _mm256_set1_ps(add);
+    __m256 l = _mm256_set1_ps(lo), h = _mm256_set1_ps(hi);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), s), m), a);
+        if (clamp)
+            v = _mm256_blendv_ps(_mm256_min_ps(h, v), l, _mm256_cmp_ps(v, l, _CMP_LT_OQ));
+        _mm256_storeu_ps(y + i, v);
+    }
+    norm_clamp_scalar(x, y, i, n, sub, mul, add, clamp, lo, hi);
+}
+
+__attribute__((target("avx512f"))) static void
+norm_clamp_avx512(const float *x, float *y, int64_t n, float sub, float mul, float add,
+                  bool clamp, float lo, float hi)
+{
+    __m512 s = _mm512_set1_ps(sub), m = _mm512_set1_ps(mul), a = _mm512_set1_ps(add);
+    __m512 l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), s), m), a);
+        if (clamp)
+            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, l, _CMP_LT_OQ), _mm512_min_ps(h, v), l);
+        _mm512_storeu_ps(y + i, v);
+    }
+    norm_clamp_scalar(x, y, i, n, sub, mul, add, clamp, lo, hi);
+}
+
+void norm_clamp_f32(const float *x, float *y, int64_t n, float sub, float mul, float add,
+                    bool clamp, float lo, float hi)
+{
+    switch (simd_level()) {
+    case SIMD_AVX512:
+        norm_clamp_avx512(x, y, n, sub, mul, add, clamp, lo, hi);
+        break;
+    case SIMD_AVX2:
+        norm_clamp_avx2(x, y, n, sub, mul, add, clamp, lo, hi);
+        break;
+    default:
+        norm_clamp_scalar(x, y, 0, n, sub, mul, add, clamp, lo, hi);
+    }
+}

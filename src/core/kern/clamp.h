@@ -5,6 +5,7 @@
 #ifndef QS_CLAMP_H
 #define QS_CLAMP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline float clamp_value(float v, float lo, float hi)
@@ -23,5 +24,11 @@ static inline float norm_affine(float v, float sub, float mul, float add)
 
 /* y may be x. */
 void clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
+/* norm_affine over a run of n values, then clamp_value when clamp: the same bits as the
+ * scalar formula at every SIMD level (separate subtract, multiply and add; no FMA). One
+ * thread: the callers (a GEMM tile's rows, a BatchNormalization channel) split the work.
+ * y may be x. */
+void norm_clamp_f32(const float *x, float *y, int64_t n, float sub, float mul, float add,
+                    bool clamp, float lo, float hi);
 
 #endif

@@ -67,7 +67,8 @@ typedef struct SgemmPacked SgemmPacked;
 SgemmPacked *sgemm_pack_a(bool ta, int64_t M, int64_t K, float alpha, const float *A,
                           int64_t lda);
 /* The same packed op(A) in caller memory instead of the heap (a per-call workspace):
- * sgemm_pack_a_bytes(M, K) bytes, 64-byte aligned, enough at every SIMD level. The result
+ * sgemm_pack_a_bytes(M, K) bytes (a multiple of 64, so packs placed one after another stay
+ * aligned), 64-byte aligned, enough at every SIMD level. The result
  * points into mem (nothing to free; never pass it to sgemm_packed_free); NULL when M <= 0. */
 size_t sgemm_pack_a_bytes(int64_t M, int64_t K);
 SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alpha,
@@ -86,7 +87,7 @@ void sgemm_packed_a_narrow(const SgemmPacked *pn, int64_t N, const float *B, int
 /* op(B) (K, N). */
 SgemmPacked *sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb);
 /* The same packed op(B) in caller memory, as sgemm_pack_a_at: sgemm_pack_b_bytes(K, N)
- * bytes, 64-byte aligned; the result points into mem; NULL when N <= 0. */
+ * bytes (a multiple of 64), 64-byte aligned; the result points into mem; NULL when N <= 0. */
 size_t sgemm_pack_b_bytes(int64_t K, int64_t N);
 SgemmPacked *sgemm_pack_b_at(void *mem, bool tb, int64_t K, int64_t N, const float *B,
                              int64_t ldb);

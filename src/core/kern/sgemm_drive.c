@@ -119,8 +119,8 @@ static void tile(const SgRun *r, const float *a, const float *b, int64_t ldb, in
         if (last && e->sub_m) /* the per-row affine, then the clamp, on the stored tile */
             for (int i = 0; i < mv; i++) {
                 float *c = t.c + i * t.ldc;
-                for (int j = 0; j < nv; j++)
-                    c[j] = sg_finish(e, m + i, c[j]);
+                norm_clamp_f32(c, c, nv, e->sub_m[m + i], e->mul_m[m + i], e->add_m[m + i],
+                               e->clamp, e->lo, e->hi);
             }
         return;
     }

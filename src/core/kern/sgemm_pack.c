@@ -84,9 +84,12 @@ static SgemmPacked *pack_operand(bool is_a, const SgOperand *x, int64_t rows, in
 /* The header's room in caller memory: a multiple of 64 bytes, so the slivers stay aligned. */
 #define HEADER_BYTES ((sizeof(SgemmPacked) + 63) / 64 * 64)
 
+/* A multiple of 64, so packs laid out one after another stay 64-byte aligned. */
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
 size_t sgemm_pack_a_bytes(int64_t M, int64_t K)
 {
-    return HEADER_BYTES + (size_t)((M + SG_MR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
+    return round64(HEADER_BYTES + (size_t)((M + SG_MR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float));
 }
 
 SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alpha,
@@ -104,7 +107,7 @@ SgemmPacked *sgemm_pack_a_at(void *mem, bool ta, int64_t M, int64_t K, float alp
 
 size_t sgemm_pack_b_bytes(int64_t K, int64_t N)
 {
-    return HEADER_BYTES + (size_t)((N + SG_NR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float);
+    return round64(HEADER_BYTES + (size_t)((N + SG_NR_MAX - 1) * (K > 0 ? K : 1)) * sizeof(float));
 }
 
 SgemmPacked *sgemm_pack_b_at(void *mem, bool tb, int64_t K, int64_t N, const float *B,

@@ -270,14 +270,13 @@ static float *conv_panels(const ConvGeom *g, const ConvChunks *ch, const RunCtx 
  * products of many columns, then each group's in the layout of the narrow products that
  * sgemm transposes (kern/sgemm.h). Each layout is packed by the first product needing it,
  * so a run that never takes one route never fills (nor touches) that part. */
-static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
-static size_t conv_wide_each(const ConvGeom *g)
+static size_t conv_wide_each(const ConvGeom *g) /* a multiple of 64 (kern/sgemm.h) */
 {
-    return align64(sgemm_pack_a_bytes(g->ocg, conv_k(g)));
+    return sgemm_pack_a_bytes(g->ocg, conv_k(g));
 }
 static size_t conv_narrow_each(const ConvGeom *g)
 {
-    return align64(sgemm_pack_b_bytes(conv_k(g), g->ocg));
+    return sgemm_pack_b_bytes(conv_k(g), g->ocg);
 }
 static size_t conv_narrow_at(const ConvGeom *g)
 {
@@ -301,20 +300,28 @@ static void conv_pack_weights(const ConvGeom *g, const float *w, int64_t cols, c
 {
     int64_t kk = conv_k(g);
     bool pack = sgemm_packed_a_pays(g->ocg, cols);
-    unsigned char *packed_yet = rc->packed;
-    char *at = (char *)rc->packed + OP_PACKED_FLAGS;
-    size_t each = conv_wide_each(g);
-    if (!rc->packed) {
-        at = (char *)rc->scratch + conv_panel_bytes(g);
-        each = sgemm_pack_a_bytes(g->ocg, kk);
-        QS_ASSERT(!pack || rc->scratch_bytes >= conv_bn_at(g));
+    if (!pack) {
+        for (int64_t gi = 0; gi < g->group; gi++)
+            pw[gi] = NULL;
+        return;
     }
-    bool fill = pack && !(packed_yet && packed_yet[0]);
+    unsigned char *packed_yet = rc->packed;
+    char *at;
+    size_t each;
+    if (rc->packed) {
+        at = (char *)rc->packed + OP_PACKED_FLAGS;
+        each = conv_wide_each(g);
+    } else { /* never an offset on a NULL pointer: undefined even when unused */
+        QS_ASSERT(rc->scratch && rc->scratch_bytes >= conv_bn_at(g));
+        at = (char *)rc->scratch + conv_panel_bytes(g);
+        each = conv_wide_each(g);
+    }
+    bool fill = !(packed_yet && packed_yet[0]);
     for (int64_t gi = 0; gi < g->group; gi++) {
         char *mem = at + (size_t)gi * each;
         if (fill)
             sgemm_pack_a_at(mem, false, g->ocg, kk, 1.0f, w + gi * g->ocg * kk, kk);
-        pw[gi] = pack ? (SgemmPacked *)mem : NULL;
+        pw[gi] = (SgemmPacked *)mem;
     }
     if (fill && packed_yet)
         packed_yet[0] = 1;

@@ -104,12 +104,7 @@ static void bn_channel(const float *x, float *y, int64_t nb, int64_t c, int64_t 
     for (int64_t b = 0; b < nb; b++) {
         const float *xp = x + (b * c + ch) * len;
         float *yp = y + (b * c + ch) * len;
-        if (rc->clamp)
-            for (int64_t i = 0; i < len; i++)
-                yp[i] = clamp_value(norm_affine(xp[i], m, a, bt), rc->clamp_lo, rc->clamp_hi);
-        else
-            for (int64_t i = 0; i < len; i++)
-                yp[i] = norm_affine(xp[i], m, a, bt);
+        norm_clamp_f32(xp, yp, len, m, a, bt, rc->clamp, rc->clamp_lo, rc->clamp_hi);
     }
 }
 
