@@ -10,7 +10,7 @@
 static size_t node_packed_bytes(const Graph *g, const Node *n, const Shape *shapes)
 {
     const OpDef *def = op_table[n->op];
-    if (!def->packed_bytes || n->n_in < 2 || n->in[1] < 0 ||
+    if (!def->packed_bytes || n->n_in < 2 || n->n_in > 64 || n->in[1] < 0 ||
         g->values[n->in[1]].kind != VAL_CONST)
         return 0;
     const Shape *in[64];
