@@ -19,17 +19,25 @@ static void clamp_scalar(const ClampJob *j, int64_t b, int64_t e)
     }
 }
 
-/* min(hi, v) is v when v is NaN and when hi == v (so -0 stays), then v < lo takes lo. */
+/* clamp_value on lanes: min(hi, v) is v when v is NaN and when hi == v (so -0 stays), then
+ * v < lo takes lo. */
+__attribute__((target("avx2,fma"))) static inline __m256 clamp8(__m256 v, __m256 lo, __m256 hi)
+{
+    return _mm256_blendv_ps(_mm256_min_ps(hi, v), lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
+}
+
+__attribute__((target("avx512f"))) static inline __m512 clamp16(__m512 v, __m512 lo, __m512 hi)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), _mm512_min_ps(hi, v), lo);
+}
+
 __attribute__((target("avx2,fma"))) static void clamp_avx2(const ClampJob *j, int64_t b,
                                                              int64_t e)
 {
     __m256 lo = _mm256_set1_ps(j->lo), hi = _mm256_set1_ps(j->hi);
     int64_t i = b;
-    for (; i + 8 <= e; i += 8) {
-        __m256 v = _mm256_loadu_ps(j->x + i);
-        __m256 m = _mm256_min_ps(hi, v);
-        _mm256_storeu_ps(j->y + i, _mm256_blendv_ps(m, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ)));
-    }
+    for (; i + 8 <= e; i += 8)
+        _mm256_storeu_ps(j->y + i, clamp8(_mm256_loadu_ps(j->x + i), lo, hi));
     clamp_scalar(j, i, e);
 }
 
@@ -38,12 +46,8 @@ __attribute__((target("avx512f"))) static void clamp_avx512(const ClampJob *j, i
 {
     __m512 lo = _mm512_set1_ps(j->lo), hi = _mm512_set1_ps(j->hi);
     int64_t i = b;
-    for (; i + 16 <= e; i += 16) {
-        __m512 v = _mm512_loadu_ps(j->x + i);
-        __m512 m = _mm512_min_ps(hi, v);
-        _mm512_storeu_ps(j->y + i,
-                         _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), m, lo));
-    }
+    for (; i + 16 <= e; i += 16)
+        _mm512_storeu_ps(j->y + i, clamp16(_mm512_loadu_ps(j->x + i), lo, hi));
     clamp_scalar(j, i, e);
 }
 
@@ -87,7 +91,7 @@ norm_clamp_avx2(const float *x, float *y, int64_t n, float sub, float mul, float
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), s), m), a);
         if (clamp)
-            v = _mm256_blendv_ps(_mm256_min_ps(h, v), l, _mm256_cmp_ps(v, l, _CMP_LT_OQ));
+            v = clamp8(v, l, h);
         _mm256_storeu_ps(y + i, v);
     }
     norm_clamp_scalar(x, y, i, n, sub, mul, add, clamp, lo, hi);
@@ -103,7 +107,7 @@ norm_clamp_avx512(const float *x, float *y, int64_t n, float sub, float mul, flo
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), s), m), a);
         if (clamp)
-            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, l, _CMP_LT_OQ), _mm512_min_ps(h, v), l);
+            v = clamp16(v, l, h);
         _mm512_storeu_ps(y + i, v);
     }
     norm_clamp_scalar(x, y, i, n, sub, mul, add, clamp, lo, hi);
