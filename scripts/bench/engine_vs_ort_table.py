@@ -14,10 +14,11 @@ import sys
 import numpy as np
 from collections import defaultdict
 
-# (numerator, denominator, what, target)
+# (numerator, denominator, what, target); issue 17 sets no target for the OpenBLAS backend
+# (the user's choice of speed over machine-independent sums): its row is shown, not judged
 TIME_ROWS = [
     ("q_fp32", "o_fp32", "FP32 / ORT FP32", 1.0),
-    ("q_fp32-openblas", "o_fp32", "FP32 blas=openblas / ORT FP32", 1.0),
+    ("q_fp32-openblas", "o_fp32", "FP32 blas=openblas / ORT FP32", None),
     ("q_int8", "o_fp32", "INT8 / ORT FP32", 0.67),
     ("q_int8", "o_qdq", "INT8 / ORT QDQ", 1.0),
 ]
@@ -62,9 +63,13 @@ def main(path, d, models, ort_version, rounds, seconds):
                 best[key] = v if old is None else max(old, v)
             else:
                 best[key] = v if old is None else min(old, v)
-    misses = []
+    misses, judged = [], 0
 
     def verdict(ratio, target, label):
+        nonlocal judged
+        if target is None:
+            return "-"
+        judged += 1
         ok = ratio <= target
         if not ok:
             misses.append(label)
@@ -83,8 +88,9 @@ def main(path, d, models, ort_version, rounds, seconds):
                         continue
                     r = a / b
                     ok = verdict(r, target, f"{m} t{thr} b{batch} {what}")
+                    shown = "-" if target is None else f"{target:.2f}x"
                     print(f"{m:<12} {thr:>3} {batch:>5}  {what:<30} {a:>9.3f} {b:>9.3f} "
-                          f"{r:>6.2f}x {target:>6.2f}x {ok:>4}")
+                          f"{r:>6.2f}x {shown:>7} {ok:>4}")
     print()
     print("calibration (2048 MNIST or 256 64x64 samples, batch 64, 1 thread; ms less the "
           "load) and one QAT epoch (batch 64, 1 thread; ms)")
@@ -116,7 +122,7 @@ def main(path, d, models, ort_version, rounds, seconds):
     print()
     model, flags = cpu_flags()
     print(f"CPU: {model}; flags: {' '.join(flags)}")
-    print(f"targets met: {'all' if not misses else 'not ' + str(len(misses))}; "
+    print(f"targets met: {judged - len(misses)} of {judged}; "
           f"run took {seconds} s")
 
 
