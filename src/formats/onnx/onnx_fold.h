@@ -13,7 +13,7 @@
 /* KB_MOD floors (ONNX Mod fmod=0: the divisor's sign), KB_FMOD truncates (fmod=1). */
 typedef enum { KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_POW, KB_EQUAL, KB_MOD, KB_FMOD } KBin;
 /* ox_fold_unary's arg */
-typedef enum { KU_IDENTITY, KU_NEG, KU_SQRT } KUnary;
+typedef enum { KU_IDENTITY, KU_NEG, KU_SQRT, KU_NOT } KUnary;
 
 QsStatus ox_fold_constant(OxCtx *c, int arg);
 QsStatus ox_fold_shape(OxCtx *c, int arg);
@@ -32,5 +32,6 @@ QsStatus ox_fold_constant_of_shape(OxCtx *c, int arg);
 QsStatus ox_fold_range(OxCtx *c, int arg);
 QsStatus ox_fold_expand(OxCtx *c, int arg);
 QsStatus ox_fold_unary(OxCtx *c, int arg);
+QsStatus ox_fold_scatter_nd(OxCtx *c, int arg);
 
 #endif

@@ -70,6 +70,8 @@ static QsStatus ox_inputs(Ox *x, QsError *err)
             return err->code;
         v->shape = shape_make(in->ndim, in->dim);
         v->shape.dim[0] = 1;
+        v->shape2 = v->shape;
+        v->shape2.dim[0] = 2;
         v->in_graph = true;
         v->qname = xstrdup(in->name);
     }
@@ -319,6 +321,10 @@ static QsStatus ox_node_import(Ox *x, int i, const OxOpRow *row, const int *fuse
                            ox_node_name(n), n->in[j]);
         if (c.in[j] && !c.in[j]->is_const)
             all_const = false;
+        if (c.in[j] && c.in[j]->moved_src && (j > 0 || strcmp(n->op, "Gather") != 0))
+            return qs_fail(err, QS_EUNSUPPORTED, "%s '%s': input '%s' is a Transpose that "
+                           "moves the batch axis 0; qscope takes one only when Gather on axis "
+                           "0 reads it", n->op, ox_node_name(n), n->in[j]);
     }
     if (n->n_out < 1 || !n->out[0][0])
         return qs_fail(err, QS_EFORMAT, "%s '%s': no output", n->op, ox_node_name(n));
