@@ -291,17 +291,6 @@ QsStatus graph_finalize(Graph *g, QsError *err)
         for (int i = 0; i < g->n_values; i++)
             if (g->values[i].kind == VAL_NODE)
                 g->values[i].shape = shapes[i];
-    /* Inside the graph dim 0 may hold the batch folded with other dims (a Reshape to
-     * B*heads rows); an output gives one row per sample. */
-    for (int i = 0; i < g->n_outputs && !st; i++) {
-        const Value *v = &g->values[g->outputs[i]];
-        if (v->kind == VAL_NODE && v->shape.dim[0] != 1) {
-            char b[96];
-            st = qs_fail(err, QS_ESHAPE, "output '%s' has shape %s at batch 1: its dim 0 "
-                         "holds the batch folded with other dims; reshape it to one row per "
-                         "sample", v->name, shape_format(&v->shape, b, sizeof b));
-        }
-    }
     free(shapes);
     if (!st)
         g->finalized = true;

@@ -156,8 +156,7 @@ static QsStatus reshape_infer(const Node *n, const Shape *const *in, Shape *out,
      * its size at batch 1, and at batch 1 (graph_finalize) the -1 splits the whole
      * tensor, one sample, into rows; so at batch B each output row lies inside one
      * sample's block. Dim 0 then holds the batch folded with other dims (B*heads,
-     * B*windows), which every op treats as independent rows; graph outputs must have
-     * unfolded it again (graph_finalize). */
+     * B*windows), which every op treats as independent rows. */
     if (!(req[0] == 0 || req[0] == -1))
         return qs_fail(err, QS_ESHAPE, "Reshape '%s': cannot reshape %s to %s: dim 0 is the "
                        "batch and must stay 0 (copy) or be -1 (the batch, possibly folded "
