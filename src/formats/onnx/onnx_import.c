@@ -15,6 +15,7 @@
 #include "graph/graph.h"
 #include "io/fileio.h"
 #include "onnx/onnx_ops.h"
+#include "onnx/onnx_view.h"
 #include "onnx/onnx_values.h"
 #include "onnx/onnx_wire.h"
 #include "ops/op.h"
@@ -321,10 +322,6 @@ static QsStatus ox_node_import(Ox *x, int i, const OxOpRow *row, const int *fuse
                            ox_node_name(n), n->in[j]);
         if (c.in[j] && !c.in[j]->is_const)
             all_const = false;
-        if (c.in[j] && c.in[j]->moved_src && (j > 0 || strcmp(n->op, "Gather") != 0))
-            return qs_fail(err, QS_EUNSUPPORTED, "%s '%s': input '%s' is a Transpose that "
-                           "moves the batch axis 0; qscope takes one only when Gather on axis "
-                           "0 reads it", n->op, ox_node_name(n), n->in[j]);
     }
     if (n->n_out < 1 || !n->out[0][0])
         return qs_fail(err, QS_EFORMAT, "%s '%s': no output", n->op, ox_node_name(n));
@@ -336,7 +333,10 @@ static QsStatus ox_node_import(Ox *x, int i, const OxOpRow *row, const int *fuse
         st = hx ? ox_emit(&c, OP_HARDSWISH, &hx, 1, NULL, 0)
                 : ox_nfail(&c, QS_EFORMAT, "HardSigmoid input is not defined");
     } else {
-        st = ox_op_import(&c, row, all_const, used);
+        bool done = false;
+        st = all_const ? QS_OK : ox_view_import(&c, &done);
+        if (!st && !done)
+            st = ox_op_import(&c, row, all_const, used);
     }
     free(lname);
     return st;

@@ -4,7 +4,6 @@
 #include "onnx/onnx_ops.h"
 
 #include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "onnx/onnx_fold.h"
@@ -515,83 +514,6 @@ static QsStatus tr_slice(OxCtx *c, const OxOpRow *r)
     return st;
 }
 
-/* Transpose of a run-time value: one that moves the batch axis 0 is held back as a view
- * of its input (OxVal.moved_src) for Gather to read; qscope's Transpose keeps axis 0. */
-static QsStatus tr_transpose(OxCtx *c, const OxOpRow *r)
-{
-    OxVal *x = ox_in(c, 0);
-    const OxAttr *p = ox_attr_get(c->n, "perm");
-    int rank = x->shape.ndim;
-    if (!p || p->type != OA_INTS || p->n != rank || p->ints[0] == 0)
-        return emit_plain(c, r->op, 1);
-    bool seen[QS_MAX_DIMS] = { false };
-    for (int i = 0; i < rank; i++) {
-        if (p->ints[i] < 0 || p->ints[i] >= rank || seen[p->ints[i]])
-            return ox_nfail(c, QS_EINVAL, "perm is not a permutation");
-        seen[p->ints[i]] = true;
-    }
-    const char *src = x->name;
-    Shape s1 = x->shape, s2 = x->shape2;
-    OxVal *v;
-    if (ox_define(c->x, c->n->out[0], &v, c->err))
-        return c->err->code;
-    v->moved_src = src;
-    v->shape.ndim = v->shape2.ndim = rank;
-    for (int i = 0; i < rank; i++) {
-        v->moved_perm[i] = p->ints[i];
-        v->shape.dim[i] = s1.dim[p->ints[i]];
-        v->shape2.dim[i] = s2.dim[p->ints[i]];
-    }
-    return QS_OK;
-}
-
-/* Gather on axis 0 with a scalar constant index from a held-back Transpose (tr_transpose):
- * a Slice of the source's axis perm[0], that axis dropped by a Reshape, and the rest of
- * the permutation, which then keeps the batch axis 0. */
-static QsStatus tr_gather(OxCtx *c, const OxOpRow *r)
-{
-    OxVal *x = ox_in(c, 0), *ix = ox_in(c, 1);
-    if (!x->moved_src || !ix || !ix->is_const || ix->k->shape.ndim != 0 ||
-        ox_attr_int(c->n, "axis", 0) != 0)
-        return ox_nfail(c, QS_EUNSUPPORTED, "only constant inputs are supported (an input is "
-                        "computed at run time)");
-    OxVal *src = ox_val(c->x, x->moved_src);
-    int rank = x->shape.ndim, ax = (int)x->moved_perm[0];
-    int64_t i, d = src->shape.dim[ax];
-    if (!k_get_int(ix->k, 0, &i) || i < -d || i >= d)
-        return ox_nfail(c, QS_EINVAL, "index out of range");
-    if (i < 0)
-        i += d;
-    /* the node's three steps, each its own layer */
-    const char *out = c->n->out[0];
-    char *sl = ox_unique_name(c, "slice"), *rs = ox_unique_name(c, "squeeze");
-    int64_t st[1] = { i }, en[1] = { i + 1 }, axv[1] = { ax }, shape[QS_MAX_DIMS], perm[QS_MAX_DIMS];
-    int k = 0, m = 0;
-    for (int a = 0; a < rank; a++)
-        if (a != ax)
-            shape[k++] = a == 0 ? 0 : src->shape.dim[a];
-    for (int a = 1; a < rank; a++) {
-        int64_t sa = x->moved_perm[a];
-        perm[m++] = sa > ax ? sa - 1 : sa;
-    }
-    Attr as[3] = { attr_ints("starts", st, 1), attr_ints("ends", en, 1), attr_ints("axes", axv, 1) };
-    Attr ar[1] = { attr_ints("shape", shape, k) };
-    Attr at[1] = { attr_ints("perm", perm, m) };
-    QsStatus s = ox_emit_as(c, OP_SLICE, &src, 1, as, 3, sl, sl);
-    OxVal *mid = s ? NULL : ox_val(c->x, sl);
-    if (!s)
-        s = ox_emit_as(c, OP_RESHAPE, &mid, 1, ar, 1, rs, rs);
-    mid = s ? NULL : ox_val(c->x, rs);
-    if (!s)
-        s = ox_emit_as(c, OP_TRANSPOSE, &mid, 1, at, 1, c->name, out);
-    release_attrs(as, 3);
-    release_attrs(ar, 1);
-    release_attrs(at, 1);
-    free(sl);
-    free(rs);
-    return s;
-}
-
 /* Softmax and LogSoftmax: the opset-dependent default axis. */
 static QsStatus tr_softmax(OxCtx *c, const OxOpRow *r)
 {
@@ -712,7 +634,7 @@ const OxOpRow ox_op_rows[] = {
     { "LayerNormalization", TRANSLATE(OP_LAYERNORM, layernorm), .n_in = 3 },
     { "Flatten", FOLD(PREFER, flatten, 0), RUN(OP_FLATTEN, 1) },
     { "Reshape", FOLD(PREFER, reshape, 0), TRANSLATE(OP_RESHAPE, reshape) },
-    { "Transpose", FOLD(PREFER, transpose, 0), TRANSLATE(OP_TRANSPOSE, transpose) },
+    { "Transpose", FOLD(PREFER, transpose, 0), RUN(OP_TRANSPOSE, 1) },
     { "Add", FOLD(PREFER, binary, KB_ADD), RUN(OP_ADD, 2) },
     { "Sub", FOLD(PREFER, binary, KB_SUB), RUN(OP_SUB, 2) },
     { "Mul", FOLD(PREFER, binary, KB_MUL), RUN(OP_MUL, 2) },
@@ -730,7 +652,7 @@ const OxOpRow ox_op_rows[] = {
     { "Cast", FOLD(PREFER, cast, 0), TRANSLATE(OP_IDENTITY, cast) },
     { "Constant", FOLD(SOURCE, constant, 0), .op = -1 },
     { "Shape", FOLD(SHAPE, shape, 0), .op = -1 },
-    { "Gather", FOLD(PREFER, gather, 0), .op = -1, .translate = tr_gather },
+    { "Gather", FOLD(ONLY, gather, 0), .op = -1 },
     { "Equal", FOLD(ONLY, binary, KB_EQUAL), .op = -1 },
     { "Where", FOLD(ONLY, where, 0), .op = -1 },
     { "ConstantOfShape", FOLD(ONLY, constant_of_shape, 0), .op = -1 },

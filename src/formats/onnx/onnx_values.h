@@ -34,11 +34,12 @@ typedef struct OxVal {
     Shape shape;             /* run-time value: shape at batch 1 */
     Shape shape2;            /* and at batch 2: a dim that differs grows with the batch */
     bool in_graph;           /* exists in the qscope graph */
-    /* A Transpose that moves the batch axis, held back (not in the graph): this value is
-     * value `moved_src` permuted by moved_perm; only Gather on axis 0 reads it (Swin's
-     * q, k, v = qkv.permute(2, 0, ...)[i]), as a Slice of the source (onnx_ops.c). */
-    const char *moved_src;
-    int64_t moved_perm[QS_MAX_DIMS];
+    /* A view (onnx_view.h): not in the graph, this value is run-time value view_q (batch
+     * exactly at its axis 0) with axes permuted and merged: axis i reads view_q's axis
+     * view_axis[i] (-1: none), with the batch as its outer factor (view_batch 1), inner
+     * factor (2) or not (0). shape and shape2 are the view's. */
+    const char *view_q;
+    int8_t view_axis[QS_MAX_DIMS], view_batch[QS_MAX_DIMS];
     char *qname;             /* its name there (owned) */
 } OxVal;
 
