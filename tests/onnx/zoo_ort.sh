@@ -20,7 +20,7 @@ source tests/onnx/ort_env.sh
 out="$build/zoo_ort"
 mkdir -p "$out"
 status=0
-for m in swin mobilenet_v3 shufflenet efficientnet; do
+for m in vit swin mobilenet_v3 shufflenet efficientnet; do
   x=tests/fixtures/zoo/${m}_x.npy
   "$qscope" --json -c "load tests/fixtures/zoo/$m.onnx; data calib $x; quant target=ort
 mode int8-static; calibrate; export $out/${m}_int8.onnx; run $x out=$out/${m}_qscope.npy

@@ -12,8 +12,8 @@
  *     2 and its outputs are finite and within 25 % of the output range of the float ones
  *     (a loose bound: these random-weight nets keep most non-conv layers in float, and the
  *     bound only catches a broken lowering, which gives garbage or NaN);
- *   - the ViT member does not load yet, with the message naming why (its attention moves
- *     the batch to axis 1, docs/onnx.md); this check flips when it does. */
+ *   - ViT's attention (nn.MultiheadAttention, batch moved to axis 1 and folded into the
+ *     heads) and its class token expanded to the batch are among them (onnx_view.h). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -171,14 +171,6 @@ static void test_zoo(void)
         snprintf(yr, sizeof yr, "zoo/%s_y.npy", name);
         QsError lerr = { 0 };
         Model *m = onnx_load(path, &lerr);
-        if (strcmp(name, "vit") == 0) {
-            /* not yet: the batch moves to axis 1 inside nn.MultiheadAttention */
-            if (!CHECK(m == NULL))
-                model_free(m);
-            else
-                expect_error("vit", lerr.code, &lerr, QS_EUNSUPPORTED, "the batch size");
-            continue;
-        }
         if (!CHECK(m != NULL)) {
             fprintf(stderr, "%s: %s\n", name, lerr.msg);
             continue;
@@ -192,7 +184,7 @@ static void test_zoo(void)
         model_free(m);
         loaded++;
     }
-    CHECK(loaded == 4);
+    CHECK(loaded == 5);
     cJSON_Delete(root);
 }
 

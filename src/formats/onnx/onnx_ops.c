@@ -4,6 +4,7 @@
 #include "onnx/onnx_ops.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onnx/onnx_fold.h"
@@ -514,6 +515,44 @@ static QsStatus tr_slice(OxCtx *c, const OxOpRow *r)
     return st;
 }
 
+/* Gather of one constant index on a run-time value's non-batch axis (x[:, 0]): a Slice of
+ * that element, then a Reshape without the axis. */
+static QsStatus tr_gather(OxCtx *c, const OxOpRow *r)
+{
+    OxVal *x = ox_in(c, 0), *ix = ox_in(c, 1);
+    int rank = x->shape.ndim;
+    int64_t ax = ox_attr_int(c->n, "axis", 0), i;
+    if (ax < 0)
+        ax += rank;
+    if (!ix || !ix->is_const || ix->k->shape.ndim != 0 || !k_get_int(ix->k, 0, &i))
+        return ox_nfail(c, QS_EUNSUPPORTED, "only a scalar constant index is supported on a "
+                        "value computed at run time");
+    if (ax < 1 || ax >= rank)
+        return ox_nfail(c, QS_EUNSUPPORTED, "axis %lld: only non-batch axes are supported",
+                        (long long)ax);
+    int64_t d = x->shape.dim[ax];
+    if (i < -d || i >= d)
+        return ox_nfail(c, QS_EINVAL, "index %lld out of range", (long long)i);
+    if (i < 0)
+        i += d;
+    int64_t st[1] = { i }, en[1] = { i + 1 }, axv[1] = { ax }, shape[QS_MAX_DIMS];
+    int k = 0;
+    for (int a = 0; a < rank; a++)
+        if (a != ax)
+            shape[k++] = a == 0 ? 0 : x->shape.dim[a];
+    Attr as[3] = { attr_ints("starts", st, 1), attr_ints("ends", en, 1), attr_ints("axes", axv, 1) };
+    Attr ar[1] = { attr_ints("shape", shape, k) };
+    char *sl = ox_unique_name(c, "slice");
+    QsStatus s = ox_emit_as(c, OP_SLICE, &x, 1, as, 3, sl, sl);
+    OxVal *mid = s ? NULL : ox_val(c->x, sl);
+    if (!s)
+        s = ox_emit(c, OP_RESHAPE, &mid, 1, ar, 1);
+    release_attrs(as, 3);
+    release_attrs(ar, 1);
+    free(sl);
+    return s;
+}
+
 /* Softmax and LogSoftmax: the opset-dependent default axis. */
 static QsStatus tr_softmax(OxCtx *c, const OxOpRow *r)
 {
@@ -652,7 +691,7 @@ const OxOpRow ox_op_rows[] = {
     { "Cast", FOLD(PREFER, cast, 0), TRANSLATE(OP_IDENTITY, cast) },
     { "Constant", FOLD(SOURCE, constant, 0), .op = -1 },
     { "Shape", FOLD(SHAPE, shape, 0), .op = -1 },
-    { "Gather", FOLD(ONLY, gather, 0), .op = -1 },
+    { "Gather", FOLD(PREFER, gather, 0), .op = -1, .translate = tr_gather },
     { "Equal", FOLD(ONLY, binary, KB_EQUAL), .op = -1 },
     { "Where", FOLD(ONLY, where, 0), .op = -1 },
     { "ConstantOfShape", FOLD(ONLY, constant_of_shape, 0), .op = -1 },

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "ops/op.h"
+
 bool ox_sym_get(const Ox *x, int64_t v, OxAffine *f)
 {
     if (v == OX_BATCH) {
@@ -156,15 +158,41 @@ QsStatus ox_sym_dim(const OxCtx *c, const OxVal *v, int i, int64_t *out)
 
 QsStatus ox_emit_expand(OxCtx *c, const OxVal *data, const int64_t *shape, int n)
 {
-    (void)data, (void)shape, (void)n;
-    return ox_nfail(c, QS_EUNSUPPORTED, "a constant expanded to the batch size (a "
-                    "tensor that grows with the batch made from constants) is not supported");
+    int64_t base[QS_MAX_DIMS], mul[QS_MAX_DIMS];
+    if (n < 1 || n > QS_MAX_DIMS)
+        return ox_nfail(c, QS_EUNSUPPORTED, "a shape of %d dims", n);
+    for (int i = 0; i < n; i++) {
+        OxAffine f;
+        ox_sym_get(c->x, shape[i], &f);
+        if (f.a < 0 || f.b < 0)
+            return ox_nfail(c, QS_EUNSUPPORTED, "dim %d is %lld*B %+lld, B the batch size", i,
+                            (long long)f.a, (long long)f.b);
+        base[i] = f.b;
+        mul[i] = f.a;
+    }
+    /* the batch size comes from the graph's first input, whose axis 0 is the batch */
+    const Graph *g = c->x->g;
+    OxVal *ins[2] = { (OxVal *)data, ox_val(c->x, g->values[g->inputs[0]].name) };
+    if (!ins[1])
+        return ox_nfail(c, QS_EUNSUPPORTED, "no graph input gives the batch size");
+    Attr a[2] = { attr_ints("shape", base, n), attr_ints("batch", mul, n) };
+    QsStatus st = ox_emit(c, OP_EXPAND, ins, 2, a, 2);
+    attr_release(&a[0]);
+    attr_release(&a[1]);
+    return st;
 }
 
 QsStatus ox_emit_expand_value(OxCtx *c, const Tensor *value, const int64_t *shape, int n)
 {
-    (void)value;
-    return ox_emit_expand(c, NULL, shape, n);
+    if (value && value->dtype != DT_F32)
+        return ox_nfail(c, QS_EUNSUPPORTED, "an integer tensor that grows with the batch "
+                        "(qscope computes in float at run time)");
+    Tensor *t = tensor_new(DT_F32, shape_of(1, (int64_t)1), c->err);
+    if (!t)
+        return c->err->code;
+    tensor_f32(t)[0] = value && shape_numel(&value->shape) >= 1 ? tensor_f32(value)[0] : 0.0f;
+    OxVal *k = ox_new_const(c, "value", t);
+    return k ? ox_emit_expand(c, k, shape, n) : c->err->code;
 }
 
 void ox_sym_release(Ox *x)
