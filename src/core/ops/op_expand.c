@@ -34,16 +34,17 @@ static QsStatus expand_infer(const Node *n, const Shape *const *in, Shape *out, 
     if (!prm)
         return err->code;
     const ExpandParams *p = &prm->expand;
+    const Shape *like = n->n_in > 1 ? in[1] : NULL;
     bool uses_batch = false;
     for (int i = 0; i < p->batch.n; i++)
         uses_batch |= p->batch.v[i] != 0;
-    if (!in[0] || (uses_batch && !in[1]))
+    if (!in[0] || (uses_batch && !like))
         return qs_fail(err, QS_ESHAPE, "Expand '%s': input%s missing", n->name,
                        in[0] ? " 'like' (the batch size)" : "");
     Shape t = { .ndim = p->shape.n };
     for (int i = 0; i < t.ndim; i++) {
         int64_t b = p->batch.n > 0 ? p->batch.v[i] : 0, d = p->shape.v[i];
-        if (b && (__builtin_mul_overflow(b, in[1]->dim[0], &b) ||
+        if (b && (__builtin_mul_overflow(b, like->dim[0], &b) ||
                   __builtin_add_overflow(d, b, &d)))
             return qs_fail(err, QS_ESHAPE, "Expand '%s': size overflows", n->name);
         t.dim[i] = d;

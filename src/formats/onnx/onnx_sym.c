@@ -61,6 +61,12 @@ static void zero_for_all(OxAffine f, bool *all, bool *none)
     *none = f.a == 0 ? f.b != 0 : (f.a > 0 ? (over || at1 > 0) : (over || at1 < 0));
 }
 
+/* d divides v (INT64_MIN % -1 would trap) */
+static bool divides(int64_t d, int64_t v)
+{
+    return d != 0 && (d == -1 || v % d == 0);
+}
+
 static const char *const kb_name[] = { [KB_ADD] = "Add", [KB_SUB] = "Sub", [KB_MUL] = "Mul",
                                        [KB_DIV] = "Div", [KB_POW] = "Pow", [KB_EQUAL] = "Equal",
                                        [KB_MOD] = "Mod", [KB_FMOD] = "Mod" };
@@ -92,9 +98,9 @@ QsStatus ox_sym_binary(const OxCtx *c, KBin op, int64_t av, int64_t bv, int64_t 
     case KB_DIV:
         /* (a*B + b) / d is a*B/d + b/d for every B only when d divides both; a form
          * divided by a multiple of itself is that multiple */
-        if (q.a == 0 && q.b != 0 && q.b != -1 && p.a % q.b == 0 && p.b % q.b == 0) {
+        if (q.a == 0 && q.b != -1 && divides(q.b, p.a) && divides(q.b, p.b)) {
             r = (OxAffine){ p.a / q.b, p.b / q.b };
-        } else if (q.a != 0 && p.a % q.a == 0 && p.a / q.a != 0 &&
+        } else if (q.a != 0 && q.a != -1 && divides(q.a, p.a) && p.a / q.a != 0 &&
                    !__builtin_mul_overflow(q.b, p.a / q.a, &r.b) && r.b == p.b) {
             r = (OxAffine){ 0, p.a / q.a };
         } else if (q.a == 0 && q.b == -1) {
@@ -108,7 +114,7 @@ QsStatus ox_sym_binary(const OxCtx *c, KBin op, int64_t av, int64_t bv, int64_t 
         /* (a*B + b) mod d is b mod d for every B when d divides a: floored, the residue
          * with d's sign; truncated, the sign of a*B + b, so it must be positive for all B */
         int64_t at1;
-        if (q.a != 0 || q.b == 0 || p.a % q.b != 0 ||
+        if (q.a != 0 || !divides(q.b, p.a) ||
             (op == KB_FMOD && (p.a < 0 || __builtin_add_overflow(p.a, p.b, &at1) || at1 < 1)))
             goto depends;
         int64_t d = q.b;

@@ -314,6 +314,7 @@ static QsStatus view_reshape(OxCtx *c, OxVal *v)
     int64_t perm[QS_MAX_DIMS], merged[QS_MAX_DIMS];
     bool used[QS_MAX_DIMS * 2] = { true };
     int kp = 1, nm = 1;
+    perm[0] = 0;
     View out = { .n = n };
     for (int t = 0; t < n; t++) {
         /* the batch and the Q pieces a target dim merges: Q can hold the batch outside
