@@ -1,5 +1,5 @@
 /* The constant evaluator of the ONNX importer (onnx_fold.h): shape arithmetic on f32/i64
- * constants, the batch size carried as the symbol OX_BATCH. */
+ * constants, the batch size carried as symbols (onnx_sym.h). */
 #include "onnx/onnx_fold.h"
 #include "onnx/onnx_sym.h"
 
