@@ -972,6 +972,62 @@ static void test_fold_int_overflow(void)
     pb_writer_release(&g);
 }
 
+/* The batch size B in shape arithmetic (onnx_sym.c): x (N, 4) reshaped to
+ * (Shape(x)[0] OP k, cols). 2*B rows of 2 fold the batch into dim 0 and run at batch 3 as a
+ * plain reshape; B + 0 copies it; B / 2 and B == 2 depend on B and are refused by name. */
+static void test_batch_arithmetic(void)
+{
+    static const struct {
+        const char *op;
+        int64_t k, cols;
+        const char *msg;
+    } cases[] = {
+        { "Mul", 2, 2, NULL },
+        { "Add", 0, 4, NULL },
+        { "Div", 2, 4, "Div 'calc': Div of (1*B +0) and (0*B +2), B the batch size" },
+        { "Equal", 2, 4, "Equal 'calc': Equal of (1*B +0) and (0*B +2), B the batch size" },
+    };
+    const float xv[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        PbWriter g;
+        pb_writer_init(&g);
+        const int64_t zero = 0;
+        init_i64(&g, "i0", &zero, 1);
+        init_i64(&g, "k", &cases[i].k, 1);
+        init_i64(&g, "cols", &cases[i].cols, 1);
+        node(&g, "Shape", "shape", (const char *[]){ "x" }, 1, "s", NULL);
+        node(&g, "Gather", "batch", (const char *[]){ "s", "i0" }, 2, "b", NULL);
+        node(&g, cases[i].op, "calc", (const char *[]){ "b", "k" }, 2, "c", NULL);
+        PbWriter at;
+        pb_writer_init(&at);
+        pb_put_string(&at, 1, "axis");
+        pb_put_varint(&at, 3, 0);
+        pb_put_varint(&at, 20, 2); /* INT */
+        node(&g, "Concat", "cat", (const char *[]){ "c", "cols" }, 2, "t", &at);
+        pb_writer_release(&at);
+        node(&g, "Reshape", "reshape", (const char *[]){ "x", "t" }, 2, "y", NULL);
+        io_nx4(&g, "x", "y", cases[i].cols);
+        QsError err = { 0 };
+        Model *m = parse_graph(&g, 13, NULL, &err);
+        pb_writer_release(&g);
+        if (cases[i].msg) {
+            CHECK(m == NULL);
+            expect_error(cases[i].op, err.code, &err, QS_EUNSUPPORTED, cases[i].msg);
+            model_free(m);
+            continue;
+        }
+        if (!CHECK_OK(m ? QS_OK : err.code, &err))
+            continue;
+        Tensor x = tensor_view(DT_F32, shape_of(2, 3LL, 4LL), (void *)xv);
+        Tensor *y = run_model(m, &x);
+        if (CHECK(y != NULL) && CHECK(y->shape.dim[0] == 12 / cases[i].cols) &&
+            CHECK(y->shape.dim[1] == cases[i].cols))
+            CHECK(memcmp(tensor_f32(y), xv, sizeof xv) == 0);
+        tensor_free(y);
+        model_free(m);
+    }
+}
+
 /* A one-node model Relu(x) -> y whose names the caller chooses. */
 static Model *relu_named(const char *node_name, const char *x, const char *y, QsError *err)
 {
@@ -1160,6 +1216,7 @@ int main(void)
     test_damaged();
     test_slice_extreme_steps();
     test_fold_int_overflow();
+    test_batch_arithmetic();
     test_hostile_names();
     test_long_names();
     return test_summary("onnx_import");

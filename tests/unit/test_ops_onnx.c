@@ -456,13 +456,40 @@ static void test_mod(void)
     free_all(pos, 2);
 }
 
+/* Expand: a (1, 1, 3) constant to (N, 2, 3) with N from input 1's dim 0, the broadcast
+ * both ways, a shape that does not broadcast, a missing batch source, and gradients. */
+static void test_expand(void)
+{
+    const float x[] = { 1, 2, 3 };
+    Tensor *in[2] = { from(shape_of(3, 1LL, 1LL, 3LL), x), make(shape_of(2, 3LL, 5LL), 0, 1) };
+    const int64_t sh[] = { 0, 2, 1 }, bm[] = { 1, 0, 0 };
+    Attr a[2] = { attr_ints("shape", sh, 3), attr_ints("batch", bm, 3) };
+    const float want[18] = { 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3 };
+    expect_fwd("expand by batch", OP_EXPAND, a, 2, in, 2, shape_of(3, 3LL, 2LL, 3LL), want);
+    expect_infer_fails("expand without batch source", OP_EXPAND, a, 2, in, 1, QS_ESHAPE,
+                       "the batch size");
+    attrs_release(a, 2);
+    const int64_t bad[] = { 1, 1, 4 };
+    Attr b[1] = { attr_ints("shape", bad, 3) };
+    expect_infer_fails("expand mismatch", OP_EXPAND, b, 1, in, 1, QS_ESHAPE, "does not broadcast");
+    attrs_release(b, 1);
+    Tensor *g[1] = { make(shape_of(2, 3LL, 1LL), -1, 1) };
+    const int64_t gs[] = { 2, 3, 4 };
+    Attr c[1] = { attr_ints("shape", gs, 3) };
+    gc("expand grad", OP_EXPAND, c, 1, g, 1, &LINEAR_TOL);
+    attrs_release(c, 1);
+    free_all(g, 1);
+    free_all(in, 2);
+}
+
 static void test_rows(void)
 {
     static const int mine[] = { OP_SUB, OP_DIV, OP_POW, OP_SQRT, OP_ERF, OP_PAD, OP_RESIZE,
-                                OP_CONVTRANSPOSE, OP_LAYERNORM, OP_SLICE, OP_HARDSIGMOID, OP_MOD };
+                                OP_CONVTRANSPOSE, OP_LAYERNORM, OP_SLICE, OP_HARDSIGMOID, OP_MOD,
+                                OP_EXPAND };
     static const char *const names[] = { "Sub", "Div", "Pow", "Sqrt", "Erf", "Pad", "Resize",
                                          "ConvTranspose", "LayerNormalization", "Slice",
-                                         "HardSigmoid", "Mod" };
+                                         "HardSigmoid", "Mod", "Expand" };
     for (int i = 0; i < NELEM(mine); i++) {
         CHECK(op_table[mine[i]] && op_table[mine[i]]->backward != NULL);
         CHECK(op_find(names[i]) == mine[i]);
@@ -479,5 +506,6 @@ int main(void)
     test_convtranspose();
     test_layernorm();
     test_slice_hardsigmoid();
+    test_expand();
     return test_summary("ops_onnx");
 }

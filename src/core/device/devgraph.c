@@ -66,6 +66,7 @@ static const OpMap op_maps[OP_COUNT] = {
     [OP_SLICE] = OPS("STRIDED_SLICE", DC_MOVE),
     [OP_HARDSIGMOID] = { .kind = MAP_NONE },
     [OP_MOD] = OPS("FLOOR_MOD", DC_BINARY),
+    [OP_EXPAND] = OPS("BROADCAST_TO", DC_MOVE),
 };
 #undef OPS
 

@@ -57,6 +57,7 @@ typedef enum {
     OP_SLICE,      /* attrs starts, ends, axes, steps (ONNX takes them as inputs) */
     OP_HARDSIGMOID,
     OP_MOD,        /* ONNX Mod: fmod=0 floors (sign of the divisor), fmod=1 truncates */
+    OP_EXPAND,     /* attrs shape, batch: shape[i] + batch[i] * (input 1's dim 0) */
     OP_COUNT
 } OpType;
 

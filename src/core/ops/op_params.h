@@ -136,6 +136,11 @@ typedef struct SliceParams {
     ParamInts axes, steps;        /* absent: 0, 1, ... and all 1 */
 } SliceParams;
 
+typedef struct ExpandParams {
+    ParamInts shape;              /* required, 1 to QS_MAX_DIMS values >= 0 */
+    ParamInts batch;              /* absent: all 0; dim i adds batch[i] * the batch size */
+} ExpandParams;
+
 typedef struct FakeQuantParams {
     int64_t axis;                 /* 1 */
     int32_t qmin, qmax;           /* -128, 127; qmin < qmax */
@@ -162,6 +167,7 @@ typedef union OpParams {
     PadParams pad;
     ResizeParams resize;
     SliceParams slice;
+    ExpandParams expand;
     FakeQuantParams fakequant;
 } OpParams;
 

@@ -3,7 +3,7 @@
  *
  * qscope runs are batched and a sample's result must not depend on the rest of its batch,
  * so every op here keeps axis 0 as the batch axis: a Flatten that merges axis 0 with other
- * non-1 dims, a Reshape that does not keep dim 0 (0, or -1 over exactly one sample), a
+ * non-1 dims, a Reshape that does not keep dim 0 (0, or -1 over whole rows of a sample), a
  * Transpose that moves axis 0 and a Concat along axis 0 are rejected by infer. The rules
  * look at attributes and per-sample dims only, so graph_finalize (batch 1) already catches
  * what would break at batch 2. (A layout op applied to constants only has no batch axis;
@@ -151,13 +151,16 @@ static QsStatus reshape_infer(const Node *n, const Shape *const *in, Shape *out,
                        "the target has %lld", n->name, a, b, (long long)numel, (long long)known);
     }
     /* Checked on the request, not on this batch's sizes, so that graph_finalize (batch 1)
-     * catches a literal 1 that only works at batch 1: dim 0 must be copied (0), or be the
-     * -1 with the other dims holding exactly one sample. */
-    int64_t sample = shape_span(s, 1, s->ndim);
-    if (!(req[0] == 0 || (req[0] == -1 && known == sample)))
+     * catches a literal 1 that only works at batch 1: dim 0 must be copied (0) or be the
+     * -1. Samples stay apart: with every other dim a literal, dim 0 at batch B is B times
+     * its size at batch 1, and at batch 1 (graph_finalize) the -1 splits the whole
+     * tensor, one sample, into rows; so at batch B each output row lies inside one
+     * sample's block. Dim 0 then holds the batch folded with other dims (B*heads,
+     * B*windows), which every op treats as independent rows. */
+    if (!(req[0] == 0 || req[0] == -1))
         return qs_fail(err, QS_ESHAPE, "Reshape '%s': cannot reshape %s to %s: dim 0 is the "
-                       "batch and must stay 0 (copy), or be -1 with the other dims holding "
-                       "one sample's %lld elements", n->name, a, b, (long long)sample);
+                       "batch and must stay 0 (copy) or be -1 (the batch, possibly folded "
+                       "with other dims)", n->name, a, b);
     return QS_OK;
 }
 

@@ -192,6 +192,34 @@ static void ex_dropout(Ex *x, const ExOpRow *r, const ExArgs *a)
     ex_node(x, r->onnx, a->name, a->in, 1, a->out, NULL);
 }
 
+/* Expand: the target shape as an int64 input; dims that grow with the batch computed
+ * from Shape(like)[0:1] * batch + shape, so the export keeps its dynamic batch. */
+static void ex_expand(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const ExpandParams *p = &a->n->params.expand;
+    const char *shape = ex_const_i64(x, ex_str(x, "%s::shape", a->name), p->shape.v, p->shape.n);
+    if (p->batch.n > 0 && a->n_in > 1 && a->in[1][0]) {
+        static const int64_t zero = 0, one = 1;
+        const char *sh = ex_str(x, "%s::like_shape", a->name);
+        const char *b = ex_str(x, "%s::batch_size", a->name);
+        const char *m = ex_str(x, "%s::batch_dims", a->name);
+        const char *t = ex_str(x, "%s::target", a->name);
+        ex_node(x, "Shape", sh, &a->in[1], 1, sh, NULL);
+        const char *si[4] = { sh, ex_const_i64(x, ex_str(x, "%s::b0", a->name), &zero, 1),
+                              ex_const_i64(x, ex_str(x, "%s::b1", a->name), &one, 1),
+                              ex_const_i64(x, ex_str(x, "%s::b_axis", a->name), &zero, 1) };
+        ex_node(x, "Slice", b, si, 4, b, NULL);
+        const char *mi[2] = { b, ex_const_i64(x, ex_str(x, "%s::batch", a->name), p->batch.v,
+                                              p->batch.n) };
+        ex_node(x, "Mul", m, mi, 2, m, NULL);
+        const char *ai[2] = { m, shape };
+        ex_node(x, "Add", t, ai, 2, t, NULL);
+        shape = t;
+    }
+    const char *ei[2] = { a->in[0], shape };
+    ex_node(x, r->onnx, a->name, ei, 2, a->out, NULL);
+}
+
 /* Every qscope op, indexed by OpType (onnx_export_op reads it). */
 static const ExOpRow ex_ops[OP_COUNT] = {
     [OP_GEMM] = { "Gemm", NULL, NULL },
@@ -237,6 +265,7 @@ static const ExOpRow ex_ops[OP_COUNT] = {
     [OP_SLICE] = { "Slice", ex_slice, NULL },
     [OP_HARDSIGMOID] = { "HardSigmoid", NULL, NULL },
     [OP_MOD] = { "Mod", ex_mod, NULL },
+    [OP_EXPAND] = { "Expand", ex_expand, NULL },
 };
 
 const char *onnx_export_op(int op, const char **why_not)

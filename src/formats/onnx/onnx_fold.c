@@ -1,6 +1,7 @@
 /* The constant evaluator of the ONNX importer (onnx_fold.h): shape arithmetic on f32/i64
- * constants, the batch size carried as the symbol OX_BATCH. */
+ * constants, the batch size carried as symbols (onnx_sym.h). */
 #include "onnx/onnx_fold.h"
+#include "onnx/onnx_sym.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -63,23 +64,10 @@ static QsStatus k_broadcast(OxCtx *c, const Shape *const *s, int n, Shape *o)
     } while (0)
 
 
-static QsStatus k_int_bin(OxCtx *c, KBin op, int64_t a, int64_t b, int64_t *out)
+static QsStatus k_int_bin(const OxCtx *c, KBin op, int64_t a, int64_t b, int64_t *out)
 {
-    if (a == OX_BATCH || b == OX_BATCH) {
-        int64_t other = a == OX_BATCH ? b : a;
-        bool ok = (op == KB_ADD && other == 0) || (op == KB_MUL && other == 1) ||
-                  ((op == KB_SUB || op == KB_DIV) && a == OX_BATCH &&
-                   other == (op == KB_SUB ? 0 : 1));
-        if (op == KB_EQUAL && a == b) {
-            *out = 1;
-            return QS_OK;
-        }
-        if (!ok)
-            return ox_nfail(c, QS_EUNSUPPORTED, "arithmetic on the batch size is not "
-                            "supported (qscope graphs keep the batch dynamic)");
-        *out = OX_BATCH;
-        return QS_OK;
-    }
+    if (ox_is_sym(c->x, a) || ox_is_sym(c->x, b))
+        return ox_sym_binary(c, op, a, b, out);
     static const char sym[] = { [KB_ADD] = '+', [KB_SUB] = '-', [KB_MUL] = '*', [KB_POW] = '^' };
     bool over = false;
     switch (op) {
@@ -238,8 +226,13 @@ QsStatus ox_fold_shape(OxCtx *c, int arg)
     Tensor *t = ox_alloc_const(c, DT_I64, shape_of(1, n));
     if (!t)
         return c->err->code;
-    for (int64_t i = 0; i < n; i++)
-        k_i64(t)[i] = (!x->is_const && start + i == 0) ? OX_BATCH : xs->dim[start + i];
+    for (int64_t i = 0; i < n; i++) {
+        QsStatus st = ox_sym_dim(c, x, (int)(start + i), &k_i64(t)[i]);
+        if (st) {
+            tensor_free(t);
+            return st;
+        }
+    }
     return ox_out_const(c, 0, t);
 }
 
@@ -418,7 +411,7 @@ QsStatus ox_fold_reshape(OxCtx *c, int arg)
     int infer = -1;
     int64_t known = 1;
     for (int i = 0; i < n; i++) {
-        if (s[i] == OX_BATCH)
+        if (ox_is_sym(c->x, s[i]))
             return ox_nfail(c, QS_EUNSUPPORTED, "a constant reshaped by the batch size");
         if (s[i] == 0 && !allowzero) {
             if (i >= xs->ndim)
@@ -538,8 +531,8 @@ QsStatus ox_fold_slice(OxCtx *c, int arg)
         if (a < 0 || a >= r || sp[i] == 0)
             return ox_nfail(c, QS_EINVAL, "axis %lld or step 0 invalid", (long long)ax[i]);
         int64_t d = xs->dim[a], s = st_[i], e = en[i];
-        if (s == OX_BATCH || e == OX_BATCH)
-            return ox_nfail(c, QS_EUNSUPPORTED, "slicing by the batch size");
+        if (ox_is_sym(c->x, s) || ox_is_sym(c->x, e))
+            return ox_nfail(c, QS_EUNSUPPORTED, "slicing a constant by the batch size");
         if (s < 0)
             s += d;
         if (e < 0 && e > INT64_MIN / 2)
@@ -575,17 +568,20 @@ QsStatus ox_fold_constant_of_shape(OxCtx *c, int arg)
     QsStatus st = ox_const_ints(c, 0, "shape", s, QS_MAX_DIMS, &n);
     if (st)
         return st;
+    const OxAttr *v = ox_attr_get(c->n, "value");
+    const Tensor *vt = v && v->type == OA_TENSOR ? v->t : NULL;
+    for (int i = 0; i < n; i++)
+        if (ox_is_sym(c->x, s[i]))
+            return ox_emit_expand_value(c, vt, s, n);
     Shape o = { .ndim = n };
     for (int i = 0; i < n; i++) {
         if (s[i] < 0)
-            return ox_nfail(c, QS_EUNSUPPORTED, "shape holds the batch size or a negative dim");
+            return ox_nfail(c, QS_EINVAL, "negative dim %lld", (long long)s[i]);
         o.dim[i] = s[i];
     }
     size_t bytes;
     if (shape_checked_bytes(&o, 8, &bytes, c->name, c->err))
         return c->err->code;
-    const OxAttr *v = ox_attr_get(c->n, "value");
-    const Tensor *vt = v && v->type == OA_TENSOR ? v->t : NULL;
     Tensor *t = ox_alloc_const(c, vt ? vt->dtype : DT_F32, o);
     if (!t)
         return c->err->code;
@@ -616,7 +612,8 @@ QsStatus ox_fold_range(OxCtx *c, int arg)
     double s = ints ? (double)k_i64(a->k)[0] : tensor_f32(a->k)[0];
     double l = ints ? (double)k_i64(b->k)[0] : tensor_f32(b->k)[0];
     double dd = ints ? (double)k_i64(d->k)[0] : tensor_f32(d->k)[0];
-    if (ints && (k_i64(a->k)[0] == OX_BATCH || k_i64(b->k)[0] == OX_BATCH))
+    if (ints && (ox_is_sym(c->x, k_i64(a->k)[0]) || ox_is_sym(c->x, k_i64(b->k)[0]) ||
+                 ox_is_sym(c->x, k_i64(d->k)[0])))
         return ox_nfail(c, QS_EUNSUPPORTED, "a range up to the batch size");
     double cnt = dd != 0.0 ? ceil((l - s) / dd) : -1.0;
     if (ints && cnt > 0.0)
@@ -644,10 +641,13 @@ QsStatus ox_fold_expand(OxCtx *c, int arg)
     QsStatus st = ox_const_ints(c, 1, "shape", s, QS_MAX_DIMS, &n);
     if (st)
         return st;
+    for (int i = 0; i < n; i++)
+        if (ox_is_sym(c->x, s[i]))
+            return ox_emit_expand(c, x, s, n);
     Shape target = { .ndim = n };
     for (int i = 0; i < n; i++) {
         if (s[i] < 0)
-            return ox_nfail(c, QS_EUNSUPPORTED, "shape holds the batch size or a negative dim");
+            return ox_nfail(c, QS_EINVAL, "negative dim %lld", (long long)s[i]);
         target.dim[i] = s[i];
     }
     const Shape *ss[2] = { &x->k->shape, &target };
@@ -673,12 +673,23 @@ QsStatus ox_fold_unary(OxCtx *c, int arg)
     OxVal *x = ox_in(c, 0);
     if (arg == KU_IDENTITY)
         return ox_out_const(c, 0, tensor_clone(x->k, c->err));
+    if (arg == KU_NOT) {
+        Tensor *t = ox_alloc_const(c, DT_I64, x->k->shape);
+        for (int64_t i = 0; t && i < k_numel(t); i++)
+            k_i64(t)[i] = x->k->dtype == DT_I64 ? k_i64(x->k)[i] == 0
+                                                : tensor_f32(x->k)[i] == 0.0f;
+        return ox_out_const(c, 0, t);
+    }
     if (arg == KU_NEG && x->k->dtype == DT_I64) {
         Tensor *t = tensor_clone(x->k, c->err);
         for (int64_t i = 0; t && i < k_numel(t); i++) {
-            if (k_i64(t)[i] == OX_BATCH) {
-                tensor_free(t);
-                return ox_nfail(c, QS_EUNSUPPORTED, "negating the batch size");
+            if (ox_is_sym(c->x, k_i64(t)[i])) {
+                QsStatus st = ox_sym_binary(c, KB_MUL, k_i64(t)[i], -1, &k_i64(t)[i]);
+                if (st) {
+                    tensor_free(t);
+                    return st;
+                }
+                continue;
             }
             k_i64(t)[i] = -k_i64(t)[i];
         }
@@ -736,3 +747,50 @@ QsStatus ox_fold_constant(OxCtx *c, int arg)
     return ox_out_const(c, 0, t);
 }
 
+
+/* ScatterND (reduction none): data with the slices indices[..., :] replaced by updates;
+ * Swin's shifted-window mask is built this way from constants. */
+QsStatus ox_fold_scatter_nd(OxCtx *c, int arg)
+{
+    OxVal *d = ox_in(c, 0), *ix = ox_in(c, 1), *up = ox_in(c, 2);
+    if (!d || !ix || !up)
+        return ox_nfail(c, QS_EFORMAT, "three inputs are required");
+    if (strcmp(ox_attr_str(c->n, "reduction", "none"), "none") != 0)
+        return ox_nfail(c, QS_EUNSUPPORTED, "only reduction='none' is supported");
+    const Shape *ds = &d->k->shape, *is = &ix->k->shape, *us = &up->k->shape;
+    int q = is->ndim, r = ds->ndim;
+    int64_t k = q >= 1 ? is->dim[q - 1] : 0;
+    /* updates' shape is indices.shape[:-1] + data.shape[k:] */
+    bool ok = q >= 1 && k >= 1 && k <= r && us->ndim == q - 1 + r - (int)k;
+    for (int i = 0; ok && i < q - 1; i++)
+        ok = us->dim[i] == is->dim[i];
+    for (int i = (int)k; ok && i < r; i++)
+        ok = us->dim[q - 1 + i - (int)k] == ds->dim[i];
+    if (!ok)
+        return ox_nfail(c, QS_ESHAPE, "indices and updates do not fit the data's shape");
+    bool ints = d->k->dtype == DT_I64 && up->k->dtype == DT_I64;
+    Tensor *t = ints ? tensor_clone(d->k, c->err) : k_to_f32(d->k, c->err);
+    Tensor *u = !t ? NULL : ints ? tensor_clone(up->k, c->err) : k_to_f32(up->k, c->err);
+    if (!t || !u) {
+        tensor_free(t);
+        return c->err->code;
+    }
+    int64_t slice = shape_span(ds, (int)k, r), n = shape_span(is, 0, q - 1);
+    size_t es = dtype_size(t->dtype);
+    for (int64_t j = 0; j < n; j++) {
+        int64_t off = 0;
+        for (int64_t a = 0; a < k; a++) {
+            int64_t v;
+            if (!k_get_int(ix->k, j * k + a, &v) || v < -ds->dim[a] || v >= ds->dim[a]) {
+                tensor_free(t);
+                tensor_free(u);
+                return ox_nfail(c, QS_EINVAL, "index %lld out of range", (long long)j);
+            }
+            off = off * ds->dim[a] + (v < 0 ? v + ds->dim[a] : v);
+        }
+        memcpy((char *)t->data + off * slice * (int64_t)es,
+               (char *)u->data + j * slice * (int64_t)es, (size_t)slice * es);
+    }
+    tensor_free(u);
+    return ox_out_const(c, 0, t);
+}

@@ -1,7 +1,9 @@
 /* ONNX import: the constant evaluator. Nodes whose inputs are all constant (and Shape of a
  * run-time value, whose shape is known but for the batch) are computed here on f32/i64
- * tensors in which the batch size is the symbol OX_BATCH: shape arithmetic, mostly, so
- * that Reshape targets and the like become constants. Each function sets the node's
+ * tensors in which the batch size is a symbol (OX_BATCH, or an affine form of it:
+ * onnx_sym.h): shape arithmetic, mostly, so that Reshape targets and the like become
+ * constants. Expand and ConstantOfShape to a shape holding the batch emit a run-time
+ * Expand instead. Each function sets the node's
  * output to a constant; `arg` is the op row's (onnx_ops.h). Every input but Constant's
  * first is checked by the caller to be present. */
 #ifndef QS_ONNX_FOLD_H
@@ -13,7 +15,7 @@
 /* KB_MOD floors (ONNX Mod fmod=0: the divisor's sign), KB_FMOD truncates (fmod=1). */
 typedef enum { KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_POW, KB_EQUAL, KB_MOD, KB_FMOD } KBin;
 /* ox_fold_unary's arg */
-typedef enum { KU_IDENTITY, KU_NEG, KU_SQRT } KUnary;
+typedef enum { KU_IDENTITY, KU_NEG, KU_SQRT, KU_NOT } KUnary;
 
 QsStatus ox_fold_constant(OxCtx *c, int arg);
 QsStatus ox_fold_shape(OxCtx *c, int arg);
@@ -32,5 +34,6 @@ QsStatus ox_fold_constant_of_shape(OxCtx *c, int arg);
 QsStatus ox_fold_range(OxCtx *c, int arg);
 QsStatus ox_fold_expand(OxCtx *c, int arg);
 QsStatus ox_fold_unary(OxCtx *c, int arg);
+QsStatus ox_fold_scatter_nd(OxCtx *c, int arg);
 
 #endif

@@ -15,6 +15,7 @@
 #include "graph/graph.h"
 #include "io/fileio.h"
 #include "onnx/onnx_ops.h"
+#include "onnx/onnx_view.h"
 #include "onnx/onnx_values.h"
 #include "onnx/onnx_wire.h"
 #include "ops/op.h"
@@ -70,6 +71,8 @@ static QsStatus ox_inputs(Ox *x, QsError *err)
             return err->code;
         v->shape = shape_make(in->ndim, in->dim);
         v->shape.dim[0] = 1;
+        v->shape2 = v->shape;
+        v->shape2.dim[0] = 2;
         v->in_graph = true;
         v->qname = xstrdup(in->name);
     }
@@ -330,7 +333,10 @@ static QsStatus ox_node_import(Ox *x, int i, const OxOpRow *row, const int *fuse
         st = hx ? ox_emit(&c, OP_HARDSWISH, &hx, 1, NULL, 0)
                 : ox_nfail(&c, QS_EFORMAT, "HardSigmoid input is not defined");
     } else {
-        st = ox_op_import(&c, row, all_const, used);
+        bool done = false;
+        st = all_const ? QS_OK : ox_view_import(&c, &done);
+        if (!st && !done)
+            st = ox_op_import(&c, row, all_const, used);
     }
     free(lname);
     return st;

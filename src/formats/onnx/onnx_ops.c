@@ -4,9 +4,11 @@
 #include "onnx/onnx_ops.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onnx/onnx_fold.h"
+#include "onnx/onnx_sym.h"
 #include "ops/op.h"
 
 /* ONNX attributes that map one to one onto qscope attributes. */
@@ -232,16 +234,36 @@ static QsStatus tr_clip(OxCtx *c, const OxOpRow *r)
     return st;
 }
 
-/* Target shape of a Reshape of run-time x: the batch symbol becomes 0 ("copy"). With a
- * batch declared as the literal 1, a leading 1 is read as the batch too (docs/onnx.md). */
-static QsStatus reshape_target(OxCtx *c, int64_t *s, int n)
+/* Target shape of a Reshape of run-time x, its batch symbols resolved for qscope's Reshape:
+ * a dim of the same form as x's dim at that axis is copied (0), and one other symbol is
+ * the -1 the element count decides (B*heads, B*windows). With a batch declared as the
+ * literal 1, a leading 1 is read as the batch too (docs/onnx.md). */
+static QsStatus reshape_target(OxCtx *c, const OxVal *x, int64_t *s, int n)
 {
+    int free_at = -1;
+    bool minus1 = false;
     for (int i = 0; i < n; i++) {
-        if (s[i] == OX_BATCH) {
-            if (i != 0)
-                return ox_nfail(c, QS_EUNSUPPORTED, "the batch size moves to axis %d", i);
+        minus1 |= s[i] == -1;
+        if (!ox_is_sym(c->x, s[i]))
+            continue;
+        int64_t xd;
+        QsStatus st = i < x->shape.ndim ? ox_sym_dim(c, x, i, &xd) : QS_OK;
+        if (st)
+            return st;
+        if (i < x->shape.ndim && xd == s[i]) {
             s[i] = 0;
+        } else if (free_at >= 0) {
+            return ox_nfail(c, QS_EUNSUPPORTED, "dims %d and %d both depend on the batch size",
+                            free_at, i);
+        } else {
+            free_at = i;
         }
+    }
+    if (free_at >= 0) {
+        if (minus1)
+            return ox_nfail(c, QS_EUNSUPPORTED, "dim %d depends on the batch size and another "
+                            "is -1", free_at);
+        s[free_at] = -1;
     }
     if (n > 0 && s[0] == 1 && c->x->batch_fixed1)
         s[0] = 0;
@@ -256,10 +278,10 @@ static QsStatus tr_reshape(OxCtx *c, const OxOpRow *r)
     if (st)
         return st;
     OxVal *x = ox_in(c, 0);
-    if (!x->is_const && (st = reshape_target(c, s, n)))
+    if (!x->is_const && (st = reshape_target(c, x, s, n)))
         return st;
     for (int i = 0; i < n; i++)
-        if (s[i] == OX_BATCH)
+        if (ox_is_sym(c->x, s[i]))
             return ox_nfail(c, QS_EUNSUPPORTED, "a constant reshaped by the batch size");
     Attr a[2] = { attr_ints("shape", s, n), attr_int("allowzero",
                                                      ox_attr_int(c->n, "allowzero", 0)) };
@@ -417,6 +439,9 @@ static QsStatus tr_resize(OxCtx *c, const OxOpRow *row)
             return ox_nfail(c, QS_EFORMAT, "%d sizes for rank %d", n, r);
         if (s[0] == OX_BATCH || (s[0] == 1 && !x->is_const))
             s[0] = 0;
+        for (int i = 1; i < n; i++)
+            if (ox_is_sym(c->x, s[i]))
+                return ox_nfail(c, QS_EUNSUPPORTED, "sizes[%d] depends on the batch size", i);
         a[na++] = attr_ints("sizes", s, n);
     } else if (sc) {
         if (!sc->is_const)
@@ -456,6 +481,7 @@ static QsStatus tr_slice(OxCtx *c, const OxOpRow *r)
     int64_t v[4][QS_MAX_DIMS];
     int n[4];
     static const char *const what[4] = { "starts", "ends", "axes", "steps" };
+    const OxVal *x = ox_in(c, 0);
     Attr a[4];
     int na = 0;
     QsStatus st = QS_OK;
@@ -464,9 +490,18 @@ static QsStatus tr_slice(OxCtx *c, const OxOpRow *r)
             continue;
         if ((st = ox_const_ints(c, k + 1, what[k], v[k], QS_MAX_DIMS, &n[k])))
             break;
-        for (int i = 0; i < n[k]; i++)
-            if (v[k][i] == OX_BATCH) {
-                if (k == 1)
+        for (int i = 0; i < n[k] && !st; i++)
+            if (ox_is_sym(c->x, v[k][i])) {
+                /* an end equal to its axis' size is the whole axis; that axis is axes[i] */
+                int64_t ax = k == 1 && ox_in(c, 3) ? INT64_MIN : i, dim;
+                if (ax == INT64_MIN) {
+                    int64_t axv[QS_MAX_DIMS];
+                    int nax;
+                    if (!ox_const_ints(c, 3, "axes", axv, QS_MAX_DIMS, &nax) && i < nax)
+                        ax = axv[i] < 0 ? axv[i] + x->shape.ndim : axv[i];
+                }
+                if (k == 1 && ax >= 0 && ax < x->shape.ndim &&
+                    !ox_sym_dim(c, x, (int)ax, &dim) && dim == v[k][i])
                     v[k][i] = INT64_MAX;
                 else
                     st = ox_nfail(c, QS_EUNSUPPORTED, "%s holds the batch size", what[k]);
@@ -478,6 +513,44 @@ static QsStatus tr_slice(OxCtx *c, const OxOpRow *r)
         st = ox_emit(c, OP_SLICE, c->in, 1, a, na);
     release_attrs(a, na);
     return st;
+}
+
+/* Gather of one constant index on a run-time value's non-batch axis (x[:, 0]): a Slice of
+ * that element, then a Reshape without the axis. */
+static QsStatus tr_gather(OxCtx *c, const OxOpRow *r)
+{
+    OxVal *x = ox_in(c, 0), *ix = ox_in(c, 1);
+    int rank = x->shape.ndim;
+    int64_t ax = ox_attr_int(c->n, "axis", 0), i;
+    if (ax < 0)
+        ax += rank;
+    if (!ix || !ix->is_const || ix->k->shape.ndim != 0 || !k_get_int(ix->k, 0, &i))
+        return ox_nfail(c, QS_EUNSUPPORTED, "only a scalar constant index is supported on a "
+                        "value computed at run time");
+    if (ax < 1 || ax >= rank)
+        return ox_nfail(c, QS_EUNSUPPORTED, "axis %lld: only non-batch axes are supported",
+                        (long long)ax);
+    int64_t d = x->shape.dim[ax];
+    if (i < -d || i >= d)
+        return ox_nfail(c, QS_EINVAL, "index %lld out of range", (long long)i);
+    if (i < 0)
+        i += d;
+    int64_t st[1] = { i }, en[1] = { i + 1 }, axv[1] = { ax }, shape[QS_MAX_DIMS];
+    int k = 0;
+    for (int a = 0; a < rank; a++)
+        if (a != ax)
+            shape[k++] = a == 0 ? 0 : x->shape.dim[a];
+    Attr as[3] = { attr_ints("starts", st, 1), attr_ints("ends", en, 1), attr_ints("axes", axv, 1) };
+    Attr ar[1] = { attr_ints("shape", shape, k) };
+    char *sl = ox_unique_name(c, "slice");
+    QsStatus s = ox_emit_as(c, OP_SLICE, &x, 1, as, 3, sl, sl);
+    OxVal *mid = s ? NULL : ox_val(c->x, sl);
+    if (!s)
+        s = ox_emit(c, OP_RESHAPE, &mid, 1, ar, 1);
+    release_attrs(as, 3);
+    release_attrs(ar, 1);
+    free(sl);
+    return s;
 }
 
 /* Softmax and LogSoftmax: the opset-dependent default axis. */
@@ -618,12 +691,14 @@ const OxOpRow ox_op_rows[] = {
     { "Cast", FOLD(PREFER, cast, 0), TRANSLATE(OP_IDENTITY, cast) },
     { "Constant", FOLD(SOURCE, constant, 0), .op = -1 },
     { "Shape", FOLD(SHAPE, shape, 0), .op = -1 },
-    { "Gather", FOLD(ONLY, gather, 0), .op = -1 },
+    { "Gather", FOLD(PREFER, gather, 0), .op = -1, .translate = tr_gather },
     { "Equal", FOLD(ONLY, binary, KB_EQUAL), .op = -1 },
     { "Where", FOLD(ONLY, where, 0), .op = -1 },
     { "ConstantOfShape", FOLD(ONLY, constant_of_shape, 0), .op = -1 },
     { "Range", FOLD(ONLY, range, 0), .op = -1 },
     { "Expand", FOLD(ONLY, expand, 0), .op = -1 },
+    { "Not", FOLD(ONLY, unary, KU_NOT), .op = -1 },
+    { "ScatterND", FOLD(ONLY, scatter_nd, 0), .op = -1 },
 };
 
 const int ox_n_op_rows = (int)(sizeof ox_op_rows / sizeof ox_op_rows[0]);

@@ -1,6 +1,7 @@
 /* The importer's values (onnx_values.h): the table of ONNX values by name, constant
  * inputs and outputs of the node being imported, and emitting qscope nodes. */
 #include "onnx/onnx_values.h"
+#include "onnx/onnx_sym.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -79,6 +80,7 @@ void ox_values_release(Ox *x)
     }
     free(x->vals);
     free(x->table);
+    ox_sym_release(x);
 }
 
 /* Element i as int64 (floats must be integral); false otherwise. */
@@ -97,6 +99,15 @@ bool k_get_int(const Tensor *t, int64_t i, int64_t *out)
 
 Tensor *k_to_f32(const Tensor *t, QsError *err)
 {
+    /* a batch symbol has no float value: B is known at run time only */
+    for (int64_t i = 0; t->dtype == DT_I64 && i < k_numel(t); i++)
+        if (k_i64(t)[i] == OX_BATCH ||
+            (k_i64(t)[i] >= OX_SYM_BASE &&
+             (uint64_t)k_i64(t)[i] - (uint64_t)OX_SYM_BASE < (1u << 20))) {
+            qs_fail(err, QS_EUNSUPPORTED, "the batch size in float arithmetic (qscope keeps "
+                    "the batch dynamic; export with a fixed batch of 1 to fold it)");
+            return NULL;
+        }
     Tensor *o = tensor_new(DT_F32, t->shape, err);
     if (!o)
         return NULL;
@@ -205,16 +216,23 @@ static const char *ensure_const(OxCtx *c, OxVal *v, bool param)
 }
 
 /* A generated constant value (e.g. -1 for Neg): defined under a unique name. */
-OxVal *ox_new_const(OxCtx *c, const char *suffix, Tensor *t)
+char *ox_unique_name(OxCtx *c, const char *suffix)
 {
     /* Sized from the layer name: a truncated name could end inside a UTF-8 sequence, and
      * two long names cut to one prefix would never become unique. */
     size_t cap = strlen(c->name) + strlen(suffix) + 16;
     char *owned = xmalloc(cap);
-    OxVal *v;
     do
         snprintf(owned, cap, "%s.%s%d", c->name, suffix, c->x->uniq++);
-    while (ox_val(c->x, owned) || graph_find_value(c->x->g, owned) >= 0);
+    while (ox_val(c->x, owned) || graph_find_value(c->x->g, owned) >= 0 ||
+           graph_find_node(c->x->g, owned) >= 0);
+    return owned;
+}
+
+OxVal *ox_new_const(OxCtx *c, const char *suffix, Tensor *t)
+{
+    char *owned = ox_unique_name(c, suffix);
+    OxVal *v;
     /* The name must outlive the call: keep it in the value as its qname too. */
     if (ox_define(c->x, owned, &v, c->err)) {
         free(owned);
@@ -267,24 +285,28 @@ static QsStatus emit_folded(OxCtx *c, const Node *tmp, OxVal *const *ins,
     return ox_out_const(c, 0, o);
 }
 
-/* Emits qscope op `op` with inputs ins (NULL for omitted) and attributes. When every
- * input is constant the op runs here instead (folding) and its output is a constant. */
 QsStatus ox_emit(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attrs,
                  int n_attrs)
 {
+    return ox_emit_as(c, op, ins, n_in, attrs, n_attrs, c->name, c->n->out[0]);
+}
+
+QsStatus ox_emit_as(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attrs,
+                    int n_attrs, const char *layer, const char *out)
+{
     Ox *x = c->x;
-    const char *out = c->n->out[0];
     bool all_const = true;
-    const Shape *shapes[OX_MAX_NODE_IO];
+    const Shape *shapes[OX_MAX_NODE_IO], *shapes2[OX_MAX_NODE_IO];
     for (int i = 0; i < n_in; i++) {
         shapes[i] = ins[i] ? (ins[i]->is_const ? &ins[i]->k->shape : &ins[i]->shape) : NULL;
+        shapes2[i] = ins[i] && !ins[i]->is_const ? &ins[i]->shape2 : shapes[i];
         if (ins[i] && !ins[i]->is_const)
             all_const = false;
     }
     Node tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.op = op;
-    tmp.name = (char *)c->name;
+    tmp.name = (char *)layer;
     tmp.n_in = n_in;
     tmp.n_attrs = n_attrs;
     tmp.attrs = (Attr *)attrs;
@@ -304,6 +326,10 @@ QsStatus ox_emit(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attr
         return c->err->code;
     if (all_const)
         return emit_folded(c, &tmp, ins, shapes, &os);
+    /* the shape at batch 2 too: Shape of the output reads which dims grow with the batch */
+    Shape os2;
+    if (op_infer(&tmp, shapes2, &os2, c->err))
+        return c->err->code;
     const char *names[OX_MAX_NODE_IO];
     for (int i = 0; i < n_in; i++) {
         names[i] = "";
@@ -319,13 +345,15 @@ QsStatus ox_emit(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attr
             names[i] = ins[i]->qname;
         }
     }
-    if (graph_add_node(x->g, op, c->name, names, n_in, out, attrs, n_attrs, c->err))
+    if (graph_add_node(x->g, op, layer, names, n_in, out, attrs, n_attrs, c->err))
         return c->err->code;
     OxVal *v;
     if (ox_define(x, out, &v, c->err))
         return c->err->code;
     v->shape = os;
+    v->shape2 = os2;
     v->in_graph = true;
     v->qname = xstrdup(out);
+    v->name = v->qname; /* out may be a caller's temporary (ox_unique_name) */
     return QS_OK;
 }

@@ -20,8 +20,11 @@
 #include "base/budget.h"
 #include "onnx/onnx_wire.h"
 
-/* The batch size inside constant shape tensors (Shape of a run-time value). */
+/* The batch size inside constant shape tensors (Shape of a run-time value); affine forms
+ * of it are other symbols (onnx_sym.h). */
 #define OX_BATCH INT64_MIN
+
+struct OxAffine;
 
 typedef struct OxVal {
     const char *name;        /* owned by the OxFile strings (or by qname) */
@@ -29,7 +32,14 @@ typedef struct OxVal {
     Tensor *k;               /* constant value (f32 or i64), owned */
     bool from_init;          /* an initializer: a trainable parameter when float */
     Shape shape;             /* run-time value: shape at batch 1 */
+    Shape shape2;            /* and at batch 2: a dim that differs grows with the batch */
     bool in_graph;           /* exists in the qscope graph */
+    /* A view (onnx_view.h): not in the graph, this value is run-time value view_q (batch
+     * exactly at its axis 0) with axes permuted and merged: axis i reads view_q's axis
+     * view_axis[i] (-1: none), with the batch as its outer factor (view_batch 1), inner
+     * factor (2) or not (0). shape and shape2 are the view's. */
+    const char *view_q;
+    int8_t view_axis[QS_MAX_DIMS], view_batch[QS_MAX_DIMS];
     char *qname;             /* its name there (owned) */
 } OxVal;
 
@@ -46,6 +56,8 @@ typedef struct Ox {
     bool batch_fixed1;       /* some input declared its batch as the literal 1 */
     int uniq;                /* counter for generated names */
     Budget budget;           /* what folded constants may allocate (base/budget.h) */
+    struct OxAffine *syms;   /* the batch-size forms of shape tensors (onnx_sym.h) */
+    int n_syms, cap_syms;
 } Ox;
 
 /* One node being imported. */
@@ -70,7 +82,7 @@ int ox_find(const Ox *x, const char *name);
 OxVal *ox_val(Ox *x, const char *name);
 /* Defines a new value; fails when the name is taken (ONNX values are assigned once). */
 QsStatus ox_define(Ox *x, const char *name, OxVal **out, QsError *err);
-/* Frees the values and the table (not the OxFile). */
+/* Frees the values, the table and the batch-size forms (not the OxFile). */
 void ox_values_release(Ox *x);
 
 const char *ox_node_name(const OxNode *n);
@@ -102,6 +114,12 @@ QsStatus ox_only_first_output(OxCtx *c, const bool *used);
 /* A generated constant value (e.g. -1 for Neg), defined under a unique name; c->in[] are
  * looked up again, as the value table may have moved. */
 OxVal *ox_new_const(OxCtx *c, const char *suffix, Tensor *t);
+/* A value and layer name not taken yet, from the node's layer name and suffix (owned). */
+char *ox_unique_name(OxCtx *c, const char *suffix);
+/* ox_emit under layer name `layer` with output value `out` (for a node imported as
+ * several qscope nodes; the folded path keeps the node's first output). */
+QsStatus ox_emit_as(OxCtx *c, int op, OxVal *const *ins, int n_in, const Attr *attrs,
+                    int n_attrs, const char *layer, const char *out);
 /* Emits qscope op `op` with inputs ins (NULL for omitted) and attributes as the node's
  * first output. When every input is constant the op runs here instead (folding through
  * qscope's op) and its output is a constant. */

@@ -535,6 +535,7 @@ static const TxRow tx_rows[OP_COUNT] = {
     [OP_SLICE] = { TXL_PLAIN, NULL, "not written yet (STRIDED_SLICE)" },
     [OP_HARDSIGMOID] = { TXL_FOLLOW, NULL, "TFLite has no builtin HardSigmoid" },
     [OP_MOD] = { TXL_FOLLOW, NULL, "not written yet (FLOOR_MOD)" },
+    [OP_EXPAND] = { TXL_FOLLOW, NULL, "not written yet (BROADCAST_TO)" },
 };
 
 const TxRow *tx_row(int op)
