@@ -161,9 +161,9 @@ enum { QK_PAD_BYTES = 16384 }; /* padded input rows on the stack, at most */
  * row outside the input is all zp), so that every pixel's kw taps are then a plain copy
  * with no range checks. With kw <= 8 and no dilation a pixel's taps move as 8 bytes: the
  * extra bytes land on later taps of the same pixel, written after it, except near the end
- * of the pixel's row, where the copy is exact. The two passes are apart so that the 8-byte
- * loads never wait on the byte stores that made the row. Rows too wide for the buffer go
- * pixel by pixel through qk_im2row_row. */
+ * of the pixel's row, where the copy is exact (in pieces of 4, 2 and 1 bytes). The two
+ * passes are apart so that the 8-byte loads never wait on the byte stores that made the
+ * row. Rows too wide for the buffer go pixel by pixel through qk_im2row_row. */
 static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
                            int64_t oh, int64_t ow0, int64_t n, int8_t *out)
 {
@@ -197,6 +197,9 @@ static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, 
                 if (move8 && off + 8 <= kk) {
                     for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
                         qk_move8(dst, src);
+                } else if (move8) { /* the pixel's last taps: exact pieces, no spill */
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                        qk_copy_short(dst, src, kw);
                 } else {
                     for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
                         for (int64_t j = 0; j < kw; j++)
