@@ -34,7 +34,7 @@ static bool once_each(int64_t n, int64_t grain)
     Count c = { calloc((size_t)(n > 0 ? n : 1), sizeof(atomic_int)), grain < 1 ? 1 : grain, n,
                 0, 0 };
     pool_for(n, grain, count_task, &c);
-    bool ok = c.bad_chunks == 0 && c.calls <= POOL_CHUNKS_PER_THREAD * pool_threads();
+    bool ok = c.bad_chunks == 0 && c.calls <= pool_threads();
     for (int64_t i = 0; i < n; i++)
         ok = ok && c.hits[i] == 1;
     if (!ok)

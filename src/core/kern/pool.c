@@ -39,10 +39,6 @@ typedef struct PoolJob {
  * already started. Which thread runs a chunk never changes its result. The hot words sit
  * on their own cache lines. */
 #define CLAIM_GEN_SHIFT 16
-/* POOL_CHUNKS_PER_THREAD (kern/pool.h): with one chunk per thread, a caller whose worker
- * claimed its half and then lost its core to another process waited for all of that half;
- * now it waits for one chunk at most. `claim` counts up to 255 chunks. */
-#define POOL_MAX_CHUNKS 255
 #define CLAIM_CHUNKS(c) ((int)(((c) >> 8) & 0xff))
 #define CLAIM_NEXT(c) ((int)((c) & 0xff))
 static alignas(64) atomic_uint_fast64_t claim; /* generation << 16 | chunks << 8 | next */
@@ -66,13 +62,10 @@ static _Thread_local bool inside_chunk;
 
 /* How long a side waits by spinning before it sleeps: longer than the gap between two
  * layers' pool_for calls, short enough that an idle pool gives its cores back at once.
- * The caller, waiting for chunks a worker has started, yields the core on each turn after
- * POOL_PAUSE_NS: when more threads are ready than there are cores (another process,
- * OpenBLAS's own spinning threads), a caller spinning for a worker that shares its core
- * would otherwise hold it for a whole time slice. A worker waiting for the next job holds
- * nobody's chunk, so it spins with pauses only: one that yielded on each turn lost its
- * core to any other process for a time slice, missed the next layers, and on a busy
- * machine the caller ran whole forwards alone (two threads no faster than one). */
+ * After POOL_PAUSE_NS the spin yields the core on each turn: when more threads are ready
+ * than there are cores (another process, OpenBLAS's own spinning threads), a caller
+ * spinning for a worker that shares its core would otherwise hold it for a whole time
+ * slice. */
 #define POOL_SPIN_NS 200000
 #define POOL_PAUSE_NS 10000
 
@@ -83,9 +76,8 @@ static int64_t now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Spins until ready(arg) or POOL_SPIN_NS pass, yielding on each turn after pause_ns;
- * true when done. */
-static bool spin_until(bool (*ready)(const void *), const void *arg, int64_t pause_ns)
+/* Spins until ready(arg) or POOL_SPIN_NS pass; true when done. */
+static bool spin_until(bool (*ready)(const void *), const void *arg)
 {
     int64_t start = 0, t = 0;
     for (unsigned i = 0;; i++) {
@@ -98,7 +90,7 @@ static bool spin_until(bool (*ready)(const void *), const void *arg, int64_t pau
             else if (t - start >= POOL_SPIN_NS)
                 return false;
         }
-        if (t - start < pause_ns)
+        if (t - start < POOL_PAUSE_NS)
             cpu_relax();
         else
             sched_yield();
@@ -128,7 +120,7 @@ static void run_chunk(const PoolJob *j, int i)
 /* Waits for a generation other than `seen`: spinning first, then on `wake`. */
 static void await_job(uint64_t seen)
 {
-    if (spin_until(new_generation, &seen, POOL_SPIN_NS))
+    if (spin_until(new_generation, &seen))
         return;
     pthread_mutex_lock(&mu);
     atomic_fetch_add(&sleepers, 1);
@@ -225,9 +217,8 @@ void pool_for(int64_t n, int64_t grain, PoolTaskFn fn, void *ctx)
         return;
     }
     start_workers();
-    int64_t threads = nworkers + 1, parts = threads * POOL_CHUNKS_PER_THREAD;
-    parts = parts > POOL_MAX_CHUNKS ? POOL_MAX_CHUNKS : parts;
-    int64_t per = (blocks + parts - 1) / parts * grain;
+    int64_t threads = nworkers + 1;
+    int64_t per = (blocks + threads - 1) / threads * grain;
     job = (PoolJob){ fn, ctx, n, per, (int)((n + per - 1) / per) };
     int chunks = job.chunks;
     uint64_t gen = generation() + 1;
@@ -238,7 +229,7 @@ void pool_for(int64_t n, int64_t grain, PoolTaskFn fn, void *ctx)
     run_chunk(&job, 0);
     atomic_fetch_add(&done, 1);
     run_claims(gen);
-    if (!spin_until(all_done, &chunks, POOL_PAUSE_NS)) {
+    if (!spin_until(all_done, &chunks)) {
         pthread_mutex_lock(&mu);
         atomic_store(&caller_sleeping, true);
         while (!all_done(&chunks))

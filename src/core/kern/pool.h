@@ -18,13 +18,8 @@ typedef void (*PoolTaskFn)(void *ctx, int64_t begin, int64_t end);
 /* Threads used from now on (>= 1; workers start on first use, stay until pool_shutdown). */
 void pool_set_threads(int n);
 int pool_threads(void);
-/* Chunks pool_for cuts a range into per thread, at most (and never more than 255): threads
- * claim them as they come free, so one that starts late or loses its core to another
- * process holds up only the chunk it runs. */
-#define POOL_CHUNKS_PER_THREAD 4
-/* Runs fn over [0, n) in at most POOL_CHUNKS_PER_THREAD * pool_threads() chunks of a
- * multiple of `grain` indices each (the last may be shorter); returns when every chunk is
- * done. */
+/* Runs fn over [0, n) in at most pool_threads() chunks of a multiple of `grain` indices
+ * each (the last may be shorter); returns when every chunk is done. */
 void pool_for(int64_t n, int64_t grain, PoolTaskFn fn, void *ctx);
 /* The grain that gives each part at least POOL_MIN_WORK units of work when one index costs
  * `per_index` units (multiply-adds or element copies): waking a worker costs microseconds,
