@@ -536,6 +536,58 @@ static void test_dw_threads(void)
     }
 }
 
+/* ---- Few output channels (kern/conv_small.h) at every SIMD level ------------------ */
+
+/* The direct kernel (AVX-512) against the GEMM route (scalar) bit for bit: 1 to 9 output
+ * channels (9: the GEMM at every level), widths around the 16-lane blocks, pads, strides
+ * and dilations down the height, 1-D, with and without bias (-0 among them) and clamp,
+ * and an infinite weight, whose products with padding's zeros are NaN on both routes. */
+static void test_small_levels(void)
+{
+    static const int64_t cases[][6] = { /* c, k, stride h, dilation h, pad, oc */
+        { 1, 5, 1, 1, 2, 6 }, { 1, 3, 1, 1, 0, 1 }, { 3, 3, 2, 1, 1, 8 }, { 2, 1, 1, 1, 0, 4 },
+        { 1, 3, 1, 2, 1, 3 }, { 2, 5, 3, 1, 0, 9 }, { 1, 7, 1, 1, 3, 5 }, { 4, 2, 1, 1, 1, 2 },
+    };
+    SimdLevel top = simd_detected();
+    int compared = 0;
+    for (int ci = 0; ci < COUNT(cases); ci++)
+        for (int64_t wd = 1; wd <= 37; wd += 4)
+            for (int var = 0; var < 3; var++) {
+                const int64_t *k = cases[ci];
+                Geo g = { "small", 3, k[0], var == 2 ? 0 : 7, wd, k[5], k[1], k[1], 1,
+                          k[2], 1, k[3], 1, k[4], k[4], k[4], k[4], var != 1 };
+                int64_t ext = (k[1] - 1) * k[3] + 1;
+                if (wd + 2 * k[4] < k[1] || (g.h && g.h + 2 * k[4] < ext))
+                    continue;
+                if (one_d(&g))
+                    g.kh = 1;
+                Tensor *x = rand_tensor(x_shape(&g, g.n)), *w = rand_tensor(w_shape(&g));
+                Tensor *b = rand_tensor((Shape){ 1, { g.oc } });
+                tensor_f32(x)[0] = -0.0f;
+                tensor_f32(b)[0] = -0.0f;
+                if (ci == 0 && var == 0)
+                    tensor_f32(w)[0] = INFINITY;
+                RunCtx rc = { .clamp = var != 0, .clamp_lo = -0.25f, .clamp_hi = 0.5f };
+                simd_cap(SIMD_SCALAR);
+                Tensor *ref = run_conv(&g, x, w, g.bias ? b : NULL, &rc, NULL, NULL, NULL);
+                simd_cap(top);
+                Tensor *got = run_conv(&g, x, w, g.bias ? b : NULL, &rc, NULL, NULL, NULL);
+                if (ref && got) {
+                    size_t bytes = (size_t)tensor_numel(ref) * sizeof(float);
+                    if (!CHECK(memcmp(tensor_f32(ref), tensor_f32(got), bytes) == 0))
+                        printf("  small conv case %d width %lld variant %d at %s differs\n", ci,
+                               (long long)wd, var, simd_name(top));
+                    compared++;
+                }
+                tensor_free(ref);
+                tensor_free(got);
+                tensor_free(x);
+                tensor_free(w);
+                tensor_free(b);
+            }
+    CHECK(compared > 150);
+}
+
 /* ---- Fused clamp -------------------------------------------------------------------- */
 
 static void test_fused_clamp(void)
@@ -627,6 +679,7 @@ int main(void)
     test_depthwise_flat();
     test_batch_threads_levels();
     test_dw_threads();
+    test_small_levels();
     test_fused_clamp();
     test_finite_differences();
     threads_set(1);

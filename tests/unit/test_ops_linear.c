@@ -10,6 +10,7 @@
 #include "cJSON.h"
 #include "graph/graph.h"
 #include "kern/sgemm.h"
+#include "kern/simd.h"
 #include "ops/op.h"
 #include "run/run.h"
 #include "test_util.h"
@@ -848,6 +849,75 @@ static void test_fixtures(void)
     cJSON_Delete(root);
 }
 
+/* MaxPool's side-by-side scan (the interior windows at AVX2 and AVX-512) against the
+ * plain one (scalar): the same bits, NaN payloads (the last NaN of a window wins), signed
+ * zeros (the first of equal maxima wins) and -inf included, over widths that fill the
+ * vectors, leave masked tails and leave no interior at all, strides 1 to 3, dilations and
+ * pads. */
+static void test_maxpool_levels(void)
+{
+    const int64_t widths[] = { 3, 5, 14, 17, 28, 33, 40 };
+    const int64_t cases[][4] = { /* kernel, stride, dilation, pad */
+        { 2, 2, 1, 0 }, { 2, 1, 1, 0 }, { 3, 1, 1, 1 }, { 3, 2, 1, 1 }, { 2, 2, 2, 1 },
+        { 3, 3, 1, 0 }, { 1, 2, 1, 0 }, { 2, 2, 1, 1 },
+    };
+    enum { H = 6, C = 2 };
+    float x[C * H * 40];
+    uint32_t seed = 12345;
+    for (int i = 0; i < COUNT(x); i++) {
+        seed = seed * 1664525u + 1013904223u;
+        uint32_t r = seed >> 8;
+        float v = (float)(int)(r % 9) - 4.0f; /* many ties */
+        if (r % 13 == 0)
+            v = -0.0f;
+        else if (r % 17 == 0) { /* a NaN with its own payload */
+            uint32_t bits = 0x7fc00000u | (r & 0xffffu);
+            memcpy(&v, &bits, sizeof v);
+        } else if (r % 19 == 0)
+            v = -INFINITY;
+        x[i] = v;
+    }
+    for (int wi = 0; wi < COUNT(widths); wi++)
+        for (int ci = 0; ci < COUNT(cases); ci++) {
+            const int64_t *k = cases[ci], w = widths[wi];
+            if ((k[0] - 1) * k[2] + 1 > w + 2 * k[3])
+                continue;
+            Attr at[4] = { INTS("kernel_shape", k[0], k[0]), INTS("strides", k[1], k[1]),
+                           INTS("dilations", k[2], k[2]), INTS("pads", k[3], k[3], k[3], k[3]) };
+            Operand ops[1] = { { SHP(1, C, H, w), x } };
+            Graph g;
+            QsError err = { 0 };
+            if (!CHECK_OK(build_one(&g, OP_MAXPOOL, ops, 1, at, 4, &err), &err)) {
+                release_attrs(at, 4);
+                continue;
+            }
+            float ref[C * H * 40];
+            int64_t n = 0;
+            for (int l = 0; l < SIMD_COUNT; l++) {
+                simd_cap((SimdLevel)l);
+                Run r;
+                run_init(&r, &g);
+                Tensor xt = tensor_view(DT_F32, ops[0].shape, x);
+                const Tensor *xs[1] = { &xt };
+                if (CHECK_OK(run_forward(&r, xs, NULL, NULL, &err), &err)) {
+                    const Tensor *y = run_output(&r, 0);
+                    if (l == 0) {
+                        n = tensor_numel(y);
+                        memcpy(ref, tensor_f32(y), (size_t)n * sizeof(float));
+                    } else if (memcmp(ref, tensor_f32(y), (size_t)n * sizeof(float)) != 0) {
+                        fprintf(stderr, "maxpool w=%lld case %d level %s differs\n",
+                                (long long)w, ci, simd_name((SimdLevel)l));
+                        CHECK(false);
+                    }
+                }
+                run_release(&r);
+            }
+            simd_cap(simd_detected());
+            graph_release(&g);
+            release_attrs(at, 4);
+        }
+}
+
 int main(void)
 {
     test_table_rows();
@@ -855,6 +925,7 @@ int main(void)
     test_conv_direct();
     test_conv_errors();
     test_pool_hand();
+    test_maxpool_levels();
     test_pool_errors();
     test_bn_hand();
     test_bn_errors();

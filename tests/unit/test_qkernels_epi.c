@@ -170,6 +170,38 @@ static void test_max_clamp(void)
     free(got);
 }
 
+/* The 2x2 MaxPool row and the byte sum against their scalar definitions, every length up
+ * to 40 (blocks, shifted last blocks, the scalar short rows), over random bytes and the
+ * extremes; the pool writes nothing past its n outputs. */
+static void test_pool_bytes(void)
+{
+    enum { W = 96 };
+    int8_t r0[W], r1[W], got[W / 2 + 1], want[W / 2];
+    for (int t = 0; t < 200; t++) {
+        for (int i = 0; i < W; i++) {
+            r0[i] = t % 3 == 0 ? (int8_t)(rng_next() & 1 ? 127 : -128) : (int8_t)rng_next();
+            r1[i] = (int8_t)rng_next();
+        }
+        int64_t n = t % 41;
+        for (int64_t o = 0; o < n; o++) {
+            int m = r0[2 * o];
+            m = r0[2 * o + 1] > m ? r0[2 * o + 1] : m;
+            m = r1[2 * o] > m ? r1[2 * o] : m;
+            m = r1[2 * o + 1] > m ? r1[2 * o + 1] : m;
+            want[o] = (int8_t)m;
+        }
+        memset(got, 0x66, sizeof got);
+        qk_maxpool2x2_row(r0, r1, n, got);
+        if (!CHECK(memcmp(got, want, (size_t)n) == 0) || !CHECK(got[n] == 0x66))
+            printf("  maxpool2x2 row of %lld\n", (long long)n);
+        int32_t sum = 0;
+        for (int64_t i = 0; i < 2 * n + t % 7; i++)
+            sum += r0[i];
+        if (!CHECK(qk_sum_i8(r0, 2 * n + t % 7) == sum))
+            printf("  sum of %lld bytes\n", (long long)(2 * n + t % 7));
+    }
+}
+
 /* ---- int8 Add --------------------------------------------------------------------------- */
 
 static bool add_case(float sa, int32_t za, float sb, int32_t zb, float so, int32_t zo,
@@ -294,6 +326,7 @@ int main(void)
     test_block();
     test_transpose();
     test_max_clamp();
+    test_pool_bytes();
     test_add();
     test_im2row_wide();
     return test_summary("qkernels_epi");

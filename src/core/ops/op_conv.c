@@ -29,6 +29,7 @@
 
 #include "kern/backward.h"
 #include "kern/conv_cols.h"
+#include "kern/conv_small.h"
 #include "kern/dwconv.h"
 #include "kern/sgemm.h"
 #include "ops/geometry.h"
@@ -448,6 +449,14 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         if (bn) /* the normalization, then the clamp, as its own pass */
             op_bn_apply(y, y, g.n, g.oc, ohw, bn, bn + g.oc, bn + 2 * g.oc, rc);
         return;
+    }
+    if (kind == CONV_IM2COL && !bn && g.group == 1 && sgemm_backend() == SGEMM_QSCOPE) {
+        ConvPlane pl = conv_plane(&g); /* few output channels: kern/conv_small.h, same bits */
+        if (conv_small_fits(&pl, g.oc)) {
+            DwEpi de = { b, rc->clamp, rc->clamp_lo, rc->clamp_hi };
+            conv_small_forward(&pl, g.n, g.oc, x, w, &de, y);
+            return;
+        }
     }
     SgemmEpi epi = { .bias_m = b, .clamp = rc->clamp, .lo = rc->clamp_lo, .hi = rc->clamp_hi };
     if (bn) {

@@ -16,8 +16,11 @@
 #include <math.h>
 #include <string.h>
 
+#include <immintrin.h>
+
 #include "base/intmath.h"
 #include "kern/pool.h"
+#include "kern/simd.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 
@@ -199,25 +202,137 @@ typedef struct MaxPoolJob {
     const PoolGeom *g;
     const float *x;
     float *y;
+    int64_t ow_lo, ow_hi; /* the output columns whose windows lie wholly inside the input */
 } MaxPoolJob;
+
+/* Four taps of four side-by-side windows, stride 1 or 2: r[0], r[sw], r[2sw], r[3sw]
+ * (stride 2 reads r[7] too: the caller keeps it inside the input). */
+static inline __m128 maxpool_load4(const float *r, int64_t sw)
+{
+    if (sw == 1)
+        return _mm_loadu_ps(r);
+    return _mm_shuffle_ps(_mm_loadu_ps(r), _mm_loadu_ps(r + 4), _MM_SHUFFLE(2, 0, 2, 0));
+}
+
+/* v where keep is all ones, else w. */
+static inline __m128 maxpool_select(__m128 keep, __m128 v, __m128 w)
+{
+    return _mm_or_ps(_mm_and_ps(keep, v), _mm_andnot_ps(keep, w));
+}
+
+/* maxpool_span's four-wide body (stride 1 or 2); returns the first output it left. */
+static int64_t maxpool_span4(const PoolGeom *g, const float *xp, int64_t hs, int64_t a0,
+                             int64_t a1, int64_t o, int64_t ow1, float *yr)
+{
+    const Window *k = &g->win;
+    int64_t sw = k->sw;
+    /* stride 2 reads one float past the fourth window's tap: inside the next window's */
+    for (; sw <= 2 && (sw == 1 ? o + 4 <= ow1 : o + 4 < ow1); o += 4) {
+        __m128 m = _mm_set1_ps(-INFINITY), last_nan = _mm_setzero_ps();
+        for (int64_t a = a0; a < a1; a++) {
+            const float *row = xp + (hs + a * k->dh) * g->w + o * sw - k->pl;
+            for (int64_t b = 0; b < k->kw; b++) {
+                __m128 v = maxpool_load4(row + b * k->dw, sw);
+                m = _mm_max_ps(v, m);
+                last_nan = maxpool_select(_mm_cmpunord_ps(v, v), v, last_nan);
+            }
+        }
+        _mm_storeu_ps(yr + o, maxpool_select(_mm_cmpunord_ps(last_nan, last_nan), last_nan, m));
+    }
+    return o;
+}
+
+/* The sixteen-wide body, any stride up to 2, the last block masked; returns ow1 (or o
+ * when the stride is larger). */
+__attribute__((target("avx512f"))) static int64_t
+maxpool_span16(const PoolGeom *g, const float *xp, int64_t hs, int64_t a0, int64_t a1,
+               int64_t o, int64_t ow1, float *yr)
+{
+    const Window *k = &g->win;
+    int64_t sw = k->sw;
+    if (sw > 2)
+        return o;
+    const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                           2, 0);
+    for (; o < ow1; o += 16) {
+        int cnt = (int)(ow1 - o < 16 ? ow1 - o : 16);
+        __mmask16 out = (__mmask16)((1u << cnt) - 1);
+        /* the input floats a stride-2 block reads: 2 * cnt - 1 of them */
+        uint32_t in = cnt == 16 ? 0x7fffffffu : (1u << (2 * cnt - 1)) - 1;
+        __mmask16 lo = (__mmask16)(sw == 1 ? out : in & 0xffff), hi = (__mmask16)(in >> 16);
+        __m512 m = _mm512_set1_ps(-INFINITY), last_nan = _mm512_setzero_ps();
+        for (int64_t a = a0; a < a1; a++) {
+            const float *row = xp + (hs + a * k->dh) * g->w + o * sw - k->pl;
+            for (int64_t b = 0; b < k->kw; b++) {
+                const float *r = row + b * k->dw;
+                __m512 v = _mm512_maskz_loadu_ps(lo, r);
+                if (sw == 2)
+                    v = _mm512_permutex2var_ps(v, evens, _mm512_maskz_loadu_ps(hi, r + 16));
+                m = _mm512_max_ps(v, m);
+                last_nan = _mm512_mask_mov_ps(last_nan, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+            }
+        }
+        __mmask16 nan = _mm512_cmp_ps_mask(last_nan, last_nan, _CMP_UNORD_Q);
+        _mm512_mask_storeu_ps(yr + o, out, _mm512_mask_mov_ps(m, nan, last_nan));
+    }
+    return o;
+}
+
+/* Outputs [ow0, ow1) of one row, windows wholly inside the input along the width (input
+ * rows [a0, a1) of the window): maxpool_max's scan, the same taps in the same order and
+ * the same selects (max_ps(v, m) is v > m ? v : m), for several outputs side by side, so
+ * no range is computed per output. */
+static void maxpool_span(const PoolGeom *g, const float *xp, int64_t hs, int64_t a0,
+                         int64_t a1, int64_t ow0, int64_t ow1, float *yr)
+{
+    int64_t o = ow0;
+    SimdLevel level = simd_level();
+    if (level == SIMD_AVX512)
+        o = maxpool_span16(g, xp, hs, a0, a1, o, ow1, yr);
+    else if (level == SIMD_AVX2)
+        o = maxpool_span4(g, xp, hs, a0, a1, o, ow1, yr);
+    for (; o < ow1; o++)
+        yr[o] = maxpool_max(g, xp, hs, a0, a1, o * g->win.sw - g->win.pl, 0, g->win.kw);
+}
+
+static void maxpool_row(const MaxPoolJob *j, const float *xp, int64_t oh, float *yr)
+{
+    const PoolGeom *g = j->g;
+    int64_t hs = oh * g->win.sh - g->win.pt, a0, a1;
+    geom_range(g->win.kh, g->h, g->win.dh, hs, &a0, &a1);
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+        if (ow == j->ow_lo) { /* the interior */
+            maxpool_span(g, xp, hs, a0, a1, ow, j->ow_hi, yr);
+            ow = j->ow_hi;
+            if (ow >= g->ow)
+                break;
+        }
+        int64_t ws = ow * g->win.sw - g->win.pl, b0, b1;
+        geom_range(g->win.kw, g->w, g->win.dw, ws, &b0, &b1);
+        yr[ow] = maxpool_max(g, xp, hs, a0, a1, ws, b0, b1);
+    }
+}
 
 static void maxpool_planes(void *ctx, int64_t p0, int64_t p1)
 {
     const MaxPoolJob *j = ctx;
     const PoolGeom *g = j->g;
-    for (int64_t p = p0; p < p1; p++) {
-        const float *xp = j->x + p * g->h * g->w;
-        float *yp = j->y + p * g->oh * g->ow;
-        for (int64_t oh = 0; oh < g->oh; oh++) {
-            int64_t hs = oh * g->win.sh - g->win.pt, a0, a1;
-            geom_range(g->win.kh, g->h, g->win.dh, hs, &a0, &a1);
-            for (int64_t ow = 0; ow < g->ow; ow++) {
-                int64_t ws = ow * g->win.sw - g->win.pl, b0, b1;
-                geom_range(g->win.kw, g->w, g->win.dw, ws, &b0, &b1);
-                yp[oh * g->ow + ow] = maxpool_max(g, xp, hs, a0, a1, ws, b0, b1);
-            }
-        }
-    }
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t oh = 0; oh < g->oh; oh++)
+            maxpool_row(j, j->x + p * g->h * g->w, oh, j->y + (p * g->oh + oh) * g->ow);
+}
+
+/* [*lo, *hi): the outputs along the width whose window has every tap inside the input
+ * (start >= 0 and last tap <= w - 1); an empty range at g->ow when there is none. */
+static void maxpool_interior(const PoolGeom *g, int64_t *lo, int64_t *hi)
+{
+    const Window *k = &g->win;
+    int64_t l = (k->pl + k->sw - 1) / k->sw;
+    int64_t last = g->w - 1 - (k->kw - 1) * k->dw + k->pl; /* ow * sw <= last */
+    int64_t h = last < 0 ? 0 : last / k->sw + 1;
+    h = h > g->ow ? g->ow : h;
+    *lo = l < h ? l : g->ow;
+    *hi = l < h ? h : g->ow;
 }
 
 /* Planes split over the thread pool: each output is one window's own scan. */
@@ -225,7 +340,8 @@ static void maxpool_forward(const Node *n, const Tensor *const *in, Tensor *out,
 {
     PoolGeom g;
     QS_ASSERT(pool_geom(n, &in[0]->shape, &g, NULL) == QS_OK);
-    MaxPoolJob j = { &g, tensor_f32(in[0]), tensor_f32(out) }; /* (N*C, H, W) -> (N*C, OH, OW) */
+    MaxPoolJob j = { &g, tensor_f32(in[0]), tensor_f32(out), 0, 0 }; /* (N*C, H, W) -> (N*C, OH, OW) */
+    maxpool_interior(&g, &j.ow_lo, &j.ow_hi);
     pool_for(g.planes, pool_grain(g.oh * g.ow * g.win.kh * g.win.kw), maxpool_planes, &j);
     (void)rc;
 }
@@ -334,18 +450,48 @@ static QsStatus gap_infer(const Node *n, const Shape *const *in, Shape *out, QsE
     return QS_OK;
 }
 
+typedef struct GapJob {
+    const float *x;
+    float *y;
+    int64_t len;
+} GapJob;
+
+/* Each plane's mean: its sum in double, element by element in order, over the length.
+ * Four planes go side by side, each with its own sum (the same additions in the same
+ * order), so that the adds' latency overlaps. */
+static void gap_planes(void *ctx, int64_t p0, int64_t p1)
+{
+    const GapJob *j = ctx;
+    const int64_t len = j->len;
+    int64_t p = p0;
+    for (; p + 4 <= p1; p += 4) {
+        const float *x = j->x + p * len;
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int64_t i = 0; i < len; i++) {
+            s0 += x[i];
+            s1 += x[len + i];
+            s2 += x[2 * len + i];
+            s3 += x[3 * len + i];
+        }
+        j->y[p] = (float)(s0 / (double)len);
+        j->y[p + 1] = (float)(s1 / (double)len);
+        j->y[p + 2] = (float)(s2 / (double)len);
+        j->y[p + 3] = (float)(s3 / (double)len);
+    }
+    for (; p < p1; p++) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < len; i++)
+            sum += j->x[p * len + i];
+        j->y[p] = (float)(sum / (double)len);
+    }
+}
+
 static void gap_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     const Shape *s = &in[0]->shape;
     int64_t planes = s->dim[0] * s->dim[1], len = shape_span(s, 2, s->ndim);
-    const float *x = tensor_f32(in[0]); /* (N*C, spatial) */
-    float *y = tensor_f32(out);         /* (N*C) */
-    for (int64_t p = 0; p < planes; p++) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < len; i++)
-            sum += x[p * len + i];
-        y[p] = (float)(sum / (double)len);
-    }
+    GapJob j = { tensor_f32(in[0]), tensor_f32(out), len }; /* (N*C, spatial) -> (N*C) */
+    pool_for(planes, pool_grain(len), gap_planes, &j);
     (void)n;
     (void)rc;
 }

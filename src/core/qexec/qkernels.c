@@ -161,9 +161,9 @@ enum { QK_PAD_BYTES = 16384 }; /* padded input rows on the stack, at most */
  * row outside the input is all zp), so that every pixel's kw taps are then a plain copy
  * with no range checks. With kw <= 8 and no dilation a pixel's taps move as 8 bytes: the
  * extra bytes land on later taps of the same pixel, written after it, except near the end
- * of the pixel's row, where the copy is exact. The two passes are apart so that the 8-byte
- * loads never wait on the byte stores that made the row. Rows too wide for the buffer go
- * pixel by pixel through qk_im2row_row. */
+ * of the pixel's row, where the copy is exact (in pieces of 4, 2 and 1 bytes). The two
+ * passes are apart so that the 8-byte loads never wait on the byte stores that made the
+ * row. Rows too wide for the buffer go pixel by pixel through qk_im2row_row. */
 static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp,
                            int64_t oh, int64_t ow0, int64_t n, int8_t *out)
 {
@@ -197,6 +197,9 @@ static void qk_im2row_span(const ConvAttrs *a, const CDims *d, const int8_t *x, 
                 if (move8 && off + 8 <= kk) {
                     for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
                         qk_move8(dst, src);
+                } else if (move8) { /* the pixel's last taps: exact pieces, no spill */
+                    for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
+                        qk_copy_short(dst, src, kw);
                 } else {
                     for (int64_t t = 0; t < n; t++, src += sw, dst += kk)
                         for (int64_t j = 0; j < kw; j++)
@@ -702,12 +705,7 @@ static void qk_maxpool_planes(void *ctx, int64_t p0, int64_t p1)
         for (int64_t p = p0; p < p1; p++)
             for (int64_t oh = 0; oh < oh_n; oh++) {
                 const int8_t *r0 = x + p * h * w + 2 * oh * w, *r1 = r0 + w;
-                int8_t *yr = y + (p * oh_n + oh) * ow_n;
-                for (int64_t ow = 0; ow < ow_n; ow++) {
-                    int8_t m0 = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
-                    int8_t m1 = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
-                    yr[ow] = m0 > m1 ? m0 : m1;
-                }
+                qk_maxpool2x2_row(r0, r1, ow_n, y + (p * oh_n + oh) * ow_n);
             }
         return;
     }
@@ -831,6 +829,15 @@ static void qk_avgpool_planes(void *ctx, int64_t p0, int64_t p1)
 }
 
 
+/* GlobalAveragePool over planes [p0, p1) of e->w values each: the sum of the raw codes;
+ * target_mean_apply takes n z_in off where its rule does. */
+static void qk_globalpool_planes(void *ctx, int64_t p0, int64_t p1)
+{
+    const QkElem *e = ctx;
+    for (int64_t p = p0; p < p1; p++)
+        e->y[p] = (int8_t)target_mean_apply(&e->s->mean, qk_sum_i8(e->a + p * e->w, e->w));
+}
+
 /* Average pools: the int32 sum of (q - z_in) over the window's input taps, requantized by
  * s_in / (count s_out) with the count the float op divides by (count_include_pad and the
  * ceil_mode overhang as there). GlobalAveragePool: one window, the whole plane. The fake
@@ -850,13 +857,8 @@ static void step_q_avgpool_run(const Step *s, StepIO *io)
     if (s->global) {
         /* the sum of the raw codes; target_mean_apply takes n z_in off where its rule does */
         int64_t hw = shape_span(xs, 2, xs->ndim);
-        for (int64_t p = 0; p < planes; p++) {
-            const int8_t *xp = x + p * hw;
-            int32_t sum = 0;
-            for (int64_t i = 0; i < hw; i++)
-                sum += xp[i];
-            y[p] = (int8_t)target_mean_apply(&s->mean, sum);
-        }
+        QkElem e = { .s = s, .a = x, .y = y, .w = hw };
+        pool_for(planes, pool_grain(hw), qk_globalpool_planes, &e);
         return;
     }
     const ConvAttrs *a = &s->pa;

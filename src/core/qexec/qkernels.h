@@ -61,6 +61,11 @@ void qk_transpose_i8(const int8_t *src, int64_t ls, int64_t rows, int64_t cols, 
                      int64_t ld);
 /* m[i] = max(m[i], x[i]) for i < n (qkernels_bytes.c). */
 void qk_max_i8(int8_t *m, const int8_t *x, int64_t n);
+/* y[o] = the max of r0[2o], r0[2o + 1], r1[2o], r1[2o + 1] for o < n: a 2x2, stride 2
+ * MaxPool row (qkernels_bytes.c). */
+void qk_maxpool2x2_row(const int8_t *r0, const int8_t *r1, int64_t n, int8_t *y);
+/* The sum of x[0 .. n); the caller keeps 128 n within int32 (qkernels_bytes.c). */
+int32_t qk_sum_i8(const int8_t *x, int64_t n);
 /* y[i] = clamp(x[i], lo, hi) for i < n, lo <= hi (qkernels_bytes.c). */
 void qk_clamp_i8(const int8_t *x, int8_t *y, int64_t n, int8_t lo, int8_t hi);
 /* The AVX-512 versions (qkernels_requant_avx512.c): a block, and a contiguous row of one

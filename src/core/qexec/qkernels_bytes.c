@@ -135,3 +135,57 @@ void qk_clamp_i8(const int8_t *x, int8_t *y, int64_t n, int8_t lo, int8_t hi)
     for (; i < n; i++)
         y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
 }
+
+#if defined(__x86_64__)
+/* Eight 2x2 windows: 16 bytes of each row, flipped to unsigned; max down, then of each
+ * byte pair (the odd byte shifted onto the even one), the pairs' low bytes packed. */
+static inline __m128i qp_max2x2_8(const int8_t *r0, const int8_t *r1, __m128i flip)
+{
+    __m128i v = _mm_max_epu8(_mm_xor_si128(_mm_loadu_si128((const __m128i *)r0), flip),
+                             _mm_xor_si128(_mm_loadu_si128((const __m128i *)r1), flip));
+    v = _mm_and_si128(_mm_max_epu8(v, _mm_srli_epi16(v, 8)), _mm_set1_epi16(0xff));
+    return _mm_xor_si128(_mm_packus_epi16(v, v), flip);
+}
+#endif
+
+void qk_maxpool2x2_row(const int8_t *r0, const int8_t *r1, int64_t n, int8_t *y)
+{
+    int64_t o = 0;
+#if defined(__x86_64__)
+    /* blocks of 8 outputs, the last one shifted back to end at n: it rewrites a few
+     * outputs with the same values */
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    if (n >= 8) {
+        for (; o < n; o += 8) {
+            int64_t at = o + 8 <= n ? o : n - 8;
+            _mm_storel_epi64((__m128i *)(y + at), qp_max2x2_8(r0 + 2 * at, r1 + 2 * at, flip));
+        }
+        return;
+    }
+#endif
+    for (; o < n; o++) {
+        int8_t m0 = r0[2 * o] > r0[2 * o + 1] ? r0[2 * o] : r0[2 * o + 1];
+        int8_t m1 = r1[2 * o] > r1[2 * o + 1] ? r1[2 * o] : r1[2 * o + 1];
+        y[o] = m0 > m1 ? m0 : m1;
+    }
+}
+
+int32_t qk_sum_i8(const int8_t *x, int64_t n)
+{
+    int64_t i = 0;
+    int32_t sum = 0;
+#if defined(__x86_64__)
+    /* flipped to unsigned, 16 bytes summed per psadbw into two 64-bit lanes; the flip
+     * adds 128 per byte, taken off at the end */
+    const __m128i flip = _mm_set1_epi8((char)0x80), zero = _mm_setzero_si128();
+    __m128i acc = zero;
+    for (; i + 16 <= n; i += 16)
+        acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + i)),
+                                                            flip), zero));
+    acc = _mm_add_epi64(acc, _mm_srli_si128(acc, 8));
+    sum = (int32_t)(_mm_cvtsi128_si64(acc) - 128 * i);
+#endif
+    for (; i < n; i++)
+        sum += x[i];
+    return sum;
+}
