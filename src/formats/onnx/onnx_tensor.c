@@ -4,17 +4,14 @@
  * a view, so a multi-gigabyte model loads without a copy. */
 #include "onnx/onnx_wire.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/half.h"
 #include "graph/model.h"
-#include "io/fileio.h"
 #include "io/filemap.h"
 
 /* The typed field that holds type t's values. */
