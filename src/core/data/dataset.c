@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static const char *const split_names[SPLIT_COUNT] = {
     [SPLIT_CALIB] = "calib",
@@ -35,7 +36,20 @@ void dataset_release(Dataset *d)
     tensor_free(d->aux);
     free(d->x_path);
     free(d->y_path);
+    for (int k = 0; k < DATA_MAX_INPUTS; k++)
+        if (d->map[k])
+            munmap(d->map[k], d->map_bytes[k]);
     memset(d, 0, sizeof *d);
+}
+
+void dataset_adopt_map(Dataset *d, int k, void *addr, size_t bytes)
+{
+    if (!bytes || k < 0 || k >= DATA_MAX_INPUTS)
+        return;
+    if (d->map[k])
+        munmap(d->map[k], d->map_bytes[k]);
+    d->map[k] = addr;
+    d->map_bytes[k] = bytes;
 }
 
 int64_t dataset_len(const Dataset *d)
@@ -305,7 +319,10 @@ static void drop_leading_rows(Tensor *t, int64_t start)
     if (start > len)
         start = len;
     size_t row = (size_t)shape_span(&t->shape, 1, t->shape.ndim) * dtype_size(t->dtype);
-    memmove(t->data, (char *)t->data + (size_t)start * row, (size_t)(len - start) * row);
+    if (!t->owns_data) /* a view (a mapped file): move the view, never write the data */
+        t->data = (char *)t->data + (size_t)start * row;
+    else
+        memmove(t->data, (char *)t->data + (size_t)start * row, (size_t)(len - start) * row);
     t->shape.dim[0] = len - start;
 }
 

@@ -24,6 +24,8 @@ typedef struct Dataset {
     Tensor *y;        /* (N,) i64 or (N, ...) f32, owned; NULL when unlabelled */
     Tensor *aux;      /* (N, ...) f32 task extras (above), owned; NULL when none */
     char *x_path;     /* where it came from, owned */
+    void *map[DATA_MAX_INPUTS];      /* file mappings x[k] views (a large .npy), owned */
+    size_t map_bytes[DATA_MAX_INPUTS];
     char *y_path;
 } Dataset;
 
@@ -32,6 +34,11 @@ const char *split_name(SplitId s);
 int split_find(const char *name);
 
 void dataset_release(Dataset *d);
+/* Hands the mapping [addr, addr + bytes) that x[k] views to d (unmapped by
+ * dataset_release); bytes 0 is ignored. With it, a split larger than memory is read from
+ * the page cache batch by batch: preprocessing that changes values (scale, mean, std, a
+ * dtype conversion) copies what it writes, so only a float32 split used as it is streams. */
+void dataset_adopt_map(Dataset *d, int k, void *addr, size_t bytes);
 int64_t dataset_len(const Dataset *d);
 /* Views of samples [first, first + n) of every input: views[k] and ptrs[k] = &views[k]
  * for k < d->n_x, ready to pass to Executor.forward. */

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "base/memtrack.h"
@@ -61,4 +62,12 @@ QsStatus bench_measure(const Executor *ex, const BenchPasses *b, TaskKind task,
     }
     out->act_peak = memtrack_peak() - base;
     return st;
+}
+
+int64_t bench_peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (int64_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
 }

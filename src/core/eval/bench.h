@@ -43,4 +43,10 @@ typedef struct BenchMeasure {
 QsStatus bench_measure(const Executor *ex, const BenchPasses *b, TaskKind task,
                        const Tensor *ref, const JobCtx *job, BenchMeasure *out, QsError *err);
 
+/* The process's peak resident set since it started, in bytes (getrusage's ru_maxrss):
+ * weights read from a mapped file count once their pages are touched, so this is what a
+ * model of any size really costs, weights, packed caches and activations together. 0 when
+ * the system cannot tell. */
+int64_t bench_peak_rss_bytes(void);
+
 #endif

@@ -1,7 +1,9 @@
 #include "graph/model.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 Model *model_new(void)
 {
@@ -16,6 +18,9 @@ void model_free(Model *m)
         return;
     graph_release(&m->graph);
     free(m->arena);
+    for (int i = 0; i < m->n_maps; i++)
+        munmap(m->maps[i].addr, m->maps[i].bytes);
+    free(m->maps);
     for (int i = 0; i < m->n_meta; i++) {
         free(m->meta[i].key);
         free(m->meta[i].value);
@@ -58,12 +63,48 @@ void model_meta_remove(Model *m, const char *key)
         }
 }
 
+void model_adopt_mapping(Model *m, void *addr, size_t bytes)
+{
+    if (!bytes)
+        return;
+    m->maps = xrealloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *m->maps);
+    m->maps[m->n_maps].addr = addr;
+    m->maps[m->n_maps].bytes = bytes;
+    m->n_maps++;
+}
+
+bool model_maps(const Model *m, const void *p)
+{
+    for (int i = 0; i < m->n_maps; i++) {
+        uintptr_t a = (uintptr_t)m->maps[i].addr, q = (uintptr_t)p;
+        if (q >= a && q - a < m->maps[i].bytes)
+            return true;
+    }
+    return false;
+}
+
+/* A constant that model_pack leaves where it is. */
+static bool stays_mapped(const Model *m, const Value *v)
+{
+    return v->kind == VAL_CONST && !v->data->owns_data && tensor_bytes(v->data) &&
+           model_maps(m, v->data->data);
+}
+
+size_t model_mapped_bytes(const Model *m)
+{
+    size_t n = 0;
+    for (int i = 0; m->n_maps && i < m->graph.n_values; i++)
+        if (stays_mapped(m, &m->graph.values[i]))
+            n += tensor_bytes(m->graph.values[i].data);
+    return n;
+}
+
 QsStatus model_pack(Model *m, QsError *err)
 {
     Graph *g = &m->graph;
     size_t total = 0;
     for (int i = 0; i < g->n_values; i++)
-        if (g->values[i].kind == VAL_CONST)
+        if (g->values[i].kind == VAL_CONST && !stays_mapped(m, &g->values[i]))
             total += (tensor_bytes(g->values[i].data) + 63) & ~(size_t)63;
     void *arena = NULL;
     if (posix_memalign(&arena, 64, total ? total : 64))
@@ -72,7 +113,7 @@ QsStatus model_pack(Model *m, QsError *err)
     size_t off = 0;
     for (int i = 0; i < g->n_values; i++) {
         Tensor *t = g->values[i].data;
-        if (g->values[i].kind != VAL_CONST)
+        if (g->values[i].kind != VAL_CONST || stays_mapped(m, &g->values[i]))
             continue;
         size_t bytes = tensor_bytes(t);
         memcpy((char *)arena + off, t->data, bytes);

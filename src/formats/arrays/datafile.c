@@ -72,6 +72,14 @@ static const DataLoader *datafile_find(const char *path)
 QsStatus datafile_load(const char *spec, const char *default_member, Tensor **out,
                        Tensor **y_out, QsError *err)
 {
+    return datafile_load_mapped(spec, default_member, out, y_out, NULL, err);
+}
+
+QsStatus datafile_load_mapped(const char *spec, const char *default_member, Tensor **out,
+                              Tensor **y_out, FileMap *map, QsError *err)
+{
+    if (map)
+        memset(map, 0, sizeof *map);
     *out = NULL;
     if (y_out)
         *y_out = NULL;
@@ -107,6 +115,9 @@ QsStatus datafile_load(const char *spec, const char *default_member, Tensor **ou
                      list);
     } else if (member && !*member) {
         st = qs_fail(err, QS_EINVAL, "%s: empty member name after ':'", spec);
+    } else if (map && ld->load == datafile_npy) {
+        *out = npy_load_mapped(path, map, err);
+        st = *out ? QS_OK : err->code;
     } else {
         st = ld->load(path, member, default_member, out, y_out, err);
     }

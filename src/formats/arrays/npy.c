@@ -7,12 +7,14 @@
  * only add surface for malformed input. */
 #include "arrays/npy.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/fileio.h"
+#include "io/filemap.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c assumes a little-endian host (data is copied without byte swapping)"
@@ -253,7 +255,9 @@ static uint32_t npy_le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-Tensor *npy_parse(const void *buf, size_t len, const char *what, QsError *err)
+/* Parses buf; with `view`, float32 data at its alignment is not copied: the tensor views
+ * buf (owns_data false). */
+static Tensor *npy_read(const void *buf, size_t len, const char *what, bool view, QsError *err)
 {
     const unsigned char *p = buf;
     if (len < NPY_MAGIC_LEN + 2 || memcmp(p, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
@@ -315,12 +319,17 @@ Tensor *npy_parse(const void *buf, size_t len, const char *what, QsError *err)
                        shape_format(&shape, sbuf, sizeof sbuf), h.descr, need, off), NULL;
     }
 
+    const unsigned char *src = p + off;
+    if (view && ty->dtype == DT_F32 && ty->file_size == 4 && (uintptr_t)src % 4 == 0) {
+        Tensor *v = xmalloc(sizeof *v);
+        *v = tensor_view(DT_F32, shape, (void *)(uintptr_t)src);
+        return v;
+    }
     Tensor *t = tensor_new(ty->dtype, shape, err);
     if (!t) {
         qs_error_prefix(err, "%s", what);
         return NULL;
     }
-    const unsigned char *src = p + off;
     if (ty->file_size == dtype_size(ty->dtype)) {
         memcpy(t->data, src, need);
     } else { /* f8 -> f32; memcpy because the data offset need not be 8-aligned */
@@ -332,6 +341,21 @@ Tensor *npy_parse(const void *buf, size_t len, const char *what, QsError *err)
             dst[i] = (float)d;
         }
     }
+    return t;
+}
+
+Tensor *npy_parse(const void *buf, size_t len, const char *what, QsError *err)
+{
+    return npy_read(buf, len, what, false, err);
+}
+
+Tensor *npy_load_mapped(const char *path, FileMap *map, QsError *err)
+{
+    if (filemap_open(path, map, err))
+        return NULL;
+    Tensor *t = npy_read(map->addr, map->bytes, path, map->bytes >= NPY_MAP_MIN, err);
+    if (!t || t->owns_data || !tensor_bytes(t))
+        filemap_release(map);
     return t;
 }
 

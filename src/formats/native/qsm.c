@@ -4,7 +4,12 @@
  * Loading is two-phase. Phase one reads nothing but the JSON header and checks every
  * length, offset, dtype, shape, name and reference in it, so a hostile file is rejected
  * before any buffer sized from it exists. Phase two allocates the weight arena, copies the
- * tensors and builds the graph through graph.h, which checks again (arity, shapes). */
+ * tensors and builds the graph through graph.h, which checks again (arity, shapes).
+ *
+ * qsm_load maps the file (io/filemap.h) instead of reading it: every tensor whose bytes lie
+ * at its element's alignment in the mapping stays there as a view (the model owns the
+ * mapping), so a multi-gigabyte model loads without a copy; only misaligned tensors are
+ * copied into the arena. */
 #include "native/qsm.h"
 
 #include <cJSON.h>
@@ -17,6 +22,7 @@
 
 #include "base/budget.h"
 #include "io/fileio.h"
+#include "io/filemap.h"
 #include "graph/graph.h"
 #include "ops/op.h"
 #include "base/tensor.h"
@@ -115,6 +121,7 @@ typedef struct TensorEntry {
     bool variant;          /* under "variant/": checked, never loaded */
     bool is_param;
     size_t arena_off;
+    bool in_map;           /* left in the file's mapping (a view), not copied */
 } TensorEntry;
 
 typedef struct InputSpec {
@@ -152,6 +159,7 @@ typedef struct ParseState {
     int *order;            /* topological order of gs.nodes */
     const unsigned char *data; /* the data section, inside the caller's buffer */
     uint64_t data_len;
+    const FileMap *map;    /* the file's mapping holding data (qsm_load), or NULL */
 } ParseState;
 
 static void parse_state_release(ParseState *ps)
@@ -905,6 +913,9 @@ static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
         TensorEntry *t = by_off[i];
         if (t->variant)
             continue;
+        t->in_map = ps->map && t->bytes && (uintptr_t)(ps->data + t->begin) % t->elem == 0;
+        if (t->in_map)
+            continue;
         total = align_up(total, t->elem);
         t->arena_off = total;
         /* Cannot overflow: the sum of sizes is at most the file's length, and padding adds
@@ -916,7 +927,8 @@ static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
     }
     free(by_off);
     /* Never more than the file holds, so only a max_memory set below the file's size
-     * refuses it: the total a file may make qscope allocate stays under max_memory. */
+     * refuses it: the total a file may make qscope allocate stays under max_memory. Mapped
+     * tensors are the file's own bytes and are not charged. */
     Budget budget = budget_for_file((int64_t)ps->data_len);
     if (budget_charge(&budget, (int64_t)total, 1, "weights", e))
         return e->code;
@@ -931,7 +943,7 @@ static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
     m->arena_bytes = total;
     for (int i = 0; i < ps->n_tensors; i++) {
         const TensorEntry *t = &ps->tensors[i];
-        if (!t->variant && t->bytes)
+        if (!t->variant && !t->in_map && t->bytes)
             memcpy((char *)arena + t->arena_off, ps->data + t->begin, t->bytes);
     }
 
@@ -945,7 +957,8 @@ static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
         if (t->variant)
             continue;
         Tensor *view = xmalloc(sizeof *view);
-        *view = tensor_view((DType)t->dtype, t->shape, (char *)arena + t->arena_off);
+        void *at = t->in_map ? (void *)(ps->data + t->begin) : (char *)arena + t->arena_off;
+        *view = tensor_view((DType)t->dtype, t->shape, at);
         st = graph_add_const(g, t->name, view, t->is_param, e);
     }
     for (int k = 0; k < gs->n_nodes && !st; k++) {
@@ -971,11 +984,15 @@ static QsStatus build_model(ParseState *ps, Model **out, QsError *e)
     return QS_OK;
 }
 
-Model *qsm_parse(const void *buf, size_t len, const char *what, QsError *err)
+/* Parses buf; with map (buf is map's memory), tensors may stay in the mapping and the
+ * model takes the mapping over (map->mapped is then cleared). */
+static Model *parse_model(const void *buf, size_t len, FileMap *map, const char *what,
+                          QsError *err)
 {
     QsError e = { 0 };
     ParseState ps;
     memset(&ps, 0, sizeof ps);
+    ps.map = map;
     Model *m = NULL;
     const char *graph_json = NULL;
     if (!parse_header(&ps, buf, len, &graph_json, &e) && !parse_graph(&ps, graph_json, &e))
@@ -985,18 +1002,25 @@ Model *qsm_parse(const void *buf, size_t len, const char *what, QsError *err)
         qs_error_prefix(&e, "%s", what ? what : "qsm");
         if (err)
             *err = e;
+    } else if (map && map->mapped) {
+        model_adopt_mapping(m, map->addr, map->bytes);
+        map->mapped = 0;
     }
     return m;
 }
 
+Model *qsm_parse(const void *buf, size_t len, const char *what, QsError *err)
+{
+    return parse_model(buf, len, NULL, what, err);
+}
+
 Model *qsm_load(const char *path, QsError *err)
 {
-    void *buf;
-    size_t len;
-    if (fileio_read(path, &buf, &len, err))
+    FileMap map;
+    if (filemap_open(path, &map, err))
         return NULL;
-    Model *m = qsm_parse(buf, len, path, err);
-    free(buf);
+    Model *m = parse_model(map.addr, map.bytes, &map, path, err);
+    filemap_release(&map); /* unless the model took it over */
     return m;
 }
 

@@ -10,9 +10,11 @@
 
 /* Loads and validates a model (every length, offset, dtype, shape and node reference is
  * checked before allocating or reading) and finalizes its graph. Caller frees with
- * model_free. NULL with err set ("FILE: what and where") on failure. */
+ * model_free. NULL with err set ("FILE: what and where") on failure. The file is mapped,
+ * not read: tensors at their element's alignment in it stay there (Model.maps), the others
+ * are copied into the model's arena. */
 Model *qsm_load(const char *path, QsError *err);
-/* Parses an in-memory image; `what` names it in messages. */
+/* Parses an in-memory image (every tensor copied); `what` names it in messages. */
 Model *qsm_parse(const void *buf, size_t len, const char *what, QsError *err);
 /* Writes path.tmp, then renames it over path. */
 QsStatus qsm_save(const char *path, const Model *m, QsError *err);

@@ -407,12 +407,15 @@ Model *onnx_parse(const void *buf, size_t len, const char *dir, const char *what
     QsError e = { 0 };
     Ox x;
     memset(&x, 0, sizeof x);
+    OxMaps maps = { 0 };
     x.f.dir = dir;
+    x.f.maps = &maps;
     QsStatus st = ox_read_model(&x.f, buf, len, &e);
     if (!st) {
         x.opset = x.f.opset;
         x.budget = budget_for_file(ox_file_bytes(&x.f, len));
         x.m = model_new();
+        ox_maps_give(&maps, x.m); /* constants may view external data: before model_pack */
         x.g = &x.m->graph;
         st = ox_build(&x, &e);
     }
@@ -430,6 +433,7 @@ Model *onnx_parse(const void *buf, size_t len, const char *dir, const char *what
         model_meta_set(m, "onnx_opset", op);
     }
     ox_release(&x);
+    ox_maps_release(&maps); /* only when reading failed before the model existed */
     return m;
 }
 

@@ -1,16 +1,18 @@
 /* TensorProto into a Tensor (onnx_wire.h): inline raw_data, typed value fields, or external
- * data in a file beside the model, which must stay inside the model's folder. */
+ * data in a file beside the model, which must stay inside the model's folder. External
+ * files are mapped (io/filemap.h), once each: float32 data at its alignment stays there as
+ * a view, so a multi-gigabyte model loads without a copy. */
 #include "onnx/onnx_wire.h"
 
-#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/half.h"
-#include "io/fileio.h"
+#include "graph/model.h"
+#include "io/filemap.h"
 
 /* The typed field that holds type t's values. */
 static uint32_t ox_typed_field(int t)
@@ -89,13 +91,56 @@ static bool ox_safe_location(const char *loc)
     return true;
 }
 
-/* Reads `len` bytes at `off` of dir/loc into a new buffer (caller frees), after checking
- * that the file's real path lies inside dir's. */
-static QsStatus ox_read_external(const char *dir, const char *loc, uint64_t off, uint64_t len,
-                                 bool has_len, const char *tname, uint8_t **out, size_t *out_len,
-                                 QsError *err)
+/* The mapping of the external data file rpath (a real path), mapped on first use. */
+static QsStatus ox_map_of(OxMaps *maps, const char *rpath, const FileMap **out, QsError *err)
 {
-    if (!dir)
+    for (int i = 0; i < maps->n; i++)
+        if (strcmp(maps->paths[i], rpath) == 0) {
+            *out = &maps->maps[i];
+            return QS_OK;
+        }
+    if (maps->n == maps->cap) {
+        maps->cap = maps->cap ? 2 * maps->cap : 4;
+        maps->paths = xrealloc(maps->paths, (size_t)maps->cap * sizeof *maps->paths);
+        maps->maps = xrealloc(maps->maps, (size_t)maps->cap * sizeof *maps->maps);
+    }
+    if (filemap_open(rpath, &maps->maps[maps->n], err))
+        return err->code;
+    maps->paths[maps->n] = xstrdup(rpath);
+    *out = &maps->maps[maps->n++];
+    return QS_OK;
+}
+
+void ox_maps_give(OxMaps *maps, Model *m)
+{
+    for (int i = 0; i < maps->n; i++)
+        if (maps->maps[i].mapped) {
+            model_adopt_mapping(m, maps->maps[i].addr, maps->maps[i].bytes);
+            maps->maps[i].mapped = 0;
+        }
+    ox_maps_release(maps);
+}
+
+void ox_maps_release(OxMaps *maps)
+{
+    for (int i = 0; i < maps->n; i++) {
+        filemap_release(&maps->maps[i]);
+        free(maps->paths[i]);
+    }
+    free(maps->paths);
+    free(maps->maps);
+    memset(maps, 0, sizeof *maps);
+}
+
+/* The `len` bytes at `off` of dir/loc, in place in the file's mapping (of->maps), after
+ * checking that the file's real path lies inside dir's, that it is a regular file and that
+ * the range lies inside it. */
+static QsStatus ox_external_bytes(const OxFile *of, const char *loc, uint64_t off,
+                                  uint64_t len, bool has_len, const char *tname,
+                                  const uint8_t **out, size_t *out_len, QsError *err)
+{
+    const char *dir = of->dir;
+    if (!dir || !of->maps)
         return qs_fail(err, QS_EUNSUPPORTED, "tensor '%s': external data needs the model's "
                        "folder (load the model from a file)", tname);
     if (!ox_safe_location(loc))
@@ -106,7 +151,7 @@ static QsStatus ox_read_external(const char *dir, const char *loc, uint64_t off,
     snprintf(path, plen, "%s/%s", dir, loc);
     QsStatus st = QS_OK;
     char *rdir = realpath(dir, NULL), *rfile = realpath(path, NULL);
-    FILE *fp = NULL;
+    const FileMap *fm = NULL;
     *out = NULL;
     if (!rdir || !rfile) {
         st = qs_fail(err, QS_EIO, "tensor '%s': external data file '%s' not found", tname, loc);
@@ -118,14 +163,11 @@ static QsStatus ox_read_external(const char *dir, const char *loc, uint64_t off,
                      "the model's folder", tname, loc);
         goto cleanup;
     }
-    fp = fileio_open_read(rfile, err);
-    struct stat sb;
-    if (!fp || fstat(fileno(fp), &sb) != 0) {
-        st = fp ? qs_fail(err, QS_EIO, "%s: %s", loc, strerror(errno)) : QS_EIO;
+    if ((st = ox_map_of(of->maps, rfile, &fm, err))) {
         qs_error_prefix(err, "tensor '%s': external data file '%s'", tname, loc);
         goto cleanup;
     }
-    uint64_t size = (uint64_t)sb.st_size;
+    uint64_t size = (uint64_t)fm->bytes;
     if (off > size || (has_len && len > size - off)) {
         st = qs_fail(err, QS_EFORMAT, "tensor '%s': external data range offset %llu length "
                      "%llu is past the end of '%s' (%llu bytes)", tname,
@@ -135,28 +177,9 @@ static QsStatus ox_read_external(const char *dir, const char *loc, uint64_t off,
     }
     if (!has_len)
         len = size - off;
-    if (len > SIZE_MAX - 1) {
-        st = qs_fail(err, QS_ENOMEM, "tensor '%s': external data of %llu bytes", tname,
-                     (unsigned long long)len);
-        goto cleanup;
-    }
-    *out = malloc(len ? (size_t)len : 1);
-    if (!*out) {
-        st = qs_fail(err, QS_ENOMEM, "tensor '%s': cannot allocate %llu bytes of external "
-                     "data", tname, (unsigned long long)len);
-        goto cleanup;
-    }
-    if (fseeko(fp, (off_t)off, SEEK_SET) != 0 || fread(*out, 1, (size_t)len, fp) != len) {
-        free(*out);
-        *out = NULL;
-        st = qs_fail(err, QS_EIO, "tensor '%s': reading external data from '%s' failed", tname,
-                     loc);
-        goto cleanup;
-    }
+    *out = (const uint8_t *)fm->addr + off;
     *out_len = (size_t)len;
 cleanup:
-    if (fp)
-        fclose(fp);
     free(rdir);
     free(rfile);
     free(path);
@@ -168,21 +191,19 @@ typedef struct TensorFields {
     int64_t dims[QS_MAX_DIMS];
     int ndim;
     int64_t dtype, location, typed_count;
-    const uint8_t *raw;      /* raw_data, or the external data read (ext) */
+    const uint8_t *raw;      /* raw_data, or the external data in its file's mapping */
     size_t raw_len;
     bool has_raw, has_typed;
     uint32_t typed_num;      /* the typed field holding the values */
     char *name, *loc;        /* owned */
     uint64_t ext_off, ext_len;
     bool has_ext_len;
-    uint8_t *ext;            /* external data (owned) */
 } TensorFields;
 
 static void tensor_fields_release(TensorFields *tf)
 {
     free(tf->name);
     free(tf->loc);
-    free(tf->ext);
 }
 
 /* One external_data entry (StringStringEntryProto): location, offset or length. */
@@ -283,7 +304,7 @@ static QsStatus tensor_field(const PbReader *r, const PbField *f, TensorFields *
     }
 }
 
-/* Checks what the fields say against each other (and reads external data into tf->raw);
+/* Checks what the fields say against each other (and points tf->raw at external data);
  * *s receives the shape and *bytes its size at 8 bytes an element. */
 static QsStatus tensor_check(const OxFile *of, TensorFields *tf, const char *tn, Shape *s,
                              size_t *bytes, QsError *err)
@@ -313,10 +334,9 @@ static QsStatus tensor_check(const OxFile *of, TensorFields *tf, const char *tn,
         if (!tf->loc)
             return qs_fail(err, QS_EFORMAT, "tensor '%s': external data without a location",
                            tn);
-        if ((st = ox_read_external(of->dir, tf->loc, tf->ext_off, tf->ext_len, tf->has_ext_len,
-                                   tn, &tf->ext, &tf->raw_len, err)))
+        if ((st = ox_external_bytes(of, tf->loc, tf->ext_off, tf->ext_len, tf->has_ext_len,
+                                    tn, &tf->raw, &tf->raw_len, err)))
             return st;
-        tf->raw = tf->ext;
         tf->has_raw = true;
     }
     if (tf->has_raw && tf->has_typed)
@@ -387,6 +407,13 @@ QsStatus ox_read_tensor(const OxFile *of, const PbReader *pr, const PbField *pf,
     size_t bytes;
     if ((st = tensor_check(of, &tf, tn, &s, &bytes, err)))
         goto cleanup;
+    if (tf.location == 1 && tf.dtype == OT_FLOAT && (uintptr_t)tf.raw % sizeof(float) == 0) {
+        /* float32 external data as it lies in the file: a view of the mapping, no copy (the
+         * model takes the mapping over, ox_maps_give; misaligned or other types convert) */
+        t = xmalloc(sizeof *t);
+        *t = tensor_view(DT_F32, s, (void *)(uintptr_t)tf.raw);
+        goto done;
+    }
     t = tensor_new(ox_is_float((int)tf.dtype) ? DT_F32 : DT_I64, s, err);
     if (!t) {
         st = err->code;
@@ -405,6 +432,7 @@ QsStatus ox_read_tensor(const OxFile *of, const PbReader *pr, const PbField *pf,
     } else if (numel > 0 && (st = tensor_typed_values(pr, pf, &tf, t, bytes, tn, err))) {
         goto cleanup;
     }
+done:
     *out = t;
     t = NULL;
     if (name_out) {

@@ -203,7 +203,13 @@ static const char *ensure_const(OxCtx *c, OxVal *v, bool param)
 {
     if (v->in_graph)
         return v->qname;
-    Tensor *t = v->k->dtype == DT_F32 ? tensor_clone(v->k, c->err) : k_to_f32(v->k, c->err);
+    Tensor *t;
+    if (v->k->dtype == DT_F32 && !v->k->owns_data) { /* external data: a view of its mapping */
+        t = xmalloc(sizeof *t);
+        *t = tensor_view(DT_F32, v->k->shape, v->k->data);
+    } else {
+        t = v->k->dtype == DT_F32 ? tensor_clone(v->k, c->err) : k_to_f32(v->k, c->err);
+    }
     if (!t)
         return NULL;
     if (graph_add_const(c->x->g, v->name, t, param && v->from_init && v->k->dtype == DT_F32,

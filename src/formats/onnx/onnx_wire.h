@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/tensor.h"
+#include "io/filemap.h"
 #include "onnx/protobuf.h"
 
 #define OX_MAX_NODES 65536
@@ -85,8 +86,17 @@ typedef struct OxGraph {
     OxInfo *outputs;
 } OxGraph;
 
+/* External data files mapped while reading (onnx_tensor.c), each once: the model takes
+ * them over (ox_maps_give), or they are released with the failed import. */
+typedef struct OxMaps {
+    int n, cap;
+    char **paths;            /* real paths */
+    FileMap *maps;
+} OxMaps;
+
 typedef struct OxFile {
     const char *dir;         /* external data folder, or NULL */
+    OxMaps *maps;            /* where external data files are mapped; NULL: refused */
     int64_t ir_version;
     int opset;               /* default domain; 0 when not imported */
     OxGraph g;
@@ -108,9 +118,16 @@ QsStatus ox_read_model(OxFile *of, const uint8_t *buf, size_t len, QsError *err)
 void ox_graph_free(OxGraph *g);
 
 /* A TensorProto (field pf of pr) into a new f32 (float types) or i64 (integer and bool
- * types) tensor; *name_out (when not NULL) receives its name. onnx_tensor.c. */
+ * types) tensor; float32 external data is a view into its file's mapping in of->maps
+ * (owns_data false); *name_out (when not NULL) receives its name. onnx_tensor.c. */
 QsStatus ox_read_tensor(const OxFile *of, const PbReader *pr, const PbField *pf, Tensor **out,
                         char **name_out, QsError *err);
+
+/* Hands every mapping to m (model_adopt_mapping) and empties maps; ox_maps_release
+ * unmaps them instead. */
+struct Model;
+void ox_maps_give(OxMaps *maps, struct Model *m);
+void ox_maps_release(OxMaps *maps);
 
 /* Field readers shared by onnx_wire.c and onnx_tensor.c. A string field: length-delimited,
  * at most OX_MAX_NAME bytes, no NUL inside, valid UTF-8, and for names (node, value,

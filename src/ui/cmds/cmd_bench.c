@@ -23,6 +23,13 @@ typedef struct BenchDevice {
     bool io_int8;
 } BenchDevice;
 
+/* The process's peak memory so far and the float weights left in the model's file. */
+static void bench_memory_fields(const Model *m, Result *r)
+{
+    result_int(r, "peak_rss_bytes", bench_peak_rss_bytes());
+    result_int(r, "mapped_weight_bytes", (int64_t)model_mapped_bytes(m));
+}
+
 /* The old single-plan bench: the current plan, as every other command runs it; with a
  * target, its device profile's estimate, arena and size too. */
 static QsStatus bench_current(App *app, const BenchPasses *b, const BenchDevice *dev, Result *r,
@@ -46,6 +53,7 @@ static QsStatus bench_current(App *app, const BenchPasses *b, const BenchDevice 
         result_float(r, "ms_per_sample_min", 1e3 * t.min / (double)b->n, RS_PLAIN);
         result_float(r, "ms_per_sample_max", 1e3 * t.max / (double)b->n, RS_PLAIN);
         result_float(r, "samples_per_s", (double)b->n / t.median, RS_PLAIN);
+        bench_memory_fields(s->model, r);
     }
     if (!st && dev->t) {
         double est;
@@ -309,6 +317,7 @@ static QsStatus bench_table(App *app, const char *list, const BenchPasses *b,
     result_str(r, "wgran", gran == 1 ? "tensor" : "channel");
     result_int(r, "params", graph_param_count(&s->model->graph));
     result_str(r, "metric", score_metric_name(task));
+    bench_memory_fields(s->model, r);
     return QS_OK;
 }
 

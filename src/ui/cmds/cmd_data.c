@@ -72,9 +72,12 @@ static QsStatus load_inputs(const Session *s, const char *xspec, Dataset *d, Ten
 {
     const Graph *g = s->model ? &s->model->graph : NULL;
     if (!g || g->n_inputs <= 1) {
-        if (datafile_load(xspec, "x", &d->x[0], csv_y, err))
+        FileMap map;
+        if (datafile_load_mapped(xspec, "x", &d->x[0], csv_y, &map, err))
             return err->code;
         d->n_x = 1;
+        if (map.mapped) /* a large float32 .npy: read batch by batch from the page cache */
+            dataset_adopt_map(d, 0, map.addr, map.bytes);
         return QS_OK;
     }
     if (!fileio_has_suffix(xspec, ".npz"))

@@ -410,7 +410,8 @@ const CmdDef cmd_table[] = {
       .summary = "Time the model's forward pass over a split on this machine: median "
                  "milliseconds per sample with min and max. With precisions=, one table "
                  "with a row per precision: model file size, weights, measured activation "
-                 "memory and peak, latency and the metric.",
+                 "memory and peak, latency and the metric. Always the process's peak "
+                 "resident memory and the weights read in place from the model's file.",
       .example = "bench precisions=fp32,fp16,int8-dyn n=500 batch=1 repeat=5",
       .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = bench_opts, .run = cmd_bench },
