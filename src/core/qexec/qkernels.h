@@ -75,6 +75,17 @@ void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requan
                        const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
                        SimdLevel level);
 
+/* A row of n accumulators of one channel (constants r, lane 0 of v) requantized into runs
+ * of a plane: accumulator t goes to column p = p0 + t, stored at y + (p / hw) ys + p % hw
+ * (a channel's plane in consecutive samples, ys apart). The same integers as
+ * qk_requant_row. */
+void qk_requant_runs(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, int64_t corr,
+                     const Requant *r, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                     int8_t *y, int64_t ys, SimdLevel level);
+void qk_requant_runs_avx512(const int32_t *acc, int64_t n, int64_t p0, int64_t hw,
+                            int64_t corr, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                            int8_t *y, int64_t ys);
+
 /* The int8 Add of n elements under the qscope rule (ad->rule == TADD_EXACT, out: the
  * output's parameters; qkernels_add.c), target_add_apply's integers; level picks the
  * version (the AVX-512 one lives with the requantization lanes, in

@@ -128,21 +128,38 @@ qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
     }
 }
 
-/* rule is a constant in each caller, so each loop keeps only its rule's steps. */
-QR_INLINE void qr_row(int rule, const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
-                      int32_t z, int32_t lo, int32_t hi, int8_t *y)
+/* Lane 0 of v (one channel's constants) in every lane. */
+QR_INLINE QrLanes qr_lanes_of(const QkRqVec *v)
 {
     QrLanes L = {
         .m0 = _mm512_set1_epi64(v->m0[0]), .a = _mm512_set1_epi64(v->a[0]),
         .b = _mm512_set1_epi64(v->b[0]),   .c = _mm512_set1_epi64(v->c[0]),
         .d = _mm512_set1_epi64(v->d[0]),   .scale = _mm256_set1_ps(v->scale[0]),
     };
+    return L;
+}
+
+/* The int8 results of 16 accumulators of one channel (mask m): byte k is acc[k]'s. The
+ * bytes are narrowed in registers and stored by the caller (a narrowing store to memory
+ * is slow on some cores). */
+QR_INLINE __m128i qr_one16(int rule, const int32_t *acc, __mmask16 m, __m512i vc,
+                           const QrLanes *L, int32_t z, int32_t lo, int32_t hi)
+{
+    return qr_row16(rule, acc, m, vc, vc, L, L, z, lo, hi);
+}
+
+/* rule is a constant in each caller, so each loop keeps only its rule's steps. */
+QR_INLINE void qr_row(int rule, const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
+                      int32_t z, int32_t lo, int32_t hi, int8_t *y)
+{
+    const QrLanes L = qr_lanes_of(v);
     const __m512i vc = _mm512_set1_epi64(corr);
-    for (int64_t i = 0; i < n; i += 8) {
-        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-        __m512i a = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + i)),
-                                     vc);
-        _mm512_mask_cvtepi64_storeu_epi8(y + i, m, qr_lanes(rule, a, &L, z, lo, hi));
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(y + i), qr_one16(rule, acc + i, 0xffff, vc, &L, z, lo, hi));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm_mask_storeu_epi8(y + i, m, qr_one16(rule, acc + i, m, vc, &L, z, lo, hi));
     }
 }
 
@@ -159,6 +176,61 @@ qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec
         break;
     default:
         qr_row(QRQ_Q31_EVEN, acc, n, corr, v, z, lo, hi, y);
+        break;
+    }
+}
+
+/* 16 accumulators at a time; their results are stored piece by piece, one masked store
+ * per run they meet, the store's base moved back so that lane k lands on its column. */
+QR_INLINE void qr_runs(int rule, const int32_t *acc, int64_t n, int64_t p0, int64_t hw,
+                       int64_t corr, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                       int8_t *y, int64_t ys)
+{
+    const QrLanes L = qr_lanes_of(v);
+    const __m512i vc = _mm512_set1_epi64(corr);
+    uintptr_t yr = (uintptr_t)(y + p0 / hw * ys);
+    int64_t p = p0 % hw;
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t lim = n - i < 16 ? n - i : 16;
+        __mmask16 m = (__mmask16)((1u << lim) - 1);
+        __m128i q = qr_one16(rule, acc + i, m, vc, &L, z, lo, hi);
+        if (p + lim <= hw) { /* the common case: one run */
+            _mm_mask_storeu_epi8((void *)(yr + (uintptr_t)p), m, q);
+            p += lim;
+            if (p == hw) {
+                p = 0;
+                yr += (uintptr_t)ys;
+            }
+            continue;
+        }
+        for (int64_t k = 0; k < lim;) {
+            int64_t len = hw - p < lim - k ? hw - p : lim - k;
+            __mmask16 sm = (__mmask16)(((1u << len) - 1) << k);
+            _mm_mask_storeu_epi8((void *)(yr + (uintptr_t)p - (uintptr_t)k), sm, q);
+            k += len;
+            p += len;
+            if (p == hw) {
+                p = 0;
+                yr += (uintptr_t)ys;
+            }
+        }
+    }
+}
+
+__attribute__((target(QR_TARGET))) void
+qk_requant_runs_avx512(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, int64_t corr,
+                       const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                       int64_t ys)
+{
+    switch (v->rule) {
+    case QRQ_FP32:
+        qr_runs(QRQ_FP32, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
+        break;
+    case QRQ_GEMMLOWP:
+        qr_runs(QRQ_GEMMLOWP, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
+        break;
+    default:
+        qr_runs(QRQ_Q31_EVEN, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
         break;
     }
 }
