@@ -86,6 +86,18 @@ void qk_requant_runs_avx512(const int32_t *acc, int64_t n, int64_t p0, int64_t h
                             int64_t corr, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
                             int8_t *y, int64_t ys);
 
+/* np consecutive channels' planes of ohw accumulators each, contiguous in acc and in y
+ * (one sample's planes of a depthwise conv): acc[k ohw + p] -> y[k ohw + p] under channel
+ * k's constants (rq[k], lane k of v) and bias corr[k]. The same integers as
+ * qk_requant_row; small planes share vectors (a plane per call would cost more than its
+ * few lanes). */
+void qk_requant_planes(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
+                       const Requant *rq, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                       int8_t *y, SimdLevel level);
+void qk_requant_planes_avx512(const int32_t *acc, int64_t np, int64_t ohw,
+                              const int32_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                              int32_t hi, int8_t *y);
+
 /* The int8 Add of n elements under the qscope rule (ad->rule == TADD_EXACT, out: the
  * output's parameters; qkernels_add.c), target_add_apply's integers; level picks the
  * version (the AVX-512 one lives with the requantization lanes, in

@@ -271,12 +271,9 @@ static void ql_unit_dw_flat(const QlRun *R, int64_t un, char *buf)
     int32_t *acc = (int32_t *)buf;
     qk_dw_block(f, R->x + (b * d->c + o0) * d->h * d->w, u->wq + o0 * f->taps, np,
                 u->in_qp.zero_point, acc);
-    for (int64_t k = 0; k < np; k++) {
-        int64_t c = o0 + k;
-        QkRqVec rv = qk_rqvec_at(u->rv, c);
-        qk_requant_row_at(acc + k * ohw, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point,
-                          u->lo, u->hi, R->y + (b * d->oc + c) * ohw, simd_level());
-    }
+    QkRqVec rv = qk_rqvec_at(u->rv, o0);
+    qk_requant_planes(acc, np, ohw, u->bq + o0, u->rq + o0, &rv, u->out_qp.zero_point, u->lo,
+                      u->hi, R->y + (b * d->oc + o0) * ohw, simd_level());
 }
 
 static void ql_part(void *ctx, int64_t begin, int64_t end)

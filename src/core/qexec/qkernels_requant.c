@@ -204,3 +204,20 @@ void qk_requant_runs(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, int6
         t += len;
     }
 }
+
+void qk_requant_planes(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
+                       const Requant *rq, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                       int8_t *y, SimdLevel level)
+{
+#if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && v->rule >= 0) {
+        qk_requant_planes_avx512(acc, np, ohw, corr, v, z, lo, hi, y);
+        return;
+    }
+#else
+    (void)v;
+    (void)level;
+#endif
+    for (int64_t k = 0; k < np; k++)
+        qk_requant_row(acc + k * ohw, 1, ohw, corr[k], rq[k], z, lo, hi, y + k * ohw, 1);
+}

@@ -180,6 +180,82 @@ qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec
     }
 }
 
+/* Planes smaller than a vector that divide it (ohw 1, 2, 4, 8): lane k of a vector of 16
+ * outputs belongs to channel k / ohw of the vector's first, so each half's constants are
+ * 8 channels' lanes permuted into place. */
+QR_INLINE void qr_planes_small(int rule, const int32_t *acc, int64_t np, int64_t ohw,
+                               const int32_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                               int32_t hi, int8_t *y)
+{
+    const int64_t n = np * ohw, per = 16 / ohw;
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i sh = _mm512_set1_epi64(ohw == 1 ? 0 : ohw == 2 ? 1 : ohw == 4 ? 2 : 3);
+    for (int64_t i = 0, cb = 0; i < n; i += 16, cb += per) {
+        int64_t lim = n - i < 16 ? n - i : 16;
+        __mmask16 m = (__mmask16)((1u << lim) - 1);
+        __m128i q[2];
+        for (int h = 0; h < 2; h++) {
+            /* half h: lanes 8h .. 8h + 7, channels from cb + 8h / ohw */
+            int64_t c0 = cb + 8 * h / ohw;
+            __m512i idx = _mm512_sub_epi64(
+                _mm512_srlv_epi64(_mm512_add_epi64(lane, _mm512_set1_epi64(8 * h)), sh),
+                _mm512_set1_epi64(8 * h / ohw));
+            int64_t left = np - c0;
+            __mmask8 cm = left >= 8 ? 0xff : left > 0 ? (__mmask8)((1u << left) - 1) : 0;
+            QrLanes L;
+            qr_load_lanes(v, c0, cm, &L);
+            L.m0 = _mm512_permutexvar_epi64(idx, L.m0);
+            L.a = _mm512_permutexvar_epi64(idx, L.a);
+            L.b = _mm512_permutexvar_epi64(idx, L.b);
+            L.c = _mm512_permutexvar_epi64(idx, L.c);
+            L.d = _mm512_permutexvar_epi64(idx, L.d);
+            L.scale = _mm256_permutexvar_ps(_mm512_cvtepi64_epi32(idx), L.scale);
+            __m512i vc = _mm512_permutexvar_epi64(
+                idx, _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(cm, corr + c0)));
+            __mmask8 am = (__mmask8)(m >> (8 * h));
+            __m512i a = _mm512_add_epi64(
+                _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(am, acc + i + 8 * h)), vc);
+            q[h] = _mm512_cvtepi64_epi8(qr_lanes(rule, a, &L, z, lo, hi));
+        }
+        __m128i r = _mm_unpacklo_epi64(q[0], q[1]);
+        if (lim == 16)
+            _mm_storeu_si128((__m128i *)(y + i), r);
+        else
+            _mm_mask_storeu_epi8(y + i, m, r);
+    }
+}
+
+QR_INLINE void qr_planes(int rule, const int32_t *acc, int64_t np, int64_t ohw,
+                         const int32_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                         int32_t hi, int8_t *y)
+{
+    if (ohw < 16 && 16 % ohw == 0) {
+        qr_planes_small(rule, acc, np, ohw, corr, v, z, lo, hi, y);
+        return;
+    }
+    for (int64_t k = 0; k < np; k++) {
+        QkRqVec w = qk_rqvec_at(v, k);
+        qr_row(rule, acc + k * ohw, ohw, corr[k], &w, z, lo, hi, y + k * ohw);
+    }
+}
+
+__attribute__((target(QR_TARGET))) void
+qk_requant_planes_avx512(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
+                         const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y)
+{
+    switch (v->rule) {
+    case QRQ_FP32:
+        qr_planes(QRQ_FP32, acc, np, ohw, corr, v, z, lo, hi, y);
+        break;
+    case QRQ_GEMMLOWP:
+        qr_planes(QRQ_GEMMLOWP, acc, np, ohw, corr, v, z, lo, hi, y);
+        break;
+    default:
+        qr_planes(QRQ_Q31_EVEN, acc, np, ohw, corr, v, z, lo, hi, y);
+        break;
+    }
+}
+
 /* 16 accumulators at a time; their results are stored piece by piece, one masked store
  * per run they meet, the store's base moved back so that lane k lands on its column. */
 QR_INLINE void qr_runs(int rule, const int32_t *acc, int64_t n, int64_t p0, int64_t hw,
@@ -195,7 +271,10 @@ QR_INLINE void qr_runs(int rule, const int32_t *acc, int64_t n, int64_t p0, int6
         __mmask16 m = (__mmask16)((1u << lim) - 1);
         __m128i q = qr_one16(rule, acc + i, m, vc, &L, z, lo, hi);
         if (p + lim <= hw) { /* the common case: one run */
-            _mm_mask_storeu_epi8((void *)(yr + (uintptr_t)p), m, q);
+            if (lim == 16) /* masked byte stores are slow on some cores */
+                _mm_storeu_si128((__m128i *)(yr + (uintptr_t)p), q);
+            else
+                _mm_mask_storeu_epi8((void *)(yr + (uintptr_t)p), m, q);
             p += lim;
             if (p == hw) {
                 p = 0;
