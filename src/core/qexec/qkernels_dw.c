@@ -106,6 +106,10 @@ void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level)
 {
 #if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && a->w.sw <= 2 && a->w.kw <= DWF_MAX_TAPS) {
+        qk_dw_direct_avx512(a, d, xp, wk, zp, acc);
+        return;
+    }
     if (pad && level >= SIMD_AVX2 && a->w.sw <= 2) {
         qk_dw_pad(a, d, xp, (int8_t)zp, pad);
         if (level >= SIMD_AVX512)

@@ -43,6 +43,71 @@ qk_dw_padded_avx512(const ConvAttrs *a, const CDims *d, const int8_t *pad, const
     }
 }
 
+/* Lanes [klo, khi) of a vector of outputs from column ow0 whose tap at column offset off
+ * (input column ow0 sw + k sw + off for lane k) reads inside 0 .. w - 1, at most left
+ * lanes: the lane mask, and the mask of the bytes a load from column ow0 sw + off reads
+ * (sw 1: a byte per lane; sw 2: bytes 2 klo .. 2 khi - 2, the odd ones between dropped). */
+static inline void qd_masks(int64_t ow0, int64_t sw, int64_t off, int64_t w, int64_t left,
+                            __mmask16 *lanes, __mmask32 *bytes)
+{
+    int64_t c0 = ow0 * sw + off;
+    int64_t klo = c0 < 0 ? (-c0 + sw - 1) / sw : 0;
+    int64_t khi = w - c0 <= 0 ? 0 : (w - c0 + sw - 1) / sw;
+    khi = khi < left ? khi : left;
+    if (khi <= klo) {
+        *lanes = 0;
+        *bytes = 0;
+        return;
+    }
+    *lanes = (__mmask16)(((1u << khi) - 1) & ~((1u << klo) - 1));
+    int64_t b0 = klo * sw, b1 = (khi - 1) * sw + 1;
+    *bytes = (__mmask32)(((b1 >= 32 ? 0xffffffffu : (1u << b1) - 1)) & ~((1u << b0) - 1));
+}
+
+/* The plane straight from the input, strides 1 and 2: taps outside the input are skipped
+ * (a row) or masked off (lanes, which load nothing and subtract nothing), as the
+ * reference skips them; the padded copy's zp would add (zp - zp) w = 0. Loads never touch
+ * a byte their mask drops. */
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
+                    int32_t zp, int32_t *acc)
+{
+    const int64_t sw = a->w.sw, kw = a->w.kw;
+    const __m512i vz = _mm512_set1_epi32(zp);
+    __mmask16 lm[DWF_MAX_TAPS];
+    __mmask32 bm[DWF_MAX_TAPS];
+    for (int64_t ow = 0; ow < d->ow; ow += 16) {
+        int64_t left = d->ow - ow < 16 ? d->ow - ow : 16;
+        for (int64_t j = 0; j < kw; j++)
+            qd_masks(ow, sw, j * a->w.dw - a->w.pl, d->w, left, &lm[j], &bm[j]);
+        const __mmask16 out = (__mmask16)((1u << left) - 1);
+        for (int64_t oh = 0; oh < d->oh; oh++) {
+            __m512i s = _mm512_setzero_si512();
+            for (int64_t i = 0; i < a->w.kh; i++) {
+                int64_t ih = oh * a->w.sh + i * a->w.dh - a->w.pt;
+                if (ih < 0 || ih >= d->h)
+                    continue;
+                uintptr_t row = (uintptr_t)(xp + ih * d->w) + (uintptr_t)(ow * sw - a->w.pl);
+                for (int64_t j = 0; j < kw; j++) {
+                    const void *p = (const void *)(row + (uintptr_t)(j * a->w.dw));
+                    __m512i v;
+                    if (sw == 1)
+                        v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lm[j], p));
+                    else
+                        v = _mm512_srai_epi32(
+                            _mm512_slli_epi32(
+                                _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(bm[j], p)), 24),
+                            24);
+                    v = _mm512_maskz_sub_epi32(lm[j], v, vz);
+                    s = _mm512_add_epi32(
+                        s, _mm512_mullo_epi32(v, _mm512_set1_epi32(wk[i * kw + j])));
+                }
+            }
+            _mm512_mask_storeu_epi32(acc + oh * d->ow + ow, out, s);
+        }
+    }
+}
+
 /* The flat map (kern/dwconv_flat.h, stride 1 and the same size): 16 outputs of a block of
  * planes per vector, a masked byte load per tap at the tap's shift (lanes outside the
  * input load nothing and subtract nothing: (x - zp) is 0 there, as the reference skips

@@ -125,7 +125,8 @@ typedef struct QlRun {
     const LinUnit *u;
     QlCut cut;
     CDims d;                /* conv, DW */
-    const DwFlat *flat;     /* DW across planes: units are blocks x samples; else NULL */
+    const DwFlat *flat;     /* DW across planes; else NULL (a plane at a time) */
+    int64_t dw_planes;      /* DW: planes per unit (a block of one sample) */
     const int8_t *x;
     int8_t *y;
     char *scratch;
@@ -244,23 +245,27 @@ static void ql_unit_conv(const QlRun *R, int64_t un, char *buf)
     ql_flush_conv(&e);
 }
 
-/* One (sample, channel) plane; the zero point is subtracted per tap, so only the bias is
- * added. */
+/* Block un / N of sample un % N, a plane at a time, then requantized at once; the zero
+ * point is subtracted per tap, so only the bias is added. */
 static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
 {
     const LinUnit *u = R->u;
     const CDims *d = &R->d;
-    int64_t b = un / d->oc, c = un % d->oc, ohw = d->oh * d->ow;
+    int64_t b = un % d->n, o0 = un / d->n * R->dw_planes, ohw = d->oh * d->ow;
+    int64_t np = d->oc - o0 < R->dw_planes ? d->oc - o0 : R->dw_planes;
     int64_t kk = u->ca.w.kh * u->ca.w.kw;
     int32_t *acc = (int32_t *)buf;
-    qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
-                u->in_qp.zero_point, acc, (int8_t *)buf + R->cut.col_bytes, simd_level());
-    QkRqVec rv = qk_rqvec_at(u->rv, c);
-    qk_requant_row_at(acc, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point, u->lo, u->hi,
-                      R->y + (b * d->oc + c) * ohw, simd_level());
+    for (int64_t c = o0; c < o0 + np; c++)
+        qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
+                    u->in_qp.zero_point, acc + (c - o0) * ohw,
+                    (int8_t *)buf + R->cut.col_bytes, simd_level());
+    QkRqVec rv = qk_rqvec_at(u->rv, o0);
+    qk_requant_planes(acc, np, ohw, u->bq + o0, u->rq + o0, &rv, u->out_qp.zero_point, u->lo,
+                      u->hi, R->y + (b * d->oc + o0) * ohw, simd_level());
 }
 
-/* Block un / N of sample un % N (block-major, as the float path) across planes. */
+/* Block un / N of sample un % N (block-major, as the float path) across planes: as many
+ * planes as the map's block (R->dw_planes). */
 static void ql_unit_dw_flat(const QlRun *R, int64_t un, char *buf)
 {
     const LinUnit *u = R->u;
@@ -313,9 +318,11 @@ void qk_lin_q_int(const Step *s, StepIO *io)
             R.cut = p;
     }
     DwFlat flat;
-    if (R.u->kind == LIN_DW && qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat)) {
-        R.flat = &flat;
-        R.cut.units = (R.d.oc + flat.planes - 1) / flat.planes * R.d.n;
+    if (R.u->kind == LIN_DW) { /* blocks of planes, as the scratch's int32 rows hold */
+        if (qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat))
+            R.flat = &flat;
+        R.dw_planes = R.flat ? flat.planes : qk_dw_block_planes(&R.u->ca, &R.d);
+        R.cut.units = (R.d.oc + R.dw_planes - 1) / R.dw_planes * R.d.n;
     }
     R.x = io->in[0]->data;
     R.y = io->out.data;
