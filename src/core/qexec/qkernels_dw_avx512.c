@@ -7,6 +7,10 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <stdbool.h>
+
+#define QD_TARGET "avx512f,avx512bw,avx512dq,avx512vl"
+#define QD_INLINE static inline __attribute__((always_inline, target(QD_TARGET)))
 
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
 qk_dw_padded_avx512(const ConvAttrs *a, const CDims *d, const int8_t *pad, const int8_t *wk,
@@ -64,16 +68,40 @@ static inline void qd_masks(int64_t ow0, int64_t sw, int64_t off, int64_t w, int
     *bytes = (__mmask32)(((b1 >= 32 ? 0xffffffffu : (1u << b1) - 1)) & ~((1u << b0) - 1));
 }
 
-/* The plane straight from the input, strides 1 and 2: taps outside the input are skipped
- * (a row) or masked off (lanes, which load nothing and subtract nothing), as the
- * reference skips them; the padded copy's zp would add (zp - zp) w = 0. Loads never touch
- * a byte their mask drops. */
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+/* One tap's (x - zp) for 16 outputs as int16 lanes (|x - zp| <= 255), 0 in lanes whose
+ * column is outside the input. */
+QD_INLINE __m256i qd_tap16(const void *p, int64_t sw, __mmask16 lm, __mmask32 bm, __m256i vz)
+{
+    __m256i v;
+    if (sw == 1)
+        v = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(lm, p));
+    else /* the even bytes, sign-extended */
+        v = _mm256_srai_epi16(_mm256_slli_epi16(_mm256_maskz_loadu_epi8(bm, p), 8), 8);
+    return _mm256_maskz_sub_epi16(lm, v, vz);
+}
+
+/* Two taps' int16 lanes times their weights, added into the int32 sums: vpmaddwd on the
+ * lanes interleaved in pairs, so s0 holds outputs 0-3 and 8-11 and s1 outputs 4-7 and
+ * 12-15 (each product <= 255 * 128, a pair's sum exact in int32). */
+QD_INLINE void qd_pair(__m256i a, __m256i b, int32_t wa, int32_t wb, __m256i *s0, __m256i *s1)
+{
+    const __m256i w = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)(int16_t)wa |
+                                                  ((uint32_t)(uint16_t)(int16_t)wb << 16)));
+    *s0 = _mm256_add_epi32(*s0, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
+    *s1 = _mm256_add_epi32(*s1, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
+}
+
+/* The plane straight from the input, strides 1 and 2, 16 outputs of a row per pair of
+ * 256-bit sums: taps outside the input are skipped (a row) or masked off (lanes, which load
+ * nothing and subtract nothing), as the reference skips them; the padded copy's zp would
+ * add (zp - zp) w = 0. Loads never touch a byte their mask drops. Integer sums in any
+ * order: the reference's integers. */
+__attribute__((target(QD_TARGET))) void
 qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                     int32_t zp, int32_t *acc)
 {
     const int64_t sw = a->w.sw, kw = a->w.kw;
-    const __m512i vz = _mm512_set1_epi32(zp);
+    const __m256i vz = _mm256_set1_epi16((int16_t)zp);
     __mmask16 lm[DWF_MAX_TAPS];
     __mmask32 bm[DWF_MAX_TAPS];
     for (int64_t ow = 0; ow < d->ow; ow += 16) {
@@ -82,28 +110,32 @@ qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const 
             qd_masks(ow, sw, j * a->w.dw - a->w.pl, d->w, left, &lm[j], &bm[j]);
         const __mmask16 out = (__mmask16)((1u << left) - 1);
         for (int64_t oh = 0; oh < d->oh; oh++) {
-            __m512i s = _mm512_setzero_si512();
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256(), held = s0;
+            int32_t wheld = 0;
+            bool holding = false;
             for (int64_t i = 0; i < a->w.kh; i++) {
                 int64_t ih = oh * a->w.sh + i * a->w.dh - a->w.pt;
                 if (ih < 0 || ih >= d->h)
                     continue;
                 uintptr_t row = (uintptr_t)(xp + ih * d->w) + (uintptr_t)(ow * sw - a->w.pl);
                 for (int64_t j = 0; j < kw; j++) {
-                    const void *p = (const void *)(row + (uintptr_t)(j * a->w.dw));
-                    __m512i v;
-                    if (sw == 1)
-                        v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lm[j], p));
-                    else
-                        v = _mm512_srai_epi32(
-                            _mm512_slli_epi32(
-                                _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(bm[j], p)), 24),
-                            24);
-                    v = _mm512_maskz_sub_epi32(lm[j], v, vz);
-                    s = _mm512_add_epi32(
-                        s, _mm512_mullo_epi32(v, _mm512_set1_epi32(wk[i * kw + j])));
+                    __m256i v = qd_tap16((const void *)(row + (uintptr_t)(j * a->w.dw)), sw,
+                                         lm[j], bm[j], vz);
+                    if (holding)
+                        qd_pair(held, v, wheld, wk[i * kw + j], &s0, &s1);
+                    else {
+                        held = v;
+                        wheld = wk[i * kw + j];
+                    }
+                    holding = !holding;
                 }
             }
-            _mm512_mask_storeu_epi32(acc + oh * d->ow + ow, out, s);
+            if (holding)
+                qd_pair(held, _mm256_setzero_si256(), wheld, 0, &s0, &s1);
+            int32_t *ar = acc + oh * d->ow + ow;
+            _mm256_mask_storeu_epi32(ar, (__mmask8)out, _mm256_permute2x128_si256(s0, s1, 0x20));
+            _mm256_mask_storeu_epi32(ar + 8, (__mmask8)(out >> 8),
+                                     _mm256_permute2x128_si256(s0, s1, 0x31));
         }
     }
 }
