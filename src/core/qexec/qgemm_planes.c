@@ -67,9 +67,10 @@ __attribute__((target(QP_T512))) static void qp_pack512(const int8_t *x, int64_t
                 const __mmask16 lm = (__mmask16)((1u << g->len) - 1);
                 const int8_t *p = g->src + k * hw;
                 __m128i r[4];
-                for (int j = 0; j < 4; j++)
-                    r[j] = k + j < K ? _mm_maskz_loadu_epi8(lm, p + j * hw)
-                                     : _mm_setzero_si128();
+                for (int j = 0; j < 4; j++) /* masked loads are slow on some cores */
+                    r[j] = k + j >= K         ? _mm_setzero_si128()
+                           : g->len == QP_SLOT ? _mm_loadu_si128((const __m128i *)(p + j * hw))
+                                               : _mm_maskz_loadu_epi8(lm, p + j * hw);
                 __m128i a0 = _mm_unpacklo_epi8(r[0], r[1]), a1 = _mm_unpackhi_epi8(r[0], r[1]);
                 __m128i b0 = _mm_unpacklo_epi8(r[2], r[3]), b1 = _mm_unpackhi_epi8(r[2], r[3]);
                 __m512i v = _mm512_castsi128_si512(_mm_unpacklo_epi16(a0, b0));

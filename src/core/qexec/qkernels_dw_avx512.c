@@ -54,9 +54,10 @@ qk_dw_padded_avx512(const ConvAttrs *a, const CDims *d, const int8_t *pad, const
 static inline void qd_masks(int64_t ow0, int64_t sw, int64_t off, int64_t w, int64_t left,
                             __mmask16 *lanes, __mmask32 *bytes)
 {
+    const int sh = sw == 2; /* sw is 1 or 2: shifts, not divisions */
     int64_t c0 = ow0 * sw + off;
-    int64_t klo = c0 < 0 ? (-c0 + sw - 1) / sw : 0;
-    int64_t khi = w - c0 <= 0 ? 0 : (w - c0 + sw - 1) / sw;
+    int64_t klo = c0 < 0 ? (-c0 + sw - 1) >> sh : 0;
+    int64_t khi = w - c0 <= 0 ? 0 : (w - c0 + sw - 1) >> sh;
     khi = khi < left ? khi : left;
     if (khi <= klo) {
         *lanes = 0;
@@ -69,14 +70,22 @@ static inline void qd_masks(int64_t ow0, int64_t sw, int64_t off, int64_t w, int
 }
 
 /* One tap's (x - zp) for 16 outputs as int16 lanes (|x - zp| <= 255), 0 in lanes whose
- * column is outside the input. */
-QD_INLINE __m256i qd_tap16(const void *p, int64_t sw, __mmask16 lm, __mmask32 bm, __m256i vz)
+ * column is outside the input. plain: all 16 sw bytes from p are inside the plane, so a
+ * plain load may read them (masked loads are slow on some cores); bytes of other rows land
+ * in lanes the mask zeroes. */
+QD_INLINE __m256i qd_tap16(const void *p, int64_t sw, bool plain, __mmask16 lm, __mmask32 bm,
+                           __m256i vz)
 {
     __m256i v;
     if (sw == 1)
-        v = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(lm, p));
+        v = _mm256_cvtepi8_epi16(plain ? _mm_loadu_si128((const __m128i *)p)
+                                       : _mm_maskz_loadu_epi8(lm, p));
     else /* the even bytes, sign-extended */
-        v = _mm256_srai_epi16(_mm256_slli_epi16(_mm256_maskz_loadu_epi8(bm, p), 8), 8);
+        v = _mm256_srai_epi16(
+            _mm256_slli_epi16(plain ? _mm256_loadu_si256((const __m256i *)p)
+                                    : _mm256_maskz_loadu_epi8(bm, p),
+                              8),
+            8);
     return _mm256_maskz_sub_epi16(lm, v, vz);
 }
 
@@ -100,7 +109,7 @@ __attribute__((target(QD_TARGET))) void
 qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                     int32_t zp, int32_t *acc)
 {
-    const int64_t sw = a->w.sw, kw = a->w.kw;
+    const int64_t sw = a->w.sw, kw = a->w.kw, hw = d->h * d->w;
     const __m256i vz = _mm256_set1_epi16((int16_t)zp);
     __mmask16 lm[DWF_MAX_TAPS];
     __mmask32 bm[DWF_MAX_TAPS];
@@ -117,10 +126,12 @@ qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const 
                 int64_t ih = oh * a->w.sh + i * a->w.dh - a->w.pt;
                 if (ih < 0 || ih >= d->h)
                     continue;
-                uintptr_t row = (uintptr_t)(xp + ih * d->w) + (uintptr_t)(ow * sw - a->w.pl);
+                int64_t at = ih * d->w + ow * sw - a->w.pl; /* tap 0's first byte */
                 for (int64_t j = 0; j < kw; j++) {
-                    __m256i v = qd_tap16((const void *)(row + (uintptr_t)(j * a->w.dw)), sw,
-                                         lm[j], bm[j], vz);
+                    int64_t pos = at + j * a->w.dw;
+                    bool plain = pos >= 0 && pos + 16 * sw <= hw;
+                    __m256i v = qd_tap16((const void *)((uintptr_t)xp + (uintptr_t)pos), sw,
+                                         plain, lm[j], bm[j], vz);
                     if (holding)
                         qd_pair(held, v, wheld, wk[i * kw + j], &s0, &s1);
                     else {
@@ -151,6 +162,7 @@ qk_dw_flat_avx512(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np
     const int64_t taps = f->taps;
     const bool one = f->planes == 1;
     const __m512i vz = _mm512_set1_epi32(zp), vnp = _mm512_set1_epi32((int)np);
+    const int64_t span = np * f->vecs * DWF_LANES / f->planes; /* np input planes' bytes */
     __m512i wt[DWF_MAX_TAPS];
     if (one) {
         for (int64_t t = 0; t < taps; t++)
@@ -169,9 +181,13 @@ qk_dw_flat_avx512(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np
         __m512i s = _mm512_setzero_si512();
         for (int64_t t = 0; t < taps; t++) {
             __mmask16 m = (__mmask16)(f->mask[v][t] & live);
-            const int8_t *p = (const int8_t *)((uintptr_t)x +
-                                               (uintptr_t)(v * DWF_LANES + f->shift[t]));
-            __m512i xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p));
+            int64_t off = v * DWF_LANES + f->shift[t];
+            const int8_t *p = (const int8_t *)((uintptr_t)x + (uintptr_t)off);
+            /* inside the block's planes: a plain load (masked loads are slow on some
+             * cores), the lanes outside zeroed below */
+            __m128i b = off >= 0 && off + DWF_LANES <= span ? _mm_loadu_si128((const __m128i *)p)
+                                                            : _mm_maskz_loadu_epi8(m, p);
+            __m512i xv = _mm512_cvtepi8_epi32(b);
             xv = _mm512_maskz_sub_epi32(m, xv, vz);
             __m512i wv = one ? wt[t] : _mm512_permutexvar_epi32(pl, wt[t]);
             s = _mm512_add_epi32(s, _mm512_mullo_epi32(xv, wv));
