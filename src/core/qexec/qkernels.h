@@ -121,9 +121,10 @@ void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, i
 
 /* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
  * (x - zp) w, which equals padding with zp. The scalar reference walks one kernel tap at a
- * time over its valid output rectangle; the SIMD versions (level) copy the plane into pad
- * with zp around it (qk_dw_pad_bytes bytes; NULL: the reference runs) and keep each
- * output vector in a register across the taps. The same integers at every level. */
+ * time over its valid output rectangle; the SIMD versions (level) keep each output vector
+ * in registers across the taps: AVX-512 reads the input itself with the taps outside it
+ * masked off, AVX2 copies the plane into pad with zp around it (qk_dw_pad_bytes bytes;
+ * NULL: the reference runs). The same integers at every level. */
 size_t qk_dw_pad_bytes(const ConvAttrs *a, const CDims *d);
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level);

@@ -1,6 +1,6 @@
 /* Int8 depthwise convolution, one output plane at a time: the scalar reference, the
- * padded plane the SIMD versions read (qkernels_dw_avx2.c, qkernels_dw_avx512.c), and the
- * dispatch. Integer sums of exact products: every version gives the same accumulators. */
+ * padded plane the AVX2 version reads (qkernels_dw_avx2.c; the AVX-512 one reads the input
+ * itself, qkernels_dw_avx512.c), and the dispatch. Integer sums of exact products: every version gives the same accumulators. */
 #include <string.h>
 
 #include "ops/geometry.h"
@@ -112,10 +112,7 @@ void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int
     }
     if (pad && level >= SIMD_AVX2 && a->w.sw <= 2) {
         qk_dw_pad(a, d, xp, (int8_t)zp, pad);
-        if (level >= SIMD_AVX512)
-            qk_dw_padded_avx512(a, d, pad, wk, zp, acc);
-        else
-            qk_dw_padded_avx2(a, d, pad, wk, zp, acc);
+        qk_dw_padded_avx2(a, d, pad, wk, zp, acc);
         return;
     }
 #else

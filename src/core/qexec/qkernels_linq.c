@@ -3,7 +3,11 @@
  * requantized by the epilogue while it is in cache (bias and zero-point correction,
  * the target's multiplier and rounding, clamp, int8 store) instead of writing an int32
  * matrix. A conv is one product per group over the rows of the whole batch, made by im2row
- * in bounded chunks; a depthwise conv is a direct loop per (sample, channel) plane.
+ * in bounded chunks, its results transposed into the output planes; a pointwise conv on
+ * the AVX-512 VNNI row is the planes form instead (qgemm.h: weights times the input
+ * planes, chunks of pixel columns, each channel's row requantized straight into its
+ * planes, no transpose). A depthwise conv is a direct loop per plane, in blocks of planes
+ * of one sample requantized at once.
  *
  * Threads: the work is cut into units (chunks of rows of one group, or planes), spread
  * over parts run by pool_for, each part with its own slice of the scratch. Every output
