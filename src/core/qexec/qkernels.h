@@ -128,6 +128,11 @@ void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, i
 size_t qk_dw_pad_bytes(const ConvAttrs *a, const CDims *d);
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level);
+/* The same where the bytes xp - before .. xp + after - 1 (the input tensor around the
+ * plane, after >= H W) may be read: the AVX-512 version then masks fewer loads. */
+void qk_dw_plane_in(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                    int64_t after, const int8_t *wk, int32_t zp, int32_t *acc, int8_t *pad,
+                    SimdLevel level);
 /* Depthwise across planes (kern/dwconv_flat.h): the planes per block of the map (1 when
  * there is none), whether the flat kernel runs this unit at level (one channel
  * multiplier, stride 1, the same size, a map that pays: then *f is built), and one block

@@ -105,9 +105,16 @@ void qk_dw_block(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np,
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level)
 {
+    qk_dw_plane_in(a, d, xp, 0, d->h * d->w, wk, zp, acc, pad, level);
+}
+
+void qk_dw_plane_in(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                    int64_t after, const int8_t *wk, int32_t zp, int32_t *acc, int8_t *pad,
+                    SimdLevel level)
+{
 #if defined(__x86_64__)
-    if (level >= SIMD_AVX512 && a->w.sw <= 2 && a->w.kw <= DWF_MAX_TAPS) {
-        qk_dw_direct_avx512(a, d, xp, wk, zp, acc);
+    if (level >= SIMD_AVX512 && a->w.sw <= 2 && a->w.kh * a->w.kw <= DWF_MAX_TAPS) {
+        qk_dw_direct_avx512(a, d, xp, before, after, wk, zp, acc);
         return;
     }
     if (pad && level >= SIMD_AVX2 && a->w.sw <= 2) {
@@ -116,8 +123,7 @@ void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int
         return;
     }
 #else
-    (void)pad;
-    (void)level;
+    (void)before, (void)after, (void)pad, (void)level;
 #endif
     qk_dw_plane_ref(a, d, xp, wk, zp, acc);
 }

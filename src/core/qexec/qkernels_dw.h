@@ -19,9 +19,10 @@ void qk_dw_padded_avx2(const ConvAttrs *a, const CDims *d, const int8_t *pad, co
                        int32_t zp, int32_t *acc);
 
 /* The AVX-512 plane read straight from the input (strides 1 and 2, at most DWF_MAX_TAPS
- * kernel columns): no padded copy. */
-void qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp,
-                         const int8_t *wk, int32_t zp, int32_t *acc);
+ * taps): no padded copy. Bytes xp - before .. xp + after - 1 may be read (loads there
+ * need no mask). */
+void qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                         int64_t after, const int8_t *wk, int32_t zp, int32_t *acc);
 
 /* A block of np consecutive planes of one sample on the flat map f (contiguous: stride 1,
  * the same size; one channel multiplier): x the block's first input plane, wk its first

@@ -33,8 +33,8 @@ static inline void qd_masks(int64_t ow0, int64_t sw, int64_t off, int64_t w, int
 }
 
 /* One tap's (x - zp) for 16 outputs as int16 lanes (|x - zp| <= 255), 0 in lanes whose
- * column is outside the input. plain: all 16 sw bytes from p are inside the plane, so a
- * plain load may read them (masked loads are slow on some cores); bytes of other rows land
+ * column is outside the input. plain: all 16 sw bytes from p may be read (inside the
+ * input tensor), so a plain load reads them (masked loads are slow on some cores); bytes of other rows land
  * in lanes the mask zeroes. */
 QD_INLINE __m256i qd_tap16(const void *p, int64_t sw, bool plain, __mmask16 lm, __mmask32 bm,
                            __m256i vz)
@@ -52,28 +52,34 @@ QD_INLINE __m256i qd_tap16(const void *p, int64_t sw, bool plain, __mmask16 lm, 
     return _mm256_maskz_sub_epi16(lm, v, vz);
 }
 
-/* Two taps' int16 lanes times their weights, added into the int32 sums: vpmaddwd on the
- * lanes interleaved in pairs, so s0 holds outputs 0-3 and 8-11 and s1 outputs 4-7 and
- * 12-15 (each product <= 255 * 128, a pair's sum exact in int32). */
-QD_INLINE void qd_pair(__m256i a, __m256i b, int32_t wa, int32_t wb, __m256i *s0, __m256i *s1)
+/* Two taps' int16 lanes times their weight pair w (tap a's weight in the low half), added
+ * into the int32 sums: vpmaddwd on the lanes interleaved in pairs, so s0 holds outputs 0-3
+ * and 8-11 and s1 outputs 4-7 and 12-15 (each product <= 255 * 128, a pair's sum exact in
+ * int32). */
+QD_INLINE void qd_pair(__m256i a, __m256i b, __m256i w, __m256i *s0, __m256i *s1)
 {
-    const __m256i w = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)(int16_t)wa |
-                                                  ((uint32_t)(uint16_t)(int16_t)wb << 16)));
     *s0 = _mm256_add_epi32(*s0, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
     *s1 = _mm256_add_epi32(*s1, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
 }
 
-/* The plane straight from the input, strides 1 and 2, 16 outputs of a row per pair of
- * 256-bit sums: taps outside the input are skipped (a row) or masked off (lanes, which load
- * nothing and subtract nothing), as the reference skips them; the padded copy's zp would
+/* The plane, 16 outputs of a row per pair of 256-bit sums. A tap whose row is outside the
+ * input is a zero vector and lanes whose column is outside are masked off (they load
+ * nothing and subtract nothing): the reference skips both, and the padded copy's zp would
  * add (zp - zp) w = 0. Loads never touch a byte their mask drops. Integer sums in any
- * order: the reference's integers. */
-__attribute__((target(QD_TARGET))) void
-qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
-                    int32_t zp, int32_t *acc)
+ * order: the reference's integers. kh, kw and sw are constants in the common callers, so
+ * the tap loops unroll. */
+QD_INLINE void qd_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                        int64_t after, const int8_t *wk, int32_t zp, int32_t *acc,
+                        const int64_t kh, const int64_t kw, const int64_t sw)
 {
-    const int64_t sw = a->w.sw, kw = a->w.kw, hw = d->h * d->w;
-    const __m256i vz = _mm256_set1_epi16((int16_t)zp);
+    const int64_t taps = kh * kw;
+    const __m256i vz = _mm256_set1_epi16((int16_t)zp), zero = _mm256_setzero_si256();
+    __m256i wp[(DWF_MAX_TAPS + 1) / 2];
+    for (int64_t t = 0; t < taps; t += 2) {
+        int32_t w1 = t + 1 < taps ? wk[t + 1] : 0;
+        wp[t / 2] = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)(int16_t)wk[t] |
+                                                ((uint32_t)(uint16_t)(int16_t)w1 << 16)));
+    }
     __mmask16 lm[DWF_MAX_TAPS];
     __mmask32 bm[DWF_MAX_TAPS];
     for (int64_t ow = 0; ow < d->ow; ow += 16) {
@@ -82,36 +88,44 @@ qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, const 
             qd_masks(ow, sw, j * a->w.dw - a->w.pl, d->w, left, &lm[j], &bm[j]);
         const __mmask16 out = (__mmask16)((1u << left) - 1);
         for (int64_t oh = 0; oh < d->oh; oh++) {
-            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256(), held = s0;
-            int32_t wheld = 0;
-            bool holding = false;
-            for (int64_t i = 0; i < a->w.kh; i++) {
+            __m256i v[DWF_MAX_TAPS + 1];
+            for (int64_t i = 0; i < kh; i++) {
                 int64_t ih = oh * a->w.sh + i * a->w.dh - a->w.pt;
-                if (ih < 0 || ih >= d->h)
-                    continue;
-                int64_t at = ih * d->w + ow * sw - a->w.pl; /* tap 0's first byte */
+                int64_t at = ih * d->w + ow * sw - a->w.pl; /* tap (i, 0)'s first byte */
+                bool inside = ih >= 0 && ih < d->h;
                 for (int64_t j = 0; j < kw; j++) {
                     int64_t pos = at + j * a->w.dw;
-                    bool plain = pos >= 0 && pos + 16 * sw <= hw;
-                    __m256i v = qd_tap16((const void *)((uintptr_t)xp + (uintptr_t)pos), sw,
-                                         plain, lm[j], bm[j], vz);
-                    if (holding)
-                        qd_pair(held, v, wheld, wk[i * kw + j], &s0, &s1);
-                    else {
-                        held = v;
-                        wheld = wk[i * kw + j];
-                    }
-                    holding = !holding;
+                    bool plain = pos >= -before && pos + 16 * sw <= after;
+                    v[i * kw + j] = inside ? qd_tap16((const void *)((uintptr_t)xp + (uintptr_t)pos),
+                                                      sw, plain, lm[j], bm[j], vz)
+                                           : zero;
                 }
             }
-            if (holding)
-                qd_pair(held, _mm256_setzero_si256(), wheld, 0, &s0, &s1);
+            v[taps] = zero;
+            __m256i s0 = zero, s1 = zero;
+            for (int64_t t = 0; t < taps; t += 2)
+                qd_pair(v[t], v[t + 1], wp[t / 2], &s0, &s1);
             int32_t *ar = acc + oh * d->ow + ow;
             _mm256_mask_storeu_epi32(ar, (__mmask8)out, _mm256_permute2x128_si256(s0, s1, 0x20));
             _mm256_mask_storeu_epi32(ar + 8, (__mmask8)(out >> 8),
                                      _mm256_permute2x128_si256(s0, s1, 0x31));
         }
     }
+}
+
+/* The plane straight from the input, strides 1 and 2 (qd_plane), unrolled for 3x3. */
+__attribute__((target(QD_TARGET))) void
+qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                    int64_t after, const int8_t *wk, int32_t zp, int32_t *acc)
+{
+    if (a->w.kh == 3 && a->w.kw == 3 && a->w.sw == 1)
+        qd_plane(a, d, xp, before, after, wk, zp, acc, 3, 3, 1);
+    else if (a->w.kh == 3 && a->w.kw == 3)
+        qd_plane(a, d, xp, before, after, wk, zp, acc, 3, 3, 2);
+    else if (a->w.sw == 1)
+        qd_plane(a, d, xp, before, after, wk, zp, acc, a->w.kh, a->w.kw, 1);
+    else
+        qd_plane(a, d, xp, before, after, wk, zp, acc, a->w.kh, a->w.kw, 2);
 }
 
 /* The flat map (kern/dwconv_flat.h, stride 1 and the same size): 16 outputs of a block of

@@ -259,10 +259,12 @@ static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
     int64_t np = d->oc - o0 < R->dw_planes ? d->oc - o0 : R->dw_planes;
     int64_t kk = u->ca.w.kh * u->ca.w.kw;
     int32_t *acc = (int32_t *)buf;
-    for (int64_t c = o0; c < o0 + np; c++)
-        qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
-                    u->in_qp.zero_point, acc + (c - o0) * ohw,
-                    (int8_t *)buf + R->cut.col_bytes, simd_level());
+    const int64_t hw = d->h * d->w, all = d->n * d->c * hw; /* the input tensor's bytes */
+    for (int64_t c = o0; c < o0 + np; c++) {
+        int64_t at = (b * d->c + c / d->ocg) * hw;
+        qk_dw_plane_in(&u->ca, d, R->x + at, at, all - at, u->wq + c * kk, u->in_qp.zero_point,
+                       acc + (c - o0) * ohw, (int8_t *)buf + R->cut.col_bytes, simd_level());
+    }
     QkRqVec rv = qk_rqvec_at(u->rv, o0);
     qk_requant_planes(acc, np, ohw, u->bq + o0, u->rq + o0, &rv, u->out_qp.zero_point, u->lo,
                       u->hi, R->y + (b * d->oc + o0) * ohw, simd_level());
