@@ -2,7 +2,9 @@
  * edge shapes (every tail and block remainder), a seeded sample of random shapes, extreme
  * values (including a K so large that int32 wraps), and strided operands; the reference
  * itself is anchored on a hand-computed case. Buffers are allocated to the exact last byte
- * a kernel may touch, so ASan catches any read past a row's end. */
+ * a kernel may touch, so ASan catches any read past a row's end. The planes form (a
+ * pointwise conv's input planes packed as B) against the reference on the gathered
+ * columns, for runs of every length across samples and K tails. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +257,72 @@ static void test_force(void)
     CHECK(qgemm_force((QKernelId)best));
 }
 
+/* ---- the planes form (a pointwise conv's input planes as B) -------------------------- */
+
+typedef struct PlanesOut {
+    int32_t *C;
+    int64_t ncols;
+    int64_t rows_seen;
+} PlanesOut;
+
+static void planes_epi(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
+{
+    PlanesOut *o = ctx;
+    CHECK(m0 == o->rows_seen);
+    for (int64_t i = 0; i < mr; i++)
+        memcpy(o->C + (m0 + i) * o->ncols, acc + i * ld, (size_t)o->ncols * sizeof(int32_t));
+    o->rows_seen += mr;
+}
+
+/* M channels out of K in, nb samples of hw pixels, columns r0 .. r0 + ncols - 1: the
+ * product against qgemm_ref on the gathered X^T; the planes sized exactly (ASan). */
+static bool planes_case(int64_t M, int64_t K, int64_t hw, int64_t nb, int64_t r0,
+                        int64_t ncols)
+{
+    int8_t *x = malloc((size_t)(nb * K * hw)), *A = malloc((size_t)(M * K));
+    int8_t *bt = malloc((size_t)(ncols * K));
+    int32_t *want = malloc((size_t)(M * ncols) * sizeof(int32_t));
+    int32_t *got = malloc((size_t)(M * ncols) * sizeof(int32_t));
+    void *packed = malloc(qgemm_planes_bytes(K, ncols));
+    void *work = malloc(qgemm_planes_work_bytes(ncols));
+    fill(x, (size_t)(nb * K * hw), rng_next() % 5 == 0 ? FILL_MIN : FILL_RANDOM, -128);
+    fill(A, (size_t)(M * K), rng_next() % 5 == 0 ? FILL_MAX : FILL_RANDOM, 127);
+    for (int64_t t = 0; t < ncols; t++) { /* X^T: column r0 + t, K channels */
+        int64_t r = r0 + t, b = r / hw, p = r % hw;
+        for (int64_t k = 0; k < K; k++)
+            bt[t * K + k] = x[b * K * hw + k * hw + p];
+    }
+    qkernel_table[QK_REF].gemm(M, ncols, K, A, K, bt, K, want, ncols);
+    qgemm_planes_pack(x, K * hw, hw, K, r0, ncols, packed);
+    PlanesOut o = { got, ncols, 0 };
+    qgemm_planes_run(M, K, A, K, packed, ncols, work, planes_epi, &o);
+    bool ok = CHECK(o.rows_seen == M) &&
+              CHECK(memcmp(got, want, (size_t)(M * ncols) * sizeof(int32_t)) == 0);
+    if (!ok)
+        printf("  planes M %lld K %lld hw %lld r0 %lld ncols %lld\n", (long long)M,
+               (long long)K, (long long)hw, (long long)r0, (long long)ncols);
+    free(x), free(A), free(bt), free(want), free(got), free(packed), free(work);
+    return ok;
+}
+
+static void test_planes(void)
+{
+    if (!qgemm_planes_ok()) {
+        printf("  planes form: not on this CPU (no AVX-512 VNNI row), skipped\n");
+        return;
+    }
+    for (int t = 0; t < 120; t++) {
+        int64_t hw = t < 20 ? t % 5 + 1 : (int64_t)(rng_next() % 70) + 1;
+        int64_t nb = (int64_t)(rng_next() % 6) + 1, cols = nb * hw;
+        int64_t r0 = (int64_t)(rng_next() % (uint64_t)cols);
+        int64_t ncols = (int64_t)(rng_next() % (uint64_t)(cols - r0)) + 1;
+        int64_t K = t < 40 ? t % 9 + 1 : (int64_t)(rng_next() % 200) + 1;
+        int64_t M = (int64_t)(rng_next() % 30) + 1;
+        if (!planes_case(M, K, hw, nb, r0, ncols))
+            return;
+    }
+}
+
 int main(void)
 {
     test_table();
@@ -263,5 +331,6 @@ int main(void)
     test_extremes();
     test_strides();
     test_force();
+    test_planes();
     return test_summary("qgemm");
 }

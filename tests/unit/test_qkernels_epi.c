@@ -2,7 +2,10 @@
  * required at every SIMD level:
  *   - the requantization of a block of GEMM rows (qk_requant_block, AVX-512 and scalar)
  *     against qk_requant_row element by element, for every rule, with accumulators at the
- *     int32 limits, and nothing written between the rows of the destination;
+ *     int32 limits, and nothing written between the rows of the destination; the same for
+ *     a channel's row into runs of its planes (qk_requant_runs, any run length and start)
+ *     and for blocks of a depthwise conv's planes (qk_requant_planes, small planes sharing
+ *     vectors);
  *   - the byte transpose against the obvious double loop, on shapes around its 16 x 16
  *     tiles, and the byte max and clamp on every int8 value and tail length;
  *   - the int8 Add under the qscope rule (qk_add_exact) against target_add_apply on every
@@ -107,6 +110,75 @@ static void test_block(void)
         for (int t = 0; t < 60; t++)
             if (!block_case(rules[r], rng_range(1, 13), t < 20 ? t + 1 : rng_range(1, 70), t))
                 return;
+}
+
+/* ---- requantization into plane runs and of blocks of planes ---------------------------- */
+
+/* n accumulators of one channel into runs of hw from column p0 (qk_requant_runs), and np
+ * planes of ohw (qk_requant_planes), against qk_requant_row element by element at every
+ * level; bytes between the runs stay untouched. */
+static bool runs_planes_case(int rule, int64_t hw, int64_t p0, int64_t n, int64_t np, int t)
+{
+    int64_t ys = hw + rng_range(0, 9), rows = (p0 + n + hw - 1) / hw;
+    int64_t nacc = n > np * hw ? n : np * hw;
+    Requant *rq = malloc((size_t)np * sizeof *rq);
+    int32_t *bias = malloc((size_t)np * sizeof *bias);
+    int32_t *acc = malloc((size_t)nacc * sizeof *acc);
+    size_t yb = (size_t)(rows * ys > np * hw ? rows * ys : np * hw);
+    int8_t *want = malloc(yb), *got = malloc(yb);
+    for (int64_t j = 0; j < np; j++) {
+        rq[j] = rand_requant(rule);
+        bias[j] = rng_next() % 4 == 0 ? (int32_t)(rng_next() >> 33) : (int32_t)rng_range(-5000, 5000);
+    }
+    for (int64_t i = 0; i < nacc; i++)
+        acc[i] = rand_acc();
+    int32_t z = t % 3 == 0 ? -128 : t % 3 == 1 ? 127 : (int32_t)rng_range(-20, 20);
+    int32_t lo = t % 2 ? -128 : z, hi = t % 5 ? 127 : 100;
+    lo = lo > hi ? hi : lo;
+    QkRqVec v;
+    qk_rqvec_make(rq, np, &v);
+    bool ok = true;
+    /* runs: channel 0's constants, corr bias[0] */
+    memset(want, 0x33, yb);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t p = p0 + i;
+        qk_requant_row(acc + i, 1, 1, bias[0], rq[0], z, lo, hi, want + p / hw * ys + p % hw, 1);
+    }
+    for (int l = SIMD_SCALAR; l <= (int)simd_level() && ok; l++) {
+        memset(got, 0x33, yb);
+        qk_requant_runs(acc, n, p0, hw, bias[0], &rq[0], &v, z, lo, hi, got, ys, (SimdLevel)l);
+        ok = CHECK(memcmp(got, want, yb) == 0);
+        if (!ok)
+            printf("  runs rule %d hw %lld p0 %lld n %lld level %s\n", rule, (long long)hw,
+                   (long long)p0, (long long)n, simd_name((SimdLevel)l));
+    }
+    /* planes: plane k under channel k */
+    memset(want, 0x33, yb);
+    for (int64_t k = 0; k < np; k++)
+        qk_requant_row(acc + k * hw, 1, hw, bias[k], rq[k], z, lo, hi, want + k * hw, 1);
+    for (int l = SIMD_SCALAR; l <= (int)simd_level() && ok; l++) {
+        memset(got, 0x33, yb);
+        qk_requant_planes(acc, np, hw, bias, rq, &v, z, lo, hi, got, (SimdLevel)l);
+        ok = CHECK(memcmp(got, want, yb) == 0);
+        if (!ok)
+            printf("  planes rule %d ohw %lld np %lld level %s\n", rule, (long long)hw,
+                   (long long)np, simd_name((SimdLevel)l));
+    }
+    qk_rqvec_free(&v);
+    free(rq), free(bias), free(acc), free(want), free(got);
+    return ok;
+}
+
+static void test_runs_planes(void)
+{
+    static const int rules[] = { QRQ_Q31_EVEN, QRQ_GEMMLOWP, QRQ_FP32 };
+    for (int r = 0; r < 3; r++)
+        for (int t = 0; t < 80; t++) {
+            int64_t hw = t < 20 ? (int64_t[]){ 1, 2, 4, 8, 16 }[t % 5] : rng_range(1, 70);
+            if (!runs_planes_case(rules[r], hw, rng_range(0, 3 * hw), rng_range(1, 200),
+                                  rng_range(1, 40), t))
+                return;
+        }
 }
 
 /* ---- byte transpose ------------------------------------------------------------------- */
@@ -324,6 +396,7 @@ static void test_im2row_wide(void)
 int main(void)
 {
     test_block();
+    test_runs_planes();
     test_transpose();
     test_max_clamp();
     test_pool_bytes();

@@ -93,4 +93,21 @@ void qgemm_packed_store(const QPacked *p, int64_t M, const int8_t *A, int64_t ld
 void qgemm_packed_row(const QPacked *p, int64_t M, const int8_t *A, int64_t lda, void *work,
                       QGemmEpi epi, void *ctx);
 
+
+/* The planes form, for a pointwise conv on (N, C, H W) values without transposing them:
+ * C (M, ncols) = A (M, K) X, where A is the weights (OC, K) and X (K, cols) the conv's
+ * input planes, column r being pixel r % hw of sample r / hw (X[k][r] =
+ * x[(r / hw) sstride + k hw + r % hw]). Columns r0 .. r0 + ncols - 1 are packed as B into
+ * planes_bytes(K, ncols) of scratch, then the product hands blocks of rows (output
+ * channels) over all ncols columns to epi. Only on the AVX-512 VNNI row (qgemm_planes_ok:
+ * it is the active one); the int32 results are those of qgemm on the same operands. work:
+ * qgemm_planes_work_bytes(ncols). */
+bool qgemm_planes_ok(void);
+size_t qgemm_planes_bytes(int64_t K, int64_t ncols);
+size_t qgemm_planes_work_bytes(int64_t ncols);
+void qgemm_planes_pack(const int8_t *x, int64_t sstride, int64_t hw, int64_t K, int64_t r0,
+                       int64_t ncols, void *packed);
+void qgemm_planes_run(int64_t M, int64_t K, const int8_t *A, int64_t lda, const void *packed,
+                      int64_t ncols, void *work, QGemmEpi epi, void *ctx);
+
 #endif

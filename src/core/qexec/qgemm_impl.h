@@ -78,7 +78,9 @@ size_t qgemm_vnni256_packed_bytes(int64_t N, int64_t K);
 void qgemm_vnni256_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst);
 void qgemm_vnni256_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
                        const void *Bp, void *work, QGemmEpi epi, void *ctx);
-/* AVX-512 VNNI (512-bit vpdpbusd, AVX512BW masked loads for the K tail). */
+/* AVX-512 VNNI (512-bit vpdpbusd, AVX512BW masked loads for the K tail): B in panels of
+ * QG_VNNI512_P columns. */
+enum { QG_VNNI512_P = 32 };
 size_t qgemm_vnni512_packed_bytes(int64_t N, int64_t K);
 void qgemm_vnni512_pack(int64_t N, int64_t K, const int8_t *B, int64_t ldb, void *dst);
 void qgemm_vnni512_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,

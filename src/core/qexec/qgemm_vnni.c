@@ -250,7 +250,7 @@ qgemm_vnni256_run(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
 /* ---- 512-bit AVX-512 VNNI: panels of 32 columns (2 zmm), up to 12 rows per block: 24
  * accumulators + 2 B + 1 broadcast of 32 zmm -------------------------------------------- */
 
-enum { QV512_P = 32, QV512_MR = 12 };
+enum { QV512_P = QG_VNNI512_P, QV512_MR = 12 };
 
 #define QV512_INLINE static inline __attribute__((always_inline, target(QV_T512)))
 

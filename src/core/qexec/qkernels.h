@@ -80,6 +80,29 @@ void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requan
                        const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
                        SimdLevel level);
 
+/* A row of n accumulators of one channel (constants r, lane 0 of v) requantized into runs
+ * of a plane: accumulator t goes to column p = p0 + t, stored at y + (p / hw) ys + p % hw
+ * (a channel's plane in consecutive samples, ys apart). The same integers as
+ * qk_requant_row. */
+void qk_requant_runs(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, int64_t corr,
+                     const Requant *r, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                     int8_t *y, int64_t ys, SimdLevel level);
+void qk_requant_runs_avx512(const int32_t *acc, int64_t n, int64_t p0, int64_t hw,
+                            int64_t corr, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                            int8_t *y, int64_t ys);
+
+/* np consecutive channels' planes of ohw accumulators each, contiguous in acc and in y
+ * (one sample's planes of a depthwise conv): acc[k ohw + p] -> y[k ohw + p] under channel
+ * k's constants (rq[k], lane k of v) and bias corr[k]. The same integers as
+ * qk_requant_row; small planes share vectors (a plane per call would cost more than its
+ * few lanes). */
+void qk_requant_planes(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
+                       const Requant *rq, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                       int8_t *y, SimdLevel level);
+void qk_requant_planes_avx512(const int32_t *acc, int64_t np, int64_t ohw,
+                              const int32_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                              int32_t hi, int8_t *y);
+
 /* The int8 Add of n elements under the qscope rule (ad->rule == TADD_EXACT, out: the
  * output's parameters; qkernels_add.c), target_add_apply's integers; level picks the
  * version (the AVX-512 one lives with the requantization lanes, in
@@ -103,12 +126,18 @@ void qk_im2row(const ConvAttrs *a, const CDims *d, const int8_t *x, int8_t zp, i
 
 /* Depthwise, one output plane: acc (OH*OW) = sum over the taps inside the input of
  * (x - zp) w, which equals padding with zp. The scalar reference walks one kernel tap at a
- * time over its valid output rectangle; the SIMD versions (level) copy the plane into pad
- * with zp around it (qk_dw_pad_bytes bytes; NULL: the reference runs) and keep each
- * output vector in a register across the taps. The same integers at every level. */
+ * time over its valid output rectangle; the SIMD versions (level) keep each output vector
+ * in registers across the taps: AVX-512 reads the input itself with the taps outside it
+ * masked off, AVX2 copies the plane into pad with zp around it (qk_dw_pad_bytes bytes;
+ * NULL: the reference runs). The same integers at every level. */
 size_t qk_dw_pad_bytes(const ConvAttrs *a, const CDims *d);
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level);
+/* The same where the bytes xp - before .. xp + after - 1 (the input tensor around the
+ * plane, after >= H W) may be read: the AVX-512 version then masks fewer loads. */
+void qk_dw_plane_in(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                    int64_t after, const int8_t *wk, int32_t zp, int32_t *acc, int8_t *pad,
+                    SimdLevel level);
 /* Depthwise across planes (kern/dwconv_flat.h): the planes per block of the map (1 when
  * there is none), whether the flat kernel runs this unit at level (one channel
  * multiplier, stride 1, the same size, a map that pays: then *f is built), and one block

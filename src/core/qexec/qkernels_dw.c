@@ -1,6 +1,6 @@
 /* Int8 depthwise convolution, one output plane at a time: the scalar reference, the
- * padded plane the SIMD versions read (qkernels_dw_avx2.c, qkernels_dw_avx512.c), and the
- * dispatch. Integer sums of exact products: every version gives the same accumulators. */
+ * padded plane the AVX2 version reads (qkernels_dw_avx2.c; the AVX-512 one reads the input
+ * itself, qkernels_dw_avx512.c), and the dispatch. Integer sums of exact products: every version gives the same accumulators. */
 #include <string.h>
 
 #include "ops/geometry.h"
@@ -105,18 +105,25 @@ void qk_dw_block(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np,
 void qk_dw_plane(const ConvAttrs *a, const CDims *d, const int8_t *xp, const int8_t *wk,
                  int32_t zp, int32_t *acc, int8_t *pad, SimdLevel level)
 {
+    qk_dw_plane_in(a, d, xp, 0, d->h * d->w, wk, zp, acc, pad, level);
+}
+
+void qk_dw_plane_in(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                    int64_t after, const int8_t *wk, int32_t zp, int32_t *acc, int8_t *pad,
+                    SimdLevel level)
+{
 #if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && a->w.sw <= 2 && a->w.kh * a->w.kw <= DWF_MAX_TAPS) {
+        qk_dw_direct_avx512(a, d, xp, before, after, wk, zp, acc);
+        return;
+    }
     if (pad && level >= SIMD_AVX2 && a->w.sw <= 2) {
         qk_dw_pad(a, d, xp, (int8_t)zp, pad);
-        if (level >= SIMD_AVX512)
-            qk_dw_padded_avx512(a, d, pad, wk, zp, acc);
-        else
-            qk_dw_padded_avx2(a, d, pad, wk, zp, acc);
+        qk_dw_padded_avx2(a, d, pad, wk, zp, acc);
         return;
     }
 #else
-    (void)pad;
-    (void)level;
+    (void)before, (void)after, (void)pad, (void)level;
 #endif
     qk_dw_plane_ref(a, d, xp, wk, zp, acc);
 }

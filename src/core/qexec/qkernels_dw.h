@@ -13,12 +13,16 @@ void qk_dw_pad(const ConvAttrs *a, const CDims *d, const int8_t *xp, int8_t zp, 
 /* Bytes any SIMD version may read past the padded plane (into lanes it never stores). */
 enum { QK_DW_SLACK = 64 };
 
-/* The SIMD planes on a padded plane (strides 1 and 2; qk_dw_plane sends others to the
+/* The AVX2 plane on a padded plane (strides 1 and 2; qk_dw_plane sends others to the
  * reference). */
 void qk_dw_padded_avx2(const ConvAttrs *a, const CDims *d, const int8_t *pad, const int8_t *wk,
                        int32_t zp, int32_t *acc);
-void qk_dw_padded_avx512(const ConvAttrs *a, const CDims *d, const int8_t *pad,
-                         const int8_t *wk, int32_t zp, int32_t *acc);
+
+/* The AVX-512 plane read straight from the input (strides 1 and 2, at most DWF_MAX_TAPS
+ * taps): no padded copy. Bytes xp - before .. xp + after - 1 may be read (loads there
+ * need no mask). */
+void qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
+                         int64_t after, const int8_t *wk, int32_t zp, int32_t *acc);
 
 /* A block of np consecutive planes of one sample on the flat map f (contiguous: stride 1,
  * the same size; one channel multiplier): x the block's first input plane, wk its first

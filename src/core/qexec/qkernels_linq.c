@@ -3,7 +3,11 @@
  * requantized by the epilogue while it is in cache (bias and zero-point correction,
  * the target's multiplier and rounding, clamp, int8 store) instead of writing an int32
  * matrix. A conv is one product per group over the rows of the whole batch, made by im2row
- * in bounded chunks; a depthwise conv is a direct loop per (sample, channel) plane.
+ * in bounded chunks, its results transposed into the output planes; a pointwise conv on
+ * the AVX-512 VNNI row is the planes form instead (qgemm.h: weights times the input
+ * planes, chunks of pixel columns, each channel's row requantized straight into its
+ * planes, no transpose). A depthwise conv is a direct loop per plane, in blocks of planes
+ * of one sample requantized at once.
  *
  * Threads: the work is cut into units (chunks of rows of one group, or planes), spread
  * over parts run by pool_for, each part with its own slice of the scratch. Every output
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "kern/pool.h"
+#include "qexec/qgemm.h"
 #include "qexec/qkernels.h"
 
 enum {
@@ -21,6 +26,7 @@ enum {
     QL_TILE_BYTES = 32 * 1024,  /* conv: int8 results held before their transposed store */
     QL_BLOCK_ROWS = 12,         /* the most rows qgemm hands an epilogue at once */
     QL_TILE_ROWS_MAX = 96,
+    QL_PLANE_COLS_MAX = 512,    /* planes form: columns per chunk at most */
 };
 
 /* How one run is cut. */
@@ -33,7 +39,34 @@ typedef struct QlCut {
     int64_t tile_rows;  /* conv: rows of results the tile holds */
     size_t tile_bytes;
     size_t part_bytes;  /* scratch per part */
+    bool planes;        /* a pointwise conv in the planes form: chunks are columns */
 } QlCut;
+
+/* A 1x1 conv, stride 1, no padding, one group: its input planes are its GEMM operand
+ * (qgemm.h's planes form). */
+static bool ql_pointwise(const LinUnit *u)
+{
+    const Window *w = &u->ca.w;
+    return u->kind == LIN_CONV && u->ca.group == 1 && w->kh == 1 && w->kw == 1 &&
+           w->sh == 1 && w->sw == 1 && !w->pt && !w->pl && !w->pb && !w->pr;
+}
+
+/* The planes form's cut: chunks of N OH OW columns whose packed bytes stay in cache. */
+static QlCut ql_cut_planes(const LinUnit *u, const Shape *y)
+{
+    QlCut c;
+    memset(&c, 0, sizeof c);
+    c.planes = true;
+    c.rows = shape_numel(y) / u->oc;
+    int64_t ch = QL_COL_BYTES / (u->k > 0 ? u->k : 1);
+    ch -= ch % 32; /* whole panels */
+    c.chunk = ch < 32 ? 32 : ch > QL_PLANE_COLS_MAX ? QL_PLANE_COLS_MAX : ch;
+    c.col_bytes = qk_align(qgemm_planes_bytes(u->k, c.chunk));
+    c.part_bytes = c.col_bytes + qk_align(qgemm_planes_work_bytes(c.chunk));
+    c.nchunks = (c.rows + c.chunk - 1) / c.chunk;
+    c.units = c.nchunks;
+    return c;
+}
 
 static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
 {
@@ -83,14 +116,21 @@ static int64_t ql_parts_sized(const QlCut *c)
 size_t qk_lin_q_int_scratch(const Step *s, const StepIO *io)
 {
     QlCut c = ql_cut(s->lin, &io->in[0]->shape, &io->out.shape);
-    return (size_t)ql_parts_sized(&c) * c.part_bytes;
+    size_t bytes = (size_t)ql_parts_sized(&c) * c.part_bytes;
+    if (ql_pointwise(s->lin)) { /* either form may run: the kernel row is chosen per run */
+        QlCut p = ql_cut_planes(s->lin, &io->out.shape);
+        size_t pbytes = (size_t)ql_parts_sized(&p) * p.part_bytes;
+        bytes = pbytes > bytes ? pbytes : bytes;
+    }
+    return bytes;
 }
 
 typedef struct QlRun {
     const LinUnit *u;
     QlCut cut;
     CDims d;                /* conv, DW */
-    const DwFlat *flat;     /* DW across planes: units are blocks x samples; else NULL */
+    const DwFlat *flat;     /* DW across planes; else NULL (a plane at a time) */
+    int64_t dw_planes;      /* DW: planes per unit (a block of one sample) */
     const int8_t *x;
     int8_t *y;
     char *scratch;
@@ -154,6 +194,34 @@ static void ql_epi_conv(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, i
     e->held += mr;
 }
 
+/* The planes form: rows are output channels, each one's columns stored as runs of its
+ * planes. */
+static void ql_epi_planes(void *ctx, int64_t m0, int64_t mr, const int32_t *acc, int64_t ld)
+{
+    const QlEpi *e = ctx;
+    const LinUnit *u = e->u;
+    const int64_t ohw = e->d->oh * e->d->ow;
+    for (int64_t i = 0; i < mr; i++) {
+        int64_t c = m0 + i;
+        QkRqVec rv = qk_rqvec_at(u->rv, c);
+        qk_requant_runs(acc + i * ld, ld, e->r0, ohw, u->corr[c], &u->rq[c], &rv,
+                        u->out_qp.zero_point, u->lo, u->hi, e->y + c * ohw, u->oc * ohw,
+                        e->level);
+    }
+}
+
+static void ql_unit_planes(const QlRun *R, int64_t un, char *buf)
+{
+    const LinUnit *u = R->u;
+    const CDims *d = &R->d;
+    int64_t r0 = un * R->cut.chunk, r1 = r0 + R->cut.chunk;
+    r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
+    qgemm_planes_pack(R->x, d->c * d->h * d->w, d->h * d->w, u->k, r0, r1 - r0, buf);
+    QlEpi e = { .u = u, .y = R->y, .r0 = r0, .d = d, .level = simd_level() };
+    qgemm_planes_run(u->oc, u->k, u->wq, u->k, buf, r1 - r0, buf + R->cut.col_bytes,
+                     ql_epi_planes, &e);
+}
+
 static void ql_unit_gemm(const QlRun *R, int64_t un, char *buf)
 {
     const LinUnit *u = R->u;
@@ -181,23 +249,29 @@ static void ql_unit_conv(const QlRun *R, int64_t un, char *buf)
     ql_flush_conv(&e);
 }
 
-/* One (sample, channel) plane; the zero point is subtracted per tap, so only the bias is
- * added. */
+/* Block un / N of sample un % N, a plane at a time, then requantized at once; the zero
+ * point is subtracted per tap, so only the bias is added. */
 static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
 {
     const LinUnit *u = R->u;
     const CDims *d = &R->d;
-    int64_t b = un / d->oc, c = un % d->oc, ohw = d->oh * d->ow;
+    int64_t b = un % d->n, o0 = un / d->n * R->dw_planes, ohw = d->oh * d->ow;
+    int64_t np = d->oc - o0 < R->dw_planes ? d->oc - o0 : R->dw_planes;
     int64_t kk = u->ca.w.kh * u->ca.w.kw;
     int32_t *acc = (int32_t *)buf;
-    qk_dw_plane(&u->ca, d, R->x + (b * d->c + c / d->ocg) * d->h * d->w, u->wq + c * kk,
-                u->in_qp.zero_point, acc, (int8_t *)buf + R->cut.col_bytes, simd_level());
-    QkRqVec rv = qk_rqvec_at(u->rv, c);
-    qk_requant_row_at(acc, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point, u->lo, u->hi,
-                      R->y + (b * d->oc + c) * ohw, simd_level());
+    const int64_t hw = d->h * d->w, all = d->n * d->c * hw; /* the input tensor's bytes */
+    for (int64_t c = o0; c < o0 + np; c++) {
+        int64_t at = (b * d->c + c / d->ocg) * hw;
+        qk_dw_plane_in(&u->ca, d, R->x + at, at, all - at, u->wq + c * kk, u->in_qp.zero_point,
+                       acc + (c - o0) * ohw, (int8_t *)buf + R->cut.col_bytes, simd_level());
+    }
+    QkRqVec rv = qk_rqvec_at(u->rv, o0);
+    qk_requant_planes(acc, np, ohw, u->bq + o0, u->rq + o0, &rv, u->out_qp.zero_point, u->lo,
+                      u->hi, R->y + (b * d->oc + o0) * ohw, simd_level());
 }
 
-/* Block un / N of sample un % N (block-major, as the float path) across planes. */
+/* Block un / N of sample un % N (block-major, as the float path) across planes: as many
+ * planes as the map's block (R->dw_planes). */
 static void ql_unit_dw_flat(const QlRun *R, int64_t un, char *buf)
 {
     const LinUnit *u = R->u;
@@ -208,12 +282,9 @@ static void ql_unit_dw_flat(const QlRun *R, int64_t un, char *buf)
     int32_t *acc = (int32_t *)buf;
     qk_dw_block(f, R->x + (b * d->c + o0) * d->h * d->w, u->wq + o0 * f->taps, np,
                 u->in_qp.zero_point, acc);
-    for (int64_t k = 0; k < np; k++) {
-        int64_t c = o0 + k;
-        QkRqVec rv = qk_rqvec_at(u->rv, c);
-        qk_requant_row_at(acc + k * ohw, ohw, u->bq[c], &u->rq[c], &rv, u->out_qp.zero_point,
-                          u->lo, u->hi, R->y + (b * d->oc + c) * ohw, simd_level());
-    }
+    QkRqVec rv = qk_rqvec_at(u->rv, o0);
+    qk_requant_planes(acc, np, ohw, u->bq + o0, u->rq + o0, &rv, u->out_qp.zero_point, u->lo,
+                      u->hi, R->y + (b * d->oc + o0) * ohw, simd_level());
 }
 
 static void ql_part(void *ctx, int64_t begin, int64_t end)
@@ -225,6 +296,8 @@ static void ql_part(void *ctx, int64_t begin, int64_t end)
         for (int64_t un = u0; un < u1; un++) {
             if (R->u->kind == LIN_GEMM)
                 ql_unit_gemm(R, un, buf);
+            else if (R->cut.planes)
+                ql_unit_planes(R, un, buf);
             else if (R->u->kind == LIN_CONV)
                 ql_unit_conv(R, un, buf);
             else if (R->flat)
@@ -243,10 +316,19 @@ void qk_lin_q_int(const Step *s, StepIO *io)
     R.cut = ql_cut(R.u, &io->in[0]->shape, &io->out.shape);
     if (R.u->kind != LIN_GEMM)
         R.d = qk_dims(&R.u->ca, &io->in[0]->shape, &io->out.shape);
+    if (ql_pointwise(R.u) && qgemm_planes_ok()) {
+        /* columns come in panels of 32: fewer than 3/4 of them used costs more than the
+         * transposes save (a small plane at batch 1) */
+        QlCut p = ql_cut_planes(R.u, &io->out.shape);
+        if (p.rows * 4 >= (p.rows + 31) / 32 * 32 * 3)
+            R.cut = p;
+    }
     DwFlat flat;
-    if (R.u->kind == LIN_DW && qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat)) {
-        R.flat = &flat;
-        R.cut.units = (R.d.oc + flat.planes - 1) / flat.planes * R.d.n;
+    if (R.u->kind == LIN_DW) { /* blocks of planes, as the scratch's int32 rows hold */
+        if (qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat))
+            R.flat = &flat;
+        R.dw_planes = R.flat ? flat.planes : qk_dw_block_planes(&R.u->ca, &R.d);
+        R.cut.units = (R.d.oc + R.dw_planes - 1) / R.dw_planes * R.d.n;
     }
     R.x = io->in[0]->data;
     R.y = io->out.data;

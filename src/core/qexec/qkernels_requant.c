@@ -183,3 +183,41 @@ void qk_requant_row_at(const int32_t *acc, int64_t n, int64_t corr, const Requan
 #endif
     qk_requant_row(acc, 1, n, corr, *r, z, lo, hi, y, 1);
 }
+
+void qk_requant_runs(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, int64_t corr,
+                     const Requant *r, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                     int8_t *y, int64_t ys, SimdLevel level)
+{
+#if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && v->rule >= 0) {
+        qk_requant_runs_avx512(acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
+        return;
+    }
+#else
+    (void)v;
+    (void)level;
+#endif
+    int8_t *yr = y + p0 / hw * ys;
+    for (int64_t t = 0, p = p0 % hw; t < n; yr += ys, p = 0) {
+        int64_t len = hw - p < n - t ? hw - p : n - t;
+        qk_requant_row(acc + t, 1, len, corr, *r, z, lo, hi, yr + p, 1);
+        t += len;
+    }
+}
+
+void qk_requant_planes(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
+                       const Requant *rq, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                       int8_t *y, SimdLevel level)
+{
+#if defined(__x86_64__)
+    if (level >= SIMD_AVX512 && v->rule >= 0) {
+        qk_requant_planes_avx512(acc, np, ohw, corr, v, z, lo, hi, y);
+        return;
+    }
+#else
+    (void)v;
+    (void)level;
+#endif
+    for (int64_t k = 0; k < np; k++)
+        qk_requant_row(acc + k * ohw, 1, ohw, corr[k], rq[k], z, lo, hi, y + k * ohw, 1);
+}

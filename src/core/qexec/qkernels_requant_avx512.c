@@ -128,21 +128,38 @@ qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
     }
 }
 
-/* rule is a constant in each caller, so each loop keeps only its rule's steps. */
-QR_INLINE void qr_row(int rule, const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
-                      int32_t z, int32_t lo, int32_t hi, int8_t *y)
+/* Lane 0 of v (one channel's constants) in every lane. */
+QR_INLINE QrLanes qr_lanes_of(const QkRqVec *v)
 {
     QrLanes L = {
         .m0 = _mm512_set1_epi64(v->m0[0]), .a = _mm512_set1_epi64(v->a[0]),
         .b = _mm512_set1_epi64(v->b[0]),   .c = _mm512_set1_epi64(v->c[0]),
         .d = _mm512_set1_epi64(v->d[0]),   .scale = _mm256_set1_ps(v->scale[0]),
     };
+    return L;
+}
+
+/* The int8 results of 16 accumulators of one channel (mask m): byte k is acc[k]'s. The
+ * bytes are narrowed in registers and stored by the caller (a narrowing store to memory
+ * is slow on some cores). */
+QR_INLINE __m128i qr_one16(int rule, const int32_t *acc, __mmask16 m, __m512i vc,
+                           const QrLanes *L, int32_t z, int32_t lo, int32_t hi)
+{
+    return qr_row16(rule, acc, m, vc, vc, L, L, z, lo, hi);
+}
+
+/* rule is a constant in each caller, so each loop keeps only its rule's steps. */
+QR_INLINE void qr_row(int rule, const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v,
+                      int32_t z, int32_t lo, int32_t hi, int8_t *y)
+{
+    const QrLanes L = qr_lanes_of(v);
     const __m512i vc = _mm512_set1_epi64(corr);
-    for (int64_t i = 0; i < n; i += 8) {
-        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-        __m512i a = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + i)),
-                                     vc);
-        _mm512_mask_cvtepi64_storeu_epi8(y + i, m, qr_lanes(rule, a, &L, z, lo, hi));
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(y + i), qr_one16(rule, acc + i, 0xffff, vc, &L, z, lo, hi));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm_mask_storeu_epi8(y + i, m, qr_one16(rule, acc + i, m, vc, &L, z, lo, hi));
     }
 }
 
@@ -159,6 +176,140 @@ qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec
         break;
     default:
         qr_row(QRQ_Q31_EVEN, acc, n, corr, v, z, lo, hi, y);
+        break;
+    }
+}
+
+/* Planes smaller than a vector that divide it (ohw 1, 2, 4, 8): lane k of a vector of 16
+ * outputs belongs to channel k / ohw of the vector's first, so each half's constants are
+ * 8 channels' lanes permuted into place. */
+QR_INLINE void qr_planes_small(int rule, const int32_t *acc, int64_t np, int64_t ohw,
+                               const int32_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                               int32_t hi, int8_t *y)
+{
+    const int64_t n = np * ohw, per = 16 / ohw;
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i sh = _mm512_set1_epi64(ohw == 1 ? 0 : ohw == 2 ? 1 : ohw == 4 ? 2 : 3);
+    for (int64_t i = 0, cb = 0; i < n; i += 16, cb += per) {
+        int64_t lim = n - i < 16 ? n - i : 16;
+        __mmask16 m = (__mmask16)((1u << lim) - 1);
+        __m128i q[2];
+        for (int h = 0; h < 2; h++) {
+            /* half h: lanes 8h .. 8h + 7, channels from cb + 8h / ohw */
+            int64_t c0 = cb + 8 * h / ohw;
+            __m512i idx = _mm512_sub_epi64(
+                _mm512_srlv_epi64(_mm512_add_epi64(lane, _mm512_set1_epi64(8 * h)), sh),
+                _mm512_set1_epi64(8 * h / ohw));
+            int64_t left = np - c0;
+            __mmask8 cm = left >= 8 ? 0xff : left > 0 ? (__mmask8)((1u << left) - 1) : 0;
+            QrLanes L;
+            qr_load_lanes(v, c0, cm, &L);
+            L.m0 = _mm512_permutexvar_epi64(idx, L.m0);
+            L.a = _mm512_permutexvar_epi64(idx, L.a);
+            L.b = _mm512_permutexvar_epi64(idx, L.b);
+            L.c = _mm512_permutexvar_epi64(idx, L.c);
+            L.d = _mm512_permutexvar_epi64(idx, L.d);
+            L.scale = _mm256_permutexvar_ps(_mm512_cvtepi64_epi32(idx), L.scale);
+            __m512i vc = _mm512_permutexvar_epi64(
+                idx, _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(cm, corr + c0)));
+            __mmask8 am = (__mmask8)(m >> (8 * h));
+            __m512i a = _mm512_add_epi64(
+                _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(am, acc + i + 8 * h)), vc);
+            q[h] = _mm512_cvtepi64_epi8(qr_lanes(rule, a, &L, z, lo, hi));
+        }
+        __m128i r = _mm_unpacklo_epi64(q[0], q[1]);
+        if (lim == 16)
+            _mm_storeu_si128((__m128i *)(y + i), r);
+        else
+            _mm_mask_storeu_epi8(y + i, m, r);
+    }
+}
+
+QR_INLINE void qr_planes(int rule, const int32_t *acc, int64_t np, int64_t ohw,
+                         const int32_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
+                         int32_t hi, int8_t *y)
+{
+    if (ohw < 16 && 16 % ohw == 0) {
+        qr_planes_small(rule, acc, np, ohw, corr, v, z, lo, hi, y);
+        return;
+    }
+    for (int64_t k = 0; k < np; k++) {
+        QkRqVec w = qk_rqvec_at(v, k);
+        qr_row(rule, acc + k * ohw, ohw, corr[k], &w, z, lo, hi, y + k * ohw);
+    }
+}
+
+__attribute__((target(QR_TARGET))) void
+qk_requant_planes_avx512(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
+                         const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y)
+{
+    switch (v->rule) {
+    case QRQ_FP32:
+        qr_planes(QRQ_FP32, acc, np, ohw, corr, v, z, lo, hi, y);
+        break;
+    case QRQ_GEMMLOWP:
+        qr_planes(QRQ_GEMMLOWP, acc, np, ohw, corr, v, z, lo, hi, y);
+        break;
+    default:
+        qr_planes(QRQ_Q31_EVEN, acc, np, ohw, corr, v, z, lo, hi, y);
+        break;
+    }
+}
+
+/* 16 accumulators at a time; their results are stored piece by piece, one masked store
+ * per run they meet, the store's base moved back so that lane k lands on its column. */
+QR_INLINE void qr_runs(int rule, const int32_t *acc, int64_t n, int64_t p0, int64_t hw,
+                       int64_t corr, const QkRqVec *v, int32_t z, int32_t lo, int32_t hi,
+                       int8_t *y, int64_t ys)
+{
+    const QrLanes L = qr_lanes_of(v);
+    const __m512i vc = _mm512_set1_epi64(corr);
+    uintptr_t yr = (uintptr_t)(y + p0 / hw * ys);
+    int64_t p = p0 % hw;
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t lim = n - i < 16 ? n - i : 16;
+        __mmask16 m = (__mmask16)((1u << lim) - 1);
+        __m128i q = qr_one16(rule, acc + i, m, vc, &L, z, lo, hi);
+        if (p + lim <= hw) { /* the common case: one run */
+            if (lim == 16) /* masked byte stores are slow on some cores */
+                _mm_storeu_si128((__m128i *)(yr + (uintptr_t)p), q);
+            else
+                _mm_mask_storeu_epi8((void *)(yr + (uintptr_t)p), m, q);
+            p += lim;
+            if (p == hw) {
+                p = 0;
+                yr += (uintptr_t)ys;
+            }
+            continue;
+        }
+        for (int64_t k = 0; k < lim;) {
+            int64_t len = hw - p < lim - k ? hw - p : lim - k;
+            __mmask16 sm = (__mmask16)(((1u << len) - 1) << k);
+            _mm_mask_storeu_epi8((void *)(yr + (uintptr_t)p - (uintptr_t)k), sm, q);
+            k += len;
+            p += len;
+            if (p == hw) {
+                p = 0;
+                yr += (uintptr_t)ys;
+            }
+        }
+    }
+}
+
+__attribute__((target(QR_TARGET))) void
+qk_requant_runs_avx512(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, int64_t corr,
+                       const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
+                       int64_t ys)
+{
+    switch (v->rule) {
+    case QRQ_FP32:
+        qr_runs(QRQ_FP32, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
+        break;
+    case QRQ_GEMMLOWP:
+        qr_runs(QRQ_GEMMLOWP, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
+        break;
+    default:
+        qr_runs(QRQ_Q31_EVEN, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
         break;
     }
 }
