@@ -1,5 +1,7 @@
 /* The two scans act_stats_observe (observer.h) makes over a batch of activations, at every
- * SIMD level: the range (min, max and counts) and the histogram binning. Both are exact:
+ * SIMD level: the range (min, max and counts) and the histogram binning; and for
+ * act_stats_observe_clamped, a Relu's or Clip's clamp and the binning of a value and its
+ * clamp at once. All are exact:
  * the vector paths give the scalar rule's results bit for bit (the min and max included,
  * down to the sign of a zero), so calibration statistics do not depend on the SIMD level
  * (tests/unit/test_actscan.c). */
