@@ -485,17 +485,22 @@ AVX512 static void clamp_avx512(const float *x, float *y, int64_t n, float lo, f
         y[i] = clamp_value(x[i], lo, hi);
 }
 
-/* Flushes a sink whose buffer position is held in a register. */
-static inline void sink_flush_at(BinSink *k, int *pos)
+/* Flushes a sink whose buffer position is held in a register once its buffer is full,
+ * adding what it held to *taken. */
+static inline void sink_flush_full(BinSink *k, int *pos, int64_t *taken)
 {
+    if (*pos < BIN_BUF)
+        return;
+    *taken += *pos;
     k->pos = *pos;
     sink_flush(k);
     *pos = 0;
 }
 
 /* 16 values of x, the last lanes masked off by t (ClampedBins): x's own nonzero values
- * appended at bx + *px, the shared ones at bs + *ps; *special counts y == hi and y == ry
- * (rare, so counted apart); the zeros are what remains (bins_clamped_avx512). */
+ * appended at bx + *px, the shared ones at bs + *ps; *yhi and *ytop count y == hi and
+ * y == ry (rare, so counted apart); the zeros are what remains (bins_clamped_avx512).
+ * w: hi, ry, 1 / x's width, 1 / y's width. */
 AVX512 static inline void clamped16_avx512(const float *x, __mmask16 t, const __m512 *w,
                                            int32_t *bx, int *px, int32_t *bs, int *ps,
                                            int64_t *yhi, int64_t *ytop)
@@ -532,18 +537,8 @@ AVX512 static void bins_clamped_avx512(const ClampedBins *c, int64_t n, ClampCou
     for (; i < n; i += 16) {
         __mmask16 t = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         clamped16_avx512(x + i, t, w, bx, &px, bs, &ps, &yhi, &ytop);
-        if (px >= BIN_BUF) {
-            nx += px;
-            kx->pos = px;
-            sink_flush(kx);
-            px = 0;
-        }
-        if (ps >= BIN_BUF) {
-            ns += ps;
-            ks->pos = ps;
-            sink_flush(ks);
-            ps = 0;
-        }
+        sink_flush_full(kx, &px, &nx);
+        sink_flush_full(ks, &ps, &ns);
     }
     kx->pos = px;
     ks->pos = ps;
