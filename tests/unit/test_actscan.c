@@ -6,7 +6,8 @@
  * lengths that leave vector tails. And act_stats_observe end to end at each level against
  * the rule it was first written as (one range pass, then one binning pass at the batch's
  * final range): the same ActStats bytes, for batches scanned in many chunks whose range
- * grows inside the batch. */
+ * grows inside the batch. And act_stats_observe_clamped against act_stats_observe of a
+ * value and of its clamp. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,79 @@ static void test_observe_chunks(void)
     free(x);
 }
 
+/* act_stats_observe_clamped(sx, sy, x) against act_stats_observe(x) and
+ * act_stats_observe(clamp_value(x)) at each level: the same bytes in both. */
+static void test_clamped(const float *x, int64_t n, int64_t len, float lo, float hi,
+                         const char *what)
+{
+    static ActStats wx, wy, gx, gy;
+    float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i]; /* Relu's and Clip's rule */
+    act_stats_init(&wx);
+    act_stats_init(&wy);
+    for (int64_t b = 0; b < n; b += len) {
+        act_stats_observe(&wx, x + b, n - b < len ? n - b : len, 0.1);
+        act_stats_observe(&wy, y + b, n - b < len ? n - b : len, 0.1);
+    }
+    for (int l = 0; l <= (int)simd_detected(); l++) {
+        simd_cap((SimdLevel)l);
+        act_stats_init(&gx);
+        act_stats_init(&gy);
+        for (int64_t b = 0; b < n; b += len)
+            act_stats_observe_clamped(&gx, &gy, x + b, n - b < len ? n - b : len, lo, hi, 0.1);
+        simd_cap(simd_detected());
+        if (!CHECK(memcmp(&gx, &wx, sizeof gx) == 0))
+            printf("  %s [%g, %g], batches of %lld at %s: the input's statistics differ\n",
+                   what, lo, hi, (long long)len, simd_name((SimdLevel)l));
+        if (!CHECK(memcmp(&gy, &wy, sizeof gy) == 0))
+            printf("  %s [%g, %g], batches of %lld at %s: the clamp's statistics differ\n",
+                   what, lo, hi, (long long)len, simd_name((SimdLevel)l));
+    }
+    free(y);
+}
+
+/* A Relu's or Clip's input: mostly finite with a range growing inside batches, values exactly
+ * at hi, at each power of two the ranges pass through and at 0 of both signs, long runs of
+ * one value (a conv over a flat background), batches of zeros or of negatives alone, and
+ * NaN and Inf in one shape; clamps from 0 (+0 and -0) to 6, 1, 0 and Inf, and two that do
+ * not start at 0 (observed each on its own inside). */
+static void test_observe_clamped(void)
+{
+    int64_t n = 120000;
+    float *x = malloc((size_t)n * sizeof *x);
+    static const float his[] = { 6.0f, 1.0f, INFINITY, 0.0f, 0.375f };
+    for (int shape = 0; shape < 5; shape++) {
+        fill(x, n, 2, 300u + (unsigned)shape, shape & 1);
+        for (int64_t i = 0; i < n; i++) {
+            float grow = ldexpf(1.0f, (int)(i / 9000) % 5 - 1);
+            if (shape != 4 && !isfinite(x[i]))
+                x[i] = 0.5f; /* finite but for shape 4 */
+            x[i] *= grow;
+            if (i % 991 == 7)
+                x[i] = ldexpf(1.0f, (int)(i / 9000) % 5 - 1); /* at a power of two */
+            if (i % 613 == 3)
+                x[i] = 6.0f;
+            if (i % 389 == 1)
+                x[i] = i % 2 ? -0.0f : 0.0f;
+            if (shape == 2 && (i / 500) % 3 == 0)
+                x[i] = (i / 1500) % 2 ? 0.8125f : -1.25f; /* long runs */
+            if (shape == 3 && i < 20000)
+                x[i] = i < 10000 ? -fabsf(x[i]) - 0.5f : 0.0f; /* negatives, then zeros */
+        }
+        char what[32];
+        snprintf(what, sizeof what, "clamped shape %d", shape);
+        static const int64_t lens[] = { 120000, 30001, 8192, 777 };
+        for (int li = 0; li < 4; li++) {
+            for (int hi = 0; hi < 5; hi++)
+                test_clamped(x, n, lens[li], shape == 1 ? -0.0f : 0.0f, his[hi], what);
+            test_clamped(x, n, lens[li], -1.0f, 2.0f, what);
+            test_clamped(x, n, lens[li], 0.5f, 6.0f, what);
+        }
+    }
+    free(x);
+}
+
 int main(void)
 {
     static const int exps[] = { 0, 3, -20, -100, -116, -117, -140, 20, 127, 128 };
@@ -225,6 +299,7 @@ int main(void)
         x[i] *= 4.0f; /* the third batch doubles the range twice */
     test_observe(x, NMAX, 1000, "small batches");
     test_observe_chunks();
+    test_observe_clamped();
     free(x);
     return test_summary("actscan");
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/clamp.h"
 #include "kern/simd.h"
 #include "quant/observer.h"
 
@@ -158,6 +159,42 @@ void bin_sink_release(BinSink *k)
     k->sub = NULL;
 }
 
+/* act_scan_bins_clamped's arguments, for the kernels. */
+typedef struct ClampedBins {
+    BinSink *kx, *ks; /* x's own values; the shared ones, at y's width */
+    const float *x;
+    float hi, ry, fwx, fwy;
+} ClampedBins;
+
+/* What the kernels count rather than bin: the zeros of x and of y, and y's nonzero values
+ * outside the shared ones, which are hi (x >= hi) or ry (x in [ry, hi): y <= ry). */
+typedef struct ClampCounts {
+    int64_t xzeros, yzeros, yhi, ytop;
+} ClampCounts;
+
+/* The rule of the kernels, for values i0..n. */
+static void bins_clamped_scalar(const ClampedBins *c, int64_t i0, int64_t n, ClampCounts *cnt)
+{
+    for (int64_t i = i0; i < n; i++) {
+        float v = c->x[i];
+        if (!(v > 0.0f)) {
+            cnt->yzeros++;
+            if (v == 0.0f)
+                cnt->xzeros++;
+            else
+                c->kx->bins[bin_index(c->fwx, v)]++;
+        } else if (!(v < c->hi)) {
+            cnt->yhi++;
+            c->kx->bins[bin_index(c->fwx, v)]++;
+        } else if (!(v < c->ry)) {
+            cnt->ytop++;
+            c->kx->bins[bin_index(c->fwx, v)]++;
+        } else {
+            c->ks->bins[bin_index(c->fwy, v)]++;
+        }
+    }
+}
+
 /* ---- AVX2 -------------------------------------------------------------------------------- */
 
 AVX2 static float hmin8(__m256 v)
@@ -206,13 +243,23 @@ AVX2 static void range_avx2(const float *x, int64_t n, ActRange *r)
     range_fix_zeros(x, n, r);
 }
 
+/* The bins of 8 values x (finite, nonzero lanes are the ones used) at 1 / width vw, into idx. */
+AVX2 static inline void index8_avx2(__m256 v, __m256 vw, int32_t *idx)
+{
+    const __m256 zero = _mm256_setzero_ps(), m1 = _mm256_set1_ps(-1.0f);
+    const __m256 lo = _mm256_set1_ps((float)-HALF), hi = _mm256_set1_ps((float)(HALF - 1));
+    __m256 f = _mm256_floor_ps(_mm256_mul_ps(v, vw));
+    f = _mm256_blendv_ps(f, _mm256_min_ps(f, m1), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+    f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
+    _mm256_storeu_si256((__m256i *)idx,
+                        _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(HALF)));
+}
+
 AVX2 static void bins_avx2(const float *x, int64_t n, float fw, BinSink *k)
 {
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
-    const __m256 vw = _mm256_set1_ps(fw), m1 = _mm256_set1_ps(-1.0f);
-    const __m256 lo = _mm256_set1_ps((float)-HALF), hi = _mm256_set1_ps((float)(HALF - 1));
-    const __m256i half = _mm256_set1_epi32(HALF);
+    const __m256 vw = _mm256_set1_ps(fw);
     int64_t zeros = 0, i = 0;
     int32_t idx[8];
     for (; i + 8 <= n; i += 8) {
@@ -223,10 +270,7 @@ AVX2 static void bins_avx2(const float *x, int64_t n, float fw, BinSink *k)
         zeros += __builtin_popcount(fin & ~nz);
         if (!keep)
             continue;
-        __m256 f = _mm256_floor_ps(_mm256_mul_ps(v, vw));
-        f = _mm256_blendv_ps(f, _mm256_min_ps(f, m1), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
-        f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
-        _mm256_storeu_si256((__m256i *)idx, _mm256_add_epi32(_mm256_cvtps_epi32(f), half));
+        index8_avx2(v, vw, idx);
         for (; keep; keep &= keep - 1)
             k->buf[k->pos++] = idx[__builtin_ctz(keep)];
         if (k->pos >= BIN_BUF)
@@ -234,6 +278,61 @@ AVX2 static void bins_avx2(const float *x, int64_t n, float fw, BinSink *k)
     }
     k->bins[HALF] += zeros;
     bins_scalar(x + i, n - i, (double)fw, k->bins);
+}
+
+AVX2 static void clamp_avx2(const float *x, float *y, int64_t n, float lo, float hi)
+{
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 t = _mm256_blendv_ps(v, vhi, _mm256_cmp_ps(v, vhi, _CMP_GT_OQ));
+        _mm256_storeu_ps(y + i, _mm256_blendv_ps(t, vlo, _mm256_cmp_ps(v, vlo, _CMP_LT_OQ)));
+    }
+    for (; i < n; i++)
+        y[i] = clamp_value(x[i], lo, hi);
+}
+
+/* Appends the bins of the lanes set in m (of idx) to k. */
+static inline void sink_put8(BinSink *k, const int32_t *idx, unsigned m)
+{
+    for (; m; m &= m - 1)
+        k->buf[k->pos++] = idx[__builtin_ctz(m)];
+    if (k->pos >= BIN_BUF)
+        sink_flush(k);
+}
+
+AVX2 static void bins_clamped_avx2(const ClampedBins *c, int64_t n, ClampCounts *cnt)
+{
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 zero = _mm256_setzero_ps(), vhi = _mm256_set1_ps(c->hi);
+    const __m256 vry = _mm256_set1_ps(c->ry);
+    const __m256 wx = _mm256_set1_ps(c->fwx), wy = _mm256_set1_ps(c->fwy);
+    int64_t i = 0;
+    int32_t idx[8];
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(c->x + i);
+        __m256 p = _mm256_cmp_ps(v, zero, _CMP_GT_OQ);
+        __m256 bh = _mm256_and_ps(p, _mm256_cmp_ps(v, vhi, _CMP_LT_OQ));
+        __m256 in = _mm256_and_ps(bh, _mm256_cmp_ps(v, vry, _CMP_LT_OQ));
+        unsigned pos = (unsigned)_mm256_movemask_ps(p);
+        unsigned below_hi = (unsigned)_mm256_movemask_ps(bh);
+        unsigned inter = (unsigned)_mm256_movemask_ps(in);
+        unsigned keep = (unsigned)_mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_and_ps(v, absm), zero, _CMP_GT_OQ));
+        cnt->xzeros += 8 - __builtin_popcount(keep);
+        cnt->yzeros += 8 - __builtin_popcount(pos);
+        cnt->yhi += __builtin_popcount(pos & ~below_hi);
+        cnt->ytop += __builtin_popcount(below_hi & ~inter);
+        if (!keep)
+            continue;
+        index8_avx2(v, _mm256_blendv_ps(wx, wy, in), idx);
+        if (keep & ~inter)
+            sink_put8(c->kx, idx, keep & ~inter);
+        if (inter)
+            sink_put8(c->ks, idx, inter);
+    }
+    bins_clamped_scalar(c, i, n, cnt);
 }
 
 /* ---- AVX-512 ----------------------------------------------------------------------------- */
@@ -322,22 +421,28 @@ AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
         r->max = first_zero_avx512(x, n);
 }
 
+/* The bins of 16 values x (finite, nonzero lanes are the ones used) at 1 / width vw. */
+AVX512 static inline __m512i index16_avx512(__m512 v, __m512 vw)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 lo = _mm512_set1_ps((float)-HALF), hi = _mm512_set1_ps((float)(HALF - 1));
+    __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(v, vw), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    f = _mm512_mask_min_ps(f, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), f, _mm512_set1_ps(-1.0f));
+    f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(HALF));
+}
+
 /* One vector of 16 values, the last `t` lanes masked off: zeros counted in *zeros, the
  * bins of the other finite values appended at buf + *pos. */
 AVX512 static inline void bins16_avx512(const float *x, __mmask16 t, __m512 vw, int32_t *buf,
                                         int *pos, int64_t *zeros)
 {
     const __m512 inf = _mm512_set1_ps(INFINITY), zero = _mm512_setzero_ps();
-    const __m512 lo = _mm512_set1_ps((float)-HALF), hi = _mm512_set1_ps((float)(HALF - 1));
     __m512 v = _mm512_maskz_loadu_ps(t, x), a = _mm512_abs_ps(v);
     __mmask16 fin = _mm512_mask_cmp_ps_mask(t, a, inf, _CMP_LT_OQ);
     __mmask16 keep = _mm512_mask_cmp_ps_mask(fin, a, zero, _CMP_GT_OQ);
     *zeros += __builtin_popcount(fin & ~keep & 0xffff);
-    __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(v, vw), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    f = _mm512_mask_min_ps(f, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), f, _mm512_set1_ps(-1.0f));
-    f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-    __m512i id = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(HALF));
-    _mm512_storeu_si512(buf + *pos, _mm512_maskz_compress_epi32(keep, id));
+    _mm512_storeu_si512(buf + *pos, _mm512_maskz_compress_epi32(keep, index16_avx512(v, vw)));
     *pos += __builtin_popcount(keep);
 }
 
@@ -364,6 +469,85 @@ AVX512 static void bins_avx512(const float *x, int64_t n, float fw, BinSink *k)
     k->pos = pos;
     sink_flush(k);
     k->bins[HALF] += zeros;
+}
+
+AVX512 static void clamp_avx512(const float *x, float *y, int64_t n, float lo, float hi)
+{
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) { /* unmasked: a masked store is slow on some cores */
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, vhi, _CMP_GT_OQ), v, vhi);
+        _mm512_storeu_ps(y + i,
+                         _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, vlo, _CMP_LT_OQ), r, vlo));
+    }
+    for (; i < n; i++)
+        y[i] = clamp_value(x[i], lo, hi);
+}
+
+/* Flushes a sink whose buffer position is held in a register once its buffer is full,
+ * adding what it held to *taken. */
+static inline void sink_flush_full(BinSink *k, int *pos, int64_t *taken)
+{
+    if (*pos < BIN_BUF)
+        return;
+    *taken += *pos;
+    k->pos = *pos;
+    sink_flush(k);
+    *pos = 0;
+}
+
+/* 16 values of x, the last lanes masked off by t (ClampedBins): x's own nonzero values
+ * appended at bx + *px, the shared ones at bs + *ps; *yhi and *ytop count y == hi and
+ * y == ry (rare, so counted apart); the zeros are what remains (bins_clamped_avx512).
+ * w: hi, ry, 1 / x's width, 1 / y's width. */
+AVX512 static inline void clamped16_avx512(const float *x, __mmask16 t, const __m512 *w,
+                                           int32_t *bx, int *px, int32_t *bs, int *ps,
+                                           int64_t *yhi, int64_t *ytop)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 v = _mm512_maskz_loadu_ps(t, x);
+    __mmask16 p = _mm512_mask_cmp_ps_mask(t, v, zero, _CMP_GT_OQ);
+    __mmask16 below_hi = _mm512_mask_cmp_ps_mask(p, v, w[0], _CMP_LT_OQ);
+    __mmask16 inter = _mm512_mask_cmp_ps_mask(below_hi, v, w[1], _CMP_LT_OQ);
+    __mmask16 xk = _mm512_mask_cmp_ps_mask(t, _mm512_abs_ps(v), zero, _CMP_GT_OQ) & ~inter;
+    if (p & ~inter) { /* a positive x not shared: y is hi or ry */
+        *yhi += __builtin_popcount(p & ~below_hi & 0xffff);
+        *ytop += __builtin_popcount(below_hi & ~inter & 0xffff);
+    }
+    __m512i id = index16_avx512(v, _mm512_mask_blend_ps(inter, w[2], w[3]));
+    _mm512_storeu_si512(bx + *px, _mm512_maskz_compress_epi32(xk, id));
+    *px += __builtin_popcount(xk);
+    _mm512_storeu_si512(bs + *ps, _mm512_maskz_compress_epi32(inter, id));
+    *ps += __builtin_popcount(inter);
+}
+
+/* Everything lives in registers: a store into a sink's buffer (a vector type, which may
+ * alias anything) would otherwise reload every count and pointer after it. The zeros of x
+ * are the values neither sink took, those of y the values not positive. */
+AVX512 static void bins_clamped_avx512(const ClampedBins *c, int64_t n, ClampCounts *cnt)
+{
+    const __m512 w[4] = { _mm512_set1_ps(c->hi), _mm512_set1_ps(c->ry), _mm512_set1_ps(c->fwx),
+                          _mm512_set1_ps(c->fwy) };
+    const float *x = c->x;
+    BinSink *kx = c->kx, *ks = c->ks;
+    int32_t *bx = kx->buf, *bs = ks->buf;
+    int px = kx->pos, ps = ks->pos;
+    int64_t nx = -px, ns = -ps, yhi = 0, ytop = 0, i = 0; /* taken: flushed + pos */
+    for (; i < n; i += 16) {
+        __mmask16 t = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        clamped16_avx512(x + i, t, w, bx, &px, bs, &ps, &yhi, &ytop);
+        sink_flush_full(kx, &px, &nx);
+        sink_flush_full(ks, &ps, &ns);
+    }
+    kx->pos = px;
+    ks->pos = ps;
+    nx += px;
+    ns += ps;
+    cnt->xzeros += n - nx - ns;
+    cnt->yzeros += n - ns - yhi - ytop;
+    cnt->yhi += yhi;
+    cnt->ytop += ytop;
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
@@ -395,4 +579,45 @@ void act_scan_bins(BinSink *k, const float *x, int64_t n, double inv_w)
     default:
         bins_scalar(x, n, inv_w, k->bins);
     }
+}
+
+void act_clamp(const float *x, float *y, int64_t n, float lo, float hi)
+{
+    switch (n > 0 ? simd_level() : SIMD_SCALAR) {
+    case SIMD_AVX512:
+        clamp_avx512(x, y, n, lo, hi);
+        break;
+    case SIMD_AVX2:
+        clamp_avx2(x, y, n, lo, hi);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = clamp_value(x[i], lo, hi);
+    }
+}
+
+bool act_scan_bins_clamped(BinSink *kx, BinSink *ks, int64_t *ybins, const float *x,
+                           int64_t n, double inv_wx, double inv_wy, float hi, float ry)
+{
+    ClampedBins c = { .kx = kx, .ks = ks, .x = x, .hi = hi, .ry = ry,
+                      .fwx = float_inv_w(inv_wx), .fwy = float_inv_w(inv_wy) };
+    if (c.fwx == 0.0f || c.fwy == 0.0f)
+        return false;
+    ClampCounts cnt = { 0 };
+    switch (simd_level()) {
+    case SIMD_AVX512:
+        bins_clamped_avx512(&c, n, &cnt);
+        break;
+    case SIMD_AVX2:
+        bins_clamped_avx2(&c, n, &cnt);
+        break;
+    default:
+        return false;
+    }
+    kx->bins[HALF] += cnt.xzeros;
+    ybins[HALF] += cnt.yzeros;
+    if (cnt.yhi) /* then hi <= ry: a bin of y's histogram */
+        ybins[bin_index(inv_wy, hi)] += cnt.yhi;
+    ybins[HIST_BINS - 1] += cnt.ytop; /* y == ry, the range's top */
+    return true;
 }

@@ -1,11 +1,14 @@
 /* The two scans act_stats_observe (observer.h) makes over a batch of activations, at every
- * SIMD level: the range (min, max and counts) and the histogram binning. Both are exact:
+ * SIMD level: the range (min, max and counts) and the histogram binning; and for
+ * act_stats_observe_clamped, a Relu's or Clip's clamp and the binning of a value and its
+ * clamp at once. All are exact:
  * the vector paths give the scalar rule's results bit for bit (the min and max included,
  * down to the sign of a zero), so calibration statistics do not depend on the SIMD level
  * (tests/unit/test_actscan.c). */
 #ifndef QS_ACTSCAN_H
 #define QS_ACTSCAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One batch's range. min and max are what a scan in order keeping the FIRST of equal
@@ -46,5 +49,20 @@ void bin_sink_release(BinSink *k); /* settles, and frees the copies */
  * bin). inv_w is 1 / (bin width), a power of two, and every finite x lies in
  * [-range, range]; non-finite values are skipped. */
 void act_scan_bins(BinSink *k, const float *x, int64_t n, double inv_w);
+
+/* y[i] = clamp_value(x[i], lo, hi) (kern/clamp.h) at every SIMD level: what a Relu or Clip
+ * computes, so calibration can observe an activation's output while it observes its input. */
+void act_clamp(const float *x, float *y, int64_t n, float lo, float hi);
+
+/* x and y = act_clamp(x, 0, hi) (lo +0 or -0, hi >= 0), every x finite, binned at once for
+ * two histograms of ranges rx >= ry >= max y (1 / width inv_wx, inv_wy), y never read: the
+ * values x in (0, hi) below ry are y's own, so each is counted once, at y's width, into ks
+ * (the caller adds those counts to both histograms); every other nonzero x goes to kx
+ * (x's histogram); y's other values are 0, hi or ry and are counted into ybins (y's), the
+ * zeros of x into kx's bins, all as act_scan_bins would. Returns false, counting nothing,
+ * where it has no vector path (the scalar level, or a width not a float): the caller then
+ * bins x and y with act_scan_bins. */
+bool act_scan_bins_clamped(BinSink *kx, BinSink *ks, int64_t *ybins, const float *x,
+                           int64_t n, double inv_wx, double inv_wy, float hi, float ry);
 
 #endif

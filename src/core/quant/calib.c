@@ -8,12 +8,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op.h"
 #include "run/exec.h"
 
 typedef struct {
     const Graph *g;
     Calibration *c;
+    int *clamp_of;  /* [n_values] the Relu or Clip observed with this value, or -1 */
+    bool *observed; /* [n_nodes] this activation's output is observed for this batch */
 } CalibTap;
+
+/* Pairs each node output read by a Relu or Clip from 0 with that activation (the first
+ * one): the activation's output is clamp_value of its input, so both are observed at the
+ * input's tap in one read (act_stats_observe_clamped) and the activation's tap only takes
+ * note. Returns clamp_of. */
+static int *calib_clamp_pairs(const Graph *g)
+{
+    int *of = xmalloc((size_t)(g->n_values ? g->n_values : 1) * sizeof *of);
+    for (int v = 0; v < g->n_values; v++)
+        of[v] = -1;
+    for (int a = 0; a < g->n_nodes; a++) {
+        const Node *n = &g->nodes[a];
+        float lo, hi;
+        if (n->n_in != 1 || n->in[0] < 0 || !op_clamp_range(n, &lo, &hi) || lo != 0.0f ||
+            !(hi >= 0.0f))
+            continue;
+        int v = n->in[0];
+        if (g->values[v].kind == VAL_NODE && of[v] < 0)
+            of[v] = a;
+    }
+    return of;
+}
 
 static void calib_observe(Calibration *c, int v, const Tensor *t)
 {
@@ -25,7 +50,21 @@ static void calib_observe(Calibration *c, int v, const Tensor *t)
 static void calib_tap(void *user, int node, const Tensor *out)
 {
     CalibTap *ct = user;
-    calib_observe(ct->c, ct->g->nodes[node].out, out);
+    const Graph *g = ct->g;
+    int v = g->nodes[node].out, a = ct->clamp_of[v];
+    if (ct->observed[node]) { /* observed with its input */
+        ct->observed[node] = false;
+        return;
+    }
+    if (a < 0 || out->dtype != DT_F32) {
+        calib_observe(ct->c, v, out);
+        return;
+    }
+    float lo, hi;
+    op_clamp_range(&g->nodes[a], &lo, &hi);
+    act_stats_observe_clamped(&ct->c->stats[v], &ct->c->stats[g->nodes[a].out],
+                              tensor_f32(out), tensor_numel(out), lo, hi, ct->c->ma_momentum);
+    ct->observed[a] = true;
 }
 
 /* The inputs are observed after the run (no tap sees them); a failing run discards the
@@ -83,11 +122,14 @@ QsStatus calib_run(const Graph *g, const Dataset *d, int64_t n, int batch, doubl
 
     FloatExec *f;
     Executor ex = exec_float_new(g, &f);
-    CalibTap ct = { .g = g, .c = out };
+    CalibTap ct = { .g = g, .c = out, .clamp_of = calib_clamp_pairs(g),
+                    .observed = xcalloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(bool)) };
     Walk w = { .ex = &ex, .tap = calib_tap, .tap_user = &ct, .batch = calib_batch, .user = &ct,
                .job = job, .what = "calibration", .phase = "calibrate" };
     QsStatus st = walk_split(&w, d, n, batch, err);
     exec_float_free(f);
+    free(ct.clamp_of);
+    free(ct.observed);
     if (st)
         calib_release(out);
     return st;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/quant.h"
+#include "kern/clamp.h"
 #include "kern/fmath.h"
 #include "quant/actscan.h"
 
@@ -120,55 +121,128 @@ void act_stats_init(ActStats *s)
  * old range R. Doubling moves each of them to the bin that binning at 2R gives directly
  * (hist_double), except a value exactly at +R: it is in the last bin (x == +range) and the
  * merge puts it one below [R, R + 2w), so it is moved up. (The earlier batches' values at
- * +R stay where the merge puts them: hist_cover's rule.) */
-static void hist_double_in_batch(Histogram *h, const float *x, int64_t done)
+ * +R stay where the merge puts them: hist_cover's rule.) The values binned are x's, or
+ * when `clamped` clamp_value(x, lo, hi)'s. */
+static void hist_double_in_batch(Histogram *h, const float *x, int64_t done, bool clamped,
+                                 float lo, float hi)
 {
     float top = (float)h->range; /* < max |x| <= FLT_MAX, a power of two: exact */
     int64_t at_top = 0;
     for (int64_t i = 0; i < done; i++)
-        at_top += x[i] == top;
+        at_top += (clamped ? clamp_value(x[i], lo, hi) : x[i]) == top;
     hist_double(h);
     h->bins[3 * HIST_BINS / 4 - 1] -= at_top;
     h->bins[3 * HIST_BINS / 4] += at_top;
 }
 
-/* Bins one batch into h and returns its range in *r, reading it once: chunk by chunk, the
- * range of the chunk, h's range grown to cover it as hist_cover would for the whole batch,
- * then the chunk binned. The bins come out as binning the whole batch at its final range:
- * the range only doubles (or is set on a histogram of zeros, which any range holds in bin
- * HALF), and hist_double_in_batch keeps the batch's binned values where binning at the
- * doubled range puts them. h->range stays 0 while the batch has shown only zeros
- * (hist_cover then picks the range). */
+/* One histogram's scan of a batch, chunk by chunk: h's range grown to cover each chunk as
+ * hist_cover would for the whole batch, then the chunk binned. The bins come out as binning
+ * the whole batch at its final range: the range only doubles (or is set on a histogram of
+ * zeros, which any range holds in bin HALF), and hist_double_in_batch keeps the batch's
+ * binned values where binning at the doubled range puts them. `unset` while the batch has
+ * shown only zeros on a histogram without a range (hist_cover then picks it). */
+typedef struct HistScan {
+    Histogram *h;
+    ActRange r;     /* the batch's range so far */
+    bool unset;
+    BinSink k;
+} HistScan;
+
+static void hist_scan_begin(HistScan *s, Histogram *h, int64_t n, bool only_zeros)
+{
+    s->h = h;
+    s->unset = h->range == 0.0 || only_zeros; /* the first nonzero value sets the range */
+    s->r = (ActRange){ .min = INFINITY, .max = -INFINITY };
+    bin_sink_init(&s->k, n, h->bins);
+}
+
+/* Whether a chunk of range rc makes s's histogram change its range. */
+static bool hist_scan_regrows(const HistScan *s, const ActRange *rc)
+{
+    if (rc->finite == 0)
+        return false;
+    double maxabs = fmax(-(double)rc->min, (double)rc->max);
+    return s->unset ? maxabs > 0.0 : maxabs > s->h->range;
+}
+
+/* Takes in the range rc of the chunk at x[done]: the batch's range, and h's range grown
+ * (its sink settled first). `done` values of the batch, at x (or, when clamped, at
+ * clamp_value(x, lo, hi)), are binned. */
+static void hist_scan_grow(HistScan *s, const ActRange *rc, const float *x, int64_t done,
+                           bool clamped, float lo, float hi)
+{
+    ActRange *r = &s->r;
+    if (rc->finite == 0)
+        return;
+    if (rc->min < r->min) /* strict: an earlier chunk's zero keeps its sign */
+        r->min = rc->min;
+    if (rc->max > r->max)
+        r->max = rc->max;
+    r->finite += rc->finite;
+    r->over += rc->over;
+    double maxabs = fmax(-(double)rc->min, (double)rc->max);
+    Histogram *h = s->h;
+    if (maxabs > 0.0 && s->unset) {
+        h->range = pow2_ceil(maxabs);
+        s->unset = false;
+    } else if (maxabs > h->range && !s->unset) {
+        bin_sink_settle(&s->k);
+        while (h->range < maxabs)
+            hist_double_in_batch(h, x, done, clamped, lo, hi);
+    }
+}
+
+/* 1 / (bin width) for the scan's binning; unset: any (the chunk holds only zeros). */
+static double hist_scan_inv_w(const HistScan *s)
+{
+    return s->unset ? 1.0 : 1.0 / hist_width(s->h);
+}
+
+/* Bins one batch into h and returns its range in *r, reading it once (HistScan). */
 static void hist_scan(Histogram *h, const float *x, int64_t n, bool only_zeros, ActRange *r)
 {
-    bool unset = h->range == 0.0 || only_zeros; /* the first nonzero value sets the range */
-    *r = (ActRange){ .min = INFINITY, .max = -INFINITY };
-    BinSink k;
-    bin_sink_init(&k, n, h->bins);
+    HistScan s;
+    hist_scan_begin(&s, h, n, only_zeros);
     for (int64_t c = 0; c < n; c += OBSERVE_CHUNK) {
         int64_t m = n - c < OBSERVE_CHUNK ? n - c : OBSERVE_CHUNK;
         ActRange rc;
         act_scan_range(x + c, m, &rc);
         if (rc.finite == 0)
             continue;
-        if (rc.min < r->min) /* strict: an earlier chunk's zero keeps its sign */
-            r->min = rc.min;
-        if (rc.max > r->max)
-            r->max = rc.max;
-        r->finite += rc.finite;
-        r->over += rc.over;
-        double maxabs = fmax(-(double)rc.min, (double)rc.max);
-        if (maxabs > 0.0 && unset) {
-            h->range = pow2_ceil(maxabs);
-            unset = false;
-        } else if (maxabs > h->range && !unset) {
-            bin_sink_settle(&k);
-            while (h->range < maxabs)
-                hist_double_in_batch(h, x, c);
-        }
-        act_scan_bins(&k, x + c, m, unset ? 1.0 : 1.0 / hist_width(h)); /* unset: zeros */
+        hist_scan_grow(&s, &rc, x, c, false, 0.0f, 0.0f);
+        act_scan_bins(&s.k, x + c, m, hist_scan_inv_w(&s));
     }
-    bin_sink_release(&k);
+    bin_sink_release(&s.k);
+    *r = s.r;
+}
+
+/* The batch's statistics beyond the histogram's bins, from its range r (hist_scan's).
+ * `first`, `only_zeros`: as they were before the scan. */
+static void stats_take_batch(ActStats *s, int64_t n, const ActRange *r, bool first,
+                             bool only_zeros, double ma_momentum)
+{
+    double bmin = r->min, bmax = r->max;
+    s->batches++;
+    s->count += n;
+    s->nonfinite += n - r->finite;
+    s->fp16_overflow += (double)r->over;
+    if (r->finite == 0)
+        return;
+
+    if (first) {
+        s->ma_min = bmin;
+        s->ma_max = bmax;
+    } else {
+        s->ma_min = s->ma_min + ma_momentum * (bmin - s->ma_min);
+        s->ma_max = s->ma_max + ma_momentum * (bmax - s->ma_max);
+    }
+    if (bmin < s->min)
+        s->min = bmin;
+    if (bmax > s->max)
+        s->max = bmax;
+    /* the range hist_scan reached; it picks one here only for a batch of zeros alone */
+    hist_cover(&s->hist, fmax(-bmin, bmax), only_zeros);
+    s->hist.total += r->finite;
 }
 
 /* Beyond the header: `batches` counts every call with n > 0, `count` every value
@@ -185,28 +259,129 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
     bool only_zeros = s->min == 0.0 && s->max == 0.0;
     ActRange r;
     hist_scan(&s->hist, x, n, only_zeros, &r);
-    double bmin = r.min, bmax = r.max;
-    s->batches++;
-    s->count += n;
-    s->nonfinite += n - r.finite;
-    s->fp16_overflow += (double)r.over;
-    if (r.finite == 0)
-        return;
+    stats_take_batch(s, n, &r, first, only_zeros, ma_momentum);
+}
 
-    if (first) {
-        s->ma_min = bmin;
-        s->ma_max = bmax;
-    } else {
-        s->ma_min = s->ma_min + ma_momentum * (bmin - s->ma_min);
-        s->ma_max = s->ma_max + ma_momentum * (bmax - s->ma_max);
+/* ---- a value and its clamp at once -------------------------------------------------------- */
+
+/* Chunks of x (and of its clamp where that must be made) held in L1 while scanned. */
+#define CLAMP_CHUNK OBSERVE_CHUNK
+
+/* Both scans of act_stats_observe_clamped, and the counts of the values they share: values
+ * x in (0, hi) below y's range are y's own values, counted once at y's bin width in
+ * `shared` and added to both histograms (hist_pair_settle) before either range changes. */
+typedef struct HistPair {
+    HistScan x, y;
+    int64_t shared[HIST_BINS]; /* at y's bin width; only bins HALF.. are used */
+    BinSink ks;
+    bool any;                  /* shared holds counts */
+} HistPair;
+
+/* shared's counts into both histograms. Both ranges are powers of two with rx >= ry, so
+ * y's bin f >= HALF (of a value v in (0, ry)) lies inside x's bin
+ * HALF + ((f - HALF) >> log2(rx / ry)): floor(floor(v / wy) / 2^k) = floor(v / (wy 2^k)). */
+static void hist_pair_settle(HistPair *p)
+{
+    if (!p->any)
+        return;
+    bin_sink_settle(&p->ks);
+    int ex, ey;
+    frexp(p->x.h->range, &ex);
+    frexp(p->y.h->range, &ey);
+    int k = ex - ey;
+    for (int f = HALF; f < HIST_BINS; f++) {
+        int64_t c = p->shared[f];
+        if (!c)
+            continue;
+        p->y.h->bins[f] += c;
+        p->x.h->bins[HALF + ((f - HALF) >> k)] += c;
     }
-    if (bmin < s->min)
-        s->min = bmin;
-    if (bmax > s->max)
-        s->max = bmax;
-    /* the range hist_scan reached; it picks one here only for a batch of zeros alone */
-    hist_cover(&s->hist, fmax(-bmin, bmax), only_zeros);
-    s->hist.total += r.finite;
+    memset(p->shared, 0, sizeof p->shared);
+    p->any = false;
+}
+
+/* y's range from x's when every x is finite and at most FP16_MAX in magnitude, lo is a
+ * zero and hi > 0 (else false): y = clamp_value(x) is monotone, its zeros are where
+ * x <= 0 and its other values positive, so its min and max are the clamps of x's (a
+ * positive one) or, when zero, the first zero in order, as act_scan_range finds them. */
+static bool clamp_range(const float *x, int64_t m, const ActRange *rx, float lo, float hi,
+                        ActRange *ry)
+{
+    if (!(rx->finite == m && rx->over == 0 && lo == 0.0f && hi > 0.0f && m > 0))
+        return false;
+    ry->finite = m;
+    ry->over = 0; /* 0 <= y <= max(x, 0) */
+    ry->max = clamp_value(rx->max > 0.0f ? rx->max : x[0], lo, hi);
+    if (rx->min > 0.0f) {
+        ry->min = clamp_value(rx->min, lo, hi);
+    } else {
+        int64_t j = 0;
+        while (x[j] > 0.0f)
+            j++; /* one exists: rx->min <= 0 */
+        ry->min = clamp_value(x[j], lo, hi);
+    }
+    return true;
+}
+
+/* Bins one chunk of x and of y = its clamp: the shared counting when both histograms have
+ * their range and the vector path applies (act_scan_bins_clamped), else each on its own,
+ * y made in ybuf unless `have_y` says it is there. */
+static void hist_pair_bins(HistPair *p, const float *x, float *ybuf, bool have_y, int64_t m,
+                           bool finite, float lo, float hi)
+{
+    HistScan *sx = &p->x, *sy = &p->y;
+    if (finite && lo == 0.0f && hi >= 0.0f && !sx->unset && !sy->unset &&
+        sx->h->range >= sy->h->range &&
+        act_scan_bins_clamped(&sx->k, &p->ks, sy->h->bins, x, m, hist_scan_inv_w(sx),
+                              hist_scan_inv_w(sy), hi, (float)sy->h->range)) {
+        p->any = true;
+        return;
+    }
+    if (!have_y)
+        act_clamp(x, ybuf, m, lo, hi);
+    act_scan_bins(&sx->k, x, m, hist_scan_inv_w(sx));
+    act_scan_bins(&sy->k, ybuf, m, hist_scan_inv_w(sy));
+}
+
+void act_stats_observe_clamped(ActStats *sx, ActStats *sy, const float *x, int64_t n, float lo,
+                               float hi, double ma_momentum)
+{
+    if (n <= 0)
+        return;
+    if (!(ma_momentum > 0.0 && ma_momentum <= 1.0))
+        ma_momentum = 0.01;
+    bool first_x = sx->hist.total == 0, zeros_x = sx->min == 0.0 && sx->max == 0.0;
+    bool first_y = sy->hist.total == 0, zeros_y = sy->min == 0.0 && sy->max == 0.0;
+    HistPair *p = xmalloc(sizeof *p);
+    float *y = xmalloc(CLAMP_CHUNK * sizeof *y);
+    hist_scan_begin(&p->x, &sx->hist, n, zeros_x);
+    hist_scan_begin(&p->y, &sy->hist, n, zeros_y);
+    memset(p->shared, 0, sizeof p->shared);
+    bin_sink_init(&p->ks, n, p->shared);
+    p->any = false;
+    for (int64_t c = 0; c < n; c += CLAMP_CHUNK) {
+        int64_t m = n - c < CLAMP_CHUNK ? n - c : CLAMP_CHUNK;
+        ActRange rx, ry;
+        act_scan_range(x + c, m, &rx);
+        bool have_y = !clamp_range(x + c, m, &rx, lo, hi, &ry);
+        if (have_y) {
+            act_clamp(x + c, y, m, lo, hi);
+            act_scan_range(y, m, &ry);
+        }
+        if (hist_scan_regrows(&p->x, &rx) || hist_scan_regrows(&p->y, &ry))
+            hist_pair_settle(p);
+        hist_scan_grow(&p->x, &rx, x, c, false, lo, hi);
+        hist_scan_grow(&p->y, &ry, x, c, true, lo, hi);
+        hist_pair_bins(p, x + c, y, have_y, m, rx.finite == m, lo, hi);
+    }
+    hist_pair_settle(p);
+    bin_sink_release(&p->ks);
+    bin_sink_release(&p->x.k);
+    bin_sink_release(&p->y.k);
+    stats_take_batch(sx, n, &p->x.r, first_x, zeros_x, ma_momentum);
+    stats_take_batch(sy, n, &p->y.r, first_y, zeros_y, ma_momentum);
+    free(p);
+    free(y);
 }
 
 double act_stats_clipped_fraction(const ActStats *s, float lo, float hi)

@@ -40,6 +40,13 @@ void act_stats_init(ActStats *s);
  * first batch initialises the averages. */
 void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentum);
 
+/* act_stats_observe(sx, x) and act_stats_observe(sy, y) with y[i] = clamp_value(x[i], lo,
+ * hi) (kern/clamp.h: what a Relu or Clip makes of x), the same bytes in both, read at once:
+ * x is read from memory once, y never exists whole, and with lo == 0 a value inside
+ * (0, hi) is counted once for both histograms (act_scan_bins_clamped). */
+void act_stats_observe_clamped(ActStats *sx, ActStats *sy, const float *x, int64_t n, float lo,
+                               float hi, double ma_momentum);
+
 typedef enum {
     OBS_MINMAX = 0,
     OBS_MA_MINMAX,
