@@ -148,13 +148,19 @@ static QsStatus conv_geom(const Node *n, const Shape *x, const Shape *w, ConvGeo
     return QS_OK;
 }
 
+/* A 1x1 kernel, stride 1, no pads: each sample's input is its own im2col matrix. */
+static bool conv_unit_window(const ConvGeom *g)
+{
+    const Window *k = &g->win;
+    return k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+           k->pb == 0 && k->pr == 0;
+}
+
 static ConvKind conv_kind(const ConvGeom *g)
 {
     if (g->group > 1 && g->cg == 1)
         return CONV_DEPTHWISE;
-    const Window *k = &g->win;
-    if (k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
-        k->pb == 0 && k->pr == 0 && g->oh * g->ow >= CONV_DIRECT_POSITIONS)
+    if (conv_unit_window(g) && g->oh * g->ow >= CONV_DIRECT_POSITIONS)
         return CONV_POINTWISE;
     return CONV_IM2COL;
 }
@@ -396,7 +402,8 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
 }
 
 /* The reference route: per chunk and group col = im2col(x), then W col into the output
- * (straight into y when the chunk is one sample, else through the panel). */
+ * (straight into y when the chunk is one sample, else through the panel). A chunk of one
+ * sample of a 1x1 conv reads its columns from x in place: the same values. */
 static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
                               const SgemmEpi *epi0, float *y, const RunCtx *rc,
                               SgemmPacked **pw)
@@ -411,10 +418,17 @@ static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
         int64_t cols = k.nb * k.np;
         for (int64_t gi = 0; gi < g->group; gi++) {
             SgemmEpi epi = group_epi(epi0, gi * g->ocg);
-            conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
+            const float *b = col;
+            int64_t ldb = cols;
+            if (k.nb == 1 && conv_unit_window(g)) {
+                b = x + (k.b0 * g->c + gi * g->cg) * hw + k.p0;
+                ldb = hw;
+            } else {
+                conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
+            }
             float *yg = y + gi * g->ocg * ohw;
             if (k.nb == 1)
-                conv_gemm(g, w, pw, gi, cols, col, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
+                conv_gemm(g, w, pw, gi, cols, b, ldb, yg + k.b0 * g->oc * ohw + k.p0, ohw,
                           &epi, rc);
             else {
                 conv_gemm(g, w, pw, gi, cols, col, cols, out, cols, &epi, rc);
