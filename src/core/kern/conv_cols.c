@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kern/pool.h"
+#include "kern/simd.h"
 
 ConvChunks conv_chunks(int64_t n, int64_t p, int64_t rows)
 {
@@ -249,6 +250,8 @@ void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64
                       float *out)
 {
     const ConvGather *cg = ctx;
+    if (simd_level() == SIMD_AVX512 && conv_gather_fill_grid(cg, j0, nc, k0, kc, w, out))
+        return;
     GatherSeg seg[GATHER_COLS];
     int64_t pass = GATHER_COLS / w * w, tail = nc % w;
     for (int64_t j = 0; j < nc; j += pass) {

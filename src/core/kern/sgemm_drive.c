@@ -69,19 +69,32 @@ static float *scratch(size_t n)
     return s->p;
 }
 
-/* Where a rect's tiles keep their sums: C itself, or (a transposed C, whose tiles would
- * otherwise go through a tile buffer element by element on every k block) a row-major
- * block of the thread's scratch holding C(m, n) for m in [m0, m0 + rows), n in [n0, n0 +
- * NC), written back into C, finished, once its last k block is done. */
+/* Where a rect's tiles keep their sums: C itself (the problem's addressing), or (a
+ * transposed C, whose tiles would otherwise go through a tile buffer element by element
+ * on every k block) a row-major block of the thread's scratch holding C(m, n) for m in
+ * [m0, m0 + rows), n in [n0, n0 + NC), written back into C, finished, once its last k
+ * block is done. */
 typedef struct CView {
+    const SgProblem *p; /* NULL: the scratch block below */
     float *c;
-    int64_t crs, ccs, m0, n0;
-    bool deferred; /* the scratch block: tiles never finish, the write-back does */
+    int64_t ld, m0, n0;
 } CView;
 
 static float *view_at(const CView *v, int64_t m, int64_t n)
 {
-    return v->c + (m - v->m0) * v->crs + (n - v->n0) * v->ccs;
+    return v->p ? sg_c_at(v->p, m, n) : v->c + (m - v->m0) * v->ld + (n - v->n0);
+}
+
+/* The distance between C's rows m and m + 1 at column n, and between its columns n and n +
+ * 1 when they lie in one run. */
+static int64_t view_rs(const CView *v) { return v->p ? v->p->crs : v->ld; }
+
+/* Whether columns [n, n + nr) lie one after another in C. */
+static bool view_contiguous(const CView *v, int64_t n, int nr)
+{
+    if (!v->p)
+        return true;
+    return v->p->ccs == 1 && (v->p->cseg <= 0 || n % v->p->cseg + nr <= v->p->cseg);
 }
 
 /* A tile buffer's starting values: c0 on the first k block, else the partial sums in C;
@@ -90,12 +103,11 @@ static void fill_buffer(const SgProblem *p, const CView *v, int64_t m, int64_t n
                         int nv, int nr, bool first, float *buf)
 {
     const SgemmEpi *e = &p->epi;
-    const float *c = view_at(v, m, n);
     for (int i = 0; i < mv; i++) {
         float *row = buf + i * nr;
         if (!first || e->accumulate)
             for (int j = 0; j < nv; j++)
-                row[j] = c[i * v->crs + j * v->ccs];
+                row[j] = *view_at(v, m + i, n + j);
         else if (e->bias_m)
             for (int j = 0; j < nv; j++)
                 row[j] = e->bias_m[m + i];
@@ -117,12 +129,12 @@ static void tile(const SgRun *r, const CView *v, const float *a, const float *b,
 {
     const SgProblem *p = r->p;
     const SgemmEpi *e = &p->epi;
-    bool first = pc == 0, last = pc + kc == p->K && !v->deferred;
+    bool first = pc == 0, last = pc + kc == p->K && v->p;
     int nr = r->k.nr;
     SgTile t = { kc, a, b, ldb, NULL, 0, NULL, SG_C0_LOAD, false, 0, 0, r->k.mr, nr };
-    if (nv == nr && v->ccs == 1) {
+    if (nv == nr && view_contiguous(v, n, nr)) {
         t.c = view_at(v, m, n);
-        t.ldc = v->crs;
+        t.ldc = view_rs(v);
         if (first && !e->accumulate) {
             t.c0 = e->bias_m ? SG_C0_BIAS_M : e->bias_n ? SG_C0_BIAS_N : SG_C0_ZERO;
             t.bias = e->bias_m ? e->bias_m + m : e->bias_n ? e->bias_n + n : NULL;
@@ -144,11 +156,10 @@ static void tile(const SgRun *r, const CView *v, const float *a, const float *b,
     t.c = buf;
     t.ldc = nr;
     r->k.micro(&t, mv);
-    float *c = view_at(v, m, n);
     for (int i = 0; i < mv; i++)
         for (int j = 0; j < nv; j++) {
             float s = buf[i * nr + j];
-            c[i * v->crs + j * v->ccs] = last ? sg_finish(e, m + i, s) : s;
+            *view_at(v, m + i, n + j) = last ? sg_finish(e, m + i, s) : s;
         }
 }
 
@@ -167,23 +178,24 @@ static void view_copy(const SgProblem *p, const CView *v, int64_t m1, int64_t nc
     const SgemmEpi *e = &p->epi;
     int64_t rows = m1 - v->m0;
     for (int64_t n = v->n0; n < v->n0 + nc; n++) {
-        float *c = p->c + v->m0 * p->crs + n * p->ccs, *t = view_at(v, v->m0, n);
+        float *c = sg_c_at(p, v->m0, n), *t = view_at(v, v->m0, n);
         if (!out) {
             for (int64_t i = 0; i < rows; i++)
-                t[i * v->crs] = c[i * p->crs];
+                t[i * v->ld] = c[i * p->crs];
         } else if (e->sub_m || p->crs != 1) {
             for (int64_t i = 0; i < rows; i++)
-                c[i * p->crs] = sg_finish(e, v->m0 + i, t[i * v->crs]);
+                c[i * p->crs] = sg_finish(e, v->m0 + i, t[i * v->ld]);
         } else {
             for (int64_t i = 0; i < rows; i++)
-                c[i] = t[i * v->crs];
+                c[i] = t[i * v->ld];
             if (e->clamp && p->ccs != rows) /* clamp_value's bits, vectorized */
                 clamp_f32(c, c, rows, e->lo, e->hi);
         }
     }
-    if (out && e->clamp && !e->sub_m && p->crs == 1 && p->ccs == rows) /* one run in C */
-        clamp_f32(p->c + v->m0 + v->n0 * p->ccs, p->c + v->m0 + v->n0 * p->ccs, nc * rows,
-                  e->lo, e->hi);
+    if (out && e->clamp && !e->sub_m && p->crs == 1 && p->ccs == rows) { /* one run in C */
+        float *c = sg_c_at(p, v->m0, v->n0);
+        clamp_f32(c, c, nc * rows, e->lo, e->hi);
+    }
 }
 
 /* The rule element by element (the packing buffer could not be allocated). */
@@ -194,7 +206,7 @@ static void rect_plain(const SgProblem *p, int64_t m0, int64_t m1, int64_t n0, i
             float acc = sg_c0(p, m, n);
             for (int64_t k = 0; k < p->K; k++)
                 acc = fmaf(sg_elem(&p->a, p->K, m, k), sg_elem(&p->b, p->K, n, k), acc);
-            p->c[m * p->crs + n * p->ccs] = sg_finish(&p->epi, m, acc);
+            *sg_c_at(p, m, n) = sg_finish(&p->epi, m, acc);
         }
 }
 
@@ -238,18 +250,18 @@ static void rect(const SgRun *r, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
     const SgProblem *p = r->p;
     int mr = r->k.mr, nr = r->k.nr;
     int64_t kcmax = p->K < KC ? p->K : KC;
-    bool defer = p->ccs != 1 && m1 - m0 <= DEFER_ROWS;
+    bool defer = p->ccs != 1 && p->cseg <= 0 && m1 - m0 <= DEFER_ROWS;
     float *bbuf = scratch((size_t)kcmax * (NC + mr) + (defer ? DEFER_ROWS * DEFER_LD : 0));
     if (!bbuf) {
         rect_plain(p, m0, m1, n0, n1);
         return;
     }
     float *abuf = bbuf + kcmax * NC;
-    CView v = { p->c, p->crs, p->ccs, 0, 0, false };
+    CView v = { p, NULL, 0, 0, 0 };
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC;
         if (defer) {
-            v = (CView){ abuf + kcmax * mr, DEFER_LD, 1, m0, jc, true };
+            v = (CView){ NULL, abuf + kcmax * mr, DEFER_LD, m0, jc };
             if (p->epi.accumulate)
                 view_copy(p, &v, m1, nc, false);
         }
@@ -294,7 +306,7 @@ void sg_drive(const SgProblem *p)
     if (p->K <= 0) {
         for (int64_t m = 0; m < p->M; m++)
             for (int64_t n = 0; n < p->N; n++)
-                p->c[m * p->crs + n * p->ccs] = sg_finish(&p->epi, m, sg_c0(p, m, n));
+                *sg_c_at(p, m, n) = sg_finish(&p->epi, m, sg_c0(p, m, n));
         return;
     }
     SimdLevel level = simd_level();

@@ -31,6 +31,7 @@
 #include "kern/conv_cols.h"
 #include "kern/dwconv.h"
 #include "kern/sgemm.h"
+#include "kern/simd.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 
@@ -46,7 +47,7 @@ typedef enum { CONV_DEPTHWISE, CONV_POINTWISE, CONV_IM2COL } ConvKind;
 
 /* Pointwise convs with fewer positions per sample go through the batch's column panel:
  * a per-sample sgemm that narrow would be all overhead. */
-#define CONV_DIRECT_POSITIONS 256
+#define CONV_DIRECT_POSITIONS 64
 
 static QsStatus conv_dims(const Node *n, const Shape *s, const char *what, QsError *err)
 {
@@ -368,7 +369,8 @@ static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw,
 
 /* The batch's columns, chunk by chunk: per group the GEMM of the packed weights with the
  * im2col columns gathered straight into its packed slivers (an implicit GEMM), into the
- * output (straight into y when the chunk is one sample, else through the panel). False,
+ * output (straight into y when the chunk is one sample or the GEMM can address y's
+ * samples, sgemm_gather_runs_pay; else through the panel). False,
  * doing nothing, when that route does not pay (conv_forward_cols then runs). */
 static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *w,
                                 const SgemmEpi *epi0, float *y, const RunCtx *rc,
@@ -376,9 +378,12 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
 {
     ConvPlane pl = conv_plane(g);
     ConvChunks ch = conv_gather_chunks(g);
-    if (!sgemm_gather_pays(g->ocg, conv_chunks_cols(&ch)))
+    int64_t widest = conv_chunks_cols(&ch);
+    /* a fast gather beats building the panel even for few output channels */
+    bool grid = simd_level() == SIMD_AVX512 && conv_gather_grid(&pl);
+    if (!sgemm_gather_pays(g->ocg, widest) && !(grid && sgemm_packed_a_pays(g->ocg, widest)))
         return false;
-    conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
+    conv_pack_weights(g, w, widest, rc, pw);
     float *out = rc->scratch;
     int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
     for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
@@ -392,6 +397,9 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
             if (k.nb == 1)
                 sgemm_packed_a_gather(pw[gi], &gb, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
                                       &epi);
+            else if (sgemm_gather_runs_pay(ohw)) /* each sample's columns straight into y */
+                sgemm_packed_a_gather_runs(pw[gi], &gb, cols, yg + k.b0 * g->oc * ohw, ohw,
+                                           ohw, g->oc * ohw, &epi);
             else {
                 sgemm_packed_a_gather(pw[gi], &gb, cols, out, cols, &epi);
                 conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
