@@ -89,10 +89,9 @@ typedef struct ConvGather {
 } ConvGather;
 void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
                       float *out);
-/* Whether g's output positions sit on its input's grid (stride 1, output as wide as the
- * input, whole vectors of positions per sample, at most CONV_GRID_TAPS taps): then at
- * AVX-512 conv_gather_fill loads 16 columns of a row at once (kern/conv_gather_avx512.c),
- * which makes gathering cheaper than building a column panel. */
+/* Whether g suits conv_gather_fill's AVX-512 form (kern/conv_gather_avx512.c: 16 columns
+ * of a row per masked load or gather): whole vectors of positions per sample, at most
+ * CONV_GRID_TAPS taps. Then gathering is cheaper than building a column panel. */
 #define CONV_GRID_TAPS 64
 bool conv_gather_grid(const ConvPlane *g);
 /* conv_gather_fill's AVX-512 form for such convs; false (nothing written) where it does

@@ -1,8 +1,9 @@
-/* conv_gather_fill at AVX-512 for convs whose output positions sit on the input's grid
- * (stride 1, as wide as the input: output position p's tap t reads input p + off[t]), so
- * 16 consecutive positions of one sample are 16 consecutive input floats for every tap:
- * one masked load each, its mask the lanes whose tap falls inside the input (zeros
- * elsewhere, as the generic fill writes: the same values, so the same bits). */
+/* conv_gather_fill at AVX-512: 16 consecutive output positions of one sample per vector,
+ * for every row (channel, tap) one load whose mask is the lanes where the tap falls inside
+ * the input; the masked-off lanes are zeros, as the generic fill writes (the same values,
+ * so the same bits). On the input's grid (stride 1, output as wide as the input), where
+ * position p's tap t reads input p + off[t], the load is a plain masked load; otherwise a
+ * masked gather. */
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -20,9 +21,12 @@ static inline const float *at(const float *r, int64_t i)
 
 bool conv_gather_grid(const ConvPlane *g)
 {
-    return g->sh == 1 && g->sw == 1 && g->ow == g->w && (g->oh * g->ow) % LANES == 0 &&
-           g->kh * g->kw <= CONV_GRID_TAPS;
+    return (g->oh * g->ow) % LANES == 0 && g->kh * g->kw <= CONV_GRID_TAPS &&
+           g->h * g->w <= INT32_MAX / 2; /* lane indices in int32 */
 }
+
+/* Output positions on the input's grid: 16 lanes are 16 consecutive input floats. */
+static bool on_grid(const ConvPlane *g) { return g->sh == 1 && g->sw == 1 && g->ow == g->w; }
 
 AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, int64_t k0,
                                   int64_t kc, int w, float *out)
@@ -37,12 +41,14 @@ AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, 
         return false;
     int64_t toff[CONV_GRID_TAPS], base[MAX_GROUPS];
     __mmask16 mask[MAX_GROUPS][CONV_GRID_TAPS];
+    __m512i idx[MAX_GROUPS]; /* off the grid: lane l reads input base + idx[l] + toff */
+    bool grid = on_grid(g);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t t = 0; t < taps; t++)
         toff[t] = ((t / g->kw) * g->dh - g->pt) * g->w + (t % g->kw) * g->dw - g->pl;
     for (int64_t gi = 0; gi < groups; gi++) {
         int64_t j = j0 + gi * LANES, s = j / k.np, p = k.p0 + j % k.np;
-        base[gi] = (k.b0 + s) * cg->x_stride + p;
+        base[gi] = (k.b0 + s) * cg->x_stride + (grid ? p : 0);
         /* lanes past nc stay zero */
         __mmask16 live = (__mmask16)(nc - gi * LANES >= LANES ? 0xffff
                                                                : (1u << (nc - gi * LANES)) - 1);
@@ -53,7 +59,9 @@ AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, 
             yv[l] = (int32_t)(pv[l] / g->ow);
             xv[l] = (int32_t)(pv[l] % g->ow);
         }
-        __m512i y = _mm512_loadu_si512(yv), x = _mm512_loadu_si512(xv);
+        __m512i y = _mm512_mullo_epi32(_mm512_loadu_si512(yv), _mm512_set1_epi32((int)g->sh));
+        __m512i x = _mm512_mullo_epi32(_mm512_loadu_si512(xv), _mm512_set1_epi32((int)g->sw));
+        idx[gi] = _mm512_add_epi32(_mm512_mullo_epi32(y, _mm512_set1_epi32((int)g->w)), x);
         for (int64_t t = 0; t < taps; t++) {
             __m512i yy = _mm512_add_epi32(y, _mm512_set1_epi32((int)((t / g->kw) * g->dh - g->pt)));
             __m512i xx = _mm512_add_epi32(x, _mm512_set1_epi32((int)((t % g->kw) * g->dw - g->pl)));
@@ -68,9 +76,12 @@ AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, 
     for (int64_t r = 0; r < kc; r++) {
         const float *xc = cg->x + ci * hw + toff[t];
         float *row = out + r * w;
-        for (int64_t gi = 0; gi < groups; gi++)
-            _mm512_storeu_ps(row + (gi / per) * kc * w + (gi % per) * LANES,
-                             _mm512_maskz_loadu_ps(mask[gi][t], at(xc, base[gi])));
+        for (int64_t gi = 0; gi < groups; gi++) {
+            __m512 v = grid ? _mm512_maskz_loadu_ps(mask[gi][t], at(xc, base[gi]))
+                            : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask[gi][t],
+                                                       idx[gi], at(xc, base[gi]), 4);
+            _mm512_storeu_ps(row + (gi / per) * kc * w + (gi % per) * LANES, v);
+        }
         for (int64_t gi = groups; gi < slivers * per; gi++) /* the last sliver's tail */
             _mm512_storeu_ps(row + (gi / per) * kc * w + (gi % per) * LANES,
                              _mm512_setzero_ps());
