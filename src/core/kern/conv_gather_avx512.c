@@ -42,6 +42,9 @@ AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, 
     int64_t toff[CONV_GRID_TAPS], base[MAX_GROUPS];
     __mmask16 mask[MAX_GROUPS][CONV_GRID_TAPS];
     __m512i idx[MAX_GROUPS]; /* off the grid: lane l reads input base + idx[l] + toff */
+    int64_t dst[MAX_GROUPS];  /* where a group's 16 columns of row 0 go in out */
+    for (int64_t gi = 0; gi < slivers * per; gi++)
+        dst[gi] = (gi / per) * kc * w + (gi % per) * LANES;
     bool grid = on_grid(g);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t t = 0; t < taps; t++)
@@ -72,7 +75,8 @@ AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, 
             mask[gi][t] = in & live;
         }
     }
-    int64_t ci = k0 / taps, t = k0 % taps;
+    /* row by row: the taps of one channel, consecutive rows, reread its input from L1 */
+    int64_t ci = k0 / taps, t = k0 % taps, tail = slivers * per;
     for (int64_t r = 0; r < kc; r++) {
         const float *xc = cg->x + ci * hw + toff[t];
         float *row = out + r * w;
@@ -80,11 +84,10 @@ AVX512 bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, 
             __m512 v = grid ? _mm512_maskz_loadu_ps(mask[gi][t], at(xc, base[gi]))
                             : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask[gi][t],
                                                        idx[gi], at(xc, base[gi]), 4);
-            _mm512_storeu_ps(row + (gi / per) * kc * w + (gi % per) * LANES, v);
+            _mm512_storeu_ps(row + dst[gi], v);
         }
-        for (int64_t gi = groups; gi < slivers * per; gi++) /* the last sliver's tail */
-            _mm512_storeu_ps(row + (gi / per) * kc * w + (gi % per) * LANES,
-                             _mm512_setzero_ps());
+        for (int64_t gi = groups; gi < tail; gi++) /* the last sliver's tail */
+            _mm512_storeu_ps(row + dst[gi], _mm512_setzero_ps());
         if (++t == taps) {
             t = 0;
             ci++;
