@@ -8,6 +8,7 @@
  *     SIMD level (simd_cap) and at 1 and 2 threads, also from weights packed into caller
  *     memory (sgemm_pack_a_at);
  *   - the product written into each sample's place (sgemm_packed_a_gather_runs) is the same;
+ *   - conv_im2col at AVX-512 (which gathers small panels) writes the same panel;
  * over odd shapes, strides, dilations, asymmetric pads, a grouped input (a channel offset
  * into a wider tensor), batches 1 and 3, a chunk that is a piece of one sample, and maps
  * of whole 16-position vectors (the AVX-512 gather, on the input's grid and off it). */
@@ -76,7 +77,8 @@ static ConvChunk chunk_of(const Case *c)
     return (ConvChunk){ 0, c->n, 0, p };
 }
 
-/* The reference panel (K, cols) of group 1 (or 0 when ungrouped). */
+/* The reference panel (K, cols) of group 1 (or 0 when ungrouped), from the generic
+ * im2col. */
 static float *ref_panel(const Case *c, const float *x, ConvChunk k, int64_t *rows,
                         int64_t *cols)
 {
@@ -85,7 +87,11 @@ static float *ref_panel(const Case *c, const float *x, ConvChunk k, int64_t *row
     *cols = k.nb * k.np;
     float *col = malloc((size_t)(*rows * *cols) * sizeof *col);
     int64_t hw = g->h * g->w, gi = c->groups - 1;
+    /* below AVX-512, conv_im2col never takes the gather under test */
+    SimdLevel top = simd_level();
+    simd_cap(SIMD_AVX2);
     conv_im2col(g, x + gi * g->c * hw, c->groups * g->c * hw, k, col, *cols);
+    simd_cap(top);
     return col;
 }
 
@@ -120,6 +126,22 @@ static void check_slivers(const Case *c, const float *x, const float *col, int64
                 free(out);
             }
     }
+}
+
+/* conv_im2col at the machine's level against the generic panel, bit for bit. */
+static void check_im2col(const Case *c, const float *x, const float *col, int64_t rows,
+                         int64_t cols, ConvChunk k)
+{
+    const ConvPlane *g = &c->g;
+    int64_t hw = g->h * g->w, gi = c->groups - 1;
+    size_t n = (size_t)(rows * cols);
+    float *got = malloc(n * sizeof *got);
+    memset(got, 0x7f, n * sizeof *got);
+    conv_im2col(g, x + gi * g->c * hw, c->groups * g->c * hw, k, got, cols);
+    if (memcmp(got, col, n * sizeof *got) != 0)
+        printf("  %s: im2col differs\n", c->label);
+    CHECK(memcmp(got, col, n * sizeof *got) == 0);
+    free(got);
 }
 
 /* The product into each sample's own place (sgemm_packed_a_gather_runs): a run of np
@@ -212,6 +234,7 @@ int main(void)
         int64_t rows, cols;
         float *col = ref_panel(c, x, k, &rows, &cols);
         check_slivers(c, x, col, rows, cols, k);
+        check_im2col(c, x, col, rows, cols, k);
         check_products(c, x, col, rows, cols, k);
         free(col);
         free(x);
