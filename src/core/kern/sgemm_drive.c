@@ -13,8 +13,8 @@
 #include "kern/pool.h"
 #include "kern/sgemm_internal.h"
 
-#define KC 256
-#define NC 512 /* a multiple of every kernel's nr */
+#define KC 512
+#define NC 256 /* a multiple of every kernel's nr */
 /* FMAs below which a chunk is not worth handing to another thread: the pool's workers spin
  * between jobs (kern/pool.c), so a hand-off costs about a microsecond, a few percent of
  * this; at 2^20 most of a batch-1 MobileNetV2's products ran on one thread */
@@ -28,7 +28,7 @@ typedef struct SgRun {
     bool direct_b; /* B's slivers read in place (contiguous along n, few rows to reuse them) */
 } SgRun;
 
-/* Each thread's packing buffer (at most KC x (NC + mr) floats, 0.5 MiB): grown to the
+/* Each thread's packing buffer (at most KC x (NC + mr) floats, about 0.5 MiB): grown to the
  * largest call once, then reused without allocating; freed when the thread exits. */
 typedef struct Scratch {
     float *p;
