@@ -192,7 +192,6 @@ typedef struct GatherSeg {
     int64_t dst, xoff, oy, ox, len;
 } GatherSeg;
 
-
 /* The segments of columns [j0, j0 + nc) (nc <= GATHER_COLS, j0 a multiple of w): runs end
  * at a sliver's edge, an output row's end or the sample's last position. */
 static int64_t gather_segs(const ConvGather *cg, int64_t j0, int64_t nc, int64_t kc, int w,

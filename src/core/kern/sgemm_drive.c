@@ -3,8 +3,10 @@
  * slivers of mr (A's sliver packed, L1-sized), then the nr-wide slivers of the B block, one
  * microkernel call per tile. A tile's first k block starts from c0, later ones from the
  * partial sum stored in C, the last one clamps: the same sequence of FMAs as the rule.
- * A gathered B (SgemmGather) fills the B block's slivers in place of packing them.
- * Threads take disjoint ranges of row slivers or of column slivers, never of k. */
+ * A gathered B (SgemmGather) fills the B block's slivers in place of packing them. A
+ * transposed C (the narrow products sgemm transposes) is summed in a row-major block of
+ * scratch and written back once, finished. Threads take disjoint ranges of row slivers or
+ * of column slivers, never of k. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -85,8 +87,7 @@ static float *view_at(const CView *v, int64_t m, int64_t n)
     return v->p ? sg_c_at(v->p, m, n) : v->c + (m - v->m0) * v->ld + (n - v->n0);
 }
 
-/* The distance between C's rows m and m + 1 at column n, and between its columns n and n +
- * 1 when they lie in one run. */
+/* The distance between C's rows m and m + 1. */
 static int64_t view_rs(const CView *v) { return v->p ? v->p->crs : v->ld; }
 
 /* Whether columns [n, n + nr) lie one after another in C. */
@@ -122,14 +123,15 @@ static void fill_buffer(const SgProblem *p, const CView *v, int64_t m, int64_t n
     }
 }
 
-/* One tile's k block. A full tile of row-major C is the kernel's to load and store; an
- * edge tile or a transposed C goes through a tile buffer holding c0 or the partial sum. */
+/* One tile's k block. A full tile whose rows are contiguous (row-major C within one run of
+ * columns, or a scratch block) is the kernel's to load and store; any other tile goes
+ * through a tile buffer holding c0 or the partial sum. */
 static void tile(const SgRun *r, const CView *v, const float *a, const float *b, int64_t ldb,
                  int64_t m, int64_t n, int mv, int nv, int64_t pc, int64_t kc)
 {
     const SgProblem *p = r->p;
     const SgemmEpi *e = &p->epi;
-    bool first = pc == 0, last = pc + kc == p->K && v->p;
+    bool first = pc == 0, last = pc + kc == p->K && v->p != NULL; /* a block: written back */
     int nr = r->k.nr;
     SgTile t = { kc, a, b, ldb, NULL, 0, NULL, SG_C0_LOAD, false, 0, 0, r->k.mr, nr };
     if (nv == nr && view_contiguous(v, n, nr)) {

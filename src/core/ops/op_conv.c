@@ -11,9 +11,12 @@
  *     chunk by chunk (kern/conv_cols.h) so scratch stays bounded. The forward gathers
  *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
  *     where that does not pay (few output channels, whose GEMM reads a panel in place
- *     without packing it; narrow products; `set blas=openblas`) and in the backward a
- *     column panel is built. The weights are packed once per forward call, or once
- *     per run when the run caches them (RunCtx.packed).
+ *     without packing it, unless the gather runs on vectors, kern/conv_cols.h's
+ *     conv_gather_grid; narrow products; `set blas=openblas`) and in the backward a
+ *     column panel is built (a one-sample chunk of a 1x1 conv reads x in place). The
+ *     GEMM writes each sample's outputs into y itself where it can address them
+ *     (sgemm_gather_runs_pay), else through an output panel. The weights are packed
+ *     once per forward call, or once per run when the run caches them (RunCtx.packed).
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
