@@ -7,8 +7,11 @@
  *   - the product is bit-identical to sgemm on the panel, with bias and clamp, at every
  *     SIMD level (simd_cap) and at 1 and 2 threads, also from weights packed into caller
  *     memory (sgemm_pack_a_at);
+ *   - the product written into each sample's place (sgemm_packed_a_gather_runs) is the same;
+ *   - conv_im2col at AVX-512 (which gathers small panels) writes the same panel;
  * over odd shapes, strides, dilations, asymmetric pads, a grouped input (a channel offset
- * into a wider tensor), batches 1 and 3 and a chunk that is a piece of one sample. */
+ * into a wider tensor), batches 1 and 3, a chunk that is a piece of one sample, and maps
+ * of whole 16-position vectors (the AVX-512 gather, on the input's grid and off it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,15 @@ static const Case CASES[] = {
     { "1-D k5 p2", { 3, 1, 37, 1, 37, 1, 5, 1, 1, 1, 1, 0, 2 }, 3, 1, 9, false },
     { "piece of a sample", { 3, 9, 11, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1 }, 3, 1, 6, true },
     { "tiny map", { 20, 2, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1 }, 3, 1, 26, false },
+    /* whole vectors of positions per sample: AVX-512's masked loads (on the grid) and
+     * masked gathers (off it) */
+    { "3x3 s1 p1 on the grid", { 5, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1 }, 3, 2, 13, false },
+    { "3x3 s1 p1 16 wide", { 4, 6, 16, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1 }, 3, 1, 7, false },
+    { "dilated 3x3 on the grid", { 3, 4, 8, 4, 8, 3, 3, 1, 1, 2, 2, 2, 2 }, 2, 1, 5, false },
+    { "1x1 on the grid", { 9, 4, 4, 4, 4, 1, 1, 1, 1, 1, 1, 0, 0 }, 3, 1, 10, false },
+    { "3x3 s2 p1 gathered", { 6, 16, 16, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1 }, 2, 1, 9, false },
+    { "7x7 s2 p3 gathered", { 3, 16, 15, 8, 8, 7, 7, 2, 2, 1, 1, 3, 3 }, 2, 1, 4, false },
+    { "grid piece", { 3, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1 }, 3, 1, 6, true },
 };
 
 static unsigned rng = 777u;
@@ -65,7 +77,8 @@ static ConvChunk chunk_of(const Case *c)
     return (ConvChunk){ 0, c->n, 0, p };
 }
 
-/* The reference panel (K, cols) of group 1 (or 0 when ungrouped). */
+/* The reference panel (K, cols) of group 1 (or 0 when ungrouped), from the generic
+ * im2col. */
 static float *ref_panel(const Case *c, const float *x, ConvChunk k, int64_t *rows,
                         int64_t *cols)
 {
@@ -74,7 +87,11 @@ static float *ref_panel(const Case *c, const float *x, ConvChunk k, int64_t *row
     *cols = k.nb * k.np;
     float *col = malloc((size_t)(*rows * *cols) * sizeof *col);
     int64_t hw = g->h * g->w, gi = c->groups - 1;
+    /* below AVX-512, conv_im2col never takes the gather under test */
+    SimdLevel top = simd_level();
+    simd_cap(SIMD_AVX2);
     conv_im2col(g, x + gi * g->c * hw, c->groups * g->c * hw, k, col, *cols);
+    simd_cap(top);
     return col;
 }
 
@@ -111,6 +128,47 @@ static void check_slivers(const Case *c, const float *x, const float *col, int64
     }
 }
 
+/* conv_im2col at the machine's level against the generic panel, bit for bit. */
+static void check_im2col(const Case *c, const float *x, const float *col, int64_t rows,
+                         int64_t cols, ConvChunk k)
+{
+    const ConvPlane *g = &c->g;
+    int64_t hw = g->h * g->w, gi = c->groups - 1;
+    size_t n = (size_t)(rows * cols);
+    float *got = malloc(n * sizeof *got);
+    memset(got, 0x7f, n * sizeof *got);
+    conv_im2col(g, x + gi * g->c * hw, c->groups * g->c * hw, k, got, cols);
+    if (memcmp(got, col, n * sizeof *got) != 0)
+        printf("  %s: im2col differs\n", c->label);
+    CHECK(memcmp(got, col, n * sizeof *got) == 0);
+    free(got);
+}
+
+/* The product into each sample's own place (sgemm_packed_a_gather_runs): a run of np
+ * columns per sample, samples oc * np + 5 floats apart; the gaps stay untouched. */
+static void check_runs(const Case *c, const SgemmPacked *pm, const SgemmGather *gb,
+                       int64_t cols, const float *want, const SgemmEpi *epi)
+{
+    int64_t np = c->g.oh * c->g.ow, stride = c->oc * np + 5;
+    size_t n = (size_t)(c->n * stride);
+    float *got = malloc(n * sizeof *got);
+    memset(got, 0x7f, n * sizeof *got);
+    sgemm_packed_a_gather_runs(pm, gb, cols, got, np, np, stride, epi);
+    bool same = true;
+    for (int64_t m = 0; m < c->oc; m++)
+        for (int64_t j = 0; j < cols; j++) {
+            float v = got[m * np + (j / np) * stride + j % np];
+            same = same && memcmp(&v, &want[m * cols + j], sizeof v) == 0;
+        }
+    for (int64_t s = 0; s < c->n; s++) /* the gaps */
+        for (int64_t i = c->oc * np; i < stride; i++)
+            same = same && got[s * stride + i] > 1e30f;
+    if (!same)
+        printf("  %s: runs differ\n", c->label);
+    CHECK(same);
+    free(got);
+}
+
 static void check_products(const Case *c, const float *x, const float *col, int64_t rows,
                            int64_t cols, ConvChunk k)
 {
@@ -143,6 +201,8 @@ static void check_products(const Case *c, const float *x, const float *col, int6
             if (memcmp(want, got, n * sizeof *got) != 0)
                 printf("  %s: level %d threads %d differs\n", c->label, l, t);
             CHECK(memcmp(want, got, n * sizeof *got) == 0);
+            if (!c->piece)
+                check_runs(c, pm, &gb, cols, want, &epi);
         }
     simd_cap(top);
     threads_set(1);
@@ -174,6 +234,7 @@ int main(void)
         int64_t rows, cols;
         float *col = ref_panel(c, x, k, &rows, &cols);
         check_slivers(c, x, col, rows, cols, k);
+        check_im2col(c, x, col, rows, cols, k);
         check_products(c, x, col, rows, cols, k);
         free(col);
         free(x);

@@ -153,7 +153,7 @@ static Case shape(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int pad)
     return c;
 }
 
-/* Shapes around every tile edge (6, 12, 16, 32) and K block (256), and primes. */
+/* Shapes around every tile edge (6, 12, 16, 32), and primes. */
 static void test_shapes(void)
 {
     static const int64_t sizes[] = { 1, 2, 5, 6, 7, 11, 12, 13, 16, 17, 31, 32, 33, 47, 61 };
@@ -177,6 +177,8 @@ static void test_large(void)
     static const int64_t big[][3] = {
         { 64, 1024, 576 }, { 300, 257, 263 }, { 1, 1000, 512 }, { 64, 10, 800 },
         { 256, 256, 256 }, { 131, 3, 517 },   { 2, 700, 33 },   { 97, 149, 1 },
+        /* past two K blocks (512) and a column block (256); narrow ones run transposed */
+        { 45, 300, 1100 }, { 700, 4, 1030 },   { 600, 17, 1025 },
     };
     int bad = 0, runs = 0;
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)

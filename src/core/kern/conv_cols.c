@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kern/pool.h"
+#include "kern/simd.h"
 
 ConvChunks conv_chunks(int64_t n, int64_t p, int64_t rows)
 {
@@ -90,6 +91,9 @@ static void tap_run(const ConvPlane *g, int64_t ki, int64_t kj, float *xc, float
     }
 }
 
+/* Columns gathered per pass: the segments of a pass are found once for all its rows. */
+#define GATHER_COLS 512
+
 typedef struct ColsJob {
     const ConvPlane *g;
     float *x;
@@ -103,7 +107,12 @@ static void im2col_rows(void *ctx, int64_t r0, int64_t r1)
 {
     const ColsJob *j = ctx;
     const ConvPlane *g = j->g;
-    int64_t taps = g->kh * g->kw, hw = g->h * g->w;
+    int64_t taps = g->kh * g->kw, hw = g->h * g->w, cols = j->k.nb * j->k.np;
+    /* a panel of one sliver as wide as its row is row-major: AVX-512's gather writes it */
+    ConvGather cg = { g, j->x, j->x_stride, j->k };
+    if (j->ld == cols && cols <= GATHER_COLS && simd_level() == SIMD_AVX512 &&
+        conv_gather_fill_grid(&cg, 0, cols, r0, r1 - r0, (int)cols, j->col + r0 * j->ld))
+        return;
     for (int64_t r = r0; r < r1; r++) {
         int64_t ci = r / taps, t = r % taps;
         for (int64_t s = 0; s < j->k.nb; s++)
@@ -183,9 +192,6 @@ typedef struct GatherSeg {
     int64_t dst, xoff, oy, ox, len;
 } GatherSeg;
 
-/* Columns gathered per pass: the segments of a pass are found once for all its rows. */
-#define GATHER_COLS 512
-
 /* The segments of columns [j0, j0 + nc) (nc <= GATHER_COLS, j0 a multiple of w): runs end
  * at a sliver's edge, an output row's end or the sample's last position. */
 static int64_t gather_segs(const ConvGather *cg, int64_t j0, int64_t nc, int64_t kc, int w,
@@ -249,6 +255,8 @@ void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64
                       float *out)
 {
     const ConvGather *cg = ctx;
+    if (simd_level() == SIMD_AVX512 && conv_gather_fill_grid(cg, j0, nc, k0, kc, w, out))
+        return;
     GatherSeg seg[GATHER_COLS];
     int64_t pass = GATHER_COLS / w * w, tail = nc % w;
     for (int64_t j = 0; j < nc; j += pass) {

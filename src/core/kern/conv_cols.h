@@ -89,6 +89,15 @@ typedef struct ConvGather {
 } ConvGather;
 void conv_gather_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
                       float *out);
+/* Whether g suits conv_gather_fill's AVX-512 form (kern/conv_gather_avx512.c: 16 columns
+ * of a row per masked load or gather): whole vectors of positions per sample, at most
+ * CONV_GRID_TAPS taps. Then gathering is cheaper than building a column panel. */
+#define CONV_GRID_TAPS 64
+bool conv_gather_grid(const ConvPlane *g);
+/* conv_gather_fill's AVX-512 form for such convs; false (nothing written) where it does
+ * not apply (the chunk cut mid-vector, w not a multiple of 16). */
+bool conv_gather_fill_grid(const ConvGather *cg, int64_t j0, int64_t nc, int64_t k0,
+                           int64_t kc, int w, float *out);
 
 /* Rows of a batch tensor to a panel and back: rows r < rows of sample s are
  * t + s * t_stride + r * p (p positions each); the panel is (rows, cols) with ld.

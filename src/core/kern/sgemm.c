@@ -33,7 +33,7 @@ bool sgemm_backend_parse(const char *s, SgemmBackend *out)
 float sg_c0(const SgProblem *p, int64_t m, int64_t n)
 {
     if (p->epi.accumulate)
-        return p->c[m * p->crs + n * p->ccs];
+        return *sg_c_at(p, m, n);
     if (p->epi.bias_m)
         return p->epi.bias_m[m];
     if (p->epi.bias_n)
@@ -50,11 +50,11 @@ static SgProblem problem(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
     SgOperand b = { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL };
     SgemmEpi e = epi ? *epi : (SgemmEpi){ 0 };
     if (!swap)
-        return (SgProblem){ M, N, K, a, b, C, ldc, 1, e };
+        return (SgProblem){ M, N, K, a, b, C, ldc, 1, e, 0, 0 };
     const float *bm = e.bias_m;
     e.bias_m = e.bias_n;
     e.bias_n = bm;
-    return (SgProblem){ N, M, K, b, a, C, 1, ldc, e };
+    return (SgProblem){ N, M, K, b, a, C, 1, ldc, e, 0, 0 };
 }
 
 void sgemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,

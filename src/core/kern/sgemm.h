@@ -119,6 +119,14 @@ typedef struct SgemmGather {
 bool sgemm_gather_pays(int64_t M, int64_t N);
 void sgemm_packed_a_gather(const SgemmPacked *pa, const SgemmGather *gb, int64_t N, float *C,
                            int64_t ldc, const SgemmEpi *epi);
+/* The same product into a C whose columns come in runs of `run` (a conv's samples): column
+ * n of row m at C[m * ldc + (n / run) * run_stride + n % run]. On qscope's kernels whatever
+ * the backend (callers take it where sgemm_gather_pays). Fast where
+ * sgemm_gather_runs_pay(run): no tile then straddles two runs. */
+bool sgemm_gather_runs_pay(int64_t run);
+void sgemm_packed_a_gather_runs(const SgemmPacked *pa, const SgemmGather *gb, int64_t N,
+                                float *C, int64_t ldc, int64_t run, int64_t run_stride,
+                                const SgemmEpi *epi);
 /* C (M, N) = alpha op(A) (M, K) pb (K, N). */
 void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda,
                     const SgemmPacked *pb, float *C, int64_t ldc, const SgemmEpi *epi);

@@ -74,7 +74,18 @@ typedef struct SgProblem {
     float *c;
     int64_t crs, ccs; /* C(m, n) = c[m * crs + n * ccs] */
     SgemmEpi epi;     /* bias_m along M, bias_n along N of this problem */
+    /* cseg > 0 (ccs == 1 only): C's columns in runs of cseg, run r at c + r * csegs:
+     * C(m, n) = c[m * crs + (n / cseg) * csegs + n % cseg] */
+    int64_t cseg, csegs;
 } SgProblem;
+
+/* Where C(m, n) is. */
+static inline float *sg_c_at(const SgProblem *p, int64_t m, int64_t n)
+{
+    if (p->cseg > 0)
+        return p->c + m * p->crs + (n / p->cseg) * p->csegs + n % p->cseg;
+    return p->c + m * p->crs + n * p->ccs;
+}
 
 /* Rows i0 .. i0+iv-1 (iv <= w), k0 .. k0+kc-1 of x into one sliver w wide; l: the SIMD
  * level that may transpose it (copies, so the same bits at any level). pad: rows iv .. w-1

@@ -179,7 +179,7 @@ void sgemm_packed_a(const SgemmPacked *pa, bool tb, int64_t N, const float *B, i
     }
     SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
                     { B, tb ? ldb : 1, tb ? 1 : ldb, 1.0f, NULL, 0, NULL },
-                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 }, 0, 0 };
     sg_drive(&p);
 }
 
@@ -194,7 +194,7 @@ void sgemm_packed_a_narrow(const SgemmPacked *pn, int64_t N, const float *B, int
     e.bias_m = e.bias_n;
     e.bias_n = bm;
     SgProblem p = { N, pn->rows, pn->K, { B, 1, ldb, 1.0f, NULL, 0, NULL }, packed_operand(pn),
-                    C, 1, ldc, e };
+                    C, 1, ldc, e, 0, 0 };
     sg_drive(&p);
 }
 
@@ -210,7 +210,7 @@ void sgemm_packed_b(bool ta, int64_t M, float alpha, const float *A, int64_t lda
         return;
     }
     SgProblem p = { M, pb->rows, pb->K, { A, ta ? 1 : lda, ta ? lda : 1, alpha, NULL, 0, NULL },
-                    packed_operand(pb), C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+                    packed_operand(pb), C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 }, 0, 0 };
     sg_drive(&p);
 }
 
@@ -234,6 +234,23 @@ void sgemm_packed_a_gather(const SgemmPacked *pa, const SgemmGather *gb, int64_t
     }
     SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
                     { NULL, 0, 0, 1.0f, NULL, 0, gb },
-                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 } };
+                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 }, 0, 0 };
+    sg_drive(&p);
+}
+
+bool sgemm_gather_runs_pay(int64_t run)
+{
+    return run > 0 && run % sg_kernel(simd_level()).nr == 0;
+}
+
+void sgemm_packed_a_gather_runs(const SgemmPacked *pa, const SgemmGather *gb, int64_t N,
+                                float *C, int64_t ldc, int64_t run, int64_t run_stride,
+                                const SgemmEpi *epi)
+{
+    if (N <= 0)
+        return;
+    SgProblem p = { pa->rows, N, pa->K, packed_operand(pa),
+                    { NULL, 0, 0, 1.0f, NULL, 0, gb },
+                    C, ldc, 1, epi ? *epi : (SgemmEpi){ 0 }, run, run_stride };
     sg_drive(&p);
 }

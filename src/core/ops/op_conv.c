@@ -11,9 +11,12 @@
  *     chunk by chunk (kern/conv_cols.h) so scratch stays bounded. The forward gathers
  *     col straight into the GEMM's packed slivers (an implicit GEMM, conv_gather_fill);
  *     where that does not pay (few output channels, whose GEMM reads a panel in place
- *     without packing it; narrow products; `set blas=openblas`) and in the backward a
- *     column panel is built. The weights are packed once per forward call, or once
- *     per run when the run caches them (RunCtx.packed).
+ *     without packing it, unless the gather runs on vectors, kern/conv_cols.h's
+ *     conv_gather_grid; narrow products; `set blas=openblas`) and in the backward a
+ *     column panel is built (a one-sample chunk of a 1x1 conv reads x in place). The
+ *     GEMM writes each sample's outputs into y itself where it can address them
+ *     (sgemm_gather_runs_pay), else through an output panel. The weights are packed
+ *     once per forward call, or once per run when the run caches them (RunCtx.packed).
  * The bias is the sgemm's initial value and a fused Relu/Clip (RunCtx.clamp) its epilogue,
  * so no pass over the output follows.
  *
@@ -32,6 +35,7 @@
 #include "kern/conv_small.h"
 #include "kern/dwconv.h"
 #include "kern/sgemm.h"
+#include "kern/simd.h"
 #include "ops/geometry.h"
 #include "ops/op.h"
 
@@ -47,7 +51,7 @@ typedef enum { CONV_DEPTHWISE, CONV_POINTWISE, CONV_IM2COL } ConvKind;
 
 /* Pointwise convs with fewer positions per sample go through the batch's column panel:
  * a per-sample sgemm that narrow would be all overhead. */
-#define CONV_DIRECT_POSITIONS 256
+#define CONV_DIRECT_POSITIONS 64
 
 static QsStatus conv_dims(const Node *n, const Shape *s, const char *what, QsError *err)
 {
@@ -149,13 +153,19 @@ static QsStatus conv_geom(const Node *n, const Shape *x, const Shape *w, ConvGeo
     return QS_OK;
 }
 
+/* A 1x1 kernel, stride 1, no pads: each sample's input is its own im2col matrix. */
+static bool conv_unit_window(const ConvGeom *g)
+{
+    const Window *k = &g->win;
+    return k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+           k->pb == 0 && k->pr == 0;
+}
+
 static ConvKind conv_kind(const ConvGeom *g)
 {
     if (g->group > 1 && g->cg == 1)
         return CONV_DEPTHWISE;
-    const Window *k = &g->win;
-    if (k->kh == 1 && k->kw == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
-        k->pb == 0 && k->pr == 0 && g->oh * g->ow >= CONV_DIRECT_POSITIONS)
+    if (conv_unit_window(g) && g->oh * g->ow >= CONV_DIRECT_POSITIONS)
         return CONV_POINTWISE;
     return CONV_IM2COL;
 }
@@ -363,7 +373,8 @@ static void conv_gemm(const ConvGeom *g, const float *w, SgemmPacked *const *pw,
 
 /* The batch's columns, chunk by chunk: per group the GEMM of the packed weights with the
  * im2col columns gathered straight into its packed slivers (an implicit GEMM), into the
- * output (straight into y when the chunk is one sample, else through the panel). False,
+ * output (straight into y when the chunk is one sample or the GEMM can address y's
+ * samples, sgemm_gather_runs_pay; else through the panel). False,
  * doing nothing, when that route does not pay (conv_forward_cols then runs). */
 static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *w,
                                 const SgemmEpi *epi0, float *y, const RunCtx *rc,
@@ -371,9 +382,12 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
 {
     ConvPlane pl = conv_plane(g);
     ConvChunks ch = conv_gather_chunks(g);
-    if (!sgemm_gather_pays(g->ocg, conv_chunks_cols(&ch)))
+    int64_t widest = conv_chunks_cols(&ch);
+    /* a fast gather beats building the panel even for few output channels */
+    bool grid = simd_level() == SIMD_AVX512 && conv_gather_grid(&pl);
+    if (!sgemm_gather_pays(g->ocg, widest) && !(grid && sgemm_packed_a_pays(g->ocg, widest)))
         return false;
-    conv_pack_weights(g, w, conv_chunks_cols(&ch), rc, pw);
+    conv_pack_weights(g, w, widest, rc, pw);
     float *out = rc->scratch;
     int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
     for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
@@ -387,6 +401,9 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
             if (k.nb == 1)
                 sgemm_packed_a_gather(pw[gi], &gb, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
                                       &epi);
+            else if (sgemm_gather_runs_pay(ohw)) /* each sample's columns straight into y */
+                sgemm_packed_a_gather_runs(pw[gi], &gb, cols, yg + k.b0 * g->oc * ohw, ohw,
+                                           ohw, g->oc * ohw, &epi);
             else {
                 sgemm_packed_a_gather(pw[gi], &gb, cols, out, cols, &epi);
                 conv_unpack_rows(out, cols, g->ocg, ohw, k, yg, g->oc * ohw, false);
@@ -397,7 +414,8 @@ static bool conv_forward_gather(const ConvGeom *g, const float *x, const float *
 }
 
 /* The reference route: per chunk and group col = im2col(x), then W col into the output
- * (straight into y when the chunk is one sample, else through the panel). */
+ * (straight into y when the chunk is one sample, else through the panel). A chunk of one
+ * sample of a 1x1 conv reads its columns from x in place: the same values. */
 static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
                               const SgemmEpi *epi0, float *y, const RunCtx *rc,
                               SgemmPacked **pw)
@@ -412,10 +430,17 @@ static void conv_forward_cols(const ConvGeom *g, const float *x, const float *w,
         int64_t cols = k.nb * k.np;
         for (int64_t gi = 0; gi < g->group; gi++) {
             SgemmEpi epi = group_epi(epi0, gi * g->ocg);
-            conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
+            const float *b = col;
+            int64_t ldb = cols;
+            if (k.nb == 1 && conv_unit_window(g)) {
+                b = x + (k.b0 * g->c + gi * g->cg) * hw + k.p0;
+                ldb = hw;
+            } else {
+                conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
+            }
             float *yg = y + gi * g->ocg * ohw;
             if (k.nb == 1)
-                conv_gemm(g, w, pw, gi, cols, col, cols, yg + k.b0 * g->oc * ohw + k.p0, ohw,
+                conv_gemm(g, w, pw, gi, cols, b, ldb, yg + k.b0 * g->oc * ohw + k.p0, ohw,
                           &epi, rc);
             else {
                 conv_gemm(g, w, pw, gi, cols, col, cols, out, cols, &epi, rc);
