@@ -29,6 +29,7 @@
 
 #include "kern/backward.h"
 #include "kern/backward_conv.h"
+#include "kern/backward_dw.h"
 #include "kern/conv_cols.h"
 #include "kern/dwconv.h"
 #include "kern/sgemm.h"
@@ -494,7 +495,7 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
     ConvKind kind = conv_kind(&g);
     if (kind == CONV_DEPTHWISE) {
         ConvPlane pl = conv_plane(&g);
-        dwconv_backward(&pl, g.n, g.c, g.ocg, x, w, dy, dx, dw);
+        backward_depthwise(&pl, g.n, g.c, g.ocg, x, w, dy, dx, dw); /* kern/backward_dw.h */
         return;
     }
     if (kind == CONV_IM2COL) {
