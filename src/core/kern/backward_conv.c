@@ -1,9 +1,9 @@
 #include "kern/backward_conv.h"
 
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "kern/backward.h"
 #include "kern/sgemm.h"
 
 /* ---- col^T gathered into the dW product's packed slivers ----------------------------
@@ -12,8 +12,8 @@
  * gathers blocks of col row by row into a small tile, which is transposed into the
  * slivers (copies only, so the product sees the very values of col). */
 
-#define T_ROWS 16  /* col rows per tile */
-#define T_COLS 256 /* col columns per tile (conv_gather_fill takes up to 512) */
+#define T_ROWS 32  /* col rows per tile */
+#define T_COLS 128 /* col columns per tile (conv_gather_fill takes up to 512) */
 
 static void colt_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int w,
                       float *out)
@@ -27,10 +27,7 @@ static void colt_fill(const void *ctx, int64_t j0, int64_t nc, int64_t k0, int64
             for (int64_t c0 = 0; c0 < kc; c0 += T_COLS) {
                 int64_t cn = kc - c0 < T_COLS ? kc - c0 : T_COLS;
                 conv_gather_fill(ctx, k0 + c0, cn, r0 + i0, ir, (int)cn, tmp); /* tmp[i cn + k] */
-                float *d = sl + c0 * w + i0;
-                for (int64_t k = 0; k < cn; k++)
-                    for (int64_t i = 0; i < ir; i++)
-                        d[k * w + i] = tmp[i * cn + k];
+                backward_transpose(tmp, cn, ir, cn, sl + c0 * w + i0, w);
             }
         }
         if (iv < w) /* the last sliver's rows past nc */
@@ -83,58 +80,67 @@ typedef struct Work {
     void *pw;     /* W^T of one group packed as the dX product's A */
 } Work;
 
-static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
+static size_t round64(size_t b) { return (b + 63) / 64 * 64; }
 
-static void work_free(Work *wk)
+/* The three parts in backward_work's memory (kern/backward.h). */
+static bool work_alloc(const ConvBackward *b, int64_t kk, int64_t ncols, bool gathered,
+                       Work *wk)
 {
-    free(wk->panel);
-    free(wk->pa);
-    free(wk->pw);
-}
-
-static bool work_alloc(const ConvBackward *b, int64_t kk, int64_t ncols, Work *wk)
-{
-    *wk = (Work){ 0 };
-    if (b->n > 1)
-        wk->panel = malloc((size_t)(b->ocg * ncols) * sizeof(float));
-    if (b->dw)
-        wk->pa = alloc64(sgemm_pack_a_bytes(b->ocg, ncols));
-    if (b->dx)
-        wk->pw = alloc64(sgemm_pack_a_bytes(kk, b->ocg));
-    if ((b->n > 1 && !wk->panel) || (b->dw && !wk->pa) || (b->dx && !wk->pw)) {
-        work_free(wk);
+    size_t panel = b->n > 1 ? round64((size_t)(b->ocg * ncols) * sizeof(float)) : 0;
+    size_t pa = gathered ? sgemm_pack_a_bytes(b->ocg, ncols) : 0;
+    size_t pw = b->dx ? sgemm_pack_a_bytes(kk, b->ocg) : 0;
+    char *mem = backward_work(panel + pa + pw);
+    if (!mem)
         return false;
-    }
+    *wk = (Work){ panel ? (float *)mem : NULL, pa ? mem + panel : NULL,
+                  pw ? mem + panel + pa : NULL };
     return true;
 }
 
-/* dX of one group: col' = W^T dY chunk by chunk from the panel, then col2im. */
-static void dx_group(const ConvBackward *b, int64_t gi, const float *dyp, int64_t ldp,
-                     const Work *wk)
+/* Chunk by chunk from the panel: dW += dY col^T on im2col's columns when gathered is
+ * false (dW small enough that storing it per chunk costs little), and dX through
+ * col' = W^T dY, then col2im. */
+static void chunks_group(const ConvBackward *b, int64_t gi, const float *dyp, int64_t ldp,
+                         const Work *wk, bool gathered)
 {
     const ConvPlane *pl = b->pl;
     int64_t ohw = pl->oh * pl->ow, hw = pl->h * pl->w, kk = pl->c * pl->kh * pl->kw;
+    int64_t c = b->group * pl->c;
     const float *wg = b->w + gi * b->ocg * kk;
-    SgemmPacked *pw = sgemm_pack_a_at(wk->pw, true, kk, b->ocg, 1.0f, wg, kk);
+    float *dw = gathered ? NULL : b->dw;
+    SgemmPacked *pw = b->dx ? sgemm_pack_a_at(wk->pw, true, kk, b->ocg, 1.0f, wg, kk) : NULL;
     for (int64_t i = 0, count = conv_chunks_count(b->ch); i < count; i++) {
         ConvChunk k = conv_chunk_at(b->ch, i);
         int64_t cols = k.nb * k.np;
         const float *dyc = dyp + k.b0 * ohw + k.p0; /* the chunk's columns of the panel */
+        if (dw) {
+            conv_im2col(pl, b->x + gi * pl->c * hw, c * hw, k, b->col, cols);
+            sgemm(false, true, b->ocg, kk, cols, 1.0f, dyc, ldp, b->col, cols,
+                  dw + gi * b->ocg * kk, kk, &sgemm_accumulate);
+        }
+        if (!b->dx)
+            continue;
         if (sgemm_packed_a_pays(kk, cols))
             sgemm_packed_a(pw, false, cols, dyc, ldp, b->col, cols, NULL);
         else
             sgemm(true, false, kk, cols, b->ocg, 1.0f, wg, kk, dyc, ldp, b->col, cols, NULL);
-        conv_col2im(pl, b->col, cols, k, b->dx + gi * pl->c * hw, b->group * pl->c * hw);
+        conv_col2im(pl, b->col, cols, k, b->dx + gi * pl->c * hw, c * hw);
     }
 }
+
+/* dW's bytes from which one product over the whole batch (dW loaded and stored once per k
+ * block) beats chunks (dW loaded and stored once per chunk): about half an L2. */
+#define DW_GATHER_BYTES ((int64_t)1 << 18)
 
 void backward_conv_cols(const ConvBackward *b)
 {
     const ConvPlane *pl = b->pl;
     int64_t ohw = pl->oh * pl->ow, hw = pl->h * pl->w, kk = pl->c * pl->kh * pl->kw;
     int64_t ncols = b->n * ohw, oc = b->group * b->ocg;
+    bool gathered = b->dw && conv_chunks_count(b->ch) > 1 &&
+                    b->ocg * kk * (int64_t)sizeof(float) >= DW_GATHER_BYTES;
     Work wk;
-    if (sgemm_backend() != SGEMM_QSCOPE || !work_alloc(b, kk, ncols, &wk)) {
+    if (sgemm_backend() != SGEMM_QSCOPE || !work_alloc(b, kk, ncols, gathered, &wk)) {
         plain_route(b);
         return;
     }
@@ -147,14 +153,13 @@ void backward_conv_cols(const ConvBackward *b)
             dyp = wk.panel;
             ldp = ncols;
         }
-        if (b->dw) {
+        if (gathered) {
             SgemmPacked *pa = sgemm_pack_a_at(wk.pa, false, b->ocg, ncols, 1.0f, dyp, ldp);
             ConvGather cg = { pl, b->x + gi * pl->c * hw, b->group * pl->c * hw, all };
             SgemmGather gb = { colt_fill, &cg };
             sgemm_packed_a_gather(pa, &gb, kk, b->dw + gi * b->ocg * kk, kk, &sgemm_accumulate);
         }
-        if (b->dx)
-            dx_group(b, gi, dyp, ldp, &wk);
+        if (b->dx || !gathered)
+            chunks_group(b, gi, dyp, ldp, &wk, gathered);
     }
-    work_free(&wk);
 }

@@ -3,11 +3,10 @@
  * position's lanes are a whole number of vectors, so the vector loads are aligned. */
 #include "kern/backward_dw.h"
 
-#include <immintrin.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "kern/backward.h"
 #include "kern/dwconv.h"
 #include "kern/pool.h"
 #include "kern/simd.h"
@@ -27,60 +26,12 @@ typedef struct DwScratch {
     float *xf, *dyf, *dxf, *wt;
 } DwScratch;
 
-/* dst row r (dst + r * ld_dst, 8 floats) = column r of the 8 x 8 block at src (rows
- * src + r * ld_src): copies, in registers. */
-__attribute__((target("avx2"))) static void t8x8(const float *src, int64_t ld_src, float *dst,
-                                                  int64_t ld_dst)
-{
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; i++)
-        r[i] = _mm256_loadu_ps(src + i * ld_src);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    /* r[0..3]: columns 0, 1, 2, 3 of rows 0-3 (low) and 4-7 of ... in 128-bit halves */
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-        _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-    }
-}
-
-/* The lanes' copies by 8 x 8 blocks (L a multiple of 8, all L lanes live), scalar tail. */
-static void to_lanes_full(const float *src, int64_t stride, int64_t count, int L, float *out)
-{
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8)
-        for (int l = 0; l < L; l += 8)
-            t8x8(src + l * stride + i, stride, out + i * L + l, L);
-    for (; i < count; i++)
-        for (int l = 0; l < L; l++)
-            out[i * L + l] = src[l * stride + i];
-}
-
-static void from_lanes_full(const float *in, int64_t count, int L, float *dst, int64_t stride)
-{
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8)
-        for (int l = 0; l < L; l += 8)
-            t8x8(in + i * L + l, L, dst + l * stride + i, stride);
-    for (; i < count; i++)
-        for (int l = 0; l < L; l++)
-            dst[l * stride + i] = in[i * L + l];
-}
-
 /* out[i * L + l] = l < lv ? src[l * stride + i] : 0 for i < count. */
 static void to_lanes_f(const float *src, int64_t stride, int64_t count, int lv, int L,
                        float *out)
 {
     if (lv == L) {
-        to_lanes_full(src, stride, count, L, out);
+        backward_transpose(src, stride, L, count, out, L);
         return;
     }
     for (int64_t i = 0; i < count; i++) {
@@ -96,7 +47,7 @@ static void from_lanes_f(const float *in, int64_t count, int lv, int L, float *d
                          int64_t stride)
 {
     if (lv == L) {
-        from_lanes_full(in, count, L, dst, stride);
+        backward_transpose(in, L, count, L, dst, stride);
         return;
     }
     for (int64_t i = 0; i < count; i++)
@@ -249,10 +200,9 @@ void backward_depthwise(const ConvPlane *g, int64_t n, int64_t c, int64_t mult,
     int64_t blocks = (c + j.lanes - 1) / j.lanes;
     DwRun r = { &j, NULL, dw_scratch(g, j.lanes, NULL, NULL) };
     if (mult != 1 || l == SIMD_SCALAR || (!dx && !dw) ||
-        !(r.mem = aligned_alloc(64, r.bytes * (size_t)blocks))) {
+        !(r.mem = backward_work(r.bytes * (size_t)blocks))) {
         dwconv_backward(g, n, c, mult, x, w, dy, dx, dw);
         return;
     }
     pool_for(blocks, pool_grain(j.lanes * n * g->oh * g->ow * g->kh * g->kw), dw_blocks, &r);
-    free(r.mem);
 }
