@@ -211,9 +211,47 @@ void backward_fakequant_f32(const float *x, const float *dy, float *dx, int64_t 
 
 /* ---- Bias gradients: eight channels' chains at once, each in its own order ---------- */
 
+/* Eight channels' sums in double lanes: each block of positions transposed so that one
+ * vector holds one position of the eight channels, then added in increasing position. */
+typedef double ChanSums __attribute__((vector_size(64)));
+#define CS_TILE 64
+
+#define CHANNEL_SUMS8(SUF, TARGET)                                                          \
+    __attribute__((target(TARGET))) static void sums8_##SUF(const float *p, int64_t n,      \
+                                                            int64_t c, int64_t hw,          \
+                                                            double *out)                    \
+    {                                                                                       \
+        float tmp[CS_TILE * 8] __attribute__((aligned(32)));                                \
+        ChanSums a = { 0 };                                                                 \
+        for (int64_t b = 0; b < n; b++)                                                     \
+            for (int64_t i = 0; i < hw; i += CS_TILE) {                                     \
+                int64_t cnt = hw - i < CS_TILE ? hw - i : CS_TILE;                          \
+                backward_transpose(p + b * c * hw + i, hw, 8, cnt, tmp, 8);                 \
+                for (int64_t k = 0; k < cnt; k++) {                                         \
+                    typedef float F8 __attribute__((vector_size(32)));                      \
+                    a += __builtin_convertvector(*(const F8 *)(tmp + k * 8), ChanSums);     \
+                }                                                                           \
+            }                                                                               \
+        for (int j = 0; j < 8; j++)                                                         \
+            out[j] = a[j];                                                                  \
+    }
+
+CHANNEL_SUMS8(avx2, "avx2")
+CHANNEL_SUMS8(avx512, "avx512f")
+
 void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, float *db)
 {
     int64_t ch = 0;
+    SimdLevel l = simd_level();
+    for (; l != SIMD_SCALAR && ch + 8 <= c; ch += 8) {
+        double a[8];
+        if (l == SIMD_AVX512)
+            sums8_avx512(dy + ch * hw, n, c, hw, a);
+        else
+            sums8_avx2(dy + ch * hw, n, c, hw, a);
+        for (int j = 0; j < 8; j++)
+            db[ch + j] = (float)(db[ch + j] + a[j]);
+    }
     for (; ch + 8 <= c; ch += 8) {
         double a[8] = { 0.0 };
         for (int64_t b = 0; b < n; b++) {
