@@ -319,7 +319,7 @@ void *backward_work(size_t bytes)
 
 /* dst row r (dst + r * ld_dst, 8 floats) = column r of the 8 x 8 block at src (rows
  * src + r * ld_src): copies, in registers. */
-__attribute__((target("avx2"))) static void t8x8(const float *src, int64_t ld_src, float *dst,
+__attribute__((target("avx2"))) static inline void t8x8(const float *src, int64_t ld_src, float *dst,
                                                   int64_t ld_dst)
 {
     __m256 r[8], t[8];
@@ -342,6 +342,16 @@ __attribute__((target("avx2"))) static void t8x8(const float *src, int64_t ld_sr
     }
 }
 
+/* The 8 x 8 blocks of rows [0, r8) and columns [0, c8) (multiples of 8). */
+__attribute__((target("avx2"))) static void t8_blocks(const float *src, int64_t ld_src,
+                                                      int64_t r8, int64_t c8, float *dst,
+                                                      int64_t ld_dst)
+{
+    for (int64_t r = 0; r < r8; r += 8)
+        for (int64_t c = 0; c < c8; c += 8)
+            t8x8(src + r * ld_src + c, ld_src, dst + c * ld_dst + r, ld_dst);
+}
+
 void backward_transpose(const float *src, int64_t ld_src, int64_t rows, int64_t cols,
                         float *dst, int64_t ld_dst)
 {
@@ -349,9 +359,7 @@ void backward_transpose(const float *src, int64_t ld_src, int64_t rows, int64_t 
     if (simd_level() >= SIMD_AVX2) {
         r8 = rows / 8 * 8;
         c8 = cols / 8 * 8;
-        for (int64_t r = 0; r < r8; r += 8)
-            for (int64_t c = 0; c < c8; c += 8)
-                t8x8(src + r * ld_src + c, ld_src, dst + c * ld_dst + r, ld_dst);
+        t8_blocks(src, ld_src, r8, c8, dst, ld_dst);
     }
     for (int64_t r = 0; r < rows; r++) /* what the blocks left: the last rows and columns */
         for (int64_t c = r < r8 ? c8 : 0; c < cols; c++)
