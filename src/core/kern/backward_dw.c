@@ -79,12 +79,12 @@ static void tap_rect(const ConvPlane *g, int64_t t, int64_t *y0, int64_t *y1, in
             tap_rect(g, t, &y0, &y1, &x0, &x1, &offh, &offw);                                 \
             vd_##SUF a = *(vd_##SUF *)(s->acc + t * (L));                                     \
             for (int64_t oy = y0; oy < y1; oy++) {                                            \
-                const float *xr = s->xf + ((oy * g->sh + offh) * g->w + offw) * (L);          \
+                int64_t xr = (oy * g->sh + offh) * g->w + offw; /* xf[(xr + ox sw) L] */      \
                 const float *dr = s->dyf + oy * g->ow * (L);                                  \
                 for (int64_t ox = x0; ox < x1; ox++)                                          \
                     a += __builtin_convertvector(*(const vf_##SUF *)(dr + ox * (L)), vd_##SUF) * \
-                         __builtin_convertvector(*(const vf_##SUF *)(xr + ox * g->sw * (L)),  \
-                                                 vd_##SUF);                                   \
+                         __builtin_convertvector(                                             \
+                             *(const vf_##SUF *)(s->xf + (xr + ox * g->sw) * (L)), vd_##SUF); \
             }                                                                                 \
             *(vd_##SUF *)(s->acc + t * (L)) = a;                                              \
         }                                                                                     \
@@ -97,10 +97,10 @@ static void tap_rect(const ConvPlane *g, int64_t t, int64_t *y0, int64_t *y1, in
             tap_rect(g, t, &y0, &y1, &x0, &x1, &offh, &offw);                                 \
             vf_##SUF wv = *(const vf_##SUF *)(s->wt + t * (L));                               \
             for (int64_t oy = y0; oy < y1; oy++) {                                            \
-                float *xr = s->dxf + ((oy * g->sh + offh) * g->w + offw) * (L);               \
+                int64_t xr = (oy * g->sh + offh) * g->w + offw; /* dxf[(xr + ox sw) L] */     \
                 const float *dr = s->dyf + oy * g->ow * (L);                                  \
                 for (int64_t ox = x0; ox < x1; ox++) {                                        \
-                    vf_##SUF *d = (vf_##SUF *)(xr + ox * g->sw * (L));                        \
+                    vf_##SUF *d = (vf_##SUF *)(s->dxf + (xr + ox * g->sw) * (L));             \
                     vf_##SUF p = wv * *(const vf_##SUF *)(dr + ox * (L));                     \
                     *d = *d + p;                                                              \
                 }                                                                             \
