@@ -7,11 +7,12 @@
  *     columns (sample, then position) in increasing order, starting from dW's value;
  *   - dX: per chunk of kern/conv_cols.h's ConvChunks, col' = W^T dY (each element a chain
  *     over the group's output channels from 0), then conv_col2im adds col' into dX.
- * How: dW is one product over the whole batch whose second operand, col^T, is gathered
- * from x straight into the GEMM's packed slivers (no column buffer, no transposing pack,
- * and dW read and written once per k block instead of once per chunk); dY is copied once
- * into a (OC/group, batch columns) panel that both products read; W^T is packed once per
- * call instead of once per chunk. With `set blas=openblas` or when memory is short, the
+ * How: dY is copied once into a (OC/group, batch columns) panel that both products read,
+ * and W^T is packed once per call instead of once per chunk. A large dW (from a quarter
+ * MiB, over several chunks) is one product over the whole batch whose second operand,
+ * col^T, is gathered from x straight into the GEMM's packed slivers (no column buffer, no
+ * transposing pack, dW read and written once per k block instead of once per chunk); a
+ * small one takes im2col's chunks. With `set blas=openblas` or when memory is short, the
  * plain chunked route runs (the same products through sgemm()). */
 #ifndef QS_BACKWARD_CONV_H
 #define QS_BACKWARD_CONV_H

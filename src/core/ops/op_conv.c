@@ -18,11 +18,12 @@
  * so no pass over the output follows.
  *
  * Backward follows the same kernels. dB sums dY per channel in double. The gemm kernels
- * get dW (OC/group, K) += dY col^T chunk by chunk in increasing sample order (one float
- * accumulator per element along the batch's columns, so chunking does not change it), and
- * dX through col' = W^T dY, which is the input gradient itself for pointwise and is
- * otherwise scattered back with col2im. col and then col' share the forward's column
- * buffer, and dY's panel the forward's output panel: the backward needs no more scratch. */
+ * get dW (OC/group, K) += dY col^T in increasing sample order (one float accumulator per
+ * element along the batch's columns), and dX through col' = W^T dY, which is the input
+ * gradient itself for pointwise and is otherwise scattered back with col2im; the column
+ * kernel's backward is kern/backward_conv.h (col and col' in the forward's column buffer,
+ * dY's panel and packed operands in kern/backward.h's backward_work), the depthwise one
+ * kern/backward_dw.h. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
