@@ -1,6 +1,7 @@
 /* The channel-minor kernels are written once over GCC vector types of L lanes and compiled
  * per level (L = 8 at AVX2, 16 at AVX-512); the scratch is 64-byte aligned and every
- * position's lanes are a whole number of vectors, so the vector loads are aligned. */
+ * position's L floats are one vector, so the float vector loads are aligned (the double
+ * sums, twice as wide, are copied in and out). */
 #include "kern/backward_dw.h"
 
 #include <stdint.h>
@@ -77,7 +78,8 @@ static void tap_rect(const ConvPlane *g, int64_t t, int64_t *y0, int64_t *y1, in
         int64_t y0, y1, x0, x1, offh, offw;                                                   \
         for (int64_t t = 0; t < g->kh * g->kw; t++) {                                         \
             tap_rect(g, t, &y0, &y1, &x0, &x1, &offh, &offw);                                 \
-            vd_##SUF a = *(vd_##SUF *)(s->acc + t * (L));                                     \
+            vd_##SUF a; /* the sums: 64-byte aligned, less than a vector of doubles */        \
+            memcpy(&a, s->acc + t * (L), sizeof a);                                           \
             for (int64_t oy = y0; oy < y1; oy++) {                                            \
                 int64_t xr = (oy * g->sh + offh) * g->w + offw; /* xf[(xr + ox sw) L] */      \
                 const float *dr = s->dyf + oy * g->ow * (L);                                  \
@@ -86,7 +88,7 @@ static void tap_rect(const ConvPlane *g, int64_t t, int64_t *y0, int64_t *y1, in
                          __builtin_convertvector(                                             \
                              *(const vf_##SUF *)(s->xf + (xr + ox * g->sw) * (L)), vd_##SUF); \
             }                                                                                 \
-            *(vd_##SUF *)(s->acc + t * (L)) = a;                                              \
+            memcpy(s->acc + t * (L), &a, sizeof a);                                           \
         }                                                                                     \
     }                                                                                         \
     __attribute__((target(TARGET))) static void dx_sample_##SUF(const ConvPlane *g,          \
