@@ -4,7 +4,7 @@
  *   - Relu's and Clip's pass masks (kern/backward.h), dx accumulated onto -0 and others;
  *   - FakeQuant's straight-through gradient and its LSQ scale sum (kern/backward.h), the
  *     sum compared as a double, with and without dx, for odd scales (0, negative, inf);
- *   - the bias gradient's per-channel sums (channel counts that leave the 4-chain tail);
+ *   - the bias gradient's per-channel sums (channel counts that leave the 8-chain tail);
  *   - the Adam / AdamW update (kern/adam.h) with and without weight decay;
  *   - the finite range of QAT's moving-average observer (kern/minmax.h), signed zeros too.
  * The definitions are written out here, apart from the kernels. */
@@ -167,9 +167,18 @@ static void test_channel_sums(void)
             db[ch] = want[ch] = 0.5f * (float)ch;
             want[ch] = (float)(want[ch] + acc);
         }
-        backward_channel_sums(dy, n, c, hw, db);
-        if (!CHECK(memcmp(db, want, (size_t)c * sizeof *db) == 0))
-            printf("  channel sums of %lld channels differ from the rule\n", (long long)c);
+        float db0[19];
+        memcpy(db0, db, sizeof db);
+        SimdLevel top = simd_detected();
+        for (int l = 0; l <= (int)top; l++) {
+            simd_cap((SimdLevel)l);
+            memcpy(db, db0, sizeof db);
+            backward_channel_sums(dy, n, c, hw, db);
+            if (!CHECK(memcmp(db, want, (size_t)c * sizeof *db) == 0))
+                printf("  channel sums of %lld channels at %s differ from the rule\n",
+                       (long long)c, simd_name((SimdLevel)l));
+        }
+        simd_cap(top);
     }
 }
 

@@ -3,7 +3,9 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "kern/pool.h"
 #include "kern/simd.h"
@@ -209,9 +211,47 @@ void backward_fakequant_f32(const float *x, const float *dy, float *dx, int64_t 
 
 /* ---- Bias gradients: eight channels' chains at once, each in its own order ---------- */
 
+/* Eight channels' sums in double lanes: each block of positions transposed so that one
+ * vector holds one position of the eight channels, then added in increasing position. */
+typedef double ChanSums __attribute__((vector_size(64)));
+#define CS_TILE 64
+
+#define CHANNEL_SUMS8(SUF, TARGET)                                                          \
+    __attribute__((target(TARGET))) static void sums8_##SUF(const float *p, int64_t n,      \
+                                                            int64_t c, int64_t hw,          \
+                                                            double *out)                    \
+    {                                                                                       \
+        float tmp[CS_TILE * 8] __attribute__((aligned(32)));                                \
+        ChanSums a = { 0 };                                                                 \
+        for (int64_t b = 0; b < n; b++)                                                     \
+            for (int64_t i = 0; i < hw; i += CS_TILE) {                                     \
+                int64_t cnt = hw - i < CS_TILE ? hw - i : CS_TILE;                          \
+                backward_transpose(p + b * c * hw + i, hw, 8, cnt, tmp, 8);                 \
+                for (int64_t k = 0; k < cnt; k++) {                                         \
+                    typedef float F8 __attribute__((vector_size(32)));                      \
+                    a += __builtin_convertvector(*(const F8 *)(tmp + k * 8), ChanSums);     \
+                }                                                                           \
+            }                                                                               \
+        for (int j = 0; j < 8; j++)                                                         \
+            out[j] = a[j];                                                                  \
+    }
+
+CHANNEL_SUMS8(avx2, "avx2")
+CHANNEL_SUMS8(avx512, "avx512f")
+
 void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, float *db)
 {
     int64_t ch = 0;
+    SimdLevel l = simd_level();
+    for (; l != SIMD_SCALAR && ch + 8 <= c; ch += 8) {
+        double a[8];
+        if (l == SIMD_AVX512)
+            sums8_avx512(dy + ch * hw, n, c, hw, a);
+        else
+            sums8_avx2(dy + ch * hw, n, c, hw, a);
+        for (int j = 0; j < 8; j++)
+            db[ch + j] = (float)(db[ch + j] + a[j]);
+    }
     for (; ch + 8 <= c; ch += 8) {
         double a[8] = { 0.0 };
         for (int64_t b = 0; b < n; b++) {
@@ -232,4 +272,96 @@ void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, fl
         }
         db[ch] = (float)(db[ch] + acc);
     }
+}
+
+/* ---- Working memory: one grow-only block per thread, freed when the thread exits ----- */
+
+typedef struct Work {
+    void *p;
+    size_t cap;
+} Work;
+
+static pthread_key_t work_key;
+static pthread_once_t work_once = PTHREAD_ONCE_INIT;
+
+static void work_free(void *v)
+{
+    Work *w = v;
+    free(w->p);
+    free(w);
+}
+
+static void work_init(void) { pthread_key_create(&work_key, work_free); }
+
+void *backward_work(size_t bytes)
+{
+    pthread_once(&work_once, work_init);
+    Work *w = pthread_getspecific(work_key);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w || pthread_setspecific(work_key, w) != 0) {
+            free(w);
+            return NULL;
+        }
+    }
+    if (w->cap < bytes) {
+        free(w->p);
+        w->cap = 0;
+        w->p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!w->p)
+            return NULL;
+        w->cap = bytes;
+    }
+    return w->p;
+}
+
+/* ---- Transposition -------------------------------------------------------------------- */
+
+/* dst row r (dst + r * ld_dst, 8 floats) = column r of the 8 x 8 block at src (rows
+ * src + r * ld_src): copies, in registers. */
+__attribute__((target("avx2"))) static inline void t8x8(const float *src, int64_t ld_src, float *dst,
+                                                  int64_t ld_dst)
+{
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(src + i * ld_src);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    /* r[0..3]: columns 0, 1, 2, 3 of rows 0-3 (low) and 4-7 of ... in 128-bit halves */
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+
+/* The 8 x 8 blocks of rows [0, r8) and columns [0, c8) (multiples of 8). */
+__attribute__((target("avx2"))) static void t8_blocks(const float *src, int64_t ld_src,
+                                                      int64_t r8, int64_t c8, float *dst,
+                                                      int64_t ld_dst)
+{
+    for (int64_t r = 0; r < r8; r += 8)
+        for (int64_t c = 0; c < c8; c += 8)
+            t8x8(src + r * ld_src + c, ld_src, dst + c * ld_dst + r, ld_dst);
+}
+
+void backward_transpose(const float *src, int64_t ld_src, int64_t rows, int64_t cols,
+                        float *dst, int64_t ld_dst)
+{
+    int64_t r8 = 0, c8 = 0;
+    if (simd_level() >= SIMD_AVX2) {
+        r8 = rows / 8 * 8;
+        c8 = cols / 8 * 8;
+        t8_blocks(src, ld_src, r8, c8, dst, ld_dst);
+    }
+    for (int64_t r = 0; r < rows; r++) /* what the blocks left: the last rows and columns */
+        for (int64_t c = r < r8 ? c8 : 0; c < cols; c++)
+            dst[c * ld_dst + r] = src[r * ld_src + c];
 }

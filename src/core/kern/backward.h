@@ -6,6 +6,7 @@
 #ifndef QS_BACKWARD_H
 #define QS_BACKWARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* torch's threshold_backward: dx[i] += dy[i] where !(x[i] <= 0) (NaN passes). */
@@ -27,5 +28,16 @@ void backward_fakequant_f32(const float *x, const float *dy, float *dx, int64_t 
  * sum of dy[(b c + ch) hw + i] over b, then i, in increasing order (one channel's sum is
  * one chain of adds; several channels' chains run side by side). */
 void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, float *db);
+
+/* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols (copies; 8 x 8 blocks
+ * in registers at AVX2 and above). */
+void backward_transpose(const float *src, int64_t ld_src, int64_t rows, int64_t cols,
+                        float *dst, int64_t ld_dst);
+
+/* The backward kernels' working memory (kern/backward_conv.c, kern/backward_dw.c): at
+ * least `bytes`, 64-byte aligned, owned by the calling thread and grown to the largest
+ * request, so training steps allocate (and fault pages in) only on their first pass. The
+ * previous contents are not kept; one user at a time per thread. NULL when out of memory. */
+void *backward_work(size_t bytes);
 
 #endif

@@ -21,16 +21,19 @@
  * so no pass over the output follows.
  *
  * Backward follows the same kernels. dB sums dY per channel in double. The gemm kernels
- * get dW (OC/group, K) += dY col^T chunk by chunk in increasing sample order (one float
- * accumulator per element along the batch's columns, so chunking does not change it), and
- * dX through col' = W^T dY, which is the input gradient itself for pointwise and is
- * otherwise scattered back with col2im. col and then col' share the forward's column
- * buffer, and dY's panel the forward's output panel: the backward needs no more scratch. */
+ * get dW (OC/group, K) += dY col^T in increasing sample order (one float accumulator per
+ * element along the batch's columns), and dX through col' = W^T dY, which is the input
+ * gradient itself for pointwise and is otherwise scattered back with col2im; the column
+ * kernel's backward is kern/backward_conv.h (col and col' in the forward's column buffer,
+ * dY's panel and packed operands in kern/backward.h's backward_work), the depthwise one
+ * kern/backward_dw.h. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kern/backward.h"
+#include "kern/backward_conv.h"
+#include "kern/backward_dw.h"
 #include "kern/conv_cols.h"
 #include "kern/conv_small.h"
 #include "kern/dwconv.h"
@@ -507,41 +510,6 @@ static void conv_forward(const Node *n, const Tensor *const *in, Tensor *out, co
         free(pw);
 }
 
-/* dW and dX of the column kernel, chunk by chunk in increasing sample order; dY's
- * columns are read in place when the chunk is one sample, else packed into the panel. */
-static void conv_backward_cols(const ConvGeom *g, const float *x, const float *w,
-                               const float *dy, float *dx, float *dw, const RunCtx *rc)
-{
-    ConvPlane pl = conv_plane(g);
-    ConvChunks ch = conv_col_chunks(g);
-    float *panel, *col = conv_panels(g, &ch, rc, &panel);
-    int64_t ohw = g->oh * g->ow, hw = g->h * g->w, kk = g->cg * g->win.kh * g->win.kw;
-    for (int64_t i = 0, count = conv_chunks_count(&ch); i < count; i++) {
-        ConvChunk k = conv_chunk_at(&ch, i);
-        int64_t cols = k.nb * k.np;
-        for (int64_t gi = 0; gi < g->group; gi++) {
-            const float *dyg = dy + gi * g->ocg * ohw, *dyc = panel;
-            int64_t ld = cols;
-            if (k.nb == 1) {
-                dyc = dyg + k.b0 * g->oc * ohw + k.p0;
-                ld = ohw;
-            } else {
-                conv_pack_rows(dyg, g->oc * ohw, g->ocg, ohw, k, panel, cols);
-            }
-            const float *wg = w + gi * g->ocg * kk; /* (OC/group, K) */
-            if (dw) {
-                conv_im2col(&pl, x + gi * g->cg * hw, g->c * hw, k, col, cols);
-                sgemm(false, true, g->ocg, kk, cols, 1.0f, dyc, ld, col, cols,
-                      dw + gi * g->ocg * kk, kk, &sgemm_accumulate);
-            }
-            if (dx) {
-                sgemm(true, false, kk, cols, g->ocg, 1.0f, wg, kk, dyc, ld, col, cols, NULL);
-                conv_col2im(&pl, col, cols, k, dx + gi * g->cg * hw, g->c * hw);
-            }
-        }
-    }
-}
-
 static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *out,
                           const Tensor *dout, Tensor *const *din, const RunCtx *rc)
 {
@@ -562,11 +530,15 @@ static void conv_backward(const Node *n, const Tensor *const *in, const Tensor *
     ConvKind kind = conv_kind(&g);
     if (kind == CONV_DEPTHWISE) {
         ConvPlane pl = conv_plane(&g);
-        dwconv_backward(&pl, g.n, g.c, g.ocg, x, w, dy, dx, dw);
+        backward_depthwise(&pl, g.n, g.c, g.ocg, x, w, dy, dx, dw); /* kern/backward_dw.h */
         return;
     }
     if (kind == CONV_IM2COL) {
-        conv_backward_cols(&g, x, w, dy, dx, dw, rc);
+        ConvPlane pl = conv_plane(&g);
+        ConvChunks ch = conv_col_chunks(&g);
+        float *panel, *col = conv_panels(&g, &ch, rc, &panel);
+        ConvBackward cb = { &pl, &ch, g.n, g.group, g.ocg, x, w, dy, dx, dw, col, panel };
+        backward_conv_cols(&cb); /* kern/backward_conv.h */
         return;
     }
     /* Pointwise: the input is its own column matrix (C/group, H*W) per sample. */
