@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "run/run.h"
 #include "test_util.h"
 
 void tu_add_node(Graph *g, int op, const char *name, const char *const *in, int n_in,
@@ -30,4 +31,18 @@ void tu_add_const_values(Graph *g, const char *name, Shape s, const float *v)
     QS_ASSERT(t);
     memcpy(tensor_f32(t), v, (size_t)shape_numel(&s) * sizeof(float));
     CHECK_OK(graph_add_const(g, name, t, true, &err), &err);
+}
+
+Tensor *tu_run_graph(const Model *m, const Tensor *x)
+{
+    Run r;
+    QsError err = { 0 };
+    run_init(&r, &m->graph);
+    Tensor *y = NULL;
+    const Tensor *in[1] = { x };
+    if (CHECK_OK(run_set_batch(&r, x->shape.dim[0], &err), &err) &&
+        CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err))
+        y = tensor_clone(run_output(&r, 0), &err);
+    run_release(&r);
+    return y;
 }

@@ -33,27 +33,7 @@ qscope=$1
 build=$(cd "$2" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node or npm not found (scripts/setup.sh --test installs nodejs and npm)"
-  exit 77
-fi
-mods="$build/npm/node_modules"
-if [ ! -d "$mods/onnxruntime-node" ]; then
-  echo "installing onnxruntime-node into $build/npm"
-  if ! timeout 600 npm install --prefix "$build/npm" --ignore-scripts --no-audit --no-fund \
-       onnxruntime-node >"$build/npm-install.log" 2>&1; then
-    echo "SKIP: npm install onnxruntime-node failed:"
-    tail -5 "$build/npm-install.log"
-    exit 77
-  fi
-fi
-export ORT_NODE_MODULES="$mods"
-if ! node -e 'require(require("path").resolve(process.env.ORT_NODE_MODULES, "onnxruntime-node"))' \
-     2>"$build/ort-load.log"; then
-  echo "SKIP: onnxruntime-node does not load here:"
-  tail -3 "$build/ort-load.log"
-  exit 77
-fi
+. "$root/tests/onnx/ort_env.sh"
 out="$build/ort_peer"
 mkdir -p "$out"
 data=models/data/mnist_test.npz

@@ -36,21 +36,8 @@
 #include "qexec/qexec_view.h"
 #include "native/qsm.h"
 #include "run/run.h"
+#include "test_graph.h"
 #include "test_util.h"
-
-static Tensor *run_model(const Model *m, const Tensor *x)
-{
-    Run r;
-    QsError err = { 0 };
-    run_init(&r, &m->graph);
-    Tensor *y = NULL;
-    const Tensor *in[1] = { x };
-    if (CHECK_OK(run_set_batch(&r, x->shape.dim[0], &err), &err) &&
-        CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err))
-        y = tensor_clone(run_output(&r, 0), &err);
-    run_release(&r);
-    return y;
-}
 
 static bool same_bits(const char *label, const Tensor *a, const Tensor *b)
 {
@@ -97,8 +84,8 @@ static void test_qsm_round_trip(void)
         if (o && CHECK_OK(qsm_serialize(o, &qbuf, &qlen, &err), &err))
             back = qsm_parse(qbuf, qlen, "round trip", &err);
         free(qbuf);
-        Tensor *y0 = run_model(m, &xs), *y1 = o ? run_model(o, &xs) : NULL;
-        Tensor *y2 = back ? run_model(back, &xs) : NULL;
+        Tensor *y0 = tu_run_graph(m, &xs), *y1 = o ? tu_run_graph(o, &xs) : NULL;
+        Tensor *y2 = back ? tu_run_graph(back, &xs) : NULL;
         char label[128];
         snprintf(label, sizeof label, "%s -> onnx", models[i]);
         same_bits(label, y0, y1);
@@ -142,7 +129,7 @@ static void test_fixture_round_trip(void)
         }
         Model *o = reimport(m, name);
         Tensor *x = test_load_npy(xr);
-        Tensor *y0 = run_model(m, x), *y1 = o ? run_model(o, x) : NULL;
+        Tensor *y0 = tu_run_graph(m, x), *y1 = o ? tu_run_graph(o, x) : NULL;
         char label[128];
         snprintf(label, sizeof label, "%s import -> export -> import", name);
         same_bits(label, y0, y1);

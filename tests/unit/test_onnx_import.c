@@ -29,24 +29,10 @@
 #include "onnx/protobuf.h"
 #include "native/qsm.h"
 #include "run/run.h"
+#include "test_graph.h"
 #include "test_util.h"
 
 #define DIR "tests/fixtures/onnx/"
-
-/* Runs m on x; returns output 0 (caller frees) or NULL. */
-static Tensor *run_model(const Model *m, const Tensor *x)
-{
-    Run r;
-    QsError err = { 0 };
-    run_init(&r, &m->graph);
-    Tensor *y = NULL;
-    const Tensor *in[1] = { x };
-    if (CHECK_OK(run_set_batch(&r, x->shape.dim[0], &err), &err) &&
-        CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err))
-        y = tensor_clone(run_output(&r, 0), &err);
-    run_release(&r);
-    return y;
-}
 
 static bool close_to(const char *label, const Tensor *got, const Tensor *want, double rtol,
                      double atol_rel)
@@ -90,7 +76,7 @@ static void test_fixtures(void)
             continue;
         }
         Tensor *x = test_load_npy(xr), *want = test_load_npy(yr);
-        Tensor *got = run_model(m, x);
+        Tensor *got = tu_run_graph(m, x);
         if (got)
             close_to(name, got, want, rtol, arel);
         /* Each sample alone gives the same result as in the batch (the batch is dynamic,
@@ -99,7 +85,7 @@ static void test_fixtures(void)
             Shape s1 = x->shape, o1 = want->shape;
             s1.dim[0] = o1.dim[0] = 1;
             Tensor x1 = tensor_view(DT_F32, s1, x->data);
-            Tensor *g1 = run_model(m, &x1);
+            Tensor *g1 = tu_run_graph(m, &x1);
             Tensor w1 = tensor_view(DT_F32, o1, got->data);
             if (g1) {
                 char label[160];
@@ -296,7 +282,7 @@ static void check_linear(const char *label, Model *m)
         return;
     const float x[8] = { 1, 0, -1, 2, 0.5f, 0.25f, 0, -2 };
     Tensor xt = tensor_view(DT_F32, shape_of(2, 2LL, 4LL), (void *)x);
-    Tensor *y = run_model(m, &xt);
+    Tensor *y = tu_run_graph(m, &xt);
     float want[6];
     for (int r = 0; r < 2; r++)
         for (int j = 0; j < 3; j++) {
@@ -466,7 +452,7 @@ static void test_mod(void)
         Model *m = mod_model(fmod, &err);
         if (!CHECK_OK(m ? QS_OK : err.code, &err))
             continue;
-        Tensor *y = run_model(m, x);
+        Tensor *y = tu_run_graph(m, x);
         if (CHECK(y != NULL))
             for (int i = 0; i < 4; i++)
                 CHECK(tensor_f32(y)[i] == (fmod ? truncated : floored)[i]);
@@ -653,7 +639,7 @@ static void test_graph_rules(void)
         const float x[8] = { -1, 0.25f, 2, 1, 0, -0.25f, 3, -3 };
         const float want[8] = { -0.5f, 0.25f, 1.5f, 1, 0, -0.25f, 1.5f, -0.5f };
         Tensor xt = tensor_view(DT_F32, shape_of(2, 2LL, 4LL), (void *)x);
-        Tensor *y = run_model(m, &xt);
+        Tensor *y = tu_run_graph(m, &xt);
         if (CHECK(y != NULL) && CHECK(y->shape.ndim == 3 && y->shape.dim[0] == 2))
             expect_close("folded reshape + clip", tensor_f32(y), want, 8, 0, 0);
         tensor_free(y);
@@ -869,7 +855,7 @@ static Tensor *slice_run(bool fold, int64_t start, int64_t end, int64_t step, Qs
         return NULL;
     const float xv[8] = { 0, 1, 2, 3, 100, 101, 102, 103 };
     Tensor xt = tensor_view(DT_F32, shape_of(2, 2LL, 4LL), (void *)xv);
-    Tensor *y = run_model(m, &xt);
+    Tensor *y = tu_run_graph(m, &xt);
     model_free(m);
     return y;
 }
@@ -1019,7 +1005,7 @@ static void test_batch_arithmetic(void)
         if (!CHECK_OK(m ? QS_OK : err.code, &err))
             continue;
         Tensor x = tensor_view(DT_F32, shape_of(2, 3LL, 4LL), (void *)xv);
-        Tensor *y = run_model(m, &x);
+        Tensor *y = tu_run_graph(m, &x);
         if (CHECK(y != NULL) && CHECK(y->shape.dim[0] == 12 / cases[i].cols) &&
             CHECK(y->shape.dim[1] == cases[i].cols))
             CHECK(memcmp(tensor_f32(y), xv, sizeof xv) == 0);
@@ -1135,7 +1121,7 @@ static void test_long_names(void)
     if (CHECK(m != NULL)) {
         const float xv[4] = { 1, -2, 3, -4 };
         Tensor xt = tensor_view(DT_F32, shape_of(2, 1LL, 4LL), (void *)xv);
-        Tensor *y = run_model(m, &xt);
+        Tensor *y = tu_run_graph(m, &xt);
         if (CHECK(y != NULL))
             expect_close("neg neg", tensor_f32(y), xv, 4, 0, 0);
         tensor_free(y);

@@ -29,24 +29,10 @@
 #include "quant/plan.h"
 #include "run/exec.h"
 #include "run/run.h"
+#include "test_graph.h"
 #include "test_util.h"
 
 #define DIR "tests/fixtures/zoo/"
-
-/* Runs m's float graph on x; returns output 0 (caller frees) or NULL. */
-static Tensor *run_float(const Model *m, const Tensor *x)
-{
-    Run r;
-    QsError err = { 0 };
-    run_init(&r, &m->graph);
-    Tensor *y = NULL;
-    const Tensor *in[1] = { x };
-    if (CHECK_OK(run_set_batch(&r, x->shape.dim[0], &err), &err) &&
-        CHECK_OK(run_forward(&r, in, NULL, NULL, &err), &err))
-        y = tensor_clone(run_output(&r, 0), &err);
-    run_release(&r);
-    return y;
-}
 
 /* n seeded standard-normal-like samples of the model's input shape (sum of uniforms). */
 static Tensor *synth_inputs(const Model *m, int64_t n, uint64_t seed)
@@ -67,7 +53,7 @@ static Tensor *synth_inputs(const Model *m, int64_t n, uint64_t seed)
 static void check_float(const char *name, const Model *m, const Tensor *x, const Tensor *want,
                         double rtol, double arel)
 {
-    Tensor *got = run_float(m, x);
+    Tensor *got = tu_run_graph(m, x);
     if (!got)
         return;
     double mx = 0, worst = 0;
@@ -86,7 +72,7 @@ static void check_float(const char *name, const Model *m, const Tensor *x, const
         Shape s1 = x->shape;
         s1.dim[0] = 1;
         Tensor x1 = tensor_view(DT_F32, s1, tensor_f32(x) + b * per_in);
-        Tensor *g1 = run_float(m, &x1);
+        Tensor *g1 = tu_run_graph(m, &x1);
         if (g1 && !CHECK(memcmp(tensor_f32(g1), tensor_f32(got) + b * per_out,
                                 (size_t)per_out * sizeof(float)) == 0))
             fprintf(stderr, "%s: sample %lld alone differs from its row of the batch\n", name,
@@ -112,7 +98,7 @@ static void check_int8(const char *name, const Model *m, const Tensor *x)
     plan_init(&p, m->graph.n_nodes);
     p.mode = PREC_INT8_STATIC;
     QModel *q = NULL;
-    Tensor *ref = run_float(m, x);
+    Tensor *ref = tu_run_graph(m, x);
     if (ref && CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
         Executor e = qmodel_executor(q);
         const Tensor *in[1] = { x };

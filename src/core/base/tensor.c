@@ -46,6 +46,17 @@ int64_t shape_numel(const Shape *s)
     return shape_span(s, 0, s->ndim);
 }
 
+void shape_broadcast_strides(const Shape *s, const Shape *o, int64_t *st)
+{
+    int64_t run = 1;
+    for (int i = o->ndim - 1; i >= 0; i--) {
+        int j = s->ndim - o->ndim + i;
+        int64_t d = j >= 0 ? s->dim[j] : 1;
+        st[i] = d == 1 ? 0 : run;
+        run *= d;
+    }
+}
+
 bool shape_equal(const Shape *a, const Shape *b)
 {
     if (a->ndim != b->ndim)

@@ -30,6 +30,9 @@ Shape shape_of(int ndim, ...); /* shape_of(2, (int64_t)3, (int64_t)4) */
 /* Element count; INT64_MAX when the product does not fit. */
 int64_t shape_numel(const Shape *s);
 bool shape_equal(const Shape *a, const Shape *b);
+/* The element strides of s read as if broadcast to o (numpy rules, s aligned to o's last
+ * axes): st[i] for each of o's axes, 0 where s has no axis or a 1. */
+void shape_broadcast_strides(const Shape *s, const Shape *o, int64_t *st);
 /* Writes "(2, 3, 4)" into buf; returns buf. */
 char *shape_format(const Shape *s, char *buf, size_t cap);
 /* Product of dims [from, to); INT64_MAX when it does not fit. */

@@ -35,18 +35,6 @@ static QsStatus arith_infer(const Node *n, const Shape *const *in, Shape *out, Q
     return op_broadcast(n, in[0], in[1], out, err);
 }
 
-/* Strides (in elements) of operand s aligned to output o: 0 where s broadcasts. */
-static void arith_strides(const Shape *s, const Shape *o, int64_t *st)
-{
-    int64_t run = 1;
-    for (int i = o->ndim - 1; i >= 0; i--) {
-        int j = s->ndim - o->ndim + i;
-        int64_t d = j >= 0 ? s->dim[j] : 1;
-        st[i] = d == 1 ? 0 : run;
-        run *= d;
-    }
-}
-
 /* Runs the statement(s) given last for every output element i with the operands' offsets. */
 #define ARITH_WALK(o, sa, sb, ...)                                                       \
     do {                                                                                  \
@@ -92,8 +80,8 @@ static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out, con
     const float *a = tensor_f32(in[0]), *b = tensor_f32(in[1]); /* each its own shape */
     float *c = tensor_f32(out);                                 /* broadcast shape */
     int64_t sa[QS_MAX_DIMS], sb[QS_MAX_DIMS];
-    arith_strides(&in[0]->shape, o, sa);
-    arith_strides(&in[1]->shape, o, sb);
+    shape_broadcast_strides(&in[0]->shape, o, sa);
+    shape_broadcast_strides(&in[1]->shape, o, sb);
     if (k == AR_SUB && rc->clamp)
         ARITH_WALK(o, sa, sb, c[i] = clamp_value(a[ia] - b[ib], lo, hi));
     else if (k == AR_SUB)
@@ -133,8 +121,8 @@ static void arith_backward(ArithKind k, const Tensor *const *in, const Tensor *d
     double *ga = rc->scratch, *gb = ga + na;
     memset(ga, 0, (size_t)(na + nb) * sizeof(double));
     int64_t sa[QS_MAX_DIMS], sb[QS_MAX_DIMS];
-    arith_strides(&in[0]->shape, o, sa);
-    arith_strides(&in[1]->shape, o, sb);
+    shape_broadcast_strides(&in[0]->shape, o, sa);
+    shape_broadcast_strides(&in[1]->shape, o, sb);
     if (k == AR_SUB) {
         ARITH_WALK(o, sa, sb, (ga[ia] += dy[i], gb[ib] -= dy[i]));
     } else if (k == AR_DIV) {

@@ -64,18 +64,6 @@ static QsStatus expand_infer(const Node *n, const Shape *const *in, Shape *out, 
     return QS_OK;
 }
 
-/* Input element strides aligned to the output (0 on broadcast axes). */
-static void expand_strides(const Shape *x, const Shape *o, int64_t *st)
-{
-    int64_t run = 1;
-    for (int i = o->ndim - 1; i >= 0; i--) {
-        int j = x->ndim - o->ndim + i;
-        int64_t d = j >= 0 ? x->dim[j] : 1;
-        st[i] = d == 1 ? 0 : run;
-        run *= d;
-    }
-}
-
 /* Calls body(i, off) for each output element i in order with its input offset. */
 #define EXPAND_WALK(o, st, body)                                                          \
     do {                                                                                  \
@@ -95,7 +83,7 @@ static void expand_strides(const Shape *x, const Shape *o, int64_t *st)
 static void expand_forward(const Node *n, const Tensor *const *in, Tensor *out, const RunCtx *rc)
 {
     int64_t st[QS_MAX_DIMS];
-    expand_strides(&in[0]->shape, &out->shape, st);
+    shape_broadcast_strides(&in[0]->shape, &out->shape, st);
     const float *x = tensor_f32(in[0]);
     float *y = tensor_f32(out);
     EXPAND_WALK(&out->shape, st, y[i] = x[off]);
@@ -107,7 +95,7 @@ static void expand_backward(const Node *n, const Tensor *const *in, const Tensor
     if (!din[0])
         return;
     int64_t st[QS_MAX_DIMS];
-    expand_strides(&in[0]->shape, &out->shape, st);
+    shape_broadcast_strides(&in[0]->shape, &out->shape, st);
     const float *dy = tensor_f32(dout);
     float *dx = tensor_f32(din[0]);
     EXPAND_WALK(&out->shape, st, dx[off] += dy[i]);

@@ -11,6 +11,18 @@
 #define QR_TARGET "avx512f,avx512bw,avx512dq,avx512vl"
 #define QR_INLINE static inline __attribute__((always_inline, target(QR_TARGET)))
 
+/* Calls fn(RULE, ...) with the rule as a constant, so each inlined copy keeps only its own
+ * rule's arithmetic in the loop. */
+#define QR_BY_RULE(rule, fn, ...)                                                         \
+    do {                                                                                  \
+        if ((rule) == QRQ_FP32)                                                           \
+            fn(QRQ_FP32, __VA_ARGS__);                                                    \
+        else if ((rule) == QRQ_GEMMLOWP)                                                  \
+            fn(QRQ_GEMMLOWP, __VA_ARGS__);                                                \
+        else                                                                              \
+            fn(QRQ_Q31_EVEN, __VA_ARGS__);                                                \
+    } while (0)
+
 /* One lane group's constants. */
 typedef struct QrLanes {
     __m512i m0, a, b, c, d;
@@ -115,17 +127,7 @@ qk_requant_block_avx512(const int32_t *acc, int64_t ld, int64_t rows, int64_t n,
                         const int64_t *corr, const QkRqVec *v, int32_t z, int32_t lo,
                         int32_t hi, int8_t *y, int64_t ys)
 {
-    switch (v->rule) {
-    case QRQ_FP32:
-        qr_block(QRQ_FP32, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
-        break;
-    case QRQ_GEMMLOWP:
-        qr_block(QRQ_GEMMLOWP, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
-        break;
-    default:
-        qr_block(QRQ_Q31_EVEN, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
-        break;
-    }
+    QR_BY_RULE(v->rule, qr_block, acc, ld, rows, n, corr, v, z, lo, hi, y, ys);
 }
 
 /* Lane 0 of v (one channel's constants) in every lane. */
@@ -167,17 +169,7 @@ __attribute__((target(QR_TARGET))) void
 qk_requant_row_avx512(const int32_t *acc, int64_t n, int64_t corr, const QkRqVec *v, int32_t z,
                       int32_t lo, int32_t hi, int8_t *y)
 {
-    switch (v->rule) {
-    case QRQ_FP32:
-        qr_row(QRQ_FP32, acc, n, corr, v, z, lo, hi, y);
-        break;
-    case QRQ_GEMMLOWP:
-        qr_row(QRQ_GEMMLOWP, acc, n, corr, v, z, lo, hi, y);
-        break;
-    default:
-        qr_row(QRQ_Q31_EVEN, acc, n, corr, v, z, lo, hi, y);
-        break;
-    }
+    QR_BY_RULE(v->rule, qr_row, acc, n, corr, v, z, lo, hi, y);
 }
 
 /* Planes smaller than a vector that divide it (ohw 1, 2, 4, 8): lane k of a vector of 16
@@ -243,17 +235,7 @@ __attribute__((target(QR_TARGET))) void
 qk_requant_planes_avx512(const int32_t *acc, int64_t np, int64_t ohw, const int32_t *corr,
                          const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y)
 {
-    switch (v->rule) {
-    case QRQ_FP32:
-        qr_planes(QRQ_FP32, acc, np, ohw, corr, v, z, lo, hi, y);
-        break;
-    case QRQ_GEMMLOWP:
-        qr_planes(QRQ_GEMMLOWP, acc, np, ohw, corr, v, z, lo, hi, y);
-        break;
-    default:
-        qr_planes(QRQ_Q31_EVEN, acc, np, ohw, corr, v, z, lo, hi, y);
-        break;
-    }
+    QR_BY_RULE(v->rule, qr_planes, acc, np, ohw, corr, v, z, lo, hi, y);
 }
 
 /* 16 accumulators at a time; their results are stored piece by piece, one masked store
@@ -301,17 +283,7 @@ qk_requant_runs_avx512(const int32_t *acc, int64_t n, int64_t p0, int64_t hw, in
                        const QkRqVec *v, int32_t z, int32_t lo, int32_t hi, int8_t *y,
                        int64_t ys)
 {
-    switch (v->rule) {
-    case QRQ_FP32:
-        qr_runs(QRQ_FP32, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
-        break;
-    case QRQ_GEMMLOWP:
-        qr_runs(QRQ_GEMMLOWP, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
-        break;
-    default:
-        qr_runs(QRQ_Q31_EVEN, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
-        break;
-    }
+    QR_BY_RULE(v->rule, qr_runs, acc, n, p0, hw, corr, v, z, lo, hi, y, ys);
 }
 
 /* 8 elements at a time: the sum in int64 lanes (|M (q - z)| < 2^57 by qk_add_lanes_fit,

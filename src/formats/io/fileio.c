@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static const char *file_kind(mode_t mode)
     return "not a file";
 }
 
-FILE *fileio_open_read(const char *path, QsError *err)
+/* fileio_open_read, with the file's status in *st. */
+static FILE *open_regular(const char *path, struct stat *st, QsError *err)
 {
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever,
      * before fstat could refuse it. */
@@ -33,14 +35,13 @@ FILE *fileio_open_read(const char *path, QsError *err)
         qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
-    if (!S_ISREG(st.st_mode)) {
-        qs_fail(err, QS_EIO, "%s is not a regular file (%s)", path, file_kind(st.st_mode));
+    if (!S_ISREG(st->st_mode)) {
+        qs_fail(err, QS_EIO, "%s is not a regular file (%s)", path, file_kind(st->st_mode));
         close(fd);
         return NULL;
     }
@@ -54,19 +55,34 @@ FILE *fileio_open_read(const char *path, QsError *err)
     return f;
 }
 
+FILE *fileio_open_read(const char *path, QsError *err)
+{
+    struct stat st;
+    return open_regular(path, &st, err);
+}
+
+FILE *fileio_open_read_sized(const char *path, size_t *bytes, QsError *err)
+{
+    struct stat st;
+    FILE *f = open_regular(path, &st, err);
+    if (f && (uint64_t)st.st_size > SIZE_MAX - 1) {
+        qs_fail(err, QS_ENOMEM, "%s: %lld bytes do not fit the address space", path,
+                (long long)st.st_size);
+        fclose(f);
+        return NULL;
+    }
+    *bytes = f ? (size_t)st.st_size : 0;
+    return f;
+}
+
 QsStatus fileio_read(const char *path, void **buf, size_t *len, QsError *err)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fileio_open_read(path, err);
+    size_t n;
+    FILE *f = fileio_open_read_sized(path, &n, err);
     if (!f)
-        return QS_EIO;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        fclose(f);
-        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
-    }
-    size_t n = (size_t)st.st_size;
+        return err->code;
     char *data = malloc(n + 1);
     if (!data) {
         fclose(f);

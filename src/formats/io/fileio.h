@@ -12,6 +12,9 @@
  * blocking or reading forever. Every reader of user-named files goes through it (directly
  * or through fileio_read). NULL and QS_EIO with the system's reason on failure. */
 FILE *fileio_open_read(const char *path, QsError *err);
+/* fileio_open_read, and the file's size in *bytes; a size that cannot be held in memory
+ * (over SIZE_MAX - 1) is QS_ENOMEM. */
+FILE *fileio_open_read_sized(const char *path, size_t *bytes, QsError *err);
 
 /* Reads the whole file into a new buffer (NUL-terminated one byte past *len, so text
  * parsers may use it as a string); only regular files (fileio_open_read). Caller frees *buf with free. QS_EIO names the file and

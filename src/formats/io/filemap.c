@@ -1,11 +1,9 @@
 #include "io/filemap.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include "io/fileio.h"
 
@@ -13,20 +11,10 @@ QsStatus filemap_open(const char *path, FileMap *out, QsError *err)
 {
     static unsigned char empty[8];
     memset(out, 0, sizeof *out);
-    FILE *f = fileio_open_read(path, err);
+    size_t n;
+    FILE *f = fileio_open_read_sized(path, &n, err);
     if (!f)
-        return QS_EIO;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        fclose(f);
-        return qs_fail(err, QS_EIO, "%s: %s", path, strerror(errno));
-    }
-    if ((uint64_t)st.st_size > SIZE_MAX) {
-        fclose(f);
-        return qs_fail(err, QS_ENOMEM, "%s: %lld bytes do not fit the address space", path,
-                       (long long)st.st_size);
-    }
-    size_t n = (size_t)st.st_size;
+        return err->code;
     if (n == 0) {
         fclose(f);
         out->addr = empty;

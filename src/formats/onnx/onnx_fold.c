@@ -11,18 +11,6 @@
 #include "base/half.h"
 #include "ops/op.h"
 
-/* Strides of s aligned to o (0 on broadcast axes). */
-static void k_strides(const Shape *s, const Shape *o, int64_t *st)
-{
-    int64_t run = 1;
-    for (int i = o->ndim - 1; i >= 0; i--) {
-        int j = s->ndim - o->ndim + i;
-        int64_t d = j >= 0 ? s->dim[j] : 1;
-        st[i] = d == 1 ? 0 : run;
-        run *= d;
-    }
-}
-
 static QsStatus k_broadcast(OxCtx *c, const Shape *const *s, int n, Shape *o)
 {
     o->ndim = 0;
@@ -128,8 +116,8 @@ QsStatus ox_fold_binary(OxCtx *c, int arg)
     if (!t)
         return c->err->code;
     int64_t strides[2][QS_MAX_DIMS];
-    k_strides(ss[0], &o, strides[0]);
-    k_strides(ss[1], &o, strides[1]);
+    shape_broadcast_strides(ss[0], &o, strides[0]);
+    shape_broadcast_strides(ss[1], &o, strides[1]);
     if (ints) {
         const int64_t *pa = k_i64(a->k), *pb = k_i64(b->k);
         int64_t *po = k_i64(t);
@@ -185,7 +173,7 @@ QsStatus ox_fold_where(OxCtx *c, int arg)
     }
     int64_t strides[3][QS_MAX_DIMS];
     for (int k = 0; k < 3; k++)
-        k_strides(ss[k], &o, strides[k]);
+        shape_broadcast_strides(ss[k], &o, strides[k]);
     K_WALK(&o, strides, 3, {
         bool pick = cd->k->dtype == DT_I64 ? k_i64(cd->k)[offs[0]] != 0
                                            : tensor_f32(cd->k)[offs[0]] != 0.0f;
@@ -661,7 +649,7 @@ QsStatus ox_fold_expand(OxCtx *c, int arg)
     if (!t)
         return c->err->code;
     int64_t str[1][QS_MAX_DIMS];
-    k_strides(&x->k->shape, &o, str[0]);
+    shape_broadcast_strides(&x->k->shape, &o, str[0]);
     size_t es = dtype_size(x->k->dtype);
     K_WALK(&o, str, 1, memcpy((char *)t->data + i * (int64_t)es,
                               (char *)x->k->data + offs[0] * (int64_t)es, es));
