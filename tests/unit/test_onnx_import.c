@@ -1335,6 +1335,55 @@ static void test_nms_stop(void)
     model_free(m);
 }
 
+/* A Split of a view (two Transposes that leave the batch at axis 0, onnx_view.h): the view
+ * is materialized for the Split, and every output is a Slice of that value. x (N, 3, 4) ->
+ * (N, 4, 3) -> Split [1, 2] on axis 2 -> Concat(b, a). */
+static void test_split_view(void)
+{
+    QsError err = { 0 };
+    PbWriter g, at, t;
+    pb_writer_init(&g);
+    attr_pb(&at, "perm", (const int64_t[]){ 1, 0, 2 }, 3);
+    node(&g, "Transpose", "t0", (const char *[]){ "x" }, 1, "x0", &at);
+    pb_writer_release(&at);
+    attr_pb(&at, "perm", (const int64_t[]){ 1, 2, 0 }, 3);
+    node(&g, "Transpose", "t1", (const char *[]){ "x0" }, 1, "x1", &at);
+    pb_writer_release(&at);
+    pb_writer_init(&t);
+    pb_put_packed_int64(&t, 1, (const int64_t[]){ 2 }, 1);
+    pb_put_varint(&t, 2, 7);
+    pb_put_packed_int64(&t, 7, (const int64_t[]){ 1, 2 }, 2);
+    pb_put_string(&t, 8, "sz");
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    attr_pb(&at, "axis", (const int64_t[]){ 2 }, -1);
+    node_outs(&g, "Split", (const char *[]){ "x1", "sz" }, 2, (const char *[]){ "a", "b" }, 2,
+              &at, 1);
+    pb_writer_release(&at);
+    attr_pb(&at, "axis", (const int64_t[]){ 2 }, -1);
+    node_outs(&g, "Concat", (const char *[]){ "b", "a" }, 2, (const char *[]){ "y" }, 1, &at, 1);
+    pb_writer_release(&at);
+    io_info(&g, 11, "x", (const int64_t[]){ 1, 3, 4 }, 3);
+    io_info(&g, 12, "y", (const int64_t[]){ 1, 4, 3 }, 3);
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    pb_writer_release(&g);
+    if (!CHECK_OK(m ? QS_OK : err.code, &err))
+        return;
+    Tensor *x = tensor_new(DT_F32, shape_of(3, 2LL, 3LL, 4LL), &err);
+    for (int i = 0; i < 24; i++)
+        tensor_f32(x)[i] = (float)i;
+    Tensor *y = tu_run_graph(m, x);
+    if (CHECK(y != NULL) && CHECK(tensor_numel(y) == 24))
+        for (int n = 0; n < 2; n++)
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 3; k++) /* y[n, j, k] = x[n, (k + 1) % 3, j] */
+                    CHECK(tensor_f32(y)[n * 12 + j * 3 + k] ==
+                          tensor_f32(x)[n * 12 + ((k + 1) % 3) * 4 + j]);
+    tensor_free(y);
+    tensor_free(x);
+    model_free(m);
+}
+
 int main(void)
 {
     test_protobuf();
@@ -1349,6 +1398,7 @@ int main(void)
     test_hostile_names();
     test_long_names();
     test_split();
+    test_split_view();
     test_nms_stop();
     return test_summary("onnx_import");
 }

@@ -587,8 +587,9 @@ static QsStatus tr_split(OxCtx *c, const OxOpRow *r)
     }
     int64_t total = 0;
     for (int k = 0; k < n_sizes && k < n_out; k++) {
-        if (sizes[k] < 0)
-            return ox_nfail(c, QS_EINVAL, "split size %d is negative", k);
+        if (sizes[k] < 0 || sizes[k] > d)
+            return ox_nfail(c, QS_EINVAL, "split size %d (%lld) is outside 0 to the axis "
+                            "size %lld", k, (long long)sizes[k], (long long)d);
         total += sizes[k];
     }
     if (n_sizes != n_out || total != d)
@@ -596,6 +597,8 @@ static QsStatus tr_split(OxCtx *c, const OxOpRow *r)
                         "axis of size %lld", n_sizes, (long long)total, n_out, (long long)d);
     QsStatus st = QS_OK;
     int64_t start = 0;
+    /* by its own name: a view read here was materialized under another (onnx_view.h) */
+    const char *xname = x->name;
     for (int k = 0; k < n_out && !st; start += sizes[k], k++) {
         if (!c->n->out[k][0])
             continue;
@@ -604,7 +607,7 @@ static QsStatus tr_split(OxCtx *c, const OxOpRow *r)
                       attr_ints("axes", a0, 1) };
         char *layer = k ? ox_unique_name(c, "split") : xstrdup(c->name);
         st = ox_emit_as(c, OP_SLICE, &x, 1, a, 3, layer, c->n->out[k]);
-        x = ox_val(c->x, c->n->in[0]); /* the value table may have moved */
+        x = ox_val(c->x, xname); /* the value table may have moved */
         release_attrs(a, 3);
         free(layer);
     }
