@@ -1192,6 +1192,198 @@ static void test_protobuf(void)
     pb_writer_release(&w);
 }
 
+/* A node with several outputs (Split) and attributes (AttributeProto writers). */
+static void node_outs(PbWriter *g, const char *op, const char *const *in, int nin,
+                      const char *const *out, int nout, const PbWriter *attrs, int nattrs)
+{
+    PbWriter n;
+    pb_writer_init(&n);
+    for (int i = 0; i < nin; i++)
+        pb_put_string(&n, 1, in[i]);
+    for (int i = 0; i < nout; i++)
+        pb_put_string(&n, 2, out[i]);
+    pb_put_string(&n, 3, op);
+    pb_put_string(&n, 4, op);
+    for (int i = 0; i < nattrs; i++)
+        pb_put_bytes(&n, 5, attrs[i].buf, attrs[i].len);
+    pb_put_message(g, 1, &n);
+    pb_writer_release(&n);
+}
+
+/* An AttributeProto: ints (n >= 0) or, with n < 0, the int v[0]. */
+static void attr_pb(PbWriter *a, const char *name, const int64_t *v, int n)
+{
+    pb_writer_init(a);
+    pb_put_string(a, 1, name);
+    if (n < 0) {
+        pb_put_varint(a, 3, (uint64_t)v[0]);
+        pb_put_varint(a, 20, 2); /* INT */
+    } else {
+        pb_put_packed_int64(a, 8, v, n);
+        pb_put_varint(a, 20, 7); /* INTS */
+    }
+}
+
+static void io_info(PbWriter *g, int field, const char *name, const int64_t *d, int nd)
+{
+    const bool sym[3] = { true, false, false };
+    PbWriter vi;
+    pb_writer_init(&vi);
+    value_info(&vi, name, d, sym, nd);
+    pb_put_message(g, field, &vi);
+    pb_writer_release(&vi);
+}
+
+/* x (N, 6) -> Split on axis `axis` into a and b -> Concat(b, a) -> y. sizes: the split as
+ * an input (opset 13) or attribute (opset 11), or NULL for equal parts. */
+static Model *split_model(int opset, const int64_t *sizes, int64_t axis, QsError *err)
+{
+    PbWriter g, at[2], t;
+    pb_writer_init(&g);
+    attr_pb(&at[0], "axis", &axis, -1);
+    int nat = 1;
+    if (sizes && opset < 13)
+        attr_pb(&at[nat++], "split", sizes, 2);
+    if (sizes && opset >= 13) {
+        pb_writer_init(&t);
+        pb_put_packed_int64(&t, 1, (const int64_t[]){ 2 }, 1);
+        pb_put_varint(&t, 2, 7);
+        pb_put_packed_int64(&t, 7, sizes, 2);
+        pb_put_string(&t, 8, "sz");
+        pb_put_message(&g, 5, &t);
+        pb_writer_release(&t);
+    }
+    node_outs(&g, "Split", (const char *[]){ "x", "sz" }, sizes && opset >= 13 ? 2 : 1,
+              (const char *[]){ "a", "b" }, 2, at, nat);
+    for (int i = 0; i < nat; i++)
+        pb_writer_release(&at[i]);
+    attr_pb(&at[0], "axis", (const int64_t[]){ 1 }, -1);
+    node_outs(&g, "Concat", (const char *[]){ "b", "a" }, 2, (const char *[]){ "y" }, 1, at, 1);
+    pb_writer_release(&at[0]);
+    io_info(&g, 11, "x", (const int64_t[]){ 1, 6 }, 2);
+    io_info(&g, 12, "y", (const int64_t[]){ 1, 6 }, 2);
+    Model *m = parse_graph(&g, opset, NULL, err);
+    pb_writer_release(&g);
+    return m;
+}
+
+/* Split: each output a Slice of the axis; the sizes from the input, the attribute or
+ * equal parts; sizes that do not cover the axis and the batch axis are refused. */
+static void test_split(void)
+{
+    QsError err = { 0 };
+    const float xv[12] = { 0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15 };
+    Tensor *x = tensor_new(DT_F32, shape_of(2, 2LL, 6LL), &err);
+    memcpy(tensor_f32(x), xv, sizeof xv);
+    static const float want24[12] = { 2, 3, 4, 5, 0, 1, 12, 13, 14, 15, 10, 11 },
+                       want33[12] = { 3, 4, 5, 0, 1, 2, 13, 14, 15, 10, 11, 12 };
+    const int64_t s24[2] = { 2, 4 };
+    struct { int opset; const int64_t *sizes; int64_t axis; const float *want; } ok[] = {
+        { 13, s24, 1, want24 }, { 11, s24, -1, want24 }, { 13, NULL, 1, want33 } };
+    for (int k = 0; k < 3; k++) {
+        Model *m = split_model(ok[k].opset, ok[k].sizes, ok[k].axis, &err);
+        if (!CHECK_OK(m ? QS_OK : err.code, &err))
+            continue;
+        Tensor *y = tu_run_graph(m, x);
+        if (CHECK(y != NULL) && CHECK(tensor_numel(y) == 12))
+            CHECK(memcmp(tensor_f32(y), ok[k].want, sizeof want24) == 0);
+        tensor_free(y);
+        model_free(m);
+    }
+    CHECK(split_model(13, (const int64_t[]){ 2, 3 }, 1, &err) == NULL);
+    expect_error("split sizes", err.code, &err, QS_EINVAL,
+                 "Split 'Split': 2 split sizes summing to 5 for 2 outputs of an axis of size 6");
+    CHECK(split_model(13, s24, 0, &err) == NULL);
+    expect_error("split batch", err.code, &err, QS_EUNSUPPORTED,
+                 "axis 0: only non-batch axes are supported");
+    tensor_free(x);
+}
+
+/* A detector's tail: boxes = Sigmoid(x) (N, 3, 4), scores = Transpose(x) (N, 4, 3) into
+ * NonMaxSuppression, whose indices are the graph output "sel" beside "keep" = Relu(x).
+ * The import stops before the NMS: "keep" stays, "sel" goes, the boxes and scores become
+ * outputs, and the metadata names the node. */
+static void test_nms_stop(void)
+{
+    QsError err = { 0 };
+    PbWriter g, at;
+    pb_writer_init(&g);
+    node(&g, "Sigmoid", "sig", (const char *[]){ "x" }, 1, "boxes", NULL);
+    attr_pb(&at, "perm", (const int64_t[]){ 0, 2, 1 }, 3);
+    node(&g, "Transpose", "tr", (const char *[]){ "x" }, 1, "scores", &at);
+    pb_writer_release(&at);
+    node(&g, "Relu", "relu", (const char *[]){ "x" }, 1, "keep", NULL);
+    node(&g, "NonMaxSuppression", "nms", (const char *[]){ "boxes", "scores" }, 2, "sel", NULL);
+    node(&g, "Identity", "after", (const char *[]){ "sel" }, 1, "sel2", NULL);
+    io_info(&g, 11, "x", (const int64_t[]){ 1, 3, 4 }, 3);
+    io_info(&g, 12, "keep", (const int64_t[]){ 1, 3, 4 }, 3);
+    io_info(&g, 12, "sel2", (const int64_t[]){ 1, 3 }, 2);
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    pb_writer_release(&g);
+    if (!CHECK_OK(m ? QS_OK : err.code, &err))
+        return;
+    const Graph *gr = &m->graph;
+    static const char *const want[3] = { "keep", "boxes", "scores" };
+    if (CHECK(gr->n_outputs == 3))
+        for (int i = 0; i < 3; i++)
+            CHECK(strcmp(gr->values[gr->outputs[i]].name, want[i]) == 0);
+    const char *note = model_meta_get(m, "onnx_stopped_before");
+    CHECK(note && strstr(note, "NonMaxSuppression 'nms': qscope has no NMS; the model stops "
+                                "before it (1 graph output computed from it dropped) and "
+                                "outputs the boxes and scores it would filter: 'boxes', "
+                                "'scores'"));
+    model_free(m);
+}
+
+/* A Split of a view (two Transposes that leave the batch at axis 0, onnx_view.h): the view
+ * is materialized for the Split, and every output is a Slice of that value. x (N, 3, 4) ->
+ * (N, 4, 3) -> Split [1, 2] on axis 2 -> Concat(b, a). */
+static void test_split_view(void)
+{
+    QsError err = { 0 };
+    PbWriter g, at, t;
+    pb_writer_init(&g);
+    attr_pb(&at, "perm", (const int64_t[]){ 1, 0, 2 }, 3);
+    node(&g, "Transpose", "t0", (const char *[]){ "x" }, 1, "x0", &at);
+    pb_writer_release(&at);
+    attr_pb(&at, "perm", (const int64_t[]){ 1, 2, 0 }, 3);
+    node(&g, "Transpose", "t1", (const char *[]){ "x0" }, 1, "x1", &at);
+    pb_writer_release(&at);
+    pb_writer_init(&t);
+    pb_put_packed_int64(&t, 1, (const int64_t[]){ 2 }, 1);
+    pb_put_varint(&t, 2, 7);
+    pb_put_packed_int64(&t, 7, (const int64_t[]){ 1, 2 }, 2);
+    pb_put_string(&t, 8, "sz");
+    pb_put_message(&g, 5, &t);
+    pb_writer_release(&t);
+    attr_pb(&at, "axis", (const int64_t[]){ 2 }, -1);
+    node_outs(&g, "Split", (const char *[]){ "x1", "sz" }, 2, (const char *[]){ "a", "b" }, 2,
+              &at, 1);
+    pb_writer_release(&at);
+    attr_pb(&at, "axis", (const int64_t[]){ 2 }, -1);
+    node_outs(&g, "Concat", (const char *[]){ "b", "a" }, 2, (const char *[]){ "y" }, 1, &at, 1);
+    pb_writer_release(&at);
+    io_info(&g, 11, "x", (const int64_t[]){ 1, 3, 4 }, 3);
+    io_info(&g, 12, "y", (const int64_t[]){ 1, 4, 3 }, 3);
+    Model *m = parse_graph(&g, 13, NULL, &err);
+    pb_writer_release(&g);
+    if (!CHECK_OK(m ? QS_OK : err.code, &err))
+        return;
+    Tensor *x = tensor_new(DT_F32, shape_of(3, 2LL, 3LL, 4LL), &err);
+    for (int i = 0; i < 24; i++)
+        tensor_f32(x)[i] = (float)i;
+    Tensor *y = tu_run_graph(m, x);
+    if (CHECK(y != NULL) && CHECK(tensor_numel(y) == 24))
+        for (int n = 0; n < 2; n++)
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 3; k++) /* y[n, j, k] = x[n, (k + 1) % 3, j] */
+                    CHECK(tensor_f32(y)[n * 12 + j * 3 + k] ==
+                          tensor_f32(x)[n * 12 + ((k + 1) % 3) * 4 + j]);
+    tensor_free(y);
+    tensor_free(x);
+    model_free(m);
+}
+
 int main(void)
 {
     test_protobuf();
@@ -1205,5 +1397,8 @@ int main(void)
     test_batch_arithmetic();
     test_hostile_names();
     test_long_names();
+    test_split();
+    test_split_view();
+    test_nms_stop();
     return test_summary("onnx_import");
 }

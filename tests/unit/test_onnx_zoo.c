@@ -1,5 +1,7 @@
 /* The model zoo (tests/fixtures/zoo/, scripts/fixtures/gen_zoo.py): small torchvision
- * models with seeded weights exported by PyTorch 1.13 at opset 13 with a dynamic batch.
+ * models and two detectors (a DETR-style encoder-decoder with a box head, a YOLO-style
+ * two-scale head with its box decode and Split) with seeded weights exported by PyTorch
+ * 1.13 at opset 13 with a dynamic batch.
  *   - each member loads, and its float output at batch 2 matches PyTorch's within the
  *     manifest's tolerance: |got - want| <= 1e-4 max|want| + 1e-4 |want| (qscope and torch
  *     sum in different orders and use different elementary functions: a few ulp per layer,
@@ -170,7 +172,7 @@ static void test_zoo(void)
         model_free(m);
         loaded++;
     }
-    CHECK(loaded == 5);
+    CHECK(loaded == 7);
     cJSON_Delete(root);
 }
 

@@ -15,6 +15,7 @@
 #include "graph/graph.h"
 #include "io/fileio.h"
 #include "onnx/onnx_ops.h"
+#include "onnx/onnx_stop.h"
 #include "onnx/onnx_view.h"
 #include "onnx/onnx_values.h"
 #include "onnx/onnx_wire.h"
@@ -367,6 +368,8 @@ static QsStatus ox_build(Ox *x, QsError *err)
 {
     const OxGraph *g = &x->f.g;
     QsStatus st = ox_inputs(x, err);
+    if (!st)
+        st = ox_stop_before_nms(x, err);
     if (st)
         return st;
     int *order = NULL, n_order = 0;

@@ -553,6 +553,67 @@ static QsStatus tr_gather(OxCtx *c, const OxOpRow *r)
     return s;
 }
 
+/* Split: one Slice per output along a non-batch axis. The sizes come from the constant
+ * `split` input (opset 13; an attribute before), or are equal parts of the axis. */
+static QsStatus tr_split(OxCtx *c, const OxOpRow *r)
+{
+    OxVal *x = ox_in(c, 0);
+    int n_out = c->n->n_out, n_sizes = n_out;
+    int64_t sizes[OX_MAX_NODE_IO], ax = ox_attr_int(c->n, "axis", 0);
+    if (x->is_const)
+        return ox_nfail(c, QS_EUNSUPPORTED, "a Split of a constant");
+    int rank = x->shape.ndim;
+    if (ax < 0)
+        ax += rank;
+    if (ax < 1 || ax >= rank)
+        return ox_nfail(c, QS_EUNSUPPORTED, "axis %lld: only non-batch axes are supported",
+                        (long long)ox_attr_int(c->n, "axis", 0));
+    int64_t d = x->shape.dim[ax];
+    const OxAttr *sa = ox_attr_get(c->n, "split");
+    if (ox_in(c, 1)) {
+        QsStatus st = ox_const_ints(c, 1, "split", sizes, OX_MAX_NODE_IO, &n_sizes);
+        if (st)
+            return st;
+    } else if (sa && sa->type == OA_INTS) {
+        n_sizes = sa->n;
+        for (int k = 0; k < n_sizes && k < OX_MAX_NODE_IO; k++)
+            sizes[k] = sa->ints[k];
+    } else {
+        if (d % n_out)
+            return ox_nfail(c, QS_EINVAL, "axis of size %lld does not split into %d equal "
+                            "parts", (long long)d, n_out);
+        for (int k = 0; k < n_out; k++)
+            sizes[k] = d / n_out;
+    }
+    int64_t total = 0;
+    for (int k = 0; k < n_sizes && k < n_out; k++) {
+        if (sizes[k] < 0 || sizes[k] > d)
+            return ox_nfail(c, QS_EINVAL, "split size %d (%lld) is outside 0 to the axis "
+                            "size %lld", k, (long long)sizes[k], (long long)d);
+        total += sizes[k];
+    }
+    if (n_sizes != n_out || total != d)
+        return ox_nfail(c, QS_EINVAL, "%d split sizes summing to %lld for %d outputs of an "
+                        "axis of size %lld", n_sizes, (long long)total, n_out, (long long)d);
+    QsStatus st = QS_OK;
+    int64_t start = 0;
+    /* by its own name: a view read here was materialized under another (onnx_view.h) */
+    const char *xname = x->name;
+    for (int k = 0; k < n_out && !st; start += sizes[k], k++) {
+        if (!c->n->out[k][0])
+            continue;
+        int64_t s0[1] = { start }, e0[1] = { start + sizes[k] }, a0[1] = { ax };
+        Attr a[3] = { attr_ints("starts", s0, 1), attr_ints("ends", e0, 1),
+                      attr_ints("axes", a0, 1) };
+        char *layer = k ? ox_unique_name(c, "split") : xstrdup(c->name);
+        st = ox_emit_as(c, OP_SLICE, &x, 1, a, 3, layer, c->n->out[k]);
+        x = ox_val(c->x, xname); /* the value table may have moved */
+        release_attrs(a, 3);
+        free(layer);
+    }
+    return st;
+}
+
 /* Softmax and LogSoftmax: the opset-dependent default axis. */
 static QsStatus tr_softmax(OxCtx *c, const OxOpRow *r)
 {
@@ -688,6 +749,7 @@ const OxOpRow ox_op_rows[] = {
     { "Squeeze", FOLD(PREFER, squeeze, 0), TRANSLATE(OP_RESHAPE, squeeze) },
     { "Unsqueeze", FOLD(PREFER, squeeze, 1), TRANSLATE(OP_RESHAPE, squeeze) },
     { "Slice", FOLD(PREFER, slice, 0), TRANSLATE(OP_SLICE, slice) },
+    { "Split", TRANSLATE(OP_SLICE, split), .all_outputs = true },
     { "Cast", FOLD(PREFER, cast, 0), TRANSLATE(OP_IDENTITY, cast) },
     { "Constant", FOLD(SOURCE, constant, 0), .op = -1 },
     { "Shape", FOLD(SHAPE, shape, 0), .op = -1 },
@@ -717,7 +779,7 @@ const OxOpRow *ox_op_find(const OxNode *n)
  * evaluator on constants (ox_emit folds it through qscope's op). */
 static QsStatus op_runtime(OxCtx *c, const OxOpRow *r, const bool *used)
 {
-    QsStatus st = ox_only_first_output(c, used);
+    QsStatus st = r->all_outputs ? QS_OK : ox_only_first_output(c, used);
     if (st)
         return st;
     if (!ox_in(c, 0))

@@ -34,6 +34,7 @@ struct OxOpRow {
     QsStatus (*translate)(OxCtx *c, const OxOpRow *r); /* NULL: op, attributes copied */
     int arg;                 /* for fold_fn and translate: KBin, KUnary, Unsqueeze (1),
                                 the opset that moved axes to an input, Upsample (1) */
+    bool all_outputs;        /* translate defines every output (Split), not just the first */
 };
 
 extern const OxOpRow ox_op_rows[];

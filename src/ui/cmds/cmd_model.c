@@ -109,6 +109,9 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
     }
     result_str(r, "model", a->pos[0]);
     model_summary(m, r);
+    const char *stop = model_meta_get(m, "onnx_stopped_before"); /* onnx/onnx_stop.h */
+    if (stop)
+        result_str(r, "stopped_before", stop);
     session_mark_saved(&app->session); /* what the file holds is not unsaved work */
     fresh_state_note(&app->session, prev, dropped, used ? cur : NULL, r);
     return QS_OK;
