@@ -5,11 +5,15 @@
 # last `layers` row).
 #   optimization 'basic' (constant folding, QDQ kept as written): 100 % of output elements
 #     identical on every member: the export means what qscope's integer engine computes;
-#   optimization 'all': >= 99 % within one step on the CNNs. Swin only >= 50 %: there ONNX
-#     Runtime fuses the decomposed LayerNorm and GELU between the int8 MatMuls into its own
-#     float kernels (other sums, other erf), and a value that lands on another side of a
-#     rounding boundary moves the next int8 code; 225 of its 305 layers are float
-#     fallbacks (docs/onnx.md), so such flips reach the output (measured 55 %, 2 steps).
+#   optimization 'all': >= 99 % within one step on the CNNs. The transformers less: there
+#     ONNX Runtime fuses DequantizeLinear -> Softmax -> QuantizeLinear into its
+#     QLinearSoftmax (a lookup table of exp on the input codes, which qscope does not
+#     model yet: the Softmax runs in float between the int8 MatMuls q k^T and attn v), and
+#     in Swin the decomposed LayerNorm and GELU into its own float kernels (other sums,
+#     other erf); a value that lands on another side of a rounding boundary moves the next
+#     int8 code. Measured: vit 65 % (at most 10 steps), swin 40 % (4 steps); with attn v
+#     left in float, vit is 100 % identical, so the int8 MatMul itself is what
+#     QLinearMatMul computes. Required: 60 % and 35 %.
 # Usage: zoo_ort.sh QSCOPE BUILD_DIR. Exit 77 when onnxruntime-node cannot be had.
 set -euo pipefail
 qscope=$1
@@ -30,7 +34,8 @@ layers" >"$out/$m.jsonl"
     const j = lines.map((l) => JSON.parse(l)).filter((o) => o.cmd === "layers").pop();
     console.log(j.layers[j.layers.length - 1].scale);' "$out/$m.jsonl")
   within=99
-  [ "$m" = swin ] && within=50
+  [ "$m" = vit ] && within=60
+  [ "$m" = swin ] && within=35
   for opt in basic all; do
     node tests/onnx/run_ort.js run "$out/${m}_int8.onnx" "$out/${m}_${opt}_ort" "$x" --opt=$opt
     args=(--step="$step" --min-top1=100 --min-within=$within)

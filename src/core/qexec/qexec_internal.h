@@ -91,6 +91,7 @@ typedef enum {
     STEP_Q_CLAMP,    /* standalone Relu / Clip */
     STEP_Q_COPY,     /* Flatten, Reshape, Identity, Dropout */
     STEP_Q_GATHER,   /* Resize (nearest) */
+    STEP_Q_MATMUL,   /* MatMul of two int8 activations */
     STEP_COUNT
 } StepKind;
 
@@ -118,8 +119,10 @@ typedef struct Step {
     TargetMean mean;
     TargetAvgRule avg;       /* AveragePool's rule (the target's) */
     ConvAttrs pa;            /* pools */
-    /* STEP_Q_CLAMP */
+    /* STEP_Q_CLAMP (and STEP_Q_MATMUL's output clamp) */
     int32_t lo, hi;
+    /* STEP_Q_MATMUL: s_a s_b / s_out in the target's form (target_requant_linear) */
+    Requant rq;
     /* int8 steps */
     QParams out_qp;
     QParams *in_qps;         /* [head's n_in] parameters of int8 inputs (ADD, CONCAT, pools) */

@@ -387,15 +387,27 @@ static bool lower_gather_fits(const Graph *g, const Node *n)
     return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24);
 }
 
+/* A MatMul of two activations (a unit head with constant weights never comes here) whose
+ * int32 sums cannot overflow: |(q_a - z_a)(q_b - z_b)| <= 255^2, so K <= 33025. */
+static bool lower_matmul_fits(const Graph *g, const Node *n)
+{
+    if (op_table[n->op]->int8.linear != OPLIN_MATMUL || n->n_in != 2 || n->in[1] < 0 ||
+        lower_is_const(g, n->in[1]))
+        return false;
+    const Shape *a = &g->values[n->in[0]].shape;
+    return a->dim[a->ndim - 1] <= INT32_MAX / (255 * 255);
+}
+
 /* The step each int8 lowering of the op table (OpInt8.step) runs as, and what the node must
  * satisfy for it (NULL: nothing more), else it falls back to float; a row left out runs
- * in float. A linear head comes here only when it heads no unit: it runs in float. */
+ * in float. A linear head comes here only when it heads no unit: a MatMul of two
+ * activations runs as STEP_Q_MATMUL, anything else in float. */
 static const struct {
     StepKind kind;
     bool (*fits)(const Graph *g, const Node *n);
 } lower_q_rules[OPQ_STEP_COUNT] = {
     [OPQ_FLOAT] = { STEP_FLOAT, NULL },
-    [OPQ_UNIT] = { STEP_FLOAT, NULL },
+    [OPQ_UNIT] = { STEP_Q_MATMUL, lower_matmul_fits },
     [OPQ_ADD] = { STEP_Q_ADD, lower_add_fits },
     [OPQ_CONCAT] = { STEP_Q_CONCAT, lower_concat_fits },
     [OPQ_MAXPOOL] = { STEP_Q_MAXPOOL, NULL },
@@ -456,6 +468,12 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
     if (s->kind == STEP_Q_ADD)
         return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
                                err);
+    if (s->kind == STEP_Q_MATMUL) {
+        s->lo = s->out_qp.qmin;
+        s->hi = s->out_qp.qmax;
+        return target_requant_linear(L->T, s->in_qps[0].scale, s->in_qps[1].scale,
+                                     s->out_qp.scale, &s->rq, what, err);
+    }
     if (s->kind == STEP_Q_CONCAT) {
         s->same = xcalloc((size_t)n->n_in, sizeof *s->same);
         s->rq_in = xcalloc((size_t)n->n_in, sizeof *s->rq_in);

@@ -493,7 +493,10 @@ static void op_resize(Tx *x, const TxNode *tn)
 static const TxRow tx_rows[OP_COUNT] = {
     [OP_GEMM] = { TXL_PLAIN, NULL, UNIT_ONLY },
     [OP_DENSE] = { TXL_PLAIN, NULL, UNIT_ONLY },
-    [OP_MATMUL] = { TXL_PLAIN, NULL, UNIT_ONLY },
+    /* a MatMul with constant weights is a unit (FULLY_CONNECTED); this row sees the rest */
+    [OP_MATMUL] = { TXL_PLAIN, NULL, "a MatMul of two activations is not written yet "
+                                     "(BATCH_MATMUL); with constant weights it is written "
+                                     "as FULLY_CONNECTED" },
     [OP_CONV] = { TXL_SPATIAL, NULL, UNIT_ONLY },
     [OP_BATCHNORM] = { TXL_SPATIAL, NULL, "a BatchNormalization is written folded into the "
                                           "convolution or dense layer before it only" },
