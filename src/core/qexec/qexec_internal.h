@@ -92,6 +92,7 @@ typedef enum {
     STEP_Q_COPY,     /* Flatten, Reshape, Identity, Dropout */
     STEP_Q_GATHER,   /* Resize (nearest) */
     STEP_Q_MATMUL,   /* MatMul of two int8 activations */
+    STEP_Q_TABLE,    /* a unary op as a 256-entry table of codes (Sigmoid, Tanh, ...) */
     STEP_COUNT
 } StepKind;
 
@@ -123,6 +124,8 @@ typedef struct Step {
     int32_t lo, hi;
     /* STEP_Q_MATMUL: s_a s_b / s_out in the target's form (target_requant_linear) */
     Requant rq;
+    /* STEP_Q_TABLE: output code of each input code c at [c + 128] */
+    int8_t *table;
     /* int8 steps */
     QParams out_qp;
     QParams *in_qps;         /* [head's n_in] parameters of int8 inputs (ADD, CONCAT, pools) */

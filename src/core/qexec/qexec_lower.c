@@ -416,6 +416,7 @@ static const struct {
     [OPQ_CLAMP] = { STEP_Q_CLAMP, NULL },
     [OPQ_LAYOUT] = { STEP_Q_COPY, NULL },
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
+    [OPQ_TABLE] = { STEP_Q_TABLE, NULL },
 };
 
 StepKind qexec_q_kind(const Graph *g, const Node *n)
@@ -425,6 +426,27 @@ StepKind qexec_q_kind(const Graph *g, const Node *n)
     OpQStep k = op_table[n->op]->int8.step;
     return !lower_q_rules[k].fits || lower_q_rules[k].fits(g, n) ? lower_q_rules[k].kind
                                                                    : STEP_FLOAT;
+}
+
+/* STEP_Q_TABLE: the op's own float forward on the dequantized value of every int8 code,
+ * quantized onto the output grid, so the table holds exactly what the fake-quant run
+ * computes for that code (quant_q(f(dq(c)))), with qscope's fmath on every machine. */
+static QsStatus lower_table(Step *s, const Node *n, QsError *err)
+{
+    float xs[256], ys[256];
+    for (int c = 0; c < 256; c++)
+        xs[c] = quant_dq(c - 128, &s->in_qps[0]);
+    Tensor xt = tensor_view(DT_F32, shape_of(1, (int64_t)256), xs);
+    Tensor yt = tensor_view(DT_F32, shape_of(1, (int64_t)256), ys);
+    const Tensor *in[1] = { &xt };
+    RunCtx rc = { 0 };
+    op_table[n->op]->forward(n, in, &yt, &rc);
+    s->table = qexec_alloc(256, n->name, err);
+    if (!s->table)
+        return err->code;
+    for (int c = 0; c < 256; c++)
+        s->table[c] = (int8_t)quant_q(ys[c], &s->out_qp);
+    return QS_OK;
 }
 
 static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
@@ -468,6 +490,8 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
     if (s->kind == STEP_Q_ADD)
         return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
                                err);
+    if (s->kind == STEP_Q_TABLE)
+        return lower_table(s, n, err);
     if (s->kind == STEP_Q_MATMUL) {
         s->lo = s->out_qp.qmin;
         s->hi = s->out_qp.qmax;
@@ -899,6 +923,7 @@ void qexec_lower_release(QModel *q)
         free(s->rq_count);
         free(s->in_qps);
         free(s->hconst);
+        free(s->table);
     }
     if (q->hconst)
         for (int v = 0; v < q->n_values; v++)

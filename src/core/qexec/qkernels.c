@@ -1025,4 +1025,6 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
                         .scratch = step_q_gather_scratch },
     [STEP_Q_MATMUL] = { .name = "int8 matmul", .run = qk_step_matmul_run,
                         .scratch = step_float_scratch },
+    [STEP_Q_TABLE] = { .name = "int8 table", .run = qk_step_table_run,
+                       .scratch = step_float_scratch },
 };
