@@ -1,7 +1,8 @@
 /* MatMul of two int8 activations at int8-static (STEP_Q_MATMUL): hand-computed codes with
  * rounding ties under the qscope and tflm rules, in the integer run and its fake-quant
- * twin; the layer reports an integer kernel; and on random data the integer run against
- * the fake-quant twin within one output step. */
+ * twin; the layer reports an integer kernel; on random data the integer run against
+ * the fake-quant twin within one output step; QAT's training graph treats it as an int8
+ * op with its own range, not as a linear unit (which has constant weights). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "base/rng.h"
 #include "ops/op.h"
+#include "qat/qat_graph.h"
 #include "qexec/qexec.h"
 #include "quant/calib.h"
 #include "quant/target.h"
@@ -138,6 +140,17 @@ static void test_random(void)
     plan_init(&p, g->n_nodes);
     p.mode = PREC_INT8_STATIC;
     QModel *q = NULL;
+    QatGraph qg;
+    QatGraphOpts qo = { .scales = QAT_SCALES_EMA };
+    if (CHECK_OK(qat_graph_build(&qg, m, &p, &cal, &qo, &err), &err)) {
+        CHECK(qg.n_units == 0);
+        /* the MatMul's output is observed: a FakeQuant with its own range */
+        int observed = 0;
+        for (int k = 0; k < qg.g.n_nodes; k++)
+            observed += qg.act_of_node[k] >= 0;
+        CHECK(observed >= 1);
+        qat_graph_release(&qg);
+    }
     if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
         const QLayerInfo *li = qmodel_layer(q, 1);
         CHECK(li->integer && !li->fallback);
