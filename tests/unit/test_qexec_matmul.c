@@ -179,6 +179,57 @@ static void test_random(void)
     model_free(m);
 }
 
+/* Heads folded into the batch, as ViT's attention has them: x (N, 2, 3) -> a = Reshape to
+ * (2N, 1, 3), b = Reshape to (2N, 3, 1) -> MatMul (2N, 1, 1). A node-local run of the
+ * MatMul (`error local`) at N = 2 takes its batch from a's dim 0 over its dim 0 at batch 1,
+ * and gives the integer run's values for the same inputs. */
+static void test_folded_local(void)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape xs = shape_of(2, (int64_t)2, (int64_t)3);
+    CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
+    const int64_t ta[3] = { -1, 1, 3 }, tb[3] = { -1, 3, 1 };
+    Attr aa = attr_ints("shape", ta, 3), ab = attr_ints("shape", tb, 3);
+    const char *in1[1] = { "x" }, *in2[2] = { "a", "b" };
+    CHECK_OK(graph_add_node(g, OP_RESHAPE, "ra", in1, 1, "a", &aa, 1, &err), &err);
+    CHECK_OK(graph_add_node(g, OP_RESHAPE, "rb", in1, 1, "b", &ab, 1, &err), &err);
+    attr_release(&aa);
+    attr_release(&ab);
+    CHECK_OK(graph_add_node(g, OP_MATMUL, "mm", in2, 2, "y", NULL, 0, &err), &err);
+    CHECK_OK(graph_add_output(g, "y", &err), &err);
+    CHECK_OK(graph_finalize(g, &err), &err);
+    Calibration cal;
+    int vals[2] = { graph_find_value(g, "x"), graph_find_value(g, "y") };
+    const float ranges[2][2] = { { -4.0f, 191.0f / 16.0f }, { -2.0f, 13.9375f } };
+    hand_calibration(g, &cal, vals, ranges, 2);
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    p.mode = PREC_INT8_STATIC;
+    QModel *q = NULL;
+    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
+        const int d[12] = { 4, -2, 6, 1, 4, -1, 5, 1, -3, 4, 0, 6 };
+        Tensor *x = tensor_new(DT_F32, shape_of(3, (int64_t)2, (int64_t)2, (int64_t)3), &err);
+        for (int i = 0; i < 12; i++)
+            tensor_f32(x)[i] = (float)d[i] / 16.0f;
+        Tensor a = tensor_view(DT_F32, shape_of(3, (int64_t)4, (int64_t)1, (int64_t)3), x->data);
+        Tensor b = tensor_view(DT_F32, shape_of(3, (int64_t)4, (int64_t)3, (int64_t)1), x->data);
+        Tensor *yl = tensor_new(DT_F32, shape_of(3, (int64_t)4, (int64_t)1, (int64_t)1), &err);
+        const Tensor *lin[2] = { &a, &b };
+        Tensor *yi = run(qmodel_executor(q), x);
+        if (CHECK_OK(qmodel_run_node_local(q, 2, lin, yl, &err), &err) && yi)
+            expect_close("folded batch, node-local", tensor_f32(yl), tensor_f32(yi), 4, 0, 0);
+        tensor_free(yl);
+        tensor_free(yi);
+        tensor_free(x);
+    }
+    qmodel_free(q);
+    plan_release(&p);
+    calib_release(&cal);
+    model_free(m);
+}
+
 int main(void)
 {
     const int32_t dq_qscope[8] = { 2, -1, 2, 0, 1, -1, 1, 2 };
@@ -186,5 +237,6 @@ int main(void)
     test_hand(QTGT_QSCOPE, dq_qscope, "hand matmul qscope");
     test_hand(QTGT_TFLM, dq_tflm, "hand matmul tflm");
     test_random();
+    test_folded_local();
     return test_summary("qexec_matmul");
 }
