@@ -98,3 +98,59 @@ int64_t geom_transposed_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t
     return (in - 1) * s - p0 - p1 + geom_extent(k, d) + out_pad;
 }
 
+
+QsStatus geom_matmul(const Node *n, const Shape *a, const Shape *b, MatMulGeom *g,
+                     Shape *out, QsError *err)
+{
+    char sa[96], sb[96];
+    int ra = a->ndim, rb = b->ndim;
+    g->m = ra >= 2 ? a->dim[ra - 2] : 1;
+    g->k = a->dim[ra - 1];
+    int64_t kb = rb >= 2 ? b->dim[rb - 2] : b->dim[0];
+    g->n = rb >= 2 ? b->dim[rb - 1] : 1;
+    if (g->k != kb)
+        return qs_fail(err, QS_ESHAPE, "MatMul '%s': A %s has K=%lld but B %s has K=%lld",
+                       n->name, shape_format(a, sa, sizeof sa), (long long)g->k,
+                       shape_format(b, sb, sizeof sb), (long long)kb);
+    int na = ra > 2 ? ra - 2 : 0, nb = rb > 2 ? rb - 2 : 0;
+    g->rank = na > nb ? na : nb;
+    for (int i = 0; i < g->rank; i++) {
+        int ia = na - g->rank + i, ib = nb - g->rank + i;
+        g->ba[i] = ia >= 0 ? a->dim[ia] : 1;
+        g->bb[i] = ib >= 0 ? b->dim[ib] : 1;
+        if (g->ba[i] != g->bb[i] && g->ba[i] != 1 && g->bb[i] != 1)
+            return qs_fail(err, QS_ESHAPE,
+                           "MatMul '%s': batch dimensions of A %s and B %s do not broadcast",
+                           n->name, shape_format(a, sa, sizeof sa), shape_format(b, sb, sizeof sb));
+        g->bo[i] = g->ba[i] == 1 ? g->bb[i] : g->ba[i];
+    }
+    if (out) {
+        out->ndim = 0;
+        for (int i = 0; i < g->rank; i++)
+            out->dim[out->ndim++] = g->bo[i];
+        if (ra >= 2)
+            out->dim[out->ndim++] = g->m;
+        if (rb >= 2)
+            out->dim[out->ndim++] = g->n;
+    }
+    return QS_OK;
+}
+
+void geom_matmul_entry(const MatMulGeom *g, int64_t t, int64_t *ea, int64_t *eb)
+{
+    /* walk the output batch index from the last dim, mapping it into A and B with stride
+     * 0 on broadcast dims */
+    int64_t rem = t, oa = 0, ob = 0, sa = 1, sb = 1;
+    for (int i = g->rank - 1; i >= 0; i--) {
+        int64_t idx = rem % g->bo[i];
+        rem /= g->bo[i];
+        if (g->ba[i] != 1)
+            oa += idx * sa;
+        if (g->bb[i] != 1)
+            ob += idx * sb;
+        sa *= g->ba[i];
+        sb *= g->bb[i];
+    }
+    *ea = oa;
+    *eb = ob;
+}

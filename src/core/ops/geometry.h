@@ -68,4 +68,25 @@ static inline void geom_range(int64_t count, int64_t in, int64_t step, int64_t o
     conv_tap_range(count, in, step, off, lo, hi);
 }
 
+/* ---- MatMul (numpy.matmul) ---------------------------------------------------------- */
+
+/* The operands as stacks of matrices after numpy's 1-D promotion: A (batch_a..., M, K),
+ * B (batch_b..., K, N), both batch parts right-aligned to `rank` dims. */
+typedef struct MatMulGeom {
+    int64_t m, k, n;
+    int rank;                    /* batch rank of the output */
+    int64_t bo[QS_MAX_DIMS];     /* output batch dims */
+    int64_t ba[QS_MAX_DIMS];     /* A batch dims, padded with 1 on the left */
+    int64_t bb[QS_MAX_DIMS];     /* B batch dims, padded with 1 on the left */
+} MatMulGeom;
+
+/* MatMul node n's geometry for operands a and b, and its output shape when out is not
+ * NULL; QS_ESHAPE naming n when K differs or the batch dims do not broadcast. */
+QsStatus geom_matmul(const Node *n, const Shape *a, const Shape *b, MatMulGeom *g,
+                     Shape *out, QsError *err);
+
+/* The matrices of output batch entry t (0 <= t < product of bo): A's entry *ea and B's
+ * entry *eb (stride 0 along broadcast dims). */
+void geom_matmul_entry(const MatMulGeom *g, int64_t t, int64_t *ea, int64_t *eb);
+
 #endif

@@ -100,6 +100,7 @@ typedef enum {
     OPQ_CLAMP,      /* codes clamped to the op's clamp range (Relu, Clip) */
     OPQ_LAYOUT,     /* codes moved unchanged (Flatten, Reshape, Identity, Dropout) */
     OPQ_GATHER,     /* codes gathered through an index map (Resize, nearest) */
+    OPQ_TABLE,      /* a unary op as a table of its float forward over the input's codes */
     OPQ_STEP_COUNT
 } OpQStep;
 

@@ -363,10 +363,12 @@ const OpDef op_leakyrelu_def = {
 };
 const OpDef op_sigmoid_def = {
     .name = "Sigmoid", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = sigmoid_forward,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .backward = sigmoid_backward
 };
 const OpDef op_tanh_def = {
     .name = "Tanh", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = tanh_forward,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .backward = tanh_backward
 };
 const OpDef op_gelu_def = {
@@ -376,6 +378,7 @@ const OpDef op_gelu_def = {
 };
 const OpDef op_hardswish_def = {
     .name = "HardSwish", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .forward = hardswish_forward, .backward = hardswish_backward
 };
 const OpDef op_silu_def = {

@@ -334,6 +334,7 @@ const OpDef op_erf_def = {
 };
 const OpDef op_hardsigmoid_def = {
     .name = "HardSigmoid", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .parse = hardsigmoid_parse,
     .forward = hardsigmoid_forward, .backward = hardsigmoid_backward
 };

@@ -13,6 +13,7 @@
 #include <limits.h>
 
 #include "kern/sgemm.h"
+#include "ops/geometry.h"
 #include "ops/op.h"
 
 /* An optional input: in[] only holds n->n_in entries. */
@@ -328,60 +329,13 @@ static void dense_backward(const Node *n, const Tensor *const *in, const Tensor 
 
 /* ---- MatMul: numpy.matmul -------------------------------------------------------------- */
 
-/* The operands as stacks of matrices after numpy's 1-D promotion: A (batch_a..., M, K),
- * B (batch_b..., K, N), both batch parts right-aligned to `rank` dims. */
-typedef struct MatMulGeom {
-    int64_t m, k, n;
-    int rank;                    /* batch rank of the output */
-    int64_t bo[QS_MAX_DIMS];     /* output batch dims */
-    int64_t ba[QS_MAX_DIMS];     /* A batch dims, padded with 1 on the left */
-    int64_t bb[QS_MAX_DIMS];     /* B batch dims, padded with 1 on the left */
-} MatMulGeom;
-
-static QsStatus matmul_geom(const Node *n, const Shape *a, const Shape *b, MatMulGeom *g,
-                            Shape *out, QsError *err)
-{
-    char sa[96], sb[96];
-    int ra = a->ndim, rb = b->ndim;
-    g->m = ra >= 2 ? a->dim[ra - 2] : 1;
-    g->k = a->dim[ra - 1];
-    int64_t kb = rb >= 2 ? b->dim[rb - 2] : b->dim[0];
-    g->n = rb >= 2 ? b->dim[rb - 1] : 1;
-    if (g->k != kb)
-        return qs_fail(err, QS_ESHAPE, "MatMul '%s': A %s has K=%lld but B %s has K=%lld",
-                       n->name, shape_format(a, sa, sizeof sa), (long long)g->k,
-                       shape_format(b, sb, sizeof sb), (long long)kb);
-    int na = ra > 2 ? ra - 2 : 0, nb = rb > 2 ? rb - 2 : 0;
-    g->rank = na > nb ? na : nb;
-    for (int i = 0; i < g->rank; i++) {
-        int ia = na - g->rank + i, ib = nb - g->rank + i;
-        g->ba[i] = ia >= 0 ? a->dim[ia] : 1;
-        g->bb[i] = ib >= 0 ? b->dim[ib] : 1;
-        if (g->ba[i] != g->bb[i] && g->ba[i] != 1 && g->bb[i] != 1)
-            return qs_fail(err, QS_ESHAPE,
-                           "MatMul '%s': batch dimensions of A %s and B %s do not broadcast",
-                           n->name, shape_format(a, sa, sizeof sa), shape_format(b, sb, sizeof sb));
-        g->bo[i] = g->ba[i] == 1 ? g->bb[i] : g->ba[i];
-    }
-    if (out) {
-        out->ndim = 0;
-        for (int i = 0; i < g->rank; i++)
-            out->dim[out->ndim++] = g->bo[i];
-        if (ra >= 2)
-            out->dim[out->ndim++] = g->m;
-        if (rb >= 2)
-            out->dim[out->ndim++] = g->n;
-    }
-    return QS_OK;
-}
-
 static QsStatus matmul_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)
 {
     const Shape *a = in[0], *b = dense_opt_shape(n, in, 1);
     MatMulGeom g;
     if (dense_required(n, b, "B", err) || op_expect_rank(n, a, 1, QS_MAX_DIMS, "A", err) ||
         op_expect_rank(n, b, 1, QS_MAX_DIMS, "B", err) || dense_check_dims(n, a, "A", err) ||
-        dense_check_dims(n, b, "B", err) || matmul_geom(n, a, b, &g, out, err))
+        dense_check_dims(n, b, "B", err) || geom_matmul(n, a, b, &g, out, err))
         return err->code;
     /* The shared-B path stacks all of A's rows into one product. */
     return dense_check_rows(n, shape_numel(a) / g.k, err);
@@ -391,7 +345,7 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
 {
     const Tensor *a = in[0], *b = in[1];
     MatMulGeom g;
-    QS_ASSERT(matmul_geom(n, &a->shape, &b->shape, &g, NULL, NULL) == QS_OK);
+    QS_ASSERT(geom_matmul(n, &a->shape, &b->shape, &g, NULL, NULL) == QS_OK);
     const float *av = tensor_f32(a), *bv = tensor_f32(b);
     float *y = tensor_f32(out);
     int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
@@ -409,19 +363,8 @@ static void matmul_forward(const Node *n, const Tensor *const *in, Tensor *out, 
     for (int i = 0; i < g.rank; i++)
         total *= g.bo[i];
     for (int64_t t = 0; t < total; t++) {
-        /* Walk the output batch index from the last dim, mapping it into A and B with
-         * stride 0 on broadcast dims. */
-        int64_t rem = t, oa = 0, ob = 0, sa = 1, sb = 1;
-        for (int i = g.rank - 1; i >= 0; i--) {
-            int64_t idx = rem % g.bo[i];
-            rem /= g.bo[i];
-            if (g.ba[i] != 1)
-                oa += idx * sa;
-            if (g.bb[i] != 1)
-                ob += idx * sb;
-            sa *= g.ba[i];
-            sb *= g.bb[i];
-        }
+        int64_t oa, ob;
+        geom_matmul_entry(&g, t, &oa, &ob);
         sgemm(false, false, m, nn, k, 1.0f, av + oa * g.m * g.k, k, bv + ob * g.k * g.n, nn,
               y + t * g.m * g.n, nn, &epi);
     }
@@ -438,7 +381,7 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
     const Tensor *a = in[0], *b = in[1];
     Tensor *da = din[0], *db = din[1];
     MatMulGeom g;
-    QS_ASSERT(matmul_geom(n, &a->shape, &b->shape, &g, NULL, NULL) == QS_OK);
+    QS_ASSERT(geom_matmul(n, &a->shape, &b->shape, &g, NULL, NULL) == QS_OK);
     const float *av = tensor_f32(a), *bv = tensor_f32(b), *dy = tensor_f32(dout);
     int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
     int64_t batch_b = 1;
@@ -462,17 +405,8 @@ static void matmul_backward(const Node *n, const Tensor *const *in, const Tensor
     for (int i = 0; i < g.rank; i++)
         total *= g.bo[i];
     for (int64_t t = 0; t < total; t++) {
-        int64_t rem = t, oa = 0, ob = 0, sa = 1, sb = 1;
-        for (int i = g.rank - 1; i >= 0; i--) {
-            int64_t idx = rem % g.bo[i];
-            rem /= g.bo[i];
-            if (g.ba[i] != 1)
-                oa += idx * sa;
-            if (g.bb[i] != 1)
-                ob += idx * sb;
-            sa *= g.ba[i];
-            sb *= g.bb[i];
-        }
+        int64_t oa, ob;
+        geom_matmul_entry(&g, t, &oa, &ob);
         const float *dyt = dy + t * g.m * g.n; /* (M, N) */
         if (da)
             sgemm(false, true, m, k, nn, 1.0f, dyt, nn, bv + ob * g.k * g.n, nn,

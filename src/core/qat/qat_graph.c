@@ -195,8 +195,8 @@ static QsStatus qg_classify(Build *b, const Model *m, const Plan *p, QsError *er
         any = true;
         if (li->unit != n)
             b->kind[n] = K_ABSORBED;
-        else if (rule->step == OPQ_UNIT)
-            b->kind[n] = K_LIN;
+        else if (rule->step == OPQ_UNIT && qg_is_const(g, g->nodes[n].in[1]))
+            b->kind[n] = K_LIN;  /* an integer MatMul of two activations falls to K_QOWN */
         else if (rule->qp == OPQ_QP_OWN)
             b->kind[n] = K_QOWN;
         else if (rule->qp == OPQ_QP_CLAMPED)

@@ -370,8 +370,15 @@ QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs,
     int64_t batch = 0;
     for (int i = 0; i < hn->n_in && !batch; i++) {
         int v = hn->in[i];
-        if (v >= 0 && g->values[v].kind != VAL_CONST && inputs[i] && inputs[i]->shape.ndim > 0)
-            batch = inputs[i]->shape.dim[0];
+        if (v >= 0 && g->values[v].kind != VAL_CONST && inputs[i] && inputs[i]->shape.ndim > 0) {
+            /* dim 0 is the batch times dim 0 at batch 1 where a Reshape folded another axis
+             * into the batch (attention heads: (N heads, T, D)); the input check below
+             * refuses a batch this gets wrong */
+            int64_t d0 = inputs[i]->shape.dim[0], d1 = 1;
+            if (g->values[v].kind == VAL_NODE && g->values[v].shape.ndim > 0)
+                d1 = g->values[v].shape.dim[0];
+            batch = d1 > 1 && d0 % d1 == 0 ? d0 / d1 : d0;
+        }
     }
     ExecState *st = &q->st_local;
     if (qexec_set_batch(st, batch, err)) {

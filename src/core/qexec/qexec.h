@@ -84,7 +84,9 @@ Executor qmodel_fake_executor(QModel *q);
  * output (the unit's quantized result dequantized) into out, allocated by the caller with
  * the node output's shape. For `error local`. The unit is the one `node` belongs to:
  * `inputs` are its HEAD's inputs (indexed like the head's in[]; constants may be NULL) and
- * `out` receives the unit's last value, i.e. the float model's output of its last node. */
+ * `out` receives the unit's last value, i.e. the float model's output of its last node.
+ * The batch is the first non-constant input's dim 0 over that value's dim 0 at batch 1
+ * (a value with heads folded into its batch, (N heads, T, D), gives N). */
 QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs, Tensor *out,
                                QsError *err);
 

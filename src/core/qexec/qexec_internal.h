@@ -91,6 +91,8 @@ typedef enum {
     STEP_Q_CLAMP,    /* standalone Relu / Clip */
     STEP_Q_COPY,     /* Flatten, Reshape, Identity, Dropout */
     STEP_Q_GATHER,   /* Resize (nearest) */
+    STEP_Q_MATMUL,   /* MatMul of two int8 activations */
+    STEP_Q_TABLE,    /* a unary op as a 256-entry table of codes (Sigmoid, Tanh, ...) */
     STEP_COUNT
 } StepKind;
 
@@ -118,8 +120,12 @@ typedef struct Step {
     TargetMean mean;
     TargetAvgRule avg;       /* AveragePool's rule (the target's) */
     ConvAttrs pa;            /* pools */
-    /* STEP_Q_CLAMP */
+    /* STEP_Q_CLAMP (and STEP_Q_MATMUL's output clamp) */
     int32_t lo, hi;
+    /* STEP_Q_MATMUL: s_a s_b / s_out in the target's form (target_requant_linear) */
+    Requant rq;
+    /* STEP_Q_TABLE: output code of each input code c at [c + 128] */
+    int8_t *table;
     /* int8 steps */
     QParams out_qp;
     QParams *in_qps;         /* [head's n_in] parameters of int8 inputs (ADD, CONCAT, pools) */

@@ -387,15 +387,27 @@ static bool lower_gather_fits(const Graph *g, const Node *n)
     return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24);
 }
 
+/* A MatMul of two activations (a unit head with constant weights never comes here) whose
+ * int32 sums cannot overflow: |(q_a - z_a)(q_b - z_b)| <= 255^2, so K <= 33025. */
+static bool lower_matmul_fits(const Graph *g, const Node *n)
+{
+    if (op_table[n->op]->int8.linear != OPLIN_MATMUL || n->n_in != 2 || n->in[1] < 0 ||
+        lower_is_const(g, n->in[1]))
+        return false;
+    const Shape *a = &g->values[n->in[0]].shape;
+    return a->dim[a->ndim - 1] <= INT32_MAX / (255 * 255);
+}
+
 /* The step each int8 lowering of the op table (OpInt8.step) runs as, and what the node must
  * satisfy for it (NULL: nothing more), else it falls back to float; a row left out runs
- * in float. A linear head comes here only when it heads no unit: it runs in float. */
+ * in float. A linear head comes here only when it heads no unit: a MatMul of two
+ * activations runs as STEP_Q_MATMUL, anything else in float. */
 static const struct {
     StepKind kind;
     bool (*fits)(const Graph *g, const Node *n);
 } lower_q_rules[OPQ_STEP_COUNT] = {
     [OPQ_FLOAT] = { STEP_FLOAT, NULL },
-    [OPQ_UNIT] = { STEP_FLOAT, NULL },
+    [OPQ_UNIT] = { STEP_Q_MATMUL, lower_matmul_fits },
     [OPQ_ADD] = { STEP_Q_ADD, lower_add_fits },
     [OPQ_CONCAT] = { STEP_Q_CONCAT, lower_concat_fits },
     [OPQ_MAXPOOL] = { STEP_Q_MAXPOOL, NULL },
@@ -404,6 +416,7 @@ static const struct {
     [OPQ_CLAMP] = { STEP_Q_CLAMP, NULL },
     [OPQ_LAYOUT] = { STEP_Q_COPY, NULL },
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
+    [OPQ_TABLE] = { STEP_Q_TABLE, NULL },
 };
 
 StepKind qexec_q_kind(const Graph *g, const Node *n)
@@ -413,6 +426,27 @@ StepKind qexec_q_kind(const Graph *g, const Node *n)
     OpQStep k = op_table[n->op]->int8.step;
     return !lower_q_rules[k].fits || lower_q_rules[k].fits(g, n) ? lower_q_rules[k].kind
                                                                    : STEP_FLOAT;
+}
+
+/* STEP_Q_TABLE: the op's own float forward on the dequantized value of every int8 code,
+ * quantized onto the output grid, so the table holds exactly what the fake-quant run
+ * computes for that code (quant_q(f(dq(c)))), with qscope's fmath on every machine. */
+static QsStatus lower_table(Step *s, const Node *n, QsError *err)
+{
+    float xs[256], ys[256];
+    for (int c = 0; c < 256; c++)
+        xs[c] = quant_dq(c - 128, &s->in_qps[0]);
+    Tensor xt = tensor_view(DT_F32, shape_of(1, (int64_t)256), xs);
+    Tensor yt = tensor_view(DT_F32, shape_of(1, (int64_t)256), ys);
+    const Tensor *in[1] = { &xt };
+    RunCtx rc = { 0 };
+    op_table[n->op]->forward(n, in, &yt, &rc);
+    s->table = qexec_alloc(256, n->name, err);
+    if (!s->table)
+        return err->code;
+    for (int c = 0; c < 256; c++)
+        s->table[c] = (int8_t)quant_q(ys[c], &s->out_qp);
+    return QS_OK;
 }
 
 static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
@@ -456,6 +490,14 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
     if (s->kind == STEP_Q_ADD)
         return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
                                err);
+    if (s->kind == STEP_Q_TABLE)
+        return lower_table(s, n, err);
+    if (s->kind == STEP_Q_MATMUL) {
+        s->lo = s->out_qp.qmin;
+        s->hi = s->out_qp.qmax;
+        return target_requant_linear(L->T, s->in_qps[0].scale, s->in_qps[1].scale,
+                                     s->out_qp.scale, &s->rq, what, err);
+    }
     if (s->kind == STEP_Q_CONCAT) {
         s->same = xcalloc((size_t)n->n_in, sizeof *s->same);
         s->rq_in = xcalloc((size_t)n->n_in, sizeof *s->rq_in);
@@ -881,6 +923,7 @@ void qexec_lower_release(QModel *q)
         free(s->rq_count);
         free(s->in_qps);
         free(s->hconst);
+        free(s->table);
     }
     if (q->hconst)
         for (int v = 0; v < q->n_values; v++)

@@ -1023,4 +1023,8 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
     [STEP_Q_COPY] = { .name = "int8 copy", .run = step_q_copy_run, .scratch = step_none_scratch },
     [STEP_Q_GATHER] = { .name = "int8 gather", .run = step_q_gather_run,
                         .scratch = step_q_gather_scratch },
+    [STEP_Q_MATMUL] = { .name = "int8 matmul", .run = qk_step_matmul_run,
+                        .scratch = step_float_scratch },
+    [STEP_Q_TABLE] = { .name = "int8 table", .run = qk_step_table_run,
+                       .scratch = step_float_scratch },
 };

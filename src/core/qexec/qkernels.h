@@ -112,6 +112,15 @@ void qk_add_exact(const TargetAdd *ad, const QParams *out, const int8_t *a, cons
 void qk_add_exact_avx512(const TargetAdd *ad, const QParams *out, const int8_t *a,
                          const int8_t *b, int8_t *y, int64_t n);
 
+/* STEP_Q_MATMUL (qkernels_matmul.c): MatMul of two int8 activations, int32 sums requantized
+ * by s->rq; behind io->fake, the float MatMul on dequantized inputs, fake-quantized. Its
+ * scratch is the float op's (the fake run's). */
+void qk_step_matmul_run(const Step *s, StepIO *io);
+
+/* STEP_Q_TABLE (qkernels_table.c): each int8 code looked up in s->table; behind io->fake,
+ * the float op on dequantized inputs, fake-quantized. Scratch: the float op's. */
+void qk_step_table_run(const Step *s, StepIO *io);
+
 /* Row r of the im2row matrix of one sample and group, r = oh OW + ow: (CG*KH*KW) taps from
  * x (CG, H, W); taps outside the input read the zero point zp, the quantized 0, so
  * padding adds nothing once the zero-point correction is applied. */

@@ -99,7 +99,7 @@ static void op_simple(Tx *x, const TxNode *tn, int code)
     op_unary(x, tn, code, NULL, NULL, 0);
 }
 
-/* int8 SOFTMAX and LOGISTIC have fixed output parameters in TFLite's spec. */
+/* int8 SOFTMAX has fixed output parameters in TFLite's spec. */
 static bool op_fixed_out(Tx *x, const TxNode *tn, const char *tfl)
 {
     if (!tn->q || (tn->s.out_qp.scale == 1.0f / 256.0f && tn->s.out_qp.zero_point == -128))
@@ -110,12 +110,25 @@ static bool op_fixed_out(Tx *x, const TxNode *tn, const char *tfl)
     return false;
 }
 
+/* An int8 table step (Sigmoid, Tanh) whose output parameters are not the ones TFLite's int8
+ * kernel fixes (scale s, zero point z): written as the float op between DEQUANTIZE and
+ * QUANTIZE, which computes what the table holds, quant(f(dq(code))). */
+static void op_fixed_or_float(Tx *x, const TxNode *tn, int code, float s, int32_t z)
+{
+    TxNode f = *tn;
+    if (tn->q && !(tn->s.out_qp.scale == s && tn->s.out_qp.zero_point == z))
+        f.q = false;
+    op_simple(x, &f, code);
+}
+
 static void op_sigmoid(Tx *x, const TxNode *tn)
 {
-    if (op_fixed_out(x, tn, "LOGISTIC"))
-        op_simple(x, tn, TFL_OP_LOGISTIC);
+    op_fixed_or_float(x, tn, TFL_OP_LOGISTIC, 1.0f / 256.0f, -128);
 }
-static void op_tanh(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_TANH); }
+static void op_tanh(Tx *x, const TxNode *tn)
+{
+    op_fixed_or_float(x, tn, TFL_OP_TANH, 1.0f / 128.0f, 0);
+}
 static void op_hardswish(Tx *x, const TxNode *tn) { op_simple(x, tn, TFL_OP_HARD_SWISH); }
 
 static void op_leakyrelu(Tx *x, const TxNode *tn)
@@ -493,7 +506,10 @@ static void op_resize(Tx *x, const TxNode *tn)
 static const TxRow tx_rows[OP_COUNT] = {
     [OP_GEMM] = { TXL_PLAIN, NULL, UNIT_ONLY },
     [OP_DENSE] = { TXL_PLAIN, NULL, UNIT_ONLY },
-    [OP_MATMUL] = { TXL_PLAIN, NULL, UNIT_ONLY },
+    /* a MatMul with constant weights is a unit (FULLY_CONNECTED); this row sees the rest */
+    [OP_MATMUL] = { TXL_PLAIN, NULL, "a MatMul of two activations is not written yet "
+                                     "(BATCH_MATMUL); with constant weights it is written "
+                                     "as FULLY_CONNECTED" },
     [OP_CONV] = { TXL_SPATIAL, NULL, UNIT_ONLY },
     [OP_BATCHNORM] = { TXL_SPATIAL, NULL, "a BatchNormalization is written folded into the "
                                           "convolution or dense layer before it only" },
