@@ -14,6 +14,7 @@
 #include "base/rng.h"
 #include "run/run.h"
 #include "native/spec.h"
+#include "test_quant.h"
 #include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -102,14 +103,7 @@ static void taps_fn(void *user, int node, const Tensor *out)
 /* Runs ex on x; copies the first output into a new tensor. */
 static Tensor *run_exec(Executor ex, const Tensor *x, Taps *taps)
 {
-    QsError err = { 0 };
-    const Tensor *outs[4];
-    const Tensor *in[1] = { x };
-    if (!CHECK_OK(ex.forward(ex.self, in, outs, taps ? taps_fn : NULL, taps, &err), &err))
-        return NULL;
-    Tensor *t = tensor_clone(outs[0], &err);
-    QS_ASSERT(t);
-    return t;
+    return tu_run_exec(ex, x, taps ? taps_fn : NULL, taps);
 }
 
 static Tensor *run_float(const Model *m, const Tensor *x)
@@ -481,20 +475,6 @@ static void test_int_vs_fake(void)
 
 /* ---- (2) hand-computed integer results ------------------------------------------------ */
 
-/* A calibration whose min/max for the listed values is exactly [lo, hi]. */
-static void hand_calibration(const Graph *g, Calibration *cal, const int *vals,
-                             const float (*ranges)[2], int n)
-{
-    cal->n_values = g->n_values;
-    cal->stats = xmalloc((size_t)g->n_values * sizeof *cal->stats);
-    cal->samples = 1;
-    cal->ma_momentum = 0.01;
-    for (int v = 0; v < g->n_values; v++)
-        act_stats_init(&cal->stats[v]);
-    for (int i = 0; i < n; i++)
-        act_stats_observe(&cal->stats[vals[i]], ranges[i], 2, 0.01);
-}
-
 /* Conv (1,1,3,3) * W (2,1,2,2), no padding, per-channel weights.
  *   input:  range [-1, 191/64]  -> s = 1/64,  z = -64;  q = d - 64 with d below
  *   output: range [-2, 13.9375] -> s = 1/16,  z = -96
@@ -539,7 +519,7 @@ static void test_hand_conv(void)
     Calibration cal;
     int vals[2] = { graph_find_value(g, "x"), graph_find_value(g, "y") };
     const float ranges[2][2] = { { -1.0f, 191.0f / 64.0f }, { -2.0f, 13.9375f } };
-    hand_calibration(g, &cal, vals, ranges, 2);
+    tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = PREC_INT8_STATIC;
@@ -613,7 +593,7 @@ static void test_hand_dense(void)
     Calibration cal;
     int vals[2] = { graph_find_value(g, "x"), graph_find_value(g, "y") };
     const float ranges[2][2] = { { -4.0f, 127.0f / 32.0f }, { -1.0f, 14.9375f } };
-    hand_calibration(g, &cal, vals, ranges, 2);
+    tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = PREC_INT8_STATIC;

@@ -14,6 +14,7 @@
 #include "qexec/qexec.h"
 #include "quant/calib.h"
 #include "quant/target.h"
+#include "test_quant.h"
 #include "test_util.h"
 
 /* x (N, R, C) -> a = x, b = Reshape(x) to (N, C, R) (int8 copy: x's parameters) ->
@@ -37,31 +38,6 @@ static Model *square_model(int64_t r, int64_t c)
     return m;
 }
 
-static void hand_calibration(const Graph *g, Calibration *cal, const int *vals,
-                             const float (*ranges)[2], int n)
-{
-    cal->n_values = g->n_values;
-    cal->stats = xmalloc((size_t)g->n_values * sizeof *cal->stats);
-    cal->samples = 1;
-    cal->ma_momentum = 0.01;
-    for (int v = 0; v < g->n_values; v++)
-        act_stats_init(&cal->stats[v]);
-    for (int i = 0; i < n; i++)
-        act_stats_observe(&cal->stats[vals[i]], ranges[i], 2, 0.01);
-}
-
-static Tensor *run(Executor ex, const Tensor *x)
-{
-    QsError err = { 0 };
-    const Tensor *outs[1];
-    const Tensor *in[1] = { x };
-    if (!CHECK_OK(ex.forward(ex.self, in, outs, NULL, NULL, &err), &err))
-        return NULL;
-    Tensor *t = tensor_clone(outs[0], &err);
-    QS_ASSERT(t);
-    return t;
-}
-
 /* x (2, 2, 3) on s = 1/16, z = -64 (range [-4, 191/16]); y on s = 1/16, z = -96 (range
  * [-2, 13.9375]); m = s s / s_y = 2^-4. With d = q - z of x:
  *   sample 0: d = [4, -2, 6, 1, 4, -1]: a = [[4, -2, 6], [1, 4, -1]], b = [[4, -2], [6, 1],
@@ -80,7 +56,7 @@ static void test_hand(int target, const int32_t *want_d, const char *label)
     Calibration cal;
     int vals[2] = { graph_find_value(g, "x"), graph_find_value(g, "y") };
     const float ranges[2][2] = { { -4.0f, 191.0f / 16.0f }, { -2.0f, 13.9375f } };
-    hand_calibration(g, &cal, vals, ranges, 2);
+    tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = PREC_INT8_STATIC;
@@ -97,14 +73,14 @@ static void test_hand(int target, const int32_t *want_d, const char *label)
         float want[8]; /* dequantized: (q - z) s with q - z = want_d */
         for (int i = 0; i < 8; i++)
             want[i] = (float)want_d[i] / 16.0f;
-        Tensor *yi = run(qmodel_executor(q), x);
+        Tensor *yi = tu_run(qmodel_executor(q), x);
         if (yi) {
             char l[96];
             snprintf(l, sizeof l, "%s, integer", label);
             expect_close(l, tensor_f32(yi), want, 8, 0, 0);
         }
         if (target == QTGT_QSCOPE) { /* the twin rounds half to even, as qscope does */
-            Tensor *yf = run(qmodel_fake_executor(q), x);
+            Tensor *yf = tu_run(qmodel_fake_executor(q), x);
             if (yf)
                 expect_close("hand matmul, fake-quant", tensor_f32(yf), want, 8, 0, 0);
             tensor_free(yf);
@@ -154,7 +130,7 @@ static void test_random(void)
     if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
         const QLayerInfo *li = qmodel_layer(q, 1);
         CHECK(li->integer && !li->fallback);
-        Tensor *yi = run(qmodel_executor(q), x), *yf = run(qmodel_fake_executor(q), x);
+        Tensor *yi = tu_run(qmodel_executor(q), x), *yf = tu_run(qmodel_fake_executor(q), x);
         if (yi && yf) {
             int64_t cnt = tensor_numel(yi), same = 0, far = 0;
             float s = li->act.scale;
@@ -203,7 +179,7 @@ static void test_folded_local(void)
     Calibration cal;
     int vals[2] = { graph_find_value(g, "x"), graph_find_value(g, "y") };
     const float ranges[2][2] = { { -4.0f, 191.0f / 16.0f }, { -2.0f, 13.9375f } };
-    hand_calibration(g, &cal, vals, ranges, 2);
+    tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
     plan_init(&p, g->n_nodes);
     p.mode = PREC_INT8_STATIC;
@@ -217,7 +193,7 @@ static void test_folded_local(void)
         Tensor b = tensor_view(DT_F32, shape_of(3, (int64_t)4, (int64_t)3, (int64_t)1), x->data);
         Tensor *yl = tensor_new(DT_F32, shape_of(3, (int64_t)4, (int64_t)1, (int64_t)1), &err);
         const Tensor *lin[2] = { &a, &b };
-        Tensor *yi = run(qmodel_executor(q), x);
+        Tensor *yi = tu_run(qmodel_executor(q), x);
         if (CHECK_OK(qmodel_run_node_local(q, 2, lin, yl, &err), &err) && yi)
             expect_close("folded batch, node-local", tensor_f32(yl), tensor_f32(yi), 4, 0, 0);
         tensor_free(yl);

@@ -12,19 +12,8 @@
 #include "qexec/qexec_view.h"
 #include "quant/calib.h"
 #include "run/run.h"
+#include "test_quant.h"
 #include "test_util.h"
-
-static Tensor *run(Executor ex, const Tensor *x)
-{
-    QsError err = { 0 };
-    const Tensor *outs[1];
-    const Tensor *in[1] = { x };
-    if (!CHECK_OK(ex.forward(ex.self, in, outs, NULL, NULL, &err), &err))
-        return NULL;
-    Tensor *t = tensor_clone(outs[0], &err);
-    QS_ASSERT(t);
-    return t;
-}
 
 /* x (256) -> op -> y; x calibrated to [-7, 5] (so every code is a distinct input), y to
  * [ylo, yhi]. */
@@ -63,9 +52,9 @@ static void check_op(int op, const char *name, float ylo, float yhi, int min_dis
         for (int c = 0; c < 256; c++)
             tensor_f32(x)[c] = quant_dq(c - 128, &px);
         FloatExec *fe;
-        Tensor *yf32 = run(exec_float_new(g, &fe), x);
+        Tensor *yf32 = tu_run(exec_float_new(g, &fe), x);
         exec_float_free(fe);
-        Tensor *yi = run(qmodel_executor(q), x), *yq = run(qmodel_fake_executor(q), x);
+        Tensor *yi = tu_run(qmodel_executor(q), x), *yq = tu_run(qmodel_fake_executor(q), x);
         if (yf32 && yi && yq) {
             int32_t want[256], got[256], fake[256];
             int distinct = 0;

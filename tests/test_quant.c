@@ -1,0 +1,31 @@
+#include "test_quant.h"
+
+#include "base/error.h"
+#include "test_util.h"
+
+void tu_hand_calibration(const Graph *g, Calibration *cal, const int *vals,
+                         const float (*ranges)[2], int n)
+{
+    cal->n_values = g->n_values;
+    cal->stats = xmalloc((size_t)g->n_values * sizeof *cal->stats);
+    cal->samples = 1;
+    cal->ma_momentum = 0.01;
+    for (int v = 0; v < g->n_values; v++)
+        act_stats_init(&cal->stats[v]);
+    for (int i = 0; i < n; i++)
+        act_stats_observe(&cal->stats[vals[i]], ranges[i], 2, 0.01);
+}
+
+Tensor *tu_run_exec(Executor ex, const Tensor *x, RunTapFn fn, void *user)
+{
+    QsError err = { 0 };
+    const Tensor *outs[4];
+    const Tensor *in[1] = { x };
+    if (!CHECK_OK(ex.forward(ex.self, in, outs, fn, user, &err), &err))
+        return NULL;
+    Tensor *t = tensor_clone(outs[0], &err);
+    QS_ASSERT(t);
+    return t;
+}
+
+Tensor *tu_run(Executor ex, const Tensor *x) { return tu_run_exec(ex, x, NULL, NULL); }
