@@ -22,6 +22,7 @@
 #include "quant/observer.h"
 #include "qexec/qexec.h"
 #include "test_graph.h"
+#include "test_quant.h"
 #include "test_util.h"
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -211,15 +212,9 @@ static Model *dense_model(const float *w, const float *b, Calibration *cal)
     tu_add_node(g, OP_DENSE, "fc", in, 3, NULL, 0);
     CHECK_OK(graph_add_output(g, "fc", &err), &err);
     CHECK_OK(graph_finalize(g, &err), &err);
-    cal->n_values = g->n_values;
-    cal->stats = xmalloc((size_t)g->n_values * sizeof *cal->stats);
-    cal->samples = 1;
-    cal->ma_momentum = 0.01;
-    for (int v = 0; v < g->n_values; v++)
-        act_stats_init(&cal->stats[v]);
-    const float rx[2] = { -1.0f, 1.0f }, ry[2] = { -2.0f, 2.0f };
-    act_stats_observe(&cal->stats[graph_find_value(g, "x")], rx, 2, 0.01);
-    act_stats_observe(&cal->stats[graph_find_value(g, "fc")], ry, 2, 0.01);
+    const int vals[2] = { graph_find_value(g, "x"), graph_find_value(g, "fc") };
+    const float ranges[2][2] = { { -1.0f, 1.0f }, { -2.0f, 2.0f } };
+    tu_hand_calibration(g, cal, vals, ranges, 2);
     return m;
 }
 

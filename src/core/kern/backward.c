@@ -3,9 +3,7 @@
 
 #include <immintrin.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
-#include <stdlib.h>
 
 #include "kern/pool.h"
 #include "kern/simd.h"
@@ -272,47 +270,6 @@ void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, fl
         }
         db[ch] = (float)(db[ch] + acc);
     }
-}
-
-/* ---- Working memory: one grow-only block per thread, freed when the thread exits ----- */
-
-typedef struct Work {
-    void *p;
-    size_t cap;
-} Work;
-
-static pthread_key_t work_key;
-static pthread_once_t work_once = PTHREAD_ONCE_INIT;
-
-static void work_free(void *v)
-{
-    Work *w = v;
-    free(w->p);
-    free(w);
-}
-
-static void work_init(void) { pthread_key_create(&work_key, work_free); }
-
-void *backward_work(size_t bytes)
-{
-    pthread_once(&work_once, work_init);
-    Work *w = pthread_getspecific(work_key);
-    if (!w) {
-        w = calloc(1, sizeof *w);
-        if (!w || pthread_setspecific(work_key, w) != 0) {
-            free(w);
-            return NULL;
-        }
-    }
-    if (w->cap < bytes) {
-        free(w->p);
-        w->cap = 0;
-        w->p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!w->p)
-            return NULL;
-        w->cap = bytes;
-    }
-    return w->p;
 }
 
 /* ---- Transposition -------------------------------------------------------------------- */

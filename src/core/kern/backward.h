@@ -34,10 +34,4 @@ void backward_channel_sums(const float *dy, int64_t n, int64_t c, int64_t hw, fl
 void backward_transpose(const float *src, int64_t ld_src, int64_t rows, int64_t cols,
                         float *dst, int64_t ld_dst);
 
-/* The backward kernels' working memory (kern/backward_conv.c, kern/backward_dw.c): at
- * least `bytes`, 64-byte aligned, owned by the calling thread and grown to the largest
- * request, so training steps allocate (and fault pages in) only on their first pass. The
- * previous contents are not kept; one user at a time per thread. NULL when out of memory. */
-void *backward_work(size_t bytes);
-
 #endif

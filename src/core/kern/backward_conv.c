@@ -5,6 +5,7 @@
 
 #include "kern/backward.h"
 #include "kern/sgemm.h"
+#include "kern/thread_buffer.h"
 
 /* ---- col^T gathered into the dW product's packed slivers ----------------------------
  * The product dW (OC/group, K) = dY (OC/group, cols) col^T (cols, K) takes col^T as its
@@ -82,14 +83,14 @@ typedef struct Work {
 
 static size_t round64(size_t b) { return (b + 63) / 64 * 64; }
 
-/* The three parts in backward_work's memory (kern/backward.h). */
+/* The three parts in the thread's TBUF_BACKWARD block (kern/thread_buffer.h). */
 static bool work_alloc(const ConvBackward *b, int64_t kk, int64_t ncols, bool gathered,
                        Work *wk)
 {
     size_t panel = b->n > 1 ? round64((size_t)(b->ocg * ncols) * sizeof(float)) : 0;
     size_t pa = gathered ? sgemm_pack_a_bytes(b->ocg, ncols) : 0;
     size_t pw = b->dx ? sgemm_pack_a_bytes(kk, b->ocg) : 0;
-    char *mem = backward_work(panel + pa + pw);
+    char *mem = thread_buffer(TBUF_BACKWARD, panel + pa + pw);
     if (!mem)
         return false;
     *wk = (Work){ panel ? (float *)mem : NULL, pa ? mem + panel : NULL,

@@ -11,6 +11,7 @@
 #include "kern/dwconv.h"
 #include "kern/pool.h"
 #include "kern/simd.h"
+#include "kern/thread_buffer.h"
 
 typedef struct DwBack {
     const ConvPlane *g;
@@ -202,7 +203,7 @@ void backward_depthwise(const ConvPlane *g, int64_t n, int64_t c, int64_t mult,
     int64_t blocks = (c + j.lanes - 1) / j.lanes;
     DwRun r = { &j, NULL, dw_scratch(g, j.lanes, NULL, NULL) };
     if (mult != 1 || l == SIMD_SCALAR || (!dx && !dw) ||
-        !(r.mem = backward_work(r.bytes * (size_t)blocks))) {
+        !(r.mem = thread_buffer(TBUF_BACKWARD, r.bytes * (size_t)blocks))) {
         dwconv_backward(g, n, c, mult, x, w, dy, dx, dw);
         return;
     }

@@ -8,12 +8,12 @@
  * scratch and written back once, finished. Threads take disjoint ranges of row slivers or
  * of column slivers, never of k. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "kern/clamp.h"
 #include "kern/pool.h"
 #include "kern/sgemm_internal.h"
+#include "kern/thread_buffer.h"
 
 #define KC 512
 #define NC 256 /* a multiple of every kernel's nr */
@@ -30,46 +30,9 @@ typedef struct SgRun {
     bool direct_b; /* B's slivers read in place (contiguous along n, few rows to reuse them) */
 } SgRun;
 
-/* Each thread's packing buffer (at most KC x (NC + mr) floats, about 0.5 MiB): grown to the
- * largest call once, then reused without allocating; freed when the thread exits. */
-typedef struct Scratch {
-    float *p;
-    size_t cap;
-} Scratch;
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *v)
-{
-    Scratch *s = v;
-    free(s->p);
-    free(s);
-}
-
-static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
-
-static float *scratch(size_t n)
-{
-    pthread_once(&scratch_once, scratch_init);
-    Scratch *s = pthread_getspecific(scratch_key);
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s || pthread_setspecific(scratch_key, s) != 0) {
-            free(s);
-            return NULL;
-        }
-    }
-    if (s->cap < n) {
-        free(s->p);
-        s->cap = 0;
-        s->p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        if (!s->p)
-            return NULL;
-        s->cap = n;
-    }
-    return s->p;
-}
+/* Each thread's packing buffer (at most KC x (NC + mr) floats, about 0.5 MiB), kept across
+ * calls (kern/thread_buffer.h). */
+static float *scratch(size_t n) { return thread_buffer(TBUF_SGEMM, n * sizeof(float)); }
 
 /* Where a rect's tiles keep their sums: C itself (the problem's addressing), or (a
  * transposed C, whose tiles would otherwise go through a tile buffer element by element

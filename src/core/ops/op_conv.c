@@ -25,7 +25,7 @@
  * element along the batch's columns), and dX through col' = W^T dY, which is the input
  * gradient itself for pointwise and is otherwise scattered back with col2im; the column
  * kernel's backward is kern/backward_conv.h (col and col' in the forward's column buffer,
- * dY's panel and packed operands in kern/backward.h's backward_work), the depthwise one
+ * dY's panel and packed operands in the thread's kern/thread_buffer.h block), the depthwise one
  * kern/backward_dw.h. */
 #include <limits.h>
 #include <stdlib.h>
