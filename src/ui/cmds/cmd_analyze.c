@@ -278,5 +278,5 @@ QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
         result_textf(r, "nothing stands out");
     }
     diagnose_release(&d);
-    return QS_OK;
+    return arg_has(a, "taps") ? diagnose_taps(app, a, r, err) : QS_OK;
 }

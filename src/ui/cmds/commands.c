@@ -38,6 +38,15 @@ static const CmdOpt error_args[] = {
     { .name = "KIND", .kind = OPT_CHOICE, .choices = choice_error_kind },
     { 0 },
 };
+static const CmdOpt taps_args[] = {
+    { .name = "VERB", .kind = OPT_CHOICE, .choices = choice_taps_verb },
+    { .name = "FILE", .kind = OPT_FILE },
+    { 0 },
+};
+static const CmdOpt ties_args[] = {
+    { .name = "LAYER", .kind = OPT_LAYER },
+    { 0 },
+};
 static const CmdOpt variant_args[] = {
     { .name = "VERB", .kind = OPT_CHOICE, .choices = choice_variant_verb },
     { .name = "NAME", .kind = OPT_VARIANT },
@@ -213,6 +222,23 @@ static const CmdOpt diagnose_opts[] = {
     { "split", OPT_SPLIT, NULL, "the validation split the errors and fixes are measured on "
       "(default calib; eval only with a warning)" },
     { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
+    { "taps", OPT_FILE, NULL, "a dump of every layer's output from another runtime (taps "
+      "save's layout): compared with the plan's run; a dump that differs only on rounding "
+      "ties another target's rule reproduces is a target mismatch" },
+    { 0 },
+};
+
+static const CmdOpt taps_opts[] = {
+    { "split", OPT_SPLIT, NULL, "the split whose first samples run (default eval when "
+                                "registered, else calib)" },
+    { "n", OPT_INT, NULL, "samples (save: default 100; compare: default the file's)" },
+    { 0 },
+};
+
+static const CmdOpt ties_opts[] = {
+    { "split", OPT_SPLIT, NULL, "the split whose first samples run (default eval when "
+                                "registered, else calib)" },
+    { "n", OPT_INT, NULL, "samples (default 100)" },
     { 0 },
 };
 
@@ -494,7 +520,7 @@ const CmdDef cmd_table[] = {
                  "eval. The result becomes the current plan.",
       .example = "fallback drop<=0.005 to=fp16", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = fallback_opts, .run = cmd_fallback },
-    { .name = "diagnose", .usage = "diagnose [split=calib] [n=N]",
+    { .name = "diagnose", .usage = "diagnose [split=calib] [n=N] [taps=FILE.npz]",
       .summary = "List what troubles the plan, each naming the layer (and channels): weight "
                  "channels left few integer levels by a per-tensor scale, layers whose own "
                  "error is far above the rounding floor, activation ranges far wider than "
@@ -503,6 +529,26 @@ const CmdDef cmd_table[] = {
                  "split when it is a plan change; best measured fix first.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
+    { .name = "taps", .usage = "taps save|compare FILE.npz [split=..] [n=N]",
+      .summary = "save: every layer's output over a split's first N samples to an .npz (int8 "
+                 "codes where the plan runs integers, float elsewhere; keys are value names, "
+                 "docs/formats.md). compare: another runtime's dump in that layout against "
+                 "this plan's run, layer by layer: identical, propagated (the rerun on the "
+                 "file's inputs reproduces it), rounding ties (one step, reproduced by some "
+                 "target's rule from the same int32 accumulators), or a divergence; names the "
+                 "first divergence and the targets whose rule reproduces the dump.",
+      .example = "taps save /tmp/taps.npz n=10; taps compare /tmp/taps.npz", .min_pos = 2,
+      .max_pos = 2, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = taps_opts, .args = taps_args,
+      .run = cmd_taps },
+    { .name = "ties", .usage = "ties [LAYER] [split=..] [n=N]",
+      .summary = "For each int8 conv/dense unit (or LAYER's): how many outputs sit on a "
+                 "rounding tie of the plan's requantization, or within its resolution (|acc| "
+                 "units of the multiplier's last place), and how many outputs each pair of "
+                 "targets' rules rounds differently; exact integer arithmetic on the split's "
+                 "first N samples.",
+      .example = "ties; ties conv2 n=20", .min_pos = 0, .max_pos = 1,
+      .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = ties_opts, .args = ties_args,
+      .run = cmd_ties },
     { .name = "biascorr", .usage = "biascorr [n=N] [split=calib] [batch=B] | biascorr off",
       .summary = "Empirical bias correction: add to each int8 conv/dense layer's bias the "
                  "per-channel mean of (float - quantized) pre-activation over the split, "

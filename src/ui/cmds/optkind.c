@@ -167,6 +167,12 @@ const char *choice_session_verb(int i)
     return word(w, 3, i);
 }
 
+const char *choice_taps_verb(int i)
+{
+    static const char *const w[] = { "save", "compare" };
+    return word(w, 2, i);
+}
+
 const char *choice_fold_what(int i)
 {
     return i == 0 ? "scales" : NULL;

@@ -88,5 +88,6 @@ const char *choice_error_kind(int i);        /* accum, local */
 const char *choice_variant_verb(int i);      /* save, use, drop, list */
 const char *choice_fold_what(int i);         /* scales */
 const char *choice_session_verb(int i);      /* new, save, load */
+const char *choice_taps_verb(int i);         /* save, compare */
 
 #endif
