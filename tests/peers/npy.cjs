@@ -34,11 +34,10 @@ function npyParse(buf, what) {
   return { dims, data: new dt[0](copy.buffer, 0, n), descr: descr[1] };
 }
 
-// Writes ARR (a typed array of a DTYPES kind) as a version-1 .npy of shape DIMS, through a
-// temporary file so a reader never sees half of it.
-function npyWrite(file, dims, arr) {
+// The .npy bytes of ARR (a typed array of a DTYPES kind) of shape DIMS.
+function npyBytes(dims, arr, what) {
   const descr = Object.keys(DTYPES).find((k) => arr instanceof DTYPES[k][0]);
-  if (!descr) throw new Error(`${file}: cannot write a ${arr.constructor.name}`);
+  if (!descr) throw new Error(`${what}: cannot write a ${arr.constructor.name}`);
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
@@ -48,7 +47,69 @@ function npyWrite(file, dims, arr) {
   h[7] = 0;
   h.writeUInt16LE(header.length, 8);
   const body = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
-  fs.writeFileSync(file + '.tmp', Buffer.concat([h, Buffer.from(header, 'latin1'), body]));
+  return Buffer.concat([h, Buffer.from(header, 'latin1'), body]);
+}
+
+// Writes ARR (a typed array of a DTYPES kind) as a version-1 .npy of shape DIMS, through a
+// temporary file so a reader never sees half of it.
+function npyWrite(file, dims, arr) {
+  fs.writeFileSync(file + '.tmp', npyBytes(dims, arr, file));
+  fs.renameSync(file + '.tmp', file);
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// Writes a stored (uncompressed) .npz of ENTRIES, [{ name, dims, data }] (member NAME.npy),
+// through a temporary file. No zip64: the archive stays under 4 GiB.
+function npzWrite(file, entries) {
+  const parts = [], central = [];
+  let at = 0;
+  for (const e of entries) {
+    const body = npyBytes(e.dims, e.data, `${file}:${e.name}`);
+    const name = Buffer.from(e.name + '.npy', 'utf8');
+    const crc = crc32(body);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x0800, 6); // names in UTF-8
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(body.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const cen = Buffer.alloc(46);
+    cen.writeUInt32LE(0x02014b50, 0);
+    cen.writeUInt16LE(20, 4);
+    cen.writeUInt16LE(20, 6);
+    cen.writeUInt16LE(0x0800, 8);
+    cen.writeUInt32LE(crc, 16);
+    cen.writeUInt32LE(body.length, 20);
+    cen.writeUInt32LE(body.length, 24);
+    cen.writeUInt16LE(name.length, 28);
+    cen.writeUInt32LE(at, 42);
+    parts.push(local, name, body);
+    central.push(cen, name);
+    at += 30 + name.length + body.length;
+    if (at > 0xffffffff) throw new Error(`${file}: over 4 GiB (no zip64 here)`);
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(at, 16);
+  const fd = fs.openSync(file + '.tmp', 'w');
+  for (const b of [...parts, cd, end]) fs.writeSync(fd, b);
+  fs.closeSync(fd);
   fs.renameSync(file + '.tmp', file);
 }
 
@@ -120,4 +181,4 @@ function finishShape(a, opt) {
   return { dims, data: f };
 }
 
-module.exports = { DTYPES, npyParse, npyWrite, npzMember, loadArray, loadInput };
+module.exports = { DTYPES, npyParse, npyWrite, npzWrite, npzMember, loadArray, loadInput };
