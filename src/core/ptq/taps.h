@@ -123,9 +123,9 @@ void tapreport_release(TapReport *r);
 typedef struct TieStats {
     int head;
     int64_t n;               /* outputs */
-    int64_t on_tie;          /* the current rule's exact value is k + 1/2 */
-    int64_t near_tie;        /* within the rule's resolution of k + 1/2 (on_tie included):
-                                |acc| units of the multiplier's last place */
+    int64_t on_tie;          /* what the plan's own rule rounds last is exactly k + 1/2 */
+    int64_t near_tie;        /* within some target rule's resolution of k + 1/2 (taps_tie_of;
+                                on_tie included): only these can round apart */
     bool ok[QTGT_COUNT];     /* the target can represent every multiplier of the unit */
     int64_t differ[QTGT_COUNT][QTGT_COUNT]; /* outputs targets a and b round differently */
 } TieStats;
@@ -135,9 +135,13 @@ typedef struct TieStats {
 QsStatus taps_ties(const QModel *q, int head, const int8_t *x, const Shape *xs,
                    const Shape *ys, TieStats *out, QsError *err);
 
-/* Whether the exact value acc m (m the Requant r as its rule holds it) sits on a tie (*on)
- * or within |acc| units of its last place of one (*near), counted only where both codes
- * around it lie in [lo, hi] (with z_out added). Exposed for tests. */
+/* Whether acc requantized by r sits on a rounding tie: *on when the value r's rule rounds
+ * last is exactly k + 1/2 (the rule's tie-breaking decides it); *near when the exact value
+ * acc m (m as r holds it: m0 2^-(31 + shift), or the float32 scale) lies within the rule's
+ * resolution of k + 1/2: |acc| units of m's last place, and also, for TFLite's rule, half a
+ * unit of its first rounding (2^-(shift + 1) of a step), for the float rule 2^-23 of the
+ * value (the float product's rounding). Both false where either code around the value
+ * (k + z_out, k + 1 + z_out) lies outside [lo, hi]: the clamp decides there. */
 void taps_tie_of(int32_t acc, const Requant *r, int32_t z_out, int32_t lo, int32_t hi,
                  bool *on, bool *near);
 

@@ -106,13 +106,19 @@ QsStatus taps_ties(const QModel *q, int head, const int8_t *x, const Shape *xs,
                     out->differ[a][b]++;
                     out->differ[b][a]++;
                 }
-        if (R.ok[cur]) {
+        /* on: under the plan's own rule; near: within any target's resolution (a rule
+           that rounds an output apart from another does so within its own) */
+        bool any_near = false;
+        for (int t = 0; t < QTGT_COUNT; t++) {
+            if (!R.ok[t])
+                continue;
             bool on, near;
-            taps_tie_of(acc[i], &R.rq[cur][qunit_channel(&R, i)], R.z_out, R.lo[cur],
-                        R.hi[cur], &on, &near);
-            out->on_tie += on;
-            out->near_tie += near;
+            taps_tie_of(acc[i], &R.rq[t][qunit_channel(&R, i)], R.z_out, R.lo[t], R.hi[t],
+                        &on, &near);
+            out->on_tie += t == cur && on;
+            any_near |= near;
         }
+        out->near_tie += any_near;
     }
     free(acc);
     qunit_rules_release(&R);
