@@ -47,6 +47,11 @@ hist dw1 weights
 sensitivity n=100
 quant wgran=tensor
 diagnose n=100
+taps save ${dir}/qs_json_taps.npz n=8
+taps compare ${dir}/qs_json_taps.npz
+diagnose n=100 taps=${dir}/qs_json_taps.npz
+ties n=8
+ties dw1 n=8
 quant wgran=channel
 biascorr n=100
 biascorr off

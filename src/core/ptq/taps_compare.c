@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qexec/qexec_rerun.h"
+#include "ops/op.h"
 #include "qexec/qexec_view.h"
 
 const char *const tap_class_names[TAPC_COUNT] = { "identical", "propagated", "ties",
@@ -168,16 +169,32 @@ static QsStatus cmp_rerun(Cmp *c, TapLayer *L, const Tensor *mt, Tensor **out, Q
     return QS_OK;
 }
 
-/* Every target's rule on the layer's int32 accumulators from the same input codes: which
- * local differences are one-step ties another rule makes, which targets make them all. */
-static QsStatus cmp_rules(Cmp *c, TapLayer *L, const Tensor *ft, const Tensor *local,
-                          QsError *err)
+/* Every target's codes of layer L from the same inputs: codes[t] (n elements) for each
+ * target t that can run it, NULL for the others; false when the layer has no rule here. */
+typedef struct CmpCodes {
+    int32_t *codes[QTGT_COUNT];
+} CmpCodes;
+
+static void cmp_codes_free(CmpCodes *k)
 {
-    const Node *hn = &c->g->nodes[L->head];
-    int vin = hn->in[0];
+    for (int t = 0; t < QTGT_COUNT; t++)
+        free(k->codes[t]);
+}
+
+/* Input i of the head as codes (the file's, else mine); NULL when it has none. */
+static const Tensor *cmp_in_codes(const Cmp *c, const Node *hn, int i, Tensor **owned)
+{
+    int v = hn->in[i];
+    *owned = NULL;
+    return taps_codes(c->q, v, c->conv[v] ? c->conv[v] : tapset_find(c->mine, v), owned);
+}
+
+/* An int8-static linear unit: each target's requantization of the int32 accumulators. */
+static QsStatus cmp_codes_linear(Cmp *c, const TapLayer *L, const Tensor *ft, CmpCodes *k,
+                                 bool *done, QsError *err)
+{
     Tensor *owned;
-    const Tensor *x = taps_codes(c->q, vin, c->conv[vin] ? c->conv[vin]
-                                                         : tapset_find(c->mine, vin), &owned);
+    const Tensor *x = cmp_in_codes(c, &c->g->nodes[L->head], 0, &owned);
     QUnitRules R;
     if (!x || qmodel_unit_rules(c->q, L->head, &ft->shape, &R, err)) {
         tensor_free(owned);
@@ -187,34 +204,105 @@ static QsStatus cmp_rules(Cmp *c, TapLayer *L, const Tensor *ft, const Tensor *l
     int32_t *acc = xmalloc((size_t)(n ? n : 1) * sizeof *acc);
     QsStatus st = qmodel_unit_accumulators(c->q, L->head, x->data, &x->shape, &ft->shape, acc,
                                            err);
-    if (!st) {
-        unsigned all = 0;
-        for (int t = 0; t < QTGT_COUNT; t++)
-            all |= R.ok[t] ? 1u << t : 0;
-        L->rules = true;
-        L->reproduced_by = all;
-        const int8_t *f = ft->data, *l = local->data;
-        for (int64_t i = 0; i < n; i++) {
-            bool any = false;
-            for (int t = 0; t < QTGT_COUNT; t++) {
-                if (!(all >> t & 1))
-                    continue;
-                bool same = qunit_code(&R, t, i, acc[i]) == f[i];
-                any |= same;
-                if (!same)
-                    L->reproduced_by &= ~(1u << t);
-            }
-            if (f[i] != l[i]) {
-                if (any && abs(f[i] - l[i]) == 1)
-                    L->ties++;
-                else
-                    L->divergent++;
-            }
-        }
+    for (int t = 0; t < QTGT_COUNT && !st; t++) {
+        if (!R.ok[t])
+            continue;
+        k->codes[t] = xmalloc((size_t)(n ? n : 1) * sizeof(int32_t));
+        for (int64_t i = 0; i < n; i++)
+            k->codes[t][i] = qunit_code(&R, t, i, acc[i]);
     }
+    *done = !st;
     free(acc);
     tensor_free(owned);
     qunit_rules_release(&R);
+    return st;
+}
+
+/* An int8 Add of two equal shapes, or a GlobalAveragePool: each target's rule on the same
+ * input codes and parameters. */
+static void cmp_codes_elementwise(Cmp *c, const TapLayer *L, const Tensor *ft, CmpCodes *k,
+                                  bool *done)
+{
+    const Node *hn = &c->g->nodes[L->head];
+    bool add = hn->op == OP_ADD, mean = hn->op == OP_GLOBALAVGPOOL;
+    QParams qa, qb, qo;
+    if ((!add && !mean) || !qmodel_value_qparams(c->q, L->value, &qo) ||
+        !qmodel_value_qparams(c->q, hn->in[0], &qa) ||
+        (add && !qmodel_value_qparams(c->q, hn->in[1], &qb)))
+        return;
+    Tensor *oa, *ob = NULL;
+    const Tensor *a = cmp_in_codes(c, hn, 0, &oa), *b = add ? cmp_in_codes(c, hn, 1, &ob) : NULL;
+    int64_t n = tensor_numel(ft);
+    /* mean: (planes, hw) sums; add: same element counts (no broadcast here) */
+    int64_t hw = mean && n ? (a ? tensor_numel(a) : 0) / n : 1;
+    if (a && (add ? b && tensor_numel(a) == n && tensor_numel(b) == n : hw * n == tensor_numel(a))) {
+        const int8_t *xa = a->data, *xb = b ? b->data : NULL;
+        for (int t = 0; t < QTGT_COUNT; t++) {
+            TargetAdd pa;
+            TargetMean pm;
+            QsError ignored = { 0 }; /* parameters the target cannot hold: no candidate */
+            if (add ? target_add_make(&target_table[t], &qa, &qb, &qo, &pa, "add", &ignored)
+                    : target_mean_make(&target_table[t], &qa, &qo, hw, &pm, "mean", &ignored))
+                continue;
+            int32_t *o = k->codes[t] = xmalloc((size_t)(n ? n : 1) * sizeof(int32_t));
+            for (int64_t i = 0; i < n; i++) {
+                if (add) {
+                    o[i] = target_add_apply(&pa, xa[i], xb[i]);
+                } else {
+                    int32_t sum = 0;
+                    for (int64_t j = 0; j < hw; j++)
+                        sum += xa[i * hw + j];
+                    o[i] = target_mean_apply(&pm, sum);
+                }
+            }
+        }
+        *done = true;
+    }
+    tensor_free(oa);
+    tensor_free(ob);
+}
+
+/* The local differences of L as ties (one step, some target's code) or divergent, and the
+ * targets whose codes equal the file's everywhere. */
+static void cmp_classify(TapLayer *L, const Tensor *ft, const Tensor *local, const CmpCodes *k)
+{
+    const int8_t *f = ft->data, *l = local->data;
+    int64_t n = tensor_numel(ft);
+    L->rules = true;
+    for (int t = 0; t < QTGT_COUNT; t++)
+        L->reproduced_by |= k->codes[t] ? 1u << t : 0;
+    for (int64_t i = 0; i < n; i++) {
+        bool any = false;
+        for (int t = 0; t < QTGT_COUNT; t++) {
+            if (!k->codes[t])
+                continue;
+            bool same = k->codes[t][i] == f[i];
+            any |= same;
+            if (!same)
+                L->reproduced_by &= ~(1u << t);
+        }
+        if (f[i] != l[i]) {
+            if (any && abs(f[i] - l[i]) == 1)
+                L->ties++;
+            else
+                L->divergent++;
+        }
+    }
+}
+
+static QsStatus cmp_rules(Cmp *c, TapLayer *L, const Tensor *ft, const Tensor *local,
+                          QStepViewKind kind, QsError *err)
+{
+    CmpCodes k = { 0 };
+    bool done = false;
+    QsStatus st = QS_OK;
+    if (kind == QSTEP_LIN_INT8)
+        st = cmp_codes_linear(c, L, ft, &k, &done, err);
+    else if (kind == QSTEP_INT8)
+        cmp_codes_elementwise(c, L, ft, &k, &done);
+    if (done)
+        cmp_classify(L, ft, local, &k);
+    cmp_codes_free(&k);
     return st;
 }
 
@@ -250,8 +338,7 @@ static QsStatus cmp_layer(Cmp *c, TapLayer *L, const Tensor *ft, const Tensor *m
         L->divergent = L->max_local <= TAPS_FLOAT_REL * big ? 0 : L->local_differ;
         L->cls = L->divergent ? TAPC_DIVERGENCE : TAPC_FLOAT;
     } else {
-        if (sv.kind == QSTEP_LIN_INT8)
-            st = cmp_rules(c, L, ft, local, err);
+        st = cmp_rules(c, L, ft, local, sv.kind, err);
         if (!L->rules)
             L->divergent = L->local_differ;
         L->cls = L->divergent ? TAPC_DIVERGENCE : TAPC_TIES;
