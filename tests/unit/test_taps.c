@@ -4,7 +4,7 @@
  * executors; and the classification of hand-made dumps of a two-conv model: identical,
  * another target's run (ties, reproduced by that target), one element moved by three steps
  * (the first divergence, the next layer propagated), a missing array, an index key and a
- * wrongly shaped array. */
+ * wrongly shaped array; and an Add and a GlobalAveragePool against their targets' rules. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +92,9 @@ static void add_conv(Graph *g, const char *name, const char *x, const char *w, c
     attr_release(&a[1]);
 }
 
-/* x (N, 3, 8, 8) -> conv1 -> y (N, 5, 8, 8) -> conv2 -> z (N, 4, 8, 8) */
-static Model *two_convs(Rng *r)
+/* x (N, 3, 8, 8) -> conv1 -> y (N, 5, 8, 8) -> conv2 -> z (N, 4, 8, 8); with `add`,
+ * x -> conv3 -> u (N, 4, 8, 8), s = z + u, g = GlobalAveragePool(s) (N, 4, 1, 1) */
+static Model *two_convs(Rng *r, bool add)
 {
     QsError err = { 0 };
     Model *m = model_new();
@@ -106,7 +107,16 @@ static Model *two_convs(Rng *r)
     add_const(g, "b2", shape_of(1, (int64_t)4), r, 0.3);
     add_conv(g, "conv1", "x", "w1", "b1", "y");
     add_conv(g, "conv2", "y", "w2", "b2", "z");
-    CHECK_OK(graph_add_output(g, "z", &err), &err);
+    if (add) {
+        add_const(g, "w3", shape_of(4, (int64_t)4, (int64_t)3, (int64_t)3, (int64_t)3), r, 0.5);
+        add_const(g, "b3", shape_of(1, (int64_t)4), r, 0.3);
+        add_conv(g, "conv3", "x", "w3", "b3", "u");
+        const char *in[2] = { "z", "u" };
+        CHECK_OK(graph_add_node(g, OP_ADD, "add", in, 2, "s", NULL, 0, &err), &err);
+        const char *gin[1] = { "s" };
+        CHECK_OK(graph_add_node(g, OP_GLOBALAVGPOOL, "gap", gin, 1, "g", NULL, 0, &err), &err);
+    }
+    CHECK_OK(graph_add_output(g, add ? "g" : "z", &err), &err);
     CHECK_OK(graph_finalize(g, &err), &err);
     return m;
 }
@@ -119,12 +129,12 @@ typedef struct Fix {
     Plan p;
 } Fix;
 
-static bool fix_init(Fix *f)
+static bool fix_init(Fix *f, bool add)
 {
     QsError err = { 0 };
     Rng r;
     rng_seed(&r, 19);
-    f->m = two_convs(&r);
+    f->m = two_convs(&r, add);
     Shape s = f->m->graph.values[f->m->graph.inputs[0]].shape;
     s.dim[0] = 48;
     f->x = tensor_new(DT_F32, s, &err);
@@ -160,7 +170,7 @@ static bool capture(Fix *f, int t, QModel **q, TapSet *set)
 static void test_rules_match_executors(void)
 {
     Fix f;
-    if (!fix_init(&f))
+    if (!fix_init(&f, false))
         return;
     QsError err = { 0 };
     QModel *q0;
@@ -285,7 +295,7 @@ static bool compare(QModel *q, const TapSet *mine, const TapFile *f, TapReport *
 static void test_classes(void)
 {
     Fix f;
-    if (!fix_init(&f))
+    if (!fix_init(&f, false))
         return;
     QModel *q0, *qt;
     TapSet mine, tflm;
@@ -362,10 +372,54 @@ static void test_classes(void)
     fix_release(&f);
 }
 
+/* Add and GlobalAveragePool: TFLM's run against qscope's classified by the targets' own
+ * Add and mean rules (no divergence; TFLM's rule reproduces every differing layer). */
+static void test_add_mean(void)
+{
+    Fix f;
+    if (!fix_init(&f, true))
+        return;
+    QModel *q0, *qt;
+    TapSet mine, tflm;
+    if (!capture(&f, QTGT_QSCOPE, &q0, &mine) || !capture(&f, QTGT_TFLM, &qt, &tflm))
+        return;
+    const Graph *g = &f.m->graph;
+    TapFile other = dump_of(g, &tflm);
+    TapReport r;
+    if (compare(q0, &mine, &other, &r)) {
+        printf("tflm's taps with add and mean:");
+        for (int i = 0; i < r.n; i++)
+            printf(" %s=%s", g->values[r.l[i].value].name, tap_class_names[r.l[i].cls]);
+        printf("\n");
+        CHECK(r.n == 6 && r.n_divergent == 0 && r.n_ties > 0);
+        CHECK(r.reproduced_by >> QTGT_TFLM & 1);
+        for (int i = 0; i < r.n; i++) /* a differing Add or mean: reproduced by its rule */
+            if (r.l[i].local_differ && r.l[i].head >= 0 &&
+                (g->nodes[r.l[i].head].op == OP_ADD || g->nodes[r.l[i].head].op == OP_GLOBALAVGPOOL))
+                CHECK(r.l[i].rules && (r.l[i].reproduced_by >> QTGT_TFLM & 1));
+        tapreport_release(&r);
+    }
+    /* the mean's output three steps off: a divergence there */
+    int k = dump_index(g, &other, "g");
+    ((int8_t *)other.t[k]->data)[3] += ((int8_t *)other.t[k]->data)[3] < 100 ? 3 : -3;
+    if (compare(q0, &mine, &other, &r)) {
+        CHECK(class_of(g, &r, "g") == TAPC_DIVERGENCE && r.l[r.first_divergence].value ==
+              graph_find_value(g, "g"));
+        tapreport_release(&r);
+    }
+    dump_free(&other);
+    tapset_release(&mine);
+    tapset_release(&tflm);
+    qmodel_free(q0);
+    qmodel_free(qt);
+    fix_release(&f);
+}
+
 int main(void)
 {
     test_tie_of();
     test_rules_match_executors();
     test_classes();
+    test_add_mean();
     return test_summary("taps");
 }

@@ -108,7 +108,7 @@ static QsStatus tapfile_load(const char *path, const Graph *g, TapFile *f, int64
     if (!*samples) {
         tapfile_release(f);
         return qs_fail(err, QS_ENOTFOUND, "'%s': no array names a value of the model (keys "
-                       "are value names or #INDEX; docs/formats.md, \"Taps\")", path);
+                       "are value names or #INDEX; docs/formats.md, \"Taps files\")", path);
     }
     return QS_OK;
 }

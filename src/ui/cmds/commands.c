@@ -526,7 +526,9 @@ const CmdDef cmd_table[] = {
                  "error is far above the rounding floor, activation ranges far wider than "
                  "the next clip, large clipped fractions, accumulated error jumps, FP16 "
                  "overflow; each with its evidence and a fix, measured on the validation "
-                 "split when it is a plan change; best measured fix first.",
+                 "split when it is a plan change; best measured fix first. With taps=FILE, "
+                 "a runtime's dump compared layer by layer (taps compare): a target "
+                 "mismatch when it differs only on ties another target's rule reproduces.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
     { .name = "taps", .usage = "taps save|compare FILE.npz [split=..] [n=N]",
