@@ -234,8 +234,10 @@ static void cmp_codes_elementwise(Cmp *c, const TapLayer *L, const Tensor *ft, C
     const Tensor *a = cmp_in_codes(c, hn, 0, &oa), *b = add ? cmp_in_codes(c, hn, 1, &ob) : NULL;
     int64_t n = tensor_numel(ft);
     /* mean: (planes, hw) sums; add: same element counts (no broadcast here) */
-    int64_t hw = mean && n ? (a ? tensor_numel(a) : 0) / n : 1;
-    if (a && (add ? b && tensor_numel(a) == n && tensor_numel(b) == n : hw * n == tensor_numel(a))) {
+    int64_t hw = mean && n && a ? tensor_numel(a) / n : 1;
+    bool fits = a && (add ? b && tensor_numel(a) == n && tensor_numel(b) == n
+                          : hw * n == tensor_numel(a));
+    if (fits) {
         const int8_t *xa = a->data, *xb = b ? b->data : NULL;
         for (int t = 0; t < QTGT_COUNT; t++) {
             TargetAdd pa;
