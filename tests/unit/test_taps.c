@@ -234,7 +234,8 @@ static void test_rules_match_executors(void)
         CHECK(pair_qscope_tflm > 0); /* TFLite's double rounding shows here: can fail */
     }
     /* a layer that is no int8 linear unit, and shapes that do not fit */
-    CHECK(qmodel_unit_rules(q0, -1, &zq->shape, &R, &err) == QS_ENOTFOUND);
+    QUnitRules none;
+    CHECK(qmodel_unit_rules(q0, -1, &zq->shape, &none, &err) == QS_ENOTFOUND);
     Shape bad = zq->shape;
     bad.dim[2] = 7;
     CHECK(qmodel_unit_accumulators(q0, conv2, yq->data, &yq->shape, &bad, acc, &err) ==
