@@ -162,7 +162,7 @@ static void taps_table(const Graph *g, const TapReport *rep, Result *r)
     }
 }
 
-/* Runs the comparison of the dump at path; *q and rep are the caller's to release. */
+/* Runs the comparison of the dump at path into rep (the caller releases it). */
 static QsStatus taps_compare_file(App *app, const CmdArgs *a, const char *path, Result *r,
                                   TapReport *rep, QsError *err)
 {
