@@ -226,6 +226,8 @@ static QsStatus diagnose_context(App *app, const CmdArgs *a, Result *r, SensCont
     *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = d, .n = n,
                         .task = session_task(s, d ? d : &s->splits[SPLIT_CALIB]),
                         .batch = s->opt.batch, .job = &app->job };
+    int cal = split_find(s->q.calib_split);
+    c->calib_d = cal >= 0 && decide_split_usable(s, cal, false) ? &s->splits[cal] : NULL;
     return QS_OK;
 }
 

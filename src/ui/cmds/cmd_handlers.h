@@ -56,6 +56,7 @@ QsStatus cmd_hist(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_sensitivity(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_fallback(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_convergence(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_fix.c */
 QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err);

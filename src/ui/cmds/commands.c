@@ -216,6 +216,18 @@ static const CmdOpt diagnose_opts[] = {
     { 0 },
 };
 
+static const CmdOpt convergence_opts[] = {
+    { "split", OPT_SPLIT, NULL, "the split to walk (default: the one calibrate used, else "
+                                "calib)" },
+    { "n", OPT_INT, NULL, "use only the first N samples (default: as many as calibrate used "
+                          "on that split, else all)" },
+    { "tol", OPT_TEXT, NULL, "a range still moves when an end moves by more than this "
+                             "fraction of its width in the last doubling (default 5%)" },
+    { "layer", OPT_LAYER, NULL, "show only this layer" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { 0 },
+};
+
 static const CmdOpt biascorr_opts[] = {
     { "split", OPT_SPLIT, NULL, "the split to measure on (default calib; eval: a warning)" },
     { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
@@ -503,6 +515,15 @@ const CmdDef cmd_table[] = {
                  "split when it is a plan change; best measured fix first.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
+    { .name = "convergence", .usage = "convergence [split=S] [n=N] [tol=5%] [layer=L]",
+      .summary = "Every layer's activation range (the plan's observer) after 1, 2, 4, ... N "
+                 "calibration samples (each point doubling: ceil(N/2^k)), which layers' "
+                 "ranges still move in the last doubling, which sample (its index in the "
+                 "split) sets each min and max and how far the next sample stays, and the "
+                 "suggestion: more samples, a percentile or MSE observer, a sample to look "
+                 "at.",
+      .example = "convergence", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+      .opts = convergence_opts, .wb = { .follow = "worst" }, .run = cmd_convergence },
     { .name = "biascorr", .usage = "biascorr [n=N] [split=calib] [batch=B] | biascorr off",
       .summary = "Empirical bias correction: add to each int8 conv/dense layer's bias the "
                  "per-channel mean of (float - quantized) pre-activation over the split, "
