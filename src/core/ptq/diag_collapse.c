@@ -123,35 +123,39 @@ static void collapse_grids(const Graph *g, QModel *q, CollapseWalk *cw)
     }
 }
 
-static void collapse_explode(const Graph *g, const LayerError *acc, CollapseStats *s)
+/* Units are judged at their tails (what the next unit reads), against the tail of the unit
+ * that feeds the head; the layer named is the head. */
+static void collapse_explode(const Graph *g, QModel *q, const LayerError *acc,
+                             CollapseStats *s)
 {
     int worst = -1;
-    double worst_fall = 0, worst_in = 0;
+    double worst_fall = 0, worst_in = 0, worst_out = 0;
     for (int k = 0; k < g->n_nodes && acc; k++) {
-        int i = g->order[k];
-        const Node *nd = &g->nodes[i];
-        if (!acc[i].valid || nd->in[0] < 0)
+        int i = g->order[k], head = qmodel_layer(q, i)->unit;
+        if (head < 0 || qmodel_unit_tail(q, head) != i || !acc[i].valid ||
+            g->nodes[head].in[0] < 0)
             continue;
-        int p = g->values[nd->in[0]].producer;
+        int p = g->values[g->nodes[head].in[0]].producer;
         double in_db = p >= 0 && acc[p].valid ? layer_error_sqnr_db(&acc[p]) : INFINITY;
         double out_db = layer_error_sqnr_db(&acc[i]);
         if (in_db >= EXPLODE_DB && out_db < EXPLODE_DB) {
-            s->explode_node = i;
+            s->explode_node = head;
             s->explode_in_db = in_db;
             s->explode_out_db = out_db;
             return;
         }
         double fall = isfinite(in_db) ? in_db - out_db : 0;
         if (fall > worst_fall) {
-            worst = i;
+            worst = head;
             worst_fall = fall;
             worst_in = in_db;
+            worst_out = out_db;
         }
     }
     if (worst >= 0) {
         s->explode_node = worst;
         s->explode_in_db = worst_in;
-        s->explode_out_db = layer_error_sqnr_db(&acc[worst]);
+        s->explode_out_db = worst_out;
     }
 }
 
@@ -230,7 +234,7 @@ QsStatus diag_collapse_run(const SensContext *c, QModel *q, const LayerError *ac
         out->n_classes = (int)C;
         out->samples = cw.samples;
         collapse_judge(&cw, out);
-        collapse_explode(g, acc, out);
+        collapse_explode(g, q, acc, out);
     }
     collapse_walk_free(&cw);
     return st;
@@ -256,7 +260,7 @@ bool diag_collapse_finding(const Graph *g, const CollapseStats *s, const char *p
     if (s->explode_node >= 0 && n > 0 && n < (int)sizeof f->evidence)
         n += snprintf(f->evidence + n, sizeof f->evidence - (size_t)n, "; the error first "
                       "explodes here (accumulated SQNR %.1f dB at its input, %.1f dB at its "
-                      "output)", s->explode_in_db, s->explode_out_db);
+                      "unit's output)", s->explode_in_db, s->explode_out_db);
     bool clipped = s->clipped_node >= 0 && s->clipped_share >= COLLAPSE_CLIPPED;
     if (clipped && n > 0 && n < (int)sizeof f->evidence)
         snprintf(f->evidence + n, sizeof f->evidence - (size_t)n, "; %.1f%% of %s's float "

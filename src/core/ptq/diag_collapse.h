@@ -37,9 +37,10 @@ typedef struct CollapseStats {
     int top_class_fp32, top_class;      /* the most frequent top-1 class (lowest on a tie) */
     double top_share_fp32, top_share;   /* its share of the samples */
     double entropy_fp32, entropy;       /* mean per-sample softmax entropy, nats */
-    int explode_node;      /* the first layer, in run order, whose accumulated SQNR falls
-                              below 10 dB from an input at or above it; else the layer with
-                              the largest fall; -1 without error figures */
+    int explode_node;      /* the first unit head, in run order, whose unit's accumulated
+                              SQNR falls below 10 dB from an input at or above it (+Inf for a
+                              graph input); else the one with the largest fall; -1 without
+                              error figures */
     double explode_in_db, explode_out_db;
     int clipped_node;      /* the quantized unit output clipped most on the split, -1 none */
     double clipped_share;  /* its share of float values beyond its int8 grid */
