@@ -47,6 +47,8 @@ hist dw1 weights
 sensitivity n=100
 quant wgran=tensor
 diagnose n=100
+convergence
+convergence layer=dw1 tol=1%
 quant wgran=channel
 biascorr n=100
 biascorr off

@@ -10,18 +10,20 @@
 #include "ops/op.h"
 #include "quant/convergence.h"
 
-/* The split and sample count by default: the calibration's, when there is one. */
+/* The split and sample count by default: the calibration's, when it came from a split
+ * (a variant's own calibration names none). */
 static QsStatus conv_split(const Session *s, const CmdArgs *a, int *split, int64_t *n,
                            QsError *err)
 {
-    const char *def = s->q.calibrated ? s->q.calib_split : split_name(SPLIT_CALIB);
+    bool from_split = s->q.calibrated && split_find(s->q.calib_split) >= 0;
+    const char *def = from_split ? s->q.calib_split : split_name(SPLIT_CALIB);
     const char *name = arg_str(a, "split", def);
     *split = split_find(name);
     if (*split < 0 || !decide_split_usable(s, *split, false))
         return qs_fail(err, QS_EINVAL, "convergence: split '%s' is empty or unknown (use "
                        "'data calib X')", name);
     long v;
-    bool calib_default = s->q.calibrated && strcmp(name, s->q.calib_split) == 0;
+    bool calib_default = from_split && strcmp(name, s->q.calib_split) == 0;
     if (arg_int_range(a, "n", calib_default ? (long)s->q.calib.samples : 0, 0, 1L << 40, &v,
                       err))
         return err->code;
