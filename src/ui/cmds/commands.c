@@ -511,11 +511,13 @@ const CmdDef cmd_table[] = {
                  "channels left few integer levels by a per-tensor scale, layers whose own "
                  "error is far above the rounding floor, activation ranges far wider than "
                  "the next clip, large clipped fractions, accumulated error jumps, FP16 "
-                 "overflow; each with its evidence and a fix, measured on the validation "
-                 "split when it is a plan change; best measured fix first.",
+                 "overflow, a classifier collapsing to one class (or its output entropy "
+                 "collapsing), calibration ranges still moving or set by one sample "
+                 "(convergence); each with its evidence and a fix, measured on the "
+                 "validation split when it is a plan change; best measured fix first.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
-    { .name = "convergence", .usage = "convergence [split=S] [n=N] [tol=5%] [layer=L]",
+    { .name = "convergence", .usage = "convergence [split=S] [n=N] [tol=5%] [layer=L] [batch=B]",
       .summary = "Every layer's activation range (the plan's observer) after 1, 2, 4, ... N "
                  "calibration samples (each point doubling: ceil(N/2^k)), which layers' "
                  "ranges still move in the last doubling, which sample (its index in the "
