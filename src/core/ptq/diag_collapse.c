@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eval/walk.h"
+#include "kern/fmath.h"
 #include "ops/op.h"
 #include "ptq/diag_calib.h"
 #include "ptq/diagnose.h"
@@ -52,7 +53,7 @@ static double row_entropy(const float *row, int C, bool probs)
         for (int j = 0; j < C; j++)
             if (isfinite(row[j]) && row[j] > 0) {
                 double p = row[j] / sum;
-                h -= p * log(p);
+                h -= p * fm_log(p);
             }
         return h;
     }
@@ -64,11 +65,11 @@ static double row_entropy(const float *row, int C, bool probs)
     double dot = 0; /* H = log Z - sum p (z - m), Z = sum e^(z - m) */
     for (int j = 0; j < C; j++)
         if (isfinite(row[j])) {
-            double e = exp(row[j] - m);
+            double e = fm_exp(row[j] - m);
             sum += e;
             dot += e * (row[j] - m);
         }
-    return log(sum) - dot / sum;
+    return fm_log(sum) - dot / sum;
 }
 
 static void count_rows(CollapseWalk *cw, int which, const Tensor *out, int64_t n)
@@ -175,7 +176,7 @@ static void collapse_judge(const CollapseWalk *cw, CollapseStats *s)
     s->one_class = s->top_share >= COLLAPSE_TOP_SHARE &&
                    s->top_share - s->top_share_fp32 >= COLLAPSE_TOP_GAIN;
     s->entropy_low = s->entropy < COLLAPSE_ENTROPY_RATIO * s->entropy_fp32 &&
-                     s->entropy_fp32 - s->entropy >= COLLAPSE_ENTROPY_FLOOR * log(cw->C);
+                     s->entropy_fp32 - s->entropy >= COLLAPSE_ENTROPY_FLOOR * fm_log(cw->C);
     s->collapsed = s->one_class || s->entropy_low;
     for (int i = 0; i < cw->g->n_nodes; i++) {
         double share = cw->seen[i] ? (double)cw->outside[i] / (double)cw->seen[i] : 0;
