@@ -79,17 +79,12 @@ static void moving_finding(const Convergence *cv, const bool *use,
                  "then calibrate n=%lld", (long long)(2 * cv->n));
 }
 
-/* The lead of sample s over every other sample at track t's ends, as a share of the
- * width (0 when s sets neither end alone). */
+/* The lead of sample s over every other sample at track t's outlier end, as a share of
+ * the width (0 when s sets no outlier end). */
 static double sample_lead(const RangeTrack *t, int64_t s, bool *is_max)
 {
-    double width = t->max - t->min, hi = 0, lo = 0;
-    if (t->max_sample == s && range_track_max_outlier(t, CONV_OUTLIER_GAP))
-        hi = (t->max - t->max_next) / width;
-    if (t->min_sample == s && range_track_min_outlier(t, CONV_OUTLIER_GAP))
-        lo = (t->min_next - t->min) / width;
-    *is_max = hi >= lo;
-    return fmax(hi, lo);
+    double lead = range_track_lead(t, CONV_OUTLIER_GAP, is_max);
+    return (*is_max ? t->max_sample : t->min_sample) == s ? lead : 0.0;
 }
 
 static void outlier_findings(const Convergence *cv, const bool *use,

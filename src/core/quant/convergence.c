@@ -224,6 +224,15 @@ bool range_track_min_outlier(const RangeTrack *t, double gap)
            t->min_next - t->min >= gap * width;
 }
 
+double range_track_lead(const RangeTrack *t, double gap, bool *is_max)
+{
+    double width = t->max - t->min;
+    double hi = range_track_max_outlier(t, gap) ? (t->max - t->max_next) / width : 0;
+    double lo = range_track_min_outlier(t, gap) ? (t->min_next - t->min) / width : 0;
+    *is_max = hi >= lo;
+    return fmax(hi, lo);
+}
+
 const char *range_track_advice(const RangeTrack *t, ObserverKind obs, int64_t n, double tol,
                                double gap, char *buf, size_t cap)
 {

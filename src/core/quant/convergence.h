@@ -66,6 +66,9 @@ void convergence_release(Convergence *c);
 bool range_track_moving(const RangeTrack *t, double tol);
 bool range_track_max_outlier(const RangeTrack *t, double gap);
 bool range_track_min_outlier(const RangeTrack *t, double gap);
+/* How far the outlier end (when one) leads every other sample's, over the width; 0 when
+ * neither end is an outlier. *is_max: the end is the max (the larger lead of the two). */
+double range_track_lead(const RangeTrack *t, double gap, bool *is_max);
 
 /* What a track suggests, for people, into buf: an outlier end names its sample and, under
  * a min-max observer (obs), the observers that would ignore it; a moving range asks for

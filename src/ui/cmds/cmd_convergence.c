@@ -31,21 +31,18 @@ static QsStatus conv_split(const Session *s, const CmdArgs *a, int *split, int64
     return QS_OK;
 }
 
-/* The track of the sample whose lead over every other sample at one end is largest. */
-static int conv_outlier(const Convergence *cv, const bool *shown)
+/* The track whose outlier end leads the other samples most; -1 when none. */
+static int conv_outlier(const Convergence *cv, const bool *shown, bool *is_max)
 {
     int best = -1;
     double lead = 0;
     for (int k = 0; k < cv->n_tracks; k++) {
-        const RangeTrack *t = &cv->t[k];
-        double w = t->max - t->min;
-        if (!shown[k] || !(w > 0))
-            continue;
-        double l = fmax(range_track_max_outlier(t, CONV_OUTLIER_GAP) ? (t->max - t->max_next) / w : 0,
-                        range_track_min_outlier(t, CONV_OUTLIER_GAP) ? (t->min_next - t->min) / w : 0);
+        bool m;
+        double l = shown[k] ? range_track_lead(&cv->t[k], CONV_OUTLIER_GAP, &m) : 0;
         if (l > lead) {
             lead = l;
             best = k;
+            *is_max = m;
         }
     }
     return best;
@@ -118,11 +115,9 @@ static void conv_summary(const Graph *g, const Convergence *cv, const bool *show
     result_int(r, "n_outliers", outliers);
     result_str(r, "worst", worst >= 0 ? g->nodes[cv->t[worst].node].name : "");
     result_float(r, "worst_moved", worst >= 0 ? cv->t[worst].moved : 0.0, RS_PCT);
-    int o = conv_outlier(cv, shown);
+    bool is_max = false;
+    int o = conv_outlier(cv, shown, &is_max);
     const RangeTrack *ot = o >= 0 ? &cv->t[o] : NULL;
-    bool is_max = ot && range_track_max_outlier(ot, CONV_OUTLIER_GAP) &&
-                  (!range_track_min_outlier(ot, CONV_OUTLIER_GAP) ||
-                   ot->max - ot->max_next >= ot->min_next - ot->min);
     result_int(r, "outlier_sample", !ot ? -1 : is_max ? ot->max_sample : ot->min_sample);
     result_str(r, "outlier_layer", ot ? g->nodes[ot->node].name : "");
     result_str(r, "outlier_end", !ot ? "" : is_max ? "max" : "min");
