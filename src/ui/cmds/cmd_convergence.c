@@ -142,9 +142,11 @@ QsStatus cmd_convergence(App *app, const CmdArgs *a, Result *r, QsError *err)
     double tol = CONV_MOVING_TOL;
     const char *tol_s = arg_str(a, "tol", NULL), *layer = arg_str(a, "layer", NULL);
     if (conv_split(s, a, &split, &n, err) ||
-        arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &batch, err) ||
-        (tol_s && parse_fraction("tol", tol_s, &tol, err)))
+        arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &batch, err))
         return err->code;
+    if (tol_s && (!parse_number_pct(tol_s, &tol) || !(tol >= 0 && tol < INFINITY)))
+        return qs_fail(err, QS_EINVAL, "tol=%s: give a fraction of the range's width, e.g. "
+                       "0.05 or 5%%", tol_s);
     int only = layer ? graph_find_node(g, layer) : -1;
     if (layer && only < 0)
         return qs_fail(err, QS_ENOTFOUND, "convergence: no layer '%s'", layer);
