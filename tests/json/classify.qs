@@ -52,6 +52,8 @@ taps compare ${dir}/qs_json_taps.npz
 diagnose n=100 taps=${dir}/qs_json_taps.npz
 ties n=8
 ties dw1 n=8
+convergence
+convergence layer=dw1 tol=1%
 quant wgran=channel
 biascorr n=100
 biascorr off

@@ -7,6 +7,7 @@
 
 #include "base/half.h"
 #include "ops/op.h"
+#include "ptq/diag_calib.h"
 #include "ptq/qerror.h"
 #include "ptq/wstats.h"
 #include "qexec/qexec_view.h"
@@ -16,6 +17,8 @@ const char *const diag_kind_names[DIAG_COUNT] = {
     [DIAG_WEIGHT_LEVELS] = "weight-levels", [DIAG_LOCAL_ERROR] = "local-error",
     [DIAG_WIDE_RANGE] = "wide-range",       [DIAG_CLIPPED] = "clipped",
     [DIAG_ERROR_JUMP] = "error-jump",       [DIAG_FP16_OVERFLOW] = "fp16-overflow",
+    [DIAG_COLLAPSE] = "collapse",           [DIAG_RANGE_MOVING] = "range-moving",
+    [DIAG_OUTLIER_SAMPLE] = "outlier-sample",
 };
 
 /* The plan change a finding's fix makes, when it is one (then it is measured). */
@@ -283,8 +286,41 @@ static void check_error_jumps(const Graph *g, const LayerError *acc, const Layer
     }
 }
 
+/* Findings made elsewhere (diag_*.h), all advice: appended. */
+static void add_found(Findings *fs, const Finding *found, int n)
+{
+    for (int i = 0; i < n; i++)
+        *add(fs, found[i].kind, found[i].node, found[i].severity, FIX_ADVICE) = found[i];
+}
+
+/* The collapse check, on the same split, with the accumulated errors. */
+static QsStatus check_collapse(const SensContext *c, QModel *q, const LayerError *acc,
+                               const Plan *pq, Findings *fs, CollapseStats *cs, QsError *err)
+{
+    Finding f;
+    if (diag_collapse_run(c, q, acc, cs, err))
+        return err->code;
+    if (diag_collapse_finding(&c->m->graph, cs, plan_label(pq), &f))
+        add_found(fs, &f, 1);
+    return QS_OK;
+}
+
+static QsStatus check_calibration(const SensContext *c, QModel *q, const Plan *pq,
+                                  Findings *fs, QsError *err)
+{
+    Finding *found;
+    int n;
+    if (diag_calib_run(&c->m->graph, q, pq, &c->qs->calib, c->calib_d, c->qs->calib_split,
+                       c->batch, c->job, &found, &n, err))
+        return err->code;
+    add_found(fs, found, n);
+    free(found);
+    return QS_OK;
+}
+
 /* The rules that need data: accumulated and local error over the split. */
-static QsStatus check_errors(const SensContext *c, QModel *q, Findings *fs, QsError *err)
+static QsStatus check_errors(const SensContext *c, QModel *q, const Plan *pq, Findings *fs,
+                             CollapseStats *cs, QsError *err)
 {
     const Graph *g = &c->m->graph;
     LayerError *acc = xcalloc((size_t)g->n_nodes, sizeof *acc);
@@ -296,6 +332,7 @@ static QsStatus check_errors(const SensContext *c, QModel *q, Findings *fs, QsEr
     if (!st) {
         check_local_error(g, q, loc, fs);
         check_error_jumps(g, acc, loc, fs);
+        st = check_collapse(c, q, acc, pq, fs, cs, err);
     }
     free(acc);
     free(loc);
@@ -388,7 +425,9 @@ QsStatus diagnose_run(const SensContext *c, const Plan *p, DiagReport *out, QsEr
         check_wide_ranges(g, q, &c->qs->calib, &fs);
         check_fp16(g, &c->qs->calib, &fs);
         if (c->d && dataset_len(c->d) > 0)
-            st = check_errors(c, q, &fs, err);
+            st = check_errors(c, q, pq, &fs, &out->collapse, err);
+        if (!st && c->calib_d)
+            st = check_calibration(c, q, pq, &fs, err);
     }
     /* q may be evicted from the cache by the scoring below: not used after this point */
     out->scored = c->d && c->d->y && dataset_len(c->d) > 0;

@@ -32,6 +32,8 @@ typedef struct SensContext {
     TaskKind task;
     int batch;
     const JobCtx *job;
+    const Dataset *calib_d; /* diagnose: the split the calibration was made from (the
+                               session's qs->calib_split), NULL when unknown or gone */
 } SensContext;
 
 /* The headline metric of plan p on the context's split, and the wall time per sample. */

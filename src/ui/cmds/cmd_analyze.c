@@ -226,7 +226,23 @@ static QsStatus diagnose_context(App *app, const CmdArgs *a, Result *r, SensCont
     *c = (SensContext){ .qs = &s->q, .m = qstate_model(&s->q, s->model), .d = d, .n = n,
                         .task = session_task(s, d ? d : &s->splits[SPLIT_CALIB]),
                         .batch = s->opt.batch, .job = &app->job };
+    int cal = split_find(s->q.calib_split);
+    c->calib_d = cal >= 0 && decide_split_usable(s, cal, false) ? &s->splits[cal] : NULL;
     return QS_OK;
+}
+
+/* The collapse check's figures (diag_collapse.h), when it ran. */
+static void diagnose_collapse_fields(const CollapseStats *s, Result *r)
+{
+    if (!s->checked)
+        return;
+    result_bool(r, "collapsed", s->collapsed);
+    result_int(r, "top_class", s->top_class);
+    result_float(r, "top_share", s->top_share, RS_PCT);
+    result_int(r, "top_class_fp32", s->top_class_fp32);
+    result_float(r, "top_share_fp32", s->top_share_fp32, RS_PCT);
+    result_float(r, "entropy", s->entropy, RS_FIXED4);
+    result_float(r, "entropy_fp32", s->entropy_fp32, RS_FIXED4);
 }
 
 QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
@@ -244,6 +260,7 @@ QsStatus cmd_diagnose(App *app, const CmdArgs *a, Result *r, QsError *err)
         result_float(r, "fp32", d.fp32_metric, style);
         result_float(r, "base", d.base_metric, style);
     }
+    diagnose_collapse_fields(&d.collapse, r);
     result_int(r, "n_findings", d.n);
     static const char *const cols[] = { "rank",   "layer",  "kind", "channels", "evidence",
                                         "fix",    "metric", "gain", NULL };

@@ -62,6 +62,7 @@ QsStatus cmd_ties(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* diagnose taps=FILE: the dump compared with the plan's run (taps_* fields, and
  * target_mismatch when it differs only on ties another target's rule reproduces) */
 QsStatus diagnose_taps(App *app, const CmdArgs *a, Result *r, QsError *err);
+QsStatus cmd_convergence(App *app, const CmdArgs *a, Result *r, QsError *err);
 /* cmd_fix.c */
 QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err);
 QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err);

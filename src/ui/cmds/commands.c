@@ -242,6 +242,18 @@ static const CmdOpt ties_opts[] = {
     { 0 },
 };
 
+static const CmdOpt convergence_opts[] = {
+    { "split", OPT_SPLIT, NULL, "the split to walk (default: the one calibrate used, else "
+                                "calib)" },
+    { "n", OPT_INT, NULL, "use only the first N samples (default: as many as calibrate used "
+                          "on that split, else all)" },
+    { "tol", OPT_TEXT, NULL, "a range still moves when an end moves by more than this "
+                             "fraction of its width in the last doubling (default 5%)" },
+    { "layer", OPT_LAYER, NULL, "show only this layer" },
+    { "batch", OPT_INT, NULL, "samples per forward pass (default: option batch)" },
+    { 0 },
+};
+
 static const CmdOpt biascorr_opts[] = {
     { "split", OPT_SPLIT, NULL, "the split to measure on (default calib; eval: a warning)" },
     { "n", OPT_INT, NULL, "use only the first N samples (default: all)" },
@@ -525,10 +537,13 @@ const CmdDef cmd_table[] = {
                  "channels left few integer levels by a per-tensor scale, layers whose own "
                  "error is far above the rounding floor, activation ranges far wider than "
                  "the next clip, large clipped fractions, accumulated error jumps, FP16 "
-                 "overflow; each with its evidence and a fix, measured on the validation "
-                 "split when it is a plan change; best measured fix first. With taps=FILE, "
-                 "a runtime's dump compared layer by layer (taps compare): a target "
-                 "mismatch when it differs only on ties another target's rule reproduces.",
+                 "overflow, a classifier collapsing to one class (or its output entropy "
+                 "collapsing), calibration ranges still moving or set by one sample "
+                 "(convergence); each with its evidence and a fix, measured on the "
+                 "validation split when it is a plan change; best measured fix first. With "
+                 "taps=FILE, a runtime's dump compared layer by layer (taps compare): a "
+                 "target mismatch when it differs only on ties another target's rule "
+                 "reproduces.",
       .example = "diagnose", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = diagnose_opts,
       .run = cmd_diagnose },
     { .name = "taps", .usage = "taps save|compare FILE.npz [split=..] [n=N]",
@@ -551,6 +566,15 @@ const CmdDef cmd_table[] = {
       .example = "ties; ties conv2 n=20", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = ties_opts, .args = ties_args,
       .run = cmd_ties },
+    { .name = "convergence", .usage = "convergence [split=S] [n=N] [tol=5%] [layer=L] [batch=B]",
+      .summary = "Every layer's activation range (the plan's observer) after 1, 2, 4, ... N "
+                 "calibration samples (each point doubling: ceil(N/2^k)), which layers' "
+                 "ranges still move in the last doubling, which sample (its index in the "
+                 "split) sets each min and max and how far the next sample stays, and the "
+                 "suggestion: more samples, a percentile or MSE observer, a sample to look "
+                 "at.",
+      .example = "convergence", .flags = CMD_NEEDS_MODEL | CMD_JOB,
+      .opts = convergence_opts, .wb = { .follow = "worst" }, .run = cmd_convergence },
     { .name = "biascorr", .usage = "biascorr [n=N] [split=calib] [batch=B] | biascorr off",
       .summary = "Empirical bias correction: add to each int8 conv/dense layer's bias the "
                  "per-channel mean of (float - quantized) pre-activation over the split, "
