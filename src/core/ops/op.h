@@ -101,6 +101,7 @@ typedef enum {
     OPQ_LAYOUT,     /* codes moved unchanged (Flatten, Reshape, Identity, Dropout) */
     OPQ_GATHER,     /* codes gathered through an index map (Resize, nearest) */
     OPQ_TABLE,      /* a unary op as a table of its float forward over the input's codes */
+    OPQ_SOFTMAX,    /* Softmax of codes along its axis, by the target's rule */
     OPQ_STEP_COUNT
 } OpQStep;
 

@@ -93,6 +93,7 @@ typedef enum {
     STEP_Q_GATHER,   /* Resize (nearest) */
     STEP_Q_MATMUL,   /* MatMul of two int8 activations */
     STEP_Q_TABLE,    /* a unary op as a 256-entry table of codes (Sigmoid, Tanh, ...) */
+    STEP_Q_SOFTMAX,  /* Softmax of int8 codes by the target's rule */
     STEP_COUNT
 } StepKind;
 
@@ -126,6 +127,8 @@ typedef struct Step {
     Requant rq;
     /* STEP_Q_TABLE: output code of each input code c at [c + 128] */
     int8_t *table;
+    /* STEP_Q_SOFTMAX: the target's rule and its exp table */
+    TargetSoftmax *softmax;
     /* int8 steps */
     QParams out_qp;
     QParams *in_qps;         /* [head's n_in] parameters of int8 inputs (ADD, CONCAT, pools) */

@@ -26,6 +26,7 @@
 #include "quant/wscale.h"
 #include "graph/linear_unit.h"
 #include "ops/op.h"
+#include "ops/softmax.h"
 #include "qexec/qexec_internal.h"
 #include "qexec/qkernels.h"
 
@@ -96,8 +97,11 @@ static ConvAttrs lower_attrs(const Node *n, int sp, const int64_t *kernel)
 static bool lower_prob_out(const Lower *L, int v)
 {
     int p = L->g->values[v].producer;
-    return L->T->fixed_prob_out && p >= 0 &&
-           (L->g->nodes[p].op == OP_SOFTMAX || L->g->nodes[p].op == OP_SIGMOID);
+    if (p < 0)
+        return false;
+    int op = L->g->nodes[p].op;
+    return (op == OP_SOFTMAX && (L->T->fixed_prob_out || L->T->fixed_softmax_out)) ||
+           (op == OP_SIGMOID && L->T->fixed_prob_out);
 }
 
 /* Sets v's QParams from its calibrated range (or the target's fixed ones). */
@@ -387,6 +391,16 @@ static bool lower_gather_fits(const Graph *g, const Node *n)
     return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24);
 }
 
+/* A Softmax feeding the graph's output stays float: no int8 step reads it, and the
+ * model's probabilities keep their float precision (a classifier's last layer). */
+static bool lower_softmax_fits(const Graph *g, const Node *n)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == n->out)
+            return false;
+    return true;
+}
+
 /* A MatMul of two activations (a unit head with constant weights never comes here) whose
  * int32 sums cannot overflow: |(q_a - z_a)(q_b - z_b)| <= 255^2, so K <= 33025. */
 static bool lower_matmul_fits(const Graph *g, const Node *n)
@@ -417,6 +431,7 @@ static const struct {
     [OPQ_LAYOUT] = { STEP_Q_COPY, NULL },
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
     [OPQ_TABLE] = { STEP_Q_TABLE, NULL },
+    [OPQ_SOFTMAX] = { STEP_Q_SOFTMAX, lower_softmax_fits },
 };
 
 StepKind qexec_q_kind(const Graph *g, const Node *n)
@@ -447,6 +462,11 @@ static QsStatus lower_table(Step *s, const Node *n, QsError *err)
     for (int c = 0; c < 256; c++)
         s->table[c] = (int8_t)quant_q(ys[c], &s->out_qp);
     return QS_OK;
+}
+
+bool qexec_node_integer(const Graph *g, const Node *n)
+{
+    return qexec_q_kind(g, n) != STEP_FLOAT;
 }
 
 static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
@@ -492,6 +512,15 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
                                err);
     if (s->kind == STEP_Q_TABLE)
         return lower_table(s, n, err);
+    if (s->kind == STEP_Q_SOFTMAX) {
+        int64_t outer, len, inner;
+        softmax_split(n, &g->values[n->out].shape, &outer, &len, &inner);
+        s->softmax = qexec_alloc(sizeof *s->softmax, n->name, err);
+        if (!s->softmax)
+            return err->code;
+        target_softmax_make(L->T, &s->in_qps[0], &s->out_qp, len, s->softmax);
+        return QS_OK;
+    }
     if (s->kind == STEP_Q_MATMUL) {
         s->lo = s->out_qp.qmin;
         s->hi = s->out_qp.qmax;
@@ -924,6 +953,7 @@ void qexec_lower_release(QModel *q)
         free(s->in_qps);
         free(s->hconst);
         free(s->table);
+        free(s->softmax);
     }
     if (q->hconst)
         for (int v = 0; v < q->n_values; v++)

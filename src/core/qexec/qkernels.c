@@ -1027,4 +1027,6 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
                         .scratch = step_float_scratch },
     [STEP_Q_TABLE] = { .name = "int8 table", .run = qk_step_table_run,
                        .scratch = step_float_scratch },
+    [STEP_Q_SOFTMAX] = { .name = "int8 softmax", .run = qk_step_softmax_run,
+                         .scratch = qk_step_softmax_scratch },
 };

@@ -99,25 +99,20 @@ static void op_simple(Tx *x, const TxNode *tn, int code)
     op_unary(x, tn, code, NULL, NULL, 0);
 }
 
-/* int8 SOFTMAX has fixed output parameters in TFLite's spec. */
-static bool op_fixed_out(Tx *x, const TxNode *tn, const char *tfl)
-{
-    if (!tn->q || (tn->s.out_qp.scale == 1.0f / 256.0f && tn->s.out_qp.zero_point == -128))
-        return true;
-    tx_fail(x, QS_EUNSUPPORTED, "%s '%s': TFLite's int8 %s writes scale 1/256, zero point "
-            "-128; the plan's output has scale %g, zero point %d", op_table[tn->n->op]->name,
-            tn->n->name, tfl, (double)tn->s.out_qp.scale, (int)tn->s.out_qp.zero_point);
-    return false;
-}
-
-/* An int8 table step (Sigmoid, Tanh) whose output parameters are not the ones TFLite's int8
- * kernel fixes (scale s, zero point z): written as the float op between DEQUANTIZE and
- * QUANTIZE, which computes what the table holds, quant(f(dq(code))). */
-static void op_fixed_or_float(Tx *x, const TxNode *tn, int code, float s, int32_t z)
+/* An int8 step (a Sigmoid or Tanh table, a Softmax) whose output parameters are not the
+ * ones TFLite's int8 kernel fixes (scale s, zero point z): written as the float op between
+ * DEQUANTIZE and QUANTIZE, which computes what qscope's rule does, quant(f(dq(code))). */
+static TxNode op_fixed_node(const TxNode *tn, float s, int32_t z)
 {
     TxNode f = *tn;
     if (tn->q && !(tn->s.out_qp.scale == s && tn->s.out_qp.zero_point == z))
         f.q = false;
+    return f;
+}
+
+static void op_fixed_or_float(Tx *x, const TxNode *tn, int code, float s, int32_t z)
+{
+    TxNode f = op_fixed_node(tn, s, z);
     op_simple(x, &f, code);
 }
 
@@ -149,11 +144,10 @@ static void op_softmax(Tx *x, const TxNode *tn)
                 "layout (TFLite's SOFTMAX runs along the last axis)", tn->n->name, a);
         return;
     }
-    if (!op_fixed_out(x, tn, "SOFTMAX"))
-        return;
     TflOpts o = opts(TFL_OPT_SOFTMAX);
     o.beta = 1.0f;
-    op_unary(x, tn, TFL_OP_SOFTMAX, &o, NULL, 0);
+    TxNode f = op_fixed_node(tn, 1.0f / 256.0f, -128);
+    op_unary(x, &f, TFL_OP_SOFTMAX, &o, NULL, 0);
 }
 
 /* ---- windows ---------------------------------------------------------------------------- */
