@@ -70,8 +70,7 @@ typedef enum {
     TSM_ORT,         /* ONNX Runtime QLinearSoftmax (MLAS, AVX-512 kernel): a float table
                         exp((bias - d) s_in) in double, sums in 16 lanes over 32-code blocks
                         then the rest in order, scale = (1 / sum) floor(1 / s_out); each code
-                        fma(t, scale, z_out) rounded to even, saturated in 16-code blocks and
-                        wrapped (int8 cast of 128) in the rest */
+                        fma(t, scale, z_out) rounded to even, saturated to int8 */
 } TargetSoftmaxRule;
 
 /* int8-dyn: how a linear unit's float input is quantized at run time (the runtime's hybrid

@@ -81,9 +81,10 @@ static float sm_sum_ort(const float *t, int64_t len)
     return total;
 }
 
-/* Each code: fma(t, scale, z_out) rounded to even; saturated to int8 in the kernel's blocks
- * of 16, an int8 cast in the rest (128, a probability within half a step of 1, becomes
- * -128 there). */
+/* Each code: fma(t, scale, z_out) rounded to even, saturated to int8. (The kernel's source
+ * casts the codes past its 16-code blocks to int8 without saturating, which would turn
+ * 128, a probability within half a step of 1, into -128; onnxruntime-node 1.31.1 gives 127
+ * there: measured by tests/onnx/softmax_ort.sh, which has such codes.) */
 static void sm_span_ort(const TargetSoftmax *p, const int8_t *x, int8_t *y, int64_t len,
                         int64_t step, int32_t mx, float *tmp)
 {
@@ -91,13 +92,9 @@ static void sm_span_ort(const TargetSoftmax *p, const int8_t *x, int8_t *y, int6
         tmp[j] = p->exp[mx - x[j * step]];
     float scale = (1.0f / sm_sum_ort(tmp, len)) * p->yscale;
     float zp = (float)p->out.zero_point;
-    int64_t blocks = len / 16 * 16;
     for (int64_t j = 0; j < len; j++) {
         int32_t v = (int32_t)nearbyintf(fmaf(tmp[j], scale, zp));
-        if (j < blocks)
-            y[j * step] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
-        else
-            y[j * step] = (int8_t)(uint8_t)(v > 255 ? 255 : v);
+        y[j * step] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
     }
 }
 
