@@ -102,6 +102,7 @@ typedef enum {
     OPQ_GATHER,     /* codes gathered through an index map (Resize, nearest) */
     OPQ_TABLE,      /* a unary op as a table of its float forward over the input's codes */
     OPQ_SOFTMAX,    /* Softmax of codes along its axis, by the target's rule */
+    OPQ_MUL,        /* the product of two int8 inputs (numpy broadcasting), requantized */
     OPQ_STEP_COUNT
 } OpQStep;
 

@@ -359,20 +359,10 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
 
 /* ---- int8-static single-node steps --------------------------------------------------- */
 
-static bool lower_same_sample_shape(const Shape *a, const Shape *b)
+/* Add and Mul of two activations (numpy broadcasting: a per-channel gate, a residual). */
+static bool lower_binary_fits(const Graph *g, const Node *n)
 {
-    if (a->ndim != b->ndim)
-        return false;
-    for (int i = 1; i < a->ndim; i++)
-        if (a->dim[i] != b->dim[i])
-            return false;
-    return true;
-}
-
-static bool lower_add_fits(const Graph *g, const Node *n)
-{
-    return !lower_is_const(g, n->in[1]) &&
-           lower_same_sample_shape(&g->values[n->in[0]].shape, &g->values[n->in[1]].shape);
+    return n->n_in == 2 && n->in[1] >= 0 && !lower_is_const(g, n->in[1]);
 }
 
 static bool lower_concat_fits(const Graph *g, const Node *n)
@@ -422,7 +412,7 @@ static const struct {
 } lower_q_rules[OPQ_STEP_COUNT] = {
     [OPQ_FLOAT] = { STEP_FLOAT, NULL },
     [OPQ_UNIT] = { STEP_Q_MATMUL, lower_matmul_fits },
-    [OPQ_ADD] = { STEP_Q_ADD, lower_add_fits },
+    [OPQ_ADD] = { STEP_Q_ADD, lower_binary_fits },
     [OPQ_CONCAT] = { STEP_Q_CONCAT, lower_concat_fits },
     [OPQ_MAXPOOL] = { STEP_Q_MAXPOOL, NULL },
     [OPQ_AVGPOOL] = { STEP_Q_AVGPOOL, NULL },
@@ -432,6 +422,7 @@ static const struct {
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
     [OPQ_TABLE] = { STEP_Q_TABLE, NULL },
     [OPQ_SOFTMAX] = { STEP_Q_SOFTMAX, lower_softmax_fits },
+    [OPQ_MUL] = { STEP_Q_MUL, lower_binary_fits },
 };
 
 StepKind qexec_q_kind(const Graph *g, const Node *n)
@@ -521,7 +512,7 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         target_softmax_make(L->T, &s->in_qps[0], &s->out_qp, len, s->softmax);
         return QS_OK;
     }
-    if (s->kind == STEP_Q_MATMUL) {
+    if (s->kind == STEP_Q_MATMUL || s->kind == STEP_Q_MUL) {
         s->lo = s->out_qp.qmin;
         s->hi = s->out_qp.qmax;
         return target_requant_linear(L->T, s->in_qps[0].scale, s->in_qps[1].scale,

@@ -26,7 +26,7 @@ const QTargetDef target_table[QTGT_COUNT] = {
     [QTGT_ORT] = { .name = "ort", .runtime = "ONNX Runtime (CPU, QDQ fused into QLinear "
                    "kernels)", .requant = QRQ_FP32, .add = TADD_ORT, .avgpool = TAVG_ORT,
                    .mean = TMEAN_ORT, .concat = TCAT_DQ_Q, .fixed_softmax_out = true,
-                   .softmax = TSM_ORT, .ort_graph = true },
+                   .softmax = TSM_ORT, .mul = TMUL_ORT, .ort_graph = true },
 };
 
 int target_find(const char *name)

@@ -59,6 +59,15 @@ typedef enum {
     TCLAMP_TFLITE,    /* CalculateActivationRangeQuantized: z + round_half_away(v / s) */
 } TargetClampRule;
 
+/* Mul of two int8 tensors: the int32 product p = (a - z_a)(b - z_b) onto the output grid. */
+typedef enum {
+    TMUL_REQUANT = 0, /* the row's linear requantization of p by s_a s_b / s_out
+                         (target_requant_linear): TFLite's MUL (gemmlowp), XNNPACK's
+                         qs8-vmul (fp32), qscope's one rounding */
+    TMUL_ORT,         /* ONNX Runtime QLinearMul (MLAS qlmul.cpp, SSE2): rint((float)p
+                         ((s_a s_b) / s_out) + (float)z_out) in float, saturated */
+} TargetMulRule;
+
 /* Softmax of int8 codes along one axis onto the output grid. */
 typedef enum {
     TSM_FLOAT = 0,   /* qscope: the float Softmax (ops/softmax.h softmax_span: double sums of
@@ -109,6 +118,7 @@ typedef struct QTargetDef {
      * Runtime's QDQ quantizer: operators/softmax.py) */
     bool fixed_softmax_out;
     TargetSoftmaxRule softmax;
+    TargetMulRule mul;
     /* ONNX Runtime: a linear unit runs as the runtime's graph optimizer leaves the QDQ
      * export's group (fused QLinear kernel, MatMulIntegerToFloat, or float Conv between
      * DequantizeLinear and QuantizeLinear; qexec_ort.c) */
