@@ -291,14 +291,17 @@ static void hardsigmoid_backward(const Node *n, const Tensor *const *in, const T
 
 const OpDef op_sub_def = {
     .name = "Sub", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .int8 = { .step = OPQ_SCALAR, .qp = OPQ_QP_OWN },
     .forward = sub_forward, .backward = sub_backward, .fuses_clamp = true
 };
 const OpDef op_div_def = {
     .name = "Div", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .int8 = { .step = OPQ_SCALAR, .qp = OPQ_QP_OWN },
     .forward = div_forward, .backward = div_backward
 };
 const OpDef op_pow_def = {
     .name = "Pow", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .int8 = { .step = OPQ_SCALAR, .qp = OPQ_QP_OWN },
     .forward = pow_forward, .backward = pow_backward
 };
 const OpDef op_mod_def = {
@@ -308,10 +311,12 @@ const OpDef op_mod_def = {
 };
 const OpDef op_sqrt_def = {
     .name = "Sqrt", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .forward = sqrt_forward, .backward = sqrt_backward
 };
 const OpDef op_erf_def = {
     .name = "Erf", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .forward = erf_forward, .backward = erf_backward
 };
 const OpDef op_hardsigmoid_def = {

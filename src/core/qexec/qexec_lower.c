@@ -359,6 +359,13 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
 
 /* ---- int8-static single-node steps --------------------------------------------------- */
 
+/* A second operand that is a constant scalar: the op is a unary function of its first. */
+static bool lower_scalar_fits(const Graph *g, const Node *n)
+{
+    return n->n_in == 2 && n->in[1] >= 0 && lower_is_const_f32(g, n->in[1]) &&
+           shape_numel(&g->values[n->in[1]].shape) == 1;
+}
+
 /* Add and Mul of two activations (numpy broadcasting: a per-channel gate, a residual). */
 static bool lower_binary_fits(const Graph *g, const Node *n)
 {
@@ -423,6 +430,7 @@ static const struct {
     [OPQ_TABLE] = { STEP_Q_TABLE, NULL },
     [OPQ_SOFTMAX] = { STEP_Q_SOFTMAX, lower_softmax_fits },
     [OPQ_MUL] = { STEP_Q_MUL, lower_binary_fits },
+    [OPQ_SCALAR] = { STEP_Q_TABLE, lower_scalar_fits },
 };
 
 StepKind qexec_q_kind(const Graph *g, const Node *n)
@@ -430,21 +438,24 @@ StepKind qexec_q_kind(const Graph *g, const Node *n)
     if (n->n_in < 1 || n->in[0] < 0 || lower_is_const(g, n->in[0]))
         return STEP_FLOAT;
     OpQStep k = op_table[n->op]->int8.step;
+    if ((k == OPQ_ADD || k == OPQ_MUL) && lower_scalar_fits(g, n))
+        k = OPQ_SCALAR;
     return !lower_q_rules[k].fits || lower_q_rules[k].fits(g, n) ? lower_q_rules[k].kind
                                                                    : STEP_FLOAT;
 }
 
-/* STEP_Q_TABLE: the op's own float forward on the dequantized value of every int8 code,
- * quantized onto the output grid, so the table holds exactly what the fake-quant run
- * computes for that code (quant_q(f(dq(c)))), with qscope's fmath on every machine. */
-static QsStatus lower_table(Step *s, const Node *n, QsError *err)
+/* STEP_Q_TABLE: the op's own float forward on the dequantized value of every int8 code
+ * (and the constant scalar of a binary op), quantized onto the output grid, so the table
+ * holds exactly what the fake-quant run computes for that code (quant_q(f(dq(c)))), with
+ * qscope's fmath on every machine. */
+static QsStatus lower_table(const Graph *g, Step *s, const Node *n, QsError *err)
 {
     float xs[256], ys[256];
     for (int c = 0; c < 256; c++)
         xs[c] = quant_dq(c - 128, &s->in_qps[0]);
     Tensor xt = tensor_view(DT_F32, shape_of(1, (int64_t)256), xs);
     Tensor yt = tensor_view(DT_F32, shape_of(1, (int64_t)256), ys);
-    const Tensor *in[1] = { &xt };
+    const Tensor *in[2] = { &xt, n->n_in == 2 ? g->values[n->in[1]].data : NULL };
     RunCtx rc = { 0 };
     op_table[n->op]->forward(n, in, &yt, &rc);
     s->table = qexec_alloc(256, n->name, err);
@@ -502,7 +513,7 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
                                err);
     if (s->kind == STEP_Q_TABLE)
-        return lower_table(s, n, err);
+        return lower_table(g, s, n, err);
     if (s->kind == STEP_Q_SOFTMAX) {
         int64_t outer, len, inner;
         softmax_split(n, &g->values[n->out].shape, &outer, &len, &inner);

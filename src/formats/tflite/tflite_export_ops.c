@@ -337,8 +337,15 @@ static int op_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
     return k;
 }
 
-static void op_binary(Tx *x, const TxNode *tn)
+static void op_binary(Tx *x, const TxNode *tn_in)
 {
+    /* an int8 step with a constant scalar operand is qscope's table of the float op:
+     * written as the float op between DEQUANTIZE and QUANTIZE, which computes it */
+    TxNode f = *tn_in;
+    for (int i = 0; i < 2; i++)
+        if (x->g->values[tn_in->n->in[i]].kind == VAL_CONST)
+            f.q = false;
+    const TxNode *tn = &f;
     static const struct { int op, code, opt; } map[] = {
         { OP_ADD, TFL_OP_ADD, TFL_OPT_ADD }, { OP_MUL, TFL_OP_MUL, TFL_OPT_MUL },
         { OP_SUB, TFL_OP_SUB, TFL_OPT_SUB }, { OP_DIV, TFL_OP_DIV, TFL_OPT_DIV },
