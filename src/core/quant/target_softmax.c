@@ -24,7 +24,7 @@ static void sm_table_tflite(float s_in, float *t)
  * len) - 5) / s_in, so that len values of the largest entry cannot overflow a float sum. */
 static void sm_table_ort(float s_in, int64_t len, float *t)
 {
-    double bias = log((double)(FLT_MAX / (float)len)) - 5.0;
+    double bias = fm_log((double)(FLT_MAX / (float)len)) - 5.0;
     bias = (bias > 0.0 ? bias : 0.0) / (double)s_in;
     for (int d = 0; d < 256; d++)
         t[d] = (float)fm_exp(((double)(255 - d) - 255.0 + bias) * (double)s_in);
