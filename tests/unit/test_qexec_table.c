@@ -1,5 +1,5 @@
 /* Unary ops as int8 lookup tables at int8-static (STEP_Q_TABLE: Sigmoid, Tanh, HardSigmoid,
- * HardSwish, Erf, Sqrt, and Add, Sub, Mul, Div, Pow of an activation and a constant scalar,
+ * HardSwish, Erf, Sqrt, Gelu, SiLU, and Add, Sub, Mul, Div, Pow of an activation and a constant scalar,
  * as the decomposed GELU and LayerNorm hold them): for every int8 input code c, the integer
  * run gives exactly
  * quant_q(f(dq(c))) with f the op's float forward (run by the float executor), the
@@ -104,6 +104,8 @@ int main(void)
     check_op(OP_HARDSIGMOID, "hardsigmoid", 0.0f, 1.0f, 100);
     check_op(OP_HARDSWISH, "hardswish", -0.5f, 5.0f, 100);
     check_op(OP_ERF, "erf", -1.0f, 1.0f, 60); /* 71 measured */
+    check_op(OP_GELU, "gelu", -0.2f, 5.0f, 100);
+    check_op(OP_SILU, "silu", -0.3f, 5.0f, 100);
     check_op_k(OP_SQRT, "sqrt", false, 0.0f, 0.0f, 9.0f, 0.0f, 3.0f, 100);
     /* the GELU chain x / sqrt 2, erf, + 1, * 0.5 and the LayerNorm chain ^2, + eps */
     check_op_k(OP_DIV, "div_k", true, 1.4142135f, -7.0f, 5.0f, -5.0f, 3.6f, 200);
