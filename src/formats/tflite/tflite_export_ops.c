@@ -27,7 +27,8 @@ static void op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const 
     int in[TFL_MAX_OP_IN] = { op_in(x, tn, 0) };
     if (x->st)
         return;
-    memcpy(in + 1, extra, (size_t)n_extra * sizeof *in);
+    if (n_extra)
+        memcpy(in + 1, extra, (size_t)n_extra * sizeof *in);
     int out = tx_out(x, tn->out, tn->q ? TX_Q : TX_F);
     tx_op(x, code, tn->q, in, 1 + n_extra, out, o);
 }
