@@ -6,6 +6,7 @@
 
 #include "graph/linear_unit.h"
 #include "ops/op.h"
+#include "qexec/qexec.h"
 
 /* How a node that heads no linear unit becomes TFLite ops. */
 typedef enum {
@@ -183,8 +184,7 @@ static DevType node_ctype(const Builder *b, int node)
 {
     PrecKind k = plan_node_prec(b->p, node);
     bool unit = b->units[node].head == node;
-    const OpDef *def = op_table[b->g->nodes[node].op];
-    if (precision_static_activations(k) && (unit || def->int8.step != OPQ_FLOAT))
+    if (precision_static_activations(k) && (unit || qexec_node_integer(b->g, &b->g->nodes[node])))
         return DEV_INT8;
     if (precision_is_integer(k) && unit)
         return DEV_HYBRID;

@@ -101,6 +101,11 @@ typedef enum {
     OPQ_LAYOUT,     /* codes moved unchanged (Flatten, Reshape, Identity, Dropout) */
     OPQ_GATHER,     /* codes gathered through an index map (Resize, nearest) */
     OPQ_TABLE,      /* a unary op as a table of its float forward over the input's codes */
+    OPQ_SOFTMAX,    /* Softmax of codes along its axis, by the target's rule */
+    OPQ_MUL,        /* the product of two int8 inputs (numpy broadcasting), requantized */
+    OPQ_SCALAR,     /* an elementwise op of an int8 input and a constant scalar: a table (as
+                       OPQ_TABLE); Add and Mul take this form too when their second
+                       operand is a constant scalar */
     OPQ_STEP_COUNT
 } OpQStep;
 

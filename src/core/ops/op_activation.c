@@ -373,6 +373,7 @@ const OpDef op_tanh_def = {
 };
 const OpDef op_gelu_def = {
     .name = "Gelu", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = gelu_forward,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .parse = gelu_parse,
     .backward = gelu_backward
 };
@@ -383,6 +384,7 @@ const OpDef op_hardswish_def = {
 };
 const OpDef op_silu_def = {
     .name = "SiLU", .min_in = 1, .max_in = 1, .infer = op_unary_infer, .forward = silu_forward,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .backward = silu_backward
 };
 const OpDef op_identity_def = {

@@ -22,6 +22,7 @@
 
 #include "kern/clamp.h"
 #include "kern/fmath.h"
+#include "ops/broadcast.h"
 #include "ops/op.h"
 
 typedef enum { AR_SUB, AR_DIV, AR_POW, AR_MOD_FLOOR, AR_MOD_TRUNC } ArithKind;
@@ -34,25 +35,6 @@ static QsStatus arith_infer(const Node *n, const Shape *const *in, Shape *out, Q
                            op_table[n->op]->name, n->name, k);
     return op_broadcast(n, in[0], in[1], out, err);
 }
-
-/* Runs the statement(s) given last for every output element i with the operands' offsets. */
-#define ARITH_WALK(o, sa, sb, ...)                                                       \
-    do {                                                                                  \
-        int64_t idx_[QS_MAX_DIMS] = { 0 }, ia = 0, ib = 0;                                \
-        int64_t total_ = shape_numel(o);                                                  \
-        for (int64_t i = 0; i < total_; i++) {                                            \
-            __VA_ARGS__;                                                                  \
-            for (int d_ = (o)->ndim - 1; d_ >= 0; d_--) {                                 \
-                ia += (sa)[d_];                                                           \
-                ib += (sb)[d_];                                                           \
-                if (++idx_[d_] < (o)->dim[d_])                                            \
-                    break;                                                                \
-                ia -= (sa)[d_] * (o)->dim[d_];                                            \
-                ib -= (sb)[d_] * (o)->dim[d_];                                            \
-                idx_[d_] = 0;                                                             \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
 
 static inline float arith_pow(float a, float b)
 {
@@ -83,17 +65,17 @@ static void arith_forward(ArithKind k, const Tensor *const *in, Tensor *out, con
     shape_broadcast_strides(&in[0]->shape, o, sa);
     shape_broadcast_strides(&in[1]->shape, o, sb);
     if (k == AR_SUB && rc->clamp)
-        ARITH_WALK(o, sa, sb, c[i] = clamp_value(a[ia] - b[ib], lo, hi));
+        BCAST_WALK(o, sa, sb, c[i] = clamp_value(a[ia] - b[ib], lo, hi));
     else if (k == AR_SUB)
-        ARITH_WALK(o, sa, sb, c[i] = a[ia] - b[ib]);
+        BCAST_WALK(o, sa, sb, c[i] = a[ia] - b[ib]);
     else if (k == AR_DIV)
-        ARITH_WALK(o, sa, sb, c[i] = a[ia] / b[ib]);
+        BCAST_WALK(o, sa, sb, c[i] = a[ia] / b[ib]);
     else if (k == AR_MOD_FLOOR)
-        ARITH_WALK(o, sa, sb, c[i] = op_mod_floor(a[ia], b[ib]));
+        BCAST_WALK(o, sa, sb, c[i] = op_mod_floor(a[ia], b[ib]));
     else if (k == AR_MOD_TRUNC)
-        ARITH_WALK(o, sa, sb, c[i] = fmodf(a[ia], b[ib]));
+        BCAST_WALK(o, sa, sb, c[i] = fmodf(a[ia], b[ib]));
     else
-        ARITH_WALK(o, sa, sb, c[i] = arith_pow(a[ia], b[ib]));
+        BCAST_WALK(o, sa, sb, c[i] = arith_pow(a[ia], b[ib]));
 }
 
 /* One double accumulator per element of each operand. */
@@ -124,21 +106,21 @@ static void arith_backward(ArithKind k, const Tensor *const *in, const Tensor *d
     shape_broadcast_strides(&in[0]->shape, o, sa);
     shape_broadcast_strides(&in[1]->shape, o, sb);
     if (k == AR_SUB) {
-        ARITH_WALK(o, sa, sb, (ga[ia] += dy[i], gb[ib] -= dy[i]));
+        BCAST_WALK(o, sa, sb, (ga[ia] += dy[i], gb[ib] -= dy[i]));
     } else if (k == AR_DIV) {
-        ARITH_WALK(o, sa, sb, {
+        BCAST_WALK(o, sa, sb, {
             double av = a[ia], bv = b[ib], g = dy[i];
             ga[ia] += g / bv;
             gb[ib] -= g * av / (bv * bv);
         });
     } else if (k == AR_MOD_FLOOR || k == AR_MOD_TRUNC) {
-        ARITH_WALK(o, sa, sb, {
+        BCAST_WALK(o, sa, sb, {
             double q = (double)a[ia] / (double)b[ib];
             ga[ia] += dy[i];
             gb[ib] -= dy[i] * (k == AR_MOD_FLOOR ? floor(q) : trunc(q));
         });
     } else {
-        ARITH_WALK(o, sa, sb, {
+        BCAST_WALK(o, sa, sb, {
             double av = a[ia], bv = b[ib], g = dy[i];
             ga[ia] += bv == 0.0 ? 0.0 : g * bv * fm_pow(av, bv - 1.0);
             if (av > 0.0)
@@ -309,14 +291,17 @@ static void hardsigmoid_backward(const Node *n, const Tensor *const *in, const T
 
 const OpDef op_sub_def = {
     .name = "Sub", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .int8 = { .step = OPQ_SCALAR, .qp = OPQ_QP_OWN },
     .forward = sub_forward, .backward = sub_backward, .fuses_clamp = true
 };
 const OpDef op_div_def = {
     .name = "Div", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .int8 = { .step = OPQ_SCALAR, .qp = OPQ_QP_OWN },
     .forward = div_forward, .backward = div_backward
 };
 const OpDef op_pow_def = {
     .name = "Pow", .min_in = 2, .max_in = 2, .infer = arith_infer, .scratch = arith_scratch,
+    .int8 = { .step = OPQ_SCALAR, .qp = OPQ_QP_OWN },
     .forward = pow_forward, .backward = pow_backward
 };
 const OpDef op_mod_def = {
@@ -326,10 +311,12 @@ const OpDef op_mod_def = {
 };
 const OpDef op_sqrt_def = {
     .name = "Sqrt", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .forward = sqrt_forward, .backward = sqrt_backward
 };
 const OpDef op_erf_def = {
     .name = "Erf", .min_in = 1, .max_in = 1, .infer = op_unary_infer,
+    .int8 = { .step = OPQ_TABLE, .qp = OPQ_QP_OWN },
     .forward = erf_forward, .backward = erf_backward
 };
 const OpDef op_hardsigmoid_def = {

@@ -319,5 +319,6 @@ const OpDef op_add_def = {
 };
 const OpDef op_mul_def = {
     .name = "Mul", .min_in = 2, .max_in = 2, .infer = binary_infer, .scratch = binary_scratch,
+    .int8 = { .step = OPQ_MUL, .qp = OPQ_QP_OWN },
     .forward = mul_forward, .backward = mul_backward, .fuses_clamp = true
 };

@@ -10,6 +10,7 @@
 
 #include "ops/op.h"
 #include "kern/fmath.h"
+#include "ops/softmax.h"
 
 static QsStatus softmax_parse(const Node *n, OpParams *prm, QsError *err)
 {
@@ -39,8 +40,7 @@ static QsStatus softmax_infer(const Node *n, const Shape *const *in, Shape *out,
     return QS_OK;
 }
 
-/* Splits the shape around the axis: (outer, len, inner). */
-static void softmax_split(const Node *n, const Shape *s, int64_t *outer, int64_t *len,
+void softmax_split(const Node *n, const Shape *s, int64_t *outer, int64_t *len,
                           int64_t *inner)
 {
     OpParams tmp;
@@ -65,30 +65,32 @@ static float softmax_max(const float *x, int64_t len, int64_t step)
     return m;
 }
 
+void softmax_span(const float *xs, float *ys, int64_t len, int64_t step, bool log_form)
+{
+    double m = softmax_max(xs, len, step), sum = 0.0;
+    for (int64_t j = 0; j < len; j++)
+        sum += fm_exp((double)xs[j * step] - m);
+    if (log_form) {
+        /* x - max - log(sum): never log(softmax), which underflows to -inf. */
+        double ls = fm_log(sum);
+        for (int64_t j = 0; j < len; j++)
+            ys[j * step] = (float)(((double)xs[j * step] - m) - ls);
+    } else {
+        for (int64_t j = 0; j < len; j++)
+            ys[j * step] = (float)(fm_exp((double)xs[j * step] - m) / sum);
+    }
+}
+
 static void softmax_common(const Node *n, const Tensor *const *in, Tensor *out, bool log_form)
 {
     const float *x = tensor_f32(in[0]); /* (..., len, ...) */
     float *y = tensor_f32(out);         /* same shape */
     int64_t outer, len, inner;
     softmax_split(n, &out->shape, &outer, &len, &inner);
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            const float *xs = x + o * len * inner + i;
-            float *ys = y + o * len * inner + i;
-            double m = softmax_max(xs, len, inner), sum = 0.0;
-            for (int64_t j = 0; j < len; j++)
-                sum += fm_exp((double)xs[j * inner] - m);
-            if (log_form) {
-                /* x - max - log(sum): never log(softmax), which underflows to -inf. */
-                double ls = fm_log(sum);
-                for (int64_t j = 0; j < len; j++)
-                    ys[j * inner] = (float)(((double)xs[j * inner] - m) - ls);
-            } else {
-                for (int64_t j = 0; j < len; j++)
-                    ys[j * inner] = (float)(fm_exp((double)xs[j * inner] - m) / sum);
-            }
-        }
-    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++)
+            softmax_span(x + o * len * inner + i, y + o * len * inner + i, len, inner,
+                         log_form);
 }
 
 static void softmax_forward(const Node *n, const Tensor *const *in, Tensor *out,
@@ -158,6 +160,7 @@ static void logsoftmax_backward(const Node *n, const Tensor *const *in, const Te
 
 const OpDef op_softmax_def = {
     .name = "Softmax", .min_in = 1, .max_in = 1, .infer = softmax_infer,
+    .int8 = { .step = OPQ_SOFTMAX, .qp = OPQ_QP_OWN },
     .parse = softmax_parse,
     .forward = softmax_forward, .backward = softmax_backward
 };

@@ -107,4 +107,8 @@ int qmodel_unit_tail(const QModel *q, int head);
  * int32 biases for int8 layers, float32 for parameters of float layers. */
 int64_t qmodel_deployed_bytes(const QModel *q);
 
+/* Whether int8-static runs node n, when it heads no linear unit, as an integer step (its
+ * op row's int8 lowering, when the node fits it) rather than a float fallback. */
+bool qexec_node_integer(const Graph *g, const Node *n);
+
 #endif

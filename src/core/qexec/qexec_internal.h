@@ -93,6 +93,8 @@ typedef enum {
     STEP_Q_GATHER,   /* Resize (nearest) */
     STEP_Q_MATMUL,   /* MatMul of two int8 activations */
     STEP_Q_TABLE,    /* a unary op as a 256-entry table of codes (Sigmoid, Tanh, ...) */
+    STEP_Q_SOFTMAX,  /* Softmax of int8 codes by the target's rule */
+    STEP_Q_MUL,      /* Mul of two int8 activations, numpy broadcasting */
     STEP_COUNT
 } StepKind;
 
@@ -122,10 +124,13 @@ typedef struct Step {
     ConvAttrs pa;            /* pools */
     /* STEP_Q_CLAMP (and STEP_Q_MATMUL's output clamp) */
     int32_t lo, hi;
-    /* STEP_Q_MATMUL: s_a s_b / s_out in the target's form (target_requant_linear) */
+    /* STEP_Q_MATMUL, STEP_Q_MUL: s_a s_b / s_out in the target's form
+     * (target_requant_linear) */
     Requant rq;
     /* STEP_Q_TABLE: output code of each input code c at [c + 128] */
     int8_t *table;
+    /* STEP_Q_SOFTMAX: the target's rule and its exp table */
+    TargetSoftmax *softmax;
     /* int8 steps */
     QParams out_qp;
     QParams *in_qps;         /* [head's n_in] parameters of int8 inputs (ADD, CONCAT, pools) */

@@ -26,6 +26,7 @@
 #include "quant/wscale.h"
 #include "graph/linear_unit.h"
 #include "ops/op.h"
+#include "ops/softmax.h"
 #include "qexec/qexec_internal.h"
 #include "qexec/qkernels.h"
 
@@ -96,8 +97,11 @@ static ConvAttrs lower_attrs(const Node *n, int sp, const int64_t *kernel)
 static bool lower_prob_out(const Lower *L, int v)
 {
     int p = L->g->values[v].producer;
-    return L->T->fixed_prob_out && p >= 0 &&
-           (L->g->nodes[p].op == OP_SOFTMAX || L->g->nodes[p].op == OP_SIGMOID);
+    if (p < 0)
+        return false;
+    int op = L->g->nodes[p].op;
+    return (op == OP_SOFTMAX && (L->T->fixed_prob_out || L->T->fixed_softmax_out)) ||
+           (op == OP_SIGMOID && L->T->fixed_prob_out);
 }
 
 /* Sets v's QParams from its calibrated range (or the target's fixed ones). */
@@ -355,20 +359,17 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
 
 /* ---- int8-static single-node steps --------------------------------------------------- */
 
-static bool lower_same_sample_shape(const Shape *a, const Shape *b)
+/* A second operand that is a constant scalar: the op is a unary function of its first. */
+static bool lower_scalar_fits(const Graph *g, const Node *n)
 {
-    if (a->ndim != b->ndim)
-        return false;
-    for (int i = 1; i < a->ndim; i++)
-        if (a->dim[i] != b->dim[i])
-            return false;
-    return true;
+    return n->n_in == 2 && n->in[1] >= 0 && lower_is_const_f32(g, n->in[1]) &&
+           shape_numel(&g->values[n->in[1]].shape) == 1;
 }
 
-static bool lower_add_fits(const Graph *g, const Node *n)
+/* Add and Mul of two activations (numpy broadcasting: a per-channel gate, a residual). */
+static bool lower_binary_fits(const Graph *g, const Node *n)
 {
-    return !lower_is_const(g, n->in[1]) &&
-           lower_same_sample_shape(&g->values[n->in[0]].shape, &g->values[n->in[1]].shape);
+    return n->n_in == 2 && n->in[1] >= 0 && !lower_is_const(g, n->in[1]);
 }
 
 static bool lower_concat_fits(const Graph *g, const Node *n)
@@ -385,6 +386,16 @@ static bool lower_gather_fits(const Graph *g, const Node *n)
 {
     const Shape *xs = &g->values[n->in[0]].shape;
     return shape_span(xs, 1, xs->ndim) <= ((int64_t)1 << 24);
+}
+
+/* A Softmax feeding the graph's output stays float: no int8 step reads it, and the
+ * model's probabilities keep their float precision (a classifier's last layer). */
+static bool lower_softmax_fits(const Graph *g, const Node *n)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == n->out)
+            return false;
+    return true;
 }
 
 /* A MatMul of two activations (a unit head with constant weights never comes here) whose
@@ -408,7 +419,7 @@ static const struct {
 } lower_q_rules[OPQ_STEP_COUNT] = {
     [OPQ_FLOAT] = { STEP_FLOAT, NULL },
     [OPQ_UNIT] = { STEP_Q_MATMUL, lower_matmul_fits },
-    [OPQ_ADD] = { STEP_Q_ADD, lower_add_fits },
+    [OPQ_ADD] = { STEP_Q_ADD, lower_binary_fits },
     [OPQ_CONCAT] = { STEP_Q_CONCAT, lower_concat_fits },
     [OPQ_MAXPOOL] = { STEP_Q_MAXPOOL, NULL },
     [OPQ_AVGPOOL] = { STEP_Q_AVGPOOL, NULL },
@@ -417,6 +428,9 @@ static const struct {
     [OPQ_LAYOUT] = { STEP_Q_COPY, NULL },
     [OPQ_GATHER] = { STEP_Q_GATHER, lower_gather_fits },
     [OPQ_TABLE] = { STEP_Q_TABLE, NULL },
+    [OPQ_SOFTMAX] = { STEP_Q_SOFTMAX, lower_softmax_fits },
+    [OPQ_MUL] = { STEP_Q_MUL, lower_binary_fits },
+    [OPQ_SCALAR] = { STEP_Q_TABLE, lower_scalar_fits },
 };
 
 StepKind qexec_q_kind(const Graph *g, const Node *n)
@@ -424,21 +438,24 @@ StepKind qexec_q_kind(const Graph *g, const Node *n)
     if (n->n_in < 1 || n->in[0] < 0 || lower_is_const(g, n->in[0]))
         return STEP_FLOAT;
     OpQStep k = op_table[n->op]->int8.step;
+    if ((k == OPQ_ADD || k == OPQ_MUL) && lower_scalar_fits(g, n))
+        k = OPQ_SCALAR;
     return !lower_q_rules[k].fits || lower_q_rules[k].fits(g, n) ? lower_q_rules[k].kind
                                                                    : STEP_FLOAT;
 }
 
-/* STEP_Q_TABLE: the op's own float forward on the dequantized value of every int8 code,
- * quantized onto the output grid, so the table holds exactly what the fake-quant run
- * computes for that code (quant_q(f(dq(c)))), with qscope's fmath on every machine. */
-static QsStatus lower_table(Step *s, const Node *n, QsError *err)
+/* STEP_Q_TABLE: the op's own float forward on the dequantized value of every int8 code
+ * (and the constant scalar of a binary op), quantized onto the output grid, so the table
+ * holds exactly what the fake-quant run computes for that code (quant_q(f(dq(c)))), with
+ * qscope's fmath on every machine. */
+static QsStatus lower_table(const Graph *g, Step *s, const Node *n, QsError *err)
 {
     float xs[256], ys[256];
     for (int c = 0; c < 256; c++)
         xs[c] = quant_dq(c - 128, &s->in_qps[0]);
     Tensor xt = tensor_view(DT_F32, shape_of(1, (int64_t)256), xs);
     Tensor yt = tensor_view(DT_F32, shape_of(1, (int64_t)256), ys);
-    const Tensor *in[1] = { &xt };
+    const Tensor *in[2] = { &xt, n->n_in == 2 ? g->values[n->in[1]].data : NULL };
     RunCtx rc = { 0 };
     op_table[n->op]->forward(n, in, &yt, &rc);
     s->table = qexec_alloc(256, n->name, err);
@@ -447,6 +464,11 @@ static QsStatus lower_table(Step *s, const Node *n, QsError *err)
     for (int c = 0; c < 256; c++)
         s->table[c] = (int8_t)quant_q(ys[c], &s->out_qp);
     return QS_OK;
+}
+
+bool qexec_node_integer(const Graph *g, const Node *n)
+{
+    return qexec_q_kind(g, n) != STEP_FLOAT;
 }
 
 static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
@@ -491,8 +513,17 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
                                err);
     if (s->kind == STEP_Q_TABLE)
-        return lower_table(s, n, err);
-    if (s->kind == STEP_Q_MATMUL) {
+        return lower_table(g, s, n, err);
+    if (s->kind == STEP_Q_SOFTMAX) {
+        int64_t outer, len, inner;
+        softmax_split(n, &g->values[n->out].shape, &outer, &len, &inner);
+        s->softmax = qexec_alloc(sizeof *s->softmax, n->name, err);
+        if (!s->softmax)
+            return err->code;
+        target_softmax_make(L->T, &s->in_qps[0], &s->out_qp, len, s->softmax);
+        return QS_OK;
+    }
+    if (s->kind == STEP_Q_MATMUL || s->kind == STEP_Q_MUL) {
         s->lo = s->out_qp.qmin;
         s->hi = s->out_qp.qmax;
         return target_requant_linear(L->T, s->in_qps[0].scale, s->in_qps[1].scale,
@@ -924,6 +955,7 @@ void qexec_lower_release(QModel *q)
         free(s->in_qps);
         free(s->hconst);
         free(s->table);
+        free(s->softmax);
     }
     if (q->hconst)
         for (int v = 0; v < q->n_values; v++)

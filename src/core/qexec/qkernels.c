@@ -635,6 +635,10 @@ static void step_q_add_run(const Step *s, StepIO *io)
 {
     int64_t n = tensor_numel(&io->out);
     const QParams *p = &s->out_qp;
+    if (tensor_numel(io->in[0]) != n || tensor_numel(io->in[1]) != n) {
+        qk_add_broadcast(s, io);
+        return;
+    }
     if (io->fake) {
         const float *a = tensor_f32(io->in[0]), *b = tensor_f32(io->in[1]);
         float *y = tensor_f32(&io->out);
@@ -1027,4 +1031,7 @@ const StepDef qkernels_step_table[STEP_COUNT] = {
                         .scratch = step_float_scratch },
     [STEP_Q_TABLE] = { .name = "int8 table", .run = qk_step_table_run,
                        .scratch = step_float_scratch },
+    [STEP_Q_SOFTMAX] = { .name = "int8 softmax", .run = qk_step_softmax_run,
+                         .scratch = qk_step_softmax_scratch },
+    [STEP_Q_MUL] = { .name = "int8 mul", .run = qk_step_mul_run, .scratch = step_none_scratch },
 };

@@ -121,6 +121,20 @@ void qk_step_matmul_run(const Step *s, StepIO *io);
  * the float op on dequantized inputs, fake-quantized. Scratch: the float op's. */
 void qk_step_table_run(const Step *s, StepIO *io);
 
+/* STEP_Q_SOFTMAX (qkernels_softmax.c): each span along the axis by the target's rule
+ * (s->softmax); behind io->fake, the float op on dequantized inputs, fake-quantized.
+ * Scratch: one span of floats. */
+void qk_step_softmax_run(const Step *s, StepIO *io);
+size_t qk_step_softmax_scratch(const Step *s, const StepIO *io);
+
+/* STEP_Q_MUL (qkernels_bcast.c): (a - z_a)(b - z_b) requantized by s->rq (the target's
+ * linear rule, or ONNX Runtime's float one), numpy broadcasting; behind io->fake, the float
+ * Mul of the dequantized inputs, fake-quantized. No scratch. */
+void qk_step_mul_run(const Step *s, StepIO *io);
+/* STEP_Q_ADD when the operands' shapes differ from the output's: target_add_apply (or the
+ * fake twin's float sum) at each output element's broadcast offsets. */
+void qk_add_broadcast(const Step *s, StepIO *io);
+
 /* Row r of the im2row matrix of one sample and group, r = oh OW + ow: (CG*KH*KW) taps from
  * x (CG, H, W); taps outside the input read the zero point zp, the quantized 0, so
  * padding adds nothing once the zero-point correction is applied. */

@@ -14,16 +14,19 @@ const QTargetDef target_table[QTGT_COUNT] = {
                        "XNNPACK delegate (phones, desktops, LiteRT.js)", .requant = QRQ_FP32,
                        .add = TADD_XNNPACK, .avgpool = TAVG_TFLITE, .mean = TMEAN_XNNPACK,
                        .concat = TCAT_REQUANT, .clamp = TCLAMP_XNNPACK, .tie_concat = true,
-                       .tie_avgpool = true, .fixed_prob_out = true, .dyn = TDYN_XNNPACK,
+                       .tie_avgpool = true, .fixed_prob_out = true,
+                       .fixed_softmax_out = true, .softmax = TSM_TFLITE, .dyn = TDYN_XNNPACK,
                        .dyn_dw = TDYN_TFLITE },
     [QTGT_TFLM] = { .name = "tflm", .runtime = "TensorFlow Lite Micro, the TFLite reference "
                     "kernels, esp-nn", .requant = QRQ_GEMMLOWP, .add = TADD_TFLITE,
                     .avgpool = TAVG_TFLITE, .mean = TMEAN_TFLITE, .concat = TCAT_REQUANT,
                     .clamp = TCLAMP_TFLITE, .tie_concat = true, .tie_avgpool = true,
-                    .fixed_prob_out = true, .dyn = TDYN_TFLITE, .dyn_dw = TDYN_TFLITE },
+                    .fixed_prob_out = true, .fixed_softmax_out = true, .softmax = TSM_TFLITE,
+                    .dyn = TDYN_TFLITE, .dyn_dw = TDYN_TFLITE },
     [QTGT_ORT] = { .name = "ort", .runtime = "ONNX Runtime (CPU, QDQ fused into QLinear "
                    "kernels)", .requant = QRQ_FP32, .add = TADD_ORT, .avgpool = TAVG_ORT,
-                   .mean = TMEAN_ORT, .concat = TCAT_DQ_Q, .ort_graph = true },
+                   .mean = TMEAN_ORT, .concat = TCAT_DQ_Q, .fixed_softmax_out = true,
+                   .softmax = TSM_ORT, .mul = TMUL_ORT, .ort_graph = true },
 };
 
 int target_find(const char *name)

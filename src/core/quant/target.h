@@ -59,6 +59,29 @@ typedef enum {
     TCLAMP_TFLITE,    /* CalculateActivationRangeQuantized: z + round_half_away(v / s) */
 } TargetClampRule;
 
+/* Mul of two int8 tensors: the int32 product p = (a - z_a)(b - z_b) onto the output grid. */
+typedef enum {
+    TMUL_REQUANT = 0, /* the row's linear requantization of p by s_a s_b / s_out
+                         (target_requant_linear): TFLite's MUL (gemmlowp), XNNPACK's
+                         qs8-vmul (fp32), qscope's one rounding */
+    TMUL_ORT,         /* ONNX Runtime QLinearMul (MLAS qlmul.cpp, SSE2): rint((float)p
+                         ((s_a s_b) / s_out) + (float)z_out) in float, saturated */
+} TargetMulRule;
+
+/* Softmax of int8 codes along one axis onto the output grid. */
+typedef enum {
+    TSM_FLOAT = 0,   /* qscope: the float Softmax (ops/softmax.h softmax_span: double sums of
+                        fmath exp) of the dequantized span, then quant_q */
+    TSM_TFLITE,      /* TFLite's builtin int8 SOFTMAX as LiteRT runs it on x86 and wasm
+                        (optimized_ops::Softmax): a float table expf((-s_in) d) of the
+                        distance d to the span's largest code, a float sum in order,
+                        inv = 1 / (sum s_out), round half away (t inv) + z_out, clamped */
+    TSM_ORT,         /* ONNX Runtime QLinearSoftmax (MLAS, AVX-512 kernel): a float table
+                        exp((bias - d) s_in) in double, sums in 16 lanes over 32-code blocks
+                        then the rest in order, scale = (1 / sum) floor(1 / s_out); each code
+                        fma(t, scale, z_out) rounded to even, saturated to int8 */
+} TargetSoftmaxRule;
+
 /* int8-dyn: how a linear unit's float input is quantized at run time (the runtime's hybrid
  * kernels), and how the int32 sum becomes float. */
 typedef enum {
@@ -91,6 +114,11 @@ typedef struct QTargetDef {
     /* int8 Softmax and Sigmoid outputs have the spec's fixed parameters, scale 1/256 and
      * zero point -128 (they run as float fallbacks here; their output quantizes so) */
     bool fixed_prob_out;
+    /* int8 Softmax outputs have scale 1/256 and zero point qmin (fixed_prob_out, or ONNX
+     * Runtime's QDQ quantizer: operators/softmax.py) */
+    bool fixed_softmax_out;
+    TargetSoftmaxRule softmax;
+    TargetMulRule mul;
     /* ONNX Runtime: a linear unit runs as the runtime's graph optimizer leaves the QDQ
      * export's group (fused QLinear kernel, MatMulIntegerToFloat, or float Conv between
      * DequantizeLinear and QuantizeLinear; qexec_ort.c) */
@@ -173,6 +201,23 @@ QsStatus target_add_make(const QTargetDef *t, const QParams *a, const QParams *b
                          const QParams *o, TargetAdd *p, const char *what, QsError *err);
 /* One element. */
 int32_t target_add_apply(const TargetAdd *p, int32_t a, int32_t b);
+
+/* ---- Softmax ------------------------------------------------------------------------ */
+
+typedef struct TargetSoftmax {
+    TargetSoftmaxRule rule;
+    QParams in, out;
+    float exp[256];            /* TSM_TFLITE, TSM_ORT: exp at distance d = max - code */
+    float yscale;              /* TSM_ORT: floor(1 / s_out) */
+} TargetSoftmax;
+
+/* The parameters of a Softmax over spans of len codes (in -> out) under t's rule. */
+void target_softmax_make(const QTargetDef *t, const QParams *in, const QParams *out,
+                         int64_t len, TargetSoftmax *p);
+/* One span of len int8 codes at stride `step` (TSM_TFLITE, TSM_ORT; TSM_FLOAT runs in the
+ * kernel, which has the float op); tmp: len floats. */
+void target_softmax_span(const TargetSoftmax *p, const int8_t *x, int8_t *y, int64_t len,
+                         int64_t step, float *tmp);
 
 /* ---- GlobalAveragePool / mean ------------------------------------------------------- */
 

@@ -27,7 +27,8 @@ static void op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const 
     int in[TFL_MAX_OP_IN] = { op_in(x, tn, 0) };
     if (x->st)
         return;
-    memcpy(in + 1, extra, (size_t)n_extra * sizeof *in);
+    if (n_extra)
+        memcpy(in + 1, extra, (size_t)n_extra * sizeof *in);
     int out = tx_out(x, tn->out, tn->q ? TX_Q : TX_F);
     tx_op(x, code, tn->q, in, 1 + n_extra, out, o);
 }
@@ -99,25 +100,20 @@ static void op_simple(Tx *x, const TxNode *tn, int code)
     op_unary(x, tn, code, NULL, NULL, 0);
 }
 
-/* int8 SOFTMAX has fixed output parameters in TFLite's spec. */
-static bool op_fixed_out(Tx *x, const TxNode *tn, const char *tfl)
-{
-    if (!tn->q || (tn->s.out_qp.scale == 1.0f / 256.0f && tn->s.out_qp.zero_point == -128))
-        return true;
-    tx_fail(x, QS_EUNSUPPORTED, "%s '%s': TFLite's int8 %s writes scale 1/256, zero point "
-            "-128; the plan's output has scale %g, zero point %d", op_table[tn->n->op]->name,
-            tn->n->name, tfl, (double)tn->s.out_qp.scale, (int)tn->s.out_qp.zero_point);
-    return false;
-}
-
-/* An int8 table step (Sigmoid, Tanh) whose output parameters are not the ones TFLite's int8
- * kernel fixes (scale s, zero point z): written as the float op between DEQUANTIZE and
- * QUANTIZE, which computes what the table holds, quant(f(dq(code))). */
-static void op_fixed_or_float(Tx *x, const TxNode *tn, int code, float s, int32_t z)
+/* An int8 step (a Sigmoid or Tanh table, a Softmax) whose output parameters are not the
+ * ones TFLite's int8 kernel fixes (scale s, zero point z): written as the float op between
+ * DEQUANTIZE and QUANTIZE, which computes what qscope's rule does, quant(f(dq(code))). */
+static TxNode op_fixed_node(const TxNode *tn, float s, int32_t z)
 {
     TxNode f = *tn;
     if (tn->q && !(tn->s.out_qp.scale == s && tn->s.out_qp.zero_point == z))
         f.q = false;
+    return f;
+}
+
+static void op_fixed_or_float(Tx *x, const TxNode *tn, int code, float s, int32_t z)
+{
+    TxNode f = op_fixed_node(tn, s, z);
     op_simple(x, &f, code);
 }
 
@@ -149,11 +145,10 @@ static void op_softmax(Tx *x, const TxNode *tn)
                 "layout (TFLite's SOFTMAX runs along the last axis)", tn->n->name, a);
         return;
     }
-    if (!op_fixed_out(x, tn, "SOFTMAX"))
-        return;
     TflOpts o = opts(TFL_OPT_SOFTMAX);
     o.beta = 1.0f;
-    op_unary(x, tn, TFL_OP_SOFTMAX, &o, NULL, 0);
+    TxNode f = op_fixed_node(tn, 1.0f / 256.0f, -128);
+    op_unary(x, &f, TFL_OP_SOFTMAX, &o, NULL, 0);
 }
 
 /* ---- windows ---------------------------------------------------------------------------- */
@@ -343,8 +338,15 @@ static int op_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
     return k;
 }
 
-static void op_binary(Tx *x, const TxNode *tn)
+static void op_binary(Tx *x, const TxNode *tn_in)
 {
+    /* an int8 step with a constant scalar operand is qscope's table of the float op:
+     * written as the float op between DEQUANTIZE and QUANTIZE, which computes it */
+    TxNode f = *tn_in;
+    for (int i = 0; i < 2; i++)
+        if (x->g->values[tn_in->n->in[i]].kind == VAL_CONST)
+            f.q = false;
+    const TxNode *tn = &f;
     static const struct { int op, code, opt; } map[] = {
         { OP_ADD, TFL_OP_ADD, TFL_OPT_ADD }, { OP_MUL, TFL_OP_MUL, TFL_OPT_MUL },
         { OP_SUB, TFL_OP_SUB, TFL_OPT_SUB }, { OP_DIV, TFL_OP_DIV, TFL_OPT_DIV },

@@ -1,0 +1,193 @@
+/* Softmax as an int8 step at int8-static (STEP_Q_SOFTMAX) on x (rows, L) -> Softmax -> p ->
+ * Relu -> y (the Relu keeps p's codes and makes p an inner value; a Softmax whose output
+ * is the graph's output stays float):
+ *   - qscope's rule is the float op on the dequantized span, quantized once: the integer run
+ *     equals the fake-quant run code for code;
+ *   - the runtimes' rules (xnnpack and tflm: TFLite's table kernel; ort: QLinearSoftmax)
+ *     use float exp tables and float sums, which move a value by a few float ulps: at most
+ *     one code from the fake-quant run, only next to a rounding boundary;
+ *   - hand-worked spans: equal codes give 1/L each; a dominant code (p within half a step
+ *     of 1) saturates to 127 on every rule, in ONNX Runtime's 16-code blocks and past them
+ *     (its source's scalar tail would wrap 128 to -128; onnxruntime-node 1.31.1 does not:
+ *     tests/onnx/softmax_ort.sh);
+ *   - the output parameters: 1/256 and qmin where the target fixes them (all but qscope). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op.h"
+#include "qexec/qexec.h"
+#include "qexec/qexec_view.h"
+#include "quant/calib.h"
+#include "quant/target.h"
+#include "run/run.h"
+#include "test_quant.h"
+#include "test_util.h"
+
+enum { ROWS = 48 };
+
+typedef struct Case {
+    Model *m;
+    Calibration cal;
+    Plan p;
+    QModel *q;
+    QParams px, pp;
+} Case;
+
+static bool case_build(Case *c, int64_t len, int target)
+{
+    QsError err = { 0 };
+    memset(c, 0, sizeof *c);
+    c->m = model_new();
+    Graph *g = &c->m->graph;
+    Shape xs = shape_of(1, len);
+    CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
+    const char *in1[1] = { "x" }, *in2[1] = { "p" };
+    CHECK_OK(graph_add_node(g, OP_SOFTMAX, "sm", in1, 1, "p", NULL, 0, &err), &err);
+    CHECK_OK(graph_add_node(g, OP_RELU, "relu", in2, 1, "y", NULL, 0, &err), &err);
+    CHECK_OK(graph_add_output(g, "y", &err), &err);
+    CHECK_OK(graph_finalize(g, &err), &err);
+    int vals[3] = { graph_find_value(g, "x"), graph_find_value(g, "p"),
+                    graph_find_value(g, "y") };
+    const float ranges[3][2] = { { -6.0f, 6.0f }, { 0.0f, 1.0f }, { 0.0f, 1.0f } };
+    tu_hand_calibration(g, &c->cal, vals, ranges, 3);
+    plan_init(&c->p, g->n_nodes);
+    c->p.mode = PREC_INT8_STATIC;
+    c->p.q.target = target;
+    if (!CHECK_OK(qmodel_build(c->m, &c->p, &c->cal, &c->q, &err), &err))
+        return false;
+    const QLayerInfo *li = qmodel_layer(c->q, 0);
+    CHECK(li->integer && !li->fallback);
+    CHECK(qmodel_value_qparams(c->q, vals[0], &c->px));
+    CHECK(qmodel_value_qparams(c->q, vals[1], &c->pp));
+    const QTargetDef *t = &target_table[target];
+    bool fixed = c->pp.scale == 1.0f / 256.0f && c->pp.zero_point == -128;
+    CHECK(fixed == (t->fixed_prob_out || t->fixed_softmax_out));
+    return true;
+}
+
+static void case_free(Case *c)
+{
+    qmodel_free(c->q);
+    plan_release(&c->p);
+    calib_release(&c->cal);
+    model_free(c->m);
+}
+
+/* The codes of p for input codes xc (rows x len), integer and fake-quant runs. */
+static bool case_run(Case *c, const int32_t *xc, int64_t len, int64_t rows, int32_t *got,
+                     int32_t *fake)
+{
+    QsError err = { 0 };
+    Tensor *x = tensor_new(DT_F32, shape_of(2, rows, len), &err);
+    for (int64_t i = 0; i < rows * len; i++)
+        tensor_f32(x)[i] = quant_dq(xc[i], &c->px);
+    Tensor *yi = tu_run(qmodel_executor(c->q), x), *yq = tu_run(qmodel_fake_executor(c->q), x);
+    bool ok = yi && yq;
+    for (int64_t i = 0; ok && i < rows * len; i++) {
+        got[i] = quant_q(tensor_f32(yi)[i], &c->pp);
+        fake[i] = quant_q(tensor_f32(yq)[i], &c->pp);
+    }
+    tensor_free(x);
+    tensor_free(yi);
+    tensor_free(yq);
+    return ok;
+}
+
+/* Seeded codes in [-64, 64] (spans of at most 6 in value: no code dominates). */
+static void random_rows(int32_t *xc, int64_t n, unsigned seed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        xc[i] = (int32_t)((seed >> 16) % 129) - 64;
+    }
+}
+
+static void check_random(int target, int64_t len)
+{
+    Case c;
+    if (!case_build(&c, len, target)) {
+        case_free(&c);
+        return;
+    }
+    int64_t n = ROWS * len;
+    int32_t *xc = xmalloc((size_t)n * sizeof *xc), *got = xmalloc((size_t)n * sizeof *got);
+    int32_t *fake = xmalloc((size_t)n * sizeof *fake);
+    random_rows(xc, n, (unsigned)(len * 7 + target));
+    if (case_run(&c, xc, len, ROWS, got, fake)) {
+        char l[64];
+        snprintf(l, sizeof l, "softmax %s L=%d, integer vs fake", target_table[target].name,
+                 (int)len);
+        if (target == QTGT_QSCOPE) {
+            expect_equal_i32(l, got, fake, (size_t)n);
+        } else {
+            int64_t moved = 0, far = 0;
+            for (int64_t i = 0; i < n; i++) {
+                moved += got[i] != fake[i];
+                far += abs(got[i] - fake[i]) > 1;
+            }
+            CHECK(far == 0);
+            fprintf(stderr, "%s: %lld of %lld codes one step from the fake-quant run\n", l,
+                    (long long)moved, (long long)n);
+        }
+        /* the spans are not trivially flat */
+        int32_t lo = got[0], hi = got[0];
+        for (int64_t i = 1; i < n; i++) {
+            lo = got[i] < lo ? got[i] : lo;
+            hi = got[i] > hi ? got[i] : hi;
+        }
+        CHECK(hi - lo >= 15); /* 19 measured at L = 100 */
+        if (hi - lo < 15)
+            fprintf(stderr, "%s: codes %d to %d\n", l, (int)lo, (int)hi);
+    }
+    free(xc);
+    free(got);
+    free(fake);
+    case_free(&c);
+}
+
+/* Hand-worked spans of L = 40 (two 16-code blocks, then 8 codes): equal codes, and one
+ * dominant code at j = 3 (in a block) and at j = 35 (past the blocks). */
+static void check_hand(int target)
+{
+    enum { L = 40 };
+    Case c;
+    if (!case_build(&c, L, target)) {
+        case_free(&c);
+        return;
+    }
+    int32_t xc[3 * L], got[3 * L], fake[3 * L];
+    for (int j = 0; j < L; j++) {
+        xc[j] = 5;
+        xc[L + j] = xc[2 * L + j] = -128;
+    }
+    xc[L + 3] = 127;
+    xc[2 * L + 35] = 127;
+    if (case_run(&c, xc, L, 3, got, fake)) {
+        bool fixed = c.pp.scale == 1.0f / 256.0f;
+        /* 1/40 on 1/256 steps: 6.4 -> 6; on qscope's calibrated 1/255: 6.375 -> 6 */
+        int32_t flat = -128 + 6;
+        bool ok = true;
+        for (int j = 0; j < L; j++)
+            ok = ok && got[j] == flat;
+        CHECK(ok);
+        /* exp(-12) 39 / (1 + exp(-12) 39) = 2.4e-4: the dominant code is within half a
+         * step of 1, the others 0 */
+        CHECK(got[L + 3] == 127 && got[L] == -128);
+        CHECK(got[2 * L + 35] == 127 && got[2 * L + 34] == -128);
+        if (target == QTGT_QSCOPE)
+            CHECK(!fixed && got[L + 3] == fake[L + 3]);
+    }
+    case_free(&c);
+}
+
+int main(void)
+{
+    for (int t = 0; t < QTGT_COUNT; t++) {
+        check_random(t, 17);  /* vit's spans: no block, all in order */
+        check_random(t, 40);  /* a 32-code block and a tail */
+        check_random(t, 100); /* several blocks */
+        check_hand(t);
+    }
+    return test_summary("qexec_softmax");
+}
