@@ -51,17 +51,48 @@ static bool ql_pointwise(const LinUnit *u)
            w->sh == 1 && w->sw == 1 && !w->pt && !w->pl && !w->pb && !w->pr;
 }
 
+/* A conv of one group with fewer than a panel's 32 output channels: the usual product
+ * (pixels as rows against the weights' panels) would leave most lanes empty, so it runs in
+ * the planes form on its im2col columns (qgemm_planes_pack_conv) when the row has it. */
+static bool ql_conv_planes(const LinUnit *u, const CDims *d, QgConvCols *g)
+{
+    if (u->kind != LIN_CONV || u->ca.group != 1 || ql_pointwise(u) || u->oc >= 32)
+        return false;
+    const Window *w = &u->ca.w;
+    *g = (QgConvCols){ .c = d->c, .h = d->h, .w = d->w, .oh = d->oh, .ow = d->ow,
+                       .kh = w->kh, .kw = w->kw, .sh = w->sh, .sw = w->sw, .dh = w->dh,
+                       .dw = w->dw, .pt = w->pt, .pl = w->pl,
+                       .zp = (int8_t)u->in_qp.zero_point };
+    return (w->sw == 1 || w->sw == 2) && w->dw == 1;
+}
+
+/* The conv planes form's weights (OC, qgemm_planes_conv_k), zero in the padding taps, at
+ * the head of the scratch. */
+static size_t ql_conv_weights_bytes(const LinUnit *u, const QgConvCols *g)
+{
+    return qk_align((size_t)(u->oc * qgemm_planes_conv_k(g)));
+}
+
+static void ql_conv_weights(const LinUnit *u, const QgConvCols *g, int8_t *w)
+{
+    const int64_t kw4 = qgemm_planes_conv_kw4(g), rows = u->oc * g->c * g->kh;
+    for (int64_t r = 0; r < rows; r++) {
+        memcpy(w + r * kw4, u->wq + r * g->kw, (size_t)g->kw);
+        memset(w + r * kw4 + g->kw, 0, (size_t)(kw4 - g->kw));
+    }
+}
+
 /* The planes form's cut: chunks of N OH OW columns whose packed bytes stay in cache. */
-static QlCut ql_cut_planes(const LinUnit *u, const Shape *y)
+static QlCut ql_cut_planes(const LinUnit *u, const Shape *y, int64_t k)
 {
     QlCut c;
     memset(&c, 0, sizeof c);
     c.planes = true;
     c.rows = shape_numel(y) / u->oc;
-    int64_t ch = QL_COL_BYTES / (u->k > 0 ? u->k : 1);
+    int64_t ch = QL_COL_BYTES / (k > 0 ? k : 1);
     ch -= ch % 32; /* whole panels */
     c.chunk = ch < 32 ? 32 : ch > QL_PLANE_COLS_MAX ? QL_PLANE_COLS_MAX : ch;
-    c.col_bytes = qk_align(qgemm_planes_bytes(u->k, c.chunk));
+    c.col_bytes = qk_align(qgemm_planes_bytes(k, c.chunk));
     c.part_bytes = c.col_bytes + qk_align(qgemm_planes_work_bytes(c.chunk));
     c.nchunks = (c.rows + c.chunk - 1) / c.chunk;
     c.units = c.nchunks;
@@ -117,9 +148,18 @@ size_t qk_lin_q_int_scratch(const Step *s, const StepIO *io)
 {
     QlCut c = ql_cut(s->lin, &io->in[0]->shape, &io->out.shape);
     size_t bytes = (size_t)ql_parts_sized(&c) * c.part_bytes;
-    if (ql_pointwise(s->lin)) { /* either form may run: the kernel row is chosen per run */
-        QlCut p = ql_cut_planes(s->lin, &io->out.shape);
-        size_t pbytes = (size_t)ql_parts_sized(&p) * p.part_bytes;
+    QgConvCols g;
+    bool conv_planes = false;
+    if (s->lin->kind == LIN_CONV) {
+        CDims d = qk_dims(&s->lin->ca, &io->in[0]->shape, &io->out.shape);
+        conv_planes = ql_conv_planes(s->lin, &d, &g);
+    }
+    if (ql_pointwise(s->lin) || conv_planes) {
+        /* either form may run: the kernel row is chosen per run */
+        int64_t k = conv_planes ? qgemm_planes_conv_k(&g) : s->lin->k;
+        QlCut p = ql_cut_planes(s->lin, &io->out.shape, k);
+        size_t pbytes = (size_t)ql_parts_sized(&p) * p.part_bytes +
+                        (conv_planes ? ql_conv_weights_bytes(s->lin, &g) : 0);
         bytes = pbytes > bytes ? pbytes : bytes;
     }
     return bytes;
@@ -129,6 +169,8 @@ typedef struct QlRun {
     const LinUnit *u;
     QlCut cut;
     CDims d;                /* conv, DW */
+    const QgConvCols *conv; /* planes form of a conv that is not pointwise; else NULL */
+    const int8_t *wconv;    /* its weights (ql_conv_weights) */
     const DwFlat *flat;     /* DW across planes; else NULL (a plane at a time) */
     int64_t dw_planes;      /* DW: planes per unit (a block of one sample) */
     const int8_t *x;
@@ -216,10 +258,14 @@ static void ql_unit_planes(const QlRun *R, int64_t un, char *buf)
     const CDims *d = &R->d;
     int64_t r0 = un * R->cut.chunk, r1 = r0 + R->cut.chunk;
     r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
-    qgemm_planes_pack(R->x, d->c * d->h * d->w, d->h * d->w, u->k, r0, r1 - r0, buf);
+    if (R->conv)
+        qgemm_planes_pack_conv(R->conv, R->x, r0, r1 - r0, buf);
+    else
+        qgemm_planes_pack(R->x, d->c * d->h * d->w, d->h * d->w, u->k, r0, r1 - r0, buf);
     QlEpi e = { .u = u, .y = R->y, .r0 = r0, .d = d, .level = simd_level() };
-    qgemm_planes_run(u->oc, u->k, u->wq, u->k, buf, r1 - r0, buf + R->cut.col_bytes,
-                     ql_epi_planes, &e);
+    const int64_t k = R->conv ? qgemm_planes_conv_k(R->conv) : u->k;
+    qgemm_planes_run(u->oc, k, R->conv ? R->wconv : u->wq, k, buf, r1 - r0,
+                     buf + R->cut.col_bytes, ql_epi_planes, &e);
 }
 
 static void ql_unit_gemm(const QlRun *R, int64_t un, char *buf)
@@ -316,12 +362,18 @@ void qk_lin_q_int(const Step *s, StepIO *io)
     R.cut = ql_cut(R.u, &io->in[0]->shape, &io->out.shape);
     if (R.u->kind != LIN_GEMM)
         R.d = qk_dims(&R.u->ca, &io->in[0]->shape, &io->out.shape);
-    if (ql_pointwise(R.u) && qgemm_planes_ok()) {
+    QgConvCols conv;
+    bool conv_planes = R.u->kind == LIN_CONV && ql_conv_planes(R.u, &R.d, &conv) &&
+                       qgemm_planes_conv_ok(&conv);
+    if ((ql_pointwise(R.u) && qgemm_planes_ok()) || conv_planes) {
         /* columns come in panels of 32: fewer than 3/4 of them used costs more than the
          * transposes save (a small plane at batch 1) */
-        QlCut p = ql_cut_planes(R.u, &io->out.shape);
-        if (p.rows * 4 >= (p.rows + 31) / 32 * 32 * 3)
+        QlCut p = ql_cut_planes(R.u, &io->out.shape,
+                                conv_planes ? qgemm_planes_conv_k(&conv) : R.u->k);
+        if (p.rows * 4 >= (p.rows + 31) / 32 * 32 * 3) {
             R.cut = p;
+            R.conv = conv_planes ? &conv : NULL;
+        }
     }
     DwFlat flat;
     if (R.u->kind == LIN_DW) { /* blocks of planes, as the scratch's int32 rows hold */
@@ -333,8 +385,16 @@ void qk_lin_q_int(const Step *s, StepIO *io)
     R.x = io->in[0]->data;
     R.y = io->out.data;
     R.scratch = io->scratch;
+    size_t head = 0;
+    if (R.conv) {
+        ql_conv_weights(R.u, R.conv, (int8_t *)R.scratch);
+        R.wconv = (const int8_t *)R.scratch;
+        head = ql_conv_weights_bytes(R.u, R.conv);
+        R.scratch += head;
+    }
     /* as many parts as threads, within what the scratch was sized for */
-    int64_t fit = R.cut.part_bytes ? (int64_t)(io->scratch_bytes / R.cut.part_bytes) : 1;
+    int64_t fit = R.cut.part_bytes ? (int64_t)((io->scratch_bytes - head) / R.cut.part_bytes)
+                                   : 1;
     int64_t parts = pool_threads();
     /* no more parts than the product's multiply-adds fill (pool_grain's measure) */
     int64_t macs = shape_numel(&io->out.shape) * (shape_numel(&R.u->wshape) / R.u->oc);
