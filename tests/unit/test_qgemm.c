@@ -4,7 +4,9 @@
  * itself is anchored on a hand-computed case. Buffers are allocated to the exact last byte
  * a kernel may touch, so ASan catches any read past a row's end. The planes form (a
  * pointwise conv's input planes packed as B) against the reference on the gathered
- * columns, for runs of every length across samples and K tails. */
+ * columns, for runs of every length across samples and K tails; the planes form of a conv
+ * (its im2col columns packed from the input planes) against the reference on the im2col
+ * matrix, for random maps, kernels, strides 1 and 2, dilations, pads and zero points. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +325,75 @@ static void test_planes(void)
     }
 }
 
+/* ---- the planes form of a conv (its im2col columns packed from the input planes) ----- */
+
+/* A random conv of nb samples, columns r0 .. r0 + ncols - 1: the product against
+ * qgemm_ref on the im2col matrix built tap by tap (zp in the padding, the padding taps of
+ * each kernel row reading whatever the pack reads, under zero weights). */
+static bool planes_conv_case(int t)
+{
+    QgConvCols g = { .c = (int64_t)(rng_next() % 4) + 1, .h = (int64_t)(rng_next() % 20) + 1,
+                     .w = (int64_t)(rng_next() % 30) + 1, .kh = (int64_t)(rng_next() % 5) + 1,
+                     .kw = (int64_t)(rng_next() % 7) + 1, .sh = (int64_t)(rng_next() % 3) + 1,
+                     .sw = (int64_t)(rng_next() % 2) + 1, .dh = (int64_t)(rng_next() % 2) + 1,
+                     .dw = 1, .pt = (int64_t)(rng_next() % 4), .pl = (int64_t)(rng_next() % 4),
+                     .zp = (int8_t)(t % 3 == 0 ? -128 : t % 3 == 1 ? 127 : (int)rng_next()) };
+    int64_t pb = (int64_t)(rng_next() % 4), pr = (int64_t)(rng_next() % 4);
+    g.oh = (g.h + g.pt + pb - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+    g.ow = (g.w + g.pl + pr - (g.kw - 1) - 1) / g.sw + 1;
+    if (g.oh < 1 || g.ow < 1 || !qgemm_planes_conv_ok(&g))
+        return true;
+    int64_t nb = (int64_t)(rng_next() % 3) + 1, ohw = g.oh * g.ow, cols = nb * ohw;
+    int64_t r0 = (int64_t)(rng_next() % (uint64_t)cols);
+    int64_t ncols = (int64_t)(rng_next() % (uint64_t)(cols - r0)) + 1;
+    int64_t M = (int64_t)(rng_next() % 31) + 1, kw4 = qgemm_planes_conv_kw4(&g);
+    int64_t K = qgemm_planes_conv_k(&g), chw = g.c * g.h * g.w;
+    int8_t *x = malloc((size_t)(nb * chw)), *A = malloc((size_t)(M * K));
+    int8_t *bt = malloc((size_t)(ncols * K));
+    int32_t *want = malloc((size_t)(M * ncols) * sizeof(int32_t));
+    int32_t *got = malloc((size_t)(M * ncols) * sizeof(int32_t));
+    void *packed = malloc(qgemm_planes_bytes(K, ncols));
+    void *work = malloc(qgemm_planes_work_bytes(ncols));
+    fill(x, (size_t)(nb * chw), t % 5 == 0 ? FILL_MIN : FILL_RANDOM, -128);
+    fill(A, (size_t)(M * K), t % 7 == 0 ? FILL_MAX : FILL_RANDOM, 127);
+    for (int64_t k = 0; k < M * K; k++)
+        if (k % kw4 >= g.kw)
+            A[k] = 0;
+    for (int64_t j = 0; j < ncols; j++) {
+        int64_t r = r0 + j, b = r / ohw, oh = r % ohw / g.ow, ow = r % g.ow;
+        for (int64_t k = 0; k < K; k++) {
+            int64_t c = k / (g.kh * kw4), i = k / kw4 % g.kh, q = k % kw4;
+            int64_t ih = oh * g.sh - g.pt + i * g.dh, iw = ow * g.sw - g.pl + q;
+            bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+            /* a padding tap (q >= kw) multiplies a zero weight: any byte gives the same */
+            bt[j * K + k] = q >= g.kw ? 0 : in ? x[b * chw + (c * g.h + ih) * g.w + iw] : g.zp;
+        }
+    }
+    qkernel_table[QK_REF].gemm(M, ncols, K, A, K, bt, K, want, ncols);
+    qgemm_planes_pack_conv(&g, x, r0, ncols, packed);
+    PlanesOut o = { got, ncols, 0 };
+    qgemm_planes_run(M, K, A, K, packed, ncols, work, planes_epi, &o);
+    bool ok = CHECK(o.rows_seen == M) &&
+              CHECK(memcmp(got, want, (size_t)(M * ncols) * sizeof(int32_t)) == 0);
+    if (!ok)
+        printf("  planes conv case %d: c %lld %lldx%lld k %lldx%lld s %lld,%lld\n", t,
+               (long long)g.c, (long long)g.h, (long long)g.w, (long long)g.kh,
+               (long long)g.kw, (long long)g.sh, (long long)g.sw);
+    free(x), free(A), free(bt), free(want), free(got), free(packed), free(work);
+    return ok;
+}
+
+static void test_planes_conv(void)
+{
+    if (!qgemm_planes_ok()) {
+        printf("  planes form of convs: not on this CPU (no AVX-512 VNNI row), skipped\n");
+        return;
+    }
+    for (int t = 0; t < 300; t++)
+        if (!planes_conv_case(t))
+            return;
+}
+
 int main(void)
 {
     test_table();
@@ -332,5 +403,6 @@ int main(void)
     test_strides();
     test_force();
     test_planes();
+    test_planes_conv();
     return test_summary("qgemm");
 }

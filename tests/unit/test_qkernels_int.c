@@ -8,7 +8,8 @@
  *   - the depthwise planes of every SIMD level against the scalar plane on kernels,
  *     strides, dilations and pads, inputs and zero points at -128 and 127; the blocks of
  *     planes across lanes (AVX-512, stride 1 and the same size) on maps 1x1..8x8 and
- *     14x14, odd channel counts, batch 1 and 3;
+ *     14x14, odd channel counts, batch 1 and 3; channels across lanes (AVX-512) on
+ *     random maps, kernels, strides, dilations, uneven pads and channel counts;
  *   - the kernel choice under a SIMD cap. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,8 +277,58 @@ static bool dw_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t s, int
     return ok;
 }
 
+/* np channels across lanes (qk_dw_chan on qk_dw_chan_layout) against the scalar plane,
+ * channel by channel. */
+static bool dw_chan_case(int t)
+{
+    int64_t k = rng_range(1, 5), pad = rng_range(0, 3), s = rng_range(1, 3);
+    int64_t dil = t % 7 ? 1 : 2, np = rng_range(1, 16);
+    ConvAttrs a;
+    memset(&a, 0, sizeof a);
+    a.sp = 2;
+    a.group = 1;
+    a.w = (Window){ .kh = k, .kw = t % 3 ? k : rng_range(1, 5), .sh = s, .sw = s, .dh = dil,
+                    .dw = dil, .pt = pad, .pl = rng_range(0, 3), .pb = rng_range(0, 3),
+                    .pr = pad };
+    CDims d = { .n = 1, .c = 1, .h = rng_range(1, 20), .w = rng_range(1, 20), .oc = 1,
+                .cg = 1, .ocg = 1 };
+    d.oh = (d.h + a.w.pt + a.w.pb - dil * (a.w.kh - 1) - 1) / s + 1;
+    d.ow = (d.w + a.w.pl + a.w.pr - dil * (a.w.kw - 1) - 1) / s + 1;
+    if (d.oh < 1 || d.ow < 1)
+        return true;
+    const int64_t hw = d.h * d.w, no = d.oh * d.ow, taps = a.w.kh * a.w.kw;
+    int32_t zp = t % 3 == 0 ? -128 : t % 3 == 1 ? 127 : (int32_t)rng_range(-128, 127);
+    int8_t *x = malloc((size_t)(np * hw)), *wk = malloc((size_t)(np * taps));
+    fill8(x, np * hw, t % 4);
+    fill8(wk, np * taps, t % 4 == 0 ? 0 : 3);
+    for (int64_t i = 0; i < np * taps; i++)
+        wk[i] = wk[i] == -128 ? -127 : wk[i];
+    int32_t *want = malloc((size_t)(np * no) * sizeof(int32_t));
+    int32_t *got = malloc((size_t)(no * 16) * sizeof(int32_t));
+    int8_t *pbuf = malloc(qk_dw_pad_bytes(&a, &d));
+    for (int64_t c = 0; c < np; c++)
+        qk_dw_plane(&a, &d, x + c * hw, wk + c * taps, zp, want + c * no, pbuf, SIMD_SCALAR);
+    int8_t *xt = malloc((size_t)(hw * 16)), *tb = malloc(qk_dw_chan_bytes(&a, &d));
+    qk_dw_chan_layout(&a, &d, x, np, (int8_t)zp, xt, tb);
+    qk_dw_chan(&a, &d, tb, wk, np, zp, got);
+    bool ok = true;
+    for (int64_t c = 0; c < np && ok; c++)
+        for (int64_t p = 0; p < no && ok; p++)
+            ok = CHECK(got[p * 16 + c] == want[c * no + p]);
+    if (!ok)
+        printf("  dw chan case %d: %lldx%lld k %lldx%lld s %lld np %lld\n", t, (long long)d.h,
+               (long long)d.w, (long long)a.w.kh, (long long)a.w.kw, (long long)s,
+               (long long)np);
+    free(x), free(wk), free(want), free(got), free(pbuf), free(xt), free(tb);
+    return ok;
+}
+
 static void test_dw(void)
 {
+    if (simd_level() >= SIMD_AVX512)
+        for (int t = 0; t < 300; t++)
+            if (!dw_chan_case(t))
+                return;
     static const int32_t zps[] = { -128, 127, 0, 5 };
     for (int t = 0; t < 300; t++) {
         int64_t k = rng_range(1, 7);

@@ -110,4 +110,31 @@ void qgemm_planes_pack(const int8_t *x, int64_t sstride, int64_t hw, int64_t K, 
 void qgemm_planes_run(int64_t M, int64_t K, const int8_t *A, int64_t lda, const void *packed,
                       int64_t ncols, void *work, QGemmEpi epi, void *ctx);
 
+/* The planes form for a conv of one group with a stride of 1 or 2 and no dilation across
+ * (qgemm_planes_conv_ok): X is its im2col matrix with each kernel row padded to kw4
+ * (a multiple of 4) taps, X[k][r] for k = (c kh + i) kw4 + j the input byte under tap
+ * (c, i, j) of output pixel r % (OH OW) of sample r / (OH OW), zp where that tap is in the
+ * padding (taps j >= kw read whatever lies there: their weights must be 0). Each group of
+ * four taps is four adjacent input bytes, so the pack moves quads of bytes straight from
+ * the input planes, a run of output pixels of one row at a time (no im2col copy, no byte
+ * transpose of the results); then qgemm_planes_run with K = qgemm_planes_conv_k and A the
+ * weights laid out the same way, zeros in the padding taps. */
+typedef struct QgConvCols {
+    int64_t c, h, w;        /* the input planes of one sample */
+    int64_t oh, ow;         /* output map */
+    int64_t kh, kw;
+    int64_t sh, sw;         /* sw is 1 or 2 */
+    int64_t dh, dw;         /* dilations */
+    int64_t pt, pl;         /* padding before */
+    int8_t zp;
+} QgConvCols;
+static inline int64_t qgemm_planes_conv_kw4(const QgConvCols *g) { return (g->kw + 3) / 4 * 4; }
+static inline int64_t qgemm_planes_conv_k(const QgConvCols *g)
+{
+    return g->c * g->kh * qgemm_planes_conv_kw4(g);
+}
+bool qgemm_planes_conv_ok(const QgConvCols *g);
+void qgemm_planes_pack_conv(const QgConvCols *g, const int8_t *x, int64_t r0, int64_t ncols,
+                            void *packed);
+
 #endif

@@ -64,6 +64,26 @@ void qk_dw_pad(const ConvAttrs *a, const CDims *d, const int8_t *xp, int8_t zp, 
     memset(pad + hp * wp, 0, QK_DW_SLACK);
 }
 
+size_t qk_dw_chan_bytes(const ConvAttrs *a, const CDims *d)
+{
+    return (size_t)(qk_dw_pad_h(a, d) * qk_dw_pad_w(a, d) * DWF_LANES);
+}
+
+void qk_dw_chan_layout(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t np,
+                       int8_t zp, int8_t *xt, int8_t *t)
+{
+    const int64_t hw = d->h * d->w, ph = qk_dw_pad_h(a, d), pw = qk_dw_pad_w(a, d);
+    const int64_t pt = a->w.pt, pl = a->w.pl;
+    /* the whole planes in one transpose (rows of a few bytes would go byte by byte) */
+    qk_transpose_i8(x, hw, np, hw, xt, DWF_LANES);
+    memset(t, zp, qk_dw_chan_bytes(a, d));
+    /* the rows and columns the taps reach */
+    const int64_t rows = d->h < ph - pt ? d->h : ph - pt, cols = d->w < pw - pl ? d->w : pw - pl;
+    for (int64_t ih = 0; ih < rows && cols > 0; ih++)
+        memcpy(t + ((ih + pt) * pw + pl) * DWF_LANES, xt + ih * d->w * DWF_LANES,
+               (size_t)(cols * DWF_LANES));
+}
+
 /* One channel's geometry as the float kernels describe it. */
 static ConvPlane qk_dw_geom(const ConvAttrs *a, const CDims *d)
 {
@@ -99,6 +119,16 @@ void qk_dw_block(const DwFlat *f, const int8_t *x, const int8_t *wk, int64_t np,
     qk_dw_flat_avx512(f, x, wk, np, zp, acc);
 #else
     (void)f, (void)x, (void)wk, (void)np, (void)zp, (void)acc;
+#endif
+}
+
+void qk_dw_chan(const ConvAttrs *a, const CDims *d, const int8_t *t, const int8_t *wk,
+                int64_t np, int32_t zp, int32_t *acc)
+{
+#if defined(__x86_64__)
+    qk_dw_chan_avx512(a, d, t, qk_dw_pad_w(a, d), wk, np, zp, acc);
+#else
+    (void)a, (void)d, (void)t, (void)wk, (void)np, (void)zp, (void)acc;
 #endif
 }
 

@@ -24,6 +24,22 @@ void qk_dw_padded_avx2(const ConvAttrs *a, const CDims *d, const int8_t *pad, co
 void qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_t before,
                          int64_t after, const int8_t *wk, int32_t zp, int32_t *acc);
 
+/* Channels across lanes, for maps too narrow to fill a row's vector (one channel
+ * multiplier, at most DWF_MAX_TAPS taps): t holds np <= 16 channels of one sample
+ * interleaved, t[(r pw + c) 16 + k] = channel k's padded plane at (r, c) (the rows and
+ * columns qk_dw_pad_h and qk_dw_pad_w count, zp in the padding); acc[(oh OW + ow) 16 + k]
+ * gets channel k's sum, the same integers as qk_dw_plane's (lanes k >= np: anything). */
+void qk_dw_chan_avx512(const ConvAttrs *a, const CDims *d, const int8_t *t, int64_t pw,
+                       const int8_t *wk, int64_t np, int32_t zp, int32_t *acc);
+/* t's bytes, and t made from np consecutive input planes x of one sample (xt: H W 16
+ * bytes of working memory). */
+size_t qk_dw_chan_bytes(const ConvAttrs *a, const CDims *d);
+void qk_dw_chan_layout(const ConvAttrs *a, const CDims *d, const int8_t *x, int64_t np,
+                       int8_t zp, int8_t *xt, int8_t *t);
+/* qk_dw_chan_avx512 on t (x86-64 only: callers check the level first). */
+void qk_dw_chan(const ConvAttrs *a, const CDims *d, const int8_t *t, const int8_t *wk,
+                int64_t np, int32_t zp, int32_t *acc);
+
 /* A block of np consecutive planes of one sample on the flat map f (contiguous: stride 1,
  * the same size; one channel multiplier): x the block's first input plane, wk its first
  * channel's taps, acc (np OH OW) the planes' sums, the same integers as qk_dw_plane. */

@@ -128,6 +128,53 @@ qk_dw_direct_avx512(const ConvAttrs *a, const CDims *d, const int8_t *xp, int64_
         qd_plane(a, d, xp, before, after, wk, zp, acc, a->w.kh, a->w.kw, 2);
 }
 
+/* Channels across lanes (qkernels_dw.h): each tap of an output pixel is one 16-byte load
+ * of the padded, channel-interleaved input, times each lane's own weight; the padding
+ * holds zp, so sum x w - zp sum w is the reference's sum of (x - zp) w over the taps
+ * inside (exact int32). kh, kw and the strides are constants in the common callers. */
+QD_INLINE void qd_chan(const ConvAttrs *a, const CDims *d, const int8_t *t, int64_t pw,
+                       const int8_t *wk, int64_t np, int32_t zp, int32_t *acc,
+                       const int64_t kh, const int64_t kw, const int64_t sh, const int64_t sw)
+{
+    const int64_t taps = kh * kw;
+    __m512i wv[DWF_MAX_TAPS];
+    int32_t sumw[DWF_LANES] = { 0 };
+    for (int64_t q = 0; q < taps; q++) {
+        int32_t buf[DWF_LANES];
+        for (int64_t k = 0; k < DWF_LANES; k++) {
+            buf[k] = k < np ? wk[k * taps + q] : 0;
+            sumw[k] += buf[k];
+        }
+        wv[q] = _mm512_loadu_si512(buf);
+    }
+    const __m512i base = _mm512_mullo_epi32(_mm512_loadu_si512(sumw), _mm512_set1_epi32(-zp));
+    const int64_t dh = a->w.dh, dw = a->w.dw;
+    for (int64_t oh = 0; oh < d->oh; oh++)
+        for (int64_t ow = 0; ow < d->ow; ow++) {
+            const int8_t *p = t + (oh * sh * pw + ow * sw) * DWF_LANES;
+            __m512i s = base;
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++) {
+                    __m512i x = _mm512_cvtepi8_epi32(_mm_loadu_si128(
+                        (const __m128i *)(p + (i * dh * pw + j * dw) * DWF_LANES)));
+                    s = _mm512_add_epi32(s, _mm512_mullo_epi32(x, wv[i * kw + j]));
+                }
+            _mm512_storeu_si512(acc + (oh * d->ow + ow) * DWF_LANES, s);
+        }
+}
+
+__attribute__((target(QD_TARGET))) void
+qk_dw_chan_avx512(const ConvAttrs *a, const CDims *d, const int8_t *t, int64_t pw,
+                  const int8_t *wk, int64_t np, int32_t zp, int32_t *acc)
+{
+    if (a->w.kh == 3 && a->w.kw == 3 && a->w.sh == 1 && a->w.sw == 1)
+        qd_chan(a, d, t, pw, wk, np, zp, acc, 3, 3, 1, 1);
+    else if (a->w.kh == 3 && a->w.kw == 3 && a->w.sh == 2 && a->w.sw == 2)
+        qd_chan(a, d, t, pw, wk, np, zp, acc, 3, 3, 2, 2);
+    else
+        qd_chan(a, d, t, pw, wk, np, zp, acc, a->w.kh, a->w.kw, a->w.sh, a->w.sw);
+}
+
 /* The flat map (kern/dwconv_flat.h, stride 1 and the same size): 16 outputs of a block of
  * planes per vector, a masked byte load per tap at the tap's shift (lanes outside the
  * input load nothing and subtract nothing: (x - zp) is 0 there, as the reference skips

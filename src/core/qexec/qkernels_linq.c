@@ -18,6 +18,7 @@
 #include "kern/pool.h"
 #include "qexec/qgemm.h"
 #include "qexec/qkernels.h"
+#include "qexec/qkernels_dw.h"
 
 enum {
     QL_PARTS_MAX = 16,          /* scratch slices at most */
@@ -28,6 +29,29 @@ enum {
     QL_TILE_ROWS_MAX = 96,
     QL_PLANE_COLS_MAX = 512,    /* planes form: columns per chunk at most */
 };
+
+/* A depthwise conv on a map at most 16 wide (a row fills at most one vector), on the
+ * AVX-512 level: 16 channels of one sample across lanes (qk_dw_chan) instead of a plane
+ * at a time. */
+static bool ql_dw_chan(const LinUnit *u, const CDims *d, SimdLevel level)
+{
+    return level >= SIMD_AVX512 && d->ocg == 1 && d->cg == 1 && d->ow <= 16 &&
+           u->ca.w.kh * u->ca.w.kw <= DWF_MAX_TAPS;
+}
+
+/* Its scratch: the padded channel-interleaved input, the int32 sums, the int8 results,
+ * the input interleaved before its rows move into the padding. */
+static size_t ql_dw_chan_t_bytes(const LinUnit *u, const CDims *d)
+{
+    return qk_align(qk_dw_chan_bytes(&u->ca, d));
+}
+
+static size_t ql_dw_chan_bytes(const LinUnit *u, const CDims *d)
+{
+    size_t ohw = (size_t)(d->oh * d->ow);
+    return ql_dw_chan_t_bytes(u, d) + qk_align(ohw * DWF_LANES * sizeof(int32_t)) +
+           qk_align(ohw * DWF_LANES) + qk_align((size_t)(d->h * d->w * DWF_LANES));
+}
 
 /* How one run is cut. */
 typedef struct QlCut {
@@ -51,17 +75,48 @@ static bool ql_pointwise(const LinUnit *u)
            w->sh == 1 && w->sw == 1 && !w->pt && !w->pl && !w->pb && !w->pr;
 }
 
+/* A conv of one group with fewer than a panel's 32 output channels: the usual product
+ * (pixels as rows against the weights' panels) would leave most lanes empty, so it runs in
+ * the planes form on its im2col columns (qgemm_planes_pack_conv) when the row has it. */
+static bool ql_conv_planes(const LinUnit *u, const CDims *d, QgConvCols *g)
+{
+    if (u->kind != LIN_CONV || u->ca.group != 1 || ql_pointwise(u) || u->oc >= 32)
+        return false;
+    const Window *w = &u->ca.w;
+    *g = (QgConvCols){ .c = d->c, .h = d->h, .w = d->w, .oh = d->oh, .ow = d->ow,
+                       .kh = w->kh, .kw = w->kw, .sh = w->sh, .sw = w->sw, .dh = w->dh,
+                       .dw = w->dw, .pt = w->pt, .pl = w->pl,
+                       .zp = (int8_t)u->in_qp.zero_point };
+    return (w->sw == 1 || w->sw == 2) && w->dw == 1;
+}
+
+/* The conv planes form's weights (OC, qgemm_planes_conv_k), zero in the padding taps, at
+ * the head of the scratch. */
+static size_t ql_conv_weights_bytes(const LinUnit *u, const QgConvCols *g)
+{
+    return qk_align((size_t)(u->oc * qgemm_planes_conv_k(g)));
+}
+
+static void ql_conv_weights(const LinUnit *u, const QgConvCols *g, int8_t *w)
+{
+    const int64_t kw4 = qgemm_planes_conv_kw4(g), rows = u->oc * g->c * g->kh;
+    for (int64_t r = 0; r < rows; r++) {
+        memcpy(w + r * kw4, u->wq + r * g->kw, (size_t)g->kw);
+        memset(w + r * kw4 + g->kw, 0, (size_t)(kw4 - g->kw));
+    }
+}
+
 /* The planes form's cut: chunks of N OH OW columns whose packed bytes stay in cache. */
-static QlCut ql_cut_planes(const LinUnit *u, const Shape *y)
+static QlCut ql_cut_planes(const LinUnit *u, const Shape *y, int64_t k)
 {
     QlCut c;
     memset(&c, 0, sizeof c);
     c.planes = true;
     c.rows = shape_numel(y) / u->oc;
-    int64_t ch = QL_COL_BYTES / (u->k > 0 ? u->k : 1);
+    int64_t ch = QL_COL_BYTES / (k > 0 ? k : 1);
     ch -= ch % 32; /* whole panels */
     c.chunk = ch < 32 ? 32 : ch > QL_PLANE_COLS_MAX ? QL_PLANE_COLS_MAX : ch;
-    c.col_bytes = qk_align(qgemm_planes_bytes(u->k, c.chunk));
+    c.col_bytes = qk_align(qgemm_planes_bytes(k, c.chunk));
     c.part_bytes = c.col_bytes + qk_align(qgemm_planes_work_bytes(c.chunk));
     c.nchunks = (c.rows + c.chunk - 1) / c.chunk;
     c.units = c.nchunks;
@@ -85,6 +140,8 @@ static QlCut ql_cut(const LinUnit *u, const Shape *x, const Shape *y)
             c.col_bytes = qk_align((size_t)(qk_dw_block_planes(&u->ca, &d) * d.oh * d.ow) *
                                    sizeof(int32_t));
             c.part_bytes = c.col_bytes + qk_align(qk_dw_pad_bytes(&u->ca, &d));
+            if (ql_dw_chan(u, &d, SIMD_AVX512) && ql_dw_chan_bytes(u, &d) > c.part_bytes)
+                c.part_bytes = ql_dw_chan_bytes(u, &d);
         } else {
             c.rows = d.n * d.oh * d.ow;
             int64_t ch = QL_COL_BYTES / (u->k > 0 ? u->k : 1);
@@ -117,9 +174,18 @@ size_t qk_lin_q_int_scratch(const Step *s, const StepIO *io)
 {
     QlCut c = ql_cut(s->lin, &io->in[0]->shape, &io->out.shape);
     size_t bytes = (size_t)ql_parts_sized(&c) * c.part_bytes;
-    if (ql_pointwise(s->lin)) { /* either form may run: the kernel row is chosen per run */
-        QlCut p = ql_cut_planes(s->lin, &io->out.shape);
-        size_t pbytes = (size_t)ql_parts_sized(&p) * p.part_bytes;
+    QgConvCols g;
+    bool conv_planes = false;
+    if (s->lin->kind == LIN_CONV) {
+        CDims d = qk_dims(&s->lin->ca, &io->in[0]->shape, &io->out.shape);
+        conv_planes = ql_conv_planes(s->lin, &d, &g);
+    }
+    if (ql_pointwise(s->lin) || conv_planes) {
+        /* either form may run: the kernel row is chosen per run */
+        int64_t k = conv_planes ? qgemm_planes_conv_k(&g) : s->lin->k;
+        QlCut p = ql_cut_planes(s->lin, &io->out.shape, k);
+        size_t pbytes = (size_t)ql_parts_sized(&p) * p.part_bytes +
+                        (conv_planes ? ql_conv_weights_bytes(s->lin, &g) : 0);
         bytes = pbytes > bytes ? pbytes : bytes;
     }
     return bytes;
@@ -129,7 +195,10 @@ typedef struct QlRun {
     const LinUnit *u;
     QlCut cut;
     CDims d;                /* conv, DW */
+    const QgConvCols *conv; /* planes form of a conv that is not pointwise; else NULL */
+    const int8_t *wconv;    /* its weights (ql_conv_weights) */
     const DwFlat *flat;     /* DW across planes; else NULL (a plane at a time) */
+    bool dw_chan;           /* DW with channels across lanes (ql_dw_chan) */
     int64_t dw_planes;      /* DW: planes per unit (a block of one sample) */
     const int8_t *x;
     int8_t *y;
@@ -216,10 +285,14 @@ static void ql_unit_planes(const QlRun *R, int64_t un, char *buf)
     const CDims *d = &R->d;
     int64_t r0 = un * R->cut.chunk, r1 = r0 + R->cut.chunk;
     r1 = r1 < R->cut.rows ? r1 : R->cut.rows;
-    qgemm_planes_pack(R->x, d->c * d->h * d->w, d->h * d->w, u->k, r0, r1 - r0, buf);
+    if (R->conv)
+        qgemm_planes_pack_conv(R->conv, R->x, r0, r1 - r0, buf);
+    else
+        qgemm_planes_pack(R->x, d->c * d->h * d->w, d->h * d->w, u->k, r0, r1 - r0, buf);
     QlEpi e = { .u = u, .y = R->y, .r0 = r0, .d = d, .level = simd_level() };
-    qgemm_planes_run(u->oc, u->k, u->wq, u->k, buf, r1 - r0, buf + R->cut.col_bytes,
-                     ql_epi_planes, &e);
+    const int64_t k = R->conv ? qgemm_planes_conv_k(R->conv) : u->k;
+    qgemm_planes_run(u->oc, k, R->conv ? R->wconv : u->wq, k, buf, r1 - r0,
+                     buf + R->cut.col_bytes, ql_epi_planes, &e);
 }
 
 static void ql_unit_gemm(const QlRun *R, int64_t un, char *buf)
@@ -270,6 +343,31 @@ static void ql_unit_dw(const QlRun *R, int64_t un, char *buf)
                       u->hi, R->y + (b * d->oc + o0) * ohw, simd_level());
 }
 
+/* Block un / N of sample un % N, 16 channels: laid out interleaved and padded with zp,
+ * summed across lanes, requantized as rows of channels (the integers of the plane by
+ * plane path) and stored into the planes by one byte transpose. */
+static void ql_unit_dw_chan(const QlRun *R, int64_t un, char *buf)
+{
+    const LinUnit *u = R->u;
+    const CDims *d = &R->d;
+    const int64_t b = un % d->n, o0 = un / d->n * DWF_LANES, ohw = d->oh * d->ow;
+    const int64_t np = d->oc - o0 < DWF_LANES ? d->oc - o0 : DWF_LANES;
+    int8_t *t = (int8_t *)buf;
+    int32_t *acc = (int32_t *)(buf + ql_dw_chan_t_bytes(u, d));
+    int8_t *q = (int8_t *)acc + qk_align((size_t)(ohw * DWF_LANES) * sizeof(int32_t));
+    qk_dw_chan_layout(&u->ca, d, R->x + (b * d->c + o0) * d->h * d->w, np,
+                      (int8_t)u->in_qp.zero_point, q + qk_align((size_t)(ohw * DWF_LANES)), t);
+    qk_dw_chan(&u->ca, d, t, u->wq + o0 * u->ca.w.kh * u->ca.w.kw, np, u->in_qp.zero_point,
+               acc);
+    int64_t corr[DWF_LANES];
+    for (int64_t k = 0; k < np; k++)
+        corr[k] = u->bq[o0 + k];
+    QkRqVec rv = qk_rqvec_at(u->rv, o0);
+    qk_requant_block(acc, DWF_LANES, ohw, np, corr, u->rq + o0, &rv, u->out_qp.zero_point,
+                     u->lo, u->hi, q, DWF_LANES, SIMD_AVX512);
+    qk_transpose_i8(q, DWF_LANES, ohw, np, R->y + (b * d->oc + o0) * ohw, ohw);
+}
+
 /* Block un / N of sample un % N (block-major, as the float path) across planes: as many
  * planes as the map's block (R->dw_planes). */
 static void ql_unit_dw_flat(const QlRun *R, int64_t un, char *buf)
@@ -302,6 +400,8 @@ static void ql_part(void *ctx, int64_t begin, int64_t end)
                 ql_unit_conv(R, un, buf);
             else if (R->flat)
                 ql_unit_dw_flat(R, un, buf);
+            else if (R->dw_chan)
+                ql_unit_dw_chan(R, un, buf);
             else
                 ql_unit_dw(R, un, buf);
         }
@@ -316,25 +416,47 @@ void qk_lin_q_int(const Step *s, StepIO *io)
     R.cut = ql_cut(R.u, &io->in[0]->shape, &io->out.shape);
     if (R.u->kind != LIN_GEMM)
         R.d = qk_dims(&R.u->ca, &io->in[0]->shape, &io->out.shape);
-    if (ql_pointwise(R.u) && qgemm_planes_ok()) {
+    QgConvCols conv;
+    bool conv_planes = R.u->kind == LIN_CONV && ql_conv_planes(R.u, &R.d, &conv) &&
+                       qgemm_planes_conv_ok(&conv);
+    if ((ql_pointwise(R.u) && qgemm_planes_ok()) || conv_planes) {
         /* columns come in panels of 32: fewer than 3/4 of them used costs more than the
          * transposes save (a small plane at batch 1) */
-        QlCut p = ql_cut_planes(R.u, &io->out.shape);
-        if (p.rows * 4 >= (p.rows + 31) / 32 * 32 * 3)
+        QlCut p = ql_cut_planes(R.u, &io->out.shape,
+                                conv_planes ? qgemm_planes_conv_k(&conv) : R.u->k);
+        if (p.rows * 4 >= (p.rows + 31) / 32 * 32 * 3) {
             R.cut = p;
+            R.conv = conv_planes ? &conv : NULL;
+        }
     }
     DwFlat flat;
     if (R.u->kind == LIN_DW) { /* blocks of planes, as the scratch's int32 rows hold */
-        if (qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat))
+        /* narrow maps: channels across lanes beat the flat map too (measured: MobileNetV2
+         * at 64x64, 8x8 maps and smaller); up to 16 columns, where a row fills at most one
+         * vector, they beat a plane at a time but not the flat map (14x14) */
+        bool chan = ql_dw_chan(R.u, &R.d, simd_level());
+        R.dw_chan = chan && R.d.ow < 12;
+        if (!R.dw_chan && qk_dw_flat_map(&R.u->ca, &R.d, simd_level(), &flat))
             R.flat = &flat;
-        R.dw_planes = R.flat ? flat.planes : qk_dw_block_planes(&R.u->ca, &R.d);
+        R.dw_chan = R.dw_chan || (chan && !R.flat);
+        R.dw_planes = R.flat      ? flat.planes
+                      : R.dw_chan ? DWF_LANES
+                                  : qk_dw_block_planes(&R.u->ca, &R.d);
         R.cut.units = (R.d.oc + R.dw_planes - 1) / R.dw_planes * R.d.n;
     }
     R.x = io->in[0]->data;
     R.y = io->out.data;
     R.scratch = io->scratch;
+    size_t head = 0;
+    if (R.conv) {
+        ql_conv_weights(R.u, R.conv, (int8_t *)R.scratch);
+        R.wconv = (const int8_t *)R.scratch;
+        head = ql_conv_weights_bytes(R.u, R.conv);
+        R.scratch += head;
+    }
     /* as many parts as threads, within what the scratch was sized for */
-    int64_t fit = R.cut.part_bytes ? (int64_t)(io->scratch_bytes / R.cut.part_bytes) : 1;
+    int64_t fit = R.cut.part_bytes ? (int64_t)((io->scratch_bytes - head) / R.cut.part_bytes)
+                                   : 1;
     int64_t parts = pool_threads();
     /* no more parts than the product's multiply-adds fill (pool_grain's measure) */
     int64_t macs = shape_numel(&io->out.shape) * (shape_numel(&R.u->wshape) / R.u->oc);
