@@ -2,7 +2,9 @@
  * calibration and evaluation walk a data file larger than memory. A formats reader opens
  * it (arrays/datafile.h: datafile_open) and a split takes ownership of it
  * (dataset_adopt_source); the split converts the rows it reads to float32 and applies its
- * preprocessing batch by batch (data/dataset.h). */
+ * preprocessing batch by batch (data/dataset.h). A source and the split's stream keep one
+ * scratch buffer each, so one walk reads a split at a time (walks are sequential: a job
+ * runs one command). */
 #ifndef QS_SOURCE_H
 #define QS_SOURCE_H
 
