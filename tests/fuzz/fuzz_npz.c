@@ -1,6 +1,7 @@
 /* .npz through its path (a memfd): the zip central directory, local headers, stored and
  * deflated members, and each member's .npy parse. Lists the members, then loads the first
- * few and one name that is absent (the not-found message lists the members). */
+ * few and one name that is absent (the not-found message lists the members), and locates
+ * each of those through npz_member_layout (the in-place path of a large stored member). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,8 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int n = 0;
     if (npz_list(path, &names, &n, &err) == QS_OK) {
         for (int i = 0; i < n; i++) {
-            if (i < MAX_MEMBERS_LOADED)
+            if (i < MAX_MEMBERS_LOADED) {
                 tensor_free(npz_load_member(path, names[i], &err));
+                NpzMemberLayout lay;
+                (void)npz_member_layout(path, data, size, names[i], &lay, &err);
+            }
             free(names[i]);
         }
         free(names);

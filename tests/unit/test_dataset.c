@@ -276,21 +276,25 @@ static void test_multi_input(void)
     }
     CHECK_OK(dataset_check(&d, &err), &err);
 
-    Tensor views[DATA_MAX_INPUTS];
-    const Tensor *ptrs[DATA_MAX_INPUTS];
-    dataset_batch(&d, 3, 2, views, ptrs);
-    CHECK(ptrs[0] == &views[0] && ptrs[1] == &views[1]);
+    DataBatch r;
+    CHECK_OK(data_batch_init(&r, &d, 2, true, &err), &err);
+    CHECK(r.x[0] == NULL && r.x[1] == NULL); /* in memory: viewed, no buffers */
+    CHECK_OK(data_batch_range(&r, &d, 3, 2, &err), &err);
+    Tensor *views = r.views;
+    CHECK(r.ptrs[0] == &views[0] && r.ptrs[1] == &views[1]);
     CHECK(views[0].shape.dim[0] == 2 && views[0].shape.dim[1] == 2 && views[0].shape.dim[2] == 3);
     CHECK(tensor_f32(&views[0])[0] == 300.0f && tensor_f32(&views[1])[4] == 4000.0f);
+    CHECK(tensor_f32(&views[0]) == tensor_f32(d.x[0]) + 3 * 6);
+    data_batch_release(&r);
 
     DataBatch b;
-    CHECK_OK(data_batch_init(&b, &d, 3, &err), &err);
+    CHECK_OK(data_batch_init(&b, &d, 3, false, &err), &err);
     static const int64_t idx[3] = { 4, 0, 2 };
-    data_batch_gather(&b, &d, idx, 3);
+    CHECK_OK(data_batch_gather(&b, &d, idx, 3, &err), &err);
     CHECK(b.n_x == 2 && b.ptrs[1] == b.x[1] && b.x[0]->shape.dim[0] == 3);
     CHECK(tensor_f32(b.x[0])[0] == 400.0f && tensor_f32(b.x[0])[6 + 5] == 5.0f &&
           tensor_f32(b.x[1])[2 * 4 + 3] == 2003.0f);
-    data_batch_gather(&b, &d, idx + 1, 1);
+    CHECK_OK(data_batch_gather(&b, &d, idx + 1, 1, &err), &err);
     CHECK(b.x[1]->shape.dim[0] == 1 && tensor_f32(b.x[1])[0] == 0.0f);
     data_batch_release(&b);
     CHECK(b.n_x == 0 && b.x[0] == NULL);

@@ -3,9 +3,8 @@
  * bias correction, training and fold transforms do) changes the model but never the file;
  * saving the changed model over its own file while it is mapped works and reloads the new
  * values; a tensor at a misaligned offset is copied into the arena with its exact bytes;
- * model_pack keeps mapped views where they are; a clone copies them. A float32 .npy of
- * NPY_MAP_MIN bytes or more is mapped as a split (datafile_load_mapped): samples read in
- * place, skip moves the view without writing, release unmaps; a smaller one is read. */
+ * model_pack keeps mapped views where they are; a clone copies them. (Data files read in
+ * place: test_stream_data.c.) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,72 +164,8 @@ static void test_misaligned_copied(void)
     unlink(path);
 }
 
-/* A float32 .npy of n rows of 4096 values, value (r * 4096 + c) % 1000003. */
-static char *write_npy_rows(int64_t n, const char *tag)
-{
-    char *path = malloc(256);
-    snprintf(path, 256, "%s/qs_mapped_%s_%d.npy", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-             tag, (int)getpid());
-    Shape s = shape_of(2, n, (int64_t)4096);
-    QsError err = { 0 };
-    Tensor *t = tensor_new(DT_F32, s, &err);
-    QS_ASSERT(t);
-    float *v = tensor_f32(t);
-    for (int64_t i = 0; i < n * 4096; i++)
-        v[i] = (float)(i % 1000003);
-    QS_ASSERT(!npy_save(path, t, &err));
-    tensor_free(t);
-    return path;
-}
-
-static void test_npy_streamed(void)
-{
-    int64_t n = (int64_t)(NPY_MAP_MIN / (4096 * 4)) + 4; /* just over the threshold */
-    char *path = write_npy_rows(n, "big");
-    void *orig;
-    size_t orig_len;
-    QsError err = { 0 };
-    QS_ASSERT(!fileio_read(path, &orig, &orig_len, &err));
-    Dataset d = { 0 };
-    FileMap map;
-    if (CHECK_OK(datafile_load_mapped(path, "x", &d.x[0], NULL, &map, &err), &err)) {
-        d.n_x = 1;
-        CHECK(map.mapped && !d.x[0]->owns_data);
-        CHECK((char *)d.x[0]->data > (char *)map.addr &&
-              (char *)d.x[0]->data < (char *)map.addr + map.bytes);
-        dataset_adopt_map(&d, 0, map.addr, map.bytes);
-        CHECK(dataset_len(&d) == n);
-        CHECK_OK(dataset_prepare_x(&d.x[0], 1.0f, 0.0f, 1.0f, &err), &err);
-        CHECK(!d.x[0]->owns_data); /* nothing to change: still the file's bytes */
-        dataset_skip(&d, 3);
-        CHECK(dataset_len(&d) == n - 3);
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *ptrs[DATA_MAX_INPUTS];
-        dataset_batch(&d, n - 4, 1, views, ptrs);
-        CHECK(tensor_f32(&views[0])[5] == (float)(((n - 1) * 4096 + 5) % 1000003));
-        CHECK(tensor_f32(d.x[0])[0] == (float)((3 * 4096) % 1000003));
-        CHECK(file_equals(path, orig, orig_len));
-    }
-    dataset_release(&d);
-    free(orig);
-    unlink(path);
-    free(path);
-
-    /* below the threshold: read into memory as before */
-    path = write_npy_rows(2, "small");
-    Tensor *t = NULL;
-    if (CHECK_OK(datafile_load_mapped(path, "x", &t, NULL, &map, &err), &err)) {
-        CHECK(t->owns_data && !map.mapped);
-        CHECK(tensor_f32(t)[4097] == 4097.0f);
-    }
-    tensor_free(t);
-    unlink(path);
-    free(path);
-}
-
 int main(void)
 {
-    test_npy_streamed();
     test_mutation_leaves_file();
     test_misaligned_copied();
     return test_summary("mapped_weights");

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+
+#include "base/budget.h"
+#include "data/prep.h"
+#include "data/stream.h"
 
 static const char *const split_names[SPLIT_COUNT] = {
     [SPLIT_CALIB] = "calib",
@@ -37,37 +40,51 @@ void dataset_release(Dataset *d)
     free(d->x_path);
     free(d->y_path);
     for (int k = 0; k < DATA_MAX_INPUTS; k++)
-        if (d->map[k])
-            munmap(d->map[k], d->map_bytes[k]);
+        stream_free(d->stream[k]);
     memset(d, 0, sizeof *d);
 }
 
-void dataset_adopt_map(Dataset *d, int k, void *addr, size_t bytes)
+void dataset_adopt_source(Dataset *d, int k, DataSource src)
 {
-    if (!bytes || k < 0 || k >= DATA_MAX_INPUTS)
-        return;
-    if (d->map[k])
-        munmap(d->map[k], d->map_bytes[k]);
-    d->map[k] = addr;
-    d->map_bytes[k] = bytes;
+    QS_ASSERT(k >= 0 && k < DATA_MAX_INPUTS);
+    tensor_free(d->x[k]);
+    stream_free(d->stream[k]);
+    /* x[k] describes the input for everything that reads shapes; its rows stay in src */
+    d->x[k] = xmalloc(sizeof *d->x[k]);
+    *d->x[k] = tensor_view(DT_F32, src.shape, NULL);
+    d->stream[k] = stream_new(src);
+    if (d->n_x <= k)
+        d->n_x = k + 1;
+}
+
+bool dataset_streamed(const Dataset *d, int k)
+{
+    return k >= 0 && k < DATA_MAX_INPUTS && d->stream[k];
+}
+
+const Tensor *dataset_input_tensor(const Dataset *d, int k, Tensor **owned, QsError *err)
+{
+    *owned = NULL;
+    if (!dataset_streamed(d, k))
+        return d->x[k];
+    Budget budget = { .limit = budget_max() };
+    char what[64];
+    snprintf(what, sizeof what, "all samples of input %d read from its file", k);
+    if (budget_charge(&budget, tensor_numel(d->x[k]), sizeof(float), what, err))
+        return NULL;
+    Tensor *t = tensor_new(DT_F32, d->x[k]->shape, err);
+    if (!t)
+        return NULL;
+    if (stream_read(d->stream[k], 0, t->shape.dim[0], tensor_f32(t), err)) {
+        tensor_free(t);
+        return NULL;
+    }
+    return *owned = t;
 }
 
 int64_t dataset_len(const Dataset *d)
 {
     return d && d->n_x > 0 && d->x[0]->shape.ndim > 0 ? d->x[0]->shape.dim[0] : 0;
-}
-
-void dataset_batch(const Dataset *d, int64_t first, int64_t n, Tensor views[DATA_MAX_INPUTS],
-                   const Tensor *ptrs[DATA_MAX_INPUTS])
-{
-    for (int k = 0; k < d->n_x; k++) {
-        const Tensor *x = d->x[k];
-        int64_t per_sample = shape_span(&x->shape, 1, x->shape.ndim);
-        Shape s = x->shape;
-        s.dim[0] = n;
-        views[k] = tensor_view(DT_F32, s, tensor_f32(x) + first * per_sample);
-        ptrs[k] = &views[k];
-    }
 }
 
 static int64_t dataset_rows(const Tensor *t)
@@ -96,67 +113,6 @@ QsStatus dataset_check(const Dataset *d, QsError *err)
     return QS_OK;
 }
 
-/* IEEE half -> float, exact for every input (subnormals, infinities, NaN payloads). */
-static float dataset_half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | man << 13;
-    } else if (exp != 0) {
-        bits = sign | (exp + 112) << 23 | man << 13;
-    } else if (man == 0) {
-        bits = sign;
-    } else { /* subnormal: normalise into float's wider exponent range */
-        int e = -1;
-        do {
-            man <<= 1;
-            e++;
-        } while (!(man & 0x400u));
-        bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ffu) << 13;
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static void dataset_cvt_f16(const void *src, float *dst, size_t n)
-{
-    const uint16_t *s = src;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = dataset_half_to_float(s[i]);
-}
-static void dataset_cvt_u8(const void *src, float *dst, size_t n)
-{
-    const uint8_t *s = src;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = s[i];
-}
-static void dataset_cvt_i8(const void *src, float *dst, size_t n)
-{
-    const int8_t *s = src;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = s[i];
-}
-static void dataset_cvt_i32(const void *src, float *dst, size_t n)
-{
-    const int32_t *s = src;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (float)s[i];
-}
-static void dataset_cvt_i64(const void *src, float *dst, size_t n)
-{
-    const int64_t *s = src;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (float)s[i];
-}
-
-/* To-f32 converters by dtype; DT_F32 needs none. */
-static void (*const dataset_to_f32[DT_COUNT])(const void *, float *, size_t) = {
-    [DT_F16] = dataset_cvt_f16, [DT_U8] = dataset_cvt_u8,   [DT_I8] = dataset_cvt_i8,
-    [DT_I32] = dataset_cvt_i32, [DT_I64] = dataset_cvt_i64,
-};
-
 /* Integer labels widened to i64; NULL: not an integer type. */
 static void dataset_lab_u8(const void *src, int64_t *dst, size_t n)
 {
@@ -177,20 +133,15 @@ static void (*const dataset_to_i64[DT_COUNT])(const void *, int64_t *, size_t) =
     [DT_U8] = dataset_lab_u8, [DT_I8] = dataset_lab_i8, [DT_I32] = dataset_lab_i32,
 };
 
-static const char *dataset_nonfinite_name(float v)
-{
-    return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
-}
-
 /* Returns a new f32 copy of t, or NULL (err set) when t's dtype has no converter. */
 static Tensor *dataset_as_f32(const Tensor *t, QsError *err)
 {
-    if ((unsigned)t->dtype >= DT_COUNT || !dataset_to_f32[t->dtype])
+    if (!prep_converts(t->dtype))
         return qs_fail(err, QS_EUNSUPPORTED, "cannot convert %s data to f32",
                        (unsigned)t->dtype < DT_COUNT ? dtype_name(t->dtype) : "?"), NULL;
     Tensor *f = tensor_new(DT_F32, t->shape, err);
     if (f)
-        dataset_to_f32[t->dtype](t->data, f->data, (size_t)tensor_numel(t));
+        prep_to_f32(t->dtype, t->data, f->data, (size_t)tensor_numel(t));
     return f;
 }
 
@@ -198,9 +149,8 @@ QsStatus dataset_prepare_x(Tensor **x, float scale, float mean, float std, QsErr
 {
     Tensor *t = *x;
     char sbuf[160];
-    if (!isfinite(scale) || !isfinite(mean) || !isfinite(std) || std == 0.0f)
-        return qs_fail(err, QS_EINVAL, "preprocessing scale=%g mean=%g std=%g: all must be "
-                       "finite and std non-zero", (double)scale, (double)mean, (double)std);
+    if (prep_check_params(scale, mean, std, err))
+        return err->code;
     if (t->shape.ndim < 1)
         return qs_fail(err, QS_ESHAPE, "samples must have a leading N dimension, got shape %s",
                        shape_format(&t->shape, sbuf, sizeof sbuf));
@@ -215,28 +165,30 @@ QsStatus dataset_prepare_x(Tensor **x, float scale, float mean, float std, QsErr
     float *v = conv ? conv->data : t->data;
     size_t n = (size_t)tensor_numel(t);
     size_t per = t->shape.dim[0] ? n / (size_t)t->shape.dim[0] : 0;
-    for (size_t i = 0; i < n; i++) {
-        float y = (v[i] * scale - mean) / std;
-        if (!isfinite(v[i]) || !isfinite(y)) {
-            if (!isfinite(v[i]))
-                qs_fail(err, QS_EFORMAT, "sample %zu, element %zu is %s", i / per, i % per,
-                        dataset_nonfinite_name(v[i]));
-            else
-                qs_fail(err, QS_EFORMAT, "sample %zu, element %zu (%g) becomes %s after "
-                        "scale=%g mean=%g std=%g", i / per, i % per, (double)v[i],
-                        dataset_nonfinite_name(y), (double)scale, (double)mean, (double)std);
-            tensor_free(conv);
-            return QS_EFORMAT;
-        }
+    if (prep_check(v, n, 0, per, scale, mean, std, err)) {
+        tensor_free(conv);
+        return QS_EFORMAT;
     }
-    if (scale != 1.0f || mean != 0.0f || std != 1.0f)
-        for (size_t i = 0; i < n; i++)
-            v[i] = (v[i] * scale - mean) / std;
+    prep_apply(v, n, scale, mean, std);
     if (conv) {
         tensor_free(t);
         *x = conv;
     }
     return QS_OK;
+}
+
+QsStatus dataset_prepare_input(Dataset *d, int k, float scale, float mean, float std,
+                               QsError *err)
+{
+    if (!dataset_streamed(d, k))
+        return dataset_prepare_x(&d->x[k], scale, mean, std, err);
+    char sbuf[160];
+    if (prep_check_params(scale, mean, std, err))
+        return err->code;
+    if (d->x[k]->shape.ndim < 1)
+        return qs_fail(err, QS_ESHAPE, "samples must have a leading N dimension, got shape %s",
+                       shape_format(&d->x[k]->shape, sbuf, sizeof sbuf));
+    return stream_prepare(d->stream[k], d->x[k]->shape.dim[0], scale, mean, std, err);
 }
 
 QsStatus dataset_prepare_y(Tensor **y, int64_t n, QsError *err)
@@ -262,7 +214,7 @@ QsStatus dataset_prepare_y(Tensor **y, int64_t n, QsError *err)
             if (!isfinite(v[i])) {
                 tensor_free(conv);
                 return qs_fail(err, QS_EFORMAT, "target of sample %zu, element %zu is %s",
-                               i / per, i % per, dataset_nonfinite_name(v[i]));
+                               i / per, i % per, prep_nonfinite_name(v[i]));
             }
         if (conv) {
             tensor_free(t);
@@ -330,16 +282,27 @@ void dataset_skip(Dataset *d, int64_t start)
 {
     if (start <= 0)
         return;
-    for (int k = 0; k < d->n_x; k++)
-        drop_leading_rows(d->x[k], start);
+    for (int k = 0; k < d->n_x; k++) {
+        if (dataset_streamed(d, k)) { /* move the window over the file */
+            int64_t len = d->x[k]->shape.dim[0], drop = start < len ? start : len;
+            stream_skip(d->stream[k], drop);
+            d->x[k]->shape.dim[0] = len - drop;
+        } else {
+            drop_leading_rows(d->x[k], start);
+        }
+    }
     drop_leading_rows(d->y, start);
     drop_leading_rows(d->aux, start);
 }
 
-QsStatus data_batch_init(DataBatch *b, const Dataset *d, int64_t cap, QsError *err)
+QsStatus data_batch_init(DataBatch *b, const Dataset *d, int64_t cap, bool streamed_only,
+                         QsError *err)
 {
     memset(b, 0, sizeof *b);
+    b->n_x = d->n_x;
     for (int k = 0; k < d->n_x; k++) {
+        if (streamed_only && !dataset_streamed(d, k))
+            continue;
         Shape s = d->x[k]->shape;
         s.dim[0] = cap;
         if (!(b->x[k] = tensor_new(DT_F32, s, err))) {
@@ -347,22 +310,48 @@ QsStatus data_batch_init(DataBatch *b, const Dataset *d, int64_t cap, QsError *e
             return err->code;
         }
         b->ptrs[k] = b->x[k];
-        b->n_x = k + 1;
     }
     return QS_OK;
 }
 
-void data_batch_gather(DataBatch *b, const Dataset *d, const int64_t *idx, int64_t n)
+QsStatus data_batch_range(DataBatch *b, const Dataset *d, int64_t first, int64_t n,
+                          QsError *err)
+{
+    for (int k = 0; k < d->n_x; k++) {
+        const Tensor *x = d->x[k];
+        Shape s = x->shape;
+        s.dim[0] = n;
+        if (dataset_streamed(d, k)) {
+            if (stream_read(d->stream[k], first, n, tensor_f32(b->x[k]), err))
+                return err->code;
+            b->x[k]->shape.dim[0] = n;
+            b->views[k] = *b->x[k];
+        } else {
+            int64_t per_sample = shape_span(&x->shape, 1, x->shape.ndim);
+            b->views[k] = tensor_view(DT_F32, s, tensor_f32(x) + first * per_sample);
+        }
+        b->ptrs[k] = &b->views[k];
+    }
+    return QS_OK;
+}
+
+QsStatus data_batch_gather(DataBatch *b, const Dataset *d, const int64_t *idx, int64_t n,
+                           QsError *err)
 {
     for (int k = 0; k < b->n_x; k++) {
         const Tensor *src = d->x[k];
         size_t per = (size_t)shape_span(&src->shape, 1, src->shape.ndim);
         float *dst = tensor_f32(b->x[k]);
-        for (int64_t j = 0; j < n; j++)
-            memcpy(dst + (size_t)j * per, tensor_f32(src) + (size_t)idx[j] * per,
-                   per * sizeof(float));
+        for (int64_t j = 0; j < n; j++) {
+            if (!dataset_streamed(d, k))
+                memcpy(dst + (size_t)j * per, tensor_f32(src) + (size_t)idx[j] * per,
+                       per * sizeof(float));
+            else if (stream_read(d->stream[k], idx[j], 1, dst + (size_t)j * per, err))
+                return err->code;
+        }
         b->x[k]->shape.dim[0] = n;
     }
+    return QS_OK;
 }
 
 void data_batch_release(DataBatch *b)

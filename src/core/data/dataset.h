@@ -13,19 +13,26 @@
 
 #include "base/error.h"
 #include "base/tensor.h"
+#include "data/source.h"
 
 typedef enum { SPLIT_CALIB = 0, SPLIT_EVAL, SPLIT_TRAIN, SPLIT_COUNT } SplitId;
 
 #define DATA_MAX_INPUTS 4
 
+/* An input whose rows stay in their file (dataset.c). */
+typedef struct DataStream DataStream;
+
 typedef struct Dataset {
-    Tensor *x[DATA_MAX_INPUTS]; /* [n_x] (N, ...) f32 in model-input order, owned */
+    /* [n_x] (N, ...) f32 in model-input order, owned. When stream[k] is set, x[k] only
+     * describes the input (shape, dtype; data NULL) and its rows are read from the file
+     * batch by batch: read them through data_batch_range / data_batch_gather /
+     * dataset_input_tensor, never through x[k]->data. */
+    Tensor *x[DATA_MAX_INPUTS];
     int n_x;                    /* 0: empty split */
     Tensor *y;        /* (N,) i64 or (N, ...) f32, owned; NULL when unlabelled */
     Tensor *aux;      /* (N, ...) f32 task extras (above), owned; NULL when none */
     char *x_path;     /* where it came from, owned */
-    void *map[DATA_MAX_INPUTS];      /* file mappings x[k] views (a large .npy), owned */
-    size_t map_bytes[DATA_MAX_INPUTS];
+    DataStream *stream[DATA_MAX_INPUTS]; /* x[k]'s rows in a file, owned; NULL: in x[k] */
     char *y_path;
 } Dataset;
 
@@ -34,34 +41,53 @@ const char *split_name(SplitId s);
 int split_find(const char *name);
 
 void dataset_release(Dataset *d);
-/* Hands the mapping [addr, addr + bytes) that x[k] views to d (unmapped by
- * dataset_release); bytes 0 is ignored. With it, a split larger than memory is read from
- * the page cache batch by batch: preprocessing that changes values (scale, mean, std, a
- * dtype conversion) copies what it writes, so only a float32 split used as it is streams. */
-void dataset_adopt_map(Dataset *d, int k, void *addr, size_t bytes);
+/* Makes input k of d (k == d->n_x, or an input to replace) read from src, which d now owns
+ * (closed by dataset_release, also when this fails). Preprocessing is given later
+ * (dataset_prepare_input); skip and truncate only move the window over the file's rows. */
+void dataset_adopt_source(Dataset *d, int k, DataSource src);
+/* Whether input k's rows stay in their file. */
+bool dataset_streamed(const Dataset *d, int k);
 int64_t dataset_len(const Dataset *d);
-/* Views of samples [first, first + n) of every input: views[k] and ptrs[k] = &views[k]
- * for k < d->n_x, ready to pass to Executor.forward. */
-void dataset_batch(const Dataset *d, int64_t first, int64_t n, Tensor views[DATA_MAX_INPUTS],
-                   const Tensor *ptrs[DATA_MAX_INPUTS]);
+/* Input k whole as (N, ...) f32: x[k] itself when in memory, else a new tensor read from
+ * the file (*owned, which the caller frees; NULL otherwise), refused with QS_ENOMEM naming
+ * max_memory when it is larger (base/budget.h): for what needs all samples at once (saving
+ * a session). */
+const Tensor *dataset_input_tensor(const Dataset *d, int k, Tensor **owned, QsError *err);
 
 /* Converts x to f32 in place (u8, i8, i32, i64, f16 inputs), then applies
  * x = (x * scale - mean) / std. Fails with QS_EFORMAT naming the first NaN or Inf. */
 QsStatus dataset_prepare_x(Tensor **x, float scale, float mean, float std, QsError *err);
+/* dataset_prepare_x for input k of d; for a streamed input, every row in the window is read
+ * once here to find a NaN or Inf (the same error, with the same sample and element), and
+ * the conversion and preprocessing are applied to each batch as it is read. */
+QsStatus dataset_prepare_input(Dataset *d, int k, float scale, float mean, float std,
+                               QsError *err);
 /* Converts integer labels to i64 (N,) or float targets to f32; checks N matches. */
 QsStatus dataset_prepare_y(Tensor **y, int64_t n, QsError *err);
-/* Samples picked by index from a split (a shuffled training batch), one buffer per
- * input, allocated once for up to `cap` samples. */
+/* A batch of every input of a split: samples [first, first + n) (data_batch_range: the
+ * walk of calibration, evaluation and the rest) or samples picked by index (a shuffled
+ * training batch, data_batch_gather). */
 typedef struct DataBatch {
     int n_x;
-    Tensor *x[DATA_MAX_INPUTS];          /* (n, ...) f32, owned; dim[0] is the last n */
-    const Tensor *ptrs[DATA_MAX_INPUTS]; /* = x, for Executor.forward / run_forward */
+    Tensor *x[DATA_MAX_INPUTS];          /* (cap, ...) f32 buffers, owned; dim[0] is the last
+                                            n; NULL for an input a range batch views */
+    Tensor views[DATA_MAX_INPUTS];       /* range batches: the n samples of every input */
+    const Tensor *ptrs[DATA_MAX_INPUTS]; /* for Executor.forward / run_forward: = x[k]
+                                            (gather), = &views[k] (range) */
 } DataBatch;
 
-/* Buffers for up to cap samples of d's inputs; QS_ENOMEM names the size. */
-QsStatus data_batch_init(DataBatch *b, const Dataset *d, int64_t cap, QsError *err);
-/* Copies samples idx[0 .. n) (n <= cap) of every input into b. */
-void data_batch_gather(DataBatch *b, const Dataset *d, const int64_t *idx, int64_t n);
+/* Buffers for up to cap samples of d's inputs; with `streamed_only` only inputs read from a
+ * file get one (enough for data_batch_range). QS_ENOMEM names the size. */
+QsStatus data_batch_init(DataBatch *b, const Dataset *d, int64_t cap, bool streamed_only,
+                         QsError *err);
+/* Samples [first, first + n) (n <= cap) of every input: an in-memory input is viewed where
+ * it is, a streamed one read and converted into its buffer. QS_EIO when a file read fails. */
+QsStatus data_batch_range(DataBatch *b, const Dataset *d, int64_t first, int64_t n,
+                          QsError *err);
+/* Copies samples idx[0 .. n) (n <= cap) of every input into b (init without
+ * streamed_only); a streamed input is read sample by sample. */
+QsStatus data_batch_gather(DataBatch *b, const Dataset *d, const int64_t *idx, int64_t n,
+                           QsError *err);
 void data_batch_release(DataBatch *b);
 
 /* Checks that every input, y and aux hold the same number of samples; QS_ESHAPE names

@@ -24,6 +24,10 @@ QsStatus walk_split(const Walk *w, const Dataset *d, int64_t n, int batch, QsErr
     double frac0 = w->frac0, span = w->span;
     if (frac0 == 0 && span == 0)
         span = 1;
+    /* buffers only for inputs read from a file; the others are viewed in place */
+    DataBatch db;
+    if (data_batch_init(&db, d, n < batch ? n : batch, true, err))
+        return err->code;
     const Tensor **outs = walk_outputs(w->ex);
     const Tensor **outs2 = w->ex2 ? walk_outputs(w->ex2) : NULL;
     QsStatus st = QS_OK;
@@ -31,10 +35,11 @@ QsStatus walk_split(const Walk *w, const Dataset *d, int64_t n, int batch, QsErr
         if ((st = job_check(w->job, w->what, err)))
             break;
         int64_t b = n - first < batch ? n - first : batch;
-        Tensor views[DATA_MAX_INPUTS];
-        const Tensor *inputs[DATA_MAX_INPUTS];
-        dataset_batch(d, first, b, views, inputs);
-        WalkBatch wb = { .first = first, .n = b, .views = views, .inputs = inputs, .out = outs };
+        if ((st = data_batch_range(&db, d, first, b, err)))
+            break;
+        const Tensor *const *inputs = db.ptrs;
+        WalkBatch wb = { .first = first, .n = b, .views = db.views, .inputs = inputs,
+                         .out = outs };
         if ((st = w->ex->forward(w->ex->self, inputs, outs, w->tap, w->tap_user, err)))
             break;
         if (w->between && (st = w->between(w->user, &wb, err)))
@@ -51,5 +56,6 @@ QsStatus walk_split(const Walk *w, const Dataset *d, int64_t n, int batch, QsErr
     }
     free(outs);
     free(outs2);
+    data_batch_release(&db);
     return st;
 }

@@ -27,8 +27,8 @@ QsStatus epoch_loop_run(EpochLoop *l, const JobCtx *job, QsError *err)
             if ((st = job_check(job, l->what, err)))
                 return st;
             int64_t b = N - first < B ? N - first : B;
-            train_gather(l->train, first, b, l->tb);
-            if ((st = l->step(l->user, epoch, first, b, err)))
+            if ((st = train_gather(l->train, first, b, l->tb, err)) ||
+                (st = l->step(l->user, epoch, first, b, err)))
                 return st;
             l->steps++;
             job_progress(job, ((epoch - 1) + l->share * (double)(first + b) / (double)N) /

@@ -212,7 +212,7 @@ QsStatus train_batch_init(TrainBatch *b, const Dataset *d, int64_t batch, int C,
     int64_t N = dataset_len(d), B = batch < N ? batch : N, bc;
     b->cap = B;
     b->C = C;
-    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&b->x, d, B, err) ||
+    if (__builtin_mul_overflow(B, (int64_t)C, &bc) || data_batch_init(&b->x, d, B, false, err) ||
         !(b->dlogits = train_alloc(bc, sizeof *b->dlogits, "the loss gradient", err)) ||
         !(b->perm = train_alloc(N, sizeof *b->perm, "the sample order", err)) ||
         (class_labels ? !(b->labels = train_alloc(B, sizeof *b->labels, "batch labels", err))
@@ -235,9 +235,10 @@ void train_batch_release(TrainBatch *b)
     memset(b, 0, sizeof *b);
 }
 
-void train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b)
+QsStatus train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b, QsError *err)
 {
-    data_batch_gather(&b->x, d, b->perm + first, n);
+    if (data_batch_gather(&b->x, d, b->perm + first, n, err))
+        return err->code;
     for (int64_t j = 0; j < n; j++) {
         int64_t s = b->perm[first + j];
         if (b->labels)
@@ -246,4 +247,5 @@ void train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b)
             memcpy(b->targets + j * b->C, tensor_f32(d->y) + s * b->C,
                    (size_t)b->C * sizeof *b->targets);
     }
+    return QS_OK;
 }

@@ -146,8 +146,8 @@ QsStatus train_batch_init(TrainBatch *b, const Dataset *d, int64_t batch, int C,
                           bool class_labels, QsError *err);
 void train_batch_release(TrainBatch *b);
 /* Copies samples perm[first .. first + n) of d into b: every input, and their labels or
- * targets. */
-void train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b);
+ * targets. QS_EIO when an input read from its file cannot be read. */
+QsStatus train_gather(const Dataset *d, int64_t first, int64_t n, TrainBatch *b, QsError *err);
 
 /* A monotonic clock in seconds. */
 double train_now(void);

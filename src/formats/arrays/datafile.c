@@ -1,15 +1,24 @@
 /* Data files by suffix: one table row per format, tried in order (first match wins). */
 #include "arrays/datafile.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arrays/csv.h"
 #include "io/fileio.h"
+#include "io/filemap.h"
 #include "arrays/idx.h"
 #include "arrays/npy.h"
 #include "arrays/npz.h"
+
+/* Where the rows of a large file f lie (map: the file, mapped, for its headers): *rows
+ * set, or *whole when the file must be read whole (compressed). */
+typedef QsStatus (*DataLayoutFn)(const char *path, const char *member, FILE *f,
+                                 const FileMap *map, RowLayout *rows, bool *whole,
+                                 QsError *err);
 
 typedef struct {
     const char *suffix;
@@ -18,6 +27,7 @@ typedef struct {
     QsStatus (*load)(const char *path, const char *member, const char *default_member,
                      Tensor **out, Tensor **y_out, QsError *err);
     int takes_member;
+    DataLayoutFn layout; /* NULL: always read whole (CSV) */
 } DataLoader;
 
 static QsStatus datafile_npy(const char *path, const char *member, const char *def,
@@ -51,13 +61,51 @@ static QsStatus datafile_npz(const char *path, const char *member, const char *d
     return *out ? QS_OK : err->code;
 }
 
+static QsStatus datafile_npy_layout(const char *path, const char *member, FILE *f,
+                                    const FileMap *map, RowLayout *rows, bool *whole,
+                                    QsError *err)
+{
+    *whole = false;
+    return npy_layout(map->addr, map->bytes, path, rows, err);
+}
+
+static QsStatus datafile_idx_layout(const char *path, const char *member, FILE *f,
+                                    const FileMap *map, RowLayout *rows, bool *whole,
+                                    QsError *err)
+{
+    return idx_layout(path, map->addr, map->bytes, rows, whole, err);
+}
+
+/* A stored member of at least rowfile_min() bytes is read in place once its CRC is checked
+ * (one pass over it); a deflated one is inflated whole (npz_load_member, within
+ * max_memory). */
+static QsStatus datafile_npz_layout(const char *path, const char *member, FILE *f,
+                                    const FileMap *map, RowLayout *rows, bool *whole,
+                                    QsError *err)
+{
+    NpzMemberLayout m;
+    if (npz_member_layout(path, map->addr, map->bytes, member, &m, err))
+        return err->code;
+    *whole = !m.stored || m.bytes < rowfile_min();
+    *rows = m.rows;
+    if (*whole)
+        return QS_OK;
+    uint32_t crc;
+    if (rowfile_crc32(f, path, m.data_off, m.bytes, &crc, err))
+        return err->code;
+    if (crc != m.crc)
+        return qs_fail(err, QS_EFORMAT, "%s: member '%s': CRC mismatch (computed %08x, stored "
+                       "%08x)", path, member, crc, m.crc);
+    return QS_OK;
+}
+
 static const DataLoader datafile_loaders[] = {
-    { ".npy", ".npy", datafile_npy, 0 },
-    { ".npz", ".npz[:MEMBER]", datafile_npz, 1 },
-    { ".idx", ".idx", datafile_idx, 0 },
-    { "-ubyte", "-ubyte (MNIST IDX)", datafile_idx, 0 },
-    { ".gz", ".gz (gzipped IDX)", datafile_idx, 0 },
-    { ".csv", ".csv", datafile_csv, 0 },
+    { ".npy", ".npy", datafile_npy, 0, datafile_npy_layout },
+    { ".npz", ".npz[:MEMBER]", datafile_npz, 1, datafile_npz_layout },
+    { ".idx", ".idx", datafile_idx, 0, datafile_idx_layout },
+    { "-ubyte", "-ubyte (MNIST IDX)", datafile_idx, 0, datafile_idx_layout },
+    { ".gz", ".gz (gzipped IDX)", datafile_idx, 0, NULL },
+    { ".csv", ".csv", datafile_csv, 0, NULL },
 };
 #define DATAFILE_NLOADERS (sizeof datafile_loaders / sizeof datafile_loaders[0])
 
@@ -72,14 +120,40 @@ static const DataLoader *datafile_find(const char *path)
 QsStatus datafile_load(const char *spec, const char *default_member, Tensor **out,
                        Tensor **y_out, QsError *err)
 {
-    return datafile_load_mapped(spec, default_member, out, y_out, NULL, err);
+    return datafile_open(spec, default_member, out, y_out, NULL, err);
 }
 
-QsStatus datafile_load_mapped(const char *spec, const char *default_member, Tensor **out,
-                              Tensor **y_out, FileMap *map, QsError *err)
+/* The rows of a file of at least rowfile_min() bytes in place, when its format allows:
+ * *done false asks for a whole read. The file is opened once: its header is parsed from a
+ * mapping of that descriptor and its rows read from it, so it cannot be swapped between. */
+static QsStatus datafile_rows(const DataLoader *ld, const char *path, const char *member,
+                              DataSource *src, bool *done, QsError *err)
 {
-    if (map)
-        memset(map, 0, sizeof *map);
+    *done = false;
+    size_t size;
+    FILE *f = fileio_open_read_sized(path, &size, err);
+    if (!f)
+        return err->code;
+    FileMap map = { 0 };
+    RowLayout rows;
+    bool whole = true;
+    QsStatus st = QS_OK;
+    if (size >= rowfile_min() && !(st = filemap_open_fd(fileno(f), size, path, &map, err)))
+        st = ld->layout(path, member, f, &map, &rows, &whole, err);
+    filemap_release(&map); /* only the header's pages were read */
+    if (st || whole) {
+        fclose(f);
+        return st;
+    }
+    *done = true;
+    return rowfile_source(f, path, size, &rows, src, err);
+}
+
+QsStatus datafile_open(const char *spec, const char *default_member, Tensor **out,
+                       Tensor **y_out, DataSource *src, QsError *err)
+{
+    if (src)
+        memset(src, 0, sizeof *src);
     *out = NULL;
     if (y_out)
         *y_out = NULL;
@@ -115,11 +189,14 @@ QsStatus datafile_load_mapped(const char *spec, const char *default_member, Tens
                      list);
     } else if (member && !*member) {
         st = qs_fail(err, QS_EINVAL, "%s: empty member name after ':'", spec);
-    } else if (map && ld->load == datafile_npy) {
-        *out = npy_load_mapped(path, map, err);
-        st = *out ? QS_OK : err->code;
     } else {
-        st = ld->load(path, member, default_member, out, y_out, err);
+        bool done = false;
+        const char *name = member ? member : default_member;
+        st = QS_OK;
+        if (src && ld->layout && (name || !ld->takes_member))
+            st = datafile_rows(ld, path, name, src, &done, err);
+        if (!st && !done)
+            st = ld->load(path, member, default_member, out, y_out, err);
     }
     free(path);
     return st;

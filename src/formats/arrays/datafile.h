@@ -5,7 +5,7 @@
 
 #include "base/error.h"
 #include "base/tensor.h"
-#include "io/filemap.h"
+#include "data/source.h"
 
 /* Loads the array named by spec. For .npz without ":member", `default_member` is used
  * ("x" for samples, "y" for labels). For .csv, x gets the features and *y_out (when
@@ -13,10 +13,13 @@
 QsStatus datafile_load(const char *spec, const char *default_member, Tensor **out,
                        Tensor **y_out, QsError *err);
 
-/* datafile_load, except that a large float32 .npy is mapped, not read (npy_load_mapped):
- * *out then views the mapping held in *map, which the caller releases after *out (or hands
- * to the split, dataset_adopt_map). *map holds nothing for other files. */
-QsStatus datafile_load_mapped(const char *spec, const char *default_member, Tensor **out,
-                              Tensor **y_out, FileMap *map, QsError *err);
+/* datafile_load, except that with src non-NULL the rows of a large uncompressed file stay
+ * in it: a .npy, plain IDX file or stored .npz member of at least ROWFILE_MIN bytes (any
+ * element type) gives *src (arrays/rowfile.h; hand it to the split, dataset_adopt_source)
+ * and leaves *out NULL. Gzipped IDX, deflated .npz members and CSV are read whole into *out
+ * as datafile_load does (a compressed or text file has no rows to read in place; deflate
+ * and gzip inflate within max_memory). */
+QsStatus datafile_open(const char *spec, const char *default_member, Tensor **out,
+                       Tensor **y_out, DataSource *src, QsError *err);
 
 #endif

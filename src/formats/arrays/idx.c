@@ -5,6 +5,7 @@
 #include "arrays/idx.h"
 
 #include "base/budget.h"
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,35 +181,75 @@ static Tensor *idx_finish(const char *path, const IdxType *ty, Shape shape,
     return t;
 }
 
-static Tensor *idx_parse_plain(const char *path, const unsigned char *p, size_t len,
-                               QsError *err)
+/* Checks a plain IDX image's header against its length: the type, shape and data size;
+ * the data starts at *hdr_out. */
+static QsStatus idx_locate_plain(const char *path, const unsigned char *p, size_t len,
+                                 const IdxType **ty_out, Shape *shape, size_t *hdr_out,
+                                 size_t *bytes_out, QsError *err)
 {
     const IdxType *ty;
     int ndim;
-    Shape shape;
     size_t bytes;
     if (len < 4)
         return qs_fail(err, QS_EFORMAT, "%s: truncated: %zu bytes, too short for an IDX "
-                       "header", path, len), NULL;
+                       "header", path, len);
     if (idx_magic(path, p, &ty, &ndim, err))
-        return NULL;
+        return err->code;
     size_t hdr = 4 + 4 * (size_t)ndim;
     if (len < hdr)
         return qs_fail(err, QS_EFORMAT, "%s: truncated: header of %d dims needs %zu bytes, "
-                       "found %zu", path, ndim, hdr, len), NULL;
-    if (idx_dims(path, p + 4, ndim, ty, &shape, &bytes, err))
-        return NULL;
+                       "found %zu", path, ndim, hdr, len);
+    if (idx_dims(path, p + 4, ndim, ty, shape, &bytes, err))
+        return err->code;
     if (len - hdr != bytes) {
         char sbuf[160];
         if (len - hdr < bytes)
             return qs_fail(err, QS_EFORMAT, "%s: truncated: dims %s of %s need %zu data bytes, "
-                           "found %zu", path, shape_format(&shape, sbuf, sizeof sbuf), ty->name,
-                           bytes, len - hdr), NULL;
+                           "found %zu", path, shape_format(shape, sbuf, sizeof sbuf), ty->name,
+                           bytes, len - hdr);
         return qs_fail(err, QS_EFORMAT, "%s: %zu unexpected bytes after the data (dims %s of "
                        "%s need %zu bytes)", path, len - hdr - bytes,
-                       shape_format(&shape, sbuf, sizeof sbuf), ty->name, bytes), NULL;
+                       shape_format(shape, sbuf, sizeof sbuf), ty->name, bytes);
     }
+    *ty_out = ty;
+    *hdr_out = hdr;
+    *bytes_out = bytes;
+    return QS_OK;
+}
+
+static Tensor *idx_parse_plain(const char *path, const unsigned char *p, size_t len,
+                               QsError *err)
+{
+    const IdxType *ty;
+    Shape shape;
+    size_t hdr, bytes;
+    if (idx_locate_plain(path, p, len, &ty, &shape, &hdr, &bytes, err))
+        return NULL;
     return idx_finish(path, ty, shape, p + hdr, bytes, err);
+}
+
+/* gzip's magic bytes. */
+static bool idx_is_gz(const unsigned char *p, size_t len)
+{
+    return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+QsStatus idx_layout(const char *path, const void *buf, size_t len, RowLayout *out, bool *gz,
+                    QsError *err)
+{
+    memset(out, 0, sizeof *out);
+    *gz = idx_is_gz(buf, len);
+    if (*gz)
+        return QS_OK;
+    const IdxType *ty;
+    size_t hdr, bytes;
+    if (idx_locate_plain(path, buf, len, &ty, &out->shape, &hdr, &bytes, err))
+        return err->code;
+    out->offset = hdr;
+    out->file_elem = ty->file_size;
+    out->dtype = ty->dtype;
+    out->decode = ty->decode;
+    return QS_OK;
 }
 
 static Tensor *idx_parse_gz(const char *path, const unsigned char *p, size_t len, QsError *err)
@@ -288,8 +329,8 @@ Tensor *idx_load(const char *path, QsError *err)
     if (fileio_read(path, &buf, &len, err))
         return NULL;
     const unsigned char *p = buf;
-    Tensor *t = len >= 2 && p[0] == 0x1f && p[1] == 0x8b ? idx_parse_gz(path, p, len, err)
-                                                         : idx_parse_plain(path, p, len, err);
+    Tensor *t = idx_is_gz(p, len) ? idx_parse_gz(path, p, len, err)
+                                  : idx_parse_plain(path, p, len, err);
     free(buf);
     return t;
 }

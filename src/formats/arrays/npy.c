@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "io/fileio.h"
-#include "io/filemap.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c assumes a little-endian host (data is copied without byte swapping)"
@@ -255,14 +254,15 @@ static uint32_t npy_le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Parses buf; with `view`, float32 data at its alignment is not copied: the tensor views
- * buf (owns_data false). */
-static Tensor *npy_read(const void *buf, size_t len, const char *what, bool view, QsError *err)
+/* Parses the header of the .npy image buf and checks that the data it declares fills the
+ * rest of it exactly: the element type, shape, data offset and data size. */
+static QsStatus npy_locate(const void *buf, size_t len, const char *what, const NpyType **type,
+                           Shape *shape_out, size_t *off_out, size_t *need_out, QsError *err)
 {
     const unsigned char *p = buf;
     if (len < NPY_MAGIC_LEN + 2 || memcmp(p, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
         return qs_fail(err, QS_EFORMAT, "%s: not a .npy file (bad magic; %zu bytes)", what, len),
-               NULL;
+               err->code;
     int major = p[6], minor = p[7];
     size_t hstart;
     size_t hlen;
@@ -270,35 +270,35 @@ static Tensor *npy_read(const void *buf, size_t len, const char *what, bool view
         hstart = 10;
         if (len < hstart)
             return qs_fail(err, QS_EFORMAT, "%s: truncated .npy preamble (%zu bytes)", what, len),
-                   NULL;
+                   err->code;
         hlen = (size_t)p[8] | (size_t)p[9] << 8;
     } else if ((major == 2 || major == 3) && minor == 0) {
         hstart = 12;
         if (len < hstart)
             return qs_fail(err, QS_EFORMAT, "%s: truncated .npy preamble (%zu bytes)", what, len),
-                   NULL;
+                   err->code;
         hlen = npy_le32(p + 8);
     } else {
         return qs_fail(err, QS_EUNSUPPORTED, "%s: .npy format version %d.%d is not supported "
-                       "(1.0, 2.0 and 3.0 are)", what, major, minor), NULL;
+                       "(1.0, 2.0 and 3.0 are)", what, major, minor), err->code;
     }
     if (hlen > len - hstart)
         return qs_fail(err, QS_EFORMAT,
                        "%s: .npy header length %zu runs past the end of the file (%zu bytes "
-                       "after the preamble)", what, hlen, len - hstart), NULL;
+                       "after the preamble)", what, hlen, len - hstart), err->code;
 
     NpyHeader h;
     if (npy_parse_header((const char *)p + hstart, hlen, what, &h, err))
-        return NULL;
+        return err->code;
     if (h.fortran)
         return qs_fail(err, QS_EUNSUPPORTED, "%s: Fortran-ordered arrays are not supported "
-                       "(save with np.ascontiguousarray)", what), NULL;
+                       "(save with np.ascontiguousarray)", what), err->code;
     const NpyType *ty = npy_find_type(h.descr, what, err);
     if (!ty)
-        return NULL;
+        return err->code;
     if (h.ndim > QS_MAX_DIMS)
         return qs_fail(err, QS_EUNSUPPORTED, "%s: %d dimensions (at most %d supported)", what,
-                       h.ndim, QS_MAX_DIMS), NULL;
+                       h.ndim, QS_MAX_DIMS), err->code;
 
     Shape shape = shape_make(h.ndim, h.dim);
     char sbuf[160];
@@ -306,25 +306,45 @@ static Tensor *npy_read(const void *buf, size_t len, const char *what, bool view
     for (int i = 0; i < h.ndim; i++)
         if (__builtin_mul_overflow(need, (size_t)h.dim[i], &need))
             return qs_fail(err, QS_EFORMAT, "%s: shape %s of '%s' is too large (size overflows)",
-                           what, shape_format(&shape, sbuf, sizeof sbuf), h.descr), NULL;
+                           what, shape_format(&shape, sbuf, sizeof sbuf), h.descr), err->code;
     size_t off = hstart + hlen, have = len - off;
     if (need != have) {
         if (need > have)
             return qs_fail(err, QS_EFORMAT, "%s: truncated: shape %s of '%s' needs %zu data "
                            "bytes at offset %zu, found %zu", what,
                            shape_format(&shape, sbuf, sizeof sbuf), h.descr, need, off, have),
-                   NULL;
+                   err->code;
         return qs_fail(err, QS_EFORMAT, "%s: %zu unexpected bytes after the data (shape %s of "
                        "'%s' needs %zu bytes at offset %zu)", what, have - need,
-                       shape_format(&shape, sbuf, sizeof sbuf), h.descr, need, off), NULL;
+                       shape_format(&shape, sbuf, sizeof sbuf), h.descr, need, off), err->code;
     }
 
-    const unsigned char *src = p + off;
-    if (view && ty->dtype == DT_F32 && ty->file_size == 4 && (uintptr_t)src % 4 == 0) {
-        Tensor *v = xmalloc(sizeof *v);
-        *v = tensor_view(DT_F32, shape, (void *)(uintptr_t)src);
-        return v;
+    *type = ty;
+    *shape_out = shape;
+    *off_out = off;
+    *need_out = need;
+    return QS_OK;
+}
+
+/* f8 -> f32; memcpy because the data offset need not be 8-aligned. */
+static void npy_dec_f8(const unsigned char *src, void *dst, size_t n)
+{
+    float *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        memcpy(&v, src + 8 * i, 8);
+        d[i] = (float)v;
     }
+}
+
+static Tensor *npy_read(const void *buf, size_t len, const char *what, QsError *err)
+{
+    const NpyType *ty;
+    Shape shape;
+    size_t off, need;
+    if (npy_locate(buf, len, what, &ty, &shape, &off, &need, err))
+        return NULL;
+    const unsigned char *src = (const unsigned char *)buf + off;
     Tensor *t = tensor_new(ty->dtype, shape, err);
     if (!t) {
         qs_error_prefix(err, "%s", what);
@@ -332,31 +352,30 @@ static Tensor *npy_read(const void *buf, size_t len, const char *what, bool view
     }
     if (ty->file_size == dtype_size(ty->dtype)) {
         memcpy(t->data, src, need);
-    } else { /* f8 -> f32; memcpy because the data offset need not be 8-aligned */
-        float *dst = t->data;
-        size_t n = need / 8;
-        for (size_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, src + 8 * i, 8);
-            dst[i] = (float)d;
-        }
+    } else {
+        npy_dec_f8(src, t->data, need / 8);
     }
     return t;
 }
 
 Tensor *npy_parse(const void *buf, size_t len, const char *what, QsError *err)
 {
-    return npy_read(buf, len, what, false, err);
+    return npy_read(buf, len, what, err);
 }
 
-Tensor *npy_load_mapped(const char *path, FileMap *map, QsError *err)
+QsStatus npy_layout(const void *buf, size_t len, const char *what, RowLayout *out,
+                    QsError *err)
 {
-    if (filemap_open(path, map, err))
-        return NULL;
-    Tensor *t = npy_read(map->addr, map->bytes, path, map->bytes >= NPY_MAP_MIN, err);
-    if (!t || t->owns_data || !tensor_bytes(t))
-        filemap_release(map);
-    return t;
+    const NpyType *ty;
+    size_t off, need;
+    memset(out, 0, sizeof *out);
+    if (npy_locate(buf, len, what, &ty, &out->shape, &off, &need, err))
+        return err->code;
+    out->offset = off;
+    out->file_elem = ty->file_size;
+    out->dtype = ty->dtype;
+    out->decode = ty->file_size == dtype_size(ty->dtype) ? NULL : npy_dec_f8;
+    return QS_OK;
 }
 
 Tensor *npy_load(const char *path, QsError *err)

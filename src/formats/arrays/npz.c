@@ -197,11 +197,10 @@ static void npz_list_into(const ZipDir *d, char *out, size_t cap)
 
 /* Decodes member z into a new buffer of z->usize bytes, checking sizes and the CRC.
  * Sets *data to either a pointer into the archive (stored) or a new buffer (*owned). */
-static QsStatus npz_extract(const char *path, const ZipDir *d, const ZipEntry *z,
-                            const unsigned char **data, unsigned char **owned, QsError *err)
+/* Checks member z's directory and local header and finds where its data starts. */
+static QsStatus npz_member_data(const char *path, const ZipDir *d, const ZipEntry *z,
+                                size_t *data_off_out, QsError *err)
 {
-    *data = NULL;
-    *owned = NULL;
     const char *nm = z->name;
     if (z->flags & 1u)
         return qs_fail(err, QS_EUNSUPPORTED, "%s: member '%s' is encrypted", path, nm);
@@ -237,12 +236,25 @@ static QsStatus npz_extract(const char *path, const ZipDir *d, const ZipEntry *z
         return qs_fail(err, QS_EFORMAT, "%s: member '%s': %u bytes of data at offset %zu run "
                        "past the member area (%zu bytes)", path, nm, z->csize, data_off,
                        d->cd_off);
+    if (z->method == 0 && z->csize != z->usize)
+        return qs_fail(err, QS_EFORMAT, "%s: stored member '%s' has compressed size %u "
+                       "but uncompressed size %u", path, nm, z->csize, z->usize);
+    *data_off_out = data_off;
+    return QS_OK;
+}
+
+static QsStatus npz_extract(const char *path, const ZipDir *d, const ZipEntry *z,
+                            const unsigned char **data, unsigned char **owned, QsError *err)
+{
+    *data = NULL;
+    *owned = NULL;
+    const char *nm = z->name;
+    size_t data_off;
+    if (npz_member_data(path, d, z, &data_off, err))
+        return err->code;
     const unsigned char *src = d->buf + data_off;
 
     if (z->method == 0) {
-        if (z->csize != z->usize)
-            return qs_fail(err, QS_EFORMAT, "%s: stored member '%s' has compressed size %u "
-                           "but uncompressed size %u", path, nm, z->csize, z->usize);
         *data = src;
     } else {
         uint64_t limit = (uint64_t)z->csize * ZIP_MAX_DEFLATE_RATIO + ZIP_DEFLATE_SLACK;
@@ -313,6 +325,51 @@ static QsStatus npz_extract(const char *path, const ZipDir *d, const ZipEntry *z
     return QS_OK;
 }
 
+/* Member `name` or `name`.npy; QS_ENOTFOUND listing the members when absent. */
+static const ZipEntry *npz_find(const char *path, const ZipDir *d, const char *name,
+                                QsError *err)
+{
+    size_t nl = strlen(name);
+    for (int i = 0; i < d->n; i++) {
+        const char *m = d->ents[i].name;
+        if (strcmp(m, name) == 0 ||
+            (strncmp(m, name, nl) == 0 && strcmp(m + nl, ".npy") == 0))
+            return &d->ents[i];
+    }
+    char list[384];
+    npz_list_into(d, list, sizeof list);
+    qs_fail(err, QS_ENOTFOUND, "%s: no member '%s' (members: %s)", path, name, list);
+    return NULL;
+}
+
+QsStatus npz_member_layout(const char *path, const void *buf, size_t len, const char *name,
+                           NpzMemberLayout *out, QsError *err)
+{
+    memset(out, 0, sizeof *out);
+    ZipDir d;
+    if (npz_read_dir(path, buf, len, &d, err))
+        return err->code;
+    const ZipEntry *z = npz_find(path, &d, name, err);
+    size_t data_off;
+    QsStatus st = z ? npz_member_data(path, &d, z, &data_off, err) : err->code;
+    if (!st) {
+        out->stored = z->method == 0;
+        out->bytes = z->usize;
+        out->crc = z->crc;
+    }
+    if (!st && out->stored) {
+        char what[512];
+        snprintf(what, sizeof what, "%s:%s", path, z->name);
+        if (!(st = npy_layout((const unsigned char *)buf + data_off, z->usize, what, &out->rows,
+                              err))) {
+            out->data_off = data_off;
+            out->rows.offset += data_off;
+        }
+    }
+    npz_dir_release(&d);
+    return st;
+}
+
 Tensor *npz_load_member(const char *path, const char *name, QsError *err)
 {
     void *buf;
@@ -320,20 +377,9 @@ Tensor *npz_load_member(const char *path, const char *name, QsError *err)
     if (npz_open(path, &buf, &d, err))
         return NULL;
     Tensor *t = NULL;
-    const ZipEntry *z = NULL;
-    size_t nl = strlen(name);
-    for (int i = 0; i < d.n && !z; i++) {
-        const char *m = d.ents[i].name;
-        if (strcmp(m, name) == 0 ||
-            (strncmp(m, name, nl) == 0 && strcmp(m + nl, ".npy") == 0))
-            z = &d.ents[i];
-    }
-    if (!z) {
-        char list[384];
-        npz_list_into(&d, list, sizeof list);
-        qs_fail(err, QS_ENOTFOUND, "%s: no member '%s' (members: %s)", path, name, list);
+    const ZipEntry *z = npz_find(path, &d, name, err);
+    if (!z)
         goto cleanup;
-    }
     const unsigned char *data;
     unsigned char *owned;
     if (npz_extract(path, &d, z, &data, &owned, err))

@@ -7,28 +7,33 @@
 
 #include "io/fileio.h"
 
-QsStatus filemap_open(const char *path, FileMap *out, QsError *err)
+QsStatus filemap_open_fd(int fd, size_t n, const char *path, FileMap *out, QsError *err)
 {
     static unsigned char empty[8];
+    memset(out, 0, sizeof *out);
+    if (n == 0) {
+        out->addr = empty;
+        return QS_OK;
+    }
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return qs_fail(err, QS_EIO, "%s: cannot map %zu bytes: %s", path, n, strerror(errno));
+    out->addr = p;
+    out->bytes = n;
+    out->mapped = 1;
+    return QS_OK;
+}
+
+QsStatus filemap_open(const char *path, FileMap *out, QsError *err)
+{
     memset(out, 0, sizeof *out);
     size_t n;
     FILE *f = fileio_open_read_sized(path, &n, err);
     if (!f)
         return err->code;
-    if (n == 0) {
-        fclose(f);
-        out->addr = empty;
-        return QS_OK;
-    }
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
-    int e = errno;
+    QsStatus st = filemap_open_fd(fileno(f), n, path, out, err);
     fclose(f); /* the mapping keeps the file open */
-    if (p == MAP_FAILED)
-        return qs_fail(err, QS_EIO, "%s: cannot map %zu bytes: %s", path, n, strerror(e));
-    out->addr = p;
-    out->bytes = n;
-    out->mapped = 1;
-    return QS_OK;
+    return st;
 }
 
 void filemap_release(FileMap *fm)

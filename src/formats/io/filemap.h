@@ -24,6 +24,9 @@ typedef struct FileMap {
  * directory is refused). QS_EIO names the file and the system's reason. Release with
  * filemap_release unless its ownership was handed to a model (model_adopt_mapping). */
 QsStatus filemap_open(const char *path, FileMap *out, QsError *err);
+/* Maps `bytes` bytes (the size fstat gave) of the open file fd; path only names it in
+ * errors. The mapping does not keep fd's ownership: the caller still closes fd. */
+QsStatus filemap_open_fd(int fd, size_t bytes, const char *path, FileMap *out, QsError *err);
 void filemap_release(FileMap *fm);
 
 #endif

@@ -86,7 +86,9 @@ static cJSON *corr_json(const Graph *g, const BiasCorr *c)
     return o;
 }
 
-static void add_splits(cJSON *root, Members *m, const Session *s)
+/* A split read from a large file is saved as its samples (read whole, within
+ * max_memory). */
+static QsStatus add_splits(cJSON *root, Members *m, const Session *s, QsError *err)
 {
     cJSON *splits = cJSON_AddObjectToObject(root, "splits");
     for (int i = 0; i < SPLIT_COUNT; i++) {
@@ -103,7 +105,13 @@ static void add_splits(cJSON *root, Members *m, const Session *s)
         char mb[64];
         for (int k = 0; k < d->n_x; k++) {
             sessionfile_split_member(name, "x", k, mb, sizeof mb);
-            members_add(m, mb, d->x[k], false);
+            Tensor *owned;
+            const Tensor *x = dataset_input_tensor(d, k, &owned, err);
+            if (!x) {
+                qs_error_prefix(err, "split %s", name);
+                return err->code;
+            }
+            members_add(m, mb, owned ? owned : d->x[k], owned != NULL);
         }
         if (d->y) {
             sessionfile_split_member(name, "y", -1, mb, sizeof mb);
@@ -114,6 +122,7 @@ static void add_splits(cJSON *root, Members *m, const Session *s)
             members_add(m, mb, d->aux, false);
         }
     }
+    return QS_OK;
 }
 
 /* The variants; those with their own weights get a member each. */
@@ -164,7 +173,8 @@ static QsStatus build(cJSON *root, Members *m, const Session *s, QsError *err)
     cJSON_AddItemToObject(root, "options", options_json(&s->opt));
     if (add_model(m, "model", s->model, err))
         return err->code;
-    add_splits(root, m, s);
+    if (add_splits(root, m, s, err))
+        return err->code;
     cJSON_AddItemToObject(root, "plan", plan_json(g, &q->plan));
     if (q->calibrated) {
         cJSON *c = sessionfile_calib_json(g, &q->calib);

@@ -65,21 +65,27 @@ static QsStatus read_prep(const CmdArgs *a, float *scale, float *mean, float *st
     return QS_OK;
 }
 
+/* Input k from spec: in memory, or (a large uncompressed file) read batch by batch from
+ * the file. */
+static QsStatus load_input(const char *spec, Dataset *d, int k, Tensor **csv_y, QsError *err)
+{
+    DataSource src;
+    if (datafile_open(spec, "x", &d->x[k], csv_y, &src, err))
+        return err->code;
+    if (src.read)
+        dataset_adopt_source(d, k, src);
+    d->n_x = k + 1;
+    return QS_OK;
+}
+
 /* The npz members holding the inputs: "x" for a one-input model, else the model's input
  * names. */
 static QsStatus load_inputs(const Session *s, const char *xspec, Dataset *d, Tensor **csv_y,
                             QsError *err)
 {
     const Graph *g = s->model ? &s->model->graph : NULL;
-    if (!g || g->n_inputs <= 1) {
-        FileMap map;
-        if (datafile_load_mapped(xspec, "x", &d->x[0], csv_y, &map, err))
-            return err->code;
-        d->n_x = 1;
-        if (map.mapped) /* a large float32 .npy: read batch by batch from the page cache */
-            dataset_adopt_map(d, 0, map.addr, map.bytes);
-        return QS_OK;
-    }
+    if (!g || g->n_inputs <= 1)
+        return load_input(xspec, d, 0, csv_y, err);
     if (!fileio_has_suffix(xspec, ".npz"))
         return qs_fail(err, QS_EINVAL, "the model has %d inputs: give an .npz with one member "
                        "per input name", g->n_inputs);
@@ -89,9 +95,8 @@ static QsStatus load_inputs(const Session *s, const char *xspec, Dataset *d, Ten
     for (int k = 0; k < g->n_inputs; k++) {
         char spec[1024];
         snprintf(spec, sizeof spec, "%s:%s", xspec, g->values[g->inputs[k]].name);
-        if (datafile_load(spec, "x", &d->x[k], NULL, err))
+        if (load_input(spec, d, k, NULL, err))
             return err->code;
-        d->n_x = k + 1;
     }
     return QS_OK;
 }
@@ -231,7 +236,7 @@ QsStatus cmd_data(App *app, const CmdArgs *a, Result *r, QsError *err)
         if (n > 0 && n < dataset_len(&tmp))
             dataset_truncate(&tmp, n);
         for (int k = 0; k < tmp.n_x && !st; k++)
-            st = dataset_prepare_x(&tmp.x[k], scale, mean, std, err);
+            st = dataset_prepare_input(&tmp, k, scale, mean, std, err);
         if (!st && tmp.y)
             st = dataset_prepare_y(&tmp.y, dataset_len(&tmp), err);
         if (!st && tmp.aux)
@@ -426,7 +431,7 @@ QsStatus cmd_run(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (n > 0 && n < dataset_len(&d))
         dataset_truncate(&d, n);
     for (int k = 0; k < d.n_x && !st; k++)
-        st = dataset_prepare_x(&d.x[k], scale, mean, std, err);
+        st = dataset_prepare_input(&d, k, scale, mean, std, err);
     if (st || (st = session_check_split(s, &d, a->pos[0], err)))
         goto cleanup;
     int64_t len = dataset_len(&d);

@@ -414,7 +414,8 @@ const CmdDef cmd_table[] = {
                "[scale=S] [mean=M] [std=D]",
       .summary = "Register a data split from .npy, .npz[:member], IDX (.gz) or CSV files, or "
                  "from a seeded generator (synth:NAME, docs/data.md); without arguments, list "
-                 "the splits.",
+                 "the splits. An uncompressed file of 64 MiB or more stays on disk and is read "
+                 "batch by batch, so it may be larger than memory.",
       .example = "data eval models/data/mnist_test.npz scale=0.00392157; "
                  "data calib synth:falls n=500 seed=2", .min_pos = 0,
       .max_pos = 3, .flags = CMD_OWN_OPTS, .opts = data_opts, .args = data_args,
