@@ -321,8 +321,11 @@ void tflite_import_quant_release(TflImportQuant *q)
         free(q->weights[i].scales);
         free(q->weights[i].bias);
     }
+    for (int i = 0; i < q->n_float; i++)
+        free(q->float_nodes[i]);
     free(q->values);
     free(q->weights);
+    free(q->float_nodes);
     memset(q, 0, sizeof *q);
 }
 
@@ -443,9 +446,12 @@ static void ti_description(Ti *x)
     for (int i = 0; v && i < 4; i++)
         if (strncmp(v + 8, names[i], strlen(names[i])) == 0)
             x->q->variant = names[i];
+    /* qscope's exporter names the target of an int8 file; its other files were computed
+     * with qscope's own arithmetic */
     const char *t = strstr(d, "target=");
-    if (t && strncmp(d, "qscope export:", 14) == 0)
-        sscanf(t + 7, "%31[a-z0-9_-]", x->q->target);
+    if (strncmp(d, "qscope export:", 14) == 0 && !(t && sscanf(t + 7, "%31[a-z0-9_-]",
+                                                              x->q->target) == 1))
+        snprintf(x->q->target, sizeof x->q->target, "qscope");
 }
 
 /* What the file is, when its description does not say: int8 activations make it "int8",
@@ -498,8 +504,16 @@ Model *tflite_import_buffer(const void *buf, size_t len, TflImportQuant *q, QsEr
                     s.ops[k].n_out);
             break;
         }
-        if (!r->read(&x, &s.ops[k], k))
-            ti_note_qparams(&x, s.ops[k].out[0]);
+        int first = x.g->n_nodes;
+        if (r->read(&x, &s.ops[k], k))
+            break;
+        ti_note_qparams(&x, s.ops[k].out[0]);
+        if (q && s.tensors[s.ops[k].out[0]].type == TFL_FLOAT32)
+            for (int ni = first; ni < x.g->n_nodes; ni++) {
+                q->float_nodes = xrealloc(q->float_nodes, (size_t)(q->n_float + 1) *
+                                                              sizeof *q->float_nodes);
+                q->float_nodes[q->n_float++] = xstrdup(x.g->nodes[ni].name);
+            }
     }
     if (!x.st)
         ti_outputs(&x);
@@ -544,8 +558,12 @@ Model *tflite_load_ex(const char *path, TflImportQuant *q, QsError *err)
         return NULL;
     Model *m = tflite_import_buffer(buf, len, q, err);
     free(buf);
-    if (!m)
+    if (!m) {
+        /* the path is the only argument: a value refused is the file's content */
+        if (err->code == QS_EINVAL || err->code == QS_ENOTFOUND)
+            err->code = QS_EFORMAT;
         qs_error_prefix(err, "%s", path);
+    }
     return m;
 }
 

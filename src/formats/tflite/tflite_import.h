@@ -22,6 +22,8 @@
 
 #include "base/error.h"
 #include "graph/model.h"
+#include "quant/calib.h"
+#include "quant/plan.h"
 
 /* A quantized tensor of the file as the graph sees it: a value's activation parameters,
  * or the int8 weights (OC rows in qscope's order: OIHW, or (out, in)) and int32 bias of
@@ -50,9 +52,20 @@ typedef struct TflImportQuant {
     TflQValue *values;
     int n_weights;
     TflQWeights *weights;
+    int n_float;
+    char **float_nodes;       /* nodes the file runs on float data (owned) */
 } TflImportQuant;
 
 void tflite_import_quant_release(TflImportQuant *q);
+
+/* The plan and calibration of a quantized file for the graph m it was read into: mode
+ * int8-static (an "int8" file), int8-dyn ("dynamic"), fp16 or fp32; the target the file's
+ * description names (else tflm, TFLite's reference arithmetic); weight granularity per
+ * channel unless every weight has one scale; nodes the file runs in float pinned to fp32.
+ * *cal (initialised here) holds empty statistics and the file's parameters as imported
+ * ones (quant/qimport.h): nothing is derived from ranges. source names the file in it. */
+QsStatus tflite_import_plan(const Model *m, const TflImportQuant *q, const char *source,
+                            Plan *plan, Calibration *cal, QsError *err);
 
 /* Reads the file at path. q may be NULL (the float twin only); else it receives what the
  * file says of quantization (release with tflite_import_quant_release). QS_EFORMAT names

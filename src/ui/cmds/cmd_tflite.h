@@ -1,0 +1,16 @@
+/* The session side of `load FILE.tflite` (cmd_tflite.c). */
+#ifndef QS_CMD_TFLITE_H
+#define QS_CMD_TFLITE_H
+
+#include "cmds/app.h"
+#include "text/result.h"
+#include "tflite/tflite_import.h"
+
+/* Installs a quantized file's plan (its variant's precision, its target, float layers
+ * pinned) and its parameters as the session's imported calibration (split "file"); adds
+ * "tflite_variant", "plan", "target", "imported_values", "imported_weights" to r. An fp32
+ * file adds only its variant. */
+QsStatus tflite_session_apply(App *app, const Model *m, const TflImportQuant *tq,
+                              const char *path, Result *r, QsError *err);
+
+#endif
