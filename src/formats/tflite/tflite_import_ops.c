@@ -524,6 +524,32 @@ static QsStatus ti_pad(Ti *x, const TflSumOp *o, int k)
     return ti_node(x, OP_PAD, o->out[0], lay, &xin, 1, &a, 1, TFL_ACT_NONE);
 }
 
+/* RESIZE_NEAREST_NEIGHBOR as qscope's nearest Resize with the coordinate rule TFLite's
+ * options pick: src = floor(dst * in / out), floor((dst + 0.5) * in / out) with
+ * half_pixel_centers, round(dst * (in - 1) / (out - 1)) with align_corners. */
+static QsStatus ti_resize(Ti *x, const TflSumOp *o, int k)
+{
+    if (ti_need(x, o, k, 2, "RESIZE_NEAREST_NEIGHBOR"))
+        return x->st;
+    int in = o->ins[0];
+    int64_t size[2];
+    if (ti_rank(x, in) != 4 || ti_const_ints(x, o->ins[1], size, 2) != 2)
+        return x->st ? x->st : ti_fail(x, QS_EFORMAT, "operator %d: RESIZE_NEAREST_NEIGHBOR "
+                                       "of a rank-4 input to 2 sizes", k);
+    const char *ctm = o->opt.align_corners ? "align_corners"
+                      : o->opt.half_pixel_centers ? "tf_half_pixel_for_nn" : "asymmetric";
+    const char *nm = o->opt.align_corners ? "round_prefer_ceil" : "floor";
+    const char *xin = ti_value(x, in, TI_CLAST);
+    if (!xin)
+        return x->st;
+    Attr a[4] = {
+        attr_str("mode", "nearest"), attr_str("coordinate_transformation_mode", ctm),
+        attr_str("nearest_mode", nm),
+        attr_ints("sizes", (int64_t[]){ 0, x->s->tensors[in].dim[3], size[0], size[1] }, 4),
+    };
+    return ti_node(x, OP_RESIZE, o->out[0], TI_CLAST, &xin, 1, a, 4, TFL_ACT_NONE);
+}
+
 /* QUANTIZE and DEQUANTIZE: the float twin's identities; a DEQUANTIZE of a constant (float16
  * or int8 weights) is that constant. */
 static QsStatus ti_convert(Ti *x, const TflSumOp *o, int k)
@@ -567,6 +593,7 @@ static const TiRow ti_rows[] = {
     { TFL_OP_RESHAPE, ti_reshape },
     { TFL_OP_TRANSPOSE, ti_transpose },
     { TFL_OP_PAD, ti_pad },
+    { TFL_OP_RESIZE_NEAREST_NEIGHBOR, ti_resize },
     { TFL_OP_QUANTIZE, ti_convert },
     { TFL_OP_DEQUANTIZE, ti_convert },
 };
