@@ -375,10 +375,8 @@ static QsStatus ti_inputs(Ti *x)
         int64_t numel = 1;
         for (int k = 1; k < ts->nd; k++) {
             sample.dim[k - 1] = d[k];
-            numel *= d[k]; /* dims < 2^31 each, at most 5 of them: no overflow past 2^155?
-                              checked by the budget below before it can matter */
-            if (numel > ((int64_t)1 << 40))
-                numel = (int64_t)1 << 40;
+            if (__builtin_mul_overflow(numel, d[k], &numel) || numel > ((int64_t)1 << 40))
+                numel = (int64_t)1 << 40; /* past any budget: refused below */
         }
         char what[320];
         snprintf(what, sizeof what, "input '%.280s' (one sample)", ts->name);
