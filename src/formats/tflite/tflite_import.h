@@ -67,6 +67,16 @@ void tflite_import_quant_release(TflImportQuant *q);
 QsStatus tflite_import_plan(const Model *m, const TflImportQuant *q, const char *source,
                             Plan *plan, Calibration *cal, QsError *err);
 
+/* The same for another float model sm of the network the file fm holds (`variant
+ * import`): values paired by name when every quantized value and input of the file has a
+ * namesake of the same shape in sm, else by position (inputs, then the layers in run
+ * order with BatchNormalization folded and identities aside, op kinds and shapes checked);
+ * each of the file's int8 layers goes to the linear layer of sm writing its output, whose
+ * weights must have the same (OC, K). QS_EINVAL says where they do not pair. *plan and
+ * *cal are for sm. */
+QsStatus tflite_pair_plan(const Model *sm, const Model *fm, const TflImportQuant *q,
+                          const char *source, Plan *plan, Calibration *cal, QsError *err);
+
 /* Reads the file at path. q may be NULL (the float twin only); else it receives what the
  * file says of quantization (release with tflite_import_quant_release). QS_EFORMAT names
  * what is wrong; QS_EUNSUPPORTED an operator or form the reader does not take. */

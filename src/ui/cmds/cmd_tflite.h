@@ -13,4 +13,11 @@
 QsStatus tflite_session_apply(App *app, const Model *m, const TflImportQuant *tq,
                               const char *path, Result *r, QsError *err);
 
+/* `variant import FILE.tflite [NAME]`: the file's plan and parameters paired with the
+ * session's model (tflite_pair_plan) saved as variant NAME (default: the file's name
+ * without folder and suffix); adds "variant", "action" ("import"), "tflite_variant",
+ * "imported_values", "imported_weights". */
+QsStatus tflite_variant_import(App *app, const char *path, const char *name, Result *r,
+                               QsError *err);
+
 #endif

@@ -449,10 +449,13 @@ const CmdDef cmd_table[] = {
       .example = "calibrate n=500 observer=minmax", .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = calibrate_opts, .wb = { .outdates = CMD_OUTDATES_CALIB },
       .run = cmd_calibrate },
-    { .name = "variant", .usage = "variant save|use|drop NAME | variant list",
+    { .name = "variant", .usage = "variant save|use|drop NAME | variant list | "
+                                  "variant import FILE.tflite [NAME]",
       .summary = "Keep the current plan under a name, switch to a kept one, forget one, or "
-                 "list them.",
-      .example = "variant save ptq", .min_pos = 1, .max_pos = 2, .flags = CMD_NEEDS_MODEL,
+                 "list them; import makes a quantized .tflite of this model (paired by value "
+                 "names, else by layer order) a variant that runs on the file's own scales, "
+                 "zero points, int8 weights and int32 biases (named after the file).",
+      .example = "variant save ptq", .min_pos = 1, .max_pos = 3, .flags = CMD_NEEDS_MODEL,
       .opts = none, .args = variant_args,
       .wb = { .outdates = CMD_OUTDATES_CALIB, .outdates_if = "action=use" }, /* brings its own */
       .run = cmd_variant },
