@@ -319,11 +319,13 @@ static const CmdOpt run_opts[] = {
 };
 
 const CmdDef cmd_table[] = {
-    { .name = "load", .usage = "load PATH.qsm",
+    { .name = "load", .usage = "load PATH.qsm|PATH.onnx|PATH.tflite",
       .summary = "Load a model (its float weights stay the reference for every comparison) "
                  "with a fresh plan, also when it is the same file again: fp32, default "
                  "quant options, no pins, no calibration; data splits stay only when their "
-                 "samples are its inputs.",
+                 "samples are its inputs. A quantized .tflite loads as its float twin "
+                 "(dequantized weights) with the file's plan, running on the file's own "
+                 "scales, zero points, int8 weights and int32 biases (docs/formats.md).",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
       .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_load },
