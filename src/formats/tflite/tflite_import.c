@@ -22,6 +22,8 @@ QsStatus ti_fail(Ti *x, QsStatus code, const char *fmt, ...)
     return st;
 }
 
+static void ti_note_qparams_as(Ti *x, int t, const char *value);
+
 /* ---- forms ------------------------------------------------------------------------------ */
 
 bool ti_is_const(const Ti *x, int t)
@@ -91,6 +93,7 @@ const char *ti_value(Ti *x, int t, int lay)
     if (!v)
         return NULL;
     x->other[t] = xstrdup(v);
+    ti_note_qparams_as(x, t, v); /* a transpose keeps its input's grid */
     return x->other[t];
 }
 
@@ -293,22 +296,28 @@ QsStatus ti_node(Ti *x, int op, int out, int lay, const char *const *in, int n_i
 
 /* ---- quantization ----------------------------------------------------------------------- */
 
-void ti_note_qparams(Ti *x, int t)
+/* Tensor t's activation parameters recorded for graph value `value`. */
+static void ti_note_qparams_as(Ti *x, int t, const char *value)
 {
     const TflSumTensor *s = &x->s->tensors[t];
-    if (!x->q || s->n_q != 1 || !x->name[t] || (s->type != TFL_INT8 && s->type != TFL_UINT8))
+    if (!x->q || s->n_q != 1 || !value || (s->type != TFL_INT8 && s->type != TFL_UINT8))
         return;
     TflImportQuant *q = x->q;
     for (int i = 0; i < q->n_values; i++)
-        if (strcmp(q->values[i].value, x->name[t]) == 0)
+        if (strcmp(q->values[i].value, value) == 0)
             return; /* the first tensor of a value decides (a uint8 edge is the same grid) */
     q->values = xrealloc(q->values, (size_t)(q->n_values + 1) * sizeof *q->values);
     TflQValue *v = &q->values[q->n_values++];
-    v->value = xstrdup(x->name[t]);
+    v->value = xstrdup(value);
     v->scale = s->scale[0];
     int64_t z = s->zero_point ? s->zero_point[0] : 0;
     v->zero_point = (int32_t)(s->type == TFL_UINT8 ? z - 128 : z);
     v->type = s->type;
+}
+
+void ti_note_qparams(Ti *x, int t)
+{
+    ti_note_qparams_as(x, t, x->name[t]);
 }
 
 void tflite_import_quant_release(TflImportQuant *q)
