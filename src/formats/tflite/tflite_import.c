@@ -204,7 +204,7 @@ const char *ti_const(Ti *x, int t, int lay, int nd, const int64_t *dims)
                         r[((i0 * c + k) * h + y) * w + z] = v[((i0 * h + y) * w + z) * c + k];
         free(v);
         v = r;
-        sh = shape_of(4, b, c, h, w); /* int64_t each */
+        sh = shape_of(4, b, c, h, w);
     }
     return ti_const_add(x, s->name, &sh, v);
 }
