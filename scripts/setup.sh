@@ -30,6 +30,8 @@ test_pkgs=(
   groff-base      # tests/cli/man_test.sh: renders the man page with groff -man -ww
   chromium        # tests/report/report_chromium_test.sh: renders the HTML report headless
   python3         # tests/json, tests/report: check JSON keys and the HTML's structure
+  python3-flatbuffers # tests/tflite/indep_litert.sh: a second .tflite writer
+                      # (scripts/fixtures/gen_tflite_indep.py) for the reader's tests
 )
 
 # The benchmarks and the fixture generators only (never the tests: fixtures are committed,

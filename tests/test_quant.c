@@ -1,11 +1,14 @@
 #include "test_quant.h"
 
+#include <string.h>
+
 #include "base/error.h"
 #include "test_util.h"
 
 void tu_hand_calibration(const Graph *g, Calibration *cal, const int *vals,
                          const float (*ranges)[2], int n)
 {
+    memset(cal, 0, sizeof *cal);
     cal->n_values = g->n_values;
     cal->stats = xmalloc((size_t)g->n_values * sizeof *cal->stats);
     cal->samples = 1;

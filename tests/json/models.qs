@@ -38,6 +38,14 @@ data calib models/data/mnist_test.npz scale=0.00392156886 n=128
 train epochs=2 lr=0.001 batch=64 opt=adam val=calib patience=2 seed=1
 train epochs=1 lr=0.001 batch=64 opt=adam seed=1 val=none
 load models/mnist_dw.qsm
+data calib models/data/mnist_test.npz scale=0.00392156886 n=128
+calibrate
+mode int8-static
+export ${dir}/qs_json_dw.tflite io=uint8
+load ${dir}/qs_json_dw.tflite
+load models/mnist_dw.qsm
+variant import ${dir}/qs_json_dw.tflite
+load models/mnist_dw.qsm
 mode fp32
 fold scales
 data calib models/data/mnist_test.npz scale=0.00392156886 n=128

@@ -37,7 +37,7 @@ static void check_op_k(int op, const char *name, bool binary, float k, float xlo
     CHECK_OK(graph_add_output(g, "y", &err), &err);
     CHECK_OK(graph_finalize(g, &err), &err);
 
-    Calibration cal;
+    Calibration cal = { 0 };
     cal.n_values = g->n_values;
     cal.stats = xmalloc((size_t)g->n_values * sizeof *cal.stats);
     cal.samples = 1;

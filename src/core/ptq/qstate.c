@@ -125,6 +125,11 @@ void qstate_model_changed(QuantState *qs, int n_nodes)
 void qstate_set_calibration(QuantState *qs, Calibration *c, const char *split)
 {
     qstate_clear_cache(qs);
+    /* a model whose parameters came from its file keeps them: a calibration afterwards
+     * adds observed ranges (hist, diagnose), not new parameters */
+    if (qs->calibrated && qs->calib.imported && !c->imported &&
+        c->n_values == qs->calib.n_values)
+        c->imported = qimport_ref(qs->calib.imported);
     if (qs->calibrated)
         calib_release(&qs->calib);
     qs->calib = *c;
@@ -172,6 +177,7 @@ void calib_copy(Calibration *dst, const Calibration *src)
     *dst = *src;
     dst->stats = xmalloc((size_t)(src->n_values ? src->n_values : 1) * sizeof *dst->stats);
     memcpy(dst->stats, src->stats, (size_t)src->n_values * sizeof *dst->stats);
+    qimport_ref(dst->imported);
 }
 
 /* The bias correction that goes with calibration cal: the session's for NULL (its current

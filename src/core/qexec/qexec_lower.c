@@ -119,6 +119,18 @@ static QsStatus lower_qp_cal(Lower *L, int v, QsError *err)
         vi->clip_hi = vi->qp.scale * (float)(qmax - qmin);
         return QS_OK;
     }
+    const QParams *iq = L->cal ? qimport_value(L->cal->imported, v) : NULL;
+    if (iq) { /* the deployed file's own parameters (quant/qimport.h) */
+        vi->has_qp = true;
+        vi->qp = *iq;
+        vi->qp_src = v;
+        vi->clip_lo = quant_dq(iq->qmin, iq);
+        vi->clip_hi = quant_dq(iq->qmax, iq);
+        return QS_OK;
+    }
+    if (!L->cal)
+        return qs_fail(err, QS_EINVAL, "value '%s' has no imported parameters and there is "
+                       "no calibration: run 'calibrate'", L->g->values[v].name);
     const ActStats *st = &L->cal->stats[v];
     ObserverOpts oo = { .pct = o->pct, .bits = o->bits, .symmetric = o->act_symmetric };
     float lo, hi;
@@ -205,6 +217,24 @@ static QsStatus lower_lin_finite(const LinUnit *u, PrecKind prec, bool bias, con
             return qs_fail(err, QS_EINVAL, "%s: layer '%s' has a NaN or infinite bias", pname,
                            n->name);
     return QS_OK;
+}
+
+/* The deployed file's int8 codes and scales (quant/qimport.h) as the unit's weights. */
+static void lower_lin_import_weights(LinUnit *u, const QImportUnit *iu)
+{
+    u->n_wscales = iu->n_scales;
+    for (int64_t c = 0; c < u->oc; c++) {
+        QParams p = { .scale = iu->scales[iu->n_scales > 1 ? c : 0], .qmin = -127, .qmax = 127 };
+        u->ws[c] = p.scale;
+        int32_t sum = 0;
+        for (int64_t i = 0; i < u->k; i++) {
+            int32_t qv = iu->codes[c * u->k + i];
+            u->wq[c * u->k + i] = (int8_t)qv;
+            u->wfq[c * u->k + i] = quant_dq(qv, &p);
+            sum += qv;
+        }
+        u->sumw[c] = sum;
+    }
 }
 
 /* Symmetric int8 weights per output channel (or one scale for the tensor). */
@@ -324,7 +354,15 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
         lower_lin_alloc((void **)&u->ws, nc * sizeof(float), n, err) ||
         lower_lin_alloc((void **)&u->sumw, nc * sizeof(int32_t), n, err))
         return err->code;
-    lower_lin_quant_weights(u, o->bits, plan_node_wgran_tensor(&L->q->plan, s->head));
+    const QImportUnit *iu = L->cal ? qimport_unit(L->cal->imported, s->head) : NULL;
+    if (iu && (iu->oc != u->oc || iu->k != u->k))
+        return qs_fail(err, QS_EINVAL, "layer '%s': the imported weights are %lld x %lld, the "
+                       "layer's %lld x %lld", n->name, (long long)iu->oc, (long long)iu->k,
+                       (long long)u->oc, (long long)u->k);
+    if (iu)
+        lower_lin_import_weights(u, iu);
+    else
+        lower_lin_quant_weights(u, o->bits, plan_node_wgran_tensor(&L->q->plan, s->head));
     if (lower_lin_pack(u, n, err))
         return err->code;
     if (!int8_static)
@@ -344,7 +382,12 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
     lower_what(n, what, sizeof what);
     for (int64_t c = 0; c < u->oc; c++) {
         double bs = (double)u->in_qp.scale * (double)u->ws[c];
-        u->bq[c] = quant_bias_code(u->bf[c], bs, NULL); /* finite: saturation is the rule */
+        if (iu && iu->bias) /* the file's own int32 bias */
+            u->bq[c] = iu->bias[c];
+        else if (iu) /* no bias in the file */
+            u->bq[c] = 0;
+        else
+            u->bq[c] = quant_bias_code(u->bf[c], bs, NULL); /* finite: saturation is the rule */
         u->bfq[c] = (float)((double)u->bq[c] * bs);
         if (target_requant_linear(L->T, u->in_qp.scale, u->ws[c], u->out_qp.scale, &u->rq[c],
                                   what, err))
@@ -777,6 +820,8 @@ static void lower_act_info(const Lower *L, int v, QLayerInfo *li)
     const VInfo *vi = &L->q->vi[v];
     if (!vi->has_qp)
         return;
+    if (!L->cal)
+        return;
     const ActStats *st = &L->cal->stats[v];
     li->has_act = true;
     li->act_min = (float)st->min;
@@ -901,7 +946,9 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
     L.units = xcalloc((size_t)(nn ? nn : 1), sizeof *L.units);
     L.head_of = xmalloc((size_t)(nn ? nn : 1) * sizeof *L.head_of);
     linear_group(g, lower_accept, &L, L.units, L.head_of);
-    QsStatus st = needs_cal ? qexec_ties_build(q, cal, L.head_of, &L.ties, err) : QS_OK;
+    /* imported parameters are tied in their file already */
+    QsStatus st = needs_cal && !cal->imported ? qexec_ties_build(q, cal, L.head_of, &L.ties, err)
+                                              : QS_OK;
     if (!st)
         st = lower_steps(&L, err);
     if (!st) {

@@ -84,6 +84,7 @@ void calib_release(Calibration *c)
     if (!c)
         return;
     free(c->stats);
+    qimport_unref(c->imported);
     memset(c, 0, sizeof *c);
 }
 

@@ -8,12 +8,15 @@
 #include "graph/graph.h"
 #include "base/job.h"
 #include "quant/observer.h"
+#include "quant/qimport.h"
 
 typedef struct Calibration {
     int n_values;       /* the graph's value count when made */
     ActStats *stats;    /* [n_values]; meaningful for graph inputs and node outputs; owned */
     int64_t samples;    /* samples seen */
     double ma_momentum;
+    QImport *imported;  /* parameters imported from a deployed file (qimport.h), which
+                           lowering takes over the ranges; one reference owned; NULL: none */
 } Calibration;
 
 /* Runs g on the first n samples of d (n <= 0: all) in batches of `batch` and fills *out

@@ -228,6 +228,7 @@ void extract_calib(const Extract *x, const Calibration *src, Calibration *dst)
 {
     int n = x->m->graph.n_values;
     *dst = *src;
+    dst->imported = NULL; /* indexed by the source graph's values; not carried over */
     dst->n_values = n;
     dst->stats = xmalloc((size_t)(n ? n : 1) * sizeof *dst->stats);
     for (int v = 0; v < n; v++) {

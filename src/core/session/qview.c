@@ -62,9 +62,16 @@ QsStatus qview_act(Session *s, int node, QViewAct *out, QsError *err)
     QuantOpts qo = s->q.plan.q;
     ObserverOpts oo = { .pct = qo.pct, .bits = qo.bits, .symmetric = qo.act_symmetric };
     float lo, hi;
-    if (observer_table[qo.observer].range(st, &oo, &lo, &hi, err))
+    const QParams *iq = qimport_value(s->q.calib.imported, g->nodes[shown].out);
+    if (iq) { /* parameters imported from a deployed file (quant/qimport.h) */
+        out->qp = *iq;
+        lo = quant_dq(iq->qmin, iq);
+        hi = quant_dq(iq->qmax, iq);
+    } else if (observer_table[qo.observer].range(st, &oo, &lo, &hi, err)) {
         return err->code;
-    out->qp = quant_params(lo, hi, qo.bits, qo.act_symmetric);
+    } else {
+        out->qp = quant_params(lo, hi, qo.bits, qo.act_symmetric);
+    }
     float al, ah;
     if (shown != node && op_clamp_range(&g->nodes[shown], &al, &ah)) {
         lo = fmaxf(lo, al);

@@ -15,11 +15,21 @@ typedef struct ModelFormat {
     QsStatus (*save)(const char *path, const Model *m, QsError *err); /* NULL: read only */
 } ModelFormat;
 
-static const ModelFormat formats[] = {
+enum { MAX_FORMATS = 8 };
+static ModelFormat formats[MAX_FORMATS] = {
     { ".qsm", qsm_load, qsm_save },
     { ".onnx", onnx_load, onnx_save },
 };
-enum { N_FORMATS = sizeof formats / sizeof formats[0] };
+static int N_FORMATS = 2;
+
+void modelfile_register(const char *suffix, Model *(*load)(const char *path, QsError *err))
+{
+    for (int i = 0; i < N_FORMATS; i++)
+        if (formats[i].load == load)
+            return;
+    QS_ASSERT(N_FORMATS < MAX_FORMATS);
+    formats[N_FORMATS++] = (ModelFormat){ suffix, load, NULL };
+}
 
 const char *modelfile_suffix(int i)
 {

@@ -6,6 +6,10 @@
 #include "base/error.h"
 #include "graph/model.h"
 
+/* Adds a read-only format of a later wing (tflite/: `.tflite`), whose reader this wing
+ * cannot name; the front end registers it once at start (app_init). Idempotent. */
+void modelfile_register(const char *suffix, Model *(*load)(const char *path, QsError *err));
+
 /* The i-th suffix the table reads (".qsm", ".onnx"), NULL past the last: for help, the man
  * page and completion. */
 const char *modelfile_suffix(int i);

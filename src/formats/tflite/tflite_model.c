@@ -91,6 +91,9 @@ int tfl_tensor(TflModel *m, const char *name, int type, int nd, const int64_t *d
                const TflQuant *q)
 {
     QS_ASSERT(nd >= 0 && nd <= TFL_MAX_DIMS);
+    /* q may be another tensor's (a PAD's output takes its input's grid): copied before
+     * the array grows and moves it */
+    TflQuant qc = tfl_quant_copy(q);
     TFL_GROW(m->tensors, m->n_tensors, m->cap_tensors);
     TflTensor *t = &m->tensors[m->n_tensors];
     memset(t, 0, sizeof *t);
@@ -99,7 +102,7 @@ int tfl_tensor(TflModel *m, const char *name, int type, int nd, const int64_t *d
     t->nd = nd;
     for (int i = 0; i < nd; i++)
         t->dim[i] = (int32_t)dim[i];
-    t->q = tfl_quant_copy(q);
+    t->q = qc;
     return m->n_tensors++;
 }
 

@@ -159,6 +159,22 @@ static bool v_string(V *v, const Tab *t, int f, char *out, size_t cap, const cha
     return true;
 }
 
+/* String field f: a pointer to its NUL-terminated bytes in the buffer ("" when absent). */
+static bool v_string_at(V *v, const Tab *t, int f, const char **out, const char *what)
+{
+    size_t start;
+    uint32_t n;
+    *out = "";
+    if (!v_vector(v, t, f, 1, 1, &start, &n, what))
+        return false;
+    if (!start)
+        return true;
+    if (n >= v->len - start || v->b[start + n] != 0)
+        return v_fail(v, "%s: string %d is not NUL-terminated", what, f);
+    *out = (const char *)v->b + start;
+    return true;
+}
+
 /* ---- the model ----------------------------------------------------------------------- */
 
 typedef struct Bufs {
@@ -257,7 +273,7 @@ static bool v_tensor(V *v, const Tab *t, const Bufs *bf, int ti, TflSumTensor *o
     if (o->data_len && ((uint64_t)numel > o->data_len || (uint64_t)numel * es != o->data_len))
         return v_fail(v, "tensor %d: buffer %u holds %zu bytes, shape x type needs %lld x %zu",
                       ti, o->buffer, o->data_len, (long long)numel, es);
-    if (!v_string(v, t, TENSOR_NAME, o->name, sizeof o->name, "tensor.name"))
+    if (!v_string_at(v, t, TENSOR_NAME, &o->name, "tensor.name"))
         return false;
     size_t qp = v_ref(v, t, TENSOR_QUANTIZATION, "tensor");
     if (v->st)
@@ -269,9 +285,10 @@ static bool v_tensor(V *v, const Tab *t, const Bufs *bf, int ti, TflSumTensor *o
     return true;
 }
 
-/* An int32 vector field of indices, each -1 (when allow_omit) or in [0, n). */
+/* An int32 vector field of indices, each -1 (when allow_omit) or in [0, n); the first cap
+ * copied to out, *all (when not NULL) pointing at every one in the buffer. */
 static bool v_indices(V *v, const Tab *t, int f, int n, bool allow_omit, int *out, int cap,
-                      int *count, const char *what)
+                      int *count, const int32_t **all, const char *what)
 {
     size_t s;
     uint32_t cnt;
@@ -286,6 +303,89 @@ static bool v_indices(V *v, const Tab *t, int f, int n, bool allow_omit, int *ou
             out[i] = x;
     }
     *count = (int)cnt;
+    if (all) /* 4-aligned (v_vector) */
+        *all = cnt ? (const int32_t *)(const void *)(v->b + s) : NULL;
+    return true;
+}
+
+/* The fields of an options table that TflOpts holds; enum fields checked. */
+static bool v_options(V *v, const Tab *t, int kind, TflOpts *o, uint32_t op)
+{
+    const char *w = "builtin_options";
+#define OPT_I32(f, d) ((int)v_int(v, t, (f), 4, true, (d), w))
+#define OPT_U8(f) ((int)v_int(v, t, (f), 1, false, 0, w))
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    switch (kind) {
+    case TFL_OPT_CONV2D:
+        o->padding = OPT_U8(CONV2D_PADDING);
+        o->stride_w = OPT_I32(CONV2D_STRIDE_W, 0);
+        o->stride_h = OPT_I32(CONV2D_STRIDE_H, 0);
+        o->act = OPT_U8(CONV2D_ACTIVATION);
+        o->dilation_w = OPT_I32(CONV2D_DILATION_W, 1);
+        o->dilation_h = OPT_I32(CONV2D_DILATION_H, 1);
+        break;
+    case TFL_OPT_DEPTHWISE_CONV2D:
+        o->padding = OPT_U8(DW_PADDING);
+        o->stride_w = OPT_I32(DW_STRIDE_W, 0);
+        o->stride_h = OPT_I32(DW_STRIDE_H, 0);
+        o->depth_multiplier = OPT_I32(DW_DEPTH_MULTIPLIER, 0);
+        o->act = OPT_U8(DW_ACTIVATION);
+        o->dilation_w = OPT_I32(DW_DILATION_W, 1);
+        o->dilation_h = OPT_I32(DW_DILATION_H, 1);
+        break;
+    case TFL_OPT_POOL2D:
+        o->padding = OPT_U8(POOL2D_PADDING);
+        o->stride_w = OPT_I32(POOL2D_STRIDE_W, 0);
+        o->stride_h = OPT_I32(POOL2D_STRIDE_H, 0);
+        o->filter_w = OPT_I32(POOL2D_FILTER_W, 0);
+        o->filter_h = OPT_I32(POOL2D_FILTER_H, 0);
+        o->act = OPT_U8(POOL2D_ACTIVATION);
+        break;
+    case TFL_OPT_FULLY_CONNECTED:
+        o->act = OPT_U8(FC_ACTIVATION);
+        if (OPT_U8(FC_WEIGHTS_FORMAT))
+            return v_fail(v, "operator %u: shuffled fully-connected weights are not read", op);
+        o->keep_num_dims = OPT_U8(FC_KEEP_NUM_DIMS) != 0;
+        o->asymmetric_inputs = OPT_U8(FC_ASYMMETRIC_INPUTS) != 0;
+        break;
+    case TFL_OPT_SOFTMAX: {
+        size_t p = v_field(v, t, SOFTMAX_BETA, 4, w);
+        o->beta = 0.0f;
+        if (p)
+            memcpy(&o->beta, v->b + p, 4);
+        break;
+    }
+    case TFL_OPT_CONCATENATION:
+        o->axis = OPT_I32(CONCAT_AXIS, 0);
+        o->act = OPT_U8(CONCAT_ACTIVATION);
+        break;
+    case TFL_OPT_ADD: case TFL_OPT_MUL: case TFL_OPT_SUB: case TFL_OPT_DIV:
+        o->act = OPT_U8(ADD_ACTIVATION);
+        break;
+    case TFL_OPT_REDUCER:
+        o->keep_dims = OPT_U8(REDUCER_KEEP_DIMS) != 0;
+        break;
+    case TFL_OPT_RESIZE_NEAREST_NEIGHBOR:
+        o->align_corners = OPT_U8(RESIZEOPT_ALIGN_CORNERS) != 0;
+        o->half_pixel_centers = OPT_U8(RESIZEOPT_HALF_PIXEL_CENTERS) != 0;
+        break;
+    case TFL_OPT_LEAKY_RELU: {
+        size_t p = v_field(v, t, LEAKY_RELU_ALPHA, 4, w);
+        if (p)
+            memcpy(&o->alpha, v->b + p, 4);
+        break;
+    }
+    default:
+        break;
+    }
+#undef OPT_I32
+#undef OPT_U8
+    if (v->st)
+        return false;
+    if (o->padding > TFL_PAD_VALID || o->act > 5)
+        return v_fail(v, "operator %u: padding %d or fused activation %d is not in the schema",
+                      op, o->padding, o->act);
     return true;
 }
 
@@ -332,10 +432,11 @@ static bool v_operators(V *v, const Tab *sg, TflSummary *s, const int *codes,
                           s->n_opcodes);
         o->code = codes[oc];
         o->version = versions[oc];
+        const int32_t *outs = NULL;
         if (!v_indices(v, &t, OPERATOR_INPUTS, s->n_tensors, true, o->in, 8, &o->n_in,
-                       "operator.inputs") ||
+                       &o->ins, "operator.inputs") ||
             !v_indices(v, &t, OPERATOR_OUTPUTS, s->n_tensors, false, o->out, 2, &o->n_out,
-                       "operator.outputs"))
+                       &outs, "operator.outputs"))
             return false;
         if (o->n_out < 1)
             return v_fail(v, "operator %u has no output", i);
@@ -348,14 +449,19 @@ static bool v_operators(V *v, const Tab *sg, TflSummary *s, const int *codes,
         if (!opt != !o->options_type)
             return v_fail(v, "operator %u: options type %d without options (or the reverse)",
                           i, o->options_type);
-        for (int k = 0; k < o->n_in && k < 8; k++)
-            if (o->in[k] >= 0 && !defined[o->in[k]])
+        if (opt && !v_options(v, &ot, o->options_type, &o->opt, i))
+            return false;
+        for (int k = 0; k < o->n_in; k++)
+            if (o->ins[k] >= 0 && !defined[o->ins[k]])
                 return v_fail(v, "operator %u reads tensor %d before anything writes it", i,
-                              o->in[k]);
-        for (int k = 0; k < o->n_out && k < 2; k++) {
-            if (s->tensors[o->out[k]].data_len)
-                return v_fail(v, "operator %u writes the constant tensor %d", i, o->out[k]);
-            defined[o->out[k]] = true;
+                              (int)o->ins[k]);
+        for (int k = 0; k < o->n_out; k++) {
+            if (s->tensors[outs[k]].data_len)
+                return v_fail(v, "operator %u writes the constant tensor %d", i, (int)outs[k]);
+            if (defined[outs[k]])
+                return v_fail(v, "operator %u writes tensor %d, which is already written", i,
+                              (int)outs[k]);
+            defined[outs[k]] = true;
         }
     }
     return true;
@@ -390,9 +496,9 @@ static bool v_subgraph(V *v, const Tab *model, const Bufs *bf, TflSummary *s,
     }
     ok = ok &&
          v_indices(v, &sg, SUBGRAPH_INPUTS, s->n_tensors, false, s->inputs, 16, &s->n_inputs,
-                   "subgraph.inputs") &&
+                   NULL, "subgraph.inputs") &&
          v_indices(v, &sg, SUBGRAPH_OUTPUTS, s->n_tensors, false, s->outputs, 16,
-                   &s->n_outputs, "subgraph.outputs");
+                   &s->n_outputs, NULL, "subgraph.outputs");
     for (int i = 0; ok && i < s->n_inputs && i < 16; i++)
         defined[s->inputs[i]] = true;
     ok = ok && v_operators(v, &sg, s, codes, versions, defined);

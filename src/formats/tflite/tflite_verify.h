@@ -12,7 +12,8 @@
  *     the quantized dimension's size), scales finite and > 0; each operator's opcode index
  *     in range, inputs (-1: omitted) and outputs in range; the subgraph's inputs and
  *     outputs in range; every non-constant operator input produced by an earlier operator
- *     or a subgraph input; metadata buffer indices in range.
+ *     or a subgraph input; metadata buffer indices in range; option tables of the kinds
+ *     tflite_model.h's TflOpts holds read into TflSumOp.opt, their enums in range.
  * On success *s (when not NULL) receives a summary for tests and reports. */
 #ifndef QS_TFLITE_VERIFY_H
 #define QS_TFLITE_VERIFY_H
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "tflite/tflite_model.h"
 
 typedef struct TflSumTensor {
     int type;
@@ -33,15 +35,17 @@ typedef struct TflSumTensor {
     const float *scale;       /* [n_q], into the buffer (4-aligned) */
     const int64_t *zero_point;/* [n_q], into the buffer (8-aligned) */
     int qdim;
-    char name[64];
+    const char *name;         /* NUL-terminated, into the buffer ("" when absent) */
 } TflSumTensor;
 
 typedef struct TflSumOp {
     int code;                 /* BuiltinOperator */
     int version;
     int n_in, n_out;
-    int in[8], out[2];
+    int in[8], out[2];        /* the first 8 inputs and 2 outputs */
+    const int32_t *ins;       /* [n_in] every input (-1: omitted), into the buffer */
     int options_type;
+    TflOpts opt;              /* the option fields qscope reads (TflOpts; kind 0: none) */
 } TflSumOp;
 
 typedef struct TflSummary {

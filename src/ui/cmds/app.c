@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "kern/threads.h"
+#include "native/modelfile.h"
+#include "tflite/tflite_import.h"
 
 void app_init(App *app)
 {
@@ -15,6 +17,8 @@ void app_init(App *app)
     result_init(&app->last, "");
     /* BLAS would otherwise start one spinning thread per core behind our back */
     threads_set(app->session.opt.threads);
+    /* the model-file table (native/) cannot name readers of later wings */
+    modelfile_register(".tflite", tflite_load);
 }
 
 void app_release(App *app)

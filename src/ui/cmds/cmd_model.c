@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/cmd_tflite.h"
+#include "io/fileio.h"
 #include "native/modelfile.h"
 #include "ops/op.h"
 #include "qexec/qexec.h"
@@ -72,7 +74,10 @@ static const char *previous_model(const Session *s, char *buf, size_t cap)
 
 QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
-    Model *m = modelfile_load(a->pos[0], err);
+    /* a .tflite file also says how it is quantized (cmd_tflite.h) */
+    bool tfl = fileio_has_suffix(a->pos[0], ".tflite");
+    TflImportQuant tq = { 0 };
+    Model *m = tfl ? tflite_load_ex(a->pos[0], &tq, err) : modelfile_load(a->pos[0], err);
     if (!m)
         return err->code;
     /* Variants are checked against the model before the session changes. */
@@ -112,6 +117,12 @@ QsStatus cmd_load(App *app, const CmdArgs *a, Result *r, QsError *err)
     const char *stop = model_meta_get(m, "onnx_stopped_before"); /* onnx/onnx_stop.h */
     if (stop)
         result_str(r, "stopped_before", stop);
+    if (tfl) {
+        QsStatus st = tflite_session_apply(app, m, &tq, a->pos[0], r, err);
+        tflite_import_quant_release(&tq);
+        if (st)
+            return st;
+    }
     session_mark_saved(&app->session); /* what the file holds is not unsaved work */
     fresh_state_note(&app->session, prev, dropped, used ? cur : NULL, r);
     return QS_OK;

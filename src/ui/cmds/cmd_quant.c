@@ -6,6 +6,7 @@
 
 #include "quant/calib.h"
 #include "cmds/cmd_handlers.h"
+#include "cmds/cmd_tflite.h"
 #include "quant/observer.h"
 #include "quant/target.h"
 #include "eval/score.h"
@@ -198,7 +199,7 @@ QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
     const char *verb = a->pos[0];
     if (strcmp(verb, "save") == 0 || strcmp(verb, "use") == 0 || strcmp(verb, "drop") == 0) {
         if (a->n_pos != 2)
-            return qs_fail(err, QS_EINVAL, "variant %s: a NAME is needed", verb);
+            return qs_fail(err, QS_EINVAL, "variant %s: one NAME is needed", verb);
         const char *name = a->pos[1];
         if (strcmp(verb, "save") == 0) {
             if (precision_find(name) >= 0)
@@ -213,9 +214,14 @@ QsStatus cmd_variant(App *app, const CmdArgs *a, Result *r, QsError *err)
         }
         result_str(r, "variant", name);
         result_str(r, "action", verb);
+    } else if (strcmp(verb, "import") == 0) {
+        if (a->n_pos < 2)
+            return qs_fail(err, QS_EINVAL, "variant import: a FILE.tflite is needed");
+        if (tflite_variant_import(app, a->pos[1], a->n_pos > 2 ? a->pos[2] : NULL, r, err))
+            return err->code;
     } else if (strcmp(verb, "list") != 0) {
-        return qs_fail(err, QS_EINVAL, "variant: unknown action '%s' (save, use, drop, list)",
-                       verb);
+        return qs_fail(err, QS_EINVAL, "variant: unknown action '%s' (save, use, drop, list, "
+                       "import)", verb);
     }
     static const char *const cols[] = { "variant", "mode", "wgran", "observer", "bits",
                                         "pinned", "weights", "target", NULL };

@@ -357,11 +357,13 @@ static const CmdOpt run_opts[] = {
 };
 
 const CmdDef cmd_table[] = {
-    { .name = "load", .usage = "load PATH.qsm",
+    { .name = "load", .usage = "load PATH.qsm|PATH.onnx|PATH.tflite",
       .summary = "Load a model (its float weights stay the reference for every comparison) "
                  "with a fresh plan, also when it is the same file again: fp32, default "
                  "quant options, no pins, no calibration; data splits stay only when their "
-                 "samples are its inputs.",
+                 "samples are its inputs. A quantized .tflite loads as its float twin "
+                 "(dequantized weights) with the file's plan, running on the file's own "
+                 "scales, zero points, int8 weights and int32 biases (docs/formats.md).",
       .example = "load models/mnist_cnn.qsm", .min_pos = 1, .max_pos = 1, .opts = none,
       .args = file_arg,
       .wb = { .feeds = CMD_FEEDS_NEW_MODEL, .outdates = CMD_OUTDATES_MODEL }, .run = cmd_load },
@@ -488,10 +490,13 @@ const CmdDef cmd_table[] = {
       .example = "calibrate n=500 observer=minmax", .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = calibrate_opts, .wb = { .outdates = CMD_OUTDATES_CALIB },
       .run = cmd_calibrate },
-    { .name = "variant", .usage = "variant save|use|drop NAME | variant list",
+    { .name = "variant", .usage = "variant save|use|drop NAME | variant list | "
+                                  "variant import FILE.tflite [NAME]",
       .summary = "Keep the current plan under a name, switch to a kept one, forget one, or "
-                 "list them.",
-      .example = "variant save ptq", .min_pos = 1, .max_pos = 2, .flags = CMD_NEEDS_MODEL,
+                 "list them; import makes a quantized .tflite of this model (paired by value "
+                 "names, else by layer order) a variant that runs on the file's own scales, "
+                 "zero points, int8 weights and int32 biases (named after the file).",
+      .example = "variant save ptq", .min_pos = 1, .max_pos = 3, .flags = CMD_NEEDS_MODEL,
       .opts = none, .args = variant_args,
       .wb = { .outdates = CMD_OUTDATES_CALIB, .outdates_if = "action=use" }, /* brings its own */
       .run = cmd_variant },

@@ -157,8 +157,8 @@ const char *choice_error_kind(int i)
 
 const char *choice_variant_verb(int i)
 {
-    static const char *const w[] = { "save", "use", "drop", "list" };
-    return word(w, 4, i);
+    static const char *const w[] = { "save", "use", "drop", "list", "import" };
+    return word(w, 5, i);
 }
 
 const char *choice_session_verb(int i)

@@ -85,7 +85,7 @@ const char *choice_output(int i);            /* RenderMode: text, json */
 const char *choice_hist_what(int i);         /* act, weights */
 const char *choice_tflite_io(int i);         /* float, int8, uint8 (TflIo order) */
 const char *choice_error_kind(int i);        /* accum, local */
-const char *choice_variant_verb(int i);      /* save, use, drop, list */
+const char *choice_variant_verb(int i);      /* save, use, drop, list, import */
 const char *choice_fold_what(int i);         /* scales */
 const char *choice_session_verb(int i);      /* new, save, load */
 const char *choice_taps_verb(int i);         /* save, compare */
