@@ -165,15 +165,15 @@ static int64_t maxpool_argmax(const PoolGeom *g, const float *xp, int64_t hs, in
                               int64_t a1, int64_t ws, int64_t b0, int64_t b1)
 {
     int64_t at = (hs + a0 * g->win.dh) * g->w + ws + b0 * g->win.dw;
-    float m = -INFINITY;
+    __m128 m = _mm_set_ss(-INFINITY);
     for (int64_t a = a0; a < a1; a++) {
         int64_t row = (hs + a * g->win.dh) * g->w;
-        for (int64_t b = b0; b < b1; b++) { /* selects, not a branch: see maxpool_max */
+        for (int64_t b = b0; b < b1; b++) { /* masks, not branches: see maxpool_argmax_2x2 */
             int64_t i = row + ws + b * g->win.dw;
-            float v = xp[i];
-            bool take = v > m || v != v;
-            m = take ? v : m;
-            at = take ? i : at;
+            __m128 v = _mm_load_ss(xp + i);
+            __m128 take = _mm_or_ps(_mm_cmpgt_ss(v, m), _mm_cmpunord_ss(v, v));
+            m = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m));
+            at ^= (at ^ i) & (int64_t)_mm_cvtsi128_si32(_mm_castps_si128(take));
         }
     }
     return at;
