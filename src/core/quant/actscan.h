@@ -23,26 +23,27 @@ void act_scan_range(const float *x, int64_t n, ActRange *r);
 
 /* Where act_scan_bins counts: a histogram's bins[HIST_BINS] (and, for the shared counting
  * of act_scan_bins_clamped, a second table bins2[HIST_BINS] at indices HIST_BINS..),
- * reached through a buffer of bin indices and, for a large batch, four interleaved 32-bit
- * copies of the tables. A conv output over an image's flat background repeats one value
- * for long runs, and back-to-back increments of one counter wait on each other; the
- * copies (the four of a bin share a cache line) let four increments of one bin be under
- * way at once. The buffer then holds copy indices (4 bin + copy), so a flush is one
- * increment per value. The copies live in per-thread memory kept across calls, all zero
+ * reached through a buffer of bin indices and, for a large batch, SUB_COPIES interleaved
+ * 32-bit copies of the tables. A conv output over an image's flat background repeats one
+ * value for long runs, and back-to-back increments of one counter wait on each other; the
+ * copies (those of a bin share a cache line) let four increments of one bin be under way
+ * at once. The buffer then holds copy indices (SUB_COPIES bin + copy, the copy from the
+ * vector lane), so a flush is one increment per value. Four copies measured best on
+ * dwnet's calibration: fewer queue on repeated values, more leave L1 (2,500 bins in use). The copies live in per-thread memory kept across calls, all zero
  * between sinks (kern/thread_buffer.h), so a batch clears nothing it did not count in;
  * `part` (0 or 1) tells apart two sinks one caller fills at once. The tables hold every
  * count only after bin_sink_settle. */
 #define BIN_BUF 1024
 #define SUB_SHIFT 2
 #define SUB_COPIES (1 << SUB_SHIFT)
-typedef uint32_t SubCount;
+typedef uint32_t SubCount;         /* one copy's count of one bin */
 #define BIN_SUB_MIN 16384                        /* values worth the copies' merging */
 #define BIN_SUB_FLUSH ((1u << 31) - BIN_BUF - 16) /* a copy's bin then cannot overflow */
 
 typedef struct BinSink {
     int64_t *bins;
     int64_t *bins2;            /* indices HIST_BINS.. (act_scan_bins_clamped), or NULL */
-    SubCount *sub;             /* [tables * HIST_BINS * 4], or NULL: counts go to bins */
+    SubCount *sub;             /* [2 * HIST_BINS * SUB_COPIES], or NULL: counts go to bins */
     uint32_t taken;            /* values counted in sub since it was merged */
     int pos;
     int32_t buf[BIN_BUF + 16]; /* room for one more vector past BIN_BUF */
