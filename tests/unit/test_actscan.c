@@ -86,7 +86,7 @@ static void test_level(const float *x, int64_t n, double inv_w, SimdLevel l, con
     simd_cap(l);
     act_scan_range(x, n, &got);
     BinSink k;
-    bin_sink_init(&k, n, gb);
+    bin_sink_init(&k, n, gb, NULL, 0);
     act_scan_bins(&k, x, n, inv_w);
     bin_sink_release(&k);
     simd_cap(simd_detected());

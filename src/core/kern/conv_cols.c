@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <immintrin.h>
 
 #include "kern/pool.h"
 #include "kern/simd.h"
@@ -50,16 +51,82 @@ ConvChunk conv_chunk_at(const ConvChunks *c, int64_t i)
 }
 
 
-/* Positions [p0, p0 + np) of one sample for one tap (ki, kj) of input channel plane xc
+/* A row's run of a small map, inline: a libc call costs more than the run (LeNet's rows
+ * hold 10 to 28 values). Elementwise, so the same values as the scalar loops. */
+static inline void run_copy(float *d, const float *s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+    for (; i < n; i++)
+        d[i] = s[i];
+}
+
+static inline void run_zero(float *d, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(d + i, _mm_setzero_ps());
+    for (; i < n; i++)
+        d[i] = 0.0f;
+}
+
+/* x[i] += d[i]: one add per element, as the scalar loop. */
+static inline void run_add(float *x, const float *d, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(x + i, _mm_add_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(d + i)));
+    for (; i < n; i++)
+        x[i] += d[i];
+}
+
+/* One tap (ki, kj) of a plane: where its input starts and the output rows [y0, y1) and
+ * columns [x0, x1) it reads inside the input; the same for every sample and channel. */
+typedef struct TapSpan {
+    int64_t offh, offw, y0, y1, x0, x1;
+} TapSpan;
+
+static TapSpan tap_span(const ConvPlane *g, int64_t t)
+{
+    TapSpan sp = { .offh = t / g->kw * g->dh - g->pt, .offw = t % g->kw * g->dw - g->pl };
+    conv_tap_range(g->oh, g->h, g->sh, sp.offh, &sp.y0, &sp.y1);
+    conv_tap_range(g->ow, g->w, g->sw, sp.offw, &sp.x0, &sp.x1);
+    return sp;
+}
+
+/* tap_run over a whole sample at stride 1 across: row by row, no partial rows. */
+static void tap_whole(const ConvPlane *g, const TapSpan *sp, float *xc, float *dst, bool add)
+{
+    int64_t ow = g->ow, x0 = sp->x0, x1 = sp->x1;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        float *d = dst + oy * ow;
+        bool inside = oy >= sp->y0 && oy < sp->y1 && x0 < x1;
+        int64_t row = (oy * g->sh + sp->offh) * g->w + sp->offw; /* xc[row + ox] */
+        if (add) {
+            if (inside)
+                run_add(xc + row + x0, d + x0, x1 - x0);
+        } else if (inside) {
+            run_zero(d, x0);
+            run_copy(d + x0, xc + row + x0, x1 - x0);
+            run_zero(d + x1, ow - x1);
+        } else {
+            run_zero(d, ow);
+        }
+    }
+}
+
+/* Positions [p0, p0 + np) of one sample for one tap (sp) of input channel plane xc
  * (h, w): gathers them into dst (add false; zero where the tap falls outside), or adds
  * dst back into xc (add true; outside taps dropped). */
-static void tap_run(const ConvPlane *g, int64_t ki, int64_t kj, float *xc, float *dst,
-                    int64_t p0, int64_t np, bool add)
+static void tap_run(const ConvPlane *g, const TapSpan *sp, float *xc, float *dst, int64_t p0,
+                    int64_t np, bool add)
 {
-    int64_t offh = ki * g->dh - g->pt, offw = kj * g->dw - g->pl;
-    int64_t y0, y1, x0, x1;
-    conv_tap_range(g->oh, g->h, g->sh, offh, &y0, &y1);
-    conv_tap_range(g->ow, g->w, g->sw, offw, &x0, &x1);
+    if (p0 == 0 && np == g->oh * g->ow && g->sw == 1) {
+        tap_whole(g, sp, xc, dst, add);
+        return;
+    }
+    int64_t offh = sp->offh, offw = sp->offw, y0 = sp->y0, y1 = sp->y1, x0 = sp->x0, x1 = sp->x1;
     int64_t end = p0 + np, oy = p0 / g->ow, a = p0 % g->ow;
     /* one output row's [a, b) per step; rows after the first start at column 0 */
     for (int64_t p = p0; p < end; p += g->ow - a, a = 0, oy++) {
@@ -67,27 +134,27 @@ static void tap_run(const ConvPlane *g, int64_t ki, int64_t kj, float *xc, float
         float *d = dst + (p - p0); /* d[ox - a] */
         int64_t lo = a > x0 ? a : x0, hi = b < x1 ? b : x1;
         bool inside = oy >= y0 && oy < y1 && lo < hi;
-        const float *src = xc + (oy * g->sh + offh) * g->w + offw; /* src[ox * sw] */
+        int64_t row = (oy * g->sh + offh) * g->w + offw; /* xc[row + ox * sw] */
         if (add) {
-            if (inside)
+            if (inside && g->sw == 1)
+                run_add(xc + row + lo, d + (lo - a), hi - lo);
+            else if (inside)
                 for (int64_t ox = lo; ox < hi; ox++)
-                    xc[(src - xc) + ox * g->sw] += d[ox - a];
+                    xc[row + ox * g->sw] += d[ox - a];
             continue;
         }
         if (!inside)
             lo = hi = b;
         else if (g->sw == 1)
-            memcpy(d + (lo - a), src + lo, (size_t)(hi - lo) * sizeof *d);
+            run_copy(d + (lo - a), xc + row + lo, hi - lo);
         else if (g->sw == 2)
             for (int64_t ox = lo; ox < hi; ox++)
-                d[ox - a] = src[2 * ox];
+                d[ox - a] = xc[row + 2 * ox];
         else
             for (int64_t ox = lo; ox < hi; ox++)
-                d[ox - a] = src[ox * g->sw];
-        if (lo > a) /* the padding's zeros, on either side */
-            memset(d, 0, (size_t)(lo - a) * sizeof *d);
-        if (b > hi)
-            memset(d + (hi - a), 0, (size_t)(b - hi) * sizeof *d);
+                d[ox - a] = xc[row + ox * g->sw];
+        run_zero(d, lo - a); /* the padding's zeros, on either side */
+        run_zero(d + (hi - a), b - hi);
     }
 }
 
@@ -114,9 +181,10 @@ static void im2col_rows(void *ctx, int64_t r0, int64_t r1)
         conv_gather_fill_grid(&cg, 0, cols, r0, r1 - r0, (int)cols, j->col + r0 * j->ld))
         return;
     for (int64_t r = r0; r < r1; r++) {
-        int64_t ci = r / taps, t = r % taps;
+        int64_t ci = r / taps;
+        TapSpan sp = tap_span(g, r % taps);
         for (int64_t s = 0; s < j->k.nb; s++)
-            tap_run(g, t / g->kw, t % g->kw, j->x + (j->k.b0 + s) * j->x_stride + ci * hw,
+            tap_run(g, &sp, j->x + (j->k.b0 + s) * j->x_stride + ci * hw,
                     j->col + r * j->ld + s * j->k.np, j->k.p0, j->k.np, false);
     }
 }
@@ -136,11 +204,13 @@ static void col2im_channels(void *ctx, int64_t c0, int64_t c1)
     const ConvPlane *g = j->g;
     int64_t taps = g->kh * g->kw, hw = g->h * g->w;
     for (int64_t ci = c0; ci < c1; ci++)
-        for (int64_t t = 0; t < taps; t++)
+        for (int64_t t = 0; t < taps; t++) {
+            TapSpan sp = tap_span(g, t);
             for (int64_t s = 0; s < j->k.nb; s++)
-                tap_run(g, t / g->kw, t % g->kw, j->x + (j->k.b0 + s) * j->x_stride + ci * hw,
+                tap_run(g, &sp, j->x + (j->k.b0 + s) * j->x_stride + ci * hw,
                         j->col + (ci * taps + t) * j->ld + s * j->k.np, j->k.p0, j->k.np,
                         true);
+        }
 }
 
 void conv_col2im(const ConvPlane *g, const float *col, int64_t ld, ConvChunk k, float *dx,

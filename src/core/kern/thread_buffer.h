@@ -11,6 +11,7 @@
 typedef enum {
     TBUF_SGEMM,    /* sgemm_drive.c: B's packing buffer and deferred C blocks */
     TBUF_BACKWARD, /* backward_conv.c, backward_dw.c: panels, packed operands, lanes */
+    TBUF_HIST,     /* quant/actscan.c: a histogram sink's counter copies */
     TBUF_COUNT
 } ThreadBufSlot;
 

@@ -165,16 +165,33 @@ static int64_t maxpool_argmax(const PoolGeom *g, const float *xp, int64_t hs, in
                               int64_t a1, int64_t ws, int64_t b0, int64_t b1)
 {
     int64_t at = (hs + a0 * g->win.dh) * g->w + ws + b0 * g->win.dw;
-    float m = -INFINITY;
+    __m128 m = _mm_set_ss(-INFINITY);
     for (int64_t a = a0; a < a1; a++) {
         int64_t row = (hs + a * g->win.dh) * g->w;
-        for (int64_t b = b0; b < b1; b++) { /* selects, not a branch: see maxpool_max */
+        for (int64_t b = b0; b < b1; b++) { /* masks, not branches: see maxpool_argmax_2x2 */
             int64_t i = row + ws + b * g->win.dw;
-            float v = xp[i];
-            bool take = v > m || v != v;
-            m = take ? v : m;
-            at = take ? i : at;
+            __m128 v = _mm_load_ss(xp + i);
+            __m128 take = _mm_or_ps(_mm_cmpgt_ss(v, m), _mm_cmpunord_ss(v, v));
+            m = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m));
+            at ^= (at ^ i) & (int64_t)_mm_cvtsi128_si32(_mm_castps_si128(take));
         }
+    }
+    return at;
+}
+
+/* maxpool_argmax of a whole 2x2 window (dilation 1) whose first tap is xp[i], the scan
+ * unrolled: the first tap is taken whatever it holds (a -inf keeps the start's index).
+ * The rule's comparisons as masks, not branches (real data mispredicts them). */
+static inline int64_t maxpool_argmax_2x2(const float *xp, int64_t i, int64_t w)
+{
+    int64_t at = i, j[3] = { i + 1, i + w, i + w + 1 };
+    __m128 m = _mm_load_ss(xp + i);
+    for (int k = 0; k < 3; k++) {
+        __m128 v = _mm_load_ss(xp + j[k]);
+        __m128 take = _mm_or_ps(_mm_cmpgt_ss(v, m), _mm_cmpunord_ss(v, v)); /* v > m || NaN */
+        m = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m));
+        int64_t mask = _mm_cvtsi128_si32(_mm_castps_si128(take)); /* 0 or -1 */
+        at ^= (at ^ j[k]) & mask;
     }
     return at;
 }
@@ -356,16 +373,27 @@ static void maxpool_backward(const Node *n, const Tensor *const *in, const Tenso
     const float *x = tensor_f32(in[0]);  /* (N*C, H, W) */
     const float *dy = tensor_f32(dout);  /* (N*C, OH, OW) */
     float *dx = tensor_f32(din[0]);      /* (N*C, H, W) */
+    bool w2x2 = g.win.kh == 2 && g.win.kw == 2 && g.win.dh == 1 && g.win.dw == 1;
+    int64_t ow_lo, ow_hi; /* windows wholly inside along the width: no geom_range */
+    maxpool_interior(&g, &ow_lo, &ow_hi);
     for (int64_t p = 0; p < g.planes; p++) {
         const float *xp = x + p * g.h * g.w, *dyp = dy + p * g.oh * g.ow;
         float *dxp = dx + p * g.h * g.w;
         for (int64_t oh = 0; oh < g.oh; oh++) {
             int64_t hs = oh * g.win.sh - g.win.pt, a0, a1;
             geom_range(g.win.kh, g.h, g.win.dh, hs, &a0, &a1);
+            bool rows_full = a0 == 0 && a1 == g.win.kh;
             for (int64_t ow = 0; ow < g.ow; ow++) {
-                int64_t ws = ow * g.win.sw - g.win.pl, b0, b1;
-                geom_range(g.win.kw, g.w, g.win.dw, ws, &b0, &b1);
-                dxp[maxpool_argmax(&g, xp, hs, a0, a1, ws, b0, b1)] += dyp[oh * g.ow + ow];
+                int64_t ws = ow * g.win.sw - g.win.pl, at;
+                if (rows_full && ow >= ow_lo && ow < ow_hi)
+                    at = w2x2 ? maxpool_argmax_2x2(xp, hs * g.w + ws, g.w)
+                              : maxpool_argmax(&g, xp, hs, a0, a1, ws, 0, g.win.kw);
+                else {
+                    int64_t b0, b1;
+                    geom_range(g.win.kw, g.w, g.win.dw, ws, &b0, &b1);
+                    at = maxpool_argmax(&g, xp, hs, a0, a1, ws, b0, b1);
+                }
+                dxp[at] += dyp[oh * g.ow + ow];
             }
         }
     }

@@ -20,6 +20,7 @@
 
 #include "kern/clamp.h"
 #include "kern/simd.h"
+#include "kern/thread_buffer.h"
 #include "quant/observer.h"
 
 #define HALF (HIST_BINS / 2)
@@ -101,43 +102,75 @@ static float float_inv_w(double inv_w)
 
 /* ---- counting ---------------------------------------------------------------------------- */
 
-void bin_sink_init(BinSink *k, int64_t n, int64_t *bins)
+/* One part of the thread's copies: two tables of HIST_BINS bins, SUB_COPIES copies each. */
+#define SUB_PART (2 * HIST_BINS * SUB_COPIES)
+
+/* The calling thread's copies for `part`, all zero (a sink leaves them so), or NULL. The
+ * block's size never changes, so it is only ever cleared when new. */
+static SubCount *sub_part(int part)
+{
+    static _Thread_local void *cleared;
+    char *b = thread_buffer(TBUF_HIST, 2 * SUB_PART * sizeof(SubCount));
+    if (b && b != cleared) {
+        memset(b, 0, 2 * SUB_PART * sizeof(SubCount));
+        cleared = b;
+    }
+    return b ? (SubCount *)b + (size_t)part * SUB_PART : NULL;
+}
+
+void bin_sink_init(BinSink *k, int64_t n, int64_t *bins, int64_t *bins2, int part)
 {
     k->bins = bins;
+    k->bins2 = bins2;
     k->pos = 0;
     k->taken = 0;
     k->sub = n >= BIN_SUB_MIN && simd_level() != SIMD_SCALAR
-                 ? calloc(HIST_BINS * 4, sizeof *k->sub)
+                 ? sub_part(part)
                  : NULL; /* without the copies (or their memory) it counts into bins */
 }
 
+/* The copies' counts into the tables, the copies left zero. A bin's copies are read as
+ * 64-bit words, so the many bins never counted into cost one test each. */
+#define SUB_WORDS (SUB_COPIES * sizeof(SubCount) / sizeof(uint64_t))
+_Static_assert(SUB_WORDS >= 1 && SUB_COPIES * sizeof(SubCount) % sizeof(uint64_t) == 0,
+               "a bin's copies fill whole 64-bit words");
 static void sink_merge(BinSink *k)
 {
-    for (int b = 0; b < HIST_BINS; b++) {
-        const uint32_t *c = k->sub + 4 * b;
-        k->bins[b] += (int64_t)c[0] + c[1] + c[2] + c[3];
+    for (int t = 0; t < (k->bins2 ? 2 : 1); t++) {
+        SubCount *c = k->sub + (size_t)t * HIST_BINS * SUB_COPIES;
+        int64_t *dst = t ? k->bins2 : k->bins;
+        for (int b = 0; b < HIST_BINS; b++, c += SUB_COPIES) {
+            uint64_t w[SUB_WORDS], any = 0;
+            memcpy(w, c, sizeof w);
+            for (size_t j = 0; j < SUB_WORDS; j++)
+                any |= w[j];
+            if (!any)
+                continue;
+            int64_t sum = 0;
+            for (int j = 0; j < SUB_COPIES; j++)
+                sum += c[j];
+            dst[b] += sum;
+            memset(c, 0, SUB_COPIES * sizeof *c);
+        }
     }
-    memset(k->sub, 0, HIST_BINS * 4 * sizeof *k->sub);
     k->taken = 0;
 }
 
 static void sink_flush(BinSink *k)
 {
     const int32_t *b = k->buf;
-    int n = k->pos, i = 0;
+    int n = k->pos;
     if (!k->sub) {
-        for (; i < n; i++)
-            k->bins[b[i]]++;
-    } else {
-        uint32_t *s = k->sub;
-        for (; i + 4 <= n; i += 4) {
-            s[4 * b[i]]++;
-            s[4 * b[i + 1] + 1]++;
-            s[4 * b[i + 2] + 2]++;
-            s[4 * b[i + 3] + 3]++;
+        for (int i = 0; i < n; i++) {
+            if (b[i] < HIST_BINS)
+                k->bins[b[i]]++;
+            else
+                k->bins2[b[i] - HIST_BINS]++;
         }
-        for (; i < n; i++)
-            s[4 * b[i]]++;
+    } else {
+        SubCount *s = k->sub;
+        for (int i = 0; i < n; i++)
+            s[b[i]]++; /* SUB_COPIES bin + copy */
         k->taken += (uint32_t)n;
         if (k->taken >= BIN_SUB_FLUSH)
             sink_merge(k);
@@ -155,45 +188,46 @@ void bin_sink_settle(BinSink *k)
 void bin_sink_release(BinSink *k)
 {
     bin_sink_settle(k);
-    free(k->sub);
     k->sub = NULL;
 }
 
 /* act_scan_bins_clamped's arguments, for the kernels. */
 typedef struct ClampedBins {
-    BinSink *kx, *ks; /* x's own values; the shared ones, at y's width */
+    BinSink *k; /* x's own values, then (bins2) the shared ones at y's width */
     const float *x;
     float hi, ry, fwx, fwy;
 } ClampedBins;
 
-/* What the kernels count rather than bin: the zeros of x and of y, and y's nonzero values
- * outside the shared ones, which are hi (x >= hi) or ry (x in [ry, hi): y <= ry). */
+/* What the kernels count rather than bin: y's zeros, and y's nonzero values outside the
+ * shared ones, which are hi (x >= hi) or ry (x in [ry, hi): y <= ry). */
 typedef struct ClampCounts {
-    int64_t xzeros, yzeros, yhi, ytop;
+    int64_t yzeros, yhi, ytop;
 } ClampCounts;
 
-/* The rule of the kernels, for values i0..n. */
+/* The rule of the kernels, for values i0..n (a zero x lands in x's bin HALF). */
 static void bins_clamped_scalar(const ClampedBins *c, int64_t i0, int64_t n, ClampCounts *cnt)
 {
+    int64_t *xb = c->k->bins, *sb = c->k->bins2;
     for (int64_t i = i0; i < n; i++) {
         float v = c->x[i];
         if (!(v > 0.0f)) {
             cnt->yzeros++;
-            if (v == 0.0f)
-                cnt->xzeros++;
-            else
-                c->kx->bins[bin_index(c->fwx, v)]++;
+            xb[bin_index(c->fwx, v)]++;
         } else if (!(v < c->hi)) {
             cnt->yhi++;
-            c->kx->bins[bin_index(c->fwx, v)]++;
+            xb[bin_index(c->fwx, v)]++;
         } else if (!(v < c->ry)) {
             cnt->ytop++;
-            c->kx->bins[bin_index(c->fwx, v)]++;
+            xb[bin_index(c->fwx, v)]++;
         } else {
-            c->ks->bins[bin_index(c->fwy, v)]++;
+            sb[bin_index(c->fwy, v)]++;
         }
     }
 }
+
+/* What a kernel adds to a bin index for k's buffer: with the copies, 4 bin + copy, the copy
+ * from the lane. */
+static int sink_shift(const BinSink *k) { return k->sub ? SUB_SHIFT : 0; }
 
 /* ---- AVX2 -------------------------------------------------------------------------------- */
 
@@ -243,16 +277,25 @@ AVX2 static void range_avx2(const float *x, int64_t n, ActRange *r)
     range_fix_zeros(x, n, r);
 }
 
-/* The bins of 8 values x (finite, nonzero lanes are the ones used) at 1 / width vw, into idx. */
-AVX2 static inline void index8_avx2(__m256 v, __m256 vw, int32_t *idx)
+/* The bins of 8 values v (finite lanes are the ones used) at 1 / width vw, as integers. */
+AVX2 static inline __m256i index8_avx2(__m256 v, __m256 vw)
 {
     const __m256 zero = _mm256_setzero_ps(), m1 = _mm256_set1_ps(-1.0f);
     const __m256 lo = _mm256_set1_ps((float)-HALF), hi = _mm256_set1_ps((float)(HALF - 1));
     __m256 f = _mm256_floor_ps(_mm256_mul_ps(v, vw));
     f = _mm256_blendv_ps(f, _mm256_min_ps(f, m1), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
     f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
-    _mm256_storeu_si256((__m256i *)idx,
-                        _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(HALF)));
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(HALF));
+}
+
+/* Bin indices as k's buffer holds them (sink_shift), the copy from the lane. */
+AVX2 static inline __m256i sink_code8(__m256i id, const BinSink *k)
+{
+    if (!k->sub)
+        return id;
+    return _mm256_add_epi32(_mm256_slli_epi32(id, SUB_SHIFT),
+                            _mm256_and_si256(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                             _mm256_set1_epi32(SUB_COPIES - 1)));
 }
 
 AVX2 static void bins_avx2(const float *x, int64_t n, float fw, BinSink *k)
@@ -270,7 +313,7 @@ AVX2 static void bins_avx2(const float *x, int64_t n, float fw, BinSink *k)
         zeros += __builtin_popcount(fin & ~nz);
         if (!keep)
             continue;
-        index8_avx2(v, vw, idx);
+        _mm256_storeu_si256((__m256i *)idx, sink_code8(index8_avx2(v, vw), k));
         for (; keep; keep &= keep - 1)
             k->buf[k->pos++] = idx[__builtin_ctz(keep)];
         if (k->pos >= BIN_BUF)
@@ -293,23 +336,16 @@ AVX2 static void clamp_avx2(const float *x, float *y, int64_t n, float lo, float
         y[i] = clamp_value(x[i], lo, hi);
 }
 
-/* Appends the bins of the lanes set in m (of idx) to k. */
-static inline void sink_put8(BinSink *k, const int32_t *idx, unsigned m)
-{
-    for (; m; m &= m - 1)
-        k->buf[k->pos++] = idx[__builtin_ctz(m)];
-    if (k->pos >= BIN_BUF)
-        sink_flush(k);
-}
-
+/* Every value gets one index: the shared ones (x in (0, ry)) at y's width in the second
+ * table, every other one at x's width in the first. */
 AVX2 static void bins_clamped_avx2(const ClampedBins *c, int64_t n, ClampCounts *cnt)
 {
-    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 zero = _mm256_setzero_ps(), vhi = _mm256_set1_ps(c->hi);
     const __m256 vry = _mm256_set1_ps(c->ry);
     const __m256 wx = _mm256_set1_ps(c->fwx), wy = _mm256_set1_ps(c->fwy);
+    const __m256i base = _mm256_set1_epi32(HIST_BINS);
+    BinSink *k = c->k;
     int64_t i = 0;
-    int32_t idx[8];
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(c->x + i);
         __m256 p = _mm256_cmp_ps(v, zero, _CMP_GT_OQ);
@@ -318,19 +354,15 @@ AVX2 static void bins_clamped_avx2(const ClampedBins *c, int64_t n, ClampCounts 
         unsigned pos = (unsigned)_mm256_movemask_ps(p);
         unsigned below_hi = (unsigned)_mm256_movemask_ps(bh);
         unsigned inter = (unsigned)_mm256_movemask_ps(in);
-        unsigned keep = (unsigned)_mm256_movemask_ps(
-            _mm256_cmp_ps(_mm256_and_ps(v, absm), zero, _CMP_GT_OQ));
-        cnt->xzeros += 8 - __builtin_popcount(keep);
         cnt->yzeros += 8 - __builtin_popcount(pos);
         cnt->yhi += __builtin_popcount(pos & ~below_hi);
         cnt->ytop += __builtin_popcount(below_hi & ~inter);
-        if (!keep)
-            continue;
-        index8_avx2(v, _mm256_blendv_ps(wx, wy, in), idx);
-        if (keep & ~inter)
-            sink_put8(c->kx, idx, keep & ~inter);
-        if (inter)
-            sink_put8(c->ks, idx, inter);
+        __m256i id = index8_avx2(v, _mm256_blendv_ps(wx, wy, in));
+        id = _mm256_add_epi32(id, _mm256_and_si256(_mm256_castps_si256(in), base));
+        _mm256_storeu_si256((__m256i *)(k->buf + k->pos), sink_code8(id, k));
+        k->pos += 8;
+        if (k->pos >= BIN_BUF)
+            sink_flush(k);
     }
     bins_clamped_scalar(c, i, n, cnt);
 }
@@ -421,28 +453,46 @@ AVX512 static void range_avx512(const float *x, int64_t n, ActRange *r)
         r->max = first_zero_avx512(x, n);
 }
 
-/* The bins of 16 values x (finite, nonzero lanes are the ones used) at 1 / width vw. */
+/* The bins of 16 values v (finite lanes are the ones used) at 1 / width vw: the floor in
+ * the conversion itself, then the rules' clamps on integers (the same values). */
 AVX512 static inline __m512i index16_avx512(__m512 v, __m512 vw)
 {
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512 lo = _mm512_set1_ps((float)-HALF), hi = _mm512_set1_ps((float)(HALF - 1));
-    __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(v, vw), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    f = _mm512_mask_min_ps(f, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), f, _mm512_set1_ps(-1.0f));
-    f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-    return _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(HALF));
+    __m512i f = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vw),
+                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    f = _mm512_mask_min_epi32(f, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), f,
+                              _mm512_set1_epi32(-1));
+    f = _mm512_min_epi32(_mm512_max_epi32(f, _mm512_set1_epi32(-HALF)),
+                         _mm512_set1_epi32(HALF - 1));
+    return _mm512_add_epi32(f, _mm512_set1_epi32(HALF));
+}
+
+/* Bin indices as a sink's buffer holds them: id << shift plus the lane's copy (`lanes`,
+ * zero without the copies). */
+AVX512 static inline __m512i sink_code16(__m512i id, __m128i shift, __m512i lanes)
+{
+    return _mm512_add_epi32(_mm512_sll_epi32(id, shift), lanes);
+}
+
+AVX512 static inline __m512i sink_lanes16(const BinSink *k)
+{
+    return k->sub ? _mm512_and_si512(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4,
+                                                      3, 2, 1, 0),
+                                     _mm512_set1_epi32(SUB_COPIES - 1))
+                  : _mm512_setzero_si512();
 }
 
 /* One vector of 16 values, the last `t` lanes masked off: zeros counted in *zeros, the
  * bins of the other finite values appended at buf + *pos. */
-AVX512 static inline void bins16_avx512(const float *x, __mmask16 t, __m512 vw, int32_t *buf,
-                                        int *pos, int64_t *zeros)
+AVX512 static inline void bins16_avx512(const float *x, __mmask16 t, __m512 vw, __m128i sh,
+                                        __m512i lanes, int32_t *buf, int *pos, int64_t *zeros)
 {
     const __m512 inf = _mm512_set1_ps(INFINITY), zero = _mm512_setzero_ps();
     __m512 v = _mm512_maskz_loadu_ps(t, x), a = _mm512_abs_ps(v);
     __mmask16 fin = _mm512_mask_cmp_ps_mask(t, a, inf, _CMP_LT_OQ);
     __mmask16 keep = _mm512_mask_cmp_ps_mask(fin, a, zero, _CMP_GT_OQ);
     *zeros += __builtin_popcount(fin & ~keep & 0xffff);
-    _mm512_storeu_si512(buf + *pos, _mm512_maskz_compress_epi32(keep, index16_avx512(v, vw)));
+    __m512i id = _mm512_maskz_compress_epi32(keep, index16_avx512(v, vw));
+    _mm512_storeu_si512(buf + *pos, sink_code16(id, sh, lanes));
     *pos += __builtin_popcount(keep);
 }
 
@@ -451,12 +501,14 @@ AVX512 static inline void bins16_avx512(const float *x, __mmask16 t, __m512 vw, 
 AVX512 static void bins_avx512(const float *x, int64_t n, float fw, BinSink *k)
 {
     const __m512 vw = _mm512_set1_ps(fw);
+    const __m128i sh = _mm_cvtsi32_si128(sink_shift(k));
+    const __m512i lanes = sink_lanes16(k);
     int32_t *buf = k->buf;
     int pos = k->pos;
     int64_t zeros = 0, i = 0;
     for (; i + 32 <= n; i += 32) {
-        bins16_avx512(x + i, 0xffff, vw, buf, &pos, &zeros);
-        bins16_avx512(x + i + 16, 0xffff, vw, buf, &pos, &zeros);
+        bins16_avx512(x + i, 0xffff, vw, sh, lanes, buf, &pos, &zeros);
+        bins16_avx512(x + i + 16, 0xffff, vw, sh, lanes, buf, &pos, &zeros);
         if (pos >= BIN_BUF - 16) {
             k->pos = pos;
             sink_flush(k);
@@ -465,7 +517,7 @@ AVX512 static void bins_avx512(const float *x, int64_t n, float fw, BinSink *k)
     }
     for (; i < n; i += 16)
         bins16_avx512(x + i, n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1),
-                      vw, buf, &pos, &zeros);
+                      vw, sh, lanes, buf, &pos, &zeros);
     k->pos = pos;
     sink_flush(k);
     k->bins[HALF] += zeros;
@@ -485,67 +537,59 @@ AVX512 static void clamp_avx512(const float *x, float *y, int64_t n, float lo, f
         y[i] = clamp_value(x[i], lo, hi);
 }
 
-/* Flushes a sink whose buffer position is held in a register once its buffer is full,
- * adding what it held to *taken. */
-static inline void sink_flush_full(BinSink *k, int *pos, int64_t *taken)
-{
-    if (*pos < BIN_BUF)
-        return;
-    *taken += *pos;
-    k->pos = *pos;
-    sink_flush(k);
-    *pos = 0;
-}
-
-/* 16 values of x, the last lanes masked off by t (ClampedBins): x's own nonzero values
- * appended at bx + *px, the shared ones at bs + *ps; *yhi and *ytop count y == hi and
- * y == ry (rare, so counted apart); the zeros are what remains (bins_clamped_avx512).
+/* 16 values of x, the lanes past `t` zero (ClampedBins): every lane's index stored at
+ * buf + pos, the shared ones (x in (0, ry)) at y's width in the second table, the others at
+ * x's width in the first; the lanes past t are stored too and then overwritten, since the
+ * caller advances by t's lanes alone. *shared, *yhi and *ytop count y's values in (0, ry),
+ * at hi and at ry (the last two rare, so counted apart); y's zeros are the rest.
  * w: hi, ry, 1 / x's width, 1 / y's width. */
 AVX512 static inline void clamped16_avx512(const float *x, __mmask16 t, const __m512 *w,
-                                           int32_t *bx, int *px, int32_t *bs, int *ps,
-                                           int64_t *yhi, int64_t *ytop)
+                                           __m128i sh, __m512i lanes, int32_t *buf,
+                                           int64_t *shared, int64_t *yhi, int64_t *ytop)
 {
-    const __m512 zero = _mm512_setzero_ps();
     __m512 v = _mm512_maskz_loadu_ps(t, x);
-    __mmask16 p = _mm512_mask_cmp_ps_mask(t, v, zero, _CMP_GT_OQ);
+    __mmask16 p = _mm512_mask_cmp_ps_mask(t, v, _mm512_setzero_ps(), _CMP_GT_OQ);
     __mmask16 below_hi = _mm512_mask_cmp_ps_mask(p, v, w[0], _CMP_LT_OQ);
     __mmask16 inter = _mm512_mask_cmp_ps_mask(below_hi, v, w[1], _CMP_LT_OQ);
-    __mmask16 xk = _mm512_mask_cmp_ps_mask(t, _mm512_abs_ps(v), zero, _CMP_GT_OQ) & ~inter;
     if (p & ~inter) { /* a positive x not shared: y is hi or ry */
         *yhi += __builtin_popcount(p & ~below_hi & 0xffff);
         *ytop += __builtin_popcount(below_hi & ~inter & 0xffff);
     }
+    *shared += __builtin_popcount(inter);
     __m512i id = index16_avx512(v, _mm512_mask_blend_ps(inter, w[2], w[3]));
-    _mm512_storeu_si512(bx + *px, _mm512_maskz_compress_epi32(xk, id));
-    *px += __builtin_popcount(xk);
-    _mm512_storeu_si512(bs + *ps, _mm512_maskz_compress_epi32(inter, id));
-    *ps += __builtin_popcount(inter);
+    id = _mm512_mask_add_epi32(id, inter, id, _mm512_set1_epi32(HIST_BINS));
+    _mm512_storeu_si512(buf, sink_code16(id, sh, lanes));
 }
 
-/* Everything lives in registers: a store into a sink's buffer (a vector type, which may
- * alias anything) would otherwise reload every count and pointer after it. The zeros of x
- * are the values neither sink took, those of y the values not positive. */
+/* The position and counts live in registers: a store into the sink's buffer (a vector
+ * type, which may alias anything) would otherwise reload them after it. */
 AVX512 static void bins_clamped_avx512(const ClampedBins *c, int64_t n, ClampCounts *cnt)
 {
     const __m512 w[4] = { _mm512_set1_ps(c->hi), _mm512_set1_ps(c->ry), _mm512_set1_ps(c->fwx),
                           _mm512_set1_ps(c->fwy) };
+    BinSink *k = c->k;
+    const __m128i sh = _mm_cvtsi32_si128(sink_shift(k));
+    const __m512i lanes = sink_lanes16(k);
     const float *x = c->x;
-    BinSink *kx = c->kx, *ks = c->ks;
-    int32_t *bx = kx->buf, *bs = ks->buf;
-    int px = kx->pos, ps = ks->pos;
-    int64_t nx = -px, ns = -ps, yhi = 0, ytop = 0, i = 0; /* taken: flushed + pos */
-    for (; i < n; i += 16) {
-        __mmask16 t = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        clamped16_avx512(x + i, t, w, bx, &px, bs, &ps, &yhi, &ytop);
-        sink_flush_full(kx, &px, &nx);
-        sink_flush_full(ks, &ps, &ns);
+    int32_t *buf = k->buf;
+    int pos = k->pos;
+    int64_t shared = 0, yhi = 0, ytop = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        clamped16_avx512(x + i, 0xffff, w, sh, lanes, buf + pos, &shared, &yhi, &ytop);
+        pos += 16;
+        if (pos >= BIN_BUF) {
+            k->pos = pos;
+            sink_flush(k);
+            pos = 0;
+        }
     }
-    kx->pos = px;
-    ks->pos = ps;
-    nx += px;
-    ns += ps;
-    cnt->xzeros += n - nx - ns;
-    cnt->yzeros += n - ns - yhi - ytop;
+    if (i < n) {
+        clamped16_avx512(x + i, (__mmask16)((1u << (n - i)) - 1), w, sh, lanes, buf + pos,
+                         &shared, &yhi, &ytop);
+        pos += (int)(n - i);
+    }
+    k->pos = pos;
+    cnt->yzeros += n - shared - yhi - ytop;
     cnt->yhi += yhi;
     cnt->ytop += ytop;
 }
@@ -596,11 +640,11 @@ void act_clamp(const float *x, float *y, int64_t n, float lo, float hi)
     }
 }
 
-bool act_scan_bins_clamped(BinSink *kx, BinSink *ks, int64_t *ybins, const float *x,
-                           int64_t n, double inv_wx, double inv_wy, float hi, float ry)
+bool act_scan_bins_clamped(BinSink *kx, int64_t *ybins, const float *x, int64_t n,
+                           double inv_wx, double inv_wy, float hi, float ry)
 {
-    ClampedBins c = { .kx = kx, .ks = ks, .x = x, .hi = hi, .ry = ry,
-                      .fwx = float_inv_w(inv_wx), .fwy = float_inv_w(inv_wy) };
+    ClampedBins c = { .k = kx, .x = x, .hi = hi, .ry = ry, .fwx = float_inv_w(inv_wx),
+                      .fwy = float_inv_w(inv_wy) };
     if (c.fwx == 0.0f || c.fwy == 0.0f)
         return false;
     ClampCounts cnt = { 0 };
@@ -614,7 +658,6 @@ bool act_scan_bins_clamped(BinSink *kx, BinSink *ks, int64_t *ybins, const float
     default:
         return false;
     }
-    kx->bins[HALF] += cnt.xzeros;
     ybins[HALF] += cnt.yzeros;
     if (cnt.yhi) /* then hi <= ry: a bin of y's histogram */
         ybins[bin_index(inv_wy, hi)] += cnt.yhi;

@@ -148,12 +148,15 @@ typedef struct HistScan {
     BinSink k;
 } HistScan;
 
-static void hist_scan_begin(HistScan *s, Histogram *h, int64_t n, bool only_zeros)
+/* bins2, part: the sink's second table (or NULL) and its part of the thread's copies
+ * (actscan.h). */
+static void hist_scan_begin(HistScan *s, Histogram *h, int64_t n, bool only_zeros,
+                            int64_t *bins2, int part)
 {
     s->h = h;
     s->unset = h->range == 0.0 || only_zeros; /* the first nonzero value sets the range */
     s->r = (ActRange){ .min = INFINITY, .max = -INFINITY };
-    bin_sink_init(&s->k, n, h->bins);
+    bin_sink_init(&s->k, n, h->bins, bins2, part);
 }
 
 /* Whether a chunk of range rc makes s's histogram change its range. */
@@ -202,7 +205,7 @@ static double hist_scan_inv_w(const HistScan *s)
 static void hist_scan(Histogram *h, const float *x, int64_t n, bool only_zeros, ActRange *r)
 {
     HistScan s;
-    hist_scan_begin(&s, h, n, only_zeros);
+    hist_scan_begin(&s, h, n, only_zeros, NULL, 0);
     for (int64_t c = 0; c < n; c += OBSERVE_CHUNK) {
         int64_t m = n - c < OBSERVE_CHUNK ? n - c : OBSERVE_CHUNK;
         ActRange rc;
@@ -269,11 +272,11 @@ void act_stats_observe(ActStats *s, const float *x, int64_t n, double ma_momentu
 
 /* Both scans of act_stats_observe_clamped, and the counts of the values they share: values
  * x in (0, hi) below y's range are y's own values, counted once at y's bin width in
- * `shared` and added to both histograms (hist_pair_settle) before either range changes. */
+ * `shared` (x's sink's second table) and added to both histograms (hist_pair_settle)
+ * before either range changes. */
 typedef struct HistPair {
     HistScan x, y;
     int64_t shared[HIST_BINS]; /* at y's bin width; only bins HALF.. are used */
-    BinSink ks;
     bool any;                  /* shared holds counts */
 } HistPair;
 
@@ -284,7 +287,7 @@ static void hist_pair_settle(HistPair *p)
 {
     if (!p->any)
         return;
-    bin_sink_settle(&p->ks);
+    bin_sink_settle(&p->x.k);
     int ex, ey;
     frexp(p->x.h->range, &ex);
     frexp(p->y.h->range, &ey);
@@ -332,7 +335,7 @@ static void hist_pair_bins(HistPair *p, const float *x, float *ybuf, bool have_y
     HistScan *sx = &p->x, *sy = &p->y;
     if (finite && lo == 0.0f && hi >= 0.0f && !sx->unset && !sy->unset &&
         sx->h->range >= sy->h->range &&
-        act_scan_bins_clamped(&sx->k, &p->ks, sy->h->bins, x, m, hist_scan_inv_w(sx),
+        act_scan_bins_clamped(&sx->k, sy->h->bins, x, m, hist_scan_inv_w(sx),
                               hist_scan_inv_w(sy), hi, (float)sy->h->range)) {
         p->any = true;
         return;
@@ -354,10 +357,9 @@ void act_stats_observe_clamped(ActStats *sx, ActStats *sy, const float *x, int64
     bool first_y = sy->hist.total == 0, zeros_y = sy->min == 0.0 && sy->max == 0.0;
     HistPair *p = xmalloc(sizeof *p);
     float *y = xmalloc(CLAMP_CHUNK * sizeof *y);
-    hist_scan_begin(&p->x, &sx->hist, n, zeros_x);
-    hist_scan_begin(&p->y, &sy->hist, n, zeros_y);
     memset(p->shared, 0, sizeof p->shared);
-    bin_sink_init(&p->ks, n, p->shared);
+    hist_scan_begin(&p->x, &sx->hist, n, zeros_x, p->shared, 0);
+    hist_scan_begin(&p->y, &sy->hist, n, zeros_y, NULL, 1);
     p->any = false;
     for (int64_t c = 0; c < n; c += CLAMP_CHUNK) {
         int64_t m = n - c < CLAMP_CHUNK ? n - c : CLAMP_CHUNK;
@@ -375,7 +377,6 @@ void act_stats_observe_clamped(ActStats *sx, ActStats *sy, const float *x, int64
         hist_pair_bins(p, x + c, y, have_y, m, rx.finite == m, lo, hi);
     }
     hist_pair_settle(p);
-    bin_sink_release(&p->ks);
     bin_sink_release(&p->x.k);
     bin_sink_release(&p->y.k);
     stats_take_batch(sx, n, &p->x.r, first_x, zeros_x, ma_momentum);
