@@ -45,7 +45,12 @@ static uint64_t idx_be64(const unsigned char *p)
     return (uint64_t)idx_be32(p) << 32 | idx_be32(p + 4);
 }
 
-static void idx_dec_bytes(const unsigned char *src, void *dst, size_t n) { memcpy(dst, src, n); }
+/* an empty file's rows have no storage at all: memcpy must not see its null pointer */
+static void idx_dec_bytes(const unsigned char *src, void *dst, size_t n)
+{
+    if (n > 0)
+        memcpy(dst, src, n);
+}
 static void idx_dec_i16(const unsigned char *src, void *dst, size_t n)
 {
     int32_t *d = dst;
