@@ -824,8 +824,14 @@ static void lower_act_info(const Lower *L, int v, QLayerInfo *li)
         return;
     const ActStats *st = &L->cal->stats[v];
     li->has_act = true;
+    li->act_from_file = qimport_value(L->cal->imported, vi->qp_src) != NULL;
+    li->act_observed = st->count > 0;
     li->act_min = (float)st->min;
     li->act_max = (float)st->max;
+    if (li->act_from_file && !li->act_observed) { /* the file's grid */
+        li->act_min = vi->clip_lo;
+        li->act_max = vi->clip_hi;
+    }
     li->clip_lo = vi->clip_lo;
     li->clip_hi = vi->clip_hi;
     li->act = vi->qp;
