@@ -86,6 +86,7 @@ void ti_alias(Ti *x, int t, int src)
     free(x->name[t]);
     x->name[t] = x->name[src] ? xstrdup(x->name[src]) : NULL;
     x->form[t] = x->form[src];
+    x->view_src[t] = x->view_src[src];
     free(x->other[t]);
     x->other[t] = x->other[src] ? xstrdup(x->other[src]) : NULL;
     x->const_src[t] = x->const_src[src] >= 0 ? x->const_src[src]
@@ -126,6 +127,18 @@ const char *ti_value(Ti *x, int t, int lay)
 {
     if (x->st)
         return NULL;
+    if (!x->name[t] && x->view_src[t] >= 0) { /* a pending view (view_src): made now */
+        int src = x->view_src[t];
+        const char *v = ti_value(x, src, x->form[src]);
+        int64_t d[8];
+        int nd = ti_dims(x, t, x->form[t], d);
+        d[0] = 0;
+        Attr a = attr_ints("shape", d, nd);
+        if (!v || !(v = ti_node_tmp(x, OP_RESHAPE, x->s->tensors[t].name, &v, 1, &a, 1)))
+            return NULL;
+        x->name[t] = xstrdup(v);
+        ti_note_qparams(x, t);
+    }
     if (!x->name[t])
         return ti_fail(x, QS_EFORMAT, "tensor %d '%s' is read before it is written", t,
                        x->s->tensors[t].name), NULL;
@@ -457,7 +470,7 @@ static QsStatus ti_outputs(Ti *x)
 {
     for (int i = 0; i < x->s->n_outputs && !x->st; i++) {
         int t = x->s->outputs[i];
-        const char *v = x->name[t];
+        const char *v = x->view_src[t] >= 0 ? ti_value(x, t, x->form[t]) : x->name[t];
         if (!v)
             return ti_fail(x, QS_EFORMAT, "output tensor %d is never written", t);
         if (graph_find_value(x->g, v) < 0 || x->g->values[graph_find_value(x->g, v)].kind !=
@@ -547,8 +560,9 @@ Model *tflite_import_buffer(const void *buf, size_t len, TflImportQuant *q, QsEr
     x.other = xcalloc((size_t)nt, sizeof *x.other);
     x.form = xcalloc((size_t)nt, 1);
     x.const_src = xmalloc((size_t)nt * sizeof *x.const_src);
+    x.view_src = xmalloc((size_t)nt * sizeof *x.view_src);
     for (int t = 0; t < nt; t++)
-        x.const_src[t] = -1;
+        x.const_src[t] = x.view_src[t] = -1;
     x.one_d = strncmp(s.description, "qscope export:", 14) == 0 &&
               strstr(s.description, " spatial=1d") != NULL;
     ti_inputs(&x);
@@ -599,6 +613,7 @@ Model *tflite_import_buffer(const void *buf, size_t len, TflImportQuant *q, QsEr
     free(x.other);
     free(x.form);
     free(x.const_src);
+    free(x.view_src);
     tflite_summary_release(&s);
     if (x.st) {
         qs_error_prefix(err, "tflite");

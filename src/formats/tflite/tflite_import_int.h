@@ -32,6 +32,9 @@ typedef struct Ti {
     uint8_t *form;            /* [n_tensors] TI_PLAIN or TI_CLAST */
     int *const_src;           /* [n_tensors] a constant this tensor equals (DEQUANTIZE of a
                                  constant), else -1 */
+    int *view_src;            /* [n_tensors] a 1-D value this tensor views with a unit axis
+                                 added ((N, C, 1, W) of a ti_flat tensor), else -1; its
+                                 Reshape node is made only when something reads it */
     TflImportQuant *q;        /* NULL: not asked */
     int n_made;               /* nodes made (unique names) */
     bool one_d;               /* the file is a qscope-exported 1-D model */

@@ -474,6 +474,26 @@ static QsStatus ti_reshape(Ti *x, const TflSumOp *o, int k)
     int64_t shape[QS_MAX_DIMS] = { 0 };
     for (int i = 1; i < ot->nd; i++)
         shape[i] = ot->dim[i];
+    if (x->view_src[in] >= 0 && !x->name[in]) { /* reshaping a pending view: from its 1-D
+                                                   value, no node when it is that shape */
+        int src = x->view_src[in];
+        int64_t d[8];
+        int nd = ti_dims(x, src, x->form[src], d);
+        bool same = nd == ot->nd;
+        for (int i = 1; same && i < nd; i++)
+            same = d[i] == ot->dim[i];
+        const char *v = ti_value(x, src, x->form[src]);
+        if (!v)
+            return x->st;
+        if (same) {
+            free(x->name[out]);
+            x->name[out] = xstrdup(v);
+            x->form[out] = TI_PLAIN;
+            return QS_OK;
+        }
+        Attr a = attr_ints("shape", shape, ot->nd);
+        return ti_node(x, OP_RESHAPE, out, TI_PLAIN, &v, 1, &a, 1, TFL_ACT_NONE);
+    }
     const char *xin = ti_value(x, in, TI_PLAIN);
     if (!xin)
         return x->st;
@@ -488,16 +508,24 @@ static bool ti_perm_is(const int64_t *p, int n, const int64_t *q)
 
 /* A change of view between a 1-D value's graph (N, C, W) and a rank-4 file tensor:
  * (N, 1, W, C) -> (N, C, 1, W) (to NCHW) or (N, C, 1, W) -> (N, 1, W, C) (to NHWC), the same
- * elements in the same order as the graph's value: a Reshape. */
+ * elements in the same order as the graph's value. To NCHW is a pending view (view_src: the
+ * exporter reshapes it back to (N, C, W) next, which then makes no node); to NHWC a
+ * Reshape. */
 static QsStatus ti_transpose_flat(Ti *x, int in, int out)
 {
+    if (x->form[in] == TI_CLAST) {
+        free(x->name[out]);
+        x->name[out] = NULL;
+        x->form[out] = TI_PLAIN;
+        x->view_src[out] = in;
+        return QS_OK;
+    }
     const char *v = ti_value(x, in, x->form[in]);
-    int lay = x->form[in] == TI_CLAST ? TI_PLAIN : TI_CLAST;
     int64_t d[8];
-    int nd = ti_dims(x, out, lay, d);
+    int nd = ti_dims(x, out, TI_CLAST, d);
     d[0] = 0;
     Attr a = attr_ints("shape", d, nd);
-    return ti_node(x, OP_RESHAPE, out, lay, &v, 1, &a, 1, TFL_ACT_NONE);
+    return ti_node(x, OP_RESHAPE, out, TI_CLAST, &v, 1, &a, 1, TFL_ACT_NONE);
 }
 
 static QsStatus ti_transpose(Ti *x, const TflSumOp *o, int k)
