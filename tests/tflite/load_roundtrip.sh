@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `load FILE.tflite` reproduces the session that exported it (docs/formats.md, "TFLite
-# models"): bundled models exported at every variant (fp32, fp16, dynamic, int8 with float,
-# int8 and uint8 IO; targets qscope, tflm, xnnpack; per-tensor weights) load back with the
+# models"): every bundled model exported at every variant (fp32, fp16, dynamic, int8 with
+# float, int8 and uint8 IO; targets qscope, tflm, xnnpack; per-tensor weights; the 1-D falls
+# model at its own rank) loads back with the
 # same `eval` figure and the same `run ... out=` bytes. One exception, by construction: an
 # fp32 file holds BatchNormalization folded into the weights before it (as the converter
 # does), so a model with BatchNormalization gives the same figure there but not the same
@@ -54,14 +55,25 @@ mn mnist_dw "quant target=tflm; $cal; mode int8-static" "io=int8" 1
 mn mnist_cnn "quant target=xnnpack; $cal; mode int8-static" "" 1
 mn mnist_dw "quant wgran=tensor; $cal; mode int8-static" "" 1
 mn mnist_dw "$cal; mode int8-static; prec dw1 fp32" "" 1
+# every other bundled model at every precision and IO type (falls: a 1-D model, loaded
+# back at its own rank from the exporter's "spatial=1d" mark)
+# the int8 plans use the target given: TFLite ties a CONCATENATION's parameters, which
+# qscope's own target does not (its export refuses them untied)
+every() { # model data task input bytes-exact-at-fp32 int8-target
+    local m=$1 data=$2 task=$3 in=$4 q="quant target=$6; calibrate; mode int8-static"
+    run_case $m "$data" "mode fp32" "" "$5" calib $task "$in"
+    run_case $m "$data" "mode fp16" "" 1 calib $task "$in"
+    run_case $m "$data" "mode int8-dyn" "" 1 calib $task "$in"
+    for io in float int8 uint8; do
+        run_case $m "$data" "$q" "io=$io" 1 calib $task "$in"
+    done
+    run_case $m "$data" "quant target=xnnpack; calibrate; mode int8-static; quant wgran=tensor" \
+        "io=int8" 1 calib $task "$in"
+}
 "$synth" balls 2 64 "$W/balls.npz" x >/dev/null
-balls="data calib synth:balls n=64 seed=22"
-run_case det_balls "$balls" "mode fp32" "" 0 calib detect "$W/balls.npz"
-run_case det_balls "$balls" "quant target=tflm; calibrate; mode int8-static" "" 1 calib detect \
-    "$W/balls.npz"
+every det_balls "data calib synth:balls n=64 seed=22" detect "$W/balls.npz" 0 tflm
 "$synth" deepsets 22 64 "$W/sets.npz" peers,ego >/dev/null
-sets="data calib synth:deepsets n=200 seed=22"
-run_case deepsets "$sets" "mode fp32" "" 1 calib policy "$W/sets.npz"
-run_case deepsets "$sets" "quant target=tflm; calibrate; mode int8-static" "io=int8" 1 calib \
-    policy "$W/sets.npz"
+every deepsets "data calib synth:deepsets n=200 seed=22" policy "$W/sets.npz" 1 tflm
+"$synth" falls 3 64 "$W/falls.npz" x >/dev/null
+every falls "data calib synth:falls n=300 seed=2" classify "$W/falls.npz" 0 qscope
 exit $fail

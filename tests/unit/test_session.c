@@ -3,6 +3,7 @@
  * reason, the session released cleanly). The bit-for-bit resume is
  * tests/scripts/session_resume.sh. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,83 @@ static void e_value(cJSON *r)
 }
 static void e_variant(cJSON *r) { cJSON_SetValuestring(get(get(r, "variants")->child, "name"), "fp16"); }
 
+static cJSON *first_imported(cJSON *r) { return get(get(get(r, "calibration"), "imported"), "values")->child; }
+static cJSON *first_unit(cJSON *r) { return get(get(get(r, "calibration"), "imported"), "units")->child; }
+static void e_iscale(cJSON *r) { cJSON_SetNumberValue(cJSON_GetArrayItem(first_imported(r), 0), 0); }
+static void e_izp(cJSON *r) { cJSON_SetNumberValue(cJSON_GetArrayItem(first_imported(r), 1), 200); }
+static void e_inode(cJSON *r) { cJSON_SetValuestring(get(first_unit(r), "node"), "nosuch"); }
+static void e_ioc(cJSON *r)
+{
+    cJSON_SetNumberValue(get(first_unit(r), "oc"), get(first_unit(r), "oc")->valuedouble + 1);
+}
+
+/* A plan on a .tflite's imported parameters: a session file keeps them exactly, and a
+ * damaged imported section or member is refused. */
+static void test_imported(App *app, const char *dir)
+{
+    char path[600], line[1400];
+    snprintf(path, sizeof path, "%s/imp.qsess", dir);
+    snprintf(line, sizeof line, "load models/mnist_dw.qsm; data calib models/data/mnist_train.npz "
+             "n=20 scale=0.00392156886; calibrate; mode int8-static; export %s/dw8.tflite; "
+             "load %s/dw8.tflite; session save %s", dir, dir, path);
+    run(app, line);
+    const QImport *mine = app->session.q.calib.imported;
+    CHECK(mine != NULL);
+    Session s;
+    QsError err = { 0 };
+    CHECK_OK(sessionfile_load(path, &s, &err), &err);
+    /* by name: the reloaded model's values and nodes may be numbered otherwise */
+    const QImport *back = s.q.calib.imported;
+    const Graph *g0 = &app->session.model->graph, *g1 = &s.model->graph;
+    int values = 0, units = 0;
+    for (int v = 0; mine && back && v < mine->n_values; v++) {
+        if (!mine->has_qp[v])
+            continue;
+        int w = graph_find_value(g1, g0->values[v].name);
+        values += CHECK(w >= 0 && back->has_qp[w] &&
+                        !memcmp(&back->qp[w], &mine->qp[v], sizeof back->qp[w]));
+    }
+    for (int n = 0; mine && back && n < mine->n_nodes; n++) {
+        const QImportUnit *u = mine->unit[n];
+        if (!u)
+            continue;
+        int m = graph_find_node(g1, g0->nodes[n].name);
+        const QImportUnit *b = m >= 0 ? back->unit[m] : NULL;
+        units += CHECK(b && b->oc == u->oc && b->k == u->k && b->n_scales == u->n_scales &&
+                       !memcmp(b->codes, u->codes, (size_t)(u->oc * u->k)) &&
+                       !memcmp(b->scales, u->scales, (size_t)u->n_scales * sizeof *u->scales) &&
+                       !b->bias == !u->bias &&
+                       (!u->bias || !memcmp(b->bias, u->bias, (size_t)u->oc * sizeof *u->bias)));
+    }
+    int want_v = 0, want_u = 0;
+    for (int v = 0; mine && v < mine->n_values; v++)
+        want_v += mine->has_qp[v];
+    for (int n = 0; mine && n < mine->n_nodes; n++)
+        want_u += mine->unit[n] != NULL;
+    CHECK(back != NULL && want_u > 0 && values == want_v && units == want_u);
+    session_release(&s);
+
+    Archive a;
+    archive_read(&a, path);
+    CHECK(archive_find(&a, "calib_import_unit0_codes") >= 0);
+    refuse_json(&a, dir, "imported scale", e_iscale, "imported value");
+    refuse_json(&a, dir, "imported zero point", e_izp, "imported value");
+    refuse_json(&a, dir, "imported node", e_inode, "imported unit 0 needs a node");
+    refuse_json(&a, dir, "imported oc", e_ioc, "do not fit");
+    int64_t n = 4;
+    expect_refused(&a, dir, "codes dtype", "calib_import_unit0_codes",
+                   tensor_new(DT_F32, shape_make(1, &n), &err), "wrong element type");
+    int k = archive_find(&a, "calib_import_unit0_scales");
+    if (CHECK(k >= 0)) {
+        Tensor *t = tensor_new(DT_F32, a.t[k]->shape, &err);
+        memcpy(t->data, a.t[k]->data, tensor_bytes(t));
+        ((float *)t->data)[0] = NAN;
+        expect_refused(&a, dir, "scale NaN", "calib_import_unit0_scales", t,
+                       "finite and positive");
+    }
+    archive_release(&a);
+}
+
 static void test_hostile(App *app, const char *dir)
 {
     char path[600], line[700];
@@ -264,6 +342,7 @@ int main(void)
     test_load_keeps_fitting_splits(&app, dir);
     test_unsaved(&app, dir);
     test_hostile(&app, dir);
+    test_imported(&app, dir);
     app_release(&app);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -125,11 +125,6 @@ void qstate_model_changed(QuantState *qs, int n_nodes)
 void qstate_set_calibration(QuantState *qs, Calibration *c, const char *split)
 {
     qstate_clear_cache(qs);
-    /* a model whose parameters came from its file keeps them: a calibration afterwards
-     * adds observed ranges (hist, diagnose), not new parameters */
-    if (qs->calibrated && qs->calib.imported && !c->imported &&
-        c->n_values == qs->calib.n_values)
-        c->imported = qimport_ref(qs->calib.imported);
     if (qs->calibrated)
         calib_release(&qs->calib);
     qs->calib = *c;

@@ -64,7 +64,9 @@ void qstate_reset(QuantState *qs, int n_nodes);
 void qstate_model_changed(QuantState *qs, int n_nodes);
 
 /* Installs a new calibration (moved in; *c is emptied) and drops cached lowerings and the
- * bias correction (it was measured with the old one). */
+ * bias correction (it was measured with the old one). Parameters imported from a file
+ * (c->imported) come only with c: a calibration without them replaces the file's with
+ * parameters derived from its ranges. */
 void qstate_set_calibration(QuantState *qs, Calibration *c, const char *split);
 
 /* Installs a bias correction (moved in; *c is emptied; an empty one switches correction

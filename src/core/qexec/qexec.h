@@ -48,9 +48,12 @@ typedef struct QLayerInfo {
     const float *wscales;    /* [n_wscales] weight scales (1 when per-tensor) */
     /* Output activation (int8-static units). */
     bool has_act;
-    float act_min, act_max;  /* observed over calibration */
-    float clip_lo, clip_hi;  /* the clipping range the observer chose */
+    bool act_observed;       /* a calibration saw this output */
+    float act_min, act_max;  /* observed over calibration; an imported value not observed
+                                yet: the range the file's grid spans (act_from_file) */
+    float clip_lo, clip_hi;  /* the clipping range the observer chose (imported: the grid) */
     QParams act;             /* scale and zero point of the output */
+    bool act_from_file;      /* act is an imported file's (quant/qimport.h), not derived */
     double clipped;          /* share of calibration values outside [clip_lo, clip_hi] */
 } QLayerInfo;
 

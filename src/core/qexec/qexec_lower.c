@@ -382,11 +382,12 @@ static QsStatus lower_lin(Lower *L, Step *s, QsError *err)
     lower_what(n, what, sizeof what);
     for (int64_t c = 0; c < u->oc; c++) {
         double bs = (double)u->in_qp.scale * (double)u->ws[c];
-        if (iu && iu->bias) /* the file's own int32 bias */
-            u->bq[c] = iu->bias[c];
-        else if (iu) /* no bias in the file */
-            u->bq[c] = 0;
-        else
+        if (iu) { /* the file's own int32 bias (none: 0), plus a bias correction's codes */
+            int64_t b = iu->bias ? iu->bias[c] : 0;
+            if (L->corr && L->corr[s->head])
+                b += quant_bias_code(L->corr[s->head][c], bs, NULL);
+            u->bq[c] = (int32_t)(b < INT32_MIN ? INT32_MIN : b > INT32_MAX ? INT32_MAX : b);
+        } else
             u->bq[c] = quant_bias_code(u->bf[c], bs, NULL); /* finite: saturation is the rule */
         u->bfq[c] = (float)((double)u->bq[c] * bs);
         if (target_requant_linear(L->T, u->in_qp.scale, u->ws[c], u->out_qp.scale, &u->rq[c],
@@ -824,8 +825,14 @@ static void lower_act_info(const Lower *L, int v, QLayerInfo *li)
         return;
     const ActStats *st = &L->cal->stats[v];
     li->has_act = true;
+    li->act_from_file = qimport_value(L->cal->imported, vi->qp_src) != NULL;
+    li->act_observed = st->count > 0;
     li->act_min = (float)st->min;
     li->act_max = (float)st->max;
+    if (li->act_from_file && !li->act_observed) { /* the file's grid */
+        li->act_min = vi->clip_lo;
+        li->act_max = vi->clip_hi;
+    }
     li->clip_lo = vi->clip_lo;
     li->clip_hi = vi->clip_hi;
     li->act = vi->qp;

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "graph/graph.h"
 #include "quant/calib.h"
+#include "quant/qimport.h"
 
 #define SESSIONFILE_FORMAT "qscope-session"
 #define SESSIONFILE_VERSION 1
@@ -24,5 +25,19 @@ cJSON *sessionfile_calib_json(const Graph *g, const Calibration *c);
 /* Reads it back for graph g (*out initialised here); QS_EFORMAT "<where>: what". */
 QsStatus sessionfile_calib_from_json(const cJSON *o, const char *where, const Graph *g,
                                      Calibration *out, QsError *err);
+
+/* Imported parameters (quant/qimport.h) as {"source", "values": {"name": [scale, zero
+ * point, qmin, qmax]}, "units": [{"node", "oc", "bias"}]}; unit j's int8 codes, f32 weight
+ * scales and i32 biases become the members PREFIX_unitJ_codes, _scales and _bias through
+ * add (which takes the tensor). NULL with err set when a tensor cannot be made. */
+typedef void (*SfAddMember)(void *ctx, const char *name, Tensor *t);
+cJSON *sessionfile_import_json(const Graph *g, const QImport *q, const char *prefix,
+                               SfAddMember add, void *ctx, QsError *err);
+/* Reads them back for graph g, the members through get (a tensor of that dtype the caller
+ * frees, NULL with err set), every value checked; *out has one reference. */
+typedef Tensor *(*SfGetMember)(void *ctx, const char *name, int dtype);
+QsStatus sessionfile_import_from_json(const cJSON *o, const char *where, const char *prefix,
+                                      const Graph *g, SfGetMember get, void *ctx,
+                                      QImport **out, QsError *err);
 
 #endif

@@ -178,11 +178,27 @@ static QsStatus read_plan(Reader *r, const cJSON *o, const char *where, Plan *p)
     return QS_OK;
 }
 
-static QsStatus read_calib(Reader *r, const cJSON *o, const char *where, Calibration *c)
+static Tensor *get_member(void *ctx, const char *name, int dtype)
+{
+    return member(ctx, name, dtype);
+}
+
+/* A calibration and its imported parameters (their arrays in members named from prefix). */
+static QsStatus read_calib(Reader *r, const cJSON *o, const char *where, const char *prefix,
+                           Calibration *c)
 {
     char w[300];
     snprintf(w, sizeof w, "%s: %s", r->path, where);
-    return sessionfile_calib_from_json(o, w, &r->s->model->graph, c, r->err);
+    const Graph *g = &r->s->model->graph;
+    if (sessionfile_calib_from_json(o, w, g, c, r->err))
+        return r->err->code;
+    const cJSON *imp = cJSON_GetObjectItemCaseSensitive(o, "imported");
+    if (imp && sessionfile_import_from_json(imp, w, prefix, g, get_member, r, &c->imported,
+                                            r->err)) {
+        calib_release(c);
+        return r->err->code;
+    }
+    return QS_OK;
 }
 
 static QsStatus read_corr(Reader *r, const cJSON *o, const char *where, BiasCorr *c)
@@ -228,7 +244,9 @@ static QsStatus read_variant(Reader *r, const cJSON *o, int i)
     Calibration c = { 0 };
     BiasCorr bc = biascorr_none();
     Model *m = NULL;
-    QsStatus st = cal ? read_calib(r, cal, where, &c) : QS_OK;
+    char pre[64];
+    snprintf(pre, sizeof pre, "variant%d_import", i);
+    QsStatus st = cal ? read_calib(r, cal, where, pre, &c) : QS_OK;
     if (!st && corr)
         st = read_corr(r, corr, where, &bc);
     if (!st && weights && !(m = member_weights(r, want)))
@@ -276,7 +294,7 @@ static QsStatus read_state(Reader *r, const cJSON *root)
         if (!cJSON_IsString(split) || strlen(split->valuestring) >= 16)
             return bad(r, "the calibration needs a split name");
         Calibration c;
-        if (read_calib(r, cal, "calibration", &c))
+        if (read_calib(r, cal, "calibration", "calib_import", &c))
             return r->err->code;
         qstate_set_calibration(&s->q, &c, split->valuestring);
     }

@@ -125,6 +125,28 @@ static QsStatus add_splits(cJSON *root, Members *m, const Session *s, QsError *e
     return QS_OK;
 }
 
+static void add_member(void *ctx, const char *name, Tensor *t)
+{
+    members_add(ctx, name, t, true);
+}
+
+/* A calibration's JSON, with its imported parameters (their arrays as members named from
+ * prefix); NULL with err set. */
+static cJSON *calib_json(const Graph *g, const Calibration *c, const char *prefix, Members *m,
+                         QsError *err)
+{
+    cJSON *o = sessionfile_calib_json(g, c);
+    if (c->imported) {
+        cJSON *i = sessionfile_import_json(g, c->imported, prefix, add_member, m, err);
+        if (!i) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+        cJSON_AddItemToObject(o, "imported", i);
+    }
+    return o;
+}
+
 /* The variants; those with their own weights get a member each. */
 static QsStatus add_variants(cJSON *root, Members *m, const Session *s, QsError *err)
 {
@@ -137,8 +159,14 @@ static QsStatus add_variants(cJSON *root, Members *m, const Session *s, QsError 
         cJSON_AddItemToArray(arr, o);
         cJSON_AddStringToObject(o, "name", v->name);
         cJSON_AddItemToObject(o, "plan", plan_json(g, &v->plan));
-        if (v->calibrated)
-            cJSON_AddItemToObject(o, "calibration", sessionfile_calib_json(g, &v->calib));
+        if (v->calibrated) {
+            char pre[64];
+            snprintf(pre, sizeof pre, "variant%d_import", i);
+            cJSON *c = calib_json(g, &v->calib, pre, m, err);
+            if (!c)
+                return err->code;
+            cJSON_AddItemToObject(o, "calibration", c);
+        }
         if (biascorr_active(&v->corr))
             cJSON_AddItemToObject(o, "bias_corr", corr_json(g, &v->corr));
         if (v->model) {
@@ -177,7 +205,9 @@ static QsStatus build(cJSON *root, Members *m, const Session *s, QsError *err)
         return err->code;
     cJSON_AddItemToObject(root, "plan", plan_json(g, &q->plan));
     if (q->calibrated) {
-        cJSON *c = sessionfile_calib_json(g, &q->calib);
+        cJSON *c = calib_json(g, &q->calib, "calib_import", m, err);
+        if (!c)
+            return err->code;
         cJSON_AddStringToObject(c, "split", q->calib_split);
         cJSON_AddItemToObject(root, "calibration", c);
     }

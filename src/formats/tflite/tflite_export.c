@@ -265,9 +265,16 @@ QsStatus tflite_serialize_plan(const QModel *q, const TfliteOpts *o, void **out,
     if (!st) {
         /* an int8 file carries the arithmetic its integers were computed with */
         const char *target = int8 ? qmodel_target(q)->name : NULL;
+        /* a model whose channels-last values are all 1-D (N, C, W), written (N, 1, W, C),
+         * says so: the reader then loads it back at its own rank (docs/formats.md §11) */
+        int n1 = 0, n2 = 0;
+        for (int v = 0; v < nv; v++)
+            if (x.clast[v] == TX_CLAST)
+                x.shapes[v].ndim == 3 ? n1++ : n2++;
         char desc[256];
-        snprintf(desc, sizeof desc, "qscope export: variant=%s%s%s", info->variant,
-                 target ? " target=" : "", target ? target : "");
+        snprintf(desc, sizeof desc, "qscope export: variant=%s%s%s%s", info->variant,
+                 target ? " target=" : "", target ? target : "",
+                 n1 && !n2 ? " spatial=1d" : "");
         x.t.description = xstrdup(desc);
         x.t.min_runtime = xstrdup(int8 ? "2.3.0" : "1.14.0");
         info->n_ops = x.t.n_ops;

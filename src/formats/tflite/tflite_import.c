@@ -31,11 +31,30 @@ bool ti_is_const(const Ti *x, int t)
     return x->s->tensors[t].data_len > 0 || x->const_src[t] >= 0;
 }
 
+bool ti_flat(const Ti *x, int t, int lay)
+{
+    const TflSumTensor *s = &x->s->tensors[t];
+    return x->one_d && lay == TI_CLAST && s->nd == 4 && s->dim[1] == 1;
+}
+
+int ti_gaxis(const Ti *x, int t, int lay, int a)
+{
+    static const int to_graph[4] = { 0, 2, 3, 1 }, to_flat[4] = { 0, -1, 2, 1 };
+    if (lay != TI_CLAST || x->s->tensors[t].nd != 4)
+        return a;
+    return ti_flat(x, t, lay) ? to_flat[a] : to_graph[a];
+}
+
 int ti_dims(const Ti *x, int t, int lay, int64_t *d)
 {
     const TflSumTensor *s = &x->s->tensors[t];
     for (int i = 0; i < s->nd; i++)
         d[i] = s->dim[i];
+    if (ti_flat(x, t, lay)) {
+        d[1] = s->dim[3];
+        d[2] = s->dim[2];
+        return 3;
+    }
     if (lay == TI_CLAST && s->nd == 4) {
         d[1] = s->dim[3];
         d[2] = s->dim[1];
@@ -67,16 +86,59 @@ void ti_alias(Ti *x, int t, int src)
     free(x->name[t]);
     x->name[t] = x->name[src] ? xstrdup(x->name[src]) : NULL;
     x->form[t] = x->form[src];
+    x->view_src[t] = x->view_src[src];
     free(x->other[t]);
     x->other[t] = x->other[src] ? xstrdup(x->other[src]) : NULL;
     x->const_src[t] = x->const_src[src] >= 0 ? x->const_src[src]
                       : x->s->tensors[src].data_len ? src : -1;
 }
 
+/* ti_value's other form of a 1-D channels-last tensor: graph (N, C, W) -> file order
+ * (N, 1, W, C) by a Transpose and a Reshape, or back by a Reshape and a Transpose. */
+static const char *ti_value_flat(Ti *x, int t, int lay)
+{
+    const int32_t *fd = x->s->tensors[t].dim;
+    static const int64_t swap[3] = { 0, 2, 1 };
+    char base[320];
+    const char *v = x->name[t];
+    if (lay == TI_PLAIN) {
+        Attr a = attr_ints("perm", swap, 3);
+        snprintf(base, sizeof base, "%.300s::nwc", x->name[t]);
+        v = ti_node_tmp(x, OP_TRANSPOSE, base, &v, 1, &a, 1);
+        Attr r = attr_ints("shape", (int64_t[]){ 0, 1, fd[2], fd[3] }, 4);
+        snprintf(base, sizeof base, "%.300s::nhwc", x->name[t]);
+        v = v ? ti_node_tmp(x, OP_RESHAPE, base, &v, 1, &r, 1) : NULL;
+    } else {
+        Attr r = attr_ints("shape", (int64_t[]){ 0, fd[2], fd[3] }, 3);
+        snprintf(base, sizeof base, "%.300s::nwc", x->name[t]);
+        v = ti_node_tmp(x, OP_RESHAPE, base, &v, 1, &r, 1);
+        Attr a = attr_ints("perm", swap, 3);
+        snprintf(base, sizeof base, "%.300s::ncw", x->name[t]);
+        v = v ? ti_node_tmp(x, OP_TRANSPOSE, base, &v, 1, &a, 1) : NULL;
+    }
+    if (!v)
+        return NULL;
+    x->other[t] = xstrdup(v);
+    ti_note_qparams_as(x, t, v); /* a change of layout keeps the grid */
+    return x->other[t];
+}
+
 const char *ti_value(Ti *x, int t, int lay)
 {
     if (x->st)
         return NULL;
+    if (!x->name[t] && x->view_src[t] >= 0) { /* a pending view (view_src): made now */
+        int src = x->view_src[t];
+        const char *v = ti_value(x, src, x->form[src]);
+        int64_t d[8];
+        int nd = ti_dims(x, t, x->form[t], d);
+        d[0] = 0;
+        Attr a = attr_ints("shape", d, nd);
+        if (!v || !(v = ti_node_tmp(x, OP_RESHAPE, x->s->tensors[t].name, &v, 1, &a, 1)))
+            return NULL;
+        x->name[t] = xstrdup(v);
+        ti_note_qparams(x, t);
+    }
     if (!x->name[t])
         return ti_fail(x, QS_EFORMAT, "tensor %d '%s' is read before it is written", t,
                        x->s->tensors[t].name), NULL;
@@ -84,6 +146,8 @@ const char *ti_value(Ti *x, int t, int lay)
         return x->name[t];
     if (x->other[t])
         return x->other[t];
+    if (ti_flat(x, t, TI_CLAST))
+        return ti_value_flat(x, t, lay);
     /* graph (N, C, H, W) -> file order (N, H, W, C), or back */
     static const int64_t to_file[4] = { 0, 2, 3, 1 }, to_graph[4] = { 0, 3, 1, 2 };
     Attr a = attr_ints("perm", lay == TI_PLAIN ? to_file : to_graph, 4);
@@ -204,7 +268,7 @@ const char *ti_const(Ti *x, int t, int lay, int nd, const int64_t *dims)
                         r[((i0 * c + k) * h + y) * w + z] = v[((i0 * h + y) * w + z) * c + k];
         free(v);
         v = r;
-        sh = shape_of(4, b, c, h, w);
+        sh = x->one_d && h == 1 ? shape_of(3, b, c, w) : shape_of(4, b, c, h, w);
     }
     return ti_const_add(x, s->name, &sh, v);
 }
@@ -379,10 +443,10 @@ static QsStatus ti_inputs(Ti *x)
                            ts->name, ts->nd, QS_MAX_DIMS);
         int lay = ts->nd == 4 && ti_feeds_window(x, t, 0) ? TI_CLAST : TI_PLAIN;
         int64_t d[8];
-        ti_dims(x, t, lay, d);
-        Shape sample = { .ndim = ts->nd - 1 };
+        int nd = ti_dims(x, t, lay, d);
+        Shape sample = { .ndim = nd - 1 };
         int64_t numel = 1;
-        for (int k = 1; k < ts->nd; k++) {
+        for (int k = 1; k < nd; k++) {
             sample.dim[k - 1] = d[k];
             if (__builtin_mul_overflow(numel, d[k], &numel) || numel > ((int64_t)1 << 40))
                 numel = (int64_t)1 << 40; /* past any budget: refused below */
@@ -406,7 +470,7 @@ static QsStatus ti_outputs(Ti *x)
 {
     for (int i = 0; i < x->s->n_outputs && !x->st; i++) {
         int t = x->s->outputs[i];
-        const char *v = x->name[t];
+        const char *v = x->view_src[t] >= 0 ? ti_value(x, t, x->form[t]) : x->name[t];
         if (!v)
             return ti_fail(x, QS_EFORMAT, "output tensor %d is never written", t);
         if (graph_find_value(x->g, v) < 0 || x->g->values[graph_find_value(x->g, v)].kind !=
@@ -496,8 +560,11 @@ Model *tflite_import_buffer(const void *buf, size_t len, TflImportQuant *q, QsEr
     x.other = xcalloc((size_t)nt, sizeof *x.other);
     x.form = xcalloc((size_t)nt, 1);
     x.const_src = xmalloc((size_t)nt * sizeof *x.const_src);
+    x.view_src = xmalloc((size_t)nt * sizeof *x.view_src);
     for (int t = 0; t < nt; t++)
-        x.const_src[t] = -1;
+        x.const_src[t] = x.view_src[t] = -1;
+    x.one_d = strncmp(s.description, "qscope export:", 14) == 0 &&
+              strstr(s.description, " spatial=1d") != NULL;
     ti_inputs(&x);
     for (int k = 0; k < s.n_ops && !x.st; k++) {
         const TiRow *r = ti_row(s.ops[k].code);
@@ -546,6 +613,7 @@ Model *tflite_import_buffer(const void *buf, size_t len, TflImportQuant *q, QsEr
     free(x.other);
     free(x.form);
     free(x.const_src);
+    free(x.view_src);
     tflite_summary_release(&s);
     if (x.st) {
         qs_error_prefix(err, "tflite");

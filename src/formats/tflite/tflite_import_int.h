@@ -4,7 +4,10 @@
  *
  * Forms: each file tensor is a graph value in one of two layouts: TI_PLAIN (the graph's
  * dims are the file's) or TI_CLAST (a rank-4 file tensor (N, H, W, C) that is the graph's
- * (N, C, H, W)). The other form is made on demand by a Transpose, once per tensor. */
+ * (N, C, H, W)). The other form is made on demand by a Transpose, once per tensor.
+ * In a file qscope's exporter marks "spatial=1d" (a 1-D model, every channels-last value
+ * written (N, 1, W, C)), a TI_CLAST tensor of H = 1 is the graph's rank-3 (N, C, W): the
+ * model loads back at its own rank (ti_flat). */
 #ifndef QS_TFLITE_IMPORT_INT_H
 #define QS_TFLITE_IMPORT_INT_H
 
@@ -29,8 +32,12 @@ typedef struct Ti {
     uint8_t *form;            /* [n_tensors] TI_PLAIN or TI_CLAST */
     int *const_src;           /* [n_tensors] a constant this tensor equals (DEQUANTIZE of a
                                  constant), else -1 */
+    int *view_src;            /* [n_tensors] a 1-D value this tensor views with a unit axis
+                                 added ((N, C, 1, W) of a ti_flat tensor), else -1; its
+                                 Reshape node is made only when something reads it */
     TflImportQuant *q;        /* NULL: not asked */
     int n_made;               /* nodes made (unique names) */
+    bool one_d;               /* the file is a qscope-exported 1-D model */
     QsError *err;
     QsStatus st;
 } Ti;
@@ -46,6 +53,12 @@ const TiRow *ti_row(int code);
 QsStatus ti_fail(Ti *x, QsStatus code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Whether tensor t in layout lay is a 1-D channels-last value: file (N, 1, W, C), graph
+ * (N, C, W). */
+bool ti_flat(const Ti *x, int t, int lay);
+/* The graph axis of file axis a of tensor t in layout lay; -1: the H axis of a ti_flat
+ * tensor (size 1, not in the graph). */
+int ti_gaxis(const Ti *x, int t, int lay, int a);
 /* Tensor t's rank and its dims as the graph sees them in layout lay. */
 int ti_dims(const Ti *x, int t, int lay, int64_t *d);
 bool ti_is_const(const Ti *x, int t);

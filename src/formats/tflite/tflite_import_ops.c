@@ -8,13 +8,6 @@
 #include "ops/op.h"
 #include "tflite/tflite_import_int.h"
 
-/* The graph axis of file axis a of a rank-r tensor in layout lay. */
-static int ti_axis(int r, int lay, int a)
-{
-    static const int to_graph[4] = { 0, 2, 3, 1 };
-    return lay == TI_CLAST && r == 4 ? to_graph[a] : a;
-}
-
 static int ti_in(const TflSumOp *o, int i) { return i < o->n_in ? o->ins[i] : -1; }
 
 static QsStatus ti_need(Ti *x, const TflSumOp *o, int k, int n_in, const char *what)
@@ -106,6 +99,12 @@ static int ti_window_attrs(const Ti *x, const TflSumOp *o, int kh, int kw, Attr 
     ti_pads(x, o->ins[0], o->out[0], p->padding, kh, kw, p->stride_h, p->stride_w,
             p->dilation_h, p->dilation_w, pads);
     int n = 0;
+    if (ti_flat(x, o->ins[0], TI_CLAST)) { /* a 1-D window over W */
+        a[n++] = attr_ints("kernel_shape", (int64_t[]){ kw }, 1);
+        a[n++] = attr_ints("strides", (int64_t[]){ p->stride_w }, 1);
+        a[n++] = attr_ints("pads", (int64_t[]){ pads[1], pads[3] }, 2);
+        return n;
+    }
     a[n++] = attr_ints("kernel_shape", (int64_t[]){ kh, kw }, 2);
     a[n++] = attr_ints("strides", (int64_t[]){ p->stride_h, p->stride_w }, 2);
     a[n++] = attr_ints("pads", pads, 4);
@@ -129,9 +128,13 @@ static QsStatus ti_conv(Ti *x, const TflSumOp *o, int k)
     int kh = wd[1], kw = wd[2];
     if (ti_check_window(x, k, &p, kh, kw))
         return x->st;
+    bool flat = ti_flat(x, in, TI_CLAST);
+    if (flat && kh != 1)
+        return ti_fail(x, QS_EFORMAT, "operator %d: a %d-high window on a 1-D input", k, kh);
     Attr a[6];
     int na = ti_window_attrs(x, o, kh, kw, a);
-    a[na++] = attr_ints("dilations", (int64_t[]){ p.dilation_h, p.dilation_w }, 2);
+    a[na++] = flat ? attr_ints("dilations", (int64_t[]){ p.dilation_w }, 1)
+                   : attr_ints("dilations", (int64_t[]){ p.dilation_h, p.dilation_w }, 2);
     int64_t ci = id[3], group;
     const char *wname;
     if (dw) {
@@ -157,7 +160,8 @@ static QsStatus ti_conv(Ti *x, const TflSumOp *o, int k)
             for (int64_t j = 0; j < kk; j++)
                 r[c * kk + j] = v[j * oc + c];
         free(v);
-        Shape sh = shape_of(4, oc, (int64_t)1, (int64_t)kh, (int64_t)kw);
+        Shape sh = flat ? shape_of(3, oc, (int64_t)1, (int64_t)kw)
+                        : shape_of(4, oc, (int64_t)1, (int64_t)kh, (int64_t)kw);
         wname = ti_const_add(x, x->s->tensors[w].name, &sh, r);
     } else {
         if (wd[3] < 1 || ci % wd[3]) {
@@ -195,6 +199,9 @@ static QsStatus ti_pool(Ti *x, const TflSumOp *o, int k)
         return ti_fail(x, QS_EUNSUPPORTED, "operator %d: a pool of a rank-4 input is read", k);
     if (ti_check_window(x, k, &p, p.filter_h, p.filter_w))
         return x->st;
+    if (ti_flat(x, o->ins[0], TI_CLAST) && p.filter_h != 1)
+        return ti_fail(x, QS_EFORMAT, "operator %d: a %d-high window on a 1-D input", k,
+                       p.filter_h);
     Attr a[5];
     int na = ti_window_attrs(x, o, p.filter_h, p.filter_w, a);
     bool avg = o->code == TFL_OP_AVERAGE_POOL_2D;
@@ -374,7 +381,7 @@ static QsStatus ti_softmax(Ti *x, const TflSumOp *o, int k)
         return ti_fail(x, QS_EUNSUPPORTED, "operator %d: SOFTMAX with beta %g (1 is read)", k,
                        (double)o->opt.beta);
     int in = o->ins[0], lay = x->form[in], r = ti_rank(x, in);
-    Attr a = attr_int("axis", ti_axis(r, lay, r - 1));
+    Attr a = attr_int("axis", ti_gaxis(x, in, lay, r - 1));
     const char *xin = ti_value(x, in, lay);
     if (!xin) {
         attr_release(&a);
@@ -406,7 +413,11 @@ static QsStatus ti_concat(Ti *x, const TflSumOp *o, int k)
     }
     if (x->st)
         return x->st;
-    Attr a = attr_int("axis", ti_axis(r, lay, axis));
+    int ga = ti_gaxis(x, o->out[0], lay, axis);
+    if (ga < 0)
+        return ti_fail(x, QS_EUNSUPPORTED, "operator %d: a concatenation along the H axis of "
+                       "a 1-D model", k);
+    Attr a = attr_int("axis", ga);
     return ti_node(x, OP_CONCAT, o->out[0], lay, ins, o->n_in, &a, 1, o->opt.act);
 }
 
@@ -423,20 +434,28 @@ static QsStatus ti_reduce(Ti *x, const TflSumOp *o, int k)
         return x->st;
     bool keep = o->opt.keep_dims;
     int lay = keep ? x->form[in] : TI_PLAIN;
+    bool flat = ti_flat(x, in, lay);
+    int n_spatial = 0, kept = 0; /* axes that are H or W of a channels-last value */
     for (int i = 0; i < na; i++) {
         int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
         if (a < 0 || a >= r)
             return ti_fail(x, QS_EFORMAT, "operator %d: axis %lld of rank %d", k,
                            (long long)axes[i], r);
-        axes[i] = ti_axis(r, lay, (int)a);
+        n_spatial += lay == TI_CLAST && r == 4 && (a == 1 || a == 2);
+        int ga = ti_gaxis(x, in, lay, (int)a);
+        if (ga >= 0) /* a flat value's H axis (size 1) is no graph axis */
+            axes[kept++] = ga;
     }
     const char *xin = ti_value(x, in, lay);
     if (!xin)
         return x->st;
     /* MEAN over H and W of a channels-last value: qscope's GlobalAveragePool */
-    if (o->code == TFL_OP_MEAN && lay == TI_CLAST && r == 4 && na == 2 &&
-        ((axes[0] == 2 && axes[1] == 3) || (axes[0] == 3 && axes[1] == 2)))
+    if (o->code == TFL_OP_MEAN && n_spatial == 2 && na == 2)
         return ti_node(x, OP_GLOBALAVGPOOL, o->out[0], lay, &xin, 1, NULL, 0, TFL_ACT_NONE);
+    if (flat && !kept)
+        return ti_fail(x, QS_EUNSUPPORTED, "operator %d: a reduction over the H axis alone of "
+                       "a 1-D model", k);
+    na = kept;
     int op = o->code == TFL_OP_MEAN ? OP_REDUCEMEAN : o->code == TFL_OP_SUM ? OP_REDUCESUM
                                                                          : OP_REDUCEMAX;
     Attr a[2] = { attr_ints("axes", axes, na), attr_int("keepdims", keep) };
@@ -455,6 +474,26 @@ static QsStatus ti_reshape(Ti *x, const TflSumOp *o, int k)
     int64_t shape[QS_MAX_DIMS] = { 0 };
     for (int i = 1; i < ot->nd; i++)
         shape[i] = ot->dim[i];
+    if (x->view_src[in] >= 0 && !x->name[in]) { /* reshaping a pending view: from its 1-D
+                                                   value, no node when it is that shape */
+        int src = x->view_src[in];
+        int64_t d[8];
+        int nd = ti_dims(x, src, x->form[src], d);
+        bool same = nd == ot->nd;
+        for (int i = 1; same && i < nd; i++)
+            same = d[i] == ot->dim[i];
+        const char *v = ti_value(x, src, x->form[src]);
+        if (!v)
+            return x->st;
+        if (same) {
+            free(x->name[out]);
+            x->name[out] = xstrdup(v);
+            x->form[out] = TI_PLAIN;
+            return QS_OK;
+        }
+        Attr a = attr_ints("shape", shape, ot->nd);
+        return ti_node(x, OP_RESHAPE, out, TI_PLAIN, &v, 1, &a, 1, TFL_ACT_NONE);
+    }
     const char *xin = ti_value(x, in, TI_PLAIN);
     if (!xin)
         return x->st;
@@ -465,6 +504,28 @@ static QsStatus ti_reshape(Ti *x, const TflSumOp *o, int k)
 static bool ti_perm_is(const int64_t *p, int n, const int64_t *q)
 {
     return n == 4 && memcmp(p, q, 4 * sizeof *p) == 0;
+}
+
+/* A change of view between a 1-D value's graph (N, C, W) and a rank-4 file tensor:
+ * (N, 1, W, C) -> (N, C, 1, W) (to NCHW) or (N, C, 1, W) -> (N, 1, W, C) (to NHWC), the same
+ * elements in the same order as the graph's value. To NCHW is a pending view (view_src: the
+ * exporter reshapes it back to (N, C, W) next, which then makes no node); to NHWC a
+ * Reshape. */
+static QsStatus ti_transpose_flat(Ti *x, int in, int out)
+{
+    if (x->form[in] == TI_CLAST) {
+        free(x->name[out]);
+        x->name[out] = NULL;
+        x->form[out] = TI_PLAIN;
+        x->view_src[out] = in;
+        return QS_OK;
+    }
+    const char *v = ti_value(x, in, x->form[in]);
+    int64_t d[8];
+    int nd = ti_dims(x, out, TI_CLAST, d);
+    d[0] = 0;
+    Attr a = attr_ints("shape", d, nd);
+    return ti_node(x, OP_RESHAPE, out, TI_CLAST, &v, 1, &a, 1, TFL_ACT_NONE);
 }
 
 static QsStatus ti_transpose(Ti *x, const TflSumOp *o, int k)
@@ -485,6 +546,8 @@ static QsStatus ti_transpose(Ti *x, const TflSumOp *o, int k)
         const char *v = ti_value(x, in, x->form[in]);
         if (!v)
             return x->st;
+        if (ti_flat(x, in, x->form[in]) || ti_flat(x, out, TI_CLAST))
+            return ti_transpose_flat(x, in, out);
         free(x->name[out]);
         x->name[out] = xstrdup(v);
         x->form[out] = x->form[in] == TI_CLAST ? TI_PLAIN : TI_CLAST;
@@ -509,18 +572,25 @@ static QsStatus ti_pad(Ti *x, const TflSumOp *o, int k)
     if (np != 2 * r || r > QS_MAX_DIMS)
         return ti_fail(x, QS_EFORMAT, "operator %d: %d paddings for rank %d", k, np, r);
     int64_t pads[2 * QS_MAX_DIMS];
+    int gr = ti_flat(x, in, lay) ? r - 1 : r; /* the graph's rank */
     for (int a = 0; a < r; a++) {
         if (p[2 * a] < 0 || p[2 * a + 1] < 0 || p[2 * a] > (1 << 20) || p[2 * a + 1] > (1 << 20))
             return ti_fail(x, QS_EFORMAT, "operator %d: padding %lld, %lld", k,
                            (long long)p[2 * a], (long long)p[2 * a + 1]);
-        int ga = ti_axis(r, lay, a);
+        int ga = ti_gaxis(x, in, lay, a);
+        if (ga < 0) {
+            if (p[2 * a] || p[2 * a + 1])
+                return ti_fail(x, QS_EUNSUPPORTED, "operator %d: a PAD of the H axis of a "
+                               "1-D model", k);
+            continue;
+        }
         pads[ga] = p[2 * a];
-        pads[r + ga] = p[2 * a + 1];
+        pads[gr + ga] = p[2 * a + 1];
     }
     const char *xin = ti_value(x, in, lay);
     if (!xin)
         return x->st;
-    Attr a = attr_ints("pads", pads, 2 * r);
+    Attr a = attr_ints("pads", pads, 2 * gr);
     return ti_node(x, OP_PAD, o->out[0], lay, &xin, 1, &a, 1, TFL_ACT_NONE);
 }
 

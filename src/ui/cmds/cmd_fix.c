@@ -9,6 +9,7 @@
 #include "ptq/biascorr.h"
 #include "ptq/cle.h"
 #include "cmds/cmd_handlers.h"
+#include "cmds/cmd_tflite.h"
 #include "cmds/decide.h"
 #include "ops/op.h"
 
@@ -59,6 +60,8 @@ QsStatus cmd_biascorr(App *app, const CmdArgs *a, Result *r, QsError *err)
     qstate_set_bias_corr(qs, &c);
     const Graph *g = &s->model->graph;
     result_str(r, "bias_corr", "on");
+    if (qs->calibrated && qs->calib.imported) /* qexec_lower.c adds them to the file's */
+        result_str(r, "imported", qs->calib.imported->source);
     result_str(r, "plan", plan_label(&qs->plan));
     result_plan_target(r, &qs->plan);
     result_str(r, "split", split);
@@ -95,6 +98,9 @@ QsStatus cmd_cle(App *app, const CmdArgs *a, Result *r, QsError *err)
         arg_float(a, "headroom", 1.0, &headroom, err) ||
         arg_int_range(a, "n", 0, 0, 1L << 40, &n, err) ||
         arg_int_range(a, "batch", s->opt.batch, 1, 1 << 20, &batch, err))
+        return err->code;
+    if (tflite_refuse_imported(s, "cle", "equalizing the float twin would leave the file's "
+                               "int8 weights as they are and drop its parameters", err))
         return err->code;
     const char *split;
     const Dataset *d = fix_split(s, a, "cle", &split, err);

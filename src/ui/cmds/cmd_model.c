@@ -249,9 +249,12 @@ QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
     }
     if (note[0])
         result_str(r, "note", note);
+    const QImport *imp = s->q.calib.imported;
+    if (q && imp)
+        result_str(r, "imported", imp->source);
     static const char *const cols[] = { "index", "name", "op", "shape", "params", "prec",
                                         "kernel", "w_range", "w_spread", "act_range", "clip",
-                                        "scale", "zp", "clipped", NULL };
+                                        "scale", "zp", "clipped", "qparams", NULL };
     RTable *t = result_table(r, "layers", cols);
     char buf[128];
     for (int k = 0; k < g->n_nodes; k++) {
@@ -289,7 +292,11 @@ QsStatus cmd_layers(App *app, const CmdArgs *a, Result *r, QsError *err)
             rtable_range(t, row, 10, L->clip_lo, L->clip_hi);
             rtable_float(t, row, 11, L->act.scale, RS_PLAIN);
             rtable_int(t, row, 12, L->act.zero_point);
-            rtable_float(t, row, 13, L->clipped, RS_PCT);
+            if (L->act_observed)
+                rtable_float(t, row, 13, L->clipped, RS_PCT);
+            /* whose scale and zero point: the deployed file's, or derived here */
+            rtable_str(t, row, 14, !L->act_from_file ? "calibrated"
+                                   : L->act_observed ? "file" : "file, grid");
         }
     }
     return QS_OK;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
+#include "cmds/cmd_tflite.h"
 #include "cmds/decide.h"
 #include "eval/eval.h"
 #include "qat/qat.h"
@@ -168,6 +169,9 @@ QsStatus cmd_qat(App *app, const CmdArgs *a, Result *r, QsError *err)
     if (!s->q.calibrated)
         return qs_fail(err, QS_EINVAL, "qat: starts from the PTQ ranges of the current plan: run "
                        "'calibrate' first");
+    if (tflite_refuse_imported(s, "qat", "fine-tuning starts from calibrated ranges, and the "
+                               "file's int8 weights would not follow the trained ones", err))
+        return err->code;
     const Graph *g = &s->model->graph;
     const Shape *os = &g->values[g->outputs[0]].shape;
     int C = (int)shape_span(os, 1, os->ndim);

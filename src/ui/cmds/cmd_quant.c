@@ -185,6 +185,8 @@ QsStatus cmd_calibrate(App *app, const CmdArgs *a, Result *r, QsError *err)
                   &app->job, &c, err))
         return err->code; /* the previous calibration stays */
     int64_t samples = c.samples;
+    /* the file's parameters give way to qscope's own, kept as a variant to compare */
+    tflite_keep_imported(s, r);
     qstate_set_calibration(&s->q, &c, split_name((SplitId)split));
     s->q.plan.q = q;
     result_str(r, "split", split_name((SplitId)split));

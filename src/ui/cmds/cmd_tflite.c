@@ -1,6 +1,7 @@
 /* What `load FILE.tflite` adds to a session beyond the float twin: a quantized file's plan,
  * with its own parameters installed as an imported calibration (tflite/tflite_import.h,
  * quant/qimport.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "cmds/cmd_handlers.h"
@@ -39,16 +40,60 @@ QsStatus tflite_session_apply(App *app, const Model *m, const TflImportQuant *tq
     return QS_OK;
 }
 
+/* The file's name without folder and suffix. */
+static void file_stem(const char *path, char *stem, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    snprintf(stem, cap, "%s", base ? base + 1 : path);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = 0;
+}
+
+QsStatus tflite_refuse_imported(const Session *s, const char *cmd, const char *why,
+                                QsError *err)
+{
+    const QImport *im = s->q.calibrated ? s->q.calib.imported : NULL;
+    if (!im)
+        return QS_OK;
+    return qs_fail(err, QS_EINVAL, "%s: the plan runs on the parameters imported from %s "
+                   "(its scales, zero points, int8 weights and int32 biases are the file's): "
+                   "%s; 'calibrate' replaces them with qscope's own first (keeping the "
+                   "file's as a variant)", cmd, im->source, why);
+}
+
+void tflite_keep_imported(Session *s, Result *r)
+{
+    QuantState *qs = &s->q;
+    QImport *im = qs->calibrated ? qs->calib.imported : NULL;
+    if (!im)
+        return;
+    result_str(r, "replaced_imported", im->source);
+    const char *kept = NULL;
+    for (int i = 0; i < qs->n_variants && !kept; i++)
+        if (qs->variants[i].calibrated && qs->variants[i].calib.imported == im)
+            kept = qs->variants[i].name;
+    char name[160], stem[128];
+    if (!kept) {
+        file_stem(im->source, stem, sizeof stem);
+        snprintf(name, sizeof name, "%s", stem);
+        for (int k = 2; precision_find(name) >= 0 || qstate_variant_find(qs, name); k++)
+            snprintf(name, sizeof name, "%.120s_file%d", stem, k);
+        qstate_variant_save(qs, name, &qs->plan);
+        kept = name;
+    }
+    result_str(r, "file_variant", kept);
+    result_textf(r, "the parameters imported from %s are replaced by qscope's own from this "
+                 "calibration; the file's stay as variant '%s' ('compare' shows both)",
+                 im->source, kept);
+}
+
 QsStatus tflite_variant_import(App *app, const char *path, const char *name, Result *r,
                                QsError *err)
 {
     char stem[128];
-    if (!name) { /* the file's name without folder and suffix */
-        const char *base = strrchr(path, '/');
-        snprintf(stem, sizeof stem, "%s", base ? base + 1 : path);
-        char *dot = strrchr(stem, '.');
-        if (dot && dot != stem)
-            *dot = 0;
+    if (!name) {
+        file_stem(path, stem, sizeof stem);
         name = stem;
     }
     if (!fileio_has_suffix(path, ".tflite"))

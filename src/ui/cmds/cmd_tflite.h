@@ -20,4 +20,16 @@ QsStatus tflite_session_apply(App *app, const Model *m, const TflImportQuant *tq
 QsStatus tflite_variant_import(App *app, const char *path, const char *name, Result *r,
                                QsError *err);
 
+/* When the session's current parameters are imported from a file (quant/qimport.h):
+ * QS_EINVAL "CMD: the plan runs on the parameters imported from FILE ... WHY"; else QS_OK.
+ * For commands that would act on parameters the file fixes. */
+QsStatus tflite_refuse_imported(const Session *s, const char *cmd, const char *why,
+                                QsError *err);
+
+/* Before `calibrate` replaces imported parameters with qscope's own: keeps the current plan
+ * and the file's parameters as a variant (named after the file, unless a variant holds
+ * them already) so `compare` shows both; adds "replaced_imported" (the file) and
+ * "file_variant" to r. Nothing when the parameters are not imported. */
+void tflite_keep_imported(Session *s, Result *r);
+
 #endif

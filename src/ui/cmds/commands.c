@@ -401,7 +401,9 @@ const CmdDef cmd_table[] = {
       .summary = "One row per layer: index, name, op, output shape, parameters, precision and "
                  "the kernel that runs under the current plan; with a calibration or a "
                  "quantized plan, weight and activation ranges, scale, zero point, clipped "
-                 "share (under an fp32 plan a labelled preview of int8-static).",
+                 "share and whose parameters they are (calibrated, or a .tflite's: file; "
+                 "before calibrate, the range its grid spans) (under an fp32 plan a labelled "
+                 "preview of int8-static).",
       .example = "layers", .flags = CMD_NEEDS_MODEL, .opts = none,
       .wb = { .feeds = CMD_FEEDS_LAYERS }, .run = cmd_layers },
     { .name = "fold", .usage = "fold scales",
@@ -486,7 +488,9 @@ const CmdDef cmd_table[] = {
     { .name = "calibrate", .usage = "calibrate [n=N] [observer=..] [split=calib]",
       .summary = "Run the calib split through the float model and keep every layer's "
                  "activation statistics (ranges and histograms); Ctrl-C keeps the previous "
-                 "calibration.",
+                 "calibration. On parameters imported from a quantized .tflite, qscope's own "
+                 "replace them (said so) and the file's stay as a variant named after the "
+                 "file, for compare.",
       .example = "calibrate n=500 observer=minmax", .flags = CMD_NEEDS_MODEL | CMD_JOB,
       .opts = calibrate_opts, .wb = { .outdates = CMD_OUTDATES_CALIB },
       .run = cmd_calibrate },
@@ -585,14 +589,16 @@ const CmdDef cmd_table[] = {
       .summary = "Empirical bias correction: add to each int8 conv/dense layer's bias the "
                  "per-channel mean of (float - quantized) pre-activation over the split, "
                  "measured layer by layer on the quantized model's own inputs; kept with "
-                 "this plan ('biascorr off' drops it).",
+                 "this plan ('biascorr off' drops it). On a .tflite's imported parameters, "
+                 "added to the file's int32 biases.",
       .example = "biascorr n=500", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = biascorr_opts, .run = cmd_biascorr },
     { .name = "cle", .usage = "cle [iters=K] [headroom=H] [split=calib] [n=N] [batch=B]",
       .summary = "Cross-layer equalization: rescale conv/dense pairs joined by a ReLU or "
                  "ReLU6 so each channel's folded weight range is equal on both sides (ReLU6 "
                  "channels only while unclipped on the split). Changes the float weights, "
-                 "verified; run calibrate again.",
+                 "verified; run calibrate again. Refused on a .tflite's imported parameters "
+                 "(calibrate first).",
       .example = "cle headroom=1.25", .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = cle_opts,
       .run = cmd_cle },
     { .name = "qat",
@@ -606,7 +612,8 @@ const CmdDef cmd_table[] = {
                  "each epoch scored fake-quantized and as real INT8 on the validation split "
                  "(calib); the best INT8 epoch (epoch 0: the PTQ model, said so) becomes the "
                  "current variant, holding its own weights and scored on eval (the FP32 "
-                 "model is not changed); Ctrl-C keeps the best so far.",
+                 "model is not changed); Ctrl-C keeps the best so far. Refused on a "
+                 ".tflite's imported parameters (calibrate first).",
       .example = "qat epochs=2 lr=0.0001 batch=64 distill=kl T=4 alpha=0.5 seed=1",
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = qat_opts,
       /* its variant becomes current, bringing its own calibration (also when cancelled) */
