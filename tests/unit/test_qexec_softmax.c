@@ -252,9 +252,45 @@ static void check_tflm_fixture(void)
     CHECK(cases == 33);
 }
 
+/* TFLM's fixed point against TFLite's float table (what LiteRT runs for both tflite
+ * targets) on seeded spans: at most one step apart; the share that moves is printed. */
+static void check_tflm_vs_table(void)
+{
+    enum { SPANS = 4000, MAXL = 64 };
+    QParams out = target_prob_qparams(-128, 127);
+    unsigned seed = 20261208u;
+    int64_t n = 0, moved = 0, far = 0;
+    for (int s = 0; s < SPANS; s++) {
+        seed = seed * 1103515245u + 12345u;
+        QParams in = { .scale = 0.01f + 0.3f * (float)((seed >> 8) % 1000) / 1000.0f,
+                       .zero_point = 0, .qmin = -128, .qmax = 127 };
+        int64_t len = 2 + (int64_t)((seed >> 20) % (MAXL - 1));
+        int8_t x[MAXL], a[MAXL], b[MAXL];
+        float tmp[MAXL];
+        for (int64_t j = 0; j < len; j++) {
+            seed = seed * 1103515245u + 12345u;
+            x[j] = (int8_t)((int)((seed >> 16) % 256) - 128);
+        }
+        TargetSoftmax pm, pt;
+        target_softmax_make(&target_table[QTGT_TFLM], &in, &out, len, &pm);
+        target_softmax_make(&target_table[QTGT_XNNPACK], &in, &out, len, &pt);
+        target_softmax_span(&pm, x, a, len, 1, tmp);
+        target_softmax_span(&pt, x, b, len, 1, tmp);
+        for (int64_t j = 0; j < len; j++) {
+            moved += a[j] != b[j];
+            far += abs(a[j] - b[j]) > 1;
+        }
+        n += len;
+    }
+    CHECK(far == 0);
+    fprintf(stderr, "softmax tflm vs xnnpack (TFLite's table): %lld of %lld codes one step "
+            "apart\n", (long long)moved, (long long)n);
+}
+
 int main(void)
 {
     check_tflm_fixture();
+    check_tflm_vs_table();
     for (int t = 0; t < QTGT_COUNT; t++) {
         check_random(t, 17);  /* vit's spans: no block, all in order */
         check_random(t, 40);  /* a 32-code block and a tail */
