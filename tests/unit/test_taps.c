@@ -515,6 +515,26 @@ static void test_other_steps(void)
               rep.l[rep.first_divergence].divergent == 1);
         tapreport_release(&rep);
     }
+    /* the ties question on the Mul, on the tflm plan's own inputs to it: pairs only */
+    int mul = graph_find_node(g, "mul"), va = graph_find_value(g, "a"),
+        vb = graph_find_value(g, "b"), vm = graph_find_value(g, "m");
+    Tensor *fa = taps_float(q0, va, tapset_find(&mine, va)),
+           *fb = taps_float(q0, vb, tapset_find(&mine, vb));
+    const Tensor *min[2] = { fa, fb };
+    TieStats ts;
+    bool has_pairs = false;
+    if (CHECK_OK(taps_step_pairs(q0, mul, min, &tapset_find(&mine, vm)->shape, &ts, &has_pairs,
+                                 &err), &err)) {
+        printf("mul: %lld outputs; tflm/xnnpack apart: %lld, tflm/qscope: %lld\n",
+               (long long)ts.n, (long long)ts.differ[QTGT_TFLM][QTGT_XNNPACK],
+               (long long)ts.differ[QTGT_TFLM][QTGT_QSCOPE]);
+        CHECK(has_pairs && !ts.acc && ts.on_tie == -1 && ts.n == tensor_numel(fa));
+        CHECK(ts.ok[QTGT_TFLM] && ts.ok[QTGT_XNNPACK] &&
+              ts.differ[QTGT_TFLM][QTGT_XNNPACK] == ts.differ[QTGT_XNNPACK][QTGT_TFLM]);
+        CHECK(ts.differ[QTGT_TFLM][QTGT_XNNPACK] > 0); /* fp32 against double rounding */
+    }
+    tensor_free(fa);
+    tensor_free(fb);
     /* a step no target changes, and a linear unit: no per-target rerun */
     bool has = true;
     Tensor *y = tensor_new(DT_F32, shape_of(1, (int64_t)1), &err);

@@ -81,23 +81,7 @@ static Tensor *cmp_input_f32(Cmp *c, int v, bool *from_file)
 {
     const Tensor *src = c->conv[v];
     *from_file = src != NULL;
-    if (!src)
-        src = tapset_find(c->mine, v);
-    if (!src)
-        return NULL;
-    Tensor *t = tensor_new(DT_F32, src->shape, NULL);
-    if (!t)
-        return NULL;
-    int64_t n = tensor_numel(src);
-    if (src->dtype == DT_I8) {
-        QParams qp;
-        qmodel_value_qparams(c->q, v, &qp);
-        for (int64_t i = 0; i < n; i++)
-            tensor_f32(t)[i] = quant_dq(((const int8_t *)src->data)[i], &qp);
-    } else {
-        memcpy(t->data, src->data, (size_t)n * sizeof(float));
-    }
-    return t;
+    return taps_float(c->q, v, src ? src : tapset_find(c->mine, v));
 }
 
 static double cmp_elem(const Tensor *t, int64_t i)
