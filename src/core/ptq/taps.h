@@ -11,8 +11,10 @@
  *  - propagated:  it differs from qscope's run, but qscope's rerun of the layer fed the
  *                 FILE's inputs reproduces it exactly (an earlier layer's difference);
  *  - ties:        the rerun on the file's inputs differs, every difference is one step and
- *                 some target's rule (quant/target.h) reproduces it from the same int32
- *                 accumulator (int8-static linear units; qexec/qexec_rerun.h);
+ *                 some target's rule (quant/target.h) reproduces it: from the same int32
+ *                 accumulator for int8-static linear units, from the same input codes for
+ *                 the other int8 steps whose arithmetic differs between targets (the step
+ *                 rerun under each row: qmodel_run_node_target; qexec/qexec_rerun.h);
  *  - float:       a float layer within TAPS_FLOAT_REL of the rerun (summation order);
  *  - divergence:  anything else;
  *  - missing:     no usable array in the file (qscope's own values feed the next layers).
