@@ -5,7 +5,7 @@
 //   litert_compare.mjs GOT.npy WANT.npy [--labels=FILE.npz:y] [--step=S] [--ref=REF.npy]
 //                      [--dequant=SCALE,ZERO_POINT]
 //                      [--max-rel=R] [--max-err-ratio=K] [--min-same=P] [--min-top1=P]
-//                      [--max-acc-diff=P] [--label=TEXT]
+//                      [--max-acc-diff=P] [--max-steps=K] [--label=TEXT]
 //   litert_compare.mjs --table=FILE.jsonl
 //     Prints the JSON lines of FILE (each one compare's, with its --label as `label`, or
 //     {"label":..,"note":..}) as a table.
@@ -27,7 +27,8 @@
 //   err_want, err_got: with --ref (qscope's fp32 outputs), the rel_inf of WANT and of GOT
 //                from REF: the error each side's quantized variant makes.
 // Bounds: rel_inf <= --max-rel, err_got <= --max-err-ratio * err_want, same_pct >=
-// --min-same, top1_pct >= --min-top1, |acc_got - acc_want| <= --max-acc-diff (percentage
+// --min-same, max_abs <= (K + 1/4) --step with --max-steps=K (levels K apart, with the
+// dequantized values' float rounding), top1_pct >= --min-top1, |acc_got - acc_want| <= --max-acc-diff (percentage
 // points); each only when given.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -97,7 +98,7 @@ function main() {
   if (pos.length !== 2) {
     console.error('usage: litert_compare.mjs GOT.npy WANT.npy [--labels=F.npz:y] [--step=S] ' +
                   '[--ref=REF.npy] [--dequant=S,Z] [--max-rel=R] [--max-err-ratio=K] [--min-same=P] ' +
-                  '[--min-top1=P] [--max-acc-diff=P]');
+                  '[--min-top1=P] [--max-acc-diff=P] [--max-steps=K]');
     process.exit(2);
   }
   const got = loadArray(pos[0]), want = loadArray(pos[1]);
@@ -124,6 +125,9 @@ function main() {
     fails.push(`error from the reference ${res.err_got} > ${ratio} x ${res.err_want}`);
   if (opt['max-rel'] !== undefined && !(res.rel_inf <= Number(opt['max-rel'])))
     fails.push(`rel_inf ${res.rel_inf} > ${opt['max-rel']}`);
+  if (opt['max-steps'] !== undefined && opt.step !== undefined &&
+      !(res.max_abs <= (Number(opt['max-steps']) + 0.25) * Number(opt.step)))
+    fails.push(`max_abs ${res.max_abs} > ${opt['max-steps']} steps`);
   if (opt['min-same'] !== undefined && !(res.same_pct >= Number(opt['min-same'])))
     fails.push(`same ${res.same_pct} % < ${opt['min-same']} %`);
   if (opt['min-top1'] !== undefined && !(res.top1_pct >= Number(opt['min-top1'])))

@@ -3,9 +3,13 @@
  * is the graph's output stays float):
  *   - qscope's rule is the float op on the dequantized span, quantized once: the integer run
  *     equals the fake-quant run code for code;
- *   - the runtimes' rules (xnnpack and tflm: TFLite's table kernel; ort: QLinearSoftmax)
- *     use float exp tables and float sums, which move a value by a few float ulps: at most
- *     one code from the fake-quant run, only next to a rounding boundary;
+ *   - the runtimes' rules (xnnpack: TFLite's table kernel; ort: QLinearSoftmax) use float
+ *     exp tables and float sums, which move a value by a few float ulps; tflm's gemmlowp
+ *     fixed point (a Q5.26 argument, a Q12.19 sum, a Newton-Raphson reciprocal) moves it by
+ *     less than a step: each at most one code from the fake-quant run;
+ *   - tflm's codes equal, exactly, those of an independent integer model of TFLM's kernel
+ *     (scripts/fixtures/gen_softmax_tflm.py -> tests/fixtures/quant/softmax_tflm.txt), and
+ *     so do its prepare-time parameters (input_multiplier, input_left_shift, diff_min);
  *   - hand-worked spans: equal codes give 1/L each; a dominant code (p within half a step
  *     of 1) saturates to 127 on every rule, in ONNX Runtime's 16-code blocks and past them
  *     (its source's scalar tail would wrap 128 to -128; onnxruntime-node 1.31.1 does not:
@@ -181,8 +185,112 @@ static void check_hand(int target)
     case_free(&c);
 }
 
+/* One line of softmax_tflm.txt: "SCALEHEX MULT LSHIFT DIFF_MIN | codes | codes". */
+static bool tflm_line(char *line, int64_t *n, int32_t *xc, int32_t *want, QParams *in,
+                      int32_t par[3])
+{
+    unsigned bits;
+    int used = 0;
+    if (sscanf(line, "%x %d %d %d |%n", &bits, &par[0], &par[1], &par[2], &used) != 4)
+        return false;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    *in = (QParams){ .scale = scale, .zero_point = 0, .qmin = -128, .qmax = 127 };
+    char *at = line + used, *bar = strchr(at, '|');
+    if (!bar)
+        return false;
+    *n = 0;
+    for (char *e; at < bar && *n < 64; at = e) {
+        long v = strtol(at, &e, 10);
+        if (e == at)
+            break;
+        xc[(*n)++] = (int32_t)v;
+    }
+    at = bar + 1;
+    for (int64_t j = 0; j < *n; j++) {
+        char *e;
+        want[j] = (int32_t)strtol(at, &e, 10);
+        if (e == at)
+            return false;
+        at = e;
+    }
+    return true;
+}
+
+static void check_tflm_fixture(void)
+{
+    FILE *f = fopen("tests/fixtures/quant/softmax_tflm.txt", "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    char line[2048];
+    int cases = 0;
+    QParams out = target_prob_qparams(-128, 127);
+    while (fgets(line, sizeof line, f)) {
+        int64_t n;
+        int32_t xc[64], want[64], got[64], par[3];
+        QParams in;
+        if (!CHECK(tflm_line(line, &n, xc, want, &in, par)))
+            break;
+        TargetSoftmax p;
+        target_softmax_make(&target_table[QTGT_TFLM], &in, &out, n, &p);
+        CHECK(p.rule == TSM_TFLM && p.mult == par[0] && p.lshift == par[1] &&
+              p.diff_min == par[2]);
+        int8_t x8[64], y8[64];
+        float tmp[64];
+        for (int64_t j = 0; j < n; j++)
+            x8[j] = (int8_t)xc[j];
+        target_softmax_span(&p, x8, y8, n, 1, tmp);
+        for (int64_t j = 0; j < n; j++)
+            got[j] = y8[j];
+        char l[64];
+        snprintf(l, sizeof l, "tflm softmax fixture case %d", cases);
+        expect_equal_i32(l, got, want, (size_t)n);
+        cases++;
+    }
+    fclose(f);
+    CHECK(cases == 33);
+}
+
+/* TFLM's fixed point against TFLite's float table (what LiteRT runs for both tflite
+ * targets) on seeded spans: at most one step apart; the share that moves is printed. */
+static void check_tflm_vs_table(void)
+{
+    enum { SPANS = 4000, MAXL = 64 };
+    QParams out = target_prob_qparams(-128, 127);
+    unsigned seed = 20261208u;
+    int64_t n = 0, moved = 0, far = 0;
+    for (int s = 0; s < SPANS; s++) {
+        seed = seed * 1103515245u + 12345u;
+        QParams in = { .scale = 0.01f + 0.3f * (float)((seed >> 8) % 1000) / 1000.0f,
+                       .zero_point = 0, .qmin = -128, .qmax = 127 };
+        int64_t len = 2 + (int64_t)((seed >> 20) % (MAXL - 1));
+        int8_t x[MAXL], a[MAXL], b[MAXL];
+        float tmp[MAXL];
+        for (int64_t j = 0; j < len; j++) {
+            seed = seed * 1103515245u + 12345u;
+            x[j] = (int8_t)((int)((seed >> 16) % 256) - 128);
+        }
+        TargetSoftmax pm, pt;
+        target_softmax_make(&target_table[QTGT_TFLM], &in, &out, len, &pm);
+        target_softmax_make(&target_table[QTGT_XNNPACK], &in, &out, len, &pt);
+        target_softmax_span(&pm, x, a, len, 1, tmp);
+        target_softmax_span(&pt, x, b, len, 1, tmp);
+        for (int64_t j = 0; j < len; j++) {
+            moved += a[j] != b[j];
+            far += abs(a[j] - b[j]) > 1;
+        }
+        n += len;
+    }
+    CHECK(far == 0);
+    fprintf(stderr, "softmax tflm vs xnnpack (TFLite's table): %lld of %lld codes one step "
+            "apart\n", (long long)moved, (long long)n);
+}
+
 int main(void)
 {
+    check_tflm_fixture();
+    check_tflm_vs_table();
     for (int t = 0; t < QTGT_COUNT; t++) {
         check_random(t, 17);  /* vit's spans: no block, all in order */
         check_random(t, 40);  /* a 32-code block and a tail */

@@ -418,9 +418,142 @@ static void test_add_mean(void)
     fix_release(&f);
 }
 
+/* x -> conv1 -> a, x -> conv3 -> b (N, 4, 8, 8); m = a * b; p = AveragePool 2x2 stride 2
+ * (N, 4, 4, 4); h = MatMul(p, p) (two activations); s = Softmax(h); c = Concat(s, p) on
+ * the channels (N, 8, 4, 4). */
+static Model *many_steps(Rng *r)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape xs = shape_of(3, (int64_t)3, (int64_t)8, (int64_t)8);
+    CHECK_OK(graph_add_input(g, "x", &xs, &err), &err);
+    add_const(g, "w1", shape_of(4, (int64_t)4, (int64_t)3, (int64_t)3, (int64_t)3), r, 0.5);
+    add_const(g, "b1", shape_of(1, (int64_t)4), r, 0.3);
+    add_const(g, "w3", shape_of(4, (int64_t)4, (int64_t)3, (int64_t)3, (int64_t)3), r, 0.5);
+    add_const(g, "b3", shape_of(1, (int64_t)4), r, 0.3);
+    add_conv(g, "conv1", "x", "w1", "b1", "a");
+    add_conv(g, "conv3", "x", "w3", "b3", "b");
+    const char *mi[2] = { "a", "b" }, *pi[1] = { "m" }, *hi[2] = { "p", "p" }, *si[1] = { "h" },
+               *ci[2] = { "s", "p" };
+    CHECK_OK(graph_add_node(g, OP_MUL, "mul", mi, 2, "m", NULL, 0, &err), &err);
+    int64_t k[2] = { 2, 2 };
+    Attr pa[2] = { attr_ints("kernel_shape", k, 2), attr_ints("strides", k, 2) };
+    CHECK_OK(graph_add_node(g, OP_AVGPOOL, "pool", pi, 1, "p", pa, 2, &err), &err);
+    attr_release(&pa[0]);
+    attr_release(&pa[1]);
+    CHECK_OK(graph_add_node(g, OP_MATMUL, "mm", hi, 2, "h", NULL, 0, &err), &err);
+    CHECK_OK(graph_add_node(g, OP_SOFTMAX, "sm", si, 1, "s", NULL, 0, &err), &err);
+    Attr cx = attr_int("axis", 1);
+    CHECK_OK(graph_add_node(g, OP_CONCAT, "cat", ci, 2, "c", &cx, 1, &err), &err);
+    attr_release(&cx);
+    CHECK_OK(graph_add_output(g, "c", &err), &err);
+    CHECK_OK(graph_finalize(g, &err), &err);
+    return m;
+}
+
+/* Mul, AveragePool, MatMul of two activations, Softmax and Concat: XNNPACK's run compared
+ * with a plan at target tflm (the same parameter ties, so the same scales and zero points)
+ * is classified by each step's per-target rerun: no divergence, and xnnpack's rules
+ * reproduce every layer that differs; a code moved three steps is a divergence there. */
+static void test_other_steps(void)
+{
+    QsError err = { 0 };
+    Fix f = { 0 };
+    Rng r;
+    rng_seed(&r, 23);
+    f.m = many_steps(&r);
+    Shape xs = f.m->graph.values[f.m->graph.inputs[0]].shape;
+    xs.dim[0] = 48;
+    f.x = tensor_new(DT_F32, xs, &err);
+    QS_ASSERT(f.x);
+    for (int64_t i = 0; i < tensor_numel(f.x); i++)
+        tensor_f32(f.x)[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+    f.d = (Dataset){ .x = { f.x }, .n_x = 1 };
+    plan_init(&f.p, f.m->graph.n_nodes);
+    f.p.mode = PREC_INT8_STATIC;
+    if (!CHECK_OK(calib_run(&f.m->graph, &f.d, 0, 16, 0.01, NULL, &f.cal, &err), &err))
+        return;
+    QModel *q0, *qx;
+    TapSet mine, xnn;
+    if (!capture(&f, QTGT_TFLM, &q0, &mine) || !capture(&f, QTGT_XNNPACK, &qx, &xnn))
+        return;
+    const Graph *g = &f.m->graph;
+    const char *names[] = { "m", "p", "h", "s", "c" };
+    for (int i = 0; i < 5; i++) { /* each runs as an int8 step, on the same parameters */
+        int v = graph_find_value(g, names[i]);
+        QParams a, b;
+        CHECK(qmodel_value_qparams(q0, v, &a) && qmodel_value_qparams(qx, v, &b) &&
+              a.scale == b.scale && a.zero_point == b.zero_point);
+        CHECK(qmodel_step(q0, qmodel_step_of(q0, g->values[v].producer)).kind == QSTEP_INT8);
+    }
+    TapFile other = dump_of(g, &xnn);
+    TapReport rep;
+    int64_t ties = 0;
+    if (compare(q0, &mine, &other, &rep)) {
+        printf("xnnpack's taps against tflm's plan:");
+        for (int i = 0; i < rep.n; i++) {
+            const TapLayer *L = &rep.l[i];
+            printf(" %s=%s(%lld/%lld)", g->values[L->value].name, tap_class_names[L->cls],
+                   (long long)L->ties, (long long)L->local_differ);
+            if (L->local_differ)
+                CHECK(L->rules && (L->reproduced_by >> QTGT_XNNPACK & 1));
+            ties += L->head >= 0 && g->nodes[L->head].op != OP_CONV ? L->ties : 0;
+        }
+        printf("\n");
+        CHECK(rep.n_divergent == 0 && (rep.reproduced_by >> QTGT_XNNPACK & 1));
+        CHECK(ties > 0); /* XNNPACK's fp32 Mul/MatMul requantization shows here: can fail */
+        tapreport_release(&rep);
+    }
+    /* one code of the MatMul's output three steps off: the first divergence is there */
+    int k = dump_index(g, &other, "h");
+    int8_t *hc = other.t[k]->data;
+    hc[40] = (int8_t)(hc[40] > 0 ? hc[40] - 3 : hc[40] + 3);
+    if (compare(q0, &mine, &other, &rep)) {
+        CHECK(rep.first_divergence >= 0 &&
+              rep.l[rep.first_divergence].value == graph_find_value(g, "h") &&
+              rep.l[rep.first_divergence].divergent == 1);
+        tapreport_release(&rep);
+    }
+    /* the ties question on the Mul, on the tflm plan's own inputs to it: pairs only */
+    int mul = graph_find_node(g, "mul"), va = graph_find_value(g, "a"),
+        vb = graph_find_value(g, "b"), vm = graph_find_value(g, "m");
+    Tensor *fa = taps_float(q0, va, tapset_find(&mine, va)),
+           *fb = taps_float(q0, vb, tapset_find(&mine, vb));
+    const Tensor *min[2] = { fa, fb };
+    TieStats ts;
+    bool has_pairs = false;
+    if (CHECK_OK(taps_step_pairs(q0, mul, min, &tapset_find(&mine, vm)->shape, &ts, &has_pairs,
+                                 &err), &err)) {
+        printf("mul: %lld outputs; tflm/xnnpack apart: %lld, tflm/qscope: %lld\n",
+               (long long)ts.n, (long long)ts.differ[QTGT_TFLM][QTGT_XNNPACK],
+               (long long)ts.differ[QTGT_TFLM][QTGT_QSCOPE]);
+        CHECK(has_pairs && !ts.acc && ts.on_tie == -1 && ts.n == tensor_numel(fa));
+        CHECK(ts.ok[QTGT_TFLM] && ts.ok[QTGT_XNNPACK] &&
+              ts.differ[QTGT_TFLM][QTGT_XNNPACK] == ts.differ[QTGT_XNNPACK][QTGT_TFLM]);
+        CHECK(ts.differ[QTGT_TFLM][QTGT_XNNPACK] > 0); /* fp32 against double rounding */
+    }
+    tensor_free(fa);
+    tensor_free(fb);
+    /* a step no target changes, and a linear unit: no per-target rerun */
+    bool has = true;
+    Tensor *y = tensor_new(DT_F32, shape_of(1, (int64_t)1), &err);
+    CHECK(qmodel_run_node_target(q0, graph_find_node(g, "conv1"), QTGT_ORT, NULL, y, &has,
+                                 &err) == QS_OK && !has);
+    CHECK(qmodel_run_node_target(q0, -1, QTGT_ORT, NULL, y, &has, &err) == QS_ENOTFOUND);
+    tensor_free(y);
+    dump_free(&other);
+    tapset_release(&mine);
+    tapset_release(&xnn);
+    qmodel_free(q0);
+    qmodel_free(qx);
+    fix_release(&f);
+}
+
 int main(void)
 {
     test_tie_of();
+    test_other_steps();
     test_rules_match_executors();
     test_classes();
     test_add_mean();

@@ -11,8 +11,10 @@
  *  - propagated:  it differs from qscope's run, but qscope's rerun of the layer fed the
  *                 FILE's inputs reproduces it exactly (an earlier layer's difference);
  *  - ties:        the rerun on the file's inputs differs, every difference is one step and
- *                 some target's rule (quant/target.h) reproduces it from the same int32
- *                 accumulator (int8-static linear units; qexec/qexec_rerun.h);
+ *                 some target's rule (quant/target.h) reproduces it: from the same int32
+ *                 accumulator for int8-static linear units, from the same input codes for
+ *                 the other int8 steps whose arithmetic differs between targets (the step
+ *                 rerun under each row: qmodel_run_node_target; qexec/qexec_rerun.h);
  *  - float:       a float layer within TAPS_FLOAT_REL of the rerun (summation order);
  *  - divergence:  anything else;
  *  - missing:     no usable array in the file (qscope's own values feed the next layers).
@@ -54,6 +56,10 @@ const Tensor *tapset_find(const TapSet *s, int v);
  * quantized with v's parameters when t is float and v flows as int8 (the executor quantizes
  * it so at its first int8 reader; *owned set), else NULL. */
 const Tensor *taps_codes(const QModel *q, int v, const Tensor *t, Tensor **owned);
+
+/* Value v held as t (its int8 codes, or float) as a new float tensor: codes dequantized
+ * with v's parameters. NULL when t is NULL or memory runs out. */
+Tensor *taps_float(const QModel *q, int v, const Tensor *t);
 
 /* The graph value a dump's key names: a value name, or "#K" for value index K; -1 when
  * neither. */
@@ -123,6 +129,9 @@ void tapreport_release(TapReport *r);
 typedef struct TieStats {
     int head;
     int64_t n;               /* outputs */
+    bool acc;                /* a linear unit (int32 accumulators): on_tie and near_tie are
+                                counted; false for the other int8 steps (taps_step_pairs),
+                                where both are -1 */
     int64_t on_tie;          /* what the plan's own rule rounds last is exactly k + 1/2 */
     int64_t near_tie;        /* within some target rule's resolution of k + 1/2 (taps_tie_of;
                                 on_tie included): only these can round apart */
@@ -134,6 +143,14 @@ typedef struct TieStats {
  * ys. QS_EINVAL when head is not an int8-static linear unit's. */
 QsStatus taps_ties(const QModel *q, int head, const int8_t *x, const Shape *xs,
                    const Shape *ys, TieStats *out, QsError *err);
+
+/* Any other int8 step whose arithmetic differs between targets (Add, Mul, the MatMul of
+ * two activations, Softmax, Concat requantization, average pools, clamps): its outputs
+ * under every target's rule (qmodel_run_node_target) on the float inputs `in` (one per
+ * head input, NULL for constants: the step quantizes them on its own parameters), counted
+ * by pairs; out->acc false. *has false (out untouched) for a step no target changes. */
+QsStatus taps_step_pairs(QModel *q, int head, const Tensor *const *in, const Shape *ys,
+                         TieStats *out, bool *has, QsError *err);
 
 /* Whether acc requantized by r sits on a rounding tie: *on when the value r's rule rounds
  * last is exactly k + 1/2 (the rule's tie-breaking decides it); *near when the exact value

@@ -151,6 +151,25 @@ const Tensor *taps_codes(const QModel *q, int v, const Tensor *t, Tensor **owned
     return *owned;
 }
 
+Tensor *taps_float(const QModel *q, int v, const Tensor *t)
+{
+    if (!t)
+        return NULL;
+    Tensor *f = tensor_new(DT_F32, t->shape, NULL);
+    if (!f)
+        return NULL;
+    int64_t n = tensor_numel(t);
+    if (t->dtype == DT_I8) {
+        QParams qp;
+        qmodel_value_qparams(q, v, &qp);
+        for (int64_t i = 0; i < n; i++)
+            tensor_f32(f)[i] = quant_dq(((const int8_t *)t->data)[i], &qp);
+    } else {
+        memcpy(f->data, t->data, (size_t)n * sizeof(float));
+    }
+    return f;
+}
+
 int taps_key_value(const Graph *g, const char *key)
 {
     if (key[0] == '#' && key[1]) {

@@ -81,23 +81,7 @@ static Tensor *cmp_input_f32(Cmp *c, int v, bool *from_file)
 {
     const Tensor *src = c->conv[v];
     *from_file = src != NULL;
-    if (!src)
-        src = tapset_find(c->mine, v);
-    if (!src)
-        return NULL;
-    Tensor *t = tensor_new(DT_F32, src->shape, NULL);
-    if (!t)
-        return NULL;
-    int64_t n = tensor_numel(src);
-    if (src->dtype == DT_I8) {
-        QParams qp;
-        qmodel_value_qparams(c->q, v, &qp);
-        for (int64_t i = 0; i < n; i++)
-            tensor_f32(t)[i] = quant_dq(((const int8_t *)src->data)[i], &qp);
-    } else {
-        memcpy(t->data, src->data, (size_t)n * sizeof(float));
-    }
-    return t;
+    return taps_float(c->q, v, src ? src : tapset_find(c->mine, v));
 }
 
 static double cmp_elem(const Tensor *t, int64_t i)
@@ -121,47 +105,75 @@ static int64_t cmp_count(const Tensor *a, const Tensor *b, double *max)
     return k;
 }
 
-/* The rerun of layer L's step on the file's inputs (mine where the file has none). */
-static QsStatus cmp_rerun(Cmp *c, TapLayer *L, const Tensor *mt, Tensor **out, QsError *err)
+/* The head's non-constant inputs as float: the file's where usable, else mine. */
+typedef struct CmpIn {
+    const Tensor *in[64];
+    Tensor *own[64];
+    int n;
+} CmpIn;
+
+static void cmp_in_free(CmpIn *ci)
+{
+    for (int i = 0; i < ci->n; i++)
+        tensor_free(ci->own[i]);
+}
+
+static QsStatus cmp_in_make(Cmp *c, TapLayer *L, CmpIn *ci, QsError *err)
 {
     const Node *hn = &c->g->nodes[L->head];
-    const Tensor *in[64] = { 0 };
-    Tensor *own[64] = { 0 };
+    memset(ci, 0, sizeof *ci);
+    ci->n = hn->n_in < 64 ? hn->n_in : 64;
     L->inputs_from_file = true;
-    QsStatus st = QS_OK;
-    for (int i = 0; i < hn->n_in && i < 64 && !st; i++) {
+    for (int i = 0; i < ci->n; i++) {
         int v = hn->in[i];
         if (v < 0 || c->g->values[v].kind == VAL_CONST)
             continue;
         bool ff;
-        own[i] = cmp_input_f32(c, v, &ff);
-        if (!own[i])
-            st = qs_fail(err, QS_ENOMEM, "taps: no input '%s' for layer '%s'",
-                         c->g->values[v].name, hn->name);
+        ci->in[i] = ci->own[i] = cmp_input_f32(c, v, &ff);
+        if (!ci->own[i])
+            return qs_fail(err, QS_ENOMEM, "taps: no input '%s' for layer '%s'",
+                           c->g->values[v].name, hn->name);
         L->inputs_from_file &= ff;
-        in[i] = own[i];
     }
+    return QS_OK;
+}
+
+/* A rerun's float output as codes on value v's parameters (its codes dequantized). */
+static void cmp_codes_of(const Cmp *c, int v, const Tensor *y, int32_t *codes)
+{
+    QParams qp;
+    qmodel_value_qparams(c->q, v, &qp);
+    for (int64_t i = 0; i < tensor_numel(y); i++)
+        codes[i] = quant_q(tensor_f32(y)[i], &qp);
+}
+
+/* The rerun of layer L's step on the file's inputs (mine where the file has none). */
+static QsStatus cmp_rerun(Cmp *c, TapLayer *L, const Tensor *mt, Tensor **out, QsError *err)
+{
+    CmpIn ci;
+    QsStatus st = cmp_in_make(c, L, &ci, err);
     Tensor *y = st ? NULL : tensor_new(DT_F32, mt->shape, err);
     if (!st && !y)
         st = err->code;
     if (!st)
-        st = qmodel_run_node_local(c->q, L->head, in, y, err);
-    for (int i = 0; i < hn->n_in && i < 64; i++)
-        tensor_free(own[i]);
+        st = qmodel_run_node_local(c->q, L->head, ci.in, y, err);
+    cmp_in_free(&ci);
     if (st) {
         tensor_free(y);
         return st;
     }
-    if (mt->dtype == DT_I8) { /* the rerun's float output is its codes dequantized */
-        QParams qp;
-        qmodel_value_qparams(c->q, L->value, &qp);
+    if (mt->dtype == DT_I8) {
         Tensor *codes = tensor_new(DT_I8, mt->shape, err);
+        int32_t *k = codes ? xmalloc((size_t)(tensor_numel(y) ? tensor_numel(y) : 1) *
+                                     sizeof *k) : NULL;
         if (!codes) {
             tensor_free(y);
             return err->code;
         }
+        cmp_codes_of(c, L->value, y, k);
         for (int64_t i = 0; i < tensor_numel(y); i++)
-            ((int8_t *)codes->data)[i] = (int8_t)quant_q(tensor_f32(y)[i], &qp);
+            ((int8_t *)codes->data)[i] = (int8_t)k[i];
+        free(k);
         tensor_free(y);
         y = codes;
     }
@@ -218,50 +230,39 @@ static QsStatus cmp_codes_linear(Cmp *c, const TapLayer *L, const Tensor *ft, Cm
     return st;
 }
 
-/* An int8 Add of two equal shapes, or a GlobalAveragePool: each target's rule on the same
- * input codes and parameters. */
-static void cmp_codes_elementwise(Cmp *c, const TapLayer *L, const Tensor *ft, CmpCodes *k,
-                                  bool *done)
+/* Any other int8 step whose arithmetic differs between targets (Add, Mul, MatMul of two
+ * activations, Softmax, Concat requantization, average pools, clamps): the step rerun on
+ * the same inputs under each target's row (qmodel_run_node_target). A row that cannot hold
+ * the step's parameters has no candidate. */
+static QsStatus cmp_codes_step(Cmp *c, TapLayer *L, const Tensor *ft, CmpCodes *k,
+                               bool *done, QsError *err)
 {
-    const Node *hn = &c->g->nodes[L->head];
-    bool add = hn->op == OP_ADD, mean = hn->op == OP_GLOBALAVGPOOL;
-    QParams qa, qb, qo;
-    if ((!add && !mean) || !qmodel_value_qparams(c->q, L->value, &qo) ||
-        !qmodel_value_qparams(c->q, hn->in[0], &qa) ||
-        (add && !qmodel_value_qparams(c->q, hn->in[1], &qb)))
-        return;
-    Tensor *oa, *ob = NULL;
-    const Tensor *a = cmp_in_codes(c, hn, 0, &oa), *b = add ? cmp_in_codes(c, hn, 1, &ob) : NULL;
+    CmpIn ci;
+    QsStatus st = cmp_in_make(c, L, &ci, err);
+    Tensor *y = st ? NULL : tensor_new(DT_F32, ft->shape, err);
+    if (!st && !y)
+        st = err->code;
     int64_t n = tensor_numel(ft);
-    /* mean: (planes, hw) sums; add: same element counts (no broadcast here) */
-    int64_t hw = mean && n && a ? tensor_numel(a) / n : 1;
-    bool fits = a && (add ? b && tensor_numel(a) == n && tensor_numel(b) == n
-                          : hw * n == tensor_numel(a));
-    if (fits) {
-        const int8_t *xa = a->data, *xb = b ? b->data : NULL;
-        for (int t = 0; t < QTGT_COUNT; t++) {
-            TargetAdd pa;
-            TargetMean pm;
-            QsError ignored = { 0 }; /* parameters the target cannot hold: no candidate */
-            if (add ? target_add_make(&target_table[t], &qa, &qb, &qo, &pa, "add", &ignored)
-                    : target_mean_make(&target_table[t], &qa, &qo, hw, &pm, "mean", &ignored))
-                continue;
-            int32_t *o = k->codes[t] = xmalloc((size_t)(n ? n : 1) * sizeof(int32_t));
-            for (int64_t i = 0; i < n; i++) {
-                if (add) {
-                    o[i] = target_add_apply(&pa, xa[i], xb[i]);
-                } else {
-                    int32_t sum = 0;
-                    for (int64_t j = 0; j < hw; j++)
-                        sum += xa[i * hw + j];
-                    o[i] = target_mean_apply(&pm, sum);
-                }
-            }
+    for (int t = 0; t < QTGT_COUNT && !st; t++) {
+        bool has;
+        QsError e = { 0 };
+        QsStatus rc = qmodel_run_node_target(c->q, L->head, t, ci.in, y, &has, &e);
+        if (!has)
+            break;
+        if (rc == QS_EINVAL)
+            continue; /* parameters the target cannot hold: no candidate */
+        if (rc) {
+            *err = e;
+            st = rc;
+            break;
         }
+        k->codes[t] = xmalloc((size_t)(n ? n : 1) * sizeof(int32_t));
+        cmp_codes_of(c, L->value, y, k->codes[t]);
         *done = true;
     }
-    tensor_free(oa);
-    tensor_free(ob);
+    tensor_free(y);
+    cmp_in_free(&ci);
+    return st;
 }
 
 /* The local differences of L as ties (one step, some target's code) or divergent, and the
@@ -301,7 +302,7 @@ static QsStatus cmp_rules(Cmp *c, TapLayer *L, const Tensor *ft, const Tensor *l
     if (kind == QSTEP_LIN_INT8)
         st = cmp_codes_linear(c, L, ft, &k, &done, err);
     else if (kind == QSTEP_INT8)
-        cmp_codes_elementwise(c, L, ft, &k, &done);
+        st = cmp_codes_step(c, L, ft, &k, &done, err);
     if (done)
         cmp_classify(L, ft, local, &k);
     cmp_codes_free(&k);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qexec/qexec_rerun.h"
+#include "qexec/qexec_view.h"
 
 /* The multiplier of r as its rule holds it: mant 2^-e (mant > 0). */
 static void tie_multiplier(const Requant *r, int64_t *mant, int *e)
@@ -77,6 +78,18 @@ void taps_tie_of(int32_t acc, const Requant *r, int32_t z_out, int32_t lo, int32
     *near = *on || dist <= res;
 }
 
+/* One output's codes under every target (code[t] read where out->ok[t]): the pairs that
+ * round it apart. */
+static void ties_pair_count(const int32_t code[QTGT_COUNT], TieStats *out)
+{
+    for (int a = 0; a < QTGT_COUNT; a++)
+        for (int b = a + 1; b < QTGT_COUNT; b++)
+            if (out->ok[a] && out->ok[b] && code[a] != code[b]) {
+                out->differ[a][b]++;
+                out->differ[b][a]++;
+            }
+}
+
 QsStatus taps_ties(const QModel *q, int head, const int8_t *x, const Shape *xs,
                    const Shape *ys, TieStats *out, QsError *err)
 {
@@ -96,16 +109,12 @@ QsStatus taps_ties(const QModel *q, int head, const int8_t *x, const Shape *xs,
     for (int t = 0; t < QTGT_COUNT; t++)
         out->ok[t] = R.ok[t];
     out->n = n;
+    out->acc = true;
     for (int64_t i = 0; i < n; i++) {
         int32_t code[QTGT_COUNT];
         for (int t = 0; t < QTGT_COUNT; t++)
             code[t] = R.ok[t] ? qunit_code(&R, t, i, acc[i]) : 0;
-        for (int a = 0; a < QTGT_COUNT; a++)
-            for (int b = a + 1; b < QTGT_COUNT; b++)
-                if (R.ok[a] && R.ok[b] && code[a] != code[b]) {
-                    out->differ[a][b]++;
-                    out->differ[b][a]++;
-                }
+        ties_pair_count(code, out);
         /* on: under the plan's own rule; near: within any target's resolution (a rule
            that rounds an output apart from another does so within its own) */
         bool any_near = false;
@@ -123,4 +132,59 @@ QsStatus taps_ties(const QModel *q, int head, const int8_t *x, const Shape *xs,
     free(acc);
     qunit_rules_release(&R);
     return QS_OK;
+}
+
+/* The differing pairs of n codes per target (codes[t] set where out->ok[t]). */
+static void ties_pairs(int32_t *const *codes, int64_t n, TieStats *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t code[QTGT_COUNT];
+        for (int t = 0; t < QTGT_COUNT; t++)
+            code[t] = out->ok[t] ? codes[t][i] : 0;
+        ties_pair_count(code, out);
+    }
+}
+
+QsStatus taps_step_pairs(QModel *q, int head, const Tensor *const *in, const Shape *ys,
+                         TieStats *out, bool *has, QsError *err)
+{
+    memset(out, 0, sizeof *out);
+    out->head = head;
+    out->on_tie = out->near_tie = -1;
+    *has = false;
+    QStepView sv = qmodel_step(q, qmodel_step_of(q, head));
+    QParams qp;
+    if (sv.kind != QSTEP_INT8 || !qmodel_value_qparams(q, sv.out, &qp))
+        return QS_OK;
+    Tensor *y = tensor_new(DT_F32, *ys, err);
+    if (!y)
+        return err->code;
+    int64_t n = tensor_numel(y);
+    int32_t *codes[QTGT_COUNT] = { 0 };
+    QsStatus st = QS_OK;
+    for (int t = 0; t < QTGT_COUNT && !st; t++) {
+        QsError e = { 0 };
+        QsStatus rc = qmodel_run_node_target(q, head, t, in, y, has, &e);
+        if (!*has)
+            break;
+        if (rc == QS_EINVAL)
+            continue; /* parameters the target cannot hold */
+        if (rc) {
+            *err = e;
+            st = rc;
+            break;
+        }
+        out->ok[t] = true;
+        codes[t] = xmalloc((size_t)(n ? n : 1) * sizeof(int32_t));
+        for (int64_t i = 0; i < n; i++)
+            codes[t][i] = quant_q(tensor_f32(y)[i], &qp);
+    }
+    if (!st && *has) {
+        out->n = n;
+        ties_pairs(codes, n, out);
+    }
+    for (int t = 0; t < QTGT_COUNT; t++)
+        free(codes[t]);
+    tensor_free(y);
+    return st;
 }

@@ -16,6 +16,7 @@
 #include "base/half.h"
 #include "base/memtrack.h"
 #include "qexec/qexec_internal.h"
+#include "qexec/qexec_rerun.h"
 
 void *qexec_alloc(size_t bytes, const char *what, QsError *err)
 {
@@ -354,8 +355,39 @@ Executor qmodel_fake_executor(QModel *q)
     return (Executor){ .self = &q->st_fake, .graph = q->g, .forward = qexec_forward };
 }
 
-QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs, Tensor *out,
-                               QsError *err)
+/* Whether int8 step s has parameters that depend on the target (qexec_step_rules). */
+static bool step_has_rules(const Step *s)
+{
+    switch (s->kind) {
+    case STEP_Q_ADD: case STEP_Q_MUL: case STEP_Q_MATMUL: case STEP_Q_SOFTMAX:
+    case STEP_Q_CONCAT: case STEP_Q_AVGPOOL: case STEP_Q_CLAMP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Runs step s under target row T (NULL: as lowered) on st: a copy with T's parameters. */
+static QsStatus run_step_as(ExecState *st, const Step *s, const QTargetDef *T, QsError *err)
+{
+    if (!T) {
+        qexec_run_step(st, s);
+        return QS_OK;
+    }
+    Step c = *s;
+    c.same = NULL;
+    c.rq_in = NULL;
+    c.rq_count = NULL;
+    c.softmax = NULL;
+    QsStatus rc = qexec_step_rules(st->q->g, &c, T, err);
+    if (!rc)
+        qexec_run_step(st, &c);
+    qexec_step_rules_release(&c);
+    return rc;
+}
+
+static QsStatus run_node_local(QModel *q, int node, const QTargetDef *T,
+                               const Tensor *const *inputs, Tensor *out, QsError *err)
 {
     const Graph *g = q->g;
     if (node < 0 || node >= g->n_nodes)
@@ -408,16 +440,38 @@ QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs,
         st->f[v] = tensor_f32(inputs[i]); /* only read */
         st->ok[v] = REP_F;
     }
-    for (int i = first; i < end; i++)
-        qexec_run_step(st, &q->steps[i]);
-    memcpy(out->data, qexec_ensure(st, vout, REP_F),
-           (size_t)shape_numel(&out->shape) * sizeof(float));
+    QsStatus rc = QS_OK;
+    for (int i = first; i < end && !rc; i++)
+        rc = run_step_as(st, &q->steps[i], T, err);
+    if (!rc)
+        memcpy(out->data, qexec_ensure(st, vout, REP_F),
+               (size_t)shape_numel(&out->shape) * sizeof(float));
     for (int i = hn->n_in - 1; i >= 0; i--) {
         int v = hn->in[i];
         if (v >= 0 && g->values[v].kind != VAL_CONST)
             st->f[v] = saved[i];
     }
-    return QS_OK;
+    return rc;
+}
+
+QsStatus qmodel_run_node_local(QModel *q, int node, const Tensor *const *inputs, Tensor *out,
+                               QsError *err)
+{
+    return run_node_local(q, node, NULL, inputs, out, err);
+}
+
+QsStatus qmodel_run_node_target(QModel *q, int node, int target, const Tensor *const *inputs,
+                                Tensor *out, bool *has_rules, QsError *err)
+{
+    *has_rules = false;
+    if (node < 0 || node >= q->g->n_nodes || target < 0 || target >= QTGT_COUNT)
+        return qs_fail(err, QS_ENOTFOUND, "layer %d or target %d does not exist", node,
+                       target);
+    const Step *s = &q->steps[q->step_of[q->info[node].unit]];
+    if (s->kind == STEP_LIN_Q || s->prec != PREC_INT8_STATIC || !step_has_rules(s))
+        return QS_OK;
+    *has_rules = true;
+    return run_node_local(q, node, &target_table[target], inputs, out, err);
 }
 
 QsStatus qmodel_unit_preact(QModel *q, int head, const Tensor *x, Tensor *out, QsError *err)

@@ -255,6 +255,14 @@ QsStatus qexec_lower(QModel *q, const Calibration *cal, const float *const *corr
                      QsError *err);
 /* Frees what qexec_lower made. */
 void qexec_lower_release(QModel *q);
+/* The target-dependent parameters of int8 step s (not a linear unit, not a table: Add,
+ * Mul, MatMul, Softmax, Concat, the pools, a clamp's bounds) under target row T, from its
+ * in_qps and out_qp. Lowering calls it with the plan's row; the per-target rerun
+ * (qmodel_run_node_target) with another on a copy of the step, whose allocations
+ * qexec_step_rules_release frees (set them NULL in the copy first). QS_EINVAL when T
+ * cannot represent the step's parameters. */
+QsStatus qexec_step_rules(const Graph *g, Step *s, const QTargetDef *T, QsError *err);
+void qexec_step_rules_release(Step *s);
 
 /* 64-byte aligned allocation of `bytes` (QS_ENOMEM naming `what` on failure). */
 void *qexec_alloc(size_t bytes, const char *what, QsError *err);

@@ -539,38 +539,51 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         /* the output keeps the input's parameters (its own calibration is not used) */
         lower_qp_pass(L, s->out, in0);
         s->out_qp = vi[s->out].qp;
-        if (rule->clamp) {
-            float fl, fh;
-            rule->clamp(n, &fl, &fh);
-            lower_clamp(L, &s->out_qp, fl, fh, &s->lo, &s->hi);
-        }
-        return QS_OK;
+        return qexec_step_rules(g, s, L->T, err);
     }
     if (lower_qp_cal(L, s->out, err))
         return err->code;
     s->out_qp = vi[s->out].qp;
+    if (s->kind == STEP_Q_TABLE) {
+        s->target = L->T;
+        return lower_table(g, s, n, err);
+    }
+    return qexec_step_rules(g, s, L->T, err);
+}
+
+QsStatus qexec_step_rules(const Graph *g, Step *s, const QTargetDef *T, QsError *err)
+{
+    const Node *n = &g->nodes[s->head];
+    int in0 = n->in[0];
+    const OpInt8 *rule = &op_table[n->op]->int8;
+    if (rule->qp == OPQ_QP_INPUT || rule->qp == OPQ_QP_CLAMPED) {
+        if (rule->clamp) {
+            float fl, fh;
+            rule->clamp(n, &fl, &fh);
+            target_clamp(T, &s->out_qp, fl, fh, &s->lo, &s->hi);
+        }
+        return QS_OK;
+    }
     double so = s->out_qp.scale;
     char what[300];
     lower_what(n, what, sizeof what);
-    s->target = L->T;
+    s->target = T;
     if (s->kind == STEP_Q_ADD)
-        return target_add_make(L->T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
+        return target_add_make(T, &s->in_qps[0], &s->in_qps[1], &s->out_qp, &s->add, what,
                                err);
-    if (s->kind == STEP_Q_TABLE)
-        return lower_table(g, s, n, err);
     if (s->kind == STEP_Q_SOFTMAX) {
         int64_t outer, len, inner;
         softmax_split(n, &g->values[n->out].shape, &outer, &len, &inner);
         s->softmax = qexec_alloc(sizeof *s->softmax, n->name, err);
         if (!s->softmax)
             return err->code;
-        target_softmax_make(L->T, &s->in_qps[0], &s->out_qp, len, s->softmax);
+        target_softmax_make(T, &s->in_qps[0], &s->out_qp, len, s->softmax);
         return QS_OK;
     }
     if (s->kind == STEP_Q_MATMUL || s->kind == STEP_Q_MUL) {
         s->lo = s->out_qp.qmin;
         s->hi = s->out_qp.qmax;
-        return target_requant_linear(L->T, s->in_qps[0].scale, s->in_qps[1].scale,
+        return target_requant_linear(T, s->in_qps[0].scale, s->in_qps[1].scale,
                                      s->out_qp.scale, &s->rq, what, err);
     }
     if (s->kind == STEP_Q_CONCAT) {
@@ -580,7 +593,7 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
             const QParams *p = &s->in_qps[i];
             s->same[i] = p->scale == s->out_qp.scale && p->zero_point == s->out_qp.zero_point &&
                          p->qmin == s->out_qp.qmin && p->qmax == s->out_qp.qmax;
-            if (!s->same[i] && target_requant_ratio(L->T, (double)p->scale / so,
+            if (!s->same[i] && target_requant_ratio(T, (double)p->scale / so,
                                                     p->scale / s->out_qp.scale, &s->rq_in[i],
                                                     what, err))
                 return err->code;
@@ -598,14 +611,14 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
             return qs_fail(err, QS_EINVAL, "GlobalAveragePool '%s': %lld values per plane "
                            "overflow the int32 sum", n->name, (long long)hw);
         s->n_count = hw;
-        return target_mean_make(L->T, &s->in_qps[0], &s->out_qp, hw, &s->mean, what, err);
+        return target_mean_make(T, &s->in_qps[0], &s->out_qp, hw, &s->mean, what, err);
     }
     s->pa = lower_attrs(n, xs->ndim - 2, NULL);
     s->n_count = s->pa.w.kh * s->pa.w.kw;
     if (s->n_count * 255 > INT32_MAX)
         return qs_fail(err, QS_EINVAL, "AveragePool '%s': window of %lld values "
                        "overflows the int32 sum", n->name, (long long)s->n_count);
-    s->avg = L->T->avgpool;
+    s->avg = T->avgpool;
     /* TFLite averages the raw codes, which needs the output on the input's grid: the tie
      * (qexec_ties.c) guarantees it; were it ever not so, qscope's rule stays correct */
     const QParams *pi = &s->in_qps[0], *po = &s->out_qp;
@@ -618,6 +631,18 @@ static QsStatus lower_q_node(Lower *L, Step *s, QsError *err)
         if (lower_requant(si / ((double)c * so), &s->rq_count[c - 1], n, err))
             return err->code;
     return QS_OK;
+}
+
+void qexec_step_rules_release(Step *s)
+{
+    free(s->same);
+    free(s->rq_in);
+    free(s->rq_count);
+    free(s->softmax);
+    s->same = NULL;
+    s->rq_in = NULL;
+    s->rq_count = NULL;
+    s->softmax = NULL;
 }
 
 /* ---- fp16 constants ---------------------------------------------------------------------- */
@@ -1003,13 +1028,10 @@ void qexec_lower_release(QModel *q)
     for (int i = 0; i < q->n_steps; i++) {
         Step *s = &q->steps[i];
         lower_free_lin(s->lin);
-        free(s->same);
-        free(s->rq_in);
-        free(s->rq_count);
+        qexec_step_rules_release(s);
         free(s->in_qps);
         free(s->hconst);
         free(s->table);
-        free(s->softmax);
     }
     if (q->hconst)
         for (int v = 0; v < q->n_values; v++)

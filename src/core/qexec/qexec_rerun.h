@@ -4,7 +4,9 @@
  * (ptq/taps.h). The accumulators are those the unit's kernel requantizes (bias and zero
  * point included); the per-target rules are the unit's own scales and zero points put
  * through each row of target_table (quant/target.h), as lowering would under that target.
- * Slow reference loops: one multiply-add per tap, no packing. */
+ * Slow reference loops: one multiply-add per tap, no packing. The other int8 steps whose
+ * arithmetic differs between targets rerun on the executor's own kernels with another
+ * row's parameters (qmodel_run_node_target). */
 #ifndef QS_QEXEC_RERUN_H
 #define QS_QEXEC_RERUN_H
 
@@ -43,6 +45,20 @@ typedef struct QUnitRules {
 QsStatus qmodel_unit_rules(const QModel *q, int head, const Shape *ys, QUnitRules *r,
                            QsError *err);
 void qunit_rules_release(QUnitRules *r);
+
+/* ---- other int8 steps -------------------------------------------------------------- */
+
+/* Node `node`'s step rerun as qmodel_run_node_local does (float inputs, quantized at the
+ * step's input on its own parameters; float output, its codes dequantized), but with the
+ * arithmetic of target row `target` (quant/target.h): the step's own scales and zero
+ * points, the row's Add, Mul, MatMul requantization, Softmax, Concat requantization,
+ * average pool, mean and clamp rules, as lowering would derive them under that target.
+ * *has_rules false (out untouched) for a step whose arithmetic no target changes (copies,
+ * MaxPool, tables, float steps) and for linear units (qmodel_unit_rules answers those).
+ * QS_EINVAL when the row cannot represent the step's parameters (that target has no
+ * candidate), as qmodel_run_node_local otherwise. */
+QsStatus qmodel_run_node_target(QModel *q, int node, int target, const Tensor *const *inputs,
+                                Tensor *out, bool *has_rules, QsError *err);
 
 /* The channel of output element i. */
 static inline int64_t qunit_channel(const QUnitRules *r, int64_t i)

@@ -21,7 +21,7 @@ const QTargetDef target_table[QTGT_COUNT] = {
                     "kernels, esp-nn", .requant = QRQ_GEMMLOWP, .add = TADD_TFLITE,
                     .avgpool = TAVG_TFLITE, .mean = TMEAN_TFLITE, .concat = TCAT_REQUANT,
                     .clamp = TCLAMP_TFLITE, .tie_concat = true, .tie_avgpool = true,
-                    .fixed_prob_out = true, .fixed_softmax_out = true, .softmax = TSM_TFLITE,
+                    .fixed_prob_out = true, .fixed_softmax_out = true, .softmax = TSM_TFLM,
                     .dyn = TDYN_TFLITE, .dyn_dw = TDYN_TFLITE },
     [QTGT_ORT] = { .name = "ort", .runtime = "ONNX Runtime (CPU, QDQ fused into QLinear "
                    "kernels)", .requant = QRQ_FP32, .add = TADD_ORT, .avgpool = TAVG_ORT,

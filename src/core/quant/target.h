@@ -80,6 +80,12 @@ typedef enum {
                         exp((bias - d) s_in) in double, sums in 16 lanes over 32-code blocks
                         then the rest in order, scale = (1 / sum) floor(1 / s_out); each code
                         fma(t, scale, z_out) rounded to even, saturated to int8 */
+    TSM_TFLM,        /* TensorFlow Lite Micro's reference int8 Softmax (and esp-nn's and
+                        CMSIS-NN's arm_softmax_s8, the same steps): gemmlowp fixed point;
+                        d = code - max scaled into Q5.26 by the Q31 multiplier of s_in 2^26
+                        (codes with d < diff_min give -128), exp_on_negative_values, the sum
+                        in Q12.19, its reciprocal by Newton-Raphson, each code
+                        RoundingDivideByPOT(exp / sum) - 128 (quant/target_softmax_tflm.c) */
 } TargetSoftmaxRule;
 
 /* int8-dyn: how a linear unit's float input is quantized at run time (the runtime's hybrid
@@ -209,15 +215,25 @@ typedef struct TargetSoftmax {
     QParams in, out;
     float exp[256];            /* TSM_TFLITE, TSM_ORT: exp at distance d = max - code */
     float yscale;              /* TSM_ORT: floor(1 / s_out) */
+    int32_t mult, diff_min;    /* TSM_TFLM: the Q31 input multiplier, the smallest distance */
+    int lshift;                /* TSM_TFLM: the input multiplier's left shift */
 } TargetSoftmax;
 
 /* The parameters of a Softmax over spans of len codes (in -> out) under t's rule. */
 void target_softmax_make(const QTargetDef *t, const QParams *in, const QParams *out,
                          int64_t len, TargetSoftmax *p);
-/* One span of len int8 codes at stride `step` (TSM_TFLITE, TSM_ORT; TSM_FLOAT runs in the
- * kernel, which has the float op); tmp: len floats. */
+/* One span of len int8 codes at stride `step` (TSM_TFLITE, TSM_ORT, TSM_TFLM; TSM_FLOAT
+ * runs in the kernel, which has the float op); tmp: len floats. */
 void target_softmax_span(const TargetSoftmax *p, const int8_t *x, int8_t *y, int64_t len,
                          int64_t step, float *tmp);
+/* TSM_TFLM (quant/target_softmax_tflm.c): TFLM's prepare-time parameters of input scale
+ * s_in (beta 1): input_multiplier, input_left_shift, diff_min. */
+void target_softmax_tflm_params(float s_in, int32_t *mult, int *lshift, int32_t *diff_min);
+/* gemmlowp's exp_on_negative_values of a Q5.26 a <= 0, as a Q0.31. */
+int32_t target_softmax_tflm_exp(int32_t a);
+/* One span whose largest code is mx. Assumes TFLM's output parameters (1/256, -128). */
+void target_softmax_tflm_span(const TargetSoftmax *p, const int8_t *x, int8_t *y,
+                              int64_t len, int64_t step, int32_t mx);
 
 /* ---- GlobalAveragePool / mean ------------------------------------------------------- */
 

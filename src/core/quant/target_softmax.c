@@ -1,5 +1,5 @@
-/* int8 Softmax as the runtimes compute it (quant/target.h TargetSoftmaxRule). Both rules
- * look up exp of each code's distance d = max - code to its span's largest code in a
+/* int8 Softmax as the runtimes compute it (quant/target.h TargetSoftmaxRule). TSM_TFLM's
+ * fixed point is in target_softmax_tflm.c; the two float rules here look up exp of each code's distance d = max - code to its span's largest code in a
  * 256-entry float table, so only the input scale matters; they differ in the table, the
  * order of the sum and the rounding. docs/quantization.md ("Targets") names the sources:
  *   TSM_TFLITE: tensorflow/lite/kernels/internal/optimized/optimized_ops.h Softmax (int8 in,
@@ -41,6 +41,8 @@ void target_softmax_make(const QTargetDef *t, const QParams *in, const QParams *
         sm_table_tflite(in->scale, p->exp);
     else if (p->rule == TSM_ORT)
         sm_table_ort(in->scale, len > 0 ? len : 1, p->exp);
+    else if (p->rule == TSM_TFLM)
+        target_softmax_tflm_params(in->scale, &p->mult, &p->lshift, &p->diff_min);
 }
 
 static int8_t sm_clamp8(int32_t v, const QParams *o)
@@ -106,6 +108,8 @@ void target_softmax_span(const TargetSoftmax *p, const int8_t *x, int8_t *y, int
         mx = x[j * step] > mx ? x[j * step] : mx;
     if (p->rule == TSM_ORT)
         sm_span_ort(p, x, y, len, step, mx, tmp);
+    else if (p->rule == TSM_TFLM)
+        target_softmax_tflm_span(p, x, y, len, step, mx);
     else
         sm_span_tflite(p, x, y, len, step, mx);
 }

@@ -318,6 +318,35 @@ static void ties_tables(const Graph *g, const TieStats *ts, int n, int cur, Resu
             }
 }
 
+/* An int8 step other than a linear unit: every target's codes on the taps' inputs to it
+ * (taps_step_pairs); *has false when no target changes its arithmetic. */
+static QsStatus ties_step(QModel *q, const Graph *g, const TapSet *set, QStepView sv,
+                          TieStats *ts, bool *has, QsError *err)
+{
+    const Node *hn = &g->nodes[sv.head];
+    int nin = hn->n_in ? hn->n_in : 1;
+    const Tensor **in = xcalloc((size_t)nin, sizeof *in);
+    Tensor **own = xcalloc((size_t)nin, sizeof *own);
+    const Tensor *y = tapset_find(set, sv.out);
+    bool ok = y != NULL;
+    for (int i = 0; i < hn->n_in && ok; i++) {
+        int v = hn->in[i];
+        if (v < 0 || g->values[v].kind == VAL_CONST)
+            continue;
+        in[i] = own[i] = taps_float(q, v, tapset_find(set, v));
+        ok = own[i] != NULL;
+    }
+    QsStatus st = QS_OK;
+    *has = false;
+    if (ok)
+        st = taps_step_pairs(q, sv.head, in, &y->shape, ts, has, err);
+    for (int i = 0; i < hn->n_in; i++)
+        tensor_free(own[i]);
+    free(own);
+    free(in);
+    return st;
+}
+
 QsStatus cmd_ties(App *app, const CmdArgs *a, Result *r, QsError *err)
 {
     Session *s = &app->session;
@@ -338,9 +367,19 @@ QsStatus cmd_ties(App *app, const CmdArgs *a, Result *r, QsError *err)
     TieStats *ts = xmalloc((size_t)(qmodel_n_steps(q) + 1) * sizeof *ts);
     int64_t outs = 0, on = 0, near = 0;
     QsStatus st = QS_OK;
+    int steps = 0;
     for (int si = 0; si < qmodel_n_steps(q) && !st; si++) {
         QStepView sv = qmodel_step(q, si);
-        if (sv.kind != QSTEP_LIN_INT8 || (only >= 0 && sv.head != only))
+        if (only >= 0 && sv.head != only)
+            continue;
+        if (sv.kind == QSTEP_INT8) {
+            bool has;
+            st = ties_step(q, g, &set, sv, &ts[units], &has, err);
+            units += has && !st;
+            steps += has && !st;
+            continue;
+        }
+        if (sv.kind != QSTEP_LIN_INT8)
             continue;
         int vin = g->nodes[sv.head].in[0];
         Tensor *owned;
@@ -359,15 +398,18 @@ QsStatus cmd_ties(App *app, const CmdArgs *a, Result *r, QsError *err)
     }
     tapset_release(&set);
     if (!st && only >= 0 && !units)
-        st = qs_fail(err, QS_EINVAL, "ties: layer '%s' is not in an int8-static linear unit "
-                     "(ties covers Conv, Dense, Gemm and MatMul units at int8)", a->pos[0]);
+        st = qs_fail(err, QS_EINVAL, "ties: layer '%s' is not in an int8-static step whose "
+                     "arithmetic differs between targets (ties covers Conv, Dense, Gemm and "
+                     "MatMul units, Add, Mul, Softmax, Concat, pools and clamps at int8)",
+                     a->pos[0]);
     if (st) {
         free(ts);
         return st;
     }
     ties_tables(g, ts, units, cur, r);
     free(ts);
-    result_int(r, "units", units);
+    result_int(r, "units", units - steps);
+    result_int(r, "steps", steps);
     result_int(r, "outputs", outs);
     result_int(r, "on_tie", on);
     result_int(r, "near_tie", near);

@@ -562,7 +562,8 @@ const CmdDef cmd_table[] = {
                  "docs/formats.md). compare: another runtime's dump in that layout against "
                  "this plan's run, layer by layer: identical, propagated (the rerun on the "
                  "file's inputs reproduces it), rounding ties (one step, reproduced by some "
-                 "target's rule from the same int32 accumulators), or a divergence; names the "
+                 "target's rule from the same int32 accumulators, or for other int8 steps "
+                 "from the same input codes), or a divergence; names the "
                  "first divergence and the targets whose rule reproduces the dump.",
       .example = "taps save /tmp/taps.npz n=10; taps compare /tmp/taps.npz", .min_pos = 2,
       .max_pos = 2, .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = taps_opts, .args = taps_args,
@@ -571,8 +572,10 @@ const CmdDef cmd_table[] = {
       .summary = "For each int8 conv/dense unit (or LAYER's): how many outputs sit on a "
                  "rounding tie of the plan's requantization, or within its resolution (|acc| "
                  "units of the multiplier's last place), and how many outputs each pair of "
-                 "targets' rules rounds differently; exact integer arithmetic on the split's "
-                 "first N samples.",
+                 "targets' rules rounds differently; for the other int8 steps whose "
+                 "arithmetic differs between targets (Add, Mul, MatMul of two activations, "
+                 "Softmax, Concat, pools, clamps), the pairs only. Exact integer arithmetic "
+                 "on the split's first N samples.",
       .example = "ties; ties conv2 n=20", .min_pos = 0, .max_pos = 1,
       .flags = CMD_NEEDS_MODEL | CMD_JOB, .opts = ties_opts, .args = ties_args,
       .run = cmd_ties },
