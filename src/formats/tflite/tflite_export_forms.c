@@ -66,6 +66,8 @@ int tx_const_i32(Tx *x, const char *name, int nd, const int64_t *dims, const int
  * fully connected in 4); RESHAPE has one version for every type. */
 int tx_version(int code, bool q)
 {
+    if (code == TFL_OP_BROADCAST_TO)
+        return 2; /* its first version: 1 was taken by an older custom op */
     if (!q)
         return 1;
     switch (code) {

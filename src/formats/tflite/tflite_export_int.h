@@ -108,6 +108,27 @@ int tx_fused_act(float lo, float hi);
 /* Whether the integer clamp TFLite derives for act on grid p is [lo, hi]. */
 bool tx_act_matches_int8(int act, const QParams *p, int32_t lo, int32_t hi);
 
+/* Node tn's non-constant input i in the layout of its output and its representation. */
+int tx_op_in(Tx *x, const TxNode *tn, int i);
+/* One op reading input 0 (plus n_extra constant inputs), writing the node's output. */
+void tx_op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const int *extra,
+                 int n_extra);
+/* Constant value c broadcast against a rank-r output in layout lay (float32). */
+int tx_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay, const char *name);
+
+/* Transformer and detector ops (tflite_export_seq.c): Slice (STRIDED_SLICE), Expand
+ * (BROADCAST_TO), MatMul of two activations (BATCH_MATMUL), Pow (MUL or POW), Sqrt (SQRT),
+ * and the Erf form of GELU (GELU). */
+void tx_slice(Tx *x, const TxNode *tn);
+void tx_expand(Tx *x, const TxNode *tn);
+void tx_batch_matmul(Tx *x, const TxNode *tn);
+void tx_pow(Tx *x, const TxNode *tn);
+void tx_sqrt(Tx *x, const TxNode *tn);
+void tx_erf(Tx *x, const TxNode *tn);
+/* Writes GELU when Div node tn starts torch's Erf form of it (Div(x, sqrt 2), Erf,
+ * Add(1), Mul(x), Mul(0.5), each read once), marking the other four nodes fused. */
+bool tx_gelu(Tx *x, const TxNode *tn);
+
 /* Linear units (tflite_export_unit.c): the unit headed by tn->ni. */
 void tx_unit(Tx *x, const TxNode *tn);
 /* The input of a window op (conv, pool) on value v read as rep, channels last: *padding
