@@ -43,6 +43,8 @@ typedef struct Tx {
                                  or a graph output) */
     bool *fused;              /* [n_nodes] written by its producer's op (a fused clamp) */
     int (*tens)[2][2];        /* [n_values][layout][repr] tensor index, -1: not made */
+    int (*rounded)[2];        /* [n_values][layout] its int8 code dequantized (float), -1:
+                                 not made */
     QsError *err;
     QsStatus st;
 } Tx;
@@ -78,6 +80,9 @@ bool tx_spatial_rank(const Tx *x, int v);
 
 /* The tensor holding value v in layout lay and representation rep, made on first use. */
 int tx_get(Tx *x, int v, int lay, int rep);
+/* Value v in layout lay as an int8 step reads it, in float: its int8 code dequantized (the
+ * TX_F form itself where an int8 step wrote v, else a DEQUANTIZE of its TX_Q form). */
+int tx_get_rounded(Tx *x, int v, int lay);
 /* A new activation tensor for value v's base form (layout x->clast[v], rep), registered
  * as that form; int8 carries the value's parameters. */
 int tx_out(Tx *x, int v, int rep);
@@ -108,7 +113,8 @@ int tx_fused_act(float lo, float hi);
 /* Whether the integer clamp TFLite derives for act on grid p is [lo, hi]. */
 bool tx_act_matches_int8(int act, const QParams *p, int32_t lo, int32_t hi);
 
-/* Node tn's non-constant input i in the layout of its output and its representation. */
+/* Node tn's non-constant input i in the layout of its output and its representation (an
+ * int8 step written in float reads the input's int8 code, dequantized). */
 int tx_op_in(Tx *x, const TxNode *tn, int i);
 /* One op reading input 0 (plus n_extra constant inputs), writing the node's output. */
 void tx_op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const int *extra,

@@ -16,6 +16,8 @@ static int op_lay(const Tx *x, const TxNode *tn) { return x->clast[tn->out]; }
 
 int tx_op_in(Tx *x, const TxNode *tn, int i)
 {
+    if (!tn->q && tn->s.kind == QSTEP_INT8)
+        return tx_get_rounded(x, tn->n->in[i], op_lay(x, tn));
     return tx_get(x, tn->n->in[i], op_lay(x, tn), tn->q ? TX_Q : TX_F);
 }
 
