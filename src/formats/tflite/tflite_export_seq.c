@@ -106,8 +106,17 @@ void tx_expand(Tx *x, const TxNode *tn_in)
     tx_op(x, TFL_OP_BROADCAST_TO, tn.q, (int[]){ in, st }, 2, out, NULL);
 }
 
-void tx_batch_matmul(Tx *x, const TxNode *tn)
+/* An int8 MatMul of two activations is written as the float BATCH_MATMUL between
+ * DEQUANTIZE and QUANTIZE: LiteRT's int8 BATCH_MATMUL does not requantize as qscope's
+ * targets do (measured on the zoo's ViT: sums whose exact value is k + 0.4968 came out
+ * k + 1, an effective multiplier about 1e-4 larger), while the float product of the
+ * dequantized codes is the exact integer sum times s_a s_b up to float rounding, so
+ * QUANTIZE gives the target's code except within a few ulps of a tie. */
+void tx_batch_matmul(Tx *x, const TxNode *tn_in)
 {
+    TxNode f = *tn_in;
+    f.q = false;
+    const TxNode *tn = &f;
     const Node *n = tn->n;
     for (int i = 0; i < 2; i++) {
         int r = x->shapes[n->in[i]].ndim;
