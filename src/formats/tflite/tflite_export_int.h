@@ -139,7 +139,8 @@ bool tx_gelu(Tx *x, const TxNode *tn);
 void tx_unit(Tx *x, const TxNode *tn);
 /* The input of a window op (conv, pool) on value v read as rep, channels last: *padding
  * SAME or VALID when one gives the node's pads and output size, else (may_pad) a PAD op
- * of zeros (int8: of the zero point) before VALID; anything else fails naming the node. */
+ * of zeros (int8: of the zero point; a MaxPool's: PADV2 of the lowest value) before VALID;
+ * anything else fails naming the node. */
 int tx_window_input(Tx *x, const TxNode *tn, int v, int rep, const Window *w,
                     bool may_pad, int *padding);
 

@@ -171,9 +171,10 @@ static void op_pool(Tx *x, const TxNode *tn)
                                            "AVERAGE_POOL_2D"
                                          : "equal input and output parameters on MAX_POOL_2D"))
         return;
-    /* MaxPool pads with -inf and AveragePool without count_include_pad leaves pads out:
-     * only SAME expresses either; a PAD of zeros is exact for count_include_pad = 1 */
-    bool may_pad = avg && n->params.win.count_include_pad;
+    /* AveragePool without count_include_pad leaves pads out: only SAME expresses it; a
+     * PAD of zeros is exact for count_include_pad = 1, a PADV2 of the lowest value for
+     * MaxPool */
+    bool may_pad = !avg || n->params.win.count_include_pad;
     int padding;
     int in = tx_window_input(x, tn, vin, tn->q ? TX_Q : TX_F, &w, may_pad, &padding);
     if (x->st)
