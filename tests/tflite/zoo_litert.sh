@@ -38,7 +38,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 N=${N:-16}
-MEMBERS=${MEMBERS:-"yolo detr vit swin efficientnet"}
+MEMBERS=${MEMBERS:-"yolo detr vit swin shufflenet mobilenet_v3 efficientnet"}
 FP32_MAX_REL=1e-5
 INT8_MIN_SAME=99
 GELU_MIN_TOP1=90

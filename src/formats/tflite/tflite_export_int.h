@@ -123,14 +123,15 @@ void tx_op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const int 
 int tx_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay, const char *name);
 
 /* Transformer and detector ops (tflite_export_seq.c): Slice (STRIDED_SLICE), Expand
- * (BROADCAST_TO), MatMul of two activations (BATCH_MATMUL), Pow (MUL or POW), Sqrt (SQRT),
- * and the Erf form of GELU (GELU). */
+ * (BROADCAST_TO), MatMul of two activations (BATCH_MATMUL), Pow (MUL, SQRT or POW), Sqrt
+ * (SQRT), HardSigmoid (MUL, ADD, MAXIMUM, MINIMUM) and the Erf form of GELU (GELU). */
 void tx_slice(Tx *x, const TxNode *tn);
 void tx_expand(Tx *x, const TxNode *tn);
 void tx_batch_matmul(Tx *x, const TxNode *tn);
 void tx_pow(Tx *x, const TxNode *tn);
 void tx_sqrt(Tx *x, const TxNode *tn);
 void tx_erf(Tx *x, const TxNode *tn);
+void tx_hardsigmoid(Tx *x, const TxNode *tn);
 /* Writes GELU when Div node tn starts torch's Erf form of it (Div(x, sqrt 2), Erf,
  * Add(1), Mul(x), Mul(0.5), each read once), marking the other four nodes fused. */
 bool tx_gelu(Tx *x, const TxNode *tn);

@@ -570,7 +570,7 @@ static const TxRow tx_rows[OP_COUNT] = {
     [OP_CONVTRANSPOSE] = { TXL_SPATIAL, NULL, "not written yet (TRANSPOSE_CONV)" },
     [OP_LAYERNORM] = { TXL_FOLLOW, NULL, "TFLite has no builtin LayerNormalization" },
     [OP_SLICE] = { TXL_PLAIN, tx_slice, NULL },
-    [OP_HARDSIGMOID] = { TXL_FOLLOW, NULL, "TFLite has no builtin HardSigmoid" },
+    [OP_HARDSIGMOID] = { TXL_FOLLOW, tx_hardsigmoid, NULL },
     [OP_MOD] = { TXL_FOLLOW, NULL, "not written yet (FLOOR_MOD)" },
     [OP_EXPAND] = { TXL_PLAIN, tx_expand, NULL },
 };

@@ -1,6 +1,7 @@
 /* TFLite export of the ops transformers and detectors add: Slice (STRIDED_SLICE), Expand
  * (BROADCAST_TO), MatMul of two activations (BATCH_MATMUL), Pow (MUL, SQRT or POW), Sqrt
- * (SQRT) and the Erf form of GELU that torch exports (GELU). Shapes are the export batch's,
+ * (SQRT), HardSigmoid (MUL, ADD, MAXIMUM, MINIMUM) and the Erf form of GELU that torch
+ * exports (GELU). Shapes are the export batch's,
  * so every index, shape and broadcast is a constant of the file. */
 #include <math.h>
 #include <stdio.h>
@@ -223,4 +224,34 @@ bool tx_gelu(Tx *x, const TxNode *div)
     x->clast[g.out] = x->clast[xv];
     tx_op_unary(x, &g, TFL_OP_GELU, &(TflOpts){ .kind = TFL_OPT_GELU }, NULL, 0);
     return true;
+}
+
+/* HardSigmoid, max(0, min(1, alpha x + beta)), which TFLite has no builtin for: MUL, ADD,
+ * MAXIMUM and MINIMUM in float, each one float32 operation as qscope's forward (an int8
+ * HardSigmoid is qscope's table of it: the same between DEQUANTIZE and QUANTIZE). */
+void tx_hardsigmoid(Tx *x, const TxNode *tn_in)
+{
+    TxNode tn = *tn_in;
+    tn.q = false;
+    const HardSigmoidParams *p = &tn.n->params.hardsigmoid;
+    int in = tx_op_in(x, &tn, 0);
+    if (x->st)
+        return;
+    int64_t d[QS_MAX_DIMS];
+    int nd = tx_dims(x, tn.out, x->clast[tn.out], d);
+    static const struct { int code, opt; const char *what; } steps[4] = {
+        { TFL_OP_MUL, TFL_OPT_MUL, "alpha" }, { TFL_OP_ADD, TFL_OPT_ADD, "beta" },
+        { TFL_OP_MAXIMUM, TFL_OPT_MAXIMUM_MINIMUM, "min" },
+        { TFL_OP_MINIMUM, TFL_OPT_MAXIMUM_MINIMUM, "max" },
+    };
+    const float c[4] = { p->alpha, p->beta, 0.0f, 1.0f };
+    for (int i = 0; i < 4; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "%s::%s", tn.n->name, steps[i].what);
+        int k = tx_const_f32(x, steps[i].what, 0, NULL, &c[i]);
+        int t = i < 3 ? tx_tmp(x, name, TFL_FLOAT32, nd, d, NULL) : tx_out(x, tn.out, TX_F);
+        tx_op(x, steps[i].code, false, (int[]){ in, k }, 2, t,
+              &(TflOpts){ .kind = steps[i].opt });
+        in = t;
+    }
 }
