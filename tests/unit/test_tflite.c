@@ -358,6 +358,60 @@ static void test_refusal(void)
     model_free(m);
 }
 
+/* The int32 values of constant tensor t of s (n of them at most). */
+static int const_i32(const TflSummary *s, int t, int32_t *v, int n)
+{
+    int k = (int)(s->tensors[t].data_len / 4);
+    k = k < n ? k : n;
+    memcpy(v, s->tensors[t].data, (size_t)k * 4);
+    return k;
+}
+
+/* Slice x[:, 3::-1] of an (N, 5) input: STRIDED_SLICE from 3 down through index 0, which
+ * no end index says (-1 counts from the end): begin (0, 3), strides (1, -1), end_mask
+ * bit 1. */
+static void test_slice_reverse(void)
+{
+    QsError err = { 0 };
+    Model *m = model_new();
+    Graph *g = &m->graph;
+    Shape s = shape_of(1, (int64_t)5); /* a sample: x is (N, 5) */
+    const char *in[1] = { "x" };
+    const int64_t st[1] = { 3 }, en[1] = { -100 }, ax[1] = { 1 }, sp[1] = { -1 };
+    Attr at[4] = { attr_ints("starts", st, 1), attr_ints("ends", en, 1),
+                   attr_ints("axes", ax, 1), attr_ints("steps", sp, 1) };
+    bool ok = CHECK_OK(graph_add_input(g, "x", &s, &err), &err) &&
+              CHECK_OK(graph_add_node(g, OP_SLICE, "rev", in, 1, "y", at, 4, &err), &err) &&
+              CHECK_OK(graph_add_output(g, "y", &err), &err) &&
+              CHECK_OK(graph_finalize(g, &err), &err);
+    for (int i = 0; i < 4; i++)
+        attr_release(&at[i]);
+    Plan p;
+    plan_init(&p, g->n_nodes);
+    QModel *q = NULL;
+    TflSummary sum;
+    void *buf = NULL;
+    size_t len = 0;
+    if (ok && CHECK_OK(qmodel_build(m, &p, NULL, &q, &err), &err) &&
+        export_sum(q, TFLIO_FLOAT, &sum, &buf, &len)) {
+        CHECK(sum.n_ops == 1 && sum.ops[0].code == TFL_OP_STRIDED_SLICE && sum.ops[0].n_in == 4);
+        if (sum.n_ops == 1 && sum.ops[0].n_in == 4) {
+            int32_t b[2] = { 0 }, e[2] = { 0 }, k[2] = { 0 };
+            CHECK(const_i32(&sum, sum.ops[0].in[1], b, 2) == 2 && b[0] == 0 && b[1] == 3);
+            CHECK(const_i32(&sum, sum.ops[0].in[2], e, 2) == 2 && e[0] == 1);
+            CHECK(const_i32(&sum, sum.ops[0].in[3], k, 2) == 2 && k[0] == 1 && k[1] == -1);
+            CHECK(sum.ops[0].opt.end_mask == 2);
+        }
+        const TflSumTensor *y = &sum.tensors[sum.outputs[0]];
+        CHECK(y->nd == 2 && y->dim[0] == 1 && y->dim[1] == 4);
+        tflite_summary_release(&sum);
+    }
+    free(buf);
+    qmodel_free(q);
+    plan_release(&p);
+    model_free(m);
+}
+
 /* Add then Relu: the Relu becomes ADD's fused activation. */
 static void test_add_relu(void)
 {
@@ -398,6 +452,7 @@ int main(void)
 {
     test_add_relu();
     test_refusal();
+    test_slice_reverse();
     test_builder();
     test_fp32_all();
     test_mlp_variants();

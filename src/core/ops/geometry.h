@@ -44,6 +44,12 @@ void geom_window(int sp, const int64_t *k, const int64_t *s, const int64_t *d,
  * kernel_shape. For code that runs a node after its graph was finalized. */
 void geom_node_window(const Node *n, int sp, const int64_t *kernel, Window *w);
 
+/* The elements a Slice node takes of input shape x: its output shape y and, per axis
+ * (QS_MAX_DIMS values each), the first index and the step (1 where one element or none
+ * is taken). */
+QsStatus geom_slice(const Node *n, const Shape *x, Shape *y, int64_t *begin, int64_t *step,
+                    QsError *err);
+
 /* The extent of kernel k with dilation d: (k - 1) * d + 1. */
 int64_t geom_extent(int64_t k, int64_t d);
 

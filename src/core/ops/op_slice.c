@@ -7,6 +7,7 @@
  * elements. */
 #include <string.h>
 
+#include "ops/geometry.h"
 #include "ops/op.h"
 
 typedef struct SliceGeom {
@@ -82,6 +83,18 @@ static QsStatus slice_geom(const Node *n, const Shape *x, Shape *y, SliceGeom *g
         g->step[a] = len > 1 ? k : 1;
     }
     return QS_OK;
+}
+
+QsStatus geom_slice(const Node *n, const Shape *x, Shape *y, int64_t *begin, int64_t *step,
+                    QsError *err)
+{
+    SliceGeom g;
+    QsStatus st = slice_geom(n, x, y, &g, err);
+    if (!st) {
+        memcpy(begin, g.begin, sizeof g.begin);
+        memcpy(step, g.step, sizeof g.step);
+    }
+    return st;
 }
 
 static QsStatus slice_infer(const Node *n, const Shape *const *in, Shape *out, QsError *err)

@@ -169,6 +169,24 @@ static void tx_readers(Tx *x)
     free(count);
 }
 
+/* A value an int8 step computes but its row wrote in float (a table or a requantizing
+ * copy written as the float op, see tflite_export_ops.c): qscope's value is the int8 code,
+ * so the file quantizes the float result at once, and float readers get it back through
+ * DEQUANTIZE (made on first use) rather than the unrounded float. */
+static void tx_settle_int8(Tx *x)
+{
+    const Graph *g = x->g;
+    for (int k = 0; k < g->n_nodes && !x->st; k++) {
+        int v = g->nodes[k].out, lay = x->clast[v];
+        if (x->tens[v][lay][TX_F] < 0 || x->tens[v][lay][TX_Q] >= 0 ||
+            qmodel_step(x->q, qmodel_step_of(x->q, k)).kind != QSTEP_INT8)
+            continue;
+        tx_get(x, v, lay, TX_Q);
+        x->tens[v][lay][TX_F] = -1;
+        x->tens[v][!lay][TX_F] = -1;
+    }
+}
+
 /* Node ni as its plan step runs it. */
 static void tx_node(Tx *x, int ni)
 {
@@ -191,6 +209,7 @@ static void tx_node(Tx *x, int ni)
         return;
     }
     r->write(x, &tn);
+    tx_settle_int8(x);
 }
 
 const char *tflite_variant_name(const QModel *q)
@@ -213,6 +232,7 @@ static void tx_release(Tx *x)
     free(x->reader);
     free(x->fused);
     free(x->tens);
+    free(x->rounded);
 }
 
 QsStatus tflite_serialize_plan(const QModel *q, const TfliteOpts *o, void **out, size_t *len,
@@ -248,6 +268,8 @@ QsStatus tflite_serialize_plan(const QModel *q, const TfliteOpts *o, void **out,
     tx_readers(&x);
     x.tens = xmalloc((size_t)nv * sizeof *x.tens);
     memset(x.tens, 0xff, (size_t)nv * sizeof *x.tens);
+    x.rounded = xmalloc((size_t)nv * sizeof *x.rounded);
+    memset(x.rounded, 0xff, (size_t)nv * sizeof *x.rounded);
     QsStatus st = graph_infer_shapes(g, o->batch, x.shapes, err);
     if (!st) {
         linear_group(g, NULL, NULL, x.units, x.head_of);

@@ -66,6 +66,8 @@ int tx_const_i32(Tx *x, const char *name, int nd, const int64_t *dims, const int
  * fully connected in 4); RESHAPE has one version for every type. */
 int tx_version(int code, bool q)
 {
+    if (code == TFL_OP_BROADCAST_TO)
+        return 2; /* its first version: 1 was taken by an older custom op */
     if (!q)
         return 1;
     switch (code) {
@@ -216,6 +218,43 @@ int tx_get(Tx *x, int v, int lay, int rep)
     int t = lay == base ? tx_rerep(x, v, lay, rep) : tx_relayout(x, v, lay, rep);
     if (!x->st)
         x->tens[v][lay][rep] = t;
+    return x->st ? 0 : t;
+}
+
+/* Whether an int8 step writes value v (then its float forms are dequantized codes). */
+static bool tx_int8_written(const Tx *x, int v)
+{
+    for (int k = 0; k < x->g->n_nodes; k++)
+        if (x->g->nodes[k].out == v)
+            return qmodel_step(x->q, qmodel_step_of(x->q, k)).kind == QSTEP_INT8 ||
+                   qmodel_step(x->q, qmodel_step_of(x->q, x->head_of[k])).kind ==
+                       QSTEP_LIN_INT8;
+    return false;
+}
+
+int tx_get_rounded(Tx *x, int v, int lay)
+{
+    if (!tx_spatial_rank(x, v))
+        lay = x->clast[v];
+    if (x->rounded[v][lay] >= 0 || x->st)
+        return x->st ? 0 : x->rounded[v][lay];
+    int t;
+    if (tx_int8_written(x, v)) {
+        t = tx_get(x, v, lay, TX_F);
+    } else {
+        int q = tx_get(x, v, lay, TX_Q);
+        if (x->st)
+            return 0;
+        int64_t d[QS_MAX_DIMS];
+        int nd = tx_dims(x, v, lay, d);
+        char name[300];
+        snprintf(name, sizeof name, "%s::rounded%s", x->g->values[v].name,
+                 lay == TX_CLAST ? "_nhwc" : "");
+        t = tfl_tensor(&x->t, name, TFL_FLOAT32, nd, d, NULL);
+        tx_op(x, TFL_OP_DEQUANTIZE, true, &q, 1, t, &(TflOpts){ .kind = TFL_OPT_DEQUANTIZE });
+    }
+    if (!x->st)
+        x->rounded[v][lay] = t;
     return x->st ? 0 : t;
 }
 

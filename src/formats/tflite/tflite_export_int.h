@@ -43,6 +43,8 @@ typedef struct Tx {
                                  or a graph output) */
     bool *fused;              /* [n_nodes] written by its producer's op (a fused clamp) */
     int (*tens)[2][2];        /* [n_values][layout][repr] tensor index, -1: not made */
+    int (*rounded)[2];        /* [n_values][layout] its int8 code dequantized (float), -1:
+                                 not made */
     QsError *err;
     QsStatus st;
 } Tx;
@@ -78,6 +80,9 @@ bool tx_spatial_rank(const Tx *x, int v);
 
 /* The tensor holding value v in layout lay and representation rep, made on first use. */
 int tx_get(Tx *x, int v, int lay, int rep);
+/* Value v in layout lay as an int8 step reads it, in float: its int8 code dequantized (the
+ * TX_F form itself where an int8 step wrote v, else a DEQUANTIZE of its TX_Q form). */
+int tx_get_rounded(Tx *x, int v, int lay);
 /* A new activation tensor for value v's base form (layout x->clast[v], rep), registered
  * as that form; int8 carries the value's parameters. */
 int tx_out(Tx *x, int v, int rep);
@@ -108,11 +113,35 @@ int tx_fused_act(float lo, float hi);
 /* Whether the integer clamp TFLite derives for act on grid p is [lo, hi]. */
 bool tx_act_matches_int8(int act, const QParams *p, int32_t lo, int32_t hi);
 
+/* Node tn's non-constant input i in the layout of its output and its representation (an
+ * int8 step written in float reads the input's int8 code, dequantized). */
+int tx_op_in(Tx *x, const TxNode *tn, int i);
+/* One op reading input 0 (plus n_extra constant inputs), writing the node's output. */
+void tx_op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const int *extra,
+                 int n_extra);
+/* Constant value c broadcast against a rank-r output in layout lay (float32). */
+int tx_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay, const char *name);
+
+/* Transformer and detector ops (tflite_export_seq.c): Slice (STRIDED_SLICE), Expand
+ * (BROADCAST_TO), MatMul of two activations (BATCH_MATMUL), Pow (MUL, SQRT or POW), Sqrt
+ * (SQRT), HardSigmoid (MUL, ADD, MAXIMUM, MINIMUM) and the Erf form of GELU (GELU). */
+void tx_slice(Tx *x, const TxNode *tn);
+void tx_expand(Tx *x, const TxNode *tn);
+void tx_batch_matmul(Tx *x, const TxNode *tn);
+void tx_pow(Tx *x, const TxNode *tn);
+void tx_sqrt(Tx *x, const TxNode *tn);
+void tx_erf(Tx *x, const TxNode *tn);
+void tx_hardsigmoid(Tx *x, const TxNode *tn);
+/* Writes GELU when Div node tn starts torch's Erf form of it (Div(x, sqrt 2), Erf,
+ * Add(1), Mul(x), Mul(0.5), each read once), marking the other four nodes fused. */
+bool tx_gelu(Tx *x, const TxNode *tn);
+
 /* Linear units (tflite_export_unit.c): the unit headed by tn->ni. */
 void tx_unit(Tx *x, const TxNode *tn);
 /* The input of a window op (conv, pool) on value v read as rep, channels last: *padding
  * SAME or VALID when one gives the node's pads and output size, else (may_pad) a PAD op
- * of zeros (int8: of the zero point) before VALID; anything else fails naming the node. */
+ * of zeros (int8: of the zero point; a MaxPool's: PADV2 of the lowest value) before VALID;
+ * anything else fails naming the node. */
 int tx_window_input(Tx *x, const TxNode *tn, int v, int rep, const Window *w,
                     bool may_pad, int *padding);
 

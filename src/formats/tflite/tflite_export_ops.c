@@ -8,23 +8,25 @@
 
 #include "ops/geometry.h"
 #include "ops/op.h"
+#include "quant/target.h"
 #include "tflite/tflite_export_int.h"
 
 /* The layout a node's output is written in, and its non-constant input i in it. */
 static int op_lay(const Tx *x, const TxNode *tn) { return x->clast[tn->out]; }
 
-static int op_in(Tx *x, const TxNode *tn, int i)
+int tx_op_in(Tx *x, const TxNode *tn, int i)
 {
+    if (!tn->q && tn->s.kind == QSTEP_INT8)
+        return tx_get_rounded(x, tn->n->in[i], op_lay(x, tn));
     return tx_get(x, tn->n->in[i], op_lay(x, tn), tn->q ? TX_Q : TX_F);
 }
 
 static TflOpts opts(int kind) { return (TflOpts){ .kind = kind }; }
 
-/* One op reading input 0 (plus extra constant inputs), writing the node's output. */
-static void op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const int *extra,
-                     int n_extra)
+void tx_op_unary(Tx *x, const TxNode *tn, int code, const TflOpts *o, const int *extra,
+                 int n_extra)
 {
-    int in[TFL_MAX_OP_IN] = { op_in(x, tn, 0) };
+    int in[TFL_MAX_OP_IN] = { tx_op_in(x, tn, 0) };
     if (x->st)
         return;
     if (n_extra)
@@ -67,15 +69,15 @@ static void op_clamp(Tx *x, const TxNode *tn)
                     tn->n->name, (int)tn->s.lo, (int)tn->s.hi);
             return;
         }
-        op_unary(x, tn, codes[act], NULL, NULL, 0);
+        tx_op_unary(x, tn, codes[act], NULL, NULL, 0);
         return;
     }
     if (act > 0) {
-        op_unary(x, tn, codes[act], NULL, NULL, 0);
+        tx_op_unary(x, tn, codes[act], NULL, NULL, 0);
         return;
     }
     /* any other float clamp: MAXIMUM with lo, then MINIMUM with hi */
-    int in = op_in(x, tn, 0);
+    int in = tx_op_in(x, tn, 0);
     if (x->st)
         return;
     int64_t d[QS_MAX_DIMS];
@@ -97,7 +99,7 @@ static void op_clamp(Tx *x, const TxNode *tn)
 
 static void op_simple(Tx *x, const TxNode *tn, int code)
 {
-    op_unary(x, tn, code, NULL, NULL, 0);
+    tx_op_unary(x, tn, code, NULL, NULL, 0);
 }
 
 /* An int8 step (a Sigmoid or Tanh table, a Softmax) whose output parameters are not the
@@ -131,7 +133,7 @@ static void op_leakyrelu(Tx *x, const TxNode *tn)
 {
     TflOpts o = opts(TFL_OPT_LEAKY_RELU);
     o.alpha = tn->n->params.leakyrelu.alpha;
-    op_unary(x, tn, TFL_OP_LEAKY_RELU, &o, NULL, 0);
+    tx_op_unary(x, tn, TFL_OP_LEAKY_RELU, &o, NULL, 0);
 }
 
 /* Softmax along the file's last axis only. */
@@ -148,7 +150,7 @@ static void op_softmax(Tx *x, const TxNode *tn)
     TflOpts o = opts(TFL_OPT_SOFTMAX);
     o.beta = 1.0f;
     TxNode f = op_fixed_node(tn, 1.0f / 256.0f, -128);
-    op_unary(x, &f, TFL_OP_SOFTMAX, &o, NULL, 0);
+    tx_op_unary(x, &f, TFL_OP_SOFTMAX, &o, NULL, 0);
 }
 
 /* ---- windows ---------------------------------------------------------------------------- */
@@ -169,9 +171,10 @@ static void op_pool(Tx *x, const TxNode *tn)
                                            "AVERAGE_POOL_2D"
                                          : "equal input and output parameters on MAX_POOL_2D"))
         return;
-    /* MaxPool pads with -inf and AveragePool without count_include_pad leaves pads out:
-     * only SAME expresses either; a PAD of zeros is exact for count_include_pad = 1 */
-    bool may_pad = avg && n->params.win.count_include_pad;
+    /* AveragePool without count_include_pad leaves pads out: only SAME expresses it; a
+     * PAD of zeros is exact for count_include_pad = 1, a PADV2 of the lowest value for
+     * MaxPool */
+    bool may_pad = !avg || n->params.win.count_include_pad;
     int padding;
     int in = tx_window_input(x, tn, vin, tn->q ? TX_Q : TX_F, &w, may_pad, &padding);
     if (x->st)
@@ -196,7 +199,7 @@ static void op_reduce_axes(Tx *x, const TxNode *tn, int code, const int32_t *axe
     int at = tx_const_i32(x, "axes", 1, &d, axes);
     TflOpts o = opts(TFL_OPT_REDUCER);
     o.keep_dims = keep;
-    op_unary(x, tn, code, &o, &at, 1);
+    tx_op_unary(x, tn, code, &o, &at, 1);
 }
 
 static void op_globalpool(Tx *x, const TxNode *tn)
@@ -270,7 +273,7 @@ static void op_transpose(Tx *x, const TxNode *tn)
         perm[i] = p->n > 0 ? (int32_t)p->v[i] : r - 1 - i;
     const int64_t n = r;
     int pt = tx_const_i32(x, "perm", 1, &n, perm);
-    op_unary(x, tn, TFL_OP_TRANSPOSE, &(TflOpts){ .kind = TFL_OPT_TRANSPOSE }, &pt, 1);
+    tx_op_unary(x, tn, TFL_OP_TRANSPOSE, &(TflOpts){ .kind = TFL_OPT_TRANSPOSE }, &pt, 1);
 }
 
 /* Identity and Dropout (inference): the output is the input's tensor. */
@@ -300,14 +303,14 @@ static void op_pad(Tx *x, const TxNode *tn)
     }
     const int64_t pd[2] = { nd, 2 };
     int pt = tx_const_i32(x, "paddings", 2, pd, pads);
-    op_unary(x, tn, TFL_OP_PAD, &(TflOpts){ .kind = TFL_OPT_PAD }, &pt, 1);
+    tx_op_unary(x, tn, TFL_OP_PAD, &(TflOpts){ .kind = TFL_OPT_PAD }, &pt, 1);
 }
 
 /* ---- elementwise and concat --------------------------------------------------------------- */
 
 /* Constant value c broadcast against a rank-r output in layout lay: right-aligned to rank
  * r, then permuted like the data. */
-static int op_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
+int tx_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
                               const char *name)
 {
     /* an fp16 step reads its constants rounded to half */
@@ -340,6 +343,8 @@ static int op_broadcast_const(Tx *x, const TxNode *tn, int c, int r, int lay,
 
 static void op_binary(Tx *x, const TxNode *tn_in)
 {
+    if (tn_in->n->op == OP_DIV && tx_gelu(x, tn_in))
+        return;
     /* an int8 step with a constant scalar operand is qscope's table of the float op:
      * written as the float op between DEQUANTIZE and QUANTIZE, which computes it */
     TxNode f = *tn_in;
@@ -358,12 +363,12 @@ static void op_binary(Tx *x, const TxNode *tn_in)
     for (int i = 0; i < 2; i++) {
         int v = tn->n->in[i];
         if (x->g->values[v].kind == VAL_CONST)
-            in[i] = op_broadcast_const(x, tn, v, r, lay, x->g->values[v].name);
+            in[i] = tx_broadcast_const(x, tn, v, r, lay, x->g->values[v].name);
         else if (x->shapes[v].ndim != r && lay == TX_CLAST)
             tx_fail(x, QS_EUNSUPPORTED, "%s '%s': a lower-rank input broadcast against a "
                     "channels-last value", op_table[tn->n->op]->name, tn->n->name);
         else
-            in[i] = op_in(x, tn, i);
+            in[i] = tx_op_in(x, tn, i);
     }
     if (x->st)
         return;
@@ -382,23 +387,39 @@ static void op_binary(Tx *x, const TxNode *tn_in)
     tx_op(x, map[k].code, tn->q, in, 2, out, &(TflOpts){ .kind = map[k].opt, .act = act });
 }
 
-static void op_concat(Tx *x, const TxNode *tn)
+/* Whether a target that ties concat parameters left input v apart from the output (an
+ * input on fixed parameters, a Sigmoid's): qscope requantizes it, quant(dq(code)). */
+static bool op_concat_untied(const Tx *x, const TxNode *tn, int v)
 {
-    const Node *n = tn->n;
+    QParams a, b;
+    return tn->q && qmodel_target(x->q)->tie_concat && qmodel_value_qparams(x->q, v, &a) &&
+           qmodel_value_qparams(x->q, tn->out, &b) &&
+           !(a.scale == b.scale && a.zero_point == b.zero_point);
+}
+
+static void op_concat(Tx *x, const TxNode *tn_in)
+{
+    const Node *n = tn_in->n;
+    TxNode f = *tn_in;
+    const TxNode *tn = &f;
     int r = x->shapes[tn->out].ndim, lay = op_lay(x, tn);
     if (n->n_in > TFL_MAX_OP_IN) {
         tx_fail(x, QS_EUNSUPPORTED, "Concat '%s': more than %d inputs", n->name, TFL_MAX_OP_IN);
         return;
     }
+    /* then the float CONCATENATION between DEQUANTIZE and QUANTIZE computes what it does */
+    for (int i = 0; i < n->n_in; i++)
+        if (op_concat_untied(x, tn_in, n->in[i]))
+            f.q = false;
     int in[TFL_MAX_OP_IN];
     for (int i = 0; i < n->n_in; i++) {
         if (!op_same_qparams(x, tn, n->in[i], "every CONCATENATION input's parameters to equal "
                              "the output's"))
             return;
         in[i] = x->g->values[n->in[i]].kind == VAL_CONST
-                    ? op_broadcast_const(x, tn, n->in[i], r, lay,
+                    ? tx_broadcast_const(x, tn, n->in[i], r, lay,
                                          x->g->values[n->in[i]].name)
-                    : op_in(x, tn, i);
+                    : tx_op_in(x, tn, i);
     }
     if (x->st)
         return;
@@ -497,7 +518,7 @@ static void op_resize(Tx *x, const TxNode *tn)
     TflOpts o = opts(TFL_OPT_RESIZE_NEAREST_NEIGHBOR);
     o.align_corners = ac;
     o.half_pixel_centers = hp;
-    op_unary(x, tn, TFL_OP_RESIZE_NEAREST_NEIGHBOR, &o, &st, 1);
+    tx_op_unary(x, tn, TFL_OP_RESIZE_NEAREST_NEIGHBOR, &o, &st, 1);
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */
@@ -509,9 +530,7 @@ static const TxRow tx_rows[OP_COUNT] = {
     [OP_GEMM] = { TXL_PLAIN, NULL, UNIT_ONLY },
     [OP_DENSE] = { TXL_PLAIN, NULL, UNIT_ONLY },
     /* a MatMul with constant weights is a unit (FULLY_CONNECTED); this row sees the rest */
-    [OP_MATMUL] = { TXL_PLAIN, NULL, "a MatMul of two activations is not written yet "
-                                     "(BATCH_MATMUL); with constant weights it is written "
-                                     "as FULLY_CONNECTED" },
+    [OP_MATMUL] = { TXL_PLAIN, tx_batch_matmul, NULL },
     [OP_CONV] = { TXL_SPATIAL, NULL, UNIT_ONLY },
     [OP_BATCHNORM] = { TXL_SPATIAL, NULL, "a BatchNormalization is written folded into the "
                                           "convolution or dense layer before it only" },
@@ -545,15 +564,15 @@ static const TxRow tx_rows[OP_COUNT] = {
     [OP_LOGSOFTMAX] = { TXL_FOLLOW, NULL, "not written yet (LOG_SOFTMAX)" },
     [OP_GELU] = { TXL_FOLLOW, NULL, "not written yet (GELU)" },
     [OP_SILU] = { TXL_FOLLOW, NULL, "not written yet (LOGISTIC then MUL)" },
-    [OP_POW] = { TXL_FOLLOW, NULL, "not written yet (POW)" },
-    [OP_SQRT] = { TXL_FOLLOW, NULL, "not written yet (SQRT)" },
-    [OP_ERF] = { TXL_FOLLOW, NULL, "TFLite has no builtin Erf" },
+    [OP_POW] = { TXL_FOLLOW, tx_pow, NULL },
+    [OP_SQRT] = { TXL_FOLLOW, tx_sqrt, NULL },
+    [OP_ERF] = { TXL_FOLLOW, tx_erf, NULL },
     [OP_CONVTRANSPOSE] = { TXL_SPATIAL, NULL, "not written yet (TRANSPOSE_CONV)" },
     [OP_LAYERNORM] = { TXL_FOLLOW, NULL, "TFLite has no builtin LayerNormalization" },
-    [OP_SLICE] = { TXL_PLAIN, NULL, "not written yet (STRIDED_SLICE)" },
-    [OP_HARDSIGMOID] = { TXL_FOLLOW, NULL, "TFLite has no builtin HardSigmoid" },
+    [OP_SLICE] = { TXL_PLAIN, tx_slice, NULL },
+    [OP_HARDSIGMOID] = { TXL_FOLLOW, tx_hardsigmoid, NULL },
     [OP_MOD] = { TXL_FOLLOW, NULL, "not written yet (FLOOR_MOD)" },
-    [OP_EXPAND] = { TXL_FOLLOW, NULL, "not written yet (BROADCAST_TO)" },
+    [OP_EXPAND] = { TXL_PLAIN, tx_expand, NULL },
 };
 
 const TxRow *tx_row(int op)

@@ -3,6 +3,7 @@
  * FULLY_CONNECTED, with the weights the plan's step uses: folded float (fp32 and float
  * fallbacks), float16 behind DEQUANTIZE (fp16), int8 with float bias (int8-dyn: hybrid
  * kernels) or int8 with int32 bias (int8-static). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,19 @@ int tx_window_input(Tx *x, const TxNode *tn, int v, int rep, const Window *w, bo
     char name[300];
     snprintf(name, sizeof name, "%s::padded", tn->n->name);
     int out = tx_tmp(x, name, it->type, 4, d, it->q.n ? &it->q : NULL);
+    if (tn->n->op == OP_MAXPOOL) {
+        /* MaxPool leaves pads out: PADV2 with the lowest value, which a window (pads
+         * smaller than the kernel) always holds a real element above or equal to; int8
+         * pads take the input's parameters, as TFLite requires of constant_values */
+        const float lowest = -FLT_MAX;
+        const int8_t low8 = -128;
+        int c = rep == TX_Q ? tfl_const(&x->t, "lowest", TFL_INT8, 0, NULL, &low8, 1, &it->q)
+                            : tx_const_f32(x, "lowest", 0, NULL, &lowest);
+        tx_op(x, TFL_OP_PADV2, rep == TX_Q, (int[]){ in, pt, c }, 3, out,
+              &(TflOpts){ .kind = TFL_OPT_PADV2 });
+        *padding = TFL_PAD_VALID;
+        return out;
+    }
     tx_op(x, TFL_OP_PAD, rep == TX_Q, (int[]){ in, pt }, 2, out,
           &(TflOpts){ .kind = TFL_OPT_PAD });
     *padding = TFL_PAD_VALID;

@@ -242,7 +242,11 @@ static FbRef ser_options(FbBuilder *b, const TflOpts *p)
     case TFL_OPT_LEAKY_RELU:
         fb_add_f32(b, LEAKY_RELU_ALPHA, p->alpha, 0.0f);
         break;
-    default: /* option tables without fields (Reshape, Pad, Transpose, (De)Quantize) */
+    case TFL_OPT_STRIDED_SLICE:
+        fb_add_i32(b, STRIDED_SLICE_END_MASK, p->end_mask, 0);
+        break;
+    default: /* option tables without fields (Reshape, Pad, Transpose, (De)Quantize) or
+              * with their defaults (BatchMatMul, Gelu, Pow) */
         break;
     }
     return fb_table_end(b);

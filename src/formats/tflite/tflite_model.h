@@ -40,6 +40,7 @@ typedef struct TflOpts {
     bool keep_dims, keep_num_dims, asymmetric_inputs;
     bool align_corners, half_pixel_centers;
     float beta, alpha;
+    int end_mask;             /* strided slice */
 } TflOpts;
 
 typedef struct TflOp {

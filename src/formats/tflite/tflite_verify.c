@@ -370,6 +370,9 @@ static bool v_options(V *v, const Tab *t, int kind, TflOpts *o, uint32_t op)
         o->align_corners = OPT_U8(RESIZEOPT_ALIGN_CORNERS) != 0;
         o->half_pixel_centers = OPT_U8(RESIZEOPT_HALF_PIXEL_CENTERS) != 0;
         break;
+    case TFL_OPT_STRIDED_SLICE:
+        o->end_mask = OPT_I32(STRIDED_SLICE_END_MASK, 0);
+        break;
     case TFL_OPT_LEAKY_RELU: {
         size_t p = v_field(v, t, LEAKY_RELU_ALPHA, 4, w);
         if (p)
