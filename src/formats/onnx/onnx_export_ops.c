@@ -266,6 +266,7 @@ static const ExOpRow ex_ops[OP_COUNT] = {
     [OP_HARDSIGMOID] = { "HardSigmoid", NULL, NULL },
     [OP_MOD] = { "Mod", ex_mod, NULL },
     [OP_EXPAND] = { "Expand", ex_expand, NULL },
+    [OP_TOPK] = { NULL, NULL, "not exportable yet: ONNX TopK has two outputs (values and int64 indices) and the exporter writes nodes of one" },
 };
 
 const char *onnx_export_op(int op, const char **why_not)

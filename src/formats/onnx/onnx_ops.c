@@ -750,6 +750,8 @@ const OxOpRow ox_op_rows[] = {
     { "Unsqueeze", FOLD(PREFER, squeeze, 1), TRANSLATE(OP_RESHAPE, squeeze) },
     { "Slice", FOLD(PREFER, slice, 0), TRANSLATE(OP_SLICE, slice) },
     { "Split", TRANSLATE(OP_SLICE, split), .all_outputs = true },
+    { "TopK", .op = OP_TOPK, .translate = ox_tr_topk, .all_outputs = true },
+    { "Einsum", .op = OP_MATMUL, .translate = ox_tr_einsum },
     { "Cast", FOLD(PREFER, cast, 0), TRANSLATE(OP_IDENTITY, cast) },
     { "Constant", FOLD(SOURCE, constant, 0), .op = -1 },
     { "Shape", FOLD(SHAPE, shape, 0), .op = -1 },
