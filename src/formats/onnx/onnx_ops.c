@@ -796,6 +796,7 @@ static QsStatus op_runtime(OxCtx *c, const OxOpRow *r, const bool *used)
 
 QsStatus ox_op_import(OxCtx *c, const OxOpRow *r, bool all_const, const bool *used)
 {
+    c->used = used;
     bool fold = r->fold == OX_FOLD_SHAPE || r->fold == OX_FOLD_SOURCE ||
                 ((r->fold == OX_FOLD_ONLY || r->fold == OX_FOLD_PREFER) && all_const);
     if (r->fold == OX_FOLD_ONLY && !all_const)

@@ -1,5 +1,6 @@
 /* TopK: one qscope TopK node per ONNX output that is read (Values: indices=0, Indices:
- * indices=1, carried as floats holding exact integers). K must be a constant. */
+ * indices=1, carried as floats holding exact integers; the Values when neither is read).
+ * K must be a constant. */
 #include <stdlib.h>
 
 #include "onnx/onnx_ops.h"
@@ -22,7 +23,8 @@ QsStatus ox_tr_topk(OxCtx *c, const OxOpRow *r)
     /* by its own name: the value table may move while outputs are defined */
     const char *xname = x->name;
     for (int o = 0; o < c->n->n_out && o < 2 && !st; o++) {
-        if (!c->n->out[o][0])
+        bool read = !c->used || c->used[o] || (o == 0 && !c->used[1]);
+        if (!c->n->out[o][0] || !read)
             continue;
         Attr a[4] = { attr_int("k", k), attr_int("axis", ox_attr_int(c->n, "axis", -1)),
                       attr_int("largest", ox_attr_int(c->n, "largest", 1)),

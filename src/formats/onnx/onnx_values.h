@@ -67,6 +67,7 @@ typedef struct OxCtx {
     const char *name;        /* unique qscope layer name */
     OxVal *in[OX_MAX_NODE_IO];
     QsError *err;
+    const bool *used;        /* [n_out]: output k is read (set by ox_op_import), or NULL */
 } OxCtx;
 
 /* A new constant tensor for node c (zero-filled), charged to the import's budget first:
