@@ -532,6 +532,42 @@ static void test_topk(void)
     tensor_free(g);
 }
 
+/* GatherElements: float indices along axis 2 (a negative one from the end), an index out
+ * of range gives NaN, a shape check, and the gradient into the data (indices fixed). */
+static void test_gather_elements(void)
+{
+    const float x[] = { 10, 11, 12, 13, 20, 21, 22, 23 }; /* (1, 2, 4) */
+    const float ix[] = { 3, 0, -1, 1, 1, 2 };               /* (1, 2, 3) */
+    Tensor *in[2] = { from(shape_of(3, 1LL, 2LL, 4LL), x), from(shape_of(3, 1LL, 2LL, 3LL), ix) };
+    Attr a[1] = { attr_int("axis", 2) };
+    const float want[] = { 13, 10, 13, 21, 21, 22 };
+    expect_fwd("gatherelements", OP_GATHERELEMENTS, a, 1, in, 2, shape_of(3, 1LL, 2LL, 3LL), want);
+    tensor_f32(in[1])[0] = 4;
+    Node n = gradcheck_make_node(OP_GATHERELEMENTS, "ge", 2, a, 1);
+    Tensor *out = tensor_new(DT_F32, shape_of(3, 1LL, 2LL, 3LL), NULL);
+    RunCtx rc = { 0 };
+    op_table[OP_GATHERELEMENTS]->forward(&n, (const Tensor *const *)in, out, &rc);
+    CHECK(isnan(tensor_f32(out)[0]) && tensor_f32(out)[1] == 10);
+    tensor_free(out);
+    gradcheck_node_release(&n);
+    Tensor *wide = make(shape_of(3, 1LL, 3LL, 3LL), 0, 1);
+    Tensor *bad[2] = { in[0], wide };
+    expect_infer_fails("gatherelements dims", OP_GATHERELEMENTS, a, 1, bad, 2, QS_ESHAPE,
+                       "exceeds the data's");
+    tensor_free(wide);
+    free_all(in, 2);
+    /* indices 0..3 of a (2, 3, 4) gradient input: the check perturbs the data only */
+    Tensor *g[2] = { make(shape_of(3, 2LL, 3LL, 4LL), -1, 1), tensor_new(DT_F32, shape_of(3, 2LL, 3LL, 2LL), NULL) };
+    for (int i = 0; i < 12; i++)
+        tensor_f32(g[1])[i] = (float)((i * 3) % 4);
+    const bool data_only[2] = { true, false };
+    Node gn = gradcheck_make_node(OP_GATHERELEMENTS, "gatherelements grad", 2, a, 1);
+    gradcheck_node("gatherelements grad", &gn, g, 2, data_only, &LINEAR_TOL);
+    gradcheck_node_release(&gn);
+    attrs_release(a, 1);
+    free_all(g, 2);
+}
+
 static void test_rows(void)
 {
     static const int mine[] = { OP_SUB, OP_DIV, OP_POW, OP_SQRT, OP_ERF, OP_PAD, OP_RESIZE,
@@ -558,5 +594,6 @@ int main(void)
     test_slice_hardsigmoid();
     test_expand();
     test_topk();
+    test_gather_elements();
     return test_summary("ops_onnx");
 }

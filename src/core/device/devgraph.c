@@ -69,6 +69,7 @@ static const OpMap op_maps[OP_COUNT] = {
     [OP_MOD] = OPS("FLOOR_MOD", DC_BINARY),
     [OP_EXPAND] = OPS("BROADCAST_TO", DC_MOVE),
     [OP_TOPK] = OPS("TOPK_V2", DC_POOL_MAX),
+    [OP_GATHERELEMENTS] = OPS("GATHER_ND", DC_MOVE),
 };
 #undef OPS
 

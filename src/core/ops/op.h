@@ -60,6 +60,7 @@ typedef enum {
     OP_EXPAND,     /* attrs shape, batch: shape[i] + batch[i] * (input 1's dim 0) */
     OP_TOPK,       /* ONNX TopK, one output per node: attrs k, axis, largest, and
                       indices=0 for Values, 1 for Indices (exact small integers as floats) */
+    OP_GATHERELEMENTS, /* ONNX GatherElements (torch.gather), indices as floats; attr axis */
     OP_COUNT
 } OpType;
 

@@ -174,6 +174,15 @@ static void ex_topk(Ex *x, const ExOpRow *r, const ExArgs *a)
         ex_cast(x, ex_str(x, "%s::cast", a->name), outs[1], a->out, T_FLOAT);
 }
 
+/* GatherElements: the float indices cast to int64, as ONNX takes them. */
+static void ex_gather_elements(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const char *in[2] = { a->in[0], ex_str(x, "%s::indices", a->name) };
+    ex_cast(x, ex_str(x, "%s::cast", a->name), a->in[1], in[1], T_INT64);
+    at_int(a->attrs, "axis", a->n->params.axis.axis);
+    ex_node(x, r->onnx, a->name, in, 2, a->out, a->attrs);
+}
+
 /* SiLU: Mul(x, Sigmoid(x)). */
 static void ex_silu(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
@@ -283,6 +292,7 @@ static const ExOpRow ex_ops[OP_COUNT] = {
     [OP_MOD] = { "Mod", ex_mod, NULL },
     [OP_EXPAND] = { "Expand", ex_expand, NULL },
     [OP_TOPK] = { "TopK", ex_topk, NULL },
+    [OP_GATHERELEMENTS] = { "GatherElements", ex_gather_elements, NULL },
 };
 
 const char *onnx_export_op(int op, const char **why_not)

@@ -35,6 +35,9 @@ QsStatus ox_tr_topk(OxCtx *c, const OxOpRow *r)
         for (int i = 0; i < 4; i++)
             attr_release(&a[i]);
         free(layer);
+        OxVal *y = st || o == 0 ? NULL : ox_val(c->x, c->n->out[o]);
+        if (y)
+            y->integral = true;
     }
     return st;
 }
