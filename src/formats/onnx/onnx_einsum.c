@@ -2,8 +2,11 @@
  * translated into MatMul (and a Transpose of the second operand's last two axes):
  *   L ij, L jk -> L ik    (bij,bjk->bik; bhqk,bhkd->bhqd; ...ij,...jk->...ik)
  *   L ij, L kj -> L ik    (bhqd,bhkd->bhqk: the second operand transposed)
- * where L is the same leading letters (or "...") in all three terms. Any other equation
- * fails naming it. */
+ * where L is the same leading letters (or "...") in all three terms, and per-sample
+ * weights over a map (mask and open-vocabulary heads):
+ *   L cS, L kc -> L kS    (bchw,bkc->bkhw; either operand first), S one or more letters:
+ *                         MatMul(weights, Reshape(map to L c |S|)), reshaped to L k S.
+ * Any other equation fails naming it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,17 +70,81 @@ static bool eq_matmul(const char *a, const char *b, const char *c, bool *transpo
     return true;
 }
 
+/* The map form: *map_first when A is "L cS" and B "L kc"; *lead the length of L. */
+static bool eq_map(const char *a, const char *b, const char *c, bool *map_first, int *lead)
+{
+    for (int swap = 0; swap < 2; swap++) {
+        const char *m = swap ? b : a, *w = swap ? a : b;
+        size_t lm = strlen(m), lw = strlen(w), lc = strlen(c);
+        if (lw < 3 || lm < lw || lc != lm)
+            continue;
+        size_t nl = lw - 2, ns = lm - nl - 1;
+        char k = w[nl], ch = w[nl + 1];
+        bool ok = strncmp(m, w, nl) == 0 && strncmp(m, c, nl) == 0 && m[nl] == ch &&
+                  c[nl] == k && strcmp(m + nl + 1, c + nl + 1) == 0 && ns >= 1;
+        for (size_t i = 0; ok && i < lm; i++) /* letters, each once in the map */
+            ok = is_letter(m[i]) && !memchr(m + i + 1, m[i], lm - i - 1) && m[i] != k;
+        if (ok && is_letter(k)) {
+            *map_first = !swap;
+            *lead = (int)nl;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Emits the map form: weights (L k c) times the map (L c S) flattened over S. */
+static QsStatus einsum_map(OxCtx *c, int map_in, int lead)
+{
+    OxVal *m = ox_in(c, map_in), *w = ox_in(c, 1 - map_in);
+    int rm = m->shape.ndim;
+    if (w->shape.ndim != lead + 2 || rm < lead + 2 || lead < 1)
+        return ox_nfail(c, QS_ESHAPE, "the inputs' ranks do not match the equation");
+    const char *wname = w->name;
+    int64_t flat[QS_MAX_DIMS], back[QS_MAX_DIMS], p = 1;
+    for (int d = 0; d < lead; d++)
+        flat[d] = back[d] = d == 0 ? 0 : m->shape.dim[d];
+    flat[lead] = m->shape.dim[lead];
+    back[lead] = w->shape.dim[lead];
+    for (int d = lead + 1; d < rm; d++) {
+        p *= m->shape.dim[d];
+        back[d] = m->shape.dim[d];
+    }
+    flat[lead + 1] = p;
+    Attr af = attr_ints("shape", flat, lead + 2), ab = attr_ints("shape", back, rm);
+    char *rs = ox_unique_name(c, "flat"), *mm = ox_unique_name(c, "matmul");
+    QsStatus st = ox_emit_as(c, OP_RESHAPE, &m, 1, &af, 1, rs, rs);
+    if (!st) {
+        OxVal *ins[2] = { ox_val(c->x, wname), ox_val(c->x, rs) };
+        st = ox_emit_as(c, OP_MATMUL, ins, 2, NULL, 0, mm, mm);
+    }
+    if (!st) {
+        OxVal *prod = ox_val(c->x, mm);
+        st = ox_emit(c, OP_RESHAPE, &prod, 1, &ab, 1);
+    }
+    attr_release(&af);
+    attr_release(&ab);
+    free(rs);
+    free(mm);
+    return st;
+}
+
 QsStatus ox_tr_einsum(OxCtx *c, const OxOpRow *r)
 {
     (void)r;
     const OxAttr *ea = ox_attr_get(c->n, "equation");
     const char *eq = ea && ea->s ? ea->s : "";
     char ta[EQ_MAX], tb[EQ_MAX], tc[EQ_MAX];
-    bool tr = false;
-    if (c->n->n_in != 2 || !eq_split(eq, ta, tb, tc) || !eq_matmul(ta, tb, tc, &tr))
+    bool tr = false, map_first = false;
+    int lead = 0;
+    bool split = c->n->n_in == 2 && eq_split(eq, ta, tb, tc);
+    if (split && !eq_matmul(ta, tb, tc, &tr) && eq_map(ta, tb, tc, &map_first, &lead))
+        return einsum_map(c, map_first ? 0 : 1, lead);
+    if (!split || !eq_matmul(ta, tb, tc, &tr))
         return ox_nfail(c, QS_EUNSUPPORTED, "equation \"%s\" is not supported (only batched "
                         "matrix products \"L ij,L jk->L ik\" and \"L ij,L kj->L ik\", L the "
-                        "same leading letters or ... in all three)", eq);
+                        "same leading letters or ... in all three, and \"L cS,L kc->L kS\")",
+                        eq);
     OxVal *a = ox_in(c, 0), *b = ox_in(c, 1);
     int ra = a->shape.ndim, rb = b->shape.ndim;
     bool ell = strncmp(ta, "...", 3) == 0;
