@@ -532,12 +532,12 @@ static void test_topk(void)
     tensor_free(g);
 }
 
-/* GatherElements: float indices along axis 2 (a negative one from the end), an index out
- * of range gives NaN, a shape check, and the gradient into the data (indices fixed). */
+/* GatherElements: float indices along axis 2 (a negative one from the end, inexact ones
+ * rounded to the nearest), an index out of range gives NaN, a shape check, and the gradient into the data (indices fixed). */
 static void test_gather_elements(void)
 {
     const float x[] = { 10, 11, 12, 13, 20, 21, 22, 23 }; /* (1, 2, 4) */
-    const float ix[] = { 3, 0, -1, 1, 1, 2 };               /* (1, 2, 3) */
+    const float ix[] = { 3, 0, -1, 1, 1.2f, 1.6f };         /* (1, 2, 3), rounded */
     Tensor *in[2] = { from(shape_of(3, 1LL, 2LL, 4LL), x), from(shape_of(3, 1LL, 2LL, 3LL), ix) };
     Attr a[1] = { attr_int("axis", 2) };
     const float want[] = { 13, 10, 13, 21, 21, 22 };

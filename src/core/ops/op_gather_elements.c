@@ -1,8 +1,10 @@
 /* GatherElements (https://onnx.ai/onnx/operators/onnx__GatherElements.html), torch.gather:
  * out[..i..] = data[..i.. with axis i replaced by indices[..i..]], the output of the
  * indices' shape. The indices come as floats holding integers (TopK's indices, op_topk.c);
- * a negative one counts from the end. One that is not an integer or is out of range
- * cannot fail a forward: its output is NaN (documented in docs/ops.md). Backward adds each
+ * a negative one counts from the end. Each is rounded to the nearest integer first, so
+ * indices that went through an int8 grid (a quantized Cast between TopK and here) still
+ * read the right element. One out of range (or NaN) cannot fail a forward: its output is
+ * NaN (documented in docs/ops.md). Backward adds each
  * output's gradient into the data element it was read from; the indices have none. */
 #include <math.h>
 
@@ -41,7 +43,7 @@ static QsStatus ge_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
 }
 
 /* Calls body(o, src) for each output element o with src its data offset, or -1 for an
- * index that is not an integer in range. */
+ * index that does not round to one in range. */
 #define GE_WALK(n, d_shape, ix_shape, ixv, body)                                         \
     do {                                                                                 \
         OpParams tmp_;                                                                   \
@@ -54,9 +56,9 @@ static QsStatus ge_infer(const Node *n, const Shape *const *in, Shape *out, QsEr
             dst_[i_] = dst_[i_ + 1] * (d_shape)->dim[i_ + 1];                            \
         int64_t dim_ = (d_shape)->dim[ax_], total_ = shape_numel(ix_shape);              \
         for (int64_t o = 0; o < total_; o++) {                                           \
-            float v_ = (ixv)[o];                                                         \
+            float v_ = nearbyintf((ixv)[o]);                                             \
             int64_t src = -1;                                                            \
-            if (v_ == floorf(v_) && v_ >= -(float)dim_ && v_ < (float)dim_) {            \
+            if (v_ >= -(float)dim_ && v_ < (float)dim_) {                                \
                 int64_t r_ = (int64_t)v_;                                                \
                 src = base_ + (r_ < 0 ? r_ + dim_ : r_) * dst_[ax_];                     \
             }                                                                            \
