@@ -482,14 +482,100 @@ static void test_expand(void)
     free_all(in, 2);
 }
 
+/* TopK: values and indices along the last and a middle axis, largest and smallest, ties
+ * (the lower index first, as ONNX says), k beyond the axis, and the gradient of the values
+ * (inputs spaced further apart than the finite difference's step, so no rank changes). */
+static void test_topk(void)
+{
+    const float x[] = { 3, 1, 4, 1, 5, 9, 2, 6 }; /* (1, 2, 4) */
+    Tensor *in = from(shape_of(3, 1LL, 2LL, 4LL), x);
+    Attr a[3] = { attr_int("k", 2), attr_int("axis", -1), attr_int("indices", 0) };
+    const float v_last[] = { 4, 3, 9, 6 }, i_last[] = { 2, 0, 1, 3 };
+    expect_fwd("topk values", OP_TOPK, a, 3, &in, 1, shape_of(3, 1LL, 2LL, 2LL), v_last);
+    attr_release(&a[2]);
+    a[2] = attr_int("indices", 1);
+    expect_fwd("topk indices", OP_TOPK, a, 3, &in, 1, shape_of(3, 1LL, 2LL, 2LL), i_last);
+    attrs_release(a, 3);
+    /* smallest along axis 1 of (1, 2, 4): one per column; column 0 ties nothing */
+    Attr b[4] = { attr_int("k", 1), attr_int("axis", 1), attr_int("largest", 0),
+                  attr_int("indices", 1) };
+    const float i_mid[] = { 0, 0, 1, 0 };
+    expect_fwd("topk smallest middle axis", OP_TOPK, b, 4, &in, 1, shape_of(3, 1LL, 1LL, 4LL),
+               i_mid);
+    attrs_release(b, 4);
+    tensor_free(in);
+    /* ties: 1 at positions 1, 3 and 5; both orders pick the lower index first */
+    const float t[] = { 2, 1, 7, 1, 7, 1 };
+    Tensor *tin = from(shape_of(2, 1LL, 6LL), t);
+    Attr c[3] = { attr_int("k", 4), attr_int("largest", 0), attr_int("indices", 1) };
+    const float i_ties[] = { 1, 3, 5, 0 };
+    expect_fwd("topk ties smallest", OP_TOPK, c, 3, &tin, 1, shape_of(2, 1LL, 4LL), i_ties);
+    attrs_release(c, 3);
+    Attr d[2] = { attr_int("k", 3), attr_int("indices", 1) };
+    const float i_ties_large[] = { 2, 4, 0 };
+    expect_fwd("topk ties largest", OP_TOPK, d, 2, &tin, 1, shape_of(2, 1LL, 3LL), i_ties_large);
+    attrs_release(d, 2);
+    Attr e[1] = { attr_int("k", 7) };
+    expect_infer_fails("topk k too large", OP_TOPK, e, 1, &tin, 1, QS_ESHAPE, "exceeds the axis");
+    attrs_release(e, 1);
+    tensor_free(tin);
+    float gx[2 * 3 * 5];
+    for (int i = 0; i < NELEM(gx); i++)
+        gx[i] = (float)((i * 7) % NELEM(gx)) * 0.25f - 3; /* distinct, 0.25 apart */
+    Tensor *g = from(shape_of(3, 2LL, 3LL, 5LL), gx);
+    Attr f[2] = { attr_int("k", 3), attr_int("axis", 2) };
+    gc("topk grad", OP_TOPK, f, 2, &g, 1, &LINEAR_TOL);
+    attrs_release(f, 2);
+    Attr h[3] = { attr_int("k", 2), attr_int("axis", 1), attr_int("largest", 0) };
+    gc("topk grad smallest", OP_TOPK, h, 3, &g, 1, &LINEAR_TOL);
+    attrs_release(h, 3);
+    tensor_free(g);
+}
+
+/* GatherElements: float indices along axis 2 (a negative one from the end, inexact ones
+ * rounded to the nearest), an index out of range gives NaN, a shape check, and the gradient into the data (indices fixed). */
+static void test_gather_elements(void)
+{
+    const float x[] = { 10, 11, 12, 13, 20, 21, 22, 23 }; /* (1, 2, 4) */
+    const float ix[] = { 3, 0, -1, 1, 1.2f, 1.6f };         /* (1, 2, 3), rounded */
+    Tensor *in[2] = { from(shape_of(3, 1LL, 2LL, 4LL), x), from(shape_of(3, 1LL, 2LL, 3LL), ix) };
+    Attr a[1] = { attr_int("axis", 2) };
+    const float want[] = { 13, 10, 13, 21, 21, 22 };
+    expect_fwd("gatherelements", OP_GATHERELEMENTS, a, 1, in, 2, shape_of(3, 1LL, 2LL, 3LL), want);
+    tensor_f32(in[1])[0] = 4;
+    Node n = gradcheck_make_node(OP_GATHERELEMENTS, "ge", 2, a, 1);
+    Tensor *out = tensor_new(DT_F32, shape_of(3, 1LL, 2LL, 3LL), NULL);
+    RunCtx rc = { 0 };
+    op_table[OP_GATHERELEMENTS]->forward(&n, (const Tensor *const *)in, out, &rc);
+    CHECK(isnan(tensor_f32(out)[0]) && tensor_f32(out)[1] == 10);
+    tensor_free(out);
+    gradcheck_node_release(&n);
+    Tensor *wide = make(shape_of(3, 1LL, 3LL, 3LL), 0, 1);
+    Tensor *bad[2] = { in[0], wide };
+    expect_infer_fails("gatherelements dims", OP_GATHERELEMENTS, a, 1, bad, 2, QS_ESHAPE,
+                       "exceeds the data's");
+    tensor_free(wide);
+    free_all(in, 2);
+    /* indices 0..3 of a (2, 3, 4) gradient input: the check perturbs the data only */
+    Tensor *g[2] = { make(shape_of(3, 2LL, 3LL, 4LL), -1, 1), tensor_new(DT_F32, shape_of(3, 2LL, 3LL, 2LL), NULL) };
+    for (int i = 0; i < 12; i++)
+        tensor_f32(g[1])[i] = (float)((i * 3) % 4);
+    const bool data_only[2] = { true, false };
+    Node gn = gradcheck_make_node(OP_GATHERELEMENTS, "gatherelements grad", 2, a, 1);
+    gradcheck_node("gatherelements grad", &gn, g, 2, data_only, &LINEAR_TOL);
+    gradcheck_node_release(&gn);
+    attrs_release(a, 1);
+    free_all(g, 2);
+}
+
 static void test_rows(void)
 {
     static const int mine[] = { OP_SUB, OP_DIV, OP_POW, OP_SQRT, OP_ERF, OP_PAD, OP_RESIZE,
                                 OP_CONVTRANSPOSE, OP_LAYERNORM, OP_SLICE, OP_HARDSIGMOID, OP_MOD,
-                                OP_EXPAND };
+                                OP_EXPAND, OP_TOPK };
     static const char *const names[] = { "Sub", "Div", "Pow", "Sqrt", "Erf", "Pad", "Resize",
                                          "ConvTranspose", "LayerNormalization", "Slice",
-                                         "HardSigmoid", "Mod", "Expand" };
+                                         "HardSigmoid", "Mod", "Expand", "TopK" };
     for (int i = 0; i < NELEM(mine); i++) {
         CHECK(op_table[mine[i]] && op_table[mine[i]]->backward != NULL);
         CHECK(op_find(names[i]) == mine[i]);
@@ -507,5 +593,7 @@ int main(void)
     test_layernorm();
     test_slice_hardsigmoid();
     test_expand();
+    test_topk();
+    test_gather_elements();
     return test_summary("ops_onnx");
 }

@@ -68,6 +68,8 @@ static const OpMap op_maps[OP_COUNT] = {
     [OP_HARDSIGMOID] = { .kind = MAP_NONE },
     [OP_MOD] = OPS("FLOOR_MOD", DC_BINARY),
     [OP_EXPAND] = OPS("BROADCAST_TO", DC_MOVE),
+    [OP_TOPK] = OPS("TOPK_V2", DC_POOL_MAX),
+    [OP_GATHERELEMENTS] = OPS("GATHER_ND", DC_MOVE),
 };
 #undef OPS
 

@@ -17,7 +17,8 @@ extern const OpDef op_add_def, op_mul_def;
 extern const OpDef op_reducemean_def, op_reducesum_def, op_reducemax_def;
 extern const OpDef op_fakequant_def;
 extern const OpDef op_sub_def, op_div_def, op_pow_def, op_sqrt_def, op_erf_def,
-    op_hardsigmoid_def, op_mod_def, op_expand_def;
+    op_hardsigmoid_def, op_mod_def, op_expand_def, op_topk_def,
+    op_gather_elements_def;
 extern const OpDef op_pad_def, op_resize_def, op_convtranspose_def, op_layernorm_def,
     op_slice_def;
 
@@ -65,6 +66,8 @@ const OpDef *const op_table[OP_COUNT] = {
     [OP_HARDSIGMOID] = &op_hardsigmoid_def,
     [OP_MOD] = &op_mod_def,
     [OP_EXPAND] = &op_expand_def,
+    [OP_TOPK] = &op_topk_def,
+    [OP_GATHERELEMENTS] = &op_gather_elements_def,
 };
 
 int op_find(const char *name)

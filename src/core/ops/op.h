@@ -58,6 +58,9 @@ typedef enum {
     OP_HARDSIGMOID,
     OP_MOD,        /* ONNX Mod: fmod=0 floors (sign of the divisor), fmod=1 truncates */
     OP_EXPAND,     /* attrs shape, batch: shape[i] + batch[i] * (input 1's dim 0) */
+    OP_TOPK,       /* ONNX TopK, one output per node: attrs k, axis, largest, and
+                      indices=0 for Values, 1 for Indices (exact small integers as floats) */
+    OP_GATHERELEMENTS, /* ONNX GatherElements (torch.gather), indices as floats; attr axis */
     OP_COUNT
 } OpType;
 

@@ -74,6 +74,13 @@ typedef struct ModParams {
     bool fmod;                    /* fmod: 0 (the remainder takes the divisor's sign) */
 } ModParams;
 
+typedef struct TopKParams {
+    int64_t k;                    /* required, >= 1 (ONNX takes it as a constant input) */
+    int64_t axis;                 /* -1 */
+    bool largest;                 /* 1 */
+    bool indices;                 /* output: 0 the values, 1 their indices (as floats) */
+} TopKParams;
+
 typedef struct GeluParams {
     bool tanh;                    /* approximate="tanh" (else "none") */
 } GeluParams;
@@ -158,6 +165,7 @@ typedef union OpParams {
     LeakyReluParams leakyrelu;
     HardSigmoidParams hardsigmoid;
     ModParams mod;
+    TopKParams topk;
     GeluParams gelu;
     DropoutParams dropout;
     AxisParams axis;

@@ -158,6 +158,31 @@ static void ex_mod(Ex *x, const ExOpRow *r, const ExArgs *a)
     ex_node(x, r->onnx, a->name, a->in, 2, a->out, a->attrs);
 }
 
+/* TopK: K into an int64 input; both ONNX outputs are written, the one the node does not
+ * carry under a name nobody reads; indices (int64 in ONNX) are cast to float. */
+static void ex_topk(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const TopKParams *p = &a->n->params.topk;
+    const char *in[2] = { a->in[0], ex_const_i64(x, ex_str(x, "%s::k", a->name), &p->k, 1) };
+    const char *outs[2] = { p->indices ? ex_str(x, "%s::values", a->name) : a->out,
+                            ex_str(x, "%s::indices", a->name) };
+    at_int(a->attrs, "axis", p->axis);
+    at_int(a->attrs, "largest", p->largest);
+    at_int(a->attrs, "sorted", 1);
+    ex_node_outs(x, r->onnx, a->name, in, 2, outs, 2, a->attrs);
+    if (p->indices)
+        ex_cast(x, ex_str(x, "%s::cast", a->name), outs[1], a->out, T_FLOAT);
+}
+
+/* GatherElements: the float indices cast to int64, as ONNX takes them. */
+static void ex_gather_elements(Ex *x, const ExOpRow *r, const ExArgs *a)
+{
+    const char *in[2] = { a->in[0], ex_str(x, "%s::indices", a->name) };
+    ex_cast(x, ex_str(x, "%s::cast", a->name), a->in[1], in[1], T_INT64);
+    at_int(a->attrs, "axis", a->n->params.axis.axis);
+    ex_node(x, r->onnx, a->name, in, 2, a->out, a->attrs);
+}
+
 /* SiLU: Mul(x, Sigmoid(x)). */
 static void ex_silu(Ex *x, const ExOpRow *r, const ExArgs *a)
 {
@@ -266,6 +291,8 @@ static const ExOpRow ex_ops[OP_COUNT] = {
     [OP_HARDSIGMOID] = { "HardSigmoid", NULL, NULL },
     [OP_MOD] = { "Mod", ex_mod, NULL },
     [OP_EXPAND] = { "Expand", ex_expand, NULL },
+    [OP_TOPK] = { "TopK", ex_topk, NULL },
+    [OP_GATHERELEMENTS] = { "GatherElements", ex_gather_elements, NULL },
 };
 
 const char *onnx_export_op(int op, const char **why_not)

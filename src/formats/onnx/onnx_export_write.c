@@ -110,11 +110,18 @@ void at_copy(PbWriter *list, const Node *n, const char *const *skip)
 void ex_node(Ex *x, const char *op, const char *name, const char *const *in, int n_in,
              const char *out, const PbWriter *attrs)
 {
+    ex_node_outs(x, op, name, in, n_in, &out, 1, attrs);
+}
+
+void ex_node_outs(Ex *x, const char *op, const char *name, const char *const *in, int n_in,
+                  const char *const *out, int n_out, const PbWriter *attrs)
+{
     PbWriter n;
     pb_writer_init(&n);
     for (int i = 0; i < n_in; i++)
         pb_put_string(&n, 1, in[i] ? in[i] : "");
-    pb_put_string(&n, 2, out);
+    for (int i = 0; i < n_out; i++)
+        pb_put_string(&n, 2, out[i]);
     pb_put_string(&n, 3, name);
     pb_put_string(&n, 4, op);
     if (attrs && attrs->len) /* a list of field-5 AttributeProto messages */

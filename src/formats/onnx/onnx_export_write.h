@@ -65,6 +65,9 @@ void at_copy(PbWriter *list, const Node *n, const char *const *skip);
 /* A NodeProto (inputs NULL or "" for omitted ones; attrs NULL for none). */
 void ex_node(Ex *x, const char *op, const char *name, const char *const *in, int n_in,
              const char *out, const PbWriter *attrs);
+/* The same with n_out outputs (TopK's values and indices). */
+void ex_node_outs(Ex *x, const char *op, const char *name, const char *const *in, int n_in,
+                  const char *const *out, int n_out, const PbWriter *attrs);
 /* An initializer of ONNX type `type` with raw little-endian data. */
 void ex_init(Ex *x, const char *name, int type, const int64_t *dims, int nd,
              const void *data, size_t bytes);

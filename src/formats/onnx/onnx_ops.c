@@ -689,15 +689,21 @@ static QsStatus tr_layernorm(OxCtx *c, const OxOpRow *r)
     return st;
 }
 
-/* Cast of a run-time value: qscope computes in float, so only casts to a float type (an
- * Identity) are taken. */
+/* Cast of a run-time value: qscope computes in float, so only casts to a float type are
+ * taken (as an Identity), and casts of a value known to hold integers (TopK's indices) to
+ * any type, which are exact. */
 static QsStatus tr_cast(OxCtx *c, const OxOpRow *r)
 {
     int to = (int)ox_attr_int(c->n, "to", 0);
-    if (!ox_is_float(to))
+    bool integral = c->in[0]->integral;
+    if (!ox_is_float(to) && !integral)
         return ox_nfail(c, QS_EUNSUPPORTED, "a cast to %s at run time (qscope computes in "
                         "float)", ox_type_name(to));
-    return ox_emit(c, r->op, c->in, 1, NULL, 0);
+    QsStatus st = ox_emit(c, r->op, c->in, 1, NULL, 0);
+    OxVal *y = st ? NULL : ox_val(c->x, c->n->out[0]);
+    if (y)
+        y->integral = integral;
+    return st;
 }
 
 /* ---- the table */
@@ -750,6 +756,9 @@ const OxOpRow ox_op_rows[] = {
     { "Unsqueeze", FOLD(PREFER, squeeze, 1), TRANSLATE(OP_RESHAPE, squeeze) },
     { "Slice", FOLD(PREFER, slice, 0), TRANSLATE(OP_SLICE, slice) },
     { "Split", TRANSLATE(OP_SLICE, split), .all_outputs = true },
+    { "TopK", .op = OP_TOPK, .translate = ox_tr_topk, .all_outputs = true },
+    { "GatherElements", RUN(OP_GATHERELEMENTS, 2) },
+    { "Einsum", .op = OP_MATMUL, .translate = ox_tr_einsum },
     { "Cast", FOLD(PREFER, cast, 0), TRANSLATE(OP_IDENTITY, cast) },
     { "Constant", FOLD(SOURCE, constant, 0), .op = -1 },
     { "Shape", FOLD(SHAPE, shape, 0), .op = -1 },
@@ -794,6 +803,7 @@ static QsStatus op_runtime(OxCtx *c, const OxOpRow *r, const bool *used)
 
 QsStatus ox_op_import(OxCtx *c, const OxOpRow *r, bool all_const, const bool *used)
 {
+    c->used = used;
     bool fold = r->fold == OX_FOLD_SHAPE || r->fold == OX_FOLD_SOURCE ||
                 ((r->fold == OX_FOLD_ONLY || r->fold == OX_FOLD_PREFER) && all_const);
     if (r->fold == OX_FOLD_ONLY && !all_const)

@@ -46,4 +46,9 @@ const OxOpRow *ox_op_find(const OxNode *n);
  * present input is a constant; used[k]: output k is read by another node or the graph. */
 QsStatus ox_op_import(OxCtx *c, const OxOpRow *r, bool all_const, const bool *used);
 
+/* Translations kept in their own files: TopK as one node per output read (onnx_topk.c),
+ * Einsum of the batched matrix-product family as MatMul (onnx_einsum.c). */
+QsStatus ox_tr_topk(OxCtx *c, const OxOpRow *r);
+QsStatus ox_tr_einsum(OxCtx *c, const OxOpRow *r);
+
 #endif

@@ -34,6 +34,9 @@ typedef struct OxVal {
     Shape shape;             /* run-time value: shape at batch 1 */
     Shape shape2;            /* and at batch 2: a dim that differs grows with the batch */
     bool in_graph;           /* exists in the qscope graph */
+    /* A run-time value known to hold integers (TopK's indices, and casts of them): a Cast
+     * of it to an integer type is exact, so it imports as Identity. */
+    bool integral;
     /* A view (onnx_view.h): not in the graph, this value is run-time value view_q (batch
      * exactly at its axis 0) with axes permuted and merged: axis i reads view_q's axis
      * view_axis[i] (-1: none), with the batch as its outer factor (view_batch 1), inner
@@ -67,6 +70,7 @@ typedef struct OxCtx {
     const char *name;        /* unique qscope layer name */
     OxVal *in[OX_MAX_NODE_IO];
     QsError *err;
+    const bool *used;        /* [n_out]: output k is read (set by ox_op_import), or NULL */
 } OxCtx;
 
 /* A new constant tensor for node c (zero-filled), charged to the import's budget first:

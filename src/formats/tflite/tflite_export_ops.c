@@ -573,6 +573,8 @@ static const TxRow tx_rows[OP_COUNT] = {
     [OP_HARDSIGMOID] = { TXL_FOLLOW, tx_hardsigmoid, NULL },
     [OP_MOD] = { TXL_FOLLOW, NULL, "not written yet (FLOOR_MOD)" },
     [OP_EXPAND] = { TXL_PLAIN, tx_expand, NULL },
+    [OP_TOPK] = { TXL_FOLLOW, NULL, "not written yet (TOPK_V2)" },
+    [OP_GATHERELEMENTS] = { TXL_FOLLOW, NULL, "not written yet (GATHER_ND)" },
 };
 
 const TxRow *tx_row(int op)
