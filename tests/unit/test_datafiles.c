@@ -14,6 +14,7 @@
 #include "arrays/idx.h"
 #include "arrays/npy.h"
 #include "arrays/npz.h"
+#include "base/budget.h"
 #include "test_util.h"
 
 #define FIX "tests/fixtures/data/"
@@ -275,6 +276,26 @@ static void test_csv(void)
     expect_error("empty file", csv_load(p, -1, &x, &y, &err), &err, QS_EFORMAT, "no data rows");
     expect_error("missing file", csv_load(tmp_path("nope.csv"), -1, &x, &y, &err), &err, QS_EIO,
                  "nope.csv");
+
+    /* CSV is parsed whole: three times the file is charged to max_memory before reading.
+     * 60000 rows of 7 bytes: 420000 bytes, 1.2 MiB asked against 1 MiB. */
+    enum { ROWS = 60000 };
+    char *big = malloc(ROWS * 7);
+    if (CHECK(big != NULL)) {
+        for (int i = 0; i < ROWS; i++)
+            memcpy(big + 7 * i, "0.25,1\n", 7);
+        p = tmp_path("big.csv");
+        write_all(p, big, ROWS * 7);
+        free(big);
+        QS_ASSERT(budget_set_max((int64_t)1 << 20, &err) == QS_OK);
+        expect_error("csv over max_memory", csv_load(p, -1, &x, &y, &err), &err, QS_ENOMEM,
+                     "big.csv: 1.2 MiB asked, the budget allows 1 MiB (set max_memory=");
+        budget_reset_max();
+        if (CHECK_OK(csv_load(p, -1, &x, &y, &err), &err))
+            CHECK(is_shape(x, 2, ROWS, 1, 0) && tensor_f32(x)[ROWS - 1] == 0.25f);
+        tensor_free(x);
+        tensor_free(y);
+    }
 }
 
 /* ---- datafile ---- */

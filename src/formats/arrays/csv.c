@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/budget.h"
 #include "io/fileio.h"
+
+/* What parsing a CSV file takes per byte of it: the text itself, and its numbers as float32
+ * (a field and its separator take at least two bytes and become four). */
+#define CSV_MEMORY_FACTOR 3
 
 #define CSV_MAX_COLS 100000
 
@@ -242,6 +247,16 @@ QsStatus csv_load(const char *path, int label_col, Tensor **x, Tensor **y, QsErr
         *y = NULL;
     if (label_col < -2)
         return qs_fail(err, QS_EINVAL, "%s: label column %d is invalid", path, label_col);
+    /* text is parsed whole: the file and its numbers as float32 come to about three times
+     * its size, charged to max_memory before anything is read */
+    size_t bytes;
+    FILE *f = fileio_open_read_sized(path, &bytes, err);
+    if (!f)
+        return err->code;
+    fclose(f);
+    Budget budget = { .limit = budget_max() };
+    if (budget_charge(&budget, (int64_t)bytes, CSV_MEMORY_FACTOR, path, err))
+        return err->code;
     void *buf;
     size_t len;
     if (fileio_read(path, &buf, &len, err))
