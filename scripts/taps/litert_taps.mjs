@@ -23,7 +23,7 @@
 // the runtime takes the subgraph's outputs rather than the signature's. Nothing else moves.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { findPackage, loadRuntime, moveChannels, prepareInput, runtimeLog, TYPED }
+import { findPackage, loadRuntime, moveChannels, prepareInput, runAll, runtimeLog }
   from '../../tests/tflite/litert_load.mjs';
 import { exposeAll } from './tflite_fb.mjs';
 
@@ -60,22 +60,7 @@ async function main() {
   if (outDetails.length !== names.length)
     throw new Error(`the runtime shows ${outDetails.length} outputs, ${names.length} were set`);
   const ins = inputs.map((spec, i) => prepareInput(spec, inDetails[i], opt));
-  const runs = ins[0].runs;
-  if (ins.some((x) => x.runs !== runs)) throw new Error('the inputs differ in sample count');
-  const outs = outDetails.map((d) => {
-    const shape = Array.from(d.shape), per = shape.reduce((a, b) => a * b, 1);
-    return { shape, per, data: new TYPED[d.dtype](per * runs) };
-  });
-  for (let k = 0; k < runs; k++) {
-    const feeds = ins.map((x) => new lrt.Tensor(
-      x.data.slice(k * x.per * x.shape[0], (k + 1) * x.per * x.shape[0]), x.shape));
-    const results = await compiled.run(feeds);
-    results.forEach((t, j) => {
-      outs[j].data.set(t.toTypedArray(), k * outs[j].per);
-      t.delete();
-    });
-    feeds.forEach((t) => t.delete());
-  }
+  const outs = await runAll(lrt, compiled, ins), runs = ins[0].runs;
   const entries = [];
   const add = (name, data, dims) => {
     if (!plainOrder(name)) ({ data, dims } = moveChannels(data, dims, false, opt));

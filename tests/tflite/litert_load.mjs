@@ -114,6 +114,28 @@ export function prepareInput(spec, detail, opt) {
   return { data, shape, per, runs: dims[0] / batch };
 }
 
+// Runs a compiled model once per batch of the prepared inputs `ins` (prepareInput) and
+// gathers every output, all runs end to end: [{ shape, per, data }] in the runtime's order.
+export async function runAll(lrt, compiled, ins) {
+  const runs = ins[0].runs;
+  if (ins.some((x) => x.runs !== runs)) throw new Error('the inputs differ in sample count');
+  const outs = compiled.getOutputDetails().map((d) => {
+    const shape = Array.from(d.shape), per = shape.reduce((a, b) => a * b, 1);
+    return { shape, per, data: new TYPED[d.dtype](per * runs) };
+  });
+  for (let r = 0; r < runs; r++) {
+    const feeds = ins.map((x) => new lrt.Tensor(
+      x.data.slice(r * x.per * x.shape[0], (r + 1) * x.per * x.shape[0]), x.shape));
+    const results = await compiled.run(feeds);
+    results.forEach((t, k) => {
+      outs[k].data.set(t.toTypedArray(), r * outs[k].per);
+      t.delete();
+    });
+    feeds.forEach((t) => t.delete());
+  }
+  return outs;
+}
+
 // The runtime's setup log (environment, accelerator registry, the WebGPU and NPU probes that
 // find nothing under Node), printed on every load: kept here, shown only on an error.
 export const runtimeLog = [];

@@ -32,7 +32,7 @@
 // files are not touched.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { findPackage, loadRuntime, moveChannels, prepareInput, runtimeLog, TYPED }
+import { findPackage, loadRuntime, moveChannels, prepareInput, runAll, runtimeLog }
   from './litert_load.mjs';
 
 const require = createRequire(import.meta.url);
@@ -59,26 +59,11 @@ async function main() {
   const compiled = await lrt.loadAndCompile(fs.readFileSync(model), {
     accelerator: 'wasm', cpuOptions: { numThreads: Number(opt.threads || 1) },
   });
-  const inDetails = compiled.getInputDetails(), outDetails = compiled.getOutputDetails();
+  const inDetails = compiled.getInputDetails();
   if (inputs.length !== inDetails.length)
     throw new Error(`${model} has ${inDetails.length} inputs, ${inputs.length} given`);
   const ins = inputs.map((spec, i) => prepareInput(spec, inDetails[i], opt));
-  const runs = ins[0].runs;
-  if (ins.some((x) => x.runs !== runs)) throw new Error('the inputs differ in sample count');
-  const outs = outDetails.map((d) => {
-    const shape = Array.from(d.shape), per = shape.reduce((a, b) => a * b, 1);
-    return { shape, per, data: new TYPED[d.dtype](per * runs) };
-  });
-  for (let r = 0; r < runs; r++) {
-    const feeds = ins.map((x) => new lrt.Tensor(
-      x.data.slice(r * x.per * x.shape[0], (r + 1) * x.per * x.shape[0]), x.shape));
-    const results = await compiled.run(feeds);
-    results.forEach((t, k) => {
-      outs[k].data.set(t.toTypedArray(), r * outs[k].per);
-      t.delete();
-    });
-    feeds.forEach((t) => t.delete());
-  }
+  const outs = await runAll(lrt, compiled, ins), runs = ins[0].runs;
   outs.forEach((o, k) => {
     let dims = [o.shape[0] * runs, ...o.shape.slice(1)], data = o.data;
     ({ data, dims } = moveChannels(data, dims, false, opt));
