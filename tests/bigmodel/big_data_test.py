@@ -30,6 +30,8 @@ import subprocess
 import sys
 import zipfile
 
+from peak_rss import run_child
+
 REPEAT = 171                 # 342000 images: 268128016 bytes of IDX
 BOUND = 96 << 20
 SCALE = "0.00392156886"      # the float32 nearest 1/255 (models/README.md)
@@ -58,22 +60,10 @@ def write_idx(src_npz, images, labels):
     return n
 
 
-def run_child(qscope, script, work):
-    """Runs qscope --json -c script; returns (its eval and bench results, its own peak RSS
-    in bytes, from the rusage that wait4 returns for it alone)."""
-    out_path, err_path = os.path.join(work, "data_out.txt"), os.path.join(work, "data_err.txt")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        pid = os.posix_spawn(qscope, [qscope, "--json", "-c", script], os.environ,
-                             file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-    _, status, ru = os.wait4(pid, 0)
-    with open(out_path) as f:
-        stdout = f.read()
-    with open(err_path) as f:
-        stderr = f.read()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit("FAIL: qscope %r exited %d: %s" % (script, code, stderr[-2000:]))
+def run_results(qscope, script, work):
+    """Runs qscope --json -c script (peak_rss.run_child); returns (its eval and calibrate
+    results by command, its own peak RSS in bytes)."""
+    stdout, peak = run_child(qscope, script, work, "data")
     results = {}
     for line in stdout.splitlines():
         line = line.strip()
@@ -83,7 +73,7 @@ def run_child(qscope, script, work):
     for cmd in ("eval", "calibrate"):
         if cmd not in results:
             sys.exit("FAIL: no %s result in:\n%s" % (cmd, stdout[-2000:]))
-    return results, ru.ru_maxrss * 1024
+    return results, peak
 
 
 def script(model, calib, evals, tail=""):
@@ -104,9 +94,9 @@ def main():
     try:
         n = write_idx(npz, images, labels)
         size = os.path.getsize(images)
-        ref, _ = run_child(qscope, script(model, npz, npz), work)
+        ref, _ = run_results(qscope, script(model, npz, npz), work)
         pair = "%s %s" % (images, labels)
-        got, peak = run_child(qscope, script(model, pair, pair,
+        got, peak = run_results(qscope, script(model, pair, pair,
                                              "; bench batch=64 repeat=1 warmup=0"), work)
         e, r = got["eval"], ref["eval"]
         if e["n"] != n * REPEAT or r["n"] != n:

@@ -30,6 +30,8 @@ import struct
 import subprocess
 import sys
 
+from peak_rss import run_child
+
 K = N = 16384           # 16384 * 16384 * 4 bytes = 1 GiB of weights
 BATCH = 2
 BOUND_EXTRA = 200 << 20
@@ -164,25 +166,6 @@ def reference():
     return out
 
 
-def run_child(qscope, script, work):
-    """Runs qscope --json -c script; returns (its output, its own peak RSS in bytes, from
-    the rusage that wait4 returns for it alone)."""
-    out_path, err_path = os.path.join(work, "big_out.txt"), os.path.join(work, "big_err.txt")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        pid = os.posix_spawn(qscope, [qscope, "--json", "-c", script], os.environ,
-                             file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-    _, status, ru = os.wait4(pid, 0)
-    with open(out_path) as f:
-        stdout = f.read()
-    with open(err_path) as f:
-        stderr = f.read()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit("FAIL: qscope %r exited %d: %s" % (script, code, stderr[-2000:]))
-    return stdout, ru.ru_maxrss * 1024
-
-
 def bench_fields(stdout):
     for line in stdout.splitlines():
         line = line.strip()
@@ -210,7 +193,7 @@ def main():
                 os.remove(yout)
             script = ("load %s; data eval %s; bench batch=2 repeat=1 warmup=0; run %s out=%s"
                       % (model, xin, xin, yout))
-            stdout, peak = run_child(qscope, script, work)
+            stdout, peak = run_child(qscope, script, work, "big")
             fields = bench_fields(stdout)
             got = read_npy(yout)
             name = os.path.basename(model)
