@@ -19,6 +19,16 @@ void tu_hand_calibration(const Graph *g, Calibration *cal, const int *vals,
         act_stats_observe(&cal->stats[vals[i]], ranges[i], 2, 0.01);
 }
 
+QsStatus tu_int8_build(const Model *m, const Calibration *cal, int target, Plan *p, QModel **q,
+                       QsError *err)
+{
+    plan_init(p, m->graph.n_nodes);
+    p->mode = PREC_INT8_STATIC;
+    p->q.target = target;
+    *q = NULL;
+    return qmodel_build(m, p, cal, q, err);
+}
+
 Tensor *tu_run_exec(Executor ex, const Tensor *x, RunTapFn fn, void *user)
 {
     QsError err = { 0 };

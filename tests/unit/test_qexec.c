@@ -521,10 +521,8 @@ static void test_hand_conv(void)
     const float ranges[2][2] = { { -1.0f, 191.0f / 64.0f }, { -2.0f, 13.9375f } };
     tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
-    plan_init(&p, g->n_nodes);
-    p.mode = PREC_INT8_STATIC;
-    QModel *q = NULL;
-    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
+    QModel *q;
+    if (CHECK_OK(tu_int8_build(m, &cal, QTGT_QSCOPE, &p, &q, &err), &err)) {
         const QLayerInfo *li = qmodel_layer(q, 0);
         CHECK(li->integer && !li->fallback && li->n_wscales == 2);
         CHECK(li->wscales[0] == 1.0f / 32 && li->wscales[1] == 1.0f / 128);
@@ -595,10 +593,8 @@ static void test_hand_dense(void)
     const float ranges[2][2] = { { -4.0f, 127.0f / 32.0f }, { -1.0f, 14.9375f } };
     tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
-    plan_init(&p, g->n_nodes);
-    p.mode = PREC_INT8_STATIC;
-    QModel *q = NULL;
-    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
+    QModel *q;
+    if (CHECK_OK(tu_int8_build(m, &cal, QTGT_QSCOPE, &p, &q, &err), &err)) {
         const QLayerInfo *l0 = qmodel_layer(q, 0), *l1 = qmodel_layer(q, 1);
         CHECK(l0->unit == 0 && !l0->absorbed && l1->unit == 0 && l1->absorbed);
         CHECK(l1->integer && l1->prec == PREC_INT8_STATIC);
@@ -1075,10 +1071,8 @@ static void test_taps(void)
     if (!CHECK_OK(calibrate(m, xc, &cal, &err), &err))
         return;
     Plan p;
-    plan_init(&p, g->n_nodes);
-    p.mode = PREC_INT8_STATIC;
-    QModel *q = NULL;
-    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
+    QModel *q;
+    if (CHECK_OK(tu_int8_build(m, &cal, QTGT_QSCOPE, &p, &q, &err), &err)) {
         Taps t;
         taps_init(&t, g);
         Tensor *y = run_exec(qmodel_executor(q), xt, &t);

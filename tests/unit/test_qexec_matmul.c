@@ -58,11 +58,8 @@ static void test_hand(int target, const int32_t *want_d, const char *label)
     const float ranges[2][2] = { { -4.0f, 191.0f / 16.0f }, { -2.0f, 13.9375f } };
     tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
-    plan_init(&p, g->n_nodes);
-    p.mode = PREC_INT8_STATIC;
-    p.q.target = target;
-    QModel *q = NULL;
-    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
+    QModel *q;
+    if (CHECK_OK(tu_int8_build(m, &cal, target, &p, &q, &err), &err)) {
         const QLayerInfo *li = qmodel_layer(q, 1);
         CHECK(li->integer && !li->fallback);
         CHECK(li->act.scale == 1.0f / 16 && li->act.zero_point == -96);
@@ -181,10 +178,8 @@ static void test_folded_local(void)
     const float ranges[2][2] = { { -4.0f, 191.0f / 16.0f }, { -2.0f, 13.9375f } };
     tu_hand_calibration(g, &cal, vals, ranges, 2);
     Plan p;
-    plan_init(&p, g->n_nodes);
-    p.mode = PREC_INT8_STATIC;
-    QModel *q = NULL;
-    if (CHECK_OK(qmodel_build(m, &p, &cal, &q, &err), &err)) {
+    QModel *q;
+    if (CHECK_OK(tu_int8_build(m, &cal, QTGT_QSCOPE, &p, &q, &err), &err)) {
         const int d[12] = { 4, -2, 6, 1, 4, -1, 5, 1, -3, 4, 0, 6 };
         Tensor *x = tensor_new(DT_F32, shape_of(3, (int64_t)2, (int64_t)2, (int64_t)3), &err);
         for (int i = 0; i < 12; i++)

@@ -55,10 +55,7 @@ static bool case_build(Case *c, int64_t len, int target)
                     graph_find_value(g, "y") };
     const float ranges[3][2] = { { -6.0f, 6.0f }, { 0.0f, 1.0f }, { 0.0f, 1.0f } };
     tu_hand_calibration(g, &c->cal, vals, ranges, 3);
-    plan_init(&c->p, g->n_nodes);
-    c->p.mode = PREC_INT8_STATIC;
-    c->p.q.target = target;
-    if (!CHECK_OK(qmodel_build(c->m, &c->p, &c->cal, &c->q, &err), &err))
+    if (!CHECK_OK(tu_int8_build(c->m, &c->cal, target, &c->p, &c->q, &err), &err))
         return false;
     const QLayerInfo *li = qmodel_layer(c->q, 0);
     CHECK(li->integer && !li->fallback);
